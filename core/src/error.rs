@@ -1,0 +1,123 @@
+//! The one error type of the core layer.
+//!
+//! Every message names what failed and on what, so a phone can show it and a log can be searched.
+
+use crate::id::DocId;
+use crate::model::Kind;
+
+/// Result alias for the core layer.
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in fieldsync-core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// No record with this id is stored.
+    #[error("document {id} not found")]
+    NotFound {
+        /// The id asked for.
+        id: DocId,
+    },
+    /// The record exists but is of another kind than the command or query needs.
+    #[error("document {id} is a {found}, not a {expected}")]
+    WrongKind {
+        /// The record.
+        id: DocId,
+        /// The kind the caller needed.
+        expected: Kind,
+        /// The kind stored.
+        found: Kind,
+    },
+    /// The command is not valid in the record's current state; nothing was changed.
+    #[error("cannot {command} {id}: {reason}")]
+    InvalidTransition {
+        /// The record.
+        id: DocId,
+        /// The command's name, e.g. `resolve_report`.
+        command: &'static str,
+        /// Why not, e.g. `its status is submitted; it must be in_progress`.
+        reason: String,
+    },
+    /// An argument is missing, malformed or over a limit.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// Which argument or field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A string that should be a document id is not one.
+    #[error("invalid document id {input:?}: {reason}")]
+    InvalidId {
+        /// The string given (truncated to 64 characters).
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Bytes or a document that are not a valid fieldsync record.
+    #[error("document {id} is malformed: {reason}")]
+    Malformed {
+        /// The document the bytes were for.
+        id: DocId,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Incoming changes depend on changes this store does not have; nothing was applied.
+    #[error("document {id}: {missing} dependencies of the incoming changes are missing")]
+    MissingDependencies {
+        /// The document.
+        id: DocId,
+        /// How many change hashes are missing.
+        missing: usize,
+    },
+    /// The document was written by a newer version of fieldsync.
+    #[error("document {id} has schema version {found}; this build understands up to {supported}")]
+    DocumentTooNew {
+        /// The document.
+        id: DocId,
+        /// Its schema version.
+        found: u64,
+        /// The newest this build reads.
+        supported: u64,
+    },
+    /// The database file was written by a newer version of fieldsync.
+    #[error(
+        "database {path} has schema version {found}; this build understands up to {supported}; \
+         update the app"
+    )]
+    DatabaseTooNew {
+        /// The database file.
+        path: String,
+        /// Its `user_version`.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// A field the caller wants to settle has no concurrent conflict, or the value is not one of them.
+    #[error("document {id}: {reason}")]
+    NoSuchConflict {
+        /// The document.
+        id: DocId,
+        /// Why the settle command does not apply.
+        reason: String,
+    },
+    /// SQLite failed.
+    #[error("storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+    /// Automerge failed on a document that was valid so far.
+    #[error("automerge: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    /// Reading a file failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl CoreError {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        CoreError::InvalidInput { field, reason: reason.into() }
+    }
+
+    pub(crate) fn malformed(id: DocId, reason: impl Into<String>) -> Self {
+        CoreError::Malformed { id, reason: reason.into() }
+    }
+}

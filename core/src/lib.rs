@@ -1,0 +1,17 @@
+//! fieldsync-core: the offline-first core of fieldsync.
+//!
+//! Records (resident reports, patrol logs, mediation cases) are Automerge documents changed only
+//! through domain commands ([`model`]); the phone keeps them in a SQLite store that works offline
+//! for days ([`store`]).
+
+pub mod changes;
+pub mod error;
+pub mod id;
+pub mod limits;
+pub mod model;
+pub mod store;
+pub mod time;
+
+pub use error::{CoreError, Result};
+pub use id::DocId;
+pub use store::Store;

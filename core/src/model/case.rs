@@ -1,0 +1,349 @@
+//! Dispute-mediation cases: parties, sessions with notes that two mediators may edit offline at
+//! once, an agreement, follow-up visits.
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue};
+use autosurgeon::Hydrate;
+
+use super::command::Command;
+use super::common::{FieldConflict, Header, PhotoRef, Stamp, TimelineEvent, hydrate_text, hydrate_ts};
+use super::doc::{self, STATUS, TIMELINE};
+use super::macros::string_enum;
+use super::report::validate_photos;
+use crate::error::{CoreError, Result};
+use crate::id::{DocId, item_key};
+use crate::limits;
+use crate::time::Millis;
+
+string_enum! {
+    /// What the dispute is about.
+    CaseCategory as "category" {
+        /// Involving a tourist.
+        Tourist => "tourist",
+        /// Between neighbours.
+        Neighbour => "neighbour",
+        /// Within a family.
+        Family => "family",
+        /// About property.
+        Property => "property",
+        /// About work and pay.
+        Labour => "labour",
+        /// Anything else.
+        Other => "other",
+    }
+}
+
+string_enum! {
+    /// Where a case is in its workflow.
+    CaseStatus as "status" {
+        /// Recorded, no session yet.
+        Intake => "intake",
+        /// At least one session held.
+        Mediating => "mediating",
+        /// The parties agreed.
+        Agreed => "agreed",
+        /// Mediation failed.
+        Failed => "failed",
+        /// Passed on to a higher body.
+        Escalated => "escalated",
+        /// Closed.
+        Closed => "closed",
+    }
+}
+
+/// A party to the dispute.
+#[derive(Debug, Clone, PartialEq, Eq, Hydrate)]
+pub struct Party {
+    /// Name.
+    pub name: String,
+    /// Role, e.g. `tourist`, `shop owner`.
+    pub role: String,
+    /// Phone number or other contact (may be empty).
+    pub contact: String,
+}
+
+/// A mediation session.
+#[derive(Debug, Clone, PartialEq, Eq, Hydrate)]
+pub struct Session {
+    /// Stable key of the session.
+    pub id: String,
+    /// When it was held.
+    #[autosurgeon(hydrate = "hydrate_ts")]
+    pub at: Millis,
+    /// Who recorded it.
+    pub by: String,
+    /// Who attended.
+    pub attendees: Vec<String>,
+    /// Notes (Automerge Text: two mediators' concurrent edits interleave).
+    #[autosurgeon(hydrate = "hydrate_text")]
+    pub notes: String,
+}
+
+/// A follow-up visit after the case.
+#[derive(Debug, Clone, PartialEq, Eq, Hydrate)]
+pub struct FollowUp {
+    /// Stable key.
+    pub id: String,
+    /// When.
+    #[autosurgeon(hydrate = "hydrate_ts")]
+    pub at: Millis,
+    /// Who visited.
+    pub by: String,
+    /// What was found.
+    pub note: String,
+}
+
+/// A mediation case as read from its document.
+#[derive(Debug, Clone, PartialEq, Hydrate)]
+pub struct MediationCase {
+    /// Id, scope, author, creation time.
+    pub header: Header,
+    /// What the dispute is about.
+    pub category: CaseCategory,
+    /// Where it is mediated.
+    pub place: String,
+    /// The parties.
+    pub parties: Vec<Party>,
+    /// User ids of the mediators.
+    pub mediators: Vec<String>,
+    /// Sessions, in merged order.
+    pub sessions: Vec<Session>,
+    /// Agreement text (Automerge Text).
+    #[autosurgeon(hydrate = "hydrate_text")]
+    pub agreement: String,
+    /// Workflow status.
+    pub status: CaseStatus,
+    /// Body the case was escalated to.
+    pub escalated_to: Option<String>,
+    /// Follow-up visits.
+    pub follow_ups: Vec<FollowUp>,
+    /// Photos (evidence).
+    pub photos: Vec<PhotoRef>,
+    /// History of state changes.
+    pub timeline: Vec<TimelineEvent>,
+    /// Single-valued fields that devices set concurrently to different values.
+    #[autosurgeon(hydrate = "super::common::computed_conflicts")]
+    pub conflicts: Vec<FieldConflict>,
+}
+
+/// What a mediator gives to open a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCase {
+    /// Scope the case belongs to.
+    pub scope: String,
+    /// What it is about.
+    pub category: CaseCategory,
+    /// Where.
+    pub place: String,
+    /// The parties.
+    pub parties: Vec<Party>,
+    /// Mediators' user ids.
+    pub mediators: Vec<String>,
+}
+
+/// Registers of a case whose concurrent values are shown and can be settled.
+pub(crate) const REGISTERS: &[&str] = &[STATUS, "escalated_to"];
+
+/// Writes the fields of a new case below its header.
+pub(crate) fn create(doc: &mut AutoCommit, new: &NewCase) -> Result<()> {
+    limits::text("place", &new.place, limits::NAME_CHARS)?;
+    limits::list_len("parties", new.parties.len(), limits::SHORT_LIST_ITEMS)?;
+    limits::list_len("mediators", new.mediators.len(), limits::SHORT_LIST_ITEMS)?;
+    if new.parties.is_empty() {
+        return Err(CoreError::invalid("parties", "a case needs at least one party"));
+    }
+    for p in &new.parties {
+        limits::text("party.name", &p.name, limits::NAME_CHARS)?;
+        limits::optional_text("party.role", &p.role, limits::NAME_CHARS)?;
+        limits::optional_text("party.contact", &p.contact, limits::NAME_CHARS)?;
+    }
+    for m in &new.mediators {
+        limits::user_id("mediator", m)?;
+    }
+    doc.put(ROOT, "category", new.category)?;
+    doc.put(ROOT, "place", new.place.as_str())?;
+    let parties = doc.put_object(ROOT, "parties", ObjType::List)?;
+    for p in &new.parties {
+        doc::append_map(
+            doc,
+            &parties,
+            vec![
+                ("name", p.name.as_str().into()),
+                ("role", p.role.as_str().into()),
+                ("contact", p.contact.as_str().into()),
+            ],
+        )?;
+    }
+    doc::put_str_list(doc, &ROOT, "mediators", &new.mediators)?;
+    doc.put_object(ROOT, "sessions", ObjType::List)?;
+    doc::put_text(doc, &ROOT, "agreement", "")?;
+    doc.put(ROOT, STATUS, CaseStatus::Intake)?;
+    doc.put(ROOT, "escalated_to", ScalarValue::Null)?;
+    doc.put_object(ROOT, "follow_ups", ObjType::List)?;
+    doc.put_object(ROOT, "photos", ObjType::List)?;
+    doc.put_object(ROOT, TIMELINE, ObjType::List)?;
+    Ok(())
+}
+
+use CaseStatus as S;
+
+fn require(
+    id: DocId,
+    cmd: &Command,
+    status: CaseStatus,
+    allowed: &[CaseStatus],
+) -> Result<()> {
+    if allowed.contains(&status) {
+        return Ok(());
+    }
+    let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+    Err(CoreError::InvalidTransition {
+        id,
+        command: cmd.name(),
+        reason: format!("the case is {status}; it must be {}", names.join(" or ")),
+    })
+}
+
+/// Applies a case command to the document; the caller commits.
+pub(crate) fn apply(
+    doc: &mut AutoCommit,
+    id: DocId,
+    stamp: &Stamp,
+    cmd: &Command,
+) -> Result<Option<String>> {
+    let status: CaseStatus = doc::status(doc, id)?;
+    match cmd {
+        Command::AddSession { attendees, notes } => {
+            require(id, cmd, status, &[S::Intake, S::Mediating])?;
+            limits::list_len("attendees", attendees.len(), limits::SHORT_LIST_ITEMS)?;
+            for a in attendees {
+                limits::text("attendee", a, limits::NAME_CHARS)?;
+            }
+            limits::optional_text("notes", notes, limits::NOTES_CHARS)?;
+            let list = doc::root_list(doc, "sessions", id)?;
+            limits::room_in_list("sessions", doc.length(&list), limits::SHORT_LIST_ITEMS)?;
+            let key = item_key();
+            let item = doc::append_map(
+                doc,
+                &list,
+                vec![
+                    ("id", key.as_str().into()),
+                    ("at", ScalarValue::Timestamp(stamp.at)),
+                    ("by", stamp.by.as_str().into()),
+                ],
+            )?;
+            doc::put_str_list(doc, &item, "attendees", attendees)?;
+            doc::put_text(doc, &item, "notes", notes)?;
+            if status == S::Intake {
+                doc.put(ROOT, STATUS, S::Mediating)?;
+                doc::append_timeline(doc, id, stamp, cmd.name(), "")?;
+            }
+            Ok(Some(key))
+        }
+        Command::EditNotes { session, pos, delete, insert } => {
+            require(id, cmd, status, &[S::Intake, S::Mediating, S::Agreed, S::Failed, S::Escalated])?;
+            let list = doc::root_list(doc, "sessions", id)?;
+            let item = doc::find_item(doc, &list, session).and_then(|item| {
+                item.ok_or_else(|| {
+                    CoreError::invalid("session", format!("no session {session:?} in {id}"))
+                })
+            })?;
+            let text = doc::object(doc, &item, "notes", ObjType::Text, id)?;
+            splice_checked(doc, &text, *pos, *delete, insert)?;
+            Ok(None)
+        }
+        Command::RecordAgreement { text } => {
+            require(id, cmd, status, &[S::Mediating])?;
+            limits::text("agreement", text, limits::NOTES_CHARS)?;
+            let obj = doc::object(doc, &ROOT, "agreement", ObjType::Text, id)?;
+            let len = doc.length(&obj);
+            doc.splice_text(&obj, 0, len as isize, text)?;
+            doc.put(ROOT, STATUS, S::Agreed)?;
+            doc::append_timeline(doc, id, stamp, cmd.name(), "")?;
+            Ok(None)
+        }
+        Command::RecordFailure { reason } => {
+            require(id, cmd, status, &[S::Mediating])?;
+            limits::text("reason", reason, limits::NOTE_CHARS)?;
+            doc.put(ROOT, STATUS, S::Failed)?;
+            doc::append_timeline(doc, id, stamp, cmd.name(), reason)?;
+            Ok(None)
+        }
+        Command::EscalateCase { to, reason } => {
+            require(id, cmd, status, &[S::Mediating, S::Failed])?;
+            limits::text("to", to, limits::NAME_CHARS)?;
+            limits::optional_text("reason", reason, limits::NOTE_CHARS)?;
+            doc.put(ROOT, "escalated_to", to.as_str())?;
+            doc.put(ROOT, STATUS, S::Escalated)?;
+            doc::append_timeline(doc, id, stamp, cmd.name(), reason)?;
+            Ok(None)
+        }
+        Command::CloseCase { note } => {
+            require(id, cmd, status, &[S::Agreed, S::Failed, S::Escalated])?;
+            limits::optional_text("note", note, limits::NOTE_CHARS)?;
+            doc.put(ROOT, STATUS, S::Closed)?;
+            doc::append_timeline(doc, id, stamp, cmd.name(), note)?;
+            Ok(None)
+        }
+        Command::AddFollowUp { note } => {
+            require(id, cmd, status, &[S::Agreed, S::Closed])?;
+            limits::text("note", note, limits::NOTE_CHARS)?;
+            let list = doc::root_list(doc, "follow_ups", id)?;
+            limits::room_in_list("follow_ups", doc.length(&list), limits::SHORT_LIST_ITEMS)?;
+            let key = item_key();
+            doc::append_map(
+                doc,
+                &list,
+                vec![
+                    ("id", key.as_str().into()),
+                    ("at", ScalarValue::Timestamp(stamp.at)),
+                    ("by", stamp.by.as_str().into()),
+                    ("note", note.as_str().into()),
+                ],
+            )?;
+            Ok(Some(key))
+        }
+        Command::AddPhoto { photo, .. } => {
+            validate_photos(std::slice::from_ref(photo))?;
+            let list = doc::root_list(doc, "photos", id)?;
+            limits::room_in_list("photos", doc.length(&list), limits::SHORT_LIST_ITEMS)?;
+            doc::append_photos(doc, &list, std::slice::from_ref(photo))?;
+            Ok(None)
+        }
+        Command::SettleConflict { field, value } => {
+            super::command::settle(doc, id, stamp, REGISTERS, field, value)?;
+            Ok(None)
+        }
+        other => Err(super::command::not_for(id, other, super::Kind::MediationCase)),
+    }
+}
+
+/// Splices Text after checking the range and the resulting length.
+fn splice_checked(
+    doc: &mut AutoCommit,
+    text: &automerge::ObjId,
+    pos: u64,
+    delete: u64,
+    insert: &str,
+) -> Result<()> {
+    let len = doc.length(text) as u64;
+    if pos > len || delete > len - pos {
+        return Err(CoreError::invalid(
+            "notes range",
+            format!("{pos}+{delete} is outside the notes ({len} characters)"),
+        ));
+    }
+    limits::optional_text("insert", insert, limits::NOTES_CHARS)?;
+    let new_len = len - delete + insert.chars().count() as u64;
+    if new_len > limits::NOTES_CHARS as u64 {
+        return Err(CoreError::invalid(
+            "notes",
+            format!("would be {new_len} characters; at most {}", limits::NOTES_CHARS),
+        ));
+    }
+    if delete == 0 && insert.is_empty() {
+        return Err(CoreError::invalid("notes edit", "deletes and inserts nothing"));
+    }
+    doc.splice_text(text, pos as usize, delete as isize, insert)?;
+    Ok(())
+}

@@ -1,0 +1,329 @@
+//! Domain commands: the only way records change.
+//!
+//! A command checks the record's current state and its arguments first, then touches only the
+//! fields it changes (a put, an append, a text splice) and appends a timeline event for a state
+//! change. A refused command returns a typed error and leaves the document as it was.
+
+use automerge::transaction::CommitOptions;
+use automerge::{ActorId, AutoCommit};
+
+use super::case::{self, NewCase};
+use super::common::{Header, Kind, PhotoRef, SCHEMA_VERSION, Stamp};
+use super::doc;
+use super::patrol::{self, NewEntry, NewPatrol};
+use super::report::{self, NewReport};
+use crate::error::{CoreError, Result};
+use crate::id::DocId;
+use crate::limits;
+use crate::time::Millis;
+
+/// A new record to create.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NewRecord {
+    /// A resident submits a report.
+    Report(NewReport),
+    /// A team starts a patrol.
+    PatrolLog(NewPatrol),
+    /// A mediator opens a case.
+    MediationCase(NewCase),
+}
+
+impl NewRecord {
+    /// The kind of record this creates.
+    pub fn kind(&self) -> Kind {
+        match self {
+            NewRecord::Report(_) => Kind::Report,
+            NewRecord::PatrolLog(_) => Kind::PatrolLog,
+            NewRecord::MediationCase(_) => Kind::MediationCase,
+        }
+    }
+
+    /// The scope the new record belongs to.
+    pub fn scope(&self) -> &str {
+        match self {
+            NewRecord::Report(r) => &r.scope,
+            NewRecord::PatrolLog(p) => &p.scope,
+            NewRecord::MediationCase(c) => &c.scope,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            NewRecord::Report(_) => "submit_report",
+            NewRecord::PatrolLog(_) => "start_patrol",
+            NewRecord::MediationCase(_) => "open_case",
+        }
+    }
+}
+
+/// A change to an existing record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// The command centre accepts a submitted (or reopened) report.
+    AcceptReport {
+        /// Optional note.
+        note: String,
+    },
+    /// The command centre rejects a report.
+    RejectReport {
+        /// Why (required).
+        reason: String,
+    },
+    /// The command centre gives a report to a responder with a deadline.
+    DispatchReport {
+        /// User id of the responder.
+        assignee: String,
+        /// Deadline, ms since the epoch.
+        deadline: Millis,
+        /// Optional note.
+        note: String,
+    },
+    /// The responder starts work.
+    StartWork {
+        /// Optional note.
+        note: String,
+    },
+    /// The responder resolves the report on site.
+    ResolveReport {
+        /// What was done.
+        note: String,
+    },
+    /// The reporter confirms the resolution.
+    ConfirmReport {
+        /// Optional note.
+        note: String,
+    },
+    /// A resolved or rejected report is reopened.
+    ReopenReport {
+        /// Why (required).
+        reason: String,
+    },
+    /// Points are awarded to the reporter of a confirmed report.
+    AwardPoints {
+        /// How many (1..=10,000).
+        points: i64,
+        /// Optional note.
+        note: String,
+    },
+    /// A comment on a report.
+    CommentReport {
+        /// The comment.
+        text: String,
+    },
+    /// A team member appends an entry to an active patrol.
+    AddPatrolEntry {
+        /// The entry.
+        entry: NewEntry,
+    },
+    /// The patrol ends; no more entries.
+    FinishPatrol {
+        /// Optional note.
+        note: String,
+    },
+    /// A mediation session is held.
+    AddSession {
+        /// Who attended.
+        attendees: Vec<String>,
+        /// Initial notes.
+        notes: String,
+    },
+    /// Edits a session's notes as a text splice (positions in Unicode code points).
+    EditNotes {
+        /// Session key.
+        session: String,
+        /// Where the edit starts.
+        pos: u64,
+        /// How many characters to delete there.
+        delete: u64,
+        /// What to insert there.
+        insert: String,
+    },
+    /// The parties agreed; records the agreement text.
+    RecordAgreement {
+        /// The agreement.
+        text: String,
+    },
+    /// Mediation failed.
+    RecordFailure {
+        /// Why.
+        reason: String,
+    },
+    /// The case is passed to a higher body.
+    EscalateCase {
+        /// To whom, e.g. `people's court`.
+        to: String,
+        /// Why.
+        reason: String,
+    },
+    /// The case is closed.
+    CloseCase {
+        /// Optional note.
+        note: String,
+    },
+    /// A follow-up visit after an agreement.
+    AddFollowUp {
+        /// What was found.
+        note: String,
+    },
+    /// Attaches a photo to a report, a case, or (with `entry`) a patrol entry.
+    AddPhoto {
+        /// The photo reference.
+        photo: PhotoRef,
+        /// The patrol entry's key, for patrol logs.
+        entry: Option<String>,
+    },
+    /// Settles a concurrent conflict on a single-valued field by choosing one of its values.
+    SettleConflict {
+        /// The field, e.g. `status`.
+        field: String,
+        /// One of the values shown in the record's conflicts.
+        value: String,
+    },
+}
+
+impl Command {
+    /// The command's name, as written in timelines and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::AcceptReport { .. } => "accept_report",
+            Command::RejectReport { .. } => "reject_report",
+            Command::DispatchReport { .. } => "dispatch_report",
+            Command::StartWork { .. } => "start_work",
+            Command::ResolveReport { .. } => "resolve_report",
+            Command::ConfirmReport { .. } => "confirm_report",
+            Command::ReopenReport { .. } => "reopen_report",
+            Command::AwardPoints { .. } => "award_points",
+            Command::CommentReport { .. } => "comment_report",
+            Command::AddPatrolEntry { .. } => "add_patrol_entry",
+            Command::FinishPatrol { .. } => "finish_patrol",
+            Command::AddSession { .. } => "add_session",
+            Command::EditNotes { .. } => "edit_notes",
+            Command::RecordAgreement { .. } => "record_agreement",
+            Command::RecordFailure { .. } => "record_failure",
+            Command::EscalateCase { .. } => "escalate_case",
+            Command::CloseCase { .. } => "close_case",
+            Command::AddFollowUp { .. } => "add_follow_up",
+            Command::AddPhoto { .. } => "add_photo",
+            Command::SettleConflict { .. } => "settle_conflict",
+        }
+    }
+
+    /// The one kind of record this command applies to, if it is specific to one.
+    pub fn kind(&self) -> Option<Kind> {
+        match self {
+            Command::AcceptReport { .. }
+            | Command::RejectReport { .. }
+            | Command::DispatchReport { .. }
+            | Command::StartWork { .. }
+            | Command::ResolveReport { .. }
+            | Command::ConfirmReport { .. }
+            | Command::ReopenReport { .. }
+            | Command::AwardPoints { .. }
+            | Command::CommentReport { .. } => Some(Kind::Report),
+            Command::AddPatrolEntry { .. } | Command::FinishPatrol { .. } => Some(Kind::PatrolLog),
+            Command::AddSession { .. }
+            | Command::EditNotes { .. }
+            | Command::RecordAgreement { .. }
+            | Command::RecordFailure { .. }
+            | Command::EscalateCase { .. }
+            | Command::CloseCase { .. }
+            | Command::AddFollowUp { .. } => Some(Kind::MediationCase),
+            Command::AddPhoto { .. } | Command::SettleConflict { .. } => None,
+        }
+    }
+}
+
+/// What a command produced besides the change itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Applied {
+    /// Key of the list item the command appended (entry, comment, session, follow-up).
+    pub item: Option<String>,
+}
+
+/// Builds the document of a new record, committed as one change by `actor`.
+pub(crate) fn create(new: &NewRecord, stamp: &Stamp, actor: ActorId) -> Result<(DocId, AutoCommit)> {
+    limits::scope(new.scope())?;
+    limits::user_id("created_by", &stamp.by)?;
+    let id = DocId::random();
+    let header = Header {
+        id,
+        kind: new.kind(),
+        schema: SCHEMA_VERSION,
+        scope: new.scope().to_string(),
+        created_by: stamp.by.clone(),
+        created_at: stamp.at,
+    };
+    let mut doc = AutoCommit::new().with_actor(actor);
+    doc::put_header(&mut doc, &header)?;
+    match new {
+        NewRecord::Report(r) => report::create(&mut doc, r)?,
+        NewRecord::PatrolLog(p) => patrol::create(&mut doc, p, stamp)?,
+        NewRecord::MediationCase(c) => case::create(&mut doc, c)?,
+    }
+    doc::append_timeline(&mut doc, id, stamp, new.name(), "")?;
+    doc.commit_with(commit_options(new.name(), stamp));
+    Ok((id, doc))
+}
+
+/// Applies a command to a stored document and commits it as one change.
+///
+/// On error the document may hold uncommitted operations; the caller must drop it (the store
+/// reloads it from disk), so that nothing of a refused command survives.
+pub(crate) fn apply(doc: &mut AutoCommit, id: DocId, stamp: &Stamp, cmd: &Command) -> Result<Applied> {
+    limits::user_id("by", &stamp.by)?;
+    let header = doc::read_header(doc, id)?;
+    if header.schema > SCHEMA_VERSION {
+        return Err(CoreError::DocumentTooNew {
+            id,
+            found: header.schema,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if let Some(expected) = cmd.kind() {
+        if expected != header.kind {
+            return Err(CoreError::WrongKind { id, expected, found: header.kind });
+        }
+    }
+    let item = match header.kind {
+        Kind::Report => report::apply(doc, id, stamp, cmd)?,
+        Kind::PatrolLog => patrol::apply(doc, id, stamp, cmd)?,
+        Kind::MediationCase => case::apply(doc, id, stamp, cmd)?,
+    };
+    doc.commit_with(commit_options(cmd.name(), stamp));
+    Ok(Applied { item })
+}
+
+fn commit_options(name: &str, stamp: &Stamp) -> CommitOptions {
+    CommitOptions::default().with_message(name).with_time(stamp.at.div_euclid(1000))
+}
+
+/// `SettleConflict` for any kind: only registers of that kind may be settled.
+pub(crate) fn settle(
+    doc: &mut AutoCommit,
+    id: DocId,
+    stamp: &Stamp,
+    registers: &[&str],
+    field: &str,
+    value: &str,
+) -> Result<()> {
+    if !registers.contains(&field) {
+        return Err(CoreError::NoSuchConflict {
+            id,
+            reason: format!("{field:?} is not a single-valued field of this record"),
+        });
+    }
+    doc::settle(doc, id, field, value)?;
+    doc::append_timeline(doc, id, stamp, "settle_conflict", &format!("{field} = {value}"))
+}
+
+/// The error for a command sent to a kind it does not apply to.
+pub(crate) fn not_for(id: DocId, cmd: &Command, found: Kind) -> CoreError {
+    match cmd.kind() {
+        Some(expected) => CoreError::WrongKind { id, expected, found },
+        None => CoreError::InvalidTransition {
+            id,
+            command: cmd.name(),
+            reason: format!("it does not apply to a {found}"),
+        },
+    }
+}

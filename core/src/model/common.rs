@@ -1,0 +1,191 @@
+//! What every record kind shares: the header, the kinds, timeline events, locations, photo
+//! references and the view of concurrent conflicts.
+
+use autosurgeon::{Hydrate, HydrateError, Prop, ReadDoc};
+
+use super::macros::string_enum;
+use crate::id::DocId;
+use crate::time::Millis;
+
+/// Schema version written into new documents; documents with a higher one are refused.
+pub const SCHEMA_VERSION: u64 = 1;
+
+string_enum! {
+    /// The kind of a record; fixed at creation.
+    Kind as "kind" {
+        /// A resident's report of a problem.
+        Report => "report",
+        /// A patrol team's log.
+        PatrolLog => "patrol_log",
+        /// A dispute-mediation case.
+        MediationCase => "mediation_case",
+    }
+}
+
+impl Kind {
+    /// The small integer that stands for the kind in SQLite.
+    pub(crate) fn code(self) -> i64 {
+        match self {
+            Kind::Report => 1,
+            Kind::PatrolLog => 2,
+            Kind::MediationCase => 3,
+        }
+    }
+
+    pub(crate) fn from_code(code: i64) -> Option<Kind> {
+        match code {
+            1 => Some(Kind::Report),
+            2 => Some(Kind::PatrolLog),
+            3 => Some(Kind::MediationCase),
+            _ => None,
+        }
+    }
+}
+
+/// The part of every document that never changes after creation.
+#[derive(Debug, Clone, PartialEq, Hydrate)]
+pub struct Header {
+    /// The document id.
+    #[autosurgeon(hydrate = "hydrate_doc_id")]
+    pub id: DocId,
+    /// Which record kind the document holds.
+    pub kind: Kind,
+    /// Schema version of the document's layout.
+    pub schema: u64,
+    /// Scope path in the jurisdiction tree; access is decided by prefix.
+    pub scope: String,
+    /// User id of the creator.
+    pub created_by: String,
+    /// Creation time, ms since the epoch.
+    #[autosurgeon(hydrate = "hydrate_ts")]
+    pub created_at: Millis,
+}
+
+/// Who makes a change and when: every command carries one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    /// User id of the person acting.
+    pub by: String,
+    /// When, ms since the epoch.
+    pub at: Millis,
+}
+
+/// One entry of a record's history: every state change appends one.
+#[derive(Debug, Clone, PartialEq, Hydrate)]
+pub struct TimelineEvent {
+    /// When, ms since the epoch.
+    #[autosurgeon(hydrate = "hydrate_ts")]
+    pub at: Millis,
+    /// Who (user id).
+    pub by: String,
+    /// What happened, e.g. `dispatch_report`.
+    pub action: String,
+    /// A free-text note given with the change (may be empty).
+    pub note: String,
+}
+
+/// A place on the map.
+#[derive(Debug, Clone, PartialEq, Hydrate)]
+pub struct Location {
+    /// Latitude in degrees (WGS 84).
+    pub lat: f64,
+    /// Longitude in degrees (WGS 84).
+    pub lon: f64,
+    /// Accuracy radius in metres (0 when unknown).
+    pub accuracy: f64,
+    /// Address as the person typed or the phone resolved it (may be empty).
+    pub address: String,
+}
+
+/// A photo attached to a record, by content hash; the bytes travel separately.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Hydrate)]
+pub struct PhotoRef {
+    /// Lower-case hex SHA-256 of the bytes.
+    pub hash: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Media type, e.g. `image/jpeg`.
+    pub media_type: String,
+}
+
+/// A single-valued field that devices set concurrently to different values.
+///
+/// Automerge keeps every concurrent value; the record shows the one that currently wins and all
+/// the values, so a person can settle it with `Command::SettleConflict`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldConflict {
+    /// The field, e.g. `status`.
+    pub field: String,
+    /// The value reads currently return.
+    pub winner: String,
+    /// All concurrent values, the winner among them.
+    pub values: Vec<String>,
+}
+
+pub(crate) fn hydrate_doc_id<D: ReadDoc>(
+    doc: &D,
+    obj: &automerge::ObjId,
+    prop: Prop<'_>,
+) -> Result<DocId, HydrateError> {
+    let s = String::hydrate(doc, obj, prop)?;
+    s.parse().map_err(|_| HydrateError::unexpected("a document id", s))
+}
+
+/// Reads a time stored as an Automerge timestamp (or, leniently, an integer).
+pub(crate) fn hydrate_ts<D: ReadDoc>(
+    doc: &D,
+    obj: &automerge::ObjId,
+    prop: Prop<'_>,
+) -> Result<Millis, HydrateError> {
+    hydrate_opt_ts(doc, obj, prop)?
+        .ok_or_else(|| HydrateError::unexpected("a timestamp", "nothing".to_string()))
+}
+
+/// Reads an optional time: a missing key or null is `None`.
+pub(crate) fn hydrate_opt_ts<D: ReadDoc>(
+    doc: &D,
+    obj: &automerge::ObjId,
+    prop: Prop<'_>,
+) -> Result<Option<Millis>, HydrateError> {
+    use automerge::{ScalarValue, Value};
+    match doc.get(obj, &prop)? {
+        None => Ok(None),
+        Some((Value::Scalar(v), _)) => match v.as_ref() {
+            ScalarValue::Null => Ok(None),
+            ScalarValue::Timestamp(t) | ScalarValue::Int(t) => Ok(Some(*t)),
+            other => Err(HydrateError::unexpected("a timestamp", format!("{other:?}"))),
+        },
+        Some((Value::Object(t), _)) => {
+            Err(HydrateError::unexpected("a timestamp", format!("an object of type {t:?}")))
+        }
+    }
+}
+
+/// Reads an Automerge Text object (or, leniently, a plain string) as a `String`.
+pub(crate) fn hydrate_text<D: ReadDoc>(
+    doc: &D,
+    obj: &automerge::ObjId,
+    prop: Prop<'_>,
+) -> Result<String, HydrateError> {
+    use automerge::{ObjType, ScalarValue, Value};
+    match doc.get(obj, &prop)? {
+        Some((Value::Object(ObjType::Text), id)) => Ok(doc.text(&id)?),
+        Some((Value::Scalar(v), _)) => match v.as_ref() {
+            ScalarValue::Str(s) => Ok(s.to_string()),
+            other => Err(HydrateError::unexpected("text", format!("{other:?}"))),
+        },
+        None => Ok(String::new()),
+        Some((Value::Object(t), _)) => {
+            Err(HydrateError::unexpected("text", format!("an object of type {t:?}")))
+        }
+    }
+}
+
+/// Conflicts are not stored in the document: they are computed after hydration.
+pub(crate) fn computed_conflicts<D: ReadDoc>(
+    _doc: &D,
+    _obj: &automerge::ObjId,
+    _prop: Prop<'_>,
+) -> Result<Vec<FieldConflict>, HydrateError> {
+    Ok(Vec::new())
+}

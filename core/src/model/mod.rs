@@ -1,0 +1,89 @@
+//! The record kinds as Automerge documents, and the commands that change them.
+//!
+//! Layout of a document: a `header` map that never changes after creation (id, kind, schema,
+//! scope, created_by, created_at), then the kind's fields at the root. Lists that several people
+//! append to are lists of maps with a stable `id`; free text two people may edit is Automerge
+//! Text; single-valued fields are registers whose concurrent values are shown, never hidden.
+
+mod macros;
+
+pub mod case;
+pub mod command;
+pub mod common;
+pub(crate) mod doc;
+pub mod patrol;
+pub mod report;
+
+use automerge::AutoCommit;
+
+pub use case::{CaseCategory, CaseStatus, FollowUp, MediationCase, NewCase, Party, Session};
+pub use command::{Applied, Command, NewRecord};
+pub use common::{
+    FieldConflict, Header, Kind, Location, PhotoRef, SCHEMA_VERSION, Stamp, TimelineEvent,
+};
+pub use patrol::{
+    Checkpoint, EntryKind, MemberKind, NewEntry, NewPatrol, PatrolEntry, PatrolLog, PatrolStatus,
+    TeamMember,
+};
+pub use report::{Comment, NewReport, Report, ReportCategory, ReportStatus};
+
+use crate::error::{CoreError, Result};
+use crate::id::DocId;
+
+/// A record of any kind, as read from its document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// A resident report.
+    Report(Report),
+    /// A patrol log.
+    PatrolLog(PatrolLog),
+    /// A mediation case.
+    MediationCase(MediationCase),
+}
+
+impl Record {
+    /// The header shared by all kinds.
+    pub fn header(&self) -> &Header {
+        match self {
+            Record::Report(r) => &r.header,
+            Record::PatrolLog(p) => &p.header,
+            Record::MediationCase(c) => &c.header,
+        }
+    }
+}
+
+/// Reads a document into its typed record, with the concurrent conflicts of its registers.
+///
+/// Fails with `Malformed` when the document is not a valid record of the kind its header names,
+/// and with `DocumentTooNew` when a newer schema wrote it.
+pub fn read_record(doc: &AutoCommit, id: DocId) -> Result<Record> {
+    let header = doc::read_header(doc, id)?;
+    if header.id != id {
+        return Err(CoreError::malformed(id, format!("its header names {}", header.id)));
+    }
+    if header.schema > SCHEMA_VERSION {
+        return Err(CoreError::DocumentTooNew {
+            id,
+            found: header.schema,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let bad = |e: autosurgeon::HydrateError| CoreError::malformed(id, e.to_string());
+    Ok(match header.kind {
+        Kind::Report => {
+            let mut r: Report = autosurgeon::hydrate(doc).map_err(bad)?;
+            r.conflicts = doc::conflicts(doc, report::REGISTERS)?;
+            Record::Report(r)
+        }
+        Kind::PatrolLog => {
+            let mut p: PatrolLog = autosurgeon::hydrate(doc).map_err(bad)?;
+            p.conflicts = doc::conflicts(doc, patrol::REGISTERS)?;
+            Record::PatrolLog(p)
+        }
+        Kind::MediationCase => {
+            let mut c: MediationCase = autosurgeon::hydrate(doc).map_err(bad)?;
+            c.conflicts = doc::conflicts(doc, case::REGISTERS)?;
+            Record::MediationCase(c)
+        }
+    })
+}

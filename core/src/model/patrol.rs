@@ -1,0 +1,285 @@
+//! Patrol logs: a joint team (police, village cadres, villager volunteers) walks an area; every
+//! member's phone appends entries to the same log, offline, and the log merges when they meet signal.
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue};
+use autosurgeon::Hydrate;
+
+use super::command::Command;
+use super::common::{
+    FieldConflict, Header, Location, PhotoRef, Stamp, TimelineEvent, hydrate_opt_ts, hydrate_ts,
+};
+use super::doc::{self, STATUS, TIMELINE};
+use super::macros::string_enum;
+use super::report::{validate_location, validate_photos};
+use crate::error::{CoreError, Result};
+use crate::id::{DocId, item_key};
+use crate::limits;
+use crate::time::Millis;
+
+string_enum! {
+    /// What a team member is.
+    MemberKind as "member.kind" {
+        /// A police officer.
+        Police => "police",
+        /// A village cadre.
+        VillageCadre => "village_cadre",
+        /// A villager volunteer.
+        VillagerVolunteer => "villager_volunteer",
+    }
+}
+
+string_enum! {
+    /// What a patrol entry records.
+    EntryKind as "entry.kind" {
+        /// The team reached a planned checkpoint.
+        CheckpointReached => "checkpoint_reached",
+        /// Something seen.
+        Observation => "observation",
+        /// A hazard found (a loose rock, a broken rail).
+        HazardFound => "hazard_found",
+        /// An incident.
+        Incident => "incident",
+        /// A tourist helped.
+        TouristHelped => "tourist_helped",
+        /// A warning issued.
+        WarningIssued => "warning_issued",
+    }
+}
+
+string_enum! {
+    /// Whether a patrol is under way.
+    PatrolStatus as "status" {
+        /// Started, entries may be added.
+        Active => "active",
+        /// Finished; no more entries.
+        Finished => "finished",
+    }
+}
+
+/// A member of a patrol team.
+#[derive(Debug, Clone, PartialEq, Eq, Hydrate)]
+pub struct TeamMember {
+    /// User id.
+    pub user: String,
+    /// Display name.
+    pub name: String,
+    /// Police, cadre or volunteer.
+    pub kind: MemberKind,
+}
+
+/// A planned checkpoint of the route.
+#[derive(Debug, Clone, PartialEq, Hydrate)]
+pub struct Checkpoint {
+    /// Name, unique within the patrol.
+    pub name: String,
+    /// Where it is.
+    pub location: Option<Location>,
+}
+
+/// One entry a member appended to the log.
+#[derive(Debug, Clone, PartialEq, Hydrate)]
+pub struct PatrolEntry {
+    /// Stable key of the entry.
+    pub id: String,
+    /// When, ms since the epoch.
+    #[autosurgeon(hydrate = "hydrate_ts")]
+    pub at: Millis,
+    /// Who (user id).
+    pub by: String,
+    /// What it records.
+    pub kind: EntryKind,
+    /// Free text.
+    pub text: String,
+    /// Where.
+    pub location: Option<Location>,
+    /// Photos.
+    pub photos: Vec<PhotoRef>,
+    /// Name of the checkpoint, for `checkpoint_reached`.
+    pub checkpoint: Option<String>,
+}
+
+/// A patrol log as read from its document.
+#[derive(Debug, Clone, PartialEq, Hydrate)]
+pub struct PatrolLog {
+    /// Id, scope, author, creation time.
+    pub header: Header,
+    /// The area patrolled, e.g. a scenic area's name.
+    pub area: String,
+    /// The team.
+    pub members: Vec<TeamMember>,
+    /// Planned checkpoints, in route order.
+    pub checkpoints: Vec<Checkpoint>,
+    /// Active or finished.
+    pub status: PatrolStatus,
+    /// When the patrol started.
+    #[autosurgeon(hydrate = "hydrate_ts")]
+    pub started_at: Millis,
+    /// When it finished.
+    #[autosurgeon(hydrate = "hydrate_opt_ts")]
+    pub ended_at: Option<Millis>,
+    /// Entries, in merged order.
+    pub entries: Vec<PatrolEntry>,
+    /// History of state changes.
+    pub timeline: Vec<TimelineEvent>,
+    /// Single-valued fields that devices set concurrently to different values.
+    #[autosurgeon(hydrate = "super::common::computed_conflicts")]
+    pub conflicts: Vec<FieldConflict>,
+}
+
+/// What a team gives to start a patrol.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPatrol {
+    /// Scope the patrol belongs to.
+    pub scope: String,
+    /// Area patrolled.
+    pub area: String,
+    /// The team.
+    pub members: Vec<TeamMember>,
+    /// Planned checkpoints.
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+/// One entry to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    /// What it records.
+    pub kind: EntryKind,
+    /// Free text.
+    pub text: String,
+    /// Where.
+    pub location: Option<Location>,
+    /// Photos.
+    pub photos: Vec<PhotoRef>,
+    /// Checkpoint name, for `checkpoint_reached`.
+    pub checkpoint: Option<String>,
+}
+
+/// Registers of a patrol log whose concurrent values are shown and can be settled.
+pub(crate) const REGISTERS: &[&str] = &[STATUS, "ended_at"];
+
+/// Writes the fields of a new patrol log below its header.
+pub(crate) fn create(doc: &mut AutoCommit, new: &NewPatrol, stamp: &Stamp) -> Result<()> {
+    limits::text("area", &new.area, limits::NAME_CHARS)?;
+    if new.members.is_empty() {
+        return Err(CoreError::invalid("members", "a patrol needs at least one member"));
+    }
+    limits::list_len("members", new.members.len(), limits::SHORT_LIST_ITEMS)?;
+    limits::list_len("checkpoints", new.checkpoints.len(), limits::SHORT_LIST_ITEMS)?;
+    for m in &new.members {
+        limits::user_id("member.user", &m.user)?;
+        limits::text("member.name", &m.name, limits::NAME_CHARS)?;
+    }
+    let mut names = std::collections::HashSet::new();
+    for c in &new.checkpoints {
+        limits::text("checkpoint.name", &c.name, limits::NAME_CHARS)?;
+        validate_location(c.location.as_ref())?;
+        if !names.insert(c.name.as_str()) {
+            return Err(CoreError::invalid("checkpoints", format!("{:?} appears twice", c.name)));
+        }
+    }
+    doc.put(ROOT, "area", new.area.as_str())?;
+    let members = doc.put_object(ROOT, "members", ObjType::List)?;
+    for m in &new.members {
+        doc::append_map(
+            doc,
+            &members,
+            vec![
+                ("user", m.user.as_str().into()),
+                ("name", m.name.as_str().into()),
+                ("kind", m.kind.into()),
+            ],
+        )?;
+    }
+    let checkpoints = doc.put_object(ROOT, "checkpoints", ObjType::List)?;
+    for c in &new.checkpoints {
+        let item = doc::append_map(doc, &checkpoints, vec![("name", c.name.as_str().into())])?;
+        doc::put_location(doc, &item, "location", c.location.as_ref())?;
+    }
+    doc.put(ROOT, STATUS, PatrolStatus::Active)?;
+    doc.put(ROOT, "started_at", ScalarValue::Timestamp(stamp.at))?;
+    doc.put(ROOT, "ended_at", ScalarValue::Null)?;
+    doc.put_object(ROOT, "entries", ObjType::List)?;
+    doc.put_object(ROOT, TIMELINE, ObjType::List)?;
+    Ok(())
+}
+
+fn require_active(doc: &AutoCommit, id: DocId, cmd: &Command) -> Result<()> {
+    let status: PatrolStatus = doc::status(doc, id)?;
+    if status != PatrolStatus::Active {
+        return Err(CoreError::InvalidTransition {
+            id,
+            command: cmd.name(),
+            reason: format!("the patrol is {status}"),
+        });
+    }
+    Ok(())
+}
+
+/// Applies a patrol command to the document; the caller commits.
+pub(crate) fn apply(
+    doc: &mut AutoCommit,
+    id: DocId,
+    stamp: &Stamp,
+    cmd: &Command,
+) -> Result<Option<String>> {
+    match cmd {
+        Command::AddPatrolEntry { entry } => {
+            require_active(doc, id, cmd)?;
+            limits::optional_text("entry.text", &entry.text, limits::NOTE_CHARS)?;
+            validate_location(entry.location.as_ref())?;
+            validate_photos(&entry.photos)?;
+            if let Some(cp) = &entry.checkpoint {
+                limits::text("entry.checkpoint", cp, limits::NAME_CHARS)?;
+            }
+            let list = doc::root_list(doc, "entries", id)?;
+            limits::room_in_list("entries", doc.length(&list), limits::LIST_ITEMS)?;
+            let key = item_key();
+            let item = doc::append_map(
+                doc,
+                &list,
+                vec![
+                    ("id", key.as_str().into()),
+                    ("at", ScalarValue::Timestamp(stamp.at)),
+                    ("by", stamp.by.as_str().into()),
+                    ("kind", entry.kind.into()),
+                    ("text", entry.text.as_str().into()),
+                    (
+                        "checkpoint",
+                        entry.checkpoint.as_deref().map_or(ScalarValue::Null, Into::into),
+                    ),
+                ],
+            )?;
+            doc::put_location(doc, &item, "location", entry.location.as_ref())?;
+            let photos = doc.put_object(&item, "photos", ObjType::List)?;
+            doc::append_photos(doc, &photos, &entry.photos)?;
+            Ok(Some(key))
+        }
+        Command::FinishPatrol { note } => {
+            require_active(doc, id, cmd)?;
+            limits::optional_text("note", note, limits::NOTE_CHARS)?;
+            doc.put(ROOT, STATUS, PatrolStatus::Finished)?;
+            doc.put(ROOT, "ended_at", ScalarValue::Timestamp(stamp.at))?;
+            doc::append_timeline(doc, id, stamp, cmd.name(), note)?;
+            Ok(None)
+        }
+        Command::AddPhoto { photo, entry } => {
+            validate_photos(std::slice::from_ref(photo))?;
+            let Some(entry) = entry else {
+                return Err(CoreError::invalid("entry", "a patrol photo belongs to an entry"));
+            };
+            let list = doc::root_list(doc, "entries", id)?;
+            let item = doc::find_item(doc, &list, entry)?
+                .ok_or_else(|| CoreError::invalid("entry", format!("no entry {entry:?} in {id}")))?;
+            let photos = doc::object(doc, &item, "photos", ObjType::List, id)?;
+            limits::room_in_list("photos", doc.length(&photos), limits::SHORT_LIST_ITEMS)?;
+            doc::append_photos(doc, &photos, std::slice::from_ref(photo))?;
+            Ok(None)
+        }
+        Command::SettleConflict { field, value } => {
+            super::command::settle(doc, id, stamp, REGISTERS, field, value)?;
+            Ok(None)
+        }
+        other => Err(super::command::not_for(id, other, super::Kind::PatrolLog)),
+    }
+}

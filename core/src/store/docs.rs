@@ -1,0 +1,119 @@
+//! Automerge bytes on disk: one snapshot per document plus the incremental chunks appended since,
+//! compacted into a new snapshot when the chunks outgrow it.
+
+use automerge::AutoCommit;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::{CoreError, Result};
+use crate::id::DocId;
+use crate::model::Kind;
+
+/// Where a document lives in the `docs` table and how big its parts are.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DocRow {
+    pub(crate) rowid: i64,
+    pub(crate) kind: Kind,
+    pub(crate) snapshot_len: i64,
+    pub(crate) chunk_bytes: i64,
+}
+
+impl DocRow {
+    /// Saved size: snapshot plus chunks.
+    pub(crate) fn stored_bytes(&self) -> i64 {
+        self.snapshot_len + self.chunk_bytes
+    }
+}
+
+/// Looks up a document's row.
+pub(crate) fn find(conn: &Connection, id: DocId) -> Result<Option<DocRow>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, kind, length(snapshot), chunk_bytes FROM docs WHERE doc_id = ?1",
+        )?
+        .query_row([id.as_bytes()], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    row.map(|(rowid, kind, snapshot_len, chunk_bytes)| {
+        let kind = Kind::from_code(kind)
+            .ok_or_else(|| CoreError::malformed(id, format!("unknown kind code {kind}")))?;
+        Ok(DocRow { rowid, kind, snapshot_len, chunk_bytes })
+    })
+    .transpose()
+}
+
+/// The stored bytes of a document (snapshot followed by its chunks), which Automerge loads as one.
+pub(crate) fn read_bytes(conn: &Connection, row: &DocRow) -> Result<Vec<u8>> {
+    let mut out: Vec<u8> = conn
+        .prepare_cached("SELECT snapshot FROM docs WHERE id = ?1")?
+        .query_row([row.rowid], |r| r.get(0))?;
+    if row.chunk_bytes > 0 {
+        let mut stmt = conn.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc = ?1 ORDER BY id")?;
+        let mut rows = stmt.query([row.rowid])?;
+        while let Some(r) = rows.next()? {
+            out.extend_from_slice(r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Loads a stored document. Stored bytes were verified when they were written, and loading
+/// verifies them again, so corruption on disk is reported rather than used.
+pub(crate) fn load(conn: &Connection, id: DocId, row: &DocRow) -> Result<AutoCommit> {
+    let bytes = read_bytes(conn, row)?;
+    crate::changes::guarded(|| {
+        AutoCommit::load(&bytes).map_err(|e| crate::changes::ParseError(e.to_string()))
+    })
+    .map_err(|e| CoreError::malformed(id, format!("stored bytes do not load: {e}")))
+}
+
+/// Inserts a new document with its first snapshot.
+pub(crate) fn insert(
+    conn: &Connection,
+    id: DocId,
+    kind: Kind,
+    snapshot: &[u8],
+    now: i64,
+) -> Result<DocRow> {
+    conn.prepare_cached(
+        "INSERT INTO docs (doc_id, kind, snapshot, chunk_bytes, updated_at) VALUES (?1, ?2, ?3, 0, ?4)",
+    )?
+    .execute(params![id.as_bytes(), kind.code(), snapshot, now])?;
+    Ok(DocRow {
+        rowid: conn.last_insert_rowid(),
+        kind,
+        snapshot_len: snapshot.len() as i64,
+        chunk_bytes: 0,
+    })
+}
+
+/// Appends an incremental save; when the chunks outgrow the snapshot, writes a new snapshot of
+/// `doc` instead and drops the chunks.
+pub(crate) fn append(
+    conn: &Connection,
+    row: &mut DocRow,
+    doc: &mut AutoCommit,
+    chunk: &[u8],
+    now: i64,
+) -> Result<()> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    if row.chunk_bytes + chunk.len() as i64 > row.snapshot_len {
+        let snapshot = doc.save();
+        conn.prepare_cached("UPDATE docs SET snapshot = ?2, chunk_bytes = 0, updated_at = ?3 WHERE id = ?1")?
+            .execute(params![row.rowid, snapshot, now])?;
+        conn.prepare_cached("DELETE FROM doc_chunks WHERE doc = ?1")?.execute([row.rowid])?;
+        row.snapshot_len = snapshot.len() as i64;
+        row.chunk_bytes = 0;
+    } else {
+        conn.prepare_cached("INSERT INTO doc_chunks (doc, bytes) VALUES (?1, ?2)")?
+            .execute(params![row.rowid, chunk])?;
+        conn.prepare_cached(
+            "UPDATE docs SET chunk_bytes = chunk_bytes + ?2, updated_at = ?3 WHERE id = ?1",
+        )?
+        .execute(params![row.rowid, chunk.len() as i64, now])?;
+        row.chunk_bytes += chunk.len() as i64;
+    }
+    Ok(())
+}

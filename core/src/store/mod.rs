@@ -1,0 +1,509 @@
+//! The phone's local store: every record in one SQLite file, usable offline for days.
+//!
+//! Automerge bytes are the truth (a snapshot per document plus appended incremental chunks); the
+//! query tables are projections written in the same transaction. One writer connection (behind a
+//! mutex, with a small cache of loaded documents) and a pool of read-only connections beside it,
+//! so reads never wait for a sync that is writing.
+
+mod docs;
+mod projection;
+mod query;
+pub mod schema;
+mod search;
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use automerge::{ActorId, AutoCommit, ChangeHash};
+use lru::LruCache;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+pub use query::{
+    CaseFilter, CaseSummary, MAX_PAGE, Page, PageRequest, PatrolFilter, PatrolSummary,
+    ReportFilter, ReportSummary,
+};
+pub use search::{MAX_HITS, SearchHit};
+
+use self::docs::DocRow;
+use self::projection::Projection;
+use crate::changes;
+use crate::error::{CoreError, Result};
+use crate::id::DocId;
+use crate::limits;
+use crate::model::{self, Applied, Command, Kind, NewRecord, Record, Stamp};
+use crate::time::now_ms;
+
+/// Documents kept loaded in the writer (a patrol team's log, the case being edited, …).
+const CACHE_DOCS: usize = 64;
+/// Idle reader connections kept open.
+const IDLE_READERS: usize = 4;
+/// Documents per transaction when rebuilding projections, so readers are never held up long.
+const REBUILD_BATCH: usize = 500;
+
+/// Where a change to a record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A command run on this device.
+    Local,
+    /// Changes merged from elsewhere (a sync).
+    Remote,
+}
+
+/// A record that was created or changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordChanged {
+    /// The record.
+    pub id: DocId,
+    /// Its kind.
+    pub kind: Kind,
+    /// Where the change came from.
+    pub origin: Origin,
+}
+
+/// Told after each committed write, so a list screen can refresh.
+pub trait StoreObserver: Send + Sync {
+    /// Records were created or changed; called after the write committed.
+    fn records_changed(&self, changes: &[RecordChanged]);
+}
+
+/// Who this device writes as: the user id put in timelines and the Automerge actor of its changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// User id written as `by` / `created_by`.
+    pub user: String,
+    /// Automerge actor id of this device's changes.
+    pub actor: ActorId,
+}
+
+/// What `merge_remote` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergeOutcome {
+    /// The document was new to this store.
+    pub created: bool,
+    /// The document changed (new changes were applied).
+    pub changed: bool,
+}
+
+/// Sizes of what the store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Documents stored.
+    pub documents: u64,
+    /// Bytes of Automerge data (snapshots and chunks).
+    pub document_bytes: u64,
+    /// Size of the database file and its WAL.
+    pub file_bytes: u64,
+}
+
+struct Loaded {
+    doc: AutoCommit,
+    row: DocRow,
+}
+
+struct Writer {
+    conn: Connection,
+    cache: LruCache<DocId, Loaded>,
+    identity: Identity,
+}
+
+/// The phone's store. Cheap to share: all methods take `&self` and are safe from many threads.
+pub struct Store {
+    path: PathBuf,
+    writer: Mutex<Writer>,
+    readers: Mutex<Vec<Connection>>,
+    observers: RwLock<Vec<Arc<dyn StoreObserver>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the store at `path`, creating or upgrading it. Opening does not load documents.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        let conn = schema::open_writer(&path)?;
+        let identity = load_identity(&conn)?;
+        let cache = LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
+        Ok(Store {
+            path,
+            writer: Mutex::new(Writer { conn, cache, identity }),
+            readers: Mutex::new(Vec::new()),
+            observers: RwLock::new(Vec::new()),
+        })
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Who this device writes as.
+    pub fn identity(&self) -> Identity {
+        self.writer().identity.clone()
+    }
+
+    /// Sets the user id this device writes as (the actor stays).
+    pub fn set_user(&self, user: &str) -> Result<()> {
+        limits::user_id("user", user)?;
+        let mut w = self.writer();
+        w.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('user', ?1)", [user])?;
+        w.identity.user = user.to_string();
+        Ok(())
+    }
+
+    /// Sets the Automerge actor this device's changes carry (given by the server at enrolment).
+    pub fn set_actor(&self, actor: ActorId) -> Result<()> {
+        let mut w = self.writer();
+        w.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('actor', ?1)",
+            [actor.to_bytes()],
+        )?;
+        // Loaded documents carry the old actor; drop them so new changes use the new one.
+        w.cache.clear();
+        w.identity.actor = actor;
+        Ok(())
+    }
+
+    /// Registers an observer told after every committed write.
+    pub fn add_observer(&self, observer: Arc<dyn StoreObserver>) {
+        self.observers.write().unwrap_or_else(|e| e.into_inner()).push(observer);
+    }
+
+    /// Creates a record; returns its id once it is committed to disk.
+    pub fn create(&self, new: &NewRecord) -> Result<DocId> {
+        let kind = new.kind();
+        let id = {
+            let mut w = self.writer();
+            let stamp = Stamp { by: w.identity.user.clone(), at: now_ms() };
+            let (id, mut doc) = model::command::create(new, &stamp, w.identity.actor.clone())?;
+            let snapshot = doc.save();
+            let proj = Projection::of(&doc, id)?;
+            let row = w.in_tx(|tx| {
+                let row = docs::insert(tx, id, kind, &snapshot, stamp.at)?;
+                proj.write(tx, row.rowid)?;
+                Ok(row)
+            })?;
+            w.cache.put(id, Loaded { doc, row });
+            id
+        };
+        self.notify(&[RecordChanged { id, kind, origin: Origin::Local }]);
+        Ok(id)
+    }
+
+    /// Runs a domain command on a record and commits it. A refused command changes nothing.
+    pub fn execute(&self, id: DocId, cmd: &Command) -> Result<Applied> {
+        let (applied, kind) = {
+            let mut w = self.writer();
+            let stamp = Stamp { by: w.identity.user.clone(), at: now_ms() };
+            // Taken out of the cache: on any error it is dropped, and reloaded from disk next time.
+            let mut loaded = w.take(id)?;
+            let applied = model::command::apply(&mut loaded.doc, id, &stamp, cmd)?;
+            let chunk = loaded.doc.save_incremental();
+            let proj = Projection::of(&loaded.doc, id)?;
+            w.persist(&mut loaded, &chunk, &proj, stamp.at)?;
+            let kind = loaded.row.kind;
+            w.cache.put(id, loaded);
+            (applied, kind)
+        };
+        self.notify(&[RecordChanged { id, kind, origin: Origin::Local }]);
+        Ok(applied)
+    }
+
+    /// Applies Automerge bytes from elsewhere (changes, or a whole saved document) to a stored
+    /// document, or creates it. Bytes are verified first; if anything is wrong (malformed or
+    /// truncated bytes, missing dependencies, a document that is not a valid record, a header that
+    /// changed) nothing is stored.
+    pub fn merge_remote(&self, id: DocId, bytes: &[u8]) -> Result<MergeOutcome> {
+        if bytes.len() > limits::MERGE_BYTES {
+            return Err(CoreError::invalid(
+                "bytes",
+                format!("{} bytes; at most {} per merge", bytes.len(), limits::MERGE_BYTES),
+            ));
+        }
+        let (outcome, kind) = {
+            let mut w = self.writer();
+            let existing = match w.cache.pop(&id) {
+                Some(l) => Some(l),
+                None => docs::find(&w.conn, id)?
+                    .map(|row| Ok::<_, CoreError>(Loaded { doc: docs::load(&w.conn, id, &row)?, row }))
+                    .transpose()?,
+            };
+            match existing {
+                Some(loaded) => w.merge_into(id, loaded, bytes)?,
+                None => w.merge_new(id, bytes)?,
+            }
+        };
+        if outcome.changed {
+            self.notify(&[RecordChanged { id, kind, origin: Origin::Remote }]);
+        }
+        Ok(outcome)
+    }
+
+    /// Reads a record with the concurrent conflicts of its single-valued fields.
+    pub fn get(&self, id: DocId) -> Result<Record> {
+        let doc = self.load(id)?;
+        model::read_record(&doc, id)
+    }
+
+    /// Loads a document for reading (from a reader connection).
+    pub fn load(&self, id: DocId) -> Result<AutoCommit> {
+        self.read(|c| {
+            let row = docs::find(c, id)?.ok_or(CoreError::NotFound { id })?;
+            docs::load(c, id, &row)
+        })
+    }
+
+    /// The stored bytes of a document (snapshot followed by chunks), loadable as one.
+    pub fn saved_bytes(&self, id: DocId) -> Result<Vec<u8>> {
+        self.read(|c| {
+            let row = docs::find(c, id)?.ok_or(CoreError::NotFound { id })?;
+            docs::read_bytes(c, &row)
+        })
+    }
+
+    /// The heads of a stored document.
+    pub fn heads(&self, id: DocId) -> Result<Vec<ChangeHash>> {
+        Ok(self.load(id)?.get_heads())
+    }
+
+    /// The kind of a stored document.
+    pub fn kind_of(&self, id: DocId) -> Result<Kind> {
+        self.read(|c| Ok(docs::find(c, id)?.ok_or(CoreError::NotFound { id })?.kind))
+    }
+
+    /// Every stored document id, in storage order.
+    pub fn doc_ids(&self) -> Result<Vec<DocId>> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT doc_id FROM docs ORDER BY id")?;
+            let ids = stmt
+                .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+                .map(|b| DocId::from_slice(&b?))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(ids)
+        })
+    }
+
+    /// A page of reports matching `filter`, newest first.
+    pub fn query_reports(&self, filter: &ReportFilter, page: &PageRequest) -> Result<Page<ReportSummary>> {
+        self.read(|c| query::reports(c, filter, page))
+    }
+
+    /// A page of patrol logs matching `filter`, most recently started first.
+    pub fn query_patrols(&self, filter: &PatrolFilter, page: &PageRequest) -> Result<Page<PatrolSummary>> {
+        self.read(|c| query::patrols(c, filter, page))
+    }
+
+    /// A page of mediation cases matching `filter`, newest first.
+    pub fn query_cases(&self, filter: &CaseFilter, page: &PageRequest) -> Result<Page<CaseSummary>> {
+        self.read(|c| query::cases(c, filter, page))
+    }
+
+    /// Full-text search (substring match; works for Chinese), best matches first.
+    pub fn search(&self, text: &str, kind: Option<Kind>, limit: u32) -> Result<Vec<SearchHit>> {
+        self.read(|c| search::search(c, text, kind, limit))
+    }
+
+    /// Recreates every projection row from the documents; returns how many documents were read.
+    pub fn rebuild_projections(&self) -> Result<usize> {
+        let ids = self.doc_ids()?;
+        for batch in ids.chunks(REBUILD_BATCH) {
+            let mut w = self.writer();
+            w.in_tx(|tx| {
+                for &id in batch {
+                    let row = docs::find(tx, id)?.ok_or(CoreError::NotFound { id })?;
+                    let doc = docs::load(tx, id, &row)?;
+                    projection::delete(tx, row.rowid)?;
+                    Projection::of(&doc, id)?.write(tx, row.rowid)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(ids.len())
+    }
+
+    /// How much the store holds.
+    pub fn stats(&self) -> Result<StoreStats> {
+        let (documents, document_bytes) = self.read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*), coalesce(sum(length(snapshot) + chunk_bytes), 0) FROM docs",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )?)
+        })?;
+        let file_bytes = ["", "-wal"]
+            .iter()
+            .filter_map(|s| std::fs::metadata(format!("{}{s}", self.path.display())).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(StoreStats { documents: documents as u64, document_bytes: document_bytes as u64, file_bytes })
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check`; `Ok` only if it says `ok`.
+    pub fn integrity_check(&self) -> Result<()> {
+        let w = self.writer();
+        let result: String = w.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(CoreError::invalid("database", format!("integrity_check: {result}")))
+        }
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|poisoned| {
+            // A panic mid-write may have left a loaded document half-changed: forget them all.
+            let mut w = poisoned.into_inner();
+            w.cache.clear();
+            w
+        })
+    }
+
+    /// Runs `f` in a read transaction on a pooled read-only connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => schema::open_reader(&self.path)?,
+        };
+        let result = {
+            let tx = conn.unchecked_transaction()?;
+            f(&tx)
+        };
+        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < IDLE_READERS {
+            pool.push(conn);
+        }
+        result
+    }
+
+    fn notify(&self, changes: &[RecordChanged]) {
+        let observers = self.observers.read().unwrap_or_else(|e| e.into_inner()).clone();
+        for o in observers {
+            o.records_changed(changes);
+        }
+    }
+}
+
+impl Writer {
+    /// Takes a document out of the cache, or loads it.
+    fn take(&mut self, id: DocId) -> Result<Loaded> {
+        if let Some(l) = self.cache.pop(&id) {
+            return Ok(l);
+        }
+        let row = docs::find(&self.conn, id)?.ok_or(CoreError::NotFound { id })?;
+        let doc = docs::load(&self.conn, id, &row)?;
+        Ok(Loaded { doc, row })
+    }
+
+    fn in_tx<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Commits a document's new chunk and its projection in one transaction.
+    fn persist(&mut self, loaded: &mut Loaded, chunk: &[u8], proj: &Projection, now: i64) -> Result<()> {
+        let Loaded { doc, row } = loaded;
+        let mut new_row = *row;
+        self.in_tx(|tx| {
+            docs::append(tx, &mut new_row, doc, chunk, now)?;
+            proj.write(tx, new_row.rowid)
+        })?;
+        *row = new_row;
+        Ok(())
+    }
+
+    fn merge_into(&mut self, id: DocId, mut loaded: Loaded, bytes: &[u8]) -> Result<(MergeOutcome, Kind)> {
+        let kind = loaded.row.kind;
+        let incoming = changes::parse_changes(bytes, limits::MERGE_BYTES)
+            .map_err(|e| CoreError::malformed(id, e.0))?;
+        let before = loaded.doc.get_heads();
+        let header_before = model::doc::read_header(&loaded.doc, id)?;
+        changes::guarded(|| {
+            loaded.doc.apply_changes(incoming).map_err(|e| changes::ParseError(e.to_string()))
+        })
+        .map_err(|e| CoreError::malformed(id, e.0))?;
+        let missing = loaded.doc.get_missing_deps(&[]);
+        if !missing.is_empty() {
+            return Err(CoreError::MissingDependencies { id, missing: missing.len() });
+        }
+        if loaded.doc.get_heads() == before {
+            self.cache.put(id, loaded);
+            return Ok((MergeOutcome { created: false, changed: false }, kind));
+        }
+        model::read_record(&loaded.doc, id)?;
+        if model::doc::read_header(&loaded.doc, id)? != header_before {
+            return Err(CoreError::malformed(id, "the incoming changes alter its header"));
+        }
+        let chunk = loaded.doc.save_incremental();
+        if loaded.row.stored_bytes() + chunk.len() as i64 > limits::DOC_BYTES as i64 {
+            return Err(CoreError::invalid(
+                "document",
+                format!("{id} would exceed {} bytes", limits::DOC_BYTES),
+            ));
+        }
+        let proj = Projection::of(&loaded.doc, id)?;
+        self.persist(&mut loaded, &chunk, &proj, now_ms())?;
+        self.cache.put(id, loaded);
+        Ok((MergeOutcome { created: false, changed: true }, kind))
+    }
+
+    fn merge_new(&mut self, id: DocId, bytes: &[u8]) -> Result<(MergeOutcome, Kind)> {
+        let actor = self.identity.actor.clone();
+        let doc = changes::guarded(|| {
+            AutoCommit::load_with_options(
+                bytes,
+                automerge::LoadOptions::new()
+                    .on_partial_load(automerge::OnPartialLoad::Error)
+                    .verification_mode(automerge::VerificationMode::Check),
+            )
+            .map_err(|e| changes::ParseError(e.to_string()))
+        })
+        .map_err(|e| CoreError::malformed(id, e.0))?;
+        let mut doc = doc.with_actor(actor);
+        let missing = doc.get_missing_deps(&[]);
+        if !missing.is_empty() {
+            return Err(CoreError::MissingDependencies { id, missing: missing.len() });
+        }
+        let record = model::read_record(&doc, id)?;
+        let kind = record.header().kind;
+        // Store the bytes as given when they load as they are; they are a valid saved document.
+        let snapshot = if bytes.len() <= limits::DOC_BYTES { bytes.to_vec() } else { doc.save() };
+        if snapshot.len() > limits::DOC_BYTES {
+            return Err(CoreError::invalid("document", format!("{id} exceeds {} bytes", limits::DOC_BYTES)));
+        }
+        let proj = Projection::of(&doc, id)?;
+        let row = self.in_tx(|tx| {
+            let row = docs::insert(tx, id, kind, &snapshot, now_ms())?;
+            proj.write(tx, row.rowid)?;
+            Ok(row)
+        })?;
+        // Mark everything loaded as saved, so the next local edit's chunk holds only that edit.
+        let _ = doc.save_incremental();
+        self.cache.put(id, Loaded { doc, row });
+        Ok((MergeOutcome { created: true, changed: true }, kind))
+    }
+}
+
+fn load_identity(conn: &Connection) -> Result<Identity> {
+    let actor: Option<Vec<u8>> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
+        .optional()?;
+    let actor = match actor {
+        Some(bytes) => ActorId::from(bytes),
+        None => {
+            let actor = ActorId::random();
+            conn.execute("INSERT INTO meta (key, value) VALUES ('actor', ?1)", params![actor.to_bytes()])?;
+            actor
+        }
+    };
+    let user: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'user'", [], |r| r.get(0))
+        .optional()?;
+    Ok(Identity { user: user.unwrap_or_else(|| "local".to_string()), actor })
+}

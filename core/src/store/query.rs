@@ -1,0 +1,376 @@
+//! Paged, filtered queries over the projection tables, newest first, with keyset paging.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, Row, params_from_iter};
+
+use crate::error::{CoreError, Result};
+use crate::id::DocId;
+use crate::model::{CaseCategory, CaseStatus, PatrolStatus, ReportCategory, ReportStatus};
+use crate::time::Millis;
+
+/// Largest page a query returns.
+pub const MAX_PAGE: u32 = 500;
+
+/// Which page to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Items per page (1..=500).
+    pub limit: u32,
+    /// `next` of the previous page; `None` for the first page.
+    pub after: Option<String>,
+}
+
+impl PageRequest {
+    /// The first page of `limit` items.
+    pub fn first(limit: u32) -> Self {
+        PageRequest { limit, after: None }
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items, newest first.
+    pub items: Vec<T>,
+    /// Pass as `after` to read the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Filters for reports; all given filters must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportFilter {
+    /// Scope prefix: the scope itself and everything below it.
+    pub scope: Option<String>,
+    /// Any of these statuses (empty: any).
+    pub statuses: Vec<ReportStatus>,
+    /// This category.
+    pub category: Option<ReportCategory>,
+    /// Dispatched to this user.
+    pub assignee: Option<String>,
+    /// Submitted by this user.
+    pub created_by: Option<String>,
+    /// Dispatched or in progress with a deadline before this time.
+    pub overdue_at: Option<Millis>,
+    /// Only reports with concurrent conflicts.
+    pub conflicted_only: bool,
+}
+
+/// Filters for patrol logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PatrolFilter {
+    /// Scope prefix.
+    pub scope: Option<String>,
+    /// Patrols this user was a member of.
+    pub member: Option<String>,
+    /// This area.
+    pub area: Option<String>,
+    /// Active or finished.
+    pub status: Option<PatrolStatus>,
+    /// Started at or after.
+    pub started_from: Option<Millis>,
+    /// Started before.
+    pub started_before: Option<Millis>,
+}
+
+/// Filters for mediation cases.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseFilter {
+    /// Scope prefix.
+    pub scope: Option<String>,
+    /// Any of these statuses (empty: any).
+    pub statuses: Vec<CaseStatus>,
+    /// Cases this mediator works on.
+    pub mediator: Option<String>,
+    /// This category.
+    pub category: Option<CaseCategory>,
+}
+
+/// A report as a list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportSummary {
+    /// Document id.
+    pub id: DocId,
+    /// Scope.
+    pub scope: String,
+    /// Status (the winning value).
+    pub status: String,
+    /// Category.
+    pub category: String,
+    /// Title.
+    pub title: String,
+    /// Responder.
+    pub assignee: Option<String>,
+    /// Deadline.
+    pub deadline: Option<Millis>,
+    /// Submitted at.
+    pub created_at: Millis,
+    /// Submitted by.
+    pub created_by: String,
+    /// Whether a register holds concurrent values.
+    pub conflicted: bool,
+}
+
+/// A patrol log as a list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatrolSummary {
+    /// Document id.
+    pub id: DocId,
+    /// Scope.
+    pub scope: String,
+    /// Area.
+    pub area: String,
+    /// Status.
+    pub status: String,
+    /// Started at.
+    pub started_at: Millis,
+    /// Ended at.
+    pub ended_at: Option<Millis>,
+    /// Number of entries.
+    pub entries: u64,
+    /// Whether a register holds concurrent values.
+    pub conflicted: bool,
+}
+
+/// A mediation case as a list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseSummary {
+    /// Document id.
+    pub id: DocId,
+    /// Scope.
+    pub scope: String,
+    /// Status.
+    pub status: String,
+    /// Category.
+    pub category: String,
+    /// Place.
+    pub place: String,
+    /// Opened at.
+    pub created_at: Millis,
+    /// Whether a register holds concurrent values.
+    pub conflicted: bool,
+}
+
+/// Accumulates WHERE clauses and their parameters.
+#[derive(Default)]
+struct Where {
+    clauses: Vec<String>,
+    params: Vec<SqlValue>,
+}
+
+impl Where {
+    fn push(&mut self, clause: &str, values: impl IntoIterator<Item = SqlValue>) {
+        self.clauses.push(clause.to_string());
+        self.params.extend(values);
+    }
+
+    fn text(&mut self, clause: &str, value: &Option<String>) {
+        if let Some(v) = value {
+            self.push(clause, [SqlValue::Text(v.clone())]);
+        }
+    }
+
+    fn any_of<'a>(&mut self, column: &str, values: impl ExactSizeIterator<Item = &'a str>) {
+        if values.len() == 0 {
+            return;
+        }
+        let marks = vec!["?"; values.len()].join(", ");
+        self.push(
+            &format!("{column} IN ({marks})"),
+            values.map(|v| SqlValue::Text(v.to_string())).collect::<Vec<_>>(),
+        );
+    }
+
+    /// The scope itself or anything below it; the range lets SQLite use the scope index.
+    fn scope(&mut self, column: &str, scope: &Option<String>) -> Result<()> {
+        if let Some(s) = scope {
+            crate::limits::scope(s)?;
+            self.push(
+                &format!(
+                    "({column} = ? OR ({column} > ? AND {column} < ? AND substr({column}, 1, ?) = ?))"
+                ),
+                [
+                    SqlValue::Text(s.clone()),
+                    SqlValue::Text(format!("{s}/")),
+                    SqlValue::Text(format!("{s}0")),
+                    SqlValue::Integer(s.len() as i64 + 1),
+                    SqlValue::Text(format!("{s}/")),
+                ],
+            );
+        }
+        Ok(())
+    }
+
+    /// Keyset paging on (order column DESC, doc DESC).
+    fn after(&mut self, order: &str, page: &PageRequest) -> Result<()> {
+        if let Some(cursor) = &page.after {
+            let (t, d) = parse_cursor(cursor)?;
+            self.push(
+                &format!("({order} < ? OR ({order} = ? AND t.doc < ?))"),
+                [SqlValue::Integer(t), SqlValue::Integer(t), SqlValue::Integer(d)],
+            );
+        }
+        Ok(())
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() { String::new() } else { format!("WHERE {}", self.clauses.join(" AND ")) }
+    }
+}
+
+fn parse_cursor(cursor: &str) -> Result<(i64, i64)> {
+    let bad = || CoreError::invalid("page cursor", format!("{:?} is not a cursor", cursor.chars().take(40).collect::<String>()));
+    let (t, d) = cursor.split_once('.').ok_or_else(bad)?;
+    Ok((t.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?))
+}
+
+fn check_limit(page: &PageRequest) -> Result<()> {
+    if page.limit == 0 || page.limit > MAX_PAGE {
+        return Err(CoreError::invalid("limit", format!("{}; must be 1..={MAX_PAGE}", page.limit)));
+    }
+    Ok(())
+}
+
+/// Runs `SELECT <cols>, <order>, t.doc ... LIMIT n+1` and cuts the page.
+fn run<T>(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<SqlValue>,
+    page: &PageRequest,
+    map: impl Fn(&Row<'_>) -> rusqlite::Result<(T, i64, i64)>,
+) -> Result<Page<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let mut items = Vec::new();
+    let mut last = None;
+    let mut more = false;
+    while let Some(row) = rows.next()? {
+        if items.len() == page.limit as usize {
+            more = true;
+            break;
+        }
+        let (item, order, doc) = map(row)?;
+        last = Some((order, doc));
+        items.push(item);
+    }
+    let next = if more { last.map(|(o, d)| format!("{o}.{d}")) } else { None };
+    Ok(Page { items, next })
+}
+
+fn doc_id(row: &Row<'_>, idx: usize) -> rusqlite::Result<DocId> {
+    let bytes: Vec<u8> = row.get(idx)?;
+    DocId::from_slice(&bytes).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Blob, Box::new(e))
+    })
+}
+
+pub(crate) fn reports(conn: &Connection, f: &ReportFilter, page: &PageRequest) -> Result<Page<ReportSummary>> {
+    check_limit(page)?;
+    let mut w = Where::default();
+    w.scope("t.scope", &f.scope)?;
+    w.any_of("t.status", f.statuses.iter().map(|s| s.as_str()));
+    if let Some(c) = f.category {
+        w.push("t.category = ?", [SqlValue::Text(c.as_str().into())]);
+    }
+    w.text("t.assignee = ?", &f.assignee);
+    w.text("t.created_by = ?", &f.created_by);
+    if let Some(at) = f.overdue_at {
+        w.push(
+            "t.deadline IS NOT NULL AND t.status IN ('dispatched', 'in_progress') AND t.deadline < ?",
+            [SqlValue::Integer(at)],
+        );
+    }
+    if f.conflicted_only {
+        w.push("t.conflicted = 1", []);
+    }
+    w.after("t.created_at", page)?;
+    let sql = format!(
+        "SELECT d.doc_id, t.scope, t.status, t.category, t.title, t.assignee, t.deadline, \
+         t.created_at, t.created_by, t.conflicted, t.doc FROM reports t JOIN docs d ON d.id = t.doc \
+         {} ORDER BY t.created_at DESC, t.doc DESC LIMIT {}",
+        w.sql(),
+        page.limit + 1
+    );
+    run(conn, &sql, w.params, page, |r| {
+        let s = ReportSummary {
+            id: doc_id(r, 0)?,
+            scope: r.get(1)?,
+            status: r.get(2)?,
+            category: r.get(3)?,
+            title: r.get(4)?,
+            assignee: r.get(5)?,
+            deadline: r.get(6)?,
+            created_at: r.get(7)?,
+            created_by: r.get(8)?,
+            conflicted: r.get(9)?,
+        };
+        Ok((s, r.get(7)?, r.get(10)?))
+    })
+}
+
+pub(crate) fn patrols(conn: &Connection, f: &PatrolFilter, page: &PageRequest) -> Result<Page<PatrolSummary>> {
+    check_limit(page)?;
+    let mut w = Where::default();
+    w.scope("t.scope", &f.scope)?;
+    w.text("t.doc IN (SELECT doc FROM patrol_members WHERE user = ?)", &f.member);
+    w.text("t.area = ?", &f.area);
+    if let Some(s) = f.status {
+        w.push("t.status = ?", [SqlValue::Text(s.as_str().into())]);
+    }
+    if let Some(t) = f.started_from {
+        w.push("t.started_at >= ?", [SqlValue::Integer(t)]);
+    }
+    if let Some(t) = f.started_before {
+        w.push("t.started_at < ?", [SqlValue::Integer(t)]);
+    }
+    w.after("t.started_at", page)?;
+    let sql = format!(
+        "SELECT d.doc_id, t.scope, t.area, t.status, t.started_at, t.ended_at, t.entry_count, \
+         t.conflicted, t.doc FROM patrols t JOIN docs d ON d.id = t.doc \
+         {} ORDER BY t.started_at DESC, t.doc DESC LIMIT {}",
+        w.sql(),
+        page.limit + 1
+    );
+    run(conn, &sql, w.params, page, |r| {
+        let s = PatrolSummary {
+            id: doc_id(r, 0)?,
+            scope: r.get(1)?,
+            area: r.get(2)?,
+            status: r.get(3)?,
+            started_at: r.get(4)?,
+            ended_at: r.get(5)?,
+            entries: r.get::<_, i64>(6)?.max(0) as u64,
+            conflicted: r.get(7)?,
+        };
+        Ok((s, r.get(4)?, r.get(8)?))
+    })
+}
+
+pub(crate) fn cases(conn: &Connection, f: &CaseFilter, page: &PageRequest) -> Result<Page<CaseSummary>> {
+    check_limit(page)?;
+    let mut w = Where::default();
+    w.scope("t.scope", &f.scope)?;
+    w.any_of("t.status", f.statuses.iter().map(|s| s.as_str()));
+    w.text("t.doc IN (SELECT doc FROM case_mediators WHERE user = ?)", &f.mediator);
+    if let Some(c) = f.category {
+        w.push("t.category = ?", [SqlValue::Text(c.as_str().into())]);
+    }
+    w.after("t.created_at", page)?;
+    let sql = format!(
+        "SELECT d.doc_id, t.scope, t.status, t.category, t.place, t.created_at, t.conflicted, t.doc \
+         FROM cases t JOIN docs d ON d.id = t.doc {} ORDER BY t.created_at DESC, t.doc DESC LIMIT {}",
+        w.sql(),
+        page.limit + 1
+    );
+    run(conn, &sql, w.params, page, |r| {
+        let s = CaseSummary {
+            id: doc_id(r, 0)?,
+            scope: r.get(1)?,
+            status: r.get(2)?,
+            category: r.get(3)?,
+            place: r.get(4)?,
+            created_at: r.get(5)?,
+            conflicted: r.get(6)?,
+        };
+        Ok((s, r.get(5)?, r.get(7)?))
+    })
+}

@@ -1,0 +1,96 @@
+//! Opening a store file: pragmas, then schema creation or upgrade by `user_version`, in one
+//! IMMEDIATE transaction.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::error::{CoreError, Result};
+
+/// The schema version this build writes.
+pub const VERSION: i64 = 1;
+
+/// Upgrade steps: `STEPS[n]` takes a database from version `n` to `n + 1`.
+const STEPS: &[&str] = &[include_str!("sql/v1.sql")];
+
+/// Opens (creating if needed) the writer connection and brings the schema up to date.
+pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // WAL before the first transaction; NORMAL is durable against process death in WAL mode.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    upgrade(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// Opens a read-only connection beside the writer.
+pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "query_only", true)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+fn upgrade(conn: &mut Connection, path: &Path) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > VERSION {
+        return Err(CoreError::DatabaseTooNew {
+            path: path.display().to_string(),
+            found,
+            supported: VERSION,
+        });
+    }
+    if found < 0 {
+        return Err(CoreError::invalid("database", format!("user_version {found} is negative")));
+    }
+    for (step, sql) in STEPS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql)?;
+        tracing::info!(to = step + 1, "upgraded store schema");
+    }
+    tx.pragma_update(None, "user_version", VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_database_gets_current_version() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("s.db");
+        let conn = open_writer(&path)?;
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        assert_eq!(v, VERSION);
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        assert_eq!(mode, "wal");
+        drop(conn);
+        // Reopening a current database changes nothing.
+        open_writer(&path)?;
+        Ok(())
+    }
+
+    #[test]
+    fn newer_database_is_refused() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("s.db");
+        drop(open_writer(&path)?);
+        Connection::open(&path)?.pragma_update(None, "user_version", VERSION + 1)?;
+        match open_writer(&path) {
+            Err(CoreError::DatabaseTooNew { found, supported, .. }) => {
+                assert_eq!((found, supported), (VERSION + 1, VERSION));
+            }
+            other => panic!("expected DatabaseTooNew, got {other:?}"),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! fieldsync sync server.

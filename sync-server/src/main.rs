@@ -1,0 +1,2 @@
+//! fieldsync-server binary.
+fn main() {}
