@@ -77,10 +77,10 @@ pub fn parse_changes(bytes: &[u8], max_inflated: usize) -> Result<Vec<Change>, P
     let mut changes = Vec::new();
     for (chunk_type, chunk) in chunks {
         match chunk_type {
-            CHANGE => changes.push(guarded(|| Change::try_from(chunk).map_err(|e| err(e.to_string())))?),
+            CHANGE => changes.push(parse_change(chunk)?),
             COMPRESSED => {
                 check_inflated_size(chunk, max_inflated)?;
-                changes.push(guarded(|| Change::try_from(chunk).map_err(|e| err(e.to_string())))?);
+                changes.push(parse_change(chunk)?);
             }
             DOCUMENT => {
                 let doc = load_document(chunk)?;
@@ -90,6 +90,16 @@ pub fn parse_changes(bytes: &[u8], max_inflated: usize) -> Result<Vec<Change>, P
         }
     }
     Ok(changes)
+}
+
+/// Parses one change chunk and checks its checksum (the first four bytes of its hash), which
+/// `Change::try_from` does not: a flipped bit would otherwise pass as a different change.
+fn parse_change(chunk: &[u8]) -> Result<Change, ParseError> {
+    let change = guarded(|| Change::try_from(chunk).map_err(|e| err(e.to_string())))?;
+    if change.hash().0[..4] != chunk[4..8] {
+        return Err(err(format!("change {} fails its checksum", change.hash())));
+    }
+    Ok(change)
 }
 
 /// Loads a whole saved document (snapshot, optionally followed by change chunks), verified.

@@ -6,7 +6,9 @@ use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue};
 use autosurgeon::Hydrate;
 
 use super::command::Command;
-use super::common::{FieldConflict, Header, PhotoRef, Stamp, TimelineEvent, hydrate_text, hydrate_ts};
+use super::common::{
+    FieldConflict, Header, PhotoRef, Stamp, TimelineEvent, hydrate_text, hydrate_ts,
+};
 use super::doc::{self, STATUS, TIMELINE};
 use super::macros::string_enum;
 use super::report::validate_photos;
@@ -187,12 +189,7 @@ pub(crate) fn create(doc: &mut AutoCommit, new: &NewCase) -> Result<()> {
 
 use CaseStatus as S;
 
-fn require(
-    id: DocId,
-    cmd: &Command,
-    status: CaseStatus,
-    allowed: &[CaseStatus],
-) -> Result<()> {
+fn require(id: DocId, cmd: &Command, status: CaseStatus, allowed: &[CaseStatus]) -> Result<()> {
     if allowed.contains(&status) {
         return Ok(());
     }
@@ -241,7 +238,12 @@ pub(crate) fn apply(
             Ok(Some(key))
         }
         Command::EditNotes { session, pos, delete, insert } => {
-            require(id, cmd, status, &[S::Intake, S::Mediating, S::Agreed, S::Failed, S::Escalated])?;
+            require(
+                id,
+                cmd,
+                status,
+                &[S::Intake, S::Mediating, S::Agreed, S::Failed, S::Escalated],
+            )?;
             let list = doc::root_list(doc, "sessions", id)?;
             let item = doc::find_item(doc, &list, session).and_then(|item| {
                 item.ok_or_else(|| {

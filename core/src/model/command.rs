@@ -241,7 +241,11 @@ pub struct Applied {
 }
 
 /// Builds the document of a new record, committed as one change by `actor`.
-pub(crate) fn create(new: &NewRecord, stamp: &Stamp, actor: ActorId) -> Result<(DocId, AutoCommit)> {
+pub(crate) fn create(
+    new: &NewRecord,
+    stamp: &Stamp,
+    actor: ActorId,
+) -> Result<(DocId, AutoCommit)> {
     limits::scope(new.scope())?;
     limits::user_id("created_by", &stamp.by)?;
     let id = DocId::random();
@@ -269,7 +273,12 @@ pub(crate) fn create(new: &NewRecord, stamp: &Stamp, actor: ActorId) -> Result<(
 ///
 /// On error the document may hold uncommitted operations; the caller must drop it (the store
 /// reloads it from disk), so that nothing of a refused command survives.
-pub(crate) fn apply(doc: &mut AutoCommit, id: DocId, stamp: &Stamp, cmd: &Command) -> Result<Applied> {
+pub(crate) fn apply(
+    doc: &mut AutoCommit,
+    id: DocId,
+    stamp: &Stamp,
+    cmd: &Command,
+) -> Result<Applied> {
     limits::user_id("by", &stamp.by)?;
     let header = doc::read_header(doc, id)?;
     if header.schema > SCHEMA_VERSION {

@@ -154,7 +154,12 @@ pub(crate) fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &str
 }
 
 /// Puts a list of strings at `key` of `obj`.
-pub(crate) fn put_str_list(doc: &mut AutoCommit, obj: &ObjId, key: &str, items: &[String]) -> Result<()> {
+pub(crate) fn put_str_list(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    items: &[String],
+) -> Result<()> {
     let list = doc.put_object(obj, key, ObjType::List)?;
     for (i, s) in items.iter().enumerate() {
         doc.insert(&list, i, s.as_str())?;

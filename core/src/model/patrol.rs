@@ -269,8 +269,9 @@ pub(crate) fn apply(
                 return Err(CoreError::invalid("entry", "a patrol photo belongs to an entry"));
             };
             let list = doc::root_list(doc, "entries", id)?;
-            let item = doc::find_item(doc, &list, entry)?
-                .ok_or_else(|| CoreError::invalid("entry", format!("no entry {entry:?} in {id}")))?;
+            let item = doc::find_item(doc, &list, entry)?.ok_or_else(|| {
+                CoreError::invalid("entry", format!("no entry {entry:?} in {id}"))
+            })?;
             let photos = doc::object(doc, &item, "photos", ObjType::List, id)?;
             limits::room_in_list("photos", doc.length(&photos), limits::SHORT_LIST_ITEMS)?;
             doc::append_photos(doc, &photos, std::slice::from_ref(photo))?;

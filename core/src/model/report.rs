@@ -149,8 +149,13 @@ pub(crate) fn validate_location(loc: Option<&Location>) -> Result<()> {
 pub(crate) fn validate_photos(photos: &[PhotoRef]) -> Result<()> {
     limits::list_len("photos", photos.len(), limits::SHORT_LIST_ITEMS)?;
     for p in photos {
-        if p.hash.len() != 64 || !p.hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            return Err(CoreError::invalid("photo.hash", "must be 64 lower-case hex digits (SHA-256)"));
+        if p.hash.len() != 64
+            || !p.hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(CoreError::invalid(
+                "photo.hash",
+                "must be 64 lower-case hex digits (SHA-256)",
+            ));
         }
         limits::text("photo.media_type", &p.media_type, 100)?;
     }

@@ -48,7 +48,8 @@ pub(crate) fn read_bytes(conn: &Connection, row: &DocRow) -> Result<Vec<u8>> {
         .prepare_cached("SELECT snapshot FROM docs WHERE id = ?1")?
         .query_row([row.rowid], |r| r.get(0))?;
     if row.chunk_bytes > 0 {
-        let mut stmt = conn.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc = ?1 ORDER BY id")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc = ?1 ORDER BY id")?;
         let mut rows = stmt.query([row.rowid])?;
         while let Some(r) = rows.next()? {
             out.extend_from_slice(r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
@@ -101,8 +102,10 @@ pub(crate) fn append(
     }
     if row.chunk_bytes + chunk.len() as i64 > row.snapshot_len {
         let snapshot = doc.save();
-        conn.prepare_cached("UPDATE docs SET snapshot = ?2, chunk_bytes = 0, updated_at = ?3 WHERE id = ?1")?
-            .execute(params![row.rowid, snapshot, now])?;
+        conn.prepare_cached(
+            "UPDATE docs SET snapshot = ?2, chunk_bytes = 0, updated_at = ?3 WHERE id = ?1",
+        )?
+        .execute(params![row.rowid, snapshot, now])?;
         conn.prepare_cached("DELETE FROM doc_chunks WHERE doc = ?1")?.execute([row.rowid])?;
         row.snapshot_len = snapshot.len() as i64;
         row.chunk_bytes = 0;

@@ -229,7 +229,9 @@ impl Store {
             let existing = match w.cache.pop(&id) {
                 Some(l) => Some(l),
                 None => docs::find(&w.conn, id)?
-                    .map(|row| Ok::<_, CoreError>(Loaded { doc: docs::load(&w.conn, id, &row)?, row }))
+                    .map(|row| {
+                        Ok::<_, CoreError>(Loaded { doc: docs::load(&w.conn, id, &row)?, row })
+                    })
                     .transpose()?,
             };
             match existing {
@@ -288,17 +290,29 @@ impl Store {
     }
 
     /// A page of reports matching `filter`, newest first.
-    pub fn query_reports(&self, filter: &ReportFilter, page: &PageRequest) -> Result<Page<ReportSummary>> {
+    pub fn query_reports(
+        &self,
+        filter: &ReportFilter,
+        page: &PageRequest,
+    ) -> Result<Page<ReportSummary>> {
         self.read(|c| query::reports(c, filter, page))
     }
 
     /// A page of patrol logs matching `filter`, most recently started first.
-    pub fn query_patrols(&self, filter: &PatrolFilter, page: &PageRequest) -> Result<Page<PatrolSummary>> {
+    pub fn query_patrols(
+        &self,
+        filter: &PatrolFilter,
+        page: &PageRequest,
+    ) -> Result<Page<PatrolSummary>> {
         self.read(|c| query::patrols(c, filter, page))
     }
 
     /// A page of mediation cases matching `filter`, newest first.
-    pub fn query_cases(&self, filter: &CaseFilter, page: &PageRequest) -> Result<Page<CaseSummary>> {
+    pub fn query_cases(
+        &self,
+        filter: &CaseFilter,
+        page: &PageRequest,
+    ) -> Result<Page<CaseSummary>> {
         self.read(|c| query::cases(c, filter, page))
     }
 
@@ -339,7 +353,11 @@ impl Store {
             .filter_map(|s| std::fs::metadata(format!("{}{s}", self.path.display())).ok())
             .map(|m| m.len())
             .sum();
-        Ok(StoreStats { documents: documents as u64, document_bytes: document_bytes as u64, file_bytes })
+        Ok(StoreStats {
+            documents: documents as u64,
+            document_bytes: document_bytes as u64,
+            file_bytes,
+        })
     }
 
     /// Runs SQLite's `PRAGMA integrity_check`; `Ok` only if it says `ok`.
@@ -407,7 +425,13 @@ impl Writer {
     }
 
     /// Commits a document's new chunk and its projection in one transaction.
-    fn persist(&mut self, loaded: &mut Loaded, chunk: &[u8], proj: &Projection, now: i64) -> Result<()> {
+    fn persist(
+        &mut self,
+        loaded: &mut Loaded,
+        chunk: &[u8],
+        proj: &Projection,
+        now: i64,
+    ) -> Result<()> {
         let Loaded { doc, row } = loaded;
         let mut new_row = *row;
         self.in_tx(|tx| {
@@ -418,7 +442,12 @@ impl Writer {
         Ok(())
     }
 
-    fn merge_into(&mut self, id: DocId, mut loaded: Loaded, bytes: &[u8]) -> Result<(MergeOutcome, Kind)> {
+    fn merge_into(
+        &mut self,
+        id: DocId,
+        mut loaded: Loaded,
+        bytes: &[u8],
+    ) -> Result<(MergeOutcome, Kind)> {
         let kind = loaded.row.kind;
         let incoming = changes::parse_changes(bytes, limits::MERGE_BYTES)
             .map_err(|e| CoreError::malformed(id, e.0))?;
@@ -475,7 +504,10 @@ impl Writer {
         // Store the bytes as given when they load as they are; they are a valid saved document.
         let snapshot = if bytes.len() <= limits::DOC_BYTES { bytes.to_vec() } else { doc.save() };
         if snapshot.len() > limits::DOC_BYTES {
-            return Err(CoreError::invalid("document", format!("{id} exceeds {} bytes", limits::DOC_BYTES)));
+            return Err(CoreError::invalid(
+                "document",
+                format!("{id} exceeds {} bytes", limits::DOC_BYTES),
+            ));
         }
         let proj = Projection::of(&doc, id)?;
         let row = self.in_tx(|tx| {
@@ -498,12 +530,14 @@ fn load_identity(conn: &Connection) -> Result<Identity> {
         Some(bytes) => ActorId::from(bytes),
         None => {
             let actor = ActorId::random();
-            conn.execute("INSERT INTO meta (key, value) VALUES ('actor', ?1)", params![actor.to_bytes()])?;
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('actor', ?1)",
+                params![actor.to_bytes()],
+            )?;
             actor
         }
     };
-    let user: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'user'", [], |r| r.get(0))
-        .optional()?;
+    let user: Option<String> =
+        conn.query_row("SELECT value FROM meta WHERE key = 'user'", [], |r| r.get(0)).optional()?;
     Ok(Identity { user: user.unwrap_or_else(|| "local".to_string()), actor })
 }

@@ -25,13 +25,29 @@ pub(crate) struct Projection {
 
 #[derive(Debug, Clone, PartialEq)]
 enum KindRow {
-    Report { category: String, title: String, assignee: Option<String>, deadline: Option<i64> },
-    Patrol { area: String, started_at: i64, ended_at: Option<i64>, members: Vec<String>, entries: i64 },
-    Case { category: String, place: String, mediators: Vec<String> },
+    Report {
+        category: String,
+        title: String,
+        assignee: Option<String>,
+        deadline: Option<i64>,
+    },
+    Patrol {
+        area: String,
+        started_at: i64,
+        ended_at: Option<i64>,
+        members: Vec<String>,
+        entries: i64,
+    },
+    Case {
+        category: String,
+        place: String,
+        mediators: Vec<String>,
+    },
 }
 
 fn req_str(d: &AutoCommit, obj: &ObjId, key: &str, id: DocId) -> Result<String> {
-    doc::get_str(d, obj, key)?.ok_or_else(|| CoreError::malformed(id, format!("{key} is not a string")))
+    doc::get_str(d, obj, key)?
+        .ok_or_else(|| CoreError::malformed(id, format!("{key} is not a string")))
 }
 
 fn opt_i64(d: &AutoCommit, key: &str) -> Result<Option<i64>> {

@@ -213,12 +213,21 @@ impl Where {
     }
 
     fn sql(&self) -> String {
-        if self.clauses.is_empty() { String::new() } else { format!("WHERE {}", self.clauses.join(" AND ")) }
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
     }
 }
 
 fn parse_cursor(cursor: &str) -> Result<(i64, i64)> {
-    let bad = || CoreError::invalid("page cursor", format!("{:?} is not a cursor", cursor.chars().take(40).collect::<String>()));
+    let bad = || {
+        CoreError::invalid(
+            "page cursor",
+            format!("{:?} is not a cursor", cursor.chars().take(40).collect::<String>()),
+        )
+    };
     let (t, d) = cursor.split_once('.').ok_or_else(bad)?;
     Ok((t.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?))
 }
@@ -263,7 +272,11 @@ fn doc_id(row: &Row<'_>, idx: usize) -> rusqlite::Result<DocId> {
     })
 }
 
-pub(crate) fn reports(conn: &Connection, f: &ReportFilter, page: &PageRequest) -> Result<Page<ReportSummary>> {
+pub(crate) fn reports(
+    conn: &Connection,
+    f: &ReportFilter,
+    page: &PageRequest,
+) -> Result<Page<ReportSummary>> {
     check_limit(page)?;
     let mut w = Where::default();
     w.scope("t.scope", &f.scope)?;
@@ -307,7 +320,11 @@ pub(crate) fn reports(conn: &Connection, f: &ReportFilter, page: &PageRequest) -
     })
 }
 
-pub(crate) fn patrols(conn: &Connection, f: &PatrolFilter, page: &PageRequest) -> Result<Page<PatrolSummary>> {
+pub(crate) fn patrols(
+    conn: &Connection,
+    f: &PatrolFilter,
+    page: &PageRequest,
+) -> Result<Page<PatrolSummary>> {
     check_limit(page)?;
     let mut w = Where::default();
     w.scope("t.scope", &f.scope)?;
@@ -345,7 +362,11 @@ pub(crate) fn patrols(conn: &Connection, f: &PatrolFilter, page: &PageRequest) -
     })
 }
 
-pub(crate) fn cases(conn: &Connection, f: &CaseFilter, page: &PageRequest) -> Result<Page<CaseSummary>> {
+pub(crate) fn cases(
+    conn: &Connection,
+    f: &CaseFilter,
+    page: &PageRequest,
+) -> Result<Page<CaseSummary>> {
     check_limit(page)?;
     let mut w = Where::default();
     w.scope("t.scope", &f.scope)?;

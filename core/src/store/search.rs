@@ -24,7 +24,12 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
-pub(crate) fn search(conn: &Connection, query: &str, kind: Option<Kind>, limit: u32) -> Result<Vec<SearchHit>> {
+pub(crate) fn search(
+    conn: &Connection,
+    query: &str,
+    kind: Option<Kind>,
+    limit: u32,
+) -> Result<Vec<SearchHit>> {
     let q = query.trim();
     crate::limits::text("query", q, 200)?;
     if limit == 0 || limit > MAX_HITS {
