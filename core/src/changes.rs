@@ -92,6 +92,11 @@ pub fn parse_changes(bytes: &[u8], max_inflated: usize) -> Result<Vec<Change>, P
     Ok(changes)
 }
 
+/// Whether `bytes` start with a whole saved document (rather than bare changes).
+pub fn starts_with_document(bytes: &[u8]) -> bool {
+    bytes.len() > 9 && bytes[..4] == MAGIC && bytes[8] == DOCUMENT
+}
+
 /// Parses one change chunk and checks its checksum (the first four bytes of its hash), which
 /// `Change::try_from` does not: a flipped bit would otherwise pass as a different change.
 fn parse_change(chunk: &[u8]) -> Result<Change, ParseError> {

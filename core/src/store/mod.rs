@@ -484,25 +484,39 @@ impl Writer {
 
     fn merge_new(&mut self, id: DocId, bytes: &[u8]) -> Result<(MergeOutcome, Kind)> {
         let actor = self.identity.actor.clone();
-        let doc = changes::guarded(|| {
-            AutoCommit::load_with_options(
-                bytes,
-                automerge::LoadOptions::new()
-                    .on_partial_load(automerge::OnPartialLoad::Error)
-                    .verification_mode(automerge::VerificationMode::Check),
-            )
-            .map_err(|e| changes::ParseError(e.to_string()))
-        })
-        .map_err(|e| CoreError::malformed(id, e.0))?;
-        let mut doc = doc.with_actor(actor);
+        let malformed = |e: changes::ParseError| CoreError::malformed(id, e.0);
+        let mut doc = if changes::starts_with_document(bytes) {
+            let doc = changes::guarded(|| {
+                AutoCommit::load_with_options(
+                    bytes,
+                    automerge::LoadOptions::new()
+                        .on_partial_load(automerge::OnPartialLoad::Error)
+                        .verification_mode(automerge::VerificationMode::Check),
+                )
+                .map_err(|e| changes::ParseError(e.to_string()))
+            })
+            .map_err(malformed)?;
+            doc.with_actor(actor)
+        } else {
+            // Bare changes: applied to an empty document, so missing dependencies are counted.
+            let incoming = changes::parse_changes(bytes, limits::MERGE_BYTES).map_err(malformed)?;
+            let mut doc = AutoCommit::new().with_actor(actor);
+            changes::guarded(|| {
+                doc.apply_changes(incoming).map_err(|e| changes::ParseError(e.to_string()))
+            })
+            .map_err(malformed)?;
+            doc
+        };
         let missing = doc.get_missing_deps(&[]);
         if !missing.is_empty() {
             return Err(CoreError::MissingDependencies { id, missing: missing.len() });
         }
         let record = model::read_record(&doc, id)?;
         let kind = record.header().kind;
-        // Store the bytes as given when they load as they are; they are a valid saved document.
-        let snapshot = if bytes.len() <= limits::DOC_BYTES { bytes.to_vec() } else { doc.save() };
+        // A saved document is stored as given (it loaded strictly as it is); bare changes are
+        // saved as a compact snapshot.
+        let snapshot =
+            if changes::starts_with_document(bytes) { bytes.to_vec() } else { doc.save() };
         if snapshot.len() > limits::DOC_BYTES {
             return Err(CoreError::invalid(
                 "document",

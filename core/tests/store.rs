@@ -1,0 +1,415 @@
+//! The store on real SQLite files: merging remote bytes (good and hostile), queries, search,
+//! projection rebuild, compaction, schema versions, observers, and readers beside a writer.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use fieldsync_core::model::*;
+use fieldsync_core::store::*;
+use fieldsync_core::{CoreError, DocId, Store};
+
+fn all_report_ids(s: &Store, filter: &ReportFilter, limit: u32) -> Vec<DocId> {
+    let mut out = Vec::new();
+    let mut page = PageRequest::first(limit);
+    loop {
+        let p = s.query_reports(filter, &page).expect("query");
+        out.extend(p.items.iter().map(|r| r.id));
+        match p.next {
+            Some(next) => page.after = Some(next),
+            None => return out,
+        }
+    }
+}
+
+#[test]
+fn merge_creates_and_updates_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = store(&dir, "a", "resident-1");
+    let b = store(&dir, "b", "dispatcher-1");
+    let id = a.create(&new_report("sewage")).unwrap();
+    let out = b.merge_remote(id, &a.saved_bytes(id).unwrap()).unwrap();
+    assert_eq!(out, MergeOutcome { created: true, changed: true });
+    // Duplicate delivery is harmless and reports no change.
+    let again = b.merge_remote(id, &a.saved_bytes(id).unwrap()).unwrap();
+    assert_eq!(again, MergeOutcome { created: false, changed: false });
+    // Only the new changes travel the second time.
+    let heads = a.heads(id).unwrap();
+    a.execute(id, &Command::CommentReport { text: "still there".into() }).unwrap();
+    let delta = a.load(id).unwrap().save_after(&heads);
+    assert_eq!(b.merge_remote(id, &delta).unwrap(), MergeOutcome { created: false, changed: true });
+    assert_eq!(a.get(id).unwrap(), b.get(id).unwrap());
+    assert_eq!(
+        b.query_reports(&ReportFilter::default(), &PageRequest::first(10)).unwrap().items.len(),
+        1
+    );
+}
+
+#[test]
+fn hostile_bytes_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = store(&dir, "a", "resident-1");
+    let b = store(&dir, "b", "dispatcher-1");
+    let id = a.create(&new_report("noise at night")).unwrap();
+    let full = a.saved_bytes(id).unwrap();
+    let heads0 = a.heads(id).unwrap();
+    a.execute(id, &Command::CommentReport { text: "louder".into() }).unwrap();
+    let delta = a.load(id).unwrap().save_after(&heads0);
+
+    // Unknown document: random, truncated, and dependency-less bytes are refused; nothing stored.
+    let unknown = DocId::random();
+    let mut rng_bytes = vec![0u8; 300];
+    for (i, b) in rng_bytes.iter_mut().enumerate() {
+        *b = (i * 31 % 251) as u8;
+    }
+    for bad in [&rng_bytes[..], &full[..full.len() / 2], &full[..full.len() - 1], &[][..]] {
+        assert!(matches!(b.merge_remote(unknown, bad), Err(CoreError::Malformed { .. })));
+    }
+    let r = b.merge_remote(id, &delta);
+    assert!(matches!(r, Err(CoreError::MissingDependencies { .. })), "{r:?}");
+    // A real document under another id: its header names a different id.
+    assert!(matches!(b.merge_remote(unknown, &full), Err(CoreError::Malformed { .. })));
+    assert!(b.doc_ids().unwrap().is_empty());
+
+    // Known document: truncated and corrupt bytes change nothing.
+    b.merge_remote(id, &full).unwrap();
+    let heads = b.heads(id).unwrap();
+    let record = b.get(id).unwrap();
+    let mut flipped = delta.clone();
+    let n = flipped.len();
+    flipped[n - 2] ^= 0x40;
+    for bad in [&delta[..delta.len() - 3], &flipped[..], &rng_bytes[..]] {
+        assert!(
+            matches!(b.merge_remote(id, bad), Err(CoreError::Malformed { .. })),
+            "{}",
+            bad.len()
+        );
+        assert_eq!(b.heads(id).unwrap(), heads);
+    }
+    // A document of another kind sent under this id alters its header: refused.
+    let patrol = a.create(&new_patrol()).unwrap();
+    let patrol_bytes = a.saved_bytes(patrol).unwrap();
+    assert!(matches!(b.merge_remote(id, &patrol_bytes), Err(CoreError::Malformed { .. })));
+    assert_eq!(b.heads(id).unwrap(), heads);
+    assert_eq!(b.get(id).unwrap(), record);
+    // Too many bytes at once.
+    let huge = vec![0u8; fieldsync_core::limits::MERGE_BYTES + 1];
+    assert!(matches!(b.merge_remote(id, &huge), Err(CoreError::InvalidInput { .. })));
+    // And after all that, the good delta still applies.
+    b.merge_remote(id, &delta).unwrap();
+    assert_eq!(b.get(id).unwrap(), a.get(id).unwrap());
+}
+
+#[test]
+fn oversized_and_malformed_fields_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir, "a", "resident-1");
+    let mut cases = Vec::new();
+    let base = match new_report("x") {
+        NewRecord::Report(r) => r,
+        _ => unreachable!(),
+    };
+    cases.push(NewReport { title: "标".repeat(201), ..base.clone() });
+    cases.push(NewReport { title: "   ".into(), ..base.clone() });
+    cases.push(NewReport { description: "d".repeat(10_001), ..base.clone() });
+    cases.push(NewReport { scope: "a//b".into(), ..base.clone() });
+    cases.push(NewReport {
+        location: Some(Location { lat: 91.0, lon: 0.0, accuracy: 1.0, address: String::new() }),
+        ..base.clone()
+    });
+    cases.push(NewReport {
+        location: Some(Location { lat: f64::NAN, lon: 0.0, accuracy: 1.0, address: String::new() }),
+        ..base.clone()
+    });
+    cases.push(NewReport {
+        photos: vec![PhotoRef { hash: "xyz".into(), size: 1, media_type: "image/jpeg".into() }],
+        ..base.clone()
+    });
+    for c in cases {
+        assert!(matches!(s.create(&NewRecord::Report(c)), Err(CoreError::InvalidInput { .. })));
+    }
+    assert!(s.doc_ids().unwrap().is_empty());
+    assert!(s.create(&NewRecord::Report(base)).is_ok());
+}
+
+#[test]
+fn queries_filter_and_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir, "a", "dispatcher-1");
+    let mut ids = Vec::new();
+    for i in 0..23 {
+        let mut r = match new_report(&format!("report {i}")) {
+            NewRecord::Report(r) => r,
+            _ => unreachable!(),
+        };
+        r.scope = format!("jl/cc/street-1/grid-{}", i % 3);
+        ids.push(s.create(&NewRecord::Report(r)).unwrap());
+    }
+    // A scope that shares a prefix string but is not below grid-1.
+    let mut other = match new_report("neighbour") {
+        NewRecord::Report(r) => r,
+        _ => unreachable!(),
+    };
+    other.scope = "jl/cc/street-1/grid-1x".into();
+    s.create(&NewRecord::Report(other)).unwrap();
+
+    for id in &ids[..6] {
+        s.execute(*id, &Command::AcceptReport { note: String::new() }).unwrap();
+    }
+    s.execute(
+        ids[0],
+        &Command::DispatchReport {
+            assignee: "officer-1".into(),
+            deadline: 1000,
+            note: String::new(),
+        },
+    )
+    .unwrap();
+    s.execute(
+        ids[3],
+        &Command::DispatchReport {
+            assignee: "officer-1".into(),
+            deadline: i64::MAX / 2,
+            note: String::new(),
+        },
+    )
+    .unwrap();
+
+    let all = all_report_ids(&s, &ReportFilter::default(), 5);
+    assert_eq!(all.len(), 24);
+    let mut dedup = all.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!(dedup.len(), 24, "paging neither repeats nor skips");
+
+    let grid1 = ReportFilter { scope: Some("jl/cc/street-1/grid-1".into()), ..Default::default() };
+    assert_eq!(all_report_ids(&s, &grid1, 3).len(), 8);
+    let street = ReportFilter { scope: Some("jl/cc/street-1".into()), ..Default::default() };
+    assert_eq!(all_report_ids(&s, &street, 50).len(), 24);
+
+    let accepted_grid0 = ReportFilter {
+        scope: Some("jl/cc/street-1/grid-0".into()),
+        statuses: vec![ReportStatus::Accepted],
+        ..Default::default()
+    };
+    // ids 0 and 3 were dispatched; of ids 0..6 in grid-0 (0, 3) none stays accepted.
+    assert_eq!(all_report_ids(&s, &accepted_grid0, 50).len(), 0);
+    let dispatched =
+        ReportFilter { statuses: vec![ReportStatus::Dispatched], ..Default::default() };
+    assert_eq!(all_report_ids(&s, &dispatched, 50).len(), 2);
+    let overdue =
+        ReportFilter { overdue_at: Some(fieldsync_core::time::now_ms()), ..Default::default() };
+    assert_eq!(all_report_ids(&s, &overdue, 50), vec![ids[0]]);
+    let mine = ReportFilter { assignee: Some("officer-1".into()), ..Default::default() };
+    assert_eq!(all_report_ids(&s, &mine, 50).len(), 2);
+
+    assert!(matches!(
+        s.query_reports(
+            &ReportFilter::default(),
+            &PageRequest { limit: 10, after: Some("garbage".into()) }
+        ),
+        Err(CoreError::InvalidInput { .. })
+    ));
+    assert!(matches!(
+        s.query_reports(&ReportFilter::default(), &PageRequest::first(0)),
+        Err(CoreError::InvalidInput { .. })
+    ));
+
+    let p = s.create(&new_patrol()).unwrap();
+    let c = s.create(&new_case()).unwrap();
+    let by_member = PatrolFilter { member: Some("vol-zhao".into()), ..Default::default() };
+    assert_eq!(s.query_patrols(&by_member, &PageRequest::first(10)).unwrap().items[0].id, p);
+    let nobody = PatrolFilter { member: Some("someone-else".into()), ..Default::default() };
+    assert!(s.query_patrols(&nobody, &PageRequest::first(10)).unwrap().items.is_empty());
+    let by_mediator = CaseFilter {
+        mediator: Some("med-liu".into()),
+        statuses: vec![CaseStatus::Intake],
+        ..Default::default()
+    };
+    assert_eq!(s.query_cases(&by_mediator, &PageRequest::first(10)).unwrap().items[0].id, c);
+}
+
+#[test]
+fn search_finds_chinese_and_ascii() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir, "a", "med-chen");
+    let r = s.create(&new_report("屋顶违建 Rooftop shed")).unwrap();
+    let c = s.create(&new_case()).unwrap();
+    let session = s
+        .execute(
+            c,
+            &Command::AddSession {
+                attendees: vec![], notes: "游客与船老板就退票发生争执".into()
+            },
+        )
+        .unwrap()
+        .item
+        .unwrap();
+    let hits = s.search("违章搭建", None, 10).unwrap();
+    assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![r]);
+    assert_eq!(s.search("rooftop", None, 10).unwrap()[0].id, r);
+    assert_eq!(s.search("退票", None, 10).unwrap()[0].id, c, "two-character query");
+    assert_eq!(s.search("船老板", Some(Kind::MediationCase), 10).unwrap()[0].id, c);
+    assert!(s.search("船老板", Some(Kind::Report), 10).unwrap().is_empty());
+    // Later edits are searchable at once.
+    s.execute(c, &Command::EditNotes { session, pos: 0, delete: 0, insert: "调解成功。".into() })
+        .unwrap();
+    assert_eq!(s.search("调解成功", None, 10).unwrap()[0].id, c);
+    // FTS syntax in a query is just text.
+    for q in ["\"", "a AND b", "x*", "NEAR(a b)", "'; DROP TABLE docs; --"] {
+        assert!(s.search(q, None, 10).is_ok(), "{q}");
+    }
+    assert!(matches!(s.search("", None, 10), Err(CoreError::InvalidInput { .. })));
+}
+
+#[test]
+fn projections_rebuild_from_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir, "a", "dispatcher-1");
+    let r = s.create(&new_report("垃圾堆放")).unwrap();
+    s.execute(r, &Command::AcceptReport { note: String::new() }).unwrap();
+    let p = s.create(&new_patrol()).unwrap();
+    s.create(&new_case()).unwrap();
+    let before = (
+        s.query_reports(&ReportFilter::default(), &PageRequest::first(50)).unwrap(),
+        s.query_patrols(&PatrolFilter::default(), &PageRequest::first(50)).unwrap(),
+        s.query_cases(&CaseFilter::default(), &PageRequest::first(50)).unwrap(),
+        s.search("垃圾堆放", None, 10).unwrap(),
+    );
+    {
+        // Damage the projections behind the store's back.
+        let conn = rusqlite::Connection::open(s.path()).unwrap();
+        conn.execute_batch(
+            "UPDATE reports SET status = 'bogus'; DELETE FROM patrols; DELETE FROM patrol_members; \
+             DELETE FROM cases; DELETE FROM search;",
+        )
+        .unwrap();
+    }
+    assert!(
+        s.query_patrols(&PatrolFilter::default(), &PageRequest::first(50))
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(s.rebuild_projections().unwrap(), 3);
+    let after = (
+        s.query_reports(&ReportFilter::default(), &PageRequest::first(50)).unwrap(),
+        s.query_patrols(&PatrolFilter::default(), &PageRequest::first(50)).unwrap(),
+        s.query_cases(&CaseFilter::default(), &PageRequest::first(50)).unwrap(),
+        s.search("垃圾堆放", None, 10).unwrap(),
+    );
+    assert_eq!(before, after);
+    let member = PatrolFilter { member: Some("police-li".into()), ..Default::default() };
+    assert_eq!(s.query_patrols(&member, &PageRequest::first(5)).unwrap().items[0].id, p);
+}
+
+#[test]
+fn chunks_are_compacted_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let id;
+    {
+        let s = Store::open(&path).unwrap();
+        s.set_user("police-li").unwrap();
+        id = s.create(&new_patrol()).unwrap();
+        for i in 0..200 {
+            s.execute(id, &entry(&format!("entry {i}"))).unwrap();
+        }
+    }
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.identity().user, "police-li", "identity persists");
+    let Record::PatrolLog(p) = s.get(id).unwrap() else { panic!("kind") };
+    assert_eq!(p.entries.len(), 200);
+    assert_eq!(p.entries[199].text, "entry 199");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (snapshot, chunks): (i64, i64) = conn
+        .query_row("SELECT length(snapshot), chunk_bytes FROM docs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert!(
+        chunks <= snapshot,
+        "chunks ({chunks} B) are compacted once they outgrow the snapshot ({snapshot} B)"
+    );
+    let rows: i64 = conn.query_row("SELECT count(*) FROM doc_chunks", [], |r| r.get(0)).unwrap();
+    assert!(rows < 50, "{rows} chunk rows left after 200 edits");
+    s.integrity_check().unwrap();
+}
+
+#[test]
+fn newer_schema_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    drop(Store::open(&path).unwrap());
+    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, CoreError::DatabaseTooNew { found: 99, .. }), "{err:?}");
+    assert!(err.to_string().contains("update the app"), "{err}");
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<RecordChanged>>);
+
+impl StoreObserver for Recorder {
+    fn records_changed(&self, changes: &[RecordChanged]) {
+        self.0.lock().unwrap().extend_from_slice(changes);
+    }
+}
+
+#[test]
+fn observers_hear_local_and_remote_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = store(&dir, "a", "resident-1");
+    let b = store(&dir, "b", "grid-1");
+    let rec = Arc::new(Recorder::default());
+    b.add_observer(rec.clone());
+    let id = a.create(&new_report("hazard")).unwrap();
+    b.merge_remote(id, &a.saved_bytes(id).unwrap()).unwrap();
+    b.merge_remote(id, &a.saved_bytes(id).unwrap()).unwrap(); // no change: no event
+    b.execute(id, &Command::CommentReport { text: "seen".into() }).unwrap();
+    let got = rec.0.lock().unwrap().clone();
+    assert_eq!(
+        got,
+        vec![
+            RecordChanged { id, kind: Kind::Report, origin: Origin::Remote },
+            RecordChanged { id, kind: Kind::Report, origin: Origin::Local },
+        ]
+    );
+}
+
+#[test]
+fn readers_work_while_a_writer_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(store(&dir, "a", "police-li"));
+    let id = s.create(&new_patrol()).unwrap();
+    let writer = {
+        let s = s.clone();
+        std::thread::spawn(move || {
+            for i in 0..300 {
+                s.execute(id, &entry(&format!("e{i}"))).unwrap();
+            }
+        })
+    };
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let mut last = 0;
+                for _ in 0..100 {
+                    let Record::PatrolLog(p) = s.get(id).unwrap() else { panic!("kind") };
+                    assert!(p.entries.len() >= last, "a reader never sees the log shrink");
+                    last = p.entries.len();
+                    s.query_patrols(&PatrolFilter::default(), &PageRequest::first(10)).unwrap();
+                }
+            })
+        })
+        .collect();
+    writer.join().unwrap();
+    for r in readers {
+        r.join().unwrap();
+    }
+    let Record::PatrolLog(p) = s.get(id).unwrap() else { panic!("kind") };
+    assert_eq!(p.entries.len(), 300);
+}
