@@ -159,7 +159,7 @@ mod tests {
     #[test]
     fn parses_documents_and_changes() {
         let (mut doc, snapshot, incremental) = sample();
-        let mut all = snapshot.clone();
+        let mut all = snapshot;
         all.extend(&incremental);
         let changes = parse_changes(&all, 1 << 20).expect("parses");
         assert_eq!(changes.len(), doc.get_changes(&[]).len());

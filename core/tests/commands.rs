@@ -1,4 +1,5 @@
 //! Every domain command on a real store, and its refusals.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -112,7 +113,7 @@ fn refused_commands_change_nothing() {
     }
     assert_eq!(s.heads(id).expect("heads"), heads_accepted);
     assert_ne!(heads, heads_accepted);
-    assert!(before.len() > 0);
+    assert!(!before.is_empty());
 }
 
 #[test]
@@ -214,7 +215,7 @@ fn mediation_case_workflow() {
         s.execute(
             id,
             &Command::EditNotes {
-                session: session.clone(),
+                session,
                 pos: 100,
                 delete: 0,
                 insert: "x".into()

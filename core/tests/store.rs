@@ -179,7 +179,7 @@ fn queries_filter_and_page() {
 
     let all = all_report_ids(&s, &ReportFilter::default(), 5);
     assert_eq!(all.len(), 24);
-    let mut dedup = all.clone();
+    let mut dedup = all;
     dedup.sort();
     dedup.dedup();
     assert_eq!(dedup.len(), 24, "paging neither repeats nor skips");

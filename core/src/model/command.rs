@@ -288,10 +288,10 @@ pub(crate) fn apply(
             supported: SCHEMA_VERSION,
         });
     }
-    if let Some(expected) = cmd.kind() {
-        if expected != header.kind {
-            return Err(CoreError::WrongKind { id, expected, found: header.kind });
-        }
+    if let Some(expected) = cmd.kind()
+        && expected != header.kind
+    {
+        return Err(CoreError::WrongKind { id, expected, found: header.kind });
     }
     let item = match header.kind {
         Kind::Report => report::apply(doc, id, stamp, cmd)?,

@@ -170,10 +170,10 @@ pub(crate) fn put_str_list(
 /// The item of a list of maps whose `id` field is `key`.
 pub(crate) fn find_item(doc: &AutoCommit, list: &ObjId, key: &str) -> Result<Option<ObjId>> {
     for i in 0..doc.length(list) {
-        if let Some((Value::Object(ObjType::Map), item)) = doc.get(list, i)? {
-            if get_str(doc, &item, "id")?.as_deref() == Some(key) {
-                return Ok(Some(item));
-            }
+        if let Some((Value::Object(ObjType::Map), item)) = doc.get(list, i)?
+            && get_str(doc, &item, "id")?.as_deref() == Some(key)
+        {
+            return Ok(Some(item));
         }
     }
     Ok(None)

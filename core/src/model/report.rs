@@ -265,10 +265,10 @@ pub(crate) fn apply(
             }
             _ => String::new(),
         };
-        if let Some(to) = to {
-            if to != status || matches!(cmd, Command::DispatchReport { .. }) {
-                doc.put(ROOT, STATUS, to)?;
-            }
+        if let Some(to) = to
+            && (to != status || matches!(cmd, Command::DispatchReport { .. }))
+        {
+            doc.put(ROOT, STATUS, to)?;
         }
         doc::append_timeline(doc, id, stamp, cmd.name(), &note)?;
         return Ok(None);
