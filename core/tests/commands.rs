@@ -212,15 +212,7 @@ fn mediation_case_workflow() {
     )
     .expect("edit");
     assert!(matches!(
-        s.execute(
-            id,
-            &Command::EditNotes {
-                session,
-                pos: 100,
-                delete: 0,
-                insert: "x".into()
-            }
-        ),
+        s.execute(id, &Command::EditNotes { session, pos: 100, delete: 0, insert: "x".into() }),
         Err(CoreError::InvalidInput { .. })
     ));
     assert!(matches!(

@@ -336,6 +336,23 @@ fn chunks_are_compacted_and_survive_reopen() {
     let rows: i64 = conn.query_row("SELECT count(*) FROM doc_chunks", [], |r| r.get(0)).unwrap();
     assert!(rows < 50, "{rows} chunk rows left after 200 edits");
     s.integrity_check().unwrap();
+
+    // An edit to a document loaded fresh from disk appends just that edit, not the whole history
+    // (a freshly loaded AutoCommit believes nothing is saved yet).
+    let small = s.create(&new_report("fresh")).unwrap();
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    s.execute(small, &Command::CommentReport { text: "one comment".into() }).unwrap();
+    let (snapshot, chunks, rows): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT length(snapshot), chunk_bytes, (SELECT count(*) FROM doc_chunks WHERE doc = docs.id) \
+             FROM docs WHERE doc_id = ?1",
+            [small.as_bytes()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(rows, 1, "one chunk appended, no compaction (snapshot {snapshot} B)");
+    assert!(chunks < 400, "one comment appended {chunks} bytes");
 }
 
 #[test]

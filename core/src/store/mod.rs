@@ -201,8 +201,10 @@ impl Store {
             let stamp = Stamp { by: w.identity.user.clone(), at: now_ms() };
             // Taken out of the cache: on any error it is dropped, and reloaded from disk next time.
             let mut loaded = w.take(id)?;
+            let before = loaded.doc.get_heads();
             let applied = model::command::apply(&mut loaded.doc, id, &stamp, cmd)?;
-            let chunk = loaded.doc.save_incremental();
+            // Not save_incremental: a freshly loaded AutoCommit believes nothing is saved yet.
+            let chunk = loaded.doc.save_after(&before);
             let proj = Projection::of(&loaded.doc, id)?;
             w.persist(&mut loaded, &chunk, &proj, stamp.at)?;
             let kind = loaded.row.kind;
@@ -228,11 +230,7 @@ impl Store {
             let mut w = self.writer();
             let existing = match w.cache.pop(&id) {
                 Some(l) => Some(l),
-                None => docs::find(&w.conn, id)?
-                    .map(|row| {
-                        Ok::<_, CoreError>(Loaded { doc: docs::load(&w.conn, id, &row)?, row })
-                    })
-                    .transpose()?,
+                None => docs::find(&w.conn, id)?.map(|row| w.load(id, row)).transpose()?,
             };
             match existing {
                 Some(loaded) => w.merge_into(id, loaded, bytes)?,
@@ -413,7 +411,13 @@ impl Writer {
             return Ok(l);
         }
         let row = docs::find(&self.conn, id)?.ok_or(CoreError::NotFound { id })?;
-        let doc = docs::load(&self.conn, id, &row)?;
+        self.load(id, row)
+    }
+
+    /// Loads a stored document for writing. A loaded document gets a random actor; the changes
+    /// this device makes must carry its own, or the server refuses them.
+    fn load(&self, id: DocId, row: DocRow) -> Result<Loaded> {
+        let doc = docs::load(&self.conn, id, &row)?.with_actor(self.identity.actor.clone());
         Ok(Loaded { doc, row })
     }
 
@@ -469,7 +473,7 @@ impl Writer {
         if model::doc::read_header(&loaded.doc, id)? != header_before {
             return Err(CoreError::malformed(id, "the incoming changes alter its header"));
         }
-        let chunk = loaded.doc.save_incremental();
+        let chunk = loaded.doc.save_after(&before);
         if loaded.row.stored_bytes() + chunk.len() as i64 > limits::DOC_BYTES as i64 {
             return Err(CoreError::invalid(
                 "document",
@@ -529,8 +533,6 @@ impl Writer {
             proj.write(tx, row.rowid)?;
             Ok(row)
         })?;
-        // Mark everything loaded as saved, so the next local edit's chunk holds only that edit.
-        let _ = doc.save_incremental();
         self.cache.put(id, Loaded { doc, row });
         Ok((MergeOutcome { created: true, changed: true }, kind))
     }

@@ -1,0 +1,189 @@
+//! The messages of `POST /v1/sync` and `POST /v1/reconcile`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::DocId;
+
+/// A change hash on the wire: 32 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hash(pub [u8; 32]);
+
+impl From<automerge::ChangeHash> for Hash {
+    fn from(h: automerge::ChangeHash) -> Self {
+        Hash(h.0)
+    }
+}
+
+impl From<Hash> for automerge::ChangeHash {
+    fn from(h: Hash) -> Self {
+        automerge::ChangeHash(h.0)
+    }
+}
+
+impl Serialize for Hash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bytes: serde_bytes::ByteBuf = Deserialize::deserialize(d)?;
+        let arr: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("a change hash is 32 bytes"))?;
+        Ok(Hash(arr))
+    }
+}
+
+/// Converts heads for the wire.
+pub fn to_wire(heads: &[automerge::ChangeHash]) -> Vec<Hash> {
+    heads.iter().map(|h| Hash::from(*h)).collect()
+}
+
+/// Converts heads from the wire.
+pub fn from_wire(heads: &[Hash]) -> Vec<automerge::ChangeHash> {
+    heads.iter().map(|h| automerge::ChangeHash::from(*h)).collect()
+}
+
+/// `POST /v1/sync`: push this device's unacknowledged changes and pull one page after `cursor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// Protocol version ([`super::VERSION`]).
+    pub v: u32,
+    /// The server epoch `cursor` belongs to; `None` on first contact.
+    pub epoch: Option<String>,
+    /// Opaque position in the server's feed, as last answered; empty to start from nothing.
+    pub cursor: String,
+    /// The Automerge actor id this device writes with (its own changes are not echoed back).
+    #[serde(with = "serde_bytes")]
+    pub actor: Vec<u8>,
+    /// Per document, the changes the server has not acknowledged yet.
+    pub push: Vec<PushDoc>,
+    /// Documents the device wants whole (it lacks them, or could not apply what it got).
+    pub want: Vec<DocId>,
+    /// How many bytes of pulled data the device wants at most in this answer.
+    pub page_bytes: u32,
+}
+
+/// The changes of one document that the server has not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushDoc {
+    /// The document.
+    pub doc: DocId,
+    /// Automerge change chunks, concatenated, in causal order.
+    #[serde(with = "serde_bytes")]
+    pub changes: Vec<u8>,
+    /// The document's heads once these changes are applied (what the server acknowledges).
+    pub heads: Vec<Hash>,
+}
+
+/// The answer to a [`SyncRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// Protocol version.
+    pub v: u32,
+    /// The server's epoch; a change means the server lost data and the device must reconcile.
+    pub epoch: String,
+    /// One result per pushed document, in the order pushed.
+    pub results: Vec<PushResult>,
+    /// Pulled data, grouped by document.
+    pub docs: Vec<PullDoc>,
+    /// Send this next time.
+    pub cursor: String,
+    /// More data waits after `cursor`: ask again at once.
+    pub more: bool,
+    /// Estimate of the feed entries still waiting after this page (for progress).
+    pub remaining: u64,
+}
+
+/// What became of one pushed document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResult {
+    /// The document.
+    pub doc: DocId,
+    /// Acknowledged or rejected.
+    pub outcome: PushOutcome,
+}
+
+/// Acknowledged, rejected for good, or failed for now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum PushOutcome {
+    /// The server holds everything up to `heads`, stored and logged.
+    Acked {
+        /// The heads acknowledged (those the device pushed).
+        heads: Vec<Hash>,
+    },
+    /// The server refuses these changes; retrying the same changes will not help.
+    Rejected {
+        /// Machine-readable reason, e.g. `malformed_changes`, `forbidden`.
+        code: String,
+        /// The rule that failed, for people.
+        message: String,
+    },
+    /// The server could not take them now (e.g. dependencies it lacks); try again later.
+    Retry {
+        /// Machine-readable reason, e.g. `missing_dependencies`.
+        code: String,
+        /// For people.
+        message: String,
+    },
+}
+
+/// Pulled data of one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullDoc {
+    /// The document.
+    pub doc: DocId,
+    /// Automerge bytes: change chunks in causal order, or (when `whole`) the stored document.
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
+    /// `bytes` is the whole stored document (snapshot and chunks), not just new changes.
+    pub whole: bool,
+}
+
+/// `POST /v1/reconcile`: after an epoch change, Automerge sync messages for a batch of documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileRequest {
+    /// Protocol version.
+    pub v: u32,
+    /// The device's actor id.
+    #[serde(with = "serde_bytes")]
+    pub actor: Vec<u8>,
+    /// One Automerge sync message per document.
+    pub docs: Vec<SyncMessage>,
+}
+
+/// An Automerge sync message about one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncMessage {
+    /// The document.
+    pub doc: DocId,
+    /// `automerge::sync::Message::encode()`; empty when the sender has nothing to say.
+    #[serde(with = "serde_bytes")]
+    pub message: Vec<u8>,
+}
+
+/// The answer to a [`ReconcileRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileResponse {
+    /// Protocol version.
+    pub v: u32,
+    /// The server's epoch.
+    pub epoch: String,
+    /// The server's sync message per document (empty when it has nothing to say).
+    pub docs: Vec<SyncMessage>,
+    /// Changes the device sent that the server refused.
+    pub results: Vec<PushResult>,
+}
+
+/// The body of every error answer (JSON), with an HTTP status of 4xx or 5xx.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Machine-readable code, e.g. `malformed_body`, `unsupported_version`, `too_large`.
+    pub code: String,
+    /// For people.
+    pub message: String,
+}

@@ -1,0 +1,38 @@
+//! The wire protocol between phones and the sync server: message types, limits and the envelope
+//! codec (CBOR, gzip). Both sides use these types, so they cannot drift apart; `docs/protocol.md`
+//! describes the same thing for a third party.
+
+mod codec;
+mod messages;
+
+pub use codec::{DecodeError, decode, encode};
+pub use messages::*;
+
+/// The protocol version this build speaks; requests with another `v` get `unsupported_version`.
+pub const VERSION: u32 = 1;
+
+/// Limits both sides enforce. A request or answer over them is refused, not truncated.
+pub mod limits {
+    /// Largest request or response body on the wire (compressed), in bytes.
+    pub const BODY_BYTES: usize = 8 * 1024 * 1024;
+    /// Largest body once decompressed, in bytes (a gzip bomb stops here).
+    pub const INFLATED_BYTES: usize = 32 * 1024 * 1024;
+    /// Documents pushed in one request.
+    pub const PUSH_DOCS: usize = 1_000;
+    /// Change bytes pushed in one request, all documents together.
+    pub const PUSH_BYTES: usize = 4 * 1024 * 1024;
+    /// Documents asked for whole (`want`) in one request.
+    pub const WANT_DOCS: usize = 1_000;
+    /// Largest page of pulled data a client may ask for.
+    pub const PAGE_BYTES_MAX: u32 = 4 * 1024 * 1024;
+    /// Smallest page a client may ask for (smaller requests are raised to this).
+    pub const PAGE_BYTES_MIN: u32 = 16 * 1024;
+    /// Page size when a client does not say.
+    pub const PAGE_BYTES_DEFAULT: u32 = 1024 * 1024;
+    /// Heads listed for one document.
+    pub const HEADS: usize = 64;
+    /// Length of a cursor or an epoch string.
+    pub const TOKEN_CHARS: usize = 128;
+    /// Documents in one reconcile request.
+    pub const RECONCILE_DOCS: usize = 500;
+}
