@@ -11,6 +11,7 @@ pub mod limits;
 pub mod model;
 pub mod protocol;
 pub mod store;
+pub mod sync;
 pub mod time;
 
 pub use error::{CoreError, Result};

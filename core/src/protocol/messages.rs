@@ -152,8 +152,11 @@ pub struct ReconcileRequest {
     /// The device's actor id.
     #[serde(with = "serde_bytes")]
     pub actor: Vec<u8>,
-    /// One Automerge sync message per document.
+    /// One Automerge sync message per document (at most [`super::limits::RECONCILE_DOCS`]).
     pub docs: Vec<SyncMessage>,
+    /// On the last request of a reconciliation: every document id the device holds, so the
+    /// server can name the ones it has and the device lacks (`missing`).
+    pub have: Option<Vec<DocId>>,
 }
 
 /// An Automerge sync message about one document.
@@ -173,10 +176,16 @@ pub struct ReconcileResponse {
     pub v: u32,
     /// The server's epoch.
     pub epoch: String,
+    /// The feed position at the time of this answer; after reconciling, the device continues
+    /// from the cursor of its first reconcile answer.
+    pub cursor: String,
     /// The server's sync message per document (empty when it has nothing to say).
     pub docs: Vec<SyncMessage>,
-    /// Changes the device sent that the server refused.
+    /// Changes the device sent (inside its sync messages) that the server refused.
     pub results: Vec<PushResult>,
+    /// With `have`: documents the device may read that the server has and the device lacks;
+    /// the device asks for them whole (`want`) in its next sync.
+    pub missing: Vec<DocId>,
 }
 
 /// The body of every error answer (JSON), with an HTTP status of 4xx or 5xx.

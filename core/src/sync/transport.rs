@@ -1,0 +1,140 @@
+//! How sync messages reach the server: a small trait, with HTTP (reqwest, rustls) as one
+//! implementation; the server crate provides an in-process one for tests.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::protocol::ErrorBody;
+
+/// Why a request did not get a 200 answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The request may not have reached the server, or the answer was lost: retry later.
+    #[error("network: {0}")]
+    Network(String),
+    /// The server answered with an error status.
+    #[error("server answered {status} {code}: {message}")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// The error body's `code`.
+        code: String,
+        /// The error body's `message`.
+        message: String,
+    },
+}
+
+impl TransportError {
+    /// Builds a `Status` error from a status and an error body (JSON), tolerating any body.
+    pub fn from_status(status: u16, body: &[u8]) -> Self {
+        match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(e) => TransportError::Status { status, code: e.code, message: e.message },
+            Err(_) => TransportError::Status {
+                status,
+                code: "http_error".into(),
+                message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+            },
+        }
+    }
+
+    /// Whether trying again later may succeed (network trouble, 5xx, 429).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TransportError::Network(_) => true,
+            TransportError::Status { status, .. } => *status >= 500 || *status == 429,
+        }
+    }
+}
+
+/// Carries one envelope to the server and brings back the answer's body.
+pub trait Transport: Send + Sync {
+    /// POSTs `body` (an envelope) to `path` (e.g. `/v1/sync`); returns the body of a 200 answer.
+    fn post(
+        &self,
+        path: &'static str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
+}
+
+/// HTTP(S) transport: reqwest with rustls.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl HttpTransport {
+    /// A transport to the server at `base_url` (e.g. `https://sync.example.org`).
+    pub fn new(base_url: &str) -> Result<Self, TransportError> {
+        let base = base_url.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(TransportError::Network(format!("{base_url:?} is not an http(s) URL")));
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| TransportError::Network(e.to_string()))?;
+        Ok(HttpTransport { client, base, token: None })
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every request.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+}
+
+impl Transport for HttpTransport {
+    async fn post(&self, path: &'static str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/cbor")
+            .header("content-encoding", "gzip")
+            .body(body);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(|e| TransportError::Network(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| TransportError::Network(e.to_string()))?;
+        if status == 200 {
+            Ok(bytes.to_vec())
+        } else {
+            Err(TransportError::from_status(status, &bytes))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_error_bodies() {
+        let e = TransportError::from_status(
+            409,
+            br#"{"code":"epoch_mismatch","message":"epoch \"b\" now"}"#,
+        );
+        assert_eq!(
+            e,
+            TransportError::Status {
+                status: 409,
+                code: "epoch_mismatch".into(),
+                message: "epoch \"b\" now".into()
+            }
+        );
+        let e = TransportError::from_status(502, b"<html>bad gateway</html>");
+        assert!(
+            matches!(e, TransportError::Status { status: 502, ref code, .. } if code == "http_error")
+        );
+        assert!(e.is_transient());
+    }
+}
