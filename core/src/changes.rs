@@ -92,6 +92,17 @@ pub fn parse_changes(bytes: &[u8], max_inflated: usize) -> Result<Vec<Change>, P
     Ok(changes)
 }
 
+/// The heads of a set of changes: those no other change in the set depends on, sorted.
+pub fn heads_of(changes: &[Change]) -> Vec<automerge::ChangeHash> {
+    let deps: std::collections::HashSet<automerge::ChangeHash> =
+        changes.iter().flat_map(|c| c.deps().iter().copied()).collect();
+    let mut heads: Vec<automerge::ChangeHash> =
+        changes.iter().map(|c| c.hash()).filter(|h| !deps.contains(h)).collect();
+    heads.sort();
+    heads.dedup();
+    heads
+}
+
 /// Whether `bytes` start with a whole saved document (rather than bare changes).
 pub fn starts_with_document(bytes: &[u8]) -> bool {
     bytes.len() > 9 && bytes[..4] == MAGIC && bytes[8] == DOCUMENT

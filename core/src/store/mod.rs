@@ -6,36 +6,36 @@
 //! so reads never wait for a sync that is writing.
 
 mod docs;
+mod merge;
 mod projection;
 mod query;
 pub mod schema;
 mod search;
+mod sync_ops;
+mod sync_state;
+mod writer;
 
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
-use lru::LruCache;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::Connection;
 
 pub use query::{
     CaseFilter, CaseSummary, MAX_PAGE, Page, PageRequest, PatrolFilter, PatrolSummary,
     ReportFilter, ReportSummary,
 };
 pub use search::{MAX_HITS, SearchHit};
+pub use sync_ops::{PullTally, PushTally, Rejection, SyncStatus};
 
-use self::docs::DocRow;
 use self::projection::Projection;
-use crate::changes;
+use self::writer::{Loaded, Writer};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::limits;
 use crate::model::{self, Applied, Command, Kind, NewRecord, Record, Stamp};
 use crate::time::now_ms;
 
-/// Documents kept loaded in the writer (a patrol team's log, the case being edited, …).
-const CACHE_DOCS: usize = 64;
 /// Idle reader connections kept open.
 const IDLE_READERS: usize = 4;
 /// Documents per transaction when rebuilding projections, so readers are never held up long.
@@ -96,17 +96,6 @@ pub struct StoreStats {
     pub file_bytes: u64,
 }
 
-struct Loaded {
-    doc: AutoCommit,
-    row: DocRow,
-}
-
-struct Writer {
-    conn: Connection,
-    cache: LruCache<DocId, Loaded>,
-    identity: Identity,
-}
-
 /// The phone's store. Cheap to share: all methods take `&self` and are safe from many threads.
 pub struct Store {
     path: PathBuf,
@@ -125,12 +114,10 @@ impl Store {
     /// Opens the store at `path`, creating or upgrading it. Opening does not load documents.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
-        let conn = schema::open_writer(&path)?;
-        let identity = load_identity(&conn)?;
-        let cache = LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
+        let writer = Writer::new(schema::open_writer(&path)?)?;
         Ok(Store {
             path,
-            writer: Mutex::new(Writer { conn, cache, identity }),
+            writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             observers: RwLock::new(Vec::new()),
         })
@@ -163,7 +150,7 @@ impl Store {
             [actor.to_bytes()],
         )?;
         // Loaded documents carry the old actor; drop them so new changes use the new one.
-        w.cache.clear();
+        w.clear_cache();
         w.identity.actor = actor;
         Ok(())
     }
@@ -185,9 +172,10 @@ impl Store {
             let row = w.in_tx(|tx| {
                 let row = docs::insert(tx, id, kind, &snapshot, stamp.at)?;
                 proj.write(tx, row.rowid)?;
+                sync_state::mark_pending(tx, row.rowid)?;
                 Ok(row)
             })?;
-            w.cache.put(id, Loaded { doc, row });
+            w.put_back(id, Loaded { doc, row });
             id
         };
         self.notify(&[RecordChanged { id, kind, origin: Origin::Local }]);
@@ -206,9 +194,15 @@ impl Store {
             // Not save_incremental: a freshly loaded AutoCommit believes nothing is saved yet.
             let chunk = loaded.doc.save_after(&before);
             let proj = Projection::of(&loaded.doc, id)?;
-            w.persist(&mut loaded, &chunk, &proj, stamp.at)?;
-            let kind = loaded.row.kind;
-            w.cache.put(id, loaded);
+            let mut row = loaded.row;
+            w.in_tx(|tx| {
+                docs::append(tx, &mut row, &mut loaded.doc, &chunk, stamp.at)?;
+                proj.write(tx, row.rowid)?;
+                sync_state::mark_pending(tx, row.rowid)
+            })?;
+            loaded.row = row;
+            let kind = row.kind;
+            w.put_back(id, loaded);
             (applied, kind)
         };
         self.notify(&[RecordChanged { id, kind, origin: Origin::Local }]);
@@ -220,22 +214,20 @@ impl Store {
     /// truncated bytes, missing dependencies, a document that is not a valid record, a header that
     /// changed) nothing is stored.
     pub fn merge_remote(&self, id: DocId, bytes: &[u8]) -> Result<MergeOutcome> {
-        if bytes.len() > limits::MERGE_BYTES {
-            return Err(CoreError::invalid(
-                "bytes",
-                format!("{} bytes; at most {} per merge", bytes.len(), limits::MERGE_BYTES),
-            ));
-        }
         let (outcome, kind) = {
             let mut w = self.writer();
-            let existing = match w.cache.pop(&id) {
-                Some(l) => Some(l),
-                None => docs::find(&w.conn, id)?.map(|row| w.load(id, row)).transpose()?,
-            };
-            match existing {
-                Some(loaded) => w.merge_into(id, loaded, bytes)?,
-                None => w.merge_new(id, bytes)?,
+            let mut prepared = merge::prepare(&mut w, id, bytes)?;
+            let outcome = MergeOutcome { created: prepared.created, changed: prepared.changed };
+            if prepared.changed {
+                w.in_tx(|tx| {
+                    let rowid = prepared.write(tx, now_ms())?;
+                    // Changes from another phone may be news to the server: push them too.
+                    sync_state::mark_pending(tx, rowid)
+                })?;
             }
+            let kind = prepared.kind;
+            prepared.finish(&mut w);
+            (outcome, kind)
         };
         if outcome.changed {
             self.notify(&[RecordChanged { id, kind, origin: Origin::Remote }]);
@@ -373,7 +365,7 @@ impl Store {
         self.writer.lock().unwrap_or_else(|poisoned| {
             // A panic mid-write may have left a loaded document half-changed: forget them all.
             let mut w = poisoned.into_inner();
-            w.cache.clear();
+            w.clear_cache();
             w
         })
     }
@@ -402,158 +394,4 @@ impl Store {
             o.records_changed(changes);
         }
     }
-}
-
-impl Writer {
-    /// Takes a document out of the cache, or loads it.
-    fn take(&mut self, id: DocId) -> Result<Loaded> {
-        if let Some(l) = self.cache.pop(&id) {
-            return Ok(l);
-        }
-        let row = docs::find(&self.conn, id)?.ok_or(CoreError::NotFound { id })?;
-        self.load(id, row)
-    }
-
-    /// Loads a stored document for writing. A loaded document gets a random actor; the changes
-    /// this device makes must carry its own, or the server refuses them.
-    fn load(&self, id: DocId, row: DocRow) -> Result<Loaded> {
-        let doc = docs::load(&self.conn, id, &row)?.with_actor(self.identity.actor.clone());
-        Ok(Loaded { doc, row })
-    }
-
-    fn in_tx<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
-    }
-
-    /// Commits a document's new chunk and its projection in one transaction.
-    fn persist(
-        &mut self,
-        loaded: &mut Loaded,
-        chunk: &[u8],
-        proj: &Projection,
-        now: i64,
-    ) -> Result<()> {
-        let Loaded { doc, row } = loaded;
-        let mut new_row = *row;
-        self.in_tx(|tx| {
-            docs::append(tx, &mut new_row, doc, chunk, now)?;
-            proj.write(tx, new_row.rowid)
-        })?;
-        *row = new_row;
-        Ok(())
-    }
-
-    fn merge_into(
-        &mut self,
-        id: DocId,
-        mut loaded: Loaded,
-        bytes: &[u8],
-    ) -> Result<(MergeOutcome, Kind)> {
-        let kind = loaded.row.kind;
-        let incoming = changes::parse_changes(bytes, limits::MERGE_BYTES)
-            .map_err(|e| CoreError::malformed(id, e.0))?;
-        let before = loaded.doc.get_heads();
-        let header_before = model::doc::read_header(&loaded.doc, id)?;
-        changes::guarded(|| {
-            loaded.doc.apply_changes(incoming).map_err(|e| changes::ParseError(e.to_string()))
-        })
-        .map_err(|e| CoreError::malformed(id, e.0))?;
-        let missing = loaded.doc.get_missing_deps(&[]);
-        if !missing.is_empty() {
-            return Err(CoreError::MissingDependencies { id, missing: missing.len() });
-        }
-        if loaded.doc.get_heads() == before {
-            self.cache.put(id, loaded);
-            return Ok((MergeOutcome { created: false, changed: false }, kind));
-        }
-        model::read_record(&loaded.doc, id)?;
-        if model::doc::read_header(&loaded.doc, id)? != header_before {
-            return Err(CoreError::malformed(id, "the incoming changes alter its header"));
-        }
-        let chunk = loaded.doc.save_after(&before);
-        if loaded.row.stored_bytes() + chunk.len() as i64 > limits::DOC_BYTES as i64 {
-            return Err(CoreError::invalid(
-                "document",
-                format!("{id} would exceed {} bytes", limits::DOC_BYTES),
-            ));
-        }
-        let proj = Projection::of(&loaded.doc, id)?;
-        self.persist(&mut loaded, &chunk, &proj, now_ms())?;
-        self.cache.put(id, loaded);
-        Ok((MergeOutcome { created: false, changed: true }, kind))
-    }
-
-    fn merge_new(&mut self, id: DocId, bytes: &[u8]) -> Result<(MergeOutcome, Kind)> {
-        let actor = self.identity.actor.clone();
-        let malformed = |e: changes::ParseError| CoreError::malformed(id, e.0);
-        let mut doc = if changes::starts_with_document(bytes) {
-            let doc = changes::guarded(|| {
-                AutoCommit::load_with_options(
-                    bytes,
-                    automerge::LoadOptions::new()
-                        .on_partial_load(automerge::OnPartialLoad::Error)
-                        .verification_mode(automerge::VerificationMode::Check),
-                )
-                .map_err(|e| changes::ParseError(e.to_string()))
-            })
-            .map_err(malformed)?;
-            doc.with_actor(actor)
-        } else {
-            // Bare changes: applied to an empty document, so missing dependencies are counted.
-            let incoming = changes::parse_changes(bytes, limits::MERGE_BYTES).map_err(malformed)?;
-            let mut doc = AutoCommit::new().with_actor(actor);
-            changes::guarded(|| {
-                doc.apply_changes(incoming).map_err(|e| changes::ParseError(e.to_string()))
-            })
-            .map_err(malformed)?;
-            doc
-        };
-        let missing = doc.get_missing_deps(&[]);
-        if !missing.is_empty() {
-            return Err(CoreError::MissingDependencies { id, missing: missing.len() });
-        }
-        let record = model::read_record(&doc, id)?;
-        let kind = record.header().kind;
-        // A saved document is stored as given (it loaded strictly as it is); bare changes are
-        // saved as a compact snapshot.
-        let snapshot =
-            if changes::starts_with_document(bytes) { bytes.to_vec() } else { doc.save() };
-        if snapshot.len() > limits::DOC_BYTES {
-            return Err(CoreError::invalid(
-                "document",
-                format!("{id} exceeds {} bytes", limits::DOC_BYTES),
-            ));
-        }
-        let proj = Projection::of(&doc, id)?;
-        let row = self.in_tx(|tx| {
-            let row = docs::insert(tx, id, kind, &snapshot, now_ms())?;
-            proj.write(tx, row.rowid)?;
-            Ok(row)
-        })?;
-        self.cache.put(id, Loaded { doc, row });
-        Ok((MergeOutcome { created: true, changed: true }, kind))
-    }
-}
-
-fn load_identity(conn: &Connection) -> Result<Identity> {
-    let actor: Option<Vec<u8>> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
-        .optional()?;
-    let actor = match actor {
-        Some(bytes) => ActorId::from(bytes),
-        None => {
-            let actor = ActorId::random();
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('actor', ?1)",
-                params![actor.to_bytes()],
-            )?;
-            actor
-        }
-    };
-    let user: Option<String> =
-        conn.query_row("SELECT value FROM meta WHERE key = 'user'", [], |r| r.get(0)).optional()?;
-    Ok(Identity { user: user.unwrap_or_else(|| "local".to_string()), actor })
 }

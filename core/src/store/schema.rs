@@ -8,10 +8,10 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::error::{CoreError, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 /// Upgrade steps: `STEPS[n]` takes a database from version `n` to `n + 1`.
-const STEPS: &[&str] = &[include_str!("sql/v1.sql")];
+const STEPS: &[&str] = &[include_str!("sql/v1.sql"), include_str!("sql/v2.sql")];
 
 /// Opens (creating if needed) the writer connection and brings the schema up to date.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
@@ -78,6 +78,46 @@ mod tests {
         drop(conn);
         // Reopening a current database changes nothing.
         open_writer(&path)?;
+        Ok(())
+    }
+
+    fn schema_of(conn: &Connection) -> Result<Vec<(String, String)>> {
+        let mut stmt = conn.prepare(
+            "SELECT name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' \
+             ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    #[test]
+    fn every_old_version_upgrades_to_the_fresh_schema() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let fresh = open_writer(&dir.path().join("fresh.db"))?;
+        for old in 1..VERSION {
+            let path = dir.path().join(format!("v{old}.db"));
+            {
+                // A database as version `old` left it, holding one document.
+                let conn = Connection::open(&path)?;
+                for sql in &STEPS[..old as usize] {
+                    conn.execute_batch(sql)?;
+                }
+                conn.pragma_update(None, "user_version", old)?;
+                conn.execute(
+                    "INSERT INTO docs (doc_id, kind, snapshot, updated_at) VALUES (?1, 1, x'00', 0)",
+                    [[7u8; 16]],
+                )?;
+            }
+            let upgraded = open_writer(&path)?;
+            assert_eq!(schema_of(&upgraded)?, schema_of(&fresh)?, "upgrade from v{old}");
+            let kept: i64 = upgraded.query_row("SELECT count(*) FROM docs", [], |r| r.get(0))?;
+            assert_eq!(kept, 1, "upgrade from v{old} keeps the documents");
+            if old < 2 {
+                let pending: i64 =
+                    upgraded.query_row("SELECT pending FROM sync_docs", [], |r| r.get(0))?;
+                assert_eq!(pending, 1, "a document stored before sync existed is unpushed");
+            }
+        }
         Ok(())
     }
 

@@ -1,0 +1,284 @@
+//! What the sync client asks of the store: batches of unpushed changes, recording what the
+//! server acknowledged or refused, and applying a pulled page together with its cursor in one
+//! transaction.
+
+use std::collections::HashSet;
+
+use automerge::ChangeHash;
+use rusqlite::OptionalExtension;
+
+use super::merge::{self, Prepared};
+use super::{Origin, RecordChanged, Store, sync_state};
+use crate::error::{CoreError, Result};
+use crate::id::DocId;
+use crate::protocol::{self, PullDoc, PushDoc, PushOutcome, PushResult};
+use crate::time::{Millis, now_ms};
+
+/// What became of one batch of pushed documents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PushTally {
+    /// Documents the server acknowledged.
+    pub acked: usize,
+    /// Documents the server refused for good.
+    pub rejected: usize,
+    /// Documents the server could not take now.
+    pub retry: usize,
+}
+
+/// What applying one pulled page did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullTally {
+    /// Documents that changed or were created.
+    pub changed: Vec<DocId>,
+    /// Documents whose data did not apply; they are asked for whole next time.
+    pub failed: Vec<(DocId, String)>,
+}
+
+/// A document whose local changes the server refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The document.
+    pub id: DocId,
+    /// Machine-readable reason.
+    pub code: String,
+    /// The rule that failed.
+    pub message: String,
+    /// When the refusal arrived.
+    pub at: Millis,
+}
+
+/// Where the store stands with its server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// The server epoch last seen.
+    pub epoch: Option<String>,
+    /// When a sync last applied a page.
+    pub last_sync_at: Option<Millis>,
+    /// Documents with local changes the server has not acknowledged.
+    pub pending_docs: u64,
+    /// Documents whose changes the server refused.
+    pub rejected: Vec<Rejection>,
+}
+
+impl Store {
+    /// The feed position: `(epoch, cursor)`.
+    pub(crate) fn sync_position(&self) -> Result<(Option<String>, String)> {
+        self.read(sync_state::position)
+    }
+
+    /// Documents to ask for whole in the next request.
+    pub(crate) fn sync_wanted(&self, limit: usize) -> Result<Vec<DocId>> {
+        self.read(|c| sync_state::wanted(c, limit))
+    }
+
+    /// The next batch of unpushed changes: at most `max_docs` documents and about `max_bytes`
+    /// (a document whose changes alone exceed it is sent as a causal prefix). Documents in `skip`
+    /// are left out. The flag says whether more documents wait beyond this batch.
+    pub(crate) fn push_batch(
+        &self,
+        max_docs: usize,
+        max_bytes: usize,
+        skip: &HashSet<DocId>,
+    ) -> Result<(Vec<PushDoc>, bool)> {
+        let mut w = self.writer();
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        let mut after = 0i64;
+        loop {
+            let page = sync_state::pending(&w.conn, after, 256)?;
+            let Some(last) = page.last() else { return Ok((out, false)) };
+            after = last.rowid;
+            for p in page {
+                if skip.contains(&p.id) {
+                    continue;
+                }
+                if out.len() >= max_docs || (bytes >= max_bytes && !out.is_empty()) {
+                    return Ok((out, true));
+                }
+                let mut loaded = w.take(p.id)?;
+                let heads = loaded.doc.get_heads();
+                let changes = loaded.doc.get_changes(&p.acked);
+                w.put_back(p.id, loaded);
+                if changes.is_empty() {
+                    // Nothing the server lacks: it holds the document as it is.
+                    w.in_tx(|tx| sync_state::acknowledged(tx, p.rowid, &heads, &heads))?;
+                    continue;
+                }
+                let room = max_bytes.saturating_sub(bytes).max(1);
+                let mut taken = 0usize;
+                let mut size = 0usize;
+                for c in &changes {
+                    if taken > 0 && size + c.raw_bytes().len() > room {
+                        break;
+                    }
+                    size += c.raw_bytes().len();
+                    taken += 1;
+                }
+                let prefix = &changes[..taken];
+                let mut doc_bytes = Vec::with_capacity(size);
+                for c in prefix {
+                    doc_bytes.extend_from_slice(c.raw_bytes());
+                }
+                let pushed_heads = if taken == changes.len() {
+                    heads
+                } else {
+                    let mut h = crate::changes::heads_of(prefix);
+                    h.extend(p.acked.iter().copied());
+                    h.sort();
+                    h.dedup();
+                    h.truncate(protocol::limits::HEADS);
+                    h
+                };
+                bytes += doc_bytes.len();
+                out.push(PushDoc {
+                    doc: p.id,
+                    changes: doc_bytes,
+                    heads: protocol::to_wire(&pushed_heads),
+                });
+            }
+        }
+    }
+
+    /// Records the server's answer to a push: acknowledged heads, refusals.
+    pub(crate) fn apply_push_results(
+        &self,
+        pushed: &[PushDoc],
+        results: &[PushResult],
+    ) -> Result<PushTally> {
+        let mut w = self.writer();
+        let mut tally = PushTally::default();
+        let mut acked: Vec<(i64, Vec<ChangeHash>, Vec<ChangeHash>)> = Vec::new();
+        let mut refused: Vec<(i64, String, String)> = Vec::new();
+        for r in results {
+            if !pushed.iter().any(|p| p.doc == r.doc) {
+                continue; // not ours to record: the server answered about something we did not push
+            }
+            let Some(row) = super::docs::find(&w.conn, r.doc)? else { continue };
+            match &r.outcome {
+                PushOutcome::Acked { heads } => {
+                    let mut loaded = w.take(r.doc)?;
+                    let current = loaded.doc.get_heads();
+                    w.put_back(r.doc, loaded);
+                    acked.push((row.rowid, protocol::from_wire(heads), current));
+                    tally.acked += 1;
+                }
+                PushOutcome::Rejected { code, message } => {
+                    refused.push((row.rowid, code.clone(), message.clone()));
+                    tally.rejected += 1;
+                }
+                PushOutcome::Retry { .. } => tally.retry += 1,
+            }
+        }
+        let now = now_ms();
+        w.in_tx(|tx| {
+            for (rowid, heads, current) in &acked {
+                sync_state::acknowledged(tx, *rowid, heads, current)?;
+            }
+            for (rowid, code, message) in &refused {
+                sync_state::rejected(tx, *rowid, code, message, now)?;
+            }
+            Ok(())
+        })?;
+        Ok(tally)
+    }
+
+    /// Applies one pulled page and stores the new feed position, in one transaction. A document
+    /// whose data does not apply is skipped and asked for whole next time.
+    pub(crate) fn apply_pull(
+        &self,
+        docs: &[PullDoc],
+        epoch: &str,
+        cursor: &str,
+    ) -> Result<PullTally> {
+        let mut tally = PullTally::default();
+        let mut notes = Vec::new();
+        {
+            let mut w = self.writer();
+            let mut prepared: Vec<Prepared> = Vec::new();
+            for d in docs {
+                match merge::prepare(&mut w, d.doc, &d.bytes) {
+                    Ok(p) => prepared.push(p),
+                    Err(e @ (CoreError::Storage(_) | CoreError::Io(_))) => return Err(e),
+                    Err(e) => {
+                        tracing::warn!(doc = %d.doc, "pulled data did not apply: {e}");
+                        tally.failed.push((d.doc, e.to_string()));
+                    }
+                }
+            }
+            let now = now_ms();
+            let result = w.in_tx(|tx| {
+                for p in prepared.iter_mut() {
+                    let rowid = p.write(tx, now)?;
+                    let heads = p.heads();
+                    sync_state::after_pull(tx, rowid, &p.incoming_heads, &heads)?;
+                    sync_state::set_wanted(tx, p.id, false)?;
+                }
+                for (id, _) in &tally.failed {
+                    sync_state::set_wanted(tx, *id, true)?;
+                }
+                sync_state::set_position(tx, epoch, cursor, now)
+            });
+            match result {
+                Ok(()) => {
+                    for p in prepared {
+                        if p.changed {
+                            tally.changed.push(p.id);
+                            notes.push(RecordChanged {
+                                id: p.id,
+                                kind: p.kind,
+                                origin: Origin::Remote,
+                            });
+                        }
+                        p.finish(&mut w);
+                    }
+                }
+                // The merged documents in memory are ahead of the disk: drop them all.
+                Err(e) => {
+                    w.clear_cache();
+                    return Err(e);
+                }
+            }
+        }
+        if !notes.is_empty() {
+            self.notify(&notes);
+        }
+        Ok(tally)
+    }
+
+    /// Where this store stands with its server: pending pushes and refusals.
+    pub fn sync_status(&self) -> Result<SyncStatus> {
+        self.read(|c| {
+            let (epoch, last_sync_at): (Option<String>, Option<i64>) = c
+                .query_row("SELECT epoch, last_sync_at FROM sync_server WHERE id = 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?
+                .unwrap_or((None, None));
+            let pending_docs: i64 = c.query_row(
+                "SELECT count(*) FROM sync_docs WHERE pending = 1 AND rejected_code IS NULL",
+                [],
+                |r| r.get(0),
+            )?;
+            let mut stmt = c.prepare(
+                "SELECT d.doc_id, s.rejected_code, s.rejected_message, s.rejected_at \
+                 FROM sync_docs s JOIN docs d ON d.id = s.doc WHERE s.rejected_code IS NOT NULL \
+                 ORDER BY s.rejected_at",
+            )?;
+            let rejected = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?, r.get::<_, Option<i64>>(3)?))
+                })?
+                .map(|row| {
+                    let (id, code, message, at) = row?;
+                    Ok(Rejection {
+                        id: DocId::from_slice(&id)?,
+                        code,
+                        message,
+                        at: at.unwrap_or(0),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(SyncStatus { epoch, last_sync_at, pending_docs: pending_docs as u64, rejected })
+        })
+    }
+}

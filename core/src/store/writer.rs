@@ -1,0 +1,95 @@
+//! The single writer: one SQLite connection, the device's identity, and a bounded cache of loaded
+//! documents. A document is taken out of the cache while it is being changed; on any error it is
+//! simply not put back, so the next use reloads it from disk and nothing half-done survives.
+
+use std::num::NonZeroUsize;
+
+use automerge::{ActorId, AutoCommit};
+use lru::LruCache;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::Identity;
+use super::docs::{self, DocRow};
+use crate::error::{CoreError, Result};
+use crate::id::DocId;
+
+/// Documents kept loaded in the writer (a patrol team's log, the case being edited, …).
+const CACHE_DOCS: usize = 64;
+
+/// A document loaded for writing, with where it lives on disk.
+pub(crate) struct Loaded {
+    pub(crate) doc: AutoCommit,
+    pub(crate) row: DocRow,
+}
+
+pub(crate) struct Writer {
+    pub(crate) conn: Connection,
+    cache: LruCache<DocId, Loaded>,
+    pub(crate) identity: Identity,
+}
+
+impl Writer {
+    pub(crate) fn new(conn: Connection) -> Result<Writer> {
+        let identity = load_identity(&conn)?;
+        let cache = LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
+        Ok(Writer { conn, cache, identity })
+    }
+
+    /// Takes a stored document out of the cache, or loads it.
+    pub(crate) fn take(&mut self, id: DocId) -> Result<Loaded> {
+        self.take_if_stored(id)?.ok_or(CoreError::NotFound { id })
+    }
+
+    /// Like `take`, but `None` for a document this store does not hold.
+    pub(crate) fn take_if_stored(&mut self, id: DocId) -> Result<Option<Loaded>> {
+        if let Some(l) = self.cache.pop(&id) {
+            return Ok(Some(l));
+        }
+        match docs::find(&self.conn, id)? {
+            None => Ok(None),
+            Some(row) => {
+                // A loaded document gets a random actor; this device's changes must carry its own.
+                let doc = docs::load(&self.conn, id, &row)?.with_actor(self.identity.actor.clone());
+                Ok(Some(Loaded { doc, row }))
+            }
+        }
+    }
+
+    /// Puts a document back after its changes were committed.
+    pub(crate) fn put_back(&mut self, id: DocId, loaded: Loaded) {
+        self.cache.put(id, loaded);
+    }
+
+    /// Forgets every loaded document (after a panic, or an actor change).
+    pub(crate) fn clear_cache(&mut self) {
+        self.cache.clear();
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction and commits when it returns Ok.
+    pub(crate) fn in_tx<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+fn load_identity(conn: &Connection) -> Result<Identity> {
+    let actor: Option<Vec<u8>> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
+        .optional()?;
+    let actor = match actor {
+        Some(bytes) => ActorId::from(bytes),
+        None => {
+            let actor = ActorId::random();
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('actor', ?1)",
+                params![actor.to_bytes()],
+            )?;
+            actor
+        }
+    };
+    let user: Option<String> =
+        conn.query_row("SELECT value FROM meta WHERE key = 'user'", [], |r| r.get(0)).optional()?;
+    Ok(Identity { user: user.unwrap_or_else(|| "local".to_string()), actor })
+}
