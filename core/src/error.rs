@@ -101,6 +101,27 @@ pub enum CoreError {
         /// Why the settle command does not apply.
         reason: String,
     },
+    /// The server could not be reached (after retries); nothing is lost, sync again later.
+    #[error("server unreachable after {attempts} attempts: {message}")]
+    Network {
+        /// Attempts made.
+        attempts: u32,
+        /// The last network error.
+        message: String,
+    },
+    /// The server refused the request.
+    #[error("server refused the request ({status} {code}): {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The server's error code, e.g. `unsupported_version`.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The server's answer could not be understood.
+    #[error("unreadable answer from the server: {0}")]
+    Protocol(String),
     /// SQLite failed.
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),

@@ -282,3 +282,92 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Automerge's sync protocol, our side: the next message for the server about `id`.
+    pub(crate) fn sync_generate(
+        &self,
+        id: DocId,
+        state: &mut automerge::sync::State,
+    ) -> Result<Option<Vec<u8>>> {
+        use automerge::sync::SyncDoc;
+        let mut w = self.writer();
+        let mut loaded = w.take(id)?;
+        let message = loaded.doc.sync().generate_sync_message(state);
+        w.put_back(id, loaded);
+        Ok(message.map(|m| m.encode()))
+    }
+
+    /// Automerge's sync protocol, receiving: the server's changes go through the verified merge
+    /// path (and are stored), then the message without them updates `state`.
+    pub(crate) fn sync_receive(
+        &self,
+        id: DocId,
+        state: &mut automerge::sync::State,
+        message: &[u8],
+    ) -> Result<()> {
+        use automerge::sync::{Message, SyncDoc};
+        if message.is_empty() {
+            return Ok(());
+        }
+        let mut msg = crate::changes::guarded(|| {
+            Message::decode(message).map_err(|e| crate::changes::ParseError(e.to_string()))
+        })
+        .map_err(|e| CoreError::Protocol(format!("sync message for {id}: {}", e.0)))?;
+        let chunks: Vec<u8> = msg.changes.iter().flat_map(|c| c.iter().copied()).collect();
+        msg.changes = Vec::<Vec<u8>>::new().into();
+        if !chunks.is_empty() {
+            let mut w = self.writer();
+            let mut prepared = merge::prepare(&mut w, id, &chunks)?;
+            if prepared.changed {
+                let now = now_ms();
+                w.in_tx(|tx| {
+                    let rowid = prepared.write(tx, now)?;
+                    let heads = prepared.heads();
+                    sync_state::after_pull(tx, rowid, &prepared.incoming_heads, &heads)
+                })?;
+                let note = RecordChanged { id, kind: prepared.kind, origin: Origin::Remote };
+                prepared.finish(&mut w);
+                drop(w);
+                self.notify(&[note]);
+            } else {
+                prepared.finish(&mut w);
+            }
+        }
+        let mut w = self.writer();
+        let mut loaded = w.take(id)?;
+        let received = loaded.doc.sync().receive_sync_message(state, msg);
+        w.put_back(id, loaded);
+        received.map_err(|e| CoreError::Protocol(format!("sync message for {id}: {e}")))
+    }
+
+    /// Ends a reconciliation: the new feed position, the heads the server reported per document,
+    /// and the documents to ask for whole.
+    pub(crate) fn finish_reconcile(
+        &self,
+        epoch: &str,
+        cursor: &str,
+        server_heads: &[(DocId, Vec<ChangeHash>)],
+        missing: &[DocId],
+    ) -> Result<()> {
+        let mut w = self.writer();
+        let mut acked = Vec::new();
+        for (id, heads) in server_heads {
+            let Some(row) = super::docs::find(&w.conn, *id)? else { continue };
+            let mut loaded = w.take(*id)?;
+            let current = loaded.doc.get_heads();
+            w.put_back(*id, loaded);
+            acked.push((row.rowid, heads.clone(), current));
+        }
+        let now = now_ms();
+        w.in_tx(|tx| {
+            for (rowid, heads, current) in &acked {
+                sync_state::acknowledged(tx, *rowid, heads, current)?;
+            }
+            for id in missing {
+                sync_state::set_wanted(tx, *id, true)?;
+            }
+            sync_state::set_position(tx, epoch, cursor, now)
+        })
+    }
+}

@@ -1,6 +1,11 @@
 //! The phone's sync client: pushes unacknowledged changes and pulls the server's feed, page by
 //! page, as `docs/protocol.md` describes.
 
+mod client;
+mod progress;
+mod reconcile;
 pub mod transport;
 
+pub use client::{SyncClient, SyncConfig};
+pub use progress::{ProgressListener, SyncProgress, SyncSummary};
 pub use transport::{HttpTransport, Transport, TransportError};

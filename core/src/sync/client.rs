@@ -1,0 +1,248 @@
+//! `SyncClient::sync_now`: push what the server has not acknowledged, pull the feed page by page,
+//! until nothing is left. Each page and its cursor commit together, so a sync killed at any point
+//! resumes where it stopped.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::progress::{ProgressListener, SyncProgress, SyncSummary};
+use super::transport::{Transport, TransportError};
+use crate::error::{CoreError, Result};
+use crate::protocol::{self, PushOutcome, SyncRequest, SyncResponse, limits};
+use crate::store::Store;
+
+/// Tunables of a sync; the defaults suit a phone on a fair mobile link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncConfig {
+    /// Bytes of pulled data asked for per request.
+    pub page_bytes: u32,
+    /// Bytes of changes pushed per request (about; one document's prefix may be split).
+    pub push_bytes: usize,
+    /// Documents pushed per request.
+    pub push_docs: usize,
+    /// Attempts per request before giving up on a network error.
+    pub attempts: u32,
+    /// First wait before a retry; doubles each time, with jitter.
+    pub backoff: Duration,
+    /// Longest wait between retries.
+    pub max_backoff: Duration,
+    /// Requests one sync may make before it stops (a guard against a server that never ends).
+    pub max_requests: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            page_bytes: limits::PAGE_BYTES_DEFAULT,
+            push_bytes: 1024 * 1024,
+            push_docs: 500,
+            attempts: 6,
+            backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(30),
+            max_requests: 100_000,
+        }
+    }
+}
+
+/// Syncs one store with one server.
+pub struct SyncClient<T: Transport> {
+    pub(crate) store: Arc<Store>,
+    pub(crate) transport: T,
+    pub(crate) config: SyncConfig,
+}
+
+/// Running totals of one sync.
+#[derive(Default)]
+pub(crate) struct Totals {
+    pub(crate) summary: SyncSummary,
+    pub(crate) progress: SyncProgress,
+    /// The last answer said more data waits.
+    pub(crate) last_more: bool,
+}
+
+impl<T: Transport> SyncClient<T> {
+    /// A client for `store` talking through `transport`.
+    pub fn new(store: Arc<Store>, transport: T) -> Self {
+        SyncClient { store, transport, config: SyncConfig::default() }
+    }
+
+    /// Replaces the tunables.
+    pub fn with_config(mut self, config: SyncConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The store this client syncs.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Pushes and pulls until nothing is left; returns what was done.
+    ///
+    /// Dropping the future stops the sync between two steps; everything committed so far stays,
+    /// and the next sync continues from there.
+    pub async fn sync_now(&self, listener: Option<&dyn ProgressListener>) -> Result<SyncSummary> {
+        let started = Instant::now();
+        let mut t = Totals::default();
+        let actor = self.store.identity().actor.to_bytes().to_vec();
+        // Documents the server could not take in this sync are not offered again until the next.
+        let mut skip: HashSet<crate::DocId> = HashSet::new();
+        let mut answered_once = false;
+        loop {
+            if t.summary.requests >= self.config.max_requests {
+                return Err(CoreError::Protocol(format!(
+                    "sync stopped after {} requests without finishing",
+                    t.summary.requests
+                )));
+            }
+            let store = self.store.clone();
+            let (push_docs, push_bytes, skipped) =
+                (self.config.push_docs, self.config.push_bytes, skip.clone());
+            let ((push, more_push), want, (epoch, cursor)) = blocking(move || {
+                Ok((
+                    store.push_batch(push_docs, push_bytes, &skipped)?,
+                    store.sync_wanted(limits::WANT_DOCS)?,
+                    store.sync_position()?,
+                ))
+            })
+            .await?;
+            if answered_once && push.is_empty() && want.is_empty() {
+                break;
+            }
+            let request = SyncRequest {
+                v: protocol::VERSION,
+                epoch,
+                cursor,
+                actor: actor.clone(),
+                push,
+                want,
+                page_bytes: self.config.page_bytes,
+            };
+            let answer = match self.post(&mut t, "/v1/sync", protocol::encode(&request)).await {
+                Err(CoreError::Server { status: 409, code, .. }) if code == "epoch_mismatch" => {
+                    self.reconcile(&mut t).await?;
+                    t.summary.reconciled = true;
+                    continue;
+                }
+                other => other?,
+            };
+            let response: SyncResponse =
+                protocol::decode(&answer).map_err(|e| CoreError::Protocol(e.to_string()))?;
+            if response.v != protocol::VERSION {
+                return Err(CoreError::Protocol(format!("answer speaks version {}", response.v)));
+            }
+            answered_once = true;
+            self.record(&mut t, &request, response, &mut skip).await?;
+            if let Some(l) = listener {
+                l.progress(&t.progress);
+            }
+            if !t.last_more && !more_push && request.push.is_empty() && request.want.is_empty() {
+                break;
+            }
+        }
+        t.summary.duration = started.elapsed();
+        Ok(t.summary)
+    }
+
+    /// Applies one answer: push results, then the pulled page with its cursor.
+    async fn record(
+        &self,
+        t: &mut Totals,
+        request: &SyncRequest,
+        response: SyncResponse,
+        skip: &mut HashSet<crate::DocId>,
+    ) -> Result<()> {
+        for r in &response.results {
+            match &r.outcome {
+                PushOutcome::Acked { .. } => {
+                    t.summary.docs_pushed += 1;
+                    if let Some(p) = request.push.iter().find(|p| p.doc == r.doc) {
+                        t.summary.changes_pushed +=
+                            crate::changes::split_chunks(&p.changes).map(|c| c.len()).unwrap_or(0)
+                                as u64;
+                    }
+                }
+                PushOutcome::Rejected { code, message } => {
+                    tracing::warn!(doc = %r.doc, code, "server rejected changes: {message}");
+                    t.summary.docs_rejected += 1;
+                    skip.insert(r.doc);
+                }
+                PushOutcome::Retry { code, message } => {
+                    tracing::info!(doc = %r.doc, code, "server will take changes later: {message}");
+                    skip.insert(r.doc);
+                }
+            }
+        }
+        let pulled_changes: u64 = response
+            .docs
+            .iter()
+            .map(|d| crate::changes::split_chunks(&d.bytes).map(|c| c.len()).unwrap_or(0) as u64)
+            .sum();
+        let store = self.store.clone();
+        let pushed = request.push.clone();
+        let SyncResponse { results, docs, epoch, cursor, more, remaining, .. } = response;
+        let tally = blocking(move || {
+            store.apply_push_results(&pushed, &results)?;
+            store.apply_pull(&docs, &epoch, &cursor)
+        })
+        .await?;
+        t.summary.changes_pulled += pulled_changes;
+        t.summary.docs_pulled += tally.changed.len() as u64;
+        t.summary.docs_failed += tally.failed.len() as u64;
+        t.progress.pages_done += 1;
+        t.progress.docs_done += (request.push.len() + tally.changed.len()) as u64;
+        t.progress.docs_known = t.progress.docs_done + remaining;
+        t.last_more = more;
+        Ok(())
+    }
+
+    /// POSTs an envelope, retrying transient failures with exponential backoff and jitter.
+    pub(crate) async fn post(
+        &self,
+        t: &mut Totals,
+        path: &'static str,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>> {
+        let mut wait = self.config.backoff;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            t.summary.bytes_up += body.len() as u64;
+            t.progress.bytes_up = t.summary.bytes_up;
+            match self.transport.post(path, body.clone()).await {
+                Ok(answer) => {
+                    t.summary.requests += 1;
+                    t.summary.bytes_down += answer.len() as u64;
+                    t.progress.bytes_down = t.summary.bytes_down;
+                    return Ok(answer);
+                }
+                Err(e) if e.is_transient() && attempt < self.config.attempts => {
+                    tracing::info!(attempt, "sync request failed, retrying in {wait:?}: {e}");
+                    t.summary.retries += 1;
+                    let jitter = rand::rng().random_range(0.5..1.5);
+                    tokio::time::sleep(wait.mul_f64(jitter)).await;
+                    wait = (wait * 2).min(self.config.max_backoff);
+                }
+                Err(TransportError::Network(message)) => {
+                    return Err(CoreError::Network { attempts: attempt, message });
+                }
+                Err(TransportError::Status { status, code, message }) => {
+                    t.summary.requests += 1;
+                    return Err(CoreError::Server { status, code, message });
+                }
+            }
+        }
+    }
+}
+
+/// Runs blocking store work off the async runtime's worker threads.
+pub(crate) async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R> + Send + 'static,
+) -> Result<R> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| CoreError::Protocol(format!("store task failed: {e}")))?
+}
