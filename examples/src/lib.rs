@@ -1,1 +1,3 @@
 //! Shared helpers for the examples and the benchmark harness.
+
+pub mod bench;

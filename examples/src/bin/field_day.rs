@@ -192,7 +192,7 @@ fn run() -> Res<bool> {
     liu.store.execute(
         case,
         &Command::EditNotes {
-            session: session.clone(),
+            session,
             pos: 0,
             delete: 0,
             insert: "Weather closed the lake at 11:00. ".into(),
