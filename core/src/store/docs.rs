@@ -9,12 +9,14 @@ use crate::id::DocId;
 use crate::model::Kind;
 
 /// Where a document lives in the `docs` table and how big its parts are.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DocRow {
     pub(crate) rowid: i64,
     pub(crate) kind: Kind,
     pub(crate) snapshot_len: i64,
     pub(crate) chunk_bytes: i64,
+    /// Bumped by every write of the document's bytes: equal versions mean equal bytes.
+    pub(crate) version: i64,
 }
 
 impl DocRow {
@@ -28,16 +30,16 @@ impl DocRow {
 pub(crate) fn find(conn: &Connection, id: DocId) -> Result<Option<DocRow>> {
     let row = conn
         .prepare_cached(
-            "SELECT id, kind, length(snapshot), chunk_bytes FROM docs WHERE doc_id = ?1",
+            "SELECT id, kind, length(snapshot), chunk_bytes, version FROM docs WHERE doc_id = ?1",
         )?
         .query_row([id.as_bytes()], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })
         .optional()?;
-    row.map(|(rowid, kind, snapshot_len, chunk_bytes)| {
+    row.map(|(rowid, kind, snapshot_len, chunk_bytes, version)| {
         let kind = Kind::from_code(kind)
             .ok_or_else(|| CoreError::malformed(id, format!("unknown kind code {kind}")))?;
-        Ok(DocRow { rowid, kind, snapshot_len, chunk_bytes })
+        Ok(DocRow { rowid, kind, snapshot_len, chunk_bytes, version })
     })
     .transpose()
 }
@@ -85,6 +87,7 @@ pub(crate) fn insert(
         kind,
         snapshot_len: snapshot.len() as i64,
         chunk_bytes: 0,
+        version: 0,
     })
 }
 
@@ -103,20 +106,24 @@ pub(crate) fn append(
     if row.chunk_bytes + chunk.len() as i64 > row.snapshot_len {
         let snapshot = doc.save();
         conn.prepare_cached(
-            "UPDATE docs SET snapshot = ?2, chunk_bytes = 0, updated_at = ?3 WHERE id = ?1",
+            "UPDATE docs SET snapshot = ?2, chunk_bytes = 0, updated_at = ?3, version = version + 1 \
+             WHERE id = ?1",
         )?
         .execute(params![row.rowid, snapshot, now])?;
         conn.prepare_cached("DELETE FROM doc_chunks WHERE doc = ?1")?.execute([row.rowid])?;
         row.snapshot_len = snapshot.len() as i64;
         row.chunk_bytes = 0;
+        row.version += 1;
     } else {
         conn.prepare_cached("INSERT INTO doc_chunks (doc, bytes) VALUES (?1, ?2)")?
             .execute(params![row.rowid, chunk])?;
         conn.prepare_cached(
-            "UPDATE docs SET chunk_bytes = chunk_bytes + ?2, updated_at = ?3 WHERE id = ?1",
+            "UPDATE docs SET chunk_bytes = chunk_bytes + ?2, updated_at = ?3, version = version + 1 \
+             WHERE id = ?1",
         )?
         .execute(params![row.rowid, chunk.len() as i64, now])?;
         row.chunk_bytes += chunk.len() as i64;
+        row.version += 1;
     }
     Ok(())
 }

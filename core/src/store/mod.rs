@@ -5,6 +5,7 @@
 //! mutex, with a small cache of loaded documents) and a pool of read-only connections beside it,
 //! so reads never wait for a sync that is writing.
 
+mod checkpoint;
 mod docs;
 mod merge;
 mod projection;
@@ -114,7 +115,7 @@ impl Store {
     /// Opens the store at `path`, creating or upgrading it. Opening does not load documents.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
-        let writer = Writer::new(schema::open_writer(&path)?)?;
+        let writer = Writer::new(schema::open_writer(&path)?, &path)?;
         Ok(Store {
             path,
             writer: Mutex::new(writer),
@@ -236,9 +237,23 @@ impl Store {
     }
 
     /// Reads a record with the concurrent conflicts of its single-valued fields.
+    ///
+    /// The document read is handed to the writer when it is idle, so editing the record the user
+    /// just opened does not load it again.
     pub fn get(&self, id: DocId) -> Result<Record> {
-        let doc = self.load(id)?;
-        model::read_record(&doc, id)
+        let (doc, row) = self.read(|c| {
+            let row = docs::find(c, id)?.ok_or(CoreError::NotFound { id })?;
+            Ok((docs::load(c, id, &row)?, row))
+        })?;
+        let record = model::read_record(&doc, id)?;
+        if let Ok(mut w) = self.writer.try_lock()
+            && !w.is_cached(id)
+            && docs::find(&w.conn, id).ok().flatten() == Some(row)
+        {
+            let doc = doc.with_actor(w.identity.actor.clone());
+            w.put_back(id, Loaded { doc, row });
+        }
+        Ok(record)
     }
 
     /// Loads a document for reading (from a reader connection).

@@ -5,7 +5,7 @@
 //! of projecting does not grow with the length of a patrol's entry list.
 
 use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
@@ -151,61 +151,140 @@ impl Projection {
         Ok(Projection { header, status, conflicted, body, search_title, search_body })
     }
 
-    /// Writes (replacing) the rows of document `rowid`.
+    /// Writes the rows of document `rowid`, leaving rows that already hold these values alone
+    /// (most edits, a comment say, change no projected value, and rewriting a row touches every
+    /// index on it and re-tokenises the search text).
     pub(crate) fn write(&self, conn: &Connection, rowid: i64) -> Result<()> {
         let h = &self.header;
         match &self.body {
             KindRow::Report { category, title, assignee, deadline } => {
-                conn.prepare_cached(
-                    "INSERT OR REPLACE INTO reports (doc, scope, status, category, title, assignee, \
-                     deadline, created_at, created_by, conflicted) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )?
-                .execute(params![
-                    rowid, h.scope, self.status, category, title, assignee, deadline, h.created_at,
-                    h.created_by, self.conflicted
-                ])?;
+                let same = conn
+                    .prepare_cached(
+                        "SELECT 1 FROM reports WHERE doc = ?1 AND status = ?2 AND category = ?3 \
+                         AND title = ?4 AND assignee IS ?5 AND deadline IS ?6 AND conflicted = ?7",
+                    )?
+                    .exists(params![
+                        rowid,
+                        self.status,
+                        category,
+                        title,
+                        assignee,
+                        deadline,
+                        self.conflicted
+                    ])?;
+                if !same {
+                    conn.prepare_cached(
+                        "INSERT INTO reports (doc, scope, status, category, title, assignee, \
+                         deadline, created_at, created_by, conflicted) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                         ON CONFLICT (doc) DO UPDATE SET status = excluded.status, \
+                         category = excluded.category, title = excluded.title, \
+                         assignee = excluded.assignee, deadline = excluded.deadline, \
+                         conflicted = excluded.conflicted",
+                    )?
+                    .execute(params![
+                        rowid,
+                        h.scope,
+                        self.status,
+                        category,
+                        title,
+                        assignee,
+                        deadline,
+                        h.created_at,
+                        h.created_by,
+                        self.conflicted
+                    ])?;
+                }
             }
             KindRow::Patrol { area, started_at, ended_at, members, entries } => {
-                conn.prepare_cached(
-                    "INSERT INTO patrols (doc, scope, area, status, started_at, ended_at, created_by, \
-                     entry_count, conflicted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-                     ON CONFLICT (doc) DO UPDATE SET status = excluded.status, \
-                     ended_at = excluded.ended_at, entry_count = excluded.entry_count, \
-                     conflicted = excluded.conflicted",
-                )?
-                .execute(params![
-                    rowid, h.scope, area, self.status, started_at, ended_at, h.created_by, entries,
-                    self.conflicted
-                ])?;
+                let same = conn
+                    .prepare_cached(
+                        "SELECT 1 FROM patrols WHERE doc = ?1 AND status = ?2 AND ended_at IS ?3 \
+                         AND entry_count = ?4 AND conflicted = ?5",
+                    )?
+                    .exists(params![rowid, self.status, ended_at, entries, self.conflicted])?;
+                if !same {
+                    conn.prepare_cached(
+                        "INSERT INTO patrols (doc, scope, area, status, started_at, ended_at, \
+                         created_by, entry_count, conflicted) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                         ON CONFLICT (doc) DO UPDATE SET status = excluded.status, \
+                         ended_at = excluded.ended_at, entry_count = excluded.entry_count, \
+                         conflicted = excluded.conflicted",
+                    )?
+                    .execute(params![
+                        rowid,
+                        h.scope,
+                        area,
+                        self.status,
+                        started_at,
+                        ended_at,
+                        h.created_by,
+                        entries,
+                        self.conflicted
+                    ])?;
+                }
                 replace_users(conn, "patrol_members", rowid, members)?;
             }
             KindRow::Case { category, place, mediators } => {
-                conn.prepare_cached(
-                    "INSERT INTO cases (doc, scope, status, category, place, created_at, created_by, \
-                     conflicted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-                     ON CONFLICT (doc) DO UPDATE SET status = excluded.status, \
-                     conflicted = excluded.conflicted",
-                )?
-                .execute(params![
-                    rowid, h.scope, self.status, category, place, h.created_at, h.created_by,
-                    self.conflicted
-                ])?;
+                let same = conn
+                    .prepare_cached(
+                        "SELECT 1 FROM cases WHERE doc = ?1 AND status = ?2 AND conflicted = ?3",
+                    )?
+                    .exists(params![rowid, self.status, self.conflicted])?;
+                if !same {
+                    conn.prepare_cached(
+                        "INSERT INTO cases (doc, scope, status, category, place, created_at, \
+                         created_by, conflicted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                         ON CONFLICT (doc) DO UPDATE SET status = excluded.status, \
+                         conflicted = excluded.conflicted",
+                    )?
+                    .execute(params![
+                        rowid,
+                        h.scope,
+                        self.status,
+                        category,
+                        place,
+                        h.created_at,
+                        h.created_by,
+                        self.conflicted
+                    ])?;
+                }
                 replace_users(conn, "case_mediators", rowid, mediators)?;
             }
         }
-        conn.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
-        conn.prepare_cached("INSERT INTO search (rowid, title, body) VALUES (?1, ?2, ?3)")?
-            .execute(params![rowid, self.search_title, self.search_body])?;
+        let stored: Option<(String, String)> = conn
+            .prepare_cached("SELECT title, body FROM search WHERE rowid = ?1")?
+            .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if stored.as_ref().map(|(t, b)| (t.as_str(), b.as_str()))
+            != Some((self.search_title.as_str(), self.search_body.as_str()))
+        {
+            if stored.is_some() {
+                conn.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
+            }
+            conn.prepare_cached("INSERT INTO search (rowid, title, body) VALUES (?1, ?2, ?3)")?
+                .execute(params![rowid, self.search_title, self.search_body])?;
+        }
         Ok(())
     }
 }
 
 fn replace_users(conn: &Connection, table: &str, rowid: i64, users: &[String]) -> Result<()> {
+    let mut wanted: Vec<&str> = users.iter().map(String::as_str).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let stored: Vec<String> = conn
+        .prepare_cached(&format!("SELECT user FROM {table} WHERE doc = ?1 ORDER BY user"))?
+        .query_map([rowid], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if stored.iter().map(String::as_str).eq(wanted.iter().copied()) {
+        return Ok(());
+    }
     conn.prepare_cached(&format!("DELETE FROM {table} WHERE doc = ?1"))?.execute([rowid])?;
     let mut insert =
-        conn.prepare_cached(&format!("INSERT OR IGNORE INTO {table} (user, doc) VALUES (?1, ?2)"))?;
-    for u in users {
+        conn.prepare_cached(&format!("INSERT INTO {table} (user, doc) VALUES (?1, ?2)"))?;
+    for u in wanted {
         insert.execute(params![u, rowid])?;
     }
     Ok(())

@@ -21,6 +21,8 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    // Checkpoints run on a thread of their own (see checkpoint.rs), not inside a commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.set_prepared_statement_cache_capacity(64);
     upgrade(&mut conn, path)?;
     Ok(conn)

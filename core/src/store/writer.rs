@@ -9,6 +9,7 @@ use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::Identity;
+use super::checkpoint::Checkpointer;
 use super::docs::{self, DocRow};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
@@ -26,13 +27,20 @@ pub(crate) struct Writer {
     pub(crate) conn: Connection,
     cache: LruCache<DocId, Loaded>,
     pub(crate) identity: Identity,
+    checkpointer: Checkpointer,
 }
 
 impl Writer {
-    pub(crate) fn new(conn: Connection) -> Result<Writer> {
+    pub(crate) fn new(conn: Connection, path: &std::path::Path) -> Result<Writer> {
         let identity = load_identity(&conn)?;
         let cache = LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
-        Ok(Writer { conn, cache, identity })
+        let checkpointer = Checkpointer::start(path.to_path_buf());
+        Ok(Writer { conn, cache, identity, checkpointer })
+    }
+
+    /// Whether `id` is loaded in the cache.
+    pub(crate) fn is_cached(&self, id: DocId) -> bool {
+        self.cache.contains(&id)
     }
 
     /// Takes a stored document out of the cache, or loads it.
@@ -70,6 +78,7 @@ impl Writer {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
+        self.checkpointer.wrote();
         Ok(out)
     }
 }

@@ -1,5 +1,9 @@
 -- Schema version 2: the phone's sync state.
 
+-- Bumped by every write of a document's bytes, so a document a reader loaded can be handed to the
+-- writer when nothing was written since.
+ALTER TABLE docs ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+
 -- Where this store is in the server's feed. One server per store; re-pointing a store at another
 -- server resets this row and every document's acknowledged heads.
 CREATE TABLE sync_server (

@@ -13,7 +13,7 @@ use crate::bench::corpus::Corpus;
 use crate::bench::{Result, progress};
 
 /// Bump when what the seeder writes changes, so stale cached fixtures are not reused.
-pub const SEED_FORMAT: u32 = 1;
+pub const SEED_FORMAT: u32 = 2;
 
 /// Seed of the generator that writes the fixture.
 const SEED: u64 = 0x5eed_f1e1d;
