@@ -41,11 +41,7 @@ impl Checkpointer {
                 };
                 let _ = conn.busy_timeout(Duration::from_millis(50));
                 let mut done = 0u64;
-                loop {
-                    match stopped.recv_timeout(DELAY) {
-                        Err(RecvTimeoutError::Timeout) => {}
-                        Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-                    }
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(DELAY) {
                     let now = seen_writes.load(Ordering::Relaxed);
                     if now != done {
                         done = now;
