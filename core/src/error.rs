@@ -93,6 +93,14 @@ pub enum CoreError {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// The access policy does not allow this user to do this.
+    #[error("not allowed ({rule}): {message}")]
+    Forbidden {
+        /// The rule that refused, e.g. `report.status`.
+        rule: &'static str,
+        /// What was not allowed.
+        message: String,
+    },
     /// A field the caller wants to settle has no concurrent conflict, or the value is not one of them.
     #[error("document {id}: {reason}")]
     NoSuchConflict {

@@ -5,7 +5,7 @@
 //! append to are lists of maps with a stable `id`; free text two people may edit is Automerge
 //! Text; single-valued fields are registers whose concurrent values are shown, never hidden.
 
-mod macros;
+pub(crate) mod macros;
 
 pub mod case;
 pub mod command;

@@ -1,0 +1,284 @@
+//! The server's check of a change, and the phone's before it commits: compare the typed record
+//! before and after and allow the change only if every difference is one this user may make.
+//!
+//! "Before" is the record as the author saw it (the server forks the document at the changes'
+//! dependencies), so concurrent edits by others never count against the author.
+
+use std::collections::HashSet;
+use std::hash::Hash;
+
+use super::rules::{
+    Audience, can_create, can_read, case_step, case_writer, patrol_writer, reachable, report_step,
+};
+use super::{Denied, Profile, Role};
+use crate::model::{
+    CaseStatus, MediationCase, PatrolLog, PatrolStatus, Record, Report, ReportStatus, TimelineEvent,
+};
+
+/// Checks that `p` may turn `before` (`None`: the record did not exist) into `after`.
+pub fn check_change(p: &Profile, before: Option<&Record>, after: &Record) -> Result<(), Denied> {
+    if let Some(b) = before {
+        if b.header() != after.header() {
+            return Err(Denied::new("header", "the header of a record never changes"));
+        }
+        if !can_read(p, &Audience::of(b)) {
+            return Err(Denied::new("read", format!("{} may not see this record", p.user)));
+        }
+    } else {
+        let h = after.header();
+        can_create(p, h.kind, &h.scope)?;
+        if h.created_by != p.user {
+            return Err(Denied::new("authorship", format!("created_by must be {}", p.user)));
+        }
+    }
+    match (before, after) {
+        (Some(Record::Report(b)), Record::Report(a)) => report(p, b, a),
+        (None, Record::Report(a)) => report(p, &fresh_report(a), a),
+        (Some(Record::PatrolLog(b)), Record::PatrolLog(a)) => patrol(p, b, a),
+        (None, Record::PatrolLog(a)) => patrol(p, &fresh_patrol(a), a),
+        (Some(Record::MediationCase(b)), Record::MediationCase(a)) => case(p, b, a, false),
+        (None, Record::MediationCase(a)) => case(p, &fresh_case(a), a, true),
+        _ => Err(Denied::new("header", "the kind of a record never changes")),
+    }
+}
+
+/// Items of `after` not in `before` (by key), after checking that every item of `before` is
+/// still in `after`, unchanged (`same`), and that every new item is by `user`.
+fn appended<'a, T, K: Eq + Hash>(
+    rule: &'static str,
+    before: &[T],
+    after: &'a [T],
+    key: impl Fn(&T) -> K,
+    by: impl Fn(&T) -> Option<&str>,
+    same: impl Fn(&T, &T) -> bool,
+    user: &str,
+) -> Result<Vec<&'a T>, Denied> {
+    let old: HashSet<K> = before.iter().map(&key).collect();
+    for b in before {
+        let kept = after.iter().any(|a| key(a) == key(b) && same(b, a));
+        if !kept {
+            return Err(Denied::new(
+                rule,
+                "items of the list may only be added, not changed or removed",
+            ));
+        }
+    }
+    let new: Vec<&T> = after.iter().filter(|a| !old.contains(&key(a))).collect();
+    if let Some(signer) = new.iter().filter_map(|n| by(n)).find(|b| *b != user) {
+        return Err(Denied::new(rule, format!("a new item is signed by {signer}, not by {user}")));
+    }
+    Ok(new)
+}
+
+fn timeline(p: &Profile, b: &[TimelineEvent], a: &[TimelineEvent]) -> Result<(), Denied> {
+    // Events have no key; a multiset comparison keeps two identical events apart.
+    let key = |e: &TimelineEvent| (e.at, e.by.clone(), e.action.clone(), e.note.clone());
+    let mut old: Vec<_> = b.iter().map(key).collect();
+    for e in a {
+        if let Some(i) = old.iter().position(|o| *o == key(e)) {
+            old.swap_remove(i);
+        } else if e.by != p.user {
+            return Err(Denied::new(
+                "timeline",
+                format!("a new event is signed by {}, not by {}", e.by, p.user),
+            ));
+        }
+    }
+    if !old.is_empty() {
+        return Err(Denied::new("timeline", "timeline events may only be added"));
+    }
+    Ok(())
+}
+
+fn fresh_report(a: &Report) -> Report {
+    Report {
+        photos: Vec::new(),
+        status: ReportStatus::Submitted,
+        assignee: None,
+        deadline: None,
+        points: 0,
+        comments: Vec::new(),
+        timeline: Vec::new(),
+        ..a.clone()
+    }
+}
+
+fn report(p: &Profile, b: &Report, a: &Report) -> Result<(), Denied> {
+    let in_scope = p.covers(&a.header.scope);
+    let command_centre = in_scope && matches!(p.role, Role::Dispatcher | Role::GridLeader);
+    let content_changed = (&b.category, &b.title, &b.description, &b.location)
+        != (&a.category, &a.title, &a.description, &a.location);
+    if content_changed && !command_centre {
+        return Err(Denied::new(
+            "report.content",
+            "only the command centre may edit a report's content",
+        ));
+    }
+    let new_photos = appended(
+        "report.photos",
+        &b.photos,
+        &a.photos,
+        |x| x.hash.clone(),
+        |_| None,
+        |x, y| x == y,
+        &p.user,
+    )?;
+    let reporter = a.header.created_by == p.user;
+    let assignee = b.assignee.as_deref() == Some(p.user.as_str())
+        || a.assignee.as_deref() == Some(p.user.as_str());
+    if !new_photos.is_empty() && !(reporter || assignee || command_centre) {
+        return Err(Denied::new("report.photos", format!("{} may not add photos here", p.user)));
+    }
+    if b.status != a.status {
+        // The steps are judged against the report as it stands after the change, so a dispatch
+        // and the start of work in one push are judged with the new assignee.
+        let ok = reachable(ReportStatus::ALL, b.status, a.status, |f, t| report_step(p, a, f, t));
+        if !ok {
+            return Err(Denied::new(
+                "report.status",
+                format!("a {} may not move a report from {} to {}", p.role, b.status, a.status),
+            ));
+        }
+    }
+    if (&b.assignee, &b.deadline) != (&a.assignee, &a.deadline) && !command_centre {
+        return Err(Denied::new(
+            "report.dispatch",
+            "only the command centre sets the assignee and the deadline",
+        ));
+    }
+    if b.points != a.points && !(in_scope && p.role == Role::Dispatcher) {
+        return Err(Denied::new("report.points", "only a dispatcher of the scope awards points"));
+    }
+    appended(
+        "report.comments",
+        &b.comments,
+        &a.comments,
+        |c| c.id.clone(),
+        |c| Some(c.by.as_str()),
+        |x, y| x == y,
+        &p.user,
+    )?;
+    timeline(p, &b.timeline, &a.timeline)?;
+    Ok(())
+}
+
+fn fresh_patrol(a: &PatrolLog) -> PatrolLog {
+    PatrolLog {
+        status: PatrolStatus::Active,
+        ended_at: None,
+        entries: Vec::new(),
+        timeline: Vec::new(),
+        ..a.clone()
+    }
+}
+
+fn patrol(p: &Profile, b: &PatrolLog, a: &PatrolLog) -> Result<(), Denied> {
+    if (&b.area, &b.members, &b.checkpoints, b.started_at)
+        != (&a.area, &a.members, &a.checkpoints, a.started_at)
+    {
+        return Err(Denied::new(
+            "patrol.team",
+            "the area, team and route are fixed when the patrol starts",
+        ));
+    }
+    let writer = patrol_writer(p, a);
+    let same_but_photos = |x: &crate::model::PatrolEntry, y: &crate::model::PatrolEntry| {
+        let keep = x.photos.iter().all(|ph| y.photos.contains(ph));
+        keep && crate::model::PatrolEntry { photos: Vec::new(), ..x.clone() }
+            == crate::model::PatrolEntry { photos: Vec::new(), ..y.clone() }
+    };
+    let new = appended(
+        "patrol.entries",
+        &b.entries,
+        &a.entries,
+        |e| e.id.clone(),
+        |e| Some(e.by.as_str()),
+        same_but_photos,
+        &p.user,
+    )?;
+    let photos_added = a
+        .entries
+        .iter()
+        .any(|e| b.entries.iter().any(|o| o.id == e.id && o.photos.len() != e.photos.len()));
+    if (!new.is_empty() || photos_added) && !writer {
+        return Err(Denied::new("patrol.entries", format!("{} is not on this patrol", p.user)));
+    }
+    if (b.status, b.ended_at) != (a.status, a.ended_at) {
+        let finishing = b.status == PatrolStatus::Active
+            && a.status == PatrolStatus::Finished
+            && a.ended_at.is_some();
+        let dispatcher = p.role == Role::Dispatcher && p.covers(&a.header.scope);
+        if !(finishing && writer) && !dispatcher {
+            return Err(Denied::new("patrol.status", "only the team finishes a patrol, once"));
+        }
+    }
+    timeline(p, &b.timeline, &a.timeline)?;
+    Ok(())
+}
+
+fn fresh_case(a: &MediationCase) -> MediationCase {
+    MediationCase {
+        sessions: Vec::new(),
+        agreement: String::new(),
+        status: CaseStatus::Intake,
+        escalated_to: None,
+        follow_ups: Vec::new(),
+        photos: Vec::new(),
+        timeline: Vec::new(),
+        ..a.clone()
+    }
+}
+
+fn case(p: &Profile, b: &MediationCase, a: &MediationCase, creating: bool) -> Result<(), Denied> {
+    if !case_writer(p, a) {
+        return Err(Denied::new("case.write", format!("{} may not write to this case", p.user)));
+    }
+    if !creating
+        && (&b.category, &b.place, &b.parties, &b.mediators)
+            != (&a.category, &a.place, &a.parties, &a.mediators)
+    {
+        return Err(Denied::new(
+            "case.parties",
+            "category, place, parties and mediators are fixed when the case opens",
+        ));
+    }
+    // Session notes may be edited by any writer; the rest of a session is fixed.
+    let same_but_notes = |x: &crate::model::Session, y: &crate::model::Session| {
+        (&x.id, x.at, &x.by, &x.attendees) == (&y.id, y.at, &y.by, &y.attendees)
+    };
+    appended(
+        "case.sessions",
+        &b.sessions,
+        &a.sessions,
+        |s| s.id.clone(),
+        |s| Some(s.by.as_str()),
+        same_but_notes,
+        &p.user,
+    )?;
+    if b.status != a.status && !reachable(CaseStatus::ALL, b.status, a.status, case_step) {
+        return Err(Denied::new(
+            "case.status",
+            format!("a case does not go from {} to {}", b.status, a.status),
+        ));
+    }
+    appended(
+        "case.follow_ups",
+        &b.follow_ups,
+        &a.follow_ups,
+        |f| f.id.clone(),
+        |f| Some(f.by.as_str()),
+        |x, y| x == y,
+        &p.user,
+    )?;
+    appended(
+        "case.photos",
+        &b.photos,
+        &a.photos,
+        |x| x.hash.clone(),
+        |_| None,
+        |x, y| x == y,
+        &p.user,
+    )?;
+    timeline(p, &b.timeline, &a.timeline)?;
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! Who may read and change what: one policy, run by the phone before it commits a command and by
+//! the server on every change it receives, so an honest user never meets a server rejection.
+//!
+//! Access is decided by role and by scope: a user's scopes are paths in the jurisdiction tree,
+//! and a record is inside a scope when its own scope is that path or below it.
+
+mod diff;
+mod rules;
+
+pub use diff::check_change;
+pub use rules::{Audience, can_create, can_read};
+
+use crate::error::CoreError;
+use crate::model::macros::string_enum;
+
+string_enum! {
+    /// What a user does.
+    Role as "role" {
+        /// Reports problems, confirms resolutions of their own reports.
+        Resident => "resident",
+        /// Manages the reports of their grid.
+        GridLeader => "grid_leader",
+        /// A patrol member (police, village cadre or villager volunteer).
+        Patrol => "patrol",
+        /// Mediates disputes.
+        Mediator => "mediator",
+        /// The command centre: dispatches and supervises.
+        Dispatcher => "dispatcher",
+        /// Manages users and devices.
+        Admin => "admin",
+    }
+}
+
+/// Who a device acts for: the user, their role and their scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// User id, written as `by` / `created_by`.
+    pub user: String,
+    /// The user's role.
+    pub role: Role,
+    /// Scope paths the user works in.
+    pub scopes: Vec<String>,
+}
+
+impl Profile {
+    /// Whether `scope` is one of the user's scopes or below one.
+    pub fn covers(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| scope_covers(s, scope))
+    }
+}
+
+/// Whether `outer` is `inner` or an ancestor of it in the jurisdiction tree.
+pub fn scope_covers(outer: &str, inner: &str) -> bool {
+    inner == outer
+        || (inner.len() > outer.len()
+            && inner.starts_with(outer)
+            && inner.as_bytes()[outer.len()] == b'/')
+}
+
+/// A refusal: which rule, and why, for the person and for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// The rule's name, e.g. `report.status`.
+    pub rule: &'static str,
+    /// What was not allowed.
+    pub message: String,
+}
+
+impl Denied {
+    pub(crate) fn new(rule: &'static str, message: impl Into<String>) -> Self {
+        Denied { rule, message: message.into() }
+    }
+}
+
+impl From<Denied> for CoreError {
+    fn from(d: Denied) -> Self {
+        CoreError::Forbidden { rule: d.rule, message: d.message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_cover_by_path_segments() {
+        assert!(scope_covers("jl/cc", "jl/cc"));
+        assert!(scope_covers("jl/cc", "jl/cc/grid-1"));
+        assert!(!scope_covers("jl/cc", "jl/ccx"));
+        assert!(!scope_covers("jl/cc/grid-1", "jl/cc"));
+        assert!(!scope_covers("jl/cc/grid-1", "jl/cc/grid-10"));
+    }
+}
