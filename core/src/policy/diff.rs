@@ -282,3 +282,131 @@ fn case(p: &Profile, b: &MediationCase, a: &MediationCase, creating: bool) -> Re
     timeline(p, &b.timeline, &a.timeline)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use automerge::ActorId;
+
+    use super::*;
+    use crate::model::command::{apply, create};
+    use crate::model::{Command, NewRecord, NewReport, ReportCategory, Stamp, read_record};
+
+    const GRID: &str = "jl/cc/street-1/grid-7";
+
+    fn profile(user: &str, role: Role, scope: &str) -> Profile {
+        Profile { user: user.into(), role, scopes: vec![scope.into()] }
+    }
+
+    fn stamp(user: &str) -> Stamp {
+        Stamp { by: user.into(), at: 1_700_000_000_000 }
+    }
+
+    /// A report created by `resident-1`, and a function that runs a command as someone and
+    /// returns (before, after).
+    fn report_doc() -> (crate::DocId, automerge::AutoCommit) {
+        let new = NewRecord::Report(NewReport {
+            scope: GRID.into(),
+            category: ReportCategory::Noise,
+            title: "loud bar".into(),
+            description: String::new(),
+            location: None,
+            photos: vec![],
+        });
+        create(&new, &stamp("resident-1"), ActorId::random()).expect("create")
+    }
+
+    fn run(
+        doc: &mut automerge::AutoCommit,
+        id: crate::DocId,
+        by: &str,
+        cmd: Command,
+    ) -> (Record, Record) {
+        let before = read_record(doc, id).expect("before");
+        apply(doc, id, &stamp(by), &cmd).expect("command applies");
+        (before, read_record(doc, id).expect("after"))
+    }
+
+    #[test]
+    fn creation_needs_role_scope_and_own_name() {
+        let (id, doc) = report_doc();
+        let r = read_record(&doc, id).expect("read");
+        assert!(check_change(&profile("resident-1", Role::Resident, GRID), None, &r).is_ok());
+        let other = check_change(&profile("resident-2", Role::Resident, GRID), None, &r);
+        assert_eq!(other.map_err(|d| d.rule), Err("authorship"));
+        let outside =
+            check_change(&profile("resident-1", Role::Resident, "jl/cc/street-2"), None, &r);
+        assert_eq!(outside.map_err(|d| d.rule), Err("create.scope"));
+        let mediator = check_change(&profile("resident-1", Role::Mediator, GRID), None, &r);
+        assert_eq!(mediator.map_err(|d| d.rule), Err("create"));
+    }
+
+    #[test]
+    fn a_resident_may_confirm_but_not_resolve_or_award() {
+        let (id, mut doc) = report_doc();
+        let resident = profile("resident-1", Role::Resident, GRID);
+        let dispatcher = profile("disp-1", Role::Dispatcher, "jl/cc");
+        let (b, a) = run(&mut doc, id, "disp-1", Command::AcceptReport { note: String::new() });
+        assert!(check_change(&dispatcher, Some(&b), &a).is_ok());
+        assert_eq!(check_change(&resident, Some(&b), &a).map_err(|d| d.rule), Err("report.status"));
+        let (b, a) = run(
+            &mut doc,
+            id,
+            "disp-1",
+            Command::DispatchReport {
+                assignee: "officer-1".into(),
+                deadline: 5,
+                note: String::new(),
+            },
+        );
+        assert!(check_change(&dispatcher, Some(&b), &a).is_ok());
+        let officer = profile("officer-1", Role::Patrol, "jl/elsewhere");
+        let (b, a) = run(&mut doc, id, "officer-1", Command::StartWork { note: String::new() });
+        assert!(
+            check_change(&officer, Some(&b), &a).is_ok(),
+            "the assignee works outside their scope"
+        );
+        let (b, a) = run(
+            &mut doc,
+            id,
+            "resident-1",
+            Command::ResolveReport { note: "fixed it myself".into() },
+        );
+        assert_eq!(check_change(&resident, Some(&b), &a).map_err(|d| d.rule), Err("report.status"));
+        let (b, a) =
+            run(&mut doc, id, "resident-1", Command::ConfirmReport { note: String::new() });
+        assert!(check_change(&resident, Some(&b), &a).is_ok());
+        let mut fork = doc.fork().with_actor(ActorId::random());
+        let award = Command::AwardPoints { points: 500, note: String::new() };
+        let (b, a) = run(&mut doc, id, "resident-1", award.clone());
+        assert_eq!(check_change(&resident, Some(&b), &a).map_err(|d| d.rule), Err("report.points"));
+        let (b, a) = run(&mut fork, id, "disp-1", award);
+        assert!(check_change(&dispatcher, Some(&b), &a).is_ok());
+    }
+
+    #[test]
+    fn authorship_of_appended_items_is_bound_to_the_user() {
+        let (id, mut doc) = report_doc();
+        let (b, a) =
+            run(&mut doc, id, "resident-1", Command::CommentReport { text: "still loud".into() });
+        assert!(check_change(&profile("resident-1", Role::Resident, GRID), Some(&b), &a).is_ok());
+        // The same change claimed by someone else: the comment is signed resident-1.
+        let forged = check_change(&profile("disp-1", Role::Dispatcher, GRID), Some(&b), &a);
+        assert_eq!(forged.map_err(|d| d.rule), Err("report.comments"));
+    }
+
+    #[test]
+    fn patrols_and_residents_never_read_cases() {
+        let case = Audience {
+            kind: crate::model::Kind::MediationCase,
+            scope: GRID.into(),
+            created_by: "med-1".into(),
+            participants: vec!["med-1".into()],
+        };
+        assert!(can_read(&profile("med-2", Role::Mediator, GRID), &case));
+        assert!(can_read(&profile("disp-1", Role::Dispatcher, "jl/cc"), &case));
+        assert!(!can_read(&profile("med-3", Role::Mediator, "jl/other"), &case));
+        for role in [Role::Patrol, Role::Resident, Role::GridLeader, Role::Admin] {
+            assert!(!can_read(&profile("x", role, "jl"), &case), "{role}");
+        }
+    }
+}
