@@ -126,7 +126,7 @@ fn report(p: &Profile, b: &Report, a: &Report) -> Result<(), Denied> {
     let reporter = a.header.created_by == p.user;
     let assignee = b.assignee.as_deref() == Some(p.user.as_str())
         || a.assignee.as_deref() == Some(p.user.as_str());
-    if !new_photos.is_empty() && !(reporter || assignee || command_centre) {
+    if !(new_photos.is_empty() || reporter || assignee || command_centre) {
         return Err(Denied::new("report.photos", format!("{} may not add photos here", p.user)));
     }
     if b.status != a.status {
@@ -208,7 +208,7 @@ fn patrol(p: &Profile, b: &PatrolLog, a: &PatrolLog) -> Result<(), Denied> {
             && a.status == PatrolStatus::Finished
             && a.ended_at.is_some();
         let dispatcher = p.role == Role::Dispatcher && p.covers(&a.header.scope);
-        if !(finishing && writer) && !dispatcher {
+        if !(dispatcher || finishing && writer) {
             return Err(Denied::new("patrol.status", "only the team finishes a patrol, once"));
         }
     }

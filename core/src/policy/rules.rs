@@ -110,7 +110,7 @@ pub(crate) fn report_step(
 pub(crate) fn case_writer(p: &Profile, c: &crate::model::MediationCase) -> bool {
     match p.role {
         Role::Dispatcher => p.covers(&c.header.scope),
-        Role::Mediator => p.covers(&c.header.scope) || c.mediators.iter().any(|m| *m == p.user),
+        Role::Mediator => p.covers(&c.header.scope) || c.mediators.contains(&p.user),
         _ => false,
     }
 }
