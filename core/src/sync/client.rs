@@ -109,7 +109,7 @@ impl<T: Transport> SyncClient<T> {
                 ))
             })
             .await?;
-            if answered_once && push.is_empty() && want.is_empty() {
+            if answered_once && !t.last_more && push.is_empty() && want.is_empty() {
                 break;
             }
             let request = SyncRequest {
