@@ -1,1 +1,43 @@
-//! fieldsync sync server.
+//! fieldsync-server: the sync server phones reconcile through (`docs/protocol.md`).
+//!
+//! Every accepted Automerge change is verified, stored and appended to one server-wide log in
+//! the same transaction; phones push their unacknowledged changes and pull the log after their
+//! cursor in one request, so a sync costs what changed, not how many documents exist.
+//!
+//! In-process use (tests, examples):
+//! ```no_run
+//! # async fn demo() -> Result<(), fieldsync_server::ServerError> {
+//! use fieldsync_server::{Server, ServerConfig};
+//! let dir = std::env::temp_dir().join("fieldsync-demo");
+//! let config = ServerConfig::new(&dir).with_listen("127.0.0.1:0".parse().unwrap());
+//! let running = Server::start(&config).await?;      // on a free loopback port
+//! let url = running.url();                           // for fieldsync_core's HttpTransport
+//! let in_process = running.transport();              // or no socket at all
+//! running.shutdown().await.ok();
+//! # Ok(()) }
+//! ```
+
+mod app;
+mod batch;
+mod cache;
+pub mod config;
+pub mod cursor;
+mod envelope;
+pub mod error;
+mod ingest;
+mod locks;
+mod metrics;
+mod pull;
+mod push;
+mod reconcile;
+mod server;
+pub mod shutdown;
+pub mod storage;
+mod sync;
+mod transport;
+
+pub use config::{Durability, ServerConfig};
+pub use error::ServerError;
+pub use server::{RunningServer, Server};
+pub use storage::{SqliteStorage, Storage};
+pub use transport::InProcessTransport;

@@ -52,6 +52,12 @@ impl Record {
     }
 }
 
+/// Reads only a document's header (cheaper than [`read_record`]): what a server needs to file a
+/// document and to check that incoming changes leave the header alone.
+pub fn read_header(doc: &AutoCommit, id: DocId) -> Result<Header> {
+    doc::read_header(doc, id)
+}
+
 /// Reads a document into its typed record, with the concurrent conflicts of its registers.
 ///
 /// Fails with `Malformed` when the document is not a valid record of the kind its header names,

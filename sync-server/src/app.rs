@@ -1,0 +1,111 @@
+//! The shared state of a running server and its router: routes, and the layers around them
+//! (tracing, panic catching, metrics).
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::{get, post};
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::cache::DocCache;
+use crate::config::ServerConfig;
+use crate::error::{ServerError, error_response};
+use crate::locks::DocLocks;
+use crate::metrics::{self, Metrics};
+use crate::storage::Storage;
+use crate::{reconcile, sync};
+
+/// What every handler shares.
+pub(crate) struct App {
+    /// Documents and the log.
+    pub(crate) storage: Arc<dyn Storage>,
+    /// Loaded documents.
+    pub(crate) cache: DocCache,
+    /// Per-document locks.
+    pub(crate) locks: Arc<DocLocks>,
+    /// Counters.
+    pub(crate) metrics: Metrics,
+    /// The highest seq known committed (for `/metrics` and a fast `cursor_ahead` check).
+    pub(crate) log_seq: AtomicU64,
+    admission: Semaphore,
+    max_in_flight: usize,
+    queue_timeout: Duration,
+}
+
+impl App {
+    /// Shared state over `storage`, whose log ends at `log_end`.
+    pub(crate) fn new(storage: Arc<dyn Storage>, config: &ServerConfig, log_end: u64) -> Self {
+        let max_in_flight = config.max_in_flight.max(1);
+        App {
+            storage,
+            cache: DocCache::new(config.cache_docs, config.cache_bytes),
+            locks: Arc::new(DocLocks::default()),
+            metrics: Metrics::default(),
+            log_seq: AtomicU64::new(log_end),
+            admission: Semaphore::new(max_in_flight),
+            max_in_flight,
+            queue_timeout: config.queue_timeout,
+        }
+    }
+
+    /// The server's epoch.
+    pub(crate) fn epoch(&self) -> &str {
+        self.storage.epoch()
+    }
+
+    /// Waits for a turn to handle a sync request (bounding the work, and memory, in flight).
+    pub(crate) async fn admit(&self) -> Result<SemaphorePermit<'_>, ServerError> {
+        match tokio::time::timeout(self.queue_timeout, self.admission.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(ServerError::Unavailable("the server is shutting down".into())),
+            Err(_) => Err(ServerError::Unavailable(format!(
+                "the server is busy: no turn within {:?}; retry later",
+                self.queue_timeout
+            ))),
+        }
+    }
+
+    /// Stops admitting requests (shutdown).
+    pub(crate) fn close(&self) {
+        self.admission.close();
+    }
+
+    /// Sync requests being handled.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.max_in_flight.saturating_sub(self.admission.available_permits())
+    }
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the server failed on this request (a bug); nothing was stored past what it confirmed"
+            .into(),
+    )
+}
+
+async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint".into())
+}
+
+/// The server's routes.
+pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/sync", post(sync::handle))
+        .route("/v1/reconcile", post(reconcile::handle))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::handle))
+        .fallback(not_found)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(app.clone(), metrics::track))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}

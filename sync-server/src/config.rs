@@ -1,0 +1,76 @@
+//! What a server is started with: where it listens, where its data lives, and its bounds.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The address `cargo run -p fieldsync-server` listens on.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The data directory used when none is given.
+pub const DEFAULT_DATA_DIR: &str = "fieldsync-data";
+/// The SQLite file inside the data directory.
+pub const DB_FILE: &str = "fieldsync.db";
+
+/// How hard a commit works to survive a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// SQLite `synchronous=NORMAL` in WAL mode: an acknowledged change survives the death of the
+    /// server process (SIGKILL, panic, OOM kill); the last commits may be lost if the machine
+    /// loses power. About 4× faster commits than `Full`.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is on disk before it is acknowledged, power loss included.
+    Full,
+}
+
+/// Everything a server is started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Where to listen (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Directory holding the database; created if missing.
+    pub data_dir: PathBuf,
+    /// Commit durability.
+    pub durability: Durability,
+    /// Most documents kept loaded in memory.
+    pub cache_docs: usize,
+    /// Most estimated bytes of loaded documents kept in memory.
+    pub cache_bytes: usize,
+    /// Sync and reconcile requests handled at once; more wait their turn. Their work is mostly
+    /// CPU, so a few per core keep the cores busy; more would only hold more pages in memory.
+    pub max_in_flight: usize,
+    /// How long a request waits for its turn before it is answered `503 unavailable`.
+    pub queue_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// A configuration with the defaults and the given data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ServerConfig { data_dir: data_dir.into(), ..ServerConfig::default() }
+    }
+
+    /// Listens on `addr` instead.
+    pub fn with_listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// The SQLite file.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join(DB_FILE)
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            durability: Durability::Normal,
+            cache_docs: 20_000,
+            cache_bytes: 48 * 1024 * 1024,
+            max_in_flight: std::thread::available_parallelism().map_or(2, |n| n.get()) * 8,
+            queue_timeout: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Request and answer bodies: reading a body within the size limit, decoding the envelope
+//! (gzip, CBOR) into a typed error on failure, and encoding answers. Large bodies are inflated
+//! and deflated on a blocking thread, so async workers keep serving.
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use fieldsync_core::protocol::{self, DecodeError, VERSION, limits};
+use http_body_util::BodyExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ServerError;
+
+/// Bodies up to this size are decoded and encoded in place; larger ones on a blocking thread.
+const INLINE_BYTES: usize = 32 * 1024;
+
+/// A body over the limit is still read (and dropped) up to this size, so that the client gets
+/// the `413` answer rather than a connection reset halfway through its upload.
+const DRAIN_BYTES: usize = 2 * limits::BODY_BYTES;
+
+/// Reads a request body, refusing one over the wire limit.
+pub(crate) async fn read_body(headers: &HeaderMap, mut body: Body) -> Result<Bytes, ServerError> {
+    let too_large = || {
+        ServerError::TooLarge(format!("the body is over {} bytes on the wire", limits::BODY_BYTES))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_BYTES as u64) {
+        return Err(too_large());
+    }
+    let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(0).min(limits::BODY_BYTES));
+    let mut buf = Vec::with_capacity(capacity);
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ServerError::MalformedBody(format!("the body could not be read: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            total = total.saturating_add(data.len());
+            if total <= limits::BODY_BYTES {
+                buf.extend_from_slice(&data);
+            } else if total > DRAIN_BYTES {
+                return Err(too_large());
+            }
+        }
+    }
+    if total > limits::BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(buf))
+}
+
+#[derive(serde::Deserialize)]
+struct Probe {
+    v: u32,
+}
+
+fn decode_now<T: DeserializeOwned>(body: &[u8]) -> Result<T, ServerError> {
+    match protocol::decode::<T>(body) {
+        Ok(msg) => Ok(msg),
+        Err(DecodeError::TooLarge { limit }) => {
+            Err(ServerError::TooLarge(format!("the body inflates past {limit} bytes")))
+        }
+        Err(DecodeError::Gzip(e)) => Err(ServerError::MalformedBody(format!("not gzip: {e}"))),
+        Err(DecodeError::Cbor(e)) => {
+            // A message of another version may not have this version's shape: say so.
+            if let Ok(Probe { v }) = protocol::decode::<Probe>(body)
+                && v != VERSION
+            {
+                return Err(ServerError::UnsupportedVersion(v));
+            }
+            Err(ServerError::MalformedBody(format!("not the expected message: {e}")))
+        }
+    }
+}
+
+/// Decodes an envelope into `T`.
+pub(crate) async fn decode<T: DeserializeOwned + Send + 'static>(
+    body: Bytes,
+) -> Result<T, ServerError> {
+    if body.len() <= INLINE_BYTES {
+        return decode_now(&body);
+    }
+    tokio::task::spawn_blocking(move || decode_now(&body))
+        .await
+        .map_err(|e| ServerError::Internal(format!("decoding task failed: {e}")))?
+}
+
+/// Checks the protocol version of a decoded message.
+pub(crate) fn check_version(v: u32) -> Result<(), ServerError> {
+    if v == VERSION { Ok(()) } else { Err(ServerError::UnsupportedVersion(v)) }
+}
+
+/// Encodes an answer as an envelope, with its headers.
+pub(crate) async fn answer<T: Serialize + Send + 'static>(
+    msg: T,
+    approx_bytes: usize,
+) -> Result<Response, ServerError> {
+    let body = if approx_bytes <= INLINE_BYTES {
+        protocol::encode(&msg)
+    } else {
+        tokio::task::spawn_blocking(move || protocol::encode(&msg))
+            .await
+            .map_err(|e| ServerError::Internal(format!("encoding task failed: {e}")))?
+    };
+    Ok(([(header::CONTENT_TYPE, "application/cbor"), (header::CONTENT_ENCODING, "gzip")], body)
+        .into_response())
+}

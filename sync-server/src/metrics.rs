@@ -1,0 +1,163 @@
+//! Prometheus metrics in text form at `GET /metrics`: requests by route and status with their
+//! durations, changes accepted, pushes refused by code, documents cached, the log's last seq.
+//! Written by hand: a handful of counters does not need a metrics framework.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::App;
+
+/// Upper bounds of the request duration buckets, in seconds.
+const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+#[derive(Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+}
+
+/// The server's counters.
+#[derive(Default)]
+pub(crate) struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    durations: Mutex<BTreeMap<String, Histogram>>,
+    refused: Mutex<BTreeMap<&'static str, u64>>,
+    /// Changes stored and logged.
+    pub(crate) changes_accepted: AtomicU64,
+    /// Documents loaded from storage because the cache did not hold them.
+    pub(crate) cache_misses: AtomicU64,
+    /// Documents sent in pulled pages (whole or changes).
+    pub(crate) docs_pulled: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts a pushed document refused with `code`.
+    pub(crate) fn refused(&self, code: &'static str) {
+        if let Ok(mut m) = self.refused.lock() {
+            *m.entry(code).or_default() += 1;
+        }
+    }
+
+    fn request(&self, route: &str, status: u16, seconds: f64) {
+        if let Ok(mut m) = self.requests.lock() {
+            *m.entry((route.to_string(), status)).or_default() += 1;
+        }
+        if let Ok(mut m) = self.durations.lock() {
+            m.entry(route.to_string()).or_default().observe(seconds);
+        }
+    }
+}
+
+/// Middleware: counts every request by route and status, and times it.
+pub(crate) async fn track(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    app.metrics.request(&route, resp.status().as_u16(), started.elapsed().as_secs_f64());
+    resp
+}
+
+/// `GET /metrics`.
+pub(crate) async fn handle(State(app): State<Arc<App>>) -> Response {
+    let text = render(&app);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+fn render(app: &App) -> String {
+    let m = &app.metrics;
+    let mut out = String::with_capacity(4096);
+    let family = |out: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    family(&mut out, "fieldsync_requests_total", "counter", "HTTP requests by route and status.");
+    if let Ok(reqs) = m.requests.lock() {
+        for ((route, status), n) in reqs.iter() {
+            let _ = writeln!(
+                out,
+                "fieldsync_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+    }
+    family(
+        &mut out,
+        "fieldsync_request_duration_seconds",
+        "histogram",
+        "Time to answer a request, by route.",
+    );
+    if let Ok(durations) = m.durations.lock() {
+        for (route, h) in durations.iter() {
+            for (le, n) in BUCKETS.iter().zip(h.counts.iter()) {
+                let _ = writeln!(
+                    out,
+                    "fieldsync_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "fieldsync_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n\
+                 fieldsync_request_duration_seconds_sum{{route=\"{route}\"}} {}\n\
+                 fieldsync_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count, h.sum, h.count
+            );
+        }
+    }
+    family(&mut out, "fieldsync_changes_accepted_total", "counter", "Changes stored and logged.");
+    let _ = writeln!(
+        out,
+        "fieldsync_changes_accepted_total {}",
+        m.changes_accepted.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "fieldsync_push_refused_total",
+        "counter",
+        "Pushed documents refused, by code.",
+    );
+    if let Ok(refused) = m.refused.lock() {
+        for (code, n) in refused.iter() {
+            let _ = writeln!(out, "fieldsync_push_refused_total{{code=\"{code}\"}} {n}");
+        }
+    }
+    family(&mut out, "fieldsync_docs_pulled_total", "counter", "Documents sent in pulled pages.");
+    let _ = writeln!(out, "fieldsync_docs_pulled_total {}", m.docs_pulled.load(Ordering::Relaxed));
+    let (cached, bytes) = app.cache.stats();
+    family(&mut out, "fieldsync_documents_cached", "gauge", "Documents loaded in memory.");
+    let _ = writeln!(out, "fieldsync_documents_cached {cached}");
+    family(&mut out, "fieldsync_cache_bytes", "gauge", "Estimated memory of loaded documents.");
+    let _ = writeln!(out, "fieldsync_cache_bytes {bytes}");
+    family(&mut out, "fieldsync_cache_misses_total", "counter", "Documents loaded from storage.");
+    let _ =
+        writeln!(out, "fieldsync_cache_misses_total {}", m.cache_misses.load(Ordering::Relaxed));
+    family(&mut out, "fieldsync_log_seq", "gauge", "The last seq of the change log.");
+    let _ = writeln!(out, "fieldsync_log_seq {}", app.log_seq.load(Ordering::Acquire));
+    family(&mut out, "fieldsync_documents_locked", "gauge", "Documents locked by requests.");
+    let _ = writeln!(out, "fieldsync_documents_locked {}", app.locks.len());
+    family(&mut out, "fieldsync_requests_in_flight", "gauge", "Sync requests being handled.");
+    let _ = writeln!(out, "fieldsync_requests_in_flight {}", app.in_flight());
+    out
+}

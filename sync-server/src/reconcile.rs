@@ -1,0 +1,214 @@
+//! `POST /v1/reconcile`: Automerge's own sync protocol for a batch of documents, after an epoch
+//! change. The changes inside a client's message go through the same verified ingestion as a
+//! push (and are stored and logged); the rest of the message then updates a fresh sync state
+//! on the server's document, from which the server's answer is generated. No state is kept
+//! between requests: the client's state carries the conversation.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use automerge::AutoCommit;
+use automerge::sync::{self, SyncDoc};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use fieldsync_core::DocId;
+use fieldsync_core::protocol::{
+    PushResult, ReconcileRequest, ReconcileResponse, SyncMessage, VERSION, limits,
+};
+
+use crate::app::App;
+use crate::batch::{KEEP_NEW_DOCS, Pending, Slot, WorkingSet};
+use crate::cursor::Cursor;
+use crate::envelope;
+use crate::error::ServerError;
+use crate::ingest::{Refusal, code, isolate};
+use crate::push::static_code;
+use crate::sync::check_actor;
+
+fn check(req: &ReconcileRequest) -> Result<(), ServerError> {
+    envelope::check_version(req.v)?;
+    check_actor(&req.actor)?;
+    if req.docs.len() > limits::RECONCILE_DOCS {
+        return Err(ServerError::TooLarge(format!(
+            "{} documents in one reconcile request; at most {}",
+            req.docs.len(),
+            limits::RECONCILE_DOCS
+        )));
+    }
+    let mut seen = HashSet::with_capacity(req.docs.len());
+    for m in &req.docs {
+        if !seen.insert(m.doc) {
+            return Err(ServerError::InvalidRequest(format!(
+                "document {} appears twice in one reconcile request",
+                m.doc
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A client's message with its changes taken out.
+fn split(m: &SyncMessage) -> Result<(sync::Message, Vec<u8>), Refusal> {
+    let bad = |e: String| {
+        Refusal::rejected(
+            code::MALFORMED_CHANGES,
+            format!("the sync message for {} is malformed: {e}", m.doc),
+        )
+    };
+    let mut msg = match isolate(|| sync::Message::decode(&m.message)) {
+        Ok(Ok(msg)) => msg,
+        Ok(Err(e)) => return Err(bad(e.to_string())),
+        Err(p) => return Err(bad(format!("decoding it panicked: {p}"))),
+    };
+    let changes: Vec<u8> = msg.changes.iter().flat_map(|c| c.iter().copied()).collect();
+    msg.changes = sync::ChunkList::empty();
+    Ok((msg, changes))
+}
+
+/// The server's message for one document, from a fresh state (empty when it has nothing).
+fn answer_for(id: DocId, slot: &mut Slot, msg: sync::Message) -> Vec<u8> {
+    let mut empty = AutoCommit::new();
+    let doc = match slot.ready(id) {
+        Ok(Some(l)) => &mut l.doc,
+        Ok(None) => &mut empty,
+        Err(_) => return Vec::new(),
+    };
+    let generated = isolate(|| {
+        let mut state = sync::State::new();
+        doc.sync().receive_sync_message(&mut state, msg).map_err(|e| e.to_string())?;
+        Ok::<_, String>(doc.sync().generate_sync_message(&mut state).map(sync::Message::encode))
+    });
+    match generated {
+        Ok(Ok(m)) => m.unwrap_or_default(),
+        Ok(Err(e)) => {
+            tracing::info!(doc = %id, "sync message not understood: {e}");
+            Vec::new()
+        }
+        Err(p) => {
+            tracing::warn!(doc = %id, "Automerge panicked on a sync message: {p}");
+            *slot = Slot::Broken(Refusal::retry(code::INTERNAL_ERROR, "sync failed"));
+            Vec::new()
+        }
+    }
+}
+
+/// `POST /v1/reconcile`.
+pub(crate) async fn handle(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ServerError> {
+    let body = envelope::read_body(&headers, body).await?;
+    let _turn = app.admit().await?;
+    let req: ReconcileRequest = envelope::decode(body).await?;
+    check(&req)?;
+    // The feed position before anything of this request is logged, so nothing is skipped.
+    let cursor = Cursor::Log { seq: app.storage.log_end().await? };
+
+    let mut ids: Vec<DocId> = req.docs.iter().map(|m| m.doc).collect();
+    ids.sort();
+    let mut ws = WorkingSet::open(&app, ids).await?;
+    let mut slots = std::mem::take(&mut ws.slots);
+    let messages = req.docs;
+    let keep_new = messages.len() <= KEEP_NEW_DOCS;
+    let (slots, messages, mut results, split_msgs, pending, owners) =
+        tokio::task::spawn_blocking(move || {
+            let mut results = Vec::new();
+            let mut split_msgs = Vec::with_capacity(messages.len());
+            let mut pending: Vec<Pending> = Vec::new();
+            let mut owners: Vec<DocId> = Vec::new();
+            for m in &messages {
+                if m.message.is_empty() {
+                    split_msgs.push(None);
+                    continue;
+                }
+                let (msg, changes) = match split(m) {
+                    Ok(s) => s,
+                    Err(r) => {
+                        results.push(PushResult { doc: m.doc, outcome: r.outcome() });
+                        split_msgs.push(None);
+                        continue;
+                    }
+                };
+                if !changes.is_empty()
+                    && let Some(slot) = slots.get_mut(&m.doc)
+                {
+                    match slot.ingest(m.doc, &changes, None, keep_new) {
+                        Ok(Some(p)) => {
+                            pending.push(p);
+                            owners.push(m.doc);
+                        }
+                        Ok(None) => {}
+                        Err(r) => results.push(PushResult { doc: m.doc, outcome: r.outcome() }),
+                    }
+                }
+                split_msgs.push(Some(msg));
+            }
+            (slots, messages, results, split_msgs, pending, owners)
+        })
+        .await
+        .map_err(|e| ServerError::Internal(format!("reconcile task failed: {e}")))?;
+    ws.slots = slots;
+    let committed = match ws.commit(&app, pending).await {
+        Ok(c) => c,
+        Err(e) => {
+            ws.finish(&app);
+            return Err(e);
+        }
+    };
+    for (doc, c) in owners.into_iter().zip(committed) {
+        if let Err(r) = c {
+            results.push(PushResult { doc, outcome: r.outcome() });
+        }
+    }
+
+    let mut slots = std::mem::take(&mut ws.slots);
+    let (slots, docs) = tokio::task::spawn_blocking(move || {
+        let mut docs = Vec::with_capacity(messages.len());
+        for (m, msg) in messages.iter().zip(split_msgs) {
+            let message = match (msg, slots.get_mut(&m.doc)) {
+                (Some(msg), Some(slot)) => answer_for(m.doc, slot, msg),
+                _ => Vec::new(),
+            };
+            docs.push(SyncMessage { doc: m.doc, message });
+        }
+        (slots, docs)
+    })
+    .await
+    .map_err(|e| ServerError::Internal(format!("reconcile task failed: {e}")))?;
+    ws.slots = slots;
+    ws.finish(&app);
+
+    let missing = match req.have {
+        None => Vec::new(),
+        Some(have) => {
+            let have: HashSet<DocId> = have.into_iter().collect();
+            app.storage.doc_ids().await?.into_iter().filter(|d| !have.contains(d)).collect()
+        }
+    };
+    for r in &results {
+        if let fieldsync_core::protocol::PushOutcome::Rejected { code, .. }
+        | fieldsync_core::protocol::PushOutcome::Retry { code, .. } = &r.outcome
+        {
+            app.metrics.refused(static_code(code));
+        }
+    }
+    let bytes = docs.iter().map(|d| d.message.len()).sum::<usize>() + missing.len() * 20;
+    tracing::debug!(
+        docs = docs.len(),
+        refused = results.len(),
+        missing = missing.len(),
+        "reconcile"
+    );
+    let answer = ReconcileResponse {
+        v: VERSION,
+        epoch: app.epoch().to_string(),
+        cursor: cursor.to_string(),
+        docs,
+        results,
+        missing,
+    };
+    envelope::answer(answer, bytes).await
+}

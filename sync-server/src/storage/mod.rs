@@ -1,0 +1,304 @@
+//! Where the server keeps documents and its change log, behind one trait so that a PostgreSQL
+//! backend can take SQLite's place; both must pass [`conformance`].
+//!
+//! The trait speaks in whole operations the sync handlers need (load documents, commit a batch
+//! of document writes with their log entries, read a page of the log or of the catch-up) rather
+//! than in SQL, so a backend is free to store things its own way. Methods return boxed futures:
+//! the server holds one `Arc<dyn Storage>`, and a backend decides where its blocking work runs.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use fieldsync_core::DocId;
+use fieldsync_core::model::Kind;
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+pub mod sqlite;
+
+pub use sqlite::SqliteStorage;
+
+/// A boxed, sendable future, as the storage methods return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Result alias for storage operations.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// SQLite failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file or directory could not be used.
+    #[error("i/o on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The database was written by a newer server.
+    #[error("database {path} has schema version {found}; this build understands up to {supported}")]
+    TooNew {
+        /// The database file.
+        path: String,
+        /// Its version.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// A write was built on a version of the document that is no longer the stored one (another
+    /// writer got there first), or creates a document that exists already. Nothing was written.
+    #[error("document {doc} changed underneath this write (expected version {expected:?})")]
+    Conflict {
+        /// The document.
+        doc: DocId,
+        /// The version the write was built on; `None` for a creation.
+        expected: Option<u64>,
+    },
+    /// The transaction did not commit; nothing of it is stored.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
+    /// Stored data is not what it should be.
+    #[error("corrupt storage: {0}")]
+    Corrupt(String),
+    /// The storage was closed (the server is shutting down).
+    #[error("storage is closed")]
+    Closed,
+}
+
+/// What the server knows of a stored document without loading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocMeta {
+    /// The record kind (from the document's header).
+    pub kind: Kind,
+    /// The scope path (from the document's header).
+    pub scope: String,
+    /// Bytes of the stored snapshot.
+    pub snapshot_bytes: u64,
+    /// Bytes of the change chunks stored after the snapshot.
+    pub chunk_bytes: u64,
+    /// Bumped by every write: a write names the version it builds on.
+    pub version: u64,
+}
+
+impl DocMeta {
+    /// Saved size: snapshot plus chunks.
+    pub fn stored_bytes(&self) -> u64 {
+        self.snapshot_bytes + self.chunk_bytes
+    }
+
+    /// The metadata after `bytes` were written as version `version`.
+    pub fn after(&self, bytes: &DocBytes, version: u64) -> DocMeta {
+        let mut m = self.clone();
+        match bytes {
+            DocBytes::Snapshot(s) => {
+                m.snapshot_bytes = s.len() as u64;
+                m.chunk_bytes = 0;
+            }
+            DocBytes::Chunk(c) => m.chunk_bytes += c.len() as u64,
+        }
+        m.version = version;
+        m
+    }
+}
+
+/// A stored document: its metadata and its bytes (snapshot followed by chunks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDoc {
+    /// Kind, scope, sizes, version.
+    pub meta: DocMeta,
+    /// Snapshot followed by change chunks; Automerge loads them as one document.
+    pub bytes: Vec<u8>,
+}
+
+/// New bytes for a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocBytes {
+    /// A full snapshot that replaces everything stored for the document (creation, compaction).
+    Snapshot(Vec<u8>),
+    /// Change chunks appended after what is stored.
+    Chunk(Vec<u8>),
+}
+
+impl DocBytes {
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            DocBytes::Snapshot(b) | DocBytes::Chunk(b) => b.len(),
+        }
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One accepted change, to be appended to the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewChange {
+    /// Its Automerge hash.
+    pub hash: [u8; 32],
+    /// Its Automerge actor id.
+    pub actor: Vec<u8>,
+    /// The change chunk.
+    pub bytes: Vec<u8>,
+}
+
+/// Everything one document write stores, in one transaction: the document's new bytes and the
+/// log entries of the changes they contain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocWrite {
+    /// The document.
+    pub doc: DocId,
+    /// The version this write builds on; `None` creates the document.
+    pub base: Option<u64>,
+    /// Kind from the header (stored on creation).
+    pub kind: Kind,
+    /// Scope from the header (stored on creation).
+    pub scope: String,
+    /// The new bytes.
+    pub bytes: DocBytes,
+    /// The new changes in causal order; each gets the next seq.
+    pub changes: Vec<NewChange>,
+    /// The enrolled device that sent them, when known.
+    pub device: Option<String>,
+}
+
+/// What a committed write became.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// The document's new version.
+    pub version: u64,
+    /// Seq of the write's last log entry (0 when it had no changes).
+    pub last_seq: u64,
+}
+
+/// A document sent whole, with its position in storage order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WholeDoc {
+    /// Position in storage order (the `<row>` of a catch-up cursor).
+    pub pos: i64,
+    /// The document.
+    pub doc: DocId,
+    /// Its stored bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// One page of the catch-up (documents whole, in storage order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatchUpPage {
+    /// Documents after the position asked for, within the byte budget (at least one if any).
+    pub docs: Vec<WholeDoc>,
+    /// No document follows the last one in `docs`.
+    pub done: bool,
+    /// The last log seq, read in the same snapshot as the documents.
+    pub log_end: u64,
+    /// Estimate of the documents after the last one in `docs`.
+    pub docs_after: u64,
+}
+
+/// A log entry as pulled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogItem {
+    /// Its seq.
+    pub seq: u64,
+    /// Its document.
+    pub doc: DocId,
+    /// The change chunk.
+    pub bytes: Vec<u8>,
+}
+
+/// One page of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogPage {
+    /// Entries after the position asked for, leaving out the skipped actor's, in seq order,
+    /// within the byte budget (at least one if any).
+    pub entries: Vec<LogItem>,
+    /// Where the next page starts: the last entry's seq when the budget cut the page, else
+    /// `end` (entries of the skipped actor up to there are passed over).
+    pub next: u64,
+    /// The last seq of the log, in the same snapshot.
+    pub end: u64,
+}
+
+/// A log entry with its audit fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Its seq.
+    pub seq: u64,
+    /// Its document.
+    pub doc: DocId,
+    /// The change hash.
+    pub hash: [u8; 32],
+    /// The change's actor.
+    pub actor: Vec<u8>,
+    /// The device that sent it, when known.
+    pub device: Option<String>,
+    /// When the server accepted it, ms since the Unix epoch.
+    pub received_at: i64,
+    /// The change chunk.
+    pub bytes: Vec<u8>,
+}
+
+/// A server's storage: documents, the change log, the epoch.
+///
+/// Rules every backend keeps (the conformance suite checks them):
+/// - a [`DocWrite`] and its log entries commit in one transaction, or not at all;
+/// - seqs strictly increase in commit order, and a reader never sees a seq before every smaller
+///   seq is visible (so a page never skips an entry that commits later);
+/// - a write whose `base` is not the stored version fails with [`StorageError::Conflict`] and
+///   changes nothing, while the other writes of the same batch go through;
+/// - a change hash appears at most once per document in the log.
+pub trait Storage: Send + Sync + 'static {
+    /// The epoch: a random id made when the storage was created, changed only by a restore.
+    fn epoch(&self) -> &str;
+
+    /// Loads documents; `None` for the ones not stored.
+    fn load(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<Option<StoredDoc>>>>;
+
+    /// Commits writes, each all-or-nothing; the answer has one result per write, in order.
+    /// The outer error means nothing of the batch is known to be stored.
+    fn commit(
+        &self,
+        writes: Vec<DocWrite>,
+    ) -> BoxFuture<'_, StorageResult<Vec<StorageResult<Committed>>>>;
+
+    /// The stored bytes of documents, in the order asked, while they fit in `max_bytes` (at
+    /// least one is read). Documents not stored are left out; the count says how many ids
+    /// were looked at.
+    fn whole(
+        &self,
+        ids: Vec<DocId>,
+        max_bytes: usize,
+    ) -> BoxFuture<'_, StorageResult<(Vec<WholeDoc>, usize)>>;
+
+    /// The documents after position `after`, whole, in storage order.
+    fn catch_up(&self, after: i64, max_bytes: usize) -> BoxFuture<'_, StorageResult<CatchUpPage>>;
+
+    /// The log after `after`, leaving out the changes of actor `skip_actor`.
+    fn log_page(
+        &self,
+        after: u64,
+        skip_actor: Vec<u8>,
+        max_bytes: usize,
+    ) -> BoxFuture<'_, StorageResult<LogPage>>;
+
+    /// The last seq of the log (0 when empty).
+    fn log_end(&self) -> BoxFuture<'_, StorageResult<u64>>;
+
+    /// The last position of the documents in storage order (0 when none).
+    fn docs_end(&self) -> BoxFuture<'_, StorageResult<i64>>;
+
+    /// Log entries with their audit fields, after `after`, at most `limit`.
+    fn audit(&self, after: u64, limit: usize) -> BoxFuture<'_, StorageResult<Vec<LogRecord>>>;
+
+    /// Every stored document id, in storage order.
+    fn doc_ids(&self) -> BoxFuture<'_, StorageResult<Vec<DocId>>>;
+
+    /// Finishes the writes under way and releases the storage; later calls fail with `Closed`.
+    fn close(&self) -> BoxFuture<'_, ()>;
+}

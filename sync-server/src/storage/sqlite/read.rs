@@ -1,0 +1,259 @@
+//! Reads, on read-only connections beside the writer (WAL: readers never wait for it). Each read
+//! runs in one transaction, so what it returns comes from one snapshot.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use fieldsync_core::DocId;
+use fieldsync_core::model::Kind;
+use rusqlite::{Connection, OptionalExtension};
+
+use super::schema;
+use crate::storage::{
+    CatchUpPage, DocMeta, LogItem, LogPage, LogRecord, StorageError, StorageResult, StoredDoc,
+    WholeDoc,
+};
+
+/// Idle reader connections kept open.
+const IDLE_READERS: usize = 4;
+/// Most entries in one log page, whatever their size.
+const MAX_PAGE_ENTRIES: usize = 50_000;
+
+/// A pool of read-only connections.
+pub(crate) struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Readers { path, idle: Mutex::new(Vec::new()) }
+    }
+
+    /// Runs `f` in a read transaction on an idle connection (or a new one).
+    pub(crate) fn with<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> StorageResult<R>,
+    ) -> StorageResult<R> {
+        let conn = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let conn = match conn {
+            Some(c) => c,
+            None => schema::open_reader(&self.path)?,
+        };
+        // One read transaction, so that every query of `f` sees the same snapshot. BEGIN and
+        // COMMIT are cached statements: preparing them per read shows in profiles.
+        conn.prepare_cached("BEGIN")?.execute([])?;
+        let result = f(&conn);
+        let ended = conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
+        if let Err(e) = ended {
+            // A connection left in a transaction would pin an old snapshot: drop it.
+            tracing::warn!("read transaction did not end: {e}");
+            return result;
+        }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < IDLE_READERS
+        {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
+fn doc_id(bytes: &[u8]) -> StorageResult<DocId> {
+    DocId::from_slice(bytes).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// The row and metadata of a document.
+fn find(conn: &Connection, id: DocId) -> StorageResult<Option<(i64, DocMeta)>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, kind, scope, snapshot_bytes, chunk_bytes, version FROM docs \
+             WHERE doc_id = ?1",
+        )?
+        .query_row([id.as_bytes().as_slice()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })
+        .optional()?;
+    let Some((row, kind, scope, snapshot_bytes, chunk_bytes, version)) = row else {
+        return Ok(None);
+    };
+    let kind = Kind::from_str(&kind)
+        .map_err(|_| StorageError::Corrupt(format!("document {id} has unknown kind {kind:?}")))?;
+    Ok(Some((
+        row,
+        DocMeta {
+            kind,
+            scope,
+            snapshot_bytes: to_u64(snapshot_bytes),
+            chunk_bytes: to_u64(chunk_bytes),
+            version: to_u64(version),
+        },
+    )))
+}
+
+/// A document's stored bytes: snapshot, then chunks.
+fn bytes_of(conn: &Connection, row: i64, capacity: u64) -> StorageResult<Vec<u8>> {
+    let mut out = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    let mut stmt = conn.prepare_cached("SELECT bytes FROM doc_bytes WHERE doc = ?1 ORDER BY id")?;
+    let mut rows = stmt.query([row])?;
+    while let Some(r) = rows.next()? {
+        out.extend_from_slice(r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn load(conn: &Connection, ids: &[DocId]) -> StorageResult<Vec<Option<StoredDoc>>> {
+    ids.iter()
+        .map(|id| {
+            let Some((row, meta)) = find(conn, *id)? else { return Ok(None) };
+            let bytes = bytes_of(conn, row, meta.stored_bytes())?;
+            Ok(Some(StoredDoc { meta, bytes }))
+        })
+        .collect()
+}
+
+pub(crate) fn whole(
+    conn: &Connection,
+    ids: &[DocId],
+    max_bytes: usize,
+) -> StorageResult<(Vec<WholeDoc>, usize)> {
+    let mut out = Vec::new();
+    let mut used = 0usize;
+    for (i, id) in ids.iter().enumerate() {
+        let Some((row, meta)) = find(conn, *id)? else { continue };
+        let size = usize::try_from(meta.stored_bytes()).unwrap_or(usize::MAX);
+        if !out.is_empty() && used.saturating_add(size) > max_bytes {
+            return Ok((out, i));
+        }
+        used = used.saturating_add(size);
+        out.push(WholeDoc { pos: row, doc: *id, bytes: bytes_of(conn, row, meta.stored_bytes())? });
+    }
+    Ok((out, ids.len()))
+}
+
+pub(crate) fn log_end(conn: &Connection) -> StorageResult<u64> {
+    let end: Option<i64> =
+        conn.prepare_cached("SELECT max(seq) FROM log")?.query_row([], |r| r.get(0))?;
+    Ok(to_u64(end.unwrap_or(0)))
+}
+
+pub(crate) fn docs_end(conn: &Connection) -> StorageResult<i64> {
+    let end: Option<i64> =
+        conn.prepare_cached("SELECT max(id) FROM docs")?.query_row([], |r| r.get(0))?;
+    Ok(end.unwrap_or(0))
+}
+
+pub(crate) fn catch_up(
+    conn: &Connection,
+    after: i64,
+    max_bytes: usize,
+) -> StorageResult<CatchUpPage> {
+    let log_end = log_end(conn)?;
+    let docs_end = docs_end(conn)?;
+    let mut docs: Vec<WholeDoc> = Vec::new();
+    let mut used = 0usize;
+    let mut done = true;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, doc_id, snapshot_bytes + chunk_bytes FROM docs WHERE id > ?1 ORDER BY id",
+    )?;
+    let mut rows = stmt.query([after])?;
+    while let Some(r) = rows.next()? {
+        let row: i64 = r.get(0)?;
+        let size = usize::try_from(r.get::<_, i64>(2)?).unwrap_or(usize::MAX);
+        if !docs.is_empty() && used.saturating_add(size) > max_bytes {
+            done = false;
+            break;
+        }
+        used = used.saturating_add(size);
+        let doc = doc_id(r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?)?;
+        docs.push(WholeDoc { pos: row, doc, bytes: bytes_of(conn, row, to_u64(size as i64))? });
+    }
+    let last = docs.last().map_or(after, |d| d.pos);
+    let docs_after = if done { 0 } else { to_u64(docs_end - last) };
+    Ok(CatchUpPage { docs, done, log_end, docs_after })
+}
+
+pub(crate) fn log_page(
+    conn: &Connection,
+    after: u64,
+    skip_actor: &[u8],
+    max_bytes: usize,
+) -> StorageResult<LogPage> {
+    let end = log_end(conn)?;
+    let mut entries: Vec<LogItem> = Vec::new();
+    let mut used = 0usize;
+    let mut next = end;
+    let mut stmt = conn.prepare_cached(
+        "SELECT l.seq, d.doc_id, l.bytes FROM log l JOIN docs d ON d.id = l.doc \
+         WHERE l.seq > ?1 AND l.seq <= ?2 AND l.actor <> ?3 ORDER BY l.seq",
+    )?;
+    let mut rows = stmt.query(rusqlite::params![
+        i64::try_from(after).unwrap_or(i64::MAX),
+        i64::try_from(end).unwrap_or(i64::MAX),
+        skip_actor
+    ])?;
+    while let Some(r) = rows.next()? {
+        let bytes = r.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
+        if !entries.is_empty()
+            && (used.saturating_add(bytes.len()) > max_bytes || entries.len() >= MAX_PAGE_ENTRIES)
+        {
+            next = entries.last().map_or(after, |e| e.seq);
+            break;
+        }
+        used = used.saturating_add(bytes.len());
+        let bytes = bytes.to_vec();
+        let doc = doc_id(r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?)?;
+        entries.push(LogItem { seq: to_u64(r.get(0)?), doc, bytes });
+    }
+    Ok(LogPage { entries, next, end })
+}
+
+pub(crate) fn audit(conn: &Connection, after: u64, limit: usize) -> StorageResult<Vec<LogRecord>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT l.seq, d.doc_id, l.hash, l.actor, l.device, l.received_at, l.bytes \
+         FROM log l JOIN docs d ON d.id = l.doc WHERE l.seq > ?1 ORDER BY l.seq LIMIT ?2",
+    )?;
+    let mut rows = stmt.query(rusqlite::params![
+        i64::try_from(after).unwrap_or(i64::MAX),
+        i64::try_from(limit).unwrap_or(i64::MAX)
+    ])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let hash: Vec<u8> = r.get(2)?;
+        let hash: [u8; 32] = hash.as_slice().try_into().map_err(|_| {
+            StorageError::Corrupt(format!("log entry with a {}-byte hash", hash.len()))
+        })?;
+        out.push(LogRecord {
+            seq: to_u64(r.get(0)?),
+            doc: doc_id(&r.get::<_, Vec<u8>>(1)?)?,
+            hash,
+            actor: r.get(3)?,
+            device: r.get(4)?,
+            received_at: r.get(5)?,
+            bytes: r.get(6)?,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn doc_ids(conn: &Connection) -> StorageResult<Vec<DocId>> {
+    let mut stmt = conn.prepare_cached("SELECT doc_id FROM docs ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(doc_id(r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,134 @@
+//! Opening the SQLite database: pragmas, then creating or upgrading the schema in one IMMEDIATE
+//! transaction recorded in `PRAGMA user_version`, and the epoch made on creation.
+
+use std::path::Path;
+
+use rand::RngCore;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::config::Durability;
+use crate::storage::{StorageError, StorageResult};
+
+/// The schema version this build writes.
+pub(crate) const VERSION: i64 = 1;
+
+/// Upgrade steps: `UPGRADES[n]` takes a database from version `n` to `n + 1`.
+const UPGRADES: &[&str] = &[include_str!("sql/v1.sql")];
+
+/// Page cache of one reader connection, in KiB.
+const READER_CACHE_KIB: i64 = 512;
+
+/// How long a connection waits for a lock held by another connection.
+const BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// A new random epoch: 16 random bytes in hex.
+pub(crate) fn new_epoch() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Opens the writer connection, creating or upgrading the schema; returns it with the epoch.
+pub(crate) fn open_writer(
+    path: &Path,
+    durability: Durability,
+) -> StorageResult<(Connection, String)> {
+    let conn = Connection::open(path)?;
+    // WAL must be set before the first transaction. NORMAL survives the death of the process
+    // (the WAL is written before COMMIT returns); FULL also survives power loss.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let sync = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // After a checkpoint the WAL file is cut back to this size instead of staying as large as
+    // its largest burst.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match upgrade(&conn, path) {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    let epoch = read_epoch(&conn)?;
+    Ok((conn, epoch))
+}
+
+fn upgrade(conn: &Connection, path: &Path) -> StorageResult<()> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > VERSION {
+        return Err(StorageError::TooNew {
+            path: path.display().to_string(),
+            found,
+            supported: VERSION,
+        });
+    }
+    for step in UPGRADES.iter().skip(usize::try_from(found).unwrap_or(0)) {
+        conn.execute_batch(step)?;
+    }
+    if found == 0 {
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('epoch', ?1), ('created_at', ?2)",
+            rusqlite::params![new_epoch(), fieldsync_core::time::now_ms().to_string()],
+        )?;
+    }
+    conn.pragma_update(None, "user_version", VERSION)?;
+    Ok(())
+}
+
+fn read_epoch(conn: &Connection) -> StorageResult<String> {
+    conn.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StorageError::Corrupt("the database has no epoch".into()))
+}
+
+/// Opens a read-only connection beside the writer.
+pub(crate) fn open_reader(path: &Path) -> StorageResult<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    // A small page cache per reader: the operating system's file cache serves the rest without
+    // counting against the server's memory, and there may be a dozen readers.
+    conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
+    Ok(conn)
+}
+
+/// Gives the database a new epoch (after it was restored from a backup); returns it.
+pub(crate) fn renew_epoch(conn: &Connection) -> StorageResult<String> {
+    let epoch = new_epoch();
+    conn.execute("UPDATE meta SET value = ?1 WHERE key = 'epoch'", [&epoch])?;
+    Ok(epoch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_once_and_refuses_newer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let (conn, epoch) = open_writer(&path, Durability::Normal).unwrap();
+        assert_eq!(epoch.len(), 32);
+        drop(conn);
+        let (conn, again) = open_writer(&path, Durability::Normal).unwrap();
+        assert_eq!(again, epoch, "reopening keeps the epoch");
+        let renewed = renew_epoch(&conn).unwrap();
+        assert_ne!(renewed, epoch);
+        conn.pragma_update(None, "user_version", VERSION + 1).unwrap();
+        drop(conn);
+        assert!(matches!(
+            open_writer(&path, Durability::Normal),
+            Err(StorageError::TooNew { found, .. }) if found == VERSION + 1
+        ));
+    }
+}

@@ -1,0 +1,239 @@
+//! The one writer connection, on its own thread, with group commit: writes that arrive while a
+//! transaction is being committed wait and go into the next one together, so many small pushes
+//! share one commit. Each document write runs in its own SAVEPOINT, so a failing write leaves
+//! the others of the batch untouched.
+
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use crate::storage::{Committed, DocBytes, DocWrite, StorageError, StorageResult};
+
+/// Most jobs (requests) committed in one transaction.
+const MAX_JOBS: usize = 256;
+/// Most bytes of document data committed in one transaction (beyond the first job).
+const MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// The answer to one job: per write, what it became.
+pub(crate) type Reply = StorageResult<Vec<StorageResult<Committed>>>;
+
+/// What the writer thread is asked to do.
+pub(crate) enum Msg {
+    /// Commit these writes.
+    Commit {
+        /// The writes, each all-or-nothing.
+        writes: Vec<DocWrite>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Reply>,
+    },
+    /// Finish the queued jobs and stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// Runs the writer until it is told to close or every sender is gone.
+pub(crate) fn run(conn: Connection, rx: Receiver<Msg>) {
+    let mut closing: Option<oneshot::Sender<()>> = None;
+    while closing.is_none() {
+        let Ok(first) = rx.recv() else { break };
+        let mut jobs = Vec::new();
+        let mut bytes = 0usize;
+        match first {
+            Msg::Commit { writes, reply } => {
+                bytes += size(&writes);
+                jobs.push((writes, reply));
+            }
+            Msg::Close(done) => closing = Some(done),
+        }
+        while jobs.len() < MAX_JOBS && bytes < MAX_BYTES {
+            match rx.try_recv() {
+                Ok(Msg::Commit { writes, reply }) => {
+                    bytes += size(&writes);
+                    jobs.push((writes, reply));
+                }
+                Ok(Msg::Close(done)) => {
+                    closing = Some(done);
+                    break;
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        if !jobs.is_empty() {
+            commit_batch(&conn, jobs);
+        }
+    }
+    // Closing: whatever is still queued is committed before the connection goes.
+    let rest: Vec<_> = rx
+        .try_iter()
+        .filter_map(|m| match m {
+            Msg::Commit { writes, reply } => Some((writes, reply)),
+            Msg::Close(done) => {
+                let _ = done.send(());
+                None
+            }
+        })
+        .collect();
+    if !rest.is_empty() {
+        commit_batch(&conn, rest);
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA optimize") {
+        tracing::debug!("PRAGMA optimize failed: {e}");
+    }
+    drop(conn);
+    if let Some(done) = closing {
+        let _ = done.send(());
+    }
+}
+
+fn size(writes: &[DocWrite]) -> usize {
+    writes
+        .iter()
+        .map(|w| w.bytes.len() + w.changes.iter().map(|c| c.bytes.len()).sum::<usize>())
+        .sum()
+}
+
+fn commit_batch(conn: &Connection, jobs: Vec<(Vec<DocWrite>, oneshot::Sender<Reply>)>) {
+    let now = fieldsync_core::time::now_ms();
+    let outcome = (|| -> StorageResult<Vec<Vec<StorageResult<Committed>>>> {
+        run_cached(conn, "BEGIN IMMEDIATE")?;
+        let mut all = Vec::with_capacity(jobs.len());
+        for (writes, _) in &jobs {
+            all.push(writes.iter().map(|w| write_one(conn, w, now)).collect());
+        }
+        run_cached(conn, "COMMIT")?;
+        Ok(all)
+    })();
+    match outcome {
+        Ok(all) => {
+            let writes: usize = all.iter().map(Vec::len).sum();
+            tracing::trace!(jobs = jobs.len(), writes, "group commit");
+            for ((_, reply), results) in jobs.into_iter().zip(all) {
+                let _ = reply.send(Ok(results));
+            }
+        }
+        Err(e) => {
+            tracing::error!(jobs = jobs.len(), "commit failed: {e}");
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            let message = e.to_string();
+            for (_, reply) in jobs {
+                let _ = reply.send(Err(StorageError::CommitFailed(message.clone())));
+            }
+        }
+    }
+}
+
+/// Runs a statement without parameters from the statement cache.
+fn run_cached(conn: &Connection, sql: &str) -> StorageResult<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+/// One document write inside its own savepoint.
+fn write_one(conn: &Connection, w: &DocWrite, now: i64) -> StorageResult<Committed> {
+    run_cached(conn, "SAVEPOINT doc_write")?;
+    match apply(conn, w, now) {
+        Ok(c) => {
+            run_cached(conn, "RELEASE doc_write")?;
+            Ok(c)
+        }
+        Err(e) => {
+            run_cached(conn, "ROLLBACK TO doc_write")?;
+            run_cached(conn, "RELEASE doc_write")?;
+            Err(e)
+        }
+    }
+}
+
+fn apply(conn: &Connection, w: &DocWrite, now: i64) -> StorageResult<Committed> {
+    let id = w.doc.as_bytes().as_slice();
+    let found: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT id, version FROM docs WHERE doc_id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let conflict = || StorageError::Conflict { doc: w.doc, expected: w.base };
+    let (row, version) = match (w.base, found) {
+        (None, None) => {
+            let DocBytes::Snapshot(snapshot) = &w.bytes else {
+                return Err(StorageError::Corrupt(format!(
+                    "document {} is created without a snapshot",
+                    w.doc
+                )));
+            };
+            conn.prepare_cached(
+                "INSERT INTO docs (doc_id, kind, scope, snapshot_bytes, chunk_bytes, version, \
+                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 0, 1, ?5, ?5)",
+            )?
+            .execute(params![
+                id,
+                w.kind.as_str(),
+                w.scope,
+                snapshot.len() as i64,
+                now
+            ])?;
+            let row = conn.last_insert_rowid();
+            insert_bytes(conn, row, snapshot)?;
+            (row, 1u64)
+        }
+        (Some(base), Some((row, stored))) if u64::try_from(stored).ok() == Some(base) => {
+            let version = base + 1;
+            match &w.bytes {
+                DocBytes::Snapshot(snapshot) => {
+                    conn.prepare_cached("DELETE FROM doc_bytes WHERE doc = ?1")?.execute([row])?;
+                    insert_bytes(conn, row, snapshot)?;
+                    conn.prepare_cached(
+                        "UPDATE docs SET snapshot_bytes = ?2, chunk_bytes = 0, version = ?3, \
+                         updated_at = ?4 WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        row,
+                        snapshot.len() as i64,
+                        version as i64,
+                        now
+                    ])?;
+                }
+                DocBytes::Chunk(chunk) => {
+                    insert_bytes(conn, row, chunk)?;
+                    conn.prepare_cached(
+                        "UPDATE docs SET chunk_bytes = chunk_bytes + ?2, version = ?3, \
+                         updated_at = ?4 WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        row,
+                        chunk.len() as i64,
+                        version as i64,
+                        now
+                    ])?;
+                }
+            }
+            (row, version)
+        }
+        _ => return Err(conflict()),
+    };
+    let mut last_seq = 0u64;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO log (doc, hash, actor, device, received_at, bytes) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for c in &w.changes {
+        insert.execute(params![
+            row,
+            c.hash.as_slice(),
+            c.actor.as_slice(),
+            w.device.as_deref(),
+            now,
+            c.bytes.as_slice()
+        ])?;
+        last_seq = u64::try_from(conn.last_insert_rowid()).unwrap_or(0);
+    }
+    Ok(Committed { version, last_seq })
+}
+
+fn insert_bytes(conn: &Connection, row: i64, bytes: &[u8]) -> StorageResult<()> {
+    if !bytes.is_empty() {
+        conn.prepare_cached("INSERT INTO doc_bytes (doc, bytes) VALUES (?1, ?2)")?
+            .execute(params![row, bytes])?;
+    }
+    Ok(())
+}
