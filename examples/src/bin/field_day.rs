@@ -1,16 +1,20 @@
-//! A field day on several phones, all offline, then reconciled.
+//! A field day on seven phones and a sync server.
 //!
-//! A patrol team of three phones walks a scenic area without signal, each adding entries to the same
-//! patrol log; a resident reports an illegal roof-top building; a grid leader accepts and dispatches
-//! it; two mediators edit the same case notes offline. At the end of the day the phones exchange
-//! their documents (until the sync server lands, phone to phone) and the example shows what each
-//! phone holds and that all of them converged. It exits non-zero if they did not.
+//! The example starts a fieldsync server in-process on a free loopback port. A patrol team of three
+//! phones walks a scenic area without signal, each adding entries to the same patrol log; a resident
+//! reports an illegal roof-top building; a grid leader accepts and dispatches it; two mediators edit
+//! the same case notes offline. Then everyone syncs through the server, and the example shows what
+//! each phone holds and that all of them converged. It exits non-zero if they did not.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use fieldsync_core::model::*;
+use fieldsync_core::sync::{HttpTransport, SyncClient};
 use fieldsync_core::{DocId, Store};
+use fieldsync_server::{Server, ServerConfig};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -19,19 +23,27 @@ const GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-07";
 
 struct Phone {
     owner: &'static str,
-    store: Store,
+    store: Arc<Store>,
+    sync: SyncClient<HttpTransport>,
 }
 
-fn phone(dir: &std::path::Path, owner: &'static str) -> Res<Phone> {
-    let store = Store::open(dir.join(format!("{owner}.db")))?;
+fn phone(dir: &std::path::Path, owner: &'static str, url: &str) -> Res<Phone> {
+    let store = Arc::new(Store::open(dir.join(format!("{owner}.db")))?);
     store.set_user(owner)?;
-    Ok(Phone { owner, store })
+    let sync = SyncClient::new(store.clone(), HttpTransport::new(url)?);
+    Ok(Phone { owner, store, sync })
 }
 
-/// Gives `to` a copy of document `id` as `from` holds it.
-fn copy(from: &Phone, to: &Phone, id: DocId) -> Res<()> {
-    to.store.merge_remote(id, &from.store.saved_bytes(id)?)?;
-    Ok(())
+impl Phone {
+    /// Syncs with the server and says what travelled.
+    async fn sync(&self) -> Res<()> {
+        let s = self.sync.sync_now(None).await?;
+        println!(
+            "   {:<16} synced: pushed {} docs, pulled {} docs, {} requests, {} B up, {} B down",
+            self.owner, s.docs_pushed, s.docs_pulled, s.requests, s.bytes_up, s.bytes_down
+        );
+        Ok(())
+    }
 }
 
 fn entry(kind: EntryKind, text: &str, checkpoint: Option<&str>) -> Command {
@@ -46,8 +58,9 @@ fn entry(kind: EntryKind, text: &str, checkpoint: Option<&str>) -> Command {
     }
 }
 
-fn main() -> ExitCode {
-    match run() {
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
             eprintln!("the phones did NOT converge");
@@ -60,16 +73,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Res<bool> {
+async fn run() -> Res<bool> {
     let dir = tempfile::tempdir()?;
+    let config = ServerConfig::new(dir.path().join("server")).with_listen("127.0.0.1:0".parse()?);
+    let server = Server::start(&config).await?;
+    let url = server.url();
+    println!("== sync server on {url}");
     let phones = [
-        phone(dir.path(), "police-li")?,
-        phone(dir.path(), "cadre-wang")?,
-        phone(dir.path(), "volunteer-zhao")?,
-        phone(dir.path(), "resident-sun")?,
-        phone(dir.path(), "gridleader-zhou")?,
-        phone(dir.path(), "mediator-chen")?,
-        phone(dir.path(), "mediator-liu")?,
+        phone(dir.path(), "police-li", &url)?,
+        phone(dir.path(), "cadre-wang", &url)?,
+        phone(dir.path(), "volunteer-zhao", &url)?,
+        phone(dir.path(), "resident-sun", &url)?,
+        phone(dir.path(), "gridleader-zhou", &url)?,
+        phone(dir.path(), "mediator-chen", &url)?,
+        phone(dir.path(), "mediator-liu", &url)?,
     ];
     let [li, wang, zhao, sun, zhou, chen, liu] = &phones;
 
@@ -96,8 +113,9 @@ fn run() -> Res<bool> {
             Checkpoint { name: "fire tower".into(), location: None },
         ],
     }))?;
-    copy(li, wang, patrol)?;
-    copy(li, zhao, patrol)?;
+    li.sync().await?;
+    wang.sync().await?;
+    zhao.sync().await?;
     let case = chen.store.create(&NewRecord::MediationCase(NewCase {
         scope: AREA_SCOPE.into(),
         category: CaseCategory::Tourist,
@@ -123,7 +141,8 @@ fn run() -> Res<bool> {
         )?
         .item
         .ok_or("no session key")?;
-    copy(chen, liu, case)?;
+    chen.sync().await?;
+    liu.sync().await?;
     println!("patrol {patrol} started by {}, case {case} opened by {}", li.owner, chen.owner);
 
     println!("== midday, no signal anywhere");
@@ -159,7 +178,9 @@ fn run() -> Res<bool> {
         }),
         photos: vec![],
     }))?;
-    copy(sun, zhou, report)?; // the grid leader walks past and picks it up by hand
+    println!("== the resident finds one bar of signal; so does the grid leader");
+    sun.sync().await?;
+    zhou.sync().await?;
     zhou.store.execute(report, &Command::AcceptReport { note: "seen on site".into() })?;
     zhou.store.execute(
         report,
@@ -199,8 +220,13 @@ fn run() -> Res<bool> {
         },
     )?;
 
-    println!("== evening, back at the station: everyone exchanges everything");
-    exchange(&phones)?;
+    zhou.sync().await?;
+    println!("== evening, back at the station: everyone syncs, twice");
+    for _ in 0..2 {
+        for p in &phones {
+            p.sync().await?;
+        }
+    }
 
     let mut converged = true;
     let mut heads_by_doc: BTreeMap<DocId, Vec<String>> = BTreeMap::new();
@@ -242,19 +268,6 @@ fn run() -> Res<bool> {
     converged &=
         phones.iter().all(|p| p.store.doc_ids().map(|d| d.len() == expected_docs).unwrap_or(false));
     println!("\n{}", if converged { "all phones converged" } else { "phones DIFFER" });
+    server.shutdown().await?;
     Ok(converged)
-}
-
-/// Every phone gives every other phone every document it holds.
-fn exchange(phones: &[Phone]) -> Res<()> {
-    for from in phones {
-        for id in from.store.doc_ids()? {
-            for to in phones {
-                if to.owner != from.owner {
-                    copy(from, to, id)?;
-                }
-            }
-        }
-    }
-    Ok(())
 }
