@@ -241,11 +241,10 @@ pub struct Applied {
 }
 
 /// Builds the document of a new record, committed as one change by `actor`.
-pub(crate) fn create(
-    new: &NewRecord,
-    stamp: &Stamp,
-    actor: ActorId,
-) -> Result<(DocId, AutoCommit)> {
+///
+/// The store calls it for `Store::create`; tools that simulate devices without a store (the
+/// benchmark harness, load tests) call it directly.
+pub fn create(new: &NewRecord, stamp: &Stamp, actor: ActorId) -> Result<(DocId, AutoCommit)> {
     limits::scope(new.scope())?;
     limits::user_id("created_by", &stamp.by)?;
     let id = DocId::random();
@@ -273,12 +272,7 @@ pub(crate) fn create(
 ///
 /// On error the document may hold uncommitted operations; the caller must drop it (the store
 /// reloads it from disk), so that nothing of a refused command survives.
-pub(crate) fn apply(
-    doc: &mut AutoCommit,
-    id: DocId,
-    stamp: &Stamp,
-    cmd: &Command,
-) -> Result<Applied> {
+pub fn apply(doc: &mut AutoCommit, id: DocId, stamp: &Stamp, cmd: &Command) -> Result<Applied> {
     limits::user_id("by", &stamp.by)?;
     let header = doc::read_header(doc, id)?;
     if header.schema > SCHEMA_VERSION {

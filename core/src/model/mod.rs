@@ -58,11 +58,8 @@ pub fn read_header(doc: &AutoCommit, id: DocId) -> Result<Header> {
     doc::read_header(doc, id)
 }
 
-/// Reads a document into its typed record, with the concurrent conflicts of its registers.
-///
-/// Fails with `Malformed` when the document is not a valid record of the kind its header names,
-/// and with `DocumentTooNew` when a newer schema wrote it.
-pub fn read_record(doc: &AutoCommit, id: DocId) -> Result<Record> {
+/// The header of document `id`, checked: it names `id`, and its schema is one this build reads.
+pub(crate) fn checked_header(doc: &AutoCommit, id: DocId) -> Result<Header> {
     let header = doc::read_header(doc, id)?;
     if header.id != id {
         return Err(CoreError::malformed(id, format!("its header names {}", header.id)));
@@ -74,6 +71,15 @@ pub fn read_record(doc: &AutoCommit, id: DocId) -> Result<Record> {
             supported: SCHEMA_VERSION,
         });
     }
+    Ok(header)
+}
+
+/// Reads a document into its typed record, with the concurrent conflicts of its registers.
+///
+/// Fails with `Malformed` when the document is not a valid record of the kind its header names,
+/// and with `DocumentTooNew` when a newer schema wrote it.
+pub fn read_record(doc: &AutoCommit, id: DocId) -> Result<Record> {
+    let header = checked_header(doc, id)?;
     let bad = |e: autosurgeon::HydrateError| CoreError::malformed(id, e.to_string());
     Ok(match header.kind {
         Kind::Report => {

@@ -63,9 +63,13 @@ pub(crate) fn read_bytes(conn: &Connection, row: &DocRow) -> Result<Vec<u8>> {
 /// Loads a stored document. Stored bytes were verified when they were written, and loading
 /// verifies them again, so corruption on disk is reported rather than used.
 pub(crate) fn load(conn: &Connection, id: DocId, row: &DocRow) -> Result<AutoCommit> {
-    let bytes = read_bytes(conn, row)?;
+    load_bytes(id, &read_bytes(conn, row)?)
+}
+
+/// Loads a document from bytes read by [`read_bytes`].
+pub(crate) fn load_bytes(id: DocId, bytes: &[u8]) -> Result<AutoCommit> {
     crate::changes::guarded(|| {
-        AutoCommit::load(&bytes).map_err(|e| crate::changes::ParseError(e.to_string()))
+        AutoCommit::load(bytes).map_err(|e| crate::changes::ParseError(e.to_string()))
     })
     .map_err(|e| CoreError::malformed(id, format!("stored bytes do not load: {e}")))
 }

@@ -2,11 +2,11 @@
 //! (nothing on disk changes, and on error the document is dropped from the cache), `write` puts
 //! the result into an open transaction. A sync applies a whole page this way in one transaction.
 
-use automerge::{AutoCommit, ChangeHash};
+use automerge::{ActorId, AutoCommit, ChangeHash};
 
 use super::docs;
 use super::projection::Projection;
-use super::writer::{Loaded, Writer};
+use super::writer::{Loaded, Source, Writer};
 use crate::changes::{self, ParseError};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
@@ -37,18 +37,97 @@ fn malformed(id: DocId) -> impl Fn(ParseError) -> CoreError {
     move |e| CoreError::malformed(id, e.0)
 }
 
-/// Verifies `bytes` and merges them into the document in memory.
-pub(crate) fn prepare(w: &mut Writer, id: DocId, bytes: &[u8]) -> Result<Prepared> {
+/// One document of a page to prepare: its id, where it starts from, and the bytes to merge.
+type Item<'a> = (DocId, Result<Source>, &'a [u8]);
+
+/// Below this many documents a page is prepared on the calling thread alone.
+const PARALLEL_FROM: usize = 16;
+/// Most threads one page is prepared on.
+const MAX_THREADS: usize = 4;
+
+fn check_size(bytes: &[u8]) -> Result<()> {
     if bytes.len() > limits::MERGE_BYTES {
         return Err(CoreError::invalid(
             "bytes",
             format!("{} bytes; at most {} per merge", bytes.len(), limits::MERGE_BYTES),
         ));
     }
-    match w.take_if_stored(id)? {
+    Ok(())
+}
+
+/// Verifies `bytes` and merges them into the document in memory.
+pub(crate) fn prepare(w: &mut Writer, id: DocId, bytes: &[u8]) -> Result<Prepared> {
+    check_size(bytes)?;
+    let actor = w.identity.actor.clone();
+    let source = w.take_source(id)?;
+    prepare_from(id, source, bytes, &actor)
+}
+
+/// The CPU half of [`prepare`]: loading, verifying and merging, with no access to the database.
+fn prepare_from(id: DocId, source: Source, bytes: &[u8], actor: &ActorId) -> Result<Prepared> {
+    match source.load(id, actor)? {
         Some(loaded) => prepare_existing(id, loaded, bytes),
-        None => prepare_new(id, bytes, w.identity.actor.clone()),
+        None => prepare_new(id, bytes, actor.clone()),
     }
+}
+
+/// [`prepare`] for a page of documents: what is on disk is read on the writer's thread, and the
+/// loading and merging (the CPU work) is spread over up to [`MAX_THREADS`] threads. Returns one
+/// result per document, in order; only a database error fails the whole page.
+pub(crate) fn prepare_many(
+    w: &mut Writer,
+    items: &[(DocId, &[u8])],
+) -> Result<Vec<Result<Prepared>>> {
+    let actor = w.identity.actor.clone();
+    let mut work: Vec<Item<'_>> = Vec::with_capacity(items.len());
+    for &(id, bytes) in items {
+        // An oversized merge is refused before anything is read for it.
+        let source = match check_size(bytes) {
+            Ok(()) => Ok(w.take_source(id)?),
+            Err(e) => Err(e),
+        };
+        work.push((id, source, bytes));
+    }
+    let many = items.len() > 1;
+    let run = |(id, source, bytes): Item<'_>| {
+        let p = source.and_then(|source| prepare_from(id, source, bytes, &actor))?;
+        Ok(if many { p.forget_new() } else { p })
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_THREADS)
+        .min(work.len() / PARALLEL_FROM)
+        .max(1);
+    if threads == 1 {
+        return Ok(work.into_iter().map(run).collect());
+    }
+    let per = work.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<Item<'_>>> = Vec::with_capacity(threads);
+    let mut it = work.into_iter().peekable();
+    while it.peek().is_some() {
+        chunks.push(it.by_ref().take(per).collect());
+    }
+    let run = &run;
+    Ok(std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                let ids: Vec<DocId> = chunk.iter().map(|(id, _, _)| *id).collect();
+                (ids, scope.spawn(move || chunk.into_iter().map(run).collect::<Vec<_>>()))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(ids, h)| match h.join() {
+                Ok(results) => results,
+                // A panic outside the guarded Automerge calls fails that chunk's documents only.
+                Err(_) => ids
+                    .into_iter()
+                    .map(|id| Err(CoreError::malformed(id, "merging panicked")))
+                    .collect(),
+            })
+            .collect()
+    }))
 }
 
 fn prepare_existing(id: DocId, mut loaded: Loaded, bytes: &[u8]) -> Result<Prepared> {
@@ -93,7 +172,7 @@ fn prepare_existing(id: DocId, mut loaded: Loaded, bytes: &[u8]) -> Result<Prepa
     })
 }
 
-fn prepare_new(id: DocId, bytes: &[u8], actor: automerge::ActorId) -> Result<Prepared> {
+fn prepare_new(id: DocId, bytes: &[u8], actor: ActorId) -> Result<Prepared> {
     let whole = changes::starts_with_document(bytes);
     let mut doc = if whole {
         let doc = changes::guarded(|| {
@@ -119,8 +198,10 @@ fn prepare_new(id: DocId, bytes: &[u8], actor: automerge::ActorId) -> Result<Pre
     if !missing.is_empty() {
         return Err(CoreError::MissingDependencies { id, missing: missing.len() });
     }
-    let record = model::read_record(&doc, id)?;
-    let kind = record.header().kind;
+    // The projection reads the header and every field the lists and search use, so a document
+    // that lacks them is refused here; the rest is read (and checked) when the record is opened.
+    let proj = Projection::of(&doc, id)?;
+    let kind = proj.kind();
     // A saved document is stored as given (it loaded strictly as it is); bare changes are saved
     // as a compact snapshot.
     let snapshot = if whole { bytes.to_vec() } else { doc.save() };
@@ -130,7 +211,6 @@ fn prepare_new(id: DocId, bytes: &[u8], actor: automerge::ActorId) -> Result<Pre
             format!("{id} exceeds {} bytes", limits::DOC_BYTES),
         ));
     }
-    let proj = Projection::of(&doc, id)?;
     Ok(Prepared {
         id,
         kind,
@@ -147,30 +227,32 @@ fn prepare_new(id: DocId, bytes: &[u8], actor: automerge::ActorId) -> Result<Pre
 impl Prepared {
     /// Writes the merge into the open transaction `tx`; returns the document's row id.
     pub(crate) fn write(&mut self, tx: &rusqlite::Connection, now: i64) -> Result<i64> {
-        match std::mem::replace(&mut self.write, Write::Nothing) {
-            Write::Nothing => {}
-            Write::Append(chunk) => {
-                if let Some(l) = self.loaded.as_mut() {
+        let rowid = match std::mem::replace(&mut self.write, Write::Nothing) {
+            Write::Nothing | Write::Append(_) if self.loaded.is_none() => {
+                return Err(CoreError::malformed(self.id, "merge lost its document"));
+            }
+            Write::Nothing => self.loaded.as_ref().map_or(0, |l| l.row.rowid),
+            Write::Append(chunk) => match self.loaded.as_mut() {
+                Some(l) => {
                     let mut row = l.row;
                     docs::append(tx, &mut row, &mut l.doc, &chunk, now)?;
                     l.row = row;
+                    row.rowid
                 }
-            }
+                None => return Err(CoreError::malformed(self.id, "merge lost its document")),
+            },
             Write::Insert(snapshot) => {
                 let row = docs::insert(tx, self.id, self.kind, &snapshot, now)?;
                 if let Some(doc) = self.doc.take() {
                     self.loaded = Some(Loaded { doc, row });
                 }
+                row.rowid
             }
-        }
-        let loaded = self
-            .loaded
-            .as_ref()
-            .ok_or_else(|| CoreError::malformed(self.id, "merge lost its document"))?;
+        };
         if let Some(p) = &self.proj {
-            p.write(tx, loaded.row.rowid)?;
+            p.write(tx, rowid)?;
         }
-        Ok(loaded.row.rowid)
+        Ok(rowid)
     }
 
     /// The merged document's heads.
@@ -178,8 +260,18 @@ impl Prepared {
         match (self.loaded.as_mut(), self.doc.as_mut()) {
             (Some(l), _) => l.doc.get_heads(),
             (None, Some(d)) => d.get_heads(),
-            (None, None) => Vec::new(),
+            // A new document dropped after preparing: its heads are those of what came in.
+            (None, None) => self.incoming_heads.clone(),
         }
+    }
+
+    /// Drops a new document's in-memory copy (a page of many new documents is not worth
+    /// caching, and dropping it here can happen on a worker thread).
+    fn forget_new(mut self) -> Self {
+        if self.created {
+            self.doc = None;
+        }
+        self
     }
 
     /// Hands the loaded document back to the writer's cache after the transaction committed.

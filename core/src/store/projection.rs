@@ -101,8 +101,13 @@ fn any_conflict(d: &AutoCommit, registers: &[&str]) -> Result<bool> {
 
 impl Projection {
     /// Reads the projected values of a document.
+    /// The kind of the projected record.
+    pub(crate) fn kind(&self) -> Kind {
+        self.header.kind
+    }
+
     pub(crate) fn of(d: &AutoCommit, id: DocId) -> Result<Projection> {
-        let header = doc::read_header(d, id)?;
+        let header = crate::model::checked_header(d, id)?;
         let status = req_str(d, &ROOT, STATUS, id)?;
         let (body, conflicted, search_title, search_body) = match header.kind {
             Kind::Report => {

@@ -61,8 +61,9 @@ pub struct SyncStatus {
 }
 
 impl Store {
-    /// The feed position: `(epoch, cursor)`.
-    pub(crate) fn sync_position(&self) -> Result<(Option<String>, String)> {
+    /// The feed position: `(epoch, cursor)` of the server last synced with (for tools and
+    /// diagnostics; the sync client keeps it up to date).
+    pub fn sync_position(&self) -> Result<(Option<String>, String)> {
         self.read(sync_state::position)
     }
 
@@ -195,8 +196,9 @@ impl Store {
         {
             let mut w = self.writer();
             let mut prepared: Vec<Prepared> = Vec::new();
-            for d in docs {
-                match merge::prepare(&mut w, d.doc, &d.bytes) {
+            let items: Vec<(DocId, &[u8])> = docs.iter().map(|d| (d.doc, &d.bytes[..])).collect();
+            for (d, result) in docs.iter().zip(merge::prepare_many(&mut w, &items)?) {
+                match result {
                     Ok(p) => prepared.push(p),
                     Err(e @ (CoreError::Storage(_) | CoreError::Io(_))) => return Err(e),
                     Err(e) => {

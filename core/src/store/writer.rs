@@ -23,6 +23,30 @@ pub(crate) struct Loaded {
     pub(crate) row: DocRow,
 }
 
+/// Where a document to merge into comes from (see [`Writer::take_source`]).
+pub(crate) enum Source {
+    /// Loaded already.
+    Cached(Box<Loaded>),
+    /// On disk, not loaded yet.
+    Stored { row: DocRow, bytes: Vec<u8> },
+    /// Not held by this store.
+    New,
+}
+
+impl Source {
+    /// The document loaded (writing as `actor`), or `None` for a new one.
+    pub(crate) fn load(self, id: DocId, actor: &ActorId) -> Result<Option<Loaded>> {
+        match self {
+            Source::Cached(l) => Ok(Some(*l)),
+            Source::New => Ok(None),
+            Source::Stored { row, bytes } => {
+                let doc = docs::load_bytes(id, &bytes)?.with_actor(actor.clone());
+                Ok(Some(Loaded { doc, row }))
+            }
+        }
+    }
+}
+
 pub(crate) struct Writer {
     pub(crate) conn: Connection,
     cache: LruCache<DocId, Loaded>,
@@ -60,6 +84,18 @@ impl Writer {
                 let doc = docs::load(&self.conn, id, &row)?.with_actor(self.identity.actor.clone());
                 Ok(Some(Loaded { doc, row }))
             }
+        }
+    }
+
+    /// What a merge starts from, without the CPU work of loading: the cached document, the
+    /// stored bytes (loaded later, possibly on another thread, by [`Source::load`]), or nothing.
+    pub(crate) fn take_source(&mut self, id: DocId) -> Result<Source> {
+        if let Some(l) = self.cache.pop(&id) {
+            return Ok(Source::Cached(Box::new(l)));
+        }
+        match docs::find(&self.conn, id)? {
+            None => Ok(Source::New),
+            Some(row) => Ok(Source::Stored { bytes: docs::read_bytes(&self.conn, &row)?, row }),
         }
     }
 
