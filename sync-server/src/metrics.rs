@@ -1,5 +1,6 @@
 //! Prometheus metrics in text form at `GET /metrics`: requests by route and status with their
-//! durations, changes accepted, pushes refused by code, documents cached, the log's last seq.
+//! durations, changes accepted, pushes refused by code, documents cached, the log's last seq,
+//! and the process's resident memory.
 //! Written by hand: a handful of counters does not need a metrics framework.
 
 use std::collections::BTreeMap;
@@ -159,5 +160,17 @@ fn render(app: &App) -> String {
     let _ = writeln!(out, "fieldsync_documents_locked {}", app.locks.len());
     family(&mut out, "fieldsync_requests_in_flight", "gauge", "Sync requests being handled.");
     let _ = writeln!(out, "fieldsync_requests_in_flight {}", app.in_flight());
+    if let Some(rss) = resident_bytes() {
+        family(&mut out, "process_resident_memory_bytes", "gauge", "Resident memory in bytes.");
+        let _ = writeln!(out, "process_resident_memory_bytes {rss}");
+    }
     out
+}
+
+/// The process's resident memory, from `VmRSS` in `/proc/self/status` (Linux; `None` elsewhere).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

@@ -481,6 +481,12 @@ async fn health_and_metrics() {
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
+    let rss = text
+        .lines()
+        .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("resident memory reported");
+    assert!(rss > 1024 * 1024, "a running server holds more than 1 MiB: {rss}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@ pub mod corpus;
 pub mod report;
 pub mod stats;
 pub mod store;
+pub mod sync;
 
 use std::path::PathBuf;
 

@@ -23,6 +23,10 @@ pub enum Unit {
     Count,
     /// Operations per second, whole.
     PerSecond,
+    /// A ratio of two like quantities, three decimals.
+    Ratio,
+    /// Mebibytes, one decimal.
+    Mb,
 }
 
 impl Unit {
@@ -34,14 +38,16 @@ impl Unit {
             Unit::Bytes => "bytes",
             Unit::Count => "count",
             Unit::PerSecond => "per_s",
+            Unit::Ratio => "ratio",
+            Unit::Mb => "MiB",
         }
     }
 
     /// Decimals shown (and kept in the JSON file).
     pub fn decimals(self) -> usize {
         match self {
-            Unit::Ms => 3,
-            Unit::Seconds => 1,
+            Unit::Ms | Unit::Ratio => 3,
+            Unit::Seconds | Unit::Mb => 1,
             Unit::Bytes | Unit::Count | Unit::PerSecond => 0,
         }
     }

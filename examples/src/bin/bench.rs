@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! cargo run --release -p fieldsync-examples --bin bench -- store [--docs N] [--json FILE]
+//! cargo run --release -p fieldsync-examples --bin bench -- sync [--docs N] [--server URL]
 //! ```
 
 use std::path::PathBuf;
@@ -13,6 +14,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use fieldsync_examples::bench::{self, Report};
+
+// The same allocator as the server binary, so the server this harness starts in a child process
+// (`bench serve`) behaves, and measures, like the real one.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Measures fieldsync on realistic data.
 #[derive(Debug, Parser)]
@@ -32,6 +38,38 @@ struct Cli {
 enum Suite {
     /// The phone store: open, create, edit, query, search and size, on N records.
     Store(StoreArgs),
+    /// Phones and a server over HTTP on loopback: initial sync, reconnect, one change, load,
+    /// and the server's memory.
+    Sync(SyncArgs),
+    /// Runs a server for the `sync` suite (started by the suite itself).
+    #[command(hide = true)]
+    Serve {
+        /// Directory of the server's database.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    /// Reports the phones sync.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    docs: u64,
+    /// A server started elsewhere (e.g. http://127.0.0.1:8080); by default the suite starts one.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Simulated devices in the load phase.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    devices: u64,
+    /// Simulated devices syncing at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    concurrency: u64,
+    /// Documents stored on the server when its memory is read; 0 skips that phase.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
+    rss_docs: u64,
+    /// Seed a new phone fixture even if a cached one exists.
+    #[arg(long)]
+    fresh: bool,
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +95,19 @@ fn main() -> ExitCode {
                     &mut report,
                 )
             }),
+        Suite::Sync(args) => bench::sync::run(
+            &bench::sync::Options {
+                docs: args.docs as usize,
+                devices: args.devices as usize,
+                concurrency: args.concurrency as usize,
+                rss_docs: args.rss_docs as usize,
+                server: args.server.clone(),
+                cache_dir,
+                fresh: args.fresh,
+            },
+            &mut report,
+        ),
+        Suite::Serve { data } => bench::sync::server::serve_child(data.clone()),
     };
     // Whatever was measured before a failure is still worth keeping.
     let written = match &cli.json {

@@ -30,28 +30,42 @@ pub fn fixture_path(cache_dir: &Path, docs: usize) -> PathBuf {
 /// returns its path and, if it was seeded now, how long that took.
 pub fn ensure(cache_dir: &Path, docs: usize, fresh: bool) -> Result<(PathBuf, Option<Duration>)> {
     let path = fixture_path(cache_dir, docs);
+    let took = ensure_fixture(&path, fresh, |partial| seed(partial, docs))?;
+    Ok((path, took))
+}
+
+/// Makes sure a store fixture exists at `path`: unless it does (and `fresh` is not set), `seed`
+/// writes it under a temporary name, which is renamed once the store is closed, so an
+/// interrupted seeding never leaves a fixture behind. Returns how long seeding took, if it ran.
+pub fn ensure_fixture(
+    path: &Path,
+    fresh: bool,
+    seed: impl FnOnce(&Path) -> Result<()>,
+) -> Result<Option<Duration>> {
     if !fresh && path.exists() {
-        return Ok((path, None));
+        return Ok(None);
     }
-    std::fs::create_dir_all(cache_dir)
-        .map_err(|e| format!("cannot create {}: {e}", cache_dir.display()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
     let partial = path.with_extension("db.partial");
     remove_db(&partial)?;
-    remove_db(&path)?;
+    remove_db(path)?;
     let start = Instant::now();
-    seed(&partial, docs)?;
+    seed(&partial)?;
     let took = start.elapsed();
     // Closed by a writer with no reader beside it, SQLite checkpoints the WAL into the main file
     // and deletes it, so the fixture is one file.
     drop(Store::open(&partial)?);
-    std::fs::rename(&partial, &path)?;
+    std::fs::rename(&partial, path)?;
     let wal = sidecar(&partial, "-wal");
     if wal.exists() {
-        std::fs::rename(&wal, sidecar(&path, "-wal"))?;
+        std::fs::rename(&wal, sidecar(path, "-wal"))?;
     }
     let _ = std::fs::remove_file(sidecar(&partial, "-shm"));
     progress(format_args!("seeded {} in {:.1} s", path.display(), took.as_secs_f64()));
-    Ok((path, Some(took)))
+    Ok(Some(took))
 }
 
 /// Copies a closed store (and its WAL, if one was left) to `to`.

@@ -1,0 +1,180 @@
+//! A simulated device for load: one report held in memory, and the sync protocol spoken
+//! directly, so that a thousand of them fit in one process. Each round pushes what the server
+//! has not acknowledged and pulls one page after the device's cursor, as a phone does.
+
+use automerge::{ActorId, AutoCommit, ChangeHash};
+use fieldsync_core::DocId;
+use fieldsync_core::model::command::{self, Command, NewRecord};
+use fieldsync_core::model::{NewReport, Stamp};
+use fieldsync_core::protocol::{self, PushDoc, PushOutcome, SyncRequest, SyncResponse};
+use fieldsync_core::sync::{HttpTransport, Transport};
+use fieldsync_core::time::now_ms;
+
+use crate::bench::Result;
+
+/// What one round moved.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Round {
+    /// Request body bytes.
+    pub bytes_up: usize,
+    /// Answer body bytes.
+    pub bytes_down: usize,
+    /// Documents in the pulled page.
+    pub docs_pulled: usize,
+}
+
+/// One simulated phone with one report of its own.
+pub struct SimDevice {
+    transport: HttpTransport,
+    user: String,
+    actor: ActorId,
+    id: DocId,
+    doc: AutoCommit,
+    acked: Vec<ChangeHash>,
+    epoch: Option<String>,
+    cursor: String,
+    page_bytes: u32,
+}
+
+impl SimDevice {
+    /// A device of `user` that has just created `report`, positioned at `cursor` of `epoch`.
+    pub fn new(
+        transport: HttpTransport,
+        user: String,
+        report: NewReport,
+        (epoch, cursor): (Option<String>, String),
+        page_bytes: u32,
+    ) -> Result<SimDevice> {
+        let actor = ActorId::random();
+        let stamp = Stamp { by: user.clone(), at: now_ms() };
+        let (id, doc) = command::create(&NewRecord::Report(report), &stamp, actor.clone())?;
+        Ok(SimDevice {
+            transport,
+            user,
+            actor,
+            id,
+            doc,
+            acked: Vec::new(),
+            epoch,
+            cursor,
+            page_bytes,
+        })
+    }
+
+    /// Moves the device's feed position (a device that caught up elsewhere).
+    pub fn reposition(&mut self, (epoch, cursor): (Option<String>, String)) {
+        self.epoch = epoch;
+        self.cursor = cursor;
+    }
+
+    /// Applies `cmd` to the device's report, as its user.
+    pub fn edit(&mut self, cmd: &Command) -> Result<()> {
+        let stamp = Stamp { by: self.user.clone(), at: now_ms() };
+        command::apply(&mut self.doc, self.id, &stamp, cmd)?;
+        Ok(())
+    }
+
+    /// Pushes the unacknowledged changes and pulls one page; fails unless the push is acked.
+    pub async fn round(&mut self) -> Result<Round> {
+        let changes: Vec<u8> =
+            self.doc.get_changes(&self.acked).iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
+        let heads = self.doc.get_heads();
+        let push = if changes.is_empty() {
+            Vec::new()
+        } else {
+            vec![PushDoc { doc: self.id, changes, heads: protocol::to_wire(&heads) }]
+        };
+        let request = SyncRequest {
+            v: protocol::VERSION,
+            epoch: self.epoch.clone(),
+            cursor: self.cursor.clone(),
+            actor: self.actor.to_bytes().to_vec(),
+            push,
+            want: Vec::new(),
+            page_bytes: self.page_bytes,
+        };
+        let body = protocol::encode(&request);
+        let bytes_up = body.len();
+        let answer = self.transport.post("/v1/sync", body).await?;
+        let bytes_down = answer.len();
+        let response: SyncResponse = protocol::decode(&answer)?;
+        for r in &response.results {
+            match &r.outcome {
+                PushOutcome::Acked { .. } => self.acked = heads.clone(),
+                other => {
+                    return Err(format!("push of {} not acknowledged: {other:?}", r.doc).into());
+                }
+            }
+        }
+        self.epoch = Some(response.epoch);
+        self.cursor = response.cursor;
+        Ok(Round { bytes_up, bytes_down, docs_pulled: response.docs.len() })
+    }
+}
+
+/// Reports created whole for the memory phase: each a report and its workflow, pushed by one
+/// bulk device in requests of many documents.
+pub struct BulkPusher {
+    transport: HttpTransport,
+    actor: ActorId,
+}
+
+impl BulkPusher {
+    /// A pusher writing as a new actor.
+    pub fn new(transport: HttpTransport) -> BulkPusher {
+        BulkPusher { transport, actor: ActorId::random() }
+    }
+
+    /// Builds one document per `(report, steps)` (outside the async runtime's threads: the
+    /// caller decides) and returns them ready to push.
+    pub fn build(
+        &self,
+        user: &str,
+        records: Vec<(NewReport, Vec<Command>)>,
+    ) -> Result<Vec<PushDoc>> {
+        let mut out = Vec::with_capacity(records.len());
+        for (report, steps) in records {
+            let stamp = Stamp { by: user.to_string(), at: now_ms() };
+            let (id, mut doc) =
+                command::create(&NewRecord::Report(report), &stamp, self.actor.clone())?;
+            for cmd in &steps {
+                command::apply(&mut doc, id, &stamp, cmd)?;
+            }
+            let changes =
+                doc.get_changes(&[]).iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
+            out.push(PushDoc { doc: id, changes, heads: protocol::to_wire(&doc.get_heads()) });
+        }
+        Ok(out)
+    }
+
+    /// Pushes `docs` in one request (pulling nothing: the cursor is already at the end for the
+    /// pages it would get are not what is measured); fails unless every one is acknowledged.
+    pub async fn push(
+        &self,
+        docs: Vec<PushDoc>,
+        epoch: Option<String>,
+        cursor: String,
+    ) -> Result<()> {
+        let n = docs.len();
+        let request = SyncRequest {
+            v: protocol::VERSION,
+            epoch,
+            cursor,
+            actor: self.actor.to_bytes().to_vec(),
+            push: docs,
+            want: Vec::new(),
+            page_bytes: protocol::limits::PAGE_BYTES_MIN,
+        };
+        let answer = self.transport.post("/v1/sync", protocol::encode(&request)).await?;
+        let response: SyncResponse = protocol::decode(&answer)?;
+        let acked = response
+            .results
+            .iter()
+            .filter(|r| matches!(r.outcome, PushOutcome::Acked { .. }))
+            .count();
+        if acked != n {
+            return Err(format!("{acked} of {n} pushed documents acknowledged").into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,338 @@
+//! The `sync` suite: phones and a server over HTTP on loopback.
+//!
+//! In order: a seeding phone pushes N reports (a cached store fixture) to the server; a fresh
+//! phone pulls them all (`sync.initial_*`); it syncs again with nothing changed (`sync.noop_*`);
+//! the seeding phone changes one report and the fresh phone syncs (`sync.one_change_*`); a
+//! thousand simulated devices each push one change to their own report and pull a page,
+//! concurrently with a bound (`server.changes_per_s`, `server.p99_ms`); finally the server is
+//! filled up to 100,000 documents and its resident memory read (`server.rss_mb`).
+//!
+//! The phones are real stores and the real sync client; the simulated devices speak the
+//! protocol directly, holding one document each in memory. The server is a child process, so
+//! its memory is its own, unless `--server URL` names one started elsewhere.
+
+mod device;
+pub mod server;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fieldsync_core::Store;
+use fieldsync_core::model::NewRecord;
+use fieldsync_core::store::{PageRequest, ReportFilter, schema};
+use fieldsync_core::sync::{HttpTransport, SyncClient, SyncSummary};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use self::device::{BulkPusher, Round, SimDevice};
+use self::server::BenchServer;
+use super::corpus::Corpus;
+use super::store::seed::{copy, ensure_fixture};
+use super::{Report, Result, Samples, Unit, progress};
+
+/// Bump when what the report fixture holds changes.
+const SEED_FORMAT: u32 = 1;
+/// Seed of the fixture's generator.
+const SEED: u64 = 0x005e_ed5c;
+/// Seed of what a run draws.
+const RUN_SEED: u64 = 0x5c_4c40;
+/// Records created by one user of the fixture before the next takes over.
+const RECORDS_PER_USER: usize = 50;
+/// Documents per request when filling the server for the memory figure.
+const FILL_BATCH: usize = 500;
+/// Page size the simulated devices ask for (what a phone on a fair link asks).
+const DEVICE_PAGE_BYTES: u32 = 256 * 1024;
+
+/// What the suite is asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Reports the phones sync.
+    pub docs: usize,
+    /// Simulated devices in the load phase.
+    pub devices: usize,
+    /// Simulated devices syncing at once.
+    pub concurrency: usize,
+    /// Documents the server holds when its memory is read (0: skip that phase).
+    pub rss_docs: usize,
+    /// A server started elsewhere; `None` starts one.
+    pub server: Option<String>,
+    /// Where fixtures are cached.
+    pub cache_dir: PathBuf,
+    /// Seed a new fixture even if one is cached.
+    pub fresh: bool,
+}
+
+/// Runs the suite, recording each figure in `report` as it is measured.
+pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
+    let fixture = opts.cache_dir.join(format!(
+        "reports-{}-s{}-v{SEED_FORMAT}.db",
+        opts.docs,
+        schema::VERSION
+    ));
+    let docs = opts.docs;
+    ensure_fixture(&fixture, opts.fresh, |path| seed_reports(path, docs))?;
+    let dir = tempfile::tempdir()?;
+    let server = match &opts.server {
+        Some(url) => BenchServer::remote(url),
+        None => BenchServer::start(&dir.path().join("server"))?,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(phases(opts, report, &server, &fixture, dir.path()))
+}
+
+async fn phases(
+    opts: &Options,
+    report: &mut Report,
+    server: &BenchServer,
+    fixture: &Path,
+    dir: &Path,
+) -> Result<()> {
+    let transport = HttpTransport::new(server.url())?;
+
+    // The seeding phone pushes everything.
+    copy(fixture, &dir.join("seeder.db"))?;
+    let seeder = client(&dir.join("seeder.db"), &transport)?;
+    progress(format_args!("pushing {} reports from the seeding phone", opts.docs));
+    let push = seeder.sync_now(None).await?;
+    report.record("sync.push_docs_per_s", per_s(push.docs_pushed, push.duration), Unit::PerSecond);
+
+    // A fresh phone pulls everything.
+    progress("a fresh phone pulls everything");
+    let fresh = client(&dir.join("fresh.db"), &transport)?;
+    let initial = fresh.sync_now(None).await?;
+    let stats = fresh.store().stats()?;
+    let pulled = initial.docs_pulled.max(1) as f64;
+    report.record(
+        "sync.initial_docs_per_s",
+        per_s(initial.docs_pulled, initial.duration),
+        Unit::PerSecond,
+    );
+    report.record("sync.initial_bytes_per_doc", initial.bytes_down as f64 / pulled, Unit::Bytes);
+    report.record(
+        "sync.initial_saved_bytes_per_doc",
+        stats.document_bytes as f64 / stats.documents.max(1) as f64,
+        Unit::Bytes,
+    );
+    report.record(
+        "sync.initial_wire_ratio",
+        initial.bytes_down as f64 / stats.document_bytes.max(1) as f64,
+        Unit::Ratio,
+    );
+    report.record("sync.initial_requests", initial.requests as f64, Unit::Count);
+    if stats.documents < opts.docs as u64 {
+        return Err(format!(
+            "the fresh phone holds {} of {} documents",
+            stats.documents, opts.docs
+        )
+        .into());
+    }
+
+    // Nothing changed.
+    let noop = fresh.sync_now(None).await?;
+    report.record("sync.noop_requests", noop.requests as f64, Unit::Count);
+    report.record("sync.noop_bytes", (noop.bytes_up + noop.bytes_down) as f64, Unit::Bytes);
+
+    // One report changed on the seeding phone.
+    let mut corpus = Corpus::new(RUN_SEED);
+    let page = seeder.store().query_reports(&ReportFilter::default(), &PageRequest::first(1))?;
+    let id = page.items.first().map(|r| r.id).ok_or("the seeding phone holds no report")?;
+    seeder.store().execute(id, &corpus.comment())?;
+    let sent = seeder.sync_now(None).await?;
+    let one = fresh.sync_now(None).await?;
+    report.record("sync.one_change_requests", one.requests as f64, Unit::Count);
+    report.record("sync.one_change_bytes", (one.bytes_up + one.bytes_down) as f64, Unit::Bytes);
+    report.record(
+        "sync.one_change_push_bytes",
+        (sent.bytes_up + sent.bytes_down) as f64,
+        Unit::Bytes,
+    );
+    if one.docs_pulled != 1 {
+        return Err(format!("one change elsewhere pulled {} documents", one.docs_pulled).into());
+    }
+
+    load(opts, report, server, &fresh, &transport, &mut corpus).await?;
+    if opts.rss_docs > 0 {
+        fill_and_measure(opts, report, server, &fresh, &transport, &mut corpus).await?;
+    }
+    Ok(())
+}
+
+/// A phone syncing the store at `path` (created if missing) through `transport`.
+fn client(path: &Path, transport: &HttpTransport) -> Result<SyncClient<HttpTransport>> {
+    let store = Store::open(path)?;
+    Ok(SyncClient::new(Arc::new(store), transport.clone()))
+}
+
+/// `server.*`: simulated devices each push one change to their own report and pull a page.
+async fn load(
+    opts: &Options,
+    report: &mut Report,
+    server: &BenchServer,
+    phone: &SyncClient<HttpTransport>,
+    transport: &HttpTransport,
+    corpus: &mut Corpus,
+) -> Result<()> {
+    progress(format_args!("{} simulated devices create their reports", opts.devices));
+    let position = phone.store().sync_position()?;
+    let mut devices = Vec::with_capacity(opts.devices);
+    for i in 0..opts.devices {
+        let report = corpus.report(opts.docs + i);
+        let user = format!("device-{i:04}");
+        devices.push(SimDevice::new(
+            transport.clone(),
+            user,
+            report,
+            position.clone(),
+            DEVICE_PAGE_BYTES,
+        )?);
+    }
+    let (devices, _, _, setup_wall) = rounds(devices, opts.concurrency).await?;
+    report.record(
+        "server.create_changes_per_s",
+        per_s(opts.devices as u64, setup_wall),
+        Unit::PerSecond,
+    );
+
+    // Every device catches up with the others' new reports, as a phone that synced before
+    // going out would have; the measured round then pulls only what changed during it.
+    let SyncSummary { .. } = phone.sync_now(None).await?;
+    let position = phone.store().sync_position()?;
+    let mut ready = Vec::with_capacity(devices.len());
+    for mut d in devices {
+        d.reposition(position.clone());
+        d.edit(&corpus.comment())?;
+        ready.push(d);
+    }
+    let before = server.metric("fieldsync_changes_accepted_total").await?;
+    progress(format_args!(
+        "{} devices push one change each and pull, {} at a time",
+        opts.devices, opts.concurrency
+    ));
+    let (_, mut latencies, moved, wall) = rounds(ready, opts.concurrency).await?;
+    let after = server.metric("fieldsync_changes_accepted_total").await?;
+    if let (Some(b), Some(a)) = (before, after)
+        && (a - b) < opts.devices as f64
+    {
+        return Err(format!("the server accepted {} of {} changes", a - b, opts.devices).into());
+    }
+    report.record("server.changes_per_s", per_s(opts.devices as u64, wall), Unit::PerSecond);
+    report.record("server.p50_ms", latencies.median(), Unit::Ms);
+    report.record("server.p99_ms", latencies.percentile(99.0), Unit::Ms);
+    let n = opts.devices.max(1) as f64;
+    report.record("server.pulled_docs_per_round", moved.docs_pulled as f64 / n, Unit::Count);
+    report.record("server.bytes_up_per_round", moved.bytes_up as f64 / n, Unit::Bytes);
+    report.record("server.bytes_down_per_round", moved.bytes_down as f64 / n, Unit::Bytes);
+    Ok(())
+}
+
+/// One round for every device, at most `concurrency` at once; returns the devices, each
+/// round's latency, what all rounds moved together, and the wall time of all of them.
+async fn rounds(
+    devices: Vec<SimDevice>,
+    concurrency: usize,
+) -> Result<(Vec<SimDevice>, Samples, Round, Duration)> {
+    let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut set = JoinSet::new();
+    let start = Instant::now();
+    for mut d in devices {
+        let gate = gate.clone();
+        set.spawn(async move {
+            let _turn = gate.acquire_owned().await?;
+            let t = Instant::now();
+            let moved = d.round().await?;
+            Ok::<_, super::Error>((d, moved, t.elapsed()))
+        });
+    }
+    let mut out = Vec::new();
+    let mut samples = Samples::new();
+    let mut total = Round::default();
+    while let Some(joined) = set.join_next().await {
+        let (d, moved, took) = joined??;
+        samples.push(took);
+        total.bytes_up += moved.bytes_up;
+        total.bytes_down += moved.bytes_down;
+        total.docs_pulled += moved.docs_pulled;
+        out.push(d);
+    }
+    Ok((out, samples, total, start.elapsed()))
+}
+
+/// `server.rss_mb`: fills the server up to `opts.rss_docs` documents, then reads its memory.
+async fn fill_and_measure(
+    opts: &Options,
+    report: &mut Report,
+    server: &BenchServer,
+    phone: &SyncClient<HttpTransport>,
+    transport: &HttpTransport,
+    corpus: &mut Corpus,
+) -> Result<()> {
+    let stored = phone.store().stats()?.documents as usize + opts.devices;
+    let missing = opts.rss_docs.saturating_sub(stored);
+    progress(format_args!("filling the server with {missing} more reports"));
+    let pusher = Arc::new(BulkPusher::new(transport.clone()));
+    let (epoch, cursor) = phone.store().sync_position()?;
+    let start = Instant::now();
+    let mut last = start;
+    let mut done = 0usize;
+    let mut in_flight = JoinSet::new();
+    while done < missing {
+        let n = FILL_BATCH.min(missing - done);
+        let records: Vec<_> = (0..n)
+            .map(|i| {
+                let r = corpus.report(opts.docs + opts.devices + done + i);
+                (r, corpus.report_steps())
+            })
+            .collect();
+        let user = format!("filler-{:04}", done / RECORDS_PER_USER % 1000);
+        let p = pusher.clone();
+        let docs = tokio::task::spawn_blocking(move || p.build(&user, records)).await??;
+        let (p, epoch, cursor) = (pusher.clone(), epoch.clone(), cursor.clone());
+        in_flight.spawn(async move { p.push(docs, epoch, cursor).await });
+        while in_flight.len() >= 2 {
+            if let Some(r) = in_flight.join_next().await {
+                r??;
+            }
+        }
+        done += n;
+        if last.elapsed() >= Duration::from_secs(5) {
+            last = Instant::now();
+            progress(format_args!("filled {done}/{missing}"));
+        }
+    }
+    while let Some(r) = in_flight.join_next().await {
+        r??;
+    }
+    report.record("server.fill_docs_per_s", per_s(done as u64, start.elapsed()), Unit::PerSecond);
+    // Let the server settle (the cache keeps its bound; freed pages go back) as after a run.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss = server.metric("process_resident_memory_bytes").await?;
+    let rss = rss.ok_or("the server does not report process_resident_memory_bytes")?;
+    report.record("server.docs_stored", (stored + done) as f64, Unit::Count);
+    report.record("server.rss_mb", rss / (1024.0 * 1024.0), Unit::Mb);
+    Ok(())
+}
+
+fn per_s(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+/// Writes the fixture: `docs` reports, each taken through a random point of its workflow.
+fn seed_reports(path: &Path, docs: usize) -> Result<()> {
+    progress(format_args!("seeding {docs} reports into {}", path.display()));
+    let store = Store::open(path)?;
+    let mut corpus = Corpus::new(SEED);
+    for i in 0..docs {
+        if i % RECORDS_PER_USER == 0 {
+            store.set_user(&format!("resident-{:04}", (i / RECORDS_PER_USER) % 1000))?;
+        }
+        let new = NewRecord::Report(corpus.report(i));
+        let id = store.create(&new).map_err(|e| format!("seeding report {i}: {e}"))?;
+        for cmd in corpus.report_steps() {
+            store
+                .execute(id, &cmd)
+                .map_err(|e| format!("seeding report {i}, {}: {e}", cmd.name()))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! The server a sync run talks to: one the suite starts itself (a child process, so its
+//! resident memory is its own), or one started elsewhere and named by URL.
+//!
+//! The child is this very executable run with the hidden `serve` subcommand ([`serve_child`]):
+//! the same server code and allocator as `fieldsync-server`, without asking the user to build a
+//! second binary first.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use fieldsync_server::{Server, ServerConfig};
+
+use crate::bench::{Result, progress};
+
+/// The line the child prints once it listens, followed by its URL.
+const READY: &str = "fieldsync-bench-server listening on ";
+
+/// A server under measurement.
+#[derive(Debug)]
+pub struct BenchServer {
+    url: String,
+    child: Option<Child>,
+    client: reqwest::Client,
+}
+
+impl BenchServer {
+    /// Starts a server on a free loopback port over a new database in `data_dir`.
+    pub fn start(data_dir: &Path) -> Result<BenchServer> {
+        let exe = std::env::current_exe()?;
+        let mut child = Command::new(exe)
+            .arg("serve")
+            .arg("--data")
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start the server process: {e}"))?;
+        let stdout = child.stdout.take().ok_or("the server process has no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let Some(url) = line.trim().strip_prefix(READY) else {
+            let _ = child.kill();
+            return Err(format!("the server process did not start (said {line:?})").into());
+        };
+        progress(format_args!("server pid {} at {url}", child.id()));
+        Ok(BenchServer { url: url.to_string(), child: Some(child), client: reqwest::Client::new() })
+    }
+
+    /// A server already running at `url`.
+    pub fn remote(url: &str) -> BenchServer {
+        BenchServer {
+            url: url.trim_end_matches('/').to_string(),
+            child: None,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Its base URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A value of the server's `/metrics` (the first sample named `name`, without labels).
+    pub async fn metric(&self, name: &str) -> Result<Option<f64>> {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .map_err(|e| format!("GET /metrics: {e}"))?
+            .text()
+            .await
+            .map_err(|e| format!("GET /metrics: {e}"))?;
+        let prefix = format!("{name} ");
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.trim().parse().ok()))
+    }
+}
+
+impl Drop for BenchServer {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs a server over `data_dir` on a free loopback port until stdin closes or the process is
+/// killed; prints [`READY`] and the URL once it listens. The hidden `bench serve` subcommand.
+pub fn serve_child(data_dir: PathBuf) -> Result<()> {
+    // Like the server binary: a multi-threaded runtime with a bounded blocking pool.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .build()?;
+    rt.block_on(async move {
+        let config = ServerConfig::new(data_dir);
+        let server = Server::open(&config).await.map_err(|e| e.to_string())?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        println!("{READY}http://{}", listener.local_addr()?);
+        server
+            .serve(listener, fieldsync_server::shutdown::signal())
+            .await
+            .map_err(|e| format!("serving failed: {e}").into())
+    })
+}
