@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 use crate::cache::DocCache;
 use crate::config::ServerConfig;
 use crate::error::{ServerError, error_response};
+use crate::feed::FeedCache;
 use crate::locks::DocLocks;
 use crate::metrics::{self, Metrics};
 use crate::storage::Storage;
@@ -30,6 +31,8 @@ pub(crate) struct App {
     pub(crate) cache: DocCache,
     /// Per-document locks.
     pub(crate) locks: Arc<DocLocks>,
+    /// Sealed feed segments, compressed once.
+    pub(crate) feed: FeedCache,
     /// Counters.
     pub(crate) metrics: Metrics,
     /// The highest seq known committed (for `/metrics` and a fast `cursor_ahead` check).
@@ -47,6 +50,7 @@ impl App {
             storage,
             cache: DocCache::new(config.cache_docs, config.cache_bytes),
             locks: Arc::new(DocLocks::default()),
+            feed: FeedCache::new(config.feed_cache_bytes),
             metrics: Metrics::default(),
             log_seq: AtomicU64::new(log_end),
             admission: Semaphore::new(max_in_flight),

@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub cache_docs: usize,
     /// Most estimated bytes of loaded documents kept in memory.
     pub cache_bytes: usize,
+    /// Most bytes of compressed feed segments kept to splice into answers.
+    pub feed_cache_bytes: usize,
     /// Sync and reconcile requests handled at once; more wait their turn. Their work is mostly
     /// CPU, so a few per core keep the cores busy; more would only hold more pages in memory.
     pub max_in_flight: usize,
@@ -69,6 +71,7 @@ impl Default for ServerConfig {
             durability: Durability::Normal,
             cache_docs: 20_000,
             cache_bytes: 48 * 1024 * 1024,
+            feed_cache_bytes: 16 * 1024 * 1024,
             max_in_flight: std::thread::available_parallelism().map_or(2, |n| n.get()) * 8,
             queue_timeout: Duration::from_secs(30),
         }

@@ -93,6 +93,34 @@ pub(crate) fn check_version(v: u32) -> Result<(), ServerError> {
     if v == VERSION { Ok(()) } else { Err(ServerError::UnsupportedVersion(v)) }
 }
 
+/// Encodes a sync answer whose feed data is `parts` (after `head.docs`), splicing cached
+/// segments as they are.
+pub(crate) async fn answer_sync(
+    head: protocol::SyncResponse,
+    parts: Vec<crate::pull::Part>,
+    approx_bytes: usize,
+) -> Result<Response, ServerError> {
+    let encode = move || {
+        let parts: Vec<protocol::DocsPart<'_>> = parts
+            .iter()
+            .map(|p| match p {
+                crate::pull::Part::Fresh(docs) => protocol::DocsPart::Fresh(docs),
+                crate::pull::Part::Segment(s) => protocol::DocsPart::Member(&s.member),
+            })
+            .collect();
+        protocol::encode_sync_response(&head, &parts)
+    };
+    let body = if approx_bytes <= INLINE_BYTES {
+        encode()
+    } else {
+        tokio::task::spawn_blocking(encode)
+            .await
+            .map_err(|e| ServerError::Internal(format!("encoding task failed: {e}")))?
+    };
+    Ok(([(header::CONTENT_TYPE, "application/cbor"), (header::CONTENT_ENCODING, "gzip")], body)
+        .into_response())
+}
+
 /// Encodes an answer as an envelope, with its headers.
 pub(crate) async fn answer<T: Serialize + Send + 'static>(
     msg: T,

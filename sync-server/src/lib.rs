@@ -24,6 +24,7 @@ pub mod config;
 pub mod cursor;
 mod envelope;
 pub mod error;
+mod feed;
 mod ingest;
 mod locks;
 mod metrics;

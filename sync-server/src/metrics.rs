@@ -151,6 +151,11 @@ fn render(app: &App) -> String {
     let _ = writeln!(out, "fieldsync_documents_cached {cached}");
     family(&mut out, "fieldsync_cache_bytes", "gauge", "Estimated memory of loaded documents.");
     let _ = writeln!(out, "fieldsync_cache_bytes {bytes}");
+    let (segments, segment_bytes) = app.feed.stats();
+    family(&mut out, "fieldsync_feed_segments_cached", "gauge", "Feed segments kept compressed.");
+    let _ = writeln!(out, "fieldsync_feed_segments_cached {segments}");
+    family(&mut out, "fieldsync_feed_cache_bytes", "gauge", "Bytes of cached feed segments.");
+    let _ = writeln!(out, "fieldsync_feed_cache_bytes {segment_bytes}");
     family(&mut out, "fieldsync_cache_misses_total", "counter", "Documents loaded from storage.");
     let _ =
         writeln!(out, "fieldsync_cache_misses_total {}", m.cache_misses.load(Ordering::Relaxed));

@@ -2,11 +2,13 @@
 //! then the catch-up (stored documents whole, no Automerge parsing) or the log after the cursor,
 //! grouped by document, leaving out the requesting device's own changes.
 //!
-//! The feed is read before the wanted documents, so a wanted document's bytes contain every
-//! change of it in the feed page: those entries are passed over rather than sent twice, and a
-//! document never appears twice in one page.
+//! The log is read in segments ([`crate::feed`]): a sealed segment without the device's own
+//! changes is spliced from the cache as it was compressed once; the rest is encoded for this
+//! answer. A document can therefore appear more than once in a page (once per segment, or whole
+//! and then in the feed); its pieces come in causal order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use fieldsync_core::DocId;
 use fieldsync_core::protocol::{PullDoc, limits};
@@ -14,13 +16,25 @@ use fieldsync_core::protocol::{PullDoc, limits};
 use crate::app::App;
 use crate::cursor::Cursor;
 use crate::error::ServerError;
-use crate::storage::{CatchUpPage, LogPage};
+use crate::feed::{self, SEGMENT_ENTRIES, Segment};
+use crate::storage::CatchUpPage;
+
+/// Pulled feed data after the whole documents of a page, in order.
+#[derive(Debug)]
+pub(crate) enum Part {
+    /// Encoded for this answer.
+    Fresh(Vec<PullDoc>),
+    /// A cached segment, spliced as it is.
+    Segment(Arc<Segment>),
+}
 
 /// One page of pulled data.
 #[derive(Debug)]
 pub(crate) struct Page {
-    /// Pulled data, one entry per document.
+    /// Whole documents (wanted, or the catch-up's).
     pub(crate) docs: Vec<PullDoc>,
+    /// Feed data after them.
+    pub(crate) parts: Vec<Part>,
     /// Where the next page starts.
     pub(crate) cursor: Cursor,
     /// More data waits after `cursor`.
@@ -40,9 +54,114 @@ pub(crate) fn budget(page_bytes: u32) -> usize {
 }
 
 enum Feed {
-    Log { after: u64, page: LogPage },
+    Log { after: u64 },
     CatchUp { seq: u64, after: i64, page: CatchUpPage },
 }
+
+impl Page {
+    /// Documents in the page, counting each piece.
+    pub(crate) fn doc_count(&self) -> usize {
+        self.docs.len()
+            + self
+                .parts
+                .iter()
+                .map(|p| match p {
+                    Part::Fresh(d) => d.len(),
+                    Part::Segment(s) => s.docs,
+                })
+                .sum::<usize>()
+    }
+
+    /// Bytes of Automerge data in the page.
+    pub(crate) fn data_bytes(&self) -> usize {
+        self.docs.iter().map(|d| d.bytes.len()).sum::<usize>()
+            + self
+                .parts
+                .iter()
+                .map(|p| match p {
+                    Part::Fresh(d) => d.iter().map(|d| d.bytes.len()).sum(),
+                    Part::Segment(s) => s.data_bytes,
+                })
+                .sum::<usize>()
+    }
+}
+
+/// The log after `after`, within what is left of the budget: segments spliced from the cache
+/// where they can be, the rest read and encoded now (leaving out the device's own changes and
+/// those of documents in `whole`). Returns the parts, the new position and
+/// the log's end.
+async fn log_parts(
+    app: &App,
+    after: u64,
+    actor: &[u8],
+    whole: &HashSet<DocId>,
+    budget: usize,
+    used: &mut usize,
+) -> Result<(Vec<Part>, u64, u64), ServerError> {
+    // Every commit raises the counter once it is durable; a commit finishing this instant is
+    // simply left for the next page.
+    let end = app.log_seq.load(std::sync::atomic::Ordering::Acquire).max(after);
+    let mut parts: Vec<Part> = Vec::new();
+    let mut fresh: Vec<(DocId, Vec<u8>)> = Vec::new();
+    let flush = |fresh: &mut Vec<(DocId, Vec<u8>)>, parts: &mut Vec<Part>| {
+        if !fresh.is_empty() {
+            parts.push(Part::Fresh(feed::group(fresh.iter().map(|(d, b)| (*d, &b[..])))));
+            fresh.clear();
+        }
+    };
+    let mut pos = after;
+    let mut entries = 0usize;
+    'segments: while pos < end && entries < MAX_PAGE_ENTRIES {
+        let index = pos / SEGMENT_ENTRIES;
+        let seg_end = (index + 1) * SEGMENT_ENTRIES;
+        if pos == index * SEGMENT_ENTRIES && seg_end <= end {
+            let segment = match app.feed.get(index) {
+                Some(s) => s,
+                None => {
+                    let records = app.storage.audit(pos, SEGMENT_ENTRIES as usize).await?;
+                    let records: Vec<_> =
+                        records.into_iter().filter(|r| r.seq <= seg_end).collect();
+                    let s = Arc::new(Segment::build(&records));
+                    app.feed.put(index, s.clone());
+                    s
+                }
+            };
+            if !segment.has_actor(actor) {
+                if *used > 0 && *used + segment.data_bytes > budget {
+                    break;
+                }
+                *used += segment.data_bytes;
+                entries += SEGMENT_ENTRIES as usize;
+                flush(&mut fresh, &mut parts);
+                parts.push(Part::Segment(segment));
+                pos = seg_end;
+                continue;
+            }
+        }
+        // The head of a segment, the open tail of the log, or a segment with this device's
+        // own changes: read and encode for this answer.
+        let upto = seg_end.min(end);
+        let records = app.storage.audit(pos, (upto - pos) as usize).await?;
+        for r in records.into_iter().take_while(|r| r.seq <= upto) {
+            // Entries of a document sent whole in this page are in its bytes already.
+            if r.actor != actor && !whole.contains(&r.doc) {
+                if *used > 0 && *used + r.bytes.len() > budget {
+                    break 'segments;
+                }
+                *used += r.bytes.len();
+                entries += 1;
+                fresh.push((r.doc, r.bytes));
+            }
+            pos = r.seq;
+        }
+        pos = upto;
+    }
+    flush(&mut fresh, &mut parts);
+    Ok((parts, pos, end))
+}
+
+/// Most feed entries in one page, whatever their size.
+const MAX_PAGE_ENTRIES: usize = 50_000;
 
 /// Reads one page for a device writing as `actor`.
 pub(crate) async fn pull(
@@ -53,9 +172,7 @@ pub(crate) async fn pull(
     budget: usize,
 ) -> Result<Page, ServerError> {
     let feed = match cursor {
-        Cursor::Log { seq } => {
-            Feed::Log { after: seq, page: app.storage.log_page(seq, actor.to_vec(), budget).await? }
-        }
+        Cursor::Log { seq } => Feed::Log { after: seq },
         Cursor::Start => {
             let page = app.storage.catch_up(0, budget).await?;
             Feed::CatchUp { seq: page.log_end, after: 0, page }
@@ -76,6 +193,7 @@ pub(crate) async fn pull(
     let mut used = 0usize;
     let mut more = looked < want.len();
     let mut whole: HashSet<DocId> = HashSet::new();
+    let mut parts: Vec<Part> = Vec::new();
     for w in wanted {
         if !docs.is_empty() && used + w.bytes.len() > budget {
             more = true;
@@ -89,34 +207,11 @@ pub(crate) async fn pull(
     let fits =
         |docs: &Vec<PullDoc>, used: usize, len: usize| docs.is_empty() || used + len <= budget;
     let (cursor, remaining) = match feed {
-        Feed::Log { after, page } => {
-            let mut at = after;
-            let mut cut = false;
-            let mut group: HashMap<DocId, usize> = HashMap::new();
-            for e in page.entries {
-                if whole.contains(&e.doc) {
-                    at = e.seq;
-                    continue;
-                }
-                if !fits(&docs, used, e.bytes.len()) {
-                    cut = true;
-                    break;
-                }
-                used += e.bytes.len();
-                match group.get(&e.doc) {
-                    Some(&i) => docs[i].bytes.extend_from_slice(&e.bytes),
-                    None => {
-                        group.insert(e.doc, docs.len());
-                        docs.push(PullDoc { doc: e.doc, bytes: e.bytes, whole: false });
-                    }
-                }
-                at = e.seq;
-            }
-            if !cut {
-                at = page.next;
-            }
-            more |= at < page.end;
-            (Cursor::Log { seq: at }, page.end.saturating_sub(at))
+        Feed::Log { after } => {
+            let (log, at, end) = log_parts(app, after, actor, &whole, budget, &mut used).await?;
+            parts = log;
+            more |= at < end;
+            (Cursor::Log { seq: at }, end.saturating_sub(at))
         }
         Feed::CatchUp { seq, after, page } => {
             let mut row = after;
@@ -142,7 +237,7 @@ pub(crate) async fn pull(
             }
         }
     };
-    Ok(Page { docs, cursor, more, remaining })
+    Ok(Page { docs, parts, cursor, more, remaining })
 }
 
 #[cfg(test)]

@@ -119,17 +119,11 @@ pub(crate) async fn handle(
     let results = push::push(&app, req.push, None).await?;
     let page =
         pull::pull(&app, cursor, &req.actor, &req.want, pull::budget(req.page_bytes)).await?;
-    let bytes: usize = page.docs.iter().map(|d| d.bytes.len()).sum();
-    app.metrics.docs_pulled.fetch_add(page.docs.len() as u64, Ordering::Relaxed);
-    tracing::debug!(
-        pushed,
-        pulled = page.docs.len(),
-        bytes,
-        cursor = %page.cursor,
-        more = page.more,
-        "sync"
-    );
-    let answer = SyncResponse {
+    let bytes = page.data_bytes();
+    let pulled = page.doc_count();
+    app.metrics.docs_pulled.fetch_add(pulled as u64, Ordering::Relaxed);
+    tracing::debug!(pushed, pulled, bytes, cursor = %page.cursor, more = page.more, "sync");
+    let head = SyncResponse {
         v: VERSION,
         epoch: app.epoch().to_string(),
         results,
@@ -138,5 +132,15 @@ pub(crate) async fn handle(
         more: page.more,
         remaining: page.remaining,
     };
-    envelope::answer(answer, bytes).await
+    // Spliced segments cost a copy, not an encoding: only fresh data counts for the thread.
+    let fresh = bytes.saturating_sub(
+        page.parts
+            .iter()
+            .map(|p| match p {
+                pull::Part::Segment(s) => s.data_bytes,
+                pull::Part::Fresh(_) => 0,
+            })
+            .sum(),
+    );
+    envelope::answer_sync(head, page.parts, fresh).await
 }

@@ -1,14 +1,19 @@
 //! The envelope: a message is CBOR (the encoding automerge-repo uses), then gzip.
+//!
+//! A body may hold several gzip members one after the other (RFC 1952, section 2.2); what they
+//! inflate to, together, is the CBOR message. The server uses this to answer from feed segments
+//! it compressed once for every device that reads them ([`encode_sync_response`]).
 
 use std::io::Read;
 
 use flate2::Compression;
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::limits;
+use super::{PullDoc, SyncResponse};
 
 /// Why an envelope could not be decoded.
 #[derive(Debug, thiserror::Error)]
@@ -39,13 +44,92 @@ pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
     gz.finish().unwrap_or_default()
 }
 
+/// Compresses `bytes` as one gzip member.
+fn gzip_member(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::with_capacity(bytes.len() / 2 + 64), Compression::fast());
+    let _ = std::io::Write::write_all(&mut gz, bytes);
+    gz.finish().unwrap_or_default()
+}
+
+fn cbor_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    if let Err(e) = ciborium::into_writer(value, &mut *out) {
+        tracing::error!("CBOR encoding failed: {e}");
+    }
+}
+
+/// One gzip member holding pulled documents as CBOR items (no array around them): the form a
+/// server keeps a feed segment in, to splice into many answers with [`encode_sync_response`].
+pub fn encode_docs_member(docs: &[PullDoc]) -> Vec<u8> {
+    let mut cbor = Vec::with_capacity(docs.iter().map(|d| d.bytes.len() + 40).sum());
+    for d in docs {
+        cbor_into(d, &mut cbor);
+    }
+    gzip_member(&cbor)
+}
+
+/// Pulled documents of an answer: encoded now, or spliced from [`encode_docs_member`].
+#[derive(Debug, Clone, Copy)]
+pub enum DocsPart<'a> {
+    /// Documents to encode now.
+    Fresh(&'a [PullDoc]),
+    /// A gzip member made by [`encode_docs_member`].
+    Member(&'a [u8]),
+}
+
+/// Encodes a [`SyncResponse`] whose `docs` (left empty in `head`) are `parts`, in order. Fresh
+/// parts next to each other share a gzip member; a spliced member is copied as it is. The CBOR
+/// is the same map [`encode`] writes, except that `docs` comes last as an indefinite-length
+/// array; decoding it gives back `head` with the documents of every part.
+pub fn encode_sync_response(head: &SyncResponse, parts: &[DocsPart<'_>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut cbor = Vec::with_capacity(256);
+    // A map of seven fields; `docs` last, as an array of unknown length (0x9f … 0xff).
+    cbor.push(0xa7);
+    cbor_into("v", &mut cbor);
+    cbor_into(&head.v, &mut cbor);
+    cbor_into("epoch", &mut cbor);
+    cbor_into(&head.epoch, &mut cbor);
+    cbor_into("results", &mut cbor);
+    cbor_into(&head.results, &mut cbor);
+    cbor_into("cursor", &mut cbor);
+    cbor_into(&head.cursor, &mut cbor);
+    cbor_into("more", &mut cbor);
+    cbor_into(&head.more, &mut cbor);
+    cbor_into("remaining", &mut cbor);
+    cbor_into(&head.remaining, &mut cbor);
+    cbor_into("docs", &mut cbor);
+    cbor.push(0x9f);
+    for d in &head.docs {
+        cbor_into(d, &mut cbor);
+    }
+    for part in parts {
+        match part {
+            DocsPart::Fresh(docs) => {
+                for d in *docs {
+                    cbor_into(d, &mut cbor);
+                }
+            }
+            DocsPart::Member(member) => {
+                if !cbor.is_empty() {
+                    body.extend_from_slice(&gzip_member(&cbor));
+                    cbor.clear();
+                }
+                body.extend_from_slice(member);
+            }
+        }
+    }
+    cbor.push(0xff);
+    body.extend_from_slice(&gzip_member(&cbor));
+    body
+}
+
 /// Decodes a message, refusing bodies over the limits before inflating or parsing them.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
     if body.len() > limits::BODY_BYTES {
         return Err(DecodeError::TooLarge { limit: limits::BODY_BYTES });
     }
     let mut inflated = Vec::new();
-    GzDecoder::new(body)
+    MultiGzDecoder::new(body)
         .take(limits::INFLATED_BYTES as u64 + 1)
         .read_to_end(&mut inflated)
         .map_err(|e| DecodeError::Gzip(e.to_string()))?;
@@ -94,6 +178,42 @@ mod tests {
         };
         let total = encode(&req).len() + encode(&resp).len();
         assert!(total < 300, "{total} bytes");
+    }
+
+    fn pulled(n: u8) -> PullDoc {
+        PullDoc { doc: DocId::random(), bytes: vec![n; 40 + n as usize], whole: n.is_multiple_of(2) }
+    }
+
+    #[test]
+    fn spliced_members_decode_as_one_answer() {
+        let head = SyncResponse {
+            v: VERSION,
+            epoch: "e1".into(),
+            results: vec![],
+            docs: vec![pulled(1)],
+            cursor: "l.9".into(),
+            more: true,
+            remaining: 3,
+        };
+        let (a, b, c) = (vec![pulled(2), pulled(3)], vec![pulled(4)], vec![pulled(5), pulled(6)]);
+        let seg = encode_docs_member(&b);
+        let body = encode_sync_response(
+            &head,
+            &[DocsPart::Fresh(&a), DocsPart::Member(&seg), DocsPart::Fresh(&c)],
+        );
+        let back: SyncResponse = decode(&body).expect("decodes");
+        let mut want = head.clone();
+        want.docs.extend(a.iter().chain(&b).chain(&c).cloned());
+        assert_eq!(back, want);
+        // With nothing spliced it is one member, as small as the plain encoding.
+        let plain = SyncResponse { docs: vec![], ..head };
+        let one = encode_sync_response(&plain, &[]);
+        assert_eq!(decode::<SyncResponse>(&one).expect("decodes"), plain);
+        assert!(one.len() <= encode(&plain).len() + 8, "{} vs {}", one.len(), encode(&plain).len());
+        // A cut anywhere fails to decode rather than giving part of an answer.
+        for cut in [1, body.len() / 2, body.len() - 1] {
+            assert!(decode::<SyncResponse>(&body[..cut]).is_err(), "cut at {cut}");
+        }
     }
 
     #[test]

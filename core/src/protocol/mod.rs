@@ -5,7 +5,7 @@
 mod codec;
 mod messages;
 
-pub use codec::{DecodeError, decode, encode};
+pub use codec::{DecodeError, DocsPart, decode, encode, encode_docs_member, encode_sync_response};
 pub use messages::*;
 
 /// The protocol version this build speaks; requests with another `v` get `unsupported_version`.

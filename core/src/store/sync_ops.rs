@@ -2,7 +2,8 @@
 //! server acknowledged or refused, and applying a pulled page together with its cursor in one
 //! transaction.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
 use automerge::ChangeHash;
 use rusqlite::OptionalExtension;
@@ -196,14 +197,15 @@ impl Store {
         {
             let mut w = self.writer();
             let mut prepared: Vec<Prepared> = Vec::new();
-            let items: Vec<(DocId, &[u8])> = docs.iter().map(|d| (d.doc, &d.bytes[..])).collect();
-            for (d, result) in docs.iter().zip(merge::prepare_many(&mut w, &items)?) {
+            let grouped = group_by_doc(docs);
+            let items: Vec<(DocId, &[u8])> = grouped.iter().map(|(id, b)| (*id, &b[..])).collect();
+            for ((id, _), result) in grouped.iter().zip(merge::prepare_many(&mut w, &items)?) {
                 match result {
                     Ok(p) => prepared.push(p),
                     Err(e @ (CoreError::Storage(_) | CoreError::Io(_))) => return Err(e),
                     Err(e) => {
-                        tracing::warn!(doc = %d.doc, "pulled data did not apply: {e}");
-                        tally.failed.push((d.doc, e.to_string()));
+                        tracing::warn!(doc = %id, "pulled data did not apply: {e}");
+                        tally.failed.push((*id, e.to_string()));
                     }
                 }
             }
@@ -372,4 +374,22 @@ impl Store {
             sync_state::set_position(tx, epoch, cursor, now)
         })
     }
+}
+
+/// The pulled data of each document as one byte string, documents in order of first appearance.
+/// A page may name a document more than once (a whole document, then feed entries after it);
+/// the pieces are in causal order, and Automerge reads a saved document followed by changes.
+fn group_by_doc(docs: &[PullDoc]) -> Vec<(DocId, Cow<'_, [u8]>)> {
+    let mut at: HashMap<DocId, usize> = HashMap::new();
+    let mut out: Vec<(DocId, Cow<'_, [u8]>)> = Vec::with_capacity(docs.len());
+    for d in docs {
+        match at.get(&d.doc) {
+            Some(&i) => out[i].1.to_mut().extend_from_slice(&d.bytes),
+            None => {
+                at.insert(d.doc, out.len());
+                out.push((d.doc, Cow::Borrowed(&d.bytes[..])));
+            }
+        }
+    }
+    out
 }

@@ -64,6 +64,9 @@ struct SyncArgs {
     /// Simulated devices syncing at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     concurrency: u64,
+    /// Page size (bytes) the simulated devices ask for, as a phone on a fair link does.
+    #[arg(long, default_value_t = 256 * 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    page_bytes: u32,
     /// Documents stored on the server when its memory is read; 0 skips that phase.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
     rss_docs: u64,
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
                 docs: args.docs as usize,
                 devices: args.devices as usize,
                 concurrency: args.concurrency as usize,
+                page_bytes: args.page_bytes,
                 rss_docs: args.rss_docs as usize,
                 server: args.server.clone(),
                 cache_dir,

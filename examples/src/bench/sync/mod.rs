@@ -41,8 +41,6 @@ const RUN_SEED: u64 = 0x5c_4c40;
 const RECORDS_PER_USER: usize = 50;
 /// Documents per request when filling the server for the memory figure.
 const FILL_BATCH: usize = 500;
-/// Page size the simulated devices ask for (what a phone on a fair link asks).
-const DEVICE_PAGE_BYTES: u32 = 256 * 1024;
 
 /// What the suite is asked to do.
 #[derive(Debug, Clone)]
@@ -53,6 +51,8 @@ pub struct Options {
     pub devices: usize,
     /// Simulated devices syncing at once.
     pub concurrency: usize,
+    /// Page size the simulated devices ask for.
+    pub page_bytes: u32,
     /// Documents the server holds when its memory is read (0: skip that phase).
     pub rss_docs: usize,
     /// A server started elsewhere; `None` starts one.
@@ -184,7 +184,7 @@ async fn load(
             user,
             report,
             position.clone(),
-            DEVICE_PAGE_BYTES,
+            opts.page_bytes,
         )?);
     }
     let (devices, _, _, setup_wall) = rounds(devices, opts.concurrency).await?;
@@ -220,7 +220,6 @@ async fn load(
     report.record("server.p50_ms", latencies.median(), Unit::Ms);
     report.record("server.p99_ms", latencies.percentile(99.0), Unit::Ms);
     let n = opts.devices.max(1) as f64;
-    report.record("server.pulled_docs_per_round", moved.docs_pulled as f64 / n, Unit::Count);
     report.record("server.bytes_up_per_round", moved.bytes_up as f64 / n, Unit::Bytes);
     report.record("server.bytes_down_per_round", moved.bytes_down as f64 / n, Unit::Bytes);
     Ok(())
@@ -252,7 +251,6 @@ async fn rounds(
         samples.push(took);
         total.bytes_up += moved.bytes_up;
         total.bytes_down += moved.bytes_down;
-        total.docs_pulled += moved.docs_pulled;
         out.push(d);
     }
     Ok((out, samples, total, start.elapsed()))
