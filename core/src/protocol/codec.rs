@@ -181,7 +181,11 @@ mod tests {
     }
 
     fn pulled(n: u8) -> PullDoc {
-        PullDoc { doc: DocId::random(), bytes: vec![n; 40 + n as usize], whole: n.is_multiple_of(2) }
+        PullDoc {
+            doc: DocId::random(),
+            bytes: vec![n; 40 + n as usize],
+            whole: n.is_multiple_of(2),
+        }
     }
 
     #[test]
