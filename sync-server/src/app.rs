@@ -14,8 +14,11 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::accounts::Accounts;
+use crate::auth;
 use crate::cache::DocCache;
 use crate::config::ServerConfig;
+use crate::enroll::{self, RateLimiter};
 use crate::error::{ServerError, error_response};
 use crate::feed::FeedCache;
 use crate::locks::DocLocks;
@@ -33,6 +36,10 @@ pub(crate) struct App {
     pub(crate) locks: Arc<DocLocks>,
     /// Sealed feed segments, compressed once.
     pub(crate) feed: FeedCache,
+    /// Users, devices, enrolment codes.
+    pub(crate) accounts: Arc<Accounts>,
+    /// Enrolment attempts per address.
+    pub(crate) enrolments: RateLimiter,
     /// Counters.
     pub(crate) metrics: Metrics,
     /// The highest seq known committed (for `/metrics` and a fast `cursor_ahead` check).
@@ -44,13 +51,20 @@ pub(crate) struct App {
 
 impl App {
     /// Shared state over `storage`, whose log ends at `log_end`.
-    pub(crate) fn new(storage: Arc<dyn Storage>, config: &ServerConfig, log_end: u64) -> Self {
+    pub(crate) fn new(
+        storage: Arc<dyn Storage>,
+        accounts: Arc<Accounts>,
+        config: &ServerConfig,
+        log_end: u64,
+    ) -> Self {
         let max_in_flight = config.max_in_flight.max(1);
         App {
             storage,
             cache: DocCache::new(config.cache_docs, config.cache_bytes),
             locks: Arc::new(DocLocks::default()),
             feed: FeedCache::new(config.feed_cache_bytes),
+            accounts,
+            enrolments: RateLimiter::default(),
             metrics: Metrics::default(),
             log_seq: AtomicU64::new(log_end),
             admission: Semaphore::new(max_in_flight),
@@ -105,6 +119,12 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/sync", post(sync::handle))
         .route("/v1/reconcile", post(reconcile::handle))
+        .route("/v1/enroll", post(enroll::handle))
+        .route(
+            "/v1/me",
+            get(auth::me)
+                .route_layer(middleware::from_fn_with_state(app.clone(), auth::require_device)),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::handle))
         .fallback(not_found)

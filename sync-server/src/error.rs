@@ -47,6 +47,26 @@ pub enum ServerError {
     /// Shutting down or overloaded.
     #[error("{0}")]
     Unavailable(String),
+    /// No valid credentials: missing or malformed `Authorization`, unknown token, malformed
+    /// enrolment code.
+    #[error("{message}")]
+    Unauthorized {
+        /// The protocol's error code, e.g. `missing_token`.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+    },
+    /// Credentials known but not good for this: a revoked device, a used or expired code.
+    #[error("{message}")]
+    Forbidden {
+        /// The protocol's error code, e.g. `device_revoked`.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+    },
+    /// Too many attempts from one address.
+    #[error("{0}")]
+    RateLimited(String),
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -66,6 +86,9 @@ impl ServerError {
             ServerError::CursorAhead { .. } => (StatusCode::BAD_REQUEST, "cursor_ahead"),
             ServerError::EpochMismatch { .. } => (StatusCode::CONFLICT, "epoch_mismatch"),
             ServerError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ServerError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            ServerError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            ServerError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ServerError::Unavailable(_) | ServerError::Storage(StorageError::Closed) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }

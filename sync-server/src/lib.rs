@@ -17,11 +17,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod accounts;
 mod app;
+mod auth;
 mod batch;
 mod cache;
 pub mod config;
 pub mod cursor;
+mod enroll;
 mod envelope;
 pub mod error;
 mod feed;

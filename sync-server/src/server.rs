@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::accounts::Accounts;
 use crate::app::{self, App};
 use crate::config::ServerConfig;
 use crate::error::ServerError;
@@ -38,19 +39,23 @@ impl Server {
         })?;
         let path = config.db_path();
         let durability = config.durability;
-        let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(path, durability))
-            .await
-            .map_err(|e| ServerError::Internal(format!("opening storage failed: {e}")))??;
-        Server::with_storage(Arc::new(storage), config).await
+        let (storage, accounts) = tokio::task::spawn_blocking(move || {
+            let storage = SqliteStorage::open(path.clone(), durability)?;
+            Ok::<_, ServerError>((storage, Accounts::open(&path)?))
+        })
+        .await
+        .map_err(|e| ServerError::Internal(format!("opening storage failed: {e}")))??;
+        Server::with_storage(Arc::new(storage), Arc::new(accounts), config).await
     }
 
-    /// A server over any storage backend.
+    /// A server over any storage backend, with its accounts.
     pub async fn with_storage(
         storage: Arc<dyn Storage>,
+        accounts: Arc<Accounts>,
         config: &ServerConfig,
     ) -> Result<Server, ServerError> {
         let log_end = storage.log_end().await?;
-        let app = Arc::new(App::new(storage, config, log_end));
+        let app = Arc::new(App::new(storage, accounts, config, log_end));
         let router = app::router(app.clone());
         Ok(Server { app, router })
     }
@@ -63,6 +68,11 @@ impl Server {
     /// A transport that calls this server in-process.
     pub fn transport(&self) -> InProcessTransport {
         InProcessTransport::new(self.router())
+    }
+
+    /// Its users, devices and enrolment codes.
+    pub fn accounts(&self) -> Arc<Accounts> {
+        self.app.accounts.clone()
     }
 
     /// The server's epoch.
@@ -84,8 +94,9 @@ impl Server {
     ) -> std::io::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, epoch = self.epoch(), "serving");
-        let served =
-            axum::serve(listener, self.router.clone()).with_graceful_shutdown(shutdown).await;
+        // The peer address is what enrolment attempts are limited by.
+        let service = self.router.clone().into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         self.close().await;
         tracing::info!(%addr, "stopped");
         served

@@ -294,7 +294,8 @@ mod tests {
     const GRID: &str = "jl/cc/street-1/grid-7";
 
     fn profile(user: &str, role: Role, scope: &str) -> Profile {
-        Profile { user: user.into(), role, scopes: vec![scope.into()] }
+        let patrol = (role == Role::Patrol).then_some(super::super::PatrolKind::Police);
+        Profile { user: user.into(), role, patrol, scopes: vec![scope.into()] }
     }
 
     fn stamp(user: &str) -> Stamp {

@@ -31,6 +31,18 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// Which kind of patrol member a user is.
+    PatrolKind as "patrol_kind" {
+        /// A police officer.
+        Police => "police",
+        /// A village cadre.
+        Cadre => "cadre",
+        /// A villager volunteer.
+        Volunteer => "volunteer",
+    }
+}
+
 /// Who a device acts for: the user, their role and their scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
@@ -38,6 +50,8 @@ pub struct Profile {
     pub user: String,
     /// The user's role.
     pub role: Role,
+    /// For the patrol role: police, cadre or volunteer.
+    pub patrol: Option<PatrolKind>,
     /// Scope paths the user works in.
     pub scopes: Vec<String>,
 }

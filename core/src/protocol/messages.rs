@@ -196,3 +196,56 @@ pub struct ErrorBody {
     /// For people.
     pub message: String,
 }
+
+/// `POST /v1/enroll`: a phone exchanges a single-use enrolment code for its credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// Protocol version.
+    pub v: u32,
+    /// The code an admin or grid leader issued (letters and digits; dashes and case ignored).
+    pub code: String,
+    /// A name for the device, shown in `device list` (e.g. the phone's model).
+    pub device_name: String,
+}
+
+/// The answer to an [`EnrollRequest`]: who the device is and acts for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// Protocol version.
+    pub v: u32,
+    /// The device's id.
+    pub device: String,
+    /// The bearer token for every later request (shown once; the server keeps only its hash).
+    pub token: String,
+    /// The Automerge actor id every change of this device must carry.
+    #[serde(with = "serde_bytes")]
+    pub actor: Vec<u8>,
+    /// The user the device acts for.
+    pub user: String,
+    /// The user's role (`resident`, `grid_leader`, `patrol`, `mediator`, `dispatcher`, `admin`).
+    pub role: String,
+    /// For patrol members: `police`, `cadre` or `volunteer`.
+    pub patrol: Option<String>,
+    /// The user's scopes.
+    pub scopes: Vec<String>,
+}
+
+/// `GET /v1/me`: the device and the profile it acts with now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// Protocol version.
+    pub v: u32,
+    /// The device's id.
+    pub device: String,
+    /// The Automerge actor id its changes must carry.
+    #[serde(with = "serde_bytes")]
+    pub actor: Vec<u8>,
+    /// The user it acts for.
+    pub user: String,
+    /// The user's role.
+    pub role: String,
+    /// For patrol members: `police`, `cadre` or `volunteer`.
+    pub patrol: Option<String>,
+    /// The user's scopes.
+    pub scopes: Vec<String>,
+}

@@ -3,7 +3,7 @@
 //! threads, so async workers never wait on SQLite.
 
 mod read;
-mod schema;
+pub(crate) mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
