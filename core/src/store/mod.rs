@@ -5,6 +5,7 @@
 //! mutex, with a small cache of loaded documents) and a pool of read-only connections beside it,
 //! so reads never wait for a sync that is writing.
 
+mod account;
 mod checkpoint;
 mod docs;
 mod merge;
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use rusqlite::Connection;
 
+pub use account::Enrollment;
 pub use query::{
     CaseFilter, CaseSummary, MAX_PAGE, Page, PageRequest, PatrolFilter, PatrolSummary,
     ReportFilter, ReportSummary,
@@ -35,6 +37,7 @@ use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::limits;
 use crate::model::{self, Applied, Command, Kind, NewRecord, Record, Stamp};
+use crate::policy;
 use crate::time::now_ms;
 
 /// Idle reader connections kept open.
@@ -167,6 +170,9 @@ impl Store {
         let id = {
             let mut w = self.writer();
             let stamp = Stamp { by: w.identity.user.clone(), at: now_ms() };
+            if let Some(p) = &w.profile {
+                policy::can_create(p, kind, new.scope())?;
+            }
             let (id, mut doc) = model::command::create(new, &stamp, w.identity.actor.clone())?;
             let snapshot = doc.save();
             let proj = Projection::of(&doc, id)?;
@@ -191,7 +197,15 @@ impl Store {
             // Taken out of the cache: on any error it is dropped, and reloaded from disk next time.
             let mut loaded = w.take(id)?;
             let before = loaded.doc.get_heads();
+            let was = match &w.profile {
+                Some(_) => Some(model::read_record(&loaded.doc, id)?),
+                None => None,
+            };
             let applied = model::command::apply(&mut loaded.doc, id, &stamp, cmd)?;
+            if let (Some(p), Some(was)) = (&w.profile, &was) {
+                // Refused: the document (with the command applied) is dropped, not put back.
+                policy::check_change(p, Some(was), &model::read_record(&loaded.doc, id)?)?;
+            }
             // Not save_incremental: a freshly loaded AutoCommit believes nothing is saved yet.
             let chunk = loaded.doc.save_after(&before);
             let proj = Projection::of(&loaded.doc, id)?;

@@ -51,15 +51,18 @@ pub(crate) struct Writer {
     pub(crate) conn: Connection,
     cache: LruCache<DocId, Loaded>,
     pub(crate) identity: Identity,
+    /// The enrolled profile commands are checked against (`None`: not enrolled).
+    pub(crate) profile: Option<crate::policy::Profile>,
     checkpointer: Checkpointer,
 }
 
 impl Writer {
     pub(crate) fn new(conn: Connection, path: &std::path::Path) -> Result<Writer> {
         let identity = load_identity(&conn)?;
+        let profile = super::account::load_profile(&conn)?;
         let cache = LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
         let checkpointer = Checkpointer::start(path.to_path_buf());
-        Ok(Writer { conn, cache, identity, checkpointer })
+        Ok(Writer { conn, cache, identity, profile, checkpointer })
     }
 
     /// Whether `id` is loaded in the cache.

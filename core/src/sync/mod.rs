@@ -2,10 +2,12 @@
 //! page, as `docs/protocol.md` describes.
 
 mod client;
+mod enroll;
 mod progress;
 mod reconcile;
 pub mod transport;
 
 pub use client::{SyncClient, SyncConfig};
+pub use enroll::enroll;
 pub use progress::{ProgressListener, SyncProgress, SyncSummary};
 pub use transport::{HttpTransport, Transport, TransportError};

@@ -1,0 +1,86 @@
+//! A phone enrols against the real server on a loopback port with a code from the accounts the
+//! admin CLI manages, keeps its credentials in its SQLite file, writes with the actor the server
+//! gave it, and refuses, before committing, what its profile does not allow.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use fieldsync_core::model::*;
+use fieldsync_core::policy::{Profile, Role};
+use fieldsync_core::sync::{HttpTransport, enroll};
+use fieldsync_core::{CoreError, Store};
+use fieldsync_server::{RunningServer, Server, ServerConfig};
+
+const GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-07";
+const OTHER_GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-08";
+
+fn admin() -> Profile {
+    Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] }
+}
+
+fn report(scope: &str) -> NewRecord {
+    NewRecord::Report(NewReport {
+        scope: scope.into(),
+        category: ReportCategory::IllegalConstruction,
+        title: "楼顶违建 rooftop shed".into(),
+        description: "6号楼顶新搭彩钢房".into(),
+        location: None,
+        photos: vec![],
+    })
+}
+
+async fn server(dir: &std::path::Path) -> RunningServer {
+    let config = ServerConfig::new(dir.join("server")).with_listen("127.0.0.1:0".parse().unwrap());
+    Server::start(&config).await.expect("server starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_enrols_once_and_checks_its_commands_before_committing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let accounts = server.server().accounts();
+    accounts.add_user("res-1", Role::Resident, None, &[GRID.to_string()]).unwrap();
+    let code = accounts.issue_code("res-1", &admin(), Duration::from_secs(600)).unwrap().code;
+    let http = HttpTransport::new(&server.url()).unwrap();
+
+    let store = Store::open(dir.path().join("phone.db")).unwrap();
+    assert!(store.enrollment().unwrap().is_none());
+    let bad = enroll(&store, &http, "", "Pixel 7").await.unwrap_err();
+    assert!(matches!(bad, CoreError::InvalidInput { field: "code", .. }), "{bad:?}");
+    let e = enroll(&store, &http, &code, "Pixel 7").await.unwrap();
+    assert_eq!(e.profile.role, Role::Resident);
+    let device = accounts.devices().unwrap().into_iter().find(|d| d.id == e.device).unwrap();
+    assert_eq!(store.identity().actor.to_bytes(), &device.actor[..]);
+    assert_eq!(store.identity().user, "res-1");
+
+    // The code worked once; a second phone gets a typed refusal and stays unenrolled.
+    let other = Store::open(dir.path().join("other.db")).unwrap();
+    let again = enroll(&other, &http, &code, "Pixel 8").await.unwrap_err();
+    assert!(
+        matches!(&again, CoreError::Server { status: 403, code, .. } if code == "code_used"),
+        "{again:?}"
+    );
+    assert!(other.enrollment().unwrap().is_none());
+
+    // The resident reports in their grid; outside it, or accepting, is refused before commit.
+    let id = store.create(&report(GRID)).unwrap();
+    let refused = store.create(&report(OTHER_GRID)).unwrap_err();
+    assert!(matches!(refused, CoreError::Forbidden { .. }), "{refused:?}");
+    let heads = store.heads(id).unwrap();
+    let before = store.get(id).unwrap();
+    // Accepting is a valid step for a submitted report, but not one a resident may take.
+    let dispatch = Command::AcceptReport { note: "我自己受理".into() };
+    let refused = store.execute(id, &dispatch).unwrap_err();
+    assert!(matches!(refused, CoreError::Forbidden { .. }), "{refused:?}");
+    assert_eq!(store.heads(id).unwrap(), heads, "nothing of a refused command is stored");
+    assert_eq!(store.get(id).unwrap(), before);
+    store.execute(id, &Command::CommentReport { text: "还在搭".into() }).unwrap();
+    assert_eq!(store.doc_ids().unwrap().len(), 1);
+
+    // The enrolment survives a restart of the app.
+    drop(store);
+    let store = Store::open(dir.path().join("phone.db")).unwrap();
+    assert_eq!(store.enrollment().unwrap(), Some(e.clone()));
+    assert_eq!(store.profile(), Some(e.profile));
+    assert!(store.execute(id, &dispatch).is_err(), "still checked after reopening");
+}
