@@ -116,15 +116,13 @@ async fn not_found() -> Response {
 
 /// The server's routes.
 pub(crate) fn router(app: Arc<App>) -> Router {
+    // Reading or writing documents takes an enrolled, unrevoked device.
+    let device = middleware::from_fn_with_state(app.clone(), auth::require_device);
     Router::new()
-        .route("/v1/sync", post(sync::handle))
-        .route("/v1/reconcile", post(reconcile::handle))
+        .route("/v1/sync", post(sync::handle).route_layer(device.clone()))
+        .route("/v1/reconcile", post(reconcile::handle).route_layer(device.clone()))
         .route("/v1/enroll", post(enroll::handle))
-        .route(
-            "/v1/me",
-            get(auth::me)
-                .route_layer(middleware::from_fn_with_state(app.clone(), auth::require_device)),
-        )
+        .route("/v1/me", get(auth::me).route_layer(device))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::handle))
         .fallback(not_found)

@@ -14,6 +14,7 @@ use crate::accounts::{Device, secret};
 use crate::app::App;
 use crate::envelope;
 use crate::error::ServerError;
+use crate::ingest::Author;
 
 /// The enrolled device a request comes from, as the middleware found it.
 #[derive(Debug, Clone)]
@@ -22,6 +23,24 @@ pub(crate) struct Caller {
     pub(crate) device: Device,
     /// Its user's profile now.
     pub(crate) profile: Profile,
+}
+
+impl Caller {
+    /// The author of this caller's changes, once the actor a request names is checked to be
+    /// the device's own.
+    pub(crate) fn author(&self, actor: &[u8]) -> Result<Author, ServerError> {
+        if actor != self.device.actor.as_slice() {
+            return Err(ServerError::Forbidden {
+                code: "actor_mismatch",
+                message: format!(
+                    "the request names actor {}, but this device writes as {}",
+                    secret::hex(actor),
+                    secret::hex(&self.device.actor)
+                ),
+            });
+        }
+        Ok(Author { device: self.device.id.clone(), actor: self.device.actor.clone() })
+    }
 }
 
 fn unauthorized(code: &'static str, message: impl Into<String>) -> ServerError {

@@ -12,7 +12,7 @@ use fieldsync_core::DocId;
 use crate::app::App;
 use crate::cache::Loaded;
 use crate::error::ServerError;
-use crate::ingest::{self, Refusal, code};
+use crate::ingest::{self, Author, Refusal, code};
 use crate::locks::DocGuard;
 use crate::storage::{DocMeta, DocWrite, StorageError, StoredDoc};
 
@@ -184,12 +184,12 @@ impl Slot {
         &mut self,
         id: DocId,
         bytes: &[u8],
-        device: Option<&str>,
+        author: Option<&Author>,
         keep_new: bool,
     ) -> Result<Option<Pending>, Refusal> {
         let was_there = matches!(self, Slot::Stored(_) | Slot::Ready(Some(_)));
         let slot = self.ready(id)?;
-        match ingest::ingest(id, slot, bytes, device, keep_new) {
+        match ingest::ingest(id, slot, bytes, author, keep_new) {
             Ok(None) => Ok(None),
             Ok(Some(write)) => Ok(Some(Pending::new(write, slot))),
             Err(refusal) => {

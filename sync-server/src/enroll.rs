@@ -70,10 +70,11 @@ pub(crate) async fn handle(
     let req: EnrollRequest = envelope::decode(body).await?;
     envelope::check_version(req.v)?;
     let accounts = app.accounts.clone();
-    let enrolled =
-        tokio::task::spawn_blocking(move || accounts.enroll(&req.code, &req.device_name))
-            .await
-            .map_err(|e| ServerError::Internal(format!("enrolment task failed: {e}")))??;
+    let enrolled = tokio::task::spawn_blocking(move || {
+        accounts.enroll(&req.code, &req.device_name, req.actor.as_deref())
+    })
+    .await
+    .map_err(|e| ServerError::Internal(format!("enrolment task failed: {e}")))??;
     tracing::info!(device = %enrolled.device.id, user = %enrolled.profile.user, "device enrolled");
     let answer = EnrollResponse {
         v: VERSION,

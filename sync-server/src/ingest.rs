@@ -19,6 +19,15 @@ use fieldsync_core::{CoreError, DocId, limits, model};
 use crate::cache::Loaded;
 use crate::storage::{DocBytes, DocMeta, DocWrite, NewChange};
 
+/// Who sent changes: the enrolled device, and the actor its changes must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Author {
+    /// The device id (written into the log).
+    pub(crate) device: String,
+    /// The Automerge actor assigned to the device at enrolment.
+    pub(crate) actor: Vec<u8>,
+}
+
 /// Why a document's changes were not taken; travels in the per-document `results`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Refusal {
@@ -68,6 +77,7 @@ pub(crate) mod code {
     pub(crate) const HEADER_CHANGED: &str = "header_changed";
     pub(crate) const TOO_LARGE: &str = "too_large";
     pub(crate) const INTERNAL_ERROR: &str = "internal_error";
+    pub(crate) const FORGED_ACTOR: &str = "forged_actor";
 }
 
 /// Runs `f`, turning a panic into an error message.
@@ -164,7 +174,7 @@ pub(crate) fn ingest(
     id: DocId,
     slot: &mut Option<Loaded>,
     bytes: &[u8],
-    device: Option<&str>,
+    author: Option<&Author>,
     keep_new: bool,
 ) -> Result<Option<DocWrite>, Refusal> {
     if bytes.is_empty() {
@@ -182,6 +192,20 @@ pub(crate) fn ingest(
         incoming.into_iter().filter(|c| new_hashes.contains(&c.hash())).collect();
     if fresh.is_empty() {
         return Ok(None);
+    }
+    // Changes the server holds already may come from anyone (a phone passes on what it got);
+    // a new change must be the sending device's own, so authorship in the history holds.
+    if let Some(a) = author
+        && let Some(forged) = fresh.iter().find(|c| c.actor_id().to_bytes() != a.actor.as_slice())
+    {
+        return Err(Refusal::rejected(
+            code::FORGED_ACTOR,
+            format!(
+                "a change for {id} carries actor {}, not this device's {}; nothing of it was stored",
+                forged.actor_id(),
+                automerge::ActorId::from(a.actor.as_slice())
+            ),
+        ));
     }
     let mut outside: Vec<ChangeHash> = fresh
         .iter()
@@ -301,7 +325,7 @@ pub(crate) fn ingest(
         scope: loaded.meta.scope.clone(),
         bytes,
         changes: log,
-        device: device.map(str::to_string),
+        device: author.map(|a| a.device.clone()),
     };
     *slot = Some(loaded);
     Ok(Some(write))
@@ -387,7 +411,9 @@ mod tests {
         store.execute(id, &model::Command::AcceptReport { note: "on it".into() }).unwrap();
         let mut doc = store.load(id).unwrap();
         let more = changes_of(&mut doc, &heads);
-        let w = ingest(id, &mut slot, &more, Some("dev"), true).unwrap().unwrap();
+        let dev =
+            Author { device: "dev".into(), actor: store.identity().actor.to_bytes().to_vec() };
+        let w = ingest(id, &mut slot, &more, Some(&dev), true).unwrap().unwrap();
         assert_eq!(w.base, Some(1));
         assert_eq!(w.changes.len(), 1);
         assert_eq!(w.device.as_deref(), Some("dev"));

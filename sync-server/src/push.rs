@@ -11,7 +11,7 @@ use fieldsync_core::protocol::{self, PushDoc, PushOutcome, PushResult};
 use crate::app::App;
 use crate::batch::{KEEP_NEW_DOCS, Pending, WorkingSet};
 use crate::error::ServerError;
-use crate::ingest::{Refusal, code, holds};
+use crate::ingest::{Author, Refusal, code, holds};
 
 /// What became of one pushed document before the commit.
 enum Step {
@@ -27,7 +27,7 @@ enum Step {
 pub(crate) async fn push(
     app: &Arc<App>,
     push: Vec<PushDoc>,
-    device: Option<String>,
+    author: Option<Author>,
 ) -> Result<Vec<PushResult>, ServerError> {
     if push.is_empty() {
         return Ok(Vec::new());
@@ -48,7 +48,7 @@ pub(crate) async fn push(
                 ));
                 continue;
             };
-            match slot.ingest(p.doc, &p.changes, device.as_deref(), keep_new) {
+            match slot.ingest(p.doc, &p.changes, author.as_ref(), keep_new) {
                 Err(refusal) => steps.push(Step::Done(refusal.outcome())),
                 Ok(write) => {
                     let heads = protocol::from_wire(&p.heads);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use automerge::AutoCommit;
 use automerge::sync::{self, SyncDoc};
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use fieldsync_core::DocId;
@@ -19,6 +19,7 @@ use fieldsync_core::protocol::{
 };
 
 use crate::app::App;
+use crate::auth::Caller;
 use crate::batch::{KEEP_NEW_DOCS, Pending, Slot, WorkingSet};
 use crate::cursor::Cursor;
 use crate::envelope;
@@ -97,6 +98,7 @@ fn answer_for(id: DocId, slot: &mut Slot, msg: sync::Message) -> Vec<u8> {
 /// `POST /v1/reconcile`.
 pub(crate) async fn handle(
     State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ServerError> {
@@ -104,6 +106,7 @@ pub(crate) async fn handle(
     let _turn = app.admit().await?;
     let req: ReconcileRequest = envelope::decode(body).await?;
     check(&req)?;
+    let author = caller.author(&req.actor)?;
     // The feed position before anything of this request is logged, so nothing is skipped.
     let cursor = Cursor::Log { seq: app.storage.log_end().await? };
 
@@ -135,7 +138,7 @@ pub(crate) async fn handle(
                 if !changes.is_empty()
                     && let Some(slot) = slots.get_mut(&m.doc)
                 {
-                    match slot.ingest(m.doc, &changes, None, keep_new) {
+                    match slot.ingest(m.doc, &changes, Some(&author), keep_new) {
                         Ok(Some(p)) => {
                             pending.push(p);
                             owners.push(m.doc);

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use fieldsync_core::protocol::{SyncRequest, SyncResponse, VERSION, limits};
 
 use crate::app::App;
+use crate::auth::Caller;
 use crate::cursor::Cursor;
 use crate::envelope;
 use crate::error::ServerError;
@@ -96,6 +97,7 @@ async fn check_not_ahead(app: &App, cursor: &Cursor, text: &str) -> Result<(), S
 /// `POST /v1/sync`.
 pub(crate) async fn handle(
     State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ServerError> {
@@ -103,6 +105,7 @@ pub(crate) async fn handle(
     let _turn = app.admit().await?;
     let req: SyncRequest = envelope::decode(body).await?;
     check(&req)?;
+    let author = caller.author(&req.actor)?;
     let cursor = Cursor::parse(&req.cursor)?;
     if let Some(epoch) = &req.epoch
         && !req.cursor.is_empty()
@@ -116,7 +119,7 @@ pub(crate) async fn handle(
     check_not_ahead(&app, &cursor, &req.cursor).await?;
 
     let pushed = req.push.len();
-    let results = push::push(&app, req.push, None).await?;
+    let results = push::push(&app, req.push, Some(author)).await?;
     let page =
         pull::pull(&app, cursor, &req.actor, &req.want, pull::budget(req.page_bytes)).await?;
     let bytes = page.data_bytes();

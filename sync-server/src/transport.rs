@@ -11,6 +11,7 @@ use tower::ServiceExt;
 #[derive(Clone)]
 pub struct InProcessTransport {
     router: Router,
+    token: Option<String>,
 }
 
 impl std::fmt::Debug for InProcessTransport {
@@ -22,7 +23,13 @@ impl std::fmt::Debug for InProcessTransport {
 impl InProcessTransport {
     /// A transport into `router` (see `Server::router`).
     pub fn new(router: Router) -> Self {
-        InProcessTransport { router }
+        InProcessTransport { router, token: None }
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every request, as an enrolled phone does.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
     }
 }
 
@@ -33,10 +40,15 @@ impl Transport for InProcessTransport {
         body: Vec<u8>,
     ) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send {
         let router = self.router.clone();
+        let token = self.token.clone();
         async move {
-            let request = Request::post(path)
+            let mut request = Request::post(path)
                 .header(header::CONTENT_TYPE, "application/cbor")
-                .header(header::CONTENT_ENCODING, "gzip")
+                .header(header::CONTENT_ENCODING, "gzip");
+            if let Some(t) = token {
+                request = request.header(header::AUTHORIZATION, format!("Bearer {t}"));
+            }
+            let request = request
                 .body(Body::from(body))
                 .map_err(|e| TransportError::Network(e.to_string()))?;
             let response = match router.oneshot(request).await {

@@ -117,14 +117,14 @@ async fn malformed_changes_fail_their_document_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_that_are_not_records_are_rejected() {
     let server = start().await;
-    let mut doc = AutoCommit::new();
+    let a = Phone::new("resident-1");
+    let mut doc = AutoCommit::new().with_actor(a.store.identity().actor);
     doc.put(automerge::ROOT, "title", "no header here").unwrap();
     let push = PushDoc {
         doc: DocId::random(),
         changes: doc.save(),
         heads: protocol::to_wire(&doc.get_heads()),
     };
-    let a = Phone::new("resident-1");
     let resp = server.sync(&a.request(None, "", vec![push])).await.unwrap();
     assert_eq!(outcome_code(&resp.results[0].outcome), Some("invalid_document"));
     assert!(matches!(resp.results[0].outcome, PushOutcome::Rejected { .. }));
@@ -379,8 +379,10 @@ async fn the_log_is_ordered_and_every_entry_is_in_its_document() {
         let req = p.request(None, "", vec![p.push_after(*id, &before)]);
         let http = server.http.clone();
         let url = server.url("/v1/sync");
+        let token = server.token_for(&p.actor());
         tasks.push(tokio::spawn(async move {
-            http.post(url).body(protocol::encode(&req)).send().await.unwrap().status().as_u16()
+            let post = http.post(url).bearer_auth(token).body(protocol::encode(&req));
+            post.send().await.unwrap().status().as_u16()
         }));
     }
     for t in tasks {
@@ -427,9 +429,11 @@ async fn concurrent_pushes_to_one_document_all_land() {
         let req = p.request(None, "", vec![p.push_after(id, &created)]);
         let http = server.http.clone();
         let url = server.url("/v1/sync");
+        let token = server.token_for(&p.actor());
         tasks.push(tokio::spawn(async move {
             let body = http
                 .post(url)
+                .bearer_auth(token)
                 .body(protocol::encode(&req))
                 .send()
                 .await
@@ -628,4 +632,56 @@ async fn sealed_segments_are_spliced_the_same_for_every_reader_without_echoes() 
     for id in &a_ids {
         assert_eq!(store.get(*id).unwrap(), a.store.get(*id).unwrap());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_enrolled_device_syncs_and_only_with_its_own_actor() {
+    let server = start().await;
+    let a = Phone::new("resident-1");
+    let b = Phone::new("resident-2");
+    let token_a = server.token_for(&a.actor());
+    let id = a.report("mine");
+    let body = || protocol::encode(&a.request(None, "", vec![a.push_after(id, &[])]));
+
+    // No token, a malformed one, an unknown one: refused before anything is read or stored.
+    let (status, resp) = server.post_with(None, "/v1/sync", body()).await;
+    assert_eq!((status, error_body(&resp).code.as_str()), (401, "missing_token"));
+    let (status, resp) = server.post_with(Some("short"), "/v1/sync", body()).await;
+    assert_eq!((status, error_body(&resp).code.as_str()), (401, "malformed_token"));
+    let unknown = "0".repeat(64);
+    let (status, resp) = server.post_with(Some(&unknown), "/v1/sync", body()).await;
+    assert_eq!((status, error_body(&resp).code.as_str()), (401, "unknown_token"));
+
+    // B's token with A's request: the request names an actor that is not B's.
+    let token_b = server.token_for(&b.actor());
+    let (status, resp) = server.post_with(Some(&token_b), "/v1/sync", body()).await;
+    assert_eq!((status, error_body(&resp).code.as_str()), (403, "actor_mismatch"));
+
+    // B pushes A's changes as new ones under its own name: forged, rejected, nothing stored.
+    let mut forged = b.request(None, "", vec![a.push_after(id, &[])]);
+    forged.actor = b.actor();
+    let resp = server.sync(&forged).await.unwrap();
+    assert_eq!(outcome_code(&resp.results[0].outcome), Some("forged_actor"));
+    assert!(server.running.server().storage().doc_ids().await.unwrap().is_empty());
+
+    // A's own push goes through; once the server holds them, B may pass A's changes on.
+    let (status, _) = server.post_with(Some(&token_a), "/v1/sync", body()).await;
+    assert_eq!(status, 200);
+    let resp = server.sync(&forged).await.unwrap();
+    assert_acked(&resp);
+
+    // Revoked: typed refusal, the phone's data untouched.
+    let device = server
+        .running
+        .server()
+        .accounts()
+        .devices()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.actor == a.actor())
+        .unwrap();
+    server.running.server().accounts().revoke(&device.id).unwrap();
+    let (status, resp) = server.post_with(Some(&token_a), "/v1/sync", body()).await;
+    assert_eq!((status, error_body(&resp).code.as_str()), (403, "device_revoked"));
+    assert_eq!(a.store.doc_ids().unwrap(), vec![id]);
 }

@@ -11,6 +11,10 @@ use fieldsync_core::protocol::{self, ReconcileRequest, ReconcileResponse, SyncMe
 use fieldsync_core::sync::{HttpTransport, SyncClient, Transport};
 use fieldsync_server::{InProcessTransport, Server, ServerConfig};
 
+fn http(server: &TestServer, phone: &Phone) -> HttpTransport {
+    HttpTransport::new(&server.running.url()).unwrap().with_token(server.token_for(&phone.actor()))
+}
+
 fn client<T: Transport>(phone: &Phone, transport: T) -> SyncClient<T> {
     SyncClient::new(phone.store.clone(), transport)
 }
@@ -20,8 +24,10 @@ async fn phones_converge_through_the_in_process_transport() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::open(&ServerConfig::new(dir.path())).await.unwrap();
     let phones: Vec<Phone> = (0..3).map(|i| Phone::new(&format!("patrol-{i}"))).collect();
-    let clients: Vec<SyncClient<InProcessTransport>> =
-        phones.iter().map(|p| client(p, server.transport())).collect();
+    let clients: Vec<SyncClient<InProcessTransport>> = phones
+        .iter()
+        .map(|p| client(p, server.transport().with_token(token_for(&server, &p.actor()))))
+        .collect();
 
     let shared = phones[0].report("shared report");
     clients[0].sync_now(None).await.unwrap();
@@ -64,8 +70,8 @@ async fn a_server_that_lost_its_data_is_reconciled_over_http() {
     let server = start().await;
     let a = Phone::new("mediator-1");
     let b = Phone::new("mediator-2");
-    let ca = client(&a, HttpTransport::new(&server.running.url()).unwrap());
-    let cb = client(&b, HttpTransport::new(&server.running.url()).unwrap());
+    let ca = client(&a, http(&server, &a));
+    let cb = client(&b, http(&server, &b));
     let id = a.report("before the loss");
     ca.sync_now(None).await.unwrap();
     cb.sync_now(None).await.unwrap();
@@ -76,8 +82,8 @@ async fn a_server_that_lost_its_data_is_reconciled_over_http() {
     server.running.shutdown().await.unwrap();
     let server = start().await;
     assert_ne!(server.epoch(), old_epoch);
-    let ca = client(&a, HttpTransport::new(&server.running.url()).unwrap());
-    let cb = client(&b, HttpTransport::new(&server.running.url()).unwrap());
+    let ca = client(&a, http(&server, &a));
+    let cb = client(&b, http(&server, &b));
     let only_b = b.report("made after the loss");
     let summary = ca.sync_now(None).await.unwrap();
     assert!(summary.reconciled);

@@ -52,9 +52,45 @@ fn spawn(data: &Path) -> Proc {
     Proc { child, url, lines }
 }
 
-async fn sync(url: &str, req: &protocol::SyncRequest) -> SyncResponse {
+/// Enrols `phone` as `user` the way an operator does: `user add` and `enroll-code` with the
+/// binary on the server's data directory, then `POST /v1/enroll` keeping the phone's actor.
+async fn enrol(url: &str, data: &Path, user: &str, phone: &Phone) -> String {
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
+            .arg("--data")
+            .arg(data)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    cli(&["user", "add", user, "--role", "dispatcher", "--scope", "jl"]);
+    let code = cli(&["enroll-code", user]);
+    let req = protocol::EnrollRequest {
+        v: protocol::VERSION,
+        code,
+        device_name: "test".into(),
+        actor: Some(phone.actor()),
+    };
+    let body = reqwest::Client::new()
+        .post(format!("{url}/v1/enroll"))
+        .body(protocol::encode(&req))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let e: protocol::EnrollResponse = protocol::decode(&body).unwrap();
+    assert_eq!(e.actor, phone.actor());
+    e.token
+}
+
+async fn sync(url: &str, token: &str, req: &protocol::SyncRequest) -> SyncResponse {
     let body = reqwest::Client::new()
         .post(format!("{url}/v1/sync"))
+        .bearer_auth(token)
         .body(protocol::encode(req))
         .send()
         .await
@@ -73,7 +109,9 @@ async fn acknowledged_changes_survive_sigkill_and_sigterm_stops_cleanly() {
     let id = phone.report("survives a crash");
 
     let mut p = spawn(&data);
-    let resp = sync(&p.url, &phone.request(None, "", vec![phone.push_after(id, &[])])).await;
+    let token = enrol(&p.url, &data, "resident-1", &phone).await;
+    let resp =
+        sync(&p.url, &token, &phone.request(None, "", vec![phone.push_after(id, &[])])).await;
     assert_acked(&resp);
     let epoch = resp.epoch.clone();
     p.child.kill().unwrap(); // SIGKILL, right after the acknowledgement
@@ -81,7 +119,8 @@ async fn acknowledged_changes_survive_sigkill_and_sigterm_stops_cleanly() {
 
     let mut p = spawn(&data);
     let other = Phone::new("other");
-    let resp = sync(&p.url, &other.request(None, "", vec![])).await;
+    let other_token = enrol(&p.url, &data, "other", &other).await;
+    let resp = sync(&p.url, &other_token, &other.request(None, "", vec![])).await;
     assert_eq!(resp.epoch, epoch);
     assert_eq!(resp.docs.len(), 1);
     other.store.merge_remote(id, &resp.docs[0].bytes).unwrap();
@@ -103,7 +142,7 @@ async fn acknowledged_changes_survive_sigkill_and_sigterm_stops_cleanly() {
         .unwrap();
     assert!(out.status.success());
     let mut p = spawn(&data);
-    let resp = sync(&p.url, &other.request(None, "", vec![])).await;
+    let resp = sync(&p.url, &other_token, &other.request(None, "", vec![])).await;
     assert_ne!(resp.epoch, epoch);
     p.child.kill().unwrap();
     p.child.wait().unwrap();

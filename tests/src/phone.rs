@@ -6,9 +6,52 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::time::Duration;
+
+use automerge::ActorId;
+use fieldsync_core::policy::{Profile, Role};
 use fieldsync_core::protocol::{self, SyncResponse};
 use fieldsync_core::store::Store;
-use fieldsync_core::sync::{SyncClient, SyncConfig, SyncSummary, Transport, TransportError};
+use fieldsync_core::sync::{
+    HttpTransport, SyncClient, SyncConfig, SyncSummary, Transport, TransportError,
+};
+use fieldsync_server::RunningServer;
+
+/// A transport carrying an enrolled device's token, with the actor the device must write as.
+#[derive(Debug, Clone)]
+pub struct Enrolled<T> {
+    /// The transport.
+    pub transport: T,
+    /// The device's actor.
+    pub actor: ActorId,
+    /// The device's token (to reach the same server at another address).
+    pub token: String,
+}
+
+impl<T> Enrolled<T> {
+    /// The same device through a wrapping transport.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Enrolled<U> {
+        Enrolled { transport: f(self.transport), actor: self.actor, token: self.token }
+    }
+}
+
+/// Enrols a new device for `user` (added as a dispatcher of the whole jurisdiction, who may
+/// read everything, if the server does not know them) and gives an HTTP transport with its
+/// token.
+pub fn enrol_http(server: &RunningServer, user: &str) -> Enrolled<HttpTransport> {
+    fn ok<V, E: std::fmt::Display>(r: Result<V, E>, what: &str) -> V {
+        r.unwrap_or_else(|e| panic!("{what}: {e}"))
+    }
+    let accounts = server.server().accounts();
+    if ok(accounts.user(user), "accounts").is_none() {
+        ok(accounts.add_user(user, Role::Dispatcher, None, &["jl".to_string()]), "add user");
+    }
+    let admin = Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] };
+    let code = ok(accounts.issue_code(user, &admin, Duration::from_secs(600)), "code").code;
+    let e = ok(accounts.enroll(&code, "test phone", None), "enrol");
+    let transport = ok(HttpTransport::new(&server.url()), "url").with_token(e.token.clone());
+    Enrolled { transport, actor: ActorId::from(e.device.actor), token: e.token }
+}
 
 /// A store and a sync client to one server.
 pub struct Phone<T: Transport> {
@@ -21,19 +64,26 @@ pub struct Phone<T: Transport> {
 }
 
 impl<T: Transport> Phone<T> {
-    /// A phone with a new store at `dir/<name>.db`, writing as user `name`.
-    pub fn new(dir: &Path, name: &str, transport: T) -> Phone<T> {
-        Phone::with_config(dir, name, transport, SyncConfig::default())
+    /// A phone with a new store at `dir/<name>.db`, writing as user `name` with the enrolled
+    /// device's actor.
+    pub fn new(dir: &Path, name: &str, device: Enrolled<T>) -> Phone<T> {
+        Phone::with_config(dir, name, device, SyncConfig::default())
     }
 
     /// Like `new`, with sync tunables.
-    pub fn with_config(dir: &Path, name: &str, transport: T, config: SyncConfig) -> Phone<T> {
+    pub fn with_config(
+        dir: &Path,
+        name: &str,
+        device: Enrolled<T>,
+        config: SyncConfig,
+    ) -> Phone<T> {
         let store = Arc::new(
             Store::open(dir.join(format!("{name}.db")))
                 .unwrap_or_else(|e| panic!("open {name}: {e}")),
         );
         store.set_user(name).unwrap_or_else(|e| panic!("user {name}: {e}"));
-        let client = SyncClient::new(store.clone(), transport).with_config(config);
+        store.set_actor(device.actor).unwrap_or_else(|e| panic!("actor {name}: {e}"));
+        let client = SyncClient::new(store.clone(), device.transport).with_config(config);
         Phone { name: name.to_string(), store, client }
     }
 

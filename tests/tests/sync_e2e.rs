@@ -11,7 +11,7 @@ use fieldsync_core::model::*;
 use fieldsync_core::sync::{HttpTransport, SyncConfig, Transport, TransportError};
 use fieldsync_core::{DocId, Store};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
-use fieldsync_tests::phone::{Counting, Duplicating, Phone, Replaying};
+use fieldsync_tests::phone::{Counting, Duplicating, Enrolled, Phone, Replaying, enrol_http};
 
 const GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-07";
 
@@ -20,8 +20,9 @@ async fn server(dir: &std::path::Path) -> RunningServer {
     Server::start(&config).await.expect("server starts")
 }
 
-fn http(s: &RunningServer) -> HttpTransport {
-    HttpTransport::new(&s.url()).expect("url")
+/// A new enrolled device of `user` on `s`, over HTTP.
+fn http(s: &RunningServer, user: &str) -> Enrolled<HttpTransport> {
+    enrol_http(s, user)
 }
 
 fn report(title: &str) -> NewRecord {
@@ -78,8 +79,8 @@ async fn three_phones_converge_after_offline_work() {
     let dir = tempfile::tempdir().unwrap();
     let s = server(dir.path()).await;
     let team = ["police-li", "cadre-wang", "vol-zhao"];
-    let phones: Vec<_> = team.iter().map(|n| Phone::new(dir.path(), n, http(&s))).collect();
-    let resident = Phone::new(dir.path(), "resident-sun", http(&s));
+    let phones: Vec<_> = team.iter().map(|n| Phone::new(dir.path(), n, http(&s, n))).collect();
+    let resident = Phone::new(dir.path(), "resident-sun", http(&s, "resident-sun"));
 
     let log = phones[0].store.create(&patrol(&team)).unwrap();
     phones[0].sync().await;
@@ -117,7 +118,7 @@ async fn edits_made_during_a_sync_are_kept_and_go_out_next_time() {
     let dir = tempfile::tempdir().unwrap();
     let s = server(dir.path()).await;
     let config = SyncConfig { push_docs: 10, push_bytes: 8 * 1024, ..SyncConfig::default() };
-    let a = Arc::new(Phone::with_config(dir.path(), "grid-1", http(&s), config));
+    let a = Arc::new(Phone::with_config(dir.path(), "grid-1", http(&s, "grid-1"), config));
     let ids: Vec<DocId> =
         (0..120).map(|i| a.store.create(&report(&format!("r{i}"))).unwrap()).collect();
     let syncing = {
@@ -137,7 +138,7 @@ async fn edits_made_during_a_sync_are_kept_and_go_out_next_time() {
     syncing.await.unwrap();
     a.sync().await;
     assert_eq!(a.store.sync_status().unwrap().pending_docs, 0);
-    let b = Phone::new(dir.path(), "grid-2", http(&s));
+    let b = Phone::new(dir.path(), "grid-2", http(&s, "grid-2"));
     b.sync().await;
     assert_eq!(state(&b.store), state(&a.store));
     for (id, key) in comments {
@@ -164,7 +165,7 @@ impl Transport for Swappable {
 async fn a_server_dying_mid_sync_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let s = server(dir.path()).await;
-    let a = Phone::new(dir.path(), "disp-1", http(&s));
+    let a = Phone::new(dir.path(), "disp-1", http(&s, "disp-1"));
     for i in 0..300 {
         let mut r = report(&format!("report {i}"));
         if let NewRecord::Report(r) = &mut r {
@@ -177,10 +178,12 @@ async fn a_server_dying_mid_sync_loses_nothing() {
 
     // A fresh phone pulls in small pages; the server dies after a few of them.
     let small = SyncConfig { page_bytes: 16 * 1024, attempts: 2, ..SyncConfig::default() };
-    let swap = Arc::new(Swappable(std::sync::Mutex::new(http(&s))));
+    let device = http(&s, "disp-2");
+    let token = device.token.clone();
+    let swap = Arc::new(Swappable(std::sync::Mutex::new(device.transport.clone())));
     let counting = Counting::new(SharedT(swap.clone()));
     let counts = counting.counts.clone();
-    let b = Phone::with_config(dir.path(), "disp-2", counting, small);
+    let b = Phone::with_config(dir.path(), "disp-2", device.map(|_| counting), small);
     let (pages_tx, mut pages_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
     let listener = move |p: &fieldsync_core::sync::SyncProgress| {
         let _ = pages_tx.send(p.pages_done);
@@ -210,7 +213,7 @@ async fn a_server_dying_mid_sync_loses_nothing() {
 
     // Same data directory, new process state.
     let s2 = server(dir.path()).await;
-    *swap.0.lock().unwrap() = http(&s2);
+    *swap.0.lock().unwrap() = HttpTransport::new(&s2.url()).unwrap().with_token(token);
     let whole_before = counts.whole_docs.load(Ordering::SeqCst);
     b.sync().await;
     assert_eq!(state(&b.store), state(&a.store), "nothing lost, converged");
@@ -236,8 +239,8 @@ impl<T: Transport> Transport for SharedT<T> {
 async fn duplicated_and_replayed_rounds_are_harmless() {
     let dir = tempfile::tempdir().unwrap();
     let s = server(dir.path()).await;
-    let a = Phone::new(dir.path(), "med-1", Duplicating(http(&s)));
-    let b = Phone::new(dir.path(), "med-2", Replaying::new(http(&s), 7));
+    let a = Phone::new(dir.path(), "med-1", http(&s, "med-1").map(Duplicating));
+    let b = Phone::new(dir.path(), "med-2", http(&s, "med-2").map(|t| Replaying::new(t, 7)));
     let log = a.store.create(&patrol(&["med-1", "med-2"])).unwrap();
     a.sync().await;
     b.sync().await;
@@ -250,7 +253,7 @@ async fn duplicated_and_replayed_rounds_are_harmless() {
         b.sync().await;
     }
     a.sync().await;
-    let fresh = Phone::new(dir.path(), "fresh", http(&s));
+    let fresh = Phone::new(dir.path(), "fresh", http(&s, "fresh"));
     fresh.sync().await;
     assert_eq!(state(&a.store), state(&b.store));
     assert_eq!(state(&fresh.store), state(&a.store));
@@ -265,15 +268,16 @@ async fn duplicated_and_replayed_rounds_are_harmless() {
 async fn the_cost_of_a_sync_follows_what_changed() {
     let dir = tempfile::tempdir().unwrap();
     let s = server(dir.path()).await;
-    let a = Phone::new(dir.path(), "disp-1", http(&s));
+    let a = Phone::new(dir.path(), "disp-1", http(&s, "disp-1"));
     let ids: Vec<DocId> =
         (0..500).map(|i| a.store.create(&report(&format!("r{i}"))).unwrap()).collect();
     a.sync().await;
 
     // A fresh device gets stored documents, not a replay of the log.
-    let counting = Counting::new(http(&s));
+    let device = http(&s, "disp-2");
+    let counting = Counting::new(device.transport.clone());
     let counts = counting.counts.clone();
-    let b = Phone::new(dir.path(), "disp-2", counting);
+    let b = Phone::new(dir.path(), "disp-2", device.map(|_| counting));
     let first = b.sync().await;
     assert_eq!(counts.whole_docs.load(Ordering::SeqCst), 500);
     assert_eq!(counts.change_docs.load(Ordering::SeqCst), 0);

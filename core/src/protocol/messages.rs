@@ -206,6 +206,11 @@ pub struct EnrollRequest {
     pub code: String,
     /// A name for the device, shown in `device list` (e.g. the phone's model).
     pub device_name: String,
+    /// The Automerge actor the phone already writes with (1 to 32 bytes), so that what it
+    /// recorded before enrolling keeps its authorship; the server assigns a new one when this
+    /// is absent or belongs to another device. The answer's `actor` is the one to use.
+    #[serde(default, with = "serde_bytes")]
+    pub actor: Option<Vec<u8>>,
 }
 
 /// The answer to an [`EnrollRequest`]: who the device is and acts for.

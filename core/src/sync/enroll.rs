@@ -34,6 +34,7 @@ pub async fn enroll<T: Transport>(
         v: protocol::VERSION,
         code: code.to_string(),
         device_name: device_name.to_string(),
+        actor: Some(store.identity().actor.to_bytes().to_vec()),
     };
     let answer =
         transport.post("/v1/enroll", protocol::encode(&request)).await.map_err(|e| match e {

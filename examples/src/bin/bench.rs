@@ -56,8 +56,11 @@ struct SyncArgs {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     docs: u64,
     /// A server started elsewhere (e.g. http://127.0.0.1:8080); by default the suite starts one.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", requires = "server_data")]
     server: Option<String>,
+    /// The `--data` directory of that server, on this machine (devices are enrolled there).
+    #[arg(long, value_name = "DIR")]
+    server_data: Option<PathBuf>,
     /// Simulated devices in the load phase.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     devices: u64,
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
                 page_bytes: args.page_bytes,
                 rss_docs: args.rss_docs as usize,
                 server: args.server.clone(),
+                server_data: args.server_data.clone(),
                 cache_dir,
                 fresh: args.fresh,
             },

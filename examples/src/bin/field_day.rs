@@ -10,11 +10,13 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use fieldsync_core::model::*;
-use fieldsync_core::sync::{HttpTransport, SyncClient};
+use fieldsync_core::policy::{PatrolKind, Profile, Role};
+use fieldsync_core::sync::{HttpTransport, SyncClient, enroll};
 use fieldsync_core::{DocId, Store};
-use fieldsync_server::{Server, ServerConfig};
+use fieldsync_server::{RunningServer, Server, ServerConfig};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -27,10 +29,25 @@ struct Phone {
     sync: SyncClient<HttpTransport>,
 }
 
-fn phone(dir: &std::path::Path, owner: &'static str, url: &str) -> Res<Phone> {
+/// A phone enrolled for `owner`: the command centre adds the user and issues a code (as
+/// `fieldsync-server user add` and `enroll-code` do), the phone exchanges it over HTTP.
+async fn phone(
+    dir: &std::path::Path,
+    server: &RunningServer,
+    owner: &'static str,
+    role: Role,
+    patrol: Option<PatrolKind>,
+    scopes: &[&str],
+) -> Res<Phone> {
+    let accounts = server.server().accounts();
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    accounts.add_user(owner, role, patrol, &scopes)?;
+    let admin = Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] };
+    let code = accounts.issue_code(owner, &admin, Duration::from_secs(3600))?.code;
     let store = Arc::new(Store::open(dir.join(format!("{owner}.db")))?);
-    store.set_user(owner)?;
-    let sync = SyncClient::new(store.clone(), HttpTransport::new(url)?);
+    let http = HttpTransport::new(&server.url())?;
+    let enrolled = enroll(&store, &http, &code, "field phone").await?;
+    let sync = SyncClient::new(store.clone(), http.with_token(enrolled.token));
     Ok(Phone { owner, store, sync })
 }
 
@@ -79,14 +96,18 @@ async fn run() -> Res<bool> {
     let server = Server::start(&config).await?;
     let url = server.url();
     println!("== sync server on {url}");
+    println!("== the command centre enrols seven phones");
+    let d = dir.path();
+    let patrol = Role::Patrol;
     let phones = [
-        phone(dir.path(), "police-li", &url)?,
-        phone(dir.path(), "cadre-wang", &url)?,
-        phone(dir.path(), "volunteer-zhao", &url)?,
-        phone(dir.path(), "resident-sun", &url)?,
-        phone(dir.path(), "gridleader-zhou", &url)?,
-        phone(dir.path(), "mediator-chen", &url)?,
-        phone(dir.path(), "mediator-liu", &url)?,
+        phone(d, &server, "police-li", patrol, Some(PatrolKind::Police), &[AREA_SCOPE]).await?,
+        phone(d, &server, "cadre-wang", patrol, Some(PatrolKind::Cadre), &[AREA_SCOPE]).await?,
+        phone(d, &server, "volunteer-zhao", patrol, Some(PatrolKind::Volunteer), &[AREA_SCOPE])
+            .await?,
+        phone(d, &server, "resident-sun", Role::Resident, None, &[GRID]).await?,
+        phone(d, &server, "gridleader-zhou", Role::GridLeader, None, &[GRID]).await?,
+        phone(d, &server, "mediator-chen", Role::Mediator, None, &[AREA_SCOPE]).await?,
+        phone(d, &server, "mediator-liu", Role::Mediator, None, &[AREA_SCOPE]).await?,
     ];
     let [li, wang, zhao, sun, zhou, chen, liu] = &phones;
 

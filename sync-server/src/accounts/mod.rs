@@ -263,8 +263,14 @@ impl Accounts {
         Ok(IssuedCode { code, expires_at })
     }
 
-    /// Exchanges a code for a new device, once.
-    pub fn enroll(&self, code: &str, device_name: &str) -> Result<Enrolled, ServerError> {
+    /// Exchanges a code for a new device, once. The device keeps the actor it proposes when
+    /// that is 1 to 32 bytes and no other device's; otherwise it gets a new one.
+    pub fn enroll(
+        &self,
+        code: &str,
+        device_name: &str,
+        proposed_actor: Option<&[u8]>,
+    ) -> Result<Enrolled, ServerError> {
         let canonical = secret::normalize_code(code).map_err(|reason| {
             ServerError::Unauthorized { code: "malformed_code", message: reason }
         })?;
@@ -301,11 +307,22 @@ impl Accounts {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .map_err(storage)?;
+        let actor = match proposed_actor {
+            Some(a) if (1..=32).contains(&a.len()) => {
+                let taken: bool = tx
+                    .query_row("SELECT 1 FROM devices WHERE actor = ?1", [a], |_| Ok(true))
+                    .optional()
+                    .map_err(storage)?
+                    .unwrap_or(false);
+                if taken { secret::new_actor() } else { a.to_vec() }
+            }
+            _ => secret::new_actor(),
+        };
         let device = Device {
             id: secret::new_device_id(),
             user: user.clone(),
             name,
-            actor: secret::new_actor(),
+            actor,
             enrolled_at: now,
             revoked_at: None,
         };
@@ -413,17 +430,24 @@ mod tests {
         let (_dir, a) = open();
         a.add_user("res-1", Role::Resident, None, &["jl/cc/grid-01".into()]).unwrap();
         let issued = a.issue_code("res-1", &admin(), Duration::from_secs(60)).unwrap();
-        let e = a.enroll(&issued.code.to_lowercase(), "Pixel 7").unwrap();
+        let e = a.enroll(&issued.code.to_lowercase(), "Pixel 7", None).unwrap();
         assert_eq!(e.profile.role, Role::Resident);
         assert_eq!(e.device.actor.len(), 16);
         let auth = a.authenticate(&e.token).unwrap().unwrap();
         assert_eq!(auth.device.id, e.device.id);
         assert_eq!(auth.profile.scopes, vec!["jl/cc/grid-01".to_string()]);
         assert!(a.authenticate(&secret::new_token()).unwrap().is_none());
-        let again = a.enroll(&issued.code, "Pixel 7").unwrap_err();
+        let again = a.enroll(&issued.code, "Pixel 7", None).unwrap_err();
         assert_eq!(again.status_and_code().1, "code_used");
         a.revoke(&e.device.id).unwrap();
         assert!(a.authenticate(&e.token).unwrap().unwrap().device.revoked_at.is_some());
+
+        // A proposed actor is kept unless another device has it.
+        let c1 = a.issue_code("res-1", &admin(), Duration::from_secs(60)).unwrap().code;
+        let c2 = a.issue_code("res-1", &admin(), Duration::from_secs(60)).unwrap().code;
+        let mine = vec![7u8; 16];
+        assert_eq!(a.enroll(&c1, "a", Some(&mine)).unwrap().device.actor, mine);
+        assert_ne!(a.enroll(&c2, "b", Some(&mine)).unwrap().device.actor, mine, "taken");
     }
 
     #[test]
@@ -431,9 +455,15 @@ mod tests {
         let (_dir, a) = open();
         a.add_user("res-1", Role::Resident, None, &["jl/cc/grid-01".into()]).unwrap();
         let issued = a.issue_code("res-1", &admin(), Duration::ZERO).unwrap();
-        assert_eq!(a.enroll(&issued.code, "x").unwrap_err().status_and_code().1, "code_expired");
-        assert_eq!(a.enroll("ABCDE-FGHJK", "x").unwrap_err().status_and_code().1, "code_unknown");
-        assert_eq!(a.enroll("nope", "x").unwrap_err().status_and_code().1, "malformed_code");
+        assert_eq!(
+            a.enroll(&issued.code, "x", None).unwrap_err().status_and_code().1,
+            "code_expired"
+        );
+        assert_eq!(
+            a.enroll("ABCDE-FGHJK", "x", None).unwrap_err().status_and_code().1,
+            "code_unknown"
+        );
+        assert_eq!(a.enroll("nope", "x", None).unwrap_err().status_and_code().1, "malformed_code");
         assert!(a.devices().unwrap().is_empty(), "no failed attempt made a device");
     }
 

@@ -4,11 +4,14 @@
 
 use automerge::ChangeHash;
 use fieldsync_core::model::{Command, Location, NewRecord, NewReport, ReportCategory};
+use fieldsync_core::policy::{Profile, Role};
 use fieldsync_core::protocol::{
     self, ErrorBody, PushDoc, PushOutcome, SyncRequest, SyncResponse, VERSION,
 };
 use fieldsync_core::{DocId, Store};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
+use std::collections::HashMap;
+use std::time::Duration;
 
 pub const GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-07";
 
@@ -30,24 +33,91 @@ pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
     TestServer { dir, running, http: reqwest::Client::new() }
 }
 
+/// Tokens of the devices enrolled by these tests, by server epoch and actor (a restarted server
+/// keeps its epoch and its devices).
+type TokenMap = HashMap<(String, Vec<u8>), String>;
+static TOKENS: std::sync::LazyLock<std::sync::Mutex<TokenMap>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The token of the device writing as `actor` on `server`, enrolled on first use as a
+/// dispatcher of the whole jurisdiction (who may read everything the tests write).
+pub fn token_for(server: &Server, actor: &[u8]) -> String {
+    let key = (server.epoch().to_string(), actor.to_vec());
+    if let Some(t) = TOKENS.lock().unwrap().get(&key) {
+        return t.clone();
+    }
+    let accounts = server.accounts();
+    let hex: String = actor.iter().map(|b| format!("{b:02x}")).collect();
+    let user = format!("t-{}", &hex[..hex.len().min(38)]);
+    if accounts.user(&user).unwrap().is_none() {
+        accounts.add_user(&user, Role::Dispatcher, None, &["jl".to_string()]).unwrap();
+    }
+    let code = accounts.issue_code(&user, &admin(), Duration::from_secs(600)).unwrap().code;
+    let e = accounts.enroll(&code, "test phone", Some(actor)).unwrap();
+    assert_eq!(e.device.actor, actor, "the phone keeps its actor");
+    TOKENS.lock().unwrap().insert(key, e.token.clone());
+    e.token
+}
+
+fn admin() -> Profile {
+    Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] }
+}
+
 impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.running.url())
     }
 
-    /// POSTs raw bytes; returns the status and the body.
-    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
-        let resp = self
+    /// The token of the device writing as `actor` (see [`token_for`]).
+    pub fn token_for(&self, actor: &[u8]) -> String {
+        token_for(self.running.server(), actor)
+    }
+
+    /// A token for raw requests that name no phone.
+    pub fn any_token(&self) -> String {
+        self.token_for(&[0xee; 16])
+    }
+
+    /// POSTs raw bytes with the token of `actor`'s device.
+    pub async fn post_as(&self, actor: &[u8], path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+        let token = self.token_for(actor);
+        self.post_with(Some(&token), path, body).await
+    }
+
+    /// POSTs raw bytes with `token` (or none).
+    pub async fn post_with(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        body: Vec<u8>,
+    ) -> (u16, Vec<u8>) {
+        let mut req = self
             .http
             .post(self.url(path))
             .header("content-type", "application/cbor")
             .header("content-encoding", "gzip")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         (status, resp.bytes().await.unwrap().to_vec())
+    }
+
+    /// POSTs raw bytes as the device the body names (its `actor`), or as some enrolled device
+    /// when the body names none; returns the status and the body.
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+        #[derive(serde::Deserialize)]
+        struct Named {
+            #[serde(with = "serde_bytes")]
+            actor: Vec<u8>,
+        }
+        let token = match protocol::decode::<Named>(&body) {
+            Ok(n) if !n.actor.is_empty() && n.actor.len() <= 32 => self.token_for(&n.actor),
+            _ => self.any_token(),
+        };
+        self.post_with(Some(&token), path, body).await
     }
 
     /// A sync request; `Err` carries the status and the JSON error body.

@@ -36,15 +36,16 @@ pub struct SimDevice {
 }
 
 impl SimDevice {
-    /// A device of `user` that has just created `report`, positioned at `cursor` of `epoch`.
+    /// A device of `user` writing as `actor` that has just created `report`, positioned at
+    /// `cursor` of `epoch`.
     pub fn new(
         transport: HttpTransport,
         user: String,
+        actor: ActorId,
         report: NewReport,
         (epoch, cursor): (Option<String>, String),
         page_bytes: u32,
     ) -> Result<SimDevice> {
-        let actor = ActorId::random();
         let stamp = Stamp { by: user.clone(), at: now_ms() };
         let (id, doc) = command::create(&NewRecord::Report(report), &stamp, actor.clone())?;
         Ok(SimDevice {
@@ -158,9 +159,9 @@ pub struct BulkPusher {
 }
 
 impl BulkPusher {
-    /// A pusher writing as a new actor.
-    pub fn new(transport: HttpTransport) -> BulkPusher {
-        BulkPusher { transport, actor: ActorId::random() }
+    /// A pusher writing as `actor` (its enrolled device's) through `transport`.
+    pub fn new(transport: HttpTransport, actor: ActorId) -> BulkPusher {
+        BulkPusher { transport, actor }
     }
 
     /// Builds one document per `(report, steps)` (outside the async runtime's threads: the

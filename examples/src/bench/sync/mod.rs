@@ -57,6 +57,8 @@ pub struct Options {
     pub rss_docs: usize,
     /// A server started elsewhere; `None` starts one.
     pub server: Option<String>,
+    /// The data directory of the server started elsewhere (where devices are enrolled).
+    pub server_data: Option<PathBuf>,
     /// Where fixtures are cached.
     pub cache_dir: PathBuf,
     /// Seed a new fixture even if one is cached.
@@ -74,7 +76,12 @@ pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
     ensure_fixture(&fixture, opts.fresh, |path| seed_reports(path, docs))?;
     let dir = tempfile::tempdir()?;
     let server = match &opts.server {
-        Some(url) => BenchServer::remote(url),
+        Some(url) => {
+            let data = opts.server_data.as_deref().ok_or(
+                "--server needs --server-data DIR, the server's --data directory, to enrol devices",
+            )?;
+            BenchServer::remote(url, data)?
+        }
         None => BenchServer::start(&dir.path().join("server"))?,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -88,18 +95,16 @@ async fn phases(
     fixture: &Path,
     dir: &Path,
 ) -> Result<()> {
-    let transport = HttpTransport::new(server.url())?;
-
     // The seeding phone pushes everything.
     copy(fixture, &dir.join("seeder.db"))?;
-    let seeder = client(&dir.join("seeder.db"), &transport)?;
+    let seeder = client(server, "seeder", &dir.join("seeder.db"))?;
     progress(format_args!("pushing {} reports from the seeding phone", opts.docs));
     let push = seeder.sync_now(None).await?;
     report.record("sync.push_docs_per_s", per_s(push.docs_pushed, push.duration), Unit::PerSecond);
 
     // A fresh phone pulls everything.
     progress("a fresh phone pulls everything");
-    let fresh = client(&dir.join("fresh.db"), &transport)?;
+    let fresh = client(server, "fresh", &dir.join("fresh.db"))?;
     let initial = fresh.sync_now(None).await?;
     let stats = fresh.store().stats()?;
     let pulled = initial.docs_pulled.max(1) as f64;
@@ -151,17 +156,19 @@ async fn phases(
         return Err(format!("one change elsewhere pulled {} documents", one.docs_pulled).into());
     }
 
-    load(opts, report, server, &fresh, &transport, &mut corpus).await?;
+    load(opts, report, server, &fresh, &mut corpus).await?;
     if opts.rss_docs > 0 {
-        fill_and_measure(opts, report, server, &fresh, &transport, &mut corpus).await?;
+        fill_and_measure(opts, report, server, &fresh, &mut corpus).await?;
     }
     Ok(())
 }
 
-/// A phone syncing the store at `path` (created if missing) through `transport`.
-fn client(path: &Path, transport: &HttpTransport) -> Result<SyncClient<HttpTransport>> {
+/// A phone syncing the store at `path` (created if missing), enrolled as `user` with the actor
+/// its store already writes with.
+fn client(server: &BenchServer, user: &str, path: &Path) -> Result<SyncClient<HttpTransport>> {
     let store = Store::open(path)?;
-    Ok(SyncClient::new(Arc::new(store), transport.clone()))
+    let transport = server.enrol(user, store.identity().actor.to_bytes())?;
+    Ok(SyncClient::new(Arc::new(store), transport))
 }
 
 /// `server.*`: simulated devices each push one change to their own report and pull a page.
@@ -170,7 +177,6 @@ async fn load(
     report: &mut Report,
     server: &BenchServer,
     phone: &SyncClient<HttpTransport>,
-    transport: &HttpTransport,
     corpus: &mut Corpus,
 ) -> Result<()> {
     progress(format_args!("{} simulated devices create their reports", opts.devices));
@@ -179,9 +185,12 @@ async fn load(
     for i in 0..opts.devices {
         let report = corpus.report(opts.docs + i);
         let user = format!("device-{i:04}");
+        let actor = automerge::ActorId::random();
+        let transport = server.enrol(&user, actor.to_bytes())?;
         devices.push(SimDevice::new(
-            transport.clone(),
+            transport,
             user,
+            actor,
             report,
             position.clone(),
             opts.page_bytes,
@@ -262,13 +271,13 @@ async fn fill_and_measure(
     report: &mut Report,
     server: &BenchServer,
     phone: &SyncClient<HttpTransport>,
-    transport: &HttpTransport,
     corpus: &mut Corpus,
 ) -> Result<()> {
     let stored = phone.store().stats()?.documents as usize + opts.devices;
     let missing = opts.rss_docs.saturating_sub(stored);
     progress(format_args!("filling the server with {missing} more reports"));
-    let pusher = Arc::new(BulkPusher::new(transport.clone()));
+    let actor = automerge::ActorId::random();
+    let pusher = Arc::new(BulkPusher::new(server.enrol("filler", actor.to_bytes())?, actor));
     let (epoch, cursor) = phone.store().sync_position()?;
     let start = Instant::now();
     let mut last = start;

@@ -9,6 +9,11 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use std::time::Duration;
+
+use fieldsync_core::policy::{Profile, Role};
+use fieldsync_core::sync::HttpTransport;
+use fieldsync_server::accounts::Accounts;
 use fieldsync_server::{Server, ServerConfig};
 
 use crate::bench::{Result, progress};
@@ -22,6 +27,8 @@ pub struct BenchServer {
     url: String,
     child: Option<Child>,
     client: reqwest::Client,
+    accounts: Accounts,
+    transport: HttpTransport,
 }
 
 impl BenchServer {
@@ -44,16 +51,40 @@ impl BenchServer {
             return Err(format!("the server process did not start (said {line:?})").into());
         };
         progress(format_args!("server pid {} at {url}", child.id()));
-        Ok(BenchServer { url: url.to_string(), child: Some(child), client: reqwest::Client::new() })
+        let accounts = Accounts::open(&ServerConfig::new(data_dir).db_path())?;
+        let transport = HttpTransport::new(url)?;
+        Ok(BenchServer {
+            url: url.to_string(),
+            child: Some(child),
+            client: reqwest::Client::new(),
+            accounts,
+            transport,
+        })
     }
 
-    /// A server already running at `url`.
-    pub fn remote(url: &str) -> BenchServer {
-        BenchServer {
-            url: url.trim_end_matches('/').to_string(),
-            child: None,
-            client: reqwest::Client::new(),
+    /// A server already running at `url`, whose data directory (its `--data`) is `data_dir` on
+    /// this machine: the benchmark's users and devices are enrolled there.
+    pub fn remote(url: &str, data_dir: &Path) -> Result<BenchServer> {
+        let url = url.trim_end_matches('/').to_string();
+        let accounts = Accounts::open(&ServerConfig::new(data_dir).db_path())?;
+        let transport = HttpTransport::new(&url)?;
+        Ok(BenchServer { url, child: None, client: reqwest::Client::new(), accounts, transport })
+    }
+
+    /// Enrols a device of a dispatcher of the whole jurisdiction (who reads everything) writing
+    /// as `actor`; gives a transport carrying its token. One HTTP client serves every device.
+    pub fn enrol(&self, user: &str, actor: &[u8]) -> Result<HttpTransport> {
+        if self.accounts.user(user)?.is_none() {
+            self.accounts.add_user(user, Role::Dispatcher, None, &["jl".to_string()])?;
         }
+        let admin =
+            Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] };
+        let code = self.accounts.issue_code(user, &admin, Duration::from_secs(3600))?.code;
+        let e = self.accounts.enroll(&code, "bench", Some(actor))?;
+        if e.device.actor != actor {
+            return Err(format!("{user}: actor {actor:?} is another device's").into());
+        }
+        Ok(self.transport.clone().with_token(e.token))
     }
 
     /// Its base URL.
