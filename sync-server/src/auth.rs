@@ -39,7 +39,11 @@ impl Caller {
                 ),
             });
         }
-        Ok(Author { device: self.device.id.clone(), actor: self.device.actor.clone() })
+        Ok(Author {
+            device: self.device.id.clone(),
+            actor: self.device.actor.clone(),
+            profile: self.profile.clone(),
+        })
     }
 }
 

@@ -13,19 +13,24 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use fieldsync_core::changes::{self, ParseError};
+use fieldsync_core::model::Record;
+use fieldsync_core::policy::{self, Profile};
 use fieldsync_core::protocol::PushOutcome;
 use fieldsync_core::{CoreError, DocId, limits, model};
 
 use crate::cache::Loaded;
 use crate::storage::{DocBytes, DocMeta, DocWrite, NewChange};
 
-/// Who sent changes: the enrolled device, and the actor its changes must carry.
+/// Who sent changes: the enrolled device, the actor its changes must carry, and the profile
+/// the access policy checks them against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Author {
     /// The device id (written into the log).
     pub(crate) device: String,
     /// The Automerge actor assigned to the device at enrolment.
     pub(crate) actor: Vec<u8>,
+    /// Its user's profile now.
+    pub(crate) profile: Profile,
 }
 
 /// Why a document's changes were not taken; travels in the per-document `results`.
@@ -78,6 +83,7 @@ pub(crate) mod code {
     pub(crate) const TOO_LARGE: &str = "too_large";
     pub(crate) const INTERNAL_ERROR: &str = "internal_error";
     pub(crate) const FORGED_ACTOR: &str = "forged_actor";
+    pub(crate) const FORBIDDEN: &str = "forbidden";
 }
 
 /// Runs `f`, turning a panic into an error message.
@@ -225,6 +231,43 @@ pub(crate) fn ingest(
         ));
     }
     let fresh = causal_order(fresh);
+    // What the author saw before making these changes: the document at their dependencies.
+    // Usually that is the server's current state; after concurrent edits by others it is an
+    // older state, forked, so that others' edits never count against this author.
+    let view: Option<AutoCommit> = match (author, slot.as_mut()) {
+        (Some(_), Some(l)) => {
+            let mut current = l.doc.get_heads();
+            current.sort();
+            if current == outside {
+                None
+            } else {
+                let fork = isolate(|| l.doc.fork_at(&outside)).map_err(|p| {
+                    Refusal::rejected(code::MALFORMED_CHANGES, format!("fork failed: {p}"))
+                })?;
+                Some(fork.map_err(|e| {
+                    Refusal::rejected(code::MALFORMED_CHANGES, format!("fork failed: {e}"))
+                })?)
+            }
+        }
+        _ => None,
+    };
+    let before: Option<Record> = match (author, slot.as_ref(), &view) {
+        (Some(_), Some(_), Some(fork)) => Some(read_checked(id, fork)?),
+        (Some(_), Some(l), None) => Some(read_checked(id, &l.doc)?),
+        _ => None,
+    };
+    // The author's own view after the changes, when it is not the server's current state.
+    let after_view: Option<Record> = match view {
+        Some(mut fork) => {
+            let applied = isolate(|| fork.apply_changes(fresh.iter().cloned()))
+                .map_err(|p| Refusal::rejected(code::MALFORMED_CHANGES, p))?;
+            applied.map_err(|e| {
+                Refusal::rejected(code::MALFORMED_CHANGES, format!("changes do not apply: {e}"))
+            })?;
+            Some(read_checked(id, &fork)?)
+        }
+        None => None,
+    };
     let log: Vec<NewChange> = fresh
         .iter()
         .map(|c| NewChange {
@@ -275,7 +318,20 @@ pub(crate) fn ingest(
             format!("changes for {id} wait for dependencies"),
         ));
     }
-    let header = check_record(id, &loaded.doc)?;
+    let record = read_checked(id, &loaded.doc)?;
+    let header = record.header().clone();
+    if let Some(a) = author {
+        let after = after_view.as_ref().unwrap_or(&record);
+        policy::check_change(&a.profile, before.as_ref(), after).map_err(|d| {
+            Refusal::rejected(
+                code::FORBIDDEN,
+                format!(
+                    "{} may not make these changes to {id} ({}): {}",
+                    a.profile.user, d.rule, d.message
+                ),
+            )
+        })?;
+    }
     if !is_new && header != loaded.header {
         return Err(Refusal::rejected(
             code::HEADER_CHANGED,
@@ -331,17 +387,15 @@ pub(crate) fn ingest(
     Ok(Some(write))
 }
 
-/// Checks that `doc` is a valid record; returns its header.
-fn check_record(id: DocId, doc: &AutoCommit) -> Result<model::Header, Refusal> {
+/// Checks that `doc` is a valid record; returns it.
+fn read_checked(id: DocId, doc: &AutoCommit) -> Result<Record, Refusal> {
     let invalid = |e: String| {
         Refusal::rejected(
             code::INVALID_DOCUMENT,
             format!("document {id} is not a valid record: {e}"),
         )
     };
-    let checked = isolate(|| -> Result<model::Header, CoreError> {
-        Ok(model::read_record(doc, id)?.header().clone())
-    });
+    let checked = isolate(|| model::read_record(doc, id));
     match checked {
         Ok(Ok(h)) => Ok(h),
         Ok(Err(CoreError::Malformed { reason, .. })) => Err(invalid(reason)),
@@ -411,8 +465,17 @@ mod tests {
         store.execute(id, &model::Command::AcceptReport { note: "on it".into() }).unwrap();
         let mut doc = store.load(id).unwrap();
         let more = changes_of(&mut doc, &heads);
-        let dev =
-            Author { device: "dev".into(), actor: store.identity().actor.to_bytes().to_vec() };
+        let dev = Author {
+            device: "dev".into(),
+            actor: store.identity().actor.to_bytes().to_vec(),
+            // The store's user, as a dispatcher: accepting a report is theirs to do.
+            profile: Profile {
+                user: store.identity().user,
+                role: policy::Role::Dispatcher,
+                patrol: None,
+                scopes: vec!["jl".into()],
+            },
+        };
         let w = ingest(id, &mut slot, &more, Some(&dev), true).unwrap().unwrap();
         assert_eq!(w.base, Some(1));
         assert_eq!(w.changes.len(), 1);

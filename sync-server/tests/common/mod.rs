@@ -48,7 +48,12 @@ pub fn token_for(server: &Server, actor: &[u8]) -> String {
     }
     let accounts = server.accounts();
     let hex: String = actor.iter().map(|b| format!("{b:02x}")).collect();
-    let user = format!("t-{}", &hex[..hex.len().min(38)]);
+    let user = USERS
+        .lock()
+        .unwrap()
+        .get(actor)
+        .cloned()
+        .unwrap_or_else(|| format!("t-{}", &hex[..hex.len().min(38)]));
     if accounts.user(&user).unwrap().is_none() {
         accounts.add_user(&user, Role::Dispatcher, None, &["jl".to_string()]).unwrap();
     }
@@ -58,6 +63,10 @@ pub fn token_for(server: &Server, actor: &[u8]) -> String {
     TOKENS.lock().unwrap().insert(key, e.token.clone());
     e.token
 }
+
+/// The user each test phone writes as, by actor, so that its device is enrolled for that user.
+static USERS: std::sync::LazyLock<std::sync::Mutex<HashMap<Vec<u8>, String>>> =
+    std::sync::LazyLock::new(Default::default);
 
 fn admin() -> Profile {
     Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] }
@@ -157,6 +166,8 @@ impl Phone {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("phone.db")).unwrap();
         store.set_user(user).unwrap();
+        let actor = store.identity().actor.to_bytes().to_vec();
+        USERS.lock().unwrap().insert(actor, user.to_string());
         Phone { dir, store: std::sync::Arc::new(store) }
     }
 

@@ -32,13 +32,16 @@ use super::store::seed::{copy, ensure_fixture};
 use super::{Report, Result, Samples, Unit, progress};
 
 /// Bump when what the report fixture holds changes.
-const SEED_FORMAT: u32 = 1;
+const SEED_FORMAT: u32 = 2;
 /// Seed of the fixture's generator.
 const SEED: u64 = 0x005e_ed5c;
 /// Seed of what a run draws.
 const RUN_SEED: u64 = 0x5c_4c40;
-/// Records created by one user of the fixture before the next takes over.
-const RECORDS_PER_USER: usize = 50;
+/// The user who entered the fixture's reports: the command centre's hotline, whose phone is the
+/// seeding phone (under access control a device pushes only its own user's records).
+const HOTLINE: &str = "hotline-1";
+/// The user whose device fills the server for the memory figure.
+const FILLER: &str = "filler-1";
 /// Documents per request when filling the server for the memory figure.
 const FILL_BATCH: usize = 500;
 
@@ -97,7 +100,7 @@ async fn phases(
 ) -> Result<()> {
     // The seeding phone pushes everything.
     copy(fixture, &dir.join("seeder.db"))?;
-    let seeder = client(server, "seeder", &dir.join("seeder.db"))?;
+    let seeder = client(server, HOTLINE, &dir.join("seeder.db"))?;
     progress(format_args!("pushing {} reports from the seeding phone", opts.docs));
     let push = seeder.sync_now(None).await?;
     report.record("sync.push_docs_per_s", per_s(push.docs_pushed, push.duration), Unit::PerSecond);
@@ -277,7 +280,7 @@ async fn fill_and_measure(
     let missing = opts.rss_docs.saturating_sub(stored);
     progress(format_args!("filling the server with {missing} more reports"));
     let actor = automerge::ActorId::random();
-    let pusher = Arc::new(BulkPusher::new(server.enrol("filler", actor.to_bytes())?, actor));
+    let pusher = Arc::new(BulkPusher::new(server.enrol(FILLER, actor.to_bytes())?, actor));
     let (epoch, cursor) = phone.store().sync_position()?;
     let start = Instant::now();
     let mut last = start;
@@ -291,9 +294,8 @@ async fn fill_and_measure(
                 (r, corpus.report_steps())
             })
             .collect();
-        let user = format!("filler-{:04}", done / RECORDS_PER_USER % 1000);
         let p = pusher.clone();
-        let docs = tokio::task::spawn_blocking(move || p.build(&user, records)).await??;
+        let docs = tokio::task::spawn_blocking(move || p.build(FILLER, records)).await??;
         let (p, epoch, cursor) = (pusher.clone(), epoch.clone(), cursor.clone());
         in_flight.spawn(async move { p.push(docs, epoch, cursor).await });
         while in_flight.len() >= 2 {
@@ -328,11 +330,9 @@ fn per_s(n: u64, d: Duration) -> f64 {
 fn seed_reports(path: &Path, docs: usize) -> Result<()> {
     progress(format_args!("seeding {docs} reports into {}", path.display()));
     let store = Store::open(path)?;
+    store.set_user(HOTLINE)?;
     let mut corpus = Corpus::new(SEED);
     for i in 0..docs {
-        if i % RECORDS_PER_USER == 0 {
-            store.set_user(&format!("resident-{:04}", (i / RECORDS_PER_USER) % 1000))?;
-        }
         let new = NewRecord::Report(corpus.report(i));
         let id = store.create(&new).map_err(|e| format!("seeding report {i}: {e}"))?;
         for cmd in corpus.report_steps() {
