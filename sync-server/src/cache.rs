@@ -6,11 +6,11 @@
 //! and put back once its writes committed; a document whose work failed is simply not put back,
 //! so the next request loads it again from storage.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use automerge::AutoCommit;
 use fieldsync_core::DocId;
-use fieldsync_core::model::Header;
+use fieldsync_core::model::{Header, Record};
 use lru::LruCache;
 
 use crate::storage::DocMeta;
@@ -21,6 +21,8 @@ use crate::storage::DocMeta;
 const BYTES_PER_SAVED_BYTE: usize = 24;
 /// Memory of a loaded document beyond that (structures, header, cache entry).
 const BYTES_PER_DOC: usize = 4 * 1024;
+/// Memory of a kept typed record (a report with its timeline: a few KB of strings).
+const BYTES_PER_RECORD: usize = 4 * 1024;
 
 /// A document in memory, as stored.
 pub(crate) struct Loaded {
@@ -35,6 +37,9 @@ pub(crate) struct Loaded {
     /// them cached, RSS after storing 100,000 reports was 144 MB instead of 87 MB), so it is not
     /// cached; the next request loads the compact form from storage.
     pub(crate) built: bool,
+    /// The typed record of `doc` as it is, when a push hydrated it already: the next push's
+    /// policy check starts from it instead of hydrating the same state again.
+    pub(crate) record: Option<Arc<Record>>,
 }
 
 impl Loaded {
@@ -44,6 +49,7 @@ impl Loaded {
             .unwrap_or(usize::MAX)
             .saturating_mul(BYTES_PER_SAVED_BYTE)
             .saturating_add(BYTES_PER_DOC)
+            .saturating_add(if self.record.is_some() { BYTES_PER_RECORD } else { 0 })
     }
 }
 
@@ -136,6 +142,7 @@ mod tests {
                 version: 1,
             },
             built: false,
+            record: None,
         }
     }
 

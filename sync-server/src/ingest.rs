@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use fieldsync_core::changes::{self, ParseError};
@@ -101,7 +102,7 @@ pub(crate) fn load(id: DocId, bytes: &[u8], meta: DocMeta) -> Result<Loaded, Ref
     let loaded = isolate(|| -> Result<Loaded, String> {
         let doc = AutoCommit::load(bytes).map_err(|e| e.to_string())?;
         let header = model::read_header(&doc, id).map_err(|e| e.to_string())?;
-        Ok(Loaded { doc, header, meta, built: false })
+        Ok(Loaded { doc, header, meta, built: false, record: None })
     });
     match loaded {
         Ok(Ok(l)) => Ok(l),
@@ -251,9 +252,12 @@ pub(crate) fn ingest(
         }
         _ => None,
     };
-    let before: Option<Record> = match (author, slot.as_ref(), &view) {
-        (Some(_), Some(_), Some(fork)) => Some(read_checked(id, fork)?),
-        (Some(_), Some(l), None) => Some(read_checked(id, &l.doc)?),
+    let before: Option<Arc<Record>> = match (author, slot.as_ref(), &view) {
+        (Some(_), Some(_), Some(fork)) => Some(Arc::new(read_checked(id, fork)?)),
+        (Some(_), Some(l), None) => match &l.record {
+            Some(r) => Some(r.clone()),
+            None => Some(Arc::new(read_checked(id, &l.doc)?)),
+        },
         _ => None,
     };
     // The author's own view after the changes, when it is not the server's current state.
@@ -294,6 +298,7 @@ pub(crate) fn ingest(
                 version: 0,
             },
             built: true,
+            record: None,
         },
     };
     match isolate(|| loaded.doc.apply_changes(fresh)) {
@@ -322,7 +327,7 @@ pub(crate) fn ingest(
     let header = record.header().clone();
     if let Some(a) = author {
         let after = after_view.as_ref().unwrap_or(&record);
-        policy::check_change(&a.profile, before.as_ref(), after).map_err(|d| {
+        policy::check_change(&a.profile, before.as_deref(), after).map_err(|d| {
             Refusal::rejected(
                 code::FORBIDDEN,
                 format!(
@@ -374,6 +379,7 @@ pub(crate) fn ingest(
             loaded.built = false;
         }
     }
+    loaded.record = Some(Arc::new(record));
     let write = DocWrite {
         doc: id,
         base: if is_new { None } else { Some(loaded.meta.version) },
