@@ -39,6 +39,27 @@ type TokenMap = HashMap<(String, Vec<u8>), String>;
 static TOKENS: std::sync::LazyLock<std::sync::Mutex<TokenMap>> =
     std::sync::LazyLock::new(Default::default);
 
+/// Enrols `phone`'s device on `server` for a user with this role and these scopes (added if
+/// new); later requests from the phone carry its token.
+pub fn enrol_as(
+    server: &Server,
+    phone: &Phone,
+    role: Role,
+    patrol: Option<fieldsync_core::policy::PatrolKind>,
+    scopes: &[&str],
+) {
+    let accounts = server.accounts();
+    let user = phone.store.identity().user;
+    if accounts.user(&user).unwrap().is_none() {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        accounts.add_user(&user, role, patrol, &scopes).unwrap();
+    }
+    let code = accounts.issue_code(&user, &admin(), Duration::from_secs(600)).unwrap().code;
+    let e = accounts.enroll(&code, "test phone", Some(&phone.actor())).unwrap();
+    let key = (server.epoch().to_string(), phone.actor());
+    TOKENS.lock().unwrap().insert(key, e.token);
+}
+
 /// The token of the device writing as `actor` on `server`, enrolled on first use as a
 /// dispatcher of the whole jurisdiction (who may read everything the tests write).
 pub fn token_for(server: &Server, actor: &[u8]) -> String {

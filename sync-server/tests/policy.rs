@@ -1,0 +1,140 @@
+//! The access policy enforced by the real server on loopback, for devices enrolled with real
+//! roles and scopes: each push either lands or is rejected `forbidden`, naming the rule, with
+//! nothing of it stored. The phones here are not enrolled locally, so they do not refuse
+//! anything themselves: what is tested is the server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use fieldsync_core::DocId;
+use fieldsync_core::model::*;
+use fieldsync_core::policy::{PatrolKind, Role};
+use fieldsync_core::protocol::{PushOutcome, SyncResponse};
+
+const OTHER_GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-08";
+
+/// Pushes what the server lacks of `id` from `phone`; returns the outcome.
+async fn push(server: &TestServer, phone: &Phone, id: DocId) -> PushOutcome {
+    let stored = server.running.server().storage().load(vec![id]).await.unwrap();
+    let server_heads: Vec<automerge::ChangeHash> = match &stored[0] {
+        Some(d) => automerge::AutoCommit::load(&d.bytes).unwrap().get_heads(),
+        None => vec![],
+    };
+    let req = phone.request(None, "", vec![phone.push_after(id, &server_heads)]);
+    let resp: SyncResponse = server.sync(&req).await.unwrap();
+    resp.results[0].outcome.clone()
+}
+
+/// Everything the server holds of `id`, merged into `phone`.
+async fn fetch(server: &TestServer, phone: &Phone, id: DocId) {
+    let stored = server.running.server().storage().load(vec![id]).await.unwrap();
+    phone.store.merge_remote(id, &stored[0].as_ref().unwrap().bytes).unwrap();
+}
+
+/// Asserts a rejection naming `rule`, and that the server's copy and log did not move.
+async fn refused(server: &TestServer, phone: &Phone, id: DocId, rule: &str) {
+    let storage = server.running.server().storage();
+    let log_before = storage.log_end().await.unwrap();
+    let before = storage.load(vec![id]).await.unwrap();
+    let outcome = push(server, phone, id).await;
+    match &outcome {
+        PushOutcome::Rejected { code, message } => {
+            assert_eq!(code, "forbidden", "{message}");
+            assert!(message.contains(rule), "rule {rule:?} not named in {message:?}");
+        }
+        other => panic!("expected a rejection ({rule}), got {other:?}"),
+    }
+    assert_eq!(storage.log_end().await.unwrap(), log_before, "nothing logged");
+    let after = storage.load(vec![id]).await.unwrap();
+    assert_eq!(
+        after[0].as_ref().map(|d| d.bytes.clone()),
+        before[0].as_ref().map(|d| d.bytes.clone()),
+        "nothing stored"
+    );
+}
+
+async fn acked(server: &TestServer, phone: &Phone, id: DocId) {
+    let outcome = push(server, phone, id).await;
+    assert!(matches!(outcome, PushOutcome::Acked { .. }), "{outcome:?}");
+}
+
+fn report_in(scope: &str) -> NewRecord {
+    match new_report("楼顶违建") {
+        NewRecord::Report(mut r) => {
+            r.scope = scope.into();
+            NewRecord::Report(r)
+        }
+        other => other,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it() {
+    let server = start().await;
+    let s = server.running.server();
+    let resident = Phone::new("resident-1");
+    let neighbour = Phone::new("resident-2");
+    let dispatcher = Phone::new("dispatcher-1");
+    let officer = Phone::new("officer-qian");
+    let mediator = Phone::new("mediator-1");
+    enrol_as(s, &resident, Role::Resident, None, &[GRID]);
+    enrol_as(s, &neighbour, Role::Resident, None, &[GRID]);
+    enrol_as(s, &dispatcher, Role::Dispatcher, None, &["jl"]);
+    enrol_as(s, &officer, Role::Patrol, Some(PatrolKind::Police), &[GRID]);
+    enrol_as(s, &mediator, Role::Mediator, None, &[GRID]);
+
+    // A resident reports in their grid, not outside it.
+    let id = resident.store.create(&report_in(GRID)).unwrap();
+    acked(&server, &resident, id).await;
+    let outside = resident.store.create(&report_in(OTHER_GRID)).unwrap();
+    refused(&server, &resident, outside, "create.scope").await;
+
+    // A resident may not accept their own report; the command centre may, and dispatches it.
+    resident.accept(id, "我自己受理");
+    refused(&server, &resident, id, "report").await;
+    let resident = {
+        // The refused change stays on that phone; a fresh copy of the resident's phone goes on.
+        let again = Phone::new("resident-1");
+        enrol_as(s, &again, Role::Resident, None, &[GRID]);
+        fetch(&server, &again, id).await;
+        again
+    };
+    fetch(&server, &dispatcher, id).await;
+    dispatcher.accept(id, "受理");
+    let deadline = fieldsync_core::time::now_ms() + 86_400_000;
+    let dispatch =
+        Command::DispatchReport { assignee: "officer-qian".into(), deadline, note: String::new() };
+    dispatcher.store.execute(id, &dispatch).unwrap();
+    acked(&server, &dispatcher, id).await;
+
+    // The assignee works it and resolves it; the resident confirms; only the command centre
+    // awards points.
+    fetch(&server, &officer, id).await;
+    officer.store.execute(id, &Command::StartWork { note: "到场".into() }).unwrap();
+    officer.store.execute(id, &Command::ResolveReport { note: "已拆除".into() }).unwrap();
+    acked(&server, &officer, id).await;
+    fetch(&server, &resident, id).await;
+    resident.store.execute(id, &Command::ConfirmReport { note: "谢谢".into() }).unwrap();
+    acked(&server, &resident, id).await;
+    resident.store.execute(id, &Command::AwardPoints { points: 50, note: String::new() }).unwrap();
+    refused(&server, &resident, id, "report").await;
+
+    // Another resident cannot even comment: they may not see the report.
+    fetch(&server, &neighbour, id).await;
+    neighbour.comment(id, "我也看到了");
+    refused(&server, &neighbour, id, "read").await;
+
+    // Mediation cases are for mediators: a patrol member may not open one.
+    let case = NewRecord::MediationCase(NewCase {
+        scope: GRID.into(),
+        category: CaseCategory::Neighbour,
+        place: "7号楼下".into(),
+        parties: vec![Party { name: "马".into(), role: "owner".into(), contact: String::new() }],
+        mediators: vec!["mediator-1".into()],
+    });
+    let by_officer = officer.store.create(&case).unwrap();
+    refused(&server, &officer, by_officer, "create").await;
+    let by_mediator = mediator.store.create(&case).unwrap();
+    acked(&server, &mediator, by_mediator).await;
+}
