@@ -15,7 +15,9 @@ use fieldsync_core::DocId;
 use fieldsync_core::protocol::{PullDoc, encode_docs_member};
 use lru::LruCache;
 
-use crate::storage::LogRecord;
+use fieldsync_core::policy::{Profile, can_read};
+
+use crate::storage::{Audience, LogRecord};
 
 /// Seqs per segment.
 pub(crate) const SEGMENT_ENTRIES: u64 = 64;
@@ -25,6 +27,9 @@ pub(crate) const SEGMENT_ENTRIES: u64 = 64;
 pub(crate) struct Segment {
     /// The segment's documents as a gzip member of CBOR items.
     pub(crate) member: Vec<u8>,
+    /// The same documents, each with who may read it (as when the segment was built), for a
+    /// device that may read only some of them.
+    pub(crate) readers: Vec<(PullDoc, Audience)>,
     /// Bytes of change data in it (what the page budget counts).
     pub(crate) data_bytes: usize,
     /// Documents in it.
@@ -37,6 +42,23 @@ impl Segment {
     /// Encodes the entries of one segment (in seq order).
     pub(crate) fn build(entries: &[LogRecord]) -> Segment {
         let docs = group(entries.iter().map(|e| (e.doc, &e.bytes[..])));
+        let readers: Vec<(PullDoc, Audience)> = docs
+            .iter()
+            .map(|d| {
+                let audience = entries
+                    .iter()
+                    .rev()
+                    .find(|e| e.doc == d.doc)
+                    .map(|e| e.audience.clone())
+                    .unwrap_or_else(|| Audience {
+                        kind: fieldsync_core::model::Kind::MediationCase,
+                        scope: String::new(),
+                        created_by: String::new(),
+                        participants: vec![],
+                    });
+                (d.clone(), audience)
+            })
+            .collect();
         let mut actors: Vec<Vec<u8>> = Vec::new();
         for e in entries {
             if !actors.contains(&e.actor) {
@@ -45,9 +67,33 @@ impl Segment {
         }
         Segment {
             member: encode_docs_member(&docs),
+            readers,
             data_bytes: entries.iter().map(|e| e.bytes.len()).sum(),
             docs: docs.len(),
             actors,
+        }
+    }
+
+    /// Memory it holds, compressed and not.
+    pub(crate) fn size(&self) -> usize {
+        self.member.len()
+            + self.readers.iter().map(|(d, a)| d.bytes.len() + a.scope.len() + 64).sum::<usize>()
+    }
+
+    /// What `profile` may read of it: `All` (splice the member), `None`, or some documents.
+    pub(crate) fn readable_by(&self, profile: &Profile) -> Readable {
+        let some: Vec<PullDoc> = self
+            .readers
+            .iter()
+            .filter(|(_, a)| can_read(profile, a))
+            .map(|(d, _)| d.clone())
+            .collect();
+        if some.len() == self.readers.len() {
+            Readable::All
+        } else if some.is_empty() {
+            Readable::Nothing
+        } else {
+            Readable::Some(some)
         }
     }
 
@@ -55,6 +101,17 @@ impl Segment {
     pub(crate) fn has_actor(&self, actor: &[u8]) -> bool {
         self.actors.iter().any(|a| a == actor)
     }
+}
+
+/// What one device may read of a segment.
+#[derive(Debug)]
+pub(crate) enum Readable {
+    /// Every document: the compressed member serves.
+    All,
+    /// None of them.
+    Nothing,
+    /// These documents only.
+    Some(Vec<PullDoc>),
 }
 
 /// Groups log entries by document, in order of first appearance, each document's changes in
@@ -100,17 +157,17 @@ impl FeedCache {
     /// Keeps segment `index`, evicting the least recently used beyond the bound.
     pub(crate) fn put(&self, index: u64, segment: Arc<Segment>) {
         let Ok(mut inner) = self.inner.lock() else { return };
-        let size = segment.member.len();
+        let size = segment.size();
         if size > self.max_bytes {
             return;
         }
         if let Some(old) = inner.lru.put(index, segment) {
-            inner.bytes = inner.bytes.saturating_sub(old.member.len());
+            inner.bytes = inner.bytes.saturating_sub(old.size());
         }
         inner.bytes += size;
         while inner.bytes > self.max_bytes {
             match inner.lru.pop_lru() {
-                Some((_, s)) => inner.bytes = inner.bytes.saturating_sub(s.member.len()),
+                Some((_, s)) => inner.bytes = inner.bytes.saturating_sub(s.size()),
                 None => break,
             }
         }
@@ -135,6 +192,12 @@ mod tests {
             device: None,
             received_at: 0,
             bytes: vec![seq as u8; 10],
+            audience: Audience {
+                kind: fieldsync_core::model::Kind::Report,
+                scope: "jl/a".into(),
+                created_by: "u".into(),
+                participants: vec![],
+            },
         }
     }
 

@@ -379,12 +379,15 @@ pub(crate) fn ingest(
             loaded.built = false;
         }
     }
+    let audience = policy::Audience::of(&record);
     loaded.record = Some(Arc::new(record));
     let write = DocWrite {
         doc: id,
         base: if is_new { None } else { Some(loaded.meta.version) },
         kind: loaded.meta.kind,
         scope: loaded.meta.scope.clone(),
+        created_by: audience.created_by,
+        participants: audience.participants,
         bytes,
         changes: log,
         device: author.map(|a| a.device.clone()),

@@ -11,12 +11,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use fieldsync_core::DocId;
+use fieldsync_core::policy::{Profile, can_read};
 use fieldsync_core::protocol::{PullDoc, limits};
 
 use crate::app::App;
 use crate::cursor::Cursor;
 use crate::error::ServerError;
-use crate::feed::{self, SEGMENT_ENTRIES, Segment};
+use crate::feed::{self, Readable, SEGMENT_ENTRIES, Segment};
 use crate::storage::CatchUpPage;
 
 /// Pulled feed data after the whole documents of a page, in order.
@@ -94,6 +95,7 @@ async fn log_parts(
     app: &App,
     after: u64,
     actor: &[u8],
+    profile: &Profile,
     whole: &HashSet<DocId>,
     budget: usize,
     used: &mut usize,
@@ -127,13 +129,27 @@ async fn log_parts(
                 }
             };
             if !segment.has_actor(actor) {
-                if *used > 0 && *used + segment.data_bytes > budget {
-                    break;
+                match segment.readable_by(profile) {
+                    Readable::All => {
+                        if *used > 0 && *used + segment.data_bytes > budget {
+                            break;
+                        }
+                        *used += segment.data_bytes;
+                        flush(&mut fresh, &mut parts);
+                        parts.push(Part::Segment(segment));
+                    }
+                    Readable::Nothing => {}
+                    Readable::Some(docs) => {
+                        let bytes: usize = docs.iter().map(|d| d.bytes.len()).sum();
+                        if *used > 0 && *used + bytes > budget {
+                            break;
+                        }
+                        *used += bytes;
+                        flush(&mut fresh, &mut parts);
+                        parts.push(Part::Fresh(docs));
+                    }
                 }
-                *used += segment.data_bytes;
                 entries += SEGMENT_ENTRIES as usize;
-                flush(&mut fresh, &mut parts);
-                parts.push(Part::Segment(segment));
                 pos = seg_end;
                 continue;
             }
@@ -143,8 +159,9 @@ async fn log_parts(
         let upto = seg_end.min(end);
         let records = app.storage.audit(pos, (upto - pos) as usize).await?;
         for r in records.into_iter().take_while(|r| r.seq <= upto) {
-            // Entries of a document sent whole in this page are in its bytes already.
-            if r.actor != actor && !whole.contains(&r.doc) {
+            // Entries of a document sent whole in this page are in its bytes already; a
+            // document this device may not read is passed over as if it did not exist.
+            if r.actor != actor && !whole.contains(&r.doc) && can_read(profile, &r.audience) {
                 if *used > 0 && *used + r.bytes.len() > budget {
                     break 'segments;
                 }
@@ -163,11 +180,13 @@ async fn log_parts(
 /// Most feed entries in one page, whatever their size.
 const MAX_PAGE_ENTRIES: usize = 50_000;
 
-/// Reads one page for a device writing as `actor`.
+/// Reads one page for a device writing as `actor` on behalf of `profile`: only documents the
+/// profile may read; any other is left out exactly as if it did not exist.
 pub(crate) async fn pull(
     app: &App,
     cursor: Cursor,
     actor: &[u8],
+    profile: &Profile,
     want: &[DocId],
     budget: usize,
 ) -> Result<Page, ServerError> {
@@ -194,7 +213,7 @@ pub(crate) async fn pull(
     let mut more = looked < want.len();
     let mut whole: HashSet<DocId> = HashSet::new();
     let mut parts: Vec<Part> = Vec::new();
-    for w in wanted {
+    for w in wanted.into_iter().filter(|w| can_read(profile, &w.audience)) {
         if !docs.is_empty() && used + w.bytes.len() > budget {
             more = true;
             break;
@@ -208,7 +227,8 @@ pub(crate) async fn pull(
         |docs: &Vec<PullDoc>, used: usize, len: usize| docs.is_empty() || used + len <= budget;
     let (cursor, remaining) = match feed {
         Feed::Log { after } => {
-            let (log, at, end) = log_parts(app, after, actor, &whole, budget, &mut used).await?;
+            let (log, at, end) =
+                log_parts(app, after, actor, profile, &whole, budget, &mut used).await?;
             parts = log;
             more |= at < end;
             (Cursor::Log { seq: at }, end.saturating_sub(at))
@@ -222,6 +242,9 @@ pub(crate) async fn pull(
                     continue;
                 }
                 row = d.pos;
+                if !can_read(profile, &d.audience) {
+                    continue;
+                }
                 if whole.insert(d.doc) {
                     used += d.bytes.len();
                     docs.push(PullDoc { doc: d.doc, bytes: d.bytes, whole: true });

@@ -13,14 +13,16 @@ use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use fieldsync_core::DocId;
+use fieldsync_core::policy::{Audience, Profile, can_read};
 use fieldsync_core::protocol::{
     PushResult, ReconcileRequest, ReconcileResponse, SyncMessage, VERSION, limits,
 };
+use fieldsync_core::{DocId, model};
 
 use crate::app::App;
 use crate::auth::Caller;
 use crate::batch::{KEEP_NEW_DOCS, Pending, Slot, WorkingSet};
+use crate::cache::Loaded;
 use crate::cursor::Cursor;
 use crate::envelope;
 use crate::error::ServerError;
@@ -69,11 +71,12 @@ fn split(m: &SyncMessage) -> Result<(sync::Message, Vec<u8>), Refusal> {
 }
 
 /// The server's message for one document, from a fresh state (empty when it has nothing).
-fn answer_for(id: DocId, slot: &mut Slot, msg: sync::Message) -> Vec<u8> {
+fn answer_for(id: DocId, slot: &mut Slot, msg: sync::Message, profile: &Profile) -> Vec<u8> {
     let mut empty = AutoCommit::new();
     let doc = match slot.ready(id) {
-        Ok(Some(l)) => &mut l.doc,
-        Ok(None) => &mut empty,
+        // A document this device may not read is answered for exactly like one not stored.
+        Ok(Some(l)) if readable(id, l, profile) => &mut l.doc,
+        Ok(_) => &mut empty,
         Err(_) => return Vec::new(),
     };
     let generated = isolate(|| {
@@ -92,6 +95,17 @@ fn answer_for(id: DocId, slot: &mut Slot, msg: sync::Message) -> Vec<u8> {
             *slot = Slot::Broken(Refusal::retry(code::INTERNAL_ERROR, "sync failed"));
             Vec::new()
         }
+    }
+}
+
+/// Whether `profile` may read the loaded document.
+fn readable(id: DocId, l: &Loaded, profile: &Profile) -> bool {
+    match &l.record {
+        Some(r) => can_read(profile, &Audience::of(r)),
+        None => isolate(|| model::read_record(&l.doc, id))
+            .ok()
+            .and_then(Result::ok)
+            .is_some_and(|r| can_read(profile, &Audience::of(&r))),
     }
 }
 
@@ -168,11 +182,12 @@ pub(crate) async fn handle(
     }
 
     let mut slots = std::mem::take(&mut ws.slots);
+    let profile = caller.profile.clone();
     let (slots, docs) = tokio::task::spawn_blocking(move || {
         let mut docs = Vec::with_capacity(messages.len());
         for (m, msg) in messages.iter().zip(split_msgs) {
             let message = match (msg, slots.get_mut(&m.doc)) {
-                (Some(msg), Some(slot)) => answer_for(m.doc, slot, msg),
+                (Some(msg), Some(slot)) => answer_for(m.doc, slot, msg, &profile),
                 _ => Vec::new(),
             };
             docs.push(SyncMessage { doc: m.doc, message });
@@ -188,7 +203,13 @@ pub(crate) async fn handle(
         None => Vec::new(),
         Some(have) => {
             let have: HashSet<DocId> = have.into_iter().collect();
-            app.storage.doc_ids().await?.into_iter().filter(|d| !have.contains(d)).collect()
+            app.storage
+                .audiences()
+                .await?
+                .into_iter()
+                .filter(|(d, a)| !have.contains(d) && can_read(&caller.profile, a))
+                .map(|(d, _)| d)
+                .collect()
         }
     };
     for r in &results {

@@ -120,8 +120,15 @@ pub(crate) async fn handle(
 
     let pushed = req.push.len();
     let results = push::push(&app, req.push, Some(author)).await?;
-    let page =
-        pull::pull(&app, cursor, &req.actor, &req.want, pull::budget(req.page_bytes)).await?;
+    let page = pull::pull(
+        &app,
+        cursor,
+        &req.actor,
+        &caller.profile,
+        &req.want,
+        pull::budget(req.page_bytes),
+    )
+    .await?;
     let bytes = page.data_bytes();
     let pulled = page.doc_count();
     app.metrics.docs_pulled.fetch_add(pulled as u64, Ordering::Relaxed);

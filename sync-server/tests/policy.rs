@@ -138,3 +138,91 @@ async fn the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it() {
     let by_mediator = mediator.store.create(&case).unwrap();
     acked(&server, &mediator, by_mediator).await;
 }
+
+/// Every document `phone` pulls from an empty cursor to the end: the catch-up, then the log
+/// after `from` (a log cursor, to read the feed and its sealed segments).
+async fn pulled(
+    server: &TestServer,
+    phone: &Phone,
+    from: &str,
+) -> std::collections::BTreeSet<DocId> {
+    let mut cursor = from.to_string();
+    let mut seen = std::collections::BTreeSet::new();
+    loop {
+        let mut req = phone.request(Some(server.epoch()), &cursor, vec![]);
+        req.page_bytes = 16 * 1024;
+        let resp = server.sync(&req).await.unwrap();
+        seen.extend(resp.docs.iter().map(|d| d.doc));
+        cursor = resp.cursor;
+        if !resp.more {
+            return seen;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_are_filtered_and_an_unreadable_document_looks_missing() {
+    let server = start().await;
+    let s = server.running.server();
+    let resident = Phone::new("resident-1");
+    let neighbour = Phone::new("resident-2");
+    let dispatcher = Phone::new("dispatcher-1");
+    let officer = Phone::new("officer-qian");
+    let mediator = Phone::new("mediator-1");
+    enrol_as(s, &resident, Role::Resident, None, &[GRID]);
+    enrol_as(s, &neighbour, Role::Resident, None, &[GRID]);
+    enrol_as(s, &dispatcher, Role::Dispatcher, None, &["jl"]);
+    enrol_as(s, &officer, Role::Patrol, Some(PatrolKind::Police), &[GRID]);
+    enrol_as(s, &mediator, Role::Mediator, None, &[GRID]);
+
+    // 70 reports (more than a sealed feed segment) and a mediation case.
+    let mut reports = std::collections::BTreeSet::new();
+    for i in 0..70 {
+        let id = resident.store.create(&report_in(GRID)).unwrap();
+        resident.comment(id, &format!("#{i}"));
+        acked(&server, &resident, id).await;
+        reports.insert(id);
+    }
+    let case = mediator
+        .store
+        .create(&NewRecord::MediationCase(NewCase {
+            scope: GRID.into(),
+            category: CaseCategory::Neighbour,
+            place: "7号楼下".into(),
+            parties: vec![Party {
+                name: "马".into(), role: "owner".into(), contact: "139".into()
+            }],
+            mediators: vec!["mediator-1".into()],
+        }))
+        .unwrap();
+    acked(&server, &mediator, case).await;
+    let own = resident.store.create(&report_in(GRID)).unwrap();
+    acked(&server, &resident, own).await;
+    // A second mediator of the grid (the first one's own changes are not echoed to it).
+    let colleague = Phone::new("mediator-2");
+    enrol_as(s, &colleague, Role::Mediator, None, &[GRID]);
+
+    let everything: std::collections::BTreeSet<DocId> =
+        reports.iter().copied().chain([case, own]).collect();
+    let cases = std::collections::BTreeSet::from([case]);
+    let without_case: std::collections::BTreeSet<DocId> =
+        everything.difference(&cases).copied().collect();
+    // Catch-up (cursor "") and feed (cursor "l0"): the same filter.
+    for from in ["", "l0"] {
+        assert_eq!(pulled(&server, &dispatcher, from).await, everything, "dispatcher, {from:?}");
+        assert_eq!(pulled(&server, &officer, from).await, without_case, "patrol, {from:?}");
+        assert_eq!(pulled(&server, &colleague, from).await, cases, "mediator, {from:?}");
+        assert!(pulled(&server, &neighbour, from).await.is_empty(), "another resident, {from:?}");
+    }
+
+    // Asking for a document it may not read whole: the same answer as for a made-up id.
+    let ask = |want: DocId| {
+        let mut req = neighbour.request(Some(server.epoch()), "l0", vec![]);
+        req.want = vec![want];
+        req
+    };
+    let real = server.sync(&ask(case)).await.unwrap();
+    let made_up = server.sync(&ask(DocId::random())).await.unwrap();
+    assert!(real.docs.is_empty() && made_up.docs.is_empty());
+    assert_eq!((real.more, real.remaining), (made_up.more, made_up.remaining));
+}

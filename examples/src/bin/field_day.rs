@@ -3,8 +3,10 @@
 //! The example starts a fieldsync server in-process on a free loopback port. A patrol team of three
 //! phones walks a scenic area without signal, each adding entries to the same patrol log; a resident
 //! reports an illegal roof-top building; a grid leader accepts and dispatches it; two mediators edit
-//! the same case notes offline. Then everyone syncs through the server, and the example shows what
-//! each phone holds and that all of them converged. It exits non-zero if they did not.
+//! the same case notes offline. Every phone is enrolled with its user's role and scope, so each
+//! receives only what that role may read (the resident never sees the mediation notes). Then
+//! everyone syncs through the server, and the example shows what each phone holds and that all
+//! copies converged. It exits non-zero if they did not.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fieldsync_core::model::*;
-use fieldsync_core::policy::{PatrolKind, Profile, Role};
+use fieldsync_core::policy::{Audience, PatrolKind, Profile, Role, can_read};
 use fieldsync_core::sync::{HttpTransport, SyncClient, enroll};
 use fieldsync_core::{DocId, Store};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
@@ -285,10 +287,33 @@ async fn run() -> Res<bool> {
             }
         }
     }
-    let expected_docs = 3;
-    converged &=
-        phones.iter().all(|p| p.store.doc_ids().map(|d| d.len() == expected_docs).unwrap_or(false));
-    println!("\n{}", if converged { "all phones converged" } else { "phones DIFFER" });
+    // Every phone holds exactly the records its user may read (the server sends nothing else),
+    // and every copy of a record is the same.
+    let mut audiences: BTreeMap<DocId, Audience> = BTreeMap::new();
+    for p in &phones {
+        for id in p.store.doc_ids()? {
+            audiences.entry(id).or_insert(Audience::of(&p.store.get(id)?));
+        }
+    }
+    for p in &phones {
+        let profile = p.store.profile().ok_or("an enrolled phone has a profile")?;
+        let expected: Vec<DocId> =
+            audiences.iter().filter(|(_, a)| can_read(&profile, a)).map(|(id, _)| *id).collect();
+        let mut held = p.store.doc_ids()?;
+        held.sort();
+        if held != expected {
+            println!("{} holds {} records, may read {}", p.owner, held.len(), expected.len());
+            converged = false;
+        }
+    }
+    println!(
+        "\n{}",
+        if converged {
+            "all phones converged: each holds the same copy of every record its user may read"
+        } else {
+            "phones DIFFER"
+        }
+    );
     server.shutdown().await?;
     Ok(converged)
 }

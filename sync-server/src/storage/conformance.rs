@@ -40,6 +40,7 @@ where
     check!(log_pages_skip_an_actor_and_respect_the_budget);
     check!(catch_up_pages_documents_in_order);
     check!(whole_reads_in_order_within_budget);
+    check!(audiences_follow_the_writes);
     check!(close_refuses_writes);
 }
 
@@ -61,6 +62,8 @@ pub fn sample_write(doc: DocId, base: Option<u64>, changes: u32) -> DocWrite {
         base,
         kind: Kind::Report,
         scope: "jl/changchun/grid-07".into(),
+        created_by: "resident-1".into(),
+        participants: base.map_or_else(Vec::new, |b| vec![format!("officer-{b}")]),
         bytes: if base.is_none() {
             DocBytes::Snapshot([b"snapshot:".as_slice(), &chunk].concat())
         } else {
@@ -324,6 +327,28 @@ pub async fn whole_reads_in_order_within_budget(s: &dyn Storage) {
     let (docs, looked) = s.whole(ask, 1).await.unwrap();
     assert_eq!(docs.len(), 1);
     assert_eq!(looked, 2);
+}
+
+/// Who may read a document is stored with it and comes back with every read of it; the people
+/// it names follow its latest write.
+pub async fn audiences_follow_the_writes(s: &dyn Storage) {
+    let id = DocId::random();
+    s.commit(vec![sample_write(id, None, 1)]).await.unwrap().pop().unwrap().unwrap();
+    let page = s.catch_up(0, 1 << 20).await.unwrap();
+    let a = &page.docs[0].audience;
+    assert_eq!(
+        (a.kind, a.scope.as_str(), a.created_by.as_str()),
+        (Kind::Report, "jl/changchun/grid-07", "resident-1")
+    );
+    assert!(a.participants.is_empty());
+    s.commit(vec![sample_write(id, Some(1), 1)]).await.unwrap().pop().unwrap().unwrap();
+    let (whole, _) = s.whole(vec![id], 1 << 20).await.unwrap();
+    assert_eq!(whole[0].audience.participants, vec!["officer-1".to_string()]);
+    let log = s.audit(0, 10).await.unwrap();
+    assert!(
+        log.iter().all(|e| e.audience == whole[0].audience),
+        "the log reads the current audience"
+    );
 }
 
 pub async fn close_refuses_writes(s: &dyn Storage) {

@@ -11,6 +11,7 @@ use std::pin::Pin;
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::Kind;
+pub use fieldsync_core::policy::Audience;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -160,6 +161,11 @@ pub struct DocWrite {
     pub kind: Kind,
     /// Scope from the header (stored on creation).
     pub scope: String,
+    /// The creator, from the header (stored on creation).
+    pub created_by: String,
+    /// The people the record names now (assignee, team, mediators): with kind, scope and
+    /// creator, who may read it.
+    pub participants: Vec<String>,
     /// The new bytes.
     pub bytes: DocBytes,
     /// The new changes in causal order; each gets the next seq.
@@ -186,6 +192,8 @@ pub struct WholeDoc {
     pub doc: DocId,
     /// Its stored bytes.
     pub bytes: Vec<u8>,
+    /// Who may read it.
+    pub audience: Audience,
 }
 
 /// One page of the catch-up (documents whole, in storage order).
@@ -242,6 +250,8 @@ pub struct LogRecord {
     pub received_at: i64,
     /// The change chunk.
     pub bytes: Vec<u8>,
+    /// Who may read its document now.
+    pub audience: Audience,
 }
 
 /// A server's storage: documents, the change log, the epoch.
@@ -275,6 +285,10 @@ pub trait Storage: Send + Sync + 'static {
         ids: Vec<DocId>,
         max_bytes: usize,
     ) -> BoxFuture<'_, StorageResult<(Vec<WholeDoc>, usize)>>;
+
+    /// Every stored document with who may read it, in storage order (what a reconciling device
+    /// may lack).
+    fn audiences(&self) -> BoxFuture<'_, StorageResult<Vec<(DocId, Audience)>>>;
 
     /// The documents after position `after`, whole, in storage order.
     fn catch_up(&self, after: i64, max_bytes: usize) -> BoxFuture<'_, StorageResult<CatchUpPage>>;

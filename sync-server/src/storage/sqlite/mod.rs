@@ -16,8 +16,8 @@ use tokio::sync::oneshot;
 use self::read::Readers;
 use self::writer::Msg;
 use super::{
-    BoxFuture, CatchUpPage, Committed, DocWrite, LogPage, LogRecord, Storage, StorageError,
-    StorageResult, StoredDoc, WholeDoc,
+    Audience, BoxFuture, CatchUpPage, Committed, DocWrite, LogPage, LogRecord, Storage,
+    StorageError, StorageResult, StoredDoc, WholeDoc,
 };
 use crate::config::Durability;
 
@@ -125,6 +125,10 @@ impl Storage for SqliteStorage {
         max_bytes: usize,
     ) -> BoxFuture<'_, StorageResult<(Vec<WholeDoc>, usize)>> {
         self.read(move |c| read::whole(c, &ids, max_bytes))
+    }
+
+    fn audiences(&self) -> BoxFuture<'_, StorageResult<Vec<(DocId, Audience)>>> {
+        self.read(read::audiences)
     }
 
     fn catch_up(&self, after: i64, max_bytes: usize) -> BoxFuture<'_, StorageResult<CatchUpPage>> {

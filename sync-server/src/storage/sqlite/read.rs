@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::schema;
 use crate::storage::{
-    CatchUpPage, DocMeta, LogItem, LogPage, LogRecord, StorageError, StorageResult, StoredDoc,
-    WholeDoc,
+    Audience, CatchUpPage, DocMeta, LogItem, LogPage, LogRecord, StorageError, StorageResult,
+    StoredDoc, WholeDoc,
 };
 
 /// Idle reader connections kept open.
@@ -62,6 +62,21 @@ impl Readers {
 
 fn doc_id(bytes: &[u8]) -> StorageResult<DocId> {
     DocId::from_slice(bytes).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// The audience of a document from its `kind, scope, created_by, participants` columns,
+/// starting at column `at`.
+fn audience_at(r: &rusqlite::Row<'_>, at: usize) -> StorageResult<Audience> {
+    let kind: String = r.get(at)?;
+    let kind = Kind::from_str(&kind)
+        .map_err(|_| StorageError::Corrupt(format!("a document has unknown kind {kind:?}")))?;
+    let participants: String = r.get(at + 3)?;
+    Ok(Audience {
+        kind,
+        scope: r.get(at + 1)?,
+        created_by: r.get(at + 2)?,
+        participants: participants.lines().map(str::to_string).collect(),
+    })
 }
 
 fn to_u64(v: i64) -> u64 {
@@ -131,6 +146,9 @@ pub(crate) fn whole(
 ) -> StorageResult<(Vec<WholeDoc>, usize)> {
     let mut out = Vec::new();
     let mut used = 0usize;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, kind, scope, created_by, participants FROM docs WHERE doc_id = ?1",
+    )?;
     for (i, id) in ids.iter().enumerate() {
         let Some((row, meta)) = find(conn, *id)? else { continue };
         let size = usize::try_from(meta.stored_bytes()).unwrap_or(usize::MAX);
@@ -138,7 +156,11 @@ pub(crate) fn whole(
             return Ok((out, i));
         }
         used = used.saturating_add(size);
-        out.push(WholeDoc { pos: row, doc: *id, bytes: bytes_of(conn, row, meta.stored_bytes())? });
+        let audience = stmt
+            .query_row([id.as_bytes().as_slice()], |r| Ok(audience_at(r, 1)))
+            .map_err(StorageError::from)??;
+        let bytes = bytes_of(conn, row, meta.stored_bytes())?;
+        out.push(WholeDoc { pos: row, doc: *id, bytes, audience });
     }
     Ok((out, ids.len()))
 }
@@ -166,7 +188,8 @@ pub(crate) fn catch_up(
     let mut used = 0usize;
     let mut done = true;
     let mut stmt = conn.prepare_cached(
-        "SELECT id, doc_id, snapshot_bytes + chunk_bytes FROM docs WHERE id > ?1 ORDER BY id",
+        "SELECT id, doc_id, snapshot_bytes + chunk_bytes, kind, scope, created_by, participants \
+         FROM docs WHERE id > ?1 ORDER BY id",
     )?;
     let mut rows = stmt.query([after])?;
     while let Some(r) = rows.next()? {
@@ -178,7 +201,9 @@ pub(crate) fn catch_up(
         }
         used = used.saturating_add(size);
         let doc = doc_id(r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?)?;
-        docs.push(WholeDoc { pos: row, doc, bytes: bytes_of(conn, row, to_u64(size as i64))? });
+        let audience = audience_at(r, 3)?;
+        let bytes = bytes_of(conn, row, to_u64(size as i64))?;
+        docs.push(WholeDoc { pos: row, doc, bytes, audience });
     }
     let last = docs.last().map_or(after, |d| d.pos);
     let docs_after = if done { 0 } else { to_u64(docs_end - last) };
@@ -222,7 +247,8 @@ pub(crate) fn log_page(
 
 pub(crate) fn audit(conn: &Connection, after: u64, limit: usize) -> StorageResult<Vec<LogRecord>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT l.seq, d.doc_id, l.hash, l.actor, l.device, l.received_at, l.bytes \
+        "SELECT l.seq, d.doc_id, l.hash, l.actor, l.device, l.received_at, l.bytes, \
+         d.kind, d.scope, d.created_by, d.participants \
          FROM log l JOIN docs d ON d.id = l.doc WHERE l.seq > ?1 ORDER BY l.seq LIMIT ?2",
     )?;
     let mut rows = stmt.query(rusqlite::params![
@@ -243,7 +269,21 @@ pub(crate) fn audit(conn: &Connection, after: u64, limit: usize) -> StorageResul
             device: r.get(4)?,
             received_at: r.get(5)?,
             bytes: r.get(6)?,
+            audience: audience_at(r, 7)?,
         });
+    }
+    Ok(out)
+}
+
+pub(crate) fn audiences(conn: &Connection) -> StorageResult<Vec<(DocId, Audience)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT doc_id, kind, scope, created_by, participants FROM docs ORDER BY id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id = doc_id(r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?)?;
+        out.push((id, audience_at(r, 1)?));
     }
     Ok(out)
 }

@@ -10,10 +10,11 @@ use crate::config::Durability;
 use crate::storage::{StorageError, StorageResult};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 2;
+pub(crate) const VERSION: i64 = 3;
 
 /// Upgrade steps: `UPGRADES[n]` takes a database from version `n` to `n + 1`.
-const UPGRADES: &[&str] = &[include_str!("sql/v1.sql"), include_str!("sql/v2.sql")];
+const UPGRADES: &[&str] =
+    &[include_str!("sql/v1.sql"), include_str!("sql/v2.sql"), include_str!("sql/v3.sql")];
 
 /// Page cache of one reader connection, in KiB.
 const READER_CACHE_KIB: i64 = 512;

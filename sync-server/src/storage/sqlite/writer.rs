@@ -163,14 +163,17 @@ fn apply(conn: &Connection, w: &DocWrite, now: i64) -> StorageResult<Committed> 
             };
             conn.prepare_cached(
                 "INSERT INTO docs (doc_id, kind, scope, snapshot_bytes, chunk_bytes, version, \
-                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 0, 1, ?5, ?5)",
+                 created_at, updated_at, created_by, participants) \
+                 VALUES (?1, ?2, ?3, ?4, 0, 1, ?5, ?5, ?6, ?7)",
             )?
             .execute(params![
                 id,
                 w.kind.as_str(),
                 w.scope,
                 snapshot.len() as i64,
-                now
+                now,
+                w.created_by,
+                w.participants.join("\n")
             ])?;
             let row = conn.last_insert_rowid();
             insert_bytes(conn, row, snapshot)?;
@@ -184,26 +187,28 @@ fn apply(conn: &Connection, w: &DocWrite, now: i64) -> StorageResult<Committed> 
                     insert_bytes(conn, row, snapshot)?;
                     conn.prepare_cached(
                         "UPDATE docs SET snapshot_bytes = ?2, chunk_bytes = 0, version = ?3, \
-                         updated_at = ?4 WHERE id = ?1",
+                         updated_at = ?4, participants = ?5 WHERE id = ?1",
                     )?
                     .execute(params![
                         row,
                         snapshot.len() as i64,
                         version as i64,
-                        now
+                        now,
+                        w.participants.join("\n")
                     ])?;
                 }
                 DocBytes::Chunk(chunk) => {
                     insert_bytes(conn, row, chunk)?;
                     conn.prepare_cached(
                         "UPDATE docs SET chunk_bytes = chunk_bytes + ?2, version = ?3, \
-                         updated_at = ?4 WHERE id = ?1",
+                         updated_at = ?4, participants = ?5 WHERE id = ?1",
                     )?
                     .execute(params![
                         row,
                         chunk.len() as i64,
                         version as i64,
-                        now
+                        now,
+                        w.participants.join("\n")
                     ])?;
                 }
             }
