@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fieldsync_core::model::*;
 use fieldsync_core::policy::{Profile, Role};
-use fieldsync_core::sync::{HttpTransport, enroll};
+use fieldsync_core::sync::{HttpTransport, SyncClient, enroll};
 use fieldsync_core::{CoreError, Store};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
 
@@ -83,4 +83,47 @@ async fn a_phone_enrols_once_and_checks_its_commands_before_committing() {
     assert_eq!(store.enrollment().unwrap(), Some(e.clone()));
     assert_eq!(store.profile(), Some(e.profile));
     assert!(store.execute(id, &dispatch).is_err(), "still checked after reopening");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_document_is_marked_kept_and_not_pushed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let accounts = server.server().accounts();
+    let both = [GRID.to_string(), OTHER_GRID.to_string()];
+    accounts.add_user("res-1", Role::Resident, None, &both).unwrap();
+    let code = accounts.issue_code("res-1", &admin(), Duration::from_secs(600)).unwrap().code;
+    let http = HttpTransport::new(&server.url()).unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path().join("phone.db")).unwrap());
+    let e = enroll(&store, &http, &code, "Pixel 7").await.unwrap();
+    let client = SyncClient::new(store.clone(), http.with_token(e.token));
+
+    // Offline, the resident reports in the second grid; meanwhile the command centre takes that
+    // grid off their scopes. The server refuses the report; the phone keeps it and says so.
+    let kept = store.create(&report(GRID)).unwrap();
+    let refused = store.create(&report(OTHER_GRID)).unwrap();
+    accounts.set_scopes("res-1", &[GRID.to_string()]).unwrap();
+    let first = client.sync_now(None).await.unwrap();
+    assert_eq!((first.docs_pushed, first.docs_rejected), (1, 1), "{first:?}");
+    let status = store.sync_status().unwrap();
+    assert_eq!(status.rejected.len(), 1);
+    let r = &status.rejected[0];
+    assert_eq!((r.id, r.code.as_str()), (refused, "forbidden"));
+    assert!(r.message.contains("create.scope"), "{}", r.message);
+    assert!(r.at > 0);
+    assert!(store.get(refused).is_ok(), "the refused report stays on the phone");
+    let on_server = server.server().storage().doc_ids().await.unwrap();
+    assert_eq!(on_server, vec![kept]);
+
+    // Not retried forever: the next sync sends nothing, and the mark stays.
+    let again = client.sync_now(None).await.unwrap();
+    assert_eq!((again.requests, again.docs_pushed, again.docs_rejected), (1, 0, 0), "{again:?}");
+    assert_eq!(store.sync_status().unwrap().rejected.len(), 1);
+
+    // The scope comes back; the user retries; it lands and the mark goes.
+    accounts.set_scopes("res-1", &both).unwrap();
+    store.retry_rejected(refused).unwrap();
+    let retried = client.sync_now(None).await.unwrap();
+    assert_eq!((retried.docs_pushed, retried.docs_rejected), (1, 0), "{retried:?}");
+    assert!(store.sync_status().unwrap().rejected.is_empty());
 }

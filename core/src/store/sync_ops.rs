@@ -249,6 +249,15 @@ impl Store {
         Ok(tally)
     }
 
+    /// Clears the server's refusal of a document's changes, so that the next sync offers them
+    /// again (after the user's role or scope changed, say). Until then a refused document is
+    /// not pushed again, and stays listed in [`Store::sync_status`].
+    pub fn retry_rejected(&self, id: DocId) -> Result<()> {
+        let mut w = self.writer();
+        let row = super::docs::find(&w.conn, id)?.ok_or(CoreError::NotFound { id })?;
+        w.in_tx(|tx| sync_state::clear_rejection(tx, row.rowid))
+    }
+
     /// Where this store stands with its server: pending pushes and refusals.
     pub fn sync_status(&self) -> Result<SyncStatus> {
         self.read(|c| {

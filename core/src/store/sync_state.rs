@@ -116,6 +116,16 @@ pub(crate) fn rejected(
     Ok(())
 }
 
+/// Forgets the refusal of a document's changes; they wait to be pushed again.
+pub(crate) fn clear_rejection(tx: &Connection, rowid: i64) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE sync_docs SET rejected_code = NULL, rejected_message = NULL, rejected_at = NULL \
+         WHERE doc = ?1",
+    )?
+    .execute([rowid])?;
+    Ok(())
+}
+
 /// Where the store is in the server's feed: `(epoch, cursor)`.
 pub(crate) fn position(conn: &Connection) -> Result<(Option<String>, String)> {
     Ok(conn
