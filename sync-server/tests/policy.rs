@@ -226,3 +226,113 @@ async fn reads_are_filtered_and_an_unreadable_document_looks_missing() {
     assert!(real.docs.is_empty() && made_up.docs.is_empty());
     assert_eq!((real.more, real.remaining), (made_up.more, made_up.remaining));
 }
+
+/// A new record of `kind` in `scope`, written by `user`.
+fn record_of(kind: Kind, scope: &str, user: &str) -> NewRecord {
+    match kind {
+        Kind::Report => report_in(scope),
+        Kind::PatrolLog => NewRecord::PatrolLog(NewPatrol {
+            scope: scope.into(),
+            area: "north loop".into(),
+            members: vec![TeamMember {
+                user: user.into(),
+                name: user.into(),
+                kind: MemberKind::Police,
+            }],
+            checkpoints: vec![],
+        }),
+        Kind::MediationCase => NewRecord::MediationCase(NewCase {
+            scope: scope.into(),
+            category: CaseCategory::Neighbour,
+            place: "7号楼下".into(),
+            parties: vec![Party {
+                name: "马".into(),
+                role: "owner".into(),
+                contact: String::new(),
+            }],
+            mediators: vec![user.into()],
+        }),
+    }
+}
+
+const ROLES: [(Role, &str); 6] = [
+    (Role::Resident, "resident"),
+    (Role::GridLeader, "grid_leader"),
+    (Role::Patrol, "patrol"),
+    (Role::Mediator, "mediator"),
+    (Role::Dispatcher, "dispatcher"),
+    (Role::Admin, "admin"),
+];
+const KINDS: [Kind; 3] = [Kind::Report, Kind::PatrolLog, Kind::MediationCase];
+
+/// The access matrix for creating and reading, as the issue states it, written out by hand
+/// (not computed by the policy under test): every role × kind × inside / outside the user's
+/// grid, each cell checked against the real server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_and_read_matrix() {
+    // Who may create each kind inside their scope (outside it: nobody).
+    let may_create = |role: Role, kind: Kind| match kind {
+        Kind::Report => !matches!(role, Role::Mediator),
+        Kind::PatrolLog => matches!(role, Role::Patrol | Role::Dispatcher),
+        Kind::MediationCase => matches!(role, Role::Mediator | Role::Dispatcher),
+    };
+    // Who may read a record of each kind made by someone else who does not name them, inside
+    // their scope (outside it: nobody).
+    let may_read = |role: Role, kind: Kind| match kind {
+        Kind::Report | Kind::PatrolLog => {
+            matches!(role, Role::GridLeader | Role::Patrol | Role::Dispatcher | Role::Admin)
+        }
+        Kind::MediationCase => matches!(role, Role::Mediator | Role::Dispatcher),
+    };
+
+    let server = start().await;
+    let s = server.running.server();
+    let author = Phone::new("hq-1");
+    enrol_as(s, &author, Role::Dispatcher, None, &["jl"]);
+    let mut made = Vec::new();
+    for kind in KINDS {
+        for scope in [GRID, OTHER_GRID] {
+            let id = author.store.create(&record_of(kind, scope, "hq-1")).unwrap();
+            acked(&server, &author, id).await;
+            made.push((id, kind, scope == GRID));
+        }
+    }
+
+    let mut cells = 0;
+    for (role, name) in ROLES {
+        let phone = Phone::new(&format!("{name}-1"));
+        let patrol = (role == Role::Patrol).then_some(PatrolKind::Police);
+        enrol_as(s, &phone, role, patrol, &[GRID]);
+        for kind in KINDS {
+            for (scope, inside) in [(GRID, true), (OTHER_GRID, false)] {
+                let id = phone.store.create(&record_of(kind, scope, &format!("{name}-1"))).unwrap();
+                let outcome = push(&server, &phone, id).await;
+                let landed = matches!(outcome, PushOutcome::Acked { .. });
+                assert_eq!(
+                    landed,
+                    inside && may_create(role, kind),
+                    "{name} creates {kind} inside={inside}: {outcome:?}"
+                );
+                if !landed {
+                    assert!(
+                        matches!(&outcome, PushOutcome::Rejected { code, .. } if code == "forbidden"),
+                        "{outcome:?}"
+                    );
+                    let stored = s.storage().load(vec![id]).await.unwrap();
+                    assert!(stored[0].is_none(), "nothing of a refused creation is stored");
+                }
+                cells += 1;
+            }
+        }
+        let visible = pulled(&server, &phone, "").await;
+        for (id, kind, inside) in &made {
+            assert_eq!(
+                visible.contains(id),
+                *inside && may_read(role, *kind),
+                "{name} reads {kind} inside={inside}"
+            );
+            cells += 1;
+        }
+    }
+    assert_eq!(cells, 72);
+}
