@@ -121,6 +121,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/sync", post(sync::handle).route_layer(device.clone()))
         .route("/v1/reconcile", post(reconcile::handle).route_layer(device.clone()))
+        .route("/v1/visible", post(auth::visible).route_layer(device.clone()))
         .route("/v1/enroll", post(enroll::handle))
         .route("/v1/me", get(auth::me).route_layer(device))
         .route("/healthz", get(|| async { "ok" }))

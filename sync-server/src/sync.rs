@@ -12,7 +12,7 @@ use axum::response::Response;
 use fieldsync_core::protocol::{SyncRequest, SyncResponse, VERSION, limits};
 
 use crate::app::App;
-use crate::auth::Caller;
+use crate::auth::{self, Caller};
 use crate::cursor::Cursor;
 use crate::envelope;
 use crate::error::ServerError;
@@ -106,7 +106,14 @@ pub(crate) async fn handle(
     let req: SyncRequest = envelope::decode(body).await?;
     check(&req)?;
     let author = caller.author(&req.actor)?;
-    let cursor = Cursor::parse(&req.cursor)?;
+    // A cursor carries the view it was issued for (`<position>~<view>`); when the user's role
+    // or scopes changed since, the feed restarts with a catch-up of what they may read now.
+    let view = auth::view_tag(&caller.profile);
+    let (position, issued_for) = match req.cursor.split_once('~') {
+        Some((p, v)) => (p, Some(v)),
+        None => (req.cursor.as_str(), None),
+    };
+    let mut cursor = Cursor::parse(position)?;
     if let Some(epoch) = &req.epoch
         && !req.cursor.is_empty()
         && epoch != app.epoch()
@@ -117,6 +124,10 @@ pub(crate) async fn handle(
         });
     }
     check_not_ahead(&app, &cursor, &req.cursor).await?;
+    let rescoped = issued_for.is_some_and(|v| v != view);
+    if rescoped {
+        cursor = Cursor::Start;
+    }
 
     let pushed = req.push.len();
     let results = push::push(&app, req.push, Some(author)).await?;
@@ -138,9 +149,10 @@ pub(crate) async fn handle(
         epoch: app.epoch().to_string(),
         results,
         docs: page.docs,
-        cursor: page.cursor.to_string(),
+        cursor: format!("{}~{view}", page.cursor),
         more: page.more,
         remaining: page.remaining,
+        rescoped,
     };
     // Spliced segments cost a copy, not an encoding: only fresh data counts for the thread.
     let fresh = bytes.saturating_sub(

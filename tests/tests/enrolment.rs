@@ -127,3 +127,63 @@ async fn a_refused_document_is_marked_kept_and_not_pushed_again() {
     assert_eq!((retried.docs_pushed, retried.docs_rejected), (1, 0), "{retried:?}");
     assert!(store.sync_status().unwrap().rejected.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scope_change_brings_new_documents_and_drops_hidden_ones_without_a_wipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let accounts = server.server().accounts();
+    let http = HttpTransport::new(&server.url()).unwrap();
+    let phone = |name: &str, role: Role, scopes: &[&str]| {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        accounts.add_user(name, role, None, &scopes).unwrap();
+        let code = accounts.issue_code(name, &admin(), Duration::from_secs(600)).unwrap().code;
+        let store =
+            std::sync::Arc::new(Store::open(dir.path().join(format!("{name}.db"))).unwrap());
+        (store, code)
+    };
+    // The command centre files reports in two grids.
+    let (hq, hq_code) = phone("hq-1", Role::Dispatcher, &["jl"]);
+    let e = enroll(&hq, &http, &hq_code, "desk").await.unwrap();
+    let hq_sync = SyncClient::new(hq.clone(), http.clone().with_token(e.token));
+    let in_07 = hq.create(&report(GRID)).unwrap();
+    let in_08 = hq.create(&report(OTHER_GRID)).unwrap();
+    hq_sync.sync_now(None).await.unwrap();
+
+    // A grid leader of grid 07 sees only its report, and writes a comment on it offline.
+    let (lead, lead_code) = phone("lead-1", Role::GridLeader, &[GRID]);
+    let e = enroll(&lead, &http, &lead_code, "phone").await.unwrap();
+    let lead_sync = SyncClient::new(lead.clone(), http.clone().with_token(e.token));
+    lead_sync.sync_now(None).await.unwrap();
+    assert_eq!(lead.doc_ids().unwrap(), vec![in_07]);
+    lead.execute(in_07, &Command::CommentReport { text: "明天去看".into() }).unwrap();
+
+    // The leader is moved to grid 08. The next sync pushes the comment first (grid 07 is now
+    // outside the leader's scope, so it is refused, and kept with its mark), brings grid 08's
+    // report, and keeps grid 07's because of that unsynced comment: nothing is wiped.
+    accounts.set_scopes("lead-1", &[OTHER_GRID.to_string()]).unwrap();
+    let s = lead_sync.sync_now(None).await.unwrap();
+    assert_eq!(s.docs_rejected, 1, "{s:?}");
+    assert_eq!(s.docs_dropped, 0, "a record with unsynced local changes is kept: {s:?}");
+    let mut held = lead.doc_ids().unwrap();
+    held.sort();
+    let mut both = vec![in_07, in_08];
+    both.sort();
+    assert_eq!(held, both);
+    assert_eq!(lead.sync_status().unwrap().rejected[0].id, in_07);
+    assert_eq!(lead.profile().unwrap().scopes, vec![OTHER_GRID.to_string()], "new scope known");
+
+    // A record without local changes is dropped: move the leader back, then away again.
+    let (lead2, lead2_code) = phone("lead-2", Role::GridLeader, &[GRID]);
+    let e = enroll(&lead2, &http, &lead2_code, "phone").await.unwrap();
+    let lead2_sync = SyncClient::new(lead2.clone(), http.with_token(e.token));
+    lead2_sync.sync_now(None).await.unwrap();
+    assert_eq!(lead2.doc_ids().unwrap(), vec![in_07]);
+    accounts.set_scopes("lead-2", &[OTHER_GRID.to_string()]).unwrap();
+    let s = lead2_sync.sync_now(None).await.unwrap();
+    assert_eq!(s.docs_dropped, 1, "{s:?}");
+    assert_eq!(lead2.doc_ids().unwrap(), vec![in_08]);
+    assert!(lead2.search("违建", None, 10).unwrap().iter().all(|h| h.id == in_08));
+    let again = lead2_sync.sync_now(None).await.unwrap();
+    assert_eq!((again.requests, again.docs_dropped), (1, 0), "settled: {again:?}");
+}

@@ -83,8 +83,8 @@ pub enum DocsPart<'a> {
 pub fn encode_sync_response(head: &SyncResponse, parts: &[DocsPart<'_>]) -> Vec<u8> {
     let mut body = Vec::new();
     let mut cbor = Vec::with_capacity(256);
-    // A map of seven fields; `docs` last, as an array of unknown length (0x9f … 0xff).
-    cbor.push(0xa7);
+    // A map of eight fields; `docs` last, as an array of unknown length (0x9f … 0xff).
+    cbor.push(0xa8);
     cbor_into("v", &mut cbor);
     cbor_into(&head.v, &mut cbor);
     cbor_into("epoch", &mut cbor);
@@ -97,6 +97,8 @@ pub fn encode_sync_response(head: &SyncResponse, parts: &[DocsPart<'_>]) -> Vec<
     cbor_into(&head.more, &mut cbor);
     cbor_into("remaining", &mut cbor);
     cbor_into(&head.remaining, &mut cbor);
+    cbor_into("rescoped", &mut cbor);
+    cbor_into(&head.rescoped, &mut cbor);
     cbor_into("docs", &mut cbor);
     cbor.push(0x9f);
     for d in &head.docs {
@@ -175,6 +177,7 @@ mod tests {
             cursor: "l.123456".into(),
             more: false,
             remaining: 0,
+            rescoped: false,
         };
         let total = encode(&req).len() + encode(&resp).len();
         assert!(total < 300, "{total} bytes");
@@ -198,6 +201,7 @@ mod tests {
             cursor: "l.9".into(),
             more: true,
             remaining: 3,
+            rescoped: true,
         };
         let (a, b, c) = (vec![pulled(2), pulled(3)], vec![pulled(4)], vec![pulled(5), pulled(6)]);
         let seg = encode_docs_member(&b);

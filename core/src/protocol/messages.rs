@@ -96,6 +96,11 @@ pub struct SyncResponse {
     pub more: bool,
     /// Estimate of the feed entries still waiting after this page (for progress).
     pub remaining: u64,
+    /// The user's role or scopes changed since the cursor was issued: the feed restarted with a
+    /// catch-up of everything the user may read now, and once it is done the device asks which
+    /// of the documents it holds it may no longer read (`POST /v1/visible`).
+    #[serde(default)]
+    pub rescoped: bool,
 }
 
 /// What became of one pushed document.
@@ -252,5 +257,32 @@ pub struct DeviceInfo {
     /// For patrol members: `police`, `cadre` or `volunteer`.
     pub patrol: Option<String>,
     /// The user's scopes.
+    pub scopes: Vec<String>,
+}
+
+/// `POST /v1/visible`: which of these documents may this device no longer read (after its
+/// user's role or scopes changed)?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisibleRequest {
+    /// Protocol version.
+    pub v: u32,
+    /// Documents the device holds (at most [`super::limits::WANT_DOCS`]).
+    pub ids: Vec<DocId>,
+}
+
+/// The answer to a [`VisibleRequest`], with the profile the device acts with now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisibleResponse {
+    /// Protocol version.
+    pub v: u32,
+    /// The documents asked about that the device may not read (or that do not exist).
+    pub hidden: Vec<DocId>,
+    /// The user.
+    pub user: String,
+    /// The user's role now.
+    pub role: String,
+    /// For patrol members: `police`, `cadre` or `volunteer`.
+    pub patrol: Option<String>,
+    /// The user's scopes now.
     pub scopes: Vec<String>,
 }

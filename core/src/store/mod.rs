@@ -52,6 +52,9 @@ pub enum Origin {
     Local,
     /// Changes merged from elsewhere (a sync).
     Remote,
+    /// The record is gone from this phone: its user may no longer read it (their role or
+    /// scopes changed).
+    Removed,
 }
 
 /// A record that was created or changed.

@@ -191,6 +191,7 @@ impl Store {
         docs: &[PullDoc],
         epoch: &str,
         cursor: &str,
+        rescoped: bool,
     ) -> Result<PullTally> {
         let mut tally = PullTally::default();
         let mut notes = Vec::new();
@@ -220,6 +221,9 @@ impl Store {
                 for (id, _) in &tally.failed {
                     sync_state::set_wanted(tx, *id, true)?;
                 }
+                if rescoped {
+                    sync_state::mark_rescope(tx)?;
+                }
                 sync_state::set_position(tx, epoch, cursor, now)
             });
             match result {
@@ -247,6 +251,55 @@ impl Store {
             self.notify(&notes);
         }
         Ok(tally)
+    }
+
+    /// Whether the user's rights changed and the documents no longer visible wait to be dropped.
+    pub(crate) fn rescope_pending(&self) -> Result<bool> {
+        self.read(sync_state::rescope_pending)
+    }
+
+    /// After a scope change: drops the documents in `hidden` (the server says this user may no
+    /// longer read them) unless they hold local changes the server has not taken (those stay,
+    /// listed as refused); then clears the mark. Returns the documents dropped.
+    pub(crate) fn drop_hidden(&self, hidden: &[DocId]) -> Result<Vec<DocId>> {
+        let mut dropped = Vec::new();
+        let mut notes = Vec::new();
+        {
+            let mut w = self.writer();
+            let mut doomed = Vec::new();
+            for id in hidden {
+                let Some(row) = super::docs::find(&w.conn, *id)? else { continue };
+                let unsynced: bool = w
+                    .conn
+                    .query_row(
+                        "SELECT pending = 1 FROM sync_docs WHERE doc = ?1",
+                        [row.rowid],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .unwrap_or(false);
+                if !unsynced {
+                    doomed.push((*id, row.rowid, row.kind));
+                }
+            }
+            w.in_tx(|tx| {
+                for (_, rowid, _) in &doomed {
+                    tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
+                    tx.prepare_cached("DELETE FROM docs WHERE id = ?1")?.execute([rowid])?;
+                }
+                tx.execute("DELETE FROM meta WHERE key = 'rescope'", [])?;
+                Ok(())
+            })?;
+            for (id, _, kind) in doomed {
+                w.forget(id);
+                dropped.push(id);
+                notes.push(RecordChanged { id, kind, origin: Origin::Removed });
+            }
+        }
+        if !notes.is_empty() {
+            self.notify(&notes);
+        }
+        Ok(dropped)
     }
 
     /// Clears the server's refusal of a document's changes, so that the next sync offers them

@@ -146,6 +146,21 @@ pub(crate) fn set_position(tx: &Connection, epoch: &str, cursor: &str, now: i64)
     Ok(())
 }
 
+/// Notes that the user's rights changed: once the feed's new catch-up is done, the documents
+/// no longer visible are dropped. Kept in `meta`, in the transaction of the page that said so.
+pub(crate) fn mark_rescope(tx: &Connection) -> Result<()> {
+    tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('rescope', '1')", [])?;
+    Ok(())
+}
+
+/// Whether a scope change waits for its documents to be pruned.
+pub(crate) fn rescope_pending(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .query_row("SELECT 1 FROM meta WHERE key = 'rescope'", [], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// Documents to ask for whole.
 pub(crate) fn wanted(conn: &Connection, limit: usize) -> Result<Vec<DocId>> {
     let mut stmt = conn.prepare_cached("SELECT doc_id FROM sync_wanted LIMIT ?1")?;

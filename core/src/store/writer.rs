@@ -107,6 +107,11 @@ impl Writer {
         self.cache.put(id, loaded);
     }
 
+    /// Forgets one loaded document (it was dropped from the store).
+    pub(crate) fn forget(&mut self, id: DocId) {
+        self.cache.pop(&id);
+    }
+
     /// Forgets every loaded document (after a panic, or an actor change).
     pub(crate) fn clear_cache(&mut self) {
         self.cache.clear();

@@ -11,7 +11,10 @@ use rand::Rng;
 use super::progress::{ProgressListener, SyncProgress, SyncSummary};
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
-use crate::protocol::{self, PushOutcome, SyncRequest, SyncResponse, limits};
+use crate::policy::Profile;
+use crate::protocol::{
+    self, PushOutcome, SyncRequest, SyncResponse, VisibleRequest, VisibleResponse, limits,
+};
 use crate::store::Store;
 
 /// Tunables of a sync; the defaults suit a phone on a fair mobile link.
@@ -143,8 +146,45 @@ impl<T: Transport> SyncClient<T> {
                 break;
             }
         }
+        let store = self.store.clone();
+        if blocking(move || store.rescope_pending()).await? {
+            self.prune(&mut t).await?;
+        }
         t.summary.duration = started.elapsed();
         Ok(t.summary)
+    }
+
+    /// After the user's rights changed and the new catch-up is done: asks the server which held
+    /// documents the user may no longer read, drops them (unless they hold changes the server
+    /// did not take), and takes the new profile for the phone's own checks.
+    async fn prune(&self, t: &mut Totals) -> Result<()> {
+        let store = self.store.clone();
+        let ids = blocking(move || store.doc_ids()).await?;
+        let mut hidden = Vec::new();
+        let mut profile = None;
+        for chunk in ids.chunks(limits::WANT_DOCS).chain(ids.is_empty().then_some(&[][..])) {
+            let request = VisibleRequest { v: protocol::VERSION, ids: chunk.to_vec() };
+            let answer = self.post(t, "/v1/visible", protocol::encode(&request)).await?;
+            let r: VisibleResponse =
+                protocol::decode(&answer).map_err(|e| CoreError::Protocol(e.to_string()))?;
+            hidden.extend(r.hidden);
+            profile = Some(Profile {
+                user: r.user,
+                role: r.role.parse()?,
+                patrol: r.patrol.map(|p| p.parse()).transpose()?,
+                scopes: r.scopes,
+            });
+        }
+        let store = self.store.clone();
+        let dropped = blocking(move || {
+            if let Some(p) = profile.filter(|_| store.profile().is_some()) {
+                store.set_profile(&p)?;
+            }
+            store.drop_hidden(&hidden)
+        })
+        .await?;
+        t.summary.docs_dropped += dropped.len() as u64;
+        Ok(())
     }
 
     /// Applies one answer: push results, then the pulled page with its cursor.
@@ -183,10 +223,10 @@ impl<T: Transport> SyncClient<T> {
             .sum();
         let store = self.store.clone();
         let pushed = request.push.clone();
-        let SyncResponse { results, docs, epoch, cursor, more, remaining, .. } = response;
+        let SyncResponse { results, docs, epoch, cursor, more, remaining, rescoped, .. } = response;
         let tally = blocking(move || {
             store.apply_push_results(&pushed, &results)?;
-            store.apply_pull(&docs, &epoch, &cursor)
+            store.apply_pull(&docs, &epoch, &cursor, rescoped)
         })
         .await?;
         t.summary.changes_pulled += pulled_changes;

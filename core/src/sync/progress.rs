@@ -54,6 +54,8 @@ pub struct SyncSummary {
     pub retries: u64,
     /// Whether the server's epoch changed and the documents were reconciled.
     pub reconciled: bool,
+    /// Documents dropped because the user may no longer read them (their rights changed).
+    pub docs_dropped: u64,
     /// Wall time.
     pub duration: Duration,
 }

@@ -286,6 +286,9 @@ pub trait Storage: Send + Sync + 'static {
         max_bytes: usize,
     ) -> BoxFuture<'_, StorageResult<(Vec<WholeDoc>, usize)>>;
 
+    /// Who may read each of these documents; ids not stored are left out.
+    fn readers(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<(DocId, Audience)>>>;
+
     /// Every stored document with who may read it, in storage order (what a reconciling device
     /// may lack).
     fn audiences(&self) -> BoxFuture<'_, StorageResult<Vec<(DocId, Audience)>>>;

@@ -129,8 +129,9 @@ fn read_head(body: &[u8]) -> Result<Head> {
     let mut first = [0u8; 1];
     std::io::Read::read_exact(&mut r, &mut first)?;
     let mut head = Head::default();
-    if first[0] == 0xa7 {
-        for _ in 0..7 {
+    // A map of up to 23 fields has its size in the first byte (0xa0 + n).
+    if (0xa1..=0xb7).contains(&first[0]) {
+        for _ in 0..(first[0] - 0xa0) {
             let key: String = ciborium::from_reader(&mut r)?;
             match key.as_str() {
                 "docs" if head.found_cursor => return Ok(head),

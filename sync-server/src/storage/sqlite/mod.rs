@@ -127,6 +127,10 @@ impl Storage for SqliteStorage {
         self.read(move |c| read::whole(c, &ids, max_bytes))
     }
 
+    fn readers(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<(DocId, Audience)>>> {
+        self.read(move |c| read::readers(c, &ids))
+    }
+
     fn audiences(&self) -> BoxFuture<'_, StorageResult<Vec<(DocId, Audience)>>> {
         self.read(read::audiences)
     }

@@ -275,6 +275,21 @@ pub(crate) fn audit(conn: &Connection, after: u64, limit: usize) -> StorageResul
     Ok(out)
 }
 
+pub(crate) fn readers(conn: &Connection, ids: &[DocId]) -> StorageResult<Vec<(DocId, Audience)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, scope, created_by, participants FROM docs WHERE doc_id = ?1",
+    )?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let found =
+            stmt.query_row([id.as_bytes().as_slice()], |r| Ok(audience_at(r, 0))).optional()?;
+        if let Some(a) = found {
+            out.push((*id, a?));
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn audiences(conn: &Connection) -> StorageResult<Vec<(DocId, Audience)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT doc_id, kind, scope, created_by, participants FROM docs ORDER BY id",
