@@ -112,13 +112,20 @@ async fn the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it() {
     // awards points.
     fetch(&server, &officer, id).await;
     officer.store.execute(id, &Command::StartWork { note: "到场".into() }).unwrap();
+    acked(&server, &officer, id).await;
+    // The resident may not resolve their own report either.
+    let impatient = Phone::new("resident-1");
+    enrol_as(s, &impatient, Role::Resident, None, &[GRID]);
+    fetch(&server, &impatient, id).await;
+    impatient.store.execute(id, &Command::ResolveReport { note: "我自己拆了".into() }).unwrap();
+    refused(&server, &impatient, id, "report.status").await;
     officer.store.execute(id, &Command::ResolveReport { note: "已拆除".into() }).unwrap();
     acked(&server, &officer, id).await;
     fetch(&server, &resident, id).await;
     resident.store.execute(id, &Command::ConfirmReport { note: "谢谢".into() }).unwrap();
     acked(&server, &resident, id).await;
     resident.store.execute(id, &Command::AwardPoints { points: 50, note: String::new() }).unwrap();
-    refused(&server, &resident, id, "report").await;
+    refused(&server, &resident, id, "report.points").await;
 
     // Another resident cannot even comment: they may not see the report.
     fetch(&server, &neighbour, id).await;
@@ -335,4 +342,82 @@ async fn create_and_read_matrix() {
         }
     }
     assert_eq!(cells, 72);
+}
+
+/// Changes to records made by someone else, as the issue states who may make them, written out
+/// by hand: every role × a command of each kind (an append and a workflow step) × inside /
+/// outside the user's grid. Each cell works on a fresh record the device got hold of directly
+/// (not through the feed), so what is tested is the server's check of the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_matrix() {
+    let readers_of_reports_and_patrols = |role: Role| {
+        matches!(role, Role::GridLeader | Role::Patrol | Role::Dispatcher | Role::Admin)
+    };
+    let may = |role: Role, command: &str| match command {
+        // Anyone who may read a report comments on it; the command centre accepts it.
+        "comment_report" => readers_of_reports_and_patrols(role),
+        "accept_report" => matches!(role, Role::GridLeader | Role::Dispatcher),
+        // Patrol members and dispatchers of the area write to its patrol logs.
+        "add_patrol_entry" | "finish_patrol" => matches!(role, Role::Patrol | Role::Dispatcher),
+        // Mediators and dispatchers of the scope hold sessions.
+        "add_session" => matches!(role, Role::Mediator | Role::Dispatcher),
+        other => panic!("no expectation for {other}"),
+    };
+    let commands: [(Kind, Command); 5] = [
+        (Kind::Report, Command::CommentReport { text: "看到了".into() }),
+        (Kind::Report, Command::AcceptReport { note: String::new() }),
+        (
+            Kind::PatrolLog,
+            Command::AddPatrolEntry {
+                entry: NewEntry {
+                    kind: EntryKind::Observation,
+                    text: "桥下有积水".into(),
+                    location: None,
+                    photos: vec![],
+                    checkpoint: None,
+                },
+            },
+        ),
+        (Kind::PatrolLog, Command::FinishPatrol { note: String::new() }),
+        (
+            Kind::MediationCase,
+            Command::AddSession { attendees: vec!["马".into()], notes: "第一次调解".into() },
+        ),
+    ];
+
+    let server = start().await;
+    let s = server.running.server();
+    let author = Phone::new("hq-1");
+    enrol_as(s, &author, Role::Dispatcher, None, &["jl"]);
+    let mut cells = 0;
+    for (role, name) in ROLES {
+        let phone = Phone::new(&format!("{name}-1"));
+        let patrol = (role == Role::Patrol).then_some(PatrolKind::Police);
+        enrol_as(s, &phone, role, patrol, &[GRID]);
+        for (kind, command) in &commands {
+            for (scope, inside) in [(GRID, true), (OTHER_GRID, false)] {
+                let id = author.store.create(&record_of(*kind, scope, "hq-1")).unwrap();
+                acked(&server, &author, id).await;
+                fetch(&server, &phone, id).await;
+                phone.store.execute(id, command).unwrap();
+                let expected = inside && may(role, command.name());
+                if expected {
+                    acked(&server, &phone, id).await;
+                } else {
+                    let storage = s.storage();
+                    let before = storage.load(vec![id]).await.unwrap()[0].clone();
+                    let outcome = push(&server, &phone, id).await;
+                    assert!(
+                        matches!(&outcome, PushOutcome::Rejected { code, .. } if code == "forbidden"),
+                        "{name} {} on {kind} inside={inside}: {outcome:?}",
+                        command.name()
+                    );
+                    let after = storage.load(vec![id]).await.unwrap()[0].clone();
+                    assert_eq!(after, before, "nothing of a refused change is stored");
+                }
+                cells += 1;
+            }
+        }
+    }
+    assert_eq!(cells, 60);
 }
