@@ -82,18 +82,22 @@ impl Segment {
 
     /// What `profile` may read of it: `All` (splice the member), `None`, or some documents.
     pub(crate) fn readable_by(&self, profile: &Profile) -> Readable {
-        let some: Vec<PullDoc> = self
-            .readers
-            .iter()
-            .filter(|(_, a)| can_read(profile, a))
-            .map(|(d, _)| d.clone())
-            .collect();
-        if some.len() == self.readers.len() {
+        let readable: Vec<bool> = self.readers.iter().map(|(_, a)| can_read(profile, a)).collect();
+        let count = readable.iter().filter(|r| **r).count();
+        if count == self.readers.len() {
             Readable::All
-        } else if some.is_empty() {
+        } else if count == 0 {
             Readable::Nothing
         } else {
-            Readable::Some(some)
+            // Only a partly readable segment is copied, and only what may be read.
+            Readable::Some(
+                self.readers
+                    .iter()
+                    .zip(readable)
+                    .filter(|(_, r)| *r)
+                    .map(|((d, _), _)| d.clone())
+                    .collect(),
+            )
         }
     }
 
