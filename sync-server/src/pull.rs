@@ -202,6 +202,21 @@ pub(crate) async fn pull(
     };
     let mut seen = HashSet::new();
     let want: Vec<DocId> = want.iter().copied().filter(|d| seen.insert(*d)).collect();
+    // Who may read them first (one indexed lookup per id, stored or not): a document this
+    // device may not read then costs what a missing one costs, and none of its bytes is read.
+    let want: Vec<DocId> = if want.is_empty() {
+        want
+    } else {
+        let readable: HashSet<DocId> = app
+            .storage
+            .readers(want.clone())
+            .await?
+            .into_iter()
+            .filter(|(_, a)| can_read(profile, a))
+            .map(|(d, _)| d)
+            .collect();
+        want.into_iter().filter(|d| readable.contains(d)).collect()
+    };
     let (wanted, looked) = if want.is_empty() {
         (Vec::new(), 0)
     } else {

@@ -276,7 +276,11 @@ impl Accounts {
         })?;
         let name: String = device_name.chars().filter(|c| !c.is_control()).take(64).collect();
         let mut conn = self.conn()?;
-        let tx = conn.transaction().map_err(storage)?;
+        // IMMEDIATE: the code is read and then written in one transaction; a deferred one would
+        // fail at once (SQLITE_BUSY_SNAPSHOT) if the server committed between the two.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(storage)?;
         let found: Option<(String, i64, Option<i64>)> = tx
             .query_row(
                 "SELECT user_id, expires_at, used_at FROM enrol_codes WHERE code_hash = ?1",
