@@ -421,3 +421,142 @@ async fn change_matrix() {
     }
     assert_eq!(cells, 60);
 }
+
+/// The workflow commands, each from the state it applies to (reached by the command centre,
+/// which may take every step), for every role × inside / outside the grid. The tested user is
+/// neither the record's creator nor its assignee: what they may do comes from their role alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflow_matrix() {
+    use Role::*;
+    let text = || String::new();
+    let accept = Command::AcceptReport { note: text() };
+    let dispatch = Command::DispatchReport {
+        assignee: "someone-else".into(),
+        deadline: fieldsync_core::time::now_ms() + 86_400_000,
+        note: text(),
+    };
+    let start_work = Command::StartWork { note: text() };
+    let resolve = Command::ResolveReport { note: text() };
+    let confirm = Command::ConfirmReport { note: text() };
+    let reject = Command::RejectReport { reason: "重复".into() };
+    let session = Command::AddSession { attendees: vec!["马".into()], notes: "第一次".into() };
+    let agree = Command::RecordAgreement { text: "退一半".into() };
+    let centre: &[Role] = &[GridLeader, Dispatcher];
+    let dispatcher: &[Role] = &[Dispatcher];
+    let case_writers: &[Role] = &[Mediator, Dispatcher];
+    // (kind, steps the command centre takes first, the command, who may run it in their grid)
+    let table: Vec<(Kind, Vec<Command>, Command, &[Role])> = vec![
+        (Kind::Report, vec![], reject.clone(), centre),
+        (Kind::Report, vec![accept.clone()], dispatch.clone(), centre),
+        (Kind::Report, vec![accept.clone(), dispatch.clone()], start_work.clone(), dispatcher),
+        (
+            Kind::Report,
+            vec![accept.clone(), dispatch.clone(), start_work.clone()],
+            resolve.clone(),
+            dispatcher,
+        ),
+        (
+            Kind::Report,
+            vec![accept.clone(), dispatch.clone(), start_work.clone(), resolve.clone()],
+            confirm.clone(),
+            dispatcher,
+        ),
+        (Kind::Report, vec![reject], Command::ReopenReport { reason: "补充".into() }, centre),
+        (
+            Kind::Report,
+            vec![accept, dispatch, start_work, resolve, confirm],
+            Command::AwardPoints { points: 20, note: text() },
+            dispatcher,
+        ),
+        (Kind::MediationCase, vec![session.clone()], agree.clone(), case_writers),
+        (
+            Kind::MediationCase,
+            vec![session.clone()],
+            Command::RecordFailure { reason: "不同意".into() },
+            case_writers,
+        ),
+        (
+            Kind::MediationCase,
+            vec![session.clone()],
+            Command::EscalateCase { to: "人民法院".into(), reason: "不同意".into() },
+            case_writers,
+        ),
+        (
+            Kind::MediationCase,
+            vec![session.clone(), agree.clone()],
+            Command::CloseCase { note: text() },
+            case_writers,
+        ),
+        (
+            Kind::MediationCase,
+            vec![session.clone(), agree],
+            Command::AddFollowUp { note: "已履行".into() },
+            case_writers,
+        ),
+        (Kind::Report, vec![], photo(), centre),
+        (Kind::MediationCase, vec![session.clone()], photo(), case_writers),
+        // Editing a session's notes: the command names the session, found after the steps.
+        (Kind::MediationCase, vec![session], edit_notes(), case_writers),
+    ];
+
+    let server = start().await;
+    let s = server.running.server();
+    let author = Phone::new("hq-1");
+    enrol_as(s, &author, Dispatcher, None, &["jl"]);
+    let mut cells = 0;
+    for (role, name) in ROLES {
+        let phone = Phone::new(&format!("{name}-1"));
+        let patrol = (role == Patrol).then_some(PatrolKind::Police);
+        enrol_as(s, &phone, role, patrol, &[GRID]);
+        for (kind, steps, command, allowed) in &table {
+            for (scope, inside) in [(GRID, true), (OTHER_GRID, false)] {
+                let id = author.store.create(&record_of(*kind, scope, "hq-1")).unwrap();
+                for step in steps {
+                    author.store.execute(id, step).unwrap();
+                }
+                acked(&server, &author, id).await;
+                fetch(&server, &phone, id).await;
+                let command = match (command, phone.store.get(id).unwrap()) {
+                    (Command::EditNotes { pos, delete, insert, .. }, Record::MediationCase(c)) => {
+                        Command::EditNotes {
+                            session: c.sessions[0].id.clone(),
+                            pos: *pos,
+                            delete: *delete,
+                            insert: insert.clone(),
+                        }
+                    }
+                    (other, _) => other.clone(),
+                };
+                phone.store.execute(id, &command).unwrap();
+                let what = format!("{name} {} on {kind} inside={inside}", command.name());
+                if inside && allowed.contains(&role) {
+                    let outcome = push(&server, &phone, id).await;
+                    assert!(matches!(outcome, PushOutcome::Acked { .. }), "{what}: {outcome:?}");
+                } else {
+                    let storage = s.storage();
+                    let before = storage.load(vec![id]).await.unwrap()[0].clone();
+                    let outcome = push(&server, &phone, id).await;
+                    assert!(
+                        matches!(&outcome, PushOutcome::Rejected { code, .. } if code == "forbidden"),
+                        "{what}: {outcome:?}"
+                    );
+                    assert_eq!(storage.load(vec![id]).await.unwrap()[0], before, "{what}");
+                }
+                cells += 1;
+            }
+        }
+    }
+    assert_eq!(cells, 6 * 15 * 2);
+}
+
+fn photo() -> Command {
+    Command::AddPhoto {
+        photo: PhotoRef { hash: "ab".repeat(32), size: 52_000, media_type: "image/jpeg".into() },
+        entry: None,
+    }
+}
+
+/// An edit of the first session's notes; the session is filled in per record.
+fn edit_notes() -> Command {
+    Command::EditNotes { session: String::new(), pos: 0, delete: 0, insert: "【补记】".into() }
+}
