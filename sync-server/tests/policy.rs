@@ -497,6 +497,8 @@ async fn workflow_matrix() {
         (Kind::MediationCase, vec![session.clone()], photo(), case_writers),
         // Editing a session's notes: the command names the session, found after the steps.
         (Kind::MediationCase, vec![session], edit_notes(), case_writers),
+        // A photo on a patrol entry: the command names the entry, found after the steps.
+        (Kind::PatrolLog, vec![entry()], entry_photo(), &[Patrol, Dispatcher]),
     ];
 
     let server = start().await;
@@ -525,6 +527,12 @@ async fn workflow_matrix() {
                             insert: insert.clone(),
                         }
                     }
+                    (Command::AddPhoto { photo, entry: Some(_) }, Record::PatrolLog(l)) => {
+                        Command::AddPhoto {
+                            photo: photo.clone(),
+                            entry: Some(l.entries[0].id.clone()),
+                        }
+                    }
                     (other, _) => other.clone(),
                 };
                 phone.store.execute(id, &command).unwrap();
@@ -546,7 +554,27 @@ async fn workflow_matrix() {
             }
         }
     }
-    assert_eq!(cells, 6 * 15 * 2);
+    assert_eq!(cells, 6 * 16 * 2);
+}
+
+fn entry() -> Command {
+    Command::AddPatrolEntry {
+        entry: NewEntry {
+            kind: EntryKind::Observation,
+            text: "护栏松动".into(),
+            location: None,
+            photos: vec![],
+            checkpoint: None,
+        },
+    }
+}
+
+/// A photo on the first entry of a patrol log; the entry is filled in per record.
+fn entry_photo() -> Command {
+    match photo() {
+        Command::AddPhoto { photo, .. } => Command::AddPhoto { photo, entry: Some(String::new()) },
+        other => other,
+    }
 }
 
 fn photo() -> Command {
