@@ -74,8 +74,19 @@ impl BenchServer {
     /// Enrols a device of a dispatcher of the whole jurisdiction (who reads everything) writing
     /// as `actor`; gives a transport carrying its token. One HTTP client serves every device.
     pub fn enrol(&self, user: &str, actor: &[u8]) -> Result<HttpTransport> {
+        self.enrol_as(user, Role::Dispatcher, "jl", actor)
+    }
+
+    /// Like [`BenchServer::enrol`], for a user of `role` working in `scope`.
+    pub fn enrol_as(
+        &self,
+        user: &str,
+        role: Role,
+        scope: &str,
+        actor: &[u8],
+    ) -> Result<HttpTransport> {
         if self.accounts.user(user)?.is_none() {
-            self.accounts.add_user(user, Role::Dispatcher, None, &["jl".to_string()])?;
+            self.accounts.add_user(user, role, None, &[scope.to_string()])?;
         }
         let admin =
             Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] };
