@@ -588,3 +588,59 @@ fn photo() -> Command {
 fn edit_notes() -> Command {
     Command::EditNotes { session: String::new(), pos: 0, delete: 0, insert: "【补记】".into() }
 }
+
+/// Settling a conflict: two dispatchers dispatched the same report concurrently to different
+/// people; choosing the other assignee is a dispatch, which only the command centre of the grid
+/// may make. Every role × inside / outside the grid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settling_a_conflict_matrix() {
+    let server = start().await;
+    let s = server.running.server();
+    let first = Phone::new("hq-1");
+    let second = Phone::new("hq-2");
+    enrol_as(s, &first, Role::Dispatcher, None, &["jl"]);
+    enrol_as(s, &second, Role::Dispatcher, None, &["jl"]);
+    let dispatch_to = |who: &str| Command::DispatchReport {
+        assignee: who.into(),
+        deadline: fieldsync_core::time::now_ms() + 86_400_000,
+        note: String::new(),
+    };
+    let mut cells = 0;
+    for (role, name) in ROLES {
+        let phone = Phone::new(&format!("{name}-1"));
+        let patrol = (role == Role::Patrol).then_some(PatrolKind::Police);
+        enrol_as(s, &phone, role, patrol, &[GRID]);
+        for (scope, inside) in [(GRID, true), (OTHER_GRID, false)] {
+            let id = first.store.create(&report_in(scope)).unwrap();
+            first.accept(id, "受理");
+            acked(&server, &first, id).await;
+            fetch(&server, &second, id).await;
+            first.store.execute(id, &dispatch_to("officer-a")).unwrap();
+            second.store.execute(id, &dispatch_to("officer-b")).unwrap();
+            acked(&server, &first, id).await;
+            acked(&server, &second, id).await;
+
+            fetch(&server, &phone, id).await;
+            let Record::Report(r) = phone.store.get(id).unwrap() else { panic!("a report") };
+            let c = r.conflicts.iter().find(|c| c.field == "assignee").expect("a conflict");
+            let other = c.values.iter().find(|v| **v != c.winner).expect("two values").clone();
+            phone
+                .store
+                .execute(id, &Command::SettleConflict { field: "assignee".into(), value: other })
+                .unwrap();
+            let outcome = push(&server, &phone, id).await;
+            let may = inside && matches!(role, Role::GridLeader | Role::Dispatcher);
+            let what = format!("{name} settles inside={inside}: {outcome:?}");
+            if may {
+                assert!(matches!(outcome, PushOutcome::Acked { .. }), "{what}");
+            } else {
+                assert!(
+                    matches!(&outcome, PushOutcome::Rejected { code, .. } if code == "forbidden"),
+                    "{what}"
+                );
+            }
+            cells += 1;
+        }
+    }
+    assert_eq!(cells, 12);
+}
