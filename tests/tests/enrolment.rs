@@ -95,8 +95,12 @@ async fn a_refused_document_is_marked_kept_and_not_pushed_again() {
     let code = accounts.issue_code("res-1", &admin(), Duration::from_secs(600)).unwrap().code;
     let http = HttpTransport::new(&server.url()).unwrap();
     let store = std::sync::Arc::new(Store::open(dir.path().join("phone.db")).unwrap());
-    let e = enroll(&store, &http, &code, "Pixel 7").await.unwrap();
-    let client = SyncClient::new(store.clone(), http.with_token(e.token));
+    let unenrolled = HttpTransport::enrolled(&server.url(), &store).unwrap_err();
+    assert!(matches!(unenrolled, CoreError::InvalidInput { field: "store", .. }), "{unenrolled:?}");
+    enroll(&store, &http, &code, "Pixel 7").await.unwrap();
+    // The app builds its transport from what the store keeps.
+    let client =
+        SyncClient::new(store.clone(), HttpTransport::enrolled(&server.url(), &store).unwrap());
 
     // Offline, the resident reports in the second grid; meanwhile the command centre takes that
     // grid off their scopes. The server refuses the report; the phone keeps it and says so.

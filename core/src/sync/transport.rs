@@ -79,6 +79,18 @@ impl HttpTransport {
         Ok(HttpTransport { client, base, token: None })
     }
 
+    /// A transport to `base_url` carrying the token `store` was enrolled with; an error if the
+    /// store was never enrolled (see `sync::enroll`).
+    pub fn enrolled(base_url: &str, store: &crate::Store) -> crate::Result<Self> {
+        let enrollment = store.enrollment()?.ok_or_else(|| crate::CoreError::InvalidInput {
+            field: "store",
+            reason: "this device is not enrolled: enrol it with a code first".into(),
+        })?;
+        let transport = HttpTransport::new(base_url)
+            .map_err(|e| crate::CoreError::Network { attempts: 0, message: e.to_string() })?;
+        Ok(transport.with_token(enrollment.token))
+    }
+
     /// Sends `Authorization: Bearer <token>` with every request.
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
