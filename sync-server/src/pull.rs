@@ -193,11 +193,12 @@ pub(crate) async fn pull(
     let feed = match cursor {
         Cursor::Log { seq } => Feed::Log { after: seq },
         Cursor::Start => {
-            let page = app.storage.catch_up(0, budget).await?;
+            let page = app.storage.catch_up(0, budget, Some(profile.clone())).await?;
             Feed::CatchUp { seq: page.log_end, after: 0, page }
         }
         Cursor::CatchUp { seq, row } => {
-            Feed::CatchUp { seq, after: row, page: app.storage.catch_up(row, budget).await? }
+            let page = app.storage.catch_up(row, budget, Some(profile.clone())).await?;
+            Feed::CatchUp { seq, after: row, page }
         }
     };
     let mut seen = HashSet::new();
@@ -264,6 +265,11 @@ pub(crate) async fn pull(
                     used += d.bytes.len();
                     docs.push(PullDoc { doc: d.doc, bytes: d.bytes, whole: true });
                 }
+            }
+            if left == 0 {
+                // Every document of the page was taken: continue after what was examined,
+                // including the documents passed over as unreadable.
+                row = row.max(page.scanned_to);
             }
             let log_waiting = page.log_end.saturating_sub(seq);
             if left == 0 && page.done {

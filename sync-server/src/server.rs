@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -96,6 +97,13 @@ impl Server {
         tracing::info!(%addr, epoch = self.epoch(), "serving");
         // The peer address is what enrolment attempts are limited by.
         let service = self.router.clone().into_make_service_with_connect_info::<SocketAddr>();
+        // Answers go out at once: without TCP_NODELAY a small answer written in two parts waits
+        // for the client's delayed acknowledgement (measured: ~10 ms per request on loopback).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY: {e}");
+            }
+        });
         let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         self.close().await;
         tracing::info!(%addr, "stopped");

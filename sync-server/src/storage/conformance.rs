@@ -80,7 +80,7 @@ pub async fn empty_storage(s: &dyn Storage) {
     assert_eq!(s.docs_end().await.unwrap(), 0);
     assert!(s.doc_ids().await.unwrap().is_empty());
     assert_eq!(s.load(vec![DocId::random()]).await.unwrap(), vec![None]);
-    let page = s.catch_up(0, 1 << 20).await.unwrap();
+    let page = s.catch_up(0, 1 << 20, None).await.unwrap();
     assert!(page.docs.is_empty() && page.done);
     let log = s.log_page(0, vec![], 1 << 20).await.unwrap();
     assert!(log.entries.is_empty());
@@ -279,7 +279,7 @@ pub async fn catch_up_pages_documents_in_order(s: &dyn Storage) {
         s.commit(vec![sample_write(*id, None, 1)]).await.unwrap();
     }
     s.commit(vec![sample_write(ids[3], Some(1), 2)]).await.unwrap();
-    let full = s.catch_up(0, 1 << 20).await.unwrap();
+    let full = s.catch_up(0, 1 << 20, None).await.unwrap();
     assert!(full.done);
     assert_eq!(full.docs.iter().map(|d| d.doc).collect::<Vec<_>>(), ids);
     assert_eq!(full.log_end, 12);
@@ -294,7 +294,7 @@ pub async fn catch_up_pages_documents_in_order(s: &dyn Storage) {
     let mut at = 0;
     let mut pages = 0;
     loop {
-        let p = s.catch_up(at, one_size * 3).await.unwrap();
+        let p = s.catch_up(at, one_size * 3, None).await.unwrap();
         pages += 1;
         assert!(!p.docs.is_empty() || p.done);
         got.extend(p.docs.iter().map(|d| d.doc));
@@ -308,7 +308,7 @@ pub async fn catch_up_pages_documents_in_order(s: &dyn Storage) {
     assert_eq!(got, ids);
     assert!(pages >= 4, "{pages} pages");
     // A budget smaller than one document still gives one.
-    let p = s.catch_up(0, 1).await.unwrap();
+    let p = s.catch_up(0, 1, None).await.unwrap();
     assert_eq!(p.docs.len(), 1);
     assert!(!p.done);
 }
@@ -334,7 +334,7 @@ pub async fn whole_reads_in_order_within_budget(s: &dyn Storage) {
 pub async fn audiences_follow_the_writes(s: &dyn Storage) {
     let id = DocId::random();
     s.commit(vec![sample_write(id, None, 1)]).await.unwrap().pop().unwrap().unwrap();
-    let page = s.catch_up(0, 1 << 20).await.unwrap();
+    let page = s.catch_up(0, 1 << 20, None).await.unwrap();
     let a = &page.docs[0].audience;
     assert_eq!(
         (a.kind, a.scope.as_str(), a.created_by.as_str()),

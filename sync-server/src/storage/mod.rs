@@ -12,6 +12,7 @@ use std::pin::Pin;
 use fieldsync_core::DocId;
 use fieldsync_core::model::Kind;
 pub use fieldsync_core::policy::Audience;
+use fieldsync_core::policy::Profile;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -207,6 +208,9 @@ pub struct CatchUpPage {
     pub log_end: u64,
     /// Estimate of the documents after the last one in `docs`.
     pub docs_after: u64,
+    /// The last position examined (documents the reader may not read are passed over without
+    /// their bytes being read); the next page starts after it.
+    pub scanned_to: i64,
 }
 
 /// A log entry as pulled.
@@ -294,7 +298,15 @@ pub trait Storage: Send + Sync + 'static {
     fn audiences(&self) -> BoxFuture<'_, StorageResult<Vec<(DocId, Audience)>>>;
 
     /// The documents after position `after`, whole, in storage order.
-    fn catch_up(&self, after: i64, max_bytes: usize) -> BoxFuture<'_, StorageResult<CatchUpPage>>;
+    ///
+    /// With `reader`, only documents that profile may read are returned, and the others cost
+    /// neither bytes read nor budget.
+    fn catch_up(
+        &self,
+        after: i64,
+        max_bytes: usize,
+        reader: Option<Profile>,
+    ) -> BoxFuture<'_, StorageResult<CatchUpPage>>;
 
     /// The log after `after`, leaving out the changes of actor `skip_actor`.
     fn log_page(

@@ -135,8 +135,13 @@ impl Storage for SqliteStorage {
         self.read(read::audiences)
     }
 
-    fn catch_up(&self, after: i64, max_bytes: usize) -> BoxFuture<'_, StorageResult<CatchUpPage>> {
-        self.read(move |c| read::catch_up(c, after, max_bytes))
+    fn catch_up(
+        &self,
+        after: i64,
+        max_bytes: usize,
+        reader: Option<fieldsync_core::policy::Profile>,
+    ) -> BoxFuture<'_, StorageResult<CatchUpPage>> {
+        self.read(move |c| read::catch_up(c, after, max_bytes, reader.as_ref()))
     }
 
     fn log_page(

@@ -181,12 +181,14 @@ pub(crate) fn catch_up(
     conn: &Connection,
     after: i64,
     max_bytes: usize,
+    reader: Option<&fieldsync_core::policy::Profile>,
 ) -> StorageResult<CatchUpPage> {
     let log_end = log_end(conn)?;
     let docs_end = docs_end(conn)?;
     let mut docs: Vec<WholeDoc> = Vec::new();
     let mut used = 0usize;
     let mut done = true;
+    let mut scanned_to = after;
     let mut stmt = conn.prepare_cached(
         "SELECT id, doc_id, snapshot_bytes + chunk_bytes, kind, scope, created_by, participants \
          FROM docs WHERE id > ?1 ORDER BY id",
@@ -194,6 +196,11 @@ pub(crate) fn catch_up(
     let mut rows = stmt.query([after])?;
     while let Some(r) = rows.next()? {
         let row: i64 = r.get(0)?;
+        let audience = audience_at(r, 3)?;
+        if reader.is_some_and(|p| !fieldsync_core::policy::can_read(p, &audience)) {
+            scanned_to = row;
+            continue;
+        }
         let size = usize::try_from(r.get::<_, i64>(2)?).unwrap_or(usize::MAX);
         if !docs.is_empty() && used.saturating_add(size) > max_bytes {
             done = false;
@@ -201,13 +208,12 @@ pub(crate) fn catch_up(
         }
         used = used.saturating_add(size);
         let doc = doc_id(r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?)?;
-        let audience = audience_at(r, 3)?;
         let bytes = bytes_of(conn, row, to_u64(size as i64))?;
         docs.push(WholeDoc { pos: row, doc, bytes, audience });
+        scanned_to = row;
     }
-    let last = docs.last().map_or(after, |d| d.pos);
-    let docs_after = if done { 0 } else { to_u64(docs_end - last) };
-    Ok(CatchUpPage { docs, done, log_end, docs_after })
+    let docs_after = if done { 0 } else { to_u64(docs_end - scanned_to) };
+    Ok(CatchUpPage { docs, done, log_end, docs_after, scanned_to })
 }
 
 pub(crate) fn log_page(
