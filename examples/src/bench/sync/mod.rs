@@ -284,7 +284,31 @@ async fn hidden_vs_missing(
     let resident = fieldsync_core::policy::Role::Resident;
     let transport =
         server.enrol_as("resident-far", resident, "jl/nowhere/grid-99", actor.to_bytes())?;
-    let (epoch, cursor) = phone.store().sync_position()?;
+    // The resident's own position first: a catch-up (nothing of it readable), to the log's end.
+    let (epoch, _) = phone.store().sync_position()?;
+    let mut cursor = String::new();
+    loop {
+        let first = fieldsync_core::protocol::SyncRequest {
+            v: fieldsync_core::protocol::VERSION,
+            epoch: epoch.clone(),
+            cursor: cursor.clone(),
+            actor: actor.to_bytes().to_vec(),
+            push: vec![],
+            want: vec![],
+            page_bytes: 0,
+        };
+        let answer = fieldsync_core::sync::Transport::post(
+            &transport,
+            "/v1/sync",
+            fieldsync_core::protocol::encode(&first),
+        )
+        .await?;
+        let r: fieldsync_core::protocol::SyncResponse = fieldsync_core::protocol::decode(&answer)?;
+        cursor = r.cursor;
+        if !r.more {
+            break;
+        }
+    }
     let ask = |want: fieldsync_core::DocId| fieldsync_core::protocol::SyncRequest {
         v: fieldsync_core::protocol::VERSION,
         epoch: epoch.clone(),
