@@ -24,7 +24,7 @@ use crate::feed::FeedCache;
 use crate::locks::DocLocks;
 use crate::metrics::{self, Metrics};
 use crate::storage::Storage;
-use crate::{reconcile, sync};
+use crate::{reconcile, sync, visible};
 
 /// What every handler shares.
 pub(crate) struct App {
@@ -121,7 +121,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/sync", post(sync::handle).route_layer(device.clone()))
         .route("/v1/reconcile", post(reconcile::handle).route_layer(device.clone()))
-        .route("/v1/visible", post(auth::visible).route_layer(device.clone()))
+        .route("/v1/visible", post(visible::handle).route_layer(device.clone()))
         .route("/v1/enroll", post(enroll::handle))
         .route("/v1/me", get(auth::me).route_layer(device))
         .route("/healthz", get(|| async { "ok" }))

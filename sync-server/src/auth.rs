@@ -3,14 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::{Extension, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use fieldsync_core::DocId;
-use fieldsync_core::policy::{Profile, can_read};
-use fieldsync_core::protocol::{DeviceInfo, VERSION, VisibleRequest, VisibleResponse, limits};
+use fieldsync_core::policy::Profile;
+use fieldsync_core::protocol::{DeviceInfo, VERSION};
 
 use crate::accounts::{Device, secret};
 use crate::app::App;
@@ -57,44 +55,6 @@ pub(crate) fn view_tag(p: &Profile) -> String {
     let patrol = p.patrol.map_or("", |k| k.as_str());
     let text = format!("{}\n{patrol}\n{}", p.role.as_str(), scopes.join("\n"));
     secret::hex(&secret::hash(&text)[..8])
-}
-
-/// `POST /v1/visible`: which of the documents a device names it may not read now, with the
-/// profile it acts with (what a phone asks after its user's rights changed).
-pub(crate) async fn visible(
-    State(app): State<Arc<App>>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ServerError> {
-    let body = envelope::read_body(&headers, body).await?;
-    let req: VisibleRequest = envelope::decode(body).await?;
-    envelope::check_version(req.v)?;
-    if req.ids.len() > limits::WANT_DOCS {
-        return Err(ServerError::TooLarge(format!(
-            "{} documents asked about; at most {}",
-            req.ids.len(),
-            limits::WANT_DOCS
-        )));
-    }
-    let readable: std::collections::HashSet<DocId> = app
-        .storage
-        .readers(req.ids.clone())
-        .await?
-        .into_iter()
-        .filter(|(_, a)| can_read(&caller.profile, a))
-        .map(|(d, _)| d)
-        .collect();
-    let p = caller.profile;
-    let answer = VisibleResponse {
-        v: VERSION,
-        hidden: req.ids.into_iter().filter(|d| !readable.contains(d)).collect(),
-        user: p.user,
-        role: p.role.as_str().to_string(),
-        patrol: p.patrol.map(|k| k.as_str().to_string()),
-        scopes: p.scopes,
-    };
-    envelope::answer(answer, 0).await
 }
 
 fn unauthorized(code: &'static str, message: impl Into<String>) -> ServerError {

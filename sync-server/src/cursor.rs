@@ -1,6 +1,7 @@
 //! Feed positions as this server writes them: `c<seq>.<row>` during a catch-up (documents whole,
 //! in storage order, after position `row`; the log resumes at `seq` when the catch-up ends) and
-//! `l<seq>` in the log. Clients treat them as opaque.
+//! `l<seq>` in the log, each followed by `~<view>`, the tag of the rights it was issued under
+//! ([`Cursor::parse_tagged`], [`Cursor::tagged`]). Clients treat them as opaque.
 
 use std::fmt;
 
@@ -65,6 +66,22 @@ impl Cursor {
     }
 }
 
+impl Cursor {
+    /// Parses a cursor with the tag of the rights it was issued under (`<position>~<view>`);
+    /// a cursor without one (written before tags, or `""`) has `None`.
+    pub fn parse_tagged(s: &str) -> Result<(Cursor, Option<&str>), ServerError> {
+        match s.split_once('~') {
+            Some((position, view)) => Ok((Cursor::parse(position)?, Some(view))),
+            None => Ok((Cursor::parse(s)?, None)),
+        }
+    }
+
+    /// The cursor as sent to a device acting with rights tagged `view`.
+    pub fn tagged(&self, view: &str) -> String {
+        format!("{self}~{view}")
+    }
+}
+
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -103,5 +120,13 @@ mod tests {
             assert!(matches!(Cursor::parse(bad), Err(ServerError::InvalidCursor(_))), "{bad}");
         }
         assert!(Cursor::parse(&format!("l{}", "0".repeat(200))).is_err());
+    }
+
+    #[test]
+    fn carries_the_rights_tag() {
+        let c = Cursor::CatchUp { seq: 3, row: 9 };
+        assert_eq!(Cursor::parse_tagged(&c.tagged("ab12")).unwrap(), (c, Some("ab12")));
+        assert_eq!(Cursor::parse_tagged("l5").unwrap(), (Cursor::Log { seq: 5 }, None));
+        assert!(Cursor::parse_tagged("lx~ab12").is_err(), "the position is still checked");
     }
 }

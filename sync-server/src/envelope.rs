@@ -88,6 +88,19 @@ pub(crate) async fn decode<T: DeserializeOwned + Send + 'static>(
         .map_err(|e| ServerError::Internal(format!("decoding task failed: {e}")))?
 }
 
+/// Reads a request body within the limit, waits for a turn to handle it, then decodes it: the
+/// common start of every document request (inflating happens only once admitted, so memory in
+/// flight stays bounded). The permit is held until it is dropped.
+pub(crate) async fn admitted<'a, T: DeserializeOwned + Send + 'static>(
+    app: &'a crate::app::App,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(tokio::sync::SemaphorePermit<'a>, T), ServerError> {
+    let body = read_body(headers, body).await?;
+    let turn = app.admit().await?;
+    Ok((turn, decode(body).await?))
+}
+
 /// Checks the protocol version of a decoded message.
 pub(crate) fn check_version(v: u32) -> Result<(), ServerError> {
     if v == VERSION { Ok(()) } else { Err(ServerError::UnsupportedVersion(v)) }

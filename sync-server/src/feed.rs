@@ -42,22 +42,12 @@ impl Segment {
     /// Encodes the entries of one segment (in seq order).
     pub(crate) fn build(entries: &[LogRecord]) -> Segment {
         let docs = group(entries.iter().map(|e| (e.doc, &e.bytes[..])));
+        // Each document's audience as its latest entry in the segment read it.
+        let audiences: HashMap<DocId, &Audience> =
+            entries.iter().map(|e| (e.doc, &e.audience)).collect();
         let readers: Vec<(PullDoc, Audience)> = docs
             .iter()
-            .map(|d| {
-                let audience = entries
-                    .iter()
-                    .rev()
-                    .find(|e| e.doc == d.doc)
-                    .map(|e| e.audience.clone())
-                    .unwrap_or_else(|| Audience {
-                        kind: fieldsync_core::model::Kind::MediationCase,
-                        scope: String::new(),
-                        created_by: String::new(),
-                        participants: vec![],
-                    });
-                (d.clone(), audience)
-            })
+            .filter_map(|d| audiences.get(&d.doc).map(|a| (d.clone(), (*a).clone())))
             .collect();
         let mut actors: Vec<Vec<u8>> = Vec::new();
         for e in entries {

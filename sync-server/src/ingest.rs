@@ -19,6 +19,7 @@ use fieldsync_core::policy::{self, Profile};
 use fieldsync_core::protocol::PushOutcome;
 use fieldsync_core::{CoreError, DocId, limits, model};
 
+use crate::author_view::{AuthorView, author_view};
 use crate::cache::Loaded;
 use crate::storage::{DocBytes, DocMeta, DocWrite, NewChange};
 
@@ -232,45 +233,9 @@ pub(crate) fn ingest(
         ));
     }
     let fresh = causal_order(fresh);
-    // What the author saw before making these changes: the document at their dependencies.
-    // Usually that is the server's current state; after concurrent edits by others it is an
-    // older state, forked, so that others' edits never count against this author.
-    let view: Option<AutoCommit> = match (author, slot.as_mut()) {
-        (Some(_), Some(l)) => {
-            let mut current = l.doc.get_heads();
-            current.sort();
-            if current == outside {
-                None
-            } else {
-                let fork = isolate(|| l.doc.fork_at(&outside)).map_err(|p| {
-                    Refusal::rejected(code::MALFORMED_CHANGES, format!("fork failed: {p}"))
-                })?;
-                Some(fork.map_err(|e| {
-                    Refusal::rejected(code::MALFORMED_CHANGES, format!("fork failed: {e}"))
-                })?)
-            }
-        }
-        _ => None,
-    };
-    let before: Option<Arc<Record>> = match (author, slot.as_ref(), &view) {
-        (Some(_), Some(_), Some(fork)) => Some(Arc::new(read_checked(id, fork)?)),
-        (Some(_), Some(l), None) => match &l.record {
-            Some(r) => Some(r.clone()),
-            None => Some(Arc::new(read_checked(id, &l.doc)?)),
-        },
-        _ => None,
-    };
-    // The author's own view after the changes, when it is not the server's current state.
-    let after_view: Option<Record> = match view {
-        Some(mut fork) => {
-            let applied = isolate(|| fork.apply_changes(fresh.iter().cloned()))
-                .map_err(|p| Refusal::rejected(code::MALFORMED_CHANGES, p))?;
-            applied.map_err(|e| {
-                Refusal::rejected(code::MALFORMED_CHANGES, format!("changes do not apply: {e}"))
-            })?;
-            Some(read_checked(id, &fork)?)
-        }
-        None => None,
+    let view = match author {
+        Some(_) => author_view(id, slot.as_mut(), &outside, &fresh)?,
+        None => AuthorView::default(),
     };
     let log: Vec<NewChange> = fresh
         .iter()
@@ -326,8 +291,8 @@ pub(crate) fn ingest(
     let record = read_checked(id, &loaded.doc)?;
     let header = record.header().clone();
     if let Some(a) = author {
-        let after = after_view.as_ref().unwrap_or(&record);
-        policy::check_change(&a.profile, before.as_deref(), after).map_err(|d| {
+        let after = view.after.as_ref().unwrap_or(&record);
+        policy::check_change(&a.profile, view.before.as_deref(), after).map_err(|d| {
             Refusal::rejected(
                 code::FORBIDDEN,
                 format!(
@@ -397,7 +362,7 @@ pub(crate) fn ingest(
 }
 
 /// Checks that `doc` is a valid record; returns it.
-fn read_checked(id: DocId, doc: &AutoCommit) -> Result<Record, Refusal> {
+pub(crate) fn read_checked(id: DocId, doc: &AutoCommit) -> Result<Record, Refusal> {
     let invalid = |e: String| {
         Refusal::rejected(
             code::INVALID_DOCUMENT,

@@ -20,6 +20,7 @@
 pub mod accounts;
 mod app;
 mod auth;
+mod author_view;
 mod batch;
 mod cache;
 pub mod config;
@@ -39,6 +40,7 @@ pub mod shutdown;
 pub mod storage;
 mod sync;
 mod transport;
+mod visible;
 
 pub use config::{Durability, ServerConfig};
 pub use error::ServerError;

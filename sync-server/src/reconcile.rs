@@ -116,9 +116,7 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ServerError> {
-    let body = envelope::read_body(&headers, body).await?;
-    let _turn = app.admit().await?;
-    let req: ReconcileRequest = envelope::decode(body).await?;
+    let (_turn, req): (_, ReconcileRequest) = envelope::admitted(&app, &headers, body).await?;
     check(&req)?;
     let author = caller.author(&req.actor)?;
     // The feed position before anything of this request is logged, so nothing is skipped.

@@ -101,19 +101,13 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ServerError> {
-    let body = envelope::read_body(&headers, body).await?;
-    let _turn = app.admit().await?;
-    let req: SyncRequest = envelope::decode(body).await?;
+    let (_turn, req): (_, SyncRequest) = envelope::admitted(&app, &headers, body).await?;
     check(&req)?;
     let author = caller.author(&req.actor)?;
     // A cursor carries the view it was issued for (`<position>~<view>`); when the user's role
     // or scopes changed since, the feed restarts with a catch-up of what they may read now.
     let view = auth::view_tag(&caller.profile);
-    let (position, issued_for) = match req.cursor.split_once('~') {
-        Some((p, v)) => (p, Some(v)),
-        None => (req.cursor.as_str(), None),
-    };
-    let mut cursor = Cursor::parse(position)?;
+    let (mut cursor, issued_for) = Cursor::parse_tagged(&req.cursor)?;
     if let Some(epoch) = &req.epoch
         && !req.cursor.is_empty()
         && epoch != app.epoch()
@@ -149,7 +143,7 @@ pub(crate) async fn handle(
         epoch: app.epoch().to_string(),
         results,
         docs: page.docs,
-        cursor: format!("{}~{view}", page.cursor),
+        cursor: page.cursor.tagged(&view),
         more: page.more,
         remaining: page.remaining,
         rescoped,

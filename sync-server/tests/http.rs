@@ -686,3 +686,21 @@ async fn only_an_enrolled_device_syncs_and_only_with_its_own_actor() {
     assert_eq!((status, error_body(&resp).code.as_str()), (403, "device_revoked"));
     assert_eq!(a.store.doc_ids().unwrap(), vec![id]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visible_asks_about_a_bounded_number_of_documents() {
+    let server = start().await;
+    let ask = |n: usize| protocol::VisibleRequest {
+        v: VERSION,
+        ids: (0..n).map(|_| DocId::random()).collect(),
+    };
+    let (status, body) = server.post_raw("/v1/visible", protocol::encode(&ask(3))).await;
+    assert_eq!(status, 200);
+    let answer: protocol::VisibleResponse = protocol::decode(&body).unwrap();
+    assert_eq!(answer.hidden.len(), 3, "ids that do not exist are hidden");
+    let (status, body) =
+        server.post_raw("/v1/visible", protocol::encode(&ask(limits::WANT_DOCS + 1))).await;
+    assert_eq!((status, error_body(&body).code.as_str()), (413, "too_large"));
+    let (status, body) = server.post_with(None, "/v1/visible", protocol::encode(&ask(1))).await;
+    assert_eq!((status, error_body(&body).code.as_str()), (401, "missing_token"));
+}

@@ -54,6 +54,24 @@ async fn refused(server: &TestServer, phone: &Phone, id: DocId, rule: &str) {
     );
 }
 
+/// Pushes `phone`'s changes to `id`: acknowledged when `allowed`, else rejected `forbidden`
+/// with the server's copy unchanged.
+async fn expect_push(server: &TestServer, phone: &Phone, id: DocId, allowed: bool, what: &str) {
+    if allowed {
+        let outcome = push(server, phone, id).await;
+        assert!(matches!(outcome, PushOutcome::Acked { .. }), "{what}: {outcome:?}");
+        return;
+    }
+    let storage = server.running.server().storage();
+    let before = storage.load(vec![id]).await.unwrap()[0].clone();
+    let outcome = push(server, phone, id).await;
+    assert!(
+        matches!(&outcome, PushOutcome::Rejected { code, .. } if code == "forbidden"),
+        "{what}: {outcome:?}"
+    );
+    assert_eq!(storage.load(vec![id]).await.unwrap()[0], before, "nothing stored: {what}");
+}
+
 async fn acked(server: &TestServer, phone: &Phone, id: DocId) {
     let outcome = push(server, phone, id).await;
     assert!(matches!(outcome, PushOutcome::Acked { .. }), "{outcome:?}");
@@ -400,21 +418,8 @@ async fn change_matrix() {
                 acked(&server, &author, id).await;
                 fetch(&server, &phone, id).await;
                 phone.store.execute(id, command).unwrap();
-                let expected = inside && may(role, command.name());
-                if expected {
-                    acked(&server, &phone, id).await;
-                } else {
-                    let storage = s.storage();
-                    let before = storage.load(vec![id]).await.unwrap()[0].clone();
-                    let outcome = push(&server, &phone, id).await;
-                    assert!(
-                        matches!(&outcome, PushOutcome::Rejected { code, .. } if code == "forbidden"),
-                        "{name} {} on {kind} inside={inside}: {outcome:?}",
-                        command.name()
-                    );
-                    let after = storage.load(vec![id]).await.unwrap()[0].clone();
-                    assert_eq!(after, before, "nothing of a refused change is stored");
-                }
+                let what = format!("{name} {} on {kind} inside={inside}", command.name());
+                expect_push(&server, &phone, id, inside && may(role, command.name()), &what).await;
                 cells += 1;
             }
         }
@@ -537,19 +542,7 @@ async fn workflow_matrix() {
                 };
                 phone.store.execute(id, &command).unwrap();
                 let what = format!("{name} {} on {kind} inside={inside}", command.name());
-                if inside && allowed.contains(&role) {
-                    let outcome = push(&server, &phone, id).await;
-                    assert!(matches!(outcome, PushOutcome::Acked { .. }), "{what}: {outcome:?}");
-                } else {
-                    let storage = s.storage();
-                    let before = storage.load(vec![id]).await.unwrap()[0].clone();
-                    let outcome = push(&server, &phone, id).await;
-                    assert!(
-                        matches!(&outcome, PushOutcome::Rejected { code, .. } if code == "forbidden"),
-                        "{what}: {outcome:?}"
-                    );
-                    assert_eq!(storage.load(vec![id]).await.unwrap()[0], before, "{what}");
-                }
+                expect_push(&server, &phone, id, inside && allowed.contains(&role), &what).await;
                 cells += 1;
             }
         }

@@ -57,6 +57,22 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// A profile from its fields as messages and the store keep them (role and patrol kind as
+    /// strings); a typed error for a value that is not one.
+    pub fn parse(
+        user: String,
+        role: &str,
+        patrol: Option<&str>,
+        scopes: Vec<String>,
+    ) -> Result<Profile, CoreError> {
+        Ok(Profile {
+            user,
+            role: role.parse()?,
+            patrol: patrol.map(str::parse).transpose()?,
+            scopes,
+        })
+    }
+
     /// Whether `scope` is one of the user's scopes or below one.
     pub fn covers(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| scope_covers(s, scope))

@@ -35,12 +35,8 @@ pub(crate) fn load_profile(conn: &Connection) -> Result<Option<Profile>> {
     let (Some(user), Some(role)) = (get(conn, "user")?, get(conn, "role")?) else {
         return Ok(None);
     };
-    Ok(Some(Profile {
-        user,
-        role: role.parse()?,
-        patrol: get(conn, "patrol")?.map(|p| p.parse()).transpose()?,
-        scopes: get(conn, "scopes")?.unwrap_or_default().lines().map(str::to_string).collect(),
-    }))
+    let scopes = get(conn, "scopes")?.unwrap_or_default().lines().map(str::to_string).collect();
+    Ok(Some(Profile::parse(user, &role, get(conn, "patrol")?.as_deref(), scopes)?))
 }
 
 fn put_profile(conn: &Connection, p: &Profile) -> Result<()> {

@@ -168,12 +168,7 @@ impl<T: Transport> SyncClient<T> {
             let r: VisibleResponse =
                 protocol::decode(&answer).map_err(|e| CoreError::Protocol(e.to_string()))?;
             hidden.extend(r.hidden);
-            profile = Some(Profile {
-                user: r.user,
-                role: r.role.parse()?,
-                patrol: r.patrol.map(|p| p.parse()).transpose()?,
-                scopes: r.scopes,
-            });
+            profile = Some(Profile::parse(r.user, &r.role, r.patrol.as_deref(), r.scopes)?);
         }
         let store = self.store.clone();
         let dropped = blocking(move || {

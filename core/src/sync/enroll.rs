@@ -48,12 +48,7 @@ pub async fn enroll<T: Transport>(
     if r.actor.is_empty() || r.actor.len() > 32 || r.token.is_empty() {
         return Err(CoreError::Protocol("the enrolment answer lacks an actor or a token".into()));
     }
-    let profile = Profile {
-        user: r.user,
-        role: r.role.parse()?,
-        patrol: r.patrol.map(|p| p.parse()).transpose()?,
-        scopes: r.scopes,
-    };
+    let profile = Profile::parse(r.user, &r.role, r.patrol.as_deref(), r.scopes)?;
     let enrollment = Enrollment { device: r.device, token: r.token, profile };
     store.save_enrollment(&enrollment, ActorId::from(r.actor))?;
     Ok(enrollment)
