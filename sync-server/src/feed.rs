@@ -32,8 +32,6 @@ pub(crate) struct Segment {
     pub(crate) readers: Vec<(PullDoc, Audience)>,
     /// Bytes of change data in it (what the page budget counts).
     pub(crate) data_bytes: usize,
-    /// Documents in it.
-    pub(crate) docs: usize,
     /// The actors whose changes it holds.
     actors: Vec<Vec<u8>>,
 }
@@ -59,9 +57,13 @@ impl Segment {
             member: encode_docs_member(&docs),
             readers,
             data_bytes: entries.iter().map(|e| e.bytes.len()).sum(),
-            docs: docs.len(),
             actors,
         }
+    }
+
+    /// Documents in it.
+    pub(crate) fn docs(&self) -> usize {
+        self.readers.len()
     }
 
     /// Memory it holds, compressed and not.
@@ -199,7 +201,7 @@ mod tests {
     fn groups_by_document_and_knows_its_actors() {
         let (a, b) = (DocId::random(), DocId::random());
         let seg = Segment::build(&[record(1, a, 1), record(2, b, 2), record(3, a, 1)]);
-        assert_eq!(seg.docs, 2);
+        assert_eq!(seg.docs(), 2);
         assert_eq!(seg.data_bytes, 30);
         assert!(seg.has_actor(&[1; 16]) && seg.has_actor(&[2; 16]) && !seg.has_actor(&[3; 16]));
         let docs = group([(a, &[1u8][..]), (b, &[2][..]), (a, &[3][..])].into_iter());

@@ -68,7 +68,7 @@ impl Page {
                 .iter()
                 .map(|p| match p {
                     Part::Fresh(d) => d.len(),
-                    Part::Segment(s) => s.docs,
+                    Part::Segment(s) => s.docs(),
                 })
                 .sum::<usize>()
     }
