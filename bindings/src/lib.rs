@@ -1,1 +1,25 @@
-//! The phone API of fieldsync (uniffi façade over fieldsync-core); filled by the phone-API issue.
+//! The phone API of fieldsync: a uniffi façade over fieldsync-core for the Android (Kotlin) and
+//! iOS (Swift) apps, and Python for tools and tests.
+//!
+//! One object, [`FieldStore`], holds a phone's records: commands and reads are synchronous
+//! calls, `enroll` and `sync_now` are async; a [`ChangeObserver`] hears about every change and a
+//! [`SyncListener`] about sync progress. Every failure is a [`FieldError`]. The record types
+//! (reports, patrol logs, cases, commands, filters) come from core unchanged.
+
+uniffi::setup_scaffolding!("fieldsync");
+
+mod error;
+mod input;
+mod observe;
+mod pages;
+mod store;
+mod sync;
+#[cfg(feature = "testbed")]
+mod testbed;
+
+pub use error::FieldError;
+pub use observe::{ChangeObserver, Subscription, SyncListener};
+pub use pages::{CasePage, PatrolPage, ReportPage};
+pub use store::{DeviceInfo, FieldStore};
+#[cfg(feature = "testbed")]
+pub use testbed::Testbed;

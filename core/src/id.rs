@@ -12,6 +12,13 @@ use crate::error::CoreError;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DocId([u8; 16]);
 
+// Foreign code sees a document id as its string form.
+#[cfg(feature = "uniffi")]
+uniffi::custom_type!(DocId, String, {
+    lower: |id| id.to_string(),
+    try_lift: |s| Ok(s.parse::<DocId>()?),
+});
+
 impl DocId {
     /// A new random id.
     pub fn random() -> Self {

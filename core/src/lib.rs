@@ -15,6 +15,9 @@ pub mod store;
 pub mod sync;
 pub mod time;
 
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!("fieldsync_core");
+
 pub use error::{CoreError, Result};
 pub use id::DocId;
 pub use store::Store;

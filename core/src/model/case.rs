@@ -55,6 +55,7 @@ string_enum! {
 
 /// A party to the dispute.
 #[derive(Debug, Clone, PartialEq, Eq, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Party {
     /// Name.
     pub name: String,
@@ -66,6 +67,7 @@ pub struct Party {
 
 /// A mediation session.
 #[derive(Debug, Clone, PartialEq, Eq, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Session {
     /// Stable key of the session.
     pub id: String,
@@ -83,6 +85,7 @@ pub struct Session {
 
 /// A follow-up visit after the case.
 #[derive(Debug, Clone, PartialEq, Eq, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct FollowUp {
     /// Stable key.
     pub id: String,
@@ -97,6 +100,7 @@ pub struct FollowUp {
 
 /// A mediation case as read from its document.
 #[derive(Debug, Clone, PartialEq, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct MediationCase {
     /// Id, scope, author, creation time.
     pub header: Header,
@@ -130,6 +134,7 @@ pub struct MediationCase {
 
 /// What a mediator gives to open a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NewCase {
     /// Scope the case belongs to.
     pub scope: String,

@@ -19,6 +19,7 @@ use crate::time::Millis;
 
 /// A new record to create.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum NewRecord {
     /// A resident submits a report.
     Report(NewReport),
@@ -58,6 +59,7 @@ impl NewRecord {
 
 /// A change to an existing record.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Command {
     /// The command centre accepts a submitted (or reopened) report.
     AcceptReport {
@@ -235,6 +237,7 @@ impl Command {
 
 /// What a command produced besides the change itself.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Applied {
     /// Key of the list item the command appended (entry, comment, session, follow-up).
     pub item: Option<String>,

@@ -44,6 +44,7 @@ impl Kind {
 
 /// The part of every document that never changes after creation.
 #[derive(Debug, Clone, PartialEq, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Header {
     /// The document id.
     #[autosurgeon(hydrate = "hydrate_doc_id")]
@@ -72,6 +73,7 @@ pub struct Stamp {
 
 /// One entry of a record's history: every state change appends one.
 #[derive(Debug, Clone, PartialEq, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct TimelineEvent {
     /// When, ms since the epoch.
     #[autosurgeon(hydrate = "hydrate_ts")]
@@ -86,6 +88,7 @@ pub struct TimelineEvent {
 
 /// A place on the map.
 #[derive(Debug, Clone, PartialEq, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Location {
     /// Latitude in degrees (WGS 84).
     pub lat: f64,
@@ -99,6 +102,7 @@ pub struct Location {
 
 /// A photo attached to a record, by content hash; the bytes travel separately.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PhotoRef {
     /// Lower-case hex SHA-256 of the bytes.
     pub hash: String,
@@ -113,6 +117,7 @@ pub struct PhotoRef {
 /// Automerge keeps every concurrent value; the record shows the one that currently wins and all
 /// the values, so a person can settle it with `Command::SettleConflict`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct FieldConflict {
     /// The field, e.g. `status`.
     pub field: String,

@@ -32,6 +32,7 @@ use crate::id::DocId;
 
 /// A record of any kind, as read from its document.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Record {
     /// A resident report.
     Report(Report),

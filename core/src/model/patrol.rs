@@ -59,6 +59,7 @@ string_enum! {
 
 /// A member of a patrol team.
 #[derive(Debug, Clone, PartialEq, Eq, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct TeamMember {
     /// User id.
     pub user: String,
@@ -70,6 +71,7 @@ pub struct TeamMember {
 
 /// A planned checkpoint of the route.
 #[derive(Debug, Clone, PartialEq, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Checkpoint {
     /// Name, unique within the patrol.
     pub name: String,
@@ -79,6 +81,7 @@ pub struct Checkpoint {
 
 /// One entry a member appended to the log.
 #[derive(Debug, Clone, PartialEq, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PatrolEntry {
     /// Stable key of the entry.
     pub id: String,
@@ -101,6 +104,7 @@ pub struct PatrolEntry {
 
 /// A patrol log as read from its document.
 #[derive(Debug, Clone, PartialEq, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PatrolLog {
     /// Id, scope, author, creation time.
     pub header: Header,
@@ -129,6 +133,7 @@ pub struct PatrolLog {
 
 /// What a team gives to start a patrol.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NewPatrol {
     /// Scope the patrol belongs to.
     pub scope: String,
@@ -137,21 +142,26 @@ pub struct NewPatrol {
     /// The team.
     pub members: Vec<TeamMember>,
     /// Planned checkpoints.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub checkpoints: Vec<Checkpoint>,
 }
 
 /// One entry to append.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NewEntry {
     /// What it records.
     pub kind: EntryKind,
     /// Free text.
     pub text: String,
     /// Where.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub location: Option<Location>,
     /// Photos.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub photos: Vec<PhotoRef>,
     /// Checkpoint name, for `checkpoint_reached`.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub checkpoint: Option<String>,
 }
 

@@ -60,6 +60,7 @@ string_enum! {
 
 /// A comment on a report.
 #[derive(Debug, Clone, PartialEq, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Comment {
     /// Stable key of the comment.
     pub id: String,
@@ -74,6 +75,7 @@ pub struct Comment {
 
 /// A resident report as read from its document.
 #[derive(Debug, Clone, PartialEq, Hydrate)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Report {
     /// Id, scope, author, creation time.
     pub header: Header,
@@ -108,6 +110,7 @@ pub struct Report {
 
 /// What a resident gives to submit a report.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NewReport {
     /// Scope (grid) the report belongs to.
     pub scope: String,
@@ -118,8 +121,10 @@ pub struct NewReport {
     /// Description.
     pub description: String,
     /// Where.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub location: Option<Location>,
     /// Photos taken with it.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub photos: Vec<PhotoRef>,
 }
 

@@ -45,6 +45,7 @@ string_enum! {
 
 /// Who a device acts for: the user, their role and their scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Profile {
     /// User id, written as `by` / `created_by`.
     pub user: String,

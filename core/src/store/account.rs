@@ -19,6 +19,8 @@ pub struct Enrollment {
     pub token: String,
     /// Who the device acts for, and with which role and scopes.
     pub profile: Profile,
+    /// The server's base URL, when the transport that enrolled the device has one.
+    pub server: Option<String>,
 }
 
 fn get(conn: &Connection, key: &str) -> Result<Option<String>> {
@@ -59,7 +61,8 @@ impl Store {
             return Ok(None);
         };
         let Some(profile) = load_profile(&w.conn)? else { return Ok(None) };
-        Ok(Some(Enrollment { device, token, profile }))
+        let server = get(&w.conn, "server")?;
+        Ok(Some(Enrollment { device, token, profile, server }))
     }
 
     /// Keeps what enrolment gave this device, in one transaction: from now on its changes
@@ -70,6 +73,12 @@ impl Store {
         w.in_tx(|tx| {
             put(tx, "device", &enrollment.device)?;
             put(tx, "token", &enrollment.token)?;
+            match &enrollment.server {
+                Some(url) => put(tx, "server", url)?,
+                None => {
+                    tx.execute("DELETE FROM meta WHERE key = 'server'", [])?;
+                }
+            }
             put_profile(tx, &enrollment.profile)?;
             tx.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('actor', ?1)",

@@ -47,6 +47,7 @@ const REBUILD_BATCH: usize = 500;
 
 /// Where a change to a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Origin {
     /// A command run on this device.
     Local,
@@ -59,6 +60,7 @@ pub enum Origin {
 
 /// A record that was created or changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct RecordChanged {
     /// The record.
     pub id: DocId,
@@ -94,6 +96,7 @@ pub struct MergeOutcome {
 
 /// Sizes of what the store holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct StoreStats {
     /// Documents stored.
     pub documents: u64,
@@ -165,6 +168,15 @@ impl Store {
     /// Registers an observer told after every committed write.
     pub fn add_observer(&self, observer: Arc<dyn StoreObserver>) {
         self.observers.write().unwrap_or_else(|e| e.into_inner()).push(observer);
+    }
+
+    /// Stops telling `observer` (the same `Arc` given to `add_observer`); `false` if it was not
+    /// registered.
+    pub fn remove_observer(&self, observer: &Arc<dyn StoreObserver>) -> bool {
+        let mut observers = self.observers.write().unwrap_or_else(|e| e.into_inner());
+        let before = observers.len();
+        observers.retain(|o| !Arc::ptr_eq(o, observer));
+        observers.len() != before
     }
 
     /// Creates a record; returns its id once it is committed to disk.

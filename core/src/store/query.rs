@@ -13,10 +13,12 @@ pub const MAX_PAGE: u32 = 500;
 
 /// Which page to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PageRequest {
     /// Items per page (1..=500).
     pub limit: u32,
     /// `next` of the previous page; `None` for the first page.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub after: Option<String>,
 }
 
@@ -38,55 +40,76 @@ pub struct Page<T> {
 
 /// Filters for reports; all given filters must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ReportFilter {
     /// Scope prefix: the scope itself and everything below it.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub scope: Option<String>,
     /// Any of these statuses (empty: any).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub statuses: Vec<ReportStatus>,
     /// This category.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub category: Option<ReportCategory>,
     /// Dispatched to this user.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub assignee: Option<String>,
     /// Submitted by this user.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub created_by: Option<String>,
     /// Dispatched or in progress with a deadline before this time.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub overdue_at: Option<Millis>,
     /// Only reports with concurrent conflicts.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub conflicted_only: bool,
 }
 
 /// Filters for patrol logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PatrolFilter {
     /// Scope prefix.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub scope: Option<String>,
     /// Patrols this user was a member of.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub member: Option<String>,
     /// This area.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub area: Option<String>,
     /// Active or finished.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub status: Option<PatrolStatus>,
     /// Started at or after.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub started_from: Option<Millis>,
     /// Started before.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub started_before: Option<Millis>,
 }
 
 /// Filters for mediation cases.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct CaseFilter {
     /// Scope prefix.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub scope: Option<String>,
     /// Any of these statuses (empty: any).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub statuses: Vec<CaseStatus>,
     /// Cases this mediator works on.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub mediator: Option<String>,
     /// This category.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub category: Option<CaseCategory>,
 }
 
 /// A report as a list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ReportSummary {
     /// Document id.
     pub id: DocId,
@@ -112,6 +135,7 @@ pub struct ReportSummary {
 
 /// A patrol log as a list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PatrolSummary {
     /// Document id.
     pub id: DocId,
@@ -133,6 +157,7 @@ pub struct PatrolSummary {
 
 /// A mediation case as a list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct CaseSummary {
     /// Document id.
     pub id: DocId,

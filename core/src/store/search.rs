@@ -13,6 +13,7 @@ pub const MAX_HITS: u32 = 200;
 
 /// One search result.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SearchHit {
     /// Document id.
     pub id: DocId,

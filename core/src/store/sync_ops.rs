@@ -37,6 +37,7 @@ pub struct PullTally {
 
 /// A document whose local changes the server refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Rejection {
     /// The document.
     pub id: DocId,
@@ -50,6 +51,7 @@ pub struct Rejection {
 
 /// Where the store stands with its server.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncStatus {
     /// The server epoch last seen.
     pub epoch: Option<String>,

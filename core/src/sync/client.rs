@@ -19,13 +19,14 @@ use crate::store::Store;
 
 /// Tunables of a sync; the defaults suit a phone on a fair mobile link.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncConfig {
     /// Bytes of pulled data asked for per request.
     pub page_bytes: u32,
     /// Bytes of changes pushed per request (about; one document's prefix may be split).
-    pub push_bytes: usize,
+    pub push_bytes: u32,
     /// Documents pushed per request.
-    pub push_docs: usize,
+    pub push_docs: u32,
     /// Attempts per request before giving up on a network error.
     pub attempts: u32,
     /// First wait before a retry; doubles each time, with jitter.
@@ -78,6 +79,11 @@ impl<T: Transport> SyncClient<T> {
         self
     }
 
+    /// The tunables in use.
+    pub fn config(&self) -> &SyncConfig {
+        &self.config
+    }
+
     /// The store this client syncs.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
@@ -106,7 +112,7 @@ impl<T: Transport> SyncClient<T> {
                 (self.config.push_docs, self.config.push_bytes, skip.clone());
             let ((push, more_push), want, (epoch, cursor)) = blocking(move || {
                 Ok((
-                    store.push_batch(push_docs, push_bytes, &skipped)?,
+                    store.push_batch(push_docs as usize, push_bytes as usize, &skipped)?,
                     store.sync_wanted(limits::WANT_DOCS)?,
                     store.sync_position()?,
                 ))

@@ -49,7 +49,8 @@ pub async fn enroll<T: Transport>(
         return Err(CoreError::Protocol("the enrolment answer lacks an actor or a token".into()));
     }
     let profile = Profile::parse(r.user, &r.role, r.patrol.as_deref(), r.scopes)?;
-    let enrollment = Enrollment { device: r.device, token: r.token, profile };
+    let enrollment =
+        Enrollment { device: r.device, token: r.token, profile, server: transport.server_url() };
     store.save_enrollment(&enrollment, ActorId::from(r.actor))?;
     Ok(enrollment)
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// Progress of a running sync, reported after every request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncProgress {
     /// Requests answered so far.
     pub pages_done: u64,
@@ -31,6 +32,7 @@ impl<F: Fn(&SyncProgress) + Send + Sync> ProgressListener for F {
 
 /// What one `sync_now` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncSummary {
     /// Documents whose changes the server acknowledged.
     pub docs_pushed: u64,

@@ -54,6 +54,12 @@ pub trait Transport: Send + Sync {
         path: &'static str,
         body: Vec<u8>,
     ) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
+
+    /// The server's base URL, kept with an enrolment so later syncs know where to go; `None`
+    /// for transports that are not addressed by URL (in-process).
+    fn server_url(&self) -> Option<String> {
+        None
+    }
 }
 
 /// HTTP(S) transport: reqwest with rustls.
@@ -91,6 +97,19 @@ impl HttpTransport {
         Ok(transport.with_token(enrollment.token))
     }
 
+    /// A transport to the server `store` was enrolled with, carrying its token; an error if the
+    /// store was never enrolled over HTTP.
+    pub fn for_store(store: &crate::Store) -> crate::Result<Self> {
+        let server = store.enrollment()?.and_then(|e| e.server).ok_or_else(|| {
+            crate::CoreError::InvalidInput {
+                field: "store",
+                reason: "this device is not enrolled with a server: enrol it with a code first"
+                    .into(),
+            }
+        })?;
+        Self::enrolled(&server, store)
+    }
+
     /// Sends `Authorization: Bearer <token>` with every request.
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
@@ -104,6 +123,10 @@ impl HttpTransport {
 }
 
 impl Transport for HttpTransport {
+    fn server_url(&self) -> Option<String> {
+        Some(self.base.clone())
+    }
+
     async fn post(&self, path: &'static str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         let mut req = self
             .client

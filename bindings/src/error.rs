@@ -1,0 +1,216 @@
+//! The one error type of the phone API, converted from core's error in one place.
+//!
+//! Foreign code sees it as a sealed exception hierarchy (`FieldException.NotFound` in Kotlin,
+//! `FieldError.NotFound` in Python and Swift), each with the fields an app needs to react.
+
+use fieldsync_core::CoreError;
+use fieldsync_core::model::Kind;
+
+/// Everything a call into fieldsync can fail with.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+#[non_exhaustive]
+pub enum FieldError {
+    /// No record with this id is stored on the phone.
+    #[error("record {id} not found")]
+    NotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// The record is of another kind than the call needs (e.g. a patrol command on a report).
+    #[error("record {id} is a {found}, not a {expected}")]
+    WrongKind {
+        /// The record.
+        id: String,
+        /// The kind the call needs.
+        expected: Kind,
+        /// The kind stored.
+        found: Kind,
+    },
+    /// The command does not apply in the record's current state; nothing was changed.
+    #[error("cannot {command} {id}: {reason}")]
+    InvalidTransition {
+        /// The record.
+        id: String,
+        /// The command, e.g. `resolve_report`.
+        command: String,
+        /// Why not.
+        reason: String,
+    },
+    /// An argument is missing, malformed or over a limit.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// Which argument or field.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A string that should be a record id is not one.
+    #[error("invalid record id {input:?}: {reason}")]
+    InvalidId {
+        /// The string given (at most 64 characters of it).
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The user's role or scopes do not allow this; nothing was changed.
+    #[error("not allowed ({rule}): {detail}")]
+    Forbidden {
+        /// The rule that refused, e.g. `report.status`.
+        rule: String,
+        /// What was not allowed.
+        detail: String,
+    },
+    /// The field to settle has no concurrent values, or the value is not one of them.
+    #[error("record {id}: {reason}")]
+    NoSuchConflict {
+        /// The record.
+        id: String,
+        /// Why the settle command does not apply.
+        reason: String,
+    },
+    /// The phone is not enrolled with a server yet: enrol it with a code first.
+    #[error("this device is not enrolled: {detail}")]
+    NotEnrolled {
+        /// What is missing.
+        detail: String,
+    },
+    /// The server no longer accepts this device (revoked by an administrator). Data on the phone
+    /// stays; enrol again with a new code.
+    #[error("this device was revoked: {detail}")]
+    DeviceRevoked {
+        /// The server's explanation.
+        detail: String,
+    },
+    /// The server refused the enrolment code: unknown, used already, expired or mistyped.
+    #[error("enrolment code refused ({code}): {detail}")]
+    CodeRefused {
+        /// `code_unknown`, `code_used`, `code_expired` or `malformed_code`.
+        code: String,
+        /// The server's explanation.
+        detail: String,
+    },
+    /// The server did not accept the device's credentials.
+    #[error("not authorised ({code}): {detail}")]
+    Unauthorized {
+        /// The server's error code, e.g. `unknown_token`.
+        code: String,
+        /// The server's explanation.
+        detail: String,
+    },
+    /// The server could not be reached; nothing is lost, sync again later.
+    #[error("server unreachable after {attempts} attempts: {detail}")]
+    Network {
+        /// Attempts made.
+        attempts: u32,
+        /// The last network error.
+        detail: String,
+    },
+    /// The server refused the request for another reason.
+    #[error("server refused the request ({status} {code}): {detail}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The server's error code.
+        code: String,
+        /// The server's explanation.
+        detail: String,
+    },
+    /// The server's answer could not be understood (a server of another version?).
+    #[error("unreadable answer from the server: {detail}")]
+    Protocol {
+        /// What was wrong.
+        detail: String,
+    },
+    /// A stored or received record is damaged; it is kept as it was.
+    #[error("record {id} is damaged: {reason}")]
+    Corrupt {
+        /// The record.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A record or the database was written by a newer app version: update the app.
+    #[error("written by a newer version of fieldsync: {detail}")]
+    TooNew {
+        /// What is too new.
+        detail: String,
+    },
+    /// The phone's storage failed (disk full, file damaged, permissions).
+    #[error("storage failed: {detail}")]
+    Storage {
+        /// The underlying error.
+        detail: String,
+    },
+    /// A callback of the app (listener, observer) threw.
+    #[error("a callback failed: {detail}")]
+    Callback {
+        /// What the callback threw.
+        detail: String,
+    },
+}
+
+/// The `FieldError::InvalidInput` for `field`.
+pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> FieldError {
+    FieldError::InvalidInput { field: field.to_string(), reason: reason.into() }
+}
+
+impl From<CoreError> for FieldError {
+    fn from(e: CoreError) -> Self {
+        let text = e.to_string();
+        match e {
+            CoreError::NotFound { id } => FieldError::NotFound { id: id.to_string() },
+            CoreError::WrongKind { id, expected, found } => {
+                FieldError::WrongKind { id: id.to_string(), expected, found }
+            }
+            CoreError::InvalidTransition { id, command, reason } => {
+                FieldError::InvalidTransition { id: id.to_string(), command: command.into(), reason }
+            }
+            CoreError::InvalidInput { field, reason } => invalid(field, reason),
+            CoreError::InvalidId { input, reason } => {
+                FieldError::InvalidId { input, reason: reason.into() }
+            }
+            CoreError::Malformed { id, reason } => FieldError::Corrupt { id: id.to_string(), reason },
+            CoreError::MissingDependencies { id, .. } => {
+                FieldError::Corrupt { id: id.to_string(), reason: text }
+            }
+            CoreError::DocumentTooNew { .. } | CoreError::DatabaseTooNew { .. } => {
+                FieldError::TooNew { detail: text }
+            }
+            CoreError::Forbidden { rule, message } => {
+                FieldError::Forbidden { rule: rule.into(), detail: message }
+            }
+            CoreError::NoSuchConflict { id, reason } => {
+                FieldError::NoSuchConflict { id: id.to_string(), reason }
+            }
+            CoreError::Network { attempts, message } => {
+                FieldError::Network { attempts, detail: message }
+            }
+            CoreError::Server { code, message, .. } if code == "device_revoked" => {
+                FieldError::DeviceRevoked { detail: message }
+            }
+            CoreError::Server { code, message, .. }
+                if code.starts_with("code_") || code == "malformed_code" =>
+            {
+                FieldError::CodeRefused { code, detail: message }
+            }
+            CoreError::Server { status: 401, code, message } => {
+                FieldError::Unauthorized { code, detail: message }
+            }
+            CoreError::Server { status, code, message } => {
+                FieldError::Server { status, code, detail: message }
+            }
+            CoreError::Protocol(detail) => FieldError::Protocol { detail },
+            CoreError::Storage(_) | CoreError::Automerge(_) | CoreError::Io(_) => {
+                FieldError::Storage { detail: text }
+            }
+            // Core's error is non-exhaustive: a variant added later still reaches the app typed.
+            _ => FieldError::Storage { detail: text },
+        }
+    }
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for FieldError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        FieldError::Callback { detail: e.reason }
+    }
+}
