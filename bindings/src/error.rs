@@ -162,14 +162,18 @@ impl From<CoreError> for FieldError {
             CoreError::WrongKind { id, expected, found } => {
                 FieldError::WrongKind { id: id.to_string(), expected, found }
             }
-            CoreError::InvalidTransition { id, command, reason } => {
-                FieldError::InvalidTransition { id: id.to_string(), command: command.into(), reason }
-            }
+            CoreError::InvalidTransition { id, command, reason } => FieldError::InvalidTransition {
+                id: id.to_string(),
+                command: command.into(),
+                reason,
+            },
             CoreError::InvalidInput { field, reason } => invalid(field, reason),
             CoreError::InvalidId { input, reason } => {
                 FieldError::InvalidId { input, reason: reason.into() }
             }
-            CoreError::Malformed { id, reason } => FieldError::Corrupt { id: id.to_string(), reason },
+            CoreError::Malformed { id, reason } => {
+                FieldError::Corrupt { id: id.to_string(), reason }
+            }
             CoreError::MissingDependencies { id, .. } => {
                 FieldError::Corrupt { id: id.to_string(), reason: text }
             }

@@ -27,7 +27,10 @@ pub(crate) fn store_path(path: &str) -> Result<PathBuf, FieldError> {
     }
     let path = PathBuf::from(path);
     if path.is_dir() {
-        return Err(invalid("path", format!("{} is a folder; give a file inside it", path.display())));
+        return Err(invalid(
+            "path",
+            format!("{} is a folder; give a file inside it", path.display()),
+        ));
     }
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(invalid(
@@ -42,7 +45,10 @@ pub(crate) fn store_path(path: &str) -> Result<PathBuf, FieldError> {
 pub(crate) fn server_url(url: &str) -> Result<String, FieldError> {
     let url = url.trim();
     if url.len() > URL_BYTES || url.chars().any(char::is_control) {
-        return Err(invalid("server_url", format!("at most {URL_BYTES} bytes, no control characters")));
+        return Err(invalid(
+            "server_url",
+            format!("at most {URL_BYTES} bytes, no control characters"),
+        ));
     }
     let rest = url
         .strip_prefix("https://")
@@ -66,7 +72,15 @@ mod tests {
     fn urls() {
         assert_eq!(server_url(" https://sync.example.org/ ").unwrap(), "https://sync.example.org");
         assert_eq!(server_url("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
-        for bad in ["", "ftp://x", "https://", "sync.example.org", "https://a b", "https://x/?q=1", "https://u@x"] {
+        for bad in [
+            "",
+            "ftp://x",
+            "https://",
+            "sync.example.org",
+            "https://a b",
+            "https://x/?q=1",
+            "https://u@x",
+        ] {
             assert!(matches!(server_url(bad), Err(FieldError::InvalidInput { .. })), "{bad:?}");
         }
     }

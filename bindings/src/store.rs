@@ -175,7 +175,11 @@ impl FieldStore {
     }
 
     /// A page of mediation cases matching `filter`, newest first.
-    pub fn query_cases(&self, filter: CaseFilter, page: PageRequest) -> Result<CasePage, FieldError> {
+    pub fn query_cases(
+        &self,
+        filter: CaseFilter,
+        page: PageRequest,
+    ) -> Result<CasePage, FieldError> {
         Ok(self.store.query_cases(&filter, &page)?.into())
     }
 

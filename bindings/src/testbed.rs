@@ -72,7 +72,8 @@ impl Testbed {
 
     /// Issues another enrolment code for an existing user.
     pub fn issue_code(&self, user: String) -> Result<String, FieldError> {
-        let admin = Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] };
+        let admin =
+            Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] };
         self.with_server(|s| {
             let issued = s
                 .server()
