@@ -84,6 +84,11 @@ impl Testbed {
         })
     }
 
+    /// Replaces a user's scopes; their devices see the change at their next sync.
+    pub fn set_scopes(&self, user: String, scopes: Vec<String>) -> Result<(), FieldError> {
+        self.with_server(|s| s.server().accounts().set_scopes(&user, &scopes).map_err(failed))
+    }
+
     /// Revokes a device: its next request is refused with `device_revoked`.
     pub fn revoke_device(&self, device: String) -> Result<(), FieldError> {
         self.with_server(|s| s.server().accounts().revoke(&device).map_err(failed))

@@ -171,6 +171,50 @@ async def main(root):
     subscription.cancel()
     assert not subscription.is_active()
 
+    # --- Concurrent dispatches conflict; the conflict is shown, listed and settled. ---
+    second = await enrolled("dispatch-zhu", Role.DISPATCHER, None, [AREA])
+    await second.sync_now(None)
+    conflict_id = police.submit_report(report("Blocked fire lane"))
+    await police.sync_now(None)
+    await dispatcher.sync_now(None)
+    await second.sync_now(None)
+    for store, who in ((dispatcher, "police-li"), (second, "police-zhao")):
+        store.execute(conflict_id, Command.ACCEPT_REPORT(""))
+        store.execute(conflict_id, Command.DISPATCH_REPORT(who, int(time.time() * 1000) + 3_600_000, ""))
+    await dispatcher.sync_now(None)
+    await second.sync_now(None)
+    await dispatcher.sync_now(None)
+    conflicts = {c.field: c for c in dispatcher.get_report(conflict_id).conflicts}
+    assert "assignee" in conflicts, conflicts
+    assert sorted(conflicts["assignee"].values) == ["police-li", "police-zhao"], conflicts
+    listed = dispatcher.query_reports(ReportFilter(scope=None, statuses=[], category=None,
+                                                   assignee=None, created_by=None, overdue_at=None,
+                                                   conflicted_only=True),
+                                      PageRequest(limit=50, after=None))
+    assert [r.id for r in listed.items] == [conflict_id], listed
+    expect_error(FieldError.NoSuchConflict, "settling a value that is not in conflict",
+                 lambda: dispatcher.execute(conflict_id, Command.SETTLE_CONFLICT("assignee", "nobody")))
+    dispatcher.execute(conflict_id, Command.SETTLE_CONFLICT("assignee", "police-zhao"))
+    settled = dispatcher.get_report(conflict_id)
+    assert settled.assignee == "police-zhao" and not [c for c in settled.conflicts if c.field == "assignee"]
+    await dispatcher.sync_now(None)
+    await second.sync_now(None)
+    assert second.get_report(conflict_id).assignee == "police-zhao"
+
+    # --- A change the server refuses (the user's rights changed meanwhile) is kept and shown. ---
+    offline = police.submit_report(report("Written before the transfer"))
+    bed.set_scopes("police-li", ["jl/cc/other-town"])
+    await police.sync_now(None)
+    status = police.sync_status()
+    refused = [r for r in status.rejected if r.id == offline]
+    assert refused and refused[0].code == "forbidden", status
+    assert police.get_report(offline).title == "Written before the transfer"
+    police.retry_rejected(offline)
+    assert not [r for r in police.sync_status().rejected if r.id == offline]
+    bed.set_scopes("police-li", [AREA])
+    await police.sync_now(None)
+    assert police.sync_status().pending_docs == 0 and not police.sync_status().rejected
+
     # --- Cancelling a running sync leaves the store consistent. ---
     for i in range(200):
         police.submit_report(report(f"Overflowing bin #{i}", f"Bin {i} by the lake path. " * 20))
