@@ -14,9 +14,16 @@ target="${CARGO_TARGET_DIR:-target}"
 rustup target add aarch64-linux-android armv7-linux-androideabi x86_64-linux-android
 rm -rf "$out"
 mkdir -p "$out"
-# --no-strip: bindings are generated from the unstripped library first.
-cargo ndk --no-strip -t arm64-v8a -t armeabi-v7a -t x86_64 -o "$out/jniLibs" \
-  build -p fieldsync-bindings --profile mobile
+# Only the cdylib, one crate type per build (smaller: see measure-size.sh); unstripped, since
+# the bindings are generated from it.
+declare -A abis=([arm64-v8a]=aarch64-linux-android [armeabi-v7a]=armv7-linux-androideabi
+                 [x86_64]=x86_64-linux-android)
+for abi in "${!abis[@]}"; do
+  cargo ndk --no-strip -t "$abi" rustc -p fieldsync-bindings --profile mobile --lib \
+    --crate-type cdylib
+  mkdir -p "$out/jniLibs/$abi"
+  cp "$target/${abis[$abi]}/mobile/libfieldsync_bindings.so" "$out/jniLibs/$abi/"
+done
 cargo run -q -p uniffi-bindgen -- generate \
   "$target/aarch64-linux-android/mobile/libfieldsync_bindings.so" \
   --language kotlin --out-dir "$out/kotlin"

@@ -12,8 +12,9 @@ out="${1:-bindings/out/ios}"
 target="${CARGO_TARGET_DIR:-target}"
 targets=(aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios)
 rustup target add "${targets[@]}"
+# Only the static library, one crate type per build (smaller: see measure-size.sh).
 for t in "${targets[@]}"; do
-  cargo build -p fieldsync-bindings --profile mobile --target "$t"
+  cargo rustc -p fieldsync-bindings --profile mobile --target "$t" --lib --crate-type staticlib
 done
 rm -rf "$out"
 mkdir -p "$out/swift" "$out/headers" "$out/sim"

@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target="${CARGO_TARGET_DIR:-target}"
-cargo build -p fieldsync-bindings --profile mobile
+# One crate type per build, as the phone builds do: asked for cdylib, staticlib and rlib at once,
+# rustc cannot internalise the library's symbols and the .so grows by a quarter.
+cargo rustc -p fieldsync-bindings --profile mobile --lib --crate-type cdylib
 lib="$target/mobile/libfieldsync_bindings.so"
 out="$(mktemp -d)"
 bindings/scripts/generate.sh "$lib" "$out/bindings" >/dev/null

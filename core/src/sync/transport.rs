@@ -77,6 +77,8 @@ impl HttpTransport {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(TransportError::Network(format!("{base_url:?} is not an http(s) URL")));
         }
+        // rustls with ring (see Cargo.toml); a provider the app installed first is kept.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             .timeout(Duration::from_secs(120))
