@@ -11,6 +11,7 @@ uniffi::setup_scaffolding!("fieldsync");
 mod error;
 mod input;
 mod observe;
+mod open;
 mod pages;
 mod store;
 mod sync;

@@ -48,7 +48,8 @@ impl ProgressListener for ListenerAdapter {
     }
 }
 
-/// A registered observer; `cancel` stops it (a screen cancels when it goes away).
+/// A registered observer; `cancel` stops it (a screen cancels when it goes away). Keep it as
+/// long as changes should be reported: once the app lets go of it, the observer stops too.
 #[derive(uniffi::Object)]
 pub struct Subscription {
     store: Arc<Store>,
@@ -61,6 +62,12 @@ impl Subscription {
         let adapter: Arc<dyn StoreObserver> = Arc::new(ObserverAdapter(observer));
         store.add_observer(adapter.clone());
         Subscription { store, observer: Mutex::new(Some(adapter)) }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.cancel();
     }
 }
 

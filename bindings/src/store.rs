@@ -19,6 +19,7 @@ use fieldsync_core::sync::{HttpTransport, SyncClient, SyncConfig};
 use crate::error::{FieldError, invalid};
 use crate::input;
 use crate::observe::{ChangeObserver, Subscription};
+use crate::open::{self, Shared};
 use crate::pages::{CasePage, PatrolPage, ReportPage};
 
 /// What a phone knows of its enrolment (the token stays inside the library).
@@ -37,12 +38,12 @@ pub struct DeviceInfo {
 #[derive(uniffi::Object)]
 pub struct FieldStore {
     pub(crate) store: Arc<Store>,
+    /// The store and sync lock shared with every `FieldStore` open on the same file.
+    pub(crate) shared: Arc<Shared>,
     /// Sync tunables, kept for the next `sync_now`.
     pub(crate) config: Mutex<SyncConfig>,
     /// The client of the last sync, reused while the enrolment stays the same.
     pub(crate) client: Mutex<Option<Arc<SyncClient<HttpTransport>>>>,
-    /// One sync at a time per store: a second `sync_now` waits for the first.
-    pub(crate) sync_lock: tokio::sync::Mutex<()>,
 }
 
 impl FieldStore {
@@ -64,14 +65,15 @@ impl FieldStore {
 impl FieldStore {
     /// Opens the store in the database file at `path` (created on first use; its folder must
     /// exist). Nothing is lost between runs: every call that returned has reached the disk.
+    /// Opening a file that is open already in this process shares that store.
     #[uniffi::constructor]
     pub fn open(path: String) -> Result<Arc<FieldStore>, FieldError> {
-        let path = input::store_path(&path)?;
+        let shared = open::shared(&input::store_path(&path)?)?;
         Ok(Arc::new(FieldStore {
-            store: Arc::new(Store::open(path)?),
+            store: shared.store.clone(),
+            shared,
             config: Mutex::new(SyncConfig::default()),
             client: Mutex::new(None),
-            sync_lock: tokio::sync::Mutex::new(()),
         }))
     }
 

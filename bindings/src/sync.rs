@@ -59,7 +59,7 @@ impl FieldStore {
         }
         let transport =
             HttpTransport::new(&url).map_err(|e| invalid("server_url", e.to_string()))?;
-        let _sync = self.sync_lock.lock().await;
+        let _sync = self.shared.sync_lock.lock().await;
         let enrolled = sync::enroll(&self.store, &transport, &code, &device_name).await?;
         *self.client.lock().unwrap_or_else(|e| e.into_inner()) = None;
         Ok(enrolled.profile)
@@ -72,7 +72,7 @@ impl FieldStore {
         &self,
         listener: Option<Arc<dyn SyncListener>>,
     ) -> Result<SyncSummary, FieldError> {
-        let _sync = self.sync_lock.lock().await;
+        let _sync = self.shared.sync_lock.lock().await;
         let client = self.client()?;
         let adapter = listener.map(ListenerAdapter);
         let listener = adapter.as_ref().map(|a| a as &dyn sync::ProgressListener);

@@ -7,7 +7,8 @@
 use std::collections::{HashMap, HashSet};
 
 use fieldsync_core::model::{CaseStatus, Command, PatrolStatus, Record, ReportStatus};
-use fieldsync_core::store::{CaseFilter, PageRequest, PatrolFilter, ReportFilter};
+use fieldsync_core::policy::{Profile, Role};
+use fieldsync_core::store::{CaseFilter, Enrollment, PageRequest, PatrolFilter, ReportFilter};
 use fieldsync_core::{DocId, Store};
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -19,6 +20,8 @@ use crate::bench::{Report, Result, Samples, Unit, timed};
 const SAMPLES: usize = 3_000;
 /// Of which on hot records.
 const HOT_SAMPLES: usize = 500;
+/// Opened edits timed again on the enrolled store.
+const ENROLLED_SAMPLES: usize = 1_000;
 /// Hot records (reports, patrols, cases): few enough that they stay in the store's cache of
 /// loaded documents between two edits.
 const HOT: (usize, usize, usize) = (3, 3, 2);
@@ -265,6 +268,53 @@ pub fn measure(store: &Store, corpus: &mut Corpus, report: &mut Report) -> Resul
         if let Some(s) = by_op.get_mut(&op) {
             report.record(format!("store.edit_{}_p50_ms", op.name()), s.median(), Unit::Ms);
         }
+    }
+    measure_enrolled(store, &mut pools, &mut planner, report)
+}
+
+/// `store.edit_enrolled_*`: opened edits of records not edited so far, with the store enrolled
+/// as a dispatcher of the whole jurisdiction, as every phone is: each command is checked
+/// against the access policy before it commits. Compare with `store.edit_p50_ms` of the same run.
+fn measure_enrolled(
+    store: &Store,
+    pools: &mut Pools,
+    planner: &mut Planner<'_>,
+    report: &mut Report,
+) -> Result<()> {
+    let profile = Profile {
+        user: "dispatch-bench".into(),
+        role: Role::Dispatcher,
+        patrol: None,
+        scopes: vec!["jl".into()],
+    };
+    let enrollment =
+        Enrollment { device: "bench".into(), token: "bench".into(), profile, server: None };
+    store.save_enrollment(&enrollment, store.identity().actor)?;
+    let mut plan = Vec::with_capacity(ENROLLED_SAMPLES);
+    let mut misses = 0;
+    while plan.len() < ENROLLED_SAMPLES && misses < 100 {
+        let op = Op::draw(planner.corpus.rng(), false);
+        let pool = match op {
+            Op::Comment => &mut pools.reports,
+            Op::Dispatch => &mut pools.dispatchable,
+            Op::Entry => &mut pools.patrols,
+            Op::Notes => &mut pools.cases,
+        };
+        match planner.take(pool) {
+            Some(id) => plan.push((id, planner.command(op, id)?)),
+            None => misses += 1,
+        }
+    }
+    let mut samples = Samples::new();
+    for (id, cmd) in &plan {
+        store.get(*id)?;
+        let (result, took) = timed(|| store.execute(*id, cmd));
+        result.map_err(|e| format!("{} on {id} (enrolled): {e}", cmd.name()))?;
+        samples.push(took);
+    }
+    if !samples.is_empty() {
+        report.record("store.edit_enrolled_p50_ms", samples.median(), Unit::Ms);
+        report.record("store.edit_enrolled_p99_ms", samples.percentile(99.0), Unit::Ms);
     }
     Ok(())
 }

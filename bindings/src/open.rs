@@ -1,0 +1,51 @@
+//! One store per database file in a process: an app that opens the same path from two places
+//! (a screen and a background sync job) shares one store, one writer and one sync at a time,
+//! instead of two stores competing for the file.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+
+use fieldsync_core::Store;
+
+use crate::error::FieldError;
+
+/// What every `FieldStore` opened on one file shares.
+pub(crate) struct Shared {
+    /// The store.
+    pub(crate) store: Arc<Store>,
+    /// One sync at a time per file: a second `sync_now` waits for the first.
+    pub(crate) sync_lock: tokio::sync::Mutex<()>,
+}
+
+/// The files open in this process.
+static OPEN: Mutex<Vec<(PathBuf, Weak<Shared>)>> = Mutex::new(Vec::new());
+
+/// The open store of `path`, opening it if no one holds it.
+pub(crate) fn shared(path: &Path) -> Result<Arc<Shared>, FieldError> {
+    let key = canonical(path);
+    let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+    open.retain(|(_, held)| held.strong_count() > 0);
+    if let Some(shared) = open.iter().filter(|(p, _)| *p == key).find_map(|(_, w)| w.upgrade()) {
+        return Ok(shared);
+    }
+    let shared = Arc::new(Shared {
+        store: Arc::new(Store::open(path)?),
+        sync_lock: tokio::sync::Mutex::new(()),
+    });
+    open.push((key, Arc::downgrade(&shared)));
+    Ok(shared)
+}
+
+/// The path with its folder resolved (links, `..`), so two spellings of one file match; the file
+/// itself may not exist yet.
+fn canonical(path: &Path) -> PathBuf {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    match path.file_name() {
+        Some(name) => dir.join(name),
+        None => dir,
+    }
+}
