@@ -277,6 +277,7 @@ val writer = thread(name = "writer") {
             val id = busy.submitReport(NewReport(GRID, ReportCategory.NOISE, "Loud karaoke ${created.get()}", ""))
             busy.execute(id, Command.CommentReport("still going"))
             created.incrementAndGet()
+            Thread.sleep(2) // a person types between two reports
         } while (syncing.count > 0)
     } catch (e: Throwable) {
         failures.add(e)
