@@ -22,6 +22,9 @@ use crate::observe::{ChangeObserver, Subscription};
 use crate::open::{self, Shared};
 use crate::pages::{CasePage, PatrolPage, ReportPage};
 
+/// What a sync client is built for: the enrolled device, its server, the tunables.
+pub(crate) type ClientKey = (String, String, SyncConfig);
+
 /// What a phone knows of its enrolment (the token stays inside the library).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct DeviceInfo {
@@ -42,8 +45,8 @@ pub struct FieldStore {
     pub(crate) shared: Arc<Shared>,
     /// Sync tunables, kept for the next `sync_now`.
     pub(crate) config: Mutex<SyncConfig>,
-    /// The client of the last sync, reused while the enrolment stays the same.
-    pub(crate) client: Mutex<Option<Arc<SyncClient<HttpTransport>>>>,
+    /// The client of the last sync and what it was built for (device, server, tunables).
+    pub(crate) client: Mutex<Option<(ClientKey, Arc<SyncClient<HttpTransport>>)>>,
 }
 
 impl FieldStore {

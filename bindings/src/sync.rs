@@ -18,26 +18,29 @@ use crate::store::FieldStore;
 const DEVICE_NAME_CHARS: usize = 64;
 
 impl FieldStore {
-    /// The client for the enrolled server, built once per enrolment.
+    /// The client for the enrolled server, built again when the enrolment (possibly made
+    /// through another handle on the same file) or the tunables changed.
     fn client(&self) -> Result<Arc<SyncClient<HttpTransport>>, FieldError> {
-        let mut cached = self.client.lock().unwrap_or_else(|e| e.into_inner());
-        let config = self.config.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(client) = cached.as_ref()
-            && *client.config() == config
-        {
-            return Ok(client.clone());
-        }
         let enrolled = self.store.enrollment()?.ok_or_else(|| FieldError::NotEnrolled {
             detail: "enrol this device with a code from your administrator first".into(),
         })?;
         let server = enrolled.server.ok_or_else(|| FieldError::NotEnrolled {
             detail: "the enrolment does not name a server; enrol again".into(),
         })?;
-        let transport = HttpTransport::new(&server)
+        let config = self.config.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let key = (enrolled.device, server, config);
+        let mut cached = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((built_for, client)) = cached.as_ref()
+            && *built_for == key
+        {
+            return Ok(client.clone());
+        }
+        let transport = HttpTransport::new(&key.1)
             .map_err(|e| invalid("server_url", e.to_string()))?
             .with_token(enrolled.token);
-        let client = Arc::new(SyncClient::new(self.store.clone(), transport).with_config(config));
-        *cached = Some(client.clone());
+        let client =
+            Arc::new(SyncClient::new(self.store.clone(), transport).with_config(key.2.clone()));
+        *cached = Some((key, client.clone()));
         Ok(client)
     }
 }
@@ -61,7 +64,6 @@ impl FieldStore {
             HttpTransport::new(&url).map_err(|e| invalid("server_url", e.to_string()))?;
         let _sync = self.shared.sync_lock.lock().await;
         let enrolled = sync::enroll(&self.store, &transport, &code, &device_name).await?;
-        *self.client.lock().unwrap_or_else(|e| e.into_inner()) = None;
         Ok(enrolled.profile)
     }
 
