@@ -1,4 +1,5 @@
 //! Helpers shared by the end-to-end tests.
 
 pub mod crash;
+pub mod link;
 pub mod phone;
