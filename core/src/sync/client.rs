@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
+use super::budget::Budget;
 use super::progress::{ProgressListener, SyncProgress, SyncSummary};
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
@@ -56,6 +57,8 @@ pub struct SyncClient<T: Transport> {
     pub(crate) store: Arc<Store>,
     pub(crate) transport: T,
     pub(crate) config: SyncConfig,
+    /// Request sizes learned from the link, kept from one sync to the next.
+    budget: std::sync::Mutex<Budget>,
 }
 
 /// Running totals of one sync.
@@ -70,13 +73,25 @@ pub(crate) struct Totals {
 impl<T: Transport> SyncClient<T> {
     /// A client for `store` talking through `transport`.
     pub fn new(store: Arc<Store>, transport: T) -> Self {
-        SyncClient { store, transport, config: SyncConfig::default() }
+        let config = SyncConfig::default();
+        let budget = std::sync::Mutex::new(Budget::new(config.push_bytes, config.page_bytes));
+        SyncClient { store, transport, config, budget }
     }
 
     /// Replaces the tunables.
     pub fn with_config(mut self, config: SyncConfig) -> Self {
+        self.budget = std::sync::Mutex::new(Budget::new(config.push_bytes, config.page_bytes));
         self.config = config;
         self
+    }
+
+    /// The request sizes the next round will use.
+    pub fn budget(&self) -> Budget {
+        *self.budget.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn adjust(&self, f: impl FnOnce(&mut Budget)) {
+        f(&mut self.budget.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
     /// The tunables in use.
@@ -100,6 +115,9 @@ impl<T: Transport> SyncClient<T> {
         // Documents the server could not take in this sync are not offered again until the next.
         let mut skip: HashSet<crate::DocId> = HashSet::new();
         let mut answered_once = false;
+        // Rounds in a row that failed on the way; reset by every answer.
+        let mut failures = 0u32;
+        let mut wait = self.config.backoff;
         loop {
             if t.summary.requests >= self.config.max_requests {
                 return Err(CoreError::Protocol(format!(
@@ -108,8 +126,9 @@ impl<T: Transport> SyncClient<T> {
                 )));
             }
             let store = self.store.clone();
+            let budget = self.budget();
             let (push_docs, push_bytes, skipped) =
-                (self.config.push_docs, self.config.push_bytes, skip.clone());
+                (self.config.push_docs, budget.push_bytes, skip.clone());
             let ((push, more_push), want, (epoch, cursor)) = blocking(move || {
                 Ok((
                     store.push_batch(push_docs as usize, push_bytes as usize, &skipped)?,
@@ -128,16 +147,40 @@ impl<T: Transport> SyncClient<T> {
                 actor: actor.clone(),
                 push,
                 want,
-                page_bytes: self.config.page_bytes,
+                page_bytes: budget.page_bytes,
             };
-            let answer = match self.post(&mut t, "/v1/sync", protocol::encode(&request)).await {
-                Err(CoreError::Server { status: 409, code, .. }) if code == "epoch_mismatch" => {
+            // One attempt per round: a round that fails is built again, smaller, from what is
+            // still unacknowledged, rather than the same bytes sent again.
+            let body = protocol::encode(&request);
+            let body_len = body.len() as u64;
+            let sent = Instant::now();
+            let answer = match self.post_once(&mut t, "/v1/sync", body).await {
+                Ok(answer) => answer,
+                Err(TransportError::Status { status: 409, code, .. })
+                    if code == "epoch_mismatch" =>
+                {
                     self.reconcile(&mut t).await?;
                     t.summary.reconciled = true;
                     continue;
                 }
-                other => other?,
+                Err(e) if e.is_transient() && failures + 1 < self.config.attempts => {
+                    failures += 1;
+                    if matches!(e, TransportError::Network(_)) {
+                        self.adjust(Budget::failed);
+                    }
+                    tracing::info!(failures, "sync round failed, again in {wait:?}: {e}");
+                    t.summary.retries += 1;
+                    let jitter = rand::rng().random_range(0.5..1.5);
+                    tokio::time::sleep(wait.mul_f64(jitter)).await;
+                    wait = (wait * 2).min(self.config.max_backoff);
+                    continue;
+                }
+                Err(e) => return Err(failed(e, failures + 1)),
             };
+            let carried = body_len + answer.len() as u64;
+            self.adjust(|b| b.answered(carried, sent.elapsed()));
+            failures = 0;
+            wait = self.config.backoff;
             let response: SyncResponse =
                 protocol::decode(&answer).map_err(|e| CoreError::Protocol(e.to_string()))?;
             if response.v != protocol::VERSION {
@@ -240,6 +283,28 @@ impl<T: Transport> SyncClient<T> {
         Ok(())
     }
 
+    /// POSTs an envelope once, counting what crossed the link.
+    async fn post_once(
+        &self,
+        t: &mut Totals,
+        path: &'static str,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, TransportError> {
+        t.summary.bytes_up += body.len() as u64;
+        t.progress.bytes_up = t.summary.bytes_up;
+        let result = self.transport.post(path, body).await;
+        match &result {
+            Ok(answer) => {
+                t.summary.requests += 1;
+                t.summary.bytes_down += answer.len() as u64;
+                t.progress.bytes_down = t.summary.bytes_down;
+            }
+            Err(TransportError::Status { .. }) => t.summary.requests += 1,
+            Err(TransportError::Network(_)) => {}
+        }
+        result
+    }
+
     /// POSTs an envelope, retrying transient failures with exponential backoff and jitter.
     pub(crate) async fn post(
         &self,
@@ -251,15 +316,8 @@ impl<T: Transport> SyncClient<T> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            t.summary.bytes_up += body.len() as u64;
-            t.progress.bytes_up = t.summary.bytes_up;
-            match self.transport.post(path, body.clone()).await {
-                Ok(answer) => {
-                    t.summary.requests += 1;
-                    t.summary.bytes_down += answer.len() as u64;
-                    t.progress.bytes_down = t.summary.bytes_down;
-                    return Ok(answer);
-                }
+            match self.post_once(t, path, body.clone()).await {
+                Ok(answer) => return Ok(answer),
                 Err(e) if e.is_transient() && attempt < self.config.attempts => {
                     tracing::info!(attempt, "sync request failed, retrying in {wait:?}: {e}");
                     t.summary.retries += 1;
@@ -267,14 +325,18 @@ impl<T: Transport> SyncClient<T> {
                     tokio::time::sleep(wait.mul_f64(jitter)).await;
                     wait = (wait * 2).min(self.config.max_backoff);
                 }
-                Err(TransportError::Network(message)) => {
-                    return Err(CoreError::Network { attempts: attempt, message });
-                }
-                Err(TransportError::Status { status, code, message }) => {
-                    t.summary.requests += 1;
-                    return Err(CoreError::Server { status, code, message });
-                }
+                Err(e) => return Err(failed(e, attempt)),
             }
+        }
+    }
+}
+
+/// The core error for a request that failed for good after `attempts` attempts.
+fn failed(e: TransportError, attempts: u32) -> CoreError {
+    match e {
+        TransportError::Network(message) => CoreError::Network { attempts, message },
+        TransportError::Status { status, code, message } => {
+            CoreError::Server { status, code, message }
         }
     }
 }
