@@ -704,3 +704,28 @@ async fn visible_asks_about_a_bounded_number_of_documents() {
     let (status, body) = server.post_with(None, "/v1/visible", protocol::encode(&ask(1))).await;
     assert_eq!((status, error_body(&body).code.as_str()), (401, "missing_token"));
 }
+
+/// A gzip bomb — a body within the size limit that inflates to 256 MiB — is refused once
+/// inflating passes the limit, without the server holding the whole of it; the server keeps
+/// serving and stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzip_bomb_is_refused_before_it_is_inflated() {
+    use std::io::Write;
+
+    let server = start().await;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..256 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < limits::BODY_BYTES, "the bomb passes the body limit: {} B", bomb.len());
+    for path in ["/v1/sync", "/v1/reconcile", "/v1/visible", "/v1/enroll"] {
+        let (status, body) = server.post_raw(path, bomb.clone()).await;
+        assert_eq!((status, error_body(&body).code.as_str()), (413, "too_large"), "{path}");
+    }
+    assert_eq!(server.get("/healthz").await, (200, "ok".to_string()));
+    let a = Phone::new("after-the-bomb");
+    let answer = server.sync(&a.request(None, "", vec![])).await.unwrap();
+    assert!(answer.docs.is_empty(), "nothing was stored from the bomb");
+}
