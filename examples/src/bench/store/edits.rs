@@ -77,6 +77,16 @@ struct Pools {
 }
 
 impl Pools {
+    /// The records an edit of kind `op` draws from.
+    fn of(&mut self, op: Op) -> &mut Vec<DocId> {
+        match op {
+            Op::Comment => &mut self.reports,
+            Op::Dispatch => &mut self.dispatchable,
+            Op::Entry => &mut self.patrols,
+            Op::Notes => &mut self.cases,
+        }
+    }
+
     fn discover(store: &Store, corpus: &mut Corpus) -> Result<Pools> {
         let mut reports = Vec::new();
         let mut dispatchable = Vec::new();
@@ -214,13 +224,7 @@ pub fn measure(store: &Store, corpus: &mut Corpus, report: &mut Report) -> Resul
             let id = fitting[planner.corpus.rng().random_range(0..fitting.len())];
             (id, op)
         } else {
-            let pool = match op {
-                Op::Comment => &mut pools.reports,
-                Op::Dispatch => &mut pools.dispatchable,
-                Op::Entry => &mut pools.patrols,
-                Op::Notes => &mut pools.cases,
-            };
-            match planner.take(pool) {
+            match planner.take(pools.of(op)) {
                 Some(id) => (id, op),
                 // A small store may run out of one kind; a comment on any report stands in.
                 None => (planner.take(&mut pools.reports).ok_or("too few reports")?, Op::Comment),
@@ -294,13 +298,7 @@ fn measure_enrolled(
     let mut misses = 0;
     while plan.len() < ENROLLED_SAMPLES && misses < 100 {
         let op = Op::draw(planner.corpus.rng(), false);
-        let pool = match op {
-            Op::Comment => &mut pools.reports,
-            Op::Dispatch => &mut pools.dispatchable,
-            Op::Entry => &mut pools.patrols,
-            Op::Notes => &mut pools.cases,
-        };
-        match planner.take(pool) {
+        match planner.take(pools.of(op)) {
             Some(id) => plan.push((id, planner.command(op, id)?)),
             None => misses += 1,
         }
