@@ -94,11 +94,6 @@ impl<T: Transport> SyncClient<T> {
         f(&mut self.budget.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
-    /// The tunables in use.
-    pub fn config(&self) -> &SyncConfig {
-        &self.config
-    }
-
     /// The store this client syncs.
     pub fn store(&self) -> &Arc<Store> {
         &self.store

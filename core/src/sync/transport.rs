@@ -99,19 +99,6 @@ impl HttpTransport {
         Ok(transport.with_token(enrollment.token))
     }
 
-    /// A transport to the server `store` was enrolled with, carrying its token; an error if the
-    /// store was never enrolled over HTTP.
-    pub fn for_store(store: &crate::Store) -> crate::Result<Self> {
-        let server = store.enrollment()?.and_then(|e| e.server).ok_or_else(|| {
-            crate::CoreError::InvalidInput {
-                field: "store",
-                reason: "this device is not enrolled with a server: enrol it with a code first"
-                    .into(),
-            }
-        })?;
-        Self::enrolled(&server, store)
-    }
-
     /// Sends `Authorization: Bearer <token>` with every request.
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
