@@ -3,68 +3,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(unix)]
 
+mod child;
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use child::Proc;
 use common::*;
 use fieldsync_core::protocol::{self, SyncResponse};
-
-struct Proc {
-    child: Child,
-    url: String,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-fn spawn(data: &Path) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
-        .args(["--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let started = Instant::now();
-    let url = loop {
-        let line =
-            lines.recv_timeout(Duration::from_secs(30)).expect("the server logs its address");
-        if let Some(rest) = line.split("addr=").nth(1)
-            && line.contains("serving")
-        {
-            let addr = rest.split_whitespace().next().unwrap().trim_matches('"');
-            break format!("http://{addr}");
-        }
-        assert!(started.elapsed() < Duration::from_secs(30));
-    };
-    Proc { child, url, lines }
-}
 
 /// Enrols `phone` as `user` the way an operator does: `user add` and `enroll-code` with the
 /// binary on the server's data directory, then `POST /v1/enroll` keeping the phone's actor.
 async fn enrol(url: &str, data: &Path, user: &str, phone: &Phone) -> String {
-    let cli = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
-            .arg("--data")
-            .arg(data)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let cli = |args: &[&str]| child::admin(data, args);
     cli(&["user", "add", user, "--role", "dispatcher", "--scope", "jl"]);
     let code = cli(&["enroll-code", user]);
     let req = protocol::EnrollRequest {
@@ -108,7 +61,7 @@ async fn acknowledged_changes_survive_sigkill_and_sigterm_stops_cleanly() {
     let phone = Phone::new("resident-1");
     let id = phone.report("survives a crash");
 
-    let mut p = spawn(&data);
+    let mut p = Proc::spawn(&data, "127.0.0.1:0");
     let token = enrol(&p.url, &data, "resident-1", &phone).await;
     let resp =
         sync(&p.url, &token, &phone.request(None, "", vec![phone.push_after(id, &[])])).await;
@@ -117,7 +70,7 @@ async fn acknowledged_changes_survive_sigkill_and_sigterm_stops_cleanly() {
     p.child.kill().unwrap(); // SIGKILL, right after the acknowledgement
     p.child.wait().unwrap();
 
-    let mut p = spawn(&data);
+    let mut p = Proc::spawn(&data, "127.0.0.1:0");
     let other = Phone::new("other");
     let other_token = enrol(&p.url, &data, "other", &other).await;
     let resp = sync(&p.url, &other_token, &other.request(None, "", vec![])).await;
@@ -141,7 +94,7 @@ async fn acknowledged_changes_survive_sigkill_and_sigterm_stops_cleanly() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let mut p = spawn(&data);
+    let mut p = Proc::spawn(&data, "127.0.0.1:0");
     let resp = sync(&p.url, &other_token, &other.request(None, "", vec![])).await;
     assert_ne!(resp.epoch, epoch);
     p.child.kill().unwrap();

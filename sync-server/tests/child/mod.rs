@@ -1,0 +1,71 @@
+//! The `fieldsync-server` binary as a child process of a test: started on a data directory,
+//! its address read from its log, its log lines kept for the test to read.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+/// A running server process.
+pub struct Proc {
+    pub child: Child,
+    pub url: String,
+    pub lines: Receiver<String>,
+}
+
+impl Proc {
+    /// Starts the server on `data`, listening on `listen` (`127.0.0.1:0` picks a port), and
+    /// waits until it logs that it serves.
+    pub fn spawn(data: &Path, listen: &str) -> Proc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
+            .args(["--data", data.to_str().unwrap(), "--listen", listen])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let started = Instant::now();
+        let url = loop {
+            let line =
+                lines.recv_timeout(Duration::from_secs(30)).expect("the server logs its address");
+            if let Some(rest) = line.split("addr=").nth(1)
+                && line.contains("serving")
+            {
+                let addr = rest.split_whitespace().next().unwrap().trim_matches('"');
+                break format!("http://{addr}");
+            }
+            assert!(started.elapsed() < Duration::from_secs(30));
+        };
+        Proc { child, url, lines }
+    }
+
+    /// SIGKILL, then reaps the process.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// Runs the server binary with `args` on `data` (an administration subcommand); its stdout.
+pub fn admin(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
