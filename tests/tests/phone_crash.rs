@@ -1,0 +1,763 @@
+//! A phone killed in the middle of its syncs: the phone process (`phone_sync_worker`, a real
+//! store file and a real HTTP sync client) is SIGKILLed again and again, most times while a sync
+//! is under way, and restarted on the same file. While it lives and between its lives a second
+//! device edits the same records and syncs, so the phone's pushes meet other writes to the same
+//! documents and its pulls have work too. At the end the phone syncs to a
+//! clean finish, and:
+//! - every write the phone promised (printed after the store's `Ok`) is in its store, whose
+//!   `integrity_check` passes, and on the server;
+//! - nothing is doubled: every record, list item (entry, comment, session) and notes fragment is
+//!   held once by the phone, by the server and by the second device, and the server's change log
+//!   holds each of the phone's changes exactly once;
+//! - the three converge (same documents, same heads), the second device's edits are on the
+//!   phone, and nothing waits to be pushed or pulled.
+//!
+//! DESIGN.md: "losing a record that a phone said was saved" is never acceptable, and a sync
+//! "killed at any point resumes where it stopped".
+//!
+//! The run is random (the edits, when each kill lands); the seed is printed and
+//! `FIELDSYNC_PHONE_SEED=<seed>` replays the same choices (kill times follow the seed, though
+//! where a kill lands also depends on the machine's speed). The default run kills the phone 20
+//! times and takes about a minute in a debug build. The longer run:
+//!
+//! ```sh
+//! FIELDSYNC_PHONE_KILLS=200 cargo test -p fieldsync-tests --test phone_crash -- --nocapture
+//! ```
+#![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use automerge::{ActorId, AutoCommit, ChangeHash};
+use fieldsync_core::model::{Kind, Record};
+use fieldsync_core::policy::{Profile, Role};
+use fieldsync_core::sync::HttpTransport;
+use fieldsync_core::{DocId, Store};
+use fieldsync_server::{RunningServer, Server, ServerConfig};
+use fieldsync_tests::crash::Written;
+use fieldsync_tests::phone::{Phone, enrol_http};
+use fieldsync_tests::phone_crash::{Editor, Line};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const SEED_VAR: &str = "FIELDSYNC_PHONE_SEED";
+const KILLS_VAR: &str = "FIELDSYNC_PHONE_KILLS";
+const DEFAULT_KILLS: usize = 20;
+/// The phone's user, and the second device's.
+const PHONE: &str = "police-li";
+const OTHER: &str = "cadre-wang";
+/// Share of kills aimed at a running sync; the others land at any moment of the worker's life.
+const AIM_AT_SYNC: f64 = 0.85;
+/// The second device's pause between its bursts of edits while the phone lives.
+const OTHER_PAUSE: Duration = Duration::from_millis(40);
+/// How long the phone may take to start a sync, or to finish its final one.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// What was written to one record, by the phone (promised) and by the second device.
+#[derive(Debug, Default)]
+struct Expected {
+    kind: Option<Kind>,
+    /// Patrol entries: key → text.
+    entries: BTreeMap<String, String>,
+    /// Report comments: key → text.
+    comments: BTreeMap<String, String>,
+    /// Mediation sessions: key → fragments of its notes (the initial notes among them).
+    sessions: BTreeMap<String, Vec<String>>,
+}
+
+impl Expected {
+    fn add(&mut self, written: Written) {
+        match written {
+            Written::Created { kind, .. } => self.kind = Some(kind),
+            Written::Entry { key, text, .. } => {
+                self.kind = Some(Kind::PatrolLog);
+                self.entries.insert(key, text);
+            }
+            Written::Comment { key, text, .. } => {
+                self.kind = Some(Kind::Report);
+                self.comments.insert(key, text);
+            }
+            Written::Session { key, notes, .. } => {
+                self.kind = Some(Kind::MediationCase);
+                self.sessions.entry(key).or_default().push(notes);
+            }
+            Written::Notes { session, fragment, .. } => {
+                self.kind = Some(Kind::MediationCase);
+                self.sessions.entry(session).or_default().push(fragment);
+            }
+            other => panic!("the editors do not write {other}"),
+        }
+    }
+}
+
+/// Every item of a list appears once (`what` names the list in a problem).
+fn unique<'a>(
+    problems: &mut Vec<String>,
+    at: &str,
+    id: DocId,
+    what: &str,
+    items: impl IntoIterator<Item = &'a String>,
+) {
+    let mut seen = BTreeSet::new();
+    for item in items {
+        if !seen.insert(item) {
+            problems.push(format!("{at}: {id}: {what} {item} appears more than once"));
+        }
+    }
+}
+
+/// The `「…」` fragments of a text, in order.
+fn fragments(text: &str) -> Vec<String> {
+    text.split('「')
+        .skip(1)
+        .map(|rest| format!("「{}」", rest.split('」').next().unwrap_or_default()))
+        .collect()
+}
+
+/// Checks one record as `at` (phone, server, second device) holds it: every expected write is
+/// there once, and no list item or notes fragment is there twice.
+fn check_record(
+    problems: &mut Vec<String>,
+    at: &str,
+    id: DocId,
+    record: &Record,
+    expected: Option<&Expected>,
+) {
+    let empty = Expected::default();
+    let exp = expected.unwrap_or(&empty);
+    if record.header().id != id {
+        problems.push(format!("{at}: {id}: its header names {}", record.header().id));
+    }
+    if let Some(kind) = exp.kind
+        && record.header().kind != kind
+    {
+        problems
+            .push(format!("{at}: {id}: written as a {kind}, held as a {}", record.header().kind));
+    }
+    let mut listed = |what: &str, items: Vec<(&String, &String)>, want: &BTreeMap<_, _>| {
+        unique(problems, at, id, what, items.iter().map(|(k, _)| *k));
+        unique(problems, at, id, &format!("{what} text"), items.iter().map(|(_, t)| *t));
+        for (key, text) in want {
+            match items.iter().find(|(k, _)| *k == key) {
+                Some((_, t)) if *t == text => {}
+                Some((_, t)) => problems.push(format!("{at}: {id}: {what} {key} reads {t:?}")),
+                None => problems.push(format!("{at}: {id}: {what} {key} {text} is missing")),
+            }
+        }
+    };
+    match record {
+        Record::Report(r) => {
+            listed("comment", r.comments.iter().map(|c| (&c.id, &c.text)).collect(), &exp.comments)
+        }
+        Record::PatrolLog(p) => {
+            listed("entry", p.entries.iter().map(|e| (&e.id, &e.text)).collect(), &exp.entries)
+        }
+        Record::MediationCase(c) => {
+            unique(problems, at, id, "session", c.sessions.iter().map(|s| &s.id));
+            let all: Vec<String> = c.sessions.iter().flat_map(|s| fragments(&s.notes)).collect();
+            unique(problems, at, id, "notes fragment", all.iter());
+            for (key, want) in &exp.sessions {
+                let Some(session) = c.sessions.iter().find(|s| &s.id == key) else {
+                    problems.push(format!("{at}: {id}: session {key} is missing"));
+                    continue;
+                };
+                for fragment in want {
+                    let n = session.notes.matches(fragment.as_str()).count();
+                    if n != 1 {
+                        problems.push(format!(
+                            "{at}: {id}: session {key}: notes {fragment} appear {n} times"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A running worker: its process, its complete stdout lines as they come, its stderr.
+struct Worker {
+    child: Child,
+    lines: Receiver<Result<Line, String>>,
+    stderr: JoinHandle<Vec<u8>>,
+}
+
+impl Worker {
+    fn start(path: &Path, seed: u64, tag: &str, last: bool) -> Worker {
+        let mut command = Process::new(env!("CARGO_BIN_EXE_phone_sync_worker"));
+        command.arg(path).arg(seed.to_string()).arg(tag);
+        if last {
+            command.arg("final");
+        }
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start phone_sync_worker");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                // A read error can only cut the output short: promises are lost, never invented.
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    // Only complete lines are promises: the kill may cut the last one short.
+                    Ok(_) if buf.last() != Some(&b'\n') => break,
+                    Ok(n) => {
+                        let line = String::from_utf8_lossy(&buf[..n - 1]).into_owned();
+                        if tx.send(line.parse::<Line>()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let stderr = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = stderr.read_to_end(&mut buf);
+            buf
+        });
+        Worker { child, lines, stderr }
+    }
+
+    /// The next line, or `None` if the worker's output ended or `deadline` passed.
+    fn next(&self, deadline: Instant, replay: &str) -> Option<Line> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(wait) {
+            Ok(Ok(line)) => Some(line),
+            Ok(Err(e)) => panic!("bad line from the worker: {e}; {replay}"),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Waits for the process to end (it was killed, or ends by itself); returns how it ended,
+    /// every line it printed after those already taken, and its stderr.
+    fn finish(mut self, replay: &str) -> (std::process::ExitStatus, Vec<Line>, String) {
+        let status = self.child.wait().expect("wait for the worker");
+        let mut rest = Vec::new();
+        for line in self.lines.iter() {
+            rest.push(line.unwrap_or_else(|e| panic!("bad line from the worker: {e}; {replay}")));
+        }
+        let stderr = self.stderr.join().expect("stderr reader");
+        (status, rest, String::from_utf8_lossy(&stderr).into_owned())
+    }
+}
+
+/// What one life of the worker did before its kill.
+struct Life {
+    plan: Plan,
+    lines: Vec<Line>,
+    /// The kill came while a sync was running.
+    mid_sync: bool,
+    /// ... and after that sync had been answered at least once.
+    after_answer: bool,
+}
+
+/// How long the phone's syncs have been taking, from the summaries of completed ones.
+#[derive(Debug, Default)]
+struct Pace {
+    /// (milliseconds, requests) of each completed sync.
+    syncs: Vec<(u64, u64)>,
+}
+
+impl Pace {
+    fn add(&mut self, lines: &[Line]) {
+        for line in lines {
+            if let Line::Synced { ms, requests, .. } = line {
+                self.syncs.push((*ms, *requests));
+            }
+        }
+    }
+
+    /// The median of the last few syncs: (whole sync, one request).
+    fn typical(&self) -> (Duration, Duration) {
+        let mut recent: Vec<(u64, u64)> = self.syncs.iter().rev().take(9).copied().collect();
+        recent.sort();
+        let (ms, requests) = recent.get(recent.len() / 2).copied().unwrap_or((400, 4));
+        let ms = ms.max(20);
+        (Duration::from_millis(ms), Duration::from_millis((ms / requests.max(1)).max(5)))
+    }
+}
+
+/// When to kill the worker.
+#[derive(Debug, Clone, Copy)]
+enum Plan {
+    /// At any moment of its life: opening, editing or syncing.
+    Anytime(Duration),
+    /// This long after the `n`th sync of its life started.
+    AfterStart(usize, Duration),
+    /// This long after the `n`th answered request of its life (inside a sync's later rounds).
+    AfterAnswer(usize, Duration),
+}
+
+impl Plan {
+    fn draw(rng: &mut StdRng, pace: &Pace) -> Plan {
+        let (sync, request) = pace.typical();
+        let upto = |rng: &mut StdRng, d: Duration| {
+            Duration::from_millis(rng.random_range(0..=d.as_millis() as u64))
+        };
+        // Mostly the first sync of a life, which also carries what the last life left unsent.
+        let n = if rng.random_bool(0.7) { 1 } else { 2 };
+        if !rng.random_bool(AIM_AT_SYNC) {
+            Plan::Anytime(upto(rng, sync * 3))
+        } else if rng.random_bool(0.5) {
+            Plan::AfterStart(n, upto(rng, sync * 6 / 5))
+        } else {
+            Plan::AfterAnswer(rng.random_range(1..=4), upto(rng, request))
+        }
+    }
+}
+
+/// Starts the worker, kills it by the plan drawn from `rng`, and returns what it printed.
+fn live_and_die(path: &Path, rng: &mut StdRng, tag: &str, pace: &Pace, replay: &str) -> Life {
+    let seed: u64 = rng.random();
+    let plan = Plan::draw(rng, pace);
+    let mut worker = Worker::start(path, seed, tag, false);
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + PATIENCE;
+    let mut wait_for = |counts: &dyn Fn(&Line) -> bool, n: usize| {
+        let mut seen = 0;
+        while seen < n {
+            let Some(line) = worker.next(deadline, replay) else { break };
+            seen += usize::from(counts(&line));
+            lines.push(line);
+        }
+    };
+    let delay = match plan {
+        Plan::Anytime(delay) => delay,
+        Plan::AfterStart(n, delay) => {
+            wait_for(&|l| *l == Line::SyncStarted, n);
+            delay
+        }
+        Plan::AfterAnswer(n, delay) => {
+            wait_for(&|l| matches!(l, Line::Progress { .. }), n);
+            delay
+        }
+    };
+    std::thread::sleep(delay);
+    // On Unix this is SIGKILL: no destructor, no flush, no SQLite close runs in the worker.
+    let _ = worker.child.kill();
+    let (status, rest, stderr) = worker.finish(replay);
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the worker ended on its own ({status}) instead of being killed; {replay}\n\
+         its stderr:\n{stderr}"
+    );
+    lines.extend(rest);
+    let last_start = lines.iter().rposition(|l| *l == Line::SyncStarted);
+    let last_end = lines.iter().rposition(|l| matches!(l, Line::Synced { .. }));
+    let mid_sync = match (last_start, last_end) {
+        (Some(s), Some(e)) => s > e,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let after_answer = mid_sync
+        && last_start
+            .is_some_and(|s| lines[s..].iter().any(|l| matches!(l, Line::Progress { .. })));
+    Life { plan, lines, mid_sync, after_answer }
+}
+
+/// Checks the records touched by `written` in the phone's store (which the worker died on).
+fn check_promises(
+    path: &Path,
+    written: &[&Written],
+    expected: &BTreeMap<DocId, Expected>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let store = Store::open(path).expect("the store opens after a kill");
+    if let Err(e) = store.integrity_check() {
+        problems.push(format!("phone: integrity check: {e}"));
+    }
+    let docs: BTreeSet<DocId> = written.iter().map(|w| w.doc()).collect();
+    for id in docs {
+        match store.get(id) {
+            Ok(record) => check_record(&mut problems, "phone", id, &record, expected.get(&id)),
+            Err(e) => problems.push(format!("phone: {id}: promised, but does not read: {e}")),
+        }
+    }
+    problems
+}
+
+/// Every document a store holds, with its heads.
+fn heads_of(store: &Store) -> BTreeMap<DocId, Vec<ChangeHash>> {
+    store
+        .doc_ids()
+        .unwrap()
+        .into_iter()
+        .map(|id| {
+            let mut heads = store.heads(id).unwrap();
+            heads.sort();
+            (id, heads)
+        })
+        .collect()
+}
+
+/// Totals over the run.
+#[derive(Debug, Default)]
+struct Tally {
+    kills: usize,
+    mid_sync: usize,
+    after_answer: usize,
+    syncs_completed: usize,
+    promised: usize,
+    other_writes: usize,
+    requests: u64,
+    bytes_up: u64,
+    bytes_down: u64,
+}
+
+impl Tally {
+    /// Adds the traffic of the syncs in `lines`: whole syncs by their summary, a killed one by
+    /// its last progress line.
+    fn traffic(&mut self, lines: &[Line]) {
+        let mut open: Option<(u64, u64, u64)> = None;
+        for line in lines {
+            match *line {
+                Line::SyncStarted => open = Some((0, 0, 0)),
+                Line::Progress { requests, bytes_up, bytes_down, .. } => {
+                    open = Some((requests, bytes_up, bytes_down))
+                }
+                Line::Synced { requests, bytes_up, bytes_down, .. } => {
+                    self.syncs_completed += 1;
+                    self.requests += requests;
+                    self.bytes_up += bytes_up;
+                    self.bytes_down += bytes_down;
+                    open = None;
+                }
+                Line::Wrote(_) => {}
+            }
+        }
+        if let Some((requests, up, down)) = open {
+            self.requests += requests;
+            self.bytes_up += up;
+            self.bytes_down += down;
+        }
+    }
+}
+
+fn server_records(
+    rt: &tokio::runtime::Runtime,
+    server: &RunningServer,
+    ids: &[DocId],
+) -> HashMap<DocId, AutoCommit> {
+    let storage = server.server().storage();
+    let loaded = rt.block_on(storage.load(ids.to_vec())).expect("load from the server");
+    ids.iter()
+        .zip(loaded)
+        .filter_map(|(id, stored)| {
+            stored.map(|s| (*id, AutoCommit::load(&s.bytes).expect("the server's bytes load")))
+        })
+        .collect()
+}
+
+/// `(document, change)` of every entry of the server's change log, with how often it appears.
+fn server_log(
+    rt: &tokio::runtime::Runtime,
+    server: &RunningServer,
+) -> HashMap<(DocId, ChangeHash), usize> {
+    let storage = server.server().storage();
+    let mut out = HashMap::new();
+    let mut after = 0;
+    loop {
+        let page = rt.block_on(storage.audit(after, 1000)).expect("read the server's log");
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for r in page {
+            *out.entry((r.doc, ChangeHash(r.hash))).or_default() += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn a_phone_killed_during_syncs_loses_and_doubles_nothing() {
+    let seed: u64 = match std::env::var(SEED_VAR) {
+        Ok(s) => s.trim().parse().unwrap_or_else(|_| panic!("{SEED_VAR}={s:?} is not a u64")),
+        Err(_) => rand::random(),
+    };
+    let kills: usize = match std::env::var(KILLS_VAR) {
+        Ok(s) => s.trim().parse().unwrap_or_else(|_| panic!("{KILLS_VAR}={s:?} is not a number")),
+        Err(_) => DEFAULT_KILLS,
+    };
+    let replay = format!("replay with {SEED_VAR}={seed}");
+    println!("phone_crash: seed {seed}, {kills} kills ({replay})");
+    let started = Instant::now();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = ServerConfig::new(dir.path().join("server"))
+        .with_listen("127.0.0.1:0".parse().expect("address"));
+    let server = rt.block_on(Server::start(&config)).expect("server starts");
+
+    // The phone enrols as a phone does: its store keeps the server's URL and its token.
+    let path = dir.path().join("phone.db");
+    {
+        let accounts = server.server().accounts();
+        accounts.add_user(PHONE, Role::Dispatcher, None, &["jl".to_string()]).expect("add user");
+        let admin =
+            Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] };
+        let code = accounts.issue_code(PHONE, &admin, Duration::from_secs(600)).expect("code").code;
+        let store = Store::open(&path).expect("open the phone's store");
+        let transport = HttpTransport::new(&server.url()).expect("url");
+        rt.block_on(fieldsync_core::sync::enroll(&store, &transport, &code, "patrol phone"))
+            .expect("enrol the phone");
+    }
+    let other = Phone::new(dir.path(), OTHER, enrol_http(&server, OTHER));
+    let mut other_editor = Editor::new(rng.random(), "o");
+
+    // Everything written, and the phone's promises alone (what its store must hold after a kill).
+    let mut expected: BTreeMap<DocId, Expected> = BTreeMap::new();
+    let mut promised: BTreeMap<DocId, Expected> = BTreeMap::new();
+    let mut tally = Tally::default();
+    let mut pace = Pace::default();
+    for round in 1..=kills {
+        // While the phone lives, the second device edits the same records in small bursts and
+        // syncs after each, so the phone's pushes meet other writes and its pulls find new ones.
+        let stop = AtomicBool::new(false);
+        let (life, during) = std::thread::scope(|s| {
+            let busy = s.spawn(|| {
+                let mut writes = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    rt.block_on(other.sync());
+                    other_editor.refresh(&other.store).expect("list the second device's records");
+                    for _ in 0..other_editor.roll(2..6) {
+                        writes.push(
+                            other_editor.edit(&other.store).expect("the second device edits"),
+                        );
+                    }
+                    std::thread::sleep(OTHER_PAUSE);
+                }
+                rt.block_on(other.sync());
+                writes
+            });
+            let life = live_and_die(&path, &mut rng, &format!("p{round}"), &pace, &replay);
+            stop.store(true, Ordering::SeqCst);
+            (life, busy.join().expect("the second device's thread"))
+        });
+        tally.other_writes += during.len();
+        for w in during {
+            expected.entry(w.doc()).or_default().add(w);
+        }
+        tally.kills += 1;
+        tally.mid_sync += usize::from(life.mid_sync);
+        tally.after_answer += usize::from(life.after_answer);
+        tally.traffic(&life.lines);
+        pace.add(&life.lines);
+        let written: Vec<&Written> = life
+            .lines
+            .iter()
+            .filter_map(|l| match l {
+                Line::Wrote(w) => Some(w),
+                _ => None,
+            })
+            .collect();
+        tally.promised += written.len();
+        for w in &written {
+            expected.entry(w.doc()).or_default().add((*w).clone());
+            promised.entry(w.doc()).or_default().add((*w).clone());
+        }
+        let problems = check_promises(&path, &written, &promised);
+        println!(
+            "kill {round}: {} promised writes, {} syncs completed, killed {} ({:?})",
+            written.len(),
+            life.lines.iter().filter(|l| matches!(l, Line::Synced { .. })).count(),
+            match (life.mid_sync, life.after_answer) {
+                (true, true) => "mid-sync, after an answer",
+                (true, false) => "mid-sync, before the first answer",
+                _ => "outside a sync",
+            },
+            life.plan,
+        );
+        assert!(
+            problems.is_empty(),
+            "after kill {round} of {kills} ({replay}), {} problems:\n{}",
+            problems.len(),
+            problems.join("\n")
+        );
+
+        // Between lives the second device edits more, for the next life's first pull.
+        rt.block_on(other.sync());
+        other_editor.refresh(&other.store).expect("list the second device's records");
+        for _ in 0..other_editor.roll(10..30) {
+            let w = other_editor.edit(&other.store).expect("the second device edits");
+            tally.other_writes += 1;
+            expected.entry(w.doc()).or_default().add(w);
+        }
+        rt.block_on(other.sync());
+    }
+
+    // The phone comes back for good and syncs to the end.
+    let worker = Worker::start(&path, 0, "final", true);
+    let deadline = Instant::now() + PATIENCE;
+    let mut lines = Vec::new();
+    while let Some(line) = worker.next(deadline, &replay) {
+        lines.push(line);
+    }
+    let mut worker = worker;
+    if Instant::now() >= deadline {
+        let _ = worker.child.kill();
+    }
+    let (status, rest, stderr) = worker.finish(&replay);
+    lines.extend(rest);
+    assert!(status.success(), "the final sync did not finish ({status}); {replay}\n{stderr}");
+    let summaries: Vec<&Line> = lines.iter().filter(|l| matches!(l, Line::Synced { .. })).collect();
+    assert_eq!(summaries.len(), 2, "{lines:?}");
+    println!("final syncs: {} then {}", summaries[0], summaries[1]);
+    assert!(
+        matches!(summaries[1], Line::Synced { pushed: 0, pulled: 0, .. }),
+        "a second sync right after the final one still had work: {}; {replay}",
+        summaries[1]
+    );
+    tally.traffic(&lines);
+    rt.block_on(other.sync());
+
+    let mut problems = Vec::new();
+    let phone = Store::open(&path).expect("open the phone's store");
+    if let Err(e) = phone.integrity_check() {
+        problems.push(format!("phone: integrity check: {e}"));
+    }
+    let status = phone.sync_status().expect("sync status");
+    if status.pending_docs != 0 || !status.rejected.is_empty() {
+        problems.push(format!("phone: sync state not clean: {status:?}"));
+    }
+    let phone_heads = heads_of(&phone);
+    let ids: Vec<DocId> = phone_heads.keys().copied().collect();
+    for id in expected.keys() {
+        if !phone_heads.contains_key(id) {
+            problems.push(format!("phone: {id}: written, but not held"));
+        }
+    }
+    for &id in &ids {
+        match phone.get(id) {
+            Ok(record) => check_record(&mut problems, "phone", id, &record, expected.get(&id)),
+            Err(e) => problems.push(format!("phone: {id}: does not read: {e}")),
+        }
+    }
+
+    // The server holds the same documents, once each, with the same heads and contents.
+    let server_ids = rt.block_on(server.server().storage().doc_ids()).expect("server ids");
+    let server_set: BTreeSet<DocId> = server_ids.iter().copied().collect();
+    if server_set.len() != server_ids.len() {
+        problems.push(format!(
+            "server: {} rows for {} documents",
+            server_ids.len(),
+            server_set.len()
+        ));
+    }
+    if server_set != phone_heads.keys().copied().collect::<BTreeSet<_>>() {
+        problems.push(format!(
+            "server holds {} documents, the phone {}",
+            server_set.len(),
+            phone_heads.len()
+        ));
+    }
+    let mut on_server = server_records(&rt, &server, &ids);
+    for &id in &ids {
+        let Some(doc) = on_server.get_mut(&id) else {
+            problems.push(format!("server: {id}: not held"));
+            continue;
+        };
+        let mut heads = doc.get_heads();
+        heads.sort();
+        if Some(&heads) != phone_heads.get(&id) {
+            problems.push(format!("server: {id}: heads differ from the phone's"));
+        }
+        match fieldsync_core::model::read_record(doc, id) {
+            Ok(record) => check_record(&mut problems, "server", id, &record, expected.get(&id)),
+            Err(e) => problems.push(format!("server: {id}: does not read: {e}")),
+        }
+    }
+
+    // The server's log holds each of the phone's changes exactly once.
+    let log = server_log(&rt, &server);
+    let actor: ActorId = phone.identity().actor;
+    let mut phone_changes = 0usize;
+    for &id in &ids {
+        let mut doc = phone.load(id).expect("load");
+        for change in doc.get_changes(&[]) {
+            if change.actor_id() != &actor {
+                continue;
+            }
+            phone_changes += 1;
+            match log.get(&(id, change.hash())) {
+                Some(1) => {}
+                Some(n) => {
+                    problems.push(format!("server log: {id}: change {} {n} times", change.hash()))
+                }
+                None => {
+                    problems.push(format!("server log: {id}: change {} missing", change.hash()))
+                }
+            }
+        }
+    }
+    let doubled = log.values().filter(|&&n| n > 1).count();
+    if doubled > 0 {
+        problems.push(format!("server log: {doubled} changes logged more than once"));
+    }
+
+    // The second device converged too.
+    let other_heads = heads_of(&other.store);
+    if other_heads != phone_heads {
+        problems.push(format!(
+            "the second device holds {} documents, {} with other heads than the phone's",
+            other_heads.len(),
+            other_heads.iter().filter(|(id, h)| phone_heads.get(id) != Some(h)).count()
+        ));
+    }
+    for &id in &ids {
+        if let Ok(record) = other.store.get(id) {
+            check_record(&mut problems, OTHER, id, &record, expected.get(&id));
+        }
+    }
+
+    println!(
+        "phone_crash: {} kills ({} mid-sync, {} of them after the sync's first answer), \
+         {} syncs completed, {} promised writes and {} by the second device checked on \
+         {} documents; {} of the phone's changes logged once each; phone traffic {} requests, \
+         {} B up, {} B down; {:?}",
+        tally.kills,
+        tally.mid_sync,
+        tally.after_answer,
+        tally.syncs_completed,
+        tally.promised,
+        tally.other_writes,
+        ids.len(),
+        phone_changes,
+        tally.requests,
+        tally.bytes_up,
+        tally.bytes_down,
+        started.elapsed()
+    );
+    assert!(
+        problems.is_empty(),
+        "after {kills} kills ({replay}), {} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    // A run whose kills missed the syncs, or whose phone hardly wrote, would prove little.
+    assert!(
+        tally.mid_sync * 2 >= tally.kills,
+        "only {} of {} kills landed during a sync; {replay}",
+        tally.mid_sync,
+        tally.kills
+    );
+    assert!(tally.promised >= 10 * kills, "only {} promised writes; {replay}", tally.promised);
+    rt.block_on(server.shutdown()).expect("server shuts down");
+}
