@@ -7,7 +7,10 @@
 //! helpers ([`stats`]); each suite lives in its own module.
 
 pub mod corpus;
+pub mod load;
 pub mod report;
+pub mod server;
+pub mod sim;
 pub mod stats;
 pub mod store;
 pub mod sync;

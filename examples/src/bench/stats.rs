@@ -40,6 +40,12 @@ impl Samples {
         self.sorted = false;
     }
 
+    /// Adds every sample of `other`.
+    pub fn extend(&mut self, other: Samples) {
+        self.ms.extend(other.ms);
+        self.sorted = false;
+    }
+
     /// How many samples there are.
     pub fn len(&self) -> usize {
         self.ms.len()
@@ -95,5 +101,9 @@ mod tests {
         s.push(Duration::from_millis(0));
         assert_eq!(s.percentile(25.0), 0.0);
         assert_eq!(s.len(), 4);
+        let mut more = Samples::new();
+        more.push(Duration::from_millis(9));
+        s.extend(more);
+        assert_eq!((s.len(), s.percentile(100.0)), (5, 9.0));
     }
 }

@@ -7,7 +7,11 @@
 //! ```text
 //! cargo run --release -p fieldsync-examples --bin bench -- store [--docs N] [--json FILE]
 //! cargo run --release -p fieldsync-examples --bin bench -- sync [--docs N] [--server URL]
+//! cargo run --release -p fieldsync-examples --bin bench -- load [--devices N] [--rounds N] [--concurrency N]
 //! ```
+//!
+//! `load` exits non-zero if any request failed or was refused (`load.errors`) or the devices did
+//! not end up holding what the server holds.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,7 +45,10 @@ enum Suite {
     /// Phones and a server over HTTP on loopback: initial sync, reconnect, one change, load,
     /// and the server's memory.
     Sync(SyncArgs),
-    /// Runs a server for the `sync` suite (started by the suite itself).
+    /// Devices of real users (residents, patrols, mediators, grid leaders, dispatchers) sync
+    /// with a server over several rounds of mixed writes and reads; errors and convergence.
+    Load(LoadArgs),
+    /// Runs a server for the `sync` and `load` suites (started by the suite itself).
     #[command(hide = true)]
     Serve {
         /// Directory of the server's database.
@@ -76,6 +83,22 @@ struct SyncArgs {
     /// Seed a new phone fixture even if a cached one exists.
     #[arg(long)]
     fresh: bool,
+}
+
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// Simulated devices.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    devices: u64,
+    /// Rounds per device (write, pull, visible or reconcile, in turn).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    rounds: u64,
+    /// Devices in a round at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    concurrency: u64,
+    /// Page size (bytes) the devices ask for.
+    #[arg(long, default_value_t = 32 * 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    page_bytes: u32,
 }
 
 #[derive(Debug, Args)]
@@ -115,7 +138,16 @@ fn main() -> ExitCode {
             },
             &mut report,
         ),
-        Suite::Serve { data } => bench::sync::server::serve_child(data.clone()),
+        Suite::Load(args) => bench::load::run(
+            &bench::load::Options {
+                devices: args.devices as usize,
+                rounds: args.rounds as usize,
+                concurrency: args.concurrency as usize,
+                page_bytes: args.page_bytes,
+            },
+            &mut report,
+        ),
+        Suite::Serve { data } => bench::server::serve_child(data.clone()),
     };
     // Whatever was measured before a failure is still worth keeping.
     let written = match &cli.json {

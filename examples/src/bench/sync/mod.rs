@@ -11,9 +11,8 @@
 //! protocol directly, holding one document each in memory. The server is a child process, so
 //! its memory is its own, unless `--server URL` names one started elsewhere.
 
-mod device;
+mod bulk;
 mod privacy;
-pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,9 +25,10 @@ use fieldsync_core::sync::{HttpTransport, SyncClient, SyncSummary};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use self::device::{BulkPusher, Round, SimDevice};
-use self::server::BenchServer;
+use self::bulk::BulkPusher;
 use super::corpus::Corpus;
+use super::server::BenchServer;
+use super::sim::{Exchange, Pulled, SimDevice};
 use super::store::seed::{copy, ensure_fixture};
 use super::{Report, Result, Samples, Unit, progress};
 
@@ -192,14 +192,10 @@ async fn load(
         let user = format!("device-{i:04}");
         let actor = automerge::ActorId::random();
         let transport = server.enrol(&user, actor.to_bytes())?;
-        devices.push(SimDevice::new(
-            transport,
-            user,
-            actor,
-            report,
-            position.clone(),
-            opts.page_bytes,
-        )?);
+        let mut device =
+            SimDevice::new(transport, user, actor, position.clone(), opts.page_bytes, Pulled::Skip);
+        device.create(&NewRecord::Report(report))?;
+        devices.push(device);
     }
     let (devices, _, _, setup_wall) = rounds(devices, opts.concurrency).await?;
     report.record(
@@ -215,7 +211,8 @@ async fn load(
     let mut ready = Vec::with_capacity(devices.len());
     for mut d in devices {
         d.reposition(position.clone());
-        d.edit(&corpus.comment())?;
+        let own = d.ids().next().ok_or("a simulated device holds no report")?;
+        d.edit(own, &corpus.comment())?;
         ready.push(d);
     }
     let before = server.metric("fieldsync_changes_accepted_total").await?;
@@ -244,7 +241,7 @@ async fn load(
 async fn rounds(
     devices: Vec<SimDevice>,
     concurrency: usize,
-) -> Result<(Vec<SimDevice>, Samples, Round, Duration)> {
+) -> Result<(Vec<SimDevice>, Samples, Exchange, Duration)> {
     let gate = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut set = JoinSet::new();
     let start = Instant::now();
@@ -259,7 +256,7 @@ async fn rounds(
     }
     let mut out = Vec::new();
     let mut samples = Samples::new();
-    let mut total = Round::default();
+    let mut total = Exchange::default();
     while let Some(joined) = set.join_next().await {
         let (d, moved, took) = joined??;
         samples.push(took);

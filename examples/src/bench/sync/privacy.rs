@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use fieldsync_core::sync::{HttpTransport, SyncClient};
 
-use super::server::BenchServer;
+use crate::bench::server::BenchServer;
 use crate::bench::{Report, Result, Samples, Unit, progress};
 
 /// `server.want_hidden_*` and `server.want_missing_*`: a resident of a grid with no documents

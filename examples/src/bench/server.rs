@@ -1,5 +1,6 @@
-//! The server a sync run talks to: one the suite starts itself (a child process, so its
-//! resident memory is its own), or one started elsewhere and named by URL.
+//! The server a benchmark talks to: one the suite starts itself (a child process, so its
+//! resident memory is its own and can be read from `/proc`), or one started elsewhere and named
+//! by URL. The `sync` and `load` suites share it.
 //!
 //! The child is this very executable run with the hidden `serve` subcommand ([`serve_child`]):
 //! the same server code and allocator as `fieldsync-server`, without asking the user to build a
@@ -85,8 +86,16 @@ impl BenchServer {
         scope: &str,
         actor: &[u8],
     ) -> Result<HttpTransport> {
+        let profile = Profile { user: user.into(), role, patrol: None, scopes: vec![scope.into()] };
+        self.enrol_profile(&profile, actor)
+    }
+
+    /// Enrols a device of `profile`'s user (added with that role, patrol kind and scopes if the
+    /// user is new) writing as `actor`.
+    pub fn enrol_profile(&self, profile: &Profile, actor: &[u8]) -> Result<HttpTransport> {
+        let user = profile.user.as_str();
         if self.accounts.user(user)?.is_none() {
-            self.accounts.add_user(user, role, None, &[scope.to_string()])?;
+            self.accounts.add_user(user, profile.role, profile.patrol, &profile.scopes)?;
         }
         let admin =
             Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] };
@@ -101,6 +110,18 @@ impl BenchServer {
     /// Its base URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The memory of the server child as the kernel counts it (`/proc/<pid>/status`); `None`
+    /// for a server started elsewhere.
+    pub fn child_memory(&self) -> Result<Option<Memory>> {
+        let Some(child) = &self.child else {
+            return Ok(None);
+        };
+        let path = format!("/proc/{}/status", child.id());
+        let status =
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        Memory::parse(&status).map(Some).ok_or_else(|| format!("{path} has no VmRSS line").into())
     }
 
     /// A value of the server's `/metrics` (the first sample named `name`, without labels).
@@ -119,6 +140,29 @@ impl BenchServer {
             .lines()
             .find_map(|l| l.strip_prefix(prefix.as_str()))
             .and_then(|v| v.trim().parse().ok()))
+    }
+}
+
+/// A process's memory, from the `VmRSS` and `VmHWM` lines of `/proc/<pid>/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// Resident memory now, in bytes.
+    pub rss: u64,
+    /// The most resident memory the process has had, in bytes, where the kernel reports it.
+    pub peak: Option<u64>,
+}
+
+impl Memory {
+    /// Reads the two lines of a `status` file (values in kB); `None` without `VmRSS`.
+    pub fn parse(status: &str) -> Option<Memory> {
+        let kb = |name: &str| {
+            status.lines().find_map(|l| {
+                let rest = l.strip_prefix(name)?.trim();
+                let n: u64 = rest.strip_suffix("kB").unwrap_or(rest).trim().parse().ok()?;
+                Some(n * 1024)
+            })
+        };
+        Some(Memory { rss: kb("VmRSS:")?, peak: kb("VmHWM:") })
     }
 }
 
@@ -149,4 +193,22 @@ pub fn serve_child(data_dir: PathBuf) -> Result<()> {
             .await
             .map_err(|e| format!("serving failed: {e}").into())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_rss_and_peak_from_proc_status() {
+        let status = "Name:\tbench\nVmPeak:\t  900 kB\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\n";
+        let m = Memory::parse(status);
+        assert_eq!(m, Some(Memory { rss: 1024 * 1024, peak: Some(2048 * 1024) }));
+        assert_eq!(Memory::parse("VmRSS:\t 7 kB\n"), Some(Memory { rss: 7168, peak: None }));
+        assert_eq!(Memory::parse("Name:\tx\n"), None);
+        let own = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        if !own.is_empty() {
+            assert!(Memory::parse(&own).is_some_and(|m| m.rss > 0), "{own}");
+        }
+    }
 }
