@@ -1,9 +1,10 @@
 //! How big the next sync request may be. On a good link requests are as large as the
 //! configuration allows (fewest round trips); on a weak one — 2G in a valley, a connection cut
 //! every few seconds — a request that cannot cross the link before it drops would be sent again
-//! and again. So every failed request divides the sizes by four, and every answered one sets
-//! them from the rate it achieved so that the next round takes about [`TARGET_ROUND`], growing at
-//! most twofold per answer.
+//! and again. So a client starts small ([`START_BYTES`]: the link is unknown), every failed
+//! request divides the sizes by four, and every answered one sets them from the rate it achieved
+//! so that the next round takes about [`TARGET_ROUND`], growing at most twofold per answer. On a
+//! good link the sizes reach the configured maximum after a handful of rounds.
 
 use std::time::Duration;
 
@@ -11,6 +12,9 @@ use crate::protocol::limits;
 
 /// The time one round trip should take at the rate last seen.
 pub const TARGET_ROUND: Duration = Duration::from_secs(2);
+/// Push and page sizes of a client's first round, when nothing is known of the link: about two
+/// seconds of 2G upstream.
+pub const START_BYTES: u32 = 16 * 1024;
 /// Smallest push budget, in bytes (a document's changes beyond it are split across requests).
 pub const MIN_PUSH_BYTES: u32 = 4 * 1024;
 
@@ -26,11 +30,16 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// The largest sizes the configuration allows; where every sync starts until a round fails.
+    /// A new client's sizes: [`START_BYTES`], within the configured maxima.
     pub fn new(max_push: u32, max_page: u32) -> Budget {
         let max_push = max_push.max(MIN_PUSH_BYTES);
         let max_page = max_page.clamp(limits::PAGE_BYTES_MIN, limits::PAGE_BYTES_MAX);
-        Budget { push_bytes: max_push, page_bytes: max_page, max_push, max_page }
+        Budget {
+            push_bytes: START_BYTES.min(max_push),
+            page_bytes: START_BYTES.clamp(limits::PAGE_BYTES_MIN, max_page),
+            max_push,
+            max_page,
+        }
     }
 
     /// A request failed on the way (cut, timed out): the next one is a quarter the size.
@@ -56,8 +65,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn starts_small_and_reaches_the_maximum_on_a_fast_link() {
+        let mut b = Budget::new(1024 * 1024, 4 * 1024 * 1024);
+        assert_eq!((b.push_bytes, b.page_bytes), (START_BYTES, START_BYTES));
+        let mut rounds = 0;
+        while (b.push_bytes, b.page_bytes) != (1024 * 1024, 4 * 1024 * 1024) {
+            b.answered(u64::from(b.push_bytes + b.page_bytes), Duration::from_millis(20));
+            rounds += 1;
+        }
+        assert_eq!(rounds, 8, "doubling from 16 KiB to 4 MiB");
+        // Below the start: the configured size.
+        let b = Budget::new(8 * 1024, 1024 * 1024);
+        assert_eq!(b.push_bytes, 8 * 1024);
+    }
+
+    #[test]
     fn shrinks_on_failure_and_grows_back_with_the_rate() {
         let mut b = Budget::new(1024 * 1024, 1024 * 1024);
+        for _ in 0..6 {
+            b.answered(100_000_000, Duration::from_millis(5));
+        }
+        assert_eq!((b.push_bytes, b.page_bytes), (1024 * 1024, 1024 * 1024));
         b.failed();
         b.failed();
         assert_eq!((b.push_bytes, b.page_bytes), (64 * 1024, 64 * 1024));

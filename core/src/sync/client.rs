@@ -65,6 +65,10 @@ pub struct SyncClient<T: Transport> {
 #[derive(Default)]
 pub(crate) struct Totals {
     pub(crate) summary: SyncSummary,
+    /// Documents acknowledged, and changed by pulled data, in this sync (each counted once in
+    /// the summary however many rounds it took part in).
+    pub(crate) pushed: HashSet<crate::DocId>,
+    pub(crate) pulled: HashSet<crate::DocId>,
     pub(crate) progress: SyncProgress,
     /// The last answer said more data waits.
     pub(crate) last_more: bool,
@@ -109,6 +113,9 @@ impl<T: Transport> SyncClient<T> {
         let actor = self.store.identity().actor.to_bytes().to_vec();
         // Documents the server could not take in this sync are not offered again until the next.
         let mut skip: HashSet<crate::DocId> = HashSet::new();
+        // Documents asked for whole in this sync are not asked for again until the next: one
+        // that does not apply however often it comes would otherwise be asked round after round.
+        let mut asked: HashSet<crate::DocId> = HashSet::new();
         let mut answered_once = false;
         // Rounds in a row that failed on the way; reset by every answer.
         let mut failures = 0u32;
@@ -122,12 +129,12 @@ impl<T: Transport> SyncClient<T> {
             }
             let store = self.store.clone();
             let budget = self.budget();
-            let (push_docs, push_bytes, skipped) =
-                (self.config.push_docs, budget.push_bytes, skip.clone());
+            let (push_docs, push_bytes, skipped, asked_already) =
+                (self.config.push_docs, budget.push_bytes, skip.clone(), asked.clone());
             let ((push, more_push), want, (epoch, cursor)) = blocking(move || {
                 Ok((
                     store.push_batch(push_docs as usize, push_bytes as usize, &skipped)?,
-                    store.sync_wanted(limits::WANT_DOCS)?,
+                    store.sync_wanted(limits::WANT_DOCS, &asked_already)?,
                     store.sync_position()?,
                 ))
             })
@@ -182,7 +189,7 @@ impl<T: Transport> SyncClient<T> {
                 return Err(CoreError::Protocol(format!("answer speaks version {}", response.v)));
             }
             answered_once = true;
-            self.record(&mut t, &request, response, &mut skip).await?;
+            self.record(&mut t, &request, response, &mut skip, &mut asked).await?;
             if let Some(l) = listener {
                 l.progress(&t.progress);
             }
@@ -226,18 +233,23 @@ impl<T: Transport> SyncClient<T> {
         Ok(())
     }
 
-    /// Applies one answer: push results, then the pulled page with its cursor.
+    /// Applies one answer: push results, then the pulled page with its cursor. The documents
+    /// the request wanted and the answer brought go into `asked`; those it left out although
+    /// nothing more waits (`more` false) are ones the server has not for this device (gone, or
+    /// no longer readable): they are asked for no more.
     async fn record(
         &self,
         t: &mut Totals,
         request: &SyncRequest,
         response: SyncResponse,
         skip: &mut HashSet<crate::DocId>,
+        asked: &mut HashSet<crate::DocId>,
     ) -> Result<()> {
         for r in &response.results {
             match &r.outcome {
                 PushOutcome::Acked { .. } => {
-                    t.summary.docs_pushed += 1;
+                    t.pushed.insert(r.doc);
+                    t.summary.docs_pushed = t.pushed.len() as u64;
                     if let Some(p) = request.push.iter().find(|p| p.doc == r.doc) {
                         t.summary.changes_pushed +=
                             crate::changes::split_chunks(&p.changes).map(|c| c.len()).unwrap_or(0)
@@ -260,16 +272,27 @@ impl<T: Transport> SyncClient<T> {
             .iter()
             .map(|d| crate::changes::split_chunks(&d.bytes).map(|c| c.len()).unwrap_or(0) as u64)
             .sum();
+        let brought: HashSet<crate::DocId> = response.docs.iter().map(|d| d.doc).collect();
+        let mut unwanted = Vec::new();
+        for id in &request.want {
+            if brought.contains(id) {
+                asked.insert(*id);
+            } else if !response.more {
+                asked.insert(*id);
+                unwanted.push(*id);
+            }
+        }
         let store = self.store.clone();
         let pushed = request.push.clone();
         let SyncResponse { results, docs, epoch, cursor, more, remaining, rescoped, .. } = response;
         let tally = blocking(move || {
             store.apply_push_results(&pushed, &results)?;
-            store.apply_pull(&docs, &epoch, &cursor, rescoped)
+            store.apply_pull(&docs, &epoch, &cursor, rescoped, &unwanted)
         })
         .await?;
         t.summary.changes_pulled += pulled_changes;
-        t.summary.docs_pulled += tally.changed.len() as u64;
+        t.pulled.extend(tally.changed.iter().copied());
+        t.summary.docs_pulled = t.pulled.len() as u64;
         t.summary.docs_failed += tally.failed.len() as u64;
         t.progress.pages_done += 1;
         t.progress.docs_done += (request.push.len() + tally.changed.len()) as u64;

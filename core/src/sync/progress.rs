@@ -34,11 +34,13 @@ impl<F: Fn(&SyncProgress) + Send + Sync> ProgressListener for F {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncSummary {
-    /// Documents whose changes the server acknowledged.
+    /// Documents whose changes the server acknowledged (each once, however many requests
+    /// carried it).
     pub docs_pushed: u64,
     /// Change chunks pushed.
     pub changes_pushed: u64,
-    /// Documents that changed or were created from pulled data.
+    /// Documents that changed or were created from pulled data (each once, however many pages
+    /// brought changes for it).
     pub docs_pulled: u64,
     /// Change chunks (or whole documents) pulled.
     pub changes_pulled: u64,
