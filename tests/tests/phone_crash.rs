@@ -761,3 +761,80 @@ fn a_phone_killed_during_syncs_loses_and_doubles_nothing() {
     assert!(tally.promised >= 10 * kills, "only {} promised writes; {replay}", tally.promised);
     rt.block_on(server.shutdown()).expect("server shuts down");
 }
+
+/// The checker itself: a lost item, a doubled one and a doubled notes fragment are reported, so
+/// a green run means something.
+#[test]
+fn the_check_finds_lost_and_doubled_items() {
+    use fieldsync_core::model::Command;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("phone.db")).expect("open");
+    store.set_user(PHONE).expect("user");
+    let mut editor = Editor::new(1, "c");
+    let mut expected: BTreeMap<DocId, Expected> = BTreeMap::new();
+    // Enough edits to make every kind of record and item.
+    for _ in 0..60 {
+        let w = editor.edit(&store).expect("edit");
+        expected.entry(w.doc()).or_default().add(w);
+    }
+    let problems = |store: &Store, expected: &BTreeMap<DocId, Expected>| {
+        let mut problems = Vec::new();
+        for id in store.doc_ids().expect("ids") {
+            let record = store.get(id).expect("get");
+            check_record(&mut problems, "phone", id, &record, expected.get(&id));
+        }
+        problems
+    };
+    assert_eq!(problems(&store, &expected), Vec::<String>::new());
+
+    let (patrol, entry_text) = expected
+        .iter()
+        .find_map(|(id, e)| e.entries.values().next().map(|t| (*id, t.clone())))
+        .expect("an entry was written");
+    let (case, session, fragment) = expected
+        .iter()
+        .find_map(|(id, e)| e.sessions.iter().next().map(|(k, f)| (*id, k.clone(), f[0].clone())))
+        .expect("a session was written");
+    let report = expected
+        .iter()
+        .find(|(_, e)| e.kind == Some(Kind::Report))
+        .map(|(id, _)| *id)
+        .expect("a report was written");
+    // What a change applied twice as a new edit would leave: the same entry text twice, the same
+    // fragment twice; and a comment that was promised but never stored.
+    let entry = fieldsync_core::model::NewEntry {
+        kind: fieldsync_core::model::EntryKind::Observation,
+        text: entry_text.clone(),
+        location: None,
+        photos: vec![],
+        checkpoint: None,
+    };
+    store.execute(patrol, &Command::AddPatrolEntry { entry }).expect("entry again");
+    store
+        .execute(
+            case,
+            &Command::EditNotes {
+                session: session.clone(),
+                pos: 0,
+                delete: 0,
+                insert: fragment.clone(),
+            },
+        )
+        .expect("fragment again");
+    expected.entry(report).or_default().add(Written::Comment {
+        doc: report,
+        key: "lost-key".into(),
+        text: "「丢失」".into(),
+    });
+    let found = problems(&store, &expected);
+    let wanted = [
+        format!("{patrol}: entry text {entry_text} appears more than once"),
+        format!("{case}: notes fragment {fragment} appears more than once"),
+        format!("{case}: session {session}: notes {fragment} appear 2 times"),
+        format!("{report}: comment lost-key 「丢失」 is missing"),
+    ];
+    for w in &wanted {
+        assert!(found.iter().any(|p| p.contains(w.as_str())), "{w:?} not in {found:#?}");
+    }
+    assert_eq!(found.len(), wanted.len(), "{found:#?}");
+}
