@@ -70,9 +70,9 @@ impl Store {
         self.read(sync_state::position)
     }
 
-    /// Documents to ask for whole in the next request.
-    pub(crate) fn sync_wanted(&self, limit: usize) -> Result<Vec<DocId>> {
-        self.read(|c| sync_state::wanted(c, limit))
+    /// Documents to ask for whole in the next request, at most `limit`, leaving out `skip`.
+    pub(crate) fn sync_wanted(&self, limit: usize, skip: &HashSet<DocId>) -> Result<Vec<DocId>> {
+        self.read(|c| sync_state::wanted(c, limit, skip))
     }
 
     /// The next batch of unpushed changes: at most `max_docs` documents and about `max_bytes`
@@ -187,13 +187,15 @@ impl Store {
     }
 
     /// Applies one pulled page and stores the new feed position, in one transaction. A document
-    /// whose data does not apply is skipped and asked for whole next time.
+    /// whose data does not apply is skipped and asked for whole next time; the documents in
+    /// `unwanted` are no longer asked for (the server has none of them for this device).
     pub(crate) fn apply_pull(
         &self,
         docs: &[PullDoc],
         epoch: &str,
         cursor: &str,
         rescoped: bool,
+        unwanted: &[DocId],
     ) -> Result<PullTally> {
         let mut tally = PullTally::default();
         let mut notes = Vec::new();
@@ -219,6 +221,9 @@ impl Store {
                     let heads = p.heads();
                     sync_state::after_pull(tx, rowid, &p.incoming_heads, &heads)?;
                     sync_state::set_wanted(tx, p.id, false)?;
+                }
+                for id in unwanted {
+                    sync_state::set_wanted(tx, *id, false)?;
                 }
                 for (id, _) in &tally.failed {
                     sync_state::set_wanted(tx, *id, true)?;

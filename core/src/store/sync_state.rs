@@ -2,6 +2,8 @@
 //! local changes wait to be pushed; the feed cursor and epoch; documents to ask for whole.
 //! Every function runs inside the caller's transaction, so the bookkeeping commits with the data.
 
+use std::collections::HashSet;
+
 use automerge::ChangeHash;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -161,13 +163,17 @@ pub(crate) fn rescope_pending(conn: &Connection) -> Result<bool> {
         .is_some())
 }
 
-/// Documents to ask for whole.
-pub(crate) fn wanted(conn: &Connection, limit: usize) -> Result<Vec<DocId>> {
-    let mut stmt = conn.prepare_cached("SELECT doc_id FROM sync_wanted LIMIT ?1")?;
-    let rows = stmt.query_map([limit as i64], |r| r.get::<_, Vec<u8>>(0))?;
+/// Documents to ask for whole: at most `limit`, leaving out those in `skip`.
+pub(crate) fn wanted(conn: &Connection, limit: usize, skip: &HashSet<DocId>) -> Result<Vec<DocId>> {
+    let mut stmt = conn.prepare_cached("SELECT doc_id FROM sync_wanted")?;
+    let mut rows = stmt.query([])?;
     let mut out = Vec::new();
-    for r in rows {
-        out.push(DocId::from_slice(&r?)?);
+    while out.len() < limit {
+        let Some(row) = rows.next()? else { break };
+        let id = DocId::from_slice(&row.get::<_, Vec<u8>>(0)?)?;
+        if !skip.contains(&id) {
+            out.push(id);
+        }
     }
     Ok(out)
 }
