@@ -137,18 +137,95 @@ pub fn guarded<T>(f: impl FnOnce() -> Result<T, ParseError>) -> Result<T, ParseE
 }
 
 fn check_inflated_size(chunk: &[u8], max: usize) -> Result<(), ParseError> {
-    let (len, len_bytes) = read_uleb(&chunk[9..]).ok_or_else(|| err("bad chunk length"))?;
-    let start = 9 + len_bytes;
-    let data = chunk.get(start..start + len as usize).ok_or_else(|| err("short chunk"))?;
-    let mut sink = Vec::new();
-    flate2::read::DeflateDecoder::new(data)
-        .take(max as u64 + 1)
-        .read_to_end(&mut sink)
-        .map_err(|e| err(format!("compressed change: {e}")))?;
-    if sink.len() > max {
+    if inflated_size(chunk, max)? > max {
         return Err(err(format!("a compressed change inflates past {max} bytes")));
     }
     Ok(())
+}
+
+/// The bit of a column specification that says its data is deflated.
+const DEFLATED_COLUMN: u64 = 0b1000;
+
+/// What one chunk inflates to when Automerge reads it — a compressed change its body, a
+/// document the columns it keeps deflated; 0 for anything else — counted without keeping any
+/// of it, and only up to `max`: a result over `max` means the chunk inflates past it.
+///
+/// Automerge inflates both without a bound, so a chunk of a few megabytes (a deflated column of
+/// zeros, say) would otherwise take gigabytes of memory before anything else is checked. Only
+/// the layout is read here (lengths, column specifications); the content is left to Automerge.
+pub fn inflated_size(chunk: &[u8], max: usize) -> Result<usize, ParseError> {
+    let data = chunk_data(chunk)?;
+    match chunk[8] {
+        COMPRESSED => inflate(data, max),
+        DOCUMENT => document_inflated_size(data, max),
+        _ => Ok(0),
+    }
+}
+
+/// The data of a chunk (after its header).
+fn chunk_data(chunk: &[u8]) -> Result<&[u8], ParseError> {
+    if chunk.len() < 10 || chunk[..4] != MAGIC {
+        return Err(err("not an Automerge chunk"));
+    }
+    let (len, len_bytes) = read_uleb(&chunk[9..]).ok_or_else(|| err("bad chunk length"))?;
+    let start = 9 + len_bytes;
+    usize::try_from(len)
+        .ok()
+        .and_then(|len| chunk.get(start..start.checked_add(len)?))
+        .ok_or_else(|| err("short chunk"))
+}
+
+/// How many bytes deflated `data` inflates to, counting up to `max + 1`.
+fn inflate(data: &[u8], max: usize) -> Result<usize, ParseError> {
+    let mut inflated = flate2::read::DeflateDecoder::new(data).take(max as u64 + 1);
+    let n = std::io::copy(&mut inflated, &mut std::io::sink())
+        .map_err(|e| err(format!("deflated data: {e}")))?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// Reads a document chunk's layout (actors, heads, the change and op column specifications)
+/// and inflates its deflated columns, all together up to `max + 1` bytes.
+fn document_inflated_size(data: &[u8], max: usize) -> Result<usize, ParseError> {
+    let mut at = 0usize;
+    let uleb = |at: &mut usize| -> Result<u64, ParseError> {
+        let (value, n) = read_uleb(data.get(*at..).unwrap_or_default())
+            .ok_or_else(|| err(format!("bad number at byte {at} of a document")))?;
+        *at += n;
+        Ok(value)
+    };
+    let skip = |at: &mut usize, n: u64| -> Result<(), ParseError> {
+        *at = usize::try_from(n)
+            .ok()
+            .and_then(|n| at.checked_add(n))
+            .filter(|end| *end <= data.len())
+            .ok_or_else(|| err("a document runs past its end"))?;
+        Ok(())
+    };
+    // Each actor, head and column takes at least one byte: the counts cannot outrun the data.
+    for _ in 0..uleb(&mut at)? {
+        let len = uleb(&mut at)?;
+        skip(&mut at, len)?;
+    }
+    let heads = uleb(&mut at)?;
+    skip(&mut at, heads.checked_mul(32).ok_or_else(|| err("too many heads"))?)?;
+    let mut columns = Vec::new();
+    for _ in 0..2 {
+        for _ in 0..uleb(&mut at)? {
+            columns.push((uleb(&mut at)?, uleb(&mut at)?));
+        }
+    }
+    let mut total = 0usize;
+    for (spec, len) in columns {
+        let start = at;
+        skip(&mut at, len)?;
+        if spec & DEFLATED_COLUMN != 0 {
+            total = total.saturating_add(inflate(&data[start..at], max - total)?);
+            if total > max {
+                break;
+            }
+        }
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
@@ -175,6 +252,42 @@ mod tests {
         let changes = parse_changes(&all, 1 << 20).expect("parses");
         assert_eq!(changes.len(), doc.get_changes(&[]).len());
         assert_eq!(parse_changes(&incremental, 1 << 20).expect("parses").len(), 1);
+    }
+
+    /// A document chunk whose op columns are stored deflated (`save` deflates columns over
+    /// 256 bytes).
+    fn deflating_document() -> Vec<u8> {
+        let mut doc = AutoCommit::new();
+        let text: String = (0..4000).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
+        doc.put(ROOT, "text", text).expect("put");
+        doc.save()
+    }
+
+    #[test]
+    fn counts_what_chunks_inflate_to_up_to_a_bound() {
+        let saved = deflating_document();
+        let doc_size = inflated_size(&saved, 1 << 20).expect("a document");
+        assert!(doc_size >= 4000, "{doc_size}");
+        assert_eq!(inflated_size(&saved, 100).expect("bounded"), 101);
+        let (_, _, incremental) = sample();
+        assert_eq!(inflated_size(&incremental, 1 << 20).expect("a change"), 0);
+        let mut compressed = AutoCommit::new();
+        compressed.put(ROOT, "text", "z".repeat(10_000)).expect("put");
+        let mut change = compressed.get_last_local_change().expect("a change");
+        let bytes = change.bytes().to_vec();
+        assert_eq!(bytes[8], COMPRESSED);
+        let inflated = inflated_size(&bytes, 1 << 20).expect("inflates");
+        assert!(inflated >= 10_000, "{inflated}");
+        assert_eq!(inflated_size(&bytes, 1000).expect("bounded"), 1001);
+        // A document cut short (with a length that says so) does not read past its end.
+        let data = chunk_data(&saved).expect("a chunk");
+        for cut in [0, 1, 5, data.len() / 2] {
+            let mut cut_doc = saved[..9].to_vec();
+            cut_doc.push(cut as u8 | 0x80);
+            cut_doc.push((cut >> 7) as u8);
+            cut_doc.extend_from_slice(&data[..cut]);
+            assert!(inflated_size(&cut_doc, 1 << 20).is_err(), "cut at {cut}");
+        }
     }
 
     #[test]

@@ -45,19 +45,40 @@ const PARALLEL_FROM: usize = 16;
 /// Most threads one page is prepared on.
 const MAX_THREADS: usize = 4;
 
-fn check_size(bytes: &[u8]) -> Result<()> {
+/// What the bytes of one merge may inflate to (compressed changes, the deflated columns of a
+/// saved document). A saved document's columns take about three times their deflated size for
+/// text and barely more for the rest, so this leaves legitimate data ample room and stops a
+/// deflate bomb (a thousand times its size) before Automerge, which inflates without a bound,
+/// asks for gigabytes.
+const MERGE_INFLATED_BYTES: usize = 8 * limits::MERGE_BYTES;
+
+fn check_size(id: DocId, bytes: &[u8]) -> Result<()> {
     if bytes.len() > limits::MERGE_BYTES {
         return Err(CoreError::invalid(
             "bytes",
             format!("{} bytes; at most {} per merge", bytes.len(), limits::MERGE_BYTES),
         ));
     }
+    // Bytes that do not split into chunks are refused when parsed, before anything inflates.
+    let Ok(chunks) = changes::split_chunks(bytes) else { return Ok(()) };
+    let mut left = MERGE_INFLATED_BYTES;
+    for (_, chunk) in chunks {
+        match changes::inflated_size(chunk, left).map_err(malformed(id))? {
+            n if n <= left => left -= n,
+            _ => {
+                return Err(CoreError::invalid(
+                    "bytes",
+                    format!("they inflate past {MERGE_INFLATED_BYTES} bytes"),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
 /// Verifies `bytes` and merges them into the document in memory.
 pub(crate) fn prepare(w: &mut Writer, id: DocId, bytes: &[u8]) -> Result<Prepared> {
-    check_size(bytes)?;
+    check_size(id, bytes)?;
     let actor = w.identity.actor.clone();
     let source = w.take_source(id)?;
     prepare_from(id, source, bytes, &actor)
@@ -82,7 +103,7 @@ pub(crate) fn prepare_many(
     let mut work: Vec<Item<'_>> = Vec::with_capacity(items.len());
     for &(id, bytes) in items {
         // An oversized merge is refused before anything is read for it.
-        let source = match check_size(bytes) {
+        let source = match check_size(id, bytes) {
             Ok(()) => Ok(w.take_source(id)?),
             Err(e) => Err(e),
         };
