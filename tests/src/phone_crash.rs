@@ -6,13 +6,17 @@
 //! - a [`Written`] line after each local write the store reported as committed (a promise that
 //!   the write is on disk);
 //! - `sync-start` just before a sync begins;
-//! - `progress <requests> <docs> <bytes up> <bytes down>` after each answered request;
+//! - `sending <doc> <hash>,<hash>,…` for each document a sync request is about to push, with the
+//!   hashes of the changes it carries;
+//! - `acked <doc>` for each document the answer to that request acknowledged;
+//! - `progress <requests> <docs> <bytes up> <bytes down>` once an answer is recorded in the store;
 //! - `synced <docs pushed> <docs pulled> <requests> <bytes up> <bytes down> <ms>` when a sync
 //!   completed.
 
 use std::fmt;
 use std::str::FromStr;
 
+use automerge::ChangeHash;
 use fieldsync_core::model::{CaseCategory, MemberKind};
 use fieldsync_core::model::{
     CaseStatus, Command, EntryKind, Kind, NewCase, NewEntry, NewPatrol, NewRecord, NewReport,
@@ -35,6 +39,18 @@ pub enum Line {
     Wrote(Written),
     /// A sync is about to start.
     SyncStarted,
+    /// A request about to be sent pushes these changes of a document.
+    Sending {
+        /// The document.
+        doc: DocId,
+        /// The changes pushed.
+        changes: Vec<ChangeHash>,
+    },
+    /// The answer acknowledged the changes pushed for a document (not yet recorded).
+    Acked {
+        /// The document.
+        doc: DocId,
+    },
     /// A request of the running sync was answered.
     Progress {
         /// Requests answered so far in this sync.
@@ -92,6 +108,11 @@ impl fmt::Display for Line {
         match self {
             Line::Wrote(w) => write!(f, "{w}"),
             Line::SyncStarted => write!(f, "sync-start"),
+            Line::Sending { doc, changes } => {
+                let hashes: Vec<String> = changes.iter().map(|h| h.to_string()).collect();
+                write!(f, "sending {doc} {}", hashes.join(","))
+            }
+            Line::Acked { doc } => write!(f, "acked {doc}"),
             Line::Progress { requests, docs, bytes_up, bytes_down } => {
                 write!(f, "progress {requests} {docs} {bytes_up} {bytes_down}")
             }
@@ -115,6 +136,16 @@ impl FromStr for Line {
         };
         match parts[0] {
             "sync-start" if parts.len() == 1 => Ok(Line::SyncStarted),
+            "sending" if parts.len() == 3 => Ok(Line::Sending {
+                doc: parts[1].parse().map_err(|e| format!("{line:?}: {e}"))?,
+                changes: parts[2]
+                    .split(',')
+                    .map(|h| h.parse().map_err(|e| format!("{line:?}: {e}")))
+                    .collect::<Result<_, _>>()?,
+            }),
+            "acked" if parts.len() == 2 => {
+                Ok(Line::Acked { doc: parts[1].parse().map_err(|e| format!("{line:?}: {e}"))? })
+            }
             "progress" => {
                 let n = numbers(4)?;
                 Ok(Line::Progress { requests: n[0], docs: n[1], bytes_up: n[2], bytes_down: n[3] })
@@ -370,6 +401,8 @@ mod tests {
         for line in [
             Line::Wrote(Written::Comment { doc, key: "k".into(), text: "「评论p1-1」".into() }),
             Line::SyncStarted,
+            Line::Sending { doc, changes: vec![ChangeHash([7; 32]), ChangeHash([9; 32])] },
+            Line::Acked { doc },
             Line::Progress { requests: 3, docs: 12, bytes_up: 4096, bytes_down: 100 },
             Line::Synced {
                 pushed: 4,
@@ -385,6 +418,8 @@ mod tests {
         assert!("progress 1 2 3".parse::<Line>().is_err());
         assert!("synced 1 2 3 4 5 x".parse::<Line>().is_err());
         assert!("sync-start now".parse::<Line>().is_err());
+        assert!(format!("sending {doc} 12ab").parse::<Line>().is_err());
+        assert!("acked".parse::<Line>().is_err());
     }
 
     #[test]
