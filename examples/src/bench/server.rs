@@ -112,6 +112,18 @@ impl BenchServer {
         &self.url
     }
 
+    /// The CPU time the server child has used so far (`/proc/<pid>/stat`); `None` for a server
+    /// started elsewhere.
+    pub fn child_cpu(&self) -> Result<Option<Duration>> {
+        let Some(child) = &self.child else {
+            return Ok(None);
+        };
+        let path = format!("/proc/{}/stat", child.id());
+        let stat =
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        parse_cpu(&stat).map(Some).ok_or_else(|| format!("{path} is not as expected").into())
+    }
+
     /// The memory of the server child as the kernel counts it (`/proc/<pid>/status`); `None`
     /// for a server started elsewhere.
     pub fn child_memory(&self) -> Result<Option<Memory>> {
@@ -141,6 +153,17 @@ impl BenchServer {
             .find_map(|l| l.strip_prefix(prefix.as_str()))
             .and_then(|v| v.trim().parse().ok()))
     }
+}
+
+/// CPU time a process has used (user and system, its ended threads included), from fields 14
+/// and 15 of `/proc/<pid>/stat`, counted in the kernel's user-visible ticks of 1/100 s.
+pub fn parse_cpu(stat: &str) -> Option<Duration> {
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
 }
 
 /// A process's memory, from the `VmRSS` and `VmHWM` lines of `/proc/<pid>/status`.
@@ -206,6 +229,9 @@ mod tests {
         assert_eq!(m, Some(Memory { rss: 1024 * 1024, peak: Some(2048 * 1024) }));
         assert_eq!(Memory::parse("VmRSS:\t 7 kB\n"), Some(Memory { rss: 7168, peak: None }));
         assert_eq!(Memory::parse("Name:\tx\n"), None);
+        let stat = "42 (bench serve) S 1 42 42 0 -1 4194560 900 0 0 0 250 31 0 0 20 0 9 0 77";
+        assert_eq!(parse_cpu(stat), Some(Duration::from_millis(2810)));
+        assert_eq!(parse_cpu("42 (x) S 1"), None);
         let own = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         if !own.is_empty() {
             assert!(Memory::parse(&own).is_some_and(|m| m.rss > 0), "{own}");

@@ -13,10 +13,11 @@
 //! of the turn, so that every round mixes them, in these proportions:
 //! - 50% write: a sync that pulls what is new (as a phone does when its user opens the app),
 //!   then a few local changes as its role makes them on what it holds ([`workload`]): new records
-//!   (about a third of the changes), workflow steps, comments, patrol entries and notes, most on
+//!   (about a third of the changes), workflow steps, comments, patrol entries and notes, many on
 //!   records that other devices change too (a report its reporter, leader, responder and
 //!   dispatchers all touch; a patrol log its team appends to; a case's notes both mediators
-//!   splice); then a sync that pushes them. A sync pulls the feed after the device's cursor page
+//!   splice: about half the records end up changed by two devices or more, `load.docs_shared`);
+//!   then a sync that pushes them. A sync pulls the feed after the device's cursor page
 //!   by page (`--page-bytes`, default 32 KiB, so busy devices take several pages);
 //! - 30% pull: a sync with nothing to push, reading the feed to its end;
 //! - 10% `POST /v1/visible` about every document the device holds (nothing may be hidden: no
@@ -27,7 +28,9 @@
 //! `load.requests_per_s` (all requests), `load.p50_ms` and `load.p99_ms` (latency of every
 //! request, from sending to the whole answer), the same p99 for pushing syncs, pull-only syncs
 //! and the read-style requests, `load.errors` (failed requests and refusals an honest device
-//! never meets: must be 0), and the server child's resident memory at the end
+//! never meets: must be 0), the server child's CPU time over the rounds (`load.server_cpu_s`,
+//! and per request: on a shared machine, what the server cost rather than how long it waited),
+//! and its resident memory at the end
 //! (`load.server_rss_mb`, VmRSS) and at its peak (`load.server_peak_rss_mb`, VmHWM).
 //!
 //! Then every device syncs to the end and the convergence check runs ([`verify`]): every
@@ -92,13 +95,20 @@ async fn phases(opts: &Options, report: &mut Report, server: &BenchServer) -> Re
     report.record("load.rounds", opts.rounds as f64, Unit::Count);
     report.record("load.concurrency", opts.concurrency as f64, Unit::Count);
     let accepted_before = server.metric("fieldsync_changes_accepted_total").await?;
+    let cpu_before = server.child_cpu()?;
 
     progress(format_args!(
         "{} devices, {} rounds each, {} at a time",
         opts.devices, opts.rounds, opts.concurrency
     ));
     let (agents, mut rounds, wall) = drive::rounds(agents, opts.concurrency, opts.rounds).await?;
+    let cpu = server.child_cpu()?.zip(cpu_before).map(|(after, before)| after - before);
     record_rounds(report, &mut rounds, wall);
+    if let Some(cpu) = cpu {
+        report.record("load.server_cpu_s", cpu.as_secs_f64(), Unit::Seconds);
+        let per = cpu.as_secs_f64() * 1000.0 / rounds.all.len().max(1) as f64;
+        report.record("load.server_cpu_ms_per_request", per, Unit::Ms);
+    }
 
     progress("every device syncs to the end; then each compares its heads with the server's");
     let (agents, settling) = verify::settle(agents, opts.concurrency).await?;
