@@ -115,25 +115,24 @@ impl BenchServer {
     /// The CPU time the server child has used so far (`/proc/<pid>/stat`); `None` for a server
     /// started elsewhere.
     pub fn child_cpu(&self) -> Result<Option<Duration>> {
-        let Some(child) = &self.child else {
-            return Ok(None);
-        };
-        let path = format!("/proc/{}/stat", child.id());
-        let stat =
-            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        parse_cpu(&stat).map(Some).ok_or_else(|| format!("{path} is not as expected").into())
+        self.read_proc("stat", parse_cpu)
     }
 
     /// The memory of the server child as the kernel counts it (`/proc/<pid>/status`); `None`
     /// for a server started elsewhere.
     pub fn child_memory(&self) -> Result<Option<Memory>> {
+        self.read_proc("status", Memory::parse)
+    }
+
+    /// Reads `/proc/<child>/<file>` with `parse`; `None` without a child.
+    fn read_proc<T>(&self, file: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>> {
         let Some(child) = &self.child else {
             return Ok(None);
         };
-        let path = format!("/proc/{}/status", child.id());
-        let status =
+        let path = format!("/proc/{}/{file}", child.id());
+        let text =
             std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        Memory::parse(&status).map(Some).ok_or_else(|| format!("{path} has no VmRSS line").into())
+        parse(&text).map(Some).ok_or_else(|| format!("{path} is not as expected").into())
     }
 
     /// A value of the server's `/metrics` (the first sample named `name`, without labels).
