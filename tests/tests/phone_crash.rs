@@ -14,6 +14,10 @@
 //! - the three converge (same documents, same heads), the second device's edits are on the
 //!   phone, nothing waits to be pushed, and a sync right after the last pushes and pulls nothing.
 //!
+//! Then a new phone catches up on everything in small pages and is killed during its catch-up
+//! (a quarter as many times, at least 5): it ends with the same documents and heads, none
+//! doubled, and downloads no more than a clean catch-up plus one answer per kill.
+//!
 //! DESIGN.md: "losing a record that a phone said was saved" is never acceptable; docs/protocol.md:
 //! "a sync killed at any point resumes without loss".
 //!
@@ -558,6 +562,159 @@ impl Ledger {
     }
 }
 
+/// Bytes received by the syncs in `lines`: whole syncs by their summary, a killed one by its
+/// last progress line.
+fn bytes_down(lines: &[Line]) -> u64 {
+    let mut tally = Tally::default();
+    tally.traffic(lines);
+    tally.bytes_down
+}
+
+/// The largest answer among `lines` (bytes received between two progress lines of a sync).
+fn largest_answer(lines: &[Line]) -> u64 {
+    let mut last = 0;
+    let mut largest = 0;
+    for line in lines {
+        match line {
+            Line::SyncStarted => last = 0,
+            Line::Progress { bytes_down, .. } | Line::Synced { bytes_down, .. } => {
+                largest = largest.max(bytes_down.saturating_sub(last));
+                last = *bytes_down;
+            }
+            _ => {}
+        }
+    }
+    largest
+}
+
+/// New phones catch up from nothing, with the server's data standing still: one without a
+/// kill, for the figures, and one killed `kills` times during its catch-up. The killed one ends
+/// with the same documents and heads as `reference`, none doubled, and downloads at most one
+/// answer again per kill. Returns (lives killed mid-catch-up, bytes down, clean bytes down).
+fn catch_up_under_kills(
+    (rt, server): (&tokio::runtime::Runtime, &RunningServer),
+    dir: &Path,
+    rng: &mut StdRng,
+    kills: usize,
+    reference: &BTreeMap<DocId, Vec<ChangeHash>>,
+    expected: &BTreeMap<DocId, Expected>,
+    replay: &str,
+) -> (usize, u64, u64) {
+    let clean = dir.join("clean.db");
+    enrol(rt, server, "dispatch-wu", &clean);
+    let clean_lines = run_to_end(&clean, replay);
+    let clean_down = bytes_down(&clean_lines);
+    let largest = largest_answer(&clean_lines);
+    let pages = clean_lines.iter().filter(|l| matches!(l, Line::Progress { .. })).count();
+    let ms = clean_lines
+        .iter()
+        .find_map(|l| match l {
+            Line::Synced { ms, requests, .. } => Some(ms / requests.max(&1)),
+            _ => None,
+        })
+        .unwrap_or(20);
+
+    let path = dir.join("fresh.db");
+    enrol(rt, server, "dispatch-zhou", &path);
+    let mut killed = 0;
+    let mut down = 0;
+    let mut problems = Vec::new();
+    for _ in 0..kills {
+        let mut worker = Worker::start(&path, 0, "final", true);
+        let answers = rng.random_range(1..=(pages / kills).max(1));
+        let delay = Duration::from_millis(rng.random_range(0..=ms.max(1)));
+        let deadline = Instant::now() + PATIENCE;
+        let mut lines = Vec::new();
+        let mut seen = 0;
+        while seen < answers {
+            let Some(line) = worker.next(deadline, replay) else { break };
+            seen += usize::from(matches!(line, Line::Progress { .. }));
+            lines.push(line);
+        }
+        std::thread::sleep(delay);
+        let _ = worker.child.kill();
+        let (status, rest, stderr) = worker.finish(replay);
+        lines.extend(rest);
+        down += bytes_down(&lines);
+        if status.signal() != Some(9) {
+            // The catch-up ended before the kill: nothing left to interrupt.
+            assert!(
+                status.success(),
+                "the catching-up phone failed ({status}); {replay}\n{stderr}"
+            );
+            break;
+        }
+        killed += 1;
+        let store = Store::open(&path).expect("the store opens after a kill");
+        if let Err(e) = store.integrity_check() {
+            problems.push(format!("catching-up phone: integrity check after kill {killed}: {e}"));
+        }
+    }
+    down += bytes_down(&run_to_end(&path, replay));
+
+    let store = Store::open(&path).expect("open the caught-up store");
+    if heads_of(&store) != *reference {
+        problems.push(format!(
+            "the caught-up phone holds {} documents, not the same as the {} of the others",
+            store.doc_ids().expect("ids").len(),
+            reference.len()
+        ));
+    }
+    for &id in reference.keys() {
+        match store.get(id) {
+            Ok(record) => check_record(&mut problems, "caught-up", id, &record, expected.get(&id)),
+            Err(e) => problems.push(format!("caught-up: {id}: does not read: {e}")),
+        }
+    }
+    // Each kill may cost the answer it cut off (or one received but not yet recorded).
+    let allowed = clean_down + killed as u64 * largest;
+    if down > allowed {
+        problems.push(format!(
+            "the catch-up downloaded {down} B over {killed} kills; a clean one took {clean_down} B \
+             and the largest answer is {largest} B"
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "a phone killed {killed} times while catching up ({replay}), {} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    (killed, down, clean_down)
+}
+
+/// Enrols a new device of `user` (a dispatcher of the whole jurisdiction) as a phone does, into
+/// a new store at `path`: the store keeps the server's URL and the device's token.
+fn enrol(rt: &tokio::runtime::Runtime, server: &RunningServer, user: &str, path: &Path) {
+    let accounts = server.server().accounts();
+    if accounts.user(user).expect("accounts").is_none() {
+        accounts.add_user(user, Role::Dispatcher, None, &["jl".to_string()]).expect("add user");
+    }
+    let admin = Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] };
+    let code = accounts.issue_code(user, &admin, Duration::from_secs(600)).expect("code").code;
+    let store = Store::open(path).expect("open a new store");
+    let transport = HttpTransport::new(&server.url()).expect("url");
+    rt.block_on(fieldsync_core::sync::enroll(&store, &transport, &code, "patrol phone"))
+        .expect("enrol the phone");
+}
+
+/// Runs the worker's final mode on `path` (two syncs, no edits) to its end; returns its lines.
+fn run_to_end(path: &Path, replay: &str) -> Vec<Line> {
+    let mut worker = Worker::start(path, 0, "final", true);
+    let deadline = Instant::now() + PATIENCE;
+    let mut lines = Vec::new();
+    while let Some(line) = worker.next(deadline, replay) {
+        lines.push(line);
+    }
+    if Instant::now() >= deadline {
+        let _ = worker.child.kill();
+    }
+    let (status, rest, stderr) = worker.finish(replay);
+    lines.extend(rest);
+    assert!(status.success(), "the final sync did not finish ({status}); {replay}\n{stderr}");
+    lines
+}
+
 #[test]
 fn a_phone_killed_during_syncs_loses_and_doubles_nothing() {
     let seed: u64 = match std::env::var(SEED_VAR) {
@@ -582,19 +739,8 @@ fn a_phone_killed_during_syncs_loses_and_doubles_nothing() {
         .with_listen("127.0.0.1:0".parse().expect("address"));
     let server = rt.block_on(Server::start(&config)).expect("server starts");
 
-    // The phone enrols as a phone does: its store keeps the server's URL and its token.
     let path = dir.path().join("phone.db");
-    {
-        let accounts = server.server().accounts();
-        accounts.add_user(PHONE, Role::Dispatcher, None, &["jl".to_string()]).expect("add user");
-        let admin =
-            Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] };
-        let code = accounts.issue_code(PHONE, &admin, Duration::from_secs(600)).expect("code").code;
-        let store = Store::open(&path).expect("open the phone's store");
-        let transport = HttpTransport::new(&server.url()).expect("url");
-        rt.block_on(fieldsync_core::sync::enroll(&store, &transport, &code, "patrol phone"))
-            .expect("enrol the phone");
-    }
+    enrol(&rt, &server, PHONE, &path);
     let other = Phone::new(dir.path(), OTHER, enrol_http(&server, OTHER));
     let mut other_editor = Editor::new(rng.random(), "o");
 
@@ -690,19 +836,7 @@ fn a_phone_killed_during_syncs_loses_and_doubles_nothing() {
     }
 
     // The phone comes back for good and syncs to the end.
-    let worker = Worker::start(&path, 0, "final", true);
-    let deadline = Instant::now() + PATIENCE;
-    let mut lines = Vec::new();
-    while let Some(line) = worker.next(deadline, &replay) {
-        lines.push(line);
-    }
-    let mut worker = worker;
-    if Instant::now() >= deadline {
-        let _ = worker.child.kill();
-    }
-    let (status, rest, stderr) = worker.finish(&replay);
-    lines.extend(rest);
-    assert!(status.success(), "the final sync did not finish ({status}); {replay}\n{stderr}");
+    let lines = run_to_end(&path, &replay);
     let summaries: Vec<&Line> = lines.iter().filter(|l| matches!(l, Line::Synced { .. })).collect();
     assert_eq!(summaries.len(), 2, "{lines:?}");
     println!("final syncs: {} then {}", summaries[0], summaries[1]);
@@ -860,6 +994,26 @@ fn a_phone_killed_during_syncs_loses_and_doubles_nothing() {
         tally.kills
     );
     assert!(tally.promised >= 10 * kills, "only {} promised writes; {replay}", tally.promised);
+
+    // A new phone catching up on all of it is killed too.
+    let started = Instant::now();
+    let catch_up_kills = (kills / 4).max(5);
+    let (killed, down, clean_down) = catch_up_under_kills(
+        (&rt, &server),
+        dir.path(),
+        &mut rng,
+        catch_up_kills,
+        &phone_heads,
+        &expected,
+        &replay,
+    );
+    println!(
+        "catch-up of {} documents: killed {killed} times, {down} B down (a clean one: {clean_down} \
+         B); {:?}",
+        phone_heads.len(),
+        started.elapsed()
+    );
+    assert!(killed >= 1, "the catch-up ended before any kill; {replay}");
     rt.block_on(server.shutdown()).expect("server shuts down");
 }
 
