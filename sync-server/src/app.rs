@@ -44,6 +44,8 @@ pub(crate) struct App {
     pub(crate) metrics: Metrics,
     /// The highest seq known committed (for `/metrics` and a fast `cursor_ahead` check).
     pub(crate) log_seq: AtomicU64,
+    /// Largest saved size of one document (see [`ServerConfig::doc_bytes`]).
+    pub(crate) doc_bytes: usize,
     admission: Semaphore,
     max_in_flight: usize,
     queue_timeout: Duration,
@@ -67,6 +69,7 @@ impl App {
             enrolments: RateLimiter::default(),
             metrics: Metrics::default(),
             log_seq: AtomicU64::new(log_end),
+            doc_bytes: config.doc_bytes.min(fieldsync_core::limits::DOC_BYTES),
             admission: Semaphore::new(max_in_flight),
             max_in_flight,
             queue_timeout: config.queue_timeout,

@@ -186,10 +186,11 @@ impl Slot {
         bytes: &[u8],
         author: Option<&Author>,
         keep_new: bool,
+        max_bytes: usize,
     ) -> Result<Option<Pending>, Refusal> {
         let was_there = matches!(self, Slot::Stored(_) | Slot::Ready(Some(_)));
         let slot = self.ready(id)?;
-        match ingest::ingest(id, slot, bytes, author, keep_new) {
+        match ingest::ingest(id, slot, bytes, author, keep_new, max_bytes) {
             Ok(None) => Ok(None),
             Ok(Some(write)) => Ok(Some(Pending::new(write, slot))),
             Err(refusal) => {

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use fieldsync_core::limits;
+
 /// The address `cargo run -p fieldsync-server` listens on.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The data directory used when none is given.
@@ -43,6 +45,10 @@ pub struct ServerConfig {
     pub max_in_flight: usize,
     /// How long a request waits for its turn before it is answered `503 unavailable`.
     pub queue_timeout: Duration,
+    /// Largest saved size of one document (snapshot plus chunks), in bytes: a push that would
+    /// grow a document past it is refused `too_large`, and what was stored stays as it was. At
+    /// most [`limits::DOC_BYTES`], which phones enforce too; a larger value is lowered to it.
+    pub doc_bytes: usize,
 }
 
 impl ServerConfig {
@@ -74,6 +80,7 @@ impl Default for ServerConfig {
             feed_cache_bytes: 16 * 1024 * 1024,
             max_in_flight: std::thread::available_parallelism().map_or(2, |n| n.get()) * 8,
             queue_timeout: Duration::from_secs(30),
+            doc_bytes: limits::DOC_BYTES,
         }
     }
 }

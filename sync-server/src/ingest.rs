@@ -16,8 +16,8 @@ use automerge::{AutoCommit, Change, ChangeHash};
 use fieldsync_core::changes::{self, ParseError};
 use fieldsync_core::model::Record;
 use fieldsync_core::policy::{self, Profile};
-use fieldsync_core::protocol::PushOutcome;
-use fieldsync_core::{CoreError, DocId, limits, model};
+use fieldsync_core::protocol::{PushOutcome, limits};
+use fieldsync_core::{CoreError, DocId, model};
 
 use crate::author_view::{AuthorView, author_view};
 use crate::cache::Loaded;
@@ -120,26 +120,69 @@ pub(crate) fn holds(doc: &mut AutoCommit, hashes: &[ChangeHash]) -> bool {
     hashes.is_empty() || doc.get_missing_deps(hashes).is_empty()
 }
 
-/// Parses and verifies `bytes`, chunk by chunk, bounding what compressed chunks inflate to.
-fn parse(id: DocId, bytes: &[u8]) -> Result<Vec<Change>, Refusal> {
+/// Parses and verifies `bytes`, chunk by chunk, bounding what they inflate to, all together, by
+/// `max_bytes` (the largest a document may be).
+pub(crate) fn parse(id: DocId, bytes: &[u8], max_bytes: usize) -> Result<Vec<Change>, Refusal> {
     let malformed = |e: ParseError| {
         Refusal::rejected(code::MALFORMED_CHANGES, format!("changes for {id} are malformed: {e}"))
     };
+    let too_large = || {
+        Refusal::rejected(
+            code::TOO_LARGE,
+            format!("changes for {id} inflate past {max_bytes} bytes"),
+        )
+    };
     let chunks = changes::split_chunks(bytes).map_err(malformed)?;
-    let mut budget = limits::DOC_BYTES;
+    let mut budget = max_bytes;
     let mut out = Vec::new();
     for (_, chunk) in chunks {
+        // Automerge inflates compressed changes and the deflated columns of a saved document
+        // without a bound: what the chunk inflates to is measured first, within the budget.
+        if changes::inflated_size(chunk, budget).map_err(malformed)? > budget {
+            return Err(too_large());
+        }
         for c in changes::parse_changes(chunk, budget).map_err(malformed)? {
-            budget = budget.checked_sub(c.raw_bytes().len()).ok_or_else(|| {
-                Refusal::rejected(
-                    code::TOO_LARGE,
-                    format!("changes for {id} inflate past {} bytes", limits::DOC_BYTES),
-                )
-            })?;
+            budget = budget.checked_sub(c.raw_bytes().len()).ok_or_else(too_large)?;
             out.push(c);
         }
     }
     Ok(out)
+}
+
+/// What the Automerge chunks of one request may inflate to, all documents together: as much as
+/// the request's body may (a document alone may inflate to its own limit).
+pub(crate) const REQUEST_INFLATED_BYTES: usize = limits::INFLATED_BYTES;
+
+/// Measures what `bytes` (the changes pushed for `id`) inflate to against `left`, what remains
+/// of the request's [`REQUEST_INFLATED_BYTES`], and takes it from there. Once a document does
+/// not fit, or cannot be measured (inflating failed part way), nothing more is inflated for this
+/// request: the documents after it that would need inflating are answered `too_large` as a
+/// retry, for a later request. The first document that inflates anything is left to
+/// [`ingest`], which holds it to the document's own limit. Without this, a body of a few
+/// megabytes holding many small deflate bombs, one per document, costs gigabytes of inflating.
+pub(crate) fn reserve_inflation(id: DocId, bytes: &[u8], left: &mut usize) -> Result<(), Refusal> {
+    // Bytes that do not split into chunks are refused by `ingest` before anything is inflated.
+    let Ok(chunks) = changes::split_chunks(bytes) else { return Ok(()) };
+    let first = *left == REQUEST_INFLATED_BYTES;
+    for (_, chunk) in chunks {
+        match changes::inflated_size(chunk, *left) {
+            Ok(n) if n <= *left => *left -= n,
+            _ => {
+                *left = 0;
+                if first {
+                    return Ok(());
+                }
+                return Err(Refusal::retry(
+                    code::TOO_LARGE,
+                    format!(
+                        "the changes for {id} and those before them in this request inflate past \
+                         {REQUEST_INFLATED_BYTES} bytes; send them in a later request"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Orders changes so that each comes after the ones it depends on (Kahn, stable).
@@ -177,18 +220,20 @@ fn causal_order(changes: Vec<Change>) -> Vec<Change> {
 /// after the document was changed, the slot is emptied; the caller must then not put it back.
 ///
 /// `keep_new`: a document new to the server is made cacheable (see below); off for bulk
-/// uploads, which would only push the documents in use out of the cache.
+/// uploads, which would only push the documents in use out of the cache. `max_bytes`: the
+/// largest saved size the document may reach (`too_large` past it).
 pub(crate) fn ingest(
     id: DocId,
     slot: &mut Option<Loaded>,
     bytes: &[u8],
     author: Option<&Author>,
     keep_new: bool,
+    max_bytes: usize,
 ) -> Result<Option<DocWrite>, Refusal> {
     if bytes.is_empty() {
         return Ok(None);
     }
-    let incoming = parse(id, bytes)?;
+    let incoming = parse(id, bytes, max_bytes)?;
     let mut seen = HashSet::new();
     let incoming: Vec<Change> = incoming.into_iter().filter(|c| seen.insert(c.hash())).collect();
     let hashes: Vec<ChangeHash> = incoming.iter().map(Change::hash).collect();
@@ -323,10 +368,10 @@ pub(crate) fn ingest(
         DocBytes::Snapshot(s) => s.len() as u64,
         DocBytes::Chunk(c) => loaded.meta.stored_bytes() + c.len() as u64,
     };
-    if stored_after > limits::DOC_BYTES as u64 {
+    if stored_after > max_bytes as u64 {
         return Err(Refusal::rejected(
             code::TOO_LARGE,
-            format!("document {id} would take {stored_after} bytes; at most {}", limits::DOC_BYTES),
+            format!("document {id} would take {stored_after} bytes; at most {max_bytes}"),
         ));
     }
     if is_new {
@@ -394,6 +439,7 @@ mod tests {
     use super::*;
     use automerge::transaction::Transactable;
     use fieldsync_core::Store;
+    use fieldsync_core::limits::DOC_BYTES;
     use fieldsync_core::model::{Location, NewRecord, NewReport, ReportCategory};
 
     pub(crate) fn report() -> NewRecord {
@@ -425,14 +471,14 @@ mod tests {
         let mut doc = store.load(id).unwrap();
         let all = changes_of(&mut doc, &[]);
         let mut slot = None;
-        let w = ingest(id, &mut slot, &all, None, true).unwrap().unwrap();
+        let w = ingest(id, &mut slot, &all, None, true, DOC_BYTES).unwrap().unwrap();
         assert_eq!(w.base, None);
         assert!(matches!(w.bytes, DocBytes::Snapshot(_)));
         assert_eq!(w.changes.len(), doc.get_changes(&[]).len());
         assert_eq!(w.scope, "jl/changchun/grid-07");
         assert!(slot.is_some());
         // Pushing the same changes again: nothing to write.
-        assert_eq!(ingest(id, &mut slot, &all, None, true).unwrap(), None);
+        assert_eq!(ingest(id, &mut slot, &all, None, true, DOC_BYTES).unwrap(), None);
 
         slot.as_mut().unwrap().meta = slot.as_ref().unwrap().meta.after(&w.bytes, 1);
         let heads = doc.get_heads();
@@ -450,7 +496,7 @@ mod tests {
                 scopes: vec!["jl".into()],
             },
         };
-        let w = ingest(id, &mut slot, &more, Some(&dev), true).unwrap().unwrap();
+        let w = ingest(id, &mut slot, &more, Some(&dev), true, DOC_BYTES).unwrap().unwrap();
         assert_eq!(w.base, Some(1));
         assert_eq!(w.changes.len(), 1);
         assert_eq!(w.device.as_deref(), Some("dev"));
@@ -463,7 +509,9 @@ mod tests {
         let mut doc = store.load(id).unwrap();
         let created = doc.get_heads();
         let mut slot = None;
-        let w = ingest(id, &mut slot, &changes_of(&mut doc, &[]), None, true).unwrap().unwrap();
+        let w = ingest(id, &mut slot, &changes_of(&mut doc, &[]), None, true, DOC_BYTES)
+            .unwrap()
+            .unwrap();
         slot.as_mut().unwrap().meta = slot.as_ref().unwrap().meta.after(&w.bytes, 1);
         store.execute(id, &model::Command::AcceptReport { note: String::new() }).unwrap();
         store
@@ -481,13 +529,13 @@ mod tests {
         let after = latest.get_changes(&created);
         assert_eq!(after.len(), 2);
         let last = after[1].raw_bytes().to_vec();
-        let r = ingest(id, &mut slot, &last, None, true);
+        let r = ingest(id, &mut slot, &last, None, true, DOC_BYTES);
         assert!(matches!(r, Err(Refusal::Retry { code: code::MISSING_DEPENDENCIES, .. })), "{r:?}");
         let kept = slot.as_mut().expect("the document stays loaded");
         assert_eq!(kept.doc.get_heads(), created);
         // For a document the server lacks, changes after its creation miss their dependencies.
         let mut none = None;
-        let r = ingest(id, &mut none, &last, None, true);
+        let r = ingest(id, &mut none, &last, None, true, DOC_BYTES);
         assert!(matches!(r, Err(Refusal::Retry { .. })));
         assert!(none.is_none());
     }
@@ -496,21 +544,21 @@ mod tests {
     fn refuses_garbage_non_records_and_header_changes() {
         let (_d, store, id) = fixture();
         let mut slot = None;
-        let r = ingest(id, &mut slot, b"definitely not automerge", None, true);
+        let r = ingest(id, &mut slot, b"definitely not automerge", None, true, DOC_BYTES);
         assert!(matches!(r, Err(Refusal::Rejected { code: code::MALFORMED_CHANGES, .. })));
 
         // A valid Automerge document that is not a record.
         let mut plain = AutoCommit::new();
         plain.put(automerge::ROOT, "hello", "world").unwrap();
         let bytes = changes_of(&mut plain, &[]);
-        let r = ingest(id, &mut slot, &bytes, None, true);
+        let r = ingest(id, &mut slot, &bytes, None, true, DOC_BYTES);
         assert!(matches!(r, Err(Refusal::Rejected { code: code::INVALID_DOCUMENT, .. })), "{r:?}");
         assert!(slot.is_none());
 
         // A change to the header of a stored record.
         let mut doc = store.load(id).unwrap();
         let all = changes_of(&mut doc, &[]);
-        let w = ingest(id, &mut slot, &all, None, true).unwrap().unwrap();
+        let w = ingest(id, &mut slot, &all, None, true, DOC_BYTES).unwrap().unwrap();
         slot.as_mut().unwrap().meta = slot.as_ref().unwrap().meta.after(&w.bytes, 1);
         let heads = doc.get_heads();
         let mut fork = doc.fork();
@@ -520,7 +568,7 @@ mod tests {
         };
         fork.put(&header, "scope", "somewhere/else").unwrap();
         let bad = changes_of(&mut fork, &heads);
-        let r = ingest(id, &mut slot, &bad, None, true);
+        let r = ingest(id, &mut slot, &bad, None, true, DOC_BYTES);
         assert!(matches!(r, Err(Refusal::Rejected { code: code::HEADER_CHANGED, .. })), "{r:?}");
         assert!(slot.is_none(), "a document changed in memory is dropped");
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use fieldsync_core::limits;
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use fieldsync_server::accounts::Accounts;
 use fieldsync_server::config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN};
@@ -178,6 +179,11 @@ struct ServeArgs {
     /// Most megabytes of loaded documents kept in memory (estimated).
     #[arg(long, env = "FIELDSYNC_CACHE_MB")]
     cache_mb: Option<usize>,
+    /// Largest saved size of one document, in KiB (at most 32768, the default, which phones
+    /// enforce too): a push that would grow a document past it is refused `too_large`.
+    #[arg(long, env = "FIELDSYNC_MAX_DOC_KB",
+          value_parser = clap::value_parser!(u32).range(1..=(limits::DOC_BYTES / 1024) as i64))]
+    max_doc_kb: Option<u32>,
 }
 
 fn config(data: PathBuf, args: &ServeArgs) -> ServerConfig {
@@ -190,6 +196,9 @@ fn config(data: PathBuf, args: &ServeArgs) -> ServerConfig {
     }
     if let Some(mb) = args.cache_mb {
         c.cache_bytes = mb.saturating_mul(1024 * 1024);
+    }
+    if let Some(kb) = args.max_doc_kb {
+        c.doc_bytes = (kb as usize).saturating_mul(1024);
     }
     c
 }
@@ -249,4 +258,21 @@ fn run(fut: impl Future<Output = Result<(), String>>) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?
         .block_on(fut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_limit_is_a_serve_option_within_what_phones_take() {
+        let serve = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["fieldsync-server"], args].concat())?;
+            Ok::<_, clap::Error>(config(cli.data, &cli.serve))
+        };
+        assert_eq!(serve(&[]).unwrap().doc_bytes, limits::DOC_BYTES);
+        assert_eq!(serve(&["--max-doc-kb", "64"]).unwrap().doc_bytes, 64 * 1024);
+        assert!(serve(&["--max-doc-kb", "32769"]).is_err());
+        assert!(serve(&["--max-doc-kb", "0"]).is_err());
+    }
 }

@@ -11,7 +11,7 @@ use fieldsync_core::protocol::{self, PushDoc, PushOutcome, PushResult};
 use crate::app::App;
 use crate::batch::{KEEP_NEW_DOCS, Pending, WorkingSet};
 use crate::error::ServerError;
-use crate::ingest::{Author, Refusal, code, holds};
+use crate::ingest::{self, Author, Refusal, code, holds};
 
 /// What became of one pushed document before the commit.
 enum Step {
@@ -38,17 +38,23 @@ pub(crate) async fn push(
     let mut ws = WorkingSet::open(app, ids).await?;
     let mut slots = std::mem::take(&mut ws.slots);
     let keep_new = push.len() <= KEEP_NEW_DOCS;
+    let max_bytes = app.doc_bytes;
     let (slots, push, steps, pending) = tokio::task::spawn_blocking(move || {
         let mut steps = Vec::with_capacity(push.len());
         let mut pending: Vec<Pending> = Vec::new();
+        let mut inflation = ingest::REQUEST_INFLATED_BYTES;
         for p in &push {
+            if let Err(refusal) = ingest::reserve_inflation(p.doc, &p.changes, &mut inflation) {
+                steps.push(Step::Done(refusal.outcome()));
+                continue;
+            }
             let Some(slot) = slots.get_mut(&p.doc) else {
                 steps.push(Step::Done(
                     Refusal::retry(code::INTERNAL_ERROR, "document not gathered").outcome(),
                 ));
                 continue;
             };
-            match slot.ingest(p.doc, &p.changes, author.as_ref(), keep_new) {
+            match slot.ingest(p.doc, &p.changes, author.as_ref(), keep_new, max_bytes) {
                 Err(refusal) => steps.push(Step::Done(refusal.outcome())),
                 Ok(write) => {
                     let heads = protocol::from_wire(&p.heads);

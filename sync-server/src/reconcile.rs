@@ -26,7 +26,7 @@ use crate::cache::Loaded;
 use crate::cursor::Cursor;
 use crate::envelope;
 use crate::error::ServerError;
-use crate::ingest::{Refusal, code, isolate};
+use crate::ingest::{self, Refusal, code, isolate};
 use crate::push::static_code;
 use crate::sync::check_actor;
 
@@ -128,12 +128,14 @@ pub(crate) async fn handle(
     let mut slots = std::mem::take(&mut ws.slots);
     let messages = req.docs;
     let keep_new = messages.len() <= KEEP_NEW_DOCS;
+    let max_bytes = app.doc_bytes;
     let (slots, messages, mut results, split_msgs, pending, owners) =
         tokio::task::spawn_blocking(move || {
             let mut results = Vec::new();
             let mut split_msgs = Vec::with_capacity(messages.len());
             let mut pending: Vec<Pending> = Vec::new();
             let mut owners: Vec<DocId> = Vec::new();
+            let mut inflation = ingest::REQUEST_INFLATED_BYTES;
             for m in &messages {
                 if m.message.is_empty() {
                     split_msgs.push(None);
@@ -150,7 +152,11 @@ pub(crate) async fn handle(
                 if !changes.is_empty()
                     && let Some(slot) = slots.get_mut(&m.doc)
                 {
-                    match slot.ingest(m.doc, &changes, Some(&author), keep_new) {
+                    let ingested = ingest::reserve_inflation(m.doc, &changes, &mut inflation)
+                        .and_then(|()| {
+                            slot.ingest(m.doc, &changes, Some(&author), keep_new, max_bytes)
+                        });
+                    match ingested {
                         Ok(Some(p)) => {
                             pending.push(p);
                             owners.push(m.doc);

@@ -28,7 +28,20 @@ pub async fn start() -> TestServer {
 }
 
 pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
-    let config = ServerConfig::new(dir.path()).with_listen("127.0.0.1:0".parse().unwrap());
+    start_configured(dir, |c| c).await
+}
+
+/// A server on a free loopback port whose configuration `tune` adjusts (e.g. a small
+/// per-document limit).
+pub async fn start_with(tune: impl FnOnce(ServerConfig) -> ServerConfig) -> TestServer {
+    start_configured(tempfile::tempdir().unwrap(), tune).await
+}
+
+async fn start_configured(
+    dir: tempfile::TempDir,
+    tune: impl FnOnce(ServerConfig) -> ServerConfig,
+) -> TestServer {
+    let config = tune(ServerConfig::new(dir.path()).with_listen("127.0.0.1:0".parse().unwrap()));
     let running = Server::start(&config).await.unwrap();
     TestServer { dir, running, http: reqwest::Client::new() }
 }
