@@ -2,9 +2,11 @@
 //! codec (CBOR, gzip). Both sides use these types, so they cannot drift apart; `docs/protocol.md`
 //! describes the same thing for a third party.
 
+mod blobs;
 mod codec;
 mod messages;
 
+pub use blobs::{BlobStatus, ContentRange, codes as blob_codes, is_blob_hash};
 pub use codec::{DecodeError, DocsPart, decode, encode, encode_docs_member, encode_sync_response};
 pub use messages::*;
 
@@ -35,4 +37,6 @@ pub mod limits {
     pub const TOKEN_CHARS: usize = 128;
     /// Documents in one reconcile request.
     pub const RECONCILE_DOCS: usize = 500;
+    /// Bytes of one blob upload (`PUT /v1/blobs/{hash}`).
+    pub const CHUNK_BYTES: usize = 1024 * 1024;
 }

@@ -1,0 +1,127 @@
+//! The blob endpoints (`docs/blobs.md`): the status message, the `Content-Range` of an upload,
+//! the error codes, and what a blob hash looks like. Phone and server both use these, so the
+//! two sides of an upload cannot read a range differently.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /v1/blobs/{hash}/status`, and the answer to every `PUT /v1/blobs/{hash}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobStatus {
+    /// Protocol version.
+    pub v: u32,
+    /// Lower-case hex SHA-256 of the blob.
+    pub hash: String,
+    /// The declared size in bytes.
+    pub size: u64,
+    /// Bytes the server holds: a prefix of the blob; an upload resumes here.
+    pub received: u64,
+    /// The whole blob is stored and its hash verified.
+    pub complete: bool,
+}
+
+/// The error codes of the blob endpoints (the `code` of the JSON error body).
+pub mod codes {
+    /// 404: no such blob, not readable by this device, or its upload is not complete.
+    pub const NOT_FOUND: &str = "not_found";
+    /// 409: no document this device changed references the blob with this size: sync first.
+    pub const NOT_REFERENCED: &str = "not_referenced";
+    /// 403: the device's stored bytes plus this blob exceed its quota.
+    pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
+    /// 413: the blob, or one `PUT`, is over the server's limit.
+    pub const TOO_LARGE: &str = "too_large";
+    /// 422: the bytes received do not hash to the blob's name; all of them were discarded.
+    pub const HASH_MISMATCH: &str = "hash_mismatch";
+    /// 416 (400 for a size of 0): the range does not continue what the server holds, or does
+    /// not fit the declared size.
+    pub const INVALID_RANGE: &str = "invalid_range";
+    /// 404: the blob is not an image the server could make a thumbnail of.
+    pub const NO_THUMBNAIL: &str = "no_thumbnail";
+}
+
+/// Whether `s` names a blob: 64 lower-case hex digits (a SHA-256).
+pub fn is_blob_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `Content-Range: bytes {first}-{last}/{size}` of an upload (inclusive, as in HTTP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRange {
+    /// Offset of the first byte.
+    pub first: u64,
+    /// Offset of the last byte (inclusive).
+    pub last: u64,
+    /// The blob's whole size.
+    pub size: u64,
+}
+
+impl ContentRange {
+    /// The range of `len` bytes starting at `first` of a blob of `size` bytes; `None` when
+    /// `len` is 0 (HTTP has no empty range).
+    pub fn of(first: u64, len: u64, size: u64) -> Option<ContentRange> {
+        let last = first.checked_add(len)?.checked_sub(1)?;
+        (len > 0).then_some(ContentRange { first, last, size })
+    }
+
+    /// Parses a header value; `None` if it is not `bytes {first}-{last}/{size}` with decimal
+    /// numbers. Whether the numbers make sense (`first <= last < size`) is for the caller.
+    pub fn parse(value: &str) -> Option<ContentRange> {
+        let rest = value.trim().strip_prefix("bytes ")?;
+        let (range, size) = rest.split_once('/')?;
+        let (first, last) = range.split_once('-')?;
+        let num = |s: &str| -> Option<u64> {
+            let s = s.trim();
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            s.parse().ok()
+        };
+        Some(ContentRange { first: num(first)?, last: num(last)?, size: num(size)? })
+    }
+
+    /// Bytes in the range (0 if `last < first`).
+    pub fn len(&self) -> u64 {
+        (self.last + 1).saturating_sub(self.first)
+    }
+
+    /// Whether the range holds no byte (`last < first`: not a valid range).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Display for ContentRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bytes {}-{}/{}", self.first, self.last, self.size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges_round_trip_and_refuse_garbage() {
+        let r = ContentRange::of(1024, 512, 4096);
+        assert_eq!(r, Some(ContentRange { first: 1024, last: 1535, size: 4096 }));
+        let r = r.unwrap();
+        assert_eq!(r.to_string(), "bytes 1024-1535/4096");
+        assert_eq!(ContentRange::parse(&r.to_string()), Some(r));
+        assert_eq!(r.len(), 512);
+        assert_eq!(ContentRange::of(0, 0, 10), None);
+        for bad in ["bytes 1-2", "1-2/3", "bytes -1-2/3", "bytes 1-/3", "bytes a-2/3", "bytes */3"]
+        {
+            assert_eq!(ContentRange::parse(bad), None, "{bad:?}");
+        }
+        assert!(ContentRange::parse("bytes 5-2/9").is_some_and(|r| r.is_empty()));
+    }
+
+    #[test]
+    fn blob_hashes_are_lower_case_sha256_hex() {
+        assert!(is_blob_hash(&"ab".repeat(32)));
+        assert!(!is_blob_hash(&"AB".repeat(32)));
+        assert!(!is_blob_hash(&"ab".repeat(31)));
+        assert!(!is_blob_hash(&"zz".repeat(32)));
+    }
+}
