@@ -127,6 +127,65 @@ pub enum CoreError {
         /// The server's message.
         message: String,
     },
+    /// The server has no such blob for this device: none was uploaded whole, or the device may
+    /// not read a record that references it (the server gives both the same answer); for an
+    /// upload, no record this device synced references it yet (`404 not_found`).
+    #[error("photo {hash} not found on the server")]
+    PhotoNotFound {
+        /// The blob's SHA-256 (hex).
+        hash: String,
+    },
+    /// The server takes a blob only from a device whose synced record references it with this
+    /// size: sync the record first (`409 not_referenced`).
+    #[error("photo {hash}: no record this device synced references it ({message})")]
+    PhotoNotReferenced {
+        /// The blob.
+        hash: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The device's photos on the server plus this one would exceed its quota
+    /// (`403 quota_exceeded`).
+    #[error("photo {hash}: over this device's quota on the server ({message})")]
+    QuotaExceeded {
+        /// The blob.
+        hash: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The photo, or one request of it, is over the server's size limit (`413 too_large`).
+    #[error("photo {hash} is too large for the server ({message})")]
+    PhotoTooLarge {
+        /// The blob.
+        hash: String,
+        /// The server's message.
+        message: String,
+    },
+    /// Bytes that do not hash to the blob's name: the server's check of an upload
+    /// (`422 hash_mismatch`, it discarded them) or the phone's check of a download (removed).
+    #[error("photo {hash}: the bytes do not match its hash ({message})")]
+    HashMismatch {
+        /// The blob.
+        hash: String,
+        /// What was found.
+        message: String,
+    },
+    /// A range that does not continue what the server holds, or does not fit the blob
+    /// (`416 invalid_range`, or `400` for an empty blob).
+    #[error("photo {hash}: invalid range ({message})")]
+    InvalidRange {
+        /// The blob.
+        hash: String,
+        /// The server's message (it says how many bytes the server holds).
+        message: String,
+    },
+    /// The server made no thumbnail of this blob: it is not an image it can read
+    /// (`404 no_thumbnail`); the original is there.
+    #[error("photo {hash} has no thumbnail")]
+    NoThumbnail {
+        /// The blob.
+        hash: String,
+    },
     /// The server's answer could not be understood.
     #[error("unreadable answer from the server: {0}")]
     Protocol(String),

@@ -29,6 +29,10 @@ pub const SHORT_LIST_ITEMS: usize = 200;
 pub const MERGE_BYTES: usize = 16 * 1024 * 1024;
 /// Saved size of one document (snapshot plus chunks).
 pub const DOC_BYTES: usize = 32 * 1024 * 1024;
+/// Bytes of one blob (a photo), as the server's default `--max-blob-bytes` (docs/blobs.md).
+pub const BLOB_BYTES: u64 = 20 * 1024 * 1024;
+/// Characters of a blob's media type (`image/jpeg`).
+pub const MEDIA_TYPE_CHARS: usize = 100;
 /// Points awarded for one report.
 pub const POINTS_MAX: i64 = 10_000;
 

@@ -4,14 +4,14 @@
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
 
-use super::docs;
 use super::projection::Projection;
 use super::writer::{Loaded, Source, Writer};
+use super::{blob_refs, docs};
 use crate::changes::{self, ParseError};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::limits;
-use crate::model::{self, Kind};
+use crate::model::{self, Kind, PhotoRef};
 
 /// A merge done in memory, waiting to be written.
 pub(crate) struct Prepared {
@@ -25,6 +25,8 @@ pub(crate) struct Prepared {
     doc: Option<AutoCommit>,
     write: Write,
     proj: Option<Projection>,
+    /// The photos the merged document references (registered with it).
+    photos: Vec<PhotoRef>,
 }
 
 enum Write {
@@ -164,8 +166,8 @@ fn prepare_existing(id: DocId, mut loaded: Loaded, bytes: &[u8]) -> Result<Prepa
         return Err(CoreError::MissingDependencies { id, missing: missing.len() });
     }
     let unchanged = loaded.doc.get_heads() == before;
-    let (write, proj) = if unchanged {
-        (Write::Nothing, None)
+    let (write, proj, photos) = if unchanged {
+        (Write::Nothing, None, Vec::new())
     } else {
         model::read_record(&loaded.doc, id)?;
         if model::doc::read_header(&loaded.doc, id)? != header_before {
@@ -178,7 +180,8 @@ fn prepare_existing(id: DocId, mut loaded: Loaded, bytes: &[u8]) -> Result<Prepa
                 format!("{id} would exceed {} bytes", limits::DOC_BYTES),
             ));
         }
-        (Write::Append(chunk), Some(Projection::of(&loaded.doc, id)?))
+        let photos = blob_refs::scan(&loaded.doc, kind, id)?;
+        (Write::Append(chunk), Some(Projection::of(&loaded.doc, id)?), photos)
     };
     Ok(Prepared {
         id,
@@ -190,6 +193,7 @@ fn prepare_existing(id: DocId, mut loaded: Loaded, bytes: &[u8]) -> Result<Prepa
         doc: None,
         write,
         proj,
+        photos,
     })
 }
 
@@ -223,6 +227,7 @@ fn prepare_new(id: DocId, bytes: &[u8], actor: ActorId) -> Result<Prepared> {
     // that lacks them is refused here; the rest is read (and checked) when the record is opened.
     let proj = Projection::of(&doc, id)?;
     let kind = proj.kind();
+    let photos = blob_refs::scan(&doc, kind, id)?;
     // A saved document is stored as given (it loaded strictly as it is); bare changes are saved
     // as a compact snapshot.
     let snapshot = if whole { bytes.to_vec() } else { doc.save() };
@@ -242,6 +247,7 @@ fn prepare_new(id: DocId, bytes: &[u8], actor: ActorId) -> Result<Prepared> {
         doc: Some(doc),
         write: Write::Insert(snapshot),
         proj: Some(proj),
+        photos,
     })
 }
 
@@ -273,6 +279,7 @@ impl Prepared {
         if let Some(p) = &self.proj {
             p.write(tx, rowid)?;
         }
+        blob_refs::register(tx, rowid, &self.photos)?;
         Ok(rowid)
     }
 

@@ -6,6 +6,9 @@
 //! so reads never wait for a sync that is writing.
 
 mod account;
+mod blob_files;
+mod blob_refs;
+mod blobs;
 mod checkpoint;
 mod docs;
 mod merge;
@@ -24,6 +27,10 @@ use automerge::{ActorId, AutoCommit, ChangeHash};
 use rusqlite::Connection;
 
 pub use account::Enrollment;
+pub(crate) use blob_files::hash_file;
+pub use blob_files::{PhotoSource, PhotoVariant, sha256_hex};
+pub(crate) use blobs::Upload;
+pub use blobs::{PhotoInfo, PhotoState};
 pub use query::{
     CaseFilter, CaseSummary, MAX_PAGE, Page, PageRequest, PatrolFilter, PatrolSummary,
     ReportFilter, ReportSummary,
@@ -31,6 +38,7 @@ pub use query::{
 pub use search::{MAX_HITS, SearchHit};
 pub use sync_ops::{PullTally, PushTally, Rejection, SyncStatus};
 
+use self::blob_files::BlobDir;
 use self::projection::Projection;
 use self::writer::{Loaded, Writer};
 use crate::error::{CoreError, Result};
@@ -109,6 +117,8 @@ pub struct StoreStats {
 /// The phone's store. Cheap to share: all methods take `&self` and are safe from many threads.
 pub struct Store {
     path: PathBuf,
+    /// The photos' files, beside the database.
+    blobs: BlobDir,
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
     observers: RwLock<Vec<Arc<dyn StoreObserver>>>,
@@ -124,9 +134,21 @@ impl Store {
     /// Opens the store at `path`, creating or upgrading it. Opening does not load documents.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
-        let writer = Writer::new(schema::open_writer(&path)?, &path)?;
+        let mut writer = Writer::new(schema::open_writer(&path)?, &path)?;
+        if blob_refs::rebuild_pending(&writer.conn)? {
+            let docs = writer.in_tx(blob_refs::rebuild)?;
+            tracing::info!(docs, "projected the photo references of stored documents");
+        }
+        let blobs = BlobDir::for_store(&path);
+        let removed = blobs.sweep(|hash| {
+            Ok(writer.conn.prepare_cached("SELECT 1 FROM blobs WHERE hash = ?1")?.exists([hash])?)
+        })?;
+        if removed > 0 {
+            tracing::info!(removed, "removed photo files whose add did not commit");
+        }
         Ok(Store {
             path,
+            blobs,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             observers: RwLock::new(Vec::new()),
@@ -194,6 +216,7 @@ impl Store {
             let row = w.in_tx(|tx| {
                 let row = docs::insert(tx, id, kind, &snapshot, stamp.at)?;
                 proj.write(tx, row.rowid)?;
+                blob_refs::register(tx, row.rowid, blob_refs::of_new(new))?;
                 sync_state::mark_pending(tx, row.rowid)?;
                 Ok(row)
             })?;
@@ -206,6 +229,17 @@ impl Store {
 
     /// Runs a domain command on a record and commits it. A refused command changes nothing.
     pub fn execute(&self, id: DocId, cmd: &Command) -> Result<Applied> {
+        self.execute_with(id, cmd, |_| Ok(()))
+    }
+
+    /// [`Store::execute`], with `also` run in the command's transaction (what must commit with
+    /// it, or not at all).
+    pub(crate) fn execute_with(
+        &self,
+        id: DocId,
+        cmd: &Command,
+        also: impl FnOnce(&Connection) -> Result<()>,
+    ) -> Result<Applied> {
         let (applied, kind) = {
             let mut w = self.writer();
             let stamp = Stamp { by: w.identity.user.clone(), at: now_ms() };
@@ -228,6 +262,8 @@ impl Store {
             w.in_tx(|tx| {
                 docs::append(tx, &mut row, &mut loaded.doc, &chunk, stamp.at)?;
                 proj.write(tx, row.rowid)?;
+                also(tx)?;
+                blob_refs::register(tx, row.rowid, blob_refs::of_command(cmd))?;
                 sync_state::mark_pending(tx, row.rowid)
             })?;
             loaded.row = row;
@@ -366,6 +402,7 @@ impl Store {
                     let doc = docs::load(tx, id, &row)?;
                     projection::delete(tx, row.rowid)?;
                     Projection::of(&doc, id)?.write(tx, row.rowid)?;
+                    blob_refs::register(tx, row.rowid, &blob_refs::scan(&doc, row.kind, id)?)?;
                 }
                 Ok(())
             })?;

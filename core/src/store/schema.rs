@@ -8,10 +8,11 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::error::{CoreError, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Upgrade steps: `STEPS[n]` takes a database from version `n` to `n + 1`.
-const STEPS: &[&str] = &[include_str!("sql/v1.sql"), include_str!("sql/v2.sql")];
+const STEPS: &[&str] =
+    &[include_str!("sql/v1.sql"), include_str!("sql/v2.sql"), include_str!("sql/v3.sql")];
 
 /// Opens (creating if needed) the writer connection and brings the schema up to date.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
@@ -118,6 +119,14 @@ mod tests {
                 let pending: i64 =
                     upgraded.query_row("SELECT pending FROM sync_docs", [], |r| r.get(0))?;
                 assert_eq!(pending, 1, "a document stored before sync existed is unpushed");
+            }
+            if old < 3 {
+                let flagged: i64 = upgraded.query_row(
+                    "SELECT count(*) FROM meta WHERE key = 'blob_refs_rebuild'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                assert_eq!(flagged, 1, "documents stored before blobs existed get their refs");
             }
         }
         Ok(())

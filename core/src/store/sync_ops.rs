@@ -304,6 +304,7 @@ impl Store {
             }
         }
         if !notes.is_empty() {
+            self.forget_unreferenced_photos()?;
             self.notify(&notes);
         }
         Ok(dropped)

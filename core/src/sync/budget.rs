@@ -5,6 +5,10 @@
 //! request divides the sizes by four, and every answered one sets them from the rate it achieved
 //! so that the next round takes about [`TARGET_ROUND`], growing at most twofold per answer. On a
 //! good link the sizes reach the configured maximum after a handful of rounds.
+//!
+//! Photo uploads size their chunks by the same rule ([`ChunkBudget`]), up to the protocol's
+//! [`CHUNK_BYTES`](limits::CHUNK_BYTES): a chunk cut on the way is lost (the upload resumes at
+//! what the server holds), so on a link that drops every few seconds the chunks must be small.
 
 use std::time::Duration;
 
@@ -17,6 +21,14 @@ pub const TARGET_ROUND: Duration = Duration::from_secs(2);
 pub const START_BYTES: u32 = 16 * 1024;
 /// Smallest push budget, in bytes (a document's changes beyond it are split across requests).
 pub const MIN_PUSH_BYTES: u32 = 4 * 1024;
+/// Smallest chunk of a photo upload, in bytes.
+pub const MIN_CHUNK_BYTES: u32 = 4 * 1024;
+
+/// Bytes that take about [`TARGET_ROUND`] at the rate of `bytes` carried in `took`.
+fn fits(bytes: u64, took: Duration) -> u32 {
+    let rate = bytes as f64 / took.as_secs_f64().max(1e-3);
+    (rate * TARGET_ROUND.as_secs_f64()).min(u32::MAX as f64) as u32
+}
 
 /// Request sizes for the next round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,13 +62,43 @@ impl Budget {
 
     /// A round carried `bytes` (both ways) in `took`: size the next for about `TARGET_ROUND`.
     pub fn answered(&mut self, bytes: u64, took: Duration) {
-        let rate = bytes as f64 / took.as_secs_f64().max(1e-3);
-        let fits = (rate * TARGET_ROUND.as_secs_f64()).min(u32::MAX as f64) as u32;
+        let fits = fits(bytes, took);
         self.push_bytes =
             fits.min(self.push_bytes.saturating_mul(2)).clamp(MIN_PUSH_BYTES, self.max_push);
         self.page_bytes = fits
             .min(self.page_bytes.saturating_mul(2))
             .clamp(limits::PAGE_BYTES_MIN, self.max_page);
+    }
+}
+
+/// The size of the next chunk of a photo upload: [`START_BYTES`] on an unknown link, a quarter
+/// after a chunk that was cut, about [`TARGET_ROUND`] of the rate the last answered chunk
+/// achieved (at most doubling), between [`MIN_CHUNK_BYTES`] and
+/// [`CHUNK_BYTES`](limits::CHUNK_BYTES).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkBudget {
+    /// Bytes of the next chunk.
+    pub bytes: u32,
+}
+
+impl Default for ChunkBudget {
+    fn default() -> Self {
+        ChunkBudget { bytes: START_BYTES }
+    }
+}
+
+impl ChunkBudget {
+    const MAX: u32 = limits::CHUNK_BYTES as u32;
+
+    /// A chunk was cut on the way: the next is a quarter the size.
+    pub fn failed(&mut self) {
+        self.bytes = (self.bytes / 4).max(MIN_CHUNK_BYTES);
+    }
+
+    /// A chunk of `bytes` was answered `took` after it was sent.
+    pub fn answered(&mut self, bytes: u64, took: Duration) {
+        self.bytes =
+            fits(bytes, took).min(self.bytes.saturating_mul(2)).clamp(MIN_CHUNK_BYTES, Self::MAX);
     }
 }
 
@@ -105,5 +147,26 @@ mod tests {
             b.answered(5_000_000, Duration::from_millis(5));
         }
         assert_eq!((b.push_bytes, b.page_bytes), (1024 * 1024, 1024 * 1024));
+    }
+
+    #[test]
+    fn chunks_follow_the_link_up_to_the_protocol_limit() {
+        let mut c = ChunkBudget::default();
+        assert_eq!(c.bytes, START_BYTES);
+        for _ in 0..10 {
+            c.answered(u64::from(c.bytes), Duration::from_millis(10));
+        }
+        assert_eq!(c.bytes as usize, limits::CHUNK_BYTES, "loopback: 1 MiB chunks");
+        c.failed();
+        assert_eq!(c.bytes, 256 * 1024);
+        for _ in 0..10 {
+            c.failed();
+        }
+        assert_eq!(c.bytes, MIN_CHUNK_BYTES);
+        // 8 KB/s (64 kbit/s up): chunks of about 16 KB, reached by doubling.
+        for _ in 0..4 {
+            c.answered(8_000, Duration::from_secs(1));
+        }
+        assert_eq!(c.bytes, 16_000);
     }
 }

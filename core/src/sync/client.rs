@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::budget::Budget;
+use super::budget::{Budget, ChunkBudget};
 use super::progress::{ProgressListener, SyncProgress, SyncSummary};
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
@@ -36,6 +36,9 @@ pub struct SyncConfig {
     pub max_backoff: Duration,
     /// Requests one sync may make before it stops (a guard against a server that never ends).
     pub max_requests: u64,
+    /// Photos of at most this many bytes are fetched by `download_small_photos` (after a
+    /// sync); larger ones only when asked for.
+    pub auto_download_bytes: u64,
 }
 
 impl Default for SyncConfig {
@@ -48,6 +51,7 @@ impl Default for SyncConfig {
             backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
             max_requests: 100_000,
+            auto_download_bytes: 256 * 1024,
         }
     }
 }
@@ -59,6 +63,10 @@ pub struct SyncClient<T: Transport> {
     pub(crate) config: SyncConfig,
     /// Request sizes learned from the link, kept from one sync to the next.
     budget: std::sync::Mutex<Budget>,
+    /// Chunk size of photo uploads learned from the link.
+    pub(crate) chunks: std::sync::Mutex<ChunkBudget>,
+    /// One photo upload queue at a time per client.
+    pub(crate) uploading: tokio::sync::Mutex<()>,
 }
 
 /// Running totals of one sync.
@@ -79,7 +87,14 @@ impl<T: Transport> SyncClient<T> {
     pub fn new(store: Arc<Store>, transport: T) -> Self {
         let config = SyncConfig::default();
         let budget = std::sync::Mutex::new(Budget::new(config.push_bytes, config.page_bytes));
-        SyncClient { store, transport, config, budget }
+        SyncClient {
+            store,
+            transport,
+            config,
+            budget,
+            chunks: Default::default(),
+            uploading: Default::default(),
+        }
     }
 
     /// Replaces the tunables.
@@ -350,7 +365,7 @@ impl<T: Transport> SyncClient<T> {
 }
 
 /// The core error for a request that failed for good after `attempts` attempts.
-fn failed(e: TransportError, attempts: u32) -> CoreError {
+pub(crate) fn failed(e: TransportError, attempts: u32) -> CoreError {
     match e {
         TransportError::Network(message) => CoreError::Network { attempts, message },
         TransportError::Status { status, code, message } => {

@@ -1,6 +1,8 @@
 //! The phone's sync client: pushes unacknowledged changes and pulls the server's feed, page by
 //! page, as `docs/protocol.md` describes.
 
+mod blob_transport;
+mod blobs;
 mod budget;
 mod client;
 mod enroll;
@@ -8,8 +10,12 @@ mod progress;
 mod reconcile;
 pub mod transport;
 
-pub use budget::Budget;
+pub use blob_transport::{BlobHead, BlobSink, BlobTransport};
+pub use budget::{Budget, ChunkBudget};
 pub use client::{SyncClient, SyncConfig};
 pub use enroll::enroll;
-pub use progress::{ProgressListener, SyncProgress, SyncSummary};
+pub use progress::{
+    DownloadSummary, PhotoProgress, PhotoProgressListener, PhotoTransfer, ProgressListener,
+    SyncProgress, SyncSummary, UploadSummary,
+};
 pub use transport::{HttpTransport, Transport, TransportError};

@@ -63,3 +63,79 @@ pub struct SyncSummary {
     /// Wall time.
     pub duration: Duration,
 }
+
+/// Which transfer of a photo a [`PhotoProgress`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum PhotoTransfer {
+    /// This phone's photo going to the server.
+    Upload,
+    /// The original coming from the server.
+    Original,
+    /// The server's thumbnail coming.
+    Thumbnail,
+}
+
+/// Progress of one photo's transfer, reported as bytes move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct PhotoProgress {
+    /// The photo (SHA-256, hex).
+    pub hash: String,
+    /// Which transfer.
+    pub transfer: PhotoTransfer,
+    /// Bytes the receiving side holds (the server for an upload, this phone for a download).
+    pub done: u64,
+    /// The whole size; 0 while unknown (a thumbnail before its answer starts).
+    pub total: u64,
+}
+
+/// Told about photo transfers as bytes move.
+pub trait PhotoProgressListener: Send + Sync {
+    /// Called after each chunk sent or received.
+    fn photo_progress(&self, progress: &PhotoProgress);
+}
+
+impl<F: Fn(&PhotoProgress) + Send + Sync> PhotoProgressListener for F {
+    fn photo_progress(&self, progress: &PhotoProgress) {
+        self(progress)
+    }
+}
+
+/// What one `upload_photos` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct UploadSummary {
+    /// Photos the server now holds whole (those it already had among them).
+    pub uploaded: u64,
+    /// Of those, photos the server already held (another device uploaded them): no byte sent.
+    pub deduplicated: u64,
+    /// Photos the server does not take yet: no record it acknowledged references them (the
+    /// records' sync has not carried them). They stay in the queue.
+    pub waiting: u64,
+    /// Photos the server refused for good in this run (too large, over quota, damaged).
+    pub refused: u64,
+    /// Photo bytes sent, those of chunks cut on the way included.
+    pub bytes_up: u64,
+    /// Requests answered.
+    pub requests: u64,
+    /// Chunks or status requests retried after a network error.
+    pub retries: u64,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+/// What one `download_small_photos` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct DownloadSummary {
+    /// Photos downloaded and verified.
+    pub downloaded: u64,
+    /// Photos the server has not for this device yet (not uploaded whole, say); tried again
+    /// next time.
+    pub missing: u64,
+    /// Photo bytes received.
+    pub bytes_down: u64,
+    /// Wall time.
+    pub duration: Duration,
+}

@@ -65,9 +65,9 @@ pub trait Transport: Send + Sync {
 /// HTTP(S) transport: reqwest with rustls.
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
-    client: reqwest::Client,
-    base: String,
-    token: Option<String>,
+    pub(super) client: reqwest::Client,
+    pub(super) base: String,
+    pub(super) token: Option<String>,
 }
 
 impl HttpTransport {

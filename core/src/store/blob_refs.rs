@@ -1,0 +1,113 @@
+//! Which documents reference which blobs: a projection of the documents' photo lists into
+//! `blob_refs`, written in the transaction that writes the document. A reference to a blob the
+//! store does not know registers it as `remote` (its bytes are on the server), so the app can
+//! list what to download.
+//!
+//! Photo lists only grow (no command removes a photo), so a write adds references and never
+//! takes one away; a document that leaves the store takes its references with it (cascade).
+
+use automerge::{AutoCommit, ObjType, ReadDoc, Value};
+use rusqlite::{Connection, params};
+
+use super::docs;
+use crate::error::Result;
+use crate::id::DocId;
+use crate::model::{Command, Kind, NewRecord, PhotoRef, doc};
+use crate::time::now_ms;
+
+/// The photo references a local command adds (none for most).
+pub(crate) fn of_command(cmd: &Command) -> &[PhotoRef] {
+    match cmd {
+        Command::AddPhoto { photo, .. } => std::slice::from_ref(photo),
+        Command::AddPatrolEntry { entry } => &entry.photos,
+        _ => &[],
+    }
+}
+
+/// The photo references a new record starts with.
+pub(crate) fn of_new(new: &NewRecord) -> &[PhotoRef] {
+    match new {
+        NewRecord::Report(r) => &r.photos,
+        NewRecord::PatrolLog(_) | NewRecord::MediationCase(_) => &[],
+    }
+}
+
+/// Every photo reference in a document: the root `photos` list of a report or a case, the
+/// `photos` of each patrol entry. Items that are not valid references are left out (the record
+/// reader reports them).
+pub(crate) fn scan(d: &AutoCommit, kind: Kind, id: DocId) -> Result<Vec<PhotoRef>> {
+    let mut out = Vec::new();
+    match kind {
+        Kind::Report | Kind::MediationCase => {
+            if let Some((Value::Object(ObjType::List), list)) = d.get(automerge::ROOT, "photos")? {
+                photos_in(d, &list, &mut out)?;
+            }
+        }
+        Kind::PatrolLog => {
+            let entries = doc::root_list(d, "entries", id)?;
+            for i in 0..d.length(&entries) {
+                if let Some((Value::Object(ObjType::Map), entry)) = d.get(&entries, i)?
+                    && let Some((Value::Object(ObjType::List), list)) = d.get(&entry, "photos")?
+                {
+                    photos_in(d, &list, &mut out)?;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn photos_in(d: &AutoCommit, list: &automerge::ObjId, out: &mut Vec<PhotoRef>) -> Result<()> {
+    for i in 0..d.length(list) {
+        if let Ok(p) = autosurgeon::hydrate_prop::<_, PhotoRef, _, _>(d, list, i)
+            && crate::protocol::is_blob_hash(&p.hash)
+            && p.size > 0
+        {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Records that document `rowid` references `photos`; a blob not known yet becomes `remote`.
+pub(crate) fn register(tx: &Connection, rowid: i64, photos: &[PhotoRef]) -> Result<()> {
+    if photos.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    let mut blob = tx.prepare_cached(
+        "INSERT OR IGNORE INTO blobs (hash, size, media_type, state, added_at) \
+         VALUES (?1, ?2, ?3, 'remote', ?4)",
+    )?;
+    let mut reference =
+        tx.prepare_cached("INSERT OR IGNORE INTO blob_refs (hash, doc) VALUES (?1, ?2)")?;
+    for p in photos {
+        let size = i64::try_from(p.size).unwrap_or(i64::MAX);
+        blob.execute(params![p.hash, size, p.media_type, now])?;
+        reference.execute(params![p.hash, rowid])?;
+    }
+    Ok(())
+}
+
+/// Projects the references of every stored document (after an upgrade from a version without
+/// blobs, or a rebuild). Returns how many documents were read.
+pub(crate) fn rebuild(tx: &Connection) -> Result<usize> {
+    let mut stmt = tx.prepare("SELECT doc_id FROM docs ORDER BY id")?;
+    let ids = stmt
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+        .map(|b| DocId::from_slice(&b?))
+        .collect::<Result<Vec<_>>>()?;
+    for &id in &ids {
+        let Some(row) = docs::find(tx, id)? else { continue };
+        // A document that does not load is left to the record reader to report.
+        let Ok(d) = docs::load(tx, id, &row) else { continue };
+        register(tx, row.rowid, &scan(&d, row.kind, id).unwrap_or_default())?;
+    }
+    tx.execute("DELETE FROM meta WHERE key = 'blob_refs_rebuild'", [])?;
+    Ok(ids.len())
+}
+
+/// Whether documents wait for their references to be projected (see `sql/v3.sql`).
+pub(crate) fn rebuild_pending(conn: &Connection) -> Result<bool> {
+    Ok(conn.prepare_cached("SELECT 1 FROM meta WHERE key = 'blob_refs_rebuild'")?.exists([])?)
+}
