@@ -57,7 +57,7 @@ struct Probe {
     v: u32,
 }
 
-fn decode_now<T: DeserializeOwned>(body: &[u8]) -> Result<T, ServerError> {
+pub(crate) fn decode_now<T: DeserializeOwned>(body: &[u8]) -> Result<T, ServerError> {
     match protocol::decode::<T>(body) {
         Ok(msg) => Ok(msg),
         Err(DecodeError::TooLarge { limit }) => {

@@ -29,6 +29,8 @@ mod enroll;
 mod envelope;
 pub mod error;
 mod feed;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod ingest;
 mod locks;
 mod metrics;

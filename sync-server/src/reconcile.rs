@@ -30,7 +30,7 @@ use crate::ingest::{self, Refusal, code, isolate};
 use crate::push::static_code;
 use crate::sync::check_actor;
 
-fn check(req: &ReconcileRequest) -> Result<(), ServerError> {
+pub(crate) fn check(req: &ReconcileRequest) -> Result<(), ServerError> {
     envelope::check_version(req.v)?;
     check_actor(&req.actor)?;
     if req.docs.len() > limits::RECONCILE_DOCS {
@@ -53,7 +53,7 @@ fn check(req: &ReconcileRequest) -> Result<(), ServerError> {
 }
 
 /// A client's message with its changes taken out.
-fn split(m: &SyncMessage) -> Result<(sync::Message, Vec<u8>), Refusal> {
+pub(crate) fn split(m: &SyncMessage) -> Result<(sync::Message, Vec<u8>), Refusal> {
     let bad = |e: String| {
         Refusal::rejected(
             code::MALFORMED_CHANGES,
@@ -71,7 +71,12 @@ fn split(m: &SyncMessage) -> Result<(sync::Message, Vec<u8>), Refusal> {
 }
 
 /// The server's message for one document, from a fresh state (empty when it has nothing).
-fn answer_for(id: DocId, slot: &mut Slot, msg: sync::Message, profile: &Profile) -> Vec<u8> {
+pub(crate) fn answer_for(
+    id: DocId,
+    slot: &mut Slot,
+    msg: sync::Message,
+    profile: &Profile,
+) -> Vec<u8> {
     let mut empty = AutoCommit::new();
     let doc = match slot.ready(id) {
         // A document this device may not read is answered for exactly like one not stored.
