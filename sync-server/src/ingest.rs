@@ -20,6 +20,7 @@ use fieldsync_core::protocol::{PushOutcome, limits};
 use fieldsync_core::{CoreError, DocId, model};
 
 use crate::author_view::{AuthorView, author_view};
+use crate::blobs::refs;
 use crate::cache::Loaded;
 use crate::storage::{DocBytes, DocMeta, DocWrite, NewChange};
 
@@ -390,6 +391,15 @@ pub(crate) fn ingest(
         }
     }
     let audience = policy::Audience::of(&record);
+    // The photos the document references, and which of them this author added: recorded with
+    // the write, so that the author may upload them and readers of the document read them.
+    let blobs = refs::of_write(
+        &record,
+        view.before.as_deref(),
+        view.after.as_ref().unwrap_or(&record),
+        author.map(|a| a.device.as_str()),
+        author.is_some() || is_new,
+    );
     loaded.record = Some(Arc::new(record));
     let write = DocWrite {
         doc: id,
@@ -401,6 +411,7 @@ pub(crate) fn ingest(
         bytes,
         changes: log,
         device: author.map(|a| a.device.clone()),
+        blobs,
     };
     *slot = Some(loaded);
     Ok(Some(write))

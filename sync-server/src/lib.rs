@@ -22,6 +22,7 @@ mod app;
 mod auth;
 mod author_view;
 mod batch;
+pub mod blobs;
 mod cache;
 pub mod config;
 pub mod cursor;

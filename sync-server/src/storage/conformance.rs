@@ -13,7 +13,7 @@ use std::sync::Arc;
 use fieldsync_core::DocId;
 use fieldsync_core::model::Kind;
 
-use super::{DocBytes, DocWrite, NewChange, Storage, StorageError};
+use super::{BlobRef, DocBytes, DocWrite, NewChange, Storage, StorageError};
 
 /// Something to keep alive while the storage is used (a temporary directory, a database).
 pub type Guard = Box<dyn Any + Send>;
@@ -41,6 +41,7 @@ where
     check!(catch_up_pages_documents_in_order);
     check!(whole_reads_in_order_within_budget);
     check!(audiences_follow_the_writes);
+    check!(blob_refs_follow_the_writes);
     check!(close_refuses_writes);
 }
 
@@ -71,6 +72,7 @@ pub fn sample_write(doc: DocId, base: Option<u64>, changes: u32) -> DocWrite {
         },
         changes,
         device: Some("device-1".into()),
+        blobs: None,
     }
 }
 
@@ -349,6 +351,59 @@ pub async fn audiences_follow_the_writes(s: &dyn Storage) {
         log.iter().all(|e| e.audience == whole[0].audience),
         "the log reads the current audience"
     );
+}
+
+/// A reference to a made-up blob `n` of `size` bytes.
+pub fn blob_ref(n: u8, size: u64, added_by: Option<&str>) -> BlobRef {
+    BlobRef {
+        hash: format!("{n:02x}").repeat(32),
+        size,
+        media_type: "image/jpeg".into(),
+        added_by: added_by.map(str::to_string),
+    }
+}
+
+/// A document's blob references commit with it; later writes keep who added a reference,
+/// add new ones with their device, drop those no longer listed, or (`None`) leave them.
+pub async fn blob_refs_follow_the_writes(s: &dyn Storage) {
+    let (a, b) = (DocId::random(), DocId::random());
+    let mut wa = sample_write(a, None, 1);
+    wa.blobs = Some(vec![blob_ref(1, 10, Some("dev-a")), blob_ref(2, 20, Some("dev-a"))]);
+    let mut wb = sample_write(b, None, 1);
+    wb.blobs = Some(vec![blob_ref(1, 10, None)]);
+    for r in s.commit(vec![wa, wb]).await.unwrap() {
+        r.unwrap();
+    }
+    let hash1 = blob_ref(1, 0, None).hash;
+    let mut refs = s.blob_refs(hash1.clone()).await.unwrap();
+    refs.sort_by_key(|r| r.doc != a);
+    assert_eq!(refs.len(), 2, "{refs:?}");
+    assert_eq!((refs[0].doc, refs[0].size, refs[0].device.as_deref()), (a, 10, Some("dev-a")));
+    assert_eq!((refs[1].doc, refs[1].device.as_deref()), (b, None));
+    assert_eq!(refs[0].media_type, "image/jpeg");
+    assert_eq!(refs[0].audience.scope, "jl/changchun/grid-07");
+
+    // `None`: unchanged. Then blob 2 goes, blob 3 comes from another device, blob 1 stays
+    // with the device that added it.
+    s.commit(vec![sample_write(a, Some(1), 1)]).await.unwrap().pop().unwrap().unwrap();
+    assert_eq!(s.blob_refs(blob_ref(2, 0, None).hash).await.unwrap().len(), 1);
+    let mut wa = sample_write(a, Some(2), 1);
+    wa.blobs = Some(vec![blob_ref(1, 10, None), blob_ref(3, 30, Some("dev-b"))]);
+    s.commit(vec![wa]).await.unwrap().pop().unwrap().unwrap();
+    assert!(s.blob_refs(blob_ref(2, 0, None).hash).await.unwrap().is_empty());
+    let three = s.blob_refs(blob_ref(3, 0, None).hash).await.unwrap();
+    assert_eq!(three.len(), 1);
+    assert_eq!((three[0].doc, three[0].device.as_deref()), (a, Some("dev-b")));
+    let one = s.blob_refs(hash1.clone()).await.unwrap();
+    assert!(one.iter().any(|r| r.doc == a && r.device.as_deref() == Some("dev-a")), "{one:?}");
+    assert_eq!(one.len(), 2);
+
+    // A write that fails leaves the references as they were.
+    let mut stale = sample_write(a, Some(1), 1);
+    stale.blobs = Some(vec![]);
+    assert!(s.commit(vec![stale]).await.unwrap().pop().unwrap().is_err());
+    assert_eq!(s.blob_refs(hash1).await.unwrap().len(), 2);
+    assert!(s.blob_refs("00".repeat(32)).await.unwrap().is_empty());
 }
 
 pub async fn close_refuses_writes(s: &dyn Storage) {

@@ -173,6 +173,39 @@ pub struct DocWrite {
     pub changes: Vec<NewChange>,
     /// The enrolled device that sent them, when known.
     pub device: Option<String>,
+    /// The blobs the document references after this write, when that may have changed; `None`
+    /// leaves the recorded references as they are (the document references none, before or
+    /// after). See [`BlobRef`].
+    pub blobs: Option<Vec<BlobRef>>,
+}
+
+/// A blob a document references (a photo), as a write records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRef {
+    /// Lower-case hex SHA-256 of the bytes.
+    pub hash: String,
+    /// Size in bytes, as the reference gives it.
+    pub size: u64,
+    /// Media type, as the reference gives it.
+    pub media_type: String,
+    /// The device whose changes in this write added the reference; `None` when it was there
+    /// before (who added it stays as recorded) or the write has no known author.
+    pub added_by: Option<String>,
+}
+
+/// A recorded reference to a blob, with what decides who may use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlobRef {
+    /// The referencing document.
+    pub doc: DocId,
+    /// Who may read that document.
+    pub audience: Audience,
+    /// Size in bytes, as the reference gives it.
+    pub size: u64,
+    /// Media type, as the reference gives it.
+    pub media_type: String,
+    /// The device that added the reference, when known.
+    pub device: Option<String>,
 }
 
 /// What a committed write became.
@@ -266,7 +299,9 @@ pub struct LogRecord {
 ///   seq is visible (so a page never skips an entry that commits later);
 /// - a write whose `base` is not the stored version fails with [`StorageError::Conflict`] and
 ///   changes nothing, while the other writes of the same batch go through;
-/// - a change hash appears at most once per document in the log.
+/// - a change hash appears at most once per document in the log;
+/// - a write's blob references commit with it: `Some` makes the document's references those
+///   listed (keeping who added each earlier), `None` leaves them.
 pub trait Storage: Send + Sync + 'static {
     /// The epoch: a random id made when the storage was created, changed only by a restore.
     fn epoch(&self) -> &str;
@@ -327,6 +362,10 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Every stored document id, in storage order.
     fn doc_ids(&self) -> BoxFuture<'_, StorageResult<Vec<DocId>>>;
+
+    /// The recorded references to blob `hash` (see [`DocWrite::blobs`]), with the audience of
+    /// each referencing document.
+    fn blob_refs(&self, hash: String) -> BoxFuture<'_, StorageResult<Vec<StoredBlobRef>>>;
 
     /// Finishes the writes under way and releases the storage; later calls fail with `Closed`.
     fn close(&self) -> BoxFuture<'_, ()>;

@@ -17,9 +17,14 @@ use self::read::Readers;
 use self::writer::Msg;
 use super::{
     Audience, BoxFuture, CatchUpPage, Committed, DocWrite, LogPage, LogRecord, Storage,
-    StorageError, StorageResult, StoredDoc, WholeDoc,
+    StorageError, StorageResult, StoredBlobRef, StoredDoc, WholeDoc,
 };
 use crate::config::Durability;
+
+/// A size as SQLite stores it (a size past `i64::MAX` is no real blob's; it stays unusable).
+pub(crate) fn sql_size(size: u64) -> i64 {
+    i64::try_from(size).unwrap_or(i64::MAX)
+}
 
 /// The server's storage in one SQLite file.
 #[derive(Clone)]
@@ -167,6 +172,10 @@ impl Storage for SqliteStorage {
 
     fn doc_ids(&self) -> BoxFuture<'_, StorageResult<Vec<DocId>>> {
         self.read(read::doc_ids)
+    }
+
+    fn blob_refs(&self, hash: String) -> BoxFuture<'_, StorageResult<Vec<StoredBlobRef>>> {
+        self.read(move |c| read::blob_refs(c, &hash))
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

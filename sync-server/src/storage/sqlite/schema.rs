@@ -10,11 +10,15 @@ use crate::config::Durability;
 use crate::storage::{StorageError, StorageResult};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 3;
+pub(crate) const VERSION: i64 = 4;
 
 /// Upgrade steps: `UPGRADES[n]` takes a database from version `n` to `n + 1`.
-const UPGRADES: &[&str] =
-    &[include_str!("sql/v1.sql"), include_str!("sql/v2.sql"), include_str!("sql/v3.sql")];
+const UPGRADES: &[&str] = &[
+    include_str!("sql/v1.sql"),
+    include_str!("sql/v2.sql"),
+    include_str!("sql/v3.sql"),
+    include_str!("sql/v4.sql"),
+];
 
 /// Page cache of one reader connection, in KiB.
 const READER_CACHE_KIB: i64 = 512;
@@ -131,5 +135,37 @@ mod tests {
             open_writer(&path, Durability::Normal),
             Err(StorageError::TooNew { found, .. }) if found == VERSION + 1
         ));
+    }
+
+    fn schema_of(conn: &Connection) -> Vec<(String, String, Option<String>)> {
+        let mut stmt =
+            conn.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn each_upgrade_step_gives_the_schema_of_a_fresh_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let (fresh, _) = open_writer(&dir.path().join("fresh.db"), Durability::Normal).unwrap();
+        for old in 1..VERSION {
+            let path = dir.path().join(format!("v{old}.db"));
+            {
+                let conn = Connection::open(&path).unwrap();
+                for step in &UPGRADES[..old as usize] {
+                    conn.execute_batch(step).unwrap();
+                }
+                conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', 'e')", []).unwrap();
+                conn.pragma_update(None, "user_version", old).unwrap();
+            }
+            let (upgraded, epoch) = open_writer(&path, Durability::Normal).unwrap();
+            assert_eq!(epoch, "e", "an upgrade keeps the epoch");
+            assert_eq!(schema_of(&upgraded), schema_of(&fresh), "from version {old}");
+            let version: i64 =
+                upgraded.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+            assert_eq!(version, VERSION);
+        }
     }
 }

@@ -8,7 +8,8 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use crate::storage::{Committed, DocBytes, DocWrite, StorageError, StorageResult};
+use super::sql_size;
+use crate::storage::{BlobRef, Committed, DocBytes, DocWrite, StorageError, StorageResult};
 
 /// Most jobs (requests) committed in one transaction.
 const MAX_JOBS: usize = 256;
@@ -232,7 +233,49 @@ fn apply(conn: &Connection, w: &DocWrite, now: i64) -> StorageResult<Committed> 
         ])?;
         last_seq = u64::try_from(conn.last_insert_rowid()).unwrap_or(0);
     }
+    if let Some(refs) = &w.blobs {
+        write_blob_refs(conn, row, refs)?;
+    }
     Ok(Committed { version, last_seq })
+}
+
+/// Makes the recorded references of document `row` those of `refs`: references no longer
+/// listed go, new ones come with the device that added them, and who added a reference that
+/// stays is kept.
+fn write_blob_refs(conn: &Connection, row: i64, refs: &[BlobRef]) -> StorageResult<()> {
+    let recorded: Vec<(String, i64)> = conn
+        .prepare_cached("SELECT DISTINCT hash, size FROM blob_refs WHERE doc = ?1")?
+        .query_map([row], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (hash, size) in recorded {
+        if !refs.iter().any(|r| r.hash == hash && sql_size(r.size) == size) {
+            conn.prepare_cached(
+                "DELETE FROM blob_refs WHERE doc = ?1 AND hash = ?2 AND size = ?3",
+            )?
+            .execute(params![row, hash, size])?;
+        }
+    }
+    for r in refs {
+        let size = sql_size(r.size);
+        match &r.added_by {
+            Some(device) => {
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO blob_refs (hash, size, media_type, doc, device) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![r.hash, size, r.media_type, row, device])?;
+            }
+            None => {
+                conn.prepare_cached(
+                    "INSERT INTO blob_refs (hash, size, media_type, doc, device) \
+                     SELECT ?1, ?2, ?3, ?4, '' WHERE NOT EXISTS \
+                     (SELECT 1 FROM blob_refs WHERE hash = ?1 AND doc = ?4 AND size = ?2)",
+                )?
+                .execute(params![r.hash, size, r.media_type, row])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn insert_bytes(conn: &Connection, row: i64, bytes: &[u8]) -> StorageResult<()> {
