@@ -16,6 +16,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::accounts::Accounts;
 use crate::auth;
+use crate::blobs::{self, BlobStore};
 use crate::cache::DocCache;
 use crate::config::ServerConfig;
 use crate::enroll::{self, RateLimiter};
@@ -46,6 +47,12 @@ pub(crate) struct App {
     pub(crate) log_seq: AtomicU64,
     /// Largest saved size of one document (see [`ServerConfig::doc_bytes`]).
     pub(crate) doc_bytes: usize,
+    /// Blob bytes, partial uploads, thumbnails and what is known of them.
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    /// Largest blob (see [`ServerConfig::max_blob_bytes`]).
+    pub(crate) max_blob_bytes: u64,
+    /// Blob bytes per device (see [`ServerConfig::blob_quota_bytes`]).
+    pub(crate) blob_quota_bytes: u64,
     admission: Semaphore,
     max_in_flight: usize,
     queue_timeout: Duration,
@@ -55,6 +62,7 @@ impl App {
     /// Shared state over `storage`, whose log ends at `log_end`.
     pub(crate) fn new(
         storage: Arc<dyn Storage>,
+        blobs: Arc<dyn BlobStore>,
         accounts: Arc<Accounts>,
         config: &ServerConfig,
         log_end: u64,
@@ -70,6 +78,9 @@ impl App {
             metrics: Metrics::default(),
             log_seq: AtomicU64::new(log_end),
             doc_bytes: config.doc_bytes.min(fieldsync_core::limits::DOC_BYTES),
+            blobs,
+            max_blob_bytes: config.max_blob_bytes,
+            blob_quota_bytes: config.blob_quota_bytes,
             admission: Semaphore::new(max_in_flight),
             max_in_flight,
             queue_timeout: config.queue_timeout,
@@ -126,6 +137,15 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/reconcile", post(reconcile::handle).route_layer(device.clone()))
         .route("/v1/visible", post(visible::handle).route_layer(device.clone()))
         .route("/v1/enroll", post(enroll::handle))
+        .route(
+            "/v1/blobs/{hash}",
+            get(blobs::http::get).put(blobs::http::put).route_layer(device.clone()),
+        )
+        .route("/v1/blobs/{hash}/status", get(blobs::http::status).route_layer(device.clone()))
+        .route(
+            "/v1/blobs/{hash}/thumbnail",
+            get(blobs::http::thumbnail).route_layer(device.clone()),
+        )
         .route("/v1/me", get(auth::me).route_layer(device))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::handle))

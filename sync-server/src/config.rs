@@ -13,6 +13,11 @@ pub const DEFAULT_DATA_DIR: &str = "fieldsync-data";
 /// The SQLite file inside the data directory.
 pub const DB_FILE: &str = "fieldsync.db";
 
+/// The default largest blob: 20 MiB (a phone photo is 2 to 8 MB).
+pub const DEFAULT_MAX_BLOB_BYTES: u64 = 20 * 1024 * 1024;
+/// The default blob quota of a device: 1 GiB.
+pub const DEFAULT_BLOB_QUOTA_BYTES: u64 = 1024 * 1024 * 1024;
+
 /// How hard a commit works to survive a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -49,6 +54,11 @@ pub struct ServerConfig {
     /// grow a document past it is refused `too_large`, and what was stored stays as it was. At
     /// most [`limits::DOC_BYTES`], which phones enforce too; a larger value is lowered to it.
     pub doc_bytes: usize,
+    /// Largest blob (photo) a device may upload, in bytes (`413 too_large` past it).
+    pub max_blob_bytes: u64,
+    /// Most bytes of blobs one device's uploads may hold (`403 quota_exceeded` past it). A
+    /// blob counts against the device that started its upload, from its first byte.
+    pub blob_quota_bytes: u64,
 }
 
 impl ServerConfig {
@@ -81,6 +91,8 @@ impl Default for ServerConfig {
             max_in_flight: std::thread::available_parallelism().map_or(2, |n| n.get()) * 8,
             queue_timeout: Duration::from_secs(30),
             doc_bytes: limits::DOC_BYTES,
+            max_blob_bytes: DEFAULT_MAX_BLOB_BYTES,
+            blob_quota_bytes: DEFAULT_BLOB_QUOTA_BYTES,
         }
     }
 }

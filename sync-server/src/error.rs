@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::protocol::ErrorBody;
 
+use crate::blobs::BlobError;
 use crate::storage::StorageError;
 
 /// Everything that makes the server refuse a whole request.
@@ -73,6 +74,9 @@ pub enum ServerError {
     /// The storage failed.
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
+    /// A blob request refused (`docs/blobs.md`), or the blob store failed.
+    #[error("{0}")]
+    Blob(#[from] BlobError),
 }
 
 impl ServerError {
@@ -95,6 +99,7 @@ impl ServerError {
             ServerError::Internal(_) | ServerError::Storage(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
+            ServerError::Blob(e) => e.status_and_code(),
         }
     }
 }
@@ -133,5 +138,31 @@ mod tests {
         assert_eq!(e.code, "epoch_mismatch");
         assert!(e.message.contains("reconcile"));
         assert_eq!(ServerError::Storage(StorageError::Closed).status_and_code().1, "unavailable");
+    }
+
+    #[test]
+    fn blob_refusals_have_the_codes_of_the_blob_protocol() {
+        let code = |e: BlobError| {
+            let (status, code) = ServerError::from(e).status_and_code();
+            (status.as_u16(), code)
+        };
+        let hash = || "ab".repeat(32);
+        assert_eq!(code(BlobError::NotFound { hash: hash() }), (404, "not_found"));
+        assert_eq!(
+            code(BlobError::NotReferenced { hash: hash(), size: 1 }),
+            (409, "not_referenced")
+        );
+        assert_eq!(
+            code(BlobError::QuotaExceeded { used: 1, size: 2, quota: 2 }),
+            (403, "quota_exceeded")
+        );
+        assert_eq!(code(BlobError::TooLarge(String::new())), (413, "too_large"));
+        assert_eq!(
+            code(BlobError::HashMismatch { hash: hash(), actual: hash(), size: 1 }),
+            (422, "hash_mismatch")
+        );
+        assert_eq!(code(BlobError::BadRange(String::new())), (400, "invalid_range"));
+        assert_eq!(code(BlobError::RangeNotSatisfiable(String::new())), (416, "invalid_range"));
+        assert_eq!(code(BlobError::NoThumbnail { hash: hash() }), (404, "no_thumbnail"));
     }
 }

@@ -45,6 +45,7 @@ mod sync;
 mod transport;
 mod visible;
 
+pub use blobs::{BlobStore, FsBlobStore};
 pub use config::{Durability, ServerConfig};
 pub use error::ServerError;
 pub use server::{RunningServer, Server};

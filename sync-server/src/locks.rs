@@ -1,44 +1,59 @@
-//! Per-document locks: pushes to the same document take turns, pushes to different documents run
-//! side by side. An entry exists only while someone holds or waits for it, so the table stays as
-//! small as the work in flight, whatever the number of documents.
+//! Per-key locks: pushes to the same document take turns, pushes to different documents run
+//! side by side; the same for uploads of one blob. An entry exists only while someone holds or
+//! waits for it, so the table stays as small as the work in flight, whatever the number of keys.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use fieldsync_core::DocId;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-/// The lock table.
-#[derive(Default)]
-pub(crate) struct DocLocks {
-    map: Mutex<HashMap<DocId, Arc<AsyncMutex<()>>>>,
+/// A lock table keyed by `K`.
+pub(crate) struct Locks<K> {
+    map: Mutex<HashMap<K, Arc<AsyncMutex<()>>>>,
 }
 
-/// A held document lock; dropping it lets the next waiter in.
-pub(crate) struct DocGuard {
-    locks: Arc<DocLocks>,
-    id: DocId,
+/// The per-document lock table.
+pub(crate) type DocLocks = Locks<DocId>;
+
+/// A held document lock.
+pub(crate) type DocGuard = KeyGuard<DocId>;
+
+impl<K> Default for Locks<K> {
+    fn default() -> Self {
+        Locks { map: Mutex::new(HashMap::new()) }
+    }
+}
+
+/// A held lock; dropping it lets the next waiter in.
+pub(crate) struct KeyGuard<K: Eq + Hash> {
+    locks: Arc<Locks<K>>,
+    key: K,
     guard: Option<OwnedMutexGuard<()>>,
 }
 
-impl DocLocks {
-    /// Locks one document, waiting for its current holder.
-    pub(crate) async fn lock(self: &Arc<Self>, id: DocId) -> DocGuard {
+impl<K: Eq + Hash + Clone> Locks<K> {
+    /// Locks one key, waiting for its current holder.
+    pub(crate) async fn lock(self: &Arc<Self>, key: K) -> KeyGuard<K> {
         let mutex = {
             let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(id).or_default().clone()
+            map.entry(key.clone()).or_default().clone()
         };
         let guard = mutex.lock_owned().await;
-        DocGuard { locks: self.clone(), id, guard: Some(guard) }
+        KeyGuard { locks: self.clone(), key, guard: Some(guard) }
     }
 
-    /// Locks several documents; `ids` must be sorted and free of repeats, so that two requests
+    /// Locks several keys; `keys` must be sorted and free of repeats, so that two requests
     /// locking overlapping sets cannot wait for each other.
-    pub(crate) async fn lock_all(self: &Arc<Self>, ids: &[DocId]) -> Vec<DocGuard> {
-        debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
-        let mut guards = Vec::with_capacity(ids.len());
-        for id in ids {
-            guards.push(self.lock(*id).await);
+    pub(crate) async fn lock_all(self: &Arc<Self>, keys: &[K]) -> Vec<KeyGuard<K>>
+    where
+        K: Ord,
+    {
+        debug_assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        let mut guards = Vec::with_capacity(keys.len());
+        for key in keys {
+            guards.push(self.lock(key.clone()).await);
         }
         guards
     }
@@ -49,14 +64,14 @@ impl DocLocks {
     }
 }
 
-impl Drop for DocGuard {
+impl<K: Eq + Hash> Drop for KeyGuard<K> {
     fn drop(&mut self) {
         let mut map = self.locks.map.lock().unwrap_or_else(|p| p.into_inner());
         self.guard.take();
         // Waiters clone the entry under the table's lock, so a count of one means nobody else
-        // holds or waits for this document.
-        if map.get(&self.id).is_some_and(|m| Arc::strong_count(m) == 1) {
-            map.remove(&self.id);
+        // holds or waits for this key.
+        if map.get(&self.key).is_some_and(|m| Arc::strong_count(m) == 1) {
+            map.remove(&self.key);
         }
     }
 }

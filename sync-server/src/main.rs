@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use fieldsync_core::limits;
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use fieldsync_server::accounts::Accounts;
-use fieldsync_server::config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN};
+use fieldsync_server::config::{
+    DEFAULT_BLOB_QUOTA_BYTES, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_MAX_BLOB_BYTES,
+};
 use fieldsync_server::{Durability, Server, ServerConfig, SqliteStorage};
 use tracing_subscriber::EnvFilter;
 
@@ -184,6 +186,14 @@ struct ServeArgs {
     #[arg(long, env = "FIELDSYNC_MAX_DOC_KB",
           value_parser = clap::value_parser!(u32).range(1..=(limits::DOC_BYTES / 1024) as i64))]
     max_doc_kb: Option<u32>,
+    /// Largest blob (photo) a device may upload, in bytes; larger ones are refused `too_large`.
+    #[arg(long, env = "FIELDSYNC_MAX_BLOB_BYTES", default_value_t = DEFAULT_MAX_BLOB_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_blob_bytes: u64,
+    /// Most bytes of blobs one device's uploads may hold; past it uploads are refused
+    /// `quota_exceeded`.
+    #[arg(long, env = "FIELDSYNC_BLOB_QUOTA_BYTES", default_value_t = DEFAULT_BLOB_QUOTA_BYTES)]
+    blob_quota_bytes: u64,
 }
 
 fn config(data: PathBuf, args: &ServeArgs) -> ServerConfig {
@@ -200,6 +210,8 @@ fn config(data: PathBuf, args: &ServeArgs) -> ServerConfig {
     if let Some(kb) = args.max_doc_kb {
         c.doc_bytes = (kb as usize).saturating_mul(1024);
     }
+    c.max_blob_bytes = args.max_blob_bytes;
+    c.blob_quota_bytes = args.blob_quota_bytes;
     c
 }
 
@@ -274,5 +286,18 @@ mod tests {
         assert_eq!(serve(&["--max-doc-kb", "64"]).unwrap().doc_bytes, 64 * 1024);
         assert!(serve(&["--max-doc-kb", "32769"]).is_err());
         assert!(serve(&["--max-doc-kb", "0"]).is_err());
+    }
+
+    #[test]
+    fn blob_limits_are_serve_options() {
+        let serve = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["fieldsync-server"], args].concat())?;
+            Ok::<_, clap::Error>(config(cli.data, &cli.serve))
+        };
+        let c = serve(&[]).unwrap();
+        assert_eq!((c.max_blob_bytes, c.blob_quota_bytes), (20 << 20, 1 << 30));
+        let c = serve(&["--max-blob-bytes", "1000", "--blob-quota-bytes", "5000"]).unwrap();
+        assert_eq!((c.max_blob_bytes, c.blob_quota_bytes), (1000, 5000));
+        assert!(serve(&["--max-blob-bytes", "0"]).is_err());
     }
 }

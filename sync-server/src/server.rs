@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::accounts::Accounts;
 use crate::app::{self, App};
+use crate::blobs::{BlobStore, FsBlobStore};
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::storage::{SqliteStorage, Storage, StorageError};
@@ -39,24 +40,28 @@ impl Server {
             source,
         })?;
         let path = config.db_path();
+        let data = config.data_dir.clone();
         let durability = config.durability;
-        let (storage, accounts) = tokio::task::spawn_blocking(move || {
+        let (storage, blobs, accounts) = tokio::task::spawn_blocking(move || {
+            // The storage first: it creates or upgrades the schema the others use.
             let storage = SqliteStorage::open(path.clone(), durability)?;
-            Ok::<_, ServerError>((storage, Accounts::open(&path)?))
+            let blobs = FsBlobStore::open(&data, &path, durability)?;
+            Ok::<_, ServerError>((storage, blobs, Accounts::open(&path)?))
         })
         .await
         .map_err(|e| ServerError::Internal(format!("opening storage failed: {e}")))??;
-        Server::with_storage(Arc::new(storage), Arc::new(accounts), config).await
+        Server::with_storage(Arc::new(storage), Arc::new(blobs), Arc::new(accounts), config).await
     }
 
-    /// A server over any storage backend, with its accounts.
+    /// A server over any storage and blob store backends, with its accounts.
     pub async fn with_storage(
         storage: Arc<dyn Storage>,
+        blobs: Arc<dyn BlobStore>,
         accounts: Arc<Accounts>,
         config: &ServerConfig,
     ) -> Result<Server, ServerError> {
         let log_end = storage.log_end().await?;
-        let app = Arc::new(App::new(storage, accounts, config, log_end));
+        let app = Arc::new(App::new(storage, blobs, accounts, config, log_end));
         let router = app::router(app.clone());
         Ok(Server { app, router })
     }

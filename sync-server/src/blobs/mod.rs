@@ -1,5 +1,195 @@
-//! Blobs (photos): immutable bytes addressed by their SHA-256, referenced from documents
-//! (`docs/blobs.md`). Which documents reference a blob, and which device added each reference,
-//! is written with the documents ([`crate::storage::DocWrite::blobs`]).
+//! Blobs (photos): immutable bytes addressed by their SHA-256, uploaded in chunks with resume,
+//! verified on completion, stored once whoever uploads them, read by the devices that may read a
+//! document referencing them (`docs/blobs.md`).
+//!
+//! Where the bytes and what is known of them live is behind [`BlobStore`]; the server's one
+//! implementation, [`FsBlobStore`], keeps files beside the database and their metadata in it.
+//! Which documents reference a blob is the documents' storage's business (it is written with
+//! the documents: [`crate::storage::DocWrite::blobs`]).
 
+mod access;
+mod fs;
+pub(crate) mod http;
+mod meta;
 pub(crate) mod refs;
+mod thumbnail;
+
+use std::pin::Pin;
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use fieldsync_core::protocol::blob_codes as codes;
+use futures_util::Stream;
+
+pub use self::fs::FsBlobStore;
+use crate::storage::{BoxFuture, StorageError};
+
+/// The longer side of a thumbnail, in pixels.
+pub const THUMBNAIL_PX: u32 = 320;
+
+/// Result alias for blob operations.
+pub type BlobResult<T> = Result<T, BlobError>;
+
+/// Bytes of a blob as they are read, piece by piece.
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// What is known of a blob whose upload started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    /// Lower-case hex SHA-256 of the bytes.
+    pub hash: String,
+    /// The declared size in bytes.
+    pub size: u64,
+    /// The media type of the reference the upload was started for.
+    pub media_type: String,
+    /// Bytes held: a prefix of the blob.
+    pub received: u64,
+    /// The whole blob is stored and verified.
+    pub complete: bool,
+    /// A thumbnail was made (only once complete; never for bytes that are not an image).
+    pub thumbnail: bool,
+    /// The device that started the upload: its quota carries the blob.
+    pub uploaded_by: String,
+}
+
+/// One range of an upload, checked for form (`first <= last < size`, `bytes` is the range).
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    /// The blob.
+    pub hash: String,
+    /// Its declared size.
+    pub size: u64,
+    /// The media type its reference gives.
+    pub media_type: String,
+    /// The device uploading.
+    pub device: String,
+    /// Bytes that device may have stored in all (its quota).
+    pub quota: u64,
+    /// Offset of the first byte of `bytes`.
+    pub first: u64,
+    /// The bytes of the range.
+    pub bytes: Bytes,
+}
+
+impl Chunk {
+    /// Offset of the last byte.
+    pub fn last(&self) -> u64 {
+        self.first + self.bytes.len() as u64 - 1
+    }
+}
+
+/// Where blobs are kept: their bytes, partial uploads and thumbnails, and what is known of them.
+///
+/// Rules every implementation keeps:
+/// - the uploads of one blob take turns; a chunk either extends what is held or, when it
+///   overlaps it, only its new part is stored;
+/// - a blob is complete only once its bytes hash to its name, and then stays complete and
+///   unchanged; a crash leaves it either complete or a partial upload that resumes;
+/// - a chunk that starts a new upload is refused when the device's stored bytes plus the blob
+///   would exceed its quota, and nothing of it is stored.
+pub trait BlobStore: Send + Sync + 'static {
+    /// What is known of blob `hash`; `None` when no upload of it has started.
+    fn meta(&self, hash: String) -> BoxFuture<'_, BlobResult<Option<BlobMeta>>>;
+
+    /// Stores one chunk and, when it completes the blob, verifies it and makes its thumbnail.
+    /// Returns the blob's state after it. A blob held complete already is answered as it is.
+    fn write(&self, chunk: Chunk) -> BoxFuture<'_, BlobResult<BlobMeta>>;
+
+    /// Bytes `first..=last` of a complete blob.
+    fn read(&self, hash: String, first: u64, last: u64) -> BoxFuture<'_, BlobResult<ByteStream>>;
+
+    /// The JPEG thumbnail of a complete blob; `None` when it has none (not an image).
+    fn thumbnail(&self, hash: String) -> BoxFuture<'_, BlobResult<Option<Vec<u8>>>>;
+}
+
+/// Why a blob request was refused (the codes of `docs/blobs.md`).
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// No such blob for this device: missing, not readable by it, or not complete. One answer
+    /// for all three, word for word, so that a device learns nothing of blobs it may not read.
+    #[error("this device has no complete blob of this hash to read")]
+    NotFound {
+        /// The blob asked for.
+        hash: String,
+    },
+    /// No document this device changed references the blob with this size.
+    #[error(
+        "no document this device changed references blob {hash} of {size} bytes: sync the \
+         record first"
+    )]
+    NotReferenced {
+        /// The blob.
+        hash: String,
+        /// The size the upload declares.
+        size: u64,
+    },
+    /// The device's stored bytes plus this blob exceed its quota.
+    #[error(
+        "this device stores {used} bytes of blobs; {size} more would pass its quota of {quota}"
+    )]
+    QuotaExceeded {
+        /// Bytes the device's uploads hold.
+        used: u64,
+        /// The blob's size.
+        size: u64,
+        /// The quota.
+        quota: u64,
+    },
+    /// The blob, or one request, is over a limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The bytes received do not hash to the blob's name; all of them were discarded.
+    #[error("the {size} bytes received hash to {actual}, not {hash}; they were discarded")]
+    HashMismatch {
+        /// The blob's name.
+        hash: String,
+        /// What the bytes hash to.
+        actual: String,
+        /// Bytes received.
+        size: u64,
+    },
+    /// A range that is not one (no size, unparseable, empty blob): `400`.
+    #[error("{0}")]
+    BadRange(String),
+    /// A range that does not continue what is held or does not fit the blob: `416`.
+    #[error("{0}")]
+    RangeNotSatisfiable(String),
+    /// The blob is not an image the server could make a thumbnail of.
+    #[error("blob {hash} has no thumbnail: it is not an image the server reads")]
+    NoThumbnail {
+        /// The blob.
+        hash: String,
+    },
+    /// Storing or reading failed.
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+}
+
+impl BlobError {
+    /// The HTTP status and the protocol's error code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            BlobError::NotFound { .. } => (StatusCode::NOT_FOUND, codes::NOT_FOUND),
+            BlobError::NotReferenced { .. } => (StatusCode::CONFLICT, codes::NOT_REFERENCED),
+            BlobError::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, codes::QUOTA_EXCEEDED),
+            BlobError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE),
+            BlobError::HashMismatch { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, codes::HASH_MISMATCH)
+            }
+            BlobError::BadRange(_) => (StatusCode::BAD_REQUEST, codes::INVALID_RANGE),
+            BlobError::RangeNotSatisfiable(_) => {
+                (StatusCode::RANGE_NOT_SATISFIABLE, codes::INVALID_RANGE)
+            }
+            BlobError::NoThumbnail { .. } => (StatusCode::NOT_FOUND, codes::NO_THUMBNAIL),
+            BlobError::Storage(StorageError::Closed) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            BlobError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+/// An I/O error on `path`, as a storage error.
+pub(crate) fn io_error(path: &std::path::Path, source: std::io::Error) -> BlobError {
+    BlobError::Storage(StorageError::Io { path: path.display().to_string(), source })
+}
