@@ -169,6 +169,16 @@ fn patrol_entries_and_finish() {
         },
     )
     .expect("photo");
+    // A reference to no bytes, or to more than a photo may hold: typed, nothing written.
+    let before = s.heads(id).expect("heads");
+    for size in [0, fieldsync_core::limits::BLOB_BYTES + 1] {
+        let photo = PhotoRef { hash: "ef".repeat(32), size, media_type: "image/jpeg".into() };
+        assert!(matches!(
+            s.execute(id, &Command::AddPhoto { photo, entry: Some(e1.clone()) }),
+            Err(CoreError::InvalidInput { field: "photo.size", .. })
+        ));
+    }
+    assert_eq!(s.heads(id).expect("heads"), before);
     s.execute(id, &Command::FinishPatrol { note: "all clear".into() }).expect("finish");
     assert!(matches!(s.execute(id, &entry("late")), Err(CoreError::InvalidTransition { .. })));
     assert!(matches!(

@@ -162,6 +162,12 @@ pub(crate) fn validate_photos(photos: &[PhotoRef]) -> Result<()> {
                 "must be 64 lower-case hex digits (SHA-256)",
             ));
         }
+        if p.size == 0 || p.size > limits::BLOB_BYTES {
+            return Err(CoreError::invalid(
+                "photo.size",
+                format!("{} bytes; a photo holds 1 to {} bytes", p.size, limits::BLOB_BYTES),
+            ));
+        }
         limits::text("photo.media_type", &p.media_type, 100)?;
     }
     Ok(())
