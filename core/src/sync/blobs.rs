@@ -194,6 +194,9 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         };
         let mut file = std::fs::File::open(&up.file)?;
         let mut sent_any = false;
+        // The file here was verified above: a mismatch at the server is damage on the way, and
+        // the server starts the upload again from 0. Once more, then it is a refusal.
+        let mut mismatches = 0u32;
         let mut failures = 0u32;
         let mut wait = self.config.backoff;
         loop {
@@ -275,6 +278,17 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
                     tracing::info!(hash = %up.hash, failures, "photo chunk failed: {e}");
                     self.pause(&mut wait).await;
                     // Resume at what the server kept, not at what this phone sent.
+                    match self.blob_status(&up.hash, sum).await? {
+                        Some(s) => status = s,
+                        None => return Ok(Sent::Waiting),
+                    }
+                }
+                Err(TransportError::Status { code, message, .. })
+                    if code == blob_codes::HASH_MISMATCH && mismatches == 0 =>
+                {
+                    sum.requests += 1;
+                    mismatches += 1;
+                    tracing::warn!(hash = %up.hash, "the server's hash check failed: {message}");
                     match self.blob_status(&up.hash, sum).await? {
                         Some(s) => status = s,
                         None => return Ok(Sent::Waiting),

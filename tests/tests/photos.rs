@@ -1,0 +1,393 @@
+//! Photos end to end, phone to real server to phone (docs/blobs.md).
+//!
+//! Over a link that keeps dropping (faster than 2G, so a 5 MB photo takes seconds, not minutes):
+//! the upload resumes where the server stopped — the bytes sent stay within the photo's size
+//! plus the chunks the link cut —, arrives intact, and records created after the photo reach
+//! the server before the photo is done; another phone downloads the original (resuming, with
+//! progress) and the thumbnail. On loopback: the upload queue waits for the record's sync, the
+//! server deduplicates, small photos come after a sync, and every refusal is a typed error.
+//! The link's seed is printed; `FIELDSYNC_LINK_SEED=<seed>` replays a run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fieldsync_core::model::*;
+use fieldsync_core::protocol::limits::CHUNK_BYTES;
+use fieldsync_core::store::{PhotoSource, PhotoState, PhotoVariant, sha256_hex};
+use fieldsync_core::sync::{
+    HttpTransport, PhotoProgress, PhotoTransfer, SyncConfig, UploadSummary,
+};
+use fieldsync_core::{CoreError, DocId};
+use fieldsync_server::{RunningServer, Server, ServerConfig};
+use fieldsync_tests::link::{LinkEmulator, LinkProfile};
+use fieldsync_tests::phone::{Phone, enrol_http};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-07";
+
+/// A JPEG of noise (noise does not compress: the file is large for its pixels).
+fn jpeg(width: u32, height: u32, seed: u64) -> Vec<u8> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let img = image::RgbImage::from_fn(width, height, |_, _| image::Rgb(rng.random()));
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95).encode_image(&img).unwrap();
+    out
+}
+
+fn report(title: &str) -> NewRecord {
+    NewRecord::Report(NewReport {
+        scope: GRID.into(),
+        category: ReportCategory::IllegalConstruction,
+        title: title.into(),
+        description: "A second floor built on the garage roof without a permit.".into(),
+        location: None,
+        photos: vec![],
+    })
+}
+
+async fn start(dir: &std::path::Path, tune: impl FnOnce(&mut ServerConfig)) -> RunningServer {
+    let mut config =
+        ServerConfig::new(dir.join("server")).with_listen("127.0.0.1:0".parse().unwrap());
+    tune(&mut config);
+    Server::start(&config).await.unwrap()
+}
+
+/// A phone talking to the server directly.
+fn phone(dir: &std::path::Path, server: &RunningServer, name: &str) -> Phone<HttpTransport> {
+    let config = SyncConfig { backoff: Duration::from_millis(50), ..SyncConfig::default() };
+    Phone::with_config(dir, name, enrol_http(server, name), config)
+}
+
+/// Progress reports, kept.
+#[derive(Default)]
+struct Seen(Mutex<Vec<PhotoProgress>>);
+
+impl Seen {
+    fn listener(self: &Arc<Self>) -> impl Fn(&PhotoProgress) + Send + Sync + 'static {
+        let me = self.clone();
+        move |p: &PhotoProgress| me.0.lock().unwrap().push(p.clone())
+    }
+
+    fn of(&self, transfer: PhotoTransfer) -> Vec<PhotoProgress> {
+        self.0.lock().unwrap().iter().filter(|p| p.transfer == transfer).cloned().collect()
+    }
+}
+
+/// Faster than 2G, as unreliable: 4 Mbit/s up, 8 Mbit/s down, 80 ms round trip, every
+/// connection cut after 2 to 6 s, one answer in ten truncated within its first 256 KiB. A 5 MB
+/// photo takes seconds (not the ten minutes of 2G), through several cuts.
+fn dropping_3g() -> LinkProfile {
+    LinkProfile {
+        up_bps: Some(4_000_000),
+        down_bps: Some(8_000_000),
+        latency: Duration::from_millis(40),
+        cut_after: Some((Duration::from_secs(2), Duration::from_secs(6))),
+        truncate_chance: 0.1,
+        truncate_within: 256 * 1024,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5_mb_photo_crosses_a_dropping_link_resumes_and_never_holds_up_records() {
+    let seed: u64 =
+        std::env::var("FIELDSYNC_LINK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
+    println!("link seed {seed} (FIELDSYNC_LINK_SEED={seed} replays this run)");
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), |_| {}).await;
+    let link = LinkEmulator::start(server.addr(), dropping_3g(), seed).await.unwrap();
+    let through_link = |name: &str| {
+        let enrolled = enrol_http(&server, name);
+        let token = enrolled.token.clone();
+        let device = enrolled.map(|_| HttpTransport::new(&link.url()).unwrap().with_token(token));
+        let config = SyncConfig { backoff: Duration::from_millis(100), ..SyncConfig::default() };
+        Arc::new(Phone::with_config(dir.path(), name, device, config))
+    };
+    let a = through_link("grid-leader-wu");
+
+    let photo = jpeg(1760, 1320, seed);
+    let size = photo.len() as u64;
+    assert!(size >= 5_000_000, "a 5 MB photo, not {size} bytes");
+    let id = a.store.create(&report("Illegal extension, 3 Xinhua Road")).unwrap();
+    let r = a
+        .store
+        .add_photo(id, &PhotoSource::Bytes { bytes: photo.clone() }, "image/jpeg", None)
+        .unwrap();
+    assert_eq!(r.hash, sha256_hex(&photo));
+    // The record first (the server takes a photo only from a device whose synced record names it).
+    sync_through(&a, seed).await;
+
+    let before = link.stats();
+    let upload_started = Instant::now();
+    let seen = Arc::new(Seen::default());
+    let uploader = {
+        let (a, listener) = (a.clone(), seen.listener());
+        tokio::spawn(async move {
+            let mut total = UploadSummary::default();
+            for _ in 0..20 {
+                match a.client.upload_photos(Some(&listener)).await {
+                    Ok(s) => {
+                        total.bytes_up += s.bytes_up;
+                        total.retries += s.retries;
+                        total.requests += s.requests;
+                        total.uploaded += s.uploaded;
+                        if s.uploaded == 1 {
+                            return (total, Instant::now());
+                        }
+                        assert_eq!(s.refused, 0, "{s:?}");
+                    }
+                    Err(CoreError::Network { .. }) => total.retries += 1,
+                    Err(e) => panic!("upload failed: {e} (seed {seed})"),
+                }
+            }
+            panic!("the photo did not arrive in 20 runs (seed {seed}): {total:?}");
+        })
+    };
+
+    // Once the first chunk is in, the phone records three more reports and syncs them.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.of(PhotoTransfer::Upload).iter().all(|p| p.done == 0) {
+        assert!(Instant::now() < deadline, "no chunk arrived in a minute (seed {seed})");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let later: Vec<DocId> = (0..3)
+        .map(|i| a.store.create(&report(&format!("Another extension, No. {i}"))).unwrap())
+        .collect();
+    let records_started = Instant::now();
+    sync_through(&a, seed).await;
+    let records_done = Instant::now();
+    let held_then = seen.of(PhotoTransfer::Upload).last().map_or(0, |p| p.done);
+    assert!(
+        held_then < size && !uploader.is_finished(),
+        "the records' sync must not wait for the photo: it ended with {held_then} of {size} \
+         bytes uploaded (seed {seed})"
+    );
+    // The server has them: a phone on loopback reads them while the photo still travels.
+    let b = phone(dir.path(), &server, "dispatcher-zhao");
+    b.sync().await;
+    for id in &later {
+        b.store.get(*id).unwrap();
+    }
+
+    let (sum, photo_done) = uploader.await.unwrap();
+    let after = link.stats();
+    assert!(records_done < photo_done);
+    let cuts = (after.cuts - before.cuts) + (after.truncations - before.truncations);
+    let link_up = after.bytes_up - before.bytes_up;
+    println!(
+        "upload of {size} B in {:.1} s: {} B of chunks sent ({} B over the size), {} requests, \
+         {} retries; link: {cuts} cuts or truncations, {link_up} B up ({} B over the size, with \
+         headers, statuses and the records' sync); the records' sync took {:.1} s and ended \
+         {:.1} s before the photo",
+        (photo_done - upload_started).as_secs_f64(),
+        sum.bytes_up,
+        sum.bytes_up - size,
+        sum.requests,
+        sum.retries,
+        link_up.saturating_sub(size),
+        (records_done - records_started).as_secs_f64(),
+        (photo_done - records_done).as_secs_f64()
+    );
+    assert!(cuts >= 2, "the link hardly dropped during the upload: {after:?} (seed {seed})");
+    // Resumed, not restarted: only chunks cut on the way were sent twice (a restart from 0
+    // would send again everything the server held at each cut).
+    assert!(sum.bytes_up >= size);
+    assert!(
+        sum.bytes_up - size <= cuts * CHUNK_BYTES as u64,
+        "{} B sent for {size} B through {cuts} cuts (seed {seed})",
+        sum.bytes_up
+    );
+    assert!(link_up <= size + cuts * CHUNK_BYTES as u64 + 512 * 1024, "{link_up} B up");
+    let ups = seen.of(PhotoTransfer::Upload);
+    assert!(ups.windows(2).all(|w| w[0].done <= w[1].done), "progress never goes back");
+    assert_eq!(ups.last().map(|p| (p.done, p.total)), Some((size, size)));
+    assert_eq!(a.store.photo(&r.hash).unwrap().unwrap().state, PhotoState::Uploaded);
+    assert!(a.store.photos_pending().unwrap().is_empty());
+
+    // Another phone, through the same link: the thumbnail first, then the original.
+    let c = through_link("police-li");
+    sync_through(&c, seed).await;
+    assert_eq!(c.store.photo(&r.hash).unwrap().unwrap().state, PhotoState::Remote);
+    let small = c.client.download_small_photos(None).await.unwrap();
+    assert_eq!((small.downloaded, small.missing), (0, 0), "5 MB is not small");
+    let seen = Arc::new(Seen::default());
+    let listener = seen.listener();
+    let thumb =
+        retry(seed, || c.client.download_photo(&r.hash, PhotoVariant::Thumbnail, Some(&listener)))
+            .await;
+    let thumb_bytes = std::fs::read(&thumb).unwrap();
+    let t = image::load_from_memory(&thumb_bytes).unwrap();
+    assert_eq!((t.width(), t.height()), (320, 240), "320 px on the longer side");
+    assert_eq!(c.store.thumbnail_file(&r.hash).unwrap(), Some(thumb));
+    assert_eq!(c.store.photo_file(&r.hash).unwrap(), None, "a thumbnail is not the photo");
+
+    let before = link.stats();
+    let file =
+        retry(seed, || c.client.download_photo(&r.hash, PhotoVariant::Original, Some(&listener)))
+            .await;
+    let after = link.stats();
+    assert_eq!(std::fs::read(&file).unwrap(), photo, "intact");
+    assert_eq!(c.store.photo_file(&r.hash).unwrap(), Some(file));
+    assert_eq!(c.store.photo(&r.hash).unwrap().unwrap().state, PhotoState::Downloaded);
+    let downs = seen.of(PhotoTransfer::Original);
+    assert!(downs.len() > 10, "progress as bytes arrive: {} reports", downs.len());
+    assert!(downs.windows(2).all(|w| w[0].done <= w[1].done && w[1].total == size));
+    assert_eq!(downs.last().map(|p| p.done), Some(size));
+    let link_down = after.bytes_down - before.bytes_down;
+    let interruptions = (after.cuts - before.cuts) + (after.truncations - before.truncations);
+    println!("download of {size} B: link {link_down} B down through {interruptions} interruptions");
+    // Every byte that arrived was kept: a resumed download costs headers, not bytes again.
+    assert!(link_down <= size + 64 * 1024, "{link_down} B down for {size} B");
+}
+
+/// Syncs until a sync completes (the link drops; a phone's background job would try again).
+async fn sync_through(p: &Phone<HttpTransport>, seed: u64) {
+    for _ in 0..30 {
+        match p.client.sync_now(None).await {
+            Ok(_) => return,
+            Err(CoreError::Network { .. }) => continue,
+            Err(e) => panic!("{} sync failed: {e} (seed {seed})", p.name),
+        }
+    }
+    panic!("{} could not sync in 30 tries (seed {seed})", p.name);
+}
+
+/// Runs a download until it completes, as an app would after a network error.
+async fn retry<F, Fut>(seed: u64, mut f: F) -> std::path::PathBuf
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = fieldsync_core::Result<std::path::PathBuf>>,
+{
+    for _ in 0..20 {
+        match f().await {
+            Ok(path) => return path,
+            Err(CoreError::Network { .. }) => continue,
+            Err(e) => panic!("download failed: {e} (seed {seed})"),
+        }
+    }
+    panic!("no download in 20 tries (seed {seed})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_wait_for_their_record_deduplicate_and_small_photos_follow_a_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), |_| {}).await;
+    let a = phone(dir.path(), &server, "grid-leader-wu");
+    let b = phone(dir.path(), &server, "dispatcher-zhao");
+    let small = jpeg(64, 48, 1);
+    let large = jpeg(400, 300, 2);
+    assert!(small.len() < 256 * 1024 && large.len() > 256 * 1024);
+    let not_an_image = b"%PDF-1.4 a permit, scanned".repeat(100);
+    let id = a.store.create(&report("Extension on the roof")).unwrap();
+    let add = |bytes: &[u8], media: &str| {
+        a.store.add_photo(id, &PhotoSource::Bytes { bytes: bytes.to_vec() }, media, None).unwrap()
+    };
+    let (rs, rl, rp) = (
+        add(&small, "image/jpeg"),
+        add(&large, "image/jpeg"),
+        add(&not_an_image, "application/pdf"),
+    );
+
+    // Before the record is synced the server takes none of them: they wait, and nothing is sent.
+    let early = a.client.upload_photos(None).await.unwrap();
+    assert_eq!((early.uploaded, early.waiting, early.bytes_up), (0, 3, 0), "{early:?}");
+    assert_eq!(a.store.photos_pending().unwrap().len(), 3);
+    a.sync().await;
+    let sum = a.client.upload_photos(None).await.unwrap();
+    assert_eq!((sum.uploaded, sum.waiting, sum.refused), (3, 0, 0), "{sum:?}");
+    assert_eq!(sum.bytes_up, (small.len() + large.len() + not_an_image.len()) as u64);
+    assert!(a.store.photos_pending().unwrap().is_empty());
+    let again = a.client.upload_photos(None).await.unwrap();
+    assert_eq!((again.uploaded, again.requests), (0, 0), "an empty queue asks nothing");
+
+    // Another phone: after its sync the small photos come by themselves, the large one on
+    // request.
+    b.sync().await;
+    let auto = b.client.download_small_photos(None).await.unwrap();
+    let small_bytes = (small.len() + not_an_image.len()) as u64;
+    assert_eq!((auto.downloaded, auto.missing, auto.bytes_down), (2, 0, small_bytes));
+    assert_eq!(std::fs::read(b.store.photo_file(&rs.hash).unwrap().unwrap()).unwrap(), small);
+    assert_eq!(b.store.photo_file(&rl.hash).unwrap(), None);
+    // Not an image: no thumbnail, and the original is there.
+    match b.client.download_photo(&rp.hash, PhotoVariant::Thumbnail, None).await {
+        Err(CoreError::NoThumbnail { hash }) => assert_eq!(hash, rp.hash),
+        other => panic!("expected NoThumbnail, got {other:?}"),
+    }
+    let pdf = b.client.download_photo(&rp.hash, PhotoVariant::Original, None).await.unwrap();
+    assert_eq!(std::fs::read(pdf).unwrap(), not_an_image);
+
+    // The same photos added on the second phone: the large one (not downloaded) is offered and
+    // the server, holding it, takes no byte; the small one (downloaded) is not offered at all.
+    let own = b.store.create(&report("Same roof, seen from the street")).unwrap();
+    for bytes in [&large, &small] {
+        let source = PhotoSource::Bytes { bytes: bytes.clone() };
+        b.store.add_photo(own, &source, "image/jpeg", None).unwrap();
+    }
+    assert_eq!(b.store.photos_pending().unwrap().len(), 1);
+    b.sync().await;
+    let dedup = b.client.upload_photos(None).await.unwrap();
+    assert_eq!((dedup.uploaded, dedup.deduplicated, dedup.bytes_up), (1, 1, 0), "{dedup:?}");
+    assert_eq!(b.store.photo(&rl.hash).unwrap().unwrap().state, PhotoState::Uploaded);
+    let large_file = b.client.download_photo(&rl.hash, PhotoVariant::Original, None).await.unwrap();
+    assert_eq!(std::fs::read(large_file).unwrap(), large);
+
+    // A photo whose upload has not happened: not on the server for anyone yet.
+    let late = a
+        .store
+        .add_photo(id, &PhotoSource::Bytes { bytes: jpeg(32, 32, 3) }, "image/jpeg", None)
+        .unwrap();
+    a.sync().await;
+    b.sync().await;
+    match b.client.download_photo(&late.hash, PhotoVariant::Original, None).await {
+        Err(CoreError::PhotoNotFound { hash }) => assert_eq!(hash, late.hash),
+        other => panic!("expected PhotoNotFound, got {other:?}"),
+    }
+    let auto = b.client.download_small_photos(None).await.unwrap();
+    assert_eq!((auto.downloaded, auto.missing), (0, 1));
+    // A photo no record here names is not asked for at all.
+    assert!(matches!(
+        b.client.download_photo(&"ab".repeat(32), PhotoVariant::Original, None).await,
+        Err(CoreError::InvalidInput { field: "hash", .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_limits_are_typed_refusals_kept_until_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), |c| {
+        c.max_blob_bytes = 100_000;
+        c.blob_quota_bytes = 150_000;
+    })
+    .await;
+    let a = phone(dir.path(), &server, "grid-leader-wu");
+    let id = a.store.create(&report("Extension on the roof")).unwrap();
+    let add = |bytes: Vec<u8>| {
+        a.store.add_photo(id, &PhotoSource::Bytes { bytes }, "image/jpeg", None).unwrap()
+    };
+    let big = add(vec![1u8; 120_000]);
+    a.sync().await;
+    let sum = a.client.upload_photos(None).await.unwrap();
+    assert_eq!((sum.uploaded, sum.refused), (0, 1), "{sum:?}");
+    let info = a.store.photo(&big.hash).unwrap().unwrap();
+    assert_eq!((info.state, info.refused_code.as_deref()), (PhotoState::Local, Some("too_large")));
+    // Refused for good: not offered again, so nothing goes over the link for it.
+    let again = a.client.upload_photos(None).await.unwrap();
+    assert_eq!((again.refused, again.requests, again.bytes_up), (0, 0, 0), "{again:?}");
+    assert_eq!(a.store.photos_pending().unwrap().len(), 1, "still listed, with its refusal");
+
+    // Quota: 90 KB fit, 90 KB more do not.
+    let first = add(vec![2u8; 90_000]);
+    let second = add(vec![3u8; 90_000]);
+    a.sync().await;
+    let sum = a.client.upload_photos(None).await.unwrap();
+    assert_eq!((sum.uploaded, sum.refused), (1, 1), "{sum:?}");
+    assert_eq!(a.store.photo(&first.hash).unwrap().unwrap().state, PhotoState::Uploaded);
+    let info = a.store.photo(&second.hash).unwrap().unwrap();
+    assert_eq!(info.refused_code.as_deref(), Some("quota_exceeded"));
+    // Offered again on request (after an admin raised the quota, say): still over it.
+    a.store.retry_photo_upload(&second.hash).unwrap();
+    let sum = a.client.upload_photos(None).await.unwrap();
+    assert_eq!((sum.uploaded, sum.refused), (0, 1), "{sum:?}");
+}
