@@ -5,19 +5,23 @@
 //! plus the chunks the link cut —, arrives intact, and records created after the photo reach
 //! the server before the photo is done; another phone downloads the original (resuming, with
 //! progress) and the thumbnail. On loopback: the upload queue waits for the record's sync, the
-//! server deduplicates, small photos come after a sync, and every refusal is a typed error.
+//! server deduplicates, small photos come after a sync, and every refusal is a typed error;
+//! bytes damaged on the way never become a photo, and a cut download resumes.
 //! The link's seed is printed; `FIELDSYNC_LINK_SEED=<seed>` replays a run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fieldsync_core::model::*;
+use fieldsync_core::protocol::ContentRange;
 use fieldsync_core::protocol::limits::CHUNK_BYTES;
 use fieldsync_core::store::{PhotoSource, PhotoState, PhotoVariant, sha256_hex};
 use fieldsync_core::sync::{
-    HttpTransport, PhotoProgress, PhotoTransfer, SyncConfig, UploadSummary,
+    BlobHead, BlobSink, BlobTransport, HttpTransport, PhotoProgress, PhotoTransfer, SyncConfig,
+    Transport, TransportError, UploadSummary,
 };
 use fieldsync_core::{CoreError, DocId};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
@@ -390,4 +394,167 @@ async fn the_servers_limits_are_typed_refusals_kept_until_retried() {
     a.store.retry_photo_upload(&second.hash).unwrap();
     let sum = a.client.upload_photos(None).await.unwrap();
     assert_eq!((sum.uploaded, sum.refused), (0, 1), "{sum:?}");
+}
+
+/// Knobs of a [`Faulty`] transport, shared with the test.
+#[derive(Default)]
+struct Faults {
+    /// Flip a byte in this many more uploaded chunks.
+    corrupt_puts: AtomicU32,
+    /// Flip a byte in the next download.
+    corrupt_get: AtomicBool,
+    /// Cut the next download after this many bytes.
+    cut_get_after: Mutex<Option<u64>>,
+    /// The offset each download asked from.
+    froms: Mutex<Vec<u64>>,
+}
+
+/// HTTP with damage on the blob endpoints, as a broken proxy or a bad link would do it.
+struct Faulty {
+    inner: HttpTransport,
+    faults: Arc<Faults>,
+}
+
+impl Transport for Faulty {
+    async fn post(&self, path: &'static str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        self.inner.post(path, body).await
+    }
+}
+
+/// Passes bytes on, flipping the first one or stopping after a count.
+struct Damaging<'a> {
+    inner: &'a mut dyn BlobSink,
+    flip: bool,
+    cut: Option<u64>,
+}
+
+impl BlobSink for Damaging<'_> {
+    fn begin(&mut self, head: &BlobHead) -> std::io::Result<()> {
+        self.inner.begin(head)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut bytes = bytes.to_vec();
+        if std::mem::take(&mut self.flip) {
+            bytes[0] ^= 0xff;
+        }
+        if let Some(left) = self.cut {
+            if (bytes.len() as u64) >= left {
+                self.inner.write(&bytes[..left as usize])?;
+                return Err(std::io::Error::other("the link dropped"));
+            }
+            self.cut = Some(left - bytes.len() as u64);
+        }
+        self.inner.write(&bytes)
+    }
+}
+
+impl BlobTransport for Faulty {
+    async fn blob_status(&self, hash: &str) -> Result<Vec<u8>, TransportError> {
+        self.inner.blob_status(hash).await
+    }
+
+    async fn put_blob(
+        &self,
+        hash: &str,
+        range: ContentRange,
+        media_type: &str,
+        mut bytes: Vec<u8>,
+    ) -> Result<Vec<u8>, TransportError> {
+        let damage = self
+            .faults
+            .corrupt_puts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if damage {
+            bytes[0] ^= 0xff;
+        }
+        self.inner.put_blob(hash, range, media_type, bytes).await
+    }
+
+    async fn get_blob(
+        &self,
+        hash: &str,
+        variant: PhotoVariant,
+        from: u64,
+        sink: &mut dyn BlobSink,
+    ) -> Result<(), TransportError> {
+        self.faults.froms.lock().unwrap().push(from);
+        let mut damaging = Damaging {
+            inner: sink,
+            flip: self.faults.corrupt_get.swap(false, Ordering::SeqCst),
+            cut: self.faults.cut_get_after.lock().unwrap().take(),
+        };
+        self.inner.get_blob(hash, variant, from, &mut damaging).await
+    }
+}
+
+fn faulty(
+    dir: &std::path::Path,
+    server: &RunningServer,
+    name: &str,
+) -> (Phone<Faulty>, Arc<Faults>) {
+    let faults = Arc::new(Faults::default());
+    let f = faults.clone();
+    let device = enrol_http(server, name).map(|inner| Faulty { inner, faults: f });
+    let config = SyncConfig { backoff: Duration::from_millis(50), ..SyncConfig::default() };
+    (Phone::with_config(dir, name, device, config), faults)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_bytes_never_become_a_photo_and_a_cut_download_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), |_| {}).await;
+    let (a, a_faults) = faulty(dir.path(), &server, "grid-leader-wu");
+    let (b, b_faults) = faulty(dir.path(), &server, "dispatcher-zhao");
+    let id = a.store.create(&report("Extension on the roof")).unwrap();
+    let photo = jpeg(300, 200, 4);
+    let p = a
+        .store
+        .add_photo(id, &PhotoSource::Bytes { bytes: photo.clone() }, "image/jpeg", None)
+        .unwrap();
+    a.sync().await;
+
+    // A chunk damaged on the way: the server's check fails, it starts again from 0, and the
+    // second upload goes through.
+    a_faults.corrupt_puts.store(1, Ordering::SeqCst);
+    let sum = a.client.upload_photos(None).await.unwrap();
+    assert_eq!((sum.uploaded, sum.refused), (1, 0), "{sum:?}");
+    assert_eq!(sum.bytes_up, 2 * photo.len() as u64, "sent twice, whole");
+
+    // Damaged every time: refused as hash_mismatch, kept on the phone.
+    let q = a
+        .store
+        .add_photo(id, &PhotoSource::Bytes { bytes: jpeg(30, 20, 5) }, "image/jpeg", None)
+        .unwrap();
+    a.sync().await;
+    a_faults.corrupt_puts.store(2, Ordering::SeqCst);
+    let sum = a.client.upload_photos(None).await.unwrap();
+    assert_eq!((sum.uploaded, sum.refused), (0, 1), "{sum:?}");
+    let info = a.store.photo(&q.hash).unwrap().unwrap();
+    assert_eq!(
+        (info.state, info.refused_code.as_deref()),
+        (PhotoState::Local, Some("hash_mismatch"))
+    );
+
+    // A download damaged on the way is refused and leaves nothing visible, nor anything to
+    // resume from.
+    b.sync().await;
+    b_faults.corrupt_get.store(true, Ordering::SeqCst);
+    match b.client.download_photo(&p.hash, PhotoVariant::Original, None).await {
+        Err(CoreError::HashMismatch { hash, .. }) => assert_eq!(hash, p.hash),
+        other => panic!("expected HashMismatch, got {other:?}"),
+    }
+    assert_eq!(b.store.photo_file(&p.hash).unwrap(), None);
+    assert_eq!(b.store.photo(&p.hash).unwrap().unwrap().state, PhotoState::Remote);
+    let partial = format!("{}.blobs/partial/{}", b.store.path().display(), p.hash);
+    assert!(!std::path::Path::new(&partial).exists(), "no damaged bytes kept");
+
+    // Cut after 10,000 bytes: the same call resumes from there, and the photo is intact.
+    b_faults.froms.lock().unwrap().clear();
+    *b_faults.cut_get_after.lock().unwrap() = Some(10_000);
+    let file = b.client.download_photo(&p.hash, PhotoVariant::Original, None).await.unwrap();
+    assert_eq!(std::fs::read(file).unwrap(), photo);
+    assert_eq!(*b_faults.froms.lock().unwrap(), vec![0, 10_000]);
+    assert_eq!(b.store.photo(&p.hash).unwrap().unwrap().state, PhotoState::Downloaded);
 }
