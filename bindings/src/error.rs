@@ -141,6 +141,66 @@ pub enum FieldError {
         /// The underlying error.
         detail: String,
     },
+    /// No such photo: no record on this phone references the hash, or the server has none
+    /// this device may read (not uploaded whole yet, or in records the user may not read; the
+    /// server answers both alike). A photo not uploaded yet can be asked for again later.
+    #[error("photo {hash} not found: {detail}")]
+    PhotoNotFound {
+        /// The photo's SHA-256 (hex).
+        hash: String,
+        /// Where it was not found.
+        detail: String,
+    },
+    /// The server takes a photo only from a device whose synced record references it: sync
+    /// the records first (`uploadPhotos` leaves such photos waiting instead).
+    #[error("photo {hash} is not referenced by a synced record: {detail}")]
+    PhotoNotReferenced {
+        /// The photo.
+        hash: String,
+        /// The server's explanation.
+        detail: String,
+    },
+    /// This device's photos on the server would exceed its quota.
+    #[error("photo {hash}: over this device's quota on the server: {detail}")]
+    QuotaExceeded {
+        /// The photo.
+        hash: String,
+        /// The server's explanation.
+        detail: String,
+    },
+    /// The photo is over the server's size limit.
+    #[error("photo {hash} is too large for the server: {detail}")]
+    PhotoTooLarge {
+        /// The photo.
+        hash: String,
+        /// The server's explanation.
+        detail: String,
+    },
+    /// The photo's bytes do not match its hash (damaged on the way or on disk); the damaged
+    /// bytes were discarded.
+    #[error("photo {hash} is damaged: {detail}")]
+    HashMismatch {
+        /// The photo.
+        hash: String,
+        /// What was found.
+        detail: String,
+    },
+    /// A transfer did not continue what the other side holds; the next attempt starts from
+    /// what is held.
+    #[error("photo {hash}: invalid range: {detail}")]
+    InvalidRange {
+        /// The photo.
+        hash: String,
+        /// The server's explanation (with the bytes it holds).
+        detail: String,
+    },
+    /// The server has no thumbnail of this photo (it is not an image it can read); the
+    /// original is there.
+    #[error("photo {hash} has no thumbnail")]
+    NoThumbnail {
+        /// The photo.
+        hash: String,
+    },
     /// A callback of the app (listener, observer) threw.
     #[error("a callback failed: {detail}")]
     Callback {
@@ -203,6 +263,26 @@ impl From<CoreError> for FieldError {
             CoreError::Server { status, code, message } => {
                 FieldError::Server { status, code, detail: message }
             }
+            CoreError::PhotoNotFound { hash } => FieldError::PhotoNotFound {
+                hash,
+                detail: "the server has none this device may read (not uploaded whole yet?)".into(),
+            },
+            CoreError::PhotoNotReferenced { hash, message } => {
+                FieldError::PhotoNotReferenced { hash, detail: message }
+            }
+            CoreError::QuotaExceeded { hash, message } => {
+                FieldError::QuotaExceeded { hash, detail: message }
+            }
+            CoreError::PhotoTooLarge { hash, message } => {
+                FieldError::PhotoTooLarge { hash, detail: message }
+            }
+            CoreError::HashMismatch { hash, message } => {
+                FieldError::HashMismatch { hash, detail: message }
+            }
+            CoreError::InvalidRange { hash, message } => {
+                FieldError::InvalidRange { hash, detail: message }
+            }
+            CoreError::NoThumbnail { hash } => FieldError::NoThumbnail { hash },
             CoreError::Protocol(detail) => FieldError::Protocol { detail },
             CoreError::Storage(_) | CoreError::Automerge(_) | CoreError::Io(_) => {
                 FieldError::Storage { detail: text }

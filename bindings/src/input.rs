@@ -4,6 +4,10 @@
 use std::path::PathBuf;
 
 use fieldsync_core::DocId;
+use fieldsync_core::limits::{BLOB_BYTES, MEDIA_TYPE_CHARS};
+use fieldsync_core::model::PhotoRef;
+use fieldsync_core::protocol::is_blob_hash;
+use fieldsync_core::store::PhotoSource;
 
 use crate::error::{FieldError, invalid};
 
@@ -39,6 +43,102 @@ pub(crate) fn store_path(path: &str) -> Result<PathBuf, FieldError> {
         )),
         _ => Ok(path),
     }
+}
+
+/// A photo's hash: 64 lower-case hex digits (as in a `PhotoRef`).
+pub(crate) fn photo_hash(hash: &str) -> Result<&str, FieldError> {
+    if is_blob_hash(hash) {
+        Ok(hash)
+    } else {
+        let shown: String = hash.chars().take(80).collect();
+        Err(invalid("hash", format!("{shown:?} is not 64 lower-case hex digits (a SHA-256)")))
+    }
+}
+
+/// The bytes or file of a photo to add: not empty, at most `BLOB_BYTES`; a file must exist
+/// and be a regular file.
+pub(crate) fn photo_source(source: &PhotoSource) -> Result<(), FieldError> {
+    let too_large = |n: u64| format!("{n} bytes; a photo has at most {BLOB_BYTES}");
+    match source {
+        PhotoSource::Bytes { bytes } if bytes.is_empty() => {
+            Err(invalid("bytes", "a photo has at least one byte"))
+        }
+        PhotoSource::Bytes { bytes } if bytes.len() as u64 > BLOB_BYTES => {
+            Err(invalid("bytes", too_large(bytes.len() as u64)))
+        }
+        PhotoSource::Bytes { .. } => Ok(()),
+        PhotoSource::File { path } => {
+            if path.trim().is_empty() || path.len() > PATH_BYTES || path.contains('\0') {
+                return Err(invalid(
+                    "path",
+                    format!("not empty, at most {PATH_BYTES} bytes, no NUL character"),
+                ));
+            }
+            let meta = std::fs::metadata(path)
+                .map_err(|e| invalid("path", format!("cannot read {path}: {e}")))?;
+            if !meta.is_file() {
+                return Err(invalid("path", format!("{path} is not a file")));
+            }
+            match meta.len() {
+                0 => Err(invalid("path", format!("{path} is empty"))),
+                n if n > BLOB_BYTES => Err(invalid("path", too_large(n))),
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+/// A media type's outline (`type/subtype`, printable, at most `MEDIA_TYPE_CHARS`); the store
+/// checks the rest of its syntax.
+pub(crate) fn media_type(value: &str) -> Result<(), FieldError> {
+    let v = value.trim();
+    let ok = v.len() <= MEDIA_TYPE_CHARS
+        && !v.chars().any(|c| c.is_control() || c.is_whitespace())
+        && v.split_once('/').is_some_and(|(t, sub)| !t.is_empty() && !sub.is_empty());
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid("media_type", format!("{value:?} is not a media type such as image/jpeg")))
+    }
+}
+
+/// A patrol entry's key: 1..=64 printable characters.
+pub(crate) fn entry_key(entry: Option<&str>) -> Result<(), FieldError> {
+    match entry {
+        Some(e) if e.is_empty() || e.chars().count() > 64 || e.chars().any(char::is_control) => {
+            Err(invalid("entry", "an entry's key (1..=64 printable characters)"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Photos a new record or a command references must be on this phone (added with `add_photo`,
+/// or downloaded), at the size stored: a reference to bytes that are nowhere could never be
+/// uploaded, and every device would wait for it.
+pub(crate) fn photos_here(
+    store: &fieldsync_core::Store,
+    photos: &[PhotoRef],
+) -> Result<(), FieldError> {
+    for p in photos {
+        photo_hash(&p.hash)?;
+        let here = store.photo(&p.hash)?.filter(|info| info.state.is_here());
+        match here {
+            Some(info) if info.size == p.size => {}
+            Some(info) => {
+                return Err(invalid(
+                    "photos",
+                    format!("photo {} has {} bytes, not {}", p.hash, info.size, p.size),
+                ));
+            }
+            None => {
+                return Err(invalid(
+                    "photos",
+                    format!("photo {} is not on this phone; add it with add_photo", p.hash),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A server base URL: `http://` or `https://`, a host, no query or fragment.

@@ -1,11 +1,12 @@
 //! Callbacks into the app: a change observer (a list screen refreshes when a sync brings new
-//! data) and a sync progress listener, with their adapters to core's traits.
+//! data), a sync progress listener and a photo transfer listener, with their adapters to core's
+//! traits.
 
 use std::sync::{Arc, Mutex};
 
 use fieldsync_core::Store;
 use fieldsync_core::store::{RecordChanged, StoreObserver};
-use fieldsync_core::sync::{ProgressListener, SyncProgress};
+use fieldsync_core::sync::{PhotoProgress, PhotoProgressListener, ProgressListener, SyncProgress};
 
 use crate::error::FieldError;
 
@@ -23,6 +24,15 @@ pub trait ChangeObserver: Send + Sync {
 pub trait SyncListener: Send + Sync {
     /// Progress so far.
     fn on_progress(&self, progress: SyncProgress) -> Result<(), FieldError>;
+}
+
+/// Told as a photo's bytes move (an upload or a download), after every piece: `done` of
+/// `total` bytes (`total` is 0 while a thumbnail's size is not known yet). Called on a
+/// background thread; return quickly.
+#[uniffi::export(foreign)]
+pub trait PhotoListener: Send + Sync {
+    /// Progress of one photo's transfer.
+    fn on_photo_progress(&self, progress: PhotoProgress) -> Result<(), FieldError>;
 }
 
 /// Adapts a foreign observer to core's; an exception it throws is logged, never passed on (the
@@ -44,6 +54,17 @@ impl ProgressListener for ListenerAdapter {
     fn progress(&self, progress: &SyncProgress) {
         if let Err(e) = self.0.on_progress(*progress) {
             tracing::warn!("sync listener failed: {e}");
+        }
+    }
+}
+
+/// Adapts a foreign photo listener to core's; what it throws is logged (the transfer goes on).
+pub(crate) struct PhotoListenerAdapter(pub(crate) Arc<dyn PhotoListener>);
+
+impl PhotoProgressListener for PhotoListenerAdapter {
+    fn photo_progress(&self, progress: &PhotoProgress) {
+        if let Err(e) = self.0.on_photo_progress(progress.clone()) {
+            tracing::warn!("photo listener failed: {e}");
         }
     }
 }

@@ -15,6 +15,9 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<Store>,
     /// One sync at a time per file: a second `sync_now` waits for the first.
     pub(crate) sync_lock: tokio::sync::Mutex<()>,
+    /// One photo upload queue at a time per file (it never holds `sync_lock`, so records sync
+    /// while photos upload).
+    pub(crate) upload_lock: tokio::sync::Mutex<()>,
 }
 
 /// The files open in this process.
@@ -31,6 +34,7 @@ pub(crate) fn shared(path: &Path) -> Result<Arc<Shared>, FieldError> {
     let shared = Arc::new(Shared {
         store: Arc::new(Store::open(path)?),
         sync_lock: tokio::sync::Mutex::new(()),
+        upload_lock: tokio::sync::Mutex::new(()),
     });
     open.push((key, Arc::downgrade(&shared)));
     Ok(shared)

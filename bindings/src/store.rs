@@ -60,6 +60,9 @@ impl FieldStore {
     }
 
     fn created(&self, new: NewRecord) -> Result<String, FieldError> {
+        if let NewRecord::Report(r) = &new {
+            input::photos_here(&self.store, &r.photos)?;
+        }
         Ok(self.store.create(&new)?.to_string())
     }
 }
@@ -111,7 +114,8 @@ impl FieldStore {
         self.created(record)
     }
 
-    /// A resident submits a report; returns its id.
+    /// A resident submits a report; returns its id. Its `photos` must be on this phone already
+    /// (usually the list is empty and photos are attached with `add_photo` afterwards).
     pub fn submit_report(&self, report: NewReport) -> Result<String, FieldError> {
         self.created(NewRecord::Report(report))
     }
@@ -128,8 +132,18 @@ impl FieldStore {
 
     /// Runs a command on record `id` (accept, dispatch, add a patrol entry, edit session notes,
     /// settle a conflict, ...). A refused command changes nothing and says why.
+    ///
+    /// Photos a command names (`AddPhoto`, an entry's photos) must be on this phone already:
+    /// attach new ones with `add_photo`.
     pub fn execute(&self, id: String, command: Command) -> Result<Applied, FieldError> {
-        self.with_id(&id, |s, id| s.execute(id, &command))
+        let photos = match &command {
+            Command::AddPhoto { photo, .. } => std::slice::from_ref(photo),
+            Command::AddPatrolEntry { entry } => entry.photos.as_slice(),
+            _ => &[],
+        };
+        let id = input::doc_id(&id)?;
+        input::photos_here(&self.store, photos)?;
+        Ok(self.store.execute(id, &command)?)
     }
 
     /// The record `id`, whatever its kind.

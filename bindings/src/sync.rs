@@ -20,7 +20,7 @@ const DEVICE_NAME_CHARS: usize = 64;
 impl FieldStore {
     /// The client for the enrolled server, built again when the enrolment (possibly made
     /// through another handle on the same file) or the tunables changed.
-    fn client(&self) -> Result<Arc<SyncClient<HttpTransport>>, FieldError> {
+    pub(crate) fn client(&self) -> Result<Arc<SyncClient<HttpTransport>>, FieldError> {
         let enrolled = self.store.enrollment()?.ok_or_else(|| FieldError::NotEnrolled {
             detail: "enrol this device with a code from your administrator first".into(),
         })?;
@@ -70,6 +70,8 @@ impl FieldStore {
     /// Pushes what the server has not acknowledged and pulls what others changed, until
     /// nothing is left; `listener` hears after every request. Records that change are reported
     /// to the observers. One sync runs at a time per store; a second call waits for the first.
+    /// Photos are not part of it, so records never wait for them: call `upload_photos` (and
+    /// `download_small_photos`) after it; those run beside later syncs.
     pub async fn sync_now(
         &self,
         listener: Option<Arc<dyn SyncListener>>,

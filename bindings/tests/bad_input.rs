@@ -1,15 +1,15 @@
-//! Bad input through the phone API: every id, path, URL, free text and number an app can pass is
-//! checked and answered with a typed `FieldError`; nothing panics (a panic would reach the app as
-//! an internal error) and nothing already saved changes. These call the exported Rust functions
+//! Bad input through the phone API: every id, path, URL, free text, number and photo an app can
+//! pass is checked and answered with a typed `FieldError`; nothing panics (a panic would reach
+//! the app as an internal error) and nothing already saved changes. These call the exported Rust functions
 //! directly: the same code the generated bindings call.
 
 use std::sync::Arc;
 
 use fieldsync_bindings::{FieldError, FieldStore};
 use fieldsync_core::model::{
-    CaseCategory, Command, Location, NewCase, NewReport, Party, ReportCategory,
+    CaseCategory, Command, Location, NewCase, NewReport, Party, PhotoRef, ReportCategory,
 };
-use fieldsync_core::store::{PageRequest, ReportFilter};
+use fieldsync_core::store::{PageRequest, PhotoSource, PhotoVariant, ReportFilter};
 
 const GRID: &str = "jl/cc/xinhua/grid-07";
 
@@ -213,4 +213,121 @@ fn case_notes_out_of_range() {
         "{unknown:?}"
     );
     assert_eq!(store.get_case(case).unwrap().sessions[0].notes, "abc");
+}
+
+/// Every file under `dir` (recursively).
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            let p = e.path();
+            if p.is_dir() { files_under(&p) } else { vec![p] }
+        })
+        .collect()
+}
+
+#[test]
+fn photos_bad_input_is_typed_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    let id = store.submit_report(report("Rubbish dumped by the river")).unwrap();
+    let bytes = |b: &[u8]| PhotoSource::Bytes { bytes: b.to_vec() };
+    let jpeg = "image/jpeg".to_string();
+    let photo = b"\xff\xd8\xff\xe0 not really a JPEG, but bytes".to_vec();
+
+    // Sources: empty, oversized, a file that is missing, a folder, an empty file, a bad path.
+    invalid_input("zero bytes", store.add_photo(id.clone(), bytes(b""), jpeg.clone(), None));
+    let huge = vec![7u8; (fieldsync_core::limits::BLOB_BYTES + 1) as usize];
+    let over = store.add_photo(id.clone(), PhotoSource::Bytes { bytes: huge }, jpeg.clone(), None);
+    invalid_input("20 MiB + 1 byte", over);
+    let empty_file = dir.path().join("empty.jpg");
+    std::fs::write(&empty_file, b"").unwrap();
+    for path in [
+        dir.path().join("no-such-photo.jpg").display().to_string(),
+        dir.path().display().to_string(),
+        empty_file.display().to_string(),
+        String::new(),
+        "a\0b.jpg".into(),
+        "p".repeat(5000),
+    ] {
+        let result = store.add_photo(
+            id.clone(),
+            PhotoSource::File { path: path.clone() },
+            jpeg.clone(),
+            None,
+        );
+        invalid_input(&format!("file {path:.60?}"), result);
+    }
+    // Media types.
+    for media in ["", "jpeg", "image/", "/jpeg", "image/jpeg; q=1", "text/plain\0", "imäge/png"] {
+        let result = store.add_photo(id.clone(), bytes(&photo), media.into(), None);
+        invalid_input(&format!("media type {media:?}"), result);
+    }
+    let long = format!("image/{}", "x".repeat(200));
+    invalid_input("a long media type", store.add_photo(id.clone(), bytes(&photo), long, None));
+    // Where it goes: an id that is not one, a record not here, an entry on a report, an empty
+    // entry key.
+    let result = store.add_photo("nope".into(), bytes(&photo), jpeg.clone(), None);
+    assert!(matches!(result, Err(FieldError::InvalidId { .. })), "{result:?}");
+    let elsewhere = fieldsync_core::DocId::random().to_string();
+    let result = store.add_photo(elsewhere, bytes(&photo), jpeg.clone(), None);
+    assert!(matches!(result, Err(FieldError::NotFound { .. })), "{result:?}");
+    let on_report = store.add_photo(id.clone(), bytes(&photo), jpeg.clone(), Some("k1".into()));
+    invalid_input("an entry on a report", on_report);
+    invalid_input(
+        "empty entry",
+        store.add_photo(id.clone(), bytes(&photo), jpeg.clone(), Some(String::new())),
+    );
+
+    // A reference to bytes that are not on this phone, through a command or a new record.
+    let phantom = PhotoRef { hash: "ab".repeat(32), size: 10, media_type: jpeg.clone() };
+    let result =
+        store.execute(id.clone(), Command::AddPhoto { photo: phantom.clone(), entry: None });
+    invalid_input("AddPhoto of bytes not here", result);
+    let mut with_photo = report("With a photo from nowhere");
+    with_photo.photos = vec![phantom];
+    invalid_input("a report naming bytes not here", store.submit_report(with_photo));
+
+    // Hashes: malformed everywhere.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let upper = "AB".repeat(32);
+    for hash in ["", "abc", &upper, &"g".repeat(64), &"a".repeat(65), "../../etc/passwd"] {
+        let what = format!("hash {hash:?}");
+        invalid_input(&what, store.photo(hash.into()));
+        invalid_input(&what, store.photo_file(hash.into()));
+        invalid_input(&what, store.thumbnail_file(hash.into()));
+        invalid_input(&what, store.retry_photo_upload(hash.into()));
+        let download = store.download_photo(hash.into(), PhotoVariant::Original, None);
+        invalid_input(&what, runtime.block_on(download));
+    }
+    // A well-formed hash no record here references: not found, before any network.
+    let unknown = "0".repeat(64);
+    assert_eq!(store.photo(unknown.clone()).unwrap(), None);
+    assert_eq!(store.photo_file(unknown.clone()).unwrap(), None);
+    let download = store.download_photo(unknown.clone(), PhotoVariant::Thumbnail, None);
+    let result = runtime.block_on(download);
+    assert!(
+        matches!(&result, Err(FieldError::PhotoNotFound { hash, .. }) if *hash == unknown),
+        "{result:?}"
+    );
+    assert!(matches!(store.retry_photo_upload(unknown), Err(FieldError::PhotoNotFound { .. })));
+
+    // Nothing stored: no photo in the record, no file, nothing queued.
+    assert!(store.get_report(id.clone()).unwrap().photos.is_empty());
+    assert!(store.photos_pending().unwrap().is_empty());
+    let blobs = dir.path().join("phone.db.blobs");
+    assert_eq!(files_under(&blobs), Vec::<std::path::PathBuf>::new());
+
+    // The same store takes a good photo, and an unenrolled phone reads it back without a
+    // server; uploading needs an enrolment.
+    let added = store.add_photo(id.clone(), bytes(&photo), jpeg, None).unwrap();
+    assert_eq!(store.get_report(id).unwrap().photos, vec![added.clone()]);
+    let file = store.photo_file(added.hash.clone()).unwrap().unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), photo);
+    let again = store.download_photo(added.hash, PhotoVariant::Original, None);
+    assert_eq!(runtime.block_on(again).unwrap(), file);
+    assert_eq!(store.photos_pending().unwrap().len(), 1);
+    let upload = runtime.block_on(store.upload_photos(None));
+    assert!(matches!(upload, Err(FieldError::NotEnrolled { .. })), "{upload:?}");
 }

@@ -56,9 +56,15 @@ fn kotlin_swift_and_python_sources_generate() -> uniffi::deps::anyhow::Result<()
     })?;
     let read = |p: &str| std::fs::read_to_string(out.path().join(p));
     let swift = read("FieldSync.swift")?;
-    for expected in
-        ["class FieldStore", "func syncNow(", "enum FieldError", "protocol ChangeObserver"]
-    {
+    for expected in [
+        "class FieldStore",
+        "func syncNow(",
+        "enum FieldError",
+        "protocol ChangeObserver",
+        "func downloadPhoto(",
+        "protocol PhotoListener",
+        "case PhotoNotFound",
+    ] {
         uniffi::deps::anyhow::ensure!(
             swift.contains(expected),
             "FieldSync.swift lacks {expected:?}"
