@@ -1,22 +1,28 @@
 # The phone API from Python, against a real fieldsync server on a loopback port (the testbed),
 # every phone starting from an empty folder: enrolment, the three record kinds, sync, a change
-# made by another device arriving through the observer, progress callbacks, typed errors, and
-# cancellation of a running sync.
+# made by another device arriving through the observer, progress callbacks, typed errors,
+# photos (added, uploaded beside a records sync, downloaded by another device with their
+# thumbnail), and cancellation of a running sync.
 #
 # Run by `cargo test -p fieldsync-bindings` (tests/foreign.rs) with the generated bindings.
 
 import asyncio
+import hashlib
 import os
 import shutil
+import struct
 import tempfile
 import threading
 import time
+import zlib
 
-from fieldsync import ChangeObserver, FieldError, FieldStore, SyncListener, Testbed
+from fieldsync import (
+    ChangeObserver, FieldError, FieldStore, PhotoListener, SyncListener, Testbed,
+)
 from fieldsync_core import (
     CaseCategory, Command, EntryKind, Kind, MemberKind, NewCase, NewEntry, NewPatrol, NewReport,
-    Origin, PageRequest, Party, PatrolKind, ReportCategory, ReportFilter, ReportStatus, Role,
-    TeamMember,
+    Origin, PageRequest, Party, PatrolKind, PhotoSource, PhotoState, PhotoTransfer, PhotoVariant,
+    ReportCategory, ReportFilter, ReportStatus, Role, TeamMember,
 )
 
 AREA = "jl/cc/xinhua"
@@ -76,6 +82,71 @@ class Progress(SyncListener):
             self.on_first()
 
 
+class PhotoBytes(PhotoListener):
+    """Every photo progress callback, with the thread-safe trigger of the first."""
+
+    def __init__(self, on_first=None):
+        self.seen = []
+        self.lock = threading.Lock()
+        self.on_first = on_first
+
+    def on_photo_progress(self, progress):
+        with self.lock:
+            first = not self.seen
+            self.seen.append(progress)
+        if first and self.on_first is not None:
+            self.on_first()
+
+    def of(self, photo, transfer):
+        with self.lock:
+            return [p for p in self.seen if p.hash == photo.hash and p.transfer == transfer]
+
+    def check_complete(self, photo, transfer, size):
+        """The bytes of one transfer, reported as they moved, never backwards, ending whole."""
+        calls = self.of(photo, transfer)
+        assert calls, f"no {transfer} progress for {photo.hash}: {self.seen}"
+        done = [p.done for p in calls]
+        assert done == sorted(done), f"{transfer} progress went backwards: {done}"
+        assert calls[-1].done == calls[-1].total == size, calls[-1]
+        return calls
+
+
+def png(width, height, noise):
+    """A real PNG: random pixels (incompressible, as large as a camera's photo) or a gradient."""
+    if noise:
+        rows = (b"\x00" + os.urandom(width * 3) for _ in range(height))
+    else:
+        rows = (b"\x00" + bytes(v for x in range(width) for v in (x * 4 % 256, y * 5 % 256, 90))
+                for y in range(height))
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"".join(rows), 1)) + chunk(b"IEND", b""))
+
+
+def jpeg_size(data):
+    """(width, height) of a JPEG, from its start-of-frame marker."""
+    assert data[:3] == b"\xff\xd8\xff", f"not a JPEG: {data[:8]!r}"
+    at = 2
+    while at + 9 < len(data):
+        assert data[at] == 0xFF, f"no marker at {at}"
+        marker, length = data[at + 1], struct.unpack(">H", data[at + 2:at + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2):
+            height, width = struct.unpack(">HH", data[at + 5:at + 9])
+            return width, height
+        at += 2 + length
+    raise AssertionError("no start-of-frame marker in the JPEG")
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def count_reports(store):
     count, after = 0, None
     while True:
@@ -116,7 +187,7 @@ async def main(root):
     patrol_id = police.start_patrol(NewPatrol(
         scope=AREA, area="North lake trail", checkpoints=[],
         members=[TeamMember(user="police-li", name="Li Wei", kind=MemberKind.POLICE)]))
-    police.execute(patrol_id, Command.ADD_PATROL_ENTRY(entry(EntryKind.HAZARD_FOUND, "Loose railing")))
+    hazard = police.execute(patrol_id, Command.ADD_PATROL_ENTRY(entry(EntryKind.HAZARD_FOUND, "Loose railing"))).item
     police.execute(patrol_id, Command.ADD_PATROL_ENTRY(entry(EntryKind.TOURIST_HELPED, "Lost child")))
     assert len(police.get_patrol(patrol_id).entries) == 2
 
@@ -201,6 +272,8 @@ async def main(root):
     await second.sync_now(None)
     assert second.get_report(conflict_id).assignee == "police-zhao"
 
+    await photos(root, police, mediator, dispatcher, patrol_id, hazard, case_id)
+
     # --- A change the server refuses (the user's rights changed meanwhile) is kept and shown. ---
     offline = police.submit_report(report("Written before the transfer"))
     bed.set_scopes("police-li", ["jl/cc/other-town"])
@@ -248,6 +321,119 @@ async def main(root):
 
     bed.stop()
     print(f"python: ok ({total} reports, cancelled sync had {partial})")
+
+
+async def photos(root, police, mediator, dispatcher, patrol_id, hazard, case_id):
+    """A patrol officer photographs a building and a hazard; the photos upload after the
+    records, beside a sync of a record saved meanwhile; a dispatcher downloads them."""
+    big = png(1600, 1200, noise=True)  # 5.8 MB of pixels that do not compress, like a photo
+    small = png(64, 48, noise=False)
+    report_id = police.submit_report(report("Extension on building 14", "Photos attached",
+                                            ReportCategory.ILLEGAL_CONSTRUCTION))
+
+    # --- Added: in the record at once, the bytes on the phone, waiting for upload. ---
+    big_ref = police.add_photo(report_id, PhotoSource.BYTES(big), "image/png", None)
+    assert big_ref.hash == hashlib.sha256(big).hexdigest() and big_ref.size == len(big), big_ref
+    assert big_ref.media_type == "image/png"
+    assert police.get_report(report_id).photos == [big_ref]
+    assert read(police.photo_file(big_ref.hash)) == big
+    camera_file = os.path.join(root, "hazard.png")
+    with open(camera_file, "wb") as f:
+        f.write(small)
+    small_ref = police.add_photo(patrol_id, PhotoSource.FILE(camera_file), "image/png", hazard)
+    os.remove(camera_file)  # the store keeps its own copy
+    entries = {e.id: e for e in police.get_patrol(patrol_id).entries}
+    assert entries[hazard].photos == [small_ref], entries[hazard]
+    assert read(police.photo_file(small_ref.hash)) == small
+    pending = police.photos_pending()
+    assert sorted(p.hash for p in pending) == sorted([big_ref.hash, small_ref.hash]), pending
+    assert all(p.state == PhotoState.LOCAL and p.refused_code is None for p in pending), pending
+
+    # Typed errors, nothing added.
+    expect_error(FieldError.InvalidInput, "an empty photo",
+                 lambda: police.add_photo(report_id, PhotoSource.BYTES(b""), "image/png", None))
+    expect_error(FieldError.InvalidInput, "a camera file that is gone",
+                 lambda: police.add_photo(report_id, PhotoSource.FILE(camera_file), "image/png", None))
+    expect_error(FieldError.InvalidInput, "not a media type",
+                 lambda: police.add_photo(report_id, PhotoSource.BYTES(small), "png", None))
+    expect_error(FieldError.InvalidInput, "a malformed hash", lambda: police.photo_file("ABC"))
+    assert police.get_report(report_id).photos == [big_ref] and len(police.photos_pending()) == 2
+
+    # The server takes a photo only once a synced record names it: before the sync, they wait.
+    early = await police.upload_photos(None)
+    assert (early.uploaded, early.waiting, early.bytes_up) == (0, 2, 0), early
+    await police.sync_now(None)
+
+    # Another device learns of the photo with the record; the bytes are not on the server yet.
+    await dispatcher.sync_now(None)
+    assert dispatcher.get_report(report_id).photos == [big_ref]
+    assert dispatcher.photo(big_ref.hash).state == PhotoState.REMOTE
+    assert dispatcher.photo_file(big_ref.hash) is None
+    await expect_async(FieldError.PhotoNotFound, "a photo not uploaded yet",
+                       dispatcher.download_photo(big_ref.hash, PhotoVariant.ORIGINAL, None))
+    unknown = await expect_async(FieldError.PhotoNotFound, "a hash no record names",
+                                 dispatcher.download_photo("0" * 64, PhotoVariant.ORIGINAL, None))
+    assert unknown.hash == "0" * 64, unknown
+
+    # --- The upload runs on its own: a record saved meanwhile syncs before it ends. ---
+    started = asyncio.Event()
+    uploading = PhotoBytes(lambda: loop.call_soon_threadsafe(started.set))
+    upload = asyncio.ensure_future(police.upload_photos(uploading))
+    await started.wait()
+    police.submit_report(report("Saved while the photos upload"))
+    synced = await police.sync_now(None)
+    assert synced.docs_pushed == 1, synced
+    sent = max(p.done for p in uploading.of(big_ref, PhotoTransfer.UPLOAD))
+    assert sent < len(big) and not upload.done(), \
+        f"the records' sync waited for the photo upload ({sent} of {len(big)} bytes sent)"
+    summary = await upload
+    assert (summary.uploaded, summary.waiting, summary.refused) == (2, 0, 0), summary
+    assert summary.bytes_up == len(big) + len(small), summary
+    assert len(uploading.check_complete(big_ref, PhotoTransfer.UPLOAD, len(big))) >= 3
+    uploading.check_complete(small_ref, PhotoTransfer.UPLOAD, len(small))
+    assert police.photos_pending() == []
+    assert police.photo(big_ref.hash).state == PhotoState.UPLOADED
+
+    # --- The dispatcher downloads the original (the same bytes) and the server's thumbnail. ---
+    fetching = PhotoBytes()
+    path = await dispatcher.download_photo(big_ref.hash, PhotoVariant.ORIGINAL, fetching)
+    assert read(path) == big, "the downloaded photo differs from the one taken"
+    assert dispatcher.photo_file(big_ref.hash) == path
+    assert dispatcher.photo(big_ref.hash).state == PhotoState.DOWNLOADED
+    assert len(fetching.check_complete(big_ref, PhotoTransfer.ORIGINAL, len(big))) >= 2
+    thumbs = PhotoBytes()
+    thumb_path = await dispatcher.download_photo(big_ref.hash, PhotoVariant.THUMBNAIL, thumbs)
+    thumb = read(thumb_path)
+    assert jpeg_size(thumb) == (320, 240), jpeg_size(thumb)
+    assert len(thumb) < len(big) // 20, len(thumb)
+    thumbs.check_complete(big_ref, PhotoTransfer.THUMBNAIL, len(thumb))
+    assert dispatcher.thumbnail_file(big_ref.hash) == thumb_path
+    # Small photos come by policy after a sync.
+    assert [p.hash for p in dispatcher.photos_to_download(256 * 1024)] == [small_ref.hash]
+    fetched = await dispatcher.download_small_photos(None)
+    assert (fetched.downloaded, fetched.missing, fetched.bytes_down) == (1, 0, len(small)), fetched
+    assert read(dispatcher.photo_file(small_ref.hash)) == small
+
+    # --- The same photo from another device is not sent again. ---
+    same = mediator.add_photo(case_id, PhotoSource.BYTES(small), "image/png", None)
+    assert same == small_ref, same
+    await mediator.sync_now(None)
+    dedup = await mediator.upload_photos(None)
+    assert (dedup.uploaded, dedup.deduplicated, dedup.bytes_up) == (1, 1, 0), dedup
+
+    # --- Not an image: kept and readable, but it has no thumbnail. ---
+    notes = b"Site manager's phone number: 0431-555-0199\n"
+    notes_ref = police.add_photo(report_id, PhotoSource.BYTES(notes), "text/plain", None)
+    await police.sync_now(None)
+    assert (await police.upload_photos(None)).uploaded == 1
+    await dispatcher.sync_now(None)
+    await expect_async(FieldError.NoThumbnail, "a thumbnail of text",
+                       dispatcher.download_photo(notes_ref.hash, PhotoVariant.THUMBNAIL, None))
+    assert read(await dispatcher.download_photo(notes_ref.hash, PhotoVariant.ORIGINAL, None)) == notes
+    chunks = len(uploading.of(big_ref, PhotoTransfer.UPLOAD))
+    pieces = len(fetching.of(big_ref, PhotoTransfer.ORIGINAL))
+    print(f"python: photos ok ({len(big)} bytes up in {chunks} chunks, a record synced when "
+          f"{sent} were up; down in {pieces} pieces; thumbnail {len(thumb)} bytes)")
 
 
 root = tempfile.mkdtemp(prefix="fieldsync-py")
