@@ -6,6 +6,7 @@
 //! shows its results as it goes. Suites share the synthetic data ([`corpus`]) and the percentile
 //! helpers ([`stats`]); each suite lives in its own module.
 
+pub mod blobs;
 pub mod corpus;
 pub mod load;
 pub mod report;

@@ -27,6 +27,8 @@ pub enum Unit {
     Ratio,
     /// Mebibytes, one decimal.
     Mb,
+    /// Mebibytes per second, one decimal.
+    MbPerSecond,
 }
 
 impl Unit {
@@ -40,6 +42,7 @@ impl Unit {
             Unit::PerSecond => "per_s",
             Unit::Ratio => "ratio",
             Unit::Mb => "MiB",
+            Unit::MbPerSecond => "MiB_per_s",
         }
     }
 
@@ -47,7 +50,7 @@ impl Unit {
     pub fn decimals(self) -> usize {
         match self {
             Unit::Ms | Unit::Ratio => 3,
-            Unit::Seconds | Unit::Mb => 1,
+            Unit::Seconds | Unit::Mb | Unit::MbPerSecond => 1,
             Unit::Bytes | Unit::Count | Unit::PerSecond => 0,
         }
     }

@@ -93,6 +93,12 @@ impl BenchServer {
     /// Enrols a device of `profile`'s user (added with that role, patrol kind and scopes if the
     /// user is new) writing as `actor`.
     pub fn enrol_profile(&self, profile: &Profile, actor: &[u8]) -> Result<HttpTransport> {
+        Ok(self.transport.clone().with_token(self.enrol_token(profile, actor)?))
+    }
+
+    /// Like [`BenchServer::enrol_profile`], giving the device's token itself (for a transport
+    /// to another address, such as a link emulator in front of this server).
+    pub fn enrol_token(&self, profile: &Profile, actor: &[u8]) -> Result<String> {
         let user = profile.user.as_str();
         if self.accounts.user(user)?.is_none() {
             self.accounts.add_user(user, profile.role, profile.patrol, &profile.scopes)?;
@@ -104,7 +110,7 @@ impl BenchServer {
         if e.device.actor != actor {
             return Err(format!("{user}: actor {actor:?} is another device's").into());
         }
-        Ok(self.transport.clone().with_token(e.token))
+        Ok(e.token)
     }
 
     /// Its base URL.

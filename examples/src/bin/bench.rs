@@ -8,6 +8,7 @@
 //! cargo run --release -p fieldsync-examples --bin bench -- store [--docs N] [--json FILE]
 //! cargo run --release -p fieldsync-examples --bin bench -- sync [--docs N] [--server URL]
 //! cargo run --release -p fieldsync-examples --bin bench -- load [--devices N] [--rounds N] [--concurrency N]
+//! cargo run --release -p fieldsync-examples --bin bench -- blobs [--photos N] [--min-kib N] [--max-kib N]
 //! ```
 //!
 //! `load` exits non-zero if any request failed or was refused (`load.errors`) or the devices did
@@ -48,7 +49,10 @@ enum Suite {
     /// Devices of real users (residents, patrols, mediators, grid leaders, dispatchers) sync
     /// with a server over several rounds of mixed writes and reads; errors and convergence.
     Load(LoadArgs),
-    /// Runs a server for the `sync` and `load` suites (started by the suite itself).
+    /// Photos: a phone uploads N camera-sized JPEGs to a server on loopback, another downloads
+    /// them and their thumbnails; one upload is cut mid-way and resumed.
+    Blobs(BlobsArgs),
+    /// Runs a server for the `sync`, `load` and `blobs` suites (started by the suite itself).
     #[command(hide = true)]
     Serve {
         /// Directory of the server's database.
@@ -102,6 +106,22 @@ struct LoadArgs {
 }
 
 #[derive(Debug, Args)]
+struct BlobsArgs {
+    /// Photos uploaded and downloaded.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    photos: u64,
+    /// Smallest photo, KiB.
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..=20_480))]
+    min_kib: u64,
+    /// Largest photo, KiB (also the size of the photo whose upload is cut).
+    #[arg(long, default_value_t = 5120, value_parser = clap::value_parser!(u64).range(1..=20_000))]
+    max_kib: u64,
+    /// Uploads cut once mid-way and resumed (each a new photo of the largest size).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    resume_trials: u64,
+}
+
+#[derive(Debug, Args)]
 struct StoreArgs {
     /// Records in the store (60% reports, 25% patrol logs, 15% mediation cases).
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -144,6 +164,16 @@ fn main() -> ExitCode {
                 rounds: args.rounds as usize,
                 concurrency: args.concurrency as usize,
                 page_bytes: args.page_bytes,
+            },
+            &mut report,
+        ),
+        Suite::Blobs(args) => bench::blobs::run(
+            &bench::blobs::Options {
+                photos: args.photos as usize,
+                min_bytes: args.min_kib * 1024,
+                max_bytes: args.max_kib * 1024,
+                resume_trials: args.resume_trials,
+                cache_dir,
             },
             &mut report,
         ),
