@@ -4,7 +4,7 @@
 //! A resident's phone stores N camera-sized JPEGs (one report each; `blobs.add_p50_ms`), syncs
 //! the reports, and uploads the photos in one `upload_photos` (`blobs.upload_mb_per_s`: photo
 //! bytes over the call's wall time, the server's hashing, syncing and thumbnail making
-//! included). A dispatcher's phone syncs, downloads every original (`blobs.download_mb_per_s`,
+//! included; `blobs.upload_server_cpu_ms_per_photo`, the server child's CPU time for them). A dispatcher's phone syncs, downloads every original (`blobs.download_mb_per_s`,
 //! each verified against its hash and compared with the file taken) and every thumbnail
 //! (`blobs.thumbnail_p50_ms`, `blobs.thumbnail_bytes`). Last, [`resume`] cuts an upload through
 //! a link emulator once and counts what resuming cost (`blobs.resume_overhead_bytes`).
@@ -158,7 +158,9 @@ async fn phases(
     progress(format_args!("uploading {:.1} MiB", total as f64 / MIB));
     let calls = Calls::default();
     let listener = calls.listener();
+    let cpu_before = server.child_cpu()?;
     let up = resident.client.upload_photos(Some(&listener)).await?;
+    let cpu = server.child_cpu()?.zip(cpu_before).map(|(after, before)| after - before);
     if (up.uploaded, up.waiting, up.refused) != (refs.len() as u64, 0, 0) || up.bytes_up != total {
         return Err(format!("upload of {} photos ({total} bytes) ended {up:?}", refs.len()).into());
     }
@@ -169,6 +171,11 @@ async fn phases(
     );
     report.record("blobs.upload_requests", up.requests as f64, Unit::Count);
     report.record("blobs.upload_progress_calls", calls.count() as f64, Unit::Count);
+    if let Some(cpu) = cpu {
+        // Mostly decoding each photo for its thumbnail, and hashing it.
+        let per_photo = cpu.as_secs_f64() * 1000.0 / refs.len() as f64;
+        report.record("blobs.upload_server_cpu_ms_per_photo", per_photo, Unit::Ms);
+    }
 
     // Download: a dispatcher's phone learns of the photos from the reports and fetches them.
     let desk =
