@@ -1,7 +1,8 @@
 // The phone API from Kotlin, against a real fieldsync server on a loopback port (the testbed),
 // every phone starting from an empty folder: enrolment, the three record kinds, sync, a change
 // made by another device arriving through the observer, progress callbacks, typed exceptions,
-// cancellation of a running sync, and calls from several threads while a sync writes.
+// a photo (a real JPEG uploaded while a record syncs, downloaded by another phone with its
+// thumbnail), cancellation of a running sync, and calls from several threads while a sync writes.
 //
 // Run by `cargo test -p fieldsync-bindings` (tests/foreign.rs) with the generated bindings.
 
@@ -210,6 +211,81 @@ expect(!subscription.isActive()) { "cancelled" }
 val before = policeSees.seen.size
 police.execute(reportId, Command.CommentReport("frame is 3 m high"))
 expect(policeSees.seen.size == before) { "a cancelled observer hears nothing" }
+
+// --- Photos: a real JPEG uploads after the records; a record saved meanwhile syncs at once. ---
+fun cameraJpeg(width: Int, height: Int, seed: Long): ByteArray {
+    val random = java.util.Random(seed)
+    val image = java.awt.image.BufferedImage(width, height, java.awt.image.BufferedImage.TYPE_INT_RGB)
+    for (y in 0 until height) for (x in 0 until width) {
+        val n = random.nextInt(48)
+        image.setRGB(x, y, (((x * 200 / width + n) % 256) shl 16) or (((y * 200 / height + n) % 256) shl 8) or (n * 4))
+    }
+    val out = java.io.ByteArrayOutputStream()
+    expect(javax.imageio.ImageIO.write(image, "jpg", out)) { "no JPEG writer" }
+    return out.toByteArray()
+}
+
+// Holds the upload in its first chunk's callback until released, so the sync below runs while
+// the upload is certainly in progress.
+class PhotoGate : PhotoListener {
+    val seen: MutableList<PhotoProgress> = Collections.synchronizedList(mutableListOf())
+    val firstChunk = CountDownLatch(1)
+    val release = CountDownLatch(1)
+    @Volatile var heldTooLong = false
+    override fun onPhotoProgress(progress: PhotoProgress) {
+        seen.add(progress)
+        if (progress.transfer == PhotoTransfer.UPLOAD && firstChunk.count > 0) {
+            firstChunk.countDown()
+            heldTooLong = !release.await(30, TimeUnit.SECONDS)
+        }
+    }
+}
+
+val jpeg = cameraJpeg(2000, 1500, 7)
+val photoReport = police.submitReport(NewReport(GRID, ReportCategory.ILLEGAL_CONSTRUCTION, "Extension on building 14", ""))
+val photo = police.addPhoto(photoReport, PhotoSource.Bytes(jpeg), "image/jpeg", null)
+expect(photo.size == jpeg.size.toULong() && police.getReport(photoReport).photos == listOf(photo)) { "added $photo" }
+expect(java.io.File(police.photoFile(photo.hash)!!).readBytes().contentEquals(jpeg)) { "the photo is stored intact" }
+expect(police.photosPending().map { it.hash } == listOf(photo.hash)) { "pending: ${police.photosPending()}" }
+expectThrows<FieldException.InvalidInput>("an empty photo") {
+    police.addPhoto(photoReport, PhotoSource.Bytes(ByteArray(0)), "image/jpeg", null)
+}
+// A desk of its own downloads (the dispatcher's phone stays as it is for the revocation below).
+val desk = enrolled("dispatch-zhou", Role.DISPATCHER, null, listOf(AREA))
+runBlocking {
+    police.syncNow(null)
+    val gate = PhotoGate()
+    val upload = async(Dispatchers.IO) { police.uploadPhotos(gate) }
+    expect(withContext(Dispatchers.IO) { gate.firstChunk.await(30, TimeUnit.SECONDS) }) { "the upload started" }
+    police.submitReport(NewReport(GRID, ReportCategory.NOISE, "Saved while the photo uploads", ""))
+    val synced = police.syncNow(null)
+    expect(synced.docsPushed == 1uL && !upload.isCompleted) { "the records' sync waited for the photo: $synced" }
+    gate.release.countDown()
+    val summary = upload.await()
+    expect(!gate.heldTooLong) { "the records' sync waited for the photo upload" }
+    expect(summary.uploaded == 1uL && summary.bytesUp == jpeg.size.toULong()) { "uploaded $summary" }
+    val sent = gate.seen.filter { it.hash == photo.hash }.map { it.done }
+    expect(sent.size >= 3 && sent == sent.sorted() && sent.last() == jpeg.size.toULong()) { "upload progress $sent" }
+    expect(police.photosPending().isEmpty()) { "nothing left to upload" }
+
+    // Another phone: the same bytes, and a 320 px JPEG thumbnail.
+    desk.syncNow(null)
+    expect(desk.photo(photo.hash)?.state == PhotoState.REMOTE && desk.photoFile(photo.hash) == null) {
+        "the desk knows of the photo, not its bytes: ${desk.photo(photo.hash)}"
+    }
+    val fetching = PhotoGate().apply { release.countDown() }
+    val path = desk.downloadPhoto(photo.hash, PhotoVariant.ORIGINAL, fetching)
+    expect(java.io.File(path).readBytes().contentEquals(jpeg)) { "the downloaded photo differs" }
+    val got = fetching.seen.filter { it.transfer == PhotoTransfer.ORIGINAL }.map { it.done }
+    expect(got.size >= 2 && got == got.sorted() && got.last() == jpeg.size.toULong()) { "download progress $got" }
+    val thumbnail = javax.imageio.ImageIO.read(java.io.File(desk.downloadPhoto(photo.hash, PhotoVariant.THUMBNAIL, null)))
+    expect(thumbnail.width == 320 && thumbnail.height == 240) { "thumbnail ${thumbnail.width}x${thumbnail.height}" }
+    val unknown = "0".repeat(64)
+    val missing = expectThrows<FieldException.PhotoNotFound>("a hash no record names") {
+        runBlocking { desk.downloadPhoto(unknown, PhotoVariant.ORIGINAL, null) }
+    }
+    expect(missing.hash == unknown) { "not found: $missing" }
+}
 
 // --- Cancelling a running sync leaves the store consistent; the next sync finishes it. ---
 repeat(300) { i ->
