@@ -211,7 +211,12 @@ pub(crate) async fn put(
         first: range.first,
         bytes,
     };
-    let m = app.blobs.write(chunk).await?;
+    // In a task of its own: a client that goes away (its link cut right after the last byte)
+    // drops this handler, and must not cancel the write of bytes that arrived.
+    let store = app.clone();
+    let m = tokio::spawn(async move { store.blobs.write(chunk).await })
+        .await
+        .map_err(|e| ServerError::Internal(format!("blob write task failed: {e}")))??;
     Ok(answer(&m).await)
 }
 
