@@ -109,18 +109,47 @@ pub fn starts_with_document(bytes: &[u8]) -> bool {
 }
 
 /// Parses one change chunk and checks its checksum (the first four bytes of its hash), which
-/// `Change::try_from` does not: a flipped bit would otherwise pass as a different change.
+/// `Change::try_from` does not: a flipped bit would otherwise pass as a different change. Its
+/// time must be within [`MAX_CHANGE_TIME`].
 fn parse_change(chunk: &[u8]) -> Result<Change, ParseError> {
     let change = guarded(|| Change::try_from(chunk).map_err(|e| err(e.to_string())))?;
     if change.hash().0[..4] != chunk[4..8] {
         return Err(err(format!("change {} fails its checksum", change.hash())));
     }
+    check_time(&change.hash(), change.timestamp())?;
     Ok(change)
 }
 
-/// Loads a whole saved document (snapshot, optionally followed by change chunks), verified.
+/// The latest time a change may carry, in ms since 1970 (the last millisecond of the year
+/// 9999); the earliest is 0.
+///
+/// Automerge keeps the times of a document's changes delta-encoded and panics when two
+/// neighbouring times differ by more than an `i64` holds. A change at `i64::MIN` plus the time
+/// of the latest change still applies (its own difference is exactly `i64::MIN`), but every
+/// change after it then fails: the server would refuse every later push to the document as
+/// malformed, and a phone's next command on it would panic. Between 0 and this bound any two
+/// times differ by less than 2^48.
+pub const MAX_CHANGE_TIME: i64 = 253_402_300_799_999;
+
+fn check_time(hash: &automerge::ChangeHash, time: i64) -> Result<(), ParseError> {
+    if !(0..=MAX_CHANGE_TIME).contains(&time) {
+        return Err(err(format!(
+            "change {hash} carries the time {time}, outside 0..={MAX_CHANGE_TIME} ms since 1970"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the time of every change in a loaded document (see [`MAX_CHANGE_TIME`]); reads only
+/// the changes' metadata.
+pub fn check_times(doc: &Automerge) -> Result<(), ParseError> {
+    guarded(|| doc.get_changes_meta(&[]).iter().try_for_each(|m| check_time(&m.hash, m.timestamp)))
+}
+
+/// Loads a whole saved document (snapshot, optionally followed by change chunks), verified,
+/// with its changes' times checked ([`check_times`]).
 pub fn load_document(bytes: &[u8]) -> Result<Automerge, ParseError> {
-    guarded(|| {
+    let doc = guarded(|| {
         Automerge::load_with_options(
             bytes,
             LoadOptions::new()
@@ -128,7 +157,9 @@ pub fn load_document(bytes: &[u8]) -> Result<Automerge, ParseError> {
                 .verification_mode(VerificationMode::Check),
         )
         .map_err(|e| err(e.to_string()))
-    })
+    })?;
+    check_times(&doc)?;
+    Ok(doc)
 }
 
 /// Runs Automerge's decoder, turning a panic into an error.
@@ -288,6 +319,40 @@ mod tests {
             cut_doc.extend_from_slice(&data[..cut]);
             assert!(inflated_size(&cut_doc, 1 << 20).is_err(), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn refuses_change_times_that_would_overflow_automerge() {
+        let (mut doc, _, _) = sample();
+        let last = doc.get_changes(&[]).last().expect("a change").clone();
+        let at = |time: i64| {
+            let mut e = last.decode();
+            e.time = time;
+            Change::from(e)
+        };
+        for (time, ok) in [
+            (0, true),
+            (1_795_965_122_210, true),
+            (MAX_CHANGE_TIME, true),
+            (-1, false),
+            (MAX_CHANGE_TIME + 1, false),
+            (i64::MIN + 1_795_965_122_210, false),
+            (i64::MAX, false),
+        ] {
+            assert_eq!(parse_changes(at(time).raw_bytes(), 1 << 20).is_ok(), ok, "time {time}");
+        }
+        // Inside a saved document: Automerge applies such a change (its own difference to the
+        // one before is exactly i64::MIN) and saves it, and any change after it would fail.
+        let mut bad = AutoCommit::new();
+        bad.put(ROOT, "a", 1i64).expect("put");
+        bad.commit_with(automerge::transaction::CommitOptions::default().with_time(1000));
+        bad.put(ROOT, "b", 2i64).expect("put");
+        bad.commit_with(
+            automerge::transaction::CommitOptions::default().with_time(i64::MIN + 1000),
+        );
+        let saved = bad.save();
+        assert!(load_document(&saved).is_err());
+        assert!(parse_changes(&saved, 1 << 20).is_err());
     }
 
     #[test]

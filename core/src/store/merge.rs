@@ -210,7 +210,9 @@ fn prepare_new(id: DocId, bytes: &[u8], actor: ActorId) -> Result<Prepared> {
             .map_err(|e| ParseError(e.to_string()))
         })
         .map_err(malformed(id))?;
-        doc.with_actor(actor)
+        let mut doc = doc.with_actor(actor);
+        changes::check_times(doc.document()).map_err(malformed(id))?;
+        doc
     } else {
         // Bare changes: applied to an empty document, so missing dependencies are counted.
         let incoming = changes::parse_changes(bytes, limits::MERGE_BYTES).map_err(malformed(id))?;
