@@ -66,8 +66,8 @@ fn make_fixture(fixtures: &Path, tmp: &Path) -> Res<()> {
     std::fs::write(fixtures.join("new.automerge"), other.load(new)?.save())?;
     let people = format!(
         "resident resident-1 {}\ndispatcher dispatcher-1 {}\nreport {report}\nnew {new}\n",
-        hex(&resident.identity().actor.to_bytes()),
-        hex(&dispatcher_actor.to_bytes()),
+        hex(resident.identity().actor.to_bytes()),
+        hex(dispatcher_actor.to_bytes()),
     );
     std::fs::write(fixtures.join("people.txt"), people)?;
     Ok(())

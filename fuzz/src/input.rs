@@ -30,6 +30,7 @@ pub const GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-07";
 
 /// The documents and people every target starts from, written by `fuzz/examples/seeds.rs` into
 /// `fuzz/fixtures/` (real records made by core's store).
+#[derive(Clone)]
 pub struct Fixture {
     /// The report every target works on.
     pub report_id: DocId,
@@ -373,9 +374,15 @@ pub fn edit(doc: &mut AutoCommit, r: &mut Reader<'_>) {
                 doc.splice_text(&obj, pos, del, &text)
             }
             (4 | 5, _) => {
-                doc.commit_with(
-                    automerge::transaction::CommitOptions::default().with_time(r.u64() as i64),
-                );
+                // Mostly a time a device could have; sometimes any i64 (the change is then
+                // refused unless the time is within 0..=MAX_CHANGE_TIME).
+                let t = r.u64();
+                let time = if t.is_multiple_of(4) {
+                    t as i64
+                } else {
+                    (t % (fieldsync_core::changes::MAX_CHANGE_TIME as u64 + 1)) as i64
+                };
+                doc.commit_with(automerge::transaction::CommitOptions::default().with_time(time));
                 Ok(())
             }
             _ => Ok(()),
@@ -474,6 +481,9 @@ pub struct Server {
     base: AutoCommit,
     stored: Stored,
     stored_with_record: Stored,
+    /// Phones that receive what the server accepted, whole, as a pull of a wanted document
+    /// brings it: one holding the report as stored before, one without it.
+    phones: std::sync::Mutex<(Phone, Phone)>,
 }
 
 impl Server {
@@ -483,7 +493,8 @@ impl Server {
         let stored = Stored::new(id, fixture.report.clone(), false).map_err(|e| e.0)?;
         let stored_with_record = Stored::new(id, fixture.report.clone(), true).map_err(|e| e.0)?;
         let base = AutoCommit::load(&fixture.report).map_err(|e| e.to_string())?;
-        Ok(Server { fixture, base, stored, stored_with_record })
+        let phones = (Phone::new(fixture.clone())?, Phone::without_report(fixture.clone())?);
+        Ok(Server { fixture, base, stored, stored_with_record, phones: phones.into() })
     }
 
     /// The `ingest` target. The mode byte picks: the document as the server holds it (not at
@@ -540,12 +551,24 @@ impl Server {
             let (outcome, _answer) =
                 fuzzing::reconcile(id, stored, &message, sender).map_err(|v| v.0)?;
             check_outcome(outcome.as_ref())?;
+            self.to_phone(outcome.as_ref(), stored.is_some())?;
             Ok(outcome)
         } else {
             let outcome = fuzzing::ingest(id, stored, &bytes, author).map_err(|v| v.0)?;
             check_outcome(Some(&outcome))?;
+            self.to_phone(Some(&outcome), stored.is_some())?;
             Ok(Some(outcome))
         }
+    }
+
+    /// What the server accepted, a phone must take: a phone that held the document before (or
+    /// did not have it, for a document new to the server) merges the stored bytes and opens the
+    /// record.
+    fn to_phone(&self, outcome: Option<&Outcome>, was_stored: bool) -> Result<(), String> {
+        let Some(Outcome::Accepted { stored, .. }) = outcome else { return Ok(()) };
+        let mut phones = self.phones.lock().unwrap_or_else(|e| e.into_inner());
+        let phone = if was_stored { &mut phones.0 } else { &mut phones.1 };
+        phone.take_whole(stored)
     }
 }
 
@@ -612,34 +635,70 @@ pub struct Phone {
     dir: tempfile::TempDir,
     store: Store,
     generation: u64,
+    /// Whether the store starts with the fixture's report.
+    holds_report: bool,
 }
 
 impl Phone {
     /// A phone of the fixture's resident holding the report (merged as a sync brings it).
     pub fn new(fixture: Fixture) -> Result<Phone, String> {
+        Self::with(fixture, true)
+    }
+
+    /// A phone of the fixture's resident that holds nothing.
+    pub fn without_report(fixture: Fixture) -> Result<Phone, String> {
+        Self::with(fixture, false)
+    }
+
+    fn with(fixture: Fixture, holds_report: bool) -> Result<Phone, String> {
         // In memory when the system has a tmpfs: the store syncs every commit to disk.
         let shm = Path::new("/dev/shm");
         let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }
             .map_err(|e| e.to_string())?;
-        let store = Self::open(&fixture, dir.path(), 0)?;
+        let store = Self::open(&fixture, dir.path(), 0, holds_report)?;
         let base = AutoCommit::load(&fixture.report).map_err(|e| e.to_string())?;
-        Ok(Phone { fixture, base, dir, store, generation: 0 })
+        Ok(Phone { fixture, base, dir, store, generation: 0, holds_report })
     }
 
-    fn open(f: &Fixture, dir: &Path, generation: u64) -> Result<Store, String> {
+    fn open(f: &Fixture, dir: &Path, generation: u64, holds_report: bool) -> Result<Store, String> {
         let store =
             Store::open(dir.join(format!("phone-{generation}.db"))).map_err(|e| e.to_string())?;
         store.set_user(&f.resident.profile.user).map_err(|e| e.to_string())?;
         store.set_actor(ActorId::from(f.resident.actor.as_slice())).map_err(|e| e.to_string())?;
-        store.merge_remote(f.report_id, &f.report).map_err(|e| format!("fixture: {e}"))?;
+        if holds_report {
+            store.merge_remote(f.report_id, &f.report).map_err(|e| format!("fixture: {e}"))?;
+        }
         Ok(store)
+    }
+
+    /// Takes the fixture's report whole as the server stores it (`bytes`, which the server
+    /// accepted): the merge must succeed, the record open, and a command on it must not panic.
+    pub fn take_whole(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let id = self.fixture.report_id;
+        let merged = self
+            .store
+            .merge_remote(id, bytes)
+            .map_err(|e| format!("the phone refuses what the server accepted and stored: {e}"))?;
+        self.store
+            .get(id)
+            .map_err(|e| format!("the phone cannot open what the server accepted: {e}"))?;
+        // And the record stays editable: a command is applied or refused with a typed error
+        // (a change accepted earlier must not break the ones after it).
+        let commented = self
+            .store
+            .execute(id, &fieldsync_core::model::Command::CommentReport { text: "seen".into() });
+        if merged.changed || commented.is_ok() {
+            self.reset()?;
+        }
+        Ok(())
     }
 
     /// Starts again from the fixture (after a merge changed the store).
     fn reset(&mut self) -> Result<(), String> {
         let old = self.dir.path().join(format!("phone-{}.db", self.generation));
         self.generation += 1;
-        self.store = Self::open(&self.fixture, self.dir.path(), self.generation)?;
+        self.store =
+            Self::open(&self.fixture, self.dir.path(), self.generation, self.holds_report)?;
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", old.display()));
         }
@@ -650,7 +709,8 @@ impl Phone {
     /// holds, or one it does not) and the form of the payload (raw bytes, the same with
     /// checksums made right, an edit script by the dispatcher on the report sent as changes,
     /// or as the whole saved document). After the merge the report must still read, unchanged
-    /// when the merge failed; a failure must be a typed error of the kinds a merge gives.
+    /// when the merge failed; a failure must be a typed error of the kinds a merge gives; after
+    /// a merge that changed a record, a command on it must not panic.
     pub fn merge(&mut self, data: &[u8]) -> Result<(), String> {
         let Some((&mode, payload)) = data.split_first() else { return Ok(()) };
         let f = &self.fixture;
@@ -694,6 +754,12 @@ impl Phone {
                     }
                 }
                 if outcome.changed {
+                    // What was merged must not break the record's next local change: a command
+                    // is applied or refused with a typed error, never a panic.
+                    let _ = self.store.execute(
+                        id,
+                        &fieldsync_core::model::Command::CommentReport { text: "seen".into() },
+                    );
                     self.reset()?;
                 }
             }

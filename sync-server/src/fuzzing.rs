@@ -190,6 +190,9 @@ pub enum Outcome {
         changes: usize,
         /// Stored as a whole new snapshot (else appended).
         snapshot: bool,
+        /// What the server stores for the document afterwards (snapshot, then chunks): what a
+        /// phone that asks for it whole receives.
+        stored: Vec<u8>,
     },
     /// Refused with this per-document code; `retry` when the client keeps the changes.
     Refused {
@@ -278,6 +281,7 @@ fn check_write(
     Ok(Outcome::Accepted {
         changes: write.changes.len(),
         snapshot: matches!(write.bytes, DocBytes::Snapshot(_)),
+        stored: after,
     })
 }
 
