@@ -659,29 +659,6 @@ async fn photos_of_patrol_entries_and_cases_are_uploaded_by_their_authors() {
     assert_eq!(get(&ts, &a.token, &format!("/v1/blobs/{}", r2.hash), None).await.body, p2);
 }
 
-/// Enrols `phone` through the binary's administration commands and `POST /v1/enroll`.
-async fn enrol_child(url: &str, data: &Path, user: &str, phone: &Phone) -> String {
-    let cli = |args: &[&str]| child::admin(data, args);
-    cli(&["user", "add", user, "--role", "dispatcher", "--scope", "jl"]);
-    let code = cli(&["enroll-code", user]);
-    let req = protocol::EnrollRequest {
-        v: protocol::VERSION,
-        code,
-        device_name: "test".into(),
-        actor: Some(phone.actor()),
-    };
-    let body = reqwest::Client::new()
-        .post(format!("{url}/v1/enroll"))
-        .body(protocol::encode(&req))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    protocol::decode::<protocol::EnrollResponse>(&body).unwrap().token
-}
-
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_resumes_after_the_server_process_is_killed() {
@@ -689,7 +666,7 @@ async fn an_upload_resumes_after_the_server_process_is_killed() {
     let data_dir = dir.path().join("data");
     let server = child::Proc::spawn(&data_dir, "127.0.0.1:0");
     let phone = Phone::new("officer-k");
-    let token = enrol_child(&server.url, &data_dir, "officer-k", &phone).await;
+    let token = child::enrol(&server.url, &data_dir, "officer-k", phone.actor()).await;
     let data = noise(900 * KIB, 8);
     let photo = photo_of(&data, "image/jpeg");
     let id = phone.report("killed mid-upload");

@@ -6,39 +6,12 @@
 mod child;
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use child::Proc;
 use common::*;
 use fieldsync_core::protocol::{self, SyncResponse};
-
-/// Enrols `phone` as `user` the way an operator does: `user add` and `enroll-code` with the
-/// binary on the server's data directory, then `POST /v1/enroll` keeping the phone's actor.
-async fn enrol(url: &str, data: &Path, user: &str, phone: &Phone) -> String {
-    let cli = |args: &[&str]| child::admin(data, args);
-    cli(&["user", "add", user, "--role", "dispatcher", "--scope", "jl"]);
-    let code = cli(&["enroll-code", user]);
-    let req = protocol::EnrollRequest {
-        v: protocol::VERSION,
-        code,
-        device_name: "test".into(),
-        actor: Some(phone.actor()),
-    };
-    let body = reqwest::Client::new()
-        .post(format!("{url}/v1/enroll"))
-        .body(protocol::encode(&req))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let e: protocol::EnrollResponse = protocol::decode(&body).unwrap();
-    assert_eq!(e.actor, phone.actor());
-    e.token
-}
 
 async fn sync(url: &str, token: &str, req: &protocol::SyncRequest) -> SyncResponse {
     let body = reqwest::Client::new()
@@ -62,7 +35,7 @@ async fn acknowledged_changes_survive_sigkill_and_sigterm_stops_cleanly() {
     let id = phone.report("survives a crash");
 
     let mut p = Proc::spawn(&data, "127.0.0.1:0");
-    let token = enrol(&p.url, &data, "resident-1", &phone).await;
+    let token = child::enrol(&p.url, &data, "resident-1", phone.actor()).await;
     let resp =
         sync(&p.url, &token, &phone.request(None, "", vec![phone.push_after(id, &[])])).await;
     assert_acked(&resp);
@@ -72,7 +45,7 @@ async fn acknowledged_changes_survive_sigkill_and_sigterm_stops_cleanly() {
 
     let mut p = Proc::spawn(&data, "127.0.0.1:0");
     let other = Phone::new("other");
-    let other_token = enrol(&p.url, &data, "other", &other).await;
+    let other_token = child::enrol(&p.url, &data, "other", other.actor()).await;
     let resp = sync(&p.url, &other_token, &other.request(None, "", vec![])).await;
     assert_eq!(resp.epoch, epoch);
     assert_eq!(resp.docs.len(), 1);

@@ -69,3 +69,30 @@ pub fn admin(data: &Path, args: &[&str]) -> String {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Enrols a phone writing as `actor` for `user` the way an operator does: `user add` and
+/// `enroll-code` with the binary on the server's data directory, then `POST /v1/enroll` keeping
+/// the phone's actor. Returns the device's token.
+pub async fn enrol(url: &str, data: &Path, user: &str, actor: Vec<u8>) -> String {
+    use fieldsync_core::protocol;
+    admin(data, &["user", "add", user, "--role", "dispatcher", "--scope", "jl"]);
+    let code = admin(data, &["enroll-code", user]);
+    let req = protocol::EnrollRequest {
+        v: protocol::VERSION,
+        code,
+        device_name: "test".into(),
+        actor: Some(actor.clone()),
+    };
+    let body = reqwest::Client::new()
+        .post(format!("{url}/v1/enroll"))
+        .body(protocol::encode(&req))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let e: protocol::EnrollResponse = protocol::decode(&body).unwrap();
+    assert_eq!(e.actor, actor, "the phone keeps its actor");
+    e.token
+}
