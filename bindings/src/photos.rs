@@ -9,11 +9,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use fieldsync_core::model::{Kind, PhotoRef};
+use fieldsync_core::model::PhotoRef;
 use fieldsync_core::store::{PhotoInfo, PhotoSource, PhotoState, PhotoVariant};
 use fieldsync_core::sync::{DownloadSummary, PhotoProgressListener, UploadSummary};
 
-use crate::error::{FieldError, invalid};
+use crate::error::FieldError;
 use crate::input;
 use crate::observe::{PhotoListener, PhotoListenerAdapter};
 use crate::store::FieldStore;
@@ -56,21 +56,6 @@ impl FieldStore {
         input::photo_source(&source)?;
         input::media_type(&media_type)?;
         input::entry_key(entry.as_deref())?;
-        // Core attaches the photo to a report or a case whatever `entry` says: an entry given
-        // for one would be ignored silently, and the photo land elsewhere than the app meant.
-        let kind = self.store.get(doc)?.header().kind;
-        if entry.is_some() != (kind == Kind::PatrolLog) {
-            return Err(invalid(
-                "entry",
-                format!(
-                    "a photo of a {kind} {}",
-                    match kind {
-                        Kind::PatrolLog => "belongs to one of its entries: give the entry's key",
-                        _ => "belongs to the record itself: give no entry",
-                    }
-                ),
-            ));
-        }
         Ok(self.store.add_photo(doc, &source, &media_type, entry)?)
     }
 

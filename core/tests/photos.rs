@@ -147,6 +147,8 @@ fn bad_photos_are_typed_errors_and_nothing_is_stored() {
         // The file is written before the command runs, which refuses: it must go again.
         ("patrol photo without an entry", patrol, bytes(&good), "image/jpeg", None, "entry"),
         ("no such entry", patrol, bytes(&good), "image/jpeg", Some("nope".into()), "entry"),
+        // A report's photo belongs to the report: an entry key would be silently ignored.
+        ("an entry for a report", id, bytes(&good), "image/jpeg", Some("e1".into()), "entry"),
     ];
     for (what, doc, source, media, entry, field) in cases {
         match s.add_photo(doc, &source, media, entry) {
