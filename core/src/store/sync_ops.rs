@@ -410,7 +410,16 @@ impl Store {
         }
         let mut w = self.writer();
         let mut loaded = w.take(id)?;
-        let received = loaded.doc.sync().receive_sync_message(state, msg);
+        // The message comes from the network: a panic inside Automerge is a protocol error, and
+        // the document it may have left half-changed is dropped (it reloads from SQLite).
+        let received = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            loaded.doc.sync().receive_sync_message(state, msg)
+        }));
+        let Ok(received) = received else {
+            return Err(CoreError::Protocol(format!(
+                "sync message for {id}: Automerge panicked on it"
+            )));
+        };
         w.put_back(id, loaded);
         received.map_err(|e| CoreError::Protocol(format!("sync message for {id}: {e}")))
     }
