@@ -411,6 +411,47 @@ async fn a_blob_uploaded_once_is_complete_at_once_for_another_device_that_refere
     assert_eq!(got.body, data, "its own report references it: it may read it");
 }
 
+/// A device that knows a photo's hash (it can read a report holding it) may reference it in a
+/// record of its own, with the right size or a wrong one, and start uploads of it. Neither
+/// blocks nor spoils the author's upload: each device uploads on its own, and the first upload
+/// that verifies makes the blob; the others end, and their bytes count against nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_devices_upload_of_the_same_hash_neither_blocks_nor_spoils_the_authors() {
+    let ts = start().await;
+    let author = Device::resident(&ts, "resident-author");
+    let squatter = Device::resident(&ts, "resident-squatter");
+    let spoiler = Device::resident(&ts, "resident-spoiler");
+    let data = image_bytes(640, 480, ImageFormat::Jpeg);
+    let photo = photo_of(&data, "image/jpeg");
+    author.report_with(&ts, &[&photo]).await;
+    // The squatter claims the hash with a size of its own making and starts an upload of it.
+    let wrong = PhotoRef { size: photo.size * 2, ..photo.clone() };
+    squatter.report_with(&ts, &[&wrong]).await;
+    let range = ContentRange::of(0, 100, wrong.size).unwrap().to_string();
+    let s = put_raw(&ts, &squatter.token, &photo.hash, &range, vec![0; 100]).await.status();
+    assert_eq!((s.size, s.received, s.complete), (wrong.size, 100, false));
+    // The spoiler claims it with the right size and sends bytes that are not the photo's.
+    spoiler.report_with(&ts, &[&photo]).await;
+    let range = ContentRange::of(0, 4 * KIB as u64, photo.size).unwrap().to_string();
+    let s = put_raw(&ts, &spoiler.token, &photo.hash, &range, vec![0; 4 * KIB]).await.status();
+    assert_eq!(s.received, 4 * KIB as u64);
+
+    // The author's upload starts at 0, not at what others sent, and completes.
+    let s = status(&ts, &author.token, &photo.hash).await.status();
+    assert_eq!((s.size, s.received, s.complete), (photo.size, 0, false));
+    assert_eq!(upload_from(&ts, &author.token, &data, 0, 8 * KIB).await, data.len());
+    let got = get(&ts, &author.token, &format!("/v1/blobs/{}", photo.hash), None).await;
+    assert_eq!(got.body, data);
+    // The others' uploads ended with it: their files are gone, and the spoiler, whose
+    // reference has the blob's size, sees it complete.
+    assert_eq!(partial_bytes(ts.dir.path()), 0);
+    assert!(status(&ts, &spoiler.token, &photo.hash).await.status().complete);
+    // The squatter's reference names other bytes than the blob: its upload ended, and what it
+    // sent is held for nobody.
+    let s = status(&ts, &squatter.token, &photo.hash).await.status();
+    assert_eq!((s.size, s.received, s.complete), (wrong.size, 0, false));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_without_access_gets_the_answer_for_a_missing_blob() {
     let ts = start().await;

@@ -59,7 +59,7 @@ pub(crate) async fn status(
     checked(&hash)?;
     let access = Access::of(&app, &hash).await?;
     let device = caller.device.id.as_str();
-    let found = app.blobs.meta(hash.clone()).await?;
+    let found = app.blobs.meta(hash.clone(), device.to_string()).await?;
     if let Some(m) = &found
         && access.own(device, m.size).is_some()
     {
@@ -177,12 +177,13 @@ pub(crate) async fn put(
         return Err(BlobError::NotReferenced { hash, size: range.size }.into());
     };
     let media_type = own.media_type.clone();
-    let found = app.blobs.meta(hash.clone()).await?;
+    let found = app.blobs.meta(hash.clone(), device.clone()).await?;
     if let Some(m) = found.as_ref().filter(|m| m.complete) {
         // Stored already (another device uploaded it): nothing to send, nothing stored twice.
         return Ok(answer(m).await);
     }
-    let received = found.as_ref().map_or(0, |m| m.received);
+    // This device's own upload (of another size, it starts again from 0).
+    let received = found.as_ref().filter(|m| m.size == range.size).map_or(0, |m| m.received);
     let unsatisfiable = |why: String| -> ServerError {
         BlobError::RangeNotSatisfiable(format!("{why}; received {received}")).into()
     };
@@ -224,7 +225,7 @@ pub(crate) async fn put(
 async fn readable(app: &App, caller: &Caller, hash: &str) -> Result<BlobMeta, ServerError> {
     checked(hash)?;
     let access = Access::of(app, hash).await?;
-    match app.blobs.meta(hash.to_string()).await? {
+    match app.blobs.meta(hash.to_string(), caller.device.id.clone()).await? {
         Some(m) if m.complete && access.may_read(&caller.profile, m.size) => Ok(m),
         _ => Err(not_found(hash)),
     }

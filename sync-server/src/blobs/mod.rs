@@ -42,13 +42,14 @@ pub struct BlobMeta {
     pub size: u64,
     /// The media type of the reference the upload was started for.
     pub media_type: String,
-    /// Bytes held: a prefix of the blob.
+    /// Bytes held: the whole blob once complete, else the prefix the device's upload holds.
     pub received: u64,
     /// The whole blob is stored and verified.
     pub complete: bool,
     /// A thumbnail was made (only once complete; never for bytes that are not an image).
     pub thumbnail: bool,
-    /// The device that started the upload: its quota carries the blob.
+    /// The device whose upload this is, or whose upload completed the blob: its quota carries
+    /// the blob.
     pub uploaded_by: String,
 }
 
@@ -81,18 +82,23 @@ impl Chunk {
 /// Where blobs are kept: their bytes, partial uploads and thumbnails, and what is known of them.
 ///
 /// Rules every implementation keeps:
-/// - the uploads of one blob take turns; a chunk either extends what is held or, when it
-///   overlaps it, only its new part is stored;
-/// - a blob is complete only once its bytes hash to its name, and then stays complete and
-///   unchanged; a crash leaves it either complete or a partial upload that resumes;
+/// - every device uploads a blob on its own: no device's bytes, size or pace touch another
+///   device's upload of the same blob;
+/// - the uploads of one blob take turns; a chunk either extends what its device's upload holds
+///   or, when it overlaps it, only its new part is stored;
+/// - a blob is complete only once the bytes of one upload hash to its name, and then stays
+///   complete and unchanged; the other uploads of it then end. A crash leaves it either
+///   complete or uploads that resume;
 /// - a chunk that starts a new upload is refused when the device's stored bytes plus the blob
 ///   would exceed its quota, and nothing of it is stored.
 pub trait BlobStore: Send + Sync + 'static {
-    /// What is known of blob `hash`; `None` when no upload of it has started.
-    fn meta(&self, hash: String) -> BoxFuture<'_, BlobResult<Option<BlobMeta>>>;
+    /// The complete blob `hash`; else the upload of it that `device` has under way; `None`
+    /// when neither.
+    fn meta(&self, hash: String, device: String) -> BoxFuture<'_, BlobResult<Option<BlobMeta>>>;
 
-    /// Stores one chunk and, when it completes the blob, verifies it and makes its thumbnail.
-    /// Returns the blob's state after it. A blob held complete already is answered as it is.
+    /// Stores one chunk of `chunk.device`'s upload and, when it completes the blob, verifies it
+    /// and makes its thumbnail. Returns the state after it: the blob, or the device's upload.
+    /// A blob held complete already is answered as it is.
     fn write(&self, chunk: Chunk) -> BoxFuture<'_, BlobResult<BlobMeta>>;
 
     /// Bytes `first..=last` of a complete blob.

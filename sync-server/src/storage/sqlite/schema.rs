@@ -10,7 +10,7 @@ use crate::config::Durability;
 use crate::storage::{StorageError, StorageResult};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 4;
+pub(crate) const VERSION: i64 = 5;
 
 /// Upgrade steps: `UPGRADES[n]` takes a database from version `n` to `n + 1`.
 const UPGRADES: &[&str] = &[
@@ -18,6 +18,7 @@ const UPGRADES: &[&str] = &[
     include_str!("sql/v2.sql"),
     include_str!("sql/v3.sql"),
     include_str!("sql/v4.sql"),
+    include_str!("sql/v5.sql"),
 ];
 
 /// Page cache of one reader connection, in KiB.

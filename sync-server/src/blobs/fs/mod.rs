@@ -24,8 +24,9 @@ use axum::body::Bytes;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
+use super::meta::{self, Upload};
 use super::thumbnail;
-use super::{BlobError, BlobMeta, BlobResult, BlobStore, ByteStream, Chunk, io_error, meta};
+use super::{BlobError, BlobMeta, BlobResult, BlobStore, ByteStream, Chunk, io_error};
 use crate::config::Durability;
 use crate::locks::Locks;
 use crate::storage::{BoxFuture, StorageError, StorageResult};
@@ -137,8 +138,9 @@ impl Inner {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn partial(&self, hash: &str) -> PathBuf {
-        self.root.join("partial").join(hash)
+    /// The partial file of one upload.
+    fn partial(&self, upload: &Upload) -> PathBuf {
+        self.root.join("partial").join(format!("{}.{}", upload.hash, upload.id))
     }
 
     fn complete_dir(&self, hash: &str) -> PathBuf {
@@ -153,41 +155,42 @@ impl Inner {
         self.root.join("thumbs").join(format!("{hash}.jpg"))
     }
 
-    /// Bytes of the partial upload held on disk (its file's length, at most `size`).
-    fn held(&self, hash: &str, size: u64) -> BlobResult<u64> {
-        let path = self.partial(hash);
+    /// Bytes of an upload held on disk (its file's length, at most its size).
+    fn held(&self, upload: &Upload) -> BlobResult<u64> {
+        let path = self.partial(upload);
         match fs::metadata(&path) {
-            Ok(m) => Ok(m.len().min(size)),
+            Ok(m) => Ok(m.len().min(upload.size)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
             Err(e) => Err(io_error(&path, e)),
         }
     }
 
-    /// The row of `hash` with `received` read from the partial file.
-    fn meta(&self, hash: &str) -> BlobResult<Option<BlobMeta>> {
-        let Some(mut m) = meta::get(&self.db(), hash)? else { return Ok(None) };
-        if !m.complete {
-            m.received = self.held(hash, m.size)?;
+    /// The complete blob `hash`, else `device`'s upload of it with `received` read from its
+    /// file.
+    fn meta(&self, hash: &str, device: &str) -> BlobResult<Option<BlobMeta>> {
+        if let Some(m) = meta::get(&self.db(), hash)? {
+            return Ok(Some(m));
         }
-        Ok(Some(m))
+        let Some(upload) = meta::upload(&self.db(), hash, device)? else { return Ok(None) };
+        Ok(Some(upload.meta(self.held(&upload)?)))
     }
 
-    /// Stores one chunk; the caller holds the blob's lock.
+    /// Stores one chunk of the device's own upload; the caller holds the blob's lock.
     fn write(&self, chunk: &Chunk) -> BlobResult<BlobMeta> {
         let hash = chunk.hash.as_str();
-        let found = self.meta(hash)?;
-        if let Some(m) = &found {
-            if m.complete {
-                return Ok(m.clone());
-            }
-            if m.size != chunk.size {
-                return Err(BlobError::RangeNotSatisfiable(format!(
-                    "the upload of {hash} under way is of {} bytes, not {}; received {}",
-                    m.size, chunk.size, m.received
-                )));
-            }
+        if let Some(m) = meta::get(&self.db(), hash)? {
+            return Ok(m);
         }
-        let received = found.as_ref().map_or(0, |m| m.received);
+        let mut found = meta::upload(&self.db(), hash, &chunk.device)?;
+        if let Some(upload) = found.take_if(|u| u.size != chunk.size) {
+            // The device's own upload of another size (only its own reference allowed it):
+            // it starts again at the size it sends now.
+            self.drop_upload(&upload)?;
+        }
+        let received = match &found {
+            Some(upload) => self.held(upload)?,
+            None => 0,
+        };
         if chunk.first > received {
             return Err(BlobError::RangeNotSatisfiable(format!(
                 "the range starts at byte {}, but the server holds {received} bytes of {hash}: \
@@ -195,13 +198,14 @@ impl Inner {
                 chunk.first
             )));
         }
-        let mut m = match found {
-            Some(m) => m,
+        let upload = match found {
+            Some(upload) => upload,
             None => self.start(chunk)?,
         };
         let end = chunk.last() + 1;
+        let mut held = received;
         if end > received {
-            let path = self.partial(hash);
+            let path = self.partial(&upload);
             let fresh = &chunk.bytes[usize::try_from(received - chunk.first).unwrap_or(0)..];
             let mut file = OpenOptions::new()
                 .write(true)
@@ -212,21 +216,18 @@ impl Inner {
             file.seek(SeekFrom::Start(received)).map_err(io(&path))?;
             file.write_all(fresh).map_err(io(&path))?;
             file.sync_data().map_err(io(&path))?;
-            meta::set_received(&self.db(), hash, end)?;
-            m.received = end;
+            meta::set_received(&self.db(), upload.id, end)?;
+            held = end;
         }
-        if m.received == m.size {
-            m.thumbnail = self.finish(hash, m.size)?;
-            m.received = m.size;
-            m.complete = true;
+        if held == upload.size {
+            return self.finish(&upload);
         }
-        Ok(m)
+        Ok(upload.meta(held))
     }
 
     /// Starts an upload for `chunk.device`, within its quota; nothing is stored otherwise.
-    fn start(&self, chunk: &Chunk) -> BlobResult<BlobMeta> {
-        let hash = chunk.hash.as_str();
-        {
+    fn start(&self, chunk: &Chunk) -> BlobResult<Upload> {
+        let upload = {
             // The quota check and the new row under one hold of the connection: two uploads
             // of the same device cannot both pass on the same room.
             let db = self.db();
@@ -238,36 +239,50 @@ impl Inner {
                     quota: chunk.quota,
                 });
             }
-            meta::insert(&db, hash, chunk.size, &chunk.media_type, &chunk.device)?;
-        }
+            meta::start(&db, &chunk.hash, chunk.size, &chunk.media_type, &chunk.device)?
+        };
         // A file left by an upload that was then discarded must not count as received.
-        let path = self.partial(hash);
+        let path = self.partial(&upload);
         File::create(&path).map_err(io(&path))?;
-        Ok(BlobMeta {
-            hash: hash.to_string(),
-            size: chunk.size,
-            media_type: chunk.media_type.clone(),
-            received: 0,
-            complete: false,
-            thumbnail: false,
-            uploaded_by: chunk.device.clone(),
-        })
+        Ok(upload)
     }
 
-    /// Verifies the partial upload of `hash` holding all its `size` bytes and puts it in
-    /// place with its thumbnail (returns whether it has one); a mismatch discards it.
-    /// Idempotent across crashes: a file already in place is recorded complete.
-    fn finish(&self, hash: &str, size: u64) -> BlobResult<bool> {
-        let partial = self.partial(hash);
+    /// Ends an upload that will not complete: its file first (a row without a file is an
+    /// upload at 0, never stale bytes), then its row.
+    fn drop_upload(&self, upload: &Upload) -> BlobResult<()> {
+        let path = self.partial(upload);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error(&path, e)),
+        }
+        meta::drop_upload(&self.db(), upload.id)?;
+        Ok(())
+    }
+
+    /// Verifies an upload holding all its bytes and puts the blob in place with its thumbnail;
+    /// the other devices' uploads of it end. A mismatch discards this upload only. Idempotent
+    /// across crashes: a file already in place is recorded complete.
+    fn finish(&self, upload: &Upload) -> BlobResult<BlobMeta> {
+        let hash = upload.hash.as_str();
+        let partial = self.partial(upload);
         let target = self.complete(hash);
         let source = if fs::exists(&partial).unwrap_or(false) { &partial } else { &target };
         let actual = sha256_file(source)?;
         if actual != hash {
-            // The file goes first: a row without a file is an upload at 0, never stale bytes.
             fs::remove_file(source).map_err(io(source))?;
-            meta::delete(&self.db(), hash)?;
-            tracing::info!(hash, actual, size, "upload discarded: the bytes do not verify");
-            return Err(BlobError::HashMismatch { hash: hash.to_string(), actual, size });
+            meta::drop_upload(&self.db(), upload.id)?;
+            tracing::info!(
+                hash,
+                actual,
+                size = upload.size,
+                "upload discarded: the bytes do not verify"
+            );
+            return Err(BlobError::HashMismatch {
+                hash: hash.to_string(),
+                actual,
+                size: upload.size,
+            });
         }
         let thumbnail = {
             let _one = self.thumbnailing.lock().unwrap_or_else(|p| p.into_inner());
@@ -284,9 +299,27 @@ impl Inner {
             sync_dir(&dir)?;
             sync_dir(&self.root.join("partial"))?;
         }
-        meta::complete(&self.db(), hash, thumbnail.is_some())?;
-        tracing::info!(hash, size, thumbnail = thumbnail.is_some(), "blob stored");
-        Ok(thumbnail.is_some())
+        let others = meta::complete(&self.db(), upload, thumbnail.is_some())?;
+        for other in &others {
+            // Recorded ended already: a file left by a crash here is a stray the next open
+            // removes.
+            let path = self.partial(other);
+            if let Err(e) = fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), "could not remove an ended upload: {e}");
+            }
+        }
+        tracing::info!(
+            hash,
+            size = upload.size,
+            thumbnail = thumbnail.is_some(),
+            others_ended = others.len(),
+            "blob stored"
+        );
+        Ok(meta::get(&self.db(), hash)?.unwrap_or_else(|| BlobMeta {
+            complete: true,
+            thumbnail: thumbnail.is_some(),
+            ..upload.meta(upload.size)
+        }))
     }
 
     /// Writes a thumbnail under a temporary name, syncs it, renames it into place.
@@ -299,21 +332,36 @@ impl Inner {
         sync_dir(&self.root.join("thumbs"))
     }
 
-    /// After a restart: finishes uploads that hold all their bytes (or whose file is in place
-    /// already), drops partial files no upload owns and temporary thumbnails.
+    /// After a restart: finishes uploads that hold all their bytes (or whose blob's file is in
+    /// place already), drops partial files no upload owns and temporary thumbnails. A partial
+    /// file of schema version 4 (`partial/<hash>`, one upload per blob) is renamed to its
+    /// upload's name first.
     fn recover(&self) -> BlobResult<()> {
-        let incomplete = meta::incomplete(&self.db())?;
-        for (hash, size) in &incomplete {
-            let in_place = fs::exists(self.complete(hash)).unwrap_or(false);
-            if in_place || self.held(hash, *size)? == *size {
-                match self.finish(hash, *size) {
+        let uploads = meta::uploads(&self.db())?;
+        let partial_dir = self.root.join("partial");
+        for upload in &uploads {
+            let old = partial_dir.join(&upload.hash);
+            if fs::exists(&old).unwrap_or(false) {
+                fs::rename(&old, self.partial(upload)).map_err(io(&old))?;
+                sync_dir(&partial_dir)?;
+            }
+        }
+        for upload in &uploads {
+            if meta::get(&self.db(), &upload.hash)?.is_some() {
+                // Another device's upload of the blob completed just before a crash.
+                self.drop_upload(upload)?;
+                continue;
+            }
+            let in_place = fs::exists(self.complete(&upload.hash)).unwrap_or(false);
+            if in_place || self.held(upload)? == upload.size {
+                match self.finish(upload) {
                     Ok(_) | Err(BlobError::HashMismatch { .. }) => {}
                     Err(e) => return Err(e),
                 }
             }
         }
-        let owned: std::collections::HashSet<&str> =
-            incomplete.iter().map(|(h, _)| h.as_str()).collect();
+        let owned: std::collections::HashSet<String> =
+            meta::uploads(&self.db())?.iter().map(|u| format!("{}.{}", u.hash, u.id)).collect();
         for dir in ["partial", "thumbs"] {
             let dir = self.root.join(dir);
             for entry in fs::read_dir(&dir).map_err(io(&dir))? {
@@ -335,8 +383,7 @@ impl Inner {
 
     /// Opens a complete blob at `first`.
     fn open_at(&self, hash: &str, first: u64) -> BlobResult<File> {
-        let complete = meta::get(&self.db(), hash)?.is_some_and(|m| m.complete);
-        if !complete {
+        if meta::get(&self.db(), hash)?.is_none() {
             return Err(BlobError::NotFound { hash: hash.to_string() });
         }
         let path = self.complete(hash);
@@ -383,8 +430,8 @@ fn stream(file: File, left: u64) -> ByteStream {
 }
 
 impl BlobStore for FsBlobStore {
-    fn meta(&self, hash: String) -> BoxFuture<'_, BlobResult<Option<BlobMeta>>> {
-        self.blocking(move |s| s.meta(&hash))
+    fn meta(&self, hash: String, device: String) -> BoxFuture<'_, BlobResult<Option<BlobMeta>>> {
+        self.blocking(move |s| s.meta(&hash, &device))
     }
 
     fn write(&self, chunk: Chunk) -> BoxFuture<'_, BlobResult<BlobMeta>> {
@@ -418,103 +465,4 @@ impl BlobStore for FsBlobStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::storage::SqliteStorage;
-
-    fn sha(bytes: &[u8]) -> String {
-        Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    fn png() -> Vec<u8> {
-        let img = image::RgbImage::from_fn(500, 200, |x, y| image::Rgb([x as u8, y as u8, 7]));
-        let mut out = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-        out.into_inner()
-    }
-
-    fn chunk(bytes: &[u8], first: usize, len: usize, quota: u64) -> Chunk {
-        Chunk {
-            hash: sha(bytes),
-            size: bytes.len() as u64,
-            media_type: "image/png".into(),
-            device: "dev".into(),
-            quota,
-            first: first as u64,
-            bytes: Bytes::copy_from_slice(&bytes[first..first + len]),
-        }
-    }
-
-    #[test]
-    fn opening_finishes_what_a_crash_interrupted_and_drops_strays() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("t.db");
-        let _storage = SqliteStorage::open(&db, Durability::Normal).unwrap();
-        let store = FsBlobStore::open(dir.path(), &db, Durability::Normal).unwrap();
-        let s = &store.inner;
-        let record = |bytes: &[u8], hash: &str| {
-            meta::insert(&s.db(), hash, bytes.len() as u64, "image/png", "dev").unwrap();
-        };
-        // Killed while hashing: every byte is in the partial file.
-        let held = png();
-        record(&held, &sha(&held));
-        fs::write(s.partial(&sha(&held)), &held).unwrap();
-        // Killed after the rename, before the record.
-        let placed = b"placed but not recorded".to_vec();
-        record(&placed, &sha(&placed));
-        fs::create_dir_all(s.complete_dir(&sha(&placed))).unwrap();
-        fs::write(s.complete(&sha(&placed)), &placed).unwrap();
-        // Killed while hashing bytes that do not verify.
-        let wrong = b"these bytes are not the ones named".to_vec();
-        let named = sha(b"other bytes of the same length....");
-        meta::insert(&s.db(), &named, wrong.len() as u64, "image/png", "dev").unwrap();
-        fs::write(s.partial(&named), &wrong).unwrap();
-        // Half an upload, a partial file nobody owns, a thumbnail cut short.
-        let half = b"0123456789".to_vec();
-        record(&half, &sha(&half));
-        fs::write(s.partial(&sha(&half)), &half[..4]).unwrap();
-        fs::write(s.partial(&"ee".repeat(32)), b"stale").unwrap();
-        fs::write(s.root.join("thumbs").join("x.jpg.tmp"), b"cut").unwrap();
-        drop(store);
-
-        let store = FsBlobStore::open(dir.path(), &db, Durability::Normal).unwrap();
-        let s = &store.inner;
-        let m = s.meta(&sha(&held)).unwrap().unwrap();
-        assert!(m.complete && m.thumbnail && m.received == held.len() as u64);
-        assert_eq!(fs::read(s.complete(&sha(&held))).unwrap(), held);
-        assert!(!fs::exists(s.partial(&sha(&held))).unwrap());
-        let m = s.meta(&sha(&placed)).unwrap().unwrap();
-        assert!(m.complete && !m.thumbnail);
-        assert_eq!(s.meta(&named).unwrap(), None, "bytes that do not verify are discarded");
-        assert!(!fs::exists(s.partial(&named)).unwrap());
-        let m = s.meta(&sha(&half)).unwrap().unwrap();
-        assert_eq!((m.received, m.complete), (4, false), "a partial upload resumes");
-        assert!(!fs::exists(s.partial(&"ee".repeat(32))).unwrap());
-        assert!(!fs::exists(s.root.join("thumbs").join("x.jpg.tmp")).unwrap());
-    }
-
-    #[test]
-    fn chunks_extend_skip_overlaps_and_refuse_gaps_and_quota() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("t.db");
-        let _storage = SqliteStorage::open(&db, Durability::Normal).unwrap();
-        let store = FsBlobStore::open(dir.path(), &db, Durability::Normal).unwrap();
-        let s = &store.inner;
-        let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
-        let gap = s.write(&chunk(&bytes, 10, 10, 5000));
-        assert!(matches!(gap, Err(BlobError::RangeNotSatisfiable(_))), "{gap:?}");
-        assert_eq!(s.meta(&sha(&bytes)).unwrap(), None, "nothing stored for a refused start");
-        assert_eq!(s.write(&chunk(&bytes, 0, 400, 5000)).unwrap().received, 400);
-        assert_eq!(s.write(&chunk(&bytes, 100, 100, 5000)).unwrap().received, 400);
-        assert_eq!(s.write(&chunk(&bytes, 300, 300, 5000)).unwrap().received, 600);
-        // The quota counts the upload under way from its first byte.
-        let other: Vec<u8> = vec![9; 4500];
-        let r = s.write(&chunk(&other, 0, 10, 5000));
-        assert!(matches!(r, Err(BlobError::QuotaExceeded { used: 1000, .. })), "{r:?}");
-        let done = s.write(&chunk(&bytes, 600, 400, 5000)).unwrap();
-        assert!(done.complete && !done.thumbnail);
-        assert_eq!(fs::read(s.complete(&sha(&bytes))).unwrap(), bytes);
-        // Complete: any further chunk is answered with the blob as it is.
-        assert!(s.write(&chunk(&bytes, 0, 10, 0)).unwrap().complete);
-    }
-}
+mod tests;

@@ -1,0 +1,179 @@
+//! The file store against real files and a real database in a temporary directory.
+
+use super::*;
+use crate::storage::SqliteStorage;
+
+fn sha(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn png() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(500, 200, |x, y| image::Rgb([x as u8, y as u8, 7]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn chunk(bytes: &[u8], first: usize, len: usize, quota: u64) -> Chunk {
+    chunk_of("dev", bytes, first, len, quota)
+}
+
+fn chunk_of(device: &str, bytes: &[u8], first: usize, len: usize, quota: u64) -> Chunk {
+    Chunk {
+        hash: sha(bytes),
+        size: bytes.len() as u64,
+        media_type: "image/png".into(),
+        device: device.into(),
+        quota,
+        first: first as u64,
+        bytes: Bytes::copy_from_slice(&bytes[first..first + len]),
+    }
+}
+
+fn open(dir: &tempfile::TempDir) -> FsBlobStore {
+    FsBlobStore::open(dir.path(), &dir.path().join("t.db"), Durability::Normal).unwrap()
+}
+
+#[test]
+fn opening_finishes_what_a_crash_interrupted_and_drops_strays() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let _storage = SqliteStorage::open(&db, Durability::Normal).unwrap();
+    let store = open(&dir);
+    let s = &store.inner;
+    let record = |bytes: &[u8], hash: &str, device: &str| {
+        meta::start(&s.db(), hash, bytes.len() as u64, "image/png", device).unwrap()
+    };
+    // Killed while hashing: every byte is in the partial file.
+    let held = png();
+    let u = record(&held, &sha(&held), "dev");
+    fs::write(s.partial(&u), &held).unwrap();
+    // Another device's upload of the same blob, half way: it ends when the blob completes.
+    let u = record(&held, &sha(&held), "other");
+    fs::write(s.partial(&u), &held[..10]).unwrap();
+    let other_partial = s.partial(&u);
+    // Killed after the rename, before the record.
+    let placed = b"placed but not recorded".to_vec();
+    record(&placed, &sha(&placed), "dev");
+    fs::create_dir_all(s.complete_dir(&sha(&placed))).unwrap();
+    fs::write(s.complete(&sha(&placed)), &placed).unwrap();
+    // Killed while hashing bytes that do not verify.
+    let wrong = b"these bytes are not the ones named".to_vec();
+    let named = sha(b"other bytes of the same length....");
+    let u = meta::start(&s.db(), &named, wrong.len() as u64, "image/png", "dev").unwrap();
+    fs::write(s.partial(&u), &wrong).unwrap();
+    // Half an upload, a partial file nobody owns, a thumbnail cut short.
+    let half = b"0123456789".to_vec();
+    let u = record(&half, &sha(&half), "dev");
+    fs::write(s.partial(&u), &half[..4]).unwrap();
+    let stale = s.root.join("partial").join(format!("{}.99", "ee".repeat(32)));
+    fs::write(&stale, b"stale").unwrap();
+    fs::write(s.root.join("thumbs").join("x.jpg.tmp"), b"cut").unwrap();
+    drop(store);
+
+    let store = open(&dir);
+    let s = &store.inner;
+    let m = s.meta(&sha(&held), "other").unwrap().unwrap();
+    assert!(m.complete && m.thumbnail && m.received == held.len() as u64);
+    assert_eq!(m.uploaded_by, "dev");
+    assert_eq!(fs::read(s.complete(&sha(&held))).unwrap(), held);
+    assert!(!fs::exists(&other_partial).unwrap(), "the other device's upload ended");
+    let m = s.meta(&sha(&placed), "dev").unwrap().unwrap();
+    assert!(m.complete && !m.thumbnail);
+    assert_eq!(s.meta(&named, "dev").unwrap(), None, "bytes that do not verify are discarded");
+    let m = s.meta(&sha(&half), "dev").unwrap().unwrap();
+    assert_eq!((m.received, m.complete), (4, false), "a partial upload resumes");
+    assert_eq!(s.meta(&sha(&half), "other").unwrap(), None, "another device has none");
+    assert!(!fs::exists(&stale).unwrap());
+    assert!(!fs::exists(s.root.join("thumbs").join("x.jpg.tmp")).unwrap());
+    let partials = fs::read_dir(s.root.join("partial")).unwrap().count();
+    assert_eq!(partials, 1, "only the half upload's file is left");
+}
+
+#[test]
+fn a_partial_file_of_schema_version_4_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    drop(SqliteStorage::open(&db, Durability::Normal).unwrap());
+    let bytes: Vec<u8> = (0..100u8).collect();
+    let hash = sha(&bytes);
+    {
+        // What a version-4 server left: the upload's row moved by the upgrade, and its file
+        // under the blob's name.
+        let conn = Connection::open(&db).unwrap();
+        meta::start(&conn, &hash, 100, "image/png", "dev").unwrap();
+        fs::create_dir_all(dir.path().join("blobs/partial")).unwrap();
+        fs::write(dir.path().join("blobs/partial").join(&hash), &bytes[..30]).unwrap();
+    }
+    let store = open(&dir);
+    let s = &store.inner;
+    assert_eq!(s.meta(&hash, "dev").unwrap().unwrap().received, 30);
+    let done = s.write(&chunk(&bytes, 30, 70, 1000)).unwrap();
+    assert!(done.complete);
+    assert_eq!(fs::read(s.complete(&hash)).unwrap(), bytes);
+}
+
+#[test]
+fn each_device_uploads_on_its_own_and_the_first_to_verify_completes_the_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let _storage = SqliteStorage::open(dir.path().join("t.db"), Durability::Normal).unwrap();
+    let store = open(&dir);
+    let s = &store.inner;
+    let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 13 % 251) as u8).collect();
+    let hash = sha(&bytes);
+    // A device starts the blob with a size of its own making, another sends wrong bytes.
+    let mut wrong_size = chunk_of("squatter", &bytes, 0, 10, 5000);
+    wrong_size.size = 2000;
+    assert_eq!(s.write(&wrong_size).unwrap().received, 10);
+    let mut garbage = chunk_of("spoiler", &bytes, 0, 600, 5000);
+    garbage.bytes = Bytes::from(vec![0u8; 600]);
+    assert_eq!(s.write(&garbage).unwrap().received, 600);
+    // The rightful upload neither meets their sizes nor resumes from their bytes.
+    assert_eq!(s.meta(&hash, "owner").unwrap(), None);
+    assert_eq!(s.write(&chunk_of("owner", &bytes, 0, 500, 5000)).unwrap().received, 500);
+    let done = s.write(&chunk_of("owner", &bytes, 500, 500, 5000)).unwrap();
+    assert!(done.complete && done.uploaded_by == "owner");
+    assert_eq!(fs::read(s.complete(&hash)).unwrap(), bytes);
+    // The spoiler's upload ended; every device now sees the blob complete, and no quota but
+    // the owner's carries it.
+    assert!(s.meta(&hash, "spoiler").unwrap().unwrap().complete);
+    assert!(s.write(&chunk_of("spoiler", &bytes, 600, 10, 5000)).unwrap().complete);
+    assert!(s.meta(&hash, "squatter").unwrap().unwrap().complete);
+    assert_eq!(meta::used(&s.db(), "spoiler").unwrap(), 0);
+    assert_eq!(meta::used(&s.db(), "squatter").unwrap(), 0);
+    assert_eq!(meta::used(&s.db(), "owner").unwrap(), 1000);
+    assert_eq!(fs::read_dir(s.root.join("partial")).unwrap().count(), 0);
+    // Wrong bytes end only the upload that sent them.
+    let other: Vec<u8> = vec![7; 300];
+    assert_eq!(s.write(&chunk_of("a", &other, 0, 100, 5000)).unwrap().received, 100);
+    let mut bad = chunk_of("b", &other, 0, 300, 5000);
+    bad.bytes = Bytes::from(vec![8u8; 300]);
+    assert!(matches!(s.write(&bad), Err(BlobError::HashMismatch { .. })));
+    assert_eq!(s.meta(&sha(&other), "a").unwrap().unwrap().received, 100);
+    assert_eq!(s.meta(&sha(&other), "b").unwrap(), None);
+}
+
+#[test]
+fn chunks_extend_skip_overlaps_and_refuse_gaps_and_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let _storage = SqliteStorage::open(&db, Durability::Normal).unwrap();
+    let store = open(&dir);
+    let s = &store.inner;
+    let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let gap = s.write(&chunk(&bytes, 10, 10, 5000));
+    assert!(matches!(gap, Err(BlobError::RangeNotSatisfiable(_))), "{gap:?}");
+    assert_eq!(s.meta(&sha(&bytes), "dev").unwrap(), None, "nothing stored for a refused start");
+    assert_eq!(s.write(&chunk(&bytes, 0, 400, 5000)).unwrap().received, 400);
+    assert_eq!(s.write(&chunk(&bytes, 100, 100, 5000)).unwrap().received, 400);
+    assert_eq!(s.write(&chunk(&bytes, 300, 300, 5000)).unwrap().received, 600);
+    // The quota counts the upload under way from its first byte.
+    let other: Vec<u8> = vec![9; 4500];
+    let r = s.write(&chunk(&other, 0, 10, 5000));
+    assert!(matches!(r, Err(BlobError::QuotaExceeded { used: 1000, .. })), "{r:?}");
+    let done = s.write(&chunk(&bytes, 600, 400, 5000)).unwrap();
+    assert!(done.complete && !done.thumbnail);
+    assert_eq!(fs::read(s.complete(&sha(&bytes))).unwrap(), bytes);
+    // Complete: any further chunk is answered with the blob as it is.
+    assert!(s.write(&chunk(&bytes, 0, 10, 0)).unwrap().complete);
+}
