@@ -53,6 +53,8 @@ pub(crate) struct App {
     pub(crate) max_blob_bytes: u64,
     /// Blob bytes per device (see [`ServerConfig::blob_quota_bytes`]).
     pub(crate) blob_quota_bytes: u64,
+    /// Uploads idle this long are ended (see [`ServerConfig::blob_upload_idle`]).
+    pub(crate) blob_upload_idle: Duration,
     admission: Semaphore,
     max_in_flight: usize,
     queue_timeout: Duration,
@@ -81,6 +83,7 @@ impl App {
             blobs,
             max_blob_bytes: config.max_blob_bytes,
             blob_quota_bytes: config.blob_quota_bytes,
+            blob_upload_idle: config.blob_upload_idle,
             admission: Semaphore::new(max_in_flight),
             max_in_flight,
             queue_timeout: config.queue_timeout,

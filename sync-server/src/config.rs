@@ -18,6 +18,9 @@ pub const DEFAULT_MAX_BLOB_BYTES: u64 = 20 * 1024 * 1024;
 /// The default blob quota of a device: 1 GiB.
 pub const DEFAULT_BLOB_QUOTA_BYTES: u64 = 1024 * 1024 * 1024;
 
+/// How long an upload may receive nothing before the server ends it (30 days).
+pub const DEFAULT_BLOB_UPLOAD_IDLE: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// How hard a commit works to survive a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -59,6 +62,9 @@ pub struct ServerConfig {
     /// Most bytes of blobs one device's uploads may hold (`403 quota_exceeded` past it). A
     /// blob counts against the device that started its upload, from its first byte.
     pub blob_quota_bytes: u64,
+    /// An upload that has received no byte for this long is ended (its bytes removed, its
+    /// quota freed): its device went away (wiped, lost, the record's photo never coming).
+    pub blob_upload_idle: Duration,
 }
 
 impl ServerConfig {
@@ -93,6 +99,7 @@ impl Default for ServerConfig {
             doc_bytes: limits::DOC_BYTES,
             max_blob_bytes: DEFAULT_MAX_BLOB_BYTES,
             blob_quota_bytes: DEFAULT_BLOB_QUOTA_BYTES,
+            blob_upload_idle: DEFAULT_BLOB_UPLOAD_IDLE,
         }
     }
 }

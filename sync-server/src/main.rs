@@ -10,7 +10,8 @@ use fieldsync_core::limits;
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use fieldsync_server::accounts::Accounts;
 use fieldsync_server::config::{
-    DEFAULT_BLOB_QUOTA_BYTES, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_MAX_BLOB_BYTES,
+    DEFAULT_BLOB_QUOTA_BYTES, DEFAULT_BLOB_UPLOAD_IDLE, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
+    DEFAULT_MAX_BLOB_BYTES,
 };
 use fieldsync_server::{Durability, Server, ServerConfig, SqliteStorage};
 use tracing_subscriber::EnvFilter;
@@ -194,6 +195,12 @@ struct ServeArgs {
     /// `quota_exceeded`.
     #[arg(long, env = "FIELDSYNC_BLOB_QUOTA_BYTES", default_value_t = DEFAULT_BLOB_QUOTA_BYTES)]
     blob_quota_bytes: u64,
+    /// An upload that receives no byte for this many hours is ended: its bytes are removed and
+    /// its device's quota freed (the device starts again from 0 if it comes back).
+    #[arg(long, env = "FIELDSYNC_BLOB_UPLOAD_IDLE_HOURS",
+          default_value_t = DEFAULT_BLOB_UPLOAD_IDLE.as_secs() / 3600,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    blob_upload_idle_hours: u64,
 }
 
 fn config(data: PathBuf, args: &ServeArgs) -> ServerConfig {
@@ -212,6 +219,7 @@ fn config(data: PathBuf, args: &ServeArgs) -> ServerConfig {
     }
     c.max_blob_bytes = args.max_blob_bytes;
     c.blob_quota_bytes = args.blob_quota_bytes;
+    c.blob_upload_idle = std::time::Duration::from_secs(args.blob_upload_idle_hours * 3600);
     c
 }
 
@@ -299,5 +307,9 @@ mod tests {
         let c = serve(&["--max-blob-bytes", "1000", "--blob-quota-bytes", "5000"]).unwrap();
         assert_eq!((c.max_blob_bytes, c.blob_quota_bytes), (1000, 5000));
         assert!(serve(&["--max-blob-bytes", "0"]).is_err());
+        assert_eq!(c.blob_upload_idle, std::time::Duration::from_secs(30 * 24 * 3600));
+        let c = serve(&["--blob-upload-idle-hours", "2"]).unwrap();
+        assert_eq!(c.blob_upload_idle, std::time::Duration::from_secs(7200));
+        assert!(serve(&["--blob-upload-idle-hours", "0"]).is_err());
     }
 }

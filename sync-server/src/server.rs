@@ -109,7 +109,12 @@ impl Server {
                 tracing::debug!("cannot set TCP_NODELAY: {e}");
             }
         });
+        let sweeper = tokio::spawn(crate::blobs::end_idle_uploads(
+            self.app.blobs.clone(),
+            self.app.blob_upload_idle,
+        ));
         let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        sweeper.abort();
         self.close().await;
         tracing::info!(%addr, "stopped");
         served

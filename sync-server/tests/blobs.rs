@@ -411,6 +411,39 @@ async fn a_blob_uploaded_once_is_complete_at_once_for_another_device_that_refere
     assert_eq!(got.body, data, "its own report references it: it may read it");
 }
 
+/// An upload that receives nothing for the server's idle limit is ended by the running server:
+/// its bytes are removed and its device's quota is free again; the device starts over from 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_left_idle_is_ended_and_its_quota_freed() {
+    let idle = std::time::Duration::from_secs(2);
+    let ts = start_with(|c| ServerConfig {
+        blob_upload_idle: idle,
+        blob_quota_bytes: 300 * KIB as u64,
+        ..c
+    })
+    .await;
+    let a = Device::resident(&ts, "resident-a");
+    let first = noise(200 * KIB, 1);
+    let second = noise(200 * KIB, 2);
+    let (p1, p2) = (photo_of(&first, "image/jpeg"), photo_of(&second, "image/jpeg"));
+    a.report_with(&ts, &[&p1, &p2]).await;
+    assert_eq!(put(&ts, &a.token, &first, 0, 8 * KIB).await.status().received, 8 * KIB as u64);
+    // The first upload holds 200 KiB of the quota of 300: the second does not fit.
+    assert_eq!(
+        put(&ts, &a.token, &second, 0, 8 * KIB).await.code(),
+        (403, "quota_exceeded".into())
+    );
+
+    let deadline = std::time::Instant::now() + idle * 5;
+    while partial_bytes(ts.dir.path()) > 0 {
+        assert!(std::time::Instant::now() < deadline, "the idle upload was not ended");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(status(&ts, &a.token, &p1.hash).await.status().received, 0, "it starts over");
+    assert_eq!(upload_from(&ts, &a.token, &second, 0, 64 * KIB).await, second.len());
+    assert!(status(&ts, &a.token, &p2.hash).await.status().complete);
+}
+
 /// A device that knows a photo's hash (it can read a report holding it) may reference it in a
 /// record of its own, with the right size or a wrong one, and start uploads of it. Neither
 /// blocks nor spoils the author's upload: each device uploads on its own, and the first upload

@@ -15,6 +15,7 @@ pub(crate) mod refs;
 mod thumbnail;
 
 use std::pin::Pin;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -106,6 +107,26 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// The JPEG thumbnail of a complete blob; `None` when it has none (not an image).
     fn thumbnail(&self, hash: String) -> BoxFuture<'_, BlobResult<Option<Vec<u8>>>>;
+
+    /// Ends every upload that has received no byte for `idle` (its bytes removed, its quota
+    /// freed); returns how many.
+    fn end_idle_uploads(&self, idle: Duration) -> BoxFuture<'_, BlobResult<usize>>;
+}
+
+/// Ends idle uploads now and then (every quarter of `idle`, between a second and an hour),
+/// for as long as the server runs.
+pub(crate) async fn end_idle_uploads(blobs: std::sync::Arc<dyn BlobStore>, idle: Duration) {
+    let every = (idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match blobs.end_idle_uploads(idle).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(ended = n, ?idle, "idle blob uploads ended"),
+            Err(e) => tracing::warn!("ending idle blob uploads failed: {e}"),
+        }
+    }
 }
 
 /// Why a blob request was refused (the codes of `docs/blobs.md`).

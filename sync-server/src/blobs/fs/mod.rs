@@ -19,6 +19,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use rusqlite::Connection;
@@ -93,7 +94,7 @@ impl FsBlobStore {
                 .map_err(|source| StorageError::Io { path: dir.display().to_string(), source })?;
         }
         let conn = Connection::open(db_path)?;
-        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+        conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
         let sync = match durability {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
@@ -381,6 +382,28 @@ impl Inner {
         Ok(())
     }
 
+    /// Ends `upload` if its file has not been written to for `idle` (a row without a file
+    /// holds nothing: it ends too); the caller holds the blob's lock. Returns whether it ended.
+    fn end_if_idle(&self, upload: &Upload, idle: Duration) -> BlobResult<bool> {
+        let path = self.partial(upload);
+        let written = match fs::metadata(&path) {
+            Ok(m) => Some(m.modified().map_err(io(&path))?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_error(&path, e)),
+        };
+        let idle_for = written.map(|t| SystemTime::now().duration_since(t).unwrap_or_default());
+        if idle_for.is_some_and(|d| d < idle) {
+            return Ok(false);
+        }
+        // Still under way? (The blob may have completed, ending it, since it was listed.)
+        if meta::upload(&self.db(), &upload.hash, &upload.device)?.as_ref() != Some(upload) {
+            return Ok(false);
+        }
+        self.drop_upload(upload)?;
+        tracing::info!(hash = upload.hash, device = upload.device, ?idle_for, "idle upload ended");
+        Ok(true)
+    }
+
     /// Opens a complete blob at `first`.
     fn open_at(&self, hash: &str, first: u64) -> BlobResult<File> {
         if meta::get(&self.db(), hash)?.is_none() {
@@ -449,6 +472,25 @@ impl BlobStore for FsBlobStore {
         Box::pin(async move {
             let file = self.blocking(move |s| s.open_at(&hash, first)).await?;
             Ok(stream(file, last + 1 - first))
+        })
+    }
+
+    fn end_idle_uploads(&self, idle: Duration) -> BoxFuture<'_, BlobResult<usize>> {
+        Box::pin(async move {
+            let uploads = self.blocking(|s| Ok(meta::uploads(&s.db())?)).await?;
+            let mut ended = 0;
+            for upload in uploads {
+                // The blob's lock: a chunk being written now is not ended under it.
+                let turn = self.inner.locks.lock(upload.hash.clone()).await;
+                let done = self
+                    .blocking(move |s| {
+                        let _turn = turn;
+                        s.end_if_idle(&upload, idle)
+                    })
+                    .await?;
+                ended += usize::from(done);
+            }
+            Ok(ended)
         })
     }
 

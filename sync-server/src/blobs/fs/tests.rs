@@ -177,3 +177,31 @@ fn chunks_extend_skip_overlaps_and_refuse_gaps_and_quota() {
     // Complete: any further chunk is answered with the blob as it is.
     assert!(s.write(&chunk(&bytes, 0, 10, 0)).unwrap().complete);
 }
+
+#[tokio::test]
+async fn uploads_idle_past_the_limit_end_and_free_their_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    let _storage = SqliteStorage::open(dir.path().join("t.db"), Durability::Normal).unwrap();
+    let store = open(&dir);
+    let s = &store.inner;
+    let left: Vec<u8> = vec![1; 1000];
+    let active: Vec<u8> = vec![2; 1000];
+    let done: Vec<u8> = vec![3; 10];
+    assert_eq!(s.write(&chunk(&left, 0, 100, 5000)).unwrap().received, 100);
+    assert_eq!(s.write(&chunk(&active, 0, 100, 5000)).unwrap().received, 100);
+    assert!(s.write(&chunk(&done, 0, 10, 5000)).unwrap().complete);
+    // The first upload's last byte came two days ago.
+    let up = meta::upload(&s.db(), &sha(&left), "dev").unwrap().unwrap();
+    let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 24 * 3600);
+    File::options().write(true).open(s.partial(&up)).unwrap().set_modified(two_days_ago).unwrap();
+    assert_eq!(meta::used(&s.db(), "dev").unwrap(), 2010);
+
+    let ended = store.end_idle_uploads(Duration::from_secs(24 * 3600)).await.unwrap();
+    assert_eq!(ended, 1);
+    assert_eq!(s.meta(&sha(&left), "dev").unwrap(), None, "ended: it starts again from 0");
+    assert!(!fs::exists(s.partial(&up)).unwrap());
+    assert_eq!(s.meta(&sha(&active), "dev").unwrap().unwrap().received, 100);
+    assert!(s.meta(&sha(&done), "dev").unwrap().unwrap().complete, "complete blobs stay");
+    assert_eq!(meta::used(&s.db(), "dev").unwrap(), 1010, "its quota is free again");
+    assert_eq!(store.end_idle_uploads(Duration::from_secs(24 * 3600)).await.unwrap(), 0);
+}
