@@ -396,6 +396,9 @@ async fn a_blob_uploaded_once_is_complete_at_once_for_another_device_that_refere
     let photo = photo_of(&data, "image/jpeg");
     a.report_with(&ts, &[&photo]).await;
     upload_from(&ts, &a.token, &data, 0, 8 * KIB).await;
+    // The thumbnail is made after the last answer; asking for it waits for it.
+    let thumb = get(&ts, &a.token, &format!("/v1/blobs/{}/thumbnail", photo.hash), None).await;
+    assert_eq!(thumb.status, 200);
     let before = blob_files(ts.dir.path());
 
     // Before its own record references the photo, the resident may neither upload nor read it.

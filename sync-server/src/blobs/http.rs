@@ -320,7 +320,8 @@ pub(crate) async fn get(
     Ok(response)
 }
 
-/// `GET /v1/blobs/{hash}/thumbnail`: the JPEG thumbnail made when the upload completed.
+/// `GET /v1/blobs/{hash}/thumbnail`: the JPEG thumbnail made after the upload completed (made
+/// now if this request comes first).
 pub(crate) async fn thumbnail(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,

@@ -142,26 +142,21 @@ pub(crate) fn set_received(conn: &Connection, id: i64, received: u64) -> Storage
     Ok(())
 }
 
-/// Records `upload`'s blob complete and in place, with whether it has a thumbnail, and ends
+/// Records `upload`'s blob complete and in place, its thumbnail still to be made, and ends
 /// every upload of it (one transaction); returns the other devices' uploads that were ended,
 /// whose files the caller removes.
-pub(crate) fn complete(
-    conn: &Connection,
-    upload: &Upload,
-    thumbnail: bool,
-) -> StorageResult<Vec<Upload>> {
+pub(crate) fn complete(conn: &Connection, upload: &Upload) -> StorageResult<Vec<Upload>> {
     let tx = conn.unchecked_transaction()?;
     let now = fieldsync_core::time::now_ms();
     tx.prepare_cached(
-        "INSERT INTO blobs (hash, size, media_type, received, complete, thumbnail, uploaded_by, \
-         created_at, completed_at) VALUES (?1, ?2, ?3, ?2, 1, ?4, ?5, ?6, ?6) \
-         ON CONFLICT (hash) DO NOTHING",
+        "INSERT INTO blobs (hash, size, media_type, received, complete, thumbnail, \
+         thumbnail_pending, uploaded_by, created_at, completed_at) \
+         VALUES (?1, ?2, ?3, ?2, 1, 0, 1, ?4, ?5, ?5) ON CONFLICT (hash) DO NOTHING",
     )?
     .execute(params![
         upload.hash,
         sql_size(upload.size),
         upload.media_type,
-        thumbnail,
         upload.device,
         now
     ])?;
@@ -173,6 +168,22 @@ pub(crate) fn complete(
     tx.prepare_cached("DELETE FROM blob_uploads WHERE hash = ?1")?.execute([&upload.hash])?;
     tx.commit()?;
     Ok(others)
+}
+
+/// Whether the thumbnail of complete blob `hash` is still to be made.
+pub(crate) fn thumbnail_pending(conn: &Connection, hash: &str) -> StorageResult<bool> {
+    let pending: Option<bool> = conn
+        .prepare_cached("SELECT thumbnail_pending FROM blobs WHERE hash = ?1")?
+        .query_row([hash], |r| r.get(0))
+        .optional()?;
+    Ok(pending.unwrap_or(false))
+}
+
+/// Records that the thumbnail of `hash` was made (`made`), or that the blob has none.
+pub(crate) fn thumbnail_made(conn: &Connection, hash: &str, made: bool) -> StorageResult<()> {
+    conn.prepare_cached("UPDATE blobs SET thumbnail = ?2, thumbnail_pending = 0 WHERE hash = ?1")?
+        .execute(params![hash, made])?;
+    Ok(())
 }
 
 /// Forgets one upload (its bytes did not verify, or its device started again with another

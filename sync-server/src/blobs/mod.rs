@@ -47,7 +47,8 @@ pub struct BlobMeta {
     pub received: u64,
     /// The whole blob is stored and verified.
     pub complete: bool,
-    /// A thumbnail was made (only once complete; never for bytes that are not an image).
+    /// A thumbnail was made (only once complete, and after the upload's last answer; never for
+    /// bytes that are not an image).
     pub thumbnail: bool,
     /// The device whose upload this is, or whose upload completed the blob: its quota carries
     /// the blob.
@@ -98,14 +99,16 @@ pub trait BlobStore: Send + Sync + 'static {
     fn meta(&self, hash: String, device: String) -> BoxFuture<'_, BlobResult<Option<BlobMeta>>>;
 
     /// Stores one chunk of `chunk.device`'s upload and, when it completes the blob, verifies it
-    /// and makes its thumbnail. Returns the state after it: the blob, or the device's upload.
+    /// (its thumbnail is made after the answer). Returns the state after it: the blob, or the
+    /// device's upload.
     /// A blob held complete already is answered as it is.
     fn write(&self, chunk: Chunk) -> BoxFuture<'_, BlobResult<BlobMeta>>;
 
     /// Bytes `first..=last` of a complete blob.
     fn read(&self, hash: String, first: u64, last: u64) -> BoxFuture<'_, BlobResult<ByteStream>>;
 
-    /// The JPEG thumbnail of a complete blob; `None` when it has none (not an image).
+    /// The JPEG thumbnail of a complete blob, made now if it was not yet; `None` when it has
+    /// none (not an image).
     fn thumbnail(&self, hash: String) -> BoxFuture<'_, BlobResult<Option<Vec<u8>>>>;
 
     /// Ends every upload that has received no byte for `idle` (its bytes removed, its quota

@@ -8,10 +8,11 @@
 //!
 //! A chunk is written into the partial file at the offset the file has reached and synced
 //! before it is acknowledged, so the file's length is what the server holds, whatever happened
-//! to the process. When the last byte arrives the file is hashed; if it verifies, the thumbnail
-//! is made, the file (synced) is renamed into place and only then is the blob recorded
-//! complete. A crash anywhere in between leaves either a partial upload that resumes or a file
-//! in place that [`FsBlobStore::open`] finishes recording.
+//! to the process. When the last byte arrives the file is hashed; if it verifies, the file
+//! (synced) is renamed into place and only then is the blob recorded complete. A crash anywhere
+//! in between leaves either a partial upload that resumes or a file in place that
+//! [`FsBlobStore::open`] finishes recording. The thumbnail is made after the answer, or at the
+//! first request for it, whichever comes first (after a crash: at that request).
 //!
 //! All file work and hashing runs on blocking threads; the uploads of one blob take turns.
 
@@ -261,9 +262,10 @@ impl Inner {
         Ok(())
     }
 
-    /// Verifies an upload holding all its bytes and puts the blob in place with its thumbnail;
-    /// the other devices' uploads of it end. A mismatch discards this upload only. Idempotent
-    /// across crashes: a file already in place is recorded complete.
+    /// Verifies an upload holding all its bytes and puts the blob in place (its thumbnail is
+    /// made afterwards, see [`Inner::make_thumbnail`]); the other devices' uploads of it end.
+    /// A mismatch discards this upload only. Idempotent across crashes: a file already in
+    /// place is recorded complete.
     fn finish(&self, upload: &Upload) -> BlobResult<BlobMeta> {
         let hash = upload.hash.as_str();
         let partial = self.partial(upload);
@@ -285,13 +287,6 @@ impl Inner {
                 size: upload.size,
             });
         }
-        let thumbnail = {
-            let _one = self.thumbnailing.lock().unwrap_or_else(|p| p.into_inner());
-            thumbnail::make(source).map_err(io(source))?
-        };
-        if let Some(jpeg) = &thumbnail {
-            self.write_thumb(hash, jpeg)?;
-        }
         if source == &partial {
             File::open(&partial).and_then(|f| f.sync_all()).map_err(io(&partial))?;
             let dir = self.complete_dir(hash);
@@ -300,7 +295,7 @@ impl Inner {
             sync_dir(&dir)?;
             sync_dir(&self.root.join("partial"))?;
         }
-        let others = meta::complete(&self.db(), upload, thumbnail.is_some())?;
+        let others = meta::complete(&self.db(), upload)?;
         for other in &others {
             // Recorded ended already: a file left by a crash here is a stray the next open
             // removes.
@@ -309,18 +304,26 @@ impl Inner {
                 tracing::warn!(path = %path.display(), "could not remove an ended upload: {e}");
             }
         }
-        tracing::info!(
-            hash,
-            size = upload.size,
-            thumbnail = thumbnail.is_some(),
-            others_ended = others.len(),
-            "blob stored"
-        );
-        Ok(meta::get(&self.db(), hash)?.unwrap_or_else(|| BlobMeta {
-            complete: true,
-            thumbnail: thumbnail.is_some(),
-            ..upload.meta(upload.size)
-        }))
+        tracing::info!(hash, size = upload.size, others_ended = others.len(), "blob stored");
+        Ok(meta::get(&self.db(), hash)?
+            .unwrap_or_else(|| BlobMeta { complete: true, ..upload.meta(upload.size) }))
+    }
+
+    /// Makes the thumbnail of complete blob `hash` if it is still to be made (one at a time:
+    /// decoding a large photo takes a few hundred MiB); returns whether the blob has one.
+    fn make_thumbnail(&self, hash: &str) -> BlobResult<bool> {
+        let _one = self.thumbnailing.lock().unwrap_or_else(|p| p.into_inner());
+        if !meta::thumbnail_pending(&self.db(), hash)? {
+            return Ok(meta::get(&self.db(), hash)?.is_some_and(|m| m.thumbnail));
+        }
+        let source = self.complete(hash);
+        let thumbnail = thumbnail::make(&source).map_err(io(&source))?;
+        if let Some(jpeg) = &thumbnail {
+            self.write_thumb(hash, jpeg)?;
+        }
+        meta::thumbnail_made(&self.db(), hash, thumbnail.is_some())?;
+        tracing::debug!(hash, thumbnail = thumbnail.is_some(), "thumbnail made");
+        Ok(thumbnail.is_some())
     }
 
     /// Writes a thumbnail under a temporary name, syncs it, renames it into place.
@@ -460,11 +463,24 @@ impl BlobStore for FsBlobStore {
     fn write(&self, chunk: Chunk) -> BoxFuture<'_, BlobResult<BlobMeta>> {
         Box::pin(async move {
             let turn = self.inner.locks.lock(chunk.hash.clone()).await;
-            self.blocking(move |s| {
-                let _turn = turn;
-                s.write(&chunk)
-            })
-            .await
+            let hash = chunk.hash.clone();
+            let m = self
+                .blocking(move |s| {
+                    let _turn = turn;
+                    s.write(&chunk)
+                })
+                .await?;
+            if m.complete && !m.thumbnail {
+                // After the answer: the uploader does not wait for it (a request for the
+                // thumbnail meanwhile makes it itself).
+                let inner = self.inner.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = inner.make_thumbnail(&hash) {
+                        tracing::warn!(hash, "making a thumbnail failed: {e}");
+                    }
+                });
+            }
+            Ok(m)
         })
     }
 
@@ -496,8 +512,7 @@ impl BlobStore for FsBlobStore {
 
     fn thumbnail(&self, hash: String) -> BoxFuture<'_, BlobResult<Option<Vec<u8>>>> {
         self.blocking(move |s| {
-            let Some(m) = meta::get(&s.db(), &hash)? else { return Ok(None) };
-            if !(m.complete && m.thumbnail) {
+            if meta::get(&s.db(), &hash)?.is_none() || !s.make_thumbnail(&hash)? {
                 return Ok(None);
             }
             let path = s.thumb(&hash);
