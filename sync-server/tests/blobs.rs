@@ -656,6 +656,15 @@ async fn bad_uploads_are_refused_with_typed_errors_and_store_nothing() {
             "too_large",
         ),
         (
+            // The last byte's number at the end of u64: its length must not overflow.
+            "a range to the end of u64",
+            photo.hash.clone(),
+            format!("bytes 0-{}/{size}", u64::MAX),
+            data[..100].to_vec(),
+            413,
+            "too_large",
+        ),
+        (
             "a body over 1 MiB behind a small range",
             photo.hash.clone(),
             format!("bytes 0-99/{size}"),

@@ -80,9 +80,13 @@ impl ContentRange {
         Some(ContentRange { first: num(first)?, last: num(last)?, size: num(size)? })
     }
 
-    /// Bytes in the range (0 if `last < first`).
+    /// Bytes in the range (0 if `last < first`; `u64::MAX` for the one range of more).
     pub fn len(&self) -> u64 {
-        (self.last + 1).saturating_sub(self.first)
+        // `last + 1` overflows for `last = u64::MAX`, which any client may send.
+        match self.last.checked_sub(self.first) {
+            Some(span) => span.saturating_add(1),
+            None => 0,
+        }
     }
 
     /// Whether the range holds no byte (`last < first`: not a valid range).
@@ -115,6 +119,28 @@ mod tests {
             assert_eq!(ContentRange::parse(bad), None, "{bad:?}");
         }
         assert!(ContentRange::parse("bytes 5-2/9").is_some_and(|r| r.is_empty()));
+    }
+
+    proptest::proptest! {
+        /// Any header value parses or not without a panic, and a parsed range's length and
+        /// text agree with its numbers, up to `u64::MAX`.
+        #[test]
+        fn any_header_value_parses_without_a_panic(value in ".{0,40}", first: u64, last: u64, size: u64) {
+            let _ = ContentRange::parse(&value).map(|r| r.len());
+            let r = ContentRange { first, last, size };
+            proptest::prop_assert_eq!(ContentRange::parse(&r.to_string()), Some(r));
+            let expected = if last < first { 0 } else { (last - first).saturating_add(1) };
+            proptest::prop_assert_eq!(r.len(), expected);
+            proptest::prop_assert_eq!(r.is_empty(), last < first);
+        }
+    }
+
+    #[test]
+    fn lengths_at_the_edges_of_u64_do_not_overflow() {
+        let r = ContentRange::parse("bytes 0-18446744073709551615/10").unwrap();
+        assert_eq!(r.len(), u64::MAX);
+        let r = ContentRange::parse("bytes 18446744073709551615-18446744073709551615/1").unwrap();
+        assert_eq!(r.len(), 1);
     }
 
     #[test]

@@ -360,6 +360,17 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any `Range` value against any size: a typed refusal or a range inside the blob,
+        /// never a panic.
+        #[test]
+        fn any_range_header_is_refused_or_inside_the_blob(value in "(bytes=)?[-0-9, ]{0,45}", size: u64) {
+            if let Ok((first, last)) = parse_range(&value, size) {
+                proptest::prop_assert!(first <= last && last < size, "{value:?} of {size}: {first}-{last}");
+            }
+        }
+    }
+
     #[test]
     fn only_plain_media_types_are_served_as_given() {
         assert_eq!(content_type("image/jpeg"), "image/jpeg");
