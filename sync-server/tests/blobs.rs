@@ -798,3 +798,100 @@ async fn an_upload_resumes_after_the_server_process_is_killed() {
     assert_eq!(got.as_ref(), data.as_slice());
     server.kill();
 }
+
+/// Hostile headers on the blob endpoints, against the real server: whatever `Content-Range` and
+/// body a device sends for its photo, and whatever `Range` it asks of a complete one, the answer
+/// is a success or a typed 4xx with the protocol's error body, never a 5xx; a part sent is the
+/// bytes asked for; and what the server holds of the upload stays a prefix of the photo, which
+/// then completes and reads back whole. (A `Content-Range` ending at `u64::MAX` once answered
+/// 500.)
+#[test]
+fn hostile_range_headers_get_typed_answers_and_spoil_nothing() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let ts = rt.block_on(start());
+    let a = Device::dispatcher(&ts, "officer-a");
+    let data = noise(64 * KIB, 21);
+    let whole = noise(40 * KIB, 22);
+    let (photo, done) = (photo_of(&data, "image/jpeg"), photo_of(&whole, "image/jpeg"));
+    rt.block_on(async {
+        a.report_with(&ts, &[&photo, &done]).await;
+        upload_from(&ts, &a.token, &whole, 0, 16 * KIB).await;
+    });
+    let size = data.len() as u64;
+    let number = || {
+        prop_oneof![
+            Just(0u64),
+            Just(u64::MAX),
+            Just(u64::MAX - 1),
+            Just(size - 1),
+            Just(size),
+            Just(size + 1),
+            0..2 * size,
+            any::<u64>(),
+        ]
+    };
+    // With the body's length when it should match the range (a chunk a phone could send).
+    let content_range = prop_oneof![
+        4 => (number(), number(), number())
+            .prop_map(|(f, l, s)| (format!("bytes {f}-{l}/{s}"), None)),
+        4 => (number(), number()).prop_map(move |(f, l)| (format!("bytes {f}-{l}/{size}"), None)),
+        4 => (prop_oneof![Just(0), 0..8 * KIB as u64, 0..size], 1..3 * KIB as u64).prop_map(move |(f, n)| {
+            let n = n.min(size - f);
+            (format!("bytes {f}-{}/{size}", f + n - 1), Some(n as usize))
+        }),
+        1 => "[ -~]{0,40}".prop_map(|s| (s, None)),
+    ];
+    let range = prop_oneof![
+        (number(), number()).prop_map(|(f, l)| format!("bytes={f}-{l}")),
+        number().prop_map(|f| format!("bytes={f}-")),
+        number().prop_map(|n| format!("bytes=-{n}")),
+        "[ -~]{0,30}",
+    ];
+    let seen = std::sync::Mutex::new(std::collections::BTreeMap::<u16, usize>::new());
+    // 300 cases (under a second); `PROPTEST_CASES=<n>` runs more.
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let mut runner = TestRunner::new(Config { cases, ..Config::default() });
+    let result =
+        runner.run(&(content_range, 0usize..3 * KIB, range), |((cr, fits), len, range)| {
+            let len = fits.unwrap_or(len);
+            rt.block_on(async {
+                // The photo's own bytes from where the header says, so that whatever is taken is
+                // right; garbage headers carry some bytes too.
+                let first = ContentRange::parse(&cr).map_or(0, |r| r.first.min(size)) as usize;
+                let body = data[first..(first + len).min(data.len())].to_vec();
+                let r = put_raw(&ts, &a.token, &photo.hash, &cr, body).await;
+                *seen.lock().unwrap().entry(r.status).or_default() += 1;
+                prop_assert!(r.status < 500, "PUT {cr:?}: {}", String::from_utf8_lossy(&r.body));
+                if r.status >= 400 {
+                    prop_assert!(serde_json::from_slice::<ErrorBody>(&r.body).is_ok(), "{cr:?}");
+                }
+                let path = format!("/v1/blobs/{}", done.hash);
+                let g = get(&ts, &a.token, &path, Some(&range)).await;
+                *seen.lock().unwrap().entry(g.status).or_default() += 1;
+                prop_assert!(matches!(g.status, 200 | 206 | 416), "GET {range:?}: {}", g.status);
+                if g.status == 206 {
+                    let cr = g.headers["content-range"].to_str().unwrap();
+                    let part = ContentRange::parse(cr).unwrap();
+                    let expected = &whole[part.first as usize..=part.last as usize];
+                    prop_assert_eq!(&g.body[..], expected, "GET {:?}", range);
+                }
+                Ok(())
+            })
+        });
+    eprintln!("hostile range headers: answers by status {:?}", seen.lock().unwrap());
+    result.unwrap();
+    // What was taken is the photo's prefix: the rest completes it, and it reads back whole.
+    rt.block_on(async {
+        let held = status(&ts, &a.token, &photo.hash).await.status();
+        assert!(held.received <= size);
+        if !held.complete {
+            upload_from(&ts, &a.token, &data, held.received as usize, 16 * KIB).await;
+        }
+        let got = get(&ts, &a.token, &format!("/v1/blobs/{}", photo.hash), None).await;
+        assert_eq!(got.body, data);
+    });
+}
