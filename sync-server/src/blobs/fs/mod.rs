@@ -312,9 +312,14 @@ impl Inner {
     /// Makes the thumbnail of complete blob `hash` if it is still to be made (one at a time:
     /// decoding a large photo takes a few hundred MiB); returns whether the blob has one.
     fn make_thumbnail(&self, hash: &str) -> BlobResult<bool> {
+        let made = || Ok(meta::get(&self.db(), hash)?.is_some_and(|m| m.thumbnail));
+        // Made already (the common case): no wait behind another photo's decoding.
+        if !meta::thumbnail_pending(&self.db(), hash)? {
+            return made();
+        }
         let _one = self.thumbnailing.lock().unwrap_or_else(|p| p.into_inner());
         if !meta::thumbnail_pending(&self.db(), hash)? {
-            return Ok(meta::get(&self.db(), hash)?.is_some_and(|m| m.thumbnail));
+            return made();
         }
         let source = self.complete(hash);
         let thumbnail = thumbnail::make(&source).map_err(io(&source))?;

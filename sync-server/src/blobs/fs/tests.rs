@@ -155,6 +155,26 @@ fn each_device_uploads_on_its_own_and_the_first_to_verify_completes_the_blob() {
 }
 
 #[test]
+fn a_devices_upload_sent_with_another_size_starts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let _storage = SqliteStorage::open(dir.path().join("t.db"), Durability::Normal).unwrap();
+    let store = open(&dir);
+    let s = &store.inner;
+    let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 11 % 251) as u8).collect();
+    let mut other_size = chunk(&bytes, 0, 300, 5000);
+    other_size.size = 2000;
+    assert_eq!(s.write(&other_size).unwrap().received, 300);
+    // The same device at the blob's size: the old upload ends, the new one starts at 0.
+    let gap = s.write(&chunk(&bytes, 300, 100, 5000));
+    assert!(matches!(gap, Err(BlobError::RangeNotSatisfiable(_))), "{gap:?}");
+    assert_eq!(s.meta(&sha(&bytes), "dev").unwrap(), None);
+    assert_eq!(meta::used(&s.db(), "dev").unwrap(), 0, "the old size is no longer held");
+    assert_eq!(s.write(&chunk(&bytes, 0, 1000, 5000)).unwrap().size, 1000);
+    assert_eq!(fs::read_dir(s.root.join("partial")).unwrap().count(), 0);
+    assert_eq!(fs::read(s.complete(&sha(&bytes))).unwrap(), bytes);
+}
+
+#[test]
 fn chunks_extend_skip_overlaps_and_refuse_gaps_and_quota() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
