@@ -15,12 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::panic::set_hook(Box::new(|info| {
         let place =
             info.location().map_or_else(String::new, |l| format!("{}:{}", l.file(), l.line()));
-        let msg = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let msg = fieldsync_fuzz::panic_message(info);
         // Whose call panicked: the harness making changes, or the product handling bytes.
         let trace = std::backtrace::Backtrace::force_capture().to_string();
         let whose =

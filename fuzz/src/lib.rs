@@ -25,15 +25,19 @@ pub fn install_panic_hook() {
             .map_or_else(|| "unknown place".to_string(), |l| format!("{}:{}", l.file(), l.line()));
         let mut seen = CAUGHT.lock().unwrap_or_else(|e| e.into_inner());
         if seen.get_or_insert_with(HashSet::new).insert(place.clone()) {
-            let msg = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            eprintln!("fieldsync-fuzz: panic at {place}: {msg}");
+            eprintln!("fieldsync-fuzz: panic at {place}: {}", panic_message(info));
         }
     }));
+}
+
+/// The message a panic carries (`panic!` with a literal or a formatted string), or "".
+pub fn panic_message(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 /// `fuzz/fixtures`, where the seeds generator wrote the fixture.
