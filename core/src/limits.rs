@@ -35,6 +35,17 @@ pub const BLOB_BYTES: u64 = 20 * 1024 * 1024;
 pub const MEDIA_TYPE_CHARS: usize = 100;
 /// Points awarded for one report.
 pub const POINTS_MAX: i64 = 10_000;
+/// Characters of any plain string stored in a record (the longest plain field is a note); longer
+/// text is Automerge Text, bounded by [`NOTES_CHARS`].
+pub const SCALAR_CHARS: usize = NOTE_CHARS;
+/// Characters of a timeline event's action (a command's name).
+pub const ACTION_CHARS: usize = 64;
+/// The earliest time a record may carry: 2010-01-01T00:00:00Z. A phone whose clock was reset
+/// (to 1970, or 2000) must not date records by it: its commands are refused until the clock is
+/// set, and the server refuses such times in whatever it is sent.
+pub const EARLIEST_MS: i64 = 1_262_304_000_000;
+/// The latest time a record may carry: the end of the year 9999, as for change times.
+pub const LATEST_MS: i64 = crate::changes::MAX_CHANGE_TIME;
 
 /// Checks a required free-text value: not blank, at most `max` characters, no NUL.
 pub(crate) fn text(field: &'static str, value: &str, max: usize) -> Result<()> {
@@ -81,6 +92,21 @@ pub fn scope(value: &str) -> Result<()> {
         return Err(CoreError::invalid(
             "scope",
             format!("{value:?} contains white space, '%' or '*'"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a time a record carries: between [`EARLIEST_MS`] and [`LATEST_MS`].
+pub(crate) fn time(field: &'static str, ms: i64) -> Result<()> {
+    if !(EARLIEST_MS..=LATEST_MS).contains(&ms) {
+        return Err(CoreError::invalid(
+            field,
+            format!(
+                "{} is outside {} .. the year 9999",
+                crate::time::format_ms(ms),
+                crate::time::format_ms(EARLIEST_MS)
+            ),
         ));
     }
     Ok(())

@@ -25,7 +25,7 @@ use crate::feed::FeedCache;
 use crate::locks::DocLocks;
 use crate::metrics::{self, Metrics};
 use crate::storage::Storage;
-use crate::{reconcile, sync, visible};
+use crate::{reconcile, refusals, sync, visible};
 
 /// What every handler shares.
 pub(crate) struct App {
@@ -139,6 +139,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/sync", post(sync::handle).route_layer(device.clone()))
         .route("/v1/reconcile", post(reconcile::handle).route_layer(device.clone()))
         .route("/v1/visible", post(visible::handle).route_layer(device.clone()))
+        .route("/v1/refusals", get(refusals::handle).route_layer(device.clone()))
         .route("/v1/enroll", post(enroll::handle))
         .route(
             "/v1/blobs/{hash}",

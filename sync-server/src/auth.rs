@@ -43,6 +43,7 @@ impl Caller {
             device: self.device.id.clone(),
             actor: self.device.actor.clone(),
             profile: self.profile.clone(),
+            rights_changed: false,
         })
     }
 }

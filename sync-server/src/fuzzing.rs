@@ -128,6 +128,7 @@ impl Author {
             device: self.device.clone(),
             actor: self.actor.clone(),
             profile: self.profile.clone(),
+            rights_changed: false,
         }
     }
 }
@@ -207,6 +208,9 @@ fn refused(r: &Refusal) -> Outcome {
     match r {
         Refusal::Rejected { code, .. } => Outcome::Refused { code, retry: false },
         Refusal::Retry { code, .. } => Outcome::Refused { code, retry: true },
+        Refusal::Stale { .. } => {
+            Outcome::Refused { code: ingest::code::STALE_RIGHTS, retry: false }
+        }
     }
 }
 

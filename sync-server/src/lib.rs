@@ -20,7 +20,6 @@
 pub mod accounts;
 mod app;
 mod auth;
-mod author_view;
 mod batch;
 pub mod blobs;
 mod cache;
@@ -38,6 +37,7 @@ mod metrics;
 mod pull;
 mod push;
 mod reconcile;
+mod refusals;
 mod server;
 pub mod shutdown;
 pub mod storage;

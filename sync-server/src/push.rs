@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::batch::{KEEP_NEW_DOCS, Pending, WorkingSet};
 use crate::error::ServerError;
 use crate::ingest::{self, Author, Refusal, code, holds};
+use crate::refusals;
 
 /// What became of one pushed document before the commit.
 enum Step {
@@ -39,9 +40,10 @@ pub(crate) async fn push(
     let mut slots = std::mem::take(&mut ws.slots);
     let keep_new = push.len() <= KEEP_NEW_DOCS;
     let max_bytes = app.doc_bytes;
-    let (slots, push, steps, pending) = tokio::task::spawn_blocking(move || {
+    let (slots, push, steps, pending, stale) = tokio::task::spawn_blocking(move || {
         let mut steps = Vec::with_capacity(push.len());
         let mut pending: Vec<Pending> = Vec::new();
+        let mut stale = Vec::new();
         let mut inflation = ingest::REQUEST_INFLATED_BYTES;
         for p in &push {
             if let Err(refusal) = ingest::reserve_inflation(p.doc, &p.changes, &mut inflation) {
@@ -55,7 +57,10 @@ pub(crate) async fn push(
                 continue;
             };
             match slot.ingest(p.doc, &p.changes, author.as_ref(), keep_new, max_bytes) {
-                Err(refusal) => steps.push(Step::Done(refusal.outcome())),
+                Err(refusal) => {
+                    stale.extend(refusals::listed(p.doc, &refusal, author.as_ref()));
+                    steps.push(Step::Done(refusal.outcome()));
+                }
                 Ok(write) => {
                     let heads = protocol::from_wire(&p.heads);
                     let held = match slot.ready(p.doc) {
@@ -78,7 +83,7 @@ pub(crate) async fn push(
                 }
             }
         }
-        (slots, push, steps, pending)
+        (slots, push, steps, pending, stale)
     })
     .await
     .map_err(|e| ServerError::Internal(format!("push task failed: {e}")))?;
@@ -91,6 +96,7 @@ pub(crate) async fn push(
         }
     };
     ws.finish(app);
+    refusals::record(app, stale).await;
 
     let mut results = Vec::with_capacity(push.len());
     for (p, step) in push.into_iter().zip(steps) {
@@ -124,15 +130,5 @@ pub(crate) async fn push(
 
 /// The code as a static string for the metrics (codes come from a closed set).
 pub(crate) fn static_code(c: &str) -> &'static str {
-    [
-        code::MALFORMED_CHANGES,
-        code::MISSING_DEPENDENCIES,
-        code::INVALID_DOCUMENT,
-        code::HEADER_CHANGED,
-        code::TOO_LARGE,
-        code::INTERNAL_ERROR,
-    ]
-    .into_iter()
-    .find(|k| *k == c)
-    .unwrap_or("other")
+    code::ALL.iter().copied().find(|k| *k == c).unwrap_or("other")
 }

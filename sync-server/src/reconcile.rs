@@ -28,6 +28,7 @@ use crate::envelope;
 use crate::error::ServerError;
 use crate::ingest::{self, Refusal, code, isolate};
 use crate::push::static_code;
+use crate::refusals;
 use crate::sync::check_actor;
 
 pub(crate) fn check(req: &ReconcileRequest) -> Result<(), ServerError> {
@@ -134,8 +135,9 @@ pub(crate) async fn handle(
     let messages = req.docs;
     let keep_new = messages.len() <= KEEP_NEW_DOCS;
     let max_bytes = app.doc_bytes;
-    let (slots, messages, mut results, split_msgs, pending, owners) =
+    let (slots, messages, mut results, split_msgs, pending, owners, stale) =
         tokio::task::spawn_blocking(move || {
+            let mut stale = Vec::new();
             let mut results = Vec::new();
             let mut split_msgs = Vec::with_capacity(messages.len());
             let mut pending: Vec<Pending> = Vec::new();
@@ -167,12 +169,15 @@ pub(crate) async fn handle(
                             owners.push(m.doc);
                         }
                         Ok(None) => {}
-                        Err(r) => results.push(PushResult { doc: m.doc, outcome: r.outcome() }),
+                        Err(r) => {
+                            stale.extend(refusals::listed(m.doc, &r, Some(&author)));
+                            results.push(PushResult { doc: m.doc, outcome: r.outcome() });
+                        }
                     }
                 }
                 split_msgs.push(Some(msg));
             }
-            (slots, messages, results, split_msgs, pending, owners)
+            (slots, messages, results, split_msgs, pending, owners, stale)
         })
         .await
         .map_err(|e| ServerError::Internal(format!("reconcile task failed: {e}")))?;
@@ -184,6 +189,7 @@ pub(crate) async fn handle(
             return Err(e);
         }
     };
+    refusals::record(&app, stale).await;
     for (doc, c) in owners.into_iter().zip(committed) {
         if let Err(r) = c {
             results.push(PushResult { doc, outcome: r.outcome() });

@@ -103,7 +103,7 @@ pub(crate) async fn handle(
 ) -> Result<Response, ServerError> {
     let (_turn, req): (_, SyncRequest) = envelope::admitted(&app, &headers, body).await?;
     check(&req)?;
-    let author = caller.author(&req.actor)?;
+    let mut author = caller.author(&req.actor)?;
     // A cursor carries the view it was issued for (`<position>~<view>`); when the user's role
     // or scopes changed since, the feed restarts with a catch-up of what they may read now.
     let view = auth::view_tag(&caller.profile);
@@ -122,6 +122,7 @@ pub(crate) async fn handle(
     if rescoped {
         cursor = Cursor::Start;
     }
+    author.rights_changed = rescoped;
 
     let pushed = req.push.len();
     let results = push::push(&app, req.push, Some(author)).await?;

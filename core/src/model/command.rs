@@ -250,6 +250,7 @@ pub struct Applied {
 pub fn create(new: &NewRecord, stamp: &Stamp, actor: ActorId) -> Result<(DocId, AutoCommit)> {
     limits::scope(new.scope())?;
     limits::user_id("created_by", &stamp.by)?;
+    limits::time("time", stamp.at)?;
     let id = DocId::random();
     let header = Header {
         id,
@@ -277,6 +278,7 @@ pub fn create(new: &NewRecord, stamp: &Stamp, actor: ActorId) -> Result<(DocId, 
 /// reloads it from disk), so that nothing of a refused command survives.
 pub fn apply(doc: &mut AutoCommit, id: DocId, stamp: &Stamp, cmd: &Command) -> Result<Applied> {
     limits::user_id("by", &stamp.by)?;
+    limits::time("time", stamp.at)?;
     let header = doc::read_header(doc, id)?;
     if header.schema > SCHEMA_VERSION {
         return Err(CoreError::DocumentTooNew {

@@ -13,6 +13,8 @@ pub mod common;
 pub(crate) mod doc;
 pub mod patrol;
 pub mod report;
+mod shape;
+pub mod validate;
 
 use automerge::AutoCommit;
 
@@ -51,6 +53,13 @@ impl Record {
             Record::MediationCase(c) => &c.header,
         }
     }
+}
+
+/// Where `doc`, a record of `kind`, departs from its kind's layout: fields the schema does not
+/// know, objects where values belong, bytes, over-long strings (in every concurrent value).
+/// Empty when the document keeps the layout; at most 16 faults, each naming its path.
+pub fn layout_faults(doc: &AutoCommit, kind: Kind) -> Vec<String> {
+    shape::faults(doc, kind)
 }
 
 /// Reads only a document's header (cheaper than [`read_record`]): what a server needs to file a

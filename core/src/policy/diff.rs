@@ -32,8 +32,8 @@ pub fn check_change(p: &Profile, before: Option<&Record>, after: &Record) -> Res
         }
     }
     match (before, after) {
-        (Some(Record::Report(b)), Record::Report(a)) => report(p, b, a),
-        (None, Record::Report(a)) => report(p, &fresh_report(a), a),
+        (Some(Record::Report(b)), Record::Report(a)) => report(p, b, a, None),
+        (None, Record::Report(a)) => report(p, &fresh_report(a), a, None),
         (Some(Record::PatrolLog(b)), Record::PatrolLog(a)) => patrol(p, b, a),
         (None, Record::PatrolLog(a)) => patrol(p, &fresh_patrol(a), a),
         (Some(Record::MediationCase(b)), Record::MediationCase(a)) => case(p, b, a, false),
@@ -103,7 +103,16 @@ fn fresh_report(a: &Report) -> Report {
     }
 }
 
-fn report(p: &Profile, b: &Report, a: &Report) -> Result<(), Denied> {
+/// Checks the author's change of a report from `b` to `a`. The rights a person holds by being
+/// named in the report (its assignee) are those of `now` when given (the report as it stands
+/// on the server with the change merged), else those the author saw (`b`, or `a` for a
+/// dispatch and the start of work in one push).
+pub(super) fn report(
+    p: &Profile,
+    b: &Report,
+    a: &Report,
+    now: Option<&Report>,
+) -> Result<(), Denied> {
     let in_scope = p.covers(&a.header.scope);
     let command_centre = in_scope && matches!(p.role, Role::Dispatcher | Role::GridLeader);
     let content_changed = (&b.category, &b.title, &b.description, &b.location)
@@ -124,15 +133,20 @@ fn report(p: &Profile, b: &Report, a: &Report) -> Result<(), Denied> {
         &p.user,
     )?;
     let reporter = a.header.created_by == p.user;
-    let assignee = b.assignee.as_deref() == Some(p.user.as_str())
-        || a.assignee.as_deref() == Some(p.user.as_str());
+    let named = |r: &Report| r.assignee.as_deref() == Some(p.user.as_str());
+    let assignee = match now {
+        Some(m) => named(m),
+        None => named(b) || named(a),
+    };
     if !(new_photos.is_empty() || reporter || assignee || command_centre) {
         return Err(Denied::new("report.photos", format!("{} may not add photos here", p.user)));
     }
     if b.status != a.status {
         // The steps are judged against the report as it stands after the change, so a dispatch
         // and the start of work in one push are judged with the new assignee.
-        let ok = reachable(ReportStatus::ALL, b.status, a.status, |f, t| report_step(p, a, f, t));
+        let rights = now.unwrap_or(a);
+        let ok =
+            reachable(ReportStatus::ALL, b.status, a.status, |f, t| report_step(p, rights, f, t));
         if !ok {
             return Err(Denied::new(
                 "report.status",
@@ -202,6 +216,11 @@ fn patrol(p: &Profile, b: &PatrolLog, a: &PatrolLog) -> Result<(), Denied> {
         .any(|e| b.entries.iter().any(|o| o.id == e.id && o.photos.len() != e.photos.len()));
     if (!new.is_empty() || photos_added) && !writer {
         return Err(Denied::new("patrol.entries", format!("{} is not on this patrol", p.user)));
+    }
+    // As the author saw it: an entry made before someone else finished the patrol is still
+    // its entry; one added to a patrol the author knew was finished is not.
+    if !new.is_empty() && b.status != PatrolStatus::Active {
+        return Err(Denied::new("patrol.entries", "the patrol is finished: no more entries"));
     }
     if (b.status, b.ended_at) != (a.status, a.ended_at) {
         let finishing = b.status == PatrolStatus::Active

@@ -5,9 +5,11 @@
 //! and a record is inside a scope when its own scope is that path or below it.
 
 mod diff;
+mod now;
 mod rules;
 
 pub use diff::check_change;
+pub use now::check_now;
 pub use rules::{Audience, can_create, can_read};
 
 use crate::error::CoreError;

@@ -286,3 +286,42 @@ pub struct VisibleResponse {
     /// The user's scopes now.
     pub scopes: Vec<String>,
 }
+
+/// `GET /v1/refusals?after=N`: pushes the server refused as `stale_rights` (right when they were
+/// made offline, not when they arrived), listed for the dispatchers of the records' scopes so
+/// that honest offline work is never dropped silently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalsResponse {
+    /// Protocol version.
+    pub v: u32,
+    /// Oldest first, at most [`super::limits::REFUSALS_PAGE`]; ask again with the last `id` as
+    /// `after` for more.
+    pub refusals: Vec<RefusalEntry>,
+}
+
+/// One listed refusal: one per document, device and code (a repeat updates it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalEntry {
+    /// Its position in the list.
+    pub id: i64,
+    /// The document.
+    pub doc: DocId,
+    /// Its kind (`report`, `patrol_log`, `mediation_case`).
+    pub kind: String,
+    /// Its scope.
+    pub scope: String,
+    /// The device that pushed.
+    pub device: String,
+    /// Its user.
+    pub user: String,
+    /// The refusal's code.
+    pub code: String,
+    /// The rule and why.
+    pub message: String,
+    /// First refused, ms since the Unix epoch.
+    pub first_at: i64,
+    /// Last refused.
+    pub last_at: i64,
+    /// How many times.
+    pub times: u64,
+}

@@ -37,6 +37,8 @@ pub mod limits {
     pub const TOKEN_CHARS: usize = 128;
     /// Documents in one reconcile request.
     pub const RECONCILE_DOCS: usize = 500;
+    /// Refusals listed in one answer of `GET /v1/refusals`.
+    pub const REFUSALS_PAGE: usize = 500;
     /// Bytes of one blob upload (`PUT /v1/blobs/{hash}`).
     pub const CHUNK_BYTES: usize = 1024 * 1024;
 }

@@ -26,7 +26,7 @@ fn keys<'a>(photos: impl IntoIterator<Item = &'a PhotoRef>) -> HashSet<(&'a str,
 ///
 /// - `merged`: the document after the write, as stored (every reference it holds is listed);
 /// - `before` and `after`: the record before and after the author's changes in the author's
-///   own view (see `author_view`); the references in `after` and not in `before` are the ones
+///   own view (see `ingest::view`); the references in `after` and not in `before` are the ones
 ///   `device` added. `before` is `None` for a document new to the server.
 /// - `before_known`: whether `before` is known (false for an existing document written without
 ///   an author: then the full list is recorded, whatever it holds).

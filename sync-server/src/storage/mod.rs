@@ -208,6 +208,41 @@ pub struct StoredBlobRef {
     pub device: Option<String>,
 }
 
+/// A push refused as `stale_rights` (right when made, not now): honest offline work that the
+/// server lists for the dispatchers of the record's scope, so it is never dropped silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The document.
+    pub doc: DocId,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its scope.
+    pub scope: String,
+    /// The device that pushed.
+    pub device: String,
+    /// Its user.
+    pub user: String,
+    /// The refusal's protocol code.
+    pub code: String,
+    /// The refusal, for people (the rule and why).
+    pub message: String,
+    /// When, ms since the Unix epoch.
+    pub at: i64,
+}
+
+/// A listed refusal: one per document, device and code; a refusal repeated updates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRefusal {
+    /// Its position in the list (increasing; a repeat keeps the first position).
+    pub id: i64,
+    /// What was refused, as last recorded (`at` is the last time).
+    pub refused: Refused,
+    /// When it was first refused.
+    pub first_at: i64,
+    /// How many times.
+    pub times: u64,
+}
+
 /// What a committed write became.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Committed {
@@ -366,6 +401,20 @@ pub trait Storage: Send + Sync + 'static {
     /// The recorded references to blob `hash` (see [`DocWrite::blobs`]), with the audience of
     /// each referencing document.
     fn blob_refs(&self, hash: String) -> BoxFuture<'_, StorageResult<Vec<StoredBlobRef>>>;
+
+    /// Lists refusals (see [`Refused`]): a repeat of one listed (same document, device and
+    /// code) updates its message, last time and count.
+    fn record_refusals(&self, refusals: Vec<Refused>) -> BoxFuture<'_, StorageResult<()>>;
+
+    /// The listed refusals of records inside any of `scopes` (each a scope path or an ancestor
+    /// of the record's scope; none: all), with an id after `after`, oldest first, at most
+    /// `limit`.
+    fn refusals(
+        &self,
+        scopes: Vec<String>,
+        after: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, StorageResult<Vec<StoredRefusal>>>;
 
     /// Finishes the writes under way and releases the storage; later calls fail with `Closed`.
     fn close(&self) -> BoxFuture<'_, ()>;

@@ -3,6 +3,7 @@
 //! threads, so async workers never wait on SQLite.
 
 mod read;
+mod refusals;
 pub(crate) mod schema;
 mod writer;
 
@@ -16,8 +17,8 @@ use tokio::sync::oneshot;
 use self::read::Readers;
 use self::writer::Msg;
 use super::{
-    Audience, BoxFuture, CatchUpPage, Committed, DocWrite, LogPage, LogRecord, Storage,
-    StorageError, StorageResult, StoredBlobRef, StoredDoc, WholeDoc,
+    Audience, BoxFuture, CatchUpPage, Committed, DocWrite, LogPage, LogRecord, Refused, Storage,
+    StorageError, StorageResult, StoredBlobRef, StoredDoc, StoredRefusal, WholeDoc,
 };
 use crate::config::Durability;
 
@@ -176,6 +177,30 @@ impl Storage for SqliteStorage {
 
     fn blob_refs(&self, hash: String) -> BoxFuture<'_, StorageResult<Vec<StoredBlobRef>>> {
         self.read(move |c| read::blob_refs(c, &hash))
+    }
+
+    fn record_refusals(&self, refusals: Vec<Refused>) -> BoxFuture<'_, StorageResult<()>> {
+        Box::pin(async move {
+            if refusals.is_empty() {
+                return Ok(());
+            }
+            let (reply, answer) = oneshot::channel();
+            {
+                let guard = self.inner.writer.lock().map_err(|_| StorageError::Closed)?;
+                let sender = guard.as_ref().ok_or(StorageError::Closed)?;
+                sender.send(Msg::Refusals { refusals, reply }).map_err(|_| StorageError::Closed)?;
+            }
+            answer.await.map_err(|_| StorageError::Closed)?
+        })
+    }
+
+    fn refusals(
+        &self,
+        scopes: Vec<String>,
+        after: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, StorageResult<Vec<StoredRefusal>>> {
+        self.read(move |c| refusals::list(c, &scopes, after, limit))
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

@@ -8,8 +8,11 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use super::refusals;
 use super::sql_size;
-use crate::storage::{BlobRef, Committed, DocBytes, DocWrite, StorageError, StorageResult};
+use crate::storage::{
+    BlobRef, Committed, DocBytes, DocWrite, Refused, StorageError, StorageResult,
+};
 
 /// Most jobs (requests) committed in one transaction.
 const MAX_JOBS: usize = 256;
@@ -28,6 +31,13 @@ pub(crate) enum Msg {
         /// Where the answer goes.
         reply: oneshot::Sender<Reply>,
     },
+    /// List these refusals (in a transaction of their own: they are rare).
+    Refusals {
+        /// The refusals.
+        refusals: Vec<Refused>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<StorageResult<()>>,
+    },
     /// Finish the queued jobs and stop.
     Close(oneshot::Sender<()>),
 }
@@ -44,6 +54,9 @@ pub(crate) fn run(conn: Connection, rx: Receiver<Msg>) {
                 bytes += size(&writes);
                 jobs.push((writes, reply));
             }
+            Msg::Refusals { refusals, reply } => {
+                let _ = reply.send(refusals::record(&conn, &refusals));
+            }
             Msg::Close(done) => closing = Some(done),
         }
         while jobs.len() < MAX_JOBS && bytes < MAX_BYTES {
@@ -51,6 +64,9 @@ pub(crate) fn run(conn: Connection, rx: Receiver<Msg>) {
                 Ok(Msg::Commit { writes, reply }) => {
                     bytes += size(&writes);
                     jobs.push((writes, reply));
+                }
+                Ok(Msg::Refusals { refusals, reply }) => {
+                    let _ = reply.send(refusals::record(&conn, &refusals));
                 }
                 Ok(Msg::Close(done)) => {
                     closing = Some(done);
@@ -68,6 +84,10 @@ pub(crate) fn run(conn: Connection, rx: Receiver<Msg>) {
         .try_iter()
         .filter_map(|m| match m {
             Msg::Commit { writes, reply } => Some((writes, reply)),
+            Msg::Refusals { refusals, reply } => {
+                let _ = reply.send(refusals::record(&conn, &refusals));
+                None
+            }
             Msg::Close(done) => {
                 let _ = done.send(());
                 None

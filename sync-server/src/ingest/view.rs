@@ -1,7 +1,8 @@
 //! What the author of pushed changes saw and made, for the policy check: the typed record at
 //! the changes' dependencies ("before") and, when that was not the server's current state (others
 //! edited concurrently), the record after the changes in that same view, so that others' edits
-//! never count against this author.
+//! never count against this author; and the server's current record, against which the rights
+//! the changes use are checked again (`policy::check_now`).
 
 use std::sync::Arc;
 
@@ -9,37 +10,55 @@ use automerge::{Change, ChangeHash};
 use fieldsync_core::DocId;
 use fieldsync_core::model::Record;
 
+use super::read_checked;
+use super::refusal::{Refusal, code, isolate};
 use crate::cache::Loaded;
-use crate::ingest::{Refusal, code, isolate, read_checked};
 
 /// The author's view of one push.
 #[derive(Debug, Default)]
 pub(crate) struct AuthorView {
-    /// The record before the changes; `None` for a document new to the server.
+    /// The server's record before the changes; `None` for a document new to the server.
+    pub(crate) current: Option<Arc<Record>>,
+    /// The record before the changes as the author saw it; `None` for a document new to the
+    /// server. The same as `current` when the author was up to date.
     pub(crate) before: Option<Arc<Record>>,
     /// The record after the changes in the author's view; `None` when that view is the
     /// server's current state (judge the merged document itself).
     pub(crate) after: Option<Record>,
 }
 
+impl AuthorView {
+    /// Whether others changed the document since the state the author built on.
+    pub(crate) fn concurrent(&self) -> bool {
+        self.after.is_some()
+    }
+}
+
+/// The server's current record of the loaded document (kept with it for the next request).
+pub(crate) fn current(id: DocId, l: &mut Loaded) -> Result<Arc<Record>, Refusal> {
+    if let Some(r) = &l.record {
+        return Ok(r.clone());
+    }
+    let r = Arc::new(read_checked(id, &l.doc)?);
+    l.record = Some(r.clone());
+    Ok(r)
+}
+
 /// The view of changes `fresh` whose dependencies outside themselves are `deps` (sorted), on
 /// the server's document `current` (`None`: not stored yet).
 pub(crate) fn author_view(
     id: DocId,
-    current: Option<&mut Loaded>,
+    stored: Option<&mut Loaded>,
     deps: &[ChangeHash],
     fresh: &[Change],
 ) -> Result<AuthorView, Refusal> {
-    let Some(l) = current else { return Ok(AuthorView::default()) };
+    let Some(l) = stored else { return Ok(AuthorView::default()) };
+    let now = current(id, l)?;
     let mut heads = l.doc.get_heads();
     heads.sort();
     if heads == deps {
-        // Up to date: the current state is the author's, and its typed record may be cached.
-        let before = match &l.record {
-            Some(r) => r.clone(),
-            None => Arc::new(read_checked(id, &l.doc)?),
-        };
-        return Ok(AuthorView { before: Some(before), after: None });
+        // Up to date: the current state is the author's.
+        return Ok(AuthorView { current: Some(now.clone()), before: Some(now), after: None });
     }
     let malformed = |e: String| Refusal::rejected(code::MALFORMED_CHANGES, e);
     let mut fork = isolate(|| l.doc.fork_at(deps))
@@ -49,5 +68,9 @@ pub(crate) fn author_view(
     isolate(|| fork.apply_changes(fresh.iter().cloned()))
         .map_err(malformed)?
         .map_err(|e| malformed(format!("changes do not apply: {e}")))?;
-    Ok(AuthorView { before: Some(Arc::new(before)), after: Some(read_checked(id, &fork)?) })
+    Ok(AuthorView {
+        current: Some(now),
+        before: Some(Arc::new(before)),
+        after: Some(read_checked(id, &fork)?),
+    })
 }

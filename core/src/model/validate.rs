@@ -1,0 +1,271 @@
+//! The limits every record must keep, checked on a whole record: what the commands check on
+//! their arguments (the same functions), applied to what a document holds, however it was made.
+//! The server runs it on the merged result of every push, so content a phone would refuse is
+//! refused from any peer.
+
+use std::collections::HashSet;
+
+use super::Record;
+use super::case::MediationCase;
+use super::common::{Header, Location, PhotoRef, TimelineEvent};
+use super::patrol::PatrolLog;
+use super::report::{Report, validate_location, validate_photos};
+use crate::error::{CoreError, Result};
+use crate::limits::{self, LIST_ITEMS, NAME_CHARS, NOTE_CHARS, NOTES_CHARS, SHORT_LIST_ITEMS};
+
+/// Every limit `record` breaks, each as the error a command would give (`InvalidInput` naming
+/// the field); empty when it keeps them all.
+pub fn violations(record: &Record) -> Vec<CoreError> {
+    let mut v = Violations(Vec::new());
+    header(&mut v, record.header());
+    match record {
+        Record::Report(r) => report(&mut v, r),
+        Record::PatrolLog(p) => patrol(&mut v, p),
+        Record::MediationCase(c) => case(&mut v, c),
+    }
+    v.0
+}
+
+/// The first limit `record` breaks, if any.
+pub fn validate(record: &Record) -> Result<()> {
+    match violations(record).into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The violations of `after` that `before` does not have already, by field: what a change
+/// brought in. A record stored before a limit existed keeps taking changes that leave its old
+/// faults as they are.
+pub fn new_violations(before: Option<&Record>, after: &Record) -> Vec<CoreError> {
+    let old: HashSet<&'static str> = match before {
+        Some(b) => violations(b).iter().filter_map(field_of).collect(),
+        None => HashSet::new(),
+    };
+    violations(after).into_iter().filter(|e| field_of(e).is_none_or(|f| !old.contains(f))).collect()
+}
+
+fn field_of(e: &CoreError) -> Option<&'static str> {
+    match e {
+        CoreError::InvalidInput { field, .. } => Some(field),
+        _ => None,
+    }
+}
+
+struct Violations(Vec<CoreError>);
+
+impl Violations {
+    fn check(&mut self, r: Result<()>) {
+        if let Err(e) = r {
+            self.0.push(e);
+        }
+    }
+
+    fn list(&mut self, field: &'static str, len: usize, max: usize) {
+        self.check(limits::list_len(field, len, max));
+    }
+}
+
+fn header(v: &mut Violations, h: &Header) {
+    v.check(limits::scope(&h.scope));
+    v.check(limits::user_id("created_by", &h.created_by));
+    v.check(limits::time("created_at", h.created_at));
+}
+
+fn timeline(v: &mut Violations, events: &[TimelineEvent]) {
+    v.list("timeline", events.len(), LIST_ITEMS);
+    for e in events {
+        v.check(limits::time("timeline.at", e.at));
+        v.check(limits::user_id("timeline.by", &e.by));
+        v.check(limits::text("timeline.action", &e.action, limits::ACTION_CHARS));
+        v.check(limits::optional_text("timeline.note", &e.note, NOTE_CHARS));
+    }
+}
+
+fn location(v: &mut Violations, l: Option<&Location>) {
+    v.check(validate_location(l));
+}
+
+fn photos(v: &mut Violations, p: &[PhotoRef]) {
+    v.check(validate_photos(p));
+}
+
+fn report(v: &mut Violations, r: &Report) {
+    v.check(limits::text("title", &r.title, limits::TITLE_CHARS));
+    v.check(limits::optional_text("description", &r.description, limits::DESCRIPTION_CHARS));
+    location(v, r.location.as_ref());
+    photos(v, &r.photos);
+    if let Some(a) = &r.assignee {
+        v.check(limits::user_id("assignee", a));
+    }
+    if let Some(d) = r.deadline {
+        v.check(limits::time("deadline", d));
+    }
+    if !(0..=limits::POINTS_MAX).contains(&r.points) {
+        v.check(Err(CoreError::invalid(
+            "points",
+            format!("{}; must be 0..={}", r.points, limits::POINTS_MAX),
+        )));
+    }
+    v.list("comments", r.comments.len(), LIST_ITEMS);
+    for c in &r.comments {
+        v.check(limits::text("comment.id", &c.id, limits::USER_ID_CHARS));
+        v.check(limits::time("comment.at", c.at));
+        v.check(limits::user_id("comment.by", &c.by));
+        v.check(limits::text("comment", &c.text, NOTE_CHARS));
+    }
+    timeline(v, &r.timeline);
+}
+
+fn patrol(v: &mut Violations, p: &PatrolLog) {
+    v.check(limits::text("area", &p.area, NAME_CHARS));
+    if p.members.is_empty() {
+        v.check(Err(CoreError::invalid("members", "a patrol needs at least one member")));
+    }
+    v.list("members", p.members.len(), SHORT_LIST_ITEMS);
+    for m in &p.members {
+        v.check(limits::user_id("member.user", &m.user));
+        v.check(limits::text("member.name", &m.name, NAME_CHARS));
+    }
+    v.list("checkpoints", p.checkpoints.len(), SHORT_LIST_ITEMS);
+    let mut names = HashSet::new();
+    for c in &p.checkpoints {
+        v.check(limits::text("checkpoint.name", &c.name, NAME_CHARS));
+        location(v, c.location.as_ref());
+        if !names.insert(c.name.as_str()) {
+            v.check(Err(CoreError::invalid("checkpoints", format!("{:?} appears twice", c.name))));
+        }
+    }
+    v.check(limits::time("started_at", p.started_at));
+    if let Some(end) = p.ended_at {
+        v.check(limits::time("ended_at", end));
+    }
+    v.list("entries", p.entries.len(), LIST_ITEMS);
+    for e in &p.entries {
+        v.check(limits::text("entry.id", &e.id, limits::USER_ID_CHARS));
+        v.check(limits::time("entry.at", e.at));
+        v.check(limits::user_id("entry.by", &e.by));
+        v.check(limits::optional_text("entry.text", &e.text, NOTE_CHARS));
+        location(v, e.location.as_ref());
+        photos(v, &e.photos);
+        if let Some(cp) = &e.checkpoint {
+            v.check(limits::text("entry.checkpoint", cp, NAME_CHARS));
+        }
+    }
+    timeline(v, &p.timeline);
+}
+
+fn case(v: &mut Violations, c: &MediationCase) {
+    v.check(limits::text("place", &c.place, NAME_CHARS));
+    if c.parties.is_empty() {
+        v.check(Err(CoreError::invalid("parties", "a case needs at least one party")));
+    }
+    v.list("parties", c.parties.len(), SHORT_LIST_ITEMS);
+    for p in &c.parties {
+        v.check(limits::text("party.name", &p.name, NAME_CHARS));
+        v.check(limits::optional_text("party.role", &p.role, NAME_CHARS));
+        v.check(limits::optional_text("party.contact", &p.contact, NAME_CHARS));
+    }
+    v.list("mediators", c.mediators.len(), SHORT_LIST_ITEMS);
+    for m in &c.mediators {
+        v.check(limits::user_id("mediator", m));
+    }
+    v.list("sessions", c.sessions.len(), SHORT_LIST_ITEMS);
+    for s in &c.sessions {
+        v.check(limits::text("session.id", &s.id, limits::USER_ID_CHARS));
+        v.check(limits::time("session.at", s.at));
+        v.check(limits::user_id("session.by", &s.by));
+        v.list("attendees", s.attendees.len(), SHORT_LIST_ITEMS);
+        for a in &s.attendees {
+            v.check(limits::text("attendee", a, NAME_CHARS));
+        }
+        v.check(limits::optional_text("notes", &s.notes, NOTES_CHARS));
+    }
+    v.check(limits::optional_text("agreement", &c.agreement, NOTES_CHARS));
+    if let Some(to) = &c.escalated_to {
+        v.check(limits::text("to", to, NAME_CHARS));
+    }
+    v.list("follow_ups", c.follow_ups.len(), SHORT_LIST_ITEMS);
+    for f in &c.follow_ups {
+        v.check(limits::text("follow_up.id", &f.id, limits::USER_ID_CHARS));
+        v.check(limits::time("follow_up.at", f.at));
+        v.check(limits::user_id("follow_up.by", &f.by));
+        v.check(limits::text("note", &f.note, NOTE_CHARS));
+    }
+    photos(v, &c.photos);
+    timeline(v, &c.timeline);
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::ActorId;
+
+    use super::*;
+    use crate::model::command::{apply, create};
+    use crate::model::{
+        Command, EntryKind, MemberKind, NewEntry, NewPatrol, NewRecord, NewReport, ReportCategory,
+        Stamp, TeamMember, read_record,
+    };
+
+    const AT: i64 = 1_700_000_000_000;
+
+    fn stamp() -> Stamp {
+        Stamp { by: "p-1".into(), at: AT }
+    }
+
+    fn patrol_record() -> Record {
+        let new = NewRecord::PatrolLog(NewPatrol {
+            scope: "jl/area".into(),
+            area: "valley".into(),
+            members: vec![TeamMember {
+                user: "p-1".into(),
+                name: "Li".into(),
+                kind: MemberKind::Police,
+            }],
+            checkpoints: vec![],
+        });
+        let (id, mut doc) = create(&new, &stamp(), ActorId::random()).unwrap();
+        let entry = NewEntry {
+            kind: EntryKind::Observation,
+            text: "all quiet".into(),
+            location: None,
+            photos: vec![],
+            checkpoint: None,
+        };
+        apply(&mut doc, id, &stamp(), &Command::AddPatrolEntry { entry }).unwrap();
+        read_record(&doc, id).unwrap()
+    }
+
+    #[test]
+    fn records_made_by_commands_keep_every_limit() {
+        assert!(violations(&patrol_record()).is_empty());
+        let new = NewRecord::Report(NewReport {
+            scope: "jl/grid".into(),
+            category: ReportCategory::Noise,
+            title: "loud".into(),
+            description: String::new(),
+            location: None,
+            photos: vec![],
+        });
+        let (id, doc) = create(&new, &stamp(), ActorId::random()).unwrap();
+        assert!(violations(&read_record(&doc, id).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn each_fault_names_its_field_and_old_faults_are_tolerated() {
+        let good = patrol_record();
+        let Record::PatrolLog(mut p) = good.clone() else { unreachable!() };
+        p.entries[0].at = 0;
+        let dated_1970 = Record::PatrolLog(p.clone());
+        let fields: Vec<_> = violations(&dated_1970).iter().filter_map(field_of).collect();
+        assert_eq!(fields, vec!["entry.at"]);
+
+        p.entries[0].location =
+            Some(Location { lat: 1e308, lon: -999.0, accuracy: 1.0, address: String::new() });
+        let both = Record::PatrolLog(p);
+        assert_eq!(new_violations(Some(&dated_1970), &both).len(), 1, "only the new fault");
+        assert!(new_violations(Some(&both), &both).is_empty());
+        assert_eq!(new_violations(None, &both).len(), 2);
+        assert!(validate(&good).is_ok());
+    }
+}

@@ -1,0 +1,98 @@
+//! Why a document's changes were not taken, as the per-document `results` of a push carry it,
+//! and the isolation of Automerge calls on bytes from elsewhere (a panic fails that document).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use fieldsync_core::model::Kind;
+use fieldsync_core::protocol::PushOutcome;
+
+/// Why a document's changes were not taken; travels in the per-document `results`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Refused for good: sending the same changes again will not help.
+    Rejected {
+        /// Protocol code.
+        code: &'static str,
+        /// For people.
+        message: String,
+    },
+    /// Not taken now; the client keeps the changes and tries again later.
+    Retry {
+        /// Protocol code.
+        code: &'static str,
+        /// For people.
+        message: String,
+    },
+    /// Refused for good as `stale_rights`: right when its author made it, not now (an
+    /// assignment, a scope or a role withdrawn since, or a workflow step that no longer follows
+    /// from the record's state). Honest offline work: listed for the dispatchers of `scope`.
+    Stale {
+        /// For people.
+        message: String,
+        /// The record's kind.
+        kind: Kind,
+        /// The record's scope.
+        scope: String,
+    },
+}
+
+impl Refusal {
+    pub(crate) fn rejected(code: &'static str, message: impl Into<String>) -> Self {
+        Refusal::Rejected { code, message: message.into() }
+    }
+
+    pub(crate) fn retry(code: &'static str, message: impl Into<String>) -> Self {
+        Refusal::Retry { code, message: message.into() }
+    }
+
+    /// As a push outcome.
+    pub(crate) fn outcome(self) -> PushOutcome {
+        match self {
+            Refusal::Rejected { code, message } => {
+                PushOutcome::Rejected { code: code.to_string(), message }
+            }
+            Refusal::Stale { message, .. } => {
+                PushOutcome::Rejected { code: code::STALE_RIGHTS.to_string(), message }
+            }
+            Refusal::Retry { code, message } => {
+                PushOutcome::Retry { code: code.to_string(), message }
+            }
+        }
+    }
+}
+
+/// Per-document codes of the protocol.
+pub(crate) mod code {
+    pub(crate) const MALFORMED_CHANGES: &str = "malformed_changes";
+    pub(crate) const MISSING_DEPENDENCIES: &str = "missing_dependencies";
+    pub(crate) const INVALID_DOCUMENT: &str = "invalid_document";
+    pub(crate) const HEADER_CHANGED: &str = "header_changed";
+    pub(crate) const TOO_LARGE: &str = "too_large";
+    pub(crate) const INTERNAL_ERROR: &str = "internal_error";
+    pub(crate) const FORGED_ACTOR: &str = "forged_actor";
+    pub(crate) const FORBIDDEN: &str = "forbidden";
+    pub(crate) const STALE_RIGHTS: &str = "stale_rights";
+
+    /// Every code, for counting refusals by code.
+    pub(crate) const ALL: &[&str] = &[
+        MALFORMED_CHANGES,
+        MISSING_DEPENDENCIES,
+        INVALID_DOCUMENT,
+        HEADER_CHANGED,
+        TOO_LARGE,
+        INTERNAL_ERROR,
+        FORGED_ACTOR,
+        FORBIDDEN,
+        STALE_RIGHTS,
+    ];
+}
+
+/// Runs `f`, turning a panic into an error message.
+pub(crate) fn isolate<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into())
+    })
+}
