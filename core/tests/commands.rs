@@ -96,9 +96,19 @@ fn refused_commands_change_nothing() {
     s.execute(id, &Command::AcceptReport { note: String::new() }).expect("accept");
     let heads_accepted = s.heads(id).expect("heads");
     for cmd in [
-        Command::DispatchReport { assignee: String::new(), deadline: 1, note: String::new() },
-        Command::DispatchReport { assignee: "a b".into(), deadline: 1, note: String::new() },
+        Command::DispatchReport {
+            assignee: String::new(),
+            deadline: 1_900_000_000_000,
+            note: String::new(),
+        },
+        Command::DispatchReport {
+            assignee: "a b".into(),
+            deadline: 1_900_000_000_000,
+            note: String::new(),
+        },
         Command::DispatchReport { assignee: "x".into(), deadline: -5, note: String::new() },
+        // A deadline dated 1970 (a phone whose clock was reset).
+        Command::DispatchReport { assignee: "x".into(), deadline: 1, note: String::new() },
         Command::RejectReport { reason: "  ".into() },
         Command::CommentReport { text: "x".repeat(10_000) },
         Command::AddPatrolEntry {

@@ -162,7 +162,7 @@ fn queries_filter_and_page() {
         ids[0],
         &Command::DispatchReport {
             assignee: "officer-1".into(),
-            deadline: 1000,
+            deadline: 1_300_000_000_000,
             note: String::new(),
         },
     )
@@ -171,7 +171,7 @@ fn queries_filter_and_page() {
         ids[3],
         &Command::DispatchReport {
             assignee: "officer-1".into(),
-            deadline: i64::MAX / 2,
+            deadline: 1_950_000_000_000,
             note: String::new(),
         },
     )

@@ -59,6 +59,16 @@ enum Command {
     /// Devices: list, revoke.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// List pushes refused as stale_rights: changes right when made offline, not when they
+    /// arrived (a responder taken off a report, a scope withdrawn), oldest first.
+    Refusals {
+        /// Only records inside this scope (repeat for several; none: all).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// List after this position (the first column).
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,7 +165,23 @@ fn admin(data: &std::path::Path, command: Command) -> Result<(), String> {
             accounts.revoke(&id).map_err(|e| e.to_string())?;
             println!("revoked {id}");
         }
-        Command::Serve(_) | Command::NewEpoch => {}
+        Command::Serve(_) | Command::NewEpoch | Command::Refusals { .. } => {}
+    }
+    Ok(())
+}
+
+/// Prints the listed refusals of the database in `data`, one per line.
+fn list_refusals(data: &std::path::Path, scopes: Vec<String>, after: i64) -> Result<(), String> {
+    let path = ServerConfig::new(data).db_path();
+    let listed = SqliteStorage::list_refusals(&path, &scopes, after, usize::MAX)
+        .map_err(|e| e.to_string())?;
+    for s in listed {
+        let r = &s.refused;
+        let when = fieldsync_core::time::format_ms(r.at);
+        println!(
+            "{}\t{}\t{} {}\t{}\t{}\t{when}\t{}×\t{}",
+            s.id, r.doc, r.kind, r.scope, r.user, r.device, s.times, r.message
+        );
     }
     Ok(())
 }
@@ -251,6 +277,7 @@ fn main() -> ExitCode {
         Some(c @ (Command::User(_) | Command::EnrollCode { .. } | Command::Device(_))) => {
             admin(&cli.data, c)
         }
+        Some(Command::Refusals { scopes, after }) => list_refusals(&cli.data, scopes, after),
         Some(Command::NewEpoch) => {
             let path = ServerConfig::new(&cli.data).db_path();
             SqliteStorage::renew_epoch(&path)

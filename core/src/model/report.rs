@@ -247,9 +247,7 @@ pub(crate) fn apply(
             Command::DispatchReport { assignee, deadline, note } => {
                 limits::user_id("assignee", assignee)?;
                 limits::optional_text("note", note, limits::NOTE_CHARS)?;
-                if *deadline <= 0 {
-                    return Err(CoreError::invalid("deadline", "must be a time after 1970"));
-                }
+                limits::time("deadline", *deadline)?;
                 doc.put(ROOT, "assignee", assignee.as_str())?;
                 doc.put(ROOT, "deadline", ScalarValue::Timestamp(*deadline))?;
                 note.clone()

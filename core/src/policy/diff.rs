@@ -374,7 +374,7 @@ mod tests {
             "disp-1",
             Command::DispatchReport {
                 assignee: "officer-1".into(),
-                deadline: 5,
+                deadline: 1_900_000_000_000,
                 note: String::new(),
             },
         );

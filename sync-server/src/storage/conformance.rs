@@ -13,7 +13,7 @@ use std::sync::Arc;
 use fieldsync_core::DocId;
 use fieldsync_core::model::Kind;
 
-use super::{BlobRef, DocBytes, DocWrite, NewChange, Storage, StorageError};
+use super::{BlobRef, DocBytes, DocWrite, NewChange, Refused, Storage, StorageError};
 
 /// Something to keep alive while the storage is used (a temporary directory, a database).
 pub type Guard = Box<dyn Any + Send>;
@@ -38,6 +38,7 @@ where
     check!(one_failing_write_spares_the_batch);
     check!(seqs_increase_under_concurrency);
     check!(log_pages_skip_an_actor_and_respect_the_budget);
+    check!(refusals_are_listed_once_per_document_device_and_code);
     check!(catch_up_pages_documents_in_order);
     check!(whole_reads_in_order_within_budget);
     check!(audiences_follow_the_writes);
@@ -414,4 +415,43 @@ pub async fn close_refuses_writes(s: &dyn Storage) {
         s.commit(vec![sample_write(id, Some(1), 1)]).await,
         Err(StorageError::Closed)
     ));
+}
+
+fn refused(doc: DocId, scope: &str, device: &str, at: i64) -> Refused {
+    Refused {
+        doc,
+        kind: Kind::Report,
+        scope: scope.into(),
+        device: device.into(),
+        user: format!("user-of-{device}"),
+        code: "stale_rights".into(),
+        message: format!("refused at {at}"),
+        at,
+    }
+}
+
+/// Refusals are listed one per document, device and code (a repeat updates the message, the
+/// last time and the count, keeping its place), filtered by scope prefix and paged by id.
+pub async fn refusals_are_listed_once_per_document_device_and_code(s: &dyn Storage) {
+    let (a, b) = (DocId::random(), DocId::random());
+    s.record_refusals(vec![
+        refused(a, "jl/cc/grid-1", "dev-1", 10),
+        refused(b, "jl/bs/grid-2", "dev-1", 11),
+        refused(a, "jl/cc/grid-1", "dev-2", 12),
+    ])
+    .await
+    .unwrap();
+    s.record_refusals(vec![refused(a, "jl/cc/grid-1", "dev-1", 20)]).await.unwrap();
+    let all = s.refusals(vec![], 0, 100).await.unwrap();
+    let seen: Vec<_> =
+        all.iter().map(|r| (r.refused.doc, r.refused.device.as_str(), r.times)).collect();
+    assert_eq!(seen, vec![(a, "dev-1", 2), (b, "dev-1", 1), (a, "dev-2", 1)]);
+    assert_eq!((all[0].first_at, all[0].refused.at), (10, 20));
+    assert_eq!(all[0].refused.message, "refused at 20");
+    assert_eq!(all[0].refused.user, "user-of-dev-1");
+    let cc = s.refusals(vec!["jl/cc".into()], 0, 100).await.unwrap();
+    assert_eq!(cc.len(), 2);
+    assert!(s.refusals(vec!["jl/c".into()], 0, 100).await.unwrap().is_empty(), "by path segments");
+    let page = s.refusals(vec![], all[0].id, 1).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.id).collect::<Vec<_>>(), vec![all[1].id]);
 }

@@ -173,6 +173,14 @@ impl TestServer {
         }
     }
 
+    /// GETs `path` with the token of `actor`'s device; returns the status and the body.
+    pub async fn get_as(&self, actor: &[u8], path: &str) -> (u16, Vec<u8>) {
+        let token = self.token_for(actor);
+        let resp = self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.bytes().await.unwrap().to_vec())
+    }
+
     pub async fn get(&self, path: &str) -> (u16, String) {
         let resp = self.http.get(self.url(path)).send().await.unwrap();
         (resp.status().as_u16(), resp.text().await.unwrap())
@@ -290,4 +298,28 @@ pub fn outcome_code(o: &PushOutcome) -> Option<&str> {
         PushOutcome::Acked { .. } => None,
         PushOutcome::Rejected { code, .. } | PushOutcome::Retry { code, .. } => Some(code),
     }
+}
+
+/// Pushes what the server lacks of `id` from `phone`; returns the outcome.
+pub async fn push(server: &TestServer, phone: &Phone, id: DocId) -> PushOutcome {
+    let stored = server.running.server().storage().load(vec![id]).await.unwrap();
+    let server_heads: Vec<ChangeHash> = match &stored[0] {
+        Some(d) => automerge::AutoCommit::load(&d.bytes).unwrap().get_heads(),
+        None => vec![],
+    };
+    let req = phone.request(None, "", vec![phone.push_after(id, &server_heads)]);
+    let resp: SyncResponse = server.sync(&req).await.unwrap();
+    resp.results[0].outcome.clone()
+}
+
+/// Everything the server holds of `id`, merged into `phone`.
+pub async fn fetch(server: &TestServer, phone: &Phone, id: DocId) {
+    let stored = server.running.server().storage().load(vec![id]).await.unwrap();
+    phone.store.merge_remote(id, &stored[0].as_ref().unwrap().bytes).unwrap();
+}
+
+/// Pushes what the server lacks of `id` from `phone` and asserts it was acknowledged.
+pub async fn acked(server: &TestServer, phone: &Phone, id: DocId) {
+    let outcome = push(server, phone, id).await;
+    assert!(matches!(outcome, PushOutcome::Acked { .. }), "{outcome:?}");
 }

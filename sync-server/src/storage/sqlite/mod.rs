@@ -84,6 +84,18 @@ impl SqliteStorage {
         schema::renew_epoch(&conn)
     }
 
+    /// The refusals listed in the database at `path` (see [`Storage::refusals`]), read without
+    /// opening it for writing (the admin CLI, beside a running server).
+    pub fn list_refusals(
+        path: impl AsRef<Path>,
+        scopes: &[String],
+        after: i64,
+        limit: usize,
+    ) -> StorageResult<Vec<StoredRefusal>> {
+        let conn = schema::open_reader(path.as_ref())?;
+        refusals::list(&conn, scopes, after, limit)
+    }
+
     /// Runs a read on a blocking thread.
     fn read<R: Send + 'static>(
         &self,
