@@ -9,7 +9,6 @@ mod account;
 mod blob_files;
 mod blob_refs;
 mod blobs;
-mod checkpoint;
 mod docs;
 mod merge;
 mod projection;
@@ -18,6 +17,7 @@ pub mod schema;
 mod search;
 mod sync_ops;
 mod sync_state;
+mod wal;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -17,12 +17,14 @@ const STEPS: &[&str] =
 /// Opens (creating if needed) the writer connection and brings the schema up to date.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(super::wal::BUSY)?;
     // WAL before the first transaction; NORMAL is durable against process death in WAL mode.
     conn.pragma_update(None, "journal_mode", "WAL")?;
+    // When the log starts over, its file is cut back to this size (super::wal).
+    conn.pragma_update(None, "journal_size_limit", super::wal::LIMIT_BYTES as i64)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
-    // Checkpoints run on a thread of their own (see checkpoint.rs), not inside a commit.
+    // Checkpoints run on a thread of their own (see wal.rs), not inside a commit.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.set_prepared_statement_cache_capacity(64);
     upgrade(&mut conn, path)?;

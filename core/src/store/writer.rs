@@ -9,8 +9,8 @@ use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::Identity;
-use super::checkpoint::Checkpointer;
 use super::docs::{self, DocRow};
+use super::wal::WalKeeper;
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 
@@ -53,7 +53,7 @@ pub(crate) struct Writer {
     pub(crate) identity: Identity,
     /// The enrolled profile commands are checked against (`None`: not enrolled).
     pub(crate) profile: Option<crate::policy::Profile>,
-    checkpointer: Checkpointer,
+    wal: WalKeeper,
 }
 
 impl Writer {
@@ -61,8 +61,8 @@ impl Writer {
         let identity = load_identity(&conn)?;
         let profile = super::account::load_profile(&conn)?;
         let cache = LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
-        let checkpointer = Checkpointer::start(path.to_path_buf());
-        Ok(Writer { conn, cache, identity, profile, checkpointer })
+        let wal = WalKeeper::start(path.to_path_buf());
+        Ok(Writer { conn, cache, identity, profile, wal })
     }
 
     /// Whether `id` is loaded in the cache.
@@ -122,7 +122,7 @@ impl Writer {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
-        self.checkpointer.wrote();
+        self.wal.wrote(&self.conn);
         Ok(out)
     }
 }

@@ -1,0 +1,124 @@
+//! Keeping the write-ahead log small: checkpoints off the commit path, a bounded WAL under
+//! writes without pause, and a truncated one when the app is idle or closes the store.
+//!
+//! SQLite's automatic checkpoint runs inside whichever commit crosses the threshold and fsyncs
+//! the WAL and the database there, which put 10–17 ms into one edit in a few hundred: the writer
+//! connection turns it off. A thread with its own connection runs a PASSIVE checkpoint (it never
+//! waits for readers or the writer) shortly after writes. But under writes without pause a
+//! passive checkpoint never catches up with the last commit, so the log never starts over: 10,000
+//! reports written back to back left a 742 MB WAL beside an 8 MB database. So once the WAL file
+//! passes [`RESTART_BYTES`], the writer itself runs a RESTART checkpoint after its commit (the
+//! next commit then writes the log from its start, and SQLite cuts the file back to
+//! [`LIMIT_BYTES`]); it waits at most [`RESTART_WAIT`] for readers to leave the old frames, and
+//! tries again after a later commit if they had not. After [`IDLE`] without writes, and when the
+//! store is dropped, the thread truncates the WAL to nothing.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+/// How long the thread waits after a write before a passive checkpoint.
+const DELAY: Duration = Duration::from_millis(250);
+/// After this long without writes, the WAL is truncated.
+const IDLE: Duration = Duration::from_secs(2);
+/// The WAL file size past which the writer restarts the log after its commit.
+pub(crate) const RESTART_BYTES: u64 = 12 * 1024 * 1024;
+/// What SQLite cuts the WAL file back to when the log starts over (`journal_size_limit`).
+pub(crate) const LIMIT_BYTES: u64 = 4 * 1024 * 1024;
+/// How long a restart or truncation waits for readers (and the thread, for the writer).
+const RESTART_WAIT: Duration = Duration::from_millis(50);
+/// How long the writer connection waits for a lock otherwise.
+pub(crate) const BUSY: Duration = Duration::from_secs(10);
+
+/// The WAL file of the database at `path`.
+pub(crate) fn wal_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push("-wal");
+    PathBuf::from(p)
+}
+
+/// Runs a checkpoint of `mode` on `conn`, waiting at most `wait` for locks; whether it
+/// completed (every frame checkpointed).
+fn checkpoint(conn: &Connection, mode: &str, wait: Duration, then: Duration) -> bool {
+    let _ = conn.busy_timeout(wait);
+    let done = conn
+        .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get::<_, i64>(0))
+        .map(|busy| busy == 0)
+        .unwrap_or_else(|e| {
+            tracing::debug!("{mode} checkpoint: {e}");
+            false
+        });
+    let _ = conn.busy_timeout(then);
+    done
+}
+
+/// Handle to the checkpoint thread; dropping it stops the thread, which truncates the WAL.
+pub(crate) struct WalKeeper {
+    wal: PathBuf,
+    writes: Arc<AtomicU64>,
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WalKeeper {
+    pub(crate) fn start(path: PathBuf) -> WalKeeper {
+        let writes = Arc::new(AtomicU64::new(0));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let seen_writes = writes.clone();
+        let wal = wal_path(&path);
+        let thread = std::thread::Builder::new()
+            .name("fieldsync-wal".into())
+            .spawn(move || {
+                let conn = match Connection::open(&path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!("WAL thread cannot open {}: {e}", path.display());
+                        return;
+                    }
+                };
+                let quick = Duration::from_millis(50);
+                let _ = conn.busy_timeout(quick);
+                let mut done = 0u64;
+                let mut last_write = Instant::now();
+                let mut truncated = true;
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(DELAY) {
+                    let now = seen_writes.load(Ordering::Relaxed);
+                    if now != done {
+                        done = now;
+                        last_write = Instant::now();
+                        truncated = false;
+                        checkpoint(&conn, "PASSIVE", quick, quick);
+                    } else if !truncated && last_write.elapsed() >= IDLE {
+                        truncated = checkpoint(&conn, "TRUNCATE", RESTART_WAIT, quick);
+                    }
+                }
+                checkpoint(&conn, "TRUNCATE", RESTART_WAIT, quick);
+            })
+            .map_err(|e| tracing::warn!("no WAL thread: {e}"))
+            .ok();
+        WalKeeper { wal, writes, stop: Some(stop), thread }
+    }
+
+    /// A write committed on the writer connection `conn`: a checkpoint is due soon, and the log
+    /// starts over now if it has grown past [`RESTART_BYTES`].
+    pub(crate) fn wrote(&self, conn: &Connection) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        if std::fs::metadata(&self.wal).is_ok_and(|m| m.len() > RESTART_BYTES) {
+            checkpoint(conn, "RESTART", RESTART_WAIT, BUSY);
+        }
+    }
+}
+
+impl Drop for WalKeeper {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
