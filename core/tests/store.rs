@@ -479,3 +479,59 @@ fn the_wal_stays_bounded_under_writes_without_pause_and_goes_at_close() {
     drop(Arc::into_inner(s).expect("the only handle"));
     assert_eq!(wal_bytes(&path), 0, "no WAL left after the store is dropped");
 }
+
+/// Search as Chinese users type: several words, the address and comments, full-width forms,
+/// marked snippets for short words, pages past 200 that stay exact while records arrive.
+#[test]
+fn search_as_chinese_users_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir, "a", "resident-1");
+    let with_both = s.create(&new_report("7号楼顶有违章的建筑")).unwrap();
+    let one_word = s.create(&new_report("违章停车")).unwrap();
+    let ids =
+        |q: &str| -> Vec<DocId> { s.search(q, None, 50).unwrap().iter().map(|h| h.id).collect() };
+    // Words separated by spaces (an ideographic space too) must all match, anywhere.
+    assert_eq!(ids("违章 建筑"), vec![with_both]);
+    assert_eq!(ids("违章　建筑"), vec![with_both]);
+    assert_eq!(ids("违章"), vec![one_word, with_both]);
+    // The address (from new_report: 新华小区7号楼) and the comments are searched.
+    assert_eq!(ids("新华小区").len(), 2);
+    s.execute(one_word, &Command::CommentReport { text: "车主已联系，明早挪走".into() }).unwrap();
+    assert_eq!(ids("挪走"), vec![one_word]);
+    assert_eq!(ids("车主 违章"), vec![one_word]);
+    // Full-width digits and letters, as a Chinese input method types them, on either side.
+    let wide = s.create(&new_report("１２号楼Ａ座漏水")).unwrap();
+    assert_eq!(ids("12号楼"), vec![wide]);
+    assert_eq!(ids("１２号楼"), vec![wide]);
+    assert_eq!(ids("a座"), vec![wide], "ASCII case is folded too");
+    // Snippets mark the match whatever its length.
+    let hit = &s.search("挪", None, 5).unwrap()[0];
+    assert!(hit.snippet.contains("«挪»"), "{}", hit.snippet);
+    let hit = &s.search("违章 7号楼顶", None, 5).unwrap()[0];
+    assert!(hit.title.contains("7号楼") && hit.snippet.contains("«违章»"), "{:?}", hit);
+    // FTS syntax stays text, in every word.
+    for q in ["违章 AND", "\"违章\" OR 建筑", "违* 建筑", "NEAR(违 章)"] {
+        assert!(s.search(q, None, 10).is_ok(), "{q}");
+    }
+
+    // 450 matches, paged 200 at a time while more arrive: each present at the start exactly once.
+    let mut matching: Vec<DocId> =
+        (0..450).map(|i| s.create(&new_report(&format!("井盖缺失 {i}"))).unwrap()).collect();
+    let mut seen = Vec::new();
+    let mut page = PageRequest { limit: 200, after: None };
+    loop {
+        let got = s.search_page("井盖 缺失", Some(Kind::Report), &page).unwrap();
+        seen.extend(got.items.iter().map(|h| h.id));
+        s.create(&new_report("井盖缺失 又一个")).unwrap();
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    matching.reverse();
+    assert_eq!(seen, matching, "newest first, none repeated or skipped");
+    assert!(matches!(
+        s.search_page("井盖", None, &PageRequest { limit: 10, after: Some("x1".into()) }),
+        Err(CoreError::InvalidInput { .. })
+    ));
+}

@@ -146,13 +146,49 @@ impl Store {
         if removed > 0 {
             tracing::info!(removed, "removed photo files whose add did not commit");
         }
-        Ok(Store {
+        let rebuild_search = writer
+            .conn
+            .prepare_cached("SELECT 1 FROM meta WHERE key = 'search_rebuild'")?
+            .exists([])?;
+        let store = Store {
             path,
             blobs,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             observers: RwLock::new(Vec::new()),
-        })
+        };
+        if rebuild_search {
+            store.rebuild_search()?;
+        }
+        Ok(store)
+    }
+
+    /// Makes the search index again from the documents (a store from before version 4). A
+    /// document that does not load is left out of it, as of every query: the record reader
+    /// reports it when it is opened.
+    fn rebuild_search(&self) -> Result<()> {
+        let ids = self.doc_ids()?;
+        let mut skipped = 0;
+        for batch in ids.chunks(REBUILD_BATCH) {
+            let mut w = self.writer();
+            w.in_tx(|tx| {
+                for &id in batch {
+                    let Some(row) = docs::find(tx, id)? else { continue };
+                    let projected = docs::load(tx, id, &row).and_then(|d| Projection::of(&d, id));
+                    match projected {
+                        Ok(p) => p.write(tx, row.rowid)?,
+                        Err(e) => {
+                            skipped += 1;
+                            tracing::warn!(doc = %id, "not indexed for search: {e}");
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        self.writer().conn.execute("DELETE FROM meta WHERE key = 'search_rebuild'", [])?;
+        tracing::info!(docs = ids.len(), skipped, "rebuilt the search index");
+        Ok(())
     }
 
     /// The file this store lives in.
@@ -386,9 +422,21 @@ impl Store {
         self.read(|c| query::cases(c, filter, page))
     }
 
-    /// Full-text search (substring match; works for Chinese), best matches first.
+    /// Full-text search (substring match; works for Chinese): records holding every word of
+    /// `text` (words separated by spaces; full-width forms match half-width ones), of `kind` if
+    /// given, newest first, a page at a time (at most [`MAX_HITS`] a page).
+    pub fn search_page(
+        &self,
+        text: &str,
+        kind: Option<Kind>,
+        page: &PageRequest,
+    ) -> Result<Page<SearchHit>> {
+        self.read(|c| search::search(c, text, kind, page))
+    }
+
+    /// The first `limit` hits of [`Store::search_page`].
     pub fn search(&self, text: &str, kind: Option<Kind>, limit: u32) -> Result<Vec<SearchHit>> {
-        self.read(|c| search::search(c, text, kind, limit))
+        Ok(self.search_page(text, kind, &PageRequest::first(limit))?.items)
     }
 
     /// Recreates every projection row from the documents; returns how many documents were read.

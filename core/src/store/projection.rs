@@ -7,6 +7,8 @@
 use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::search;
+
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::model::doc::{self, STATUS};
@@ -118,7 +120,17 @@ impl Projection {
                     assignee: doc::get_str(d, &ROOT, "assignee")?,
                     deadline: opt_i64(d, "deadline")?,
                 };
-                (row, any_conflict(d, report::REGISTERS)?, title, text_at(d, &ROOT, "description")?)
+                // The description, the address and every comment, one per line.
+                let mut body = text_at(d, &ROOT, "description")?;
+                if let Some((Value::Object(ObjType::Map), loc)) = d.get(&ROOT, "location")? {
+                    body.push('\n');
+                    body.push_str(&text_at(d, &loc, "address")?);
+                }
+                for comment in strings_of(d, "comments", Some("text"), id)? {
+                    body.push('\n');
+                    body.push_str(&comment);
+                }
+                (row, any_conflict(d, report::REGISTERS)?, title, body)
             }
             Kind::PatrolLog => {
                 let area = req_str(d, &ROOT, "area", id)?;
@@ -130,7 +142,8 @@ impl Projection {
                     members: strings_of(d, "members", Some("user"), id)?,
                     entries: d.length(&entries) as i64,
                 };
-                (row, any_conflict(d, patrol::REGISTERS)?, area, String::new())
+                let body = strings_of(d, "entries", Some("text"), id)?.join("\n");
+                (row, any_conflict(d, patrol::REGISTERS)?, area, body)
             }
             Kind::MediationCase => {
                 let place = req_str(d, &ROOT, "place", id)?;
@@ -153,6 +166,8 @@ impl Projection {
                 (row, any_conflict(d, case::REGISTERS)?, title, body)
             }
         };
+        // Indexed as searched: NFKC (full-width forms as half-width ones).
+        let (search_title, search_body) = (search::fold(&search_title), search::fold(&search_body));
         Ok(Projection { header, status, conflicted, body, search_title, search_body })
     }
 

@@ -1,15 +1,32 @@
-//! Full-text search over report titles and descriptions, patrol areas, and case places, parties
-//! and notes. The trigram tokenizer matches substrings, so Chinese text needs no word segmenter;
-//! queries shorter than three characters fall back to a substring scan.
+//! Full-text search as Chinese users type: over report titles, descriptions, addresses and
+//! comments, patrol areas and entries, and case places, parties and notes.
+//!
+//! - Text is folded to NFKC on both sides, so the full-width digits and letters of a Chinese
+//!   input method (`１２号楼`) find their half-width forms (`12号楼`).
+//! - Words separated by spaces must all match (`违章 建筑`).
+//! - The trigram tokenizer matches substrings, so Chinese needs no word segmenter; a word of
+//!   three characters or more uses the index, a shorter one is matched by a scan (`instr`).
+//! - The user's text is matched literally, never parsed as FTS syntax.
+//! - Hits come newest first (by arrival in this store), paged with a cursor like the queries;
+//!   the snippet marks each match in «», whatever its length.
 
 use rusqlite::Connection;
+use rusqlite::types::Value as SqlValue;
+use unicode_normalization::UnicodeNormalization;
 
+use super::query::{Page, PageRequest};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::model::Kind;
 
-/// Most hits one search returns.
+/// Most hits one page of a search returns.
 pub const MAX_HITS: u32 = 200;
+/// Longest query, in characters.
+const QUERY_CHARS: usize = 200;
+/// Most words of one query.
+const WORDS: usize = 8;
+/// Characters of context on each side of the first match in a snippet.
+const CONTEXT: usize = 16;
 
 /// One search result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,49 +38,180 @@ pub struct SearchHit {
     pub kind: Kind,
     /// Title (report title, patrol area, case place and parties).
     pub title: String,
-    /// Text around the match, the match in «».
+    /// Text around the first match, each match in «».
     pub snippet: String,
+}
+
+/// Text as it is indexed and searched: NFKC (full-width forms become half-width ones, a
+/// full-width space a space).
+pub(crate) fn fold(text: &str) -> String {
+    text.nfkc().collect()
+}
+
+/// The words of a query, folded; empty words and repeats are dropped.
+fn words(query: &str) -> Result<Vec<String>> {
+    let folded = fold(query);
+    crate::limits::text("query", folded.trim(), QUERY_CHARS)?;
+    let mut words: Vec<String> = Vec::new();
+    for w in folded.split_whitespace() {
+        if !words.iter().any(|x| x == w) {
+            words.push(w.to_string());
+        }
+    }
+    if words.len() > WORDS {
+        return Err(CoreError::invalid("query", format!("{} words; at most {WORDS}", words.len())));
+    }
+    Ok(words)
+}
+
+fn parse_cursor(cursor: &str) -> Result<i64> {
+    cursor.parse().map_err(|_| {
+        CoreError::invalid(
+            "page cursor",
+            format!("{:?} is not a search cursor", cursor.chars().take(40).collect::<String>()),
+        )
+    })
 }
 
 pub(crate) fn search(
     conn: &Connection,
     query: &str,
     kind: Option<Kind>,
-    limit: u32,
-) -> Result<Vec<SearchHit>> {
-    let q = query.trim();
-    crate::limits::text("query", q, 200)?;
-    if limit == 0 || limit > MAX_HITS {
-        return Err(CoreError::invalid("limit", format!("{limit}; must be 1..={MAX_HITS}")));
+    page: &PageRequest,
+) -> Result<Page<SearchHit>> {
+    let words = words(query)?;
+    if page.limit == 0 || page.limit > MAX_HITS {
+        return Err(CoreError::invalid("limit", format!("{}; must be 1..={MAX_HITS}", page.limit)));
     }
-    let kind_code = kind.map(|k| k.code());
-    let long_enough = q.chars().count() >= 3;
-    let sql = if long_enough {
-        "SELECT d.doc_id, d.kind, s.title, snippet(search, -1, '«', '»', '…', 12) \
-         FROM search s JOIN docs d ON d.id = s.rowid \
-         WHERE search MATCH ?1 AND (?2 IS NULL OR d.kind = ?2) ORDER BY rank LIMIT ?3"
-    } else {
-        "SELECT d.doc_id, d.kind, s.title, substr(s.title || ' ' || s.body, 1, 80) \
-         FROM search s JOIN docs d ON d.id = s.rowid \
-         WHERE (instr(lower(s.title), lower(?1)) > 0 OR instr(lower(s.body), lower(?1)) > 0) \
-         AND (?2 IS NULL OR d.kind = ?2) ORDER BY d.updated_at DESC LIMIT ?3"
-    };
-    // A phrase in double quotes: the user's text is matched literally, never parsed as FTS syntax.
-    let arg = if long_enough { format!("\"{}\"", q.replace('"', "\"\"")) } else { q.to_string() };
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(rusqlite::params![arg, kind_code, limit])?;
-    let mut hits = Vec::new();
+    let (long, short): (Vec<&String>, Vec<&String>) =
+        words.iter().partition(|w| w.chars().count() >= 3);
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    if !long.is_empty() {
+        // Each word a phrase in double quotes: matched literally, never parsed as FTS syntax.
+        let expr: Vec<String> =
+            long.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+        clauses.push("search MATCH ?".to_string());
+        params.push(SqlValue::Text(expr.join(" AND ")));
+    }
+    for w in &short {
+        clauses.push(
+            "(instr(lower(s.title), lower(?)) > 0 OR instr(lower(s.body), lower(?)) > 0)".into(),
+        );
+        params.push(SqlValue::Text((*w).clone()));
+        params.push(SqlValue::Text((*w).clone()));
+    }
+    if let Some(k) = kind {
+        clauses.push("d.kind = ?".into());
+        params.push(SqlValue::Integer(k.code()));
+    }
+    if let Some(after) = &page.after {
+        clauses.push("s.rowid < ?".into());
+        params.push(SqlValue::Integer(parse_cursor(after)?));
+    }
+    let sql = format!(
+        "SELECT d.doc_id, d.kind, s.title, s.body, s.rowid FROM search s JOIN docs d ON d.id = s.rowid \
+         WHERE {} ORDER BY s.rowid DESC LIMIT {}",
+        clauses.join(" AND "),
+        page.limit + 1
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+    let mut items = Vec::new();
+    let mut next = None;
     while let Some(r) = rows.next()? {
+        if items.len() == page.limit as usize {
+            next = items.last().map(|(_, rowid): &(SearchHit, i64)| rowid.to_string());
+            break;
+        }
         let bytes: Vec<u8> = r.get(0)?;
         let code: i64 = r.get(1)?;
         let id = DocId::from_slice(&bytes)?;
-        hits.push(SearchHit {
-            id,
-            kind: Kind::from_code(code)
-                .ok_or_else(|| CoreError::malformed(id, format!("unknown kind code {code}")))?,
-            title: r.get(2)?,
-            snippet: r.get(3)?,
-        });
+        let title: String = r.get(2)?;
+        let body: String = r.get(3)?;
+        let kind = Kind::from_code(code)
+            .ok_or_else(|| CoreError::malformed(id, format!("unknown kind code {code}")))?;
+        let hit = SearchHit { id, kind, snippet: snippet(&title, &body, &words), title };
+        items.push((hit, r.get(4)?));
     }
-    Ok(hits)
+    Ok(Page { items: items.into_iter().map(|(h, _)| h).collect(), next })
+}
+
+/// Case-insensitive (as SQLite's `lower`: ASCII letters) positions of `word` in `chars`.
+fn find(chars: &[char], word: &[char], from: usize) -> Option<usize> {
+    if word.is_empty() || word.len() > chars.len() {
+        return None;
+    }
+    (from..=chars.len() - word.len()).find(|&i| {
+        chars[i..i + word.len()].iter().zip(word).all(|(a, b)| a.eq_ignore_ascii_case(b))
+    })
+}
+
+/// The text around the first match in `body` (else in `title`), every match of a word marked.
+pub(crate) fn snippet(title: &str, body: &str, words: &[String]) -> String {
+    let words: Vec<Vec<char>> = words.iter().map(|w| w.chars().collect()).collect();
+    let first = |text: &[char]| words.iter().filter_map(|w| find(text, w, 0)).min();
+    let body_chars: Vec<char> = body.chars().collect();
+    let title_chars: Vec<char> = title.chars().collect();
+    let (text, at) = match first(&body_chars) {
+        Some(at) => (body_chars, at),
+        None => {
+            let at = first(&title_chars).unwrap_or(0);
+            (title_chars, at)
+        }
+    };
+    let start = at.saturating_sub(CONTEXT);
+    let end = (at + CONTEXT * 2).min(text.len());
+    let window = &text[start..end];
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    let mut i = 0;
+    while i < window.len() {
+        let hit = words.iter().filter(|w| find(window, w, i) == Some(i)).map(Vec::len).max();
+        match hit {
+            Some(n) => {
+                out.push('«');
+                out.extend(&window[i..i + n]);
+                out.push('»');
+                i += n;
+            }
+            None => {
+                out.push(if window[i] == '\n' { ' ' } else { window[i] });
+                i += 1;
+            }
+        }
+    }
+    if end < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_full_width_forms_and_splits_words() {
+        assert_eq!(fold("１２号楼　Ａ座"), "12号楼 A座");
+        assert_eq!(words("  违章　建筑 违章 ").unwrap(), vec!["违章", "建筑"]);
+        assert!(words("   ").is_err());
+        let nine: Vec<String> = (0..9).map(|i| format!("w{i}")).collect();
+        assert!(words(&nine.join(" ")).is_err());
+        assert_eq!(words(&nine[..8].join(" ")).unwrap().len(), 8);
+    }
+
+    #[test]
+    fn snippets_mark_every_match_of_any_length() {
+        let s =
+            snippet("标题", "新华小区7号楼顶有违章建筑，约20平方米", &["违".into(), "建筑".into()]);
+        assert_eq!(s, "新华小区7号楼顶有«违»章«建筑»，约20平方米");
+        let s = snippet("Broken RAIL on the bridge", "", &["rail".into()]);
+        assert_eq!(s, "Broken «RAIL» on the bridge");
+        let long = format!("{}违章{}", "甲".repeat(40), "乙".repeat(40));
+        let s = snippet("t", &long, &["违章".into()]);
+        assert!(s.starts_with('…') && s.ends_with('…') && s.contains("«违章»"), "{s}");
+    }
 }

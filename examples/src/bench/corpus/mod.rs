@@ -26,6 +26,11 @@ pub const GRIDS: usize = 50;
 pub const COMMON_QUERIES: &[&str] =
     &["违章搭建", "彩钢房", "噪音扰民", "井盖缺失", "退还船票", "净月潭", "rooftop", "streetlight"];
 
+/// Queries of several words as people type them (words of one, two or more characters,
+/// full-width digits), each of which the corpus holds somewhere.
+pub const MULTI_QUERIES: &[&str] =
+    &["违章 搭建", "噪音 扰民", "井盖 缺失", "净月潭 船票", "彩钢房 违建", "楼 顶", "rooftop shed"];
+
 /// Search terms of three or more characters that occur in no record.
 pub const MISSING_QUERIES: &[&str] = &["飞碟着陆", "量子计算机", "zebra crossing", "xylophone"];
 

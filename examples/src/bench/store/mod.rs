@@ -217,6 +217,17 @@ fn measure_search(
     report.record("store.search_common_ms", common.median(), Unit::Ms);
     report.record("store.search_rare_ms", rare.median(), Unit::Ms);
     report.record("store.search_missing_ms", missing.median(), Unit::Ms);
+    let mut multi = Samples::new();
+    for _ in 0..SEARCH_ROUNDS {
+        for term in corpus::MULTI_QUERIES {
+            let (hits, took) = timed(|| store.search(term, None, HITS));
+            if hits?.is_empty() {
+                progress(format_args!("warning: search for {term:?} found nothing"));
+            }
+            multi.push(took);
+        }
+    }
+    report.record("store.search_multi_ms", multi.median(), Unit::Ms);
     Ok(())
 }
 
