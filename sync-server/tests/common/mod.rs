@@ -178,6 +178,13 @@ impl TestServer {
         (resp.status().as_u16(), resp.text().await.unwrap())
     }
 
+    /// `GET /metrics` on the server's own metrics listener.
+    pub async fn metrics(&self) -> (u16, String) {
+        let url = self.running.metrics_url().expect("test servers serve /metrics");
+        let resp = self.http.get(format!("{url}/metrics")).send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
     pub fn epoch(&self) -> String {
         self.running.server().epoch().to_string()
     }
