@@ -43,7 +43,11 @@ async fn start_configured(
 ) -> TestServer {
     let config = tune(ServerConfig::new(dir.path()).with_listen("127.0.0.1:0".parse().unwrap()));
     let running = Server::start(&config).await.unwrap();
-    TestServer { dir, running, http: reqwest::Client::new() }
+    // Like a phone's client: a pooled connection is reused only well within the server's
+    // header timeout, after which the server closes it.
+    let http =
+        reqwest::Client::builder().pool_idle_timeout(config.header_timeout / 2).build().unwrap();
+    TestServer { dir, running, http }
 }
 
 /// Tokens of the devices enrolled by these tests, by server epoch and actor (a restarted server
