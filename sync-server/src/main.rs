@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod admin;
+
+use admin::{Admin, CodeCommand, DeviceCommand, IssueArgs, UserCommand};
 use clap::{Args, Parser, Subcommand};
 use fieldsync_core::limits;
-use fieldsync_core::policy::{PatrolKind, Profile, Role};
-use fieldsync_server::accounts::Accounts;
 use fieldsync_server::config::{
     DEFAULT_BLOB_QUOTA_BYTES, DEFAULT_BLOB_UPLOAD_IDLE, DEFAULT_DATA_DIR,
     DEFAULT_ENROLL_ATTEMPTS_PER_MINUTE, DEFAULT_ENROLL_BODY_BYTES,
@@ -48,126 +49,18 @@ enum Command {
     /// Users: add, list, change scopes.
     #[command(subcommand)]
     User(UserCommand),
-    /// Issue a single-use, expiring enrolment code for a user.
+    /// Enrolment codes: issue one for a user (`enroll-code <user>` works as `enroll-code issue
+    /// <user>`), list them, withdraw one.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     EnrollCode {
-        /// The user the code enrols a device for.
-        user: String,
-        /// Hours the code stays valid.
-        #[arg(long, default_value_t = 24)]
-        hours: u64,
-        /// Who issues it: an admin, or a grid leader for residents of their grids.
-        #[arg(long, default_value = "admin")]
-        by: String,
+        #[command(subcommand)]
+        action: Option<CodeCommand>,
+        #[command(flatten)]
+        issue: IssueArgs,
     },
     /// Devices: list, revoke.
     #[command(subcommand)]
     Device(DeviceCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum UserCommand {
-    /// Add a user with a role and one or more scopes.
-    Add {
-        /// The user id.
-        id: String,
-        /// resident, grid_leader, patrol, mediator, dispatcher or admin.
-        #[arg(long)]
-        role: Role,
-        /// For patrol members: police, cadre or volunteer.
-        #[arg(long)]
-        patrol: Option<PatrolKind>,
-        /// A scope path (repeat for several), e.g. jl/changchun/chaoyang/grid-07.
-        #[arg(long = "scope", required = true)]
-        scopes: Vec<String>,
-    },
-    /// List users.
-    List,
-    /// Replace a user's scopes (their phones follow at the next sync).
-    Scopes {
-        /// The user id.
-        id: String,
-        /// A scope path (repeat for several).
-        #[arg(long = "scope", required = true)]
-        scopes: Vec<String>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum DeviceCommand {
-    /// List devices.
-    List,
-    /// Revoke a device: its token stops working at once; its local data stays on the phone.
-    Revoke {
-        /// The device id (from `device list`).
-        id: String,
-    },
-}
-
-/// Runs an administration command on the accounts of the database in `data`.
-fn admin(data: &std::path::Path, command: Command) -> Result<(), String> {
-    std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
-    let accounts = Accounts::open(&ServerConfig::new(data).db_path()).map_err(|e| e.to_string())?;
-    let when = |ms: i64| fieldsync_core::time::format_ms(ms);
-    match command {
-        Command::User(UserCommand::Add { id, role, patrol, scopes }) => {
-            let u = accounts.add_user(&id, role, patrol, &scopes).map_err(|e| e.to_string())?;
-            println!("added {} ({}) in {}", u.id, role_label(&u.profile), scopes.join(", "));
-        }
-        Command::User(UserCommand::List) => {
-            for u in accounts.users().map_err(|e| e.to_string())? {
-                println!("{}\t{}\t{}", u.id, role_label(&u.profile), u.profile.scopes.join(","));
-            }
-        }
-        Command::User(UserCommand::Scopes { id, scopes }) => {
-            accounts.set_scopes(&id, &scopes).map_err(|e| e.to_string())?;
-            println!("{id} now works in {}", scopes.join(", "));
-        }
-        Command::EnrollCode { user, hours, by } => {
-            let issuer = accounts
-                .user(&by)
-                .map_err(|e| e.to_string())?
-                .map(|u| u.profile)
-                .or_else(|| {
-                    (by == "admin").then(|| Profile {
-                        user: "admin".into(),
-                        role: Role::Admin,
-                        patrol: None,
-                        scopes: vec![],
-                    })
-                })
-                .ok_or_else(|| format!("no user {by:?} to issue the code"))?;
-            let valid = std::time::Duration::from_secs(hours.saturating_mul(3600));
-            let issued = accounts.issue_code(&user, &issuer, valid).map_err(|e| e.to_string())?;
-            println!("{}", issued.code);
-            eprintln!("enrols one device for {user}; valid until {}", when(issued.expires_at));
-        }
-        Command::Device(DeviceCommand::List) => {
-            for d in accounts.devices().map_err(|e| e.to_string())? {
-                let state =
-                    d.revoked_at.map_or("active".to_string(), |t| format!("revoked {}", when(t)));
-                println!(
-                    "{}\t{}\t{}\tenrolled {}\t{state}",
-                    d.id,
-                    d.user,
-                    d.name,
-                    when(d.enrolled_at)
-                );
-            }
-        }
-        Command::Device(DeviceCommand::Revoke { id }) => {
-            accounts.revoke(&id).map_err(|e| e.to_string())?;
-            println!("revoked {id}");
-        }
-        Command::Serve(_) | Command::NewEpoch => {}
-    }
-    Ok(())
-}
-
-fn role_label(p: &Profile) -> String {
-    match p.patrol {
-        Some(k) => format!("{}/{}", p.role, k),
-        None => p.role.to_string(),
-    }
 }
 
 #[derive(Debug, Args)]
@@ -345,9 +238,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run(serve(config(cli.data, &cli.serve))),
         Some(Command::Serve(args)) => run(serve(config(cli.data, &args))),
-        Some(c @ (Command::User(_) | Command::EnrollCode { .. } | Command::Device(_))) => {
-            admin(&cli.data, c)
+        Some(Command::User(c)) => admin::run(&cli.data, Admin::User(c)),
+        Some(Command::EnrollCode { action, issue }) => {
+            admin::run(&cli.data, Admin::EnrollCode(action, issue))
         }
+        Some(Command::Device(c)) => admin::run(&cli.data, Admin::Device(c)),
         Some(Command::NewEpoch) => {
             let path = ServerConfig::new(&cli.data).db_path();
             SqliteStorage::renew_epoch(&path)

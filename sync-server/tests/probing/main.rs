@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod disabled;
 mod enrolment;
 mod metrics;
 mod slow_clients;
