@@ -132,8 +132,9 @@ pub struct ServerConfig {
     /// Connections open at once, all clients together; a connection past it is closed at once.
     /// Lowered when serving to what the process's file descriptor limit leaves room for.
     pub max_connections: usize,
-    /// Connections open at once from one client address (an IPv6 /64 counts as one); a
-    /// connection past it is closed at once. Trusted proxies are held only to the total.
+    /// Connections open at once from one client address (an IPv6 /64 counts as one), at most
+    /// a quarter of the total; a connection past it is closed at once. Trusted proxies are held
+    /// only to the total.
     pub max_connections_per_address: usize,
     /// Largest `POST /v1/enroll` body on the wire (`413 too_large` past it, before it is read).
     pub enroll_body_bytes: usize,

@@ -116,8 +116,9 @@ struct ServeArgs {
     #[arg(long, env = "FIELDSYNC_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS as u64,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
-    /// Connections open at once from one client address (an IPv6 /64 counts as one); one past
-    /// it is closed at once. Trusted proxies are held only to --max-connections.
+    /// Connections open at once from one client address (an IPv6 /64 counts as one), at most a
+    /// quarter of --max-connections; one past it is closed at once. Trusted proxies are held
+    /// only to --max-connections.
     #[arg(long, env = "FIELDSYNC_MAX_CONNECTIONS_PER_ADDRESS",
           default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS as u64,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]

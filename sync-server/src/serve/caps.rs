@@ -1,7 +1,9 @@
 //! Caps on the connections open at once: in all, so the server never runs out of file
 //! descriptors (a server at its descriptor limit cannot accept anyone, `/healthz` included), and
 //! per client address, so one client (or a few) cannot take every place. A connection past a
-//! cap is closed as soon as it is accepted: it costs the server one accept and one close.
+//! cap is closed as soon as it is accepted: it costs the server one accept and one close. One
+//! address is held to at most a quarter of all places, so even when the descriptor limit
+//! lowers the total, a few addresses cannot take every place.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -54,9 +56,19 @@ impl ConnectionCaps {
                  configured; raise it to serve more"
             );
         }
+        // One address never takes more than a quarter of the places, whatever the total ends
+        // up being: the others keep room to be served.
+        let per_address_effective = per_address.min(effective / 4).max(1);
+        if per_address_effective < per_address {
+            tracing::warn!(
+                configured = per_address,
+                effective = per_address_effective,
+                "connections per address lowered to a quarter of the connections in all"
+            );
+        }
         ConnectionCaps {
             total: effective,
-            per_address: per_address.max(1),
+            per_address: per_address_effective,
             open: Mutex::new(Open::default()),
             refused_total: AtomicU64::new(0),
             refused_address: AtomicU64::new(0),
@@ -155,6 +167,8 @@ mod tests {
     #[test]
     fn caps_all_connections_and_each_address_and_frees_places() {
         let caps = Arc::new(ConnectionCaps::new(3, 2));
+        assert_eq!(caps.per_address, 1, "a quarter of the total at most, at least one");
+        let caps = Arc::new(ConnectionCaps { per_address: 2, ..ConnectionCaps::new(3, 2) });
         let (a, b, c) =
             ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap());
         let a1 = caps.admit(a, false).unwrap();
@@ -171,6 +185,8 @@ mod tests {
     #[test]
     fn a_trusted_proxy_is_held_only_to_the_total() {
         let caps = Arc::new(ConnectionCaps::new(10, 1));
+        assert_eq!(ConnectionCaps::new(10_000, 256).per_address, 256);
+        assert_eq!(ConnectionCaps::new(400, 256).per_address, 100);
         let proxy = "10.0.0.9".parse().unwrap();
         let held: Vec<_> = (0..5).map(|_| caps.admit(proxy, true).unwrap()).collect();
         assert_eq!(caps.open(), held.len());

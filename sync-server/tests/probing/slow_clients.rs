@@ -125,7 +125,7 @@ async fn an_oversize_enrolment_is_refused_before_its_body_is_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_are_capped_per_address_and_in_all_and_places_free_up() {
-    let server = server(30, 30, 5, 3).await;
+    let server = server(30, 30, 12, 3).await;
     let addr = server.running.addr();
     let mut first: Vec<TcpStream> = Vec::new();
     for _ in 0..3 {
@@ -135,12 +135,18 @@ async fn connections_are_capped_per_address_and_in_all_and_places_free_up() {
     let mut extra = connect_from([127, 0, 0, 1], addr).await;
     let (_, closed) = read_until_closed(&mut extra, Duration::from_secs(2)).await;
     assert!(closed, "the fourth connection of one address is closed");
-    // Another address still gets in, until the total is reached.
+    // Other addresses still get in, until the total is reached.
     let mut second = connect_from([127, 0, 0, 2], addr).await;
     let answer = raw_request(&mut second, "GET /healthz HTTP/1.1\r\nHost: x", b"").await;
     assert_eq!(answer, (200, "ok".into()));
-    let _fifth = connect_from([127, 0, 0, 2], addr).await;
-    let mut over = connect_from([127, 0, 0, 3], addr).await;
+    let mut others = Vec::new();
+    for from in [[127, 0, 0, 2], [127, 0, 0, 2], [127, 0, 0, 3], [127, 0, 0, 3], [127, 0, 0, 3]] {
+        others.push(connect_from(from, addr).await);
+    }
+    for _ in 0..3 {
+        others.push(connect_from([127, 0, 0, 4], addr).await);
+    }
+    let mut over = connect_from([127, 0, 0, 5], addr).await;
     let (_, closed) = read_until_closed(&mut over, Duration::from_secs(2)).await;
     assert!(closed, "past the total, any address is closed");
     // The held connections are still served.
