@@ -81,10 +81,19 @@ pub enum FieldError {
         /// The server's explanation.
         detail: String,
     },
-    /// The server refused the enrolment code: unknown, used already, expired or mistyped.
+    /// The server no longer accepts this user's devices (the user was disabled by an
+    /// administrator); it may accept them again. Data on the phone stays; nothing needs to be
+    /// enrolled again.
+    #[error("this user was disabled: {detail}")]
+    UserDisabled {
+        /// The server's explanation.
+        detail: String,
+    },
+    /// The server refused the enrolment code: unknown, used already, expired, withdrawn or
+    /// mistyped.
     #[error("enrolment code refused ({code}): {detail}")]
     CodeRefused {
-        /// `code_unknown`, `code_used`, `code_expired` or `malformed_code`.
+        /// `code_unknown`, `code_used`, `code_expired`, `code_revoked` or `malformed_code`.
         code: String,
         /// The server's explanation.
         detail: String,
@@ -252,6 +261,9 @@ impl From<CoreError> for FieldError {
             CoreError::Server { code, message, .. } if code == "device_revoked" => {
                 FieldError::DeviceRevoked { detail: message }
             }
+            CoreError::Server { code, message, .. } if code == "user_disabled" => {
+                FieldError::UserDisabled { detail: message }
+            }
             CoreError::Server { code, message, .. }
                 if code.starts_with("code_") || code == "malformed_code" =>
             {
@@ -296,5 +308,25 @@ impl From<CoreError> for FieldError {
 impl From<uniffi::UnexpectedUniFFICallbackError> for FieldError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
         FieldError::Callback { detail: e.reason }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(status: u16, code: &str) -> FieldError {
+        FieldError::from(CoreError::Server { status, code: code.into(), message: "why".into() })
+    }
+
+    #[test]
+    fn the_server_refusing_a_device_or_its_user_reaches_the_app_typed() {
+        assert!(matches!(server(403, "device_revoked"), FieldError::DeviceRevoked { .. }));
+        assert!(matches!(server(403, "user_disabled"), FieldError::UserDisabled { .. }));
+        assert!(matches!(
+            server(403, "code_revoked"),
+            FieldError::CodeRefused { code, .. } if code == "code_revoked"
+        ));
+        assert!(matches!(server(429, "rate_limited"), FieldError::Server { status: 429, .. }));
     }
 }

@@ -52,7 +52,8 @@ async fn the_heads_check_sees_what_the_server_lacks_and_what_a_device_lacks() {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(server.serve(listener, std::future::pending()));
-    let bench = BenchServer::remote(&url, dir.path()).unwrap();
+    // This test reads no metrics: the served listener stands in for the metrics one.
+    let bench = BenchServer::remote(&url, &url, dir.path()).unwrap();
 
     let grid = "jl/cc/grid-1";
     let mut resident = device(&bench, "resident-1", Role::Resident, grid);

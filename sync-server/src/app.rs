@@ -1,5 +1,5 @@
-//! The shared state of a running server and its router: routes, and the layers around them
-//! (tracing, panic catching, metrics).
+//! The shared state of a running server and its routers: the API's routes and the layers
+//! around them (tracing, panic catching, metrics, the body timeout), and `/metrics` on its own.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -12,18 +12,21 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::accounts::Accounts;
 use crate::auth;
 use crate::blobs::{self, BlobStore};
 use crate::cache::DocCache;
+use crate::client_addr::TrustedProxies;
 use crate::config::ServerConfig;
-use crate::enroll::{self, RateLimiter};
+use crate::enroll::{self, budget::Budgets};
 use crate::error::{ServerError, error_response};
 use crate::feed::FeedCache;
 use crate::locks::DocLocks;
 use crate::metrics::{self, Metrics};
+use crate::serve::{self, caps::ConnectionCaps};
 use crate::storage::Storage;
 use crate::{reconcile, refusals, sync, visible};
 
@@ -39,8 +42,24 @@ pub(crate) struct App {
     pub(crate) feed: FeedCache,
     /// Users, devices, enrolment codes.
     pub(crate) accounts: Arc<Accounts>,
-    /// Enrolment attempts per address.
-    pub(crate) enrolments: RateLimiter,
+    /// Enrolment attempts per client address.
+    pub(crate) enrolments: Budgets,
+    /// Proxies whose forwarding headers name the client.
+    pub(crate) trusted_proxies: TrustedProxies,
+    /// Open connections of the API's listener.
+    pub(crate) connections: Arc<ConnectionCaps>,
+    /// Open connections of the `/metrics` listener.
+    metrics_connections: Arc<ConnectionCaps>,
+    /// See [`ServerConfig::header_timeout`].
+    header_timeout: Duration,
+    /// See [`ServerConfig::stall_timeout`].
+    pub(crate) stall_timeout: Duration,
+    /// See [`ServerConfig::enroll_body_bytes`].
+    pub(crate) enroll_body_bytes: usize,
+    /// See [`ServerConfig::visible_body_bytes`].
+    pub(crate) visible_body_bytes: usize,
+    /// SHA-256 of the token that opens `/metrics` on the API's listener, if there is one.
+    pub(crate) metrics_token: Option<Vec<u8>>,
     /// Counters.
     pub(crate) metrics: Metrics,
     /// The highest seq known committed (for `/metrics` and a fast `cursor_ahead` check).
@@ -76,7 +95,24 @@ impl App {
             locks: Arc::new(DocLocks::default()),
             feed: FeedCache::new(config.feed_cache_bytes),
             accounts,
-            enrolments: RateLimiter::default(),
+            enrolments: Budgets::new(
+                config.enroll_attempts_per_minute,
+                config.enroll_failures_per_minute,
+            ),
+            trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
+            connections: Arc::new(ConnectionCaps::new(
+                config.max_connections,
+                config.max_connections_per_address,
+            )),
+            metrics_connections: Arc::new(ConnectionCaps::new(
+                METRICS_CONNECTIONS,
+                METRICS_CONNECTIONS,
+            )),
+            header_timeout: config.header_timeout,
+            stall_timeout: config.stall_timeout,
+            enroll_body_bytes: config.enroll_body_bytes,
+            visible_body_bytes: config.visible_body_bytes,
+            metrics_token: config.metrics_token.as_deref().map(metrics::token_hash),
             metrics: Metrics::default(),
             log_seq: AtomicU64::new(log_end),
             doc_bytes: config.doc_bytes.min(fieldsync_core::limits::DOC_BYTES),
@@ -116,7 +152,25 @@ impl App {
     pub(crate) fn in_flight(&self) -> usize {
         self.max_in_flight.saturating_sub(self.admission.available_permits())
     }
+
+    /// How the API's listener serves connections.
+    pub(crate) fn serve_limits(&self) -> serve::Limits {
+        serve::Limits {
+            caps: self.connections.clone(),
+            trusted: self.trusted_proxies.clone(),
+            header_timeout: self.header_timeout,
+            stall_timeout: self.stall_timeout,
+        }
+    }
+
+    /// How the `/metrics` listener serves connections: the same timeouts, its own caps.
+    pub(crate) fn metrics_limits(&self) -> serve::Limits {
+        serve::Limits { caps: self.metrics_connections.clone(), ..self.serve_limits() }
+    }
 }
+
+/// Connections open at once on the `/metrics` listener (a scraper or two).
+const METRICS_CONNECTIONS: usize = 16;
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     error_response(
@@ -135,6 +189,12 @@ async fn not_found() -> Response {
 pub(crate) fn router(app: Arc<App>) -> Router {
     // Reading or writing documents takes an enrolled, unrevoked device.
     let device = middleware::from_fn_with_state(app.clone(), auth::require_device);
+    // `/metrics` is here only behind its token; without one it is an unknown route.
+    let metrics = match app.metrics_token {
+        Some(_) => get(metrics::handle)
+            .route_layer(middleware::from_fn_with_state(app.clone(), metrics::require_token)),
+        None => get(not_found),
+    };
     Router::new()
         .route("/v1/sync", post(sync::handle).route_layer(device.clone()))
         .route("/v1/reconcile", post(reconcile::handle).route_layer(device.clone()))
@@ -152,10 +212,22 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         )
         .route("/v1/me", get(auth::me).route_layer(device))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics::handle))
+        .route("/metrics", metrics)
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(app.clone(), metrics::track))
         .layer(TraceLayer::new_for_http())
+        // A body whose next bytes do not come within the stall timeout ends with an error the
+        // handler answers `408 request_timeout`: a stalled upload does not hold its connection.
+        .layer(RequestBodyTimeoutLayer::new(app.stall_timeout))
+        .with_state(app)
+}
+
+/// `/metrics` alone, for its own listener.
+pub(crate) fn metrics_router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::handle))
+        .fallback(not_found)
+        .layer(CatchPanicLayer::custom(panic_response))
         .with_state(app)
 }

@@ -108,6 +108,10 @@ pub(crate) async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, Ser
             ),
         });
     }
+    // Read on every request, not cached: disabling a user stops their devices at once.
+    if found.user_disabled_at.is_some() {
+        return Err(crate::accounts::disabled_error());
+    }
     Ok(Caller { device: found.device, profile: found.profile })
 }
 

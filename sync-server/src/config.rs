@@ -1,6 +1,6 @@
 //! What a server is started with: where it listens, where its data lives, and its bounds.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,6 +20,62 @@ pub const DEFAULT_BLOB_QUOTA_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// How long an upload may receive nothing before the server ends it (30 days).
 pub const DEFAULT_BLOB_UPLOAD_IDLE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Where the binary serves `/metrics` unless told otherwise: loopback only, its own port.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9180";
+
+/// How long a client has to send a request's head, counted from when its connection opened or
+/// its previous answer was sent (so it is also how long a kept-alive connection may sit idle).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a client may keep the server waiting in the middle of a request: for the next
+/// bytes of its body, or to take the next bytes of the answer.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections open at once, all clients together (lowered to what the process's file
+/// descriptor limit allows, see `serve::caps`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Connections open at once from one client address (an IPv6 /64 counts as one address).
+/// Phones hold a connection for a sync and a short keep-alive, so even a town's phones behind
+/// one carrier NAT stay far below it; a trusted proxy is not held to it.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
+/// Largest `POST /v1/enroll` body on the wire: an EnrollRequest is a code, a device name and
+/// an actor id, well under 1 KiB even uncompressed.
+pub const DEFAULT_ENROLL_BODY_BYTES: usize = 4 * 1024;
+/// Largest `POST /v1/visible` body on the wire: 1,000 document ids (18 bytes each in CBOR,
+/// incompressible) and the envelope.
+pub const DEFAULT_VISIBLE_BODY_BYTES: usize = 64 * 1024;
+/// Enrolment attempts one client address may make per minute, whatever their outcome. A town
+/// enrolling its phones in one morning behind one address makes a few a minute.
+pub const DEFAULT_ENROLL_ATTEMPTS_PER_MINUTE: u32 = 600;
+/// Failed enrolment attempts (malformed, unknown, used, expired or revoked codes, or a code of
+/// a disabled user) one client address may make per minute.
+pub const DEFAULT_ENROLL_FAILURES_PER_MINUTE: u32 = 20;
+
+/// An IP address or a network (`10.0.0.0/8`, `fd00::/8`): a reverse proxy trusted to say which
+/// client it forwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TrustedProxy(pub ipnet::IpNet);
+
+impl TrustedProxy {
+    /// Whether `ip` is this proxy (or in this network).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.contains(&crate::client_addr::canonical(ip))
+    }
+}
+
+impl std::str::FromStr for TrustedProxy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Ok(net) = s.parse::<ipnet::IpNet>() {
+            return Ok(TrustedProxy(net.trunc()));
+        }
+        let ip = s.parse::<IpAddr>().map(crate::client_addr::canonical);
+        ip.map(|ip| TrustedProxy(ipnet::IpNet::from(ip))).map_err(|_| {
+            format!("{s:?} is not an IP address or a network such as 10.0.0.0/8 or fd00::/8")
+        })
+    }
+}
 
 /// How hard a commit works to survive a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,6 +121,39 @@ pub struct ServerConfig {
     /// An upload that has received no byte for this long is ended (its bytes removed, its
     /// quota freed): its device went away (wiped, lost, the record's photo never coming).
     pub blob_upload_idle: Duration,
+    /// How long a client has to send a request's head, from when its connection opened or its
+    /// previous answer was sent; past it the connection is closed. It is also how long a
+    /// kept-alive connection may sit idle (hyper counts both with one timer).
+    pub header_timeout: Duration,
+    /// How long a client may keep the server waiting in the middle of a request, for the next
+    /// bytes of its body (then `408 request_timeout`) or to take the next bytes of an answer
+    /// (then the connection is closed).
+    pub stall_timeout: Duration,
+    /// Connections open at once, all clients together; a connection past it is closed at once.
+    /// Lowered when serving to what the process's file descriptor limit leaves room for.
+    pub max_connections: usize,
+    /// Connections open at once from one client address (an IPv6 /64 counts as one), at most
+    /// a quarter of the total; a connection past it is closed at once. Trusted proxies are held
+    /// only to the total.
+    pub max_connections_per_address: usize,
+    /// Largest `POST /v1/enroll` body on the wire (`413 too_large` past it, before it is read).
+    pub enroll_body_bytes: usize,
+    /// Largest `POST /v1/visible` body on the wire (`413 too_large` past it).
+    pub visible_body_bytes: usize,
+    /// Enrolment attempts one client address may make per minute, whatever their outcome
+    /// (`429 rate_limited` past it).
+    pub enroll_attempts_per_minute: u32,
+    /// Failed enrolment attempts one client address may make per minute (`429 rate_limited`
+    /// past it, until the budget refills).
+    pub enroll_failures_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client; from any
+    /// other peer those headers are ignored.
+    pub trusted_proxies: Vec<TrustedProxy>,
+    /// Where `/metrics` is served on a listener of its own (`None`: not on its own listener).
+    pub metrics_listen: Option<SocketAddr>,
+    /// A token that opens `/metrics` on the main listener (`Authorization: Bearer <token>`);
+    /// without it `/metrics` is not served there.
+    pub metrics_token: Option<String>,
 }
 
 impl ServerConfig {
@@ -76,6 +165,12 @@ impl ServerConfig {
     /// Listens on `addr` instead.
     pub fn with_listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// Serves `/metrics` on `addr` (port 0: a free port), or on no listener of its own.
+    pub fn with_metrics_listen(mut self, addr: Option<SocketAddr>) -> Self {
+        self.metrics_listen = addr;
         self
     }
 
@@ -100,6 +195,19 @@ impl Default for ServerConfig {
             max_blob_bytes: DEFAULT_MAX_BLOB_BYTES,
             blob_quota_bytes: DEFAULT_BLOB_QUOTA_BYTES,
             blob_upload_idle: DEFAULT_BLOB_UPLOAD_IDLE,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            enroll_body_bytes: DEFAULT_ENROLL_BODY_BYTES,
+            visible_body_bytes: DEFAULT_VISIBLE_BODY_BYTES,
+            enroll_attempts_per_minute: DEFAULT_ENROLL_ATTEMPTS_PER_MINUTE,
+            enroll_failures_per_minute: DEFAULT_ENROLL_FAILURES_PER_MINUTE,
+            trusted_proxies: Vec::new(),
+            // In-process servers (tests, examples) get a free loopback port, so that several
+            // can run at once; the binary's default is DEFAULT_METRICS_LISTEN.
+            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            metrics_token: None,
         }
     }
 }

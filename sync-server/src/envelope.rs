@@ -15,41 +15,70 @@ use crate::error::ServerError;
 /// Bodies up to this size are decoded and encoded in place; larger ones on a blocking thread.
 const INLINE_BYTES: usize = 32 * 1024;
 
-/// A body over the limit is still read (and dropped) up to this size, so that the client gets
-/// the `413` answer rather than a connection reset halfway through its upload.
-const DRAIN_BYTES: usize = 2 * limits::BODY_BYTES;
+/// What the small messages (an enrolment, a visible request) may inflate to: 1,000 document
+/// ids are 18 KiB.
+const SMALL_INFLATED_BYTES: usize = 64 * 1024;
 
-/// Reads a request body, refusing one over the wire limit.
-pub(crate) async fn read_body(headers: &HeaderMap, mut body: Body) -> Result<Bytes, ServerError> {
-    let too_large = || {
-        ServerError::TooLarge(format!("the body is over {} bytes on the wire", limits::BODY_BYTES))
-    };
+/// Reads a request body, refusing one over the wire limit of sync and reconcile requests.
+pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ServerError> {
+    read_body_within(headers, body, limits::BODY_BYTES).await
+}
+
+/// Reads a request body of at most `limit` bytes. A body over it is still read (and dropped)
+/// up to twice the limit, so that the client gets the `413` answer rather than a connection
+/// reset halfway through its upload; one declared (`Content-Length`) or found larger than that
+/// is refused at once, unread, and its connection closed. A body whose next bytes do not come within the stall
+/// timeout is refused `408 request_timeout`.
+pub(crate) async fn read_body_within(
+    headers: &HeaderMap,
+    mut body: Body,
+    limit: usize,
+) -> Result<Bytes, ServerError> {
+    let drain = limit.saturating_mul(2);
+    let too_large = || ServerError::TooLarge(format!("the body is over {limit} bytes on the wire"));
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > DRAIN_BYTES as u64) {
+    if declared.is_some_and(|n| n > drain as u64) {
         return Err(too_large());
     }
-    let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(0).min(limits::BODY_BYTES));
+    let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(0).min(limit));
     let mut buf = Vec::with_capacity(capacity);
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
-        let frame = frame
-            .map_err(|e| ServerError::MalformedBody(format!("the body could not be read: {e}")))?;
+        let frame = frame.map_err(|e| {
+            if is_timeout(&e) {
+                ServerError::RequestTimeout(format!("the body stalled: {e}"))
+            } else {
+                ServerError::MalformedBody(format!("the body could not be read: {e}"))
+            }
+        })?;
         if let Ok(data) = frame.into_data() {
             total = total.saturating_add(data.len());
-            if total <= limits::BODY_BYTES {
+            if total <= limit {
                 buf.extend_from_slice(&data);
-            } else if total > DRAIN_BYTES {
+            } else if total > drain {
                 return Err(too_large());
             }
         }
     }
-    if total > limits::BODY_BYTES {
+    if total > limit {
         return Err(too_large());
     }
     Ok(Bytes::from(buf))
+}
+
+/// Whether a body error is the body timeout's.
+fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 #[derive(serde::Deserialize)]
@@ -58,7 +87,17 @@ struct Probe {
 }
 
 pub(crate) fn decode_now<T: DeserializeOwned>(body: &[u8]) -> Result<T, ServerError> {
-    match protocol::decode::<T>(body) {
+    decode_limited(body, limits::INFLATED_BYTES)
+}
+
+/// Decodes a small message (an enrolment, a visible request) in place: it may inflate to
+/// [`SMALL_INFLATED_BYTES`] at most.
+pub(crate) fn decode_small<T: DeserializeOwned>(body: &[u8]) -> Result<T, ServerError> {
+    decode_limited(body, SMALL_INFLATED_BYTES)
+}
+
+fn decode_limited<T: DeserializeOwned>(body: &[u8], inflated: usize) -> Result<T, ServerError> {
+    match protocol::decode_within::<T>(body, inflated) {
         Ok(msg) => Ok(msg),
         Err(DecodeError::TooLarge { limit }) => {
             Err(ServerError::TooLarge(format!("the body inflates past {limit} bytes")))
@@ -99,6 +138,18 @@ pub(crate) async fn admitted<'a, T: DeserializeOwned + Send + 'static>(
     let body = read_body(headers, body).await?;
     let turn = app.admit().await?;
     Ok((turn, decode(body).await?))
+}
+
+/// Like [`admitted`], for a small message of at most `limit` bytes on the wire.
+pub(crate) async fn admitted_small<'a, T: DeserializeOwned + Send + 'static>(
+    app: &'a crate::app::App,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<(tokio::sync::SemaphorePermit<'a>, T), ServerError> {
+    let body = read_body_within(headers, body, limit).await?;
+    let turn = app.admit().await?;
+    Ok((turn, decode_small(&body)?))
 }
 
 /// Checks the protocol version of a decoded message.

@@ -65,9 +65,17 @@ pub enum ServerError {
         /// What is wrong, for people.
         message: String,
     },
-    /// Too many attempts from one address.
+    /// A request body whose next bytes did not come within the stall timeout.
     #[error("{0}")]
-    RateLimited(String),
+    RequestTimeout(String),
+    /// Too many attempts from one address.
+    #[error("{message}")]
+    RateLimited {
+        /// What was limited, and when to try again, for people.
+        message: String,
+        /// Seconds to wait before trying again (the `Retry-After` header).
+        retry_after: u64,
+    },
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -92,7 +100,8 @@ impl ServerError {
             ServerError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ServerError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
             ServerError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
-            ServerError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ServerError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ServerError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ServerError::Unavailable(_) | ServerError::Storage(StorageError::Closed) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
@@ -119,7 +128,15 @@ impl IntoResponse for ServerError {
         } else {
             tracing::debug!(code, "request refused: {self}");
         }
-        error_response(status, code, self.to_string())
+        let retry_after = match &self {
+            ServerError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
+        let mut response = error_response(status, code, self.to_string());
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        response
     }
 }
 

@@ -5,15 +5,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod admin;
+
+use admin::{Admin, CodeCommand, DeviceCommand, IssueArgs, UserCommand};
 use clap::{Args, Parser, Subcommand};
 use fieldsync_core::limits;
-use fieldsync_core::policy::{PatrolKind, Profile, Role};
-use fieldsync_server::accounts::Accounts;
 use fieldsync_server::config::{
-    DEFAULT_BLOB_QUOTA_BYTES, DEFAULT_BLOB_UPLOAD_IDLE, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
-    DEFAULT_MAX_BLOB_BYTES,
+    DEFAULT_BLOB_QUOTA_BYTES, DEFAULT_BLOB_UPLOAD_IDLE, DEFAULT_DATA_DIR,
+    DEFAULT_ENROLL_ATTEMPTS_PER_MINUTE, DEFAULT_ENROLL_BODY_BYTES,
+    DEFAULT_ENROLL_FAILURES_PER_MINUTE, DEFAULT_HEADER_TIMEOUT, DEFAULT_LISTEN,
+    DEFAULT_MAX_BLOB_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    DEFAULT_METRICS_LISTEN, DEFAULT_STALL_TIMEOUT, DEFAULT_VISIBLE_BODY_BYTES, TrustedProxy,
 };
-use fieldsync_server::{Durability, Server, ServerConfig, SqliteStorage};
+use fieldsync_server::{Durability, Listeners, Server, ServerConfig, SqliteStorage};
 use tracing_subscriber::EnvFilter;
 
 // glibc's malloc keeps what bursts of requests freed in its per-thread arenas, between the
@@ -45,16 +49,14 @@ enum Command {
     /// Users: add, list, change scopes.
     #[command(subcommand)]
     User(UserCommand),
-    /// Issue a single-use, expiring enrolment code for a user.
+    /// Enrolment codes: issue one for a user (`enroll-code <user>` works as `enroll-code issue
+    /// <user>`), list them, withdraw one.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     EnrollCode {
-        /// The user the code enrols a device for.
-        user: String,
-        /// Hours the code stays valid.
-        #[arg(long, default_value_t = 24)]
-        hours: u64,
-        /// Who issues it: an admin, or a grid leader for residents of their grids.
-        #[arg(long, default_value = "admin")]
-        by: String,
+        #[command(subcommand)]
+        action: Option<CodeCommand>,
+        #[command(flatten)]
+        issue: IssueArgs,
     },
     /// Devices: list, revoke.
     #[command(subcommand)]
@@ -71,105 +73,6 @@ enum Command {
     },
 }
 
-#[derive(Debug, Subcommand)]
-enum UserCommand {
-    /// Add a user with a role and one or more scopes.
-    Add {
-        /// The user id.
-        id: String,
-        /// resident, grid_leader, patrol, mediator, dispatcher or admin.
-        #[arg(long)]
-        role: Role,
-        /// For patrol members: police, cadre or volunteer.
-        #[arg(long)]
-        patrol: Option<PatrolKind>,
-        /// A scope path (repeat for several), e.g. jl/changchun/chaoyang/grid-07.
-        #[arg(long = "scope", required = true)]
-        scopes: Vec<String>,
-    },
-    /// List users.
-    List,
-    /// Replace a user's scopes (their phones follow at the next sync).
-    Scopes {
-        /// The user id.
-        id: String,
-        /// A scope path (repeat for several).
-        #[arg(long = "scope", required = true)]
-        scopes: Vec<String>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum DeviceCommand {
-    /// List devices.
-    List,
-    /// Revoke a device: its token stops working at once; its local data stays on the phone.
-    Revoke {
-        /// The device id (from `device list`).
-        id: String,
-    },
-}
-
-/// Runs an administration command on the accounts of the database in `data`.
-fn admin(data: &std::path::Path, command: Command) -> Result<(), String> {
-    std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
-    let accounts = Accounts::open(&ServerConfig::new(data).db_path()).map_err(|e| e.to_string())?;
-    let when = |ms: i64| fieldsync_core::time::format_ms(ms);
-    match command {
-        Command::User(UserCommand::Add { id, role, patrol, scopes }) => {
-            let u = accounts.add_user(&id, role, patrol, &scopes).map_err(|e| e.to_string())?;
-            println!("added {} ({}) in {}", u.id, role_label(&u.profile), scopes.join(", "));
-        }
-        Command::User(UserCommand::List) => {
-            for u in accounts.users().map_err(|e| e.to_string())? {
-                println!("{}\t{}\t{}", u.id, role_label(&u.profile), u.profile.scopes.join(","));
-            }
-        }
-        Command::User(UserCommand::Scopes { id, scopes }) => {
-            accounts.set_scopes(&id, &scopes).map_err(|e| e.to_string())?;
-            println!("{id} now works in {}", scopes.join(", "));
-        }
-        Command::EnrollCode { user, hours, by } => {
-            let issuer = accounts
-                .user(&by)
-                .map_err(|e| e.to_string())?
-                .map(|u| u.profile)
-                .or_else(|| {
-                    (by == "admin").then(|| Profile {
-                        user: "admin".into(),
-                        role: Role::Admin,
-                        patrol: None,
-                        scopes: vec![],
-                    })
-                })
-                .ok_or_else(|| format!("no user {by:?} to issue the code"))?;
-            let valid = std::time::Duration::from_secs(hours.saturating_mul(3600));
-            let issued = accounts.issue_code(&user, &issuer, valid).map_err(|e| e.to_string())?;
-            println!("{}", issued.code);
-            eprintln!("enrols one device for {user}; valid until {}", when(issued.expires_at));
-        }
-        Command::Device(DeviceCommand::List) => {
-            for d in accounts.devices().map_err(|e| e.to_string())? {
-                let state =
-                    d.revoked_at.map_or("active".to_string(), |t| format!("revoked {}", when(t)));
-                println!(
-                    "{}\t{}\t{}\tenrolled {}\t{state}",
-                    d.id,
-                    d.user,
-                    d.name,
-                    when(d.enrolled_at)
-                );
-            }
-        }
-        Command::Device(DeviceCommand::Revoke { id }) => {
-            accounts.revoke(&id).map_err(|e| e.to_string())?;
-            println!("revoked {id}");
-        }
-        Command::Serve(_) | Command::NewEpoch | Command::Refusals { .. } => {}
-    }
-    Ok(())
-}
-
 /// Prints the listed refusals of the database in `data`, one per line.
 fn list_refusals(data: &std::path::Path, scopes: Vec<String>, after: i64) -> Result<(), String> {
     let path = ServerConfig::new(data).db_path();
@@ -184,13 +87,6 @@ fn list_refusals(data: &std::path::Path, scopes: Vec<String>, after: i64) -> Res
         );
     }
     Ok(())
-}
-
-fn role_label(p: &Profile) -> String {
-    match p.patrol {
-        Some(k) => format!("{}/{}", p.role, k),
-        None => p.role.to_string(),
-    }
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +123,91 @@ struct ServeArgs {
           default_value_t = DEFAULT_BLOB_UPLOAD_IDLE.as_secs() / 3600,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     blob_upload_idle_hours: u64,
+    /// Seconds a client has to send a request's headers, counted from when its connection
+    /// opened or its previous answer was sent: a kept-alive connection idle this long is closed
+    /// too.
+    #[arg(long, env = "FIELDSYNC_HEADER_TIMEOUT_SECS",
+          default_value_t = DEFAULT_HEADER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout_secs: u64,
+    /// Seconds a client may keep the server waiting in the middle of a request, for the next
+    /// bytes of its body (then `408 request_timeout`) or to take the next bytes of an answer
+    /// (then the connection is closed).
+    #[arg(long, env = "FIELDSYNC_STALL_TIMEOUT_SECS",
+          default_value_t = DEFAULT_STALL_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    stall_timeout_secs: u64,
+    /// Connections open at once, all clients together (lowered to what `ulimit -n` leaves
+    /// room for); one past it is closed at once.
+    #[arg(long, env = "FIELDSYNC_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// Connections open at once from one client address (an IPv6 /64 counts as one), at most a
+    /// quarter of --max-connections; one past it is closed at once. Trusted proxies are held
+    /// only to --max-connections.
+    #[arg(long, env = "FIELDSYNC_MAX_CONNECTIONS_PER_ADDRESS",
+          default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections_per_address: u64,
+    /// Largest enrolment request body, in bytes (`413 too_large` past it).
+    #[arg(long, env = "FIELDSYNC_ENROLL_BODY_BYTES", default_value_t = DEFAULT_ENROLL_BODY_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(512..=65_536))]
+    enroll_body_bytes: u64,
+    /// Largest `/v1/visible` request body, in bytes (`413 too_large` past it); at least what
+    /// 1,000 document ids take.
+    #[arg(long, env = "FIELDSYNC_VISIBLE_BODY_BYTES",
+          default_value_t = DEFAULT_VISIBLE_BODY_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(24_576..=8_388_608))]
+    visible_body_bytes: u64,
+    /// Enrolment attempts one client address may make per minute, whatever their outcome.
+    #[arg(long, env = "FIELDSYNC_ENROLL_ATTEMPTS_PER_MINUTE",
+          default_value_t = DEFAULT_ENROLL_ATTEMPTS_PER_MINUTE,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    enroll_attempts_per_minute: u32,
+    /// Failed enrolment attempts (bad, used, expired or revoked codes) one client address may
+    /// make per minute; past it the address waits until the budget refills.
+    #[arg(long, env = "FIELDSYNC_ENROLL_FAILURES_PER_MINUTE",
+          default_value_t = DEFAULT_ENROLL_FAILURES_PER_MINUTE,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    enroll_failures_per_minute: u32,
+    /// A reverse proxy (an address, or a network such as 10.0.0.0/8) whose X-Forwarded-For or
+    /// Forwarded header names the client; repeat it, or separate with commas in the variable.
+    /// From any other peer those headers are ignored.
+    #[arg(long = "trusted-proxy", env = "FIELDSYNC_TRUSTED_PROXY", value_delimiter = ',')]
+    trusted_proxies: Vec<TrustedProxy>,
+    /// Where to serve /metrics on a listener of its own (keep it off the internet), or `off`.
+    #[arg(long, env = "FIELDSYNC_METRICS_LISTEN", default_value = DEFAULT_METRICS_LISTEN,
+          value_parser = parse_metrics_listen)]
+    metrics_listen: MetricsListen,
+    /// Also serve /metrics on --listen, to requests with `Authorization: Bearer <token>` (at
+    /// least 32 characters); without it /metrics is not served there.
+    #[arg(long, env = "FIELDSYNC_METRICS_TOKEN", value_parser = parse_metrics_token,
+          hide_env_values = true)]
+    metrics_token: Option<String>,
+}
+
+/// `--metrics-listen`: an address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MetricsListen(Option<SocketAddr>);
+
+fn parse_metrics_listen(s: &str) -> Result<MetricsListen, String> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(MetricsListen(None));
+    }
+    s.parse()
+        .map(|a| MetricsListen(Some(a)))
+        .map_err(|_| format!("{s:?} is not an address such as 127.0.0.1:9180, nor `off`"))
+}
+
+fn parse_metrics_token(s: &str) -> Result<String, String> {
+    let ok = s.chars().count() >= 32 && s.chars().all(|c| c.is_ascii_graphic());
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("a metrics token is at least 32 printable ASCII characters, no spaces (it is the \
+             only thing between /metrics and anyone; try `openssl rand -hex 32`)"
+            .into())
+    }
 }
 
 fn config(data: PathBuf, args: &ServeArgs) -> ServerConfig {
@@ -246,17 +227,27 @@ fn config(data: PathBuf, args: &ServeArgs) -> ServerConfig {
     c.max_blob_bytes = args.max_blob_bytes;
     c.blob_quota_bytes = args.blob_quota_bytes;
     c.blob_upload_idle = std::time::Duration::from_secs(args.blob_upload_idle_hours * 3600);
+    c.header_timeout = std::time::Duration::from_secs(args.header_timeout_secs);
+    c.stall_timeout = std::time::Duration::from_secs(args.stall_timeout_secs);
+    let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    c.max_connections = size(args.max_connections);
+    c.max_connections_per_address = size(args.max_connections_per_address);
+    c.enroll_body_bytes = size(args.enroll_body_bytes);
+    c.visible_body_bytes = size(args.visible_body_bytes);
+    c.enroll_attempts_per_minute = args.enroll_attempts_per_minute;
+    c.enroll_failures_per_minute = args.enroll_failures_per_minute;
+    c.trusted_proxies = args.trusted_proxies.clone();
+    c.metrics_listen = args.metrics_listen.0;
+    c.metrics_token = args.metrics_token.clone();
     c
 }
 
 async fn serve(config: ServerConfig) -> Result<(), String> {
     let server = Server::open(&config).await.map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let listeners = Listeners::bind(&config).await.map_err(|e| format!("cannot listen: {e}"))?;
     tracing::info!(data = %config.data_dir.display(), "fieldsync-server");
     server
-        .serve(listener, fieldsync_server::shutdown::signal())
+        .serve_on(listeners, fieldsync_server::shutdown::signal())
         .await
         .map_err(|e| format!("serving failed: {e}"))
 }
@@ -274,9 +265,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run(serve(config(cli.data, &cli.serve))),
         Some(Command::Serve(args)) => run(serve(config(cli.data, &args))),
-        Some(c @ (Command::User(_) | Command::EnrollCode { .. } | Command::Device(_))) => {
-            admin(&cli.data, c)
+        Some(Command::User(c)) => admin::run(&cli.data, Admin::User(c)),
+        Some(Command::EnrollCode { action, issue }) => {
+            admin::run(&cli.data, Admin::EnrollCode(action, issue))
         }
+        Some(Command::Device(c)) => admin::run(&cli.data, Admin::Device(c)),
         Some(Command::Refusals { scopes, after }) => list_refusals(&cli.data, scopes, after),
         Some(Command::NewEpoch) => {
             let path = ServerConfig::new(&cli.data).db_path();
@@ -321,6 +314,60 @@ mod tests {
         assert_eq!(serve(&["--max-doc-kb", "64"]).unwrap().doc_bytes, 64 * 1024);
         assert!(serve(&["--max-doc-kb", "32769"]).is_err());
         assert!(serve(&["--max-doc-kb", "0"]).is_err());
+    }
+
+    #[test]
+    fn connection_and_enrolment_limits_are_serve_options() {
+        let serve = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["fieldsync-server"], args].concat())?;
+            Ok::<_, clap::Error>(config(cli.data, &cli.serve))
+        };
+        let c = serve(&[]).unwrap();
+        let defaults = ServerConfig::default();
+        assert_eq!(
+            (c.header_timeout, c.stall_timeout, c.max_connections, c.max_connections_per_address),
+            (
+                defaults.header_timeout,
+                defaults.stall_timeout,
+                defaults.max_connections,
+                defaults.max_connections_per_address
+            )
+        );
+        assert_eq!((c.enroll_body_bytes, c.visible_body_bytes), (4096, 65536));
+        assert_eq!((c.enroll_attempts_per_minute, c.enroll_failures_per_minute), (600, 20));
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9180".parse().unwrap()));
+        assert!(c.trusted_proxies.is_empty() && c.metrics_token.is_none());
+        let c = serve(&[
+            "--header-timeout-secs=5",
+            "--stall-timeout-secs=7",
+            "--max-connections=100",
+            "--max-connections-per-address=10",
+            "--enroll-body-bytes=1024",
+            "--enroll-failures-per-minute=3",
+            "--trusted-proxy=10.0.0.0/8",
+            "--trusted-proxy=192.0.2.1",
+            "--metrics-listen=off",
+            &format!("--metrics-token={}", "x".repeat(32)),
+        ])
+        .unwrap();
+        assert_eq!(c.header_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(c.stall_timeout, std::time::Duration::from_secs(7));
+        assert_eq!((c.max_connections, c.max_connections_per_address), (100, 10));
+        assert_eq!((c.enroll_body_bytes, c.enroll_failures_per_minute), (1024, 3));
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.metrics_listen, None);
+        assert_eq!(c.metrics_token.as_deref().map(str::len), Some(32));
+        for bad in [
+            "--header-timeout-secs=0",
+            "--max-connections=0",
+            "--enroll-body-bytes=100",
+            "--visible-body-bytes=1000",
+            "--trusted-proxy=example.org",
+            "--metrics-listen=somewhere",
+            "--metrics-token=short",
+        ] {
+            assert!(serve(&[bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

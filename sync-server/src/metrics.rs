@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -81,6 +81,36 @@ pub(crate) async fn track(State(app): State<Arc<App>>, req: Request, next: Next)
     let resp = next.run(req).await;
     app.metrics.request(&route, resp.status().as_u16(), started.elapsed().as_secs_f64());
     resp
+}
+
+/// What is kept of the `/metrics` token: its SHA-256, compared whole, so the comparison's time
+/// says nothing about how much of a guess was right.
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Middleware: `/metrics` on the API's listener answers only `Authorization: Bearer <token>`
+/// with the configured token; anything else gets the answer of an unknown route.
+pub(crate) async fn require_token(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| token_hash(t.trim()));
+    match (&app.metrics_token, presented) {
+        (Some(expected), Some(presented)) if *expected == presented => next.run(req).await,
+        _ => crate::error::error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such endpoint".into(),
+        ),
+    }
 }
 
 /// `GET /metrics`.
@@ -165,6 +195,19 @@ fn render(app: &App) -> String {
     let _ = writeln!(out, "fieldsync_documents_locked {}", app.locks.len());
     family(&mut out, "fieldsync_requests_in_flight", "gauge", "Sync requests being handled.");
     let _ = writeln!(out, "fieldsync_requests_in_flight {}", app.in_flight());
+    family(&mut out, "fieldsync_connections_open", "gauge", "Open connections of the API.");
+    let _ = writeln!(out, "fieldsync_connections_open {}", app.connections.open());
+    family(&mut out, "fieldsync_connections_max", "gauge", "The cap on open API connections.");
+    let _ = writeln!(out, "fieldsync_connections_max {}", app.connections.total());
+    family(
+        &mut out,
+        "fieldsync_connections_refused_total",
+        "counter",
+        "Connections closed at once, by the cap they were over.",
+    );
+    let (total, address) = app.connections.refused();
+    let _ = writeln!(out, "fieldsync_connections_refused_total{{cap=\"total\"}} {total}");
+    let _ = writeln!(out, "fieldsync_connections_refused_total{{cap=\"address\"}} {address}");
     if let Some(rss) = resident_bytes() {
         family(&mut out, "process_resident_memory_bytes", "gauge", "Resident memory in bytes.");
         let _ = writeln!(out, "process_resident_memory_bytes {rss}");

@@ -6,9 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::accounts::Accounts;
@@ -18,6 +17,32 @@ use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::storage::{SqliteStorage, Storage, StorageError};
 use crate::transport::InProcessTransport;
+
+/// The sockets a server serves on: the API, and `/metrics` on its own socket if it has one.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The protocol's endpoints (and `/metrics` with its token, if one is configured).
+    pub main: TcpListener,
+    /// `/metrics` alone.
+    pub metrics: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds `config.listen` and `config.metrics_listen` (port 0: a free port).
+    pub async fn bind(config: &ServerConfig) -> Result<Listeners, ServerError> {
+        let bind = |addr: SocketAddr, what: &'static str| async move {
+            TcpListener::bind(addr).await.map_err(|source| {
+                ServerError::from(StorageError::Io { path: format!("{what} {addr}"), source })
+            })
+        };
+        let main = bind(config.listen, "listen address").await?;
+        let metrics = match config.metrics_listen {
+            Some(addr) => Some(bind(addr, "metrics listen address").await?),
+            None => None,
+        };
+        Ok(Listeners { main, metrics })
+    }
+}
 
 /// A server ready to serve: storage opened, state built.
 #[derive(Clone)]
@@ -91,33 +116,52 @@ impl Server {
         self.app.storage.clone()
     }
 
-    /// Serves on `listener` until `shutdown` completes, then finishes the requests in flight
-    /// and closes the storage.
+    /// Serves the API on `listener` (and `/metrics` nowhere else) until `shutdown` completes,
+    /// then finishes the requests in flight and closes the storage.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let addr = listener.local_addr()?;
-        tracing::info!(%addr, epoch = self.epoch(), "serving");
-        // The peer address is what enrolment attempts are limited by.
-        let service = self.router.clone().into_make_service_with_connect_info::<SocketAddr>();
-        // Answers go out at once: without TCP_NODELAY a small answer written in two parts waits
-        // for the client's delayed acknowledgement (measured: ~10 ms per request on loopback).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("cannot set TCP_NODELAY: {e}");
-            }
+        self.serve_on(Listeners { main: listener, metrics: None }, shutdown).await
+    }
+
+    /// Serves on `listeners` until `shutdown` completes, then finishes the requests in flight
+    /// and closes the storage.
+    pub async fn serve_on(
+        self,
+        listeners: Listeners,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let addr = listeners.main.local_addr()?;
+        let metrics_addr = listeners.metrics.as_ref().map(TcpListener::local_addr).transpose()?;
+        match metrics_addr {
+            Some(m) => tracing::info!(%addr, metrics = %m, epoch = self.epoch(), "serving"),
+            None => tracing::info!(%addr, epoch = self.epoch(), "serving"),
+        }
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
         });
         let sweeper = tokio::spawn(crate::blobs::end_idle_uploads(
             self.app.blobs.clone(),
             self.app.blob_upload_idle,
         ));
-        let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        let metrics = listeners.metrics.map(|listener| {
+            let router = app::metrics_router(self.app.clone());
+            let limits = self.app.metrics_limits();
+            tokio::spawn(crate::serve::serve(listener, router, limits, stopped.clone()))
+        });
+        let limits = self.app.serve_limits();
+        crate::serve::serve(listeners.main, self.router.clone(), limits, stopped).await;
+        if let Some(m) = metrics {
+            let _ = m.await;
+        }
         sweeper.abort();
         self.close().await;
         tracing::info!(%addr, "stopped");
-        served
+        Ok(())
     }
 
     /// Stops admitting sync requests and closes the storage (after the writes under way).
@@ -126,26 +170,31 @@ impl Server {
         self.app.storage.close().await;
     }
 
-    /// Binds `config.listen` (port 0: a free port) and serves in a background task.
+    /// Binds `config.listen` and `config.metrics_listen` (port 0: a free port) and serves in a
+    /// background task.
     pub async fn start(config: &ServerConfig) -> Result<RunningServer, ServerError> {
         let server = Server::open(config).await?;
-        let listener = TcpListener::bind(config.listen).await.map_err(|source| {
-            StorageError::Io { path: format!("listen address {}", config.listen), source }
-        })?;
-        server.spawn(listener)
+        let listeners = Listeners::bind(config).await?;
+        server.spawn_on(listeners)
     }
 
-    /// Serves on `listener` in a background task.
+    /// Serves the API on `listener` in a background task.
     pub fn spawn(self, listener: TcpListener) -> Result<RunningServer, ServerError> {
-        let addr = listener
-            .local_addr()
-            .map_err(|e| ServerError::Internal(format!("no local address: {e}")))?;
+        self.spawn_on(Listeners { main: listener, metrics: None })
+    }
+
+    /// Serves on `listeners` in a background task.
+    pub fn spawn_on(self, listeners: Listeners) -> Result<RunningServer, ServerError> {
+        let no_addr = |e: std::io::Error| ServerError::Internal(format!("no local address: {e}"));
+        let addr = listeners.main.local_addr().map_err(no_addr)?;
+        let metrics_addr =
+            listeners.metrics.as_ref().map(TcpListener::local_addr).transpose().map_err(no_addr)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let server = self.clone();
-        let task = tokio::spawn(server.serve(listener, async move {
+        let task = tokio::spawn(server.serve_on(listeners, async move {
             let _ = stopped.await;
         }));
-        Ok(RunningServer { addr, server: self, stop: Some(stop), task: Some(task) })
+        Ok(RunningServer { addr, metrics_addr, server: self, stop: Some(stop), task: Some(task) })
     }
 }
 
@@ -153,6 +202,7 @@ impl Server {
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     server: Server,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
@@ -167,6 +217,11 @@ impl RunningServer {
     /// Its base URL, e.g. `http://127.0.0.1:41234`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The base URL of its `/metrics` listener, if it has one.
+    pub fn metrics_url(&self) -> Option<String> {
+        self.metrics_addr.map(|a| format!("http://{a}"))
     }
 
     /// The server (for its epoch, storage, or an in-process transport).

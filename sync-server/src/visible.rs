@@ -25,7 +25,8 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ServerError> {
-    let (_turn, req): (_, VisibleRequest) = envelope::admitted(&app, &headers, body).await?;
+    let (_turn, req): (_, VisibleRequest) =
+        envelope::admitted_small(&app, &headers, body, app.visible_body_bytes).await?;
     envelope::check_version(req.v)?;
     if req.ids.len() > limits::WANT_DOCS {
         return Err(ServerError::TooLarge(format!(

@@ -472,7 +472,7 @@ async fn health_and_metrics() {
     server.sync(&a.request(None, "", vec![a.push_after(id, &before)])).await.unwrap();
     let _ = server.post_raw("/v1/sync", b"junk".to_vec()).await;
     assert_eq!(server.get("/healthz").await, (200, "ok".into()));
-    let (status, text) = server.get("/metrics").await;
+    let (status, text) = server.metrics().await;
     assert_eq!(status, 200);
     for needle in [
         "fieldsync_requests_total{route=\"/v1/sync\",status=\"200\"} 2",
@@ -612,7 +612,7 @@ async fn sealed_segments_are_spliced_the_same_for_every_reader_without_echoes() 
     assert_eq!(joined(&all), joined(&small), "page size changes how, not what");
     assert!(requests > 1, "16 KiB pages split 230 changes");
     assert_eq!(joined(&all).len(), 200);
-    let (metrics_status, metrics) = server.get("/metrics").await;
+    let (metrics_status, metrics) = server.metrics().await;
     assert_eq!(metrics_status, 200);
     assert!(!metrics.contains("fieldsync_feed_segments_cached 0\n"), "{metrics}");
 

@@ -127,16 +127,27 @@ pub fn encode_sync_response(head: &SyncResponse, parts: &[DocsPart<'_>]) -> Vec<
 
 /// Decodes a message, refusing bodies over the limits before inflating or parsing them.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
+    decode_within(body, limits::INFLATED_BYTES)
+}
+
+/// Like [`decode`], for a message that inflates to at most `inflated_limit` bytes (at most
+/// [`limits::INFLATED_BYTES`]): a small message (an enrolment) has no business inflating to
+/// megabytes.
+pub fn decode_within<T: DeserializeOwned>(
+    body: &[u8],
+    inflated_limit: usize,
+) -> Result<T, DecodeError> {
+    let inflated_limit = inflated_limit.min(limits::INFLATED_BYTES);
     if body.len() > limits::BODY_BYTES {
         return Err(DecodeError::TooLarge { limit: limits::BODY_BYTES });
     }
     let mut inflated = Vec::new();
     MultiGzDecoder::new(body)
-        .take(limits::INFLATED_BYTES as u64 + 1)
+        .take(inflated_limit as u64 + 1)
         .read_to_end(&mut inflated)
         .map_err(|e| DecodeError::Gzip(e.to_string()))?;
-    if inflated.len() > limits::INFLATED_BYTES {
-        return Err(DecodeError::TooLarge { limit: limits::INFLATED_BYTES });
+    if inflated.len() > inflated_limit {
+        return Err(DecodeError::TooLarge { limit: inflated_limit });
     }
     ciborium::from_reader(inflated.as_slice()).map_err(|e| DecodeError::Cbor(e.to_string()))
 }

@@ -7,7 +7,9 @@ mod codec;
 mod messages;
 
 pub use blobs::{BlobStatus, ContentRange, codes as blob_codes, is_blob_hash};
-pub use codec::{DecodeError, DocsPart, decode, encode, encode_docs_member, encode_sync_response};
+pub use codec::{
+    DecodeError, DocsPart, decode, decode_within, encode, encode_docs_member, encode_sync_response,
+};
 pub use messages::*;
 
 /// The protocol version this build speaks; requests with another `v` get `unsupported_version`.

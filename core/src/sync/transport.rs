@@ -82,6 +82,9 @@ impl HttpTransport {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             .timeout(Duration::from_secs(120))
+            // The server closes a connection idle for its header timeout (20 s by default): a
+            // connection is reused only well within it, not sent a request as it closes.
+            .pool_idle_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| TransportError::Network(e.to_string()))?;
         Ok(HttpTransport { client, base, token: None })

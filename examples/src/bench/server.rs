@@ -7,6 +7,7 @@
 //! second binary first.
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -15,17 +16,21 @@ use std::time::Duration;
 use fieldsync_core::policy::{Profile, Role};
 use fieldsync_core::sync::HttpTransport;
 use fieldsync_server::accounts::Accounts;
-use fieldsync_server::{Server, ServerConfig};
+use fieldsync_server::{Listeners, Server, ServerConfig};
 
 use crate::bench::{Result, progress};
 
-/// The line the child prints once it listens, followed by its URL.
+/// The line the child prints once it listens, followed by its URL, then [`METRICS`] and the URL
+/// of its metrics listener.
 const READY: &str = "fieldsync-bench-server listening on ";
+/// What follows the API's URL on the [`READY`] line.
+const METRICS: &str = " metrics on ";
 
 /// A server under measurement.
 #[derive(Debug)]
 pub struct BenchServer {
     url: String,
+    metrics_url: String,
     child: Option<Child>,
     client: reqwest::Client,
     accounts: Accounts,
@@ -47,7 +52,9 @@ impl BenchServer {
         let stdout = child.stdout.take().ok_or("the server process has no stdout")?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
-        let Some(url) = line.trim().strip_prefix(READY) else {
+        let Some((url, metrics_url)) =
+            line.trim().strip_prefix(READY).and_then(|rest| rest.split_once(METRICS))
+        else {
             let _ = child.kill();
             return Err(format!("the server process did not start (said {line:?})").into());
         };
@@ -56,6 +63,7 @@ impl BenchServer {
         let transport = HttpTransport::new(url)?;
         Ok(BenchServer {
             url: url.to_string(),
+            metrics_url: metrics_url.to_string(),
             child: Some(child),
             client: reqwest::Client::new(),
             accounts,
@@ -63,13 +71,22 @@ impl BenchServer {
         })
     }
 
-    /// A server already running at `url`, whose data directory (its `--data`) is `data_dir` on
-    /// this machine: the benchmark's users and devices are enrolled there.
-    pub fn remote(url: &str, data_dir: &Path) -> Result<BenchServer> {
+    /// A server already running at `url`, with its metrics listener at `metrics_url`, whose
+    /// data directory (its `--data`) is `data_dir` on this machine: the benchmark's users and
+    /// devices are enrolled there.
+    pub fn remote(url: &str, metrics_url: &str, data_dir: &Path) -> Result<BenchServer> {
         let url = url.trim_end_matches('/').to_string();
+        let metrics_url = metrics_url.trim_end_matches('/').to_string();
         let accounts = Accounts::open(&ServerConfig::new(data_dir).db_path())?;
         let transport = HttpTransport::new(&url)?;
-        Ok(BenchServer { url, child: None, client: reqwest::Client::new(), accounts, transport })
+        Ok(BenchServer {
+            url,
+            metrics_url,
+            child: None,
+            client: reqwest::Client::new(),
+            accounts,
+            transport,
+        })
     }
 
     /// Enrols a device of a dispatcher of the whole jurisdiction (who reads everything) writing
@@ -141,11 +158,12 @@ impl BenchServer {
         parse(&text).map(Some).ok_or_else(|| format!("{path} is not as expected").into())
     }
 
-    /// A value of the server's `/metrics` (the first sample named `name`, without labels).
+    /// A value of the server's `/metrics` (the first sample named `name`, without labels),
+    /// read from its metrics listener.
     pub async fn metric(&self, name: &str) -> Result<Option<f64>> {
         let text = self
             .client
-            .get(format!("{}/metrics", self.url))
+            .get(format!("{}/metrics", self.metrics_url))
             .send()
             .await
             .map_err(|e| format!("GET /metrics: {e}"))?
@@ -212,12 +230,16 @@ pub fn serve_child(data_dir: PathBuf) -> Result<()> {
         .max_blocking_threads(16)
         .build()?;
     rt.block_on(async move {
-        let config = ServerConfig::new(data_dir);
+        // Both on free loopback ports (the configuration's defaults are for the binary).
+        let config = ServerConfig::new(data_dir)
+            .with_listen(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .with_metrics_listen(Some(SocketAddr::from(([127, 0, 0, 1], 0))));
         let server = Server::open(&config).await.map_err(|e| e.to_string())?;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        println!("{READY}http://{}", listener.local_addr()?);
+        let listeners = Listeners::bind(&config).await.map_err(|e| e.to_string())?;
+        let metrics = listeners.metrics.as_ref().ok_or("no metrics listener")?.local_addr()?;
+        println!("{READY}http://{}{METRICS}http://{metrics}", listeners.main.local_addr()?);
         server
-            .serve(listener, fieldsync_server::shutdown::signal())
+            .serve_on(listeners, fieldsync_server::shutdown::signal())
             .await
             .map_err(|e| format!("serving failed: {e}").into())
     })

@@ -72,6 +72,10 @@ struct SyncArgs {
     /// The `--data` directory of that server, on this machine (devices are enrolled there).
     #[arg(long, value_name = "DIR")]
     server_data: Option<PathBuf>,
+    /// That server's metrics listener (its `--metrics-listen`, default
+    /// http://127.0.0.1:9180), where the changes it accepted and its memory are read.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:9180")]
+    server_metrics: String,
     /// Simulated devices in the load phase.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     devices: u64,
@@ -153,6 +157,7 @@ fn main() -> ExitCode {
                 rss_docs: args.rss_docs as usize,
                 server: args.server.clone(),
                 server_data: args.server_data.clone(),
+                server_metrics: args.server_metrics.clone(),
                 cache_dir,
                 fresh: args.fresh,
             },

@@ -5,7 +5,13 @@
 //! hash is kept) and the Automerge actor id the device must write with. A token does not expire;
 //! a device is revoked instead.
 
+mod codes;
 pub(crate) mod secret;
+mod users;
+
+pub use codes::{CodeInfo, CodeState};
+pub use users::Disabled;
+pub(crate) use users::disabled_error;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -31,6 +37,9 @@ pub struct User {
     pub profile: Profile,
     /// When the user was added, ms since the Unix epoch.
     pub created_at: i64,
+    /// When an operator disabled the user, if they are disabled now: their devices are
+    /// refused and their codes do not enrol.
+    pub disabled_at: Option<i64>,
 }
 
 /// An enrolled device as stored.
@@ -77,6 +86,8 @@ pub struct Authenticated {
     pub device: Device,
     /// Its user's current profile.
     pub profile: Profile,
+    /// When its user was disabled, if they are disabled now.
+    pub user_disabled_at: Option<i64>,
 }
 
 /// Users, devices and codes over one SQLite connection.
@@ -129,6 +140,10 @@ fn profile_of(user: String, role: &str, patrol: Option<String>, scopes: &str) ->
     }
 }
 
+/// A code as enrolment reads it: its user, expiry, use, withdrawal, and when its user was
+/// disabled.
+type CodeRow = (String, i64, Option<i64>, Option<i64>, Option<i64>);
+
 impl Accounts {
     /// Opens the accounts of the database at `path`, creating or upgrading its schema.
     pub fn open(path: &Path) -> Result<Accounts, ServerError> {
@@ -172,7 +187,7 @@ impl Accounts {
             return Err(invalid(format!("user {id:?} exists already")));
         }
         let profile = Profile { user: id.to_string(), role, patrol, scopes: scopes.to_vec() };
-        Ok(User { id: id.to_string(), profile, created_at: now })
+        Ok(User { id: id.to_string(), profile, created_at: now, disabled_at: None })
     }
 
     /// Replaces a user's scopes; their devices see the change at their next sync.
@@ -195,14 +210,17 @@ impl Accounts {
     pub fn users(&self) -> Result<Vec<User>, ServerError> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare("SELECT user_id, role, patrol, scopes, created_at FROM users ORDER BY user_id")
+            .prepare(
+                "SELECT user_id, role, patrol, scopes, created_at, disabled_at FROM users \
+                 ORDER BY user_id",
+            )
             .map_err(storage)?;
         let rows = stmt
             .query_map([], |r| {
                 let id: String = r.get(0)?;
                 let role: String = r.get(1)?;
                 let profile = profile_of(id.clone(), &role, r.get(2)?, &r.get::<_, String>(3)?);
-                Ok(User { id, profile, created_at: r.get(4)? })
+                Ok(User { id, profile, created_at: r.get(4)?, disabled_at: r.get(5)? })
             })
             .map_err(storage)?;
         rows.collect::<Result<_, _>>().map_err(storage)
@@ -212,12 +230,17 @@ impl Accounts {
     pub fn user(&self, id: &str) -> Result<Option<User>, ServerError> {
         let conn = self.conn()?;
         conn.query_row(
-            "SELECT role, patrol, scopes, created_at FROM users WHERE user_id = ?1",
+            "SELECT role, patrol, scopes, created_at, disabled_at FROM users WHERE user_id = ?1",
             [id],
             |r| {
                 let role: String = r.get(0)?;
                 let profile = profile_of(id.to_string(), &role, r.get(1)?, &r.get::<_, String>(2)?);
-                Ok(User { id: id.to_string(), profile, created_at: r.get(3)? })
+                Ok(User {
+                    id: id.to_string(),
+                    profile,
+                    created_at: r.get(3)?,
+                    disabled_at: r.get(4)?,
+                })
             },
         )
         .optional()
@@ -233,6 +256,11 @@ impl Accounts {
         valid: Duration,
     ) -> Result<IssuedCode, ServerError> {
         let target = self.user(user)?.ok_or_else(|| invalid(format!("no user {user:?}")))?;
+        if target.disabled_at.is_some() {
+            return Err(invalid(format!(
+                "user {user:?} is disabled: enable them (`user enable`) before issuing a code"
+            )));
+        }
         match issued_by.role {
             Role::Admin => {}
             Role::GridLeader
@@ -281,19 +309,32 @@ impl Accounts {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(storage)?;
-        let found: Option<(String, i64, Option<i64>)> = tx
+        let found: Option<CodeRow> = tx
             .query_row(
-                "SELECT user_id, expires_at, used_at FROM enrol_codes WHERE code_hash = ?1",
+                "SELECT c.user_id, c.expires_at, c.used_at, c.revoked_at, u.disabled_at \
+                 FROM enrol_codes c JOIN users u ON u.user_id = c.user_id \
+                 WHERE c.code_hash = ?1",
                 [secret::hash(&canonical)],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()
             .map_err(storage)?;
         let now = now_ms();
-        let (user, expires_at, used_at) = found.ok_or_else(|| ServerError::Forbidden {
-            code: "code_unknown",
-            message: "no such enrolment code; ask for a new one".into(),
-        })?;
+        let (user, expires_at, used_at, revoked_at, disabled_at) =
+            found.ok_or_else(|| ServerError::Forbidden {
+                code: "code_unknown",
+                message: "no such enrolment code; ask for a new one".into(),
+            })?;
+        if disabled_at.is_some() {
+            return Err(disabled_error());
+        }
+        if revoked_at.is_some() {
+            return Err(ServerError::Forbidden {
+                code: "code_revoked",
+                message: "this enrolment code was withdrawn by an operator; ask for a new one"
+                    .into(),
+            });
+        }
         if used_at.is_some() {
             return Err(ServerError::Forbidden {
                 code: "code_used",
@@ -353,7 +394,7 @@ impl Accounts {
         let conn = self.conn()?;
         conn.query_row(
             "SELECT d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, \
-                    u.role, u.patrol, u.scopes \
+                    u.role, u.patrol, u.scopes, u.disabled_at \
              FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.token_hash = ?1",
             [secret::hash(token)],
             |r| {
@@ -368,7 +409,7 @@ impl Accounts {
                 };
                 let role: String = r.get(6)?;
                 let profile = profile_of(user, &role, r.get(7)?, &r.get::<_, String>(8)?);
-                Ok(Authenticated { device, profile })
+                Ok(Authenticated { device, profile, user_disabled_at: r.get(9)? })
             },
         )
         .optional()

@@ -21,6 +21,8 @@ impl Proc {
     pub fn spawn(data: &Path, listen: &str) -> Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
             .args(["--data", data.to_str().unwrap(), "--listen", listen])
+            // Several test servers run at once: each serves /metrics on a port of its own.
+            .args(["--metrics-listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())

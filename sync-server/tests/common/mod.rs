@@ -43,7 +43,11 @@ async fn start_configured(
 ) -> TestServer {
     let config = tune(ServerConfig::new(dir.path()).with_listen("127.0.0.1:0".parse().unwrap()));
     let running = Server::start(&config).await.unwrap();
-    TestServer { dir, running, http: reqwest::Client::new() }
+    // Like a phone's client: a pooled connection is reused only well within the server's
+    // header timeout, after which the server closes it.
+    let http =
+        reqwest::Client::builder().pool_idle_timeout(config.header_timeout / 2).build().unwrap();
+    TestServer { dir, running, http }
 }
 
 /// Tokens of the devices enrolled by these tests, by server epoch and actor (a restarted server
@@ -183,6 +187,13 @@ impl TestServer {
 
     pub async fn get(&self, path: &str) -> (u16, String) {
         let resp = self.http.get(self.url(path)).send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
+    /// `GET /metrics` on the server's own metrics listener.
+    pub async fn metrics(&self) -> (u16, String) {
+        let url = self.running.metrics_url().expect("test servers serve /metrics");
+        let resp = self.http.get(format!("{url}/metrics")).send().await.unwrap();
         (resp.status().as_u16(), resp.text().await.unwrap())
     }
 

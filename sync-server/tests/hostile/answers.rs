@@ -17,10 +17,13 @@ pub(crate) const HTTP_CODES: &[(&str, u16)] = &[
     ("unknown_token", 401),
     ("malformed_code", 401),
     ("device_revoked", 403),
+    ("user_disabled", 403),
     ("actor_mismatch", 403),
     ("code_unknown", 403),
     ("code_used", 403),
     ("code_expired", 403),
+    ("code_revoked", 403),
+    ("request_timeout", 408),
     ("rate_limited", 429),
 ];
 

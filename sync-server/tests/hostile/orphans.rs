@@ -4,7 +4,7 @@ use super::*;
 
 /// One of the server's gauges from `/metrics`.
 async fn gauge(server: &TestServer, name: &str) -> u64 {
-    let (_, text) = server.get("/metrics").await;
+    let (_, text) = server.metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .and_then(|v| v.parse().ok())

@@ -63,6 +63,8 @@ pub struct Options {
     pub server: Option<String>,
     /// The data directory of the server started elsewhere (where devices are enrolled).
     pub server_data: Option<PathBuf>,
+    /// The metrics listener of the server started elsewhere.
+    pub server_metrics: String,
     /// Where fixtures are cached.
     pub cache_dir: PathBuf,
     /// Seed a new fixture even if one is cached.
@@ -84,7 +86,7 @@ pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
             let data = opts.server_data.as_deref().ok_or(
                 "--server needs --server-data DIR, the server's --data directory, to enrol devices",
             )?;
-            BenchServer::remote(url, data)?
+            BenchServer::remote(url, &opts.server_metrics, data)?
         }
         None => BenchServer::start(&dir.path().join("server"))?,
     };

@@ -1,0 +1,220 @@
+//! The binary's administration subcommands: users (add, list, scopes, disable, enable),
+//! enrolment codes (issue, list, revoke) and devices (list, revoke), run on the accounts of the
+//! server's database, also while it serves.
+
+use clap::{Args, Subcommand};
+use fieldsync_core::policy::{PatrolKind, Profile, Role};
+use fieldsync_server::ServerConfig;
+use fieldsync_server::accounts::{Accounts, CodeState};
+
+#[derive(Debug, Args)]
+pub(crate) struct IssueArgs {
+    /// The user the code enrols a device for.
+    #[arg(required = true)]
+    pub(crate) user: Option<String>,
+    /// Hours the code stays valid.
+    #[arg(long, default_value_t = 24)]
+    hours: u64,
+    /// Who issues it: an admin, or a grid leader for residents of their grids.
+    #[arg(long, default_value = "admin")]
+    by: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CodeCommand {
+    /// Issue a single-use, expiring enrolment code for a user.
+    Issue(IssueArgs),
+    /// List enrolment codes (unused ones, unless --all) by id, never the codes themselves.
+    List {
+        /// Only this user's codes.
+        #[arg(long)]
+        user: Option<String>,
+        /// Used, expired and revoked codes too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Withdraw an unused code, named by its id (from `enroll-code list`) or by the code.
+    Revoke {
+        /// The code's id or the code itself.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Add a user with a role and one or more scopes.
+    Add {
+        /// The user id.
+        id: String,
+        /// resident, grid_leader, patrol, mediator, dispatcher or admin.
+        #[arg(long)]
+        role: Role,
+        /// For patrol members: police, cadre or volunteer.
+        #[arg(long)]
+        patrol: Option<PatrolKind>,
+        /// A scope path (repeat for several), e.g. jl/changchun/chaoyang/grid-07.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// List users.
+    List,
+    /// Disable a user: every device of theirs is refused from its next request on, and their
+    /// unused enrolment codes are withdrawn.
+    Disable {
+        /// The user id.
+        id: String,
+    },
+    /// Enable a disabled user again: their devices (unless revoked) work again.
+    Enable {
+        /// The user id.
+        id: String,
+    },
+    /// Replace a user's scopes (their phones follow at the next sync).
+    Scopes {
+        /// The user id.
+        id: String,
+        /// A scope path (repeat for several).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DeviceCommand {
+    /// List devices.
+    List,
+    /// Revoke a device: its token stops working at once; its local data stays on the phone.
+    Revoke {
+        /// The device id (from `device list`).
+        id: String,
+    },
+}
+
+/// An administration command.
+#[derive(Debug)]
+pub(crate) enum Admin {
+    /// `user …`
+    User(UserCommand),
+    /// `enroll-code …`
+    EnrollCode(Option<CodeCommand>, IssueArgs),
+    /// `device …`
+    Device(DeviceCommand),
+}
+
+/// Runs an administration command on the accounts of the database in `data`.
+pub(crate) fn run(data: &std::path::Path, command: Admin) -> Result<(), String> {
+    std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+    let accounts = Accounts::open(&ServerConfig::new(data).db_path()).map_err(|e| e.to_string())?;
+    let when = |ms: i64| fieldsync_core::time::format_ms(ms);
+    match command {
+        Admin::User(UserCommand::Add { id, role, patrol, scopes }) => {
+            let u = accounts.add_user(&id, role, patrol, &scopes).map_err(|e| e.to_string())?;
+            println!("added {} ({}) in {}", u.id, role_label(&u.profile), scopes.join(", "));
+        }
+        Admin::User(UserCommand::List) => {
+            for u in accounts.users().map_err(|e| e.to_string())? {
+                let state =
+                    u.disabled_at.map_or("active".into(), |t| format!("disabled {}", when(t)));
+                let (role, scopes) = (role_label(&u.profile), u.profile.scopes.join(","));
+                println!("{}\t{role}\t{scopes}\t{state}", u.id);
+            }
+        }
+        Admin::User(UserCommand::Disable { id }) => {
+            let d = accounts.disable_user(&id).map_err(|e| e.to_string())?;
+            println!(
+                "disabled {id} since {}: {} device(s) refused from their next request, {} unused \
+                 code(s) withdrawn",
+                when(d.at),
+                d.devices,
+                d.codes_withdrawn
+            );
+        }
+        Admin::User(UserCommand::Enable { id }) => {
+            accounts.enable_user(&id).map_err(|e| e.to_string())?;
+            println!("enabled {id}: their devices that were not revoked work again");
+        }
+        Admin::User(UserCommand::Scopes { id, scopes }) => {
+            accounts.set_scopes(&id, &scopes).map_err(|e| e.to_string())?;
+            println!("{id} now works in {}", scopes.join(", "));
+        }
+        Admin::EnrollCode(Some(CodeCommand::Issue(args)), _) | Admin::EnrollCode(None, args) => {
+            issue_code(&accounts, args)?
+        }
+        Admin::EnrollCode(Some(CodeCommand::List { user, all }), _) => {
+            let now = fieldsync_core::time::now_ms();
+            for c in accounts.codes(user.as_deref(), all).map_err(|e| e.to_string())? {
+                let state = match (c.state(now), &c.used, c.revoked_at) {
+                    (CodeState::Used, Some((at, device)), _) => {
+                        format!("used {} by {device}", when(*at))
+                    }
+                    (CodeState::Revoked, _, Some(at)) => format!("revoked {}", when(at)),
+                    (state, ..) => state.to_string(),
+                };
+                println!(
+                    "{}\t{}\tissued by {} {}\texpires {}\t{state}",
+                    c.id,
+                    c.user,
+                    c.issued_by,
+                    when(c.issued_at),
+                    when(c.expires_at)
+                );
+            }
+        }
+        Admin::EnrollCode(Some(CodeCommand::Revoke { id }), _) => {
+            let c = accounts.revoke_code(&id).map_err(|e| e.to_string())?;
+            println!("withdrew code {} of {}", c.id, c.user);
+        }
+        Admin::Device(DeviceCommand::List) => {
+            for d in accounts.devices().map_err(|e| e.to_string())? {
+                let state =
+                    d.revoked_at.map_or("active".to_string(), |t| format!("revoked {}", when(t)));
+                println!(
+                    "{}\t{}\t{}\tenrolled {}\t{state}",
+                    d.id,
+                    d.user,
+                    d.name,
+                    when(d.enrolled_at)
+                );
+            }
+        }
+        Admin::Device(DeviceCommand::Revoke { id }) => {
+            accounts.revoke(&id).map_err(|e| e.to_string())?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+/// `enroll-code issue`: prints the code on stdout, what it is for on stderr.
+fn issue_code(accounts: &Accounts, args: IssueArgs) -> Result<(), String> {
+    let IssueArgs { user, hours, by } = args;
+    let user = user.ok_or("name the user the code is for")?;
+    let issuer = accounts
+        .user(&by)
+        .map_err(|e| e.to_string())?
+        .map(|u| u.profile)
+        .or_else(|| {
+            (by == "admin").then(|| Profile {
+                user: "admin".into(),
+                role: Role::Admin,
+                patrol: None,
+                scopes: vec![],
+            })
+        })
+        .ok_or_else(|| format!("no user {by:?} to issue the code"))?;
+    let valid = std::time::Duration::from_secs(hours.saturating_mul(3600));
+    let issued = accounts.issue_code(&user, &issuer, valid).map_err(|e| e.to_string())?;
+    println!("{}", issued.code);
+    eprintln!(
+        "enrols one device for {user}; valid until {}",
+        fieldsync_core::time::format_ms(issued.expires_at)
+    );
+    Ok(())
+}
+
+fn role_label(p: &Profile) -> String {
+    match p.patrol {
+        Some(k) => format!("{}/{}", p.role, k),
+        None => p.role.to_string(),
+    }
+}
