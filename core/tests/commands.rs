@@ -303,3 +303,74 @@ fn concurrent_status_conflict_is_visible_and_settleable() {
         Err(CoreError::NoSuchConflict { .. })
     ));
 }
+
+/// Concurrent workflow steps that no single person could have taken one after the other are
+/// shown as a conflict on both phones, never merged away, and a person settles them: work
+/// started by the first assignee while the report was given to another, a resolution while it
+/// was dispatched anew, and two people accepting it.
+#[test]
+fn workflow_disagreements_show_as_conflicts_on_both_phones() {
+    let dispatch = |to: &str| Command::DispatchReport {
+        assignee: to.into(),
+        deadline: 1_900_000_000_000,
+        note: String::new(),
+    };
+    let note = || String::new();
+    // (steps before the phones part, the first phone's steps, the second phone's step)
+    type Step = (&'static str, Command);
+    let cases: Vec<(Vec<Step>, Vec<Step>, Step)> = vec![
+        (
+            vec![("lead", Command::AcceptReport { note: note() }), ("lead", dispatch("officer-a"))],
+            vec![("officer-a", Command::StartWork { note: note() })],
+            ("lead", dispatch("officer-b")),
+        ),
+        (
+            vec![("lead", Command::AcceptReport { note: note() }), ("lead", dispatch("officer-a"))],
+            vec![
+                ("officer-a", Command::StartWork { note: note() }),
+                ("officer-a", Command::ResolveReport { note: "已处理".into() }),
+            ],
+            ("lead", dispatch("officer-b")),
+        ),
+        (
+            vec![],
+            vec![("lead", Command::AcceptReport { note: note() })],
+            ("disp", Command::AcceptReport { note: note() }),
+        ),
+    ];
+    for (i, (before, first, second)) in cases.into_iter().enumerate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = store(&dir, "a", "resident-1");
+        let b = store(&dir, "b", "resident-1");
+        let id = a.create(&new_report("井盖缺失")).expect("create");
+        for (user, cmd) in &before {
+            a.set_user(user).expect("user");
+            a.execute(id, cmd).expect("step before");
+        }
+        b.merge_remote(id, &a.saved_bytes(id).expect("bytes")).expect("merge");
+        for (user, cmd) in &first {
+            a.set_user(user).expect("user");
+            a.execute(id, cmd).expect("first phone's step");
+        }
+        b.set_user(second.0).expect("user");
+        b.execute(id, &second.1).expect("second phone's step");
+        a.merge_remote(id, &b.saved_bytes(id).expect("bytes")).expect("merge b into a");
+        b.merge_remote(id, &a.saved_bytes(id).expect("bytes")).expect("merge a into b");
+        let (ra, rb) = (report(&a, id), report(&b, id));
+        assert_eq!(ra, rb, "case {i}: both phones show the same record");
+        let conflict = ra
+            .conflicts
+            .iter()
+            .find(|c| c.field == "status")
+            .unwrap_or_else(|| panic!("case {i}: no status conflict in {:?}", ra.conflicts));
+        // A person settles it, on either phone; then it is gone from both.
+        let chosen = conflict.values[0].clone();
+        b.set_user("lead").expect("user");
+        b.execute(id, &Command::SettleConflict { field: "status".into(), value: chosen.clone() })
+            .expect("settle");
+        a.merge_remote(id, &b.saved_bytes(id).expect("bytes")).expect("merge");
+        let ra = report(&a, id);
+        assert_eq!(ra.status.as_str(), chosen, "case {i}");
+        assert!(ra.conflicts.iter().all(|c| c.field != "status"), "case {i}: {:?}", ra.conflicts);
+    }
+}

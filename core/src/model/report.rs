@@ -274,9 +274,14 @@ pub(crate) fn apply(
             }
             _ => String::new(),
         };
-        if let Some(to) = to
-            && (to != status || matches!(cmd, Command::DispatchReport { .. }))
-        {
+        if let Some(to) = to {
+            if to == status {
+                // A re-dispatch keeps the status, but it is a workflow step all the same: it
+                // must write the register, so that a step someone else took concurrently (work
+                // started by the first assignee) shows as a conflict instead of merging away.
+                // Automerge skips a put of the value a register holds: remove it first.
+                doc.delete(ROOT, STATUS)?;
+            }
             doc.put(ROOT, STATUS, to)?;
         }
         doc::append_timeline(doc, id, stamp, cmd.name(), &note)?;
