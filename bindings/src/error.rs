@@ -89,6 +89,15 @@ pub enum FieldError {
         /// The server's explanation.
         detail: String,
     },
+    /// The code enrols another user while this phone holds unsynced work of its current user:
+    /// sync first, or enrol again with `discardUnsyncedWork`. The code was not used.
+    #[error("the code enrols another user than {current}, whose work here is not synced: {detail}")]
+    OtherUser {
+        /// The user whose unsynced work the phone holds.
+        current: String,
+        /// The server's explanation.
+        detail: String,
+    },
     /// The server refused the enrolment code: unknown, used already, expired, withdrawn or
     /// mistyped.
     #[error("enrolment code refused ({code}): {detail}")]
@@ -254,6 +263,9 @@ impl From<CoreError> for FieldError {
             }
             CoreError::NoSuchConflict { id, reason } => {
                 FieldError::NoSuchConflict { id: id.to_string(), reason }
+            }
+            CoreError::OtherUser { current, message } => {
+                FieldError::OtherUser { current, detail: message }
             }
             CoreError::Network { attempts, message } => {
                 FieldError::Network { attempts, detail: message }

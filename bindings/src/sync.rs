@@ -48,13 +48,20 @@ impl FieldStore {
 #[uniffi::export(async_runtime = "tokio")]
 impl FieldStore {
     /// Enrols this device with the server at `server_url` using the single-use `code` an
-    /// administrator or grid leader gave the user; returns the user's profile. Work saved
-    /// before enrolment keeps its authorship and is pushed at the first sync.
+    /// administrator or grid leader gave the user; returns the user's profile.
+    ///
+    /// Enrolling as the phone's current user keeps its records, its unsynced work and its
+    /// authorship. A code of another user (a phone handed to the next resident) removes, before
+    /// this returns, every record that user may not read; while the phone holds unsynced work
+    /// of its current user it is refused with `OtherUser` (the code stays unused), unless
+    /// `discard_unsynced_work` is true, which drops that work.
+    #[uniffi::method(default(discard_unsynced_work = false))]
     pub async fn enroll(
         &self,
         server_url: String,
         code: String,
         device_name: String,
+        discard_unsynced_work: bool,
     ) -> Result<Profile, FieldError> {
         let url = input::server_url(&server_url)?;
         if device_name.trim().is_empty() || device_name.chars().count() > DEVICE_NAME_CHARS {
@@ -63,7 +70,9 @@ impl FieldStore {
         let transport =
             HttpTransport::new(&url).map_err(|e| invalid("server_url", e.to_string()))?;
         let _sync = self.shared.sync_lock.lock().await;
-        let enrolled = sync::enroll(&self.store, &transport, &code, &device_name).await?;
+        let options = sync::EnrollOptions { discard_unsynced_work };
+        let enrolled =
+            sync::enroll_with(&self.store, &transport, &code, &device_name, options).await?;
         Ok(enrolled.profile)
     }
 

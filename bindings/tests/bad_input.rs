@@ -79,21 +79,23 @@ fn paths_and_urls() {
     for url in
         ["", "ftp://x", "https://", "example.org", "https://a b", "https://x/?a=1", "http://u@h"]
     {
-        let result = runtime.block_on(store.enroll(url.into(), "ABCDE-FGHJK".into(), "p".into()));
+        let result =
+            runtime.block_on(store.enroll(url.into(), "ABCDE-FGHJK".into(), "p".into(), false));
         invalid_input(&format!("url {url:?}"), result);
     }
     let url = "http://127.0.0.1:9".to_string();
     for name in ["", "   ", &"n".repeat(65)] {
-        let result = runtime.block_on(store.enroll(url.clone(), "ABCDE-FGHJK".into(), name.into()));
+        let result =
+            runtime.block_on(store.enroll(url.clone(), "ABCDE-FGHJK".into(), name.into(), false));
         invalid_input(&format!("device name {name:?}"), result);
     }
     let code = "C".repeat(1000);
     invalid_input(
         "a 1000-character code",
-        runtime.block_on(store.enroll(url.clone(), code, "p".into())),
+        runtime.block_on(store.enroll(url.clone(), code, "p".into(), false)),
     );
     // Nothing listens on port 9: a typed network error, and the store stays unenrolled.
-    let refused = runtime.block_on(store.enroll(url, "ABCDE-FGHJK".into(), "p".into()));
+    let refused = runtime.block_on(store.enroll(url, "ABCDE-FGHJK".into(), "p".into(), false));
     assert!(matches!(refused, Err(FieldError::Network { .. })), "{refused:?}");
     assert!(store.device().unwrap().is_none());
     assert!(matches!(runtime.block_on(store.sync_now(None)), Err(FieldError::NotEnrolled { .. })));

@@ -109,6 +109,19 @@ pub enum CoreError {
         /// Why the settle command does not apply.
         reason: String,
     },
+    /// Enrolling would hand the phone to another user while it holds unsynced work of its
+    /// current user (`409 other_user`): sync first, or enrol again discarding that work. The
+    /// code was not used.
+    #[error(
+        "the code enrols another user than {current}, whose work on this phone is not synced: \
+         sync first, or enrol discarding it ({message})"
+    )]
+    OtherUser {
+        /// The user whose unsynced work the phone holds.
+        current: String,
+        /// The server's message.
+        message: String,
+    },
     /// The server could not be reached (after retries); nothing is lost, sync again later.
     #[error("server unreachable after {attempts} attempts: {message}")]
     Network {

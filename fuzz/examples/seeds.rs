@@ -319,6 +319,7 @@ fn main() -> Res<()> {
         code: "7KQ2M-XW9PA".into(),
         device_name: "Redmi Note 12".into(),
         actor: Some(f.resident.actor.clone()),
+        keep_user: None,
     };
     envelope_seed(&mut s, "enroll", &enroll)?;
     envelope_seed(&mut s, "enroll-no-actor", &EnrollRequest { actor: None, ..enroll })?;

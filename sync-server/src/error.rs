@@ -42,6 +42,15 @@ pub enum ServerError {
         /// The server's epoch.
         server: String,
     },
+    /// The request would undo something the client asked to keep (an enrolment code of
+    /// another user while the phone holds unsynced work: `other_user`).
+    #[error("{message}")]
+    Conflict {
+        /// The protocol's error code.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+    },
     /// Body, push or `want` over the limits.
     #[error("{0}")]
     TooLarge(String),
@@ -97,6 +106,7 @@ impl ServerError {
             ServerError::InvalidCursor(_) => (StatusCode::BAD_REQUEST, "invalid_cursor"),
             ServerError::CursorAhead { .. } => (StatusCode::BAD_REQUEST, "cursor_ahead"),
             ServerError::EpochMismatch { .. } => (StatusCode::CONFLICT, "epoch_mismatch"),
+            ServerError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ServerError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ServerError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
             ServerError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),

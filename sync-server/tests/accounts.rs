@@ -31,8 +31,13 @@ fn code_for(dir: &Path, user: &str, extra: &[&str]) -> String {
 }
 
 async fn enroll(server: &TestServer, code: &str) -> Result<EnrollResponse, (u16, String)> {
-    let req =
-        EnrollRequest { v: VERSION, code: code.into(), device_name: "Pixel 7".into(), actor: None };
+    let req = EnrollRequest {
+        v: VERSION,
+        code: code.into(),
+        device_name: "Pixel 7".into(),
+        actor: None,
+        keep_user: None,
+    };
     let (status, body) = server.post_with(None, "/v1/enroll", protocol::encode(&req)).await;
     if status == 200 {
         Ok(protocol::decode(&body).unwrap())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fieldsync_core::model::*;
 use fieldsync_core::policy::{Profile, Role};
-use fieldsync_core::sync::{HttpTransport, SyncClient, enroll};
+use fieldsync_core::sync::{EnrollOptions, HttpTransport, SyncClient, enroll, enroll_with};
 use fieldsync_core::{CoreError, Store};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
 
@@ -190,4 +190,71 @@ async fn a_scope_change_brings_new_documents_and_drops_hidden_ones_without_a_wip
     assert!(lead2.search("违建", None, 10).unwrap().iter().all(|h| h.id == in_08));
     let again = lead2_sync.sync_now(None).await.unwrap();
     assert_eq!((again.requests, again.docs_dropped), (1, 0), "settled: {again:?}");
+}
+
+/// A phone handed to another user: while it holds the first user's unsynced work, a code of
+/// another user is refused (typed, the code stays unused) unless the app asks to discard that
+/// work; once handed over, nothing the new user may not read is left on it; the same user
+/// enrolling again keeps their work and their actor; setting another user on an enrolled
+/// phone is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_handed_to_another_user_keeps_nothing_of_the_first_and_loses_nothing_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let accounts = server.server().accounts();
+    for user in ["res-1", "res-2"] {
+        accounts.add_user(user, Role::Resident, None, &[GRID.to_string()]).unwrap();
+    }
+    let code =
+        |user: &str| accounts.issue_code(user, &admin(), Duration::from_secs(600)).unwrap().code;
+    let http = HttpTransport::new(&server.url()).unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path().join("shared.db")).unwrap());
+    let first = enroll(&store, &http, &code("res-1"), "shared phone").await.unwrap();
+    let synced = store.create(&report(GRID)).unwrap();
+    let token = first.token.clone();
+    let client = SyncClient::new(
+        store.clone(),
+        HttpTransport::new(&server.url()).unwrap().with_token(token),
+    );
+    client.sync_now(None).await.unwrap();
+    let unsynced = store.create(&report(GRID)).unwrap();
+    assert!(store.unsynced_work().unwrap());
+
+    // The same user enrolling again (a lost token) keeps everything, the actor too.
+    let actor = store.identity().actor;
+    enroll(&store, &http, &code("res-1"), "shared phone").await.unwrap();
+    assert_eq!(store.identity().actor, actor);
+    assert_eq!(store.doc_ids().unwrap().len(), 2);
+
+    // Another user's code, with res-1's work unsynced: refused, typed, and the code unused.
+    let res2 = code("res-2");
+    let refused = enroll(&store, &http, &res2, "shared phone").await.unwrap_err();
+    assert!(
+        matches!(&refused, CoreError::OtherUser { current, .. } if current == "res-1"),
+        "{refused:?}"
+    );
+    assert_eq!(store.identity().user, "res-1");
+    assert_eq!(store.doc_ids().unwrap().len(), 2, "nothing dropped");
+    // Setting another user on the enrolled phone is refused too.
+    assert!(matches!(store.set_user("res-2"), Err(CoreError::InvalidInput { field: "user", .. })));
+
+    // The app asks to discard the work: the same code still works, and before the call
+    // returns res-2 sees nothing of res-1's (a resident reads only their own reports).
+    let options = EnrollOptions { discard_unsynced_work: true };
+    let second = enroll_with(&store, &http, &res2, "shared phone", options).await.unwrap();
+    assert_eq!((second.profile.user.as_str(), store.identity().user.as_str()), ("res-2", "res-2"));
+    assert!(store.doc_ids().unwrap().is_empty(), "res-1's records are gone");
+    assert!(!store.unsynced_work().unwrap());
+    assert!(store.get(synced).is_err() && store.get(unsynced).is_err());
+    assert_ne!(store.identity().actor, actor, "res-2 writes with an actor of their own");
+
+    // res-2 works and syncs normally; res-1's synced report stays on the server, theirs.
+    let mine = store.create(&report(GRID)).unwrap();
+    let client = SyncClient::new(
+        store.clone(),
+        HttpTransport::new(&server.url()).unwrap().with_token(second.token),
+    );
+    client.sync_now(None).await.unwrap();
+    assert_eq!(store.doc_ids().unwrap(), vec![mine]);
+    assert!(server.server().storage().load(vec![synced]).await.unwrap()[0].is_some());
 }

@@ -216,6 +216,11 @@ pub struct EnrollRequest {
     /// is absent or belongs to another device. The answer's `actor` is the one to use.
     #[serde(default, with = "serde_bytes")]
     pub actor: Option<Vec<u8>>,
+    /// Set while the phone holds unsynced work of this user: a code of another user is then
+    /// refused (`409 other_user`) and stays unused, so the work is not lost to a hand-over the
+    /// app did not ask for.
+    #[serde(default)]
+    pub keep_user: Option<String>,
 }
 
 /// The answer to an [`EnrollRequest`]: who the device is and acts for.

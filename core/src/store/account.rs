@@ -53,6 +53,28 @@ fn put_profile(conn: &Connection, p: &Profile) -> Result<()> {
     put(conn, "scopes", &p.scopes.join("\n"))
 }
 
+/// Writes what enrolment gave this device into the open transaction `tx`.
+pub(crate) fn put_enrollment(
+    tx: &Connection,
+    enrollment: &Enrollment,
+    actor: &ActorId,
+) -> Result<()> {
+    put(tx, "device", &enrollment.device)?;
+    put(tx, "token", &enrollment.token)?;
+    match &enrollment.server {
+        Some(url) => put(tx, "server", url)?,
+        None => {
+            tx.execute("DELETE FROM meta WHERE key = 'server'", [])?;
+        }
+    }
+    put_profile(tx, &enrollment.profile)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('actor', ?1)",
+        [actor.to_bytes()],
+    )?;
+    Ok(())
+}
+
 impl Store {
     /// The enrolment of this device, if it has one.
     pub fn enrollment(&self) -> Result<Option<Enrollment>> {
@@ -70,22 +92,7 @@ impl Store {
     pub fn save_enrollment(&self, enrollment: &Enrollment, actor: ActorId) -> Result<()> {
         crate::limits::user_id("user", &enrollment.profile.user)?;
         let mut w = self.writer();
-        w.in_tx(|tx| {
-            put(tx, "device", &enrollment.device)?;
-            put(tx, "token", &enrollment.token)?;
-            match &enrollment.server {
-                Some(url) => put(tx, "server", url)?,
-                None => {
-                    tx.execute("DELETE FROM meta WHERE key = 'server'", [])?;
-                }
-            }
-            put_profile(tx, &enrollment.profile)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('actor', ?1)",
-                [actor.to_bytes()],
-            )?;
-            Ok(())
-        })?;
+        w.in_tx(|tx| put_enrollment(tx, enrollment, &actor))?;
         // Loaded documents carry the old actor; drop them so new changes use the new one.
         w.clear_cache();
         w.identity.actor = actor;

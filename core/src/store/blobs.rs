@@ -360,16 +360,26 @@ impl Store {
     /// Forgets blobs no record here references any more (their records left the store when
     /// the user's rights changed) and removes their files; photos still to upload stay.
     pub(crate) fn forget_unreferenced_photos(&self) -> Result<usize> {
+        self.forget_photos(true)
+    }
+
+    /// Forgets every blob no record here references, photos still to upload too (the phone was
+    /// handed to another user, and the first user's records went), and removes their files.
+    pub(crate) fn forget_photos_of_no_record(&self) -> Result<usize> {
+        self.forget_photos(false)
+    }
+
+    fn forget_photos(&self, keep_local: bool) -> Result<usize> {
         let _files = self.blobs.lock();
         let gone: Vec<String> = {
             let mut w = self.writer();
             w.in_tx(|tx| {
                 let gone: Vec<String> = tx
                     .prepare_cached(
-                        "SELECT hash FROM blobs b WHERE state <> 'local' \
+                        "SELECT hash FROM blobs b WHERE (state <> 'local' OR ?1 = 0) \
                          AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.hash = b.hash)",
                     )?
-                    .query_map([], |r| r.get(0))?
+                    .query_map([keep_local], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?;
                 let mut delete = tx.prepare_cached("DELETE FROM blobs WHERE hash = ?1")?;
                 for h in &gone {

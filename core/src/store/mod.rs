@@ -10,6 +10,7 @@ mod blob_files;
 mod blob_refs;
 mod blobs;
 mod docs;
+mod handover;
 mod merge;
 mod projection;
 mod query;
@@ -201,10 +202,20 @@ impl Store {
         self.writer().identity.clone()
     }
 
-    /// Sets the user id this device writes as (the actor stays).
+    /// Sets the user id this device writes as (the actor stays), on a phone that works without
+    /// a server. An enrolled phone writes as its enrolled user: changing it would have the
+    /// server refuse every later change, so it is refused here; enrol again instead.
     pub fn set_user(&self, user: &str) -> Result<()> {
         limits::user_id("user", user)?;
         let mut w = self.writer();
+        if let Some(p) = &w.profile
+            && p.user != user
+        {
+            return Err(CoreError::invalid(
+                "user",
+                format!("this phone is enrolled as {}; enrol it again to change its user", p.user),
+            ));
+        }
         w.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('user', ?1)", [user])?;
         w.identity.user = user.to_string();
         Ok(())

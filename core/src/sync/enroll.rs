@@ -1,5 +1,9 @@
 //! Enrolment: a phone exchanges the single-use code a user was given for its device id, bearer
 //! token, Automerge actor id and profile, and keeps them in its store.
+//!
+//! A phone handed to another user (the next resident, a shared patrol phone) keeps nothing of
+//! the first user's that the new one may not read, and never loses the first user's unsynced
+//! work unless the app asks for it: see [`EnrollOptions`] and `store::handover`.
 
 use automerge::ActorId;
 
@@ -12,6 +16,17 @@ use crate::store::{Enrollment, Store};
 /// Longest code or device name accepted, in characters.
 const MAX_INPUT_CHARS: usize = 64;
 
+/// How to enrol.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct EnrollOptions {
+    /// Enrol even if the code is another user's while the phone holds unsynced work of its
+    /// current user: that work is discarded. Without it such an enrolment is refused
+    /// ([`CoreError::OtherUser`]) and the code stays unused.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub discard_unsynced_work: bool,
+}
+
 /// Enrols the device of `store` through `transport` with `code`; on success the store holds
 /// the credentials and writes with the actor the server assigned. A code works once.
 pub async fn enroll<T: Transport>(
@@ -19,6 +34,20 @@ pub async fn enroll<T: Transport>(
     transport: &T,
     code: &str,
     device_name: &str,
+) -> Result<Enrollment> {
+    enroll_with(store, transport, code, device_name, EnrollOptions::default()).await
+}
+
+/// [`enroll`], with options. Enrolling as the phone's current user keeps everything (its
+/// records, its unsynced work, its actor). Enrolling as another user removes, before it
+/// returns, every record the new user may not read; it is refused while the phone holds
+/// unsynced work of the current user, unless `options` say to discard that work.
+pub async fn enroll_with<T: Transport>(
+    store: &Store,
+    transport: &T,
+    code: &str,
+    device_name: &str,
+    options: EnrollOptions,
 ) -> Result<Enrollment> {
     let code = code.trim();
     if code.is_empty() || code.chars().count() > MAX_INPUT_CHARS {
@@ -30,15 +59,21 @@ pub async fn enroll<T: Transport>(
             format!("at most {MAX_INPUT_CHARS} characters, no control characters"),
         ));
     }
+    let current = store.identity().user;
+    let keep = store.unsynced_work()? && !options.discard_unsynced_work;
     let request = EnrollRequest {
         v: protocol::VERSION,
         code: code.to_string(),
         device_name: device_name.to_string(),
         actor: Some(store.identity().actor.to_bytes().to_vec()),
+        keep_user: keep.then(|| current.clone()),
     };
     let answer =
         transport.post("/v1/enroll", protocol::encode(&request)).await.map_err(|e| match e {
             TransportError::Network(message) => CoreError::Network { attempts: 1, message },
+            TransportError::Status { code, message, .. } if code == "other_user" => {
+                CoreError::OtherUser { current: current.clone(), message }
+            }
             TransportError::Status { status, code, message } => {
                 CoreError::Server { status, code, message }
             }
@@ -51,6 +86,18 @@ pub async fn enroll<T: Transport>(
     let profile = Profile::parse(r.user, &r.role, r.patrol.as_deref(), r.scopes)?;
     let enrollment =
         Enrollment { device: r.device, token: r.token, profile, server: transport.server_url() };
-    store.save_enrollment(&enrollment, ActorId::from(r.actor))?;
+    let actor = ActorId::from(r.actor);
+    if enrollment.profile.user == current {
+        store.save_enrollment(&enrollment, actor)?;
+    } else if keep {
+        // A server that does not know `keep_user` enrolled the phone anyway: the work stays
+        // and so does the current enrolment; the new device is left unused on the server.
+        return Err(CoreError::OtherUser {
+            current,
+            message: format!("the code enrols {}", enrollment.profile.user),
+        });
+    } else {
+        store.hand_over(&enrollment, actor)?;
+    }
     Ok(enrollment)
 }

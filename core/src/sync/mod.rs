@@ -13,7 +13,7 @@ pub mod transport;
 pub use blob_transport::{BlobHead, BlobSink, BlobTransport};
 pub use budget::{Budget, ChunkBudget};
 pub use client::{SyncClient, SyncConfig};
-pub use enroll::enroll;
+pub use enroll::{EnrollOptions, enroll, enroll_with};
 pub use progress::{
     DownloadSummary, PhotoProgress, PhotoProgressListener, PhotoTransfer, ProgressListener,
     SyncProgress, SyncSummary, UploadSummary,

@@ -299,6 +299,18 @@ impl Accounts {
         device_name: &str,
         proposed_actor: Option<&[u8]>,
     ) -> Result<Enrolled, ServerError> {
+        self.enroll_keeping(code, device_name, proposed_actor, None)
+    }
+
+    /// [`Accounts::enroll`] for a phone that holds unsynced work of `keep_user`: a good code of
+    /// another user is refused (`409 other_user`) and stays unused.
+    pub fn enroll_keeping(
+        &self,
+        code: &str,
+        device_name: &str,
+        proposed_actor: Option<&[u8]>,
+        keep_user: Option<&str>,
+    ) -> Result<Enrolled, ServerError> {
         let canonical = secret::normalize_code(code).map_err(|reason| {
             ServerError::Unauthorized { code: "malformed_code", message: reason }
         })?;
@@ -347,6 +359,17 @@ impl Accounts {
                 message: "this enrolment code has expired; ask for a new one".into(),
             });
         }
+        if let Some(keep) = keep_user
+            && keep != user
+        {
+            return Err(ServerError::Conflict {
+                code: "other_user",
+                message: format!(
+                    "this code enrols another user than {keep}, whose work on the phone is not \
+                     synced; the code was not used"
+                ),
+            });
+        }
         let (role, patrol, scopes): (String, Option<String>, String) = tx
             .query_row("SELECT role, patrol, scopes FROM users WHERE user_id = ?1", [&user], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -354,12 +377,32 @@ impl Accounts {
             .map_err(storage)?;
         let actor = match proposed_actor {
             Some(a) if (1..=32).contains(&a.len()) => {
-                let taken: bool = tx
-                    .query_row("SELECT 1 FROM devices WHERE actor = ?1", [a], |_| Ok(true))
+                let holder: Option<(String, String)> = tx
+                    .query_row(
+                        "SELECT device_id, user_id FROM devices WHERE actor = ?1",
+                        [a],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
                     .optional()
-                    .map_err(storage)?
-                    .unwrap_or(false);
-                if taken { secret::new_actor() } else { a.to_vec() }
+                    .map_err(storage)?;
+                match holder {
+                    None => a.to_vec(),
+                    // The same user's phone enrolling again (its token lost, or the app asked):
+                    // it keeps its actor, so its unsynced changes stay its own, and its old
+                    // registration ends. The old row keeps a tombstone in place of the actor
+                    // (the log still names the actor and the device of each change).
+                    Some((old, holder_user)) if holder_user == user => {
+                        let tombstone = secret::hash(&format!("moved {} {old}", secret::hex(a)));
+                        tx.execute(
+                            "UPDATE devices SET actor = ?2, revoked_at = coalesce(revoked_at, ?3) \
+                             WHERE device_id = ?1",
+                            params![old, tombstone, now],
+                        )
+                        .map_err(storage)?;
+                        a.to_vec()
+                    }
+                    Some(_) => secret::new_actor(),
+                }
             }
             _ => secret::new_actor(),
         };
@@ -487,12 +530,18 @@ mod tests {
         a.revoke(&e.device.id).unwrap();
         assert!(a.authenticate(&e.token).unwrap().unwrap().device.revoked_at.is_some());
 
-        // A proposed actor is kept unless another device has it.
-        let c1 = a.issue_code("res-1", &admin(), Duration::from_secs(60)).unwrap().code;
-        let c2 = a.issue_code("res-1", &admin(), Duration::from_secs(60)).unwrap().code;
+        // A proposed actor is kept unless another user's device has it; the same user's phone
+        // enrolling again takes it over and its old registration ends.
+        a.add_user("res-2", Role::Resident, None, &["jl/cc/grid-01".into()]).unwrap();
+        let code = |user: &str| a.issue_code(user, &admin(), Duration::from_secs(60)).unwrap().code;
         let mine = vec![7u8; 16];
-        assert_eq!(a.enroll(&c1, "a", Some(&mine)).unwrap().device.actor, mine);
-        assert_ne!(a.enroll(&c2, "b", Some(&mine)).unwrap().device.actor, mine, "taken");
+        let first = a.enroll(&code("res-1"), "a", Some(&mine)).unwrap();
+        assert_eq!(first.device.actor, mine);
+        assert_ne!(a.enroll(&code("res-2"), "b", Some(&mine)).unwrap().device.actor, mine, "taken");
+        let again = a.enroll(&code("res-1"), "a again", Some(&mine)).unwrap();
+        assert_eq!(again.device.actor, mine, "the same user keeps it");
+        let old = a.authenticate(&first.token).unwrap().unwrap().device;
+        assert!(old.revoked_at.is_some() && old.actor != mine, "the old registration ended");
     }
 
     #[test]

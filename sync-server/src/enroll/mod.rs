@@ -47,7 +47,12 @@ pub(crate) async fn handle(
     envelope::check_version(req.v)?;
     let accounts = app.accounts.clone();
     let enrolled = tokio::task::spawn_blocking(move || {
-        accounts.enroll(&req.code, &req.device_name, req.actor.as_deref())
+        accounts.enroll_keeping(
+            &req.code,
+            &req.device_name,
+            req.actor.as_deref(),
+            req.keep_user.as_deref(),
+        )
     })
     .await
     .map_err(|e| ServerError::Internal(format!("enrolment task failed: {e}")))?;

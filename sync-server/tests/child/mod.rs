@@ -84,6 +84,7 @@ pub async fn enrol(url: &str, data: &Path, user: &str, actor: Vec<u8>) -> String
         code,
         device_name: "test".into(),
         actor: Some(actor.clone()),
+        keep_user: None,
     };
     let body = reqwest::Client::new()
         .post(format!("{url}/v1/enroll"))

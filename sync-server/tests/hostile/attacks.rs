@@ -135,6 +135,7 @@ impl Fixture {
                         code: "2345-6789-AB".into(),
                         device_name: "phone".into(),
                         actor: None,
+                        keep_user: None,
                     }),
                 };
                 (Sender::Author, *endpoint, body, Some("unsupported_version"))

@@ -248,6 +248,7 @@ impl Fixture {
             code: "2345-6789-AB".into(),
             device_name: "a stolen phone".into(),
             actor: Some(author.actor()),
+            keep_user: None,
         };
         base(Endpoint::Enroll, Sender::NoToken, protocol::encode(&enrol));
 

@@ -24,8 +24,13 @@ fn cli(dir: &Path, args: &[&str]) -> String {
 }
 
 async fn enroll(server: &TestServer, code: &str) -> Result<EnrollResponse, (u16, String)> {
-    let req =
-        EnrollRequest { v: VERSION, code: code.into(), device_name: "phone".into(), actor: None };
+    let req = EnrollRequest {
+        v: VERSION,
+        code: code.into(),
+        device_name: "phone".into(),
+        actor: None,
+        keep_user: None,
+    };
     let (status, body) = server.post_with(None, "/v1/enroll", protocol::encode(&req)).await;
     if status == 200 {
         Ok(protocol::decode(&body).unwrap())

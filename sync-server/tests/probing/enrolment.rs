@@ -20,8 +20,13 @@ async fn enroll(
     code: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String, Option<u64>) {
-    let req =
-        EnrollRequest { v: VERSION, code: code.into(), device_name: "phone".into(), actor: None };
+    let req = EnrollRequest {
+        v: VERSION,
+        code: code.into(),
+        device_name: "phone".into(),
+        actor: None,
+        keep_user: None,
+    };
     post(server, client, protocol::encode(&req), headers).await
 }
 

@@ -1,0 +1,118 @@
+//! A phone handed to someone else: enrolling it as another user keeps nothing the new user may
+//! not read, and never drops the first user's unsynced work unless the app asks for it.
+//!
+//! Enrolment checks [`Store::unsynced_work`] first: while the phone holds work the server has
+//! not taken, it asks the server to refuse a code of another user (the code stays unused); the
+//! app may instead ask to discard that work. Once the server has enrolled the phone as another
+//! user, [`Store::hand_over`] keeps the new enrolment and, in the same transaction, removes
+//! every record the new user may not read and every record holding the first user's unsynced
+//! changes, and starts the feed over (the next sync catches up with what the new user reads).
+
+use automerge::ActorId;
+use rusqlite::Connection;
+
+use super::account::put_enrollment;
+use super::{Enrollment, Origin, RecordChanged, Store};
+use crate::error::Result;
+use crate::id::DocId;
+use crate::model::Kind;
+use crate::policy::{Audience, Profile, can_read};
+
+/// A stored record and who may read it, from the projection tables.
+struct Held {
+    rowid: i64,
+    id: DocId,
+    kind: Kind,
+    audience: Audience,
+    unsynced: bool,
+}
+
+fn held(conn: &Connection) -> Result<Vec<Held>> {
+    let mut stmt = conn.prepare(
+        "SELECT d.id, d.doc_id, d.kind, \
+                coalesce(r.scope, p.scope, c.scope, ''), \
+                coalesce(r.created_by, p.created_by, c.created_by, ''), \
+                r.assignee, \
+                (SELECT group_concat(user, char(10)) FROM patrol_members WHERE doc = d.id), \
+                (SELECT group_concat(user, char(10)) FROM case_mediators WHERE doc = d.id), \
+                coalesce((SELECT pending FROM sync_docs WHERE doc = d.id), 0) \
+         FROM docs d LEFT JOIN reports r ON r.doc = d.id LEFT JOIN patrols p ON p.doc = d.id \
+         LEFT JOIN cases c ON c.doc = d.id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let bytes: Vec<u8> = r.get(1)?;
+        let id = DocId::from_slice(&bytes)?;
+        let code: i64 = r.get(2)?;
+        // A kind this build does not know is not one the new user may read.
+        let Some(kind) = Kind::from_code(code) else { continue };
+        let mut participants: Vec<String> = r.get::<_, Option<String>>(5)?.into_iter().collect();
+        for col in [6, 7] {
+            if let Some(list) = r.get::<_, Option<String>>(col)? {
+                participants.extend(list.split('\n').map(str::to_string));
+            }
+        }
+        out.push(Held {
+            rowid: r.get(0)?,
+            id,
+            kind,
+            audience: Audience { kind, scope: r.get(3)?, created_by: r.get(4)?, participants },
+            unsynced: r.get::<_, i64>(8)? == 1,
+        });
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Whether the phone holds work the server has not taken: local changes not acknowledged
+    /// yet, or refused. Enrolling as another user keeps it only if the app says to discard it.
+    pub fn unsynced_work(&self) -> Result<bool> {
+        self.read(|c| {
+            Ok(c.prepare_cached("SELECT 1 FROM sync_docs WHERE pending = 1 LIMIT 1")?.exists([])?)
+        })
+    }
+
+    /// Keeps the enrolment of this phone as another user (`enrollment`, whose changes carry
+    /// `actor`), and in the same transaction removes every record that user may not read and
+    /// every record holding unsynced changes of the user before (the app chose to discard
+    /// them; enrolment refuses otherwise), and starts the feed over. Returns the records
+    /// removed; observers hear of them as [`Origin::Removed`].
+    pub(crate) fn hand_over(&self, enrollment: &Enrollment, actor: ActorId) -> Result<Vec<DocId>> {
+        crate::limits::user_id("user", &enrollment.profile.user)?;
+        let profile: &Profile = &enrollment.profile;
+        let removed = {
+            let mut w = self.writer();
+            let doomed: Vec<Held> = held(&w.conn)?
+                .into_iter()
+                .filter(|h| h.unsynced || !can_read(profile, &h.audience))
+                .collect();
+            w.in_tx(|tx| {
+                for h in &doomed {
+                    tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([h.rowid])?;
+                    tx.prepare_cached("DELETE FROM docs WHERE id = ?1")?.execute([h.rowid])?;
+                }
+                // The feed starts over: the new user's catch-up brings what they may read.
+                tx.execute("DELETE FROM sync_server", [])?;
+                tx.execute("DELETE FROM sync_wanted", [])?;
+                tx.execute("DELETE FROM meta WHERE key = 'rescope'", [])?;
+                put_enrollment(tx, enrollment, &actor)
+            })?;
+            w.clear_cache();
+            w.identity.actor = actor;
+            w.identity.user = enrollment.profile.user.clone();
+            w.profile = Some(enrollment.profile.clone());
+            doomed
+        };
+        // The first user's photos go with their records, those waiting for upload included.
+        self.forget_photos_of_no_record()?;
+        let notes: Vec<RecordChanged> = removed
+            .iter()
+            .map(|h| RecordChanged { id: h.id, kind: h.kind, origin: Origin::Removed })
+            .collect();
+        if !notes.is_empty() {
+            self.notify(&notes);
+        }
+        Ok(removed.into_iter().map(|h| h.id).collect())
+    }
+}
