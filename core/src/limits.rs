@@ -47,9 +47,26 @@ pub const EARLIEST_MS: i64 = 1_262_304_000_000;
 /// The latest time a record may carry: the end of the year 9999, as for change times.
 pub const LATEST_MS: i64 = crate::changes::MAX_CHANGE_TIME;
 
-/// Checks a required free-text value: not blank, at most `max` characters, no NUL.
+/// Characters that show nothing: zero-width spaces and joiners, direction marks, the word
+/// joiner and invisible operators, the byte-order mark, the soft hyphen, the combining grapheme
+/// joiner, the Mongolian vowel separator.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}'
+    )
+}
+
+/// Whether `value` shows nothing: empty, or only white space and invisible characters.
+pub(crate) fn blank(value: &str) -> bool {
+    value.chars().all(|c| c.is_whitespace() || invisible(c))
+}
+
+/// Checks a required free-text value: not blank (white space and zero-width characters alone
+/// count as blank), at most `max` characters, no NUL.
 pub(crate) fn text(field: &'static str, value: &str, max: usize) -> Result<()> {
-    if value.trim().is_empty() {
+    if blank(value) {
         return Err(CoreError::invalid(field, "must not be empty"));
     }
     optional_text(field, value, max)
@@ -87,6 +104,9 @@ pub fn scope(value: &str) -> Result<()> {
     }
     if segments.iter().any(|s| s.is_empty()) {
         return Err(CoreError::invalid("scope", format!("{value:?} has an empty segment")));
+    }
+    if segments.iter().any(|s| *s == "." || *s == "..") {
+        return Err(CoreError::invalid("scope", format!("{value:?} has a segment . or ..")));
     }
     if value.chars().any(|c| c.is_whitespace() || c.is_control() || c == '%' || c == '*') {
         return Err(CoreError::invalid(
@@ -136,7 +156,7 @@ mod tests {
     fn scopes() {
         assert!(scope("jl/changchun/chaoyang/yongchang/xinhua/grid-07").is_ok());
         assert!(scope("吉林/长春").is_ok());
-        for bad in ["", "/a", "a/", "a//b", "a b", "a/%", &"x/".repeat(20)] {
+        for bad in ["", "/a", "a/", "a//b", "a b", "a/%", &"x/".repeat(20), "jl/../x", "./jl"] {
             assert!(scope(bad).is_err(), "{bad:?}");
         }
     }
@@ -144,6 +164,8 @@ mod tests {
     #[test]
     fn texts() {
         assert!(text("title", "  ", 10).is_err());
+        assert!(text("title", "\u{200B}\u{200D}\u{FEFF}\u{3000}", 10).is_err(), "zero-width only");
+        assert!(text("title", "\u{200B}违章", 10).is_ok());
         assert!(text("title", "违章建筑", 4).is_ok());
         assert!(text("title", "违章建筑!", 4).is_err());
         assert!(optional_text("note", "", 4).is_ok());

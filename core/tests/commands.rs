@@ -374,3 +374,47 @@ fn workflow_disagreements_show_as_conflicts_on_both_phones() {
         assert!(ra.conflicts.iter().all(|c| c.field != "status"), "case {i}: {:?}", ra.conflicts);
     }
 }
+
+/// What a form on the phone relies on: each bad value is a typed InvalidInput naming its
+/// field, on an enrolled phone too (its rights are checked after the input), and nothing is
+/// stored.
+#[test]
+fn bad_values_are_typed_and_name_their_field() {
+    use fieldsync_core::policy::{Profile, Role};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = store(&dir, "a", "disp-1");
+    s.set_profile(&Profile {
+        user: "disp-1".into(),
+        role: Role::Dispatcher,
+        patrol: None,
+        scopes: vec!["jl".into()],
+    })
+    .expect("profile");
+    let field_of = |r: fieldsync_core::Result<DocId>| match r {
+        Err(CoreError::InvalidInput { field, .. }) => field,
+        other => panic!("expected InvalidInput, got {other:?}"),
+    };
+    let in_scope = |scope: &str, title: &str| {
+        let NewRecord::Report(mut r) = new_report(title) else { unreachable!() };
+        r.scope = scope.into();
+        NewRecord::Report(r)
+    };
+    assert_eq!(field_of(s.create(&in_scope("", "违章"))), "scope");
+    assert_eq!(field_of(s.create(&in_scope("jl/../other", "违章"))), "scope");
+    assert_eq!(field_of(s.create(&in_scope("jl/grid-1", "\u{200B}\u{200C}\u{FEFF}"))), "title");
+    assert!(s.doc_ids().expect("ids").is_empty());
+
+    let id = s.create(&in_scope("jl/grid-1", "井盖缺失")).expect("create");
+    s.execute(id, &Command::AcceptReport { note: String::new() }).expect("accept");
+    let heads = s.heads(id).expect("heads");
+    let now = fieldsync_core::time::now_ms();
+    for deadline in [now - 60_000, i64::MAX, 0] {
+        let dispatch =
+            Command::DispatchReport { assignee: "officer-1".into(), deadline, note: String::new() };
+        match s.execute(id, &dispatch) {
+            Err(CoreError::InvalidInput { field: "deadline", .. }) => {}
+            other => panic!("deadline {deadline}: {other:?}"),
+        }
+    }
+    assert_eq!(s.heads(id).expect("heads"), heads, "nothing stored");
+}

@@ -162,7 +162,7 @@ fn queries_filter_and_page() {
         ids[0],
         &Command::DispatchReport {
             assignee: "officer-1".into(),
-            deadline: 1_300_000_000_000,
+            deadline: 1_900_000_000_000,
             note: String::new(),
         },
     )
@@ -199,8 +199,8 @@ fn queries_filter_and_page() {
     let dispatched =
         ReportFilter { statuses: vec![ReportStatus::Dispatched], ..Default::default() };
     assert_eq!(all_report_ids(&s, &dispatched, 50).len(), 2);
-    let overdue =
-        ReportFilter { overdue_at: Some(fieldsync_core::time::now_ms()), ..Default::default() };
+    // Overdue as of a time between the two deadlines.
+    let overdue = ReportFilter { overdue_at: Some(1_920_000_000_000), ..Default::default() };
     assert_eq!(all_report_ids(&s, &overdue, 50), vec![ids[0]]);
     let mine = ReportFilter { assignee: Some("officer-1".into()), ..Default::default() };
     assert_eq!(all_report_ids(&s, &mine, 50).len(), 2);

@@ -248,6 +248,12 @@ pub(crate) fn apply(
                 limits::user_id("assignee", assignee)?;
                 limits::optional_text("note", note, limits::NOTE_CHARS)?;
                 limits::time("deadline", *deadline)?;
+                if *deadline <= stamp.at {
+                    return Err(CoreError::invalid(
+                        "deadline",
+                        format!("{} is in the past", crate::time::format_ms(*deadline)),
+                    ));
+                }
                 doc.put(ROOT, "assignee", assignee.as_str())?;
                 doc.put(ROOT, "deadline", ScalarValue::Timestamp(*deadline))?;
                 note.clone()

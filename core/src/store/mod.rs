@@ -254,10 +254,11 @@ impl Store {
         let id = {
             let mut w = self.writer();
             let stamp = Stamp { by: w.identity.user.clone(), at: now_ms() };
+            // The input first (a typed InvalidInput names the bad field), then the rights.
+            let (id, mut doc) = model::command::create(new, &stamp, w.identity.actor.clone())?;
             if let Some(p) = &w.profile {
                 policy::can_create(p, kind, new.scope())?;
             }
-            let (id, mut doc) = model::command::create(new, &stamp, w.identity.actor.clone())?;
             let snapshot = doc.save();
             let proj = Projection::of(&doc, id)?;
             let row = w.in_tx(|tx| {

@@ -393,7 +393,7 @@ mod tests {
                 id,
                 &model::Command::DispatchReport {
                     assignee: "officer-1".into(),
-                    deadline: 1_800_000_000_000,
+                    deadline: 1_900_000_000_000,
                     note: String::new(),
                 },
             )
