@@ -6,7 +6,10 @@ mod blobs;
 mod codec;
 mod messages;
 
-pub use blobs::{BlobStatus, ContentRange, codes as blob_codes, is_blob_hash};
+pub use blobs::{
+    BlobStatus, ContentRange, PHOTO_MEDIA_TYPES, codes as blob_codes, is_blob_hash,
+    is_photo_media_type,
+};
 pub use codec::{DecodeError, DocsPart, decode, encode, encode_docs_member, encode_sync_response};
 pub use messages::*;
 
