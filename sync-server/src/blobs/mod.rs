@@ -242,6 +242,18 @@ pub enum BlobError {
         /// The blob.
         hash: String,
     },
+    /// The device's reference gives the blob a media type that is not a photo's.
+    #[error(
+        "this device's record gives blob {hash} the media type {media_type:?}; a photo is one \
+         of {}: it is neither uploaded nor proven",
+        fieldsync_core::protocol::PHOTO_MEDIA_TYPES.join(", ")
+    )]
+    UnsupportedMediaType {
+        /// The blob.
+        hash: String,
+        /// The media type the reference gives (at most 100 characters of it).
+        media_type: String,
+    },
     /// A proof that is not one (its nonce is forged, another device's or expired; a digest
     /// that is not 32 bytes): `400 invalid_request`, whatever the blob.
     #[error("{0}")]
@@ -267,6 +279,9 @@ impl BlobError {
                 (StatusCode::RANGE_NOT_SATISFIABLE, codes::INVALID_RANGE)
             }
             BlobError::NoThumbnail { .. } => (StatusCode::NOT_FOUND, codes::NO_THUMBNAIL),
+            BlobError::UnsupportedMediaType { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, codes::UNSUPPORTED_MEDIA_TYPE)
+            }
             BlobError::BadProof(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             BlobError::Storage(StorageError::Closed) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")

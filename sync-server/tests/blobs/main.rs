@@ -11,6 +11,7 @@ mod child;
 #[path = "../common/mod.rs"]
 mod common;
 mod holders;
+mod media;
 mod proofs;
 mod sharing;
 mod uploads;

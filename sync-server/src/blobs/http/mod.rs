@@ -15,7 +15,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use fieldsync_core::protocol::{BlobStatus, ContentRange, VERSION, is_blob_hash, limits};
+use fieldsync_core::protocol::{
+    BlobStatus, ContentRange, VERSION, is_blob_hash, is_photo_media_type, limits,
+};
 use http_body_util::BodyExt;
 
 pub(crate) use self::proof::{challenge, proof};
@@ -90,6 +92,15 @@ pub(crate) async fn status(
 ) -> Result<Response, ServerError> {
     checked(&hash)?;
     status_of(&app, &caller, &hash).await
+}
+
+/// The refusal of a reference whose media type is not a photo's.
+fn unsupported(hash: &str, media_type: &str) -> ServerError {
+    BlobError::UnsupportedMediaType {
+        hash: hash.to_string(),
+        media_type: media_type.chars().take(100).collect(),
+    }
+    .into()
 }
 
 /// Reads an upload's body: at most [`limits::CHUNK_BYTES`] are kept.
@@ -191,6 +202,9 @@ pub(crate) async fn put(
     let Some(own) = access.own(&device, range.size) else {
         return Err(BlobError::NotReferenced { hash, size: range.size }.into());
     };
+    if !is_photo_media_type(&own.media_type) {
+        return Err(unsupported(&hash, &own.media_type));
+    }
     let media_type = own.media_type.clone();
     if let Some(b) = state.blob.as_ref().filter(|b| b.size == range.size)
         && state.holds(&device)

@@ -13,10 +13,10 @@ use axum::body::Body;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
-use fieldsync_core::protocol::{BlobChallenge, BlobProof, VERSION, limits};
+use fieldsync_core::protocol::{BlobChallenge, BlobProof, VERSION, is_photo_media_type, limits};
 use rand::RngCore;
 
-use super::{checked, not_found, status_of};
+use super::{checked, not_found, status_of, unsupported};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::blobs::access::Access;
@@ -58,6 +58,9 @@ pub(crate) async fn challenge(
         None => access.any_own(device),
     };
     let Some(own) = own else { return Err(not_found(&hash)) };
+    if !is_photo_media_type(&own.media_type) {
+        return Err(unsupported(&hash, &own.media_type));
+    }
     let size = own.size;
     let mut random = [0u8; 16];
     rand::rng().fill_bytes(&mut random);
@@ -114,8 +117,9 @@ pub(crate) async fn proof(
         .into());
     }
     let access = Access::of(&app, &hash, Vec::new()).await?;
-    if access.own(&device, size).is_none() {
-        return Err(not_found(&hash));
+    let Some(own) = access.own(&device, size) else { return Err(not_found(&hash)) };
+    if !is_photo_media_type(&own.media_type) {
+        return Err(unsupported(&hash, &own.media_type));
     }
     let ranges = nonce::ranges(&proof.nonce, size);
     let possession = Possession {

@@ -1,4 +1,11 @@
 //! Reading a blob: `GET /v1/blobs/{hash}` (with `Range`) and `GET /v1/blobs/{hash}/thumbnail`.
+//!
+//! A photo is never a web page: the server's own origin will serve the command centre's web
+//! board, so every stored file is served with `X-Content-Type-Options: nosniff` and
+//! `Content-Security-Policy: default-src 'none'; sandbox` (a browser that renders it anyway
+//! runs no script and loads nothing), and only a photo media type (`PHOTO_MEDIA_TYPES`) is
+//! served as itself, inline; anything else a stored reference may hold from before is
+//! `application/octet-stream` with `Content-Disposition: attachment`.
 
 use std::sync::Arc;
 
@@ -6,6 +13,7 @@ use axum::body::Body;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use fieldsync_core::protocol::is_photo_media_type;
 
 use super::{checked, not_found};
 use crate::app::App;
@@ -13,6 +21,9 @@ use crate::auth::Caller;
 use crate::blobs::access::Access;
 use crate::blobs::{BlobError, BlobMeta};
 use crate::error::ServerError;
+
+/// What a stored file may do in a browser: nothing.
+const SANDBOX: &str = "default-src 'none'; sandbox";
 
 /// The complete blob `hash` if `caller` may read it; otherwise the answer for a missing blob.
 async fn readable(app: &App, caller: &Caller, hash: &str) -> Result<BlobMeta, ServerError> {
@@ -61,19 +72,20 @@ pub(crate) fn parse_range(value: &str, size: u64) -> Result<(u64, u64), BlobErro
     Ok((first, last))
 }
 
-/// The media type to serve: the reference's, when it is a plain `type/subtype`.
-fn content_type(media_type: &str) -> HeaderValue {
-    let plain = media_type.split_once('/').is_some_and(|(t, s)| {
-        let token = |x: &str| {
-            !x.is_empty()
-                && x.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
-        };
-        token(t) && token(s)
-    });
-    plain
-        .then(|| HeaderValue::from_str(media_type).ok())
-        .flatten()
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"))
+/// The headers every stored file is served with: its `Content-Type` — the media type when it
+/// is a photo's, shown inline, else `application/octet-stream` as an attachment — and what
+/// keeps a browser from running it.
+fn protect(h: &mut HeaderMap, media_type: &str) {
+    if is_photo_media_type(media_type) {
+        if let Ok(v) = HeaderValue::from_str(media_type) {
+            h.insert(header::CONTENT_TYPE, v);
+        }
+    } else {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX));
 }
 
 /// `GET /v1/blobs/{hash}`: the bytes (`206` with the part a `Range` asks for).
@@ -99,8 +111,7 @@ pub(crate) async fn get(
     *response.status_mut() =
         if range.is_some() { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, content_type(&m.media_type));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    protect(h, &m.media_type);
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(last + 1 - first));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{hash}\"")) {
@@ -123,14 +134,11 @@ pub(crate) async fn thumbnail(
 ) -> Result<Response, ServerError> {
     readable(&app, &caller, &hash).await?;
     match app.blobs.thumbnail(hash.clone()).await? {
-        Some(jpeg) => Ok((
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
-                (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-            ],
-            jpeg,
-        )
-            .into_response()),
+        Some(jpeg) => {
+            let mut response = jpeg.into_response();
+            protect(response.headers_mut(), "image/jpeg");
+            Ok(response)
+        }
         None => Err(BlobError::NoThumbnail { hash }.into()),
     }
 }
@@ -166,10 +174,28 @@ mod tests {
     }
 
     #[test]
-    fn only_plain_media_types_are_served_as_given() {
-        assert_eq!(content_type("image/jpeg"), "image/jpeg");
-        assert_eq!(content_type("text/html; charset=x"), "application/octet-stream");
-        assert_eq!(content_type("jpeg"), "application/octet-stream");
-        assert_eq!(content_type("image/\u{7f}"), "application/octet-stream");
+    fn only_photo_types_are_served_as_themselves_inline() {
+        let served = |media_type: &str| {
+            let mut h = HeaderMap::new();
+            protect(&mut h, media_type);
+            let get = |name| h.get(name).map(|v: &HeaderValue| v.to_str().unwrap().to_string());
+            (get(header::CONTENT_TYPE), get(header::CONTENT_DISPOSITION), h)
+        };
+        for t in ["image/jpeg", "image/png", "image/heic"] {
+            let (ct, cd, _) = served(t);
+            assert_eq!((ct.as_deref(), cd), (Some(t), None), "{t}");
+        }
+        for t in ["text/html", "image/svg+xml", "text/html; charset=x", "jpeg", "image/\u{7f}", ""]
+        {
+            let (ct, cd, _) = served(t);
+            assert_eq!(
+                (ct.as_deref(), cd.as_deref()),
+                (Some("application/octet-stream"), Some("attachment")),
+                "{t:?}"
+            );
+        }
+        let (_, _, h) = served("image/png");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::CONTENT_SECURITY_POLICY], "default-src 'none'; sandbox");
     }
 }
