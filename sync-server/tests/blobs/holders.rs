@@ -101,6 +101,7 @@ async fn a_device_that_holds_a_photo_proves_it_and_its_readers_read_it_with_no_b
     let mediator = Device::enrolled(&ts, "mediator-chen", Role::Mediator, GRID);
     let resident = Device::enrolled(&ts, "resident-ma", Role::Resident, GRID);
     let leader = Device::enrolled(&ts, "leader-li", Role::GridLeader, GRID);
+    let dispatcher = Device::dispatcher(&ts, "dispatcher-zhao");
     let large = noise(300 * KIB, 41);
     let small = image_bytes(120, 90, ImageFormat::Png);
     assert!(small.len() as u64 <= fieldsync_server::blobs::challenge::WHOLE_BYTES);
@@ -109,6 +110,15 @@ async fn a_device_that_holds_a_photo_proves_it_and_its_readers_read_it_with_no_b
     upload_from(&ts, &mediator.token, &large, 0, 64 * KIB).await;
     upload_from(&ts, &mediator.token, &small, 0, 64 * KIB).await;
     resident.report_with(&ts, &[&pl, &ps]).await;
+    // A dispatcher reads the case, and names the photo in a report of its own (in another
+    // grid): it reads the photo, yet its status is that of its own upload, not started: its
+    // report grants the photo to its readers only once it holds the bytes.
+    dispatcher.report_in(&ts, OTHER_GRID, &[&pl]).await;
+    let path = format!("/v1/blobs/{}", pl.hash);
+    assert_eq!(get(&ts, &dispatcher.token, &path, None).await.body, large);
+    let s = status(&ts, &dispatcher.token, &pl.hash).await.status();
+    assert_eq!((s.size, s.received, s.complete), (pl.size, 0, false));
+    assert!(prove(&ts, &dispatcher.token, &large).await.status().complete);
     let stored = blob_files(ts.dir.path());
     for p in [&pl, &ps] {
         let path = format!("/v1/blobs/{}", p.hash);

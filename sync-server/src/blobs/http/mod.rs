@@ -57,29 +57,37 @@ async fn answer(m: &BlobMeta) -> Response {
     status_answer(&m.hash, m.size, m.received, m.complete).await
 }
 
-/// What the status endpoint answers `caller` about blob `hash`: the complete blob when the
-/// device may read it (or holds it and references it itself), else the device's own upload
-/// (an upload not started: `received` 0 at the size of its reference), else `404 not_found`.
-/// Nothing in it depends on another device's upload.
+/// What the status endpoint answers `caller` about blob `hash`.
+///
+/// A device that references the blob itself is told of its own upload: complete once it holds
+/// the blob (it uploaded it, or proved it holds it), else what its upload holds (`received` 0,
+/// at the size of its reference, before it starts) — even when it may read the blob through
+/// another device's record, since its own record grants the blob to its readers only once it
+/// holds it. Any other device is told the blob is complete when it may read it, else
+/// `404 not_found`. Nothing a device is told of a blob it neither holds nor may read depends on
+/// another device's upload.
 async fn status_of(app: &App, caller: &Caller, hash: &str) -> Result<Response, ServerError> {
     let device = caller.device.id.as_str();
     let state = app.blobs.state(hash.to_string(), device.to_string()).await?;
     let access = Access::of(app, hash, state.holders).await?;
-    if let Some(b) = &state.blob
-        && (access.may_read(&caller.profile, b.size)
-            || (access.holds(device) && access.own(device, b.size).is_some()))
-    {
-        return Ok(answer(b).await);
+    if let Some(own) = access.any_own(device) {
+        if let Some(b) = &state.blob
+            && access.holds(device)
+            && access.own(device, b.size).is_some()
+        {
+            return Ok(answer(b).await);
+        }
+        if let Some(u) = &state.upload
+            && access.own(device, u.size).is_some()
+        {
+            return Ok(answer(u).await);
+        }
+        // Not started (or started with another size): from 0.
+        return Ok(status_answer(hash, own.size, 0, false).await);
     }
-    if let Some(u) = &state.upload
-        && access.own(device, u.size).is_some()
-    {
-        return Ok(answer(u).await);
-    }
-    match access.any_own(device) {
-        // Referenced by this device, not started (or started with another size): from 0.
-        Some(r) => Ok(status_answer(hash, r.size, 0, false).await),
-        None => Err(not_found(hash)),
+    match &state.blob {
+        Some(b) if access.may_read(&caller.profile, b.size) => Ok(answer(b).await),
+        _ => Err(not_found(hash)),
     }
 }
 
