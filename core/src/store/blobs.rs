@@ -164,7 +164,7 @@ impl Store {
         let size = i64::try_from(photo.size).unwrap_or(i64::MAX);
         self.execute_with(doc, &cmd, |tx| {
             // Known from another record (`remote`): the bytes are here now, and this device
-            // may upload them (the server says at once if it holds them already).
+            // uploads them (or, if the server holds them already, proves it holds them too).
             tx.prepare_cached(
                 "INSERT INTO blobs (hash, size, media_type, state, added_at) \
                  VALUES (?1, ?2, ?3, 'local', ?4) \

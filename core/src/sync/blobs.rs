@@ -1,12 +1,14 @@
 //! Photo transfers of the sync client (docs/blobs.md): the upload queue, sent in chunks sized
-//! to the link that resume at what the server holds; downloads of originals (verified against
-//! their hash before they become visible) and of thumbnails, resumed with `Range`; and the
-//! fetch of small photos after a sync.
+//! to the link that resume at what the server holds (each photo first proven, when the server
+//! holds it already: see `possession`); downloads of originals (verified against their hash
+//! before they become visible) and of thumbnails, resumed with `Range`; and the fetch of small
+//! photos after a sync.
 //!
 //! None of it runs inside a records sync, and none of it holds a lock a sync needs across a
 //! request: the store is touched only in short transactions between requests, so `sync_now`
 //! and `upload_photos` run side by side on one store and a pending photo never delays a record.
 
+use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -22,7 +24,7 @@ use super::progress::{
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
 use crate::limits;
-use crate::protocol::{self, BlobStatus, ContentRange, blob_codes};
+use crate::protocol::{self, BlobStatus, ContentRange, blob_codes, is_photo_media_type};
 use crate::store::PhotoVariant;
 
 /// What became of one photo of the upload queue.
@@ -34,7 +36,7 @@ enum Sent {
 }
 
 /// The typed core error for a failed blob request.
-fn blob_error(hash: &str, e: TransportError, attempts: u32) -> CoreError {
+pub(super) fn blob_error(hash: &str, e: TransportError, attempts: u32) -> CoreError {
     let TransportError::Status { status, code, message } = e else { return failed(e, attempts) };
     let hash = hash.to_string();
     match code.as_str() {
@@ -45,13 +47,22 @@ fn blob_error(hash: &str, e: TransportError, attempts: u32) -> CoreError {
         blob_codes::HASH_MISMATCH => CoreError::HashMismatch { hash, message },
         blob_codes::INVALID_RANGE => CoreError::InvalidRange { hash, message },
         blob_codes::NO_THUMBNAIL => CoreError::NoThumbnail { hash },
+        blob_codes::UNSUPPORTED_MEDIA_TYPE => unsupported(&hash, &message),
         _ => CoreError::Server { status, code, message },
     }
+}
+
+/// The refusal of a photo whose media type is not a photo's (one added before the rule).
+fn unsupported(hash: &str, why: &str) -> CoreError {
+    CoreError::invalid("media_type", format!("photo {hash}: {why}"))
 }
 
 /// The code an upload refused for good is recorded with (`None`: not a refusal of the photo).
 fn refusal(e: &CoreError) -> Option<&'static str> {
     match e {
+        CoreError::InvalidInput { field: "media_type", .. } => {
+            Some(blob_codes::UNSUPPORTED_MEDIA_TYPE)
+        }
         CoreError::QuotaExceeded { .. } => Some(blob_codes::QUOTA_EXCEEDED),
         CoreError::PhotoTooLarge { .. } => Some(blob_codes::TOO_LARGE),
         CoreError::HashMismatch { .. } => Some(blob_codes::HASH_MISMATCH),
@@ -60,7 +71,7 @@ fn refusal(e: &CoreError) -> Option<&'static str> {
     }
 }
 
-fn decode_status(hash: &str, body: &[u8]) -> Result<BlobStatus> {
+pub(super) fn decode_status(hash: &str, body: &[u8]) -> Result<BlobStatus> {
     let s: BlobStatus =
         protocol::decode(body).map_err(|e| CoreError::Protocol(format!("blob status: {e}")))?;
     if s.v != protocol::VERSION || s.hash != hash || s.received > s.size {
@@ -140,28 +151,50 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         *wait = (*wait * 2).min(self.config.max_backoff);
     }
 
-    /// The server's status of `hash`, retrying network failures; `None` when it answers
-    /// `not_found` (for an upload: no record this device synced references it yet).
-    async fn blob_status(&self, hash: &str, sum: &mut UploadSummary) -> Result<Option<BlobStatus>> {
+    /// Sends a blob request until it is answered, retrying network failures and 5xx as the
+    /// configuration says: the body of the 200 answer, or the last error with the attempts
+    /// made.
+    pub(super) async fn retried<F, Fut>(
+        &self,
+        sum: &mut UploadSummary,
+        mut request: F,
+    ) -> Result<Vec<u8>, (TransportError, u32)>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Vec<u8>, TransportError>>,
+    {
         let mut wait = self.config.backoff;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            match self.transport.blob_status(hash).await {
+            match request().await {
                 Ok(body) => {
                     sum.requests += 1;
-                    return decode_status(hash, &body).map(Some);
-                }
-                Err(TransportError::Status { code, .. }) if code == blob_codes::NOT_FOUND => {
-                    sum.requests += 1;
-                    return Ok(None);
+                    return Ok(body);
                 }
                 Err(e) if e.is_transient() && attempt < self.config.attempts => {
                     sum.retries += 1;
                     self.pause(&mut wait).await;
                 }
-                Err(e) => return Err(blob_error(hash, e, attempt)),
+                Err(e) => {
+                    if matches!(e, TransportError::Status { .. }) {
+                        sum.requests += 1;
+                    }
+                    return Err((e, attempt));
+                }
             }
+        }
+    }
+
+    /// The server's status of `hash`, retrying network failures; `None` when it answers
+    /// `not_found` (for an upload: no record this device synced references it yet).
+    async fn blob_status(&self, hash: &str, sum: &mut UploadSummary) -> Result<Option<BlobStatus>> {
+        match self.retried(sum, || self.transport.blob_status(hash)).await {
+            Ok(body) => decode_status(hash, &body).map(Some),
+            Err((TransportError::Status { code, .. }, _)) if code == blob_codes::NOT_FOUND => {
+                Ok(None)
+            }
+            Err((e, attempts)) => Err(blob_error(hash, e, attempts)),
         }
     }
 
@@ -171,6 +204,17 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         listener: Option<&dyn PhotoProgressListener>,
         sum: &mut UploadSummary,
     ) -> Result<Sent> {
+        // The server takes no other (a photo added before the rule): no request for it.
+        if !is_photo_media_type(&up.media_type) {
+            return Err(unsupported(
+                &up.hash,
+                &format!(
+                    "{:?} is not a photo's media type; the server takes only {}",
+                    up.media_type,
+                    protocol::PHOTO_MEDIA_TYPES.join(", ")
+                ),
+            ));
+        }
         // A damaged file would cross the link whole before the server's check refused it.
         let path = up.file.clone();
         let found = blocking(move || Ok(crate::store::hash_file(&path))).await?;
@@ -192,6 +236,13 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         let Some(mut status) = self.blob_status(&up.hash, sum).await? else {
             return Ok(Sent::Waiting);
         };
+        if !status.complete
+            && status.received == 0
+            && let Some(proven) = self.prove_here(up, sum).await?
+        {
+            // Complete if the server held the photo already; else the same status: upload.
+            status = proven;
+        }
         let mut file = std::fs::File::open(&up.file)?;
         let mut sent_any = false;
         // The file here was verified above: a mismatch at the server is damage on the way, and

@@ -6,6 +6,7 @@ mod blobs;
 mod budget;
 mod client;
 mod enroll;
+mod possession;
 mod progress;
 mod reconcile;
 pub mod transport;
