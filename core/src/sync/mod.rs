@@ -5,6 +5,7 @@ mod blob_transport;
 mod blobs;
 mod budget;
 mod client;
+mod downloads;
 mod enroll;
 mod possession;
 mod progress;
