@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use fieldsync_core::DocId;
-use fieldsync_core::limits::{BLOB_BYTES, MEDIA_TYPE_CHARS};
+use fieldsync_core::limits::BLOB_BYTES;
 use fieldsync_core::model::PhotoRef;
 use fieldsync_core::protocol::is_blob_hash;
 use fieldsync_core::store::PhotoSource;
@@ -85,20 +85,6 @@ pub(crate) fn photo_source(source: &PhotoSource) -> Result<(), FieldError> {
                 _ => Ok(()),
             }
         }
-    }
-}
-
-/// A media type's outline (`type/subtype`, printable, at most `MEDIA_TYPE_CHARS`); the store
-/// checks the rest of its syntax.
-pub(crate) fn media_type(value: &str) -> Result<(), FieldError> {
-    let v = value.trim();
-    let ok = v.len() <= MEDIA_TYPE_CHARS
-        && !v.chars().any(|c| c.is_control() || c.is_whitespace())
-        && v.split_once('/').is_some_and(|(t, sub)| !t.is_empty() && !sub.is_empty());
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid("media_type", format!("{value:?} is not a media type such as image/jpeg")))
     }
 }
 

@@ -40,11 +40,14 @@ impl FieldStore {
     /// entry's key) a patrol log's entry — and returns its reference, which is in the record
     /// at once. `source` is the bytes (`PhotoSource.Bytes`) or a file to copy
     /// (`PhotoSource.File`, e.g. the camera's output; it may be deleted afterwards).
-    /// `media_type` is e.g. `image/jpeg`. The bytes are hashed, written beside the database
-    /// and synced before the record changes; the photo then waits in the upload queue. Takes
-    /// time in proportion to the photo (tens of milliseconds for a few MB): call it off the UI
-    /// thread. An empty or oversized (over 20 MiB) source, a missing file or a bad media type
-    /// is `InvalidInput`, and nothing is stored; the same bytes added twice are stored once.
+    /// `media_type` is one of `image/jpeg`, `image/png`, `image/webp`, `image/heic`,
+    /// `image/heif` or `image/gif` (any other, `text/html` say, is `InvalidInput` naming
+    /// `media_type`: a photo is never a page). The bytes are hashed, written beside the
+    /// database and synced before the record changes; the photo then waits in the upload
+    /// queue. Takes time in proportion to the photo (tens of milliseconds for a few MB): call
+    /// it off the UI thread. An empty or oversized (over 20 MiB) source, a missing file or a
+    /// media type not listed is `InvalidInput`, and nothing is stored; the same bytes added
+    /// twice are stored once.
     pub fn add_photo(
         &self,
         id: String,
@@ -54,7 +57,6 @@ impl FieldStore {
     ) -> Result<PhotoRef, FieldError> {
         let doc = input::doc_id(&id)?;
         input::photo_source(&source)?;
-        input::media_type(&media_type)?;
         input::entry_key(entry.as_deref())?;
         Ok(self.store.add_photo(doc, &source, &media_type, entry)?)
     }

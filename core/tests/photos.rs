@@ -144,6 +144,18 @@ fn bad_photos_are_typed_errors_and_nothing_is_stored() {
         ),
         ("bad media type", id, bytes(&good), "jpeg", None, "media_type"),
         ("media type with parameters", id, bytes(&good), "image/jpeg; q=1", None, "media_type"),
+        // A photo is never a page, a script or a document.
+        ("a web page", id, bytes(&good), "text/html", None, "media_type"),
+        ("plain text", id, bytes(&good), "text/plain", None, "media_type"),
+        (
+            "an SVG image (it can hold scripts)",
+            id,
+            bytes(&good),
+            "image/svg+xml",
+            None,
+            "media_type",
+        ),
+        ("a PDF", id, bytes(&good), "application/pdf", None, "media_type"),
         // The file is written before the command runs, which refuses: it must go again.
         ("patrol photo without an entry", patrol, bytes(&good), "image/jpeg", None, "entry"),
         ("no such entry", patrol, bytes(&good), "image/jpeg", Some("nope".into()), "entry"),
@@ -177,6 +189,42 @@ fn bad_photos_are_typed_errors_and_nothing_is_stored() {
     assert_eq!(blob_files(&s), Vec::<PathBuf>::new(), "no file of a refused photo stays");
     // A malformed hash asked for is a typed error, not a miss.
     assert!(matches!(s.photo_file("ABC"), Err(CoreError::InvalidInput { field: "hash", .. })));
+}
+
+/// A reference that names a media type that is not a photo's is refused by the record's own
+/// check, whichever way it comes: a command, a new record (a phone's store, or the server's
+/// record checks that run the same rule).
+#[test]
+fn a_reference_to_anything_but_an_image_is_refused_by_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir, "phone", "resident-1");
+    let id = s.create(&new_report("dumped rubbish")).unwrap();
+    let heads = s.heads(id).unwrap();
+    for media_type in ["text/html", "image/svg+xml", "application/octet-stream", "IMAGE/JPEG", ""] {
+        let photo = PhotoRef { hash: "ab".repeat(32), size: 10, media_type: media_type.into() };
+        let add = Command::AddPhoto { photo: photo.clone(), entry: None };
+        match s.execute(id, &add) {
+            Err(CoreError::InvalidInput { field: "photo.media_type", reason }) => {
+                assert!(reason.contains("image/jpeg"), "{reason}");
+            }
+            other => panic!("{media_type:?}: expected InvalidInput, got {other:?}"),
+        }
+        let mut new = new_report("with a page for a photo");
+        let NewRecord::Report(r) = &mut new else { unreachable!() };
+        r.photos = vec![photo];
+        assert!(
+            matches!(
+                s.create(&new),
+                Err(CoreError::InvalidInput { field: "photo.media_type", .. })
+            ),
+            "{media_type:?}"
+        );
+    }
+    assert_eq!(s.heads(id).unwrap(), heads, "the record is unchanged");
+    for media_type in fieldsync_core::protocol::PHOTO_MEDIA_TYPES {
+        let photo = PhotoRef { hash: "cd".repeat(32), size: 10, media_type: media_type.into() };
+        s.execute(id, &Command::AddPhoto { photo, entry: None }).unwrap();
+    }
 }
 
 #[test]

@@ -210,6 +210,11 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             "/v1/blobs/{hash}/thumbnail",
             get(blobs::http::thumbnail).route_layer(device.clone()),
         )
+        .route(
+            "/v1/blobs/{hash}/challenge",
+            get(blobs::http::challenge).route_layer(device.clone()),
+        )
+        .route("/v1/blobs/{hash}/proof", post(blobs::http::proof).route_layer(device.clone()))
         .route("/v1/me", get(auth::me).route_layer(device))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", metrics)

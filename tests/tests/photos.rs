@@ -4,9 +4,10 @@
 //! the upload resumes where the server stopped — the bytes sent stay within the photo's size
 //! plus the chunks the link cut —, arrives intact, and records created after the photo reach
 //! the server before the photo is done; another phone downloads the original (resuming, with
-//! progress) and the thumbnail. On loopback: the upload queue waits for the record's sync, the
-//! server deduplicates, small photos come after a sync, and every refusal is a typed error;
-//! bytes damaged on the way never become a photo, and a cut download resumes.
+//! progress) and the thumbnail. On loopback: the upload queue waits for the record's sync, a
+//! photo the server holds already is proven with no byte sent, small photos come after a sync,
+//! and every refusal is a typed error; bytes damaged on the way never become a photo, and a cut
+//! download resumes; a photo reaches the readers of a record only from a phone that holds it.
 //! The link's seed is printed; `FIELDSYNC_LINK_SEED=<seed>` replays a run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -283,16 +284,14 @@ async fn uploads_wait_for_their_record_deduplicate_and_small_photos_follow_a_syn
     let small = jpeg(64, 48, 1);
     let large = jpeg(400, 300, 2);
     assert!(small.len() < 256 * 1024 && large.len() > 256 * 1024);
-    let not_an_image = b"%PDF-1.4 a permit, scanned".repeat(100);
+    // A HEIC photo (an iPhone's), which the server cannot read: no thumbnail.
+    let not_an_image = [b"\0\0\0\x18ftypheic".as_slice(), &b"not really HEIC".repeat(200)].concat();
     let id = a.store.create(&report("Extension on the roof")).unwrap();
     let add = |bytes: &[u8], media: &str| {
         a.store.add_photo(id, &PhotoSource::Bytes { bytes: bytes.to_vec() }, media, None).unwrap()
     };
-    let (rs, rl, rp) = (
-        add(&small, "image/jpeg"),
-        add(&large, "image/jpeg"),
-        add(&not_an_image, "application/pdf"),
-    );
+    let (rs, rl, rp) =
+        (add(&small, "image/jpeg"), add(&large, "image/jpeg"), add(&not_an_image, "image/heic"));
 
     // Before the record is synced the server takes none of them: they wait, and nothing is sent.
     let early = a.client.upload_photos(None).await.unwrap();
@@ -314,25 +313,30 @@ async fn uploads_wait_for_their_record_deduplicate_and_small_photos_follow_a_syn
     assert_eq!((auto.downloaded, auto.missing, auto.bytes_down), (2, 0, small_bytes));
     assert_eq!(std::fs::read(b.store.photo_file(&rs.hash).unwrap().unwrap()).unwrap(), small);
     assert_eq!(b.store.photo_file(&rl.hash).unwrap(), None);
-    // Not an image: no thumbnail, and the original is there.
+    // Not an image the server reads: no thumbnail, and the original is there.
     match b.client.download_photo(&rp.hash, PhotoVariant::Thumbnail, None).await {
         Err(CoreError::NoThumbnail { hash }) => assert_eq!(hash, rp.hash),
         other => panic!("expected NoThumbnail, got {other:?}"),
     }
-    let pdf = b.client.download_photo(&rp.hash, PhotoVariant::Original, None).await.unwrap();
-    assert_eq!(std::fs::read(pdf).unwrap(), not_an_image);
+    let heic = b.client.download_photo(&rp.hash, PhotoVariant::Original, None).await.unwrap();
+    assert_eq!(std::fs::read(heic).unwrap(), not_an_image);
 
-    // The same photos added on the second phone: the large one (not downloaded) is offered and
-    // the server, holding it, takes no byte; the small one (downloaded) is not offered at all.
+    // The same photos added on the second phone, in a record of its own: the server lets that
+    // record's readers read them only once this phone proves it holds the bytes. Both are
+    // offered (the large one, added from the camera, and the small one, downloaded), and the
+    // server, holding them, takes no byte of either: a challenge answered from the file each.
     let own = b.store.create(&report("Same roof, seen from the street")).unwrap();
     for bytes in [&large, &small] {
         let source = PhotoSource::Bytes { bytes: bytes.clone() };
         b.store.add_photo(own, &source, "image/jpeg", None).unwrap();
     }
-    assert_eq!(b.store.photos_pending().unwrap().len(), 1);
+    assert_eq!(b.store.photos_pending().unwrap().len(), 2);
     b.sync().await;
     let dedup = b.client.upload_photos(None).await.unwrap();
-    assert_eq!((dedup.uploaded, dedup.deduplicated, dedup.bytes_up), (1, 1, 0), "{dedup:?}");
+    assert_eq!((dedup.uploaded, dedup.deduplicated, dedup.bytes_up), (2, 2, 0), "{dedup:?}");
+    // A status, a challenge and a proof each.
+    assert_eq!(dedup.requests, 6, "{dedup:?}");
+    assert_eq!(b.store.photo(&rs.hash).unwrap().unwrap().state, PhotoState::Uploaded);
     assert_eq!(b.store.photo(&rl.hash).unwrap().unwrap().state, PhotoState::Uploaded);
     let large_file = b.client.download_photo(&rl.hash, PhotoVariant::Original, None).await.unwrap();
     assert_eq!(std::fs::read(large_file).unwrap(), large);
@@ -407,6 +411,8 @@ struct Faults {
     cut_get_after: Mutex<Option<u64>>,
     /// The offset each download asked from.
     froms: Mutex<Vec<u64>>,
+    /// Answer the possession challenge as a server from before it would: `404 not_found`.
+    no_challenges: AtomicBool,
 }
 
 /// HTTP with damage on the blob endpoints, as a broken proxy or a bad link would do it.
@@ -452,6 +458,18 @@ impl BlobSink for Damaging<'_> {
 impl BlobTransport for Faulty {
     async fn blob_status(&self, hash: &str) -> Result<Vec<u8>, TransportError> {
         self.inner.blob_status(hash).await
+    }
+
+    async fn blob_challenge(&self, hash: &str, size: u64) -> Result<Vec<u8>, TransportError> {
+        if self.faults.no_challenges.load(Ordering::SeqCst) {
+            let body = br#"{"code":"not_found","message":"no such endpoint"}"#;
+            return Err(TransportError::from_status(404, body));
+        }
+        self.inner.blob_challenge(hash, size).await
+    }
+
+    async fn blob_proof(&self, hash: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        self.inner.blob_proof(hash, body).await
     }
 
     async fn put_blob(
@@ -557,4 +575,109 @@ async fn damaged_bytes_never_become_a_photo_and_a_cut_download_resumes() {
     assert_eq!(std::fs::read(file).unwrap(), photo);
     assert_eq!(*b_faults.froms.lock().unwrap(), vec![0, 10_000]);
     assert_eq!(b.store.photo(&p.hash).unwrap().unwrap().state, PhotoState::Downloaded);
+}
+
+/// Issue 13, item 1, from phones: a photo that a phone names in a record of its own reaches
+/// that record's readers only once the phone proved it holds the bytes. A resident who took the
+/// same picture as a mediator (the same file) proves it with no byte sent, and the grid leader,
+/// who reads the resident's report but never the mediator's case, then reads the photo; a
+/// resident of another grid who names it by hash and size alone reaches nobody with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_reaches_a_records_readers_only_from_a_phone_that_holds_it() {
+    use fieldsync_core::policy::Role;
+    const OTHER_GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-08";
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), |_| {}).await;
+    let accounts = server.server().accounts();
+    for (user, role, scope) in [
+        ("mediator-chen", Role::Mediator, GRID),
+        ("resident-ma", Role::Resident, GRID),
+        ("leader-li", Role::GridLeader, GRID),
+        ("resident-wang", Role::Resident, OTHER_GRID),
+        ("leader-zhou", Role::GridLeader, OTHER_GRID),
+    ] {
+        accounts.add_user(user, role, None, &[scope.to_string()]).unwrap();
+    }
+    let mediator = phone(dir.path(), &server, "mediator-chen");
+    let resident = phone(dir.path(), &server, "resident-ma");
+    let leader = phone(dir.path(), &server, "leader-li");
+    let intruder = phone(dir.path(), &server, "resident-wang");
+    let their_leader = phone(dir.path(), &server, "leader-zhou");
+    let picture = jpeg(640, 480, 9);
+    let source = PhotoSource::Bytes { bytes: picture.clone() };
+
+    let case = mediator
+        .store
+        .create(&NewRecord::MediationCase(NewCase {
+            scope: GRID.into(),
+            category: CaseCategory::Neighbour,
+            place: "Building 7, ground floor".into(),
+            parties: vec![Party {
+                name: "Ma".into(),
+                role: "owner".into(),
+                contact: String::new(),
+            }],
+            mediators: vec!["mediator-chen".into()],
+        }))
+        .unwrap();
+    let p = mediator.store.add_photo(case, &source, "image/jpeg", None).unwrap();
+    mediator.sync().await;
+    let up = mediator.client.upload_photos(None).await.unwrap();
+    assert_eq!((up.uploaded, up.deduplicated, up.bytes_up), (1, 0, picture.len() as u64));
+
+    // The resident's report, with the same picture: proven, not sent.
+    let report_id = resident.store.create(&report("Water leaking from building 7")).unwrap();
+    resident.store.add_photo(report_id, &source, "image/jpeg", None).unwrap();
+    resident.sync().await;
+    let proven = resident.client.upload_photos(None).await.unwrap();
+    assert_eq!((proven.uploaded, proven.deduplicated, proven.bytes_up), (1, 1, 0), "{proven:?}");
+    leader.sync().await;
+    assert!(leader.store.get(case).is_err(), "the leader never reads the case");
+    let got = leader.client.download_photo(&p.hash, PhotoVariant::Original, None).await.unwrap();
+    assert_eq!(std::fs::read(got).unwrap(), picture, "it reads the resident's report's photo");
+
+    // A resident of another grid names the photo in a report of its own, from its hash and
+    // size alone (a forged client: core's store takes the reference in a new record).
+    let mut forged = report("Not my photo");
+    if let NewRecord::Report(r) = &mut forged {
+        r.scope = OTHER_GRID.into();
+        r.photos = vec![p.clone()];
+    }
+    intruder.store.create(&forged).unwrap();
+    intruder.sync().await;
+    let nothing = intruder.client.upload_photos(None).await.unwrap();
+    assert_eq!((nothing.uploaded, nothing.bytes_up), (0, 0), "no bytes here to send or prove");
+    their_leader.sync().await;
+    for (who, p2) in [("intruder", &intruder), ("their leader", &their_leader)] {
+        match p2.client.download_photo(&p.hash, PhotoVariant::Original, None).await {
+            Err(CoreError::PhotoNotFound { hash }) => assert_eq!(hash, p.hash, "{who}"),
+            other => panic!("{who}: expected PhotoNotFound, got {other:?}"),
+        }
+    }
+}
+
+/// A server from before possession challenges answers `404` on their endpoint: the phone
+/// uploads the photo as it did then, and the server, holding it already, verifies this
+/// device's own bytes and makes it a holder (stored once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_challenges_a_photo_the_server_holds_is_uploaded_and_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), |_| {}).await;
+    let a = phone(dir.path(), &server, "grid-leader-wu");
+    let (b, b_faults) = faulty(dir.path(), &server, "dispatcher-zhao");
+    let picture = jpeg(300, 200, 10);
+    let source = PhotoSource::Bytes { bytes: picture.clone() };
+    let first = a.store.create(&report("Extension on the roof")).unwrap();
+    a.store.add_photo(first, &source, "image/jpeg", None).unwrap();
+    a.sync().await;
+    assert_eq!(a.client.upload_photos(None).await.unwrap().uploaded, 1);
+
+    b_faults.no_challenges.store(true, Ordering::SeqCst);
+    let second = b.store.create(&report("Same roof")).unwrap();
+    let p = b.store.add_photo(second, &source, "image/jpeg", None).unwrap();
+    b.sync().await;
+    let sum = b.client.upload_photos(None).await.unwrap();
+    assert_eq!((sum.uploaded, sum.deduplicated), (1, 0), "{sum:?}");
+    assert_eq!(sum.bytes_up, picture.len() as u64, "sent whole, as before challenges");
+    assert_eq!(b.store.photo(&p.hash).unwrap().unwrap().state, PhotoState::Uploaded);
 }

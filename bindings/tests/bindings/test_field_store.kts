@@ -250,6 +250,14 @@ expect(police.photosPending().map { it.hash } == listOf(photo.hash)) { "pending:
 expectThrows<FieldException.InvalidInput>("an empty photo") {
     police.addPhoto(photoReport, PhotoSource.Bytes(ByteArray(0)), "image/jpeg", null)
 }
+// A photo is never a web page: only image types are taken, the field named.
+for (media in listOf("text/html", "image/svg+xml", "text/plain")) {
+    val refused = expectThrows<FieldException.InvalidInput>("a $media photo") {
+        police.addPhoto(photoReport, PhotoSource.Bytes("<script>alert(1)</script>".toByteArray()), media, null)
+    }
+    expect(refused.field == "media_type") { "refused on ${refused.field}" }
+}
+expect(police.getReport(photoReport).photos == listOf(photo)) { "nothing added by a refused photo" }
 // A desk of its own downloads (the dispatcher's phone stays as it is for the revocation below).
 val desk = enrolled("dispatch-zhou", Role.DISPATCHER, null, listOf(AREA))
 runBlocking {

@@ -421,15 +421,23 @@ async def photos(root, police, mediator, dispatcher, patrol_id, hazard, case_id)
     dedup = await mediator.upload_photos(None)
     assert (dedup.uploaded, dedup.deduplicated, dedup.bytes_up) == (1, 1, 0), dedup
 
-    # --- Not an image: kept and readable, but it has no thumbnail. ---
+    # --- A photo is never a web page: text, HTML or SVG is refused, by name, nothing stored. ---
     notes = b"Site manager's phone number: 0431-555-0199\n"
-    notes_ref = police.add_photo(report_id, PhotoSource.BYTES(notes), "text/plain", None)
+    for media in ("text/plain", "text/html", "image/svg+xml"):
+        refused = expect_error(FieldError.InvalidInput, f"a {media} photo",
+                               lambda: police.add_photo(report_id, PhotoSource.BYTES(notes), media, None))
+        assert refused.field == "media_type", refused
+    assert police.photo(hashlib.sha256(notes).hexdigest()) is None
+
+    # --- An image the server cannot read (HEIC): kept and readable, but it has no thumbnail. ---
+    heic = b"\0\0\0\x18ftypheic" + b"not really HEIC" * 50
+    heic_ref = police.add_photo(report_id, PhotoSource.BYTES(heic), "image/heic", None)
     await police.sync_now(None)
     assert (await police.upload_photos(None)).uploaded == 1
     await dispatcher.sync_now(None)
-    await expect_async(FieldError.NoThumbnail, "a thumbnail of text",
-                       dispatcher.download_photo(notes_ref.hash, PhotoVariant.THUMBNAIL, None))
-    assert read(await dispatcher.download_photo(notes_ref.hash, PhotoVariant.ORIGINAL, None)) == notes
+    await expect_async(FieldError.NoThumbnail, "a thumbnail of an image the server cannot read",
+                       dispatcher.download_photo(heic_ref.hash, PhotoVariant.THUMBNAIL, None))
+    assert read(await dispatcher.download_photo(heic_ref.hash, PhotoVariant.ORIGINAL, None)) == heic
     chunks = len(uploading.of(big_ref, PhotoTransfer.UPLOAD))
     pieces = len(fetching.of(big_ref, PhotoTransfer.ORIGINAL))
     print(f"python: photos ok ({len(big)} bytes up in {chunks} chunks, a record synced when "

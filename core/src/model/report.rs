@@ -168,7 +168,16 @@ pub(crate) fn validate_photos(photos: &[PhotoRef]) -> Result<()> {
                 format!("{} bytes; a photo holds 1 to {} bytes", p.size, limits::BLOB_BYTES),
             ));
         }
-        limits::text("photo.media_type", &p.media_type, 100)?;
+        if !crate::protocol::is_photo_media_type(&p.media_type) {
+            return Err(CoreError::invalid(
+                "photo.media_type",
+                format!(
+                    "{:?} is not a photo's media type; one of {}",
+                    p.media_type.chars().take(limits::MEDIA_TYPE_CHARS).collect::<String>(),
+                    crate::protocol::PHOTO_MEDIA_TYPES.join(", ")
+                ),
+            ));
+        }
     }
     Ok(())
 }

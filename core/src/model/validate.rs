@@ -34,22 +34,28 @@ pub fn validate(record: &Record) -> Result<()> {
     }
 }
 
-/// The violations of `after` that `before` does not have already, by field: what a change
-/// brought in. A record stored before a limit existed keeps taking changes that leave its old
-/// faults as they are.
+/// The violations of `after` that `before` does not have already (the same field and the same
+/// fault): what a change brought in. A record stored before a limit existed keeps taking
+/// changes that leave its old faults as they are; a new item with a fault (another photo of a
+/// type no photo has) is refused even when an old item has the same kind of fault.
 pub fn new_violations(before: Option<&Record>, after: &Record) -> Vec<CoreError> {
-    let old: HashSet<&'static str> = match before {
-        Some(b) => violations(b).iter().filter_map(field_of).collect(),
+    let old: HashSet<(&'static str, String)> = match before {
+        Some(b) => violations(b).iter().filter_map(key_of).collect(),
         None => HashSet::new(),
     };
-    violations(after).into_iter().filter(|e| field_of(e).is_none_or(|f| !old.contains(f))).collect()
+    violations(after).into_iter().filter(|e| key_of(e).is_none_or(|k| !old.contains(&k))).collect()
 }
 
-fn field_of(e: &CoreError) -> Option<&'static str> {
+fn key_of(e: &CoreError) -> Option<(&'static str, String)> {
     match e {
-        CoreError::InvalidInput { field, .. } => Some(field),
+        CoreError::InvalidInput { field, reason } => Some((field, reason.clone())),
         _ => None,
     }
+}
+
+#[cfg(test)]
+fn field_of(e: &CoreError) -> Option<&'static str> {
+    key_of(e).map(|(f, _)| f)
 }
 
 struct Violations(Vec<CoreError>);
@@ -86,8 +92,21 @@ fn location(v: &mut Violations, l: Option<&Location>) {
     v.check(validate_location(l));
 }
 
-fn photos(v: &mut Violations, p: &[PhotoRef]) {
-    v.check(validate_photos(p));
+/// Each photo on its own, its fault naming it, so that a new photo's fault is never taken for
+/// an old one's.
+fn photos(v: &mut Violations, photos: &[PhotoRef]) {
+    v.list("photos", photos.len(), SHORT_LIST_ITEMS);
+    for p in photos {
+        if let Err(e) = validate_photos(std::slice::from_ref(p)) {
+            v.check(Err(match e {
+                CoreError::InvalidInput { field, reason } => {
+                    let name: String = p.hash.chars().take(12).collect();
+                    CoreError::InvalidInput { field, reason: format!("photo {name:?}: {reason}") }
+                }
+                other => other,
+            }));
+        }
+    }
 }
 
 fn report(v: &mut Violations, r: &Report) {
@@ -267,5 +286,19 @@ mod tests {
         assert!(new_violations(Some(&both), &both).is_empty());
         assert_eq!(new_violations(None, &both).len(), 2);
         assert!(validate(&good).is_ok());
+
+        // A second photo of a type no photo takes is refused, though an old one has that fault.
+        let Record::PatrolLog(mut p) = good else { unreachable!() };
+        let page = |n: u8| PhotoRef {
+            hash: format!("{n:02x}").repeat(32),
+            size: 10,
+            media_type: "text/html".into(),
+        };
+        p.entries[0].photos = vec![page(1)];
+        let one = Record::PatrolLog(p.clone());
+        p.entries[0].photos.push(page(2));
+        let two = Record::PatrolLog(p);
+        assert!(new_violations(Some(&one), &one).is_empty());
+        assert_eq!(new_violations(Some(&one), &two).len(), 1);
     }
 }

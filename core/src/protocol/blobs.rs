@@ -1,6 +1,7 @@
 //! The blob endpoints (`docs/blobs.md`): the status message, the `Content-Range` of an upload,
-//! the error codes, and what a blob hash looks like. Phone and server both use these, so the
-//! two sides of an upload cannot read a range differently.
+//! the error codes, what a blob hash looks like and which media types a photo may have. Phone
+//! and server both use these, so the two sides of an upload cannot read a range differently,
+//! nor disagree on what is a photo.
 
 use std::fmt;
 
@@ -38,6 +39,23 @@ pub mod codes {
     pub const INVALID_RANGE: &str = "invalid_range";
     /// 404: the blob is not an image the server could make a thumbnail of.
     pub const NO_THUMBNAIL: &str = "no_thumbnail";
+    /// 415: the device's reference gives the blob a media type that is not a photo's
+    /// ([`super::PHOTO_MEDIA_TYPES`]); it is neither uploaded nor proven.
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+}
+
+/// The media types a photo may have, exactly as written here (lower case, no parameters).
+///
+/// Only raster images that browsers show and never run: what phone cameras write (JPEG; HEIC
+/// and HEIF on iPhones), screenshots (PNG), images shared from other apps (WebP, GIF). Nothing
+/// else: a photo is served from the server's own origin, where the command centre's web board
+/// lives, and a type such as `text/html` or `image/svg+xml` would be a page or a script there.
+pub const PHOTO_MEDIA_TYPES: [&str; 6] =
+    ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "image/gif"];
+
+/// Whether `media_type` is one of [`PHOTO_MEDIA_TYPES`].
+pub fn is_photo_media_type(media_type: &str) -> bool {
+    PHOTO_MEDIA_TYPES.contains(&media_type)
 }
 
 /// Whether `s` names a blob: 64 lower-case hex digits (a SHA-256).
@@ -141,6 +159,18 @@ mod tests {
         assert_eq!(r.len(), u64::MAX);
         let r = ContentRange::parse("bytes 18446744073709551615-18446744073709551615/1").unwrap();
         assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn only_the_listed_image_types_are_photos() {
+        for t in PHOTO_MEDIA_TYPES {
+            assert!(is_photo_media_type(t), "{t}");
+        }
+        for t in ["text/html", "image/svg+xml", "text/plain", "application/pdf", "IMAGE/JPEG"] {
+            assert!(!is_photo_media_type(t), "{t}");
+        }
+        assert!(!is_photo_media_type("image/jpeg; charset=utf-8"));
+        assert!(!is_photo_media_type(" image/jpeg"));
     }
 
     #[test]

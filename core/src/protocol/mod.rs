@@ -5,12 +5,17 @@
 mod blobs;
 mod codec;
 mod messages;
+mod possession;
 
-pub use blobs::{BlobStatus, ContentRange, codes as blob_codes, is_blob_hash};
+pub use blobs::{
+    BlobStatus, ContentRange, PHOTO_MEDIA_TYPES, codes as blob_codes, is_blob_hash,
+    is_photo_media_type,
+};
 pub use codec::{
     DecodeError, DocsPart, decode, decode_within, encode, encode_docs_member, encode_sync_response,
 };
 pub use messages::*;
+pub use possession::{BlobChallenge, BlobProof, possession_digest};
 
 /// The protocol version this build speaks; requests with another `v` get `unsupported_version`.
 pub const VERSION: u32 = 1;
@@ -43,4 +48,12 @@ pub mod limits {
     pub const REFUSALS_PAGE: usize = 500;
     /// Bytes of one blob upload (`PUT /v1/blobs/{hash}`).
     pub const CHUNK_BYTES: usize = 1024 * 1024;
+    /// Ranges in one possession challenge (`GET /v1/blobs/{hash}/challenge`).
+    pub const CHALLENGE_RANGES: usize = 64;
+    /// Bytes all the ranges of one possession challenge hold together.
+    pub const CHALLENGE_BYTES: u64 = 1024 * 1024;
+    /// Bytes of a possession challenge's nonce.
+    pub const NONCE_BYTES: usize = 256;
+    /// Bytes of a `POST /v1/blobs/{hash}/proof` body on the wire.
+    pub const PROOF_BODY_BYTES: usize = 4 * 1024;
 }

@@ -89,6 +89,22 @@ pub(crate) fn register(tx: &Connection, rowid: i64, photos: &[PhotoRef]) -> Resu
     Ok(())
 }
 
+/// Photos that this device's own command or new record references and whose bytes it
+/// downloaded join the upload queue (`local` again). The server lets the readers of this
+/// device's record read a photo only once this device proved it holds the bytes; the queue
+/// proves it with a possession challenge, sending no byte of the photo again. Photos whose
+/// bytes are not here (`remote`) are left: nothing here could prove them.
+pub(crate) fn claim(tx: &Connection, photos: &[PhotoRef]) -> Result<()> {
+    let mut claim = tx.prepare_cached(
+        "UPDATE blobs SET state = 'local', received = 0, refused_code = NULL, \
+         refused_message = NULL WHERE hash = ?1 AND state = 'downloaded'",
+    )?;
+    for p in photos {
+        claim.execute([&p.hash])?;
+    }
+    Ok(())
+}
+
 /// Projects the references of every stored document (after an upgrade from a version without
 /// blobs, or a rebuild). Returns how many documents were read.
 pub(crate) fn rebuild(tx: &Connection) -> Result<usize> {

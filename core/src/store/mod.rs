@@ -265,6 +265,7 @@ impl Store {
                 let row = docs::insert(tx, id, kind, &snapshot, stamp.at)?;
                 proj.write(tx, row.rowid)?;
                 blob_refs::register(tx, row.rowid, blob_refs::of_new(new))?;
+                blob_refs::claim(tx, blob_refs::of_new(new))?;
                 sync_state::mark_pending(tx, row.rowid)?;
                 Ok(row)
             })?;
@@ -312,6 +313,7 @@ impl Store {
                 proj.write(tx, row.rowid)?;
                 also(tx)?;
                 blob_refs::register(tx, row.rowid, blob_refs::of_command(cmd))?;
+                blob_refs::claim(tx, blob_refs::of_command(cmd))?;
                 sync_state::mark_pending(tx, row.rowid)
             })?;
             loaded.row = row;

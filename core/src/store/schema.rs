@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::error::{CoreError, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// Upgrade steps: `STEPS[n]` takes a database from version `n` to `n + 1`.
 const STEPS: &[&str] = &[
@@ -16,6 +16,7 @@ const STEPS: &[&str] = &[
     include_str!("sql/v2.sql"),
     include_str!("sql/v3.sql"),
     include_str!("sql/v4.sql"),
+    include_str!("sql/v5.sql"),
 ];
 
 /// Opens (creating if needed) the writer connection and brings the schema up to date.
@@ -135,6 +136,29 @@ mod tests {
                 assert_eq!(flagged, 1, "documents stored before blobs existed get their refs");
             }
         }
+        // Photos a version-4 store marked uploaded go back in the queue, to be proven.
+        let path = dir.path().join("v4-photos.db");
+        {
+            let conn = Connection::open(&path)?;
+            for sql in &STEPS[..4] {
+                conn.execute_batch(sql)?;
+            }
+            conn.pragma_update(None, "user_version", 4)?;
+            for (hash, state) in [("a", "uploaded"), ("b", "downloaded"), ("c", "local")] {
+                conn.execute(
+                    "INSERT INTO blobs (hash, size, media_type, state, received, added_at) \
+                     VALUES (?1, 10, 'image/jpeg', ?2, 10, 0)",
+                    [hash.repeat(64), state.to_string()],
+                )?;
+            }
+        }
+        let upgraded = open_writer(&path)?;
+        let states: Vec<(String, i64)> = upgraded
+            .prepare("SELECT state, received FROM blobs ORDER BY hash")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let expected = [("local", 0), ("downloaded", 10), ("local", 10)];
+        assert_eq!(states, expected.map(|(s, n)| (s.to_string(), n)));
         Ok(())
     }
 

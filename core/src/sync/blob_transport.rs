@@ -46,6 +46,22 @@ pub trait BlobTransport: Send + Sync {
         bytes: Vec<u8>,
     ) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
 
+    /// `GET /v1/blobs/{hash}/challenge?size={size}`: the body of the 200 answer (an envelope
+    /// holding a `BlobChallenge`).
+    fn blob_challenge(
+        &self,
+        hash: &str,
+        size: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
+
+    /// `POST /v1/blobs/{hash}/proof` of `body` (an envelope holding a `BlobProof`): the body of
+    /// the 200 answer (an envelope holding the `BlobStatus` after it).
+    fn blob_proof(
+        &self,
+        hash: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
+
     /// `GET /v1/blobs/{hash}` (or its `/thumbnail`) from byte `from` on (`Range: bytes={from}-`
     /// when `from > 0`), the bytes handed to `sink` as they arrive. `Ok` once the answer's body
     /// ended where its length said.
@@ -107,6 +123,24 @@ impl BlobTransport for HttpTransport {
             .header("content-range", range.to_string())
             .header("content-type", media_type)
             .body(bytes);
+        let resp = self.authorised(req).send().await.map_err(network)?;
+        Self::body_of(resp).await
+    }
+
+    async fn blob_challenge(&self, hash: &str, size: u64) -> Result<Vec<u8>, TransportError> {
+        let url = format!("{}/v1/blobs/{hash}/challenge?size={size}", self.base);
+        let resp = self.authorised(self.client.get(url)).send().await.map_err(network)?;
+        Self::body_of(resp).await
+    }
+
+    async fn blob_proof(&self, hash: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let url = format!("{}/v1/blobs/{hash}/proof", self.base);
+        let req = self
+            .client
+            .post(url)
+            .header("content-type", "application/cbor")
+            .header("content-encoding", "gzip")
+            .body(body);
         let resp = self.authorised(req).send().await.map_err(network)?;
         Self::body_of(resp).await
     }

@@ -1,40 +1,37 @@
-//! Photo transfers of the sync client (docs/blobs.md): the upload queue, sent in chunks sized
-//! to the link that resume at what the server holds; downloads of originals (verified against
-//! their hash before they become visible) and of thumbnails, resumed with `Range`; and the
-//! fetch of small photos after a sync.
+//! Photo uploads of the sync client (docs/blobs.md, "Uploading"): the upload queue, sent in
+//! chunks sized to the link that resume at what the server holds (each photo first proven,
+//! when the server holds it already: see `possession`), and what blob answers mean as typed
+//! errors (shared with `downloads`).
 //!
 //! None of it runs inside a records sync, and none of it holds a lock a sync needs across a
 //! request: the store is touched only in short transactions between requests, so `sync_now`
 //! and `upload_photos` run side by side on one store and a pending photo never delays a record.
 
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::blob_transport::{BlobHead, BlobSink, BlobTransport};
+use super::blob_transport::BlobTransport;
 use super::budget::ChunkBudget;
 use super::client::{SyncClient, blocking, failed};
-use super::progress::{
-    DownloadSummary, PhotoProgress, PhotoProgressListener, PhotoTransfer, UploadSummary,
-};
+use super::progress::{PhotoProgress, PhotoProgressListener, PhotoTransfer, UploadSummary};
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
-use crate::limits;
-use crate::protocol::{self, BlobStatus, ContentRange, blob_codes};
-use crate::store::PhotoVariant;
+use crate::protocol::{self, BlobStatus, ContentRange, blob_codes, is_photo_media_type};
 
 /// What became of one photo of the upload queue.
 enum Sent {
-    /// The server holds it whole; `dedup` when it had it before this run sent any byte.
+    /// The server holds it whole and knows this phone holds it; `dedup` when no byte of it was
+    /// sent in this run (proven, or held already).
     Done { dedup: bool },
     /// The server does not take it yet (no acknowledged record references it).
     Waiting,
 }
 
 /// The typed core error for a failed blob request.
-fn blob_error(hash: &str, e: TransportError, attempts: u32) -> CoreError {
+pub(super) fn blob_error(hash: &str, e: TransportError, attempts: u32) -> CoreError {
     let TransportError::Status { status, code, message } = e else { return failed(e, attempts) };
     let hash = hash.to_string();
     match code.as_str() {
@@ -45,13 +42,22 @@ fn blob_error(hash: &str, e: TransportError, attempts: u32) -> CoreError {
         blob_codes::HASH_MISMATCH => CoreError::HashMismatch { hash, message },
         blob_codes::INVALID_RANGE => CoreError::InvalidRange { hash, message },
         blob_codes::NO_THUMBNAIL => CoreError::NoThumbnail { hash },
+        blob_codes::UNSUPPORTED_MEDIA_TYPE => unsupported(&hash, &message),
         _ => CoreError::Server { status, code, message },
     }
+}
+
+/// The refusal of a photo whose media type is not a photo's (one added before the rule).
+fn unsupported(hash: &str, why: &str) -> CoreError {
+    CoreError::invalid("media_type", format!("photo {hash}: {why}"))
 }
 
 /// The code an upload refused for good is recorded with (`None`: not a refusal of the photo).
 fn refusal(e: &CoreError) -> Option<&'static str> {
     match e {
+        CoreError::InvalidInput { field: "media_type", .. } => {
+            Some(blob_codes::UNSUPPORTED_MEDIA_TYPE)
+        }
         CoreError::QuotaExceeded { .. } => Some(blob_codes::QUOTA_EXCEEDED),
         CoreError::PhotoTooLarge { .. } => Some(blob_codes::TOO_LARGE),
         CoreError::HashMismatch { .. } => Some(blob_codes::HASH_MISMATCH),
@@ -60,7 +66,7 @@ fn refusal(e: &CoreError) -> Option<&'static str> {
     }
 }
 
-fn decode_status(hash: &str, body: &[u8]) -> Result<BlobStatus> {
+pub(super) fn decode_status(hash: &str, body: &[u8]) -> Result<BlobStatus> {
     let s: BlobStatus =
         protocol::decode(body).map_err(|e| CoreError::Protocol(format!("blob status: {e}")))?;
     if s.v != protocol::VERSION || s.hash != hash || s.received > s.size {
@@ -72,7 +78,7 @@ fn decode_status(hash: &str, body: &[u8]) -> Result<BlobStatus> {
     Ok(s)
 }
 
-fn tell(
+pub(super) fn tell(
     listener: Option<&dyn PhotoProgressListener>,
     hash: &str,
     t: PhotoTransfer,
@@ -134,34 +140,56 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
     }
 
     /// Waits before a retry: `wait` with jitter, then doubles it up to the configured maximum.
-    async fn pause(&self, wait: &mut Duration) {
+    pub(super) async fn pause(&self, wait: &mut Duration) {
         let jitter = rand::rng().random_range(0.5..1.5);
         tokio::time::sleep(wait.mul_f64(jitter)).await;
         *wait = (*wait * 2).min(self.config.max_backoff);
     }
 
-    /// The server's status of `hash`, retrying network failures; `None` when it answers
-    /// `not_found` (for an upload: no record this device synced references it yet).
-    async fn blob_status(&self, hash: &str, sum: &mut UploadSummary) -> Result<Option<BlobStatus>> {
+    /// Sends a blob request until it is answered, retrying network failures and 5xx as the
+    /// configuration says: the body of the 200 answer, or the last error with the attempts
+    /// made.
+    pub(super) async fn retried<F, Fut>(
+        &self,
+        sum: &mut UploadSummary,
+        mut request: F,
+    ) -> Result<Vec<u8>, (TransportError, u32)>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Vec<u8>, TransportError>>,
+    {
         let mut wait = self.config.backoff;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            match self.transport.blob_status(hash).await {
+            match request().await {
                 Ok(body) => {
                     sum.requests += 1;
-                    return decode_status(hash, &body).map(Some);
-                }
-                Err(TransportError::Status { code, .. }) if code == blob_codes::NOT_FOUND => {
-                    sum.requests += 1;
-                    return Ok(None);
+                    return Ok(body);
                 }
                 Err(e) if e.is_transient() && attempt < self.config.attempts => {
                     sum.retries += 1;
                     self.pause(&mut wait).await;
                 }
-                Err(e) => return Err(blob_error(hash, e, attempt)),
+                Err(e) => {
+                    if matches!(e, TransportError::Status { .. }) {
+                        sum.requests += 1;
+                    }
+                    return Err((e, attempt));
+                }
             }
+        }
+    }
+
+    /// The server's status of `hash`, retrying network failures; `None` when it answers
+    /// `not_found` (for an upload: no record this device synced references it yet).
+    async fn blob_status(&self, hash: &str, sum: &mut UploadSummary) -> Result<Option<BlobStatus>> {
+        match self.retried(sum, || self.transport.blob_status(hash)).await {
+            Ok(body) => decode_status(hash, &body).map(Some),
+            Err((TransportError::Status { code, .. }, _)) if code == blob_codes::NOT_FOUND => {
+                Ok(None)
+            }
+            Err((e, attempts)) => Err(blob_error(hash, e, attempts)),
         }
     }
 
@@ -171,6 +199,17 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         listener: Option<&dyn PhotoProgressListener>,
         sum: &mut UploadSummary,
     ) -> Result<Sent> {
+        // The server takes no other (a photo added before the rule): no request for it.
+        if !is_photo_media_type(&up.media_type) {
+            return Err(unsupported(
+                &up.hash,
+                &format!(
+                    "{:?} is not a photo's media type; the server takes only {}",
+                    up.media_type,
+                    protocol::PHOTO_MEDIA_TYPES.join(", ")
+                ),
+            ));
+        }
         // A damaged file would cross the link whole before the server's check refused it.
         let path = up.file.clone();
         let found = blocking(move || Ok(crate::store::hash_file(&path))).await?;
@@ -192,6 +231,13 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         let Some(mut status) = self.blob_status(&up.hash, sum).await? else {
             return Ok(Sent::Waiting);
         };
+        if !status.complete
+            && status.received == 0
+            && let Some(proven) = self.prove_here(up, sum).await?
+        {
+            // Complete if the server held the photo already; else the same status: upload.
+            status = proven;
+        }
         let mut file = std::fs::File::open(&up.file)?;
         let mut sent_any = false;
         // The file here was verified above: a mismatch at the server is damage on the way, and
@@ -297,204 +343,5 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
                 Err(e) => return Err(blob_error(&up.hash, e, failures + 1)),
             }
         }
-    }
-
-    /// The original or the thumbnail of photo `hash` (one that a record in this store
-    /// references), fetched from the server unless it is here already; returns its file.
-    /// An interrupted download resumes where it stopped (`Range`), now or in a later call. An
-    /// original becomes visible only once its bytes match its SHA-256; bytes that do not are
-    /// removed (`HashMismatch`). A photo the server does not have for this device is
-    /// `PhotoNotFound`; an original that is not an image has no thumbnail (`NoThumbnail`).
-    pub async fn download_photo(
-        &self,
-        hash: &str,
-        variant: PhotoVariant,
-        listener: Option<&dyn PhotoProgressListener>,
-    ) -> Result<PathBuf> {
-        Ok(self.fetch(hash, variant, listener).await?.0)
-    }
-
-    /// Downloads the originals of photos of at most `SyncConfig::auto_download_bytes` that
-    /// records here reference and whose bytes are not here, smallest first. Call it after
-    /// `sync_now` (it is not part of it, so records never wait for photos). Photos the server
-    /// does not have yet are counted as missing and tried again next time.
-    pub async fn download_small_photos(
-        &self,
-        listener: Option<&dyn PhotoProgressListener>,
-    ) -> Result<DownloadSummary> {
-        let started = Instant::now();
-        let (store, max) = (self.store.clone(), self.config.auto_download_bytes);
-        let small = blocking(move || store.photos_to_download(Some(max))).await?;
-        let mut sum = DownloadSummary::default();
-        for p in small {
-            match self.fetch(&p.hash, PhotoVariant::Original, listener).await {
-                Ok((_, bytes)) => {
-                    sum.downloaded += 1;
-                    sum.bytes_down += bytes;
-                }
-                Err(e @ (CoreError::PhotoNotFound { .. } | CoreError::HashMismatch { .. })) => {
-                    tracing::info!(hash = %p.hash, "small photo not downloaded: {e}");
-                    sum.missing += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        sum.duration = started.elapsed();
-        Ok(sum)
-    }
-
-    /// [`SyncClient::download_photo`], also returning the bytes received.
-    async fn fetch(
-        &self,
-        hash: &str,
-        variant: PhotoVariant,
-        listener: Option<&dyn PhotoProgressListener>,
-    ) -> Result<(PathBuf, u64)> {
-        let (store, h) = (self.store.clone(), hash.to_string());
-        let info = blocking(move || store.photo_to_fetch(&h)).await?;
-        let lock = self.store.photo_transfer_lock(hash, variant);
-        let _one = lock.lock().await;
-        // Here already (perhaps fetched by another call while this one waited).
-        let here = match variant {
-            PhotoVariant::Original => self.store.photo_file(hash)?,
-            PhotoVariant::Thumbnail => self.store.thumbnail_file(hash)?,
-        };
-        if let Some(file) = here {
-            return Ok((file, 0));
-        }
-        let transfer = match variant {
-            PhotoVariant::Original => PhotoTransfer::Original,
-            PhotoVariant::Thumbnail => PhotoTransfer::Thumbnail,
-        };
-        let mut received = 0u64;
-        let mut failures = 0u32;
-        let mut wait = self.config.backoff;
-        loop {
-            let (file, have) = self.store.open_photo_partial(hash, variant)?;
-            if variant == PhotoVariant::Original && have >= info.size {
-                let (store, h) = (self.store.clone(), hash.to_string());
-                let file = blocking(move || store.finish_photo_download(&h)).await?;
-                tell(listener, hash, transfer, info.size, info.size);
-                return Ok((file, received));
-            }
-            let total = match variant {
-                PhotoVariant::Original => info.size,
-                PhotoVariant::Thumbnail => 0,
-            };
-            let mut sink = Partial { file, at: have, total, hash, transfer, listener, error: None };
-            let result = self.transport.get_blob(hash, variant, have, &mut sink).await;
-            let (at, total) = (sink.at, sink.total);
-            received += at.saturating_sub(have);
-            if let Some(e) = sink.error {
-                return Err(e.into());
-            }
-            if variant == PhotoVariant::Original && at != have {
-                let (store, h) = (self.store.clone(), hash.to_string());
-                blocking(move || store.set_photo_received(&h, at)).await?;
-            }
-            match result {
-                Ok(()) if variant == PhotoVariant::Thumbnail => {
-                    let (store, h) = (self.store.clone(), hash.to_string());
-                    let file = blocking(move || store.finish_thumbnail_download(&h)).await?;
-                    tell(listener, hash, transfer, at, total.max(at));
-                    return Ok((file, received));
-                }
-                // The original ended: the next turn verifies it (or resumes a short one).
-                Ok(()) if at >= info.size => {}
-                Ok(()) => {
-                    failures += 1;
-                    if failures >= self.config.attempts {
-                        return Err(CoreError::Protocol(format!(
-                            "the server's answers for {hash} end after {at} of {} bytes",
-                            info.size
-                        )));
-                    }
-                }
-                Err(TransportError::Status { status: 416, .. })
-                    if failures + 1 < self.config.attempts =>
-                {
-                    // What is here does not continue the server's bytes: start again.
-                    failures += 1;
-                    self.store.drop_photo_partial(hash, variant)?;
-                }
-                Err(e)
-                    if e.is_transient() && (at > have || failures + 1 < self.config.attempts) =>
-                {
-                    if at > have {
-                        // Progress: a cut link, not a dead one.
-                        failures = 0;
-                        wait = self.config.backoff;
-                    } else {
-                        failures += 1;
-                    }
-                    tracing::info!(hash, failures, at, "photo download interrupted: {e}");
-                    self.pause(&mut wait).await;
-                }
-                Err(e) => return Err(blob_error(hash, e, failures + 1)),
-            }
-        }
-    }
-}
-
-/// A download's partial file, taking an answer's bytes.
-struct Partial<'a> {
-    file: std::fs::File,
-    /// Bytes in the file.
-    at: u64,
-    /// The whole size; 0 while unknown.
-    total: u64,
-    hash: &'a str,
-    transfer: PhotoTransfer,
-    listener: Option<&'a dyn PhotoProgressListener>,
-    /// A failure of this phone (disk full), not of the link.
-    error: Option<io::Error>,
-}
-
-impl Partial<'_> {
-    fn fail(&mut self, e: io::Error) -> io::Error {
-        let kind = e.kind();
-        let message = e.to_string();
-        self.error = Some(e);
-        io::Error::new(kind, message)
-    }
-}
-
-impl BlobSink for Partial<'_> {
-    fn begin(&mut self, head: &BlobHead) -> io::Result<()> {
-        if head.first != self.at {
-            if head.first != 0 {
-                return Err(io::Error::other(format!(
-                    "the answer starts at byte {} of {}; {} are here",
-                    head.first, self.hash, self.at
-                )));
-            }
-            // The server sent the whole blob instead of the range: start the file again.
-            if let Err(e) = self.file.set_len(0) {
-                return Err(self.fail(e));
-            }
-            self.at = 0;
-        }
-        if self.total == 0 {
-            self.total = head.total.unwrap_or(0);
-        }
-        Ok(())
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let after = self.at + bytes.len() as u64;
-        if after > limits::BLOB_BYTES
-            || (self.transfer == PhotoTransfer::Original && after > self.total)
-        {
-            return Err(io::Error::other(format!(
-                "the server sends more than the {} bytes of {}",
-                self.total, self.hash
-            )));
-        }
-        if let Err(e) = self.file.write_all(bytes) {
-            return Err(self.fail(e));
-        }
-        self.at = after;
-        tell(self.listener, self.hash, self.transfer, self.at, self.total);
-        Ok(())
     }
 }

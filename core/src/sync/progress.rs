@@ -108,7 +108,9 @@ impl<F: Fn(&PhotoProgress) + Send + Sync> PhotoProgressListener for F {
 pub struct UploadSummary {
     /// Photos the server now holds whole (those it already had among them).
     pub uploaded: u64,
-    /// Of those, photos the server already held (another device uploaded them): no byte sent.
+    /// Of those, photos the server already held (another device uploaded them) and this
+    /// phone proved it holds too, answering a challenge over ranges of the file: no byte of
+    /// them sent.
     pub deduplicated: u64,
     /// Photos the server does not take yet: no record it acknowledged references them (the
     /// records' sync has not carried them). They stay in the queue.

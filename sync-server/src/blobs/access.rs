@@ -1,6 +1,11 @@
-//! Who may do what with a blob (`docs/blobs.md`, "Who may do what"): upload it when a reference
-//! of the device's own names it with that size; read it when the device may read a document
-//! that references it (the documents' read policy, `policy::can_read`).
+//! Who may do what with a blob (`docs/blobs.md`, "Who may do what"): upload it, or prove it
+//! holds it, when a reference of the device's own names it with that size; read it when the
+//! device may read a document (the documents' read policy, `policy::can_read`) whose reference
+//! to the blob, at the blob's size, was added by a device that proved it holds the bytes.
+//!
+//! Knowing a hash and a size is not holding the bytes: a reference added by a device that
+//! never uploaded the photo nor answered a possession challenge grants nobody anything, nor
+//! does one whose adder is not known.
 
 use fieldsync_core::policy::{Profile, can_read};
 
@@ -8,30 +13,47 @@ use crate::app::App;
 use crate::error::ServerError;
 use crate::storage::StoredBlobRef;
 
-/// The recorded references to one blob.
+/// The recorded references to one blob, and the devices that hold it.
 pub(crate) struct Access {
     refs: Vec<StoredBlobRef>,
+    holders: Vec<String>,
 }
 
 impl Access {
-    /// The references to `hash`.
-    pub(crate) async fn of(app: &App, hash: &str) -> Result<Access, ServerError> {
-        Ok(Access { refs: app.storage.blob_refs(hash.to_string()).await? })
+    /// The references to `hash`, which `holders` hold.
+    pub(crate) async fn of(
+        app: &App,
+        hash: &str,
+        holders: Vec<String>,
+    ) -> Result<Access, ServerError> {
+        Ok(Access { refs: app.storage.blob_refs(hash.to_string()).await?, holders })
     }
 
-    /// A reference `device` added itself with this size: it may upload the blob.
+    /// A reference `device` added itself with this size: it may upload the blob, or prove it
+    /// holds it.
     pub(crate) fn own(&self, device: &str, size: u64) -> Option<&StoredBlobRef> {
         self.refs.iter().find(|r| r.size == size && r.device.as_deref() == Some(device))
     }
 
-    /// Any reference `device` added itself.
+    /// The reference of the smallest size among those `device` added itself (one answer,
+    /// whatever else is known of the blob, for a device that referenced it with several).
     pub(crate) fn any_own(&self, device: &str) -> Option<&StoredBlobRef> {
-        self.refs.iter().find(|r| r.device.as_deref() == Some(device))
+        self.refs.iter().filter(|r| r.device.as_deref() == Some(device)).min_by_key(|r| r.size)
     }
 
-    /// Whether `profile` may read a document referencing the blob with this size.
+    /// Whether `device` proved it holds the blob.
+    pub(crate) fn holds(&self, device: &str) -> bool {
+        self.holders.iter().any(|h| h == device)
+    }
+
+    /// Whether `profile` may read a document whose reference to the blob, with this size, was
+    /// added by a holder.
     pub(crate) fn may_read(&self, profile: &Profile, size: u64) -> bool {
-        self.refs.iter().any(|r| r.size == size && can_read(profile, &r.audience))
+        self.refs.iter().any(|r| {
+            r.size == size
+                && r.device.as_deref().is_some_and(|d| self.holds(d))
+                && can_read(profile, &r.audience)
+        })
     }
 }
 
@@ -61,14 +83,17 @@ mod tests {
         Profile { user: user.into(), role, patrol: None, scopes: vec!["jl/grid-07".into()] }
     }
 
+    fn holders(devices: &[&str]) -> Vec<String> {
+        devices.iter().map(|d| d.to_string()).collect()
+    }
+
     #[test]
-    fn uploads_need_an_own_reference_of_that_size_and_reads_a_readable_document() {
-        let access = Access {
-            refs: vec![
-                reference(Kind::Report, "resident-1", 100, Some("dev-1")),
-                reference(Kind::MediationCase, "mediator-1", 100, Some("dev-2")),
-            ],
-        };
+    fn uploads_need_an_own_reference_of_that_size_and_reads_a_holders_readable_reference() {
+        let refs = vec![
+            reference(Kind::Report, "resident-1", 100, Some("dev-1")),
+            reference(Kind::MediationCase, "mediator-1", 100, Some("dev-2")),
+        ];
+        let access = Access { refs: refs.clone(), holders: holders(&["dev-1", "dev-2"]) };
         assert!(access.own("dev-1", 100).is_some());
         assert!(access.own("dev-1", 101).is_none(), "the size is part of the reference");
         assert!(access.own("dev-3", 100).is_none());
@@ -79,8 +104,30 @@ mod tests {
         assert!(!access.may_read(&profile("resident-2", Role::Resident), 100));
         // A grid leader reads the report of their grid, not the case.
         assert!(access.may_read(&profile("leader", Role::GridLeader), 100));
-        let case_only = Access { refs: vec![access.refs[1].clone()] };
+        let case_only = Access { refs: vec![refs[1].clone()], holders: holders(&["dev-2"]) };
         assert!(!case_only.may_read(&profile("leader", Role::GridLeader), 100));
         assert!(case_only.may_read(&profile("mediator-9", Role::Mediator), 100));
+    }
+
+    #[test]
+    fn a_reference_grants_reading_only_when_its_adder_holds_the_bytes() {
+        let refs = vec![
+            reference(Kind::MediationCase, "mediator-1", 100, Some("mediator-dev")),
+            // A resident names the case's photo in a report of their own.
+            reference(Kind::Report, "resident-1", 100, Some("resident-dev")),
+            // A reference whose adder is not known.
+            reference(Kind::Report, "resident-2", 100, None),
+        ];
+        let leader = profile("leader", Role::GridLeader);
+        let access = Access { refs: refs.clone(), holders: holders(&["mediator-dev"]) };
+        assert!(!access.may_read(&profile("resident-1", Role::Resident), 100));
+        assert!(!access.may_read(&profile("resident-2", Role::Resident), 100));
+        assert!(!access.may_read(&leader, 100), "a leader reads the report, not the photo");
+        assert!(access.may_read(&profile("mediator-9", Role::Mediator), 100));
+        // Once the resident's device proved it holds the bytes, its report grants them.
+        let proven = Access { refs, holders: holders(&["mediator-dev", "resident-dev"]) };
+        assert!(proven.may_read(&profile("resident-1", Role::Resident), 100));
+        assert!(proven.may_read(&leader, 100));
+        assert!(!proven.may_read(&profile("resident-2", Role::Resident), 100));
     }
 }

@@ -1,12 +1,13 @@
-//! The tables of blobs (schema in `storage/sqlite/sql/v4.sql` and `v5.sql`): `blobs`, the
-//! complete blobs, and `blob_uploads`, the uploads under way, one per blob and device. Plain
-//! functions on a connection; the caller holds it.
+//! The tables of blobs (schema in `storage/sqlite/sql/v4.sql` to `v6.sql`): `blobs`, the
+//! complete blobs, `blob_uploads`, the uploads under way, one per blob and device, and
+//! `blob_holders`, the devices that proved they hold a blob's bytes; and the key that seals
+//! possession challenges, in `meta`. Plain functions on a connection; the caller holds it.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::BlobMeta;
-use crate::storage::StorageResult;
 use crate::storage::sqlite::sql_size;
+use crate::storage::{StorageError, StorageResult};
 
 fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
@@ -142,10 +143,10 @@ pub(crate) fn set_received(conn: &Connection, id: i64, received: u64) -> Storage
     Ok(())
 }
 
-/// Records `upload`'s blob complete and in place, its thumbnail still to be made, and ends
-/// every upload of it (one transaction); returns the other devices' uploads that were ended,
-/// whose files the caller removes.
-pub(crate) fn complete(conn: &Connection, upload: &Upload) -> StorageResult<Vec<Upload>> {
+/// Records `upload`'s blob complete and in place, its thumbnail still to be made, and its
+/// device a holder; the upload ends (one transaction). The other devices' uploads of the blob
+/// go on: each proves, at its own end, that its device holds the bytes.
+pub(crate) fn complete(conn: &Connection, upload: &Upload) -> StorageResult<()> {
     let tx = conn.unchecked_transaction()?;
     let now = fieldsync_core::time::now_ms();
     tx.prepare_cached(
@@ -160,14 +161,90 @@ pub(crate) fn complete(conn: &Connection, upload: &Upload) -> StorageResult<Vec<
         upload.device,
         now
     ])?;
-    let sql = format!("SELECT {UPLOAD_COLUMNS} FROM blob_uploads WHERE hash = ?1 AND id != ?2");
-    let others: Vec<Upload> = tx
-        .prepare_cached(&sql)?
-        .query_map(params![upload.hash, upload.id], upload_row)?
-        .collect::<Result<_, _>>()?;
-    tx.prepare_cached("DELETE FROM blob_uploads WHERE hash = ?1")?.execute([&upload.hash])?;
+    hold(&tx, &upload.hash, &upload.device, Proof::Upload)?;
+    tx.prepare_cached("DELETE FROM blob_uploads WHERE id = ?1")?.execute([upload.id])?;
     tx.commit()?;
-    Ok(others)
+    Ok(())
+}
+
+/// How a device proved it holds a blob (`blob_holders.how`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Proof {
+    /// Its upload of the blob completed and verified.
+    Upload,
+    /// It answered a possession challenge over ranges the server picked.
+    Challenge,
+}
+
+impl Proof {
+    fn as_str(self) -> &'static str {
+        match self {
+            Proof::Upload => "upload",
+            Proof::Challenge => "challenge",
+        }
+    }
+}
+
+/// Records that `device` holds blob `hash`; a device proven before keeps its first proof.
+pub(crate) fn hold(conn: &Connection, hash: &str, device: &str, how: Proof) -> StorageResult<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO blob_holders (hash, device, proven_at, how) \
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![hash, device, fieldsync_core::time::now_ms(), how.as_str()])?;
+    Ok(())
+}
+
+/// Records that `upload`, of a blob complete already, verified: its device holds the blob,
+/// and the upload ends without storing the bytes a second time (one transaction).
+pub(crate) fn held_by_upload(conn: &Connection, upload: &Upload) -> StorageResult<()> {
+    let tx = conn.unchecked_transaction()?;
+    hold(&tx, &upload.hash, &upload.device, Proof::Upload)?;
+    tx.prepare_cached("DELETE FROM blob_uploads WHERE id = ?1")?.execute([upload.id])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The devices that hold blob `hash`, in the order they proved it.
+pub(crate) fn holders(conn: &Connection, hash: &str) -> StorageResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT device FROM blob_holders WHERE hash = ?1 ORDER BY proven_at, device",
+    )?;
+    let rows = stmt.query_map([hash], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Whether `device` holds blob `hash`.
+pub(crate) fn holds(conn: &Connection, hash: &str, device: &str) -> StorageResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM blob_holders WHERE hash = ?1 AND device = ?2")?
+        .exists([hash, device])?)
+}
+
+/// The key of the `meta` table that holds the challenge key (hex).
+const CHALLENGE_KEY: &str = "blob_challenge_key";
+
+/// The key that seals possession challenges: 32 random bytes made the first time and kept in
+/// `meta`, so that challenges outlive a restart and every server instance on the database
+/// reads the same key (the first writer's, whoever races).
+pub(crate) fn challenge_key(conn: &Connection) -> StorageResult<[u8; 32]> {
+    let mut fresh = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut fresh);
+    let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+    conn.prepare_cached("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)")?
+        .execute([CHALLENGE_KEY, &hex])?;
+    let stored: String = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([CHALLENGE_KEY], |r| r.get(0))?;
+    let corrupt = || StorageError::Corrupt(format!("meta {CHALLENGE_KEY} is not 64 hex digits"));
+    if stored.len() != 64 || !stored.is_ascii() {
+        return Err(corrupt());
+    }
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&stored[2 * i..2 * i + 2], 16).map_err(|_| corrupt())?;
+    }
+    Ok(key)
 }
 
 /// Whether the thumbnail of complete blob `hash` is still to be made.

@@ -1,6 +1,7 @@
 //! Blobs (photos): immutable bytes addressed by their SHA-256, uploaded in chunks with resume,
 //! verified on completion, stored once whoever uploads them, read by the devices that may read a
-//! document referencing them (`docs/blobs.md`).
+//! document whose reference to them was added by a device that proved it holds the bytes
+//! (`docs/blobs.md`).
 //!
 //! Where the bytes and what is known of them live is behind [`BlobStore`]; the server's one
 //! implementation, [`FsBlobStore`], keeps files beside the database and their metadata in it.
@@ -8,6 +9,7 @@
 //! the documents: [`crate::storage::DocWrite::blobs`]).
 
 mod access;
+pub mod challenge;
 mod fs;
 pub(crate) mod http;
 mod meta;
@@ -55,6 +57,25 @@ pub struct BlobMeta {
     pub uploaded_by: String,
 }
 
+/// What the server knows of one blob, for one device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlobState {
+    /// The complete blob, if the server holds it.
+    pub blob: Option<BlobMeta>,
+    /// The device's own upload of it under way, if any.
+    pub upload: Option<BlobMeta>,
+    /// The devices that proved they hold the blob's bytes (they uploaded it, or answered a
+    /// possession challenge), in the order they did.
+    pub holders: Vec<String>,
+}
+
+impl BlobState {
+    /// Whether `device` proved it holds the blob.
+    pub fn holds(&self, device: &str) -> bool {
+        self.holders.iter().any(|h| h == device)
+    }
+}
+
 /// One range of an upload, checked for form (`first <= last < size`, `bytes` is the range).
 #[derive(Debug, Clone)]
 pub struct Chunk {
@@ -81,6 +102,24 @@ impl Chunk {
     }
 }
 
+/// A device's answer to a possession challenge, with what the challenge asked (its nonce
+/// opened and checked already).
+#[derive(Debug, Clone)]
+pub struct Possession {
+    /// The blob.
+    pub hash: String,
+    /// The size the challenge was for.
+    pub size: u64,
+    /// The device answering.
+    pub device: String,
+    /// The challenge's nonce.
+    pub nonce: Vec<u8>,
+    /// The ranges it asked for, inclusive, in order.
+    pub ranges: Vec<[u64; 2]>,
+    /// What the device answered: `possession_digest(nonce, ranges, its bytes)`.
+    pub digest: Vec<u8>,
+}
+
 /// Where blobs are kept: their bytes, partial uploads and thumbnails, and what is known of them.
 ///
 /// Rules every implementation keeps:
@@ -89,20 +128,29 @@ impl Chunk {
 /// - the uploads of one blob take turns; a chunk either extends what its device's upload holds
 ///   or, when it overlaps it, only its new part is stored;
 /// - a blob is complete only once the bytes of one upload hash to its name, and then stays
-///   complete and unchanged; the other uploads of it then end. A crash leaves it either
-///   complete or uploads that resume;
+///   complete and unchanged. A crash leaves it either complete or uploads that resume;
+/// - a device holds a blob once its own upload of it verified (the first one makes the blob;
+///   a later one, of a blob complete already, is verified the same way and then dropped,
+///   stored no second time and charged to no quota), or once it answered a possession
+///   challenge over the complete blob's bytes; and never otherwise. Another device's upload
+///   ending does not end a device's own: what each device sees of its upload is the same
+///   whether or not the blob is on the server;
 /// - a chunk that starts a new upload is refused when the device's stored bytes plus the blob
 ///   would exceed its quota, and nothing of it is stored.
 pub trait BlobStore: Send + Sync + 'static {
-    /// The complete blob `hash`; else the upload of it that `device` has under way; `None`
-    /// when neither.
-    fn meta(&self, hash: String, device: String) -> BoxFuture<'_, BlobResult<Option<BlobMeta>>>;
+    /// The complete blob `hash`, `device`'s upload of it under way, and its holders.
+    fn state(&self, hash: String, device: String) -> BoxFuture<'_, BlobResult<BlobState>>;
 
-    /// Stores one chunk of `chunk.device`'s upload and, when it completes the blob, verifies it
-    /// (its thumbnail is made after the answer). Returns the state after it: the blob, or the
-    /// device's upload.
-    /// A blob held complete already is answered as it is.
+    /// Stores one chunk of `chunk.device`'s upload and, when it holds every byte, verifies it
+    /// (its thumbnail is made after the answer). Returns the state after it: the blob once the
+    /// device holds it, else the device's upload. A chunk of a device that holds the blob
+    /// already is answered with the blob as it is.
     fn write(&self, chunk: Chunk) -> BoxFuture<'_, BlobResult<BlobMeta>>;
+
+    /// Checks an answer to a possession challenge against the complete blob's bytes; when it
+    /// matches, records the device a holder (its upload under way, if any, ends) and returns
+    /// `true`. `false` when the blob is not complete at that size or the digest differs.
+    fn prove(&self, possession: Possession) -> BoxFuture<'_, BlobResult<bool>>;
 
     /// Bytes `first..=last` of a complete blob.
     fn read(&self, hash: String, first: u64, last: u64) -> BoxFuture<'_, BlobResult<ByteStream>>;
@@ -114,6 +162,10 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Ends every upload that has received no byte for `idle` (its bytes removed, its quota
     /// freed); returns how many.
     fn end_idle_uploads(&self, idle: Duration) -> BoxFuture<'_, BlobResult<usize>>;
+
+    /// The secret possession challenges are sealed with: kept with the blobs' metadata, so
+    /// that it outlives a restart and is the same for every server instance on that storage.
+    fn challenge_key(&self) -> [u8; 32];
 }
 
 /// Ends idle uploads now and then (every quarter of `idle`, between a second and an hour),
@@ -190,6 +242,22 @@ pub enum BlobError {
         /// The blob.
         hash: String,
     },
+    /// The device's reference gives the blob a media type that is not a photo's.
+    #[error(
+        "this device's record gives blob {hash} the media type {media_type:?}; a photo is one \
+         of {}: it is neither uploaded nor proven",
+        fieldsync_core::protocol::PHOTO_MEDIA_TYPES.join(", ")
+    )]
+    UnsupportedMediaType {
+        /// The blob.
+        hash: String,
+        /// The media type the reference gives (at most 100 characters of it).
+        media_type: String,
+    },
+    /// A proof that is not one (its nonce is forged, another device's or expired; a digest
+    /// that is not 32 bytes): `400 invalid_request`, whatever the blob.
+    #[error("{0}")]
+    BadProof(String),
     /// Storing or reading failed.
     #[error("{0}")]
     Storage(#[from] StorageError),
@@ -211,6 +279,10 @@ impl BlobError {
                 (StatusCode::RANGE_NOT_SATISFIABLE, codes::INVALID_RANGE)
             }
             BlobError::NoThumbnail { .. } => (StatusCode::NOT_FOUND, codes::NO_THUMBNAIL),
+            BlobError::UnsupportedMediaType { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, codes::UNSUPPORTED_MEDIA_TYPE)
+            }
+            BlobError::BadProof(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             BlobError::Storage(StorageError::Closed) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }

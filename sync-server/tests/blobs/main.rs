@@ -1,7 +1,8 @@
 //! Blobs (photos) against the real server on a loopback port (`docs/blobs.md`): chunked
-//! uploads that resume (after a cut, a restart, a SIGKILL), verification, deduplication,
-//! access like the documents', limits, ranges and thumbnails. Phones make real records with
-//! photos (`Command::AddPhoto`) and push them before uploading, as a phone does.
+//! uploads that resume (after a cut, a restart, a SIGKILL), verification, deduplication by
+//! proof of possession, access like the documents' for references whose authors hold the
+//! bytes, limits, ranges, thumbnails and the headers photos are served with. Phones make real
+//! records with photos (`Command::AddPhoto`) and push them before uploading, as a phone does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
@@ -9,6 +10,9 @@ mod bad_input;
 mod child;
 #[path = "../common/mod.rs"]
 mod common;
+mod holders;
+mod media;
+mod proofs;
 mod sharing;
 mod uploads;
 
@@ -17,15 +21,19 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use fieldsync_core::DocId;
-use fieldsync_core::model::{Command, PhotoRef};
+use fieldsync_core::model::{CaseCategory, Command, NewCase, NewRecord, Party, PhotoRef};
 use fieldsync_core::policy::Role;
-use fieldsync_core::protocol::{self, BlobStatus, ContentRange, ErrorBody, limits};
+use fieldsync_core::protocol::{
+    self, BlobChallenge, BlobProof, BlobStatus, ContentRange, ErrorBody, VERSION, limits,
+};
 use fieldsync_server::ServerConfig;
 use image::{ImageFormat, Rgb, RgbImage};
 use sha2::{Digest, Sha256};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
+/// A grid next to [`GRID`].
+const OTHER_GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-08";
 
 fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -80,9 +88,47 @@ impl Device {
         Device { phone, token }
     }
 
+    /// A phone of `user`, enrolled with `role` in `scope`.
+    fn enrolled(ts: &TestServer, user: &str, role: Role, scope: &str) -> Device {
+        let phone = Phone::new(user);
+        enrol_as(ts.running.server(), &phone, role, None, &[scope]);
+        let token = ts.token_for(&phone.actor());
+        Device { phone, token }
+    }
+
     /// Creates a report referencing `photos` and pushes it.
     async fn report_with(&self, ts: &TestServer, photos: &[&PhotoRef]) -> DocId {
-        let id = self.phone.report("photographed");
+        self.report_in(ts, GRID, photos).await
+    }
+
+    /// Creates a report in `scope` referencing `photos` and pushes it.
+    async fn report_in(&self, ts: &TestServer, scope: &str, photos: &[&PhotoRef]) -> DocId {
+        let mut new = new_report("photographed");
+        if let NewRecord::Report(r) = &mut new {
+            r.scope = scope.into();
+        }
+        self.record_with(ts, &new, photos).await
+    }
+
+    /// Opens a mediation case in `scope`, this user its mediator, referencing `photos`, and
+    /// pushes it.
+    async fn case_with(&self, ts: &TestServer, scope: &str, photos: &[&PhotoRef]) -> DocId {
+        let user = self.phone.store.identity().user;
+        let case = NewRecord::MediationCase(NewCase {
+            scope: scope.into(),
+            category: CaseCategory::Neighbour,
+            place: "7号楼下".into(),
+            parties: vec![Party {
+                name: "马".into(), role: "owner".into(), contact: "139".into()
+            }],
+            mediators: vec![user],
+        });
+        self.record_with(ts, &case, photos).await
+    }
+
+    /// Creates `new`, adds `photos` to it and pushes it.
+    async fn record_with(&self, ts: &TestServer, new: &NewRecord, photos: &[&PhotoRef]) -> DocId {
+        let id = self.phone.store.create(new).unwrap();
         for p in photos {
             let add = Command::AddPhoto { photo: (*p).clone(), entry: None };
             self.phone.store.execute(id, &add).unwrap();
@@ -90,6 +136,20 @@ impl Device {
         let req = self.phone.request(None, "", vec![self.phone.push_saved(id)]);
         assert_acked(&ts.sync(&req).await.unwrap());
         id
+    }
+
+    /// The documents this device pulls from an empty cursor (one page: the tests hold few).
+    async fn readable_docs(&self, ts: &TestServer) -> Vec<DocId> {
+        let resp = ts.sync(&self.phone.request(None, "", vec![])).await.unwrap();
+        assert!(!resp.more, "one page");
+        resp.docs.iter().map(|d| d.doc).collect()
+    }
+
+    /// This device's id, as the server knows it (`GET /v1/me`).
+    async fn id(&self, ts: &TestServer) -> String {
+        let resp = ts.http.get(ts.url("/v1/me")).bearer_auth(&self.token).send().await.unwrap();
+        let body = resp.bytes().await.unwrap();
+        protocol::decode::<protocol::DeviceInfo>(&body).unwrap().device
     }
 }
 
@@ -125,6 +185,50 @@ impl Answer {
         let (status, e) = self.error();
         (status, e.code)
     }
+
+    fn challenge(&self) -> BlobChallenge {
+        assert_eq!(self.status, 200, "{}", String::from_utf8_lossy(&self.body));
+        protocol::decode(&self.body).unwrap()
+    }
+
+    /// Status, content type and body: what two answers that must not differ are compared by.
+    fn seen(&self) -> (u16, String, Vec<u8>) {
+        (self.status, self.content_type.clone(), self.body.clone())
+    }
+}
+
+/// `GET /v1/blobs/{hash}/challenge`, with `query` (e.g. `?size=10`, or empty).
+async fn challenge(ts: &TestServer, token: &str, hash: &str, query: &str) -> Answer {
+    get(ts, token, &format!("/v1/blobs/{hash}/challenge{query}"), None).await
+}
+
+/// `POST /v1/blobs/{hash}/proof` of `body`.
+async fn post_proof(ts: &TestServer, token: &str, hash: &str, body: Vec<u8>) -> Answer {
+    let resp = ts
+        .http
+        .post(ts.url(&format!("/v1/blobs/{hash}/proof")))
+        .bearer_auth(token)
+        .header("content-type", "application/cbor")
+        .header("content-encoding", "gzip")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    Answer::of(resp).await
+}
+
+/// The answer to `c` from `bytes`, as a phone computes it.
+fn answer_to(c: &BlobChallenge, bytes: &[u8]) -> BlobProof {
+    let mut source = Cursor::new(bytes);
+    let digest = protocol::possession_digest(&c.nonce, &c.ranges, &mut source).unwrap();
+    BlobProof { v: VERSION, nonce: c.nonce.clone(), digest: digest.to_vec() }
+}
+
+/// Asks a challenge for `bytes` (at the size of `token`'s reference) and answers it.
+async fn prove(ts: &TestServer, token: &str, bytes: &[u8]) -> Answer {
+    let hash = sha256(bytes);
+    let c = challenge(ts, token, &hash, "").await.challenge();
+    post_proof(ts, token, &hash, protocol::encode(&answer_to(&c, bytes))).await
 }
 
 async fn put_raw(ts: &TestServer, token: &str, hash: &str, range: &str, body: Vec<u8>) -> Answer {

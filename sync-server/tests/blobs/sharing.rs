@@ -2,8 +2,10 @@
 
 use super::*;
 
+/// A blob uploaded once is stored once. Another device that references it is not told it is
+/// there: it sends the bytes or proves it holds them, and only then sees it complete.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_blob_uploaded_once_is_complete_at_once_for_another_device_that_references_it() {
+async fn another_device_that_references_a_stored_blob_proves_it_and_it_is_stored_once() {
     let ts = start().await;
     let a = Device::dispatcher(&ts, "officer-a");
     let b = Device::resident(&ts, "resident-b");
@@ -19,11 +21,15 @@ async fn a_blob_uploaded_once_is_complete_at_once_for_another_device_that_refere
     // Before its own record references the photo, the resident may neither upload nor read it.
     assert_eq!(put(&ts, &b.token, &data, 0, 8 * KIB).await.code().1, "not_referenced");
     assert_eq!(status(&ts, &b.token, &photo.hash).await.code().1, "not_found");
+    assert_eq!(challenge(&ts, &b.token, &photo.hash, "").await.code().1, "not_found");
     b.report_with(&ts, &[&photo]).await;
+    // Its own record: its own upload, not started; not "complete".
     let s = status(&ts, &b.token, &photo.hash).await.status();
-    assert!(s.complete, "the resident's phone skips the upload");
-    let s = put(&ts, &b.token, &data, 0, 8 * KIB).await.status();
+    assert_eq!((s.size, s.received, s.complete), (photo.size, 0, false));
+    let s = prove(&ts, &b.token, &data).await.status();
     assert!(s.complete && s.received == data.len() as u64);
+    let s = put(&ts, &b.token, &data, 0, 8 * KIB).await.status();
+    assert!(s.complete, "a holder's upload is done at once");
     assert_eq!(blob_files(ts.dir.path()), before, "nothing stored twice");
     let got = get(&ts, &b.token, &format!("/v1/blobs/{}", photo.hash), None).await;
     assert_eq!(got.body, data, "its own report references it: it may read it");
@@ -32,7 +38,8 @@ async fn a_blob_uploaded_once_is_complete_at_once_for_another_device_that_refere
 /// A device that knows a photo's hash (it can read a report holding it) may reference it in a
 /// record of its own, with the right size or a wrong one, and start uploads of it. Neither
 /// blocks nor spoils the author's upload: each device uploads on its own, and the first upload
-/// that verifies makes the blob; the others end, and their bytes count against nobody.
+/// that verifies makes the blob. The others go on as if it were not there (each device sees
+/// only its own upload), and end, at their last byte, in a hash mismatch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_devices_upload_of_the_same_hash_neither_blocks_nor_spoils_the_authors() {
     let ts = start().await;
@@ -60,14 +67,23 @@ async fn another_devices_upload_of_the_same_hash_neither_blocks_nor_spoils_the_a
     assert_eq!(upload_from(&ts, &author.token, &data, 0, 8 * KIB).await, data.len());
     let got = get(&ts, &author.token, &format!("/v1/blobs/{}", photo.hash), None).await;
     assert_eq!(got.body, data);
-    // The others' uploads ended with it: their files are gone, and the spoiler, whose
-    // reference has the blob's size, sees it complete.
-    assert_eq!(partial_bytes(ts.dir.path()), 0);
-    assert!(status(&ts, &spoiler.token, &photo.hash).await.status().complete);
-    // The squatter's reference names other bytes than the blob: its upload ended, and what it
-    // sent is held for nobody.
+    // The others see their own uploads, as before the author's completed: nothing tells them
+    // the photo is there, and neither reads it.
+    let s = status(&ts, &spoiler.token, &photo.hash).await.status();
+    assert_eq!((s.size, s.received, s.complete), (photo.size, 4 * KIB as u64, false));
     let s = status(&ts, &squatter.token, &photo.hash).await.status();
-    assert_eq!((s.size, s.received, s.complete), (wrong.size, 0, false));
+    assert_eq!((s.size, s.received, s.complete), (wrong.size, 100, false));
+    assert_eq!(partial_bytes(ts.dir.path()), 100 + 4 * KIB as u64);
+    for device in [&spoiler, &squatter] {
+        let r = get(&ts, &device.token, &format!("/v1/blobs/{}", photo.hash), None).await;
+        assert_eq!(r.code().1, "not_found");
+    }
+    // The spoiler's bytes fail at its last byte, and its upload ends.
+    let rest = ContentRange::of(4 * KIB as u64, photo.size - 4 * KIB as u64, photo.size).unwrap();
+    let rest = rest.to_string();
+    let r = put_raw(&ts, &spoiler.token, &photo.hash, &rest, data[4 * KIB..].to_vec()).await;
+    assert_eq!(r.code(), (422, "hash_mismatch".into()));
+    assert_eq!(partial_bytes(ts.dir.path()), 100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

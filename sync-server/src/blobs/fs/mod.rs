@@ -1,26 +1,31 @@
 //! Blobs as files beside the database, their metadata in it (`docs/blobs.md`, "Server storage"):
 //!
 //! ```text
-//! <data>/blobs/ab/abcdef…          complete, verified blobs
-//! <data>/blobs/partial/<hash>      uploads under way: the prefix received so far
-//! <data>/blobs/thumbs/<hash>.jpg   thumbnails
+//! <data>/blobs/ab/abcdef…             complete, verified blobs
+//! <data>/blobs/partial/<hash>.<id>    uploads under way, one per blob and device: the prefix
+//!                                     received so far
+//! <data>/blobs/thumbs/<hash>.jpg      thumbnails
 //! ```
 //!
 //! A chunk is written into the partial file at the offset the file has reached and synced
 //! before it is acknowledged, so the file's length is what the server holds, whatever happened
 //! to the process. When the last byte arrives the file is hashed; if it verifies, the file
-//! (synced) is renamed into place and only then is the blob recorded complete. A crash anywhere
-//! in between leaves either a partial upload that resumes or a file in place that
-//! [`FsBlobStore::open`] finishes recording. The thumbnail is made after the answer, or at the
-//! first request for it, whichever comes first (after a crash: at that request).
+//! (synced) is renamed into place and only then is the blob recorded complete, its uploader a
+//! holder; an upload of a blob complete already is verified the same way, makes its device a
+//! holder and is removed (`upload`). A device also comes to hold a blob by answering a
+//! possession challenge (`proof`). A crash anywhere leaves either a partial upload that
+//! resumes or a file in place that [`FsBlobStore::open`] finishes recording (`recover`). The
+//! thumbnail is made after the answer, or at the first request for it, whichever comes first
+//! (after a crash: at that request).
 //!
-//! All file work and hashing runs on blocking threads; the uploads of one blob take turns.
+//! All file work and hashing runs on blocking threads; the uploads and proofs of one blob take
+//! turns.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use rusqlite::Connection;
@@ -28,7 +33,9 @@ use sha2::{Digest, Sha256};
 
 use super::meta::{self, Upload};
 use super::thumbnail;
-use super::{BlobError, BlobMeta, BlobResult, BlobStore, ByteStream, Chunk, io_error};
+use super::{
+    BlobError, BlobMeta, BlobResult, BlobState, BlobStore, ByteStream, Chunk, Possession, io_error,
+};
 use crate::config::Durability;
 use crate::locks::Locks;
 use crate::storage::{BoxFuture, StorageError, StorageResult};
@@ -47,6 +54,8 @@ pub struct FsBlobStore {
 
 struct Inner {
     root: PathBuf,
+    /// Seals possession challenges (see [`meta::challenge_key`]).
+    challenge_key: [u8; 32],
     db: Mutex<Connection>,
     locks: Arc<Locks<String>>,
     /// Thumbnails are made one at a time: decoding a large photo takes a few hundred MiB.
@@ -101,9 +110,11 @@ impl FsBlobStore {
             Durability::Full => "FULL",
         };
         conn.pragma_update(None, "synchronous", sync)?;
+        let challenge_key = meta::challenge_key(&conn)?;
         let store = FsBlobStore {
             inner: Arc::new(Inner {
                 root,
+                challenge_key,
                 db: Mutex::new(conn),
                 locks: Arc::new(Locks::default()),
                 thumbnailing: Mutex::new(()),
@@ -167,146 +178,18 @@ impl Inner {
         }
     }
 
-    /// The complete blob `hash`, else `device`'s upload of it with `received` read from its
-    /// file.
-    fn meta(&self, hash: &str, device: &str) -> BlobResult<Option<BlobMeta>> {
-        if let Some(m) = meta::get(&self.db(), hash)? {
-            return Ok(Some(m));
-        }
-        let Some(upload) = meta::upload(&self.db(), hash, device)? else { return Ok(None) };
-        Ok(Some(upload.meta(self.held(&upload)?)))
-    }
-
-    /// Stores one chunk of the device's own upload; the caller holds the blob's lock.
-    fn write(&self, chunk: &Chunk) -> BlobResult<BlobMeta> {
-        let hash = chunk.hash.as_str();
-        if let Some(m) = meta::get(&self.db(), hash)? {
-            return Ok(m);
-        }
-        let mut found = meta::upload(&self.db(), hash, &chunk.device)?;
-        if let Some(upload) = found.take_if(|u| u.size != chunk.size) {
-            // The device's own upload of another size (only its own reference allowed it):
-            // it starts again at the size it sends now.
-            self.drop_upload(&upload)?;
-        }
-        let received = match &found {
-            Some(upload) => self.held(upload)?,
-            None => 0,
-        };
-        if chunk.first > received {
-            return Err(BlobError::RangeNotSatisfiable(format!(
-                "the range starts at byte {}, but the server holds {received} bytes of {hash}: \
-                 send from {received}; received {received}",
-                chunk.first
-            )));
-        }
-        let upload = match found {
-            Some(upload) => upload,
-            None => self.start(chunk)?,
-        };
-        let end = chunk.last() + 1;
-        let mut held = received;
-        if end > received {
-            let path = self.partial(&upload);
-            let fresh = &chunk.bytes[usize::try_from(received - chunk.first).unwrap_or(0)..];
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(io(&path))?;
-            file.seek(SeekFrom::Start(received)).map_err(io(&path))?;
-            file.write_all(fresh).map_err(io(&path))?;
-            file.sync_data().map_err(io(&path))?;
-            meta::set_received(&self.db(), upload.id, end)?;
-            held = end;
-        }
-        if held == upload.size {
-            return self.finish(&upload);
-        }
-        Ok(upload.meta(held))
-    }
-
-    /// Starts an upload for `chunk.device`, within its quota; nothing is stored otherwise.
-    fn start(&self, chunk: &Chunk) -> BlobResult<Upload> {
-        let upload = {
-            // The quota check and the new row under one hold of the connection: two uploads
-            // of the same device cannot both pass on the same room.
+    /// The complete blob `hash`, `device`'s upload of it (with `received` read from its file)
+    /// and its holders.
+    fn state(&self, hash: &str, device: &str) -> BlobResult<BlobState> {
+        let (blob, upload, holders) = {
             let db = self.db();
-            let used = meta::used(&db, &chunk.device)?;
-            if used.saturating_add(chunk.size) > chunk.quota {
-                return Err(BlobError::QuotaExceeded {
-                    used,
-                    size: chunk.size,
-                    quota: chunk.quota,
-                });
-            }
-            meta::start(&db, &chunk.hash, chunk.size, &chunk.media_type, &chunk.device)?
+            (meta::get(&db, hash)?, meta::upload(&db, hash, device)?, meta::holders(&db, hash)?)
         };
-        // A file left by an upload that was then discarded must not count as received.
-        let path = self.partial(&upload);
-        File::create(&path).map_err(io(&path))?;
-        Ok(upload)
-    }
-
-    /// Ends an upload that will not complete: its file first (a row without a file is an
-    /// upload at 0, never stale bytes), then its row.
-    fn drop_upload(&self, upload: &Upload) -> BlobResult<()> {
-        let path = self.partial(upload);
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error(&path, e)),
-        }
-        meta::drop_upload(&self.db(), upload.id)?;
-        Ok(())
-    }
-
-    /// Verifies an upload holding all its bytes and puts the blob in place (its thumbnail is
-    /// made afterwards, see [`Inner::make_thumbnail`]); the other devices' uploads of it end.
-    /// A mismatch discards this upload only. Idempotent across crashes: a file already in
-    /// place is recorded complete.
-    fn finish(&self, upload: &Upload) -> BlobResult<BlobMeta> {
-        let hash = upload.hash.as_str();
-        let partial = self.partial(upload);
-        let target = self.complete(hash);
-        let source = if fs::exists(&partial).unwrap_or(false) { &partial } else { &target };
-        let actual = sha256_file(source)?;
-        if actual != hash {
-            fs::remove_file(source).map_err(io(source))?;
-            meta::drop_upload(&self.db(), upload.id)?;
-            tracing::info!(
-                hash,
-                actual,
-                size = upload.size,
-                "upload discarded: the bytes do not verify"
-            );
-            return Err(BlobError::HashMismatch {
-                hash: hash.to_string(),
-                actual,
-                size: upload.size,
-            });
-        }
-        if source == &partial {
-            File::open(&partial).and_then(|f| f.sync_all()).map_err(io(&partial))?;
-            let dir = self.complete_dir(hash);
-            fs::create_dir_all(&dir).map_err(io(&dir))?;
-            fs::rename(&partial, &target).map_err(io(&target))?;
-            sync_dir(&dir)?;
-            sync_dir(&self.root.join("partial"))?;
-        }
-        let others = meta::complete(&self.db(), upload)?;
-        for other in &others {
-            // Recorded ended already: a file left by a crash here is a stray the next open
-            // removes.
-            let path = self.partial(other);
-            if let Err(e) = fs::remove_file(&path) {
-                tracing::warn!(path = %path.display(), "could not remove an ended upload: {e}");
-            }
-        }
-        tracing::info!(hash, size = upload.size, others_ended = others.len(), "blob stored");
-        Ok(meta::get(&self.db(), hash)?
-            .unwrap_or_else(|| BlobMeta { complete: true, ..upload.meta(upload.size) }))
+        let upload = match upload {
+            Some(u) => Some(u.meta(self.held(&u)?)),
+            None => None,
+        };
+        Ok(BlobState { blob, upload, holders })
     }
 
     /// Makes the thumbnail of complete blob `hash` if it is still to be made (one at a time:
@@ -339,77 +222,6 @@ impl Inner {
         file.write_all(jpeg).and_then(|()| file.sync_all()).map_err(io(&tmp))?;
         fs::rename(&tmp, &path).map_err(io(&path))?;
         sync_dir(&self.root.join("thumbs"))
-    }
-
-    /// After a restart: finishes uploads that hold all their bytes (or whose blob's file is in
-    /// place already), drops partial files no upload owns and temporary thumbnails. A partial
-    /// file of schema version 4 (`partial/<hash>`, one upload per blob) is renamed to its
-    /// upload's name first.
-    fn recover(&self) -> BlobResult<()> {
-        let uploads = meta::uploads(&self.db())?;
-        let partial_dir = self.root.join("partial");
-        for upload in &uploads {
-            let old = partial_dir.join(&upload.hash);
-            if fs::exists(&old).unwrap_or(false) {
-                fs::rename(&old, self.partial(upload)).map_err(io(&old))?;
-                sync_dir(&partial_dir)?;
-            }
-        }
-        for upload in &uploads {
-            if meta::get(&self.db(), &upload.hash)?.is_some() {
-                // Another device's upload of the blob completed just before a crash.
-                self.drop_upload(upload)?;
-                continue;
-            }
-            let in_place = fs::exists(self.complete(&upload.hash)).unwrap_or(false);
-            if in_place || self.held(upload)? == upload.size {
-                match self.finish(upload) {
-                    Ok(_) | Err(BlobError::HashMismatch { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        let owned: std::collections::HashSet<String> =
-            meta::uploads(&self.db())?.iter().map(|u| format!("{}.{}", u.hash, u.id)).collect();
-        for dir in ["partial", "thumbs"] {
-            let dir = self.root.join(dir);
-            for entry in fs::read_dir(&dir).map_err(io(&dir))? {
-                let path = entry.map_err(io(&dir))?.path();
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                let stray = if dir.ends_with("partial") {
-                    !owned.contains(name)
-                } else {
-                    name.ends_with(".tmp")
-                };
-                if stray {
-                    tracing::info!(path = %path.display(), "removing a stray blob file");
-                    fs::remove_file(&path).map_err(io(&path))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Ends `upload` if its file has not been written to for `idle` (a row without a file
-    /// holds nothing: it ends too); the caller holds the blob's lock. Returns whether it ended.
-    fn end_if_idle(&self, upload: &Upload, idle: Duration) -> BlobResult<bool> {
-        let path = self.partial(upload);
-        let written = match fs::metadata(&path) {
-            Ok(m) => Some(m.modified().map_err(io(&path))?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io_error(&path, e)),
-        };
-        let idle_for = written.map(|t| SystemTime::now().duration_since(t).unwrap_or_default());
-        if idle_for.is_some_and(|d| d < idle) {
-            return Ok(false);
-        }
-        // Still under way? (The blob may have completed, ending it, since it was listed.)
-        if meta::upload(&self.db(), &upload.hash, &upload.device)?.as_ref() != Some(upload) {
-            return Ok(false);
-        }
-        self.drop_upload(upload)?;
-        tracing::info!(hash = upload.hash, device = upload.device, ?idle_for, "idle upload ended");
-        Ok(true)
     }
 
     /// Opens a complete blob at `first`.
@@ -461,8 +273,8 @@ fn stream(file: File, left: u64) -> ByteStream {
 }
 
 impl BlobStore for FsBlobStore {
-    fn meta(&self, hash: String, device: String) -> BoxFuture<'_, BlobResult<Option<BlobMeta>>> {
-        self.blocking(move |s| s.meta(&hash, &device))
+    fn state(&self, hash: String, device: String) -> BoxFuture<'_, BlobResult<BlobState>> {
+        self.blocking(move |s| s.state(&hash, &device))
     }
 
     fn write(&self, chunk: Chunk) -> BoxFuture<'_, BlobResult<BlobMeta>> {
@@ -486,6 +298,17 @@ impl BlobStore for FsBlobStore {
                 });
             }
             Ok(m)
+        })
+    }
+
+    fn prove(&self, possession: Possession) -> BoxFuture<'_, BlobResult<bool>> {
+        Box::pin(async move {
+            let turn = self.inner.locks.lock(possession.hash.clone()).await;
+            self.blocking(move |s| {
+                let _turn = turn;
+                s.prove(&possession)
+            })
+            .await
         })
     }
 
@@ -524,7 +347,14 @@ impl BlobStore for FsBlobStore {
             fs::read(&path).map(Some).map_err(io(&path))
         })
     }
+
+    fn challenge_key(&self) -> [u8; 32] {
+        self.inner.challenge_key
+    }
 }
 
+mod proof;
+mod recover;
 #[cfg(test)]
 mod tests;
+mod upload;
