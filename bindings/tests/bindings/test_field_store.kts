@@ -152,7 +152,7 @@ expectThrows<FieldException.InvalidInput>("an empty title") {
     police.submitReport(NewReport(GRID, ReportCategory.NOISE, "  ", ""))
 }
 expectThrows<FieldException.Forbidden>("a patrol member opening a mediation case") {
-    police.openCase(NewCase(GRID, CaseCategory.FAMILY, "Here", listOf(), listOf()))
+    police.openCase(NewCase(GRID, CaseCategory.FAMILY, "Here", listOf(Party("Ma", "owner", "")), listOf()))
 }
 expectThrows<FieldException.InvalidInput>("a folder that does not exist") {
     FieldStore.open(root.resolve("no/such/folder/x.db").path)

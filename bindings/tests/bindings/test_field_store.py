@@ -280,7 +280,8 @@ async def main(root):
     await police.sync_now(None)
     status = police.sync_status()
     refused = [r for r in status.rejected if r.id == offline]
-    assert refused and refused[0].code == "forbidden", status
+    # Made under the rights the phone had: refused as stale, not forbidden, and listed.
+    assert refused and refused[0].code == "stale_rights", status
     assert police.get_report(offline).title == "Written before the transfer"
     police.retry_rejected(offline)
     assert not [r for r in police.sync_status().rejected if r.id == offline]
