@@ -4,3 +4,4 @@ pub mod crash;
 pub mod link;
 pub mod phone;
 pub mod phone_crash;
+pub mod tools;

@@ -1,0 +1,147 @@
+//! Tools a test needs beyond a Rust toolchain (kotlinc, a JVM, JNA, python3; later PostgreSQL
+//! and Chromium). A newcomer's `cargo test --workspace` must pass on a machine with only
+//! rustup's toolchain: a test whose tool is missing is skipped with one line that names the
+//! tool and the script that installs it. CI sets `FIELDSYNC_REQUIRE_ALL_TESTS=1`, and there a
+//! missing tool fails the test instead: CI never skips.
+
+use std::env;
+use std::ffi::OsString;
+use std::path::Path;
+
+/// The variable that turns a missing tool from a skip into a failure.
+pub const REQUIRE_ALL: &str = "FIELDSYNC_REQUIRE_ALL_TESTS";
+/// The script that installs every tool the tests use.
+pub const INSTALL: &str = "scripts/install-test-tools.sh";
+
+/// A tool a test needs, and how to tell it is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// The Kotlin compiler, on `PATH`.
+    Kotlinc,
+    /// A Java runtime, on `PATH`.
+    Java,
+    /// JNA's jar, on `CLASSPATH`.
+    Jna,
+    /// kotlinx-coroutines' jar, on `CLASSPATH`.
+    Coroutines,
+    /// Python 3, on `PATH`.
+    Python3,
+}
+
+impl Tool {
+    /// What people call it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Kotlinc => "kotlinc",
+            Tool::Java => "java",
+            Tool::Jna => "JNA (jna.jar on CLASSPATH)",
+            Tool::Coroutines => "kotlinx-coroutines (kotlinx-coroutines-core-jvm.jar on CLASSPATH)",
+            Tool::Python3 => "python3",
+        }
+    }
+
+    /// Everything the Kotlin binding tests need.
+    pub const KOTLIN: [Tool; 4] = [Tool::Kotlinc, Tool::Java, Tool::Jna, Tool::Coroutines];
+
+    /// Whether it is there, in an environment with this `PATH` and `CLASSPATH`.
+    fn present(self, path: &OsString, classpath: &str) -> bool {
+        let on_path = |exe: &str| env::split_paths(path).any(|dir| dir.join(exe).is_file());
+        let on_classpath =
+            |jar: &str| classpath.split(':').any(|p| p.contains(jar) && Path::new(p).is_file());
+        match self {
+            Tool::Kotlinc => on_path("kotlinc"),
+            Tool::Java => on_path("java"),
+            Tool::Jna => on_classpath("jna"),
+            Tool::Coroutines => on_classpath("kotlinx-coroutines-core"),
+            Tool::Python3 => on_path("python3"),
+        }
+    }
+}
+
+/// What to do about the tools `test` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// All there: run the test.
+    Run,
+    /// Some missing: skip, printing this line.
+    Skip(String),
+    /// Some missing where none may be (CI): fail with this message.
+    Fail(String),
+}
+
+/// The verdict for `test`, which needs `tools`, in an environment with this `PATH`,
+/// `CLASSPATH` and [`REQUIRE_ALL`] setting.
+pub fn verdict(
+    test: &str,
+    tools: &[Tool],
+    path: &OsString,
+    classpath: &str,
+    require_all: bool,
+) -> Verdict {
+    let missing: Vec<&str> =
+        tools.iter().filter(|t| !t.present(path, classpath)).map(|t| t.name()).collect();
+    if missing.is_empty() {
+        return Verdict::Run;
+    }
+    let what = missing.join(", ");
+    if require_all {
+        Verdict::Fail(format!(
+            "{test}: {what} missing, and {REQUIRE_ALL}=1 says no test may skip; install with {INSTALL}"
+        ))
+    } else {
+        Verdict::Skip(format!("skipped {test}: {what} missing; install with {INSTALL}"))
+    }
+}
+
+/// Whether `test` may run: `true` when every tool is there; `false` (after printing the skip
+/// line) when some is missing; a panic naming the tool when [`REQUIRE_ALL`] is `1`.
+pub fn available(test: &str, tools: &[Tool]) -> bool {
+    let path = env::var_os("PATH").unwrap_or_default();
+    let classpath = env::var("CLASSPATH").unwrap_or_default();
+    let require_all = env::var(REQUIRE_ALL).is_ok_and(|v| v == "1");
+    match verdict(test, tools, &path, &classpath, require_all) {
+        Verdict::Run => true,
+        Verdict::Skip(line) => {
+            // One line, on stderr (shown by `cargo test` for a passing test with --nocapture,
+            // and always in the captured output of the run).
+            eprintln!("{line}");
+            println!("{line}");
+            false
+        }
+        Verdict::Fail(message) => panic!("{message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_tool_skips_with_one_line_or_fails_when_all_are_required() {
+        let empty = tempfile::tempdir().unwrap();
+        let bin = tempfile::tempdir().unwrap();
+        std::fs::write(bin.path().join("python3"), b"").unwrap();
+        let jar = bin.path().join("jna-5.12.jar");
+        std::fs::write(&jar, b"").unwrap();
+        let nothing = OsString::from(empty.path());
+        let python = OsString::from(bin.path());
+
+        assert_eq!(verdict("py", &[Tool::Python3], &python, "", false), Verdict::Run);
+        let Verdict::Skip(line) = verdict("py", &[Tool::Python3], &nothing, "", false) else {
+            panic!("expected a skip")
+        };
+        assert_eq!(line, format!("skipped py: python3 missing; install with {INSTALL}"));
+        assert!(!line.contains('\n'));
+        let Verdict::Fail(message) = verdict("kt", &Tool::KOTLIN, &python, "", true) else {
+            panic!("expected a failure")
+        };
+        assert!(message.contains("kotlinc") && message.contains(REQUIRE_ALL), "{message}");
+        // A jar named on CLASSPATH counts only if it is there.
+        let classpath = format!("/no/such/jna.jar:{}", jar.display());
+        assert_eq!(verdict("jna", &[Tool::Jna], &python, &classpath, true), Verdict::Run);
+        assert!(matches!(
+            verdict("jna", &[Tool::Jna], &python, "/no/jna.jar", false),
+            Verdict::Skip(_)
+        ));
+    }
+}
