@@ -7,7 +7,9 @@
 //! winning value of a register, so without this a peer could store (and have relayed to every
 //! reader) a 200 kB field the schema does not have, or a long string as a losing value.
 
-use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, ScalarValueRef, Value, ValueRef,
+};
 
 use super::Kind;
 use super::doc::{HEADER, STATUS, TIMELINE};
@@ -132,36 +134,48 @@ impl Walk<'_> {
         self.faults.len() >= MAX_FAULTS
     }
 
-    /// Checks the object `obj` of type `ty` against `node`.
+    /// Checks the object `obj` of type `ty` against `node`. Maps and lists are read in one pass
+    /// each (`map_range`, `list_range`); only a key or an item that holds concurrent values is
+    /// read again for all of them.
     fn object(&mut self, obj: &ObjId, ty: ObjType, node: Node) {
         let doc = self.doc;
         match (node, ty) {
             (Map(fields), ObjType::Map) => {
-                for key in doc.keys(obj) {
+                for item in doc.map_range(obj, ..) {
                     if self.full() {
                         return;
                     }
+                    let key = item.key.as_ref();
                     let Some(&(_, child)) = fields.iter().find(|(k, _)| *k == key) else {
                         let what =
-                            format!("{}/{} is not a field of its kind", self.path, shown(&key));
+                            format!("{}/{} is not a field of its kind", self.path, shown(key));
                         self.fault(what);
                         continue;
                     };
                     let len = self.path.len();
                     self.path.push('/');
-                    self.path.push_str(&key);
-                    self.values(doc.get_all(obj, key.as_str()), child);
+                    self.path.push_str(key);
+                    if item.conflict {
+                        self.values(doc.get_all(obj, key), child);
+                    } else {
+                        self.value_ref(&item.value, || item.id(), child);
+                    }
                     self.path.truncate(len);
                 }
             }
-            (List(item), ObjType::List) => {
-                for i in 0..doc.length(obj) {
+            (List(node), ObjType::List) => {
+                for item in doc.list_range(obj, ..) {
                     if self.full() {
                         return;
                     }
                     let len = self.path.len();
-                    self.path.push_str(&format!("/{i}"));
-                    self.values(doc.get_all(obj, i), *item);
+                    self.path.push('/');
+                    self.path.push_str(&item.index.to_string());
+                    if item.conflict {
+                        self.values(doc.get_all(obj, item.index), *node);
+                    } else {
+                        self.value_ref(&item.value, || item.id(), *node);
+                    }
                     self.path.truncate(len);
                 }
             }
@@ -188,34 +202,72 @@ impl Walk<'_> {
         match all {
             Ok(all) => {
                 for (value, id) in all {
-                    self.value(&value, &id, node);
+                    match &value {
+                        Value::Object(ty) => self.object(&id, *ty, node),
+                        Value::Scalar(s) => self.scalar(Scalar::of(s.as_ref()), node),
+                    }
                 }
             }
             Err(e) => self.fault(format!("{} cannot be read: {e}", self.path)),
         }
     }
 
-    /// Checks one value (a scalar, or the object `id`) against `node`.
-    fn value(&mut self, value: &Value<'_>, id: &ObjId, node: Node) {
-        let s = match value {
-            Value::Object(ty) => return self.object(id, *ty, node),
-            Value::Scalar(s) => s.as_ref(),
-        };
+    /// Checks the one value of a key or an item (`id` names it when it is an object).
+    fn value_ref(&mut self, value: &ValueRef<'_>, id: impl FnOnce() -> ObjId, node: Node) {
+        match value {
+            ValueRef::Object(ty) => self.object(&id(), *ty, node),
+            ValueRef::Scalar(s) => self.scalar(Scalar::of_ref(s), node),
+        }
+    }
+
+    /// Checks a scalar against `node`.
+    fn scalar(&mut self, s: Scalar<'_>, node: Node) {
         match (node, s) {
-            (Nullable(_), ScalarValue::Null) => {}
-            (V | Text, ScalarValue::Str(text)) => {
+            (Nullable(_), Scalar::Null) => {}
+            (V | Text, Scalar::Str(text)) => {
                 let max =
                     if matches!(node, Text) { limits::NOTES_CHARS } else { limits::SCALAR_CHARS };
-                let chars = text.chars().count();
+                // Counting stops past the limit: a long string costs no more than a short one.
+                let chars = text.chars().take(max + 1).count();
                 if chars > max {
+                    let chars = text.chars().count();
                     self.fault(format!("{} holds {chars} characters; at most {max}", self.path));
                 }
             }
-            (_, ScalarValue::Bytes(_) | ScalarValue::Unknown { .. }) => {
+            (_, Scalar::Bytes) => {
                 self.fault(format!("{} holds bytes, which no field takes", self.path));
             }
             (V, _) => {}
             _ => self.fault(format!("{} holds a value where an object belongs", self.path)),
+        }
+    }
+}
+
+/// What the layout asks of a scalar, from either of Automerge's two scalar types.
+#[derive(Clone, Copy)]
+enum Scalar<'a> {
+    Null,
+    Str(&'a str),
+    Bytes,
+    Other,
+}
+
+impl<'a> Scalar<'a> {
+    fn of(s: &'a ScalarValue) -> Self {
+        match s {
+            ScalarValue::Null => Scalar::Null,
+            ScalarValue::Str(t) => Scalar::Str(t),
+            ScalarValue::Bytes(_) | ScalarValue::Unknown { .. } => Scalar::Bytes,
+            _ => Scalar::Other,
+        }
+    }
+
+    fn of_ref(s: &'a ScalarValueRef<'_>) -> Self {
+        match s {
+            ScalarValueRef::Null => Scalar::Null,
+            ScalarValueRef::Str(t) => Scalar::Str(t),
+            ScalarValueRef::Bytes(_) | ScalarValueRef::Unknown { .. } => Scalar::Bytes,
+            _ => Scalar::Other,
         }
     }
 }
