@@ -14,16 +14,19 @@ use common::*;
 use fieldsync_core::protocol::{self, SyncResponse};
 
 async fn sync(url: &str, token: &str, req: &protocol::SyncRequest) -> SyncResponse {
-    let body = reqwest::Client::new()
-        .post(format!("{url}/v1/sync"))
-        .bearer_auth(token)
-        .body(protocol::encode(req))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = {
+        fieldsync_core::sync::install_tls_provider();
+        reqwest::Client::new()
+    }
+    .post(format!("{url}/v1/sync"))
+    .bearer_auth(token)
+    .body(protocol::encode(req))
+    .send()
+    .await
+    .unwrap()
+    .bytes()
+    .await
+    .unwrap();
     protocol::decode(&body).unwrap()
 }
 

@@ -20,4 +20,4 @@ pub use progress::{
     DownloadSummary, PhotoProgress, PhotoProgressListener, PhotoTransfer, ProgressListener,
     SyncProgress, SyncSummary, UploadSummary,
 };
-pub use transport::{HttpTransport, Transport, TransportError};
+pub use transport::{HttpTransport, Transport, TransportError, install_tls_provider};

@@ -62,6 +62,14 @@ pub trait Transport: Send + Sync {
     }
 }
 
+/// Makes rustls with ring the process's TLS provider, unless one was installed first (by the
+/// app). reqwest is built with rustls and no provider of its own (aws-lc would add ~1.5 MB to the
+/// phone library), so every reqwest client of the process needs this before it is built: the
+/// phone's transport calls it, and so must tools and tests that build clients of their own.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// HTTP(S) transport: reqwest with rustls.
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
@@ -77,8 +85,7 @@ impl HttpTransport {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(TransportError::Network(format!("{base_url:?} is not an http(s) URL")));
         }
-        // rustls with ring (see Cargo.toml); a provider the app installed first is kept.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             .timeout(Duration::from_secs(120))

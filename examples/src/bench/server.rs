@@ -65,7 +65,10 @@ impl BenchServer {
             url: url.to_string(),
             metrics_url: metrics_url.to_string(),
             child: Some(child),
-            client: reqwest::Client::new(),
+            client: {
+                fieldsync_core::sync::install_tls_provider();
+                reqwest::Client::new()
+            },
             accounts,
             transport,
         })
@@ -83,7 +86,10 @@ impl BenchServer {
             url,
             metrics_url,
             child: None,
-            client: reqwest::Client::new(),
+            client: {
+                fieldsync_core::sync::install_tls_provider();
+                reqwest::Client::new()
+            },
             accounts,
             transport,
         })

@@ -203,7 +203,10 @@ async fn an_upload_resumes_after_the_server_process_is_killed() {
     let photo = photo_of(&data, "image/jpeg");
     let id = phone.report("killed mid-upload");
     phone.store.execute(id, &Command::AddPhoto { photo: photo.clone(), entry: None }).unwrap();
-    let http = reqwest::Client::new();
+    let http = {
+        fieldsync_core::sync::install_tls_provider();
+        reqwest::Client::new()
+    };
     let sync = protocol::encode(&phone.request(None, "", vec![phone.push_saved(id)]));
     let r = http.post(format!("{}/v1/sync", server.url)).bearer_auth(&token).body(sync);
     assert_eq!(r.send().await.unwrap().status(), 200);

@@ -86,15 +86,18 @@ pub async fn enrol(url: &str, data: &Path, user: &str, actor: Vec<u8>) -> String
         actor: Some(actor.clone()),
         keep_user: None,
     };
-    let body = reqwest::Client::new()
-        .post(format!("{url}/v1/enroll"))
-        .body(protocol::encode(&req))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = {
+        fieldsync_core::sync::install_tls_provider();
+        reqwest::Client::new()
+    }
+    .post(format!("{url}/v1/enroll"))
+    .body(protocol::encode(&req))
+    .send()
+    .await
+    .unwrap()
+    .bytes()
+    .await
+    .unwrap();
     let e: protocol::EnrollResponse = protocol::decode(&body).unwrap();
     assert_eq!(e.actor, actor, "the phone keeps its actor");
     e.token

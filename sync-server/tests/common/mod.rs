@@ -45,8 +45,13 @@ async fn start_configured(
     let running = Server::start(&config).await.unwrap();
     // Like a phone's client: a pooled connection is reused only well within the server's
     // header timeout, after which the server closes it.
-    let http =
-        reqwest::Client::builder().pool_idle_timeout(config.header_timeout / 2).build().unwrap();
+    let http = {
+        fieldsync_core::sync::install_tls_provider();
+        reqwest::Client::builder()
+    }
+    .pool_idle_timeout(config.header_timeout / 2)
+    .build()
+    .unwrap();
     TestServer { dir, running, http }
 }
 

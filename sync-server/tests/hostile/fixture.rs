@@ -101,7 +101,14 @@ pub(crate) struct Fixture {
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(crate) fn client(local: Option<IpAddr>) -> reqwest::Client {
-    reqwest::Client::builder().timeout(TIMEOUT).local_address(local).build().unwrap()
+    {
+        fieldsync_core::sync::install_tls_provider();
+        reqwest::Client::builder()
+    }
+    .timeout(TIMEOUT)
+    .local_address(local)
+    .build()
+    .unwrap()
 }
 
 pub(crate) fn chunks(bytes: &[u8]) -> Vec<Vec<u8>> {

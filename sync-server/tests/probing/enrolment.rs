@@ -9,7 +9,13 @@ use fieldsync_core::protocol::{self, EnrollRequest, VERSION};
 
 /// A client whose requests come from the loopback address `from`.
 fn client_from(from: [u8; 4]) -> reqwest::Client {
-    reqwest::Client::builder().local_address(std::net::IpAddr::from(from)).build().unwrap()
+    {
+        fieldsync_core::sync::install_tls_provider();
+        reqwest::Client::builder()
+    }
+    .local_address(std::net::IpAddr::from(from))
+    .build()
+    .unwrap()
 }
 
 /// `POST /v1/enroll` with `code` and extra headers: the status, the error code (or the new

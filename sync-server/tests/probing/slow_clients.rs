@@ -32,7 +32,13 @@ async fn connections_that_never_finish_their_headers_are_closed_and_others_are_s
     // Meanwhile everyone else is answered at once, each on a new connection (a connection
     // kept alive for as long as the header timeout is closed by the server, by design).
     let healthz = || async {
-        let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+        let fresh = {
+            fieldsync_core::sync::install_tls_provider();
+            reqwest::Client::builder()
+        }
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
         let resp = fresh.get(server.url("/healthz")).send().await.unwrap();
         (resp.status().as_u16(), resp.text().await.unwrap())
     };
