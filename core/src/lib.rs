@@ -11,6 +11,7 @@ pub mod limits;
 pub mod model;
 pub mod policy;
 pub mod protocol;
+pub mod sql;
 pub mod store;
 pub mod sync;
 pub mod time;
