@@ -71,6 +71,19 @@ pub enum StorageError {
     Closed,
 }
 
+impl From<fieldsync_core::sql::OpenError> for StorageError {
+    fn from(e: fieldsync_core::sql::OpenError) -> Self {
+        use fieldsync_core::sql::OpenError;
+        match e {
+            OpenError::Sqlite(e) => StorageError::Sqlite(e),
+            OpenError::TooNew { path, found, supported } => {
+                StorageError::TooNew { path, found, supported }
+            }
+            other => StorageError::Corrupt(other.to_string()),
+        }
+    }
+}
+
 /// What the server knows of a stored document without loading it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocMeta {

@@ -1,10 +1,12 @@
-//! Opening the SQLite database: pragmas, then creating or upgrading the schema in one IMMEDIATE
-//! transaction recorded in `PRAGMA user_version`, and the epoch made on creation.
+//! The server database's schema: its pragmas, its upgrade steps by `user_version` and the epoch
+//! made on creation, opened through core's [`open_database`], the one the phone's store uses
+//! too.
 
 use std::path::Path;
 
+use fieldsync_core::sql::{Initializer, open_database};
 use rand::RngCore;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::config::Durability;
 use crate::storage::{StorageError, StorageResult};
@@ -35,58 +37,55 @@ pub(crate) fn new_epoch() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The server database's settings and schema.
+struct Schema {
+    durability: Durability,
+}
+
+impl Initializer for Schema {
+    const NAME: &'static str = "server";
+    const END_VERSION: u32 = VERSION as u32;
+
+    fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
+        // WAL must be set before the first transaction. NORMAL survives the death of the
+        // process (the WAL is written before COMMIT returns); FULL also survives power loss.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let sync = match self.durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // After a checkpoint the WAL file is cut back to this size instead of staying as large
+        // as its largest burst.
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(())
+    }
+
+    fn init(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        UPGRADES.iter().try_for_each(|step| tx.execute_batch(step))?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('epoch', ?1), ('created_at', ?2)",
+            rusqlite::params![new_epoch(), fieldsync_core::time::now_ms().to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn upgrade_from(&self, tx: &Transaction<'_>, version: u32) -> rusqlite::Result<()> {
+        tx.execute_batch(UPGRADES[version as usize])
+    }
+}
+
 /// Opens the writer connection, creating or upgrading the schema; returns it with the epoch.
 pub(crate) fn open_writer(
     path: &Path,
     durability: Durability,
 ) -> StorageResult<(Connection, String)> {
-    let conn = Connection::open(path)?;
-    // WAL must be set before the first transaction. NORMAL survives the death of the process
-    // (the WAL is written before COMMIT returns); FULL also survives power loss.
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    let sync = match durability {
-        Durability::Normal => "NORMAL",
-        Durability::Full => "FULL",
-    };
-    conn.pragma_update(None, "synchronous", sync)?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    // After a checkpoint the WAL file is cut back to this size instead of staying as large as
-    // its largest burst.
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
-    conn.set_prepared_statement_cache_capacity(64);
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    match upgrade(&conn, path) {
-        Ok(()) => conn.execute_batch("COMMIT")?,
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(e);
-        }
-    }
+    let conn = open_database(path, &Schema { durability })?;
     let epoch = read_epoch(&conn)?;
     Ok((conn, epoch))
-}
-
-fn upgrade(conn: &Connection, path: &Path) -> StorageResult<()> {
-    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if found > VERSION {
-        return Err(StorageError::TooNew {
-            path: path.display().to_string(),
-            found,
-            supported: VERSION,
-        });
-    }
-    for step in UPGRADES.iter().skip(usize::try_from(found).unwrap_or(0)) {
-        conn.execute_batch(step)?;
-    }
-    if found == 0 {
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('epoch', ?1), ('created_at', ?2)",
-            rusqlite::params![new_epoch(), fieldsync_core::time::now_ms().to_string()],
-        )?;
-    }
-    conn.pragma_update(None, "user_version", VERSION)?;
-    Ok(())
 }
 
 fn read_epoch(conn: &Connection) -> StorageResult<String> {
