@@ -34,8 +34,8 @@ impl Caller {
                 code: "actor_mismatch",
                 message: format!(
                     "the request names actor {}, but this device writes as {}",
-                    secret::hex(actor),
-                    secret::hex(&self.device.actor)
+                    hex::encode(actor),
+                    hex::encode(&self.device.actor)
                 ),
             });
         }
@@ -55,7 +55,7 @@ pub(crate) fn view_tag(p: &Profile) -> String {
     scopes.sort();
     let patrol = p.patrol.map_or("", |k| k.as_str());
     let text = format!("{}\n{patrol}\n{}", p.role.as_str(), scopes.join("\n"));
-    secret::hex(&secret::hash(&text)[..8])
+    hex::encode(&secret::hash(&text)[..8])
 }
 
 fn unauthorized(code: &'static str, message: impl Into<String>) -> ServerError {

@@ -703,7 +703,7 @@ async fn rights_changed_after_the_change_was_made_matrix() {
 fn photo_bytes(n: usize, seed: u8) -> (Vec<u8>, PhotoRef) {
     use sha2::Digest;
     let bytes: Vec<u8> = (0..n).map(|i| (i as u8).wrapping_mul(seed).wrapping_add(seed)).collect();
-    let hash = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let hash = hex::encode(sha2::Sha256::digest(&bytes));
     let photo = PhotoRef { hash, size: n as u64, media_type: "image/jpeg".into() };
     (bytes, photo)
 }

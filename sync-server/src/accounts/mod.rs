@@ -392,7 +392,7 @@ impl Accounts {
                     // registration ends. The old row keeps a tombstone in place of the actor
                     // (the log still names the actor and the device of each change).
                     Some((old, holder_user)) if holder_user == user => {
-                        let tombstone = secret::hash(&format!("moved {} {old}", secret::hex(a)));
+                        let tombstone = secret::hash(&format!("moved {} {old}", hex::encode(a)));
                         tx.execute(
                             "UPDATE devices SET actor = ?2, revoked_at = coalesce(revoked_at, ?3) \
                              WHERE device_id = ?1",

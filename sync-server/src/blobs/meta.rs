@@ -230,20 +230,14 @@ const CHALLENGE_KEY: &str = "blob_challenge_key";
 pub(crate) fn challenge_key(conn: &Connection) -> StorageResult<[u8; 32]> {
     let mut fresh = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut fresh);
-    let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
     conn.prepare_cached("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)")?
-        .execute([CHALLENGE_KEY, &hex])?;
+        .execute([CHALLENGE_KEY, &hex::encode(fresh)])?;
     let stored: String = conn
         .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
         .query_row([CHALLENGE_KEY], |r| r.get(0))?;
     let corrupt = || StorageError::Corrupt(format!("meta {CHALLENGE_KEY} is not 64 hex digits"));
-    if stored.len() != 64 || !stored.is_ascii() {
-        return Err(corrupt());
-    }
     let mut key = [0u8; 32];
-    for (i, byte) in key.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&stored[2 * i..2 * i + 2], 16).map_err(|_| corrupt())?;
-    }
+    hex::decode_to_slice(&stored, &mut key).map_err(|_| corrupt())?;
     Ok(key)
 }
 

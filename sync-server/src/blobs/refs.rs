@@ -70,7 +70,7 @@ mod tests {
     use fieldsync_core::model::{Command, NewRecord, NewReport, ReportCategory};
 
     fn photo(n: u8, size: u64) -> PhotoRef {
-        PhotoRef { hash: format!("{n:02x}").repeat(32), size, media_type: "image/jpeg".into() }
+        PhotoRef { hash: hex::encode([n]).repeat(32), size, media_type: "image/jpeg".into() }
     }
 
     fn store() -> (tempfile::TempDir, Store) {

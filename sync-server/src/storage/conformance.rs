@@ -357,7 +357,7 @@ pub async fn audiences_follow_the_writes(s: &dyn Storage) {
 /// A reference to a made-up blob `n` of `size` bytes.
 pub fn blob_ref(n: u8, size: u64, added_by: Option<&str>) -> BlobRef {
     BlobRef {
-        hash: format!("{n:02x}").repeat(32),
+        hash: hex::encode([n]).repeat(32),
         size,
         media_type: "image/jpeg".into(),
         added_by: added_by.map(str::to_string),

@@ -36,7 +36,7 @@ const MIB: usize = 1024 * 1024;
 const OTHER_GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-08";
 
 fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// `n` bytes that do not repeat in any way a compressor or a hash would notice.

@@ -85,7 +85,7 @@ pub fn token_for(server: &Server, actor: &[u8]) -> String {
         return t.clone();
     }
     let accounts = server.accounts();
-    let hex: String = actor.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(actor);
     let user = USERS
         .lock()
         .unwrap()

@@ -89,7 +89,7 @@ fn sha256_file(path: &Path) -> BlobResult<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(hasher.finalize()))
 }
 
 impl FsBlobStore {

@@ -5,7 +5,7 @@ use crate::storage::SqliteStorage;
 use std::time::SystemTime;
 
 fn sha(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 fn png() -> Vec<u8> {

@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use fieldsync_core::sql::{Initializer, open_database};
-use rand::RngCore;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::config::Durability;
@@ -32,9 +31,7 @@ const BUSY_TIMEOUT_MS: u32 = 10_000;
 
 /// A new random epoch: 16 random bytes in hex.
 pub(crate) fn new_epoch() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(rand::random::<[u8; 16]>())
 }
 
 /// The server database's settings and schema.
