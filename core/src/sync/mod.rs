@@ -1,6 +1,7 @@
 //! The phone's sync client: pushes unacknowledged changes and pulls the server's feed, page by
 //! page, as `docs/protocol.md` describes.
 
+mod backoff;
 mod blob_transport;
 mod blobs;
 mod budget;
