@@ -14,6 +14,7 @@ use fieldsync_core::model::{Header, Record};
 use lru::LruCache;
 
 use crate::storage::DocMeta;
+use fieldsync_core::poison::Recover;
 
 /// Memory of a loaded document per byte of its saved form. Measured: a report document saved
 /// in ~700 bytes takes ~19.4 KB once loaded (Automerge's in-memory op set is many times larger
@@ -76,7 +77,7 @@ impl DocCache {
     }
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock().recover()
     }
 
     /// Takes a document out (the caller holds its lock).

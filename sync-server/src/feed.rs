@@ -18,6 +18,7 @@ use lru::LruCache;
 use fieldsync_core::policy::{Profile, can_read};
 
 use crate::storage::{Audience, LogRecord};
+use fieldsync_core::poison::Recover;
 
 /// Seqs per segment.
 pub(crate) const SEGMENT_ENTRIES: u64 = 64;
@@ -147,12 +148,12 @@ impl FeedCache {
     /// Segment `index` (seqs `index * SEGMENT_ENTRIES + 1 ..= (index + 1) * SEGMENT_ENTRIES`),
     /// if cached.
     pub(crate) fn get(&self, index: u64) -> Option<Arc<Segment>> {
-        self.inner.lock().ok()?.lru.get(&index).cloned()
+        self.inner.lock().recover().lru.get(&index).cloned()
     }
 
     /// Keeps segment `index`, evicting the least recently used beyond the bound.
     pub(crate) fn put(&self, index: u64, segment: Arc<Segment>) {
-        let Ok(mut inner) = self.inner.lock() else { return };
+        let mut inner = self.inner.lock().recover();
         let size = segment.size();
         if size > self.max_bytes {
             return;
@@ -171,7 +172,8 @@ impl FeedCache {
 
     /// Segments cached and their bytes.
     pub(crate) fn stats(&self) -> (usize, usize) {
-        self.inner.lock().map_or((0, 0), |i| (i.lru.len(), i.bytes))
+        let inner = self.inner.lock().recover();
+        (inner.lru.len(), inner.bytes)
     }
 }
 

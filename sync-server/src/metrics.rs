@@ -16,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::App;
+use fieldsync_core::poison::Recover;
 
 /// Upper bounds of the request duration buckets, in seconds.
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -56,18 +57,12 @@ pub(crate) struct Metrics {
 impl Metrics {
     /// Counts a pushed document refused with `code`.
     pub(crate) fn refused(&self, code: &'static str) {
-        if let Ok(mut m) = self.refused.lock() {
-            *m.entry(code).or_default() += 1;
-        }
+        *self.refused.lock().recover().entry(code).or_default() += 1;
     }
 
     fn request(&self, route: &str, status: u16, seconds: f64) {
-        if let Ok(mut m) = self.requests.lock() {
-            *m.entry((route.to_string(), status)).or_default() += 1;
-        }
-        if let Ok(mut m) = self.durations.lock() {
-            m.entry(route.to_string()).or_default().observe(seconds);
-        }
+        *self.requests.lock().recover().entry((route.to_string(), status)).or_default() += 1;
+        self.durations.lock().recover().entry(route.to_string()).or_default().observe(seconds);
     }
 }
 
@@ -126,7 +121,8 @@ fn render(app: &App) -> String {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     };
     family(&mut out, "fieldsync_requests_total", "counter", "HTTP requests by route and status.");
-    if let Ok(reqs) = m.requests.lock() {
+    {
+        let reqs = m.requests.lock().recover();
         for ((route, status), n) in reqs.iter() {
             let _ = writeln!(
                 out,
@@ -140,7 +136,8 @@ fn render(app: &App) -> String {
         "histogram",
         "Time to answer a request, by route.",
     );
-    if let Ok(durations) = m.durations.lock() {
+    {
+        let durations = m.durations.lock().recover();
         for (route, h) in durations.iter() {
             for (le, n) in BUCKETS.iter().zip(h.counts.iter()) {
                 let _ = writeln!(
@@ -169,7 +166,8 @@ fn render(app: &App) -> String {
         "counter",
         "Pushed documents refused, by code.",
     );
-    if let Ok(refused) = m.refused.lock() {
+    {
+        let refused = m.refused.lock().recover();
         for (code, n) in refused.iter() {
             let _ = writeln!(out, "fieldsync_push_refused_total{{code=\"{code}\"}} {n}");
         }

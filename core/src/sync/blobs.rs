@@ -17,6 +17,7 @@ use super::client::{SyncClient, blocking, failed};
 use super::progress::{PhotoProgress, PhotoProgressListener, PhotoTransfer, UploadSummary};
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
+use crate::poison::Recover;
 use crate::protocol::{self, BlobStatus, ContentRange, blob_codes, is_photo_media_type};
 
 /// What became of one photo of the upload queue.
@@ -130,11 +131,11 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
     }
 
     fn chunk_budget(&self) -> ChunkBudget {
-        *self.chunks.lock().unwrap_or_else(|e| e.into_inner())
+        *self.chunks.lock().recover()
     }
 
     fn adjust_chunks(&self, f: impl FnOnce(&mut ChunkBudget)) {
-        f(&mut self.chunks.lock().unwrap_or_else(|e| e.into_inner()));
+        f(&mut self.chunks.lock().recover());
     }
 
     /// Sends a blob request until it is answered, retrying network failures and 5xx as the

@@ -11,6 +11,7 @@ use super::budget::{Budget, ChunkBudget};
 use super::progress::{ProgressListener, SyncProgress, SyncSummary};
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
+use crate::poison::Recover;
 use crate::policy::Profile;
 use crate::protocol::{
     self, PushOutcome, SyncRequest, SyncResponse, VisibleRequest, VisibleResponse, limits,
@@ -105,7 +106,7 @@ impl<T: Transport> SyncClient<T> {
 
     /// The request sizes the next round will use.
     pub fn budget(&self) -> Budget {
-        *self.budget.lock().unwrap_or_else(|e| e.into_inner())
+        *self.budget.lock().recover()
     }
 
     /// The waits between retries, as configured.
@@ -114,7 +115,7 @@ impl<T: Transport> SyncClient<T> {
     }
 
     fn adjust(&self, f: impl FnOnce(&mut Budget)) {
-        f(&mut self.budget.lock().unwrap_or_else(|e| e.into_inner()));
+        f(&mut self.budget.lock().recover());
     }
 
     /// The store this client syncs.

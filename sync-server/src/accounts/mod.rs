@@ -24,6 +24,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::config::Durability;
 use crate::error::ServerError;
 use crate::storage::StorageError;
+use fieldsync_core::poison::Recover;
 
 /// Most scopes one user may have.
 const MAX_SCOPES: usize = 32;
@@ -152,7 +153,7 @@ impl Accounts {
     }
 
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, ServerError> {
-        self.conn.lock().map_err(|_| ServerError::Internal("accounts lock poisoned".into()))
+        Ok(self.conn.lock().recover())
     }
 
     /// Adds a user.

@@ -27,6 +27,7 @@ use governor::{Quota, RateLimiter};
 
 use crate::client_addr;
 use crate::error::ServerError;
+use fieldsync_core::poison::Recover;
 
 type Limiter<MW> = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock, MW>;
 type Plain = governor::middleware::NoOpMiddleware<<DefaultClock as Clock>::Instant>;
@@ -82,7 +83,7 @@ impl Budgets {
         let key = client_addr::bucket(client);
         self.prune();
         let now = Instant::now();
-        if let Some(until) = self.blocked.lock().ok().and_then(|b| b.get(&key).copied())
+        if let Some(until) = self.blocked.lock().recover().get(&key).copied()
             && until > now
         {
             return Err(rate_limited("failed enrolment codes", until - now));
@@ -104,9 +105,7 @@ impl Budgets {
             Ok(_) => self.failure_interval,
             Err(not_until) => not_until.wait_time_from(self.failures.clock().now()),
         };
-        if let Ok(mut blocked) = self.blocked.lock() {
-            blocked.insert(key, Instant::now() + wait);
-        }
+        self.blocked.lock().recover().insert(key, Instant::now() + wait);
     }
 
     /// Drops what is known of addresses whose budgets are full again, at most every
@@ -114,7 +113,7 @@ impl Budgets {
     fn prune(&self) {
         let now = Instant::now();
         {
-            let Ok(mut pruned) = self.pruned.lock() else { return };
+            let mut pruned = self.pruned.lock().recover();
             if now.duration_since(*pruned) < PRUNE_EVERY {
                 return;
             }
@@ -124,10 +123,9 @@ impl Budgets {
         self.attempts.shrink_to_fit();
         self.failures.retain_recent();
         self.failures.shrink_to_fit();
-        if let Ok(mut blocked) = self.blocked.lock() {
-            blocked.retain(|_, until| *until > now);
-            blocked.shrink_to_fit();
-        }
+        let mut blocked = self.blocked.lock().recover();
+        blocked.retain(|_, until| *until > now);
+        blocked.shrink_to_fit();
     }
 }
 

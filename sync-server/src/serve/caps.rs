@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::client_addr;
+use fieldsync_core::poison::Recover;
 
 /// File descriptors kept for everything but client connections: the SQLite files of the
 /// writer and readers (with their WAL and shared-memory files), the listeners, the blob files
@@ -87,7 +88,7 @@ impl ConnectionCaps {
         peer: IpAddr,
         trusted_proxy: bool,
     ) -> Result<Permit, Refused> {
-        let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut open = self.open.lock().recover();
         if open.all >= self.total {
             self.refused_total.fetch_add(1, Ordering::Relaxed);
             return Err(Refused::Total);
@@ -107,7 +108,7 @@ impl ConnectionCaps {
 
     /// Connections open now.
     pub(crate) fn open(&self) -> usize {
-        self.open.lock().map_or(0, |o| o.all)
+        self.open.lock().recover().all
     }
 
     /// Connections closed at once so far: over the total cap, over an address's cap.
@@ -116,7 +117,7 @@ impl ConnectionCaps {
     }
 
     fn release(&self, address: Option<IpAddr>) {
-        let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut open = self.open.lock().recover();
         open.all = open.all.saturating_sub(1);
         if let Some(a) = address
             && let Some(n) = open.by_address.get_mut(&a)

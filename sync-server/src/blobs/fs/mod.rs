@@ -39,6 +39,7 @@ use super::{
 use crate::config::Durability;
 use crate::locks::Locks;
 use crate::storage::{BoxFuture, StorageError, StorageResult};
+use fieldsync_core::poison::Recover;
 
 /// Bytes read from a file at a time (hashing, downloads).
 const PIECE_BYTES: usize = 64 * 1024;
@@ -148,7 +149,7 @@ impl FsBlobStore {
 
 impl Inner {
     fn db(&self) -> MutexGuard<'_, Connection> {
-        self.db.lock().unwrap_or_else(|p| p.into_inner())
+        self.db.lock().recover()
     }
 
     /// The partial file of one upload.
@@ -200,7 +201,7 @@ impl Inner {
         if !meta::thumbnail_pending(&self.db(), hash)? {
             return made();
         }
-        let _one = self.thumbnailing.lock().unwrap_or_else(|p| p.into_inner());
+        let _one = self.thumbnailing.lock().recover();
         if !meta::thumbnail_pending(&self.db(), hash)? {
             return made();
         }

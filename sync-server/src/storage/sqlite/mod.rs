@@ -21,6 +21,7 @@ use super::{
     StorageError, StorageResult, StoredBlobRef, StoredDoc, StoredRefusal, WholeDoc,
 };
 use crate::config::Durability;
+use fieldsync_core::poison::Recover;
 
 /// A size as SQLite stores it (a size past `i64::MAX` is no real blob's; it stays unusable).
 pub(crate) fn sql_size(size: u64) -> i64 {
@@ -129,7 +130,7 @@ impl Storage for SqliteStorage {
             }
             let (reply, answer) = oneshot::channel();
             {
-                let guard = self.inner.writer.lock().map_err(|_| StorageError::Closed)?;
+                let guard = self.inner.writer.lock().recover();
                 let sender = guard.as_ref().ok_or(StorageError::Closed)?;
                 sender.send(Msg::Commit { writes, reply }).map_err(|_| StorageError::Closed)?;
             }
@@ -198,7 +199,7 @@ impl Storage for SqliteStorage {
             }
             let (reply, answer) = oneshot::channel();
             {
-                let guard = self.inner.writer.lock().map_err(|_| StorageError::Closed)?;
+                let guard = self.inner.writer.lock().recover();
                 let sender = guard.as_ref().ok_or(StorageError::Closed)?;
                 sender.send(Msg::Refusals { refusals, reply }).map_err(|_| StorageError::Closed)?;
             }
@@ -217,14 +218,14 @@ impl Storage for SqliteStorage {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let sender = self.inner.writer.lock().ok().and_then(|mut w| w.take());
+            let sender = self.inner.writer.lock().recover().take();
             if let Some(sender) = sender {
                 let (done, finished) = oneshot::channel();
                 if sender.send(Msg::Close(done)).is_ok() {
                     let _ = finished.await;
                 }
             }
-            let thread = self.inner.thread.lock().ok().and_then(|mut t| t.take());
+            let thread = self.inner.thread.lock().recover().take();
             if let Some(thread) = thread {
                 let _ = tokio::task::spawn_blocking(move || thread.join()).await;
             }
@@ -235,9 +236,7 @@ impl Storage for SqliteStorage {
 impl Drop for Inner {
     fn drop(&mut self) {
         // Dropping the sender lets the writer thread finish what is queued and stop.
-        if let Ok(mut w) = self.writer.lock() {
-            w.take();
-        }
+        self.writer.lock().recover().take();
     }
 }
 

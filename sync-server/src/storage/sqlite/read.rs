@@ -14,6 +14,7 @@ use crate::storage::{
     Audience, CatchUpPage, DocMeta, LogItem, LogPage, LogRecord, StorageError, StorageResult,
     StoredBlobRef, StoredDoc, WholeDoc,
 };
+use fieldsync_core::poison::Recover;
 
 /// Idle reader connections kept open.
 const IDLE_READERS: usize = 4;
@@ -36,7 +37,7 @@ impl Readers {
         &self,
         f: impl FnOnce(&Connection) -> StorageResult<R>,
     ) -> StorageResult<R> {
-        let conn = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let conn = self.idle.lock().recover().pop();
         let conn = match conn {
             Some(c) => c,
             None => schema::open_reader(&self.path)?,
@@ -51,9 +52,8 @@ impl Readers {
             tracing::warn!("read transaction did not end: {e}");
             return result;
         }
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < IDLE_READERS
-        {
+        let mut idle = self.idle.lock().recover();
+        if idle.len() < IDLE_READERS {
             idle.push(conn);
         }
         result
