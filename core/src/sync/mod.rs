@@ -11,6 +11,7 @@ mod enroll;
 mod possession;
 mod progress;
 mod reconcile;
+mod server_url;
 pub mod transport;
 
 pub use blob_transport::{BlobHead, BlobSink, BlobTransport};
@@ -21,4 +22,5 @@ pub use progress::{
     DownloadSummary, PhotoProgress, PhotoProgressListener, PhotoTransfer, ProgressListener,
     SyncProgress, SyncSummary, UploadSummary,
 };
+pub use server_url::server_url;
 pub use transport::{HttpTransport, Transport, TransportError};

@@ -73,10 +73,9 @@ pub struct HttpTransport {
 impl HttpTransport {
     /// A transport to the server at `base_url` (e.g. `https://sync.example.org`).
     pub fn new(base_url: &str) -> Result<Self, TransportError> {
-        let base = base_url.trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(TransportError::Network(format!("{base_url:?} is not an http(s) URL")));
-        }
+        let base = super::server_url(base_url).map_err(|e| {
+            TransportError::Network(format!("{base_url:?} is not a server URL: {e}"))
+        })?;
         // rustls with ring (see Cargo.toml); a provider the app installed first is kept.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
