@@ -38,6 +38,8 @@ async fn readable(app: &App, caller: &Caller, hash: &str) -> Result<BlobMeta, Se
 
 /// The inclusive byte range a `Range` header asks of a blob of `size` bytes: `bytes=first-`,
 /// `bytes=first-last` (a last past the end means the end) or `bytes=-suffix`; one range only.
+/// Read by `http-range-header` as RFC 9110 says; a header it refuses, one that asks for
+/// nothing of the blob, or several ranges are answered alike.
 pub(crate) fn parse_range(value: &str, size: u64) -> Result<(u64, u64), BlobError> {
     let bad = || {
         BlobError::RangeNotSatisfiable(format!(
@@ -46,30 +48,13 @@ pub(crate) fn parse_range(value: &str, size: u64) -> Result<(u64, u64), BlobErro
             value.chars().take(100).collect::<String>()
         ))
     };
-    let spec = value.trim().strip_prefix("bytes=").ok_or_else(bad)?;
-    let (first, last) = spec.split_once('-').ok_or_else(bad)?;
-    let num = |s: &str| -> Option<u64> {
-        let s = s.trim();
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
-    };
-    let (first, last) = match (first.trim().is_empty(), last.trim().is_empty()) {
-        (true, false) => {
-            let count = num(last).ok_or_else(bad)?;
-            if count == 0 {
-                return Err(bad());
-            }
-            (size.saturating_sub(count), size.saturating_sub(1))
-        }
-        (false, true) => (num(first).ok_or_else(bad)?, size.saturating_sub(1)),
-        (false, false) => {
-            (num(first).ok_or_else(bad)?, num(last).ok_or_else(bad)?.min(size.saturating_sub(1)))
-        }
-        (true, true) => return Err(bad()),
-    };
-    if first >= size || last < first {
-        return Err(bad());
+    let ranges = http_range_header::parse_range_header(value.trim())
+        .and_then(|ranges| ranges.validate(size))
+        .map_err(|_| bad())?;
+    match ranges.as_slice() {
+        [one] => Ok((*one.start(), *one.end())),
+        _ => Err(bad()),
     }
-    Ok((first, last))
 }
 
 /// The headers every stored file is served with: its `Content-Type` — the media type when it
