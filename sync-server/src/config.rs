@@ -58,7 +58,7 @@ pub struct TrustedProxy(pub ipnet::IpNet);
 impl TrustedProxy {
     /// Whether `ip` is this proxy (or in this network).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        self.0.contains(&crate::client_addr::canonical(ip))
+        self.0.contains(&crate::http::client_addr::canonical(ip))
     }
 }
 
@@ -70,7 +70,7 @@ impl std::str::FromStr for TrustedProxy {
         if let Ok(net) = s.parse::<ipnet::IpNet>() {
             return Ok(TrustedProxy(net.trunc()));
         }
-        let ip = s.parse::<IpAddr>().map(crate::client_addr::canonical);
+        let ip = s.parse::<IpAddr>().map(crate::http::client_addr::canonical);
         ip.map(|ip| TrustedProxy(ipnet::IpNet::from(ip))).map_err(|_| {
             format!("{s:?} is not an IP address or a network such as 10.0.0.0/8 or fd00::/8")
         })

@@ -11,10 +11,10 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::accounts::Accounts;
-use crate::app::{self, App};
-use crate::blobs::{BlobStore, FsBlobStore};
 use crate::config::ServerConfig;
-use crate::error::ServerError;
+use crate::http::error::ServerError;
+use crate::http::{self, App};
+use crate::photos::{BlobStore, FsBlobStore};
 use crate::storage::{SqliteStorage, Storage, StorageError};
 use crate::transport::InProcessTransport;
 
@@ -87,7 +87,7 @@ impl Server {
     ) -> Result<Server, ServerError> {
         let log_end = storage.log_end().await?;
         let app = Arc::new(App::new(storage, blobs, accounts, config, log_end));
-        let router = app::router(app.clone());
+        let router = http::router(app.clone());
         Ok(Server { app, router })
     }
 
@@ -144,17 +144,17 @@ impl Server {
             shutdown.await;
             let _ = stop.send(true);
         });
-        let sweeper = tokio::spawn(crate::blobs::end_idle_uploads(
+        let sweeper = tokio::spawn(crate::photos::end_idle_uploads(
             self.app.blobs.clone(),
             self.app.blob_upload_idle,
         ));
         let metrics = listeners.metrics.map(|listener| {
-            let router = app::metrics_router(self.app.clone());
+            let router = http::metrics_router(self.app.clone());
             let limits = self.app.metrics_limits();
-            tokio::spawn(crate::serve::serve(listener, router, limits, stopped.clone()))
+            tokio::spawn(http::serve::serve(listener, router, limits, stopped.clone()))
         });
         let limits = self.app.serve_limits();
-        crate::serve::serve(listeners.main, self.router.clone(), limits, stopped).await;
+        http::serve::serve(listeners.main, self.router.clone(), limits, stopped).await;
         if let Some(m) = metrics {
             let _ = m.await;
         }

@@ -9,7 +9,7 @@ use fieldsync_core::time::now_ms;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Accounts, invalid, secret, storage};
-use crate::error::ServerError;
+use crate::http::error::ServerError;
 
 /// Hex digits of a code's id.
 const ID_HEX: usize = 8;

@@ -22,7 +22,7 @@ use fieldsync_core::time::now_ms;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::config::Durability;
-use crate::error::ServerError;
+use crate::http::error::ServerError;
 use crate::storage::StorageError;
 use fieldsync_core::poison::Recover;
 

@@ -9,7 +9,7 @@ use fieldsync_core::time::now_ms;
 use rusqlite::params;
 
 use super::{Accounts, invalid, storage};
-use crate::error::ServerError;
+use crate::http::error::ServerError;
 
 /// What disabling a user did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use fieldsync_core::protocol::limits;
 
 use super::Author;
 use super::refusal::{Refusal, code};
-use crate::cache::Loaded;
+use crate::documents::cache::Loaded;
 
 /// Parses and verifies `bytes`, chunk by chunk, bounding what they inflate to, all together, by
 /// `max_bytes` (the largest a document may be).

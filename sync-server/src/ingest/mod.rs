@@ -30,11 +30,12 @@ use fieldsync_core::model::Record;
 use fieldsync_core::policy::{self, Audience, Profile};
 use fieldsync_core::{CoreError, DocId, model};
 
+use crate::isolate::isolate;
 pub(crate) use decode::{REQUEST_INFLATED_BYTES, parse, reserve_inflation};
-pub(crate) use refusal::{Refusal, code, isolate};
+pub(crate) use refusal::{Refusal, code};
 
-use crate::blobs::refs;
-use crate::cache::Loaded;
+use crate::documents::cache::Loaded;
+use crate::photos::refs;
 use crate::storage::{DocBytes, DocMeta, DocWrite, NewChange};
 use view::AuthorView;
 

@@ -11,8 +11,9 @@ use fieldsync_core::DocId;
 use fieldsync_core::model::Record;
 
 use super::read_checked;
-use super::refusal::{Refusal, code, isolate};
-use crate::cache::Loaded;
+use super::refusal::{Refusal, code};
+use crate::documents::cache::Loaded;
+use crate::isolate::isolate;
 
 /// The author's view of one push.
 #[derive(Debug, Default)]

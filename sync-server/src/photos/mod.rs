@@ -1,0 +1,296 @@
+//! Blobs (photos): immutable bytes addressed by their SHA-256, uploaded in chunks with resume,
+//! verified on completion, stored once whoever uploads them, read by the devices that may read a
+//! document whose reference to them was added by a device that proved it holds the bytes
+//! (`docs/blobs.md`).
+//!
+//! Where the bytes and what is known of them live is behind [`BlobStore`]; the server's one
+//! implementation, [`FsBlobStore`], keeps files beside the database and their metadata in it.
+//! Which documents reference a blob is the documents' storage's business (it is written with
+//! the documents: [`crate::storage::DocWrite::blobs`]).
+
+pub(crate) mod access;
+pub mod challenge;
+mod fs;
+mod meta;
+pub(crate) mod refs;
+mod thumbnail;
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use fieldsync_core::protocol::blob_codes as codes;
+use futures_util::Stream;
+
+pub use self::fs::FsBlobStore;
+use crate::storage::{BoxFuture, StorageError};
+
+/// The longer side of a thumbnail, in pixels.
+pub const THUMBNAIL_PX: u32 = 320;
+
+/// Result alias for blob operations.
+pub type BlobResult<T> = Result<T, BlobError>;
+
+/// Bytes of a blob as they are read, piece by piece.
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// What is known of a blob whose upload started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    /// Lower-case hex SHA-256 of the bytes.
+    pub hash: String,
+    /// The declared size in bytes.
+    pub size: u64,
+    /// The media type of the reference the upload was started for.
+    pub media_type: String,
+    /// Bytes held: the whole blob once complete, else the prefix the device's upload holds.
+    pub received: u64,
+    /// The whole blob is stored and verified.
+    pub complete: bool,
+    /// A thumbnail was made (only once complete, and after the upload's last answer; never for
+    /// bytes that are not an image).
+    pub thumbnail: bool,
+    /// The device whose upload this is, or whose upload completed the blob: its quota carries
+    /// the blob.
+    pub uploaded_by: String,
+}
+
+/// What the server knows of one blob, for one device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlobState {
+    /// The complete blob, if the server holds it.
+    pub blob: Option<BlobMeta>,
+    /// The device's own upload of it under way, if any.
+    pub upload: Option<BlobMeta>,
+    /// The devices that proved they hold the blob's bytes (they uploaded it, or answered a
+    /// possession challenge), in the order they did.
+    pub holders: Vec<String>,
+}
+
+impl BlobState {
+    /// Whether `device` proved it holds the blob.
+    pub fn holds(&self, device: &str) -> bool {
+        self.holders.iter().any(|h| h == device)
+    }
+}
+
+/// One range of an upload, checked for form (`first <= last < size`, `bytes` is the range).
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    /// The blob.
+    pub hash: String,
+    /// Its declared size.
+    pub size: u64,
+    /// The media type its reference gives.
+    pub media_type: String,
+    /// The device uploading.
+    pub device: String,
+    /// Bytes that device may have stored in all (its quota).
+    pub quota: u64,
+    /// Offset of the first byte of `bytes`.
+    pub first: u64,
+    /// The bytes of the range.
+    pub bytes: Bytes,
+}
+
+impl Chunk {
+    /// Offset of the last byte.
+    pub fn last(&self) -> u64 {
+        self.first + self.bytes.len() as u64 - 1
+    }
+}
+
+/// A device's answer to a possession challenge, with what the challenge asked (its nonce
+/// opened and checked already).
+#[derive(Debug, Clone)]
+pub struct Possession {
+    /// The blob.
+    pub hash: String,
+    /// The size the challenge was for.
+    pub size: u64,
+    /// The device answering.
+    pub device: String,
+    /// The challenge's nonce.
+    pub nonce: Vec<u8>,
+    /// The ranges it asked for, inclusive, in order.
+    pub ranges: Vec<[u64; 2]>,
+    /// What the device answered: `possession_digest(nonce, ranges, its bytes)`.
+    pub digest: Vec<u8>,
+}
+
+/// Where blobs are kept: their bytes, partial uploads and thumbnails, and what is known of them.
+///
+/// Rules every implementation keeps:
+/// - every device uploads a blob on its own: no device's bytes, size or pace touch another
+///   device's upload of the same blob;
+/// - the uploads of one blob take turns; a chunk either extends what its device's upload holds
+///   or, when it overlaps it, only its new part is stored;
+/// - a blob is complete only once the bytes of one upload hash to its name, and then stays
+///   complete and unchanged. A crash leaves it either complete or uploads that resume;
+/// - a device holds a blob once its own upload of it verified (the first one makes the blob;
+///   a later one, of a blob complete already, is verified the same way and then dropped,
+///   stored no second time and charged to no quota), or once it answered a possession
+///   challenge over the complete blob's bytes; and never otherwise. Another device's upload
+///   ending does not end a device's own: what each device sees of its upload is the same
+///   whether or not the blob is on the server;
+/// - a chunk that starts a new upload is refused when the device's stored bytes plus the blob
+///   would exceed its quota, and nothing of it is stored.
+pub trait BlobStore: Send + Sync + 'static {
+    /// The complete blob `hash`, `device`'s upload of it under way, and its holders.
+    fn state(&self, hash: String, device: String) -> BoxFuture<'_, BlobResult<BlobState>>;
+
+    /// Stores one chunk of `chunk.device`'s upload and, when it holds every byte, verifies it
+    /// (its thumbnail is made after the answer). Returns the state after it: the blob once the
+    /// device holds it, else the device's upload. A chunk of a device that holds the blob
+    /// already is answered with the blob as it is.
+    fn write(&self, chunk: Chunk) -> BoxFuture<'_, BlobResult<BlobMeta>>;
+
+    /// Checks an answer to a possession challenge against the complete blob's bytes; when it
+    /// matches, records the device a holder (its upload under way, if any, ends) and returns
+    /// `true`. `false` when the blob is not complete at that size or the digest differs.
+    fn prove(&self, possession: Possession) -> BoxFuture<'_, BlobResult<bool>>;
+
+    /// Bytes `first..=last` of a complete blob.
+    fn read(&self, hash: String, first: u64, last: u64) -> BoxFuture<'_, BlobResult<ByteStream>>;
+
+    /// The JPEG thumbnail of a complete blob, made now if it was not yet; `None` when it has
+    /// none (not an image).
+    fn thumbnail(&self, hash: String) -> BoxFuture<'_, BlobResult<Option<Vec<u8>>>>;
+
+    /// Ends every upload that has received no byte for `idle` (its bytes removed, its quota
+    /// freed); returns how many.
+    fn end_idle_uploads(&self, idle: Duration) -> BoxFuture<'_, BlobResult<usize>>;
+
+    /// The secret possession challenges are sealed with: kept with the blobs' metadata, so
+    /// that it outlives a restart and is the same for every server instance on that storage.
+    fn challenge_key(&self) -> [u8; 32];
+}
+
+/// Ends idle uploads now and then (every quarter of `idle`, between a second and an hour),
+/// for as long as the server runs.
+pub(crate) async fn end_idle_uploads(blobs: std::sync::Arc<dyn BlobStore>, idle: Duration) {
+    let every = (idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match blobs.end_idle_uploads(idle).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(ended = n, ?idle, "idle blob uploads ended"),
+            Err(e) => tracing::warn!("ending idle blob uploads failed: {e}"),
+        }
+    }
+}
+
+/// Why a blob request was refused (the codes of `docs/blobs.md`).
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// No such blob for this device: missing, not readable by it, or not complete. One answer
+    /// for all three, word for word, so that a device learns nothing of blobs it may not read.
+    #[error("this device has no complete blob of this hash to read")]
+    NotFound {
+        /// The blob asked for.
+        hash: String,
+    },
+    /// No document this device changed references the blob with this size.
+    #[error(
+        "no document this device changed references blob {hash} of {size} bytes: sync the \
+         record first"
+    )]
+    NotReferenced {
+        /// The blob.
+        hash: String,
+        /// The size the upload declares.
+        size: u64,
+    },
+    /// The device's stored bytes plus this blob exceed its quota.
+    #[error(
+        "this device stores {used} bytes of blobs; {size} more would pass its quota of {quota}"
+    )]
+    QuotaExceeded {
+        /// Bytes the device's uploads hold.
+        used: u64,
+        /// The blob's size.
+        size: u64,
+        /// The quota.
+        quota: u64,
+    },
+    /// The blob, or one request, is over a limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The bytes received do not hash to the blob's name; all of them were discarded.
+    #[error("the {size} bytes received hash to {actual}, not {hash}; they were discarded")]
+    HashMismatch {
+        /// The blob's name.
+        hash: String,
+        /// What the bytes hash to.
+        actual: String,
+        /// Bytes received.
+        size: u64,
+    },
+    /// A range that is not one (no size, unparseable, empty blob): `400`.
+    #[error("{0}")]
+    BadRange(String),
+    /// A range that does not continue what is held or does not fit the blob: `416`.
+    #[error("{0}")]
+    RangeNotSatisfiable(String),
+    /// The blob is not an image the server could make a thumbnail of.
+    #[error("blob {hash} has no thumbnail: it is not an image the server reads")]
+    NoThumbnail {
+        /// The blob.
+        hash: String,
+    },
+    /// The device's reference gives the blob a media type that is not a photo's.
+    #[error(
+        "this device's record gives blob {hash} the media type {media_type:?}; a photo is one \
+         of {}: it is neither uploaded nor proven",
+        fieldsync_core::protocol::PHOTO_MEDIA_TYPES.join(", ")
+    )]
+    UnsupportedMediaType {
+        /// The blob.
+        hash: String,
+        /// The media type the reference gives (at most 100 characters of it).
+        media_type: String,
+    },
+    /// A proof that is not one (its nonce is forged, another device's or expired; a digest
+    /// that is not 32 bytes): `400 invalid_request`, whatever the blob.
+    #[error("{0}")]
+    BadProof(String),
+    /// Storing or reading failed.
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+}
+
+impl BlobError {
+    /// The HTTP status and the protocol's error code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            BlobError::NotFound { .. } => (StatusCode::NOT_FOUND, codes::NOT_FOUND),
+            BlobError::NotReferenced { .. } => (StatusCode::CONFLICT, codes::NOT_REFERENCED),
+            BlobError::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, codes::QUOTA_EXCEEDED),
+            BlobError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE),
+            BlobError::HashMismatch { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, codes::HASH_MISMATCH)
+            }
+            BlobError::BadRange(_) => (StatusCode::BAD_REQUEST, codes::INVALID_RANGE),
+            BlobError::RangeNotSatisfiable(_) => {
+                (StatusCode::RANGE_NOT_SATISFIABLE, codes::INVALID_RANGE)
+            }
+            BlobError::NoThumbnail { .. } => (StatusCode::NOT_FOUND, codes::NO_THUMBNAIL),
+            BlobError::UnsupportedMediaType { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, codes::UNSUPPORTED_MEDIA_TYPE)
+            }
+            BlobError::BadProof(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            BlobError::Storage(StorageError::Closed) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            BlobError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+/// An I/O error on `path`, as a storage error.
+pub(crate) fn io_error(path: &std::path::Path, source: std::io::Error) -> BlobError {
+    BlobError::Storage(StorageError::Io { path: path.display().to_string(), source })
+}
