@@ -36,7 +36,7 @@ mod transport;
 pub use config::{Durability, ServerConfig};
 pub use feed::cursor;
 pub use http::error::{self, ServerError};
-pub use photos::{BlobStore, FsBlobStore};
+pub use photos::{FsPhotoStore, PhotoStore};
 pub use server::{Listeners, RunningServer, Server};
 pub use storage::{SqliteStorage, Storage};
 pub use transport::InProcessTransport;

@@ -14,7 +14,7 @@ use crate::accounts::Accounts;
 use crate::config::ServerConfig;
 use crate::http::error::ServerError;
 use crate::http::{self, App};
-use crate::photos::{BlobStore, FsBlobStore};
+use crate::photos::{FsPhotoStore, PhotoStore};
 use crate::storage::{SqliteStorage, Storage, StorageError};
 use crate::transport::InProcessTransport;
 
@@ -70,7 +70,7 @@ impl Server {
         let (storage, blobs, accounts) = tokio::task::spawn_blocking(move || {
             // The storage first: it creates or upgrades the schema the others use.
             let storage = SqliteStorage::open(path.clone(), durability)?;
-            let blobs = FsBlobStore::open(&data, &path, durability)?;
+            let blobs = FsPhotoStore::open(&data, &path, durability)?;
             Ok::<_, ServerError>((storage, blobs, Accounts::open(&path)?))
         })
         .await
@@ -81,7 +81,7 @@ impl Server {
     /// A server over any storage and blob store backends, with its accounts.
     pub async fn with_storage(
         storage: Arc<dyn Storage>,
-        blobs: Arc<dyn BlobStore>,
+        blobs: Arc<dyn PhotoStore>,
         accounts: Arc<Accounts>,
         config: &ServerConfig,
     ) -> Result<Server, ServerError> {

@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::protocol::ErrorBody;
 
-use crate::photos::BlobError;
+use crate::photos::PhotoError;
 use crate::storage::StorageError;
 
 /// Everything that makes the server refuse a whole request.
@@ -93,7 +93,7 @@ pub enum ServerError {
     Storage(#[from] StorageError),
     /// A blob request refused (`docs/blobs.md`), or the blob store failed.
     #[error("{0}")]
-    Blob(#[from] BlobError),
+    Photo(#[from] PhotoError),
 }
 
 impl ServerError {
@@ -118,7 +118,7 @@ impl ServerError {
             ServerError::Internal(_) | ServerError::Storage(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
-            ServerError::Blob(e) => e.status_and_code(),
+            ServerError::Photo(e) => e.status_and_code(),
         }
     }
 }
@@ -169,27 +169,27 @@ mod tests {
 
     #[test]
     fn blob_refusals_have_the_codes_of_the_blob_protocol() {
-        let code = |e: BlobError| {
+        let code = |e: PhotoError| {
             let (status, code) = ServerError::from(e).status_and_code();
             (status.as_u16(), code)
         };
         let hash = || "ab".repeat(32);
-        assert_eq!(code(BlobError::NotFound { hash: hash() }), (404, "not_found"));
+        assert_eq!(code(PhotoError::NotFound { hash: hash() }), (404, "not_found"));
         assert_eq!(
-            code(BlobError::NotReferenced { hash: hash(), size: 1 }),
+            code(PhotoError::NotReferenced { hash: hash(), size: 1 }),
             (409, "not_referenced")
         );
         assert_eq!(
-            code(BlobError::QuotaExceeded { used: 1, size: 2, quota: 2 }),
+            code(PhotoError::QuotaExceeded { used: 1, size: 2, quota: 2 }),
             (403, "quota_exceeded")
         );
-        assert_eq!(code(BlobError::TooLarge(String::new())), (413, "too_large"));
+        assert_eq!(code(PhotoError::TooLarge(String::new())), (413, "too_large"));
         assert_eq!(
-            code(BlobError::HashMismatch { hash: hash(), actual: hash(), size: 1 }),
+            code(PhotoError::HashMismatch { hash: hash(), actual: hash(), size: 1 }),
             (422, "hash_mismatch")
         );
-        assert_eq!(code(BlobError::BadRange(String::new())), (400, "invalid_range"));
-        assert_eq!(code(BlobError::RangeNotSatisfiable(String::new())), (416, "invalid_range"));
-        assert_eq!(code(BlobError::NoThumbnail { hash: hash() }), (404, "no_thumbnail"));
+        assert_eq!(code(PhotoError::BadRange(String::new())), (400, "invalid_range"));
+        assert_eq!(code(PhotoError::RangeNotSatisfiable(String::new())), (416, "invalid_range"));
+        assert_eq!(code(PhotoError::NoThumbnail { hash: hash() }), (404, "no_thumbnail"));
     }
 }

@@ -39,7 +39,7 @@ use crate::config::ServerConfig;
 use crate::documents::cache::DocCache;
 use crate::feed::segments::FeedCache;
 use crate::locks::DocLocks;
-use crate::photos::BlobStore;
+use crate::photos::PhotoStore;
 use crate::storage::Storage;
 
 /// What every handler shares.
@@ -79,7 +79,7 @@ pub(crate) struct App {
     /// Largest saved size of one document (see [`ServerConfig::doc_bytes`]).
     pub(crate) doc_bytes: usize,
     /// Blob bytes, partial uploads, thumbnails and what is known of them.
-    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) blobs: Arc<dyn PhotoStore>,
     /// Largest blob (see [`ServerConfig::max_blob_bytes`]).
     pub(crate) max_blob_bytes: u64,
     /// Blob bytes per device (see [`ServerConfig::blob_quota_bytes`]).
@@ -95,7 +95,7 @@ impl App {
     /// Shared state over `storage`, whose log ends at `log_end`.
     pub(crate) fn new(
         storage: Arc<dyn Storage>,
-        blobs: Arc<dyn BlobStore>,
+        blobs: Arc<dyn PhotoStore>,
         accounts: Arc<Accounts>,
         config: &ServerConfig,
         log_end: u64,

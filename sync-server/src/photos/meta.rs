@@ -5,7 +5,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::BlobMeta;
+use super::PhotoMeta;
 use crate::storage::sqlite::sql_size;
 use crate::storage::{StorageError, StorageResult};
 
@@ -32,8 +32,8 @@ pub(crate) struct Upload {
 
 impl Upload {
     /// What a status answer says of it, holding `received` bytes.
-    pub(crate) fn meta(&self, received: u64) -> BlobMeta {
-        BlobMeta {
+    pub(crate) fn meta(&self, received: u64) -> PhotoMeta {
+        PhotoMeta {
             hash: self.hash.clone(),
             size: self.size,
             media_type: self.media_type.clone(),
@@ -59,7 +59,7 @@ fn upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Upload> {
 }
 
 /// The complete blob `hash`, if the server holds it.
-pub(crate) fn get(conn: &Connection, hash: &str) -> StorageResult<Option<BlobMeta>> {
+pub(crate) fn get(conn: &Connection, hash: &str) -> StorageResult<Option<PhotoMeta>> {
     let row = conn
         .prepare_cached(
             "SELECT size, media_type, thumbnail, uploaded_by FROM blobs \
@@ -67,7 +67,7 @@ pub(crate) fn get(conn: &Connection, hash: &str) -> StorageResult<Option<BlobMet
         )?
         .query_row([hash], |r| {
             let size = to_u64(r.get(0)?);
-            Ok(BlobMeta {
+            Ok(PhotoMeta {
                 hash: hash.to_string(),
                 size,
                 media_type: r.get(1)?,

@@ -3,8 +3,8 @@
 //! document whose reference to them was added by a device that proved it holds the bytes
 //! (`docs/blobs.md`).
 //!
-//! Where the bytes and what is known of them live is behind [`BlobStore`]; the server's one
-//! implementation, [`FsBlobStore`], keeps files beside the database and their metadata in it.
+//! Where the bytes and what is known of them live is behind [`PhotoStore`]; the server's one
+//! implementation, [`FsPhotoStore`], keeps files beside the database and their metadata in it.
 //! Which documents reference a blob is the documents' storage's business (it is written with
 //! the documents: [`crate::storage::DocWrite::blobs`]).
 
@@ -23,21 +23,21 @@ use axum::http::StatusCode;
 use fieldsync_core::protocol::blob_codes as codes;
 use futures_util::Stream;
 
-pub use self::fs::FsBlobStore;
+pub use self::fs::FsPhotoStore;
 use crate::storage::{BoxFuture, StorageError};
 
 /// The longer side of a thumbnail, in pixels.
 pub const THUMBNAIL_PX: u32 = 320;
 
 /// Result alias for blob operations.
-pub type BlobResult<T> = Result<T, BlobError>;
+pub type PhotoResult<T> = Result<T, PhotoError>;
 
 /// Bytes of a blob as they are read, piece by piece.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
 /// What is known of a blob whose upload started.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlobMeta {
+pub struct PhotoMeta {
     /// Lower-case hex SHA-256 of the bytes.
     pub hash: String,
     /// The declared size in bytes.
@@ -58,17 +58,17 @@ pub struct BlobMeta {
 
 /// What the server knows of one blob, for one device.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BlobState {
+pub struct PhotoState {
     /// The complete blob, if the server holds it.
-    pub blob: Option<BlobMeta>,
+    pub blob: Option<PhotoMeta>,
     /// The device's own upload of it under way, if any.
-    pub upload: Option<BlobMeta>,
+    pub upload: Option<PhotoMeta>,
     /// The devices that proved they hold the blob's bytes (they uploaded it, or answered a
     /// possession challenge), in the order they did.
     pub holders: Vec<String>,
 }
 
-impl BlobState {
+impl PhotoState {
     /// Whether `device` proved it holds the blob.
     pub fn holds(&self, device: &str) -> bool {
         self.holders.iter().any(|h| h == device)
@@ -136,31 +136,31 @@ pub struct Possession {
 ///   whether or not the blob is on the server;
 /// - a chunk that starts a new upload is refused when the device's stored bytes plus the blob
 ///   would exceed its quota, and nothing of it is stored.
-pub trait BlobStore: Send + Sync + 'static {
+pub trait PhotoStore: Send + Sync + 'static {
     /// The complete blob `hash`, `device`'s upload of it under way, and its holders.
-    fn state(&self, hash: String, device: String) -> BoxFuture<'_, BlobResult<BlobState>>;
+    fn state(&self, hash: String, device: String) -> BoxFuture<'_, PhotoResult<PhotoState>>;
 
     /// Stores one chunk of `chunk.device`'s upload and, when it holds every byte, verifies it
     /// (its thumbnail is made after the answer). Returns the state after it: the blob once the
     /// device holds it, else the device's upload. A chunk of a device that holds the blob
     /// already is answered with the blob as it is.
-    fn write(&self, chunk: Chunk) -> BoxFuture<'_, BlobResult<BlobMeta>>;
+    fn write(&self, chunk: Chunk) -> BoxFuture<'_, PhotoResult<PhotoMeta>>;
 
     /// Checks an answer to a possession challenge against the complete blob's bytes; when it
     /// matches, records the device a holder (its upload under way, if any, ends) and returns
     /// `true`. `false` when the blob is not complete at that size or the digest differs.
-    fn prove(&self, possession: Possession) -> BoxFuture<'_, BlobResult<bool>>;
+    fn prove(&self, possession: Possession) -> BoxFuture<'_, PhotoResult<bool>>;
 
     /// Bytes `first..=last` of a complete blob.
-    fn read(&self, hash: String, first: u64, last: u64) -> BoxFuture<'_, BlobResult<ByteStream>>;
+    fn read(&self, hash: String, first: u64, last: u64) -> BoxFuture<'_, PhotoResult<ByteStream>>;
 
     /// The JPEG thumbnail of a complete blob, made now if it was not yet; `None` when it has
     /// none (not an image).
-    fn thumbnail(&self, hash: String) -> BoxFuture<'_, BlobResult<Option<Vec<u8>>>>;
+    fn thumbnail(&self, hash: String) -> BoxFuture<'_, PhotoResult<Option<Vec<u8>>>>;
 
     /// Ends every upload that has received no byte for `idle` (its bytes removed, its quota
     /// freed); returns how many.
-    fn end_idle_uploads(&self, idle: Duration) -> BoxFuture<'_, BlobResult<usize>>;
+    fn end_idle_uploads(&self, idle: Duration) -> BoxFuture<'_, PhotoResult<usize>>;
 
     /// The secret possession challenges are sealed with: kept with the blobs' metadata, so
     /// that it outlives a restart and is the same for every server instance on that storage.
@@ -169,7 +169,7 @@ pub trait BlobStore: Send + Sync + 'static {
 
 /// Ends idle uploads now and then (every quarter of `idle`, between a second and an hour),
 /// for as long as the server runs.
-pub(crate) async fn end_idle_uploads(blobs: std::sync::Arc<dyn BlobStore>, idle: Duration) {
+pub(crate) async fn end_idle_uploads(blobs: std::sync::Arc<dyn PhotoStore>, idle: Duration) {
     let every = (idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -185,7 +185,7 @@ pub(crate) async fn end_idle_uploads(blobs: std::sync::Arc<dyn BlobStore>, idle:
 
 /// Why a blob request was refused (the codes of `docs/blobs.md`).
 #[derive(Debug, thiserror::Error)]
-pub enum BlobError {
+pub enum PhotoError {
     /// No such blob for this device: missing, not readable by it, or not complete. One answer
     /// for all three, word for word, so that a device learns nothing of blobs it may not read.
     #[error("this device has no complete blob of this hash to read")]
@@ -262,35 +262,35 @@ pub enum BlobError {
     Storage(#[from] StorageError),
 }
 
-impl BlobError {
+impl PhotoError {
     /// The HTTP status and the protocol's error code.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            BlobError::NotFound { .. } => (StatusCode::NOT_FOUND, codes::NOT_FOUND),
-            BlobError::NotReferenced { .. } => (StatusCode::CONFLICT, codes::NOT_REFERENCED),
-            BlobError::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, codes::QUOTA_EXCEEDED),
-            BlobError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE),
-            BlobError::HashMismatch { .. } => {
+            PhotoError::NotFound { .. } => (StatusCode::NOT_FOUND, codes::NOT_FOUND),
+            PhotoError::NotReferenced { .. } => (StatusCode::CONFLICT, codes::NOT_REFERENCED),
+            PhotoError::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, codes::QUOTA_EXCEEDED),
+            PhotoError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE),
+            PhotoError::HashMismatch { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, codes::HASH_MISMATCH)
             }
-            BlobError::BadRange(_) => (StatusCode::BAD_REQUEST, codes::INVALID_RANGE),
-            BlobError::RangeNotSatisfiable(_) => {
+            PhotoError::BadRange(_) => (StatusCode::BAD_REQUEST, codes::INVALID_RANGE),
+            PhotoError::RangeNotSatisfiable(_) => {
                 (StatusCode::RANGE_NOT_SATISFIABLE, codes::INVALID_RANGE)
             }
-            BlobError::NoThumbnail { .. } => (StatusCode::NOT_FOUND, codes::NO_THUMBNAIL),
-            BlobError::UnsupportedMediaType { .. } => {
+            PhotoError::NoThumbnail { .. } => (StatusCode::NOT_FOUND, codes::NO_THUMBNAIL),
+            PhotoError::UnsupportedMediaType { .. } => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, codes::UNSUPPORTED_MEDIA_TYPE)
             }
-            BlobError::BadProof(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            BlobError::Storage(StorageError::Closed) => {
+            PhotoError::BadProof(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            PhotoError::Storage(StorageError::Closed) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
-            BlobError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            PhotoError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }
 
 /// An I/O error on `path`, as a storage error.
-pub(crate) fn io_error(path: &std::path::Path, source: std::io::Error) -> BlobError {
-    BlobError::Storage(StorageError::Io { path: path.display().to_string(), source })
+pub(crate) fn io_error(path: &std::path::Path, source: std::io::Error) -> PhotoError {
+    PhotoError::Storage(StorageError::Io { path: path.display().to_string(), source })
 }

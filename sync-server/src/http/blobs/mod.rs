@@ -27,7 +27,7 @@ use crate::http::auth::Caller;
 use crate::http::envelope;
 use crate::http::error::ServerError;
 use crate::photos::access::Access;
-use crate::photos::{BlobError, BlobMeta, Chunk};
+use crate::photos::{Chunk, PhotoError, PhotoMeta};
 
 /// A body over the chunk limit is still read (and dropped) up to this size, so that the client
 /// gets the `413` answer rather than a connection reset halfway through its upload.
@@ -45,7 +45,7 @@ fn checked(hash: &str) -> Result<(), ServerError> {
 }
 
 fn not_found(hash: &str) -> ServerError {
-    BlobError::NotFound { hash: hash.to_string() }.into()
+    PhotoError::NotFound { hash: hash.to_string() }.into()
 }
 
 async fn status_answer(hash: &str, size: u64, received: u64, complete: bool) -> Response {
@@ -53,7 +53,7 @@ async fn status_answer(hash: &str, size: u64, received: u64, complete: bool) -> 
     envelope::answer(status, 0).await.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn answer(m: &BlobMeta) -> Response {
+async fn answer(m: &PhotoMeta) -> Response {
     status_answer(&m.hash, m.size, m.received, m.complete).await
 }
 
@@ -104,7 +104,7 @@ pub(crate) async fn status(
 
 /// The refusal of a reference whose media type is not a photo's.
 fn unsupported(hash: &str, media_type: &str) -> ServerError {
-    BlobError::UnsupportedMediaType {
+    PhotoError::UnsupportedMediaType {
         hash: hash.to_string(),
         media_type: media_type.chars().take(100).collect(),
     }
@@ -114,7 +114,7 @@ fn unsupported(hash: &str, media_type: &str) -> ServerError {
 /// Reads an upload's body: at most [`limits::CHUNK_BYTES`] are kept.
 async fn read_chunk(headers: &HeaderMap, mut body: Body) -> Result<Chunked, ServerError> {
     let too_large = || {
-        BlobError::TooLarge(format!(
+        PhotoError::TooLarge(format!(
             "one PUT carries at most {} bytes; send the blob in ranges",
             limits::CHUNK_BYTES
         ))
@@ -180,17 +180,17 @@ pub(crate) async fn put(
         .and_then(|v| v.to_str().ok())
         .and_then(ContentRange::parse)
         .ok_or_else(|| {
-            BlobError::BadRange("send `Content-Range: bytes {first}-{last}/{size}`".into())
+            PhotoError::BadRange("send `Content-Range: bytes {first}-{last}/{size}`".into())
         })?;
     if range.size == 0 {
-        return Err(BlobError::BadRange(
+        return Err(PhotoError::BadRange(
             "a blob of 0 bytes: there are no empty photos; nothing was stored".into(),
         )
         .into());
     }
     let Chunked { bytes, cut } = bytes?;
     if range.len() > limits::CHUNK_BYTES as u64 {
-        return Err(BlobError::TooLarge(format!(
+        return Err(PhotoError::TooLarge(format!(
             "the range holds {} bytes; one PUT carries at most {}",
             range.len(),
             limits::CHUNK_BYTES
@@ -198,7 +198,7 @@ pub(crate) async fn put(
         .into());
     }
     if range.size > app.max_blob_bytes {
-        return Err(BlobError::TooLarge(format!(
+        return Err(PhotoError::TooLarge(format!(
             "blob {hash} is {} bytes; this server takes at most {} per blob",
             range.size, app.max_blob_bytes
         ))
@@ -208,7 +208,7 @@ pub(crate) async fn put(
     let state = app.blobs.state(hash.clone(), device.clone()).await?;
     let access = Access::of(&app, &hash, state.holders.clone()).await?;
     let Some(own) = access.own(&device, range.size) else {
-        return Err(BlobError::NotReferenced { hash, size: range.size }.into());
+        return Err(PhotoError::NotReferenced { hash, size: range.size }.into());
     };
     if !is_photo_media_type(&own.media_type) {
         return Err(unsupported(&hash, &own.media_type));
@@ -224,7 +224,7 @@ pub(crate) async fn put(
     // This device's own upload (of another size, it starts again from 0).
     let received = state.upload.as_ref().filter(|m| m.size == range.size).map_or(0, |m| m.received);
     let unsatisfiable = |why: String| -> ServerError {
-        BlobError::RangeNotSatisfiable(format!("{why}; received {received}")).into()
+        PhotoError::RangeNotSatisfiable(format!("{why}; received {received}")).into()
     };
     if range.is_empty() || range.last >= range.size {
         return Err(unsatisfiable(format!("{range} does not fit a blob of {} bytes", range.size)));

@@ -22,7 +22,7 @@ use crate::http::auth::Caller;
 use crate::http::envelope;
 use crate::http::error::ServerError;
 use crate::photos::access::Access;
-use crate::photos::{BlobError, Possession, challenge as nonce};
+use crate::photos::{PhotoError, Possession, challenge as nonce};
 
 /// The `size` a challenge is asked for (`?size={bytes}`), if the query gives one.
 fn size_param(query: Option<&str>) -> Result<Option<u64>, ServerError> {
@@ -110,9 +110,9 @@ pub(crate) async fn proof(
     let key = app.blobs.challenge_key();
     let now = fieldsync_core::time::now_ms();
     let size = nonce::open(&key, &device, &hash, &proof.nonce, now)
-        .map_err(|e| BlobError::BadProof(e.to_string()))?;
+        .map_err(|e| PhotoError::BadProof(e.to_string()))?;
     if proof.digest.len() != 32 {
-        return Err(BlobError::BadProof(format!(
+        return Err(PhotoError::BadProof(format!(
             "a digest is the 32 bytes of a SHA-256, not {} bytes",
             proof.digest.len()
         ))

@@ -20,13 +20,13 @@ use crate::http::App;
 use crate::http::auth::Caller;
 use crate::http::error::ServerError;
 use crate::photos::access::Access;
-use crate::photos::{BlobError, BlobMeta};
+use crate::photos::{PhotoError, PhotoMeta};
 
 /// What a stored file may do in a browser: nothing.
 const SANDBOX: &str = "default-src 'none'; sandbox";
 
 /// The complete blob `hash` if `caller` may read it; otherwise the answer for a missing blob.
-async fn readable(app: &App, caller: &Caller, hash: &str) -> Result<BlobMeta, ServerError> {
+async fn readable(app: &App, caller: &Caller, hash: &str) -> Result<PhotoMeta, ServerError> {
     checked(hash)?;
     let state = app.blobs.state(hash.to_string(), caller.device.id.clone()).await?;
     let access = Access::of(app, hash, state.holders).await?;
@@ -40,9 +40,9 @@ async fn readable(app: &App, caller: &Caller, hash: &str) -> Result<BlobMeta, Se
 /// `bytes=first-last` (a last past the end means the end) or `bytes=-suffix`; one range only.
 /// Read by `http-range-header` as RFC 9110 says; a header it refuses, one that asks for
 /// nothing of the blob, or several ranges are answered alike.
-pub(crate) fn parse_range(value: &str, size: u64) -> Result<(u64, u64), BlobError> {
+pub(crate) fn parse_range(value: &str, size: u64) -> Result<(u64, u64), PhotoError> {
     let bad = || {
-        BlobError::RangeNotSatisfiable(format!(
+        PhotoError::RangeNotSatisfiable(format!(
             "Range {:?} is not one of bytes=first-, bytes=first-last, bytes=-count within \
              {size} bytes",
             value.chars().take(100).collect::<String>()
@@ -85,7 +85,7 @@ pub(crate) async fn get(
         None => None,
         Some(v) => {
             let v = v.to_str().map_err(|_| {
-                BlobError::RangeNotSatisfiable("the Range header is not text".into())
+                PhotoError::RangeNotSatisfiable("the Range header is not text".into())
             })?;
             Some(parse_range(v, m.size)?)
         }
@@ -124,7 +124,7 @@ pub(crate) async fn thumbnail(
             protect(response.headers_mut(), "image/jpeg");
             Ok(response)
         }
-        None => Err(BlobError::NoThumbnail { hash }.into()),
+        None => Err(PhotoError::NoThumbnail { hash }.into()),
     }
 }
 

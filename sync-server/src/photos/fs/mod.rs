@@ -14,7 +14,7 @@
 //! holder; an upload of a blob complete already is verified the same way, makes its device a
 //! holder and is removed (`upload`). A device also comes to hold a blob by answering a
 //! possession challenge (`proof`). A crash anywhere leaves either a partial upload that
-//! resumes or a file in place that [`FsBlobStore::open`] finishes recording (`recover`). The
+//! resumes or a file in place that [`FsPhotoStore::open`] finishes recording (`recover`). The
 //! thumbnail is made after the answer, or at the first request for it, whichever comes first
 //! (after a crash: at that request).
 //!
@@ -34,7 +34,8 @@ use sha2::{Digest, Sha256};
 use super::meta::{self, Upload};
 use super::thumbnail;
 use super::{
-    BlobError, BlobMeta, BlobResult, BlobState, BlobStore, ByteStream, Chunk, Possession, io_error,
+    ByteStream, Chunk, PhotoError, PhotoMeta, PhotoResult, PhotoState, PhotoStore, Possession,
+    io_error,
 };
 use crate::config::Durability;
 use crate::locks::Locks;
@@ -49,7 +50,7 @@ const BUSY_TIMEOUT_MS: u64 = 10_000;
 
 /// Blobs as files under `<data>/blobs`, metadata in the server's SQLite database.
 #[derive(Clone)]
-pub struct FsBlobStore {
+pub struct FsPhotoStore {
     inner: Arc<Inner>,
 }
 
@@ -63,23 +64,23 @@ struct Inner {
     thumbnailing: Mutex<()>,
 }
 
-impl std::fmt::Debug for FsBlobStore {
+impl std::fmt::Debug for FsPhotoStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FsBlobStore").field("root", &self.inner.root).finish_non_exhaustive()
+        f.debug_struct("FsPhotoStore").field("root", &self.inner.root).finish_non_exhaustive()
     }
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BlobError + '_ {
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PhotoError + '_ {
     move |e| io_error(path, e)
 }
 
 /// Syncs a directory, so that a rename or a new file in it survives a power loss.
-fn sync_dir(dir: &Path) -> BlobResult<()> {
+fn sync_dir(dir: &Path) -> PhotoResult<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
 /// Lower-case hex SHA-256 of the file at `path`.
-fn sha256_file(path: &Path) -> BlobResult<String> {
+fn sha256_file(path: &Path) -> PhotoResult<String> {
     let mut file = File::open(path).map_err(io(path))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; PIECE_BYTES];
@@ -93,7 +94,7 @@ fn sha256_file(path: &Path) -> BlobResult<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-impl FsBlobStore {
+impl FsPhotoStore {
     /// Opens the blob store of the data directory `data_dir`, whose database `db_path` the
     /// documents' storage has created or upgraded already. Finishes what a crash interrupted:
     /// uploads whose bytes were all held, or whose file was already in place, are verified and
@@ -112,7 +113,7 @@ impl FsBlobStore {
         };
         conn.pragma_update(None, "synchronous", sync)?;
         let challenge_key = meta::challenge_key(&conn)?;
-        let store = FsBlobStore {
+        let store = FsPhotoStore {
             inner: Arc::new(Inner {
                 root,
                 challenge_key,
@@ -122,7 +123,7 @@ impl FsBlobStore {
             }),
         };
         store.inner.recover().map_err(|e| match e {
-            BlobError::Storage(s) => s,
+            PhotoError::Storage(s) => s,
             other => StorageError::Corrupt(other.to_string()),
         })?;
         Ok(store)
@@ -136,8 +137,8 @@ impl FsBlobStore {
     /// Runs `f` on a blocking thread.
     fn blocking<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&Inner) -> BlobResult<R> + Send + 'static,
-    ) -> BoxFuture<'_, BlobResult<R>> {
+        f: impl FnOnce(&Inner) -> PhotoResult<R> + Send + 'static,
+    ) -> BoxFuture<'_, PhotoResult<R>> {
         let inner = self.inner.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || f(&inner))
@@ -170,7 +171,7 @@ impl Inner {
     }
 
     /// Bytes of an upload held on disk (its file's length, at most its size).
-    fn held(&self, upload: &Upload) -> BlobResult<u64> {
+    fn held(&self, upload: &Upload) -> PhotoResult<u64> {
         let path = self.partial(upload);
         match fs::metadata(&path) {
             Ok(m) => Ok(m.len().min(upload.size)),
@@ -181,7 +182,7 @@ impl Inner {
 
     /// The complete blob `hash`, `device`'s upload of it (with `received` read from its file)
     /// and its holders.
-    fn state(&self, hash: &str, device: &str) -> BlobResult<BlobState> {
+    fn state(&self, hash: &str, device: &str) -> PhotoResult<PhotoState> {
         let (blob, upload, holders) = {
             let db = self.db();
             (meta::get(&db, hash)?, meta::upload(&db, hash, device)?, meta::holders(&db, hash)?)
@@ -190,12 +191,12 @@ impl Inner {
             Some(u) => Some(u.meta(self.held(&u)?)),
             None => None,
         };
-        Ok(BlobState { blob, upload, holders })
+        Ok(PhotoState { blob, upload, holders })
     }
 
     /// Makes the thumbnail of complete blob `hash` if it is still to be made (one at a time:
     /// decoding a large photo takes a few hundred MiB); returns whether the blob has one.
-    fn make_thumbnail(&self, hash: &str) -> BlobResult<bool> {
+    fn make_thumbnail(&self, hash: &str) -> PhotoResult<bool> {
         let made = || Ok(meta::get(&self.db(), hash)?.is_some_and(|m| m.thumbnail));
         // Made already (the common case): no wait behind another photo's decoding.
         if !meta::thumbnail_pending(&self.db(), hash)? {
@@ -216,7 +217,7 @@ impl Inner {
     }
 
     /// Writes a thumbnail under a temporary name, syncs it, renames it into place.
-    fn write_thumb(&self, hash: &str, jpeg: &[u8]) -> BlobResult<()> {
+    fn write_thumb(&self, hash: &str, jpeg: &[u8]) -> PhotoResult<()> {
         let path = self.thumb(hash);
         let tmp = path.with_extension("jpg.tmp");
         let mut file = File::create(&tmp).map_err(io(&tmp))?;
@@ -226,9 +227,9 @@ impl Inner {
     }
 
     /// Opens a complete blob at `first`.
-    fn open_at(&self, hash: &str, first: u64) -> BlobResult<File> {
+    fn open_at(&self, hash: &str, first: u64) -> PhotoResult<File> {
         if meta::get(&self.db(), hash)?.is_none() {
-            return Err(BlobError::NotFound { hash: hash.to_string() });
+            return Err(PhotoError::NotFound { hash: hash.to_string() });
         }
         let path = self.complete(hash);
         let mut file = File::open(&path).map_err(io(&path))?;
@@ -273,12 +274,12 @@ fn stream(file: File, left: u64) -> ByteStream {
     Box::pin(pieces)
 }
 
-impl BlobStore for FsBlobStore {
-    fn state(&self, hash: String, device: String) -> BoxFuture<'_, BlobResult<BlobState>> {
+impl PhotoStore for FsPhotoStore {
+    fn state(&self, hash: String, device: String) -> BoxFuture<'_, PhotoResult<PhotoState>> {
         self.blocking(move |s| s.state(&hash, &device))
     }
 
-    fn write(&self, chunk: Chunk) -> BoxFuture<'_, BlobResult<BlobMeta>> {
+    fn write(&self, chunk: Chunk) -> BoxFuture<'_, PhotoResult<PhotoMeta>> {
         Box::pin(async move {
             let turn = self.inner.locks.lock(chunk.hash.clone()).await;
             let hash = chunk.hash.clone();
@@ -302,7 +303,7 @@ impl BlobStore for FsBlobStore {
         })
     }
 
-    fn prove(&self, possession: Possession) -> BoxFuture<'_, BlobResult<bool>> {
+    fn prove(&self, possession: Possession) -> BoxFuture<'_, PhotoResult<bool>> {
         Box::pin(async move {
             let turn = self.inner.locks.lock(possession.hash.clone()).await;
             self.blocking(move |s| {
@@ -313,14 +314,14 @@ impl BlobStore for FsBlobStore {
         })
     }
 
-    fn read(&self, hash: String, first: u64, last: u64) -> BoxFuture<'_, BlobResult<ByteStream>> {
+    fn read(&self, hash: String, first: u64, last: u64) -> BoxFuture<'_, PhotoResult<ByteStream>> {
         Box::pin(async move {
             let file = self.blocking(move |s| s.open_at(&hash, first)).await?;
             Ok(stream(file, last + 1 - first))
         })
     }
 
-    fn end_idle_uploads(&self, idle: Duration) -> BoxFuture<'_, BlobResult<usize>> {
+    fn end_idle_uploads(&self, idle: Duration) -> BoxFuture<'_, PhotoResult<usize>> {
         Box::pin(async move {
             let uploads = self.blocking(|s| Ok(meta::uploads(&s.db())?)).await?;
             let mut ended = 0;
@@ -339,7 +340,7 @@ impl BlobStore for FsBlobStore {
         })
     }
 
-    fn thumbnail(&self, hash: String) -> BoxFuture<'_, BlobResult<Option<Vec<u8>>>> {
+    fn thumbnail(&self, hash: String) -> BoxFuture<'_, PhotoResult<Option<Vec<u8>>>> {
         self.blocking(move |s| {
             if meta::get(&s.db(), &hash)?.is_none() || !s.make_thumbnail(&hash)? {
                 return Ok(None);

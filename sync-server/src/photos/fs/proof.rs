@@ -9,7 +9,7 @@ use fieldsync_core::protocol::possession_digest;
 use super::{Inner, io};
 use crate::photos::challenge::same;
 use crate::photos::meta::{self, Proof};
-use crate::photos::{BlobResult, Possession};
+use crate::photos::{PhotoResult, Possession};
 
 /// Endless zeros that can be sought in: the stand-in hashed when there is no blob to check
 /// against, so that such an answer takes about as long as a real check.
@@ -31,7 +31,7 @@ impl Seek for Zeros {
 impl Inner {
     /// Checks `p` against the complete blob; records its device a holder (its upload under
     /// way, if any, ends) when it matches. The caller holds the blob's lock.
-    pub(super) fn prove(&self, p: &Possession) -> BlobResult<bool> {
+    pub(super) fn prove(&self, p: &Possession) -> PhotoResult<bool> {
         let blob = meta::get(&self.db(), &p.hash)?.filter(|b| b.size == p.size);
         let matches = match blob {
             Some(_) => {

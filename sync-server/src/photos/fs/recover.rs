@@ -6,14 +6,14 @@ use std::time::{Duration, SystemTime};
 
 use super::{Inner, io, sync_dir};
 use crate::photos::meta::{self, Upload};
-use crate::photos::{BlobError, BlobResult, io_error};
+use crate::photos::{PhotoError, PhotoResult, io_error};
 
 impl Inner {
     /// After a restart: finishes uploads that hold all their bytes (or whose file was put in
     /// place before the blob was recorded), drops partial files no upload owns and temporary
     /// thumbnails. A partial file of schema version 4 (`partial/<hash>`, one upload per blob)
     /// is renamed to its upload's name first.
-    pub(super) fn recover(&self) -> BlobResult<()> {
+    pub(super) fn recover(&self) -> PhotoResult<()> {
         let uploads = meta::uploads(&self.db())?;
         let partial_dir = self.root.join("partial");
         for upload in &uploads {
@@ -30,7 +30,7 @@ impl Inner {
                 && fs::exists(self.complete(&upload.hash)).unwrap_or(false);
             if renamed || self.held(upload)? == upload.size {
                 match self.finish(upload) {
-                    Ok(_) | Err(BlobError::HashMismatch { .. }) => {}
+                    Ok(_) | Err(PhotoError::HashMismatch { .. }) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -58,7 +58,7 @@ impl Inner {
 
     /// Ends `upload` if its file has not been written to for `idle` (a row without a file
     /// holds nothing: it ends too); the caller holds the blob's lock. Returns whether it ended.
-    pub(super) fn end_if_idle(&self, upload: &Upload, idle: Duration) -> BlobResult<bool> {
+    pub(super) fn end_if_idle(&self, upload: &Upload, idle: Duration) -> PhotoResult<bool> {
         let path = self.partial(upload);
         let written = match fs::metadata(&path) {
             Ok(m) => Some(m.modified().map_err(io(&path))?),

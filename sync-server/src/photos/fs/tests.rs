@@ -31,8 +31,8 @@ fn chunk_of(device: &str, bytes: &[u8], first: usize, len: usize, quota: u64) ->
     }
 }
 
-fn open(dir: &tempfile::TempDir) -> FsBlobStore {
-    FsBlobStore::open(dir.path(), &dir.path().join("t.db"), Durability::Normal).unwrap()
+fn open(dir: &tempfile::TempDir) -> FsPhotoStore {
+    FsPhotoStore::open(dir.path(), &dir.path().join("t.db"), Durability::Normal).unwrap()
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn opening_finishes_what_a_crash_interrupted_and_drops_strays() {
     assert_eq!((st.blob, st.upload), (None, None), "bytes that do not verify are discarded");
     let m = s.state(&sha(&half), "dev").unwrap().upload.unwrap();
     assert_eq!((m.received, m.complete), (4, false), "a partial upload resumes");
-    assert_eq!(s.state(&sha(&half), "other").unwrap(), BlobState::default(), "none for another");
+    assert_eq!(s.state(&sha(&half), "other").unwrap(), PhotoState::default(), "none for another");
     assert!(!fs::exists(&stale).unwrap());
     assert!(!fs::exists(s.root.join("thumbs").join("x.jpg.tmp")).unwrap());
     let partials = fs::read_dir(s.root.join("partial")).unwrap().count();
@@ -142,7 +142,7 @@ fn each_device_uploads_on_its_own_and_holds_the_blob_only_once_its_own_bytes_ver
     garbage.bytes = Bytes::from(vec![0u8; 600]);
     assert_eq!(s.write(&garbage).unwrap().received, 600);
     // The rightful upload neither meets their sizes nor resumes from their bytes.
-    assert_eq!(s.state(&hash, "owner").unwrap(), BlobState::default());
+    assert_eq!(s.state(&hash, "owner").unwrap(), PhotoState::default());
     assert_eq!(s.write(&chunk_of("owner", &bytes, 0, 500, 5000)).unwrap().received, 500);
     let done = s.write(&chunk_of("owner", &bytes, 500, 500, 5000)).unwrap();
     assert!(done.complete && done.uploaded_by == "owner");
@@ -159,7 +159,7 @@ fn each_device_uploads_on_its_own_and_holds_the_blob_only_once_its_own_bytes_ver
     assert_eq!((squatter.size, squatter.received), (2000, 10));
     // The spoiler's bytes do not verify at its end: its upload ends, and it holds nothing.
     let last = s.write(&chunk_of("spoiler", &bytes, 610, 390, 5000));
-    assert!(matches!(last, Err(BlobError::HashMismatch { .. })), "{last:?}");
+    assert!(matches!(last, Err(PhotoError::HashMismatch { .. })), "{last:?}");
     assert_eq!(s.state(&hash, "spoiler").unwrap().holders, ["owner"]);
     // An honest device that sends every byte holds it, and is charged nothing for it.
     assert_eq!(s.write(&chunk_of("honest", &bytes, 0, 400, 5000)).unwrap().received, 400);
@@ -177,9 +177,9 @@ fn each_device_uploads_on_its_own_and_holds_the_blob_only_once_its_own_bytes_ver
     assert_eq!(s.write(&chunk_of("a", &other, 0, 100, 5000)).unwrap().received, 100);
     let mut bad = chunk_of("b", &other, 0, 300, 5000);
     bad.bytes = Bytes::from(vec![8u8; 300]);
-    assert!(matches!(s.write(&bad), Err(BlobError::HashMismatch { .. })));
+    assert!(matches!(s.write(&bad), Err(PhotoError::HashMismatch { .. })));
     assert_eq!(s.state(&sha(&other), "a").unwrap().upload.unwrap().received, 100);
-    assert_eq!(s.state(&sha(&other), "b").unwrap(), BlobState::default());
+    assert_eq!(s.state(&sha(&other), "b").unwrap(), PhotoState::default());
 }
 
 #[test]
@@ -238,8 +238,8 @@ fn a_devices_upload_sent_with_another_size_starts_again() {
     assert_eq!(s.write(&other_size).unwrap().received, 300);
     // The same device at the blob's size: the old upload ends, the new one starts at 0.
     let gap = s.write(&chunk(&bytes, 300, 100, 5000));
-    assert!(matches!(gap, Err(BlobError::RangeNotSatisfiable(_))), "{gap:?}");
-    assert_eq!(s.state(&sha(&bytes), "dev").unwrap(), BlobState::default());
+    assert!(matches!(gap, Err(PhotoError::RangeNotSatisfiable(_))), "{gap:?}");
+    assert_eq!(s.state(&sha(&bytes), "dev").unwrap(), PhotoState::default());
     assert_eq!(meta::used(&s.db(), "dev").unwrap(), 0, "the old size is no longer held");
     assert_eq!(s.write(&chunk(&bytes, 0, 1000, 5000)).unwrap().size, 1000);
     assert_eq!(fs::read_dir(s.root.join("partial")).unwrap().count(), 0);
@@ -255,16 +255,16 @@ fn chunks_extend_skip_overlaps_and_refuse_gaps_and_quota() {
     let s = &store.inner;
     let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
     let gap = s.write(&chunk(&bytes, 10, 10, 5000));
-    assert!(matches!(gap, Err(BlobError::RangeNotSatisfiable(_))), "{gap:?}");
+    assert!(matches!(gap, Err(PhotoError::RangeNotSatisfiable(_))), "{gap:?}");
     let nothing = s.state(&sha(&bytes), "dev").unwrap();
-    assert_eq!(nothing, BlobState::default(), "nothing stored for a refused start");
+    assert_eq!(nothing, PhotoState::default(), "nothing stored for a refused start");
     assert_eq!(s.write(&chunk(&bytes, 0, 400, 5000)).unwrap().received, 400);
     assert_eq!(s.write(&chunk(&bytes, 100, 100, 5000)).unwrap().received, 400);
     assert_eq!(s.write(&chunk(&bytes, 300, 300, 5000)).unwrap().received, 600);
     // The quota counts the upload under way from its first byte.
     let other: Vec<u8> = vec![9; 4500];
     let r = s.write(&chunk(&other, 0, 10, 5000));
-    assert!(matches!(r, Err(BlobError::QuotaExceeded { used: 1000, .. })), "{r:?}");
+    assert!(matches!(r, Err(PhotoError::QuotaExceeded { used: 1000, .. })), "{r:?}");
     let done = s.write(&chunk(&bytes, 600, 400, 5000)).unwrap();
     assert!(done.complete && !done.thumbnail);
     assert_eq!(fs::read(s.complete(&sha(&bytes))).unwrap(), bytes);

@@ -8,11 +8,11 @@ use std::io::{Seek, SeekFrom, Write};
 
 use super::{Inner, io, sha256_file, sync_dir};
 use crate::photos::meta::{self, Upload};
-use crate::photos::{BlobError, BlobMeta, BlobResult, Chunk, io_error};
+use crate::photos::{Chunk, PhotoError, PhotoMeta, PhotoResult, io_error};
 
 impl Inner {
     /// Stores one chunk of the device's own upload; the caller holds the blob's lock.
-    pub(super) fn write(&self, chunk: &Chunk) -> BlobResult<BlobMeta> {
+    pub(super) fn write(&self, chunk: &Chunk) -> PhotoResult<PhotoMeta> {
         let hash = chunk.hash.as_str();
         {
             let db = self.db();
@@ -34,7 +34,7 @@ impl Inner {
             None => 0,
         };
         if chunk.first > received {
-            return Err(BlobError::RangeNotSatisfiable(format!(
+            return Err(PhotoError::RangeNotSatisfiable(format!(
                 "the range starts at byte {}, but the server holds {received} bytes of {hash}: \
                  send from {received}; received {received}",
                 chunk.first
@@ -68,14 +68,14 @@ impl Inner {
     }
 
     /// Starts an upload for `chunk.device`, within its quota; nothing is stored otherwise.
-    fn start(&self, chunk: &Chunk) -> BlobResult<Upload> {
+    fn start(&self, chunk: &Chunk) -> PhotoResult<Upload> {
         let upload = {
             // The quota check and the new row under one hold of the connection: two uploads
             // of the same device cannot both pass on the same room.
             let db = self.db();
             let used = meta::used(&db, &chunk.device)?;
             if used.saturating_add(chunk.size) > chunk.quota {
-                return Err(BlobError::QuotaExceeded {
+                return Err(PhotoError::QuotaExceeded {
                     used,
                     size: chunk.size,
                     quota: chunk.quota,
@@ -91,7 +91,7 @@ impl Inner {
 
     /// Ends an upload that will not complete: its file first (a row without a file is an
     /// upload at 0, never stale bytes), then its row.
-    pub(super) fn drop_upload(&self, upload: &Upload) -> BlobResult<()> {
+    pub(super) fn drop_upload(&self, upload: &Upload) -> PhotoResult<()> {
         let path = self.partial(upload);
         match fs::remove_file(&path) {
             Ok(()) => {}
@@ -107,7 +107,7 @@ impl Inner {
     /// [`Inner::make_thumbnail`]), a later one makes its device a holder and is dropped
     /// (see [`Inner::held_already`]). A mismatch discards this upload only. Idempotent across
     /// crashes: a file already in place is recorded complete.
-    pub(super) fn finish(&self, upload: &Upload) -> BlobResult<BlobMeta> {
+    pub(super) fn finish(&self, upload: &Upload) -> PhotoResult<PhotoMeta> {
         let hash = upload.hash.as_str();
         let stored = meta::get(&self.db(), hash)?;
         if let Some(blob) = stored {
@@ -132,18 +132,18 @@ impl Inner {
         meta::complete(&self.db(), upload)?;
         tracing::info!(hash, size = upload.size, device = upload.device, "blob stored");
         Ok(meta::get(&self.db(), hash)?
-            .unwrap_or_else(|| BlobMeta { complete: true, ..upload.meta(upload.size) }))
+            .unwrap_or_else(|| PhotoMeta { complete: true, ..upload.meta(upload.size) }))
     }
 
     /// The end of an upload of `blob`, which the server holds already (another device's
     /// upload came first): the bytes are verified all the same, then dropped; the device holds
     /// the blob, and no quota carries the bytes twice.
-    fn held_already(&self, upload: &Upload, blob: BlobMeta) -> BlobResult<BlobMeta> {
+    fn held_already(&self, upload: &Upload, blob: PhotoMeta) -> PhotoResult<PhotoMeta> {
         let partial = self.partial(upload);
         let actual = match sha256_file(&partial) {
             Ok(actual) => actual,
             // A row without a file holds nothing: nothing verifies.
-            Err(BlobError::Storage(_)) if !fs::exists(&partial).unwrap_or(true) => String::new(),
+            Err(PhotoError::Storage(_)) if !fs::exists(&partial).unwrap_or(true) => String::new(),
             Err(e) => return Err(e),
         };
         if actual != upload.hash {
@@ -165,7 +165,7 @@ impl Inner {
     }
 
     /// Forgets an upload whose bytes hash to `actual`, not to its blob's name.
-    fn mismatch(&self, upload: &Upload, actual: String) -> BlobResult<BlobMeta> {
+    fn mismatch(&self, upload: &Upload, actual: String) -> PhotoResult<PhotoMeta> {
         meta::drop_upload(&self.db(), upload.id)?;
         tracing::info!(
             hash = upload.hash,
@@ -173,6 +173,6 @@ impl Inner {
             size = upload.size,
             "upload discarded: the bytes do not verify"
         );
-        Err(BlobError::HashMismatch { hash: upload.hash.clone(), actual, size: upload.size })
+        Err(PhotoError::HashMismatch { hash: upload.hash.clone(), actual, size: upload.size })
     }
 }
