@@ -50,6 +50,15 @@ pub const DEFAULT_ENROLL_ATTEMPTS_PER_MINUTE: u32 = 600;
 /// a disabled user) one client address may make per minute.
 pub const DEFAULT_ENROLL_FAILURES_PER_MINUTE: u32 = 20;
 
+/// `ip` with an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`, what a dual-stack socket reports)
+/// turned back into IPv4.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
 /// An IP address or a network (`10.0.0.0/8`, `fd00::/8`): a reverse proxy trusted to say which
 /// client it forwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,7 +67,7 @@ pub struct TrustedProxy(pub ipnet::IpNet);
 impl TrustedProxy {
     /// Whether `ip` is this proxy (or in this network).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        self.0.contains(&crate::http::client_addr::canonical(ip))
+        self.0.contains(&canonical(ip))
     }
 }
 
@@ -70,7 +79,7 @@ impl std::str::FromStr for TrustedProxy {
         if let Ok(net) = s.parse::<ipnet::IpNet>() {
             return Ok(TrustedProxy(net.trunc()));
         }
-        let ip = s.parse::<IpAddr>().map(crate::http::client_addr::canonical);
+        let ip = s.parse::<IpAddr>().map(canonical);
         ip.map(|ip| TrustedProxy(ipnet::IpNet::from(ip))).map_err(|_| {
             format!("{s:?} is not an IP address or a network such as 10.0.0.0/8 or fd00::/8")
         })

@@ -18,9 +18,9 @@ use fieldsync_core::protocol::{
 use fieldsync_core::{DocId, changes, model};
 
 use crate::documents::batch::Slot;
-use crate::documents::cache::Loaded;
 use crate::feed::cursor::Cursor;
 use crate::http::error::ServerError;
+use crate::ingest::Loaded;
 use crate::ingest::{self, Refusal};
 use crate::storage::{DocBytes, DocMeta, DocWrite};
 
@@ -104,7 +104,7 @@ pub fn request(endpoint: Endpoint, body: &[u8]) -> Result<(usize, usize), Server
 
 /// A reconcile message's changes, as the server takes them out of it.
 fn split_message(m: &SyncMessage) -> Result<(sync::Message, Vec<u8>), Refusal> {
-    let (msg, changes) = crate::http::reconcile::split(m)?;
+    let (msg, changes) = crate::documents::reconcile::split(m)?;
     if !changes.is_empty() {
         ingest::parse(m.doc, &changes, DOC_BYTES)?;
     }
@@ -300,7 +300,7 @@ pub fn reconcile(
     author: &Author,
 ) -> Result<(Option<Outcome>, Vec<u8>), Violation> {
     let m = SyncMessage { doc: id, message: message.to_vec() };
-    let (msg, changes) = match crate::http::reconcile::split(&m) {
+    let (msg, changes) = match crate::documents::reconcile::split(&m) {
         Ok(s) => s,
         Err(r) => return Ok((Some(refused(&r)), Vec::new())),
     };
@@ -322,7 +322,7 @@ pub fn reconcile(
             Err(r) => refused(&r),
         });
     }
-    let answer = crate::http::reconcile::answer_for(id, &mut slot, msg, &author.profile);
+    let answer = crate::documents::reconcile::answer_for(id, &mut slot, msg, &author.profile);
     if !answer.is_empty() {
         crate::isolate::isolate(|| sync::Message::decode(&answer))
             .map_err(|p| violation(format!("decoding the answer panicked: {p}")))?

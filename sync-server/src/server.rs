@@ -113,7 +113,7 @@ impl Server {
 
     /// The storage.
     pub fn storage(&self) -> Arc<dyn Storage> {
-        self.app.storage.clone()
+        self.app.docs.storage.clone()
     }
 
     /// Serves the API on `listener` (and `/metrics` nowhere else) until `shutdown` completes,
@@ -145,8 +145,8 @@ impl Server {
             let _ = stop.send(true);
         });
         let sweeper = tokio::spawn(crate::photos::end_idle_uploads(
-            self.app.blobs.clone(),
-            self.app.blob_upload_idle,
+            self.app.photos.store.clone(),
+            self.app.photos.upload_idle,
         ));
         let metrics = listeners.metrics.map(|listener| {
             let router = http::metrics_router(self.app.clone());
@@ -167,7 +167,7 @@ impl Server {
     /// Stops admitting sync requests and closes the storage (after the writes under way).
     pub async fn close(&self) {
         self.app.close();
-        self.app.storage.close().await;
+        self.app.docs.storage.close().await;
     }
 
     /// Binds `config.listen` and `config.metrics_listen` (port 0: a free port) and serves in a

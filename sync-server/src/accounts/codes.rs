@@ -8,8 +8,7 @@ use std::fmt;
 use fieldsync_core::time::now_ms;
 use rusqlite::{OptionalExtension, params};
 
-use super::{Accounts, invalid, secret, storage};
-use crate::http::error::ServerError;
+use super::{AccountError, Accounts, invalid, secret, storage};
 
 /// Hex digits of a code's id.
 const ID_HEX: usize = 8;
@@ -92,7 +91,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CodeInfo> {
 
 impl Accounts {
     /// Enrolment codes, newest first: of `user` only if given; unused ones only unless `all`.
-    pub fn codes(&self, user: Option<&str>, all: bool) -> Result<Vec<CodeInfo>, ServerError> {
+    pub fn codes(&self, user: Option<&str>, all: bool) -> Result<Vec<CodeInfo>, AccountError> {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare(&format!(
@@ -115,7 +114,7 @@ impl Accounts {
     /// Withdraws an unused code, named by its id (from [`Accounts::codes`]) or by the code
     /// itself; returns it as it is now. Withdrawing twice is harmless; a used code cannot be
     /// withdrawn (revoke its device instead).
-    pub fn revoke_code(&self, id_or_code: &str) -> Result<CodeInfo, ServerError> {
+    pub fn revoke_code(&self, id_or_code: &str) -> Result<CodeInfo, AccountError> {
         let conn = self.conn()?;
         let hash = self.code_hash(&conn, id_or_code.trim())?;
         let find = |conn: &rusqlite::Connection| {
@@ -147,7 +146,7 @@ impl Accounts {
         &self,
         conn: &rusqlite::Connection,
         id_or_code: &str,
-    ) -> Result<Vec<u8>, ServerError> {
+    ) -> Result<Vec<u8>, AccountError> {
         if let Ok(canonical) = secret::normalize_code(id_or_code) {
             let hash = secret::hash(&canonical);
             let known = conn
@@ -220,14 +219,14 @@ mod tests {
         let revoked = a.revoke_code(&target.id.to_uppercase()).unwrap();
         assert_eq!(revoked.state(now_ms()), CodeState::Revoked);
         assert_eq!(a.revoke_code(&target.id).unwrap().revoked_at, revoked.revoked_at);
-        assert_eq!(a.enroll(&by_id, "x", None).unwrap_err().status_and_code().1, "code_revoked");
+        assert_eq!(a.enroll(&by_id, "x", None).unwrap_err().code(), "code_revoked");
         assert_eq!(a.revoke_code(&by_code.to_lowercase()).unwrap().user, "res-2");
-        assert_eq!(a.enroll(&by_code, "x", None).unwrap_err().status_and_code().1, "code_revoked");
+        assert_eq!(a.enroll(&by_code, "x", None).unwrap_err().code(), "code_revoked");
         assert!(a.codes(None, false).unwrap().is_empty());
 
         let e = a.revoke_code(&used).unwrap_err();
         assert!(e.to_string().contains(&device), "{e}");
-        assert_eq!(a.enroll(&expired, "x", None).unwrap_err().status_and_code().1, "code_expired");
+        assert_eq!(a.enroll(&expired, "x", None).unwrap_err().code(), "code_expired");
         let ids: Vec<String> = a.codes(None, true).unwrap().into_iter().map(|c| c.id).collect();
         let absent = ["00000000", "11111111"].into_iter().find(|i| !ids.iter().any(|x| x == i));
         assert!(a.revoke_code(absent.unwrap()).unwrap_err().to_string().contains("no enrolment"));

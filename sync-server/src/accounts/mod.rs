@@ -6,12 +6,13 @@
 //! a device is revoked instead.
 
 mod codes;
+mod error;
 pub(crate) mod secret;
 mod users;
 
 pub use codes::{CodeInfo, CodeState};
+pub use error::AccountError;
 pub use users::Disabled;
-pub(crate) use users::disabled_error;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -22,7 +23,6 @@ use fieldsync_core::time::now_ms;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::config::Durability;
-use crate::http::error::ServerError;
 use crate::storage::StorageError;
 use fieldsync_core::poison::Recover;
 
@@ -102,16 +102,16 @@ impl std::fmt::Debug for Accounts {
     }
 }
 
-fn invalid(message: impl Into<String>) -> ServerError {
-    ServerError::InvalidRequest(message.into())
+fn invalid(message: impl Into<String>) -> AccountError {
+    AccountError::Invalid(message.into())
 }
 
-fn storage(e: rusqlite::Error) -> ServerError {
-    ServerError::Storage(StorageError::from(e))
+fn storage(e: rusqlite::Error) -> AccountError {
+    AccountError::Storage(StorageError::from(e))
 }
 
 /// Checks a user id: 1 to 64 characters, no control characters.
-fn check_user_id(id: &str) -> Result<(), ServerError> {
+fn check_user_id(id: &str) -> Result<(), AccountError> {
     if id.is_empty() || id.chars().count() > 64 || id.chars().any(char::is_control) {
         return Err(invalid(format!(
             "user id {id:?} must be 1 to 64 characters without control characters"
@@ -121,7 +121,7 @@ fn check_user_id(id: &str) -> Result<(), ServerError> {
 }
 
 /// Checks scopes: 1 to [`MAX_SCOPES`] paths of non-empty `/`-separated segments.
-fn check_scopes(scopes: &[String]) -> Result<(), ServerError> {
+fn check_scopes(scopes: &[String]) -> Result<(), AccountError> {
     if scopes.is_empty() || scopes.len() > MAX_SCOPES {
         return Err(invalid(format!("a user has 1 to {MAX_SCOPES} scopes")));
     }
@@ -147,12 +147,12 @@ type CodeRow = (String, i64, Option<i64>, Option<i64>, Option<i64>);
 
 impl Accounts {
     /// Opens the accounts of the database at `path`, creating or upgrading its schema.
-    pub fn open(path: &Path) -> Result<Accounts, ServerError> {
+    pub fn open(path: &Path) -> Result<Accounts, AccountError> {
         let (conn, _epoch) = crate::storage::sqlite::schema::open_writer(path, Durability::Normal)?;
         Ok(Accounts { conn: Mutex::new(conn) })
     }
 
-    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, ServerError> {
+    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, AccountError> {
         Ok(self.conn.lock().recover())
     }
 
@@ -163,7 +163,7 @@ impl Accounts {
         role: Role,
         patrol: Option<PatrolKind>,
         scopes: &[String],
-    ) -> Result<User, ServerError> {
+    ) -> Result<User, AccountError> {
         check_user_id(id)?;
         check_scopes(scopes)?;
         match (role, patrol) {
@@ -192,7 +192,7 @@ impl Accounts {
     }
 
     /// Replaces a user's scopes; their devices see the change at their next sync.
-    pub fn set_scopes(&self, id: &str, scopes: &[String]) -> Result<(), ServerError> {
+    pub fn set_scopes(&self, id: &str, scopes: &[String]) -> Result<(), AccountError> {
         check_scopes(scopes)?;
         let n = self
             .conn()?
@@ -208,7 +208,7 @@ impl Accounts {
     }
 
     /// Every user, by id.
-    pub fn users(&self) -> Result<Vec<User>, ServerError> {
+    pub fn users(&self) -> Result<Vec<User>, AccountError> {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare(
@@ -228,7 +228,7 @@ impl Accounts {
     }
 
     /// A user by id.
-    pub fn user(&self, id: &str) -> Result<Option<User>, ServerError> {
+    pub fn user(&self, id: &str) -> Result<Option<User>, AccountError> {
         let conn = self.conn()?;
         conn.query_row(
             "SELECT role, patrol, scopes, created_at, disabled_at FROM users WHERE user_id = ?1",
@@ -255,7 +255,7 @@ impl Accounts {
         user: &str,
         issued_by: &Profile,
         valid: Duration,
-    ) -> Result<IssuedCode, ServerError> {
+    ) -> Result<IssuedCode, AccountError> {
         let target = self.user(user)?.ok_or_else(|| invalid(format!("no user {user:?}")))?;
         if target.disabled_at.is_some() {
             return Err(invalid(format!(
@@ -268,18 +268,15 @@ impl Accounts {
                 if target.profile.role == Role::Resident
                     && target.profile.scopes.iter().all(|s| issued_by.covers(s)) => {}
             _ => {
-                return Err(ServerError::Forbidden {
-                    code: "forbidden",
-                    message: format!(
-                        "{} may not issue codes for {user:?}: admins issue codes for anyone, grid \
-                         leaders for residents of their grids",
-                        issued_by.user
-                    ),
-                });
+                return Err(AccountError::Forbidden(format!(
+                    "{} may not issue codes for {user:?}: admins issue codes for anyone, grid \
+                     leaders for residents of their grids",
+                    issued_by.user
+                )));
             }
         }
         let code = secret::new_code();
-        let canonical = secret::normalize_code(&code).map_err(ServerError::Internal)?;
+        let canonical = secret::normalize_code(&code).map_err(AccountError::Internal)?;
         let now = now_ms();
         let expires_at = now.saturating_add(i64::try_from(valid.as_millis()).unwrap_or(i64::MAX));
         self.conn()?
@@ -299,7 +296,7 @@ impl Accounts {
         code: &str,
         device_name: &str,
         proposed_actor: Option<&[u8]>,
-    ) -> Result<Enrolled, ServerError> {
+    ) -> Result<Enrolled, AccountError> {
         self.enroll_keeping(code, device_name, proposed_actor, None)
     }
 
@@ -311,10 +308,8 @@ impl Accounts {
         device_name: &str,
         proposed_actor: Option<&[u8]>,
         keep_user: Option<&str>,
-    ) -> Result<Enrolled, ServerError> {
-        let canonical = secret::normalize_code(code).map_err(|reason| {
-            ServerError::Unauthorized { code: "malformed_code", message: reason }
-        })?;
+    ) -> Result<Enrolled, AccountError> {
+        let canonical = secret::normalize_code(code).map_err(AccountError::MalformedCode)?;
         let name: String = device_name.chars().filter(|c| !c.is_control()).take(64).collect();
         let mut conn = self.conn()?;
         // IMMEDIATE: the code is read and then written in one transaction; a deferred one would
@@ -334,42 +329,23 @@ impl Accounts {
             .map_err(storage)?;
         let now = now_ms();
         let (user, expires_at, used_at, revoked_at, disabled_at) =
-            found.ok_or_else(|| ServerError::Forbidden {
-                code: "code_unknown",
-                message: "no such enrolment code; ask for a new one".into(),
-            })?;
+            found.ok_or(AccountError::CodeUnknown)?;
         if disabled_at.is_some() {
-            return Err(disabled_error());
+            return Err(AccountError::UserDisabled);
         }
         if revoked_at.is_some() {
-            return Err(ServerError::Forbidden {
-                code: "code_revoked",
-                message: "this enrolment code was withdrawn by an operator; ask for a new one"
-                    .into(),
-            });
+            return Err(AccountError::CodeRevoked);
         }
         if used_at.is_some() {
-            return Err(ServerError::Forbidden {
-                code: "code_used",
-                message: "this enrolment code was used already; ask for a new one".into(),
-            });
+            return Err(AccountError::CodeUsed);
         }
         if now >= expires_at {
-            return Err(ServerError::Forbidden {
-                code: "code_expired",
-                message: "this enrolment code has expired; ask for a new one".into(),
-            });
+            return Err(AccountError::CodeExpired);
         }
         if let Some(keep) = keep_user
             && keep != user
         {
-            return Err(ServerError::Conflict {
-                code: "other_user",
-                message: format!(
-                    "this code enrols another user than {keep}, whose work on the phone is not \
-                     synced; the code was not used"
-                ),
-            });
+            return Err(AccountError::OtherUser { keep: keep.to_string() });
         }
         let (role, patrol, scopes): (String, Option<String>, String) = tx
             .query_row("SELECT role, patrol, scopes FROM users WHERE user_id = ?1", [&user], |r| {
@@ -434,7 +410,7 @@ impl Accounts {
 
     /// The device a bearer token belongs to, with its user's current profile; `None` for a
     /// token no device has.
-    pub fn authenticate(&self, token: &str) -> Result<Option<Authenticated>, ServerError> {
+    pub fn authenticate(&self, token: &str) -> Result<Option<Authenticated>, AccountError> {
         let conn = self.conn()?;
         conn.query_row(
             "SELECT d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, \
@@ -461,7 +437,7 @@ impl Accounts {
     }
 
     /// Every device, newest first.
-    pub fn devices(&self) -> Result<Vec<Device>, ServerError> {
+    pub fn devices(&self) -> Result<Vec<Device>, AccountError> {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare(
@@ -485,7 +461,7 @@ impl Accounts {
     }
 
     /// Revokes a device: its token stops working at once. Revoking twice is harmless.
-    pub fn revoke(&self, device_id: &str) -> Result<(), ServerError> {
+    pub fn revoke(&self, device_id: &str) -> Result<(), AccountError> {
         let conn = self.conn()?;
         let n = conn
             .execute(
@@ -527,7 +503,7 @@ mod tests {
         assert_eq!(auth.profile.scopes, vec!["jl/cc/grid-01".to_string()]);
         assert!(a.authenticate(&secret::new_token()).unwrap().is_none());
         let again = a.enroll(&issued.code, "Pixel 7", None).unwrap_err();
-        assert_eq!(again.status_and_code().1, "code_used");
+        assert_eq!(again.code(), "code_used");
         a.revoke(&e.device.id).unwrap();
         assert!(a.authenticate(&e.token).unwrap().unwrap().device.revoked_at.is_some());
 
@@ -550,15 +526,9 @@ mod tests {
         let (_dir, a) = open();
         a.add_user("res-1", Role::Resident, None, &["jl/cc/grid-01".into()]).unwrap();
         let issued = a.issue_code("res-1", &admin(), Duration::ZERO).unwrap();
-        assert_eq!(
-            a.enroll(&issued.code, "x", None).unwrap_err().status_and_code().1,
-            "code_expired"
-        );
-        assert_eq!(
-            a.enroll("ABCDE-FGHJK", "x", None).unwrap_err().status_and_code().1,
-            "code_unknown"
-        );
-        assert_eq!(a.enroll("nope", "x", None).unwrap_err().status_and_code().1, "malformed_code");
+        assert_eq!(a.enroll(&issued.code, "x", None).unwrap_err().code(), "code_expired");
+        assert_eq!(a.enroll("ABCDE-FGHJK", "x", None).unwrap_err().code(), "code_unknown");
+        assert_eq!(a.enroll("nope", "x", None).unwrap_err().code(), "malformed_code");
         assert!(a.devices().unwrap().is_empty(), "no failed attempt made a device");
     }
 
@@ -578,7 +548,7 @@ mod tests {
         assert!(a.issue_code("in", &lead, Duration::from_secs(60)).is_ok());
         for other in ["out", "cop"] {
             let e = a.issue_code(other, &lead, Duration::from_secs(60)).unwrap_err();
-            assert_eq!(e.status_and_code().1, "forbidden", "{other}");
+            assert_eq!(e.code(), "forbidden", "{other}");
         }
         assert_eq!(a.users().unwrap().len(), 4);
         assert_eq!(a.user("cop").unwrap().unwrap().profile.patrol, Some(PatrolKind::Police));

@@ -8,8 +8,7 @@
 use fieldsync_core::time::now_ms;
 use rusqlite::params;
 
-use super::{Accounts, invalid, storage};
-use crate::http::error::ServerError;
+use super::{AccountError, Accounts, invalid, storage};
 
 /// What disabling a user did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,20 +21,10 @@ pub struct Disabled {
     pub codes_withdrawn: usize,
 }
 
-/// The refusal every request of a disabled user's device gets, and their codes.
-pub(crate) fn disabled_error() -> ServerError {
-    ServerError::Forbidden {
-        code: "user_disabled",
-        message: "this user was disabled by an operator: the server accepts nothing from their \
-                  devices until they are enabled again; what is saved stays on the phone"
-            .into(),
-    }
-}
-
 impl Accounts {
     /// Disables a user: their devices are refused and their unused codes withdrawn, at once.
     /// Disabling twice is harmless (the first time counts).
-    pub fn disable_user(&self, id: &str) -> Result<Disabled, ServerError> {
+    pub fn disable_user(&self, id: &str) -> Result<Disabled, AccountError> {
         let mut conn = self.conn()?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -74,7 +63,7 @@ impl Accounts {
 
     /// Enables a disabled user again: their devices that were not revoked work again. Enabling
     /// a user who is not disabled is harmless.
-    pub fn enable_user(&self, id: &str) -> Result<(), ServerError> {
+    pub fn enable_user(&self, id: &str) -> Result<(), AccountError> {
         let n = self
             .conn()?
             .execute(
@@ -119,7 +108,7 @@ mod tests {
         assert!(a.authenticate(&phone.token).unwrap().unwrap().user_disabled_at.is_some());
         assert_eq!(a.user("res-1").unwrap().unwrap().disabled_at, Some(d.at));
         let e = a.enroll(&unused, "x", None).unwrap_err();
-        assert_eq!(e.status_and_code().1, "user_disabled");
+        assert_eq!(e.code(), "user_disabled");
         let e = a.issue_code("res-1", &admin(), Duration::from_secs(60)).unwrap_err();
         assert!(e.to_string().contains("disabled"), "{e}");
 
@@ -129,7 +118,7 @@ mod tests {
         let old = a.authenticate(&revoked.token).unwrap().unwrap();
         assert!(old.device.revoked_at.is_some(), "a revoked device stays revoked");
         let e = a.enroll(&unused, "x", None).unwrap_err();
-        assert_eq!(e.status_and_code().1, "code_revoked", "withdrawn codes stay withdrawn");
+        assert_eq!(e.code(), "code_revoked", "withdrawn codes stay withdrawn");
         assert!(a.disable_user("nobody").is_err() && a.enable_user("nobody").is_err());
     }
 }

@@ -4,14 +4,12 @@
 //! cache without those documents, which is always safe.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use fieldsync_core::DocId;
 
-use crate::documents::cache::Loaded;
-use crate::http::App;
-use crate::http::error::ServerError;
+use super::{Documents, DocumentsError};
+use crate::ingest::Loaded;
 use crate::ingest::{self, Author, Refusal, code};
 use crate::locks::DocGuard;
 use crate::storage::{DocMeta, DocWrite, StorageError, StoredDoc};
@@ -65,12 +63,15 @@ impl Pending {
 
 impl WorkingSet {
     /// Locks `ids` (sorted, no repeats) and gathers them: from the cache, else from storage.
-    pub(crate) async fn open(app: &Arc<App>, ids: Vec<DocId>) -> Result<WorkingSet, ServerError> {
-        let guards = app.locks.lock_all(&ids).await;
+    pub(crate) async fn open(
+        docs: &Documents,
+        ids: Vec<DocId>,
+    ) -> Result<WorkingSet, DocumentsError> {
+        let guards = docs.locks.lock_all(&ids).await;
         let mut slots = HashMap::with_capacity(ids.len());
         let mut misses = Vec::new();
         for id in ids {
-            match app.cache.take(id) {
+            match docs.cache.take(id) {
                 Some(l) => {
                     slots.insert(id, Slot::Ready(Some(l)));
                 }
@@ -78,8 +79,8 @@ impl WorkingSet {
             }
         }
         if !misses.is_empty() {
-            app.metrics.cache_misses.fetch_add(misses.len() as u64, Ordering::Relaxed);
-            let stored = app.storage.load(misses.clone()).await?;
+            docs.counters.cache_misses.fetch_add(misses.len() as u64, Ordering::Relaxed);
+            let stored = docs.storage.load(misses.clone()).await?;
             for (id, s) in misses.into_iter().zip(stored) {
                 slots.insert(id, s.map_or(Slot::Ready(None), Slot::Stored));
             }
@@ -91,9 +92,9 @@ impl WorkingSet {
     /// of its write. Returns, per pending write in order, whether it committed.
     pub(crate) async fn commit(
         &mut self,
-        app: &App,
+        docs: &Documents,
         pending: Vec<Pending>,
-    ) -> Result<Vec<Result<(), Refusal>>, ServerError> {
+    ) -> Result<Vec<Result<(), Refusal>>, DocumentsError> {
         if pending.is_empty() {
             return Ok(Vec::new());
         }
@@ -104,7 +105,7 @@ impl WorkingSet {
                 (p.write, info)
             })
             .unzip();
-        let results = match app.storage.commit(writes).await {
+        let results = match docs.storage.commit(writes).await {
             Ok(r) => r,
             Err(e) => {
                 // Nothing is known to be stored: the documents in memory are ahead of storage.
@@ -122,8 +123,8 @@ impl WorkingSet {
                     if let Some(Slot::Ready(Some(l))) = self.slots.get_mut(&id) {
                         l.meta = meta;
                     }
-                    app.metrics.changes_accepted.fetch_add(changes as u64, Ordering::Relaxed);
-                    app.log_seq.fetch_max(c.last_seq, Ordering::AcqRel);
+                    docs.counters.changes_accepted.fetch_add(changes as u64, Ordering::Relaxed);
+                    docs.log_seq.fetch_max(c.last_seq, Ordering::AcqRel);
                     out.push(Ok(()));
                 }
                 Err(e) => {
@@ -150,10 +151,10 @@ impl WorkingSet {
     }
 
     /// Puts the documents back in the cache and releases their locks.
-    pub(crate) fn finish(self, app: &App) {
+    pub(crate) fn finish(self, docs: &Documents) {
         for (id, slot) in self.slots {
             if let Slot::Ready(Some(l)) = slot {
-                app.cache.put(id, l);
+                docs.cache.put(id, l);
             }
         }
         drop(self.guards);

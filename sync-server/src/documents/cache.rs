@@ -6,53 +6,13 @@
 //! and put back once its writes committed; a document whose work failed is simply not put back,
 //! so the next request loads it again from storage.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use automerge::AutoCommit;
 use fieldsync_core::DocId;
-use fieldsync_core::model::{Header, Record};
+use fieldsync_core::poison::Recover;
 use lru::LruCache;
 
-use crate::storage::DocMeta;
-use fieldsync_core::poison::Recover;
-
-/// Memory of a loaded document per byte of its saved form. Measured: a report document saved
-/// in ~700 bytes takes ~19.4 KB once loaded (Automerge's in-memory op set is many times larger
-/// than its compressed save, and an `AutoCommit` alone is ~4.4 KB).
-const BYTES_PER_SAVED_BYTE: usize = 24;
-/// Memory of a loaded document beyond that (structures, header, cache entry).
-const BYTES_PER_DOC: usize = 4 * 1024;
-/// Memory of a kept typed record (a report with its timeline: a few KB of strings).
-const BYTES_PER_RECORD: usize = 4 * 1024;
-
-/// A document in memory, as stored.
-pub(crate) struct Loaded {
-    /// The document.
-    pub(crate) doc: AutoCommit,
-    /// Its header, as read when it was loaded (it never changes).
-    pub(crate) header: Header,
-    /// Kind, scope, sizes and version of what is stored.
-    pub(crate) meta: DocMeta,
-    /// Built from changes (a document new to the server) rather than loaded from its save.
-    /// Such a document takes two to three times the memory of its loaded form (measured: with
-    /// them cached, RSS after storing 100,000 reports was 144 MB instead of 87 MB), so it is not
-    /// cached; the next request loads the compact form from storage.
-    pub(crate) built: bool,
-    /// The typed record of `doc` as it is, when a push hydrated it already: the next push's
-    /// policy check starts from it instead of hydrating the same state again.
-    pub(crate) record: Option<Arc<Record>>,
-}
-
-impl Loaded {
-    /// Estimated memory held.
-    fn weight(&self) -> usize {
-        usize::try_from(self.meta.stored_bytes())
-            .unwrap_or(usize::MAX)
-            .saturating_mul(BYTES_PER_SAVED_BYTE)
-            .saturating_add(BYTES_PER_DOC)
-            .saturating_add(if self.record.is_some() { BYTES_PER_RECORD } else { 0 })
-    }
-}
+use crate::ingest::Loaded;
 
 struct Inner {
     lru: LruCache<DocId, Loaded>,
@@ -122,7 +82,10 @@ impl DocCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fieldsync_core::model::Kind;
+    use automerge::AutoCommit;
+    use fieldsync_core::model::{Header, Kind};
+
+    use crate::storage::DocMeta;
 
     fn loaded(stored: u64) -> Loaded {
         Loaded {

@@ -2,16 +2,13 @@
 //! (a failing document does not stop the others), one commit for all of them, and an answer per
 //! document: `acked` with the pushed heads once the server holds them all, or a refusal.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use fieldsync_core::DocId;
 use fieldsync_core::protocol::{self, PushDoc, PushOutcome, PushResult};
 
-use crate::documents::batch::{KEEP_NEW_DOCS, Pending, WorkingSet};
-use crate::http::App;
-use crate::http::error::ServerError;
-use crate::http::refusals;
+use super::batch::{KEEP_NEW_DOCS, Pending, WorkingSet};
+use super::{Documents, DocumentsError, refusals};
 use crate::ingest::{self, Author, Refusal, code, holds};
 
 /// What became of one pushed document before the commit.
@@ -26,20 +23,20 @@ enum Step {
 /// Applies a push; one result per pushed document, in push order. `push` holds no document
 /// twice (checked with the request).
 pub(crate) async fn push(
-    app: &Arc<App>,
+    docs: &Documents,
     push: Vec<PushDoc>,
     author: Option<Author>,
-) -> Result<Vec<PushResult>, ServerError> {
+) -> Result<Vec<PushResult>, DocumentsError> {
     if push.is_empty() {
         return Ok(Vec::new());
     }
     let mut ids: Vec<DocId> = push.iter().map(|p| p.doc).collect();
     ids.sort();
     ids.dedup();
-    let mut ws = WorkingSet::open(app, ids).await?;
+    let mut ws = WorkingSet::open(docs, ids).await?;
     let mut slots = std::mem::take(&mut ws.slots);
     let keep_new = push.len() <= KEEP_NEW_DOCS;
-    let max_bytes = app.doc_bytes;
+    let max_bytes = docs.doc_bytes;
     let (slots, push, steps, pending, stale) = tokio::task::spawn_blocking(move || {
         let mut steps = Vec::with_capacity(push.len());
         let mut pending: Vec<Pending> = Vec::new();
@@ -86,17 +83,17 @@ pub(crate) async fn push(
         (slots, push, steps, pending, stale)
     })
     .await
-    .map_err(|e| ServerError::Internal(format!("push task failed: {e}")))?;
+    .map_err(|e| DocumentsError::Task(format!("push task failed: {e}")))?;
     ws.slots = slots;
-    let committed = match ws.commit(app, pending).await {
+    let committed = match ws.commit(docs, pending).await {
         Ok(c) => c,
         Err(e) => {
-            ws.finish(app);
+            ws.finish(docs);
             return Err(e);
         }
     };
-    ws.finish(app);
-    refusals::record(app, stale).await;
+    ws.finish(docs);
+    refusals::record(docs, stale).await;
 
     let mut results = Vec::with_capacity(push.len());
     for (p, step) in push.into_iter().zip(steps) {
@@ -118,17 +115,12 @@ pub(crate) async fn push(
         match &outcome {
             PushOutcome::Rejected { code, .. } | PushOutcome::Retry { code, .. } => {
                 tracing::info!(doc = %p.doc, code, "push refused");
-                app.metrics.refused(static_code(code));
+                docs.counters.refused(code);
             }
             PushOutcome::Acked { .. } => {}
         }
         results.push(PushResult { doc: p.doc, outcome });
     }
-    tracing::debug!(docs = results.len(), seq = app.log_seq.load(Ordering::Relaxed), "push done");
+    tracing::debug!(docs = results.len(), seq = docs.log_seq.load(Ordering::Relaxed), "push done");
     Ok(results)
-}
-
-/// The code as a static string for the metrics (codes come from a closed set).
-pub(crate) fn static_code(c: &str) -> &'static str {
-    code::ALL.iter().copied().find(|k| *k == c).unwrap_or("other")
 }

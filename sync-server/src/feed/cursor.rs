@@ -7,8 +7,6 @@ use std::fmt;
 
 use fieldsync_core::protocol::limits;
 
-use crate::http::error::ServerError;
-
 /// A position in the feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cursor {
@@ -28,6 +26,11 @@ pub enum Cursor {
     },
 }
 
+/// A cursor this server did not write (it is shown, cut to the protocol's token length).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cursor {0:?} is not one this server wrote")]
+pub struct InvalidCursor(pub String);
+
 fn number<T: std::str::FromStr>(s: &str) -> Option<T> {
     if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -37,8 +40,8 @@ fn number<T: std::str::FromStr>(s: &str) -> Option<T> {
 
 impl Cursor {
     /// Parses a cursor a client sent.
-    pub fn parse(s: &str) -> Result<Cursor, ServerError> {
-        let bad = || ServerError::InvalidCursor(s.chars().take(limits::TOKEN_CHARS).collect());
+    pub fn parse(s: &str) -> Result<Cursor, InvalidCursor> {
+        let bad = || InvalidCursor(s.chars().take(limits::TOKEN_CHARS).collect());
         if s.is_empty() {
             return Ok(Cursor::Start);
         }
@@ -69,7 +72,7 @@ impl Cursor {
 impl Cursor {
     /// Parses a cursor with the tag of the rights it was issued under (`<position>~<view>`);
     /// a cursor without one (written before tags, or `""`) has `None`.
-    pub fn parse_tagged(s: &str) -> Result<(Cursor, Option<&str>), ServerError> {
+    pub fn parse_tagged(s: &str) -> Result<(Cursor, Option<&str>), InvalidCursor> {
         match s.split_once('~') {
             Some((position, view)) => Ok((Cursor::parse(position)?, Some(view))),
             None => Ok((Cursor::parse(s)?, None)),
@@ -117,7 +120,7 @@ mod tests {
             "l99999999999999999999",
             "L1",
         ] {
-            assert!(matches!(Cursor::parse(bad), Err(ServerError::InvalidCursor(_))), "{bad}");
+            assert!(matches!(Cursor::parse(bad), Err(InvalidCursor(_))), "{bad}");
         }
         assert!(Cursor::parse(&format!("l{}", "0".repeat(200))).is_err());
     }

@@ -10,7 +10,7 @@ use axum::response::Response;
 use fieldsync_core::policy::Profile;
 use fieldsync_core::protocol::{DeviceInfo, VERSION};
 
-use crate::accounts::{Device, secret};
+use crate::accounts::{AccountError, Device, secret};
 use crate::http::App;
 use crate::http::envelope;
 use crate::http::error::ServerError;
@@ -110,7 +110,7 @@ pub(crate) async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, Ser
     }
     // Read on every request, not cached: disabling a user stops their devices at once.
     if found.user_disabled_at.is_some() {
-        return Err(crate::accounts::disabled_error());
+        return Err(AccountError::UserDisabled.into());
     }
     Ok(Caller { device: found.device, profile: found.profile })
 }

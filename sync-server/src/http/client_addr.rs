@@ -12,16 +12,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use axum::http::HeaderMap;
 
-use crate::config::TrustedProxy;
-
-/// `ip` with an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`, what a dual-stack socket reports)
-/// turned back into IPv4.
-pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
+use crate::config::{TrustedProxy, canonical};
 
 /// The unit a per-client limit counts: the IPv4 address, or the IPv6 /64 it is in.
 pub(crate) fn bucket(ip: IpAddr) -> IpAddr {

@@ -1,5 +1,6 @@
 //! `POST /v1/enroll`: a phone exchanges a single-use code for its device id, bearer token, actor
-//! id and profile. Attempts are counted per client address against two budgets ([`budget`]),
+//! id and profile. Attempts are counted per client address against two budgets
+//! ([`super::budget`]),
 //! so codes cannot be guessed and junk from one address does not lock out the honest phones
 //! behind it.
 
@@ -10,22 +11,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use fieldsync_core::protocol::{EnrollRequest, EnrollResponse, VERSION};
 
-use crate::http::App;
-use crate::http::envelope;
-use crate::http::error::ServerError;
-
-/// Whether a refusal is a failed code (it spends the address's failure budget).
-fn is_failed_code(e: &ServerError) -> bool {
-    matches!(
-        e.status_and_code().1,
-        "malformed_code"
-            | "code_unknown"
-            | "code_used"
-            | "code_expired"
-            | "code_revoked"
-            | "user_disabled"
-    )
-}
+use super::App;
+use super::envelope;
+use super::error::ServerError;
 
 /// `POST /v1/enroll`.
 pub(crate) async fn handle(
@@ -57,10 +45,10 @@ pub(crate) async fn handle(
     let enrolled = match enrolled {
         Ok(e) => e,
         Err(e) => {
-            if is_failed_code(&e) {
+            if e.is_failed_code() {
                 app.enrolments.failed(client);
             }
-            return Err(e);
+            return Err(e.into());
         }
     };
     tracing::info!(device = %enrolled.device.id, user = %enrolled.profile.user, "device enrolled");

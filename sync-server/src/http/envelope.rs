@@ -152,6 +152,17 @@ pub(crate) async fn admitted_small<'a, T: DeserializeOwned + Send + 'static>(
     Ok((turn, decode_small(&body)?))
 }
 
+/// An actor id is 1 to 32 bytes.
+pub(crate) fn check_actor(actor: &[u8]) -> Result<(), ServerError> {
+    if actor.is_empty() || actor.len() > 32 {
+        return Err(ServerError::InvalidRequest(format!(
+            "the actor is {} bytes; it must be 1 to 32",
+            actor.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Checks the protocol version of a decoded message.
 pub(crate) fn check_version(v: u32) -> Result<(), ServerError> {
     if v == VERSION { Ok(()) } else { Err(ServerError::UnsupportedVersion(v)) }

@@ -1,5 +1,7 @@
-//! The server's one error enum, and the one place it becomes an HTTP answer: a status and the
-//! JSON [`ErrorBody`] with the codes of `docs/protocol.md`.
+//! The HTTP layer's one error enum, and the one place an error becomes an answer: a status and
+//! the JSON [`ErrorBody`] with the codes of `docs/protocol.md`. The domain's errors
+//! ([`AccountError`], [`PhotoError`], the feed's and the documents') come in through `From` and
+//! get their status here.
 //!
 //! Refusals of one pushed document are not errors of the request: they travel in `results`
 //! (see `ingest::Refusal`).
@@ -8,6 +10,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::protocol::ErrorBody;
 
+use crate::accounts::AccountError;
+use crate::documents::DocumentsError;
+use crate::feed::FeedError;
+use crate::feed::cursor::InvalidCursor;
 use crate::photos::PhotoError;
 use crate::storage::StorageError;
 
@@ -91,9 +97,73 @@ pub enum ServerError {
     /// The storage failed.
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
-    /// A blob request refused (`docs/blobs.md`), or the blob store failed.
+    /// A request about a photo refused (`docs/blobs.md`), or the photo store failed.
     #[error("{0}")]
     Photo(#[from] PhotoError),
+}
+
+impl From<AccountError> for ServerError {
+    fn from(e: AccountError) -> Self {
+        let code = e.code();
+        match e {
+            AccountError::Invalid(message) => ServerError::InvalidRequest(message),
+            AccountError::MalformedCode(message) => ServerError::Unauthorized { code, message },
+            AccountError::OtherUser { .. } => {
+                ServerError::Conflict { code, message: e.to_string() }
+            }
+            AccountError::Storage(e) => ServerError::Storage(e),
+            AccountError::Internal(message) => ServerError::Internal(message),
+            AccountError::CodeUnknown
+            | AccountError::CodeRevoked
+            | AccountError::CodeUsed
+            | AccountError::CodeExpired
+            | AccountError::UserDisabled
+            | AccountError::Forbidden(_) => ServerError::Forbidden { code, message: e.to_string() },
+        }
+    }
+}
+
+impl From<InvalidCursor> for ServerError {
+    fn from(e: InvalidCursor) -> Self {
+        ServerError::InvalidCursor(e.0)
+    }
+}
+
+impl From<FeedError> for ServerError {
+    fn from(e: FeedError) -> Self {
+        match e {
+            FeedError::InvalidCursor(e) => e.into(),
+            FeedError::CursorAhead { cursor, end } => ServerError::CursorAhead { cursor, end },
+            FeedError::Storage(e) => ServerError::Storage(e),
+        }
+    }
+}
+
+impl From<DocumentsError> for ServerError {
+    fn from(e: DocumentsError) -> Self {
+        match e {
+            DocumentsError::Storage(e) => ServerError::Storage(e),
+            DocumentsError::Task(message) => ServerError::Internal(message),
+        }
+    }
+}
+
+/// The status of a refusal about a photo (its code is the refusal's own).
+fn photo_status(e: &PhotoError) -> StatusCode {
+    match e {
+        PhotoError::NotFound { .. } | PhotoError::NoThumbnail { .. } => StatusCode::NOT_FOUND,
+        PhotoError::NotReferenced { .. } => StatusCode::CONFLICT,
+        PhotoError::QuotaExceeded { .. } => StatusCode::FORBIDDEN,
+        PhotoError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        PhotoError::HashMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        PhotoError::BadRange(_) | PhotoError::BadProof(_) | PhotoError::CutBeforeAnyByte => {
+            StatusCode::BAD_REQUEST
+        }
+        PhotoError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
+        PhotoError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        PhotoError::Storage(StorageError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
+        PhotoError::Storage(_) | PhotoError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 impl ServerError {
@@ -118,7 +188,7 @@ impl ServerError {
             ServerError::Internal(_) | ServerError::Storage(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
-            ServerError::Photo(e) => e.status_and_code(),
+            ServerError::Photo(e) => (photo_status(e), e.code()),
         }
     }
 }

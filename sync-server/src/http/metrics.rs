@@ -40,26 +40,16 @@ impl Histogram {
     }
 }
 
-/// The server's counters.
+/// The HTTP layer's counters (the documents' own are `documents::Counters`).
 #[derive(Default)]
 pub(crate) struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     durations: Mutex<BTreeMap<String, Histogram>>,
-    refused: Mutex<BTreeMap<&'static str, u64>>,
-    /// Changes stored and logged.
-    pub(crate) changes_accepted: AtomicU64,
-    /// Documents loaded from storage because the cache did not hold them.
-    pub(crate) cache_misses: AtomicU64,
     /// Documents sent in pulled pages (whole or changes).
     pub(crate) docs_pulled: AtomicU64,
 }
 
 impl Metrics {
-    /// Counts a pushed document refused with `code`.
-    pub(crate) fn refused(&self, code: &'static str) {
-        *self.refused.lock().recover().entry(code).or_default() += 1;
-    }
-
     fn request(&self, route: &str, status: u16, seconds: f64) {
         *self.requests.lock().recover().entry((route.to_string(), status)).or_default() += 1;
         self.durations.lock().recover().entry(route.to_string()).or_default().observe(seconds);
@@ -116,6 +106,7 @@ pub(crate) async fn handle(State(app): State<Arc<App>>) -> Response {
 
 fn render(app: &App) -> String {
     let m = &app.metrics;
+    let counters = &app.docs.counters;
     let mut out = String::with_capacity(4096);
     let family = |out: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -158,7 +149,7 @@ fn render(app: &App) -> String {
     let _ = writeln!(
         out,
         "fieldsync_changes_accepted_total {}",
-        m.changes_accepted.load(Ordering::Relaxed)
+        counters.changes_accepted.load(Ordering::Relaxed)
     );
     family(
         &mut out,
@@ -166,15 +157,12 @@ fn render(app: &App) -> String {
         "counter",
         "Pushed documents refused, by code.",
     );
-    {
-        let refused = m.refused.lock().recover();
-        for (code, n) in refused.iter() {
-            let _ = writeln!(out, "fieldsync_push_refused_total{{code=\"{code}\"}} {n}");
-        }
+    for (code, n) in counters.refusals() {
+        let _ = writeln!(out, "fieldsync_push_refused_total{{code=\"{code}\"}} {n}");
     }
     family(&mut out, "fieldsync_docs_pulled_total", "counter", "Documents sent in pulled pages.");
     let _ = writeln!(out, "fieldsync_docs_pulled_total {}", m.docs_pulled.load(Ordering::Relaxed));
-    let (cached, bytes) = app.cache.stats();
+    let (cached, bytes) = app.docs.cache.stats();
     family(&mut out, "fieldsync_documents_cached", "gauge", "Documents loaded in memory.");
     let _ = writeln!(out, "fieldsync_documents_cached {cached}");
     family(&mut out, "fieldsync_cache_bytes", "gauge", "Estimated memory of loaded documents.");
@@ -185,12 +173,15 @@ fn render(app: &App) -> String {
     family(&mut out, "fieldsync_feed_cache_bytes", "gauge", "Bytes of cached feed segments.");
     let _ = writeln!(out, "fieldsync_feed_cache_bytes {segment_bytes}");
     family(&mut out, "fieldsync_cache_misses_total", "counter", "Documents loaded from storage.");
-    let _ =
-        writeln!(out, "fieldsync_cache_misses_total {}", m.cache_misses.load(Ordering::Relaxed));
+    let _ = writeln!(
+        out,
+        "fieldsync_cache_misses_total {}",
+        counters.cache_misses.load(Ordering::Relaxed)
+    );
     family(&mut out, "fieldsync_log_seq", "gauge", "The last seq of the change log.");
-    let _ = writeln!(out, "fieldsync_log_seq {}", app.log_seq.load(Ordering::Acquire));
+    let _ = writeln!(out, "fieldsync_log_seq {}", app.docs.log_seq.load(Ordering::Acquire));
     family(&mut out, "fieldsync_documents_locked", "gauge", "Documents locked by requests.");
-    let _ = writeln!(out, "fieldsync_documents_locked {}", app.locks.len());
+    let _ = writeln!(out, "fieldsync_documents_locked {}", app.docs.locks.len());
     family(&mut out, "fieldsync_requests_in_flight", "gauge", "Sync requests being handled.");
     let _ = writeln!(out, "fieldsync_requests_in_flight {}", app.in_flight());
     family(&mut out, "fieldsync_connections_open", "gauge", "Open connections of the API.");

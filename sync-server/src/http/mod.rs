@@ -1,5 +1,7 @@
-//! The shared state of a running server and its routers: the API's routes and the layers
-//! around them (tracing, panic catching, metrics, the body timeout), and `/metrics` on its own.
+//! The HTTP layer: the API's routes and the layers around them (tracing, panic catching,
+//! metrics, the body timeout), `/metrics` on its own, and the handlers they call, which read
+//! requests, call the domain (`documents`, `feed`, `accounts`, `photos`) and turn its answers
+//! and errors into responses.
 
 pub(crate) mod auth;
 pub(crate) mod blobs;
@@ -12,177 +14,24 @@ pub(crate) mod metrics;
 pub(crate) mod reconcile;
 pub(crate) mod refusals;
 pub(crate) mod serve;
+mod state;
 pub(crate) mod sync;
 pub(crate) mod visible;
 
+pub(crate) use state::App;
+
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
-use tokio::sync::{Semaphore, SemaphorePermit};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use self::budget::Budgets;
-use self::client_addr::TrustedProxies;
-use self::error::{ServerError, error_response};
-use self::metrics::Metrics;
-use self::serve::caps::ConnectionCaps;
-use crate::accounts::Accounts;
-use crate::config::ServerConfig;
-use crate::documents::cache::DocCache;
-use crate::feed::segments::FeedCache;
-use crate::locks::DocLocks;
-use crate::photos::PhotoStore;
-use crate::storage::Storage;
-
-/// What every handler shares.
-pub(crate) struct App {
-    /// Documents and the log.
-    pub(crate) storage: Arc<dyn Storage>,
-    /// Loaded documents.
-    pub(crate) cache: DocCache,
-    /// Per-document locks.
-    pub(crate) locks: Arc<DocLocks>,
-    /// Sealed feed segments, compressed once.
-    pub(crate) feed: FeedCache,
-    /// Users, devices, enrolment codes.
-    pub(crate) accounts: Arc<Accounts>,
-    /// Enrolment attempts per client address.
-    pub(crate) enrolments: Budgets,
-    /// Proxies whose forwarding headers name the client.
-    pub(crate) trusted_proxies: TrustedProxies,
-    /// Open connections of the API's listener.
-    pub(crate) connections: Arc<ConnectionCaps>,
-    /// Open connections of the `/metrics` listener.
-    metrics_connections: Arc<ConnectionCaps>,
-    /// See [`ServerConfig::header_timeout`].
-    header_timeout: Duration,
-    /// See [`ServerConfig::stall_timeout`].
-    pub(crate) stall_timeout: Duration,
-    /// See [`ServerConfig::enroll_body_bytes`].
-    pub(crate) enroll_body_bytes: usize,
-    /// See [`ServerConfig::visible_body_bytes`].
-    pub(crate) visible_body_bytes: usize,
-    /// SHA-256 of the token that opens `/metrics` on the API's listener, if there is one.
-    pub(crate) metrics_token: Option<Vec<u8>>,
-    /// Counters.
-    pub(crate) metrics: Metrics,
-    /// The highest seq known committed (for `/metrics` and a fast `cursor_ahead` check).
-    pub(crate) log_seq: AtomicU64,
-    /// Largest saved size of one document (see [`ServerConfig::doc_bytes`]).
-    pub(crate) doc_bytes: usize,
-    /// Blob bytes, partial uploads, thumbnails and what is known of them.
-    pub(crate) blobs: Arc<dyn PhotoStore>,
-    /// Largest blob (see [`ServerConfig::max_blob_bytes`]).
-    pub(crate) max_blob_bytes: u64,
-    /// Blob bytes per device (see [`ServerConfig::blob_quota_bytes`]).
-    pub(crate) blob_quota_bytes: u64,
-    /// Uploads idle this long are ended (see [`ServerConfig::blob_upload_idle`]).
-    pub(crate) blob_upload_idle: Duration,
-    admission: Semaphore,
-    max_in_flight: usize,
-    queue_timeout: Duration,
-}
-
-impl App {
-    /// Shared state over `storage`, whose log ends at `log_end`.
-    pub(crate) fn new(
-        storage: Arc<dyn Storage>,
-        blobs: Arc<dyn PhotoStore>,
-        accounts: Arc<Accounts>,
-        config: &ServerConfig,
-        log_end: u64,
-    ) -> Self {
-        let max_in_flight = config.max_in_flight.max(1);
-        App {
-            storage,
-            cache: DocCache::new(config.cache_docs, config.cache_bytes),
-            locks: Arc::new(DocLocks::default()),
-            feed: FeedCache::new(config.feed_cache_bytes),
-            accounts,
-            enrolments: Budgets::new(
-                config.enroll_attempts_per_minute,
-                config.enroll_failures_per_minute,
-            ),
-            trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
-            connections: Arc::new(ConnectionCaps::new(
-                config.max_connections,
-                config.max_connections_per_address,
-            )),
-            metrics_connections: Arc::new(ConnectionCaps::new(
-                METRICS_CONNECTIONS,
-                METRICS_CONNECTIONS,
-            )),
-            header_timeout: config.header_timeout,
-            stall_timeout: config.stall_timeout,
-            enroll_body_bytes: config.enroll_body_bytes,
-            visible_body_bytes: config.visible_body_bytes,
-            metrics_token: config.metrics_token.as_deref().map(metrics::token_hash),
-            metrics: Metrics::default(),
-            log_seq: AtomicU64::new(log_end),
-            doc_bytes: config.doc_bytes.min(fieldsync_core::limits::DOC_BYTES),
-            blobs,
-            max_blob_bytes: config.max_blob_bytes,
-            blob_quota_bytes: config.blob_quota_bytes,
-            blob_upload_idle: config.blob_upload_idle,
-            admission: Semaphore::new(max_in_flight),
-            max_in_flight,
-            queue_timeout: config.queue_timeout,
-        }
-    }
-
-    /// The server's epoch.
-    pub(crate) fn epoch(&self) -> &str {
-        self.storage.epoch()
-    }
-
-    /// Waits for a turn to handle a sync request (bounding the work, and memory, in flight).
-    pub(crate) async fn admit(&self) -> Result<SemaphorePermit<'_>, ServerError> {
-        match tokio::time::timeout(self.queue_timeout, self.admission.acquire()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_)) => Err(ServerError::Unavailable("the server is shutting down".into())),
-            Err(_) => Err(ServerError::Unavailable(format!(
-                "the server is busy: no turn within {:?}; retry later",
-                self.queue_timeout
-            ))),
-        }
-    }
-
-    /// Stops admitting requests (shutdown).
-    pub(crate) fn close(&self) {
-        self.admission.close();
-    }
-
-    /// Sync requests being handled.
-    pub(crate) fn in_flight(&self) -> usize {
-        self.max_in_flight.saturating_sub(self.admission.available_permits())
-    }
-
-    /// How the API's listener serves connections.
-    pub(crate) fn serve_limits(&self) -> serve::Limits {
-        serve::Limits {
-            caps: self.connections.clone(),
-            trusted: self.trusted_proxies.clone(),
-            header_timeout: self.header_timeout,
-            stall_timeout: self.stall_timeout,
-        }
-    }
-
-    /// How the `/metrics` listener serves connections: the same timeouts, its own caps.
-    pub(crate) fn metrics_limits(&self) -> serve::Limits {
-        serve::Limits { caps: self.metrics_connections.clone(), ..self.serve_limits() }
-    }
-}
-
-/// Connections open at once on the `/metrics` listener (a scraper or two).
-const METRICS_CONNECTIONS: usize = 16;
+use self::error::error_response;
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     error_response(

@@ -11,13 +11,13 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use fieldsync_core::protocol::{SyncRequest, SyncResponse, VERSION, limits};
 
+use super::App;
+use super::auth::{self, Caller};
+use super::envelope::{self, check_actor};
+use super::error::ServerError;
 use crate::documents::push;
-use crate::feed;
 use crate::feed::cursor::Cursor;
-use crate::http::App;
-use crate::http::auth::{self, Caller};
-use crate::http::envelope;
-use crate::http::error::ServerError;
+use crate::feed::{self, Reader};
 
 /// Checks the fields of a request against the protocol's rules and limits.
 pub(crate) fn check(req: &SyncRequest) -> Result<(), ServerError> {
@@ -69,32 +69,6 @@ pub(crate) fn check(req: &SyncRequest) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// An actor id is 1 to 32 bytes.
-pub(crate) fn check_actor(actor: &[u8]) -> Result<(), ServerError> {
-    if actor.is_empty() || actor.len() > 32 {
-        return Err(ServerError::InvalidRequest(format!(
-            "the actor is {} bytes; it must be 1 to 32",
-            actor.len()
-        )));
-    }
-    Ok(())
-}
-
-/// Refuses a cursor past the end of the log.
-async fn check_not_ahead(app: &App, cursor: &Cursor, text: &str) -> Result<(), ServerError> {
-    let seq = cursor.seq();
-    if seq <= app.log_seq.load(Ordering::Acquire) {
-        return Ok(());
-    }
-    // The counter may lag a commit by an instant: ask the storage before refusing.
-    let end = app.storage.log_end().await?;
-    app.log_seq.fetch_max(end, Ordering::AcqRel);
-    if seq > end {
-        return Err(ServerError::CursorAhead { cursor: text.to_string(), end });
-    }
-    Ok(())
-}
-
 /// `POST /v1/sync`.
 pub(crate) async fn handle(
     State(app): State<Arc<App>>,
@@ -118,7 +92,7 @@ pub(crate) async fn handle(
             server: app.epoch().to_string(),
         });
     }
-    check_not_ahead(&app, &cursor, &req.cursor).await?;
+    feed::check_not_ahead(&app.docs, &cursor, &req.cursor).await?;
     let rescoped = issued_for.is_some_and(|v| v != view);
     if rescoped {
         cursor = Cursor::Start;
@@ -126,16 +100,10 @@ pub(crate) async fn handle(
     author.rights_changed = rescoped;
 
     let pushed = req.push.len();
-    let results = push::push(&app, req.push, Some(author)).await?;
-    let page = feed::pull(
-        &app,
-        cursor,
-        &req.actor,
-        &caller.profile,
-        &req.want,
-        feed::budget(req.page_bytes),
-    )
-    .await?;
+    let results = push::push(&app.docs, req.push, Some(author)).await?;
+    let reader = Reader { actor: &req.actor, profile: &caller.profile };
+    let page =
+        app.feed.pull(&app.docs, cursor, reader, &req.want, feed::budget(req.page_bytes)).await?;
     let bytes = page.data_bytes();
     let pulled = page.doc_count();
     app.metrics.docs_pulled.fetch_add(pulled as u64, Ordering::Relaxed);

@@ -12,10 +12,10 @@ use fieldsync_core::DocId;
 use fieldsync_core::policy::can_read;
 use fieldsync_core::protocol::{VERSION, VisibleRequest, VisibleResponse, limits};
 
-use crate::http::App;
-use crate::http::auth::Caller;
-use crate::http::envelope;
-use crate::http::error::ServerError;
+use super::App;
+use super::auth::Caller;
+use super::envelope;
+use super::error::ServerError;
 
 /// `POST /v1/visible`: which of the documents a device names it may not read now, with the
 /// profile it acts with (what a phone asks after its user's rights changed).
@@ -36,6 +36,7 @@ pub(crate) async fn handle(
         )));
     }
     let readable: HashSet<DocId> = app
+        .docs
         .storage
         .readers(req.ids.clone())
         .await?

@@ -10,7 +10,7 @@ use fieldsync_core::DocId;
 use fieldsync_core::model::{self, Record, validate};
 use fieldsync_core::policy::{self, Denied};
 
-use super::Author;
+use super::author::Author;
 use super::refusal::{Refusal, code};
 use super::view::AuthorView;
 use crate::isolate::isolate;

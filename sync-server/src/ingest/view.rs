@@ -10,9 +10,9 @@ use automerge::{Change, ChangeHash};
 use fieldsync_core::DocId;
 use fieldsync_core::model::Record;
 
-use super::read_checked;
+use super::loaded::Loaded;
+use super::read::read_checked;
 use super::refusal::{Refusal, code};
-use crate::documents::cache::Loaded;
 use crate::isolate::isolate;
 
 /// The author's view of one push.

@@ -9,9 +9,8 @@
 
 use fieldsync_core::policy::{Profile, can_read};
 
-use crate::http::App;
-use crate::http::error::ServerError;
-use crate::storage::StoredBlobRef;
+use super::PhotoResult;
+use crate::storage::{Storage, StoredBlobRef};
 
 /// The recorded references to one blob, and the devices that hold it.
 pub(crate) struct Access {
@@ -22,11 +21,11 @@ pub(crate) struct Access {
 impl Access {
     /// The references to `hash`, which `holders` hold.
     pub(crate) async fn of(
-        app: &App,
+        storage: &dyn Storage,
         hash: &str,
         holders: Vec<String>,
-    ) -> Result<Access, ServerError> {
-        Ok(Access { refs: app.storage.blob_refs(hash.to_string()).await?, holders })
+    ) -> PhotoResult<Access> {
+        Ok(Access { refs: storage.blob_refs(hash.to_string()).await?, holders })
     }
 
     /// A reference `device` added itself with this size: it may upload the blob, or prove it

@@ -6,12 +6,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::PhotoMeta;
-use crate::storage::sqlite::sql_size;
+use crate::storage::sqlite::columns::{sql_size, to_u64};
 use crate::storage::{StorageError, StorageResult};
-
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
 
 /// One device's upload of a blob, under way.
 #[derive(Debug, Clone, PartialEq, Eq)]

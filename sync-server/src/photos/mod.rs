@@ -10,19 +10,20 @@
 
 pub(crate) mod access;
 pub mod challenge;
+mod error;
 mod fs;
 mod meta;
 pub(crate) mod refs;
+pub(crate) mod service;
 mod thumbnail;
 
 use std::pin::Pin;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::StatusCode;
-use fieldsync_core::protocol::blob_codes as codes;
+use bytes::Bytes;
 use futures_util::Stream;
 
+pub use self::error::PhotoError;
 pub use self::fs::FsPhotoStore;
 use crate::storage::{BoxFuture, StorageError};
 
@@ -179,113 +180,6 @@ pub(crate) async fn end_idle_uploads(blobs: std::sync::Arc<dyn PhotoStore>, idle
             Ok(0) => {}
             Ok(n) => tracing::info!(ended = n, ?idle, "idle blob uploads ended"),
             Err(e) => tracing::warn!("ending idle blob uploads failed: {e}"),
-        }
-    }
-}
-
-/// Why a blob request was refused (the codes of `docs/blobs.md`).
-#[derive(Debug, thiserror::Error)]
-pub enum PhotoError {
-    /// No such blob for this device: missing, not readable by it, or not complete. One answer
-    /// for all three, word for word, so that a device learns nothing of blobs it may not read.
-    #[error("this device has no complete blob of this hash to read")]
-    NotFound {
-        /// The blob asked for.
-        hash: String,
-    },
-    /// No document this device changed references the blob with this size.
-    #[error(
-        "no document this device changed references blob {hash} of {size} bytes: sync the \
-         record first"
-    )]
-    NotReferenced {
-        /// The blob.
-        hash: String,
-        /// The size the upload declares.
-        size: u64,
-    },
-    /// The device's stored bytes plus this blob exceed its quota.
-    #[error(
-        "this device stores {used} bytes of blobs; {size} more would pass its quota of {quota}"
-    )]
-    QuotaExceeded {
-        /// Bytes the device's uploads hold.
-        used: u64,
-        /// The blob's size.
-        size: u64,
-        /// The quota.
-        quota: u64,
-    },
-    /// The blob, or one request, is over a limit.
-    #[error("{0}")]
-    TooLarge(String),
-    /// The bytes received do not hash to the blob's name; all of them were discarded.
-    #[error("the {size} bytes received hash to {actual}, not {hash}; they were discarded")]
-    HashMismatch {
-        /// The blob's name.
-        hash: String,
-        /// What the bytes hash to.
-        actual: String,
-        /// Bytes received.
-        size: u64,
-    },
-    /// A range that is not one (no size, unparseable, empty blob): `400`.
-    #[error("{0}")]
-    BadRange(String),
-    /// A range that does not continue what is held or does not fit the blob: `416`.
-    #[error("{0}")]
-    RangeNotSatisfiable(String),
-    /// The blob is not an image the server could make a thumbnail of.
-    #[error("blob {hash} has no thumbnail: it is not an image the server reads")]
-    NoThumbnail {
-        /// The blob.
-        hash: String,
-    },
-    /// The device's reference gives the blob a media type that is not a photo's.
-    #[error(
-        "this device's record gives blob {hash} the media type {media_type:?}; a photo is one \
-         of {}: it is neither uploaded nor proven",
-        fieldsync_core::protocol::PHOTO_MEDIA_TYPES.join(", ")
-    )]
-    UnsupportedMediaType {
-        /// The blob.
-        hash: String,
-        /// The media type the reference gives (at most 100 characters of it).
-        media_type: String,
-    },
-    /// A proof that is not one (its nonce is forged, another device's or expired; a digest
-    /// that is not 32 bytes): `400 invalid_request`, whatever the blob.
-    #[error("{0}")]
-    BadProof(String),
-    /// Storing or reading failed.
-    #[error("{0}")]
-    Storage(#[from] StorageError),
-}
-
-impl PhotoError {
-    /// The HTTP status and the protocol's error code.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            PhotoError::NotFound { .. } => (StatusCode::NOT_FOUND, codes::NOT_FOUND),
-            PhotoError::NotReferenced { .. } => (StatusCode::CONFLICT, codes::NOT_REFERENCED),
-            PhotoError::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, codes::QUOTA_EXCEEDED),
-            PhotoError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE),
-            PhotoError::HashMismatch { .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, codes::HASH_MISMATCH)
-            }
-            PhotoError::BadRange(_) => (StatusCode::BAD_REQUEST, codes::INVALID_RANGE),
-            PhotoError::RangeNotSatisfiable(_) => {
-                (StatusCode::RANGE_NOT_SATISFIABLE, codes::INVALID_RANGE)
-            }
-            PhotoError::NoThumbnail { .. } => (StatusCode::NOT_FOUND, codes::NO_THUMBNAIL),
-            PhotoError::UnsupportedMediaType { .. } => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, codes::UNSUPPORTED_MEDIA_TYPE)
-            }
-            PhotoError::BadProof(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            PhotoError::Storage(StorageError::Closed) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-            }
-            PhotoError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }

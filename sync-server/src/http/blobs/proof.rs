@@ -1,5 +1,6 @@
 //! Proving a photo is here without sending it (`docs/blobs.md`, "Proving a photo is here"):
-//! `GET /v1/blobs/{hash}/challenge` and `POST /v1/blobs/{hash}/proof`.
+//! `GET /v1/blobs/{hash}/challenge` and `POST /v1/blobs/{hash}/proof` (`Photos::challenge`,
+//! `Photos::prove`).
 //!
 //! A challenge is answered to any device that references the blob itself, whether or not the
 //! server holds the blob; a proof's answer is the device's status, word for word the same when
@@ -13,16 +14,13 @@ use axum::body::Body;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
-use fieldsync_core::protocol::{BlobChallenge, BlobProof, VERSION, is_photo_media_type, limits};
-use rand::RngCore;
+use fieldsync_core::protocol::{BlobProof, limits};
 
-use super::{checked, not_found, status_of, unsupported};
+use super::checked;
 use crate::http::App;
 use crate::http::auth::Caller;
 use crate::http::envelope;
 use crate::http::error::ServerError;
-use crate::photos::access::Access;
-use crate::photos::{PhotoError, Possession, challenge as nonce};
 
 /// The `size` a challenge is asked for (`?size={bytes}`), if the query gives one.
 fn size_param(query: Option<&str>) -> Result<Option<u64>, ServerError> {
@@ -51,24 +49,7 @@ pub(crate) async fn challenge(
 ) -> Result<Response, ServerError> {
     checked(&hash)?;
     let wanted = size_param(query.as_deref())?;
-    let device = caller.device.id.as_str();
-    let access = Access::of(&app, &hash, Vec::new()).await?;
-    let own = match wanted {
-        Some(size) => access.own(device, size),
-        None => access.any_own(device),
-    };
-    let Some(own) = own else { return Err(not_found(&hash)) };
-    if !is_photo_media_type(&own.media_type) {
-        return Err(unsupported(&hash, &own.media_type));
-    }
-    let size = own.size;
-    let mut random = [0u8; 16];
-    rand::rng().fill_bytes(&mut random);
-    let key = app.blobs.challenge_key();
-    let now = fieldsync_core::time::now_ms();
-    let nonce = nonce::issue(&key, device, &hash, size, now, random);
-    let ranges = nonce::ranges(&nonce, size);
-    let challenge = BlobChallenge { v: VERSION, hash, size, nonce, ranges };
+    let challenge = app.photos.challenge(&caller.device.id, hash, wanted).await?;
     envelope::answer(challenge, 0).await
 }
 
@@ -106,34 +87,11 @@ pub(crate) async fn proof(
     checked(&hash)?;
     let proof: BlobProof = envelope::decode_small(&body)?;
     envelope::check_version(proof.v)?;
-    let device = caller.device.id.clone();
-    let key = app.blobs.challenge_key();
-    let now = fieldsync_core::time::now_ms();
-    let size = nonce::open(&key, &device, &hash, &proof.nonce, now)
-        .map_err(|e| PhotoError::BadProof(e.to_string()))?;
-    if proof.digest.len() != 32 {
-        return Err(PhotoError::BadProof(format!(
-            "a digest is the 32 bytes of a SHA-256, not {} bytes",
-            proof.digest.len()
-        ))
-        .into());
-    }
-    let access = Access::of(&app, &hash, Vec::new()).await?;
-    let Some(own) = access.own(&device, size) else { return Err(not_found(&hash)) };
-    if !is_photo_media_type(&own.media_type) {
-        return Err(unsupported(&hash, &own.media_type));
-    }
-    let ranges = nonce::ranges(&proof.nonce, size);
-    let possession = Possession {
-        hash: hash.clone(),
-        size,
-        device,
-        nonce: proof.nonce,
-        ranges,
-        digest: proof.digest,
-    };
-    app.blobs.prove(possession).await?;
-    status_of(&app, &caller, &hash).await
+    let status = app
+        .photos
+        .prove(&caller.device.id, &caller.profile, &hash, proof.nonce, proof.digest)
+        .await?;
+    envelope::answer(status, 0).await
 }
 
 #[cfg(test)]

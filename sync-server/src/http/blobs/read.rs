@@ -15,26 +15,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::protocol::is_photo_media_type;
 
-use super::{checked, not_found};
+use super::checked;
 use crate::http::App;
 use crate::http::auth::Caller;
 use crate::http::error::ServerError;
-use crate::photos::access::Access;
-use crate::photos::{PhotoError, PhotoMeta};
+use crate::photos::PhotoError;
 
 /// What a stored file may do in a browser: nothing.
 const SANDBOX: &str = "default-src 'none'; sandbox";
-
-/// The complete blob `hash` if `caller` may read it; otherwise the answer for a missing blob.
-async fn readable(app: &App, caller: &Caller, hash: &str) -> Result<PhotoMeta, ServerError> {
-    checked(hash)?;
-    let state = app.blobs.state(hash.to_string(), caller.device.id.clone()).await?;
-    let access = Access::of(app, hash, state.holders).await?;
-    match state.blob {
-        Some(m) if access.may_read(&caller.profile, m.size) => Ok(m),
-        _ => Err(not_found(hash)),
-    }
-}
 
 /// The inclusive byte range a `Range` header asks of a blob of `size` bytes: `bytes=first-`,
 /// `bytes=first-last` (a last past the end means the end) or `bytes=-suffix`; one range only.
@@ -80,7 +68,8 @@ pub(crate) async fn get(
     Path(hash): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
-    let m = readable(&app, &caller, &hash).await?;
+    checked(&hash)?;
+    let m = app.photos.readable(&caller.device.id, &caller.profile, &hash).await?;
     let range = match headers.get(header::RANGE) {
         None => None,
         Some(v) => {
@@ -91,7 +80,7 @@ pub(crate) async fn get(
         }
     };
     let (first, last) = range.unwrap_or((0, m.size - 1));
-    let stream = app.blobs.read(hash.clone(), first, last).await?;
+    let stream = app.photos.read(hash.clone(), first, last).await?;
     let mut response = Response::new(Body::from_stream(stream));
     *response.status_mut() =
         if range.is_some() { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
@@ -117,15 +106,11 @@ pub(crate) async fn thumbnail(
     Extension(caller): Extension<Caller>,
     Path(hash): Path<String>,
 ) -> Result<Response, ServerError> {
-    readable(&app, &caller, &hash).await?;
-    match app.blobs.thumbnail(hash.clone()).await? {
-        Some(jpeg) => {
-            let mut response = jpeg.into_response();
-            protect(response.headers_mut(), "image/jpeg");
-            Ok(response)
-        }
-        None => Err(PhotoError::NoThumbnail { hash }.into()),
-    }
+    checked(&hash)?;
+    app.photos.readable(&caller.device.id, &caller.profile, &hash).await?;
+    let mut response = app.photos.thumbnail(hash).await?.into_response();
+    protect(response.headers_mut(), "image/jpeg");
+    Ok(response)
 }
 
 #[cfg(test)]

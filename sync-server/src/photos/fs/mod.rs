@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 

@@ -2,6 +2,7 @@
 //! (group commit, see [`writer`]) and a pool of read-only connections used from tokio's blocking
 //! threads, so async workers never wait on SQLite.
 
+pub(crate) mod columns;
 mod read;
 mod refusals;
 pub(crate) mod schema;
@@ -22,11 +23,6 @@ use super::{
 };
 use crate::config::Durability;
 use fieldsync_core::poison::Recover;
-
-/// A size as SQLite stores it (a size past `i64::MAX` is no real blob's; it stays unusable).
-pub(crate) fn sql_size(size: u64) -> i64 {
-    i64::try_from(size).unwrap_or(i64::MAX)
-}
 
 /// The server's storage in one SQLite file.
 #[derive(Clone)]

@@ -7,14 +7,15 @@ use std::sync::Mutex;
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::Kind;
+use fieldsync_core::poison::Recover;
 use rusqlite::{Connection, OptionalExtension};
 
+use super::columns::{audience_at, doc_id, to_u64};
 use super::schema;
 use crate::storage::{
     Audience, CatchUpPage, DocMeta, LogItem, LogPage, LogRecord, StorageError, StorageResult,
     StoredBlobRef, StoredDoc, WholeDoc,
 };
-use fieldsync_core::poison::Recover;
 
 /// Idle reader connections kept open.
 const IDLE_READERS: usize = 4;
@@ -58,29 +59,6 @@ impl Readers {
         }
         result
     }
-}
-
-fn doc_id(bytes: &[u8]) -> StorageResult<DocId> {
-    DocId::from_slice(bytes).map_err(|e| StorageError::Corrupt(e.to_string()))
-}
-
-/// The audience of a document from its `kind, scope, created_by, participants` columns,
-/// starting at column `at`.
-fn audience_at(r: &rusqlite::Row<'_>, at: usize) -> StorageResult<Audience> {
-    let kind: String = r.get(at)?;
-    let kind = Kind::from_str(&kind)
-        .map_err(|_| StorageError::Corrupt(format!("a document has unknown kind {kind:?}")))?;
-    let participants: String = r.get(at + 3)?;
-    Ok(Audience {
-        kind,
-        scope: r.get(at + 1)?,
-        created_by: r.get(at + 2)?,
-        participants: participants.lines().map(str::to_string).collect(),
-    })
-}
-
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
 }
 
 /// The row and metadata of a document.

@@ -8,8 +8,8 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use super::columns::sql_size;
 use super::refusals;
-use super::sql_size;
 use crate::storage::{
     BlobRef, Committed, DocBytes, DocWrite, Refused, StorageError, StorageResult,
 };
