@@ -1,6 +1,8 @@
 //! The fieldsync-server binary: `serve` (the default) and administration subcommands on the
 //! same database.
 
+use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +10,7 @@ use std::process::ExitCode;
 mod admin;
 
 use admin::{Admin, CodeCommand, DeviceCommand, IssueArgs, UserCommand};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use fieldsync_core::limits;
 use fieldsync_server::config::{
     DEFAULT_BLOB_QUOTA_BYTES, DEFAULT_BLOB_UPLOAD_IDLE, DEFAULT_DATA_DIR,
@@ -33,10 +35,45 @@ struct Cli {
     /// Directory of the server's database (created on first start).
     #[arg(long, env = "FIELDSYNC_DATA", default_value = DEFAULT_DATA_DIR, global = true)]
     data: PathBuf,
+    /// How log lines are written to stderr: text (coloured only on a terminal, never with
+    /// NO_COLOR set) or json, one object a line, for log shippers.
+    #[arg(long, env = "FIELDSYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text,
+          global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
     serve: ServeArgs,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per event (timestamp, level, fields, target, span).
+    Json,
+}
+
+/// Whether text logs are coloured: only on a terminal, and never when `NO_COLOR` is set
+/// (no-color.org). Written to a file, a pipe or journald, escape codes would be noise.
+fn colour(terminal: bool, no_color: Option<OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// Logs to stderr (stdout carries what administration subcommands print), in `format`.
+/// Automerge instruments its loading and parsing with info-level spans: by default they are
+/// left out, or every document load would pay for a span.
+fn init_logs(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,automerge=warn"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs
+            .with_ansi(colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR")))
+            .init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,14 +291,7 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Automerge instruments its loading and parsing with info-level spans: by default they are
-    // left out, or every document load would pay for a span.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,automerge=warn")),
-        )
-        .init();
+    init_logs(cli.log_format);
     let result = match cli.command {
         None => run(serve(config(cli.data, &cli.serve))),
         Some(Command::Serve(args)) => run(serve(config(cli.data, &args))),
@@ -368,6 +398,21 @@ mod tests {
         ] {
             assert!(serve(&[bad]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn logs_are_text_or_json_and_coloured_only_on_a_terminal() {
+        let format = |args: &[&str]| {
+            Cli::try_parse_from([&["fieldsync-server"], args].concat()).map(|c| c.log_format)
+        };
+        assert_eq!(format(&[]).unwrap(), LogFormat::Text);
+        assert_eq!(format(&["--log-format", "json"]).unwrap(), LogFormat::Json);
+        assert_eq!(format(&["user", "list", "--log-format=json"]).unwrap(), LogFormat::Json);
+        assert!(format(&["--log-format", "xml"]).is_err());
+        assert!(colour(true, None));
+        assert!(!colour(false, None), "a file, a pipe or journald gets no escape codes");
+        assert!(!colour(true, Some("1".into())), "NO_COLOR");
+        assert!(colour(true, Some("".into())), "an empty NO_COLOR does not count");
     }
 
     #[test]
