@@ -38,5 +38,5 @@ pub use feed::cursor;
 pub use http::error::{self, ServerError};
 pub use photos::{FsPhotoStore, PhotoStore};
 pub use server::{Listeners, RunningServer, Server};
-pub use storage::{SqliteStorage, Storage};
+pub use storage::{AccountStorage, BlobStorage, DocumentStorage, SqliteStorage, Storage};
 pub use transport::InProcessTransport;

@@ -65,28 +65,24 @@ impl Server {
             source,
         })?;
         let path = config.db_path();
-        let data = config.data_dir.clone();
         let durability = config.durability;
-        let (storage, blobs, accounts) = tokio::task::spawn_blocking(move || {
-            // The storage first: it creates or upgrades the schema the others use.
-            let storage = SqliteStorage::open(path.clone(), durability)?;
-            let blobs = FsPhotoStore::open(&data, &path, durability)?;
-            Ok::<_, ServerError>((storage, blobs, Accounts::open(&path)?))
-        })
-        .await
-        .map_err(|e| ServerError::Internal(format!("opening storage failed: {e}")))??;
-        Server::with_storage(Arc::new(storage), Arc::new(blobs), Arc::new(accounts), config).await
+        let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(path, durability))
+            .await
+            .map_err(|e| ServerError::Internal(format!("opening storage failed: {e}")))??;
+        let storage: Arc<dyn Storage> = Arc::new(storage);
+        let photos = FsPhotoStore::open(&config.data_dir, storage.clone()).await?;
+        Server::with_storage(storage, Arc::new(photos), config).await
     }
 
-    /// A server over any storage and blob store backends, with its accounts.
+    /// A server over any storage backend (users, devices and codes included) and photo store.
     pub async fn with_storage(
         storage: Arc<dyn Storage>,
-        blobs: Arc<dyn PhotoStore>,
-        accounts: Arc<Accounts>,
+        photos: Arc<dyn PhotoStore>,
         config: &ServerConfig,
     ) -> Result<Server, ServerError> {
         let log_end = storage.log_end().await?;
-        let app = Arc::new(App::new(storage, blobs, accounts, config, log_end));
+        let accounts = Arc::new(Accounts::new(storage.clone())?);
+        let app = Arc::new(App::new(storage, photos, accounts, config, log_end));
         let router = http::router(app.clone());
         Ok(Server { app, router })
     }

@@ -10,7 +10,7 @@ use axum::response::Response;
 use fieldsync_core::policy::Profile;
 use fieldsync_core::protocol::{DeviceInfo, VERSION};
 
-use crate::accounts::{AccountError, Device, secret};
+use crate::accounts::{self, AccountError, Device, secret};
 use crate::http::App;
 use crate::http::envelope;
 use crate::http::error::ServerError;
@@ -91,11 +91,8 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ServerError> {
 
 /// Finds the device behind the request's token.
 pub(crate) async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ServerError> {
-    let token = bearer(headers)?.to_string();
-    let accounts = app.accounts.clone();
-    let found = tokio::task::spawn_blocking(move || accounts.authenticate(&token))
-        .await
-        .map_err(|e| ServerError::Internal(format!("authentication task failed: {e}")))??;
+    let token = bearer(headers)?;
+    let found = accounts::authenticate(app.storage(), token).await?;
     let found = found.ok_or_else(|| {
         unauthorized("unknown_token", "this token belongs to no device; enrol the phone again")
     })?;

@@ -14,6 +14,7 @@ use fieldsync_core::protocol::{EnrollRequest, EnrollResponse, VERSION};
 use super::App;
 use super::envelope;
 use super::error::ServerError;
+use crate::accounts;
 
 /// `POST /v1/enroll`.
 pub(crate) async fn handle(
@@ -31,17 +32,14 @@ pub(crate) async fn handle(
     let body = envelope::read_body_within(&parts.headers, body, app.enroll_body_bytes).await?;
     let req: EnrollRequest = envelope::decode_small(&body)?;
     envelope::check_version(req.v)?;
-    let accounts = app.accounts.clone();
-    let enrolled = tokio::task::spawn_blocking(move || {
-        accounts.enroll_keeping(
-            &req.code,
-            &req.device_name,
-            req.actor.as_deref(),
-            req.keep_user.as_deref(),
-        )
-    })
-    .await
-    .map_err(|e| ServerError::Internal(format!("enrolment task failed: {e}")))?;
+    let enrolled = accounts::enroll(
+        app.storage(),
+        &req.code,
+        &req.device_name,
+        req.actor.as_deref(),
+        req.keep_user.as_deref(),
+    )
+    .await;
     let enrolled = match enrolled {
         Ok(e) => e,
         Err(e) => {

@@ -104,6 +104,11 @@ impl App {
         }
     }
 
+    /// Where everything is kept (the accounts domain works on it directly).
+    pub(crate) fn storage(&self) -> &dyn Storage {
+        self.docs.storage.as_ref()
+    }
+
     /// The server's epoch.
     pub(crate) fn epoch(&self) -> &str {
         self.docs.epoch()

@@ -1,18 +1,19 @@
-//! Blobs (photos): immutable bytes addressed by their SHA-256, uploaded in chunks with resume,
-//! verified on completion, stored once whoever uploads them, read by the devices that may read a
-//! document whose reference to them was added by a device that proved it holds the bytes
-//! (`docs/blobs.md`).
+//! Photos: immutable bytes addressed by their SHA-256 ("blobs" on the wire and in the
+//! storage), uploaded in chunks with resume, verified on completion, stored once whoever
+//! uploads them, read by the devices that may read a document whose reference to them was
+//! added by a device that proved it holds the bytes (`docs/blobs.md`).
 //!
-//! Where the bytes and what is known of them live is behind [`PhotoStore`]; the server's one
-//! implementation, [`FsPhotoStore`], keeps files beside the database and their metadata in it.
-//! Which documents reference a blob is the documents' storage's business (it is written with
-//! the documents: [`crate::storage::DocWrite::blobs`]).
+//! What a device may do and what it is told is `service` (who may, `access`; the sealed
+//! nonces of possession challenges, [`challenge`]). Where the bytes live is behind
+//! [`PhotoStore`]; the server's one implementation, [`FsPhotoStore`], keeps files beside the
+//! database and what is known of them in the storage (`storage::BlobStorage`). Which documents
+//! reference a photo is written with the documents ([`crate::storage::DocWrite::blobs`]),
+//! from what `refs` finds in a record.
 
 pub(crate) mod access;
 pub mod challenge;
 mod error;
 mod fs;
-mod meta;
 pub(crate) mod refs;
 pub(crate) mod service;
 mod thumbnail;

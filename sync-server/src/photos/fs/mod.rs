@@ -1,4 +1,5 @@
-//! Blobs as files beside the database, their metadata in it (`docs/blobs.md`, "Server storage"):
+//! Photos as files beside the database, what is known of them in it (`docs/blobs.md`, "Server
+//! storage"; the metadata through `storage::BlobStorage`):
 //!
 //! ```text
 //! <data>/blobs/ab/abcdef…             complete, verified blobs
@@ -24,31 +25,24 @@
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
-use super::meta::{self, Upload};
 use super::thumbnail;
 use super::{
     ByteStream, Chunk, PhotoError, PhotoMeta, PhotoResult, PhotoState, PhotoStore, Possession,
     io_error,
 };
-use crate::config::Durability;
 use crate::locks::Locks;
-use crate::storage::{BoxFuture, StorageError, StorageResult};
-use fieldsync_core::poison::Recover;
+use crate::storage::{BoxFuture, Storage, StorageError, StoredBlob, Upload};
 
 /// Bytes read from a file at a time (hashing, downloads).
 const PIECE_BYTES: usize = 64 * 1024;
 
-/// How long the metadata connection waits for the database's write lock.
-const BUSY_TIMEOUT_MS: u64 = 10_000;
-
-/// Blobs as files under `<data>/blobs`, metadata in the server's SQLite database.
+/// Photos as files under `<data>/blobs`, what is known of them in the server's storage.
 #[derive(Clone)]
 pub struct FsPhotoStore {
     inner: Arc<Inner>,
@@ -56,12 +50,12 @@ pub struct FsPhotoStore {
 
 struct Inner {
     root: PathBuf,
-    /// Seals possession challenges (see [`meta::challenge_key`]).
+    /// Seals possession challenges (see `BlobStorage::challenge_key`).
     challenge_key: [u8; 32],
-    db: Mutex<Connection>,
+    storage: Arc<dyn Storage>,
     locks: Arc<Locks<String>>,
     /// Thumbnails are made one at a time: decoding a large photo takes a few hundred MiB.
-    thumbnailing: Mutex<()>,
+    thumbnailing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for FsPhotoStore {
@@ -94,65 +88,75 @@ fn sha256_file(path: &Path) -> PhotoResult<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// Runs file work on a blocking thread.
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> PhotoResult<R> + Send + 'static,
+) -> PhotoResult<R> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageError::Corrupt(format!("blob task failed: {e}")))?
+}
+
+/// What a status answer says of a complete blob.
+fn blob_meta(b: StoredBlob) -> PhotoMeta {
+    PhotoMeta {
+        received: b.size,
+        hash: b.hash,
+        size: b.size,
+        media_type: b.media_type,
+        complete: true,
+        thumbnail: b.thumbnail,
+        uploaded_by: b.uploaded_by,
+    }
+}
+
+/// What a status answer says of an upload holding `received` bytes.
+fn upload_meta(u: &Upload, received: u64) -> PhotoMeta {
+    PhotoMeta {
+        hash: u.hash.clone(),
+        size: u.size,
+        media_type: u.media_type.clone(),
+        received,
+        complete: false,
+        thumbnail: false,
+        uploaded_by: u.device.clone(),
+    }
+}
+
 impl FsPhotoStore {
-    /// Opens the blob store of the data directory `data_dir`, whose database `db_path` the
-    /// documents' storage has created or upgraded already. Finishes what a crash interrupted:
-    /// uploads whose bytes were all held, or whose file was already in place, are verified and
-    /// recorded complete. Blocking.
-    pub fn open(data_dir: &Path, db_path: &Path, durability: Durability) -> StorageResult<Self> {
+    /// Opens the photo store of the data directory `data_dir`, whose metadata `storage` keeps.
+    /// Finishes what a crash interrupted: uploads whose bytes were all held, or whose file was
+    /// already in place, are verified and recorded complete.
+    pub async fn open(data_dir: &Path, storage: Arc<dyn Storage>) -> Result<Self, StorageError> {
         let root = data_dir.join("blobs");
         for dir in [root.clone(), root.join("partial"), root.join("thumbs")] {
             fs::create_dir_all(&dir)
                 .map_err(|source| StorageError::Io { path: dir.display().to_string(), source })?;
         }
-        let conn = Connection::open(db_path)?;
-        conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
-        let sync = match durability {
-            Durability::Normal => "NORMAL",
-            Durability::Full => "FULL",
-        };
-        conn.pragma_update(None, "synchronous", sync)?;
-        let challenge_key = meta::challenge_key(&conn)?;
+        let challenge_key = storage.challenge_key().await?;
         let store = FsPhotoStore {
             inner: Arc::new(Inner {
                 root,
                 challenge_key,
-                db: Mutex::new(conn),
+                storage,
                 locks: Arc::new(Locks::default()),
-                thumbnailing: Mutex::new(()),
+                thumbnailing: tokio::sync::Mutex::new(()),
             }),
         };
-        store.inner.recover().map_err(|e| match e {
+        store.inner.recover().await.map_err(|e| match e {
             PhotoError::Storage(s) => s,
             other => StorageError::Corrupt(other.to_string()),
         })?;
         Ok(store)
     }
 
-    /// The directory holding the blobs.
+    /// The directory holding the photos.
     pub fn root(&self) -> &Path {
         &self.inner.root
-    }
-
-    /// Runs `f` on a blocking thread.
-    fn blocking<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Inner) -> PhotoResult<R> + Send + 'static,
-    ) -> BoxFuture<'_, PhotoResult<R>> {
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || f(&inner))
-                .await
-                .map_err(|e| StorageError::Corrupt(format!("blob task failed: {e}")))?
-        })
     }
 }
 
 impl Inner {
-    fn db(&self) -> MutexGuard<'_, Connection> {
-        self.db.lock().recover()
-    }
-
     /// The partial file of one upload.
     fn partial(&self, upload: &Upload) -> PathBuf {
         self.root.join("partial").join(format!("{}.{}", upload.hash, upload.id))
@@ -171,71 +175,81 @@ impl Inner {
     }
 
     /// Bytes of an upload held on disk (its file's length, at most its size).
-    fn held(&self, upload: &Upload) -> PhotoResult<u64> {
-        let path = self.partial(upload);
-        match fs::metadata(&path) {
-            Ok(m) => Ok(m.len().min(upload.size)),
+    async fn held(&self, upload: &Upload) -> PhotoResult<u64> {
+        let (path, size) = (self.partial(upload), upload.size);
+        blocking(move || match fs::metadata(&path) {
+            Ok(m) => Ok(m.len().min(size)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
             Err(e) => Err(io_error(&path, e)),
-        }
+        })
+        .await
     }
 
     /// The complete blob `hash`, `device`'s upload of it (with `received` read from its file)
     /// and its holders.
-    fn state(&self, hash: &str, device: &str) -> PhotoResult<PhotoState> {
-        let (blob, upload, holders) = {
-            let db = self.db();
-            (meta::get(&db, hash)?, meta::upload(&db, hash, device)?, meta::holders(&db, hash)?)
-        };
-        let upload = match upload {
-            Some(u) => Some(u.meta(self.held(&u)?)),
+    async fn state(&self, hash: &str, device: &str) -> PhotoResult<PhotoState> {
+        let record = self.storage.blob_record(hash.to_string(), device.to_string()).await?;
+        let upload = match &record.upload {
+            Some(u) => Some(upload_meta(u, self.held(u).await?)),
             None => None,
         };
-        Ok(PhotoState { blob, upload, holders })
+        Ok(PhotoState { blob: record.blob.map(blob_meta), upload, holders: record.holders })
+    }
+
+    /// The complete blob `hash`.
+    async fn blob(&self, hash: &str) -> PhotoResult<Option<StoredBlob>> {
+        Ok(self.storage.blob(hash.to_string()).await?)
     }
 
     /// Makes the thumbnail of complete blob `hash` if it is still to be made (one at a time:
     /// decoding a large photo takes a few hundred MiB); returns whether the blob has one.
-    fn make_thumbnail(&self, hash: &str) -> PhotoResult<bool> {
-        let made = || Ok(meta::get(&self.db(), hash)?.is_some_and(|m| m.thumbnail));
+    async fn make_thumbnail(&self, hash: &str) -> PhotoResult<bool> {
+        let pending = || self.storage.thumbnail_pending(hash.to_string());
         // Made already (the common case): no wait behind another photo's decoding.
-        if !meta::thumbnail_pending(&self.db(), hash)? {
-            return made();
+        if !pending().await? {
+            return Ok(self.blob(hash).await?.is_some_and(|b| b.thumbnail));
         }
-        let _one = self.thumbnailing.lock().recover();
-        if !meta::thumbnail_pending(&self.db(), hash)? {
-            return made();
+        let _one = self.thumbnailing.lock().await;
+        if !pending().await? {
+            return Ok(self.blob(hash).await?.is_some_and(|b| b.thumbnail));
         }
-        let source = self.complete(hash);
-        let thumbnail = thumbnail::make(&source).map_err(io(&source))?;
-        if let Some(jpeg) = &thumbnail {
-            self.write_thumb(hash, jpeg)?;
-        }
-        meta::thumbnail_made(&self.db(), hash, thumbnail.is_some())?;
-        tracing::debug!(hash, thumbnail = thumbnail.is_some(), "thumbnail made");
-        Ok(thumbnail.is_some())
-    }
-
-    /// Writes a thumbnail under a temporary name, syncs it, renames it into place.
-    fn write_thumb(&self, hash: &str, jpeg: &[u8]) -> PhotoResult<()> {
-        let path = self.thumb(hash);
-        let tmp = path.with_extension("jpg.tmp");
-        let mut file = File::create(&tmp).map_err(io(&tmp))?;
-        file.write_all(jpeg).and_then(|()| file.sync_all()).map_err(io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io(&path))?;
-        sync_dir(&self.root.join("thumbs"))
+        let (source, target) = (self.complete(hash), self.thumb(hash));
+        let thumbs = self.root.join("thumbs");
+        let made = blocking(move || {
+            let thumbnail = thumbnail::make(&source).map_err(io(&source))?;
+            if let Some(jpeg) = &thumbnail {
+                write_thumb(&target, &thumbs, jpeg)?;
+            }
+            Ok(thumbnail.is_some())
+        })
+        .await?;
+        self.storage.thumbnail_made(hash.to_string(), made).await?;
+        tracing::debug!(hash, thumbnail = made, "thumbnail made");
+        Ok(made)
     }
 
     /// Opens a complete blob at `first`.
-    fn open_at(&self, hash: &str, first: u64) -> PhotoResult<File> {
-        if meta::get(&self.db(), hash)?.is_none() {
+    async fn open_at(&self, hash: &str, first: u64) -> PhotoResult<File> {
+        if self.blob(hash).await?.is_none() {
             return Err(PhotoError::NotFound { hash: hash.to_string() });
         }
         let path = self.complete(hash);
-        let mut file = File::open(&path).map_err(io(&path))?;
-        file.seek(SeekFrom::Start(first)).map_err(io(&path))?;
-        Ok(file)
+        blocking(move || {
+            let mut file = File::open(&path).map_err(io(&path))?;
+            file.seek(SeekFrom::Start(first)).map_err(io(&path))?;
+            Ok(file)
+        })
+        .await
     }
+}
+
+/// Writes a thumbnail under a temporary name, syncs it, renames it into place.
+fn write_thumb(path: &Path, dir: &Path, jpeg: &[u8]) -> PhotoResult<()> {
+    let tmp = path.with_extension("jpg.tmp");
+    let mut file = File::create(&tmp).map_err(io(&tmp))?;
+    file.write_all(jpeg).and_then(|()| file.sync_all()).map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    sync_dir(dir)
 }
 
 /// Reads up to `left` bytes of `file` in pieces, each on a blocking thread.
@@ -276,25 +290,22 @@ fn stream(file: File, left: u64) -> ByteStream {
 
 impl PhotoStore for FsPhotoStore {
     fn state(&self, hash: String, device: String) -> BoxFuture<'_, PhotoResult<PhotoState>> {
-        self.blocking(move |s| s.state(&hash, &device))
+        Box::pin(async move { self.inner.state(&hash, &device).await })
     }
 
     fn write(&self, chunk: Chunk) -> BoxFuture<'_, PhotoResult<PhotoMeta>> {
         Box::pin(async move {
             let turn = self.inner.locks.lock(chunk.hash.clone()).await;
-            let hash = chunk.hash.clone();
-            let m = self
-                .blocking(move |s| {
-                    let _turn = turn;
-                    s.write(&chunk)
-                })
-                .await?;
+            let m = self.inner.write(&chunk).await;
+            drop(turn);
+            let m = m?;
             if m.complete && !m.thumbnail {
                 // After the answer: the uploader does not wait for it (a request for the
                 // thumbnail meanwhile makes it itself).
                 let inner = self.inner.clone();
-                tokio::task::spawn_blocking(move || {
-                    if let Err(e) = inner.make_thumbnail(&hash) {
+                let hash = chunk.hash;
+                tokio::spawn(async move {
+                    if let Err(e) = inner.make_thumbnail(&hash).await {
                         tracing::warn!(hash, "making a thumbnail failed: {e}");
                     }
                 });
@@ -305,48 +316,39 @@ impl PhotoStore for FsPhotoStore {
 
     fn prove(&self, possession: Possession) -> BoxFuture<'_, PhotoResult<bool>> {
         Box::pin(async move {
-            let turn = self.inner.locks.lock(possession.hash.clone()).await;
-            self.blocking(move |s| {
-                let _turn = turn;
-                s.prove(&possession)
-            })
-            .await
+            let _turn = self.inner.locks.lock(possession.hash.clone()).await;
+            self.inner.prove(&possession).await
         })
     }
 
     fn read(&self, hash: String, first: u64, last: u64) -> BoxFuture<'_, PhotoResult<ByteStream>> {
         Box::pin(async move {
-            let file = self.blocking(move |s| s.open_at(&hash, first)).await?;
+            let file = self.inner.open_at(&hash, first).await?;
             Ok(stream(file, last + 1 - first))
         })
     }
 
     fn end_idle_uploads(&self, idle: Duration) -> BoxFuture<'_, PhotoResult<usize>> {
         Box::pin(async move {
-            let uploads = self.blocking(|s| Ok(meta::uploads(&s.db())?)).await?;
+            let uploads = self.inner.storage.uploads().await?;
             let mut ended = 0;
             for upload in uploads {
                 // The blob's lock: a chunk being written now is not ended under it.
-                let turn = self.inner.locks.lock(upload.hash.clone()).await;
-                let done = self
-                    .blocking(move |s| {
-                        let _turn = turn;
-                        s.end_if_idle(&upload, idle)
-                    })
-                    .await?;
-                ended += usize::from(done);
+                let _turn = self.inner.locks.lock(upload.hash.clone()).await;
+                ended += usize::from(self.inner.end_if_idle(&upload, idle).await?);
             }
             Ok(ended)
         })
     }
 
     fn thumbnail(&self, hash: String) -> BoxFuture<'_, PhotoResult<Option<Vec<u8>>>> {
-        self.blocking(move |s| {
-            if meta::get(&s.db(), &hash)?.is_none() || !s.make_thumbnail(&hash)? {
+        Box::pin(async move {
+            let s = &self.inner;
+            if s.blob(&hash).await?.is_none() || !s.make_thumbnail(&hash).await? {
                 return Ok(None);
             }
             let path = s.thumb(&hash);
-            fs::read(&path).map(Some).map_err(io(&path))
+            blocking(move || fs::read(&path).map(Some).map_err(io(&path))).await
         })
     }
 

@@ -6,10 +6,10 @@ use std::io::{self, Read, Seek, SeekFrom};
 
 use fieldsync_core::protocol::possession_digest;
 
-use super::{Inner, io};
+use super::{Inner, blocking, io};
 use crate::photos::challenge::same;
-use crate::photos::meta::{self, Proof};
 use crate::photos::{PhotoResult, Possession};
+use crate::storage::Proof;
 
 /// Endless zeros that can be sought in: the stand-in hashed when there is no blob to check
 /// against, so that such an answer takes about as long as a real check.
@@ -31,30 +31,31 @@ impl Seek for Zeros {
 impl Inner {
     /// Checks `p` against the complete blob; records its device a holder (its upload under
     /// way, if any, ends) when it matches. The caller holds the blob's lock.
-    pub(super) fn prove(&self, p: &Possession) -> PhotoResult<bool> {
-        let blob = meta::get(&self.db(), &p.hash)?.filter(|b| b.size == p.size);
-        let matches = match blob {
-            Some(_) => {
-                let path = self.complete(&p.hash);
+    pub(super) async fn prove(&self, p: &Possession) -> PhotoResult<bool> {
+        let blob = self.blob(&p.hash).await?.filter(|b| b.size == p.size);
+        let path = blob.map(|_| self.complete(&p.hash));
+        let (nonce, ranges, answer) = (p.nonce.clone(), p.ranges.clone(), p.digest.clone());
+        let matches = blocking(move || match path {
+            Some(path) => {
                 let mut file = File::open(&path).map_err(io(&path))?;
-                let digest =
-                    possession_digest(&p.nonce, &p.ranges, &mut file).map_err(io(&path))?;
-                same(&digest, &p.digest)
+                let digest = possession_digest(&nonce, &ranges, &mut file).map_err(io(&path))?;
+                Ok(same(&digest, &answer))
             }
             None => {
-                let _ = possession_digest(&p.nonce, &p.ranges, &mut Zeros);
-                false
+                let _ = possession_digest(&nonce, &ranges, &mut Zeros);
+                Ok(false)
             }
-        };
+        })
+        .await?;
         if !matches {
             tracing::info!(hash = p.hash, device = p.device, "a possession proof did not hold");
             return Ok(false);
         }
-        let under_way = meta::upload(&self.db(), &p.hash, &p.device)?;
+        let under_way = self.storage.upload(p.hash.clone(), p.device.clone()).await?;
         if let Some(upload) = under_way {
-            self.drop_upload(&upload)?;
+            self.drop_upload(&upload).await?;
         }
-        meta::hold(&self.db(), &p.hash, &p.device, Proof::Challenge)?;
+        self.storage.hold(p.hash.clone(), p.device.clone(), Proof::Challenge).await?;
         tracing::info!(hash = p.hash, device = p.device, "a device proved it holds a blob");
         Ok(true)
     }

@@ -14,7 +14,7 @@ use super::columns::{audience_at, doc_id, to_u64};
 use super::schema;
 use crate::storage::{
     Audience, CatchUpPage, DocMeta, LogItem, LogPage, LogRecord, StorageError, StorageResult,
-    StoredBlobRef, StoredDoc, WholeDoc,
+    StoredDoc, WholeDoc,
 };
 
 /// Idle reader connections kept open.
@@ -293,26 +293,6 @@ pub(crate) fn doc_ids(conn: &Connection) -> StorageResult<Vec<DocId>> {
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         out.push(doc_id(r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?)?);
-    }
-    Ok(out)
-}
-
-pub(crate) fn blob_refs(conn: &Connection, hash: &str) -> StorageResult<Vec<StoredBlobRef>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT d.doc_id, d.kind, d.scope, d.created_by, d.participants, r.size, r.media_type, \
-         r.device FROM blob_refs r JOIN docs d ON d.id = r.doc WHERE r.hash = ?1",
-    )?;
-    let mut rows = stmt.query([hash])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        let device: String = r.get(7)?;
-        out.push(StoredBlobRef {
-            doc: doc_id(r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?)?,
-            audience: audience_at(r, 1)?,
-            size: to_u64(r.get(5)?),
-            media_type: r.get(6)?,
-            device: (!device.is_empty()).then_some(device),
-        });
     }
     Ok(out)
 }
