@@ -1,50 +1,14 @@
-//! The storage conformance suite: what every [`Storage`] backend must do, run against SQLite in
-//! `cargo test` and, later, against PostgreSQL. A backend's test calls [`run_all`] with a
-//! function that makes a fresh, empty storage.
-//!
-//! Storage does not parse Automerge, so the suite uses made-up bytes.
+//! The documents' part of the conformance suite: writes and the log, pages, audiences,
+//! refusals, closing.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::any::Any;
 use std::collections::HashSet;
-use std::future::Future;
-use std::sync::Arc;
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::Kind;
 
-use super::{BlobRef, DocBytes, DocWrite, NewChange, Refused, Storage, StorageError};
-
-/// Something to keep alive while the storage is used (a temporary directory, a database).
-pub type Guard = Box<dyn Any + Send>;
-
-/// Runs every check, each on a fresh storage from `make`.
-pub async fn run_all<F, Fut>(make: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = (Guard, Arc<dyn Storage>)>,
-{
-    macro_rules! check {
-        ($name:ident) => {{
-            let (_guard, s) = make().await;
-            tracing::info!(check = stringify!($name), "storage conformance");
-            $name(s.as_ref()).await;
-            s.close().await;
-        }};
-    }
-    check!(empty_storage);
-    check!(create_append_compact);
-    check!(conflicts_change_nothing);
-    check!(one_failing_write_spares_the_batch);
-    check!(seqs_increase_under_concurrency);
-    check!(log_pages_skip_an_actor_and_respect_the_budget);
-    check!(refusals_are_listed_once_per_document_device_and_code);
-    check!(catch_up_pages_documents_in_order);
-    check!(whole_reads_in_order_within_budget);
-    check!(audiences_follow_the_writes);
-    check!(blob_refs_follow_the_writes);
-    check!(close_refuses_writes);
-}
+use super::futures_join;
+use crate::storage::{DocBytes, DocWrite, NewChange, Refused, Storage, StorageError};
 
 /// A made-up change of `doc` number `n`.
 pub fn change(doc: DocId, n: u32, actor: u8) -> NewChange {
@@ -205,30 +169,6 @@ pub async fn seqs_increase_under_concurrency(s: &dyn Storage) {
     assert_eq!(first.len() + rest.len(), log.len());
 }
 
-/// Polls futures together on the current task (a group commit only happens when several are
-/// queued at once) and returns their outputs in order.
-async fn futures_join<F: Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pending: Vec<_> = futs.map(|f| Some(Box::pin(f))).collect();
-    let mut results: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut all = true;
-        for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
-            if let Some(f) = slot {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        *result = Some(v);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => all = false,
-                }
-            }
-        }
-        if all { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
-    })
-    .await;
-    results.into_iter().map(Option::unwrap).collect()
-}
-
 pub async fn log_pages_skip_an_actor_and_respect_the_budget(s: &dyn Storage) {
     let a = DocId::random();
     let b = DocId::random();
@@ -352,59 +292,6 @@ pub async fn audiences_follow_the_writes(s: &dyn Storage) {
         log.iter().all(|e| e.audience == whole[0].audience),
         "the log reads the current audience"
     );
-}
-
-/// A reference to a made-up blob `n` of `size` bytes.
-pub fn blob_ref(n: u8, size: u64, added_by: Option<&str>) -> BlobRef {
-    BlobRef {
-        hash: hex::encode([n]).repeat(32),
-        size,
-        media_type: "image/jpeg".into(),
-        added_by: added_by.map(str::to_string),
-    }
-}
-
-/// A document's blob references commit with it; later writes keep who added a reference,
-/// add new ones with their device, drop those no longer listed, or (`None`) leave them.
-pub async fn blob_refs_follow_the_writes(s: &dyn Storage) {
-    let (a, b) = (DocId::random(), DocId::random());
-    let mut wa = sample_write(a, None, 1);
-    wa.blobs = Some(vec![blob_ref(1, 10, Some("dev-a")), blob_ref(2, 20, Some("dev-a"))]);
-    let mut wb = sample_write(b, None, 1);
-    wb.blobs = Some(vec![blob_ref(1, 10, None)]);
-    for r in s.commit(vec![wa, wb]).await.unwrap() {
-        r.unwrap();
-    }
-    let hash1 = blob_ref(1, 0, None).hash;
-    let mut refs = s.blob_refs(hash1.clone()).await.unwrap();
-    refs.sort_by_key(|r| r.doc != a);
-    assert_eq!(refs.len(), 2, "{refs:?}");
-    assert_eq!((refs[0].doc, refs[0].size, refs[0].device.as_deref()), (a, 10, Some("dev-a")));
-    assert_eq!((refs[1].doc, refs[1].device.as_deref()), (b, None));
-    assert_eq!(refs[0].media_type, "image/jpeg");
-    assert_eq!(refs[0].audience.scope, "jl/changchun/grid-07");
-
-    // `None`: unchanged. Then blob 2 goes, blob 3 comes from another device, blob 1 stays
-    // with the device that added it.
-    s.commit(vec![sample_write(a, Some(1), 1)]).await.unwrap().pop().unwrap().unwrap();
-    assert_eq!(s.blob_refs(blob_ref(2, 0, None).hash).await.unwrap().len(), 1);
-    let mut wa = sample_write(a, Some(2), 1);
-    wa.blobs = Some(vec![blob_ref(1, 10, None), blob_ref(3, 30, Some("dev-b"))]);
-    s.commit(vec![wa]).await.unwrap().pop().unwrap().unwrap();
-    assert!(s.blob_refs(blob_ref(2, 0, None).hash).await.unwrap().is_empty());
-    let three = s.blob_refs(blob_ref(3, 0, None).hash).await.unwrap();
-    assert_eq!(three.len(), 1);
-    assert_eq!((three[0].doc, three[0].device.as_deref()), (a, Some("dev-b")));
-    let one = s.blob_refs(hash1.clone()).await.unwrap();
-    assert!(one.iter().any(|r| r.doc == a && r.device.as_deref() == Some("dev-a")), "{one:?}");
-    assert_eq!(one.len(), 2);
-
-    // A write that fails leaves the references as they were.
-    let mut stale = sample_write(a, Some(1), 1);
-    stale.blobs = Some(vec![]);
-    assert!(s.commit(vec![stale]).await.unwrap().pop().unwrap().is_err());
-    assert_eq!(s.blob_refs(hash1).await.unwrap().len(), 2);
-    assert!(s.blob_refs("00".repeat(32)).await.unwrap().is_empty());
 }
 
 pub async fn close_refuses_writes(s: &dyn Storage) {
