@@ -204,13 +204,18 @@ impl Inner {
     /// Makes the thumbnail of complete blob `hash` if it is still to be made (one at a time:
     /// decoding a large photo takes a few hundred MiB); returns whether the blob has one.
     async fn make_thumbnail(&self, hash: &str) -> PhotoResult<bool> {
-        let pending = || self.storage.thumbnail_pending(hash.to_string());
         // Made already (the common case): no wait behind another photo's decoding.
-        if !pending().await? {
+        if !self.storage.thumbnail_pending(hash.to_string()).await? {
             return Ok(self.blob(hash).await?.is_some_and(|b| b.thumbnail));
         }
+        self.make_pending_thumbnail(hash).await
+    }
+
+    /// [`Inner::make_thumbnail`] of a blob whose thumbnail was pending a moment ago (one just
+    /// completed): checked again only once its turn to decode has come.
+    async fn make_pending_thumbnail(&self, hash: &str) -> PhotoResult<bool> {
         let _one = self.thumbnailing.lock().await;
-        if !pending().await? {
+        if !self.storage.thumbnail_pending(hash.to_string()).await? {
             return Ok(self.blob(hash).await?.is_some_and(|b| b.thumbnail));
         }
         let (source, target) = (self.complete(hash), self.thumb(hash));
@@ -305,7 +310,7 @@ impl PhotoStore for FsPhotoStore {
                 let inner = self.inner.clone();
                 let hash = chunk.hash;
                 tokio::spawn(async move {
-                    if let Err(e) = inner.make_thumbnail(&hash).await {
+                    if let Err(e) = inner.make_pending_thumbnail(&hash).await {
                         tracing::warn!(hash, "making a thumbnail failed: {e}");
                     }
                 });
