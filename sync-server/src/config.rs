@@ -43,10 +43,10 @@ pub const DEFAULT_ENROLL_BODY_BYTES: usize = 4 * 1024;
 /// Largest `POST /v1/visible` body on the wire: 1,000 document ids (18 bytes each in CBOR,
 /// incompressible) and the envelope.
 pub const DEFAULT_VISIBLE_BODY_BYTES: usize = 64 * 1024;
-/// Enrolment attempts one client address may make per minute, whatever their outcome. A town
+/// Enrollment attempts one client address may make per minute, whatever their outcome. A town
 /// enrolling its phones in one morning behind one address makes a few a minute.
 pub const DEFAULT_ENROLL_ATTEMPTS_PER_MINUTE: u32 = 600;
-/// Failed enrolment attempts (malformed, unknown, used, expired or revoked codes, or a code of
+/// Failed enrollment attempts (malformed, unknown, used, expired or revoked codes, or a code of
 /// a disabled user) one client address may make per minute.
 pub const DEFAULT_ENROLL_FAILURES_PER_MINUTE: u32 = 20;
 
@@ -149,10 +149,10 @@ pub struct ServerConfig {
     pub enroll_body_bytes: usize,
     /// Largest `POST /v1/visible` body on the wire (`413 too_large` past it).
     pub visible_body_bytes: usize,
-    /// Enrolment attempts one client address may make per minute, whatever their outcome
+    /// Enrollment attempts one client address may make per minute, whatever their outcome
     /// (`429 rate_limited` past it).
     pub enroll_attempts_per_minute: u32,
-    /// Failed enrolment attempts one client address may make per minute (`429 rate_limited`
+    /// Failed enrollment attempts one client address may make per minute (`429 rate_limited`
     /// past it, until the budget refills).
     pub enroll_failures_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client; from any

@@ -53,7 +53,7 @@ impl Endpoint {
 }
 
 /// Decodes `body` as `endpoint` does and runs the checks it makes before storage is touched:
-/// the envelope, the version, the fields and limits, the cursor, the enrolment code, and for
+/// the envelope, the version, the fields and limits, the cursor, the enrollment code, and for
 /// each document the start of ingestion (the change chunks of a push, the sync message of a
 /// reconcile). A refused request is the error the client gets; a document whose bytes fail is
 /// refused on its own, as the server does, and counted in the answer: `(documents, refused)`.

@@ -86,7 +86,7 @@ enum Command {
     /// Users: add, list, change scopes.
     #[command(subcommand)]
     User(UserCommand),
-    /// Enrolment codes: issue one for a user (`enroll-code <user>` works as `enroll-code issue
+    /// Enrollment codes: issue one for a user (`enroll-code <user>` works as `enroll-code issue
     /// <user>`), list them, withdraw one.
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     EnrollCode {
@@ -186,7 +186,7 @@ struct ServeArgs {
           default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS as u64,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections_per_address: u64,
-    /// Largest enrolment request body, in bytes (`413 too_large` past it).
+    /// Largest enrollment request body, in bytes (`413 too_large` past it).
     #[arg(long, env = "FIELDSYNC_ENROLL_BODY_BYTES", default_value_t = DEFAULT_ENROLL_BODY_BYTES as u64,
           value_parser = clap::value_parser!(u64).range(512..=65_536))]
     enroll_body_bytes: u64,
@@ -196,12 +196,12 @@ struct ServeArgs {
           default_value_t = DEFAULT_VISIBLE_BODY_BYTES as u64,
           value_parser = clap::value_parser!(u64).range(24_576..=8_388_608))]
     visible_body_bytes: u64,
-    /// Enrolment attempts one client address may make per minute, whatever their outcome.
+    /// Enrollment attempts one client address may make per minute, whatever their outcome.
     #[arg(long, env = "FIELDSYNC_ENROLL_ATTEMPTS_PER_MINUTE",
           default_value_t = DEFAULT_ENROLL_ATTEMPTS_PER_MINUTE,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     enroll_attempts_per_minute: u32,
-    /// Failed enrolment attempts (bad, used, expired or revoked codes) one client address may
+    /// Failed enrollment attempts (bad, used, expired or revoked codes) one client address may
     /// make per minute; past it the address waits until the budget refills.
     #[arg(long, env = "FIELDSYNC_ENROLL_FAILURES_PER_MINUTE",
           default_value_t = DEFAULT_ENROLL_FAILURES_PER_MINUTE,
@@ -347,7 +347,7 @@ mod tests {
     }
 
     #[test]
-    fn connection_and_enrolment_limits_are_serve_options() {
+    fn connection_and_enrollment_limits_are_serve_options() {
         let serve = |args: &[&str]| {
             let cli = Cli::try_parse_from([&["fieldsync-server"], args].concat())?;
             Ok::<_, clap::Error>(config(cli.data, &cli.serve))

@@ -97,7 +97,7 @@ impl Server {
         InProcessTransport::new(self.router())
     }
 
-    /// Its users, devices and enrolment codes.
+    /// Its users, devices and enrollment codes.
     pub fn accounts(&self) -> Arc<Accounts> {
         self.app.accounts.clone()
     }

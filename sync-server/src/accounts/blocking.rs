@@ -150,7 +150,7 @@ impl Accounts {
         self.run(|s| codes::issue_code(s, user, issued_by, valid))
     }
 
-    /// Enrolment codes, newest first: of `user` only if given; unused ones only unless `all`.
+    /// Enrollment codes, newest first: of `user` only if given; unused ones only unless `all`.
     pub fn codes(&self, user: Option<&str>, all: bool) -> Result<Vec<CodeInfo>, AccountError> {
         self.run(|s| codes::codes(s, user, all))
     }

@@ -1,4 +1,4 @@
-//! Enrolment codes: issuing one (who may, for whom), and what operators see of them and how
+//! Enrollment codes: issuing one (who may, for whom), and what operators see of them and how
 //! they withdraw one. Codes are stored only as hashes, so a code is shown by a short id: the
 //! first 8 hex digits of its stored hash. That is enough to tell an operator's codes apart and
 //! to name one, and too little to find the code from it (2^18 codes share each id, far more
@@ -20,7 +20,7 @@ const ID_HEX: usize = 8;
 /// Where a code is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeState {
-    /// It would enrol a device now.
+    /// It would enroll a device now.
     Unused,
     /// It enrolled a device.
     Used,
@@ -41,12 +41,12 @@ impl fmt::Display for CodeState {
     }
 }
 
-/// An enrolment code as an operator sees it (never the code itself).
+/// An enrollment code as an operator sees it (never the code itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeInfo {
     /// Its short id (8 hex digits of its stored hash).
     pub id: String,
-    /// The user it enrols a device for.
+    /// The user it enrolls a device for.
     pub user: String,
     /// Who issued it.
     pub issued_by: String,
@@ -133,7 +133,7 @@ pub(crate) async fn issue_code(
     Ok(IssuedCode { code, expires_at })
 }
 
-/// Enrolment codes, newest first: of `user` only if given; unused ones only unless `all`.
+/// Enrollment codes, newest first: of `user` only if given; unused ones only unless `all`.
 pub(crate) async fn codes(
     storage: &dyn Storage,
     user: Option<&str>,
@@ -175,7 +175,7 @@ pub(crate) async fn revoke_code(
 async fn find(storage: &dyn Storage, id_or_code: &str) -> Result<StoredCode, AccountError> {
     if let Ok(canonical) = secret::normalize_code(id_or_code) {
         let found = storage.code(secret::hash(&canonical)).await?;
-        return found.ok_or_else(|| invalid("no such enrolment code"));
+        return found.ok_or_else(|| invalid("no such enrollment code"));
     }
     let mut prefix = [0u8; ID_HEX / 2];
     if id_or_code.len() != ID_HEX || hex::decode_to_slice(id_or_code, &mut prefix).is_err() {
@@ -187,7 +187,7 @@ async fn find(storage: &dyn Storage, id_or_code: &str) -> Result<StoredCode, Acc
     let mut found = storage.codes_with_prefix(prefix.to_vec()).await?;
     match found.len() {
         1 => Ok(found.remove(0)),
-        0 => Err(invalid(format!("no enrolment code has the id {id_or_code}"))),
+        0 => Err(invalid(format!("no enrollment code has the id {id_or_code}"))),
         n => Err(invalid(format!("{n} codes have the id {id_or_code}; name the code itself"))),
     }
 }
@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(a.enroll(&expired, "x", None).unwrap_err().code(), "code_expired");
         let ids: Vec<String> = a.codes(None, true).unwrap().into_iter().map(|c| c.id).collect();
         let absent = ["00000000", "11111111"].into_iter().find(|i| !ids.iter().any(|x| x == i));
-        assert!(a.revoke_code(absent.unwrap()).unwrap_err().to_string().contains("no enrolment"));
+        assert!(a.revoke_code(absent.unwrap()).unwrap_err().to_string().contains("no enrollment"));
         assert!(a.revoke_code("zz").unwrap_err().to_string().contains("neither"));
         assert!(a.revoke_code("ABCDE-FGHJK").unwrap_err().to_string().contains("no such"));
     }

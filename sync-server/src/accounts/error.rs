@@ -9,20 +9,20 @@ pub enum AccountError {
     /// An argument breaks a rule (a user id, scopes, a patrol kind, an unknown user or device).
     #[error("{0}")]
     Invalid(String),
-    /// An enrolment code that is not 10 letters and digits.
+    /// An enrollment code that is not 10 letters and digits.
     #[error("{0}")]
     MalformedCode(String),
     /// No code has this hash.
-    #[error("no such enrolment code; ask for a new one")]
+    #[error("no such enrollment code; ask for a new one")]
     CodeUnknown,
     /// An operator withdrew the code (or disabled its user) before it was used.
-    #[error("this enrolment code was withdrawn by an operator; ask for a new one")]
+    #[error("this enrollment code was withdrawn by an operator; ask for a new one")]
     CodeRevoked,
     /// The code enrolled a device already.
-    #[error("this enrolment code was used already; ask for a new one")]
+    #[error("this enrollment code was used already; ask for a new one")]
     CodeUsed,
     /// The code's time ran out.
-    #[error("this enrolment code has expired; ask for a new one")]
+    #[error("this enrollment code has expired; ask for a new one")]
     CodeExpired,
     /// The user is disabled: their devices and codes are refused.
     #[error(
@@ -36,7 +36,7 @@ pub enum AccountError {
     /// A good code of another user than the one whose unsynced work the phone holds; the code
     /// stays unused.
     #[error(
-        "this code enrols another user than {keep}, whose work on the phone is not synced; the \
+        "this code enrolls another user than {keep}, whose work on the phone is not synced; the \
          code was not used"
     )]
     OtherUser {
@@ -69,7 +69,7 @@ impl AccountError {
         }
     }
 
-    /// Whether this is a code that did not work (what an enrolment failure budget counts).
+    /// Whether this is a code that did not work (what an enrollment failure budget counts).
     pub fn is_failed_code(&self) -> bool {
         matches!(
             self,

@@ -1,4 +1,4 @@
-//! Users, their enrolled devices and enrolment codes: what the admin CLI manages and what every
+//! Users, their enrolled devices and enrollment codes: what the admin CLI manages and what every
 //! request is authenticated against. The rules are here (ids and scopes checked, who may issue
 //! a code, what makes a code work, which actor a device gets, only hashes of codes and tokens
 //! kept); what is stored, and atomically, is the storage's (`storage::AccountStorage`).
@@ -39,7 +39,7 @@ pub struct User {
     /// When the user was added, ms since the Unix epoch.
     pub created_at: i64,
     /// When an operator disabled the user, if they are disabled now: their devices are
-    /// refused and their codes do not enrol.
+    /// refused and their codes do not enroll.
     pub disabled_at: Option<i64>,
 }
 
@@ -115,7 +115,7 @@ mod tests {
     }
 
     #[test]
-    fn a_code_enrols_once_and_the_token_finds_the_device() {
+    fn a_code_enrolls_once_and_the_token_finds_the_device() {
         let (_dir, a) = open();
         a.add_user("res-1", Role::Resident, None, &["jl/cc/grid-01".into()]).unwrap();
         let issued = a.issue_code("res-1", &admin(), Duration::from_secs(60)).unwrap();

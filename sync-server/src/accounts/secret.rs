@@ -1,4 +1,4 @@
-//! Enrolment codes, bearer tokens and ids: how they are made, written, checked and hashed.
+//! Enrollment codes, bearer tokens and ids: how they are made, written, checked and hashed.
 //!
 //! Codes are for people to type: ten characters of Crockford's base32 (50 random bits), shown as
 //! `ABCDE-FGHJK`; case, dashes and spaces are ignored and the look-alikes O, I and L read as 0, 1
@@ -17,7 +17,7 @@ pub(crate) const CODE_CHARS: usize = 10;
 /// Hex digits in a token.
 pub(crate) const TOKEN_HEX: usize = 64;
 
-/// A new enrolment code, as shown to people.
+/// A new enrollment code, as shown to people.
 pub(crate) fn new_code() -> String {
     let mut bytes = [0u8; CODE_CHARS];
     rand::rng().fill_bytes(&mut bytes);

@@ -1,7 +1,7 @@
 //! Users: added with a role and scopes (checked here), listed, given other scopes; and stopped.
 //! An operator disables a user, and every device of theirs is refused (`403 user_disabled`)
 //! from its next request on — authentication reads the user's state on every request, nothing
-//! is cached — and their unused enrolment codes are withdrawn. Enabling the user lets their
+//! is cached — and their unused enrollment codes are withdrawn. Enabling the user lets their
 //! devices in again (a device revoked on its own stays revoked); codes withdrawn stay
 //! withdrawn, so a code handed out before the user was stopped cannot come back to life: the
 //! operator issues a new one.

@@ -65,7 +65,7 @@ fn unauthorized(code: &'static str, message: impl Into<String>) -> ServerError {
 /// The token of an `Authorization: Bearer <token>` header, checked for form.
 pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ServerError> {
     let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
-        unauthorized("missing_token", "send `Authorization: Bearer <token>` from enrolment")
+        unauthorized("missing_token", "send `Authorization: Bearer <token>` from enrollment")
     })?;
     let value = value
         .to_str()
@@ -94,13 +94,13 @@ pub(crate) async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, Ser
     let token = bearer(headers)?;
     let found = accounts::authenticate(app.storage(), token).await?;
     let found = found.ok_or_else(|| {
-        unauthorized("unknown_token", "this token belongs to no device; enrol the phone again")
+        unauthorized("unknown_token", "this token belongs to no device; enroll the phone again")
     })?;
     if let Some(at) = found.device.revoked_at {
         return Err(ServerError::Forbidden {
             code: "device_revoked",
             message: format!(
-                "this device was revoked on {}; what it saved stays on the phone; enrol again",
+                "this device was revoked on {}; what it saved stays on the phone; enroll again",
                 fieldsync_core::time::format_ms(at)
             ),
         });

@@ -1,4 +1,4 @@
-//! How many enrolment attempts one client address may make: two budgets counted together.
+//! How many enrollment attempts one client address may make: two budgets counted together.
 //!
 //! - **All attempts**, generous: a town enrolling its phones one morning behind one carrier
 //!   NAT or one reverse proxy makes a few a minute; the budget is hundreds.
@@ -35,7 +35,7 @@ type Plain = governor::middleware::NoOpMiddleware<<DefaultClock as Clock>::Insta
 /// How often the state of addresses with full budgets is dropped.
 const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
-/// The enrolment budgets of every client address.
+/// The enrollment budgets of every client address.
 pub(crate) struct Budgets {
     attempts: Limiter<Plain>,
     failures: Limiter<StateInformationMiddleware>,
@@ -86,11 +86,11 @@ impl Budgets {
         if let Some(until) = self.blocked.lock().recover().get(&key).copied()
             && until > now
         {
-            return Err(rate_limited("failed enrolment codes", until - now));
+            return Err(rate_limited("failed enrollment codes", until - now));
         }
         self.attempts.check_key(&key).map_err(|not_until| {
             rate_limited(
-                "enrolment attempts",
+                "enrollment attempts",
                 not_until.wait_time_from(self.attempts.clock().now()),
             )
         })
@@ -164,7 +164,7 @@ mod tests {
             b.failed(a);
         }
         let e = b.admit(a).unwrap_err();
-        assert!(e.to_string().contains("failed enrolment codes"), "{e}");
+        assert!(e.to_string().contains("failed enrollment codes"), "{e}");
         b.admit(IpAddr::from([10, 0, 0, 2])).unwrap();
     }
 

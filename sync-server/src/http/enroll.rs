@@ -27,7 +27,7 @@ pub(crate) async fn handle(
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     let client = app.trusted_proxies.client(peer, request.headers());
-    app.enrolments.admit(client)?;
+    app.enrollments.admit(client)?;
     let (parts, body) = request.into_parts();
     let body = envelope::read_body_within(&parts.headers, body, app.enroll_body_bytes).await?;
     let req: EnrollRequest = envelope::decode_small(&body)?;
@@ -44,7 +44,7 @@ pub(crate) async fn handle(
         Ok(e) => e,
         Err(e) => {
             if e.is_failed_code() {
-                app.enrolments.failed(client);
+                app.enrollments.failed(client);
             }
             return Err(e.into());
         }

@@ -15,7 +15,7 @@ use crate::http::error::ServerError;
 /// Bodies up to this size are decoded and encoded in place; larger ones on a blocking thread.
 const INLINE_BYTES: usize = 32 * 1024;
 
-/// What the small messages (an enrolment, a visible request) may inflate to: 1,000 document
+/// What the small messages (an enrollment, a visible request) may inflate to: 1,000 document
 /// ids are 18 KiB.
 const SMALL_INFLATED_BYTES: usize = 64 * 1024;
 
@@ -90,7 +90,7 @@ pub(crate) fn decode_now<T: DeserializeOwned>(body: &[u8]) -> Result<T, ServerEr
     decode_limited(body, limits::INFLATED_BYTES)
 }
 
-/// Decodes a small message (an enrolment, a visible request) in place: it may inflate to
+/// Decodes a small message (an enrollment, a visible request) in place: it may inflate to
 /// [`SMALL_INFLATED_BYTES`] at most.
 pub(crate) fn decode_small<T: DeserializeOwned>(body: &[u8]) -> Result<T, ServerError> {
     decode_limited(body, SMALL_INFLATED_BYTES)

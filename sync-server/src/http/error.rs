@@ -48,7 +48,7 @@ pub enum ServerError {
         /// The server's epoch.
         server: String,
     },
-    /// The request would undo something the client asked to keep (an enrolment code of
+    /// The request would undo something the client asked to keep (an enrollment code of
     /// another user while the phone holds unsynced work: `other_user`).
     #[error("{message}")]
     Conflict {
@@ -64,7 +64,7 @@ pub enum ServerError {
     #[error("{0}")]
     Unavailable(String),
     /// No valid credentials: missing or malformed `Authorization`, unknown token, malformed
-    /// enrolment code.
+    /// enrollment code.
     #[error("{message}")]
     Unauthorized {
         /// The protocol's error code, e.g. `missing_token`.

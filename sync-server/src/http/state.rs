@@ -1,5 +1,5 @@
 //! The state every handler shares: the domain's parts (documents, the feed, accounts, photos)
-//! and what the HTTP layer keeps itself (admission of requests, enrolment budgets, client
+//! and what the HTTP layer keeps itself (admission of requests, enrollment budgets, client
 //! addresses, connection caps, timeouts, body limits, counters).
 
 use std::sync::Arc;
@@ -27,12 +27,12 @@ pub(crate) struct App {
     pub(crate) docs: Documents,
     /// Pages of the log for each device, with its sealed segments compressed once.
     pub(crate) feed: Feed,
-    /// Users, devices, enrolment codes.
+    /// Users, devices, enrollment codes.
     pub(crate) accounts: Arc<Accounts>,
     /// Photos: their bytes, uploads, thumbnails, who may use them.
     pub(crate) photos: Photos,
-    /// Enrolment attempts per client address.
-    pub(crate) enrolments: Budgets,
+    /// Enrollment attempts per client address.
+    pub(crate) enrollments: Budgets,
     /// Proxies whose forwarding headers name the client.
     pub(crate) trusted_proxies: TrustedProxies,
     /// Open connections of the API's listener.
@@ -79,7 +79,7 @@ impl App {
             docs: Documents::new(storage, cache, doc_bytes, log_end),
             feed: Feed::new(config.feed_cache_bytes),
             accounts,
-            enrolments: Budgets::new(
+            enrollments: Budgets::new(
                 config.enroll_attempts_per_minute,
                 config.enroll_failures_per_minute,
             ),

@@ -8,7 +8,7 @@ use fieldsync_core::policy::Profile;
 pub(crate) struct Author {
     /// The device id (written into the log).
     pub(crate) device: String,
-    /// The Automerge actor assigned to the device at enrolment.
+    /// The Automerge actor assigned to the device at enrollment.
     pub(crate) actor: Vec<u8>,
     /// Its user's profile now.
     pub(crate) profile: Profile,

@@ -83,7 +83,7 @@ impl Device {
     /// A resident's phone (reads only its own reports).
     fn resident(ts: &TestServer, user: &str) -> Device {
         let phone = Phone::new(user);
-        enrol_as(ts.running.server(), &phone, Role::Resident, None, &[GRID]);
+        enroll_as(ts.running.server(), &phone, Role::Resident, None, &[GRID]);
         let token = ts.token_for(&phone.actor());
         Device { phone, token }
     }
@@ -91,7 +91,7 @@ impl Device {
     /// A phone of `user`, enrolled with `role` in `scope`.
     fn enrolled(ts: &TestServer, user: &str, role: Role, scope: &str) -> Device {
         let phone = Phone::new(user);
-        enrol_as(ts.running.server(), &phone, role, None, &[scope]);
+        enroll_as(ts.running.server(), &phone, role, None, &[scope]);
         let token = ts.token_for(&phone.actor());
         Device { phone, token }
     }

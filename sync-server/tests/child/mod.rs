@@ -72,10 +72,10 @@ pub fn admin(data: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Enrols a phone writing as `actor` for `user` the way an operator does: `user add` and
+/// Enrolls a phone writing as `actor` for `user` the way an operator does: `user add` and
 /// `enroll-code` with the binary on the server's data directory, then `POST /v1/enroll` keeping
 /// the phone's actor. Returns the device's token.
-pub async fn enrol(url: &str, data: &Path, user: &str, actor: Vec<u8>) -> String {
+pub async fn enroll(url: &str, data: &Path, user: &str, actor: Vec<u8>) -> String {
     use fieldsync_core::protocol;
     admin(data, &["user", "add", user, "--role", "dispatcher", "--scope", "jl"]);
     let code = admin(data, &["enroll-code", user]);

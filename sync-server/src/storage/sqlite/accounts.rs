@@ -1,4 +1,4 @@
-//! The SQL of accounts (tables `users`, `devices`, `enrol_codes`, schema versions 2 and 6):
+//! The SQL of accounts (tables `users`, `devices`, `enroll_codes`, schema versions 2, 6 and 7):
 //! reads on a reader connection, writes as jobs of the writer thread (each in its own
 //! transaction, see `writer::in_transaction`).
 
@@ -104,7 +104,7 @@ pub(crate) fn disable_user(
     }
     let codes_withdrawn = conn
         .prepare_cached(
-            "UPDATE enrol_codes SET revoked_at = ?2 WHERE user_id = ?1 AND used_at IS NULL \
+            "UPDATE enroll_codes SET revoked_at = ?2 WHERE user_id = ?1 AND used_at IS NULL \
              AND revoked_at IS NULL AND expires_at > ?2",
         )?
         .execute(params![id, at])?;
@@ -126,7 +126,7 @@ pub(crate) fn enable_user(conn: &Connection, id: &str, at: i64) -> StorageResult
 
 pub(crate) fn add_code(conn: &Connection, c: &NewCode) -> StorageResult<()> {
     conn.prepare_cached(
-        "INSERT INTO enrol_codes (code_hash, user_id, issued_by, issued_at, expires_at) \
+        "INSERT INTO enroll_codes (code_hash, user_id, issued_by, issued_at, expires_at) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![c.hash, c.user, c.issued_by, c.issued_at, c.expires_at])?;
@@ -135,14 +135,14 @@ pub(crate) fn add_code(conn: &Connection, c: &NewCode) -> StorageResult<()> {
 
 pub(crate) fn code_by_hash(conn: &Connection, hash: &[u8]) -> StorageResult<Option<StoredCode>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {CODE_COLUMNS} FROM enrol_codes WHERE code_hash = ?1"))?
+        .prepare_cached(&format!("SELECT {CODE_COLUMNS} FROM enroll_codes WHERE code_hash = ?1"))?
         .query_row([hash], code)
         .optional()?)
 }
 
 pub(crate) fn codes(conn: &Connection, user: Option<&str>) -> StorageResult<Vec<StoredCode>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {CODE_COLUMNS} FROM enrol_codes WHERE (?1 IS NULL OR user_id = ?1) \
+        "SELECT {CODE_COLUMNS} FROM enroll_codes WHERE (?1 IS NULL OR user_id = ?1) \
          ORDER BY issued_at DESC, code_hash"
     ))?;
     let rows = stmt.query_map(params![user], code)?;
@@ -154,7 +154,7 @@ pub(crate) fn codes_with_prefix(
     prefix: &[u8],
 ) -> StorageResult<Vec<StoredCode>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {CODE_COLUMNS} FROM enrol_codes WHERE substr(code_hash, 1, ?2) = ?1 \
+        "SELECT {CODE_COLUMNS} FROM enroll_codes WHERE substr(code_hash, 1, ?2) = ?1 \
          ORDER BY code_hash"
     ))?;
     let len = i64::try_from(prefix.len()).unwrap_or(i64::MAX);
@@ -165,7 +165,7 @@ pub(crate) fn codes_with_prefix(
 pub(crate) fn revoke_code(conn: &Connection, hash: &[u8], at: i64) -> StorageResult<bool> {
     let n = conn
         .prepare_cached(
-            "UPDATE enrol_codes SET revoked_at = coalesce(revoked_at, ?2) WHERE code_hash = ?1",
+            "UPDATE enroll_codes SET revoked_at = coalesce(revoked_at, ?2) WHERE code_hash = ?1",
         )?
         .execute(params![hash, at])?;
     Ok(n == 1)
@@ -222,7 +222,7 @@ pub(crate) fn enroll(conn: &Connection, e: &Enrollment) -> StorageResult<()> {
     let changed = |what: &str| Err(StorageError::Changed(what.to_string()));
     let used = conn
         .prepare_cached(
-            "UPDATE enrol_codes SET used_at = ?2, device_id = ?3 \
+            "UPDATE enroll_codes SET used_at = ?2, device_id = ?3 \
              WHERE code_hash = ?1 AND user_id = ?4 AND used_at IS NULL AND revoked_at IS NULL \
              AND expires_at > ?2 AND NOT EXISTS \
              (SELECT 1 FROM users u WHERE u.user_id = ?4 AND u.disabled_at IS NOT NULL)",

@@ -11,7 +11,7 @@ use crate::config::Durability;
 use crate::storage::{StorageError, StorageResult};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 6;
+pub(crate) const VERSION: i64 = 7;
 
 /// Upgrade steps: `UPGRADES[n]` takes a database from version `n` to `n + 1`.
 const UPGRADES: &[&str] = &[
@@ -21,6 +21,7 @@ const UPGRADES: &[&str] = &[
     include_str!("sql/v4.sql"),
     include_str!("sql/v5.sql"),
     include_str!("sql/v6.sql"),
+    include_str!("sql/v7.sql"),
 ];
 
 /// Page cache of one reader connection, in KiB.
@@ -165,5 +166,46 @@ mod tests {
                 upgraded.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
             assert_eq!(version, VERSION);
         }
+    }
+
+    #[test]
+    fn the_codes_of_a_version_6_database_are_enrollment_codes_after_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for step in &UPGRADES[..6] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', 'e')", []).unwrap();
+            conn.execute(
+                "INSERT INTO users (user_id, role, scopes, created_at, updated_at) \
+                 VALUES ('res-1', 'resident', 'jl', 1, 1)",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO enrol_codes (code_hash, user_id, issued_by, issued_at, expires_at, \
+                 revoked_at) VALUES (x'0102', 'res-1', 'admin', 1, 2, 3)",
+                [],
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 6).unwrap();
+        }
+        let (conn, _) = open_writer(&path, Durability::Normal).unwrap();
+        let row: (String, i64, i64) = conn
+            .query_row(
+                "SELECT user_id, expires_at, revoked_at FROM enroll_codes WHERE code_hash = x'0102'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("res-1".to_string(), 2, 3));
+        let old: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'enrol_codes'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(old, 0);
     }
 }

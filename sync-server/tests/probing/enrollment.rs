@@ -1,4 +1,4 @@
-//! Enrolment attempts are limited per client address by two budgets together: all attempts
+//! Enrollment attempts are limited per client address by two budgets together: all attempts
 //! (generous, so a town behind one carrier NAT is not locked out by someone's junk) and failed
 //! codes (strict, so codes cannot be guessed); behind a trusted proxy the client is the address
 //! the proxy forwards, and from anyone else forwarding headers are ignored.
@@ -89,7 +89,7 @@ async fn junk_from_a_shared_address_does_not_lock_out_the_honest_phones_behind_i
         let (status, _, _) = enroll(&server, &town, &format!("0000{i:x}-00000"), &[]).await;
         assert_eq!(status, 403);
     }
-    // The town's phones still enrol, many of them, in the same minute.
+    // The town's phones still enroll, many of them, in the same minute.
     for i in 0..60 {
         let c = new_code(&server, &format!("resident-{i}"));
         let (status, what, _) = enroll(&server, &town, &c, &[]).await;
