@@ -31,7 +31,7 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(20);
 /// bytes of its body, or to take the next bytes of the answer.
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections open at once, all clients together (lowered to what the process's file
-/// descriptor limit allows, see `serve::caps`).
+/// descriptor limit allows, see `http::serve::caps`).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// Connections open at once from one client address (an IPv6 /64 counts as one address).
 /// Phones hold a connection for a sync and a short keep-alive, so even a town's phones behind

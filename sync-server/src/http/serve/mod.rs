@@ -3,9 +3,10 @@
 //! `header_read_timeout`, which hyper also runs while a kept-alive connection waits for its
 //! next request, so it is the idle timeout too), an answer's bytes taken by the client within
 //! the stall timeout ([`stall`]), and caps on open connections ([`caps`]). Request bodies are
-//! cut by the router's body timeout layer (`app`). Each connection's requests carry the peer
-//! address (`ConnectInfo<SocketAddr>`); answers go out with TCP_NODELAY; on shutdown no new
-//! connection is accepted, requests in flight finish, and kept-alive connections are closed.
+//! cut by the router's body timeout layer (`http::router`). Each connection's requests carry
+//! the peer address (`ConnectInfo<SocketAddr>`); answers go out with TCP_NODELAY; on shutdown
+//! no new connection is accepted, requests in flight finish, and kept-alive connections are
+//! closed.
 
 pub(crate) mod caps;
 mod stall;
