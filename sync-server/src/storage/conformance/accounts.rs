@@ -2,7 +2,7 @@
 //! an actor taken over only by its user's new device), disabling, devices.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use super::futures_join;
+use super::join::futures_join;
 use crate::storage::{
     Device, Enrollment, NewCode, NewUser, Storage, StorageError, StoredCode, Takeover,
 };

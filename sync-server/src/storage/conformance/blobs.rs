@@ -5,7 +5,7 @@
 use fieldsync_core::DocId;
 
 use super::documents::sample_write;
-use super::futures_join;
+use super::join::futures_join;
 use crate::storage::{BlobRef, NewUpload, Proof, Started, Storage, Upload};
 
 /// A reference to a made-up blob `n` of `size` bytes.

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use fieldsync_core::DocId;
 use fieldsync_core::model::Kind;
 
-use super::futures_join;
+use super::join::futures_join;
 use crate::storage::{DocBytes, DocWrite, NewChange, Refused, Storage, StorageError};
 
 /// A made-up change of `doc` number `n`.
