@@ -213,6 +213,21 @@ pub enum CoreError {
     Io(#[from] std::io::Error),
 }
 
+impl From<crate::sql::OpenError> for CoreError {
+    fn from(e: crate::sql::OpenError) -> Self {
+        use crate::sql::OpenError;
+        match e {
+            OpenError::Sqlite(e) => CoreError::Storage(e),
+            OpenError::TooNew { path, found, supported } => {
+                CoreError::DatabaseTooNew { path, found, supported }
+            }
+            OpenError::InvalidVersion { found, .. } => {
+                CoreError::invalid("database", format!("user_version {found} is negative"))
+            }
+        }
+    }
+}
+
 impl CoreError {
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         CoreError::InvalidInput { field, reason: reason.into() }

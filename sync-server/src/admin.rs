@@ -1,5 +1,5 @@
 //! The binary's administration subcommands: users (add, list, scopes, disable, enable),
-//! enrolment codes (issue, list, revoke) and devices (list, revoke), run on the accounts of the
+//! enrollment codes (issue, list, revoke) and devices (list, revoke), run on the accounts of the
 //! server's database, also while it serves.
 
 use clap::{Args, Subcommand};
@@ -9,7 +9,7 @@ use fieldsync_server::accounts::{Accounts, CodeState};
 
 #[derive(Debug, Args)]
 pub(crate) struct IssueArgs {
-    /// The user the code enrols a device for.
+    /// The user the code enrolls a device for.
     #[arg(required = true)]
     pub(crate) user: Option<String>,
     /// Hours the code stays valid.
@@ -22,9 +22,9 @@ pub(crate) struct IssueArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CodeCommand {
-    /// Issue a single-use, expiring enrolment code for a user.
+    /// Issue a single-use, expiring enrollment code for a user.
     Issue(IssueArgs),
-    /// List enrolment codes (unused ones, unless --all) by id, never the codes themselves.
+    /// List enrollment codes (unused ones, unless --all) by id, never the codes themselves.
     List {
         /// Only this user's codes.
         #[arg(long)]
@@ -59,7 +59,7 @@ pub(crate) enum UserCommand {
     /// List users.
     List,
     /// Disable a user: every device of theirs is refused from its next request on, and their
-    /// unused enrolment codes are withdrawn.
+    /// unused enrollment codes are withdrawn.
     Disable {
         /// The user id.
         id: String,
@@ -206,7 +206,7 @@ fn issue_code(accounts: &Accounts, args: IssueArgs) -> Result<(), String> {
     let issued = accounts.issue_code(&user, &issuer, valid).map_err(|e| e.to_string())?;
     println!("{}", issued.code);
     eprintln!(
-        "enrols one device for {user}; valid until {}",
+        "enrolls one device for {user}; valid until {}",
         fieldsync_core::time::format_ms(issued.expires_at)
     );
     Ok(())

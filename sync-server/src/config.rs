@@ -31,7 +31,7 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(20);
 /// bytes of its body, or to take the next bytes of the answer.
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections open at once, all clients together (lowered to what the process's file
-/// descriptor limit allows, see `serve::caps`).
+/// descriptor limit allows, see `http::serve::caps`).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// Connections open at once from one client address (an IPv6 /64 counts as one address).
 /// Phones hold a connection for a sync and a short keep-alive, so even a town's phones behind
@@ -43,12 +43,21 @@ pub const DEFAULT_ENROLL_BODY_BYTES: usize = 4 * 1024;
 /// Largest `POST /v1/visible` body on the wire: 1,000 document ids (18 bytes each in CBOR,
 /// incompressible) and the envelope.
 pub const DEFAULT_VISIBLE_BODY_BYTES: usize = 64 * 1024;
-/// Enrolment attempts one client address may make per minute, whatever their outcome. A town
+/// Enrollment attempts one client address may make per minute, whatever their outcome. A town
 /// enrolling its phones in one morning behind one address makes a few a minute.
 pub const DEFAULT_ENROLL_ATTEMPTS_PER_MINUTE: u32 = 600;
-/// Failed enrolment attempts (malformed, unknown, used, expired or revoked codes, or a code of
+/// Failed enrollment attempts (malformed, unknown, used, expired or revoked codes, or a code of
 /// a disabled user) one client address may make per minute.
 pub const DEFAULT_ENROLL_FAILURES_PER_MINUTE: u32 = 20;
+
+/// `ip` with an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`, what a dual-stack socket reports)
+/// turned back into IPv4.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
 
 /// An IP address or a network (`10.0.0.0/8`, `fd00::/8`): a reverse proxy trusted to say which
 /// client it forwards.
@@ -58,7 +67,7 @@ pub struct TrustedProxy(pub ipnet::IpNet);
 impl TrustedProxy {
     /// Whether `ip` is this proxy (or in this network).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        self.0.contains(&crate::client_addr::canonical(ip))
+        self.0.contains(&canonical(ip))
     }
 }
 
@@ -70,7 +79,7 @@ impl std::str::FromStr for TrustedProxy {
         if let Ok(net) = s.parse::<ipnet::IpNet>() {
             return Ok(TrustedProxy(net.trunc()));
         }
-        let ip = s.parse::<IpAddr>().map(crate::client_addr::canonical);
+        let ip = s.parse::<IpAddr>().map(canonical);
         ip.map(|ip| TrustedProxy(ipnet::IpNet::from(ip))).map_err(|_| {
             format!("{s:?} is not an IP address or a network such as 10.0.0.0/8 or fd00::/8")
         })
@@ -140,10 +149,10 @@ pub struct ServerConfig {
     pub enroll_body_bytes: usize,
     /// Largest `POST /v1/visible` body on the wire (`413 too_large` past it).
     pub visible_body_bytes: usize,
-    /// Enrolment attempts one client address may make per minute, whatever their outcome
+    /// Enrollment attempts one client address may make per minute, whatever their outcome
     /// (`429 rate_limited` past it).
     pub enroll_attempts_per_minute: u32,
-    /// Failed enrolment attempts one client address may make per minute (`429 rate_limited`
+    /// Failed enrollment attempts one client address may make per minute (`429 rate_limited`
     /// past it, until the budget refills).
     pub enroll_failures_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client; from any

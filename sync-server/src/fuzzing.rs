@@ -17,10 +17,10 @@ use fieldsync_core::protocol::{
 };
 use fieldsync_core::{DocId, changes, model};
 
-use crate::batch::Slot;
-use crate::cache::Loaded;
-use crate::cursor::Cursor;
-use crate::error::ServerError;
+use crate::documents::batch::Slot;
+use crate::feed::cursor::Cursor;
+use crate::http::error::ServerError;
+use crate::ingest::Loaded;
 use crate::ingest::{self, Refusal};
 use crate::storage::{DocBytes, DocMeta, DocWrite};
 
@@ -53,15 +53,15 @@ impl Endpoint {
 }
 
 /// Decodes `body` as `endpoint` does and runs the checks it makes before storage is touched:
-/// the envelope, the version, the fields and limits, the cursor, the enrolment code, and for
+/// the envelope, the version, the fields and limits, the cursor, the enrollment code, and for
 /// each document the start of ingestion (the change chunks of a push, the sync message of a
 /// reconcile). A refused request is the error the client gets; a document whose bytes fail is
 /// refused on its own, as the server does, and counted in the answer: `(documents, refused)`.
 pub fn request(endpoint: Endpoint, body: &[u8]) -> Result<(usize, usize), ServerError> {
     match endpoint {
         Endpoint::Sync => {
-            let req: SyncRequest = crate::envelope::decode_now(body)?;
-            crate::sync::check(&req)?;
+            let req: SyncRequest = crate::http::envelope::decode_now(body)?;
+            crate::http::sync::check(&req)?;
             let (cursor, _) = Cursor::parse_tagged(&req.cursor)?;
             // What the server writes back must parse as the same position (an internal error
             // otherwise, which the fuzz target reports).
@@ -78,22 +78,22 @@ pub fn request(endpoint: Endpoint, body: &[u8]) -> Result<(usize, usize), Server
             Ok((req.push.len(), refused.count()))
         }
         Endpoint::Reconcile => {
-            let req: ReconcileRequest = crate::envelope::decode_now(body)?;
-            crate::reconcile::check(&req)?;
+            let req: ReconcileRequest = crate::http::envelope::decode_now(body)?;
+            crate::http::reconcile::check(&req)?;
             let refused = req.docs.iter().filter(|m| split_message(m).is_err());
             Ok((req.docs.len(), refused.count()))
         }
         Endpoint::Visible => {
-            let req: VisibleRequest = crate::envelope::decode_now(body)?;
-            crate::envelope::check_version(req.v)?;
+            let req: VisibleRequest = crate::http::envelope::decode_now(body)?;
+            crate::http::envelope::check_version(req.v)?;
             if req.ids.len() > limits::WANT_DOCS {
                 return Err(ServerError::TooLarge(format!("{} documents", req.ids.len())));
             }
             Ok((req.ids.len(), 0))
         }
         Endpoint::Enroll => {
-            let req: EnrollRequest = crate::envelope::decode_now(body)?;
-            crate::envelope::check_version(req.v)?;
+            let req: EnrollRequest = crate::http::envelope::decode_now(body)?;
+            crate::http::envelope::check_version(req.v)?;
             crate::accounts::secret::normalize_code(&req.code).map_err(|reason| {
                 ServerError::Unauthorized { code: "malformed_code", message: reason }
             })?;
@@ -104,7 +104,7 @@ pub fn request(endpoint: Endpoint, body: &[u8]) -> Result<(usize, usize), Server
 
 /// A reconcile message's changes, as the server takes them out of it.
 fn split_message(m: &SyncMessage) -> Result<(sync::Message, Vec<u8>), Refusal> {
-    let (msg, changes) = crate::reconcile::split(m)?;
+    let (msg, changes) = crate::documents::reconcile::split(m)?;
     if !changes.is_empty() {
         ingest::parse(m.doc, &changes, DOC_BYTES)?;
     }
@@ -300,7 +300,7 @@ pub fn reconcile(
     author: &Author,
 ) -> Result<(Option<Outcome>, Vec<u8>), Violation> {
     let m = SyncMessage { doc: id, message: message.to_vec() };
-    let (msg, changes) = match crate::reconcile::split(&m) {
+    let (msg, changes) = match crate::documents::reconcile::split(&m) {
         Ok(s) => s,
         Err(r) => return Ok((Some(refused(&r)), Vec::new())),
     };
@@ -322,9 +322,9 @@ pub fn reconcile(
             Err(r) => refused(&r),
         });
     }
-    let answer = crate::reconcile::answer_for(id, &mut slot, msg, &author.profile);
+    let answer = crate::documents::reconcile::answer_for(id, &mut slot, msg, &author.profile);
     if !answer.is_empty() {
-        ingest::isolate(|| sync::Message::decode(&answer))
+        crate::isolate::isolate(|| sync::Message::decode(&answer))
             .map_err(|p| violation(format!("decoding the answer panicked: {p}")))?
             .map_err(|e| violation(format!("the answer does not decode: {e}")))?;
     }

@@ -18,38 +18,25 @@
 //! ```
 
 pub mod accounts;
-mod app;
-mod auth;
-mod batch;
-pub mod blobs;
-mod cache;
-mod client_addr;
 pub mod config;
-pub mod cursor;
-mod enroll;
-mod envelope;
-pub mod error;
+mod documents;
 mod feed;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod http;
 mod ingest;
+mod isolate;
 mod locks;
-mod metrics;
-mod pull;
-mod push;
-mod reconcile;
-mod refusals;
-mod serve;
+pub mod photos;
 mod server;
 pub mod shutdown;
 pub mod storage;
-mod sync;
 mod transport;
-mod visible;
 
-pub use blobs::{BlobStore, FsBlobStore};
 pub use config::{Durability, ServerConfig};
-pub use error::ServerError;
+pub use feed::cursor;
+pub use http::error::{self, ServerError};
+pub use photos::{FsPhotoStore, PhotoStore};
 pub use server::{Listeners, RunningServer, Server};
-pub use storage::{SqliteStorage, Storage};
+pub use storage::{AccountStorage, BlobStorage, DocumentStorage, SqliteStorage, Storage};
 pub use transport::InProcessTransport;

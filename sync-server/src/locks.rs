@@ -7,6 +7,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use fieldsync_core::DocId;
+use fieldsync_core::poison::Recover;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 /// A lock table keyed by `K`.
@@ -37,7 +38,7 @@ impl<K: Eq + Hash + Clone> Locks<K> {
     /// Locks one key, waiting for its current holder.
     pub(crate) async fn lock(self: &Arc<Self>, key: K) -> KeyGuard<K> {
         let mutex = {
-            let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            let mut map = self.map.lock().recover();
             map.entry(key.clone()).or_default().clone()
         };
         let guard = mutex.lock_owned().await;
@@ -60,13 +61,13 @@ impl<K: Eq + Hash + Clone> Locks<K> {
 
     /// Entries in the table (held or awaited).
     pub(crate) fn len(&self) -> usize {
-        self.map.lock().map(|m| m.len()).unwrap_or(0)
+        self.map.lock().recover().len()
     }
 }
 
 impl<K: Eq + Hash> Drop for KeyGuard<K> {
     fn drop(&mut self) {
-        let mut map = self.locks.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.locks.map.lock().recover();
         self.guard.take();
         // Waiters clone the entry under the table's lock, so a count of one means nobody else
         // holds or waits for this key.

@@ -1,6 +1,8 @@
 //! The fieldsync-server binary: `serve` (the default) and administration subcommands on the
 //! same database.
 
+use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +10,7 @@ use std::process::ExitCode;
 mod admin;
 
 use admin::{Admin, CodeCommand, DeviceCommand, IssueArgs, UserCommand};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use fieldsync_core::limits;
 use fieldsync_server::config::{
     DEFAULT_BLOB_QUOTA_BYTES, DEFAULT_BLOB_UPLOAD_IDLE, DEFAULT_DATA_DIR,
@@ -33,10 +35,45 @@ struct Cli {
     /// Directory of the server's database (created on first start).
     #[arg(long, env = "FIELDSYNC_DATA", default_value = DEFAULT_DATA_DIR, global = true)]
     data: PathBuf,
+    /// How log lines are written to stderr: text (coloured only on a terminal, never with
+    /// NO_COLOR set) or json, one object a line, for log shippers.
+    #[arg(long, env = "FIELDSYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text,
+          global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
     serve: ServeArgs,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per event (timestamp, level, fields, target, span).
+    Json,
+}
+
+/// Whether text logs are coloured: only on a terminal, and never when `NO_COLOR` is set
+/// (no-color.org). Written to a file, a pipe or journald, escape codes would be noise.
+fn colour(terminal: bool, no_color: Option<OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// Logs to stderr (stdout carries what administration subcommands print), in `format`.
+/// Automerge instruments its loading and parsing with info-level spans: by default they are
+/// left out, or every document load would pay for a span.
+fn init_logs(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,automerge=warn"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs
+            .with_ansi(colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR")))
+            .init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,7 +86,7 @@ enum Command {
     /// Users: add, list, change scopes.
     #[command(subcommand)]
     User(UserCommand),
-    /// Enrolment codes: issue one for a user (`enroll-code <user>` works as `enroll-code issue
+    /// Enrollment codes: issue one for a user (`enroll-code <user>` works as `enroll-code issue
     /// <user>`), list them, withdraw one.
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     EnrollCode {
@@ -149,7 +186,7 @@ struct ServeArgs {
           default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS as u64,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections_per_address: u64,
-    /// Largest enrolment request body, in bytes (`413 too_large` past it).
+    /// Largest enrollment request body, in bytes (`413 too_large` past it).
     #[arg(long, env = "FIELDSYNC_ENROLL_BODY_BYTES", default_value_t = DEFAULT_ENROLL_BODY_BYTES as u64,
           value_parser = clap::value_parser!(u64).range(512..=65_536))]
     enroll_body_bytes: u64,
@@ -159,12 +196,12 @@ struct ServeArgs {
           default_value_t = DEFAULT_VISIBLE_BODY_BYTES as u64,
           value_parser = clap::value_parser!(u64).range(24_576..=8_388_608))]
     visible_body_bytes: u64,
-    /// Enrolment attempts one client address may make per minute, whatever their outcome.
+    /// Enrollment attempts one client address may make per minute, whatever their outcome.
     #[arg(long, env = "FIELDSYNC_ENROLL_ATTEMPTS_PER_MINUTE",
           default_value_t = DEFAULT_ENROLL_ATTEMPTS_PER_MINUTE,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     enroll_attempts_per_minute: u32,
-    /// Failed enrolment attempts (bad, used, expired or revoked codes) one client address may
+    /// Failed enrollment attempts (bad, used, expired or revoked codes) one client address may
     /// make per minute; past it the address waits until the budget refills.
     #[arg(long, env = "FIELDSYNC_ENROLL_FAILURES_PER_MINUTE",
           default_value_t = DEFAULT_ENROLL_FAILURES_PER_MINUTE,
@@ -254,14 +291,7 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Automerge instruments its loading and parsing with info-level spans: by default they are
-    // left out, or every document load would pay for a span.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,automerge=warn")),
-        )
-        .init();
+    init_logs(cli.log_format);
     let result = match cli.command {
         None => run(serve(config(cli.data, &cli.serve))),
         Some(Command::Serve(args)) => run(serve(config(cli.data, &args))),
@@ -317,7 +347,7 @@ mod tests {
     }
 
     #[test]
-    fn connection_and_enrolment_limits_are_serve_options() {
+    fn connection_and_enrollment_limits_are_serve_options() {
         let serve = |args: &[&str]| {
             let cli = Cli::try_parse_from([&["fieldsync-server"], args].concat())?;
             Ok::<_, clap::Error>(config(cli.data, &cli.serve))
@@ -368,6 +398,21 @@ mod tests {
         ] {
             assert!(serve(&[bad]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn logs_are_text_or_json_and_coloured_only_on_a_terminal() {
+        let format = |args: &[&str]| {
+            Cli::try_parse_from([&["fieldsync-server"], args].concat()).map(|c| c.log_format)
+        };
+        assert_eq!(format(&[]).unwrap(), LogFormat::Text);
+        assert_eq!(format(&["--log-format", "json"]).unwrap(), LogFormat::Json);
+        assert_eq!(format(&["user", "list", "--log-format=json"]).unwrap(), LogFormat::Json);
+        assert!(format(&["--log-format", "xml"]).is_err());
+        assert!(colour(true, None));
+        assert!(!colour(false, None), "a file, a pipe or journald gets no escape codes");
+        assert!(!colour(true, Some("1".into())), "NO_COLOR");
+        assert!(colour(true, Some("".into())), "an empty NO_COLOR does not count");
     }
 
     #[test]

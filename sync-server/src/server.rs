@@ -11,10 +11,10 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::accounts::Accounts;
-use crate::app::{self, App};
-use crate::blobs::{BlobStore, FsBlobStore};
 use crate::config::ServerConfig;
-use crate::error::ServerError;
+use crate::http::error::ServerError;
+use crate::http::{self, App};
+use crate::photos::{FsPhotoStore, PhotoStore};
 use crate::storage::{SqliteStorage, Storage, StorageError};
 use crate::transport::InProcessTransport;
 
@@ -65,29 +65,25 @@ impl Server {
             source,
         })?;
         let path = config.db_path();
-        let data = config.data_dir.clone();
         let durability = config.durability;
-        let (storage, blobs, accounts) = tokio::task::spawn_blocking(move || {
-            // The storage first: it creates or upgrades the schema the others use.
-            let storage = SqliteStorage::open(path.clone(), durability)?;
-            let blobs = FsBlobStore::open(&data, &path, durability)?;
-            Ok::<_, ServerError>((storage, blobs, Accounts::open(&path)?))
-        })
-        .await
-        .map_err(|e| ServerError::Internal(format!("opening storage failed: {e}")))??;
-        Server::with_storage(Arc::new(storage), Arc::new(blobs), Arc::new(accounts), config).await
+        let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(path, durability))
+            .await
+            .map_err(|e| ServerError::Internal(format!("opening storage failed: {e}")))??;
+        let storage: Arc<dyn Storage> = Arc::new(storage);
+        let photos = FsPhotoStore::open(&config.data_dir, storage.clone()).await?;
+        Server::with_storage(storage, Arc::new(photos), config).await
     }
 
-    /// A server over any storage and blob store backends, with its accounts.
+    /// A server over any storage backend (users, devices and codes included) and photo store.
     pub async fn with_storage(
         storage: Arc<dyn Storage>,
-        blobs: Arc<dyn BlobStore>,
-        accounts: Arc<Accounts>,
+        photos: Arc<dyn PhotoStore>,
         config: &ServerConfig,
     ) -> Result<Server, ServerError> {
         let log_end = storage.log_end().await?;
-        let app = Arc::new(App::new(storage, blobs, accounts, config, log_end));
-        let router = app::router(app.clone());
+        let accounts = Arc::new(Accounts::new(storage.clone())?);
+        let app = Arc::new(App::new(storage, photos, accounts, config, log_end));
+        let router = http::router(app.clone());
         Ok(Server { app, router })
     }
 
@@ -101,7 +97,7 @@ impl Server {
         InProcessTransport::new(self.router())
     }
 
-    /// Its users, devices and enrolment codes.
+    /// Its users, devices and enrollment codes.
     pub fn accounts(&self) -> Arc<Accounts> {
         self.app.accounts.clone()
     }
@@ -113,7 +109,7 @@ impl Server {
 
     /// The storage.
     pub fn storage(&self) -> Arc<dyn Storage> {
-        self.app.storage.clone()
+        self.app.docs.storage.clone()
     }
 
     /// Serves the API on `listener` (and `/metrics` nowhere else) until `shutdown` completes,
@@ -144,17 +140,17 @@ impl Server {
             shutdown.await;
             let _ = stop.send(true);
         });
-        let sweeper = tokio::spawn(crate::blobs::end_idle_uploads(
-            self.app.blobs.clone(),
-            self.app.blob_upload_idle,
+        let sweeper = tokio::spawn(crate::photos::end_idle_uploads(
+            self.app.photos.store.clone(),
+            self.app.photos.upload_idle,
         ));
         let metrics = listeners.metrics.map(|listener| {
-            let router = app::metrics_router(self.app.clone());
+            let router = http::metrics_router(self.app.clone());
             let limits = self.app.metrics_limits();
-            tokio::spawn(crate::serve::serve(listener, router, limits, stopped.clone()))
+            tokio::spawn(http::serve::serve(listener, router, limits, stopped.clone()))
         });
         let limits = self.app.serve_limits();
-        crate::serve::serve(listeners.main, self.router.clone(), limits, stopped).await;
+        http::serve::serve(listeners.main, self.router.clone(), limits, stopped).await;
         if let Some(m) = metrics {
             let _ = m.await;
         }
@@ -167,7 +163,7 @@ impl Server {
     /// Stops admitting sync requests and closes the storage (after the writes under way).
     pub async fn close(&self) {
         self.app.close();
-        self.app.storage.close().await;
+        self.app.docs.storage.close().await;
     }
 
     /// Binds `config.listen` and `config.metrics_listen` (port 0: a free port) and serves in a

@@ -1,5 +1,5 @@
-//! Users, devices and enrolment: the admin CLI of the real binary working on the database a
-//! running server (on a loopback port) uses, and the enrolment and identity endpoints.
+//! Users, devices and enrollment: the admin CLI of the real binary working on the database a
+//! running server (on a loopback port) uses, and the enrollment and identity endpoints.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -64,7 +64,7 @@ async fn me(server: &TestServer, auth: Option<&str>) -> Result<DeviceInfo, (u16,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cli_adds_users_and_issues_codes_that_enrol_once() {
+async fn the_cli_adds_users_and_issues_codes_that_enroll_once() {
     let server = start().await;
     let dir = server.dir.path().to_path_buf();
     let (ok, out, err) =

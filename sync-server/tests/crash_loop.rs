@@ -29,6 +29,7 @@ use fieldsync_core::policy::{Profile, Role};
 use fieldsync_core::sync::{HttpTransport, SyncClient, SyncConfig};
 use fieldsync_core::{CoreError, DocId, Store};
 use fieldsync_server::accounts::Accounts;
+use fieldsync_server::storage::DocumentStorage;
 use fieldsync_server::{Durability, SqliteStorage, Storage};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

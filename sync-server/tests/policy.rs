@@ -73,11 +73,11 @@ async fn the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it() {
     let dispatcher = Phone::new("dispatcher-1");
     let officer = Phone::new("officer-qian");
     let mediator = Phone::new("mediator-1");
-    enrol_as(s, &resident, Role::Resident, None, &[GRID]);
-    enrol_as(s, &neighbour, Role::Resident, None, &[GRID]);
-    enrol_as(s, &dispatcher, Role::Dispatcher, None, &["jl"]);
-    enrol_as(s, &officer, Role::Patrol, Some(PatrolKind::Police), &[GRID]);
-    enrol_as(s, &mediator, Role::Mediator, None, &[GRID]);
+    enroll_as(s, &resident, Role::Resident, None, &[GRID]);
+    enroll_as(s, &neighbour, Role::Resident, None, &[GRID]);
+    enroll_as(s, &dispatcher, Role::Dispatcher, None, &["jl"]);
+    enroll_as(s, &officer, Role::Patrol, Some(PatrolKind::Police), &[GRID]);
+    enroll_as(s, &mediator, Role::Mediator, None, &[GRID]);
 
     // A resident reports in their grid, not outside it.
     let id = resident.store.create(&report_in(GRID)).unwrap();
@@ -91,7 +91,7 @@ async fn the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it() {
     let resident = {
         // The refused change stays on that phone; a fresh copy of the resident's phone goes on.
         let again = Phone::new("resident-1");
-        enrol_as(s, &again, Role::Resident, None, &[GRID]);
+        enroll_as(s, &again, Role::Resident, None, &[GRID]);
         fetch(&server, &again, id).await;
         again
     };
@@ -110,7 +110,7 @@ async fn the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it() {
     acked(&server, &officer, id).await;
     // The resident may not resolve their own report either.
     let impatient = Phone::new("resident-1");
-    enrol_as(s, &impatient, Role::Resident, None, &[GRID]);
+    enroll_as(s, &impatient, Role::Resident, None, &[GRID]);
     fetch(&server, &impatient, id).await;
     impatient.store.execute(id, &Command::ResolveReport { note: "我自己拆了".into() }).unwrap();
     refused(&server, &impatient, id, "report.status").await;
@@ -171,11 +171,11 @@ async fn reads_are_filtered_and_an_unreadable_document_looks_missing() {
     let dispatcher = Phone::new("dispatcher-1");
     let officer = Phone::new("officer-qian");
     let mediator = Phone::new("mediator-1");
-    enrol_as(s, &resident, Role::Resident, None, &[GRID]);
-    enrol_as(s, &neighbour, Role::Resident, None, &[GRID]);
-    enrol_as(s, &dispatcher, Role::Dispatcher, None, &["jl"]);
-    enrol_as(s, &officer, Role::Patrol, Some(PatrolKind::Police), &[GRID]);
-    enrol_as(s, &mediator, Role::Mediator, None, &[GRID]);
+    enroll_as(s, &resident, Role::Resident, None, &[GRID]);
+    enroll_as(s, &neighbour, Role::Resident, None, &[GRID]);
+    enroll_as(s, &dispatcher, Role::Dispatcher, None, &["jl"]);
+    enroll_as(s, &officer, Role::Patrol, Some(PatrolKind::Police), &[GRID]);
+    enroll_as(s, &mediator, Role::Mediator, None, &[GRID]);
 
     // 70 reports (more than a sealed feed segment) and a mediation case.
     let mut reports = std::collections::BTreeSet::new();
@@ -202,7 +202,7 @@ async fn reads_are_filtered_and_an_unreadable_document_looks_missing() {
     acked(&server, &resident, own).await;
     // A second mediator of the grid (the first one's own changes are not echoed to it).
     let colleague = Phone::new("mediator-2");
-    enrol_as(s, &colleague, Role::Mediator, None, &[GRID]);
+    enroll_as(s, &colleague, Role::Mediator, None, &[GRID]);
 
     let everything: std::collections::BTreeSet<DocId> =
         reports.iter().copied().chain([case, own]).collect();
@@ -290,7 +290,7 @@ async fn create_and_read_matrix() {
     let server = start().await;
     let s = server.running.server();
     let author = Phone::new("hq-1");
-    enrol_as(s, &author, Role::Dispatcher, None, &["jl"]);
+    enroll_as(s, &author, Role::Dispatcher, None, &["jl"]);
     let mut made = Vec::new();
     for kind in KINDS {
         for scope in [GRID, OTHER_GRID] {
@@ -304,7 +304,7 @@ async fn create_and_read_matrix() {
     for (role, name) in ROLES {
         let phone = Phone::new(&format!("{name}-1"));
         let patrol = (role == Role::Patrol).then_some(PatrolKind::Police);
-        enrol_as(s, &phone, role, patrol, &[GRID]);
+        enroll_as(s, &phone, role, patrol, &[GRID]);
         for kind in KINDS {
             for (scope, inside) in [(GRID, true), (OTHER_GRID, false)] {
                 let id = phone.store.create(&record_of(kind, scope, &format!("{name}-1"))).unwrap();
@@ -383,12 +383,12 @@ async fn change_matrix() {
     let server = start().await;
     let s = server.running.server();
     let author = Phone::new("hq-1");
-    enrol_as(s, &author, Role::Dispatcher, None, &["jl"]);
+    enroll_as(s, &author, Role::Dispatcher, None, &["jl"]);
     let mut cells = 0;
     for (role, name) in ROLES {
         let phone = Phone::new(&format!("{name}-1"));
         let patrol = (role == Role::Patrol).then_some(PatrolKind::Police);
-        enrol_as(s, &phone, role, patrol, &[GRID]);
+        enroll_as(s, &phone, role, patrol, &[GRID]);
         for (kind, command) in &commands {
             for (scope, inside) in [(GRID, true), (OTHER_GRID, false)] {
                 let id = author.store.create(&record_of(*kind, scope, "hq-1")).unwrap();
@@ -486,12 +486,12 @@ async fn workflow_matrix() {
     let server = start().await;
     let s = server.running.server();
     let author = Phone::new("hq-1");
-    enrol_as(s, &author, Dispatcher, None, &["jl"]);
+    enroll_as(s, &author, Dispatcher, None, &["jl"]);
     let mut cells = 0;
     for (role, name) in ROLES {
         let phone = Phone::new(&format!("{name}-1"));
         let patrol = (role == Patrol).then_some(PatrolKind::Police);
-        enrol_as(s, &phone, role, patrol, &[GRID]);
+        enroll_as(s, &phone, role, patrol, &[GRID]);
         for (kind, steps, command, allowed) in &table {
             for (scope, inside) in [(GRID, true), (OTHER_GRID, false)] {
                 let id = author.store.create(&record_of(*kind, scope, "hq-1")).unwrap();
@@ -568,8 +568,8 @@ async fn settling_a_conflict_matrix() {
     let s = server.running.server();
     let first = Phone::new("hq-1");
     let second = Phone::new("hq-2");
-    enrol_as(s, &first, Role::Dispatcher, None, &["jl"]);
-    enrol_as(s, &second, Role::Dispatcher, None, &["jl"]);
+    enroll_as(s, &first, Role::Dispatcher, None, &["jl"]);
+    enroll_as(s, &second, Role::Dispatcher, None, &["jl"]);
     let dispatch_to = |who: &str| Command::DispatchReport {
         assignee: who.into(),
         deadline: fieldsync_core::time::now_ms() + 86_400_000,
@@ -579,7 +579,7 @@ async fn settling_a_conflict_matrix() {
     for (role, name) in ROLES {
         let phone = Phone::new(&format!("{name}-1"));
         let patrol = (role == Role::Patrol).then_some(PatrolKind::Police);
-        enrol_as(s, &phone, role, patrol, &[GRID]);
+        enroll_as(s, &phone, role, patrol, &[GRID]);
         for (scope, inside) in [(GRID, true), (OTHER_GRID, false)] {
             let id = first.store.create(&report_in(scope)).unwrap();
             first.accept(id, "受理");
@@ -663,14 +663,14 @@ async fn rights_changed_after_the_change_was_made_matrix() {
     let server = start().await;
     let s = server.running.server();
     let author = Phone::new("hq-1");
-    enrol_as(s, &author, Role::Dispatcher, None, &["jl"]);
+    enroll_as(s, &author, Role::Dispatcher, None, &["jl"]);
     let mut checked = 0;
     for (role, name, commands) in cells {
         for (i, (kind, command)) in commands.iter().enumerate() {
             let user = format!("{name}-moved-{i}");
             let phone = Phone::new(&user);
             let patrol = (role == Role::Patrol).then_some(PatrolKind::Police);
-            enrol_as(s, &phone, role, patrol, &[GRID]);
+            enroll_as(s, &phone, role, patrol, &[GRID]);
             let id = author.store.create(&record_of(*kind, GRID, "hq-1")).unwrap();
             acked(&server, &author, id).await;
             let cursor = caught_up(&server, &phone).await;
@@ -703,7 +703,7 @@ async fn rights_changed_after_the_change_was_made_matrix() {
 fn photo_bytes(n: usize, seed: u8) -> (Vec<u8>, PhotoRef) {
     use sha2::Digest;
     let bytes: Vec<u8> = (0..n).map(|i| (i as u8).wrapping_mul(seed).wrapping_add(seed)).collect();
-    let hash = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let hash = hex::encode(sha2::Sha256::digest(&bytes));
     let photo = PhotoRef { hash, size: n as u64, media_type: "image/jpeg".into() };
     (bytes, photo)
 }
@@ -786,7 +786,7 @@ async fn photo_read_matrix() {
     let server = start().await;
     let s = server.running.server();
     let hq = Phone::new("hq-1");
-    enrol_as(s, &hq, Role::Dispatcher, None, &["jl"]);
+    enroll_as(s, &hq, Role::Dispatcher, None, &["jl"]);
     let mut cells = 0;
     for ((role, name), seed) in ROLES.into_iter().zip(1u8..) {
         // Photos of their own for each role: a role that proves it holds one below grants it,
@@ -804,7 +804,7 @@ async fn photo_read_matrix() {
         }
         let phone = Phone::new(&format!("{name}-1"));
         let patrol = (role == Role::Patrol).then_some(PatrolKind::Police);
-        enrol_as(s, &phone, role, patrol, &[GRID]);
+        enroll_as(s, &phone, role, patrol, &[GRID]);
         let case_read = reads_photo(&server, &phone, &case_photo, &case_bytes).await;
         assert_eq!(case_read, may_read(role, Kind::MediationCase), "{name}: a case's photo");
         let report_read = reads_photo(&server, &phone, &report_photo, &report_bytes).await;

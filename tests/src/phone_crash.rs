@@ -1,5 +1,5 @@
 //! The phone-crash test's pieces shared by the phone process (`phone_sync_worker`) and the test
-//! that kills it (`tests/phone_crash.rs`): the line protocol, and the field edits both the phone
+//! that kills it (`tests/phone_crash/`): the line protocol, and the field edits both the phone
 //! and the test's second device make.
 //!
 //! The worker prints one line per event and flushes it before going on:

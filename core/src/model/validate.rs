@@ -290,7 +290,7 @@ mod tests {
         // A second photo of a type no photo takes is refused, though an old one has that fault.
         let Record::PatrolLog(mut p) = good else { unreachable!() };
         let page = |n: u8| PhotoRef {
-            hash: format!("{n:02x}").repeat(32),
+            hash: hex::encode([n]).repeat(32),
             size: 10,
             media_type: "text/html".into(),
         };

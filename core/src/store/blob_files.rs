@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{CoreError, Result};
 use crate::limits;
+use crate::poison::Recover;
 
 /// Files in `tmp/` older than this belong to no add still running (an add takes seconds).
 const STALE_TMP: Duration = Duration::from_secs(3600);
@@ -65,18 +66,8 @@ impl BlobHasher {
     }
 
     pub(crate) fn finish(self) -> String {
-        hex(&self.0.finalize())
+        hex::encode(self.0.finalize())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
 }
 
 /// The lower-case hex SHA-256 of `bytes`.
@@ -161,7 +152,7 @@ impl BlobDir {
 
     /// Serialises adds, downloads and removals of files with their metadata.
     pub(crate) fn lock(&self) -> MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(|e| e.into_inner())
+        self.lock.lock().recover()
     }
 
     /// The whole blob `hash`.
@@ -302,8 +293,7 @@ impl BlobDir {
         static LOCKS: OnceLock<Locks> = OnceLock::new();
         let key = self.partial(hash, variant);
         let key = key.canonicalize().unwrap_or(key);
-        let mut locks =
-            LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+        let mut locks = LOCKS.get_or_init(Default::default).lock().recover();
         locks.retain(|_, l| l.strong_count() > 0);
         if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
             return lock;
@@ -402,7 +392,7 @@ fn install(from: &Path, to: &Path) -> io::Result<()> {
 fn shared_lock(root: &Path) -> Arc<Mutex<()>> {
     static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Weak<Mutex<()>>>>> = OnceLock::new();
     let key = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let mut locks = LOCKS.get_or_init(Default::default).lock().recover();
     locks.retain(|_, l| l.strong_count() > 0);
     if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
         return lock;

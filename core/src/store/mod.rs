@@ -46,6 +46,7 @@ use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::limits;
 use crate::model::{self, Applied, Command, Kind, NewRecord, Record, Stamp};
+use crate::poison::Recover;
 use crate::policy;
 use crate::time::now_ms;
 
@@ -236,13 +237,13 @@ impl Store {
 
     /// Registers an observer told after every committed write.
     pub fn add_observer(&self, observer: Arc<dyn StoreObserver>) {
-        self.observers.write().unwrap_or_else(|e| e.into_inner()).push(observer);
+        self.observers.write().recover().push(observer);
     }
 
     /// Stops telling `observer` (the same `Arc` given to `add_observer`); `false` if it was not
     /// registered.
     pub fn remove_observer(&self, observer: &Arc<dyn StoreObserver>) -> bool {
-        let mut observers = self.observers.write().unwrap_or_else(|e| e.into_inner());
+        let mut observers = self.observers.write().recover();
         let before = observers.len();
         observers.retain(|o| !Arc::ptr_eq(o, observer));
         observers.len() != before
@@ -515,7 +516,7 @@ impl Store {
 
     /// Runs `f` in a read transaction on a pooled read-only connection.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let pooled = self.readers.lock().recover().pop();
         let conn = match pooled {
             Some(c) => c,
             None => schema::open_reader(&self.path)?,
@@ -524,7 +525,7 @@ impl Store {
             let tx = conn.unchecked_transaction()?;
             f(&tx)
         };
-        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pool = self.readers.lock().recover();
         if pool.len() < IDLE_READERS {
             pool.push(conn);
         }
@@ -532,7 +533,7 @@ impl Store {
     }
 
     fn notify(&self, changes: &[RecordChanged]) {
-        let observers = self.observers.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let observers = self.observers.read().recover().clone();
         for o in observers {
             o.records_changed(changes);
         }

@@ -1,14 +1,15 @@
-//! Opening a store file: pragmas, then schema creation or upgrade by `user_version`, in one
-//! IMMEDIATE transaction.
+//! The phone store's schema: its pragmas and its upgrade steps by `user_version`, opened through
+//! the one [`open_database`] the server uses too.
 
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction};
 
-use crate::error::{CoreError, Result};
+use crate::error::Result;
+use crate::sql::{Initializer, open_database};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = Schema::END_VERSION as i64;
 
 /// Upgrade steps: `STEPS[n]` takes a database from version `n` to `n + 1`.
 const STEPS: &[&str] = &[
@@ -19,21 +20,39 @@ const STEPS: &[&str] = &[
     include_str!("sql/v5.sql"),
 ];
 
+/// The store's settings and schema.
+struct Schema;
+
+impl Initializer for Schema {
+    const NAME: &'static str = "store";
+    const END_VERSION: u32 = 5;
+
+    fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.busy_timeout(super::wal::BUSY)?;
+        // WAL before the first transaction; NORMAL is durable against process death in WAL mode.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // When the log starts over, its file is cut back to this size (super::wal).
+        conn.pragma_update(None, "journal_size_limit", super::wal::LIMIT_BYTES as i64)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        // Checkpoints run on a thread of their own (see wal.rs), not inside a commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(())
+    }
+
+    fn init(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        STEPS.iter().try_for_each(|sql| tx.execute_batch(sql))
+    }
+
+    fn upgrade_from(&self, tx: &Transaction<'_>, version: u32) -> rusqlite::Result<()> {
+        tx.execute_batch(STEPS[version as usize])
+    }
+}
+
 /// Opens (creating if needed) the writer connection and brings the schema up to date.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
-    let mut conn = Connection::open(path)?;
-    conn.busy_timeout(super::wal::BUSY)?;
-    // WAL before the first transaction; NORMAL is durable against process death in WAL mode.
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    // When the log starts over, its file is cut back to this size (super::wal).
-    conn.pragma_update(None, "journal_size_limit", super::wal::LIMIT_BYTES as i64)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "foreign_keys", true)?;
-    // Checkpoints run on a thread of their own (see wal.rs), not inside a commit.
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    conn.set_prepared_statement_cache_capacity(64);
-    upgrade(&mut conn, path)?;
-    Ok(conn)
+    Ok(open_database(path, &Schema)?)
 }
 
 /// Opens a read-only connection beside the writer.
@@ -50,31 +69,10 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-fn upgrade(conn: &mut Connection, path: &Path) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if found > VERSION {
-        return Err(CoreError::DatabaseTooNew {
-            path: path.display().to_string(),
-            found,
-            supported: VERSION,
-        });
-    }
-    if found < 0 {
-        return Err(CoreError::invalid("database", format!("user_version {found} is negative")));
-    }
-    for (step, sql) in STEPS.iter().enumerate().skip(found as usize) {
-        tx.execute_batch(sql)?;
-        tracing::info!(to = step + 1, "upgraded store schema");
-    }
-    tx.pragma_update(None, "user_version", VERSION)?;
-    tx.commit()?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::CoreError;
 
     #[test]
     fn fresh_database_gets_current_version() -> Result<()> {

@@ -9,9 +9,7 @@
 
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom};
-use std::time::{Duration, Instant};
-
-use rand::Rng;
+use std::time::Instant;
 
 use super::blob_transport::BlobTransport;
 use super::budget::ChunkBudget;
@@ -19,6 +17,7 @@ use super::client::{SyncClient, blocking, failed};
 use super::progress::{PhotoProgress, PhotoProgressListener, PhotoTransfer, UploadSummary};
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
+use crate::poison::Recover;
 use crate::protocol::{self, BlobStatus, ContentRange, blob_codes, is_photo_media_type};
 
 /// What became of one photo of the upload queue.
@@ -132,18 +131,11 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
     }
 
     fn chunk_budget(&self) -> ChunkBudget {
-        *self.chunks.lock().unwrap_or_else(|e| e.into_inner())
+        *self.chunks.lock().recover()
     }
 
     fn adjust_chunks(&self, f: impl FnOnce(&mut ChunkBudget)) {
-        f(&mut self.chunks.lock().unwrap_or_else(|e| e.into_inner()));
-    }
-
-    /// Waits before a retry: `wait` with jitter, then doubles it up to the configured maximum.
-    pub(super) async fn pause(&self, wait: &mut Duration) {
-        let jitter = rand::rng().random_range(0.5..1.5);
-        tokio::time::sleep(wait.mul_f64(jitter)).await;
-        *wait = (*wait * 2).min(self.config.max_backoff);
+        f(&mut self.chunks.lock().recover());
     }
 
     /// Sends a blob request until it is answered, retrying network failures and 5xx as the
@@ -158,7 +150,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Vec<u8>, TransportError>>,
     {
-        let mut wait = self.config.backoff;
+        let mut backoff = self.backoff();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -169,7 +161,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
                 }
                 Err(e) if e.is_transient() && attempt < self.config.attempts => {
                     sum.retries += 1;
-                    self.pause(&mut wait).await;
+                    backoff.wait().await;
                 }
                 Err(e) => {
                     if matches!(e, TransportError::Status { .. }) {
@@ -244,7 +236,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         // the server starts the upload again from 0. Once more, then it is a refusal.
         let mut mismatches = 0u32;
         let mut failures = 0u32;
-        let mut wait = self.config.backoff;
+        let mut backoff = self.backoff();
         loop {
             if status.complete {
                 let (store, hash) = (self.store.clone(), up.hash.clone());
@@ -263,7 +255,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
             if offset >= up.size {
                 // Every byte is there but the server does not call it complete: ask again.
                 failures += 1;
-                self.pause(&mut wait).await;
+                backoff.wait().await;
                 match self.blob_status(&up.hash, sum).await? {
                     Some(s) => status = s,
                     None => return Ok(Sent::Waiting),
@@ -287,7 +279,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
                     status = decode_status(&up.hash, &body)?;
                     if status.received > offset || status.complete {
                         failures = 0;
-                        wait = self.config.backoff;
+                        backoff.reset();
                     } else {
                         failures += 1;
                     }
@@ -322,7 +314,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
                         self.adjust_chunks(ChunkBudget::failed);
                     }
                     tracing::info!(hash = %up.hash, failures, "photo chunk failed: {e}");
-                    self.pause(&mut wait).await;
+                    backoff.wait().await;
                     // Resume at what the server kept, not at what this phone sent.
                     match self.blob_status(&up.hash, sum).await? {
                         Some(s) => status = s,

@@ -6,12 +6,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
-
+use super::backoff::Backoff;
 use super::budget::{Budget, ChunkBudget};
 use super::progress::{ProgressListener, SyncProgress, SyncSummary};
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
+use crate::poison::Recover;
 use crate::policy::Profile;
 use crate::protocol::{
     self, PushOutcome, SyncRequest, SyncResponse, VisibleRequest, VisibleResponse, limits,
@@ -106,11 +106,16 @@ impl<T: Transport> SyncClient<T> {
 
     /// The request sizes the next round will use.
     pub fn budget(&self) -> Budget {
-        *self.budget.lock().unwrap_or_else(|e| e.into_inner())
+        *self.budget.lock().recover()
+    }
+
+    /// The waits between retries, as configured.
+    pub(crate) fn backoff(&self) -> Backoff {
+        Backoff::new(self.config.backoff, self.config.max_backoff)
     }
 
     fn adjust(&self, f: impl FnOnce(&mut Budget)) {
-        f(&mut self.budget.lock().unwrap_or_else(|e| e.into_inner()));
+        f(&mut self.budget.lock().recover());
     }
 
     /// The store this client syncs.
@@ -134,7 +139,7 @@ impl<T: Transport> SyncClient<T> {
         let mut answered_once = false;
         // Rounds in a row that failed on the way; reset by every answer.
         let mut failures = 0u32;
-        let mut wait = self.config.backoff;
+        let mut backoff = self.backoff();
         loop {
             if t.summary.requests >= self.config.max_requests {
                 return Err(CoreError::Protocol(format!(
@@ -185,11 +190,10 @@ impl<T: Transport> SyncClient<T> {
                     if matches!(e, TransportError::Network(_)) {
                         self.adjust(Budget::failed);
                     }
+                    let wait = backoff.current();
                     tracing::info!(failures, "sync round failed, again in {wait:?}: {e}");
                     t.summary.retries += 1;
-                    let jitter = rand::rng().random_range(0.5..1.5);
-                    tokio::time::sleep(wait.mul_f64(jitter)).await;
-                    wait = (wait * 2).min(self.config.max_backoff);
+                    backoff.wait().await;
                     continue;
                 }
                 Err(e) => return Err(failed(e, failures + 1)),
@@ -197,7 +201,7 @@ impl<T: Transport> SyncClient<T> {
             let carried = body_len + answer.len() as u64;
             self.adjust(|b| b.answered(carried, sent.elapsed()));
             failures = 0;
-            wait = self.config.backoff;
+            backoff.reset();
             let response: SyncResponse =
                 protocol::decode(&answer).map_err(|e| CoreError::Protocol(e.to_string()))?;
             if response.v != protocol::VERSION {
@@ -345,18 +349,17 @@ impl<T: Transport> SyncClient<T> {
         path: &'static str,
         body: Vec<u8>,
     ) -> Result<Vec<u8>> {
-        let mut wait = self.config.backoff;
+        let mut backoff = self.backoff();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             match self.post_once(t, path, body.clone()).await {
                 Ok(answer) => return Ok(answer),
                 Err(e) if e.is_transient() && attempt < self.config.attempts => {
+                    let wait = backoff.current();
                     tracing::info!(attempt, "sync request failed, retrying in {wait:?}: {e}");
                     t.summary.retries += 1;
-                    let jitter = rand::rng().random_range(0.5..1.5);
-                    tokio::time::sleep(wait.mul_f64(jitter)).await;
-                    wait = (wait * 2).min(self.config.max_backoff);
+                    backoff.wait().await;
                 }
                 Err(e) => return Err(failed(e, attempt)),
             }

@@ -86,7 +86,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         };
         let mut received = 0u64;
         let mut failures = 0u32;
-        let mut wait = self.config.backoff;
+        let mut backoff = self.backoff();
         loop {
             let (file, have) = self.store.open_photo_partial(hash, variant)?;
             if variant == PhotoVariant::Original && have >= info.size {
@@ -141,12 +141,12 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
                     if at > have {
                         // Progress: a cut link, not a dead one.
                         failures = 0;
-                        wait = self.config.backoff;
+                        backoff.reset();
                     } else {
                         failures += 1;
                     }
                     tracing::info!(hash, failures, at, "photo download interrupted: {e}");
-                    self.pause(&mut wait).await;
+                    backoff.wait().await;
                 }
                 Err(e) => return Err(blob_error(hash, e, failures + 1)),
             }

@@ -1,6 +1,7 @@
 //! The phone's sync client: pushes unacknowledged changes and pulls the server's feed, page by
 //! page, as `docs/protocol.md` describes.
 
+mod backoff;
 mod blob_transport;
 mod blobs;
 mod budget;
@@ -10,6 +11,7 @@ mod enroll;
 mod possession;
 mod progress;
 mod reconcile;
+mod server_url;
 pub mod transport;
 
 pub use blob_transport::{BlobHead, BlobSink, BlobTransport};
@@ -20,4 +22,5 @@ pub use progress::{
     DownloadSummary, PhotoProgress, PhotoProgressListener, PhotoTransfer, ProgressListener,
     SyncProgress, SyncSummary, UploadSummary,
 };
+pub use server_url::server_url;
 pub use transport::{HttpTransport, Transport, TransportError, install_tls_provider};

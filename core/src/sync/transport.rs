@@ -81,10 +81,9 @@ pub struct HttpTransport {
 impl HttpTransport {
     /// A transport to the server at `base_url` (e.g. `https://sync.example.org`).
     pub fn new(base_url: &str) -> Result<Self, TransportError> {
-        let base = base_url.trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(TransportError::Network(format!("{base_url:?} is not an http(s) URL")));
-        }
+        let base = super::server_url(base_url).map_err(|e| {
+            TransportError::Network(format!("{base_url:?} is not a server URL: {e}"))
+        })?;
         install_tls_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))

@@ -1,15 +1,18 @@
-//! What operators see of enrolment codes and how they withdraw one. Codes are stored only as
-//! hashes, so a code is shown by a short id: the first 8 hex digits of its stored hash. That
-//! is enough to tell an operator's codes apart and to name one, and too little to find the
-//! code from it (2^18 codes share each id, far more than the failure budget lets anyone try).
+//! Enrollment codes: issuing one (who may, for whom), and what operators see of them and how
+//! they withdraw one. Codes are stored only as hashes, so a code is shown by a short id: the
+//! first 8 hex digits of its stored hash. That is enough to tell an operator's codes apart and
+//! to name one, and too little to find the code from it (2^18 codes share each id, far more
+//! than the failure budget lets anyone try).
 
 use std::fmt;
+use std::time::Duration;
 
+use fieldsync_core::policy::{Profile, Role};
 use fieldsync_core::time::now_ms;
-use rusqlite::{OptionalExtension, params};
 
-use super::{Accounts, invalid, secret, storage};
-use crate::error::ServerError;
+use super::users::user;
+use super::{AccountError, IssuedCode, invalid, secret};
+use crate::storage::{NewCode, Storage, StoredCode};
 
 /// Hex digits of a code's id.
 const ID_HEX: usize = 8;
@@ -17,7 +20,7 @@ const ID_HEX: usize = 8;
 /// Where a code is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeState {
-    /// It would enrol a device now.
+    /// It would enroll a device now.
     Unused,
     /// It enrolled a device.
     Used,
@@ -38,12 +41,12 @@ impl fmt::Display for CodeState {
     }
 }
 
-/// An enrolment code as an operator sees it (never the code itself).
+/// An enrollment code as an operator sees it (never the code itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeInfo {
     /// Its short id (8 hex digits of its stored hash).
     pub id: String,
-    /// The user it enrols a device for.
+    /// The user it enrolls a device for.
     pub user: String,
     /// Who issued it.
     pub issued_by: String,
@@ -72,112 +75,120 @@ impl CodeInfo {
     }
 }
 
-const COLUMNS: &str =
-    "hex(code_hash), user_id, issued_by, issued_at, expires_at, used_at, device_id, revoked_at";
-
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CodeInfo> {
-    let hash: String = r.get(0)?;
-    let used_at: Option<i64> = r.get(5)?;
-    let device: Option<String> = r.get(6)?;
-    Ok(CodeInfo {
-        id: hash.get(..ID_HEX).unwrap_or(&hash).to_ascii_lowercase(),
-        user: r.get(1)?,
-        issued_by: r.get(2)?,
-        issued_at: r.get(3)?,
-        expires_at: r.get(4)?,
-        used: used_at.map(|t| (t, device.unwrap_or_default())),
-        revoked_at: r.get(7)?,
-    })
+impl From<StoredCode> for CodeInfo {
+    fn from(c: StoredCode) -> Self {
+        CodeInfo {
+            id: hex::encode(&c.hash[..c.hash.len().min(ID_HEX / 2)]),
+            user: c.user,
+            issued_by: c.issued_by,
+            issued_at: c.issued_at,
+            expires_at: c.expires_at,
+            used: c.used_at.map(|t| (t, c.device.unwrap_or_default())),
+            revoked_at: c.revoked_at,
+        }
+    }
 }
 
-impl Accounts {
-    /// Enrolment codes, newest first: of `user` only if given; unused ones only unless `all`.
-    pub fn codes(&self, user: Option<&str>, all: bool) -> Result<Vec<CodeInfo>, ServerError> {
-        let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM enrol_codes WHERE (?1 IS NULL OR user_id = ?1) \
-                 ORDER BY issued_at DESC, code_hash"
-            ))
-            .map_err(storage)?;
-        let now = now_ms();
-        let rows = stmt.query_map(params![user], row).map_err(storage)?;
-        let mut out = Vec::new();
-        for code in rows {
-            let code = code.map_err(storage)?;
-            if all || code.state(now) == CodeState::Unused {
-                out.push(code);
-            }
-        }
-        Ok(out)
+/// Issues a code for `user`, valid for `valid`. `issued_by` names who asked (for the audit); a
+/// grid leader may issue codes only for residents inside their own scopes.
+pub(crate) async fn issue_code(
+    storage: &dyn Storage,
+    user_id: &str,
+    issued_by: &Profile,
+    valid: Duration,
+) -> Result<IssuedCode, AccountError> {
+    let target =
+        user(storage, user_id).await?.ok_or_else(|| invalid(format!("no user {user_id:?}")))?;
+    if target.disabled_at.is_some() {
+        return Err(invalid(format!(
+            "user {user_id:?} is disabled: enable them (`user enable`) before issuing a code"
+        )));
     }
-
-    /// Withdraws an unused code, named by its id (from [`Accounts::codes`]) or by the code
-    /// itself; returns it as it is now. Withdrawing twice is harmless; a used code cannot be
-    /// withdrawn (revoke its device instead).
-    pub fn revoke_code(&self, id_or_code: &str) -> Result<CodeInfo, ServerError> {
-        let conn = self.conn()?;
-        let hash = self.code_hash(&conn, id_or_code.trim())?;
-        let find = |conn: &rusqlite::Connection| {
-            conn.query_row(
-                &format!("SELECT {COLUMNS} FROM enrol_codes WHERE code_hash = ?1"),
-                [&hash],
-                row,
-            )
-            .map_err(storage)
-        };
-        let code = find(&conn)?;
-        if let Some((at, device)) = &code.used {
-            return Err(invalid(format!(
-                "code {} enrolled device {device} on {}; revoke the device instead",
-                code.id,
-                fieldsync_core::time::format_ms(*at)
+    match issued_by.role {
+        Role::Admin => {}
+        Role::GridLeader
+            if target.profile.role == Role::Resident
+                && target.profile.scopes.iter().all(|s| issued_by.covers(s)) => {}
+        _ => {
+            return Err(AccountError::Forbidden(format!(
+                "{} may not issue codes for {user_id:?}: admins issue codes for anyone, grid \
+                 leaders for residents of their grids",
+                issued_by.user
             )));
         }
-        conn.execute(
-            "UPDATE enrol_codes SET revoked_at = coalesce(revoked_at, ?2) WHERE code_hash = ?1",
-            params![hash, now_ms()],
-        )
-        .map_err(storage)?;
-        find(&conn)
     }
+    let code = secret::new_code();
+    let canonical = secret::normalize_code(&code).map_err(AccountError::Internal)?;
+    let now = now_ms();
+    let expires_at = now.saturating_add(i64::try_from(valid.as_millis()).unwrap_or(i64::MAX));
+    storage
+        .add_code(NewCode {
+            hash: secret::hash(&canonical),
+            user: user_id.to_string(),
+            issued_by: issued_by.user.clone(),
+            issued_at: now,
+            expires_at,
+        })
+        .await?;
+    Ok(IssuedCode { code, expires_at })
+}
 
-    /// The stored hash of the code `id_or_code` names: a code as typed, or a code's id.
-    fn code_hash(
-        &self,
-        conn: &rusqlite::Connection,
-        id_or_code: &str,
-    ) -> Result<Vec<u8>, ServerError> {
-        if let Ok(canonical) = secret::normalize_code(id_or_code) {
-            let hash = secret::hash(&canonical);
-            let known = conn
-                .query_row("SELECT 1 FROM enrol_codes WHERE code_hash = ?1", [&hash], |_| Ok(()))
-                .optional()
-                .map_err(storage)?;
-            return known.map(|()| hash).ok_or_else(|| invalid("no such enrolment code"));
-        }
-        if id_or_code.len() != ID_HEX || !id_or_code.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(invalid(format!(
-                "{id_or_code:?} is neither a code (10 letters and digits) nor a code's id \
-                 ({ID_HEX} hex digits, from `enroll-code list`)"
-            )));
-        }
-        let mut stmt = conn
-            .prepare("SELECT code_hash FROM enrol_codes WHERE substr(hex(code_hash), 1, 8) = ?1")
-            .map_err(storage)?;
-        let found: Vec<Vec<u8>> = stmt
-            .query_map([id_or_code.to_ascii_uppercase()], |r| r.get(0))
-            .map_err(storage)?
-            .collect::<Result<_, _>>()
-            .map_err(storage)?;
-        match found.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(invalid(format!("no enrolment code has the id {id_or_code}"))),
-            _ => Err(invalid(format!(
-                "{} codes have the id {id_or_code}; name the code itself",
-                found.len()
-            ))),
-        }
+/// Enrollment codes, newest first: of `user` only if given; unused ones only unless `all`.
+pub(crate) async fn codes(
+    storage: &dyn Storage,
+    user: Option<&str>,
+    all: bool,
+) -> Result<Vec<CodeInfo>, AccountError> {
+    let now = now_ms();
+    let stored = storage.codes(user.map(str::to_string)).await?;
+    Ok(stored
+        .into_iter()
+        .map(CodeInfo::from)
+        .filter(|c| all || c.state(now) == CodeState::Unused)
+        .collect())
+}
+
+/// Withdraws an unused code, named by its id (from [`codes`]) or by the code itself; returns it
+/// as it is now. Withdrawing twice is harmless; a used code cannot be withdrawn (revoke its
+/// device instead).
+pub(crate) async fn revoke_code(
+    storage: &dyn Storage,
+    id_or_code: &str,
+) -> Result<CodeInfo, AccountError> {
+    let code = find(storage, id_or_code.trim()).await?;
+    if let Some(at) = code.used_at {
+        let code = CodeInfo::from(code);
+        return Err(invalid(format!(
+            "code {} enrolled device {} on {}; revoke the device instead",
+            code.id,
+            code.used.map(|(_, d)| d).unwrap_or_default(),
+            fieldsync_core::time::format_ms(at)
+        )));
+    }
+    let hash = code.hash;
+    storage.revoke_code(hash.clone(), now_ms()).await?;
+    let now = storage.code(hash).await?.ok_or(AccountError::CodeUnknown)?;
+    Ok(CodeInfo::from(now))
+}
+
+/// The code `id_or_code` names: a code as typed, or a code's id.
+async fn find(storage: &dyn Storage, id_or_code: &str) -> Result<StoredCode, AccountError> {
+    if let Ok(canonical) = secret::normalize_code(id_or_code) {
+        let found = storage.code(secret::hash(&canonical)).await?;
+        return found.ok_or_else(|| invalid("no such enrollment code"));
+    }
+    let mut prefix = [0u8; ID_HEX / 2];
+    if id_or_code.len() != ID_HEX || hex::decode_to_slice(id_or_code, &mut prefix).is_err() {
+        return Err(invalid(format!(
+            "{id_or_code:?} is neither a code (10 letters and digits) nor a code's id \
+             ({ID_HEX} hex digits, from `enroll-code list`)"
+        )));
+    }
+    let mut found = storage.codes_with_prefix(prefix.to_vec()).await?;
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(invalid(format!("no enrollment code has the id {id_or_code}"))),
+        n => Err(invalid(format!("{n} codes have the id {id_or_code}; name the code itself"))),
     }
 }
 
@@ -188,6 +199,7 @@ mod tests {
     use fieldsync_core::policy::{Profile, Role};
 
     use super::*;
+    use crate::accounts::Accounts;
 
     #[test]
     fn codes_are_listed_by_id_and_state_and_withdrawn_by_id_or_code() {
@@ -220,17 +232,17 @@ mod tests {
         let revoked = a.revoke_code(&target.id.to_uppercase()).unwrap();
         assert_eq!(revoked.state(now_ms()), CodeState::Revoked);
         assert_eq!(a.revoke_code(&target.id).unwrap().revoked_at, revoked.revoked_at);
-        assert_eq!(a.enroll(&by_id, "x", None).unwrap_err().status_and_code().1, "code_revoked");
+        assert_eq!(a.enroll(&by_id, "x", None).unwrap_err().code(), "code_revoked");
         assert_eq!(a.revoke_code(&by_code.to_lowercase()).unwrap().user, "res-2");
-        assert_eq!(a.enroll(&by_code, "x", None).unwrap_err().status_and_code().1, "code_revoked");
+        assert_eq!(a.enroll(&by_code, "x", None).unwrap_err().code(), "code_revoked");
         assert!(a.codes(None, false).unwrap().is_empty());
 
         let e = a.revoke_code(&used).unwrap_err();
         assert!(e.to_string().contains(&device), "{e}");
-        assert_eq!(a.enroll(&expired, "x", None).unwrap_err().status_and_code().1, "code_expired");
+        assert_eq!(a.enroll(&expired, "x", None).unwrap_err().code(), "code_expired");
         let ids: Vec<String> = a.codes(None, true).unwrap().into_iter().map(|c| c.id).collect();
         let absent = ["00000000", "11111111"].into_iter().find(|i| !ids.iter().any(|x| x == i));
-        assert!(a.revoke_code(absent.unwrap()).unwrap_err().to_string().contains("no enrolment"));
+        assert!(a.revoke_code(absent.unwrap()).unwrap_err().to_string().contains("no enrollment"));
         assert!(a.revoke_code("zz").unwrap_err().to_string().contains("neither"));
         assert!(a.revoke_code("ABCDE-FGHJK").unwrap_err().to_string().contains("no such"));
     }

@@ -1,4 +1,4 @@
-//! Enrolment codes, bearer tokens and ids: how they are made, written, checked and hashed.
+//! Enrollment codes, bearer tokens and ids: how they are made, written, checked and hashed.
 //!
 //! Codes are for people to type: ten characters of Crockford's base32 (50 random bits), shown as
 //! `ABCDE-FGHJK`; case, dashes and spaces are ignored and the look-alikes O, I and L read as 0, 1
@@ -17,7 +17,7 @@ pub(crate) const CODE_CHARS: usize = 10;
 /// Hex digits in a token.
 pub(crate) const TOKEN_HEX: usize = 64;
 
-/// A new enrolment code, as shown to people.
+/// A new enrollment code, as shown to people.
 pub(crate) fn new_code() -> String {
     let mut bytes = [0u8; CODE_CHARS];
     rand::rng().fill_bytes(&mut bytes);
@@ -53,7 +53,7 @@ pub(crate) fn normalize_code(input: &str) -> Result<String, String> {
 pub(crate) fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    hex(&bytes)
+    hex::encode(bytes)
 }
 
 /// Whether `token` has a token's form (64 lowercase or uppercase hex digits).
@@ -65,7 +65,7 @@ pub(crate) fn is_token(token: &str) -> bool {
 pub(crate) fn new_device_id() -> String {
     let mut bytes = [0u8; 8];
     rand::rng().fill_bytes(&mut bytes);
-    format!("dev-{}", hex(&bytes))
+    format!("dev-{}", hex::encode(bytes))
 }
 
 /// A new Automerge actor id for a device.
@@ -78,11 +78,6 @@ pub(crate) fn new_actor() -> Vec<u8> {
 /// SHA-256 of a secret in its canonical form (tokens lowercased).
 pub(crate) fn hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.to_ascii_lowercase().as_bytes()).to_vec()
-}
-
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

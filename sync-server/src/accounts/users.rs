@@ -1,92 +1,117 @@
-//! Stopping a person: an operator disables a user, and every device of theirs is refused
-//! (`403 user_disabled`) from its next request on — authentication reads the user's state on
-//! every request, nothing is cached — and their unused enrolment codes are withdrawn. Enabling
-//! the user lets their devices in again (a device revoked on its own stays revoked); codes
-//! withdrawn stay withdrawn, so a code handed out before the user was stopped cannot come back
-//! to life: the operator issues a new one.
+//! Users: added with a role and scopes (checked here), listed, given other scopes; and stopped.
+//! An operator disables a user, and every device of theirs is refused (`403 user_disabled`)
+//! from its next request on — authentication reads the user's state on every request, nothing
+//! is cached — and their unused enrollment codes are withdrawn. Enabling the user lets their
+//! devices in again (a device revoked on its own stays revoked); codes withdrawn stay
+//! withdrawn, so a code handed out before the user was stopped cannot come back to life: the
+//! operator issues a new one.
 
+use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use fieldsync_core::time::now_ms;
-use rusqlite::params;
 
-use super::{Accounts, invalid, storage};
-use crate::error::ServerError;
+use super::{AccountError, Disabled, User, invalid};
+use crate::storage::{NewUser, Storage};
 
-/// What disabling a user did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Disabled {
-    /// When the user was disabled (earlier, if they were disabled already).
-    pub at: i64,
-    /// Their devices that were active (not revoked), now refused.
-    pub devices: usize,
-    /// Their unused, unexpired codes, now withdrawn.
-    pub codes_withdrawn: usize,
+/// Most scopes one user may have.
+const MAX_SCOPES: usize = 32;
+
+/// Checks a user id: 1 to 64 characters, no control characters.
+fn check_user_id(id: &str) -> Result<(), AccountError> {
+    if id.is_empty() || id.chars().count() > 64 || id.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "user id {id:?} must be 1 to 64 characters without control characters"
+        )));
+    }
+    Ok(())
 }
 
-/// The refusal every request of a disabled user's device gets, and their codes.
-pub(crate) fn disabled_error() -> ServerError {
-    ServerError::Forbidden {
-        code: "user_disabled",
-        message: "this user was disabled by an operator: the server accepts nothing from their \
-                  devices until they are enabled again; what is saved stays on the phone"
-            .into(),
+/// Checks scopes: 1 to [`MAX_SCOPES`] paths of non-empty `/`-separated segments.
+fn check_scopes(scopes: &[String]) -> Result<(), AccountError> {
+    if scopes.is_empty() || scopes.len() > MAX_SCOPES {
+        return Err(invalid(format!("a user has 1 to {MAX_SCOPES} scopes")));
     }
+    for s in scopes {
+        fieldsync_core::limits::scope(s).map_err(|e| invalid(e.to_string()))?;
+    }
+    Ok(())
 }
 
-impl Accounts {
-    /// Disables a user: their devices are refused and their unused codes withdrawn, at once.
-    /// Disabling twice is harmless (the first time counts).
-    pub fn disable_user(&self, id: &str) -> Result<Disabled, ServerError> {
-        let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(storage)?;
-        let now = now_ms();
-        let n = tx
-            .execute(
-                "UPDATE users SET disabled_at = coalesce(disabled_at, ?2), updated_at = ?2 \
-                 WHERE user_id = ?1",
-                params![id, now],
-            )
-            .map_err(storage)?;
-        if n == 0 {
-            return Err(invalid(format!("no user {id:?}")));
+/// Adds a user.
+pub(crate) async fn add_user(
+    storage: &dyn Storage,
+    id: &str,
+    role: Role,
+    patrol: Option<PatrolKind>,
+    scopes: &[String],
+) -> Result<User, AccountError> {
+    check_user_id(id)?;
+    check_scopes(scopes)?;
+    match (role, patrol) {
+        (Role::Patrol, None) => {
+            return Err(invalid("a patrol member is police, cadre or volunteer (--patrol)"));
         }
-        let codes_withdrawn = tx
-            .execute(
-                "UPDATE enrol_codes SET revoked_at = ?2 WHERE user_id = ?1 AND used_at IS NULL \
-                 AND revoked_at IS NULL AND expires_at > ?2",
-                params![id, now],
-            )
-            .map_err(storage)?;
-        let devices: i64 = tx
-            .query_row(
-                "SELECT count(*) FROM devices WHERE user_id = ?1 AND revoked_at IS NULL",
-                [id],
-                |r| r.get(0),
-            )
-            .map_err(storage)?;
-        let at: i64 = tx
-            .query_row("SELECT disabled_at FROM users WHERE user_id = ?1", [id], |r| r.get(0))
-            .map_err(storage)?;
-        tx.commit().map_err(storage)?;
-        Ok(Disabled { at, devices: usize::try_from(devices).unwrap_or(0), codes_withdrawn })
+        (r, Some(_)) if r != Role::Patrol => {
+            return Err(invalid("only patrol members have a patrol kind"));
+        }
+        _ => {}
     }
+    let now = now_ms();
+    let new = NewUser {
+        id: id.to_string(),
+        role: role.as_str().to_string(),
+        patrol: patrol.map(|p| p.as_str().to_string()),
+        scopes: scopes.to_vec(),
+        at: now,
+    };
+    if !storage.add_user(new).await? {
+        return Err(invalid(format!("user {id:?} exists already")));
+    }
+    let profile = Profile { user: id.to_string(), role, patrol, scopes: scopes.to_vec() };
+    Ok(User { id: id.to_string(), profile, created_at: now, disabled_at: None })
+}
 
-    /// Enables a disabled user again: their devices that were not revoked work again. Enabling
-    /// a user who is not disabled is harmless.
-    pub fn enable_user(&self, id: &str) -> Result<(), ServerError> {
-        let n = self
-            .conn()?
-            .execute(
-                "UPDATE users SET disabled_at = NULL, updated_at = ?2 WHERE user_id = ?1",
-                params![id, now_ms()],
-            )
-            .map_err(storage)?;
-        if n == 0 {
-            return Err(invalid(format!("no user {id:?}")));
-        }
-        Ok(())
+/// Replaces a user's scopes; their devices see the change at their next sync.
+pub(crate) async fn set_scopes(
+    storage: &dyn Storage,
+    id: &str,
+    scopes: &[String],
+) -> Result<(), AccountError> {
+    check_scopes(scopes)?;
+    if !storage.set_scopes(id.to_string(), scopes.to_vec(), now_ms()).await? {
+        return Err(invalid(format!("no user {id:?}")));
     }
+    Ok(())
+}
+
+/// Every user, by id.
+pub(crate) async fn users(storage: &dyn Storage) -> Result<Vec<User>, AccountError> {
+    Ok(storage.users().await?.into_iter().map(User::from).collect())
+}
+
+/// A user by id.
+pub(crate) async fn user(storage: &dyn Storage, id: &str) -> Result<Option<User>, AccountError> {
+    Ok(storage.user(id.to_string()).await?.map(User::from))
+}
+
+/// Disables a user: their devices are refused and their unused codes withdrawn, at once.
+/// Disabling twice is harmless (the first time counts).
+pub(crate) async fn disable_user(
+    storage: &dyn Storage,
+    id: &str,
+) -> Result<Disabled, AccountError> {
+    storage
+        .disable_user(id.to_string(), now_ms())
+        .await?
+        .ok_or_else(|| invalid(format!("no user {id:?}")))
+}
+
+/// Enables a disabled user again: their devices that were not revoked work again. Enabling a
+/// user who is not disabled is harmless.
+pub(crate) async fn enable_user(storage: &dyn Storage, id: &str) -> Result<(), AccountError> {
+    if !storage.enable_user(id.to_string(), now_ms()).await? {
+        return Err(invalid(format!("no user {id:?}")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -95,7 +120,7 @@ mod tests {
 
     use fieldsync_core::policy::{Profile, Role};
 
-    use super::*;
+    use crate::accounts::Accounts;
 
     fn admin() -> Profile {
         Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] }
@@ -119,7 +144,7 @@ mod tests {
         assert!(a.authenticate(&phone.token).unwrap().unwrap().user_disabled_at.is_some());
         assert_eq!(a.user("res-1").unwrap().unwrap().disabled_at, Some(d.at));
         let e = a.enroll(&unused, "x", None).unwrap_err();
-        assert_eq!(e.status_and_code().1, "user_disabled");
+        assert_eq!(e.code(), "user_disabled");
         let e = a.issue_code("res-1", &admin(), Duration::from_secs(60)).unwrap_err();
         assert!(e.to_string().contains("disabled"), "{e}");
 
@@ -129,7 +154,7 @@ mod tests {
         let old = a.authenticate(&revoked.token).unwrap().unwrap();
         assert!(old.device.revoked_at.is_some(), "a revoked device stays revoked");
         let e = a.enroll(&unused, "x", None).unwrap_err();
-        assert_eq!(e.status_and_code().1, "code_revoked", "withdrawn codes stay withdrawn");
+        assert_eq!(e.code(), "code_revoked", "withdrawn codes stay withdrawn");
         assert!(a.disable_user("nobody").is_err() && a.enable_user("nobody").is_err());
     }
 }

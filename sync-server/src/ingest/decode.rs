@@ -9,9 +9,9 @@ use fieldsync_core::DocId;
 use fieldsync_core::changes::{self, ParseError};
 use fieldsync_core::protocol::limits;
 
-use super::Author;
+use super::author::Author;
+use super::loaded::Loaded;
 use super::refusal::{Refusal, code};
-use crate::cache::Loaded;
 
 /// Parses and verifies `bytes`, chunk by chunk, bounding what they inflate to, all together, by
 /// `max_bytes` (the largest a document may be).

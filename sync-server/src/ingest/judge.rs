@@ -10,9 +10,10 @@ use fieldsync_core::DocId;
 use fieldsync_core::model::{self, Record, validate};
 use fieldsync_core::policy::{self, Denied};
 
-use super::Author;
-use super::refusal::{Refusal, code, isolate};
+use super::author::Author;
+use super::refusal::{Refusal, code};
 use super::view::AuthorView;
+use crate::isolate::isolate;
 
 /// Refuses a document whose layout or limits the changes broke. Faults the document had
 /// before (stored before a rule existed) are not the pusher's and do not refuse it: `current`

@@ -18,62 +18,31 @@
 //! after the in-memory document was changed, the slot is emptied: the caller does not put the
 //! document back in the cache, and the next request loads it from storage.
 
+mod author;
 mod decode;
 mod judge;
+mod loaded;
+mod read;
 mod refusal;
 mod view;
 
 use std::sync::Arc;
 
-use automerge::{AutoCommit, Change, ChangeHash};
+use automerge::{AutoCommit, Change};
 use fieldsync_core::model::Record;
-use fieldsync_core::policy::{self, Audience, Profile};
-use fieldsync_core::{CoreError, DocId, model};
+use fieldsync_core::policy::{self, Audience};
+use fieldsync_core::{DocId, model};
 
+pub(crate) use author::Author;
 pub(crate) use decode::{REQUEST_INFLATED_BYTES, parse, reserve_inflation};
-pub(crate) use refusal::{Refusal, code, isolate};
-
-use crate::blobs::refs;
-use crate::cache::Loaded;
-use crate::storage::{DocBytes, DocMeta, DocWrite, NewChange};
+pub(crate) use loaded::Loaded;
+pub(crate) use read::{holds, load, read_checked};
+pub(crate) use refusal::{Refusal, code};
 use view::AuthorView;
 
-/// Who sent changes: the enrolled device, the actor its changes must carry, and the profile
-/// the access policy checks them against.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Author {
-    /// The device id (written into the log).
-    pub(crate) device: String,
-    /// The Automerge actor assigned to the device at enrolment.
-    pub(crate) actor: Vec<u8>,
-    /// Its user's profile now.
-    pub(crate) profile: Profile,
-    /// The device has not yet heard that its user's rights changed (its cursor was issued
-    /// under other rights): what it pushes was made under the rights it had.
-    pub(crate) rights_changed: bool,
-}
-
-/// Loads stored bytes into a document, with its header.
-pub(crate) fn load(id: DocId, bytes: &[u8], meta: DocMeta) -> Result<Loaded, Refusal> {
-    let loaded = isolate(|| -> Result<Loaded, String> {
-        let doc = AutoCommit::load(bytes).map_err(|e| e.to_string())?;
-        let header = model::read_header(&doc, id).map_err(|e| e.to_string())?;
-        Ok(Loaded { doc, header, meta, built: false, record: None })
-    });
-    match loaded {
-        Ok(Ok(l)) => Ok(l),
-        Ok(Err(e)) | Err(e) => {
-            tracing::error!(doc = %id, "stored document does not load: {e}");
-            Err(Refusal::retry(code::INTERNAL_ERROR, format!("document {id} does not load: {e}")))
-        }
-    }
-}
-
-/// Whether `doc` holds every one of `hashes` (a hash lookup; `get_change_by_hash` would
-/// rebuild each change).
-pub(crate) fn holds(doc: &mut AutoCommit, hashes: &[ChangeHash]) -> bool {
-    hashes.is_empty() || doc.get_missing_deps(hashes).is_empty()
-}
+use crate::isolate::isolate;
+use crate::photos::refs;
+use crate::storage::{DocBytes, DocMeta, DocWrite, NewChange};
 
 /// Ingests `bytes` (change chunks, or a saved document) into the document in `slot` (`None`:
 /// not stored yet). On success the slot holds the document with the changes applied and the
@@ -279,23 +248,6 @@ fn record_write(
     })
 }
 
-/// Checks that `doc` is a valid record; returns it.
-pub(crate) fn read_checked(id: DocId, doc: &AutoCommit) -> Result<Record, Refusal> {
-    let invalid = |e: String| {
-        Refusal::rejected(
-            code::INVALID_DOCUMENT,
-            format!("document {id} is not a valid record: {e}"),
-        )
-    };
-    let checked = isolate(|| model::read_record(doc, id));
-    match checked {
-        Ok(Ok(h)) => Ok(h),
-        Ok(Err(CoreError::Malformed { reason, .. })) => Err(invalid(reason)),
-        Ok(Err(e)) => Err(invalid(e.to_string())),
-        Err(p) => Err(invalid(format!("reading it panicked: {p}"))),
-    }
-}
-
 fn placeholder_header(id: DocId) -> model::Header {
     model::Header {
         id,
@@ -310,10 +262,12 @@ fn placeholder_header(id: DocId) -> model::Header {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use automerge::ChangeHash;
     use automerge::transaction::Transactable;
     use fieldsync_core::Store;
     use fieldsync_core::limits::DOC_BYTES;
     use fieldsync_core::model::{Location, NewRecord, NewReport, ReportCategory};
+    use fieldsync_core::policy::Profile;
 
     pub(crate) fn report() -> NewRecord {
         NewRecord::Report(NewReport {

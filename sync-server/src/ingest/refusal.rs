@@ -1,7 +1,4 @@
-//! Why a document's changes were not taken, as the per-document `results` of a push carry it,
-//! and the isolation of Automerge calls on bytes from elsewhere (a panic fails that document).
-
-use std::panic::{AssertUnwindSafe, catch_unwind};
+//! Why a document's changes were not taken, as the per-document `results` of a push carry it.
 
 use fieldsync_core::model::Kind;
 use fieldsync_core::protocol::PushOutcome;
@@ -85,14 +82,4 @@ pub(crate) mod code {
         FORBIDDEN,
         STALE_RIGHTS,
     ];
-}
-
-/// Runs `f`, turning a panic into an error message.
-pub(crate) fn isolate<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
-        p.downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into())
-    })
 }

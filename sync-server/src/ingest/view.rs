@@ -10,9 +10,10 @@ use automerge::{Change, ChangeHash};
 use fieldsync_core::DocId;
 use fieldsync_core::model::Record;
 
-use super::read_checked;
-use super::refusal::{Refusal, code, isolate};
-use crate::cache::Loaded;
+use super::loaded::Loaded;
+use super::read::read_checked;
+use super::refusal::{Refusal, code};
+use crate::isolate::isolate;
 
 /// The author's view of one push.
 #[derive(Debug, Default)]

@@ -1,23 +1,44 @@
-//! Where the server keeps documents and its change log, behind one trait so that a PostgreSQL
-//! backend can take SQLite's place; both must pass [`conformance`].
+//! Everything the server keeps, behind one trait so that a PostgreSQL backend can take
+//! SQLite's place; both must pass the conformance suite (`conformance`). Every SQL statement
+//! of the server is in a backend ([`sqlite`]); the domain above sees only [`Storage`].
 //!
-//! The trait speaks in whole operations the sync handlers need (load documents, commit a batch
-//! of document writes with their log entries, read a page of the log or of the catch-up) rather
-//! than in SQL, so a backend is free to store things its own way. Methods return boxed futures:
-//! the server holds one `Arc<dyn Storage>`, and a backend decides where its blocking work runs.
+//! [`Storage`] is three parts, one per kind of data and per caller, each a trait of its own:
+//! [`DocumentStorage`] (documents, the change log, refusals: the sync path),
+//! [`AccountStorage`] (users, devices, enrollment codes) and [`BlobStorage`] (what is known of
+//! photos' bytes: complete blobs, uploads under way, holders, the references documents make).
+//! A backend implements each against its own part of the conformance suite; a reader of one
+//! part does not wade through the others.
+//!
+//! The traits speak in whole operations (commit a batch of document writes with their log
+//! entries, enroll a device with a code, start an upload within a quota) rather than in SQL, so
+//! a backend is free to store things its own way; an operation that must be atomic is one
+//! method. Methods return boxed futures: the server holds one `Arc<dyn Storage>`, and a
+//! backend decides where its blocking work runs (SQLite: one writer thread, a pool of readers).
 
 use std::future::Future;
 use std::pin::Pin;
 
 use fieldsync_core::DocId;
-use fieldsync_core::model::Kind;
 pub use fieldsync_core::policy::Audience;
-use fieldsync_core::policy::Profile;
 
+mod accounts;
+mod blobs;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod documents;
 pub mod sqlite;
 
+pub use accounts::{
+    AccountStorage, Device, Disabled, Enrollment, NewCode, NewUser, StoredCode, StoredUser,
+    Takeover,
+};
+pub use blobs::{
+    BlobRecord, BlobStorage, NewUpload, Proof, Started, StoredBlob, StoredBlobRef, Upload,
+};
+pub use documents::{
+    BlobRef, CatchUpPage, Committed, DocBytes, DocMeta, DocWrite, DocumentStorage, LogItem,
+    LogPage, LogRecord, NewChange, Refused, StoredDoc, StoredRefusal, WholeDoc,
+};
 pub use sqlite::SqliteStorage;
 
 /// A boxed, sendable future, as the storage methods return.
@@ -60,6 +81,10 @@ pub enum StorageError {
         /// The version the write was built on; `None` for a creation.
         expected: Option<u64>,
     },
+    /// A write conditioned on what it read (a code still unused, an actor still free) found
+    /// it changed by another writer; nothing was written. Read again and decide again.
+    #[error("changed underneath this write: {0}")]
+    Changed(String),
     /// The transaction did not commit; nothing of it is stored.
     #[error("commit failed: {0}")]
     CommitFailed(String),
@@ -71,351 +96,22 @@ pub enum StorageError {
     Closed,
 }
 
-/// What the server knows of a stored document without loading it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocMeta {
-    /// The record kind (from the document's header).
-    pub kind: Kind,
-    /// The scope path (from the document's header).
-    pub scope: String,
-    /// Bytes of the stored snapshot.
-    pub snapshot_bytes: u64,
-    /// Bytes of the change chunks stored after the snapshot.
-    pub chunk_bytes: u64,
-    /// Bumped by every write: a write names the version it builds on.
-    pub version: u64,
-}
-
-impl DocMeta {
-    /// Saved size: snapshot plus chunks.
-    pub fn stored_bytes(&self) -> u64 {
-        self.snapshot_bytes + self.chunk_bytes
-    }
-
-    /// The metadata after `bytes` were written as version `version`.
-    pub fn after(&self, bytes: &DocBytes, version: u64) -> DocMeta {
-        let mut m = self.clone();
-        match bytes {
-            DocBytes::Snapshot(s) => {
-                m.snapshot_bytes = s.len() as u64;
-                m.chunk_bytes = 0;
+impl From<fieldsync_core::sql::OpenError> for StorageError {
+    fn from(e: fieldsync_core::sql::OpenError) -> Self {
+        use fieldsync_core::sql::OpenError;
+        match e {
+            OpenError::Sqlite(e) => StorageError::Sqlite(e),
+            OpenError::TooNew { path, found, supported } => {
+                StorageError::TooNew { path, found, supported }
             }
-            DocBytes::Chunk(c) => m.chunk_bytes += c.len() as u64,
-        }
-        m.version = version;
-        m
-    }
-}
-
-/// A stored document: its metadata and its bytes (snapshot followed by chunks).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredDoc {
-    /// Kind, scope, sizes, version.
-    pub meta: DocMeta,
-    /// Snapshot followed by change chunks; Automerge loads them as one document.
-    pub bytes: Vec<u8>,
-}
-
-/// New bytes for a document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DocBytes {
-    /// A full snapshot that replaces everything stored for the document (creation, compaction).
-    Snapshot(Vec<u8>),
-    /// Change chunks appended after what is stored.
-    Chunk(Vec<u8>),
-}
-
-impl DocBytes {
-    /// Length in bytes.
-    pub fn len(&self) -> usize {
-        match self {
-            DocBytes::Snapshot(b) | DocBytes::Chunk(b) => b.len(),
+            other => StorageError::Corrupt(other.to_string()),
         }
     }
-
-    /// Whether there are no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
-/// One accepted change, to be appended to the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewChange {
-    /// Its Automerge hash.
-    pub hash: [u8; 32],
-    /// Its Automerge actor id.
-    pub actor: Vec<u8>,
-    /// The change chunk.
-    pub bytes: Vec<u8>,
-}
-
-/// Everything one document write stores, in one transaction: the document's new bytes and the
-/// log entries of the changes they contain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocWrite {
-    /// The document.
-    pub doc: DocId,
-    /// The version this write builds on; `None` creates the document.
-    pub base: Option<u64>,
-    /// Kind from the header (stored on creation).
-    pub kind: Kind,
-    /// Scope from the header (stored on creation).
-    pub scope: String,
-    /// The creator, from the header (stored on creation).
-    pub created_by: String,
-    /// The people the record names now (assignee, team, mediators): with kind, scope and
-    /// creator, who may read it.
-    pub participants: Vec<String>,
-    /// The new bytes.
-    pub bytes: DocBytes,
-    /// The new changes in causal order; each gets the next seq.
-    pub changes: Vec<NewChange>,
-    /// The enrolled device that sent them, when known.
-    pub device: Option<String>,
-    /// The blobs the document references after this write, when that may have changed; `None`
-    /// leaves the recorded references as they are (the document references none, before or
-    /// after). See [`BlobRef`].
-    pub blobs: Option<Vec<BlobRef>>,
-}
-
-/// A blob a document references (a photo), as a write records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlobRef {
-    /// Lower-case hex SHA-256 of the bytes.
-    pub hash: String,
-    /// Size in bytes, as the reference gives it.
-    pub size: u64,
-    /// Media type, as the reference gives it.
-    pub media_type: String,
-    /// The device whose changes in this write added the reference; `None` when it was there
-    /// before (who added it stays as recorded) or the write has no known author.
-    pub added_by: Option<String>,
-}
-
-/// A recorded reference to a blob, with what decides who may use it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredBlobRef {
-    /// The referencing document.
-    pub doc: DocId,
-    /// Who may read that document.
-    pub audience: Audience,
-    /// Size in bytes, as the reference gives it.
-    pub size: u64,
-    /// Media type, as the reference gives it.
-    pub media_type: String,
-    /// The device that added the reference, when known.
-    pub device: Option<String>,
-}
-
-/// A push refused as `stale_rights` (right when made, not now): honest offline work that the
-/// server lists for the dispatchers of the record's scope, so it is never dropped silently.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
-    /// The document.
-    pub doc: DocId,
-    /// Its kind.
-    pub kind: Kind,
-    /// Its scope.
-    pub scope: String,
-    /// The device that pushed.
-    pub device: String,
-    /// Its user.
-    pub user: String,
-    /// The refusal's protocol code.
-    pub code: String,
-    /// The refusal, for people (the rule and why).
-    pub message: String,
-    /// When, ms since the Unix epoch.
-    pub at: i64,
-}
-
-/// A listed refusal: one per document, device and code; a refusal repeated updates it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredRefusal {
-    /// Its position in the list (increasing; a repeat keeps the first position).
-    pub id: i64,
-    /// What was refused, as last recorded (`at` is the last time).
-    pub refused: Refused,
-    /// When it was first refused.
-    pub first_at: i64,
-    /// How many times.
-    pub times: u64,
-}
-
-/// What a committed write became.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Committed {
-    /// The document's new version.
-    pub version: u64,
-    /// Seq of the write's last log entry (0 when it had no changes).
-    pub last_seq: u64,
-}
-
-/// A document sent whole, with its position in storage order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WholeDoc {
-    /// Position in storage order (the `<row>` of a catch-up cursor).
-    pub pos: i64,
-    /// The document.
-    pub doc: DocId,
-    /// Its stored bytes.
-    pub bytes: Vec<u8>,
-    /// Who may read it.
-    pub audience: Audience,
-}
-
-/// One page of the catch-up (documents whole, in storage order).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CatchUpPage {
-    /// Documents after the position asked for, within the byte budget (at least one if any).
-    pub docs: Vec<WholeDoc>,
-    /// No document follows the last one in `docs`.
-    pub done: bool,
-    /// The last log seq, read in the same snapshot as the documents.
-    pub log_end: u64,
-    /// Estimate of the documents after the last one in `docs`.
-    pub docs_after: u64,
-    /// The last position examined (documents the reader may not read are passed over without
-    /// their bytes being read); the next page starts after it.
-    pub scanned_to: i64,
-}
-
-/// A log entry as pulled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogItem {
-    /// Its seq.
-    pub seq: u64,
-    /// Its document.
-    pub doc: DocId,
-    /// The change chunk.
-    pub bytes: Vec<u8>,
-}
-
-/// One page of the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogPage {
-    /// Entries after the position asked for, leaving out the skipped actor's, in seq order,
-    /// within the byte budget (at least one if any).
-    pub entries: Vec<LogItem>,
-    /// Where the next page starts: the last entry's seq when the budget cut the page, else
-    /// `end` (entries of the skipped actor up to there are passed over).
-    pub next: u64,
-    /// The last seq of the log, in the same snapshot.
-    pub end: u64,
-}
-
-/// A log entry with its audit fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogRecord {
-    /// Its seq.
-    pub seq: u64,
-    /// Its document.
-    pub doc: DocId,
-    /// The change hash.
-    pub hash: [u8; 32],
-    /// The change's actor.
-    pub actor: Vec<u8>,
-    /// The device that sent it, when known.
-    pub device: Option<String>,
-    /// When the server accepted it, ms since the Unix epoch.
-    pub received_at: i64,
-    /// The change chunk.
-    pub bytes: Vec<u8>,
-    /// Who may read its document now.
-    pub audience: Audience,
-}
-
-/// A server's storage: documents, the change log, the epoch.
-///
-/// Rules every backend keeps (the conformance suite checks them):
-/// - a [`DocWrite`] and its log entries commit in one transaction, or not at all;
-/// - seqs strictly increase in commit order, and a reader never sees a seq before every smaller
-///   seq is visible (so a page never skips an entry that commits later);
-/// - a write whose `base` is not the stored version fails with [`StorageError::Conflict`] and
-///   changes nothing, while the other writes of the same batch go through;
-/// - a change hash appears at most once per document in the log;
-/// - a write's blob references commit with it: `Some` makes the document's references those
-///   listed (keeping who added each earlier), `None` leaves them.
-pub trait Storage: Send + Sync + 'static {
-    /// The epoch: a random id made when the storage was created, changed only by a restore.
-    fn epoch(&self) -> &str;
-
-    /// Loads documents; `None` for the ones not stored.
-    fn load(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<Option<StoredDoc>>>>;
-
-    /// Commits writes, each all-or-nothing; the answer has one result per write, in order.
-    /// The outer error means nothing of the batch is known to be stored.
-    fn commit(
-        &self,
-        writes: Vec<DocWrite>,
-    ) -> BoxFuture<'_, StorageResult<Vec<StorageResult<Committed>>>>;
-
-    /// The stored bytes of documents, in the order asked, while they fit in `max_bytes` (at
-    /// least one is read). Documents not stored are left out; the count says how many ids
-    /// were looked at.
-    fn whole(
-        &self,
-        ids: Vec<DocId>,
-        max_bytes: usize,
-    ) -> BoxFuture<'_, StorageResult<(Vec<WholeDoc>, usize)>>;
-
-    /// Who may read each of these documents; ids not stored are left out.
-    fn readers(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<(DocId, Audience)>>>;
-
-    /// Every stored document with who may read it, in storage order (what a reconciling device
-    /// may lack).
-    fn audiences(&self) -> BoxFuture<'_, StorageResult<Vec<(DocId, Audience)>>>;
-
-    /// The documents after position `after`, whole, in storage order.
-    ///
-    /// With `reader`, only documents that profile may read are returned, and the others cost
-    /// neither bytes read nor budget.
-    fn catch_up(
-        &self,
-        after: i64,
-        max_bytes: usize,
-        reader: Option<Profile>,
-    ) -> BoxFuture<'_, StorageResult<CatchUpPage>>;
-
-    /// The log after `after`, leaving out the changes of actor `skip_actor`.
-    fn log_page(
-        &self,
-        after: u64,
-        skip_actor: Vec<u8>,
-        max_bytes: usize,
-    ) -> BoxFuture<'_, StorageResult<LogPage>>;
-
-    /// The last seq of the log (0 when empty).
-    fn log_end(&self) -> BoxFuture<'_, StorageResult<u64>>;
-
-    /// The last position of the documents in storage order (0 when none).
-    fn docs_end(&self) -> BoxFuture<'_, StorageResult<i64>>;
-
-    /// Log entries with their audit fields, after `after`, at most `limit`.
-    fn audit(&self, after: u64, limit: usize) -> BoxFuture<'_, StorageResult<Vec<LogRecord>>>;
-
-    /// Every stored document id, in storage order.
-    fn doc_ids(&self) -> BoxFuture<'_, StorageResult<Vec<DocId>>>;
-
-    /// The recorded references to blob `hash` (see [`DocWrite::blobs`]), with the audience of
-    /// each referencing document.
-    fn blob_refs(&self, hash: String) -> BoxFuture<'_, StorageResult<Vec<StoredBlobRef>>>;
-
-    /// Lists refusals (see [`Refused`]): a repeat of one listed (same document, device and
-    /// code) updates its message, last time and count.
-    fn record_refusals(&self, refusals: Vec<Refused>) -> BoxFuture<'_, StorageResult<()>>;
-
-    /// The listed refusals of records inside any of `scopes` (each a scope path or an ancestor
-    /// of the record's scope; none: all), with an id after `after`, oldest first, at most
-    /// `limit`.
-    fn refusals(
-        &self,
-        scopes: Vec<String>,
-        after: i64,
-        limit: usize,
-    ) -> BoxFuture<'_, StorageResult<Vec<StoredRefusal>>>;
-
+/// A server's storage: its documents and log, its accounts, what it knows of photos' bytes.
+/// See the module's documentation for why it is three traits.
+pub trait Storage: DocumentStorage + AccountStorage + BlobStorage {
     /// Finishes the writes under way and releases the storage; later calls fail with `Closed`.
     fn close(&self) -> BoxFuture<'_, ()>;
 }

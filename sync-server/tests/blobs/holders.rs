@@ -68,7 +68,7 @@ async fn naming_a_photo_in_a_record_of_ones_own_reads_nothing_and_tells_nothing(
         let c = challenge(&ts, &intruder.token, &p.hash, "").await.challenge();
         assert_eq!(
             (c.size, c.ranges.len()),
-            (p.size, usize::from(fieldsync_server::blobs::challenge::RANGES))
+            (p.size, usize::from(fieldsync_server::photos::challenge::RANGES))
         );
         let guess = BlobProof { v: VERSION, nonce: c.nonce, digest: vec![0x5a; 32] };
         let answered = post_proof(&ts, &intruder.token, &p.hash, protocol::encode(&guess)).await;
@@ -104,7 +104,7 @@ async fn a_device_that_holds_a_photo_proves_it_and_its_readers_read_it_with_no_b
     let dispatcher = Device::dispatcher(&ts, "dispatcher-zhao");
     let large = noise(300 * KIB, 41);
     let small = image_bytes(120, 90, ImageFormat::Png);
-    assert!(small.len() as u64 <= fieldsync_server::blobs::challenge::WHOLE_BYTES);
+    assert!(small.len() as u64 <= fieldsync_server::photos::challenge::WHOLE_BYTES);
     let (pl, ps) = (photo_of(&large, "image/jpeg"), photo_of(&small, "image/png"));
     mediator.case_with(&ts, GRID, &[&pl, &ps]).await;
     upload_from(&ts, &mediator.token, &large, 0, 64 * KIB).await;
@@ -130,7 +130,7 @@ async fn a_device_that_holds_a_photo_proves_it_and_its_readers_read_it_with_no_b
         let c = c.challenge();
         assert_eq!((c.v, c.hash.as_str(), c.size), (VERSION, p.hash.as_str(), p.size));
         assert_eq!(c.check(&p.hash, p.size), Ok(()), "a challenge a phone answers");
-        if p.size <= fieldsync_server::blobs::challenge::WHOLE_BYTES {
+        if p.size <= fieldsync_server::photos::challenge::WHOLE_BYTES {
             assert_eq!(c.ranges, vec![[0, p.size - 1]], "a small photo is asked whole");
         } else {
             assert_eq!(c.ranges.len(), 16);

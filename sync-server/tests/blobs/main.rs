@@ -36,7 +36,7 @@ const MIB: usize = 1024 * 1024;
 const OTHER_GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-08";
 
 fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// `n` bytes that do not repeat in any way a compressor or a hash would notice.
@@ -83,7 +83,7 @@ impl Device {
     /// A resident's phone (reads only its own reports).
     fn resident(ts: &TestServer, user: &str) -> Device {
         let phone = Phone::new(user);
-        enrol_as(ts.running.server(), &phone, Role::Resident, None, &[GRID]);
+        enroll_as(ts.running.server(), &phone, Role::Resident, None, &[GRID]);
         let token = ts.token_for(&phone.actor());
         Device { phone, token }
     }
@@ -91,7 +91,7 @@ impl Device {
     /// A phone of `user`, enrolled with `role` in `scope`.
     fn enrolled(ts: &TestServer, user: &str, role: Role, scope: &str) -> Device {
         let phone = Phone::new(user);
-        enrol_as(ts.running.server(), &phone, role, None, &[scope]);
+        enroll_as(ts.running.server(), &phone, role, None, &[scope]);
         let token = ts.token_for(&phone.actor());
         Device { phone, token }
     }

@@ -2,7 +2,7 @@
 //! nonce, one for another blob, bodies that are not proofs. Each gets a typed answer that does
 //! not depend on whether the blob is on the server, and none makes the device a holder.
 
-use fieldsync_server::blobs::challenge::{self as nonce, LIFETIME_MS};
+use fieldsync_server::photos::challenge::{self as nonce, LIFETIME_MS};
 use proptest::prelude::*;
 
 use super::*;

@@ -92,7 +92,7 @@ async fn a_device_without_access_gets_the_answer_for_a_missing_blob() {
     let a = Device::resident(&ts, "resident-a");
     let b = Device::resident(&ts, "resident-b");
     let leader = Phone::new("leader-1");
-    enrol_as(ts.running.server(), &leader, Role::GridLeader, None, &[GRID]);
+    enroll_as(ts.running.server(), &leader, Role::GridLeader, None, &[GRID]);
     let leader_token = ts.token_for(&leader.actor());
     let done = image_bytes(400, 300, ImageFormat::Jpeg);
     let partial = noise(200 * KIB, 6);

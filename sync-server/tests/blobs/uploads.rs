@@ -198,7 +198,7 @@ async fn an_upload_resumes_after_the_server_process_is_killed() {
     let data_dir = dir.path().join("data");
     let server = child::Proc::spawn(&data_dir, "127.0.0.1:0");
     let phone = Phone::new("officer-k");
-    let token = child::enrol(&server.url, &data_dir, "officer-k", phone.actor()).await;
+    let token = child::enroll(&server.url, &data_dir, "officer-k", phone.actor()).await;
     let data = noise(900 * KIB, 8);
     let photo = photo_of(&data, "image/jpeg");
     let id = phone.report("killed mid-upload");

@@ -1,5 +1,5 @@
 //! The `fieldsync-server` binary as a child process of a test: started on a data directory,
-//! its address read from its log, its log lines kept for the test to read.
+//! its address read from its log (on stderr), its log lines kept for the test to read.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -25,14 +25,14 @@ impl Proc {
             .args(["--metrics-listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let (tx, lines) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
+        let logs = child.stderr.take().unwrap();
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in BufReader::new(logs).lines().map_while(Result::ok) {
                 if tx.send(line).is_err() {
                     break;
                 }
@@ -72,10 +72,10 @@ pub fn admin(data: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Enrols a phone writing as `actor` for `user` the way an operator does: `user add` and
+/// Enrolls a phone writing as `actor` for `user` the way an operator does: `user add` and
 /// `enroll-code` with the binary on the server's data directory, then `POST /v1/enroll` keeping
 /// the phone's actor. Returns the device's token.
-pub async fn enrol(url: &str, data: &Path, user: &str, actor: Vec<u8>) -> String {
+pub async fn enroll(url: &str, data: &Path, user: &str, actor: Vec<u8>) -> String {
     use fieldsync_core::protocol;
     admin(data, &["user", "add", user, "--role", "dispatcher", "--scope", "jl"]);
     let code = admin(data, &["enroll-code", user]);

@@ -61,9 +61,9 @@ type TokenMap = HashMap<(String, Vec<u8>), String>;
 static TOKENS: std::sync::LazyLock<std::sync::Mutex<TokenMap>> =
     std::sync::LazyLock::new(Default::default);
 
-/// Enrols `phone`'s device on `server` for a user with this role and these scopes (added if
+/// Enrolls `phone`'s device on `server` for a user with this role and these scopes (added if
 /// new); later requests from the phone carry its token.
-pub fn enrol_as(
+pub fn enroll_as(
     server: &Server,
     phone: &Phone,
     role: Role,
@@ -90,7 +90,7 @@ pub fn token_for(server: &Server, actor: &[u8]) -> String {
         return t.clone();
     }
     let accounts = server.accounts();
-    let hex: String = actor.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(actor);
     let user = USERS
         .lock()
         .unwrap()

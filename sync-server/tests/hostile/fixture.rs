@@ -90,8 +90,8 @@ pub(crate) struct Fixture {
     pub(crate) bases: Vec<Base>,
     /// What the server stores; only a property whose input may be valid changes moves it.
     pub(crate) baseline: Mutex<State>,
-    pub(crate) enrolments: AtomicUsize,
-    pub(crate) enrol_clients: Mutex<HashMap<u8, reqwest::Client>>,
+    pub(crate) enrollments: AtomicUsize,
+    pub(crate) enroll_clients: Mutex<HashMap<u8, reqwest::Client>>,
     pub(crate) cases: AtomicUsize,
     /// How often each answer was seen: an error code, a per-document code, or `ok`.
     pub(crate) seen: Mutex<BTreeMap<String, usize>>,
@@ -250,14 +250,14 @@ impl Fixture {
             protocol::encode(&VisibleRequest { v: VERSION, ids }),
         );
         // A code of the right form that was never issued.
-        let enrol = EnrollRequest {
+        let enroll = EnrollRequest {
             v: VERSION,
             code: "2345-6789-AB".into(),
             device_name: "a stolen phone".into(),
             actor: Some(author.actor()),
             keep_user: None,
         };
-        base(Endpoint::Enroll, Sender::NoToken, protocol::encode(&enrol));
+        base(Endpoint::Enroll, Sender::NoToken, protocol::encode(&enroll));
 
         let baseline = rt.block_on(state(&server));
         let fx = Fixture {
@@ -274,8 +274,8 @@ impl Fixture {
             orphans,
             bases,
             baseline: Mutex::new(baseline),
-            enrolments: AtomicUsize::new(0),
-            enrol_clients: Mutex::new(HashMap::new()),
+            enrollments: AtomicUsize::new(0),
+            enroll_clients: Mutex::new(HashMap::new()),
             cases: AtomicUsize::new(0),
             seen: Mutex::new(BTreeMap::new()),
             rt,
@@ -298,12 +298,12 @@ impl Fixture {
         fx
     }
 
-    /// A client for enrolment requests: they are limited to 10 a minute per address, so they
+    /// A client for enrollment requests: they are limited to 10 a minute per address, so they
     /// come from addresses all over 127.0.0.0/8 (8 each) to reach the decoder, not the limiter.
-    pub(crate) fn enrol_client(&self) -> reqwest::Client {
-        let n = self.enrolments.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn enroll_client(&self) -> reqwest::Client {
+        let n = self.enrollments.fetch_add(1, Ordering::Relaxed);
         let host = 2 + ((n / 8) % 250) as u8;
-        let mut clients = self.enrol_clients.lock().unwrap();
+        let mut clients = self.enroll_clients.lock().unwrap();
         clients
             .entry(host)
             .or_insert_with(|| client(Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, host)))))
@@ -318,7 +318,7 @@ impl Fixture {
         body: Vec<u8>,
     ) -> Result<(u16, Vec<u8>), TestCaseError> {
         let http = match endpoint {
-            Endpoint::Enroll => self.enrol_client(),
+            Endpoint::Enroll => self.enroll_client(),
             _ => self.http.clone(),
         };
         let mut req = http

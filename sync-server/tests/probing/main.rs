@@ -1,14 +1,14 @@
 //! The holes found by probing a live server, each closed as a rule and tested here against the
 //! real server on a loopback port: slow clients cannot hold it (`slow_clients`), what it
-//! publishes is chosen (`metrics`), operators can stop a person (`disabled`), and enrolment
-//! attempts are limited without locking out a shared address (`enrolment`).
+//! publishes is chosen (`metrics`), operators can stop a person (`disabled`), and enrollment
+//! attempts are limited without locking out a shared address (`enrollment`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod disabled;
-mod enrolment;
+mod enrollment;
 mod metrics;
 mod slow_clients;
 

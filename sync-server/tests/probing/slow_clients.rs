@@ -87,7 +87,7 @@ async fn a_stalled_body_is_cut_with_a_typed_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_oversize_enrolment_is_refused_before_its_body_is_read() {
+async fn an_oversize_enrollment_is_refused_before_its_body_is_read() {
     let server = server(30, 30, 4096, 256).await;
     let addr = server.running.addr();
     // 6 MiB announced, nothing sent: the answer comes at once, not after a stall.

@@ -147,7 +147,7 @@ async fn push_fault(server: &TestServer, resident: &Phone, fault: Fault, n: usiz
 async fn each_fault_the_probe_found_is_refused_pushed_any_way() {
     let server = start().await;
     let resident = Phone::new("resident-1");
-    enrol_as(server.running.server(), &resident, Role::Resident, None, &[GRID]);
+    enroll_as(server.running.server(), &resident, Role::Resident, None, &[GRID]);
     for fault in FAULTS {
         for way in [Way::Changes, Way::Creation, Way::Saved] {
             push_fault(&server, &resident, fault, 200, way).await;
@@ -194,7 +194,7 @@ fn raw_entry(doc: &mut AutoCommit, at: i64) {
 async fn patrol_entries_dated_1970_or_added_to_a_finished_patrol_are_refused() {
     let server = start().await;
     let li = Phone::new("patrol-li");
-    enrol_as(server.running.server(), &li, Role::Patrol, Some(PatrolKind::Police), &[ELSEWHERE]);
+    enroll_as(server.running.server(), &li, Role::Patrol, Some(PatrolKind::Police), &[ELSEWHERE]);
     let id = patrol(&server, &li).await;
     let base = li.heads(id);
     let mut doc = li.store.load(id).unwrap().with_actor(ActorId::from(li.actor()));
@@ -261,7 +261,7 @@ proptest! {
         rt.block_on(async {
             let server = start().await;
             let resident = Phone::new("resident-1");
-            enrol_as(server.running.server(), &resident, Role::Resident, None, &[GRID]);
+            enroll_as(server.running.server(), &resident, Role::Resident, None, &[GRID]);
             push_fault(&server, &resident, fault, n, way).await;
         });
     }

@@ -48,8 +48,8 @@ async fn a_document_one_may_not_read_is_answered_for_like_a_made_up_id() {
     let s = server.running.server();
     let mediator = Phone::new("mediator-1");
     let prober = Phone::new("resident-9");
-    enrol_as(s, &mediator, Role::Mediator, None, &[GRID]);
-    enrol_as(s, &prober, Role::Resident, None, &[GRID]);
+    enroll_as(s, &mediator, Role::Mediator, None, &[GRID]);
+    enroll_as(s, &prober, Role::Resident, None, &[GRID]);
     let case = mediator
         .store
         .create(&NewRecord::MediationCase(NewCase {

@@ -17,11 +17,11 @@ async fn a_responder_taken_off_a_report_is_refused_stale_and_listed() {
     let (resident, disp, other_disp) =
         (Phone::new("resident-1"), Phone::new("disp-1"), Phone::new("disp-9"));
     let (qian, sun) = (Phone::new("officer-qian"), Phone::new("officer-sun"));
-    enrol_as(s, &resident, Role::Resident, None, &[GRID]);
-    enrol_as(s, &disp, Role::Dispatcher, None, &["jl/changchun/chaoyang"]);
-    enrol_as(s, &other_disp, Role::Dispatcher, None, &["jl/baishan"]);
+    enroll_as(s, &resident, Role::Resident, None, &[GRID]);
+    enroll_as(s, &disp, Role::Dispatcher, None, &["jl/changchun/chaoyang"]);
+    enroll_as(s, &other_disp, Role::Dispatcher, None, &["jl/baishan"]);
     for officer in [&qian, &sun] {
-        enrol_as(s, officer, Role::Patrol, Some(PatrolKind::Police), &[ELSEWHERE]);
+        enroll_as(s, officer, Role::Patrol, Some(PatrolKind::Police), &[ELSEWHERE]);
     }
     let id = resident.store.create(&report_in(GRID)).unwrap();
     acked(&server, &resident, id).await;
@@ -66,7 +66,7 @@ async fn a_responder_taken_off_a_report_is_refused_stale_and_listed() {
     // A patrol of the report's own grid still reads it: his rights to comment hold, but
     // starting work on a report given to someone else does not.
     let neighbour = Phone::new("officer-zhao");
-    enrol_as(s, &neighbour, Role::Patrol, Some(PatrolKind::Police), &[GRID]);
+    enroll_as(s, &neighbour, Role::Patrol, Some(PatrolKind::Police), &[GRID]);
     fetch(&server, &neighbour, id).await;
     neighbour.comment(id, "我在附近");
     acked(&server, &neighbour, id).await;
@@ -78,9 +78,9 @@ async fn a_stale_resolution_padded_to_win_leaves_a_confirmed_report_confirmed() 
     let s = server.running.server();
     let (resident, disp, qian) =
         (Phone::new("resident-1"), Phone::new("disp-1"), Phone::new("officer-qian"));
-    enrol_as(s, &resident, Role::Resident, None, &[GRID]);
-    enrol_as(s, &disp, Role::Dispatcher, None, &["jl"]);
-    enrol_as(s, &qian, Role::Patrol, Some(PatrolKind::Police), &[ELSEWHERE]);
+    enroll_as(s, &resident, Role::Resident, None, &[GRID]);
+    enroll_as(s, &disp, Role::Dispatcher, None, &["jl"]);
+    enroll_as(s, &qian, Role::Patrol, Some(PatrolKind::Police), &[ELSEWHERE]);
     let id = resident.store.create(&report_in(GRID)).unwrap();
     acked(&server, &resident, id).await;
     fetch(&server, &disp, id).await;
@@ -116,7 +116,7 @@ async fn a_stale_resolution_padded_to_win_leaves_a_confirmed_report_confirmed() 
     let message = refused_as(&server, &qian, id, "stale_rights", "report.status").await;
     assert!(message.contains("confirmed"), "{message}");
     let watcher = Phone::new("disp-2");
-    enrol_as(s, &watcher, Role::Dispatcher, None, &["jl"]);
+    enroll_as(s, &watcher, Role::Dispatcher, None, &["jl"]);
     fetch(&server, &watcher, id).await;
     let Record::Report(r) = watcher.store.get(id).unwrap() else { panic!("a report") };
     assert_eq!(r.status, ReportStatus::Confirmed);
@@ -129,7 +129,7 @@ async fn honest_work_merely_concurrent_with_a_change_of_state_stays() {
     let s = server.running.server();
     let (li, wang) = (Phone::new("patrol-li"), Phone::new("patrol-wang"));
     for p in [&li, &wang] {
-        enrol_as(s, p, Role::Patrol, Some(PatrolKind::Volunteer), &[ELSEWHERE]);
+        enroll_as(s, p, Role::Patrol, Some(PatrolKind::Volunteer), &[ELSEWHERE]);
     }
     let members = ["patrol-li", "patrol-wang"]
         .iter()
@@ -172,8 +172,8 @@ async fn honest_work_merely_concurrent_with_a_change_of_state_stays() {
 
     // A resident's comment written before the report was confirmed by the centre stays.
     let (resident, disp) = (Phone::new("resident-1"), Phone::new("disp-1"));
-    enrol_as(s, &resident, Role::Resident, None, &[GRID]);
-    enrol_as(s, &disp, Role::Dispatcher, None, &["jl"]);
+    enroll_as(s, &resident, Role::Resident, None, &[GRID]);
+    enroll_as(s, &disp, Role::Dispatcher, None, &["jl"]);
     let id = resident.store.create(&report_in(GRID)).unwrap();
     acked(&server, &resident, id).await;
     fetch(&server, &disp, id).await;
@@ -186,7 +186,7 @@ async fn honest_work_merely_concurrent_with_a_change_of_state_stays() {
     // Two dispatchers give the same report to different responders: both acknowledged, a
     // conflict to settle.
     let other = Phone::new("disp-2");
-    enrol_as(s, &other, Role::Dispatcher, None, &["jl"]);
+    enroll_as(s, &other, Role::Dispatcher, None, &["jl"]);
     let id = resident.store.create(&report_in(GRID)).unwrap();
     acked(&server, &resident, id).await;
     fetch(&server, &disp, id).await;
@@ -208,9 +208,9 @@ async fn a_device_that_had_not_heard_of_its_scope_change_is_refused_stale() {
     let s = server.running.server();
     let (resident, lead, disp) =
         (Phone::new("resident-1"), Phone::new("lead-zhou"), Phone::new("disp-1"));
-    enrol_as(s, &resident, Role::Resident, None, &[GRID]);
-    enrol_as(s, &lead, Role::GridLeader, None, &[GRID]);
-    enrol_as(s, &disp, Role::Dispatcher, None, &["jl"]);
+    enroll_as(s, &resident, Role::Resident, None, &[GRID]);
+    enroll_as(s, &lead, Role::GridLeader, None, &[GRID]);
+    enroll_as(s, &disp, Role::Dispatcher, None, &["jl"]);
     let id = resident.store.create(&report_in(GRID)).unwrap();
     acked(&server, &resident, id).await;
     // The leader's phone syncs (its cursor now carries its rights), then accepts offline.

@@ -127,8 +127,8 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         .map(|(user, role, scope)| {
             let patrol = (*role == Role::Patrol).then_some(PatrolKind::Police);
             let pair = (Phone::new(user), Phone::new(user));
-            enrol_as(s, &pair.0, *role, patrol, &[scope]);
-            enrol_as(s, &pair.1, *role, patrol, &[scope]);
+            enroll_as(s, &pair.0, *role, patrol, &[scope]);
+            enroll_as(s, &pair.1, *role, patrol, &[scope]);
             pair
         })
         .collect();

@@ -117,7 +117,8 @@ impl Corpus {
     }
 
     fn photo(&mut self) -> PhotoRef {
-        let hash: String = (0..32).map(|_| format!("{:02x}", self.rng.random::<u8>())).collect();
+        let bytes: Vec<u8> = (0..32).map(|_| self.rng.random::<u8>()).collect();
+        let hash = hex::encode(bytes);
         PhotoRef {
             hash,
             size: self.rng.random_range(300_000..4_000_000),

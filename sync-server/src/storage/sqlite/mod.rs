@@ -1,7 +1,12 @@
 //! The SQLite backend: one file, zero set-up. WAL; one writer connection on its own thread
-//! (group commit, see [`writer`]) and a pool of read-only connections used from tokio's blocking
-//! threads, so async workers never wait on SQLite.
+//! that every write goes through (group commit for documents, a transaction per other write;
+//! see `writer`) and a pool of read-only connections used from tokio's blocking threads, so
+//! async workers never wait on SQLite. The SQL is in one module per part of the trait:
+//! `read` and `writer` (documents and the log), `refusals`, `accounts`, `blobs`.
 
+mod accounts;
+mod blobs;
+pub(crate) mod columns;
 mod read;
 mod refusals;
 pub(crate) mod schema;
@@ -12,20 +17,19 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use fieldsync_core::DocId;
+use fieldsync_core::poison::Recover;
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use self::read::Readers;
 use self::writer::Msg;
 use super::{
-    Audience, BoxFuture, CatchUpPage, Committed, DocWrite, LogPage, LogRecord, Refused, Storage,
-    StorageError, StorageResult, StoredBlobRef, StoredDoc, StoredRefusal, WholeDoc,
+    AccountStorage, Audience, BlobRecord, BlobStorage, BoxFuture, CatchUpPage, Committed, Device,
+    Disabled, DocWrite, DocumentStorage, Enrollment, LogPage, LogRecord, NewCode, NewUpload,
+    NewUser, Proof, Refused, Started, Storage, StorageError, StorageResult, StoredBlob,
+    StoredBlobRef, StoredCode, StoredDoc, StoredRefusal, StoredUser, Upload, WholeDoc,
 };
 use crate::config::Durability;
-
-/// A size as SQLite stores it (a size past `i64::MAX` is no real blob's; it stays unusable).
-pub(crate) fn sql_size(size: u64) -> i64 {
-    i64::try_from(size).unwrap_or(i64::MAX)
-}
 
 /// The server's storage in one SQLite file.
 #[derive(Clone)]
@@ -84,7 +88,7 @@ impl SqliteStorage {
         schema::renew_epoch(&conn)
     }
 
-    /// The refusals listed in the database at `path` (see [`Storage::refusals`]), read without
+    /// The refusals listed in the database at `path` (see [`DocumentStorage::refusals`]), read without
     /// opening it for writing (the admin CLI, beside a running server).
     pub fn list_refusals(
         path: impl AsRef<Path>,
@@ -96,10 +100,30 @@ impl SqliteStorage {
         refusals::list(&conn, scopes, after, limit)
     }
 
+    /// Runs `f` as a job of the writer thread, in a transaction of its own (committed when it
+    /// returns `Ok`).
+    fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StorageResult<R> + Send + 'static,
+    ) -> BoxFuture<'_, StorageResult<R>> {
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            let job: writer::Job = Box::new(move |conn| {
+                let _ = reply.send(writer::in_transaction(conn, f));
+            });
+            {
+                let guard = self.inner.writer.lock().recover();
+                let sender = guard.as_ref().ok_or(StorageError::Closed)?;
+                sender.send(Msg::Run(job)).map_err(|_| StorageError::Closed)?;
+            }
+            answer.await.map_err(|_| StorageError::Closed)?
+        })
+    }
+
     /// Runs a read on a blocking thread.
     fn read<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&rusqlite::Connection) -> StorageResult<R> + Send + 'static,
+        f: impl FnOnce(&Connection) -> StorageResult<R> + Send + 'static,
     ) -> BoxFuture<'_, StorageResult<R>> {
         let inner = self.inner.clone();
         Box::pin(async move {
@@ -110,7 +134,7 @@ impl SqliteStorage {
     }
 }
 
-impl Storage for SqliteStorage {
+impl DocumentStorage for SqliteStorage {
     fn epoch(&self) -> &str {
         &self.inner.epoch
     }
@@ -129,7 +153,7 @@ impl Storage for SqliteStorage {
             }
             let (reply, answer) = oneshot::channel();
             {
-                let guard = self.inner.writer.lock().map_err(|_| StorageError::Closed)?;
+                let guard = self.inner.writer.lock().recover();
                 let sender = guard.as_ref().ok_or(StorageError::Closed)?;
                 sender.send(Msg::Commit { writes, reply }).map_err(|_| StorageError::Closed)?;
             }
@@ -187,23 +211,11 @@ impl Storage for SqliteStorage {
         self.read(read::doc_ids)
     }
 
-    fn blob_refs(&self, hash: String) -> BoxFuture<'_, StorageResult<Vec<StoredBlobRef>>> {
-        self.read(move |c| read::blob_refs(c, &hash))
-    }
-
     fn record_refusals(&self, refusals: Vec<Refused>) -> BoxFuture<'_, StorageResult<()>> {
-        Box::pin(async move {
-            if refusals.is_empty() {
-                return Ok(());
-            }
-            let (reply, answer) = oneshot::channel();
-            {
-                let guard = self.inner.writer.lock().map_err(|_| StorageError::Closed)?;
-                let sender = guard.as_ref().ok_or(StorageError::Closed)?;
-                sender.send(Msg::Refusals { refusals, reply }).map_err(|_| StorageError::Closed)?;
-            }
-            answer.await.map_err(|_| StorageError::Closed)?
-        })
+        if refusals.is_empty() {
+            return Box::pin(async { Ok(()) });
+        }
+        self.write(move |c| refusals::record(c, &refusals))
     }
 
     fn refusals(
@@ -214,17 +226,159 @@ impl Storage for SqliteStorage {
     ) -> BoxFuture<'_, StorageResult<Vec<StoredRefusal>>> {
         self.read(move |c| refusals::list(c, &scopes, after, limit))
     }
+}
 
+impl AccountStorage for SqliteStorage {
+    fn add_user(&self, user: NewUser) -> BoxFuture<'_, StorageResult<bool>> {
+        self.write(move |c| accounts::add_user(c, &user))
+    }
+
+    fn set_scopes(
+        &self,
+        user: String,
+        scopes: Vec<String>,
+        at: i64,
+    ) -> BoxFuture<'_, StorageResult<bool>> {
+        self.write(move |c| accounts::set_scopes(c, &user, &scopes, at))
+    }
+
+    fn users(&self) -> BoxFuture<'_, StorageResult<Vec<StoredUser>>> {
+        self.read(accounts::users)
+    }
+
+    fn user(&self, id: String) -> BoxFuture<'_, StorageResult<Option<StoredUser>>> {
+        self.read(move |c| accounts::user(c, &id))
+    }
+
+    fn disable_user(&self, id: String, at: i64) -> BoxFuture<'_, StorageResult<Option<Disabled>>> {
+        self.write(move |c| accounts::disable_user(c, &id, at))
+    }
+
+    fn enable_user(&self, id: String, at: i64) -> BoxFuture<'_, StorageResult<bool>> {
+        self.write(move |c| accounts::enable_user(c, &id, at))
+    }
+
+    fn add_code(&self, code: NewCode) -> BoxFuture<'_, StorageResult<()>> {
+        self.write(move |c| accounts::add_code(c, &code))
+    }
+
+    fn code(&self, hash: Vec<u8>) -> BoxFuture<'_, StorageResult<Option<StoredCode>>> {
+        self.read(move |c| accounts::code_by_hash(c, &hash))
+    }
+
+    fn codes(&self, user: Option<String>) -> BoxFuture<'_, StorageResult<Vec<StoredCode>>> {
+        self.read(move |c| accounts::codes(c, user.as_deref()))
+    }
+
+    fn codes_with_prefix(&self, prefix: Vec<u8>) -> BoxFuture<'_, StorageResult<Vec<StoredCode>>> {
+        self.read(move |c| accounts::codes_with_prefix(c, &prefix))
+    }
+
+    fn revoke_code(&self, hash: Vec<u8>, at: i64) -> BoxFuture<'_, StorageResult<bool>> {
+        self.write(move |c| accounts::revoke_code(c, &hash, at))
+    }
+
+    fn device_by_actor(&self, actor: Vec<u8>) -> BoxFuture<'_, StorageResult<Option<Device>>> {
+        self.read(move |c| accounts::device_by_actor(c, &actor))
+    }
+
+    fn device_by_token(
+        &self,
+        token_hash: Vec<u8>,
+    ) -> BoxFuture<'_, StorageResult<Option<(Device, StoredUser)>>> {
+        self.read(move |c| accounts::device_by_token(c, &token_hash))
+    }
+
+    fn devices(&self) -> BoxFuture<'_, StorageResult<Vec<Device>>> {
+        self.read(accounts::devices)
+    }
+
+    fn revoke_device(&self, id: String, at: i64) -> BoxFuture<'_, StorageResult<bool>> {
+        self.write(move |c| accounts::revoke_device(c, &id, at))
+    }
+
+    fn enroll(&self, enrollment: Enrollment) -> BoxFuture<'_, StorageResult<()>> {
+        self.write(move |c| accounts::enroll(c, &enrollment))
+    }
+}
+
+impl BlobStorage for SqliteStorage {
+    fn blob_refs(&self, hash: String) -> BoxFuture<'_, StorageResult<Vec<StoredBlobRef>>> {
+        self.read(move |c| blobs::blob_refs(c, &hash))
+    }
+
+    fn blob(&self, hash: String) -> BoxFuture<'_, StorageResult<Option<StoredBlob>>> {
+        self.read(move |c| blobs::blob(c, &hash))
+    }
+
+    fn blob_record(
+        &self,
+        hash: String,
+        device: String,
+    ) -> BoxFuture<'_, StorageResult<BlobRecord>> {
+        self.read(move |c| blobs::record(c, &hash, &device))
+    }
+
+    fn upload(&self, hash: String, device: String) -> BoxFuture<'_, StorageResult<Option<Upload>>> {
+        self.read(move |c| blobs::upload(c, &hash, &device))
+    }
+
+    fn uploads(&self) -> BoxFuture<'_, StorageResult<Vec<Upload>>> {
+        self.read(blobs::uploads)
+    }
+
+    fn bytes_used(&self, device: String) -> BoxFuture<'_, StorageResult<u64>> {
+        self.read(move |c| blobs::bytes_used(c, &device))
+    }
+
+    fn start_upload(&self, upload: NewUpload, quota: u64) -> BoxFuture<'_, StorageResult<Started>> {
+        self.write(move |c| blobs::start_upload(c, &upload, quota))
+    }
+
+    fn set_received(&self, id: i64, received: u64) -> BoxFuture<'_, StorageResult<()>> {
+        self.write(move |c| blobs::set_received(c, id, received))
+    }
+
+    fn complete_upload(&self, upload: Upload) -> BoxFuture<'_, StorageResult<()>> {
+        self.write(move |c| blobs::complete_upload(c, &upload))
+    }
+
+    fn verified_upload(&self, upload: Upload) -> BoxFuture<'_, StorageResult<()>> {
+        self.write(move |c| blobs::verified_upload(c, &upload))
+    }
+
+    fn hold(&self, hash: String, device: String, how: Proof) -> BoxFuture<'_, StorageResult<()>> {
+        self.write(move |c| blobs::hold(c, &hash, &device, how))
+    }
+
+    fn drop_upload(&self, id: i64) -> BoxFuture<'_, StorageResult<()>> {
+        self.write(move |c| blobs::drop_upload(c, id))
+    }
+
+    fn thumbnail_pending(&self, hash: String) -> BoxFuture<'_, StorageResult<bool>> {
+        self.read(move |c| blobs::thumbnail_pending(c, &hash))
+    }
+
+    fn thumbnail_made(&self, hash: String, made: bool) -> BoxFuture<'_, StorageResult<()>> {
+        self.write(move |c| blobs::thumbnail_made(c, &hash, made))
+    }
+
+    fn challenge_key(&self) -> BoxFuture<'_, StorageResult<[u8; 32]>> {
+        self.write(blobs::challenge_key)
+    }
+}
+
+impl Storage for SqliteStorage {
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let sender = self.inner.writer.lock().ok().and_then(|mut w| w.take());
+            let sender = self.inner.writer.lock().recover().take();
             if let Some(sender) = sender {
                 let (done, finished) = oneshot::channel();
                 if sender.send(Msg::Close(done)).is_ok() {
                     let _ = finished.await;
                 }
             }
-            let thread = self.inner.thread.lock().ok().and_then(|mut t| t.take());
+            let thread = self.inner.thread.lock().recover().take();
             if let Some(thread) = thread {
                 let _ = tokio::task::spawn_blocking(move || thread.join()).await;
             }
@@ -235,9 +389,7 @@ impl Storage for SqliteStorage {
 impl Drop for Inner {
     fn drop(&mut self) {
         // Dropping the sender lets the writer thread finish what is queued and stop.
-        if let Ok(mut w) = self.writer.lock() {
-            w.take();
-        }
+        self.writer.lock().recover().take();
     }
 }
 

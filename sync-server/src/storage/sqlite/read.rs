@@ -7,12 +7,14 @@ use std::sync::Mutex;
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::Kind;
+use fieldsync_core::poison::Recover;
 use rusqlite::{Connection, OptionalExtension};
 
+use super::columns::{audience_at, doc_id, to_u64};
 use super::schema;
 use crate::storage::{
     Audience, CatchUpPage, DocMeta, LogItem, LogPage, LogRecord, StorageError, StorageResult,
-    StoredBlobRef, StoredDoc, WholeDoc,
+    StoredDoc, WholeDoc,
 };
 
 /// Idle reader connections kept open.
@@ -36,7 +38,7 @@ impl Readers {
         &self,
         f: impl FnOnce(&Connection) -> StorageResult<R>,
     ) -> StorageResult<R> {
-        let conn = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let conn = self.idle.lock().recover().pop();
         let conn = match conn {
             Some(c) => c,
             None => schema::open_reader(&self.path)?,
@@ -51,36 +53,12 @@ impl Readers {
             tracing::warn!("read transaction did not end: {e}");
             return result;
         }
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < IDLE_READERS
-        {
+        let mut idle = self.idle.lock().recover();
+        if idle.len() < IDLE_READERS {
             idle.push(conn);
         }
         result
     }
-}
-
-fn doc_id(bytes: &[u8]) -> StorageResult<DocId> {
-    DocId::from_slice(bytes).map_err(|e| StorageError::Corrupt(e.to_string()))
-}
-
-/// The audience of a document from its `kind, scope, created_by, participants` columns,
-/// starting at column `at`.
-fn audience_at(r: &rusqlite::Row<'_>, at: usize) -> StorageResult<Audience> {
-    let kind: String = r.get(at)?;
-    let kind = Kind::from_str(&kind)
-        .map_err(|_| StorageError::Corrupt(format!("a document has unknown kind {kind:?}")))?;
-    let participants: String = r.get(at + 3)?;
-    Ok(Audience {
-        kind,
-        scope: r.get(at + 1)?,
-        created_by: r.get(at + 2)?,
-        participants: participants.lines().map(str::to_string).collect(),
-    })
-}
-
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
 }
 
 /// The row and metadata of a document.
@@ -315,26 +293,6 @@ pub(crate) fn doc_ids(conn: &Connection) -> StorageResult<Vec<DocId>> {
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         out.push(doc_id(r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?)?);
-    }
-    Ok(out)
-}
-
-pub(crate) fn blob_refs(conn: &Connection, hash: &str) -> StorageResult<Vec<StoredBlobRef>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT d.doc_id, d.kind, d.scope, d.created_by, d.participants, r.size, r.media_type, \
-         r.device FROM blob_refs r JOIN docs d ON d.id = r.doc WHERE r.hash = ?1",
-    )?;
-    let mut rows = stmt.query([hash])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        let device: String = r.get(7)?;
-        out.push(StoredBlobRef {
-            doc: doc_id(r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?)?,
-            audience: audience_at(r, 1)?,
-            size: to_u64(r.get(5)?),
-            media_type: r.get(6)?,
-            device: (!device.is_empty()).then_some(device),
-        });
     }
     Ok(out)
 }

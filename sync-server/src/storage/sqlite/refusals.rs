@@ -6,31 +6,27 @@ use rusqlite::{Connection, params};
 
 use crate::storage::{Refused, StorageError, StorageResult, StoredRefusal};
 
-/// Records `refusals` in one transaction on the writer connection.
+/// Records `refusals` (the writer's job: the caller holds the transaction).
 pub(crate) fn record(conn: &Connection, refusals: &[Refused]) -> StorageResult<()> {
-    let tx = conn.unchecked_transaction()?;
-    {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO refusals
-                 (doc_id, kind, scope, device, user_id, code, message, first_at, last_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
-             ON CONFLICT (doc_id, device, code) DO UPDATE SET
-                 message = excluded.message, last_at = excluded.last_at, times = times + 1",
-        )?;
-        for r in refusals {
-            stmt.execute(params![
-                r.doc.as_bytes().as_slice(),
-                r.kind.as_str(),
-                r.scope,
-                r.device,
-                r.user,
-                r.code,
-                r.message,
-                r.at
-            ])?;
-        }
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO refusals
+             (doc_id, kind, scope, device, user_id, code, message, first_at, last_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+         ON CONFLICT (doc_id, device, code) DO UPDATE SET
+             message = excluded.message, last_at = excluded.last_at, times = times + 1",
+    )?;
+    for r in refusals {
+        stmt.execute(params![
+            r.doc.as_bytes().as_slice(),
+            r.kind.as_str(),
+            r.scope,
+            r.device,
+            r.user,
+            r.code,
+            r.message,
+            r.at
+        ])?;
     }
-    tx.commit()?;
     Ok(())
 }
 

@@ -1,16 +1,17 @@
-//! Opening the SQLite database: pragmas, then creating or upgrading the schema in one IMMEDIATE
-//! transaction recorded in `PRAGMA user_version`, and the epoch made on creation.
+//! The server database's schema: its pragmas, its upgrade steps by `user_version` and the epoch
+//! made on creation, opened through core's [`open_database`], the one the phone's store uses
+//! too.
 
 use std::path::Path;
 
-use rand::RngCore;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use fieldsync_core::sql::{Initializer, open_database};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::config::Durability;
 use crate::storage::{StorageError, StorageResult};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 6;
+pub(crate) const VERSION: i64 = 7;
 
 /// Upgrade steps: `UPGRADES[n]` takes a database from version `n` to `n + 1`.
 const UPGRADES: &[&str] = &[
@@ -20,6 +21,7 @@ const UPGRADES: &[&str] = &[
     include_str!("sql/v4.sql"),
     include_str!("sql/v5.sql"),
     include_str!("sql/v6.sql"),
+    include_str!("sql/v7.sql"),
 ];
 
 /// Page cache of one reader connection, in KiB.
@@ -30,9 +32,48 @@ const BUSY_TIMEOUT_MS: u32 = 10_000;
 
 /// A new random epoch: 16 random bytes in hex.
 pub(crate) fn new_epoch() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// The server database's settings and schema.
+struct Schema {
+    durability: Durability,
+}
+
+impl Initializer for Schema {
+    const NAME: &'static str = "server";
+    const END_VERSION: u32 = VERSION as u32;
+
+    fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
+        // WAL must be set before the first transaction. NORMAL survives the death of the
+        // process (the WAL is written before COMMIT returns); FULL also survives power loss.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let sync = match self.durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // After a checkpoint the WAL file is cut back to this size instead of staying as large
+        // as its largest burst.
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(())
+    }
+
+    fn init(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        UPGRADES.iter().try_for_each(|step| tx.execute_batch(step))?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('epoch', ?1), ('created_at', ?2)",
+            rusqlite::params![new_epoch(), fieldsync_core::time::now_ms().to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn upgrade_from(&self, tx: &Transaction<'_>, version: u32) -> rusqlite::Result<()> {
+        tx.execute_batch(UPGRADES[version as usize])
+    }
 }
 
 /// Opens the writer connection, creating or upgrading the schema; returns it with the epoch.
@@ -40,53 +81,9 @@ pub(crate) fn open_writer(
     path: &Path,
     durability: Durability,
 ) -> StorageResult<(Connection, String)> {
-    let conn = Connection::open(path)?;
-    // WAL must be set before the first transaction. NORMAL survives the death of the process
-    // (the WAL is written before COMMIT returns); FULL also survives power loss.
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    let sync = match durability {
-        Durability::Normal => "NORMAL",
-        Durability::Full => "FULL",
-    };
-    conn.pragma_update(None, "synchronous", sync)?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    // After a checkpoint the WAL file is cut back to this size instead of staying as large as
-    // its largest burst.
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
-    conn.set_prepared_statement_cache_capacity(64);
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    match upgrade(&conn, path) {
-        Ok(()) => conn.execute_batch("COMMIT")?,
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(e);
-        }
-    }
+    let conn = open_database(path, &Schema { durability })?;
     let epoch = read_epoch(&conn)?;
     Ok((conn, epoch))
-}
-
-fn upgrade(conn: &Connection, path: &Path) -> StorageResult<()> {
-    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if found > VERSION {
-        return Err(StorageError::TooNew {
-            path: path.display().to_string(),
-            found,
-            supported: VERSION,
-        });
-    }
-    for step in UPGRADES.iter().skip(usize::try_from(found).unwrap_or(0)) {
-        conn.execute_batch(step)?;
-    }
-    if found == 0 {
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('epoch', ?1), ('created_at', ?2)",
-            rusqlite::params![new_epoch(), fieldsync_core::time::now_ms().to_string()],
-        )?;
-    }
-    conn.pragma_update(None, "user_version", VERSION)?;
-    Ok(())
 }
 
 fn read_epoch(conn: &Connection) -> StorageResult<String> {
@@ -169,5 +166,46 @@ mod tests {
                 upgraded.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
             assert_eq!(version, VERSION);
         }
+    }
+
+    #[test]
+    fn the_codes_of_a_version_6_database_are_enrollment_codes_after_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for step in &UPGRADES[..6] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', 'e')", []).unwrap();
+            conn.execute(
+                "INSERT INTO users (user_id, role, scopes, created_at, updated_at) \
+                 VALUES ('res-1', 'resident', 'jl', 1, 1)",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO enrol_codes (code_hash, user_id, issued_by, issued_at, expires_at, \
+                 revoked_at) VALUES (x'0102', 'res-1', 'admin', 1, 2, 3)",
+                [],
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 6).unwrap();
+        }
+        let (conn, _) = open_writer(&path, Durability::Normal).unwrap();
+        let row: (String, i64, i64) = conn
+            .query_row(
+                "SELECT user_id, expires_at, revoked_at FROM enroll_codes WHERE code_hash = x'0102'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("res-1".to_string(), 2, 3));
+        let old: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'enrol_codes'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(old, 0);
     }
 }

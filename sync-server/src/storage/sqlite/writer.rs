@@ -1,18 +1,17 @@
-//! The one writer connection, on its own thread, with group commit: writes that arrive while a
-//! transaction is being committed wait and go into the next one together, so many small pushes
-//! share one commit. Each document write runs in its own SAVEPOINT, so a failing write leaves
-//! the others of the batch untouched.
+//! The one writer connection of the database, on its own thread: every write of the server
+//! goes through it. Document writes use group commit: writes that arrive while a transaction is
+//! being committed wait and go into the next one together, so many small pushes share one
+//! commit; each document write runs in its own SAVEPOINT, so a failing write leaves the others
+//! of the batch untouched. Every other write (accounts, photos' metadata, refusals) is a
+//! [`Job`] run in a transaction of its own, in the order it arrived.
 
 use std::sync::mpsc::{Receiver, TryRecvError};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::refusals;
-use super::sql_size;
-use crate::storage::{
-    BlobRef, Committed, DocBytes, DocWrite, Refused, StorageError, StorageResult,
-};
+use super::columns::sql_size;
+use crate::storage::{BlobRef, Committed, DocBytes, DocWrite, StorageError, StorageResult};
 
 /// Most jobs (requests) committed in one transaction.
 const MAX_JOBS: usize = 256;
@@ -21,6 +20,24 @@ const MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// The answer to one job: per write, what it became.
 pub(crate) type Reply = StorageResult<Vec<StorageResult<Committed>>>;
+
+/// A write other than a document commit: it runs on the writer connection and answers through
+/// what it captured (see [`in_transaction`]).
+pub(crate) type Job = Box<dyn FnOnce(&Connection) + Send>;
+
+/// Runs `f` in an IMMEDIATE transaction on the writer connection: committed when it returns
+/// `Ok`, rolled back otherwise.
+pub(crate) fn in_transaction<R>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> StorageResult<R>,
+) -> StorageResult<R> {
+    run_cached(conn, "BEGIN IMMEDIATE")?;
+    let result = f(conn).and_then(|r| run_cached(conn, "COMMIT").map(|()| r));
+    if result.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}
 
 /// What the writer thread is asked to do.
 pub(crate) enum Msg {
@@ -31,13 +48,8 @@ pub(crate) enum Msg {
         /// Where the answer goes.
         reply: oneshot::Sender<Reply>,
     },
-    /// List these refusals (in a transaction of their own: they are rare).
-    Refusals {
-        /// The refusals.
-        refusals: Vec<Refused>,
-        /// Where the answer goes.
-        reply: oneshot::Sender<StorageResult<()>>,
-    },
+    /// Run this write in a transaction of its own (it sends its own answer).
+    Run(Job),
     /// Finish the queued jobs and stop.
     Close(oneshot::Sender<()>),
 }
@@ -54,9 +66,7 @@ pub(crate) fn run(conn: Connection, rx: Receiver<Msg>) {
                 bytes += size(&writes);
                 jobs.push((writes, reply));
             }
-            Msg::Refusals { refusals, reply } => {
-                let _ = reply.send(refusals::record(&conn, &refusals));
-            }
+            Msg::Run(job) => job(&conn),
             Msg::Close(done) => closing = Some(done),
         }
         while jobs.len() < MAX_JOBS && bytes < MAX_BYTES {
@@ -65,9 +75,7 @@ pub(crate) fn run(conn: Connection, rx: Receiver<Msg>) {
                     bytes += size(&writes);
                     jobs.push((writes, reply));
                 }
-                Ok(Msg::Refusals { refusals, reply }) => {
-                    let _ = reply.send(refusals::record(&conn, &refusals));
-                }
+                Ok(Msg::Run(job)) => job(&conn),
                 Ok(Msg::Close(done)) => {
                     closing = Some(done);
                     break;
@@ -84,8 +92,8 @@ pub(crate) fn run(conn: Connection, rx: Receiver<Msg>) {
         .try_iter()
         .filter_map(|m| match m {
             Msg::Commit { writes, reply } => Some((writes, reply)),
-            Msg::Refusals { refusals, reply } => {
-                let _ = reply.send(refusals::record(&conn, &refusals));
+            Msg::Run(job) => {
+                job(&conn);
                 None
             }
             Msg::Close(done) => {

@@ -1,0 +1,202 @@
+//! Opening a SQLite database the one way both sides do it (application-services'
+//! `components/support/sql/src/open_database.rs`): settings first, outside any transaction
+//! (WAL must be set before the first one), then the schema created or upgraded in one IMMEDIATE
+//! transaction that records `PRAGMA user_version`. A database written by a newer build is a
+//! typed error, never a guess.
+//!
+//! What differs between the phone's store and the server (their pragmas, their schema files,
+//! what a new database holds besides its tables) is an [`Initializer`].
+
+use std::path::Path;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+/// What a database needs when it is opened: its settings, its schema, its upgrades.
+pub trait Initializer {
+    /// What the database is, for logs ("store", "server").
+    const NAME: &'static str;
+    /// The schema version this build writes.
+    const END_VERSION: u32;
+
+    /// Settings for the connection (pragmas, busy timeout, statement cache), before any
+    /// transaction.
+    fn prepare(&self, _conn: &Connection) -> rusqlite::Result<()> {
+        Ok(())
+    }
+
+    /// Creates the schema of a new database, at [`Initializer::END_VERSION`].
+    fn init(&self, tx: &Transaction<'_>) -> rusqlite::Result<()>;
+
+    /// Takes the schema from `version` to `version + 1`.
+    fn upgrade_from(&self, tx: &Transaction<'_>, version: u32) -> rusqlite::Result<()>;
+
+    /// Runs last, inside the same transaction, on every open (created, upgraded or current).
+    fn finish(&self, _tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        Ok(())
+    }
+}
+
+/// Why a database could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// SQLite failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was written by a newer build, which this one cannot read.
+    #[error("database {path} has schema version {found}; this build understands up to {supported}")]
+    TooNew {
+        /// The database file.
+        path: String,
+        /// Its version.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// The database's `user_version` is negative: no build writes that.
+    #[error("database {path} has schema version {found}, which no build writes")]
+    InvalidVersion {
+        /// The database file.
+        path: String,
+        /// Its version.
+        found: i64,
+    },
+}
+
+/// The `user_version` of a connection's database.
+pub fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Opens the database at `path` for writing (creating the file if needed), sets it up with
+/// `init`'s settings and brings its schema to `I::END_VERSION` in one IMMEDIATE transaction:
+/// nothing of a failed upgrade stays, and a second connection opening at the same moment
+/// waits instead of upgrading twice.
+pub fn open_database<I: Initializer>(path: &Path, init: &I) -> Result<Connection, OpenError> {
+    let mut conn = Connection::open(path)?;
+    init.prepare(&conn)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found = schema_version(&tx)?;
+    let end = i64::from(I::END_VERSION);
+    if found < 0 {
+        return Err(OpenError::InvalidVersion { path: path.display().to_string(), found });
+    }
+    if found > end {
+        return Err(OpenError::TooNew { path: path.display().to_string(), found, supported: end });
+    }
+    if found == 0 {
+        init.init(&tx)?;
+        tracing::debug!(db = I::NAME, version = end, "database created");
+    } else {
+        for version in found..end {
+            // `found` is in 1..end here, so the cast cannot truncate.
+            init.upgrade_from(&tx, version as u32)?;
+            tracing::info!(db = I::NAME, to = version + 1, "database upgraded");
+        }
+    }
+    init.finish(&tx)?;
+    if found != end {
+        tx.pragma_update(None, "user_version", end)?;
+    }
+    tx.commit()?;
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A schema of two steps, recording what it was asked to do.
+    struct Steps {
+        calls: std::cell::RefCell<Vec<String>>,
+        fail_at: Option<u32>,
+    }
+
+    const STEPS: [&str; 2] = ["CREATE TABLE a (x INTEGER);", "ALTER TABLE a ADD COLUMN y INTEGER;"];
+
+    impl Initializer for Steps {
+        const NAME: &'static str = "test";
+        const END_VERSION: u32 = 2;
+
+        fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
+            self.calls.borrow_mut().push("prepare".into());
+            conn.pragma_update(None, "journal_mode", "WAL")
+        }
+
+        fn init(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+            self.calls.borrow_mut().push("init".into());
+            tx.execute_batch(&STEPS.concat())
+        }
+
+        fn upgrade_from(&self, tx: &Transaction<'_>, version: u32) -> rusqlite::Result<()> {
+            self.calls.borrow_mut().push(format!("upgrade {version}"));
+            tx.execute_batch(STEPS[version as usize])?;
+            if self.fail_at == Some(version) {
+                return Err(rusqlite::Error::InvalidQuery);
+            }
+            Ok(())
+        }
+
+        fn finish(&self, _tx: &Transaction<'_>) -> rusqlite::Result<()> {
+            self.calls.borrow_mut().push("finish".into());
+            Ok(())
+        }
+    }
+
+    fn steps(fail_at: Option<u32>) -> Steps {
+        Steps { calls: Default::default(), fail_at }
+    }
+
+    #[test]
+    fn creates_upgrades_and_refuses_a_newer_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let s = steps(None);
+        let conn = open_database(&path, &s).unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), 2);
+        assert_eq!(*s.calls.borrow(), ["prepare", "init", "finish"]);
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        drop(conn);
+
+        // A current database: settings and finish only.
+        let s = steps(None);
+        drop(open_database(&path, &s).unwrap());
+        assert_eq!(*s.calls.borrow(), ["prepare", "finish"]);
+
+        // A version-1 database takes the one step it lacks.
+        let old = dir.path().join("old.db");
+        let conn = Connection::open(&old).unwrap();
+        conn.execute_batch(STEPS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+        let s = steps(None);
+        let conn = open_database(&old, &s).unwrap();
+        assert_eq!(*s.calls.borrow(), ["prepare", "upgrade 1", "finish"]);
+        conn.execute("INSERT INTO a (x, y) VALUES (1, 2)", []).unwrap();
+        drop(conn);
+
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 3).unwrap();
+        match open_database(&path, &steps(None)) {
+            Err(OpenError::TooNew { found: 3, supported: 2, .. }) => {}
+            other => panic!("expected TooNew, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_failed_upgrade_leaves_the_database_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(STEPS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+        assert!(open_database(&path, &steps(Some(1))).is_err());
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), 1);
+        let columns: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_table_info('a')", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(columns, 1, "the step's ALTER was rolled back");
+    }
+}

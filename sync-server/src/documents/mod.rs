@@ -1,0 +1,108 @@
+//! The documents requests work on, and what becomes of the changes pushed to them: loaded from
+//! the cache or storage under their locks, changed by verified ingestion (`crate::ingest`),
+//! committed together ([`batch`]); the push half of a sync ([`push`]), Automerge's own sync
+//! protocol after an epoch change ([`reconcile`]), the list of refusals kept for dispatchers
+//! ([`refusals`]) and the bounded cache of loaded documents ([`cache`]).
+
+pub(crate) mod batch;
+pub(crate) mod cache;
+pub(crate) mod push;
+pub(crate) mod reconcile;
+pub(crate) mod refusals;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use fieldsync_core::poison::Recover;
+
+use crate::ingest::code;
+use crate::locks::DocLocks;
+use crate::storage::{Storage, StorageError};
+use cache::DocCache;
+
+/// The documents of a server: where they are stored, the ones loaded, their locks, and how far
+/// the log is known to be committed.
+pub(crate) struct Documents {
+    /// Documents, the log, accounts, photos' metadata.
+    pub(crate) storage: Arc<dyn Storage>,
+    /// Loaded documents.
+    pub(crate) cache: DocCache,
+    /// Per-document locks.
+    pub(crate) locks: Arc<DocLocks>,
+    /// The highest seq known committed (for `/metrics` and a fast `cursor_ahead` check).
+    pub(crate) log_seq: AtomicU64,
+    /// Largest saved size of one document (see `ServerConfig::doc_bytes`).
+    pub(crate) doc_bytes: usize,
+    /// What the work on documents counted.
+    pub(crate) counters: Counters,
+}
+
+impl Documents {
+    /// The documents in `storage`, whose log ends at `log_end`.
+    pub(crate) fn new(
+        storage: Arc<dyn Storage>,
+        cache: DocCache,
+        doc_bytes: usize,
+        log_end: u64,
+    ) -> Self {
+        Documents {
+            storage,
+            cache,
+            locks: Arc::new(DocLocks::default()),
+            log_seq: AtomicU64::new(log_end),
+            doc_bytes,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The storage's epoch.
+    pub(crate) fn epoch(&self) -> &str {
+        self.storage.epoch()
+    }
+
+    /// The last seq of the log, asked of the storage (the counter may lag a commit by an
+    /// instant); the counter catches up with it.
+    pub(crate) async fn log_end(&self) -> Result<u64, StorageError> {
+        let end = self.storage.log_end().await?;
+        self.log_seq.fetch_max(end, Ordering::AcqRel);
+        Ok(end)
+    }
+}
+
+/// What the work on documents counted, for `/metrics`.
+#[derive(Default)]
+pub(crate) struct Counters {
+    /// Changes stored and logged.
+    pub(crate) changes_accepted: AtomicU64,
+    /// Documents loaded from storage because the cache did not hold them.
+    pub(crate) cache_misses: AtomicU64,
+    /// Pushed documents refused, by code.
+    refused: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Counters {
+    /// Counts a pushed document refused with `code` (codes outside the protocol's set count as
+    /// `other`).
+    pub(crate) fn refused(&self, c: &str) {
+        let c = code::ALL.iter().copied().find(|k| *k == c).unwrap_or("other");
+        *self.refused.lock().recover().entry(c).or_default() += 1;
+    }
+
+    /// The refusals counted, by code.
+    pub(crate) fn refusals(&self) -> Vec<(&'static str, u64)> {
+        self.refused.lock().recover().iter().map(|(c, n)| (*c, *n)).collect()
+    }
+}
+
+/// Why the work on a request's documents failed as a whole (a document's own refusal travels in
+/// its result instead).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DocumentsError {
+    /// The storage failed; nothing of the request's writes is known to be stored.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    /// The blocking task doing the work failed (a bug).
+    #[error("{0}")]
+    Task(String),
+}

@@ -1,0 +1,126 @@
+//! The push half of a sync: document by document, verified ingestion of the pushed changes
+//! (a failing document does not stop the others), one commit for all of them, and an answer per
+//! document: `acked` with the pushed heads once the server holds them all, or a refusal.
+
+use std::sync::atomic::Ordering;
+
+use fieldsync_core::DocId;
+use fieldsync_core::protocol::{self, PushDoc, PushOutcome, PushResult};
+
+use super::batch::{KEEP_NEW_DOCS, Pending, WorkingSet};
+use super::{Documents, DocumentsError, refusals};
+use crate::ingest::{self, Author, Refusal, code, holds};
+
+/// What became of one pushed document before the commit.
+enum Step {
+    /// Answered already.
+    Done(PushOutcome),
+    /// Waits for its write (if any) to commit; `held` says whether the server then holds
+    /// every pushed head.
+    Wait { write: Option<usize>, held: bool },
+}
+
+/// Applies a push; one result per pushed document, in push order. `push` holds no document
+/// twice (checked with the request).
+pub(crate) async fn push(
+    docs: &Documents,
+    push: Vec<PushDoc>,
+    author: Option<Author>,
+) -> Result<Vec<PushResult>, DocumentsError> {
+    if push.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<DocId> = push.iter().map(|p| p.doc).collect();
+    ids.sort();
+    ids.dedup();
+    let mut ws = WorkingSet::open(docs, ids).await?;
+    let mut slots = std::mem::take(&mut ws.slots);
+    let keep_new = push.len() <= KEEP_NEW_DOCS;
+    let max_bytes = docs.doc_bytes;
+    let (slots, push, steps, pending, stale) = tokio::task::spawn_blocking(move || {
+        let mut steps = Vec::with_capacity(push.len());
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut stale = Vec::new();
+        let mut inflation = ingest::REQUEST_INFLATED_BYTES;
+        for p in &push {
+            if let Err(refusal) = ingest::reserve_inflation(p.doc, &p.changes, &mut inflation) {
+                steps.push(Step::Done(refusal.outcome()));
+                continue;
+            }
+            let Some(slot) = slots.get_mut(&p.doc) else {
+                steps.push(Step::Done(
+                    Refusal::retry(code::INTERNAL_ERROR, "document not gathered").outcome(),
+                ));
+                continue;
+            };
+            match slot.ingest(p.doc, &p.changes, author.as_ref(), keep_new, max_bytes) {
+                Err(refusal) => {
+                    stale.extend(refusals::listed(p.doc, &refusal, author.as_ref()));
+                    steps.push(Step::Done(refusal.outcome()));
+                }
+                Ok(write) => {
+                    let heads = protocol::from_wire(&p.heads);
+                    let held = match slot.ready(p.doc) {
+                        Ok(Some(l)) => holds(&mut l.doc, &heads),
+                        Ok(None) => heads.is_empty(),
+                        Err(_) => false,
+                    };
+                    // A document built from changes is not cached, and nothing else of this
+                    // push needs it: free it now rather than holding a bulk upload in memory.
+                    if let Ok(l @ Some(_)) = slot.ready(p.doc)
+                        && l.as_ref().is_some_and(|l| l.built)
+                    {
+                        *l = None;
+                    }
+                    let write = write.map(|w| {
+                        pending.push(w);
+                        pending.len() - 1
+                    });
+                    steps.push(Step::Wait { write, held });
+                }
+            }
+        }
+        (slots, push, steps, pending, stale)
+    })
+    .await
+    .map_err(|e| DocumentsError::Task(format!("push task failed: {e}")))?;
+    ws.slots = slots;
+    let committed = match ws.commit(docs, pending).await {
+        Ok(c) => c,
+        Err(e) => {
+            ws.finish(docs);
+            return Err(e);
+        }
+    };
+    ws.finish(docs);
+    refusals::record(docs, stale).await;
+
+    let mut results = Vec::with_capacity(push.len());
+    for (p, step) in push.into_iter().zip(steps) {
+        let outcome = match step {
+            Step::Done(o) => o,
+            Step::Wait { write: Some(i), .. } if committed.get(i).is_some_and(|c| c.is_err()) => {
+                match committed.get(i) {
+                    Some(Err(r)) => r.clone().outcome(),
+                    _ => Refusal::retry(code::INTERNAL_ERROR, "write lost").outcome(),
+                }
+            }
+            Step::Wait { held: true, .. } => PushOutcome::Acked { heads: p.heads },
+            Step::Wait { held: false, .. } => Refusal::retry(
+                code::MISSING_DEPENDENCIES,
+                format!("the server does not hold every head pushed for {}", p.doc),
+            )
+            .outcome(),
+        };
+        match &outcome {
+            PushOutcome::Rejected { code, .. } | PushOutcome::Retry { code, .. } => {
+                tracing::info!(doc = %p.doc, code, "push refused");
+                docs.counters.refused(code);
+            }
+            PushOutcome::Acked { .. } => {}
+        }
+        results.push(PushResult { doc: p.doc, outcome });
+    }
+    tracing::debug!(docs = results.len(), seq = docs.log_seq.load(Ordering::Relaxed), "push done");
+    Ok(results)
+}

@@ -1,0 +1,265 @@
+//! The HTTP layer's one error enum, and the one place an error becomes an answer: a status and
+//! the JSON [`ErrorBody`] with the codes of `docs/protocol.md`. The domain's errors
+//! ([`AccountError`], [`PhotoError`], the feed's and the documents') come in through `From` and
+//! get their status here.
+//!
+//! Refusals of one pushed document are not errors of the request: they travel in `results`
+//! (see `ingest::Refusal`).
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fieldsync_core::protocol::ErrorBody;
+
+use crate::accounts::AccountError;
+use crate::documents::DocumentsError;
+use crate::feed::FeedError;
+use crate::feed::cursor::InvalidCursor;
+use crate::photos::PhotoError;
+use crate::storage::StorageError;
+
+/// Everything that makes the server refuse a whole request.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Not gzip, not CBOR, or not the expected message.
+    #[error("{0}")]
+    MalformedBody(String),
+    /// `v` is not a version this server speaks.
+    #[error("protocol version {0} is not supported; this server speaks 1")]
+    UnsupportedVersion(u32),
+    /// A field breaks a rule.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The cursor cannot be parsed.
+    #[error("cursor {0:?} is not one this server wrote")]
+    InvalidCursor(String),
+    /// The cursor points past the end of the log.
+    #[error("cursor {cursor:?} is ahead of the log, which ends at {end}")]
+    CursorAhead {
+        /// The cursor sent.
+        cursor: String,
+        /// The last seq of the log.
+        end: u64,
+    },
+    /// The cursor belongs to another epoch.
+    #[error("cursor belongs to epoch {client:?}; the server's epoch is {server:?}: reconcile")]
+    EpochMismatch {
+        /// The epoch the client sent.
+        client: String,
+        /// The server's epoch.
+        server: String,
+    },
+    /// The request would undo something the client asked to keep (an enrollment code of
+    /// another user while the phone holds unsynced work: `other_user`).
+    #[error("{message}")]
+    Conflict {
+        /// The protocol's error code.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+    },
+    /// Body, push or `want` over the limits.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Shutting down or overloaded.
+    #[error("{0}")]
+    Unavailable(String),
+    /// No valid credentials: missing or malformed `Authorization`, unknown token, malformed
+    /// enrollment code.
+    #[error("{message}")]
+    Unauthorized {
+        /// The protocol's error code, e.g. `missing_token`.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+    },
+    /// Credentials known but not good for this: a revoked device, a used or expired code.
+    #[error("{message}")]
+    Forbidden {
+        /// The protocol's error code, e.g. `device_revoked`.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+    },
+    /// A request body whose next bytes did not come within the stall timeout.
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// Too many attempts from one address.
+    #[error("{message}")]
+    RateLimited {
+        /// What was limited, and when to try again, for people.
+        message: String,
+        /// Seconds to wait before trying again (the `Retry-After` header).
+        retry_after: u64,
+    },
+    /// A bug.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The storage failed.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    /// A request about a photo refused (`docs/blobs.md`), or the photo store failed.
+    #[error("{0}")]
+    Photo(#[from] PhotoError),
+}
+
+impl From<AccountError> for ServerError {
+    fn from(e: AccountError) -> Self {
+        let code = e.code();
+        match e {
+            AccountError::Invalid(message) => ServerError::InvalidRequest(message),
+            AccountError::MalformedCode(message) => ServerError::Unauthorized { code, message },
+            AccountError::OtherUser { .. } => {
+                ServerError::Conflict { code, message: e.to_string() }
+            }
+            AccountError::Storage(e) => ServerError::Storage(e),
+            AccountError::Internal(message) => ServerError::Internal(message),
+            AccountError::CodeUnknown
+            | AccountError::CodeRevoked
+            | AccountError::CodeUsed
+            | AccountError::CodeExpired
+            | AccountError::UserDisabled
+            | AccountError::Forbidden(_) => ServerError::Forbidden { code, message: e.to_string() },
+        }
+    }
+}
+
+impl From<InvalidCursor> for ServerError {
+    fn from(e: InvalidCursor) -> Self {
+        ServerError::InvalidCursor(e.0)
+    }
+}
+
+impl From<FeedError> for ServerError {
+    fn from(e: FeedError) -> Self {
+        match e {
+            FeedError::InvalidCursor(e) => e.into(),
+            FeedError::CursorAhead { cursor, end } => ServerError::CursorAhead { cursor, end },
+            FeedError::Storage(e) => ServerError::Storage(e),
+        }
+    }
+}
+
+impl From<DocumentsError> for ServerError {
+    fn from(e: DocumentsError) -> Self {
+        match e {
+            DocumentsError::Storage(e) => ServerError::Storage(e),
+            DocumentsError::Task(message) => ServerError::Internal(message),
+        }
+    }
+}
+
+/// The status of a refusal about a photo (its code is the refusal's own).
+fn photo_status(e: &PhotoError) -> StatusCode {
+    match e {
+        PhotoError::NotFound { .. } | PhotoError::NoThumbnail { .. } => StatusCode::NOT_FOUND,
+        PhotoError::NotReferenced { .. } => StatusCode::CONFLICT,
+        PhotoError::QuotaExceeded { .. } => StatusCode::FORBIDDEN,
+        PhotoError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        PhotoError::HashMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        PhotoError::BadRange(_) | PhotoError::BadProof(_) | PhotoError::CutBeforeAnyByte => {
+            StatusCode::BAD_REQUEST
+        }
+        PhotoError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
+        PhotoError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        PhotoError::Storage(StorageError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
+        PhotoError::Storage(_) | PhotoError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl ServerError {
+    /// The HTTP status and the protocol's error code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ServerError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
+            ServerError::UnsupportedVersion(_) => (StatusCode::BAD_REQUEST, "unsupported_version"),
+            ServerError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ServerError::InvalidCursor(_) => (StatusCode::BAD_REQUEST, "invalid_cursor"),
+            ServerError::CursorAhead { .. } => (StatusCode::BAD_REQUEST, "cursor_ahead"),
+            ServerError::EpochMismatch { .. } => (StatusCode::CONFLICT, "epoch_mismatch"),
+            ServerError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ServerError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ServerError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            ServerError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            ServerError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ServerError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ServerError::Unavailable(_) | ServerError::Storage(StorageError::Closed) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            ServerError::Internal(_) | ServerError::Storage(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+            ServerError::Photo(e) => (photo_status(e), e.code()),
+        }
+    }
+}
+
+/// A JSON error answer.
+pub(crate) fn error_response(status: StatusCode, code: &str, message: String) -> Response {
+    let body = ErrorBody { code: code.to_string(), message };
+    let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"code\":\"internal\"}".to_vec());
+    (status, [(header::CONTENT_TYPE, "application/json")], json).into_response()
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(code, "request failed: {self}");
+        } else {
+            tracing::debug!(code, "request refused: {self}");
+        }
+        let retry_after = match &self {
+            ServerError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
+        let mut response = error_response(status, code, self.to_string());
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn answers_json_with_the_protocol_code() {
+        let resp =
+            ServerError::EpochMismatch { client: "a".into(), server: "b".into() }.into_response();
+        assert_eq!(resp.status(), StatusCode::CONFLICT);
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        let e: ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert_eq!(e.code, "epoch_mismatch");
+        assert!(e.message.contains("reconcile"));
+        assert_eq!(ServerError::Storage(StorageError::Closed).status_and_code().1, "unavailable");
+    }
+
+    #[test]
+    fn blob_refusals_have_the_codes_of_the_blob_protocol() {
+        let code = |e: PhotoError| {
+            let (status, code) = ServerError::from(e).status_and_code();
+            (status.as_u16(), code)
+        };
+        let hash = || "ab".repeat(32);
+        assert_eq!(code(PhotoError::NotFound { hash: hash() }), (404, "not_found"));
+        assert_eq!(
+            code(PhotoError::NotReferenced { hash: hash(), size: 1 }),
+            (409, "not_referenced")
+        );
+        assert_eq!(
+            code(PhotoError::QuotaExceeded { used: 1, size: 2, quota: 2 }),
+            (403, "quota_exceeded")
+        );
+        assert_eq!(code(PhotoError::TooLarge(String::new())), (413, "too_large"));
+        assert_eq!(
+            code(PhotoError::HashMismatch { hash: hash(), actual: hash(), size: 1 }),
+            (422, "hash_mismatch")
+        );
+        assert_eq!(code(PhotoError::BadRange(String::new())), (400, "invalid_range"));
+        assert_eq!(code(PhotoError::RangeNotSatisfiable(String::new())), (416, "invalid_range"));
+        assert_eq!(code(PhotoError::NoThumbnail { hash: hash() }), (404, "no_thumbnail"));
+    }
+}

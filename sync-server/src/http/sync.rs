@@ -1,0 +1,132 @@
+//! `POST /v1/sync`: checks, epoch, push, pull, in the order `docs/protocol.md` gives. A request
+//! that fails a check is answered with an error before anything is applied.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+use axum::extract::{Extension, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use fieldsync_core::protocol::{SyncRequest, SyncResponse, VERSION, limits};
+
+use super::App;
+use super::auth::{self, Caller};
+use super::envelope::{self, check_actor};
+use super::error::ServerError;
+use crate::documents::push;
+use crate::feed::cursor::Cursor;
+use crate::feed::{self, Reader};
+
+/// Checks the fields of a request against the protocol's rules and limits.
+pub(crate) fn check(req: &SyncRequest) -> Result<(), ServerError> {
+    envelope::check_version(req.v)?;
+    check_actor(&req.actor)?;
+    if let Some(e) = &req.epoch
+        && e.chars().count() > limits::TOKEN_CHARS
+    {
+        return Err(ServerError::InvalidRequest(format!(
+            "the epoch is longer than {} characters",
+            limits::TOKEN_CHARS
+        )));
+    }
+    if req.push.len() > limits::PUSH_DOCS {
+        return Err(ServerError::TooLarge(format!(
+            "{} documents pushed; at most {}",
+            req.push.len(),
+            limits::PUSH_DOCS
+        )));
+    }
+    let bytes: usize = req.push.iter().map(|p| p.changes.len()).sum();
+    if bytes > limits::PUSH_BYTES {
+        return Err(ServerError::TooLarge(format!(
+            "{bytes} bytes of changes pushed; at most {}",
+            limits::PUSH_BYTES
+        )));
+    }
+    if req.want.len() > limits::WANT_DOCS {
+        return Err(ServerError::TooLarge(format!(
+            "{} documents wanted; at most {}",
+            req.want.len(),
+            limits::WANT_DOCS
+        )));
+    }
+    let mut seen = HashSet::with_capacity(req.push.len());
+    for p in &req.push {
+        if p.heads.len() > limits::HEADS {
+            return Err(ServerError::InvalidRequest(format!(
+                "{} heads for document {}; at most {}",
+                p.heads.len(),
+                p.doc,
+                limits::HEADS
+            )));
+        }
+        if !seen.insert(p.doc) {
+            return Err(ServerError::InvalidRequest(format!("document {} is pushed twice", p.doc)));
+        }
+    }
+    Ok(())
+}
+
+/// `POST /v1/sync`.
+pub(crate) async fn handle(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ServerError> {
+    let (_turn, req): (_, SyncRequest) = envelope::admitted(&app, &headers, body).await?;
+    check(&req)?;
+    let mut author = caller.author(&req.actor)?;
+    // A cursor carries the view it was issued for (`<position>~<view>`); when the user's role
+    // or scopes changed since, the feed restarts with a catch-up of what they may read now.
+    let view = auth::view_tag(&caller.profile);
+    let (mut cursor, issued_for) = Cursor::parse_tagged(&req.cursor)?;
+    if let Some(epoch) = &req.epoch
+        && !req.cursor.is_empty()
+        && epoch != app.epoch()
+    {
+        return Err(ServerError::EpochMismatch {
+            client: epoch.clone(),
+            server: app.epoch().to_string(),
+        });
+    }
+    feed::check_not_ahead(&app.docs, &cursor, &req.cursor).await?;
+    let rescoped = issued_for.is_some_and(|v| v != view);
+    if rescoped {
+        cursor = Cursor::Start;
+    }
+    author.rights_changed = rescoped;
+
+    let pushed = req.push.len();
+    let results = push::push(&app.docs, req.push, Some(author)).await?;
+    let reader = Reader { actor: &req.actor, profile: &caller.profile };
+    let page =
+        app.feed.pull(&app.docs, cursor, reader, &req.want, feed::budget(req.page_bytes)).await?;
+    let bytes = page.data_bytes();
+    let pulled = page.doc_count();
+    app.metrics.docs_pulled.fetch_add(pulled as u64, Ordering::Relaxed);
+    tracing::debug!(pushed, pulled, bytes, cursor = %page.cursor, more = page.more, "sync");
+    let head = SyncResponse {
+        v: VERSION,
+        epoch: app.epoch().to_string(),
+        results,
+        docs: page.docs,
+        cursor: page.cursor.tagged(&view),
+        more: page.more,
+        remaining: page.remaining,
+        rescoped,
+    };
+    // Spliced segments cost a copy, not an encoding: only fresh data counts for the thread.
+    let fresh = bytes.saturating_sub(
+        page.parts
+            .iter()
+            .map(|p| match p {
+                feed::Part::Segment(s) => s.data_bytes,
+                feed::Part::Fresh(_) => 0,
+            })
+            .sum(),
+    );
+    envelope::answer_sync(head, page.parts, fresh).await
+}

@@ -1,0 +1,263 @@
+//! The accounts' part of the conformance suite: users, codes, enrollments (a code used once,
+//! an actor taken over only by its user's new device), disabling, devices.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use super::join::futures_join;
+use crate::storage::{
+    Device, Enrollment, NewCode, NewUser, Storage, StorageError, StoredCode, Takeover,
+};
+
+const HOUR: i64 = 3_600_000;
+const T0: i64 = 1_800_000_000_000;
+
+fn user(id: &str, role: &str) -> NewUser {
+    NewUser {
+        id: id.into(),
+        role: role.into(),
+        patrol: None,
+        scopes: vec!["jl/cc/grid-01".into(), "jl/cc/grid-02".into()],
+        at: T0,
+    }
+}
+
+/// A made-up code hash: byte `n` 32 times.
+fn hash(n: u8) -> Vec<u8> {
+    vec![n; 32]
+}
+
+fn code(n: u8, user: &str, issued_at: i64) -> NewCode {
+    NewCode {
+        hash: hash(n),
+        user: user.into(),
+        issued_by: "admin".into(),
+        issued_at,
+        expires_at: issued_at + HOUR,
+    }
+}
+
+fn device(id: &str, user: &str, actor: u8, at: i64) -> Device {
+    Device {
+        id: id.into(),
+        user: user.into(),
+        name: format!("phone {id}"),
+        actor: vec![actor; 16],
+        enrolled_at: at,
+        revoked_at: None,
+    }
+}
+
+/// An enrollment of `device` with code `n` (token hash: the device id's bytes).
+fn enrollment(n: u8, device: Device) -> Enrollment {
+    Enrollment { code: hash(n), token_hash: device.id.as_bytes().to_vec(), device, takeover: None }
+}
+
+fn is_changed<T: std::fmt::Debug>(r: &Result<T, StorageError>) -> bool {
+    matches!(r, Err(StorageError::Changed(_)))
+}
+
+async fn stored_code(s: &dyn Storage, n: u8) -> StoredCode {
+    s.code(hash(n)).await.unwrap().unwrap()
+}
+
+/// A user is added once (a taken id changes nothing), read back as stored, listed by id, and
+/// given other scopes in place.
+pub async fn users_are_added_once_and_changed_in_place(s: &dyn Storage) {
+    assert!(s.add_user(user("res-2", "resident")).await.unwrap());
+    let mut cop = user("cop-1", "patrol");
+    cop.patrol = Some("police".into());
+    assert!(s.add_user(cop).await.unwrap());
+    assert!(!s.add_user(user("res-2", "admin")).await.unwrap(), "the id is taken");
+    let got = s.user("res-2".into()).await.unwrap().unwrap();
+    assert_eq!(
+        (got.role.as_str(), got.patrol, got.created_at, got.disabled_at),
+        ("resident", None, T0, None),
+        "the first user stays"
+    );
+    assert_eq!(got.scopes, ["jl/cc/grid-01", "jl/cc/grid-02"]);
+    let ids: Vec<String> = s.users().await.unwrap().into_iter().map(|u| u.id).collect();
+    assert_eq!(ids, ["cop-1", "res-2"]);
+    assert_eq!(s.user("cop-1".into()).await.unwrap().unwrap().patrol.as_deref(), Some("police"));
+    assert!(s.user("nobody".into()).await.unwrap().is_none());
+
+    assert!(s.set_scopes("res-2".into(), vec!["jl/bs".into()], T0 + 1).await.unwrap());
+    assert_eq!(s.user("res-2".into()).await.unwrap().unwrap().scopes, ["jl/bs"]);
+    assert!(!s.set_scopes("nobody".into(), vec!["jl".into()], T0).await.unwrap());
+}
+
+/// Codes are found by their hash or by the first bytes of it, listed newest first (of one user
+/// or all), and withdrawn keeping the first time.
+pub async fn codes_are_found_by_hash_or_prefix_and_listed_newest_first(s: &dyn Storage) {
+    s.add_user(user("res-1", "resident")).await.unwrap();
+    s.add_user(user("res-2", "resident")).await.unwrap();
+    s.add_code(code(1, "res-1", T0)).await.unwrap();
+    s.add_code(code(2, "res-1", T0 + 10)).await.unwrap();
+    s.add_code(code(3, "res-2", T0 + 5)).await.unwrap();
+    let mut near = code(4, "res-2", T0 + 5);
+    near.hash[31] = 9; // shares its first bytes with no other code but 4's own
+    s.add_code(near).await.unwrap();
+
+    let c = stored_code(s, 1).await;
+    assert_eq!((c.user.as_str(), c.issued_by.as_str()), ("res-1", "admin"));
+    assert_eq!(
+        (c.issued_at, c.expires_at, c.used_at, c.device, c.revoked_at),
+        (T0, T0 + HOUR, None, None, None)
+    );
+    assert!(s.code(hash(9)).await.unwrap().is_none());
+
+    let order = |codes: Vec<StoredCode>| codes.into_iter().map(|c| c.hash[0]).collect::<Vec<_>>();
+    assert_eq!(order(s.codes(None).await.unwrap()), [2, 3, 4, 1], "newest first, then by hash");
+    assert_eq!(order(s.codes(Some("res-1".into())).await.unwrap()), [2, 1]);
+    assert!(s.codes(Some("nobody".into())).await.unwrap().is_empty());
+    assert_eq!(order(s.codes_with_prefix(vec![3; 4]).await.unwrap()), [3]);
+    assert_eq!(order(s.codes_with_prefix(vec![4; 4]).await.unwrap()), [4]);
+    assert!(s.codes_with_prefix(vec![5; 4]).await.unwrap().is_empty());
+
+    assert!(s.revoke_code(hash(1), T0 + 20).await.unwrap());
+    assert!(s.revoke_code(hash(1), T0 + 30).await.unwrap(), "twice is harmless");
+    assert_eq!(stored_code(s, 1).await.revoked_at, Some(T0 + 20), "the first time stays");
+    assert!(!s.revoke_code(hash(9), T0).await.unwrap());
+}
+
+/// An enrollment stores the device with its token's hash and marks the code used by it; the
+/// code then enrolls nothing more, nor does an expired or withdrawn code, a code of a disabled
+/// user, or a device of another user than the code's: each fails with `Changed` and changes
+/// nothing.
+pub async fn an_enrollment_uses_its_code_once(s: &dyn Storage) {
+    s.add_user(user("res-1", "resident")).await.unwrap();
+    s.add_user(user("res-2", "resident")).await.unwrap();
+    for n in 1..=4 {
+        s.add_code(code(n, "res-1", T0)).await.unwrap();
+    }
+    // A code of a user disabled before it was recorded: not withdrawn, yet it must not enroll.
+    s.disable_user("res-2".into(), T0).await.unwrap();
+    s.add_code(code(5, "res-2", T0)).await.unwrap();
+    let first = device("dev-1", "res-1", 1, T0 + 1);
+    s.enroll(enrollment(1, first.clone())).await.unwrap();
+    let (found, owner) = s.device_by_token(b"dev-1".to_vec()).await.unwrap().unwrap();
+    assert_eq!(found, first);
+    assert_eq!(owner.id, "res-1");
+    let used = stored_code(s, 1).await;
+    assert_eq!((used.used_at, used.device.as_deref()), (Some(T0 + 1), Some("dev-1")));
+
+    // The same code again.
+    assert!(is_changed(&s.enroll(enrollment(1, device("dev-2", "res-1", 2, T0 + 2))).await));
+    // Expired: at its expiry time, and after.
+    assert!(is_changed(&s.enroll(enrollment(2, device("dev-3", "res-1", 3, T0 + HOUR))).await));
+    // Withdrawn.
+    s.revoke_code(hash(3), T0).await.unwrap();
+    assert!(is_changed(&s.enroll(enrollment(3, device("dev-4", "res-1", 4, T0 + 2))).await));
+    // Another user's device with this user's code.
+    assert!(is_changed(&s.enroll(enrollment(4, device("dev-5", "res-2", 5, T0 + 2))).await));
+    // A code of a disabled user.
+    assert_eq!(stored_code(s, 5).await.revoked_at, None);
+    assert!(is_changed(&s.enroll(enrollment(5, device("dev-6", "res-2", 6, T0 + 2))).await));
+
+    let devices: Vec<String> = s.devices().await.unwrap().into_iter().map(|d| d.id).collect();
+    assert_eq!(devices, ["dev-1"], "no refused enrollment made a device");
+    for n in [2, 4, 5] {
+        assert_eq!(stored_code(s, n).await.used_at, None, "code {n} stays unused");
+    }
+    assert!(s.device_by_token(b"dev-2".to_vec()).await.unwrap().is_none());
+    // The code that was good is still good.
+    s.enroll(enrollment(4, device("dev-7", "res-1", 7, T0 + 3))).await.unwrap();
+}
+
+/// Enrollments racing for one code: exactly one device is enrolled.
+pub async fn a_code_enrolls_one_device_whoever_races(s: &dyn Storage) {
+    s.add_user(user("res-1", "resident")).await.unwrap();
+    s.add_code(code(1, "res-1", T0)).await.unwrap();
+    let racers =
+        (0..8u8).map(|i| s.enroll(enrollment(1, device(&format!("dev-{i}"), "res-1", i, T0 + 1))));
+    let results = futures_join(racers).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(results.iter().filter(|r| r.is_err()).all(is_changed), "{results:?}");
+    assert_eq!(s.devices().await.unwrap().len(), 1);
+}
+
+/// A new device of the same user takes an actor over from the device that holds it: that
+/// device's row keeps a tombstone instead and is revoked. A takeover of an actor that moved
+/// meanwhile, or a new device with an actor another device holds, fails with `Changed` and
+/// changes nothing (the code stays unused).
+pub async fn an_actor_moves_only_to_a_new_device_of_its_user(s: &dyn Storage) {
+    s.add_user(user("res-1", "resident")).await.unwrap();
+    s.add_user(user("res-2", "resident")).await.unwrap();
+    for n in 1..=4 {
+        s.add_code(code(n, if n == 4 { "res-2" } else { "res-1" }, T0)).await.unwrap();
+    }
+    s.enroll(enrollment(1, device("old", "res-1", 7, T0 + 1))).await.unwrap();
+    assert_eq!(s.device_by_actor(vec![7; 16]).await.unwrap().unwrap().id, "old");
+    assert!(s.device_by_actor(vec![8; 16]).await.unwrap().is_none());
+
+    // An actor moved meanwhile (the takeover names the wrong one): nothing happens.
+    let mut stale = enrollment(2, device("new", "res-1", 7, T0 + 2));
+    stale.takeover =
+        Some(Takeover { device: "old".into(), actor: vec![6; 16], tombstone: vec![0; 32] });
+    assert!(is_changed(&s.enroll(stale).await));
+    // Another device's actor without a takeover: refused by its uniqueness.
+    assert!(is_changed(&s.enroll(enrollment(4, device("theirs", "res-2", 7, T0 + 2))).await));
+    assert_eq!(stored_code(s, 2).await.used_at, None);
+    assert_eq!(stored_code(s, 4).await.used_at, None);
+    assert_eq!(s.devices().await.unwrap().len(), 1);
+
+    let mut takeover = enrollment(3, device("new", "res-1", 7, T0 + 3));
+    takeover.takeover =
+        Some(Takeover { device: "old".into(), actor: vec![7; 16], tombstone: vec![0; 32] });
+    s.enroll(takeover).await.unwrap();
+    assert_eq!(s.device_by_actor(vec![7; 16]).await.unwrap().unwrap().id, "new");
+    let (old, _) = s.device_by_token(b"old".to_vec()).await.unwrap().unwrap();
+    assert_eq!((old.actor, old.revoked_at), (vec![0; 32], Some(T0 + 3)));
+}
+
+/// Disabling a user withdraws their unused, unexpired codes in the same transaction and counts
+/// their active devices; twice keeps the first time; enabling leaves the codes withdrawn.
+pub async fn disabling_a_user_withdraws_their_unused_codes(s: &dyn Storage) {
+    s.add_user(user("res-1", "resident")).await.unwrap();
+    s.add_user(user("res-2", "resident")).await.unwrap();
+    for n in 1..=3 {
+        s.add_code(code(n, "res-1", T0)).await.unwrap();
+    }
+    s.add_code(code(4, "res-1", T0 - 2 * HOUR)).await.unwrap(); // expired
+    s.add_code(code(5, "res-2", T0)).await.unwrap();
+    s.enroll(enrollment(1, device("a", "res-1", 1, T0 + 1))).await.unwrap();
+    s.enroll(enrollment(2, device("b", "res-1", 2, T0 + 1))).await.unwrap();
+    s.revoke_device("b".into(), T0 + 2).await.unwrap();
+
+    let d = s.disable_user("res-1".into(), T0 + 10).await.unwrap().unwrap();
+    assert_eq!((d.at, d.devices, d.codes_withdrawn), (T0 + 10, 1, 1));
+    assert_eq!(stored_code(s, 3).await.revoked_at, Some(T0 + 10));
+    assert_eq!(stored_code(s, 4).await.revoked_at, None, "an expired code is left alone");
+    assert_eq!(stored_code(s, 5).await.revoked_at, None, "another user's code is left alone");
+    let again = s.disable_user("res-1".into(), T0 + 20).await.unwrap().unwrap();
+    assert_eq!((again.at, again.codes_withdrawn), (T0 + 10, 0), "twice keeps the first time");
+    let (_, u) = s.device_by_token(b"a".to_vec()).await.unwrap().unwrap();
+    assert_eq!(u.disabled_at, Some(T0 + 10), "authentication reads the user's state");
+
+    assert!(s.enable_user("res-1".into(), T0 + 30).await.unwrap());
+    assert_eq!(s.user("res-1".into()).await.unwrap().unwrap().disabled_at, None);
+    assert_eq!(stored_code(s, 3).await.revoked_at, Some(T0 + 10), "withdrawn stays withdrawn");
+    assert!(s.disable_user("nobody".into(), T0).await.unwrap().is_none());
+    assert!(!s.enable_user("nobody".into(), T0).await.unwrap());
+}
+
+/// Devices are listed newest first, found by token with their user, and revoked keeping the
+/// first time.
+pub async fn devices_are_listed_found_and_revoked(s: &dyn Storage) {
+    s.add_user(user("res-1", "resident")).await.unwrap();
+    for n in 1..=3 {
+        s.add_code(code(n, "res-1", T0)).await.unwrap();
+    }
+    s.enroll(enrollment(1, device("b", "res-1", 1, T0 + 1))).await.unwrap();
+    s.enroll(enrollment(2, device("c", "res-1", 2, T0 + 2))).await.unwrap();
+    s.enroll(enrollment(3, device("a", "res-1", 3, T0 + 2))).await.unwrap();
+    let ids: Vec<String> = s.devices().await.unwrap().into_iter().map(|d| d.id).collect();
+    assert_eq!(ids, ["a", "c", "b"], "newest first, then by id");
+    let (d, u) = s.device_by_token(b"c".to_vec()).await.unwrap().unwrap();
+    assert_eq!((d.name.as_str(), d.actor, u.id.as_str()), ("phone c", vec![2; 16], "res-1"));
+    assert!(s.device_by_token(b"nobody".to_vec()).await.unwrap().is_none());
+
+    assert!(s.revoke_device("c".into(), T0 + 5).await.unwrap());
+    assert!(s.revoke_device("c".into(), T0 + 6).await.unwrap(), "twice is harmless");
+    let (d, _) = s.device_by_token(b"c".to_vec()).await.unwrap().unwrap();
+    assert_eq!(d.revoked_at, Some(T0 + 5), "the first time stays");
+    assert!(!s.revoke_device("nobody".into(), T0).await.unwrap());
+}

@@ -1,0 +1,65 @@
+//! The storage conformance suite: what every [`Storage`] backend must do, run against SQLite in
+//! `cargo test` and, later, against PostgreSQL. A backend's test calls [`run_all`] with a
+//! function that makes a fresh, empty storage. One module per part of the trait:
+//! [`documents`], [`accounts`], [`blobs`].
+//!
+//! Storage does not parse Automerge, so the suite uses made-up bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+pub mod accounts;
+pub mod blobs;
+pub mod documents;
+mod join;
+
+use std::any::Any;
+use std::future::Future;
+use std::sync::Arc;
+
+use super::Storage;
+pub use documents::sample_write;
+
+/// Something to keep alive while the storage is used (a temporary directory, a database).
+pub type Guard = Box<dyn Any + Send>;
+
+/// Runs every check, each on a fresh storage from `make`.
+pub async fn run_all<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = (Guard, Arc<dyn Storage>)>,
+{
+    macro_rules! check {
+        ($($part:ident::$name:ident),* $(,)?) => {$({
+            let (_guard, s) = make().await;
+            tracing::info!(check = stringify!($name), "storage conformance");
+            $part::$name(s.as_ref()).await;
+            s.close().await;
+        })*};
+    }
+    check!(
+        documents::empty_storage,
+        documents::create_append_compact,
+        documents::conflicts_change_nothing,
+        documents::one_failing_write_spares_the_batch,
+        documents::seqs_increase_under_concurrency,
+        documents::log_pages_skip_an_actor_and_respect_the_budget,
+        documents::refusals_are_listed_once_per_document_device_and_code,
+        documents::catch_up_pages_documents_in_order,
+        documents::whole_reads_in_order_within_budget,
+        documents::audiences_follow_the_writes,
+        documents::close_refuses_writes,
+        accounts::users_are_added_once_and_changed_in_place,
+        accounts::codes_are_found_by_hash_or_prefix_and_listed_newest_first,
+        accounts::an_enrollment_uses_its_code_once,
+        accounts::a_code_enrolls_one_device_whoever_races,
+        accounts::an_actor_moves_only_to_a_new_device_of_its_user,
+        accounts::disabling_a_user_withdraws_their_unused_codes,
+        accounts::devices_are_listed_found_and_revoked,
+        blobs::blob_refs_follow_the_writes,
+        blobs::uploads_start_one_per_blob_and_device_within_the_quota,
+        blobs::a_quota_holds_against_uploads_started_together,
+        blobs::completing_an_upload_records_the_blob_and_its_holder,
+        blobs::holders_keep_their_first_proof,
+        blobs::thumbnails_are_pending_until_made,
+        blobs::the_challenge_key_is_made_once,
+    );
+}
