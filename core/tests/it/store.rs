@@ -2,11 +2,9 @@
 //! projection rebuild, compaction, schema versions, observers, and readers beside a writer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 use fieldsync_core::model::*;
 use fieldsync_core::store::*;
 use fieldsync_core::{CoreError, DocId, Store};

@@ -5,7 +5,7 @@
 //! panic on any file fails the test, which names the file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../fuzz/src/input.rs"]
+#[path = "../../../fuzz/src/input.rs"]
 #[allow(dead_code)]
 mod input;
 

@@ -2,13 +2,11 @@
 //! refusals, catch-up and log paging, echo suppression, and every request-level error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::HashSet;
 
+use crate::common::*;
 use automerge::AutoCommit;
 use automerge::transaction::Transactable;
-use common::*;
 use fieldsync_core::DocId;
 use fieldsync_core::protocol::{self, PushDoc, PushOutcome, SyncRequest, VERSION, limits};
 

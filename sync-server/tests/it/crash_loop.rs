@@ -14,16 +14,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(unix)]
 
-mod child;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::child::Proc;
 use automerge::{AutoCommit, ChangeHash};
-use child::Proc;
 use fieldsync_core::model::{Command, NewRecord, NewReport, ReportCategory};
 use fieldsync_core::policy::{Profile, Role};
 use fieldsync_core::sync::{HttpTransport, SyncClient, SyncConfig};

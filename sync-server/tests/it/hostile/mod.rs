@@ -25,8 +25,6 @@
 mod answers;
 mod attacks;
 mod bombs;
-#[path = "../common/mod.rs"]
-mod common;
 mod fixture;
 mod growth;
 mod mutation;
@@ -40,10 +38,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use automerge::sync::{ChunkList, Message, MessageVersion, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ROOT};
-use common::*;
 use fieldsync_core::changes::split_chunks;
 use fieldsync_core::model::Record;
 use fieldsync_core::protocol::{

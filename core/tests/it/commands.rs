@@ -1,9 +1,7 @@
 //! Every domain command on a real store, and its refusals.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fieldsync_core::model::*;
 use fieldsync_core::{CoreError, DocId};
 

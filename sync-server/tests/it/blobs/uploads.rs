@@ -196,9 +196,9 @@ async fn an_upload_resumes_after_the_server_restarts() {
 async fn an_upload_resumes_after_the_server_process_is_killed() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let server = child::Proc::spawn(&data_dir, "127.0.0.1:0");
+    let server = crate::child::Proc::spawn(&data_dir, "127.0.0.1:0");
     let phone = Phone::new("officer-k");
-    let token = child::enroll(&server.url, &data_dir, "officer-k", phone.actor()).await;
+    let token = crate::child::enroll(&server.url, &data_dir, "officer-k", phone.actor()).await;
     let data = noise(900 * KIB, 8);
     let photo = photo_of(&data, "image/jpeg");
     let id = phone.report("killed mid-upload");
@@ -223,7 +223,7 @@ async fn an_upload_resumes_after_the_server_process_is_killed() {
     }
     server.kill();
 
-    let server = child::Proc::spawn(&data_dir, "127.0.0.1:0");
+    let server = crate::child::Proc::spawn(&data_dir, "127.0.0.1:0");
     let resp = http
         .get(format!("{}/v1/blobs/{}/status", server.url, photo.hash))
         .bearer_auth(&token)

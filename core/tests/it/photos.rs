@@ -4,11 +4,9 @@
 //! elsewhere registered as remote, and stores made before photos existed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use fieldsync_core::limits::BLOB_BYTES;
 use fieldsync_core::model::*;
 use fieldsync_core::store::*;

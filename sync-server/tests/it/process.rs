@@ -4,15 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(unix)]
 
-mod child;
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use child::Proc;
-use common::*;
+use crate::child::Proc;
+use crate::common::*;
 use fieldsync_core::protocol::{self, SyncResponse};
 
 async fn sync(url: &str, token: &str, req: &protocol::SyncRequest) -> SyncResponse {
@@ -40,7 +37,7 @@ async fn acknowledged_changes_survive_sigkill_and_sigterm_stops_cleanly() {
     let id = phone.report("survives a crash");
 
     let mut p = Proc::spawn(&data, "127.0.0.1:0");
-    let token = child::enroll(&p.url, &data, "resident-1", phone.actor()).await;
+    let token = crate::child::enroll(&p.url, &data, "resident-1", phone.actor()).await;
     let resp =
         sync(&p.url, &token, &phone.request(None, "", vec![phone.push_after(id, &[])])).await;
     assert_acked(&resp);
@@ -50,7 +47,7 @@ async fn acknowledged_changes_survive_sigkill_and_sigterm_stops_cleanly() {
 
     let mut p = Proc::spawn(&data, "127.0.0.1:0");
     let other = Phone::new("other");
-    let other_token = child::enroll(&p.url, &data, "other", other.actor()).await;
+    let other_token = crate::child::enroll(&p.url, &data, "other", other.actor()).await;
     let resp = sync(&p.url, &other_token, &other.request(None, "", vec![])).await;
     assert_eq!(resp.epoch, epoch);
     assert_eq!(resp.docs.len(), 1);

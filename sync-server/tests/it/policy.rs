@@ -4,9 +4,7 @@
 //! they do not refuse anything themselves: what is tested is the server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fieldsync_core::DocId;
 use fieldsync_core::model::*;
 use fieldsync_core::policy::{PatrolKind, Role};

@@ -2,12 +2,10 @@
 //! running server (on a loopback port) uses, and the enrollment and identity endpoints.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use fieldsync_core::protocol::{self, DeviceInfo, EnrollRequest, EnrollResponse, VERSION};
 
 /// Runs `fieldsync-server --data <dir> <args>`; returns success, stdout and stderr.

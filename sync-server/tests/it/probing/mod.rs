@@ -4,9 +4,6 @@
 //! attempts are limited without locking out a shared address (`enrollment`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod disabled;
 mod enrollment;
 mod metrics;
@@ -18,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-pub(crate) use common::*;
+pub(crate) use crate::common::*;
 
 /// A raw connection to `addr` from the loopback address `from` (any 127.x.y.z works on Linux,
 /// so a test can be several clients).

@@ -1,15 +1,13 @@
 //! The `sync` benchmark suite runs end to end at a small size (its own server, a child
 //! process) and reports every figure, with the protocol's cost properties holding.
 
-mod common;
-
 #[test]
 fn sync_suite_runs_small() {
     let cache = tempfile::tempdir().unwrap();
     let json = cache.path().join("figures.json");
     let args =
         ["sync", "--docs", "60", "--devices", "40", "--concurrency", "8", "--rss-docs", "700"];
-    let run = common::bench(&args, cache.path(), &json);
+    let run = crate::common::bench(&args, cache.path(), &json);
     let stdout = &run.stdout;
     for name in [
         "sync.initial_docs_per_s",

@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use automerge::ActorId;
 use fieldsync_core::model::{Command, NewRecord, NewReport, ReportCategory};
 use fieldsync_core::policy::{Profile, Role};
@@ -18,7 +16,7 @@ fn load_suite_runs_small_without_errors_and_converges() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("figures.json");
     let args = ["load", "--devices", "20", "--rounds", "3", "--concurrency", "8"];
-    let run = common::bench(&args, dir.path(), &json);
+    let run = crate::common::bench(&args, dir.path(), &json);
     let (f, stdout) = (|name: &str| run.get(name), &run.stdout);
     assert_eq!((f("load.devices"), f("load.rounds")), (20.0, 3.0));
     assert_eq!(f("load.errors"), 0.0, "{stdout}");

@@ -3,10 +3,8 @@
 //! after the server loses its data (a new epoch), phones reconcile it back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::*;
 use automerge::sync::{Message, State, SyncDoc};
-use common::*;
 use fieldsync_core::protocol::{self, ReconcileRequest, ReconcileResponse, SyncMessage, VERSION};
 use fieldsync_core::sync::{HttpTransport, SyncClient, Transport};
 use fieldsync_server::{InProcessTransport, Server, ServerConfig};

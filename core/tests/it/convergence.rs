@@ -10,12 +10,10 @@
 //! runs until nobody has anything new to send, and the stores are compared.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::HashMap;
 
+use crate::common::*;
 use automerge::{ActorId, ChangeHash};
-use common::*;
 use fieldsync_core::changes::parse_changes;
 use fieldsync_core::limits::MERGE_BYTES;
 use fieldsync_core::model::*;

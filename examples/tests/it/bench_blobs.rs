@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 #[test]
 fn blobs_suite_runs_small_and_a_cut_upload_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -13,7 +11,7 @@ fn blobs_suite_runs_small_and_a_cut_upload_resumes() {
     let max_kib = 256.0;
     let args =
         ["blobs", "--photos", "3", "--min-kib", "64", "--max-kib", "256", "--resume-trials", "2"];
-    let run = common::bench(&args, dir.path(), &json);
+    let run = crate::common::bench(&args, dir.path(), &json);
     let (f, stdout) = (|name: &str| run.get(name), &run.stdout);
     assert_eq!(f("blobs.photos"), 3.0);
     let mean_kib = f("blobs.photo_mb_mean") * 1024.0;

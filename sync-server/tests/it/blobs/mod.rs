@@ -6,10 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
-#[path = "../child/mod.rs"]
-mod child;
-#[path = "../common/mod.rs"]
-mod common;
 mod holders;
 mod media;
 mod proofs;
@@ -19,7 +15,7 @@ mod uploads;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use fieldsync_core::DocId;
 use fieldsync_core::model::{CaseCategory, Command, NewCase, NewRecord, Party, PhotoRef};
 use fieldsync_core::policy::Role;

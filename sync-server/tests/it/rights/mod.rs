@@ -4,15 +4,12 @@
 //! themselves: what is tested is the server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod content;
 mod missing;
 mod stale;
 mod stale_property;
 
-use common::*;
+use crate::common::*;
 use fieldsync_core::DocId;
 use fieldsync_core::model::{Command, NewRecord};
 use fieldsync_core::protocol::{self, PushOutcome, RefusalEntry, RefusalsResponse};

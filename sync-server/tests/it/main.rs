@@ -1,0 +1,20 @@
+//! The integration tests of fieldsync-server: the real server on loopback (in-process or as a child process).
+//!
+//! One binary for all of them (every extra test binary links the whole dependency tree again);
+//! each module is one area, as its own documentation says.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod accounts;
+mod blobs;
+mod child;
+mod common;
+mod crash_loop;
+mod fuzz_corpus;
+mod fuzz_findings;
+mod hostile;
+mod http;
+mod interop;
+mod policy;
+mod probing;
+mod process;
+mod rights;
