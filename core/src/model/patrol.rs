@@ -15,7 +15,7 @@ use super::report::{validate_location, validate_photos};
 use crate::error::{CoreError, Result};
 use crate::id::{DocId, item_key};
 use crate::limits;
-use crate::time::Millis;
+use crate::time::Timestamp;
 
 string_enum! {
     /// What a team member is.
@@ -85,9 +85,9 @@ pub struct Checkpoint {
 pub struct PatrolEntry {
     /// Stable key of the entry.
     pub id: String,
-    /// When, ms since the epoch.
+    /// When.
     #[autosurgeon(hydrate = "hydrate_ts")]
-    pub at: Millis,
+    pub at: Timestamp,
     /// Who (user id).
     pub by: String,
     /// What it records.
@@ -118,10 +118,10 @@ pub struct PatrolLog {
     pub status: PatrolStatus,
     /// When the patrol started.
     #[autosurgeon(hydrate = "hydrate_ts")]
-    pub started_at: Millis,
+    pub started_at: Timestamp,
     /// When it finished.
     #[autosurgeon(hydrate = "hydrate_opt_ts")]
-    pub ended_at: Option<Millis>,
+    pub ended_at: Option<Timestamp>,
     /// Entries, in merged order.
     pub entries: Vec<PatrolEntry>,
     /// History of state changes.

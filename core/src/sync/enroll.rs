@@ -71,6 +71,9 @@ pub async fn enroll_with<T: Transport>(
     let answer =
         transport.post("/v1/enroll", protocol::encode(&request)).await.map_err(|e| match e {
             TransportError::Network(message) => CoreError::Network { attempts: 1, message },
+            TransportError::RateLimited { retry_after_secs, message } => {
+                CoreError::RateLimited { retry_after_secs, message }
+            }
             TransportError::Status { code, message, .. } if code == "other_user" => {
                 CoreError::OtherUser { current: current.clone(), message }
             }
