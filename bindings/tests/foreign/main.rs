@@ -20,6 +20,15 @@ fn kotlin_field_store() -> Result<()> {
     Ok(())
 }
 
+/// What an app relies on, from Kotlin: a handed-over phone, a workflow conflict on two phones,
+/// search as people type, an emoji before an edit, text with half a character, observers that
+/// throw or outlive a reopen, a closed store.
+#[test]
+fn kotlin_app_behaviour() -> Result<()> {
+    runner::kotlin("tests/bindings/test_app_behaviour.kts", &[])?;
+    Ok(())
+}
+
 /// The Kotlin example for app developers (`examples/kotlin/quickstart.kts`) runs against a real
 /// server, as a resident enrolling with a fresh code, so what it shows stays true.
 #[test]
@@ -37,6 +46,14 @@ fn kotlin_quickstart_example_runs() -> Result<()> {
 #[test]
 fn python_field_store() -> Result<()> {
     runner::python("tests/bindings/test_field_store.py", &[])?;
+    Ok(())
+}
+
+/// What an app relies on, from Python: a sync over a link that never answers ends by its
+/// deadline, typed; emoji and supplementary CJK before an edit; a handed-over phone.
+#[test]
+fn python_app_behaviour() -> Result<()> {
+    runner::python("tests/bindings/test_app_behaviour.py", &[])?;
     Ok(())
 }
 
