@@ -98,7 +98,7 @@ pub(crate) fn entry_key(entry: Option<&str>) -> Result<(), FieldError> {
     }
 }
 
-/// Photos a new record or a command references must be on this phone (added with `add_photo`,
+/// Photos a new record or a command references must be on this phone (added with `addPhoto`,
 /// or downloaded), at the size stored: a reference to bytes that are nowhere could never be
 /// uploaded, and every device would wait for it.
 pub(crate) fn photos_here(
@@ -119,7 +119,10 @@ pub(crate) fn photos_here(
             None => {
                 return Err(invalid(
                     "photos",
-                    format!("photo {} is not on this phone; add it with add_photo", p.hash),
+                    format!(
+                        "photo {} is not on this phone; add it with addPhoto (add_photo in Python)",
+                        p.hash
+                    ),
                 ));
             }
         }

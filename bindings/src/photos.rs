@@ -40,8 +40,8 @@ impl FieldStore {
     /// entry's key) a patrol log's entry — and returns its reference, which is in the record
     /// at once. `source` is the bytes (`PhotoSource.Bytes`) or a file to copy
     /// (`PhotoSource.File`, e.g. the camera's output; it may be deleted afterwards).
-    /// `media_type` is one of `image/jpeg`, `image/png`, `image/webp`, `image/heic`,
-    /// `image/heif` or `image/gif` (any other, `text/html` say, is `InvalidInput` naming
+    /// `mediaType` is one of `image/jpeg`, `image/png`, `image/webp`, `image/heic`,
+    /// `image/heif` or `image/gif` (any other, `text/html` say, is `InvalidInput` with field
     /// `media_type`: a photo is never a page). The bytes are hashed, written beside the
     /// database and synced before the record changes; the photo then waits in the upload
     /// queue. Takes time in proportion to the photo (tens of milliseconds for a few MB): call
@@ -82,7 +82,7 @@ impl FieldStore {
     }
 
     /// Photos added on this phone that the server does not hold yet, oldest first; those the
-    /// server refused for good (`refused_code` set: over quota, too large) among them.
+    /// server refused for good (`refusedCode` set: over quota, too large) among them.
     pub fn photos_pending(&self) -> Result<Vec<PhotoInfo>, FieldError> {
         Ok(self.store()?.photos_pending()?)
     }

@@ -117,7 +117,7 @@ pub struct PhotoRef {
 /// A single-valued field that devices set concurrently to different values.
 ///
 /// Automerge keeps every concurrent value; the record shows the one that currently wins and all
-/// the values, so a person can settle it with `Command::SettleConflict`.
+/// the values, so a person can settle it with the `SettleConflict` command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct FieldConflict {

@@ -98,7 +98,7 @@ pub struct PatrolEntry {
     pub location: Option<Location>,
     /// Photos.
     pub photos: Vec<PhotoRef>,
-    /// Name of the checkpoint, for `checkpoint_reached`.
+    /// Name of the checkpoint, for an entry of kind checkpoint reached.
     pub checkpoint: Option<String>,
 }
 
@@ -160,7 +160,7 @@ pub struct NewEntry {
     /// Photos.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub photos: Vec<PhotoRef>,
-    /// Checkpoint name, for `checkpoint_reached`.
+    /// Checkpoint name, for an entry of kind checkpoint reached.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub checkpoint: Option<String>,
 }

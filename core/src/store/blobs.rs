@@ -71,7 +71,7 @@ pub struct PhotoInfo {
     /// When the store first learnt of it.
     pub added_at: Timestamp,
     /// Why the server refused the upload for good (`too_large`, `quota_exceeded`,
-    /// `hash_mismatch`); the photo is not offered again until `Store::retry_photo_upload`.
+    /// `hash_mismatch`); the photo is not offered again until its upload is retried.
     pub refused_code: Option<String>,
     /// The server's message with the refusal.
     pub refused_message: Option<String>,

@@ -88,7 +88,7 @@ pub trait StoreObserver: Send + Sync {
 /// Who this device writes as: the user id put in timelines and the Automerge actor of its changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// User id written as `by` / `created_by`.
+    /// User id written as the author of records and changes.
     pub user: String,
     /// Automerge actor id of this device's changes.
     pub actor: ActorId,

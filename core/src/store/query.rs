@@ -18,7 +18,7 @@ pub struct PageRequest {
     /// Items per page (1..=500; 50 when not given).
     #[cfg_attr(feature = "uniffi", uniffi(default = 50))]
     pub limit: i32,
-    /// `next` of the previous page; `None` for the first page.
+    /// `next` of the previous page; none (null) for the first page.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub after: Option<String>,
 }

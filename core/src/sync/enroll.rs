@@ -22,7 +22,7 @@ const MAX_INPUT_CHARS: usize = 64;
 pub struct EnrollOptions {
     /// Enrol even if the code is another user's while the phone holds unsynced work of its
     /// current user: that work is discarded. Without it such an enrolment is refused
-    /// ([`CoreError::OtherUser`]) and the code stays unused.
+    /// (`OtherUser`) and the code stays unused.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub discard_unsynced_work: bool,
 }

@@ -30,7 +30,7 @@ impl<F: Fn(&SyncProgress) + Send + Sync> ProgressListener for F {
     }
 }
 
-/// What one `sync_now` did.
+/// What one sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncSummary {
@@ -102,7 +102,7 @@ impl<F: Fn(&PhotoProgress) + Send + Sync> PhotoProgressListener for F {
     }
 }
 
-/// What one `upload_photos` did.
+/// What one run of the photo upload queue did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct UploadSummary {
@@ -127,7 +127,7 @@ pub struct UploadSummary {
     pub duration: Duration,
 }
 
-/// What one `download_small_photos` did.
+/// What one download of the small photos did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DownloadSummary {
