@@ -73,6 +73,7 @@ pub enum Command {
     /// The command centre accepts a submitted (or reopened) report.
     AcceptReport {
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// The command centre rejects a report.
@@ -87,21 +88,25 @@ pub enum Command {
         /// When the responder must have resolved it (after now).
         deadline: Timestamp,
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// The responder starts work.
     StartWork {
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// The responder resolves the report on site.
     ResolveReport {
-        /// What was done.
+        /// What was done (may be empty).
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// The reporter confirms the resolution.
     ConfirmReport {
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// A resolved or rejected report is reopened.
@@ -114,6 +119,7 @@ pub enum Command {
         /// How many (1..=10,000).
         points: i64,
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// A comment on a report.
@@ -129,13 +135,15 @@ pub enum Command {
     /// The patrol ends; no more entries.
     FinishPatrol {
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// A mediation session is held.
     AddSession {
         /// Who attended.
         attendees: Vec<String>,
-        /// Initial notes.
+        /// Initial notes (may be empty).
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         notes: String,
     },
     /// Edits a session's notes as a text splice. Positions count UTF-16 code units, as
@@ -166,12 +174,14 @@ pub enum Command {
     EscalateCase {
         /// To whom, e.g. `people's court`.
         to: String,
-        /// Why.
+        /// Why (may be empty).
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         reason: String,
     },
     /// The case is closed.
     CloseCase {
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// A follow-up visit after an agreement.
@@ -184,6 +194,7 @@ pub enum Command {
         /// The photo reference.
         photo: PhotoRef,
         /// The patrol entry's key, for patrol logs.
+        #[cfg_attr(feature = "uniffi", uniffi(default))]
         entry: Option<String>,
     },
     /// Settles a concurrent conflict on a single-valued field by choosing one of its values.
