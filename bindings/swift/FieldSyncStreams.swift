@@ -8,7 +8,7 @@
 import Foundation
 
 /// Forwards a subscription's calls to a stream's continuation.
-private final class StreamObserver<Element>: ChangeObserver, @unchecked Sendable {
+private final class StreamObserver: ChangeObserver, @unchecked Sendable {
     private let changed: ([RecordChanged]) -> Void
     private let ended: () -> Void
 
@@ -32,7 +32,7 @@ public extension FieldStore {
     /// after `close()` throws `FieldError.Closed`.
     func changes() -> AsyncThrowingStream<[RecordChanged], Error> {
         AsyncThrowingStream(bufferingPolicy: .unbounded) { continuation in
-            let observer = StreamObserver<[RecordChanged]>(
+            let observer = StreamObserver(
                 changed: { continuation.yield($0) },
                 ended: { continuation.finish() }
             )
@@ -76,12 +76,14 @@ public extension FieldStore {
 
     /// `query`'s result now and after every change batch touching records of `kind`; changes
     /// that come while a query runs are answered by a single further query.
-    private func following<T: Equatable>(kind: Kind, query: @escaping () throws -> T)
-        -> AsyncThrowingStream<T, Error>
+    private func following<T: Equatable & Sendable>(
+        kind: Kind,
+        query: @escaping @Sendable () throws -> T
+    ) -> AsyncThrowingStream<T, Error>
     {
         AsyncThrowingStream { continuation in
             let ticks = AsyncStream<Void>(bufferingPolicy: .bufferingNewest(1)) { tick in
-                let observer = StreamObserver<Void>(
+                let observer = StreamObserver(
                     changed: { changes in
                         if changes.contains(where: { $0.kind == kind }) { tick.yield() }
                     },
