@@ -63,10 +63,13 @@ class FieldStore private constructor(
 
     // --- Who and where ---
 
-    /** The user this phone writes as (the enrolled user; before enrolment, [setUser]'s). */
+    /**
+     * The user this phone writes as (the enrolled user; before enrolment, [setUser]'s). Read
+     * from memory; like every property here, it throws [FieldException.Closed] after [close].
+     */
     val user: String get() = ffi.user()
 
-    /** The enrolled user's role and scopes; `null` before enrolment. */
+    /** The enrolled user's role and scopes; `null` before enrolment. Read from memory. */
     val profile: Profile? get() = ffi.profile()
 
     /** Whether [close] was called. */
