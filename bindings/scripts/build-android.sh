@@ -27,10 +27,13 @@ done
 cargo run -q -p uniffi-bindgen -- generate \
   "$target/aarch64-linux-android/mobile/libfieldsync_bindings.so" \
   --language kotlin --out-dir "$out/kotlin"
+# The Kotlin API apps use (coroutines, Flows, lambdas) wraps the generated classes.
+cp -R bindings/kotlin/. "$out/kotlin/"
 strip_tool=$(find "$ANDROID_NDK_HOME/toolchains/llvm/prebuilt" -name llvm-strip | head -n 1)
 for so in "$out"/jniLibs/*/libfieldsync_bindings.so; do
   "$strip_tool" --strip-all "$so"
 done
 echo "Kotlin sources: $out/kotlin (packages app.fieldsync, app.fieldsync.core)"
-echo "Native libraries (add as jniLibs; the app needs net.java.dev.jna:jna@aar):"
+echo "Native libraries (add as jniLibs; the app needs net.java.dev.jna:jna@aar and"
+echo "org.jetbrains.kotlinx:kotlinx-coroutines-android):"
 ls -l "$out"/jniLibs/*/libfieldsync_bindings.so

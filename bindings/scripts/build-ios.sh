@@ -21,6 +21,8 @@ mkdir -p "$out/swift" "$out/headers" "$out/sim"
 cargo run -q -p uniffi-bindgen -- generate \
   "$target/aarch64-apple-ios/mobile/libfieldsync_bindings.a" \
   --language swift --out-dir "$out/swift"
+# AsyncSequences of changes and lists, compiled into the same module as the generated Swift.
+cp bindings/swift/*.swift "$out/swift/"
 # One module map for both FFI modules (the FieldStore API and core's record types).
 cp "$out"/swift/*.h "$out/headers/"
 cat "$out"/swift/*.modulemap > "$out/headers/module.modulemap"

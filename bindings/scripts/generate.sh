@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Generates the Kotlin, Swift and Python bindings of fieldsync from a built library.
+# Generates the Kotlin, Swift and Python bindings of fieldsync from a built library, with the
+# hand-written layers an app compiles with them: bindings/kotlin/ (the Kotlin API: coroutines,
+# Flows, lambdas) beside the generated Kotlin, bindings/swift/ (AsyncSequences) beside the
+# generated Swift.
 #
 #   bindings/scripts/generate.sh [LIBRARY] [OUT_DIR]
 #
@@ -20,5 +23,7 @@ for language in kotlin swift python; do
   cargo run -q -p uniffi-bindgen -- generate "$lib" --language "$language" --no-format \
     --out-dir "$out/$language"
 done
+cp -R bindings/kotlin/. "$out/kotlin/"
+cp -R bindings/swift/. "$out/swift/"
 echo "bindings in $out:"
 find "$out" -type f | sort

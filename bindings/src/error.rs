@@ -115,19 +115,45 @@ pub enum FieldError {
         /// The server's explanation.
         detail: String,
     },
-    /// The server could not be reached; nothing is lost, sync again later.
+    /// The server could not be reached, or did not answer within the request timeout
+    /// (`SyncOptions.requestTimeout`) on any attempt; nothing is lost, sync again later.
     #[error("server unreachable after {attempts} attempts: {detail}")]
     Network {
         /// Attempts made.
-        attempts: u32,
+        attempts: i32,
         /// The last network error.
         detail: String,
+    },
+    /// The sync did not finish within its deadline (`SyncOptions.deadline`): everything it
+    /// applied is kept, and the next sync goes on from there.
+    #[error("the sync did not finish within {seconds} s: {detail}")]
+    Timeout {
+        /// The deadline, in seconds.
+        seconds: i64,
+        /// What the sync did before.
+        detail: String,
+    },
+    /// The server turns this phone's address away for a while (too many enrolment attempts,
+    /// say): try again after `retryAfterSeconds`. An enrolment code was not used.
+    #[error("too many attempts; try again in {retry_after_seconds} s: {detail}")]
+    RateLimited {
+        /// Seconds to wait before trying again.
+        retry_after_seconds: i64,
+        /// The server's explanation.
+        detail: String,
+    },
+    /// The store was closed (`close`): this call and every later one on this handle fail so.
+    /// Open the file again for a new handle.
+    #[error("the store {path} is closed")]
+    Closed {
+        /// The database file of the closed store.
+        path: String,
     },
     /// The server refused the request for another reason.
     #[error("server refused the request ({status} {code}): {detail}")]
     Server {
         /// HTTP status.
-        status: u16,
+        status: i32,
         /// The server's error code.
         code: String,
         /// The server's explanation.
@@ -219,7 +245,8 @@ pub enum FieldError {
         /// The photo.
         hash: String,
     },
-    /// A callback of the app (listener, observer) threw.
+    /// A callback of the app (listener, observer, log hook) threw. It reaches the app only
+    /// through the log hook (`setLogHook`): the call the callback reported on goes on.
     #[error("a callback failed: {detail}")]
     Callback {
         /// What the callback threw.
@@ -267,8 +294,16 @@ impl From<CoreError> for FieldError {
             CoreError::OtherUser { current, message } => {
                 FieldError::OtherUser { current, detail: message }
             }
-            CoreError::Network { attempts, message } => {
-                FieldError::Network { attempts, detail: message }
+            CoreError::Network { attempts, message } => FieldError::Network {
+                attempts: i32::try_from(attempts).unwrap_or(i32::MAX),
+                detail: message,
+            },
+            CoreError::RateLimited { retry_after_secs, message } => FieldError::RateLimited {
+                retry_after_seconds: i64::try_from(retry_after_secs).unwrap_or(i64::MAX),
+                detail: message,
+            },
+            CoreError::Timeout { after, message } => {
+                FieldError::Timeout { seconds: after.as_millis().div_euclid(1000), detail: message }
             }
             CoreError::Server { code, message, .. } if code == "device_revoked" => {
                 FieldError::DeviceRevoked { detail: message }
@@ -285,7 +320,7 @@ impl From<CoreError> for FieldError {
                 FieldError::Unauthorized { code, detail: message }
             }
             CoreError::Server { status, code, message } => {
-                FieldError::Server { status, code, detail: message }
+                FieldError::Server { status: status.into(), code, detail: message }
             }
             CoreError::PhotoNotFound { hash } => FieldError::PhotoNotFound {
                 hash,
@@ -340,5 +375,19 @@ mod tests {
             FieldError::CodeRefused { code, .. } if code == "code_revoked"
         ));
         assert!(matches!(server(429, "rate_limited"), FieldError::Server { status: 429, .. }));
+    }
+
+    #[test]
+    fn a_rate_limit_and_a_deadline_reach_the_app_with_their_seconds() {
+        let limited = CoreError::RateLimited { retry_after_secs: 12, message: "slow down".into() };
+        assert!(matches!(
+            FieldError::from(limited),
+            FieldError::RateLimited { retry_after_seconds: 12, .. }
+        ));
+        let late = CoreError::Timeout {
+            after: fieldsync_core::time::TimeSpan::from_secs(300),
+            message: "kept".into(),
+        };
+        assert!(matches!(FieldError::from(late), FieldError::Timeout { seconds: 300, .. }));
     }
 }

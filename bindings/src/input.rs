@@ -13,8 +13,6 @@ use crate::error::{FieldError, invalid};
 
 /// Longest path accepted, in bytes.
 const PATH_BYTES: usize = 4096;
-/// Longest server URL accepted, in bytes.
-const URL_BYTES: usize = 2048;
 
 /// A record id from its string form (`automerge:` prefix allowed).
 pub(crate) fn doc_id(id: &str) -> Result<DocId, FieldError> {
@@ -98,7 +96,7 @@ pub(crate) fn entry_key(entry: Option<&str>) -> Result<(), FieldError> {
     }
 }
 
-/// Photos a new record or a command references must be on this phone (added with `add_photo`,
+/// Photos a new record or a command references must be on this phone (added with `addPhoto`,
 /// or downloaded), at the size stored: a reference to bytes that are nowhere could never be
 /// uploaded, and every device would wait for it.
 pub(crate) fn photos_here(
@@ -119,7 +117,10 @@ pub(crate) fn photos_here(
             None => {
                 return Err(invalid(
                     "photos",
-                    format!("photo {} is not on this phone; add it with add_photo", p.hash),
+                    format!(
+                        "photo {} is not on this phone; add it with addPhoto (add_photo in Python)",
+                        p.hash
+                    ),
                 ));
             }
         }
@@ -127,27 +128,10 @@ pub(crate) fn photos_here(
     Ok(())
 }
 
-/// A server base URL: `http://` or `https://`, a host, no query or fragment.
+/// A server base URL: `http://` or `https://`, a host, no user, query or fragment (core's
+/// check, the one the transport applies too).
 pub(crate) fn server_url(url: &str) -> Result<String, FieldError> {
-    let url = url.trim();
-    if url.len() > URL_BYTES || url.chars().any(char::is_control) {
-        return Err(invalid(
-            "server_url",
-            format!("at most {URL_BYTES} bytes, no control characters"),
-        ));
-    }
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| invalid("server_url", format!("{url:?} does not start with https://")))?;
-    let host = rest.split('/').next().unwrap_or("");
-    if host.is_empty() || host.contains(char::is_whitespace) || host.contains('@') {
-        return Err(invalid("server_url", format!("{url:?} has no valid host")));
-    }
-    if rest.contains(['?', '#']) {
-        return Err(invalid("server_url", "give the server's base URL, without ? or #"));
-    }
-    Ok(url.trim_end_matches('/').to_string())
+    Ok(fieldsync_core::sync::server_url(url)?)
 }
 
 #[cfg(test)]

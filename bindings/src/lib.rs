@@ -2,15 +2,22 @@
 //! iOS (Swift) apps, and Python for tools and tests.
 //!
 //! One object, [`FieldStore`], holds a phone's records: commands and reads are synchronous
-//! calls, `enroll`, `sync_now` and the photo transfers are async; a [`ChangeObserver`] hears about
-//! every change, a [`SyncListener`] about sync progress and a [`PhotoListener`] about the bytes of
-//! a photo upload or download. Every failure is a [`FieldError`]. The record types
+//! calls, `enroll`, `syncNow` and the photo transfers are async; a [`ChangeObserver`] hears about
+//! every change on the library's observer thread, a [`SyncListener`] about sync progress and a
+//! [`PhotoListener`] about the bytes of a photo upload or download; a [`LogHook`] receives what
+//! the library cannot return to a caller. Every failure is a [`FieldError`]. The record types
 //! (reports, patrol logs, cases, commands, filters) come from core unchanged.
+//!
+//! Kotlin apps use the hand-written layer shipped beside the generated sources
+//! (`bindings/kotlin/`: coroutines, `Flow`s, lambdas), Swift apps its `AsyncSequence`
+//! counterpart (`bindings/swift/`).
 
 uniffi::setup_scaffolding!("fieldsync");
 
+mod dispatch;
 mod error;
 mod input;
+mod log;
 mod observe;
 mod open;
 mod pages;
@@ -20,9 +27,11 @@ mod sync;
 #[cfg(feature = "testbed")]
 mod testbed;
 
+pub use dispatch::{ChangeObserver, Subscription, SubscriptionEnd};
 pub use error::FieldError;
-pub use observe::{ChangeObserver, PhotoListener, Subscription, SyncListener};
-pub use pages::{CasePage, PatrolPage, ReportPage};
+pub use log::{LogHook, LogLevel, set_log_hook};
+pub use observe::{PhotoListener, SyncListener};
+pub use pages::{CasePage, PatrolPage, ReportPage, SearchPage};
 pub use store::{DeviceInfo, FieldStore};
 #[cfg(feature = "testbed")]
 pub use testbed::Testbed;

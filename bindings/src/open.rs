@@ -1,18 +1,22 @@
 //! One store per database file in a process: an app that opens the same path from two places
-//! (a screen and a background sync job) shares one store, one writer and one sync at a time,
-//! instead of two stores competing for the file.
+//! (a screen and a background sync job) shares one store, one writer, one observer thread and
+//! one sync at a time, instead of two stores competing for the file. When the last handle on
+//! a file is closed, the file is released: opening it again opens it afresh.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
 use fieldsync_core::Store;
 
+use crate::dispatch::Dispatcher;
 use crate::error::FieldError;
 
 /// What every `FieldStore` opened on one file shares.
 pub(crate) struct Shared {
     /// The store.
     pub(crate) store: Arc<Store>,
+    /// The observers of the file and their thread.
+    pub(crate) dispatcher: Arc<Dispatcher>,
     /// One sync at a time per file: a second `sync_now` waits for the first.
     pub(crate) sync_lock: tokio::sync::Mutex<()>,
     /// One photo upload queue at a time per file (it never holds `sync_lock`, so records sync
@@ -31,8 +35,10 @@ pub(crate) fn shared(path: &Path) -> Result<Arc<Shared>, FieldError> {
     if let Some(shared) = open.iter().filter(|(p, _)| *p == key).find_map(|(_, w)| w.upgrade()) {
         return Ok(shared);
     }
+    let store = Arc::new(Store::open(path)?);
     let shared = Arc::new(Shared {
-        store: Arc::new(Store::open(path)?),
+        dispatcher: Dispatcher::start(&store)?,
+        store,
         sync_lock: tokio::sync::Mutex::new(()),
         upload_lock: tokio::sync::Mutex::new(()),
     });

@@ -1,7 +1,7 @@
 //! Pages of query results: core's generic `Page<T>` for each summary type, since foreign
 //! languages see no generics.
 
-use fieldsync_core::store::{CaseSummary, Page, PatrolSummary, ReportSummary};
+use fieldsync_core::store::{CaseSummary, Page, PatrolSummary, ReportSummary, SearchHit};
 
 macro_rules! page {
     ($(#[$meta:meta])* $name:ident of $item:ty) => {
@@ -33,4 +33,8 @@ page! {
 page! {
     /// One page of mediation cases.
     CasePage of CaseSummary
+}
+page! {
+    /// One page of search hits.
+    SearchPage of SearchHit
 }

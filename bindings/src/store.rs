@@ -1,8 +1,12 @@
 //! `FieldStore`: the phone's store as foreign code sees it. Local calls (commands, reads,
 //! queries) are synchronous and take well under a millisecond; call them off the UI thread
-//! anyway, as for any disk access. Network calls (`enroll`, `sync_now`) are in `sync.rs`.
+//! anyway, as for any disk access (the Kotlin layer's are `suspend` functions that do).
+//! Network calls (`enroll`, `syncNow`) are in `sync.rs`, photos in `photos.rs`.
+//!
+//! A handle is open until `close`: then its subscriptions end, it lets go of the file (the
+//! last handle on a file releases it), and every later call fails with `FieldError::Closed`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use fieldsync_core::Store;
 use fieldsync_core::model::{
@@ -14,16 +18,16 @@ use fieldsync_core::store::{
     CaseFilter, MAX_HITS, PageRequest, PatrolFilter, ReportFilter, SearchHit, StoreStats,
     SyncStatus,
 };
-use fieldsync_core::sync::{HttpTransport, SyncClient, SyncConfig};
+use fieldsync_core::sync::{HttpTransport, SyncClient, SyncOptions};
 
+use crate::dispatch::{ChangeObserver, Registration, Subscription, SubscriptionEnd};
 use crate::error::{FieldError, invalid};
 use crate::input;
-use crate::observe::{ChangeObserver, Subscription};
 use crate::open::{self, Shared};
-use crate::pages::{CasePage, PatrolPage, ReportPage};
+use crate::pages::{CasePage, PatrolPage, ReportPage, SearchPage};
 
 /// What a sync client is built for: the enrolled device, its server, the tunables.
-pub(crate) type ClientKey = (String, String, SyncConfig);
+pub(crate) type ClientKey = (String, String, SyncOptions);
 
 /// What a phone knows of its enrolment (the token stays inside the library).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
@@ -37,72 +41,129 @@ pub struct DeviceInfo {
 }
 
 /// The phone's store of reports, patrol logs and mediation cases, usable offline; safe to call
-/// from several threads at once (reads never wait for a sync that is writing).
+/// from several threads at once (reads never wait for a sync that is writing). Open until
+/// `close`.
 #[derive(uniffi::Object)]
 pub struct FieldStore {
-    pub(crate) store: Arc<Store>,
-    /// The store and sync lock shared with every `FieldStore` open on the same file.
-    pub(crate) shared: Arc<Shared>,
-    /// Sync tunables, kept for the next `sync_now`.
-    pub(crate) config: Mutex<SyncConfig>,
+    /// The file as given to `open`, for errors.
+    path: String,
+    /// The store and locks shared with every handle open on the same file; `None` once closed.
+    shared: RwLock<Option<Arc<Shared>>>,
+    /// Sync tunables, kept for the next sync.
+    pub(crate) options: Mutex<SyncOptions>,
     /// The client of the last sync and what it was built for (device, server, tunables).
     pub(crate) client: Mutex<Option<(ClientKey, Arc<SyncClient<HttpTransport>>)>>,
+    /// This handle's subscriptions, ended by `close`.
+    subscriptions: Mutex<Vec<Arc<Registration>>>,
 }
 
 impl FieldStore {
+    /// What the handle uses while open; `Closed` after `close`. Callers keep the `Arc` for the
+    /// length of their call, so the file stays open under a call in flight.
+    pub(crate) fn shared(&self) -> Result<Arc<Shared>, FieldError> {
+        self.shared
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| FieldError::Closed { path: self.path.clone() })
+    }
+
+    /// The store, while open.
+    pub(crate) fn store(&self) -> Result<Arc<Store>, FieldError> {
+        Ok(self.shared()?.store.clone())
+    }
+
     fn with_id<T>(
         &self,
         id: &str,
         f: impl FnOnce(&Store, fieldsync_core::DocId) -> fieldsync_core::Result<T>,
     ) -> Result<T, FieldError> {
+        let store = self.store()?;
         let id = input::doc_id(id)?;
-        Ok(f(&self.store, id)?)
+        Ok(f(&store, id)?)
     }
 
     fn created(&self, new: NewRecord) -> Result<String, FieldError> {
-        if let NewRecord::Report(r) = &new {
-            input::photos_here(&self.store, &r.photos)?;
+        let store = self.store()?;
+        if let NewRecord::Report { report } = &new {
+            input::photos_here(&store, &report.photos)?;
         }
-        Ok(self.store.create(&new)?.to_string())
+        Ok(store.create(&new)?.to_string())
+    }
+
+    /// Ends this handle's subscriptions and lets go of the file.
+    fn shut(&self) {
+        let taken = self.shared.write().unwrap_or_else(|e| e.into_inner()).take();
+        let subscriptions =
+            std::mem::take(&mut *self.subscriptions.lock().unwrap_or_else(|e| e.into_inner()));
+        for s in subscriptions {
+            s.end(SubscriptionEnd::StoreClosed);
+        }
+        self.client.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(taken);
+    }
+}
+
+impl Drop for FieldStore {
+    fn drop(&mut self) {
+        self.shut();
     }
 }
 
 #[uniffi::export]
 impl FieldStore {
     /// Opens the store in the database file at `path` (created on first use; its folder must
-    /// exist). Nothing is lost between runs: every call that returned has reached the disk.
-    /// Opening a file that is open already in this process shares that store.
+    /// exist): `FieldStore(path)` in Swift and Python (the Kotlin layer's is `FieldStore.open`).
+    /// Nothing is lost between runs: every call that returned has reached the disk. Opening a
+    /// file that is open already in this process shares that store.
+    ///
+    /// (The primary constructor, so that the Kotlin class the layer wraps can be renamed: uniffi
+    /// 0.32 leaves the name of a named constructor's result as it was.)
     #[uniffi::constructor]
-    pub fn open(path: String) -> Result<Arc<FieldStore>, FieldError> {
+    pub fn new(path: String) -> Result<Arc<FieldStore>, FieldError> {
         let shared = open::shared(&input::store_path(&path)?)?;
         Ok(Arc::new(FieldStore {
-            store: shared.store.clone(),
-            shared,
-            config: Mutex::new(SyncConfig::default()),
+            path,
+            shared: RwLock::new(Some(shared)),
+            options: Mutex::new(SyncOptions::default()),
             client: Mutex::new(None),
+            subscriptions: Mutex::new(Vec::new()),
         }))
     }
 
+    /// Closes this handle: its subscriptions end (`isActive` becomes false and each observer
+    /// hears `onEnd(STORE_CLOSED)`), and it lets go of the file, which is released once no
+    /// other handle holds it and no call is in flight. Every later call on this handle fails
+    /// with `Closed`; calling `close` again does nothing. Open the file again for a new handle.
+    pub fn close(&self) {
+        self.shut();
+    }
+
+    /// Whether `close` was called.
+    pub fn is_closed(&self) -> bool {
+        self.shared.read().unwrap_or_else(|e| e.into_inner()).is_none()
+    }
+
     /// The user this phone writes as (the enrolled user; before enrolment, the one set with
-    /// `set_user`).
-    pub fn user(&self) -> String {
-        self.store.identity().user
+    /// `setUser`).
+    pub fn user(&self) -> Result<String, FieldError> {
+        Ok(self.store()?.identity().user)
     }
 
     /// Sets the user of a phone that works without a server (an enrolled phone takes the
     /// user the server gave it).
     pub fn set_user(&self, user: String) -> Result<(), FieldError> {
-        Ok(self.store.set_user(&user)?)
+        Ok(self.store()?.set_user(&user)?)
     }
 
     /// The enrolled user's role and scopes; `null` before enrolment.
-    pub fn profile(&self) -> Option<Profile> {
-        self.store.profile()
+    pub fn profile(&self) -> Result<Option<Profile>, FieldError> {
+        Ok(self.store()?.profile())
     }
 
     /// The enrolment of this device; `null` before enrolment.
     pub fn device(&self) -> Result<Option<DeviceInfo>, FieldError> {
-        Ok(self.store.enrollment()?.map(|e| DeviceInfo {
+        Ok(self.store()?.enrollment()?.map(|e| DeviceInfo {
             device: e.device,
             server_url: e.server,
             profile: e.profile,
@@ -115,35 +176,36 @@ impl FieldStore {
     }
 
     /// A resident submits a report; returns its id. Its `photos` must be on this phone already
-    /// (usually the list is empty and photos are attached with `add_photo` afterwards).
+    /// (usually the list is empty and photos are attached with `addPhoto` afterwards).
     pub fn submit_report(&self, report: NewReport) -> Result<String, FieldError> {
-        self.created(NewRecord::Report(report))
+        self.created(NewRecord::Report { report })
     }
 
     /// A team starts a patrol; returns the patrol log's id.
     pub fn start_patrol(&self, patrol: NewPatrol) -> Result<String, FieldError> {
-        self.created(NewRecord::PatrolLog(patrol))
+        self.created(NewRecord::PatrolLog { patrol_log: patrol })
     }
 
     /// A mediator opens a case; returns its id.
     pub fn open_case(&self, case: NewCase) -> Result<String, FieldError> {
-        self.created(NewRecord::MediationCase(case))
+        self.created(NewRecord::MediationCase { mediation_case: case })
     }
 
     /// Runs a command on record `id` (accept, dispatch, add a patrol entry, edit session notes,
     /// settle a conflict, ...). A refused command changes nothing and says why.
     ///
     /// Photos a command names (`AddPhoto`, an entry's photos) must be on this phone already:
-    /// attach new ones with `add_photo`.
+    /// attach new ones with `addPhoto`.
     pub fn execute(&self, id: String, command: Command) -> Result<Applied, FieldError> {
         let photos = match &command {
             Command::AddPhoto { photo, .. } => std::slice::from_ref(photo),
             Command::AddPatrolEntry { entry } => entry.photos.as_slice(),
             _ => &[],
         };
+        let store = self.store()?;
         let id = input::doc_id(&id)?;
-        input::photos_here(&self.store, photos)?;
-        Ok(self.store.execute(id, &command)?)
+        input::photos_here(&store, photos)?;
+        Ok(store.execute(id, &command)?)
     }
 
     /// The record `id`, whatever its kind.
@@ -154,7 +216,7 @@ impl FieldStore {
     /// The report `id`.
     pub fn get_report(&self, id: String) -> Result<Report, FieldError> {
         match self.get(id)? {
-            Record::Report(r) => Ok(r),
+            Record::Report { report } => Ok(report),
             other => Err(wrong_kind(&other, Kind::Report)),
         }
     }
@@ -162,7 +224,7 @@ impl FieldStore {
     /// The patrol log `id`.
     pub fn get_patrol(&self, id: String) -> Result<PatrolLog, FieldError> {
         match self.get(id)? {
-            Record::PatrolLog(p) => Ok(p),
+            Record::PatrolLog { patrol_log } => Ok(patrol_log),
             other => Err(wrong_kind(&other, Kind::PatrolLog)),
         }
     }
@@ -170,56 +232,75 @@ impl FieldStore {
     /// The mediation case `id`.
     pub fn get_case(&self, id: String) -> Result<MediationCase, FieldError> {
         match self.get(id)? {
-            Record::MediationCase(c) => Ok(c),
+            Record::MediationCase { mediation_case } => Ok(mediation_case),
             other => Err(wrong_kind(&other, Kind::MediationCase)),
         }
     }
 
-    /// A page of reports matching `filter`, newest first.
+    /// A page of reports matching `filter`, newest first (the first 50 unless `page` says
+    /// otherwise).
+    #[uniffi::method(default(page))]
     pub fn query_reports(
         &self,
         filter: ReportFilter,
         page: PageRequest,
     ) -> Result<ReportPage, FieldError> {
-        Ok(self.store.query_reports(&filter, &page)?.into())
+        Ok(self.store()?.query_reports(&filter, &page)?.into())
     }
 
-    /// A page of patrol logs matching `filter`, newest first.
+    /// A page of patrol logs matching `filter`, most recently started first.
+    #[uniffi::method(default(page))]
     pub fn query_patrols(
         &self,
         filter: PatrolFilter,
         page: PageRequest,
     ) -> Result<PatrolPage, FieldError> {
-        Ok(self.store.query_patrols(&filter, &page)?.into())
+        Ok(self.store()?.query_patrols(&filter, &page)?.into())
     }
 
     /// A page of mediation cases matching `filter`, newest first.
+    #[uniffi::method(default(page))]
     pub fn query_cases(
         &self,
         filter: CaseFilter,
         page: PageRequest,
     ) -> Result<CasePage, FieldError> {
-        Ok(self.store.query_cases(&filter, &page)?.into())
+        Ok(self.store()?.query_cases(&filter, &page)?.into())
     }
 
-    /// Full-text search over titles, descriptions, areas, places, parties and notes (any
-    /// language; substrings match); at most `limit` hits (1..=200), best first.
+    /// Full-text search as people type, Chinese included: records holding every word of
+    /// `text` (words separated by spaces; full-width digits and letters match half-width ones;
+    /// substrings match), of `kind` if given, newest first; at most `limit` hits (1..=200).
+    /// For more, page with `searchPage`.
+    #[uniffi::method(default(kind = None, limit = 20))]
     pub fn search(
         &self,
         text: String,
         kind: Option<Kind>,
-        limit: u32,
+        limit: i32,
     ) -> Result<Vec<SearchHit>, FieldError> {
-        if limit == 0 || limit > MAX_HITS {
-            return Err(invalid("limit", format!("must be 1..={MAX_HITS}")));
+        if !(1..=MAX_HITS).contains(&limit) {
+            return Err(invalid("limit", format!("{limit}; must be 1..={MAX_HITS}")));
         }
-        Ok(self.store.search(&text, kind, limit)?)
+        Ok(self.store()?.search(&text, kind, limit)?)
+    }
+
+    /// One page of `search`: pass the page's `next` as `PageRequest.after` for the following
+    /// one (`limit` 1..=200).
+    #[uniffi::method(default(page))]
+    pub fn search_page(
+        &self,
+        text: String,
+        kind: Option<Kind>,
+        page: PageRequest,
+    ) -> Result<SearchPage, FieldError> {
+        Ok(self.store()?.search_page(&text, kind, &page)?.into())
     }
 
     /// Where this phone stands with its server: pending documents, last sync, and the changes
     /// the server refused (kept here, never silently dropped).
     pub fn sync_status(&self) -> Result<SyncStatus, FieldError> {
-        Ok(self.store.sync_status()?)
+        Ok(self.store()?.sync_status()?)
     }
 
     /// Offers the refused changes of record `id` to the server again at the next sync (after
@@ -228,19 +309,30 @@ impl FieldStore {
         self.with_id(&id, |s, id| s.retry_rejected(id))
     }
 
-    /// Registers `observer`, told after every change to the records on this phone.
-    pub fn observe(&self, observer: Arc<dyn ChangeObserver>) -> Arc<Subscription> {
-        Arc::new(Subscription::start(self.store.clone(), observer))
+    /// Registers `observer`, told of every change to the records on this phone from now on,
+    /// on the library's observer thread (never the writer's), until the returned subscription
+    /// is cancelled or this store is closed. Dropping the subscription does not end it.
+    pub fn observe(
+        &self,
+        observer: Arc<dyn ChangeObserver>,
+    ) -> Result<Arc<Subscription>, FieldError> {
+        // Held across the registration, so that a `close` meanwhile ends this one too.
+        let mut mine = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
+        let shared = self.shared()?;
+        let registration = shared.dispatcher.subscribe(observer);
+        mine.retain(|r| r.is_active());
+        mine.push(registration.clone());
+        Ok(Arc::new(Subscription { registration }))
     }
 
     /// How much the store holds.
     pub fn stats(&self) -> Result<StoreStats, FieldError> {
-        Ok(self.store.stats()?)
+        Ok(self.store()?.stats()?)
     }
 
     /// Checks the database file and every record's projection; an error says what is damaged.
     pub fn integrity_check(&self) -> Result<(), FieldError> {
-        Ok(self.store.integrity_check()?)
+        Ok(self.store()?.integrity_check()?)
     }
 }
 

@@ -35,7 +35,7 @@ impl Testbed {
 
 #[uniffi::export]
 impl Testbed {
-    /// Starts a server keeping its data in folder `data_dir`, on a free loopback port.
+    /// Starts a server keeping its data in folder `dataDir`, on a free loopback port.
     #[uniffi::constructor]
     pub fn start(data_dir: String) -> Result<Arc<Testbed>, FieldError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()

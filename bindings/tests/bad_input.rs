@@ -10,11 +10,13 @@ use fieldsync_core::model::{
     CaseCategory, Command, Location, NewCase, NewReport, Party, PhotoRef, ReportCategory,
 };
 use fieldsync_core::store::{PageRequest, PhotoSource, PhotoVariant, ReportFilter};
+use fieldsync_core::sync::SyncOptions;
+use fieldsync_core::time::TimeSpan;
 
 const GRID: &str = "jl/cc/xinhua/grid-07";
 
 fn store(dir: &tempfile::TempDir) -> Arc<FieldStore> {
-    let store = FieldStore::open(dir.path().join("phone.db").display().to_string())
+    let store = FieldStore::new(dir.path().join("phone.db").display().to_string())
         .unwrap_or_else(|e| panic!("open: {e}"));
     store.set_user("resident-sun".into()).unwrap_or_else(|e| panic!("set_user: {e}"));
     store
@@ -72,7 +74,7 @@ fn paths_and_urls() {
         dir.path().join("missing/folder/x.db").display().to_string(),
         "x".repeat(5000),
     ] {
-        invalid_input(&format!("open {bad:?}"), FieldStore::open(bad.clone()).map(|_| ()));
+        invalid_input(&format!("open {bad:?}"), FieldStore::new(bad.clone()).map(|_| ()));
     }
     let store = store(&dir);
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -136,8 +138,8 @@ fn free_text_numbers_and_pages() {
         id.clone(),
         Command::EditNotes {
             session: "s".into(),
-            pos: u64::MAX,
-            delete: u64::MAX,
+            pos: i64::MAX,
+            delete: i64::MAX,
             insert: "x".into(),
         },
     );
@@ -160,12 +162,22 @@ fn free_text_numbers_and_pages() {
         let result = store.query_reports(all.clone(), PageRequest { limit, after: after.clone() });
         invalid_input(&format!("page {limit} {after:?}"), result);
     }
-    let mut options = store.sync_options();
-    options.page_bytes = 1;
-    invalid_input("a 1-byte page", store.set_sync_options(options));
-    let mut options = store.sync_options();
-    options.attempts = 0;
-    invalid_input("no attempts", store.set_sync_options(options));
+    let defaults = store.sync_options().unwrap();
+    let refused = |options: SyncOptions| match store.set_sync_options(options) {
+        Err(FieldError::InvalidInput { field, .. }) => field,
+        other => panic!("expected InvalidInput, got {other:?}"),
+    };
+    assert_eq!(refused(SyncOptions { page_bytes: 1, ..defaults }), "page_bytes");
+    assert_eq!(refused(SyncOptions { attempts: 0, ..defaults }), "attempts");
+    let negative = TimeSpan::from_millis(-200);
+    assert_eq!(refused(SyncOptions { backoff: negative, ..defaults }), "backoff");
+    assert_eq!(refused(SyncOptions { deadline: negative, ..defaults }), "deadline");
+    assert_eq!(
+        refused(SyncOptions { request_timeout: TimeSpan::from_millis(0), ..defaults }),
+        "request_timeout"
+    );
+    assert_eq!(store.sync_options().unwrap(), defaults, "a refused option changed nothing");
+    invalid_input("photos of a negative size", store.photos_to_download(Some(-1)));
 
     assert_eq!(store.get_report(id).unwrap(), before, "the refusals changed nothing");
     store.integrity_check().unwrap();
@@ -194,7 +206,7 @@ fn case_notes_out_of_range() {
         .unwrap()
         .item
         .unwrap();
-    for (pos, delete) in [(4, 0), (0, 4), (u64::MAX, 0), (2, u64::MAX)] {
+    for (pos, delete) in [(4, 0), (0, 4), (i64::MAX, 0), (2, i64::MAX), (-1, 0), (0, -1)] {
         let result = store.execute(
             case.clone(),
             Command::EditNotes { session: session.clone(), pos, delete, insert: "x".into() },

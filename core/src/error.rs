@@ -76,9 +76,9 @@ pub enum CoreError {
         /// The document.
         id: DocId,
         /// Its schema version.
-        found: u64,
+        found: i64,
         /// The newest this build reads.
-        supported: u64,
+        supported: i64,
     },
     /// The database file was written by a newer version of fieldsync.
     #[error(
@@ -128,6 +128,24 @@ pub enum CoreError {
         /// Attempts made.
         attempts: u32,
         /// The last network error.
+        message: String,
+    },
+    /// The server turned the requests of this address away for a while (`429 rate_limited`,
+    /// e.g. too many enrolment attempts): try again after `retry_after_secs`.
+    #[error("too many requests; try again in {retry_after_secs} s ({message})")]
+    RateLimited {
+        /// Seconds to wait (the answer's `Retry-After`).
+        retry_after_secs: u64,
+        /// The server's message.
+        message: String,
+    },
+    /// A sync did not finish within its deadline (`SyncOptions::deadline`); what it applied is
+    /// kept, and the next sync goes on from there.
+    #[error("the sync did not finish within {after}: {message}")]
+    Timeout {
+        /// The deadline it ran into.
+        after: crate::time::TimeSpan,
+        /// What it did before.
         message: String,
     },
     /// The server refused the request.

@@ -118,7 +118,8 @@ pub fn scope(value: &str) -> Result<()> {
 }
 
 /// Checks a time a record carries: between [`EARLIEST_MS`] and [`LATEST_MS`].
-pub(crate) fn time(field: &'static str, ms: i64) -> Result<()> {
+pub(crate) fn time(field: &'static str, ms: impl Into<crate::time::Millis>) -> Result<()> {
+    let ms = ms.into();
     if !(EARLIEST_MS..=LATEST_MS).contains(&ms) {
         return Err(CoreError::invalid(
             field,

@@ -23,19 +23,21 @@ use fieldsync_fuzz::input::{Fixture, GRID};
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn new_report(title: &str) -> NewRecord {
-    NewRecord::Report(NewReport {
-        scope: GRID.to_string(),
-        category: ReportCategory::IllegalConstruction,
-        title: title.to_string(),
-        description: "屋顶违章搭建，约20平方米".to_string(),
-        location: Some(Location {
-            lat: 43.88,
-            lon: 125.32,
-            accuracy: 8.0,
-            address: "新华小区7号楼".to_string(),
-        }),
-        photos: vec![],
-    })
+    NewRecord::Report {
+        report: NewReport {
+            scope: GRID.to_string(),
+            category: ReportCategory::IllegalConstruction,
+            title: title.to_string(),
+            description: "屋顶违章搭建，约20平方米".to_string(),
+            location: Some(Location {
+                lat: 43.88,
+                lon: 125.32,
+                accuracy: 8.0,
+                address: "新华小区7号楼".to_string(),
+            }),
+            photos: vec![],
+        },
+    }
 }
 
 fn phone(dir: &Path, name: &str, user: &str, actor: Option<&[u8]>) -> Res<Store> {
@@ -172,7 +174,7 @@ fn main() -> Res<()> {
         id,
         &Command::DispatchReport {
             assignee: "officer-1".into(),
-            deadline: 1_900_000_000_000,
+            deadline: fieldsync_core::time::Timestamp::from_millis(1_900_000_000_000),
             note: String::new(),
         },
     )?;

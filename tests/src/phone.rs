@@ -13,7 +13,7 @@ use fieldsync_core::policy::{Profile, Role};
 use fieldsync_core::protocol::{self, SyncResponse};
 use fieldsync_core::store::Store;
 use fieldsync_core::sync::{
-    HttpTransport, SyncClient, SyncConfig, SyncSummary, Transport, TransportError,
+    HttpTransport, SyncClient, SyncOptions, SyncSummary, Transport, TransportError,
 };
 use fieldsync_server::RunningServer;
 
@@ -67,7 +67,7 @@ impl<T: Transport> Phone<T> {
     /// A phone with a new store at `dir/<name>.db`, writing as user `name` with the enrolled
     /// device's actor.
     pub fn new(dir: &Path, name: &str, device: Enrolled<T>) -> Phone<T> {
-        Phone::with_config(dir, name, device, SyncConfig::default())
+        Phone::with_config(dir, name, device, SyncOptions::default())
     }
 
     /// Like `new`, with sync tunables.
@@ -75,7 +75,7 @@ impl<T: Transport> Phone<T> {
         dir: &Path,
         name: &str,
         device: Enrolled<T>,
-        config: SyncConfig,
+        config: SyncOptions,
     ) -> Phone<T> {
         let store = Arc::new(
             Store::open(dir.join(format!("{name}.db")))
@@ -83,7 +83,7 @@ impl<T: Transport> Phone<T> {
         );
         store.set_user(name).unwrap_or_else(|e| panic!("user {name}: {e}"));
         store.set_actor(device.actor).unwrap_or_else(|e| panic!("actor {name}: {e}"));
-        let client = SyncClient::new(store.clone(), device.transport).with_config(config);
+        let client = SyncClient::new(store.clone(), device.transport).with_options(config);
         Phone { name: name.to_string(), store, client }
     }
 

@@ -83,21 +83,21 @@ impl Line {
     /// The line for an answered request.
     pub fn progress(p: &SyncProgress) -> Line {
         Line::Progress {
-            requests: p.pages_done,
-            docs: p.docs_done,
-            bytes_up: p.bytes_up,
-            bytes_down: p.bytes_down,
+            requests: p.pages_done.unsigned_abs(),
+            docs: p.docs_done.unsigned_abs(),
+            bytes_up: p.bytes_up.unsigned_abs(),
+            bytes_down: p.bytes_down.unsigned_abs(),
         }
     }
 
     /// The line for a completed sync.
     pub fn synced(s: &SyncSummary) -> Line {
         Line::Synced {
-            pushed: s.docs_pushed,
-            pulled: s.docs_pulled,
-            requests: s.requests,
-            bytes_up: s.bytes_up,
-            bytes_down: s.bytes_down,
+            pushed: s.docs_pushed.unsigned_abs(),
+            pulled: s.docs_pulled.unsigned_abs(),
+            requests: s.requests.unsigned_abs(),
+            bytes_up: s.bytes_up.unsigned_abs(),
+            bytes_down: s.bytes_down.unsigned_abs(),
             ms: s.duration.as_millis() as u64,
         }
     }
@@ -259,29 +259,33 @@ impl Editor {
         let description: String = (0..self.rng.random_range(20..60))
             .map(|i| format!("第{i}处：新华小区7号楼楼顶有人搭建彩钢房，约{}平方米。", i * 7 + 3))
             .collect();
-        let id = store.create(&NewRecord::Report(NewReport {
-            scope: GRID.into(),
-            category,
-            title,
-            description,
-            location: None,
-            photos: vec![],
-        }))?;
+        let id = store.create(&NewRecord::Report {
+            report: NewReport {
+                scope: GRID.into(),
+                category,
+                title,
+                description,
+                location: None,
+                photos: vec![],
+            },
+        })?;
         self.reports.push(id);
         Ok(Written::Created { kind: Kind::Report, doc: id })
     }
 
     fn create_patrol(&mut self, store: &Store) -> Result<Written, CoreError> {
         let member = |user: &str, kind| TeamMember { user: user.into(), name: user.into(), kind };
-        let id = store.create(&NewRecord::PatrolLog(NewPatrol {
-            scope: GRID.into(),
-            area: "净月潭景区".into(),
-            members: vec![
-                member("police-li", MemberKind::Police),
-                member("cadre-wang", MemberKind::VillageCadre),
-            ],
-            checkpoints: vec![],
-        }))?;
+        let id = store.create(&NewRecord::PatrolLog {
+            patrol_log: NewPatrol {
+                scope: GRID.into(),
+                area: "净月潭景区".into(),
+                members: vec![
+                    member("police-li", MemberKind::Police),
+                    member("cadre-wang", MemberKind::VillageCadre),
+                ],
+                checkpoints: vec![],
+            },
+        })?;
         self.patrols.push(id);
         Ok(Written::Created { kind: Kind::PatrolLog, doc: id })
     }
@@ -289,18 +293,22 @@ impl Editor {
     fn create_case(&mut self, store: &Store) -> Result<Written, CoreError> {
         let categories = CaseCategory::ALL;
         let category = categories[self.rng.random_range(0..categories.len())];
-        let id = store.create(&NewRecord::MediationCase(NewCase {
-            scope: GRID.into(),
-            category,
-            place: "景区游客中心".into(),
-            parties: vec![
-                Party { name: "张三".into(), role: "tourist".into(), contact: "138".into() },
-                Party {
-                    name: "李四".into(), role: "boat operator".into(), contact: String::new()
-                },
-            ],
-            mediators: vec!["police-li".into(), "cadre-wang".into()],
-        }))?;
+        let id = store.create(&NewRecord::MediationCase {
+            mediation_case: NewCase {
+                scope: GRID.into(),
+                category,
+                place: "景区游客中心".into(),
+                parties: vec![
+                    Party { name: "张三".into(), role: "tourist".into(), contact: "138".into() },
+                    Party {
+                        name: "李四".into(),
+                        role: "boat operator".into(),
+                        contact: String::new(),
+                    },
+                ],
+                mediators: vec!["police-li".into(), "cadre-wang".into()],
+            },
+        })?;
         self.cases.push(id);
         Ok(Written::Created { kind: Kind::MediationCase, doc: id })
     }
@@ -330,7 +338,7 @@ impl Editor {
 
     fn case(store: &Store, id: DocId) -> Result<fieldsync_core::model::MediationCase, CoreError> {
         match store.get(id)? {
-            Record::MediationCase(c) => Ok(c),
+            Record::MediationCase { mediation_case: c } => Ok(c),
             other => Err(CoreError::Protocol(format!("{id} is a {}", other.header().kind))),
         }
     }
@@ -382,7 +390,7 @@ impl Editor {
             id,
             &Command::EditNotes {
                 session: key.clone(),
-                pos: pos as u64,
+                pos: chars[..pos].iter().map(|c| c.len_utf16() as i64).sum(),
                 delete: 0,
                 insert: fragment.clone(),
             },

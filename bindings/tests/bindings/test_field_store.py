@@ -7,6 +7,7 @@
 # Run by `cargo test -p fieldsync-bindings` (tests/foreign.rs) with the generated bindings.
 
 import asyncio
+import datetime
 import hashlib
 import os
 import shutil
@@ -17,7 +18,7 @@ import time
 import zlib
 
 from fieldsync import (
-    ChangeObserver, FieldError, FieldStore, PhotoListener, SyncListener, Testbed,
+    ChangeObserver, FieldError, FieldStore, PhotoListener, SubscriptionEnd, SyncListener, Testbed,
 )
 from fieldsync_core import (
     CaseCategory, Command, EntryKind, Kind, MemberKind, NewCase, NewEntry, NewPatrol, NewReport,
@@ -49,6 +50,11 @@ async def expect_async(kind, what, coroutine):
     raise AssertionError(f"{what}: expected {kind.__name__}, nothing was raised")
 
 
+def in_hours(hours):
+    """A time `hours` from now, as the bindings take times (an aware datetime)."""
+    return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=hours)
+
+
 def report(title, description="", category=ReportCategory.NOISE):
     return NewReport(scope=GRID, category=category, title=title, description=description,
                      location=None, photos=[])
@@ -59,13 +65,29 @@ def entry(kind, text):
 
 
 class Changes(ChangeObserver):
+    """What an observer hears, on the library's observer thread: changes, then its end."""
+
     def __init__(self):
         self.seen = []
+        self.ended = []
         self.lock = threading.Lock()
 
     def on_change(self, changes):
         with self.lock:
             self.seen.extend(changes)
+
+    def on_end(self, reason):
+        with self.lock:
+            self.ended.append(reason)
+
+    def wait_for(self, condition, what):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with self.lock:
+                if condition(self):
+                    return
+            time.sleep(0.01)
+        raise AssertionError(f"not heard within 10 s: {what} (heard {self.seen}, ended {self.ended})")
 
 
 class Progress(SyncListener):
@@ -167,7 +189,7 @@ async def main(root):
     def phone(name):
         folder = os.path.join(root, name)
         os.makedirs(folder)
-        return FieldStore.open(os.path.join(folder, "fieldsync.db"))
+        return FieldStore(os.path.join(folder, "fieldsync.db"))
 
     async def enrolled(user, role, patrol, scopes):
         store = phone(user)
@@ -213,7 +235,7 @@ async def main(root):
     expect_error(FieldError.InvalidInput, "a blank title", lambda: police.submit_report(report("  ")))
     expect_error(FieldError.InvalidInput, "a zero search limit", lambda: police.search("x", None, 0))
     expect_error(FieldError.InvalidInput, "a folder that does not exist",
-                 lambda: FieldStore.open(os.path.join(root, "no", "such", "x.db")))
+                 lambda: FieldStore(os.path.join(root, "no", "such", "x.db")))
     await expect_async(FieldError.InvalidInput, "a URL that is not http(s)",
                        phone("bad-url").enroll("ftp://example.org", "ABCDE-FGHJK", "p"))
     refused = await expect_async(FieldError.CodeRefused, "an unknown code",
@@ -233,14 +255,17 @@ async def main(root):
     seen = Changes()
     subscription = police.observe(seen)
     dispatcher.execute(report_id, Command.ACCEPT_REPORT("Checking the permit"))
-    dispatcher.execute(report_id, Command.DISPATCH_REPORT("police-li", int(time.time() * 1000) + 86_400_000, ""))
+    dispatcher.execute(report_id, Command.DISPATCH_REPORT("police-li", in_hours(24), ""))
     await dispatcher.sync_now(None)
     assert (await police.sync_now(Progress())).docs_pulled == 1
+    seen.wait_for(lambda s: any(c.origin == Origin.REMOTE for c in s.seen), "the remote change")
     remote = [c for c in seen.seen if c.origin == Origin.REMOTE]
     assert [c.id for c in remote] == [report_id] and remote[0].kind == Kind.REPORT, seen.seen
     assert police.get_report(report_id).assignee == "police-li"
+    assert police.get_report(report_id).deadline > datetime.datetime.now(datetime.timezone.utc)
     subscription.cancel()
     assert not subscription.is_active()
+    seen.wait_for(lambda s: s.ended == [SubscriptionEnd.CANCELLED], "the end of the subscription")
 
     # --- Concurrent dispatches conflict; the conflict is shown, listed and settled. ---
     second = await enrolled("dispatch-zhu", Role.DISPATCHER, None, [AREA])
@@ -251,7 +276,7 @@ async def main(root):
     await second.sync_now(None)
     for store, who in ((dispatcher, "police-li"), (second, "police-zhao")):
         store.execute(conflict_id, Command.ACCEPT_REPORT(""))
-        store.execute(conflict_id, Command.DISPATCH_REPORT(who, int(time.time() * 1000) + 3_600_000, ""))
+        store.execute(conflict_id, Command.DISPATCH_REPORT(who, in_hours(1), ""))
     await dispatcher.sync_now(None)
     await second.sync_now(None)
     await dispatcher.sync_now(None)
@@ -280,8 +305,8 @@ async def main(root):
     await police.sync_now(None)
     status = police.sync_status()
     refused = [r for r in status.rejected if r.id == offline]
-    # Made under the rights the phone had: refused as stale, not forbidden, and listed.
-    assert refused and refused[0].code == "stale_rights", status
+    # Written under the old scope and refused under the new one: stale rights, not a forgery.
+    assert refused and refused[0].code == "stale_rights", [(r.code, r.message) for r in status.rejected]
     assert police.get_report(offline).title == "Written before the transfer"
     police.retry_rejected(offline)
     assert not [r for r in police.sync_status().rejected if r.id == offline]
@@ -298,6 +323,7 @@ async def main(root):
     options = late.sync_options()
     options.page_bytes = 16_384
     late.set_sync_options(options)
+    assert late.sync_options().request_timeout == datetime.timedelta(seconds=30)
     first_page = asyncio.Event()
     task = asyncio.ensure_future(late.sync_now(Progress(lambda: loop.call_soon_threadsafe(first_page.set))))
     await first_page.wait()

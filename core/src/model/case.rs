@@ -15,7 +15,7 @@ use super::report::validate_photos;
 use crate::error::{CoreError, Result};
 use crate::id::{DocId, item_key};
 use crate::limits;
-use crate::time::Millis;
+use crate::time::Timestamp;
 
 string_enum! {
     /// What the dispute is about.
@@ -73,7 +73,7 @@ pub struct Session {
     pub id: String,
     /// When it was held.
     #[autosurgeon(hydrate = "hydrate_ts")]
-    pub at: Millis,
+    pub at: Timestamp,
     /// Who recorded it.
     pub by: String,
     /// Who attended.
@@ -91,7 +91,7 @@ pub struct FollowUp {
     pub id: String,
     /// When.
     #[autosurgeon(hydrate = "hydrate_ts")]
-    pub at: Millis,
+    pub at: Timestamp,
     /// Who visited.
     pub by: String,
     /// What was found.
@@ -332,24 +332,30 @@ pub(crate) fn apply(
     }
 }
 
-/// Splices Text after checking the range and the resulting length.
+/// Splices Text at a range given in UTF-16 code units (the unit of the platforms' strings:
+/// `Command::EditNotes`), after checking the range and the resulting length; Automerge counts
+/// code points, so the range is converted on the notes as they are now.
 fn splice_checked(
     doc: &mut AutoCommit,
     text: &automerge::ObjId,
-    pos: u64,
-    delete: u64,
+    pos: i64,
+    delete: i64,
     insert: &str,
 ) -> Result<()> {
-    let len = doc.length(text) as u64;
-    if pos > len || delete > len - pos {
+    let notes = doc.text(text)?;
+    let units = notes.encode_utf16().count() as i64;
+    if pos < 0 || delete < 0 || pos > units || delete > units - pos {
         return Err(CoreError::invalid(
             "notes range",
-            format!("{pos}+{delete} is outside the notes ({len} characters)"),
+            format!("{pos}+{delete} is outside the notes ({units} UTF-16 code units)"),
         ));
     }
+    let start = code_points_before(&notes, pos)?;
+    let end = code_points_before(&notes, pos + delete)?;
     limits::optional_text("insert", insert, limits::NOTES_CHARS)?;
-    let new_len = len - delete + insert.chars().count() as u64;
-    if new_len > limits::NOTES_CHARS as u64 {
+    let len = notes.chars().count();
+    let new_len = len - (end - start) + insert.chars().count();
+    if new_len > limits::NOTES_CHARS {
         return Err(CoreError::invalid(
             "notes",
             format!("would be {new_len} characters; at most {}", limits::NOTES_CHARS),
@@ -358,6 +364,49 @@ fn splice_checked(
     if delete == 0 && insert.is_empty() {
         return Err(CoreError::invalid("notes edit", "deletes and inserts nothing"));
     }
-    doc.splice_text(text, pos as usize, delete as isize, insert)?;
+    doc.splice_text(text, start, (end - start) as isize, insert)?;
     Ok(())
+}
+
+/// How many code points of `text` come before UTF-16 position `units` (at most its length);
+/// `InvalidInput` when the position falls inside a character of two code units (an emoji).
+fn code_points_before(text: &str, units: i64) -> Result<usize> {
+    let mut at = 0i64;
+    for (n, c) in text.chars().enumerate() {
+        if at == units {
+            return Ok(n);
+        }
+        at += c.len_utf16() as i64;
+        if at > units {
+            return Err(CoreError::invalid(
+                "notes range",
+                format!(
+                    "position {units} falls inside the character {c:?} (two UTF-16 code units)"
+                ),
+            ));
+        }
+    }
+    Ok(text.chars().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_positions_map_to_code_points() {
+        let text = "😀双方同意见面𠀀!";
+        assert_eq!(code_points_before(text, 0).unwrap(), 0);
+        assert_eq!(code_points_before(text, 2).unwrap(), 1, "after the emoji");
+        assert_eq!(code_points_before(text, 4).unwrap(), 3, "after 双方");
+        assert_eq!(code_points_before(text, 8).unwrap(), 7, "before 𠀀");
+        assert_eq!(code_points_before(text, 10).unwrap(), 8, "after 𠀀");
+        assert_eq!(code_points_before(text, 11).unwrap(), 9, "the end");
+        for inside in [1, 9] {
+            assert!(
+                matches!(code_points_before(text, inside), Err(CoreError::InvalidInput { .. })),
+                "{inside} splits a character"
+            );
+        }
+    }
 }

@@ -15,44 +15,53 @@ use super::report::{self, NewReport};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::limits;
-use crate::time::Millis;
+use crate::time::Timestamp;
 
 /// A new record to create.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum NewRecord {
     /// A resident submits a report.
-    Report(NewReport),
+    Report {
+        /// The report.
+        report: NewReport,
+    },
     /// A team starts a patrol.
-    PatrolLog(NewPatrol),
+    PatrolLog {
+        /// The patrol.
+        patrol_log: NewPatrol,
+    },
     /// A mediator opens a case.
-    MediationCase(NewCase),
+    MediationCase {
+        /// The case.
+        mediation_case: NewCase,
+    },
 }
 
 impl NewRecord {
     /// The kind of record this creates.
     pub fn kind(&self) -> Kind {
         match self {
-            NewRecord::Report(_) => Kind::Report,
-            NewRecord::PatrolLog(_) => Kind::PatrolLog,
-            NewRecord::MediationCase(_) => Kind::MediationCase,
+            NewRecord::Report { .. } => Kind::Report,
+            NewRecord::PatrolLog { .. } => Kind::PatrolLog,
+            NewRecord::MediationCase { .. } => Kind::MediationCase,
         }
     }
 
     /// The scope the new record belongs to.
     pub fn scope(&self) -> &str {
         match self {
-            NewRecord::Report(r) => &r.scope,
-            NewRecord::PatrolLog(p) => &p.scope,
-            NewRecord::MediationCase(c) => &c.scope,
+            NewRecord::Report { report } => &report.scope,
+            NewRecord::PatrolLog { patrol_log } => &patrol_log.scope,
+            NewRecord::MediationCase { mediation_case } => &mediation_case.scope,
         }
     }
 
     fn name(&self) -> &'static str {
         match self {
-            NewRecord::Report(_) => "submit_report",
-            NewRecord::PatrolLog(_) => "start_patrol",
-            NewRecord::MediationCase(_) => "open_case",
+            NewRecord::Report { .. } => "submit_report",
+            NewRecord::PatrolLog { .. } => "start_patrol",
+            NewRecord::MediationCase { .. } => "open_case",
         }
     }
 }
@@ -64,6 +73,7 @@ pub enum Command {
     /// The command centre accepts a submitted (or reopened) report.
     AcceptReport {
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// The command centre rejects a report.
@@ -75,24 +85,28 @@ pub enum Command {
     DispatchReport {
         /// User id of the responder.
         assignee: String,
-        /// Deadline, ms since the epoch.
-        deadline: Millis,
+        /// When the responder must have resolved it (after now).
+        deadline: Timestamp,
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// The responder starts work.
     StartWork {
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// The responder resolves the report on site.
     ResolveReport {
-        /// What was done.
+        /// What was done (may be empty).
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// The reporter confirms the resolution.
     ConfirmReport {
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// A resolved or rejected report is reopened.
@@ -105,6 +119,7 @@ pub enum Command {
         /// How many (1..=10,000).
         points: i64,
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// A comment on a report.
@@ -120,23 +135,28 @@ pub enum Command {
     /// The patrol ends; no more entries.
     FinishPatrol {
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// A mediation session is held.
     AddSession {
         /// Who attended.
         attendees: Vec<String>,
-        /// Initial notes.
+        /// Initial notes (may be empty).
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         notes: String,
     },
-    /// Edits a session's notes as a text splice (positions in Unicode code points).
+    /// Edits a session's notes as a text splice. Positions count UTF-16 code units, as
+    /// Kotlin and Java strings, Swift's `String.utf16` and `NSRange`, and JavaScript do (from
+    /// Rust: `str::encode_utf16().count()`): an emoji or a CJK character outside the Basic
+    /// Multilingual Plane counts two. A position inside such a character is `InvalidInput`.
     EditNotes {
         /// Session key.
         session: String,
-        /// Where the edit starts.
-        pos: u64,
-        /// How many characters to delete there.
-        delete: u64,
+        /// Where the edit starts, in UTF-16 code units from the start of the notes.
+        pos: i64,
+        /// How many UTF-16 code units to delete there.
+        delete: i64,
         /// What to insert there.
         insert: String,
     },
@@ -154,12 +174,14 @@ pub enum Command {
     EscalateCase {
         /// To whom, e.g. `people's court`.
         to: String,
-        /// Why.
+        /// Why (may be empty).
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         reason: String,
     },
     /// The case is closed.
     CloseCase {
         /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
     /// A follow-up visit after an agreement.
@@ -172,6 +194,7 @@ pub enum Command {
         /// The photo reference.
         photo: PhotoRef,
         /// The patrol entry's key, for patrol logs.
+        #[cfg_attr(feature = "uniffi", uniffi(default))]
         entry: Option<String>,
     },
     /// Settles a concurrent conflict on a single-valued field by choosing one of its values.
@@ -258,14 +281,14 @@ pub fn create(new: &NewRecord, stamp: &Stamp, actor: ActorId) -> Result<(DocId, 
         schema: SCHEMA_VERSION,
         scope: new.scope().to_string(),
         created_by: stamp.by.clone(),
-        created_at: stamp.at,
+        created_at: Timestamp::from_millis(stamp.at),
     };
     let mut doc = AutoCommit::new().with_actor(actor);
     doc::put_header(&mut doc, &header)?;
     match new {
-        NewRecord::Report(r) => report::create(&mut doc, r)?,
-        NewRecord::PatrolLog(p) => patrol::create(&mut doc, p, stamp)?,
-        NewRecord::MediationCase(c) => case::create(&mut doc, c)?,
+        NewRecord::Report { report } => report::create(&mut doc, report)?,
+        NewRecord::PatrolLog { patrol_log } => patrol::create(&mut doc, patrol_log, stamp)?,
+        NewRecord::MediationCase { mediation_case } => case::create(&mut doc, mediation_case)?,
     }
     doc::append_timeline(&mut doc, id, stamp, new.name(), "")?;
     doc.commit_with(commit_options(new.name(), stamp));

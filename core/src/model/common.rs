@@ -5,10 +5,10 @@ use autosurgeon::{Hydrate, HydrateError, Prop, ReadDoc};
 
 use super::macros::string_enum;
 use crate::id::DocId;
-use crate::time::Millis;
+use crate::time::{Millis, Timestamp};
 
 /// Schema version written into new documents; documents with a higher one are refused.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: i64 = 1;
 
 string_enum! {
     /// The kind of a record; fixed at creation.
@@ -52,14 +52,15 @@ pub struct Header {
     /// Which record kind the document holds.
     pub kind: Kind,
     /// Schema version of the document's layout.
-    pub schema: u64,
+    #[autosurgeon(hydrate = "hydrate_count")]
+    pub schema: i64,
     /// Scope path in the jurisdiction tree; access is decided by prefix.
     pub scope: String,
     /// User id of the creator.
     pub created_by: String,
-    /// Creation time, ms since the epoch.
+    /// Creation time.
     #[autosurgeon(hydrate = "hydrate_ts")]
-    pub created_at: Millis,
+    pub created_at: Timestamp,
 }
 
 /// Who makes a change and when: every command carries one.
@@ -75,9 +76,9 @@ pub struct Stamp {
 #[derive(Debug, Clone, PartialEq, Hydrate)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct TimelineEvent {
-    /// When, ms since the epoch.
+    /// When.
     #[autosurgeon(hydrate = "hydrate_ts")]
-    pub at: Millis,
+    pub at: Timestamp,
     /// Who (user id).
     pub by: String,
     /// What happened, e.g. `dispatch_report`.
@@ -107,7 +108,8 @@ pub struct PhotoRef {
     /// Lower-case hex SHA-256 of the bytes.
     pub hash: String,
     /// Size in bytes.
-    pub size: u64,
+    #[autosurgeon(hydrate = "hydrate_count")]
+    pub size: i64,
     /// Media type, e.g. `image/jpeg`.
     pub media_type: String,
 }
@@ -115,7 +117,7 @@ pub struct PhotoRef {
 /// A single-valued field that devices set concurrently to different values.
 ///
 /// Automerge keeps every concurrent value; the record shows the one that currently wins and all
-/// the values, so a person can settle it with `Command::SettleConflict`.
+/// the values, so a person can settle it with the `SettleConflict` command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct FieldConflict {
@@ -136,12 +138,33 @@ pub(crate) fn hydrate_doc_id<D: ReadDoc>(
     s.parse().map_err(|_| HydrateError::unexpected("a document id", s))
 }
 
+/// Reads a count or a size, stored as an unsigned integer (as before: nothing else is taken),
+/// as the `i64` foreign code takes.
+pub(crate) fn hydrate_count<D: ReadDoc>(
+    doc: &D,
+    obj: &automerge::ObjId,
+    prop: Prop<'_>,
+) -> Result<i64, HydrateError> {
+    use automerge::{ScalarValue, Value};
+    match doc.get(obj, &prop)? {
+        Some((Value::Scalar(v), _)) => match v.as_ref() {
+            ScalarValue::Uint(u) => i64::try_from(*u)
+                .map_err(|_| HydrateError::unexpected("a count", format!("{u}, too large"))),
+            other => Err(HydrateError::unexpected("a count", format!("{other:?}"))),
+        },
+        Some((Value::Object(t), _)) => {
+            Err(HydrateError::unexpected("a count", format!("an object of type {t:?}")))
+        }
+        None => Err(HydrateError::unexpected("a count", "nothing".to_string())),
+    }
+}
+
 /// Reads a time stored as an Automerge timestamp (or, leniently, an integer).
 pub(crate) fn hydrate_ts<D: ReadDoc>(
     doc: &D,
     obj: &automerge::ObjId,
     prop: Prop<'_>,
-) -> Result<Millis, HydrateError> {
+) -> Result<Timestamp, HydrateError> {
     hydrate_opt_ts(doc, obj, prop)?
         .ok_or_else(|| HydrateError::unexpected("a timestamp", "nothing".to_string()))
 }
@@ -151,13 +174,13 @@ pub(crate) fn hydrate_opt_ts<D: ReadDoc>(
     doc: &D,
     obj: &automerge::ObjId,
     prop: Prop<'_>,
-) -> Result<Option<Millis>, HydrateError> {
+) -> Result<Option<Timestamp>, HydrateError> {
     use automerge::{ScalarValue, Value};
     match doc.get(obj, &prop)? {
         None => Ok(None),
         Some((Value::Scalar(v), _)) => match v.as_ref() {
             ScalarValue::Null => Ok(None),
-            ScalarValue::Timestamp(t) | ScalarValue::Int(t) => Ok(Some(*t)),
+            ScalarValue::Timestamp(t) | ScalarValue::Int(t) => Ok(Some(Timestamp::from_millis(*t))),
             other => Err(HydrateError::unexpected("a timestamp", format!("{other:?}"))),
         },
         Some((Value::Object(t), _)) => {

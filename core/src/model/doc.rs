@@ -20,10 +20,10 @@ pub(crate) fn put_header(doc: &mut AutoCommit, h: &Header) -> Result<()> {
     let obj = doc.put_object(ROOT, HEADER, ObjType::Map)?;
     doc.put(&obj, "id", h.id.to_string())?;
     doc.put(&obj, "kind", h.kind)?;
-    doc.put(&obj, "schema", ScalarValue::Uint(h.schema))?;
+    doc.put(&obj, "schema", ScalarValue::Uint(h.schema.max(0).unsigned_abs()))?;
     doc.put(&obj, "scope", h.scope.as_str())?;
     doc.put(&obj, "created_by", h.created_by.as_str())?;
-    doc.put(&obj, "created_at", ScalarValue::Timestamp(h.created_at))?;
+    doc.put(&obj, "created_at", h.created_at)?;
     Ok(())
 }
 
@@ -136,7 +136,7 @@ pub(crate) fn append_photos(doc: &mut AutoCommit, list: &ObjId, photos: &[PhotoR
             list,
             vec![
                 ("hash", p.hash.as_str().into()),
-                ("size", ScalarValue::Uint(p.size)),
+                ("size", ScalarValue::Uint(p.size.max(0).unsigned_abs())),
                 ("media_type", p.media_type.as_str().into()),
             ],
         )?;

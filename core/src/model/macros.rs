@@ -1,7 +1,8 @@
 //! `string_enum!`: a closed set of values stored in documents as strings.
 
 /// Declares an enum stored as a string in documents and SQLite, with `as_str`, `ALL`, `Display`,
-/// `FromStr` (a typed error naming the field) and autosurgeon `Hydrate`.
+/// `FromStr` (a typed error naming the field), autosurgeon `Hydrate` and rusqlite `FromSql`
+/// (the projections keep the same strings).
 macro_rules! string_enum {
     (
         $(#[$meta:meta])*
@@ -59,6 +60,17 @@ macro_rules! string_enum {
                         concat!("a ", $field),
                         s.chars().take(40).collect::<String>(),
                     )
+                })
+            }
+        }
+
+        impl ::rusqlite::types::FromSql for $name {
+            fn column_result(
+                value: ::rusqlite::types::ValueRef<'_>,
+            ) -> ::rusqlite::types::FromSqlResult<Self> {
+                let s = value.as_str()?;
+                s.parse().map_err(|e: $crate::error::CoreError| {
+                    ::rusqlite::types::FromSqlError::Other(Box::new(e))
                 })
             }
         }

@@ -37,20 +37,29 @@ use crate::id::DocId;
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Record {
     /// A resident report.
-    Report(Report),
+    Report {
+        /// The report.
+        report: Report,
+    },
     /// A patrol log.
-    PatrolLog(PatrolLog),
+    PatrolLog {
+        /// The patrol log.
+        patrol_log: PatrolLog,
+    },
     /// A mediation case.
-    MediationCase(MediationCase),
+    MediationCase {
+        /// The case.
+        mediation_case: MediationCase,
+    },
 }
 
 impl Record {
     /// The header shared by all kinds.
     pub fn header(&self) -> &Header {
         match self {
-            Record::Report(r) => &r.header,
-            Record::PatrolLog(p) => &p.header,
-            Record::MediationCase(c) => &c.header,
+            Record::Report { report: r } => &r.header,
+            Record::PatrolLog { patrol_log: p } => &p.header,
+            Record::MediationCase { mediation_case: c } => &c.header,
         }
     }
 }
@@ -95,17 +104,17 @@ pub fn read_record(doc: &AutoCommit, id: DocId) -> Result<Record> {
         Kind::Report => {
             let mut r: Report = autosurgeon::hydrate(doc).map_err(bad)?;
             r.conflicts = doc::conflicts(doc, report::REGISTERS)?;
-            Record::Report(r)
+            Record::Report { report: r }
         }
         Kind::PatrolLog => {
             let mut p: PatrolLog = autosurgeon::hydrate(doc).map_err(bad)?;
             p.conflicts = doc::conflicts(doc, patrol::REGISTERS)?;
-            Record::PatrolLog(p)
+            Record::PatrolLog { patrol_log: p }
         }
         Kind::MediationCase => {
             let mut c: MediationCase = autosurgeon::hydrate(doc).map_err(bad)?;
             c.conflicts = doc::conflicts(doc, case::REGISTERS)?;
-            Record::MediationCase(c)
+            Record::MediationCase { mediation_case: c }
         }
     })
 }

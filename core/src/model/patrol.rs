@@ -15,7 +15,7 @@ use super::report::{validate_location, validate_photos};
 use crate::error::{CoreError, Result};
 use crate::id::{DocId, item_key};
 use crate::limits;
-use crate::time::Millis;
+use crate::time::Timestamp;
 
 string_enum! {
     /// What a team member is.
@@ -85,9 +85,9 @@ pub struct Checkpoint {
 pub struct PatrolEntry {
     /// Stable key of the entry.
     pub id: String,
-    /// When, ms since the epoch.
+    /// When.
     #[autosurgeon(hydrate = "hydrate_ts")]
-    pub at: Millis,
+    pub at: Timestamp,
     /// Who (user id).
     pub by: String,
     /// What it records.
@@ -98,7 +98,7 @@ pub struct PatrolEntry {
     pub location: Option<Location>,
     /// Photos.
     pub photos: Vec<PhotoRef>,
-    /// Name of the checkpoint, for `checkpoint_reached`.
+    /// Name of the checkpoint, for an entry of kind checkpoint reached.
     pub checkpoint: Option<String>,
 }
 
@@ -118,10 +118,10 @@ pub struct PatrolLog {
     pub status: PatrolStatus,
     /// When the patrol started.
     #[autosurgeon(hydrate = "hydrate_ts")]
-    pub started_at: Millis,
+    pub started_at: Timestamp,
     /// When it finished.
     #[autosurgeon(hydrate = "hydrate_opt_ts")]
-    pub ended_at: Option<Millis>,
+    pub ended_at: Option<Timestamp>,
     /// Entries, in merged order.
     pub entries: Vec<PatrolEntry>,
     /// History of state changes.
@@ -160,7 +160,7 @@ pub struct NewEntry {
     /// Photos.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub photos: Vec<PhotoRef>,
-    /// Checkpoint name, for `checkpoint_reached`.
+    /// Checkpoint name, for an entry of kind checkpoint reached.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub checkpoint: Option<String>,
 }

@@ -14,7 +14,7 @@ use super::macros::string_enum;
 use crate::error::{CoreError, Result};
 use crate::id::{DocId, item_key};
 use crate::limits;
-use crate::time::Millis;
+use crate::time::Timestamp;
 
 string_enum! {
     /// What a report is about.
@@ -64,9 +64,9 @@ string_enum! {
 pub struct Comment {
     /// Stable key of the comment.
     pub id: String,
-    /// When, ms since the epoch.
+    /// When.
     #[autosurgeon(hydrate = "super::common::hydrate_ts")]
-    pub at: Millis,
+    pub at: Timestamp,
     /// Who (user id).
     pub by: String,
     /// The comment.
@@ -94,9 +94,9 @@ pub struct Report {
     pub status: ReportStatus,
     /// User id of the responder it is dispatched to.
     pub assignee: Option<String>,
-    /// When the responder must have resolved it, ms since the epoch.
+    /// When the responder must have resolved it.
     #[autosurgeon(hydrate = "hydrate_opt_ts")]
-    pub deadline: Option<Millis>,
+    pub deadline: Option<Timestamp>,
     /// Points awarded to the reporter.
     pub points: i64,
     /// Comments, oldest first.
@@ -162,7 +162,7 @@ pub(crate) fn validate_photos(photos: &[PhotoRef]) -> Result<()> {
                 "must be 64 lower-case hex digits (SHA-256)",
             ));
         }
-        if p.size == 0 || p.size > limits::BLOB_BYTES {
+        if p.size <= 0 || p.size.unsigned_abs() > limits::BLOB_BYTES {
             return Err(CoreError::invalid(
                 "photo.size",
                 format!("{} bytes; a photo holds 1 to {} bytes", p.size, limits::BLOB_BYTES),
@@ -256,15 +256,15 @@ pub(crate) fn apply(
             Command::DispatchReport { assignee, deadline, note } => {
                 limits::user_id("assignee", assignee)?;
                 limits::optional_text("note", note, limits::NOTE_CHARS)?;
-                limits::time("deadline", *deadline)?;
-                if *deadline <= stamp.at {
+                limits::time("deadline", deadline.as_millis())?;
+                if deadline.as_millis() <= stamp.at {
                     return Err(CoreError::invalid(
                         "deadline",
-                        format!("{} is in the past", crate::time::format_ms(*deadline)),
+                        format!("{deadline} is in the past"),
                     ));
                 }
                 doc.put(ROOT, "assignee", assignee.as_str())?;
-                doc.put(ROOT, "deadline", ScalarValue::Timestamp(*deadline))?;
+                doc.put(ROOT, "deadline", *deadline)?;
                 note.clone()
             }
             Command::AwardPoints { points, note } => {

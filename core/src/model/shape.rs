@@ -291,14 +291,16 @@ mod tests {
     use crate::model::{NewRecord, NewReport, ReportCategory, Stamp};
 
     fn report() -> (crate::DocId, AutoCommit) {
-        let new = NewRecord::Report(NewReport {
-            scope: "jl/grid-7".into(),
-            category: ReportCategory::Noise,
-            title: "loud bar".into(),
-            description: "every night".into(),
-            location: None,
-            photos: vec![],
-        });
+        let new = NewRecord::Report {
+            report: NewReport {
+                scope: "jl/grid-7".into(),
+                category: ReportCategory::Noise,
+                title: "loud bar".into(),
+                description: "every night".into(),
+                location: None,
+                photos: vec![],
+            },
+        };
         create(&new, &Stamp { by: "r-1".into(), at: 1_700_000_000_000 }, ActorId::random())
             .expect("create")
     }

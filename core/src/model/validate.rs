@@ -19,9 +19,9 @@ pub fn violations(record: &Record) -> Vec<CoreError> {
     let mut v = Violations(Vec::new());
     header(&mut v, record.header());
     match record {
-        Record::Report(r) => report(&mut v, r),
-        Record::PatrolLog(p) => patrol(&mut v, p),
-        Record::MediationCase(c) => case(&mut v, c),
+        Record::Report { report: r } => report(&mut v, r),
+        Record::PatrolLog { patrol_log: p } => patrol(&mut v, p),
+        Record::MediationCase { mediation_case: c } => case(&mut v, c),
     }
     v.0
 }
@@ -225,6 +225,7 @@ mod tests {
         Command, EntryKind, MemberKind, NewEntry, NewPatrol, NewRecord, NewReport, ReportCategory,
         Stamp, TeamMember, read_record,
     };
+    use crate::time::Timestamp;
 
     const AT: i64 = 1_700_000_000_000;
 
@@ -233,16 +234,18 @@ mod tests {
     }
 
     fn patrol_record() -> Record {
-        let new = NewRecord::PatrolLog(NewPatrol {
-            scope: "jl/area".into(),
-            area: "valley".into(),
-            members: vec![TeamMember {
-                user: "p-1".into(),
-                name: "Li".into(),
-                kind: MemberKind::Police,
-            }],
-            checkpoints: vec![],
-        });
+        let new = NewRecord::PatrolLog {
+            patrol_log: NewPatrol {
+                scope: "jl/area".into(),
+                area: "valley".into(),
+                members: vec![TeamMember {
+                    user: "p-1".into(),
+                    name: "Li".into(),
+                    kind: MemberKind::Police,
+                }],
+                checkpoints: vec![],
+            },
+        };
         let (id, mut doc) = create(&new, &stamp(), ActorId::random()).unwrap();
         let entry = NewEntry {
             kind: EntryKind::Observation,
@@ -258,14 +261,16 @@ mod tests {
     #[test]
     fn records_made_by_commands_keep_every_limit() {
         assert!(violations(&patrol_record()).is_empty());
-        let new = NewRecord::Report(NewReport {
-            scope: "jl/grid".into(),
-            category: ReportCategory::Noise,
-            title: "loud".into(),
-            description: String::new(),
-            location: None,
-            photos: vec![],
-        });
+        let new = NewRecord::Report {
+            report: NewReport {
+                scope: "jl/grid".into(),
+                category: ReportCategory::Noise,
+                title: "loud".into(),
+                description: String::new(),
+                location: None,
+                photos: vec![],
+            },
+        };
         let (id, doc) = create(&new, &stamp(), ActorId::random()).unwrap();
         assert!(violations(&read_record(&doc, id).unwrap()).is_empty());
     }
@@ -273,31 +278,31 @@ mod tests {
     #[test]
     fn each_fault_names_its_field_and_old_faults_are_tolerated() {
         let good = patrol_record();
-        let Record::PatrolLog(mut p) = good.clone() else { unreachable!() };
-        p.entries[0].at = 0;
-        let dated_1970 = Record::PatrolLog(p.clone());
+        let Record::PatrolLog { patrol_log: mut p } = good.clone() else { unreachable!() };
+        p.entries[0].at = Timestamp::from_millis(0);
+        let dated_1970 = Record::PatrolLog { patrol_log: p.clone() };
         let fields: Vec<_> = violations(&dated_1970).iter().filter_map(field_of).collect();
         assert_eq!(fields, vec!["entry.at"]);
 
         p.entries[0].location =
             Some(Location { lat: 1e308, lon: -999.0, accuracy: 1.0, address: String::new() });
-        let both = Record::PatrolLog(p);
+        let both = Record::PatrolLog { patrol_log: p };
         assert_eq!(new_violations(Some(&dated_1970), &both).len(), 1, "only the new fault");
         assert!(new_violations(Some(&both), &both).is_empty());
         assert_eq!(new_violations(None, &both).len(), 2);
         assert!(validate(&good).is_ok());
 
         // A second photo of a type no photo takes is refused, though an old one has that fault.
-        let Record::PatrolLog(mut p) = good else { unreachable!() };
+        let Record::PatrolLog { patrol_log: mut p } = good else { unreachable!() };
         let page = |n: u8| PhotoRef {
             hash: hex::encode([n]).repeat(32),
             size: 10,
             media_type: "text/html".into(),
         };
         p.entries[0].photos = vec![page(1)];
-        let one = Record::PatrolLog(p.clone());
+        let one = Record::PatrolLog { patrol_log: p.clone() };
         p.entries[0].photos.push(page(2));
-        let two = Record::PatrolLog(p);
+        let two = Record::PatrolLog { patrol_log: p };
         assert!(new_violations(Some(&one), &one).is_empty());
         assert_eq!(new_violations(Some(&one), &two).len(), 1);
     }

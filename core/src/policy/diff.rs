@@ -32,12 +32,17 @@ pub fn check_change(p: &Profile, before: Option<&Record>, after: &Record) -> Res
         }
     }
     match (before, after) {
-        (Some(Record::Report(b)), Record::Report(a)) => report(p, b, a, None),
-        (None, Record::Report(a)) => report(p, &fresh_report(a), a, None),
-        (Some(Record::PatrolLog(b)), Record::PatrolLog(a)) => patrol(p, b, a),
-        (None, Record::PatrolLog(a)) => patrol(p, &fresh_patrol(a), a),
-        (Some(Record::MediationCase(b)), Record::MediationCase(a)) => case(p, b, a, false),
-        (None, Record::MediationCase(a)) => case(p, &fresh_case(a), a, true),
+        (Some(Record::Report { report: b }), Record::Report { report: a }) => report(p, b, a, None),
+        (None, Record::Report { report: a }) => report(p, &fresh_report(a), a, None),
+        (Some(Record::PatrolLog { patrol_log: b }), Record::PatrolLog { patrol_log: a }) => {
+            patrol(p, b, a)
+        }
+        (None, Record::PatrolLog { patrol_log: a }) => patrol(p, &fresh_patrol(a), a),
+        (
+            Some(Record::MediationCase { mediation_case: b }),
+            Record::MediationCase { mediation_case: a },
+        ) => case(p, b, a, false),
+        (None, Record::MediationCase { mediation_case: a }) => case(p, &fresh_case(a), a, true),
         _ => Err(Denied::new("header", "the kind of a record never changes")),
     }
 }
@@ -309,6 +314,7 @@ mod tests {
     use super::*;
     use crate::model::command::{apply, create};
     use crate::model::{Command, NewRecord, NewReport, ReportCategory, Stamp, read_record};
+    use crate::time::Timestamp;
 
     const GRID: &str = "jl/cc/street-1/grid-7";
 
@@ -324,14 +330,16 @@ mod tests {
     /// A report created by `resident-1`, and a function that runs a command as someone and
     /// returns (before, after).
     fn report_doc() -> (crate::DocId, automerge::AutoCommit) {
-        let new = NewRecord::Report(NewReport {
-            scope: GRID.into(),
-            category: ReportCategory::Noise,
-            title: "loud bar".into(),
-            description: String::new(),
-            location: None,
-            photos: vec![],
-        });
+        let new = NewRecord::Report {
+            report: NewReport {
+                scope: GRID.into(),
+                category: ReportCategory::Noise,
+                title: "loud bar".into(),
+                description: String::new(),
+                location: None,
+                photos: vec![],
+            },
+        };
         create(&new, &stamp("resident-1"), ActorId::random()).expect("create")
     }
 
@@ -374,7 +382,7 @@ mod tests {
             "disp-1",
             Command::DispatchReport {
                 assignee: "officer-1".into(),
-                deadline: 1_900_000_000_000,
+                deadline: Timestamp::from_millis(1_900_000_000_000),
                 note: String::new(),
             },
         );

@@ -49,7 +49,7 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Profile {
-    /// User id, written as `by` / `created_by`.
+    /// User id, written as the author of records and changes (`by`, `createdBy`).
     pub user: String,
     /// The user's role.
     pub role: Role,

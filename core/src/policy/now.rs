@@ -33,7 +33,12 @@ pub fn check_now(
         return Err(Denied::new("read", format!("{} may no longer see this record", p.user)));
     }
     match (before, after, current, merged) {
-        (Record::Report(b), Record::Report(a), Record::Report(c), Record::Report(m)) => {
+        (
+            Record::Report { report: b },
+            Record::Report { report: a },
+            Record::Report { report: c },
+            Record::Report { report: m },
+        ) => {
             // The rights a person holds by being named in the report are judged as they stand.
             report(p, b, a, Some(m))?;
             let moved = b.status != a.status
@@ -46,7 +51,12 @@ pub fn check_now(
             }
             Ok(())
         }
-        (Record::PatrolLog(b), Record::PatrolLog(a), Record::PatrolLog(c), _) => {
+        (
+            Record::PatrolLog { patrol_log: b },
+            Record::PatrolLog { patrol_log: a },
+            Record::PatrolLog { patrol_log: c },
+            _,
+        ) => {
             if (b.status, b.ended_at) != (a.status, a.ended_at) {
                 still_follows("patrol.status", b.status, a.status, c.status, |f, t| {
                     f == PatrolStatus::Active && t == PatrolStatus::Finished
@@ -55,10 +65,10 @@ pub fn check_now(
             Ok(())
         }
         (
-            Record::MediationCase(b),
-            Record::MediationCase(a),
-            Record::MediationCase(c),
-            Record::MediationCase(_),
+            Record::MediationCase { mediation_case: b },
+            Record::MediationCase { mediation_case: a },
+            Record::MediationCase { mediation_case: c },
+            Record::MediationCase { .. },
         ) => {
             if b.status != a.status {
                 still_follows("case.status", b.status, a.status, c.status, case_step)?;
@@ -104,6 +114,7 @@ mod tests {
         Stamp, TeamMember, read_record,
     };
     use crate::policy::{Role, check_change};
+    use crate::time::Timestamp;
 
     const GRID: &str = "jl/cc/grid-7";
 
@@ -119,21 +130,23 @@ mod tests {
     fn dispatch(to: &str) -> Command {
         Command::DispatchReport {
             assignee: to.into(),
-            deadline: 1_800_000_000_000,
+            deadline: Timestamp::from_millis(1_800_000_000_000),
             note: String::new(),
         }
     }
 
     /// A report dispatched to officer-a; returns it with the two copies to fork from.
     fn dispatched() -> (DocId, AutoCommit) {
-        let new = NewRecord::Report(NewReport {
-            scope: GRID.into(),
-            category: ReportCategory::SafetyHazard,
-            title: "loose rail".into(),
-            description: String::new(),
-            location: None,
-            photos: vec![],
-        });
+        let new = NewRecord::Report {
+            report: NewReport {
+                scope: GRID.into(),
+                category: ReportCategory::SafetyHazard,
+                title: "loose rail".into(),
+                description: String::new(),
+                location: None,
+                photos: vec![],
+            },
+        };
         let stamp = Stamp { by: "res-1".into(), at: 1_700_000_000_000 };
         let (id, mut doc) = create(&new, &stamp, ActorId::random()).expect("create");
         run(&mut doc, id, "disp", Command::AcceptReport { note: String::new() });
@@ -235,19 +248,21 @@ mod tests {
 
     #[test]
     fn an_entry_made_before_the_patrol_was_finished_stays_its_entry() {
-        let new = NewRecord::PatrolLog(NewPatrol {
-            scope: GRID.into(),
-            area: "valley".into(),
-            members: ["p-1", "p-2"]
-                .iter()
-                .map(|u| TeamMember {
-                    user: (*u).into(),
-                    name: (*u).into(),
-                    kind: MemberKind::Police,
-                })
-                .collect(),
-            checkpoints: vec![],
-        });
+        let new = NewRecord::PatrolLog {
+            patrol_log: NewPatrol {
+                scope: GRID.into(),
+                area: "valley".into(),
+                members: ["p-1", "p-2"]
+                    .iter()
+                    .map(|u| TeamMember {
+                        user: (*u).into(),
+                        name: (*u).into(),
+                        kind: MemberKind::Police,
+                    })
+                    .collect(),
+                checkpoints: vec![],
+            },
+        };
         let stamp = Stamp { by: "p-1".into(), at: 1_700_000_000_000 };
         let (id, mut doc) = create(&new, &stamp, ActorId::random()).unwrap();
         let mut author = doc.fork().with_actor(ActorId::from([9u8; 16]));

@@ -23,9 +23,11 @@ impl Audience {
     pub fn of(record: &Record) -> Audience {
         let h = record.header();
         let participants = match record {
-            Record::Report(r) => r.assignee.iter().cloned().collect(),
-            Record::PatrolLog(p) => p.members.iter().map(|m| m.user.clone()).collect(),
-            Record::MediationCase(c) => c.mediators.clone(),
+            Record::Report { report: r } => r.assignee.iter().cloned().collect(),
+            Record::PatrolLog { patrol_log: p } => {
+                p.members.iter().map(|m| m.user.clone()).collect()
+            }
+            Record::MediationCase { mediation_case: c } => c.mediators.clone(),
         };
         Audience {
             kind: h.kind,

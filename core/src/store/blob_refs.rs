@@ -27,8 +27,8 @@ pub(crate) fn of_command(cmd: &Command) -> &[PhotoRef] {
 /// The photo references a new record starts with.
 pub(crate) fn of_new(new: &NewRecord) -> &[PhotoRef] {
     match new {
-        NewRecord::Report(r) => &r.photos,
-        NewRecord::PatrolLog(_) | NewRecord::MediationCase(_) => &[],
+        NewRecord::Report { report: r } => &r.photos,
+        NewRecord::PatrolLog { .. } | NewRecord::MediationCase { .. } => &[],
     }
 }
 
@@ -82,8 +82,7 @@ pub(crate) fn register(tx: &Connection, rowid: i64, photos: &[PhotoRef]) -> Resu
     let mut reference =
         tx.prepare_cached("INSERT OR IGNORE INTO blob_refs (hash, doc) VALUES (?1, ?2)")?;
     for p in photos {
-        let size = i64::try_from(p.size).unwrap_or(i64::MAX);
-        blob.execute(params![p.hash, size, p.media_type, now])?;
+        blob.execute(params![p.hash, p.size, p.media_type, now])?;
         reference.execute(params![p.hash, rowid])?;
     }
     Ok(())

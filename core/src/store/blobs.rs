@@ -15,7 +15,7 @@ use crate::id::DocId;
 use crate::limits;
 use crate::model::{Command, PhotoRef};
 use crate::protocol::{PHOTO_MEDIA_TYPES, is_blob_hash, is_photo_media_type};
-use crate::time::{Millis, now_ms};
+use crate::time::{Timestamp, now_ms};
 
 /// Where a blob's bytes are, as far as this phone knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,23 +60,23 @@ pub struct PhotoInfo {
     /// Lower-case hex SHA-256.
     pub hash: String,
     /// Size in bytes.
-    pub size: u64,
+    pub size: i64,
     /// Media type, e.g. `image/jpeg`.
     pub media_type: String,
     /// Where the bytes are.
     pub state: PhotoState,
     /// For a `Local` photo, the bytes the server was last known to hold; for a `Remote` one,
     /// the bytes of a download in progress.
-    pub received: u64,
+    pub received: i64,
     /// When the store first learnt of it.
-    pub added_at: Millis,
+    pub added_at: Timestamp,
     /// Why the server refused the upload for good (`too_large`, `quota_exceeded`,
-    /// `hash_mismatch`); the photo is not offered again until `Store::retry_photo_upload`.
+    /// `hash_mismatch`); the photo is not offered again until its upload is retried.
     pub refused_code: Option<String>,
     /// The server's message with the refusal.
     pub refused_message: Option<String>,
     /// Records in this store that reference it.
-    pub documents: u64,
+    pub documents: i64,
 }
 
 /// A photo the upload queue is to send.
@@ -96,15 +96,15 @@ fn info_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhotoInfo> {
     let state: String = r.get(3)?;
     Ok(PhotoInfo {
         hash: r.get(0)?,
-        size: r.get::<_, i64>(1)?.max(0) as u64,
+        size: r.get::<_, i64>(1)?.max(0),
         media_type: r.get(2)?,
         // The CHECK constraint admits only the four states.
         state: PhotoState::parse(&state).unwrap_or(PhotoState::Remote),
-        received: r.get::<_, i64>(4)?.max(0) as u64,
+        received: r.get::<_, i64>(4)?.max(0),
         added_at: r.get(5)?,
         refused_code: r.get(6)?,
         refused_message: r.get(7)?,
-        documents: r.get::<_, i64>(8)?.max(0) as u64,
+        documents: r.get::<_, i64>(8)?.max(0),
     })
 }
 
@@ -157,11 +157,11 @@ impl Store {
         let media_type = self::media_type(media_type)?;
         // Copying and hashing take a while for a large photo: no lock is held meanwhile.
         let staged = self.blobs.stage(source)?;
-        let photo = PhotoRef { hash: staged.hash.clone(), size: staged.size, media_type };
+        let size = i64::try_from(staged.size).unwrap_or(i64::MAX);
+        let photo = PhotoRef { hash: staged.hash.clone(), size, media_type };
         let cmd = Command::AddPhoto { photo: photo.clone(), entry };
         let _files = self.blobs.lock();
         let placed = self.blobs.place(staged)?;
-        let size = i64::try_from(photo.size).unwrap_or(i64::MAX);
         self.execute_with(doc, &cmd, |tx| {
             // Known from another record (`remote`): the bytes are here now, and this device
             // uploads them (or, if the server holds them already, proves it holds them too).
@@ -214,8 +214,8 @@ impl Store {
 
     /// Photos that records here reference and whose bytes are on the server only, smallest
     /// first; with `max_size`, those of at most that many bytes.
-    pub fn photos_to_download(&self, max_size: Option<u64>) -> Result<Vec<PhotoInfo>> {
-        let max = max_size.map_or(i64::MAX, |m| i64::try_from(m).unwrap_or(i64::MAX));
+    pub fn photos_to_download(&self, max_size: Option<i64>) -> Result<Vec<PhotoInfo>> {
+        let max = max_size.unwrap_or(i64::MAX);
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {INFO_COLUMNS} FROM blobs b WHERE b.state = 'remote' AND b.size <= ?1 \

@@ -89,7 +89,7 @@ pub trait StoreObserver: Send + Sync {
 /// Who this device writes as: the user id put in timelines and the Automerge actor of its changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// User id written as `by` / `created_by`.
+    /// User id written as the author of records and changes.
     pub user: String,
     /// Automerge actor id of this device's changes.
     pub actor: ActorId,
@@ -109,11 +109,11 @@ pub struct MergeOutcome {
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct StoreStats {
     /// Documents stored.
-    pub documents: u64,
+    pub documents: i64,
     /// Bytes of Automerge data (snapshots and chunks).
-    pub document_bytes: u64,
+    pub document_bytes: i64,
     /// Size of the database file and its WAL.
-    pub file_bytes: u64,
+    pub file_bytes: i64,
 }
 
 /// The phone's store. Cheap to share: all methods take `&self` and are safe from many threads.
@@ -450,7 +450,7 @@ impl Store {
     }
 
     /// The first `limit` hits of [`Store::search_page`].
-    pub fn search(&self, text: &str, kind: Option<Kind>, limit: u32) -> Result<Vec<SearchHit>> {
+    pub fn search(&self, text: &str, kind: Option<Kind>, limit: i32) -> Result<Vec<SearchHit>> {
         Ok(self.search_page(text, kind, &PageRequest::first(limit))?.items)
     }
 
@@ -482,15 +482,15 @@ impl Store {
                 |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
             )?)
         })?;
-        let file_bytes = ["", "-wal"]
+        let file_bytes: u64 = ["", "-wal"]
             .iter()
             .filter_map(|s| std::fs::metadata(format!("{}{s}", self.path.display())).ok())
             .map(|m| m.len())
             .sum();
         Ok(StoreStats {
-            documents: documents as u64,
-            document_bytes: document_bytes as u64,
-            file_bytes,
+            documents,
+            document_bytes,
+            file_bytes: i64::try_from(file_bytes).unwrap_or(i64::MAX),
         })
     }
 

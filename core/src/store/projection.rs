@@ -137,7 +137,7 @@ impl Projection {
                 let entries = doc::root_list(d, "entries", id)?;
                 let row = KindRow::Patrol {
                     area: area.clone(),
-                    started_at: opt_i64(d, "started_at")?.unwrap_or(header.created_at),
+                    started_at: opt_i64(d, "started_at")?.unwrap_or(header.created_at.as_millis()),
                     ended_at: opt_i64(d, "ended_at")?,
                     members: strings_of(d, "members", Some("user"), id)?,
                     entries: d.length(&entries) as i64,

@@ -6,25 +6,26 @@ use rusqlite::{Connection, Row, params_from_iter};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::model::{CaseCategory, CaseStatus, PatrolStatus, ReportCategory, ReportStatus};
-use crate::time::Millis;
+use crate::time::Timestamp;
 
 /// Largest page a query returns.
-pub const MAX_PAGE: u32 = 500;
+pub const MAX_PAGE: i32 = 500;
 
 /// Which page to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PageRequest {
-    /// Items per page (1..=500).
-    pub limit: u32,
-    /// `next` of the previous page; `None` for the first page.
+    /// Items per page (1..=500; 50 when not given).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 50))]
+    pub limit: i32,
+    /// `next` of the previous page; none (null) for the first page.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub after: Option<String>,
 }
 
 impl PageRequest {
     /// The first page of `limit` items.
-    pub fn first(limit: u32) -> Self {
+    pub fn first(limit: i32) -> Self {
         PageRequest { limit, after: None }
     }
 }
@@ -59,7 +60,7 @@ pub struct ReportFilter {
     pub created_by: Option<String>,
     /// Dispatched or in progress with a deadline before this time.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
-    pub overdue_at: Option<Millis>,
+    pub overdue_at: Option<Timestamp>,
     /// Only reports with concurrent conflicts.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub conflicted_only: bool,
@@ -83,10 +84,10 @@ pub struct PatrolFilter {
     pub status: Option<PatrolStatus>,
     /// Started at or after.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
-    pub started_from: Option<Millis>,
+    pub started_from: Option<Timestamp>,
     /// Started before.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
-    pub started_before: Option<Millis>,
+    pub started_before: Option<Timestamp>,
 }
 
 /// Filters for mediation cases.
@@ -115,18 +116,18 @@ pub struct ReportSummary {
     pub id: DocId,
     /// Scope.
     pub scope: String,
-    /// Status (the winning value).
-    pub status: String,
+    /// Status (the winning value; see `conflicted`).
+    pub status: ReportStatus,
     /// Category.
-    pub category: String,
+    pub category: ReportCategory,
     /// Title.
     pub title: String,
     /// Responder.
     pub assignee: Option<String>,
     /// Deadline.
-    pub deadline: Option<Millis>,
+    pub deadline: Option<Timestamp>,
     /// Submitted at.
-    pub created_at: Millis,
+    pub created_at: Timestamp,
     /// Submitted by.
     pub created_by: String,
     /// Whether a register holds concurrent values.
@@ -144,13 +145,13 @@ pub struct PatrolSummary {
     /// Area.
     pub area: String,
     /// Status.
-    pub status: String,
+    pub status: PatrolStatus,
     /// Started at.
-    pub started_at: Millis,
+    pub started_at: Timestamp,
     /// Ended at.
-    pub ended_at: Option<Millis>,
+    pub ended_at: Option<Timestamp>,
     /// Number of entries.
-    pub entries: u64,
+    pub entries: i64,
     /// Whether a register holds concurrent values.
     pub conflicted: bool,
 }
@@ -164,13 +165,13 @@ pub struct CaseSummary {
     /// Scope.
     pub scope: String,
     /// Status.
-    pub status: String,
+    pub status: CaseStatus,
     /// Category.
-    pub category: String,
+    pub category: CaseCategory,
     /// Place.
     pub place: String,
     /// Opened at.
-    pub created_at: Millis,
+    pub created_at: Timestamp,
     /// Whether a register holds concurrent values.
     pub conflicted: bool,
 }
@@ -258,7 +259,7 @@ fn parse_cursor(cursor: &str) -> Result<(i64, i64)> {
 }
 
 fn check_limit(page: &PageRequest) -> Result<()> {
-    if page.limit == 0 || page.limit > MAX_PAGE {
+    if !(1..=MAX_PAGE).contains(&page.limit) {
         return Err(CoreError::invalid("limit", format!("{}; must be 1..={MAX_PAGE}", page.limit)));
     }
     Ok(())
@@ -278,7 +279,7 @@ fn run<T>(
     let mut last = None;
     let mut more = false;
     while let Some(row) = rows.next()? {
-        if items.len() == page.limit as usize {
+        if items.len() as i64 == i64::from(page.limit) {
             more = true;
             break;
         }
@@ -314,7 +315,7 @@ pub(crate) fn reports(
     if let Some(at) = f.overdue_at {
         w.push(
             "t.deadline IS NOT NULL AND t.status IN ('dispatched', 'in_progress') AND t.deadline < ?",
-            [SqlValue::Integer(at)],
+            [SqlValue::Integer(at.as_millis())],
         );
     }
     if f.conflicted_only {
@@ -359,10 +360,10 @@ pub(crate) fn patrols(
         w.push("t.status = ?", [SqlValue::Text(s.as_str().into())]);
     }
     if let Some(t) = f.started_from {
-        w.push("t.started_at >= ?", [SqlValue::Integer(t)]);
+        w.push("t.started_at >= ?", [SqlValue::Integer(t.as_millis())]);
     }
     if let Some(t) = f.started_before {
-        w.push("t.started_at < ?", [SqlValue::Integer(t)]);
+        w.push("t.started_at < ?", [SqlValue::Integer(t.as_millis())]);
     }
     w.after("t.started_at", page)?;
     let sql = format!(
@@ -380,7 +381,7 @@ pub(crate) fn patrols(
             status: r.get(3)?,
             started_at: r.get(4)?,
             ended_at: r.get(5)?,
-            entries: r.get::<_, i64>(6)?.max(0) as u64,
+            entries: r.get::<_, i64>(6)?.max(0),
             conflicted: r.get(7)?,
         };
         Ok((s, r.get(4)?, r.get(8)?))

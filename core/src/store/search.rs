@@ -20,7 +20,7 @@ use crate::id::DocId;
 use crate::model::Kind;
 
 /// Most hits one page of a search returns.
-pub const MAX_HITS: u32 = 200;
+pub const MAX_HITS: i32 = 200;
 /// Longest query, in characters.
 const QUERY_CHARS: usize = 200;
 /// Most words of one query.
@@ -80,7 +80,7 @@ pub(crate) fn search(
     page: &PageRequest,
 ) -> Result<Page<SearchHit>> {
     let words = words(query)?;
-    if page.limit == 0 || page.limit > MAX_HITS {
+    if !(1..=MAX_HITS).contains(&page.limit) {
         return Err(CoreError::invalid("limit", format!("{}; must be 1..={MAX_HITS}", page.limit)));
     }
     let (long, short): (Vec<&String>, Vec<&String>) =
@@ -120,7 +120,7 @@ pub(crate) fn search(
     let mut items = Vec::new();
     let mut next = None;
     while let Some(r) = rows.next()? {
-        if items.len() == page.limit as usize {
+        if items.len() as i64 == i64::from(page.limit) {
             next = items.last().map(|(_, rowid): &(SearchHit, i64)| rowid.to_string());
             break;
         }

@@ -13,7 +13,7 @@ use super::{Origin, RecordChanged, Store, sync_state};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::protocol::{self, PullDoc, PushDoc, PushOutcome, PushResult};
-use crate::time::{Millis, now_ms};
+use crate::time::{Timestamp, now_ms};
 
 /// What became of one batch of pushed documents.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub struct Rejection {
     /// The rule that failed.
     pub message: String,
     /// When the refusal arrived.
-    pub at: Millis,
+    pub at: Timestamp,
 }
 
 /// Where the store stands with its server.
@@ -56,9 +56,9 @@ pub struct SyncStatus {
     /// The server epoch last seen.
     pub epoch: Option<String>,
     /// When a sync last applied a page.
-    pub last_sync_at: Option<Millis>,
+    pub last_sync_at: Option<Timestamp>,
     /// Documents with local changes the server has not acknowledged.
-    pub pending_docs: u64,
+    pub pending_docs: i64,
     /// Documents whose changes the server refused.
     pub rejected: Vec<Rejection>,
 }
@@ -348,11 +348,16 @@ impl Store {
                         id: DocId::from_slice(&id)?,
                         code,
                         message,
-                        at: at.unwrap_or(0),
+                        at: Timestamp::from_millis(at.unwrap_or(0)),
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            Ok(SyncStatus { epoch, last_sync_at, pending_docs: pending_docs as u64, rejected })
+            Ok(SyncStatus {
+                epoch,
+                last_sync_at: last_sync_at.map(Timestamp::from_millis),
+                pending_docs,
+                rejected,
+            })
         })
     }
 }

@@ -77,6 +77,11 @@ pub(super) fn decode_status(hash: &str, body: &[u8]) -> Result<BlobStatus> {
     Ok(s)
 }
 
+/// A byte count as the records foreign code reads hold it (`i64`; no photo comes near its end).
+pub(super) fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 pub(super) fn tell(
     listener: Option<&dyn PhotoProgressListener>,
     hash: &str,
@@ -85,6 +90,7 @@ pub(super) fn tell(
     total: u64,
 ) {
     if let Some(l) = listener {
+        let (done, total) = (signed(done), signed(total));
         l.photo_progress(&PhotoProgress { hash: hash.to_string(), transfer: t, done, total });
     }
 }
@@ -113,7 +119,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
             match self.upload_one(&up, listener, &mut sum).await {
                 Ok(Sent::Done { dedup }) => {
                     sum.uploaded += 1;
-                    sum.deduplicated += u64::from(dedup);
+                    sum.deduplicated += i64::from(dedup);
                 }
                 Ok(Sent::Waiting) => sum.waiting += 1,
                 Err(e) => {
@@ -154,17 +160,20 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            match request().await {
+            match self.timed(request()).await {
                 Ok(body) => {
                     sum.requests += 1;
                     return Ok(body);
                 }
-                Err(e) if e.is_transient() && attempt < self.config.attempts => {
+                Err(e) if e.is_transient() && attempt < self.config.attempts() => {
                     sum.retries += 1;
                     backoff.wait().await;
                 }
                 Err(e) => {
-                    if matches!(e, TransportError::Status { .. }) {
+                    if matches!(
+                        e,
+                        TransportError::Status { .. } | TransportError::RateLimited { .. }
+                    ) {
                         sum.requests += 1;
                     }
                     return Err((e, attempt));
@@ -244,7 +253,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
                 tell(listener, &up.hash, PhotoTransfer::Upload, up.size, up.size);
                 return Ok(Sent::Done { dedup: !sent_any });
             }
-            if failures >= self.config.attempts {
+            if failures >= self.config.attempts() {
                 return Err(CoreError::Protocol(format!(
                     "upload of {} made no progress in {failures} attempts (the server holds {} \
                      of {} bytes)",
@@ -269,10 +278,11 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
             let mut chunk = vec![0u8; len as usize];
             file.seek(SeekFrom::Start(offset))?;
             file.read_exact(&mut chunk)?;
-            sum.bytes_up += len;
+            sum.bytes_up += signed(len);
             sent_any = true;
             let sent = Instant::now();
-            match self.transport.put_blob(&up.hash, range, &up.media_type, chunk).await {
+            match self.timed(self.transport.put_blob(&up.hash, range, &up.media_type, chunk)).await
+            {
                 Ok(body) => {
                     sum.requests += 1;
                     self.adjust_chunks(|c| c.answered(len, sent.elapsed()));
@@ -297,7 +307,8 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
                     return Ok(Sent::Waiting);
                 }
                 Err(TransportError::Status { code, .. })
-                    if code == blob_codes::INVALID_RANGE && failures + 1 < self.config.attempts =>
+                    if code == blob_codes::INVALID_RANGE
+                        && failures + 1 < self.config.attempts() =>
                 {
                     // The server holds another prefix than its last answer said: ask it.
                     sum.requests += 1;
@@ -307,7 +318,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
                         None => return Ok(Sent::Waiting),
                     }
                 }
-                Err(e) if e.is_transient() && failures + 1 < self.config.attempts => {
+                Err(e) if e.is_transient() && failures + 1 < self.config.attempts() => {
                     failures += 1;
                     sum.retries += 1;
                     if matches!(e, TransportError::Network(_)) {

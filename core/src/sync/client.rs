@@ -3,11 +3,13 @@
 //! resumes where it stopped.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::backoff::Backoff;
 use super::budget::{Budget, ChunkBudget};
+use super::options::SyncOptions;
 use super::progress::{ProgressListener, SyncProgress, SyncSummary};
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
@@ -17,50 +19,13 @@ use crate::protocol::{
     self, PushOutcome, SyncRequest, SyncResponse, VisibleRequest, VisibleResponse, limits,
 };
 use crate::store::Store;
-
-/// Tunables of a sync; the defaults suit a phone on a fair mobile link.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
-pub struct SyncConfig {
-    /// Bytes of pulled data asked for per request.
-    pub page_bytes: u32,
-    /// Bytes of changes pushed per request (about; one document's prefix may be split).
-    pub push_bytes: u32,
-    /// Documents pushed per request.
-    pub push_docs: u32,
-    /// Attempts per request before giving up on a network error.
-    pub attempts: u32,
-    /// First wait before a retry; doubles each time, with jitter.
-    pub backoff: Duration,
-    /// Longest wait between retries.
-    pub max_backoff: Duration,
-    /// Requests one sync may make before it stops (a guard against a server that never ends).
-    pub max_requests: u64,
-    /// Photos of at most this many bytes are fetched by `download_small_photos` (after a
-    /// sync); larger ones only when asked for.
-    pub auto_download_bytes: u64,
-}
-
-impl Default for SyncConfig {
-    fn default() -> Self {
-        SyncConfig {
-            page_bytes: limits::PAGE_BYTES_DEFAULT,
-            push_bytes: 1024 * 1024,
-            push_docs: 500,
-            attempts: 6,
-            backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(30),
-            max_requests: 100_000,
-            auto_download_bytes: 256 * 1024,
-        }
-    }
-}
+use crate::time::TimeSpan;
 
 /// Syncs one store with one server.
 pub struct SyncClient<T: Transport> {
     pub(crate) store: Arc<Store>,
     pub(crate) transport: T,
-    pub(crate) config: SyncConfig,
+    pub(crate) config: SyncOptions,
     /// Request sizes learned from the link, kept from one sync to the next.
     budget: std::sync::Mutex<Budget>,
     /// Chunk size of photo uploads learned from the link.
@@ -85,8 +50,9 @@ pub(crate) struct Totals {
 impl<T: Transport> SyncClient<T> {
     /// A client for `store` talking through `transport`.
     pub fn new(store: Arc<Store>, transport: T) -> Self {
-        let config = SyncConfig::default();
-        let budget = std::sync::Mutex::new(Budget::new(config.push_bytes, config.page_bytes));
+        let config = SyncOptions::default();
+        let (push, page) = config.sizes();
+        let budget = std::sync::Mutex::new(Budget::new(push, page));
         SyncClient {
             store,
             transport,
@@ -97,11 +63,18 @@ impl<T: Transport> SyncClient<T> {
         }
     }
 
-    /// Replaces the tunables.
-    pub fn with_config(mut self, config: SyncConfig) -> Self {
-        self.budget = std::sync::Mutex::new(Budget::new(config.push_bytes, config.page_bytes));
-        self.config = config;
+    /// Replaces the tunables (check them first with [`SyncOptions::check`]: values out of
+    /// range are clamped here, not refused).
+    pub fn with_options(mut self, options: SyncOptions) -> Self {
+        let (push, page) = options.sizes();
+        self.budget = std::sync::Mutex::new(Budget::new(push, page));
+        self.config = options;
         self
+    }
+
+    /// The tunables in use.
+    pub fn options(&self) -> &SyncOptions {
+        &self.config
     }
 
     /// The request sizes the next round will use.
@@ -111,7 +84,7 @@ impl<T: Transport> SyncClient<T> {
 
     /// The waits between retries, as configured.
     pub(crate) fn backoff(&self) -> Backoff {
-        Backoff::new(self.config.backoff, self.config.max_backoff)
+        Backoff::new(self.config.backoff.as_duration(), self.config.max_backoff.as_duration())
     }
 
     fn adjust(&self, f: impl FnOnce(&mut Budget)) {
@@ -125,11 +98,39 @@ impl<T: Transport> SyncClient<T> {
 
     /// Pushes and pulls until nothing is left; returns what was done.
     ///
-    /// Dropping the future stops the sync between two steps; everything committed so far stays,
-    /// and the next sync continues from there.
+    /// Each request that takes longer than [`SyncOptions::request_timeout`] fails (and is
+    /// retried, up to [`SyncOptions::attempts`]); a sync still running at
+    /// [`SyncOptions::deadline`] ends with [`CoreError::Timeout`]. Dropping the future stops
+    /// the sync between two steps. Either way everything committed so far stays, and the next
+    /// sync continues from there.
     pub async fn sync_now(&self, listener: Option<&dyn ProgressListener>) -> Result<SyncSummary> {
         let started = Instant::now();
         let mut t = Totals::default();
+        let deadline = self.config.deadline();
+        match tokio::time::timeout(deadline, self.sync_rounds(&mut t, listener)).await {
+            Ok(result) => result?,
+            Err(_) => {
+                let s = &t.summary;
+                return Err(CoreError::Timeout {
+                    after: TimeSpan::from(deadline),
+                    message: format!(
+                        "{} requests answered, {} documents pushed and {} pulled, kept; \
+                         sync again to go on",
+                        s.requests, s.docs_pushed, s.docs_pulled
+                    ),
+                });
+            }
+        }
+        t.summary.duration = started.elapsed();
+        Ok(t.summary)
+    }
+
+    /// The rounds of one sync, with their totals in `t`.
+    async fn sync_rounds(
+        &self,
+        t: &mut Totals,
+        listener: Option<&dyn ProgressListener>,
+    ) -> Result<()> {
         let actor = self.store.identity().actor.to_bytes().to_vec();
         // Documents the server could not take in this sync are not offered again until the next.
         let mut skip: HashSet<crate::DocId> = HashSet::new();
@@ -150,10 +151,10 @@ impl<T: Transport> SyncClient<T> {
             let store = self.store.clone();
             let budget = self.budget();
             let (push_docs, push_bytes, skipped, asked_already) =
-                (self.config.push_docs, budget.push_bytes, skip.clone(), asked.clone());
+                (self.config.push_docs(), budget.push_bytes, skip.clone(), asked.clone());
             let ((push, more_push), want, (epoch, cursor)) = blocking(move || {
                 Ok((
-                    store.push_batch(push_docs as usize, push_bytes as usize, &skipped)?,
+                    store.push_batch(push_docs, push_bytes as usize, &skipped)?,
                     store.sync_wanted(limits::WANT_DOCS, &asked_already)?,
                     store.sync_position()?,
                 ))
@@ -176,16 +177,16 @@ impl<T: Transport> SyncClient<T> {
             let body = protocol::encode(&request);
             let body_len = body.len() as u64;
             let sent = Instant::now();
-            let answer = match self.post_once(&mut t, "/v1/sync", body).await {
+            let answer = match self.post_once(t, "/v1/sync", body).await {
                 Ok(answer) => answer,
                 Err(TransportError::Status { status: 409, code, .. })
                     if code == "epoch_mismatch" =>
                 {
-                    self.reconcile(&mut t).await?;
+                    self.reconcile(t).await?;
                     t.summary.reconciled = true;
                     continue;
                 }
-                Err(e) if e.is_transient() && failures + 1 < self.config.attempts => {
+                Err(e) if e.is_transient() && failures + 1 < self.config.attempts() => {
                     failures += 1;
                     if matches!(e, TransportError::Network(_)) {
                         self.adjust(Budget::failed);
@@ -208,7 +209,7 @@ impl<T: Transport> SyncClient<T> {
                 return Err(CoreError::Protocol(format!("answer speaks version {}", response.v)));
             }
             answered_once = true;
-            self.record(&mut t, &request, response, &mut skip, &mut asked).await?;
+            self.record(t, &request, response, &mut skip, &mut asked).await?;
             if let Some(l) = listener {
                 l.progress(&t.progress);
             }
@@ -218,10 +219,9 @@ impl<T: Transport> SyncClient<T> {
         }
         let store = self.store.clone();
         if blocking(move || store.rescope_pending()).await? {
-            self.prune(&mut t).await?;
+            self.prune(t).await?;
         }
-        t.summary.duration = started.elapsed();
-        Ok(t.summary)
+        Ok(())
     }
 
     /// After the user's rights changed and the new catch-up is done: asks the server which held
@@ -248,7 +248,7 @@ impl<T: Transport> SyncClient<T> {
             store.drop_hidden(&hidden)
         })
         .await?;
-        t.summary.docs_dropped += dropped.len() as u64;
+        t.summary.docs_dropped += count(dropped.len());
         Ok(())
     }
 
@@ -268,11 +268,11 @@ impl<T: Transport> SyncClient<T> {
             match &r.outcome {
                 PushOutcome::Acked { .. } => {
                     t.pushed.insert(r.doc);
-                    t.summary.docs_pushed = t.pushed.len() as u64;
+                    t.summary.docs_pushed = count(t.pushed.len());
                     if let Some(p) = request.push.iter().find(|p| p.doc == r.doc) {
-                        t.summary.changes_pushed +=
-                            crate::changes::split_chunks(&p.changes).map(|c| c.len()).unwrap_or(0)
-                                as u64;
+                        t.summary.changes_pushed += count(
+                            crate::changes::split_chunks(&p.changes).map(|c| c.len()).unwrap_or(0),
+                        );
                     }
                 }
                 PushOutcome::Rejected { code, message } => {
@@ -286,10 +286,10 @@ impl<T: Transport> SyncClient<T> {
                 }
             }
         }
-        let pulled_changes: u64 = response
+        let pulled_changes: i64 = response
             .docs
             .iter()
-            .map(|d| crate::changes::split_chunks(&d.bytes).map(|c| c.len()).unwrap_or(0) as u64)
+            .map(|d| count(crate::changes::split_chunks(&d.bytes).map(|c| c.len()).unwrap_or(0)))
             .sum();
         let brought: HashSet<crate::DocId> = response.docs.iter().map(|d| d.doc).collect();
         let mut unwanted = Vec::new();
@@ -311,11 +311,12 @@ impl<T: Transport> SyncClient<T> {
         .await?;
         t.summary.changes_pulled += pulled_changes;
         t.pulled.extend(tally.changed.iter().copied());
-        t.summary.docs_pulled = t.pulled.len() as u64;
-        t.summary.docs_failed += tally.failed.len() as u64;
+        t.summary.docs_pulled = count(t.pulled.len());
+        t.summary.docs_failed += count(tally.failed.len());
         t.progress.pages_done += 1;
-        t.progress.docs_done += (request.push.len() + tally.changed.len()) as u64;
-        t.progress.docs_known = t.progress.docs_done + remaining;
+        t.progress.docs_done += count(request.push.len() + tally.changed.len());
+        t.progress.docs_known =
+            t.progress.docs_done.saturating_add(i64::try_from(remaining).unwrap_or(i64::MAX));
         t.last_more = more;
         Ok(())
     }
@@ -327,16 +328,18 @@ impl<T: Transport> SyncClient<T> {
         path: &'static str,
         body: Vec<u8>,
     ) -> Result<Vec<u8>, TransportError> {
-        t.summary.bytes_up += body.len() as u64;
+        t.summary.bytes_up += count(body.len());
         t.progress.bytes_up = t.summary.bytes_up;
-        let result = self.transport.post(path, body).await;
+        let result = self.timed(self.transport.post(path, body)).await;
         match &result {
             Ok(answer) => {
                 t.summary.requests += 1;
-                t.summary.bytes_down += answer.len() as u64;
+                t.summary.bytes_down += count(answer.len());
                 t.progress.bytes_down = t.summary.bytes_down;
             }
-            Err(TransportError::Status { .. }) => t.summary.requests += 1,
+            Err(TransportError::Status { .. } | TransportError::RateLimited { .. }) => {
+                t.summary.requests += 1
+            }
             Err(TransportError::Network(_)) => {}
         }
         result
@@ -355,7 +358,7 @@ impl<T: Transport> SyncClient<T> {
             attempt += 1;
             match self.post_once(t, path, body.clone()).await {
                 Ok(answer) => return Ok(answer),
-                Err(e) if e.is_transient() && attempt < self.config.attempts => {
+                Err(e) if e.is_transient() && attempt < self.config.attempts() => {
                     let wait = backoff.current();
                     tracing::info!(attempt, "sync request failed, retrying in {wait:?}: {e}");
                     t.summary.retries += 1;
@@ -365,12 +368,35 @@ impl<T: Transport> SyncClient<T> {
             }
         }
     }
+
+    /// `request` failed with a network error if it takes longer than the request timeout
+    /// (the link accepted it and never answered).
+    pub(crate) async fn timed<R>(
+        &self,
+        request: impl Future<Output = Result<R, TransportError>>,
+    ) -> Result<R, TransportError> {
+        let limit = self.config.request_timeout();
+        tokio::time::timeout(limit, request).await.unwrap_or_else(|_| {
+            Err(TransportError::Network(format!(
+                "no answer within {} (the request timeout)",
+                TimeSpan::from(limit)
+            )))
+        })
+    }
+}
+
+/// A count as the summaries foreign code reads hold it.
+pub(crate) fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The core error for a request that failed for good after `attempts` attempts.
 pub(crate) fn failed(e: TransportError, attempts: u32) -> CoreError {
     match e {
         TransportError::Network(message) => CoreError::Network { attempts, message },
+        TransportError::RateLimited { retry_after_secs, message } => {
+            CoreError::RateLimited { retry_after_secs, message }
+        }
         TransportError::Status { status, code, message } => {
             CoreError::Server { status, code, message }
         }

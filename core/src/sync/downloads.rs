@@ -32,7 +32,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         Ok(self.fetch(hash, variant, listener).await?.0)
     }
 
-    /// Downloads the originals of photos of at most `SyncConfig::auto_download_bytes` that
+    /// Downloads the originals of photos of at most `SyncOptions::auto_download_bytes` that
     /// records here reference and whose bytes are not here, smallest first. Call it after
     /// `sync_now` (it is not part of it, so records never wait for photos). Photos the server
     /// does not have yet are counted as missing and tried again next time.
@@ -48,7 +48,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
             match self.fetch(&p.hash, PhotoVariant::Original, listener).await {
                 Ok((_, bytes)) => {
                     sum.downloaded += 1;
-                    sum.bytes_down += bytes;
+                    sum.bytes_down += super::blobs::signed(bytes);
                 }
                 Err(e @ (CoreError::PhotoNotFound { .. } | CoreError::HashMismatch { .. })) => {
                     tracing::info!(hash = %p.hash, "small photo not downloaded: {e}");
@@ -70,6 +70,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
     ) -> Result<(PathBuf, u64)> {
         let (store, h) = (self.store.clone(), hash.to_string());
         let info = blocking(move || store.photo_to_fetch(&h)).await?;
+        let size = info.size.max(0).unsigned_abs();
         let lock = self.store.photo_transfer_lock(hash, variant);
         let _one = lock.lock().await;
         // Here already (perhaps fetched by another call while this one waited).
@@ -89,14 +90,14 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         let mut backoff = self.backoff();
         loop {
             let (file, have) = self.store.open_photo_partial(hash, variant)?;
-            if variant == PhotoVariant::Original && have >= info.size {
+            if variant == PhotoVariant::Original && have >= size {
                 let (store, h) = (self.store.clone(), hash.to_string());
                 let file = blocking(move || store.finish_photo_download(&h)).await?;
-                tell(listener, hash, transfer, info.size, info.size);
+                tell(listener, hash, transfer, size, size);
                 return Ok((file, received));
             }
             let total = match variant {
-                PhotoVariant::Original => info.size,
+                PhotoVariant::Original => size,
                 PhotoVariant::Thumbnail => 0,
             };
             let mut sink = Partial { file, at: have, total, hash, transfer, listener, error: None };
@@ -118,25 +119,24 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
                     return Ok((file, received));
                 }
                 // The original ended: the next turn verifies it (or resumes a short one).
-                Ok(()) if at >= info.size => {}
+                Ok(()) if at >= size => {}
                 Ok(()) => {
                     failures += 1;
-                    if failures >= self.config.attempts {
+                    if failures >= self.config.attempts() {
                         return Err(CoreError::Protocol(format!(
-                            "the server's answers for {hash} end after {at} of {} bytes",
-                            info.size
+                            "the server's answers for {hash} end after {at} of {size} bytes"
                         )));
                     }
                 }
                 Err(TransportError::Status { status: 416, .. })
-                    if failures + 1 < self.config.attempts =>
+                    if failures + 1 < self.config.attempts() =>
                 {
                     // What is here does not continue the server's bytes: start again.
                     failures += 1;
                     self.store.drop_photo_partial(hash, variant)?;
                 }
                 Err(e)
-                    if e.is_transient() && (at > have || failures + 1 < self.config.attempts) =>
+                    if e.is_transient() && (at > have || failures + 1 < self.config.attempts()) =>
                 {
                     if at > have {
                         // Progress: a cut link, not a dead one.

@@ -22,7 +22,7 @@ const MAX_INPUT_CHARS: usize = 64;
 pub struct EnrollOptions {
     /// Enrol even if the code is another user's while the phone holds unsynced work of its
     /// current user: that work is discarded. Without it such an enrolment is refused
-    /// ([`CoreError::OtherUser`]) and the code stays unused.
+    /// (`OtherUser`) and the code stays unused.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub discard_unsynced_work: bool,
 }
@@ -71,6 +71,9 @@ pub async fn enroll_with<T: Transport>(
     let answer =
         transport.post("/v1/enroll", protocol::encode(&request)).await.map_err(|e| match e {
             TransportError::Network(message) => CoreError::Network { attempts: 1, message },
+            TransportError::RateLimited { retry_after_secs, message } => {
+                CoreError::RateLimited { retry_after_secs, message }
+            }
             TransportError::Status { code, message, .. } if code == "other_user" => {
                 CoreError::OtherUser { current: current.clone(), message }
             }

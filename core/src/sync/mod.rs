@@ -8,6 +8,7 @@ mod budget;
 mod client;
 mod downloads;
 mod enroll;
+mod options;
 mod possession;
 mod progress;
 mod reconcile;
@@ -16,8 +17,9 @@ pub mod transport;
 
 pub use blob_transport::{BlobHead, BlobSink, BlobTransport};
 pub use budget::{Budget, ChunkBudget};
-pub use client::{SyncClient, SyncConfig};
+pub use client::SyncClient;
 pub use enroll::{EnrollOptions, enroll, enroll_with};
+pub use options::SyncOptions;
 pub use progress::{
     DownloadSummary, PhotoProgress, PhotoProgressListener, PhotoTransfer, ProgressListener,
     SyncProgress, SyncSummary, UploadSummary,

@@ -12,6 +12,15 @@ pub enum TransportError {
     /// The request may not have reached the server, or the answer was lost: retry later.
     #[error("network: {0}")]
     Network(String),
+    /// The server turned the request away for a while (`429` with a `Retry-After` in
+    /// seconds).
+    #[error("server answered 429: {message} (retry after {retry_after_secs} s)")]
+    RateLimited {
+        /// Seconds to wait, from `Retry-After`.
+        retry_after_secs: u64,
+        /// The error body's `message`.
+        message: String,
+    },
     /// The server answered with an error status.
     #[error("server answered {status} {code}: {message}")]
     Status {
@@ -37,10 +46,22 @@ impl TransportError {
         }
     }
 
+    /// [`TransportError::from_status`], with the answer's `Retry-After` header: a `429` that
+    /// says how long to wait in whole seconds is [`TransportError::RateLimited`].
+    pub fn from_answer(status: u16, retry_after: Option<&str>, body: &[u8]) -> Self {
+        let wait = retry_after.and_then(|v| v.trim().parse::<u64>().ok());
+        match (status, wait, Self::from_status(status, body)) {
+            (429, Some(retry_after_secs), TransportError::Status { message, .. }) => {
+                TransportError::RateLimited { retry_after_secs, message }
+            }
+            (_, _, e) => e,
+        }
+    }
+
     /// Whether trying again later may succeed (network trouble, 5xx, 429).
     pub fn is_transient(&self) -> bool {
         match self {
-            TransportError::Network(_) => true,
+            TransportError::Network(_) | TransportError::RateLimited { .. } => true,
             TransportError::Status { status, .. } => *status >= 500 || *status == 429,
         }
     }
@@ -137,11 +158,16 @@ impl Transport for HttpTransport {
         }
         let resp = req.send().await.map_err(|e| TransportError::Network(e.to_string()))?;
         let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let bytes = resp.bytes().await.map_err(|e| TransportError::Network(e.to_string()))?;
         if status == 200 {
             Ok(bytes.to_vec())
         } else {
-            Err(TransportError::from_status(status, &bytes))
+            Err(TransportError::from_answer(status, retry_after.as_deref(), &bytes))
         }
     }
 }
@@ -164,6 +190,18 @@ mod tests {
                 message: "epoch \"b\" now".into()
             }
         );
+        let body = br#"{"code":"rate_limited","message":"try again in 12 s"}"#;
+        assert_eq!(
+            TransportError::from_answer(429, Some("12"), body),
+            TransportError::RateLimited {
+                retry_after_secs: 12,
+                message: "try again in 12 s".into()
+            }
+        );
+        assert!(matches!(
+            TransportError::from_answer(429, None, body),
+            TransportError::Status { status: 429, .. }
+        ));
         let e = TransportError::from_status(502, b"<html>bad gateway</html>");
         assert!(
             matches!(e, TransportError::Status { status: 502, ref code, .. } if code == "http_error")

@@ -7,7 +7,7 @@ use fieldsync_core::{CoreError, DocId};
 
 fn report(store: &fieldsync_core::Store, id: DocId) -> Report {
     match store.get(id).expect("get") {
-        Record::Report(r) => r,
+        Record::Report { report: r } => r,
         other => panic!("not a report: {other:?}"),
     }
 }
@@ -30,7 +30,7 @@ fn report_workflow_end_to_end() {
         id,
         &Command::DispatchReport {
             assignee: "officer-7".into(),
-            deadline: 1_900_000_000_000,
+            deadline: fieldsync_core::time::Timestamp::from_millis(1_900_000_000_000),
             note: "today".into(),
         },
     )
@@ -48,7 +48,7 @@ fn report_workflow_end_to_end() {
     let r = report(&s, id);
     assert_eq!(r.status, ReportStatus::Confirmed);
     assert_eq!(r.assignee.as_deref(), Some("officer-7"));
-    assert_eq!(r.deadline, Some(1_900_000_000_000));
+    assert_eq!(r.deadline, Some(fieldsync_core::time::Timestamp::from_millis(1_900_000_000_000)));
     assert_eq!(r.points, 50);
     assert_eq!(r.comments.len(), 1);
     let actions: Vec<&str> = r.timeline.iter().map(|e| e.action.as_str()).collect();
@@ -96,17 +96,25 @@ fn refused_commands_change_nothing() {
     for cmd in [
         Command::DispatchReport {
             assignee: String::new(),
-            deadline: 1_900_000_000_000,
+            deadline: fieldsync_core::time::Timestamp::from_millis(1_900_000_000_000),
             note: String::new(),
         },
         Command::DispatchReport {
             assignee: "a b".into(),
-            deadline: 1_900_000_000_000,
+            deadline: fieldsync_core::time::Timestamp::from_millis(1_900_000_000_000),
             note: String::new(),
         },
-        Command::DispatchReport { assignee: "x".into(), deadline: -5, note: String::new() },
+        Command::DispatchReport {
+            assignee: "x".into(),
+            deadline: fieldsync_core::time::Timestamp::from_millis(-5),
+            note: String::new(),
+        },
         // A deadline dated 1970 (a phone whose clock was reset).
-        Command::DispatchReport { assignee: "x".into(), deadline: 1, note: String::new() },
+        Command::DispatchReport {
+            assignee: "x".into(),
+            deadline: fieldsync_core::time::Timestamp::from_millis(1),
+            note: String::new(),
+        },
         Command::RejectReport { reason: "  ".into() },
         Command::CommentReport { text: "x".repeat(10_000) },
         Command::AddPatrolEntry {
@@ -179,7 +187,7 @@ fn patrol_entries_and_finish() {
     .expect("photo");
     // A reference to no bytes, or to more than a photo may hold: typed, nothing written.
     let before = s.heads(id).expect("heads");
-    for size in [0, fieldsync_core::limits::BLOB_BYTES + 1] {
+    for size in [0, fieldsync_core::limits::BLOB_BYTES as i64 + 1] {
         let photo = PhotoRef { hash: "ef".repeat(32), size, media_type: "image/jpeg".into() };
         assert!(matches!(
             s.execute(id, &Command::AddPhoto { photo, entry: Some(e1.clone()) }),
@@ -193,7 +201,9 @@ fn patrol_entries_and_finish() {
         s.execute(id, &Command::FinishPatrol { note: String::new() }),
         Err(CoreError::InvalidTransition { .. })
     ));
-    let Record::PatrolLog(p) = s.get(id).expect("get") else { panic!("not a patrol") };
+    let Record::PatrolLog { patrol_log: p } = s.get(id).expect("get") else {
+        panic!("not a patrol")
+    };
     assert_eq!(p.status, PatrolStatus::Finished);
     assert!(p.ended_at.is_some());
     assert_eq!(p.entries.len(), 2);
@@ -247,7 +257,9 @@ fn mediation_case_workflow() {
     s.execute(id, &Command::RecordAgreement { text: "退还船票100元".into() }).expect("agree");
     s.execute(id, &Command::AddFollowUp { note: "回访满意".into() }).expect("follow up");
     s.execute(id, &Command::CloseCase { note: String::new() }).expect("close");
-    let Record::MediationCase(c) = s.get(id).expect("get") else { panic!("not a case") };
+    let Record::MediationCase { mediation_case: c } = s.get(id).expect("get") else {
+        panic!("not a case")
+    };
     assert_eq!(c.status, CaseStatus::Closed);
     assert_eq!(c.sessions[0].notes, "双方到场，情绪平稳");
     assert_eq!(c.agreement, "退还船票100元");
@@ -310,7 +322,7 @@ fn concurrent_status_conflict_is_visible_and_settleable() {
 fn workflow_disagreements_show_as_conflicts_on_both_phones() {
     let dispatch = |to: &str| Command::DispatchReport {
         assignee: to.into(),
-        deadline: 1_900_000_000_000,
+        deadline: fieldsync_core::time::Timestamp::from_millis(1_900_000_000_000),
         note: String::new(),
     };
     let note = || String::new();
@@ -393,9 +405,9 @@ fn bad_values_are_typed_and_name_their_field() {
         other => panic!("expected InvalidInput, got {other:?}"),
     };
     let in_scope = |scope: &str, title: &str| {
-        let NewRecord::Report(mut r) = new_report(title) else { unreachable!() };
+        let NewRecord::Report { report: mut r } = new_report(title) else { unreachable!() };
         r.scope = scope.into();
-        NewRecord::Report(r)
+        NewRecord::Report { report: r }
     };
     assert_eq!(field_of(s.create(&in_scope("", "违章"))), "scope");
     assert_eq!(field_of(s.create(&in_scope("jl/../other", "违章"))), "scope");
@@ -407,8 +419,11 @@ fn bad_values_are_typed_and_name_their_field() {
     let heads = s.heads(id).expect("heads");
     let now = fieldsync_core::time::now_ms();
     for deadline in [now - 60_000, i64::MAX, 0] {
-        let dispatch =
-            Command::DispatchReport { assignee: "officer-1".into(), deadline, note: String::new() };
+        let dispatch = Command::DispatchReport {
+            assignee: "officer-1".into(),
+            deadline: deadline.into(),
+            note: String::new(),
+        };
         match s.execute(id, &dispatch) {
             Err(CoreError::InvalidInput { field: "deadline", .. }) => {}
             other => panic!("deadline {deadline}: {other:?}"),

@@ -21,6 +21,7 @@ use fieldsync_core::store::{
     CaseFilter, CaseSummary, Page, PageRequest, PatrolFilter, PatrolSummary, ReportFilter,
     ReportSummary, SearchHit,
 };
+use fieldsync_core::time::Timestamp;
 use fieldsync_core::{CoreError, DocId, Store};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -219,29 +220,46 @@ type Projections =
 
 fn timeline(r: &Record) -> &[TimelineEvent] {
     match r {
-        Record::Report(r) => &r.timeline,
-        Record::PatrolLog(p) => &p.timeline,
-        Record::MediationCase(c) => &c.timeline,
+        Record::Report { report: r } => &r.timeline,
+        Record::PatrolLog { patrol_log: p } => &p.timeline,
+        Record::MediationCase { mediation_case: c } => &c.timeline,
     }
 }
 
 fn conflicts(r: &Record) -> &[FieldConflict] {
     match r {
-        Record::Report(r) => &r.conflicts,
-        Record::PatrolLog(p) => &p.conflicts,
-        Record::MediationCase(c) => &c.conflicts,
+        Record::Report { report: r } => &r.conflicts,
+        Record::PatrolLog { patrol_log: p } => &p.conflicts,
+        Record::MediationCase { mediation_case: c } => &c.conflicts,
     }
 }
 
 fn as_case(r: &Record) -> &MediationCase {
     match r {
-        Record::MediationCase(c) => c,
+        Record::MediationCase { mediation_case: c } => c,
         other => panic!("not a case: {other:?}"),
     }
 }
 
 fn char_pos(s: &str, byte: usize) -> usize {
     s[..byte].chars().count()
+}
+
+/// The UTF-16 position (`Command::EditNotes`'s unit) of code point `chars` of `s`.
+fn utf16_pos(s: &str, chars: usize) -> i64 {
+    s.chars().take(chars).map(|c| c.len_utf16() as i64).sum()
+}
+
+/// The code point at UTF-16 position `units` of `s`.
+fn char_at_utf16(s: &str, units: i64) -> usize {
+    let mut at = 0;
+    s.chars()
+        .take_while(|c| {
+            let before = at;
+            at += c.len_utf16() as i64;
+            before < units
+        })
+        .count()
 }
 
 fn splice(s: &str, pos: usize, insert: &str) -> String {
@@ -283,7 +301,7 @@ impl World {
             Command::AcceptReport { note: String::new() },
             Command::DispatchReport {
                 assignee: "officer-7".into(),
-                deadline: 1_900_000_000_000,
+                deadline: Timestamp::from_millis(1_900_000_000_000),
                 note: "今天处理".into(),
             },
             Command::StartWork { note: String::new() },
@@ -344,7 +362,7 @@ impl World {
     fn command(&mut self, s: usize, edit: &Edit, record: &Record) -> Option<Command> {
         Some(match (edit, record) {
             (Edit::Comment(t), _) => Command::CommentReport { text: self.unique(s, t) },
-            (Edit::Report(step, t), Record::Report(r)) => {
+            (Edit::Report(step, t), Record::Report { report: r }) => {
                 let note = self.unique(s, t);
                 let step = match step {
                     ReportStep::Advance => match r.status {
@@ -363,7 +381,7 @@ impl World {
                     ReportStep::Reject => Command::RejectReport { reason: note },
                     ReportStep::Dispatch => Command::DispatchReport {
                         assignee: format!("officer-{}", self.serial % 3),
-                        deadline: 1_900_000_000_000 + self.serial as i64,
+                        deadline: Timestamp::from_millis(1_900_000_000_000 + self.serial as i64),
                         note,
                     },
                     ReportStep::Start => Command::StartWork { note },
@@ -401,7 +419,7 @@ impl World {
                 let attendees = vec!["张三".to_string(), USERS[s].to_string()];
                 Command::AddSession { attendees, notes }
             }
-            (Edit::Note { session, pos, text }, Record::MediationCase(case)) => {
+            (Edit::Note { session, pos, text }, Record::MediationCase { mediation_case: case }) => {
                 if case.sessions.is_empty() {
                     return None;
                 }
@@ -422,12 +440,12 @@ impl World {
                 let insert = self.unique(s, text);
                 Command::EditNotes {
                     session: session.id.clone(),
-                    pos: pos as u64,
+                    pos: utf16_pos(notes, pos),
                     delete: 0,
                     insert,
                 }
             }
-            (Edit::Case(step, t), Record::MediationCase(c)) => {
+            (Edit::Case(step, t), Record::MediationCase { mediation_case: c }) => {
                 let t = self.unique(s, t);
                 let step = match step {
                     CaseStep::Advance => match c.status {
@@ -503,19 +521,19 @@ impl World {
         }
 
         match (&cmd, &after) {
-            (Command::CommentReport { text }, Record::Report(r)) => {
+            (Command::CommentReport { text }, Record::Report { report: r }) => {
                 let key = applied.item.expect("comment key");
                 let c = r.comments.iter().find(|c| c.id == key).expect("new comment");
                 assert_eq!((&c.text, c.by.as_str()), (text, user));
                 self.items.push((d, key, text.clone(), user.to_string()));
             }
-            (Command::AddPatrolEntry { entry }, Record::PatrolLog(p)) => {
+            (Command::AddPatrolEntry { entry }, Record::PatrolLog { patrol_log: p }) => {
                 let key = applied.item.expect("entry key");
                 let e = p.entries.iter().find(|e| e.id == key).expect("new entry");
                 assert_eq!((&e.text, e.by.as_str(), e.kind), (&entry.text, user, entry.kind));
                 self.items.push((d, key, entry.text.clone(), user.to_string()));
             }
-            (Command::AddSession { notes, .. }, Record::MediationCase(c)) => {
+            (Command::AddSession { notes, .. }, Record::MediationCase { mediation_case: c }) => {
                 let key = applied.item.expect("session key");
                 let session = c.sessions.iter().find(|x| x.id == key).expect("new session");
                 assert_eq!(&session.notes, notes);
@@ -526,18 +544,21 @@ impl World {
                 });
                 self.items.push((d, key, String::new(), user.to_string()));
             }
-            (Command::AddFollowUp { note }, Record::MediationCase(c)) => {
+            (Command::AddFollowUp { note }, Record::MediationCase { mediation_case: c }) => {
                 let key = applied.item.expect("follow-up key");
                 let f = c.follow_ups.iter().find(|f| f.id == key).expect("new follow-up");
                 assert_eq!(&f.note, note);
                 self.items.push((d, key, note.clone(), user.to_string()));
             }
-            (Command::EditNotes { session, pos, insert, .. }, Record::MediationCase(c)) => {
+            (
+                Command::EditNotes { session, pos, insert, .. },
+                Record::MediationCase { mediation_case: c },
+            ) => {
                 let old = as_case(&before).sessions.iter().find(|x| &x.id == session);
                 let new = c.sessions.iter().find(|x| &x.id == session);
                 let (old, new) = (old.expect("session before"), new.expect("session after"));
-                // Positions count Unicode code points, whatever the script.
-                assert_eq!(new.notes, splice(&old.notes, *pos as usize, insert));
+                // Positions count UTF-16 code units, whatever the script.
+                assert_eq!(new.notes, splice(&old.notes, char_at_utf16(&old.notes, *pos), insert));
                 self.fragments.push(Fragment {
                     store: s,
                     session: session.clone(),
@@ -673,8 +694,10 @@ impl World {
             assert_eq!(self.projections(s), projected, "store {s} projects differently");
         }
         // The projections agree with the records, and a rebuild gives the same rows.
-        let Record::Report(report) = &records[REPORT] else { panic!("not a report") };
-        let Record::PatrolLog(patrol) = &records[PATROL] else { panic!("not a patrol") };
+        let Record::Report { report } = &records[REPORT] else { panic!("not a report") };
+        let Record::PatrolLog { patrol_log: patrol } = &records[PATROL] else {
+            panic!("not a patrol")
+        };
         let case = as_case(&records[CASE]);
         let (reports, patrols, cases, _) = &projected;
         let [r] = &reports.items[..] else { panic!("reports listed: {reports:?}") };
@@ -683,7 +706,7 @@ impl World {
         assert_eq!(r.conflicted, !report.conflicts.is_empty());
         let [p] = &patrols.items[..] else { panic!("patrols listed: {patrols:?}") };
         assert_eq!((p.id, p.status.as_str()), (self.docs[PATROL], patrol.status.as_str()));
-        assert_eq!(p.entries, patrol.entries.len() as u64);
+        assert_eq!(p.entries, patrol.entries.len() as i64);
         let [c] = &cases.items[..] else { panic!("cases listed: {cases:?}") };
         assert_eq!((c.id, c.status.as_str()), (self.docs[CASE], case.status.as_str()));
         for s in 0..n {
@@ -694,13 +717,13 @@ impl World {
         // Nothing any command saved is lost.
         for (d, key, text, by) in &self.items {
             let found = match &records[*d] {
-                Record::Report(r) => {
+                Record::Report { report: r } => {
                     r.comments.iter().any(|c| &c.id == key && &c.text == text && &c.by == by)
                 }
-                Record::PatrolLog(p) => {
+                Record::PatrolLog { patrol_log: p } => {
                     p.entries.iter().any(|e| &e.id == key && &e.text == text && &e.by == by)
                 }
-                Record::MediationCase(c) => {
+                Record::MediationCase { mediation_case: c } => {
                     c.sessions.iter().any(|x| &x.id == key && &x.by == by)
                         || c.follow_ups
                             .iter()

@@ -25,9 +25,11 @@ fn bytes(b: &[u8]) -> PhotoSource {
 
 fn photos_of(s: &Store, id: DocId) -> Vec<PhotoRef> {
     match s.get(id).unwrap() {
-        Record::Report(r) => r.photos,
-        Record::MediationCase(c) => c.photos,
-        Record::PatrolLog(p) => p.entries.into_iter().flat_map(|e| e.photos).collect(),
+        Record::Report { report: r } => r.photos,
+        Record::MediationCase { mediation_case: c } => c.photos,
+        Record::PatrolLog { patrol_log: p } => {
+            p.entries.into_iter().flat_map(|e| e.photos).collect()
+        }
     }
 }
 
@@ -83,7 +85,9 @@ fn photos_from_files_on_patrol_entries_and_cases_survive_a_reopen() {
         let key = s.execute(patrol, &entry("fallen tree on the north path")).unwrap().item.unwrap();
         let source = PhotoSource::File { path: camera.display().to_string() };
         let r = s.add_photo(patrol, &source, "image/jpeg", Some(key.clone())).unwrap();
-        let Record::PatrolLog(p) = s.get(patrol).unwrap() else { panic!("not a patrol") };
+        let Record::PatrolLog { patrol_log: p } = s.get(patrol).unwrap() else {
+            panic!("not a patrol")
+        };
         assert_eq!(p.entries.iter().find(|e| e.id == key).unwrap().photos, vec![r.clone()]);
         let case = s.create(&new_case()).unwrap();
         let png = jpeg(3, 2_000);
@@ -208,7 +212,7 @@ fn a_reference_to_anything_but_an_image_is_refused_by_the_record() {
             other => panic!("{media_type:?}: expected InvalidInput, got {other:?}"),
         }
         let mut new = new_report("with a page for a photo");
-        let NewRecord::Report(r) = &mut new else { unreachable!() };
+        let NewRecord::Report { report: r } = &mut new else { unreachable!() };
         r.photos = vec![photo];
         assert!(
             matches!(
@@ -288,7 +292,7 @@ fn photos_named_by_records_from_elsewhere_are_registered_as_remote() {
 
     // A record created with references to photos this phone never had.
     let mut new = new_report("with photos from the gallery app");
-    let NewRecord::Report(r) = &mut new else { unreachable!() };
+    let NewRecord::Report { report: r } = &mut new else { unreachable!() };
     r.photos = vec![PhotoRef { hash: "ab".repeat(32), size: 77, media_type: "image/jpeg".into() }];
     b.create(&new).unwrap();
     assert_eq!(b.photo(&"ab".repeat(32)).unwrap().unwrap().state, PhotoState::Remote);
@@ -303,7 +307,7 @@ fn a_store_from_before_photos_projects_its_references_on_open() {
         let s = Store::open(&path).unwrap();
         s.set_user("resident-1").unwrap();
         let mut new = new_report("from an older app");
-        let NewRecord::Report(r) = &mut new else { unreachable!() };
+        let NewRecord::Report { report: r } = &mut new else { unreachable!() };
         r.photos = vec![PhotoRef { hash: hash.clone(), size: 12, media_type: "image/jpeg".into() }];
         s.create(&new).unwrap();
     }

@@ -9,7 +9,7 @@ use fieldsync_core::model::*;
 use fieldsync_core::store::*;
 use fieldsync_core::{CoreError, DocId, Store};
 
-fn all_report_ids(s: &Store, filter: &ReportFilter, limit: u32) -> Vec<DocId> {
+fn all_report_ids(s: &Store, filter: &ReportFilter, limit: i32) -> Vec<DocId> {
     let mut out = Vec::new();
     let mut page = PageRequest::first(limit);
     loop {
@@ -106,7 +106,7 @@ fn oversized_and_malformed_fields_are_refused() {
     let s = store(&dir, "a", "resident-1");
     let mut cases = Vec::new();
     let base = match new_report("x") {
-        NewRecord::Report(r) => r,
+        NewRecord::Report { report: r } => r,
         _ => unreachable!(),
     };
     cases.push(NewReport { title: "标".repeat(201), ..base.clone() });
@@ -126,10 +126,13 @@ fn oversized_and_malformed_fields_are_refused() {
         ..base.clone()
     });
     for c in cases {
-        assert!(matches!(s.create(&NewRecord::Report(c)), Err(CoreError::InvalidInput { .. })));
+        assert!(matches!(
+            s.create(&NewRecord::Report { report: c }),
+            Err(CoreError::InvalidInput { .. })
+        ));
     }
     assert!(s.doc_ids().unwrap().is_empty());
-    assert!(s.create(&NewRecord::Report(base)).is_ok());
+    assert!(s.create(&NewRecord::Report { report: base }).is_ok());
 }
 
 #[test]
@@ -139,19 +142,19 @@ fn queries_filter_and_page() {
     let mut ids = Vec::new();
     for i in 0..23 {
         let mut r = match new_report(&format!("report {i}")) {
-            NewRecord::Report(r) => r,
+            NewRecord::Report { report: r } => r,
             _ => unreachable!(),
         };
         r.scope = format!("jl/cc/street-1/grid-{}", i % 3);
-        ids.push(s.create(&NewRecord::Report(r)).unwrap());
+        ids.push(s.create(&NewRecord::Report { report: r }).unwrap());
     }
     // A scope that shares a prefix string but is not below grid-1.
     let mut other = match new_report("neighbour") {
-        NewRecord::Report(r) => r,
+        NewRecord::Report { report: r } => r,
         _ => unreachable!(),
     };
     other.scope = "jl/cc/street-1/grid-1x".into();
-    s.create(&NewRecord::Report(other)).unwrap();
+    s.create(&NewRecord::Report { report: other }).unwrap();
 
     for id in &ids[..6] {
         s.execute(*id, &Command::AcceptReport { note: String::new() }).unwrap();
@@ -160,7 +163,7 @@ fn queries_filter_and_page() {
         ids[0],
         &Command::DispatchReport {
             assignee: "officer-1".into(),
-            deadline: 1_900_000_000_000,
+            deadline: fieldsync_core::time::Timestamp::from_millis(1_900_000_000_000),
             note: String::new(),
         },
     )
@@ -169,7 +172,7 @@ fn queries_filter_and_page() {
         ids[3],
         &Command::DispatchReport {
             assignee: "officer-1".into(),
-            deadline: 1_950_000_000_000,
+            deadline: fieldsync_core::time::Timestamp::from_millis(1_950_000_000_000),
             note: String::new(),
         },
     )
@@ -198,7 +201,10 @@ fn queries_filter_and_page() {
         ReportFilter { statuses: vec![ReportStatus::Dispatched], ..Default::default() };
     assert_eq!(all_report_ids(&s, &dispatched, 50).len(), 2);
     // Overdue as of a time between the two deadlines.
-    let overdue = ReportFilter { overdue_at: Some(1_920_000_000_000), ..Default::default() };
+    let overdue = ReportFilter {
+        overdue_at: Some(fieldsync_core::time::Timestamp::from_millis(1_920_000_000_000)),
+        ..Default::default()
+    };
     assert_eq!(all_report_ids(&s, &overdue, 50), vec![ids[0]]);
     let mine = ReportFilter { assignee: Some("officer-1".into()), ..Default::default() };
     assert_eq!(all_report_ids(&s, &mine, 50).len(), 2);
@@ -318,7 +324,7 @@ fn chunks_are_compacted_and_survive_reopen() {
     }
     let s = Store::open(&path).unwrap();
     assert_eq!(s.identity().user, "police-li", "identity persists");
-    let Record::PatrolLog(p) = s.get(id).unwrap() else { panic!("kind") };
+    let Record::PatrolLog { patrol_log: p } = s.get(id).unwrap() else { panic!("kind") };
     assert_eq!(p.entries.len(), 200);
     assert_eq!(p.entries[199].text, "entry 199");
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -413,7 +419,9 @@ fn readers_work_while_a_writer_writes() {
             std::thread::spawn(move || {
                 let mut last = 0;
                 for _ in 0..100 {
-                    let Record::PatrolLog(p) = s.get(id).unwrap() else { panic!("kind") };
+                    let Record::PatrolLog { patrol_log: p } = s.get(id).unwrap() else {
+                        panic!("kind")
+                    };
                     assert!(p.entries.len() >= last, "a reader never sees the log shrink");
                     last = p.entries.len();
                     s.query_patrols(&PatrolFilter::default(), &PageRequest::first(10)).unwrap();
@@ -425,7 +433,7 @@ fn readers_work_while_a_writer_writes() {
     for r in readers {
         r.join().unwrap();
     }
-    let Record::PatrolLog(p) = s.get(id).unwrap() else { panic!("kind") };
+    let Record::PatrolLog { patrol_log: p } = s.get(id).unwrap() else { panic!("kind") };
     assert_eq!(p.entries.len(), 300);
 }
 

@@ -114,45 +114,51 @@ async fn run() -> Res<bool> {
     let [li, wang, zhao, sun, zhou, chen, liu] = &phones;
 
     println!("== morning, at the station (signal)");
-    let patrol = li.store.create(&NewRecord::PatrolLog(NewPatrol {
-        scope: AREA_SCOPE.into(),
-        area: "净月潭 scenic area, north loop".into(),
-        members: vec![
-            TeamMember { user: li.owner.into(), name: "Li".into(), kind: MemberKind::Police },
-            TeamMember {
-                user: wang.owner.into(),
-                name: "Wang".into(),
-                kind: MemberKind::VillageCadre,
-            },
-            TeamMember {
-                user: zhao.owner.into(),
-                name: "Zhao".into(),
-                kind: MemberKind::VillagerVolunteer,
-            },
-        ],
-        checkpoints: vec![
-            Checkpoint { name: "north gate".into(), location: None },
-            Checkpoint { name: "lake pier".into(), location: None },
-            Checkpoint { name: "fire tower".into(), location: None },
-        ],
-    }))?;
+    let patrol = li.store.create(&NewRecord::PatrolLog {
+        patrol_log: NewPatrol {
+            scope: AREA_SCOPE.into(),
+            area: "净月潭 scenic area, north loop".into(),
+            members: vec![
+                TeamMember { user: li.owner.into(), name: "Li".into(), kind: MemberKind::Police },
+                TeamMember {
+                    user: wang.owner.into(),
+                    name: "Wang".into(),
+                    kind: MemberKind::VillageCadre,
+                },
+                TeamMember {
+                    user: zhao.owner.into(),
+                    name: "Zhao".into(),
+                    kind: MemberKind::VillagerVolunteer,
+                },
+            ],
+            checkpoints: vec![
+                Checkpoint { name: "north gate".into(), location: None },
+                Checkpoint { name: "lake pier".into(), location: None },
+                Checkpoint { name: "fire tower".into(), location: None },
+            ],
+        },
+    })?;
     li.sync().await?;
     wang.sync().await?;
     zhao.sync().await?;
-    let case = chen.store.create(&NewRecord::MediationCase(NewCase {
-        scope: AREA_SCOPE.into(),
-        category: CaseCategory::Tourist,
-        place: "lake pier ticket booth".into(),
-        parties: vec![
-            Party { name: "Tourist Ma".into(), role: "tourist".into(), contact: "139…".into() },
-            Party {
-                name: "Boat operator Gao".into(),
-                role: "operator".into(),
-                contact: String::new(),
-            },
-        ],
-        mediators: vec![chen.owner.into(), liu.owner.into()],
-    }))?;
+    let case = chen.store.create(&NewRecord::MediationCase {
+        mediation_case: NewCase {
+            scope: AREA_SCOPE.into(),
+            category: CaseCategory::Tourist,
+            place: "lake pier ticket booth".into(),
+            parties: vec![
+                Party {
+                    name: "Tourist Ma".into(), role: "tourist".into(), contact: "139…".into()
+                },
+                Party {
+                    name: "Boat operator Gao".into(),
+                    role: "operator".into(),
+                    contact: String::new(),
+                },
+            ],
+            mediators: vec![chen.owner.into(), liu.owner.into()],
+        },
+    })?;
     let session = chen
         .store
         .execute(
@@ -188,19 +194,21 @@ async fn run() -> Res<bool> {
     zhao.store
         .execute(patrol, &entry(EntryKind::CheckpointReached, "lake pier", Some("lake pier")))?;
 
-    let report = sun.store.create(&NewRecord::Report(NewReport {
-        scope: GRID.into(),
-        category: ReportCategory::IllegalConstruction,
-        title: "屋顶违建 roof-top building on block 7".into(),
-        description: "A two-room structure is being built on the roof of block 7.".into(),
-        location: Some(Location {
-            lat: 43.8571,
-            lon: 125.3245,
-            accuracy: 6.0,
-            address: "新华小区 7号楼".into(),
-        }),
-        photos: vec![],
-    }))?;
+    let report = sun.store.create(&NewRecord::Report {
+        report: NewReport {
+            scope: GRID.into(),
+            category: ReportCategory::IllegalConstruction,
+            title: "屋顶违建 roof-top building on block 7".into(),
+            description: "A two-room structure is being built on the roof of block 7.".into(),
+            location: Some(Location {
+                lat: 43.8571,
+                lon: 125.3245,
+                accuracy: 6.0,
+                address: "新华小区 7号楼".into(),
+            }),
+            photos: vec![],
+        },
+    })?;
     println!("== the resident finds one bar of signal; so does the grid leader");
     sun.sync().await?;
     zhou.sync().await?;
@@ -209,7 +217,9 @@ async fn run() -> Res<bool> {
         report,
         &Command::DispatchReport {
             assignee: "officer-qian".into(),
-            deadline: fieldsync_core::time::now_ms() + 3 * 24 * 3600 * 1000,
+            deadline: fieldsync_core::time::Timestamp::from_millis(
+                fieldsync_core::time::now_ms() + 3 * 24 * 3600 * 1000,
+            ),
             note: "urban management, 3 days".into(),
         },
     )?;
@@ -223,7 +233,7 @@ async fn run() -> Res<bool> {
             insert: "[Chen] ".into(),
         },
     )?;
-    let end = "Ticket refused after a cancelled trip.".chars().count() as u64 + 7;
+    let end = "Ticket refused after a cancelled trip.".encode_utf16().count() as i64 + 7;
     chen.store.execute(
         case,
         &Command::EditNotes {
@@ -263,7 +273,7 @@ async fn run() -> Res<bool> {
                 heads_by_doc.insert(id, heads);
             }
             match p.store.get(id)? {
-                Record::PatrolLog(l) => println!(
+                Record::PatrolLog { patrol_log: l } => println!(
                     "   patrol {}: {} entries, {}",
                     l.area,
                     l.entries.len(),
@@ -273,13 +283,13 @@ async fn run() -> Res<bool> {
                         .collect::<Vec<_>>()
                         .join("; ")
                 ),
-                Record::Report(r) => println!(
+                Record::Report { report: r } => println!(
                     "   report {:?}: {} → {}",
                     r.title,
                     r.status,
                     r.assignee.unwrap_or_default()
                 ),
-                Record::MediationCase(c) => println!(
+                Record::MediationCase { mediation_case: c } => println!(
                     "   case at {}: notes {:?}",
                     c.place,
                     c.sessions.first().map(|s| s.notes.as_str()).unwrap_or("")

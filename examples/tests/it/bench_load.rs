@@ -64,7 +64,7 @@ async fn the_heads_check_sees_what_the_server_lacks_and_what_a_device_lacks() {
         location: None,
         photos: vec![],
     };
-    let id = resident.create(&NewRecord::Report(report)).unwrap();
+    let id = resident.create(&NewRecord::Report { report }).unwrap();
     assert_eq!(resident.round().await.unwrap().acked, 1);
     leader.round().await.unwrap();
 

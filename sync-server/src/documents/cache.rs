@@ -96,7 +96,7 @@ mod tests {
                 schema: 1,
                 scope: "a/b".into(),
                 created_by: "u".into(),
-                created_at: 0,
+                created_at: Default::default(),
             },
             meta: DocMeta {
                 kind: Kind::Report,

@@ -255,7 +255,7 @@ fn placeholder_header(id: DocId) -> model::Header {
         schema: 0,
         scope: String::new(),
         created_by: String::new(),
-        created_at: 0,
+        created_at: Default::default(),
     }
 }
 
@@ -270,14 +270,21 @@ mod tests {
     use fieldsync_core::policy::Profile;
 
     pub(crate) fn report() -> NewRecord {
-        NewRecord::Report(NewReport {
-            scope: "jl/changchun/grid-07".into(),
-            category: ReportCategory::IllegalConstruction,
-            title: "roof-top building".into(),
-            description: "about 20 m²".into(),
-            location: Some(Location { lat: 43.88, lon: 125.32, accuracy: 8.0, address: "".into() }),
-            photos: vec![],
-        })
+        NewRecord::Report {
+            report: NewReport {
+                scope: "jl/changchun/grid-07".into(),
+                category: ReportCategory::IllegalConstruction,
+                title: "roof-top building".into(),
+                description: "about 20 m²".into(),
+                location: Some(Location {
+                    lat: 43.88,
+                    lon: 125.32,
+                    accuracy: 8.0,
+                    address: "".into(),
+                }),
+                photos: vec![],
+            },
+        }
     }
 
     fn fixture() -> (tempfile::TempDir, Store, DocId) {
@@ -347,7 +354,7 @@ mod tests {
                 id,
                 &model::Command::DispatchReport {
                     assignee: "officer-1".into(),
-                    deadline: 1_900_000_000_000,
+                    deadline: fieldsync_core::time::Timestamp::from_millis(1_900_000_000_000),
                     note: String::new(),
                 },
             )

@@ -12,13 +12,15 @@ use crate::storage::BlobRef;
 /// Every photo a record references: a report's, a case's, and those of each patrol entry.
 pub(crate) fn photos(record: &Record) -> Vec<&PhotoRef> {
     match record {
-        Record::Report(r) => r.photos.iter().collect(),
-        Record::MediationCase(c) => c.photos.iter().collect(),
-        Record::PatrolLog(p) => p.entries.iter().flat_map(|e| e.photos.iter()).collect(),
+        Record::Report { report: r } => r.photos.iter().collect(),
+        Record::MediationCase { mediation_case: c } => c.photos.iter().collect(),
+        Record::PatrolLog { patrol_log: p } => {
+            p.entries.iter().flat_map(|e| e.photos.iter()).collect()
+        }
     }
 }
 
-fn keys<'a>(photos: impl IntoIterator<Item = &'a PhotoRef>) -> HashSet<(&'a str, u64)> {
+fn keys<'a>(photos: impl IntoIterator<Item = &'a PhotoRef>) -> HashSet<(&'a str, i64)> {
     photos.into_iter().map(|p| (p.hash.as_str(), p.size)).collect()
 }
 
@@ -43,7 +45,7 @@ pub(crate) fn of_write(
         return None;
     }
     let had = keys(had);
-    let added: HashSet<(&str, u64)> = match device {
+    let added: HashSet<(&str, i64)> = match device {
         Some(_) => keys(photos(after)).into_iter().filter(|k| !had.contains(k)).collect(),
         None => HashSet::new(),
     };
@@ -53,7 +55,8 @@ pub(crate) fn of_write(
         .filter(|p| seen.insert((p.hash.as_str(), p.size)))
         .map(|p| BlobRef {
             hash: p.hash.clone(),
-            size: p.size,
+            // Sizes of a valid record are positive (model::validate).
+            size: p.size.max(0).unsigned_abs(),
             media_type: p.media_type.clone(),
             added_by: device
                 .filter(|_| added.contains(&(p.hash.as_str(), p.size)))
@@ -69,7 +72,7 @@ mod tests {
     use fieldsync_core::Store;
     use fieldsync_core::model::{Command, NewRecord, NewReport, ReportCategory};
 
-    fn photo(n: u8, size: u64) -> PhotoRef {
+    fn photo(n: u8, size: i64) -> PhotoRef {
         PhotoRef { hash: hex::encode([n]).repeat(32), size, media_type: "image/jpeg".into() }
     }
 
@@ -84,14 +87,16 @@ mod tests {
     fn the_author_adds_only_what_was_not_there_before() {
         let (_d, store) = store();
         let id = store
-            .create(&NewRecord::Report(NewReport {
-                scope: "jl/grid-07".into(),
-                category: ReportCategory::IllegalConstruction,
-                title: "roof".into(),
-                description: String::new(),
-                location: None,
-                photos: vec![photo(1, 10)],
-            }))
+            .create(&NewRecord::Report {
+                report: NewReport {
+                    scope: "jl/grid-07".into(),
+                    category: ReportCategory::IllegalConstruction,
+                    title: "roof".into(),
+                    description: String::new(),
+                    location: None,
+                    photos: vec![photo(1, 10)],
+                },
+            })
             .unwrap();
         let before = store.get(id).unwrap();
         // A new document: every photo is the author's.
@@ -118,14 +123,16 @@ mod tests {
     fn records_without_photos_leave_the_references_alone() {
         let (_d, store) = store();
         let id = store
-            .create(&NewRecord::Report(NewReport {
-                scope: "jl/grid-07".into(),
-                category: ReportCategory::Other,
-                title: "noise".into(),
-                description: String::new(),
-                location: None,
-                photos: vec![],
-            }))
+            .create(&NewRecord::Report {
+                report: NewReport {
+                    scope: "jl/grid-07".into(),
+                    category: ReportCategory::Other,
+                    title: "noise".into(),
+                    description: String::new(),
+                    location: None,
+                    photos: vec![],
+                },
+            })
             .unwrap();
         let r = store.get(id).unwrap();
         assert_eq!(of_write(&r, Some(&r), &r, Some("dev"), true), None);

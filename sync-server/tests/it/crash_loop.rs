@@ -24,7 +24,7 @@ use crate::child::Proc;
 use automerge::{AutoCommit, ChangeHash};
 use fieldsync_core::model::{Command, NewRecord, NewReport, ReportCategory};
 use fieldsync_core::policy::{Profile, Role};
-use fieldsync_core::sync::{HttpTransport, SyncClient, SyncConfig};
+use fieldsync_core::sync::{HttpTransport, SyncClient, SyncOptions};
 use fieldsync_core::{CoreError, DocId, Store};
 use fieldsync_server::accounts::Accounts;
 use fieldsync_server::storage::DocumentStorage;
@@ -64,25 +64,27 @@ fn phone(dir: &Path, data: &Path, url: &str, name: &str) -> Phone {
     let actor = store.identity().actor.to_bytes().to_vec();
     let token = accounts.enroll(&code, "crash-loop phone", Some(&actor)).unwrap().token;
     let transport = HttpTransport::new(url).unwrap().with_token(token);
-    let config = SyncConfig {
+    let config = SyncOptions {
         attempts: 2,
-        backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(100),
-        ..SyncConfig::default()
+        backoff: Duration::from_millis(20).into(),
+        max_backoff: Duration::from_millis(100).into(),
+        ..SyncOptions::default()
     };
-    let client = SyncClient::new(store.clone(), transport).with_config(config);
+    let client = SyncClient::new(store.clone(), transport).with_options(config);
     Phone { name: name.to_string(), store, client }
 }
 
 fn report(title: &str) -> NewRecord {
-    NewRecord::Report(NewReport {
-        scope: GRID.to_string(),
-        category: ReportCategory::SafetyHazard,
-        title: title.to_string(),
-        description: "检查时发现的隐患".to_string(),
-        location: None,
-        photos: vec![],
-    })
+    NewRecord::Report {
+        report: NewReport {
+            scope: GRID.to_string(),
+            category: ReportCategory::SafetyHazard,
+            title: title.to_string(),
+            description: "检查时发现的隐患".to_string(),
+            location: None,
+            photos: vec![],
+        },
+    }
 }
 
 /// Edits and syncs until `stop`; after each `Ok` sync records the heads of what it had edited.

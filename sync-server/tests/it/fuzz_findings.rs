@@ -19,14 +19,16 @@ use fieldsync_server::fuzzing::{self, Author, Outcome, Stored};
 const GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-07";
 
 fn report() -> NewRecord {
-    NewRecord::Report(NewReport {
-        scope: GRID.into(),
-        category: ReportCategory::IllegalConstruction,
-        title: "roof-top building".into(),
-        description: "about 20 m²".into(),
-        location: Some(Location { lat: 43.88, lon: 125.32, accuracy: 8.0, address: "".into() }),
-        photos: vec![],
-    })
+    NewRecord::Report {
+        report: NewReport {
+            scope: GRID.into(),
+            category: ReportCategory::IllegalConstruction,
+            title: "roof-top building".into(),
+            description: "about 20 m²".into(),
+            location: Some(Location { lat: 43.88, lon: 125.32, accuracy: 8.0, address: "".into() }),
+            photos: vec![],
+        },
+    }
 }
 
 fn phone(dir: &tempfile::TempDir, name: &str, user: &str, actor: &ActorId) -> Store {

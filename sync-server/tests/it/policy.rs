@@ -54,9 +54,9 @@ async fn expect_push(server: &TestServer, phone: &Phone, id: DocId, allowed: boo
 
 fn report_in(scope: &str) -> NewRecord {
     match new_report("楼顶违建") {
-        NewRecord::Report(mut r) => {
+        NewRecord::Report { report: mut r } => {
             r.scope = scope.into();
-            NewRecord::Report(r)
+            NewRecord::Report { report: r }
         }
         other => other,
     }
@@ -96,8 +96,11 @@ async fn the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it() {
     fetch(&server, &dispatcher, id).await;
     dispatcher.accept(id, "受理");
     let deadline = fieldsync_core::time::now_ms() + 86_400_000;
-    let dispatch =
-        Command::DispatchReport { assignee: "officer-qian".into(), deadline, note: String::new() };
+    let dispatch = Command::DispatchReport {
+        assignee: "officer-qian".into(),
+        deadline: deadline.into(),
+        note: String::new(),
+    };
     dispatcher.store.execute(id, &dispatch).unwrap();
     acked(&server, &dispatcher, id).await;
 
@@ -126,13 +129,19 @@ async fn the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it() {
     refused(&server, &neighbour, id, "read").await;
 
     // Mediation cases are for mediators: a patrol member may not open one.
-    let case = NewRecord::MediationCase(NewCase {
-        scope: GRID.into(),
-        category: CaseCategory::Neighbour,
-        place: "7号楼下".into(),
-        parties: vec![Party { name: "马".into(), role: "owner".into(), contact: String::new() }],
-        mediators: vec!["mediator-1".into()],
-    });
+    let case = NewRecord::MediationCase {
+        mediation_case: NewCase {
+            scope: GRID.into(),
+            category: CaseCategory::Neighbour,
+            place: "7号楼下".into(),
+            parties: vec![Party {
+                name: "马".into(),
+                role: "owner".into(),
+                contact: String::new(),
+            }],
+            mediators: vec!["mediator-1".into()],
+        },
+    };
     let by_officer = officer.store.create(&case).unwrap();
     refused(&server, &officer, by_officer, "create").await;
     let by_mediator = mediator.store.create(&case).unwrap();
@@ -185,15 +194,19 @@ async fn reads_are_filtered_and_an_unreadable_document_looks_missing() {
     }
     let case = mediator
         .store
-        .create(&NewRecord::MediationCase(NewCase {
-            scope: GRID.into(),
-            category: CaseCategory::Neighbour,
-            place: "7号楼下".into(),
-            parties: vec![Party {
-                name: "马".into(), role: "owner".into(), contact: "139".into()
-            }],
-            mediators: vec!["mediator-1".into()],
-        }))
+        .create(&NewRecord::MediationCase {
+            mediation_case: NewCase {
+                scope: GRID.into(),
+                category: CaseCategory::Neighbour,
+                place: "7号楼下".into(),
+                parties: vec![Party {
+                    name: "马".into(),
+                    role: "owner".into(),
+                    contact: "139".into(),
+                }],
+                mediators: vec!["mediator-1".into()],
+            },
+        })
         .unwrap();
     acked(&server, &mediator, case).await;
     let own = resident.store.create(&report_in(GRID)).unwrap();
@@ -231,27 +244,31 @@ async fn reads_are_filtered_and_an_unreadable_document_looks_missing() {
 fn record_of(kind: Kind, scope: &str, user: &str) -> NewRecord {
     match kind {
         Kind::Report => report_in(scope),
-        Kind::PatrolLog => NewRecord::PatrolLog(NewPatrol {
-            scope: scope.into(),
-            area: "north loop".into(),
-            members: vec![TeamMember {
-                user: user.into(),
-                name: user.into(),
-                kind: MemberKind::Police,
-            }],
-            checkpoints: vec![],
-        }),
-        Kind::MediationCase => NewRecord::MediationCase(NewCase {
-            scope: scope.into(),
-            category: CaseCategory::Neighbour,
-            place: "7号楼下".into(),
-            parties: vec![Party {
-                name: "马".into(),
-                role: "owner".into(),
-                contact: String::new(),
-            }],
-            mediators: vec![user.into()],
-        }),
+        Kind::PatrolLog => NewRecord::PatrolLog {
+            patrol_log: NewPatrol {
+                scope: scope.into(),
+                area: "north loop".into(),
+                members: vec![TeamMember {
+                    user: user.into(),
+                    name: user.into(),
+                    kind: MemberKind::Police,
+                }],
+                checkpoints: vec![],
+            },
+        },
+        Kind::MediationCase => NewRecord::MediationCase {
+            mediation_case: NewCase {
+                scope: scope.into(),
+                category: CaseCategory::Neighbour,
+                place: "7号楼下".into(),
+                parties: vec![Party {
+                    name: "马".into(),
+                    role: "owner".into(),
+                    contact: String::new(),
+                }],
+                mediators: vec![user.into()],
+            },
+        },
     }
 }
 
@@ -412,7 +429,9 @@ async fn workflow_matrix() {
     let accept = Command::AcceptReport { note: text() };
     let dispatch = Command::DispatchReport {
         assignee: "someone-else".into(),
-        deadline: fieldsync_core::time::now_ms() + 86_400_000,
+        deadline: fieldsync_core::time::Timestamp::from_millis(
+            fieldsync_core::time::now_ms() + 86_400_000,
+        ),
         note: text(),
     };
     let start_work = Command::StartWork { note: text() };
@@ -499,20 +518,22 @@ async fn workflow_matrix() {
                 acked(&server, &author, id).await;
                 fetch(&server, &phone, id).await;
                 let command = match (command, phone.store.get(id).unwrap()) {
-                    (Command::EditNotes { pos, delete, insert, .. }, Record::MediationCase(c)) => {
-                        Command::EditNotes {
-                            session: c.sessions[0].id.clone(),
-                            pos: *pos,
-                            delete: *delete,
-                            insert: insert.clone(),
-                        }
-                    }
-                    (Command::AddPhoto { photo, entry: Some(_) }, Record::PatrolLog(l)) => {
-                        Command::AddPhoto {
-                            photo: photo.clone(),
-                            entry: Some(l.entries[0].id.clone()),
-                        }
-                    }
+                    (
+                        Command::EditNotes { pos, delete, insert, .. },
+                        Record::MediationCase { mediation_case: c },
+                    ) => Command::EditNotes {
+                        session: c.sessions[0].id.clone(),
+                        pos: *pos,
+                        delete: *delete,
+                        insert: insert.clone(),
+                    },
+                    (
+                        Command::AddPhoto { photo, entry: Some(_) },
+                        Record::PatrolLog { patrol_log: l },
+                    ) => Command::AddPhoto {
+                        photo: photo.clone(),
+                        entry: Some(l.entries[0].id.clone()),
+                    },
                     (other, _) => other.clone(),
                 };
                 phone.store.execute(id, &command).unwrap();
@@ -570,7 +591,9 @@ async fn settling_a_conflict_matrix() {
     enroll_as(s, &second, Role::Dispatcher, None, &["jl"]);
     let dispatch_to = |who: &str| Command::DispatchReport {
         assignee: who.into(),
-        deadline: fieldsync_core::time::now_ms() + 86_400_000,
+        deadline: fieldsync_core::time::Timestamp::from_millis(
+            fieldsync_core::time::now_ms() + 86_400_000,
+        ),
         note: String::new(),
     };
     let mut cells = 0;
@@ -589,7 +612,9 @@ async fn settling_a_conflict_matrix() {
             acked(&server, &second, id).await;
 
             fetch(&server, &phone, id).await;
-            let Record::Report(r) = phone.store.get(id).unwrap() else { panic!("a report") };
+            let Record::Report { report: r } = phone.store.get(id).unwrap() else {
+                panic!("a report")
+            };
             let c = r.conflicts.iter().find(|c| c.field == "assignee").expect("a conflict");
             let other = c.values.iter().find(|v| **v != c.winner).expect("two values").clone();
             phone
@@ -702,7 +727,7 @@ fn photo_bytes(n: usize, seed: u8) -> (Vec<u8>, PhotoRef) {
     use sha2::Digest;
     let bytes: Vec<u8> = (0..n).map(|i| (i as u8).wrapping_mul(seed).wrapping_add(seed)).collect();
     let hash = hex::encode(sha2::Sha256::digest(&bytes));
-    let photo = PhotoRef { hash, size: n as u64, media_type: "image/jpeg".into() };
+    let photo = PhotoRef { hash, size: n as i64, media_type: "image/jpeg".into() };
     (bytes, photo)
 }
 

@@ -19,7 +19,7 @@ use fieldsync_core::Store;
 use fieldsync_core::changes::parse_changes;
 use fieldsync_core::protocol::{self, PushOutcome, SyncRequest, SyncResponse};
 use fieldsync_core::sync::{
-    HttpTransport, SyncClient, SyncConfig, SyncProgress, Transport, TransportError,
+    HttpTransport, SyncClient, SyncOptions, SyncProgress, Transport, TransportError,
 };
 use fieldsync_tests::phone_crash::{Editor, Line};
 
@@ -57,12 +57,12 @@ impl Transport for Logging {
 }
 
 /// Small requests, so a sync of a round's edits takes many of them and a kill lands inside.
-fn config() -> SyncConfig {
-    SyncConfig {
+fn config() -> SyncOptions {
+    SyncOptions {
         push_docs: 4,
         push_bytes: 4 * 1024,
         page_bytes: 16 * 1024,
-        ..SyncConfig::default()
+        ..SyncOptions::default()
     }
 }
 
@@ -86,7 +86,7 @@ async fn main() {
     let enrollment = store.enrollment().expect("read the enrolment").expect("an enrolled store");
     let url = enrollment.server.expect("the enrolment names its server");
     let transport = HttpTransport::new(&url).expect("server URL").with_token(enrollment.token);
-    let client = SyncClient::new(store.clone(), Logging(transport)).with_config(config());
+    let client = SyncClient::new(store.clone(), Logging(transport)).with_options(config());
     let listener = |p: &SyncProgress| emit(&Line::progress(p));
 
     if last {

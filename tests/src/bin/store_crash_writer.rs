@@ -152,46 +152,50 @@ impl Writer {
         let title = format!("{}：{}", category, self.fragment("上报"));
         let photos = if self.rng.random_bool(0.5) { vec![self.photo()] } else { vec![] };
         let location = Some(self.location());
-        let id = self.create(&NewRecord::Report(NewReport {
-            scope: GRID.to_string(),
-            category,
-            title,
-            description: "新华小区7号楼楼顶有人搭建彩钢房，约20平方米。".repeat(3),
-            location,
-            photos,
-        }));
+        let id = self.create(&NewRecord::Report {
+            report: NewReport {
+                scope: GRID.to_string(),
+                category,
+                title,
+                description: "新华小区7号楼楼顶有人搭建彩钢房，约20平方米。".repeat(3),
+                location,
+                photos,
+            },
+        });
         self.reports.push(id);
     }
 
     fn create_patrol(&mut self) {
         self.as_user("police-li");
         let gate = Some(self.location());
-        let id = self.create(&NewRecord::PatrolLog(NewPatrol {
-            scope: GRID.to_string(),
-            area: "净月潭景区".to_string(),
-            members: vec![
-                TeamMember {
-                    user: "police-li".into(),
-                    name: "李警官".into(),
-                    kind: MemberKind::Police,
-                },
-                TeamMember {
-                    user: "cadre-wang".into(),
-                    name: "王主任".into(),
-                    kind: MemberKind::VillageCadre,
-                },
-                TeamMember {
-                    user: "vol-zhao".into(),
-                    name: "赵大姐".into(),
-                    kind: MemberKind::VillagerVolunteer,
-                },
-            ],
-            checkpoints: vec![
-                Checkpoint { name: "north gate".into(), location: gate },
-                Checkpoint { name: "lake pier".into(), location: None },
-                Checkpoint { name: "forest trail".into(), location: None },
-            ],
-        }));
+        let id = self.create(&NewRecord::PatrolLog {
+            patrol_log: NewPatrol {
+                scope: GRID.to_string(),
+                area: "净月潭景区".to_string(),
+                members: vec![
+                    TeamMember {
+                        user: "police-li".into(),
+                        name: "李警官".into(),
+                        kind: MemberKind::Police,
+                    },
+                    TeamMember {
+                        user: "cadre-wang".into(),
+                        name: "王主任".into(),
+                        kind: MemberKind::VillageCadre,
+                    },
+                    TeamMember {
+                        user: "vol-zhao".into(),
+                        name: "赵大姐".into(),
+                        kind: MemberKind::VillagerVolunteer,
+                    },
+                ],
+                checkpoints: vec![
+                    Checkpoint { name: "north gate".into(), location: gate },
+                    Checkpoint { name: "lake pier".into(), location: None },
+                    Checkpoint { name: "forest trail".into(), location: None },
+                ],
+            },
+        });
         self.patrols.push(id);
     }
 
@@ -199,18 +203,22 @@ impl Writer {
         self.as_user("med-chen");
         let categories = CaseCategory::ALL;
         let category = categories[self.rng.random_range(0..categories.len())];
-        let id = self.create(&NewRecord::MediationCase(NewCase {
-            scope: GRID.to_string(),
-            category,
-            place: "景区游客中心".to_string(),
-            parties: vec![
-                Party { name: "张三".into(), role: "tourist".into(), contact: "138".into() },
-                Party {
-                    name: "李四".into(), role: "boat operator".into(), contact: String::new()
-                },
-            ],
-            mediators: vec!["med-chen".into(), "med-liu".into()],
-        }));
+        let id = self.create(&NewRecord::MediationCase {
+            mediation_case: NewCase {
+                scope: GRID.to_string(),
+                category,
+                place: "景区游客中心".to_string(),
+                parties: vec![
+                    Party { name: "张三".into(), role: "tourist".into(), contact: "138".into() },
+                    Party {
+                        name: "李四".into(),
+                        role: "boat operator".into(),
+                        contact: String::new(),
+                    },
+                ],
+                mediators: vec!["med-chen".into(), "med-liu".into()],
+            },
+        });
         self.cases.push(id);
     }
 
@@ -223,8 +231,10 @@ impl Writer {
                 continue;
             };
             match self.get(id) {
-                Record::PatrolLog(p) if p.status == PatrolStatus::Active => return (id, p),
-                Record::PatrolLog(_) => self.patrols.retain(|&p| p != id),
+                Record::PatrolLog { patrol_log: p } if p.status == PatrolStatus::Active => {
+                    return (id, p);
+                }
+                Record::PatrolLog { .. } => self.patrols.retain(|&p| p != id),
                 other => panic!("{id} is not a patrol log: {other:?}"),
             }
         }
@@ -279,7 +289,7 @@ impl Writer {
     fn report_step(&mut self) {
         let reports = self.reports.clone();
         let Some(id) = self.pick(&reports) else { return self.create_report() };
-        let Record::Report(report) = self.get(id) else { panic!("{id} is not a report") };
+        let Record::Report { report } = self.get(id) else { panic!("{id} is not a report") };
         let note = self.fragment("处置");
         let n = note.clone();
         let (user, cmd) = match report.status {
@@ -293,7 +303,9 @@ impl Writer {
                 "dispatcher-1",
                 Command::DispatchReport {
                     assignee: "officer-7".into(),
-                    deadline: fieldsync_core::time::now_ms() + 86_400_000,
+                    deadline: fieldsync_core::time::Timestamp::from_millis(
+                        fieldsync_core::time::now_ms() + 86_400_000,
+                    ),
                     note: n,
                 },
             ),
@@ -316,7 +328,7 @@ impl Writer {
 
     fn case(&self, id: DocId) -> MediationCase {
         match self.get(id) {
-            Record::MediationCase(c) => c,
+            Record::MediationCase { mediation_case: c } => c,
             other => panic!("{id} is not a case: {other:?}"),
         }
     }
@@ -373,7 +385,7 @@ impl Writer {
             id,
             &Command::EditNotes {
                 session: key.clone(),
-                pos: pos as u64,
+                pos: chars[..pos].iter().map(|c| c.len_utf16() as i64).sum(),
                 delete: 0,
                 insert: fragment.clone(),
             },

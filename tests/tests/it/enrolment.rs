@@ -19,14 +19,16 @@ fn admin() -> Profile {
 }
 
 fn report(scope: &str) -> NewRecord {
-    NewRecord::Report(NewReport {
-        scope: scope.into(),
-        category: ReportCategory::IllegalConstruction,
-        title: "楼顶违建 rooftop shed".into(),
-        description: "6号楼顶新搭彩钢房".into(),
-        location: None,
-        photos: vec![],
-    })
+    NewRecord::Report {
+        report: NewReport {
+            scope: scope.into(),
+            category: ReportCategory::IllegalConstruction,
+            title: "楼顶违建 rooftop shed".into(),
+            description: "6号楼顶新搭彩钢房".into(),
+            location: None,
+            photos: vec![],
+        },
+    }
 }
 
 async fn server(dir: &std::path::Path) -> RunningServer {
@@ -114,7 +116,7 @@ async fn a_refused_document_is_marked_kept_and_not_pushed_again() {
     let r = &status.rejected[0];
     assert_eq!((r.id, r.code.as_str()), (refused, "forbidden"));
     assert!(r.message.contains("create.scope"), "{}", r.message);
-    assert!(r.at > 0);
+    assert!(r.at.as_millis() > 0);
     assert!(store.get(refused).is_ok(), "the refused report stays on the phone");
     let on_server = server.server().storage().doc_ids().await.unwrap();
     assert_eq!(on_server, vec![kept]);

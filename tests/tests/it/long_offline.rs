@@ -66,9 +66,15 @@ impl Target {
 /// Every text a record holds that edits append: comments, entries, notes.
 fn texts(record: &Record) -> String {
     match record {
-        Record::Report(r) => r.comments.iter().map(|c| format!("[{}]", c.text)).collect(),
-        Record::PatrolLog(p) => p.entries.iter().map(|e| format!("[{}]", e.text)).collect(),
-        Record::MediationCase(c) => c.sessions.iter().map(|s| s.notes.clone()).collect(),
+        Record::Report { report: r } => {
+            r.comments.iter().map(|c| format!("[{}]", c.text)).collect()
+        }
+        Record::PatrolLog { patrol_log: p } => {
+            p.entries.iter().map(|e| format!("[{}]", e.text)).collect()
+        }
+        Record::MediationCase { mediation_case: c } => {
+            c.sessions.iter().map(|s| s.notes.clone()).collect()
+        }
     }
 }
 
@@ -80,45 +86,51 @@ fn create_documents(store: &Store) -> Vec<Target> {
     let mut targets = Vec::new();
     for i in 0..REPORTS {
         let id = store
-            .create(&NewRecord::Report(NewReport {
-                scope: GRID.into(),
-                category: ReportCategory::IllegalConstruction,
-                title: format!("Roof-top extension #{i}"),
-                description: "A room built on the roof without a permit.".into(),
-                location: None,
-                photos: vec![],
-            }))
+            .create(&NewRecord::Report {
+                report: NewReport {
+                    scope: GRID.into(),
+                    category: ReportCategory::IllegalConstruction,
+                    title: format!("Roof-top extension #{i}"),
+                    description: "A room built on the roof without a permit.".into(),
+                    location: None,
+                    photos: vec![],
+                },
+            })
             .unwrap();
         targets.push(Target::Report(id));
     }
     for i in 0..PATROLS {
         let id = store
-            .create(&NewRecord::PatrolLog(NewPatrol {
-                scope: GRID.into(),
-                area: format!("Scenic trail {i}"),
-                members: vec![TeamMember {
-                    user: "patrol-zhao".into(),
-                    name: "Zhao".into(),
-                    kind: MemberKind::Police,
-                }],
-                checkpoints: vec![],
-            }))
+            .create(&NewRecord::PatrolLog {
+                patrol_log: NewPatrol {
+                    scope: GRID.into(),
+                    area: format!("Scenic trail {i}"),
+                    members: vec![TeamMember {
+                        user: "patrol-zhao".into(),
+                        name: "Zhao".into(),
+                        kind: MemberKind::Police,
+                    }],
+                    checkpoints: vec![],
+                },
+            })
             .unwrap();
         targets.push(Target::Patrol(id));
     }
     for i in 0..CASES {
         let id = store
-            .create(&NewRecord::MediationCase(NewCase {
-                scope: GRID.into(),
-                category: CaseCategory::Neighbour,
-                place: format!("Mediation room {i}"),
-                parties: vec![Party {
-                    name: "张三".into(),
-                    role: String::new(),
-                    contact: String::new(),
-                }],
-                mediators: vec![],
-            }))
+            .create(&NewRecord::MediationCase {
+                mediation_case: NewCase {
+                    scope: GRID.into(),
+                    category: CaseCategory::Neighbour,
+                    place: format!("Mediation room {i}"),
+                    parties: vec![Party {
+                        name: "张三".into(),
+                        role: String::new(),
+                        contact: String::new(),
+                    }],
+                    mediators: vec![],
+                },
+            })
             .unwrap();
         let applied = store
             .execute(id, &Command::AddSession { attendees: vec![], notes: "notes:".into() })
@@ -168,7 +180,7 @@ async fn ten_thousand_offline_edits_merge_with_concurrent_online_work() {
             desk_b.sync().await;
         }
     }
-    assert_eq!(away.store.sync_status().unwrap().pending_docs, targets.len() as u64);
+    assert_eq!(away.store.sync_status().unwrap().pending_docs, targets.len() as i64);
 
     // Back in signal: one sync.
     let (requests_before, bytes_before) = counts.snapshot();
@@ -190,7 +202,7 @@ async fn ten_thousand_offline_edits_merge_with_concurrent_online_work() {
     );
     assert_eq!(away.store.sync_status().unwrap().pending_docs, 0);
     assert_eq!(summary.docs_rejected + summary.docs_failed, 0);
-    assert_eq!(summary.docs_pulled, SHARED as u64, "the desks' edits came back");
+    assert_eq!(summary.docs_pulled, SHARED as i64, "the desks' edits came back");
 
     desk_a.sync().await;
     desk_b.sync().await;

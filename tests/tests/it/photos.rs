@@ -21,7 +21,7 @@ use fieldsync_core::protocol::ContentRange;
 use fieldsync_core::protocol::limits::CHUNK_BYTES;
 use fieldsync_core::store::{PhotoSource, PhotoState, PhotoVariant, sha256_hex};
 use fieldsync_core::sync::{
-    BlobHead, BlobSink, BlobTransport, HttpTransport, PhotoProgress, PhotoTransfer, SyncConfig,
+    BlobHead, BlobSink, BlobTransport, HttpTransport, PhotoProgress, PhotoTransfer, SyncOptions,
     Transport, TransportError, UploadSummary,
 };
 use fieldsync_core::{CoreError, DocId};
@@ -43,14 +43,16 @@ fn jpeg(width: u32, height: u32, seed: u64) -> Vec<u8> {
 }
 
 fn report(title: &str) -> NewRecord {
-    NewRecord::Report(NewReport {
-        scope: GRID.into(),
-        category: ReportCategory::IllegalConstruction,
-        title: title.into(),
-        description: "A second floor built on the garage roof without a permit.".into(),
-        location: None,
-        photos: vec![],
-    })
+    NewRecord::Report {
+        report: NewReport {
+            scope: GRID.into(),
+            category: ReportCategory::IllegalConstruction,
+            title: title.into(),
+            description: "A second floor built on the garage roof without a permit.".into(),
+            location: None,
+            photos: vec![],
+        },
+    }
 }
 
 async fn start(dir: &std::path::Path, tune: impl FnOnce(&mut ServerConfig)) -> RunningServer {
@@ -62,7 +64,8 @@ async fn start(dir: &std::path::Path, tune: impl FnOnce(&mut ServerConfig)) -> R
 
 /// A phone talking to the server directly.
 fn phone(dir: &std::path::Path, server: &RunningServer, name: &str) -> Phone<HttpTransport> {
-    let config = SyncConfig { backoff: Duration::from_millis(50), ..SyncConfig::default() };
+    let config =
+        SyncOptions { backoff: Duration::from_millis(50).into(), ..SyncOptions::default() };
     Phone::with_config(dir, name, enrol_http(server, name), config)
 }
 
@@ -107,13 +110,14 @@ async fn a_5_mb_photo_crosses_a_dropping_link_resumes_and_never_holds_up_records
         let enrolled = enrol_http(&server, name);
         let token = enrolled.token.clone();
         let device = enrolled.map(|_| HttpTransport::new(&link.url()).unwrap().with_token(token));
-        let config = SyncConfig { backoff: Duration::from_millis(100), ..SyncConfig::default() };
+        let config =
+            SyncOptions { backoff: Duration::from_millis(100).into(), ..SyncOptions::default() };
         Arc::new(Phone::with_config(dir.path(), name, device, config))
     };
     let a = through_link("grid-leader-wu");
 
     let photo = jpeg(1760, 1320, seed);
-    let size = photo.len() as u64;
+    let size = photo.len() as i64;
     assert!(size >= 5_000_000, "a 5 MB photo, not {size} bytes");
     let id = a.store.create(&report("Illegal extension, 3 Xinhua Road")).unwrap();
     let r = a
@@ -191,7 +195,7 @@ async fn a_5_mb_photo_crosses_a_dropping_link_resumes_and_never_holds_up_records
         sum.bytes_up - size,
         sum.requests,
         sum.retries,
-        link_up.saturating_sub(size),
+        link_up.saturating_sub(size as u64),
         (records_done - records_started).as_secs_f64(),
         (photo_done - records_done).as_secs_f64()
     );
@@ -200,11 +204,11 @@ async fn a_5_mb_photo_crosses_a_dropping_link_resumes_and_never_holds_up_records
     // would send again everything the server held at each cut).
     assert!(sum.bytes_up >= size);
     assert!(
-        sum.bytes_up - size <= cuts * CHUNK_BYTES as u64,
+        sum.bytes_up - size <= cuts as i64 * CHUNK_BYTES as i64,
         "{} B sent for {size} B through {cuts} cuts (seed {seed})",
         sum.bytes_up
     );
-    assert!(link_up <= size + cuts * CHUNK_BYTES as u64 + 512 * 1024, "{link_up} B up");
+    assert!(link_up <= size as u64 + cuts * CHUNK_BYTES as u64 + 512 * 1024, "{link_up} B up");
     let ups = seen.of(PhotoTransfer::Upload);
     assert!(ups.windows(2).all(|w| w[0].done <= w[1].done), "progress never goes back");
     assert_eq!(ups.last().map(|p| (p.done, p.total)), Some((size, size)));
@@ -244,7 +248,7 @@ async fn a_5_mb_photo_crosses_a_dropping_link_resumes_and_never_holds_up_records
     let interruptions = (after.cuts - before.cuts) + (after.truncations - before.truncations);
     println!("download of {size} B: link {link_down} B down through {interruptions} interruptions");
     // Every byte that arrived was kept: a resumed download costs headers, not bytes again.
-    assert!(link_down <= size + 64 * 1024, "{link_down} B down for {size} B");
+    assert!(link_down <= size as u64 + 64 * 1024, "{link_down} B down for {size} B");
 }
 
 /// Syncs until a sync completes (the link drops; a phone's background job would try again).
@@ -300,7 +304,7 @@ async fn uploads_wait_for_their_record_deduplicate_and_small_photos_follow_a_syn
     a.sync().await;
     let sum = a.client.upload_photos(None).await.unwrap();
     assert_eq!((sum.uploaded, sum.waiting, sum.refused), (3, 0, 0), "{sum:?}");
-    assert_eq!(sum.bytes_up, (small.len() + large.len() + not_an_image.len()) as u64);
+    assert_eq!(sum.bytes_up, (small.len() + large.len() + not_an_image.len()) as i64);
     assert!(a.store.photos_pending().unwrap().is_empty());
     let again = a.client.upload_photos(None).await.unwrap();
     assert_eq!((again.uploaded, again.requests), (0, 0), "an empty queue asks nothing");
@@ -309,7 +313,7 @@ async fn uploads_wait_for_their_record_deduplicate_and_small_photos_follow_a_syn
     // request.
     b.sync().await;
     let auto = b.client.download_small_photos(None).await.unwrap();
-    let small_bytes = (small.len() + not_an_image.len()) as u64;
+    let small_bytes = (small.len() + not_an_image.len()) as i64;
     assert_eq!((auto.downloaded, auto.missing, auto.bytes_down), (2, 0, small_bytes));
     assert_eq!(std::fs::read(b.store.photo_file(&rs.hash).unwrap().unwrap()).unwrap(), small);
     assert_eq!(b.store.photo_file(&rl.hash).unwrap(), None);
@@ -515,7 +519,8 @@ fn faulty(
     let faults = Arc::new(Faults::default());
     let f = faults.clone();
     let device = enrol_http(server, name).map(|inner| Faulty { inner, faults: f });
-    let config = SyncConfig { backoff: Duration::from_millis(50), ..SyncConfig::default() };
+    let config =
+        SyncOptions { backoff: Duration::from_millis(50).into(), ..SyncOptions::default() };
     (Phone::with_config(dir, name, device, config), faults)
 }
 
@@ -538,7 +543,7 @@ async fn damaged_bytes_never_become_a_photo_and_a_cut_download_resumes() {
     a_faults.corrupt_puts.store(1, Ordering::SeqCst);
     let sum = a.client.upload_photos(None).await.unwrap();
     assert_eq!((sum.uploaded, sum.refused), (1, 0), "{sum:?}");
-    assert_eq!(sum.bytes_up, 2 * photo.len() as u64, "sent twice, whole");
+    assert_eq!(sum.bytes_up, 2 * photo.len() as i64, "sent twice, whole");
 
     // Damaged every time: refused as hash_mismatch, kept on the phone.
     let q = a
@@ -608,22 +613,24 @@ async fn a_photo_reaches_a_records_readers_only_from_a_phone_that_holds_it() {
 
     let case = mediator
         .store
-        .create(&NewRecord::MediationCase(NewCase {
-            scope: GRID.into(),
-            category: CaseCategory::Neighbour,
-            place: "Building 7, ground floor".into(),
-            parties: vec![Party {
-                name: "Ma".into(),
-                role: "owner".into(),
-                contact: String::new(),
-            }],
-            mediators: vec!["mediator-chen".into()],
-        }))
+        .create(&NewRecord::MediationCase {
+            mediation_case: NewCase {
+                scope: GRID.into(),
+                category: CaseCategory::Neighbour,
+                place: "Building 7, ground floor".into(),
+                parties: vec![Party {
+                    name: "Ma".into(),
+                    role: "owner".into(),
+                    contact: String::new(),
+                }],
+                mediators: vec!["mediator-chen".into()],
+            },
+        })
         .unwrap();
     let p = mediator.store.add_photo(case, &source, "image/jpeg", None).unwrap();
     mediator.sync().await;
     let up = mediator.client.upload_photos(None).await.unwrap();
-    assert_eq!((up.uploaded, up.deduplicated, up.bytes_up), (1, 0, picture.len() as u64));
+    assert_eq!((up.uploaded, up.deduplicated, up.bytes_up), (1, 0, picture.len() as i64));
 
     // The resident's report, with the same picture: proven, not sent.
     let report_id = resident.store.create(&report("Water leaking from building 7")).unwrap();
@@ -639,7 +646,7 @@ async fn a_photo_reaches_a_records_readers_only_from_a_phone_that_holds_it() {
     // A resident of another grid names the photo in a report of its own, from its hash and
     // size alone (a forged client: core's store takes the reference in a new record).
     let mut forged = report("Not my photo");
-    if let NewRecord::Report(r) = &mut forged {
+    if let NewRecord::Report { report: r } = &mut forged {
         r.scope = OTHER_GRID.into();
         r.photos = vec![p.clone()];
     }
@@ -678,6 +685,6 @@ async fn without_challenges_a_photo_the_server_holds_is_uploaded_and_verified() 
     b.sync().await;
     let sum = b.client.upload_photos(None).await.unwrap();
     assert_eq!((sum.uploaded, sum.deduplicated), (1, 0), "{sum:?}");
-    assert_eq!(sum.bytes_up, picture.len() as u64, "sent whole, as before challenges");
+    assert_eq!(sum.bytes_up, picture.len() as i64, "sent whole, as before challenges");
     assert_eq!(b.store.photo(&p.hash).unwrap().unwrap().state, PhotoState::Uploaded);
 }

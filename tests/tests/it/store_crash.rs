@@ -205,7 +205,7 @@ fn check_record(
         problems.push(format!("{id}: reported as a {kind}, stored as a {}", record.header().kind));
     }
     match record {
-        Record::Report(r) => {
+        Record::Report { report: r } => {
             unique(problems, id, "comment", r.comments.iter().map(|c| &c.id));
             for (key, text) in &exp.comments {
                 match r.comments.iter().find(|c| &c.id == key) {
@@ -217,7 +217,7 @@ fn check_record(
             check_events(problems, id, &r.timeline, exp);
             (r.status.to_string(), None)
         }
-        Record::PatrolLog(p) => {
+        Record::PatrolLog { patrol_log: p } => {
             unique(problems, id, "entry", p.entries.iter().map(|e| &e.id));
             for (key, text) in &exp.entries {
                 match p.entries.iter().find(|e| &e.id == key) {
@@ -230,7 +230,7 @@ fn check_record(
             check_events(problems, id, &p.timeline, exp);
             (p.status.to_string(), Some(p.entries.len() as u64))
         }
-        Record::MediationCase(c) => {
+        Record::MediationCase { mediation_case: c } => {
             unique(problems, id, "session", c.sessions.iter().map(|s| &s.id));
             unique(problems, id, "follow-up", c.follow_ups.iter().map(|f| &f.id));
             for (key, fragments) in &exp.sessions {
@@ -272,7 +272,7 @@ fn projections(store: &Store) -> HashMap<DocId, (Kind, String, Option<u64>)> {
     loop {
         let p = store.query_reports(&ReportFilter::default(), &page).expect("query reports");
         for r in p.items {
-            out.insert(r.id, (Kind::Report, r.status, None));
+            out.insert(r.id, (Kind::Report, r.status.to_string(), None));
         }
         match p.next {
             Some(next) => page.after = Some(next),
@@ -283,7 +283,10 @@ fn projections(store: &Store) -> HashMap<DocId, (Kind, String, Option<u64>)> {
     loop {
         let p = store.query_patrols(&PatrolFilter::default(), &page).expect("query patrols");
         for r in p.items {
-            out.insert(r.id, (Kind::PatrolLog, r.status, Some(r.entries)));
+            out.insert(
+                r.id,
+                (Kind::PatrolLog, r.status.to_string(), Some(r.entries.unsigned_abs())),
+            );
         }
         match p.next {
             Some(next) => page.after = Some(next),
@@ -294,7 +297,7 @@ fn projections(store: &Store) -> HashMap<DocId, (Kind, String, Option<u64>)> {
     loop {
         let p = store.query_cases(&CaseFilter::default(), &page).expect("query cases");
         for r in p.items {
-            out.insert(r.id, (Kind::MediationCase, r.status, None));
+            out.insert(r.id, (Kind::MediationCase, r.status.to_string(), None));
         }
         match p.next {
             Some(next) => page.after = Some(next),
@@ -415,17 +418,19 @@ fn the_check_finds_lost_and_doubled_writes() {
     let store = Store::open(&path).expect("open");
     store.set_user("med-chen").expect("user");
     let case = store
-        .create(&NewRecord::MediationCase(NewCase {
-            scope: "jl/changchun/chaoyang/yongchang/xinhua/grid-07".into(),
-            category: CaseCategory::Neighbour,
-            place: "新华社区调解室".into(),
-            parties: vec![Party {
-                name: "张三".into(),
-                role: String::new(),
-                contact: String::new(),
-            }],
-            mediators: vec!["med-chen".into()],
-        }))
+        .create(&NewRecord::MediationCase {
+            mediation_case: NewCase {
+                scope: "jl/changchun/chaoyang/yongchang/xinhua/grid-07".into(),
+                category: CaseCategory::Neighbour,
+                place: "新华社区调解室".into(),
+                parties: vec![Party {
+                    name: "张三".into(),
+                    role: String::new(),
+                    contact: String::new(),
+                }],
+                mediators: vec!["med-chen".into()],
+            },
+        })
         .expect("create");
     let session = store
         .execute(case, &Command::AddSession { attendees: vec![], notes: "「一」".into() })

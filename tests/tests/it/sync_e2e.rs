@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use fieldsync_core::model::*;
-use fieldsync_core::sync::{HttpTransport, SyncConfig, Transport, TransportError};
+use fieldsync_core::sync::{HttpTransport, SyncOptions, Transport, TransportError};
 use fieldsync_core::{DocId, Store};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
 use fieldsync_tests::phone::{Counting, Duplicating, Enrolled, Phone, Replaying, enrol_http};
@@ -26,30 +26,34 @@ fn http(s: &RunningServer, user: &str) -> Enrolled<HttpTransport> {
 }
 
 fn report(title: &str) -> NewRecord {
-    NewRecord::Report(NewReport {
-        scope: GRID.into(),
-        category: ReportCategory::SafetyHazard,
-        title: title.into(),
-        description: "护栏松动 loose railing".into(),
-        location: None,
-        photos: vec![],
-    })
+    NewRecord::Report {
+        report: NewReport {
+            scope: GRID.into(),
+            category: ReportCategory::SafetyHazard,
+            title: title.into(),
+            description: "护栏松动 loose railing".into(),
+            location: None,
+            photos: vec![],
+        },
+    }
 }
 
 fn patrol(members: &[&str]) -> NewRecord {
-    NewRecord::PatrolLog(NewPatrol {
-        scope: GRID.into(),
-        area: "north loop".into(),
-        members: members
-            .iter()
-            .map(|m| TeamMember {
-                user: (*m).into(),
-                name: (*m).into(),
-                kind: MemberKind::VillageCadre,
-            })
-            .collect(),
-        checkpoints: vec![],
-    })
+    NewRecord::PatrolLog {
+        patrol_log: NewPatrol {
+            scope: GRID.into(),
+            area: "north loop".into(),
+            members: members
+                .iter()
+                .map(|m| TeamMember {
+                    user: (*m).into(),
+                    name: (*m).into(),
+                    kind: MemberKind::VillageCadre,
+                })
+                .collect(),
+            checkpoints: vec![],
+        },
+    }
 }
 
 fn entry(text: &str) -> Command {
@@ -106,7 +110,7 @@ async fn three_phones_converge_after_offline_work() {
     for p in &phones {
         assert_eq!(state(&p.store), expected, "{} converged", p.name);
         assert_eq!(p.store.sync_status().unwrap().pending_docs, 0);
-        let Record::PatrolLog(l) = p.store.get(log).unwrap() else { panic!("kind") };
+        let Record::PatrolLog { patrol_log: l } = p.store.get(log).unwrap() else { panic!("kind") };
         assert_eq!(l.entries.len(), 15, "no entry lost on {}", p.name);
         assert!(p.store.get(r).is_ok());
     }
@@ -117,7 +121,7 @@ async fn three_phones_converge_after_offline_work() {
 async fn edits_made_during_a_sync_are_kept_and_go_out_next_time() {
     let dir = tempfile::tempdir().unwrap();
     let s = server(dir.path()).await;
-    let config = SyncConfig { push_docs: 10, push_bytes: 8 * 1024, ..SyncConfig::default() };
+    let config = SyncOptions { push_docs: 10, push_bytes: 8 * 1024, ..SyncOptions::default() };
     let a = Arc::new(Phone::with_config(dir.path(), "grid-1", http(&s, "grid-1"), config));
     let ids: Vec<DocId> =
         (0..120).map(|i| a.store.create(&report(&format!("r{i}"))).unwrap()).collect();
@@ -142,7 +146,7 @@ async fn edits_made_during_a_sync_are_kept_and_go_out_next_time() {
     b.sync().await;
     assert_eq!(state(&b.store), state(&a.store));
     for (id, key) in comments {
-        let Record::Report(r) = b.store.get(id).unwrap() else { panic!("kind") };
+        let Record::Report { report: r } = b.store.get(id).unwrap() else { panic!("kind") };
         assert!(
             r.comments.iter().any(|c| c.id == key),
             "comment made during the sync reached the server"
@@ -168,7 +172,7 @@ async fn a_server_dying_mid_sync_loses_nothing() {
     let a = Phone::new(dir.path(), "disp-1", http(&s, "disp-1"));
     for i in 0..300 {
         let mut r = report(&format!("report {i}"));
-        if let NewRecord::Report(r) = &mut r {
+        if let NewRecord::Report { report: r } = &mut r {
             r.description = "巡查发现 ".repeat(40);
         }
         a.store.create(&r).unwrap();
@@ -177,7 +181,7 @@ async fn a_server_dying_mid_sync_loses_nothing() {
     assert_eq!(pushed.docs_pushed, 300, "{pushed:?}");
 
     // A fresh phone pulls in small pages; the server dies after a few of them.
-    let small = SyncConfig { page_bytes: 16 * 1024, attempts: 2, ..SyncConfig::default() };
+    let small = SyncOptions { page_bytes: 16 * 1024, attempts: 2, ..SyncOptions::default() };
     let device = http(&s, "disp-2");
     let token = device.token.clone();
     let swap = Arc::new(Swappable(std::sync::Mutex::new(device.transport.clone())));
@@ -186,7 +190,7 @@ async fn a_server_dying_mid_sync_loses_nothing() {
     let b = Phone::with_config(dir.path(), "disp-2", device.map(|_| counting), small);
     let (pages_tx, mut pages_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
     let listener = move |p: &fieldsync_core::sync::SyncProgress| {
-        let _ = pages_tx.send(p.pages_done);
+        let _ = pages_tx.send(p.pages_done.unsigned_abs());
     };
     let b_ref = &b;
     let sync = async move {
@@ -257,7 +261,7 @@ async fn duplicated_and_replayed_rounds_are_harmless() {
     fresh.sync().await;
     assert_eq!(state(&a.store), state(&b.store));
     assert_eq!(state(&fresh.store), state(&a.store));
-    let Record::PatrolLog(l) = fresh.store.get(log).unwrap() else { panic!("kind") };
+    let Record::PatrolLog { patrol_log: l } = fresh.store.get(log).unwrap() else { panic!("kind") };
     assert_eq!(l.entries.len(), 24, "every entry once: nothing lost, nothing doubled");
     let ids: BTreeSet<_> = l.entries.iter().map(|e| e.id.clone()).collect();
     assert_eq!(ids.len(), 24);

@@ -12,7 +12,7 @@ use automerge::ChangeHash;
 use fieldsync_core::changes::parse_changes;
 use fieldsync_core::model::*;
 use fieldsync_core::protocol::{self, PushOutcome, SyncRequest, SyncResponse};
-use fieldsync_core::sync::{HttpTransport, SyncConfig, SyncProgress, Transport, TransportError};
+use fieldsync_core::sync::{HttpTransport, SyncOptions, SyncProgress, Transport, TransportError};
 use fieldsync_core::{CoreError, DocId};
 use fieldsync_server::{Server, ServerConfig};
 use fieldsync_tests::link::{LinkEmulator, LinkProfile};
@@ -89,14 +89,16 @@ impl<T: Transport> Transport for Recording<T> {
 }
 
 fn report(i: usize) -> NewRecord {
-    NewRecord::Report(NewReport {
-        scope: GRID.into(),
-        category: ReportCategory::SafetyHazard,
-        title: format!("Loose railing #{i}"),
-        description: format!("Railing post {i} on the north lake trail moves by hand."),
-        location: None,
-        photos: vec![],
-    })
+    NewRecord::Report {
+        report: NewReport {
+            scope: GRID.into(),
+            category: ReportCategory::SafetyHazard,
+            title: format!("Loose railing #{i}"),
+            description: format!("Railing post {i} on the north lake trail moves by hand."),
+            location: None,
+            photos: vec![],
+        },
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +119,7 @@ async fn a_days_work_crosses_a_2g_link_that_keeps_dropping() {
         inner: HttpTransport::new(&link.url()).unwrap().with_token(token),
         ledger: ledger.clone(),
     });
-    let phone = Phone::with_config(dir.path(), "police-li", device, SyncConfig::default());
+    let phone = Phone::with_config(dir.path(), "police-li", device, SyncOptions::default());
 
     // A day offline: 500 reports and a patrol with 40 entries.
     let mut reports = Vec::new();
@@ -126,16 +128,18 @@ async fn a_days_work_crosses_a_2g_link_that_keeps_dropping() {
     }
     let patrol = phone
         .store
-        .create(&NewRecord::PatrolLog(NewPatrol {
-            scope: GRID.into(),
-            area: "North lake trail".into(),
-            members: vec![TeamMember {
-                user: "police-li".into(),
-                name: "Li".into(),
-                kind: MemberKind::Police,
-            }],
-            checkpoints: vec![],
-        }))
+        .create(&NewRecord::PatrolLog {
+            patrol_log: NewPatrol {
+                scope: GRID.into(),
+                area: "North lake trail".into(),
+                members: vec![TeamMember {
+                    user: "police-li".into(),
+                    name: "Li".into(),
+                    kind: MemberKind::Police,
+                }],
+                checkpoints: vec![],
+            },
+        })
         .unwrap();
     for i in 0..40 {
         let entry = NewEntry {
@@ -154,7 +158,7 @@ async fn a_days_work_crosses_a_2g_link_that_keeps_dropping() {
     let (c, d) = (calls.clone(), last_done.clone());
     let listener = move |p: &SyncProgress| {
         c.fetch_add(1, Ordering::SeqCst);
-        d.store(p.docs_done, Ordering::SeqCst);
+        d.store(p.docs_done.unsigned_abs(), Ordering::SeqCst);
     };
     let mut attempts = 0;
     let mut progressed_attempts = 0;
@@ -221,7 +225,7 @@ async fn a_days_work_crosses_a_2g_link_that_keeps_dropping() {
     reader.sync().await;
     assert_eq!(reader.store.doc_ids().unwrap().len(), 501);
     match reader.store.get(patrol).unwrap() {
-        Record::PatrolLog(p) => assert_eq!(p.entries.len(), 40),
+        Record::PatrolLog { patrol_log: p } => assert_eq!(p.entries.len(), 40),
         other => panic!("{other:?}"),
     }
     for id in reports.iter().step_by(50) {

@@ -13,56 +13,68 @@ pub fn store(dir: &tempfile::TempDir, name: &str, user: &str) -> Store {
 }
 
 pub fn new_report(title: &str) -> NewRecord {
-    NewRecord::Report(NewReport {
-        scope: GRID.to_string(),
-        category: ReportCategory::IllegalConstruction,
-        title: title.to_string(),
-        description: "屋顶违章搭建，约20平方米".to_string(),
-        location: Some(Location {
-            lat: 43.88,
-            lon: 125.32,
-            accuracy: 8.0,
-            address: "新华小区7号楼".to_string(),
-        }),
-        photos: vec![],
-    })
+    NewRecord::Report {
+        report: NewReport {
+            scope: GRID.to_string(),
+            category: ReportCategory::IllegalConstruction,
+            title: title.to_string(),
+            description: "屋顶违章搭建，约20平方米".to_string(),
+            location: Some(Location {
+                lat: 43.88,
+                lon: 125.32,
+                accuracy: 8.0,
+                address: "新华小区7号楼".to_string(),
+            }),
+            photos: vec![],
+        },
+    }
 }
 
 pub fn new_patrol() -> NewRecord {
-    NewRecord::PatrolLog(NewPatrol {
-        scope: GRID.to_string(),
-        area: "净月潭景区".to_string(),
-        members: vec![
-            TeamMember { user: "police-li".into(), name: "Li".into(), kind: MemberKind::Police },
-            TeamMember {
-                user: "cadre-wang".into(),
-                name: "Wang".into(),
-                kind: MemberKind::VillageCadre,
-            },
-            TeamMember {
-                user: "vol-zhao".into(),
-                name: "Zhao".into(),
-                kind: MemberKind::VillagerVolunteer,
-            },
-        ],
-        checkpoints: vec![
-            Checkpoint { name: "north gate".into(), location: None },
-            Checkpoint { name: "lake pier".into(), location: None },
-        ],
-    })
+    NewRecord::PatrolLog {
+        patrol_log: NewPatrol {
+            scope: GRID.to_string(),
+            area: "净月潭景区".to_string(),
+            members: vec![
+                TeamMember {
+                    user: "police-li".into(),
+                    name: "Li".into(),
+                    kind: MemberKind::Police,
+                },
+                TeamMember {
+                    user: "cadre-wang".into(),
+                    name: "Wang".into(),
+                    kind: MemberKind::VillageCadre,
+                },
+                TeamMember {
+                    user: "vol-zhao".into(),
+                    name: "Zhao".into(),
+                    kind: MemberKind::VillagerVolunteer,
+                },
+            ],
+            checkpoints: vec![
+                Checkpoint { name: "north gate".into(), location: None },
+                Checkpoint { name: "lake pier".into(), location: None },
+            ],
+        },
+    }
 }
 
 pub fn new_case() -> NewRecord {
-    NewRecord::MediationCase(NewCase {
-        scope: GRID.to_string(),
-        category: CaseCategory::Tourist,
-        place: "景区游客中心".to_string(),
-        parties: vec![
-            Party { name: "张三".into(), role: "tourist".into(), contact: "138".into() },
-            Party { name: "李四".into(), role: "boat operator".into(), contact: String::new() },
-        ],
-        mediators: vec!["med-chen".into(), "med-liu".into()],
-    })
+    NewRecord::MediationCase {
+        mediation_case: NewCase {
+            scope: GRID.to_string(),
+            category: CaseCategory::Tourist,
+            place: "景区游客中心".to_string(),
+            parties: vec![
+                Party { name: "张三".into(), role: "tourist".into(), contact: "138".into() },
+                Party {
+                    name: "李四".into(), role: "boat operator".into(), contact: String::new()
+                },
+            ],
+            mediators: vec!["med-chen".into(), "med-liu".into()],
+        },
+    }
 }
 
 pub fn entry(text: &str) -> Command {

@@ -77,7 +77,7 @@ impl Phone {
             location: None,
             photos: vec![],
         };
-        let id = self.store().create(&NewRecord::Report(report))?;
+        let id = self.store().create(&NewRecord::Report { report })?;
         let source = PhotoSource::File { path: file.display().to_string() };
         let started = Instant::now();
         let photo = self.store().add_photo(id, &source, "image/jpeg", None)?;
@@ -145,12 +145,12 @@ async fn phases(
         added.push(took);
         refs.push(photo);
     }
-    let total: u64 = refs.iter().map(|p| p.size).sum();
+    let total: i64 = refs.iter().map(|p| p.size).sum();
     report.record("blobs.photos", refs.len() as f64, Unit::Count);
     report.record("blobs.photo_mb_mean", total as f64 / refs.len() as f64 / MIB, Unit::Mb);
     report.record("blobs.add_p50_ms", added.median(), Unit::Ms);
     let synced = resident.client.sync_now(None).await?;
-    if synced.docs_pushed != refs.len() as u64 {
+    if synced.docs_pushed != refs.len() as i64 {
         return Err(format!("{} of {} reports pushed", synced.docs_pushed, refs.len()).into());
     }
 
@@ -161,7 +161,7 @@ async fn phases(
     let cpu_before = server.child_cpu()?;
     let up = resident.client.upload_photos(Some(&listener)).await?;
     let cpu = server.child_cpu()?.zip(cpu_before).map(|(after, before)| after - before);
-    if (up.uploaded, up.waiting, up.refused) != (refs.len() as u64, 0, 0) || up.bytes_up != total {
+    if (up.uploaded, up.waiting, up.refused) != (refs.len() as i64, 0, 0) || up.bytes_up != total {
         return Err(format!("upload of {} photos ({total} bytes) ended {up:?}", refs.len()).into());
     }
     report.record(

@@ -69,7 +69,7 @@ async fn upload_through(
     if (up.uploaded, up.waiting, up.refused) != (1, 0, 0) {
         return Err(format!("the upload through the link ended {up:?}").into());
     }
-    Ok((photo.size, up, link.stats()))
+    Ok((photo.size.unsigned_abs(), up, link.stats()))
 }
 
 /// Measures the cost of resuming an upload of a photo of about `size` bytes after one cut, in

@@ -129,9 +129,9 @@ impl Corpus {
     /// The `index`-th record of a fixture, of the kind [`kind_of`] gives.
     pub fn record(&mut self, index: usize) -> NewRecord {
         match kind_of(index) {
-            Kind::Report => NewRecord::Report(self.report(index)),
-            Kind::PatrolLog => NewRecord::PatrolLog(self.patrol()),
-            Kind::MediationCase => NewRecord::MediationCase(self.case()),
+            Kind::Report => NewRecord::Report { report: self.report(index) },
+            Kind::PatrolLog => NewRecord::PatrolLog { patrol_log: self.patrol() },
+            Kind::MediationCase => NewRecord::MediationCase { mediation_case: self.case() },
         }
     }
 
@@ -207,7 +207,7 @@ impl Corpus {
         let days = self.rng.random_range(1..=14);
         Command::DispatchReport {
             assignee: format!("officer-{}", self.rng.random_range(1..=40)),
-            deadline: now_ms() + days * 86_400_000,
+            deadline: fieldsync_core::time::Timestamp::from_millis(now_ms() + days * 86_400_000),
             note: "请按时处理".into(),
         }
     }

@@ -108,14 +108,14 @@ impl Agent {
         let index = self.sim.len() + self.created as usize * 1000;
         let mut report = self.corpus.report(index);
         report.scope = scope;
-        self.create(NewRecord::Report(report))
+        self.create(NewRecord::Report { report })
     }
 
     fn resident(&mut self) -> Result<()> {
         if self.sim.is_empty() || self.chance(1.0 / 3.0) {
             self.new_report(self.member.scope())?;
         }
-        if let Some((id, Record::Report(r))) = self.look(1)?.pop() {
+        if let Some((id, Record::Report { report: r })) = self.look(1)?.pop() {
             let cmd = match r.status {
                 ReportStatus::Resolved => {
                     Command::ConfirmReport { note: "谢谢，已经处理好了".into() }
@@ -131,7 +131,7 @@ impl Agent {
         let mut steps = 0;
         let patrols = self.member.patrols.clone();
         for (id, record) in self.look(LOOK_AT)? {
-            let Record::Report(r) = record else { continue };
+            let Record::Report { report: r } = record else { continue };
             let cmd = match r.status {
                 ReportStatus::Submitted | ReportStatus::Reopened => {
                     Command::AcceptReport { note: String::new() }
@@ -141,7 +141,9 @@ impl Agent {
                     let days = self.corpus.rng().random_range(1..=7);
                     Command::DispatchReport {
                         assignee: patrols[who].0.clone(),
-                        deadline: now_ms() + days * 86_400_000,
+                        deadline: fieldsync_core::time::Timestamp::from_millis(
+                            now_ms() + days * 86_400_000,
+                        ),
                         note: "请按时处理".into(),
                     }
                 }
@@ -163,7 +165,7 @@ impl Agent {
         let mut entries = 0;
         for (id, record) in self.look(usize::MAX)? {
             match record {
-                Record::Report(r) if r.assignee.as_deref() == Some(me.as_str()) => {
+                Record::Report { report: r } if r.assignee.as_deref() == Some(me.as_str()) => {
                     let cmd = match r.status {
                         ReportStatus::Dispatched => {
                             Command::StartWork { note: "已到现场".into() }
@@ -175,7 +177,7 @@ impl Agent {
                     };
                     self.run(id, &cmd)?;
                 }
-                Record::PatrolLog(p) if p.status == PatrolStatus::Active => {
+                Record::PatrolLog { patrol_log: p } if p.status == PatrolStatus::Active => {
                     if p.header.created_by == me {
                         leads_active = Some((id, p.entries.len()));
                     }
@@ -211,7 +213,7 @@ impl Agent {
                         member_kind(self.member.profile.patrol.unwrap_or(PatrolKind::Police));
                     patrol.members.push(TeamMember { user: me.clone(), name: me, kind });
                 }
-                self.create(NewRecord::PatrolLog(patrol))?;
+                self.create(NewRecord::PatrolLog { patrol_log: patrol })?;
             }
             _ => {}
         }
@@ -222,7 +224,7 @@ impl Agent {
         let me = self.member.profile.user.clone();
         let mut has_open = false;
         for (id, record) in self.look(LOOK_AT)? {
-            let Record::MediationCase(c) = record else { continue };
+            let Record::MediationCase { mediation_case: c } = record else { continue };
             let opener = c.header.created_by == me;
             let open = matches!(c.status, CaseStatus::Intake | CaseStatus::Mediating);
             has_open |= opener && open;
@@ -244,7 +246,9 @@ impl Agent {
                 CaseStatus::Intake => continue,
                 _ => {
                     let Some(session) = c.sessions.last() else { continue };
-                    let len = session.notes.chars().count() as u64;
+                    // The corpus writes no character outside the BMP: every UTF-16 position
+                    // is between two characters.
+                    let len = session.notes.encode_utf16().count() as i64;
                     let pos = self.corpus.rng().random_range(0..=len);
                     Command::EditNotes {
                         session: session.id.clone(),
@@ -260,7 +264,7 @@ impl Agent {
             let mut case = self.corpus.case();
             case.scope = self.member.scope();
             case.mediators = std::iter::once(me).chain(self.member.partner.clone()).collect();
-            self.create(NewRecord::MediationCase(case))?;
+            self.create(NewRecord::MediationCase { mediation_case: case })?;
         }
         Ok(())
     }
@@ -269,7 +273,7 @@ impl Agent {
         let mut commented = false;
         let mut awarded = false;
         for (id, record) in self.look(LOOK_AT)? {
-            let Record::Report(r) = record else { continue };
+            let Record::Report { report: r } = record else { continue };
             if !awarded && r.status == ReportStatus::Confirmed && r.points == 0 {
                 let points = self.corpus.rng().random_range(5..=50);
                 self.run(id, &Command::AwardPoints { points, note: String::new() })?;

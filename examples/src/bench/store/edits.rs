@@ -98,9 +98,7 @@ impl Pools {
             )?;
             for r in &page.items {
                 reports.push(r.id);
-                if r.status == ReportStatus::Accepted.as_str()
-                    || r.status == ReportStatus::Reopened.as_str()
-                {
+                if r.status == ReportStatus::Accepted || r.status == ReportStatus::Reopened {
                     dispatchable.push(r.id);
                 }
             }
@@ -147,7 +145,7 @@ struct Planner<'a> {
     corpus: &'a mut Corpus,
     used: HashSet<DocId>,
     /// Session key and current length (in characters) of the notes of each case planned so far.
-    notes: HashMap<DocId, (String, u64)>,
+    notes: HashMap<DocId, (String, i64)>,
 }
 
 impl Planner<'_> {
@@ -173,7 +171,7 @@ impl Planner<'_> {
                 let pos = self.corpus.rng().random_range(0..=len);
                 let delete = if pos < len && self.corpus.rng().random_bool(0.3) { 1 } else { 0 };
                 let insert = self.corpus.notes_insert();
-                let new_len = len - delete + insert.chars().count() as u64;
+                let new_len = len - delete + insert.encode_utf16().count() as i64;
                 self.notes.insert(id, (session.clone(), new_len));
                 Command::EditNotes { session, pos, delete, insert }
             }
@@ -181,12 +179,13 @@ impl Planner<'_> {
     }
 }
 
-/// The key and length of the first session of a case.
-fn session_of(store: &Store, id: DocId) -> Result<(String, u64)> {
+/// The key and length (in UTF-16 code units, `EditNotes`'s unit) of the first session of a
+/// case.
+fn session_of(store: &Store, id: DocId) -> Result<(String, i64)> {
     match store.get(id)? {
-        Record::MediationCase(c) => {
+        Record::MediationCase { mediation_case: c } => {
             let s = c.sessions.first().ok_or_else(|| format!("case {id} has no session"))?;
-            Ok((s.id.clone(), s.notes.chars().count() as u64))
+            Ok((s.id.clone(), s.notes.encode_utf16().count() as i64))
         }
         other => Err(format!("{id} is a {}, not a case", other.header().kind).into()),
     }

@@ -36,7 +36,7 @@ pub(super) fn measure(
 ) -> Result<()> {
     let mut largest = size(db, "-wal");
     for k in 0..BACK_TO_BACK {
-        store.create(&NewRecord::Report(corpus.report(docs + 1_000_000 + k)))?;
+        store.create(&NewRecord::Report { report: corpus.report(docs + 1_000_000 + k) })?;
         largest = largest.max(size(db, "-wal"));
     }
     let files = size(db, "") + size(db, "-wal") + size(db, "-shm");

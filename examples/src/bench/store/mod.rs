@@ -30,13 +30,13 @@ const CREATES: usize = 1_000;
 /// Queries for `store.query_page_ms`.
 const QUERIES: usize = 200;
 /// Reports per page.
-const PAGE: u32 = 50;
+const PAGE: i32 = 50;
 /// Rounds over the search terms for `store.search_ms`.
 const SEARCH_ROUNDS: usize = 3;
 /// Work order numbers searched for per round.
 const TICKETS: usize = 6;
 /// Hits asked of one search (a screenful).
-const HITS: u32 = 20;
+const HITS: i32 = 20;
 /// Cold records loaded for the diagnostic figures.
 const LOADS: usize = 300;
 
@@ -79,7 +79,7 @@ pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
     measure_open(&db, report)?;
     let store = Store::open(&db)?;
     let stats = store.stats()?;
-    if stats.documents != opts.docs as u64 {
+    if stats.documents != opts.docs as i64 {
         return Err(format!(
             "the fixture {} holds {} records, not {}: rerun with --fresh",
             fixture.display(),
@@ -134,7 +134,7 @@ fn measure_create(
     store.set_user("resident-bench")?;
     let mut samples = Samples::new();
     for k in 0..CREATES {
-        let new = NewRecord::Report(corpus.report(docs + k));
+        let new = NewRecord::Report { report: corpus.report(docs + k) };
         let (id, took) = timed(|| store.create(&new));
         id?;
         samples.push(took);

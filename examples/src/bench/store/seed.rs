@@ -111,9 +111,9 @@ fn seed(path: &Path, docs: usize) -> Result<()> {
         }
         let new = corpus.record(i);
         let steps = match &new {
-            NewRecord::Report(_) => corpus.report_steps(),
-            NewRecord::PatrolLog(p) => corpus.patrol_steps(p),
-            NewRecord::MediationCase(c) => corpus.case_steps(c),
+            NewRecord::Report { .. } => corpus.report_steps(),
+            NewRecord::PatrolLog { patrol_log: p } => corpus.patrol_steps(p),
+            NewRecord::MediationCase { mediation_case: c } => corpus.case_steps(c),
         };
         let id = store.create(&new).map_err(|e| format!("seeding record {i}: {e}"))?;
         for cmd in &steps {

@@ -33,7 +33,7 @@ impl BulkPusher {
         for (report, steps) in records {
             let stamp = Stamp { by: user.to_string(), at: now_ms() };
             let (id, mut doc) =
-                command::create(&NewRecord::Report(report), &stamp, self.actor.clone())?;
+                command::create(&NewRecord::Report { report }, &stamp, self.actor.clone())?;
             for cmd in &steps {
                 command::apply(&mut doc, id, &stamp, cmd)?;
             }

@@ -131,7 +131,7 @@ async fn phases(
         Unit::Ratio,
     );
     report.record("sync.initial_requests", initial.requests as f64, Unit::Count);
-    if stats.documents < opts.docs as u64 {
+    if stats.documents < opts.docs as i64 {
         return Err(format!(
             "the fresh phone holds {} of {} documents",
             stats.documents, opts.docs
@@ -196,13 +196,13 @@ async fn load(
         let transport = server.enrol(&user, actor.to_bytes())?;
         let mut device =
             SimDevice::new(transport, user, actor, position.clone(), opts.page_bytes, Pulled::Skip);
-        device.create(&NewRecord::Report(report))?;
+        device.create(&NewRecord::Report { report })?;
         devices.push(device);
     }
     let (devices, _, _, setup_wall) = rounds(devices, opts.concurrency).await?;
     report.record(
         "server.create_changes_per_s",
-        per_s(opts.devices as u64, setup_wall),
+        per_s(opts.devices as i64, setup_wall),
         Unit::PerSecond,
     );
 
@@ -229,7 +229,7 @@ async fn load(
     {
         return Err(format!("the server accepted {} of {} changes", a - b, opts.devices).into());
     }
-    report.record("server.changes_per_s", per_s(opts.devices as u64, wall), Unit::PerSecond);
+    report.record("server.changes_per_s", per_s(opts.devices as i64, wall), Unit::PerSecond);
     report.record("server.p50_ms", latencies.median(), Unit::Ms);
     report.record("server.p99_ms", latencies.percentile(99.0), Unit::Ms);
     let n = opts.devices.max(1) as f64;
@@ -313,7 +313,7 @@ async fn fill_and_measure(
     while let Some(r) = in_flight.join_next().await {
         r??;
     }
-    report.record("server.fill_docs_per_s", per_s(done as u64, start.elapsed()), Unit::PerSecond);
+    report.record("server.fill_docs_per_s", per_s(done as i64, start.elapsed()), Unit::PerSecond);
     // Let the server settle (the cache keeps its bound; freed pages go back) as after a run.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss = server.metric("process_resident_memory_bytes").await?;
@@ -323,7 +323,7 @@ async fn fill_and_measure(
     Ok(())
 }
 
-fn per_s(n: u64, d: Duration) -> f64 {
+fn per_s(n: i64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
 
@@ -334,7 +334,7 @@ fn seed_reports(path: &Path, docs: usize) -> Result<()> {
     store.set_user(HOTLINE)?;
     let mut corpus = Corpus::new(SEED);
     for i in 0..docs {
-        let new = NewRecord::Report(corpus.report(i));
+        let new = NewRecord::Report { report: corpus.report(i) };
         let id = store.create(&new).map_err(|e| format!("seeding report {i}: {e}"))?;
         for cmd in corpus.report_steps() {
             store

@@ -51,7 +51,7 @@ async fn naming_a_photo_in_a_record_of_ones_own_reads_nothing_and_tells_nothing(
             assert_eq!(got[..2], made_up[..2], "{who}: bytes and thumbnail");
             let s = status(&ts, &device.token, &photo.hash).await.status();
             let u = status(&ts, &device.token, &unknown.hash).await.status();
-            assert_eq!((s.size, s.received, s.complete), (photo.size, 0, false));
+            assert_eq!((s.size, s.received, s.complete), (photo.size.unsigned_abs(), 0, false));
             assert_eq!((u.size, u.received, u.complete), (s.size, s.received, s.complete));
         } else {
             assert_eq!(got, made_up, "{who}: the answers for a missing blob, word for word");
@@ -68,7 +68,7 @@ async fn naming_a_photo_in_a_record_of_ones_own_reads_nothing_and_tells_nothing(
         let c = challenge(&ts, &intruder.token, &p.hash, "").await.challenge();
         assert_eq!(
             (c.size, c.ranges.len()),
-            (p.size, usize::from(fieldsync_server::photos::challenge::RANGES))
+            (p.size.unsigned_abs(), usize::from(fieldsync_server::photos::challenge::RANGES))
         );
         let guess = BlobProof { v: VERSION, nonce: c.nonce, digest: vec![0x5a; 32] };
         let answered = post_proof(&ts, &intruder.token, &p.hash, protocol::encode(&guess)).await;
@@ -77,7 +77,7 @@ async fn naming_a_photo_in_a_record_of_ones_own_reads_nothing_and_tells_nothing(
             &ts,
             &intruder.token,
             &p.hash,
-            &ContentRange::of(0, 1000, p.size).unwrap().to_string(),
+            &ContentRange::of(0, 1000, p.size.unsigned_abs()).unwrap().to_string(),
             vec![0; 1000],
         )
         .await
@@ -85,7 +85,7 @@ async fn naming_a_photo_in_a_record_of_ones_own_reads_nothing_and_tells_nothing(
         seen.push(((s.size, s.received, s.complete), (first.received, first.complete)));
     }
     assert_eq!(seen[0], seen[1], "a photo someone uploaded and one nobody did");
-    assert_eq!(seen[0], ((photo.size, 0, false), (1000, false)));
+    assert_eq!(seen[0], ((photo.size.unsigned_abs(), 0, false), (1000, false)));
     // Still nothing to read, for anyone of them.
     for device in [&intruder, &their_leader, &case_leader] {
         assert_eq!(get(&ts, &device.token, &path, None).await.code(), (404, "not_found".into()));
@@ -117,7 +117,7 @@ async fn a_device_that_holds_a_photo_proves_it_and_its_readers_read_it_with_no_b
     let path = format!("/v1/blobs/{}", pl.hash);
     assert_eq!(get(&ts, &dispatcher.token, &path, None).await.body, large);
     let s = status(&ts, &dispatcher.token, &pl.hash).await.status();
-    assert_eq!((s.size, s.received, s.complete), (pl.size, 0, false));
+    assert_eq!((s.size, s.received, s.complete), (pl.size.unsigned_abs(), 0, false));
     assert!(prove(&ts, &dispatcher.token, &large).await.status().complete);
     // The thumbnails are made after the uploads' answers: ask for them (which waits for them)
     // before listing the files, so that the list does not change under the test.
@@ -131,20 +131,36 @@ async fn a_device_that_holds_a_photo_proves_it_and_its_readers_read_it_with_no_b
     }
 
     for (bytes, p) in [(&large, &pl), (&small, &ps)] {
-        let c = challenge(&ts, &resident.token, &p.hash, &format!("?size={}", p.size)).await;
+        let c =
+            challenge(&ts, &resident.token, &p.hash, &format!("?size={}", p.size.unsigned_abs()))
+                .await;
         let c = c.challenge();
-        assert_eq!((c.v, c.hash.as_str(), c.size), (VERSION, p.hash.as_str(), p.size));
-        assert_eq!(c.check(&p.hash, p.size), Ok(()), "a challenge a phone answers");
-        if p.size <= fieldsync_server::photos::challenge::WHOLE_BYTES {
-            assert_eq!(c.ranges, vec![[0, p.size - 1]], "a small photo is asked whole");
+        assert_eq!(
+            (c.v, c.hash.as_str(), c.size),
+            (VERSION, p.hash.as_str(), p.size.unsigned_abs())
+        );
+        assert_eq!(c.check(&p.hash, p.size.unsigned_abs()), Ok(()), "a challenge a phone answers");
+        if p.size.unsigned_abs() <= fieldsync_server::photos::challenge::WHOLE_BYTES {
+            assert_eq!(
+                c.ranges,
+                vec![[0, p.size.unsigned_abs() - 1]],
+                "a small photo is asked whole"
+            );
         } else {
             assert_eq!(c.ranges.len(), 16);
-            assert!(c.ranges.iter().all(|[a, b]| b - a + 1 == 4 * KIB as u64 && *b < p.size));
+            assert!(
+                c.ranges
+                    .iter()
+                    .all(|[a, b]| b - a + 1 == 4 * KIB as u64 && *b < p.size.unsigned_abs())
+            );
         }
         let proven =
             post_proof(&ts, &resident.token, &p.hash, protocol::encode(&answer_to(&c, bytes)));
         let s = proven.await.status();
-        assert_eq!((s.size, s.received, s.complete), (p.size, p.size, true));
+        assert_eq!(
+            (s.size, s.received, s.complete),
+            (p.size.unsigned_abs(), p.size.unsigned_abs(), true)
+        );
         assert!(status(&ts, &resident.token, &p.hash).await.status().complete);
         // Its readers read it now: the resident, and the grid leader, who reads its report
         // but not the case.

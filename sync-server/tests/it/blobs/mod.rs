@@ -59,7 +59,7 @@ fn image_bytes(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
 }
 
 fn photo_of(bytes: &[u8], media_type: &str) -> PhotoRef {
-    PhotoRef { hash: sha256(bytes), size: bytes.len() as u64, media_type: media_type.into() }
+    PhotoRef { hash: sha256(bytes), size: bytes.len() as i64, media_type: media_type.into() }
 }
 
 /// A device on the server: its phone and its token.
@@ -100,7 +100,7 @@ impl Device {
     /// Creates a report in `scope` referencing `photos` and pushes it.
     async fn report_in(&self, ts: &TestServer, scope: &str, photos: &[&PhotoRef]) -> DocId {
         let mut new = new_report("photographed");
-        if let NewRecord::Report(r) = &mut new {
+        if let NewRecord::Report { report: r } = &mut new {
             r.scope = scope.into();
         }
         self.record_with(ts, &new, photos).await
@@ -110,15 +110,19 @@ impl Device {
     /// pushes it.
     async fn case_with(&self, ts: &TestServer, scope: &str, photos: &[&PhotoRef]) -> DocId {
         let user = self.phone.store.identity().user;
-        let case = NewRecord::MediationCase(NewCase {
-            scope: scope.into(),
-            category: CaseCategory::Neighbour,
-            place: "7号楼下".into(),
-            parties: vec![Party {
-                name: "马".into(), role: "owner".into(), contact: "139".into()
-            }],
-            mediators: vec![user],
-        });
+        let case = NewRecord::MediationCase {
+            mediation_case: NewCase {
+                scope: scope.into(),
+                category: CaseCategory::Neighbour,
+                place: "7号楼下".into(),
+                parties: vec![Party {
+                    name: "马".into(),
+                    role: "owner".into(),
+                    contact: "139".into(),
+                }],
+                mediators: vec![user],
+            },
+        };
         self.record_with(ts, &case, photos).await
     }
 

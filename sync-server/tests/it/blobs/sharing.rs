@@ -25,7 +25,7 @@ async fn another_device_that_references_a_stored_blob_proves_it_and_it_is_stored
     b.report_with(&ts, &[&photo]).await;
     // Its own record: its own upload, not started; not "complete".
     let s = status(&ts, &b.token, &photo.hash).await.status();
-    assert_eq!((s.size, s.received, s.complete), (photo.size, 0, false));
+    assert_eq!((s.size, s.received, s.complete), (photo.size.unsigned_abs(), 0, false));
     let s = prove(&ts, &b.token, &data).await.status();
     assert!(s.complete && s.received == data.len() as u64);
     let s = put(&ts, &b.token, &data, 0, 8 * KIB).await.status();
@@ -52,34 +52,42 @@ async fn another_devices_upload_of_the_same_hash_neither_blocks_nor_spoils_the_a
     // The squatter claims the hash with a size of its own making and starts an upload of it.
     let wrong = PhotoRef { size: photo.size * 2, ..photo.clone() };
     squatter.report_with(&ts, &[&wrong]).await;
-    let range = ContentRange::of(0, 100, wrong.size).unwrap().to_string();
+    let range = ContentRange::of(0, 100, wrong.size.unsigned_abs()).unwrap().to_string();
     let s = put_raw(&ts, &squatter.token, &photo.hash, &range, vec![0; 100]).await.status();
-    assert_eq!((s.size, s.received, s.complete), (wrong.size, 100, false));
+    assert_eq!((s.size, s.received, s.complete), (wrong.size.unsigned_abs(), 100, false));
     // The spoiler claims it with the right size and sends bytes that are not the photo's.
     spoiler.report_with(&ts, &[&photo]).await;
-    let range = ContentRange::of(0, 4 * KIB as u64, photo.size).unwrap().to_string();
+    let range = ContentRange::of(0, 4 * KIB as u64, photo.size.unsigned_abs()).unwrap().to_string();
     let s = put_raw(&ts, &spoiler.token, &photo.hash, &range, vec![0; 4 * KIB]).await.status();
     assert_eq!(s.received, 4 * KIB as u64);
 
     // The author's upload starts at 0, not at what others sent, and completes.
     let s = status(&ts, &author.token, &photo.hash).await.status();
-    assert_eq!((s.size, s.received, s.complete), (photo.size, 0, false));
+    assert_eq!((s.size, s.received, s.complete), (photo.size.unsigned_abs(), 0, false));
     assert_eq!(upload_from(&ts, &author.token, &data, 0, 8 * KIB).await, data.len());
     let got = get(&ts, &author.token, &format!("/v1/blobs/{}", photo.hash), None).await;
     assert_eq!(got.body, data);
     // The others see their own uploads, as before the author's completed: nothing tells them
     // the photo is there, and neither reads it.
     let s = status(&ts, &spoiler.token, &photo.hash).await.status();
-    assert_eq!((s.size, s.received, s.complete), (photo.size, 4 * KIB as u64, false));
+    assert_eq!(
+        (s.size, s.received, s.complete),
+        (photo.size.unsigned_abs(), 4 * KIB as u64, false)
+    );
     let s = status(&ts, &squatter.token, &photo.hash).await.status();
-    assert_eq!((s.size, s.received, s.complete), (wrong.size, 100, false));
+    assert_eq!((s.size, s.received, s.complete), (wrong.size.unsigned_abs(), 100, false));
     assert_eq!(partial_bytes(ts.dir.path()), 100 + 4 * KIB as u64);
     for device in [&spoiler, &squatter] {
         let r = get(&ts, &device.token, &format!("/v1/blobs/{}", photo.hash), None).await;
         assert_eq!(r.code().1, "not_found");
     }
     // The spoiler's bytes fail at its last byte, and its upload ends.
-    let rest = ContentRange::of(4 * KIB as u64, photo.size - 4 * KIB as u64, photo.size).unwrap();
+    let rest = ContentRange::of(
+        4 * KIB as u64,
+        photo.size.unsigned_abs() - 4 * KIB as u64,
+        photo.size.unsigned_abs(),
+    )
+    .unwrap();
     let rest = rest.to_string();
     let r = put_raw(&ts, &spoiler.token, &photo.hash, &rest, data[4 * KIB..].to_vec()).await;
     assert_eq!(r.code(), (422, "hash_mismatch".into()));
@@ -144,16 +152,18 @@ async fn photos_of_patrol_entries_and_cases_are_uploaded_by_their_authors() {
     let (r1, r2) = (photo_of(&p1, "image/jpeg"), photo_of(&p2, "image/jpeg"));
     let store = &a.phone.store;
     let patrol = store
-        .create(&NewRecord::PatrolLog(NewPatrol {
-            scope: GRID.into(),
-            area: "north loop".into(),
-            members: vec![TeamMember {
-                user: "dispatcher-a".into(),
-                name: "A".into(),
-                kind: MemberKind::Police,
-            }],
-            checkpoints: vec![],
-        }))
+        .create(&NewRecord::PatrolLog {
+            patrol_log: NewPatrol {
+                scope: GRID.into(),
+                area: "north loop".into(),
+                members: vec![TeamMember {
+                    user: "dispatcher-a".into(),
+                    name: "A".into(),
+                    kind: MemberKind::Police,
+                }],
+                checkpoints: vec![],
+            },
+        })
         .unwrap();
     let entry = NewEntry {
         kind: EntryKind::HazardFound,
@@ -164,17 +174,19 @@ async fn photos_of_patrol_entries_and_cases_are_uploaded_by_their_authors() {
     };
     store.execute(patrol, &Command::AddPatrolEntry { entry }).unwrap();
     let case = store
-        .create(&NewRecord::MediationCase(NewCase {
-            scope: GRID.into(),
-            category: CaseCategory::Neighbour,
-            place: "7号楼下".into(),
-            parties: vec![Party {
-                name: "马".into(),
-                role: "owner".into(),
-                contact: String::new(),
-            }],
-            mediators: vec![],
-        }))
+        .create(&NewRecord::MediationCase {
+            mediation_case: NewCase {
+                scope: GRID.into(),
+                category: CaseCategory::Neighbour,
+                place: "7号楼下".into(),
+                parties: vec![Party {
+                    name: "马".into(),
+                    role: "owner".into(),
+                    contact: String::new(),
+                }],
+                mediators: vec![],
+            },
+        })
         .unwrap();
     store.execute(case, &Command::AddPhoto { photo: r2.clone(), entry: None }).unwrap();
     let push = vec![a.phone.push_saved(patrol), a.phone.push_saved(case)];

@@ -288,19 +288,21 @@ impl Phone {
 }
 
 pub fn new_report(title: &str) -> NewRecord {
-    NewRecord::Report(NewReport {
-        scope: GRID.to_string(),
-        category: ReportCategory::IllegalConstruction,
-        title: title.to_string(),
-        description: "屋顶违章搭建，约20平方米".to_string(),
-        location: Some(Location {
-            lat: 43.88,
-            lon: 125.32,
-            accuracy: 8.0,
-            address: "新华小区7号楼".to_string(),
-        }),
-        photos: vec![],
-    })
+    NewRecord::Report {
+        report: NewReport {
+            scope: GRID.to_string(),
+            category: ReportCategory::IllegalConstruction,
+            title: title.to_string(),
+            description: "屋顶违章搭建，约20平方米".to_string(),
+            location: Some(Location {
+                lat: 43.88,
+                lon: 125.32,
+                accuracy: 8.0,
+                address: "新华小区7号楼".to_string(),
+            }),
+            photos: vec![],
+        },
+    }
 }
 
 pub fn assert_acked(resp: &SyncResponse) {

@@ -57,7 +57,7 @@ async fn a_document_growing_past_the_limit_is_refused_and_what_was_stored_stays_
     assert_eq!(resp.docs.len(), 1);
     b.store.merge_remote(id, &resp.docs[0].bytes).unwrap();
     assert_eq!(b.heads(id), acked);
-    let Record::Report(report) = b.store.get(id).unwrap() else { panic!("not a report") };
+    let Record::Report { report } = b.store.get(id).unwrap() else { panic!("not a report") };
     assert_eq!(report.comments.len(), comments);
 
     // Other documents are still taken.

@@ -49,7 +49,7 @@ use fieldsync_core::protocol::{
     ReconcileRequest, ReconcileResponse, SyncMessage, SyncRequest, SyncResponse, VERSION,
     VisibleRequest, VisibleResponse, limits,
 };
-use fieldsync_core::sync::{HttpTransport, SyncClient, SyncConfig, Transport, TransportError};
+use fieldsync_core::sync::{HttpTransport, SyncClient, SyncOptions, Transport, TransportError};
 use fieldsync_core::{CoreError, DocId};
 use fieldsync_server::ServerConfig;
 use fieldsync_server::storage::StoredDoc;

@@ -223,11 +223,11 @@ async fn a_sync_client_that_cannot_apply_what_it_pulls_asks_once_and_finishes() 
         inject: Box::new(inject),
         wants: wants.clone(),
     };
-    let config = SyncConfig { max_requests: 50, ..SyncConfig::default() };
-    let client = SyncClient::new(p.store.clone(), transport).with_config(config);
+    let config = SyncOptions { max_requests: 50, ..SyncOptions::default() };
+    let client = SyncClient::new(p.store.clone(), transport).with_options(config);
     // The first sync takes the catch-up and sees the orphans fail.
     let summary = client.sync_now(None).await.unwrap();
-    assert!(summary.docs_failed >= unknown.len() as u64, "{summary:?}");
+    assert!(summary.docs_failed >= unknown.len() as i64, "{summary:?}");
     assert_eq!(p.store.doc_ids().unwrap(), vec![id]);
     wants.lock().unwrap().clear();
 

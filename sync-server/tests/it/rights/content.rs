@@ -165,12 +165,14 @@ async fn patrol(server: &TestServer, li: &Phone) -> DocId {
         TeamMember { user: "patrol-li".into(), name: "李".into(), kind: MemberKind::Police };
     let id = li
         .store
-        .create(&NewRecord::PatrolLog(NewPatrol {
-            scope: ELSEWHERE.into(),
-            area: "北坡".into(),
-            members: vec![member],
-            checkpoints: vec![],
-        }))
+        .create(&NewRecord::PatrolLog {
+            patrol_log: NewPatrol {
+                scope: ELSEWHERE.into(),
+                area: "北坡".into(),
+                members: vec![member],
+                checkpoints: vec![],
+            },
+        })
         .unwrap();
     acked(server, li, id).await;
     id

@@ -52,15 +52,19 @@ async fn a_document_one_may_not_read_is_answered_for_like_a_made_up_id() {
     enroll_as(s, &prober, Role::Resident, None, &[GRID]);
     let case = mediator
         .store
-        .create(&NewRecord::MediationCase(NewCase {
-            scope: GRID.into(),
-            category: CaseCategory::Neighbour,
-            place: "7号楼下".into(),
-            parties: vec![Party {
-                name: "马".into(), role: "业主".into(), contact: "139".into()
-            }],
-            mediators: vec!["mediator-1".into()],
-        }))
+        .create(&NewRecord::MediationCase {
+            mediation_case: NewCase {
+                scope: GRID.into(),
+                category: CaseCategory::Neighbour,
+                place: "7号楼下".into(),
+                parties: vec![Party {
+                    name: "马".into(),
+                    role: "业主".into(),
+                    contact: "139".into(),
+                }],
+                mediators: vec!["mediator-1".into()],
+            },
+        })
         .unwrap();
     acked(&server, &mediator, case).await;
     let actor = prober.actor();

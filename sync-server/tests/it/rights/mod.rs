@@ -21,9 +21,9 @@ const ELSEWHERE: &str = "jl/changchun/jingyue/scenic-area";
 /// A report in `scope`.
 fn report_in(scope: &str) -> NewRecord {
     match new_report("楼顶违建") {
-        NewRecord::Report(mut r) => {
+        NewRecord::Report { report: mut r } => {
             r.scope = scope.into();
-            NewRecord::Report(r)
+            NewRecord::Report { report: r }
         }
         other => other,
     }
@@ -32,7 +32,9 @@ fn report_in(scope: &str) -> NewRecord {
 fn dispatch(to: &str) -> Command {
     Command::DispatchReport {
         assignee: to.into(),
-        deadline: fieldsync_core::time::now_ms() + 86_400_000,
+        deadline: fieldsync_core::time::Timestamp::from_millis(
+            fieldsync_core::time::now_ms() + 86_400_000,
+        ),
         note: String::new(),
     }
 }

@@ -42,7 +42,7 @@ async fn a_responder_taken_off_a_report_is_refused_stale_and_listed() {
     // The report stays as the centre left it: dispatched to Sun, nobody working on it.
     let (bytes, _) = stored(&server, id).await;
     fetch(&server, &sun, id).await;
-    let Record::Report(r) = sun.store.get(id).unwrap() else { panic!("a report") };
+    let Record::Report { report: r } = sun.store.get(id).unwrap() else { panic!("a report") };
     assert!(bytes.is_some());
     assert_eq!((r.status, r.assignee.as_deref()), (ReportStatus::Dispatched, Some("officer-sun")));
     assert!(r.comments.is_empty());
@@ -108,7 +108,8 @@ async fn a_stale_resolution_padded_to_win_leaves_a_confirmed_report_confirmed() 
     let mut server_doc =
         automerge::AutoCommit::load(&stored(&server, id).await.0.unwrap()).unwrap();
     merged.merge(&mut server_doc).unwrap();
-    let Record::Report(r) = fieldsync_core::model::read_record(&merged, id).unwrap() else {
+    let Record::Report { report: r } = fieldsync_core::model::read_record(&merged, id).unwrap()
+    else {
         panic!("a report")
     };
     assert_eq!(r.status, ReportStatus::Resolved, "the padded value would win the merge");
@@ -118,7 +119,7 @@ async fn a_stale_resolution_padded_to_win_leaves_a_confirmed_report_confirmed() 
     let watcher = Phone::new("disp-2");
     enroll_as(s, &watcher, Role::Dispatcher, None, &["jl"]);
     fetch(&server, &watcher, id).await;
-    let Record::Report(r) = watcher.store.get(id).unwrap() else { panic!("a report") };
+    let Record::Report { report: r } = watcher.store.get(id).unwrap() else { panic!("a report") };
     assert_eq!(r.status, ReportStatus::Confirmed);
     assert!(r.conflicts.iter().all(|c| c.field != "status"), "{:?}", r.conflicts);
 }
@@ -141,12 +142,14 @@ async fn honest_work_merely_concurrent_with_a_change_of_state_stays() {
         .collect();
     let patrol = li
         .store
-        .create(&NewRecord::PatrolLog(NewPatrol {
-            scope: ELSEWHERE.into(),
-            area: "北坡".into(),
-            members,
-            checkpoints: vec![],
-        }))
+        .create(&NewRecord::PatrolLog {
+            patrol_log: NewPatrol {
+                scope: ELSEWHERE.into(),
+                area: "北坡".into(),
+                members,
+                checkpoints: vec![],
+            },
+        })
         .unwrap();
     acked(&server, &li, patrol).await;
     fetch(&server, &wang, patrol).await;
@@ -165,7 +168,9 @@ async fn honest_work_merely_concurrent_with_a_change_of_state_stays() {
     acked(&server, &wang, patrol).await;
     // An entry made after its author saw the patrol finished is not an entry of it.
     fetch(&server, &li, patrol).await;
-    let Record::PatrolLog(log) = li.store.get(patrol).unwrap() else { panic!("a patrol") };
+    let Record::PatrolLog { patrol_log: log } = li.store.get(patrol).unwrap() else {
+        panic!("a patrol")
+    };
     assert_eq!(log.entries.len(), 1);
     let late = li.store.execute(patrol, &Command::AddPatrolEntry { entry });
     assert!(late.is_err(), "the phone refuses it too: {late:?}");
@@ -198,7 +203,7 @@ async fn honest_work_merely_concurrent_with_a_change_of_state_stays() {
     acked(&server, &disp, id).await;
     acked(&server, &other, id).await;
     fetch(&server, &other, id).await;
-    let Record::Report(r) = other.store.get(id).unwrap() else { panic!("a report") };
+    let Record::Report { report: r } = other.store.get(id).unwrap() else { panic!("a report") };
     assert!(r.conflicts.iter().any(|c| c.field == "assignee"), "{:?}", r.conflicts);
 }
 

@@ -95,13 +95,13 @@ pub(crate) fn check_record(
         }
     };
     match record {
-        Record::Report(r) => {
+        Record::Report { report: r } => {
             listed("comment", r.comments.iter().map(|c| (&c.id, &c.text)).collect(), &exp.comments)
         }
-        Record::PatrolLog(p) => {
+        Record::PatrolLog { patrol_log: p } => {
             listed("entry", p.entries.iter().map(|e| (&e.id, &e.text)).collect(), &exp.entries)
         }
-        Record::MediationCase(c) => {
+        Record::MediationCase { mediation_case: c } => {
             unique(problems, at, id, "session", c.sessions.iter().map(|s| &s.id));
             let all: Vec<String> = c.sessions.iter().flat_map(|s| fragments(&s.notes)).collect();
             unique(problems, at, id, "notes fragment", all.iter());

@@ -1,0 +1,308 @@
+// The Kotlin API of fieldsync: a hand-written layer over the generated bindings (FieldStoreFfi),
+// shipped and compiled with them. It makes every call that touches the disk a suspend function
+// run on an IO dispatcher, gives lists and records as Flows that follow the store, takes
+// lambdas for observers and progress, and turns what the generated code would throw untyped
+// into FieldException.
+
+package app.fieldsync
+
+import app.fieldsync.core.*
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.withContext
+
+/**
+ * The phone's store of reports, patrol logs and mediation cases: one SQLite file that works
+ * offline for days and syncs with a fieldsync server.
+ *
+ * Every call that touches the disk is a `suspend` function that runs on [io]
+ * ([Dispatchers.IO] unless given), so it may be called from the main thread. Lists and records
+ * are also [Flow]s that emit again whenever the store changes ([reports], [record]). Every
+ * failure is a [FieldException]; after [close], every call fails with [FieldException.Closed].
+ *
+ * Open one per database file and keep it for the life of the app (in the application object or
+ * the DI graph); opening a file that is open already shares its store.
+ */
+class FieldStore private constructor(
+    internal val ffi: FieldStoreFfi,
+    /** The database file. */
+    val path: String,
+    private val io: CoroutineDispatcher,
+) : AutoCloseable {
+
+    companion object {
+        init {
+            Logging.installPlatformDefault()
+        }
+
+        /**
+         * Opens the store in the database file at [path] (created on first use; its folder
+         * must exist). This reads the disk (and upgrades an old file): call it off the main
+         * thread, e.g. where the app builds its dependencies. Calls of the store run on [io].
+         */
+        @JvmStatic
+        @JvmOverloads
+        fun open(path: String, io: CoroutineDispatcher = Dispatchers.IO): FieldStore =
+            Checked.call("path" to path) { FieldStore(FieldStoreFfi(path), path, io) }
+
+        /**
+         * Sends the library's log messages (an observer or a listener that threw, a sync
+         * request retried) to [hook] instead of the platform log (`android.util.Log` on
+         * Android, `java.util.logging` elsewhere); `null` restores the platform log. Called on
+         * the library's threads: return quickly.
+         */
+        @JvmStatic
+        fun setLogHook(hook: ((level: LogLevel, tag: String, message: String) -> Unit)?) =
+            Logging.set(hook)
+    }
+
+    /** Runs [block] on [io], with the inputs named for a typed error (see [Checked]). */
+    private suspend fun <T> onIo(vararg inputs: Pair<String, Any?>, block: () -> T): T =
+        withContext(io) { Checked.call(*inputs, block = block) }
+
+    // --- Who and where ---
+
+    /**
+     * The user this phone writes as (the enrolled user; before enrolment, [setUser]'s). Read
+     * from memory; like every property here, it throws [FieldException.Closed] after [close].
+     */
+    val user: String get() = ffi.user()
+
+    /** The enrolled user's role and scopes; `null` before enrolment. Read from memory. */
+    val profile: Profile? get() = ffi.profile()
+
+    /** Whether [close] was called. */
+    val isClosed: Boolean get() = ffi.isClosed()
+
+    /** Sets the user of a phone that works without a server (an enrolled phone writes as its enrolled user). */
+    suspend fun setUser(user: String) = onIo("user" to user) { ffi.setUser(user) }
+
+    /** The enrolment of this device; `null` before enrolment. */
+    suspend fun device(): DeviceInfo? = onIo { ffi.device() }
+
+    // --- Writing ---
+
+    /** Creates a record of any kind; returns its id once it is on disk. */
+    suspend fun create(record: NewRecord): String = onIo("record" to record) { ffi.create(record) }
+
+    /**
+     * A resident submits a report; returns its id once it is on disk. Its `photos` must be on
+     * this phone already (usually none: attach them with [addPhoto] afterwards).
+     */
+    suspend fun submitReport(report: NewReport): String =
+        onIo("report" to report) { ffi.submitReport(report) }
+
+    /** A team starts a patrol; returns the patrol log's id. */
+    suspend fun startPatrol(patrol: NewPatrol): String =
+        onIo("patrol" to patrol) { ffi.startPatrol(patrol) }
+
+    /** A mediator opens a case; returns its id. */
+    suspend fun openCase(case: NewCase): String = onIo("case" to case) { ffi.openCase(case) }
+
+    /**
+     * Runs [command] on record [id] (accept, dispatch, add a patrol entry, edit notes, settle a
+     * conflict, ...). A refused command changes nothing and says why
+     * ([FieldException.InvalidTransition], [FieldException.Forbidden], ...).
+     *
+     * [Command.EditNotes] takes positions in UTF-16 code units, as Kotlin strings index them:
+     * `notes.length` is the end of the notes, whatever emoji they hold.
+     */
+    suspend fun execute(id: String, command: Command): Applied =
+        onIo("id" to id, "command" to command) { ffi.execute(id, command) }
+
+    // --- Reading ---
+
+    /** The record [id], whatever its kind. */
+    suspend fun get(id: String): Record = onIo("id" to id) { ffi.get(id) }
+
+    /** The report [id] ([FieldException.WrongKind] if it is another kind of record). */
+    suspend fun getReport(id: String): Report = onIo("id" to id) { ffi.getReport(id) }
+
+    /** The patrol log [id]. */
+    suspend fun getPatrol(id: String): PatrolLog = onIo("id" to id) { ffi.getPatrol(id) }
+
+    /** The mediation case [id]. */
+    suspend fun getCase(id: String): MediationCase = onIo("id" to id) { ffi.getCase(id) }
+
+    /** A page of reports matching [filter], newest first; pass `page.next` on for the next one. */
+    suspend fun queryReports(
+        filter: ReportFilter = ReportFilter(),
+        page: PageRequest = PageRequest(),
+    ): ReportPage = onIo("filter" to filter, "page" to page) { ffi.queryReports(filter, page) }
+
+    /** A page of patrol logs matching [filter], most recently started first. */
+    suspend fun queryPatrols(
+        filter: PatrolFilter = PatrolFilter(),
+        page: PageRequest = PageRequest(),
+    ): PatrolPage = onIo("filter" to filter, "page" to page) { ffi.queryPatrols(filter, page) }
+
+    /** A page of mediation cases matching [filter], newest first. */
+    suspend fun queryCases(
+        filter: CaseFilter = CaseFilter(),
+        page: PageRequest = PageRequest(),
+    ): CasePage = onIo("filter" to filter, "page" to page) { ffi.queryCases(filter, page) }
+
+    /**
+     * Full-text search as people type, Chinese included: records holding every word of [text]
+     * (separated by spaces; full-width digits and letters match half-width ones; substrings
+     * match), of [kind] if given, newest first; at most [limit] hits (1..200).
+     */
+    suspend fun search(text: String, kind: Kind? = null, limit: Int = 20): List<SearchHit> =
+        onIo("text" to text) { ffi.search(text, kind, limit) }
+
+    /** One page of [search]; pass its `next` as [PageRequest.after] for the following one. */
+    suspend fun searchPage(
+        text: String,
+        kind: Kind? = null,
+        page: PageRequest = PageRequest(),
+    ): SearchPage = onIo("text" to text, "page" to page) { ffi.searchPage(text, kind, page) }
+
+    /** How many records wait to be pushed, when the last sync was, and what the server refused. */
+    suspend fun syncStatus(): SyncStatus = onIo { ffi.syncStatus() }
+
+    /** Offers the refused changes of record [id] to the server again at the next sync. */
+    suspend fun retryRejected(id: String) = onIo("id" to id) { ffi.retryRejected(id) }
+
+    /** How much the store holds. */
+    suspend fun stats(): StoreStats = onIo { ffi.stats() }
+
+    /** Checks the database file and every record's projection; an exception says what is damaged. */
+    suspend fun integrityCheck() = onIo { ffi.integrityCheck() }
+
+    // --- Following changes (Observing.kt) ---
+
+    /**
+     * Reports matching [filter] (the first [limit], newest first), now and again after every
+     * change to the reports on this phone, here or from a sync: what a list screen shows.
+     * Collecting it subscribes; the subscription ends with the collector (or, completing the
+     * flow, with [close]).
+     */
+    fun reports(filter: ReportFilter = ReportFilter(), limit: Int = 50): Flow<List<ReportSummary>> =
+        Observing.following(this, Kind.REPORT) { queryReports(filter, PageRequest(limit)).items }
+
+    /** Patrol logs matching [filter], now and after every change to patrol logs (see [reports]). */
+    fun patrols(filter: PatrolFilter = PatrolFilter(), limit: Int = 50): Flow<List<PatrolSummary>> =
+        Observing.following(this, Kind.PATROL_LOG) { queryPatrols(filter, PageRequest(limit)).items }
+
+    /** Mediation cases matching [filter], now and after every change to cases (see [reports]). */
+    fun cases(filter: CaseFilter = CaseFilter(), limit: Int = 50): Flow<List<CaseSummary>> =
+        Observing.following(this, Kind.MEDIATION_CASE) { queryCases(filter, PageRequest(limit)).items }
+
+    /** The record [id], now and after every change to it: what a detail screen shows. */
+    fun record(id: String): Flow<Record> = Observing.followingRecord(this, id)
+
+    /**
+     * Every change to the records on this phone (a batch per delivery, in commit order), as long
+     * as it is collected; it completes when the store is closed.
+     */
+    fun changes(): Flow<List<RecordChanged>> = Observing.changes(this)
+
+    /**
+     * Calls [onChange] after every change to the records on this phone, on the library's
+     * observer thread (never the writer's: a slow observer never slows a write), until the
+     * returned [Subscription] is cancelled or closed, or this store is closed; [onEnd] hears
+     * which. Keeping the subscription is the app's job: letting go of it does not end it. What
+     * [onChange] throws is reported through the log hook ([setLogHook]) and observing goes on.
+     * To observe within a coroutine scope, collect [changes] instead.
+     */
+    fun observe(
+        onEnd: ((SubscriptionEnd) -> Unit)? = null,
+        onChange: (List<RecordChanged>) -> Unit,
+    ): Subscription = Observing.observe(this, onChange, onEnd)
+
+    // --- Enrolment and sync (they run on the library's own threads) ---
+
+    /**
+     * Enrols this device with the server at [serverUrl] using the single-use [code] the user was
+     * given; returns the user's profile. A code of another user while this phone holds
+     * unsynced work of its current user is [FieldException.OtherUser] (the code stays usable)
+     * unless [discardUnsyncedWork]; too many attempts are [FieldException.RateLimited].
+     */
+    suspend fun enroll(
+        serverUrl: String,
+        code: String,
+        deviceName: String,
+        discardUnsyncedWork: Boolean = false,
+    ): Profile = Checked.suspending("serverUrl" to serverUrl, "code" to code, "deviceName" to deviceName) {
+        ffi.enroll(serverUrl, code, deviceName, discardUnsyncedWork)
+    }
+
+    /**
+     * Pushes what the server has not acknowledged and pulls what others changed; [onProgress]
+     * hears after every request. It ends whatever the link does: a request unanswered within
+     * [SyncOptions.requestTimeout] is retried up to [SyncOptions.attempts] times
+     * ([FieldException.Network]), and a sync still running at [SyncOptions.deadline] ends with
+     * [FieldException.Timeout]. What it applied is kept either way, and cancelling the
+     * coroutine stops it the same way. Photos move in [uploadPhotos], after it.
+     */
+    suspend fun syncNow(onProgress: ((SyncProgress) -> Unit)? = null): SyncSummary =
+        Checked.suspending { ffi.syncNow(onProgress?.let(Listeners::sync)) }
+
+    /**
+     * The tunables of the next sync; set a copy to change them
+     * (`store.syncOptions = store.syncOptions.copy(deadline = Duration.ofSeconds(25))`). A bad
+     * value is [FieldException.InvalidInput] naming the option.
+     */
+    var syncOptions: SyncOptions
+        get() = ffi.syncOptions()
+        set(value) = ffi.setSyncOptions(value)
+
+    // --- Photos ---
+
+    /**
+     * Attaches a photo to record [id] (with [entry], to a patrol log's entry) and returns its
+     * reference, in the record at once; [source] is the bytes or a file to copy, [mediaType] one
+     * of `image/jpeg`, `image/png`, `image/webp`, `image/heic`, `image/heif`, `image/gif`.
+     */
+    suspend fun addPhoto(id: String, source: PhotoSource, mediaType: String, entry: String? = null): PhotoRef =
+        onIo("id" to id, "source" to source, "mediaType" to mediaType, "entry" to entry) {
+            ffi.addPhoto(id, source, mediaType, entry)
+        }
+
+    /** What this phone knows of photo [hash]; `null` if no record here references it. */
+    suspend fun photo(hash: String): PhotoInfo? = onIo("hash" to hash) { ffi.photo(hash) }
+
+    /** The file of photo [hash] when its bytes are here; `null` otherwise ([downloadPhoto] fetches it). */
+    suspend fun photoFile(hash: String): String? = onIo("hash" to hash) { ffi.photoFile(hash) }
+
+    /** The server's thumbnail of photo [hash] once downloaded; `null` otherwise. */
+    suspend fun thumbnailFile(hash: String): String? = onIo("hash" to hash) { ffi.thumbnailFile(hash) }
+
+    /** Photos added here that the server does not hold yet, oldest first. */
+    suspend fun photosPending(): List<PhotoInfo> = onIo { ffi.photosPending() }
+
+    /** Photos records here reference whose bytes are on the server only, smallest first. */
+    suspend fun photosToDownload(maxBytes: Long? = null): List<PhotoInfo> =
+        onIo { ffi.photosToDownload(maxBytes) }
+
+    /** Offers a photo the server refused (over quota, say) again at the next [uploadPhotos]. */
+    suspend fun retryPhotoUpload(hash: String) = onIo("hash" to hash) { ffi.retryPhotoUpload(hash) }
+
+    /** Uploads the photos the server lacks, each resuming where it stopped; call it after [syncNow]. */
+    suspend fun uploadPhotos(onProgress: ((PhotoProgress) -> Unit)? = null): UploadSummary =
+        Checked.suspending { ffi.uploadPhotos(onProgress?.let(Listeners::photo)) }
+
+    /** The file of photo [hash] in [variant], fetched from the server unless it is here. */
+    suspend fun downloadPhoto(
+        hash: String,
+        variant: PhotoVariant = PhotoVariant.ORIGINAL,
+        onProgress: ((PhotoProgress) -> Unit)? = null,
+    ): String = Checked.suspending("hash" to hash) {
+        ffi.downloadPhoto(hash, variant, onProgress?.let(Listeners::photo))
+    }
+
+    /** Downloads the small photos ([SyncOptions.autoDownloadBytes]) records here reference. */
+    suspend fun downloadSmallPhotos(onProgress: ((PhotoProgress) -> Unit)? = null): DownloadSummary =
+        Checked.suspending { ffi.downloadSmallPhotos(onProgress?.let(Listeners::photo)) }
+
+    // --- Closing ---
+
+    /**
+     * Closes the store: every subscription made through it ends (its observer hears
+     * [SubscriptionEnd.STORE_CLOSED], flows complete, [Subscription.isActive] turns false) and
+     * the file is released once no other handle and no call in flight holds it. Every later
+     * call fails with [FieldException.Closed]; closing again does nothing.
+     */
+    override fun close() = ffi.closeStore()
+}

@@ -1,0 +1,173 @@
+//! Runs the foreign-language test scripts against the bindings of the library this test run
+//! built (the debug library beside the test executable, with the crate feature `testbed`).
+//!
+//! uniffi's own runner (`build_foreign_language_testcases!`) compiles only what it generates;
+//! the Kotlin layer shipped with the bindings (`bindings/kotlin/`) must be compiled with them,
+//! so the steps are here: generate Kotlin, Swift and Python once per run, copy the hand-written
+//! layers beside the generated sources (as `bindings/scripts/generate.sh` does for an app),
+//! compile the Kotlin once, then run each script. A missing tool skips the test with a line
+//! saying what to install, unless `FIELDSYNC_REQUIRE_ALL_TESTS=1` (CI) makes it a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use fieldsync_tests::tools::{self, Tool};
+use uniffi::deps::anyhow::{Context, Result, anyhow, ensure};
+use uniffi::{GenerateOptions, TargetLanguage};
+
+/// This crate's folder.
+pub const CRATE: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The library's file name.
+fn library_name() -> String {
+    format!(
+        "{}fieldsync_bindings.{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_EXTENSION
+    )
+}
+
+/// Where the bindings of this run are: `kotlin/`, `swift/` and `python/` below it, each with
+/// the hand-written layer and (Kotlin, Python) the library beside the sources.
+pub fn generated() -> Result<&'static Path> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| generate().map_err(|e| format!("{e:#}")))
+        .as_deref()
+        .map_err(|e| anyhow!("generating the bindings failed: {e}"))
+}
+
+fn generate() -> Result<PathBuf> {
+    // The library sits beside this test's executable (target/<profile>/deps).
+    let library = std::env::current_exe()?.with_file_name(library_name());
+    ensure!(library.exists(), "no library at {}", library.display());
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("foreign-bindings");
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    for (language, folder) in [
+        (TargetLanguage::Kotlin, "kotlin"),
+        (TargetLanguage::Swift, "swift"),
+        (TargetLanguage::Python, "python"),
+    ] {
+        uniffi::generate(GenerateOptions {
+            languages: vec![language],
+            source: library.display().to_string().into(),
+            out_dir: out.join(folder).display().to_string().into(),
+            format: false,
+            ..GenerateOptions::default()
+        })?;
+    }
+    copy_tree(&Path::new(CRATE).join("kotlin"), &out.join("kotlin"))?;
+    copy_tree(&Path::new(CRATE).join("swift"), &out.join("swift"))?;
+    for folder in ["kotlin", "python"] {
+        std::fs::copy(&library, out.join(folder).join(library_name()))?;
+    }
+    Ok(out)
+}
+
+/// Copies the files below `from` into `to`, keeping their relative paths.
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            std::fs::create_dir_all(&target)?;
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every file below `dir` whose name ends with `suffix`.
+pub fn files(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            found.extend(files(&path, suffix)?);
+        } else if path.to_string_lossy().ends_with(suffix) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The class path of the jars the environment provides (JNA, kotlinx-coroutines).
+fn class_path() -> String {
+    std::env::var("CLASSPATH").unwrap_or_default()
+}
+
+/// Kotlin compilers are large: one at a time.
+static KOTLINC: Mutex<()> = Mutex::new(());
+
+/// The generated Kotlin and the layer, compiled once, with no warning allowed.
+fn kotlin_jar() -> Result<&'static Path> {
+    static JAR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    JAR.get_or_init(|| {
+        let compile = || -> Result<PathBuf> {
+            let sources = generated()?.join("kotlin");
+            let jar = generated()?.join("fieldsync.jar");
+            let _one = KOTLINC.lock().unwrap_or_else(|e| e.into_inner());
+            let status = Command::new("kotlinc")
+                .arg("-Werror")
+                .arg("-d")
+                .arg(&jar)
+                .arg("-classpath")
+                .arg(class_path())
+                .args(files(&sources, ".kt")?)
+                .status()
+                .context("running kotlinc")?;
+            ensure!(status.success(), "kotlinc failed to compile the bindings and the layer");
+            Ok(jar)
+        };
+        compile().map_err(|e| format!("{e:#}"))
+    })
+    .as_deref()
+    .map_err(|e| anyhow!("{e}"))
+}
+
+/// Runs the Kotlin script `script` (a path below this crate) with `args`; `Ok(false)` when
+/// skipped for want of `kotlinc`.
+pub fn kotlin(script: &str, args: &[String]) -> Result<bool> {
+    if !tools::available(script, &Tool::KOTLIN) {
+        return Ok(false);
+    }
+    let jar = kotlin_jar()?;
+    let path = Path::new(CRATE).join(script);
+    let class_path =
+        format!("{}:{}:{}", generated()?.join("kotlin").display(), jar.display(), class_path());
+    let _one = KOTLINC.lock().unwrap_or_else(|e| e.into_inner());
+    let status = Command::new("kotlinc")
+        .arg("-classpath")
+        .arg(class_path)
+        .arg("-J-ea")
+        .arg("-Werror")
+        .arg("-script")
+        .arg(&path)
+        .arg("--")
+        .args(args)
+        .status()
+        .context("running kotlinc")?;
+    ensure!(status.success(), "{script} failed");
+    Ok(true)
+}
+
+/// Runs the Python script `script` (a path below this crate) with `args`; `Ok(false)` when
+/// skipped for want of `python3`.
+pub fn python(script: &str, args: &[String]) -> Result<bool> {
+    if !tools::available(script, &[Tool::Python3]) {
+        return Ok(false);
+    }
+    let status = Command::new("python3")
+        .arg(Path::new(CRATE).join(script))
+        .args(args)
+        .env("PYTHONPATH", generated()?.join("python"))
+        .status()
+        .context("running python3")?;
+    ensure!(status.success(), "{script} failed");
+    Ok(true)
+}
