@@ -68,14 +68,14 @@ pub enum FieldError {
         /// Why the settle command does not apply.
         reason: String,
     },
-    /// The phone is not enrolled with a server yet: enrol it with a code first.
+    /// The phone is not enrolled with a server yet: enroll it with a code first.
     #[error("this device is not enrolled: {detail}")]
     NotEnrolled {
         /// What is missing.
         detail: String,
     },
     /// The server no longer accepts this device (revoked by an administrator). Data on the phone
-    /// stays; enrol again with a new code.
+    /// stays; enroll again with a new code.
     #[error("this device was revoked: {detail}")]
     DeviceRevoked {
         /// The server's explanation.
@@ -89,18 +89,20 @@ pub enum FieldError {
         /// The server's explanation.
         detail: String,
     },
-    /// The code enrols another user while this phone holds unsynced work of its current user:
-    /// sync first, or enrol again with `discardUnsyncedWork`. The code was not used.
-    #[error("the code enrols another user than {current}, whose work here is not synced: {detail}")]
+    /// The code enrolls another user while this phone holds unsynced work of its current user:
+    /// sync first, or enroll again with `discardUnsyncedWork`. The code was not used.
+    #[error(
+        "the code enrolls another user than {current}, whose work here is not synced: {detail}"
+    )]
     OtherUser {
         /// The user whose unsynced work the phone holds.
         current: String,
         /// The server's explanation.
         detail: String,
     },
-    /// The server refused the enrolment code: unknown, used already, expired, withdrawn or
+    /// The server refused the enrollment code: unknown, used already, expired, withdrawn or
     /// mistyped.
-    #[error("enrolment code refused ({code}): {detail}")]
+    #[error("enrollment code refused ({code}): {detail}")]
     CodeRefused {
         /// `code_unknown`, `code_used`, `code_expired`, `code_revoked` or `malformed_code`.
         code: String,
@@ -133,8 +135,8 @@ pub enum FieldError {
         /// What the sync did before.
         detail: String,
     },
-    /// The server turns this phone's address away for a while (too many enrolment attempts,
-    /// say): try again after `retryAfterSeconds`. An enrolment code was not used.
+    /// The server turns this phone's address away for a while (too many enrollment attempts,
+    /// say): try again after `retryAfterSeconds`. An enrollment code was not used.
     #[error("too many attempts; try again in {retry_after_seconds} s: {detail}")]
     RateLimited {
         /// Seconds to wait before trying again.

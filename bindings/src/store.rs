@@ -29,7 +29,7 @@ use crate::pages::{CasePage, PatrolPage, ReportPage, SearchPage};
 /// What a sync client is built for: the enrolled device, its server, the tunables.
 pub(crate) type ClientKey = (String, String, SyncOptions);
 
-/// What a phone knows of its enrolment (the token stays inside the library).
+/// What a phone knows of its enrollment (the token stays inside the library).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct DeviceInfo {
     /// The device's id on the server (what an administrator revokes).
@@ -144,7 +144,7 @@ impl FieldStore {
         self.shared.read().unwrap_or_else(|e| e.into_inner()).is_none()
     }
 
-    /// The user this phone writes as (the enrolled user; before enrolment, the one set with
+    /// The user this phone writes as (the enrolled user; before enrollment, the one set with
     /// `setUser`).
     pub fn user(&self) -> Result<String, FieldError> {
         Ok(self.store()?.identity().user)
@@ -156,12 +156,12 @@ impl FieldStore {
         Ok(self.store()?.set_user(&user)?)
     }
 
-    /// The enrolled user's role and scopes; `null` before enrolment.
+    /// The enrolled user's role and scopes; `null` before enrollment.
     pub fn profile(&self) -> Result<Option<Profile>, FieldError> {
         Ok(self.store()?.profile())
     }
 
-    /// The enrolment of this device; `null` before enrolment.
+    /// The enrollment of this device; `null` before enrollment.
     pub fn device(&self) -> Result<Option<DeviceInfo>, FieldError> {
         Ok(self.store()?.enrollment()?.map(|e| DeviceInfo {
             device: e.device,

@@ -1,4 +1,4 @@
-//! The network calls of `FieldStore`: enrolment and `syncNow`, async in Kotlin (suspend),
+//! The network calls of `FieldStore`: enrollment and `syncNow`, async in Kotlin (suspend),
 //! Swift (async) and Python (coroutines), run on the library's tokio runtime. Cancelling the
 //! caller (a coroutine, a task) stops a sync between two steps; so do the request timeout and
 //! the deadline of `SyncOptions`. What was committed stays, and the next sync continues from
@@ -14,19 +14,19 @@ use crate::input;
 use crate::observe::{ListenerAdapter, SyncListener};
 use crate::store::FieldStore;
 
-/// Longest device name accepted at enrolment, in characters.
+/// Longest device name accepted at enrollment, in characters.
 const DEVICE_NAME_CHARS: usize = 64;
 
 impl FieldStore {
-    /// The client for the enrolled server, built again when the enrolment (possibly made
+    /// The client for the enrolled server, built again when the enrollment (possibly made
     /// through another handle on the same file) or the tunables changed.
     pub(crate) fn client(&self) -> Result<Arc<SyncClient<HttpTransport>>, FieldError> {
         let store = self.store()?;
         let enrolled = store.enrollment()?.ok_or_else(|| FieldError::NotEnrolled {
-            detail: "enrol this device with a code from your administrator first".into(),
+            detail: "enroll this device with a code from your administrator first".into(),
         })?;
         let server = enrolled.server.ok_or_else(|| FieldError::NotEnrolled {
-            detail: "the enrolment does not name a server; enrol again".into(),
+            detail: "the enrollment does not name a server; enroll again".into(),
         })?;
         let options = self.options.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let key = (enrolled.device, server, options);
@@ -47,7 +47,7 @@ impl FieldStore {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl FieldStore {
-    /// Enrols this device with the server at `serverUrl` using the single-use `code` an
+    /// Enrolls this device with the server at `serverUrl` using the single-use `code` an
     /// administrator or grid leader gave the user; returns the user's profile.
     ///
     /// Enrolling as the phone's current user keeps its records, its unsynced work and its

@@ -1,5 +1,5 @@
 //! `Testbed` (feature `testbed`, on only in this crate's tests): a real fieldsync server on a
-//! loopback port and its administration (users, enrolment codes, revocation), so the Kotlin and
+//! loopback port and its administration (users, enrollment codes, revocation), so the Kotlin and
 //! Python tests start from an empty folder and need nothing running beforehand.
 
 use std::sync::{Arc, Mutex};
@@ -55,7 +55,7 @@ impl Testbed {
         self.url.clone()
     }
 
-    /// Adds a user and returns a single-use enrolment code for them (valid one hour).
+    /// Adds a user and returns a single-use enrollment code for them (valid one hour).
     pub fn add_user(
         &self,
         user: String,
@@ -70,7 +70,7 @@ impl Testbed {
         self.issue_code(user)
     }
 
-    /// Issues another enrolment code for an existing user.
+    /// Issues another enrollment code for an existing user.
     pub fn issue_code(&self, user: String) -> Result<String, FieldError> {
         let admin =
             Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] };

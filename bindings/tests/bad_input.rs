@@ -350,7 +350,7 @@ fn photos_bad_input_is_typed_and_stores_nothing() {
     assert_eq!(files_under(&blobs), Vec::<std::path::PathBuf>::new());
 
     // The same store takes a good photo, and an unenrolled phone reads it back without a
-    // server; uploading needs an enrolment.
+    // server; uploading needs an enrollment.
     let added = store.add_photo(id.clone(), bytes(&photo), jpeg, None).unwrap();
     assert_eq!(store.get_report(id).unwrap().photos, vec![added.clone()]);
     let file = store.photo_file(added.hash.clone()).unwrap().unwrap();

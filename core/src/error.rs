@@ -110,11 +110,11 @@ pub enum CoreError {
         reason: String,
     },
     /// Enrolling would hand the phone to another user while it holds unsynced work of its
-    /// current user (`409 other_user`): sync first, or enrol again discarding that work. The
+    /// current user (`409 other_user`): sync first, or enroll again discarding that work. The
     /// code was not used.
     #[error(
-        "the code enrols another user than {current}, whose work on this phone is not synced: \
-         sync first, or enrol discarding it ({message})"
+        "the code enrolls another user than {current}, whose work on this phone is not synced: \
+         sync first, or enroll discarding it ({message})"
     )]
     OtherUser {
         /// The user whose unsynced work the phone holds.
@@ -131,7 +131,7 @@ pub enum CoreError {
         message: String,
     },
     /// The server turned the requests of this address away for a while (`429 rate_limited`,
-    /// e.g. too many enrolment attempts): try again after `retry_after_secs`.
+    /// e.g. too many enrollment attempts): try again after `retry_after_secs`.
     #[error("too many requests; try again in {retry_after_secs} s ({message})")]
     RateLimited {
         /// Seconds to wait (the answer's `Retry-After`).

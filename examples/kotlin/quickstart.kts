@@ -1,10 +1,10 @@
-// fieldsync from Kotlin in two minutes: open a store, enrol, show "my reports" as a Flow, write
+// fieldsync from Kotlin in two minutes: open a store, enroll, show "my reports" as a Flow, write
 // offline, sync, search, and handle a refusal. In an Android app the same calls run in a
 // ViewModel's viewModelScope: every store call is a suspend function that runs on
 // Dispatchers.IO, and the lists are Flows to collect (or turn into StateFlows).
 //
 //   kotlinc -cp fieldsync.jar:jna.jar:kotlinx-coroutines-core-jvm.jar \
-//       -script quickstart.kts -- <server url> <enrolment code>
+//       -script quickstart.kts -- <server url> <enrollment code>
 //
 // (bindings/README.md says how to build the library and the jar; a test runs this file against
 // a real server.)
@@ -27,7 +27,7 @@ runBlocking {
     // 1. Open the phone's store: one SQLite file that works offline for days. Keep one per app.
     val store = FieldStore.open(folder.resolve("fieldsync.db").path)
 
-    // 2. Enrol once with the code the grid leader gave the resident.
+    // 2. Enroll once with the code the grid leader gave the resident.
     val profile = store.enroll(serverUrl, code, "Sun's phone")
     println("enrolled as ${profile.user} (${profile.role}) in ${profile.scopes}")
 

@@ -35,10 +35,10 @@ impl<T> Enrolled<T> {
     }
 }
 
-/// Enrols a new device for `user` (added as a dispatcher of the whole jurisdiction, who may
+/// Enrolls a new device for `user` (added as a dispatcher of the whole jurisdiction, who may
 /// read everything, if the server does not know them) and gives an HTTP transport with its
 /// token.
-pub fn enrol_http(server: &RunningServer, user: &str) -> Enrolled<HttpTransport> {
+pub fn enroll_http(server: &RunningServer, user: &str) -> Enrolled<HttpTransport> {
     fn ok<V, E: std::fmt::Display>(r: Result<V, E>, what: &str) -> V {
         r.unwrap_or_else(|e| panic!("{what}: {e}"))
     }
@@ -48,7 +48,7 @@ pub fn enrol_http(server: &RunningServer, user: &str) -> Enrolled<HttpTransport>
     }
     let admin = Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] };
     let code = ok(accounts.issue_code(user, &admin, Duration::from_secs(600)), "code").code;
-    let e = ok(accounts.enroll(&code, "test phone", None), "enrol");
+    let e = ok(accounts.enroll(&code, "test phone", None), "enroll");
     let transport = ok(HttpTransport::new(&server.url()), "url").with_token(e.token.clone());
     Enrolled { transport, actor: ActorId::from(e.device.actor), token: e.token }
 }

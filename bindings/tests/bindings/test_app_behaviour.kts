@@ -7,7 +7,7 @@
 // - search as people type: several words, full-width digits, pages;
 // - notes edited after an emoji or a CJK character outside the BMP, at Kotlin string indices;
 // - every failure a FieldException: half an emoji in a title, a call after close(), a negative
-//   backoff, too many enrolment attempts;
+//   backoff, too many enrollment attempts;
 // - observers: off the writer's thread, a slow one never slowing a write, one that throws
 //   reported through the log hook, subscriptions and flows ended by close(), a reopen afresh;
 //   the "my reports" Flow.
@@ -84,7 +84,7 @@ runBlocking {
     failuresAreFieldExceptions()
     observersThatBehave()
     // Last: it leaves this address blocked from enrolling for a while.
-    tooManyEnrolmentAttempts()
+    tooManyEnrollmentAttempts()
     println("kotlin app behaviour: ok")
 }
 
@@ -105,7 +105,7 @@ suspend fun handedOverPhone() {
     }
     expect(refused.current == "resident-an") { "refused for $refused" }
     expect(phone.user == "resident-an" && phone.getReport(unsynced).title == "Dog barking all night") {
-        "the refused enrolment changed nothing"
+        "the refused enrollment changed nothing"
     }
 
     // The same code still works; asked to, the phone drops An's work and keeps nothing of An's.
@@ -348,7 +348,7 @@ suspend fun observersThatBehave() {
 }
 
 /** Too many failed codes from one address: a typed answer with the seconds to wait. */
-suspend fun tooManyEnrolmentAttempts() {
+suspend fun tooManyEnrollmentAttempts() {
     val store = FieldStore.open(folder("guesser"))
     var limited: FieldException.RateLimited? = null
     for (attempt in 1..40) {

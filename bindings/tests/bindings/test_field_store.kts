@@ -1,6 +1,6 @@
 // The phone API from Kotlin, through the Kotlin layer as an app uses it, against a real
 // fieldsync server on a loopback port (the testbed), every phone starting from an empty folder:
-// enrolment, the three record kinds, sync, a change made by another device arriving in a Flow,
+// enrollment, the three record kinds, sync, a change made by another device arriving in a Flow,
 // progress, typed exceptions, a photo (a real JPEG uploaded while a record syncs, downloaded by
 // another phone with its thumbnail), cancellation of a running sync, and calls from many
 // coroutines while a sync writes.
@@ -85,7 +85,7 @@ fun cameraJpeg(width: Int, height: Int, seed: Long): ByteArray {
 }
 
 runBlocking {
-    // --- Enrolment, and the three record kinds on three phones. ---
+    // --- Enrollment, and the three record kinds on three phones. ---
     val police = enrolled("police-li", Role.PATROL, PatrolKind.POLICE, listOf(AREA))
     val mediator = enrolled("mediator-chen", Role.MEDIATOR, null, listOf(AREA))
     val dispatcher = enrolled("dispatch-wu", Role.DISPATCHER, null, listOf(AREA))
@@ -155,7 +155,7 @@ runBlocking {
     expectThrows<FieldException.InvalidInput>("a URL that is not http(s)") {
         phone("bad-url").enroll("ftp://example.org", "ABCDE-FGHJK", "phone")
     }
-    expectThrows<FieldException.CodeRefused>("an unknown enrolment code") {
+    expectThrows<FieldException.CodeRefused>("an unknown enrollment code") {
         phone("bad-code").enroll(url, "ABCDE-FGHJK", "phone")
     }
     expectThrows<FieldException.NotEnrolled>("syncing a store never enrolled") { elsewhere.syncNow() }

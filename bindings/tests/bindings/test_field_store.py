@@ -1,5 +1,5 @@
 # The phone API from Python, against a real fieldsync server on a loopback port (the testbed),
-# every phone starting from an empty folder: enrolment, the three record kinds, sync, a change
+# every phone starting from an empty folder: enrollment, the three record kinds, sync, a change
 # made by another device arriving through the observer, progress callbacks, typed errors,
 # photos (added, uploaded beside a records sync, downloaded by another device with their
 # thumbnail), and cancellation of a running sync.
@@ -198,7 +198,7 @@ async def main(root):
         assert profile.user == user and profile.role == role, profile
         return store
 
-    # --- Enrolment and the three record kinds. ---
+    # --- Enrollment and the three record kinds. ---
     police = await enrolled("police-li", Role.PATROL, PatrolKind.POLICE, [AREA])
     mediator = await enrolled("mediator-chen", Role.MEDIATOR, None, [AREA])
     dispatcher = await enrolled("dispatch-wu", Role.DISPATCHER, None, [AREA])

@@ -12,7 +12,7 @@ mod swift;
 use fieldsync_core::policy::Role;
 use uniffi::deps::anyhow::Result;
 
-/// The phone API from Kotlin, through the layer: enrolment, the three record kinds, sync,
+/// The phone API from Kotlin, through the layer: enrollment, the three record kinds, sync,
 /// observers, photos, cancellation, threads.
 #[test]
 fn kotlin_field_store() -> Result<()> {

@@ -131,7 +131,7 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
 }
 
 /// Like [`decode`], for a message that inflates to at most `inflated_limit` bytes (at most
-/// [`limits::INFLATED_BYTES`]): a small message (an enrolment) has no business inflating to
+/// [`limits::INFLATED_BYTES`]): a small message (an enrollment) has no business inflating to
 /// megabytes.
 pub fn decode_within<T: DeserializeOwned>(
     body: &[u8],

@@ -202,7 +202,7 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-/// `POST /v1/enroll`: a phone exchanges a single-use enrolment code for its credentials.
+/// `POST /v1/enroll`: a phone exchanges a single-use enrollment code for its credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {
     /// Protocol version.

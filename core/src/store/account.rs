@@ -1,4 +1,4 @@
-//! This device's enrolment, kept in the store's `meta` table: the device id and bearer token the
+//! This device's enrollment, kept in the store's `meta` table: the device id and bearer token the
 //! server issued, and the profile (user, role, scopes) it acts with. Once enrolled, every
 //! command is checked against the access policy before it is committed, so the server never has
 //! to refuse an honest user's change.
@@ -10,7 +10,7 @@ use super::Store;
 use crate::error::Result;
 use crate::policy::Profile;
 
-/// What the server gave this device at enrolment.
+/// What the server gave this device at enrollment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enrollment {
     /// The device's id on the server.
@@ -53,7 +53,7 @@ fn put_profile(conn: &Connection, p: &Profile) -> Result<()> {
     put(conn, "scopes", &p.scopes.join("\n"))
 }
 
-/// Writes what enrolment gave this device into the open transaction `tx`.
+/// Writes what enrollment gave this device into the open transaction `tx`.
 pub(crate) fn put_enrollment(
     tx: &Connection,
     enrollment: &Enrollment,
@@ -76,7 +76,7 @@ pub(crate) fn put_enrollment(
 }
 
 impl Store {
-    /// The enrolment of this device, if it has one.
+    /// The enrollment of this device, if it has one.
     pub fn enrollment(&self) -> Result<Option<Enrollment>> {
         let w = self.writer();
         let (Some(device), Some(token)) = (get(&w.conn, "device")?, get(&w.conn, "token")?) else {
@@ -87,7 +87,7 @@ impl Store {
         Ok(Some(Enrollment { device, token, profile, server }))
     }
 
-    /// Keeps what enrolment gave this device, in one transaction: from now on its changes
+    /// Keeps what enrollment gave this device, in one transaction: from now on its changes
     /// carry `actor` and its commands are checked against `profile`.
     pub fn save_enrollment(&self, enrollment: &Enrollment, actor: ActorId) -> Result<()> {
         crate::limits::user_id("user", &enrollment.profile.user)?;

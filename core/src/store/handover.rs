@@ -1,10 +1,10 @@
 //! A phone handed to someone else: enrolling it as another user keeps nothing the new user may
 //! not read, and never drops the first user's unsynced work unless the app asks for it.
 //!
-//! Enrolment checks [`Store::unsynced_work`] first: while the phone holds work the server has
+//! Enrollment checks [`Store::unsynced_work`] first: while the phone holds work the server has
 //! not taken, it asks the server to refuse a code of another user (the code stays unused); the
 //! app may instead ask to discard that work. Once the server has enrolled the phone as another
-//! user, [`Store::hand_over`] keeps the new enrolment and, in the same transaction, removes
+//! user, [`Store::hand_over`] keeps the new enrollment and, in the same transaction, removes
 //! every record the new user may not read and every record holding the first user's unsynced
 //! changes, and starts the feed over (the next sync catches up with what the new user reads).
 
@@ -73,10 +73,10 @@ impl Store {
         })
     }
 
-    /// Keeps the enrolment of this phone as another user (`enrollment`, whose changes carry
+    /// Keeps the enrollment of this phone as another user (`enrollment`, whose changes carry
     /// `actor`), and in the same transaction removes every record that user may not read and
     /// every record holding unsynced changes of the user before (the app chose to discard
-    /// them; enrolment refuses otherwise), and starts the feed over. Returns the records
+    /// them; enrollment refuses otherwise), and starts the feed over. Returns the records
     /// removed; observers hear of them as [`Origin::Removed`].
     pub(crate) fn hand_over(&self, enrollment: &Enrollment, actor: ActorId) -> Result<Vec<DocId>> {
         crate::limits::user_id("user", &enrollment.profile.user)?;

@@ -205,7 +205,7 @@ impl Store {
 
     /// Sets the user id this device writes as (the actor stays), on a phone that works without
     /// a server. An enrolled phone writes as its enrolled user: changing it would have the
-    /// server refuse every later change, so it is refused here; enrol again instead.
+    /// server refuse every later change, so it is refused here; enroll again instead.
     pub fn set_user(&self, user: &str) -> Result<()> {
         limits::user_id("user", user)?;
         let mut w = self.writer();
@@ -214,7 +214,7 @@ impl Store {
         {
             return Err(CoreError::invalid(
                 "user",
-                format!("this phone is enrolled as {}; enrol it again to change its user", p.user),
+                format!("this phone is enrolled as {}; enroll it again to change its user", p.user),
             ));
         }
         w.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('user', ?1)", [user])?;
@@ -222,7 +222,7 @@ impl Store {
         Ok(())
     }
 
-    /// Sets the Automerge actor this device's changes carry (given by the server at enrolment).
+    /// Sets the Automerge actor this device's changes carry (given by the server at enrollment).
     pub fn set_actor(&self, actor: ActorId) -> Result<()> {
         let mut w = self.writer();
         w.conn.execute(

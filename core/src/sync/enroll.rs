@@ -1,4 +1,4 @@
-//! Enrolment: a phone exchanges the single-use code a user was given for its device id, bearer
+//! Enrollment: a phone exchanges the single-use code a user was given for its device id, bearer
 //! token, Automerge actor id and profile, and keeps them in its store.
 //!
 //! A phone handed to another user (the next resident, a shared patrol phone) keeps nothing of
@@ -16,18 +16,18 @@ use crate::store::{Enrollment, Store};
 /// Longest code or device name accepted, in characters.
 const MAX_INPUT_CHARS: usize = 64;
 
-/// How to enrol.
+/// How to enroll.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EnrollOptions {
-    /// Enrol even if the code is another user's while the phone holds unsynced work of its
-    /// current user: that work is discarded. Without it such an enrolment is refused
+    /// Enroll even if the code is another user's while the phone holds unsynced work of its
+    /// current user: that work is discarded. Without it such an enrollment is refused
     /// (`OtherUser`) and the code stays unused.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub discard_unsynced_work: bool,
 }
 
-/// Enrols the device of `store` through `transport` with `code`; on success the store holds
+/// Enrolls the device of `store` through `transport` with `code`; on success the store holds
 /// the credentials and writes with the actor the server assigned. A code works once.
 pub async fn enroll<T: Transport>(
     store: &Store,
@@ -51,7 +51,7 @@ pub async fn enroll_with<T: Transport>(
 ) -> Result<Enrollment> {
     let code = code.trim();
     if code.is_empty() || code.chars().count() > MAX_INPUT_CHARS {
-        return Err(CoreError::invalid("code", "an enrolment code is 10 letters and digits"));
+        return Err(CoreError::invalid("code", "an enrollment code is 10 letters and digits"));
     }
     if device_name.chars().count() > MAX_INPUT_CHARS || device_name.chars().any(char::is_control) {
         return Err(CoreError::invalid(
@@ -84,7 +84,7 @@ pub async fn enroll_with<T: Transport>(
     let r: EnrollResponse =
         protocol::decode(&answer).map_err(|e| CoreError::Protocol(e.to_string()))?;
     if r.actor.is_empty() || r.actor.len() > 32 || r.token.is_empty() {
-        return Err(CoreError::Protocol("the enrolment answer lacks an actor or a token".into()));
+        return Err(CoreError::Protocol("the enrollment answer lacks an actor or a token".into()));
     }
     let profile = Profile::parse(r.user, &r.role, r.patrol.as_deref(), r.scopes)?;
     let enrollment =
@@ -94,10 +94,10 @@ pub async fn enroll_with<T: Transport>(
         store.save_enrollment(&enrollment, actor)?;
     } else if keep {
         // A server that does not know `keep_user` enrolled the phone anyway: the work stays
-        // and so does the current enrolment; the new device is left unused on the server.
+        // and so does the current enrollment; the new device is left unused on the server.
         return Err(CoreError::OtherUser {
             current,
-            message: format!("the code enrols {}", enrollment.profile.user),
+            message: format!("the code enrolls {}", enrollment.profile.user),
         });
     } else {
         store.hand_over(&enrollment, actor)?;

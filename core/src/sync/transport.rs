@@ -76,7 +76,7 @@ pub trait Transport: Send + Sync {
         body: Vec<u8>,
     ) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
 
-    /// The server's base URL, kept with an enrolment so later syncs know where to go; `None`
+    /// The server's base URL, kept with an enrollment so later syncs know where to go; `None`
     /// for transports that are not addressed by URL (in-process).
     fn server_url(&self) -> Option<String> {
         None
@@ -122,7 +122,7 @@ impl HttpTransport {
     pub fn enrolled(base_url: &str, store: &crate::Store) -> crate::Result<Self> {
         let enrollment = store.enrollment()?.ok_or_else(|| crate::CoreError::InvalidInput {
             field: "store",
-            reason: "this device is not enrolled: enrol it with a code first".into(),
+            reason: "this device is not enrolled: enroll it with a code first".into(),
         })?;
         let transport = HttpTransport::new(base_url)
             .map_err(|e| crate::CoreError::Network { attempts: 0, message: e.to_string() })?;

@@ -95,14 +95,14 @@ impl BenchServer {
         })
     }
 
-    /// Enrols a device of a dispatcher of the whole jurisdiction (who reads everything) writing
+    /// Enrolls a device of a dispatcher of the whole jurisdiction (who reads everything) writing
     /// as `actor`; gives a transport carrying its token. One HTTP client serves every device.
-    pub fn enrol(&self, user: &str, actor: &[u8]) -> Result<HttpTransport> {
-        self.enrol_as(user, Role::Dispatcher, "jl", actor)
+    pub fn enroll(&self, user: &str, actor: &[u8]) -> Result<HttpTransport> {
+        self.enroll_as(user, Role::Dispatcher, "jl", actor)
     }
 
-    /// Like [`BenchServer::enrol`], for a user of `role` working in `scope`.
-    pub fn enrol_as(
+    /// Like [`BenchServer::enroll`], for a user of `role` working in `scope`.
+    pub fn enroll_as(
         &self,
         user: &str,
         role: Role,
@@ -110,18 +110,18 @@ impl BenchServer {
         actor: &[u8],
     ) -> Result<HttpTransport> {
         let profile = Profile { user: user.into(), role, patrol: None, scopes: vec![scope.into()] };
-        self.enrol_profile(&profile, actor)
+        self.enroll_profile(&profile, actor)
     }
 
-    /// Enrols a device of `profile`'s user (added with that role, patrol kind and scopes if the
+    /// Enrolls a device of `profile`'s user (added with that role, patrol kind and scopes if the
     /// user is new) writing as `actor`.
-    pub fn enrol_profile(&self, profile: &Profile, actor: &[u8]) -> Result<HttpTransport> {
-        Ok(self.transport.clone().with_token(self.enrol_token(profile, actor)?))
+    pub fn enroll_profile(&self, profile: &Profile, actor: &[u8]) -> Result<HttpTransport> {
+        Ok(self.transport.clone().with_token(self.enroll_token(profile, actor)?))
     }
 
-    /// Like [`BenchServer::enrol_profile`], giving the device's token itself (for a transport
+    /// Like [`BenchServer::enroll_profile`], giving the device's token itself (for a transport
     /// to another address, such as a link emulator in front of this server).
-    pub fn enrol_token(&self, profile: &Profile, actor: &[u8]) -> Result<String> {
+    pub fn enroll_token(&self, profile: &Profile, actor: &[u8]) -> Result<String> {
         let user = profile.user.as_str();
         if self.accounts.user(user)?.is_none() {
             self.accounts.add_user(user, profile.role, profile.patrol, &profile.scopes)?;

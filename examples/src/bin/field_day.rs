@@ -98,7 +98,7 @@ async fn run() -> Res<bool> {
     let server = Server::start(&config).await?;
     let url = server.url();
     println!("== sync server on {url}");
-    println!("== the command centre enrols seven phones");
+    println!("== the command centre enrolls seven phones");
     let d = dir.path();
     let patrol = Role::Patrol;
     let phones = [

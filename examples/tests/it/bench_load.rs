@@ -38,7 +38,7 @@ fn load_suite_runs_small_without_errors_and_converges() {
 fn device(server: &BenchServer, user: &str, role: Role, scope: &str) -> SimDevice {
     let actor = ActorId::random();
     let profile = Profile { user: user.into(), role, patrol: None, scopes: vec![scope.into()] };
-    let transport = server.enrol_profile(&profile, actor.to_bytes()).unwrap();
+    let transport = server.enroll_profile(&profile, actor.to_bytes()).unwrap();
     SimDevice::new(transport, user.into(), actor, (None, String::new()), 0, Pulled::Apply)
 }
 

@@ -83,8 +83,8 @@ async fn main() {
     let last = args.next().as_deref() == Some("final");
 
     let store = Arc::new(Store::open(&path).expect("open the store"));
-    let enrollment = store.enrollment().expect("read the enrolment").expect("an enrolled store");
-    let url = enrollment.server.expect("the enrolment names its server");
+    let enrollment = store.enrollment().expect("read the enrollment").expect("an enrolled store");
+    let url = enrollment.server.expect("the enrollment names its server");
     let transport = HttpTransport::new(&url).expect("server URL").with_token(enrollment.token);
     let client = SyncClient::new(store.clone(), Logging(transport)).with_options(config());
     let listener = |p: &SyncProgress| emit(&Line::progress(p));

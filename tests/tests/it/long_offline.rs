@@ -12,7 +12,7 @@ use automerge::ChangeHash;
 use fieldsync_core::model::*;
 use fieldsync_core::{DocId, Store};
 use fieldsync_server::{Server, ServerConfig};
-use fieldsync_tests::phone::{Counting, Phone, enrol_http};
+use fieldsync_tests::phone::{Counting, Phone, enroll_http};
 
 const GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-07";
 const REPORTS: usize = 400;
@@ -146,11 +146,11 @@ async fn ten_thousand_offline_edits_merge_with_concurrent_online_work() {
     let config =
         ServerConfig::new(dir.path().join("server")).with_listen("127.0.0.1:0".parse().unwrap());
     let server = Server::start(&config).await.unwrap();
-    let away = enrol_http(&server, "patrol-zhao").map(Counting::new);
+    let away = enroll_http(&server, "patrol-zhao").map(Counting::new);
     let counts = away.transport.counts.clone();
     let away = Phone::new(dir.path(), "patrol-zhao", away);
-    let desk_a = Phone::new(dir.path(), "dispatch-wu", enrol_http(&server, "dispatch-wu"));
-    let desk_b = Phone::new(dir.path(), "dispatch-sun", enrol_http(&server, "dispatch-sun"));
+    let desk_a = Phone::new(dir.path(), "dispatch-wu", enroll_http(&server, "dispatch-wu"));
+    let desk_b = Phone::new(dir.path(), "dispatch-sun", enroll_http(&server, "dispatch-sun"));
 
     // Everyone starts with the same 500 documents.
     let targets = create_documents(&away.store);

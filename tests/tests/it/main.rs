@@ -4,7 +4,7 @@
 //! each module is one area, as its own documentation says.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod enrolment;
+mod enrollment;
 mod link;
 mod long_offline;
 mod phone_crash;

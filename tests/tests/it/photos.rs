@@ -27,7 +27,7 @@ use fieldsync_core::sync::{
 use fieldsync_core::{CoreError, DocId};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
 use fieldsync_tests::link::{LinkEmulator, LinkProfile};
-use fieldsync_tests::phone::{Phone, enrol_http};
+use fieldsync_tests::phone::{Phone, enroll_http};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -66,7 +66,7 @@ async fn start(dir: &std::path::Path, tune: impl FnOnce(&mut ServerConfig)) -> R
 fn phone(dir: &std::path::Path, server: &RunningServer, name: &str) -> Phone<HttpTransport> {
     let config =
         SyncOptions { backoff: Duration::from_millis(50).into(), ..SyncOptions::default() };
-    Phone::with_config(dir, name, enrol_http(server, name), config)
+    Phone::with_config(dir, name, enroll_http(server, name), config)
 }
 
 /// Progress reports, kept.
@@ -107,7 +107,7 @@ async fn a_5_mb_photo_crosses_a_dropping_link_resumes_and_never_holds_up_records
     let server = start(dir.path(), |_| {}).await;
     let link = LinkEmulator::start(server.addr(), dropping_3g(), seed).await.unwrap();
     let through_link = |name: &str| {
-        let enrolled = enrol_http(&server, name);
+        let enrolled = enroll_http(&server, name);
         let token = enrolled.token.clone();
         let device = enrolled.map(|_| HttpTransport::new(&link.url()).unwrap().with_token(token));
         let config =
@@ -518,7 +518,7 @@ fn faulty(
 ) -> (Phone<Faulty>, Arc<Faults>) {
     let faults = Arc::new(Faults::default());
     let f = faults.clone();
-    let device = enrol_http(server, name).map(|inner| Faulty { inner, faults: f });
+    let device = enroll_http(server, name).map(|inner| Faulty { inner, faults: f });
     let config =
         SyncOptions { backoff: Duration::from_millis(50).into(), ..SyncOptions::default() };
     (Phone::with_config(dir, name, device, config), faults)

@@ -11,7 +11,7 @@ use fieldsync_core::model::*;
 use fieldsync_core::sync::{HttpTransport, SyncOptions, Transport, TransportError};
 use fieldsync_core::{DocId, Store};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
-use fieldsync_tests::phone::{Counting, Duplicating, Enrolled, Phone, Replaying, enrol_http};
+use fieldsync_tests::phone::{Counting, Duplicating, Enrolled, Phone, Replaying, enroll_http};
 
 const GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-07";
 
@@ -22,7 +22,7 @@ async fn server(dir: &std::path::Path) -> RunningServer {
 
 /// A new enrolled device of `user` on `s`, over HTTP.
 fn http(s: &RunningServer, user: &str) -> Enrolled<HttpTransport> {
-    enrol_http(s, user)
+    enroll_http(s, user)
 }
 
 fn report(title: &str) -> NewRecord {

@@ -16,7 +16,7 @@ use fieldsync_core::sync::{HttpTransport, SyncOptions, SyncProgress, Transport, 
 use fieldsync_core::{CoreError, DocId};
 use fieldsync_server::{Server, ServerConfig};
 use fieldsync_tests::link::{LinkEmulator, LinkProfile};
-use fieldsync_tests::phone::{Phone, enrol_http};
+use fieldsync_tests::phone::{Phone, enroll_http};
 
 const GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-07";
 
@@ -113,7 +113,7 @@ async fn a_days_work_crosses_a_2g_link_that_keeps_dropping() {
     let link = LinkEmulator::start(server.addr(), LinkProfile::two_g(), seed).await.unwrap();
 
     let ledger = Arc::new(Mutex::new(Ledger::default()));
-    let enrolled = enrol_http(&server, "police-li");
+    let enrolled = enroll_http(&server, "police-li");
     let token = enrolled.token.clone();
     let device = enrolled.map(|_| Recording {
         inner: HttpTransport::new(&link.url()).unwrap().with_token(token),
@@ -221,7 +221,7 @@ async fn a_days_work_crosses_a_2g_link_that_keeps_dropping() {
     assert!(phone.client.budget().push_bytes <= 64 * 1024, "{:?}", phone.client.budget());
 
     // Everything arrived: a second phone on a good link pulls all of it.
-    let reader = Phone::new(dir.path(), "dispatch-wu", enrol_http(&server, "dispatch-wu"));
+    let reader = Phone::new(dir.path(), "dispatch-wu", enroll_http(&server, "dispatch-wu"));
     reader.sync().await;
     assert_eq!(reader.store.doc_ids().unwrap().len(), 501);
     match reader.store.get(patrol).unwrap() {

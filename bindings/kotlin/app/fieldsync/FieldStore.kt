@@ -64,12 +64,12 @@ class FieldStore private constructor(
     // --- Who and where ---
 
     /**
-     * The user this phone writes as (the enrolled user; before enrolment, [setUser]'s). Read
+     * The user this phone writes as (the enrolled user; before enrollment, [setUser]'s). Read
      * from memory; like every property here, it throws [FieldException.Closed] after [close].
      */
     val user: String get() = ffi.user()
 
-    /** The enrolled user's role and scopes; `null` before enrolment. Read from memory. */
+    /** The enrolled user's role and scopes; `null` before enrollment. Read from memory. */
     val profile: Profile? get() = ffi.profile()
 
     /** Whether [close] was called. */
@@ -78,7 +78,7 @@ class FieldStore private constructor(
     /** Sets the user of a phone that works without a server (an enrolled phone writes as its enrolled user). */
     suspend fun setUser(user: String) = onIo("user" to user) { ffi.setUser(user) }
 
-    /** The enrolment of this device; `null` before enrolment. */
+    /** The enrollment of this device; `null` before enrollment. */
     suspend fun device(): DeviceInfo? = onIo { ffi.device() }
 
     // --- Writing ---
@@ -211,10 +211,10 @@ class FieldStore private constructor(
         onChange: (List<RecordChanged>) -> Unit,
     ): Subscription = Observing.observe(this, onChange, onEnd)
 
-    // --- Enrolment and sync (they run on the library's own threads) ---
+    // --- Enrollment and sync (they run on the library's own threads) ---
 
     /**
-     * Enrols this device with the server at [serverUrl] using the single-use [code] the user was
+     * Enrolls this device with the server at [serverUrl] using the single-use [code] the user was
      * given; returns the user's profile. A code of another user while this phone holds
      * unsynced work of its current user is [FieldException.OtherUser] (the code stays usable)
      * unless [discardUnsyncedWork]; too many attempts are [FieldException.RateLimited].

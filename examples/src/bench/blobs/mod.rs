@@ -57,7 +57,7 @@ impl Phone {
     fn open(server: &BenchServer, profile: &Profile, path: &Path) -> Result<Phone> {
         let store = Store::open(path)?;
         store.set_user(&profile.user)?;
-        let token = server.enrol_token(profile, store.identity().actor.to_bytes())?;
+        let token = server.enroll_token(profile, store.identity().actor.to_bytes())?;
         let transport = HttpTransport::new(server.url())?.with_token(token.clone());
         Ok(Phone { client: SyncClient::new(Arc::new(store), transport), token })
     }

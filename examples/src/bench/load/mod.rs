@@ -84,7 +84,7 @@ async fn phases(opts: &Options, report: &mut Report, server: &BenchServer) -> Re
     let mut agents = Vec::with_capacity(opts.devices);
     for (i, member) in population::members(opts.devices).into_iter().enumerate() {
         let actor = ActorId::random();
-        let transport = server.enrol_profile(&member.profile, actor.to_bytes())?;
+        let transport = server.enroll_profile(&member.profile, actor.to_bytes())?;
         let user = member.profile.user.clone();
         let start = (None, String::new());
         let sim = SimDevice::new(transport, user, actor, start, opts.page_bytes, Pulled::Apply);

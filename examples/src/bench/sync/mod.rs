@@ -84,7 +84,7 @@ pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
     let server = match &opts.server {
         Some(url) => {
             let data = opts.server_data.as_deref().ok_or(
-                "--server needs --server-data DIR, the server's --data directory, to enrol devices",
+                "--server needs --server-data DIR, the server's --data directory, to enroll devices",
             )?;
             BenchServer::remote(url, &opts.server_metrics, data)?
         }
@@ -174,7 +174,7 @@ async fn phases(
 /// its store already writes with.
 fn client(server: &BenchServer, user: &str, path: &Path) -> Result<SyncClient<HttpTransport>> {
     let store = Store::open(path)?;
-    let transport = server.enrol(user, store.identity().actor.to_bytes())?;
+    let transport = server.enroll(user, store.identity().actor.to_bytes())?;
     Ok(SyncClient::new(Arc::new(store), transport))
 }
 
@@ -193,7 +193,7 @@ async fn load(
         let report = corpus.report(opts.docs + i);
         let user = format!("device-{i:04}");
         let actor = automerge::ActorId::random();
-        let transport = server.enrol(&user, actor.to_bytes())?;
+        let transport = server.enroll(&user, actor.to_bytes())?;
         let mut device =
             SimDevice::new(transport, user, actor, position.clone(), opts.page_bytes, Pulled::Skip);
         device.create(&NewRecord::Report { report })?;
@@ -281,7 +281,7 @@ async fn fill_and_measure(
     let missing = opts.rss_docs.saturating_sub(stored);
     progress(format_args!("filling the server with {missing} more reports"));
     let actor = automerge::ActorId::random();
-    let pusher = Arc::new(BulkPusher::new(server.enrol(FILLER, actor.to_bytes())?, actor));
+    let pusher = Arc::new(BulkPusher::new(server.enroll(FILLER, actor.to_bytes())?, actor));
     let (epoch, cursor) = phone.store().sync_position()?;
     let start = Instant::now();
     let mut last = start;

@@ -22,7 +22,7 @@ pub(super) async fn hidden_vs_missing(
     let actor = automerge::ActorId::random();
     let resident = fieldsync_core::policy::Role::Resident;
     let transport =
-        server.enrol_as("resident-far", resident, "jl/nowhere/grid-99", actor.to_bytes())?;
+        server.enroll_as("resident-far", resident, "jl/nowhere/grid-99", actor.to_bytes())?;
     // The resident's own position first: a catch-up (nothing of it readable), to the log's end.
     let (epoch, _) = phone.store().sync_position()?;
     let mut cursor = String::new();

@@ -16,7 +16,7 @@ pub(crate) fn catch_up_under_kills(
     replay: &str,
 ) -> (usize, u64, u64) {
     let clean = dir.join("clean.db");
-    enrol(rt, server, "dispatch-wu", &clean);
+    enroll(rt, server, "dispatch-wu", &clean);
     let clean_lines = run_to_end(&clean, replay);
     let clean_down = bytes_down(&clean_lines);
     let largest = largest_answer(&clean_lines);
@@ -30,7 +30,7 @@ pub(crate) fn catch_up_under_kills(
         .unwrap_or(20);
 
     let path = dir.join("fresh.db");
-    enrol(rt, server, "dispatch-zhou", &path);
+    enroll(rt, server, "dispatch-zhou", &path);
     let mut killed = 0;
     let mut down = 0;
     let mut problems = Vec::new();
@@ -98,9 +98,14 @@ pub(crate) fn catch_up_under_kills(
     (killed, down, clean_down)
 }
 
-/// Enrols a new device of `user` (a dispatcher of the whole jurisdiction) as a phone does, into
+/// Enrolls a new device of `user` (a dispatcher of the whole jurisdiction) as a phone does, into
 /// a new store at `path`: the store keeps the server's URL and the device's token.
-pub(crate) fn enrol(rt: &tokio::runtime::Runtime, server: &RunningServer, user: &str, path: &Path) {
+pub(crate) fn enroll(
+    rt: &tokio::runtime::Runtime,
+    server: &RunningServer,
+    user: &str,
+    path: &Path,
+) {
     let accounts = server.server().accounts();
     if accounts.user(user).expect("accounts").is_none() {
         accounts.add_user(user, Role::Dispatcher, None, &["jl".to_string()]).expect("add user");
@@ -110,7 +115,7 @@ pub(crate) fn enrol(rt: &tokio::runtime::Runtime, server: &RunningServer, user: 
     let store = Store::open(path).expect("open a new store");
     let transport = HttpTransport::new(&server.url()).expect("url");
     rt.block_on(fieldsync_core::sync::enroll(&store, &transport, &code, "patrol phone"))
-        .expect("enrol the phone");
+        .expect("enroll the phone");
 }
 
 /// Runs the worker's final mode on `path` (two syncs, no edits) to its end; returns its lines.

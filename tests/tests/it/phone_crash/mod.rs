@@ -55,7 +55,7 @@ use fieldsync_core::sync::HttpTransport;
 use fieldsync_core::{DocId, Store};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
 use fieldsync_tests::crash::Written;
-use fieldsync_tests::phone::{Phone, enrol_http};
+use fieldsync_tests::phone::{Phone, enroll_http};
 use fieldsync_tests::phone_crash::{Editor, Line};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -103,8 +103,8 @@ fn a_phone_killed_during_syncs_loses_and_doubles_nothing() {
     let server = rt.block_on(Server::start(&config)).expect("server starts");
 
     let path = dir.path().join("phone.db");
-    enrol(&rt, &server, PHONE, &path);
-    let other = Phone::new(dir.path(), OTHER, enrol_http(&server, OTHER));
+    enroll(&rt, &server, PHONE, &path);
+    let other = Phone::new(dir.path(), OTHER, enroll_http(&server, OTHER));
     let mut other_editor = Editor::new(rng.random(), "o");
 
     // Everything written, and the phone's promises alone (what its store must hold after a kill).

@@ -1,4 +1,4 @@
-//! A phone enrols against the real server on a loopback port with a code from the accounts the
+//! A phone enrolls against the real server on a loopback port with a code from the accounts the
 //! admin CLI manages, keeps its credentials in its SQLite file, writes with the actor the server
 //! gave it, and refuses, before committing, what its profile does not allow.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -37,7 +37,7 @@ async fn server(dir: &std::path::Path) -> RunningServer {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_phone_enrols_once_and_checks_its_commands_before_committing() {
+async fn a_phone_enrolls_once_and_checks_its_commands_before_committing() {
     let dir = tempfile::tempdir().unwrap();
     let server = server(dir.path()).await;
     let accounts = server.server().accounts();
@@ -79,7 +79,7 @@ async fn a_phone_enrols_once_and_checks_its_commands_before_committing() {
     store.execute(id, &Command::CommentReport { text: "还在搭".into() }).unwrap();
     assert_eq!(store.doc_ids().unwrap().len(), 1);
 
-    // The enrolment survives a restart of the app.
+    // The enrollment survives a restart of the app.
     drop(store);
     let store = Store::open(dir.path().join("phone.db")).unwrap();
     assert_eq!(store.enrollment().unwrap(), Some(e.clone()));
