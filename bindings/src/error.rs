@@ -307,18 +307,12 @@ impl From<CoreError> for FieldError {
             CoreError::Timeout { after, message } => {
                 FieldError::Timeout { seconds: after.as_millis().div_euclid(1000), detail: message }
             }
-            CoreError::Server { code, message, .. } if code == "device_revoked" => {
-                FieldError::DeviceRevoked { detail: message }
-            }
-            CoreError::Server { code, message, .. } if code == "user_disabled" => {
-                FieldError::UserDisabled { detail: message }
-            }
-            CoreError::Server { code, message, .. }
-                if code.starts_with("code_") || code == "malformed_code" =>
-            {
+            CoreError::DeviceRevoked { message } => FieldError::DeviceRevoked { detail: message },
+            CoreError::UserDisabled { message } => FieldError::UserDisabled { detail: message },
+            CoreError::CodeRefused { code, message } => {
                 FieldError::CodeRefused { code, detail: message }
             }
-            CoreError::Server { status: 401, code, message } => {
+            CoreError::Unauthorized { code, message } => {
                 FieldError::Unauthorized { code, detail: message }
             }
             CoreError::Server { status, code, message } => {
@@ -348,8 +342,6 @@ impl From<CoreError> for FieldError {
             CoreError::Storage(_) | CoreError::Automerge(_) | CoreError::Io(_) => {
                 FieldError::Storage { detail: text }
             }
-            // Core's error is non-exhaustive: a variant added later still reaches the app typed.
-            _ => FieldError::Storage { detail: text },
         }
     }
 }
@@ -365,7 +357,7 @@ mod tests {
     use super::*;
 
     fn server(status: u16, code: &str) -> FieldError {
-        FieldError::from(CoreError::Server { status, code: code.into(), message: "why".into() })
+        FieldError::from(CoreError::from_server(status, code.into(), "why".into()))
     }
 
     #[test]
@@ -377,6 +369,11 @@ mod tests {
             FieldError::CodeRefused { code, .. } if code == "code_revoked"
         ));
         assert!(matches!(server(429, "rate_limited"), FieldError::Server { status: 429, .. }));
+        assert!(matches!(
+            server(401, "unknown_token"),
+            FieldError::Unauthorized { code, .. } if code == "unknown_token"
+        ));
+        assert!(matches!(server(400, "invalid_cursor"), FieldError::Server { status: 400, .. }));
     }
 
     #[test]

@@ -8,9 +8,9 @@ use crate::model::Kind;
 /// Result alias for the core layer.
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;
 
-/// Everything that can go wrong in fieldsync-core.
+/// Everything that can go wrong in fieldsync-core. Not `non_exhaustive`: the bindings map every
+/// variant by name, so a new one cannot reach an app as an untyped storage error.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum CoreError {
     /// No record with this id is stored.
     #[error("document {id} not found")]
@@ -148,7 +148,38 @@ pub enum CoreError {
         /// What it did before.
         message: String,
     },
-    /// The server refused the request.
+    /// The server no longer accepts this device: an administrator revoked it
+    /// (`403 device_revoked`). Data on the phone stays; enroll again with a new code.
+    #[error("this device was revoked: {message}")]
+    DeviceRevoked {
+        /// The server's message.
+        message: String,
+    },
+    /// The server no longer accepts this user's devices: an administrator disabled the user
+    /// (`403 user_disabled`); enabled again, the same devices work.
+    #[error("this user was disabled: {message}")]
+    UserDisabled {
+        /// The server's message.
+        message: String,
+    },
+    /// The server refused an enrollment code: unknown, used, expired, withdrawn or mistyped.
+    #[error("enrollment code refused ({code}): {message}")]
+    CodeRefused {
+        /// `code_unknown`, `code_used`, `code_expired`, `code_revoked` or `malformed_code`.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The server does not know the device's credentials (`401`: no, a malformed or an
+    /// unknown token): enroll again.
+    #[error("not authorised ({code}): {message}")]
+    Unauthorized {
+        /// `missing_token`, `malformed_token` or `unknown_token`.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The server refused the request for another reason.
     #[error("server refused the request ({status} {code}): {message}")]
     Server {
         /// HTTP status.
@@ -247,6 +278,20 @@ impl From<crate::sql::OpenError> for CoreError {
 }
 
 impl CoreError {
+    /// The error for an answer the server refused with `status` and the protocol's `code`: the
+    /// codes an app acts on have variants of their own, the rest are [`CoreError::Server`].
+    pub fn from_server(status: u16, code: String, message: String) -> Self {
+        match code.as_str() {
+            "device_revoked" => CoreError::DeviceRevoked { message },
+            "user_disabled" => CoreError::UserDisabled { message },
+            "code_unknown" | "code_used" | "code_expired" | "code_revoked" | "malformed_code" => {
+                CoreError::CodeRefused { code, message }
+            }
+            _ if status == 401 => CoreError::Unauthorized { code, message },
+            _ => CoreError::Server { status, code, message },
+        }
+    }
+
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         CoreError::InvalidInput { field, reason: reason.into() }
     }

@@ -42,7 +42,7 @@ pub(super) fn blob_error(hash: &str, e: TransportError, attempts: u32) -> CoreEr
         blob_codes::INVALID_RANGE => CoreError::InvalidRange { hash, message },
         blob_codes::NO_THUMBNAIL => CoreError::NoThumbnail { hash },
         blob_codes::UNSUPPORTED_MEDIA_TYPE => unsupported(&hash, &message),
-        _ => CoreError::Server { status, code, message },
+        _ => CoreError::from_server(status, code, message),
     }
 }
 

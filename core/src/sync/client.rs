@@ -398,7 +398,7 @@ pub(crate) fn failed(e: TransportError, attempts: u32) -> CoreError {
             CoreError::RateLimited { retry_after_secs, message }
         }
         TransportError::Status { status, code, message } => {
-            CoreError::Server { status, code, message }
+            CoreError::from_server(status, code, message)
         }
     }
 }

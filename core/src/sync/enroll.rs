@@ -78,7 +78,7 @@ pub async fn enroll_with<T: Transport>(
                 CoreError::OtherUser { current: current.clone(), message }
             }
             TransportError::Status { status, code, message } => {
-                CoreError::Server { status, code, message }
+                CoreError::from_server(status, code, message)
             }
         })?;
     let r: EnrollResponse =

@@ -59,7 +59,7 @@ async fn a_phone_enrolls_once_and_checks_its_commands_before_committing() {
     let other = Store::open(dir.path().join("other.db")).unwrap();
     let again = enroll(&other, &http, &code, "Pixel 8").await.unwrap_err();
     assert!(
-        matches!(&again, CoreError::Server { status: 403, code, .. } if code == "code_used"),
+        matches!(&again, CoreError::CodeRefused { code, .. } if code == "code_used"),
         "{again:?}"
     );
     assert!(other.enrollment().unwrap().is_none());
