@@ -24,8 +24,6 @@ mod pages;
 mod photos;
 mod store;
 mod sync;
-#[cfg(feature = "testbed")]
-mod testbed;
 
 pub use dispatch::{ChangeObserver, Subscription, SubscriptionEnd};
 pub use error::FieldError;
@@ -33,5 +31,3 @@ pub use log::{LogHook, LogLevel, set_log_hook};
 pub use observe::{PhotoListener, SyncListener};
 pub use pages::{CasePage, PatrolPage, ReportPage, SearchPage};
 pub use store::{DeviceInfo, FieldStore};
-#[cfg(feature = "testbed")]
-pub use testbed::Testbed;

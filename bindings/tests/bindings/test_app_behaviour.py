@@ -18,7 +18,8 @@ import tempfile
 import threading
 import time
 
-from fieldsync import FieldError, FieldStore, SyncListener, Testbed
+from fieldsync import FieldError, FieldStore, SyncListener
+from fieldsync_testbed import Testbed
 from fieldsync_core import (
     CaseCategory, Command, NewCase, NewReport, PageRequest, Party, ReportCategory, ReportFilter,
     Role,

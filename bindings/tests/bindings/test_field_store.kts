@@ -9,6 +9,7 @@
 
 import app.fieldsync.*
 import app.fieldsync.core.*
+import app.fieldsync.testbed.Testbed
 import java.time.Duration
 import java.time.Instant
 import java.util.Collections

@@ -18,8 +18,9 @@ import time
 import zlib
 
 from fieldsync import (
-    ChangeObserver, FieldError, FieldStore, PhotoListener, SubscriptionEnd, SyncListener, Testbed,
+    ChangeObserver, FieldError, FieldStore, PhotoListener, SubscriptionEnd, SyncListener,
 )
+from fieldsync_testbed import Testbed
 from fieldsync_core import (
     CaseCategory, Command, EntryKind, Kind, MemberKind, NewCase, NewEntry, NewPatrol, NewReport,
     Origin, PageRequest, Party, PatrolKind, PhotoSource, PhotoState, PhotoTransfer, PhotoVariant,

@@ -1,5 +1,6 @@
-//! Runs the foreign-language test scripts against the bindings of the library this test run
-//! built (the debug library beside the test executable, with the crate feature `testbed`).
+//! Runs the foreign-language test scripts against the bindings of the testbed library this test
+//! run built (the debug library beside the test executable: the bindings, core and the
+//! `Testbed` in one library, loaded under the bindings' name).
 //!
 //! uniffi's own runner (`build_foreign_language_testcases!`) compiles only what it generates;
 //! the Kotlin layer shipped with the bindings (`bindings/kotlin/`) must be compiled with them,
@@ -16,16 +17,12 @@ use fieldsync_tests::tools::{self, Tool};
 use uniffi::deps::anyhow::{Context, Result, anyhow, ensure};
 use uniffi::{GenerateOptions, TargetLanguage};
 
-/// This crate's folder.
-pub const CRATE: &str = env!("CARGO_MANIFEST_DIR");
+/// The bindings' folder (the scripts and the hand-written layers are there).
+pub const CRATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
-/// The library's file name.
-fn library_name() -> String {
-    format!(
-        "{}fieldsync_bindings.{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_EXTENSION
-    )
+/// A library's file name.
+fn library_name(name: &str) -> String {
+    format!("{}{name}.{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_EXTENSION)
 }
 
 /// Where the bindings of this run are: `kotlin/`, `swift/` and `python/` below it, each with
@@ -39,7 +36,7 @@ pub fn generated() -> Result<&'static Path> {
 
 fn generate() -> Result<PathBuf> {
     // The library sits beside this test's executable (target/<profile>/deps).
-    let library = std::env::current_exe()?.with_file_name(library_name());
+    let library = std::env::current_exe()?.with_file_name(library_name("fieldsync_testbed"));
     ensure!(library.exists(), "no library at {}", library.display());
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("foreign-bindings");
     if out.exists() {
@@ -61,7 +58,8 @@ fn generate() -> Result<PathBuf> {
     copy_tree(&Path::new(CRATE).join("kotlin"), &out.join("kotlin"))?;
     copy_tree(&Path::new(CRATE).join("swift"), &out.join("swift"))?;
     for folder in ["kotlin", "python"] {
-        std::fs::copy(&library, out.join(folder).join(library_name()))?;
+        // Under the name every generated module loads (each crate's uniffi.toml says so).
+        std::fs::copy(&library, out.join(folder).join(library_name("fieldsync_bindings")))?;
     }
     Ok(out)
 }

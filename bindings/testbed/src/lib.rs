@@ -1,6 +1,11 @@
-//! `Testbed` (feature `testbed`, on only in this crate's tests): a real fieldsync server on a
-//! loopback port and its administration (users, enrollment codes, revocation), so the Kotlin and
-//! Python tests start from an empty folder and need nothing running beforehand.
+//! `Testbed`: a real fieldsync server on a loopback port and its administration (users,
+//! enrollment codes, revocation), so the Kotlin and Python tests start from an empty folder and
+//! need nothing running beforehand. A crate of its own: the library an app ships
+//! (`fieldsync-bindings`) has no path to the server; the tests load this one, which holds the
+//! bindings and the testbed together (uniffi's library mode generates all three crates' code
+//! from it).
+
+uniffi::setup_scaffolding!("fieldsync_testbed");
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,7 +13,7 @@ use std::time::Duration;
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
 
-use crate::error::FieldError;
+use fieldsync_bindings::FieldError;
 
 /// A fieldsync server running in this process for tests.
 #[derive(uniffi::Object)]
