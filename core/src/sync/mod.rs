@@ -8,6 +8,8 @@ mod budget;
 mod client;
 mod downloads;
 mod enroll;
+#[cfg(feature = "client")]
+mod http;
 mod options;
 mod possession;
 mod progress;
@@ -19,10 +21,12 @@ pub use blob_transport::{BlobHead, BlobSink, BlobTransport};
 pub use budget::{Budget, ChunkBudget};
 pub use client::SyncClient;
 pub use enroll::{EnrollOptions, enroll, enroll_with};
+#[cfg(feature = "client")]
+pub use http::{HttpTransport, install_tls_provider};
 pub use options::SyncOptions;
 pub use progress::{
     DownloadSummary, PhotoProgress, PhotoProgressListener, PhotoTransfer, ProgressListener,
     SyncProgress, SyncSummary, UploadSummary,
 };
 pub use server_url::server_url;
-pub use transport::{HttpTransport, Transport, TransportError, install_tls_provider};
+pub use transport::{Transport, TransportError};

@@ -2,7 +2,6 @@
 //! implementation; the server crate provides an in-process one for tests.
 
 use std::future::Future;
-use std::time::Duration;
 
 use crate::protocol::ErrorBody;
 
@@ -80,95 +79,6 @@ pub trait Transport: Send + Sync {
     /// for transports that are not addressed by URL (in-process).
     fn server_url(&self) -> Option<String> {
         None
-    }
-}
-
-/// Makes rustls with ring the process's TLS provider, unless one was installed first (by the
-/// app). reqwest is built with rustls and no provider of its own (aws-lc would add ~1.5 MB to the
-/// phone library), so every reqwest client of the process needs this before it is built: the
-/// phone's transport calls it, and so must tools and tests that build clients of their own.
-pub fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// HTTP(S) transport: reqwest with rustls.
-#[derive(Debug, Clone)]
-pub struct HttpTransport {
-    pub(super) client: reqwest::Client,
-    pub(super) base: String,
-    pub(super) token: Option<String>,
-}
-
-impl HttpTransport {
-    /// A transport to the server at `base_url` (e.g. `https://sync.example.org`).
-    pub fn new(base_url: &str) -> Result<Self, TransportError> {
-        let base = super::server_url(base_url).map_err(|e| {
-            TransportError::Network(format!("{base_url:?} is not a server URL: {e}"))
-        })?;
-        install_tls_provider();
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(120))
-            // The server closes a connection idle for its header timeout (20 s by default): a
-            // connection is reused only well within it, not sent a request as it closes.
-            .pool_idle_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| TransportError::Network(e.to_string()))?;
-        Ok(HttpTransport { client, base, token: None })
-    }
-
-    /// A transport to `base_url` carrying the token `store` was enrolled with; an error if the
-    /// store was never enrolled (see `sync::enroll`).
-    pub fn enrolled(base_url: &str, store: &crate::Store) -> crate::Result<Self> {
-        let enrollment = store.enrollment()?.ok_or_else(|| crate::CoreError::InvalidInput {
-            field: "store",
-            reason: "this device is not enrolled: enroll it with a code first".into(),
-        })?;
-        let transport = HttpTransport::new(base_url)
-            .map_err(|e| crate::CoreError::Network { attempts: 0, message: e.to_string() })?;
-        Ok(transport.with_token(enrollment.token))
-    }
-
-    /// Sends `Authorization: Bearer <token>` with every request.
-    pub fn with_token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
-        self
-    }
-
-    /// The server's base URL.
-    pub fn base_url(&self) -> &str {
-        &self.base
-    }
-}
-
-impl Transport for HttpTransport {
-    fn server_url(&self) -> Option<String> {
-        Some(self.base.clone())
-    }
-
-    async fn post(&self, path: &'static str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-        let mut req = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/cbor")
-            .header("content-encoding", "gzip")
-            .body(body);
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.map_err(|e| TransportError::Network(e.to_string()))?;
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = resp.bytes().await.map_err(|e| TransportError::Network(e.to_string()))?;
-        if status == 200 {
-            Ok(bytes.to_vec())
-        } else {
-            Err(TransportError::from_answer(status, retry_after.as_deref(), &bytes))
-        }
     }
 }
 
