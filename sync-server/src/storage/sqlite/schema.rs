@@ -185,7 +185,7 @@ mod tests {
             )
             .unwrap();
             conn.execute(
-                "INSERT INTO enroll_codes (code_hash, user_id, issued_by, issued_at, expires_at, \
+                "INSERT INTO enrol_codes (code_hash, user_id, issued_by, issued_at, expires_at, \
                  revoked_at) VALUES (x'0102', 'res-1', 'admin', 1, 2, 3)",
                 [],
             )
@@ -202,7 +202,7 @@ mod tests {
             .unwrap();
         assert_eq!(row, ("res-1".to_string(), 2, 3));
         let old: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'enroll_codes'", [], |r| {
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'enrol_codes'", [], |r| {
                 r.get(0)
             })
             .unwrap();
