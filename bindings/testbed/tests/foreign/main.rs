@@ -7,8 +7,8 @@
 
 mod runner;
 
+use anyhow::Result;
 use fieldsync_core::policy::Role;
-use uniffi::deps::anyhow::Result;
 
 /// The phone API from Kotlin, through the layer: enrollment, the three record kinds, sync,
 /// observers, photos, cancellation, threads.

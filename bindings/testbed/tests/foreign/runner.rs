@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
+use anyhow::{Context, Result, anyhow, ensure};
 use fieldsync_tests::tools::{self, Tool};
-use uniffi::deps::anyhow::{Context, Result, anyhow, ensure};
-use uniffi::{GenerateOptions, TargetLanguage};
+use uniffi_bindgen::bindings::{GenerateOptions, TargetLanguage, generate as generate_bindings};
 
 /// The bindings' folder (the scripts and the hand-written layers are there).
 pub const CRATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -47,7 +47,7 @@ fn generate() -> Result<PathBuf> {
         (TargetLanguage::Swift, "swift"),
         (TargetLanguage::Python, "python"),
     ] {
-        uniffi::generate(GenerateOptions {
+        generate_bindings(GenerateOptions {
             languages: vec![language],
             source: library.display().to_string().into(),
             out_dir: out.join(folder).display().to_string().into(),

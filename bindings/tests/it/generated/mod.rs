@@ -7,8 +7,8 @@ mod swift;
 
 use std::path::{Path, PathBuf};
 
-use uniffi::deps::anyhow::{Result, ensure};
-use uniffi::{GenerateOptions, TargetLanguage};
+use anyhow::{Result, ensure};
+use uniffi_bindgen::bindings::{GenerateOptions, TargetLanguage, generate as generate_bindings};
 
 /// Generates the three languages into `out/{kotlin,swift,python}` from this crate's library
 /// (beside the test executable) and copies the Swift layer beside the Swift.
@@ -25,7 +25,7 @@ fn generate(out: &Path) -> Result<PathBuf> {
         (TargetLanguage::Swift, "swift"),
         (TargetLanguage::Python, "python"),
     ] {
-        uniffi::generate(GenerateOptions {
+        generate_bindings(GenerateOptions {
             languages: vec![language],
             source: library.display().to_string().into(),
             out_dir: out.join(folder).display().to_string().into(),
@@ -59,7 +59,7 @@ fn sources_generate_and_the_swift_layer_matches_them() -> Result<()> {
         "sealed class FieldException",
         "class Closed(",
     ] {
-        uniffi::deps::anyhow::ensure!(kotlin.contains(expected), "fieldsync.kt lacks {expected:?}");
+        anyhow::ensure!(kotlin.contains(expected), "fieldsync.kt lacks {expected:?}");
     }
     let core = read("kotlin/app/fieldsync/core/fieldsync_core.kt")?;
     for expected in [
@@ -69,14 +69,11 @@ fn sources_generate_and_the_swift_layer_matches_them() -> Result<()> {
         "val `limit`: kotlin.Int = 50",
         "val `report`: app.fieldsync.core.Report",
     ] {
-        uniffi::deps::anyhow::ensure!(
-            core.contains(expected),
-            "fieldsync_core.kt lacks {expected:?}"
-        );
+        anyhow::ensure!(core.contains(expected), "fieldsync_core.kt lacks {expected:?}");
     }
-    uniffi::deps::anyhow::ensure!(!core.contains("\n    var `"), "a record field is mutable");
-    uniffi::deps::anyhow::ensure!(read("python/fieldsync.py")?.contains("import fieldsync_core"));
-    uniffi::deps::anyhow::ensure!(
+    anyhow::ensure!(!core.contains("\n    var `"), "a record field is mutable");
+    anyhow::ensure!(read("python/fieldsync.py")?.contains("import fieldsync_core"));
+    anyhow::ensure!(
         read("swift/fieldsync_bindingsFFI.h")?.contains("uniffi_fieldsync_bindings_fn")
     );
     swift::layer_matches_generated(&out.join("swift"))

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use uniffi::deps::anyhow::{Result, ensure};
+use anyhow::{Result, ensure};
 
 /// Source without comments and whitespace, so a signature matches however it is laid out.
 fn compact(source: &str) -> String {
