@@ -10,6 +10,7 @@ use automerge::{ActorId, AutoCommit};
 use super::case::{self, NewCase};
 use super::common::{Header, Kind, PhotoRef, SCHEMA_VERSION, Stamp};
 use super::doc;
+use super::macros::string_enum;
 use super::patrol::{self, NewEntry, NewPatrol};
 use super::report::{self, NewReport};
 use crate::error::{CoreError, Result};
@@ -122,6 +123,20 @@ pub enum Command {
         #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
+    /// Supervision (督办): the command centre or a supervisor presses the responder on a
+    /// report; the assignee's phone sees it at its next sync.
+    Supervise {
+        /// What is asked (required).
+        note: String,
+    },
+    /// The server's system device marks a report overdue on one of its time limits and names
+    /// who it escalates to (the scope's grid leaders and dispatchers). Only that device may.
+    Escalate {
+        /// Which limit passed: `accept` or `resolve`.
+        limit: OverdueLimit,
+        /// User ids told (may be empty when the scope has nobody to tell).
+        notify: Vec<String>,
+    },
     /// A comment on a report.
     CommentReport {
         /// The comment.
@@ -218,6 +233,8 @@ impl Command {
             Command::ConfirmReport { .. } => "confirm_report",
             Command::ReopenReport { .. } => "reopen_report",
             Command::AwardPoints { .. } => "award_points",
+            Command::Supervise { .. } => crate::policy::SUPERVISE,
+            Command::Escalate { .. } => crate::policy::ESCALATE,
             Command::CommentReport { .. } => "comment_report",
             Command::AddPatrolEntry { .. } => "add_patrol_entry",
             Command::FinishPatrol { .. } => "finish_patrol",
@@ -244,6 +261,8 @@ impl Command {
             | Command::ConfirmReport { .. }
             | Command::ReopenReport { .. }
             | Command::AwardPoints { .. }
+            | Command::Supervise { .. }
+            | Command::Escalate { .. }
             | Command::CommentReport { .. } => Some(Kind::Report),
             Command::AddPatrolEntry { .. } | Command::FinishPatrol { .. } => Some(Kind::PatrolLog),
             Command::AddSession { .. }
@@ -255,6 +274,16 @@ impl Command {
             | Command::AddFollowUp { .. } => Some(Kind::MediationCase),
             Command::AddPhoto { .. } | Command::SettleConflict { .. } => None,
         }
+    }
+}
+
+string_enum! {
+    /// A report's time limits (set per category by the server's rules).
+    OverdueLimit as "limit" {
+        /// Accepted (or rejected) within the limit after submission.
+        Accept => "accept",
+        /// Resolved within the limit after submission.
+        Resolve => "resolve",
     }
 }
 

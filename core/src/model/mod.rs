@@ -19,7 +19,7 @@ pub mod validate;
 use automerge::AutoCommit;
 
 pub use case::{CaseCategory, CaseStatus, FollowUp, MediationCase, NewCase, Party, Session};
-pub use command::{Applied, Command, NewRecord};
+pub use command::{Applied, Command, NewRecord, OverdueLimit};
 pub use common::{
     FieldConflict, Header, Kind, Location, PhotoRef, SCHEMA_VERSION, Stamp, TimelineEvent,
 };
@@ -27,7 +27,9 @@ pub use patrol::{
     Checkpoint, EntryKind, MemberKind, NewEntry, NewPatrol, PatrolEntry, PatrolLog, PatrolStatus,
     TeamMember,
 };
-pub use report::{Comment, NewReport, Report, ReportCategory, ReportStatus};
+pub use report::{
+    Comment, NewReport, Report, ReportCategory, ReportStatus, escalation_limit, escalation_note,
+};
 
 use crate::error::{CoreError, Result};
 use crate::id::DocId;

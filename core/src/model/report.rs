@@ -5,7 +5,7 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue};
 use autosurgeon::Hydrate;
 
-use super::command::Command;
+use super::command::{Command, OverdueLimit};
 use super::common::{
     FieldConflict, Header, Location, PhotoRef, Stamp, TimelineEvent, hydrate_opt_ts, hydrate_text,
 };
@@ -182,6 +182,19 @@ pub(crate) fn validate_photos(photos: &[PhotoRef]) -> Result<()> {
     Ok(())
 }
 
+/// The timeline note of an escalation: the limit, then who was told (`resolve: gl-1, hq-1`).
+pub fn escalation_note(limit: OverdueLimit, notify: &[String]) -> String {
+    format!("{limit}: {}", notify.join(", "))
+}
+
+/// Which limit a timeline event escalated, if it is an escalation.
+pub fn escalation_limit(e: &TimelineEvent) -> Option<OverdueLimit> {
+    if e.action != crate::policy::ESCALATE {
+        return None;
+    }
+    e.note.split(':').next()?.trim().parse().ok()
+}
+
 /// Writes the fields of a new report below its header.
 pub(crate) fn create(doc: &mut AutoCommit, new: &NewReport) -> Result<()> {
     limits::text("title", &new.title, limits::TITLE_CHARS)?;
@@ -303,6 +316,28 @@ pub(crate) fn apply(
         return Ok(None);
     }
     match cmd {
+        Command::Supervise { note } => {
+            limits::text("note", note, limits::NOTE_CHARS)?;
+            doc::append_timeline(doc, id, stamp, cmd.name(), note)?;
+            Ok(None)
+        }
+        Command::Escalate { limit, notify } => {
+            limits::list_len("notify", notify.len(), limits::SHORT_LIST_ITEMS)?;
+            for user in notify {
+                limits::user_id("notify", user)?;
+            }
+            let events: Vec<TimelineEvent> = autosurgeon::hydrate_prop(doc, ROOT, TIMELINE)
+                .map_err(|e| CoreError::malformed(id, format!("timeline: {e}")))?;
+            if events.iter().any(|e| escalation_limit(e) == Some(*limit)) {
+                return Err(CoreError::InvalidTransition {
+                    id,
+                    command: cmd.name(),
+                    reason: format!("it was already escalated past its {limit} limit"),
+                });
+            }
+            doc::append_timeline(doc, id, stamp, cmd.name(), &escalation_note(*limit, notify))?;
+            Ok(None)
+        }
         Command::CommentReport { text } => {
             limits::text("comment", text, limits::NOTE_CHARS)?;
             let list = doc::root_list(doc, "comments", id)?;

@@ -9,6 +9,7 @@ use std::hash::Hash;
 
 use super::rules::{
     Audience, can_create, can_read, case_step, case_writer, patrol_writer, reachable, report_step,
+    timeline_action,
 };
 use super::{Denied, Profile, Role};
 use crate::model::{
@@ -75,7 +76,12 @@ fn appended<'a, T, K: Eq + Hash>(
     Ok(new)
 }
 
-fn timeline(p: &Profile, b: &[TimelineEvent], a: &[TimelineEvent]) -> Result<(), Denied> {
+fn timeline(
+    p: &Profile,
+    scope: &str,
+    b: &[TimelineEvent],
+    a: &[TimelineEvent],
+) -> Result<(), Denied> {
     // Events have no key; a multiset comparison keeps two identical events apart.
     let key = |e: &TimelineEvent| (e.at, e.by.clone(), e.action.clone(), e.note.clone());
     let mut old: Vec<_> = b.iter().map(key).collect();
@@ -86,6 +92,11 @@ fn timeline(p: &Profile, b: &[TimelineEvent], a: &[TimelineEvent]) -> Result<(),
             return Err(Denied::new(
                 "timeline",
                 format!("a new event is signed by {}, not by {}", e.by, p.user),
+            ));
+        } else if !timeline_action(p, scope, &e.action) {
+            return Err(Denied::new(
+                "timeline.action",
+                format!("a {} may not add a {:?} event here", p.role, e.action),
             ));
         }
     }
@@ -118,6 +129,17 @@ pub(super) fn report(
     a: &Report,
     now: Option<&Report>,
 ) -> Result<(), Denied> {
+    if matches!(p.role, Role::Supervisor | Role::System) {
+        // They add timeline events (supervision, escalation) and change nothing else.
+        let rest = |r: &Report| Report { timeline: Vec::new(), ..r.clone() };
+        if rest(b) != rest(a) {
+            return Err(Denied::new(
+                "report.timeline_only",
+                format!("a {} only adds timeline events to a report", p.role),
+            ));
+        }
+        return timeline(p, &a.header.scope, &b.timeline, &a.timeline);
+    }
     let in_scope = p.covers(&a.header.scope);
     let command_centre = in_scope && matches!(p.role, Role::Dispatcher | Role::GridLeader);
     let content_changed = (&b.category, &b.title, &b.description, &b.location)
@@ -177,7 +199,7 @@ pub(super) fn report(
         |x, y| x == y,
         &p.user,
     )?;
-    timeline(p, &b.timeline, &a.timeline)?;
+    timeline(p, &a.header.scope, &b.timeline, &a.timeline)?;
     Ok(())
 }
 
@@ -236,7 +258,7 @@ fn patrol(p: &Profile, b: &PatrolLog, a: &PatrolLog) -> Result<(), Denied> {
             return Err(Denied::new("patrol.status", "only the team finishes a patrol, once"));
         }
     }
-    timeline(p, &b.timeline, &a.timeline)?;
+    timeline(p, &a.header.scope, &b.timeline, &a.timeline)?;
     Ok(())
 }
 
@@ -303,7 +325,7 @@ fn case(p: &Profile, b: &MediationCase, a: &MediationCase, creating: bool) -> Re
         |x, y| x == y,
         &p.user,
     )?;
-    timeline(p, &b.timeline, &a.timeline)?;
+    timeline(p, &a.header.scope, &b.timeline, &a.timeline)?;
     Ok(())
 }
 
@@ -313,7 +335,9 @@ mod tests {
 
     use super::*;
     use crate::model::command::{apply, create};
-    use crate::model::{Command, NewRecord, NewReport, ReportCategory, Stamp, read_record};
+    use crate::model::{
+        Command, NewRecord, NewReport, OverdueLimit, ReportCategory, Stamp, read_record,
+    };
     use crate::time::Timestamp;
 
     const GRID: &str = "jl/cc/street-1/grid-7";
@@ -436,5 +460,69 @@ mod tests {
         for role in [Role::Patrol, Role::Resident, Role::GridLeader, Role::Admin] {
             assert!(!can_read(&profile("x", role, "jl"), &case), "{role}");
         }
+    }
+
+    #[test]
+    fn supervision_is_the_command_centres_and_the_supervisors_alone() {
+        let (id, mut doc) = report_doc();
+        let supervise = || Command::Supervise { note: "go today".into() };
+        let (b, a) = run(&mut doc, id, "sup-1", supervise());
+        assert!(check_change(&profile("sup-1", Role::Supervisor, "jl/cc"), Some(&b), &a).is_ok());
+        let outside = profile("sup-1", Role::Supervisor, "jl/other");
+        assert_eq!(check_change(&outside, Some(&b), &a).map_err(|d| d.rule), Err("read"));
+        for (user, role) in [("gl-1", Role::GridLeader), ("disp-1", Role::Dispatcher)] {
+            let (b, a) = run(&mut doc, id, user, supervise());
+            assert!(check_change(&profile(user, role, GRID), Some(&b), &a).is_ok(), "{role}");
+        }
+        for (user, role) in [("resident-1", Role::Resident), ("p-1", Role::Patrol)] {
+            let (b, a) = run(&mut doc, id, user, supervise());
+            let denied = check_change(&profile(user, role, GRID), Some(&b), &a);
+            assert_eq!(denied.map_err(|d| d.rule), Err("timeline.action"), "{role}");
+        }
+        let count = read_record(&doc, id).expect("read");
+        let Record::Report { report } = count else { panic!("a report") };
+        assert_eq!(report.timeline.iter().filter(|e| e.action == "supervise").count(), 5);
+    }
+
+    #[test]
+    fn a_supervisor_writes_nothing_but_supervision() {
+        let (id, mut doc) = report_doc();
+        let sup = profile("sup-1", Role::Supervisor, "jl/cc");
+        for cmd in [
+            Command::AcceptReport { note: String::new() },
+            Command::CommentReport { text: "hm".into() },
+        ] {
+            let (b, a) = run(&mut doc.fork().with_actor(ActorId::random()), id, "sup-1", cmd);
+            let denied = check_change(&sup, Some(&b), &a).map_err(|d| d.rule);
+            assert_eq!(denied, Err("report.timeline_only"));
+        }
+        let mut fork = doc.fork().with_actor(ActorId::random());
+        let (b, a) = run(&mut fork, id, "sup-1", Command::Supervise { note: "now".into() });
+        assert!(check_change(&sup, Some(&b), &a).is_ok());
+    }
+
+    #[test]
+    fn only_the_system_device_escalates_and_once_per_limit() {
+        let (id, mut doc) = report_doc();
+        let system =
+            Profile { user: "system".into(), role: Role::System, patrol: None, scopes: Vec::new() };
+        let escalate = |limit| Command::Escalate { limit, notify: vec!["gl-1".into()] };
+        let (b, a) = run(&mut doc, id, "system", escalate(OverdueLimit::Accept));
+        assert!(check_change(&system, Some(&b), &a).is_ok());
+        let again = apply(&mut doc.fork(), id, &stamp("system"), &escalate(OverdueLimit::Accept));
+        assert!(matches!(again, Err(crate::CoreError::InvalidTransition { .. })), "{again:?}");
+        let mut fork = doc.fork().with_actor(ActorId::random());
+        let (b, a) = run(&mut fork, id, "disp-1", escalate(OverdueLimit::Resolve));
+        let denied = check_change(&profile("disp-1", Role::Dispatcher, GRID), Some(&b), &a);
+        assert_eq!(denied.map_err(|d| d.rule), Err("timeline.action"));
+        let (b, a) = run(&mut doc, id, "system", Command::AcceptReport { note: String::new() });
+        let denied = check_change(&system, Some(&b), &a).map_err(|d| d.rule);
+        assert_eq!(denied, Err("report.timeline_only"));
+        let Record::Report { report } = read_record(&doc, id).expect("read") else {
+            panic!("a report")
+        };
+        let limits: Vec<_> =
+            report.timeline.iter().filter_map(crate::model::escalation_limit).collect();
+        assert_eq!(limits, vec![OverdueLimit::Accept]);
     }
 }

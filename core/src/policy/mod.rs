@@ -10,7 +10,7 @@ mod rules;
 
 pub use diff::check_change;
 pub use now::check_now;
-pub use rules::{Audience, can_create, can_read};
+pub use rules::{Audience, ESCALATE, SUPERVISE, can_create, can_read};
 
 use crate::error::CoreError;
 use crate::model::macros::string_enum;
@@ -30,6 +30,12 @@ string_enum! {
         Dispatcher => "dispatcher",
         /// Manages users and devices.
         Admin => "admin",
+        /// The command centre's assessment (考核监督): reads everything in scope, writes only
+        /// supervision notes.
+        Supervisor => "supervisor",
+        /// The server's own device: appends overdue escalations and nothing else. Never a
+        /// person; no user of this role can be created or enrolled.
+        System => "system",
     }
 }
 

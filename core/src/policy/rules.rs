@@ -50,6 +50,8 @@ impl Audience {
 pub fn can_read(p: &Profile, a: &Audience) -> bool {
     let in_scope = p.covers(&a.scope);
     match (a.kind, p.role) {
+        (_, Role::System) => true,
+        (_, Role::Supervisor) => in_scope,
         (Kind::MediationCase, Role::Mediator) => in_scope || a.names(&p.user),
         (Kind::MediationCase, Role::Dispatcher) => in_scope,
         (Kind::MediationCase, _) => false,
@@ -62,6 +64,25 @@ pub fn can_read(p: &Profile, a: &Audience) -> bool {
         (Kind::PatrolLog, Role::Resident | Role::Mediator) => false,
     }
 }
+
+/// Whether `p` may add a timeline event with this action to a record of `scope`: supervision
+/// (`supervise`) is the command centre's and the supervisor's, an overdue escalation
+/// (`escalate`) the server's own system device's, and those two roles add nothing else.
+pub(crate) fn timeline_action(p: &Profile, scope: &str, action: &str) -> bool {
+    match action {
+        SUPERVISE => {
+            p.covers(scope)
+                && matches!(p.role, Role::Dispatcher | Role::GridLeader | Role::Supervisor)
+        }
+        ESCALATE => p.role == Role::System,
+        _ => !matches!(p.role, Role::Supervisor | Role::System),
+    }
+}
+
+/// The timeline action of a supervision (督办).
+pub const SUPERVISE: &str = "supervise";
+/// The timeline action of an overdue escalation by the server's system device.
+pub const ESCALATE: &str = "escalate";
 
 /// Whether `p` may create a record of `kind` in `scope`.
 pub fn can_create(p: &Profile, kind: Kind, scope: &str) -> Result<(), Denied> {

@@ -47,6 +47,9 @@ pub(crate) async fn add_user(
     check_user_id(id)?;
     check_scopes(scopes)?;
     match (role, patrol) {
+        (Role::System, _) => {
+            return Err(invalid("the system role is the server's own device; no user has it"));
+        }
         (Role::Patrol, None) => {
             return Err(invalid("a patrol member is police, cadre or volunteer (--patrol)"));
         }

@@ -101,6 +101,8 @@ impl Agent {
             Role::Patrol => self.patrol(),
             Role::Mediator => self.mediator(),
             Role::Dispatcher | Role::Admin => self.dispatcher(),
+            // Desk and server roles have no phone in the simulated population.
+            Role::Supervisor | Role::System => Ok(()),
         }
     }
 
