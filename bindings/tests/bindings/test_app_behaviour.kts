@@ -12,7 +12,7 @@
 //   reported through the log hook, subscriptions and flows ended by close(), a reopen afresh;
 //   the "my reports" Flow.
 //
-// Run by `cargo test -p fieldsync-bindings --test foreign` with the generated bindings.
+// Run by `cargo test -p fieldsync-testbed` (tests/foreign) with the generated bindings.
 
 import app.fieldsync.*
 import app.fieldsync.core.*

@@ -7,7 +7,7 @@
 #   unit of Kotlin and Swift strings; Python counts code points, so it converts);
 # - a negative backoff refused by name.
 #
-# Run by `cargo test -p fieldsync-bindings --test foreign` with the generated bindings.
+# Run by `cargo test -p fieldsync-testbed` (tests/foreign) with the generated bindings.
 
 import asyncio
 import datetime

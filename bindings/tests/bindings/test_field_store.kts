@@ -5,7 +5,7 @@
 // another phone with its thumbnail), cancellation of a running sync, and calls from many
 // coroutines while a sync writes.
 //
-// Run by `cargo test -p fieldsync-bindings --test foreign` with the generated bindings.
+// Run by `cargo test -p fieldsync-testbed` (tests/foreign) with the generated bindings.
 
 import app.fieldsync.*
 import app.fieldsync.core.*

@@ -4,7 +4,7 @@
 # photos (added, uploaded beside a records sync, downloaded by another device with their
 # thumbnail), and cancellation of a running sync.
 #
-# Run by `cargo test -p fieldsync-bindings` (tests/foreign.rs) with the generated bindings.
+# Run by `cargo test -p fieldsync-testbed` (tests/foreign) with the generated bindings.
 
 import asyncio
 import datetime

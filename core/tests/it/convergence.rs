@@ -300,7 +300,7 @@ impl World {
         let steps = [
             Command::AcceptReport { note: String::new() },
             Command::DispatchReport {
-                assignee: "officer-7".into(),
+                assignee: USERS[0].into(),
                 deadline: Timestamp::from_millis(1_900_000_000_000),
                 note: "今天处理".into(),
             },
@@ -380,10 +380,18 @@ impl World {
                     ReportStep::Advance | ReportStep::Accept => Command::AcceptReport { note },
                     ReportStep::Reject => Command::RejectReport { reason: note },
                     ReportStep::Dispatch => Command::DispatchReport {
-                        assignee: format!("officer-{}", self.serial % 3),
+                        // One of the stores' users, so that the assignee can start the work.
+                        assignee: USERS[self.serial as usize % self.stores.len()].to_string(),
                         deadline: Timestamp::from_millis(1_900_000_000_000 + self.serial as i64),
                         note,
                     },
+                    // As the policy has it: only the assignee (as this store sees the report)
+                    // starts and resolves the work.
+                    ReportStep::Start | ReportStep::Resolve
+                        if r.assignee.as_deref() != Some(USERS[s]) =>
+                    {
+                        return None;
+                    }
                     ReportStep::Start => Command::StartWork { note },
                     ReportStep::Resolve => Command::ResolveReport { note },
                     ReportStep::Confirm => Command::ConfirmReport { note },
@@ -704,6 +712,20 @@ impl World {
         assert_eq!((r.id, r.status.as_str()), (self.docs[REPORT], report.status.as_str()));
         assert_eq!(r.assignee, report.assignee);
         assert_eq!(r.conflicted, !report.conflicts.is_empty());
+        // A merged workflow nobody chose is shown, not merged away: work in progress under an
+        // assignee who never started it (work started concurrently with a re-dispatch) shows a
+        // conflict, unless someone settled one.
+        let settled = report.timeline.iter().any(|e| e.action == "settle_conflict");
+        if report.status == ReportStatus::InProgress && report.conflicts.is_empty() && !settled {
+            let started_by_assignee = report.timeline.iter().any(|e| {
+                e.action == "start_work" && Some(e.by.as_str()) == report.assignee.as_deref()
+            });
+            assert!(
+                started_by_assignee,
+                "in progress under {:?}, who never started it, and no conflict shown: {:?}",
+                report.assignee, report.timeline
+            );
+        }
         let [p] = &patrols.items[..] else { panic!("patrols listed: {patrols:?}") };
         assert_eq!((p.id, p.status.as_str()), (self.docs[PATROL], patrol.status.as_str()));
         assert_eq!(p.entries, patrol.entries.len() as i64);

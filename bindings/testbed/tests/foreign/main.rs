@@ -48,7 +48,7 @@ fn python_field_store() -> Result<()> {
 }
 
 /// What an app relies on, from Python: a sync over a link that never answers ends by its
-/// deadline, typed; emoji and supplementary CJK before an edit; a handed-over phone.
+/// deadline, typed; emoji and supplementary CJK before an edit; a negative backoff refused by name.
 #[test]
 fn python_app_behaviour() -> Result<()> {
     runner::python("tests/bindings/test_app_behaviour.py", &[])?;
