@@ -6,6 +6,7 @@
 
 use std::env;
 use std::ffi::OsString;
+use std::io::Write as _;
 use std::path::Path;
 
 /// The variable that turns a missing tool from a skip into a failure.
@@ -102,10 +103,10 @@ pub fn available(test: &str, tools: &[Tool]) -> bool {
     match verdict(test, tools, &path, &classpath, require_all) {
         Verdict::Run => true,
         Verdict::Skip(line) => {
-            // One line, on stderr (shown by `cargo test` for a passing test with --nocapture,
-            // and always in the captured output of the run).
-            eprintln!("{line}");
-            println!("{line}");
+            // One line, written to the process's stderr itself rather than through
+            // `eprintln!`, which the test harness captures and hides for a passing test: the
+            // newcomer running `cargo test --workspace` sees what was skipped and why.
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
             false
         }
         Verdict::Fail(message) => panic!("{message}"),
