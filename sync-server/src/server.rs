@@ -83,9 +83,10 @@ impl Server {
         config: &ServerConfig,
     ) -> Result<Server, ServerError> {
         let log_end = storage.log_end().await?;
-        let first_admin = match config.first_admin {
-            true => accounts::first_admin(storage.as_ref(), &config.root_scope).await?,
-            false => None,
+        let first_admin = if config.first_admin {
+            accounts::first_admin(storage.as_ref(), &config.root_scope).await?
+        } else {
+            None
         };
         let accounts = Arc::new(Accounts::new(storage.clone())?);
         let app = Arc::new(App::new(storage, photos, accounts, config, log_end));

@@ -70,10 +70,12 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/blobs/{hash}/challenge", get(blobs::challenge).route_layer(device.clone()))
         .route("/v1/blobs/{hash}/proof", post(blobs::proof).route_layer(device.clone()))
         .route("/v1/me", get(auth::me).route_layer(device))
-        .merge(desk::router(app.clone()))
+        .merge(desk::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", metrics)
         .fallback(not_found)
+        // Before any desk handler: a state-changing desk request without its CSRF token.
+        .layer(middleware::from_fn_with_state(app.clone(), desk::extract::require_csrf))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(app.clone(), metrics::track))
         .layer(TraceLayer::new_for_http())

@@ -49,9 +49,11 @@ impl FromRequestParts<Arc<App>> for Desk {
     }
 }
 
-/// Whether a request changes state, so it needs the CSRF token.
-fn changes_state(method: &Method) -> bool {
-    matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
+/// Whether a request is one of the desk API's that changes state, so it needs the CSRF token.
+fn changes_desk_state(request: &Request) -> bool {
+    let changes =
+        matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+    changes && request.uri().path().starts_with(super::API_PREFIX)
 }
 
 /// Whether this request is the sign-in, which has no session yet.
@@ -79,15 +81,16 @@ fn check_csrf(session: &DeskSession, headers: &HeaderMap) -> Result<(), ServerEr
     Ok(())
 }
 
-/// Layer in front of the desk API: a state-changing request (POST, PUT, PATCH, DELETE; the
-/// sign-in aside) needs an open session (`401`) and that session's CSRF token (`403`); the
-/// session found is handed on to the [`Desk`] extractor.
+/// Layer in front of every route (it acts on the desk API's alone, so a desk route added
+/// anywhere is covered): a state-changing request under `/api/` (POST, PUT, PATCH, DELETE;
+/// the sign-in aside) needs an open session (`401`) and that session's CSRF token (`403`);
+/// the session found is handed on to the [`Desk`] extractor.
 pub(crate) async fn require_csrf(
     State(app): State<Arc<App>>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ServerError> {
-    if changes_state(request.method()) && !is_sign_in(&request) {
+    if changes_desk_state(&request) && !is_sign_in(&request) {
         let session = session_of(&app, request.headers()).await?;
         check_csrf(&session, request.headers())?;
         request.extensions_mut().insert(session);

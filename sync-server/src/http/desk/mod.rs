@@ -1,6 +1,7 @@
 //! The desk API (`/api/v1/…`, JSON), what the command centre's browsers call: signing in and
 //! out (`session`), and who is signed in ([`Desk`], the extractor every desk handler takes).
-//! Every state-changing request but the sign-in passes [`extract::require_csrf`] first.
+//! Every state-changing request under `/api/` but the sign-in passes
+//! [`extract::require_csrf`] first, a layer over the whole router.
 //! `docs/protocol.md`, "Desk sessions", is the contract.
 
 pub(crate) mod cookie;
@@ -14,7 +15,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::middleware;
 use axum::response::Response;
 use axum::routing::post;
 
@@ -24,18 +24,18 @@ use super::error::error_response;
 /// The path of the session: `POST` signs in, `GET` says who, `DELETE` signs out.
 pub(crate) const SESSION_PATH: &str = "/api/v1/session";
 
-/// The desk API's routes, behind the CSRF layer. Routes of `/api/v1` go here, before the
-/// layer, so that it covers them.
-pub(crate) fn router(app: Arc<App>) -> Router<Arc<App>> {
-    Router::new()
-        .route(
-            SESSION_PATH,
-            post(session::sign_in)
-                .get(session::current)
-                .delete(session::sign_out)
-                .fallback(method_not_allowed),
-        )
-        .route_layer(middleware::from_fn_with_state(app, extract::require_csrf))
+/// What every desk API path starts with (the CSRF layer guards these).
+pub(crate) const API_PREFIX: &str = "/api/";
+
+/// The desk API's routes; [`extract::require_csrf`] guards them from `http::router`.
+pub(crate) fn router() -> Router<Arc<App>> {
+    Router::new().route(
+        SESSION_PATH,
+        post(session::sign_in)
+            .get(session::current)
+            .delete(session::sign_out)
+            .fallback(method_not_allowed),
+    )
 }
 
 /// A method a desk route does not take, answered in JSON like every other refusal.

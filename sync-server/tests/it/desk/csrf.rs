@@ -48,3 +48,25 @@ async fn a_state_changing_request_needs_its_own_sessions_csrf_token() {
     assert_eq!((status, err_code(&e)), (403, "csrf_mismatch"));
     assert_eq!(whoami(&ts, &again).await.0, 200);
 }
+
+#[tokio::test]
+async fn the_guard_covers_every_desk_path_before_any_route() {
+    let ts = start().await;
+    let s = desk(&ts, "disp-1", Role::Dispatcher).await;
+    let post = |cookie: Option<&str>, csrf: Option<&str>| {
+        let mut req = ts.http.post(ts.url("/api/v1/reports/x/dispatch"));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(t) = csrf {
+            req = req.header("x-csrf-token", t);
+        }
+        async move { json_of(req.send().await.unwrap()).await }
+    };
+    let (status, e) = post(None, None).await;
+    assert_eq!((status, err_code(&e)), (401, "no_session"));
+    let (status, e) = post(Some(&s.cookie), None).await;
+    assert_eq!((status, err_code(&e)), (403, "csrf_missing"));
+    let (status, e) = post(Some(&s.cookie), Some(&s.csrf)).await;
+    assert_eq!((status, err_code(&e)), (404, "not_found"), "past the guard: no such route");
+}
