@@ -65,10 +65,10 @@ pub enum AccountError {
     #[error("this desk session ended ({0}); sign in again")]
     SessionEnded(SessionEnd),
     /// Nothing was asked with the desk session for longer than the idle limit.
-    #[error("this desk session expired after {idle_mins} min without use; sign in again")]
+    #[error("this desk session expired after {idle_secs} s without use; sign in again")]
     SessionExpired {
-        /// The idle limit, in minutes.
-        idle_mins: u64,
+        /// The idle limit, in seconds.
+        idle_secs: u64,
     },
     /// The storage failed.
     #[error("storage: {0}")]

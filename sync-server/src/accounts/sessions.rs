@@ -175,7 +175,7 @@ pub(crate) async fn session(
     let since = now.saturating_sub(session.last_seen_at);
     if since >= ms(idle) {
         storage.end_session(session.id, now, SessionEnd::Idle).await?;
-        return Err(AccountError::SessionExpired { idle_mins: idle.as_secs() / 60 });
+        return Err(AccountError::SessionExpired { idle_secs: idle.as_secs() });
     }
     if since >= ms(touch_interval(idle)) {
         storage.touch_session(session.id.clone(), now).await?;
