@@ -1,6 +1,6 @@
 //! The binary's administration subcommands: users (add, list, scopes, disable, enable),
-//! enrollment codes (issue, list, revoke) and devices (list, revoke), run on the accounts of the
-//! server's database, also while it serves.
+//! enrollment codes (issue, list, revoke), devices (list, revoke) and desk sessions (list,
+//! revoke), run on the accounts of the server's database, also while it serves.
 
 use clap::{Args, Subcommand};
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
@@ -46,7 +46,7 @@ pub(crate) enum UserCommand {
     Add {
         /// The user id.
         id: String,
-        /// resident, grid_leader, patrol, mediator, dispatcher or admin.
+        /// resident, grid_leader, patrol, mediator, dispatcher, supervisor or admin.
         #[arg(long)]
         role: Role,
         /// For patrol members: police, cadre or volunteer.
@@ -90,6 +90,21 @@ pub(crate) enum DeviceCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum SessionCommand {
+    /// List desk sessions (open ones, unless --all), newest first.
+    List {
+        /// Ended sessions too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke a desk session: it ends at once, and its desk device with it.
+    Revoke {
+        /// The session id (from `session list`).
+        id: String,
+    },
+}
+
 /// An administration command.
 #[derive(Debug)]
 pub(crate) enum Admin {
@@ -99,6 +114,8 @@ pub(crate) enum Admin {
     EnrollCode(Option<CodeCommand>, IssueArgs),
     /// `device …`
     Device(DeviceCommand),
+    /// `session …`
+    Session(SessionCommand),
 }
 
 /// Runs an administration command on the accounts of the database in `data`.
@@ -123,10 +140,11 @@ pub(crate) fn run(data: &std::path::Path, command: Admin) -> Result<(), String> 
             let d = accounts.disable_user(&id).map_err(|e| e.to_string())?;
             println!(
                 "disabled {id} since {}: {} device(s) refused from their next request, {} unused \
-                 code(s) withdrawn",
+                 code(s) withdrawn, {} desk session(s) ended",
                 when(d.at),
                 d.devices,
-                d.codes_withdrawn
+                d.codes_withdrawn,
+                d.sessions_ended
             );
         }
         Admin::User(UserCommand::Enable { id }) => {
@@ -169,8 +187,9 @@ pub(crate) fn run(data: &std::path::Path, command: Admin) -> Result<(), String> 
                 let state =
                     d.revoked_at.map_or("active".to_string(), |t| format!("revoked {}", when(t)));
                 println!(
-                    "{}\t{}\t{}\tenrolled {}\t{state}",
+                    "{}\t{}\t{}\t{}\tenrolled {}\t{state}",
                     d.id,
+                    d.kind.as_str(),
                     d.user,
                     d.name,
                     when(d.enrolled_at)
@@ -180,6 +199,25 @@ pub(crate) fn run(data: &std::path::Path, command: Admin) -> Result<(), String> 
         Admin::Device(DeviceCommand::Revoke { id }) => {
             accounts.revoke(&id).map_err(|e| e.to_string())?;
             println!("revoked {id}");
+        }
+        Admin::Session(SessionCommand::List { all }) => {
+            for s in accounts.sessions(all).map_err(|e| e.to_string())? {
+                let state = s
+                    .ended
+                    .map_or("open".to_string(), |(at, why)| format!("ended {} ({why})", when(at)));
+                println!(
+                    "{}\t{}\t{}\tsigned in {}\tlast seen {}\t{state}",
+                    s.id,
+                    s.user,
+                    s.device,
+                    when(s.created_at),
+                    when(s.last_seen_at)
+                );
+            }
+        }
+        Admin::Session(SessionCommand::Revoke { id }) => {
+            accounts.revoke_session(&id).map_err(|e| e.to_string())?;
+            println!("revoked desk session {id}: it ended at once, with its desk device");
         }
     }
     Ok(())

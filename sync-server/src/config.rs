@@ -50,6 +50,11 @@ pub const DEFAULT_ENROLL_ATTEMPTS_PER_MINUTE: u32 = 600;
 /// a disabled user) one client address may make per minute.
 pub const DEFAULT_ENROLL_FAILURES_PER_MINUTE: u32 = 20;
 
+/// How long a desk session may go unused before it ends (12 hours: a working day and more).
+pub const DEFAULT_DESK_SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
+/// The scope of the first admin made on an empty server: the root of the jurisdiction tree.
+pub const DEFAULT_ROOT_SCOPE: &str = "jl";
+
 /// `ip` with an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`, what a dual-stack socket reports)
 /// turned back into IPv4.
 pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
@@ -163,6 +168,17 @@ pub struct ServerConfig {
     /// A token that opens `/metrics` on the main listener (`Authorization: Bearer <token>`);
     /// without it `/metrics` is not served there.
     pub metrics_token: Option<String>,
+    /// How long a desk session may go unused before it ends.
+    pub desk_session_idle: Duration,
+    /// Whether the server is reached over TLS, so desk cookies are marked `Secure` (browsers
+    /// then never send them in clear).
+    pub secure_cookies: bool,
+    /// The root of the jurisdiction tree: the scope of the first admin made on an empty
+    /// server.
+    pub root_scope: String,
+    /// Whether a server with no users makes the first admin and shows their one-time code
+    /// when it starts serving (the binary does; in-process servers only when asked).
+    pub first_admin: bool,
 }
 
 impl ServerConfig {
@@ -217,6 +233,10 @@ impl Default for ServerConfig {
             // can run at once; the binary's default is DEFAULT_METRICS_LISTEN.
             metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             metrics_token: None,
+            desk_session_idle: DEFAULT_DESK_SESSION_IDLE,
+            secure_cookies: false,
+            root_scope: DEFAULT_ROOT_SCOPE.to_string(),
+            first_admin: false,
         }
     }
 }

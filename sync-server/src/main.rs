@@ -9,15 +9,16 @@ use std::process::ExitCode;
 
 mod admin;
 
-use admin::{Admin, CodeCommand, DeviceCommand, IssueArgs, UserCommand};
+use admin::{Admin, CodeCommand, DeviceCommand, IssueArgs, SessionCommand, UserCommand};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fieldsync_core::limits;
 use fieldsync_server::config::{
     DEFAULT_BLOB_QUOTA_BYTES, DEFAULT_BLOB_UPLOAD_IDLE, DEFAULT_DATA_DIR,
-    DEFAULT_ENROLL_ATTEMPTS_PER_MINUTE, DEFAULT_ENROLL_BODY_BYTES,
+    DEFAULT_DESK_SESSION_IDLE, DEFAULT_ENROLL_ATTEMPTS_PER_MINUTE, DEFAULT_ENROLL_BODY_BYTES,
     DEFAULT_ENROLL_FAILURES_PER_MINUTE, DEFAULT_HEADER_TIMEOUT, DEFAULT_LISTEN,
     DEFAULT_MAX_BLOB_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
-    DEFAULT_METRICS_LISTEN, DEFAULT_STALL_TIMEOUT, DEFAULT_VISIBLE_BODY_BYTES, TrustedProxy,
+    DEFAULT_METRICS_LISTEN, DEFAULT_ROOT_SCOPE, DEFAULT_STALL_TIMEOUT, DEFAULT_VISIBLE_BODY_BYTES,
+    TrustedProxy,
 };
 use fieldsync_server::{Durability, Listeners, Server, ServerConfig, SqliteStorage};
 use tracing_subscriber::EnvFilter;
@@ -98,6 +99,9 @@ enum Command {
     /// Devices: list, revoke.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Desk sessions (the command centre's browsers): list, revoke.
+    #[command(subcommand)]
+    Session(SessionCommand),
     /// List pushes refused as stale_rights: changes right when made offline, not when they
     /// arrived (a responder taken off a report, a scope withdrawn), oldest first.
     Refusals {
@@ -221,6 +225,19 @@ struct ServeArgs {
     #[arg(long, env = "FIELDSYNC_METRICS_TOKEN", value_parser = parse_metrics_token,
           hide_env_values = true)]
     metrics_token: Option<String>,
+    /// Minutes a desk session may go unused before it ends (sign in again then).
+    #[arg(long, env = "FIELDSYNC_DESK_SESSION_IDLE_MINS",
+          default_value_t = DEFAULT_DESK_SESSION_IDLE.as_secs() / 60,
+          value_parser = clap::value_parser!(u64).range(1..=525_600))]
+    desk_session_idle_mins: u64,
+    /// The server is reached over TLS (itself or a reverse proxy): desk session cookies are
+    /// marked Secure, so browsers never send them in clear.
+    #[arg(long, env = "FIELDSYNC_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// The root of the jurisdiction tree: the scope of the first admin, made (with a one-time
+    /// sign-in code shown on stderr) when the server starts with no users.
+    #[arg(long, env = "FIELDSYNC_ROOT_SCOPE", default_value = DEFAULT_ROOT_SCOPE)]
+    root_scope: String,
 }
 
 /// `--metrics-listen`: an address, or `off`.
@@ -276,6 +293,10 @@ fn config(data: PathBuf, args: &ServeArgs) -> ServerConfig {
     c.trusted_proxies = args.trusted_proxies.clone();
     c.metrics_listen = args.metrics_listen.0;
     c.metrics_token = args.metrics_token.clone();
+    c.desk_session_idle = std::time::Duration::from_secs(args.desk_session_idle_mins * 60);
+    c.secure_cookies = args.secure_cookies;
+    c.root_scope = args.root_scope.clone();
+    c.first_admin = true;
     c
 }
 
@@ -300,6 +321,7 @@ fn main() -> ExitCode {
             admin::run(&cli.data, Admin::EnrollCode(action, issue))
         }
         Some(Command::Device(c)) => admin::run(&cli.data, Admin::Device(c)),
+        Some(Command::Session(c)) => admin::run(&cli.data, Admin::Session(c)),
         Some(Command::Refusals { scopes, after }) => list_refusals(&cli.data, scopes, after),
         Some(Command::NewEpoch) => {
             let path = ServerConfig::new(&cli.data).db_path();
@@ -398,6 +420,24 @@ mod tests {
         ] {
             assert!(serve(&[bad]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn desk_sessions_are_serve_options() {
+        let serve = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["fieldsync-server"], args].concat())?;
+            Ok::<_, clap::Error>(config(cli.data, &cli.serve))
+        };
+        let c = serve(&[]).unwrap();
+        assert_eq!(c.desk_session_idle, std::time::Duration::from_secs(12 * 3600));
+        assert!(!c.secure_cookies && c.first_admin);
+        assert_eq!(c.root_scope, "jl");
+        let c = serve(&["--desk-session-idle-mins=30", "--secure-cookies", "--root-scope=jl/cc"])
+            .unwrap();
+        assert_eq!(c.desk_session_idle, std::time::Duration::from_secs(1800));
+        assert!(c.secure_cookies);
+        assert_eq!(c.root_scope, "jl/cc");
+        assert!(serve(&["--desk-session-idle-mins=0"]).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::accounts::Accounts;
+use crate::accounts::{self, Accounts, IssuedCode};
 use crate::config::ServerConfig;
 use crate::http::error::ServerError;
 use crate::http::{self, App};
@@ -49,6 +49,8 @@ impl Listeners {
 pub struct Server {
     app: Arc<App>,
     router: Router,
+    /// The first admin's code, when this start made them (shown once, when serving).
+    first_admin: Option<IssuedCode>,
 }
 
 impl std::fmt::Debug for Server {
@@ -81,10 +83,21 @@ impl Server {
         config: &ServerConfig,
     ) -> Result<Server, ServerError> {
         let log_end = storage.log_end().await?;
+        let first_admin = if config.first_admin {
+            accounts::first_admin(storage.as_ref(), &config.root_scope).await?
+        } else {
+            None
+        };
         let accounts = Arc::new(Accounts::new(storage.clone())?);
         let app = Arc::new(App::new(storage, photos, accounts, config, log_end));
         let router = http::router(app.clone());
-        Ok(Server { app, router })
+        Ok(Server { app, router, first_admin })
+    }
+
+    /// The first admin's one-time sign-in code, when this start made the first admin (an
+    /// empty server with [`ServerConfig::first_admin`]).
+    pub fn first_admin_code(&self) -> Option<&IssuedCode> {
+        self.first_admin.as_ref()
     }
 
     /// The router, to serve it or to call it directly.
@@ -134,6 +147,9 @@ impl Server {
         match metrics_addr {
             Some(m) => tracing::info!(%addr, metrics = %m, epoch = self.epoch(), "serving"),
             None => tracing::info!(%addr, epoch = self.epoch(), "serving"),
+        }
+        if let Some(code) = &self.first_admin {
+            eprintln!("{}", first_admin_notice(code, addr));
         }
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(async move {
@@ -192,6 +208,25 @@ impl Server {
         }));
         Ok(RunningServer { addr, metrics_addr, server: self, stop: Some(stop), task: Some(task) })
     }
+}
+
+/// What an empty server says once on stderr: the first admin's code, and where to use it.
+fn first_admin_notice(code: &IssuedCode, addr: SocketAddr) -> String {
+    let until = fieldsync_core::time::format_ms(code.expires_at);
+    let lines = [
+        format!(
+            "First start: the first admin ({}) signs in with this one-time code:",
+            accounts::FIRST_ADMIN
+        ),
+        format!("    {}", code.code),
+        format!("at http://{addr}/ (the command centre), or with POST /api/v1/session"),
+        format!("{{\"code\": \"{}\"}}. It works once, until {until}.", code.code),
+        "It is shown only now; `fieldsync-server enroll-code admin` makes another.".to_string(),
+    ];
+    let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let rule = format!("+{}+", "=".repeat(width + 2));
+    let body: Vec<String> = lines.iter().map(|l| format!("| {l:<width$} |")).collect();
+    format!("{rule}\n{}\n{rule}", body.join("\n"))
 }
 
 /// A server serving in a background task. Dropping it asks for a graceful stop.

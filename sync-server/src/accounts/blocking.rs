@@ -17,8 +17,8 @@ use tokio::runtime::{Handle, Runtime};
 
 use super::enroll::enroll;
 use super::{
-    AccountError, Authenticated, CodeInfo, Device, Disabled, Enrolled, IssuedCode, User, codes,
-    devices, users,
+    AccountError, Authenticated, CodeInfo, DeskSession, Device, Disabled, Enrolled, IssuedCode,
+    SessionEnd, SessionInfo, SignedIn, User, codes, devices, first_admin, sessions, users,
 };
 use crate::config::Durability;
 use crate::storage::{SqliteStorage, Storage};
@@ -196,9 +196,42 @@ impl Accounts {
         self.run(devices::devices)
     }
 
-    /// Revokes a device: its token stops working at once. Revoking twice is harmless.
+    /// Revokes a device: its token, or its desk session, stops working at once. Revoking
+    /// twice is harmless.
     pub fn revoke(&self, device_id: &str) -> Result<(), AccountError> {
         self.run(|s| devices::revoke(s, device_id))
+    }
+
+    /// Signs a desk in with an enrollment code of a desk user: a new desk device and its
+    /// session. Sessions idle for `idle` are ended on the way.
+    pub fn sign_in(
+        &self,
+        code: &str,
+        device_name: &str,
+        idle: Duration,
+    ) -> Result<SignedIn, AccountError> {
+        self.run(|s| sessions::sign_in(s, code, device_name, idle))
+    }
+
+    /// The open desk session of `token`; one idle for `idle` is ended instead.
+    pub fn session(&self, token: &str, idle: Duration) -> Result<DeskSession, AccountError> {
+        self.run(|s| sessions::session(s, token, idle))
+    }
+
+    /// Desk sessions, newest first: open ones only unless `all`.
+    pub fn sessions(&self, all: bool) -> Result<Vec<SessionInfo>, AccountError> {
+        self.run(|s| sessions::sessions(s, all))
+    }
+
+    /// Revokes a desk session at once (its desk device too). Revoking twice is harmless.
+    pub fn revoke_session(&self, id: &str) -> Result<(), AccountError> {
+        self.run(|s| sessions::end_session(s, id, SessionEnd::Revoked))
+    }
+
+    /// On a server with no users, makes the first admin (scoped to `root_scope`) and a code
+    /// for them; `None` when any user exists.
+    pub fn first_admin(&self, root_scope: &str) -> Result<Option<IssuedCode>, AccountError> {
+        self.run(|s| first_admin(s, root_scope))
     }
 }
 

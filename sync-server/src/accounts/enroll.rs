@@ -9,7 +9,9 @@
 use fieldsync_core::time::now_ms;
 
 use super::{AccountError, Device, Enrolled, profile_of, secret};
-use crate::storage::{Enrollment, Storage, StorageError, Takeover};
+use crate::storage::{
+    DeviceKind, Enrollment, Storage, StorageError, StoredCode, StoredUser, Takeover,
+};
 
 /// How many times an enrollment is decided again when what it was decided on changed.
 const ATTEMPTS: usize = 3;
@@ -32,18 +34,7 @@ pub(crate) async fn enroll(
         let code = storage.code(hash.clone()).await?.ok_or(AccountError::CodeUnknown)?;
         let user = storage.user(code.user.clone()).await?.ok_or(AccountError::CodeUnknown)?;
         let now = now_ms();
-        if user.disabled_at.is_some() {
-            return Err(AccountError::UserDisabled);
-        }
-        if code.revoked_at.is_some() {
-            return Err(AccountError::CodeRevoked);
-        }
-        if code.used_at.is_some() {
-            return Err(AccountError::CodeUsed);
-        }
-        if now >= code.expires_at {
-            return Err(AccountError::CodeExpired);
-        }
+        check_code(&code, &user, now)?;
         if let Some(keep) = keep_user
             && keep != user.id
         {
@@ -57,6 +48,7 @@ pub(crate) async fn enroll(
             actor,
             enrolled_at: now,
             revoked_at: None,
+            kind: DeviceKind::Phone,
         };
         let token = secret::new_token();
         let enrollment = Enrollment {
@@ -77,6 +69,28 @@ pub(crate) async fn enroll(
     Err(AccountError::Internal(format!(
         "the code's enrollment was raced {ATTEMPTS} times; try again"
     )))
+}
+
+/// Whether `code` of `user` would enroll a device at `now`: its user not disabled, the code
+/// not withdrawn, not used, not expired. A desk sign-in asks the same.
+pub(super) fn check_code(
+    code: &StoredCode,
+    user: &StoredUser,
+    now: i64,
+) -> Result<(), AccountError> {
+    if user.disabled_at.is_some() {
+        return Err(AccountError::UserDisabled);
+    }
+    if code.revoked_at.is_some() {
+        return Err(AccountError::CodeRevoked);
+    }
+    if code.used_at.is_some() {
+        return Err(AccountError::CodeUsed);
+    }
+    if now >= code.expires_at {
+        return Err(AccountError::CodeExpired);
+    }
+    Ok(())
 }
 
 /// The actor a device of `user` proposing `proposed` gets, and the device it takes it over

@@ -1,7 +1,7 @@
 //! Why an account operation was refused, in the protocol's codes (`docs/protocol.md`, "Errors");
 //! `http::error` turns each into its answer.
 
-use crate::storage::StorageError;
+use crate::storage::{SessionEnd, StorageError};
 
 /// Why an account operation (adding a user, issuing or using a code, authenticating) failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,33 @@ pub enum AccountError {
         /// The user whose work the phone keeps.
         keep: String,
     },
+    /// A role no user may have (`system`: the server's own device).
+    #[error("{0}")]
+    ReservedRole(String),
+    /// A good code of a user whose role does not work at a desk (resident, patrol, mediator);
+    /// the code stays unused, for their phone.
+    #[error(
+        "{user} is a {role}: only dispatchers, grid leaders, supervisors and admins sign in at \
+         a desk; the code was not used and still enrolls a phone"
+    )]
+    NotADeskRole {
+        /// The code's user.
+        user: String,
+        /// Their role.
+        role: String,
+    },
+    /// No desk session has this token.
+    #[error("no desk session has this token; sign in again")]
+    SessionUnknown,
+    /// The desk session ended (signed out, revoked, its device revoked, its user disabled).
+    #[error("this desk session ended ({0}); sign in again")]
+    SessionEnded(SessionEnd),
+    /// Nothing was asked with the desk session for longer than the idle limit.
+    #[error("this desk session expired after {idle_secs} s without use; sign in again")]
+    SessionExpired {
+        /// The idle limit, in seconds.
+        idle_secs: u64,
+    },
     /// The storage failed.
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
@@ -64,6 +91,11 @@ impl AccountError {
             AccountError::UserDisabled => "user_disabled",
             AccountError::Forbidden(_) => "forbidden",
             AccountError::OtherUser { .. } => "other_user",
+            AccountError::ReservedRole(_) => "reserved_role",
+            AccountError::NotADeskRole { .. } => "not_a_desk_role",
+            AccountError::SessionUnknown => "no_session",
+            AccountError::SessionEnded(_) => "session_ended",
+            AccountError::SessionExpired { .. } => "session_expired",
             AccountError::Storage(StorageError::Closed) => "unavailable",
             AccountError::Storage(_) | AccountError::Internal(_) => "internal",
         }

@@ -7,6 +7,10 @@
 //! its hash is kept) and the Automerge actor id the device must write with. A token does not
 //! expire; a device is revoked instead.
 //!
+//! A desk user signs in at a browser with a code the same way (`sessions`): a desk device of
+//! its own and a session bound to it, which ends after inactivity or at once when revoked.
+//! On a server with no users the first admin is made with a code (`first_admin`).
+//!
 //! The operations are async functions over the storage, which the HTTP layer awaits;
 //! [`Accounts`] is the same operations, blocking, for the admin CLI and tests.
 
@@ -15,15 +19,21 @@ mod codes;
 mod devices;
 mod enroll;
 mod error;
+mod first_admin;
 pub(crate) mod secret;
+mod sessions;
 mod users;
 
-pub use crate::storage::{Device, Disabled};
+pub use crate::storage::{Device, DeviceKind, Disabled, SessionEnd};
 pub use blocking::Accounts;
 pub use codes::{CodeInfo, CodeState};
 pub(crate) use devices::authenticate;
 pub(crate) use enroll::enroll;
 pub use error::AccountError;
+pub(crate) use first_admin::first_admin;
+pub use first_admin::{FIRST_ADMIN, FIRST_CODE_VALID};
+pub use sessions::{DeskSession, SessionInfo, SignedIn, is_desk_role, touch_interval};
+pub(crate) use sessions::{end_session, session, sign_in};
 
 use fieldsync_core::policy::{Profile, Role};
 

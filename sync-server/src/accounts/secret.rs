@@ -68,6 +68,29 @@ pub(crate) fn new_device_id() -> String {
     format!("dev-{}", hex::encode(bytes))
 }
 
+/// A new desk session id (shown to operators; not a secret).
+pub(crate) fn new_session_id() -> String {
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("ses-{}", hex::encode(bytes))
+}
+
+/// The CSRF token of the desk session whose token is `session_token`: derived from it, so it
+/// is never stored, differs for every session, and dies with it; it does not reveal the
+/// session's token (SHA-256 is one-way).
+pub(crate) fn csrf_token(session_token: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"fieldsync desk csrf\n");
+    h.update(session_token.to_ascii_lowercase().as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Whether two secrets are equal, in time that does not depend on where they differ.
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A new Automerge actor id for a device.
 pub(crate) fn new_actor() -> Vec<u8> {
     let mut bytes = vec![0u8; 16];
@@ -104,5 +127,18 @@ mod tests {
         assert_eq!(hash(&t), hash(&t.to_uppercase()));
         assert!(!is_token(&t[1..]) && !is_token(&format!("{}g", &t[1..])));
         assert_ne!(new_token(), t);
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_one_session_and_compare_whole() {
+        let (a, b) = (new_token(), new_token());
+        let csrf = csrf_token(&a);
+        assert_eq!(csrf, csrf_token(&a.to_uppercase()));
+        assert_ne!(csrf, csrf_token(&b));
+        assert_ne!(csrf, a, "not the session's token");
+        assert!(same_secret(&csrf, &csrf_token(&a)));
+        assert!(!same_secret(&csrf, &csrf_token(&b)));
+        assert!(!same_secret(&csrf, &csrf[1..]) && !same_secret(&csrf, ""));
+        assert!(new_session_id().starts_with("ses-") && new_session_id().len() == 20);
     }
 }

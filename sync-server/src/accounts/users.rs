@@ -48,7 +48,10 @@ pub(crate) async fn add_user(
     check_scopes(scopes)?;
     match (role, patrol) {
         (Role::System, _) => {
-            return Err(invalid("the system role is the server's own device; no user has it"));
+            return Err(AccountError::ReservedRole(format!(
+                "{id:?} cannot be a system user: the system role is the server's own device, \
+                 no person has it"
+            )));
         }
         (Role::Patrol, None) => {
             return Err(invalid("a patrol member is police, cadre or volunteer (--patrol)"));
@@ -159,5 +162,15 @@ mod tests {
         let e = a.enroll(&unused, "x", None).unwrap_err();
         assert_eq!(e.code(), "code_revoked", "withdrawn codes stay withdrawn");
         assert!(a.disable_user("nobody").is_err() && a.enable_user("nobody").is_err());
+    }
+
+    #[test]
+    fn no_user_has_the_system_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Accounts::open(&dir.path().join("server.db")).unwrap();
+        let e = a.add_user("sys", Role::System, None, &["jl".into()]).unwrap_err();
+        assert!(matches!(e, crate::accounts::AccountError::ReservedRole(_)), "{e:?}");
+        assert_eq!(e.code(), "reserved_role");
+        assert!(a.user("sys").unwrap().is_none(), "nothing was stored");
     }
 }

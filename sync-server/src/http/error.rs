@@ -80,6 +80,9 @@ pub enum ServerError {
         /// What is wrong, for people.
         message: String,
     },
+    /// A body of another media type than the endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A request body whose next bytes did not come within the stall timeout.
     #[error("{0}")]
     RequestTimeout(String),
@@ -106,7 +109,14 @@ impl From<AccountError> for ServerError {
     fn from(e: AccountError) -> Self {
         let code = e.code();
         match e {
-            AccountError::Invalid(message) => ServerError::InvalidRequest(message),
+            AccountError::Invalid(message) | AccountError::ReservedRole(message) => {
+                ServerError::InvalidRequest(message)
+            }
+            AccountError::SessionUnknown
+            | AccountError::SessionEnded(_)
+            | AccountError::SessionExpired { .. } => {
+                ServerError::Unauthorized { code, message: e.to_string() }
+            }
             AccountError::MalformedCode(message) => ServerError::Unauthorized { code, message },
             AccountError::OtherUser { .. } => {
                 ServerError::Conflict { code, message: e.to_string() }
@@ -118,6 +128,7 @@ impl From<AccountError> for ServerError {
             | AccountError::CodeUsed
             | AccountError::CodeExpired
             | AccountError::UserDisabled
+            | AccountError::NotADeskRole { .. }
             | AccountError::Forbidden(_) => ServerError::Forbidden { code, message: e.to_string() },
         }
     }
@@ -181,6 +192,9 @@ impl ServerError {
             ServerError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
             ServerError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ServerError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ServerError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ServerError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ServerError::Unavailable(_) | ServerError::Storage(StorageError::Closed) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")

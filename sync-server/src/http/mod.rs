@@ -1,12 +1,14 @@
 //! The HTTP layer: the API's routes and the layers around them (tracing, panic catching,
 //! metrics, the body timeout), `/metrics` on its own, and the handlers they call, which read
 //! requests, call the domain (`documents`, `feed`, `accounts`, `photos`) and turn its answers
-//! and errors into responses.
+//! and errors into responses. The phones' protocol is under `/v1`, the desk API (`desk`) under
+//! `/api/v1`.
 
 pub(crate) mod auth;
 pub(crate) mod blobs;
 pub(crate) mod budget;
 pub(crate) mod client_addr;
+pub(crate) mod desk;
 pub(crate) mod enroll;
 pub(crate) mod envelope;
 pub mod error;
@@ -68,9 +70,12 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/blobs/{hash}/challenge", get(blobs::challenge).route_layer(device.clone()))
         .route("/v1/blobs/{hash}/proof", post(blobs::proof).route_layer(device.clone()))
         .route("/v1/me", get(auth::me).route_layer(device))
+        .merge(desk::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", metrics)
         .fallback(not_found)
+        // Before any desk handler: a state-changing desk request without its CSRF token.
+        .layer(middleware::from_fn_with_state(app.clone(), desk::extract::require_csrf))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(app.clone(), metrics::track))
         .layer(TraceLayer::new_for_http())

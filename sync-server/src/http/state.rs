@@ -31,7 +31,8 @@ pub(crate) struct App {
     pub(crate) accounts: Arc<Accounts>,
     /// Photos: their bytes, uploads, thumbnails, who may use them.
     pub(crate) photos: Photos,
-    /// Enrollment attempts per client address.
+    /// Attempts with enrollment codes per client address: phones enrolling and desks signing
+    /// in spend the same budgets, so guessing codes at both doors is no faster than at one.
     pub(crate) enrollments: Budgets,
     /// Proxies whose forwarding headers name the client.
     pub(crate) trusted_proxies: TrustedProxies,
@@ -47,6 +48,10 @@ pub(crate) struct App {
     pub(crate) enroll_body_bytes: usize,
     /// See [`ServerConfig::visible_body_bytes`].
     pub(crate) visible_body_bytes: usize,
+    /// See [`ServerConfig::desk_session_idle`].
+    pub(crate) desk_session_idle: Duration,
+    /// See [`ServerConfig::secure_cookies`].
+    pub(crate) secure_cookies: bool,
     /// SHA-256 of the token that opens `/metrics` on the API's listener, if there is one.
     pub(crate) metrics_token: Option<Vec<u8>>,
     /// Requests by route and status, their durations, documents pulled.
@@ -96,6 +101,8 @@ impl App {
             stall_timeout: config.stall_timeout,
             enroll_body_bytes: config.enroll_body_bytes,
             visible_body_bytes: config.visible_body_bytes,
+            desk_session_idle: config.desk_session_idle,
+            secure_cookies: config.secure_cookies,
             metrics_token: config.metrics_token.as_deref().map(metrics::token_hash),
             metrics: Metrics::default(),
             admission: Semaphore::new(max_in_flight),

@@ -1,7 +1,8 @@
-//! Users, their devices and enrollment codes as storage keeps them, and the
+//! Users, their devices, enrollment codes and desk sessions as storage keeps them, and the
 //! [`AccountStorage`] part of the storage trait. What a role or a code means is the accounts
 //! domain's (`crate::accounts`): storage keeps roles as their names and codes and tokens as
-//! their hashes, and makes atomic what must be (an enrollment, disabling a user).
+//! their hashes, and makes atomic what must be (an enrollment, a desk sign-in, disabling a
+//! user, revoking a device with its sessions).
 
 use super::{BoxFuture, StorageResult};
 
@@ -38,6 +39,32 @@ pub struct NewUser {
     pub at: i64,
 }
 
+/// What kind of client a device is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceKind {
+    /// A phone: authenticated by its bearer token.
+    #[default]
+    Phone,
+    /// A browser at the command centre: authenticated by its one desk session; no bearer
+    /// token opens it.
+    Desk,
+}
+
+impl DeviceKind {
+    /// The name storage keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Phone => "phone",
+            DeviceKind::Desk => "desk",
+        }
+    }
+
+    /// The kind of a stored name; an unknown name reads as a phone's (no session opens it).
+    pub fn from_stored(name: &str) -> DeviceKind {
+        if name == "desk" { DeviceKind::Desk } else { DeviceKind::Phone }
+    }
+}
+
 /// An enrolled device as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
@@ -53,6 +80,8 @@ pub struct Device {
     pub enrolled_at: i64,
     /// When it was revoked, if it was.
     pub revoked_at: Option<i64>,
+    /// A phone or a desk.
+    pub kind: DeviceKind,
 }
 
 /// An enrollment code as stored (only its hash; the code itself is never kept).
@@ -100,6 +129,8 @@ pub struct Disabled {
     pub devices: usize,
     /// Their unused, unexpired codes, now withdrawn.
     pub codes_withdrawn: usize,
+    /// Their desk sessions that were open, now ended.
+    pub sessions_ended: usize,
 }
 
 /// A device of the same user that hands its actor over to the device enrolling: its
@@ -127,7 +158,82 @@ pub struct Enrollment {
     pub takeover: Option<Takeover>,
 }
 
-/// Users, devices and enrollment codes.
+/// Why a desk session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// Its user signed out.
+    SignedOut,
+    /// An operator revoked it.
+    Revoked,
+    /// Nothing was asked with it for longer than the idle limit.
+    Idle,
+    /// Its desk device was revoked.
+    DeviceRevoked,
+    /// Its user was disabled.
+    UserDisabled,
+}
+
+impl SessionEnd {
+    /// The name storage keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionEnd::SignedOut => "signed_out",
+            SessionEnd::Revoked => "revoked",
+            SessionEnd::Idle => "idle",
+            SessionEnd::DeviceRevoked => "device_revoked",
+            SessionEnd::UserDisabled => "user_disabled",
+        }
+    }
+
+    /// The reason of a stored name; an unknown one reads as revoked.
+    pub fn from_stored(name: &str) -> SessionEnd {
+        match name {
+            "signed_out" => SessionEnd::SignedOut,
+            "idle" => SessionEnd::Idle,
+            "device_revoked" => SessionEnd::DeviceRevoked,
+            "user_disabled" => SessionEnd::UserDisabled,
+            _ => SessionEnd::Revoked,
+        }
+    }
+}
+
+impl std::fmt::Display for SessionEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A desk session as stored (its token only as a hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    /// Its id, shown to operators (`session list`, `session revoke <id>`).
+    pub id: String,
+    /// The desk device it is bound to.
+    pub device: String,
+    /// The user signed in.
+    pub user: String,
+    /// When it was opened, ms since the Unix epoch.
+    pub created_at: i64,
+    /// When it was last used (written at most about once a minute).
+    pub last_seen_at: i64,
+    /// When it ended, and why, if it did.
+    pub ended: Option<(i64, SessionEnd)>,
+}
+
+/// A desk sign-in: an enrollment code exchanged for a desk device and its session, in one
+/// transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeskSignIn {
+    /// The code used and the desk device made (`device.kind` is [`DeviceKind::Desk`]; its
+    /// `token_hash` is of a secret nobody keeps; no takeover).
+    pub enrollment: Enrollment,
+    /// The session's id.
+    pub session: String,
+    /// SHA-256 of the session's token (the cookie).
+    pub token_hash: Vec<u8>,
+}
+
+/// Users, devices, enrollment codes and desk sessions.
 ///
 /// Rules every backend keeps (the conformance suite checks them):
 /// - an enrollment commits whole or not at all, and only while its code is unused, not
@@ -155,8 +261,8 @@ pub trait AccountStorage: Send + Sync + 'static {
     /// A user by id.
     fn user(&self, id: String) -> BoxFuture<'_, StorageResult<Option<StoredUser>>>;
 
-    /// Disables a user at `at` (or keeps the earlier time) and withdraws their unused,
-    /// unexpired codes; `None` when there is no such user.
+    /// Disables a user at `at` (or keeps the earlier time), withdraws their unused,
+    /// unexpired codes and ends their open desk sessions; `None` when there is no such user.
     fn disable_user(&self, id: String, at: i64) -> BoxFuture<'_, StorageResult<Option<Disabled>>>;
 
     /// Enables a user; `false` when there is no such user.
@@ -190,10 +296,40 @@ pub trait AccountStorage: Send + Sync + 'static {
     /// Every device, newest first (then by id).
     fn devices(&self) -> BoxFuture<'_, StorageResult<Vec<Device>>>;
 
-    /// Revokes a device at `at` (a revoked device keeps its time); `false` when there is no
-    /// such device.
+    /// Revokes a device at `at` (a revoked device keeps its time) and ends its open desk
+    /// sessions; `false` when there is no such device.
     fn revoke_device(&self, id: String, at: i64) -> BoxFuture<'_, StorageResult<bool>>;
 
     /// Enrolls a device (see the rules above).
     fn enroll(&self, enrollment: Enrollment) -> BoxFuture<'_, StorageResult<()>>;
+
+    /// Signs a desk in (see the rules above): like [`AccountStorage::enroll`], and the
+    /// session too.
+    fn sign_in(&self, sign_in: DeskSignIn) -> BoxFuture<'_, StorageResult<()>>;
+
+    /// The session whose token hashes to `token_hash`, with its device and user.
+    fn session_by_token(
+        &self,
+        token_hash: Vec<u8>,
+    ) -> BoxFuture<'_, StorageResult<Option<(StoredSession, Device, StoredUser)>>>;
+
+    /// Records that an open session was used at `at` (an earlier time never replaces a later
+    /// one); `false` when there is no such open session.
+    fn touch_session(&self, id: String, at: i64) -> BoxFuture<'_, StorageResult<bool>>;
+
+    /// Ends a session at `at` for `why` and revokes its desk device; a session ended already
+    /// keeps its first end. `false` when there is no such session.
+    fn end_session(
+        &self,
+        id: String,
+        at: i64,
+        why: SessionEnd,
+    ) -> BoxFuture<'_, StorageResult<bool>>;
+
+    /// Ends, as idle at `at`, every open session last used before `seen_before`, revoking
+    /// their desk devices; returns how many.
+    fn end_idle_sessions(&self, seen_before: i64, at: i64) -> BoxFuture<'_, StorageResult<usize>>;
+
+    /// Every session, newest first (then by id).
+    fn sessions(&self) -> BoxFuture<'_, StorageResult<Vec<StoredSession>>>;
 }

@@ -4,7 +4,7 @@
 //!
 //! [`Storage`] is three parts, one per kind of data and per caller, each a trait of its own:
 //! [`DocumentStorage`] (documents, the change log, refusals: the sync path),
-//! [`AccountStorage`] (users, devices, enrollment codes) and [`BlobStorage`] (what is known of
+//! [`AccountStorage`] (users, devices, enrollment codes, desk sessions) and [`BlobStorage`] (what is known of
 //! photos' bytes: complete blobs, uploads under way, holders, the references documents make).
 //! A backend implements each against its own part of the conformance suite; a reader of one
 //! part does not wade through the others.
@@ -29,8 +29,8 @@ mod documents;
 pub mod sqlite;
 
 pub use accounts::{
-    AccountStorage, Device, Disabled, Enrollment, NewCode, NewUser, StoredCode, StoredUser,
-    Takeover,
+    AccountStorage, DeskSignIn, Device, DeviceKind, Disabled, Enrollment, NewCode, NewUser,
+    SessionEnd, StoredCode, StoredSession, StoredUser, Takeover,
 };
 pub use blobs::{
     BlobRecord, BlobStorage, NewUpload, Proof, Started, StoredBlob, StoredBlobRef, Upload,

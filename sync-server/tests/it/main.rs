@@ -9,6 +9,7 @@ mod blobs;
 mod child;
 mod common;
 mod crash_loop;
+mod desk;
 mod fuzz_corpus;
 mod fuzz_findings;
 mod hostile;

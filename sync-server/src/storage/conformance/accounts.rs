@@ -1,10 +1,12 @@
 //! The accounts' part of the conformance suite: users, codes, enrollments (a code used once,
-//! an actor taken over only by its user's new device), disabling, devices.
+//! an actor taken over only by its user's new device), disabling, devices, desk sessions
+//! (sign-in, touch, idle expiry, revocation by id, device and user).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use super::join::futures_join;
 use crate::storage::{
-    Device, Enrollment, NewCode, NewUser, Storage, StorageError, StoredCode, Takeover,
+    DeskSignIn, Device, DeviceKind, Enrollment, NewCode, NewUser, SessionEnd, Storage,
+    StorageError, StoredCode, StoredSession, Takeover,
 };
 
 const HOUR: i64 = 3_600_000;
@@ -43,6 +45,7 @@ fn device(id: &str, user: &str, actor: u8, at: i64) -> Device {
         actor: vec![actor; 16],
         enrolled_at: at,
         revoked_at: None,
+        kind: DeviceKind::Phone,
     }
 }
 
@@ -260,4 +263,141 @@ pub async fn devices_are_listed_found_and_revoked(s: &dyn Storage) {
     let (d, _) = s.device_by_token(b"c".to_vec()).await.unwrap().unwrap();
     assert_eq!(d.revoked_at, Some(T0 + 5), "the first time stays");
     assert!(!s.revoke_device("nobody".into(), T0).await.unwrap());
+}
+
+/// A desk sign-in of a desk device for `user` with code `n`, as session `ses-<id>` whose token
+/// hash is the device id's bytes reversed.
+fn desk_sign_in(n: u8, id: &str, user: &str, actor: u8, at: i64) -> DeskSignIn {
+    let mut d = device(id, user, actor, at);
+    d.kind = DeviceKind::Desk;
+    d.name = format!("desk {id}");
+    let token_hash = id.bytes().rev().collect();
+    DeskSignIn { enrollment: enrollment(n, d), session: format!("ses-{id}"), token_hash }
+}
+
+fn desk_token(id: &str) -> Vec<u8> {
+    id.bytes().rev().collect()
+}
+
+async fn session(s: &dyn Storage, id: &str) -> StoredSession {
+    s.session_by_token(desk_token(id)).await.unwrap().unwrap().0
+}
+
+/// A desk sign-in stores its desk device and session together and uses its code like an
+/// enrollment: the code signs in once; a refused sign-in stores neither. The session is found
+/// by its token's hash with its device and user, and listed newest first.
+pub async fn a_desk_sign_in_uses_its_code_once_and_opens_one_session(s: &dyn Storage) {
+    s.add_user(user("disp-1", "dispatcher")).await.unwrap();
+    for n in 1..=3 {
+        s.add_code(code(n, "disp-1", T0)).await.unwrap();
+    }
+    s.sign_in(desk_sign_in(1, "d1", "disp-1", 1, T0 + 1)).await.unwrap();
+    assert!(is_changed(&s.sign_in(desk_sign_in(1, "d2", "disp-1", 2, T0 + 2)).await));
+    assert!(is_changed(&s.sign_in(desk_sign_in(2, "d3", "disp-1", 3, T0 + HOUR)).await));
+    assert!(s.session_by_token(desk_token("d2")).await.unwrap().is_none());
+    assert!(s.session_by_token(desk_token("d3")).await.unwrap().is_none());
+    assert_eq!(s.devices().await.unwrap().len(), 1, "no refused sign-in made a device");
+
+    let (ses, dev, u) = s.session_by_token(desk_token("d1")).await.unwrap().unwrap();
+    assert_eq!(
+        ses,
+        StoredSession {
+            id: "ses-d1".into(),
+            device: "d1".into(),
+            user: "disp-1".into(),
+            created_at: T0 + 1,
+            last_seen_at: T0 + 1,
+            ended: None,
+        }
+    );
+    assert_eq!((dev.kind, dev.actor, dev.revoked_at), (DeviceKind::Desk, vec![1; 16], None));
+    assert_eq!(u.role, "dispatcher");
+    let used = stored_code(s, 1).await;
+    assert_eq!((used.used_at, used.device.as_deref()), (Some(T0 + 1), Some("d1")));
+    assert!(s.device_by_token(desk_token("d1")).await.unwrap().is_none(), "not a bearer token");
+
+    s.sign_in(desk_sign_in(3, "d0", "disp-1", 4, T0 + 5)).await.unwrap();
+    let ids: Vec<String> = s.sessions().await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(ids, ["ses-d0", "ses-d1"], "newest first");
+    // A phone enrolled as before is a phone.
+    s.add_code(code(4, "disp-1", T0)).await.unwrap();
+    s.enroll(enrollment(4, device("p1", "disp-1", 9, T0 + 6))).await.unwrap();
+    let (phone, _) = s.device_by_token(b"p1".to_vec()).await.unwrap().unwrap();
+    assert_eq!(phone.kind, DeviceKind::Phone);
+}
+
+/// Touching an open session moves its last use forward only; an ended one is not touched.
+pub async fn a_session_is_touched_forward_only_while_open(s: &dyn Storage) {
+    s.add_user(user("disp-1", "dispatcher")).await.unwrap();
+    s.add_code(code(1, "disp-1", T0)).await.unwrap();
+    s.sign_in(desk_sign_in(1, "d1", "disp-1", 1, T0)).await.unwrap();
+    assert!(s.touch_session("ses-d1".into(), T0 + 60_000).await.unwrap());
+    assert!(s.touch_session("ses-d1".into(), T0 + 30_000).await.unwrap());
+    assert_eq!(session(s, "d1").await.last_seen_at, T0 + 60_000, "never backwards");
+    assert!(!s.touch_session("ses-nobody".into(), T0).await.unwrap());
+    assert!(s.end_session("ses-d1".into(), T0 + 70_000, SessionEnd::SignedOut).await.unwrap());
+    assert!(!s.touch_session("ses-d1".into(), T0 + 80_000).await.unwrap(), "ended");
+    assert_eq!(session(s, "d1").await.last_seen_at, T0 + 60_000);
+}
+
+/// Sessions last used before a time are ended as idle, with their desk devices; the others
+/// stay open.
+pub async fn idle_sessions_end_with_their_devices(s: &dyn Storage) {
+    s.add_user(user("disp-1", "dispatcher")).await.unwrap();
+    for n in 1..=3 {
+        s.add_code(code(n, "disp-1", T0)).await.unwrap();
+    }
+    s.sign_in(desk_sign_in(1, "old", "disp-1", 1, T0)).await.unwrap();
+    s.sign_in(desk_sign_in(2, "busy", "disp-1", 2, T0)).await.unwrap();
+    s.sign_in(desk_sign_in(3, "gone", "disp-1", 3, T0)).await.unwrap();
+    s.touch_session("ses-busy".into(), T0 + 10 * HOUR).await.unwrap();
+    s.end_session("ses-gone".into(), T0 + 1, SessionEnd::SignedOut).await.unwrap();
+
+    assert_eq!(s.end_idle_sessions(T0 + 5 * HOUR, T0 + 11 * HOUR).await.unwrap(), 1);
+    assert_eq!(session(s, "old").await.ended, Some((T0 + 11 * HOUR, SessionEnd::Idle)));
+    assert_eq!(session(s, "busy").await.ended, None);
+    assert_eq!(session(s, "gone").await.ended, Some((T0 + 1, SessionEnd::SignedOut)), "kept");
+    let (_, old, _) = s.session_by_token(desk_token("old")).await.unwrap().unwrap();
+    assert_eq!(old.revoked_at, Some(T0 + 11 * HOUR), "its desk device is revoked");
+    let (_, busy, _) = s.session_by_token(desk_token("busy")).await.unwrap().unwrap();
+    assert_eq!(busy.revoked_at, None);
+    assert_eq!(s.end_idle_sessions(T0 + 5 * HOUR, T0 + 12 * HOUR).await.unwrap(), 0);
+}
+
+/// Ending a session keeps the first end and revokes its desk device; revoking a desk device
+/// ends its session; disabling a user ends all their open sessions and revokes their desk
+/// devices, and leaves other users' sessions open.
+pub async fn sessions_end_when_revoked_by_id_device_or_user(s: &dyn Storage) {
+    s.add_user(user("disp-1", "dispatcher")).await.unwrap();
+    s.add_user(user("disp-2", "dispatcher")).await.unwrap();
+    for n in 1..=4 {
+        s.add_code(code(n, "disp-1", T0)).await.unwrap();
+    }
+    s.add_code(code(5, "disp-2", T0)).await.unwrap();
+    for (n, id) in [(1, "a"), (2, "b"), (3, "c"), (4, "d")] {
+        s.sign_in(desk_sign_in(n, id, "disp-1", n, T0)).await.unwrap();
+    }
+    s.sign_in(desk_sign_in(5, "e", "disp-2", 5, T0)).await.unwrap();
+
+    assert!(s.end_session("ses-a".into(), T0 + 1, SessionEnd::Revoked).await.unwrap());
+    assert!(s.end_session("ses-a".into(), T0 + 2, SessionEnd::SignedOut).await.unwrap());
+    assert_eq!(session(s, "a").await.ended, Some((T0 + 1, SessionEnd::Revoked)), "first end");
+    let (_, a, _) = s.session_by_token(desk_token("a")).await.unwrap().unwrap();
+    assert_eq!(a.revoked_at, Some(T0 + 1));
+    assert!(!s.end_session("ses-nobody".into(), T0, SessionEnd::Revoked).await.unwrap());
+
+    assert!(s.revoke_device("b".into(), T0 + 3).await.unwrap());
+    assert_eq!(session(s, "b").await.ended, Some((T0 + 3, SessionEnd::DeviceRevoked)));
+
+    let d = s.disable_user("disp-1".into(), T0 + 4).await.unwrap().unwrap();
+    assert_eq!(d.sessions_ended, 2, "c and d were open");
+    for id in ["c", "d"] {
+        assert_eq!(session(s, id).await.ended, Some((T0 + 4, SessionEnd::UserDisabled)));
+        let (_, dev, _) = s.session_by_token(desk_token(id)).await.unwrap().unwrap();
+        assert_eq!(dev.revoked_at, Some(T0 + 4), "{id}'s desk device");
+    }
+    assert_eq!(session(s, "a").await.ended, Some((T0 + 1, SessionEnd::Revoked)), "kept");
+    assert_eq!(session(s, "e").await.ended, None, "another user's session stays open");
+    s.enable_user("disp-1".into(), T0 + 5).await.unwrap();
+    assert!(session(s, "c").await.ended.is_some(), "enabling opens no session again");
 }

@@ -1,17 +1,18 @@
-//! The SQL of accounts (tables `users`, `devices`, `enroll_codes`, schema versions 2, 6 and 7):
-//! reads on a reader connection, writes as jobs of the writer thread (each in its own
-//! transaction, see `writer::in_transaction`).
+//! The SQL of accounts (tables `users`, `devices`, `enroll_codes`, schema versions 2, 6, 7 and
+//! 8): reads on a reader connection, writes as jobs of the writer thread (each in its own
+//! transaction, see `writer::in_transaction`). Desk sessions are `sessions`'.
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
+use super::sessions;
 use crate::storage::{
-    Device, Disabled, Enrollment, NewCode, NewUser, StorageError, StorageResult, StoredCode,
-    StoredUser,
+    Device, DeviceKind, Disabled, Enrollment, NewCode, NewUser, SessionEnd, StorageError,
+    StorageResult, StoredCode, StoredUser,
 };
 
 const USER_COLUMNS: &str = "user_id, role, patrol, scopes, created_at, disabled_at";
 
-fn user_at(r: &Row<'_>, at: usize) -> rusqlite::Result<StoredUser> {
+pub(crate) fn user_at(r: &Row<'_>, at: usize) -> rusqlite::Result<StoredUser> {
     let scopes: String = r.get(at + 3)?;
     Ok(StoredUser {
         id: r.get(at)?,
@@ -23,9 +24,10 @@ fn user_at(r: &Row<'_>, at: usize) -> rusqlite::Result<StoredUser> {
     })
 }
 
-const DEVICE_COLUMNS: &str = "device_id, user_id, name, actor, enrolled_at, revoked_at";
+const DEVICE_COLUMNS: &str = "device_id, user_id, name, actor, enrolled_at, revoked_at, kind";
 
-fn device_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Device> {
+pub(crate) fn device_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Device> {
+    let kind: String = r.get(at + 6)?;
     Ok(Device {
         id: r.get(at)?,
         user: r.get(at + 1)?,
@@ -33,6 +35,7 @@ fn device_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Device> {
         actor: r.get(at + 3)?,
         enrolled_at: r.get(at + 4)?,
         revoked_at: r.get(at + 5)?,
+        kind: DeviceKind::from_stored(&kind),
     })
 }
 
@@ -111,10 +114,12 @@ pub(crate) fn disable_user(
     let devices: i64 = conn
         .prepare_cached("SELECT count(*) FROM devices WHERE user_id = ?1 AND revoked_at IS NULL")?
         .query_row([id], |r| r.get(0))?;
+    let sessions_ended = sessions::end_of_user(conn, id, at, SessionEnd::UserDisabled)?;
     let at: i64 = conn
         .prepare_cached("SELECT disabled_at FROM users WHERE user_id = ?1")?
         .query_row([id], |r| r.get(0))?;
-    Ok(Some(Disabled { at, devices: usize::try_from(devices).unwrap_or(0), codes_withdrawn }))
+    let devices = usize::try_from(devices).unwrap_or(0);
+    Ok(Some(Disabled { at, devices, codes_withdrawn, sessions_ended }))
 }
 
 pub(crate) fn enable_user(conn: &Connection, id: &str, at: i64) -> StorageResult<bool> {
@@ -185,10 +190,10 @@ pub(crate) fn device_by_token(
     Ok(conn
         .prepare_cached(
             "SELECT d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, \
-                    u.user_id, u.role, u.patrol, u.scopes, u.created_at, u.disabled_at \
+                    d.kind, u.user_id, u.role, u.patrol, u.scopes, u.created_at, u.disabled_at \
              FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.token_hash = ?1",
         )?
-        .query_row([token_hash], |r| Ok((device_at(r, 0)?, user_at(r, 6)?)))
+        .query_row([token_hash], |r| Ok((device_at(r, 0)?, user_at(r, 7)?)))
         .optional()?)
 }
 
@@ -206,6 +211,9 @@ pub(crate) fn revoke_device(conn: &Connection, id: &str, at: i64) -> StorageResu
             "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE device_id = ?1",
         )?
         .execute(params![id, at])?;
+    if n == 1 {
+        sessions::end_of_device(conn, id, at, SessionEnd::DeviceRevoked)?;
+    }
     Ok(n == 1)
 }
 
@@ -244,10 +252,18 @@ pub(crate) fn enroll(conn: &Connection, e: &Enrollment) -> StorageResult<()> {
     }
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO devices (device_id, user_id, name, token_hash, actor, enrolled_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO devices (device_id, user_id, name, token_hash, actor, enrolled_at, kind) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
-        .execute(params![d.id, d.user, d.name, e.token_hash, d.actor, d.enrolled_at]);
+        .execute(params![
+            d.id,
+            d.user,
+            d.name,
+            e.token_hash,
+            d.actor,
+            d.enrolled_at,
+            d.kind.as_str()
+        ]);
     match inserted {
         Ok(_) => Ok(()),
         Err(err) if is_constraint(&err) => changed("the actor or the device id is taken"),

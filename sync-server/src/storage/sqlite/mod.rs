@@ -2,7 +2,7 @@
 //! that every write goes through (group commit for documents, a transaction per other write;
 //! see `writer`) and a pool of read-only connections used from tokio's blocking threads, so
 //! async workers never wait on SQLite. The SQL is in one module per part of the trait:
-//! `read` and `writer` (documents and the log), `refusals`, `accounts`, `blobs`.
+//! `read` and `writer` (documents and the log), `refusals`, `accounts`, `sessions`, `blobs`.
 
 mod accounts;
 mod blobs;
@@ -10,6 +10,7 @@ pub(crate) mod columns;
 mod read;
 mod refusals;
 pub(crate) mod schema;
+mod sessions;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -24,10 +25,11 @@ use tokio::sync::oneshot;
 use self::read::Readers;
 use self::writer::Msg;
 use super::{
-    AccountStorage, Audience, BlobRecord, BlobStorage, BoxFuture, CatchUpPage, Committed, Device,
-    Disabled, DocWrite, DocumentStorage, Enrollment, LogPage, LogRecord, NewCode, NewUpload,
-    NewUser, Proof, Refused, Started, Storage, StorageError, StorageResult, StoredBlob,
-    StoredBlobRef, StoredCode, StoredDoc, StoredRefusal, StoredUser, Upload, WholeDoc,
+    AccountStorage, Audience, BlobRecord, BlobStorage, BoxFuture, CatchUpPage, Committed,
+    DeskSignIn, Device, Disabled, DocWrite, DocumentStorage, Enrollment, LogPage, LogRecord,
+    NewCode, NewUpload, NewUser, Proof, Refused, SessionEnd, Started, Storage, StorageError,
+    StorageResult, StoredBlob, StoredBlobRef, StoredCode, StoredDoc, StoredRefusal, StoredSession,
+    StoredUser, Upload, WholeDoc,
 };
 use crate::config::Durability;
 
@@ -299,6 +301,38 @@ impl AccountStorage for SqliteStorage {
 
     fn enroll(&self, enrollment: Enrollment) -> BoxFuture<'_, StorageResult<()>> {
         self.write(move |c| accounts::enroll(c, &enrollment))
+    }
+
+    fn sign_in(&self, sign_in: DeskSignIn) -> BoxFuture<'_, StorageResult<()>> {
+        self.write(move |c| sessions::sign_in(c, &sign_in))
+    }
+
+    fn session_by_token(
+        &self,
+        token_hash: Vec<u8>,
+    ) -> BoxFuture<'_, StorageResult<Option<(StoredSession, Device, StoredUser)>>> {
+        self.read(move |c| sessions::session_by_token(c, &token_hash))
+    }
+
+    fn touch_session(&self, id: String, at: i64) -> BoxFuture<'_, StorageResult<bool>> {
+        self.write(move |c| sessions::touch(c, &id, at))
+    }
+
+    fn end_session(
+        &self,
+        id: String,
+        at: i64,
+        why: SessionEnd,
+    ) -> BoxFuture<'_, StorageResult<bool>> {
+        self.write(move |c| sessions::end(c, &id, at, why))
+    }
+
+    fn end_idle_sessions(&self, seen_before: i64, at: i64) -> BoxFuture<'_, StorageResult<usize>> {
+        self.write(move |c| sessions::end_idle(c, seen_before, at))
+    }
+
+    fn sessions(&self) -> BoxFuture<'_, StorageResult<Vec<StoredSession>>> {
+        self.read(sessions::list)
     }
 }
 

@@ -11,7 +11,7 @@ use crate::config::Durability;
 use crate::storage::{StorageError, StorageResult};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 7;
+pub(crate) const VERSION: i64 = 8;
 
 /// Upgrade steps: `UPGRADES[n]` takes a database from version `n` to `n + 1`.
 const UPGRADES: &[&str] = &[
@@ -22,6 +22,7 @@ const UPGRADES: &[&str] = &[
     include_str!("sql/v5.sql"),
     include_str!("sql/v6.sql"),
     include_str!("sql/v7.sql"),
+    include_str!("sql/v8.sql"),
 ];
 
 /// Page cache of one reader connection, in KiB.
@@ -207,5 +208,39 @@ mod tests {
             })
             .unwrap();
         assert_eq!(old, 0);
+    }
+
+    #[test]
+    fn the_devices_of_a_version_7_database_are_phones_after_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v7.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for step in &UPGRADES[..7] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', 'e')", []).unwrap();
+            conn.execute(
+                "INSERT INTO users (user_id, role, scopes, created_at, updated_at) \
+                 VALUES ('res-1', 'resident', 'jl', 1, 1)",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO devices (device_id, user_id, name, token_hash, actor, enrolled_at) \
+                 VALUES ('dev-1', 'res-1', 'phone', x'01', x'02', 1)",
+                [],
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 7).unwrap();
+        }
+        let (conn, _) = open_writer(&path, Durability::Normal).unwrap();
+        let kind: String = conn
+            .query_row("SELECT kind FROM devices WHERE device_id = 'dev-1'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kind, "phone");
+        let sessions: i64 =
+            conn.query_row("SELECT count(*) FROM desk_sessions", [], |r| r.get(0)).unwrap();
+        assert_eq!(sessions, 0);
     }
 }
