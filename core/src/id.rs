@@ -80,14 +80,20 @@ impl FromStr for DocId {
     }
 }
 
+/// The wire (CBOR) carries the 16 bytes; formats for people (JSON: the desk API) the id as
+/// it is shown, bs58check.
 impl serde::Serialize for DocId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
+        if s.is_human_readable() { s.collect_str(self) } else { s.serialize_bytes(&self.0) }
     }
 }
 
 impl<'de> serde::Deserialize<'de> for DocId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let shown = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+            return shown.parse().map_err(serde::de::Error::custom);
+        }
         let bytes = serde_bytes_compat::deserialize(d)?;
         DocId::from_slice(&bytes).map_err(serde::de::Error::custom)
     }

@@ -20,7 +20,20 @@ pub fn now_ms() -> Millis {
 /// A point in time to the millisecond, as records hold it (documents store the number of
 /// milliseconds since the Unix epoch). Kotlin sees a `java.time.Instant`, Swift a `Date`,
 /// Python a `datetime`; finer parts of a second given by the app are dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Timestamp(Millis);
 
 impl Timestamp {

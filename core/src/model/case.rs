@@ -54,7 +54,7 @@ string_enum! {
 }
 
 /// A party to the dispute.
-#[derive(Debug, Clone, PartialEq, Eq, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Eq, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Party {
     /// Name.
@@ -66,7 +66,7 @@ pub struct Party {
 }
 
 /// A mediation session.
-#[derive(Debug, Clone, PartialEq, Eq, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Eq, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Session {
     /// Stable key of the session.
@@ -84,7 +84,7 @@ pub struct Session {
 }
 
 /// A follow-up visit after the case.
-#[derive(Debug, Clone, PartialEq, Eq, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Eq, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct FollowUp {
     /// Stable key.
@@ -99,7 +99,7 @@ pub struct FollowUp {
 }
 
 /// A mediation case as read from its document.
-#[derive(Debug, Clone, PartialEq, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct MediationCase {
     /// Id, scope, author, creation time.

@@ -43,7 +43,7 @@ impl Kind {
 }
 
 /// The part of every document that never changes after creation.
-#[derive(Debug, Clone, PartialEq, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Header {
     /// The document id.
@@ -73,7 +73,7 @@ pub struct Stamp {
 }
 
 /// One entry of a record's history: every state change appends one.
-#[derive(Debug, Clone, PartialEq, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct TimelineEvent {
     /// When.
@@ -88,7 +88,7 @@ pub struct TimelineEvent {
 }
 
 /// A place on the map.
-#[derive(Debug, Clone, PartialEq, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Location {
     /// Latitude in degrees (WGS 84).
@@ -102,7 +102,7 @@ pub struct Location {
 }
 
 /// A photo attached to a record, by content hash; the bytes travel separately.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PhotoRef {
     /// Lower-case hex SHA-256 of the bytes.
@@ -118,7 +118,7 @@ pub struct PhotoRef {
 ///
 /// Automerge keeps every concurrent value; the record shows the one that currently wins and all
 /// the values, so a person can settle it with the `SettleConflict` command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct FieldConflict {
     /// The field, e.g. `status`.

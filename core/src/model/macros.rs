@@ -2,7 +2,7 @@
 
 /// Declares an enum stored as a string in documents and SQLite, with `as_str`, `ALL`, `Display`,
 /// `FromStr` (a typed error naming the field), autosurgeon `Hydrate` and rusqlite `FromSql`
-/// (the projections keep the same strings).
+/// (the projections keep the same strings) and serde (JSON carries the same strings).
 macro_rules! string_enum {
     (
         $(#[$meta:meta])*
@@ -72,6 +72,19 @@ macro_rules! string_enum {
                 s.parse().map_err(|e: $crate::error::CoreError| {
                     ::rusqlite::types::FromSqlError::Other(Box::new(e))
                 })
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err(|e: $crate::error::CoreError| ::serde::de::Error::custom(e))
             }
         }
 

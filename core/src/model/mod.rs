@@ -35,8 +35,9 @@ use crate::error::{CoreError, Result};
 use crate::id::DocId;
 
 /// A record of any kind, as read from its document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[serde(untagged)]
 pub enum Record {
     /// A resident report.
     Report {
@@ -119,4 +120,40 @@ pub fn read_record(doc: &AutoCommit, id: DocId) -> Result<Record> {
             Record::MediationCase { mediation_case: c }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::ActorId;
+
+    use super::*;
+    use crate::model::command::{apply, create};
+
+    /// The desk API shows records as JSON: the kind's fields at the top, enums and times as
+    /// the documents keep them (strings, ms).
+    #[test]
+    fn a_record_serializes_as_the_desk_shows_it() {
+        let new = NewRecord::Report {
+            report: NewReport {
+                scope: "jl/cc/grid-7".into(),
+                category: ReportCategory::SafetyHazard,
+                title: "井盖缺失".into(),
+                description: String::new(),
+                location: None,
+                photos: vec![],
+            },
+        };
+        let stamp = Stamp { by: "res-1".into(), at: 1_700_000_000_000 };
+        let (id, mut doc) = create(&new, &stamp, ActorId::random()).unwrap();
+        apply(&mut doc, id, &stamp, &Command::CommentReport { text: "还在".into() }).unwrap();
+        let json = serde_json::to_value(read_record(&doc, id).unwrap()).unwrap();
+        let report = &json["report"];
+        assert_eq!(report["header"]["id"], id.to_string());
+        assert_eq!(report["header"]["kind"], "report");
+        assert_eq!(report["header"]["created_at"], 1_700_000_000_000i64);
+        assert_eq!(report["category"], "safety_hazard");
+        assert_eq!(report["status"], "submitted");
+        assert_eq!(report["comments"][0]["text"], "还在");
+        assert_eq!(report["timeline"][0]["action"], "submit_report");
+    }
 }

@@ -58,7 +58,7 @@ string_enum! {
 }
 
 /// A member of a patrol team.
-#[derive(Debug, Clone, PartialEq, Eq, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Eq, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct TeamMember {
     /// User id.
@@ -70,7 +70,7 @@ pub struct TeamMember {
 }
 
 /// A planned checkpoint of the route.
-#[derive(Debug, Clone, PartialEq, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Checkpoint {
     /// Name, unique within the patrol.
@@ -80,7 +80,7 @@ pub struct Checkpoint {
 }
 
 /// One entry a member appended to the log.
-#[derive(Debug, Clone, PartialEq, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PatrolEntry {
     /// Stable key of the entry.
@@ -103,7 +103,7 @@ pub struct PatrolEntry {
 }
 
 /// A patrol log as read from its document.
-#[derive(Debug, Clone, PartialEq, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PatrolLog {
     /// Id, scope, author, creation time.

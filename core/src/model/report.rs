@@ -59,7 +59,7 @@ string_enum! {
 }
 
 /// A comment on a report.
-#[derive(Debug, Clone, PartialEq, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Comment {
     /// Stable key of the comment.
@@ -74,7 +74,7 @@ pub struct Comment {
 }
 
 /// A resident report as read from its document.
-#[derive(Debug, Clone, PartialEq, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Hydrate, serde::Serialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Report {
     /// Id, scope, author, creation time.
