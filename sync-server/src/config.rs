@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use fieldsync_core::limits;
 
+use crate::rules::Rules;
+
 /// The address `cargo run -p fieldsync-server` listens on.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The data directory used when none is given.
@@ -163,6 +165,9 @@ pub struct ServerConfig {
     /// A token that opens `/metrics` on the main listener (`Authorization: Bearer <token>`);
     /// without it `/metrics` is not served there.
     pub metrics_token: Option<String>,
+    /// The command centre's rules (time limits and priority per report category), which the
+    /// index computes due times and priorities under.
+    pub rules: Rules,
 }
 
 impl ServerConfig {
@@ -217,6 +222,7 @@ impl Default for ServerConfig {
             // can run at once; the binary's default is DEFAULT_METRICS_LISTEN.
             metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             metrics_token: None,
+            rules: Rules::default(),
         }
     }
 }

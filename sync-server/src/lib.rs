@@ -24,6 +24,7 @@ mod feed;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod http;
+pub mod index;
 mod ingest;
 mod isolate;
 mod locks;
@@ -40,5 +41,7 @@ pub use http::error::{self, ServerError};
 pub use photos::{FsPhotoStore, PhotoStore};
 pub use rules::Rules;
 pub use server::{Listeners, RunningServer, Server};
-pub use storage::{AccountStorage, BlobStorage, DocumentStorage, SqliteStorage, Storage};
+pub use storage::{
+    AccountStorage, BlobStorage, DocumentStorage, IndexStorage, SqliteStorage, Storage,
+};
 pub use transport::InProcessTransport;

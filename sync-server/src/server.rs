@@ -80,6 +80,10 @@ impl Server {
         photos: Arc<dyn PhotoStore>,
         config: &ServerConfig,
     ) -> Result<Server, ServerError> {
+        // A database upgraded from version 7 has documents and no index yet: it is built here,
+        // at start, before any request is served (a rebuild at the upgrade itself would need
+        // Automerge and the rules inside the schema step).
+        crate::index::fill_if_empty(&storage, &config.rules).await?;
         let log_end = storage.log_end().await?;
         let accounts = Arc::new(Accounts::new(storage.clone())?);
         let app = Arc::new(App::new(storage, photos, accounts, config, log_end));
