@@ -6,6 +6,8 @@
 
 mod rebuild;
 mod rows;
+#[cfg(test)]
+mod tests;
 
 pub use rebuild::{Reindexed, fill_if_empty, reindex};
 pub use rows::row_of;
