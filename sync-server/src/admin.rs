@@ -1,11 +1,15 @@
 //! The binary's administration subcommands: users (add, list, scopes, disable, enable),
 //! enrollment codes (issue, list, revoke), devices (list, revoke) and desk sessions (list,
-//! revoke), run on the accounts of the server's database, also while it serves.
+//! revoke), run on the accounts of the server's database, also while it serves; and the
+//! rebuild of the record index (`reindex`), with the server stopped.
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
-use fieldsync_server::ServerConfig;
 use fieldsync_server::accounts::{Accounts, CodeState};
+use fieldsync_server::{Durability, Rules, ServerConfig, SqliteStorage, Storage, index};
 
 #[derive(Debug, Args)]
 pub(crate) struct IssueArgs {
@@ -255,4 +259,29 @@ fn role_label(p: &Profile) -> String {
         Some(k) => format!("{}/{}", p.role, k),
         None => p.role.to_string(),
     }
+}
+
+/// Rebuilds the record index of the database in `data` from its documents under `rules`.
+pub(crate) async fn reindex(data: PathBuf, rules: Rules) -> Result<(), String> {
+    let path = ServerConfig::new(data).db_path();
+    if !path.exists() {
+        return Err(format!("no database at {}", path.display()));
+    }
+    let opened = path.clone();
+    let storage =
+        tokio::task::spawn_blocking(move || SqliteStorage::open(opened, Durability::Full))
+            .await
+            .map_err(|e| format!("opening {} failed: {e}", path.display()))?
+            .map_err(|e| e.to_string())?;
+    let storage: Arc<dyn Storage> = Arc::new(storage);
+    let done = index::reindex(&storage, &rules).await.map_err(|e| e.to_string());
+    storage.close().await;
+    let done = done?;
+    println!(
+        "{}: index rebuilt, {} records ({} documents left out: see the log)",
+        path.display(),
+        done.rows,
+        done.skipped
+    );
+    Ok(())
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use fieldsync_core::limits;
 
+use crate::rules::Rules;
+
 /// The address `cargo run -p fieldsync-server` listens on.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The data directory used when none is given.
@@ -179,6 +181,9 @@ pub struct ServerConfig {
     /// Whether a server with no users makes the first admin and shows their one-time code
     /// when it starts serving (the binary does; in-process servers only when asked).
     pub first_admin: bool,
+    /// The command centre's rules (time limits and priority per report category), which the
+    /// index computes due times and priorities under.
+    pub rules: Rules,
 }
 
 impl ServerConfig {
@@ -237,6 +242,7 @@ impl Default for ServerConfig {
             secure_cookies: false,
             root_scope: DEFAULT_ROOT_SCOPE.to_string(),
             first_admin: false,
+            rules: Rules::default(),
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::feed::cursor::Cursor;
 use crate::http::error::ServerError;
 use crate::ingest::Loaded;
 use crate::ingest::{self, Refusal};
+use crate::rules::Rules;
 use crate::storage::{DocBytes, DocMeta, DocWrite};
 
 /// A promise the server makes about accepted input, found broken.
@@ -225,7 +226,8 @@ pub fn ingest(
 ) -> Result<Outcome, Violation> {
     let author = author.map(Author::to_ingest);
     let mut slot = stored.map(Stored::copy);
-    match ingest::ingest(id, &mut slot, bytes, author.as_ref(), true, DOC_BYTES) {
+    match ingest::ingest(id, &mut slot, bytes, author.as_ref(), true, DOC_BYTES, &Rules::default())
+    {
         Ok(None) => Ok(Outcome::Unchanged),
         Ok(Some(write)) => check_write(id, stored, &mut slot, &write, author.as_ref()),
         Err(r) => Ok(refused(&r)),
@@ -308,19 +310,28 @@ pub fn reconcile(
     let mut slot = Slot::Ready(stored.map(Stored::copy));
     let mut outcome = None;
     if !changes.is_empty() {
-        outcome = Some(match slot.ingest(id, &changes, Some(&ingest_author), true, DOC_BYTES) {
-            Ok(None) => Outcome::Unchanged,
-            Ok(Some(p)) => {
-                let mut held = match slot.ready(id) {
-                    Ok(l) => l.take(),
-                    Err(r) => return Err(violation(format!("accepted, then broken: {r:?}"))),
-                };
-                let o = check_write(id, stored, &mut held, &p.write, Some(&ingest_author))?;
-                slot = Slot::Ready(held);
-                o
-            }
-            Err(r) => refused(&r),
-        });
+        outcome = Some(
+            match slot.ingest(
+                id,
+                &changes,
+                Some(&ingest_author),
+                true,
+                DOC_BYTES,
+                &Rules::default(),
+            ) {
+                Ok(None) => Outcome::Unchanged,
+                Ok(Some(p)) => {
+                    let mut held = match slot.ready(id) {
+                        Ok(l) => l.take(),
+                        Err(r) => return Err(violation(format!("accepted, then broken: {r:?}"))),
+                    };
+                    let o = check_write(id, stored, &mut held, &p.write, Some(&ingest_author))?;
+                    slot = Slot::Ready(held);
+                    o
+                }
+                Err(r) => refused(&r),
+            },
+        );
     }
     let answer = crate::documents::reconcile::answer_for(id, &mut slot, msg, &author.profile);
     if !answer.is_empty() {

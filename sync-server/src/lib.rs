@@ -24,10 +24,12 @@ mod feed;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod http;
+pub mod index;
 mod ingest;
 mod isolate;
 mod locks;
 pub mod photos;
+pub mod rules;
 mod server;
 pub mod shutdown;
 pub mod storage;
@@ -37,6 +39,9 @@ pub use config::{Durability, ServerConfig};
 pub use feed::cursor;
 pub use http::error::{self, ServerError};
 pub use photos::{FsPhotoStore, PhotoStore};
+pub use rules::Rules;
 pub use server::{Listeners, RunningServer, Server};
-pub use storage::{AccountStorage, BlobStorage, DocumentStorage, SqliteStorage, Storage};
+pub use storage::{
+    AccountStorage, BlobStorage, DocumentStorage, IndexStorage, SqliteStorage, Storage,
+};
 pub use transport::InProcessTransport;

@@ -20,7 +20,7 @@ use fieldsync_server::config::{
     DEFAULT_METRICS_LISTEN, DEFAULT_ROOT_SCOPE, DEFAULT_STALL_TIMEOUT, DEFAULT_VISIBLE_BODY_BYTES,
     TrustedProxy,
 };
-use fieldsync_server::{Durability, Listeners, Server, ServerConfig, SqliteStorage};
+use fieldsync_server::{Durability, Listeners, Rules, Server, ServerConfig, SqliteStorage};
 use tracing_subscriber::EnvFilter;
 
 // glibc's malloc keeps what bursts of requests freed in its per-thread arenas, between the
@@ -102,6 +102,14 @@ enum Command {
     /// Desk sessions (the command centre's browsers): list, revoke.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Rebuild the record index (the tables the desk lists and counts) from the stored
+    /// documents; run it with the server stopped, after changing the rules file.
+    Reindex {
+        /// The rules file (time limits and priority per report category; see
+        /// sync-server/src/rules.rs); the built-in rules without it.
+        #[arg(long, env = "FIELDSYNC_RULES", value_parser = load_rules)]
+        rules: Option<Rules>,
+    },
     /// List pushes refused as stale_rights: changes right when made offline, not when they
     /// arrived (a responder taken off a report, a scope withdrawn), oldest first.
     Refusals {
@@ -238,6 +246,17 @@ struct ServeArgs {
     /// sign-in code shown on stderr) when the server starts with no users.
     #[arg(long, env = "FIELDSYNC_ROOT_SCOPE", default_value = DEFAULT_ROOT_SCOPE)]
     root_scope: String,
+    /// The command centre's rules file: per report category the time to accept, the time to
+    /// resolve and the priority (TOML; see sync-server/src/rules.rs). The built-in rules
+    /// without it.
+    #[arg(long, env = "FIELDSYNC_RULES", value_parser = load_rules)]
+    rules: Option<Rules>,
+}
+
+/// `--rules FILE`: the file read and checked when the arguments are (a mistake names its line
+/// or its category and key).
+fn load_rules(path: &str) -> Result<Rules, String> {
+    Rules::load(std::path::Path::new(path)).map_err(|e| e.to_string())
 }
 
 /// `--metrics-listen`: an address, or `off`.
@@ -297,6 +316,7 @@ fn config(data: PathBuf, args: &ServeArgs) -> ServerConfig {
     c.secure_cookies = args.secure_cookies;
     c.root_scope = args.root_scope.clone();
     c.first_admin = true;
+    c.rules = args.rules.clone().unwrap_or_default();
     c
 }
 
@@ -323,6 +343,9 @@ fn main() -> ExitCode {
         Some(Command::Device(c)) => admin::run(&cli.data, Admin::Device(c)),
         Some(Command::Session(c)) => admin::run(&cli.data, Admin::Session(c)),
         Some(Command::Refusals { scopes, after }) => list_refusals(&cli.data, scopes, after),
+        Some(Command::Reindex { rules }) => {
+            run(admin::reindex(cli.data, rules.unwrap_or_default()))
+        }
         Some(Command::NewEpoch) => {
             let path = ServerConfig::new(&cli.data).db_path();
             SqliteStorage::renew_epoch(&path)
@@ -453,6 +476,30 @@ mod tests {
         assert!(!colour(false, None), "a file, a pipe or journald gets no escape codes");
         assert!(!colour(true, Some("1".into())), "NO_COLOR");
         assert!(colour(true, Some("".into())), "an empty NO_COLOR does not count");
+    }
+
+    #[test]
+    fn rules_are_read_for_serve_and_reindex() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("rules.toml");
+        std::fs::write(&good, "[noise]\naccept_minutes = 5\n").unwrap();
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[noise]\naccept_minutes = -5\n").unwrap();
+        let cli = |args: &[&str]| Cli::try_parse_from([&["fieldsync-server"], args].concat());
+        let parsed = cli(&["--rules", good.to_str().unwrap()]).unwrap();
+        let c = config(parsed.data, &parsed.serve);
+        assert_eq!(c.rules.of(fieldsync_core::model::ReportCategory::Noise).accept_ms, 300_000);
+        assert_eq!(
+            config(cli(&[]).unwrap().data, &cli(&[]).unwrap().serve).rules,
+            Rules::default()
+        );
+        let e = cli(&["serve", "--rules", bad.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("accept_minutes"), "{e}");
+        assert!(matches!(
+            cli(&["reindex", "--rules", good.to_str().unwrap()]).unwrap().command,
+            Some(Command::Reindex { rules: Some(_) })
+        ));
+        assert!(cli(&["reindex", "--rules", "/nonexistent.toml"]).is_err());
     }
 
     #[test]

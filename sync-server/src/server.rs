@@ -82,6 +82,10 @@ impl Server {
         photos: Arc<dyn PhotoStore>,
         config: &ServerConfig,
     ) -> Result<Server, ServerError> {
+        // A database upgraded from version 7 has documents and no index yet: it is built here,
+        // at start, before any request is served (a rebuild at the upgrade itself would need
+        // Automerge and the rules inside the schema step).
+        crate::index::fill_if_empty(&storage, &config.rules).await?;
         let log_end = storage.log_end().await?;
         let first_admin = if config.first_admin {
             accounts::first_admin(storage.as_ref(), &config.root_scope).await?

@@ -12,6 +12,7 @@ use super::{Documents, DocumentsError};
 use crate::ingest::Loaded;
 use crate::ingest::{self, Author, Refusal, code};
 use crate::locks::DocGuard;
+use crate::rules::Rules;
 use crate::storage::{DocMeta, DocWrite, StorageError, StoredDoc};
 
 /// One document of a working set.
@@ -188,10 +189,11 @@ impl Slot {
         author: Option<&Author>,
         keep_new: bool,
         max_bytes: usize,
+        rules: &Rules,
     ) -> Result<Option<Pending>, Refusal> {
         let was_there = matches!(self, Slot::Stored(_) | Slot::Ready(Some(_)));
         let slot = self.ready(id)?;
-        match ingest::ingest(id, slot, bytes, author, keep_new, max_bytes) {
+        match ingest::ingest(id, slot, bytes, author, keep_new, max_bytes, rules) {
             Ok(None) => Ok(None),
             Ok(Some(write)) => Ok(Some(Pending::new(write, slot))),
             Err(refusal) => {

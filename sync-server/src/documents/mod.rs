@@ -18,6 +18,7 @@ use fieldsync_core::poison::Recover;
 
 use crate::ingest::code;
 use crate::locks::DocLocks;
+use crate::rules::Rules;
 use crate::storage::{Storage, StorageError};
 use cache::DocCache;
 
@@ -34,6 +35,8 @@ pub(crate) struct Documents {
     pub(crate) log_seq: AtomicU64,
     /// Largest saved size of one document (see `ServerConfig::doc_bytes`).
     pub(crate) doc_bytes: usize,
+    /// The rules the index rows of written reports are computed under.
+    pub(crate) rules: Arc<Rules>,
     /// What the work on documents counted.
     pub(crate) counters: Counters,
 }
@@ -44,6 +47,7 @@ impl Documents {
         storage: Arc<dyn Storage>,
         cache: DocCache,
         doc_bytes: usize,
+        rules: Arc<Rules>,
         log_end: u64,
     ) -> Self {
         Documents {
@@ -52,6 +56,7 @@ impl Documents {
             locks: Arc::new(DocLocks::default()),
             log_seq: AtomicU64::new(log_end),
             doc_bytes,
+            rules,
             counters: Counters::default(),
         }
     }

@@ -37,6 +37,7 @@ pub(crate) async fn push(
     let mut slots = std::mem::take(&mut ws.slots);
     let keep_new = push.len() <= KEEP_NEW_DOCS;
     let max_bytes = docs.doc_bytes;
+    let rules = docs.rules.clone();
     let (slots, push, steps, pending, stale) = tokio::task::spawn_blocking(move || {
         let mut steps = Vec::with_capacity(push.len());
         let mut pending: Vec<Pending> = Vec::new();
@@ -53,7 +54,7 @@ pub(crate) async fn push(
                 ));
                 continue;
             };
-            match slot.ingest(p.doc, &p.changes, author.as_ref(), keep_new, max_bytes) {
+            match slot.ingest(p.doc, &p.changes, author.as_ref(), keep_new, max_bytes, &rules) {
                 Err(refusal) => {
                     stale.extend(refusals::listed(p.doc, &refusal, author.as_ref()));
                     steps.push(Step::Done(refusal.outcome()));

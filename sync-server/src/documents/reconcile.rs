@@ -107,6 +107,7 @@ pub(crate) async fn reconcile(
     let mut slots = std::mem::take(&mut ws.slots);
     let keep_new = messages.len() <= KEEP_NEW_DOCS;
     let max_bytes = docs.doc_bytes;
+    let rules = docs.rules.clone();
     let ingest_author = author.clone();
     let (slots, messages, mut results, split_msgs, pending, owners, stale) =
         tokio::task::spawn_blocking(move || {
@@ -135,7 +136,7 @@ pub(crate) async fn reconcile(
                 {
                     let ingested = ingest::reserve_inflation(m.doc, &changes, &mut inflation)
                         .and_then(|()| {
-                            slot.ingest(m.doc, &changes, Some(&author), keep_new, max_bytes)
+                            slot.ingest(m.doc, &changes, Some(&author), keep_new, max_bytes, &rules)
                         });
                     match ingested {
                         Ok(Some(p)) => {

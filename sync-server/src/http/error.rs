@@ -14,6 +14,7 @@ use crate::accounts::AccountError;
 use crate::documents::DocumentsError;
 use crate::feed::FeedError;
 use crate::feed::cursor::InvalidCursor;
+use crate::index::IndexError;
 use crate::photos::PhotoError;
 use crate::storage::StorageError;
 
@@ -150,6 +151,15 @@ impl From<FeedError> for ServerError {
     }
 }
 
+impl From<IndexError> for ServerError {
+    fn from(e: IndexError) -> Self {
+        match e {
+            IndexError::Storage(e) => ServerError::Storage(e),
+            IndexError::Task(message) => ServerError::Internal(message),
+        }
+    }
+}
+
 impl From<DocumentsError> for ServerError {
     fn from(e: DocumentsError) -> Self {
         match e {
@@ -196,6 +206,9 @@ impl ServerError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ServerError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ServerError::Storage(StorageError::InvalidQuery(_)) => {
+                (StatusCode::BAD_REQUEST, "invalid_request")
+            }
             ServerError::Unavailable(_) | ServerError::Storage(StorageError::Closed) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }

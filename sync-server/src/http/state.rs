@@ -81,7 +81,13 @@ impl App {
                 config.blob_quota_bytes,
                 config.blob_upload_idle,
             ),
-            docs: Documents::new(storage, cache, doc_bytes, log_end),
+            docs: Documents::new(
+                storage,
+                cache,
+                doc_bytes,
+                Arc::new(config.rules.clone()),
+                log_end,
+            ),
             feed: Feed::new(config.feed_cache_bytes),
             accounts,
             enrollments: Budgets::new(

@@ -40,8 +40,10 @@ pub(crate) use read::{holds, load, read_checked};
 pub(crate) use refusal::{Refusal, code};
 use view::AuthorView;
 
+use crate::index;
 use crate::isolate::isolate;
 use crate::photos::refs;
+use crate::rules::Rules;
 use crate::storage::{DocBytes, DocMeta, DocWrite, NewChange};
 
 /// Ingests `bytes` (change chunks, or a saved document) into the document in `slot` (`None`:
@@ -51,7 +53,8 @@ use crate::storage::{DocBytes, DocMeta, DocWrite, NewChange};
 ///
 /// `keep_new`: a document new to the server is made cacheable (see [`record`]); off for bulk
 /// uploads, which would only push the documents in use out of the cache. `max_bytes`: the
-/// largest saved size the document may reach (`too_large` past it).
+/// largest saved size the document may reach (`too_large` past it). `rules`: what the
+/// record's index row is computed under.
 pub(crate) fn ingest(
     id: DocId,
     slot: &mut Option<Loaded>,
@@ -59,6 +62,7 @@ pub(crate) fn ingest(
     author: Option<&Author>,
     keep_new: bool,
     max_bytes: usize,
+    rules: &Rules,
 ) -> Result<Option<DocWrite>, Refusal> {
     if bytes.is_empty() {
         return Ok(None);
@@ -71,7 +75,7 @@ pub(crate) fn ingest(
         && fresh.deps.is_empty()
         && !policy::can_read(&a.profile, &Audience::of(view::current(id, l)?.as_ref()))
     {
-        return as_if_missing(id, bytes, a, max_bytes);
+        return as_if_missing(id, bytes, a, max_bytes, rules);
     }
     let view = match author {
         Some(_) => view::author_view(id, slot.as_mut(), &fresh.deps, &fresh.changes)?,
@@ -91,8 +95,8 @@ pub(crate) fn ingest(
             format!("the changes for {id} alter its header, which never changes"),
         ));
     }
-    let write =
-        record_write(id, &mut loaded, fresh, record, &view, author, is_new, keep_new, max_bytes)?;
+    let limits = WriteLimits { keep_new, max_bytes, rules };
+    let write = record_write(id, &mut loaded, fresh, record, &view, author, is_new, &limits)?;
     *slot = Some(loaded);
     Ok(Some(write))
 }
@@ -106,9 +110,10 @@ fn as_if_missing(
     bytes: &[u8],
     author: &Author,
     max_bytes: usize,
+    rules: &Rules,
 ) -> Result<Option<DocWrite>, Refusal> {
     let mut nothing = None;
-    ingest(id, &mut nothing, bytes, Some(author), false, max_bytes)?;
+    ingest(id, &mut nothing, bytes, Some(author), false, max_bytes, rules)?;
     Err(Refusal::rejected(
         code::FORBIDDEN,
         format!(
@@ -172,7 +177,15 @@ fn apply(
     Ok((loaded, log))
 }
 
-/// Step 7: the write that stores and logs `log` for the document `loaded` now holds.
+/// What bounds and shapes a write besides the record: see [`ingest`].
+struct WriteLimits<'a> {
+    keep_new: bool,
+    max_bytes: usize,
+    rules: &'a Rules,
+}
+
+/// Step 7: the write that stores and logs `log` for the document `loaded` now holds, with the
+/// record's index row (written in the same transaction).
 #[allow(clippy::too_many_arguments)]
 fn record_write(
     id: DocId,
@@ -182,9 +195,9 @@ fn record_write(
     view: &AuthorView,
     author: Option<&Author>,
     is_new: bool,
-    keep_new: bool,
-    max_bytes: usize,
+    limits: &WriteLimits<'_>,
 ) -> Result<DocWrite, Refusal> {
+    let WriteLimits { keep_new, max_bytes, rules } = *limits;
     let chunk: Vec<u8> = log.iter().flat_map(|c| c.bytes.iter().copied()).collect();
     let compact =
         is_new || loaded.meta.chunk_bytes + chunk.len() as u64 > loaded.meta.snapshot_bytes;
@@ -233,6 +246,7 @@ fn record_write(
         author.map(|a| a.device.as_str()),
         author.is_some() || is_new,
     );
+    let index = Some(index::row_of(&record, rules));
     loaded.record = Some(Arc::new(record));
     Ok(DocWrite {
         doc: id,
@@ -245,6 +259,7 @@ fn record_write(
         changes: log,
         device: author.map(|a| a.device.clone()),
         blobs,
+        index,
     })
 }
 
@@ -305,14 +320,18 @@ mod tests {
         let mut doc = store.load(id).unwrap();
         let all = changes_of(&mut doc, &[]);
         let mut slot = None;
-        let w = ingest(id, &mut slot, &all, None, true, DOC_BYTES).unwrap().unwrap();
+        let w =
+            ingest(id, &mut slot, &all, None, true, DOC_BYTES, &Rules::default()).unwrap().unwrap();
         assert_eq!(w.base, None);
         assert!(matches!(w.bytes, DocBytes::Snapshot(_)));
         assert_eq!(w.changes.len(), doc.get_changes(&[]).len());
         assert_eq!(w.scope, "jl/changchun/grid-07");
         assert!(slot.is_some());
         // Pushing the same changes again: nothing to write.
-        assert_eq!(ingest(id, &mut slot, &all, None, true, DOC_BYTES).unwrap(), None);
+        assert_eq!(
+            ingest(id, &mut slot, &all, None, true, DOC_BYTES, &Rules::default()).unwrap(),
+            None
+        );
 
         slot.as_mut().unwrap().meta = slot.as_ref().unwrap().meta.after(&w.bytes, 1);
         let heads = doc.get_heads();
@@ -331,7 +350,9 @@ mod tests {
             },
             rights_changed: false,
         };
-        let w = ingest(id, &mut slot, &more, Some(&dev), true, DOC_BYTES).unwrap().unwrap();
+        let w = ingest(id, &mut slot, &more, Some(&dev), true, DOC_BYTES, &Rules::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(w.base, Some(1));
         assert_eq!(w.changes.len(), 1);
         assert_eq!(w.device.as_deref(), Some("dev"));
@@ -344,9 +365,17 @@ mod tests {
         let mut doc = store.load(id).unwrap();
         let created = doc.get_heads();
         let mut slot = None;
-        let w = ingest(id, &mut slot, &changes_of(&mut doc, &[]), None, true, DOC_BYTES)
-            .unwrap()
-            .unwrap();
+        let w = ingest(
+            id,
+            &mut slot,
+            &changes_of(&mut doc, &[]),
+            None,
+            true,
+            DOC_BYTES,
+            &Rules::default(),
+        )
+        .unwrap()
+        .unwrap();
         slot.as_mut().unwrap().meta = slot.as_ref().unwrap().meta.after(&w.bytes, 1);
         store.execute(id, &model::Command::AcceptReport { note: String::new() }).unwrap();
         store
@@ -364,13 +393,13 @@ mod tests {
         let after = latest.get_changes(&created);
         assert_eq!(after.len(), 2);
         let last = after[1].raw_bytes().to_vec();
-        let r = ingest(id, &mut slot, &last, None, true, DOC_BYTES);
+        let r = ingest(id, &mut slot, &last, None, true, DOC_BYTES, &Rules::default());
         assert!(matches!(r, Err(Refusal::Retry { code: code::MISSING_DEPENDENCIES, .. })), "{r:?}");
         let kept = slot.as_mut().expect("the document stays loaded");
         assert_eq!(kept.doc.get_heads(), created);
         // For a document the server lacks, changes after its creation miss their dependencies.
         let mut none = None;
-        let r = ingest(id, &mut none, &last, None, true, DOC_BYTES);
+        let r = ingest(id, &mut none, &last, None, true, DOC_BYTES, &Rules::default());
         assert!(matches!(r, Err(Refusal::Retry { .. })));
         assert!(none.is_none());
     }
@@ -379,21 +408,30 @@ mod tests {
     fn refuses_garbage_non_records_and_header_changes() {
         let (_d, store, id) = fixture();
         let mut slot = None;
-        let r = ingest(id, &mut slot, b"definitely not automerge", None, true, DOC_BYTES);
+        let r = ingest(
+            id,
+            &mut slot,
+            b"definitely not automerge",
+            None,
+            true,
+            DOC_BYTES,
+            &Rules::default(),
+        );
         assert!(matches!(r, Err(Refusal::Rejected { code: code::MALFORMED_CHANGES, .. })));
 
         // A valid Automerge document that is not a record.
         let mut plain = AutoCommit::new();
         plain.put(automerge::ROOT, "hello", "world").unwrap();
         let bytes = changes_of(&mut plain, &[]);
-        let r = ingest(id, &mut slot, &bytes, None, true, DOC_BYTES);
+        let r = ingest(id, &mut slot, &bytes, None, true, DOC_BYTES, &Rules::default());
         assert!(matches!(r, Err(Refusal::Rejected { code: code::INVALID_DOCUMENT, .. })), "{r:?}");
         assert!(slot.is_none());
 
         // A change to the header of a stored record.
         let mut doc = store.load(id).unwrap();
         let all = changes_of(&mut doc, &[]);
-        let w = ingest(id, &mut slot, &all, None, true, DOC_BYTES).unwrap().unwrap();
+        let w =
+            ingest(id, &mut slot, &all, None, true, DOC_BYTES, &Rules::default()).unwrap().unwrap();
         slot.as_mut().unwrap().meta = slot.as_ref().unwrap().meta.after(&w.bytes, 1);
         let heads = doc.get_heads();
         let mut fork = doc.fork();
@@ -403,7 +441,7 @@ mod tests {
         };
         fork.put(&header, "scope", "somewhere/else").unwrap();
         let bad = changes_of(&mut fork, &heads);
-        let r = ingest(id, &mut slot, &bad, None, true, DOC_BYTES);
+        let r = ingest(id, &mut slot, &bad, None, true, DOC_BYTES, &Rules::default());
         assert!(matches!(r, Err(Refusal::Rejected { code: code::HEADER_CHANGED, .. })), "{r:?}");
         assert!(slot.is_none(), "a document changed in memory is dropped");
     }

@@ -87,9 +87,9 @@ pub struct NewChange {
     pub bytes: Vec<u8>,
 }
 
-/// Everything one document write stores, in one transaction: the document's new bytes and the
-/// log entries of the changes they contain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything one document write stores, in one transaction: the document's new bytes, the
+/// log entries of the changes they contain and the record's index row.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DocWrite {
     /// The document.
     pub doc: DocId,
@@ -114,6 +114,9 @@ pub struct DocWrite {
     /// leaves the recorded references as they are (the document references none, before or
     /// after). See [`BlobRef`].
     pub blobs: Option<Vec<BlobRef>>,
+    /// The record's index row after this write, written in the same transaction; `None`
+    /// leaves the index as it is.
+    pub index: Option<super::index::IndexRow>,
 }
 
 /// A blob a document references (a photo), as a write records it.

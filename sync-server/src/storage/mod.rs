@@ -2,10 +2,11 @@
 //! SQLite's place; both must pass the conformance suite (`conformance`). Every SQL statement
 //! of the server is in a backend ([`sqlite`]); the domain above sees only [`Storage`].
 //!
-//! [`Storage`] is three parts, one per kind of data and per caller, each a trait of its own:
+//! [`Storage`] is four parts, one per kind of data and per caller, each a trait of its own:
 //! [`DocumentStorage`] (documents, the change log, refusals: the sync path),
-//! [`AccountStorage`] (users, devices, enrollment codes, desk sessions) and [`BlobStorage`] (what is known of
-//! photos' bytes: complete blobs, uploads under way, holders, the references documents make).
+//! [`AccountStorage`] (users, devices, enrollment codes, desk sessions), [`BlobStorage`] (what
+//! is known of photos' bytes: complete blobs, uploads under way, holders, the references
+//! documents make) and [`IndexStorage`] (the record index the desk lists, counts and streams).
 //! A backend implements each against its own part of the conformance suite; a reader of one
 //! part does not wade through the others.
 //!
@@ -26,6 +27,7 @@ mod blobs;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod documents;
+pub mod index;
 pub mod sqlite;
 
 pub use accounts::{
@@ -39,6 +41,7 @@ pub use documents::{
     BlobRef, CatchUpPage, Committed, DocBytes, DocMeta, DocWrite, DocumentStorage, LogItem,
     LogPage, LogRecord, NewChange, Refused, StoredDoc, StoredRefusal, WholeDoc,
 };
+pub use index::IndexStorage;
 pub use sqlite::SqliteStorage;
 
 /// A boxed, sendable future, as the storage methods return.
@@ -91,6 +94,10 @@ pub enum StorageError {
     /// Stored data is not what it should be.
     #[error("corrupt storage: {0}")]
     Corrupt(String),
+    /// A query asked for something storage cannot answer (a malformed cursor, a cursor of
+    /// another sort, search text out of bounds); nothing was read.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
     /// The storage was closed (the server is shutting down).
     #[error("storage is closed")]
     Closed,
@@ -109,9 +116,9 @@ impl From<fieldsync_core::sql::OpenError> for StorageError {
     }
 }
 
-/// A server's storage: its documents and log, its accounts, what it knows of photos' bytes.
-/// See the module's documentation for why it is three traits.
-pub trait Storage: DocumentStorage + AccountStorage + BlobStorage {
+/// A server's storage: its documents and log, its accounts, what it knows of photos' bytes,
+/// the record index. See the module's documentation for why it is four traits.
+pub trait Storage: DocumentStorage + AccountStorage + BlobStorage + IndexStorage {
     /// Finishes the writes under way and releases the storage; later calls fail with `Closed`.
     fn close(&self) -> BoxFuture<'_, ()>;
 }

@@ -14,6 +14,7 @@ mod fuzz_corpus;
 mod fuzz_findings;
 mod hostile;
 mod http;
+mod index;
 mod interop;
 mod policy;
 mod probing;

@@ -38,6 +38,7 @@ pub fn sample_write(doc: DocId, base: Option<u64>, changes: u32) -> DocWrite {
         changes,
         device: Some("device-1".into()),
         blobs: None,
+        index: None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The storage conformance suite: what every [`Storage`] backend must do, run against SQLite in
 //! `cargo test` and, later, against PostgreSQL. A backend's test calls [`run_all`] with a
 //! function that makes a fresh, empty storage. One module per part of the trait:
-//! [`documents`], [`accounts`], [`blobs`].
+//! [`documents`], [`accounts`], [`blobs`], [`index`].
 //!
 //! Storage does not parse Automerge, so the suite uses made-up bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod blobs;
 pub mod documents;
+pub mod index;
 mod join;
 
 use std::any::Any;
@@ -65,5 +66,14 @@ where
         blobs::holders_keep_their_first_proof,
         blobs::thumbnails_are_pending_until_made,
         blobs::the_challenge_key_is_made_once,
+        index::rows_round_trip_with_their_seq,
+        index::rows_commit_only_with_their_write,
+        index::rebuild_replaces_every_row,
+        index::reports_filter_by_every_field,
+        index::the_reader_cut_keeps_only_rows_in_scope,
+        index::text_search_is_literal_and_finds_chinese,
+        index::keyset_pages_are_exact_while_rows_arrive,
+        index::patrols_and_cases_filter_and_page,
+        index::statistics_equal_figures_computed_by_hand,
     );
 }

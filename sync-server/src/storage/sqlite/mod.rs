@@ -2,11 +2,13 @@
 //! that every write goes through (group commit for documents, a transaction per other write;
 //! see `writer`) and a pool of read-only connections used from tokio's blocking threads, so
 //! async workers never wait on SQLite. The SQL is in one module per part of the trait:
-//! `read` and `writer` (documents and the log), `refusals`, `accounts`, `sessions`, `blobs`.
+//! `read` and `writer` (documents and the log), `refusals`, `accounts`, `sessions`, `blobs`,
+//! `index` (the record index, whose rows the writer upserts with each document write).
 
 mod accounts;
 mod blobs;
 pub(crate) mod columns;
+mod index;
 mod read;
 mod refusals;
 pub(crate) mod schema;
@@ -24,6 +26,11 @@ use tokio::sync::oneshot;
 
 use self::read::Readers;
 use self::writer::Msg;
+use super::IndexStorage;
+use super::index::{
+    CaseFilter, CaseRow, CaseStats, IndexChange, IndexRow, Page, PageRequest, PatrolDayStats,
+    PatrolFilter, PatrolRow, ReportFilter, ReportRow, ReportStats, StatsQuery,
+};
 use super::{
     AccountStorage, Audience, BlobRecord, BlobStorage, BoxFuture, CatchUpPage, Committed,
     DeskSignIn, Device, Disabled, DocWrite, DocumentStorage, Enrollment, LogPage, LogRecord,
@@ -399,6 +406,68 @@ impl BlobStorage for SqliteStorage {
 
     fn challenge_key(&self) -> BoxFuture<'_, StorageResult<[u8; 32]>> {
         self.write(blobs::challenge_key)
+    }
+}
+
+impl IndexStorage for SqliteStorage {
+    fn index_row(&self, doc: DocId) -> BoxFuture<'_, StorageResult<Option<IndexChange>>> {
+        self.read(move |c| index::rows::one(c, doc.as_bytes()))
+    }
+
+    fn list_reports(
+        &self,
+        filter: ReportFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<ReportRow>>> {
+        self.read(move |c| index::list::reports(c, &filter, &page))
+    }
+
+    fn list_patrols(
+        &self,
+        filter: PatrolFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<PatrolRow>>> {
+        self.read(move |c| index::list::patrols(c, &filter, &page))
+    }
+
+    fn list_cases(
+        &self,
+        filter: CaseFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<CaseRow>>> {
+        self.read(move |c| index::list::cases(c, &filter, &page))
+    }
+
+    fn index_changes_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> BoxFuture<'_, StorageResult<Vec<IndexChange>>> {
+        self.read(move |c| index::rows::changes_after(c, after, limit))
+    }
+
+    fn index_len(&self) -> BoxFuture<'_, StorageResult<u64>> {
+        self.read(index::rows::len)
+    }
+
+    fn clear_index(&self) -> BoxFuture<'_, StorageResult<()>> {
+        self.write(index::rows::clear)
+    }
+
+    fn put_index_rows(&self, rows: Vec<IndexRow>) -> BoxFuture<'_, StorageResult<()>> {
+        self.write(move |c| index::rows::put(c, &rows))
+    }
+
+    fn report_stats(&self, query: StatsQuery) -> BoxFuture<'_, StorageResult<Vec<ReportStats>>> {
+        self.read(move |c| index::stats::reports(c, &query))
+    }
+
+    fn patrol_stats(&self, query: StatsQuery) -> BoxFuture<'_, StorageResult<Vec<PatrolDayStats>>> {
+        self.read(move |c| index::stats::patrols(c, &query))
+    }
+
+    fn case_stats(&self, query: StatsQuery) -> BoxFuture<'_, StorageResult<Vec<CaseStats>>> {
+        self.read(move |c| index::stats::cases(c, &query))
     }
 }
 

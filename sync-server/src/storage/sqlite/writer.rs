@@ -2,7 +2,8 @@
 //! goes through it. Document writes use group commit: writes that arrive while a transaction is
 //! being committed wait and go into the next one together, so many small pushes share one
 //! commit; each document write runs in its own SAVEPOINT, so a failing write leaves the others
-//! of the batch untouched. Every other write (accounts, photos' metadata, refusals) is a
+//! of the batch untouched; a write's index row is upserted inside the same savepoint, so it
+//! commits with the write or not at all. Every other write (accounts, photos' metadata, refusals) is a
 //! [`Job`] run in a transaction of its own, in the order it arrived.
 
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -263,6 +264,17 @@ fn apply(conn: &Connection, w: &DocWrite, now: i64) -> StorageResult<Committed> 
     }
     if let Some(refs) = &w.blobs {
         write_blob_refs(conn, row, refs)?;
+    }
+    if let Some(index) = &w.index {
+        if index.doc() != w.doc {
+            return Err(StorageError::Corrupt(format!(
+                "the write of document {} carries the index row of {}",
+                w.doc,
+                index.doc()
+            )));
+        }
+        let seq = if last_seq > 0 { last_seq } else { super::index::rows::last_seq(conn, row)? };
+        super::index::rows::upsert(conn, row, seq, index)?;
     }
     Ok(Committed { version, last_seq })
 }

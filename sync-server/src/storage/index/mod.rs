@@ -1,0 +1,86 @@
+//! The record index, the fourth part of the storage: one typed row per record (rows), written
+//! with the document write that produced it ([`DocWrite::index`](super::DocWrite::index)), and
+//! read as filtered keyset pages (query), single rows, the rows changed after a log seq (the
+//! live event stream) and assessment statistics (stats).
+
+mod query;
+mod rows;
+mod stats;
+
+pub use query::{
+    CaseFilter, Cursor, MAX_PAGE, MAX_TEXT_CHARS, Page, PageRequest, PatrolFilter, Readable,
+    ReportFilter, Sort, check_text, fold,
+};
+pub use rows::{CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow};
+pub use stats::{
+    CHINA_UTC_OFFSET_MINUTES, CaseStats, PatrolDayStats, ReportStats, StatsGroup, StatsQuery,
+    day_of, percentile,
+};
+
+use fieldsync_core::DocId;
+
+use super::{BoxFuture, StorageResult};
+
+/// The record index.
+///
+/// Rules every backend keeps (the conformance suite checks them):
+/// - a document write's row commits in the same transaction as the write, or not at all (a
+///   conflicting or failed write leaves the row as it was);
+/// - each row records the seq of the last log entry of its document when it was written
+///   (`IndexChange::seq`), so rows changed after a seq come back in seq order;
+/// - a listing's scope filters and reader cut are by path segment (`a/b` covers `a/b/c`, not
+///   `a/bc`), text is matched as a literal, case-folded substring (any characters, `%`, `_`,
+///   quotes and FTS syntax included), and keyset pages neither skip nor repeat a row that
+///   stays in place while others are inserted.
+pub trait IndexStorage: Send + Sync + 'static {
+    /// The index row of one document (`None`: not indexed).
+    fn index_row(&self, doc: DocId) -> BoxFuture<'_, StorageResult<Option<IndexChange>>>;
+
+    /// A page of reports.
+    fn list_reports(
+        &self,
+        filter: ReportFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<ReportRow>>>;
+
+    /// A page of patrol logs (sorts: `Created` by start, `Updated`).
+    fn list_patrols(
+        &self,
+        filter: PatrolFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<PatrolRow>>>;
+
+    /// A page of mediation cases (sorts: `Created` by opening, `Updated`).
+    fn list_cases(
+        &self,
+        filter: CaseFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<CaseRow>>>;
+
+    /// Rows written after log seq `after`, in seq order, at most `limit`.
+    fn index_changes_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> BoxFuture<'_, StorageResult<Vec<IndexChange>>>;
+
+    /// How many rows the index holds (all kinds).
+    fn index_len(&self) -> BoxFuture<'_, StorageResult<u64>>;
+
+    /// Removes every row (the start of a rebuild).
+    fn clear_index(&self) -> BoxFuture<'_, StorageResult<()>>;
+
+    /// Writes rows computed from stored documents (a rebuild), each with its document's last
+    /// log seq, in one transaction; a row of a document not stored is an error and nothing is
+    /// written.
+    fn put_index_rows(&self, rows: Vec<IndexRow>) -> BoxFuture<'_, StorageResult<()>>;
+
+    /// Report figures per group, for reports created in the range.
+    fn report_stats(&self, query: StatsQuery) -> BoxFuture<'_, StorageResult<Vec<ReportStats>>>;
+
+    /// Patrols per area and day, for patrols started in the range.
+    fn patrol_stats(&self, query: StatsQuery) -> BoxFuture<'_, StorageResult<Vec<PatrolDayStats>>>;
+
+    /// Case figures per group, for cases opened in the range.
+    fn case_stats(&self, query: StatsQuery) -> BoxFuture<'_, StorageResult<Vec<CaseStats>>>;
+}

@@ -1,0 +1,271 @@
+//! Listings of the index: the filters turned into one WHERE clause with positional parameters,
+//! the reader's scope cut included, and keyset pages (`(keys, doc) < (?, ?)` on the sort's
+//! index), so a page of 50 costs the same on the first page as on the thousandth.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, Row};
+
+use super::rows::{
+    CASE_COLUMNS, PATROL_COLUMNS, REPORT_COLUMNS, Stored, case_at, patrol_at, report_at,
+};
+use crate::storage::index::{
+    CaseFilter, CaseRow, Cursor, Page, PageRequest, PatrolFilter, PatrolRow, Readable,
+    ReportFilter, ReportRow, Sort, check_text, fold,
+};
+use crate::storage::{StorageError, StorageResult};
+
+/// A WHERE clause under construction: conditions joined by AND, with their parameters in order.
+#[derive(Default)]
+pub(crate) struct Where {
+    conditions: Vec<String>,
+    pub(crate) params: Vec<Value>,
+}
+
+impl Where {
+    /// Adds a condition with its `?` parameters.
+    pub(crate) fn and(&mut self, condition: String, params: impl IntoIterator<Item = Value>) {
+        self.conditions.push(condition);
+        self.params.extend(params);
+    }
+
+    /// `scope` is `prefix` or below it (by path segment, as core's `scope_covers`): a range
+    /// on the scope column, which its index serves.
+    pub(crate) fn inside(&mut self, prefix: &str) {
+        self.and("(scope = ? OR (scope >= ? AND scope < ?))".into(), scope_range(prefix));
+    }
+
+    /// The reader's scope cut.
+    pub(crate) fn readable(&mut self, readable: &Readable) {
+        if let Readable::Scopes(scopes) = readable {
+            if scopes.is_empty() {
+                self.and("0".into(), []);
+            } else {
+                let one = "(scope = ? OR (scope >= ? AND scope < ?))";
+                let sql = vec![one; scopes.len()].join(" OR ");
+                self.and(format!("({sql})"), scopes.iter().flat_map(|s| scope_range(s)));
+            }
+        }
+    }
+
+    /// `column` is one of `values` (nothing added when empty).
+    pub(crate) fn one_of(&mut self, column: &str, values: Vec<String>) {
+        if !values.is_empty() {
+            let marks = vec!["?"; values.len()].join(", ");
+            self.and(format!("{column} IN ({marks})"), values.into_iter().map(Value::Text));
+        }
+    }
+
+    /// `column` is at or after `from` and before `to`, where given.
+    pub(crate) fn range(&mut self, column: &str, from: Option<i64>, to: Option<i64>) {
+        if let Some(from) = from {
+            self.and(format!("{column} >= ?"), [Value::Integer(from)]);
+        }
+        if let Some(to) = to {
+            self.and(format!("{column} < ?"), [Value::Integer(to)]);
+        }
+    }
+
+    /// A line of `column` (user ids one a line) is `user`.
+    pub(crate) fn has_line(&mut self, column: &str, user: &str) {
+        self.and(
+            format!("instr(char(10) || {column} || char(10), char(10) || ? || char(10)) > 0"),
+            [Value::Text(user.to_string())],
+        );
+    }
+
+    /// The clause, `1` when there is no condition.
+    pub(crate) fn sql(&self) -> String {
+        if self.conditions.is_empty() { "1".into() } else { self.conditions.join(" AND ") }
+    }
+}
+
+/// The parameters of one `(scope = ? OR (scope >= ? AND scope < ?))`: the scope, then the
+/// range of its descendants (`'0'` is the character after `'/'`).
+fn scope_range(prefix: &str) -> [Value; 3] {
+    [
+        Value::Text(prefix.to_string()),
+        Value::Text(format!("{prefix}/")),
+        Value::Text(format!("{prefix}0")),
+    ]
+}
+
+/// How a sort orders one table: its key columns (all in one direction), and whether it
+/// ascends.
+struct Order {
+    keys: &'static [&'static str],
+    ascending: bool,
+}
+
+fn report_order(sort: Sort) -> Order {
+    match sort {
+        Sort::Created => Order { keys: &["created_at"], ascending: false },
+        Sort::Deadline => Order { keys: &["deadline_key"], ascending: true },
+        Sort::Priority => Order { keys: &["priority", "created_at"], ascending: false },
+        Sort::Updated => Order { keys: &["updated_at"], ascending: false },
+    }
+}
+
+/// A table of the index and the columns its rows are read from.
+struct Table {
+    name: &'static str,
+    columns: &'static str,
+}
+
+const REPORTS: Table = Table { name: "report_index", columns: REPORT_COLUMNS };
+const PATROLS: Table = Table { name: "patrol_index", columns: PATROL_COLUMNS };
+const CASES: Table = Table { name: "case_index", columns: CASE_COLUMNS };
+
+/// Runs a keyset page over `table`: rows matching `filter`, after the cursor, in the order.
+fn page<T>(
+    conn: &Connection,
+    table: &Table,
+    mut filter: Where,
+    order: &Order,
+    page: &PageRequest,
+    read: impl Fn(&Row<'_>) -> StorageResult<Stored<T>>,
+    keys_of: impl Fn(&T) -> [i64; 2],
+) -> StorageResult<Page<T>> {
+    let mut columns_and_pos: Vec<&str> = order.keys.to_vec();
+    columns_and_pos.push("doc");
+    let tuple = columns_and_pos.join(", ");
+    let (dir, cmp) = if order.ascending { ("ASC", ">") } else { ("DESC", "<") };
+    if let Some(after) = page.after {
+        if after.sort != page.sort {
+            return Err(StorageError::InvalidQuery(
+                "the cursor belongs to a listing in another order".into(),
+            ));
+        }
+        let marks = vec!["?"; columns_and_pos.len()].join(", ");
+        let mut values: Vec<Value> =
+            after.keys[..order.keys.len()].iter().map(|k| Value::Integer(*k)).collect();
+        values.push(Value::Integer(after.row));
+        filter.and(format!("({tuple}) {cmp} ({marks})"), values);
+    }
+    let limit = page.limit();
+    let order_by: Vec<String> = columns_and_pos.iter().map(|c| format!("{c} {dir}")).collect();
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT {}",
+        table.columns,
+        table.name,
+        filter.sql(),
+        order_by.join(", "),
+        limit + 1
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(filter.params.iter()))?;
+    let mut out: Vec<Stored<T>> = Vec::with_capacity(limit + 1);
+    while let Some(r) = rows.next()? {
+        out.push(read(r)?);
+    }
+    let more = out.len() > limit;
+    out.truncate(limit);
+    let next = match (more, out.last()) {
+        (true, Some(last)) => {
+            Some(Cursor { sort: page.sort, keys: keys_of(&last.row), row: last.pos })
+        }
+        _ => None,
+    };
+    Ok(Page { rows: out.into_iter().map(|s| s.row).collect(), next })
+}
+
+/// A page of reports.
+pub(crate) fn reports(
+    conn: &Connection,
+    f: &ReportFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<ReportRow>> {
+    let mut w = Where::default();
+    w.readable(&f.readable);
+    if let Some(scope) = &f.scope {
+        w.inside(scope);
+    }
+    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    w.one_of("category", f.categories.iter().map(|c| c.as_str().to_string()).collect());
+    if let Some(a) = &f.assignee {
+        w.and("assignee = ?".into(), [Value::Text(a.clone())]);
+    }
+    if let Some(c) = &f.created_by {
+        w.and("created_by = ?".into(), [Value::Text(c.clone())]);
+    }
+    if let Some(now) = f.overdue_at {
+        w.and(
+            "((status IN ('submitted', 'reopened') AND accept_due < ?) OR \
+             (status NOT IN ('resolved', 'confirmed', 'rejected') AND resolve_due < ?))"
+                .into(),
+            [Value::Integer(now), Value::Integer(now)],
+        );
+    }
+    w.range("created_at", f.created_from, f.created_to);
+    if let Some(text) = &f.text {
+        check_text(text)?;
+        w.and("instr(search, ?) > 0".into(), [Value::Text(fold(text))]);
+    }
+    let order = report_order(req.sort);
+    page(conn, &REPORTS, w, &order, req, report_at, |r: &ReportRow| match req.sort {
+        Sort::Created => [r.created_at, 0],
+        Sort::Deadline => [r.deadline.unwrap_or(i64::MAX), 0],
+        Sort::Priority => [r.priority.rank(), r.created_at],
+        Sort::Updated => [r.updated_at, 0],
+    })
+}
+
+/// `Created` and `Updated` only, over `created` (the kind's start) and `updated_at`.
+fn created_or_updated(sort: Sort, created: &'static [&'static str]) -> StorageResult<Order> {
+    match sort {
+        Sort::Created => Ok(Order { keys: created, ascending: false }),
+        Sort::Updated => Ok(Order { keys: &["updated_at"], ascending: false }),
+        other => Err(StorageError::InvalidQuery(format!(
+            "this listing sorts by creation or by update, not {other:?}"
+        ))),
+    }
+}
+
+/// A page of patrol logs.
+pub(crate) fn patrols(
+    conn: &Connection,
+    f: &PatrolFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<PatrolRow>> {
+    let order = created_or_updated(req.sort, &["started_at"])?;
+    let mut w = Where::default();
+    w.readable(&f.readable);
+    if let Some(scope) = &f.scope {
+        w.inside(scope);
+    }
+    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    if let Some(area) = &f.area {
+        w.and("area = ?".into(), [Value::Text(area.clone())]);
+    }
+    if let Some(m) = &f.member {
+        w.has_line("members", m);
+    }
+    w.range("started_at", f.started_from, f.started_to);
+    page(conn, &PATROLS, w, &order, req, patrol_at, |p: &PatrolRow| match req.sort {
+        Sort::Updated => [p.updated_at, 0],
+        _ => [p.started_at, 0],
+    })
+}
+
+/// A page of mediation cases.
+pub(crate) fn cases(
+    conn: &Connection,
+    f: &CaseFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<CaseRow>> {
+    let order = created_or_updated(req.sort, &["opened_at"])?;
+    let mut w = Where::default();
+    w.readable(&f.readable);
+    if let Some(scope) = &f.scope {
+        w.inside(scope);
+    }
+    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    w.one_of("category", f.categories.iter().map(|c| c.as_str().to_string()).collect());
+    if let Some(m) = &f.mediator {
+        w.has_line("mediators", m);
+    }
+    w.range("opened_at", f.opened_from, f.opened_to);
+    page(conn, &CASES, w, &order, req, case_at, |c: &CaseRow| match req.sort {
+        Sort::Updated => [c.updated_at, 0],
+        _ => [c.opened_at, 0],
+    })
+}

@@ -1,0 +1,347 @@
+//! The index rows in and out of their tables: the column lists, the upsert of each kind, and
+//! the rows read back.
+
+use rusqlite::types::FromSql;
+use rusqlite::{Connection, Row, params};
+
+use super::super::columns::{doc_id, to_u64};
+use crate::rules::Priority;
+use crate::storage::index::{CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow, fold};
+use crate::storage::{StorageError, StorageResult};
+
+/// The columns of `report_index` that rows are read from, in [`report_at`]'s order.
+pub(crate) const REPORT_COLUMNS: &str = "doc, seq, doc_id, scope, status, category, title, \
+     description, created_by, assignee, created_at, submitted_at, accepted_at, dispatched_at, \
+     resolved_at, confirmed_at, rejected_at, deadline, priority, lat, lon, address, points, \
+     supervisions, reopens, escalated_accept, escalated_resolve, accept_due, resolve_due, \
+     photos, comments, updated_at";
+
+/// The columns of `patrol_index`, in [`patrol_at`]'s order.
+pub(crate) const PATROL_COLUMNS: &str = "doc, seq, doc_id, scope, area, members, status, \
+     entries, checkpoints_reached, checkpoints_planned, started_at, ended_at, updated_at";
+
+/// The columns of `case_index`, in [`case_at`]'s order.
+pub(crate) const CASE_COLUMNS: &str = "doc, seq, doc_id, scope, status, category, mediators, \
+     sessions, outcome, opened_at, closed_at, updated_at";
+
+/// A row as read: its position in storage (`doc`), its seq and the row.
+pub(crate) struct Stored<T> {
+    pub(crate) pos: i64,
+    pub(crate) seq: u64,
+    pub(crate) row: T,
+}
+
+/// Writes `row` for the document at `pos` in `docs`, with `seq`, replacing what was there.
+pub(crate) fn upsert(conn: &Connection, pos: i64, seq: u64, row: &IndexRow) -> StorageResult<()> {
+    let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+    match row {
+        IndexRow::Report(r) => {
+            let search = fold(&format!("{}\n{}", r.title, r.description));
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO report_index (doc, seq, doc_id, scope, status, category, \
+                 title, description, search, created_by, assignee, created_at, submitted_at, \
+                 accepted_at, dispatched_at, resolved_at, confirmed_at, rejected_at, deadline, \
+                 deadline_key, priority, lat, lon, address, points, supervisions, reopens, \
+                 escalated_accept, escalated_resolve, accept_due, resolve_due, photos, comments, \
+                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+                 ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, \
+                 ?30, ?31, ?32, ?33, ?34)",
+            )?
+            .execute(params![
+                pos,
+                seq,
+                r.doc.as_bytes().as_slice(),
+                r.scope,
+                r.status.as_str(),
+                r.category.as_str(),
+                r.title,
+                r.description,
+                search,
+                r.created_by,
+                r.assignee,
+                r.created_at,
+                r.submitted_at,
+                r.accepted_at,
+                r.dispatched_at,
+                r.resolved_at,
+                r.confirmed_at,
+                r.rejected_at,
+                r.deadline,
+                r.deadline.unwrap_or(i64::MAX),
+                r.priority.rank(),
+                r.lat,
+                r.lon,
+                r.address,
+                r.points,
+                r.supervisions,
+                r.reopens,
+                r.escalated_accept,
+                r.escalated_resolve,
+                r.accept_due,
+                r.resolve_due,
+                r.photos,
+                r.comments,
+                r.updated_at,
+            ])?;
+        }
+        IndexRow::PatrolLog(p) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO patrol_index (doc, seq, doc_id, scope, area, members, \
+                 status, entries, checkpoints_reached, checkpoints_planned, started_at, ended_at, \
+                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                pos,
+                seq,
+                p.doc.as_bytes().as_slice(),
+                p.scope,
+                p.area,
+                lines(&p.members)?,
+                p.status.as_str(),
+                p.entries,
+                p.checkpoints_reached,
+                p.checkpoints_planned,
+                p.started_at,
+                p.ended_at,
+                p.updated_at,
+            ])?;
+        }
+        IndexRow::MediationCase(c) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO case_index (doc, seq, doc_id, scope, status, category, \
+                 mediators, sessions, outcome, opened_at, closed_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                pos,
+                seq,
+                c.doc.as_bytes().as_slice(),
+                c.scope,
+                c.status.as_str(),
+                c.category.as_str(),
+                lines(&c.mediators)?,
+                c.sessions,
+                c.outcome.as_str(),
+                c.opened_at,
+                c.closed_at,
+                c.updated_at,
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// User ids one a line (a user id never holds a line break: core's limits refuse it).
+fn lines(ids: &[String]) -> StorageResult<String> {
+    if let Some(bad) = ids.iter().find(|id| id.contains('\n')) {
+        return Err(StorageError::Corrupt(format!("user id {bad:?} holds a line break")));
+    }
+    Ok(ids.join("\n"))
+}
+
+fn split_lines(s: &str) -> Vec<String> {
+    if s.is_empty() { Vec::new() } else { s.split('\n').map(str::to_string).collect() }
+}
+
+/// A column holding one of a closed set of strings.
+fn parsed<T: FromSql>(r: &Row<'_>, i: usize) -> StorageResult<T> {
+    r.get(i).map_err(|e| StorageError::Corrupt(format!("index column {i}: {e}")))
+}
+
+fn count(r: &Row<'_>, i: usize) -> StorageResult<u32> {
+    let v: i64 = r.get(i)?;
+    u32::try_from(v).map_err(|_| StorageError::Corrupt(format!("index count {v} out of range")))
+}
+
+fn head(r: &Row<'_>) -> StorageResult<(i64, u64)> {
+    Ok((r.get(0)?, to_u64(r.get(1)?)))
+}
+
+/// A report row from [`REPORT_COLUMNS`].
+pub(crate) fn report_at(r: &Row<'_>) -> StorageResult<Stored<ReportRow>> {
+    let (pos, seq) = head(r)?;
+    let rank: i64 = r.get(18)?;
+    let priority = Priority::from_rank(rank)
+        .ok_or_else(|| StorageError::Corrupt(format!("index priority {rank} is not one")))?;
+    let row = ReportRow {
+        doc: doc_id(&r.get::<_, Vec<u8>>(2)?)?,
+        scope: r.get(3)?,
+        status: parsed(r, 4)?,
+        category: parsed(r, 5)?,
+        title: r.get(6)?,
+        description: r.get(7)?,
+        created_by: r.get(8)?,
+        assignee: r.get(9)?,
+        created_at: r.get(10)?,
+        submitted_at: r.get(11)?,
+        accepted_at: r.get(12)?,
+        dispatched_at: r.get(13)?,
+        resolved_at: r.get(14)?,
+        confirmed_at: r.get(15)?,
+        rejected_at: r.get(16)?,
+        deadline: r.get(17)?,
+        priority,
+        lat: r.get(19)?,
+        lon: r.get(20)?,
+        address: r.get(21)?,
+        points: r.get(22)?,
+        supervisions: count(r, 23)?,
+        reopens: count(r, 24)?,
+        escalated_accept: r.get(25)?,
+        escalated_resolve: r.get(26)?,
+        accept_due: r.get(27)?,
+        resolve_due: r.get(28)?,
+        photos: count(r, 29)?,
+        comments: count(r, 30)?,
+        updated_at: r.get(31)?,
+    };
+    Ok(Stored { pos, seq, row })
+}
+
+/// A patrol row from [`PATROL_COLUMNS`].
+pub(crate) fn patrol_at(r: &Row<'_>) -> StorageResult<Stored<PatrolRow>> {
+    let (pos, seq) = head(r)?;
+    let row = PatrolRow {
+        doc: doc_id(&r.get::<_, Vec<u8>>(2)?)?,
+        scope: r.get(3)?,
+        area: r.get(4)?,
+        members: split_lines(&r.get::<_, String>(5)?),
+        status: parsed(r, 6)?,
+        entries: count(r, 7)?,
+        checkpoints_reached: count(r, 8)?,
+        checkpoints_planned: count(r, 9)?,
+        started_at: r.get(10)?,
+        ended_at: r.get(11)?,
+        updated_at: r.get(12)?,
+    };
+    Ok(Stored { pos, seq, row })
+}
+
+/// A case row from [`CASE_COLUMNS`].
+pub(crate) fn case_at(r: &Row<'_>) -> StorageResult<Stored<CaseRow>> {
+    let (pos, seq) = head(r)?;
+    let outcome: String = r.get(8)?;
+    let outcome = Outcome::ALL
+        .into_iter()
+        .find(|o| o.as_str() == outcome)
+        .ok_or_else(|| StorageError::Corrupt(format!("index outcome {outcome:?} is not one")))?;
+    let row = CaseRow {
+        doc: doc_id(&r.get::<_, Vec<u8>>(2)?)?,
+        scope: r.get(3)?,
+        status: parsed(r, 4)?,
+        category: parsed(r, 5)?,
+        mediators: split_lines(&r.get::<_, String>(6)?),
+        sessions: count(r, 7)?,
+        outcome,
+        opened_at: r.get(9)?,
+        closed_at: r.get(10)?,
+        updated_at: r.get(11)?,
+    };
+    Ok(Stored { pos, seq, row })
+}
+
+/// The rows of every kind written after `after`, in seq order, at most `limit`.
+pub(crate) fn changes_after(
+    conn: &Connection,
+    after: u64,
+    limit: usize,
+) -> StorageResult<Vec<IndexChange>> {
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut all = Vec::new();
+    let mut read =
+        |table: &str, columns: &str, f: &dyn Fn(&Row<'_>) -> StorageResult<IndexChange>| {
+            let sql = format!("SELECT {columns} FROM {table} WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![after, limit])?;
+            while let Some(r) = rows.next()? {
+                all.push(f(r)?);
+            }
+            StorageResult::Ok(())
+        };
+    read("report_index", REPORT_COLUMNS, &|r| {
+        report_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::Report(s.row) })
+    })?;
+    read("patrol_index", PATROL_COLUMNS, &|r| {
+        patrol_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::PatrolLog(s.row) })
+    })?;
+    read("case_index", CASE_COLUMNS, &|r| {
+        case_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::MediationCase(s.row) })
+    })?;
+    all.sort_by_key(|c| c.seq);
+    all.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(all)
+}
+
+/// The row of the document `doc_id`, of whichever kind.
+pub(crate) fn one(conn: &Connection, doc: &[u8]) -> StorageResult<Option<IndexChange>> {
+    let pos: Option<i64> = rusqlite::OptionalExtension::optional(
+        conn.prepare_cached("SELECT id FROM docs WHERE doc_id = ?1")?
+            .query_row([doc], |r| r.get(0)),
+    )?;
+    let Some(pos) = pos else { return Ok(None) };
+    let by_pos =
+        |table: &str, columns: &str| format!("SELECT {columns} FROM {table} WHERE doc = ?1");
+    if let Some(r) =
+        conn.prepare_cached(&by_pos("report_index", REPORT_COLUMNS))?.query([pos])?.next()?
+    {
+        let s = report_at(r)?;
+        return Ok(Some(IndexChange { seq: s.seq, row: IndexRow::Report(s.row) }));
+    }
+    if let Some(r) =
+        conn.prepare_cached(&by_pos("patrol_index", PATROL_COLUMNS))?.query([pos])?.next()?
+    {
+        let s = patrol_at(r)?;
+        return Ok(Some(IndexChange { seq: s.seq, row: IndexRow::PatrolLog(s.row) }));
+    }
+    if let Some(r) =
+        conn.prepare_cached(&by_pos("case_index", CASE_COLUMNS))?.query([pos])?.next()?
+    {
+        let s = case_at(r)?;
+        return Ok(Some(IndexChange { seq: s.seq, row: IndexRow::MediationCase(s.row) }));
+    }
+    Ok(None)
+}
+
+/// Rows of all kinds.
+pub(crate) fn len(conn: &Connection) -> StorageResult<u64> {
+    let n: i64 = conn.query_row(
+        "SELECT (SELECT count(*) FROM report_index) + (SELECT count(*) FROM patrol_index) \
+         + (SELECT count(*) FROM case_index)",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(to_u64(n))
+}
+
+/// Removes every row.
+pub(crate) fn clear(conn: &Connection) -> StorageResult<()> {
+    conn.execute_batch(
+        "DELETE FROM report_index; DELETE FROM patrol_index; DELETE FROM case_index;",
+    )?;
+    Ok(())
+}
+
+/// Writes rows of stored documents, each with its document's last log seq.
+pub(crate) fn put(conn: &Connection, rows: &[IndexRow]) -> StorageResult<()> {
+    for row in rows {
+        let doc = row.doc();
+        let pos: Option<i64> = rusqlite::OptionalExtension::optional(
+            conn.prepare_cached("SELECT id FROM docs WHERE doc_id = ?1")?
+                .query_row([doc.as_bytes().as_slice()], |r| r.get(0)),
+        )?;
+        let pos = pos.ok_or_else(|| {
+            StorageError::Corrupt(format!("index row of document {doc}, which is not stored"))
+        })?;
+        upsert(conn, pos, last_seq(conn, pos)?, row)?;
+    }
+    Ok(())
+}
+
+/// The last log seq of the document at `pos` (0 when it has none).
+pub(crate) fn last_seq(conn: &Connection, pos: i64) -> StorageResult<u64> {
+    let seq: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM log WHERE doc = ?1")?
+        .query_row([pos], |r| r.get(0))?;
+    Ok(to_u64(seq))
+}
