@@ -11,7 +11,7 @@ use crate::config::Durability;
 use crate::storage::{StorageError, StorageResult};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 8;
+pub(crate) const VERSION: i64 = 9;
 
 /// Upgrade steps: `UPGRADES[n]` takes a database from version `n` to `n + 1`.
 const UPGRADES: &[&str] = &[
@@ -23,6 +23,7 @@ const UPGRADES: &[&str] = &[
     include_str!("sql/v6.sql"),
     include_str!("sql/v7.sql"),
     include_str!("sql/v8.sql"),
+    include_str!("sql/v9.sql"),
 ];
 
 /// Page cache of one reader connection, in KiB.
