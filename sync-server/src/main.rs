@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 mod admin;
 
-use admin::{Admin, CodeCommand, DeviceCommand, IssueArgs, UserCommand};
+use admin::{Admin, CodeCommand, DeviceCommand, IssueArgs, KeyCommand, UserCommand};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fieldsync_core::limits;
 use fieldsync_server::config::{
@@ -98,6 +98,9 @@ enum Command {
     /// Devices: list, revoke.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Open311 API keys of third-party reporting apps: issue, list, revoke.
+    #[command(subcommand)]
+    ApiKey(KeyCommand),
     /// List pushes refused as stale_rights: changes right when made offline, not when they
     /// arrived (a responder taken off a report, a scope withdrawn), oldest first.
     Refusals {
@@ -300,6 +303,7 @@ fn main() -> ExitCode {
             admin::run(&cli.data, Admin::EnrollCode(action, issue))
         }
         Some(Command::Device(c)) => admin::run(&cli.data, Admin::Device(c)),
+        Some(Command::ApiKey(c)) => admin::run(&cli.data, Admin::ApiKey(c)),
         Some(Command::Refusals { scopes, after }) => list_refusals(&cli.data, scopes, after),
         Some(Command::NewEpoch) => {
             let path = ServerConfig::new(&cli.data).db_path();

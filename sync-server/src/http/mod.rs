@@ -1,7 +1,7 @@
 //! The HTTP layer: the API's routes and the layers around them (tracing, panic catching,
 //! metrics, the body timeout), `/metrics` on its own, and the handlers they call, which read
-//! requests, call the domain (`documents`, `feed`, `accounts`, `photos`) and turn its answers
-//! and errors into responses.
+//! requests, call the domain (`documents`, `feed`, `accounts`, `photos`, `open311`) and turn its
+//! answers and errors into responses.
 
 pub(crate) mod auth;
 pub(crate) mod blobs;
@@ -11,6 +11,7 @@ pub(crate) mod enroll;
 pub(crate) mod envelope;
 pub mod error;
 pub(crate) mod metrics;
+mod open311;
 pub(crate) mod reconcile;
 pub(crate) mod refusals;
 pub(crate) mod serve;
@@ -69,6 +70,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/blobs/{hash}/proof", post(blobs::proof).route_layer(device.clone()))
         .route("/v1/me", get(auth::me).route_layer(device))
         .route("/healthz", get(|| async { "ok" }))
+        .nest("/open311/v2", open311::router())
         .route("/metrics", metrics)
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(panic_response))
