@@ -14,6 +14,7 @@ mod fuzz_findings;
 mod hostile;
 mod http;
 mod interop;
+mod open311;
 mod policy;
 mod probing;
 mod process;
