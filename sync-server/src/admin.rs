@@ -1,7 +1,7 @@
 //! The binary's administration subcommands: users (add, list, scopes, disable, enable),
-//! enrollment codes (issue, list, revoke), devices (list, revoke) and desk sessions (list,
-//! revoke), run on the accounts of the server's database, also while it serves; and the
-//! rebuild of the record index (`reindex`), with the server stopped.
+//! enrollment codes (issue, list, revoke), devices (list, revoke), desk sessions (list,
+//! revoke) and Open311 API keys (issue, list, revoke), run on the server's database, also while
+//! it serves; and the rebuild of the record index (`reindex`), with the server stopped.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use fieldsync_server::accounts::{Accounts, CodeState};
+use fieldsync_server::open311::keys;
 use fieldsync_server::{Durability, Rules, ServerConfig, SqliteStorage, Storage, index};
 
 #[derive(Debug, Args)]
@@ -109,6 +110,27 @@ pub(crate) enum SessionCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Issue an API key for a third-party reporting app (Open311 GeoReport v2); the key is
+    /// printed once, on stdout, and only its hash is kept.
+    Issue {
+        /// The app's name, e.g. "Civic Reports".
+        #[arg(long)]
+        name: String,
+        /// A scope whose reports the app may read and file into (repeat for several).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// List API keys by id, never the keys themselves.
+    List,
+    /// Revoke an API key: requests with it are refused at once.
+    Revoke {
+        /// The key's id (from `api-key list`).
+        id: String,
+    },
+}
+
 /// An administration command.
 #[derive(Debug)]
 pub(crate) enum Admin {
@@ -120,11 +142,17 @@ pub(crate) enum Admin {
     Device(DeviceCommand),
     /// `session …`
     Session(SessionCommand),
+    /// `api-key …`
+    ApiKey(KeyCommand),
 }
 
 /// Runs an administration command on the accounts of the database in `data`.
 pub(crate) fn run(data: &std::path::Path, command: Admin) -> Result<(), String> {
     std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+    let command = match command {
+        Admin::ApiKey(c) => return api_key(data, c),
+        other => other,
+    };
     let accounts = Accounts::open(&ServerConfig::new(data).db_path()).map_err(|e| e.to_string())?;
     let when = |ms: i64| fieldsync_core::time::format_ms(ms);
     match command {
@@ -223,6 +251,7 @@ pub(crate) fn run(data: &std::path::Path, command: Admin) -> Result<(), String> 
             accounts.revoke_session(&id).map_err(|e| e.to_string())?;
             println!("revoked desk session {id}: it ended at once, with its desk device");
         }
+        Admin::ApiKey(_) => {}
     }
     Ok(())
 }
@@ -252,6 +281,52 @@ fn issue_code(accounts: &Accounts, args: IssueArgs) -> Result<(), String> {
         fieldsync_core::time::format_ms(issued.expires_at)
     );
     Ok(())
+}
+
+/// `api-key …`, on a storage of its own over the database in `data`.
+fn api_key(data: &std::path::Path, command: KeyCommand) -> Result<(), String> {
+    let path = ServerConfig::new(data).db_path();
+    let storage = SqliteStorage::open(&path, Durability::Normal).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let when = |ms: i64| fieldsync_core::time::format_ms(ms);
+    let result = runtime.block_on(async {
+        match command {
+            KeyCommand::Issue { name, scopes } => {
+                let k = keys::issue(&storage, &name, &scopes).await?;
+                println!("{}", k.key);
+                eprintln!(
+                    "API key {} for {:?}, reading and filing into {}; shown only now",
+                    k.id,
+                    k.name,
+                    k.scopes.join(", ")
+                );
+            }
+            KeyCommand::List => {
+                for k in keys::list(&storage).await? {
+                    let state = k
+                        .revoked_at
+                        .map_or("active".to_string(), |t| format!("revoked {}", when(t)));
+                    println!(
+                        "{}\t{}\t{}\tissued {}\t{state}",
+                        k.id,
+                        k.name,
+                        k.scopes.join(","),
+                        when(k.created_at)
+                    );
+                }
+            }
+            KeyCommand::Revoke { id } => {
+                keys::revoke(&storage, &id).await?;
+                println!("revoked {id}");
+            }
+        }
+        storage.close().await;
+        Ok::<(), fieldsync_server::open311::Open311Error>(())
+    });
+    result.map_err(|e| e.to_string())
 }
 
 fn role_label(p: &Profile) -> String {

@@ -28,6 +28,7 @@ pub mod index;
 mod ingest;
 mod isolate;
 mod locks;
+pub mod open311;
 pub mod photos;
 pub mod rules;
 mod server;

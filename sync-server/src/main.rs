@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 mod admin;
 
-use admin::{Admin, CodeCommand, DeviceCommand, IssueArgs, SessionCommand, UserCommand};
+use admin::{
+    Admin, CodeCommand, DeviceCommand, IssueArgs, KeyCommand, SessionCommand, UserCommand,
+};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fieldsync_core::limits;
 use fieldsync_server::config::{
@@ -110,6 +112,9 @@ enum Command {
         #[arg(long, env = "FIELDSYNC_RULES", value_parser = load_rules)]
         rules: Option<Rules>,
     },
+    /// Open311 API keys of third-party reporting apps: issue, list, revoke.
+    #[command(subcommand)]
+    ApiKey(KeyCommand),
     /// List pushes refused as stale_rights: changes right when made offline, not when they
     /// arrived (a responder taken off a report, a scope withdrawn), oldest first.
     Refusals {
@@ -342,6 +347,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Device(c)) => admin::run(&cli.data, Admin::Device(c)),
         Some(Command::Session(c)) => admin::run(&cli.data, Admin::Session(c)),
+        Some(Command::ApiKey(c)) => admin::run(&cli.data, Admin::ApiKey(c)),
         Some(Command::Refusals { scopes, after }) => list_refusals(&cli.data, scopes, after),
         Some(Command::Reindex { rules }) => {
             run(admin::reindex(cli.data, rules.unwrap_or_default()))

@@ -15,6 +15,7 @@ use crate::documents::DocumentsError;
 use crate::feed::FeedError;
 use crate::feed::cursor::InvalidCursor;
 use crate::index::IndexError;
+use crate::open311::Open311Error;
 use crate::photos::PhotoError;
 use crate::storage::StorageError;
 
@@ -244,6 +245,25 @@ impl IntoResponse for ServerError {
             response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         response
+    }
+}
+
+/// The status of an Open311 refusal: the spec's 400 (a bad parameter), 403 (a missing, unknown
+/// or revoked `api_key`) and 404 (no such service, request or resource); ours for the rest.
+/// `http/open311/` writes it in the spec's error format.
+pub(crate) fn open311_status(e: &Open311Error) -> StatusCode {
+    match e {
+        Open311Error::BadParameter { .. } | Open311Error::Refused { .. } => StatusCode::BAD_REQUEST,
+        Open311Error::MissingKey | Open311Error::UnknownKey | Open311Error::RevokedKey { .. } => {
+            StatusCode::FORBIDDEN
+        }
+        Open311Error::NoSuchResource
+        | Open311Error::UnknownService(_)
+        | Open311Error::UnknownRequest(_) => StatusCode::NOT_FOUND,
+        Open311Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Open311Error::Storage(StorageError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
+        Open311Error::Storage(StorageError::InvalidQuery(_)) => StatusCode::BAD_REQUEST,
+        Open311Error::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

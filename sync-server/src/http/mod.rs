@@ -1,8 +1,8 @@
 //! The HTTP layer: the API's routes and the layers around them (tracing, panic catching,
 //! metrics, the body timeout), `/metrics` on its own, and the handlers they call, which read
-//! requests, call the domain (`documents`, `feed`, `accounts`, `photos`) and turn its answers
-//! and errors into responses. The phones' protocol is under `/v1`, the desk API (`desk`) under
-//! `/api/v1`.
+//! requests, call the domain (`documents`, `feed`, `accounts`, `photos`, `open311`) and turn
+//! its answers and errors into responses. The phones' protocol is under `/v1`, the desk API
+//! (`desk`) under `/api/v1`, Open311 GeoReport v2 under `/open311/v2`.
 
 pub(crate) mod auth;
 pub(crate) mod blobs;
@@ -13,6 +13,7 @@ pub(crate) mod enroll;
 pub(crate) mod envelope;
 pub mod error;
 pub(crate) mod metrics;
+mod open311;
 pub(crate) mod reconcile;
 pub(crate) mod refusals;
 pub(crate) mod serve;
@@ -72,6 +73,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/me", get(auth::me).route_layer(device))
         .merge(desk::router())
         .route("/healthz", get(|| async { "ok" }))
+        .nest("/open311/v2", open311::router())
         .route("/metrics", metrics)
         .fallback(not_found)
         // Before any desk handler: a state-changing desk request without its CSRF token.

@@ -2,11 +2,12 @@
 //! SQLite's place; both must pass the conformance suite (`conformance`). Every SQL statement
 //! of the server is in a backend ([`sqlite`]); the domain above sees only [`Storage`].
 //!
-//! [`Storage`] is four parts, one per kind of data and per caller, each a trait of its own:
+//! [`Storage`] is five parts, one per kind of data and per caller, each a trait of its own:
 //! [`DocumentStorage`] (documents, the change log, refusals: the sync path),
 //! [`AccountStorage`] (users, devices, enrollment codes, desk sessions), [`BlobStorage`] (what
 //! is known of photos' bytes: complete blobs, uploads under way, holders, the references
-//! documents make) and [`IndexStorage`] (the record index the desk lists, counts and streams).
+//! documents make), [`IndexStorage`] (the record index the desk lists, counts and streams) and
+//! [`KeyStorage`] (the API keys of Open311 apps).
 //! A backend implements each against its own part of the conformance suite; a reader of one
 //! part does not wade through the others.
 //!
@@ -28,6 +29,7 @@ mod blobs;
 pub mod conformance;
 mod documents;
 pub mod index;
+mod keys;
 pub mod sqlite;
 
 pub use accounts::{
@@ -42,6 +44,7 @@ pub use documents::{
     LogPage, LogRecord, NewChange, Refused, StoredDoc, StoredRefusal, WholeDoc,
 };
 pub use index::IndexStorage;
+pub use keys::{KeyStorage, NewKey, StoredKey};
 pub use sqlite::SqliteStorage;
 
 /// A boxed, sendable future, as the storage methods return.
@@ -117,8 +120,11 @@ impl From<fieldsync_core::sql::OpenError> for StorageError {
 }
 
 /// A server's storage: its documents and log, its accounts, what it knows of photos' bytes,
-/// the record index. See the module's documentation for why it is four traits.
-pub trait Storage: DocumentStorage + AccountStorage + BlobStorage + IndexStorage {
+/// the record index, Open311's API keys. See the module's documentation for why it is five
+/// traits.
+pub trait Storage:
+    DocumentStorage + AccountStorage + BlobStorage + IndexStorage + KeyStorage
+{
     /// Finishes the writes under way and releases the storage; later calls fail with `Closed`.
     fn close(&self) -> BoxFuture<'_, ()>;
 }

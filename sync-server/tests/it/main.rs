@@ -16,6 +16,7 @@ mod hostile;
 mod http;
 mod index;
 mod interop;
+mod open311;
 mod policy;
 mod probing;
 mod process;

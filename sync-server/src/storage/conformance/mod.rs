@@ -1,7 +1,7 @@
 //! The storage conformance suite: what every [`Storage`] backend must do, run against SQLite in
 //! `cargo test` and, later, against PostgreSQL. A backend's test calls [`run_all`] with a
 //! function that makes a fresh, empty storage. One module per part of the trait:
-//! [`documents`], [`accounts`], [`blobs`], [`index`].
+//! [`documents`], [`accounts`], [`blobs`], [`index`], [`keys`].
 //!
 //! Storage does not parse Automerge, so the suite uses made-up bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -11,6 +11,7 @@ pub mod blobs;
 pub mod documents;
 pub mod index;
 mod join;
+pub mod keys;
 
 use std::any::Any;
 use std::future::Future;
@@ -75,5 +76,7 @@ where
         index::keyset_pages_are_exact_while_rows_arrive,
         index::patrols_and_cases_filter_and_page,
         index::statistics_equal_figures_computed_by_hand,
+        keys::keys_are_added_once_and_found_by_hash,
+        keys::a_revoked_key_keeps_its_first_time,
     );
 }

@@ -3,12 +3,14 @@
 //! see `writer`) and a pool of read-only connections used from tokio's blocking threads, so
 //! async workers never wait on SQLite. The SQL is in one module per part of the trait:
 //! `read` and `writer` (documents and the log), `refusals`, `accounts`, `sessions`, `blobs`,
-//! `index` (the record index, whose rows the writer upserts with each document write).
+//! `index` (the record index, whose rows the writer upserts with each document write), `keys`
+//! (Open311's API keys).
 
 mod accounts;
 mod blobs;
 pub(crate) mod columns;
 mod index;
+mod keys;
 mod read;
 mod refusals;
 pub(crate) mod schema;
@@ -33,10 +35,10 @@ use super::index::{
 };
 use super::{
     AccountStorage, Audience, BlobRecord, BlobStorage, BoxFuture, CatchUpPage, Committed,
-    DeskSignIn, Device, Disabled, DocWrite, DocumentStorage, Enrollment, LogPage, LogRecord,
-    NewCode, NewUpload, NewUser, Proof, Refused, SessionEnd, Started, Storage, StorageError,
-    StorageResult, StoredBlob, StoredBlobRef, StoredCode, StoredDoc, StoredRefusal, StoredSession,
-    StoredUser, Upload, WholeDoc,
+    DeskSignIn, Device, Disabled, DocWrite, DocumentStorage, Enrollment, KeyStorage, LogPage,
+    LogRecord, NewCode, NewKey, NewUpload, NewUser, Proof, Refused, SessionEnd, Started, Storage,
+    StorageError, StorageResult, StoredBlob, StoredBlobRef, StoredCode, StoredDoc, StoredKey,
+    StoredRefusal, StoredSession, StoredUser, Upload, WholeDoc,
 };
 use crate::config::Durability;
 
@@ -468,6 +470,24 @@ impl IndexStorage for SqliteStorage {
 
     fn case_stats(&self, query: StatsQuery) -> BoxFuture<'_, StorageResult<Vec<CaseStats>>> {
         self.read(move |c| index::stats::cases(c, &query))
+    }
+}
+
+impl KeyStorage for SqliteStorage {
+    fn add_key(&self, key: NewKey) -> BoxFuture<'_, StorageResult<bool>> {
+        self.write(move |c| keys::add(c, &key))
+    }
+
+    fn key_by_hash(&self, hash: Vec<u8>) -> BoxFuture<'_, StorageResult<Option<StoredKey>>> {
+        self.read(move |c| keys::by_hash(c, &hash))
+    }
+
+    fn keys(&self) -> BoxFuture<'_, StorageResult<Vec<StoredKey>>> {
+        self.read(keys::all)
+    }
+
+    fn revoke_key(&self, id: String, at: i64) -> BoxFuture<'_, StorageResult<bool>> {
+        self.write(move |c| keys::revoke(c, &id, at))
     }
 }
 
