@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use fieldsync_core::limits;
 
+use crate::escalation::Clock;
 use crate::rules::Rules;
 
 /// The address `cargo run -p fieldsync-server` listens on.
@@ -105,6 +106,9 @@ pub enum Durability {
     Full,
 }
 
+/// How often overdue reports are looked for by default.
+pub const DEFAULT_ESCALATE_EVERY: Duration = Duration::from_secs(60);
+
 /// Everything a server is started with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -184,6 +188,11 @@ pub struct ServerConfig {
     /// The command centre's rules (time limits and priority per report category), which the
     /// index computes due times and priorities under.
     pub rules: Rules,
+    /// How often the server escalates overdue reports (`None`: never; tests escalate by
+    /// calling `RunningServer::escalate`).
+    pub escalate_every: Option<Duration>,
+    /// Where overdue escalation reads the time from (a test's own clock, or the system's).
+    pub clock: Clock,
 }
 
 impl ServerConfig {
@@ -243,6 +252,8 @@ impl Default for ServerConfig {
             root_scope: DEFAULT_ROOT_SCOPE.to_string(),
             first_admin: false,
             rules: Rules::default(),
+            escalate_every: Some(DEFAULT_ESCALATE_EVERY),
+            clock: Clock::System,
         }
     }
 }

@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod config;
 mod documents;
+pub mod escalation;
 mod feed;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

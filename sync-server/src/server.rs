@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::accounts::{self, Accounts, IssuedCode};
 use crate::config::ServerConfig;
+use crate::escalation::{self, Clock};
 use crate::http::error::ServerError;
 use crate::http::{self, App};
 use crate::photos::{FsPhotoStore, PhotoStore};
@@ -51,6 +52,10 @@ pub struct Server {
     router: Router,
     /// The first admin's code, when this start made them (shown once, when serving).
     first_admin: Option<IssuedCode>,
+    /// How often overdue reports are escalated while serving (`None`: never by itself).
+    escalate_every: Option<std::time::Duration>,
+    /// The time overdue escalation goes by.
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Server {
@@ -95,13 +100,25 @@ impl Server {
         let accounts = Arc::new(Accounts::new(storage.clone())?);
         let app = Arc::new(App::new(storage, photos, accounts, config, log_end));
         let router = http::router(app.clone());
-        Ok(Server { app, router, first_admin })
+        Ok(Server {
+            app,
+            router,
+            first_admin,
+            escalate_every: config.escalate_every,
+            clock: config.clock.clone(),
+        })
     }
 
     /// The first admin's one-time sign-in code, when this start made the first admin (an
     /// empty server with [`ServerConfig::first_admin`]).
     pub fn first_admin_code(&self) -> Option<&IssuedCode> {
         self.first_admin.as_ref()
+    }
+
+    /// Escalates every overdue report now, at the configured clock's time (what the server
+    /// does by itself every `escalate_every` while serving).
+    pub async fn escalate(&self) -> Result<escalation::Pass, ServerError> {
+        Ok(escalation::pass(&self.app.docs, self.clock.now_ms()).await?)
     }
 
     /// The router, to serve it or to call it directly.
@@ -164,6 +181,9 @@ impl Server {
             self.app.photos.store.clone(),
             self.app.photos.upload_idle,
         ));
+        let escalator = self.escalate_every.map(|every| {
+            tokio::spawn(escalation::run(self.app.docs.clone(), self.clock.clone(), every))
+        });
         let metrics = listeners.metrics.map(|listener| {
             let router = http::metrics_router(self.app.clone());
             let limits = self.app.metrics_limits();
@@ -175,6 +195,9 @@ impl Server {
             let _ = m.await;
         }
         sweeper.abort();
+        if let Some(e) = escalator {
+            e.abort();
+        }
         self.close().await;
         tracing::info!(%addr, "stopped");
         Ok(())

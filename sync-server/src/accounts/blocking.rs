@@ -119,7 +119,7 @@ impl Accounts {
 
     /// Every user, by id.
     pub fn users(&self) -> Result<Vec<User>, AccountError> {
-        self.run(users::users)
+        self.run(users)
     }
 
     /// A user by id.

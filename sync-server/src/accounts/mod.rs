@@ -34,6 +34,7 @@ pub(crate) use first_admin::first_admin;
 pub use first_admin::{FIRST_ADMIN, FIRST_CODE_VALID};
 pub use sessions::{DeskSession, SessionInfo, SignedIn, is_desk_role, touch_interval};
 pub(crate) use sessions::{end_session, session, sign_in};
+pub(crate) use users::users;
 
 use fieldsync_core::policy::{Profile, Role};
 

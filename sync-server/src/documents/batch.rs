@@ -126,6 +126,13 @@ impl WorkingSet {
                     }
                     docs.counters.changes_accepted.fetch_add(changes as u64, Ordering::Relaxed);
                     docs.log_seq.fetch_max(c.last_seq, Ordering::AcqRel);
+                    docs.committed.send_if_modified(|seq| {
+                        let newer = c.last_seq > *seq;
+                        if newer {
+                            *seq = c.last_seq;
+                        }
+                        newer
+                    });
                     out.push(Ok(()));
                 }
                 Err(e) => {

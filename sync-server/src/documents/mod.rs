@@ -4,6 +4,7 @@
 //! protocol after an epoch change ([`reconcile`]), the list of refusals kept for dispatchers
 //! ([`refusals`]) and the bounded cache of loaded documents ([`cache`]).
 
+pub(crate) mod act;
 pub(crate) mod batch;
 pub(crate) mod cache;
 pub(crate) mod push;
@@ -33,6 +34,8 @@ pub(crate) struct Documents {
     pub(crate) locks: Arc<DocLocks>,
     /// The highest seq known committed (for `/metrics` and a fast `cursor_ahead` check).
     pub(crate) log_seq: AtomicU64,
+    /// The last seq committed, for those who wait for commits (the desk's live events).
+    pub(crate) committed: tokio::sync::watch::Sender<u64>,
     /// Largest saved size of one document (see `ServerConfig::doc_bytes`).
     pub(crate) doc_bytes: usize,
     /// The rules the index rows of written reports are computed under.
@@ -55,6 +58,7 @@ impl Documents {
             cache,
             locks: Arc::new(DocLocks::default()),
             log_seq: AtomicU64::new(log_end),
+            committed: tokio::sync::watch::Sender::new(log_end),
             doc_bytes,
             rules,
             counters: Counters::default(),
@@ -110,4 +114,25 @@ pub(crate) enum DocumentsError {
     /// The blocking task doing the work failed (a bug).
     #[error("{0}")]
     Task(String),
+}
+
+/// The typed record of document `id` as stored (`None`: no such document), for readers that
+/// change nothing (the desk's record view). Loads from storage on a blocking thread, without
+/// taking the document's lock or its place in the cache.
+pub(crate) async fn read_record(
+    docs: &Documents,
+    id: fieldsync_core::DocId,
+) -> Result<Option<fieldsync_core::model::Record>, DocumentsError> {
+    let Some(stored) = docs.storage.load(vec![id]).await?.pop().flatten() else {
+        return Ok(None);
+    };
+    tokio::task::spawn_blocking(move || {
+        let loaded = crate::ingest::load(id, &stored.bytes, stored.meta)
+            .map_err(|r| DocumentsError::Task(format!("document {id} does not load: {r:?}")))?;
+        crate::ingest::read_checked(id, &loaded.doc)
+            .map(Some)
+            .map_err(|r| DocumentsError::Task(format!("document {id} does not read: {r:?}")))
+    })
+    .await
+    .map_err(|e| DocumentsError::Task(format!("read task failed: {e}")))?
 }

@@ -12,6 +12,7 @@ use fieldsync_core::protocol::ErrorBody;
 
 use crate::accounts::AccountError;
 use crate::documents::DocumentsError;
+use crate::documents::act::ActError;
 use crate::feed::FeedError;
 use crate::feed::cursor::InvalidCursor;
 use crate::index::IndexError;
@@ -62,6 +63,21 @@ pub enum ServerError {
     /// Body, push or `want` over the limits.
     #[error("{0}")]
     TooLarge(String),
+    /// No such thing that the caller may see (a record of the desk API: missing and
+    /// unreadable are answered alike).
+    #[error("{0}")]
+    NotFound(String),
+    /// A desk's action the record's state or its arguments refuse (core's typed error, or
+    /// the server's checks of the change it made).
+    #[error("{message}")]
+    Refused {
+        /// The status: 400 for bad arguments, 403 for the policy, 409 for the state.
+        status: StatusCode,
+        /// The code: core's error kind or the protocol's refusal code.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+    },
     /// Shutting down or overloaded.
     #[error("{0}")]
     Unavailable(String),
@@ -170,6 +186,43 @@ impl From<DocumentsError> for ServerError {
     }
 }
 
+impl From<ActError> for ServerError {
+    fn from(e: ActError) -> Self {
+        use fieldsync_core::CoreError;
+        let refused = |status, code, message| ServerError::Refused { status, code, message };
+        match e {
+            ActError::NotFound(id) => {
+                ServerError::NotFound(format!("no record {id} that you may read"))
+            }
+            ActError::Command(e @ CoreError::InvalidInput { .. }) => {
+                refused(StatusCode::BAD_REQUEST, "invalid_input", e.to_string())
+            }
+            ActError::Command(e @ CoreError::Forbidden { .. }) => {
+                refused(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
+            ActError::Command(
+                e @ (CoreError::InvalidTransition { .. } | CoreError::NoSuchConflict { .. }),
+            ) => refused(StatusCode::CONFLICT, "invalid_transition", e.to_string()),
+            ActError::Command(e @ CoreError::WrongKind { .. }) => {
+                refused(StatusCode::BAD_REQUEST, "wrong_kind", e.to_string())
+            }
+            ActError::Command(e) => ServerError::Internal(e.to_string()),
+            ActError::Refused { code, message, retry } => {
+                let (status, code) = match code.as_str() {
+                    "forbidden" => (StatusCode::FORBIDDEN, "forbidden"),
+                    "stale_rights" => (StatusCode::CONFLICT, "stale_rights"),
+                    "invalid_document" => (StatusCode::BAD_REQUEST, "invalid_document"),
+                    "too_large" => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+                    _ if retry => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+                    _ => (StatusCode::CONFLICT, "refused"),
+                };
+                refused(status, code, message)
+            }
+            ActError::Documents(e) => e.into(),
+        }
+    }
+}
+
 /// The status of a refusal about a photo (its code is the refusal's own).
 fn photo_status(e: &PhotoError) -> StatusCode {
     match e {
@@ -200,6 +253,8 @@ impl ServerError {
             ServerError::EpochMismatch { .. } => (StatusCode::CONFLICT, "epoch_mismatch"),
             ServerError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ServerError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ServerError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ServerError::Refused { status, code, .. } => (*status, code),
             ServerError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
             ServerError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ServerError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),

@@ -24,7 +24,7 @@ use crate::storage::Storage;
 /// What every handler shares: the domain's parts and what the HTTP layer keeps itself.
 pub(crate) struct App {
     /// Stored and loaded documents, their locks, the log's end.
-    pub(crate) docs: Documents,
+    pub(crate) docs: Arc<Documents>,
     /// Pages of the log for each device, with its sealed segments compressed once.
     pub(crate) feed: Feed,
     /// Users, devices, enrollment codes.
@@ -81,13 +81,13 @@ impl App {
                 config.blob_quota_bytes,
                 config.blob_upload_idle,
             ),
-            docs: Documents::new(
+            docs: Arc::new(Documents::new(
                 storage,
                 cache,
                 doc_bytes,
                 Arc::new(config.rules.clone()),
                 log_end,
-            ),
+            )),
             feed: Feed::new(config.feed_cache_bytes),
             accounts,
             enrollments: Budgets::new(

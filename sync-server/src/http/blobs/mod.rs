@@ -4,7 +4,7 @@
 //! body), asks the photos domain (`photos::service`) and writes its answer.
 
 mod proof;
-mod read;
+pub(crate) mod read;
 
 use std::sync::Arc;
 

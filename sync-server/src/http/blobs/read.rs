@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use fieldsync_core::policy::Profile;
 use fieldsync_core::protocol::is_photo_media_type;
 
 use super::checked;
@@ -68,8 +69,31 @@ pub(crate) async fn get(
     Path(hash): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
+    photo(&app, &caller.device.id, &caller.profile, hash, &headers).await
+}
+
+/// `GET /v1/blobs/{hash}/thumbnail`: the JPEG thumbnail made after the upload completed (made
+/// now if this request comes first).
+pub(crate) async fn thumbnail(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(hash): Path<String>,
+) -> Result<Response, ServerError> {
+    photo_thumbnail(&app, &caller.device.id, &caller.profile, hash).await
+}
+
+/// Photo `hash` as `device` (of a user with `profile`) may read it: the bytes, or the part a
+/// `Range` asks for; a photo it may not read is answered as a missing one. The phones' and
+/// the desk's photo routes both serve through here.
+pub(crate) async fn photo(
+    app: &App,
+    device: &str,
+    profile: &Profile,
+    hash: String,
+    headers: &HeaderMap,
+) -> Result<Response, ServerError> {
     checked(&hash)?;
-    let m = app.photos.readable(&caller.device.id, &caller.profile, &hash).await?;
+    let m = app.photos.readable(device, profile, &hash).await?;
     let range = match headers.get(header::RANGE) {
         None => None,
         Some(v) => {
@@ -99,15 +123,15 @@ pub(crate) async fn get(
     Ok(response)
 }
 
-/// `GET /v1/blobs/{hash}/thumbnail`: the JPEG thumbnail made after the upload completed (made
-/// now if this request comes first).
-pub(crate) async fn thumbnail(
-    State(app): State<Arc<App>>,
-    Extension(caller): Extension<Caller>,
-    Path(hash): Path<String>,
+/// The thumbnail of photo `hash`, as `device` (of a user with `profile`) may read it.
+pub(crate) async fn photo_thumbnail(
+    app: &App,
+    device: &str,
+    profile: &Profile,
+    hash: String,
 ) -> Result<Response, ServerError> {
     checked(&hash)?;
-    app.photos.readable(&caller.device.id, &caller.profile, &hash).await?;
+    app.photos.readable(device, profile, &hash).await?;
     let mut response = app.photos.thumbnail(hash).await?.into_response();
     protect(response.headers_mut(), "image/jpeg");
     Ok(response)

@@ -4,10 +4,15 @@
 //! [`extract::require_csrf`] first, a layer over the whole router.
 //! `docs/protocol.md`, "Desk sessions", is the contract.
 
+mod actions;
 pub(crate) mod cookie;
+mod events;
 pub(crate) mod extract;
 pub(crate) mod json;
+mod photos;
+pub(crate) mod records;
 mod session;
+mod stats;
 
 pub(crate) use extract::Desk;
 
@@ -15,8 +20,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::post;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 
 use super::App;
 use super::error::error_response;
@@ -29,13 +34,38 @@ pub(crate) const API_PREFIX: &str = "/api/";
 
 /// The desk API's routes; [`extract::require_csrf`] guards them from `http::router`.
 pub(crate) fn router() -> Router<Arc<App>> {
-    Router::new().route(
-        SESSION_PATH,
-        post(session::sign_in)
-            .get(session::current)
-            .delete(session::sign_out)
-            .fallback(method_not_allowed),
-    )
+    Router::new()
+        .route(
+            SESSION_PATH,
+            post(session::sign_in)
+                .get(session::current)
+                .delete(session::sign_out)
+                .fallback(method_not_allowed),
+        )
+        .route("/api/v1/openapi.json", get(openapi).fallback(method_not_allowed))
+        .route("/api/v1/reports", get(records::reports).fallback(method_not_allowed))
+        .route("/api/v1/patrols", get(records::patrols).fallback(method_not_allowed))
+        .route("/api/v1/cases", get(records::cases).fallback(method_not_allowed))
+        .route("/api/v1/records/{id}", get(records::record).fallback(method_not_allowed))
+        .route("/api/v1/records/{id}/actions", post(actions::run).fallback(method_not_allowed))
+        .route("/api/v1/responders", get(records::responders).fallback(method_not_allowed))
+        .route("/api/v1/stats/{what}", get(stats::stats).fallback(method_not_allowed))
+        .route("/api/v1/export/{file}", get(stats::export).fallback(method_not_allowed))
+        .route("/api/v1/events", get(events::stream).fallback(method_not_allowed))
+        .route("/api/v1/photos/{hash}", get(photos::photo).fallback(method_not_allowed))
+        .route(
+            "/api/v1/photos/{hash}/thumbnail",
+            get(photos::thumbnail).fallback(method_not_allowed),
+        )
+}
+
+/// The desk API's OpenAPI document (what every answer above is checked against in tests).
+pub(crate) const OPENAPI: &str = include_str!("openapi.json");
+
+/// `GET /api/v1/openapi.json`: the desk API's OpenAPI document (no session needed).
+async fn openapi() -> Response {
+    (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+        .into_response()
 }
 
 /// A method a desk route does not take, answered in JSON like every other refusal.

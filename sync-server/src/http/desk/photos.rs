@@ -1,0 +1,34 @@
+//! The desk's photos: `GET /api/v1/photos/{hash}` (with `Range`) and `…/thumbnail`, served as
+//! the phones' are (`http::blobs::read`: sandboxed, images only inline) to a signed-in desk
+//! that may read a record legitimately holding the photo; anything else is `404`, as for a
+//! photo the server does not have.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use super::Desk;
+use crate::http::App;
+use crate::http::blobs::read;
+use crate::http::error::ServerError;
+
+/// `GET /api/v1/photos/{hash}`.
+pub(crate) async fn photo(
+    State(app): State<Arc<App>>,
+    Desk(session): Desk,
+    Path(hash): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ServerError> {
+    read::photo(&app, &session.device.id, &session.profile, hash, &headers).await
+}
+
+/// `GET /api/v1/photos/{hash}/thumbnail`.
+pub(crate) async fn thumbnail(
+    State(app): State<Arc<App>>,
+    Desk(session): Desk,
+    Path(hash): Path<String>,
+) -> Result<Response, ServerError> {
+    read::photo_thumbnail(&app, &session.device.id, &session.profile, hash).await
+}

@@ -1,0 +1,448 @@
+//! The desk's information query (信息查询): listings of reports, patrol logs and mediation
+//! cases from the record index with filters, sort and keyset pages; one record whole with its
+//! timeline, comments, photos and conflicts; the responders a user may assign.
+//!
+//! Every listing is cut to the reader's scopes in the query itself (full pages), and every row
+//! and record then passes core's `policy::can_read` for the signed-in user, as a phone's sync
+//! does: a record the user may not read never reaches them, and one that does not exist is
+//! answered alike (`404 not_found`).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use fieldsync_core::DocId;
+use fieldsync_core::model::{
+    CaseCategory, CaseStatus, Kind, PatrolStatus, Record, ReportCategory, ReportStatus,
+};
+use fieldsync_core::policy::{Audience, Profile, Role, can_read};
+use fieldsync_core::time::now_ms;
+use serde::{Deserialize, Serialize};
+
+use super::{Desk, json};
+use crate::accounts;
+use crate::http::App;
+use crate::http::error::ServerError;
+use crate::storage::index::{
+    CaseFilter, CaseRow, Cursor, IndexRow, PageRequest, PatrolFilter, PatrolRow, Readable,
+    ReportFilter, ReportRow, Sort,
+};
+
+/// A document id from a path, or `404` as for a record that does not exist.
+pub(crate) fn doc_id(s: &str) -> Result<DocId, ServerError> {
+    s.parse().map_err(|_| not_found(s))
+}
+
+fn not_found(id: &str) -> ServerError {
+    ServerError::NotFound(format!(
+        "no record {:?} that you may read",
+        id.chars().take(64).collect::<String>()
+    ))
+}
+
+fn bad(message: impl Into<String>) -> ServerError {
+    ServerError::InvalidRequest(message.into())
+}
+
+/// A comma-separated list of values of a closed set (`status=submitted,reopened`).
+fn list_of<T: std::str::FromStr>(field: &str, v: Option<&str>) -> Result<Vec<T>, ServerError>
+where
+    T::Err: std::fmt::Display,
+{
+    v.into_iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|e| bad(format!("{field}: {e}"))))
+        .collect()
+}
+
+/// The sort and page a listing asks for.
+fn page(
+    sort: Option<&str>,
+    after: Option<&str>,
+    limit: Option<usize>,
+) -> Result<PageRequest, ServerError> {
+    let sort = match sort.unwrap_or("created") {
+        "created" => Sort::Created,
+        "deadline" => Sort::Deadline,
+        "priority" => Sort::Priority,
+        "updated" => Sort::Updated,
+        other => {
+            return Err(bad(format!(
+                "sort: {:?} is not one of created, deadline, priority, updated",
+                other.chars().take(40).collect::<String>()
+            )));
+        }
+    };
+    let after =
+        after.map(|a| a.parse::<Cursor>().map_err(|e| bad(format!("after: {e}")))).transpose()?;
+    if after.is_some_and(|c| c.sort != sort) {
+        return Err(bad("after: this cursor belongs to a listing in another order"));
+    }
+    let size = limit.unwrap_or(50);
+    if size == 0 || size > crate::storage::index::MAX_PAGE {
+        return Err(bad(format!("limit: {size}; 1 to {}", crate::storage::index::MAX_PAGE)));
+    }
+    Ok(PageRequest { sort, size, after })
+}
+
+fn text(q: Option<String>) -> Result<Option<String>, ServerError> {
+    match q {
+        Some(t) if t.trim().is_empty() => Ok(None),
+        Some(t) => {
+            crate::storage::index::check_text(&t).map_err(|e| bad(format!("q: {e}")))?;
+            Ok(Some(t))
+        }
+        None => Ok(None),
+    }
+}
+
+/// What the signed-in user may see of the index: their scopes.
+pub(crate) fn readable(p: &Profile) -> Readable {
+    Readable::Scopes(p.scopes.clone())
+}
+
+/// The audience of an index row, for `policy::can_read`.
+pub(crate) fn audience(row: &IndexRow) -> Audience {
+    match row {
+        IndexRow::Report(r) => Audience {
+            kind: Kind::Report,
+            scope: r.scope.clone(),
+            created_by: r.created_by.clone(),
+            participants: r.assignee.iter().cloned().collect(),
+        },
+        IndexRow::PatrolLog(p) => Audience {
+            kind: Kind::PatrolLog,
+            scope: p.scope.clone(),
+            created_by: String::new(),
+            participants: p.members.clone(),
+        },
+        IndexRow::MediationCase(c) => Audience {
+            kind: Kind::MediationCase,
+            scope: c.scope.clone(),
+            created_by: String::new(),
+            participants: c.mediators.clone(),
+        },
+    }
+}
+
+/// Whether a report is overdue at `now`: its accept limit passed while it is still submitted
+/// or reopened, or its resolve limit passed while it is not resolved, confirmed or rejected.
+pub(crate) fn overdue(r: &ReportRow, now: i64) -> bool {
+    use ReportStatus as S;
+    let accept = now > r.accept_due && matches!(r.status, S::Submitted | S::Reopened);
+    let resolve =
+        now > r.resolve_due && !matches!(r.status, S::Resolved | S::Confirmed | S::Rejected);
+    accept || resolve
+}
+
+/// A report row with whether it is overdue now.
+#[derive(Debug, Serialize)]
+pub(crate) struct ReportItem {
+    /// The row.
+    #[serde(flatten)]
+    pub(crate) row: ReportRow,
+    /// Overdue now.
+    pub(crate) overdue: bool,
+}
+
+/// A page of a listing.
+#[derive(Debug, Serialize)]
+struct Listing<T> {
+    items: Vec<T>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+/// The filters of `GET /api/v1/reports`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReportQuery {
+    status: Option<String>,
+    category: Option<String>,
+    scope: Option<String>,
+    assignee: Option<String>,
+    created_by: Option<String>,
+    overdue: Option<bool>,
+    from: Option<i64>,
+    to: Option<i64>,
+    q: Option<String>,
+    sort: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+impl ReportQuery {
+    /// The index filter and page this query asks for, for `reader`.
+    pub(crate) fn filter(
+        self,
+        reader: &Profile,
+        now: i64,
+    ) -> Result<(ReportFilter, PageRequest), ServerError> {
+        let page = page(self.sort.as_deref(), self.after.as_deref(), self.limit)?;
+        let filter = ReportFilter {
+            readable: readable(reader),
+            scope: self.scope,
+            statuses: list_of::<ReportStatus>("status", self.status.as_deref())?,
+            categories: list_of::<ReportCategory>("category", self.category.as_deref())?,
+            assignee: self.assignee,
+            created_by: self.created_by,
+            overdue_at: self.overdue.unwrap_or(false).then_some(now),
+            created_from: self.from,
+            created_to: self.to,
+            text: text(self.q)?,
+        };
+        Ok((filter, page))
+    }
+}
+
+/// Reports the reader may read, with whether each is overdue.
+pub(crate) fn readable_reports(
+    reader: &Profile,
+    rows: Vec<ReportRow>,
+    now: i64,
+) -> Vec<ReportItem> {
+    rows.into_iter()
+        .filter(|r| can_read(reader, &audience(&IndexRow::Report(r.clone()))))
+        .map(|row| ReportItem { overdue: overdue(&row, now), row })
+        .collect()
+}
+
+/// `GET /api/v1/reports`.
+pub(crate) async fn reports(
+    State(app): State<Arc<App>>,
+    Desk(session): Desk,
+    Query(query): Query<ReportQuery>,
+) -> Result<Response, ServerError> {
+    let now = now_ms();
+    let (filter, page) = query.filter(&session.profile, now)?;
+    let found = app.storage().list_reports(filter, page).await?;
+    let items = readable_reports(&session.profile, found.rows, now);
+    json::answer(StatusCode::OK, &Listing { items, next: found.next.map(|c| c.to_string()) })
+}
+
+/// The filters of `GET /api/v1/patrols`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PatrolQuery {
+    status: Option<String>,
+    scope: Option<String>,
+    area: Option<String>,
+    member: Option<String>,
+    from: Option<i64>,
+    to: Option<i64>,
+    sort: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/patrols`.
+pub(crate) async fn patrols(
+    State(app): State<Arc<App>>,
+    Desk(session): Desk,
+    Query(q): Query<PatrolQuery>,
+) -> Result<Response, ServerError> {
+    let page = page(q.sort.as_deref(), q.after.as_deref(), q.limit)?;
+    if !matches!(page.sort, Sort::Created | Sort::Updated) {
+        return Err(bad("sort: patrol logs sort by created or updated"));
+    }
+    let filter = PatrolFilter {
+        readable: readable(&session.profile),
+        scope: q.scope,
+        statuses: list_of::<PatrolStatus>("status", q.status.as_deref())?,
+        area: q.area,
+        member: q.member,
+        started_from: q.from,
+        started_to: q.to,
+    };
+    let found = app.storage().list_patrols(filter, page).await?;
+    let items: Vec<PatrolRow> = found
+        .rows
+        .into_iter()
+        .filter(|p| can_read(&session.profile, &audience(&IndexRow::PatrolLog(p.clone()))))
+        .collect();
+    json::answer(StatusCode::OK, &Listing { items, next: found.next.map(|c| c.to_string()) })
+}
+
+/// The filters of `GET /api/v1/cases`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CaseQuery {
+    status: Option<String>,
+    category: Option<String>,
+    scope: Option<String>,
+    mediator: Option<String>,
+    from: Option<i64>,
+    to: Option<i64>,
+    sort: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/cases`: mediation cases, for the roles that may read them (dispatchers,
+/// supervisors); others get an empty listing, as a phone of theirs would hold none.
+pub(crate) async fn cases(
+    State(app): State<Arc<App>>,
+    Desk(session): Desk,
+    Query(q): Query<CaseQuery>,
+) -> Result<Response, ServerError> {
+    let page = page(q.sort.as_deref(), q.after.as_deref(), q.limit)?;
+    if !matches!(page.sort, Sort::Created | Sort::Updated) {
+        return Err(bad("sort: cases sort by created or updated"));
+    }
+    let filter = CaseFilter {
+        readable: readable(&session.profile),
+        scope: q.scope,
+        statuses: list_of::<CaseStatus>("status", q.status.as_deref())?,
+        categories: list_of::<CaseCategory>("category", q.category.as_deref())?,
+        mediator: q.mediator,
+        opened_from: q.from,
+        opened_to: q.to,
+    };
+    if !matches!(session.profile.role, Role::Dispatcher | Role::Supervisor | Role::Mediator) {
+        return json::answer(StatusCode::OK, &Listing::<CaseRow> { items: Vec::new(), next: None });
+    }
+    let found = app.storage().list_cases(filter, page).await?;
+    let items: Vec<CaseRow> = found
+        .rows
+        .into_iter()
+        .filter(|c| can_read(&session.profile, &audience(&IndexRow::MediationCase(c.clone()))))
+        .collect();
+    json::answer(StatusCode::OK, &Listing { items, next: found.next.map(|c| c.to_string()) })
+}
+
+/// A photo of a record, with where the desk reads it.
+#[derive(Debug, Serialize)]
+struct PhotoView {
+    hash: String,
+    size: i64,
+    media_type: String,
+    url: String,
+    thumbnail_url: String,
+}
+
+/// One record as the desk shows it: its index row (with `overdue` for a report), the record
+/// whole (timeline, comments, entries, sessions, conflicts) and its photos' URLs.
+#[derive(Debug, Serialize)]
+pub(crate) struct RecordView {
+    row: IndexRow,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overdue: Option<bool>,
+    record: Record,
+    photos: Vec<PhotoView>,
+}
+
+fn photos_of(record: &Record) -> Vec<PhotoView> {
+    let refs: Vec<&fieldsync_core::model::PhotoRef> = match record {
+        Record::Report { report } => report.photos.iter().collect(),
+        Record::PatrolLog { patrol_log } => {
+            patrol_log.entries.iter().flat_map(|e| e.photos.iter()).collect()
+        }
+        Record::MediationCase { mediation_case } => mediation_case.photos.iter().collect(),
+    };
+    refs.into_iter()
+        .map(|p| PhotoView {
+            hash: p.hash.clone(),
+            size: p.size,
+            media_type: p.media_type.clone(),
+            url: format!("/api/v1/photos/{}", p.hash),
+            thumbnail_url: format!("/api/v1/photos/{}/thumbnail", p.hash),
+        })
+        .collect()
+}
+
+/// Record `id` as `reader` may see it, or `404` (missing and unreadable alike).
+pub(crate) async fn view(
+    app: &App,
+    reader: &Profile,
+    id: DocId,
+) -> Result<RecordView, ServerError> {
+    let missing = || not_found(&id.to_string());
+    let row = app.storage().index_row(id).await?.ok_or_else(missing)?.row;
+    if !can_read(reader, &audience(&row)) {
+        return Err(missing());
+    }
+    let record = crate::documents::read_record(&app.docs, id).await?.ok_or_else(missing)?;
+    if !can_read(reader, &Audience::of(&record)) {
+        return Err(missing());
+    }
+    let overdue = match &row {
+        IndexRow::Report(r) => Some(overdue(r, now_ms())),
+        _ => None,
+    };
+    Ok(RecordView { photos: photos_of(&record), row, overdue, record })
+}
+
+/// `GET /api/v1/records/{id}`.
+pub(crate) async fn record(
+    State(app): State<Arc<App>>,
+    Desk(session): Desk,
+    Path(id): Path<String>,
+) -> Result<Response, ServerError> {
+    let id = doc_id(&id)?;
+    json::answer(StatusCode::OK, &view(&app, &session.profile, id).await?)
+}
+
+/// A user a desk may dispatch to.
+#[derive(Debug, Serialize)]
+struct Responder {
+    user: String,
+    role: String,
+    scopes: Vec<String>,
+}
+
+/// The filters of `GET /api/v1/responders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResponderQuery {
+    scope: Option<String>,
+}
+
+/// `GET /api/v1/responders?scope=…`: the people the signed-in user may assign a report of
+/// `scope` to (patrol members and grid leaders working in it, enabled), for the roles that
+/// dispatch (dispatchers, grid leaders).
+pub(crate) async fn responders(
+    State(app): State<Arc<App>>,
+    Desk(session): Desk,
+    Query(q): Query<ResponderQuery>,
+) -> Result<Response, ServerError> {
+    let p = &session.profile;
+    if !matches!(p.role, Role::Dispatcher | Role::GridLeader) {
+        return Err(ServerError::Forbidden {
+            code: "forbidden",
+            message: format!("a {} does not dispatch", p.role),
+        });
+    }
+    let scope = q.scope.unwrap_or_default();
+    if !scope.is_empty() && !p.covers(&scope) {
+        return Err(ServerError::Forbidden {
+            code: "forbidden",
+            message: "that scope is outside yours".into(),
+        });
+    }
+    let users = accounts::users(app.storage()).await?;
+    let people: Vec<Responder> = users
+        .into_iter()
+        .filter(|u| u.disabled_at.is_none())
+        .filter(|u| matches!(u.profile.role, Role::Patrol | Role::GridLeader))
+        .filter(|u| {
+            u.profile.scopes.iter().any(|s| {
+                if scope.is_empty() {
+                    p.covers(s)
+                } else {
+                    fieldsync_core::policy::scope_covers(s, &scope)
+                        || fieldsync_core::policy::scope_covers(&scope, s)
+                }
+            })
+        })
+        .map(|u| Responder {
+            user: u.id,
+            role: u.profile.role.to_string(),
+            scopes: u.profile.scopes,
+        })
+        .collect();
+    json::answer(StatusCode::OK, &people)
+}
