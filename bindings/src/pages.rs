@@ -1,7 +1,9 @@
 //! Pages of query results: core's generic `Page<T>` for each summary type, since foreign
 //! languages see no generics.
 
-use fieldsync_core::store::{CaseSummary, Page, PatrolSummary, ReportSummary, SearchHit};
+use fieldsync_core::store::{
+    CaseSummary, InboxItem, Page, PatrolSummary, ReportSummary, SearchHit,
+};
 
 macro_rules! page {
     ($(#[$meta:meta])* $name:ident of $item:ty) => {
@@ -37,4 +39,8 @@ page! {
 page! {
     /// One page of search hits.
     SearchPage of SearchHit
+}
+page! {
+    /// One page of the inbox.
+    InboxPage of InboxItem
 }

@@ -15,8 +15,8 @@ use fieldsync_core::model::{
 };
 use fieldsync_core::policy::Profile;
 use fieldsync_core::store::{
-    CaseFilter, MAX_HITS, PageRequest, PatrolFilter, ReportFilter, SearchHit, StoreStats,
-    SyncStatus,
+    CaseFilter, InboxFilter, MAX_HITS, PageRequest, PatrolFilter, ReportFilter, SearchHit,
+    StoreStats, SyncStatus,
 };
 use fieldsync_core::sync::{HttpTransport, SyncClient, SyncOptions};
 
@@ -24,7 +24,7 @@ use crate::dispatch::{ChangeObserver, Registration, Subscription, SubscriptionEn
 use crate::error::{FieldError, invalid};
 use crate::input;
 use crate::open::{self, Shared};
-use crate::pages::{CasePage, PatrolPage, ReportPage, SearchPage};
+use crate::pages::{CasePage, InboxPage, PatrolPage, ReportPage, SearchPage};
 
 /// What a sync client is built for: the enrolled device, its server, the tunables.
 pub(crate) type ClientKey = (String, String, SyncOptions);
@@ -266,6 +266,16 @@ impl FieldStore {
         page: PageRequest,
     ) -> Result<CasePage, FieldError> {
         Ok(self.store()?.query_cases(&filter, &page)?.into())
+    }
+
+    /// A page of the signed-in user's inbox: the reports dispatched to them (or in progress
+    /// with them) and those an overdue escalation named them on, each with why (assigned,
+    /// supervised, due soon, overdue, escalated), newest first by when the item last came to
+    /// them. `filter.reasons` keeps the items with any of those reasons; "due soon" looks
+    /// `filter.dueWithin` ahead (24 hours when not given).
+    #[uniffi::method(default(page))]
+    pub fn inbox(&self, filter: InboxFilter, page: PageRequest) -> Result<InboxPage, FieldError> {
+        Ok(self.store()?.inbox(&filter, &page)?.into())
     }
 
     /// Full-text search as people type, Chinese included: records holding every word of

@@ -56,6 +56,38 @@ public extension FieldStore {
         }
     }
 
+    /// The signed-in user's inbox matching `filter` (the first `limit` items, newest first),
+    /// now and again after every change to the reports on this phone: what an inbox screen
+    /// shows.
+    func inboxItems(filter: InboxFilter = InboxFilter(), limit: Int32 = 50)
+        -> AsyncThrowingStream<[InboxItem], Error>
+    {
+        following(kind: .report) {
+            try self.inbox(filter: filter, page: PageRequest(limit: limit, after: nil)).items
+        }
+    }
+
+    /// New items in the signed-in user's inbox as syncs bring them, one change per record with
+    /// the reasons it is new (`inbox`: newly dispatched to them, a new supervision of their
+    /// report, an escalation naming them): raise a local notification for each. Each comes
+    /// once; the user's own commands bring none. It finishes when the store is closed.
+    func inboxEvents() -> AsyncThrowingStream<RecordChanged, Error> {
+        AsyncThrowingStream(bufferingPolicy: .unbounded) { continuation in
+            let observer = StreamObserver(
+                changed: { changes in
+                    for change in changes where !change.inbox.isEmpty { continuation.yield(change) }
+                },
+                ended: { continuation.finish() }
+            )
+            do {
+                let subscription = try self.observe(observer: observer)
+                continuation.onTermination = { _ in subscription.cancel() }
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+    }
+
     /// Patrol logs matching `filter`, now and after every change to patrol logs.
     func patrols(filter: PatrolFilter = PatrolFilter(), limit: Int32 = 50)
         -> AsyncThrowingStream<[PatrolSummary], Error>

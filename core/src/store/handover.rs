@@ -108,7 +108,12 @@ impl Store {
         self.forget_photos_of_no_record()?;
         let notes: Vec<RecordChanged> = removed
             .iter()
-            .map(|h| RecordChanged { id: h.id, kind: h.kind, origin: Origin::Removed })
+            .map(|h| RecordChanged {
+                id: h.id,
+                kind: h.kind,
+                origin: Origin::Removed,
+                inbox: Vec::new(),
+            })
             .collect();
         if !notes.is_empty() {
             self.notify(&notes);

@@ -4,6 +4,7 @@
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
 
+use super::inbox::InboxReason;
 use super::projection::Projection;
 use super::writer::{Loaded, Source, Writer};
 use super::{blob_refs, docs};
@@ -27,6 +28,8 @@ pub(crate) struct Prepared {
     proj: Option<Projection>,
     /// The photos the merged document references (registered with it).
     photos: Vec<PhotoRef>,
+    /// What the merge brought into the inbox of this phone's user (set by `write`).
+    pub(crate) inbox: Vec<InboxReason>,
 }
 
 enum Write {
@@ -194,6 +197,7 @@ fn prepare_existing(id: DocId, mut loaded: Loaded, bytes: &[u8]) -> Result<Prepa
         write,
         proj,
         photos,
+        inbox: Vec::new(),
     })
 }
 
@@ -250,12 +254,18 @@ fn prepare_new(id: DocId, bytes: &[u8], actor: ActorId) -> Result<Prepared> {
         write: Write::Insert(snapshot),
         proj: Some(proj),
         photos,
+        inbox: Vec::new(),
     })
 }
 
 impl Prepared {
-    /// Writes the merge into the open transaction `tx`; returns the document's row id.
-    pub(crate) fn write(&mut self, tx: &rusqlite::Connection, now: i64) -> Result<i64> {
+    /// Writes the merge into the open transaction `tx`; returns the document's row id. `me` is
+    /// this phone's user, whose new inbox items the merge brings are kept in `inbox`.
+    pub(crate) fn write(&mut self, tx: &rusqlite::Connection, now: i64, me: &str) -> Result<i64> {
+        let stored = self.loaded.as_ref().map(|l| l.row.rowid);
+        if let Some(p) = &self.proj {
+            self.inbox = p.inbox_news(tx, stored, me)?;
+        }
         let rowid = match std::mem::replace(&mut self.write, Write::Nothing) {
             Write::Nothing | Write::Append(_) if self.loaded.is_none() => {
                 return Err(CoreError::malformed(self.id, "merge lost its document"));

@@ -11,6 +11,7 @@ mod blob_refs;
 mod blobs;
 mod docs;
 mod handover;
+mod inbox;
 mod merge;
 mod projection;
 mod query;
@@ -25,13 +26,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 pub use account::Enrollment;
 pub(crate) use blob_files::hash_file;
 pub use blob_files::{PhotoSource, PhotoVariant, sha256_hex};
 pub(crate) use blobs::Upload;
 pub use blobs::{PhotoInfo, PhotoState};
+pub use inbox::{DUE_SOON_DEFAULT, InboxFilter, InboxItem, InboxReason};
 pub use query::{
     CaseFilter, CaseSummary, MAX_PAGE, Page, PageRequest, PatrolFilter, PatrolSummary,
     ReportFilter, ReportSummary,
@@ -78,6 +80,11 @@ pub struct RecordChanged {
     pub kind: Kind,
     /// Where the change came from.
     pub origin: Origin,
+    /// What a change from elsewhere brought into this user's inbox (a report newly dispatched
+    /// to them, a new supervision of their report, an escalation naming them): what an app
+    /// raises a local notification for. Told once per new item; always empty for `Local` and
+    /// `Removed`, as the user's own commands do not notify them.
+    pub inbox: Vec<InboxReason>,
 }
 
 /// Told after each committed write, so a list screen can refresh.
@@ -148,9 +155,12 @@ impl Store {
         if removed > 0 {
             tracing::info!(removed, "removed photo files whose add did not commit");
         }
-        let rebuild_search = writer
+        // Set by the upgrades to versions 4 (search) and 6 (the inbox's columns).
+        let rebuild = writer
             .conn
-            .prepare_cached("SELECT 1 FROM meta WHERE key = 'search_rebuild'")?
+            .prepare_cached(
+                "SELECT 1 FROM meta WHERE key IN ('search_rebuild', 'projection_rebuild')",
+            )?
             .exists([])?;
         let store = Store {
             path,
@@ -159,16 +169,16 @@ impl Store {
             readers: Mutex::new(Vec::new()),
             observers: RwLock::new(Vec::new()),
         };
-        if rebuild_search {
-            store.rebuild_search()?;
+        if rebuild {
+            store.rebuild_on_open()?;
         }
         Ok(store)
     }
 
-    /// Makes the search index again from the documents (a store from before version 4). A
-    /// document that does not load is left out of it, as of every query: the record reader
-    /// reports it when it is opened.
-    fn rebuild_search(&self) -> Result<()> {
+    /// Projects the documents again (the search index of a store from before version 4, the
+    /// inbox's columns of one from before version 6). A document that does not load is left
+    /// out, as of every query: the record reader reports it when it is opened.
+    fn rebuild_on_open(&self) -> Result<()> {
         let ids = self.doc_ids()?;
         let mut skipped = 0;
         for batch in ids.chunks(REBUILD_BATCH) {
@@ -181,15 +191,18 @@ impl Store {
                         Ok(p) => p.write(tx, row.rowid)?,
                         Err(e) => {
                             skipped += 1;
-                            tracing::warn!(doc = %id, "not indexed for search: {e}");
+                            tracing::warn!(doc = %id, "not projected: {e}");
                         }
                     }
                 }
                 Ok(())
             })?;
         }
-        self.writer().conn.execute("DELETE FROM meta WHERE key = 'search_rebuild'", [])?;
-        tracing::info!(docs = ids.len(), skipped, "rebuilt the search index");
+        self.writer().conn.execute(
+            "DELETE FROM meta WHERE key IN ('search_rebuild', 'projection_rebuild')",
+            [],
+        )?;
+        tracing::info!(docs = ids.len(), skipped, "rebuilt the projections");
         Ok(())
     }
 
@@ -273,7 +286,7 @@ impl Store {
             w.put_back(id, Loaded { doc, row });
             id
         };
-        self.notify(&[RecordChanged { id, kind, origin: Origin::Local }]);
+        self.notify(&[RecordChanged { id, kind, origin: Origin::Local, inbox: Vec::new() }]);
         Ok(id)
     }
 
@@ -322,7 +335,7 @@ impl Store {
             w.put_back(id, loaded);
             (applied, kind)
         };
-        self.notify(&[RecordChanged { id, kind, origin: Origin::Local }]);
+        self.notify(&[RecordChanged { id, kind, origin: Origin::Local, inbox: Vec::new() }]);
         Ok(applied)
     }
 
@@ -331,23 +344,25 @@ impl Store {
     /// truncated bytes, missing dependencies, a document that is not a valid record, a header that
     /// changed) nothing is stored.
     pub fn merge_remote(&self, id: DocId, bytes: &[u8]) -> Result<MergeOutcome> {
-        let (outcome, kind) = {
+        let (outcome, kind, inbox) = {
             let mut w = self.writer();
             let mut prepared = merge::prepare(&mut w, id, bytes)?;
             let outcome = MergeOutcome { created: prepared.created, changed: prepared.changed };
             if prepared.changed {
+                let me = w.identity.user.clone();
                 w.in_tx(|tx| {
-                    let rowid = prepared.write(tx, now_ms())?;
+                    let rowid = prepared.write(tx, now_ms(), &me)?;
                     // Changes from another phone may be news to the server: push them too.
                     sync_state::mark_pending(tx, rowid)
                 })?;
             }
             let kind = prepared.kind;
+            let inbox = std::mem::take(&mut prepared.inbox);
             prepared.finish(&mut w);
-            (outcome, kind)
+            (outcome, kind, inbox)
         };
         if outcome.changed {
-            self.notify(&[RecordChanged { id, kind, origin: Origin::Remote }]);
+            self.notify(&[RecordChanged { id, kind, origin: Origin::Remote, inbox }]);
         }
         Ok(outcome)
     }
@@ -435,6 +450,19 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<CaseSummary>> {
         self.read(|c| query::cases(c, filter, page))
+    }
+
+    /// A page of the inbox of this phone's user: the reports dispatched to them or escalated
+    /// to them, each with why, newest first (by when it last came to them; see [`InboxItem`]).
+    pub fn inbox(&self, filter: &InboxFilter, page: &PageRequest) -> Result<Page<InboxItem>> {
+        // From `meta`, as the writer loads its identity: a read never waits for the writer.
+        self.read(|c| {
+            let me: Option<String> = c
+                .prepare_cached("SELECT value FROM meta WHERE key = 'user'")?
+                .query_row([], |r| r.get(0))
+                .optional()?;
+            inbox::inbox(c, me.as_deref().unwrap_or(writer::DEFAULT_USER), filter, page)
+        })
     }
 
     /// Full-text search (substring match; works for Chinese): records holding every word of

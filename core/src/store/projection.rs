@@ -7,6 +7,9 @@
 use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::inbox::InboxReason;
+use super::inbox::activity::Activity;
+use super::inbox::news::{self, Seen};
 use super::search;
 
 use crate::error::{CoreError, Result};
@@ -32,6 +35,8 @@ enum KindRow {
         title: String,
         assignee: Option<String>,
         deadline: Option<i64>,
+        /// What the timeline says for the inbox.
+        activity: Activity,
     },
     Patrol {
         area: String,
@@ -102,12 +107,12 @@ fn any_conflict(d: &AutoCommit, registers: &[&str]) -> Result<bool> {
 }
 
 impl Projection {
-    /// Reads the projected values of a document.
     /// The kind of the projected record.
     pub(crate) fn kind(&self) -> Kind {
         self.header.kind
     }
 
+    /// Reads the projected values of a document.
     pub(crate) fn of(d: &AutoCommit, id: DocId) -> Result<Projection> {
         let header = crate::model::checked_header(d, id)?;
         let status = req_str(d, &ROOT, STATUS, id)?;
@@ -119,6 +124,7 @@ impl Projection {
                     title: title.clone(),
                     assignee: doc::get_str(d, &ROOT, "assignee")?,
                     deadline: opt_i64(d, "deadline")?,
+                    activity: Activity::of(d, id)?,
                 };
                 // The description, the address and every comment, one per line.
                 let mut body = text_at(d, &ROOT, "description")?;
@@ -171,17 +177,37 @@ impl Projection {
         Ok(Projection { header, status, conflicted, body, search_title, search_body })
     }
 
+    /// What writing this projection over the stored rows of document `rowid` brings into the
+    /// inbox of `me` (see [`news::news`]); call it before [`Projection::write`].
+    pub(crate) fn inbox_news(
+        &self,
+        conn: &Connection,
+        rowid: Option<i64>,
+        me: &str,
+    ) -> Result<Vec<InboxReason>> {
+        let KindRow::Report { assignee, activity, .. } = &self.body else { return Ok(Vec::new()) };
+        let before = match rowid {
+            Some(rowid) => Seen::stored(conn, rowid, me)?,
+            None => None,
+        };
+        let after = Seen::projected(assignee.as_deref(), &self.status, activity, me);
+        let created_at = self.header.created_at.as_millis();
+        Ok(news::news(before.as_ref(), &after, activity, created_at, me))
+    }
+
     /// Writes the rows of document `rowid`, leaving rows that already hold these values alone
     /// (most edits, a comment say, change no projected value, and rewriting a row touches every
     /// index on it and re-tokenises the search text).
     pub(crate) fn write(&self, conn: &Connection, rowid: i64) -> Result<()> {
         let h = &self.header;
         match &self.body {
-            KindRow::Report { category, title, assignee, deadline } => {
+            KindRow::Report { category, title, assignee, deadline, activity: a } => {
                 let same = conn
                     .prepare_cached(
                         "SELECT 1 FROM reports WHERE doc = ?1 AND status = ?2 AND category = ?3 \
-                         AND title = ?4 AND assignee IS ?5 AND deadline IS ?6 AND conflicted = ?7",
+                         AND title = ?4 AND assignee IS ?5 AND deadline IS ?6 AND conflicted = ?7 \
+                         AND assigned_at IS ?8 AND supervisions = ?9 AND supervised_at IS ?10 \
+                         AND escalations = ?11 AND escalated_at IS ?12",
                     )?
                     .exists(params![
                         rowid,
@@ -190,17 +216,26 @@ impl Projection {
                         title,
                         assignee,
                         deadline,
-                        self.conflicted
+                        self.conflicted,
+                        a.assigned_at,
+                        a.supervisions,
+                        a.supervised_at,
+                        a.escalations,
+                        a.escalated_at
                     ])?;
                 if !same {
                     conn.prepare_cached(
                         "INSERT INTO reports (doc, scope, status, category, title, assignee, \
-                         deadline, created_at, created_by, conflicted) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                         deadline, created_at, created_by, conflicted, assigned_at, \
+                         supervisions, supervised_at, escalations, escalated_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
                          ON CONFLICT (doc) DO UPDATE SET status = excluded.status, \
                          category = excluded.category, title = excluded.title, \
                          assignee = excluded.assignee, deadline = excluded.deadline, \
-                         conflicted = excluded.conflicted",
+                         conflicted = excluded.conflicted, assigned_at = excluded.assigned_at, \
+                         supervisions = excluded.supervisions, \
+                         supervised_at = excluded.supervised_at, \
+                         escalations = excluded.escalations, escalated_at = excluded.escalated_at",
                     )?
                     .execute(params![
                         rowid,
@@ -212,9 +247,15 @@ impl Projection {
                         deadline,
                         h.created_at,
                         h.created_by,
-                        self.conflicted
+                        self.conflicted,
+                        a.assigned_at,
+                        a.supervisions,
+                        a.supervised_at,
+                        a.escalations,
+                        a.escalated_at
                     ])?;
                 }
+                a.write_notified(conn, rowid)?;
             }
             KindRow::Patrol { area, started_at, ended_at, members, entries } => {
                 let same = conn
@@ -313,6 +354,7 @@ fn replace_users(conn: &Connection, table: &str, rowid: i64, users: &[String]) -
 /// Removes every projected row of document `rowid` (before a rebuild or a deletion).
 pub(crate) fn delete(conn: &Connection, rowid: i64) -> Result<()> {
     for sql in [
+        "DELETE FROM report_notified WHERE doc = ?1",
         "DELETE FROM reports WHERE doc = ?1",
         "DELETE FROM patrols WHERE doc = ?1",
         "DELETE FROM cases WHERE doc = ?1",

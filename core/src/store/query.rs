@@ -247,7 +247,7 @@ impl Where {
     }
 }
 
-fn parse_cursor(cursor: &str) -> Result<(i64, i64)> {
+pub(super) fn parse_cursor(cursor: &str) -> Result<(i64, i64)> {
     let bad = || {
         CoreError::invalid(
             "page cursor",
@@ -258,7 +258,7 @@ fn parse_cursor(cursor: &str) -> Result<(i64, i64)> {
     Ok((t.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?))
 }
 
-fn check_limit(page: &PageRequest) -> Result<()> {
+pub(super) fn check_limit(page: &PageRequest) -> Result<()> {
     if !(1..=MAX_PAGE).contains(&page.limit) {
         return Err(CoreError::invalid("limit", format!("{}; must be 1..={MAX_PAGE}", page.limit)));
     }
@@ -266,7 +266,7 @@ fn check_limit(page: &PageRequest) -> Result<()> {
 }
 
 /// Runs `SELECT <cols>, <order>, t.doc ... LIMIT n+1` and cuts the page.
-fn run<T>(
+pub(super) fn run<T>(
     conn: &Connection,
     sql: &str,
     params: Vec<SqlValue>,
@@ -291,7 +291,7 @@ fn run<T>(
     Ok(Page { items, next })
 }
 
-fn doc_id(row: &Row<'_>, idx: usize) -> rusqlite::Result<DocId> {
+pub(super) fn doc_id(row: &Row<'_>, idx: usize) -> rusqlite::Result<DocId> {
     let bytes: Vec<u8> = row.get(idx)?;
     DocId::from_slice(&bytes).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Blob, Box::new(e))

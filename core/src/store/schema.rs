@@ -18,6 +18,7 @@ const STEPS: &[&str] = &[
     include_str!("sql/v3.sql"),
     include_str!("sql/v4.sql"),
     include_str!("sql/v5.sql"),
+    include_str!("sql/v6.sql"),
 ];
 
 /// The store's settings and schema.
@@ -25,7 +26,7 @@ struct Schema;
 
 impl Initializer for Schema {
     const NAME: &'static str = "store";
-    const END_VERSION: u32 = 5;
+    const END_VERSION: u32 = 6;
 
     fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.busy_timeout(super::wal::BUSY)?;

@@ -215,9 +215,10 @@ impl Store {
                 }
             }
             let now = now_ms();
+            let me = w.identity.user.clone();
             let result = w.in_tx(|tx| {
                 for p in prepared.iter_mut() {
-                    let rowid = p.write(tx, now)?;
+                    let rowid = p.write(tx, now, &me)?;
                     let heads = p.heads();
                     sync_state::after_pull(tx, rowid, &p.incoming_heads, &heads)?;
                     sync_state::set_wanted(tx, p.id, false)?;
@@ -235,13 +236,14 @@ impl Store {
             });
             match result {
                 Ok(()) => {
-                    for p in prepared {
+                    for mut p in prepared {
                         if p.changed {
                             tally.changed.push(p.id);
                             notes.push(RecordChanged {
                                 id: p.id,
                                 kind: p.kind,
                                 origin: Origin::Remote,
+                                inbox: std::mem::take(&mut p.inbox),
                             });
                         }
                         p.finish(&mut w);
@@ -300,7 +302,7 @@ impl Store {
             for (id, _, kind) in doomed {
                 w.forget(id);
                 dropped.push(id);
-                notes.push(RecordChanged { id, kind, origin: Origin::Removed });
+                notes.push(RecordChanged { id, kind, origin: Origin::Removed, inbox: Vec::new() });
             }
         }
         if !notes.is_empty() {
@@ -400,12 +402,18 @@ impl Store {
             let mut prepared = merge::prepare(&mut w, id, &chunks)?;
             if prepared.changed {
                 let now = now_ms();
+                let me = w.identity.user.clone();
                 w.in_tx(|tx| {
-                    let rowid = prepared.write(tx, now)?;
+                    let rowid = prepared.write(tx, now, &me)?;
                     let heads = prepared.heads();
                     sync_state::after_pull(tx, rowid, &prepared.incoming_heads, &heads)
                 })?;
-                let note = RecordChanged { id, kind: prepared.kind, origin: Origin::Remote };
+                let note = RecordChanged {
+                    id,
+                    kind: prepared.kind,
+                    origin: Origin::Remote,
+                    inbox: std::mem::take(&mut prepared.inbox),
+                };
                 prepared.finish(&mut w);
                 drop(w);
                 self.notify(&[note]);

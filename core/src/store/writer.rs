@@ -127,6 +127,9 @@ impl Writer {
     }
 }
 
+/// The user a store writes as before `set_user` or an enrollment names one.
+pub(crate) const DEFAULT_USER: &str = "local";
+
 fn load_identity(conn: &Connection) -> Result<Identity> {
     let actor: Option<Vec<u8>> = conn
         .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
@@ -144,5 +147,5 @@ fn load_identity(conn: &Connection) -> Result<Identity> {
     };
     let user: Option<String> =
         conn.query_row("SELECT value FROM meta WHERE key = 'user'", [], |r| r.get(0)).optional()?;
-    Ok(Identity { user: user.unwrap_or_else(|| "local".to_string()), actor })
+    Ok(Identity { user: user.unwrap_or_else(|| DEFAULT_USER.to_string()), actor })
 }

@@ -7,5 +7,6 @@
 mod commands;
 mod common;
 mod convergence;
+mod inbox;
 mod photos;
 mod store;

@@ -394,8 +394,8 @@ fn observers_hear_local_and_remote_changes() {
     assert_eq!(
         got,
         vec![
-            RecordChanged { id, kind: Kind::Report, origin: Origin::Remote },
-            RecordChanged { id, kind: Kind::Report, origin: Origin::Local },
+            RecordChanged { id, kind: Kind::Report, origin: Origin::Remote, inbox: vec![] },
+            RecordChanged { id, kind: Kind::Report, origin: Origin::Local, inbox: vec![] },
         ]
     );
 }

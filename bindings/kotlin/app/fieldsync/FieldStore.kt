@@ -144,6 +144,17 @@ class FieldStore private constructor(
     ): CasePage = onIo("filter" to filter, "page" to page) { ffi.queryCases(filter, page) }
 
     /**
+     * A page of the signed-in user's inbox: reports dispatched to them and those an overdue
+     * escalation named them on, each with its [InboxItem.reasons] (assigned, supervised, due
+     * soon, overdue, escalated), newest first by [InboxItem.at]. [InboxFilter.reasons] keeps
+     * the items with any of them; "due soon" looks [InboxFilter.dueWithin] ahead (24 hours).
+     */
+    suspend fun inbox(
+        filter: InboxFilter = InboxFilter(),
+        page: PageRequest = PageRequest(),
+    ): InboxPage = onIo("filter" to filter, "page" to page) { ffi.inbox(filter, page) }
+
+    /**
      * Full-text search as people type, Chinese included: records holding every word of [text]
      * (separated by spaces; full-width digits and letters match half-width ones; substrings
      * match), of [kind] if given, newest first; at most [limit] hits (1..200).
@@ -188,6 +199,22 @@ class FieldStore private constructor(
     /** Mediation cases matching [filter], now and after every change to cases (see [reports]). */
     fun cases(filter: CaseFilter = CaseFilter(), limit: Int = 50): Flow<List<CaseSummary>> =
         Observing.following(this, Kind.MEDIATION_CASE) { queryCases(filter, PageRequest(limit)).items }
+
+    /**
+     * The inbox matching [filter] (the first [limit] items), now and after every change to the
+     * reports on this phone: what an inbox screen shows. See [inbox].
+     */
+    fun inboxItems(filter: InboxFilter = InboxFilter(), limit: Int = 50): Flow<List<InboxItem>> =
+        Observing.following(this, Kind.REPORT) { inbox(filter, PageRequest(limit)).items }
+
+    /**
+     * New items in the signed-in user's inbox as syncs bring them, one per record with the
+     * reasons it is new ([RecordChanged.inbox]: a report newly dispatched to them, a new
+     * supervision of their report, an escalation naming them): raise a local notification for
+     * each. Each new item comes once; the user's own commands bring none. It completes when the
+     * store is closed.
+     */
+    fun inboxEvents(): Flow<RecordChanged> = Observing.inboxEvents(this)
 
     /** The record [id], now and after every change to it: what a detail screen shows. */
     fun record(id: String): Flow<Record> = Observing.followingRecord(this, id)

@@ -13,6 +13,7 @@ import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.flow.conflate
 import kotlinx.coroutines.flow.distinctUntilChanged
 import kotlinx.coroutines.flow.map
+import kotlinx.coroutines.flow.transform
 
 /**
  * An observer registered with [FieldStore.observe]. It lives until [cancel] (or [close]) is
@@ -43,6 +44,11 @@ internal object Observing {
         val subscription = store.ffi.observe(LambdaObserver({ trySend(it) }, { close() }))
         awaitClose { subscription.cancel() }
     }.buffer(Channel.UNLIMITED)
+
+    /** The changes that brought new inbox items, one by one, from [changes]. */
+    fun inboxEvents(store: FieldStore): Flow<RecordChanged> = changes(store).transform { batch ->
+        for (change in batch) if (change.inbox.isNotEmpty()) emit(change)
+    }
 
     /**
      * [query]'s result now and after every change batch that [matters], queried again at most

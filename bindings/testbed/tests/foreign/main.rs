@@ -27,6 +27,14 @@ fn kotlin_app_behaviour() -> Result<()> {
     Ok(())
 }
 
+/// The responder's inbox from Kotlin: a dispatch and a supervision reach the inbox and its
+/// Flow of events, once each.
+#[test]
+fn kotlin_inbox() -> Result<()> {
+    runner::kotlin("tests/bindings/test_inbox.kts", &[])?;
+    Ok(())
+}
+
 /// The Kotlin example for app developers (`examples/kotlin/quickstart.kts`) runs against a real
 /// server, as a resident enrolling with a fresh code, so what it shows stays true.
 #[test]
@@ -52,5 +60,12 @@ fn python_field_store() -> Result<()> {
 #[test]
 fn python_app_behaviour() -> Result<()> {
     runner::python("tests/bindings/test_app_behaviour.py", &[])?;
+    Ok(())
+}
+
+/// The responder's inbox from Python: the query and the observer's inbox reasons.
+#[test]
+fn python_inbox() -> Result<()> {
+    runner::python("tests/bindings/test_inbox.py", &[])?;
     Ok(())
 }

@@ -64,6 +64,13 @@ const USES: &[(&str, &str)] = &[
     ("kind: .patrolLog", "case patrolLog"),
     ("kind: .mediationCase", "case mediationCase"),
     ("public var items", "public var items:"),
+    (
+        "self.inbox(filter: filter, page: PageRequest(limit: limit, after: nil)).items",
+        "open func inbox(filter: InboxFilter, page: PageRequest = PageRequest()) throws -> InboxPage",
+    ),
+    ("filter: InboxFilter = InboxFilter()", "public init(reasons: [InboxReason] = [],"),
+    ("[InboxItem]", "public struct InboxItem: Equatable, Hashable"),
+    ("!change.inbox.isEmpty", "public var inbox: [InboxReason]"),
 ];
 
 /// Checks the Swift layer in `dir` (copied there with the generated sources) against them.
