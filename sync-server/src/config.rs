@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fieldsync_core::limits;
 
-use crate::escalation::Clock;
+use crate::clock::Clock;
 use crate::rules::Rules;
 
 /// The address `cargo run -p fieldsync-server` listens on.

@@ -17,6 +17,7 @@ use fieldsync_core::policy::{Profile, Role, scope_covers};
 use fieldsync_core::{CoreError, DocId};
 
 use crate::accounts;
+pub use crate::clock::Clock;
 use crate::documents::Documents;
 use crate::documents::act::{ActError, act};
 use crate::ingest::Author;
@@ -26,48 +27,6 @@ use crate::storage::index::{PageRequest, Readable, ReportFilter, ReportRow, Sort
 pub const SYSTEM_DEVICE: &str = "system";
 /// The user id the system device writes as (no person has it: `Role::System`).
 pub const SYSTEM_USER: &str = "system";
-
-/// Where the escalator gets the time from: the wall clock, or one a test sets.
-#[derive(Clone)]
-pub enum Clock {
-    /// The system's clock.
-    System,
-    /// A clock whose reading (ms since the epoch) the owner of the value sets.
-    Manual(Arc<std::sync::atomic::AtomicI64>),
-}
-
-impl Clock {
-    /// Now, in ms since the epoch.
-    pub fn now_ms(&self) -> i64 {
-        match self {
-            Clock::System => fieldsync_core::time::now_ms(),
-            Clock::Manual(t) => t.load(std::sync::atomic::Ordering::SeqCst),
-        }
-    }
-}
-
-impl PartialEq for Clock {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Clock::System, Clock::System) => true,
-            (Clock::Manual(a), Clock::Manual(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        }
-    }
-}
-
-impl Eq for Clock {}
-
-impl std::fmt::Debug for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Clock::System => f.write_str("Clock::System"),
-            Clock::Manual(t) => {
-                write!(f, "Clock::Manual({})", t.load(std::sync::atomic::Ordering::SeqCst))
-            }
-        }
-    }
-}
 
 /// The system device as an author: its own actor (derived from the storage's epoch, so the
 /// same across restarts) and the system role, which may only add escalation events.

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod accounts;
+pub mod clock;
 pub mod config;
 mod documents;
 pub mod escalation;

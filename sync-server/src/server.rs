@@ -11,8 +11,9 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::accounts::{self, Accounts, IssuedCode};
+use crate::clock::Clock;
 use crate::config::ServerConfig;
-use crate::escalation::{self, Clock};
+use crate::escalation;
 use crate::http::error::ServerError;
 use crate::http::{self, App};
 use crate::photos::{FsPhotoStore, PhotoStore};

@@ -14,7 +14,8 @@ use fieldsync_core::model::Command;
 use fieldsync_core::time::Timestamp;
 use serde::Deserialize;
 
-use super::{Desk, json, records};
+use super::extract::Desk;
+use super::{json, records};
 use crate::documents::act;
 use crate::http::App;
 use crate::http::error::ServerError;

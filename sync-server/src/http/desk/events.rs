@@ -17,8 +17,8 @@ use fieldsync_core::time::now_ms;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
+use super::extract::{self, Desk};
 use super::records::{audience, overdue};
-use super::{Desk, extract};
 use crate::http::App;
 use crate::http::error::ServerError;
 use crate::storage::index::{IndexChange, IndexRow};

@@ -53,12 +53,12 @@ impl FromRequestParts<Arc<App>> for Desk {
 fn changes_desk_state(request: &Request) -> bool {
     let changes =
         matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
-    changes && request.uri().path().starts_with(super::API_PREFIX)
+    changes && request.uri().path().starts_with(super::paths::API_PREFIX)
 }
 
 /// Whether this request is the sign-in, which has no session yet.
 fn is_sign_in(request: &Request) -> bool {
-    request.method() == Method::POST && request.uri().path() == super::SESSION_PATH
+    request.method() == Method::POST && request.uri().path() == super::paths::SESSION_PATH
 }
 
 /// Checks the request's `X-CSRF-Token` against its session's.

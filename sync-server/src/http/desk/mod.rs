@@ -9,12 +9,13 @@ pub(crate) mod cookie;
 mod events;
 pub(crate) mod extract;
 pub(crate) mod json;
+mod paths;
 mod photos;
 pub(crate) mod records;
 mod session;
 mod stats;
 
-pub(crate) use extract::Desk;
+use paths::SESSION_PATH;
 
 use std::sync::Arc;
 
@@ -25,12 +26,6 @@ use axum::routing::{get, post};
 
 use super::App;
 use super::error::error_response;
-
-/// The path of the session: `POST` signs in, `GET` says who, `DELETE` signs out.
-pub(crate) const SESSION_PATH: &str = "/api/v1/session";
-
-/// What every desk API path starts with (the CSRF layer guards these).
-pub(crate) const API_PREFIX: &str = "/api/";
 
 /// The desk API's routes; [`extract::require_csrf`] guards them from `http::router`.
 pub(crate) fn router() -> Router<Arc<App>> {

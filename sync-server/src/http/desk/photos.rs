@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::Desk;
+use super::extract::Desk;
 use crate::http::App;
 use crate::http::blobs::read;
 use crate::http::error::ServerError;

@@ -20,7 +20,8 @@ use fieldsync_core::policy::{Audience, Profile, Role, can_read};
 use fieldsync_core::time::now_ms;
 use serde::{Deserialize, Serialize};
 
-use super::{Desk, json};
+use super::extract::Desk;
+use super::json;
 use crate::accounts;
 use crate::http::App;
 use crate::http::error::ServerError;

@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{Desk, cookie, json};
+use super::extract::Desk;
+use super::{cookie, json};
 use crate::accounts::{self, DeskSession, SessionEnd};
 use crate::http::App;
 use crate::http::error::ServerError;

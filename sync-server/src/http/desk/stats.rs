@@ -13,8 +13,9 @@ use fieldsync_core::policy::Role;
 use fieldsync_core::time::now_ms;
 use serde::{Deserialize, Serialize};
 
+use super::extract::Desk;
+use super::json;
 use super::records::{ReportQuery, readable, readable_reports};
-use super::{Desk, json};
 use crate::http::App;
 use crate::http::error::ServerError;
 use crate::storage::index::{CHINA_UTC_OFFSET_MINUTES, MAX_PAGE, StatsGroup, StatsQuery};

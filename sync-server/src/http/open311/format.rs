@@ -20,6 +20,15 @@ pub(super) enum Format {
 }
 
 /// The stem of a file name and the format of its suffix (`requests.json` → `requests`, JSON).
+/// The file a path names and the format its suffix asks for (`None`: not a file of ours, the
+/// spec's 404).
+pub(super) fn file(
+    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> Option<(String, Format)> {
+    let axum::extract::Path(name) = path.ok()?;
+    split(&name).map(|(stem, format)| (stem.to_string(), format))
+}
+
 pub(super) fn split(name: &str) -> Option<(&str, Format)> {
     let (stem, suffix) = name.rsplit_once('.')?;
     let format = match suffix {

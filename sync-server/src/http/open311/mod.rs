@@ -20,7 +20,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 
-use self::format::{Format, error};
+use self::format::{Format, error, file};
 use super::App;
 use crate::open311::Open311Error;
 
@@ -30,13 +30,6 @@ pub(crate) fn router() -> Router<Arc<App>> {
         .route("/{file}", get(get_top).post(post_top))
         .route("/services/{file}", get(services::definition))
         .route("/requests/{file}", get(requests::one))
-}
-
-/// The file a path names and the format its suffix asks for (`None`: not a file of ours, the
-/// spec's 404).
-fn file(path: Result<Path<String>, PathRejection>) -> Option<(String, Format)> {
-    let Path(name) = path.ok()?;
-    format::split(&name).map(|(stem, format)| (stem.to_string(), format))
 }
 
 fn not_found() -> Open311Error {

@@ -88,7 +88,7 @@ pub(super) async fn one(
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let Some((id, format)) = super::file(path) else {
+    let Some((id, format)) = super::format::file(path) else {
         return error(Format::Xml, &Open311Error::NoSuchResource);
     };
     let found = async {

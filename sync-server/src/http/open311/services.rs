@@ -30,7 +30,7 @@ pub(super) async fn definition(
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let Some((code, format)) = super::file(path) else {
+    let Some((code, format)) = super::format::file(path) else {
         return error(Format::Xml, &Open311Error::NoSuchResource);
     };
     let query = query.unwrap_or_default();

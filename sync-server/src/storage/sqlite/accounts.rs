@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
-use super::sessions;
+use super::session_ends;
 use crate::storage::{
     Device, DeviceKind, Disabled, Enrollment, NewCode, NewUser, SessionEnd, StorageError,
     StorageResult, StoredCode, StoredUser,
@@ -114,7 +114,7 @@ pub(crate) fn disable_user(
     let devices: i64 = conn
         .prepare_cached("SELECT count(*) FROM devices WHERE user_id = ?1 AND revoked_at IS NULL")?
         .query_row([id], |r| r.get(0))?;
-    let sessions_ended = sessions::end_of_user(conn, id, at, SessionEnd::UserDisabled)?;
+    let sessions_ended = session_ends::end_of_user(conn, id, at, SessionEnd::UserDisabled)?;
     let at: i64 = conn
         .prepare_cached("SELECT disabled_at FROM users WHERE user_id = ?1")?
         .query_row([id], |r| r.get(0))?;
@@ -212,7 +212,7 @@ pub(crate) fn revoke_device(conn: &Connection, id: &str, at: i64) -> StorageResu
         )?
         .execute(params![id, at])?;
     if n == 1 {
-        sessions::end_of_device(conn, id, at, SessionEnd::DeviceRevoked)?;
+        session_ends::end_of_device(conn, id, at, SessionEnd::DeviceRevoked)?;
     }
     Ok(n == 1)
 }

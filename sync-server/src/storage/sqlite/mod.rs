@@ -14,6 +14,7 @@ mod keys;
 mod read;
 mod refusals;
 pub(crate) mod schema;
+mod session_ends;
 mod sessions;
 mod writer;
 

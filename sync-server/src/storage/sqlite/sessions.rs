@@ -5,6 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::accounts::{device_at, enroll, user_at};
+use super::session_ends::revoke_devices_of;
 use crate::storage::{DeskSignIn, Device, SessionEnd, StorageResult, StoredSession, StoredUser};
 
 const SESSION_COLUMNS: &str =
@@ -62,16 +63,6 @@ pub(crate) fn touch(conn: &Connection, id: &str, at: i64) -> StorageResult<bool>
     Ok(n == 1)
 }
 
-/// Revokes the desk devices of the sessions `which` selects (given `?1` and `?2`, the time).
-fn revoke_devices_of(conn: &Connection, which: &str, key: &str, at: i64) -> StorageResult<()> {
-    conn.prepare_cached(&format!(
-        "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE kind = 'desk' AND \
-         device_id IN (SELECT device_id FROM desk_sessions WHERE {which})"
-    ))?
-    .execute(params![key, at])?;
-    Ok(())
-}
-
 pub(crate) fn end(conn: &Connection, id: &str, at: i64, why: SessionEnd) -> StorageResult<bool> {
     let n = conn
         .prepare_cached(
@@ -83,37 +74,6 @@ pub(crate) fn end(conn: &Connection, id: &str, at: i64, why: SessionEnd) -> Stor
         revoke_devices_of(conn, "session_id = ?1", id, at)?;
     }
     Ok(n == 1)
-}
-
-/// Ends the open sessions of device `id` (it is being revoked).
-pub(crate) fn end_of_device(
-    conn: &Connection,
-    id: &str,
-    at: i64,
-    why: SessionEnd,
-) -> StorageResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE desk_sessions SET ended_at = ?2, end_reason = ?3 \
-             WHERE device_id = ?1 AND ended_at IS NULL",
-        )?
-        .execute(params![id, at, why.as_str()])?)
-}
-
-/// Ends the open sessions of user `id` and revokes their desk devices.
-pub(crate) fn end_of_user(
-    conn: &Connection,
-    id: &str,
-    at: i64,
-    why: SessionEnd,
-) -> StorageResult<usize> {
-    revoke_devices_of(conn, "user_id = ?1 AND ended_at IS NULL", id, at)?;
-    Ok(conn
-        .prepare_cached(
-            "UPDATE desk_sessions SET ended_at = ?2, end_reason = ?3 \
-             WHERE user_id = ?1 AND ended_at IS NULL",
-        )?
-        .execute(params![id, at, why.as_str()])?)
 }
 
 pub(crate) fn end_idle(conn: &Connection, seen_before: i64, at: i64) -> StorageResult<usize> {
