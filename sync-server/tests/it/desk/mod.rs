@@ -7,6 +7,7 @@
 //! answers checked against the served OpenAPI document (`openapi`) and bad input at every
 //! endpoint (`api_bad_input`).
 
+mod access;
 mod api_bad_input;
 mod bad_input;
 mod csrf;
@@ -15,6 +16,7 @@ mod events;
 mod expiry;
 mod first_start;
 mod sign_in;
+mod stats;
 mod the_loop;
 
 use std::time::Duration;
