@@ -15,6 +15,7 @@ mod escalation;
 mod events;
 mod expiry;
 mod first_start;
+mod openapi;
 mod sign_in;
 mod stats;
 mod the_loop;
