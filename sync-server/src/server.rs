@@ -174,8 +174,12 @@ impl Server {
             eprintln!("{}", first_admin_notice(code, addr));
         }
         let (stop, stopped) = watch::channel(false);
+        let app = self.app.clone();
         tokio::spawn(async move {
             shutdown.await;
+            // Endless answers (the desk's event streams) end first, so the connections
+            // carrying them can close.
+            app.stopping.send_replace(true);
             let _ = stop.send(true);
         });
         let sweeper = tokio::spawn(crate::photos::end_idle_uploads(

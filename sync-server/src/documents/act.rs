@@ -9,6 +9,7 @@
 
 use automerge::AutoCommit;
 use fieldsync_core::model::{Command, Stamp, command};
+use fieldsync_core::policy::{ESCALATE, Profile, Role, SUPERVISE};
 use fieldsync_core::{CoreError, DocId};
 
 use super::batch::{Slot, WorkingSet};
@@ -101,6 +102,26 @@ pub(crate) async fn act(
     }
 }
 
+/// A supervisor may only supervise and the system device only escalate: anything else is
+/// refused before the command is tried, so that the refusal is the same whatever state the
+/// record is in (the policy would refuse the change anyway, but only after core had judged
+/// the record's state).
+fn only_command_of_role(profile: &Profile, cmd: &Command) -> Result<(), ActError> {
+    let only = match profile.role {
+        Role::Supervisor => SUPERVISE,
+        Role::System => ESCALATE,
+        _ => return Ok(()),
+    };
+    if cmd.name() == only {
+        return Ok(());
+    }
+    Err(ActError::Refused {
+        code: "forbidden".into(),
+        message: format!("a {} may only {only}, not {}", profile.role, cmd.name()),
+        retry: false,
+    })
+}
+
 /// The blocking part: apply the command to a fork of the document under the author's actor,
 /// then ingest the change it made as the author's push.
 fn run(
@@ -127,6 +148,7 @@ fn run(
     if !readable {
         return Err(ActError::NotFound(id));
     }
+    only_command_of_role(&author.profile, cmd)?;
     let stamp = Stamp { by: author.profile.user.clone(), at };
     command::apply(&mut fork, id, &stamp, cmd)?;
     let change = fork.save_after(&before);

@@ -16,6 +16,7 @@ use crate::accounts::Accounts;
 use crate::config::ServerConfig;
 use crate::documents::Documents;
 use crate::documents::cache::DocCache;
+use crate::escalation::Clock;
 use crate::feed::Feed;
 use crate::photos::PhotoStore;
 use crate::photos::service::Photos;
@@ -56,6 +57,12 @@ pub(crate) struct App {
     pub(crate) metrics_token: Option<Vec<u8>>,
     /// Requests by route and status, their durations, documents pulled.
     pub(crate) metrics: Metrics,
+    /// The server's time for the desk (overdue flags, statistics, the stamps of desk actions):
+    /// the clock overdue escalation reads too, so that both agree (a test sets it).
+    pub(crate) clock: Clock,
+    /// Set when the server begins to stop: answers that never end by themselves (the desk's
+    /// event streams) end then, so that a graceful shutdown does not wait for them forever.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     admission: Semaphore,
     max_in_flight: usize,
     queue_timeout: Duration,
@@ -111,6 +118,8 @@ impl App {
             secure_cookies: config.secure_cookies,
             metrics_token: config.metrics_token.as_deref().map(metrics::token_hash),
             metrics: Metrics::default(),
+            clock: config.clock.clone(),
+            stopping: tokio::sync::watch::Sender::new(false),
             admission: Semaphore::new(max_in_flight),
             max_in_flight,
             queue_timeout: config.queue_timeout,

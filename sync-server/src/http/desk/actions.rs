@@ -143,7 +143,7 @@ pub(crate) async fn run(
         profile: session.profile.clone(),
         rights_changed: false,
     };
-    act::act(&app.docs, id, author, fieldsync_core::time::now_ms(), action.command()).await?;
+    act::act(&app.docs, id, author, app.clock.now_ms(), action.command()).await?;
     let view = records::view(&app, &session.profile, id).await?;
     json::answer(StatusCode::OK, &view)
 }

@@ -8,16 +8,16 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::policy::{Profile, can_read};
-use fieldsync_core::time::now_ms;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::extract::{self, Desk};
+use super::params::Params;
 use super::records::{audience, overdue};
 use crate::http::App;
 use crate::http::error::ServerError;
@@ -66,7 +66,7 @@ fn event(change: &IndexChange, now: i64) -> Option<Event> {
 pub(crate) async fn stream(
     State(app): State<Arc<App>>,
     Desk(session): Desk,
-    Query(query): Query<EventsQuery>,
+    Params(query): Params<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
     let end = app.docs.log_end().await?;
@@ -74,6 +74,10 @@ pub(crate) async fn stream(
     let (tx, mut rx) = mpsc::channel::<Event>(64);
     let cookie_headers = headers.clone();
     let profile = session.profile.clone();
+    let mut stopping = app.stopping.subscribe();
+    if *stopping.borrow_and_update() {
+        return Err(ServerError::Unavailable("the server is stopping".into()));
+    }
     tokio::spawn(async move {
         let mut committed = app.docs.committed.subscribe();
         loop {
@@ -94,6 +98,9 @@ pub(crate) async fn stream(
                     }
                 }
                 _ = tx.closed() => return,
+                // Dropping `tx` ends the answer; the browser reconnects to another instance
+                // or after the restart, with its Last-Event-ID.
+                _ = stopping.changed() => return,
             }
         }
     });
@@ -116,7 +123,7 @@ async fn send_after(
         let Some(last) = changes.last().map(|c| c.seq) else {
             return Ok(true);
         };
-        let now = now_ms();
+        let now = app.clock.now_ms();
         for change in &changes {
             if can_read(reader, &audience(&change.row))
                 && let Some(e) = event(change, now)

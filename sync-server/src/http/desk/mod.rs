@@ -9,6 +9,7 @@ pub(crate) mod cookie;
 mod events;
 pub(crate) mod extract;
 pub(crate) mod json;
+mod params;
 mod paths;
 mod photos;
 pub(crate) mod records;

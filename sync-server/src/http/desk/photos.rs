@@ -14,6 +14,19 @@ use crate::http::App;
 use crate::http::blobs::read;
 use crate::http::error::ServerError;
 
+/// A photo's name as the desk's URLs carry it (64 lower-case hex digits of a SHA-256), or
+/// `404` as for any photo this desk may not have: the desk's ids are all answered alike.
+fn photo_name(hash: String) -> Result<String, ServerError> {
+    let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    if hash.len() == 64 && hash.bytes().all(hex) {
+        return Ok(hash);
+    }
+    Err(ServerError::NotFound(format!(
+        "no photo {:?} that you may see",
+        hash.chars().take(64).collect::<String>()
+    )))
+}
+
 /// `GET /api/v1/photos/{hash}`.
 pub(crate) async fn photo(
     State(app): State<Arc<App>>,
@@ -21,6 +34,7 @@ pub(crate) async fn photo(
     Path(hash): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
+    let hash = photo_name(hash)?;
     read::photo(&app, &session.device.id, &session.profile, hash, &headers).await
 }
 
@@ -30,5 +44,6 @@ pub(crate) async fn thumbnail(
     Desk(session): Desk,
     Path(hash): Path<String>,
 ) -> Result<Response, ServerError> {
+    let hash = photo_name(hash)?;
     read::photo_thumbnail(&app, &session.device.id, &session.profile, hash).await
 }

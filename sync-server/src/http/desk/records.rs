@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use fieldsync_core::DocId;
@@ -17,11 +17,11 @@ use fieldsync_core::model::{
     CaseCategory, CaseStatus, Kind, PatrolStatus, Record, ReportCategory, ReportStatus,
 };
 use fieldsync_core::policy::{Audience, Profile, Role, can_read};
-use fieldsync_core::time::now_ms;
 use serde::{Deserialize, Serialize};
 
 use super::extract::Desk;
 use super::json;
+use super::params::Params;
 use crate::accounts;
 use crate::http::App;
 use crate::http::error::ServerError;
@@ -216,9 +216,9 @@ pub(crate) fn readable_reports(
 pub(crate) async fn reports(
     State(app): State<Arc<App>>,
     Desk(session): Desk,
-    Query(query): Query<ReportQuery>,
+    Params(query): Params<ReportQuery>,
 ) -> Result<Response, ServerError> {
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let (filter, page) = query.filter(&session.profile, now)?;
     let found = app.storage().list_reports(filter, page).await?;
     let items = readable_reports(&session.profile, found.rows, now);
@@ -244,7 +244,7 @@ pub(crate) struct PatrolQuery {
 pub(crate) async fn patrols(
     State(app): State<Arc<App>>,
     Desk(session): Desk,
-    Query(q): Query<PatrolQuery>,
+    Params(q): Params<PatrolQuery>,
 ) -> Result<Response, ServerError> {
     let page = page(q.sort.as_deref(), q.after.as_deref(), q.limit)?;
     if !matches!(page.sort, Sort::Created | Sort::Updated) {
@@ -288,7 +288,7 @@ pub(crate) struct CaseQuery {
 pub(crate) async fn cases(
     State(app): State<Arc<App>>,
     Desk(session): Desk,
-    Query(q): Query<CaseQuery>,
+    Params(q): Params<CaseQuery>,
 ) -> Result<Response, ServerError> {
     let page = page(q.sort.as_deref(), q.after.as_deref(), q.limit)?;
     if !matches!(page.sort, Sort::Created | Sort::Updated) {
@@ -371,7 +371,7 @@ pub(crate) async fn view(
         return Err(missing());
     }
     let overdue = match &row {
-        IndexRow::Report(r) => Some(overdue(r, now_ms())),
+        IndexRow::Report(r) => Some(overdue(r, app.clock.now_ms())),
         _ => None,
     };
     Ok(RecordView { photos: photos_of(&record), row, overdue, record })
@@ -408,7 +408,7 @@ pub(crate) struct ResponderQuery {
 pub(crate) async fn responders(
     State(app): State<Arc<App>>,
     Desk(session): Desk,
-    Query(q): Query<ResponderQuery>,
+    Params(q): Params<ResponderQuery>,
 ) -> Result<Response, ServerError> {
     let p = &session.profile;
     if !matches!(p.role, Role::Dispatcher | Role::GridLeader) {

@@ -6,15 +6,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::policy::Role;
-use fieldsync_core::time::now_ms;
 use serde::{Deserialize, Serialize};
 
 use super::extract::Desk;
 use super::json;
+use super::params::Params;
 use super::records::{ReportQuery, readable, readable_reports};
 use crate::http::App;
 use crate::http::error::ServerError;
@@ -92,9 +92,9 @@ pub(crate) async fn stats(
     State(app): State<Arc<App>>,
     Desk(session): Desk,
     Path(what): Path<String>,
-    Query(p): Query<StatsParams>,
+    Params(p): Params<StatsParams>,
 ) -> Result<Response, ServerError> {
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let to = p.to.unwrap_or(now);
     let from = p.from.unwrap_or(to.saturating_sub(30 * 86_400_000));
     if from >= to || to.saturating_sub(from) > MAX_RANGE_MS {
@@ -170,14 +170,14 @@ pub(crate) async fn export(
     State(app): State<Arc<App>>,
     Desk(session): Desk,
     Path(file): Path<String>,
-    Query(query): Query<ReportQuery>,
+    Params(query): Params<ReportQuery>,
 ) -> Result<Response, ServerError> {
     let geojson = match file.as_str() {
         "reports.csv" => false,
         "reports.geojson" => true,
         _ => return Err(ServerError::NotFound("exports: reports.csv, reports.geojson".into())),
     };
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let (filter, mut page) = query.filter(&session.profile, now)?;
     if page.after.is_some() {
         return Err(bad("after: an export starts at the first row"));

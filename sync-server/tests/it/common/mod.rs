@@ -37,7 +37,8 @@ pub async fn start_with(tune: impl FnOnce(ServerConfig) -> ServerConfig) -> Test
     start_configured(tempfile::tempdir().unwrap(), tune).await
 }
 
-async fn start_configured(
+/// A server on the data of `dir` (a restart keeps it) with the configuration `tune` adjusts.
+pub async fn start_configured(
     dir: tempfile::TempDir,
     tune: impl FnOnce(ServerConfig) -> ServerConfig,
 ) -> TestServer {
@@ -235,6 +236,11 @@ impl Phone {
 
     pub fn report(&self, title: &str) -> DocId {
         self.store.create(&new_report(title)).unwrap()
+    }
+
+    /// Creates the record `new` on the phone (offline: nothing is sent).
+    pub fn report_with(&self, new: &NewRecord) -> DocId {
+        self.store.create(new).unwrap()
     }
 
     pub fn accept(&self, id: DocId, note: &str) {

@@ -1,15 +1,28 @@
-//! Desk sign-in and sessions against the real server on a loopback port: the cookie and its
-//! flags, the CSRF token, idle expiry and revocation, refused roles, the sign-in rate limit,
-//! bad bodies, and the first start's admin code (in-process and from the binary).
+//! The desk API against the real server on a loopback port. Sign-in and sessions: the cookie
+//! and its flags, the CSRF token, idle expiry and revocation, refused roles, the sign-in rate
+//! limit, bad bodies, and the first start's admin code (in-process and from the binary). Then
+//! the command centre's work: the loop from a resident's phone to the desk and to the
+//! responder's phone (`the_loop`), overdue escalation under a test clock (`escalation`),
+//! statistics against figures computed by hand (`stats`), who sees and does what (`access`),
+//! answers checked against the served OpenAPI document (`openapi`) and bad input at every
+//! endpoint (`api_bad_input`).
 
+mod access;
+mod api_bad_input;
 mod bad_input;
 mod csrf;
+mod escalation;
+mod events;
 mod expiry;
 mod first_start;
+mod openapi;
 mod sign_in;
+mod stats;
+mod the_loop;
 
 use std::time::Duration;
 
+use fieldsync_core::model::Report;
 use fieldsync_core::policy::{Profile, Role};
 use reqwest::Method;
 use serde_json::Value;
@@ -115,4 +128,75 @@ pub async fn whoami(ts: &TestServer, s: &Signed) -> (u16, Value) {
 /// The error code of a JSON error body.
 pub fn err_code(body: &Value) -> &str {
     body["code"].as_str().unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+/// `GET path` as the signed-in desk `s`: the status and the JSON body.
+pub async fn get(ts: &TestServer, s: &Signed, path: &str) -> (u16, Value) {
+    json_of(ts.http.get(ts.url(path)).header("cookie", &s.cookie).send().await.unwrap()).await
+}
+
+/// `GET path` as `s`: the status, the content type and the body as text (CSV, GeoJSON).
+pub async fn get_text(ts: &TestServer, s: &Signed, path: &str) -> (u16, String, String) {
+    let resp = ts.http.get(ts.url(path)).header("cookie", &s.cookie).send().await.unwrap();
+    let status = resp.status().as_u16();
+    let kind = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, kind, resp.text().await.unwrap())
+}
+
+/// `POST /api/v1/records/{id}/actions` with this raw body and CSRF token (or none).
+pub async fn act_raw(
+    ts: &TestServer,
+    s: &Signed,
+    id: &str,
+    body: impl Into<reqwest::Body>,
+    csrf: Option<&str>,
+) -> (u16, Value) {
+    let mut req = ts
+        .http
+        .post(ts.url(&format!("/api/v1/records/{id}/actions")))
+        .header("cookie", &s.cookie)
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(t) = csrf {
+        req = req.header("x-csrf-token", t);
+    }
+    json_of(req.send().await.unwrap()).await
+}
+
+/// Runs an action on record `id` as the desk `s` (with its CSRF token).
+pub async fn act(ts: &TestServer, s: &Signed, id: &str, action: Value) -> (u16, Value) {
+    act_raw(ts, s, id, action.to_string(), Some(&s.csrf)).await
+}
+
+/// One sync of `phone` with the server over HTTP, with the phone's own sync client.
+pub async fn sync(ts: &TestServer, phone: &crate::common::Phone) {
+    let transport = fieldsync_core::sync::HttpTransport::new(&ts.running.url())
+        .unwrap()
+        .with_token(ts.token_for(&phone.actor()));
+    let client = fieldsync_core::sync::SyncClient::new(phone.store.clone(), transport);
+    client.sync_now(None).await.unwrap();
+}
+
+/// The report `id` as `phone` holds it.
+pub fn report_on(phone: &crate::common::Phone, id: fieldsync_core::DocId) -> Report {
+    match phone.store.get(id).unwrap() {
+        fieldsync_core::model::Record::Report { report } => report,
+        other => panic!("{id} is not a report: {other:?}"),
+    }
+}
+
+/// The index row of `id` as `GET /api/v1/records/{id}` shows it to `s`.
+pub async fn row_of(ts: &TestServer, s: &Signed, id: &str) -> Value {
+    let (status, view) = get(ts, s, &format!("/api/v1/records/{id}")).await;
+    assert_eq!(status, 200, "{view}");
+    view["row"].clone()
+}
+
+/// The last seq of the server's change log (what "nothing changed" compares).
+pub async fn log_end(ts: &TestServer) -> u64 {
+    ts.running.server().storage().log_end().await.unwrap()
 }
