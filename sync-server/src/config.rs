@@ -193,6 +193,10 @@ pub struct ServerConfig {
     pub escalate_every: Option<Duration>,
     /// Where overdue escalation reads the time from (a test's own clock, or the system's).
     pub clock: Clock,
+    /// Whether accepted writes update the record index. Always on, except to measure what
+    /// maintaining the index costs a server (`bench desk`, figure `desk.index_overhead`): a
+    /// server without it answers the desk wrongly.
+    pub index_writes: bool,
 }
 
 impl ServerConfig {
@@ -254,6 +258,7 @@ impl Default for ServerConfig {
             rules: Rules::default(),
             escalate_every: Some(DEFAULT_ESCALATE_EVERY),
             clock: Clock::System,
+            index_writes: true,
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod blobs;
 pub mod corpus;
+pub mod desk;
 pub mod load;
 pub mod report;
 pub mod server;

@@ -40,11 +40,18 @@ pub struct BenchServer {
 impl BenchServer {
     /// Starts a server on a free loopback port over a new database in `data_dir`.
     pub fn start(data_dir: &Path) -> Result<BenchServer> {
+        BenchServer::start_with(data_dir, &[])
+    }
+
+    /// Like [`BenchServer::start`], with options of the hidden `serve` subcommand
+    /// (`--no-escalation`, `--no-index-writes`; see [`ServeOptions`]).
+    pub fn start_with(data_dir: &Path, options: &[&str]) -> Result<BenchServer> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
             .arg("serve")
             .arg("--data")
             .arg(data_dir)
+            .args(options)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -134,6 +141,11 @@ impl BenchServer {
             return Err(format!("{user}: actor {actor:?} is another device's").into());
         }
         Ok(e.token)
+    }
+
+    /// The server's accounts (users, codes, desk sessions), as its admin CLI reaches them.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
     }
 
     /// Its base URL.
@@ -227,9 +239,20 @@ impl Drop for BenchServer {
     }
 }
 
+/// How the hidden `serve` subcommand's server differs from the binary's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// Never escalate overdue reports (the desk suite's records are index rows over placeholder
+    /// documents, which escalation would load).
+    pub no_escalation: bool,
+    /// Accepted writes leave the record index as it is: only to measure what maintaining it
+    /// costs (`desk.index_overhead`).
+    pub no_index_writes: bool,
+}
+
 /// Runs a server over `data_dir` on a free loopback port until stdin closes or the process is
 /// killed; prints [`READY`] and the URL once it listens. The hidden `bench serve` subcommand.
-pub fn serve_child(data_dir: PathBuf) -> Result<()> {
+pub fn serve_child(data_dir: PathBuf, options: ServeOptions) -> Result<()> {
     // Like the server binary: a multi-threaded runtime with a bounded blocking pool.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -237,9 +260,13 @@ pub fn serve_child(data_dir: PathBuf) -> Result<()> {
         .build()?;
     rt.block_on(async move {
         // Both on free loopback ports (the configuration's defaults are for the binary).
-        let config = ServerConfig::new(data_dir)
+        let mut config = ServerConfig::new(data_dir)
             .with_listen(SocketAddr::from(([127, 0, 0, 1], 0)))
             .with_metrics_listen(Some(SocketAddr::from(([127, 0, 0, 1], 0))));
+        if options.no_escalation {
+            config.escalate_every = None;
+        }
+        config.index_writes = !options.no_index_writes;
         let server = Server::open(&config).await.map_err(|e| e.to_string())?;
         let listeners = Listeners::bind(&config).await.map_err(|e| e.to_string())?;
         let metrics = listeners.metrics.as_ref().ok_or("no metrics listener")?.local_addr()?;

@@ -9,6 +9,7 @@
 //! cargo run --release -p fieldsync-examples --bin bench -- sync [--docs N] [--server URL]
 //! cargo run --release -p fieldsync-examples --bin bench -- load [--devices N] [--rounds N] [--concurrency N]
 //! cargo run --release -p fieldsync-examples --bin bench -- blobs [--photos N] [--min-kib N] [--max-kib N]
+//! cargo run --release -p fieldsync-examples --bin bench -- desk [--reports N] [--desks N] [--pushes N]
 //! ```
 //!
 //! `load` exits non-zero if any request failed or was refused (`load.errors`) or the devices did
@@ -58,7 +59,16 @@ enum Suite {
         /// Directory of the server's database.
         #[arg(long)]
         data: PathBuf,
+        /// Never escalate overdue reports.
+        #[arg(long)]
+        no_escalation: bool,
+        /// Leave the record index as it is on every write (to measure what it costs).
+        #[arg(long)]
+        no_index_writes: bool,
     },
+    /// The command centre's desk API on a server whose index holds a large jurisdiction:
+    /// pages, statistics, live events, and what the index costs the server's throughput.
+    Desk(DeskArgs),
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +136,25 @@ struct BlobsArgs {
 }
 
 #[derive(Debug, Args)]
+struct DeskArgs {
+    /// Reports in the server's index (patrol logs a tenth of it, mediation cases a fiftieth).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1_000..=10_000_000))]
+    reports: u64,
+    /// Desks connected to the live event stream.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    desks: u64,
+    /// Reports a phone pushes while the desks listen.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    pushes: u64,
+    /// Simulated devices per throughput run of `desk.index_overhead` (0 skips it).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    overhead_devices: u64,
+    /// Seed a new fixture even if a cached one exists.
+    #[arg(long)]
+    fresh: bool,
+}
+
+#[derive(Debug, Args)]
 struct StoreArgs {
     /// Records in the store (60% reports, 25% patrol logs, 15% mediation cases).
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -182,7 +211,24 @@ fn main() -> ExitCode {
             },
             &mut report,
         ),
-        Suite::Serve { data } => bench::server::serve_child(data.clone()),
+        Suite::Desk(args) => bench::desk::run(
+            &bench::desk::Options {
+                reports: args.reports as usize,
+                desks: args.desks as usize,
+                pushes: args.pushes as usize,
+                overhead_devices: args.overhead_devices as usize,
+                cache_dir,
+                fresh: args.fresh,
+            },
+            &mut report,
+        ),
+        Suite::Serve { data, no_escalation, no_index_writes } => bench::server::serve_child(
+            data.clone(),
+            bench::server::ServeOptions {
+                no_escalation: *no_escalation,
+                no_index_writes: *no_index_writes,
+            },
+        ),
     };
     // Whatever was measured before a failure is still worth keeping.
     let written = match &cli.json {

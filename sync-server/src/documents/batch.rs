@@ -101,8 +101,11 @@ impl WorkingSet {
         }
         let (writes, metas): (Vec<DocWrite>, Vec<(DocId, usize, DocMeta)>) = pending
             .into_iter()
-            .map(|p| {
+            .map(|mut p| {
                 let info = (p.write.doc, p.write.changes.len(), p.meta_after);
+                if !docs.index_writes {
+                    p.write.index = None;
+                }
                 (p.write, info)
             })
             .unzip();

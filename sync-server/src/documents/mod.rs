@@ -42,6 +42,8 @@ pub(crate) struct Documents {
     pub(crate) rules: Arc<Rules>,
     /// What the work on documents counted.
     pub(crate) counters: Counters,
+    /// Whether writes carry their index rows to storage (see `ServerConfig::index_writes`).
+    pub(crate) index_writes: bool,
 }
 
 impl Documents {
@@ -62,7 +64,14 @@ impl Documents {
             doc_bytes,
             rules,
             counters: Counters::default(),
+            index_writes: true,
         }
+    }
+
+    /// The same, writing index rows or not (see `ServerConfig::index_writes`).
+    pub(crate) fn with_index_writes(mut self, on: bool) -> Self {
+        self.index_writes = on;
+        self
     }
 
     /// The storage's epoch.

@@ -88,13 +88,10 @@ impl App {
                 config.blob_quota_bytes,
                 config.blob_upload_idle,
             ),
-            docs: Arc::new(Documents::new(
-                storage,
-                cache,
-                doc_bytes,
-                Arc::new(config.rules.clone()),
-                log_end,
-            )),
+            docs: Arc::new(
+                Documents::new(storage, cache, doc_bytes, Arc::new(config.rules.clone()), log_end)
+                    .with_index_writes(config.index_writes),
+            ),
             feed: Feed::new(config.feed_cache_bytes),
             accounts,
             enrollments: Budgets::new(

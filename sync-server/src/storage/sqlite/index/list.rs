@@ -1,6 +1,12 @@
 //! Listings of the index: the filters turned into one WHERE clause with positional parameters,
 //! the reader's scope cut included, and keyset pages (`(keys, doc) < (?, ?)` on the sort's
 //! index), so a page of 50 costs the same on the first page as on the thousandth.
+//!
+//! A listing never starts from the scope index: a scope range followed by a sort reads and
+//! sorts every row of the scope (a grid's ten thousand for a page of 50). Its scope terms are
+//! written `+scope_key`, which SQLite judges without choosing an index for them, so the plan
+//! starts from the sort's own index (`v9.sql`), which holds `scope_key` and so tests it
+//! before reading a row.
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row};
@@ -21,6 +27,25 @@ pub(crate) struct Where {
     pub(crate) params: Vec<Value>,
 }
 
+/// Whether a scope term may choose the scope index (statistics of one scope) or is judged on
+/// the rows another index leads to (listings, the reader's cut).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScopeIndex {
+    /// The term may start the plan.
+    Use,
+    /// The term only filters.
+    Skip,
+}
+
+impl ScopeIndex {
+    fn column(self) -> &'static str {
+        match self {
+            ScopeIndex::Use => "scope_key",
+            ScopeIndex::Skip => "+scope_key",
+        }
+    }
+}
+
 impl Where {
     /// Adds a condition with its `?` parameters.
     pub(crate) fn and(&mut self, condition: String, params: impl IntoIterator<Item = Value>) {
@@ -28,19 +53,20 @@ impl Where {
         self.params.extend(params);
     }
 
-    /// `scope` is `prefix` or below it (by path segment, as core's `scope_covers`): a range
-    /// on the scope column, which its index serves.
-    pub(crate) fn inside(&mut self, prefix: &str) {
-        self.and("(scope = ? OR (scope >= ? AND scope < ?))".into(), scope_range(prefix));
+    /// `scope` is `prefix` or below it (by path segment, as core's `scope_covers`): one range
+    /// on `scope_key`.
+    pub(crate) fn inside(&mut self, prefix: &str, index: ScopeIndex) {
+        let c = index.column();
+        self.and(format!("({c} >= ? AND {c} < ?)"), scope_range(prefix));
     }
 
-    /// The reader's scope cut.
+    /// The reader's scope cut (never from the scope index: it is mostly wide).
     pub(crate) fn readable(&mut self, readable: &Readable) {
         if let Readable::Scopes(scopes) = readable {
             if scopes.is_empty() {
                 self.and("0".into(), []);
             } else {
-                let one = "(scope = ? OR (scope >= ? AND scope < ?))";
+                let one = "(+scope_key >= ? AND +scope_key < ?)";
                 let sql = vec![one; scopes.len()].join(" OR ");
                 self.and(format!("({sql})"), scopes.iter().flat_map(|s| scope_range(s)));
             }
@@ -79,14 +105,11 @@ impl Where {
     }
 }
 
-/// The parameters of one `(scope = ? OR (scope >= ? AND scope < ?))`: the scope, then the
-/// range of its descendants (`'0'` is the character after `'/'`).
-fn scope_range(prefix: &str) -> [Value; 3] {
-    [
-        Value::Text(prefix.to_string()),
-        Value::Text(format!("{prefix}/")),
-        Value::Text(format!("{prefix}0")),
-    ]
+/// The parameters of one `(scope_key >= ? AND scope_key < ?)`: the range of the scope's
+/// `scope_key` (itself followed by `'/'`) and its descendants' (`'0'` is the character after
+/// `'/'`).
+fn scope_range(prefix: &str) -> [Value; 2] {
+    [Value::Text(format!("{prefix}/")), Value::Text(format!("{prefix}0"))]
 }
 
 /// How a sort orders one table: its key columns (all in one direction), and whether it
@@ -177,7 +200,7 @@ pub(crate) fn reports(
     let mut w = Where::default();
     w.readable(&f.readable);
     if let Some(scope) = &f.scope {
-        w.inside(scope);
+        w.inside(scope, ScopeIndex::Skip);
     }
     w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
     w.one_of("category", f.categories.iter().map(|c| c.as_str().to_string()).collect());
@@ -230,7 +253,7 @@ pub(crate) fn patrols(
     let mut w = Where::default();
     w.readable(&f.readable);
     if let Some(scope) = &f.scope {
-        w.inside(scope);
+        w.inside(scope, ScopeIndex::Skip);
     }
     w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
     if let Some(area) = &f.area {
@@ -256,7 +279,7 @@ pub(crate) fn cases(
     let mut w = Where::default();
     w.readable(&f.readable);
     if let Some(scope) = &f.scope {
-        w.inside(scope);
+        w.inside(scope, ScopeIndex::Skip);
     }
     w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
     w.one_of("category", f.categories.iter().map(|c| c.as_str().to_string()).collect());

@@ -43,9 +43,9 @@ pub(crate) fn upsert(conn: &Connection, pos: i64, seq: u64, row: &IndexRow) -> S
                  accepted_at, dispatched_at, resolved_at, confirmed_at, rejected_at, deadline, \
                  deadline_key, priority, lat, lon, address, points, supervisions, reopens, \
                  escalated_accept, escalated_resolve, accept_due, resolve_due, photos, comments, \
-                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-                 ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, \
-                 ?30, ?31, ?32, ?33, ?34)",
+                 updated_at, scope_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+                 ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, \
+                 ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?4 || '/')",
             )?
             .execute(params![
                 pos,
@@ -88,7 +88,8 @@ pub(crate) fn upsert(conn: &Connection, pos: i64, seq: u64, row: &IndexRow) -> S
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO patrol_index (doc, seq, doc_id, scope, area, members, \
                  status, entries, checkpoints_reached, checkpoints_planned, started_at, ended_at, \
-                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 updated_at, scope_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+                 ?13, ?4 || '/')",
             )?
             .execute(params![
                 pos,
@@ -109,8 +110,8 @@ pub(crate) fn upsert(conn: &Connection, pos: i64, seq: u64, row: &IndexRow) -> S
         IndexRow::MediationCase(c) => {
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO case_index (doc, seq, doc_id, scope, status, category, \
-                 mediators, sessions, outcome, opened_at, closed_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 mediators, sessions, outcome, opened_at, closed_at, updated_at, scope_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?4 || '/')",
             )?
             .execute(params![
                 pos,
