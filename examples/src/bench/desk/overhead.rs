@@ -4,7 +4,7 @@
 //! build over fresh databases: one as served, one started with the hidden
 //! `serve --no-index-writes` (its writes leave the index as it is). Runs alternate between the
 //! two, twice each, so that the machine's drift touches both alike; the overhead is
-//! `1 - with / without` of the summed rates.
+//! `1 - with / without` of the summed rates (negative when the noise exceeds the cost).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,7 +45,8 @@ pub async fn measure(devices: usize, report: &mut Report) -> Result<()> {
     }
     report.record("desk.changes_per_s_indexed", with / RUNS as f64, Unit::PerSecond);
     report.record("desk.changes_per_s_unindexed", without / RUNS as f64, Unit::PerSecond);
-    report.record("desk.index_overhead", (1.0 - with / without.max(1e-9)).max(0.0), Unit::Ratio);
+    // Within the machine's noise the figure can come out below 0: shown as measured.
+    report.record("desk.index_overhead", 1.0 - with / without.max(1e-9), Unit::Ratio);
     Ok(())
 }
 

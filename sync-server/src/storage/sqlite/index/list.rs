@@ -81,6 +81,18 @@ impl Where {
         }
     }
 
+    /// `column` is one of `values`, judged on the sort's index unless there is exactly one
+    /// value and `own_index` (an index that starts with `column = ?` and goes on in the sort's
+    /// order): several values of an index's first column come out of it unordered, and a
+    /// sort would then read them all.
+    pub(crate) fn one_of_in_order(&mut self, column: &str, values: Vec<String>, own_index: bool) {
+        if values.len() == 1 && own_index {
+            self.one_of(column, values);
+        } else {
+            self.one_of(&format!("+{column}"), values);
+        }
+    }
+
     /// `column` is at or after `from` and before `to`, where given.
     pub(crate) fn range(&mut self, column: &str, from: Option<i64>, to: Option<i64>) {
         if let Some(from) = from {
@@ -202,8 +214,13 @@ pub(crate) fn reports(
     if let Some(scope) = &f.scope {
         w.inside(scope, ScopeIndex::Skip);
     }
-    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
-    w.one_of("category", f.categories.iter().map(|c| c.as_str().to_string()).collect());
+    // Every sort has an index per status (v9.sql); none per category.
+    w.one_of_in_order("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect(), true);
+    w.one_of_in_order(
+        "category",
+        f.categories.iter().map(|c| c.as_str().to_string()).collect(),
+        false,
+    );
     if let Some(a) = &f.assignee {
         w.and("assignee = ?".into(), [Value::Text(a.clone())]);
     }
@@ -211,9 +228,11 @@ pub(crate) fn reports(
         w.and("created_by = ?".into(), [Value::Text(c.clone())]);
     }
     if let Some(now) = f.overdue_at {
+        // Only an open report can be overdue: said first, as the partial index
+        // `report_index_open` is defined, so that SQLite may read that index alone.
         w.and(
-            "((status IN ('submitted', 'reopened') AND accept_due < ?) OR \
-             (status NOT IN ('resolved', 'confirmed', 'rejected') AND resolve_due < ?))"
+            "status NOT IN ('resolved', 'confirmed', 'rejected') AND \
+             ((status IN ('submitted', 'reopened') AND accept_due < ?) OR resolve_due < ?)"
                 .into(),
             [Value::Integer(now), Value::Integer(now)],
         );

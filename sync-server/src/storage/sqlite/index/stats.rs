@@ -16,9 +16,10 @@ use crate::storage::index::{
 
 /// The filter every statistic shares: reader cut, scope, the time range on `column`.
 ///
-/// With a scope, the plan starts from the scope index (a grid's rows, in the range); without
-/// one it reads the table in one pass, which beats an index over most of it (`+column`: no
-/// index chosen for the range).
+/// With a scope, the plan starts from the scope index (a grid's rows, in the range: the
+/// caller names it with [`from`], as a grouping could otherwise pull SQLite to an index in
+/// the group's order over every row); without one it reads the table in one pass, which beats
+/// an index over most of it (`+column`: no index chosen for the range).
 fn filter(q: &StatsQuery, column: &str) -> Where {
     let mut w = Where::default();
     w.readable(&q.readable);
@@ -30,6 +31,14 @@ fn filter(q: &StatsQuery, column: &str) -> Where {
         None => w.range(&format!("+{column}"), Some(q.from), Some(q.to)),
     }
     w
+}
+
+/// The `FROM` of a statistic over `table`: from its scope index when the query has a scope.
+fn from(q: &StatsQuery, table: &str) -> String {
+    match q.scope {
+        Some(_) => format!("{table} INDEXED BY {table}_scope"),
+        None => table.to_string(),
+    }
 }
 
 fn key_column(group: StatsGroup, assignee: &'static str) -> &'static str {
@@ -55,7 +64,8 @@ pub(crate) fn reports(conn: &Connection, q: &StatsQuery) -> StorageResult<Vec<Re
          sum(COALESCE(accepted_at, rejected_at, ?) > accept_due \
              OR (rejected_at IS NULL AND COALESCE(resolved_at, ?) > resolve_due)), \
          sum(supervisions) \
-         FROM report_index WHERE {} GROUP BY k ORDER BY k",
+         FROM {} WHERE {} GROUP BY k ORDER BY k",
+        from(q, "report_index"),
         w.sql()
     );
     let mut values = vec![Value::Integer(q.now), Value::Integer(q.now)];
@@ -87,7 +97,8 @@ pub(crate) fn reports(conn: &Connection, q: &StatsQuery) -> StorageResult<Vec<Re
 
     let sql = format!(
         "SELECT {key} AS k, accepted_at - created_at, resolved_at - created_at \
-         FROM report_index WHERE {} AND (accepted_at IS NOT NULL OR resolved_at IS NOT NULL)",
+         FROM {} WHERE {} AND (accepted_at IS NOT NULL OR resolved_at IS NOT NULL)",
+        from(q, "report_index"),
         w.sql()
     );
     let mut times: BTreeMap<Option<String>, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
@@ -121,7 +132,8 @@ pub(crate) fn patrols(conn: &Connection, q: &StatsQuery) -> StorageResult<Vec<Pa
     let offset = i64::from(q.utc_offset_minutes) * 60_000;
     let sql = format!(
         "SELECT area, (started_at + ?) / 86400000 AS d, count(*), sum(checkpoints_reached), \
-         sum(checkpoints_planned) FROM patrol_index WHERE {} GROUP BY area, d ORDER BY area, d",
+         sum(checkpoints_planned) FROM {} WHERE {} GROUP BY area, d ORDER BY area, d",
+        from(q, "patrol_index"),
         w.sql()
     );
     let mut values = vec![Value::Integer(offset)];
@@ -148,7 +160,8 @@ pub(crate) fn cases(conn: &Connection, q: &StatsQuery) -> StorageResult<Vec<Case
     let w = filter(q, "opened_at");
     let sql = format!(
         "SELECT {key} AS k, count(*), sum(outcome = 'agreed'), sum(outcome = 'failed'), \
-         sum(outcome = 'escalated') FROM case_index WHERE {} GROUP BY k ORDER BY k",
+         sum(outcome = 'escalated') FROM {} WHERE {} GROUP BY k ORDER BY k",
+        from(q, "case_index"),
         w.sql()
     );
     let stats = conn

@@ -5,10 +5,12 @@
 -- '/' after it, so "this scope or below it" is one range (`[s/, s0)`: '0' follows '/').
 --
 -- Every sort of the desk has an index that starts with its keys and `doc` (so a keyset page
--- seeks and reads in order, never sorting) and ends with `scope_key`, so that the scope cut and
--- a scope filter are judged inside the index, before any row is read: a page of one grid of a
--- hundred reads about a hundred index entries per row shown, not the grid's every row.
--- Statistics of a scope range over `(scope_key, created_at)`.
+-- seeks and reads in order, never sorting) and ends with `scope_key`, `status` and `category`,
+-- so that the scope cut and those filters are judged inside the index, before any row is read:
+-- a page of one grid of a hundred reads about a hundred index entries per row shown, not the
+-- grid's every row. One status (a dispatcher's queue) has an index per sort of its own; the
+-- open reports (what can be overdue) one in creation order. Statistics of a scope range over
+-- `(scope_key, created_at)`.
 
 CREATE TABLE report_index (
     doc               INTEGER PRIMARY KEY REFERENCES docs (id),
@@ -51,13 +53,23 @@ CREATE TABLE report_index (
 );
 CREATE INDEX report_index_seq ON report_index (seq);
 CREATE INDEX report_index_scope ON report_index (scope_key, created_at);
-CREATE INDEX report_index_created ON report_index (created_at, doc, scope_key);
-CREATE INDEX report_index_status ON report_index (status, created_at, doc, scope_key);
-CREATE INDEX report_index_category ON report_index (category, created_at, doc, scope_key);
+CREATE INDEX report_index_created ON report_index (created_at, doc, scope_key, status, category);
+CREATE INDEX report_index_deadline ON report_index (deadline_key, doc, scope_key, status, category);
+CREATE INDEX report_index_priority
+    ON report_index (priority, created_at, doc, scope_key, status, category);
+CREATE INDEX report_index_updated ON report_index (updated_at, doc, scope_key, status, category);
+CREATE INDEX report_index_status ON report_index (status, created_at, doc, scope_key, category);
+CREATE INDEX report_index_status_deadline
+    ON report_index (status, deadline_key, doc, scope_key, category);
+CREATE INDEX report_index_status_priority
+    ON report_index (status, priority, created_at, doc, scope_key, category);
+CREATE INDEX report_index_status_updated
+    ON report_index (status, updated_at, doc, scope_key, category);
 CREATE INDEX report_index_assignee ON report_index (assignee, created_at, doc);
-CREATE INDEX report_index_deadline ON report_index (deadline_key, doc, scope_key);
-CREATE INDEX report_index_priority ON report_index (priority, created_at, doc, scope_key);
-CREATE INDEX report_index_updated ON report_index (updated_at, doc, scope_key);
+-- The condition must stay as the overdue filter writes it (list.rs), or SQLite won't use it.
+CREATE INDEX report_index_open
+    ON report_index (created_at, doc, scope_key, status, category, accept_due, resolve_due)
+    WHERE status NOT IN ('resolved', 'confirmed', 'rejected');
 
 CREATE TABLE patrol_index (
     doc                 INTEGER PRIMARY KEY REFERENCES docs (id),
