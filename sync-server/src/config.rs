@@ -185,6 +185,9 @@ pub struct ServerConfig {
     /// Whether a server with no users makes the first admin and shows their one-time code
     /// when it starts serving (the binary does; in-process servers only when asked).
     pub first_admin: bool,
+    /// Whether an empty server fills a demonstration street (`--demo`) and shows a
+    /// dispatcher's one-time sign-in code.
+    pub demo: bool,
     /// The command centre's rules (time limits and priority per report category), which the
     /// index computes due times and priorities under.
     pub rules: Rules,
@@ -255,6 +258,7 @@ impl Default for ServerConfig {
             secure_cookies: false,
             root_scope: DEFAULT_ROOT_SCOPE.to_string(),
             first_admin: false,
+            demo: false,
             rules: Rules::default(),
             escalate_every: Some(DEFAULT_ESCALATE_EVERY),
             clock: Clock::System,

@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod clock;
 pub mod config;
+pub mod demo;
 mod documents;
 pub mod escalation;
 mod feed;

@@ -247,6 +247,11 @@ struct ServeArgs {
     /// marked Secure, so browsers never send them in clear.
     #[arg(long, env = "FIELDSYNC_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// On an empty data folder, fill a demonstration street (grids, users of every role, a few
+    /// days of reports, some overdue, a patrol and a mediation case) and show a dispatcher's
+    /// one-time sign-in code.
+    #[arg(long, env = "FIELDSYNC_DEMO")]
+    demo: bool,
     /// The root of the jurisdiction tree: the scope of the first admin, made (with a one-time
     /// sign-in code shown on stderr) when the server starts with no users.
     #[arg(long, env = "FIELDSYNC_ROOT_SCOPE", default_value = DEFAULT_ROOT_SCOPE)]
@@ -321,6 +326,7 @@ fn config(data: PathBuf, args: &ServeArgs) -> ServerConfig {
     c.secure_cookies = args.secure_cookies;
     c.root_scope = args.root_scope.clone();
     c.first_admin = true;
+    c.demo = args.demo;
     c.rules = args.rules.clone().unwrap_or_default();
     c
 }

@@ -53,6 +53,8 @@ pub struct Server {
     router: Router,
     /// The first admin's code, when this start made them (shown once, when serving).
     first_admin: Option<IssuedCode>,
+    /// The demo dispatcher's code, when this start filled a demonstration street.
+    demo: Option<IssuedCode>,
     /// How often overdue reports are escalated while serving (`None`: never by itself).
     escalate_every: Option<std::time::Duration>,
     /// The time overdue escalation goes by.
@@ -93,6 +95,7 @@ impl Server {
         // Automerge and the rules inside the schema step).
         crate::index::fill_if_empty(&storage, &config.rules).await?;
         let log_end = storage.log_end().await?;
+        let empty = config.demo && storage.users().await?.is_empty();
         let first_admin = if config.first_admin {
             accounts::first_admin(storage.as_ref(), &config.root_scope).await?
         } else {
@@ -101,10 +104,28 @@ impl Server {
         let accounts = Arc::new(Accounts::new(storage.clone())?);
         let app = Arc::new(App::new(storage, photos, accounts, config, log_end));
         let router = http::router(app.clone());
+        let demo = if empty {
+            let now = config.clock.now_ms();
+            let dispatcher = crate::demo::fill(&app.docs, &config.root_scope, now)
+                .await
+                .map_err(|e| ServerError::Internal(e.to_string()))?;
+            // The server issues it, as an operator would from the admin CLI.
+            let by = fieldsync_core::policy::Profile {
+                user: "demo".into(),
+                role: fieldsync_core::policy::Role::Admin,
+                patrol: None,
+                scopes: Vec::new(),
+            };
+            let valid = std::time::Duration::from_secs(24 * 3600);
+            Some(accounts::issue_code(app.docs.storage.as_ref(), &dispatcher, &by, valid).await?)
+        } else {
+            None
+        };
         Ok(Server {
             app,
             router,
             first_admin,
+            demo,
             escalate_every: config.escalate_every,
             clock: config.clock.clone(),
         })
@@ -120,6 +141,12 @@ impl Server {
     /// does by itself every `escalate_every` while serving).
     pub async fn escalate(&self) -> Result<escalation::Pass, ServerError> {
         Ok(escalation::pass(&self.app.docs, self.clock.now_ms()).await?)
+    }
+
+    /// The demo dispatcher's one-time sign-in code, when this start filled a demonstration
+    /// street ([`ServerConfig::demo`] on an empty server).
+    pub fn demo_code(&self) -> Option<&IssuedCode> {
+        self.demo.as_ref()
     }
 
     /// The router, to serve it or to call it directly.
@@ -172,6 +199,13 @@ impl Server {
         }
         if let Some(code) = &self.first_admin {
             eprintln!("{}", first_admin_notice(code, addr));
+        }
+        if let Some(code) = &self.demo {
+            eprintln!(
+                "Demonstration street filled: sign in as the dispatcher disp-demo with the \
+                 one-time code {} at http://{addr}/ (POST /api/v1/session)",
+                code.code
+            );
         }
         let (stop, stopped) = watch::channel(false);
         let app = self.app.clone();

@@ -26,6 +26,7 @@ mod users;
 
 pub use crate::storage::{Device, DeviceKind, Disabled, SessionEnd};
 pub use blocking::Accounts;
+pub(crate) use codes::issue_code;
 pub use codes::{CodeInfo, CodeState};
 pub(crate) use devices::authenticate;
 pub(crate) use enroll::enroll;
@@ -34,7 +35,7 @@ pub(crate) use first_admin::first_admin;
 pub use first_admin::{FIRST_ADMIN, FIRST_CODE_VALID};
 pub use sessions::{DeskSession, SessionInfo, SignedIn, is_desk_role, touch_interval};
 pub(crate) use sessions::{end_session, session, sign_in};
-pub(crate) use users::users;
+pub(crate) use users::{add_user, users};
 
 use fieldsync_core::policy::{Profile, Role};
 

@@ -11,6 +11,7 @@ mod access;
 mod api_bad_input;
 mod bad_input;
 mod csrf;
+mod demo;
 mod escalation;
 mod events;
 mod expiry;
