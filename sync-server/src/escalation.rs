@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fieldsync_core::model::{Command, OverdueLimit, ReportStatus};
+use fieldsync_core::model::{Command, OverdueLimit};
 use fieldsync_core::policy::{Profile, Role, scope_covers};
 use fieldsync_core::{CoreError, DocId};
 
@@ -48,18 +48,11 @@ pub(crate) fn system_author(epoch: &str) -> Author {
 
 /// The limits of `r` that have passed at `now` and are not yet escalated.
 pub(crate) fn due(r: &ReportRow, now: i64) -> Vec<OverdueLimit> {
-    use ReportStatus as S;
-    let mut limits = Vec::new();
-    if !r.escalated_accept && now > r.accept_due && matches!(r.status, S::Submitted | S::Reopened) {
-        limits.push(OverdueLimit::Accept);
-    }
-    if !r.escalated_resolve
-        && now > r.resolve_due
-        && !matches!(r.status, S::Resolved | S::Confirmed | S::Rejected)
-    {
-        limits.push(OverdueLimit::Resolve);
-    }
-    limits
+    let escalated = |l: &OverdueLimit| match l {
+        OverdueLimit::Accept => r.escalated_accept,
+        OverdueLimit::Resolve => r.escalated_resolve,
+    };
+    r.passed_limits(now).into_iter().filter(|l| !escalated(l)).collect()
 }
 
 /// What one pass did.

@@ -42,18 +42,18 @@ pub(crate) enum ActError {
 
 impl From<Refusal> for ActError {
     fn from(r: Refusal) -> Self {
-        match r.outcome() {
-            fieldsync_core::protocol::PushOutcome::Rejected { code, message } => {
-                ActError::Refused { code, message, retry: false }
+        match r {
+            Refusal::Rejected { code, message } => {
+                ActError::Refused { code: code.to_string(), message, retry: false }
             }
-            fieldsync_core::protocol::PushOutcome::Retry { code, message } => {
-                ActError::Refused { code, message, retry: true }
-            }
-            fieldsync_core::protocol::PushOutcome::Acked { .. } => ActError::Refused {
-                code: "internal_error".into(),
-                message: "an acknowledgement is not a refusal".into(),
-                retry: true,
+            Refusal::Stale { message, .. } => ActError::Refused {
+                code: crate::ingest::code::STALE_RIGHTS.to_string(),
+                message,
+                retry: false,
             },
+            Refusal::Retry { code, message } => {
+                ActError::Refused { code: code.to_string(), message, retry: true }
+            }
         }
     }
 }

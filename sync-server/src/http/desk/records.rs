@@ -129,14 +129,9 @@ pub(crate) fn audience(row: &IndexRow) -> Audience {
     }
 }
 
-/// Whether a report is overdue at `now`: its accept limit passed while it is still submitted
-/// or reopened, or its resolve limit passed while it is not resolved, confirmed or rejected.
+/// Whether a report is overdue at `now` (`ReportRow::passed_limits`).
 pub(crate) fn overdue(r: &ReportRow, now: i64) -> bool {
-    use ReportStatus as S;
-    let accept = now > r.accept_due && matches!(r.status, S::Submitted | S::Reopened);
-    let resolve =
-        now > r.resolve_due && !matches!(r.status, S::Resolved | S::Confirmed | S::Rejected);
-    accept || resolve
+    !r.passed_limits(now).is_empty()
 }
 
 /// A report row with whether it is overdue now.

@@ -4,7 +4,9 @@
 //! them.
 
 use fieldsync_core::DocId;
-use fieldsync_core::model::{CaseCategory, CaseStatus, PatrolStatus, ReportCategory, ReportStatus};
+use fieldsync_core::model::{
+    CaseCategory, CaseStatus, OverdueLimit, PatrolStatus, ReportCategory, ReportStatus,
+};
 use serde::Serialize;
 
 use crate::rules::Priority;
@@ -80,6 +82,26 @@ pub struct ReportRow {
     pub comments: u32,
     /// The time of its last timeline event (created_at when none).
     pub updated_at: i64,
+}
+
+impl ReportRow {
+    /// The time limits this report has passed at `now`, escalated or not: the accept limit
+    /// while it is still submitted or reopened, the resolve limit while it is not resolved,
+    /// confirmed or rejected. The one definition of "overdue" the desk and the escalator use
+    /// (the listing's `overdue_at` filter is its SQL form).
+    pub fn passed_limits(&self, now: i64) -> Vec<OverdueLimit> {
+        use ReportStatus as S;
+        let mut limits = Vec::new();
+        if now > self.accept_due && matches!(self.status, S::Submitted | S::Reopened) {
+            limits.push(OverdueLimit::Accept);
+        }
+        if now > self.resolve_due
+            && !matches!(self.status, S::Resolved | S::Confirmed | S::Rejected)
+        {
+            limits.push(OverdueLimit::Resolve);
+        }
+        limits
+    }
 }
 
 /// A patrol log as the index keeps it (queries bucket `started_at` into days).
