@@ -15,7 +15,7 @@ use fieldsync_core::time::Timestamp;
 use serde::Deserialize;
 
 use super::extract::Desk;
-use super::{json, records};
+use super::{json, record, records};
 use crate::documents::act;
 use crate::http::App;
 use crate::http::error::ServerError;
@@ -144,6 +144,6 @@ pub(crate) async fn run(
         rights_changed: false,
     };
     act::act(&app.docs, id, author, app.clock.now_ms(), action.command()).await?;
-    let view = records::view(&app, &session.profile, id).await?;
+    let view = record::view(&app, &session.profile, id).await?;
     json::answer(StatusCode::OK, &view)
 }

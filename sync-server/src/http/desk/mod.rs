@@ -12,7 +12,9 @@ pub(crate) mod json;
 mod params;
 mod paths;
 mod photos;
+mod record;
 pub(crate) mod records;
+mod responders;
 mod session;
 mod stats;
 
@@ -42,9 +44,9 @@ pub(crate) fn router() -> Router<Arc<App>> {
         .route("/api/v1/reports", get(records::reports).fallback(method_not_allowed))
         .route("/api/v1/patrols", get(records::patrols).fallback(method_not_allowed))
         .route("/api/v1/cases", get(records::cases).fallback(method_not_allowed))
-        .route("/api/v1/records/{id}", get(records::record).fallback(method_not_allowed))
+        .route("/api/v1/records/{id}", get(record::record).fallback(method_not_allowed))
         .route("/api/v1/records/{id}/actions", post(actions::run).fallback(method_not_allowed))
-        .route("/api/v1/responders", get(records::responders).fallback(method_not_allowed))
+        .route("/api/v1/responders", get(responders::responders).fallback(method_not_allowed))
         .route("/api/v1/stats/{what}", get(stats::stats).fallback(method_not_allowed))
         .route("/api/v1/export/{file}", get(stats::export).fallback(method_not_allowed))
         .route("/api/v1/events", get(events::stream).fallback(method_not_allowed))

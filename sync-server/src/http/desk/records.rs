@@ -1,6 +1,6 @@
 //! The desk's information query (信息查询): listings of reports, patrol logs and mediation
-//! cases from the record index with filters, sort and keyset pages; one record whole with its
-//! timeline, comments, photos and conflicts; the responders a user may assign.
+//! cases from the record index with filters, sort and keyset pages (one record whole is
+//! `record`, the responders one may assign `responders`).
 //!
 //! Every listing is cut to the reader's scopes in the query itself (full pages), and every row
 //! and record then passes core's `policy::can_read` for the signed-in user, as a phone's sync
@@ -9,12 +9,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use fieldsync_core::DocId;
 use fieldsync_core::model::{
-    CaseCategory, CaseStatus, Kind, PatrolStatus, Record, ReportCategory, ReportStatus,
+    CaseCategory, CaseStatus, Kind, PatrolStatus, ReportCategory, ReportStatus,
 };
 use fieldsync_core::policy::{Audience, Profile, Role, can_read};
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use super::extract::Desk;
 use super::json;
 use super::params::Params;
-use crate::accounts;
 use crate::http::App;
 use crate::http::error::ServerError;
 use crate::storage::index::{
@@ -35,7 +34,7 @@ pub(crate) fn doc_id(s: &str) -> Result<DocId, ServerError> {
     s.parse().map_err(|_| not_found(s))
 }
 
-fn not_found(id: &str) -> ServerError {
+pub(crate) fn not_found(id: &str) -> ServerError {
     ServerError::NotFound(format!(
         "no record {:?} that you may read",
         id.chars().take(64).collect::<String>()
@@ -308,137 +307,4 @@ pub(crate) async fn cases(
         .filter(|c| can_read(&session.profile, &audience(&IndexRow::MediationCase(c.clone()))))
         .collect();
     json::answer(StatusCode::OK, &Listing { items, next: found.next.map(|c| c.to_string()) })
-}
-
-/// A photo of a record, with where the desk reads it.
-#[derive(Debug, Serialize)]
-struct PhotoView {
-    hash: String,
-    size: i64,
-    media_type: String,
-    url: String,
-    thumbnail_url: String,
-}
-
-/// One record as the desk shows it: its index row (with `overdue` for a report), the record
-/// whole (timeline, comments, entries, sessions, conflicts) and its photos' URLs.
-#[derive(Debug, Serialize)]
-pub(crate) struct RecordView {
-    row: IndexRow,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    overdue: Option<bool>,
-    record: Record,
-    photos: Vec<PhotoView>,
-}
-
-fn photos_of(record: &Record) -> Vec<PhotoView> {
-    let refs: Vec<&fieldsync_core::model::PhotoRef> = match record {
-        Record::Report { report } => report.photos.iter().collect(),
-        Record::PatrolLog { patrol_log } => {
-            patrol_log.entries.iter().flat_map(|e| e.photos.iter()).collect()
-        }
-        Record::MediationCase { mediation_case } => mediation_case.photos.iter().collect(),
-    };
-    refs.into_iter()
-        .map(|p| PhotoView {
-            hash: p.hash.clone(),
-            size: p.size,
-            media_type: p.media_type.clone(),
-            url: format!("/api/v1/photos/{}", p.hash),
-            thumbnail_url: format!("/api/v1/photos/{}/thumbnail", p.hash),
-        })
-        .collect()
-}
-
-/// Record `id` as `reader` may see it, or `404` (missing and unreadable alike).
-pub(crate) async fn view(
-    app: &App,
-    reader: &Profile,
-    id: DocId,
-) -> Result<RecordView, ServerError> {
-    let missing = || not_found(&id.to_string());
-    let row = app.storage().index_row(id).await?.ok_or_else(missing)?.row;
-    if !can_read(reader, &audience(&row)) {
-        return Err(missing());
-    }
-    let record = crate::documents::read_record(&app.docs, id).await?.ok_or_else(missing)?;
-    if !can_read(reader, &Audience::of(&record)) {
-        return Err(missing());
-    }
-    let overdue = match &row {
-        IndexRow::Report(r) => Some(overdue(r, app.clock.now_ms())),
-        _ => None,
-    };
-    Ok(RecordView { photos: photos_of(&record), row, overdue, record })
-}
-
-/// `GET /api/v1/records/{id}`.
-pub(crate) async fn record(
-    State(app): State<Arc<App>>,
-    Desk(session): Desk,
-    Path(id): Path<String>,
-) -> Result<Response, ServerError> {
-    let id = doc_id(&id)?;
-    json::answer(StatusCode::OK, &view(&app, &session.profile, id).await?)
-}
-
-/// A user a desk may dispatch to.
-#[derive(Debug, Serialize)]
-struct Responder {
-    user: String,
-    role: String,
-    scopes: Vec<String>,
-}
-
-/// The filters of `GET /api/v1/responders`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ResponderQuery {
-    scope: Option<String>,
-}
-
-/// `GET /api/v1/responders?scope=…`: the people the signed-in user may assign a report of
-/// `scope` to (patrol members and grid leaders working in it, enabled), for the roles that
-/// dispatch (dispatchers, grid leaders).
-pub(crate) async fn responders(
-    State(app): State<Arc<App>>,
-    Desk(session): Desk,
-    Params(q): Params<ResponderQuery>,
-) -> Result<Response, ServerError> {
-    let p = &session.profile;
-    if !matches!(p.role, Role::Dispatcher | Role::GridLeader) {
-        return Err(ServerError::Forbidden {
-            code: "forbidden",
-            message: format!("a {} does not dispatch", p.role),
-        });
-    }
-    let scope = q.scope.unwrap_or_default();
-    if !scope.is_empty() && !p.covers(&scope) {
-        return Err(ServerError::Forbidden {
-            code: "forbidden",
-            message: "that scope is outside yours".into(),
-        });
-    }
-    let users = accounts::users(app.storage()).await?;
-    let people: Vec<Responder> = users
-        .into_iter()
-        .filter(|u| u.disabled_at.is_none())
-        .filter(|u| matches!(u.profile.role, Role::Patrol | Role::GridLeader))
-        .filter(|u| {
-            u.profile.scopes.iter().any(|s| {
-                if scope.is_empty() {
-                    p.covers(s)
-                } else {
-                    fieldsync_core::policy::scope_covers(s, &scope)
-                        || fieldsync_core::policy::scope_covers(&scope, s)
-                }
-            })
-        })
-        .map(|u| Responder {
-            user: u.id,
-            role: u.profile.role.to_string(),
-            scopes: u.profile.scopes,
-        })
-        .collect();
-    json::answer(StatusCode::OK, &people)
 }

@@ -1,0 +1,92 @@
+//! One record as the desk shows it (`GET /api/v1/records/{id}`): its index row (with
+//! `overdue` for a report), the record whole and its photos' desk URLs; missing and
+//! unreadable are answered alike.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use fieldsync_core::DocId;
+use fieldsync_core::model::Record;
+use fieldsync_core::policy::{Audience, Profile, can_read};
+use serde::Serialize;
+
+use super::extract::Desk;
+use super::json;
+use super::records::{audience, doc_id, not_found, overdue};
+use crate::http::App;
+use crate::http::error::ServerError;
+use crate::storage::index::IndexRow;
+
+/// A photo of a record, with where the desk reads it.
+#[derive(Debug, Serialize)]
+struct PhotoView {
+    hash: String,
+    size: i64,
+    media_type: String,
+    url: String,
+    thumbnail_url: String,
+}
+
+/// One record as the desk shows it: its index row (with `overdue` for a report), the record
+/// whole (timeline, comments, entries, sessions, conflicts) and its photos' URLs.
+#[derive(Debug, Serialize)]
+pub(crate) struct RecordView {
+    row: IndexRow,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overdue: Option<bool>,
+    record: Record,
+    photos: Vec<PhotoView>,
+}
+
+fn photos_of(record: &Record) -> Vec<PhotoView> {
+    let refs: Vec<&fieldsync_core::model::PhotoRef> = match record {
+        Record::Report { report } => report.photos.iter().collect(),
+        Record::PatrolLog { patrol_log } => {
+            patrol_log.entries.iter().flat_map(|e| e.photos.iter()).collect()
+        }
+        Record::MediationCase { mediation_case } => mediation_case.photos.iter().collect(),
+    };
+    refs.into_iter()
+        .map(|p| PhotoView {
+            hash: p.hash.clone(),
+            size: p.size,
+            media_type: p.media_type.clone(),
+            url: format!("/api/v1/photos/{}", p.hash),
+            thumbnail_url: format!("/api/v1/photos/{}/thumbnail", p.hash),
+        })
+        .collect()
+}
+
+/// Record `id` as `reader` may see it, or `404` (missing and unreadable alike).
+pub(crate) async fn view(
+    app: &App,
+    reader: &Profile,
+    id: DocId,
+) -> Result<RecordView, ServerError> {
+    let missing = || not_found(&id.to_string());
+    let row = app.storage().index_row(id).await?.ok_or_else(missing)?.row;
+    if !can_read(reader, &audience(&row)) {
+        return Err(missing());
+    }
+    let record = crate::documents::read_record(&app.docs, id).await?.ok_or_else(missing)?;
+    if !can_read(reader, &Audience::of(&record)) {
+        return Err(missing());
+    }
+    let overdue = match &row {
+        IndexRow::Report(r) => Some(overdue(r, app.clock.now_ms())),
+        _ => None,
+    };
+    Ok(RecordView { photos: photos_of(&record), row, overdue, record })
+}
+
+/// `GET /api/v1/records/{id}`.
+pub(crate) async fn record(
+    State(app): State<Arc<App>>,
+    Desk(session): Desk,
+    Path(id): Path<String>,
+) -> Result<Response, ServerError> {
+    let id = doc_id(&id)?;
+    json::answer(StatusCode::OK, &view(&app, &session.profile, id).await?)
+}
