@@ -68,6 +68,7 @@ where
         blobs::thumbnails_are_pending_until_made,
         blobs::the_challenge_key_is_made_once,
         index::rows_round_trip_with_their_seq,
+        index::rows_change_column_by_column,
         index::rows_commit_only_with_their_write,
         index::rebuild_replaces_every_row,
         index::reports_filter_by_every_field,

@@ -61,7 +61,8 @@ impl Initializer for Schema {
         // as its largest burst.
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
-        conn.set_prepared_statement_cache_capacity(64);
+        // Room for the index's updates too: one statement per set of changed columns.
+        conn.set_prepared_statement_cache_capacity(128);
         Ok(())
     }
 
