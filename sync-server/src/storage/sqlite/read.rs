@@ -339,4 +339,21 @@ mod tests {
         burst(&readers);
         assert_eq!(readers.idle.lock().unwrap().len(), IDLE_READERS, "no connection dropped");
     }
+
+    /// A cached statement runs with new values bound without being prepared again (the
+    /// planner's stability guarantee: see `schema::open_reader`).
+    #[test]
+    fn cached_statements_keep_their_plan_for_new_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let _writer = open_writer(&path, Durability::Normal).unwrap();
+        let conn = schema::open_reader(&path).unwrap();
+        for after in 0..5i64 {
+            let mut st = conn
+                .prepare_cached("SELECT seq FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+                .unwrap();
+            st.query([after, after + 10]).unwrap().next().unwrap();
+            assert_eq!(st.get_status(rusqlite::StatementStatus::RePrepare), 0);
+        }
+    }
 }
