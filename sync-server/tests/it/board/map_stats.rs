@@ -1,0 +1,191 @@
+//! The map, the assessment, the read lists and the English page, at 1920×1080, on a server
+//! given grid outlines: one marker per located report, the patrol's located entry, the grid's
+//! outline and a scale bar; the assessment's table equal to the statistics API's answer for the
+//! same period, and its CSV download.
+
+use fieldsync_core::model::{
+    Command, EntryKind, Location, MemberKind, NewEntry, NewPatrol, NewRecord, ReportCategory,
+    TeamMember,
+};
+use fieldsync_core::policy::{PatrolKind, Role};
+use fieldsync_server::ServerConfig;
+use fieldsync_server::grids::GridOutlines;
+use serde_json::Value;
+
+use super::browser::Browser;
+use super::{file, report};
+use crate::common::{GRID, Phone, acked, enroll_as, start_with};
+use crate::desk::{code_for, desk, get, sync};
+
+/// The test grid's outline: a square around the reports.
+fn outline() -> GridOutlines {
+    let text = format!(
+        r#"{{"type": "FeatureCollection", "features": [{{"type": "Feature",
+            "properties": {{"name": "七网格", "scope": "{GRID}"}},
+            "geometry": {{"type": "Polygon", "coordinates": [[[125.310, 43.870], [125.335, 43.870],
+                [125.335, 43.890], [125.310, 43.890], [125.310, 43.870]]]}}}}]}}"#
+    );
+    GridOutlines::parse(&text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_map_and_the_assessment_show_what_the_api_says() {
+    if !super::browser::available("board::map_stats") {
+        return;
+    }
+    let ts = start_with(|c| ServerConfig { grid_outlines: Some(outline()), ..c }).await;
+    let server = ts.running.server();
+    let resident = Phone::new("resident-1");
+    enroll_as(server, &resident, Role::Resident, None, &[GRID]);
+    let places = [(43.875, 125.315), (43.880, 125.320), (43.885, 125.330)];
+    let mut located = Vec::new();
+    for (i, place) in places.iter().enumerate() {
+        let category =
+            [ReportCategory::Sanitation, ReportCategory::Noise, ReportCategory::Noise][i];
+        located.push(
+            file(&resident, &report(&format!("上报{i}"), category, Some(*place))).to_string(),
+        );
+    }
+    file(&resident, &report("没有位置的上报", ReportCategory::Other, None));
+    sync(&ts, &resident).await;
+    let cop = Phone::new("cop-1");
+    enroll_as(server, &cop, Role::Patrol, Some(PatrolKind::Police), &[GRID]);
+    let patrol = cop
+        .store
+        .create(&NewRecord::PatrolLog {
+            patrol_log: NewPatrol {
+                scope: GRID.into(),
+                area: "景区北门".into(),
+                members: vec![TeamMember {
+                    user: "cop-1".into(),
+                    name: "李警官".into(),
+                    kind: MemberKind::Police,
+                }],
+                checkpoints: vec![],
+            },
+        })
+        .unwrap();
+    let entry = NewEntry {
+        kind: EntryKind::Observation,
+        text: "北门游客较多".into(),
+        location: Some(Location {
+            lat: 43.889,
+            lon: 125.311,
+            accuracy: 5.0,
+            address: String::new(),
+        }),
+        photos: vec![],
+        checkpoint: None,
+    };
+    cop.store.execute(patrol, &Command::AddPatrolEntry { entry }).unwrap();
+    acked(&ts, &cop, patrol).await;
+    let code = code_for(&ts, "disp-1", Role::Dispatcher);
+
+    let b = Browser::start(&ts.running.url(), 1920, 1080).await;
+    b.open("").await;
+    b.type_into("#code", &code).await;
+    b.find("#signin-submit").await.click().await.unwrap();
+    b.find("#rows .row").await;
+
+    // The map: one marker per located report, the patrol's entry, the outline, a scale bar.
+    b.open("#/map").await;
+    b.until(
+        "three markers",
+        "return document.querySelectorAll('#map .marker.report').length === 3;",
+    )
+    .await;
+    let drawn = b
+        .js(
+            "return [[...document.querySelectorAll('#map .marker.report')].map(m => m.dataset.doc).sort(),
+                     document.querySelectorAll('#map .marker.patrol').length,
+                     document.querySelectorAll('#map .outline').length,
+                     !!document.querySelector('#scale-bar'),
+                     document.querySelector('#map-note').hidden];",
+            vec![],
+        )
+        .await;
+    located.sort();
+    assert_eq!(drawn[0], serde_json::json!(located), "{drawn}");
+    assert_eq!(
+        (&drawn[1], &drawn[2], &drawn[3], &drawn[4]),
+        (&1.into(), &1.into(), &true.into(), &true.into())
+    );
+    b.screenshot("map").await;
+    // A click opens the record.
+    b.find(&format!("#map .marker.report[data-doc=\"{}\"]", located[0]))
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the record",
+        &format!("return document.querySelector('#record')?.dataset.doc === '{}';", located[0]),
+    )
+    .await;
+
+    // The assessment by category: the page's table is the API's answer for the same period.
+    b.open("#/assess").await;
+    b.find("#s-group").await.select_by_value("category").await.unwrap();
+    b.until(
+        "the table by category",
+        "return document.querySelector('#stats-table tr[data-key=noise]');",
+    )
+    .await;
+    let href = b.find("#s-csv").await.attr("href").await.unwrap().unwrap();
+    assert!(href.contains("group=category") && href.contains("format=csv"), "{href}");
+    let d = desk(&ts, "disp-1", Role::Dispatcher).await;
+    let (status, api) = get(&ts, &d, &href.replace("&format=csv", "")).await;
+    assert_eq!(status, 200, "{api}");
+    let table = b
+        .js(
+            "return [...document.querySelectorAll('#stats-table tbody tr')].map(tr =>
+                 [tr.dataset.key, Object.fromEntries([...tr.querySelectorAll('td[data-col]')]
+                     .map(td => [td.dataset.col, Number(td.textContent)]))]);",
+            vec![],
+        )
+        .await;
+    let rows = api.as_array().unwrap();
+    assert_eq!(table.as_array().unwrap().len(), rows.len(), "{table} vs {api}");
+    for (shown, figures) in table.as_array().unwrap().iter().zip(rows) {
+        assert_eq!(shown[0], figures["key"].as_str().unwrap_or(""), "{table} vs {api}");
+        for (col, n) in shown[1].as_object().unwrap() {
+            assert_eq!(n, &figures[col], "{col} of {}: {table} vs {api}", shown[0]);
+        }
+    }
+    let noise = rows.iter().find(|r| r["key"] == "noise").unwrap();
+    assert_eq!(noise["received"], 2);
+    b.screenshot("assessment").await;
+    let csv = ts.http.get(ts.url(&href)).header("cookie", &d.cookie).send().await.unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(csv.text().await.unwrap().starts_with("key,received,"));
+
+    // The read lists.
+    b.open("#/patrols").await;
+    b.until(
+        "the patrol",
+        "return document.querySelectorAll('#patrols-table tbody tr').length === 1;",
+    )
+    .await;
+    assert!(b.text("#patrols-table tbody tr").await.contains("景区北门"));
+    b.screenshot("patrols").await;
+    b.open("#/cases").await;
+    b.find("#cases-table").await;
+
+    // In English: the switch reloads the page in the other language.
+    b.open("#/board").await;
+    b.find("#rows .row").await;
+    b.find("#lang").await.click().await.unwrap();
+    b.until(
+        "the English page",
+        "return document.documentElement.lang === 'en' && !!document.querySelector('#rows .row');",
+    )
+    .await;
+    assert_eq!(b.text("#nav a[data-route=board]").await, "Board");
+    assert_eq!(b.text(".board h2").await, "Report board");
+    let state: Value =
+        b.js("return document.querySelector('#rows .row .status').textContent;", vec![]).await;
+    assert_eq!(state, "Submitted");
+    b.screenshot("board-en").await;
+    b.close().await;
+}
