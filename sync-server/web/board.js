@@ -256,6 +256,13 @@ class Board {
   /** A row from the event stream: put where the filters and the order say, or taken out. */
   take(row) {
     const doc = row.doc;
+    const height = this.rowHeight();
+    const firstInView = Math.floor(this.list.scrollTop / height);
+    // A row added or taken out above the ones in view moves the view with it, so that what
+    // the reader looks at stays where it is.
+    let shift = 0;
+    const was = this.shown().findIndex((r) => r.doc === doc);
+    if (was >= 0 && was < firstInView) shift -= 1;
     const drop = (rows) => {
       const i = rows.findIndex((r) => r.doc === doc);
       if (i >= 0) rows.splice(i, 1);
@@ -271,7 +278,13 @@ class Board {
         rows.splice(i, 0, row);
         this.fresh.set(doc, Date.now());
         setTimeout(() => this.queueRender(), FRESH_MS + 50);
+        const at = this.shown().findIndex((r) => r.doc === doc);
+        if (at >= 0 && at < firstInView) shift += 1;
       }
+    }
+    if (shift && this.list.scrollTop > 0) {
+      this.spacer.style.height = `${this.shown().length * height}px`;
+      this.list.scrollTop += shift * height;
     }
     this.queueRender();
     this.queueCounts();

@@ -96,7 +96,15 @@ async fn the_board_signs_in_goes_live_and_dispatches_to_the_phone() {
     assert_eq!(shown, json!([HOSTILE, 0, 1]), "the title as text, and only the page's own script");
 
     // A phone's report reaches the board without a reload, within 2 s.
-    b.js("window.__sameDocument = true;", vec![]).await;
+    b.js(
+        "window.__sameDocument = true;
+         window.__shifted = 0;
+         new PerformanceObserver((list) => {
+           for (const e of list.getEntries()) window.__shifted += e.value;
+         }).observe({ type: 'layout-shift' });",
+        vec![],
+    )
+    .await;
     b.screenshot("board").await;
     let fresh = file(
         &resident,
@@ -117,6 +125,9 @@ async fn the_board_signs_in_goes_live_and_dispatches_to_the_phone() {
         "return document.querySelector('[data-count=submitted]').textContent === '5';",
     )
     .await;
+
+    // Nothing on the page moved for it (counters and rows keep their sizes).
+    assert_eq!(b.js("return window.__shifted;", vec![]).await, 0, "layout shift");
 
     // Filters: category, text, grid, overdue; each the server's answer.
     let category = b.find("#f-category").await;

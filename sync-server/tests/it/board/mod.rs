@@ -4,7 +4,8 @@
 //! as text, dispatch and supervision from the page reaching the responder's phone at its next
 //! sync (`live`); the map's markers and outlines, the assessment's figures against the API's,
 //! the read lists and the English page (`map_stats`); the event stream surviving a server
-//! restart (`restart`). Each saves screenshots (`browser::Browser::screenshot`); without
+//! restart (`restart`); and, without a browser, the shell, files and security headers the
+//! server answers (`serving`). Each browser test saves screenshots (`browser::Browser::screenshot`); without
 //! chromium and chromedriver they skip with one line (fail under
 //! `FIELDSYNC_REQUIRE_ALL_TESTS=1`).
 
@@ -12,6 +13,7 @@ pub mod browser;
 mod live;
 mod map_stats;
 mod restart;
+mod serving;
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::{Location, NewRecord, NewReport, ReportCategory};
