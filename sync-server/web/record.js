@@ -70,6 +70,24 @@ function photos(view, dialog) {
   }));
 }
 
+const FIELD_WORDS = {
+  status: 'col.state', assignee: 'col.assignee', deadline: 'col.deadline', points: 'record.points',
+  category: 'col.category', title: 'col.title',
+};
+
+/** What a field of a conflict is called. */
+function fieldWord(field) {
+  return FIELD_WORDS[field] ? t(FIELD_WORDS[field]) : field;
+}
+
+/** A conflicting value as the reader reads it (a status's word, a deadline's time). */
+function valueWord(field, value) {
+  if (field === 'status') return label('status', value);
+  if (field === 'category') return label('category', value);
+  if (field === 'deadline' && /^-?\d+$/.test(value)) return time(Number(value));
+  return value;
+}
+
 /** A form of one action's fields; `run(body)` posts it. */
 async function actionForm(action, fields, view, run) {
   const inputs = [];
@@ -140,11 +158,12 @@ export async function show(main, { session, arg }) {
     const conflicts = (view.record.report || view.record.patrol_log || view.record.mediation_case).conflicts || [];
     const conflictPart = conflicts.length ? h('section', { class: 'card conflicts', id: 'conflicts' },
       h('h3', {}, t('record.conflicts')),
-      conflicts.map((c) => h('div', { class: 'conflict' },
-        h('p', {}, t('record.conflict_help', { field: c.field })),
-        c.values.map((v) => {
-          const b = h('button', { type: 'button', disabled: !maySettle(session, view) },
-            `${t('record.keep')}：${c.field === 'status' ? label('status', v) : v}`);
+      conflicts.map((c) => h('div', { class: 'conflict', dataset: { field: c.field } },
+        h('p', {}, t('record.conflict_help', { field: fieldWord(c.field) })),
+        // The same value written on two devices is one choice.
+        [...new Set(c.values)].map((v) => {
+          const b = h('button', { type: 'button', disabled: !maySettle(session, view), dataset: { value: v } },
+            `${t('record.keep')}：${valueWord(c.field, v)}`);
           b.addEventListener('click', async () => {
             try {
               await run({ action: 'settle_conflict', field: c.field, value: v });

@@ -1,20 +1,21 @@
 //! The map, the assessment, the read lists and the English page, at 1920×1080, on a server
 //! given grid outlines: one marker per located report, the patrol's located entry, the grid's
 //! outline and a scale bar; the assessment's table equal to the statistics API's answer for the
-//! same period, and its CSV download.
+//! same period, and its CSV download; a conflict of two phones settled on the record's page.
 
 use fieldsync_core::model::{
     Command, EntryKind, Location, MemberKind, NewEntry, NewPatrol, NewRecord, ReportCategory,
     TeamMember,
 };
 use fieldsync_core::policy::{PatrolKind, Role};
+use fieldsync_core::time::{Timestamp, now_ms};
 use fieldsync_server::ServerConfig;
 use fieldsync_server::grids::GridOutlines;
 use serde_json::Value;
 
 use super::browser::Browser;
 use super::{file, report};
-use crate::common::{GRID, Phone, acked, enroll_as, start_with};
+use crate::common::{GRID, Phone, acked, enroll_as, fetch, start_with};
 use crate::desk::{code_for, desk, get, sync};
 
 /// The test grid's outline: a square around the reports.
@@ -172,6 +173,58 @@ async fn the_map_and_the_assessment_show_what_the_api_says() {
     b.open("#/cases").await;
     b.find("#cases-table").await;
 
+    // A conflict: two dispatchers' phones dispatched the same report at once to different
+    // officers; the record's page shows both values and settles it with the one chosen.
+    let hq1 = Phone::new("hq-1");
+    let hq2 = Phone::new("hq-2");
+    enroll_as(server, &hq1, Role::Dispatcher, None, &[GRID]);
+    enroll_as(server, &hq2, Role::Dispatcher, None, &[GRID]);
+    let disputed = hq1.report_with(&report("两次派遣的上报", ReportCategory::Noise, None));
+    hq1.accept(disputed, "受理");
+    acked(&ts, &hq1, disputed).await;
+    fetch(&ts, &hq2, disputed).await;
+    let dispatch_to = |who: &str| Command::DispatchReport {
+        assignee: who.into(),
+        deadline: Timestamp::from_millis(now_ms() + 86_400_000),
+        note: String::new(),
+    };
+    hq1.store.execute(disputed, &dispatch_to("officer-a")).unwrap();
+    hq2.store.execute(disputed, &dispatch_to("officer-b")).unwrap();
+    acked(&ts, &hq1, disputed).await;
+    acked(&ts, &hq2, disputed).await;
+    let (_, view) = get(&ts, &d, &format!("/api/v1/records/{disputed}")).await;
+    let conflict = view["record"]["report"]["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["field"] == "assignee")
+        .unwrap_or_else(|| panic!("no conflict: {view}"))
+        .clone();
+    let loser = if conflict["winner"] == "officer-a" { "officer-b" } else { "officer-a" };
+    b.open(&format!("#/record/{disputed}")).await;
+    b.until("the conflict", "return document.querySelectorAll('#conflicts button').length >= 2;")
+        .await;
+    b.screenshot("record-conflict").await;
+    let button = format!("#conflicts [data-field=assignee] button[data-value={loser}]");
+    assert_eq!(b.text(&button).await, format!("保留：{loser}"));
+    b.find(&button).await.click().await.unwrap();
+    b.until(
+        "the conflict settled",
+        "return !document.querySelector('#conflicts [data-field=assignee]')
+             && document.querySelector('#record').dataset.status === 'dispatched';",
+    )
+    .await;
+    let (_, view) = get(&ts, &d, &format!("/api/v1/records/{disputed}")).await;
+    assert_eq!(view["row"]["assignee"], loser, "{view}");
+    assert!(
+        view["record"]["report"]["conflicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["field"] != "assignee"),
+        "{view}"
+    );
+
     // In English: the switch reloads the page in the other language.
     b.open("#/board").await;
     b.find("#rows .row").await;
@@ -183,9 +236,14 @@ async fn the_map_and_the_assessment_show_what_the_api_says() {
     .await;
     assert_eq!(b.text("#nav a[data-route=board]").await, "Board");
     assert_eq!(b.text(".board h2").await, "Report board");
-    let state: Value =
-        b.js("return document.querySelector('#rows .row .status').textContent;", vec![]).await;
-    assert_eq!(state, "Submitted");
+    let states: Value = b
+        .js(
+            "return [...document.querySelectorAll('#rows .row .status')].map(e => e.textContent);",
+            vec![],
+        )
+        .await;
+    assert!(states.as_array().unwrap().contains(&"Submitted".into()), "{states}");
+    assert!(states.as_array().unwrap().contains(&"Dispatched".into()), "{states}");
     b.screenshot("board-en").await;
     b.close().await;
 }
