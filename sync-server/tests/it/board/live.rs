@@ -223,6 +223,14 @@ async fn the_board_signs_in_goes_live_and_dispatches_to_the_phone() {
     assert!(wall[1].as_f64().unwrap() >= 60.0, "large counters: {wall}");
     b.screenshot("wall").await;
 
+    // A failure is a message, never an empty page: a record that does not exist.
+    b.open("#/record/nothing-here").await;
+    let said = b
+        .until("the error", "return document.querySelector('#messages .msg.error')?.textContent;")
+        .await;
+    assert!(said.as_str().unwrap().contains("找不到该记录"), "{said}");
+    assert!(b.find("#view a[href='#/board']").await.is_displayed().await.unwrap(), "a way back");
+
     // Signing out ends the session; the page asks for a code again.
     b.viewport(1366, 768).await;
     b.open("#/board").await;
