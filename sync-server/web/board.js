@@ -183,7 +183,10 @@ class Board {
     } catch (e) {
       if (generation === this.generation) fail(e);
     } finally {
-      if (generation === this.generation) this.loading = false;
+      if (generation === this.generation) {
+        this.loading = false;
+        this.empty.hidden = this.shown().length > 0;
+      }
     }
   }
 
@@ -193,6 +196,7 @@ class Board {
     const generation = this.generation;
     const p = params(this.filters);
     this.loading = true;
+    let loaded = false;
     try {
       if (this.overdueNext) {
         const page = await get(`/api/v1/reports${query({ ...p, overdue: true, sort: 'priority', limit: PAGE, after: this.overdueNext })}`);
@@ -205,11 +209,16 @@ class Board {
         this.restRows.push(...page.items.filter((row) => !row.overdue && !this.has(row.doc)));
         this.restNext = page.next || null;
       }
-      this.render();
+      loaded = true;
     } catch (e) {
       fail(e);
     } finally {
-      if (generation === this.generation) this.loading = false;
+      if (generation === this.generation) {
+        this.loading = false;
+        // Again, now that it may: a page whose rows were all shown already asks for the next
+        // (not after a failure, which would only fail again at once).
+        if (loaded) this.queueRender();
+      }
     }
   }
 
