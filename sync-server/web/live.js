@@ -16,6 +16,17 @@ export class Live {
     this.retry = null;
     this.wait = 1000;
     this.closed = false;
+    // A page left for another (and perhaps kept in the back-forward cache) lets its stream go:
+    // a browser holds at most six connections to a server, and kept streams would use them up.
+    this.onHide = () => {
+      clearTimeout(this.retry);
+      if (this.source) this.source.close();
+    };
+    this.onShow = (ev) => {
+      if (ev.persisted && !this.closed) this.open();
+    };
+    window.addEventListener('pagehide', this.onHide);
+    window.addEventListener('pageshow', this.onShow);
   }
 
   /** Opens the stream (from now on, or after the last event seen). */
@@ -70,5 +81,7 @@ export class Live {
     this.closed = true;
     clearTimeout(this.retry);
     if (this.source) this.source.close();
+    window.removeEventListener('pagehide', this.onHide);
+    window.removeEventListener('pageshow', this.onShow);
   }
 }

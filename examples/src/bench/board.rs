@@ -138,7 +138,14 @@ impl Browser {
                 return Ok(v);
             }
             if started.elapsed() > WAIT {
-                return Err(format!("the page did not show {what} within {WAIT:?}").into());
+                let state = self
+                    .js("return [location.href, document.querySelector('#summary')?.textContent,
+                                 document.querySelector('#messages')?.textContent,
+                                 document.querySelector('#f-q')?.value,
+                                 performance.getEntriesByType('resource').slice(-6)
+                                     .map(e => [e.name.slice(-90), Math.round(e.duration), e.responseStatus])];")
+                    .await?;
+                return Err(format!("the page did not show {what} within {WAIT:?}: {state}").into());
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -213,7 +220,9 @@ async fn run_async(opts: &Options, report: &mut Report) -> Result<()> {
     // Events to rows: the board filtered to the pushed reports' word, a second stream and a
     // watch on the rows installed in the page.
     let search = c.find(Locator::Css("#f-q")).await?;
-    search.send_keys(MARK).await?;
+    search.clear().await?;
+    // Enter submits the filters at once (chromedriver's typing of CJK text fires no `input`).
+    search.send_keys(&format!("{MARK}\u{E007}")).await?;
     browser
         .until("the filtered board", "return !document.querySelector('#board-empty').hidden;")
         .await?;
