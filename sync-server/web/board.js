@@ -70,6 +70,9 @@ class Board {
     this.overdue = h('input', { id: 'f-overdue', name: 'overdue', type: 'checkbox',
       checked: f.overdue });
     const field = (id, text, input) => h('div', { class: 'field' }, h('label', { for: id }, text), input);
+    // Enter in a field applies the filters at once (a form submits on Enter only with a
+    // submit button); typing applies them too, a moment after the last key.
+    const apply = h('button', { type: 'submit', id: 'f-apply' }, t('filter.apply'));
     const clear = h('button', { type: 'reset', class: 'link', id: 'f-clear' }, t('filter.clear'));
     this.form = h('form', { class: 'filters', id: 'filters', role: 'search',
       'aria-label': t('filter.label') },
@@ -80,7 +83,7 @@ class Board {
       field('f-period', t('filter.period'), this.period),
       field('f-q', t('filter.text'), this.q),
       h('div', { class: 'field check' }, this.overdue, h('label', { for: 'f-overdue' }, t('filter.overdue'))),
-      clear);
+      apply, clear);
     let typing = null;
     const changed = (ev) => {
       clearTimeout(typing);

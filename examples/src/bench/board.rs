@@ -221,7 +221,7 @@ async fn run_async(opts: &Options, report: &mut Report) -> Result<()> {
     // watch on the rows installed in the page.
     let search = c.find(Locator::Css("#f-q")).await?;
     search.clear().await?;
-    // Enter submits the filters at once (chromedriver's typing of CJK text fires no `input`).
+    // Typed, then Enter: the filters apply at once.
     search.send_keys(&format!("{MARK}\u{E007}")).await?;
     browser
         .until("the filtered board", "return !document.querySelector('#board-empty').hidden;")
