@@ -204,6 +204,29 @@ async fn the_board_signs_in_goes_live_and_dispatches_to_the_phone() {
     assert_eq!((last.action.as_str(), last.by.as_str()), ("supervise", "disp-1"));
     assert_eq!(last.note, "请今天17时前处理完毕");
 
+    // On to the end of the loop from the page: work started, resolved, confirmed, points
+    // awarded to the resident, whose phone has them after its sync.
+    for (action, status) in
+        [("start_work", "in_progress"), ("resolve", "resolved"), ("confirm", "confirmed")]
+    {
+        b.find(&format!("#do-{action}")).await.click().await.unwrap();
+        b.until(
+            status,
+            &format!("return document.querySelector('#record')?.dataset.status === '{status}';"),
+        )
+        .await;
+    }
+    b.type_into("#a-award_points-points", "20").await;
+    b.find("#do-award_points").await.click().await.unwrap();
+    b.until(
+        "the points",
+        "return [...document.querySelectorAll('#record dd')].some(d => d.textContent === '20');",
+    )
+    .await;
+    sync(&ts, &resident).await;
+    let done = report_on(&resident, roof);
+    assert_eq!((done.status, done.points), (ReportStatus::Confirmed, 20));
+
     // The wall screen at 1920×1080: large counters, the overdue list, nothing to press.
     b.viewport(1920, 1080).await;
     b.open("#/wall").await;
