@@ -5,6 +5,7 @@
 //! modules are loaded from `/board/`, so the Content-Security-Policy needs no exception.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -101,17 +102,20 @@ pub(crate) fn render(lang: &str) -> String {
     )
 }
 
+/// The shell in each of [`LANGUAGES`], rendered once: its words and files are compiled in.
+static PAGES: LazyLock<[String; 2]> = LazyLock::new(|| LANGUAGES.map(render));
+
 /// `GET /`: the shell, in the viewer's language.
 pub(crate) async fn page(headers: HeaderMap) -> Response {
     let lang = language(&headers);
-    let html = render(lang);
+    let html = if lang == LANGUAGES[1] { &PAGES[1] } else { &PAGES[0] };
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
             (header::VARY, HeaderValue::from_static("Cookie")),
         ],
-        html,
+        html.clone(),
     )
         .into_response()
 }
