@@ -246,6 +246,18 @@ async fn the_board_signs_in_goes_live_and_dispatches_to_the_phone() {
     assert!(wall[1].as_f64().unwrap() >= 60.0, "large counters: {wall}");
     b.screenshot("wall").await;
 
+    // The other filters: any state, the assignee, today; then all cleared (open ones again).
+    b.open("#/board").await;
+    b.find("#rows .row").await;
+    b.find("#f-state").await.select_by_value("any").await.unwrap();
+    b.type_into("#f-assignee", "officer-1\u{E007}").await;
+    b.until("the officer's report", &rows_are(&["屋顶违章搭建"])).await;
+    b.find("#f-period").await.select_by_value("today").await.unwrap();
+    b.until("today's", &rows_are(&["屋顶违章搭建"])).await;
+    b.find("#f-clear").await.click().await.unwrap();
+    b.until("the open ones", "return document.querySelectorAll('#rows .row').length === 4;").await;
+    assert_eq!(b.js("return document.querySelector('#f-assignee').value;", vec![]).await, "");
+
     // A failure is a message, never an empty page: a record that does not exist.
     b.open("#/record/nothing-here").await;
     let said = b
