@@ -1,17 +1,19 @@
 //! The map, the assessment, the read lists and the English page, at 1920×1080, on a server
 //! given grid outlines: one marker per located report, the patrol's located entry, the grid's
 //! outline and a scale bar; the assessment's table equal to the statistics API's answer for the
-//! same period, and its CSV download; a conflict of two phones settled on the record's page.
+//! same period, and its CSV download; a conflict of two phones settled on the record's page;
+//! a report's photo, its thumbnail and the original on a click.
 
 use fieldsync_core::model::{
-    Command, EntryKind, Location, MemberKind, NewEntry, NewPatrol, NewRecord, ReportCategory,
-    TeamMember,
+    Command, EntryKind, Location, MemberKind, NewEntry, NewPatrol, NewRecord, PhotoRef,
+    ReportCategory, TeamMember,
 };
 use fieldsync_core::policy::{PatrolKind, Role};
 use fieldsync_core::time::{Timestamp, now_ms};
 use fieldsync_server::ServerConfig;
 use fieldsync_server::grids::GridOutlines;
 use serde_json::Value;
+use sha2::Digest as _;
 
 use super::browser::Browser;
 use super::{file, report};
@@ -224,6 +226,62 @@ async fn the_map_and_the_assessment_show_what_the_api_says() {
             .all(|c| c["field"] != "assignee"),
         "{view}"
     );
+
+    // A photo: the resident's report holds one, uploaded as a phone uploads it; the record's
+    // page shows its thumbnail, and the original on a click.
+    let jpeg = {
+        let img = image::RgbImage::from_fn(640, 480, |x, y| {
+            image::Rgb([(x * 255 / 640) as u8, (y * 255 / 480) as u8, 120])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+        out.into_inner()
+    };
+    let photo = PhotoRef {
+        hash: hex::encode(sha2::Sha256::digest(&jpeg)),
+        size: jpeg.len() as i64,
+        media_type: "image/jpeg".into(),
+    };
+    let pictured = resident.report_with(&report("有照片的上报", ReportCategory::Sanitation, None));
+    resident
+        .store
+        .execute(pictured, &Command::AddPhoto { photo: photo.clone(), entry: None })
+        .unwrap();
+    acked(&ts, &resident, pictured).await;
+    let put = ts
+        .http
+        .put(ts.url(&format!("/v1/blobs/{}", photo.hash)))
+        .bearer_auth(ts.token_for(&resident.actor()))
+        .header("content-range", format!("bytes 0-{}/{}", jpeg.len() - 1, jpeg.len()))
+        .header("content-type", "image/jpeg")
+        .body(jpeg.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 200, "{}", put.text().await.unwrap());
+    b.open(&format!("#/record/{pictured}")).await;
+    b.find("#photos .photo img").await;
+    // The thumbnail is made after the upload: the page's <img> is there at once, its picture
+    // as soon as the server has made it (a reload of the record shows it).
+    let started = std::time::Instant::now();
+    loop {
+        let shown = b.js("const i = document.querySelector('#photos img'); return i.complete && i.naturalWidth;", vec![]).await;
+        if shown.as_u64().unwrap_or(0) > 0 {
+            assert!(shown.as_u64().unwrap() < 640, "a thumbnail, not the original: {shown}");
+            break;
+        }
+        assert!(started.elapsed() < super::browser::WAIT, "no thumbnail");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        b.client.refresh().await.unwrap();
+        b.find("#photos .photo img").await;
+    }
+    b.find("#photos .photo").await.click().await.unwrap();
+    b.until(
+        "the original",
+        "const i = document.querySelector('#photo-viewer[open] img'); return i && i.complete && i.naturalWidth === 640;",
+    )
+    .await;
+    b.screenshot("record-photo").await;
 
     // In English: the switch reloads the page in the other language.
     b.open("#/board").await;
