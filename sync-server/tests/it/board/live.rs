@@ -45,6 +45,7 @@ async fn the_board_signs_in_goes_live_and_dispatches_to_the_phone() {
     file(&resident, &report("夜间施工噪音", ReportCategory::Noise, None));
     sync(&ts, &resident).await;
     let resident_code = code_for(&ts, "resident-2", Role::Resident);
+    let patrol_code = code_for(&ts, "cop-2", Role::Patrol);
     let dispatcher_code = code_for(&ts, "disp-1", Role::Dispatcher);
 
     let b = Browser::start(&ts.running.url(), 1366, 768).await;
@@ -57,6 +58,13 @@ async fn the_board_signs_in_goes_live_and_dispatches_to_the_phone() {
         b.until("the refusal", "return document.querySelector('#signin-error').textContent;").await;
     assert!(refused.as_str().unwrap().contains("不能登录指挥中心"), "{refused}");
     b.screenshot("signin-refused").await;
+    // Nor a patrol member's.
+    b.js("document.querySelector('#signin-error').textContent = '';", vec![]).await;
+    b.type_into("#code", &patrol_code).await;
+    b.find("#signin-submit").await.click().await.unwrap();
+    let refused =
+        b.until("the refusal", "return document.querySelector('#signin-error').textContent;").await;
+    assert!(refused.as_str().unwrap().contains("不能登录指挥中心"), "{refused}");
     assert!(ts.running.server().accounts().sessions(true).unwrap().is_empty());
 
     // The dispatcher signs in: the open reports, the overdue one first and marked.
