@@ -37,9 +37,19 @@ fn free_port() -> u16 {
 impl Browser {
     /// Starts chromedriver and a chromium window of `width`×`height` on the board at `base`.
     pub async fn start(base: &str, width: u32, height: u32) -> Browser {
+        Browser::start_in(base, width, height, None).await
+    }
+
+    /// Like [`Browser::start`], with the browser in the time zone `zone` (`TZ`, e.g.
+    /// `Asia/Shanghai`) rather than the machine's.
+    pub async fn start_in(base: &str, width: u32, height: u32, zone: Option<&str>) -> Browser {
         let port = free_port();
         // Its own process group, so that the chromium it starts ends with it (`kill_all`).
-        let driver = Command::new("chromedriver")
+        let mut driver = Command::new("chromedriver");
+        if let Some(zone) = zone {
+            driver.env("TZ", zone);
+        }
+        let driver = driver
             .arg(format!("--port={port}"))
             .process_group(0)
             .stdout(Stdio::null())

@@ -1,11 +1,14 @@
 //! The board through a server restart: the event stream reconnects by itself and resumes
 //! after the last event it had, so a report that reached the new server before the page
-//! reconnected is on the board all the same. On a server without grid outlines the map draws
+//! reconnected is on the board all the same. Times are shown in the viewer's time zone (the
+//! browser's, set apart from the machine's). On a server without grid outlines the map draws
 //! its points on a plain projection, with a scale bar.
 
 use fieldsync_core::model::ReportCategory;
 use fieldsync_core::policy::Role;
+use fieldsync_core::time::format_ms;
 use fieldsync_server::ServerConfig;
+use fieldsync_server::storage::index::IndexRow;
 
 use super::browser::Browser;
 use super::{file, report};
@@ -21,15 +24,20 @@ async fn the_board_keeps_going_through_a_server_restart() {
     let addr = ts.running.addr();
     let resident = Phone::new("resident-1");
     enroll_as(ts.running.server(), &resident, Role::Resident, None, &[GRID]);
-    file(&resident, &report("停车占道", ReportCategory::Other, Some((43.88, 125.32))));
+    let first = file(&resident, &report("停车占道", ReportCategory::Other, Some((43.88, 125.32))));
     sync(&ts, &resident).await;
     let code = code_for(&ts, "disp-1", Role::Dispatcher);
 
-    let b = Browser::start(&ts.running.url(), 1366, 768).await;
+    // The viewer is in China, the machine (and the server) maybe not: times are the viewer's.
+    let b = Browser::start_in(&ts.running.url(), 1366, 768, Some("Asia/Shanghai")).await;
     b.open("").await;
     b.type_into("#code", &code).await;
     b.find("#signin-submit").await.click().await.unwrap();
     b.until("live", "return document.querySelector('#live-state')?.textContent === '实时';").await;
+    let stored = ts.running.server().storage().index_row(first).await.unwrap().unwrap();
+    let IndexRow::Report(row) = stored.row else { panic!("a report") };
+    let china = format_ms(row.created_at + 8 * 3_600_000).replace('-', "/").replace(" UTC", "");
+    assert_eq!(b.text("#rows .row .c-created").await, china, "in the viewer's time zone");
     b.js("window.__sameDocument = true;", vec![]).await;
 
     // The server stops: the page says so, and keeps what it shows.
