@@ -328,6 +328,8 @@ class Board {
     const last = Math.min(rows.length, Math.ceil((top + view) / height) + 5);
     const focused = document.activeElement?.dataset?.index;
     const now = Date.now();
+    // A wall left open for days must not keep every row it ever highlighted.
+    for (const [doc, at] of this.fresh) if (now - at >= FRESH_MS) this.fresh.delete(doc);
     const elements = [];
     for (let i = first; i < last; i++) elements.push(this.rowElement(rows[i], i, height, now));
     this.spacer.replaceChildren(...elements);
