@@ -3,6 +3,9 @@
 #   python3                         the Python binding test
 #   java, kotlinc 2.4.20, JNA,      the Kotlin binding tests and the quickstart
 #   kotlinx-coroutines
+#   chromium, chromedriver          the board's browser tests (sync-server/tests/it/board/); with
+#   (chromium-driver)               FIELDSYNC_UPDATE_SCREENSHOTS=1 also Noto CJK, the Chinese font
+#                                   the screenshots committed under docs/screenshots/ are read in
 # Without them those tests skip with one line naming what is missing (CI sets
 # FIELDSYNC_REQUIRE_ALL_TESTS=1, which makes a missing tool fail the run instead).
 #
@@ -17,6 +20,11 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 [[ -f /usr/share/java/jna.jar ]] || missing+=(libjna-java)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+if [[ "${FIELDSYNC_UPDATE_SCREENSHOTS:-}" == 1 ]] && ! fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then
+  missing+=(fonts-noto-cjk)
+fi
 if ((${#missing[@]})); then
   note "installing ${missing[*]} (apt)"
   as_root apt-get update -q >&2

@@ -7,6 +7,7 @@ use std::time::Duration;
 use fieldsync_core::limits;
 
 use crate::clock::Clock;
+use crate::grids::GridOutlines;
 use crate::rules::Rules;
 
 /// The address `cargo run -p fieldsync-server` listens on.
@@ -191,6 +192,9 @@ pub struct ServerConfig {
     /// The command centre's rules (time limits and priority per report category), which the
     /// index computes due times and priorities under.
     pub rules: Rules,
+    /// The grid outlines the board's map draws (`--grid-outlines FILE`); none: the map shows
+    /// its points on a plain projection.
+    pub grid_outlines: Option<GridOutlines>,
     /// How often the server escalates overdue reports (`None`: never; tests escalate by
     /// calling `RunningServer::escalate`).
     pub escalate_every: Option<Duration>,
@@ -260,6 +264,7 @@ impl Default for ServerConfig {
             first_admin: false,
             demo: false,
             rules: Rules::default(),
+            grid_outlines: None,
             escalate_every: Some(DEFAULT_ESCALATE_EVERY),
             clock: Clock::System,
             index_writes: true,

@@ -26,6 +26,7 @@ pub mod escalation;
 mod feed;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod grids;
 mod http;
 pub mod index;
 mod ingest;

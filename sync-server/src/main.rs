@@ -22,6 +22,7 @@ use fieldsync_server::config::{
     DEFAULT_METRICS_LISTEN, DEFAULT_ROOT_SCOPE, DEFAULT_STALL_TIMEOUT, DEFAULT_VISIBLE_BODY_BYTES,
     TrustedProxy,
 };
+use fieldsync_server::grids::GridOutlines;
 use fieldsync_server::{Durability, Listeners, Rules, Server, ServerConfig, SqliteStorage};
 use tracing_subscriber::EnvFilter;
 
@@ -261,6 +262,17 @@ struct ServeArgs {
     /// without it.
     #[arg(long, env = "FIELDSYNC_RULES", value_parser = load_rules)]
     rules: Option<Rules>,
+    /// The grid outlines the command centre's map draws: a GeoJSON file of Polygon or
+    /// MultiPolygon features with `name` and `scope` properties (see sync-server/src/grids.rs).
+    /// Without it the map shows its points on a plain projection.
+    #[arg(long, env = "FIELDSYNC_GRID_OUTLINES", value_parser = load_grid_outlines)]
+    grid_outlines: Option<GridOutlines>,
+}
+
+/// `--grid-outlines FILE`: read and checked when the arguments are (a mistake names its
+/// feature).
+fn load_grid_outlines(path: &str) -> Result<GridOutlines, String> {
+    GridOutlines::load(std::path::Path::new(path)).map_err(|e| e.to_string())
 }
 
 /// `--rules FILE`: the file read and checked when the arguments are (a mistake names its line
@@ -328,6 +340,7 @@ fn config(data: PathBuf, args: &ServeArgs) -> ServerConfig {
     c.first_admin = true;
     c.demo = args.demo;
     c.rules = args.rules.clone().unwrap_or_default();
+    c.grid_outlines = args.grid_outlines.clone();
     c
 }
 
@@ -512,6 +525,29 @@ mod tests {
             Some(Command::Reindex { rules: Some(_) })
         ));
         assert!(cli(&["reindex", "--rules", "/nonexistent.toml"]).is_err());
+    }
+
+    #[test]
+    fn grid_outlines_are_a_serve_option_checked_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("grids.geojson");
+        std::fs::write(
+            &good,
+            r#"{"type": "FeatureCollection", "features": [{"type": "Feature",
+                "properties": {"name": "七网格"}, "geometry": {"type": "Polygon",
+                "coordinates": [[[125.31, 43.87], [125.33, 43.87], [125.33, 43.89],
+                                 [125.31, 43.87]]]}}]}"#,
+        )
+        .unwrap();
+        let bad = dir.path().join("bad.geojson");
+        std::fs::write(&bad, r#"{"type": "Point", "coordinates": [1, 2]}"#).unwrap();
+        let cli = |args: &[&str]| Cli::try_parse_from([&["fieldsync-server"], args].concat());
+        let parsed = cli(&["--grid-outlines", good.to_str().unwrap()]).unwrap();
+        let c = config(parsed.data, &parsed.serve);
+        assert_eq!(c.grid_outlines.unwrap().all()[0].name, "七网格");
+        assert!(config(cli(&[]).unwrap().data, &cli(&[]).unwrap().serve).grid_outlines.is_none());
+        let e = cli(&["--grid-outlines", bad.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("not a GeoJSON"), "{e}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Tools a test needs beyond a Rust toolchain (kotlinc, a JVM, JNA, python3; later PostgreSQL
-//! and Chromium). A newcomer's `cargo test --workspace` must pass on a machine with only
+//! Tools a test needs beyond a Rust toolchain (kotlinc, a JVM, JNA, python3, Chromium and its
+//! WebDriver; later PostgreSQL). A newcomer's `cargo test --workspace` must pass on a machine with only
 //! rustup's toolchain: a test whose tool is missing is skipped with one line that names the
 //! tool and the script that installs it. CI sets `FIELDSYNC_REQUIRE_ALL_TESTS=1`, and there a
 //! missing tool fails the test instead: CI never skips.
@@ -27,6 +27,10 @@ pub enum Tool {
     Coroutines,
     /// Python 3, on `PATH`.
     Python3,
+    /// Chromium (Debian's `chromium`), on `PATH`.
+    Chromium,
+    /// ChromeDriver (Debian's `chromium-driver`), on `PATH`.
+    Chromedriver,
 }
 
 impl Tool {
@@ -38,11 +42,16 @@ impl Tool {
             Tool::Jna => "JNA (jna.jar on CLASSPATH)",
             Tool::Coroutines => "kotlinx-coroutines (kotlinx-coroutines-core-jvm.jar on CLASSPATH)",
             Tool::Python3 => "python3",
+            Tool::Chromium => "chromium",
+            Tool::Chromedriver => "chromedriver",
         }
     }
 
     /// Everything the Kotlin binding tests need.
     pub const KOTLIN: [Tool; 4] = [Tool::Kotlinc, Tool::Java, Tool::Jna, Tool::Coroutines];
+
+    /// Everything the board's browser tests need.
+    pub const BROWSER: [Tool; 2] = [Tool::Chromium, Tool::Chromedriver];
 
     /// Whether it is there, in an environment with this `PATH` and `CLASSPATH`.
     fn present(self, path: &OsString, classpath: &str) -> bool {
@@ -55,6 +64,8 @@ impl Tool {
             Tool::Jna => on_classpath("jna"),
             Tool::Coroutines => on_classpath("kotlinx-coroutines-core"),
             Tool::Python3 => on_path("python3"),
+            Tool::Chromium => on_path("chromium"),
+            Tool::Chromedriver => on_path("chromedriver"),
         }
     }
 }
@@ -144,5 +155,15 @@ mod tests {
             verdict("jna", &[Tool::Jna], &python, "/no/jna.jar", false),
             Verdict::Skip(_)
         ));
+        let Verdict::Skip(line) = verdict("board", &Tool::BROWSER, &python, "", false) else {
+            panic!("expected a skip")
+        };
+        assert_eq!(
+            line,
+            format!("skipped board: chromium, chromedriver missing; install with {INSTALL}")
+        );
+        std::fs::write(bin.path().join("chromium"), b"").unwrap();
+        std::fs::write(bin.path().join("chromedriver"), b"").unwrap();
+        assert_eq!(verdict("board", &Tool::BROWSER, &python, "", true), Verdict::Run);
     }
 }

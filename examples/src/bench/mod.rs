@@ -7,6 +7,7 @@
 //! helpers ([`stats`]); each suite lives in its own module.
 
 pub mod blobs;
+pub mod board;
 pub mod corpus;
 pub mod desk;
 pub mod load;

@@ -25,6 +25,8 @@ pub enum Unit {
     PerSecond,
     /// A ratio of two like quantities, three decimals.
     Ratio,
+    /// Kibibytes, one decimal.
+    Kib,
     /// Mebibytes, one decimal.
     Mb,
     /// Mebibytes per second, one decimal.
@@ -41,6 +43,7 @@ impl Unit {
             Unit::Count => "count",
             Unit::PerSecond => "per_s",
             Unit::Ratio => "ratio",
+            Unit::Kib => "KiB",
             Unit::Mb => "MiB",
             Unit::MbPerSecond => "MiB_per_s",
         }
@@ -50,7 +53,7 @@ impl Unit {
     pub fn decimals(self) -> usize {
         match self {
             Unit::Ms | Unit::Ratio => 3,
-            Unit::Seconds | Unit::Mb | Unit::MbPerSecond => 1,
+            Unit::Seconds | Unit::Kib | Unit::Mb | Unit::MbPerSecond => 1,
             Unit::Bytes | Unit::Count | Unit::PerSecond => 0,
         }
     }

@@ -10,6 +10,7 @@
 //! cargo run --release -p fieldsync-examples --bin bench -- load [--devices N] [--rounds N] [--concurrency N]
 //! cargo run --release -p fieldsync-examples --bin bench -- blobs [--photos N] [--min-kib N] [--max-kib N]
 //! cargo run --release -p fieldsync-examples --bin bench -- desk [--reports N] [--desks N] [--pushes N]
+//! cargo run --release -p fieldsync-examples --bin bench -- board [--open N] [--pushes N]
 //! ```
 //!
 //! `load` exits non-zero if any request failed or was refused (`load.errors`) or the devices did
@@ -53,6 +54,9 @@ enum Suite {
     /// Photos: a phone uploads N camera-sized JPEGs to a server on loopback, another downloads
     /// them and their thumbnails; one upload is cut mid-way and resumed.
     Blobs(BlobsArgs),
+    /// The command centre's web page in chromium: time to interactive with N open reports, from
+    /// an event to its row, and the size of the page's own code.
+    Board(BoardArgs),
     /// Runs a server for the `sync`, `load` and `blobs` suites (started by the suite itself).
     #[command(hide = true)]
     Serve {
@@ -155,6 +159,19 @@ struct DeskArgs {
 }
 
 #[derive(Debug, Args)]
+struct BoardArgs {
+    /// Open reports in the dispatcher's scope.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    open: u64,
+    /// Reports a phone pushes while the board is open.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    pushes: u64,
+    /// Seed a new fixture even if a cached one exists.
+    #[arg(long)]
+    fresh: bool,
+}
+
+#[derive(Debug, Args)]
 struct StoreArgs {
     /// Records in the store (60% reports, 25% patrol logs, 15% mediation cases).
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -217,6 +234,15 @@ fn main() -> ExitCode {
                 desks: args.desks as usize,
                 pushes: args.pushes as usize,
                 overhead_devices: args.overhead_devices as usize,
+                cache_dir,
+                fresh: args.fresh,
+            },
+            &mut report,
+        ),
+        Suite::Board(args) => bench::board::run(
+            &bench::board::Options {
+                open: args.open as usize,
+                pushes: args.pushes as usize,
                 cache_dir,
                 fresh: args.fresh,
             },

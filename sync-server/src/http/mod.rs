@@ -2,10 +2,12 @@
 //! metrics, the body timeout), `/metrics` on its own, and the handlers they call, which read
 //! requests, call the domain (`documents`, `feed`, `accounts`, `photos`, `open311`) and turn
 //! its answers and errors into responses. The phones' protocol is under `/v1`, the desk API
-//! (`desk`) under `/api/v1`, Open311 GeoReport v2 under `/open311/v2`.
+//! (`desk`) under `/api/v1`, the command centre's web board (`board`) at `/` and `/board/`,
+//! Open311 GeoReport v2 under `/open311/v2`.
 
 pub(crate) mod auth;
 pub(crate) mod blobs;
+mod board;
 pub(crate) mod budget;
 pub(crate) mod client_addr;
 pub(crate) mod desk;
@@ -72,6 +74,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/blobs/{hash}/proof", post(blobs::proof).route_layer(device.clone()))
         .route("/v1/me", get(auth::me).route_layer(device))
         .merge(desk::router())
+        .merge(board::router())
         .route("/healthz", get(|| async { "ok" }))
         .nest("/open311/v2", open311::router())
         .route("/metrics", metrics)

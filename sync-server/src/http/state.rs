@@ -60,6 +60,8 @@ pub(crate) struct App {
     /// The server's time for the desk (overdue flags, statistics, the stamps of desk actions):
     /// the clock overdue escalation reads too, so that both agree (a test sets it).
     pub(crate) clock: Clock,
+    /// The grid outlines of the board's map (empty without `--grid-outlines`).
+    pub(crate) grid_outlines: crate::grids::GridOutlines,
     /// Set when the server begins to stop: answers that never end by themselves (the desk's
     /// event streams) end then, so that a graceful shutdown does not wait for them forever.
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
@@ -116,6 +118,7 @@ impl App {
             metrics_token: config.metrics_token.as_deref().map(metrics::token_hash),
             metrics: Metrics::default(),
             clock: config.clock.clone(),
+            grid_outlines: config.grid_outlines.clone().unwrap_or_default(),
             stopping: tokio::sync::watch::Sender::new(false),
             admission: Semaphore::new(max_in_flight),
             max_in_flight,

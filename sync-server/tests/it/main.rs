@@ -6,6 +6,7 @@
 
 mod accounts;
 mod blobs;
+mod board;
 mod child;
 mod common;
 mod crash_loop;

@@ -8,8 +8,8 @@
 //! (`desk.event_p99_ms`, `events`); and what maintaining the index costs a server's
 //! throughput (`desk.index_overhead`, `overhead`).
 
-mod client;
-mod events;
+pub mod client;
+pub mod events;
 mod overhead;
 pub mod seed;
 
@@ -99,7 +99,7 @@ async fn ensure_fixture(opts: &Options, size: Size) -> Result<(PathBuf, i64)> {
 }
 
 /// Copies the files of a data directory (the database and its WAL, if any).
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {

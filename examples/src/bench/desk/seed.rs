@@ -327,3 +327,33 @@ pub async fn seed(data: &Path, size: Size, end: i64) -> Result<()> {
     }
     Ok(())
 }
+
+/// Seeds the database of `data` with `open` reports still being handled (not confirmed or
+/// rejected) in street 1, made as [`seed`] makes them over the last three days before `end`,
+/// so that some are overdue: the board's fixture (`bench board`).
+pub async fn seed_open(data: &Path, open: usize, end: i64) -> Result<()> {
+    use ReportStatus as S;
+    std::fs::create_dir_all(data)?;
+    let storage = SqliteStorage::open(ServerConfig::new(data).db_path(), Durability::Normal)?;
+    let rules = Rules::default();
+    let mut rng = StdRng::seed_from_u64(0xb0a2_d5ee);
+    let mut done = 0usize;
+    let mut i = 0usize;
+    while done < open {
+        let mut writes = Vec::new();
+        while writes.len() < BATCH.min(open - done) {
+            i += 1;
+            let mut row = report_row(&mut rng, &rules, end, i);
+            if end - row.created_at > 3 * DAY || matches!(row.status, S::Confirmed | S::Rejected) {
+                continue;
+            }
+            row.scope = grid(0, i % GRIDS_PER_STREET);
+            writes.push(write_of(IndexRow::Report(row), &mut rng));
+        }
+        done += writes.len();
+        for outcome in storage.commit(writes).await? {
+            outcome?;
+        }
+    }
+    Ok(())
+}

@@ -3,6 +3,10 @@
 //! as its id, so a browser that reconnects with `Last-Event-ID` (or `?after=`) resumes exactly
 //! where it was. Only rows the signed-in user may read are sent (core's `policy::can_read`, as
 //! for every other path); the stream ends when the session does (signed out, revoked, idle).
+//!
+//! Every stream starts with a `position` event (`{"after": <seq>}`, with that seq as its id):
+//! where it starts. A browser that has had no row yet still reconnects after a server restart
+//! with a `Last-Event-ID`, so what changed while it was away comes too.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -62,6 +66,14 @@ fn event(change: &IndexChange, now: i64) -> Option<Event> {
     Some(Event::default().id(change.seq.to_string()).event(kind).data(data.to_string()))
 }
 
+/// The first event of a stream: where it starts.
+fn position(after: u64) -> Event {
+    Event::default()
+        .id(after.to_string())
+        .event("position")
+        .data(serde_json::json!({ "after": after }).to_string())
+}
+
 /// `GET /api/v1/events`.
 pub(crate) async fn stream(
     State(app): State<Arc<App>>,
@@ -72,6 +84,8 @@ pub(crate) async fn stream(
     let end = app.docs.log_end().await?;
     let mut after = start(&headers, &query, end)?;
     let (tx, mut rx) = mpsc::channel::<Event>(64);
+    // Cannot fail: the channel is new and has room.
+    let _ = tx.try_send(position(after));
     let cookie_headers = headers.clone();
     let profile = session.profile.clone();
     let mut stopping = app.stopping.subscribe();

@@ -6,8 +6,10 @@
 
 mod actions;
 pub(crate) mod cookie;
+mod counts;
 mod events;
 pub(crate) mod extract;
+mod grids;
 pub(crate) mod json;
 mod params;
 mod paths;
@@ -42,6 +44,8 @@ pub(crate) fn router() -> Router<Arc<App>> {
         )
         .route("/api/v1/openapi.json", get(openapi).fallback(method_not_allowed))
         .route("/api/v1/reports", get(records::reports).fallback(method_not_allowed))
+        .route("/api/v1/reports/counts", get(counts::counts).fallback(method_not_allowed))
+        .route("/api/v1/grids", get(grids::grids).fallback(method_not_allowed))
         .route("/api/v1/patrols", get(records::patrols).fallback(method_not_allowed))
         .route("/api/v1/cases", get(records::cases).fallback(method_not_allowed))
         .route("/api/v1/records/{id}", get(record::record).fallback(method_not_allowed))

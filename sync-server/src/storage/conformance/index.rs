@@ -380,6 +380,52 @@ pub async fn reports_filter_by_every_field(s: &dyn Storage) {
     );
 }
 
+/// Counts by status agree with the listing of the same filter, overdue by the one definition.
+pub async fn report_counts_agree_with_the_listing(s: &dyn Storage) {
+    let now = T0 + 30 * HOUR;
+    let mut rows = Vec::new();
+    // Submitted, accept limit passed: overdue; and one in time.
+    rows.push(report("jl/cc/grid-07", T0));
+    rows.push(report("jl/cc/grid-07", now - HOUR / 2));
+    // Dispatched past the resolve limit: overdue.
+    let mut r = report("jl/cc/grid-07", T0 + HOUR);
+    r.status = ReportStatus::Dispatched;
+    rows.push(r);
+    // Resolved late and rejected: never overdue.
+    let mut r = report("jl/cc/grid-08", T0);
+    r.status = ReportStatus::Resolved;
+    rows.push(r);
+    let mut r = report("jl/cc/grid-070", T0);
+    r.status = ReportStatus::Rejected;
+    rows.push(r);
+    create_all(s, &rows).await;
+    let counted = |filter: ReportFilter| async move {
+        let mut c: Vec<(ReportStatus, u64, u64)> = s
+            .count_reports(filter, now)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.status, c.reports, c.overdue))
+            .collect();
+        c.sort_by_key(|(status, _, _)| status.as_str());
+        c
+    };
+    use ReportStatus as S;
+    assert_eq!(
+        counted(ReportFilter::default()).await,
+        vec![(S::Dispatched, 1, 1), (S::Rejected, 1, 0), (S::Resolved, 1, 0), (S::Submitted, 2, 1)]
+    );
+    let grid = ReportFilter {
+        readable: Readable::Scopes(vec!["jl/cc/grid-07".into()]),
+        statuses: vec![S::Submitted, S::Resolved],
+        ..ReportFilter::default()
+    };
+    assert_eq!(counted(grid.clone()).await, vec![(S::Submitted, 2, 1)]);
+    assert_eq!(docs_of(s, grid).await.len(), 2, "as many as the listing holds");
+    let none = ReportFilter { text: Some("no such words".into()), ..ReportFilter::default() };
+    assert_eq!(counted(none).await, vec![]);
+}
+
 pub async fn the_reader_cut_keeps_only_rows_in_scope(s: &dyn Storage) {
     let rows = vec![
         report("jl/cc/grid-07", T0),

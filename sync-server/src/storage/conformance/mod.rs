@@ -72,6 +72,7 @@ where
         index::rows_commit_only_with_their_write,
         index::rebuild_replaces_every_row,
         index::reports_filter_by_every_field,
+        index::report_counts_agree_with_the_listing,
         index::the_reader_cut_keeps_only_rows_in_scope,
         index::text_search_is_literal_and_finds_chinese,
         index::keyset_pages_are_exact_while_rows_arrive,

@@ -9,7 +9,7 @@ mod stats;
 
 pub use query::{
     CaseFilter, Cursor, MAX_PAGE, MAX_TEXT_CHARS, Page, PageRequest, PatrolFilter, Readable,
-    ReportFilter, Sort, check_text, fold,
+    ReportCount, ReportFilter, Sort, check_text, fold,
 };
 pub use rows::{CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow};
 pub use stats::{
@@ -42,6 +42,15 @@ pub trait IndexStorage: Send + Sync + 'static {
         filter: ReportFilter,
         page: PageRequest,
     ) -> BoxFuture<'_, StorageResult<Page<ReportRow>>>;
+
+    /// How many reports of each status `filter` holds (statuses with none left out), and how
+    /// many of them are overdue at `now`: the board's counters, in one query whatever the
+    /// number of reports.
+    fn count_reports(
+        &self,
+        filter: ReportFilter,
+        now: i64,
+    ) -> BoxFuture<'_, StorageResult<Vec<ReportCount>>>;
 
     /// A page of patrol logs (sorts: `Created` by start, `Updated`).
     fn list_patrols(

@@ -52,6 +52,17 @@ pub struct ReportFilter {
     pub text: Option<String>,
 }
 
+/// How many reports of one status a filter holds (`IndexStorage::count_reports`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ReportCount {
+    /// The status.
+    pub status: ReportStatus,
+    /// Reports in it.
+    pub reports: u64,
+    /// Of those, the ones overdue at the time counted for.
+    pub overdue: u64,
+}
+
 /// Filters of a patrol log listing.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PatrolFilter {

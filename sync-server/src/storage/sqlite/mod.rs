@@ -32,7 +32,7 @@ use self::writer::Msg;
 use super::IndexStorage;
 use super::index::{
     CaseFilter, CaseRow, CaseStats, IndexChange, IndexRow, Page, PageRequest, PatrolDayStats,
-    PatrolFilter, PatrolRow, ReportFilter, ReportRow, ReportStats, StatsQuery,
+    PatrolFilter, PatrolRow, ReportCount, ReportFilter, ReportRow, ReportStats, StatsQuery,
 };
 use super::{
     AccountStorage, Audience, BlobRecord, BlobStorage, BoxFuture, CatchUpPage, Committed,
@@ -423,6 +423,14 @@ impl IndexStorage for SqliteStorage {
         page: PageRequest,
     ) -> BoxFuture<'_, StorageResult<Page<ReportRow>>> {
         self.read(move |c| index::list::reports(c, &filter, &page))
+    }
+
+    fn count_reports(
+        &self,
+        filter: ReportFilter,
+        now: i64,
+    ) -> BoxFuture<'_, StorageResult<Vec<ReportCount>>> {
+        self.read(move |c| index::list::count_reports(c, &filter, now))
     }
 
     fn list_patrols(

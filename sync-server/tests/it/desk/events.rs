@@ -28,6 +28,8 @@ pub struct Sse {
 pub struct Events {
     resp: reqwest::Response,
     buf: Vec<u8>,
+    /// The seq the stream said it starts after (its `position` event), once read.
+    pub position: Option<u64>,
 }
 
 impl Events {
@@ -42,10 +44,11 @@ impl Events {
         assert_eq!(resp.status().as_u16(), 200);
         let kind = resp.headers()["content-type"].to_str().unwrap().to_string();
         assert!(kind.starts_with("text/event-stream"), "{kind}");
-        Events { resp, buf: Vec::new() }
+        Events { resp, buf: Vec::new(), position: None }
     }
 
-    /// The next event within `wait` (`None` when none came; comments are skipped).
+    /// The next event within `wait` (`None` when none came; comments and the stream's opening
+    /// `position` are skipped).
     pub async fn next_within(&mut self, wait: Duration) -> Option<Sse> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -100,7 +103,8 @@ impl Events {
                     _ => {} // a comment (keep-alive) or a field we do not use
                 }
             }
-            if data.is_empty() {
+            if data.is_empty() || event.as_deref() == Some("position") {
+                self.position = id.or(self.position);
                 continue;
             }
             let data: Value = serde_json::from_str(&data.join("\n")).unwrap();
@@ -125,6 +129,8 @@ async fn a_stream_resumes_after_the_last_event_it_had() {
     sync(&ts, &resident).await;
     let a = live.until(|e| e.data["doc"] == first.to_string()).await;
     let b = live.until(|e| e.data["doc"] == second.to_string()).await;
+    let start = live.position.expect("the stream said where it starts");
+    assert!(start < a.id, "it starts before the first row: {start} {}", a.id);
     assert!(a.id < b.id, "ids follow the log: {} {}", a.id, b.id);
     assert_eq!((a.event.as_str(), a.data["kind"].as_str()), ("report", Some("report")));
     assert_eq!(a.data["overdue"], false);
@@ -137,9 +143,11 @@ async fn a_stream_resumes_after_the_last_event_it_had() {
     assert_eq!(by_query.next_within(WAIT).await.unwrap().id, b.id);
     let mut both = Events::open(&ts, &d, "?after=0", Some(a.id)).await;
     assert_eq!(both.next_within(WAIT).await.unwrap().id, b.id);
-    // From the end: nothing old comes again.
+    // From the end: nothing old comes again, and the stream says where it starts.
     let mut fresh = Events::open(&ts, &d, "", None).await;
     assert!(fresh.next_within(Duration::from_millis(300)).await.is_none());
+    assert_eq!(fresh.position, Some(log_end(&ts).await));
+    assert_eq!(again.position, Some(a.id), "a resumed stream starts where it was asked");
 
     for bad in ["abc", "-1", "1e3"] {
         let resp = ts

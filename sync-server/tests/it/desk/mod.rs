@@ -4,12 +4,14 @@
 //! the command centre's work: the loop from a resident's phone to the desk and to the
 //! responder's phone (`the_loop`), overdue escalation under a test clock (`escalation`),
 //! statistics against figures computed by hand (`stats`), who sees and does what (`access`),
-//! answers checked against the served OpenAPI document (`openapi`) and bad input at every
-//! endpoint (`api_bad_input`).
+//! answers checked against the served OpenAPI document (`openapi`), bad input at every
+//! endpoint (`api_bad_input`), and the grid outlines and counters the board's page reads
+//! (`board_api`).
 
 mod access;
 mod api_bad_input;
 mod bad_input;
+mod board_api;
 mod csrf;
 mod demo;
 mod escalation;

@@ -128,6 +128,15 @@ async fn every_answer_the_desk_gets_is_what_the_document_says() {
         got(&ts, &spec, &d, &format!("/api/v1/records/{id}"), "/api/v1/records/{id}", 200).await;
     }
     got(&ts, &spec, &d, "/api/v1/responders", "/api/v1/responders", 200).await;
+    let counts = "/api/v1/reports/counts";
+    let c = got(&ts, &spec, &d, "/api/v1/reports/counts?status=submitted", counts, 200).await;
+    assert_eq!(
+        (c["reports"].as_u64(), c["statuses"][0]["status"].as_str()),
+        (Some(1), Some("submitted"))
+    );
+    got(&ts, &spec, &d, "/api/v1/reports/counts?overdue=maybe", counts, 400).await;
+    let grids = got(&ts, &spec, &d, "/api/v1/grids", "/api/v1/grids", 200).await;
+    assert_eq!(grids["features"], json!([]), "no outlines without --grid-outlines");
 
     // Actions: the record afterwards, and each refusal.
     let actions = "/api/v1/records/{id}/actions";
@@ -184,6 +193,8 @@ async fn the_document_names_every_route_and_method_the_server_takes() {
     let routes = [
         ("/api/v1/session", &["get", "post", "delete"][..]),
         ("/api/v1/reports", &["get"]),
+        ("/api/v1/reports/counts", &["get"]),
+        ("/api/v1/grids", &["get"]),
         ("/api/v1/patrols", &["get"]),
         ("/api/v1/cases", &["get"]),
         ("/api/v1/records/{id}", &["get"]),

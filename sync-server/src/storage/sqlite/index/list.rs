@@ -15,7 +15,7 @@ use super::rows::{
     CASE_COLUMNS, PATROL_COLUMNS, REPORT_COLUMNS, Stored, case_at, patrol_at, report_at,
 };
 use crate::storage::index::{
-    CaseFilter, CaseRow, Cursor, Page, PageRequest, PatrolFilter, PatrolRow, Readable,
+    CaseFilter, CaseRow, Cursor, Page, PageRequest, PatrolFilter, PatrolRow, Readable, ReportCount,
     ReportFilter, ReportRow, Sort, check_text, fold,
 };
 use crate::storage::{StorageError, StorageResult};
@@ -203,12 +203,8 @@ fn page<T>(
     Ok(Page { rows: out.into_iter().map(|s| s.row).collect(), next })
 }
 
-/// A page of reports.
-pub(crate) fn reports(
-    conn: &Connection,
-    f: &ReportFilter,
-    req: &PageRequest,
-) -> StorageResult<Page<ReportRow>> {
+/// The WHERE clause of a report filter (listings and counts share it).
+fn report_where(f: &ReportFilter) -> StorageResult<Where> {
     let mut w = Where::default();
     w.readable(&f.readable);
     if let Some(scope) = &f.scope {
@@ -242,6 +238,16 @@ pub(crate) fn reports(
         check_text(text)?;
         w.and("instr(search, ?) > 0".into(), [Value::Text(fold(text))]);
     }
+    Ok(w)
+}
+
+/// A page of reports.
+pub(crate) fn reports(
+    conn: &Connection,
+    f: &ReportFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<ReportRow>> {
+    let w = report_where(f)?;
     let order = report_order(req.sort);
     page(conn, &REPORTS, w, &order, req, report_at, |r: &ReportRow| match req.sort {
         Sort::Created => [r.created_at, 0],
@@ -310,4 +316,35 @@ pub(crate) fn cases(
         Sort::Updated => [c.updated_at, 0],
         _ => [c.opened_at, 0],
     })
+}
+
+/// How many reports of each status a filter holds, and how many of them are overdue at `now`
+/// (the definition of `ReportRow::passed_limits`, in SQL as the overdue filter writes it).
+pub(crate) fn count_reports(
+    conn: &Connection,
+    f: &ReportFilter,
+    now: i64,
+) -> StorageResult<Vec<ReportCount>> {
+    let mut w = report_where(f)?;
+    let sql = format!(
+        "SELECT status, COUNT(*), \
+                SUM(status NOT IN ('resolved', 'confirmed', 'rejected') AND \
+                    ((status IN ('submitted', 'reopened') AND accept_due < ?) OR resolve_due < ?)) \
+         FROM report_index WHERE {} GROUP BY status ORDER BY status",
+        w.sql()
+    );
+    let mut params = vec![Value::Integer(now), Value::Integer(now)];
+    params.append(&mut w.params);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let status = super::rows::parsed(r, 0)?;
+        let count = |i: usize| -> StorageResult<u64> {
+            let n: Option<i64> = r.get(i)?;
+            Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+        };
+        out.push(ReportCount { status, reports: count(1)?, overdue: count(2)? });
+    }
+    Ok(out)
 }

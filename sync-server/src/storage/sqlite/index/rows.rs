@@ -178,7 +178,7 @@ fn split_lines(s: &str) -> Vec<String> {
 }
 
 /// A column holding one of a closed set of strings.
-fn parsed<T: FromSql>(r: &Row<'_>, i: usize) -> StorageResult<T> {
+pub(crate) fn parsed<T: FromSql>(r: &Row<'_>, i: usize) -> StorageResult<T> {
     r.get(i).map_err(|e| StorageError::Corrupt(format!("index column {i}: {e}")))
 }
 
