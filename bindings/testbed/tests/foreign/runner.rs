@@ -6,7 +6,7 @@
 //! the Kotlin layer shipped with the bindings (`bindings/kotlin/`) must be compiled with them,
 //! so the steps are here: generate Kotlin, Swift and Python once per run, copy the hand-written
 //! layers beside the generated sources (as `bindings/scripts/generate.sh` does for an app),
-//! compile the Kotlin once, then run each script. A missing tool skips the test with a line
+//! compile the Kotlin and the test scripts once, then run each script. A missing tool skips the test with a line
 //! saying what to install, unless `FIELDSYNC_REQUIRE_ALL_TESTS=1` (CI) makes it a failure.
 
 use std::path::{Path, PathBuf};
@@ -102,13 +102,43 @@ fn class_path() -> String {
 /// Kotlin compilers are large: one at a time.
 static KOTLINC: Mutex<()> = Mutex::new(());
 
-/// The generated Kotlin and the layer, compiled once, with no warning allowed.
+/// The Kotlin test scripts (paths below this crate's folder). They are compiled once, with the
+/// generated Kotlin and the layer, into the same jar, and each is then run by `java`: a JVM's
+/// start instead of a Kotlin compiler's for every script (the compiler's start and warm-up took
+/// most of each script's wall time). Any other script (the app developers' quickstart) runs as
+/// its readers run it, with `kotlinc -script`.
+const COMPILED_SCRIPTS: [&str; 3] = [
+    "tests/bindings/test_field_store.kts",
+    "tests/bindings/test_app_behaviour.kts",
+    "tests/bindings/test_inbox.kts",
+];
+
+/// The launcher of a compiled script: Kotlin compiles a script into a class whose constructor
+/// runs its body with the arguments.
+const LAUNCHER: &str = "fun main(a: Array<String>) {
+    Class.forName(a[0]).getConstructor(Array<String>::class.java)
+        .newInstance(a.copyOfRange(1, a.size) as Any)
+}
+";
+
+/// The class Kotlin names a compiled script by: its file name without `.kts`, capitalised.
+fn script_class(script: &str) -> String {
+    let stem = Path::new(script).file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
+    let mut chars = stem.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// The generated Kotlin, the layer and the test scripts, compiled once, with no warning
+/// allowed.
 fn kotlin_jar() -> Result<&'static Path> {
     static JAR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     JAR.get_or_init(|| {
         let compile = || -> Result<PathBuf> {
             let sources = generated()?.join("kotlin");
             let jar = generated()?.join("fieldsync.jar");
+            let launcher = generated()?.join("ScriptLauncher.kt");
+            std::fs::write(&launcher, LAUNCHER)?;
+            let scripts = COMPILED_SCRIPTS.iter().map(|s| Path::new(CRATE).join(s));
             let _one = KOTLINC.lock().unwrap_or_else(|e| e.into_inner());
             let status = Command::new("kotlinc")
                 .arg("-Werror")
@@ -117,6 +147,8 @@ fn kotlin_jar() -> Result<&'static Path> {
                 .arg("-classpath")
                 .arg(class_path())
                 .args(files(&sources, ".kt")?)
+                .arg(&launcher)
+                .args(scripts)
                 .status()
                 .context("running kotlinc")?;
             ensure!(status.success(), "kotlinc failed to compile the bindings and the layer");
@@ -128,6 +160,26 @@ fn kotlin_jar() -> Result<&'static Path> {
     .map_err(|e| anyhow!("{e}"))
 }
 
+/// The Kotlin runtime jars a compiled script needs (the standard library and the script
+/// runtime), from the `lib` folder beside the `kotlinc` on `PATH`.
+fn kotlin_runtime() -> Result<String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let kotlinc = std::env::split_paths(&path)
+        .map(|dir| dir.join("kotlinc"))
+        .find(|p| p.is_file())
+        .context("kotlinc is not on PATH")?;
+    let lib = std::fs::canonicalize(&kotlinc)?
+        .parent()
+        .and_then(Path::parent)
+        .map(|home| home.join("lib"))
+        .context("kotlinc has no home folder")?;
+    let jars = ["kotlin-stdlib.jar", "kotlin-script-runtime.jar"].map(|j| lib.join(j));
+    for jar in &jars {
+        ensure!(jar.is_file(), "no {} beside kotlinc", jar.display());
+    }
+    Ok(jars.map(|j| j.display().to_string()).join(":"))
+}
+
 /// Runs the Kotlin script `script` (a path below this crate) with `args`; `Ok(false)` when
 /// skipped for want of `kotlinc`.
 pub fn kotlin(script: &str, args: &[String]) -> Result<bool> {
@@ -135,21 +187,32 @@ pub fn kotlin(script: &str, args: &[String]) -> Result<bool> {
         return Ok(false);
     }
     let jar = kotlin_jar()?;
-    let path = Path::new(CRATE).join(script);
     let class_path =
         format!("{}:{}:{}", generated()?.join("kotlin").display(), jar.display(), class_path());
-    let _one = KOTLINC.lock().unwrap_or_else(|e| e.into_inner());
-    let status = Command::new("kotlinc")
-        .arg("-classpath")
-        .arg(class_path)
-        .arg("-J-ea")
-        .arg("-Werror")
-        .arg("-script")
-        .arg(&path)
-        .arg("--")
-        .args(args)
-        .status()
-        .context("running kotlinc")?;
+    let status = if COMPILED_SCRIPTS.contains(&script) {
+        Command::new("java")
+            .arg("-ea")
+            .arg("-classpath")
+            .arg(format!("{class_path}:{}", kotlin_runtime()?))
+            .arg("ScriptLauncherKt")
+            .arg(script_class(script))
+            .args(args)
+            .status()
+            .context("running java")?
+    } else {
+        let _one = KOTLINC.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new("kotlinc")
+            .arg("-classpath")
+            .arg(class_path)
+            .arg("-J-ea")
+            .arg("-Werror")
+            .arg("-script")
+            .arg(Path::new(CRATE).join(script))
+            .arg("--")
+            .args(args)
+            .status()
+            .context("running kotlinc")?
+    };
     ensure!(status.success(), "{script} failed");
     Ok(true)
 }
