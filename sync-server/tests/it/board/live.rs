@@ -57,6 +57,14 @@ async fn the_board_signs_in_goes_live_and_dispatches_to_the_phone() {
     let refused =
         b.until("the refusal", "return document.querySelector('#signin-error').textContent;").await;
     assert!(refused.as_str().unwrap().contains("不能登录指挥中心"), "{refused}");
+    // Signed out, the page offers neither the pages nor a sign-out: they are not drawn at all.
+    let shown = b
+        .js(
+            "return ['#nav', '#sign-out'].map(s => getComputedStyle(document.querySelector(s)).display);",
+            vec![],
+        )
+        .await;
+    assert_eq!(shown, serde_json::json!(["none", "none"]), "signed out, the header shows {shown}");
     b.screenshot("signin-refused").await;
     // Nor a patrol member's.
     b.js("document.querySelector('#signin-error').textContent = '';", vec![]).await;
