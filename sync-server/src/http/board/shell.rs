@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::assets::{Web, etag};
+use crate::http::desk::cookie;
 
 /// The languages the board speaks; the first is the default.
 pub(crate) const LANGUAGES: [&str; 2] = ["zh-CN", "en"];
@@ -20,14 +21,8 @@ const LANG_COOKIE: &str = "fieldsync_lang";
 
 /// The language of a request: its `fieldsync_lang` cookie's, if it names one of ours.
 fn language(headers: &HeaderMap) -> &'static str {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == LANG_COOKIE)
-        .find_map(|(_, value)| LANGUAGES.into_iter().find(|l| *l == value.trim()))
+    cookie::values(headers, LANG_COOKIE)
+        .find_map(|value| LANGUAGES.into_iter().find(|l| *l == value))
         .unwrap_or(LANGUAGES[0])
 }
 

@@ -35,17 +35,22 @@ pub(crate) fn clear(secure: bool) -> HeaderValue {
     HeaderValue::from_static(value)
 }
 
-/// The session token the request's cookies carry, if one has a token's form.
-pub(crate) fn token(headers: &HeaderMap) -> Option<&str> {
+/// The values of every cookie named `name` in the request's `Cookie` headers, in order,
+/// trimmed and unquoted.
+pub(crate) fn values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == NAME)
+        .filter(move |(n, _)| *n == name)
         .map(|(_, value)| value.trim().trim_matches('"'))
-        .find(|value| secret::is_token(value))
+}
+
+/// The session token the request's cookies carry, if one has a token's form.
+pub(crate) fn token(headers: &HeaderMap) -> Option<&str> {
+    values(headers, NAME).find(|value| secret::is_token(value))
 }
 
 #[cfg(test)]
