@@ -69,6 +69,9 @@ pub struct Options {
     pub cache_dir: PathBuf,
     /// Seed a new fixture even if one is cached.
     pub fresh: bool,
+    /// The server started by the suite leaves the record index as it is on every write: what
+    /// the index costs these figures (against a run without it).
+    pub no_index_writes: bool,
 }
 
 /// Runs the suite, recording each figure in `report` as it is measured.
@@ -87,6 +90,9 @@ pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
                 "--server needs --server-data DIR, the server's --data directory, to enroll devices",
             )?;
             BenchServer::remote(url, &opts.server_metrics, data)?
+        }
+        None if opts.no_index_writes => {
+            BenchServer::start_with(&dir.path().join("server"), &["--no-index-writes"])?
         }
         None => BenchServer::start(&dir.path().join("server"))?,
     };
