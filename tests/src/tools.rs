@@ -7,7 +7,7 @@
 use std::env;
 use std::ffi::OsString;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The variable that turns a missing tool from a skip into a failure.
 pub const REQUIRE_ALL: &str = "FIELDSYNC_REQUIRE_ALL_TESTS";
@@ -55,7 +55,7 @@ impl Tool {
 
     /// Whether it is there, in an environment with this `PATH` and `CLASSPATH`.
     fn present(self, path: &OsString, classpath: &str) -> bool {
-        let on_path = |exe: &str| env::split_paths(path).any(|dir| dir.join(exe).is_file());
+        let on_path = |exe: &str| find_in(path, exe).is_some();
         let on_classpath =
             |jar: &str| classpath.split(':').any(|p| p.contains(jar) && Path::new(p).is_file());
         match self {
@@ -68,6 +68,16 @@ impl Tool {
             Tool::Chromedriver => on_path("chromedriver"),
         }
     }
+}
+
+/// Where `exe` is in the folders of `path` (a `PATH` value), the first one holding it.
+fn find_in(path: &OsString, exe: &str) -> Option<PathBuf> {
+    env::split_paths(path).map(|dir| dir.join(exe)).find(|p| p.is_file())
+}
+
+/// Where `exe` is on this process's `PATH`, if it is.
+pub fn on_path(exe: &str) -> Option<PathBuf> {
+    find_in(&env::var_os("PATH").unwrap_or_default(), exe)
 }
 
 /// What to do about the tools `test` needs.

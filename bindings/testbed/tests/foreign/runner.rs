@@ -163,11 +163,7 @@ fn kotlin_jar() -> Result<&'static Path> {
 /// The Kotlin runtime jars a compiled script needs (the standard library and the script
 /// runtime), from the `lib` folder beside the `kotlinc` on `PATH`.
 fn kotlin_runtime() -> Result<String> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let kotlinc = std::env::split_paths(&path)
-        .map(|dir| dir.join("kotlinc"))
-        .find(|p| p.is_file())
-        .context("kotlinc is not on PATH")?;
+    let kotlinc = tools::on_path("kotlinc").context("kotlinc is not on PATH")?;
     let lib = std::fs::canonicalize(&kotlinc)?
         .parent()
         .and_then(Path::parent)

@@ -6,19 +6,15 @@
 //! two, twice each, so that the machine's drift touches both alike; the overhead is
 //! `1 - with / without` of the summed rates (negative when the noise exceeds the cost).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 use fieldsync_core::model::NewRecord;
 use fieldsync_core::policy::Role;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 use super::seed::grid;
 use super::{Report, Result, Unit, progress};
 use crate::bench::corpus::Corpus;
 use crate::bench::server::BenchServer;
 use crate::bench::sim::{Pulled, SimDevice};
+use crate::bench::sync::rounds;
 
 /// Devices syncing at once (as the `sync` suite's default).
 const CONCURRENCY: usize = 32;
@@ -69,33 +65,13 @@ async fn changes_per_s(devices: usize, index: bool) -> Result<f64> {
         d.create(&NewRecord::Report { report: new })?;
         sims.push(d);
     }
-    let (sims, _) = rounds(sims).await?;
+    let (sims, ..) = rounds(sims, CONCURRENCY).await?;
     let mut ready = Vec::with_capacity(sims.len());
     for mut d in sims {
         let own = d.ids().next().ok_or("a simulated device holds no report")?;
         d.edit(own, &corpus.comment())?;
         ready.push(d);
     }
-    let (_, wall) = rounds(ready).await?;
+    let (.., wall) = rounds(ready, CONCURRENCY).await?;
     Ok(devices as f64 / wall.as_secs_f64().max(1e-9))
-}
-
-/// One round for every device, [`CONCURRENCY`] at once; the devices and the wall time.
-async fn rounds(devices: Vec<SimDevice>) -> Result<(Vec<SimDevice>, Duration)> {
-    let gate = Arc::new(Semaphore::new(CONCURRENCY));
-    let mut set = JoinSet::new();
-    let start = Instant::now();
-    for mut d in devices {
-        let gate = gate.clone();
-        set.spawn(async move {
-            let _turn = gate.acquire_owned().await?;
-            d.round().await?;
-            Ok::<_, crate::bench::Error>(d)
-        });
-    }
-    let mut out = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        out.push(joined??);
-    }
-    Ok((out, start.elapsed()))
 }

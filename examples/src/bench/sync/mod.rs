@@ -246,7 +246,7 @@ async fn load(
 
 /// One round for every device, at most `concurrency` at once; returns the devices, each
 /// round's latency, what all rounds moved together, and the wall time of all of them.
-async fn rounds(
+pub(crate) async fn rounds(
     devices: Vec<SimDevice>,
     concurrency: usize,
 ) -> Result<(Vec<SimDevice>, Samples, Exchange, Duration)> {

@@ -274,7 +274,7 @@ fn apply(conn: &Connection, w: &DocWrite, now: i64) -> StorageResult<Committed> 
             )));
         }
         let seq = if last_seq > 0 { last_seq } else { super::index::rows::last_seq(conn, row)? };
-        super::index::rows::upsert(conn, row, seq, index)?;
+        super::index::upsert::upsert(conn, row, seq, index)?;
     }
     Ok(Committed { version, last_seq })
 }
