@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end tests.
 
+pub mod browser;
 pub mod crash;
 pub mod link;
 pub mod phone;

@@ -13,14 +13,12 @@
 //!   `/board/*.js` and `*.css` resources), uncompressed.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fantoccini::{Client, ClientBuilder, Locator};
 use fieldsync_core::model::NewRecord;
 use fieldsync_core::policy::Role;
+use fieldsync_tests::browser::{Chromium, Launch};
 use fieldsync_tests::tools::{self, Tool};
-use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
 use super::desk::client::code_for;
@@ -94,35 +92,12 @@ async fn fixture(opts: &Options) -> Result<(PathBuf, i64)> {
 
 /// Chromium through its own chromedriver, ended with it.
 struct Browser {
-    driver: Child,
-    client: Client,
+    client: Chromium,
 }
 
 impl Browser {
     async fn start() -> Result<Browser> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let url = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        while reqwest::get(format!("{url}/status")).await.is_err() {
-            if started.elapsed() > WAIT {
-                return Err("chromedriver did not start".into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({ "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                             "--disable-dev-shm-usage", "--window-size=1366,900"] }),
-        );
-        let client =
-            ClientBuilder::new(HttpConnector::new()).capabilities(caps).connect(&url).await?;
-        Ok(Browser { driver, client })
+        Ok(Browser { client: Chromium::start(&Launch::default()).await? })
     }
 
     async fn js(&self, script: &str) -> Result<Value> {
@@ -152,13 +127,6 @@ impl Browser {
     }
 }
 
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
 fn now_epoch_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
@@ -175,8 +143,8 @@ async fn run_async(opts: &Options, report: &mut Report) -> Result<()> {
     let c = &browser.client;
 
     c.goto(&format!("{base}/")).await?;
-    c.wait().at_most(WAIT).for_element(Locator::Css("#code")).await?.send_keys(&code).await?;
-    c.find(Locator::Css("#signin-submit")).await?.click().await?;
+    c.wait_for("#code", WAIT).await?.send_keys(&code).await?;
+    c.find("#signin-submit").await?.click().await?;
     browser.until("the board", "return document.querySelectorAll('#rows .row').length;").await?;
     let assets = browser
         .js("return performance.getEntriesByType('resource')
@@ -219,7 +187,7 @@ async fn run_async(opts: &Options, report: &mut Report) -> Result<()> {
 
     // Events to rows: the board filtered to the pushed reports' word, a second stream and a
     // watch on the rows installed in the page.
-    let search = c.find(Locator::Css("#f-q")).await?;
+    let search = c.find("#f-q").await?;
     search.clear().await?;
     // Typed, then Enter: the filters apply at once.
     search.send_keys(&format!("{MARK}\u{E007}")).await?;
@@ -278,7 +246,7 @@ async fn run_async(opts: &Options, report: &mut Report) -> Result<()> {
     report.record("board.event_to_row_max_ms", to_row.percentile(100.0), Unit::Ms);
     report.record("board.push_to_row_ms", from_ack.median(), Unit::Ms);
     report.record("board.assets_kb", assets_kb, Unit::Kib);
-    let _ = c.clone().close().await;
+    let _ = c.close().await;
     drop(browser);
     drop(server);
     Ok(())

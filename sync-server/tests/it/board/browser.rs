@@ -1,15 +1,11 @@
 //! A real browser for the board's tests: Debian's chromium, headless, driven through
-//! chromedriver over WebDriver with fantoccini. One chromedriver per test on a free loopback
-//! port, ended when the test's `Browser` is dropped; screenshots saved as PNG artifacts.
+//! chromedriver over WebDriver (`fieldsync_tests::browser`). One chromedriver per test on a free
+//! loopback port, ended when the test's `Browser` is dropped; screenshots saved as PNG artifacts.
 
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
+use fieldsync_tests::browser::{Chromium, Element, Launch};
 use serde_json::{Value, json};
 
 /// How long a test waits for the page to show what it expects.
@@ -21,17 +17,13 @@ pub fn available(test: &str) -> bool {
     fieldsync_tests::tools::available(test, &fieldsync_tests::tools::Tool::BROWSER)
 }
 
-/// A headless chromium with its own chromedriver.
+/// A headless chromium with its own chromedriver, on the board of a test server; both end
+/// when it is dropped, also when a test fails half-way.
 pub struct Browser {
-    driver: Child,
     /// The WebDriver session.
-    pub client: Client,
+    pub client: Chromium,
     /// The board's address (the test server's).
     pub base: String,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Browser {
@@ -43,43 +35,13 @@ impl Browser {
     /// Like [`Browser::start`], with the browser in the time zone `zone` (`TZ`, e.g.
     /// `Asia/Shanghai`) rather than the machine's.
     pub async fn start_in(base: &str, width: u32, height: u32, zone: Option<&str>) -> Browser {
-        let port = free_port();
-        // Its own process group, so that the chromium it starts ends with it (`kill_all`).
-        let mut driver = Command::new("chromedriver");
-        if let Some(zone) = zone {
-            driver.env("TZ", zone);
-        }
-        let driver = driver
-            .arg(format!("--port={port}"))
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let started = Instant::now();
-        while http.get(format!("{url}/status")).send().await.is_err() {
-            assert!(started.elapsed() < WAIT, "chromedriver did not listen on {port}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--no-first-run", "--disable-extensions", "--hide-scrollbars",
-                    format!("--window-size={width},{height}"), "--lang=zh-CN",
-                ],
-            }),
-        );
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(caps)
-            .connect(&url)
-            .await
-            .expect("a chromium session");
-        let b = Browser { driver, client, base: base.trim_end_matches('/').to_string() };
+        let options = Launch {
+            window: (width, height),
+            lang: Some("zh-CN".into()),
+            zone: zone.map(str::to_string),
+        };
+        let client = Chromium::start(&options).await.expect("a chromium session");
+        let b = Browser { client, base: base.trim_end_matches('/').to_string() };
         b.viewport(width, height).await;
         b
     }
@@ -124,8 +86,8 @@ impl Browser {
     }
 
     /// The element of a CSS selector, once it is there.
-    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
-        match self.client.wait().at_most(WAIT).for_element(Locator::Css(css)).await {
+    pub async fn find(&self, css: &str) -> Element {
+        match self.client.wait_for(css, WAIT).await {
             Ok(e) => e,
             Err(e) => {
                 self.screenshot(&format!("failed-{}", slug(css))).await;
@@ -167,22 +129,7 @@ impl Browser {
 
     /// Ends the session, then the driver.
     pub async fn close(self) {
-        let _ = self.client.clone().close().await;
-    }
-
-    /// Ends chromedriver and every process it started (its process group).
-    fn kill_all(&mut self) {
-        let group = format!("-{}", self.driver.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        // Also when a failed test never reached `close`: no chromium outlives its test.
-        self.kill_all();
+        let _ = self.client.close().await;
     }
 }
 
