@@ -19,6 +19,7 @@ mod events;
 mod expiry;
 mod first_start;
 mod openapi;
+mod schema;
 mod sign_in;
 mod stats;
 mod the_loop;
