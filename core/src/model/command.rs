@@ -110,7 +110,8 @@ pub enum Command {
         #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
-    /// A resolved or rejected report is reopened.
+    /// A resolved, rejected or confirmed report is reopened (a confirmed one by the command
+    /// centre only: its points are given back until it is confirmed again).
     ReopenReport {
         /// Why (required).
         reason: String,

@@ -231,7 +231,9 @@ fn transition(cmd: &Command) -> Option<(&'static [ReportStatus], Option<ReportSt
         Command::StartWork { .. } => (&[S::Dispatched], Some(S::InProgress)),
         Command::ResolveReport { .. } => (&[S::InProgress], Some(S::Resolved)),
         Command::ConfirmReport { .. } => (&[S::Resolved], Some(S::Confirmed)),
-        Command::ReopenReport { .. } => (&[S::Resolved, S::Rejected], Some(S::Reopened)),
+        Command::ReopenReport { .. } => {
+            (&[S::Resolved, S::Rejected, S::Confirmed], Some(S::Reopened))
+        }
         Command::AwardPoints { .. } => (&[S::Confirmed], None),
         _ => return None,
     })

@@ -124,7 +124,9 @@ pub(crate) fn report_step(
         }
         (S::Resolved, S::Confirmed) => reporter || (in_scope && p.role == Role::Dispatcher),
         (S::Resolved, S::Reopened) => reporter || command_centre,
-        (S::Rejected, S::Reopened) => command_centre,
+        // A confirmed report found not fixed after all (a return visit): the points it earned
+        // are given back (the server's ledger) until it is confirmed again.
+        (S::Rejected | S::Confirmed, S::Reopened) => command_centre,
         _ => false,
     }
 }

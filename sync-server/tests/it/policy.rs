@@ -463,6 +463,18 @@ async fn workflow_matrix() {
         (Kind::Report, vec![reject], Command::ReopenReport { reason: "补充".into() }, centre),
         (
             Kind::Report,
+            vec![
+                accept.clone(),
+                dispatch.clone(),
+                start_work.clone(),
+                resolve.clone(),
+                confirm.clone(),
+            ],
+            Command::ReopenReport { reason: "回访发现未整改".into() },
+            centre,
+        ),
+        (
+            Kind::Report,
             vec![accept, dispatch, start_work, resolve, confirm],
             Command::AwardPoints { points: 20, note: text() },
             dispatcher,
@@ -543,7 +555,7 @@ async fn workflow_matrix() {
             }
         }
     }
-    assert_eq!(cells, 6 * 16 * 2);
+    assert_eq!(cells, 6 * 17 * 2);
 }
 
 fn entry() -> Command {
