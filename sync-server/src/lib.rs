@@ -34,6 +34,7 @@ mod isolate;
 mod locks;
 pub mod open311;
 pub mod photos;
+pub mod points;
 pub mod rules;
 mod server;
 pub mod shutdown;

@@ -15,11 +15,14 @@
 //! resolve_minutes = 1440   # resolved within 24 hours of the report
 //! priority = "urgent"      # low | normal | high | urgent
 //!
+//! points = 20            # a resident earns 20 points when a report of theirs is confirmed
+//!
 //! [noise]
 //! resolve_minutes = 2880
 //! ```
 //!
-//! A limit is 1 minute to 365 days, and the resolve limit is at least the accept limit. An
+//! A limit is 1 minute to 365 days, and the resolve limit is at least the accept limit; points
+//! are 0 to 10,000. An
 //! unknown category, key or priority, a value of the wrong type or out of range is a
 //! [`RulesError`] that names the line, or the category and key. Changing the rules changes the
 //! due times of reports already indexed only after `fieldsync-server reindex`.
@@ -36,6 +39,8 @@ use serde::Deserialize;
 const MINUTE_MS: i64 = 60_000;
 /// The longest limit: 365 days, in minutes.
 const MAX_LIMIT_MINUTES: i64 = 365 * 24 * 60;
+/// The most points a confirmed report earns.
+pub const MAX_REPORT_POINTS: i64 = 10_000;
 
 /// How urgently a report is handled; ordered from least to most urgent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -110,14 +115,17 @@ pub struct CategoryRule {
     pub resolve_ms: i64,
     /// How urgently it is handled.
     pub priority: Priority,
+    /// What its reporter earns when it is confirmed.
+    pub points: i64,
 }
 
 impl CategoryRule {
-    const fn hours(accept: i64, resolve: i64, priority: Priority) -> CategoryRule {
+    const fn hours(accept: i64, resolve: i64, priority: Priority, points: i64) -> CategoryRule {
         CategoryRule {
             accept_ms: accept * 60 * MINUTE_MS,
             resolve_ms: resolve * 60 * MINUTE_MS,
             priority,
+            points,
         }
     }
 }
@@ -169,11 +177,13 @@ struct FileRule {
     accept_minutes: Option<i64>,
     resolve_minutes: Option<i64>,
     priority: Option<String>,
+    points: Option<i64>,
 }
 
 impl Default for Rules {
     /// The built-in rules: a safety hazard is accepted within 1 hour and resolved within 24,
-    /// urgent; illegal construction within 4 and 72 hours, high; the rest as set below.
+    /// urgent, and earns 20 points; illegal construction within 4 and 72 hours, high, 20
+    /// points; the rest as set below.
     fn default() -> Self {
         use Priority::*;
         use ReportCategory as C;
@@ -181,13 +191,13 @@ impl Default for Rules {
             .iter()
             .map(|c| {
                 let rule = match c {
-                    C::SafetyHazard => CategoryRule::hours(1, 24, Urgent),
-                    C::IllegalConstruction => CategoryRule::hours(4, 72, High),
-                    C::Sanitation => CategoryRule::hours(4, 48, Normal),
-                    C::RoadFacilityDamage => CategoryRule::hours(8, 120, Normal),
-                    C::Noise => CategoryRule::hours(2, 24, Normal),
-                    C::Dispute => CategoryRule::hours(8, 72, Normal),
-                    C::Other => CategoryRule::hours(24, 168, Low),
+                    C::SafetyHazard => CategoryRule::hours(1, 24, Urgent, 20),
+                    C::IllegalConstruction => CategoryRule::hours(4, 72, High, 20),
+                    C::Sanitation => CategoryRule::hours(4, 48, Normal, 10),
+                    C::RoadFacilityDamage => CategoryRule::hours(8, 120, Normal, 10),
+                    C::Noise => CategoryRule::hours(2, 24, Normal, 5),
+                    C::Dispute => CategoryRule::hours(8, 72, Normal, 5),
+                    C::Other => CategoryRule::hours(24, 168, Low, 5),
                 };
                 (*c, rule)
             })
@@ -203,6 +213,7 @@ impl Rules {
             24,
             168,
             Priority::Low,
+            0,
         ))
     }
 
@@ -248,6 +259,15 @@ impl Rules {
             if let Some(p) = &given.priority {
                 rule.priority = p.parse().map_err(|e| invalid("priority", e))?;
             }
+            if let Some(points) = given.points {
+                if !(0..=MAX_REPORT_POINTS).contains(&points) {
+                    return Err(invalid(
+                        "points",
+                        format!("{points}; a report earns 0 to {MAX_REPORT_POINTS} points"),
+                    ));
+                }
+                rule.points = points;
+            }
             if rule.resolve_ms < rule.accept_ms {
                 return Err(invalid(
                     "resolve_minutes",
@@ -286,10 +306,15 @@ mod tests {
     #[test]
     fn a_file_overrides_what_it_sets() {
         let r = Rules::parse(
-            "[noise]\nresolve_minutes = 2880\n[other]\npriority = \"high\"\naccept_minutes = 30\n",
+            "[noise]\nresolve_minutes = 2880\npoints = 7\n[other]\npriority = \"high\"\naccept_minutes = 30\n",
             "r.toml",
         )
         .unwrap();
+        assert_eq!(r.of(ReportCategory::Noise).points, 7);
+        assert_eq!(
+            r.of(ReportCategory::Other).points,
+            Rules::default().of(ReportCategory::Other).points
+        );
         let noise = r.of(ReportCategory::Noise);
         assert_eq!(noise.resolve_ms, 2880 * MINUTE_MS);
         assert_eq!(noise.accept_ms, Rules::default().of(ReportCategory::Noise).accept_ms);
@@ -312,6 +337,10 @@ mod tests {
         assert!(matches!(e, RulesError::Invalid { field: "category", .. }), "{e}");
         let e = Rules::parse("[noise]\naccept_minutes = 0\n", "r.toml").unwrap_err();
         assert!(matches!(e, RulesError::Invalid { field: "accept_minutes", .. }), "{e}");
+        let e = Rules::parse("[noise]\npoints = -5\n", "r.toml").unwrap_err();
+        assert!(matches!(e, RulesError::Invalid { field: "points", .. }), "{e}");
+        let e = Rules::parse("[noise]\npoints = 10001\n", "r.toml").unwrap_err();
+        assert!(matches!(e, RulesError::Invalid { field: "points", .. }), "{e}");
         let e = Rules::parse("[noise]\npriority = \"asap\"\n", "r.toml").unwrap_err();
         assert!(matches!(e, RulesError::Invalid { field: "priority", .. }), "{e}");
         let e = Rules::parse("[noise]\naccept_minutes = 600\nresolve_minutes = 60\n", "r.toml")

@@ -5,6 +5,7 @@
 mod blobs;
 mod codec;
 mod messages;
+mod points;
 mod possession;
 
 pub use blobs::{
@@ -15,6 +16,11 @@ pub use codec::{
     DecodeError, DocsPart, decode, decode_within, encode, encode_docs_member, encode_sync_response,
 };
 pub use messages::*;
+pub use points::{
+    AwardRequest, AwardResponse, CollectRequest, CollectResponse, GoodMsg, GoodRequest,
+    GoodResponse, GoodsList, GoodsRequest, PointsEntryMsg, PointsStatement, RedeemRequest,
+    RedeemResponse, RedemptionMsg, StatementRequest,
+};
 pub use possession::{BlobChallenge, BlobProof, possession_digest};
 
 /// The protocol version this build speaks; requests with another `v` get `unsupported_version`.

@@ -16,6 +16,7 @@ pub(crate) mod envelope;
 pub mod error;
 pub(crate) mod metrics;
 mod open311;
+mod points;
 pub(crate) mod reconcile;
 pub(crate) mod refusals;
 pub(crate) mod serve;
@@ -72,6 +73,13 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/blobs/{hash}/thumbnail", get(blobs::thumbnail).route_layer(device.clone()))
         .route("/v1/blobs/{hash}/challenge", get(blobs::challenge).route_layer(device.clone()))
         .route("/v1/blobs/{hash}/proof", post(blobs::proof).route_layer(device.clone()))
+        .route("/v1/points/statement", post(points::statement).route_layer(device.clone()))
+        .route("/v1/points/goods", post(points::goods).route_layer(device.clone()))
+        .route("/v1/points/goods/add", post(points::add_good).route_layer(device.clone()))
+        .route("/v1/points/goods/change", post(points::change_good).route_layer(device.clone()))
+        .route("/v1/points/redeem", post(points::redeem).route_layer(device.clone()))
+        .route("/v1/points/award", post(points::award).route_layer(device.clone()))
+        .route("/v1/points/collect", post(points::collect).route_layer(device.clone()))
         .route("/v1/me", get(auth::me).route_layer(device))
         .merge(desk::router())
         .merge(board::router())

@@ -32,6 +32,8 @@ pub(crate) struct App {
     pub(crate) accounts: Arc<Accounts>,
     /// Photos: their bytes, uploads, thumbnails, who may use them.
     pub(crate) photos: Photos,
+    /// Residents' points and the exchange.
+    pub(crate) points: crate::points::Points,
     /// Attempts with enrollment codes per client address: phones enrolling and desks signing
     /// in spend the same budgets, so guessing codes at both doors is no faster than at one.
     pub(crate) enrollments: Budgets,
@@ -83,6 +85,7 @@ impl App {
         let cache = DocCache::new(config.cache_docs, config.cache_bytes);
         let doc_bytes = config.doc_bytes.min(fieldsync_core::limits::DOC_BYTES);
         App {
+            points: crate::points::Points::new(storage.clone()),
             photos: Photos::new(
                 photos,
                 storage.clone(),

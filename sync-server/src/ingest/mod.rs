@@ -247,6 +247,7 @@ fn record_write(
         author.is_some() || is_new,
     );
     let index = Some(index::row_of(&record, rules));
+    let points = index.as_ref().and_then(|row| crate::points::target_of(row, rules));
     loaded.record = Some(Arc::new(record));
     Ok(DocWrite {
         doc: id,
@@ -260,6 +261,7 @@ fn record_write(
         device: author.map(|a| a.device.clone()),
         blobs,
         index,
+        points,
     })
 }
 

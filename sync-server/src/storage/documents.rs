@@ -117,6 +117,9 @@ pub struct DocWrite {
     /// The record's index row after this write, written in the same transaction; `None`
     /// leaves the index as it is.
     pub index: Option<super::index::IndexRow>,
+    /// What the record's points should come to after this write (a report's), settled in the
+    /// same transaction; `None` leaves the ledger as it is.
+    pub points: Option<super::PointsTarget>,
 }
 
 /// A blob a document references (a photo), as a write records it.

@@ -2,12 +2,13 @@
 //! SQLite's place; both must pass the conformance suite (`conformance`). Every SQL statement
 //! of the server is in a backend ([`sqlite`]); the domain above sees only [`Storage`].
 //!
-//! [`Storage`] is five parts, one per kind of data and per caller, each a trait of its own:
+//! [`Storage`] is six parts, one per kind of data and per caller, each a trait of its own:
 //! [`DocumentStorage`] (documents, the change log, refusals: the sync path),
 //! [`AccountStorage`] (users, devices, enrollment codes, desk sessions), [`BlobStorage`] (what
 //! is known of photos' bytes: complete blobs, uploads under way, holders, the references
-//! documents make), [`IndexStorage`] (the record index the desk lists, counts and streams) and
-//! [`KeyStorage`] (the API keys of Open311 apps).
+//! documents make), [`IndexStorage`] (the record index the desk lists, counts and streams),
+//! [`KeyStorage`] (the API keys of Open311 apps) and [`PointsStorage`] (residents' points
+//! ledger and the exchange).
 //! A backend implements each against its own part of the conformance suite; a reader of one
 //! part does not wade through the others.
 //!
@@ -30,6 +31,7 @@ pub mod conformance;
 mod documents;
 pub mod index;
 mod keys;
+mod points;
 pub mod sqlite;
 
 pub use accounts::{
@@ -45,6 +47,10 @@ pub use documents::{
 };
 pub use index::IndexStorage;
 pub use keys::{KeyStorage, NewKey, StoredKey};
+pub use points::{
+    Award, Balance, Collected, EntryKind, Good, GoodChange, PointsEntry, PointsStorage,
+    PointsTarget, Redeem, RedeemRefusal, Redeemed, Redemption,
+};
 pub use sqlite::SqliteStorage;
 
 /// A boxed, sendable future, as the storage methods return.
@@ -120,10 +126,10 @@ impl From<fieldsync_core::sql::OpenError> for StorageError {
 }
 
 /// A server's storage: its documents and log, its accounts, what it knows of photos' bytes,
-/// the record index, Open311's API keys. See the module's documentation for why it is five
-/// traits.
+/// the record index, Open311's API keys, the points ledger and exchange. See the module's
+/// documentation for why it is six traits.
 pub trait Storage:
-    DocumentStorage + AccountStorage + BlobStorage + IndexStorage + KeyStorage
+    DocumentStorage + AccountStorage + BlobStorage + IndexStorage + KeyStorage + PointsStorage
 {
     /// Finishes the writes under way and releases the storage; later calls fail with `Closed`.
     fn close(&self) -> BoxFuture<'_, ()>;

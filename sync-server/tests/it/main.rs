@@ -18,6 +18,7 @@ mod http;
 mod index;
 mod interop;
 mod open311;
+mod points;
 mod policy;
 mod probing;
 mod process;

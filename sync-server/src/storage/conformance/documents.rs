@@ -39,6 +39,7 @@ pub fn sample_write(doc: DocId, base: Option<u64>, changes: u32) -> DocWrite {
         device: Some("device-1".into()),
         blobs: None,
         index: None,
+        points: None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The storage conformance suite: what every [`Storage`] backend must do, run against SQLite in
 //! `cargo test` and, later, against PostgreSQL. A backend's test calls [`run_all`] with a
 //! function that makes a fresh, empty storage. One module per part of the trait:
-//! [`documents`], [`accounts`], [`blobs`], [`index`], [`keys`].
+//! [`documents`], [`accounts`], [`blobs`], [`index`], [`keys`], [`points`].
 //!
 //! Storage does not parse Automerge, so the suite uses made-up bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -12,6 +12,7 @@ pub mod documents;
 pub mod index;
 mod join;
 pub mod keys;
+pub mod points;
 
 use std::any::Any;
 use std::future::Future;
@@ -80,5 +81,10 @@ where
         index::statistics_equal_figures_computed_by_hand,
         keys::keys_are_added_once_and_found_by_hash,
         keys::a_revoked_key_keeps_its_first_time,
+        points::a_report_settles_to_its_target_once,
+        points::a_reversal_past_the_balance_is_owed_and_paid_from_the_next_credit,
+        points::redemptions_are_idempotent_and_refused_with_reasons,
+        points::many_redeemers_at_once_never_overspend_nor_oversell,
+        points::a_voucher_is_collected_once,
     );
 }

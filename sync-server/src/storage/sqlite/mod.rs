@@ -11,6 +11,7 @@ mod blobs;
 pub(crate) mod columns;
 mod index;
 mod keys;
+mod points;
 mod read;
 mod refusals;
 pub(crate) mod schema;
@@ -35,11 +36,12 @@ use super::index::{
     PatrolFilter, PatrolRow, ReportCount, ReportFilter, ReportRow, ReportStats, StatsQuery,
 };
 use super::{
-    AccountStorage, Audience, BlobRecord, BlobStorage, BoxFuture, CatchUpPage, Committed,
-    DeskSignIn, Device, Disabled, DocWrite, DocumentStorage, Enrollment, KeyStorage, LogPage,
-    LogRecord, NewCode, NewKey, NewUpload, NewUser, Proof, Refused, SessionEnd, Started, Storage,
-    StorageError, StorageResult, StoredBlob, StoredBlobRef, StoredCode, StoredDoc, StoredKey,
-    StoredRefusal, StoredSession, StoredUser, Upload, WholeDoc,
+    AccountStorage, Audience, Award, Balance, BlobRecord, BlobStorage, BoxFuture, CatchUpPage,
+    Collected, Committed, DeskSignIn, Device, Disabled, DocWrite, DocumentStorage, Enrollment,
+    Good, GoodChange, KeyStorage, LogPage, LogRecord, NewCode, NewKey, NewUpload, NewUser,
+    PointsEntry, PointsStorage, Proof, Redeem, Redeemed, Redemption, Refused, SessionEnd, Started,
+    Storage, StorageError, StorageResult, StoredBlob, StoredBlobRef, StoredCode, StoredDoc,
+    StoredKey, StoredRefusal, StoredSession, StoredUser, Upload, WholeDoc,
 };
 use crate::config::Durability;
 
@@ -500,6 +502,58 @@ impl KeyStorage for SqliteStorage {
     }
 }
 
+impl PointsStorage for SqliteStorage {
+    fn award(&self, award: Award) -> BoxFuture<'_, StorageResult<PointsEntry>> {
+        self.write(move |c| points::award(c, &award))
+    }
+
+    fn points_of(
+        &self,
+        account: String,
+        after: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, StorageResult<(Balance, Vec<PointsEntry>)>> {
+        self.read(move |c| points::points_of(c, &account, after, limit))
+    }
+
+    fn add_good(&self, good: Good) -> BoxFuture<'_, StorageResult<bool>> {
+        self.write(move |c| points::add_good(c, &good))
+    }
+
+    fn change_good(&self, change: GoodChange) -> BoxFuture<'_, StorageResult<Option<Good>>> {
+        self.write(move |c| points::change_good(c, &change))
+    }
+
+    fn good(&self, id: String) -> BoxFuture<'_, StorageResult<Option<Good>>> {
+        self.read(move |c| points::good_by_id(c, &id))
+    }
+
+    fn goods(&self, scopes: Vec<String>) -> BoxFuture<'_, StorageResult<Vec<Good>>> {
+        self.read(move |c| points::goods(c, &scopes))
+    }
+
+    fn redeem(&self, redeem: Redeem) -> BoxFuture<'_, StorageResult<Redeemed>> {
+        self.write(move |c| points::redeem(c, &redeem))
+    }
+
+    fn redemption(&self, voucher: String) -> BoxFuture<'_, StorageResult<Option<Redemption>>> {
+        self.read(move |c| points::by_voucher(c, &voucher))
+    }
+
+    fn redemptions_of(&self, account: String) -> BoxFuture<'_, StorageResult<Vec<Redemption>>> {
+        self.read(move |c| points::redemptions_of(c, &account))
+    }
+
+    fn collect(
+        &self,
+        voucher: String,
+        by: String,
+        at: i64,
+    ) -> BoxFuture<'_, StorageResult<Collected>> {
+        self.write(move |c| points::collect(c, &voucher, &by, at))
+    }
+}
+
 impl Storage for SqliteStorage {
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
@@ -542,6 +596,28 @@ mod tests {
             (Box::new(dir) as Box<dyn std::any::Any + Send>, Arc::new(s) as Arc<dyn Storage>)
         })
         .await;
+    }
+
+    #[tokio::test]
+    async fn the_points_ledger_refuses_updates_and_deletes() {
+        let (dir, s) = open();
+        s.award(Award {
+            account: "resident-1".into(),
+            amount: 5,
+            reason: "volunteer work".into(),
+            by: "leader-1".into(),
+            at: 1,
+        })
+        .await
+        .unwrap();
+        s.close().await;
+        let conn = Connection::open(dir.path().join("t.db")).unwrap();
+        for sql in ["UPDATE points_ledger SET amount = 500", "DELETE FROM points_ledger"] {
+            let e = conn.execute(sql, []).unwrap_err();
+            assert!(e.to_string().contains("append-only"), "{sql}: {e}");
+        }
+        let e = conn.execute("UPDATE points_accounts SET balance = -1", []).unwrap_err();
+        assert!(e.to_string().contains("CHECK"), "{e}");
     }
 
     #[tokio::test]

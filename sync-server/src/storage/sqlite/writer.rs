@@ -3,7 +3,7 @@
 //! being committed wait and go into the next one together, so many small pushes share one
 //! commit; each document write runs in its own SAVEPOINT, so a failing write leaves the others
 //! of the batch untouched; a write's index row is upserted inside the same savepoint, so it
-//! commits with the write or not at all. Every other write (accounts, photos' metadata, refusals) is a
+//! commits with the write or not at all, and so are the points a report's write settles. Every other write (accounts, photos' metadata, refusals) is a
 //! [`Job`] run in a transaction of its own, in the order it arrived.
 
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -275,6 +275,15 @@ fn apply(conn: &Connection, w: &DocWrite, now: i64) -> StorageResult<Committed> 
         }
         let seq = if last_seq > 0 { last_seq } else { super::index::rows::last_seq(conn, row)? };
         super::index::upsert::upsert(conn, row, seq, index)?;
+    }
+    if let Some(target) = &w.points {
+        if target.source != w.doc {
+            return Err(StorageError::Corrupt(format!(
+                "the write of document {} settles the points of {}",
+                w.doc, target.source
+            )));
+        }
+        super::points::settle(conn, target, now)?;
     }
     Ok(Committed { version, last_seq })
 }
