@@ -151,6 +151,16 @@ pub enum FieldError {
         /// The database file of the closed store.
         path: String,
     },
+    /// The server refused a points request: `not_enough_points`, `out_of_stock`,
+    /// `unknown_good`, `good_withdrawn`, `not_in_community`, `request_reused` (a redemption),
+    /// `unknown_voucher`, `already_collected` (a collection), `unknown_user` (an award).
+    #[error("points refused ({code}): {detail}")]
+    PointsRefused {
+        /// The reason's code.
+        code: String,
+        /// The server's explanation.
+        detail: String,
+    },
     /// The server refused the request for another reason.
     #[error("server refused the request ({status} {code}): {detail}")]
     Server {
@@ -314,6 +324,9 @@ impl From<CoreError> for FieldError {
             }
             CoreError::Unauthorized { code, message } => {
                 FieldError::Unauthorized { code, detail: message }
+            }
+            CoreError::PointsRefused { code, message } => {
+                FieldError::PointsRefused { code, detail: message }
             }
             CoreError::Server { status, code, message } => {
                 FieldError::Server { status: status.into(), code, detail: message }

@@ -22,6 +22,7 @@ mod observe;
 mod open;
 mod pages;
 mod photos;
+mod points;
 mod store;
 mod sync;
 

@@ -179,6 +179,16 @@ pub enum CoreError {
         /// The server's message.
         message: String,
     },
+    /// The server refused a points request: `not_enough_points`, `out_of_stock`,
+    /// `unknown_good`, `good_withdrawn`, `not_in_community`, `request_reused` (a redemption);
+    /// `unknown_voucher`, `already_collected` (a collection); `unknown_user` (an award).
+    #[error("points refused ({code}): {message}")]
+    PointsRefused {
+        /// The reason's code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
     /// The server refused the request for another reason.
     #[error("server refused the request ({status} {code}): {message}")]
     Server {
@@ -287,6 +297,9 @@ impl CoreError {
             "code_unknown" | "code_used" | "code_expired" | "code_revoked" | "malformed_code" => {
                 CoreError::CodeRefused { code, message }
             }
+            "not_enough_points" | "out_of_stock" | "unknown_good" | "good_withdrawn"
+            | "not_in_community" | "request_reused" | "unknown_voucher" | "already_collected"
+            | "unknown_user" => CoreError::PointsRefused { code, message },
             _ if status == 401 => CoreError::Unauthorized { code, message },
             _ => CoreError::Server { status, code, message },
         }

@@ -96,6 +96,8 @@ impl Store {
                 tx.execute("DELETE FROM sync_server", [])?;
                 tx.execute("DELETE FROM sync_wanted", [])?;
                 tx.execute("DELETE FROM meta WHERE key = 'rescope'", [])?;
+                // The first user's points are theirs.
+                super::points::forget(tx)?;
                 put_enrollment(tx, enrollment, &actor)
             })?;
             w.clear_cache();

@@ -13,6 +13,7 @@ mod docs;
 mod handover;
 mod inbox;
 mod merge;
+mod points;
 mod projection;
 mod query;
 pub mod schema;
@@ -34,6 +35,7 @@ pub use blob_files::{PhotoSource, PhotoVariant, sha256_hex};
 pub(crate) use blobs::Upload;
 pub use blobs::{PhotoInfo, PhotoState};
 pub use inbox::{DUE_SOON_DEFAULT, InboxFilter, InboxItem, InboxReason};
+pub use points::{PointsBalance, PointsEntry, Voucher};
 pub use query::{
     CaseFilter, CaseSummary, MAX_PAGE, Page, PageRequest, PatrolFilter, PatrolSummary,
     ReportFilter, ReportSummary,

@@ -19,6 +19,7 @@ const STEPS: &[&str] = &[
     include_str!("sql/v4.sql"),
     include_str!("sql/v5.sql"),
     include_str!("sql/v6.sql"),
+    include_str!("sql/v7.sql"),
 ];
 
 /// The store's settings and schema.
@@ -26,7 +27,7 @@ struct Schema;
 
 impl Initializer for Schema {
     const NAME: &'static str = "store";
-    const END_VERSION: u32 = 6;
+    const END_VERSION: u32 = 7;
 
     fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.busy_timeout(super::wal::BUSY)?;

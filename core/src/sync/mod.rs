@@ -11,6 +11,7 @@ mod enroll;
 #[cfg(feature = "client")]
 mod http;
 mod options;
+mod points;
 mod possession;
 mod progress;
 mod reconcile;
@@ -24,6 +25,7 @@ pub use enroll::{EnrollOptions, enroll, enroll_with};
 #[cfg(feature = "client")]
 pub use http::{HttpTransport, install_tls_provider};
 pub use options::SyncOptions;
+pub use points::{Good, GoodUpdate};
 pub use progress::{
     DownloadSummary, PhotoProgress, PhotoProgressListener, PhotoTransfer, ProgressListener,
     SyncProgress, SyncSummary, UploadSummary,

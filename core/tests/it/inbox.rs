@@ -256,10 +256,12 @@ fn a_version_5_store_gets_its_inbox_on_open() {
     drop(me);
     let path = dir.path().join("me.db");
     {
-        // What schema version 5 left: no inbox columns, no report_notified.
+        // What schema version 5 left: no inbox columns, no report_notified (nor the points of
+        // version 7).
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(
-            "DROP TABLE report_notified; \
+            "DROP TABLE points_statement; DROP TABLE points_entries; DROP TABLE points_vouchers; \
+             DROP TABLE report_notified; \
              ALTER TABLE reports DROP COLUMN assigned_at; \
              ALTER TABLE reports DROP COLUMN supervisions; \
              ALTER TABLE reports DROP COLUMN supervised_at; \

@@ -14,5 +14,6 @@ mod link;
 mod long_offline;
 mod phone_crash;
 mod photos;
+mod points;
 mod store_crash;
 mod sync_e2e;
