@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use fieldsync_core::policy::Profile;
+use fieldsync_core::policy::{Profile, Role};
 use fieldsync_core::sync::{self, HttpTransport, SyncClient, SyncOptions, SyncSummary};
 
 use crate::error::{FieldError, invalid};
@@ -94,7 +94,8 @@ impl FieldStore {
     /// (then `Network`), and a sync still running at `SyncOptions.deadline` (5 min) ends with
     /// `Timeout`; either way everything it applied is kept. Photos are not part of it, so
     /// records never wait for them: call `uploadPhotos` (and `downloadSmallPhotos`) after it;
-    /// those run beside later syncs.
+    /// those run beside later syncs. A resident's points are fetched after it too (`points`
+    /// then reads them offline); a failure there does not fail the sync.
     #[uniffi::method(default(listener = None))]
     pub async fn sync_now(
         &self,
@@ -105,7 +106,13 @@ impl FieldStore {
         let client = self.client()?;
         let adapter = listener.map(ListenerAdapter);
         let listener = adapter.as_ref().map(|a| a as &dyn sync::ProgressListener);
-        Ok(client.sync_now(listener).await?)
+        let summary = client.sync_now(listener).await?;
+        // A resident's points follow each sync, so the copy read offline is as of the last one.
+        let resident = client.store().profile().is_some_and(|p| p.role == Role::Resident);
+        if resident && let Err(e) = client.refresh_points().await {
+            tracing::info!("points not refreshed after the sync: {e}");
+        }
+        Ok(summary)
     }
 }
 

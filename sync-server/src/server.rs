@@ -164,6 +164,11 @@ impl Server {
         self.app.accounts.clone()
     }
 
+    /// Its residents' points and exchange (what the admin CLI and tests reach directly).
+    pub fn points(&self) -> &crate::points::Points {
+        &self.app.points
+    }
+
     /// The server's epoch.
     pub fn epoch(&self) -> &str {
         self.app.epoch()

@@ -11,6 +11,7 @@ pub mod board;
 pub mod corpus;
 pub mod desk;
 pub mod load;
+pub mod points;
 pub mod report;
 pub mod server;
 pub mod sim;

@@ -11,6 +11,7 @@
 //! cargo run --release -p fieldsync-examples --bin bench -- blobs [--photos N] [--min-kib N] [--max-kib N]
 //! cargo run --release -p fieldsync-examples --bin bench -- desk [--reports N] [--desks N] [--pushes N]
 //! cargo run --release -p fieldsync-examples --bin bench -- board [--open N] [--pushes N]
+//! cargo run --release -p fieldsync-examples --bin bench -- points [--redeemers N] [--each N]
 //! ```
 //!
 //! `load` exits non-zero if any request failed or was refused (`load.errors`) or the devices did
@@ -57,6 +58,9 @@ enum Suite {
     /// The command centre's web page in chromium: time to interactive with N open reports, from
     /// an event to its row, and the size of the page's own code.
     Board(BoardArgs),
+    /// Residents redeem points at once against a server on loopback: redemptions per second,
+    /// their latency, and that nothing is overspent or oversold.
+    Points(PointsArgs),
     /// Runs a server for the `sync`, `load` and `blobs` suites (started by the suite itself).
     #[command(hide = true)]
     Serve {
@@ -176,6 +180,16 @@ struct BoardArgs {
 }
 
 #[derive(Debug, Args)]
+struct PointsArgs {
+    /// Residents redeeming at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    redeemers: u64,
+    /// Redemptions each resident attempts (each sent twice, as a retry would).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    each: u64,
+}
+
+#[derive(Debug, Args)]
 struct StoreArgs {
     /// Records in the store (60% reports, 25% patrol logs, 15% mediation cases).
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -241,6 +255,13 @@ fn main() -> ExitCode {
                 overhead_devices: args.overhead_devices as usize,
                 cache_dir,
                 fresh: args.fresh,
+            },
+            &mut report,
+        ),
+        Suite::Points(args) => bench::points::run(
+            &bench::points::Options {
+                redeemers: args.redeemers as usize,
+                each: args.each as usize,
             },
             &mut report,
         ),

@@ -6,7 +6,9 @@
 //! the same case notes offline. Every phone is enrolled with its user's role and scope, so each
 //! receives only what that role may read (the resident never sees the mediation notes). Then
 //! everyone syncs through the server, and the example shows what each phone holds and that all
-//! copies converged. It exits non-zero if they did not.
+//! copies converged. Then the resident's next report is handled and confirmed: it earns points,
+//! which the resident redeems at the community's exchange and the grid leader marks collected.
+//! It exits non-zero if the phones did not converge or the points did not add up.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -324,6 +326,59 @@ async fn run() -> Res<bool> {
             "phones DIFFER"
         }
     );
+    let points = points_day(sun, zhou).await?;
     server.shutdown().await?;
-    Ok(converged)
+    Ok(converged && points)
+}
+
+/// The resident's confirmed report earns points; the grid leader awards some for a
+/// deliberation attended and lists a good; the resident redeems it and the leader hands it over.
+async fn points_day(sun: &Phone, zhou: &Phone) -> Res<bool> {
+    println!("\n== next morning: a report handled, points earned and spent");
+    let report = sun.store.create(&NewRecord::Report {
+        report: NewReport {
+            scope: GRID.into(),
+            category: ReportCategory::Sanitation,
+            title: "垃圾堆积 rubbish piling up behind block 7".into(),
+            description: "Three days of rubbish by the bike shed.".into(),
+            location: None,
+            photos: vec![],
+        },
+    })?;
+    sun.sync().await?;
+    zhou.sync().await?;
+    let deadline =
+        fieldsync_core::time::Timestamp::from_millis(fieldsync_core::time::now_ms() + 86_400_000);
+    for command in [
+        Command::AcceptReport { note: String::new() },
+        Command::DispatchReport { assignee: zhou.owner.into(), deadline, note: String::new() },
+        Command::StartWork { note: String::new() },
+        Command::ResolveReport { note: "cleared with the property company".into() },
+    ] {
+        zhou.store.execute(report, &command)?;
+    }
+    zhou.sync().await?;
+    sun.sync().await?;
+    sun.store.execute(report, &Command::ConfirmReport { note: "thank you".into() })?;
+    sun.sync().await?;
+    let earned = sun.sync.refresh_points().await?;
+    println!("   {} earned: balance {}", sun.owner, earned.balance);
+    let after_award =
+        zhou.sync.award_points(sun.owner, 5, "attended the block 7 deliberation").await?;
+    let good = zhou.sync.add_good(GRID, "洗衣液 laundry detergent", 15, 10).await?;
+    println!(
+        "   {} awards 5 (balance {after_award}) and lists {:?} for {} points",
+        zhou.owner, good.name, good.points
+    );
+    let voucher = sun.sync.redeem(&good.id, "field-day-1").await?;
+    let left = sun.store.points()?.map_or(-1, |p| p.balance);
+    println!("   {} redeems it: voucher {}, balance {left}", sun.owner, voucher.code);
+    let handed = zhou.sync.collect_voucher(&voucher.code).await?;
+    let twice = zhou.sync.collect_voucher(&voucher.code).await.is_err();
+    println!(
+        "   {} hands it over ({}); a second time is refused: {twice}",
+        zhou.owner,
+        if handed.collected_at.is_some() { "collected" } else { "NOT collected" }
+    );
+    Ok(earned.balance == 10 && after_award == 15 && left == 0 && twice)
 }

@@ -16,7 +16,7 @@ pub(crate) mod envelope;
 pub mod error;
 pub(crate) mod metrics;
 mod open311;
-mod points;
+pub(crate) mod points;
 pub(crate) mod reconcile;
 pub(crate) mod refusals;
 pub(crate) mod serve;

@@ -275,6 +275,49 @@ class FieldStore private constructor(
         get() = ffi.syncOptions()
         set(value) = ffi.setSyncOptions(value)
 
+    // --- Points (积分) and the exchange ---
+
+    /** The user's points as last fetched ([refreshPoints], a redemption); null before the first fetch. Readable offline. */
+    suspend fun points(): PointsBalance? = onIo { ffi.points() }
+
+    /** The user's points history as last fetched, newest first, at most [limit] (up to 1,000). */
+    suspend fun pointsHistory(limit: Int = 100): List<PointsEntry> =
+        onIo { ffi.pointsHistory(limit.coerceAtLeast(0).toUInt()) }
+
+    /** The user's redemptions with their voucher codes, newest first, as last fetched. */
+    suspend fun vouchers(): List<Voucher> = onIo { ffi.vouchers() }
+
+    /** Fetches the user's points from the server and keeps them for offline reading; the balance. */
+    suspend fun refreshPoints(): PointsBalance = Checked.suspending { ffi.refreshPoints() }
+
+    /** The goods of the user's communities' exchange (needs the network). */
+    suspend fun goods(): List<Good> = Checked.suspending { ffi.goods() }
+
+    /**
+     * Redeems one of [good]. Choose [requestId] once per redemption (a UUID) and keep it until
+     * an answer comes: asking again with it answers the same redemption, never a second one.
+     * Refusals are [FieldException.PointsRefused] with the reason's code (`not_enough_points`,
+     * `out_of_stock`, ...); no network is [FieldException.Network].
+     */
+    suspend fun redeem(good: String, requestId: String): Voucher =
+        Checked.suspending("good" to good, "requestId" to requestId) { ffi.redeem(good, requestId) }
+
+    /** A grid leader awards [amount] points to the resident [account] for [reason]; their balance after. Sent once. */
+    suspend fun awardPoints(account: String, amount: Long, reason: String): Long =
+        Checked.suspending("account" to account, "reason" to reason) { ffi.awardPoints(account, amount, reason) }
+
+    /** A grid leader marks the good of voucher [code] handed over, once. */
+    suspend fun collectVoucher(code: String): Voucher =
+        Checked.suspending("code" to code) { ffi.collectVoucher(code) }
+
+    /** A grid leader lists a good in [community] (one of their scopes). */
+    suspend fun addGood(community: String, name: String, points: Long, stock: Long): Good =
+        Checked.suspending("community" to community, "name" to name) { ffi.addGood(community, name, points, stock) }
+
+    /** A grid leader changes a good (name, price, stock, withdrawal). */
+    suspend fun changeGood(id: String, update: GoodUpdate): Good =
+        Checked.suspending("id" to id) { ffi.changeGood(id, update) }
+
     // --- Photos ---
 
     /**

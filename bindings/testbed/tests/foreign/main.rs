@@ -35,6 +35,14 @@ fn kotlin_inbox() -> Result<()> {
     Ok(())
 }
 
+/// Residents' points from Kotlin: an award, a redemption made once per request id, refusals
+/// typed, the balance and voucher read offline.
+#[test]
+fn kotlin_points() -> Result<()> {
+    runner::kotlin("tests/bindings/test_points.kts", &[])?;
+    Ok(())
+}
+
 /// The Kotlin example for app developers (`examples/kotlin/quickstart.kts`) runs against a real
 /// server, as a resident enrolling with a fresh code, so what it shows stays true.
 #[test]
@@ -67,5 +75,12 @@ fn python_app_behaviour() -> Result<()> {
 #[test]
 fn python_inbox() -> Result<()> {
     runner::python("tests/bindings/test_inbox.py", &[])?;
+    Ok(())
+}
+
+/// Residents' points from Python: the same as Kotlin's, snake_case.
+#[test]
+fn python_points() -> Result<()> {
+    runner::python("tests/bindings/test_points.py", &[])?;
     Ok(())
 }

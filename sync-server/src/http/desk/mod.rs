@@ -14,6 +14,7 @@ pub(crate) mod json;
 mod params;
 mod paths;
 mod photos;
+mod points;
 mod record;
 pub(crate) mod records;
 mod responders;
@@ -59,6 +60,10 @@ pub(crate) fn router() -> Router<Arc<App>> {
             "/api/v1/photos/{hash}/thumbnail",
             get(photos::thumbnail).fallback(method_not_allowed),
         )
+        .route("/api/v1/points/goods", get(points::goods).fallback(method_not_allowed))
+        .route("/api/v1/points/accounts/{user}", get(points::account).fallback(method_not_allowed))
+        .route("/api/v1/points/awards", post(points::award).fallback(method_not_allowed))
+        .route("/api/v1/points/collect", post(points::collect).fallback(method_not_allowed))
 }
 
 /// The desk API's OpenAPI document (what every answer above is checked against in tests).

@@ -171,6 +171,18 @@ pub async fn act_raw(
     json_of(req.send().await.unwrap()).await
 }
 
+/// `POST path` with the JSON `body` as the desk `s` (with its CSRF token).
+pub async fn post_json(ts: &TestServer, s: &Signed, path: &str, body: Value) -> (u16, Value) {
+    let req = ts
+        .http
+        .post(ts.url(path))
+        .header("cookie", &s.cookie)
+        .header("content-type", "application/json")
+        .header("x-csrf-token", &s.csrf)
+        .body(body.to_string());
+    json_of(req.send().await.unwrap()).await
+}
+
 /// Runs an action on record `id` as the desk `s` (with its CSRF token).
 pub async fn act(ts: &TestServer, s: &Signed, id: &str, action: Value) -> (u16, Value) {
     act_raw(ts, s, id, action.to_string(), Some(&s.csrf)).await

@@ -6,7 +6,7 @@
 use fieldsync_core::model::{
     CaseCategory, MemberKind, NewCase, NewPatrol, NewRecord, Party, TeamMember,
 };
-use fieldsync_core::policy::{PatrolKind, Role};
+use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use fieldsync_core::time::now_ms;
 use reqwest::Method;
 use serde_json::json;
@@ -164,6 +164,74 @@ async fn every_answer_the_desk_gets_is_what_the_document_says() {
     }
     got(&ts, &spec, &d, "/api/v1/stats/patrols", stats, 200).await;
 
+    // Points: a grid leader's desk awards, reads a resident's statement and the goods, and
+    // collects a voucher once; each refusal is an error body of the document.
+    let gl = desk(&ts, "gl-1", Role::GridLeader).await;
+    let post = |path: &'static str, who: &'static str, body: Value, want: u16| {
+        let (ts, spec, s) = (&ts, &spec, if who == "gl" { &gl } else { &d });
+        async move {
+            let (status, answer) = post_json(ts, s, path, body.clone()).await;
+            assert_eq!(status, want, "{path} {body}: {answer}");
+            spec.check(path, "post", status, &answer);
+            answer
+        }
+    };
+    let awards = "/api/v1/points/awards";
+    let award = json!({"account": "resident-1", "amount": 40, "reason": "参加议事协商"});
+    let entry = post(awards, "gl", award.clone(), 200).await;
+    assert_eq!(
+        (entry["kind"].as_str(), entry["balance_after"].as_i64()),
+        (Some("awarded"), Some(40))
+    );
+    post(awards, "gl", json!({"account": "resident-1", "amount": 0, "reason": "x"}), 400).await;
+    post(awards, "gl", json!({"account": "nobody", "amount": 1, "reason": "x"}), 404).await;
+    post(awards, "d", award, 403).await;
+    let account = "/api/v1/points/accounts/{user}";
+    let st = got(&ts, &spec, &gl, "/api/v1/points/accounts/resident-1", account, 200).await;
+    assert_eq!(st["balance"], 40);
+    got(&ts, &spec, &gl, "/api/v1/points/accounts/nobody", account, 404).await;
+    let goods = got(&ts, &spec, &gl, "/api/v1/points/goods", "/api/v1/points/goods", 200).await;
+    assert_eq!(goods, json!([]));
+    let leader = Profile {
+        user: "gl-1".into(),
+        role: Role::GridLeader,
+        patrol: None,
+        scopes: vec![GRID.into()],
+    };
+    let rice = fieldsync_server::points::NewGood {
+        community: GRID.into(),
+        name: "大米".into(),
+        points: 30,
+        stock: 1,
+    };
+    let made = ts.running.server().points().add_good(&leader, rice, now_ms());
+    let good = made.await.unwrap();
+    let resident_profile = Profile {
+        user: "resident-1".into(),
+        role: Role::Resident,
+        patrol: None,
+        scopes: vec![GRID.into()],
+    };
+    let (redeemed, _) = ts
+        .running
+        .server()
+        .points()
+        .redeem(&resident_profile, "r-1", &good.id, now_ms())
+        .await
+        .unwrap();
+    got(&ts, &spec, &gl, "/api/v1/points/goods", "/api/v1/points/goods", 200).await;
+    let st = got(&ts, &spec, &gl, "/api/v1/points/accounts/resident-1", account, 200).await;
+    assert_eq!(
+        (st["balance"].as_i64(), st["redemptions"][0]["voucher"].as_str()),
+        (Some(10), Some(redeemed.voucher.as_str()))
+    );
+    let collect = "/api/v1/points/collect";
+    post(collect, "gl", json!({"voucher": "nope"}), 400).await;
+    post(collect, "gl", json!({"voucher": "AAAA-AAAA-AAAA"}), 404).await;
+    let done = post(collect, "gl", json!({"voucher": redeemed.voucher}), 200).await;
+    assert_eq!(done["collected_by"], "gl-1");
+    post(collect, "gl", json!({"voucher": redeemed.voucher}), 409).await;
+
     // Error bodies of each status the desk meets.
     got(&ts, &spec, &d, "/api/v1/reports?sort=sideways", "/api/v1/reports", 400).await;
     got(&ts, &spec, &d, "/api/v1/records/nope", "/api/v1/records/{id}", 404).await;
@@ -201,6 +269,10 @@ async fn the_document_names_every_route_and_method_the_server_takes() {
         ("/api/v1/photos/{hash}", &["get"]),
         ("/api/v1/photos/{hash}/thumbnail", &["get"]),
         ("/api/v1/openapi.json", &["get"]),
+        ("/api/v1/points/goods", &["get"]),
+        ("/api/v1/points/accounts/{user}", &["get"]),
+        ("/api/v1/points/awards", &["post"]),
+        ("/api/v1/points/collect", &["post"]),
     ];
     for (path, methods) in routes {
         let item = paths.get(path).unwrap_or_else(|| panic!("{path} is not in the document"));

@@ -1,0 +1,109 @@
+//! The desk's points views and actions (`/api/v1/points/…`, JSON): the goods of the signed-in
+//! user's scopes, a resident's statement, and a grid leader's award and voucher collection.
+//! The points domain (`crate::points`) decides, as for phones; the answers are the protocol's
+//! points messages as JSON.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use fieldsync_core::protocol::{GoodMsg, PointsEntryMsg, RedemptionMsg};
+use serde::{Deserialize, Serialize};
+
+use super::extract::Desk;
+use super::json;
+use crate::http::App;
+use crate::http::error::ServerError;
+use crate::http::points::{entry_msg, good_msg, redemption_msg};
+use crate::points::PAGE;
+
+/// The largest body of an award or a collection.
+const BODY_BYTES: usize = 8 * 1024;
+
+/// A resident's points as the desk shows them.
+#[derive(Debug, Serialize)]
+struct Statement {
+    account: String,
+    balance: i64,
+    owed: i64,
+    last_seq: i64,
+    entries: Vec<PointsEntryMsg>,
+    more: bool,
+    redemptions: Vec<RedemptionMsg>,
+}
+
+/// `GET /api/v1/points/goods`: the goods of the exchanges inside the user's scopes.
+pub(crate) async fn goods(
+    State(app): State<Arc<App>>,
+    Desk(session): Desk,
+) -> Result<Response, ServerError> {
+    let goods: Vec<GoodMsg> =
+        app.points.goods(&session.profile).await?.into_iter().map(good_msg).collect();
+    json::answer(StatusCode::OK, &goods)
+}
+
+/// `GET /api/v1/points/accounts/{user}`: a resident's balance, entries (the first 500) and
+/// vouchers, for a grid leader, dispatcher or admin of their scope.
+pub(crate) async fn account(
+    State(app): State<Arc<App>>,
+    Desk(session): Desk,
+    Path(user): Path<String>,
+) -> Result<Response, ServerError> {
+    let s = app.points.statement(&session.profile, &user, 0).await?;
+    let more = s.entries.len() >= PAGE;
+    let view = Statement {
+        account: s.account,
+        balance: s.balance.balance,
+        owed: s.balance.owed,
+        last_seq: s.balance.last_seq,
+        entries: s.entries.into_iter().map(entry_msg).collect(),
+        more,
+        redemptions: s.redemptions.into_iter().map(redemption_msg).collect(),
+    };
+    json::answer(StatusCode::OK, &view)
+}
+
+/// The body of `POST /api/v1/points/awards`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AwardBody {
+    account: String,
+    amount: i64,
+    reason: String,
+}
+
+/// `POST /api/v1/points/awards`: a grid leader awards points to a resident of their scopes;
+/// answers the entry written.
+pub(crate) async fn award(
+    State(app): State<Arc<App>>,
+    Desk(session): Desk,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ServerError> {
+    let b: AwardBody = json::read(&headers, body, BODY_BYTES).await?;
+    let now = app.clock.now_ms();
+    let entry = app.points.award(&session.profile, &b.account, b.amount, &b.reason, now).await?;
+    json::answer(StatusCode::OK, &entry_msg(entry))
+}
+
+/// The body of `POST /api/v1/points/collect`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CollectBody {
+    voucher: String,
+}
+
+/// `POST /api/v1/points/collect`: a grid leader marks a voucher's good handed over, once;
+/// answers the redemption.
+pub(crate) async fn collect(
+    State(app): State<Arc<App>>,
+    Desk(session): Desk,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ServerError> {
+    let b: CollectBody = json::read(&headers, body, BODY_BYTES).await?;
+    let made = app.points.collect(&session.profile, &b.voucher, app.clock.now_ms()).await?;
+    json::answer(StatusCode::OK, &redemption_msg(made))
+}
