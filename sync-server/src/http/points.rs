@@ -20,7 +20,7 @@ use super::App;
 use super::auth::Caller;
 use super::envelope;
 use super::error::ServerError;
-use crate::points::{NewGood, PAGE, PointsError};
+use crate::points::{NewGood, PAGE, PointsError, Statement};
 use crate::storage::{Good, GoodChange, PointsEntry, Redemption};
 
 /// What a points request body may be.
@@ -123,8 +123,13 @@ pub(crate) async fn statement(
     envelope::check_version(req.v)?;
     let account = req.account.unwrap_or_else(|| caller.profile.user.clone());
     let s = app.points.statement(&caller.profile, &account, req.after).await?;
+    envelope::answer(statement_msg(s), 0).await
+}
+
+/// A statement as the protocol (and the desk, as JSON) shows it.
+pub(crate) fn statement_msg(s: Statement) -> PointsStatement {
     let more = s.entries.len() >= PAGE;
-    let msg = PointsStatement {
+    PointsStatement {
         v: VERSION,
         account: s.account,
         balance: s.balance.balance,
@@ -133,8 +138,7 @@ pub(crate) async fn statement(
         entries: s.entries.into_iter().map(entry_msg).collect(),
         more,
         redemptions: s.redemptions.into_iter().map(redemption_msg).collect(),
-    };
-    envelope::answer(msg, 0).await
+    }
 }
 
 /// `POST /v1/points/goods`: the goods of the caller's communities.

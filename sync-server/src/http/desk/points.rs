@@ -1,7 +1,7 @@
 //! The desk's points views and actions (`/api/v1/points/…`, JSON): the goods of the signed-in
 //! user's scopes, a resident's statement, and a grid leader's award and voucher collection.
 //! The points domain (`crate::points`) decides, as for phones; the answers are the protocol's
-//! points messages as JSON.
+//! points messages as JSON (a statement with its protocol version `v`).
 
 use std::sync::Arc;
 
@@ -9,30 +9,17 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use fieldsync_core::protocol::{GoodMsg, PointsEntryMsg, RedemptionMsg};
-use serde::{Deserialize, Serialize};
+use fieldsync_core::protocol::GoodMsg;
+use serde::Deserialize;
 
 use super::extract::Desk;
 use super::json;
 use crate::http::App;
 use crate::http::error::ServerError;
-use crate::http::points::{entry_msg, good_msg, redemption_msg};
-use crate::points::PAGE;
+use crate::http::points::{entry_msg, good_msg, redemption_msg, statement_msg};
 
 /// The largest body of an award or a collection.
 const BODY_BYTES: usize = 8 * 1024;
-
-/// A resident's points as the desk shows them.
-#[derive(Debug, Serialize)]
-struct Statement {
-    account: String,
-    balance: i64,
-    owed: i64,
-    last_seq: i64,
-    entries: Vec<PointsEntryMsg>,
-    more: bool,
-    redemptions: Vec<RedemptionMsg>,
-}
 
 /// `GET /api/v1/points/goods`: the goods of the exchanges inside the user's scopes.
 pub(crate) async fn goods(
@@ -52,17 +39,7 @@ pub(crate) async fn account(
     Path(user): Path<String>,
 ) -> Result<Response, ServerError> {
     let s = app.points.statement(&session.profile, &user, 0).await?;
-    let more = s.entries.len() >= PAGE;
-    let view = Statement {
-        account: s.account,
-        balance: s.balance.balance,
-        owed: s.balance.owed,
-        last_seq: s.balance.last_seq,
-        entries: s.entries.into_iter().map(entry_msg).collect(),
-        more,
-        redemptions: s.redemptions.into_iter().map(redemption_msg).collect(),
-    };
-    json::answer(StatusCode::OK, &view)
+    json::answer(StatusCode::OK, &statement_msg(s))
 }
 
 /// The body of `POST /api/v1/points/awards`.
