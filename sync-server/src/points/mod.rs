@@ -66,7 +66,7 @@ pub enum PointsError {
     #[error("no voucher {0} in your communities")]
     UnknownVoucher(String),
     /// The voucher's good was handed over before.
-    #[error("voucher {} was collected at {} by {}", .0.voucher, .0.collected_at.unwrap_or(0), .0.collected_by.as_deref().unwrap_or(""))]
+    #[error("voucher {} was collected at {} by {}", .0.voucher, fieldsync_core::time::format_ms(.0.collected_at.unwrap_or(0)), .0.collected_by.as_deref().unwrap_or(""))]
     AlreadyCollected(Box<Redemption>),
     /// Storage failed.
     #[error(transparent)]
