@@ -8,6 +8,7 @@
 
 pub mod blobs;
 pub mod board;
+pub mod compare;
 pub mod corpus;
 pub mod desk;
 pub mod load;

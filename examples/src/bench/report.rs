@@ -3,6 +3,11 @@
 //! A line is `name value unit` (`store.edit_p50_ms 0.142 ms`), stable enough for a script to grep
 //! and compare between runs; the JSON file holds the same figures as an array of
 //! `{"name", "value", "unit"}` objects.
+//!
+//! A suite run several times (`--repeat N`) records each run's figures in a [`Report::run`] of
+//! its own, shown on stderr as they come; [`Report::combine`] then gives each figure as the
+//! median of the runs, with `name.spread` beside it (largest less smallest, same unit), so one
+//! slow moment of a noisy machine moves the figure by one rank, not by its whole size.
 
 use std::fmt;
 use std::io::Write;
@@ -81,10 +86,13 @@ impl fmt::Display for Figure {
     }
 }
 
-/// Collects the figures of a run, printing each to stdout as it is recorded.
+/// Collects the figures of a run, printing each as it is recorded: to stdout, or for one run of
+/// several to stderr, marked with the run.
 #[derive(Debug, Default)]
 pub struct Report {
     figures: Vec<Figure>,
+    /// For one run of several: which, of how many.
+    run: Option<(usize, usize)>,
 }
 
 impl Report {
@@ -93,13 +101,51 @@ impl Report {
         Report::default()
     }
 
+    /// An empty report of run `run` (from 1) of `of`, whose figures are progress, not results.
+    pub fn run(run: usize, of: usize) -> Self {
+        Report { figures: Vec::new(), run: Some((run, of)) }
+    }
+
     /// Records a figure and prints its line.
     pub fn record(&mut self, name: impl Into<String>, value: f64, unit: Unit) {
         let figure = Figure { name: name.into(), value: unit.round(value), unit };
-        println!("{figure}");
-        // A figure should reach a terminal or a pipe before a long step that follows it.
-        let _ = std::io::stdout().flush();
+        match self.run {
+            Some((run, of)) => eprintln!("[bench] run {run}/{of}: {figure}"),
+            None => {
+                println!("{figure}");
+                // A figure should reach a terminal or a pipe before a long step that follows it.
+                let _ = std::io::stdout().flush();
+            }
+        }
         self.figures.push(figure);
+    }
+
+    /// The figures of several runs combined, printed: each figure's median over the runs that
+    /// measured it (the upper middle of an even count, a value that was measured), then its
+    /// spread as `name.spread` when more than one run measured it.
+    pub fn combine(runs: &[Report]) -> Report {
+        let mut out = Report::new();
+        let mut names: Vec<(&str, Unit)> = Vec::new();
+        for f in runs.iter().flat_map(|r| &r.figures) {
+            if !names.iter().any(|(n, _)| *n == f.name) {
+                names.push((&f.name, f.unit));
+            }
+        }
+        for (name, unit) in names {
+            let mut values: Vec<f64> = runs
+                .iter()
+                .flat_map(|r| r.figures.iter().filter(|f| f.name == name).map(|f| f.value))
+                .filter(|v| !v.is_nan())
+                .collect();
+            values.sort_by(f64::total_cmp);
+            let Some(median) = values.get(values.len() / 2).copied() else { continue };
+            out.record(name, median, unit);
+            if values.len() > 1 {
+                let spread = values[values.len() - 1] - values[0];
+                out.record(format!("{name}.spread"), spread, unit);
+            }
+        }
+        out
     }
 
     /// The figures recorded so far, in order.
@@ -139,5 +185,32 @@ mod tests {
         assert_eq!(json[0]["name"], "store.edit_p50_ms");
         assert_eq!(json[0]["value"], 0.142);
         assert_eq!(json[1]["unit"], "bytes");
+    }
+
+    #[test]
+    fn repeated_runs_give_the_median_and_the_spread() {
+        let mut runs = Vec::new();
+        for (n, (edit, rate)) in
+            [(0.30, 900.0), (0.10, 1100.0), (0.20, 1000.0)].into_iter().enumerate()
+        {
+            let mut r = Report::run(n + 1, 3);
+            r.record("store.edit_p50_ms", edit, Unit::Ms);
+            r.record("sync.docs_per_s", rate, Unit::PerSecond);
+            runs.push(r);
+        }
+        // A figure only the last run measured (a phase the others failed before).
+        runs[2].record("sync.late_ms", 5.0, Unit::Ms);
+        let lines: Vec<String> =
+            Report::combine(&runs).figures().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "store.edit_p50_ms 0.200 ms",
+                "store.edit_p50_ms.spread 0.200 ms",
+                "sync.docs_per_s 1000 per_s",
+                "sync.docs_per_s.spread 200 per_s",
+                "sync.late_ms 5.000 ms",
+            ]
+        );
     }
 }

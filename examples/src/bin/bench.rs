@@ -1,8 +1,13 @@
 //! The benchmark harness: `bench <suite> [options]`.
 //!
 //! Each suite prints one line per figure (`store.edit_p50_ms 0.142 ms`) on stdout, progress on
-//! stderr, and with `--json FILE` also writes every figure to FILE. Suites cache their seeded
-//! fixtures under `target/bench-cache`, so only the first run of a size pays for seeding.
+//! stderr, and with `--json FILE` also writes every figure to FILE. A suite runs `--repeat N`
+//! times (3 by default): each figure is the median of the runs, with `name.spread` (largest less
+//! smallest) beside it; the runs' own figures go to stderr. Suites cache their seeded fixtures
+//! under `target/bench-cache`, so only the first run of a size pays for seeding.
+//!
+//! `bench compare REV_A REV_B SUITE [ARGS…]` builds both revisions and runs them in turn
+//! (`--repeat` rounds), printing each figure's medians and their ratio B/A.
 //!
 //! ```text
 //! cargo run --release -p fieldsync-examples --bin bench -- store [--docs N] [--json FILE]
@@ -12,6 +17,7 @@
 //! cargo run --release -p fieldsync-examples --bin bench -- desk [--reports N] [--desks N] [--pushes N]
 //! cargo run --release -p fieldsync-examples --bin bench -- board [--open N] [--pushes N]
 //! cargo run --release -p fieldsync-examples --bin bench -- points [--redeemers N] [--each N]
+//! cargo run --release -p fieldsync-examples --bin bench -- compare main HEAD store --docs 10000
 //! ```
 //!
 //! `load` exits non-zero if any request failed or was refused (`load.errors`) or the devices did
@@ -35,6 +41,9 @@ struct Cli {
     /// Also write every figure to FILE as a JSON array of {name, value, unit}.
     #[arg(long, global = true, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Runs of the suite; each figure is their median, with its spread beside it.
+    #[arg(long, global = true, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    repeat: u64,
     /// Where seeded fixtures are cached [default: target/bench-cache].
     #[arg(long, global = true, value_name = "DIR", env = "FIELDSYNC_BENCH_CACHE")]
     cache_dir: Option<PathBuf>,
@@ -61,6 +70,9 @@ enum Suite {
     /// Residents redeem points at once against a server on loopback: redemptions per second,
     /// their latency, and that nothing is overspent or oversold.
     Points(PointsArgs),
+    /// Two revisions (commits, branches, tags) built and measured in turn on one suite: each
+    /// figure's medians and their ratio B/A.
+    Compare(CompareArgs),
     /// Runs a server for the `sync`, `load` and `blobs` suites (started by the suite itself).
     #[command(hide = true)]
     Serve {
@@ -180,6 +192,17 @@ struct BoardArgs {
 }
 
 #[derive(Debug, Args)]
+struct CompareArgs {
+    /// The revision measured first (the baseline).
+    a: String,
+    /// The revision compared with it.
+    b: String,
+    /// The suite and its arguments (`store --docs 10000`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    suite: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 struct PointsArgs {
     /// Residents redeeming at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
@@ -201,15 +224,69 @@ struct StoreArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut report = Report::new();
     let cache_dir = cli.cache_dir.clone().unwrap_or_else(bench::default_cache_dir);
-    let outcome = match &cli.suite {
+    let repeat = cli.repeat as usize;
+    let (outcome, report) = match &cli.suite {
+        Suite::Compare(args) => {
+            let done = bench::compare::run(
+                &args.a,
+                &args.b,
+                &args.suite,
+                repeat,
+                &cache_dir,
+                cli.json.as_deref(),
+            );
+            return finish(done);
+        }
+        Suite::Serve { .. } => {
+            let mut report = Report::new();
+            (run_suite(&cli, cache_dir, &mut report), report)
+        }
+        _ if repeat == 1 => {
+            let mut report = Report::new();
+            (run_suite(&cli, cache_dir, &mut report), report)
+        }
+        _ => {
+            let mut runs = Vec::with_capacity(repeat);
+            let mut outcome = Ok(());
+            for run in 1..=repeat {
+                let mut report = Report::run(run, repeat);
+                outcome = run_suite(&cli, cache_dir.clone(), &mut report);
+                runs.push(report);
+                if outcome.is_err() {
+                    break;
+                }
+            }
+            (outcome, Report::combine(&runs))
+        }
+    };
+    // Whatever was measured before a failure is still worth keeping.
+    let written = match &cli.json {
+        Some(path) => report.write_json(path),
+        None => Ok(()),
+    };
+    finish(outcome.and(written))
+}
+
+fn finish(outcome: bench::Result<()>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the suite the command line names once, recording into `report`.
+fn run_suite(cli: &Cli, cache_dir: PathBuf, report: &mut Report) -> bench::Result<()> {
+    match &cli.suite {
         Suite::Store(args) => usize::try_from(args.docs)
             .map_err(|e| bench::Error::from(format!("--docs {}: {e}", args.docs)))
             .and_then(|docs| {
                 bench::store::run(
                     &bench::store::Options { docs, cache_dir, fresh: args.fresh },
-                    &mut report,
+                    report,
                 )
             }),
         Suite::Sync(args) => bench::sync::run(
@@ -226,7 +303,7 @@ fn main() -> ExitCode {
                 fresh: args.fresh,
                 no_index_writes: args.no_index_writes,
             },
-            &mut report,
+            report,
         ),
         Suite::Load(args) => bench::load::run(
             &bench::load::Options {
@@ -235,7 +312,7 @@ fn main() -> ExitCode {
                 concurrency: args.concurrency as usize,
                 page_bytes: args.page_bytes,
             },
-            &mut report,
+            report,
         ),
         Suite::Blobs(args) => bench::blobs::run(
             &bench::blobs::Options {
@@ -245,7 +322,7 @@ fn main() -> ExitCode {
                 resume_trials: args.resume_trials,
                 cache_dir,
             },
-            &mut report,
+            report,
         ),
         Suite::Desk(args) => bench::desk::run(
             &bench::desk::Options {
@@ -256,14 +333,14 @@ fn main() -> ExitCode {
                 cache_dir,
                 fresh: args.fresh,
             },
-            &mut report,
+            report,
         ),
         Suite::Points(args) => bench::points::run(
             &bench::points::Options {
                 redeemers: args.redeemers as usize,
                 each: args.each as usize,
             },
-            &mut report,
+            report,
         ),
         Suite::Board(args) => bench::board::run(
             &bench::board::Options {
@@ -272,7 +349,7 @@ fn main() -> ExitCode {
                 cache_dir,
                 fresh: args.fresh,
             },
-            &mut report,
+            report,
         ),
         Suite::Serve { data, no_escalation, no_index_writes } => bench::server::serve_child(
             data.clone(),
@@ -281,17 +358,6 @@ fn main() -> ExitCode {
                 no_index_writes: *no_index_writes,
             },
         ),
-    };
-    // Whatever was measured before a failure is still worth keeping.
-    let written = match &cli.json {
-        Some(path) => report.write_json(path),
-        None => Ok(()),
-    };
-    match outcome.and(written) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bench: {e}");
-            ExitCode::FAILURE
-        }
+        Suite::Compare(_) => Err("compare runs suites; it is not one".into()),
     }
 }

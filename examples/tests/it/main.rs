@@ -6,6 +6,7 @@
 
 mod bench_blobs;
 mod bench_load;
+mod bench_points;
 mod bench_sync;
 mod common;
 mod field_day;

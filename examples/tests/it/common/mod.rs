@@ -18,10 +18,12 @@ impl Run {
     }
 }
 
-/// Runs `bench <args> --cache-dir <dir> --json <json>`; panics unless it succeeds.
+/// Runs `bench <args> --repeat 1 --cache-dir <dir> --json <json>` (one run: these tests check
+/// what a run does, not its speed); panics unless it succeeds.
 pub fn bench(args: &[&str], dir: &Path, json: &Path) -> Run {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
         .args(args)
+        .args(["--repeat", "1"])
         .arg("--cache-dir")
         .arg(dir)
         .arg("--json")

@@ -1,0 +1,188 @@
+//! `bench compare REV_A REV_B SUITE [ARGS…]`: two revisions measured in one run, alternately, so
+//! that the machine's drift (a quarter within an hour here) falls on both alike.
+//!
+//! Each revision is checked out in a git worktree of its own under the cache directory
+//! (`compare/<commit>`) and built in release in one target directory both share (the second
+//! build compiles only what differs); its harness is kept as `compare/bench-<commit>`, so a
+//! later comparison of the same commit builds nothing. Its `bench SUITE ARGS…` runs `--repeat`
+//! times, A and B taking turns, the order flipped every round (A B, B A, A B, …). Fixtures are
+//! shared through the cache directory. For each figure the median of each side is printed with
+//! the ratio B/A: `store.edit_p50_ms 0.142 → 0.130 ms ×0.915`; with `--json FILE` the same as an
+//! array of `{"name", "unit", "a", "b", "ratio"}`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::{Result, progress};
+
+/// One side of the comparison.
+struct Side {
+    rev: String,
+    commit: String,
+    bench: PathBuf,
+    /// Whether its harness takes `--repeat` (older ones ran a suite once).
+    repeats: bool,
+}
+
+fn git(repo: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new("git").current_dir(repo).args(args).output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+        .into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Checks out and builds `rev`'s harness.
+fn prepare(repo: &Path, cache: &Path, rev: &str) -> Result<Side> {
+    let commit = git(repo, &["rev-parse", "--verify", &format!("{rev}^{{commit}}")])?;
+    let dir = cache.join("compare").join(&commit);
+    if !dir.join("Cargo.toml").exists() {
+        std::fs::create_dir_all(cache.join("compare"))?;
+        let _ = git(repo, &["worktree", "prune"]);
+        let path = dir.to_string_lossy().into_owned();
+        git(repo, &["worktree", "add", "--detach", "--force", &path, &commit])?;
+    }
+    let bench = cache.join("compare").join(format!("bench-{commit}"));
+    if !bench.exists() {
+        let target = cache.join("compare").join("target");
+        progress(format_args!("building {rev} ({}) in release", &commit[..12]));
+        let status = Command::new("cargo")
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .args(["build", "--release", "--quiet", "-p", "fieldsync-examples", "--bin", "bench"])
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err(format!("{rev} did not build").into());
+        }
+        std::fs::copy(target.join("release").join("bench"), &bench)?;
+    }
+    let help = Command::new(&bench).arg("--help").output()?;
+    let repeats = String::from_utf8_lossy(&help.stdout).contains("--repeat");
+    Ok(Side { rev: rev.to_string(), commit, bench, repeats })
+}
+
+/// A figure as a run's JSON file gives it.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Figure {
+    name: String,
+    value: f64,
+    unit: String,
+}
+
+/// Runs `side`'s `bench suite…` once; its figures.
+fn run_once(side: &Side, cache: &Path, suite: &[String], json: &Path) -> Result<Vec<Figure>> {
+    let mut cmd = Command::new(&side.bench);
+    cmd.args(suite).arg("--json").arg(json).arg("--cache-dir").arg(cache);
+    if side.repeats {
+        cmd.args(["--repeat", "1"]);
+    }
+    // Its figures are progress here: they go to stderr with the rest.
+    let status = cmd.stdout(Stdio::from(std::io::stderr())).status()?;
+    if !status.success() {
+        return Err(format!("{} ({}) failed: {status}", side.rev, &side.commit[..12]).into());
+    }
+    Ok(serde_json::from_slice(&std::fs::read(json)?)?)
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.retain(|x| !x.is_nan());
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+/// The suite's arguments without a `--repeat N` given among them, and that N: written after the
+/// suite's name it is still the comparison's rounds, not the suite's.
+fn rounds_among(suite: &[String]) -> Result<(Vec<String>, Option<usize>)> {
+    let mut rest = Vec::with_capacity(suite.len());
+    let mut rounds = None;
+    let mut args = suite.iter();
+    while let Some(arg) = args.next() {
+        let value = match arg.strip_prefix("--repeat") {
+            Some("") => args.next().cloned(),
+            Some(v) if v.starts_with('=') => Some(v[1..].to_string()),
+            _ => {
+                rest.push(arg.clone());
+                continue;
+            }
+        };
+        let n = value.as_deref().and_then(|v| v.parse::<usize>().ok()).filter(|n| *n >= 1);
+        rounds =
+            Some(n.ok_or_else(|| format!("--repeat takes a count of 1 or more, not {value:?}"))?);
+    }
+    Ok((rest, rounds))
+}
+
+/// Compares `a` and `b` on `suite` (its name and arguments), `repeat` runs each.
+pub fn run(
+    a: &str,
+    b: &str,
+    suite: &[String],
+    repeat: usize,
+    cache: &Path,
+    json: Option<&Path>,
+) -> Result<()> {
+    let (suite, rounds) = rounds_among(suite)?;
+    let repeat = rounds.unwrap_or(repeat);
+    let repo = PathBuf::from(git(Path::new("."), &["rev-parse", "--show-toplevel"])?);
+    let cache = std::path::absolute(cache)?;
+    let sides = [prepare(&repo, &cache, a)?, prepare(&repo, &cache, b)?];
+    let scratch = tempfile::tempdir()?;
+    let mut figures: [Vec<Figure>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..repeat.max(1) {
+        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            progress(format_args!("round {}/{}: {}", round + 1, repeat, sides[i].rev));
+            let file = scratch.path().join(format!("{round}-{i}.json"));
+            figures[i].extend(run_once(&sides[i], &cache, &suite, &file)?);
+        }
+    }
+    let mut names: Vec<(String, String)> = Vec::new();
+    for f in figures.iter().flatten() {
+        if !names.iter().any(|(n, _)| *n == f.name) {
+            names.push((f.name.clone(), f.unit.clone()));
+        }
+    }
+    let mut rows = Vec::new();
+    for (name, unit) in names {
+        let of = |i: usize| {
+            median(figures[i].iter().filter(|f| f.name == name).map(|f| f.value).collect())
+        };
+        let (Some(va), Some(vb)) = (of(0), of(1)) else { continue };
+        let ratio = if va == 0.0 { f64::NAN } else { vb / va };
+        println!("{name} {va} → {vb} {unit} ×{ratio:.3}");
+        rows.push(
+            serde_json::json!({ "name": name, "unit": unit, "a": va, "b": vb, "ratio": ratio }),
+        );
+    }
+    if let Some(path) = json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)? + "\n")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_repeat_among_the_suites_arguments_is_the_rounds() {
+        let (rest, n) =
+            rounds_among(&strings(&["store", "--docs", "5000", "--repeat", "4"])).unwrap();
+        assert_eq!((rest, n), (strings(&["store", "--docs", "5000"]), Some(4)));
+        let (rest, n) = rounds_among(&strings(&["sync", "--repeat=2"])).unwrap();
+        assert_eq!((rest, n), (strings(&["sync"]), Some(2)));
+        assert_eq!(rounds_among(&strings(&["load"])).unwrap().1, None);
+        assert!(rounds_among(&strings(&["load", "--repeat"])).is_err());
+        assert!(rounds_among(&strings(&["load", "--repeat", "0"])).is_err());
+    }
+}
