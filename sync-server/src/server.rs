@@ -169,6 +169,11 @@ impl Server {
         &self.app.points
     }
 
+    /// Its registry of businesses.
+    pub fn businesses(&self) -> &crate::businesses::Businesses {
+        &self.app.businesses
+    }
+
     /// The server's epoch.
     pub fn epoch(&self) -> &str {
         self.app.epoch()

@@ -3,6 +3,7 @@
 //! describes the same thing for a third party.
 
 mod blobs;
+mod businesses;
 mod codec;
 mod messages;
 mod points;
@@ -11,6 +12,9 @@ mod possession;
 pub use blobs::{
     BlobStatus, ContentRange, PHOTO_MEDIA_TYPES, codes as blob_codes, is_blob_hash,
     is_photo_media_type,
+};
+pub use businesses::{
+    BusinessList, BusinessMsg, BusinessRequest, BusinessResponse, BusinessesRequest,
 };
 pub use codec::{
     DecodeError, DocsPart, decode, decode_within, encode, encode_docs_member, encode_sync_response,

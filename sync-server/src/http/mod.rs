@@ -9,6 +9,7 @@ pub(crate) mod auth;
 pub(crate) mod blobs;
 mod board;
 pub(crate) mod budget;
+pub(crate) mod businesses;
 pub(crate) mod client_addr;
 pub(crate) mod desk;
 pub(crate) mod enroll;
@@ -73,6 +74,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/blobs/{hash}/thumbnail", get(blobs::thumbnail).route_layer(device.clone()))
         .route("/v1/blobs/{hash}/challenge", get(blobs::challenge).route_layer(device.clone()))
         .route("/v1/blobs/{hash}/proof", post(blobs::proof).route_layer(device.clone()))
+        .route("/v1/businesses/list", post(businesses::list).route_layer(device.clone()))
+        .route("/v1/businesses/add", post(businesses::add).route_layer(device.clone()))
+        .route("/v1/businesses/change", post(businesses::change).route_layer(device.clone()))
         .route("/v1/points/statement", post(points::statement).route_layer(device.clone()))
         .route("/v1/points/goods", post(points::goods).route_layer(device.clone()))
         .route("/v1/points/goods/add", post(points::add_good).route_layer(device.clone()))

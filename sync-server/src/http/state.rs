@@ -34,6 +34,8 @@ pub(crate) struct App {
     pub(crate) photos: Photos,
     /// Residents' points and the exchange.
     pub(crate) points: crate::points::Points,
+    /// The registry of businesses.
+    pub(crate) businesses: crate::businesses::Businesses,
     /// Attempts with enrollment codes per client address: phones enrolling and desks signing
     /// in spend the same budgets, so guessing codes at both doors is no faster than at one.
     pub(crate) enrollments: Budgets,
@@ -86,6 +88,7 @@ impl App {
         let doc_bytes = config.doc_bytes.min(fieldsync_core::limits::DOC_BYTES);
         App {
             points: crate::points::Points::new(storage.clone()),
+            businesses: crate::businesses::Businesses::new(storage.clone()),
             photos: Photos::new(
                 photos,
                 storage.clone(),

@@ -2,13 +2,13 @@
 //! SQLite's place; both must pass the conformance suite (`conformance`). Every SQL statement
 //! of the server is in a backend ([`sqlite`]); the domain above sees only [`Storage`].
 //!
-//! [`Storage`] is six parts, one per kind of data and per caller, each a trait of its own:
+//! [`Storage`] is seven parts, one per kind of data and per caller, each a trait of its own:
 //! [`DocumentStorage`] (documents, the change log, refusals: the sync path),
 //! [`AccountStorage`] (users, devices, enrollment codes, desk sessions), [`BlobStorage`] (what
 //! is known of photos' bytes: complete blobs, uploads under way, holders, the references
 //! documents make), [`IndexStorage`] (the record index the desk lists, counts and streams),
-//! [`KeyStorage`] (the API keys of Open311 apps) and [`PointsStorage`] (residents' points
-//! ledger and the exchange).
+//! [`KeyStorage`] (the API keys of Open311 apps), [`PointsStorage`] (residents' points
+//! ledger and the exchange) and [`BusinessStorage`] (the registry of businesses).
 //! A backend implements each against its own part of the conformance suite; a reader of one
 //! part does not wade through the others.
 //!
@@ -26,6 +26,7 @@ pub use fieldsync_core::policy::Audience;
 
 mod accounts;
 mod blobs;
+mod businesses;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod documents;
@@ -41,6 +42,7 @@ pub use accounts::{
 pub use blobs::{
     BlobRecord, BlobStorage, NewUpload, Proof, Started, StoredBlob, StoredBlobRef, Upload,
 };
+pub use businesses::{Business, BusinessChange, BusinessStorage};
 pub use documents::{
     BlobRef, CatchUpPage, Committed, DocBytes, DocMeta, DocWrite, DocumentStorage, LogItem,
     LogPage, LogRecord, NewChange, Refused, StoredDoc, StoredRefusal, WholeDoc,
@@ -126,10 +128,16 @@ impl From<fieldsync_core::sql::OpenError> for StorageError {
 }
 
 /// A server's storage: its documents and log, its accounts, what it knows of photos' bytes,
-/// the record index, Open311's API keys, the points ledger and exchange. See the module's
-/// documentation for why it is six traits.
+/// the record index, Open311's API keys, the points ledger and exchange, the business registry.
+/// See the module's documentation for why it is seven traits.
 pub trait Storage:
-    DocumentStorage + AccountStorage + BlobStorage + IndexStorage + KeyStorage + PointsStorage
+    DocumentStorage
+    + AccountStorage
+    + BlobStorage
+    + IndexStorage
+    + KeyStorage
+    + PointsStorage
+    + BusinessStorage
 {
     /// Finishes the writes under way and releases the storage; later calls fail with `Closed`.
     fn close(&self) -> BoxFuture<'_, ()>;

@@ -7,6 +7,7 @@
 mod accounts;
 mod blobs;
 mod board;
+mod businesses;
 mod child;
 mod common;
 mod crash_loop;

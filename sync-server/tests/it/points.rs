@@ -7,45 +7,20 @@
 use fieldsync_core::model::Command;
 use fieldsync_core::policy::Role;
 use fieldsync_core::protocol::{
-    self, AwardRequest, AwardResponse, CollectRequest, CollectResponse, ErrorBody, GoodRequest,
-    GoodResponse, GoodsList, GoodsRequest, PointsStatement, RedeemRequest, RedeemResponse,
-    StatementRequest, VERSION,
+    self, AwardRequest, AwardResponse, CollectRequest, CollectResponse, GoodRequest, GoodResponse,
+    GoodsList, GoodsRequest, PointsStatement, RedeemRequest, RedeemResponse, StatementRequest,
+    VERSION,
 };
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use crate::common::{GRID, Phone, TestServer, acked, enroll_as, error_body, fetch, start};
+use crate::common::{
+    GRID, Phone, TestServer, acked, call, enroll_as, error_body, fetch, refused, start,
+};
 
 const OTHER_GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-09";
 
-/// The answer to `req` sent by `phone` to `path`: the decoded message, or the status and
-/// error body.
-async fn call<Q: Serialize, A: DeserializeOwned>(
-    ts: &TestServer,
-    phone: &Phone,
-    path: &str,
-    req: Q,
-) -> Result<A, (u16, ErrorBody)> {
-    let (status, body) = ts.post_as(&phone.actor(), path, protocol::encode(&req)).await;
-    if status == 200 {
-        Ok(protocol::decode(&body).unwrap())
-    } else {
-        Err((status, error_body(&body)))
-    }
-}
-
-/// Asserts a refusal with this status and code.
-#[track_caller]
-fn refused<A: std::fmt::Debug>(r: Result<A, (u16, ErrorBody)>, status: u16, code: &str) {
-    match r {
-        Err((s, e)) => assert_eq!((s, e.code.as_str()), (status, code), "{}", e.message),
-        Ok(a) => panic!("accepted, wanted {status} {code}: {a:?}"),
-    }
-}
-
 async fn statement(ts: &TestServer, phone: &Phone, account: Option<&str>) -> PointsStatement {
     let req = StatementRequest { v: VERSION, after: 0, account: account.map(str::to_string) };
-    call(ts, phone, "/v1/points/statement", &req).await.unwrap()
+    call(ts, phone, "/v1/points/statement", req).await.unwrap()
 }
 
 async fn balance(ts: &TestServer, phone: &Phone) -> i64 {

@@ -5,6 +5,7 @@
 //! `docs/protocol.md`, "Desk sessions", is the contract.
 
 mod actions;
+mod businesses;
 pub(crate) mod cookie;
 mod counts;
 mod events;
@@ -60,6 +61,7 @@ pub(crate) fn router() -> Router<Arc<App>> {
             "/api/v1/photos/{hash}/thumbnail",
             get(photos::thumbnail).fallback(method_not_allowed),
         )
+        .route("/api/v1/businesses", get(businesses::list).fallback(method_not_allowed))
         .route("/api/v1/points/goods", get(points::goods).fallback(method_not_allowed))
         .route("/api/v1/points/accounts/{user}", get(points::account).fallback(method_not_allowed))
         .route("/api/v1/points/awards", post(points::award).fallback(method_not_allowed))

@@ -1,13 +1,14 @@
 //! The storage conformance suite: what every [`Storage`] backend must do, run against SQLite in
 //! `cargo test` and, later, against PostgreSQL. A backend's test calls [`run_all`] with a
 //! function that makes a fresh, empty storage. One module per part of the trait:
-//! [`documents`], [`accounts`], [`blobs`], [`index`], [`keys`], [`points`].
+//! [`documents`], [`accounts`], [`blobs`], [`index`], [`keys`], [`points`], [`businesses`].
 //!
 //! Storage does not parse Automerge, so the suite uses made-up bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod accounts;
 pub mod blobs;
+pub mod businesses;
 pub mod documents;
 pub mod index;
 mod join;
@@ -86,5 +87,6 @@ where
         points::redemptions_are_idempotent_and_refused_with_reasons,
         points::many_redeemers_at_once_never_overspend_nor_oversell,
         points::a_voucher_is_collected_once,
+        businesses::businesses_are_added_once_changed_and_listed_by_scope,
     );
 }

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod blobs;
+mod businesses;
 pub(crate) mod columns;
 mod index;
 mod keys;
@@ -36,12 +37,13 @@ use super::index::{
     PatrolFilter, PatrolRow, ReportCount, ReportFilter, ReportRow, ReportStats, StatsQuery,
 };
 use super::{
-    AccountStorage, Audience, Award, Balance, BlobRecord, BlobStorage, BoxFuture, CatchUpPage,
-    Collected, Committed, DeskSignIn, Device, Disabled, DocWrite, DocumentStorage, Enrollment,
-    Good, GoodChange, KeyStorage, LogPage, LogRecord, NewCode, NewKey, NewUpload, NewUser,
-    PointsEntry, PointsStorage, Proof, Redeem, Redeemed, Redemption, Refused, SessionEnd, Started,
-    Storage, StorageError, StorageResult, StoredBlob, StoredBlobRef, StoredCode, StoredDoc,
-    StoredKey, StoredRefusal, StoredSession, StoredUser, Upload, WholeDoc,
+    AccountStorage, Audience, Award, Balance, BlobRecord, BlobStorage, BoxFuture, Business,
+    BusinessChange, BusinessStorage, CatchUpPage, Collected, Committed, DeskSignIn, Device,
+    Disabled, DocWrite, DocumentStorage, Enrollment, Good, GoodChange, KeyStorage, LogPage,
+    LogRecord, NewCode, NewKey, NewUpload, NewUser, PointsEntry, PointsStorage, Proof, Redeem,
+    Redeemed, Redemption, Refused, SessionEnd, Started, Storage, StorageError, StorageResult,
+    StoredBlob, StoredBlobRef, StoredCode, StoredDoc, StoredKey, StoredRefusal, StoredSession,
+    StoredUser, Upload, WholeDoc,
 };
 use crate::config::Durability;
 
@@ -551,6 +553,27 @@ impl PointsStorage for SqliteStorage {
         at: i64,
     ) -> BoxFuture<'_, StorageResult<Collected>> {
         self.write(move |c| points::collect(c, &voucher, &by, at))
+    }
+}
+
+impl BusinessStorage for SqliteStorage {
+    fn add_business(&self, business: Business) -> BoxFuture<'_, StorageResult<bool>> {
+        self.write(move |c| businesses::add(c, &business))
+    }
+
+    fn change_business(
+        &self,
+        change: BusinessChange,
+    ) -> BoxFuture<'_, StorageResult<Option<Business>>> {
+        self.write(move |c| businesses::change(c, &change))
+    }
+
+    fn business(&self, id: String) -> BoxFuture<'_, StorageResult<Option<Business>>> {
+        self.read(move |c| businesses::by_id(c, &id))
+    }
+
+    fn businesses(&self, scopes: Vec<String>) -> BoxFuture<'_, StorageResult<Vec<Business>>> {
+        self.read(move |c| businesses::inside(c, &scopes))
     }
 }
 

@@ -208,6 +208,31 @@ impl TestServer {
     }
 }
 
+/// The answer to `req` sent by `phone` to `path` as an envelope: the decoded message, or the
+/// status and error body.
+pub async fn call<Q: serde::Serialize, A: serde::de::DeserializeOwned>(
+    ts: &TestServer,
+    phone: &Phone,
+    path: &str,
+    req: Q,
+) -> Result<A, (u16, ErrorBody)> {
+    let (status, body) = ts.post_as(&phone.actor(), path, protocol::encode(&req)).await;
+    if status == 200 {
+        Ok(protocol::decode(&body).unwrap())
+    } else {
+        Err((status, error_body(&body)))
+    }
+}
+
+/// Asserts a refusal with this status and code.
+#[track_caller]
+pub fn refused<A: std::fmt::Debug>(r: Result<A, (u16, ErrorBody)>, status: u16, code: &str) {
+    match r {
+        Err((s, e)) => assert_eq!((s, e.code.as_str()), (status, code), "{}", e.message),
+        Ok(a) => panic!("accepted, wanted {status} {code}: {a:?}"),
+    }
+}
+
 pub fn error_body(body: &[u8]) -> ErrorBody {
     serde_json::from_slice(body).unwrap_or_else(|e| {
         panic!("error body is not JSON ({e}): {}", String::from_utf8_lossy(body))

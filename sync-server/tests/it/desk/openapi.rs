@@ -232,6 +232,28 @@ async fn every_answer_the_desk_gets_is_what_the_document_says() {
     assert_eq!(done["collected_by"], "gl-1");
     post(collect, "gl", json!({"voucher": redeemed.voucher}), 409).await;
 
+    // The business registry, as a dispatcher and a supervisor read it.
+    let dispatcher = Profile {
+        user: "disp-1".into(),
+        role: Role::Dispatcher,
+        patrol: None,
+        scopes: vec![GRID.into()],
+    };
+    let guesthouse = fieldsync_server::businesses::NewBusiness {
+        scope: GRID.into(),
+        name: "湖景民宿".into(),
+        kind: "guesthouse".into(),
+        address: "湖滨路 8 号".into(),
+        location: Some((43.79, 125.46)),
+        contact: String::new(),
+        operator: None,
+    };
+    let b = ts.running.server().businesses().add(&dispatcher, guesthouse, now_ms());
+    b.await.unwrap();
+    let listed = got(&ts, &spec, &d, "/api/v1/businesses", "/api/v1/businesses", 200).await;
+    assert_eq!(listed[0]["name"], "湖景民宿");
+    got(&ts, &spec, &sup, "/api/v1/businesses", "/api/v1/businesses", 200).await;
+
     // Error bodies of each status the desk meets.
     got(&ts, &spec, &d, "/api/v1/reports?sort=sideways", "/api/v1/reports", 400).await;
     got(&ts, &spec, &d, "/api/v1/records/nope", "/api/v1/records/{id}", 404).await;
@@ -269,6 +291,7 @@ async fn the_document_names_every_route_and_method_the_server_takes() {
         ("/api/v1/photos/{hash}", &["get"]),
         ("/api/v1/photos/{hash}/thumbnail", &["get"]),
         ("/api/v1/openapi.json", &["get"]),
+        ("/api/v1/businesses", &["get"]),
         ("/api/v1/points/goods", &["get"]),
         ("/api/v1/points/accounts/{user}", &["get"]),
         ("/api/v1/points/awards", &["post"]),
