@@ -14,6 +14,7 @@
 
 uniffi::setup_scaffolding!("fieldsync");
 
+mod businesses;
 mod dispatch;
 mod error;
 mod input;

@@ -7,6 +7,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use super::backoff::Backoff;
 use super::budget::{Budget, ChunkBudget};
 use super::options::SyncOptions;
@@ -367,6 +370,25 @@ impl<T: Transport> SyncClient<T> {
                 Err(e) => return Err(failed(e, attempt)),
             }
         }
+    }
+
+    /// Sends `req` to `path` and reads the answer; transient failures are retried when
+    /// `retry` (the request is idempotent). The calls besides the sync (points, businesses)
+    /// go through it.
+    pub(crate) async fn call<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        path: &'static str,
+        req: &Q,
+        retry: bool,
+    ) -> Result<A> {
+        let body = protocol::encode(req);
+        let mut t = Totals::default();
+        let answer = if retry {
+            self.post(&mut t, path, body).await?
+        } else {
+            self.timed(self.transport.post(path, body)).await.map_err(|e| failed(e, 1))?
+        };
+        protocol::decode(&answer).map_err(|e| CoreError::Protocol(e.to_string()))
     }
 
     /// `request` failed with a network error if it takes longer than the request timeout

@@ -5,6 +5,7 @@ mod backoff;
 mod blob_transport;
 mod blobs;
 mod budget;
+mod businesses;
 mod client;
 mod downloads;
 mod enroll;
@@ -20,6 +21,7 @@ pub mod transport;
 
 pub use blob_transport::{BlobHead, BlobSink, BlobTransport};
 pub use budget::{Budget, ChunkBudget};
+pub use businesses::{Business, BusinessFields};
 pub use client::SyncClient;
 pub use enroll::{EnrollOptions, enroll, enroll_with};
 #[cfg(feature = "client")]

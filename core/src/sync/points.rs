@@ -5,10 +5,7 @@
 //! made twice. An award is sent once and not retried (a lost answer could otherwise award
 //! twice); the app asks the statement to learn whether it landed.
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
-use super::client::{SyncClient, Totals, blocking, failed};
+use super::client::{SyncClient, blocking};
 use super::transport::Transport;
 use crate::error::{CoreError, Result};
 use crate::protocol::{
@@ -83,24 +80,6 @@ fn voucher(r: RedemptionMsg) -> Voucher {
 const MAX_PAGES: usize = 64;
 
 impl<T: Transport> SyncClient<T> {
-    /// Sends `req` to `path` and reads the answer; transient failures are retried when
-    /// `retry` (the request is idempotent).
-    async fn points_call<Q: Serialize, A: DeserializeOwned>(
-        &self,
-        path: &'static str,
-        req: &Q,
-        retry: bool,
-    ) -> Result<A> {
-        let body = protocol::encode(req);
-        let mut t = Totals::default();
-        let answer = if retry {
-            self.post(&mut t, path, body).await?
-        } else {
-            self.timed(self.transport.post(path, body)).await.map_err(|e| failed(e, 1))?
-        };
-        protocol::decode(&answer).map_err(|e| CoreError::Protocol(e.to_string()))
-    }
-
     /// Fetches the user's points (balance, new entries, vouchers) and keeps them in the store
     /// for offline reading; returns the balance.
     pub async fn refresh_points(&self) -> Result<PointsBalance> {
@@ -112,7 +91,7 @@ impl<T: Transport> SyncClient<T> {
         }
         for _ in 0..MAX_PAGES {
             let req = StatementRequest { v: protocol::VERSION, after, account: None };
-            let s: PointsStatement = self.points_call("/v1/points/statement", &req, true).await?;
+            let s: PointsStatement = self.call("/v1/points/statement", &req, true).await?;
             let more = s.more && s.entries.last().is_some_and(|e| e.seq > after);
             after = s.entries.last().map_or(after, |e| e.seq);
             let store = self.store.clone();
@@ -130,7 +109,7 @@ impl<T: Transport> SyncClient<T> {
     /// The goods of the user's communities.
     pub async fn goods(&self) -> Result<Vec<Good>> {
         let req = GoodsRequest { v: protocol::VERSION };
-        let list: GoodsList = self.points_call("/v1/points/goods", &req, true).await?;
+        let list: GoodsList = self.call("/v1/points/goods", &req, true).await?;
         Ok(list.goods.into_iter().map(good).collect())
     }
 
@@ -143,7 +122,7 @@ impl<T: Transport> SyncClient<T> {
             request_id: request_id.to_string(),
             good: good.to_string(),
         };
-        let made: RedeemResponse = self.points_call("/v1/points/redeem", &req, true).await?;
+        let made: RedeemResponse = self.call("/v1/points/redeem", &req, true).await?;
         // The voucher is the answer; a failure to refresh the copy does not undo it.
         if let Err(e) = self.refresh_points().await {
             tracing::info!("points not refreshed after a redemption: {e}");
@@ -160,14 +139,14 @@ impl<T: Transport> SyncClient<T> {
             amount,
             reason: reason.to_string(),
         };
-        let made: AwardResponse = self.points_call("/v1/points/award", &req, false).await?;
+        let made: AwardResponse = self.call("/v1/points/award", &req, false).await?;
         Ok(made.entry.balance_after)
     }
 
     /// A grid leader marks the good of voucher `code` handed over; the voucher as collected.
     pub async fn collect_voucher(&self, code: &str) -> Result<Voucher> {
         let req = CollectRequest { v: protocol::VERSION, voucher: code.to_string() };
-        let made: CollectResponse = self.points_call("/v1/points/collect", &req, false).await?;
+        let made: CollectResponse = self.call("/v1/points/collect", &req, false).await?;
         Ok(voucher(made.redemption))
     }
 
@@ -187,7 +166,7 @@ impl<T: Transport> SyncClient<T> {
             stock: Some(stock),
             ..Default::default()
         };
-        let made: GoodResponse = self.points_call("/v1/points/goods/add", &req, false).await?;
+        let made: GoodResponse = self.call("/v1/points/goods/add", &req, false).await?;
         Ok(good(made.good))
     }
 
@@ -202,7 +181,7 @@ impl<T: Transport> SyncClient<T> {
             stock: update.restock,
             withdraw: update.withdraw,
         };
-        let made: GoodResponse = self.points_call("/v1/points/goods/change", &req, false).await?;
+        let made: GoodResponse = self.call("/v1/points/goods/change", &req, false).await?;
         Ok(good(made.good))
     }
 }

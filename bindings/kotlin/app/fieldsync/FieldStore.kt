@@ -318,6 +318,19 @@ class FieldStore private constructor(
     suspend fun changeGood(id: String, update: GoodUpdate): Good =
         Checked.suspending("id" to id) { ffi.changeGood(id, update) }
 
+    // --- The business registry (走访联系制度) ---
+
+    /** The businesses of the user's scopes (needs the network; patrols, grid leaders, dispatchers, supervisors). */
+    suspend fun businesses(): List<Business> = Checked.suspending { ffi.businesses() }
+
+    /** Registers a business ([BusinessFields.scope], `name` and `kind` needed). Sent once. */
+    suspend fun addBusiness(fields: BusinessFields): Business =
+        Checked.suspending("fields" to fields) { ffi.addBusiness(fields) }
+
+    /** Changes business [id]: the fields given are set; `close` marks it closed. */
+    suspend fun changeBusiness(id: String, fields: BusinessFields): Business =
+        Checked.suspending("id" to id, "fields" to fields) { ffi.changeBusiness(id, fields) }
+
     // --- Photos ---
 
     /**
