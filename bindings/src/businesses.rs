@@ -1,17 +1,28 @@
-//! The business registry of `FieldStore` (走访联系制度): the businesses of the user's scopes, and
-//! registering or changing one (police, grid leaders, dispatchers); async network calls.
+//! The business registry of `FieldStore` (走访联系制度): the businesses of the user's scopes as
+//! last fetched (read offline, when a patrol picks the business it visits), fetching them, and
+//! registering or changing one (police, grid leaders, dispatchers).
 
-use fieldsync_core::sync::{Business, BusinessFields};
+use fieldsync_core::store::Business;
+use fieldsync_core::sync::BusinessFields;
 
 use crate::error::FieldError;
 use crate::store::FieldStore;
 
+#[uniffi::export]
+impl FieldStore {
+    /// The businesses of the registry as last fetched (`refreshBusinesses`, or `syncNow` for the
+    /// roles that read it), by scope then name. Readable offline.
+    pub fn businesses(&self) -> Result<Vec<Business>, FieldError> {
+        Ok(self.store()?.businesses()?)
+    }
+}
+
 #[uniffi::export(async_runtime = "tokio")]
 impl FieldStore {
-    /// The businesses of the user's scopes (patrols, grid leaders, dispatchers, supervisors);
-    /// other roles are refused (`Server` 403).
-    pub async fn businesses(&self) -> Result<Vec<Business>, FieldError> {
-        Ok(self.client()?.businesses().await?)
+    /// Fetches the businesses of the user's scopes (patrols, grid leaders, dispatchers,
+    /// supervisors; other roles are refused, `Server` 403) and keeps them for offline reading.
+    pub async fn refresh_businesses(&self) -> Result<Vec<Business>, FieldError> {
+        Ok(self.client()?.refresh_businesses().await?)
     }
 
     /// Registers a business (`scope`, `name` and `kind` needed; `kind` one of restaurant,

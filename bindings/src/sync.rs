@@ -94,8 +94,9 @@ impl FieldStore {
     /// (then `Network`), and a sync still running at `SyncOptions.deadline` (5 min) ends with
     /// `Timeout`; either way everything it applied is kept. Photos are not part of it, so
     /// records never wait for them: call `uploadPhotos` (and `downloadSmallPhotos`) after it;
-    /// those run beside later syncs. A resident's points are fetched after it too (`points`
-    /// then reads them offline); a failure there does not fail the sync.
+    /// those run beside later syncs. A resident's points, and for patrols, grid leaders,
+    /// dispatchers and supervisors the business registry, are fetched after it too (`points`,
+    /// `businesses` then read them offline); a failure there does not fail the sync.
     #[uniffi::method(default(listener = None))]
     pub async fn sync_now(
         &self,
@@ -107,10 +108,18 @@ impl FieldStore {
         let adapter = listener.map(ListenerAdapter);
         let listener = adapter.as_ref().map(|a| a as &dyn sync::ProgressListener);
         let summary = client.sync_now(listener).await?;
-        // A resident's points follow each sync, so the copy read offline is as of the last one.
-        let resident = client.store().profile().is_some_and(|p| p.role == Role::Resident);
-        if resident && let Err(e) = client.refresh_points().await {
+        // A resident's points and, for those who visit businesses, the registry follow each sync,
+        // so the copies read offline are as of the last one.
+        let profile = client.store().profile();
+        if profile.as_ref().is_some_and(|p| p.role == Role::Resident)
+            && let Err(e) = client.refresh_points().await
+        {
             tracing::info!("points not refreshed after the sync: {e}");
+        }
+        if profile.as_ref().is_some_and(fieldsync_core::policy::reads_businesses)
+            && let Err(e) = client.refresh_businesses().await
+        {
+            tracing::info!("businesses not refreshed after the sync: {e}");
         }
         Ok(summary)
     }

@@ -4,10 +4,12 @@
 //! Access is decided by role and by scope: a user's scopes are paths in the jurisdiction tree,
 //! and a record is inside a scope when its own scope is that path or below it.
 
+mod businesses;
 mod diff;
 mod now;
 mod rules;
 
+pub use businesses::{keeps_businesses, reads_businesses};
 pub use diff::check_change;
 pub use now::check_now;
 pub use rules::{Audience, ESCALATE, SUPERVISE, can_create, can_read};

@@ -96,8 +96,10 @@ impl Store {
                 tx.execute("DELETE FROM sync_server", [])?;
                 tx.execute("DELETE FROM sync_wanted", [])?;
                 tx.execute("DELETE FROM meta WHERE key = 'rescope'", [])?;
-                // The first user's points are theirs.
+                // The first user's points are theirs; the registry is fetched again for the new
+                // user's scopes.
                 super::points::forget(tx)?;
+                tx.execute("DELETE FROM businesses", [])?;
                 put_enrollment(tx, enrollment, &actor)
             })?;
             w.clear_cache();

@@ -9,6 +9,7 @@ mod account;
 mod blob_files;
 mod blob_refs;
 mod blobs;
+mod businesses;
 mod docs;
 mod handover;
 mod inbox;
@@ -34,6 +35,7 @@ pub(crate) use blob_files::hash_file;
 pub use blob_files::{PhotoSource, PhotoVariant, sha256_hex};
 pub(crate) use blobs::Upload;
 pub use blobs::{PhotoInfo, PhotoState};
+pub use businesses::Business;
 pub use inbox::{DUE_SOON_DEFAULT, InboxFilter, InboxItem, InboxReason};
 pub use points::{PointsBalance, PointsEntry, Voucher};
 pub use query::{

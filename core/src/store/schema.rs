@@ -20,6 +20,7 @@ const STEPS: &[&str] = &[
     include_str!("sql/v5.sql"),
     include_str!("sql/v6.sql"),
     include_str!("sql/v7.sql"),
+    include_str!("sql/v8.sql"),
 ];
 
 /// The store's settings and schema.
@@ -27,7 +28,7 @@ struct Schema;
 
 impl Initializer for Schema {
     const NAME: &'static str = "store";
-    const END_VERSION: u32 = 7;
+    const END_VERSION: u32 = 8;
 
     fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.busy_timeout(super::wal::BUSY)?;

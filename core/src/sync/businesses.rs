@@ -1,40 +1,16 @@
 //! The business registry's calls of the sync client (`POST /v1/businesses/…`): the businesses a
-//! patrol may visit, and registering or changing one (police, grid leaders, dispatchers). They
-//! need the network; the registry is the server's.
+//! patrol may visit, fetched and kept in the store for offline use (`Store::businesses`), and
+//! registering or changing one (police, grid leaders, dispatchers). The registry is the
+//! server's.
 
-use super::client::SyncClient;
+use super::client::{SyncClient, blocking};
 use super::transport::Transport;
 use crate::error::Result;
 use crate::protocol::{
     self, BusinessList, BusinessMsg, BusinessRequest, BusinessResponse, BusinessesRequest,
 };
+use crate::store::Business;
 use crate::time::Timestamp;
-
-/// A business of the registry, as the phone shows it.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
-pub struct Business {
-    /// Its id (what a visit names).
-    pub id: String,
-    /// The scope it lies in.
-    pub scope: String,
-    /// Its name.
-    pub name: String,
-    /// `restaurant`, `guesthouse`, `shop`, `boat_rental`, `attraction`, `transport` or `other`.
-    pub kind: String,
-    /// Its address.
-    pub address: String,
-    /// Latitude, when known.
-    pub lat: Option<f64>,
-    /// Longitude, when known.
-    pub lon: Option<f64>,
-    /// How to reach it.
-    pub contact: String,
-    /// The user who runs it, if they have an account.
-    pub operator: Option<String>,
-    /// When it closed, if it did.
-    pub closed_at: Option<Timestamp>,
-}
 
 /// A business to register, or the fields of one to change (those given are set; `operator`
 /// empty removes it).
@@ -102,11 +78,15 @@ fn request(id: Option<&str>, f: BusinessFields) -> BusinessRequest {
 }
 
 impl<T: Transport> SyncClient<T> {
-    /// The businesses of the user's scopes (for roles that read the registry).
-    pub async fn businesses(&self) -> Result<Vec<Business>> {
+    /// Fetches the businesses of the user's scopes (for roles that read the registry) and
+    /// keeps them in the store, replacing the copy held; returns them.
+    pub async fn refresh_businesses(&self) -> Result<Vec<Business>> {
         let req = BusinessesRequest { v: protocol::VERSION };
         let list: BusinessList = self.call("/v1/businesses/list", &req, true).await?;
-        Ok(list.businesses.into_iter().map(business).collect())
+        let found: Vec<Business> = list.businesses.into_iter().map(business).collect();
+        let (store, kept) = (self.store.clone(), found.clone());
+        blocking(move || store.save_businesses(&kept)).await?;
+        Ok(found)
     }
 
     /// Registers a business (`scope`, `name` and `kind` needed); sent once.

@@ -21,7 +21,7 @@ pub mod transport;
 
 pub use blob_transport::{BlobHead, BlobSink, BlobTransport};
 pub use budget::{Budget, ChunkBudget};
-pub use businesses::{Business, BusinessFields};
+pub use businesses::BusinessFields;
 pub use client::SyncClient;
 pub use enroll::{EnrollOptions, enroll, enroll_with};
 #[cfg(feature = "client")]

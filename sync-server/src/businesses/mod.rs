@@ -3,11 +3,12 @@
 //! rentals and shops. Each business is registered once with its name, kind, address, location,
 //! contact and operator, kept by those who visit it: police patrol members, grid leaders and
 //! dispatchers of its scope (and admins). Patrols of every kind, supervisors and the keepers read
-//! the businesses of their scopes. A visit record kind (issue 18) refers to these by id.
+//! the businesses of their scopes (core's `keeps_businesses`, `reads_businesses`: the phone asks
+//! by the same rule). A visit record kind (issue 18) refers to these by id.
 
 use std::sync::Arc;
 
-use fieldsync_core::policy::{PatrolKind, Profile, Role};
+use fieldsync_core::policy::{Profile, keeps_businesses as keeps, reads_businesses as reads};
 
 use crate::storage::{Business, BusinessChange, Storage, StorageError};
 
@@ -54,20 +55,6 @@ pub struct NewBusiness {
     pub contact: String,
     /// The user who runs it, if they have an account.
     pub operator: Option<String>,
-}
-
-/// Whether `p` keeps the registry (registers and changes businesses) in their scopes.
-pub fn keeps(p: &Profile) -> bool {
-    match p.role {
-        Role::Dispatcher | Role::GridLeader | Role::Admin => true,
-        Role::Patrol => p.patrol == Some(PatrolKind::Police),
-        _ => false,
-    }
-}
-
-/// Whether `p` reads the registry of their scopes.
-pub fn reads(p: &Profile) -> bool {
-    keeps(p) || matches!(p.role, Role::Patrol | Role::Supervisor)
 }
 
 fn check_text(what: &str, s: &str, required: bool) -> Result<(), BusinessError> {
@@ -221,22 +208,6 @@ impl Businesses {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn profile(role: Role, patrol: Option<PatrolKind>) -> Profile {
-        Profile { user: "u".into(), role, patrol, scopes: vec!["jl".into()] }
-    }
-
-    #[test]
-    fn police_leaders_and_dispatchers_keep_it_patrols_read_it() {
-        assert!(keeps(&profile(Role::Patrol, Some(PatrolKind::Police))));
-        assert!(!keeps(&profile(Role::Patrol, Some(PatrolKind::Volunteer))));
-        assert!(reads(&profile(Role::Patrol, Some(PatrolKind::Volunteer))));
-        assert!(keeps(&profile(Role::GridLeader, None)) && keeps(&profile(Role::Dispatcher, None)));
-        assert!(!reads(&profile(Role::Resident, None)) && !reads(&profile(Role::Mediator, None)));
-        assert!(
-            reads(&profile(Role::Supervisor, None)) && !keeps(&profile(Role::Supervisor, None))
-        );
-    }
 
     #[test]
     fn fields_are_bounded() {

@@ -1,6 +1,7 @@
 //! The business registry from the phone's side, against a real server over HTTP: a police
-//! officer's phone registers a guesthouse and later closes it, a volunteer's phone lists it, a
-//! resident's phone is refused, and bad fields are typed refusals.
+//! officer's phone registers a boat rental and later closes it, a volunteer's phone fetches the
+//! registry and keeps it for offline use, a resident's phone is refused, and bad fields are typed
+//! refusals.
 
 use fieldsync_core::CoreError;
 use fieldsync_core::policy::{PatrolKind, Role};
@@ -41,10 +42,11 @@ async fn police_register_volunteers_read_residents_are_refused() {
     };
     let made = police.client.add_business(fields.clone()).await.unwrap();
     assert_eq!((made.kind.as_str(), made.lat, made.closed_at), ("boat_rental", Some(43.79), None));
-    assert_eq!(volunteer.client.businesses().await.unwrap(), vec![made.clone()]);
+    assert_eq!(volunteer.client.refresh_businesses().await.unwrap(), vec![made.clone()]);
+    assert_eq!(volunteer.store.businesses().unwrap(), vec![made.clone()], "kept for offline use");
     let e = volunteer.client.add_business(fields.clone()).await.unwrap_err();
     assert!(matches!(e, CoreError::Server { status: 403, .. }), "{e}");
-    let e = resident.client.businesses().await.unwrap_err();
+    let e = resident.client.refresh_businesses().await.unwrap_err();
     assert!(matches!(e, CoreError::Server { status: 403, .. }), "{e}");
     let bad = BusinessFields { kind: Some("casino".into()), ..fields };
     let e = police.client.add_business(bad).await.unwrap_err();
@@ -56,7 +58,8 @@ async fn police_register_volunteers_read_residents_are_refused() {
     let close = BusinessFields { close: true, ..Default::default() };
     let closed = police.client.change_business(&made.id, close).await.unwrap();
     assert!(closed.closed_at.is_some());
-    let listed = volunteer.client.businesses().await.unwrap();
+    let listed = volunteer.client.refresh_businesses().await.unwrap();
     assert_eq!(listed.len(), 1, "a closed business stays listed");
     assert!(listed[0].closed_at.is_some());
+    assert_eq!(volunteer.store.businesses().unwrap(), listed, "the copy replaced");
 }

@@ -320,8 +320,11 @@ class FieldStore private constructor(
 
     // --- The business registry (走访联系制度) ---
 
-    /** The businesses of the user's scopes (needs the network; patrols, grid leaders, dispatchers, supervisors). */
-    suspend fun businesses(): List<Business> = Checked.suspending { ffi.businesses() }
+    /** The businesses of the registry as last fetched ([refreshBusinesses], [syncNow]); readable offline. */
+    suspend fun businesses(): List<Business> = onIo { ffi.businesses() }
+
+    /** Fetches the businesses of the user's scopes and keeps them for offline reading (patrols, grid leaders, dispatchers, supervisors). */
+    suspend fun refreshBusinesses(): List<Business> = Checked.suspending { ffi.refreshBusinesses() }
 
     /** Registers a business ([BusinessFields.scope], `name` and `kind` needed). Sent once. */
     suspend fun addBusiness(fields: BusinessFields): Business =
