@@ -85,9 +85,7 @@ impl FieldStore {
 
     fn created(&self, new: NewRecord) -> Result<String, FieldError> {
         let store = self.store()?;
-        if let NewRecord::Report { report } = &new {
-            input::photos_here(&store, &report.photos)?;
-        }
+        input::photos_here(&store, new.photos())?;
         Ok(store.create(&new)?.to_string())
     }
 

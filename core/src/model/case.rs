@@ -9,9 +9,12 @@ use super::command::Command;
 use super::common::{
     FieldConflict, Header, PhotoRef, Stamp, TimelineEvent, hydrate_text, hydrate_ts,
 };
-use super::doc::{self, STATUS, TIMELINE};
+use super::doc::{self, HEADER, STATUS, TIMELINE};
 use super::macros::string_enum;
+use super::registry::{Kind, KindSpec, Record, common_spec};
 use super::report::validate_photos;
+use super::shape::{EVENTS, HEADER_MAP, Node, PHOTOS};
+use super::validate::Violations;
 use crate::error::{CoreError, Result};
 use crate::id::{DocId, item_key};
 use crate::limits;
@@ -152,7 +155,7 @@ pub struct NewCase {
 pub(crate) const REGISTERS: &[&str] = &[STATUS, "escalated_to"];
 
 /// Writes the fields of a new case below its header.
-pub(crate) fn create(doc: &mut AutoCommit, new: &NewCase) -> Result<()> {
+pub(crate) fn create(doc: &mut AutoCommit, new: &NewCase, _stamp: &Stamp) -> Result<()> {
     limits::text("place", &new.place, limits::NAME_CHARS)?;
     limits::list_len("parties", new.parties.len(), limits::SHORT_LIST_ITEMS)?;
     limits::list_len("mediators", new.mediators.len(), limits::SHORT_LIST_ITEMS)?;
@@ -328,7 +331,107 @@ pub(crate) fn apply(
             super::command::settle(doc, id, stamp, REGISTERS, field, value)?;
             Ok(None)
         }
-        other => Err(super::command::not_for(id, other, super::Kind::MediationCase)),
+        other => Err(super::command::not_for(id, other, Kind::MediationCase)),
+    }
+}
+
+impl KindSpec for MediationCase {
+    const KIND: Kind = Kind::MediationCase;
+    const CODE: i64 = 3;
+    const CREATE: &'static str = "open_case";
+    const REGISTERS: &'static [&'static str] = REGISTERS;
+    const LAYOUT: Node = {
+        use Node::{List, Map, Text, Value as V};
+        Map(&[
+            (HEADER, HEADER_MAP),
+            ("category", V),
+            ("place", V),
+            ("parties", List(&Map(&[("name", V), ("role", V), ("contact", V)]))),
+            ("mediators", List(&V)),
+            (
+                "sessions",
+                List(&Map(&[
+                    ("id", V),
+                    ("at", V),
+                    ("by", V),
+                    ("attendees", List(&V)),
+                    ("notes", Text),
+                ])),
+            ),
+            ("agreement", Text),
+            (STATUS, V),
+            ("escalated_to", V),
+            ("follow_ups", List(&Map(&[("id", V), ("at", V), ("by", V), ("note", V)]))),
+            ("photos", PHOTOS),
+            (TIMELINE, EVENTS),
+        ])
+    };
+    type New = NewCase;
+
+    fn of(record: &Record) -> Option<&Self> {
+        match record {
+            Record::MediationCase { mediation_case } => Some(mediation_case),
+            _ => None,
+        }
+    }
+
+    fn new_scope(new: &NewCase) -> &str {
+        &new.scope
+    }
+
+    common_spec!();
+
+    fn limits(&self, v: &mut Violations) {
+        use limits::{NAME_CHARS, NOTE_CHARS, NOTES_CHARS, SHORT_LIST_ITEMS};
+        v.check(limits::text("place", &self.place, NAME_CHARS));
+        if self.parties.is_empty() {
+            v.check(Err(CoreError::invalid("parties", "a case needs at least one party")));
+        }
+        v.list("parties", self.parties.len(), SHORT_LIST_ITEMS);
+        for p in &self.parties {
+            v.check(limits::text("party.name", &p.name, NAME_CHARS));
+            v.check(limits::optional_text("party.role", &p.role, NAME_CHARS));
+            v.check(limits::optional_text("party.contact", &p.contact, NAME_CHARS));
+        }
+        v.list("mediators", self.mediators.len(), SHORT_LIST_ITEMS);
+        for m in &self.mediators {
+            v.check(limits::user_id("mediator", m));
+        }
+        v.list("sessions", self.sessions.len(), SHORT_LIST_ITEMS);
+        for s in &self.sessions {
+            v.check(limits::text("session.id", &s.id, limits::USER_ID_CHARS));
+            v.check(limits::time("session.at", s.at));
+            v.check(limits::user_id("session.by", &s.by));
+            v.list("attendees", s.attendees.len(), SHORT_LIST_ITEMS);
+            for a in &s.attendees {
+                v.check(limits::text("attendee", a, NAME_CHARS));
+            }
+            v.check(limits::optional_text("notes", &s.notes, NOTES_CHARS));
+        }
+        v.check(limits::optional_text("agreement", &self.agreement, NOTES_CHARS));
+        if let Some(to) = &self.escalated_to {
+            v.check(limits::text("to", to, NAME_CHARS));
+        }
+        v.list("follow_ups", self.follow_ups.len(), SHORT_LIST_ITEMS);
+        for f in &self.follow_ups {
+            v.check(limits::text("follow_up.id", &f.id, limits::USER_ID_CHARS));
+            v.check(limits::time("follow_up.at", f.at));
+            v.check(limits::user_id("follow_up.by", &f.by));
+            v.check(limits::text("note", &f.note, NOTE_CHARS));
+        }
+        v.photos(&self.photos);
+    }
+
+    fn participants(&self) -> Vec<String> {
+        self.mediators.clone()
+    }
+
+    fn photos(&self) -> Vec<&PhotoRef> {
+        self.photos.iter().collect()
+    }
+
+    fn photo_lists(doc: &AutoCommit, _id: DocId) -> Result<Vec<automerge::ObjId>> {
+        doc::root_photo_list(doc)
     }
 }
 

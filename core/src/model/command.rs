@@ -7,65 +7,16 @@
 use automerge::transaction::CommitOptions;
 use automerge::{ActorId, AutoCommit};
 
-use super::case::{self, NewCase};
-use super::common::{Header, Kind, PhotoRef, SCHEMA_VERSION, Stamp};
+use super::common::{Header, PhotoRef, SCHEMA_VERSION, Stamp};
 use super::doc;
 use super::macros::string_enum;
-use super::patrol::{self, NewEntry, NewPatrol};
-use super::report::{self, NewReport};
+use super::patrol::NewEntry;
+pub use super::registry::NewRecord;
+use super::registry::{Kind, KindSpec, on_kind, on_new};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::limits;
 use crate::time::Timestamp;
-
-/// A new record to create.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
-pub enum NewRecord {
-    /// A resident submits a report.
-    Report {
-        /// The report.
-        report: NewReport,
-    },
-    /// A team starts a patrol.
-    PatrolLog {
-        /// The patrol.
-        patrol_log: NewPatrol,
-    },
-    /// A mediator opens a case.
-    MediationCase {
-        /// The case.
-        mediation_case: NewCase,
-    },
-}
-
-impl NewRecord {
-    /// The kind of record this creates.
-    pub fn kind(&self) -> Kind {
-        match self {
-            NewRecord::Report { .. } => Kind::Report,
-            NewRecord::PatrolLog { .. } => Kind::PatrolLog,
-            NewRecord::MediationCase { .. } => Kind::MediationCase,
-        }
-    }
-
-    /// The scope the new record belongs to.
-    pub fn scope(&self) -> &str {
-        match self {
-            NewRecord::Report { report } => &report.scope,
-            NewRecord::PatrolLog { patrol_log } => &patrol_log.scope,
-            NewRecord::MediationCase { mediation_case } => &mediation_case.scope,
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            NewRecord::Report { .. } => "submit_report",
-            NewRecord::PatrolLog { .. } => "start_patrol",
-            NewRecord::MediationCase { .. } => "open_case",
-        }
-    }
-}
 
 /// A change to an existing record.
 #[derive(Debug, Clone, PartialEq)]
@@ -315,13 +266,10 @@ pub fn create(new: &NewRecord, stamp: &Stamp, actor: ActorId) -> Result<(DocId, 
     };
     let mut doc = AutoCommit::new().with_actor(actor);
     doc::put_header(&mut doc, &header)?;
-    match new {
-        NewRecord::Report { report } => report::create(&mut doc, report)?,
-        NewRecord::PatrolLog { patrol_log } => patrol::create(&mut doc, patrol_log, stamp)?,
-        NewRecord::MediationCase { mediation_case } => case::create(&mut doc, mediation_case)?,
-    }
-    doc::append_timeline(&mut doc, id, stamp, new.name(), "")?;
-    doc.commit_with(commit_options(new.name(), stamp));
+    on_new!(new, n, K => K::create(&mut doc, n, stamp))?;
+    let action = new.kind().create_action();
+    doc::append_timeline(&mut doc, id, stamp, action, "")?;
+    doc.commit_with(commit_options(action, stamp));
     Ok((id, doc))
 }
 
@@ -345,11 +293,7 @@ pub fn apply(doc: &mut AutoCommit, id: DocId, stamp: &Stamp, cmd: &Command) -> R
     {
         return Err(CoreError::WrongKind { id, expected, found: header.kind });
     }
-    let item = match header.kind {
-        Kind::Report => report::apply(doc, id, stamp, cmd)?,
-        Kind::PatrolLog => patrol::apply(doc, id, stamp, cmd)?,
-        Kind::MediationCase => case::apply(doc, id, stamp, cmd)?,
-    };
+    let item = on_kind!(header.kind, K => K::apply(doc, id, stamp, cmd))?;
     doc.commit_with(commit_options(cmd.name(), stamp));
     Ok(Applied { item })
 }

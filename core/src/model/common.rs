@@ -3,44 +3,12 @@
 
 use autosurgeon::{Hydrate, HydrateError, Prop, ReadDoc};
 
-use super::macros::string_enum;
+use super::registry::Kind;
 use crate::id::DocId;
 use crate::time::{Millis, Timestamp};
 
 /// Schema version written into new documents; documents with a higher one are refused.
 pub const SCHEMA_VERSION: i64 = 1;
-
-string_enum! {
-    /// The kind of a record; fixed at creation.
-    Kind as "kind" {
-        /// A resident's report of a problem.
-        Report => "report",
-        /// A patrol team's log.
-        PatrolLog => "patrol_log",
-        /// A dispute-mediation case.
-        MediationCase => "mediation_case",
-    }
-}
-
-impl Kind {
-    /// The small integer that stands for the kind in SQLite.
-    pub(crate) fn code(self) -> i64 {
-        match self {
-            Kind::Report => 1,
-            Kind::PatrolLog => 2,
-            Kind::MediationCase => 3,
-        }
-    }
-
-    pub(crate) fn from_code(code: i64) -> Option<Kind> {
-        match code {
-            1 => Some(Kind::Report),
-            2 => Some(Kind::PatrolLog),
-            3 => Some(Kind::MediationCase),
-            _ => None,
-        }
-    }
-}
 
 /// The part of every document that never changes after creation.
 #[derive(Debug, Clone, PartialEq, Hydrate, serde::Serialize)]

@@ -144,6 +144,14 @@ pub(crate) fn append_photos(doc: &mut AutoCommit, list: &ObjId, photos: &[PhotoR
     Ok(())
 }
 
+/// The root `photos` list, when the document has one (a report's, a case's).
+pub(crate) fn root_photo_list(doc: &AutoCommit) -> Result<Vec<ObjId>> {
+    Ok(match doc.get(ROOT, "photos")? {
+        Some((Value::Object(ObjType::List), list)) => vec![list],
+        _ => Vec::new(),
+    })
+}
+
 /// Creates a Text object at `key` of `obj` holding `value`.
 pub(crate) fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &str) -> Result<ObjId> {
     let text = doc.put_object(obj, key, ObjType::Text)?;

@@ -12,6 +12,7 @@ pub mod command;
 pub mod common;
 pub(crate) mod doc;
 pub mod patrol;
+mod registry;
 pub mod report;
 mod shape;
 pub mod validate;
@@ -19,53 +20,20 @@ pub mod validate;
 use automerge::AutoCommit;
 
 pub use case::{CaseCategory, CaseStatus, FollowUp, MediationCase, NewCase, Party, Session};
-pub use command::{Applied, Command, NewRecord, OverdueLimit};
-pub use common::{
-    FieldConflict, Header, Kind, Location, PhotoRef, SCHEMA_VERSION, Stamp, TimelineEvent,
-};
+pub use command::{Applied, Command, OverdueLimit};
+pub use common::{FieldConflict, Header, Location, PhotoRef, SCHEMA_VERSION, Stamp, TimelineEvent};
 pub use patrol::{
     Checkpoint, EntryKind, MemberKind, NewEntry, NewPatrol, PatrolEntry, PatrolLog, PatrolStatus,
     TeamMember,
 };
+pub use registry::{Kind, NewRecord, Record};
+pub(crate) use registry::{KindSpec, on_kind, on_record};
 pub use report::{
     Comment, NewReport, Report, ReportCategory, ReportStatus, escalation_limit, escalation_note,
 };
 
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
-
-/// A record of any kind, as read from its document.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
-#[serde(untagged)]
-pub enum Record {
-    /// A resident report.
-    Report {
-        /// The report.
-        report: Report,
-    },
-    /// A patrol log.
-    PatrolLog {
-        /// The patrol log.
-        patrol_log: PatrolLog,
-    },
-    /// A mediation case.
-    MediationCase {
-        /// The case.
-        mediation_case: MediationCase,
-    },
-}
-
-impl Record {
-    /// The header shared by all kinds.
-    pub fn header(&self) -> &Header {
-        match self {
-            Record::Report { report: r } => &r.header,
-            Record::PatrolLog { patrol_log: p } => &p.header,
-            Record::MediationCase { mediation_case: c } => &c.header,
-        }
-    }
-}
 
 /// Where `doc`, a record of `kind`, departs from its kind's layout: fields the schema does not
 /// know, objects where values belong, bytes, over-long strings (in every concurrent value).
@@ -102,24 +70,14 @@ pub(crate) fn checked_header(doc: &AutoCommit, id: DocId) -> Result<Header> {
 /// and with `DocumentTooNew` when a newer schema wrote it.
 pub fn read_record(doc: &AutoCommit, id: DocId) -> Result<Record> {
     let header = checked_header(doc, id)?;
-    let bad = |e: autosurgeon::HydrateError| CoreError::malformed(id, e.to_string());
-    Ok(match header.kind {
-        Kind::Report => {
-            let mut r: Report = autosurgeon::hydrate(doc).map_err(bad)?;
-            r.conflicts = doc::conflicts(doc, report::REGISTERS)?;
-            Record::Report { report: r }
-        }
-        Kind::PatrolLog => {
-            let mut p: PatrolLog = autosurgeon::hydrate(doc).map_err(bad)?;
-            p.conflicts = doc::conflicts(doc, patrol::REGISTERS)?;
-            Record::PatrolLog { patrol_log: p }
-        }
-        Kind::MediationCase => {
-            let mut c: MediationCase = autosurgeon::hydrate(doc).map_err(bad)?;
-            c.conflicts = doc::conflicts(doc, case::REGISTERS)?;
-            Record::MediationCase { mediation_case: c }
-        }
-    })
+    on_kind!(header.kind, K => read_as::<K>(doc, id))
+}
+
+fn read_as<K: KindSpec>(doc: &AutoCommit, id: DocId) -> Result<Record> {
+    let mut record: K =
+        autosurgeon::hydrate(doc).map_err(|e| CoreError::malformed(id, e.to_string()))?;
+    record.set_conflicts(doc::conflicts(doc, K::REGISTERS)?);
+    Ok(record.into())
 }
 
 #[cfg(test)]

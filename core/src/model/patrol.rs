@@ -9,9 +9,12 @@ use super::command::Command;
 use super::common::{
     FieldConflict, Header, Location, PhotoRef, Stamp, TimelineEvent, hydrate_opt_ts, hydrate_ts,
 };
-use super::doc::{self, STATUS, TIMELINE};
+use super::doc::{self, HEADER, STATUS, TIMELINE};
 use super::macros::string_enum;
+use super::registry::{Kind, KindSpec, Record, common_spec};
 use super::report::{validate_location, validate_photos};
+use super::shape::{EVENTS, HEADER_MAP, LOCATION, Node, PHOTOS};
+use super::validate::Violations;
 use crate::error::{CoreError, Result};
 use crate::id::{DocId, item_key};
 use crate::limits;
@@ -291,6 +294,116 @@ pub(crate) fn apply(
             super::command::settle(doc, id, stamp, REGISTERS, field, value)?;
             Ok(None)
         }
-        other => Err(super::command::not_for(id, other, super::Kind::PatrolLog)),
+        other => Err(super::command::not_for(id, other, Kind::PatrolLog)),
+    }
+}
+
+impl KindSpec for PatrolLog {
+    const KIND: Kind = Kind::PatrolLog;
+    const CODE: i64 = 2;
+    const CREATE: &'static str = "start_patrol";
+    const REGISTERS: &'static [&'static str] = REGISTERS;
+    const LAYOUT: Node = {
+        use Node::{List, Map, Value as V};
+        Map(&[
+            (HEADER, HEADER_MAP),
+            ("area", V),
+            ("members", List(&Map(&[("user", V), ("name", V), ("kind", V)]))),
+            ("checkpoints", List(&Map(&[("name", V), ("location", LOCATION)]))),
+            (STATUS, V),
+            ("started_at", V),
+            ("ended_at", V),
+            (
+                "entries",
+                List(&Map(&[
+                    ("id", V),
+                    ("at", V),
+                    ("by", V),
+                    ("kind", V),
+                    ("text", V),
+                    ("location", LOCATION),
+                    ("photos", PHOTOS),
+                    ("checkpoint", V),
+                ])),
+            ),
+            (TIMELINE, EVENTS),
+        ])
+    };
+    type New = NewPatrol;
+
+    fn of(record: &Record) -> Option<&Self> {
+        match record {
+            Record::PatrolLog { patrol_log } => Some(patrol_log),
+            _ => None,
+        }
+    }
+
+    fn new_scope(new: &NewPatrol) -> &str {
+        &new.scope
+    }
+
+    common_spec!();
+
+    fn limits(&self, v: &mut Violations) {
+        use limits::{LIST_ITEMS, NAME_CHARS, NOTE_CHARS, SHORT_LIST_ITEMS};
+        v.check(limits::text("area", &self.area, NAME_CHARS));
+        if self.members.is_empty() {
+            v.check(Err(CoreError::invalid("members", "a patrol needs at least one member")));
+        }
+        v.list("members", self.members.len(), SHORT_LIST_ITEMS);
+        for m in &self.members {
+            v.check(limits::user_id("member.user", &m.user));
+            v.check(limits::text("member.name", &m.name, NAME_CHARS));
+        }
+        v.list("checkpoints", self.checkpoints.len(), SHORT_LIST_ITEMS);
+        let mut names = std::collections::HashSet::new();
+        for c in &self.checkpoints {
+            v.check(limits::text("checkpoint.name", &c.name, NAME_CHARS));
+            v.location(c.location.as_ref());
+            if !names.insert(c.name.as_str()) {
+                v.check(Err(CoreError::invalid(
+                    "checkpoints",
+                    format!("{:?} appears twice", c.name),
+                )));
+            }
+        }
+        v.check(limits::time("started_at", self.started_at));
+        if let Some(end) = self.ended_at {
+            v.check(limits::time("ended_at", end));
+        }
+        v.list("entries", self.entries.len(), LIST_ITEMS);
+        for e in &self.entries {
+            v.check(limits::text("entry.id", &e.id, limits::USER_ID_CHARS));
+            v.check(limits::time("entry.at", e.at));
+            v.check(limits::user_id("entry.by", &e.by));
+            v.check(limits::optional_text("entry.text", &e.text, NOTE_CHARS));
+            v.location(e.location.as_ref());
+            v.photos(&e.photos);
+            if let Some(cp) = &e.checkpoint {
+                v.check(limits::text("entry.checkpoint", cp, NAME_CHARS));
+            }
+        }
+    }
+
+    fn participants(&self) -> Vec<String> {
+        self.members.iter().map(|m| m.user.clone()).collect()
+    }
+
+    fn photos(&self) -> Vec<&PhotoRef> {
+        self.entries.iter().flat_map(|e| e.photos.iter()).collect()
+    }
+
+    fn photo_lists(doc: &AutoCommit, id: DocId) -> Result<Vec<automerge::ObjId>> {
+        let entries = doc::root_list(doc, "entries", id)?;
+        let mut lists = Vec::new();
+        for i in 0..doc.length(&entries) {
+            if let Some((automerge::Value::Object(ObjType::Map), entry)) = doc.get(&entries, i)?
+                && let Some((automerge::Value::Object(ObjType::List), list)) =
+                    doc.get(&entry, "photos")?
+            {
+                lists.push(list);
+            }
+        }
+        Ok(lists)
     }
 }

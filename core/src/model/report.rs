@@ -9,8 +9,11 @@ use super::command::{Command, OverdueLimit};
 use super::common::{
     FieldConflict, Header, Location, PhotoRef, Stamp, TimelineEvent, hydrate_opt_ts, hydrate_text,
 };
-use super::doc::{self, STATUS, TIMELINE};
+use super::doc::{self, HEADER, STATUS, TIMELINE};
 use super::macros::string_enum;
+use super::registry::{Kind, KindSpec, Record, common_spec};
+use super::shape::{EVENTS, HEADER_MAP, LOCATION, Node, PHOTOS};
+use super::validate::Violations;
 use crate::error::{CoreError, Result};
 use crate::id::{DocId, item_key};
 use crate::limits;
@@ -196,7 +199,7 @@ pub fn escalation_limit(e: &TimelineEvent) -> Option<OverdueLimit> {
 }
 
 /// Writes the fields of a new report below its header.
-pub(crate) fn create(doc: &mut AutoCommit, new: &NewReport) -> Result<()> {
+pub(crate) fn create(doc: &mut AutoCommit, new: &NewReport, _stamp: &Stamp) -> Result<()> {
     limits::text("title", &new.title, limits::TITLE_CHARS)?;
     limits::optional_text("description", &new.description, limits::DESCRIPTION_CHARS)?;
     validate_location(new.location.as_ref())?;
@@ -375,6 +378,86 @@ pub(crate) fn apply(
             super::command::settle(doc, id, stamp, REGISTERS, field, value)?;
             Ok(None)
         }
-        other => Err(super::command::not_for(id, other, super::Kind::Report)),
+        other => Err(super::command::not_for(id, other, Kind::Report)),
+    }
+}
+
+impl KindSpec for Report {
+    const KIND: Kind = Kind::Report;
+    const CODE: i64 = 1;
+    const CREATE: &'static str = "submit_report";
+    const REGISTERS: &'static [&'static str] = REGISTERS;
+    const LAYOUT: Node = {
+        use Node::{List, Map, Text, Value as V};
+        Map(&[
+            (HEADER, HEADER_MAP),
+            ("category", V),
+            ("title", V),
+            ("description", Text),
+            ("location", LOCATION),
+            ("photos", PHOTOS),
+            (STATUS, V),
+            ("assignee", V),
+            ("deadline", V),
+            ("points", V),
+            ("comments", List(&Map(&[("id", V), ("at", V), ("by", V), ("text", V)]))),
+            (TIMELINE, EVENTS),
+        ])
+    };
+    type New = NewReport;
+
+    fn of(record: &Record) -> Option<&Self> {
+        match record {
+            Record::Report { report } => Some(report),
+            _ => None,
+        }
+    }
+
+    fn new_scope(new: &NewReport) -> &str {
+        &new.scope
+    }
+
+    fn new_photos(new: &NewReport) -> &[PhotoRef] {
+        &new.photos
+    }
+
+    common_spec!();
+
+    fn limits(&self, v: &mut Violations) {
+        v.check(limits::text("title", &self.title, limits::TITLE_CHARS));
+        v.check(limits::optional_text("description", &self.description, limits::DESCRIPTION_CHARS));
+        v.location(self.location.as_ref());
+        v.photos(&self.photos);
+        if let Some(a) = &self.assignee {
+            v.check(limits::user_id("assignee", a));
+        }
+        if let Some(d) = self.deadline {
+            v.check(limits::time("deadline", d));
+        }
+        if !(0..=limits::POINTS_MAX).contains(&self.points) {
+            v.check(Err(CoreError::invalid(
+                "points",
+                format!("{}; must be 0..={}", self.points, limits::POINTS_MAX),
+            )));
+        }
+        v.list("comments", self.comments.len(), limits::LIST_ITEMS);
+        for c in &self.comments {
+            v.check(limits::text("comment.id", &c.id, limits::USER_ID_CHARS));
+            v.check(limits::time("comment.at", c.at));
+            v.check(limits::user_id("comment.by", &c.by));
+            v.check(limits::text("comment", &c.text, limits::NOTE_CHARS));
+        }
+    }
+
+    fn participants(&self) -> Vec<String> {
+        self.assignee.iter().cloned().collect()
+    }
+
+    fn photos(&self) -> Vec<&PhotoRef> {
+        self.photos.iter().collect()
+    }
+
+    fn photo_lists(doc: &AutoCommit, _id: DocId) -> Result<Vec<automerge::ObjId>> {
+        doc::root_photo_list(doc)
     }
 }

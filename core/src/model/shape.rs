@@ -12,12 +12,12 @@ use automerge::{
 };
 
 use super::Kind;
-use super::doc::{HEADER, STATUS, TIMELINE};
+use super::registry::{KindSpec, on_kind};
 use crate::limits;
 
 /// What may stand at a key or in a list.
 #[derive(Debug, Clone, Copy)]
-enum Node {
+pub(crate) enum Node {
     /// A scalar other than bytes; a string at most [`limits::SCALAR_CHARS`] long.
     Value,
     /// Automerge Text (or, as reads accept, a plain string), at most [`limits::NOTES_CHARS`].
@@ -32,7 +32,8 @@ enum Node {
 
 use Node::{List, Map, Nullable, Text, Value as V};
 
-const HEADER_MAP: Node = Map(&[
+/// The header's layout (every kind's).
+pub(crate) const HEADER_MAP: Node = Map(&[
     ("id", V),
     ("kind", V),
     ("schema", V),
@@ -40,66 +41,13 @@ const HEADER_MAP: Node = Map(&[
     ("created_by", V),
     ("created_at", V),
 ]);
-const LOCATION: Node = Nullable(&Map(&[("lat", V), ("lon", V), ("accuracy", V), ("address", V)]));
-const PHOTOS: Node = List(&Map(&[("hash", V), ("size", V), ("media_type", V)]));
-const EVENTS: Node = List(&Map(&[("at", V), ("by", V), ("action", V), ("note", V)]));
-
-const REPORT: Node = Map(&[
-    (HEADER, HEADER_MAP),
-    ("category", V),
-    ("title", V),
-    ("description", Text),
-    ("location", LOCATION),
-    ("photos", PHOTOS),
-    (STATUS, V),
-    ("assignee", V),
-    ("deadline", V),
-    ("points", V),
-    ("comments", List(&Map(&[("id", V), ("at", V), ("by", V), ("text", V)]))),
-    (TIMELINE, EVENTS),
-]);
-
-const PATROL: Node = Map(&[
-    (HEADER, HEADER_MAP),
-    ("area", V),
-    ("members", List(&Map(&[("user", V), ("name", V), ("kind", V)]))),
-    ("checkpoints", List(&Map(&[("name", V), ("location", LOCATION)]))),
-    (STATUS, V),
-    ("started_at", V),
-    ("ended_at", V),
-    (
-        "entries",
-        List(&Map(&[
-            ("id", V),
-            ("at", V),
-            ("by", V),
-            ("kind", V),
-            ("text", V),
-            ("location", LOCATION),
-            ("photos", PHOTOS),
-            ("checkpoint", V),
-        ])),
-    ),
-    (TIMELINE, EVENTS),
-]);
-
-const CASE: Node = Map(&[
-    (HEADER, HEADER_MAP),
-    ("category", V),
-    ("place", V),
-    ("parties", List(&Map(&[("name", V), ("role", V), ("contact", V)]))),
-    ("mediators", List(&V)),
-    (
-        "sessions",
-        List(&Map(&[("id", V), ("at", V), ("by", V), ("attendees", List(&V)), ("notes", Text)])),
-    ),
-    ("agreement", Text),
-    (STATUS, V),
-    ("escalated_to", V),
-    ("follow_ups", List(&Map(&[("id", V), ("at", V), ("by", V), ("note", V)]))),
-    ("photos", PHOTOS),
-    (TIMELINE, EVENTS),
-]);
+/// A location, or null.
+pub(crate) const LOCATION: Node =
+    Nullable(&Map(&[("lat", V), ("lon", V), ("accuracy", V), ("address", V)]));
+/// A list of photo references.
+pub(crate) const PHOTOS: Node = List(&Map(&[("hash", V), ("size", V), ("media_type", V)]));
+/// A timeline.
+pub(crate) const EVENTS: Node = List(&Map(&[("at", V), ("by", V), ("action", V), ("note", V)]));
 
 /// Most faults [`faults`] lists.
 const MAX_FAULTS: usize = 16;
@@ -107,11 +55,7 @@ const MAX_FAULTS: usize = 16;
 /// Where document `doc`, a record of `kind`, departs from its kind's layout (paths such as
 /// `/timeline/3/"extra"`, with what is wrong); empty when it keeps it. At most 16 are listed.
 pub(crate) fn faults(doc: &AutoCommit, kind: Kind) -> Vec<String> {
-    let root = match kind {
-        Kind::Report => REPORT,
-        Kind::PatrolLog => PATROL,
-        Kind::MediationCase => CASE,
-    };
+    let root = on_kind!(kind, K => K::LAYOUT);
     let mut walk = Walk { doc, path: String::new(), faults: Vec::new() };
     walk.object(&ROOT, ObjType::Map, root);
     walk.faults
@@ -288,6 +232,7 @@ mod tests {
 
     use super::*;
     use crate::model::command::create;
+    use crate::model::doc::TIMELINE;
     use crate::model::{NewRecord, NewReport, ReportCategory, Stamp};
 
     fn report() -> (crate::DocId, AutoCommit) {

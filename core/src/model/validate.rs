@@ -6,23 +6,21 @@
 use std::collections::HashSet;
 
 use super::Record;
-use super::case::MediationCase;
 use super::common::{Header, Location, PhotoRef, TimelineEvent};
-use super::patrol::PatrolLog;
-use super::report::{Report, validate_location, validate_photos};
+use super::registry::{KindSpec, on_record};
+use super::report::{validate_location, validate_photos};
 use crate::error::{CoreError, Result};
-use crate::limits::{self, LIST_ITEMS, NAME_CHARS, NOTE_CHARS, NOTES_CHARS, SHORT_LIST_ITEMS};
+use crate::limits::{self, LIST_ITEMS, NOTE_CHARS, SHORT_LIST_ITEMS};
 
 /// Every limit `record` breaks, each as the error a command would give (`InvalidInput` naming
 /// the field); empty when it keeps them all.
 pub fn violations(record: &Record) -> Vec<CoreError> {
     let mut v = Violations(Vec::new());
     header(&mut v, record.header());
-    match record {
-        Record::Report { report: r } => report(&mut v, r),
-        Record::PatrolLog { patrol_log: p } => patrol(&mut v, p),
-        Record::MediationCase { mediation_case: c } => case(&mut v, c),
-    }
+    on_record!(record, r => {
+        r.limits(&mut v);
+        v.timeline(r.timeline());
+    });
     v.0
 }
 
@@ -58,17 +56,56 @@ fn field_of(e: &CoreError) -> Option<&'static str> {
     key_of(e).map(|(f, _)| f)
 }
 
-struct Violations(Vec<CoreError>);
+/// The limits a record breaks, gathered field by field by its kind's `KindSpec::limits`.
+pub(crate) struct Violations(Vec<CoreError>);
 
 impl Violations {
-    fn check(&mut self, r: Result<()>) {
+    /// Keeps the error of a failed check.
+    pub(crate) fn check(&mut self, r: Result<()>) {
         if let Err(e) = r {
             self.0.push(e);
         }
     }
 
-    fn list(&mut self, field: &'static str, len: usize, max: usize) {
+    /// A list of `len` items, at most `max`.
+    pub(crate) fn list(&mut self, field: &'static str, len: usize, max: usize) {
         self.check(limits::list_len(field, len, max));
+    }
+
+    /// A location, if any.
+    pub(crate) fn location(&mut self, l: Option<&Location>) {
+        self.check(validate_location(l));
+    }
+
+    /// Each photo on its own, its fault naming it, so that a new photo's fault is never taken
+    /// for an old one's.
+    pub(crate) fn photos(&mut self, photos: &[PhotoRef]) {
+        self.list("photos", photos.len(), SHORT_LIST_ITEMS);
+        for p in photos {
+            if let Err(e) = validate_photos(std::slice::from_ref(p)) {
+                self.check(Err(match e {
+                    CoreError::InvalidInput { field, reason } => {
+                        let name: String = p.hash.chars().take(12).collect();
+                        CoreError::InvalidInput {
+                            field,
+                            reason: format!("photo {name:?}: {reason}"),
+                        }
+                    }
+                    other => other,
+                }));
+            }
+        }
+    }
+
+    /// A timeline (every kind has one).
+    fn timeline(&mut self, events: &[TimelineEvent]) {
+        self.list("timeline", events.len(), LIST_ITEMS);
+        for e in events {
+            self.check(limits::time("timeline.at", e.at));
+            self.check(limits::user_id("timeline.by", &e.by));
+            self.check(limits::text("timeline.action", &e.action, limits::ACTION_CHARS));
+            self.check(limits::optional_text("timeline.note", &e.note, NOTE_CHARS));
+        }
     }
 }
 
@@ -76,143 +113,6 @@ fn header(v: &mut Violations, h: &Header) {
     v.check(limits::scope(&h.scope));
     v.check(limits::user_id("created_by", &h.created_by));
     v.check(limits::time("created_at", h.created_at));
-}
-
-fn timeline(v: &mut Violations, events: &[TimelineEvent]) {
-    v.list("timeline", events.len(), LIST_ITEMS);
-    for e in events {
-        v.check(limits::time("timeline.at", e.at));
-        v.check(limits::user_id("timeline.by", &e.by));
-        v.check(limits::text("timeline.action", &e.action, limits::ACTION_CHARS));
-        v.check(limits::optional_text("timeline.note", &e.note, NOTE_CHARS));
-    }
-}
-
-fn location(v: &mut Violations, l: Option<&Location>) {
-    v.check(validate_location(l));
-}
-
-/// Each photo on its own, its fault naming it, so that a new photo's fault is never taken for
-/// an old one's.
-fn photos(v: &mut Violations, photos: &[PhotoRef]) {
-    v.list("photos", photos.len(), SHORT_LIST_ITEMS);
-    for p in photos {
-        if let Err(e) = validate_photos(std::slice::from_ref(p)) {
-            v.check(Err(match e {
-                CoreError::InvalidInput { field, reason } => {
-                    let name: String = p.hash.chars().take(12).collect();
-                    CoreError::InvalidInput { field, reason: format!("photo {name:?}: {reason}") }
-                }
-                other => other,
-            }));
-        }
-    }
-}
-
-fn report(v: &mut Violations, r: &Report) {
-    v.check(limits::text("title", &r.title, limits::TITLE_CHARS));
-    v.check(limits::optional_text("description", &r.description, limits::DESCRIPTION_CHARS));
-    location(v, r.location.as_ref());
-    photos(v, &r.photos);
-    if let Some(a) = &r.assignee {
-        v.check(limits::user_id("assignee", a));
-    }
-    if let Some(d) = r.deadline {
-        v.check(limits::time("deadline", d));
-    }
-    if !(0..=limits::POINTS_MAX).contains(&r.points) {
-        v.check(Err(CoreError::invalid(
-            "points",
-            format!("{}; must be 0..={}", r.points, limits::POINTS_MAX),
-        )));
-    }
-    v.list("comments", r.comments.len(), LIST_ITEMS);
-    for c in &r.comments {
-        v.check(limits::text("comment.id", &c.id, limits::USER_ID_CHARS));
-        v.check(limits::time("comment.at", c.at));
-        v.check(limits::user_id("comment.by", &c.by));
-        v.check(limits::text("comment", &c.text, NOTE_CHARS));
-    }
-    timeline(v, &r.timeline);
-}
-
-fn patrol(v: &mut Violations, p: &PatrolLog) {
-    v.check(limits::text("area", &p.area, NAME_CHARS));
-    if p.members.is_empty() {
-        v.check(Err(CoreError::invalid("members", "a patrol needs at least one member")));
-    }
-    v.list("members", p.members.len(), SHORT_LIST_ITEMS);
-    for m in &p.members {
-        v.check(limits::user_id("member.user", &m.user));
-        v.check(limits::text("member.name", &m.name, NAME_CHARS));
-    }
-    v.list("checkpoints", p.checkpoints.len(), SHORT_LIST_ITEMS);
-    let mut names = HashSet::new();
-    for c in &p.checkpoints {
-        v.check(limits::text("checkpoint.name", &c.name, NAME_CHARS));
-        location(v, c.location.as_ref());
-        if !names.insert(c.name.as_str()) {
-            v.check(Err(CoreError::invalid("checkpoints", format!("{:?} appears twice", c.name))));
-        }
-    }
-    v.check(limits::time("started_at", p.started_at));
-    if let Some(end) = p.ended_at {
-        v.check(limits::time("ended_at", end));
-    }
-    v.list("entries", p.entries.len(), LIST_ITEMS);
-    for e in &p.entries {
-        v.check(limits::text("entry.id", &e.id, limits::USER_ID_CHARS));
-        v.check(limits::time("entry.at", e.at));
-        v.check(limits::user_id("entry.by", &e.by));
-        v.check(limits::optional_text("entry.text", &e.text, NOTE_CHARS));
-        location(v, e.location.as_ref());
-        photos(v, &e.photos);
-        if let Some(cp) = &e.checkpoint {
-            v.check(limits::text("entry.checkpoint", cp, NAME_CHARS));
-        }
-    }
-    timeline(v, &p.timeline);
-}
-
-fn case(v: &mut Violations, c: &MediationCase) {
-    v.check(limits::text("place", &c.place, NAME_CHARS));
-    if c.parties.is_empty() {
-        v.check(Err(CoreError::invalid("parties", "a case needs at least one party")));
-    }
-    v.list("parties", c.parties.len(), SHORT_LIST_ITEMS);
-    for p in &c.parties {
-        v.check(limits::text("party.name", &p.name, NAME_CHARS));
-        v.check(limits::optional_text("party.role", &p.role, NAME_CHARS));
-        v.check(limits::optional_text("party.contact", &p.contact, NAME_CHARS));
-    }
-    v.list("mediators", c.mediators.len(), SHORT_LIST_ITEMS);
-    for m in &c.mediators {
-        v.check(limits::user_id("mediator", m));
-    }
-    v.list("sessions", c.sessions.len(), SHORT_LIST_ITEMS);
-    for s in &c.sessions {
-        v.check(limits::text("session.id", &s.id, limits::USER_ID_CHARS));
-        v.check(limits::time("session.at", s.at));
-        v.check(limits::user_id("session.by", &s.by));
-        v.list("attendees", s.attendees.len(), SHORT_LIST_ITEMS);
-        for a in &s.attendees {
-            v.check(limits::text("attendee", a, NAME_CHARS));
-        }
-        v.check(limits::optional_text("notes", &s.notes, NOTES_CHARS));
-    }
-    v.check(limits::optional_text("agreement", &c.agreement, NOTES_CHARS));
-    if let Some(to) = &c.escalated_to {
-        v.check(limits::text("to", to, NAME_CHARS));
-    }
-    v.list("follow_ups", c.follow_ups.len(), SHORT_LIST_ITEMS);
-    for f in &c.follow_ups {
-        v.check(limits::text("follow_up.id", &f.id, limits::USER_ID_CHARS));
-        v.check(limits::time("follow_up.at", f.at));
-        v.check(limits::user_id("follow_up.by", &f.by));
-        v.check(limits::text("note", &f.note, NOTE_CHARS));
-    }
-    photos(v, &c.photos);
-    timeline(v, &c.timeline);
 }
 
 #[cfg(test)]

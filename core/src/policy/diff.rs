@@ -2,19 +2,15 @@
 //! before and after and allow the change only if every difference is one this user may make.
 //!
 //! "Before" is the record as the author saw it (the server forks the document at the changes'
-//! dependencies), so concurrent edits by others never count against the author.
+//! dependencies), so concurrent edits by others never count against the author. What a change
+//! of each kind may do is its `KindRules::check`; this module holds what every kind shares.
 
 use std::collections::HashSet;
 use std::hash::Hash;
 
-use super::rules::{
-    Audience, can_create, can_read, case_step, case_writer, patrol_writer, reachable, report_step,
-    timeline_action,
-};
-use super::{Denied, Profile, Role};
-use crate::model::{
-    CaseStatus, MediationCase, PatrolLog, PatrolStatus, Record, Report, ReportStatus, TimelineEvent,
-};
+use super::rules::{Audience, KindRules, can_create, can_read, timeline_action};
+use super::{Denied, Profile};
+use crate::model::{PhotoRef, Record, TimelineEvent, on_record};
 
 /// Checks that `p` may turn `before` (`None`: the record did not exist) into `after`.
 pub fn check_change(p: &Profile, before: Option<&Record>, after: &Record) -> Result<(), Denied> {
@@ -32,25 +28,26 @@ pub fn check_change(p: &Profile, before: Option<&Record>, after: &Record) -> Res
             return Err(Denied::new("authorship", format!("created_by must be {}", p.user)));
         }
     }
-    match (before, after) {
-        (Some(Record::Report { report: b }), Record::Report { report: a }) => report(p, b, a, None),
-        (None, Record::Report { report: a }) => report(p, &fresh_report(a), a, None),
-        (Some(Record::PatrolLog { patrol_log: b }), Record::PatrolLog { patrol_log: a }) => {
-            patrol(p, b, a)
-        }
-        (None, Record::PatrolLog { patrol_log: a }) => patrol(p, &fresh_patrol(a), a),
-        (
-            Some(Record::MediationCase { mediation_case: b }),
-            Record::MediationCase { mediation_case: a },
-        ) => case(p, b, a, false),
-        (None, Record::MediationCase { mediation_case: a }) => case(p, &fresh_case(a), a, true),
-        _ => Err(Denied::new("header", "the kind of a record never changes")),
-    }
+    on_record!(after, a => judge(p, before, a))
+}
+
+/// `before` as a record of `after`'s kind, then the kind's own check.
+fn judge<K: KindRules>(p: &Profile, before: Option<&Record>, after: &K) -> Result<(), Denied> {
+    let before = match before {
+        Some(b) => Some(same_kind::<K>(b)?),
+        None => None,
+    };
+    K::check(p, before, after)
+}
+
+/// `record` as a `K`, or the refusal of a change that would change a record's kind.
+pub(super) fn same_kind<K: KindRules>(record: &Record) -> Result<&K, Denied> {
+    K::of(record).ok_or_else(|| Denied::new("header", "the kind of a record never changes"))
 }
 
 /// Items of `after` not in `before` (by key), after checking that every item of `before` is
 /// still in `after`, unchanged (`same`), and that every new item is by `user`.
-fn appended<'a, T, K: Eq + Hash>(
+pub(super) fn appended<'a, T, K: Eq + Hash>(
     rule: &'static str,
     before: &[T],
     after: &'a [T],
@@ -76,7 +73,19 @@ fn appended<'a, T, K: Eq + Hash>(
     Ok(new)
 }
 
-fn timeline(
+/// Photos of `after` not in `before` (by hash), after checking that none of `before` was
+/// removed or changed: photo lists only grow, and a photo is nobody's signature.
+pub(super) fn appended_photos<'a>(
+    rule: &'static str,
+    before: &[PhotoRef],
+    after: &'a [PhotoRef],
+    user: &str,
+) -> Result<Vec<&'a PhotoRef>, Denied> {
+    appended(rule, before, after, |x| x.hash.clone(), |_| None, |x, y| x == y, user)
+}
+
+/// Checks that `a` is `b` with events appended, each signed by `p` and one `p` may add.
+pub(super) fn timeline(
     p: &Profile,
     scope: &str,
     b: &[TimelineEvent],
@@ -106,229 +115,6 @@ fn timeline(
     Ok(())
 }
 
-fn fresh_report(a: &Report) -> Report {
-    Report {
-        photos: Vec::new(),
-        status: ReportStatus::Submitted,
-        assignee: None,
-        deadline: None,
-        points: 0,
-        comments: Vec::new(),
-        timeline: Vec::new(),
-        ..a.clone()
-    }
-}
-
-/// Checks the author's change of a report from `b` to `a`. The rights a person holds by being
-/// named in the report (its assignee) are those of `now` when given (the report as it stands
-/// on the server with the change merged), else those the author saw (`b`, or `a` for a
-/// dispatch and the start of work in one push).
-pub(super) fn report(
-    p: &Profile,
-    b: &Report,
-    a: &Report,
-    now: Option<&Report>,
-) -> Result<(), Denied> {
-    if matches!(p.role, Role::Supervisor | Role::System) {
-        // They add timeline events (supervision, escalation) and change nothing else.
-        let rest = |r: &Report| Report { timeline: Vec::new(), ..r.clone() };
-        if rest(b) != rest(a) {
-            return Err(Denied::new(
-                "report.timeline_only",
-                format!("a {} only adds timeline events to a report", p.role),
-            ));
-        }
-        return timeline(p, &a.header.scope, &b.timeline, &a.timeline);
-    }
-    let in_scope = p.covers(&a.header.scope);
-    let command_centre = in_scope && matches!(p.role, Role::Dispatcher | Role::GridLeader);
-    let content_changed = (&b.category, &b.title, &b.description, &b.location)
-        != (&a.category, &a.title, &a.description, &a.location);
-    if content_changed && !command_centre {
-        return Err(Denied::new(
-            "report.content",
-            "only the command centre may edit a report's content",
-        ));
-    }
-    let new_photos = appended(
-        "report.photos",
-        &b.photos,
-        &a.photos,
-        |x| x.hash.clone(),
-        |_| None,
-        |x, y| x == y,
-        &p.user,
-    )?;
-    let reporter = a.header.created_by == p.user;
-    let named = |r: &Report| r.assignee.as_deref() == Some(p.user.as_str());
-    let assignee = match now {
-        Some(m) => named(m),
-        None => named(b) || named(a),
-    };
-    if !(new_photos.is_empty() || reporter || assignee || command_centre) {
-        return Err(Denied::new("report.photos", format!("{} may not add photos here", p.user)));
-    }
-    if b.status != a.status {
-        // The steps are judged against the report as it stands after the change, so a dispatch
-        // and the start of work in one push are judged with the new assignee.
-        let rights = now.unwrap_or(a);
-        let ok =
-            reachable(ReportStatus::ALL, b.status, a.status, |f, t| report_step(p, rights, f, t));
-        if !ok {
-            return Err(Denied::new(
-                "report.status",
-                format!("a {} may not move a report from {} to {}", p.role, b.status, a.status),
-            ));
-        }
-    }
-    if (&b.assignee, &b.deadline) != (&a.assignee, &a.deadline) && !command_centre {
-        return Err(Denied::new(
-            "report.dispatch",
-            "only the command centre sets the assignee and the deadline",
-        ));
-    }
-    if b.points != a.points && !(in_scope && p.role == Role::Dispatcher) {
-        return Err(Denied::new("report.points", "only a dispatcher of the scope awards points"));
-    }
-    appended(
-        "report.comments",
-        &b.comments,
-        &a.comments,
-        |c| c.id.clone(),
-        |c| Some(c.by.as_str()),
-        |x, y| x == y,
-        &p.user,
-    )?;
-    timeline(p, &a.header.scope, &b.timeline, &a.timeline)?;
-    Ok(())
-}
-
-fn fresh_patrol(a: &PatrolLog) -> PatrolLog {
-    PatrolLog {
-        status: PatrolStatus::Active,
-        ended_at: None,
-        entries: Vec::new(),
-        timeline: Vec::new(),
-        ..a.clone()
-    }
-}
-
-fn patrol(p: &Profile, b: &PatrolLog, a: &PatrolLog) -> Result<(), Denied> {
-    if (&b.area, &b.members, &b.checkpoints, b.started_at)
-        != (&a.area, &a.members, &a.checkpoints, a.started_at)
-    {
-        return Err(Denied::new(
-            "patrol.team",
-            "the area, team and route are fixed when the patrol starts",
-        ));
-    }
-    let writer = patrol_writer(p, a);
-    let same_but_photos = |x: &crate::model::PatrolEntry, y: &crate::model::PatrolEntry| {
-        let keep = x.photos.iter().all(|ph| y.photos.contains(ph));
-        keep && crate::model::PatrolEntry { photos: Vec::new(), ..x.clone() }
-            == crate::model::PatrolEntry { photos: Vec::new(), ..y.clone() }
-    };
-    let new = appended(
-        "patrol.entries",
-        &b.entries,
-        &a.entries,
-        |e| e.id.clone(),
-        |e| Some(e.by.as_str()),
-        same_but_photos,
-        &p.user,
-    )?;
-    let photos_added = a
-        .entries
-        .iter()
-        .any(|e| b.entries.iter().any(|o| o.id == e.id && o.photos.len() != e.photos.len()));
-    if (!new.is_empty() || photos_added) && !writer {
-        return Err(Denied::new("patrol.entries", format!("{} is not on this patrol", p.user)));
-    }
-    // As the author saw it: an entry made before someone else finished the patrol is still
-    // its entry; one added to a patrol the author knew was finished is not.
-    if !new.is_empty() && b.status != PatrolStatus::Active {
-        return Err(Denied::new("patrol.entries", "the patrol is finished: no more entries"));
-    }
-    if (b.status, b.ended_at) != (a.status, a.ended_at) {
-        let finishing = b.status == PatrolStatus::Active
-            && a.status == PatrolStatus::Finished
-            && a.ended_at.is_some();
-        let dispatcher = p.role == Role::Dispatcher && p.covers(&a.header.scope);
-        if !(dispatcher || finishing && writer) {
-            return Err(Denied::new("patrol.status", "only the team finishes a patrol, once"));
-        }
-    }
-    timeline(p, &a.header.scope, &b.timeline, &a.timeline)?;
-    Ok(())
-}
-
-fn fresh_case(a: &MediationCase) -> MediationCase {
-    MediationCase {
-        sessions: Vec::new(),
-        agreement: String::new(),
-        status: CaseStatus::Intake,
-        escalated_to: None,
-        follow_ups: Vec::new(),
-        photos: Vec::new(),
-        timeline: Vec::new(),
-        ..a.clone()
-    }
-}
-
-fn case(p: &Profile, b: &MediationCase, a: &MediationCase, creating: bool) -> Result<(), Denied> {
-    if !case_writer(p, a) {
-        return Err(Denied::new("case.write", format!("{} may not write to this case", p.user)));
-    }
-    if !creating
-        && (&b.category, &b.place, &b.parties, &b.mediators)
-            != (&a.category, &a.place, &a.parties, &a.mediators)
-    {
-        return Err(Denied::new(
-            "case.parties",
-            "category, place, parties and mediators are fixed when the case opens",
-        ));
-    }
-    // Session notes may be edited by any writer; the rest of a session is fixed.
-    let same_but_notes = |x: &crate::model::Session, y: &crate::model::Session| {
-        (&x.id, x.at, &x.by, &x.attendees) == (&y.id, y.at, &y.by, &y.attendees)
-    };
-    appended(
-        "case.sessions",
-        &b.sessions,
-        &a.sessions,
-        |s| s.id.clone(),
-        |s| Some(s.by.as_str()),
-        same_but_notes,
-        &p.user,
-    )?;
-    if b.status != a.status && !reachable(CaseStatus::ALL, b.status, a.status, case_step) {
-        return Err(Denied::new(
-            "case.status",
-            format!("a case does not go from {} to {}", b.status, a.status),
-        ));
-    }
-    appended(
-        "case.follow_ups",
-        &b.follow_ups,
-        &a.follow_ups,
-        |f| f.id.clone(),
-        |f| Some(f.by.as_str()),
-        |x, y| x == y,
-        &p.user,
-    )?;
-    appended(
-        "case.photos",
-        &b.photos,
-        &a.photos,
-        |x| x.hash.clone(),
-        |_| None,
-        |x, y| x == y,
-        &p.user,
-    )?;
-    timeline(p, &a.header.scope, &b.timeline, &a.timeline)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use automerge::ActorId;
@@ -338,6 +124,7 @@ mod tests {
     use crate::model::{
         Command, NewRecord, NewReport, OverdueLimit, ReportCategory, Stamp, read_record,
     };
+    use crate::policy::Role;
     use crate::time::Timestamp;
 
     const GRID: &str = "jl/cc/street-1/grid-7";
@@ -449,10 +236,8 @@ mod tests {
     #[test]
     fn patrols_and_residents_never_read_cases() {
         let case = Audience {
-            kind: crate::model::Kind::MediationCase,
-            scope: GRID.into(),
-            created_by: "med-1".into(),
             participants: vec!["med-1".into()],
+            ..Audience::plain(crate::model::Kind::MediationCase, GRID, "med-1")
         };
         assert!(can_read(&profile("med-2", Role::Mediator, GRID), &case));
         assert!(can_read(&profile("disp-1", Role::Dispatcher, "jl/cc"), &case));

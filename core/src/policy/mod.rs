@@ -5,8 +5,11 @@
 //! and a record is inside a scope when its own scope is that path or below it.
 
 mod businesses;
+mod case;
 mod diff;
 mod now;
+mod patrol;
+mod report;
 mod rules;
 
 pub use businesses::{keeps_businesses, reads_businesses};

@@ -11,10 +11,10 @@
 //! same state both did what they meant; two dispatchers who chose different assignees leave a
 //! conflict to settle.
 
-use super::diff::report;
-use super::rules::{Audience, can_read, case_step, report_step};
+use super::diff::same_kind;
+use super::rules::{Audience, KindRules, can_read};
 use super::{Denied, Profile};
-use crate::model::{PatrolStatus, Record};
+use crate::model::{Record, on_record};
 
 /// Checks that `p`, whose change turned `before` into `after` in the author's view, still holds
 /// the rights it uses on `current`, the record as it stands now, and that its workflow step
@@ -32,51 +32,17 @@ pub fn check_now(
     if !can_read(p, &Audience::of(current)) {
         return Err(Denied::new("read", format!("{} may no longer see this record", p.user)));
     }
-    match (before, after, current, merged) {
-        (
-            Record::Report { report: b },
-            Record::Report { report: a },
-            Record::Report { report: c },
-            Record::Report { report: m },
-        ) => {
-            // The rights a person holds by being named in the report are judged as they stand.
-            report(p, b, a, Some(m))?;
-            let moved = b.status != a.status
-                || (&b.assignee, &b.deadline) != (&a.assignee, &a.deadline)
-                || b.points != a.points;
-            if moved {
-                still_follows("report.status", b.status, a.status, c.status, |f, t| {
-                    report_step(p, m, f, t)
-                })?;
-            }
-            Ok(())
-        }
-        (
-            Record::PatrolLog { patrol_log: b },
-            Record::PatrolLog { patrol_log: a },
-            Record::PatrolLog { patrol_log: c },
-            _,
-        ) => {
-            if (b.status, b.ended_at) != (a.status, a.ended_at) {
-                still_follows("patrol.status", b.status, a.status, c.status, |f, t| {
-                    f == PatrolStatus::Active && t == PatrolStatus::Finished
-                })?;
-            }
-            Ok(())
-        }
-        (
-            Record::MediationCase { mediation_case: b },
-            Record::MediationCase { mediation_case: a },
-            Record::MediationCase { mediation_case: c },
-            Record::MediationCase { .. },
-        ) => {
-            if b.status != a.status {
-                still_follows("case.status", b.status, a.status, c.status, case_step)?;
-            }
-            Ok(())
-        }
-        _ => Err(Denied::new("header", "the kind of a record never changes")),
-    }
+    on_record!(after, a => judge_now(p, before, a, current, merged))
+}
+
+fn judge_now<K: KindRules>(
+    p: &Profile,
+    before: &Record,
+    after: &K,
+    current: &Record,
+    merged: &Record,
+) -> Result<(), Denied> {
+    K::check_now(p, same_kind(before)?, after, same_kind(current)?, same_kind(merged)?)
 }
 
 /// The author took the workflow from `b` to `a` while, concurrently, it went from `b` to `c`.
@@ -85,7 +51,7 @@ pub fn check_now(
 /// on from `c` for this person. Otherwise the merged record would show a state no single person
 /// could have reached one step after the other (a confirmed report resolved again, a report
 /// dispatched anew after its work was resolved).
-fn still_follows<S: Copy + Eq + std::fmt::Display>(
+pub(super) fn still_follows<S: Copy + Eq + std::fmt::Display>(
     rule: &'static str,
     b: S,
     a: S,

@@ -6,13 +6,13 @@
 //! Photo lists only grow (no command removes a photo), so a write adds references and never
 //! takes one away; a document that leaves the store takes its references with it (cascade).
 
-use automerge::{AutoCommit, ObjType, ReadDoc, Value};
+use automerge::{AutoCommit, ReadDoc};
 use rusqlite::{Connection, params};
 
 use super::docs;
 use crate::error::Result;
 use crate::id::DocId;
-use crate::model::{Command, Kind, NewRecord, PhotoRef, doc};
+use crate::model::{Command, Kind, KindSpec, NewRecord, PhotoRef, on_kind};
 use crate::time::now_ms;
 
 /// The photo references a local command adds (none for most).
@@ -26,33 +26,16 @@ pub(crate) fn of_command(cmd: &Command) -> &[PhotoRef] {
 
 /// The photo references a new record starts with.
 pub(crate) fn of_new(new: &NewRecord) -> &[PhotoRef] {
-    match new {
-        NewRecord::Report { report: r } => &r.photos,
-        NewRecord::PatrolLog { .. } | NewRecord::MediationCase { .. } => &[],
-    }
+    new.photos()
 }
 
-/// Every photo reference in a document: the root `photos` list of a report or a case, the
-/// `photos` of each patrol entry. Items that are not valid references are left out (the record
-/// reader reports them).
+/// Every photo reference in a document: those of every photo list its kind has (the root
+/// `photos` of a report or a case, the `photos` of each patrol entry). Items that are not
+/// valid references are left out (the record reader reports them).
 pub(crate) fn scan(d: &AutoCommit, kind: Kind, id: DocId) -> Result<Vec<PhotoRef>> {
     let mut out = Vec::new();
-    match kind {
-        Kind::Report | Kind::MediationCase => {
-            if let Some((Value::Object(ObjType::List), list)) = d.get(automerge::ROOT, "photos")? {
-                photos_in(d, &list, &mut out)?;
-            }
-        }
-        Kind::PatrolLog => {
-            let entries = doc::root_list(d, "entries", id)?;
-            for i in 0..d.length(&entries) {
-                if let Some((Value::Object(ObjType::Map), entry)) = d.get(&entries, i)?
-                    && let Some((Value::Object(ObjType::List), list)) = d.get(&entry, "photos")?
-                {
-                    photos_in(d, &list, &mut out)?;
-                }
-            }
-        }
+    for list in on_kind!(kind, K => K::photo_lists(d, id))? {
+        photos_in(d, &list, &mut out)?;
     }
     Ok(out)
 }

@@ -219,19 +219,11 @@ type Projections =
     (Page<ReportSummary>, Page<PatrolSummary>, Page<CaseSummary>, Vec<Vec<SearchHit>>);
 
 fn timeline(r: &Record) -> &[TimelineEvent] {
-    match r {
-        Record::Report { report: r } => &r.timeline,
-        Record::PatrolLog { patrol_log: p } => &p.timeline,
-        Record::MediationCase { mediation_case: c } => &c.timeline,
-    }
+    r.timeline()
 }
 
 fn conflicts(r: &Record) -> &[FieldConflict] {
-    match r {
-        Record::Report { report: r } => &r.conflicts,
-        Record::PatrolLog { patrol_log: p } => &p.conflicts,
-        Record::MediationCase { mediation_case: c } => &c.conflicts,
-    }
+    r.conflicts()
 }
 
 fn as_case(r: &Record) -> &MediationCase {

@@ -24,13 +24,7 @@ fn bytes(b: &[u8]) -> PhotoSource {
 }
 
 fn photos_of(s: &Store, id: DocId) -> Vec<PhotoRef> {
-    match s.get(id).unwrap() {
-        Record::Report { report: r } => r.photos,
-        Record::MediationCase { mediation_case: c } => c.photos,
-        Record::PatrolLog { patrol_log: p } => {
-            p.entries.into_iter().flat_map(|e| e.photos).collect()
-        }
-    }
+    s.get(id).unwrap().photos().into_iter().cloned().collect()
 }
 
 /// Every file under the store's blob folder (`<store>.blobs`).

@@ -190,12 +190,7 @@ mod tests {
             device: None,
             received_at: 0,
             bytes: vec![seq as u8; 10],
-            audience: Audience {
-                kind: fieldsync_core::model::Kind::Report,
-                scope: "jl/a".into(),
-                created_by: "u".into(),
-                participants: vec![],
-            },
+            audience: Audience::plain(fieldsync_core::model::Kind::Report, "jl/a", "u"),
         }
     }
 

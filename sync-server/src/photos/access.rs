@@ -66,12 +66,7 @@ mod tests {
     fn reference(kind: Kind, created_by: &str, size: u64, device: Option<&str>) -> StoredBlobRef {
         StoredBlobRef {
             doc: DocId::random(),
-            audience: Audience {
-                kind,
-                scope: "jl/grid-07".into(),
-                created_by: created_by.into(),
-                participants: vec![],
-            },
+            audience: Audience::plain(kind, "jl/grid-07", created_by),
             size,
             media_type: "image/jpeg".into(),
             device: device.map(str::to_string),

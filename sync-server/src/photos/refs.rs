@@ -1,24 +1,11 @@
 //! The blobs a record references (its photos) and, for a write, which of them the author's
 //! changes added: what the server records in `blob_refs` with the document.
-//!
-//! Core has no helper listing a record's photos yet; this one lives here until it does.
 
 use std::collections::HashSet;
 
 use fieldsync_core::model::{PhotoRef, Record};
 
 use crate::storage::BlobRef;
-
-/// Every photo a record references: a report's, a case's, and those of each patrol entry.
-pub(crate) fn photos(record: &Record) -> Vec<&PhotoRef> {
-    match record {
-        Record::Report { report: r } => r.photos.iter().collect(),
-        Record::MediationCase { mediation_case: c } => c.photos.iter().collect(),
-        Record::PatrolLog { patrol_log: p } => {
-            p.entries.iter().flat_map(|e| e.photos.iter()).collect()
-        }
-    }
-}
 
 fn keys<'a>(photos: impl IntoIterator<Item = &'a PhotoRef>) -> HashSet<(&'a str, i64)> {
     photos.into_iter().map(|p| (p.hash.as_str(), p.size)).collect()
@@ -39,14 +26,14 @@ pub(crate) fn of_write(
     device: Option<&str>,
     before_known: bool,
 ) -> Option<Vec<BlobRef>> {
-    let held = photos(merged);
-    let had = before.map(photos).unwrap_or_default();
+    let held = merged.photos();
+    let had = before.map(Record::photos).unwrap_or_default();
     if before_known && held.is_empty() && had.is_empty() {
         return None;
     }
     let had = keys(had);
     let added: HashSet<(&str, i64)> = match device {
-        Some(_) => keys(photos(after)).into_iter().filter(|k| !had.contains(k)).collect(),
+        Some(_) => keys(after.photos()).into_iter().filter(|k| !had.contains(k)).collect(),
         None => HashSet::new(),
     };
     let mut seen = HashSet::new();

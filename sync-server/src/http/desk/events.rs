@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use super::extract::{self, Desk};
 use super::params::Params;
-use super::records::{audience, overdue};
+use super::records::overdue;
 use crate::http::App;
 use crate::http::error::ServerError;
 use crate::storage::index::{IndexChange, IndexRow};
@@ -54,11 +54,7 @@ fn start(headers: &HeaderMap, query: &EventsQuery, end: u64) -> Result<u64, Serv
 
 /// One event: the row as the listings show it (a report with `overdue`).
 fn event(change: &IndexChange, now: i64) -> Option<Event> {
-    let kind = match &change.row {
-        IndexRow::Report(_) => "report",
-        IndexRow::PatrolLog(_) => "patrol_log",
-        IndexRow::MediationCase(_) => "mediation_case",
-    };
+    let kind = change.row.kind().as_str();
     let mut data = serde_json::to_value(&change.row).ok()?;
     if let (IndexRow::Report(r), Some(map)) = (&change.row, data.as_object_mut()) {
         map.insert("overdue".into(), overdue(r, now).into());
@@ -139,7 +135,7 @@ async fn send_after(
         };
         let now = app.clock.now_ms();
         for change in &changes {
-            if can_read(reader, &audience(&change.row))
+            if can_read(reader, &change.row.audience())
                 && let Some(e) = event(change, now)
                 && tx.send(e).await.is_err()
             {

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::extract::Desk;
 use super::json;
-use super::records::{audience, doc_id, not_found, overdue};
+use super::records::{doc_id, not_found, overdue};
 use crate::http::App;
 use crate::http::error::ServerError;
 use crate::storage::index::IndexRow;
@@ -41,14 +41,9 @@ pub(crate) struct RecordView {
 }
 
 fn photos_of(record: &Record) -> Vec<PhotoView> {
-    let refs: Vec<&fieldsync_core::model::PhotoRef> = match record {
-        Record::Report { report } => report.photos.iter().collect(),
-        Record::PatrolLog { patrol_log } => {
-            patrol_log.entries.iter().flat_map(|e| e.photos.iter()).collect()
-        }
-        Record::MediationCase { mediation_case } => mediation_case.photos.iter().collect(),
-    };
-    refs.into_iter()
+    record
+        .photos()
+        .into_iter()
         .map(|p| PhotoView {
             hash: p.hash.clone(),
             size: p.size,
@@ -67,7 +62,7 @@ pub(crate) async fn view(
 ) -> Result<RecordView, ServerError> {
     let missing = || not_found(&id.to_string());
     let row = app.storage().index_row(id).await?.ok_or_else(missing)?.row;
-    if !can_read(reader, &audience(&row)) {
+    if !can_read(reader, &row.audience()) {
         return Err(missing());
     }
     let record = crate::documents::read_record(&app.docs, id).await?.ok_or_else(missing)?;

@@ -13,10 +13,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use fieldsync_core::DocId;
-use fieldsync_core::model::{
-    CaseCategory, CaseStatus, Kind, PatrolStatus, ReportCategory, ReportStatus,
-};
-use fieldsync_core::policy::{Audience, Profile, Role, can_read};
+use fieldsync_core::model::{CaseCategory, CaseStatus, PatrolStatus, ReportCategory, ReportStatus};
+use fieldsync_core::policy::{Profile, Role, can_read};
 use serde::{Deserialize, Serialize};
 
 use super::extract::Desk;
@@ -104,30 +102,6 @@ pub(crate) fn readable(p: &Profile) -> Readable {
     Readable::Scopes(p.scopes.clone())
 }
 
-/// The audience of an index row, for `policy::can_read`.
-pub(crate) fn audience(row: &IndexRow) -> Audience {
-    match row {
-        IndexRow::Report(r) => Audience {
-            kind: Kind::Report,
-            scope: r.scope.clone(),
-            created_by: r.created_by.clone(),
-            participants: r.assignee.iter().cloned().collect(),
-        },
-        IndexRow::PatrolLog(p) => Audience {
-            kind: Kind::PatrolLog,
-            scope: p.scope.clone(),
-            created_by: String::new(),
-            participants: p.members.clone(),
-        },
-        IndexRow::MediationCase(c) => Audience {
-            kind: Kind::MediationCase,
-            scope: c.scope.clone(),
-            created_by: String::new(),
-            participants: c.mediators.clone(),
-        },
-    }
-}
-
 /// Whether a report is overdue at `now` (`ReportRow::passed_limits`).
 pub(crate) fn overdue(r: &ReportRow, now: i64) -> bool {
     !r.passed_limits(now).is_empty()
@@ -201,7 +175,7 @@ pub(crate) fn readable_reports(
     now: i64,
 ) -> Vec<ReportItem> {
     rows.into_iter()
-        .filter(|r| can_read(reader, &audience(&IndexRow::Report(r.clone()))))
+        .filter(|r| can_read(reader, &IndexRow::Report(r.clone()).audience()))
         .map(|row| ReportItem { overdue: overdue(&row, now), row })
         .collect()
 }
@@ -257,7 +231,7 @@ pub(crate) async fn patrols(
     let items: Vec<PatrolRow> = found
         .rows
         .into_iter()
-        .filter(|p| can_read(&session.profile, &audience(&IndexRow::PatrolLog(p.clone()))))
+        .filter(|p| can_read(&session.profile, &IndexRow::PatrolLog(p.clone()).audience()))
         .collect();
     json::answer(StatusCode::OK, &Listing { items, next: found.next.map(|c| c.to_string()) })
 }
@@ -304,7 +278,7 @@ pub(crate) async fn cases(
     let items: Vec<CaseRow> = found
         .rows
         .into_iter()
-        .filter(|c| can_read(&session.profile, &audience(&IndexRow::MediationCase(c.clone()))))
+        .filter(|c| can_read(&session.profile, &IndexRow::MediationCase(c.clone()).audience()))
         .collect();
     json::answer(StatusCode::OK, &Listing { items, next: found.next.map(|c| c.to_string()) })
 }

@@ -5,8 +5,9 @@
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::{
-    CaseCategory, CaseStatus, OverdueLimit, PatrolStatus, ReportCategory, ReportStatus,
+    CaseCategory, CaseStatus, Kind, OverdueLimit, PatrolStatus, ReportCategory, ReportStatus,
 };
+use fieldsync_core::policy::Audience;
 use serde::Serialize;
 
 use crate::rules::Priority;
@@ -222,6 +223,30 @@ impl IndexRow {
             IndexRow::PatrolLog(p) => &p.scope,
             IndexRow::MediationCase(c) => &c.scope,
         }
+    }
+
+    /// The record's kind (the `kind` the row is serialized with, the name of its events).
+    pub fn kind(&self) -> Kind {
+        match self {
+            IndexRow::Report(_) => Kind::Report,
+            IndexRow::PatrolLog(_) => Kind::PatrolLog,
+            IndexRow::MediationCase(_) => Kind::MediationCase,
+        }
+    }
+
+    /// The record's audience as far as the row knows it, for `policy::can_read` (rows of
+    /// patrol logs and cases keep no creator: they are read by scope and by the people named).
+    pub fn audience(&self) -> Audience {
+        let mut a = Audience::plain(self.kind(), self.scope(), "");
+        match self {
+            IndexRow::Report(r) => {
+                a.created_by = r.created_by.clone();
+                a.participants = r.assignee.iter().cloned().collect();
+            }
+            IndexRow::PatrolLog(p) => a.participants = p.members.clone(),
+            IndexRow::MediationCase(c) => a.participants = c.mediators.clone(),
+        }
+        a
     }
 }
 

@@ -25,6 +25,34 @@ pub(crate) const PATROL_COLUMNS: &str = "doc, seq, doc_id, scope, area, members,
 pub(crate) const CASE_COLUMNS: &str = "doc, seq, doc_id, scope, status, category, mediators, \
      sessions, outcome, opened_at, closed_at, updated_at";
 
+/// Each kind's index table, the columns its rows are read from and how one is read: what the
+/// maintenance below goes over, kind by kind.
+struct Table {
+    name: &'static str,
+    columns: &'static str,
+    read: fn(&Row<'_>) -> StorageResult<IndexChange>,
+}
+
+const TABLES: &[Table] = &[
+    Table {
+        name: "report_index",
+        columns: REPORT_COLUMNS,
+        read: |r| report_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::Report(s.row) }),
+    },
+    Table {
+        name: "patrol_index",
+        columns: PATROL_COLUMNS,
+        read: |r| patrol_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::PatrolLog(s.row) }),
+    },
+    Table {
+        name: "case_index",
+        columns: CASE_COLUMNS,
+        read: |r| {
+            case_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::MediationCase(s.row) })
+        },
+    },
+];
+
 /// A row as read: its position in storage (`doc`), its seq and the row.
 pub(crate) struct Stored<T> {
     pub(crate) pos: i64,
@@ -142,25 +170,15 @@ pub(crate) fn changes_after(
     let after = i64::try_from(after).unwrap_or(i64::MAX);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut all = Vec::new();
-    let mut read =
-        |table: &str, columns: &str, f: &dyn Fn(&Row<'_>) -> StorageResult<IndexChange>| {
-            let sql = format!("SELECT {columns} FROM {table} WHERE seq > ?1 ORDER BY seq LIMIT ?2");
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![after, limit])?;
-            while let Some(r) = rows.next()? {
-                all.push(f(r)?);
-            }
-            StorageResult::Ok(())
-        };
-    read("report_index", REPORT_COLUMNS, &|r| {
-        report_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::Report(s.row) })
-    })?;
-    read("patrol_index", PATROL_COLUMNS, &|r| {
-        patrol_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::PatrolLog(s.row) })
-    })?;
-    read("case_index", CASE_COLUMNS, &|r| {
-        case_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::MediationCase(s.row) })
-    })?;
+    for t in TABLES {
+        let sql =
+            format!("SELECT {} FROM {} WHERE seq > ?1 ORDER BY seq LIMIT ?2", t.columns, t.name);
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![after, limit])?;
+        while let Some(r) = rows.next()? {
+            all.push((t.read)(r)?);
+        }
+    }
     all.sort_by_key(|c| c.seq);
     all.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(all)
@@ -173,45 +191,28 @@ pub(crate) fn one(conn: &Connection, doc: &[u8]) -> StorageResult<Option<IndexCh
         .query_row([doc], |r| r.get(0))
         .optional()?;
     let Some(pos) = pos else { return Ok(None) };
-    let by_pos =
-        |table: &str, columns: &str| format!("SELECT {columns} FROM {table} WHERE doc = ?1");
-    if let Some(r) =
-        conn.prepare_cached(&by_pos("report_index", REPORT_COLUMNS))?.query([pos])?.next()?
-    {
-        let s = report_at(r)?;
-        return Ok(Some(IndexChange { seq: s.seq, row: IndexRow::Report(s.row) }));
-    }
-    if let Some(r) =
-        conn.prepare_cached(&by_pos("patrol_index", PATROL_COLUMNS))?.query([pos])?.next()?
-    {
-        let s = patrol_at(r)?;
-        return Ok(Some(IndexChange { seq: s.seq, row: IndexRow::PatrolLog(s.row) }));
-    }
-    if let Some(r) =
-        conn.prepare_cached(&by_pos("case_index", CASE_COLUMNS))?.query([pos])?.next()?
-    {
-        let s = case_at(r)?;
-        return Ok(Some(IndexChange { seq: s.seq, row: IndexRow::MediationCase(s.row) }));
+    for t in TABLES {
+        let sql = format!("SELECT {} FROM {} WHERE doc = ?1", t.columns, t.name);
+        if let Some(r) = conn.prepare_cached(&sql)?.query([pos])?.next()? {
+            return Ok(Some((t.read)(r)?));
+        }
     }
     Ok(None)
 }
 
 /// Rows of all kinds.
 pub(crate) fn len(conn: &Connection) -> StorageResult<u64> {
-    let n: i64 = conn.query_row(
-        "SELECT (SELECT count(*) FROM report_index) + (SELECT count(*) FROM patrol_index) \
-         + (SELECT count(*) FROM case_index)",
-        [],
-        |r| r.get(0),
-    )?;
+    let counts: Vec<String> =
+        TABLES.iter().map(|t| format!("(SELECT count(*) FROM {})", t.name)).collect();
+    let n: i64 = conn.query_row(&format!("SELECT {}", counts.join(" + ")), [], |r| r.get(0))?;
     Ok(to_u64(n))
 }
 
 /// Removes every row.
 pub(crate) fn clear(conn: &Connection) -> StorageResult<()> {
-    conn.execute_batch(
-        "DELETE FROM report_index; DELETE FROM patrol_index; DELETE FROM case_index;",
-    )?;
+    for t in TABLES {
+        conn.execute(&format!("DELETE FROM {}", t.name), [])?;
+    }
     Ok(())
 }
 
