@@ -2,7 +2,7 @@
 //! languages see no generics.
 
 use fieldsync_core::store::{
-    CaseSummary, InboxItem, Page, PatrolSummary, ReportSummary, SearchHit,
+    BulletinSummary, CaseSummary, InboxItem, Page, PatrolSummary, ReportSummary, SearchHit,
 };
 
 macro_rules! page {
@@ -35,6 +35,10 @@ page! {
 page! {
     /// One page of mediation cases.
     CasePage of CaseSummary
+}
+page! {
+    /// One page of warning bulletins.
+    BulletinPage of BulletinSummary
 }
 page! {
     /// One page of search hits.

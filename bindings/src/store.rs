@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use fieldsync_core::Store;
 use fieldsync_core::model::{
-    Applied, Command, Kind, MediationCase, NewCase, NewPatrol, NewRecord, NewReport, PatrolLog,
-    Record, Report,
+    Applied, Bulletin, Command, Kind, MediationCase, NewBulletin, NewCase, NewPatrol, NewRecord,
+    NewReport, PatrolLog, Record, Report,
 };
 use fieldsync_core::policy::Profile;
 use fieldsync_core::store::{
-    CaseFilter, InboxFilter, MAX_HITS, PageRequest, PatrolFilter, ReportFilter, SearchHit,
-    StoreStats, SyncStatus,
+    BulletinFilter, CaseFilter, InboxFilter, MAX_HITS, PageRequest, PatrolFilter, ReportFilter,
+    SearchHit, StoreStats, SyncStatus,
 };
 use fieldsync_core::sync::{HttpTransport, SyncClient, SyncOptions};
 
@@ -24,7 +24,7 @@ use crate::dispatch::{ChangeObserver, Registration, Subscription, SubscriptionEn
 use crate::error::{FieldError, invalid};
 use crate::input;
 use crate::open::{self, Shared};
-use crate::pages::{CasePage, InboxPage, PatrolPage, ReportPage, SearchPage};
+use crate::pages::{BulletinPage, CasePage, InboxPage, PatrolPage, ReportPage, SearchPage};
 
 /// What a sync client is built for: the enrolled device, its server, the tunables.
 pub(crate) type ClientKey = (String, String, SyncOptions);
@@ -189,6 +189,19 @@ impl FieldStore {
         self.created(NewRecord::MediationCase { mediation_case: case })
     }
 
+    /// The police, a grid leader or a dispatcher issues a warning bulletin to a scope and an
+    /// audience; returns its id. Its `photos` must be on this phone already.
+    pub fn issue_bulletin(&self, bulletin: NewBulletin) -> Result<String, FieldError> {
+        self.created(NewRecord::Bulletin { bulletin })
+    }
+
+    /// A recipient acknowledges bulletin `id` (once, in this phone's user's name; offline too).
+    /// Refused, changing nothing, when it is not addressed to them (`Forbidden`), when they
+    /// acknowledged it already or it was withdrawn (`InvalidTransition`).
+    pub fn acknowledge_bulletin(&self, id: String) -> Result<(), FieldError> {
+        self.execute(id, Command::AcknowledgeBulletin).map(|_| ())
+    }
+
     /// Runs a command on record `id` (accept, dispatch, add a patrol entry, edit session notes,
     /// settle a conflict, ...). A refused command changes nothing and says why.
     ///
@@ -233,6 +246,25 @@ impl FieldStore {
             Record::MediationCase { mediation_case } => Ok(mediation_case),
             other => Err(wrong_kind(&other, Kind::MediationCase)),
         }
+    }
+
+    /// The warning bulletin `id`: its acknowledgements say who has read it.
+    pub fn get_bulletin(&self, id: String) -> Result<Bulletin, FieldError> {
+        match self.get(id)? {
+            Record::Bulletin { bulletin } => Ok(bulletin),
+            other => Err(wrong_kind(&other, Kind::Bulletin)),
+        }
+    }
+
+    /// A page of warning bulletins matching `filter` (in force now, still to acknowledge, ...),
+    /// newest first.
+    #[uniffi::method(default(page))]
+    pub fn query_bulletins(
+        &self,
+        filter: BulletinFilter,
+        page: PageRequest,
+    ) -> Result<BulletinPage, FieldError> {
+        Ok(self.store()?.query_bulletins(&filter, &page)?.into())
     }
 
     /// A page of reports matching `filter`, newest first (the first 50 unless `page` says

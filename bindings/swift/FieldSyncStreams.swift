@@ -106,6 +106,15 @@ public extension FieldStore {
         }
     }
 
+    /// Warning bulletins matching `filter`, now and after every change to bulletins.
+    func bulletins(filter: BulletinFilter = BulletinFilter(), limit: Int32 = 50)
+        -> AsyncThrowingStream<[BulletinSummary], Error>
+    {
+        following(kind: .bulletin) {
+            try self.queryBulletins(filter: filter, page: PageRequest(limit: limit, after: nil)).items
+        }
+    }
+
     /// `query`'s result now and after every change batch touching records of `kind`; changes
     /// that come while a query runs are answered by a single further query.
     private func following<T: Equatable & Sendable>(

@@ -333,7 +333,7 @@ pub fn reconcile(
             },
         );
     }
-    let answer = crate::documents::reconcile::answer_for(id, &mut slot, msg, &author.profile);
+    let answer = crate::documents::reconcile::answer_for(id, &mut slot, msg, &author.profile, 0);
     if !answer.is_empty() {
         crate::isolate::isolate(|| sync::Message::decode(&answer))
             .map_err(|p| violation(format!("decoding the answer panicked: {p}")))?

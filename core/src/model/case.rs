@@ -12,7 +12,6 @@ use super::common::{
 use super::doc::{self, HEADER, STATUS, TIMELINE};
 use super::macros::string_enum;
 use super::registry::{Kind, KindSpec, Record, common_spec};
-use super::report::validate_photos;
 use super::shape::{EVENTS, HEADER_MAP, Node, PHOTOS};
 use super::validate::Violations;
 use crate::error::{CoreError, Result};
@@ -314,17 +313,7 @@ pub(crate) fn apply(
             Ok(Some(key))
         }
         Command::AddPhoto { photo, entry } => {
-            validate_photos(std::slice::from_ref(photo))?;
-            if entry.is_some() {
-                // Ignoring it would put the photo elsewhere than the caller meant.
-                return Err(CoreError::invalid(
-                    "entry",
-                    "a photo of a mediation case belongs to the record itself: give no entry",
-                ));
-            }
-            let list = doc::root_list(doc, "photos", id)?;
-            limits::room_in_list("photos", doc.length(&list), limits::SHORT_LIST_ITEMS)?;
-            doc::append_photos(doc, &list, std::slice::from_ref(photo))?;
+            super::command::add_root_photo(doc, id, photo, entry.as_ref(), "a mediation case")?;
             Ok(None)
         }
         Command::SettleConflict { field, value } => {

@@ -156,7 +156,14 @@ pub enum Command {
         /// What was found.
         note: String,
     },
-    /// Attaches a photo to a report, a case, or (with `entry`) a patrol entry.
+    /// A recipient acknowledges a warning bulletin: they read it (once per person).
+    AcknowledgeBulletin,
+    /// The issuer (or a dispatcher of its scope) withdraws a bulletin before its validity ends.
+    WithdrawBulletin {
+        /// Why (required).
+        reason: String,
+    },
+    /// Attaches a photo to a report, a case, a bulletin, or (with `entry`) a patrol entry.
     AddPhoto {
         /// The photo reference.
         photo: PhotoRef,
@@ -197,6 +204,8 @@ impl Command {
             Command::EscalateCase { .. } => "escalate_case",
             Command::CloseCase { .. } => "close_case",
             Command::AddFollowUp { .. } => "add_follow_up",
+            Command::AcknowledgeBulletin => "acknowledge_bulletin",
+            Command::WithdrawBulletin { .. } => "withdraw_bulletin",
             Command::AddPhoto { .. } => "add_photo",
             Command::SettleConflict { .. } => "settle_conflict",
         }
@@ -224,6 +233,7 @@ impl Command {
             | Command::EscalateCase { .. }
             | Command::CloseCase { .. }
             | Command::AddFollowUp { .. } => Some(Kind::MediationCase),
+            Command::AcknowledgeBulletin | Command::WithdrawBulletin { .. } => Some(Kind::Bulletin),
             Command::AddPhoto { .. } | Command::SettleConflict { .. } => None,
         }
     }
@@ -319,6 +329,31 @@ pub(crate) fn settle(
     }
     doc::settle(doc, id, field, value)?;
     doc::append_timeline(doc, id, stamp, "settle_conflict", &format!("{field} = {value}"))
+}
+
+/// `AddPhoto` to the root `photos` list of a record (`what`: `a report`, ...). An `entry` is
+/// refused: ignoring it would put the photo elsewhere than the caller meant.
+pub(crate) fn add_root_photo(
+    doc: &mut AutoCommit,
+    id: DocId,
+    photo: &PhotoRef,
+    entry: Option<&String>,
+    what: &str,
+) -> Result<()> {
+    super::report::validate_photos(std::slice::from_ref(photo))?;
+    if entry.is_some() {
+        return Err(CoreError::invalid(
+            "entry",
+            format!("a photo of {what} belongs to the record itself: give no entry"),
+        ));
+    }
+    let list = doc::root_list(doc, "photos", id)?;
+    limits::room_in_list(
+        "photos",
+        automerge::ReadDoc::length(doc, &list),
+        limits::SHORT_LIST_ITEMS,
+    )?;
+    doc::append_photos(doc, &list, std::slice::from_ref(photo))
 }
 
 /// The error for a command sent to a kind it does not apply to.

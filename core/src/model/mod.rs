@@ -7,6 +7,7 @@
 
 pub(crate) mod macros;
 
+pub mod bulletin;
 pub mod case;
 pub mod command;
 pub mod common;
@@ -19,6 +20,7 @@ pub mod validate;
 
 use automerge::AutoCommit;
 
+pub use bulletin::{Acknowledgement, Addressee, Bulletin, BulletinStatus, NewBulletin, Severity};
 pub use case::{CaseCategory, CaseStatus, FollowUp, MediationCase, NewCase, Party, Session};
 pub use command::{Applied, Command, OverdueLimit};
 pub use common::{FieldConflict, Header, Location, PhotoRef, SCHEMA_VERSION, Stamp, TimelineEvent};

@@ -10,6 +10,7 @@
 
 use automerge::{AutoCommit, ObjId};
 
+use super::bulletin::{Bulletin, NewBulletin};
 use super::case::{MediationCase, NewCase};
 use super::command::Command;
 use super::common::{FieldConflict, Header, PhotoRef, Stamp, TimelineEvent};
@@ -30,6 +31,8 @@ string_enum! {
         PatrolLog => "patrol_log",
         /// A dispute-mediation case.
         MediationCase => "mediation_case",
+        /// A warning bulletin (预警通报).
+        Bulletin => "bulletin",
     }
 }
 
@@ -53,6 +56,11 @@ pub enum Record {
         /// The case.
         mediation_case: MediationCase,
     },
+    /// A warning bulletin.
+    Bulletin {
+        /// The bulletin.
+        bulletin: Bulletin,
+    },
 }
 
 /// A new record to create.
@@ -74,6 +82,11 @@ pub enum NewRecord {
         /// The case.
         mediation_case: NewCase,
     },
+    /// The police, a grid leader or a dispatcher issues a bulletin.
+    Bulletin {
+        /// The bulletin.
+        bulletin: NewBulletin,
+    },
 }
 
 /// Runs `$body` with `$r` bound to the typed record inside `$record` (a `&Record`), whatever
@@ -84,6 +97,7 @@ macro_rules! on_record {
             $crate::model::Record::Report { report: $r } => $body,
             $crate::model::Record::PatrolLog { patrol_log: $r } => $body,
             $crate::model::Record::MediationCase { mediation_case: $r } => $body,
+            $crate::model::Record::Bulletin { bulletin: $r } => $body,
         }
     };
 }
@@ -105,6 +119,10 @@ macro_rules! on_new {
                 type $K = $crate::model::MediationCase;
                 $body
             }
+            $crate::model::NewRecord::Bulletin { bulletin: $n } => {
+                type $K = $crate::model::Bulletin;
+                $body
+            }
         }
     };
 }
@@ -123,6 +141,10 @@ macro_rules! on_kind {
             }
             $crate::model::Kind::MediationCase => {
                 type $K = $crate::model::MediationCase;
+                $body
+            }
+            $crate::model::Kind::Bulletin => {
+                type $K = $crate::model::Bulletin;
                 $body
             }
         }
@@ -310,6 +332,12 @@ impl From<PatrolLog> for Record {
 impl From<MediationCase> for Record {
     fn from(mediation_case: MediationCase) -> Record {
         Record::MediationCase { mediation_case }
+    }
+}
+
+impl From<Bulletin> for Record {
+    fn from(bulletin: Bulletin) -> Record {
+        Record::Bulletin { bulletin }
     }
 }
 

@@ -4,6 +4,7 @@
 //! Access is decided by role and by scope: a user's scopes are paths in the jurisdiction tree,
 //! and a record is inside a scope when its own scope is that path or below it.
 
+mod bulletin;
 mod businesses;
 mod case;
 mod diff;
@@ -12,10 +13,11 @@ mod patrol;
 mod report;
 mod rules;
 
+pub use bulletin::is_addressed;
 pub use businesses::{keeps_businesses, reads_businesses};
 pub use diff::check_change;
 pub use now::check_now;
-pub use rules::{Audience, ESCALATE, SUPERVISE, can_create, can_read};
+pub use rules::{Audience, ESCALATE, SUPERVISE, can_create, can_read, delivered};
 
 use crate::error::CoreError;
 use crate::model::macros::string_enum;

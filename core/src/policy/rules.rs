@@ -2,7 +2,7 @@
 //! workflow steps each person may take.
 
 use super::{Denied, Profile, Role};
-use crate::model::{Kind, KindSpec, Record, on_kind};
+use crate::model::{Addressee, Kind, KindSpec, Record, on_kind};
 
 /// Who may read, create and change a record kind: implemented by each kind's typed record, in
 /// the policy module named after the kind.
@@ -28,7 +28,8 @@ pub(crate) trait KindRules: KindSpec {
 }
 
 /// What decides who may read a record: its kind, scope, creator and the people it names
-/// (a report's assignee, a patrol's team, a case's mediators).
+/// (a report's assignee, a patrol's team, a case's mediators), and for a bulletin who it is
+/// addressed to and until when it is in force.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audience {
     /// The record's kind.
@@ -39,27 +40,42 @@ pub struct Audience {
     pub created_by: String,
     /// People it names: assignee, team members, mediators.
     pub participants: Vec<String>,
+    /// Who a bulletin is addressed to (empty for the other kinds).
+    pub addressed: Vec<Addressee>,
+    /// When a bulletin's validity ends, ms (`None` for the other kinds): a device enrolled
+    /// after it is not sent the bulletin (see [`delivered`]).
+    pub until: Option<i64>,
 }
 
 impl Audience {
     /// The audience of a record as read.
     pub fn of(record: &Record) -> Audience {
         let h = record.header();
+        let (addressed, until) = match record {
+            Record::Bulletin { bulletin: b } => {
+                (b.audience.clone(), Some(b.valid_until.as_millis()))
+            }
+            _ => (Vec::new(), None),
+        };
         Audience {
             kind: h.kind,
             scope: h.scope.clone(),
             created_by: h.created_by.clone(),
             participants: record.participants(),
+            addressed,
+            until,
         }
     }
 
-    /// An audience of a kind that names nobody.
+    /// An audience of a kind that names nobody and is addressed to nobody in particular.
     pub fn plain(kind: Kind, scope: impl Into<String>, created_by: impl Into<String>) -> Audience {
         Audience {
             kind,
             scope: scope.into(),
             created_by: created_by.into(),
             participants: Vec::new(),
+            addressed: Vec::new(),
+            until: None,
         }
     }
 
@@ -81,6 +97,13 @@ pub fn can_read(p: &Profile, a: &Audience) -> bool {
         Role::Supervisor => in_scope,
         _ => on_kind!(a.kind, K => K::may_read(p, a, in_scope)),
     }
+}
+
+/// Whether a device enrolled at `enrolled_at` (ms) is sent a record with this audience that its
+/// user may read: every record, except a bulletin whose validity ended before the device
+/// enrolled (a phone enrolled today is not sent last month's warnings).
+pub fn delivered(a: &Audience, enrolled_at: i64) -> bool {
+    a.until.is_none_or(|until| until >= enrolled_at)
 }
 
 /// Whether `p` may add a timeline event with this action to a record of `scope`: supervision

@@ -30,14 +30,15 @@ struct Held {
 fn held(conn: &Connection) -> Result<Vec<Held>> {
     let mut stmt = conn.prepare(
         "SELECT d.id, d.doc_id, d.kind, \
-                coalesce(r.scope, p.scope, c.scope, ''), \
-                coalesce(r.created_by, p.created_by, c.created_by, ''), \
+                coalesce(r.scope, p.scope, c.scope, b.scope, ''), \
+                coalesce(r.created_by, p.created_by, c.created_by, b.created_by, ''), \
                 r.assignee, \
                 (SELECT group_concat(user, char(10)) FROM patrol_members WHERE doc = d.id), \
                 (SELECT group_concat(user, char(10)) FROM case_mediators WHERE doc = d.id), \
-                coalesce((SELECT pending FROM sync_docs WHERE doc = d.id), 0) \
+                coalesce((SELECT pending FROM sync_docs WHERE doc = d.id), 0), \
+                b.audience, b.valid_until \
          FROM docs d LEFT JOIN reports r ON r.doc = d.id LEFT JOIN patrols p ON p.doc = d.id \
-         LEFT JOIN cases c ON c.doc = d.id",
+         LEFT JOIN cases c ON c.doc = d.id LEFT JOIN bulletins b ON b.doc = d.id",
     )?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
@@ -53,13 +54,18 @@ fn held(conn: &Connection) -> Result<Vec<Held>> {
                 participants.extend(list.split('\n').map(str::to_string));
             }
         }
-        out.push(Held {
-            rowid: r.get(0)?,
-            id,
+        // An addressee this build does not know addresses nobody it knows.
+        let addressed = r.get::<_, Option<String>>(9)?.unwrap_or_default();
+        let addressed = addressed.lines().filter_map(|a| a.parse().ok()).collect();
+        let audience = Audience {
             kind,
-            audience: Audience { kind, scope: r.get(3)?, created_by: r.get(4)?, participants },
-            unsynced: r.get::<_, i64>(8)? == 1,
-        });
+            scope: r.get(3)?,
+            created_by: r.get(4)?,
+            participants,
+            addressed,
+            until: r.get(10)?,
+        };
+        out.push(Held { rowid: r.get(0)?, id, kind, audience, unsynced: r.get::<_, i64>(8)? == 1 });
     }
     Ok(out)
 }

@@ -9,6 +9,7 @@ mod account;
 mod blob_files;
 mod blob_refs;
 mod blobs;
+mod bulletins;
 mod businesses;
 mod docs;
 mod handover;
@@ -35,6 +36,7 @@ pub(crate) use blob_files::hash_file;
 pub use blob_files::{PhotoSource, PhotoVariant, sha256_hex};
 pub(crate) use blobs::Upload;
 pub use blobs::{PhotoInfo, PhotoState};
+pub use bulletins::{BulletinFilter, BulletinSummary};
 pub use businesses::Business;
 pub use inbox::{DUE_SOON_DEFAULT, InboxFilter, InboxItem, InboxReason};
 pub use points::{PointsBalance, PointsEntry, Voucher};
@@ -454,6 +456,15 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<CaseSummary>> {
         self.read(|c| query::cases(c, filter, page))
+    }
+
+    /// A page of warning bulletins matching `filter`, newest first.
+    pub fn query_bulletins(
+        &self,
+        filter: &BulletinFilter,
+        page: &PageRequest,
+    ) -> Result<Page<BulletinSummary>> {
+        self.read(|c| bulletins::bulletins(c, filter, page))
     }
 
     /// A page of the inbox of this phone's user: the reports dispatched to them or escalated

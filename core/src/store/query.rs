@@ -178,24 +178,28 @@ pub struct CaseSummary {
 
 /// Accumulates WHERE clauses and their parameters.
 #[derive(Default)]
-struct Where {
+pub(super) struct Where {
     clauses: Vec<String>,
-    params: Vec<SqlValue>,
+    pub(super) params: Vec<SqlValue>,
 }
 
 impl Where {
-    fn push(&mut self, clause: &str, values: impl IntoIterator<Item = SqlValue>) {
+    pub(super) fn push(&mut self, clause: &str, values: impl IntoIterator<Item = SqlValue>) {
         self.clauses.push(clause.to_string());
         self.params.extend(values);
     }
 
-    fn text(&mut self, clause: &str, value: &Option<String>) {
+    pub(super) fn text(&mut self, clause: &str, value: &Option<String>) {
         if let Some(v) = value {
             self.push(clause, [SqlValue::Text(v.clone())]);
         }
     }
 
-    fn any_of<'a>(&mut self, column: &str, values: impl ExactSizeIterator<Item = &'a str>) {
+    pub(super) fn any_of<'a>(
+        &mut self,
+        column: &str,
+        values: impl ExactSizeIterator<Item = &'a str>,
+    ) {
         if values.len() == 0 {
             return;
         }
@@ -207,7 +211,7 @@ impl Where {
     }
 
     /// The scope itself or anything below it; the range lets SQLite use the scope index.
-    fn scope(&mut self, column: &str, scope: &Option<String>) -> Result<()> {
+    pub(super) fn scope(&mut self, column: &str, scope: &Option<String>) -> Result<()> {
         if let Some(s) = scope {
             crate::limits::scope(s)?;
             self.push(
@@ -227,7 +231,7 @@ impl Where {
     }
 
     /// Keyset paging on (order column DESC, doc DESC).
-    fn after(&mut self, order: &str, page: &PageRequest) -> Result<()> {
+    pub(super) fn after(&mut self, order: &str, page: &PageRequest) -> Result<()> {
         if let Some(cursor) = &page.after {
             let (t, d) = parse_cursor(cursor)?;
             self.push(
@@ -238,7 +242,7 @@ impl Where {
         Ok(())
     }
 
-    fn sql(&self) -> String {
+    pub(super) fn sql(&self) -> String {
         if self.clauses.is_empty() {
             String::new()
         } else {

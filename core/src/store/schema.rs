@@ -21,6 +21,7 @@ const STEPS: &[&str] = &[
     include_str!("sql/v6.sql"),
     include_str!("sql/v7.sql"),
     include_str!("sql/v8.sql"),
+    include_str!("sql/v9.sql"),
 ];
 
 /// The store's settings and schema.
@@ -28,7 +29,7 @@ struct Schema;
 
 impl Initializer for Schema {
     const NAME: &'static str = "store";
-    const END_VERSION: u32 = 8;
+    const END_VERSION: u32 = 9;
 
     fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.busy_timeout(super::wal::BUSY)?;
@@ -45,12 +46,42 @@ impl Initializer for Schema {
     }
 
     fn init(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        STEPS.iter().try_for_each(|sql| tx.execute_batch(sql))
+        (0..STEPS.len()).try_for_each(|n| step(tx, n))
     }
 
     fn upgrade_from(&self, tx: &Transaction<'_>, version: u32) -> rusqlite::Result<()> {
-        tx.execute_batch(STEPS[version as usize])
+        step(tx, version as usize)
     }
+}
+
+/// The step that brings warning bulletins (`sql/v9.sql`), after which `docs` takes their kind.
+const BULLETINS_STEP: usize = 8;
+
+/// Runs upgrade step `n`.
+fn step(tx: &Transaction<'_>, n: usize) -> rusqlite::Result<()> {
+    tx.execute_batch(STEPS[n])?;
+    if n == BULLETINS_STEP {
+        widen_kinds(tx)?;
+    }
+    Ok(())
+}
+
+/// Lets `docs` hold the bulletins' kind (4). SQLite alters no CHECK constraint, and rebuilding
+/// `docs` would cascade through every table that references it; a constraint that only
+/// loosens (every stored row keeps it) is rewritten in place instead, SQLite's documented
+/// procedure: the table's definition changed under `writable_schema`, the schema version
+/// raised so every connection reads it again. Running it twice changes nothing.
+fn widen_kinds(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let version: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+    tx.pragma_update(None, "writable_schema", true)?;
+    tx.execute(
+        "UPDATE sqlite_master SET sql = replace(sql, 'CHECK (kind IN (1, 2, 3))', \
+         'CHECK (kind IN (1, 2, 3, 4))') WHERE type = 'table' AND name = 'docs'",
+        [],
+    )?;
+    tx.pragma_update(None, "schema_version", version + 1)?;
+    tx.pragma_update(None, "writable_schema", false)?;
+    Ok(())
 }
 
 /// Opens (creating if needed) the writer connection and brings the schema up to date.
@@ -123,6 +154,10 @@ mod tests {
             assert_eq!(schema_of(&upgraded)?, schema_of(&fresh)?, "upgrade from v{old}");
             let kept: i64 = upgraded.query_row("SELECT count(*) FROM docs", [], |r| r.get(0))?;
             assert_eq!(kept, 1, "upgrade from v{old} keeps the documents");
+            upgraded.execute(
+                "INSERT INTO docs (doc_id, kind, snapshot, updated_at) VALUES (?1, 4, x'00', 0)",
+                [[8u8; 16]],
+            )?;
             if old < 2 {
                 let pending: i64 =
                     upgraded.query_row("SELECT pending FROM sync_docs", [], |r| r.get(0))?;

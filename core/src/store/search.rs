@@ -1,5 +1,6 @@
 //! Full-text search as Chinese users type: over report titles, descriptions, addresses and
-//! comments, patrol areas and entries, and case places, parties and notes.
+//! comments, patrol areas and entries, case places, parties and notes, and bulletin titles and
+//! texts.
 //!
 //! - Text is folded to NFKC on both sides, so the full-width digits and letters of a Chinese
 //!   input method (`１２号楼`) find their half-width forms (`12号楼`).
@@ -36,7 +37,7 @@ pub struct SearchHit {
     pub id: DocId,
     /// Its kind.
     pub kind: Kind,
-    /// Title (report title, patrol area, case place and parties).
+    /// Title (report title, patrol area, case place and parties, bulletin title).
     pub title: String,
     /// Text around the first match, each match in «».
     pub snippet: String,

@@ -743,6 +743,9 @@ impl World {
                             .iter()
                             .any(|f| &f.id == key && &f.note == text && &f.by == by)
                 }
+                Record::Bulletin { bulletin: b } => {
+                    b.acknowledgements.iter().any(|a| &a.id == key && &a.by == by)
+                }
             };
             assert!(found, "item {key} ({text}) by {by} is lost");
         }

@@ -4,6 +4,7 @@
 //! each module is one area, as its own documentation says.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bulletins;
 mod commands;
 mod common;
 mod convergence;

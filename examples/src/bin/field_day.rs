@@ -3,7 +3,8 @@
 //! The example starts a fieldsync server in-process on a free loopback port. A patrol team of three
 //! phones walks a scenic area without signal, each adding entries to the same patrol log; a resident
 //! reports an illegal roof-top building; a grid leader accepts and dispatches it; two mediators edit
-//! the same case notes offline. Every phone is enrolled with its user's role and scope, so each
+//! the same case notes offline. In the morning the police issue a warning bulletin (预警通报) to
+//! the area's patrols; a cadre acknowledges it offline, and the police see it in the evening. Every phone is enrolled with its user's role and scope, so each
 //! receives only what that role may read (the resident never sees the mediation notes). Then
 //! everyone syncs through the server, and the example shows what each phone holds and that all
 //! copies converged. Then the resident's next report is handled and confirmed: it earns points,
@@ -140,6 +141,21 @@ async fn run() -> Res<bool> {
             ],
         },
     })?;
+    let bulletin = li.store.create(&NewRecord::Bulletin {
+        bulletin: NewBulletin {
+            scope: AREA_SCOPE.into(),
+            severity: Severity::Orange,
+            audience: vec![Addressee::Patrols, Addressee::Residents],
+            title: "落石预警 rock fall warning".into(),
+            text: "Rain last night loosened the slope above the north loop; keep tourists off it."
+                .into(),
+            valid_until: fieldsync_core::time::Timestamp::from_millis(
+                fieldsync_core::time::now_ms() + 24 * 3600 * 1000,
+            ),
+            location: None,
+            photos: vec![],
+        },
+    })?;
     li.sync().await?;
     wang.sync().await?;
     zhao.sync().await?;
@@ -177,6 +193,7 @@ async fn run() -> Res<bool> {
     println!("patrol {patrol} started by {}, case {case} opened by {}", li.owner, chen.owner);
 
     println!("== midday, no signal anywhere");
+    wang.store.execute(bulletin, &Command::AcknowledgeBulletin)?;
     li.store.execute(
         patrol,
         &entry(EntryKind::CheckpointReached, "north gate, all clear", Some("north gate")),
@@ -296,7 +313,21 @@ async fn run() -> Res<bool> {
                     c.place,
                     c.sessions.first().map(|s| s.notes.as_str()).unwrap_or("")
                 ),
+                Record::Bulletin { bulletin: b } => println!(
+                    "   bulletin {:?} ({}): acknowledged by {}",
+                    b.title,
+                    b.severity,
+                    b.acknowledgements.iter().map(|a| a.by.as_str()).collect::<Vec<_>>().join(", ")
+                ),
             }
+        }
+    }
+    // The issuer sees the acknowledgement the cadre made offline.
+    match li.store.get(bulletin)? {
+        Record::Bulletin { bulletin: b } if b.acknowledged_by(wang.owner) => {}
+        other => {
+            println!("the bulletin's issuer does not see the acknowledgement: {other:?}");
+            converged = false;
         }
     }
     // Every phone holds exactly the records its user may read (the server sends nothing else),

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use automerge::AutoCommit;
 use automerge::sync::{self, SyncDoc};
-use fieldsync_core::policy::{Audience, Profile, can_read};
+use fieldsync_core::policy::{Audience, Profile, can_read, delivered};
 use fieldsync_core::protocol::{PushOutcome, PushResult, SyncMessage};
 use fieldsync_core::{DocId, model};
 
@@ -48,17 +48,19 @@ pub(crate) fn split(m: &SyncMessage) -> Result<(sync::Message, Vec<u8>), Refusal
     Ok((msg, changes))
 }
 
-/// The server's message for one document, from a fresh state (empty when it has nothing).
+/// The server's message for one document, from a fresh state (empty when it has nothing), to
+/// a device of `profile` enrolled at `enrolled_at`.
 pub(crate) fn answer_for(
     id: DocId,
     slot: &mut Slot,
     msg: sync::Message,
     profile: &Profile,
+    enrolled_at: i64,
 ) -> Vec<u8> {
     let mut empty = AutoCommit::new();
     let doc = match slot.ready(id) {
         // A document this device may not read is answered for exactly like one not stored.
-        Ok(Some(l)) if readable(id, l, profile) => &mut l.doc,
+        Ok(Some(l)) if readable(id, l, profile, enrolled_at) => &mut l.doc,
         Ok(_) => &mut empty,
         Err(_) => return Vec::new(),
     };
@@ -81,23 +83,27 @@ pub(crate) fn answer_for(
     }
 }
 
-/// Whether `profile` may read the loaded document.
-fn readable(id: DocId, l: &Loaded, profile: &Profile) -> bool {
+/// Whether the loaded document goes to a device of `profile` enrolled at `enrolled_at`: its
+/// user may read it, and it is not a bulletin that had expired when the device enrolled.
+fn readable(id: DocId, l: &Loaded, profile: &Profile, enrolled_at: i64) -> bool {
+    let reads = |a: Audience| can_read(profile, &a) && delivered(&a, enrolled_at);
     match &l.record {
-        Some(r) => can_read(profile, &Audience::of(r)),
+        Some(r) => reads(Audience::of(r)),
         None => isolate(|| model::read_record(&l.doc, id))
             .ok()
             .and_then(Result::ok)
-            .is_some_and(|r| can_read(profile, &Audience::of(&r))),
+            .is_some_and(|r| reads(Audience::of(&r))),
     }
 }
 
-/// Reconciles `messages` (one per document, no document twice) from `author`'s device: their
-/// changes ingested and committed, then the server's answer to each; `have`, when given, lists
-/// the documents the device holds, and the answer names the readable ones it lacks.
+/// Reconciles `messages` (one per document, no document twice) from `author`'s device,
+/// enrolled at `enrolled_at`: their changes ingested and committed, then the server's answer to
+/// each; `have`, when given, lists the documents the device holds, and the answer names the
+/// ones it lacks that it may read and is sent (no bulletin that expired before it enrolled).
 pub(crate) async fn reconcile(
     docs: &Documents,
     author: Author,
+    enrolled_at: i64,
     messages: Vec<SyncMessage>,
     have: Option<Vec<DocId>>,
 ) -> Result<Reconciled, DocumentsError> {
@@ -177,7 +183,7 @@ pub(crate) async fn reconcile(
         let mut answers = Vec::with_capacity(messages.len());
         for (m, msg) in messages.iter().zip(split_msgs) {
             let message = match (msg, slots.get_mut(&m.doc)) {
-                (Some(msg), Some(slot)) => answer_for(m.doc, slot, msg, &profile),
+                (Some(msg), Some(slot)) => answer_for(m.doc, slot, msg, &profile, enrolled_at),
                 _ => Vec::new(),
             };
             answers.push(SyncMessage { doc: m.doc, message });
@@ -197,7 +203,9 @@ pub(crate) async fn reconcile(
                 .audiences()
                 .await?
                 .into_iter()
-                .filter(|(d, a)| !have.contains(d) && can_read(&author.profile, a))
+                .filter(|(d, a)| {
+                    !have.contains(d) && can_read(&author.profile, a) && delivered(a, enrolled_at)
+                })
                 .map(|(d, _)| d)
                 .collect()
         }

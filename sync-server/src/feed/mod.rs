@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use fieldsync_core::DocId;
-use fieldsync_core::policy::{Profile, can_read};
+use fieldsync_core::policy::{Audience, Profile, can_read, delivered};
 use fieldsync_core::protocol::{PullDoc, limits};
 
 use self::cursor::{Cursor, InvalidCursor};
@@ -49,13 +49,24 @@ pub(crate) struct Feed {
 }
 
 /// Who reads a page: the device writing as `actor` (its own changes are left out) on behalf of
-/// `profile` (only what it may read is in the page).
+/// `profile` (only what it may read is in the page), enrolled at `enrolled_at`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reader<'a> {
     /// The device's actor.
     pub(crate) actor: &'a [u8],
     /// Its user's profile now.
     pub(crate) profile: &'a Profile,
+    /// When the device enrolled (ms): a bulletin whose validity ended before is not sent.
+    pub(crate) enrolled_at: i64,
+}
+
+impl Reader<'_> {
+    /// Whether a document with audience `a` goes to this device: its user may read it
+    /// (`policy::can_read`), and it is not a bulletin that had expired when the device
+    /// enrolled (`policy::delivered`).
+    pub(crate) fn reads(&self, a: &Audience) -> bool {
+        can_read(self.profile, a) && delivered(a, self.enrolled_at)
+    }
 }
 
 /// Refuses a cursor past the end of the log.
@@ -171,7 +182,7 @@ impl Feed {
         budget: usize,
         used: &mut usize,
     ) -> Result<(Vec<Part>, u64, u64), FeedError> {
-        let Reader { actor, profile } = reader;
+        let actor = reader.actor;
         // Every commit raises the counter once it is durable; a commit finishing this instant is
         // simply left for the next page.
         let end = docs.log_seq.load(Ordering::Acquire).max(after);
@@ -201,7 +212,7 @@ impl Feed {
                     }
                 };
                 if !segment.has_actor(actor) {
-                    match segment.readable_by(profile) {
+                    match segment.readable_by(|a| reader.reads(a)) {
                         Readable::All => {
                             if *used > 0 && *used + segment.data_bytes > budget {
                                 break;
@@ -233,7 +244,7 @@ impl Feed {
             for r in records.into_iter().take_while(|r| r.seq <= upto) {
                 // Entries of a document sent whole in this page are in its bytes already; a
                 // document this device may not read is passed over as if it did not exist.
-                if r.actor != actor && !whole.contains(&r.doc) && can_read(profile, &r.audience) {
+                if r.actor != actor && !whole.contains(&r.doc) && reader.reads(&r.audience) {
                     if *used > 0 && *used + r.bytes.len() > budget {
                         break 'segments;
                     }
@@ -283,7 +294,7 @@ impl Feed {
                 .readers(want.clone())
                 .await?
                 .into_iter()
-                .filter(|(_, a)| can_read(profile, a))
+                .filter(|(_, a)| reader.reads(a))
                 .map(|(d, _)| d)
                 .collect();
             want.into_iter().filter(|d| readable.contains(d)).collect()
@@ -299,7 +310,7 @@ impl Feed {
         let mut more = looked < want.len();
         let mut whole: HashSet<DocId> = HashSet::new();
         let mut parts: Vec<Part> = Vec::new();
-        for w in wanted.into_iter().filter(|w| can_read(profile, &w.audience)) {
+        for w in wanted.into_iter().filter(|w| reader.reads(&w.audience)) {
             if !docs.is_empty() && used + w.bytes.len() > budget {
                 more = true;
                 break;
@@ -328,7 +339,7 @@ impl Feed {
                         continue;
                     }
                     row = d.pos;
-                    if !can_read(profile, &d.audience) {
+                    if !reader.reads(&d.audience) {
                         continue;
                     }
                     if whole.insert(d.doc) {

@@ -15,8 +15,6 @@ use fieldsync_core::DocId;
 use fieldsync_core::protocol::{PullDoc, encode_docs_member};
 use lru::LruCache;
 
-use fieldsync_core::policy::{Profile, can_read};
-
 use crate::storage::{Audience, LogRecord};
 use fieldsync_core::poison::Recover;
 
@@ -74,8 +72,8 @@ impl Segment {
     }
 
     /// What `profile` may read of it: `All` (splice the member), `None`, or some documents.
-    pub(crate) fn readable_by(&self, profile: &Profile) -> Readable {
-        let readable: Vec<bool> = self.readers.iter().map(|(_, a)| can_read(profile, a)).collect();
+    pub(crate) fn readable_by(&self, reads: impl Fn(&Audience) -> bool) -> Readable {
+        let readable: Vec<bool> = self.readers.iter().map(|(_, a)| reads(a)).collect();
         let count = readable.iter().filter(|r| **r).count();
         if count == self.readers.len() {
             Readable::All

@@ -53,7 +53,8 @@ pub(crate) async fn handle(
     let author = caller.author(&req.actor)?;
     // The feed position before anything of this request is logged, so nothing is skipped.
     let cursor = Cursor::Log { seq: app.docs.storage.log_end().await? };
-    let done = reconcile::reconcile(&app.docs, author, req.docs, req.have).await?;
+    let enrolled_at = caller.device.enrolled_at;
+    let done = reconcile::reconcile(&app.docs, author, enrolled_at, req.docs, req.have).await?;
     let bytes = done.docs.iter().map(|d| d.message.len()).sum::<usize>() + done.missing.len() * 20;
     tracing::debug!(
         docs = done.docs.len(),

@@ -101,7 +101,11 @@ pub(crate) async fn handle(
 
     let pushed = req.push.len();
     let results = push::push(&app.docs, req.push, Some(author)).await?;
-    let reader = Reader { actor: &req.actor, profile: &caller.profile };
+    let reader = Reader {
+        actor: &req.actor,
+        profile: &caller.profile,
+        enrolled_at: caller.device.enrolled_at,
+    };
     let page =
         app.feed.pull(&app.docs, cursor, reader, &req.want, feed::budget(req.page_bytes)).await?;
     let bytes = page.data_bytes();

@@ -5,19 +5,20 @@
 use std::collections::HashSet;
 
 use fieldsync_core::model::{
-    CaseStatus, EntryKind, MediationCase, OverdueLimit, PatrolLog, Record, Report, TimelineEvent,
-    escalation_limit,
+    Bulletin, CaseStatus, EntryKind, MediationCase, OverdueLimit, PatrolLog, Record, Report,
+    TimelineEvent, escalation_limit,
 };
 use fieldsync_core::policy::SUPERVISE;
 use fieldsync_core::time::Timestamp;
 
 use crate::rules::Rules;
-use crate::storage::index::{CaseRow, IndexRow, Outcome, PatrolRow, ReportRow};
+use crate::storage::index::{BulletinRow, CaseRow, IndexRow, Outcome, PatrolRow, ReportRow};
 
 /// The timeline action of a report's submission (its creation).
 const SUBMIT: &str = "submit_report";
 
-/// The index row of `record` under `rules`.
+/// The index row of `record` under `rules`: the server's one list of kinds, each with the
+/// function that makes its row.
 pub fn row_of(record: &Record, rules: &Rules) -> IndexRow {
     match record {
         Record::Report { report } => IndexRow::Report(report_row(report, rules)),
@@ -25,6 +26,7 @@ pub fn row_of(record: &Record, rules: &Rules) -> IndexRow {
         Record::MediationCase { mediation_case } => {
             IndexRow::MediationCase(case_row(mediation_case))
         }
+        Record::Bulletin { bulletin } => IndexRow::Bulletin(bulletin_row(bulletin)),
     }
 }
 
@@ -143,5 +145,30 @@ fn case_row(c: &MediationCase) -> CaseRow {
         opened_at,
         closed_at: latest(&c.timeline, "close_case"),
         updated_at: updated(&c.timeline, opened_at),
+    }
+}
+
+fn bulletin_row(b: &Bulletin) -> BulletinRow {
+    let created_at = ms(b.header.created_at);
+    let mut acknowledged: Vec<String> = Vec::new();
+    for a in &b.acknowledgements {
+        // Two phones of one person may both have acknowledged offline: one person, once.
+        if !acknowledged.contains(&a.by) {
+            acknowledged.push(a.by.clone());
+        }
+    }
+    let last_ack = b.acknowledgements.iter().map(|a| ms(a.at)).fold(created_at, i64::max);
+    BulletinRow {
+        doc: b.header.id,
+        scope: b.header.scope.clone(),
+        status: b.status,
+        severity: b.severity,
+        audience: b.audience.clone(),
+        title: b.title.clone(),
+        created_by: b.header.created_by.clone(),
+        created_at,
+        valid_until: ms(b.valid_until),
+        acknowledged,
+        updated_at: updated(&b.timeline, last_ack),
     }
 }

@@ -256,6 +256,8 @@ fn record_write(
         scope: loaded.meta.scope.clone(),
         created_by: audience.created_by,
         participants: audience.participants,
+        addressed: audience.addressed,
+        until: audience.until,
         bytes,
         changes: log,
         device: author.map(|a| a.device.clone()),

@@ -3,7 +3,7 @@
 //! catch-up, documents whole), and the [`DocumentStorage`] part of the storage trait.
 
 use fieldsync_core::DocId;
-use fieldsync_core::model::Kind;
+use fieldsync_core::model::{Addressee, Kind};
 use fieldsync_core::policy::{Audience, Profile};
 
 use super::{BoxFuture, StorageResult};
@@ -104,6 +104,11 @@ pub struct DocWrite {
     /// The people the record names now (assignee, team, mediators): with kind, scope and
     /// creator, who may read it.
     pub participants: Vec<String>,
+    /// Who a bulletin is addressed to (stored on creation; empty for the other kinds).
+    pub addressed: Vec<Addressee>,
+    /// When a bulletin's validity ends, ms (stored on creation; `None` for the other kinds):
+    /// a device enrolled after it is not sent the bulletin.
+    pub until: Option<i64>,
     /// The new bytes.
     pub bytes: DocBytes,
     /// The new changes in causal order; each gets the next seq.

@@ -7,6 +7,7 @@
 mod accounts;
 mod blobs;
 mod board;
+mod bulletins;
 mod businesses;
 mod child;
 mod common;

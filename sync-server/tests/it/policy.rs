@@ -13,7 +13,7 @@ use fieldsync_core::protocol::PushOutcome;
 const OTHER_GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-08";
 
 /// Asserts a rejection naming `rule`, and that the server's copy and log did not move.
-async fn refused(server: &TestServer, phone: &Phone, id: DocId, rule: &str) {
+pub(crate) async fn refused(server: &TestServer, phone: &Phone, id: DocId, rule: &str) {
     let storage = server.running.server().storage();
     let log_before = storage.log_end().await.unwrap();
     let before = storage.load(vec![id]).await.unwrap();
@@ -150,7 +150,7 @@ async fn the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it() {
 
 /// Every document `phone` pulls from an empty cursor to the end: the catch-up, then the log
 /// after `from` (a log cursor, to read the feed and its sealed segments).
-async fn pulled(
+pub(crate) async fn pulled(
     server: &TestServer,
     phone: &Phone,
     from: &str,
@@ -269,6 +269,20 @@ fn record_of(kind: Kind, scope: &str, user: &str) -> NewRecord {
                 mediators: vec![user.into()],
             },
         },
+        Kind::Bulletin => NewRecord::Bulletin {
+            bulletin: NewBulletin {
+                scope: scope.into(),
+                severity: Severity::Yellow,
+                audience: vec![Addressee::Patrols, Addressee::Residents],
+                title: "大风预警".into(),
+                text: "明日大风，停止高空作业".into(),
+                valid_until: fieldsync_core::time::Timestamp::from_millis(
+                    fieldsync_core::time::now_ms() + 86_400_000,
+                ),
+                location: None,
+                photos: vec![],
+            },
+        },
     }
 }
 
@@ -280,7 +294,7 @@ const ROLES: [(Role, &str); 6] = [
     (Role::Dispatcher, "dispatcher"),
     (Role::Admin, "admin"),
 ];
-const KINDS: [Kind; 3] = [Kind::Report, Kind::PatrolLog, Kind::MediationCase];
+const KINDS: [Kind; 4] = [Kind::Report, Kind::PatrolLog, Kind::MediationCase, Kind::Bulletin];
 
 /// The access matrix for creating and reading, as the issue states it, written out by hand
 /// (not computed by the policy under test): every role × kind × inside / outside the user's
@@ -292,6 +306,8 @@ async fn create_and_read_matrix() {
         Kind::Report => !matches!(role, Role::Mediator),
         Kind::PatrolLog => matches!(role, Role::Patrol | Role::Dispatcher),
         Kind::MediationCase => matches!(role, Role::Mediator | Role::Dispatcher),
+        // Police (the patrol members here are police), grid leaders and dispatchers.
+        Kind::Bulletin => matches!(role, Role::Patrol | Role::GridLeader | Role::Dispatcher),
     };
     // Who may read a record of each kind made by someone else who does not name them, inside
     // their scope (outside it: nobody).
@@ -300,6 +316,8 @@ async fn create_and_read_matrix() {
             matches!(role, Role::GridLeader | Role::Patrol | Role::Dispatcher | Role::Admin)
         }
         Kind::MediationCase => matches!(role, Role::Mediator | Role::Dispatcher),
+        // The staff of the scope, and the patrols and residents it is addressed to.
+        Kind::Bulletin => !matches!(role, Role::Mediator),
     };
 
     let server = start().await;
@@ -351,7 +369,7 @@ async fn create_and_read_matrix() {
             cells += 1;
         }
     }
-    assert_eq!(cells, 72);
+    assert_eq!(cells, 96);
 }
 
 /// Changes to records made by someone else, as the issue states who may make them, written out
@@ -371,9 +389,11 @@ async fn change_matrix() {
         "add_patrol_entry" | "finish_patrol" => matches!(role, Role::Patrol | Role::Dispatcher),
         // Mediators and dispatchers of the scope hold sessions.
         "add_session" => matches!(role, Role::Mediator | Role::Dispatcher),
+        // Those a bulletin is addressed to (here patrols and residents) acknowledge it.
+        "acknowledge_bulletin" => matches!(role, Role::Patrol | Role::Resident),
         other => panic!("no expectation for {other}"),
     };
-    let commands: [(Kind, Command); 5] = [
+    let commands: [(Kind, Command); 6] = [
         (Kind::Report, Command::CommentReport { text: "看到了".into() }),
         (Kind::Report, Command::AcceptReport { note: String::new() }),
         (
@@ -393,6 +413,7 @@ async fn change_matrix() {
             Kind::MediationCase,
             Command::AddSession { attendees: vec!["马".into()], notes: "第一次调解".into() },
         ),
+        (Kind::Bulletin, Command::AcknowledgeBulletin),
     ];
 
     let server = start().await;
@@ -416,7 +437,7 @@ async fn change_matrix() {
             }
         }
     }
-    assert_eq!(cells, 60);
+    assert_eq!(cells, 72);
 }
 
 /// The workflow commands, each from the state it applies to (reached by the command centre,
@@ -510,6 +531,10 @@ async fn workflow_matrix() {
         (Kind::MediationCase, vec![session], edit_notes(), case_writers),
         // A photo on a patrol entry: the command names the entry, found after the steps.
         (Kind::PatrolLog, vec![entry()], entry_photo(), &[Patrol, Dispatcher]),
+        // A bulletin: its issuer (not the tested user) or a dispatcher of its scope withdraws
+        // it or adds a photo; nobody else changes it.
+        (Kind::Bulletin, vec![], Command::WithdrawBulletin { reason: "解除".into() }, dispatcher),
+        (Kind::Bulletin, vec![], photo(), dispatcher),
     ];
 
     let server = start().await;
@@ -555,7 +580,7 @@ async fn workflow_matrix() {
             }
         }
     }
-    assert_eq!(cells, 6 * 17 * 2);
+    assert_eq!(cells, 6 * 19 * 2);
 }
 
 fn entry() -> Command {
@@ -817,6 +842,7 @@ async fn photo_read_matrix() {
             matches!(role, Role::GridLeader | Role::Patrol | Role::Dispatcher | Role::Admin)
         }
         Kind::MediationCase => matches!(role, Role::Mediator | Role::Dispatcher),
+        Kind::Bulletin => !matches!(role, Role::Mediator),
     };
     let server = start().await;
     let s = server.running.server();

@@ -75,6 +75,9 @@ fn texts(record: &Record) -> String {
         Record::MediationCase { mediation_case: c } => {
             c.sessions.iter().map(|s| s.notes.clone()).collect()
         }
+        Record::Bulletin { bulletin: b } => {
+            b.acknowledgements.iter().map(|a| format!("[{}]", a.by)).collect()
+        }
     }
 }
 

@@ -262,6 +262,11 @@ fn check_record(
             check_events(problems, id, &c.timeline, exp);
             (c.status.to_string(), None)
         }
+        Record::Bulletin { bulletin: b } => {
+            // The writer issues no bulletins: one here came from nowhere.
+            problems.push(format!("{id}: a bulletin, which the writer never issues"));
+            (b.status.to_string(), None)
+        }
     }
 }
 

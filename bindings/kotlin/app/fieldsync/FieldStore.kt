@@ -101,6 +101,20 @@ class FieldStore private constructor(
     suspend fun openCase(case: NewCase): String = onIo("case" to case) { ffi.openCase(case) }
 
     /**
+     * The police, a grid leader or a dispatcher issues a warning bulletin to a scope and an
+     * audience; returns its id.
+     */
+    suspend fun issueBulletin(bulletin: NewBulletin): String =
+        onIo("bulletin" to bulletin) { ffi.issueBulletin(bulletin) }
+
+    /**
+     * A recipient acknowledges bulletin [id], once, in this phone's user's name (offline too).
+     * Refused, changing nothing: [FieldException.Forbidden] when it is not addressed to them,
+     * [FieldException.InvalidTransition] when they acknowledged it already or it was withdrawn.
+     */
+    suspend fun acknowledgeBulletin(id: String) = onIo("id" to id) { ffi.acknowledgeBulletin(id) }
+
+    /**
      * Runs [command] on record [id] (accept, dispatch, add a patrol entry, edit notes, settle a
      * conflict, ...). A refused command changes nothing and says why
      * ([FieldException.InvalidTransition], [FieldException.Forbidden], ...).
@@ -125,6 +139,9 @@ class FieldStore private constructor(
     /** The mediation case [id]. */
     suspend fun getCase(id: String): MediationCase = onIo("id" to id) { ffi.getCase(id) }
 
+    /** The warning bulletin [id]; its acknowledgements say who has read it. */
+    suspend fun getBulletin(id: String): Bulletin = onIo("id" to id) { ffi.getBulletin(id) }
+
     /** A page of reports matching [filter], newest first; pass `page.next` on for the next one. */
     suspend fun queryReports(
         filter: ReportFilter = ReportFilter(),
@@ -142,6 +159,12 @@ class FieldStore private constructor(
         filter: CaseFilter = CaseFilter(),
         page: PageRequest = PageRequest(),
     ): CasePage = onIo("filter" to filter, "page" to page) { ffi.queryCases(filter, page) }
+
+    /** A page of warning bulletins matching [filter] (in force, still to acknowledge, ...), newest first. */
+    suspend fun queryBulletins(
+        filter: BulletinFilter = BulletinFilter(),
+        page: PageRequest = PageRequest(),
+    ): BulletinPage = onIo("filter" to filter, "page" to page) { ffi.queryBulletins(filter, page) }
 
     /**
      * A page of the signed-in user's inbox: reports dispatched to them and those an overdue
@@ -199,6 +222,10 @@ class FieldStore private constructor(
     /** Mediation cases matching [filter], now and after every change to cases (see [reports]). */
     fun cases(filter: CaseFilter = CaseFilter(), limit: Int = 50): Flow<List<CaseSummary>> =
         Observing.following(this, Kind.MEDIATION_CASE) { queryCases(filter, PageRequest(limit)).items }
+
+    /** Bulletins matching [filter], now and after every change to bulletins (see [reports]). */
+    fun bulletins(filter: BulletinFilter = BulletinFilter(), limit: Int = 50): Flow<List<BulletinSummary>> =
+        Observing.following(this, Kind.BULLETIN) { queryBulletins(filter, PageRequest(limit)).items }
 
     /**
      * The inbox matching [filter] (the first [limit] items), now and after every change to the

@@ -43,6 +43,14 @@ fn kotlin_points() -> Result<()> {
     Ok(())
 }
 
+/// Warning bulletins from Kotlin: one arrives (the changes Flow tells of it), is acknowledged
+/// offline, once, only by those it is addressed to; the issuer sees who acknowledged.
+#[test]
+fn kotlin_bulletin() -> Result<()> {
+    runner::kotlin("tests/bindings/test_bulletin.kts", &[])?;
+    Ok(())
+}
+
 /// The Kotlin example for app developers (`examples/kotlin/quickstart.kts`) runs against a real
 /// server, as a resident enrolling with a fresh code, so what it shows stays true.
 #[test]
@@ -82,5 +90,13 @@ fn python_inbox() -> Result<()> {
 #[test]
 fn python_points() -> Result<()> {
     runner::python("tests/bindings/test_points.py", &[])?;
+    Ok(())
+}
+
+/// Warning bulletins from Python: the observer hears one arrive; acknowledgements offline,
+/// refused twice or by someone it is not addressed to; the issuer sees who acknowledged.
+#[test]
+fn python_bulletin() -> Result<()> {
+    runner::python("tests/bindings/test_bulletin.py", &[])?;
     Ok(())
 }

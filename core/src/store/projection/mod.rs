@@ -4,6 +4,7 @@
 //! Values are read from the document with targeted gets rather than a full hydration, so the cost
 //! of projecting does not grow with the length of a patrol's entry list.
 
+mod bulletin;
 mod case;
 mod patrol;
 mod report;

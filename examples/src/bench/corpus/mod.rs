@@ -10,8 +10,8 @@
 mod text;
 
 use fieldsync_core::model::{
-    Checkpoint, Command, EntryKind, Kind, Location, NewCase, NewEntry, NewPatrol, NewRecord,
-    NewReport, Party, PhotoRef, TeamMember,
+    Addressee, Checkpoint, Command, EntryKind, Kind, Location, NewBulletin, NewCase, NewEntry,
+    NewPatrol, NewRecord, NewReport, Party, PhotoRef, Severity, TeamMember,
 };
 use fieldsync_core::time::now_ms;
 use rand::rngs::StdRng;
@@ -132,6 +132,7 @@ impl Corpus {
             Kind::Report => NewRecord::Report { report: self.report(index) },
             Kind::PatrolLog => NewRecord::PatrolLog { patrol_log: self.patrol() },
             Kind::MediationCase => NewRecord::MediationCase { mediation_case: self.case() },
+            Kind::Bulletin => NewRecord::Bulletin { bulletin: self.bulletin() },
         }
     }
 
@@ -300,6 +301,23 @@ impl Corpus {
             place: self.pick(PLACES).to_string(),
             parties,
             mediators,
+        }
+    }
+
+    /// A warning bulletin to a grid's patrols and residents, in force for a day from the
+    /// fixture's clock.
+    pub fn bulletin(&mut self) -> NewBulletin {
+        let severity = Severity::ALL[self.rng.random_range(0..Severity::ALL.len())];
+        let place = self.pick(PLACES).to_string();
+        NewBulletin {
+            scope: self.scope(),
+            severity,
+            audience: vec![Addressee::Patrols, Addressee::Residents],
+            title: format!("{place} 安全提示"),
+            text: format!("{place}附近施工，请绕行并提醒游客注意安全。"),
+            valid_until: fieldsync_core::time::Timestamp::from_millis(now_ms() + 86_400_000),
+            location: None,
+            photos: vec![],
         }
     }
 

@@ -261,7 +261,11 @@ fn write_of(row: IndexRow, rng: &mut StdRng) -> DocWrite {
             c.mediators[0].clone(),
             c.mediators.clone(),
         ),
+        IndexRow::Bulletin(b) => {
+            (b.doc, Kind::Bulletin, b.scope.clone(), b.created_by.clone(), vec![])
+        }
     };
+    let audience = row.audience();
     let mut hash = [0u8; 32];
     rng.fill(&mut hash);
     DocWrite {
@@ -271,6 +275,8 @@ fn write_of(row: IndexRow, rng: &mut StdRng) -> DocWrite {
         scope,
         created_by,
         participants,
+        addressed: audience.addressed,
+        until: audience.until,
         bytes: DocBytes::Snapshot(b"bench-desk-seed".to_vec()),
         changes: vec![NewChange { hash, actor: b"bench-desk-seeder".to_vec(), bytes: vec![0] }],
         device: None,

@@ -95,6 +95,8 @@ pub(crate) enum Action {
     },
     /// A follow-up visit after an agreement.
     AddFollowUp { note: String },
+    /// Withdraw a warning bulletin before its validity ends, with a reason.
+    WithdrawBulletin { reason: String },
 }
 
 impl Action {
@@ -122,6 +124,7 @@ impl Action {
             Action::EscalateCase { to, reason } => Command::EscalateCase { to, reason },
             Action::CloseCase { note } => Command::CloseCase { note },
             Action::AddFollowUp { note } => Command::AddFollowUp { note },
+            Action::WithdrawBulletin { reason } => Command::WithdrawBulletin { reason },
         }
     }
 }

@@ -5,6 +5,7 @@
 //! `docs/protocol.md`, "Desk sessions", is the contract.
 
 mod actions;
+mod bulletins;
 mod businesses;
 pub(crate) mod cookie;
 mod counts;
@@ -50,6 +51,7 @@ pub(crate) fn router() -> Router<Arc<App>> {
         .route("/api/v1/grids", get(grids::grids).fallback(method_not_allowed))
         .route("/api/v1/patrols", get(records::patrols).fallback(method_not_allowed))
         .route("/api/v1/cases", get(records::cases).fallback(method_not_allowed))
+        .route("/api/v1/bulletins", get(bulletins::bulletins).fallback(method_not_allowed))
         .route("/api/v1/records/{id}", get(record::record).fallback(method_not_allowed))
         .route("/api/v1/records/{id}/actions", post(actions::run).fallback(method_not_allowed))
         .route("/api/v1/responders", get(responders::responders).fallback(method_not_allowed))

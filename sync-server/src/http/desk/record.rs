@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use fieldsync_core::DocId;
 use fieldsync_core::model::Record;
-use fieldsync_core::policy::{Audience, Profile, can_read};
+use fieldsync_core::policy::{Audience, Profile, can_read, is_addressed};
 use serde::Serialize;
 
 use super::extract::Desk;
@@ -38,6 +38,9 @@ pub(crate) struct RecordView {
     overdue: Option<bool>,
     record: Record,
     photos: Vec<PhotoView>,
+    /// Of a bulletin: the enabled users it is addressed to who have not acknowledged it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unacknowledged: Option<Vec<String>>,
 }
 
 fn photos_of(record: &Record) -> Vec<PhotoView> {
@@ -73,7 +76,29 @@ pub(crate) async fn view(
         IndexRow::Report(r) => Some(overdue(r, app.clock.now_ms())),
         _ => None,
     };
-    Ok(RecordView { photos: photos_of(&record), row, overdue, record })
+    let unacknowledged = match &row {
+        IndexRow::Bulletin(b) => Some(unacknowledged(app, &row.audience(), &b.acknowledged).await?),
+        _ => None,
+    };
+    Ok(RecordView { photos: photos_of(&record), row, overdue, record, unacknowledged })
+}
+
+/// The enabled users a bulletin with audience `a` is addressed to who are not among
+/// `acknowledged`, by user id.
+async fn unacknowledged(
+    app: &App,
+    a: &Audience,
+    acknowledged: &[String],
+) -> Result<Vec<String>, ServerError> {
+    let users = crate::accounts::users(app.storage()).await?;
+    let mut pending: Vec<String> = users
+        .into_iter()
+        .filter(|u| u.disabled_at.is_none())
+        .filter(|u| is_addressed(&u.profile, a) && !acknowledged.contains(&u.id))
+        .map(|u| u.id)
+        .collect();
+    pending.sort_unstable();
+    Ok(pending)
 }
 
 /// `GET /api/v1/records/{id}`.

@@ -39,12 +39,15 @@ pub(crate) fn not_found(id: &str) -> ServerError {
     ))
 }
 
-fn bad(message: impl Into<String>) -> ServerError {
+pub(crate) fn bad(message: impl Into<String>) -> ServerError {
     ServerError::InvalidRequest(message.into())
 }
 
 /// A comma-separated list of values of a closed set (`status=submitted,reopened`).
-fn list_of<T: std::str::FromStr>(field: &str, v: Option<&str>) -> Result<Vec<T>, ServerError>
+pub(crate) fn list_of<T: std::str::FromStr>(
+    field: &str,
+    v: Option<&str>,
+) -> Result<Vec<T>, ServerError>
 where
     T::Err: std::fmt::Display,
 {
@@ -57,7 +60,7 @@ where
 }
 
 /// The sort and page a listing asks for.
-fn page(
+pub(crate) fn page(
     sort: Option<&str>,
     after: Option<&str>,
     limit: Option<usize>,
@@ -119,11 +122,12 @@ pub(crate) struct ReportItem {
 
 /// A page of a listing.
 #[derive(Debug, Serialize)]
-struct Listing<T> {
-    items: Vec<T>,
+pub(crate) struct Listing<T> {
+    /// The rows of the page.
+    pub(crate) items: Vec<T>,
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub(crate) next: Option<String>,
 }
 
 /// The filters of `GET /api/v1/reports`.

@@ -30,6 +30,8 @@ pub fn sample_write(doc: DocId, base: Option<u64>, changes: u32) -> DocWrite {
         scope: "jl/changchun/grid-07".into(),
         created_by: "resident-1".into(),
         participants: base.map_or_else(Vec::new, |b| vec![format!("officer-{b}")]),
+        addressed: Vec::new(),
+        until: None,
         bytes: if base.is_none() {
             DocBytes::Snapshot([b"snapshot:".as_slice(), &chunk].concat())
         } else {

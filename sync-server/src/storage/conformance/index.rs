@@ -6,13 +6,16 @@
 use std::collections::HashSet;
 
 use fieldsync_core::DocId;
-use fieldsync_core::model::{CaseCategory, CaseStatus, PatrolStatus, ReportCategory, ReportStatus};
+use fieldsync_core::model::{
+    Addressee, BulletinStatus, CaseCategory, CaseStatus, PatrolStatus, ReportCategory,
+    ReportStatus, Severity,
+};
 
 use super::documents::sample_write;
 use crate::rules::Priority;
 use crate::storage::index::{
-    CaseFilter, CaseRow, IndexRow, Outcome, PageRequest, PatrolFilter, PatrolRow, Readable,
-    ReportFilter, ReportRow, Sort, StatsGroup, StatsQuery,
+    BulletinFilter, BulletinRow, CaseFilter, CaseRow, IndexRow, Outcome, PageRequest, PatrolFilter,
+    PatrolRow, Readable, ReportFilter, ReportRow, Sort, StatsGroup, StatsQuery,
 };
 use crate::storage::{Storage, StorageError};
 
@@ -84,6 +87,22 @@ fn case(scope: &str, opened_at: i64, outcome: Outcome) -> CaseRow {
         opened_at,
         closed_at: None,
         updated_at: opened_at,
+    }
+}
+
+fn bulletin(scope: &str, created_at: i64, severity: Severity) -> BulletinRow {
+    BulletinRow {
+        doc: DocId::random(),
+        scope: scope.into(),
+        status: BulletinStatus::Issued,
+        severity,
+        audience: vec![Addressee::Patrols, Addressee::Residents],
+        title: "山洪预警".into(),
+        created_by: "police-1".into(),
+        created_at,
+        valid_until: created_at + 24 * HOUR,
+        acknowledged: vec!["patrol-2".into(), "resident-3".into()],
+        updated_at: created_at + HOUR,
     }
 }
 
@@ -823,4 +842,54 @@ pub async fn statistics_equal_figures_computed_by_hand(s: &dyn Storage) {
     let figures: Vec<(Option<&str>, u64, u64)> =
         by_scope.iter().map(|g| (g.key.as_deref(), g.opened, g.agreed)).collect();
     assert_eq!(figures, vec![(Some("jl/cc/grid-07"), 3, 2), (Some("jl/cc/grid-08"), 2, 0)]);
+}
+
+/// Bulletin rows read back whole, listed by every filter, in force or not, cut to the reader.
+pub async fn bulletins_filter_and_page(s: &dyn Storage) {
+    let red = bulletin("jl/cc/scenic-1", T0, Severity::Red);
+    let mut withdrawn = bulletin("jl/cc/scenic-1/grid-2", T0 + HOUR, Severity::Blue);
+    withdrawn.status = BulletinStatus::Withdrawn;
+    withdrawn.acknowledged = vec![];
+    let elsewhere = bulletin("jl/other", T0 + 2 * HOUR, Severity::Red);
+    let seq = create(s, IndexRow::Bulletin(red.clone())).await;
+    create(s, IndexRow::Bulletin(withdrawn.clone())).await;
+    create(s, IndexRow::Bulletin(elsewhere.clone())).await;
+    let got = s.index_row(red.doc).await.unwrap().unwrap();
+    assert_eq!((got.seq, got.row), (seq, IndexRow::Bulletin(red.clone())));
+
+    let list = |f: BulletinFilter| async move {
+        let page = PageRequest { sort: Sort::Created, size: 10, after: None };
+        let rows = s.list_bulletins(f, page).await.unwrap().rows;
+        rows.into_iter().map(|b| b.doc).collect::<Vec<DocId>>()
+    };
+    let all = BulletinFilter::default();
+    assert_eq!(list(all.clone()).await, vec![elsewhere.doc, withdrawn.doc, red.doc]);
+    let mine = BulletinFilter { readable: Readable::Scopes(vec!["jl/cc".into()]), ..all.clone() };
+    assert_eq!(list(mine.clone()).await, vec![withdrawn.doc, red.doc]);
+    let issued = BulletinFilter { statuses: vec![BulletinStatus::Issued], ..mine.clone() };
+    assert_eq!(list(issued).await, vec![red.doc]);
+    let blue = BulletinFilter { severities: vec![Severity::Blue], ..mine.clone() };
+    assert_eq!(list(blue).await, vec![withdrawn.doc]);
+    let in_force = |at| BulletinFilter { in_force_at: Some(at), ..all.clone() };
+    assert_eq!(list(in_force(T0 + 24 * HOUR)).await, vec![elsewhere.doc, red.doc]);
+    assert_eq!(list(in_force(T0 + 24 * HOUR + 1)).await, vec![elsewhere.doc]);
+    let by = BulletinFilter { created_by: Some("police-9".into()), ..all.clone() };
+    assert!(list(by).await.is_empty());
+    let grid = BulletinFilter { scope: Some("jl/cc/scenic-1/grid-2".into()), ..all.clone() };
+    assert_eq!(list(grid).await, vec![withdrawn.doc]);
+    let range =
+        BulletinFilter { created_from: Some(T0 + HOUR), created_to: Some(T0 + 2 * HOUR), ..all };
+    assert_eq!(list(range).await, vec![withdrawn.doc]);
+    // Two to a page, in order, nothing skipped or repeated.
+    let mut page = PageRequest { sort: Sort::Updated, size: 2, after: None };
+    let mut seen = Vec::new();
+    loop {
+        let p = s.list_bulletins(BulletinFilter::default(), page).await.unwrap();
+        seen.extend(p.rows.iter().map(|b| b.doc));
+        match p.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![elsewhere.doc, withdrawn.doc, red.doc]);
 }

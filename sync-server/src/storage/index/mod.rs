@@ -8,10 +8,10 @@ mod rows;
 mod stats;
 
 pub use query::{
-    CaseFilter, Cursor, MAX_PAGE, MAX_TEXT_CHARS, Page, PageRequest, PatrolFilter, Readable,
-    ReportCount, ReportFilter, Sort, check_text, fold,
+    BulletinFilter, CaseFilter, Cursor, MAX_PAGE, MAX_TEXT_CHARS, Page, PageRequest, PatrolFilter,
+    Readable, ReportCount, ReportFilter, Sort, check_text, fold,
 };
-pub use rows::{CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow};
+pub use rows::{BulletinRow, CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow};
 pub use stats::{
     CHINA_UTC_OFFSET_MINUTES, CaseStats, PatrolDayStats, ReportStats, StatsGroup, StatsQuery,
     day_of, percentile,
@@ -65,6 +65,13 @@ pub trait IndexStorage: Send + Sync + 'static {
         filter: CaseFilter,
         page: PageRequest,
     ) -> BoxFuture<'_, StorageResult<Page<CaseRow>>>;
+
+    /// A page of warning bulletins (sorts: `Created` by issue, `Updated`).
+    fn list_bulletins(
+        &self,
+        filter: BulletinFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<BulletinRow>>>;
 
     /// Rows written after log seq `after`, in seq order, at most `limit`.
     fn index_changes_after(

@@ -5,7 +5,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use fieldsync_core::model::{CaseCategory, CaseStatus, PatrolStatus, ReportCategory, ReportStatus};
+use fieldsync_core::model::{
+    BulletinStatus, CaseCategory, CaseStatus, PatrolStatus, ReportCategory, ReportStatus, Severity,
+};
 
 use crate::storage::StorageError;
 
@@ -99,6 +101,27 @@ pub struct CaseFilter {
     pub opened_from: Option<i64>,
     /// Opened before this time (ms).
     pub opened_to: Option<i64>,
+}
+
+/// Filters of a bulletin listing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BulletinFilter {
+    /// The reader's scope cut.
+    pub readable: Readable,
+    /// Inside this scope.
+    pub scope: Option<String>,
+    /// One of these statuses (empty: any).
+    pub statuses: Vec<BulletinStatus>,
+    /// One of these severities (empty: any).
+    pub severities: Vec<Severity>,
+    /// Issued by this user.
+    pub created_by: Option<String>,
+    /// In force at this time (ms): issued, its validity not ended.
+    pub in_force_at: Option<i64>,
+    /// Issued at or after this time (ms).
+    pub created_from: Option<i64>,
+    /// Issued before this time (ms).
+    pub created_to: Option<i64>,
 }
 
 /// The order of a listing. Reports take any; patrol logs and cases `Created` (newest start or

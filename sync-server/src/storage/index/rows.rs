@@ -5,7 +5,8 @@
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::{
-    CaseCategory, CaseStatus, Kind, OverdueLimit, PatrolStatus, ReportCategory, ReportStatus,
+    Addressee, BulletinStatus, CaseCategory, CaseStatus, Kind, OverdueLimit, PatrolStatus,
+    ReportCategory, ReportStatus, Severity,
 };
 use fieldsync_core::policy::Audience;
 use serde::Serialize;
@@ -191,6 +192,35 @@ pub struct CaseRow {
     pub updated_at: i64,
 }
 
+/// A warning bulletin as the index keeps it: who it warns and who acknowledged it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BulletinRow {
+    /// The document.
+    pub doc: DocId,
+    /// Its scope path (where it warns).
+    pub scope: String,
+    /// Issued or withdrawn.
+    #[serde(serialize_with = "display")]
+    pub status: BulletinStatus,
+    /// How grave.
+    #[serde(serialize_with = "display")]
+    pub severity: Severity,
+    /// Who it is addressed to.
+    pub audience: Vec<Addressee>,
+    /// Short title.
+    pub title: String,
+    /// Its issuer.
+    pub created_by: String,
+    /// When it was issued.
+    pub created_at: i64,
+    /// When its validity ends.
+    pub valid_until: i64,
+    /// User ids of those who acknowledged it, each once, in the order they did.
+    pub acknowledged: Vec<String>,
+    /// The time of its last timeline event or acknowledgement.
+    pub updated_at: i64,
+}
+
 /// The index row of one record.
 // Reports are most rows: boxing them would allocate for nearly every row to save memory on
 // the few others, in batches of at most a few hundred.
@@ -204,6 +234,8 @@ pub enum IndexRow {
     PatrolLog(PatrolRow),
     /// A mediation case's.
     MediationCase(CaseRow),
+    /// A warning bulletin's.
+    Bulletin(BulletinRow),
 }
 
 impl IndexRow {
@@ -213,6 +245,7 @@ impl IndexRow {
             IndexRow::Report(r) => r.doc,
             IndexRow::PatrolLog(p) => p.doc,
             IndexRow::MediationCase(c) => c.doc,
+            IndexRow::Bulletin(b) => b.doc,
         }
     }
 
@@ -222,6 +255,7 @@ impl IndexRow {
             IndexRow::Report(r) => &r.scope,
             IndexRow::PatrolLog(p) => &p.scope,
             IndexRow::MediationCase(c) => &c.scope,
+            IndexRow::Bulletin(b) => &b.scope,
         }
     }
 
@@ -231,6 +265,7 @@ impl IndexRow {
             IndexRow::Report(_) => Kind::Report,
             IndexRow::PatrolLog(_) => Kind::PatrolLog,
             IndexRow::MediationCase(_) => Kind::MediationCase,
+            IndexRow::Bulletin(_) => Kind::Bulletin,
         }
     }
 
@@ -245,6 +280,11 @@ impl IndexRow {
             }
             IndexRow::PatrolLog(p) => a.participants = p.members.clone(),
             IndexRow::MediationCase(c) => a.participants = c.mediators.clone(),
+            IndexRow::Bulletin(b) => {
+                a.created_by = b.created_by.clone();
+                a.addressed = b.audience.clone();
+                a.until = Some(b.valid_until);
+            }
         }
         a
     }

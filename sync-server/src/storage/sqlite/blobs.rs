@@ -27,18 +27,19 @@ fn upload_row(r: &Row<'_>) -> rusqlite::Result<Upload> {
 
 pub(crate) fn blob_refs(conn: &Connection, hash: &str) -> StorageResult<Vec<StoredBlobRef>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT d.doc_id, d.kind, d.scope, d.created_by, d.participants, r.size, r.media_type, \
-         r.device FROM blob_refs r JOIN docs d ON d.id = r.doc WHERE r.hash = ?1",
+        "SELECT d.doc_id, d.kind, d.scope, d.created_by, d.participants, d.addressed, \
+         d.valid_until, r.size, r.media_type, r.device \
+         FROM blob_refs r JOIN docs d ON d.id = r.doc WHERE r.hash = ?1",
     )?;
     let mut rows = stmt.query([hash])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        let device: String = r.get(7)?;
+        let device: String = r.get(9)?;
         out.push(StoredBlobRef {
             doc: doc_id(r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?)?,
             audience: audience_at(r, 1)?,
-            size: to_u64(r.get(5)?),
-            media_type: r.get(6)?,
+            size: to_u64(r.get(7)?),
+            media_type: r.get(8)?,
             device: (!device.is_empty()).then_some(device),
         });
     }

@@ -33,8 +33,9 @@ use self::read::Readers;
 use self::writer::Msg;
 use super::IndexStorage;
 use super::index::{
-    CaseFilter, CaseRow, CaseStats, IndexChange, IndexRow, Page, PageRequest, PatrolDayStats,
-    PatrolFilter, PatrolRow, ReportCount, ReportFilter, ReportRow, ReportStats, StatsQuery,
+    BulletinFilter, BulletinRow, CaseFilter, CaseRow, CaseStats, IndexChange, IndexRow, Page,
+    PageRequest, PatrolDayStats, PatrolFilter, PatrolRow, ReportCount, ReportFilter, ReportRow,
+    ReportStats, StatsQuery,
 };
 use super::{
     AccountStorage, Audience, Award, Balance, BlobRecord, BlobStorage, BoxFuture, Business,
@@ -451,6 +452,14 @@ impl IndexStorage for SqliteStorage {
         page: PageRequest,
     ) -> BoxFuture<'_, StorageResult<Page<CaseRow>>> {
         self.read(move |c| index::list::cases(c, &filter, &page))
+    }
+
+    fn list_bulletins(
+        &self,
+        filter: BulletinFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<BulletinRow>>> {
+        self.read(move |c| index::list::bulletins(c, &filter, &page))
     }
 
     fn index_changes_after(

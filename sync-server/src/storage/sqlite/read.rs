@@ -130,7 +130,8 @@ pub(crate) fn whole(
     let mut out = Vec::new();
     let mut used = 0usize;
     let mut stmt = conn.prepare_cached(
-        "SELECT id, kind, scope, created_by, participants FROM docs WHERE doc_id = ?1",
+        "SELECT id, kind, scope, created_by, participants, addressed, valid_until FROM docs \
+         WHERE doc_id = ?1",
     )?;
     for (i, id) in ids.iter().enumerate() {
         let Some((row, meta)) = find(conn, *id)? else { continue };
@@ -173,8 +174,8 @@ pub(crate) fn catch_up(
     let mut done = true;
     let mut scanned_to = after;
     let mut stmt = conn.prepare_cached(
-        "SELECT id, doc_id, snapshot_bytes + chunk_bytes, kind, scope, created_by, participants \
-         FROM docs WHERE id > ?1 ORDER BY id",
+        "SELECT id, doc_id, snapshot_bytes + chunk_bytes, kind, scope, created_by, participants, \
+         addressed, valid_until FROM docs WHERE id > ?1 ORDER BY id",
     )?;
     let mut rows = stmt.query([after])?;
     while let Some(r) = rows.next()? {
@@ -237,7 +238,7 @@ pub(crate) fn log_page(
 pub(crate) fn audit(conn: &Connection, after: u64, limit: usize) -> StorageResult<Vec<LogRecord>> {
     let mut stmt = conn.prepare_cached(
         "SELECT l.seq, d.doc_id, l.hash, l.actor, l.device, l.received_at, l.bytes, \
-         d.kind, d.scope, d.created_by, d.participants \
+         d.kind, d.scope, d.created_by, d.participants, d.addressed, d.valid_until \
          FROM log l JOIN docs d ON d.id = l.doc WHERE l.seq > ?1 ORDER BY l.seq LIMIT ?2",
     )?;
     let mut rows = stmt.query(rusqlite::params![
@@ -266,7 +267,8 @@ pub(crate) fn audit(conn: &Connection, after: u64, limit: usize) -> StorageResul
 
 pub(crate) fn readers(conn: &Connection, ids: &[DocId]) -> StorageResult<Vec<(DocId, Audience)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT kind, scope, created_by, participants FROM docs WHERE doc_id = ?1",
+        "SELECT kind, scope, created_by, participants, addressed, valid_until FROM docs \
+         WHERE doc_id = ?1",
     )?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
@@ -281,7 +283,8 @@ pub(crate) fn readers(conn: &Connection, ids: &[DocId]) -> StorageResult<Vec<(Do
 
 pub(crate) fn audiences(conn: &Connection) -> StorageResult<Vec<(DocId, Audience)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT doc_id, kind, scope, created_by, participants FROM docs ORDER BY id",
+        "SELECT doc_id, kind, scope, created_by, participants, addressed, valid_until FROM docs \
+         ORDER BY id",
     )?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();

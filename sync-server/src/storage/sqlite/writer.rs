@@ -193,8 +193,8 @@ fn apply(conn: &Connection, w: &DocWrite, now: i64) -> StorageResult<Committed> 
             };
             conn.prepare_cached(
                 "INSERT INTO docs (doc_id, kind, scope, snapshot_bytes, chunk_bytes, version, \
-                 created_at, updated_at, created_by, participants) \
-                 VALUES (?1, ?2, ?3, ?4, 0, 1, ?5, ?5, ?6, ?7)",
+                 created_at, updated_at, created_by, participants, addressed, valid_until) \
+                 VALUES (?1, ?2, ?3, ?4, 0, 1, ?5, ?5, ?6, ?7, ?8, ?9)",
             )?
             .execute(params![
                 id,
@@ -203,7 +203,9 @@ fn apply(conn: &Connection, w: &DocWrite, now: i64) -> StorageResult<Committed> 
                 snapshot.len() as i64,
                 now,
                 w.created_by,
-                w.participants.join("\n")
+                w.participants.join("\n"),
+                w.addressed.iter().map(|a| a.as_str()).collect::<Vec<_>>().join("\n"),
+                w.until
             ])?;
             let row = conn.last_insert_rowid();
             insert_bytes(conn, row, snapshot)?;

@@ -12,6 +12,7 @@ mod access;
 mod api_bad_input;
 mod bad_input;
 mod board_api;
+mod bulletins;
 mod csrf;
 mod demo;
 mod escalation;

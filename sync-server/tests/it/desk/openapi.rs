@@ -4,7 +4,8 @@
 //! for that path, method and status, and every route the server takes is in the document.
 
 use fieldsync_core::model::{
-    CaseCategory, MemberKind, NewCase, NewPatrol, NewRecord, Party, TeamMember,
+    Addressee, CaseCategory, MemberKind, NewBulletin, NewCase, NewPatrol, NewRecord, Party,
+    Severity, TeamMember,
 };
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use fieldsync_core::time::now_ms;
@@ -104,6 +105,22 @@ async fn every_answer_the_desk_gets_is_what_the_document_says() {
         })
         .unwrap();
     acked(&ts, &maker, case).await;
+    let bulletin = maker
+        .store
+        .create(&NewRecord::Bulletin {
+            bulletin: NewBulletin {
+                scope: GRID.into(),
+                severity: Severity::Red,
+                audience: vec![Addressee::Patrols],
+                title: "山火预警".into(),
+                text: "禁止野外用火".into(),
+                valid_until: fieldsync_core::time::Timestamp::from_millis(now_ms() + 3_600_000),
+                location: None,
+                photos: vec![],
+            },
+        })
+        .unwrap();
+    acked(&ts, &maker, bulletin).await;
 
     // The session.
     let code = code_for(&ts, "disp-1", Role::Dispatcher);
@@ -119,7 +136,11 @@ async fn every_answer_the_desk_gets_is_what_the_document_says() {
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     got(&ts, &spec, &d, "/api/v1/patrols", "/api/v1/patrols", 200).await;
     got(&ts, &spec, &d, "/api/v1/cases", "/api/v1/cases", 200).await;
-    for id in [report.clone(), patrol.to_string(), case.to_string()] {
+    let bulletins = "/api/v1/bulletins";
+    let page = got(&ts, &spec, &d, "/api/v1/bulletins?severity=red", bulletins, 200).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    got(&ts, &spec, &d, "/api/v1/bulletins?severity=purple", bulletins, 400).await;
+    for id in [report.clone(), patrol.to_string(), case.to_string(), bulletin.to_string()] {
         got(&ts, &spec, &d, &format!("/api/v1/records/{id}"), "/api/v1/records/{id}", 200).await;
     }
     got(&ts, &spec, &d, "/api/v1/responders", "/api/v1/responders", 200).await;
@@ -282,6 +303,7 @@ async fn the_document_names_every_route_and_method_the_server_takes() {
         ("/api/v1/grids", &["get"]),
         ("/api/v1/patrols", &["get"]),
         ("/api/v1/cases", &["get"]),
+        ("/api/v1/bulletins", &["get"]),
         ("/api/v1/records/{id}", &["get"]),
         ("/api/v1/records/{id}/actions", &["post"]),
         ("/api/v1/responders", &["get"]),

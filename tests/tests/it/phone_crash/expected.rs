@@ -120,5 +120,9 @@ pub(crate) fn check_record(
                 }
             }
         }
+        Record::Bulletin { .. } => {
+            // The editor issues no bulletins: one here came from nowhere.
+            problems.push(format!("{at}: {id}: a bulletin, which the editor never issues"));
+        }
     }
 }

@@ -12,11 +12,12 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row};
 
 use super::rows::{
-    CASE_COLUMNS, PATROL_COLUMNS, REPORT_COLUMNS, Stored, case_at, patrol_at, report_at,
+    BULLETIN_COLUMNS, CASE_COLUMNS, PATROL_COLUMNS, REPORT_COLUMNS, Stored, bulletin_at, case_at,
+    patrol_at, report_at,
 };
 use crate::storage::index::{
-    CaseFilter, CaseRow, Cursor, Page, PageRequest, PatrolFilter, PatrolRow, Readable, ReportCount,
-    ReportFilter, ReportRow, Sort, check_text, fold,
+    BulletinFilter, BulletinRow, CaseFilter, CaseRow, Cursor, Page, PageRequest, PatrolFilter,
+    PatrolRow, Readable, ReportCount, ReportFilter, ReportRow, Sort, check_text, fold,
 };
 use crate::storage::{StorageError, StorageResult};
 
@@ -149,6 +150,7 @@ struct Table {
 const REPORTS: Table = Table { name: "report_index", columns: REPORT_COLUMNS };
 const PATROLS: Table = Table { name: "patrol_index", columns: PATROL_COLUMNS };
 const CASES: Table = Table { name: "case_index", columns: CASE_COLUMNS };
+const BULLETINS: Table = Table { name: "bulletin_index", columns: BULLETIN_COLUMNS };
 
 /// Runs a keyset page over `table`: rows matching `filter`, after the cursor, in the order.
 fn page<T>(
@@ -315,6 +317,33 @@ pub(crate) fn cases(
     page(conn, &CASES, w, &order, req, case_at, |c: &CaseRow| match req.sort {
         Sort::Updated => [c.updated_at, 0],
         _ => [c.opened_at, 0],
+    })
+}
+
+/// A page of warning bulletins.
+pub(crate) fn bulletins(
+    conn: &Connection,
+    f: &BulletinFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<BulletinRow>> {
+    let order = created_or_updated(req.sort, &["created_at"])?;
+    let mut w = Where::default();
+    w.readable(&f.readable);
+    if let Some(scope) = &f.scope {
+        w.inside(scope, ScopeIndex::Skip);
+    }
+    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    w.one_of("severity", f.severities.iter().map(|s| s.as_str().to_string()).collect());
+    if let Some(c) = &f.created_by {
+        w.and("created_by = ?".into(), [Value::Text(c.clone())]);
+    }
+    if let Some(at) = f.in_force_at {
+        w.and("status = 'issued' AND valid_until >= ?".into(), [Value::Integer(at)]);
+    }
+    w.range("created_at", f.created_from, f.created_to);
+    page(conn, &BULLETINS, w, &order, req, bulletin_at, |b: &BulletinRow| match req.sort {
+        Sort::Updated => [b.updated_at, 0],
+        _ => [b.created_at, 0],
     })
 }
 

@@ -7,7 +7,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::super::columns::{doc_id, to_u64};
 use super::upsert::upsert;
 use crate::rules::Priority;
-use crate::storage::index::{CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow};
+use crate::storage::index::{
+    BulletinRow, CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow,
+};
 use crate::storage::{StorageError, StorageResult};
 
 /// The columns of `report_index` that rows are read from, in [`report_at`]'s order.
@@ -24,6 +26,10 @@ pub(crate) const PATROL_COLUMNS: &str = "doc, seq, doc_id, scope, area, members,
 /// The columns of `case_index`, in [`case_at`]'s order.
 pub(crate) const CASE_COLUMNS: &str = "doc, seq, doc_id, scope, status, category, mediators, \
      sessions, outcome, opened_at, closed_at, updated_at";
+
+/// The columns of `bulletin_index`, in [`bulletin_at`]'s order.
+pub(crate) const BULLETIN_COLUMNS: &str = "doc, seq, doc_id, scope, status, severity, audience, \
+     title, created_by, created_at, valid_until, acknowledged, updated_at";
 
 /// Each kind's index table, the columns its rows are read from and how one is read: what the
 /// maintenance below goes over, kind by kind.
@@ -49,6 +55,13 @@ const TABLES: &[Table] = &[
         columns: CASE_COLUMNS,
         read: |r| {
             case_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::MediationCase(s.row) })
+        },
+    },
+    Table {
+        name: "bulletin_index",
+        columns: BULLETIN_COLUMNS,
+        read: |r| {
+            bulletin_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::Bulletin(s.row) })
         },
     },
 ];
@@ -157,6 +170,29 @@ pub(crate) fn case_at(r: &Row<'_>) -> StorageResult<Stored<CaseRow>> {
         opened_at: r.get(9)?,
         closed_at: r.get(10)?,
         updated_at: r.get(11)?,
+    };
+    Ok(Stored { pos, seq, row })
+}
+
+/// A bulletin row from [`BULLETIN_COLUMNS`].
+pub(crate) fn bulletin_at(r: &Row<'_>) -> StorageResult<Stored<BulletinRow>> {
+    let (pos, seq) = head(r)?;
+    let audience = split_lines(&r.get::<_, String>(6)?)
+        .iter()
+        .map(|a| a.parse().map_err(|_| StorageError::Corrupt(format!("index addressee {a:?}"))))
+        .collect::<StorageResult<_>>()?;
+    let row = BulletinRow {
+        doc: doc_id(&r.get::<_, Vec<u8>>(2)?)?,
+        scope: r.get(3)?,
+        status: parsed(r, 4)?,
+        severity: parsed(r, 5)?,
+        audience,
+        title: r.get(7)?,
+        created_by: r.get(8)?,
+        created_at: r.get(9)?,
+        valid_until: r.get(10)?,
+        acknowledged: split_lines(&r.get::<_, String>(11)?),
+        updated_at: r.get(12)?,
     };
     Ok(Stored { pos, seq, row })
 }

@@ -129,6 +129,22 @@ fn columns(seq: u64, row: &IndexRow) -> StorageResult<(&'static str, Vec<(&'stat
             ]);
             ("case_index", cols)
         }
+        IndexRow::Bulletin(b) => {
+            let mut c = head(&b.doc, &b.scope);
+            let audience: Vec<String> = b.audience.iter().map(|a| a.to_string()).collect();
+            c.extend([
+                ("status", text(b.status.as_str())),
+                ("severity", text(b.severity.as_str())),
+                ("audience", Value::Text(audience.join("\n"))),
+                ("title", text(&b.title)),
+                ("created_by", text(&b.created_by)),
+                ("created_at", Value::Integer(b.created_at)),
+                ("valid_until", Value::Integer(b.valid_until)),
+                ("acknowledged", Value::Text(lines(&b.acknowledged)?)),
+                ("updated_at", Value::Integer(b.updated_at)),
+            ]);
+            ("bulletin_index", c)
+        }
     })
 }
 
