@@ -66,7 +66,7 @@ fn kotlin_quickstart_example_runs() -> Result<()> {
 
 /// The phone API from Python: the same calls, snake_case.
 #[test]
-fn python_field_store() -> Result<()> {
+fn cpython_field_store() -> Result<()> {
     runner::python("tests/bindings/test_field_store.py", &[])?;
     Ok(())
 }
@@ -74,21 +74,21 @@ fn python_field_store() -> Result<()> {
 /// What an app relies on, from Python: a sync over a link that never answers ends by its
 /// deadline, typed; emoji and supplementary CJK before an edit; a negative backoff refused by name.
 #[test]
-fn python_app_behaviour() -> Result<()> {
+fn cpython_app_behaviour() -> Result<()> {
     runner::python("tests/bindings/test_app_behaviour.py", &[])?;
     Ok(())
 }
 
 /// The responder's inbox from Python: the query and the observer's inbox reasons.
 #[test]
-fn python_inbox() -> Result<()> {
+fn cpython_inbox() -> Result<()> {
     runner::python("tests/bindings/test_inbox.py", &[])?;
     Ok(())
 }
 
 /// Residents' points from Python: the same as Kotlin's, snake_case.
 #[test]
-fn python_points() -> Result<()> {
+fn cpython_points() -> Result<()> {
     runner::python("tests/bindings/test_points.py", &[])?;
     Ok(())
 }
@@ -96,7 +96,7 @@ fn python_points() -> Result<()> {
 /// Warning bulletins from Python: the observer hears one arrive; acknowledgements offline,
 /// refused twice or by someone it is not addressed to; the issuer sees who acknowledged.
 #[test]
-fn python_bulletin() -> Result<()> {
+fn cpython_bulletin() -> Result<()> {
     runner::python("tests/bindings/test_bulletin.py", &[])?;
     Ok(())
 }
