@@ -52,7 +52,7 @@ fn step(who: &str, assignee: Option<&str>, from: S, to: S) -> bool {
         (S::Dispatched, S::InProgress) | (S::InProgress, S::Resolved) => works,
         (S::Resolved, S::Confirmed) => who == "res" || who == "disp",
         (S::Resolved, S::Reopened) => who == "res" || cc,
-        (S::Rejected, S::Reopened) => cc,
+        (S::Rejected | S::Confirmed, S::Reopened) => cc,
         _ => false,
     }
 }
