@@ -165,14 +165,9 @@ pub(crate) async fn redeem(
     let (_turn, req): (_, RedeemRequest) = request(&app, &headers, body).await?;
     envelope::check_version(req.v)?;
     let now = app.clock.now_ms();
-    let (made, again) = app.points.redeem(&caller.profile, &req.request_id, &req.good, now).await?;
-    let (balance, _) = app.storage().points_of(caller.profile.user.clone(), i64::MAX, 0).await?;
-    let msg = RedeemResponse {
-        v: VERSION,
-        redemption: redemption_msg(made),
-        again,
-        balance: balance.balance,
-    };
+    let (made, again, balance) =
+        app.points.redeem(&caller.profile, &req.request_id, &req.good, now).await?;
+    let msg = RedeemResponse { v: VERSION, redemption: redemption_msg(made), again, balance };
     envelope::answer(msg, 0).await
 }
 

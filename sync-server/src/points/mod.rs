@@ -321,14 +321,14 @@ impl Points {
     }
 
     /// A resident redeems a good with the request id their phone chose: the redemption (made
-    /// now or by an earlier request with this id), or why not.
+    /// now or by an earlier request with this id) with the balance after it, or why not.
     pub async fn redeem(
         &self,
         caller: &Profile,
         request_id: &str,
         good: &str,
         at: i64,
-    ) -> Result<(Redemption, bool), PointsError> {
+    ) -> Result<(Redemption, bool, i64), PointsError> {
         if caller.role != Role::Resident {
             return Err(PointsError::Forbidden(format!(
                 "a {} does not redeem points",
@@ -353,7 +353,7 @@ impl Points {
             at,
         };
         match self.storage.redeem(redeem).await? {
-            Redeemed::Made { redemption, again } => Ok((redemption, again)),
+            Redeemed::Made { redemption, again, balance } => Ok((redemption, again, balance)),
             Redeemed::Refused(why) => Err(PointsError::Refused(why)),
         }
     }

@@ -245,6 +245,8 @@ pub enum Redeemed {
         redemption: Redemption,
         /// Whether it was made by an earlier request with this id.
         again: bool,
+        /// The redeemer's balance now.
+        balance: i64,
     },
     /// Refused; nothing changed.
     Refused(RedeemRefusal),

@@ -139,7 +139,7 @@ pub async fn redemptions_are_idempotent_and_refused_with_reasons(s: &dyn Storage
     s.award(award("resident-1", 100, T0)).await.unwrap();
     assert!(s.add_good(good("g1", 30, 2)).await.unwrap());
     assert!(!s.add_good(good("g1", 1, 1)).await.unwrap(), "the id is taken");
-    let Redeemed::Made { redemption: first, again } =
+    let Redeemed::Made { redemption: first, again, .. } =
         s.redeem(redeem("resident-1", "r1", "g1", "V1")).await.unwrap()
     else {
         panic!("refused")
@@ -150,7 +150,7 @@ pub async fn redemptions_are_idempotent_and_refused_with_reasons(s: &dyn Storage
         (30, "V1", "good g1")
     );
     // The same request again: the same redemption, nothing debited.
-    let Redeemed::Made { redemption: repeat, again } =
+    let Redeemed::Made { redemption: repeat, again, .. } =
         s.redeem(redeem("resident-1", "r1", "g1", "V2")).await.unwrap()
     else {
         panic!("refused")

@@ -301,7 +301,8 @@ pub(crate) fn redeem(conn: &Connection, r: &Redeem) -> StorageResult<Redeemed> {
         if made.good != r.good {
             return refused(RedeemRefusal::RequestReused);
         }
-        return Ok(Redeemed::Made { redemption: made, again: true });
+        let (balance, _) = standing(conn, &r.account)?;
+        return Ok(Redeemed::Made { redemption: made, again: true, balance });
     }
     let Some(g) = good_by_id(conn, &r.good)? else { return refused(RedeemRefusal::UnknownGood) };
     if g.withdrawn_at.is_some() {
@@ -331,7 +332,7 @@ pub(crate) fn redeem(conn: &Connection, r: &Redeem) -> StorageResult<Redeemed> {
         by: &r.account,
         at: r.at,
     };
-    post(conn, &posting, -g.points)?;
+    let balance = post(conn, &posting, -g.points)?.balance_after;
     let made = Redemption {
         account: r.account.clone(),
         request_id: r.request_id.clone(),
@@ -358,7 +359,7 @@ pub(crate) fn redeem(conn: &Connection, r: &Redeem) -> StorageResult<Redeemed> {
         made.voucher,
         made.at
     ])?;
-    Ok(Redeemed::Made { redemption: made, again: false })
+    Ok(Redeemed::Made { redemption: made, again: false, balance })
 }
 
 pub(crate) fn by_voucher(conn: &Connection, voucher: &str) -> StorageResult<Option<Redemption>> {

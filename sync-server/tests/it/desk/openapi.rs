@@ -233,7 +233,7 @@ async fn every_answer_the_desk_gets_is_what_the_document_says() {
         patrol: None,
         scopes: vec![GRID.into()],
     };
-    let (redeemed, _) = ts
+    let (redeemed, _, _) = ts
         .running
         .server()
         .points()
