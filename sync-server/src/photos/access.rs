@@ -7,7 +7,7 @@
 //! never uploaded the photo nor answered a possession challenge grants nobody anything, nor
 //! does one whose adder is not known.
 
-use fieldsync_core::policy::{Profile, can_read};
+use fieldsync_core::policy::{Profile, can_read, delivered};
 
 use super::PhotoResult;
 use crate::storage::{Storage, StoredBlobRef};
@@ -46,12 +46,14 @@ impl Access {
     }
 
     /// Whether `profile` may read a document whose reference to the blob, with this size, was
-    /// added by a holder.
-    pub(crate) fn may_read(&self, profile: &Profile, size: u64) -> bool {
+    /// added by a holder; for a phone enrolled at `enrolled_at`, also one the phone is given
+    /// (not a bulletin that had expired before it enrolled: `policy::delivered`), as sync does.
+    pub(crate) fn may_read(&self, profile: &Profile, enrolled_at: Option<i64>, size: u64) -> bool {
         self.refs.iter().any(|r| {
             r.size == size
                 && r.device.as_deref().is_some_and(|d| self.holds(d))
                 && can_read(profile, &r.audience)
+                && enrolled_at.is_none_or(|at| delivered(&r.audience, at))
         })
     }
 }
@@ -93,14 +95,14 @@ mod tests {
         assert!(access.own("dev-3", 100).is_none());
         assert!(access.any_own("dev-2").is_some());
 
-        assert!(access.may_read(&profile("resident-1", Role::Resident), 100));
-        assert!(!access.may_read(&profile("resident-1", Role::Resident), 99));
-        assert!(!access.may_read(&profile("resident-2", Role::Resident), 100));
+        assert!(access.may_read(&profile("resident-1", Role::Resident), None, 100));
+        assert!(!access.may_read(&profile("resident-1", Role::Resident), None, 99));
+        assert!(!access.may_read(&profile("resident-2", Role::Resident), None, 100));
         // A grid leader reads the report of their grid, not the case.
-        assert!(access.may_read(&profile("leader", Role::GridLeader), 100));
+        assert!(access.may_read(&profile("leader", Role::GridLeader), None, 100));
         let case_only = Access { refs: vec![refs[1].clone()], holders: holders(&["dev-2"]) };
-        assert!(!case_only.may_read(&profile("leader", Role::GridLeader), 100));
-        assert!(case_only.may_read(&profile("mediator-9", Role::Mediator), 100));
+        assert!(!case_only.may_read(&profile("leader", Role::GridLeader), None, 100));
+        assert!(case_only.may_read(&profile("mediator-9", Role::Mediator), None, 100));
     }
 
     #[test]
@@ -114,14 +116,27 @@ mod tests {
         ];
         let leader = profile("leader", Role::GridLeader);
         let access = Access { refs: refs.clone(), holders: holders(&["mediator-dev"]) };
-        assert!(!access.may_read(&profile("resident-1", Role::Resident), 100));
-        assert!(!access.may_read(&profile("resident-2", Role::Resident), 100));
-        assert!(!access.may_read(&leader, 100), "a leader reads the report, not the photo");
-        assert!(access.may_read(&profile("mediator-9", Role::Mediator), 100));
+        assert!(!access.may_read(&profile("resident-1", Role::Resident), None, 100));
+        assert!(!access.may_read(&profile("resident-2", Role::Resident), None, 100));
+        assert!(!access.may_read(&leader, None, 100), "a leader reads the report, not the photo");
+        assert!(access.may_read(&profile("mediator-9", Role::Mediator), None, 100));
         // Once the resident's device proved it holds the bytes, its report grants them.
         let proven = Access { refs, holders: holders(&["mediator-dev", "resident-dev"]) };
-        assert!(proven.may_read(&profile("resident-1", Role::Resident), 100));
-        assert!(proven.may_read(&leader, 100));
-        assert!(!proven.may_read(&profile("resident-2", Role::Resident), 100));
+        assert!(proven.may_read(&profile("resident-1", Role::Resident), None, 100));
+        assert!(proven.may_read(&leader, None, 100));
+        assert!(!proven.may_read(&profile("resident-2", Role::Resident), None, 100));
+    }
+
+    #[test]
+    fn a_phone_enrolled_after_a_bulletin_expired_is_not_given_its_photos() {
+        let mut bulletin = reference(Kind::Bulletin, "police-1", 100, Some("police-dev"));
+        bulletin.audience.addressed = vec![fieldsync_core::model::Addressee::Patrols];
+        bulletin.audience.until = Some(1_000);
+        let access = Access { refs: vec![bulletin], holders: holders(&["police-dev"]) };
+        let patrol = profile("patrol-1", Role::Patrol);
+        assert!(access.may_read(&patrol, Some(1_000), 100), "enrolled while it was valid");
+        assert!(!access.may_read(&patrol, Some(1_001), 100), "enrolled after it expired");
+        // The desk (no enrolment to compare) reads it as the staff of its scope read it.
+        assert!(access.may_read(&profile("disp-1", Role::Dispatcher), None, 100));
     }
 }

@@ -83,6 +83,7 @@ impl Photos {
         &self,
         device: &str,
         profile: &Profile,
+        enrolled_at: Option<i64>,
         hash: &str,
     ) -> PhotoResult<BlobStatus> {
         let state = self.store.state(hash.to_string(), device.to_string()).await?;
@@ -103,7 +104,7 @@ impl Photos {
             return Ok(status(hash, own.size, 0, false));
         }
         match &state.blob {
-            Some(b) if access.may_read(profile, b.size) => Ok(status_of(b)),
+            Some(b) if access.may_read(profile, enrolled_at, b.size) => Ok(status_of(b)),
             _ => Err(not_found(hash)),
         }
     }
@@ -198,12 +199,13 @@ impl Photos {
         &self,
         device: &str,
         profile: &Profile,
+        enrolled_at: Option<i64>,
         hash: &str,
     ) -> PhotoResult<PhotoMeta> {
         let state = self.store.state(hash.to_string(), device.to_string()).await?;
         let access = Access::of(self.storage.as_ref(), hash, state.holders).await?;
         match state.blob {
-            Some(m) if access.may_read(profile, m.size) => Ok(m),
+            Some(m) if access.may_read(profile, enrolled_at, m.size) => Ok(m),
             _ => Err(not_found(hash)),
         }
     }
@@ -260,6 +262,7 @@ impl Photos {
         &self,
         device: &str,
         profile: &Profile,
+        enrolled_at: Option<i64>,
         hash: &str,
         nonce: Vec<u8>,
         digest: Vec<u8>,
@@ -289,6 +292,6 @@ impl Photos {
             digest,
         };
         self.store.prove(possession).await?;
-        self.status(device, profile, hash).await
+        self.status(device, profile, enrolled_at, hash).await
     }
 }

@@ -84,6 +84,15 @@ pub struct Device {
     pub kind: DeviceKind,
 }
 
+impl Device {
+    /// What delivery to this device is measured against (`policy::delivered`): a phone's
+    /// enrolment, so a bulletin that expired before it does not reach it on any path; none for
+    /// a desk session, which reads what its user's role reads.
+    pub fn enrolled_phone(&self) -> Option<i64> {
+        (self.kind == DeviceKind::Phone).then_some(self.enrolled_at)
+    }
+}
+
 /// An enrollment code as stored (only its hash; the code itself is never kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCode {

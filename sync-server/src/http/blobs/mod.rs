@@ -50,7 +50,10 @@ pub(crate) async fn status(
     Path(hash): Path<String>,
 ) -> Result<Response, ServerError> {
     checked(&hash)?;
-    let status = app.photos.status(&caller.device.id, &caller.profile, &hash).await?;
+    let status = app
+        .photos
+        .status(&caller.device.id, &caller.profile, caller.device.enrolled_phone(), &hash)
+        .await?;
     Ok(answer(status).await)
 }
 

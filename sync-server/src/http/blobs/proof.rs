@@ -89,7 +89,14 @@ pub(crate) async fn proof(
     envelope::check_version(proof.v)?;
     let status = app
         .photos
-        .prove(&caller.device.id, &caller.profile, &hash, proof.nonce, proof.digest)
+        .prove(
+            &caller.device.id,
+            &caller.profile,
+            caller.device.enrolled_phone(),
+            &hash,
+            proof.nonce,
+            proof.digest,
+        )
         .await?;
     envelope::answer(status, 0).await
 }

@@ -21,6 +21,7 @@ use crate::http::App;
 use crate::http::auth::Caller;
 use crate::http::error::ServerError;
 use crate::photos::PhotoError;
+use crate::storage::Device;
 
 /// What a stored file may do in a browser: nothing.
 const SANDBOX: &str = "default-src 'none'; sandbox";
@@ -69,7 +70,7 @@ pub(crate) async fn get(
     Path(hash): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
-    photo(&app, &caller.device.id, &caller.profile, hash, &headers).await
+    photo(&app, &caller.device, &caller.profile, hash, &headers).await
 }
 
 /// `GET /v1/blobs/{hash}/thumbnail`: the JPEG thumbnail made after the upload completed (made
@@ -79,21 +80,21 @@ pub(crate) async fn thumbnail(
     Extension(caller): Extension<Caller>,
     Path(hash): Path<String>,
 ) -> Result<Response, ServerError> {
-    photo_thumbnail(&app, &caller.device.id, &caller.profile, hash).await
+    photo_thumbnail(&app, &caller.device, &caller.profile, hash).await
 }
 
-/// Photo `hash` as `device` (of a user with `profile`) may read it: the bytes, or the part a
+/// Photo `hash` as `device` (of a user with `profile`) may read it (a phone: not the photos of a bulletin that expired before it enrolled): the bytes, or the part a
 /// `Range` asks for; a photo it may not read is answered as a missing one. The phones' and
 /// the desk's photo routes both serve through here.
 pub(crate) async fn photo(
     app: &App,
-    device: &str,
+    device: &Device,
     profile: &Profile,
     hash: String,
     headers: &HeaderMap,
 ) -> Result<Response, ServerError> {
     checked(&hash)?;
-    let m = app.photos.readable(device, profile, &hash).await?;
+    let m = app.photos.readable(&device.id, profile, device.enrolled_phone(), &hash).await?;
     let range = match headers.get(header::RANGE) {
         None => None,
         Some(v) => {
@@ -126,12 +127,12 @@ pub(crate) async fn photo(
 /// The thumbnail of photo `hash`, as `device` (of a user with `profile`) may read it.
 pub(crate) async fn photo_thumbnail(
     app: &App,
-    device: &str,
+    device: &Device,
     profile: &Profile,
     hash: String,
 ) -> Result<Response, ServerError> {
     checked(&hash)?;
-    app.photos.readable(device, profile, &hash).await?;
+    app.photos.readable(&device.id, profile, device.enrolled_phone(), &hash).await?;
     let mut response = app.photos.thumbnail(hash).await?.into_response();
     protect(response.headers_mut(), "image/jpeg");
     Ok(response)

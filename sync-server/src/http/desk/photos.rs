@@ -35,7 +35,7 @@ pub(crate) async fn photo(
     headers: HeaderMap,
 ) -> Result<Response, ServerError> {
     let hash = photo_name(hash)?;
-    read::photo(&app, &session.device.id, &session.profile, hash, &headers).await
+    read::photo(&app, &session.device, &session.profile, hash, &headers).await
 }
 
 /// `GET /api/v1/photos/{hash}/thumbnail`.
@@ -45,5 +45,5 @@ pub(crate) async fn thumbnail(
     Path(hash): Path<String>,
 ) -> Result<Response, ServerError> {
     let hash = photo_name(hash)?;
-    read::photo_thumbnail(&app, &session.device.id, &session.profile, hash).await
+    read::photo_thumbnail(&app, &session.device, &session.profile, hash).await
 }

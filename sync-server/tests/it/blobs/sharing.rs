@@ -196,3 +196,53 @@ async fn photos_of_patrol_entries_and_cases_are_uploaded_by_their_authors() {
     assert_eq!(get(&ts, &a.token, &format!("/v1/blobs/{}", r1.hash), None).await.body, p1);
     assert_eq!(get(&ts, &a.token, &format!("/v1/blobs/{}", r2.hash), None).await.body, p2);
 }
+
+/// The photos of a warning bulletin reach the phones the bulletin reaches: a patrol's phone
+/// enrolled while it was in force reads them; one enrolled after it expired is not sent the
+/// bulletin, and gets, for its photos, the answers for a missing blob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_enrolled_after_a_bulletin_expired_gets_none_of_its_photos() {
+    use fieldsync_core::model::{Addressee, NewBulletin, Severity};
+    use fieldsync_core::policy::PatrolKind;
+    use fieldsync_core::time::{Timestamp, now_ms};
+
+    let ts = start().await;
+    let hq = Device::dispatcher(&ts, "hq-photos");
+    let data = image_bytes(320, 240, ImageFormat::Jpeg);
+    let photo = photo_of(&data, "image/jpeg");
+    let bulletin = NewRecord::Bulletin {
+        bulletin: NewBulletin {
+            scope: GRID.into(),
+            severity: Severity::Orange,
+            audience: vec![Addressee::Patrols],
+            title: "落石预警".into(),
+            text: "北坡步道封闭".into(),
+            valid_until: Timestamp::from_millis(now_ms() + 1_500),
+            location: None,
+            photos: vec![],
+        },
+    };
+    let id = hq.record_with(&ts, &bulletin, &[&photo]).await;
+    upload_from(&ts, &hq.token, &data, 0, 64 * KIB).await;
+    let patrol = |user: &str| {
+        let phone = Phone::new(user);
+        enroll_as(ts.running.server(), &phone, Role::Patrol, Some(PatrolKind::Police), &[GRID]);
+        Device { token: ts.token_for(&phone.actor()), phone }
+    };
+    let early = patrol("patrol-early");
+    tokio::time::sleep(std::time::Duration::from_millis(1_700)).await;
+    let late = patrol("patrol-late");
+
+    let path = |tail: &str| format!("/v1/blobs/{}{tail}", photo.hash);
+    assert!(early.readable_docs(&ts).await.contains(&id));
+    assert_eq!(get(&ts, &early.token, &path(""), None).await.body, data);
+    assert_eq!(get(&ts, &early.token, &path("/thumbnail"), None).await.status, 200);
+    assert!(status(&ts, &early.token, &photo.hash).await.status().complete);
+
+    assert!(!late.readable_docs(&ts).await.contains(&id));
+    for tail in ["/status", "", "/thumbnail"] {
+        let r = get(&ts, &late.token, &path(tail), None).await;
+        assert_eq!(r.code(), (404, "not_found".to_string()), "{tail}");
+    }
+    assert_eq!(challenge(&ts, &late.token, &photo.hash, "").await.code().1, "not_found");
+}
