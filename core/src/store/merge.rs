@@ -283,7 +283,7 @@ impl Prepared {
             Write::Insert(snapshot) => {
                 let row = docs::insert(tx, self.id, self.kind, &snapshot, now)?;
                 if let Some(doc) = self.doc.take() {
-                    self.loaded = Some(Loaded { doc, row });
+                    self.loaded = Some(Loaded::new(doc, row));
                 }
                 row.rowid
             }

@@ -289,7 +289,7 @@ impl Store {
                 sync_state::mark_pending(tx, row.rowid)?;
                 Ok(row)
             })?;
-            w.put_back(id, Loaded { doc, row });
+            w.put_back(id, Loaded::new(doc, row));
             id
         };
         self.notify(&[RecordChanged { id, kind, origin: Origin::Local, inbox: Vec::new() }]);
@@ -316,13 +316,15 @@ impl Store {
             let mut loaded = w.take(id)?;
             let before = loaded.doc.get_heads();
             let was = match &w.profile {
-                Some(_) => Some(model::read_record(&loaded.doc, id)?),
+                Some(_) => Some(loaded.record(id)?),
                 None => None,
             };
             let applied = model::command::apply(&mut loaded.doc, id, &stamp, cmd)?;
             if let (Some(p), Some(was)) = (&w.profile, &was) {
+                let now = model::read_record(&loaded.doc, id)?;
                 // Refused: the document (with the command applied) is dropped, not put back.
-                policy::check_change(p, Some(was), &model::read_record(&loaded.doc, id)?)?;
+                policy::check_change(p, Some(was), &now)?;
+                loaded.remember(now);
             }
             // Not save_incremental: a freshly loaded AutoCommit believes nothing is saved yet.
             let chunk = loaded.doc.save_after(&before);
@@ -387,8 +389,11 @@ impl Store {
             && !w.is_cached(id)
             && docs::find(&w.conn, id).ok().flatten() == Some(row)
         {
-            let doc = doc.with_actor(w.identity.actor.clone());
-            w.put_back(id, Loaded { doc, row });
+            let mut loaded = Loaded::new(doc.with_actor(w.identity.actor.clone()), row);
+            if w.profile.is_some() {
+                loaded.remember(record.clone());
+            }
+            w.put_back(id, loaded);
         }
         Ok(record)
     }

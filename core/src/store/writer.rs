@@ -4,7 +4,7 @@
 
 use std::num::NonZeroUsize;
 
-use automerge::{ActorId, AutoCommit};
+use automerge::{ActorId, AutoCommit, ChangeHash};
 use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -13,6 +13,7 @@ use super::docs::{self, DocRow};
 use super::wal::WalKeeper;
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
+use crate::model::Record;
 
 /// Documents kept loaded in the writer (a patrol team's log, the case being edited, …).
 const CACHE_DOCS: usize = 64;
@@ -21,6 +22,31 @@ const CACHE_DOCS: usize = 64;
 pub(crate) struct Loaded {
     pub(crate) doc: AutoCommit,
     pub(crate) row: DocRow,
+    /// The typed record last read from `doc`, with the heads it was read at: what an enrolled
+    /// phone's policy check of the next command starts from, so an edit of the record the user
+    /// just opened (or just edited) does not read it again. Used only while the heads match.
+    read: Option<(Vec<ChangeHash>, Record)>,
+}
+
+impl Loaded {
+    /// A document loaded from `row`, its record not read yet.
+    pub(crate) fn new(doc: AutoCommit, row: DocRow) -> Loaded {
+        Loaded { doc, row, read: None }
+    }
+
+    /// Keeps `record`, read from the document as it is now.
+    pub(crate) fn remember(&mut self, record: Record) {
+        self.read = Some((self.doc.get_heads(), record));
+    }
+
+    /// The record the document holds now: the one remembered, if the document has not changed
+    /// since, or read now.
+    pub(crate) fn record(&mut self, id: DocId) -> Result<Record> {
+        match self.read.take() {
+            Some((heads, record)) if heads == self.doc.get_heads() => Ok(record),
+            _ => crate::model::read_record(&self.doc, id),
+        }
+    }
 }
 
 /// Where a document to merge into comes from (see [`Writer::take_source`]).
@@ -41,7 +67,7 @@ impl Source {
             Source::New => Ok(None),
             Source::Stored { row, bytes } => {
                 let doc = docs::load_bytes(id, &bytes)?.with_actor(actor.clone());
-                Ok(Some(Loaded { doc, row }))
+                Ok(Some(Loaded::new(doc, row)))
             }
         }
     }
@@ -85,7 +111,7 @@ impl Writer {
             Some(row) => {
                 // A loaded document gets a random actor; this device's changes must carry its own.
                 let doc = docs::load(&self.conn, id, &row)?.with_actor(self.identity.actor.clone());
-                Ok(Some(Loaded { doc, row }))
+                Ok(Some(Loaded::new(doc, row)))
             }
         }
     }
@@ -148,4 +174,48 @@ fn load_identity(conn: &Connection) -> Result<Identity> {
     let user: Option<String> =
         conn.query_row("SELECT value FROM meta WHERE key = 'user'", [], |r| r.get(0)).optional()?;
     Ok(Identity { user: user.unwrap_or_else(|| DEFAULT_USER.to_string()), actor })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::command::{apply, create};
+    use crate::model::{Command, Kind, NewRecord, NewReport, ReportCategory, Stamp, read_record};
+
+    /// A remembered record stands for the document only while the document is unchanged:
+    /// once anything changes it (a command, a merge), the record is read again.
+    #[test]
+    fn a_remembered_record_is_used_only_at_the_heads_it_was_read_at() {
+        let new = NewRecord::Report {
+            report: NewReport {
+                scope: "jl/cc/grid-7".into(),
+                category: ReportCategory::SafetyHazard,
+                title: "井盖缺失".into(),
+                description: String::new(),
+                location: None,
+                photos: vec![],
+            },
+        };
+        let stamp = Stamp { by: "res-1".into(), at: 1_700_000_000_000 };
+        let (id, doc) = create(&new, &stamp, ActorId::random()).unwrap();
+        let row =
+            DocRow { rowid: 1, kind: Kind::Report, snapshot_len: 0, chunk_bytes: 0, version: 1 };
+        let mut loaded = Loaded::new(doc, row);
+        let fresh = read_record(&loaded.doc, id).unwrap();
+        // A marked record, to tell what `record` returns.
+        let mut marked = fresh.clone();
+        if let Record::Report { report } = &mut marked {
+            report.title = "remembered".into();
+        }
+        loaded.remember(marked.clone());
+        assert_eq!(loaded.record(id).unwrap(), marked, "unchanged: the remembered record");
+        assert_eq!(loaded.record(id).unwrap(), fresh, "taken once, then read again");
+
+        loaded.remember(marked);
+        apply(&mut loaded.doc, id, &stamp, &Command::CommentReport { text: "还在".into() })
+            .unwrap();
+        let now = loaded.record(id).unwrap();
+        assert_eq!(now, read_record(&loaded.doc, id).unwrap(), "changed: read again");
+        assert_ne!(now, fresh);
+    }
 }
