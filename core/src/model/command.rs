@@ -13,6 +13,7 @@ use super::macros::string_enum;
 use super::patrol::NewEntry;
 pub use super::registry::NewRecord;
 use super::registry::{Kind, KindSpec, on_kind, on_new};
+use super::visit::CheckOutcome;
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::limits;
@@ -163,7 +164,45 @@ pub enum Command {
         /// Why (required).
         reason: String,
     },
-    /// Attaches a photo to a report, a case, a bulletin, or (with `entry`) a patrol entry.
+    /// A visitor records a checklist item's result (an item of the visit's checklist; the
+    /// latest result of an item is the one that stands).
+    RecordCheck {
+        /// The checklist item.
+        item: String,
+        /// Pass, fail or not applicable.
+        result: CheckOutcome,
+        /// What was seen.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
+        note: String,
+    },
+    /// A visitor records a finding, with its photos.
+    AddFinding {
+        /// What was found.
+        text: String,
+        /// Photos of it.
+        #[cfg_attr(feature = "uniffi", uniffi(default))]
+        photos: Vec<PhotoRef>,
+    },
+    /// Another member joins the visit.
+    AddVisitor {
+        /// User id.
+        user: String,
+    },
+    /// What the business must do after the visit, and by when.
+    SetVisitFollowUp {
+        /// The action asked of the business.
+        action: String,
+        /// By when (after now).
+        deadline: Timestamp,
+    },
+    /// The visit is done (its follow-up checked, if it had one).
+    CloseVisit {
+        /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
+        note: String,
+    },
+    /// Attaches a photo to a report, a case, a bulletin, or (with `entry`) a patrol entry or a
+    /// visit's finding.
     AddPhoto {
         /// The photo reference.
         photo: PhotoRef,
@@ -206,6 +245,11 @@ impl Command {
             Command::AddFollowUp { .. } => "add_follow_up",
             Command::AcknowledgeBulletin => "acknowledge_bulletin",
             Command::WithdrawBulletin { .. } => "withdraw_bulletin",
+            Command::RecordCheck { .. } => "record_check",
+            Command::AddFinding { .. } => "add_finding",
+            Command::AddVisitor { .. } => "add_visitor",
+            Command::SetVisitFollowUp { .. } => "set_visit_follow_up",
+            Command::CloseVisit { .. } => "close_visit",
             Command::AddPhoto { .. } => "add_photo",
             Command::SettleConflict { .. } => "settle_conflict",
         }
@@ -234,6 +278,11 @@ impl Command {
             | Command::CloseCase { .. }
             | Command::AddFollowUp { .. } => Some(Kind::MediationCase),
             Command::AcknowledgeBulletin | Command::WithdrawBulletin { .. } => Some(Kind::Bulletin),
+            Command::RecordCheck { .. }
+            | Command::AddFinding { .. }
+            | Command::AddVisitor { .. }
+            | Command::SetVisitFollowUp { .. }
+            | Command::CloseVisit { .. } => Some(Kind::Visit),
             Command::AddPhoto { .. } | Command::SettleConflict { .. } => None,
         }
     }
