@@ -138,6 +138,17 @@ impl Visit {
         self.results.iter().filter(|r| r.item == item).max_by_key(|r| r.at)
     }
 
+    /// The visitors, each once (two phones may add the same visitor offline).
+    pub fn visitors_once(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for u in &self.visitors {
+            if !out.contains(u) {
+                out.push(u.clone());
+            }
+        }
+        out
+    }
+
     /// The items whose result as it stands is a failure.
     pub fn failed(&self) -> Vec<&str> {
         self.checklist
@@ -499,13 +510,7 @@ impl KindSpec for Visit {
     }
 
     fn participants(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for u in &self.visitors {
-            if !out.contains(u) {
-                out.push(u.clone());
-            }
-        }
-        out
+        self.visitors_once()
     }
 
     fn photos(&self) -> Vec<&PhotoRef> {

@@ -280,9 +280,10 @@ impl Store {
             let (id, mut doc) = model::command::create(new, &stamp, w.identity.actor.clone())?;
             if let Some(p) = &w.profile {
                 policy::can_create(p, kind, new.scope())?;
+                // What only an enrolled phone's copies know: a visit's business (the registry)
+                // and the rules' checklist.
+                visits::check_new(&w.conn, new)?;
             }
-            // What only the phone's copies know: a visit's business and the rules' checklist.
-            visits::check_new(&w.conn, new)?;
             let snapshot = doc.save();
             let proj = Projection::of(&doc, id)?;
             let row = w.in_tx(|tx| {

@@ -254,3 +254,144 @@ impl Store {
         self.read(|c| overdue(c, at))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CheckOutcome, Command, Kind, NewCheck, Record};
+    use crate::policy::{PatrolKind, Profile, Role};
+    use crate::time::now_ms;
+
+    const AREA: &str = "jl/cc/scenic-1";
+
+    fn business(id: &str, scope: &str) -> Business {
+        Business {
+            id: id.into(),
+            scope: scope.into(),
+            name: format!("{id} 农家乐"),
+            kind: "guesthouse".into(),
+            address: String::new(),
+            lat: None,
+            lon: None,
+            contact: String::new(),
+            operator: None,
+            closed_at: None,
+        }
+    }
+
+    fn rules() -> VisitRules {
+        VisitRules {
+            every_days: 30,
+            checklist: ["fire_safety", "guest_registration", "food_safety", "hazards"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+
+    /// A police officer's phone of `AREA` holding the registry (one business of the area, one
+    /// of the area beside it, as a copy fetched before a scope change would) and the rules.
+    fn police(dir: &tempfile::TempDir) -> Store {
+        let s = Store::open(dir.path().join("police.db")).expect("open");
+        s.set_user("police-li").expect("user");
+        s.set_profile(&Profile {
+            user: "police-li".into(),
+            role: Role::Patrol,
+            patrol: Some(PatrolKind::Police),
+            scopes: vec![AREA.into()],
+        })
+        .expect("profile");
+        let held = [business("b1", AREA), business("b2", "jl/cc/scenic-2")];
+        s.save_businesses(&held, Some(&rules())).expect("registry");
+        s
+    }
+
+    fn doc_count(s: &Store) -> i64 {
+        s.read(|c| Ok(c.query_row("SELECT count(*) FROM docs", [], |r| r.get(0))?)).unwrap()
+    }
+
+    #[test]
+    fn a_planned_visit_is_recorded_listed_searched_and_no_longer_overdue() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = police(&dir);
+        let now = Timestamp::from_millis(now_ms());
+        let overdue: Vec<String> =
+            s.overdue_businesses(now).unwrap().into_iter().map(|o| o.business.id).collect();
+        assert_eq!(overdue, ["b1", "b2"], "never visited");
+        let mut plan = s.plan_visit("b1").unwrap();
+        assert_eq!(plan.scope, "jl/cc/scenic-1/business:b1");
+        assert_eq!(plan.checklist, rules().checklist);
+        assert_eq!(plan.visitors, ["police-li"]);
+        plan.results.push(NewCheck {
+            item: "fire_safety".into(),
+            result: CheckOutcome::Fail,
+            note: "灭火器过期".into(),
+        });
+        let id = s.create(&NewRecord::Visit { visit: plan }).unwrap();
+        let finding = Command::AddFinding { text: "消防通道堵塞".into(), photos: vec![] };
+        s.execute(id, &finding).unwrap();
+        let Record::Visit { visit } = s.get(id).unwrap() else { panic!("a visit") };
+        assert_eq!(visit.failed(), ["fire_safety"]);
+
+        let mine = VisitFilter { business: Some("b1".into()), ..VisitFilter::default() };
+        let rows = s.query_visits(&mine, &PageRequest::first(10)).unwrap().items;
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].id, rows[0].failed, rows[0].findings), (id, 1, 1));
+        let hits = s.search("通道", Some(Kind::Visit), 10).unwrap();
+        assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![id]);
+
+        let overdue: Vec<String> =
+            s.overdue_businesses(now).unwrap().into_iter().map(|o| o.business.id).collect();
+        assert_eq!(overdue, ["b2"], "b1 was visited today");
+        let later = Timestamp::from_millis(now.as_millis() + 31 * DAY_MS);
+        let due = s.overdue_businesses(later).unwrap();
+        let b1 = due.iter().find(|o| o.business.id == "b1").expect("b1 due again");
+        assert!(b1.last_visit.is_some() && b1.due_since.is_some_and(|d| d < later));
+        assert_eq!(due[0].business.id, "b2", "never visited first");
+    }
+
+    #[test]
+    fn unknown_businesses_other_scopes_and_items_off_the_rules_are_refused_and_store_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = police(&dir);
+        let unknown = s.plan_visit("b9");
+        assert!(matches!(&unknown, Err(CoreError::UnknownBusiness { id }) if id == "b9"));
+        let mut ghost = s.plan_visit("b1").unwrap();
+        ghost.business = "b9".into();
+        ghost.scope = business_scope(AREA, "b9");
+        let got = s.create(&NewRecord::Visit { visit: ghost });
+        assert!(matches!(got, Err(CoreError::UnknownBusiness { .. })), "{got:?}");
+
+        let beside = s.plan_visit("b2").unwrap();
+        let got = s.create(&NewRecord::Visit { visit: beside });
+        assert!(
+            matches!(&got, Err(CoreError::Forbidden { rule, .. }) if *rule == "create.scope"),
+            "{got:?}"
+        );
+
+        let mut off = s.plan_visit("b1").unwrap();
+        off.checklist.push("casino_licence".into());
+        let got = s.create(&NewRecord::Visit { visit: off });
+        assert!(
+            matches!(&got, Err(CoreError::InvalidInput { field, .. }) if *field == "checklist"),
+            "{got:?}"
+        );
+        assert_eq!(doc_count(&s), 0, "nothing stored");
+    }
+
+    #[test]
+    fn a_business_operator_records_no_visit() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = police(&dir);
+        let plan = s.plan_visit("b1").unwrap();
+        s.set_profile(&Profile {
+            user: "police-li".into(),
+            role: Role::BusinessOperator,
+            patrol: None,
+            scopes: vec![business_scope(AREA, "b1")],
+        })
+        .unwrap();
+        let got = s.create(&NewRecord::Visit { visit: plan });
+        assert!(matches!(&got, Err(CoreError::Forbidden { rule, .. }) if *rule == "create"));
+        assert_eq!(doc_count(&s), 0);
+    }
+}

@@ -5,9 +5,10 @@
 use std::sync::atomic::Ordering;
 
 use fieldsync_core::DocId;
+use fieldsync_core::model::{Kind, business_of_scope, business_scope};
 use fieldsync_core::protocol::{self, PushDoc, PushOutcome, PushResult};
 
-use super::batch::{KEEP_NEW_DOCS, Pending, WorkingSet};
+use super::batch::{KEEP_NEW_DOCS, Pending, Slot, WorkingSet};
 use super::{Documents, DocumentsError, refusals};
 use crate::ingest::{self, Author, Refusal, code, holds};
 
@@ -38,7 +39,7 @@ pub(crate) async fn push(
     let keep_new = push.len() <= KEEP_NEW_DOCS;
     let max_bytes = docs.doc_bytes;
     let rules = docs.rules.clone();
-    let (slots, push, steps, pending, stale) = tokio::task::spawn_blocking(move || {
+    let (slots, push, mut steps, pending, stale) = tokio::task::spawn_blocking(move || {
         let mut steps = Vec::with_capacity(push.len());
         let mut pending: Vec<Pending> = Vec::new();
         let mut stale = Vec::new();
@@ -86,6 +87,13 @@ pub(crate) async fn push(
     .await
     .map_err(|e| DocumentsError::Task(format!("push task failed: {e}")))?;
     ws.slots = slots;
+    let pending = match registered(docs, &mut ws, &mut steps, pending).await {
+        Ok(p) => p,
+        Err(e) => {
+            ws.finish(docs);
+            return Err(e);
+        }
+    };
     let committed = match ws.commit(docs, pending).await {
         Ok(c) => c,
         Err(e) => {
@@ -124,4 +132,70 @@ pub(crate) async fn push(
     }
     tracing::debug!(docs = results.len(), seq = docs.log_seq.load(Ordering::Relaxed), "push done");
     Ok(results)
+}
+
+/// Whether a new record of `kind` in `scope` names a business of the registry when it is a
+/// visit (its scope is then that business's own).
+async fn names_a_business(
+    docs: &Documents,
+    kind: Kind,
+    scope: &str,
+) -> Result<bool, DocumentsError> {
+    if kind != Kind::Visit {
+        return Ok(true);
+    }
+    let Some(id) = business_of_scope(scope) else { return Ok(false) };
+    let found = docs.storage.business(id.to_string()).await.map_err(DocumentsError::from)?;
+    Ok(found.is_some_and(|b| business_scope(&b.scope, &b.id) == scope))
+}
+
+/// Refuses the new visits of a push that name no business of the registry (`unknown_business`;
+/// the registry is the server's, so this is judged here, beside the storage, not in the
+/// ingestion's pure steps): their writes are dropped before the commit and their documents
+/// forgotten, so nothing of them is stored. Returns the writes kept; `steps` point at them.
+async fn registered(
+    docs: &Documents,
+    ws: &mut WorkingSet,
+    steps: &mut [Step],
+    pending: Vec<Pending>,
+) -> Result<Vec<Pending>, DocumentsError> {
+    let mut unknown = vec![false; pending.len()];
+    for (i, p) in pending.iter().enumerate() {
+        let w = &p.write;
+        unknown[i] = w.base.is_none() && !names_a_business(docs, w.kind, &w.scope).await?;
+    }
+    if !unknown.contains(&true) {
+        return Ok(pending);
+    }
+    let mut moved = vec![None; pending.len()];
+    let mut kept = Vec::with_capacity(pending.len());
+    let mut dropped = Vec::new();
+    for (i, p) in pending.into_iter().enumerate() {
+        if unknown[i] {
+            if let Some(slot) = ws.slots.get_mut(&p.write.doc) {
+                *slot = Slot::Ready(None);
+            }
+            dropped.push((i, p.write.doc, p.write.scope));
+        } else {
+            moved[i] = Some(kept.len());
+            kept.push(p);
+        }
+    }
+    for step in steps.iter_mut() {
+        let Step::Wait { write: Some(i), .. } = step else { continue };
+        let at = *i;
+        match moved[at] {
+            Some(j) => *i = j,
+            None => {
+                let message = match dropped.iter().find(|(k, ..)| *k == at) {
+                    Some((_, doc, scope)) => {
+                        format!("visit {doc} names no business of the registry ({scope})")
+                    }
+                    None => "the visit names no business of the registry".to_string(),
+                };
+                *step = Step::Done(Refusal::rejected(code::UNKNOWN_BUSINESS, message).outcome());
+            }
+        }
+    }
+    Ok(kept)
 }
