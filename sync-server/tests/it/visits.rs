@@ -171,6 +171,11 @@ async fn the_operator_reads_their_visits_and_the_bulletins_to_businesses_and_not
     fetch(&ts, &other, to_patrols).await;
     other.store.execute(to_patrols, &Command::AcknowledgeBulletin).unwrap();
     refused_forbidden(&ts, &other, to_patrols, "read").await;
+    // One addressed to them, acknowledged in someone else's name from their device.
+    fetch(&ts, &other, to_businesses).await;
+    other.store.set_user("op-third").unwrap();
+    other.store.execute(to_businesses, &Command::AcknowledgeBulletin).unwrap();
+    refused_forbidden(&ts, &other, to_businesses, "bulletin.acknowledgements").await;
     // Nor do they change a visit, even their own business's.
     fetch(&ts, &operator, mine).await;
     operator
