@@ -177,7 +177,8 @@ impl VisitRules {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
     categories: BTreeMap<ReportCategory, CategoryRule>,
-    visits: VisitRules,
+    // Boxed: `Rules` sits in the binary's argument enums, which stay small.
+    visits: Box<VisitRules>,
 }
 
 /// Why a rules file was not taken.
@@ -252,7 +253,7 @@ impl Default for Rules {
                 (*c, rule)
             })
             .collect();
-        Rules { categories, visits: VisitRules::default() }
+        Rules { categories, visits: Box::default() }
     }
 }
 
@@ -293,7 +294,7 @@ impl Rules {
                 reason,
             };
             if name == VISITS {
-                rules.visits = visit_rules(given, path)?;
+                rules.visits = Box::new(visit_rules(given, path)?);
                 continue;
             }
             for (field, set) in [

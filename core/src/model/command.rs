@@ -405,6 +405,54 @@ pub(crate) fn add_root_photo(
     doc::append_photos(doc, &list, std::slice::from_ref(photo))
 }
 
+/// `AddPhoto` to the `photos` list of the item `entry` names in the root list `list` (a
+/// patrol's entries, a visit's findings). No `entry` is refused with `without` (`a patrol
+/// photo belongs to an entry`): a photo of these kinds belongs to an item, which `item_name`
+/// names in the refusal of an unknown one.
+pub(crate) fn add_item_photo(
+    doc: &mut AutoCommit,
+    id: DocId,
+    list: &str,
+    photo: &PhotoRef,
+    entry: Option<&String>,
+    (without, item_name): (&str, &str),
+) -> Result<()> {
+    super::report::validate_photos(std::slice::from_ref(photo))?;
+    let Some(entry) = entry else {
+        return Err(CoreError::invalid("entry", without.to_string()));
+    };
+    let items = doc::root_list(doc, list, id)?;
+    let item = doc::find_item(doc, &items, entry)?
+        .ok_or_else(|| CoreError::invalid("entry", format!("no {item_name} {entry:?} in {id}")))?;
+    let photos = doc::object(doc, &item, "photos", automerge::ObjType::List, id)?;
+    limits::room_in_list(
+        "photos",
+        automerge::ReadDoc::length(doc, &photos),
+        limits::SHORT_LIST_ITEMS,
+    )?;
+    doc::append_photos(doc, &photos, std::slice::from_ref(photo))
+}
+
+/// The `photos` lists of the maps of the root list `list` (a patrol's entries, a visit's
+/// findings).
+pub(crate) fn item_photo_lists(
+    doc: &AutoCommit,
+    id: DocId,
+    list: &str,
+) -> Result<Vec<automerge::ObjId>> {
+    use automerge::{ObjType, ReadDoc, Value};
+    let items = doc::root_list(doc, list, id)?;
+    let mut lists = Vec::new();
+    for i in 0..doc.length(&items) {
+        if let Some((Value::Object(ObjType::Map), item)) = doc.get(&items, i)?
+            && let Some((Value::Object(ObjType::List), photos)) = doc.get(&item, "photos")?
+        {
+            lists.push(photos);
+        }
+    }
+    Ok(lists)
+}
+
 /// The error for a command sent to a kind it does not apply to.
 pub(crate) fn not_for(id: DocId, cmd: &Command, found: Kind) -> CoreError {
     match cmd.kind() {

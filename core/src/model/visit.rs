@@ -399,17 +399,8 @@ pub(crate) fn apply(
             Ok(None)
         }
         Command::AddPhoto { photo, entry } => {
-            validate_photos(std::slice::from_ref(photo))?;
-            let Some(entry) = entry else {
-                return Err(CoreError::invalid("entry", "a visit's photo belongs to a finding"));
-            };
-            let list = doc::root_list(doc, "findings", id)?;
-            let item = doc::find_item(doc, &list, entry)?.ok_or_else(|| {
-                CoreError::invalid("entry", format!("no finding {entry:?} in {id}"))
-            })?;
-            let photos = doc::object(doc, &item, "photos", ObjType::List, id)?;
-            limits::room_in_list("photos", doc.length(&photos), limits::SHORT_LIST_ITEMS)?;
-            doc::append_photos(doc, &photos, std::slice::from_ref(photo))?;
+            let what = ("a visit's photo belongs to a finding", "finding");
+            super::command::add_item_photo(doc, id, "findings", photo, entry.as_ref(), what)?;
             Ok(None)
         }
         Command::SettleConflict { field, value } => {
@@ -518,17 +509,7 @@ impl KindSpec for Visit {
     }
 
     fn photo_lists(doc: &AutoCommit, id: DocId) -> Result<Vec<automerge::ObjId>> {
-        let findings = doc::root_list(doc, "findings", id)?;
-        let mut lists = Vec::new();
-        for i in 0..doc.length(&findings) {
-            if let Some((automerge::Value::Object(ObjType::Map), f)) = doc.get(&findings, i)?
-                && let Some((automerge::Value::Object(ObjType::List), list)) =
-                    doc.get(&f, "photos")?
-            {
-                lists.push(list);
-            }
-        }
-        Ok(lists)
+        super::command::item_photo_lists(doc, id, "findings")
     }
 }
 

@@ -296,7 +296,7 @@ mod tests {
                 ..Audience::plain(crate::model::Kind::Bulletin, scope.clone(), "police-1")
             };
             assert!(!can_read(&operator, &a), "{scope}");
-            assert!(!crate::policy::is_addressed(&operator, &a), "{scope}");
+            assert!(!is_addressed(&operator, &a), "{scope}");
         }
     }
 

@@ -20,7 +20,7 @@ impl KindRules for Visit {
             Role::Patrol => in_scope || a.names(&p.user),
             // Their one scope is their business's own place; a visit is read only there, never
             // below (no record lives below a business).
-            Role::BusinessOperator => p.scopes.iter().any(|s| *s == a.scope),
+            Role::BusinessOperator => p.scopes.contains(&a.scope),
             Role::Resident | Role::Mediator | Role::Supervisor | Role::System => false,
         }
     }
