@@ -115,6 +115,22 @@ async fn the_desk_lists_visits_and_the_businesses_overdue_one() {
     let e = live.until(|e| e.data["doc"] == id.as_str()).await;
     assert_eq!(e.event, "visit");
 
+    // The noodle shop's operator has no desk: the event stream, listings and exports are not
+    // theirs to open.
+    let accounts = s.accounts();
+    let own = business_scope(GRID, "b-noodle");
+    accounts.add_user("op-wang", Role::BusinessOperator, None, &[own]).unwrap();
+    let admin = fieldsync_core::policy::Profile {
+        user: "admin".into(),
+        role: Role::Admin,
+        patrol: None,
+        scopes: vec![],
+    };
+    let code =
+        accounts.issue_code("op-wang", &admin, std::time::Duration::from_secs(60)).unwrap().code;
+    let (status, e) = json_of(post_session(&ts, json!({ "code": code }).to_string()).await).await;
+    assert_eq!((status, err_code(&e)), (403, "not_a_desk_role"), "{e}");
+
     // A dispatcher of another grid: no visit, and only their own grid's business is due.
     s.accounts().add_user("disp-9", Role::Dispatcher, None, &[OTHER.to_string()]).unwrap();
     let elsewhere = desk(&ts, "disp-9", Role::Dispatcher).await;
