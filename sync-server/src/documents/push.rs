@@ -5,10 +5,9 @@
 use std::sync::atomic::Ordering;
 
 use fieldsync_core::DocId;
-use fieldsync_core::model::{Kind, business_of_scope, business_scope};
 use fieldsync_core::protocol::{self, PushDoc, PushOutcome, PushResult};
 
-use super::batch::{KEEP_NEW_DOCS, Pending, Slot, WorkingSet};
+use super::batch::{KEEP_NEW_DOCS, Pending, WorkingSet};
 use super::{Documents, DocumentsError, refusals};
 use crate::ingest::{self, Author, Refusal, code, holds};
 
@@ -134,67 +133,30 @@ pub(crate) async fn push(
     Ok(results)
 }
 
-/// Whether a new record of `kind` in `scope` names a business of the registry when it is a
-/// visit (its scope is then that business's own).
-async fn names_a_business(
-    docs: &Documents,
-    kind: Kind,
-    scope: &str,
-) -> Result<bool, DocumentsError> {
-    if kind != Kind::Visit {
-        return Ok(true);
-    }
-    let Some(id) = business_of_scope(scope) else { return Ok(false) };
-    let found = docs.storage.business(id.to_string()).await.map_err(DocumentsError::from)?;
-    Ok(found.is_some_and(|b| business_scope(&b.scope, &b.id) == scope))
-}
-
-/// Refuses the new visits of a push that name no business of the registry (`unknown_business`;
-/// the registry is the server's, so this is judged here, beside the storage, not in the
-/// ingestion's pure steps): their writes are dropped before the commit and their documents
-/// forgotten, so nothing of them is stored. Returns the writes kept; `steps` point at them.
+/// The new visits of a push that name no business of the registry are refused
+/// (`super::registered::check`); `steps` are made to point at the writes kept.
 async fn registered(
     docs: &Documents,
     ws: &mut WorkingSet,
     steps: &mut [Step],
     pending: Vec<Pending>,
 ) -> Result<Vec<Pending>, DocumentsError> {
-    let mut unknown = vec![false; pending.len()];
-    for (i, p) in pending.iter().enumerate() {
-        let w = &p.write;
-        unknown[i] = w.base.is_none() && !names_a_business(docs, w.kind, &w.scope).await?;
-    }
-    if !unknown.contains(&true) {
-        return Ok(pending);
-    }
-    let mut moved = vec![None; pending.len()];
-    let mut kept = Vec::with_capacity(pending.len());
-    let mut dropped = Vec::new();
-    for (i, p) in pending.into_iter().enumerate() {
-        if unknown[i] {
-            if let Some(slot) = ws.slots.get_mut(&p.write.doc) {
-                *slot = Slot::Ready(None);
-            }
-            dropped.push((i, p.write.doc, p.write.scope));
-        } else {
-            moved[i] = Some(kept.len());
-            kept.push(p);
-        }
+    let (kept, fate) = super::registered::check(docs, ws, pending).await?;
+    let mut moved = Vec::with_capacity(fate.len());
+    let mut next = 0;
+    for f in &fate {
+        moved.push(f.is_none().then(|| {
+            next += 1;
+            next - 1
+        }));
     }
     for step in steps.iter_mut() {
         let Step::Wait { write: Some(i), .. } = step else { continue };
         let at = *i;
-        match moved[at] {
-            Some(j) => *i = j,
-            None => {
-                let message = match dropped.iter().find(|(k, ..)| *k == at) {
-                    Some((_, doc, scope)) => {
-                        format!("visit {doc} names no business of the registry ({scope})")
-                    }
-                    None => "the visit names no business of the registry".to_string(),
-                };
-                *step = Step::Done(Refusal::rejected(code::UNKNOWN_BUSINESS, message).outcome());
-            }
+        match (moved[at], &fate[at]) {
+            (Some(j), _) => *i = j,
+            (None, Some(refusal)) => *step = Step::Done(refusal.clone().outcome()),
+            (None, None) => {}
         }
     }
     Ok(kept)

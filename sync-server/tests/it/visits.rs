@@ -202,3 +202,46 @@ fn report_in_area() -> NewRecord {
         other => other,
     }
 }
+
+/// The reconcile path (after an epoch change) checks a new visit against the registry as a
+/// push does: a visit to no business is refused `unknown_business` and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_to_no_business_is_refused_by_reconcile_too() {
+    use automerge::sync::{State, SyncDoc};
+    use fieldsync_core::protocol::{self, ReconcileRequest, ReconcileResponse, SyncMessage};
+
+    let ts = start().await;
+    let police = Phone::new("police-li");
+    enroll_as(ts.running.server(), &police, Role::Patrol, Some(PatrolKind::Police), &[AREA]);
+    let ghost = police.store.create(&visit("nobody", AREA, "police-li", &CHECKLIST)).unwrap();
+    let mut doc = police.store.load(ghost).unwrap();
+    let mut state = State::new();
+    let mut codes: Vec<String> = Vec::new();
+    for _ in 0..5 {
+        let Some(msg) = doc.sync().generate_sync_message(&mut state) else { break };
+        let req = ReconcileRequest {
+            v: VERSION,
+            actor: police.actor(),
+            docs: vec![SyncMessage { doc: ghost, message: msg.encode() }],
+            have: None,
+        };
+        let (status, body) =
+            ts.post_as(&police.actor(), "/v1/reconcile", protocol::encode(&req)).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let resp: ReconcileResponse = protocol::decode(&body).unwrap();
+        codes
+            .extend(resp.results.iter().filter_map(|r| outcome_code(&r.outcome)).map(String::from));
+        match resp.docs.first() {
+            Some(d) if !d.message.is_empty() => {
+                let m = automerge::sync::Message::decode(&d.message).unwrap();
+                doc.sync().receive_sync_message(&mut state, m).unwrap();
+            }
+            _ => {}
+        }
+        if !codes.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(codes, ["unknown_business"]);
+    assert!(ts.running.server().storage().load(vec![ghost]).await.unwrap()[0].is_none());
+}

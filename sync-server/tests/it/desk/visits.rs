@@ -120,14 +120,8 @@ async fn the_desk_lists_visits_and_the_businesses_overdue_one() {
     let accounts = s.accounts();
     let own = business_scope(GRID, "b-noodle");
     accounts.add_user("op-wang", Role::BusinessOperator, None, &[own]).unwrap();
-    let admin = fieldsync_core::policy::Profile {
-        user: "admin".into(),
-        role: Role::Admin,
-        patrol: None,
-        scopes: vec![],
-    };
-    let code =
-        accounts.issue_code("op-wang", &admin, std::time::Duration::from_secs(60)).unwrap().code;
+    let admin = Profile { user: "admin".into(), role: Role::Admin, patrol: None, scopes: vec![] };
+    let code = accounts.issue_code("op-wang", &admin, Duration::from_secs(60)).unwrap().code;
     let (status, e) = json_of(post_session(&ts, json!({ "code": code }).to_string()).await).await;
     assert_eq!((status, err_code(&e)), (403, "not_a_desk_role"), "{e}");
 
