@@ -87,6 +87,7 @@ async fn the_desk_lists_visits_and_the_businesses_overdue_one() {
     spec.check("/api/v1/records/{id}", "get", 200, &view);
     assert_eq!(view["row"]["kind"], "visit");
     assert_eq!(view["record"]["visit"]["findings"][0]["text"], "后厨灭火器过期");
+    assert_eq!(view["business"]["name"], "老王面馆", "the business visited, from the registry");
 
     // Overdue: the inn was never visited; the noodle shop is due again after 30 days.
     let overdue = "/api/v1/businesses/overdue";
