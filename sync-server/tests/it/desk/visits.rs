@@ -112,6 +112,30 @@ async fn the_desk_lists_visits_and_the_businesses_overdue_one() {
     assert_eq!(status, 400, "{bad}");
     spec.check(overdue, "get", 400, &bad);
 
+    // Followed up from the desk: a deadline for the shop, then closed; a result for an item off
+    // the checklist and a second closing are refused.
+    let actions = "/api/v1/records/{id}/actions";
+    let deadline = now + 7 * DAY_MS;
+    for (body, want) in [
+        (
+            json!({"action": "set_visit_follow_up", "follow_up": "更换冷柜", "deadline": deadline}),
+            200,
+        ),
+        (json!({"action": "record_check", "item": "casino_licence", "result": "pass"}), 400),
+        (json!({"action": "record_check", "item": "food_safety", "result": "maybe"}), 400),
+        (json!({"action": "close_visit"}), 200),
+        (json!({"action": "close_visit"}), 409),
+    ] {
+        let (status, answer) = act(&ts, &d, &id, body.clone()).await;
+        assert_eq!(status, want, "{body}: {answer}");
+        spec.check(actions, "post", status, &answer);
+    }
+    let (_, view) = get(&ts, &d, &format!("/api/v1/records/{id}")).await;
+    assert_eq!(
+        (&view["row"]["status"], &view["row"]["follow_up"]),
+        (&json!("closed"), &json!("更换冷柜"))
+    );
+
     let mut live = Events::open(&ts, &d, "?after=0", None).await;
     let e = live.until(|e| e.data["doc"] == id.as_str()).await;
     assert_eq!(e.event, "visit");
