@@ -60,6 +60,13 @@ pub enum FieldError {
         /// What was not allowed.
         detail: String,
     },
+    /// A visit names a business this phone's copy of the registry does not hold (none has that
+    /// id, or it lies outside the user's scopes); nothing was changed.
+    #[error("no business {id} in this phone's copy of the registry")]
+    UnknownBusiness {
+        /// The business id given.
+        id: String,
+    },
     /// The field to settle has no concurrent values, or the value is not one of them.
     #[error("record {id}: {reason}")]
     NoSuchConflict {
@@ -300,6 +307,7 @@ impl From<CoreError> for FieldError {
             CoreError::Forbidden { rule, message } => {
                 FieldError::Forbidden { rule: rule.into(), detail: message }
             }
+            CoreError::UnknownBusiness { id } => FieldError::UnknownBusiness { id },
             CoreError::NoSuchConflict { id, reason } => {
                 FieldError::NoSuchConflict { id: id.to_string(), reason }
             }

@@ -26,6 +26,7 @@ mod photos;
 mod points;
 mod store;
 mod sync;
+mod visits;
 
 pub use dispatch::{ChangeObserver, Subscription, SubscriptionEnd};
 pub use error::FieldError;

@@ -3,6 +3,7 @@
 
 use fieldsync_core::store::{
     BulletinSummary, CaseSummary, InboxItem, Page, PatrolSummary, ReportSummary, SearchHit,
+    VisitSummary,
 };
 
 macro_rules! page {
@@ -39,6 +40,10 @@ page! {
 page! {
     /// One page of warning bulletins.
     BulletinPage of BulletinSummary
+}
+page! {
+    /// One page of business visits.
+    VisitPage of VisitSummary
 }
 page! {
     /// One page of search hits.

@@ -83,7 +83,7 @@ impl FieldStore {
         Ok(f(&store, id)?)
     }
 
-    fn created(&self, new: NewRecord) -> Result<String, FieldError> {
+    pub(crate) fn created(&self, new: NewRecord) -> Result<String, FieldError> {
         let store = self.store()?;
         input::photos_here(&store, new.photos())?;
         Ok(store.create(&new)?.to_string())
@@ -376,7 +376,7 @@ impl FieldStore {
     }
 }
 
-fn wrong_kind(record: &Record, expected: Kind) -> FieldError {
+pub(crate) fn wrong_kind(record: &Record, expected: Kind) -> FieldError {
     let header = record.header();
     FieldError::WrongKind { id: header.id.to_string(), expected, found: header.kind }
 }

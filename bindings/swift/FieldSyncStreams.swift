@@ -115,6 +115,15 @@ public extension FieldStore {
         }
     }
 
+    /// Business visits matching `filter`, now and after every change to visits.
+    func visits(filter: VisitFilter = VisitFilter(), limit: Int32 = 50)
+        -> AsyncThrowingStream<[VisitSummary], Error>
+    {
+        following(kind: .visit) {
+            try self.queryVisits(filter: filter, page: PageRequest(limit: limit, after: nil)).items
+        }
+    }
+
     /// `query`'s result now and after every change batch touching records of `kind`; changes
     /// that come while a query runs are answered by a single further query.
     private func following<T: Equatable & Sendable>(

@@ -93,6 +93,16 @@ pub enum CoreError {
         /// The newest version this build knows.
         supported: i64,
     },
+    #[error(
+        "no business {id} in this phone's copy of the registry (unknown, or outside your scopes)"
+    )]
+    /// A visit names a business the phone's copy of the registry does not hold: none has
+    /// that id, or it lies outside the user's scopes (fetch the registry again when it may be
+    /// new).
+    UnknownBusiness {
+        /// The business id given.
+        id: String,
+    },
     /// The access policy does not allow this user to do this.
     #[error("not allowed ({rule}): {message}")]
     Forbidden {

@@ -51,7 +51,8 @@ pub(crate) enum UserCommand {
     Add {
         /// The user id.
         id: String,
-        /// resident, grid_leader, patrol, mediator, dispatcher, supervisor or admin.
+        /// resident, grid_leader, patrol, mediator, dispatcher, supervisor, admin or
+        /// business_operator (whose one scope is a business's own, `{scope}/business:{id}`).
         #[arg(long)]
         role: Role,
         /// For patrol members: police, cadre or volunteer.

@@ -19,10 +19,16 @@
 //!
 //! [noise]
 //! resolve_minutes = 2880
+//!
+//! # Not a category: the business visits (走访). Both keys optional.
+//! [visits]
+//! every_days = 30        # each business is due a visit 30 days after its last one
+//! checklist = ["fire_safety", "guest_registration", "food_safety", "hazards"]
 //! ```
 //!
 //! A limit is 1 minute to 365 days, and the resolve limit is at least the accept limit; points
-//! are 0 to 10,000. An
+//! are 0 to 10,000; a visit is due every 1 to 365 days, and the checklist holds 1 to 50
+//! distinct items of 1 to 64 characters (lower-case letters, digits and `_`). An
 //! unknown category, key or priority, a value of the wrong type or out of range is a
 //! [`RulesError`] that names the line, or the category and key. Changing the rules changes the
 //! due times of reports already indexed only after `fieldsync-server reindex`.
@@ -130,10 +136,49 @@ impl CategoryRule {
     }
 }
 
-/// The rules of every report category.
+/// The rules of business visits: how often each business is due one, and the checklist a
+/// visit goes through (what phones are given with the registry, and what the server holds a
+/// new visit's checklist to).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitRules {
+    /// A business is due a visit this many days after its last one.
+    pub every_days: u32,
+    /// The checklist items, in order.
+    pub checklist: Vec<String>,
+}
+
+/// The longest interval between visits, in days.
+const MAX_VISIT_DAYS: i64 = 365;
+/// The most checklist items.
+const MAX_CHECKLIST: usize = 50;
+/// The longest checklist item, in characters.
+const MAX_ITEM_CHARS: usize = 64;
+
+impl Default for VisitRules {
+    /// Every 30 days: fire safety, guest registration, food safety, hazards.
+    fn default() -> Self {
+        VisitRules {
+            every_days: 30,
+            checklist: ["fire_safety", "guest_registration", "food_safety", "hazards"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+impl VisitRules {
+    /// The interval between visits, in ms.
+    pub fn every_ms(&self) -> i64 {
+        i64::from(self.every_days) * 24 * 60 * MINUTE_MS
+    }
+}
+
+/// The rules of every report category, and of business visits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
     categories: BTreeMap<ReportCategory, CategoryRule>,
+    // Boxed: `Rules` sits in the binary's argument enums, which stay small.
+    visits: Box<VisitRules>,
 }
 
 /// Why a rules file was not taken.
@@ -170,7 +215,11 @@ pub enum RulesError {
     },
 }
 
-/// One category's table as the file gives it.
+/// The table of the file that is not a report category.
+const VISITS: &str = "visits";
+
+/// One table as the file gives it: a category's (the first four keys) or `[visits]` (the
+/// last two). One type for both keeps the parser's line numbers in every message.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileRule {
@@ -178,6 +227,8 @@ struct FileRule {
     resolve_minutes: Option<i64>,
     priority: Option<String>,
     points: Option<i64>,
+    every_days: Option<i64>,
+    checklist: Option<Vec<String>>,
 }
 
 impl Default for Rules {
@@ -202,7 +253,7 @@ impl Default for Rules {
                 (*c, rule)
             })
             .collect();
-        Rules { categories }
+        Rules { categories, visits: Box::default() }
     }
 }
 
@@ -215,6 +266,11 @@ impl Rules {
             Priority::Low,
             0,
         ))
+    }
+
+    /// The rules of business visits.
+    pub fn visits(&self) -> &VisitRules {
+        &self.visits
     }
 
     /// Reads a rules file (see the module's documentation): the defaults with what it sets.
@@ -237,6 +293,18 @@ impl Rules {
                 field,
                 reason,
             };
+            if name == VISITS {
+                rules.visits = Box::new(visit_rules(given, path)?);
+                continue;
+            }
+            for (field, set) in [
+                ("every_days", given.every_days.is_some()),
+                ("checklist", given.checklist.is_some()),
+            ] {
+                if set {
+                    return Err(invalid(field, "only the [visits] table takes it".into()));
+                }
+            }
             let category = ReportCategory::from_str(&name).map_err(|_| {
                 let known: Vec<&str> = ReportCategory::ALL.iter().map(|c| c.as_str()).collect();
                 invalid("category", format!("not a report category; one of {}", known.join(", ")))
@@ -284,9 +352,103 @@ impl Rules {
     }
 }
 
+/// The visit rules a `[visits]` table sets over the defaults.
+fn visit_rules(given: FileRule, path: &str) -> Result<VisitRules, RulesError> {
+    let invalid = |field, reason: String| RulesError::Invalid {
+        path: path.to_string(),
+        category: VISITS.to_string(),
+        field,
+        reason,
+    };
+    for (field, set) in [
+        ("accept_minutes", given.accept_minutes.is_some()),
+        ("resolve_minutes", given.resolve_minutes.is_some()),
+        ("priority", given.priority.is_some()),
+        ("points", given.points.is_some()),
+    ] {
+        if set {
+            return Err(invalid(field, "a report category's key, not a visit rule".into()));
+        }
+    }
+    let mut rules = VisitRules::default();
+    if let Some(days) = given.every_days {
+        if !(1..=MAX_VISIT_DAYS).contains(&days) {
+            return Err(invalid(
+                "every_days",
+                format!("{days}; a visit is due every 1 to {MAX_VISIT_DAYS} days"),
+            ));
+        }
+        rules.every_days = days as u32;
+    }
+    if let Some(items) = given.checklist {
+        if items.is_empty() || items.len() > MAX_CHECKLIST {
+            return Err(invalid(
+                "checklist",
+                format!("{} items; a checklist has 1 to {MAX_CHECKLIST}", items.len()),
+            ));
+        }
+        for (i, item) in items.iter().enumerate() {
+            let well_formed = !item.is_empty()
+                && item.chars().count() <= MAX_ITEM_CHARS
+                && item.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !well_formed {
+                return Err(invalid(
+                    "checklist",
+                    format!(
+                        "{item:?}: an item is 1 to {MAX_ITEM_CHARS} lower-case letters, digits or _"
+                    ),
+                ));
+            }
+            if items[..i].contains(item) {
+                return Err(invalid("checklist", format!("{item:?} appears twice")));
+            }
+        }
+        rules.checklist = items;
+    }
+    Ok(rules)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn visits_default_to_every_30_days_and_a_file_sets_them() {
+        let r = Rules::default();
+        assert_eq!(r.visits().every_days, 30);
+        assert_eq!(
+            r.visits().checklist,
+            ["fire_safety", "guest_registration", "food_safety", "hazards"]
+        );
+        let r = Rules::parse(
+            "[visits]\nevery_days = 14\nchecklist = [\"fire_safety\", \"boat_safety\"]\n[noise]\npoints = 3\n",
+            "r.toml",
+        )
+        .unwrap();
+        assert_eq!(r.visits().every_days, 14);
+        assert_eq!(r.visits().checklist, ["fire_safety", "boat_safety"]);
+        assert_eq!(r.visits().every_ms(), 14 * 86_400_000);
+        assert_eq!(r.of(ReportCategory::Noise).points, 3);
+        for (bad, field) in [
+            ("[visits]\nevery_days = 0\n", "every_days"),
+            ("[visits]\nevery_days = 400\n", "every_days"),
+            ("[visits]\nchecklist = []\n", "checklist"),
+            ("[visits]\nchecklist = [\"Fire Safety\"]\n", "checklist"),
+            ("[visits]\nchecklist = [\"hazards\", \"hazards\"]\n", "checklist"),
+        ] {
+            let e = Rules::parse(bad, "r.toml").unwrap_err();
+            assert!(
+                matches!(&e, RulesError::Invalid { field: f, .. } if *f == field),
+                "{bad}: {e}"
+            );
+        }
+        let e = Rules::parse("[visits]\nevery = 3\n", "r.toml").unwrap_err();
+        assert!(matches!(e, RulesError::Syntax { .. }) && e.to_string().contains("line 2"), "{e}");
+        let e = Rules::parse("[visits]\npoints = 3\n", "r.toml").unwrap_err();
+        assert!(matches!(e, RulesError::Invalid { field: "points", .. }), "{e}");
+        let e = Rules::parse("[noise]\nevery_days = 3\n", "r.toml").unwrap_err();
+        assert!(matches!(e, RulesError::Invalid { field: "every_days", .. }), "{e}");
+    }
 
     #[test]
     fn defaults_follow_the_issue() {

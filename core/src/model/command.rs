@@ -13,6 +13,7 @@ use super::macros::string_enum;
 use super::patrol::NewEntry;
 pub use super::registry::NewRecord;
 use super::registry::{Kind, KindSpec, on_kind, on_new};
+use super::visit::CheckOutcome;
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::limits;
@@ -163,7 +164,45 @@ pub enum Command {
         /// Why (required).
         reason: String,
     },
-    /// Attaches a photo to a report, a case, a bulletin, or (with `entry`) a patrol entry.
+    /// A visitor records a checklist item's result (an item of the visit's checklist; the
+    /// latest result of an item is the one that stands).
+    RecordCheck {
+        /// The checklist item.
+        item: String,
+        /// Pass, fail or not applicable.
+        result: CheckOutcome,
+        /// What was seen.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
+        note: String,
+    },
+    /// A visitor records a finding, with its photos.
+    AddFinding {
+        /// What was found.
+        text: String,
+        /// Photos of it.
+        #[cfg_attr(feature = "uniffi", uniffi(default))]
+        photos: Vec<PhotoRef>,
+    },
+    /// Another member joins the visit.
+    AddVisitor {
+        /// User id.
+        user: String,
+    },
+    /// What the business must do after the visit, and by when.
+    SetVisitFollowUp {
+        /// The action asked of the business.
+        action: String,
+        /// By when (after now).
+        deadline: Timestamp,
+    },
+    /// The visit is done (its follow-up checked, if it had one).
+    CloseVisit {
+        /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
+        note: String,
+    },
+    /// Attaches a photo to a report, a case, a bulletin, or (with `entry`) a patrol entry or a
+    /// visit's finding.
     AddPhoto {
         /// The photo reference.
         photo: PhotoRef,
@@ -206,6 +245,11 @@ impl Command {
             Command::AddFollowUp { .. } => "add_follow_up",
             Command::AcknowledgeBulletin => "acknowledge_bulletin",
             Command::WithdrawBulletin { .. } => "withdraw_bulletin",
+            Command::RecordCheck { .. } => "record_check",
+            Command::AddFinding { .. } => "add_finding",
+            Command::AddVisitor { .. } => "add_visitor",
+            Command::SetVisitFollowUp { .. } => "set_visit_follow_up",
+            Command::CloseVisit { .. } => "close_visit",
             Command::AddPhoto { .. } => "add_photo",
             Command::SettleConflict { .. } => "settle_conflict",
         }
@@ -234,6 +278,11 @@ impl Command {
             | Command::CloseCase { .. }
             | Command::AddFollowUp { .. } => Some(Kind::MediationCase),
             Command::AcknowledgeBulletin | Command::WithdrawBulletin { .. } => Some(Kind::Bulletin),
+            Command::RecordCheck { .. }
+            | Command::AddFinding { .. }
+            | Command::AddVisitor { .. }
+            | Command::SetVisitFollowUp { .. }
+            | Command::CloseVisit { .. } => Some(Kind::Visit),
             Command::AddPhoto { .. } | Command::SettleConflict { .. } => None,
         }
     }
@@ -354,6 +403,54 @@ pub(crate) fn add_root_photo(
         limits::SHORT_LIST_ITEMS,
     )?;
     doc::append_photos(doc, &list, std::slice::from_ref(photo))
+}
+
+/// `AddPhoto` to the `photos` list of the item `entry` names in the root list `list` (a
+/// patrol's entries, a visit's findings). No `entry` is refused with `without` (`a patrol
+/// photo belongs to an entry`): a photo of these kinds belongs to an item, which `item_name`
+/// names in the refusal of an unknown one.
+pub(crate) fn add_item_photo(
+    doc: &mut AutoCommit,
+    id: DocId,
+    list: &str,
+    photo: &PhotoRef,
+    entry: Option<&String>,
+    (without, item_name): (&str, &str),
+) -> Result<()> {
+    super::report::validate_photos(std::slice::from_ref(photo))?;
+    let Some(entry) = entry else {
+        return Err(CoreError::invalid("entry", without.to_string()));
+    };
+    let items = doc::root_list(doc, list, id)?;
+    let item = doc::find_item(doc, &items, entry)?
+        .ok_or_else(|| CoreError::invalid("entry", format!("no {item_name} {entry:?} in {id}")))?;
+    let photos = doc::object(doc, &item, "photos", automerge::ObjType::List, id)?;
+    limits::room_in_list(
+        "photos",
+        automerge::ReadDoc::length(doc, &photos),
+        limits::SHORT_LIST_ITEMS,
+    )?;
+    doc::append_photos(doc, &photos, std::slice::from_ref(photo))
+}
+
+/// The `photos` lists of the maps of the root list `list` (a patrol's entries, a visit's
+/// findings).
+pub(crate) fn item_photo_lists(
+    doc: &AutoCommit,
+    id: DocId,
+    list: &str,
+) -> Result<Vec<automerge::ObjId>> {
+    use automerge::{ObjType, ReadDoc, Value};
+    let items = doc::root_list(doc, list, id)?;
+    let mut lists = Vec::new();
+    for i in 0..doc.length(&items) {
+        if let Some((Value::Object(ObjType::Map), item)) = doc.get(&items, i)?
+            && let Some((Value::Object(ObjType::List), photos)) = doc.get(&item, "photos")?
+        {
+            lists.push(photos);
+        }
+    }
+    Ok(lists)
 }
 
 /// The error for a command sent to a kind it does not apply to.

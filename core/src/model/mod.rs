@@ -17,6 +17,7 @@ mod registry;
 pub mod report;
 mod shape;
 pub mod validate;
+pub mod visit;
 
 use automerge::AutoCommit;
 
@@ -32,6 +33,10 @@ pub use registry::{Kind, NewRecord, Record};
 pub(crate) use registry::{KindSpec, on_kind, on_record};
 pub use report::{
     Comment, NewReport, Report, ReportCategory, ReportStatus, escalation_limit, escalation_note,
+};
+pub use visit::{
+    CheckOutcome, CheckResult, Finding, NewCheck, NewVisit, Visit, VisitStatus, business_of_scope,
+    business_scope,
 };
 
 use crate::error::{CoreError, Result};

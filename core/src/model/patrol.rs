@@ -277,17 +277,8 @@ pub(crate) fn apply(
             Ok(None)
         }
         Command::AddPhoto { photo, entry } => {
-            validate_photos(std::slice::from_ref(photo))?;
-            let Some(entry) = entry else {
-                return Err(CoreError::invalid("entry", "a patrol photo belongs to an entry"));
-            };
-            let list = doc::root_list(doc, "entries", id)?;
-            let item = doc::find_item(doc, &list, entry)?.ok_or_else(|| {
-                CoreError::invalid("entry", format!("no entry {entry:?} in {id}"))
-            })?;
-            let photos = doc::object(doc, &item, "photos", ObjType::List, id)?;
-            limits::room_in_list("photos", doc.length(&photos), limits::SHORT_LIST_ITEMS)?;
-            doc::append_photos(doc, &photos, std::slice::from_ref(photo))?;
+            let what = ("a patrol photo belongs to an entry", "entry");
+            super::command::add_item_photo(doc, id, "entries", photo, entry.as_ref(), what)?;
             Ok(None)
         }
         Command::SettleConflict { field, value } => {
@@ -394,16 +385,6 @@ impl KindSpec for PatrolLog {
     }
 
     fn photo_lists(doc: &AutoCommit, id: DocId) -> Result<Vec<automerge::ObjId>> {
-        let entries = doc::root_list(doc, "entries", id)?;
-        let mut lists = Vec::new();
-        for i in 0..doc.length(&entries) {
-            if let Some((automerge::Value::Object(ObjType::Map), entry)) = doc.get(&entries, i)?
-                && let Some((automerge::Value::Object(ObjType::List), list)) =
-                    doc.get(&entry, "photos")?
-            {
-                lists.push(list);
-            }
-        }
-        Ok(lists)
+        super::command::item_photo_lists(doc, id, "entries")
     }
 }

@@ -19,6 +19,7 @@ use super::patrol::{NewPatrol, PatrolLog};
 use super::report::{NewReport, Report};
 use super::shape::Node;
 use super::validate::Violations;
+use super::visit::{NewVisit, Visit};
 use crate::error::Result;
 use crate::id::DocId;
 
@@ -33,6 +34,8 @@ string_enum! {
         MediationCase => "mediation_case",
         /// A warning bulletin (预警通报).
         Bulletin => "bulletin",
+        /// A visit to a business of the registry (走访).
+        Visit => "visit",
     }
 }
 
@@ -61,6 +64,11 @@ pub enum Record {
         /// The bulletin.
         bulletin: Bulletin,
     },
+    /// A business visit.
+    Visit {
+        /// The visit.
+        visit: Visit,
+    },
 }
 
 /// A new record to create.
@@ -87,6 +95,11 @@ pub enum NewRecord {
         /// The bulletin.
         bulletin: NewBulletin,
     },
+    /// A police patrol member, a grid leader or a dispatcher records a business visit.
+    Visit {
+        /// The visit.
+        visit: NewVisit,
+    },
 }
 
 /// Runs `$body` with `$r` bound to the typed record inside `$record` (a `&Record`), whatever
@@ -98,6 +111,7 @@ macro_rules! on_record {
             $crate::model::Record::PatrolLog { patrol_log: $r } => $body,
             $crate::model::Record::MediationCase { mediation_case: $r } => $body,
             $crate::model::Record::Bulletin { bulletin: $r } => $body,
+            $crate::model::Record::Visit { visit: $r } => $body,
         }
     };
 }
@@ -123,6 +137,10 @@ macro_rules! on_new {
                 type $K = $crate::model::Bulletin;
                 $body
             }
+            $crate::model::NewRecord::Visit { visit: $n } => {
+                type $K = $crate::model::Visit;
+                $body
+            }
         }
     };
 }
@@ -145,6 +163,10 @@ macro_rules! on_kind {
             }
             $crate::model::Kind::Bulletin => {
                 type $K = $crate::model::Bulletin;
+                $body
+            }
+            $crate::model::Kind::Visit => {
+                type $K = $crate::model::Visit;
                 $body
             }
         }
@@ -338,6 +360,12 @@ impl From<MediationCase> for Record {
 impl From<Bulletin> for Record {
     fn from(bulletin: Bulletin) -> Record {
         Record::Bulletin { bulletin }
+    }
+}
+
+impl From<Visit> for Record {
+    fn from(visit: Visit) -> Record {
+        Record::Visit { visit }
     }
 }
 

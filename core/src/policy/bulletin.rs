@@ -12,8 +12,13 @@ use super::{Denied, PatrolKind, Profile, Role, scope_covers};
 use crate::model::{Addressee, Bulletin, BulletinStatus};
 
 /// Whether one of `p`'s scopes is `scope`, inside it or around it: a warning to a scenic area
-/// reaches the residents of its grids, and one to a grid the patrols of the whole area.
+/// reaches the residents of its grids, and one to a grid the patrols of the whole area. A
+/// business's operator is reached by a warning to the business's scope or one around it, not
+/// by one to a grid beside or below the business.
 fn reaches(p: &Profile, scope: &str) -> bool {
+    if p.role == Role::BusinessOperator {
+        return p.scopes.iter().any(|s| scope_covers(scope, s));
+    }
     p.scopes.iter().any(|s| scope_covers(s, scope) || scope_covers(scope, s))
 }
 
@@ -22,6 +27,7 @@ fn addressee(p: &Profile) -> Option<Addressee> {
     match p.role {
         Role::Patrol => Some(Addressee::Patrols),
         Role::Resident => Some(Addressee::Residents),
+        Role::BusinessOperator => Some(Addressee::Businesses),
         _ => None,
     }
 }
@@ -44,7 +50,7 @@ impl KindRules for Bulletin {
     fn may_read(p: &Profile, a: &Audience, in_scope: bool) -> bool {
         match p.role {
             Role::Dispatcher | Role::GridLeader | Role::Admin => in_scope || a.created_by == p.user,
-            Role::Patrol | Role::Resident => {
+            Role::Patrol | Role::Resident | Role::BusinessOperator => {
                 a.created_by == p.user || addressed_to(p, &a.scope, &a.created_by, &a.addressed)
             }
             Role::Mediator | Role::Supervisor | Role::System => false,
@@ -259,6 +265,39 @@ mod tests {
         assert!(check_change(&issuer, Some(&b), &a).is_ok());
         let (b, a) = run(&mut doc, id, "disp-1", withdraw());
         assert!(check_change(&profile("disp-1", Role::Dispatcher, "jl"), Some(&b), &a).is_ok());
+    }
+
+    #[test]
+    fn a_business_operator_reads_and_acknowledges_what_is_addressed_to_businesses_around_it() {
+        let own = crate::model::business_scope(AREA, "b1");
+        let operator = profile("op-1", Role::BusinessOperator, &own);
+        let (id, mut doc) = issued(vec![Addressee::Businesses]);
+        let a = Audience::of(&read_record(&doc, id).expect("read"));
+        assert!(can_read(&operator, &a), "to the area around the business");
+        let (b, after) = run(&mut doc, id, "op-1", Command::AcknowledgeBulletin);
+        assert!(check_change(&operator, Some(&b), &after).is_ok());
+        // In another's name: the acknowledgement is signed op-1.
+        let other =
+            profile("op-2", Role::BusinessOperator, &crate::model::business_scope(AREA, "b2"));
+        assert_eq!(
+            check_change(&other, Some(&b), &after).map_err(|d| d.rule),
+            Err("bulletin.acknowledgements")
+        );
+        // Not addressed to businesses: not read, not acknowledged.
+        let (id, mut doc) = issued(vec![Addressee::Patrols, Addressee::Residents]);
+        let a = Audience::of(&read_record(&doc, id).expect("read"));
+        assert!(!can_read(&operator, &a));
+        let (b, after) = run(&mut doc, id, "op-1", Command::AcknowledgeBulletin);
+        assert_eq!(check_change(&operator, Some(&b), &after).map_err(|d| d.rule), Err("read"));
+        // To a grid below the business's scope, or another area: not theirs.
+        for scope in [format!("{AREA}/grid-3"), "jl/cc/scenic-2".to_string()] {
+            let a = Audience {
+                addressed: vec![Addressee::Businesses],
+                ..Audience::plain(crate::model::Kind::Bulletin, scope.clone(), "police-1")
+            };
+            assert!(!can_read(&operator, &a), "{scope}");
+            assert!(!is_addressed(&operator, &a), "{scope}");
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@ mod tests {
         assert!(reads_businesses(&profile(Role::Patrol, Some(PatrolKind::Volunteer))));
         assert!(keeps_businesses(&profile(Role::GridLeader, None)));
         assert!(keeps_businesses(&profile(Role::Dispatcher, None)));
-        for role in [Role::Resident, Role::Mediator, Role::System] {
+        for role in [Role::Resident, Role::Mediator, Role::System, Role::BusinessOperator] {
             assert!(!reads_businesses(&profile(role, None)), "{role}");
         }
         assert!(reads_businesses(&profile(Role::Supervisor, None)));

@@ -12,6 +12,7 @@ mod now;
 mod patrol;
 mod report;
 mod rules;
+mod visit;
 
 pub use bulletin::is_addressed;
 pub use businesses::{keeps_businesses, reads_businesses};
@@ -43,6 +44,10 @@ string_enum! {
         /// The server's own device: appends overdue escalations and nothing else. Never a
         /// person; no user of this role can be created or enrolled.
         System => "system",
+        /// Runs a business of the registry: their one scope is the business's own place
+        /// (`model::business_scope`); reads the bulletins addressed to businesses around it,
+        /// acknowledges them, and reads the visits to their business. Nothing else.
+        BusinessOperator => "business_operator",
     }
 }
 

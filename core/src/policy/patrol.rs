@@ -12,7 +12,11 @@ impl KindRules for PatrolLog {
         match p.role {
             Role::Dispatcher | Role::Admin => in_scope,
             Role::Patrol | Role::GridLeader => in_scope || a.names(&p.user),
-            Role::Resident | Role::Mediator | Role::Supervisor | Role::System => false,
+            Role::Resident
+            | Role::Mediator
+            | Role::Supervisor
+            | Role::System
+            | Role::BusinessOperator => false,
         }
     }
 

@@ -13,7 +13,7 @@ impl KindRules for Report {
             Role::Dispatcher | Role::Admin => in_scope,
             Role::Resident | Role::Mediator => a.created_by == p.user || a.names(&p.user),
             Role::GridLeader | Role::Patrol => in_scope || a.names(&p.user),
-            Role::Supervisor | Role::System => false,
+            Role::Supervisor | Role::System | Role::BusinessOperator => false,
         }
     }
 

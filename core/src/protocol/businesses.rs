@@ -46,6 +46,19 @@ pub struct BusinessList {
     pub v: u32,
     /// The businesses.
     pub businesses: Vec<BusinessMsg>,
+    /// The rules of visits (absent from a server older than visits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visits: Option<VisitRulesMsg>,
+}
+
+/// The rules file's `visits` key: how often each business is due a visit, and the checklist a
+/// visit goes through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitRulesMsg {
+    /// A business is due a visit this many days after its last one.
+    pub every_days: u32,
+    /// The checklist items, in order.
+    pub checklist: Vec<String>,
 }
 
 /// `POST /v1/businesses/add` (all of `scope`, `name`, `kind`, `address`, `contact`; the rest

@@ -237,7 +237,8 @@ pub struct EnrollResponse {
     pub actor: Vec<u8>,
     /// The user the device acts for.
     pub user: String,
-    /// The user's role (`resident`, `grid_leader`, `patrol`, `mediator`, `dispatcher`, `admin`).
+    /// The user's role (`resident`, `grid_leader`, `patrol`, `mediator`, `dispatcher`, `admin`,
+    /// `supervisor`, `business_operator`).
     pub role: String,
     /// For patrol members: `police`, `cadre` or `volunteer`.
     pub patrol: Option<String>,

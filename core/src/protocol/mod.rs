@@ -14,7 +14,7 @@ pub use blobs::{
     is_photo_media_type,
 };
 pub use businesses::{
-    BusinessList, BusinessMsg, BusinessRequest, BusinessResponse, BusinessesRequest,
+    BusinessList, BusinessMsg, BusinessRequest, BusinessResponse, BusinessesRequest, VisitRulesMsg,
 };
 pub use codec::{
     DecodeError, DocsPart, decode, decode_within, encode, encode_docs_member, encode_sync_response,

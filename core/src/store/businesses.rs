@@ -2,9 +2,10 @@
 //! scopes as the server last gave them (`SyncClient::refresh_businesses`), read offline when a
 //! patrol picks the business it visits.
 
-use rusqlite::{Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::Store;
+use super::visits::VisitRules;
 use crate::error::Result;
 use crate::time::Timestamp;
 
@@ -49,24 +50,39 @@ fn business(r: &Row<'_>) -> rusqlite::Result<Business> {
     })
 }
 
+const COLUMNS: &str = "id, scope, name, kind, address, lat, lon, contact, operator, closed_at";
+
+/// Every business of the copy, by scope then name.
+pub(crate) fn all(c: &Connection) -> Result<Vec<Business>> {
+    Ok(c.prepare_cached(&format!("SELECT {COLUMNS} FROM businesses ORDER BY scope, name, id"))?
+        .query_map([], business)?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// The business `id` of the copy, if it holds it.
+pub(crate) fn one(c: &Connection, id: &str) -> Result<Option<Business>> {
+    Ok(c.prepare_cached(&format!("SELECT {COLUMNS} FROM businesses WHERE id = ?1"))?
+        .query_row([id], business)
+        .optional()?)
+}
+
 impl Store {
     /// The businesses of the registry as last fetched, by scope then name (empty before the
     /// first fetch). Readable offline.
     pub fn businesses(&self) -> Result<Vec<Business>> {
-        self.read(|c| {
-            Ok(c.prepare_cached(
-                "SELECT id, scope, name, kind, address, lat, lon, contact, operator, closed_at \
-                 FROM businesses ORDER BY scope, name, id",
-            )?
-            .query_map([], business)?
-            .collect::<rusqlite::Result<_>>()?)
-        })
+        self.read(all)
     }
 
-    /// Replaces the copy held with `found`, in one transaction.
-    pub(crate) fn save_businesses(&self, found: &[Business]) -> Result<()> {
+    /// Replaces the copy held with `found` and the visit rules given with it, in one
+    /// transaction.
+    pub(crate) fn save_businesses(
+        &self,
+        found: &[Business],
+        rules: Option<&VisitRules>,
+    ) -> Result<()> {
         let mut w = self.writer();
         w.in_tx(|tx| {
+            super::visits::save_rules(tx, rules)?;
             tx.execute("DELETE FROM businesses", [])?;
             let mut put = tx.prepare_cached(
                 "INSERT INTO businesses (id, scope, name, kind, address, lat, lon, contact, \

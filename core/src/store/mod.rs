@@ -22,6 +22,7 @@ pub mod schema;
 mod search;
 mod sync_ops;
 mod sync_state;
+mod visits;
 mod wal;
 mod writer;
 
@@ -46,6 +47,7 @@ pub use query::{
 };
 pub use search::{MAX_HITS, SearchHit};
 pub use sync_ops::{PullTally, PushTally, Rejection, SyncStatus};
+pub use visits::{OverdueBusiness, VisitFilter, VisitRules, VisitSummary};
 
 use self::blob_files::BlobDir;
 use self::projection::Projection;
@@ -278,6 +280,9 @@ impl Store {
             let (id, mut doc) = model::command::create(new, &stamp, w.identity.actor.clone())?;
             if let Some(p) = &w.profile {
                 policy::can_create(p, kind, new.scope())?;
+                // What only an enrolled phone's copies know: a visit's business (the registry)
+                // and the rules' checklist.
+                visits::check_new(&w.conn, new)?;
             }
             let snapshot = doc.save();
             let proj = Projection::of(&doc, id)?;

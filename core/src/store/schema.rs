@@ -22,6 +22,7 @@ const STEPS: &[&str] = &[
     include_str!("sql/v7.sql"),
     include_str!("sql/v8.sql"),
     include_str!("sql/v9.sql"),
+    include_str!("sql/v10.sql"),
 ];
 
 /// The store's settings and schema.
@@ -29,7 +30,7 @@ struct Schema;
 
 impl Initializer for Schema {
     const NAME: &'static str = "store";
-    const END_VERSION: u32 = 9;
+    const END_VERSION: u32 = 10;
 
     fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.busy_timeout(super::wal::BUSY)?;
@@ -54,31 +55,41 @@ impl Initializer for Schema {
     }
 }
 
-/// The step that brings warning bulletins (`sql/v9.sql`), after which `docs` takes their kind.
-const BULLETINS_STEP: usize = 8;
+/// The steps after which `docs` takes a new kind, and the kinds' codes it then takes: warning
+/// bulletins (`sql/v9.sql`, 4) and business visits (`sql/v10.sql`, 5).
+const WIDENINGS: &[(usize, u8)] = &[(8, 4), (9, 5)];
 
 /// Runs upgrade step `n`.
 fn step(tx: &Transaction<'_>, n: usize) -> rusqlite::Result<()> {
     tx.execute_batch(STEPS[n])?;
-    if n == BULLETINS_STEP {
-        widen_kinds(tx)?;
+    if let Some(&(_, last)) = WIDENINGS.iter().find(|(at, _)| *at == n) {
+        widen_kinds(tx, last)?;
     }
     Ok(())
 }
 
-/// Lets `docs` hold the bulletins' kind (4). SQLite alters no CHECK constraint, and rebuilding
-/// `docs` would cascade through every table that references it; a constraint that only
-/// loosens (every stored row keeps it) is rewritten in place instead, SQLite's documented
+/// The CHECK of `docs.kind` that lets it hold the codes 1 to `last`.
+fn kinds_check(last: u8) -> String {
+    let codes: Vec<String> = (1..=last).map(|c| c.to_string()).collect();
+    format!("CHECK (kind IN ({}))", codes.join(", "))
+}
+
+/// Lets `docs` hold the kinds' codes up to `last`. SQLite alters no CHECK constraint, and
+/// rebuilding `docs` would cascade through every table that references it; a constraint that
+/// only loosens (every stored row keeps it) is rewritten in place instead, SQLite's documented
 /// procedure: the table's definition changed under `writable_schema`, the schema version
-/// raised so every connection reads it again. Running it twice changes nothing.
-fn widen_kinds(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+/// raised so every connection reads it again. Whichever narrower list the table holds is
+/// widened; running it twice changes nothing.
+fn widen_kinds(tx: &Transaction<'_>, last: u8) -> rusqlite::Result<()> {
     let version: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
     tx.pragma_update(None, "writable_schema", true)?;
-    tx.execute(
-        "UPDATE sqlite_master SET sql = replace(sql, 'CHECK (kind IN (1, 2, 3))', \
-         'CHECK (kind IN (1, 2, 3, 4))') WHERE type = 'table' AND name = 'docs'",
-        [],
-    )?;
+    for narrower in 3..last {
+        tx.execute(
+            "UPDATE sqlite_master SET sql = replace(sql, ?1, ?2) \
+             WHERE type = 'table' AND name = 'docs'",
+            [kinds_check(narrower), kinds_check(last)],
+        )?;
+    }
     tx.pragma_update(None, "schema_version", version + 1)?;
     tx.pragma_update(None, "writable_schema", false)?;
     Ok(())
@@ -157,6 +168,10 @@ mod tests {
             upgraded.execute(
                 "INSERT INTO docs (doc_id, kind, snapshot, updated_at) VALUES (?1, 4, x'00', 0)",
                 [[8u8; 16]],
+            )?;
+            upgraded.execute(
+                "INSERT INTO docs (doc_id, kind, snapshot, updated_at) VALUES (?1, 5, x'00', 0)",
+                [[9u8; 16]],
             )?;
             if old < 2 {
                 let pending: i64 =

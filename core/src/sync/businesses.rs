@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::protocol::{
     self, BusinessList, BusinessMsg, BusinessRequest, BusinessResponse, BusinessesRequest,
 };
-use crate::store::Business;
+use crate::store::{Business, VisitRules};
 use crate::time::Timestamp;
 
 /// A business to register, or the fields of one to change (those given are set; `operator`
@@ -78,14 +78,17 @@ fn request(id: Option<&str>, f: BusinessFields) -> BusinessRequest {
 }
 
 impl<T: Transport> SyncClient<T> {
-    /// Fetches the businesses of the user's scopes (for roles that read the registry) and
-    /// keeps them in the store, replacing the copy held; returns them.
+    /// Fetches the businesses of the user's scopes (for roles that read the registry) and the
+    /// rules of visits, and keeps them in the store, replacing the copy held; returns the
+    /// businesses.
     pub async fn refresh_businesses(&self) -> Result<Vec<Business>> {
         let req = BusinessesRequest { v: protocol::VERSION };
         let list: BusinessList = self.call("/v1/businesses/list", &req, true).await?;
         let found: Vec<Business> = list.businesses.into_iter().map(business).collect();
+        let rules =
+            list.visits.map(|r| VisitRules { every_days: r.every_days, checklist: r.checklist });
         let (store, kept) = (self.store.clone(), found.clone());
-        blocking(move || store.save_businesses(&kept)).await?;
+        blocking(move || store.save_businesses(&kept, rules.as_ref())).await?;
         Ok(found)
     }
 

@@ -746,6 +746,10 @@ impl World {
                 Record::Bulletin { bulletin: b } => {
                     b.acknowledgements.iter().any(|a| &a.id == key && &a.by == by)
                 }
+                Record::Visit { visit: v } => {
+                    v.findings.iter().any(|f| &f.id == key && &f.text == text && &f.by == by)
+                        || v.results.iter().any(|r| &r.id == key && &r.by == by)
+                }
             };
             assert!(found, "item {key} ({text}) by {by} is lost");
         }

@@ -11,3 +11,4 @@ mod convergence;
 mod inbox;
 mod photos;
 mod store;
+mod visits;

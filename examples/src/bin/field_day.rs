@@ -1,10 +1,14 @@
-//! A field day on seven phones and a sync server.
+//! A field day on eight phones and a sync server.
 //!
 //! The example starts a fieldsync server in-process on a free loopback port. A patrol team of three
 //! phones walks a scenic area without signal, each adding entries to the same patrol log; a resident
 //! reports an illegal roof-top building; a grid leader accepts and dispatches it; two mediators edit
 //! the same case notes offline. In the morning the police issue a warning bulletin (预警通报) to
-//! the area's patrols; a cadre acknowledges it offline, and the police see it in the evening. Every phone is enrolled with its user's role and scope, so each
+//! the area's patrols, residents and businesses; a cadre acknowledges it offline, and the police
+//! see it in the evening. The police visit a fishing lodge of the business registry offline
+//! (走访): a failed fire-safety check, a finding with a photo, a follow-up with a deadline; the
+//! lodge's operator reads that visit and the bulletin, and acknowledges it. Every phone is
+//! enrolled with its user's role and scope, so each
 //! receives only what that role may read (the resident never sees the mediation notes). Then
 //! everyone syncs through the server, and the example shows what each phone holds and that all
 //! copies converged. Then the resident's next report is handled and confirmed: it earns points,
@@ -19,7 +23,8 @@ use std::time::Duration;
 
 use fieldsync_core::model::*;
 use fieldsync_core::policy::{Audience, PatrolKind, Profile, Role, can_read};
-use fieldsync_core::sync::{HttpTransport, SyncClient, enroll};
+use fieldsync_core::store::PhotoSource;
+use fieldsync_core::sync::{BusinessFields, HttpTransport, SyncClient, enroll};
 use fieldsync_core::{DocId, Store};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
 
@@ -101,7 +106,7 @@ async fn run() -> Res<bool> {
     let server = Server::start(&config).await?;
     let url = server.url();
     println!("== sync server on {url}");
-    println!("== the command centre enrolls seven phones");
+    println!("== the command centre enrolls seven phones, and the lodge's operator an eighth");
     let d = dir.path();
     let patrol = Role::Patrol;
     let phones = [
@@ -117,6 +122,29 @@ async fn run() -> Res<bool> {
     let [li, wang, zhao, sun, zhou, chen, liu] = &phones;
 
     println!("== morning, at the station (signal)");
+    // The police keep the registry of the area's businesses; the lodge's operator gets a phone
+    // whose one scope is the lodge's own.
+    let lodge = li
+        .sync
+        .add_business(BusinessFields {
+            scope: Some(AREA_SCOPE.into()),
+            name: Some("湖畔渔家乐 lakeside fishing lodge".into()),
+            kind: Some("guesthouse".into()),
+            address: Some("north loop, km 4".into()),
+            contact: Some("0431-8888".into()),
+            ..BusinessFields::default()
+        })
+        .await?;
+    let gao = phone(
+        d,
+        &server,
+        "operator-gao",
+        Role::BusinessOperator,
+        None,
+        &[business_scope(AREA_SCOPE, &lodge.id).as_str()],
+    )
+    .await?;
+    li.sync.refresh_businesses().await?;
     let patrol = li.store.create(&NewRecord::PatrolLog {
         patrol_log: NewPatrol {
             scope: AREA_SCOPE.into(),
@@ -145,7 +173,7 @@ async fn run() -> Res<bool> {
         bulletin: NewBulletin {
             scope: AREA_SCOPE.into(),
             severity: Severity::Orange,
-            audience: vec![Addressee::Patrols, Addressee::Residents],
+            audience: vec![Addressee::Patrols, Addressee::Residents, Addressee::Businesses],
             title: "落石预警 rock fall warning".into(),
             text: "Rain last night loosened the slope above the north loop; keep tourists off it."
                 .into(),
@@ -194,6 +222,7 @@ async fn run() -> Res<bool> {
 
     println!("== midday, no signal anywhere");
     wang.store.execute(bulletin, &Command::AcknowledgeBulletin)?;
+    let visit = visit_lodge(li, &lodge.id)?;
     li.store.execute(
         patrol,
         &entry(EntryKind::CheckpointReached, "north gate, all clear", Some("north gate")),
@@ -274,11 +303,17 @@ async fn run() -> Res<bool> {
 
     zhou.sync().await?;
     println!("== evening, back at the station: everyone syncs, twice");
+    // The lodge's operator reads the warning and acknowledges it before everyone syncs.
+    gao.sync().await?;
+    gao.store.execute(bulletin, &Command::AcknowledgeBulletin)?;
+    let phones: Vec<&Phone> = phones.iter().chain([&gao]).collect();
     for _ in 0..2 {
         for p in &phones {
             p.sync().await?;
         }
     }
+    let sent = li.sync.upload_photos(None).await?;
+    println!("   {:<16} uploaded {} photo(s)", li.owner, sent.uploaded);
 
     let mut converged = true;
     let mut heads_by_doc: BTreeMap<DocId, Vec<String>> = BTreeMap::new();
@@ -319,6 +354,16 @@ async fn run() -> Res<bool> {
                     b.severity,
                     b.acknowledgements.iter().map(|a| a.by.as_str()).collect::<Vec<_>>().join(", ")
                 ),
+                Record::Visit { visit: v } => println!(
+                    "   visit to {}: failed {:?}, findings {:?}, follow-up {:?}",
+                    v.business,
+                    v.failed(),
+                    v.findings
+                        .iter()
+                        .map(|f| (f.text.as_str(), f.photos.len()))
+                        .collect::<Vec<_>>(),
+                    v.follow_up
+                ),
             }
         }
     }
@@ -329,6 +374,19 @@ async fn run() -> Res<bool> {
             println!("the bulletin's issuer does not see the acknowledgement: {other:?}");
             converged = false;
         }
+    }
+    // The operator reads the visit to their lodge, photo and all; it is not overdue any more.
+    match gao.store.get(visit)? {
+        Record::Visit { visit: v } if v.findings.iter().any(|f| f.photos.len() == 1) => {}
+        other => {
+            println!("the lodge's operator does not see the visit's photo: {other:?}");
+            converged = false;
+        }
+    }
+    let now = fieldsync_core::time::Timestamp::from_millis(fieldsync_core::time::now_ms());
+    if li.store.overdue_businesses(now)?.iter().any(|o| o.business.id == lodge.id) {
+        println!("the visited lodge is still listed overdue");
+        converged = false;
     }
     // Every phone holds exactly the records its user may read (the server sends nothing else),
     // and every copy of a record is the same.
@@ -360,6 +418,43 @@ async fn run() -> Res<bool> {
     let points = points_day(sun, zhou).await?;
     server.shutdown().await?;
     Ok(converged && points)
+}
+
+/// The police visit the lodge offline: the rules' checklist, a failed fire-safety check, a
+/// finding with a photo, and a follow-up due in a week.
+fn visit_lodge(li: &Phone, lodge: &str) -> Res<DocId> {
+    let mut plan = li.store.plan_visit(lodge)?;
+    plan.results = vec![
+        NewCheck {
+            item: "guest_registration".into(),
+            result: CheckOutcome::Pass,
+            note: String::new(),
+        },
+        NewCheck {
+            item: "fire_safety".into(),
+            result: CheckOutcome::Fail,
+            note: "extinguisher expired in March".into(),
+        },
+    ];
+    let visit = li.store.create(&NewRecord::Visit { visit: plan })?;
+    let finding = Command::AddFinding {
+        text: "fire exit blocked by stacked fishing gear".into(),
+        photos: vec![],
+    };
+    let key = li.store.execute(visit, &finding)?.item.ok_or("no finding key")?;
+    let photo = PhotoSource::Bytes { bytes: b"\xff\xd8\xff\xe0 blocked fire exit".to_vec() };
+    li.store.add_photo(visit, &photo, "image/jpeg", Some(key))?;
+    li.store.execute(
+        visit,
+        &Command::SetVisitFollowUp {
+            action: "clear the fire exit, replace the extinguisher".into(),
+            deadline: fieldsync_core::time::Timestamp::from_millis(
+                fieldsync_core::time::now_ms() + 7 * 24 * 3600 * 1000,
+            ),
+        },
+    )?;
+    println!("   {:<16} visited the lodge: 1 failed check, 1 finding with a photo", li.owner);
+    Ok(visit)
 }
 
 /// The resident's confirmed report earns points; the grid leader awards some for a

@@ -6,6 +6,7 @@
 //! withdrawn, so a code handed out before the user was stopped cannot come back to life: the
 //! operator issues a new one.
 
+use fieldsync_core::model::{business_of_scope, business_scope};
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use fieldsync_core::time::now_ms;
 
@@ -36,6 +37,29 @@ fn check_scopes(scopes: &[String]) -> Result<(), AccountError> {
     Ok(())
 }
 
+/// Checks a business operator's scopes: exactly one, the own scope of a business of the
+/// registry (`{scope}/business:{id}`, core's `model::business_scope`): what ties the operator
+/// to their business, and all they may read by.
+async fn check_operator_scopes(
+    storage: &dyn Storage,
+    scopes: &[String],
+) -> Result<(), AccountError> {
+    let [scope] = scopes else {
+        return Err(invalid(
+            "a business operator has one scope: their business's own ({scope}/business:{id})",
+        ));
+    };
+    let Some(id) = business_of_scope(scope) else {
+        return Err(invalid(format!(
+            "{scope:?} is not a business's own scope ({{scope}}/business:{{id}})"
+        )));
+    };
+    match storage.business(id.to_string()).await? {
+        Some(b) if business_scope(&b.scope, &b.id) == *scope => Ok(()),
+        _ => Err(invalid(format!("{scope:?} names no business of the registry"))),
+    }
+}
+
 /// Adds a user.
 pub(crate) async fn add_user(
     storage: &dyn Storage,
@@ -59,6 +83,7 @@ pub(crate) async fn add_user(
         (r, Some(_)) if r != Role::Patrol => {
             return Err(invalid("only patrol members have a patrol kind"));
         }
+        (Role::BusinessOperator, None) => check_operator_scopes(storage, scopes).await?,
         _ => {}
     }
     let now = now_ms();
@@ -83,6 +108,11 @@ pub(crate) async fn set_scopes(
     scopes: &[String],
 ) -> Result<(), AccountError> {
     check_scopes(scopes)?;
+    if let Some(u) = storage.user(id.to_string()).await?
+        && u.role == Role::BusinessOperator.as_str()
+    {
+        check_operator_scopes(storage, scopes).await?;
+    }
     if !storage.set_scopes(id.to_string(), scopes.to_vec(), now_ms()).await? {
         return Err(invalid(format!("no user {id:?}")));
     }

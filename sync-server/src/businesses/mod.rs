@@ -38,6 +38,17 @@ pub enum BusinessError {
     Storage(#[from] StorageError),
 }
 
+/// A business due a visit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overdue {
+    /// The business.
+    pub business: Business,
+    /// Its last visit (ms), if it had one.
+    pub last_visit: Option<i64>,
+    /// When its next visit was due (ms); `None`: never visited.
+    pub due_since: Option<i64>,
+}
+
 /// What is registered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewBusiness {
@@ -191,6 +202,34 @@ impl Businesses {
             return Err(unknown());
         }
         self.storage.change_business(change.clone()).await?.ok_or_else(unknown)
+    }
+
+    /// The open businesses of the caller's scopes due a visit at `at` (ms): never visited, or
+    /// last visited more than `every_ms` before `at`; never visited first, then the longest
+    /// overdue. Refused as [`Businesses::list`] is.
+    pub async fn overdue(
+        &self,
+        caller: &Profile,
+        at: i64,
+        every_ms: i64,
+    ) -> Result<Vec<Overdue>, BusinessError> {
+        let open: Vec<Business> =
+            self.list(caller).await?.into_iter().filter(|b| b.closed_at.is_none()).collect();
+        let last = self.storage.last_visits(open.iter().map(|b| b.id.clone()).collect()).await?;
+        let mut due: Vec<Overdue> = open
+            .into_iter()
+            .zip(last)
+            .filter_map(|(business, last_visit)| {
+                let due_since = last_visit.map(|v| v.saturating_add(every_ms));
+                due_since.is_none_or(|d| d < at).then_some(Overdue {
+                    business,
+                    last_visit,
+                    due_since,
+                })
+            })
+            .collect();
+        due.sort_by_key(|o| (o.due_since.is_some(), o.due_since));
+        Ok(due)
     }
 
     /// The businesses of the caller's scopes (none for a role that does not read the registry).

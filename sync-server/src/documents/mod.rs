@@ -10,6 +10,7 @@ pub(crate) mod cache;
 pub(crate) mod push;
 pub(crate) mod reconcile;
 pub(crate) mod refusals;
+pub(crate) mod registered;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -38,7 +38,7 @@ pub(crate) async fn push(
     let keep_new = push.len() <= KEEP_NEW_DOCS;
     let max_bytes = docs.doc_bytes;
     let rules = docs.rules.clone();
-    let (slots, push, steps, pending, stale) = tokio::task::spawn_blocking(move || {
+    let (slots, push, mut steps, pending, stale) = tokio::task::spawn_blocking(move || {
         let mut steps = Vec::with_capacity(push.len());
         let mut pending: Vec<Pending> = Vec::new();
         let mut stale = Vec::new();
@@ -86,6 +86,13 @@ pub(crate) async fn push(
     .await
     .map_err(|e| DocumentsError::Task(format!("push task failed: {e}")))?;
     ws.slots = slots;
+    let pending = match registered(docs, &mut ws, &mut steps, pending).await {
+        Ok(p) => p,
+        Err(e) => {
+            ws.finish(docs);
+            return Err(e);
+        }
+    };
     let committed = match ws.commit(docs, pending).await {
         Ok(c) => c,
         Err(e) => {
@@ -124,4 +131,33 @@ pub(crate) async fn push(
     }
     tracing::debug!(docs = results.len(), seq = docs.log_seq.load(Ordering::Relaxed), "push done");
     Ok(results)
+}
+
+/// The new visits of a push that name no business of the registry are refused
+/// (`super::registered::check`); `steps` are made to point at the writes kept.
+async fn registered(
+    docs: &Documents,
+    ws: &mut WorkingSet,
+    steps: &mut [Step],
+    pending: Vec<Pending>,
+) -> Result<Vec<Pending>, DocumentsError> {
+    let (kept, fate) = super::registered::check(docs, ws, pending).await?;
+    let mut moved = Vec::with_capacity(fate.len());
+    let mut next = 0;
+    for f in &fate {
+        moved.push(f.is_none().then(|| {
+            next += 1;
+            next - 1
+        }));
+    }
+    for step in steps.iter_mut() {
+        let Step::Wait { write: Some(i), .. } = step else { continue };
+        let at = *i;
+        match (moved[at], &fate[at]) {
+            (Some(j), _) => *i = j,
+            (None, Some(refusal)) => *step = Step::Done(refusal.clone().outcome()),
+            (None, None) => {}
+        }
+    }
+    Ok(kept)
 }

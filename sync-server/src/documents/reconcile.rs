@@ -163,6 +163,22 @@ pub(crate) async fn reconcile(
         .await
         .map_err(|e| DocumentsError::Task(format!("reconcile task failed: {e}")))?;
     ws.slots = slots;
+    let (pending, owners) = match super::registered::check(docs, &mut ws, pending).await {
+        Ok((kept, fate)) => {
+            let mut kept_owners = Vec::with_capacity(kept.len());
+            for (doc, f) in owners.into_iter().zip(fate) {
+                match f {
+                    None => kept_owners.push(doc),
+                    Some(r) => results.push(PushResult { doc, outcome: r.outcome() }),
+                }
+            }
+            (kept, kept_owners)
+        }
+        Err(e) => {
+            ws.finish(docs);
+            return Err(e);
+        }
+    };
     let committed = match ws.commit(docs, pending).await {
         Ok(c) => c,
         Err(e) => {

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use fieldsync_core::protocol::{
     BusinessList, BusinessMsg, BusinessRequest, BusinessResponse, BusinessesRequest, VERSION,
+    VisitRulesMsg,
 };
 
 use super::App;
@@ -75,8 +76,15 @@ pub(crate) async fn list(
         envelope::admitted_small(&app, &headers, body, BODY_BYTES).await?;
     envelope::check_version(req.v)?;
     let found = app.businesses.list(&caller.profile).await?;
-    let msg =
-        BusinessList { v: VERSION, businesses: found.into_iter().map(business_msg).collect() };
+    let visits = app.docs.rules.visits();
+    let msg = BusinessList {
+        v: VERSION,
+        businesses: found.into_iter().map(business_msg).collect(),
+        visits: Some(VisitRulesMsg {
+            every_days: visits.every_days,
+            checklist: visits.checklist.clone(),
+        }),
+    };
     envelope::answer(msg, 0).await
 }
 

@@ -6,13 +6,15 @@ use std::collections::HashSet;
 
 use fieldsync_core::model::{
     Bulletin, CaseStatus, EntryKind, MediationCase, OverdueLimit, PatrolLog, Record, Report,
-    TimelineEvent, escalation_limit,
+    TimelineEvent, Visit, escalation_limit,
 };
 use fieldsync_core::policy::SUPERVISE;
 use fieldsync_core::time::Timestamp;
 
 use crate::rules::Rules;
-use crate::storage::index::{BulletinRow, CaseRow, IndexRow, Outcome, PatrolRow, ReportRow};
+use crate::storage::index::{
+    BulletinRow, CaseRow, IndexRow, Outcome, PatrolRow, ReportRow, VisitRow,
+};
 
 /// The timeline action of a report's submission (its creation).
 const SUBMIT: &str = "submit_report";
@@ -27,6 +29,7 @@ pub fn row_of(record: &Record, rules: &Rules) -> IndexRow {
             IndexRow::MediationCase(case_row(mediation_case))
         }
         Record::Bulletin { bulletin } => IndexRow::Bulletin(bulletin_row(bulletin)),
+        Record::Visit { visit } => IndexRow::Visit(visit_row(visit)),
     }
 }
 
@@ -170,5 +173,29 @@ fn bulletin_row(b: &Bulletin) -> BulletinRow {
         valid_until: ms(b.valid_until),
         acknowledged,
         updated_at: updated(&b.timeline, last_ack),
+    }
+}
+
+fn visit_row(v: &Visit) -> VisitRow {
+    let created_at = ms(v.header.created_at);
+    let last_item = v
+        .results
+        .iter()
+        .map(|r| ms(r.at))
+        .chain(v.findings.iter().map(|f| ms(f.at)))
+        .fold(created_at, i64::max);
+    VisitRow {
+        doc: v.header.id,
+        scope: v.header.scope.clone(),
+        business: v.business.clone(),
+        status: v.status,
+        visitors: v.visitors_once(),
+        created_by: v.header.created_by.clone(),
+        created_at,
+        failed: v.failed().into_iter().map(str::to_string).collect(),
+        findings: u32::try_from(v.findings.len()).unwrap_or(u32::MAX),
+        follow_up: v.follow_up.clone(),
+        follow_up_deadline: v.follow_up_deadline.map(ms),
+        updated_at: updated(&v.timeline, last_item),
     }
 }

@@ -14,6 +14,7 @@ use super::author::Author;
 use super::refusal::{Refusal, code};
 use super::view::AuthorView;
 use crate::isolate::isolate;
+use crate::rules::Rules;
 
 /// Refuses a document whose layout or limits the changes broke. Faults the document had
 /// before (stored before a rule existed) are not the pusher's and do not refuse it: `current`
@@ -91,4 +92,24 @@ pub(crate) fn allowed(
         policy::check_now(p, before, after, current, merged).map_err(stale)?;
     }
     Ok(())
+}
+
+/// Refuses a new record that breaks what the server's rules file sets for it: a visit whose
+/// checklist holds an item the rules' `visits.checklist` does not list (`invalid_document`).
+/// Judged at creation only: the rules may change, and a visit keeps the checklist it began with.
+pub(crate) fn by_the_rules(id: DocId, record: &Record, rules: &Rules) -> Result<(), Refusal> {
+    let Record::Visit { visit } = record else { return Ok(()) };
+    let listed = &rules.visits().checklist;
+    match visit.checklist.iter().find(|i| !listed.contains(i)) {
+        None => Ok(()),
+        Some(item) => Err(Refusal::rejected(
+            code::INVALID_DOCUMENT,
+            format!(
+                "document {id} is not a valid record: checklist item {:?} is not in the rules \
+                 ({})",
+                item.chars().take(60).collect::<String>(),
+                listed.join(", ")
+            ),
+        )),
+    }
 }

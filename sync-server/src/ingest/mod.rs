@@ -10,7 +10,7 @@
 //! 5. **apply** the changes to the document in memory ([`apply`]);
 //! 6. **judge** the result: layout and limits ([`judge::valid`]), then the policy as the author
 //!    saw the record and with the rights they hold now ([`judge::allowed`]); the header never
-//!    changes;
+//!    changes; a new record keeps what the rules file sets for it ([`judge::by_the_rules`]);
 //! 7. **record**: the [`DocWrite`] that stores and logs the changes ([`record`]).
 //!
 //! Nothing here touches storage; all of it runs on a blocking thread, and every Automerge call
@@ -94,6 +94,9 @@ pub(crate) fn ingest(
             code::HEADER_CHANGED,
             format!("the changes for {id} alter its header, which never changes"),
         ));
+    }
+    if is_new && author.is_some() {
+        judge::by_the_rules(id, &record, rules)?;
     }
     let limits = WriteLimits { keep_new, max_bytes, rules };
     let write = record_write(id, &mut loaded, fresh, record, &view, author, is_new, &limits)?;

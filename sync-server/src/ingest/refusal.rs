@@ -69,6 +69,8 @@ pub(crate) mod code {
     pub(crate) const FORGED_ACTOR: &str = "forged_actor";
     pub(crate) const FORBIDDEN: &str = "forbidden";
     pub(crate) const STALE_RIGHTS: &str = "stale_rights";
+    /// A new visit names no business of the registry (in the scope the visit claims).
+    pub(crate) const UNKNOWN_BUSINESS: &str = "unknown_business";
 
     /// Every code, for counting refusals by code.
     pub(crate) const ALL: &[&str] = &[
@@ -81,5 +83,6 @@ pub(crate) mod code {
         FORGED_ACTOR,
         FORBIDDEN,
         STALE_RIGHTS,
+        UNKNOWN_BUSINESS,
     ];
 }

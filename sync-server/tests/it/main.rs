@@ -25,3 +25,4 @@ mod policy;
 mod probing;
 mod process;
 mod rights;
+mod visits;

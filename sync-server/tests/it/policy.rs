@@ -240,9 +240,45 @@ async fn reads_are_filtered_and_an_unreadable_document_looks_missing() {
     assert_eq!((real.more, real.remaining), (made_up.more, made_up.remaining));
 }
 
-/// A new record of `kind` in `scope`, written by `user`.
+/// The business of the registry each test scope holds (see [`with_businesses`]).
+fn business_in(scope: &str) -> String {
+    format!("biz-{}", scope.rsplit('/').next().unwrap_or(scope))
+}
+
+/// Registers a business in the test grid and in the one beside it, for visits to name.
+async fn with_businesses(server: &TestServer) {
+    let storage = server.running.server().storage();
+    for scope in [GRID, OTHER_GRID] {
+        let business = fieldsync_server::storage::Business {
+            id: business_in(scope),
+            scope: scope.into(),
+            name: "湖景民宿".into(),
+            kind: "guesthouse".into(),
+            address: String::new(),
+            location: None,
+            contact: String::new(),
+            operator: None,
+            created_by: "hq-1".into(),
+            created_at: 0,
+            updated_at: 0,
+            closed_at: None,
+        };
+        assert!(storage.add_business(business).await.unwrap());
+    }
+}
+
+/// A new record of `kind` in `scope` (a visit: to the business of `scope`), written by `user`.
 fn record_of(kind: Kind, scope: &str, user: &str) -> NewRecord {
     match kind {
+        Kind::Visit => NewRecord::Visit {
+            visit: NewVisit {
+                business: business_in(scope),
+                scope: business_scope(scope, &business_in(scope)),
+                visitors: vec![user.into()],
+                checklist: vec!["fire_safety".into(), "hazards".into()],
+                results: vec![],
+            },
+        },
         Kind::Report => report_in(scope),
         Kind::PatrolLog => NewRecord::PatrolLog {
             patrol_log: NewPatrol {
@@ -294,7 +330,8 @@ const ROLES: [(Role, &str); 6] = [
     (Role::Dispatcher, "dispatcher"),
     (Role::Admin, "admin"),
 ];
-const KINDS: [Kind; 4] = [Kind::Report, Kind::PatrolLog, Kind::MediationCase, Kind::Bulletin];
+const KINDS: [Kind; 5] =
+    [Kind::Report, Kind::PatrolLog, Kind::MediationCase, Kind::Bulletin, Kind::Visit];
 
 /// The access matrix for creating and reading, as the issue states it, written out by hand
 /// (not computed by the policy under test): every role × kind × inside / outside the user's
@@ -308,6 +345,10 @@ async fn create_and_read_matrix() {
         Kind::MediationCase => matches!(role, Role::Mediator | Role::Dispatcher),
         // Police (the patrol members here are police), grid leaders and dispatchers.
         Kind::Bulletin => matches!(role, Role::Patrol | Role::GridLeader | Role::Dispatcher),
+        // Those who keep the business registry: police, grid leaders, dispatchers, admins.
+        Kind::Visit => {
+            matches!(role, Role::Patrol | Role::GridLeader | Role::Dispatcher | Role::Admin)
+        }
     };
     // Who may read a record of each kind made by someone else who does not name them, inside
     // their scope (outside it: nobody).
@@ -318,9 +359,15 @@ async fn create_and_read_matrix() {
         Kind::MediationCase => matches!(role, Role::Mediator | Role::Dispatcher),
         // The staff of the scope, and the patrols and residents it is addressed to.
         Kind::Bulletin => !matches!(role, Role::Mediator),
+        // The registry's readers: its keepers and every patrol member (not residents or
+        // mediators; a business's operator: see the visits tests).
+        Kind::Visit => {
+            matches!(role, Role::GridLeader | Role::Patrol | Role::Dispatcher | Role::Admin)
+        }
     };
 
     let server = start().await;
+    with_businesses(&server).await;
     let s = server.running.server();
     let author = Phone::new("hq-1");
     enroll_as(s, &author, Role::Dispatcher, None, &["jl"]);
@@ -369,7 +416,7 @@ async fn create_and_read_matrix() {
             cells += 1;
         }
     }
-    assert_eq!(cells, 96);
+    assert_eq!(cells, 120);
 }
 
 /// Changes to records made by someone else, as the issue states who may make them, written out
@@ -391,9 +438,13 @@ async fn change_matrix() {
         "add_session" => matches!(role, Role::Mediator | Role::Dispatcher),
         // Those a bulletin is addressed to (here patrols and residents) acknowledge it.
         "acknowledge_bulletin" => matches!(role, Role::Patrol | Role::Resident),
+        // The registry's keepers record a visit's checklist (the patrol members are police).
+        "record_check" => {
+            matches!(role, Role::Patrol | Role::GridLeader | Role::Dispatcher | Role::Admin)
+        }
         other => panic!("no expectation for {other}"),
     };
-    let commands: [(Kind, Command); 6] = [
+    let commands: [(Kind, Command); 7] = [
         (Kind::Report, Command::CommentReport { text: "看到了".into() }),
         (Kind::Report, Command::AcceptReport { note: String::new() }),
         (
@@ -414,9 +465,18 @@ async fn change_matrix() {
             Command::AddSession { attendees: vec!["马".into()], notes: "第一次调解".into() },
         ),
         (Kind::Bulletin, Command::AcknowledgeBulletin),
+        (
+            Kind::Visit,
+            Command::RecordCheck {
+                item: "hazards".into(),
+                result: CheckOutcome::Fail,
+                note: "护栏松动".into(),
+            },
+        ),
     ];
 
     let server = start().await;
+    with_businesses(&server).await;
     let s = server.running.server();
     let author = Phone::new("hq-1");
     enroll_as(s, &author, Role::Dispatcher, None, &["jl"]);
@@ -437,7 +497,7 @@ async fn change_matrix() {
             }
         }
     }
-    assert_eq!(cells, 72);
+    assert_eq!(cells, 84);
 }
 
 /// The workflow commands, each from the state it applies to (reached by the command centre,
@@ -843,6 +903,9 @@ async fn photo_read_matrix() {
         }
         Kind::MediationCase => matches!(role, Role::Mediator | Role::Dispatcher),
         Kind::Bulletin => !matches!(role, Role::Mediator),
+        Kind::Visit => {
+            matches!(role, Role::GridLeader | Role::Patrol | Role::Dispatcher | Role::Admin)
+        }
     };
     let server = start().await;
     let s = server.running.server();
@@ -886,4 +949,83 @@ async fn photo_read_matrix() {
         cells += 4;
     }
     assert_eq!(cells, 24);
+}
+
+/// The business operator's row of the matrices, written out by hand: an operator of the
+/// business of the test grid (their one scope is that business's own) reads the visits to it and
+/// the bulletins addressed to businesses whose scope covers it, and nothing else of any kind;
+/// creates nothing; acknowledges what is addressed to them and changes nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn business_operator_matrix() {
+    let server = start().await;
+    with_businesses(&server).await;
+    let s = server.running.server();
+    let author = Phone::new("hq-1");
+    enroll_as(s, &author, Role::Dispatcher, None, &["jl"]);
+    let own = business_scope(GRID, &business_in(GRID));
+    let operator = Phone::new("operator-1");
+    enroll_as(s, &operator, Role::BusinessOperator, None, &[own.as_str()]);
+
+    let to_businesses = |scope: &str| NewRecord::Bulletin {
+        bulletin: NewBulletin {
+            audience: vec![Addressee::Businesses],
+            ..match record_of(Kind::Bulletin, scope, "hq-1") {
+                NewRecord::Bulletin { bulletin } => bulletin,
+                _ => unreachable!("a bulletin"),
+            }
+        },
+    };
+    // (record, read by the operator): every kind inside and outside the grid, and bulletins to
+    // businesses at the grid, beside it and above it.
+    let mut cases: Vec<(NewRecord, bool, &str)> = Vec::new();
+    for kind in KINDS {
+        for (scope, inside) in [(GRID, true), (OTHER_GRID, false)] {
+            let read = inside && kind == Kind::Visit;
+            cases.push((record_of(kind, scope, "hq-1"), read, "a record of the grid or beside"));
+        }
+    }
+    cases.push((to_businesses(GRID), true, "to businesses of the grid"));
+    cases.push((to_businesses(OTHER_GRID), false, "to businesses of the grid beside"));
+    cases.push((to_businesses("jl"), true, "to businesses of the whole city"));
+    let mut made = Vec::new();
+    for (new, read, what) in cases {
+        let id = author.store.create(&new).unwrap();
+        acked(&server, &author, id).await;
+        made.push((id, new.kind(), read, what));
+    }
+    let visible = pulled(&server, &operator, "").await;
+    for (id, kind, read, what) in &made {
+        assert_eq!(visible.contains(id), *read, "operator reads {kind} ({what})");
+    }
+    assert_eq!(visible.len(), 3);
+
+    // Creates nothing: no kind in the grid (a visit of the grid's business lies in their own
+    // scope), and not even a report in their own scope.
+    let mut attempts: Vec<NewRecord> =
+        KINDS.iter().map(|k| record_of(*k, GRID, "operator-1")).collect();
+    attempts.push(report_in(&own));
+    for new in attempts {
+        let kind = new.kind();
+        let id = operator.store.create(&new).unwrap();
+        let outcome = push(&server, &operator, id).await;
+        assert!(
+            matches!(&outcome, PushOutcome::Rejected { code, .. } if code == "forbidden"),
+            "operator creates {kind}: {outcome:?}"
+        );
+        assert!(s.storage().load(vec![id]).await.unwrap()[0].is_none(), "nothing stored");
+    }
+
+    // Acknowledges the bulletin to their businesses; records nothing on the visit.
+    let (ack, visit) = (made[10].0, made[8].0);
+    fetch(&server, &operator, ack).await;
+    operator.store.execute(ack, &Command::AcknowledgeBulletin).unwrap();
+    expect_push(&server, &operator, ack, true, "operator acknowledges").await;
+    fetch(&server, &operator, visit).await;
+    let check = Command::RecordCheck {
+        item: "hazards".into(),
+        result: CheckOutcome::Pass,
+        note: String::new(),
+    };
+    operator.store.execute(visit, &check).unwrap();
+    expect_push(&server, &operator, visit, false, "operator records a check").await;
 }

@@ -78,6 +78,7 @@ fn texts(record: &Record) -> String {
         Record::Bulletin { bulletin: b } => {
             b.acknowledgements.iter().map(|a| format!("[{}]", a.by)).collect()
         }
+        Record::Visit { visit: v } => v.findings.iter().map(|f| f.text.clone()).collect(),
     }
 }
 

@@ -267,6 +267,11 @@ fn check_record(
             problems.push(format!("{id}: a bulletin, which the writer never issues"));
             (b.status.to_string(), None)
         }
+        Record::Visit { visit: v } => {
+            // The writer records no visits: one here came from nowhere.
+            problems.push(format!("{id}: a visit, which the writer never records"));
+            (v.status.to_string(), None)
+        }
     }
 }
 

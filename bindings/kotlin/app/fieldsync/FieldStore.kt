@@ -361,6 +361,43 @@ class FieldStore private constructor(
     suspend fun changeBusiness(id: String, fields: BusinessFields): Business =
         Checked.suspending("id" to id, "fields" to fields) { ffi.changeBusiness(id, fields) }
 
+    // --- Business visits (走访) ---
+
+    /** The rules of visits fetched with the registry (every how many days, the checklist); null before the first fetch. */
+    suspend fun visitRules(): VisitRules? = onIo { ffi.visitRules() }
+
+    /**
+     * A visit to business [business] by this phone's user, ready to record: its scope and the
+     * rules' checklist from the registry copy. [FieldException.UnknownBusiness] when the copy
+     * does not hold it (unknown, or outside the user's scopes).
+     */
+    suspend fun planVisit(business: String): NewVisit = onIo("business" to business) { ffi.planVisit(business) }
+
+    /**
+     * Records a visit (police patrol members, grid leaders, dispatchers); returns its id.
+     * Refused, changing nothing: [FieldException.UnknownBusiness], [FieldException.InvalidInput]
+     * for a checklist item the rules do not list, [FieldException.Forbidden] for another role
+     * or a business outside the user's scopes.
+     */
+    suspend fun recordVisit(visit: NewVisit): String = onIo("visit" to visit) { ffi.recordVisit(visit) }
+
+    /** The visit [id]: checklist, results (an item's latest stands), findings, follow-up. */
+    suspend fun getVisit(id: String): Visit = onIo("id" to id) { ffi.getVisit(id) }
+
+    /** A page of visits matching [filter], newest first. */
+    suspend fun queryVisits(
+        filter: VisitFilter = VisitFilter(),
+        page: PageRequest = PageRequest(),
+    ): VisitPage = onIo("filter" to filter, "page" to page) { ffi.queryVisits(filter, page) }
+
+    /** The open businesses due a visit at [at] (now when null), from the registry copy and the visits held; offline. */
+    suspend fun overdueBusinesses(at: java.time.Instant? = null): List<OverdueBusiness> =
+        onIo("at" to at) { ffi.overdueBusinesses(at) }
+
+    /** Visits matching [filter], now and after every change to visits (see [reports]). */
+    fun visits(filter: VisitFilter = VisitFilter(), limit: Int = 50): Flow<List<VisitSummary>> =
+        Observing.following(this, Kind.VISIT) { queryVisits(filter, PageRequest(limit)).items }
+
     // --- Photos ---
 
     /**

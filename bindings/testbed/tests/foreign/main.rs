@@ -51,6 +51,14 @@ fn kotlin_bulletin() -> Result<()> {
     Ok(())
 }
 
+/// Business visits from Kotlin: a visit with a checklist and a finding recorded offline, the
+/// overdue list, typed refusals; the business's operator reads it and acknowledges a bulletin.
+#[test]
+fn kotlin_visit() -> Result<()> {
+    runner::kotlin("tests/bindings/test_visit.kts", &[])?;
+    Ok(())
+}
+
 /// The Kotlin example for app developers (`examples/kotlin/quickstart.kts`) runs against a real
 /// server, as a resident enrolling with a fresh code, so what it shows stays true.
 #[test]
@@ -98,5 +106,12 @@ fn cpython_points() -> Result<()> {
 #[test]
 fn cpython_bulletin() -> Result<()> {
     runner::python("tests/bindings/test_bulletin.py", &[])?;
+    Ok(())
+}
+
+/// Business visits from Python: the same as Kotlin's, snake_case.
+#[test]
+fn cpython_visit() -> Result<()> {
+    runner::python("tests/bindings/test_visit.py", &[])?;
     Ok(())
 }

@@ -8,6 +8,7 @@ mod bulletin;
 mod case;
 mod patrol;
 mod report;
+mod visit;
 
 use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use rusqlite::{Connection, OptionalExtension, params};

@@ -10,8 +10,9 @@
 mod text;
 
 use fieldsync_core::model::{
-    Addressee, Checkpoint, Command, EntryKind, Kind, Location, NewBulletin, NewCase, NewEntry,
-    NewPatrol, NewRecord, NewReport, Party, PhotoRef, Severity, TeamMember,
+    Addressee, CheckOutcome, Checkpoint, Command, EntryKind, Kind, Location, NewBulletin, NewCase,
+    NewCheck, NewEntry, NewPatrol, NewRecord, NewReport, NewVisit, Party, PhotoRef, Severity,
+    TeamMember, business_scope,
 };
 use fieldsync_core::time::now_ms;
 use rand::rngs::StdRng;
@@ -133,6 +134,7 @@ impl Corpus {
             Kind::PatrolLog => NewRecord::PatrolLog { patrol_log: self.patrol() },
             Kind::MediationCase => NewRecord::MediationCase { mediation_case: self.case() },
             Kind::Bulletin => NewRecord::Bulletin { bulletin: self.bulletin() },
+            Kind::Visit => NewRecord::Visit { visit: self.visit() },
         }
     }
 
@@ -318,6 +320,26 @@ impl Corpus {
             valid_until: fieldsync_core::time::Timestamp::from_millis(now_ms() + 86_400_000),
             location: None,
             photos: vec![],
+        }
+    }
+
+    /// A visit to one of a scope's businesses, with the default checklist and one result.
+    pub fn visit(&mut self) -> NewVisit {
+        let scope = self.scope();
+        let business = format!("biz-{:03}", self.rng.random_range(0..200));
+        let checklist: Vec<String> =
+            ["fire_safety", "guest_registration", "food_safety", "hazards"]
+                .map(String::from)
+                .to_vec();
+        let item = checklist[self.rng.random_range(0..checklist.len())].clone();
+        let result =
+            if self.rng.random_bool(0.2) { CheckOutcome::Fail } else { CheckOutcome::Pass };
+        NewVisit {
+            scope: business_scope(&scope, &business),
+            business,
+            visitors: vec!["police-01".into()],
+            checklist,
+            results: vec![NewCheck { item, result, note: String::new() }],
         }
     }
 

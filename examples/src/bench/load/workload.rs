@@ -101,8 +101,9 @@ impl Agent {
             Role::Patrol => self.patrol(),
             Role::Mediator => self.mediator(),
             Role::Dispatcher | Role::Admin => self.dispatcher(),
-            // Desk and server roles have no phone in the simulated population.
-            Role::Supervisor | Role::System => Ok(()),
+            // Desk and server roles, and business operators (who only read), have no phone
+            // that writes in the simulated population.
+            Role::Supervisor | Role::System | Role::BusinessOperator => Ok(()),
         }
     }
 

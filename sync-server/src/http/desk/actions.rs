@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use fieldsync_core::model::Command;
+use fieldsync_core::model::{CheckOutcome, Command};
 use fieldsync_core::time::Timestamp;
 use serde::Deserialize;
 
@@ -97,6 +97,22 @@ pub(crate) enum Action {
     AddFollowUp { note: String },
     /// Withdraw a warning bulletin before its validity ends, with a reason.
     WithdrawBulletin { reason: String },
+    /// Record a visit's checklist item (`pass`, `fail` or `not_applicable`).
+    RecordCheck {
+        item: String,
+        result: CheckOutcome,
+        #[serde(default)]
+        note: String,
+    },
+    /// Record a finding of a visit (photos come from the phones).
+    AddFinding { text: String },
+    /// Ask a visited business to do something by a deadline (ms since the epoch).
+    SetVisitFollowUp { follow_up: String, deadline: i64 },
+    /// Close a visit (its follow-up checked).
+    CloseVisit {
+        #[serde(default)]
+        note: String,
+    },
 }
 
 impl Action {
@@ -125,6 +141,15 @@ impl Action {
             Action::CloseCase { note } => Command::CloseCase { note },
             Action::AddFollowUp { note } => Command::AddFollowUp { note },
             Action::WithdrawBulletin { reason } => Command::WithdrawBulletin { reason },
+            Action::RecordCheck { item, result, note } => {
+                Command::RecordCheck { item, result, note }
+            }
+            Action::AddFinding { text } => Command::AddFinding { text, photos: Vec::new() },
+            Action::SetVisitFollowUp { follow_up, deadline } => Command::SetVisitFollowUp {
+                action: follow_up,
+                deadline: Timestamp::from_millis(deadline),
+            },
+            Action::CloseVisit { note } => Command::CloseVisit { note },
         }
     }
 }

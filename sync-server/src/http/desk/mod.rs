@@ -22,6 +22,7 @@ pub(crate) mod records;
 mod responders;
 mod session;
 mod stats;
+mod visits;
 
 use paths::SESSION_PATH;
 
@@ -52,6 +53,7 @@ pub(crate) fn router() -> Router<Arc<App>> {
         .route("/api/v1/patrols", get(records::patrols).fallback(method_not_allowed))
         .route("/api/v1/cases", get(records::cases).fallback(method_not_allowed))
         .route("/api/v1/bulletins", get(bulletins::bulletins).fallback(method_not_allowed))
+        .route("/api/v1/visits", get(visits::visits).fallback(method_not_allowed))
         .route("/api/v1/records/{id}", get(record::record).fallback(method_not_allowed))
         .route("/api/v1/records/{id}/actions", post(actions::run).fallback(method_not_allowed))
         .route("/api/v1/responders", get(responders::responders).fallback(method_not_allowed))
@@ -64,6 +66,7 @@ pub(crate) fn router() -> Router<Arc<App>> {
             get(photos::thumbnail).fallback(method_not_allowed),
         )
         .route("/api/v1/businesses", get(businesses::list).fallback(method_not_allowed))
+        .route("/api/v1/businesses/overdue", get(visits::overdue).fallback(method_not_allowed))
         .route("/api/v1/points/goods", get(points::goods).fallback(method_not_allowed))
         .route("/api/v1/points/accounts/{user}", get(points::account).fallback(method_not_allowed))
         .route("/api/v1/points/awards", post(points::award).fallback(method_not_allowed))

@@ -9,13 +9,15 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use fieldsync_core::DocId;
 use fieldsync_core::model::Record;
-use fieldsync_core::policy::{Audience, Profile, can_read, is_addressed};
+use fieldsync_core::policy::{Audience, Profile, can_read, is_addressed, reads_businesses};
+use fieldsync_core::protocol::BusinessMsg;
 use serde::Serialize;
 
 use super::extract::Desk;
 use super::json;
 use super::records::{doc_id, not_found, overdue};
 use crate::http::App;
+use crate::http::businesses::business_msg;
 use crate::http::error::ServerError;
 use crate::storage::index::IndexRow;
 
@@ -41,6 +43,10 @@ pub(crate) struct RecordView {
     /// Of a bulletin: the enabled users it is addressed to who have not acknowledged it.
     #[serde(skip_serializing_if = "Option::is_none")]
     unacknowledged: Option<Vec<String>>,
+    /// Of a visit: the business visited, as the registry holds it now (absent when the reader
+    /// does not read the registry, or the registry lost it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    business: Option<BusinessMsg>,
 }
 
 fn photos_of(record: &Record) -> Vec<PhotoView> {
@@ -80,7 +86,24 @@ pub(crate) async fn view(
         IndexRow::Bulletin(b) => Some(unacknowledged(app, &row.audience(), &b.acknowledged).await?),
         _ => None,
     };
-    Ok(RecordView { photos: photos_of(&record), row, overdue, record, unacknowledged })
+    let business = match &row {
+        IndexRow::Visit(v) => visited(app, reader, &v.business).await?,
+        _ => None,
+    };
+    Ok(RecordView { photos: photos_of(&record), row, overdue, record, unacknowledged, business })
+}
+
+/// The business `id` of the registry, when `reader` reads the registry of its scope.
+async fn visited(
+    app: &App,
+    reader: &Profile,
+    id: &str,
+) -> Result<Option<BusinessMsg>, ServerError> {
+    if !reads_businesses(reader) {
+        return Ok(None);
+    }
+    let found = app.storage().business(id.to_string()).await?;
+    Ok(found.filter(|b| reader.covers(&b.scope)).map(business_msg))
 }
 
 /// The enabled users a bulletin with audience `a` is addressed to who are not among

@@ -8,14 +8,15 @@ use std::collections::HashSet;
 use fieldsync_core::DocId;
 use fieldsync_core::model::{
     Addressee, BulletinStatus, CaseCategory, CaseStatus, PatrolStatus, ReportCategory,
-    ReportStatus, Severity,
+    ReportStatus, Severity, VisitStatus,
 };
 
 use super::documents::sample_write;
 use crate::rules::Priority;
 use crate::storage::index::{
     BulletinFilter, BulletinRow, CaseFilter, CaseRow, IndexRow, Outcome, PageRequest, PatrolFilter,
-    PatrolRow, Readable, ReportFilter, ReportRow, Sort, StatsGroup, StatsQuery,
+    PatrolRow, Readable, ReportFilter, ReportRow, Sort, StatsGroup, StatsQuery, VisitFilter,
+    VisitRow,
 };
 use crate::storage::{Storage, StorageError};
 
@@ -892,4 +893,59 @@ pub async fn bulletins_filter_and_page(s: &dyn Storage) {
         }
     }
     assert_eq!(seen, vec![elsewhere.doc, withdrawn.doc, red.doc]);
+}
+
+fn visit(business: &str, scope: &str, created_at: i64, failed: &[&str]) -> VisitRow {
+    VisitRow {
+        doc: DocId::random(),
+        scope: format!("{scope}/business:{business}"),
+        business: business.into(),
+        status: VisitStatus::Open,
+        visitors: vec!["police-1".into(), "cadre-2".into()],
+        created_by: "police-1".into(),
+        created_at,
+        failed: failed.iter().map(|f| f.to_string()).collect(),
+        findings: failed.len() as u32,
+        follow_up: String::new(),
+        follow_up_deadline: None,
+        updated_at: created_at + HOUR,
+    }
+}
+
+/// Visit rows read back whole, listed by every filter, cut to the reader; the last visit of
+/// each business.
+pub async fn visits_filter_page_and_last_visits(s: &dyn Storage) {
+    let first = visit("b1", "jl/cc/scenic-1", T0, &["fire_safety"]);
+    let mut again = visit("b1", "jl/cc/scenic-1", T0 + 24 * HOUR, &[]);
+    again.status = VisitStatus::Closed;
+    again.follow_up = "更换灭火器".into();
+    again.follow_up_deadline = Some(T0 + 48 * HOUR);
+    let elsewhere = visit("b7", "jl/other", T0 + HOUR, &["hazards"]);
+    let seq = create(s, IndexRow::Visit(first.clone())).await;
+    create(s, IndexRow::Visit(again.clone())).await;
+    create(s, IndexRow::Visit(elsewhere.clone())).await;
+    let got = s.index_row(first.doc).await.unwrap().unwrap();
+    assert_eq!((got.seq, got.row), (seq, IndexRow::Visit(first.clone())));
+
+    let list = |f: VisitFilter| async move {
+        let page = PageRequest { sort: Sort::Created, size: 10, after: None };
+        let rows = s.list_visits(f, page).await.unwrap().rows;
+        rows.into_iter().map(|v| v.doc).collect::<Vec<DocId>>()
+    };
+    let all = VisitFilter::default();
+    assert_eq!(list(all.clone()).await, vec![again.doc, elsewhere.doc, first.doc]);
+    let mine = VisitFilter { readable: Readable::Scopes(vec!["jl/cc".into()]), ..all.clone() };
+    assert_eq!(list(mine.clone()).await, vec![again.doc, first.doc]);
+    let b7 = VisitFilter { business: Some("b7".into()), ..all.clone() };
+    assert_eq!(list(b7).await, vec![elsewhere.doc]);
+    let failed = VisitFilter { failed: Some(true), ..mine.clone() };
+    assert_eq!(list(failed).await, vec![first.doc]);
+    let open = VisitFilter { statuses: vec![VisitStatus::Open], ..all.clone() };
+    assert_eq!(list(open).await, vec![elsewhere.doc, first.doc]);
+    let range =
+        VisitFilter { created_from: Some(T0 + HOUR), created_to: Some(T0 + 2 * HOUR), ..all };
+    assert_eq!(list(range).await, vec![elsewhere.doc]);
+
+    let last = s.last_visits(vec!["b1".into(), "b7".into(), "b9".into()]).await.unwrap();
+    assert_eq!(last, vec![Some(T0 + 24 * HOUR), Some(T0 + HOUR), None]);
 }

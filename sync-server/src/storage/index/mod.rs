@@ -9,9 +9,11 @@ mod stats;
 
 pub use query::{
     BulletinFilter, CaseFilter, Cursor, MAX_PAGE, MAX_TEXT_CHARS, Page, PageRequest, PatrolFilter,
-    Readable, ReportCount, ReportFilter, Sort, check_text, fold,
+    Readable, ReportCount, ReportFilter, Sort, VisitFilter, check_text, fold,
 };
-pub use rows::{BulletinRow, CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow};
+pub use rows::{
+    BulletinRow, CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow, VisitRow,
+};
 pub use stats::{
     CHINA_UTC_OFFSET_MINUTES, CaseStats, PatrolDayStats, ReportStats, StatsGroup, StatsQuery,
     day_of, percentile,
@@ -72,6 +74,19 @@ pub trait IndexStorage: Send + Sync + 'static {
         filter: BulletinFilter,
         page: PageRequest,
     ) -> BoxFuture<'_, StorageResult<Page<BulletinRow>>>;
+
+    /// A page of business visits (sorts: `Created`, `Updated`).
+    fn list_visits(
+        &self,
+        filter: VisitFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<VisitRow>>>;
+
+    /// When each of `businesses` was last visited (ms; `None`: never), in the order given.
+    fn last_visits(
+        &self,
+        businesses: Vec<String>,
+    ) -> BoxFuture<'_, StorageResult<Vec<Option<i64>>>>;
 
     /// Rows written after log seq `after`, in seq order, at most `limit`.
     fn index_changes_after(

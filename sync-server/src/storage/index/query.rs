@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use fieldsync_core::model::{
     BulletinStatus, CaseCategory, CaseStatus, PatrolStatus, ReportCategory, ReportStatus, Severity,
+    VisitStatus,
 };
 
 use crate::storage::StorageError;
@@ -121,6 +122,27 @@ pub struct BulletinFilter {
     /// Issued at or after this time (ms).
     pub created_from: Option<i64>,
     /// Issued before this time (ms).
+    pub created_to: Option<i64>,
+}
+
+/// What a listing of business visits asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VisitFilter {
+    /// The reader's scope cut.
+    pub readable: Readable,
+    /// Inside this scope.
+    pub scope: Option<String>,
+    /// Of this business.
+    pub business: Option<String>,
+    /// One of these statuses (empty: any).
+    pub statuses: Vec<VisitStatus>,
+    /// With a failed checklist item.
+    pub failed: Option<bool>,
+    /// Open with a follow-up due before this time (ms).
+    pub follow_up_before: Option<i64>,
+    /// Recorded at or after this time (ms).
+    pub created_from: Option<i64>,
+    /// Recorded before this time (ms).
     pub created_to: Option<i64>,
 }
 

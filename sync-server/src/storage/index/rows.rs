@@ -6,7 +6,7 @@
 use fieldsync_core::DocId;
 use fieldsync_core::model::{
     Addressee, BulletinStatus, CaseCategory, CaseStatus, Kind, OverdueLimit, PatrolStatus,
-    ReportCategory, ReportStatus, Severity,
+    ReportCategory, ReportStatus, Severity, VisitStatus,
 };
 use fieldsync_core::policy::Audience;
 use serde::Serialize;
@@ -221,6 +221,37 @@ pub struct BulletinRow {
     pub updated_at: i64,
 }
 
+/// A business visit as the index keeps it: what the desk lists and what tells when a business
+/// was last visited.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VisitRow {
+    /// The document.
+    pub doc: DocId,
+    /// Its scope path (the business's own).
+    pub scope: String,
+    /// The business visited.
+    pub business: String,
+    /// Open or closed.
+    #[serde(serialize_with = "display")]
+    pub status: VisitStatus,
+    /// User ids of the visitors, each once.
+    pub visitors: Vec<String>,
+    /// Who recorded it.
+    pub created_by: String,
+    /// When it was recorded (the visit's time).
+    pub created_at: i64,
+    /// The checklist items whose result as it stands is a failure.
+    pub failed: Vec<String>,
+    /// Findings recorded.
+    pub findings: u32,
+    /// The follow-up asked of the business (empty: none).
+    pub follow_up: String,
+    /// By when.
+    pub follow_up_deadline: Option<i64>,
+    /// The time of its last timeline event, result or finding.
+    pub updated_at: i64,
+}
+
 /// The index row of one record.
 // Reports are most rows: boxing them would allocate for nearly every row to save memory on
 // the few others, in batches of at most a few hundred.
@@ -236,6 +267,8 @@ pub enum IndexRow {
     MediationCase(CaseRow),
     /// A warning bulletin's.
     Bulletin(BulletinRow),
+    /// A business visit's.
+    Visit(VisitRow),
 }
 
 impl IndexRow {
@@ -246,6 +279,7 @@ impl IndexRow {
             IndexRow::PatrolLog(p) => p.doc,
             IndexRow::MediationCase(c) => c.doc,
             IndexRow::Bulletin(b) => b.doc,
+            IndexRow::Visit(v) => v.doc,
         }
     }
 
@@ -256,6 +290,7 @@ impl IndexRow {
             IndexRow::PatrolLog(p) => &p.scope,
             IndexRow::MediationCase(c) => &c.scope,
             IndexRow::Bulletin(b) => &b.scope,
+            IndexRow::Visit(v) => &v.scope,
         }
     }
 
@@ -266,6 +301,7 @@ impl IndexRow {
             IndexRow::PatrolLog(_) => Kind::PatrolLog,
             IndexRow::MediationCase(_) => Kind::MediationCase,
             IndexRow::Bulletin(_) => Kind::Bulletin,
+            IndexRow::Visit(_) => Kind::Visit,
         }
     }
 
@@ -284,6 +320,10 @@ impl IndexRow {
                 a.created_by = b.created_by.clone();
                 a.addressed = b.audience.clone();
                 a.until = Some(b.valid_until);
+            }
+            IndexRow::Visit(v) => {
+                a.created_by = v.created_by.clone();
+                a.participants = v.visitors.clone();
             }
         }
         a

@@ -35,7 +35,7 @@ use super::IndexStorage;
 use super::index::{
     BulletinFilter, BulletinRow, CaseFilter, CaseRow, CaseStats, IndexChange, IndexRow, Page,
     PageRequest, PatrolDayStats, PatrolFilter, PatrolRow, ReportCount, ReportFilter, ReportRow,
-    ReportStats, StatsQuery,
+    ReportStats, StatsQuery, VisitFilter, VisitRow,
 };
 use super::{
     AccountStorage, Audience, Award, Balance, BlobRecord, BlobStorage, BoxFuture, Business,
@@ -460,6 +460,21 @@ impl IndexStorage for SqliteStorage {
         page: PageRequest,
     ) -> BoxFuture<'_, StorageResult<Page<BulletinRow>>> {
         self.read(move |c| index::list::bulletins(c, &filter, &page))
+    }
+
+    fn list_visits(
+        &self,
+        filter: VisitFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<VisitRow>>> {
+        self.read(move |c| index::list::visits(c, &filter, &page))
+    }
+
+    fn last_visits(
+        &self,
+        businesses: Vec<String>,
+    ) -> BoxFuture<'_, StorageResult<Vec<Option<i64>>>> {
+        self.read(move |c| index::list::last_visits(c, &businesses))
     }
 
     fn index_changes_after(

@@ -24,6 +24,7 @@ mod schema;
 mod sign_in;
 mod stats;
 mod the_loop;
+mod visits;
 
 use std::time::Duration;
 

@@ -12,12 +12,13 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row};
 
 use super::rows::{
-    BULLETIN_COLUMNS, CASE_COLUMNS, PATROL_COLUMNS, REPORT_COLUMNS, Stored, bulletin_at, case_at,
-    patrol_at, report_at,
+    BULLETIN_COLUMNS, CASE_COLUMNS, PATROL_COLUMNS, REPORT_COLUMNS, Stored, VISIT_COLUMNS,
+    bulletin_at, case_at, patrol_at, report_at, visit_at,
 };
 use crate::storage::index::{
     BulletinFilter, BulletinRow, CaseFilter, CaseRow, Cursor, Page, PageRequest, PatrolFilter,
-    PatrolRow, Readable, ReportCount, ReportFilter, ReportRow, Sort, check_text, fold,
+    PatrolRow, Readable, ReportCount, ReportFilter, ReportRow, Sort, VisitFilter, VisitRow,
+    check_text, fold,
 };
 use crate::storage::{StorageError, StorageResult};
 
@@ -151,6 +152,7 @@ const REPORTS: Table = Table { name: "report_index", columns: REPORT_COLUMNS };
 const PATROLS: Table = Table { name: "patrol_index", columns: PATROL_COLUMNS };
 const CASES: Table = Table { name: "case_index", columns: CASE_COLUMNS };
 const BULLETINS: Table = Table { name: "bulletin_index", columns: BULLETIN_COLUMNS };
+const VISITS: Table = Table { name: "visit_index", columns: VISIT_COLUMNS };
 
 /// Runs a keyset page over `table`: rows matching `filter`, after the cursor, in the order.
 fn page<T>(
@@ -345,6 +347,50 @@ pub(crate) fn bulletins(
         Sort::Updated => [b.updated_at, 0],
         _ => [b.created_at, 0],
     })
+}
+
+/// A page of business visits.
+pub(crate) fn visits(
+    conn: &Connection,
+    f: &VisitFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<VisitRow>> {
+    let order = created_or_updated(req.sort, &["created_at"])?;
+    let mut w = Where::default();
+    w.readable(&f.readable);
+    if let Some(scope) = &f.scope {
+        w.inside(scope, ScopeIndex::Skip);
+    }
+    if let Some(b) = &f.business {
+        w.and("+business = ?".into(), [Value::Text(b.clone())]);
+    }
+    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    match f.failed {
+        Some(true) => w.and("failed <> ''".into(), []),
+        Some(false) => w.and("failed = ''".into(), []),
+        None => {}
+    }
+    if let Some(before) = f.follow_up_before {
+        w.and(
+            "status = 'open' AND follow_up_deadline IS NOT NULL AND follow_up_deadline < ?".into(),
+            [Value::Integer(before)],
+        );
+    }
+    w.range("created_at", f.created_from, f.created_to);
+    page(conn, &VISITS, w, &order, req, visit_at, |v: &VisitRow| match req.sort {
+        Sort::Updated => [v.updated_at, 0],
+        _ => [v.created_at, 0],
+    })
+}
+
+/// When each of `businesses` was last visited, from the business's own index.
+pub(crate) fn last_visits(
+    conn: &Connection,
+    businesses: &[String],
+) -> StorageResult<Vec<Option<i64>>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT max(created_at) FROM visit_index WHERE business = ?1")?;
+    businesses.iter().map(|b| Ok(stmt.query_row([b], |r| r.get::<_, Option<i64>>(0))?)).collect()
 }
 
 /// How many reports of each status a filter holds, and how many of them are overdue at `now`

@@ -8,7 +8,7 @@ use super::super::columns::{doc_id, to_u64};
 use super::upsert::upsert;
 use crate::rules::Priority;
 use crate::storage::index::{
-    BulletinRow, CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow,
+    BulletinRow, CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow, VisitRow,
 };
 use crate::storage::{StorageError, StorageResult};
 
@@ -30,6 +30,10 @@ pub(crate) const CASE_COLUMNS: &str = "doc, seq, doc_id, scope, status, category
 /// The columns of `bulletin_index`, in [`bulletin_at`]'s order.
 pub(crate) const BULLETIN_COLUMNS: &str = "doc, seq, doc_id, scope, status, severity, audience, \
      title, created_by, created_at, valid_until, acknowledged, updated_at";
+
+/// The columns of `visit_index`, in [`visit_at`]'s order.
+pub(crate) const VISIT_COLUMNS: &str = "doc, seq, doc_id, scope, business, status, visitors, \
+     created_by, created_at, failed, findings, follow_up, follow_up_deadline, updated_at";
 
 /// Each kind's index table, the columns its rows are read from and how one is read: what the
 /// maintenance below goes over, kind by kind.
@@ -63,6 +67,11 @@ const TABLES: &[Table] = &[
         read: |r| {
             bulletin_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::Bulletin(s.row) })
         },
+    },
+    Table {
+        name: "visit_index",
+        columns: VISIT_COLUMNS,
+        read: |r| visit_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::Visit(s.row) }),
     },
 ];
 
@@ -193,6 +202,26 @@ pub(crate) fn bulletin_at(r: &Row<'_>) -> StorageResult<Stored<BulletinRow>> {
         valid_until: r.get(10)?,
         acknowledged: split_lines(&r.get::<_, String>(11)?),
         updated_at: r.get(12)?,
+    };
+    Ok(Stored { pos, seq, row })
+}
+
+/// A visit row from [`VISIT_COLUMNS`].
+pub(crate) fn visit_at(r: &Row<'_>) -> StorageResult<Stored<VisitRow>> {
+    let (pos, seq) = head(r)?;
+    let row = VisitRow {
+        doc: doc_id(&r.get::<_, Vec<u8>>(2)?)?,
+        scope: r.get(3)?,
+        business: r.get(4)?,
+        status: parsed(r, 5)?,
+        visitors: split_lines(&r.get::<_, String>(6)?),
+        created_by: r.get(7)?,
+        created_at: r.get(8)?,
+        failed: split_lines(&r.get::<_, String>(9)?),
+        findings: count(r, 10)?,
+        follow_up: r.get(11)?,
+        follow_up_deadline: r.get(12)?,
+        updated_at: r.get(13)?,
     };
     Ok(Stored { pos, seq, row })
 }

@@ -145,6 +145,22 @@ fn columns(seq: u64, row: &IndexRow) -> StorageResult<(&'static str, Vec<(&'stat
             ]);
             ("bulletin_index", c)
         }
+        IndexRow::Visit(v) => {
+            let mut c = head(&v.doc, &v.scope);
+            c.extend([
+                ("business", text(&v.business)),
+                ("status", text(v.status.as_str())),
+                ("visitors", Value::Text(lines(&v.visitors)?)),
+                ("created_by", text(&v.created_by)),
+                ("created_at", Value::Integer(v.created_at)),
+                ("failed", Value::Text(lines(&v.failed)?)),
+                ("findings", Value::Integer(i64::from(v.findings))),
+                ("follow_up", text(&v.follow_up)),
+                ("follow_up_deadline", v.follow_up_deadline.map_or(Value::Null, Value::Integer)),
+                ("updated_at", Value::Integer(v.updated_at)),
+            ]);
+            ("visit_index", c)
+        }
     })
 }
 
