@@ -28,9 +28,9 @@ use tracing_subscriber::EnvFilter;
 
 // glibc's malloc keeps what bursts of requests freed in its per-thread arenas, between the
 // long-lived documents of the cache, so the resident memory of a busy server creeps up;
-// mimalloc gives freed pages back to the system.
+// jemalloc gives freed pages back to the system.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// The fieldsync sync server.
 #[derive(Debug, Parser)]

@@ -32,7 +32,7 @@ use fieldsync_examples::bench::{self, Report};
 // The same allocator as the server binary, so the server this harness starts in a child process
 // (`bench serve`) behaves, and measures, like the real one.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Measures fieldsync on realistic data.
 #[derive(Debug, Parser)]
