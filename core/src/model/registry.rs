@@ -14,6 +14,7 @@ use super::bulletin::{Bulletin, NewBulletin};
 use super::case::{MediationCase, NewCase};
 use super::command::Command;
 use super::common::{FieldConflict, Header, PhotoRef, Stamp, TimelineEvent};
+use super::deliberation::{Deliberation, NewDeliberation};
 use super::macros::string_enum;
 use super::patrol::{NewPatrol, PatrolLog};
 use super::report::{NewReport, Report};
@@ -33,6 +34,8 @@ string_enum! {
         MediationCase => "mediation_case",
         /// A warning bulletin (预警通报).
         Bulletin => "bulletin",
+        /// A deliberation (议事协商).
+        Deliberation => "deliberation",
     }
 }
 
@@ -61,6 +64,11 @@ pub enum Record {
         /// The bulletin.
         bulletin: Bulletin,
     },
+    /// A deliberation.
+    Deliberation {
+        /// The deliberation.
+        deliberation: Deliberation,
+    },
 }
 
 /// A new record to create.
@@ -87,6 +95,11 @@ pub enum NewRecord {
         /// The bulletin.
         bulletin: NewBulletin,
     },
+    /// A resident or a grid leader raises a deliberation.
+    Deliberation {
+        /// The deliberation.
+        deliberation: NewDeliberation,
+    },
 }
 
 /// Runs `$body` with `$r` bound to the typed record inside `$record` (a `&Record`), whatever
@@ -98,6 +111,7 @@ macro_rules! on_record {
             $crate::model::Record::PatrolLog { patrol_log: $r } => $body,
             $crate::model::Record::MediationCase { mediation_case: $r } => $body,
             $crate::model::Record::Bulletin { bulletin: $r } => $body,
+            $crate::model::Record::Deliberation { deliberation: $r } => $body,
         }
     };
 }
@@ -123,6 +137,10 @@ macro_rules! on_new {
                 type $K = $crate::model::Bulletin;
                 $body
             }
+            $crate::model::NewRecord::Deliberation { deliberation: $n } => {
+                type $K = $crate::model::Deliberation;
+                $body
+            }
         }
     };
 }
@@ -145,6 +163,10 @@ macro_rules! on_kind {
             }
             $crate::model::Kind::Bulletin => {
                 type $K = $crate::model::Bulletin;
+                $body
+            }
+            $crate::model::Kind::Deliberation => {
+                type $K = $crate::model::Deliberation;
                 $body
             }
         }
@@ -338,6 +360,12 @@ impl From<MediationCase> for Record {
 impl From<Bulletin> for Record {
     fn from(bulletin: Bulletin) -> Record {
         Record::Bulletin { bulletin }
+    }
+}
+
+impl From<Deliberation> for Record {
+    fn from(deliberation: Deliberation) -> Record {
+        Record::Deliberation { deliberation }
     }
 }
 

@@ -30,15 +30,17 @@ struct Held {
 fn held(conn: &Connection) -> Result<Vec<Held>> {
     let mut stmt = conn.prepare(
         "SELECT d.id, d.doc_id, d.kind, \
-                coalesce(r.scope, p.scope, c.scope, b.scope, ''), \
-                coalesce(r.created_by, p.created_by, c.created_by, b.created_by, ''), \
+                coalesce(r.scope, p.scope, c.scope, b.scope, l.scope, ''), \
+                coalesce(r.created_by, p.created_by, c.created_by, b.created_by, l.created_by, ''), \
                 r.assignee, \
                 (SELECT group_concat(user, char(10)) FROM patrol_members WHERE doc = d.id), \
                 (SELECT group_concat(user, char(10)) FROM case_mediators WHERE doc = d.id), \
                 coalesce((SELECT pending FROM sync_docs WHERE doc = d.id), 0), \
-                b.audience, b.valid_until \
+                b.audience, b.valid_until, \
+                (SELECT group_concat(user, char(10)) FROM deliberation_attendees WHERE doc = d.id) \
          FROM docs d LEFT JOIN reports r ON r.doc = d.id LEFT JOIN patrols p ON p.doc = d.id \
-         LEFT JOIN cases c ON c.doc = d.id LEFT JOIN bulletins b ON b.doc = d.id",
+         LEFT JOIN cases c ON c.doc = d.id LEFT JOIN bulletins b ON b.doc = d.id \
+         LEFT JOIN deliberations l ON l.doc = d.id",
     )?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
@@ -49,7 +51,7 @@ fn held(conn: &Connection) -> Result<Vec<Held>> {
         // A kind this build does not know is not one the new user may read.
         let Some(kind) = Kind::from_code(code) else { continue };
         let mut participants: Vec<String> = r.get::<_, Option<String>>(5)?.into_iter().collect();
-        for col in [6, 7] {
+        for col in [6, 7, 11] {
             if let Some(list) = r.get::<_, Option<String>>(col)? {
                 participants.extend(list.split('\n').map(str::to_string));
             }

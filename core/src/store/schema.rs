@@ -22,6 +22,7 @@ const STEPS: &[&str] = &[
     include_str!("sql/v7.sql"),
     include_str!("sql/v8.sql"),
     include_str!("sql/v9.sql"),
+    include_str!("sql/v10.sql"),
 ];
 
 /// The store's settings and schema.
@@ -29,7 +30,7 @@ struct Schema;
 
 impl Initializer for Schema {
     const NAME: &'static str = "store";
-    const END_VERSION: u32 = 9;
+    const END_VERSION: u32 = 10;
 
     fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.busy_timeout(super::wal::BUSY)?;
@@ -54,30 +55,49 @@ impl Initializer for Schema {
     }
 }
 
-/// The step that brings warning bulletins (`sql/v9.sql`), after which `docs` takes their kind.
-const BULLETINS_STEP: usize = 8;
+/// The steps after which `docs` takes a new kind's code: warning bulletins (`sql/v9.sql`,
+/// kind 4) and deliberations (`sql/v10.sql`, kind 6).
+const WIDENS: &[(usize, i64)] = &[(8, 4), (9, 6)];
 
 /// Runs upgrade step `n`.
 fn step(tx: &Transaction<'_>, n: usize) -> rusqlite::Result<()> {
     tx.execute_batch(STEPS[n])?;
-    if n == BULLETINS_STEP {
-        widen_kinds(tx)?;
+    if let Some((_, code)) = WIDENS.iter().find(|(s, _)| *s == n) {
+        widen_kinds(tx, *code)?;
     }
     Ok(())
 }
 
-/// Lets `docs` hold the bulletins' kind (4). SQLite alters no CHECK constraint, and rebuilding
-/// `docs` would cascade through every table that references it; a constraint that only
-/// loosens (every stored row keeps it) is rewritten in place instead, SQLite's documented
-/// procedure: the table's definition changed under `writable_schema`, the schema version
-/// raised so every connection reads it again. Running it twice changes nothing.
-fn widen_kinds(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+/// The CHECK on `docs.kind`, up to its list of codes.
+const KIND_CHECK: &str = "CHECK (kind IN (";
+
+/// Lets `docs` hold kind `code` too. SQLite alters no CHECK constraint, and rebuilding `docs`
+/// would cascade through every table that references it; a constraint that only loosens (every
+/// stored row keeps it) is rewritten in place instead, SQLite's documented procedure: the
+/// table's definition changed under `writable_schema`, the schema version raised so every
+/// connection reads it again. The code is added to the list as it stands (whichever kinds the
+/// steps before added), and running it twice changes nothing.
+fn widen_kinds(tx: &Transaction<'_>, code: i64) -> rusqlite::Result<()> {
+    let sql: String = tx.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'docs'",
+        [],
+        |r| r.get(0),
+    )?;
+    let Some(start) = sql.find(KIND_CHECK).map(|s| s + KIND_CHECK.len()) else {
+        return Err(rusqlite::Error::InvalidQuery);
+    };
+    let Some(end) = sql[start..].find(')').map(|e| start + e) else {
+        return Err(rusqlite::Error::InvalidQuery);
+    };
+    if sql[start..end].split(',').any(|c| c.trim() == code.to_string()) {
+        return Ok(());
+    }
+    let widened = format!("{}, {code}{}", &sql[..end], &sql[end..]);
     let version: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
     tx.pragma_update(None, "writable_schema", true)?;
     tx.execute(
-        "UPDATE sqlite_master SET sql = replace(sql, 'CHECK (kind IN (1, 2, 3))', \
-         'CHECK (kind IN (1, 2, 3, 4))') WHERE type = 'table' AND name = 'docs'",
-        [],
+        "UPDATE sqlite_master SET sql = ?1 WHERE type = 'table' AND name = 'docs'",
+        [widened],
     )?;
     tx.pragma_update(None, "schema_version", version + 1)?;
     tx.pragma_update(None, "writable_schema", false)?;
@@ -139,11 +159,14 @@ mod tests {
         for old in 1..VERSION {
             let path = dir.path().join(format!("v{old}.db"));
             {
-                // A database as version `old` left it, holding one document.
-                let conn = Connection::open(&path)?;
-                for sql in &STEPS[..old as usize] {
-                    conn.execute_batch(sql)?;
+                // A database as version `old` left it (its steps, each kind's code added to
+                // `docs` after its own), holding one document.
+                let mut conn = Connection::open(&path)?;
+                let tx = conn.transaction()?;
+                for n in 0..old as usize {
+                    step(&tx, n)?;
                 }
+                tx.commit()?;
                 conn.pragma_update(None, "user_version", old)?;
                 conn.execute(
                     "INSERT INTO docs (doc_id, kind, snapshot, updated_at) VALUES (?1, 1, x'00', 0)",
@@ -157,6 +180,10 @@ mod tests {
             upgraded.execute(
                 "INSERT INTO docs (doc_id, kind, snapshot, updated_at) VALUES (?1, 4, x'00', 0)",
                 [[8u8; 16]],
+            )?;
+            upgraded.execute(
+                "INSERT INTO docs (doc_id, kind, snapshot, updated_at) VALUES (?1, 6, x'00', 0)",
+                [[9u8; 16]],
             )?;
             if old < 2 {
                 let pending: i64 =

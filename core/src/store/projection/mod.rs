@@ -6,6 +6,7 @@
 
 mod bulletin;
 mod case;
+mod deliberation;
 mod patrol;
 mod report;
 
