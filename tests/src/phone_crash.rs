@@ -212,6 +212,8 @@ impl Editor {
                 Kind::MediationCase => self.cases.push(id),
                 // The editor issues no bulletins; none is there to edit.
                 Kind::Bulletin => {}
+                // Nor deliberations.
+                Kind::Deliberation => {}
             }
         }
         Ok(())
@@ -245,7 +247,7 @@ impl Editor {
             Kind::Report => &self.reports,
             Kind::PatrolLog => &self.patrols,
             Kind::MediationCase => &self.cases,
-            Kind::Bulletin => return None,
+            Kind::Bulletin | Kind::Deliberation => return None,
         };
         if list.is_empty() {
             return None;

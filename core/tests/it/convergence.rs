@@ -746,6 +746,12 @@ impl World {
                 Record::Bulletin { bulletin: b } => {
                     b.acknowledgements.iter().any(|a| &a.id == key && &a.by == by)
                 }
+                Record::Deliberation { deliberation: d } => {
+                    d.comments.iter().any(|c| &c.id == key && &c.text == text && &c.by == by)
+                        || d.options.iter().any(|o| &o.id == key && &o.by == by)
+                        || d.meetings.iter().any(|m| &m.id == key && &m.by == by)
+                        || d.actions.iter().any(|a| &a.id == key && &a.by == by)
+                }
             };
             assert!(found, "item {key} ({text}) by {by} is lost");
         }

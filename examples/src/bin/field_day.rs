@@ -4,7 +4,11 @@
 //! phones walks a scenic area without signal, each adding entries to the same patrol log; a resident
 //! reports an illegal roof-top building; a grid leader accepts and dispatches it; two mediators edit
 //! the same case notes offline. In the morning the police issue a warning bulletin (预警通报) to
-//! the area's patrols; a cadre acknowledges it offline, and the police see it in the evening. Every phone is enrolled with its user's role and scope, so each
+//! the area's patrols; a cadre acknowledges it offline, and the police see it in the evening. The
+//! resident raises a deliberation (议事协商) on a lift for block 7; the grid leader holds its
+//! meeting, and at midday the leader and the resident, both offline, edit its minutes: both
+//! edits are in the minutes on both phones in the evening. Every phone is enrolled with its
+//! user's role and scope, so each
 //! receives only what that role may read (the resident never sees the mediation notes). Then
 //! everyone syncs through the server, and the example shows what each phone holds and that all
 //! copies converged. Then the resident's next report is handled and confirmed: it earns points,
@@ -159,6 +163,40 @@ async fn run() -> Res<bool> {
     li.sync().await?;
     wang.sync().await?;
     zhao.sync().await?;
+    let deliberation = sun.store.create(&NewRecord::Deliberation {
+        deliberation: NewDeliberation {
+            scope: GRID.into(),
+            topic: "7号楼加装电梯 a lift for block 7".into(),
+            background: "Many elderly residents; how is the cost shared?".into(),
+            options: vec!["by floor".into(), "evenly".into()],
+        },
+    })?;
+    sun.sync().await?;
+    zhou.sync().await?;
+    let meeting = zhou
+        .store
+        .execute(
+            deliberation,
+            &Command::ScheduleMeeting {
+                at: fieldsync_core::time::Timestamp::from_millis(fieldsync_core::time::now_ms()),
+                place: "community hall".into(),
+            },
+        )?
+        .item
+        .ok_or("no meeting key")?;
+    let attended =
+        Command::RecordMeeting { meeting: meeting.clone(), attendees: vec![sun.owner.into()] };
+    zhou.store.execute(deliberation, &attended)?;
+    let quorum = "28 households present.";
+    let minutes = |pos: usize, insert: &str| Command::EditMinutes {
+        meeting: meeting.clone(),
+        pos: pos as i64,
+        delete: 0,
+        insert: insert.into(),
+    };
+    zhou.store.execute(deliberation, &minutes(0, quorum))?;
+    zhou.sync().await?;
+    sun.sync().await?;
     let case = chen.store.create(&NewRecord::MediationCase {
         mediation_case: NewCase {
             scope: AREA_SCOPE.into(),
@@ -194,6 +232,10 @@ async fn run() -> Res<bool> {
 
     println!("== midday, no signal anywhere");
     wang.store.execute(bulletin, &Command::AcknowledgeBulletin)?;
+    // The grid leader and the resident edit the deliberation's minutes, each offline.
+    zhou.store.execute(deliberation, &minutes(0, "[Zhou] "))?;
+    let by_floor = " Most favour sharing the cost by floor.";
+    sun.store.execute(deliberation, &minutes(quorum.encode_utf16().count(), by_floor))?;
     li.store.execute(
         patrol,
         &entry(EntryKind::CheckpointReached, "north gate, all clear", Some("north gate")),
@@ -319,6 +361,12 @@ async fn run() -> Res<bool> {
                     b.severity,
                     b.acknowledgements.iter().map(|a| a.by.as_str()).collect::<Vec<_>>().join(", ")
                 ),
+                Record::Deliberation { deliberation: d } => println!(
+                    "   deliberation {:?} ({}): minutes {:?}",
+                    d.topic,
+                    d.status,
+                    d.meetings.first().map(|m| m.minutes.as_str()).unwrap_or("")
+                ),
             }
         }
     }
@@ -328,6 +376,18 @@ async fn run() -> Res<bool> {
         other => {
             println!("the bulletin's issuer does not see the acknowledgement: {other:?}");
             converged = false;
+        }
+    }
+    // Both offline edits of the minutes are in both copies.
+    let expected = format!("[Zhou] {quorum}{by_floor}");
+    for p in [zhou, sun] {
+        match p.store.get(deliberation)? {
+            Record::Deliberation { deliberation: d }
+                if d.meetings.first().is_some_and(|m| m.minutes == expected) => {}
+            other => {
+                println!("{} does not hold both edits of the minutes: {other:?}", p.owner);
+                converged = false;
+            }
         }
     }
     // Every phone holds exactly the records its user may read (the server sends nothing else),

@@ -53,6 +53,8 @@ fn main() {
             Kind::MediationCase => w.cases.push(id),
             // The writer issues no bulletins; none is there to edit.
             Kind::Bulletin => {}
+            // Nor deliberations.
+            Kind::Deliberation => {}
         }
     }
     loop {

@@ -78,6 +78,10 @@ fn texts(record: &Record) -> String {
         Record::Bulletin { bulletin: b } => {
             b.acknowledgements.iter().map(|a| format!("[{}]", a.by)).collect()
         }
+        Record::Deliberation { deliberation: d } => {
+            let comments = d.comments.iter().map(|c| c.text.clone());
+            comments.chain(d.meetings.iter().map(|m| m.minutes.clone())).collect()
+        }
     }
 }
 

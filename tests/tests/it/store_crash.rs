@@ -267,6 +267,11 @@ fn check_record(
             problems.push(format!("{id}: a bulletin, which the writer never issues"));
             (b.status.to_string(), None)
         }
+        Record::Deliberation { deliberation: d } => {
+            // Nor raises deliberations.
+            problems.push(format!("{id}: a deliberation, which the writer never raises"));
+            (d.status.to_string(), None)
+        }
     }
 }
 

@@ -10,8 +10,9 @@
 mod text;
 
 use fieldsync_core::model::{
-    Addressee, Checkpoint, Command, EntryKind, Kind, Location, NewBulletin, NewCase, NewEntry,
-    NewPatrol, NewRecord, NewReport, Party, PhotoRef, Severity, TeamMember,
+    Addressee, Checkpoint, Command, EntryKind, Kind, Location, NewBulletin, NewCase,
+    NewDeliberation, NewEntry, NewPatrol, NewRecord, NewReport, Party, PhotoRef, Severity,
+    TeamMember,
 };
 use fieldsync_core::time::now_ms;
 use rand::rngs::StdRng;
@@ -133,6 +134,7 @@ impl Corpus {
             Kind::PatrolLog => NewRecord::PatrolLog { patrol_log: self.patrol() },
             Kind::MediationCase => NewRecord::MediationCase { mediation_case: self.case() },
             Kind::Bulletin => NewRecord::Bulletin { bulletin: self.bulletin() },
+            Kind::Deliberation => NewRecord::Deliberation { deliberation: self.deliberation() },
         }
     }
 
@@ -301,6 +303,17 @@ impl Corpus {
             place: self.pick(PLACES).to_string(),
             parties,
             mediators,
+        }
+    }
+
+    /// A deliberation raised in a grid, with two options.
+    pub fn deliberation(&mut self) -> NewDeliberation {
+        let place = self.pick(PLACES).to_string();
+        NewDeliberation {
+            scope: self.scope(),
+            topic: format!("{place}停车位划线"),
+            background: format!("{place}晚上车位不够，居民提议划线管理。"),
+            options: vec!["划线".into(), "不划线".into()],
         }
     }
 

@@ -264,6 +264,9 @@ fn write_of(row: IndexRow, rng: &mut StdRng) -> DocWrite {
         IndexRow::Bulletin(b) => {
             (b.doc, Kind::Bulletin, b.scope.clone(), b.created_by.clone(), vec![])
         }
+        IndexRow::Deliberation(d) => {
+            (d.doc, Kind::Deliberation, d.scope.clone(), d.created_by.clone(), d.attendees.clone())
+        }
     };
     let audience = row.audience();
     let mut hash = [0u8; 32];

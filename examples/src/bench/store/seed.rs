@@ -116,6 +116,8 @@ fn seed(path: &Path, docs: usize) -> Result<()> {
             NewRecord::MediationCase { mediation_case: c } => corpus.case_steps(c),
             // Bulletins are not in the seeded mix (`kind_of`); one would take no step.
             NewRecord::Bulletin { .. } => Vec::new(),
+            // Nor are deliberations.
+            NewRecord::Deliberation { .. } => Vec::new(),
         };
         let id = store.create(&new).map_err(|e| format!("seeding record {i}: {e}"))?;
         for cmd in &steps {

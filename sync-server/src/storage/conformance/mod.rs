@@ -80,6 +80,7 @@ where
         index::keyset_pages_are_exact_while_rows_arrive,
         index::patrols_and_cases_filter_and_page,
         index::bulletins_filter_and_page,
+        index::deliberations_filter_and_page,
         index::statistics_equal_figures_computed_by_hand,
         keys::keys_are_added_once_and_found_by_hash,
         keys::a_revoked_key_keeps_its_first_time,

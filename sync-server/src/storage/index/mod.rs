@@ -8,10 +8,12 @@ mod rows;
 mod stats;
 
 pub use query::{
-    BulletinFilter, CaseFilter, Cursor, MAX_PAGE, MAX_TEXT_CHARS, Page, PageRequest, PatrolFilter,
-    Readable, ReportCount, ReportFilter, Sort, check_text, fold,
+    BulletinFilter, CaseFilter, Cursor, DeliberationFilter, MAX_PAGE, MAX_TEXT_CHARS, Page,
+    PageRequest, PatrolFilter, Readable, ReportCount, ReportFilter, Sort, check_text, fold,
 };
-pub use rows::{BulletinRow, CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow};
+pub use rows::{
+    BulletinRow, CaseRow, DeliberationRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow,
+};
 pub use stats::{
     CHINA_UTC_OFFSET_MINUTES, CaseStats, PatrolDayStats, ReportStats, StatsGroup, StatsQuery,
     day_of, percentile,
@@ -72,6 +74,13 @@ pub trait IndexStorage: Send + Sync + 'static {
         filter: BulletinFilter,
         page: PageRequest,
     ) -> BoxFuture<'_, StorageResult<Page<BulletinRow>>>;
+
+    /// A page of deliberations (sorts: `Created` by raising, `Updated`).
+    fn list_deliberations(
+        &self,
+        filter: DeliberationFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<DeliberationRow>>>;
 
     /// Rows written after log seq `after`, in seq order, at most `limit`.
     fn index_changes_after(

@@ -5,8 +5,8 @@
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::{
-    Addressee, BulletinStatus, CaseCategory, CaseStatus, Kind, OverdueLimit, PatrolStatus,
-    ReportCategory, ReportStatus, Severity,
+    Addressee, BulletinStatus, CaseCategory, CaseStatus, DeliberationStatus, Kind, OverdueLimit,
+    PatrolStatus, ReportCategory, ReportStatus, Severity,
 };
 use fieldsync_core::policy::Audience;
 use serde::Serialize;
@@ -221,6 +221,39 @@ pub struct BulletinRow {
     pub updated_at: i64,
 }
 
+/// A deliberation as the index keeps it: where it is in its course, how much was said, its
+/// next meeting and who attended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliberationRow {
+    /// The document.
+    pub doc: DocId,
+    /// Its scope path (the grid or community it concerns).
+    pub scope: String,
+    /// Where it is in its course.
+    #[serde(serialize_with = "display")]
+    pub status: DeliberationStatus,
+    /// Its topic.
+    pub topic: String,
+    /// Who raised it.
+    pub created_by: String,
+    /// When it was raised.
+    pub created_at: i64,
+    /// How many comments it has.
+    pub comments: u32,
+    /// How many options were put to it.
+    pub options: u32,
+    /// How many meetings it has (held or not).
+    pub meetings: u32,
+    /// When the earliest of its meetings not held yet is.
+    pub next_meeting_at: Option<i64>,
+    /// User ids of those who attended one of its meetings, each once.
+    pub attendees: Vec<String>,
+    /// When its decision was recorded.
+    pub decided_at: Option<i64>,
+    /// The time of its last timeline event, comment or follow-up action.
+    pub updated_at: i64,
+}
+
 /// The index row of one record.
 // Reports are most rows: boxing them would allocate for nearly every row to save memory on
 // the few others, in batches of at most a few hundred.
@@ -236,6 +269,8 @@ pub enum IndexRow {
     MediationCase(CaseRow),
     /// A warning bulletin's.
     Bulletin(BulletinRow),
+    /// A deliberation's.
+    Deliberation(DeliberationRow),
 }
 
 impl IndexRow {
@@ -246,6 +281,7 @@ impl IndexRow {
             IndexRow::PatrolLog(p) => p.doc,
             IndexRow::MediationCase(c) => c.doc,
             IndexRow::Bulletin(b) => b.doc,
+            IndexRow::Deliberation(d) => d.doc,
         }
     }
 
@@ -256,6 +292,7 @@ impl IndexRow {
             IndexRow::PatrolLog(p) => &p.scope,
             IndexRow::MediationCase(c) => &c.scope,
             IndexRow::Bulletin(b) => &b.scope,
+            IndexRow::Deliberation(d) => &d.scope,
         }
     }
 
@@ -266,6 +303,7 @@ impl IndexRow {
             IndexRow::PatrolLog(_) => Kind::PatrolLog,
             IndexRow::MediationCase(_) => Kind::MediationCase,
             IndexRow::Bulletin(_) => Kind::Bulletin,
+            IndexRow::Deliberation(_) => Kind::Deliberation,
         }
     }
 
@@ -284,6 +322,10 @@ impl IndexRow {
                 a.created_by = b.created_by.clone();
                 a.addressed = b.audience.clone();
                 a.until = Some(b.valid_until);
+            }
+            IndexRow::Deliberation(d) => {
+                a.created_by = d.created_by.clone();
+                a.participants = d.attendees.clone();
             }
         }
         a

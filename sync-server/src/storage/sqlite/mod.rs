@@ -33,9 +33,9 @@ use self::read::Readers;
 use self::writer::Msg;
 use super::IndexStorage;
 use super::index::{
-    BulletinFilter, BulletinRow, CaseFilter, CaseRow, CaseStats, IndexChange, IndexRow, Page,
-    PageRequest, PatrolDayStats, PatrolFilter, PatrolRow, ReportCount, ReportFilter, ReportRow,
-    ReportStats, StatsQuery,
+    BulletinFilter, BulletinRow, CaseFilter, CaseRow, CaseStats, DeliberationFilter,
+    DeliberationRow, IndexChange, IndexRow, Page, PageRequest, PatrolDayStats, PatrolFilter,
+    PatrolRow, ReportCount, ReportFilter, ReportRow, ReportStats, StatsQuery,
 };
 use super::{
     AccountStorage, Audience, Award, Balance, BlobRecord, BlobStorage, BoxFuture, Business,
@@ -460,6 +460,14 @@ impl IndexStorage for SqliteStorage {
         page: PageRequest,
     ) -> BoxFuture<'_, StorageResult<Page<BulletinRow>>> {
         self.read(move |c| index::list::bulletins(c, &filter, &page))
+    }
+
+    fn list_deliberations(
+        &self,
+        filter: DeliberationFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<DeliberationRow>>> {
+        self.read(move |c| index::list::deliberations(c, &filter, &page))
     }
 
     fn index_changes_after(

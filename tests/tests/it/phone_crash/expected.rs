@@ -124,5 +124,9 @@ pub(crate) fn check_record(
             // The editor issues no bulletins: one here came from nowhere.
             problems.push(format!("{at}: {id}: a bulletin, which the editor never issues"));
         }
+        Record::Deliberation { .. } => {
+            // Nor raises deliberations.
+            problems.push(format!("{at}: {id}: a deliberation, which the editor never raises"));
+        }
     }
 }

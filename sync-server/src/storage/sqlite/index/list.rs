@@ -12,12 +12,13 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row};
 
 use super::rows::{
-    BULLETIN_COLUMNS, CASE_COLUMNS, PATROL_COLUMNS, REPORT_COLUMNS, Stored, bulletin_at, case_at,
-    patrol_at, report_at,
+    BULLETIN_COLUMNS, CASE_COLUMNS, DELIBERATION_COLUMNS, PATROL_COLUMNS, REPORT_COLUMNS, Stored,
+    bulletin_at, case_at, deliberation_at, patrol_at, report_at,
 };
 use crate::storage::index::{
-    BulletinFilter, BulletinRow, CaseFilter, CaseRow, Cursor, Page, PageRequest, PatrolFilter,
-    PatrolRow, Readable, ReportCount, ReportFilter, ReportRow, Sort, check_text, fold,
+    BulletinFilter, BulletinRow, CaseFilter, CaseRow, Cursor, DeliberationFilter, DeliberationRow,
+    Page, PageRequest, PatrolFilter, PatrolRow, Readable, ReportCount, ReportFilter, ReportRow,
+    Sort, check_text, fold,
 };
 use crate::storage::{StorageError, StorageResult};
 
@@ -151,6 +152,7 @@ const REPORTS: Table = Table { name: "report_index", columns: REPORT_COLUMNS };
 const PATROLS: Table = Table { name: "patrol_index", columns: PATROL_COLUMNS };
 const CASES: Table = Table { name: "case_index", columns: CASE_COLUMNS };
 const BULLETINS: Table = Table { name: "bulletin_index", columns: BULLETIN_COLUMNS };
+const DELIBERATIONS: Table = Table { name: "deliberation_index", columns: DELIBERATION_COLUMNS };
 
 /// Runs a keyset page over `table`: rows matching `filter`, after the cursor, in the order.
 fn page<T>(
@@ -344,6 +346,34 @@ pub(crate) fn bulletins(
     page(conn, &BULLETINS, w, &order, req, bulletin_at, |b: &BulletinRow| match req.sort {
         Sort::Updated => [b.updated_at, 0],
         _ => [b.created_at, 0],
+    })
+}
+
+/// A page of deliberations.
+pub(crate) fn deliberations(
+    conn: &Connection,
+    f: &DeliberationFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<DeliberationRow>> {
+    let order = created_or_updated(req.sort, &["created_at"])?;
+    let mut w = Where::default();
+    w.readable(&f.readable);
+    if let Some(scope) = &f.scope {
+        w.inside(scope, ScopeIndex::Skip);
+    }
+    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    if let Some(c) = &f.created_by {
+        w.and("created_by = ?".into(), [Value::Text(c.clone())]);
+    }
+    if let Some(a) = &f.attendee {
+        w.has_line("attendees", a);
+    }
+    w.range("created_at", f.created_from, f.created_to);
+    page(conn, &DELIBERATIONS, w, &order, req, deliberation_at, |d: &DeliberationRow| {
+        match req.sort {
+            Sort::Updated => [d.updated_at, 0],
+            _ => [d.created_at, 0],
+        }
     })
 }
 
