@@ -417,14 +417,15 @@ async fn run() -> Res<bool> {
             "phones DIFFER"
         }
     );
-    let points = points_day(sun, zhou).await?;
+    let points = points_day(sun, zhou, deliberation).await?;
     server.shutdown().await?;
     Ok(converged && points)
 }
 
-/// The resident's confirmed report earns points; the grid leader awards some for a
-/// deliberation attended and lists a good; the resident redeems it and the leader hands it over.
-async fn points_day(sun: &Phone, zhou: &Phone) -> Res<bool> {
+/// The resident's confirmed report earns points; the grid leader awards some for the
+/// deliberation they attended (the award names it) and lists a good; the resident redeems it
+/// and the leader hands it over.
+async fn points_day(sun: &Phone, zhou: &Phone, deliberation: DocId) -> Res<bool> {
     println!("\n== next morning: a report handled, points earned and spent");
     let report = sun.store.create(&NewRecord::Report {
         report: NewReport {
@@ -454,8 +455,8 @@ async fn points_day(sun: &Phone, zhou: &Phone) -> Res<bool> {
     sun.sync().await?;
     let earned = sun.sync.refresh_points().await?;
     println!("   {} earned: balance {}", sun.owner, earned.balance);
-    let after_award =
-        zhou.sync.award_points(sun.owner, 5, "attended the block 7 deliberation").await?;
+    let reason = "attended the block 7 deliberation";
+    let after_award = zhou.sync.award_points_for(sun.owner, 5, reason, Some(deliberation)).await?;
     let good = zhou.sync.add_good(GRID, "洗衣液 laundry detergent", 15, 10).await?;
     println!(
         "   {} awards 5 (balance {after_award}) and lists {:?} for {} points",

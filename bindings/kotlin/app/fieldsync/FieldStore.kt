@@ -351,9 +351,15 @@ class FieldStore private constructor(
     suspend fun redeem(good: String, requestId: String): Voucher =
         Checked.suspending("good" to good, "requestId" to requestId) { ffi.redeem(good, requestId) }
 
-    /** A grid leader awards [amount] points to the resident [account] for [reason]; their balance after. Sent once. */
-    suspend fun awardPoints(account: String, amount: Long, reason: String): Long =
-        Checked.suspending("account" to account, "reason" to reason) { ffi.awardPoints(account, amount, reason) }
+    /**
+     * A grid leader awards [amount] points to the resident [account] for [reason]; their balance
+     * after. Sent once. [source], when given, is a deliberation one of whose meetings the resident
+     * attended (refused otherwise, [FieldException.InvalidInput]): the ledger entry names it.
+     */
+    suspend fun awardPoints(account: String, amount: Long, reason: String, source: String? = null): Long =
+        Checked.suspending("account" to account, "reason" to reason) {
+            ffi.awardPoints(account, amount, reason, source)
+        }
 
     /** A grid leader marks the good of voucher [code] handed over, once. */
     suspend fun collectVoucher(code: String): Voucher =

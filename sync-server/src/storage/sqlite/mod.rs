@@ -647,6 +647,7 @@ mod tests {
             reason: "volunteer work".into(),
             by: "leader-1".into(),
             at: 1,
+            source: None,
         })
         .await
         .unwrap();

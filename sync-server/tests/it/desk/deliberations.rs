@@ -86,3 +86,59 @@ async fn the_desk_lists_deliberations_of_its_scope_with_their_meetings() {
     let (status, body) = get(&ts, &d, "/api/v1/deliberations?status=argued").await;
     assert_eq!((status, err_code(&body)), (400, "invalid_request"), "{body}");
 }
+
+/// A grid leader awards points for a deliberation attended: the award names the deliberation
+/// as its source; one for a resident who attended none of its meetings, or naming a record that
+/// is not a readable deliberation, is refused and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_award_names_the_deliberation_attended_and_only_that() {
+    let ts = start().await;
+    let s = ts.running.server();
+    let leader = Phone::new("leader-1");
+    enroll_as(s, &leader, Role::GridLeader, None, &[GRID]);
+    s.accounts().add_user("res-1", Role::Resident, None, &[GRID.to_string()]).unwrap();
+    s.accounts().add_user("res-2", Role::Resident, None, &[GRID.to_string()]).unwrap();
+    let id = leader
+        .store
+        .create(&NewRecord::Deliberation {
+            deliberation: NewDeliberation {
+                scope: GRID.into(),
+                topic: "楼道灯维修".into(),
+                background: String::new(),
+                options: vec![],
+            },
+        })
+        .unwrap();
+    let at = Timestamp::from_millis(now_ms());
+    let meeting = leader
+        .store
+        .execute(id, &Command::ScheduleMeeting { at, place: "楼下".into() })
+        .unwrap()
+        .item
+        .unwrap();
+    let held = Command::RecordMeeting { meeting, attendees: vec!["res-1".into()] };
+    leader.store.execute(id, &held).unwrap();
+    acked(&ts, &leader, id).await;
+    let source = id.to_string();
+
+    s.accounts().add_user("gl-desk", Role::GridLeader, None, &[GRID.to_string()]).unwrap();
+    let d = desk(&ts, "gl-desk", Role::GridLeader).await;
+    let award = |account: &str, source: &str| json!({"account": account, "amount": 5, "reason": "参加议事会", "source": source});
+    let (status, entry) =
+        post_json(&ts, &d, "/api/v1/points/awards", award("res-1", &source)).await;
+    assert_eq!(status, 200, "{entry}");
+    assert_eq!(entry["source"], source.as_str(), "{entry}");
+    for (account, named, why) in [
+        ("res-2", source.clone(), "did not attend"),
+        ("res-1", fieldsync_core::DocId::random().to_string(), "no such deliberation"),
+        ("res-1", "not-an-id".to_string(), "not a document id"),
+    ] {
+        let (status, body) =
+            post_json(&ts, &d, "/api/v1/points/awards", award(account, &named)).await;
+        assert_eq!(status, 400, "{why}: {body}");
+    }
+    for (account, balance) in [("res-1", 5), ("res-2", 0)] {
+        let (_, statement) = get(&ts, &d, &format!("/api/v1/points/accounts/{account}")).await;
+        assert_eq!(statement["balance"], balance, "{account}: {statement}");
+    }
+}
