@@ -197,15 +197,7 @@ pub(crate) fn create(doc: &mut AutoCommit, new: &NewCase, _stamp: &Stamp) -> Res
 use CaseStatus as S;
 
 fn require(id: DocId, cmd: &Command, status: CaseStatus, allowed: &[CaseStatus]) -> Result<()> {
-    if allowed.contains(&status) {
-        return Ok(());
-    }
-    let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-    Err(CoreError::InvalidTransition {
-        id,
-        command: cmd.name(),
-        reason: format!("the case is {status}; it must be {}", names.join(" or ")),
-    })
+    super::command::require(id, cmd, "the case", status, allowed)
 }
 
 /// Applies a case command to the document; the caller commits.

@@ -416,6 +416,52 @@ pub(crate) fn settle(
     doc::append_timeline(doc, id, stamp, "settle_conflict", &format!("{field} = {value}"))
 }
 
+/// Refuses `cmd` (`InvalidTransition`) unless `status`, the record's (`what`: `the case`,
+/// ...), is one of `allowed`, naming them.
+pub(crate) fn require<S: Copy + PartialEq + std::fmt::Display>(
+    id: DocId,
+    cmd: &Command,
+    what: &str,
+    status: S,
+    allowed: &[S],
+) -> Result<()> {
+    if allowed.contains(&status) {
+        return Ok(());
+    }
+    let names: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
+    Err(CoreError::InvalidTransition {
+        id,
+        command: cmd.name(),
+        reason: format!("{what} is {status}; it must be {}", names.join(" or ")),
+    })
+}
+
+/// Appends `{id, at, by, <field>: text}` to the root list `list`, by the stamp's user at its
+/// time, after checking the list's room (`max`): a comment, a follow-up (the caller checks the
+/// text). Returns the new item's key.
+pub(crate) fn append_signed(
+    doc: &mut AutoCommit,
+    id: DocId,
+    stamp: &Stamp,
+    (list, max): (&'static str, usize),
+    (field, text): (&'static str, &str),
+) -> Result<String> {
+    let obj = doc::root_list(doc, list, id)?;
+    limits::room_in_list(list, automerge::ReadDoc::length(doc, &obj), max)?;
+    let key = crate::id::item_key();
+    doc::append_map(
+        doc,
+        &obj,
+        vec![
+            ("id", key.as_str().into()),
+            ("at", automerge::ScalarValue::Timestamp(stamp.at)),
+            ("by", stamp.by.as_str().into()),
+            (field, text.into()),
+        ],
+    )?;
+    Ok(key)
+}
+
 /// `AddPhoto` to the root `photos` list of a record (`what`: `a report`, ...). An `entry` is
 /// refused: ignoring it would put the photo elsewhere than the caller meant.
 pub(crate) fn add_root_photo(

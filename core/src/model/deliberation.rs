@@ -15,7 +15,7 @@ use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue};
 use autosurgeon::Hydrate;
 
 use super::case::TextField;
-use super::command::Command;
+use super::command::{Command, append_signed};
 use super::common::{
     FieldConflict, Header, PhotoRef, Stamp, TimelineEvent, hydrate_text, hydrate_ts,
 };
@@ -245,15 +245,7 @@ pub(crate) fn create(doc: &mut AutoCommit, new: &NewDeliberation, stamp: &Stamp)
 }
 
 fn require(id: DocId, cmd: &Command, status: S, allowed: &[S]) -> Result<()> {
-    if allowed.contains(&status) {
-        return Ok(());
-    }
-    let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-    Err(CoreError::InvalidTransition {
-        id,
-        command: cmd.name(),
-        reason: format!("the deliberation is {status}; it must be {}", names.join(" or ")),
-    })
+    super::command::require(id, cmd, "the deliberation", status, allowed)
 }
 
 /// The keys of the options stored in the document.
@@ -322,20 +314,8 @@ pub(crate) fn apply(
         Command::CommentDeliberation { text } => {
             require(id, cmd, status, OPEN)?;
             limits::text("comment", text, limits::NOTE_CHARS)?;
-            let list = doc::root_list(doc, "comments", id)?;
-            limits::room_in_list("comments", doc.length(&list), limits::LIST_ITEMS)?;
-            let key = item_key();
-            doc::append_map(
-                doc,
-                &list,
-                vec![
-                    ("id", key.as_str().into()),
-                    ("at", ScalarValue::Timestamp(stamp.at)),
-                    ("by", stamp.by.as_str().into()),
-                    ("text", text.as_str().into()),
-                ],
-            )?;
-            Ok(Some(key))
+            let list = ("comments", limits::LIST_ITEMS);
+            Ok(Some(append_signed(doc, id, stamp, list, ("text", text))?))
         }
         Command::ProposeOption { text } => {
             require(id, cmd, status, &[S::Proposed, S::Scheduled, S::Discussed])?;
@@ -433,20 +413,8 @@ pub(crate) fn apply(
         Command::AddFollowUpAction { text } => {
             require(id, cmd, status, &[S::Decided])?;
             limits::text("action", text, limits::NOTE_CHARS)?;
-            let list = doc::root_list(doc, "actions", id)?;
-            limits::room_in_list("actions", doc.length(&list), limits::SHORT_LIST_ITEMS)?;
-            let key = item_key();
-            doc::append_map(
-                doc,
-                &list,
-                vec![
-                    ("id", key.as_str().into()),
-                    ("at", ScalarValue::Timestamp(stamp.at)),
-                    ("by", stamp.by.as_str().into()),
-                    ("text", text.as_str().into()),
-                ],
-            )?;
-            Ok(Some(key))
+            let list = ("actions", limits::SHORT_LIST_ITEMS);
+            Ok(Some(append_signed(doc, id, stamp, list, ("text", text))?))
         }
         Command::MarkImplemented { note } => {
             require(id, cmd, status, &[S::Decided])?;
