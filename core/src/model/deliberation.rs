@@ -720,6 +720,23 @@ mod tests {
     }
 
     #[test]
+    fn comments_made_on_two_phones_offline_both_stay() {
+        let (id, mut doc) = raised();
+        let mut a = doc.fork().with_actor(ActorId::from([1u8; 16]));
+        let mut b = doc.fork().with_actor(ActorId::from([2u8; 16]));
+        run(&mut a, id, "res-1", Command::CommentDeliberation { text: "赞成".into() });
+        run(&mut b, id, "res-2", Command::CommentDeliberation { text: "反对".into() });
+        run(&mut b, id, "res-2", Command::ProposeOption { text: "先调查".into() });
+        a.merge(&mut b).expect("merge");
+        let d = read(&a, id);
+        let mut said: Vec<(&str, &str)> =
+            d.comments.iter().map(|c| (c.by.as_str(), c.text.as_str())).collect();
+        said.sort_unstable();
+        assert_eq!(said, [("res-1", "赞成"), ("res-2", "反对")]);
+        assert_eq!(d.options.len(), 3);
+    }
+
+    #[test]
     fn minutes_edited_on_two_phones_offline_keep_both_edits() {
         let (id, mut doc, meeting) = discussed();
         let edit = |pos, insert: &str| Command::EditMinutes {

@@ -136,7 +136,8 @@ fn deliberation(p: &Profile, b: &Deliberation, a: &Deliberation) -> Result<(), D
         |x, y| x == y,
         &p.user,
     )?;
-    if !(comments.is_empty() && options.is_empty()) && !discusses(p) {
+    let said = !(comments.is_empty() && options.is_empty());
+    if said && !discusses(p) {
         return Err(Denied::new(
             "deliberation.discuss",
             format!("a {} does not take part in this deliberation", p.role),
@@ -235,8 +236,8 @@ fn meetings(p: &Profile, b: &Deliberation, a: &Deliberation, is_staff: bool) -> 
         }
         let minutes_were = was.map_or("", |w| w.minutes.as_str());
         if minutes_were != m.minutes {
-            let attended = m.attendees.iter().any(|x| *x == p.user)
-                && was.is_some_and(|w| w.attendees.iter().any(|x| *x == p.user));
+            let attended =
+                m.attendees.contains(&p.user) && was.is_some_and(|w| w.attendees.contains(&p.user));
             if !(is_staff || attended) {
                 return Err(Denied::new(
                     "deliberation.minutes",
