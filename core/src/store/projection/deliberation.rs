@@ -33,6 +33,9 @@ fn lines_of(d: &AutoCommit, list: &str, field: &str, id: DocId, out: &mut String
 
 impl Projects for Deliberation {
     const TABLES: &'static [&'static str] = &["deliberations"];
+    const AUDIENCE: &'static str = "SELECT l.doc, l.scope, l.created_by, \
+         (SELECT group_concat(user, char(10)) FROM deliberation_attendees a WHERE a.doc = l.doc), \
+         NULL, NULL FROM deliberations l";
 
     fn project(d: &AutoCommit, id: DocId, _header: &Header) -> Result<Projected> {
         let topic = req_str(d, &ROOT, "topic", id)?;
