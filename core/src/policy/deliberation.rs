@@ -143,6 +143,21 @@ fn deliberation(p: &Profile, b: &Deliberation, a: &Deliberation) -> Result<(), D
             format!("a {} does not take part in this deliberation", p.role),
         ));
     }
+    // As the author saw it: the discussion closes with the deliberation, options with the
+    // decision (the commands refuse both; a forged change is refused here).
+    use DeliberationStatus as S;
+    if !comments.is_empty() && matches!(b.status, S::Implemented | S::Dropped) {
+        return Err(Denied::new(
+            "deliberation.comments",
+            format!("the deliberation is {}", b.status),
+        ));
+    }
+    if !options.is_empty() && matches!(b.status, S::Decided | S::Implemented | S::Dropped) {
+        return Err(Denied::new(
+            "deliberation.options",
+            format!("the deliberation is {}", b.status),
+        ));
+    }
     meetings(p, b, a, is_staff)?;
     if b.status != a.status {
         if !reachable(DeliberationStatus::ALL, b.status, a.status, step) {
@@ -431,6 +446,28 @@ mod tests {
         );
         let (b, a) = run(&mut doc, id, "gl-1", drop());
         assert_eq!(rule(&profile("gl-1", Role::GridLeader, GRID), &b, &a), Ok(()));
+    }
+
+    #[test]
+    fn a_forged_comment_on_a_dropped_deliberation_is_refused() {
+        let (id, mut doc) = raised("res-1");
+        run(&mut doc, id, "gl-1", Command::DropDeliberation { reason: "重复".into() });
+        let before = read_record(&doc, id).expect("before");
+        // What the command refuses, written by hand: a comment appended anyway.
+        let list = match automerge::ReadDoc::get(&doc, automerge::ROOT, "comments") {
+            Ok(Some((_, list))) => list,
+            other => panic!("no comments list: {other:?}"),
+        };
+        let fields = vec![
+            ("id", "forged".into()),
+            ("at", automerge::ScalarValue::Timestamp(AT)),
+            ("by", "res-2".into()),
+            ("text", "还要讨论".into()),
+        ];
+        crate::model::doc::append_map(&mut doc, &list, fields).expect("append");
+        let after = read_record(&doc, id).expect("after");
+        let resident = profile("res-2", Role::Resident, GRID);
+        assert_eq!(rule(&resident, &before, &after), Err("deliberation.comments"));
     }
 
     #[test]
