@@ -97,6 +97,15 @@ pub(crate) enum Action {
     AddFollowUp { note: String },
     /// Withdraw a warning bulletin before its validity ends, with a reason.
     WithdrawBulletin { reason: String },
+    /// Add a follow-up action to a decided deliberation.
+    AddFollowUpAction { text: String },
+    /// Mark what a deliberation decided as done.
+    MarkImplemented {
+        #[serde(default)]
+        note: String,
+    },
+    /// Drop a deliberation before it is implemented, with a reason.
+    DropDeliberation { reason: String },
 }
 
 impl Action {
@@ -125,6 +134,9 @@ impl Action {
             Action::CloseCase { note } => Command::CloseCase { note },
             Action::AddFollowUp { note } => Command::AddFollowUp { note },
             Action::WithdrawBulletin { reason } => Command::WithdrawBulletin { reason },
+            Action::AddFollowUpAction { text } => Command::AddFollowUpAction { text },
+            Action::MarkImplemented { note } => Command::MarkImplemented { note },
+            Action::DropDeliberation { reason } => Command::DropDeliberation { reason },
         }
     }
 }

@@ -85,6 +85,20 @@ async fn the_desk_lists_deliberations_of_its_scope_with_their_meetings() {
     assert_eq!((status, err_code(&body)), (404, "not_found"), "{body}");
     let (status, body) = get(&ts, &d, "/api/v1/deliberations?status=argued").await;
     assert_eq!((status, err_code(&body)), (400, "invalid_request"), "{body}");
+
+    // The command centre's desk: no follow-up before a decision; it may drop it, once; a
+    // dispatcher of another grid may not.
+    let early = json!({"action": "add_follow_up_action", "text": "联系物业"});
+    let (status, body) = act(&ts, &d, &id, early).await;
+    assert_eq!((status, err_code(&body)), (409, "invalid_transition"), "{body}");
+    let drop = || json!({"action": "drop_deliberation", "reason": "并入另一议题"});
+    let (status, body) = act(&ts, &elsewhere, &id, drop()).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, after) = act(&ts, &d, &id, drop()).await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["row"]["status"], "dropped");
+    let (status, body) = act(&ts, &d, &id, drop()).await;
+    assert_eq!((status, err_code(&body)), (409, "invalid_transition"), "{body}");
 }
 
 /// A grid leader awards points for a deliberation attended: the award names the deliberation
