@@ -75,6 +75,22 @@ impl Where {
         }
     }
 
+    /// What every kind's listing but the reports' starts with: the reader's cut, and the scope
+    /// asked for (judged on the sort's index).
+    pub(crate) fn listing(readable: &Readable, scope: Option<&str>) -> Where {
+        let mut w = Where::default();
+        w.readable(readable);
+        if let Some(scope) = scope {
+            w.inside(scope, ScopeIndex::Skip);
+        }
+        w
+    }
+
+    /// `column` is one of `values`, a closed set's values as stored (nothing added when empty).
+    pub(crate) fn one_of_set<T: std::fmt::Display>(&mut self, column: &str, values: &[T]) {
+        self.one_of(column, values.iter().map(|v| v.to_string()).collect());
+    }
+
     /// `column` is one of `values` (nothing added when empty).
     pub(crate) fn one_of(&mut self, column: &str, values: Vec<String>) {
         if !values.is_empty() {
@@ -279,12 +295,8 @@ pub(crate) fn patrols(
     req: &PageRequest,
 ) -> StorageResult<Page<PatrolRow>> {
     let order = created_or_updated(req.sort, &["started_at"])?;
-    let mut w = Where::default();
-    w.readable(&f.readable);
-    if let Some(scope) = &f.scope {
-        w.inside(scope, ScopeIndex::Skip);
-    }
-    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
+    w.one_of_set("status", &f.statuses);
     if let Some(area) = &f.area {
         w.and("area = ?".into(), [Value::Text(area.clone())]);
     }
@@ -305,13 +317,9 @@ pub(crate) fn cases(
     req: &PageRequest,
 ) -> StorageResult<Page<CaseRow>> {
     let order = created_or_updated(req.sort, &["opened_at"])?;
-    let mut w = Where::default();
-    w.readable(&f.readable);
-    if let Some(scope) = &f.scope {
-        w.inside(scope, ScopeIndex::Skip);
-    }
-    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
-    w.one_of("category", f.categories.iter().map(|c| c.as_str().to_string()).collect());
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
+    w.one_of_set("status", &f.statuses);
+    w.one_of_set("category", &f.categories);
     if let Some(m) = &f.mediator {
         w.has_line("mediators", m);
     }
@@ -329,13 +337,9 @@ pub(crate) fn bulletins(
     req: &PageRequest,
 ) -> StorageResult<Page<BulletinRow>> {
     let order = created_or_updated(req.sort, &["created_at"])?;
-    let mut w = Where::default();
-    w.readable(&f.readable);
-    if let Some(scope) = &f.scope {
-        w.inside(scope, ScopeIndex::Skip);
-    }
-    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
-    w.one_of("severity", f.severities.iter().map(|s| s.as_str().to_string()).collect());
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
+    w.one_of_set("status", &f.statuses);
+    w.one_of_set("severity", &f.severities);
     if let Some(c) = &f.created_by {
         w.and("created_by = ?".into(), [Value::Text(c.clone())]);
     }
@@ -356,12 +360,8 @@ pub(crate) fn deliberations(
     req: &PageRequest,
 ) -> StorageResult<Page<DeliberationRow>> {
     let order = created_or_updated(req.sort, &["created_at"])?;
-    let mut w = Where::default();
-    w.readable(&f.readable);
-    if let Some(scope) = &f.scope {
-        w.inside(scope, ScopeIndex::Skip);
-    }
-    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
+    w.one_of_set("status", &f.statuses);
     if let Some(c) = &f.created_by {
         w.and("created_by = ?".into(), [Value::Text(c.clone())]);
     }
