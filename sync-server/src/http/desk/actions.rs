@@ -97,8 +97,10 @@ pub(crate) enum Action {
     AddFollowUp { note: String },
     /// Withdraw a warning bulletin before its validity ends, with a reason.
     WithdrawBulletin { reason: String },
-    /// Add a follow-up action to a decided deliberation.
-    AddFollowUpAction { text: String },
+    /// Add a follow-up action to a decided deliberation (named so as not to repeat the enum's
+    /// name; the action is `add_follow_up_action`).
+    #[serde(rename = "add_follow_up_action")]
+    AddFollowUpTask { text: String },
     /// Mark what a deliberation decided as done.
     MarkImplemented {
         #[serde(default)]
@@ -134,7 +136,7 @@ impl Action {
             Action::CloseCase { note } => Command::CloseCase { note },
             Action::AddFollowUp { note } => Command::AddFollowUp { note },
             Action::WithdrawBulletin { reason } => Command::WithdrawBulletin { reason },
-            Action::AddFollowUpAction { text } => Command::AddFollowUpAction { text },
+            Action::AddFollowUpTask { text } => Command::AddFollowUpAction { text },
             Action::MarkImplemented { note } => Command::MarkImplemented { note },
             Action::DropDeliberation { reason } => Command::DropDeliberation { reason },
         }
