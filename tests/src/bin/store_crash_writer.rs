@@ -51,10 +51,8 @@ fn main() {
             Kind::Report => w.reports.push(id),
             Kind::PatrolLog => w.patrols.push(id),
             Kind::MediationCase => w.cases.push(id),
-            // The writer issues no bulletins; none is there to edit.
-            Kind::Bulletin => {}
-            // Nor deliberations.
-            Kind::Deliberation => {}
+            // The writer makes records of no other kind; none is there to edit.
+            _ => {}
         }
     }
     loop {
