@@ -2,8 +2,8 @@
 //! languages see no generics.
 
 use fieldsync_core::store::{
-    BulletinSummary, CaseSummary, InboxItem, Page, PatrolSummary, ReportSummary, SearchHit,
-    VisitSummary,
+    BulletinSummary, CaseSummary, DeliberationSummary, InboxItem, Page, PatrolSummary,
+    ReportSummary, SearchHit, VisitSummary,
 };
 
 macro_rules! page {
@@ -40,6 +40,11 @@ page! {
 page! {
     /// One page of warning bulletins.
     BulletinPage of BulletinSummary
+}
+
+page! {
+    /// One page of deliberations.
+    DeliberationPage of DeliberationSummary
 }
 page! {
     /// One page of business visits.

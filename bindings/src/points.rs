@@ -53,14 +53,19 @@ impl FieldStore {
     }
 
     /// A grid leader awards `amount` points (1–10,000) to the resident `account` for `reason`;
-    /// returns the resident's balance after it. Sent once (not retried).
+    /// returns the resident's balance after it. Sent once (not retried). `source`, when given,
+    /// is a deliberation one of whose meetings the resident attended (refused otherwise): the
+    /// ledger entry names it.
+    #[uniffi::method(default(source))]
     pub async fn award_points(
         &self,
         account: String,
         amount: i64,
         reason: String,
+        source: Option<String>,
     ) -> Result<i64, FieldError> {
-        Ok(self.client()?.award_points(&account, amount, &reason).await?)
+        let source = source.as_deref().map(crate::input::doc_id).transpose()?;
+        Ok(self.client()?.award_points_for(&account, amount, &reason, source).await?)
     }
 
     /// A grid leader marks the good of voucher `code` handed over (once: a second time is

@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use fieldsync_core::Store;
 use fieldsync_core::model::{
-    Applied, Bulletin, Command, Kind, MediationCase, NewBulletin, NewCase, NewPatrol, NewRecord,
-    NewReport, PatrolLog, Record, Report,
+    Applied, Bulletin, Command, Deliberation, Kind, MediationCase, NewBulletin, NewCase,
+    NewDeliberation, NewPatrol, NewRecord, NewReport, PatrolLog, Record, Report,
 };
 use fieldsync_core::policy::Profile;
 use fieldsync_core::store::{
-    BulletinFilter, CaseFilter, InboxFilter, MAX_HITS, PageRequest, PatrolFilter, ReportFilter,
-    SearchHit, StoreStats, SyncStatus,
+    BulletinFilter, CaseFilter, DeliberationFilter, InboxFilter, MAX_HITS, PageRequest,
+    PatrolFilter, ReportFilter, SearchHit, StoreStats, SyncStatus,
 };
 use fieldsync_core::sync::{HttpTransport, SyncClient, SyncOptions};
 
@@ -24,7 +24,9 @@ use crate::dispatch::{ChangeObserver, Registration, Subscription, SubscriptionEn
 use crate::error::{FieldError, invalid};
 use crate::input;
 use crate::open::{self, Shared};
-use crate::pages::{BulletinPage, CasePage, InboxPage, PatrolPage, ReportPage, SearchPage};
+use crate::pages::{
+    BulletinPage, CasePage, DeliberationPage, InboxPage, PatrolPage, ReportPage, SearchPage,
+};
 
 /// What a sync client is built for: the enrolled device, its server, the tunables.
 pub(crate) type ClientKey = (String, String, SyncOptions);
@@ -246,6 +248,35 @@ impl FieldStore {
             Record::MediationCase { mediation_case } => Ok(mediation_case),
             other => Err(wrong_kind(&other, Kind::MediationCase)),
         }
+    }
+
+    /// A resident or a grid leader raises a deliberation (议事协商) in their scope; returns its
+    /// id. Its other steps (comments, options, meetings, minutes, the decision, follow-up
+    /// actions, implementation, dropping) are commands given to `execute`: a step out of order is
+    /// `InvalidTransition`, bad votes `InvalidInput`, a step this user's role may not take
+    /// `Forbidden`, and each changes nothing.
+    pub fn raise_deliberation(&self, deliberation: NewDeliberation) -> Result<String, FieldError> {
+        self.created(NewRecord::Deliberation { deliberation })
+    }
+
+    /// The deliberation `id`: its discussion, meetings (with their minutes), decision and
+    /// follow-up actions.
+    pub fn get_deliberation(&self, id: String) -> Result<Deliberation, FieldError> {
+        match self.get(id)? {
+            Record::Deliberation { deliberation } => Ok(deliberation),
+            other => Err(wrong_kind(&other, Kind::Deliberation)),
+        }
+    }
+
+    /// A page of deliberations matching `filter` (a scope, some states, raised or attended by
+    /// someone), newest first.
+    #[uniffi::method(default(page))]
+    pub fn query_deliberations(
+        &self,
+        filter: DeliberationFilter,
+        page: PageRequest,
+    ) -> Result<DeliberationPage, FieldError> {
+        Ok(self.store()?.query_deliberations(&filter, &page)?.into())
     }
 
     /// The warning bulletin `id`: its acknowledgements say who has read it.

@@ -106,6 +106,15 @@ public extension FieldStore {
         }
     }
 
+    /// Deliberations matching `filter`, now and after every change to deliberations.
+    func deliberations(filter: DeliberationFilter = DeliberationFilter(), limit: Int32 = 50)
+        -> AsyncThrowingStream<[DeliberationSummary], Error>
+    {
+        following(kind: .deliberation) {
+            try self.queryDeliberations(filter: filter, page: PageRequest(limit: limit, after: nil)).items
+        }
+    }
+
     /// Warning bulletins matching `filter`, now and after every change to bulletins.
     func bulletins(filter: BulletinFilter = BulletinFilter(), limit: Int32 = 50)
         -> AsyncThrowingStream<[BulletinSummary], Error>

@@ -210,8 +210,8 @@ impl Editor {
                 Kind::Report => self.reports.push(id),
                 Kind::PatrolLog => self.patrols.push(id),
                 Kind::MediationCase => self.cases.push(id),
-                // The editor issues no bulletins and records no visits; none is there to edit.
-                Kind::Bulletin | Kind::Visit => {}
+                // The editor makes records of no other kind; none is there to edit.
+                _ => {}
             }
         }
         Ok(())
@@ -245,7 +245,7 @@ impl Editor {
             Kind::Report => &self.reports,
             Kind::PatrolLog => &self.patrols,
             Kind::MediationCase => &self.cases,
-            Kind::Bulletin | Kind::Visit => return None,
+            _ => return None,
         };
         if list.is_empty() {
             return None;

@@ -197,15 +197,7 @@ pub(crate) fn create(doc: &mut AutoCommit, new: &NewCase, _stamp: &Stamp) -> Res
 use CaseStatus as S;
 
 fn require(id: DocId, cmd: &Command, status: CaseStatus, allowed: &[CaseStatus]) -> Result<()> {
-    if allowed.contains(&status) {
-        return Ok(());
-    }
-    let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-    Err(CoreError::InvalidTransition {
-        id,
-        command: cmd.name(),
-        reason: format!("the case is {status}; it must be {}", names.join(" or ")),
-    })
+    super::command::require(id, cmd, "the case", status, allowed)
 }
 
 /// Applies a case command to the document; the caller commits.
@@ -258,7 +250,7 @@ pub(crate) fn apply(
                 })
             })?;
             let text = doc::object(doc, &item, "notes", ObjType::Text, id)?;
-            splice_checked(doc, &text, *pos, *delete, insert)?;
+            splice_checked(doc, &text, NOTES, *pos, *delete, insert)?;
             Ok(None)
         }
         Command::RecordAgreement { text } => {
@@ -424,12 +416,26 @@ impl KindSpec for MediationCase {
     }
 }
 
+/// The names a text field's errors give: the field, its range, its edit.
+pub(crate) struct TextField {
+    /// The field, e.g. `notes`.
+    pub(crate) name: &'static str,
+    /// A range outside it or inside a character, e.g. `notes range`.
+    pub(crate) range: &'static str,
+    /// An edit that changes nothing, e.g. `notes edit`.
+    pub(crate) edit: &'static str,
+}
+
+/// A session's notes.
+const NOTES: TextField = TextField { name: "notes", range: "notes range", edit: "notes edit" };
+
 /// Splices Text at a range given in UTF-16 code units (the unit of the platforms' strings:
-/// `Command::EditNotes`), after checking the range and the resulting length; Automerge counts
-/// code points, so the range is converted on the notes as they are now.
-fn splice_checked(
+/// `Command::EditNotes`, `Command::EditMinutes`), after checking the range and the resulting
+/// length; Automerge counts code points, so the range is converted on the text as it is now.
+pub(crate) fn splice_checked(
     doc: &mut AutoCommit,
     text: &automerge::ObjId,
+    field: TextField,
     pos: i64,
     delete: i64,
     insert: &str,
@@ -438,31 +444,32 @@ fn splice_checked(
     let units = notes.encode_utf16().count() as i64;
     if pos < 0 || delete < 0 || pos > units || delete > units - pos {
         return Err(CoreError::invalid(
-            "notes range",
-            format!("{pos}+{delete} is outside the notes ({units} UTF-16 code units)"),
+            field.range,
+            format!("{pos}+{delete} is outside the {} ({units} UTF-16 code units)", field.name),
         ));
     }
-    let start = code_points_before(&notes, pos)?;
-    let end = code_points_before(&notes, pos + delete)?;
+    let start = code_points_before(&notes, pos, field.range)?;
+    let end = code_points_before(&notes, pos + delete, field.range)?;
     limits::optional_text("insert", insert, limits::NOTES_CHARS)?;
     let len = notes.chars().count();
     let new_len = len - (end - start) + insert.chars().count();
     if new_len > limits::NOTES_CHARS {
         return Err(CoreError::invalid(
-            "notes",
+            field.name,
             format!("would be {new_len} characters; at most {}", limits::NOTES_CHARS),
         ));
     }
     if delete == 0 && insert.is_empty() {
-        return Err(CoreError::invalid("notes edit", "deletes and inserts nothing"));
+        return Err(CoreError::invalid(field.edit, "deletes and inserts nothing"));
     }
     doc.splice_text(text, start, (end - start) as isize, insert)?;
     Ok(())
 }
 
 /// How many code points of `text` come before UTF-16 position `units` (at most its length);
-/// `InvalidInput` when the position falls inside a character of two code units (an emoji).
-fn code_points_before(text: &str, units: i64) -> Result<usize> {
+/// `InvalidInput` naming `field` when the position falls inside a character of two code units
+/// (an emoji).
+fn code_points_before(text: &str, units: i64, field: &'static str) -> Result<usize> {
     let mut at = 0i64;
     for (n, c) in text.chars().enumerate() {
         if at == units {
@@ -471,7 +478,7 @@ fn code_points_before(text: &str, units: i64) -> Result<usize> {
         at += c.len_utf16() as i64;
         if at > units {
             return Err(CoreError::invalid(
-                "notes range",
+                field,
                 format!(
                     "position {units} falls inside the character {c:?} (two UTF-16 code units)"
                 ),
@@ -488,15 +495,18 @@ mod tests {
     #[test]
     fn utf16_positions_map_to_code_points() {
         let text = "😀双方同意见面𠀀!";
-        assert_eq!(code_points_before(text, 0).unwrap(), 0);
-        assert_eq!(code_points_before(text, 2).unwrap(), 1, "after the emoji");
-        assert_eq!(code_points_before(text, 4).unwrap(), 3, "after 双方");
-        assert_eq!(code_points_before(text, 8).unwrap(), 7, "before 𠀀");
-        assert_eq!(code_points_before(text, 10).unwrap(), 8, "after 𠀀");
-        assert_eq!(code_points_before(text, 11).unwrap(), 9, "the end");
+        assert_eq!(code_points_before(text, 0, "r").unwrap(), 0);
+        assert_eq!(code_points_before(text, 2, "r").unwrap(), 1, "after the emoji");
+        assert_eq!(code_points_before(text, 4, "r").unwrap(), 3, "after 双方");
+        assert_eq!(code_points_before(text, 8, "r").unwrap(), 7, "before 𠀀");
+        assert_eq!(code_points_before(text, 10, "r").unwrap(), 8, "after 𠀀");
+        assert_eq!(code_points_before(text, 11, "r").unwrap(), 9, "the end");
         for inside in [1, 9] {
             assert!(
-                matches!(code_points_before(text, inside), Err(CoreError::InvalidInput { .. })),
+                matches!(
+                    code_points_before(text, inside, "r"),
+                    Err(CoreError::InvalidInput { .. })
+                ),
                 "{inside} splits a character"
             );
         }

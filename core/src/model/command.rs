@@ -8,6 +8,7 @@ use automerge::transaction::CommitOptions;
 use automerge::{ActorId, AutoCommit};
 
 use super::common::{Header, PhotoRef, SCHEMA_VERSION, Stamp};
+use super::deliberation::{DecisionMethod, VoteCount};
 use super::doc;
 use super::macros::string_enum;
 use super::patrol::NewEntry;
@@ -201,6 +202,72 @@ pub enum Command {
         #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
         note: String,
     },
+    /// A reader comments on a deliberation (until it is implemented or dropped).
+    CommentDeliberation {
+        /// The comment.
+        text: String,
+    },
+    /// A reader puts an option to a deliberation (before its decision).
+    ProposeOption {
+        /// What the option proposes.
+        text: String,
+    },
+    /// A grid leader or dispatcher of its scope schedules a meeting of a deliberation.
+    ScheduleMeeting {
+        /// When it is held.
+        at: Timestamp,
+        /// Where.
+        place: String,
+    },
+    /// A grid leader or dispatcher of its scope records that a meeting was held, and who
+    /// attended (user ids).
+    RecordMeeting {
+        /// The meeting's key.
+        meeting: String,
+        /// User ids of those who attended, each once.
+        attendees: Vec<String>,
+    },
+    /// Edits a meeting's minutes as a text splice; positions count UTF-16 code units as in
+    /// [`Command::EditNotes`].
+    EditMinutes {
+        /// The meeting's key.
+        meeting: String,
+        /// Where the edit starts, in UTF-16 code units from the start of the minutes.
+        pos: i64,
+        /// How many UTF-16 code units to delete there.
+        delete: i64,
+        /// What to insert there.
+        insert: String,
+    },
+    /// A grid leader or dispatcher of its scope records a deliberation's decision.
+    RecordDecision {
+        /// What was decided.
+        text: String,
+        /// By vote or by consensus.
+        method: DecisionMethod,
+        /// For a vote: the votes of each option counted (a known option, once, 0 or more);
+        /// empty for a consensus.
+        #[cfg_attr(feature = "uniffi", uniffi(default))]
+        votes: Vec<VoteCount>,
+    },
+    /// A grid leader or dispatcher of its scope adds a follow-up action to a decided
+    /// deliberation.
+    AddFollowUpAction {
+        /// What is to be done.
+        text: String,
+    },
+    /// A grid leader or dispatcher of its scope marks what was decided as done.
+    MarkImplemented {
+        /// Optional note.
+        #[cfg_attr(feature = "uniffi", uniffi(default = ""))]
+        note: String,
+    },
+    /// A deliberation is given up before it is implemented (by the staff of its scope, or
+    /// by who raised it while it is only proposed).
+    DropDeliberation {
+        /// Why (required).
+        reason: String,
+    },
     /// Attaches a photo to a report, a case, a bulletin, or (with `entry`) a patrol entry or a
     /// visit's finding.
     AddPhoto {
@@ -250,6 +317,15 @@ impl Command {
             Command::AddVisitor { .. } => "add_visitor",
             Command::SetVisitFollowUp { .. } => "set_visit_follow_up",
             Command::CloseVisit { .. } => "close_visit",
+            Command::CommentDeliberation { .. } => "comment_deliberation",
+            Command::ProposeOption { .. } => "propose_option",
+            Command::ScheduleMeeting { .. } => "schedule_meeting",
+            Command::RecordMeeting { .. } => "record_meeting",
+            Command::EditMinutes { .. } => "edit_minutes",
+            Command::RecordDecision { .. } => "record_decision",
+            Command::AddFollowUpAction { .. } => "add_follow_up_action",
+            Command::MarkImplemented { .. } => "mark_implemented",
+            Command::DropDeliberation { .. } => "drop_deliberation",
             Command::AddPhoto { .. } => "add_photo",
             Command::SettleConflict { .. } => "settle_conflict",
         }
@@ -283,6 +359,15 @@ impl Command {
             | Command::AddVisitor { .. }
             | Command::SetVisitFollowUp { .. }
             | Command::CloseVisit { .. } => Some(Kind::Visit),
+            Command::CommentDeliberation { .. }
+            | Command::ProposeOption { .. }
+            | Command::ScheduleMeeting { .. }
+            | Command::RecordMeeting { .. }
+            | Command::EditMinutes { .. }
+            | Command::RecordDecision { .. }
+            | Command::AddFollowUpAction { .. }
+            | Command::MarkImplemented { .. }
+            | Command::DropDeliberation { .. } => Some(Kind::Deliberation),
             Command::AddPhoto { .. } | Command::SettleConflict { .. } => None,
         }
     }
@@ -378,6 +463,52 @@ pub(crate) fn settle(
     }
     doc::settle(doc, id, field, value)?;
     doc::append_timeline(doc, id, stamp, "settle_conflict", &format!("{field} = {value}"))
+}
+
+/// Refuses `cmd` (`InvalidTransition`) unless `status`, the record's (`what`: `the case`,
+/// ...), is one of `allowed`, naming them.
+pub(crate) fn require<S: Copy + PartialEq + std::fmt::Display>(
+    id: DocId,
+    cmd: &Command,
+    what: &str,
+    status: S,
+    allowed: &[S],
+) -> Result<()> {
+    if allowed.contains(&status) {
+        return Ok(());
+    }
+    let names: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
+    Err(CoreError::InvalidTransition {
+        id,
+        command: cmd.name(),
+        reason: format!("{what} is {status}; it must be {}", names.join(" or ")),
+    })
+}
+
+/// Appends `{id, at, by, <field>: text}` to the root list `list`, by the stamp's user at its
+/// time, after checking the list's room (`max`): a comment, a follow-up (the caller checks the
+/// text). Returns the new item's key.
+pub(crate) fn append_signed(
+    doc: &mut AutoCommit,
+    id: DocId,
+    stamp: &Stamp,
+    (list, max): (&'static str, usize),
+    (field, text): (&'static str, &str),
+) -> Result<String> {
+    let obj = doc::root_list(doc, list, id)?;
+    limits::room_in_list(list, automerge::ReadDoc::length(doc, &obj), max)?;
+    let key = crate::id::item_key();
+    doc::append_map(
+        doc,
+        &obj,
+        vec![
+            ("id", key.as_str().into()),
+            ("at", automerge::ScalarValue::Timestamp(stamp.at)),
+            ("by", stamp.by.as_str().into()),
+            (field, text.into()),
+        ],
+    )?;
+    Ok(key)
 }
 
 /// `AddPhoto` to the root `photos` list of a record (`what`: `a report`, ...). An `entry` is

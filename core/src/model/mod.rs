@@ -11,6 +11,7 @@ pub mod bulletin;
 pub mod case;
 pub mod command;
 pub mod common;
+pub mod deliberation;
 pub(crate) mod doc;
 pub mod patrol;
 mod registry;
@@ -25,6 +26,10 @@ pub use bulletin::{Acknowledgement, Addressee, Bulletin, BulletinStatus, NewBull
 pub use case::{CaseCategory, CaseStatus, FollowUp, MediationCase, NewCase, Party, Session};
 pub use command::{Applied, Command, OverdueLimit};
 pub use common::{FieldConflict, Header, Location, PhotoRef, SCHEMA_VERSION, Stamp, TimelineEvent};
+pub use deliberation::{
+    Decision, DecisionMethod, Deliberation, DeliberationOption, DeliberationStatus, FollowUpAction,
+    Meeting, NewDeliberation, VoteCount,
+};
 pub use patrol::{
     Checkpoint, EntryKind, MemberKind, NewEntry, NewPatrol, PatrolEntry, PatrolLog, PatrolStatus,
     TeamMember,

@@ -14,6 +14,7 @@ use super::bulletin::{Bulletin, NewBulletin};
 use super::case::{MediationCase, NewCase};
 use super::command::Command;
 use super::common::{FieldConflict, Header, PhotoRef, Stamp, TimelineEvent};
+use super::deliberation::{Deliberation, NewDeliberation};
 use super::macros::string_enum;
 use super::patrol::{NewPatrol, PatrolLog};
 use super::report::{NewReport, Report};
@@ -36,6 +37,8 @@ string_enum! {
         Bulletin => "bulletin",
         /// A visit to a business of the registry (走访).
         Visit => "visit",
+        /// A deliberation (议事协商).
+        Deliberation => "deliberation",
     }
 }
 
@@ -69,6 +72,11 @@ pub enum Record {
         /// The visit.
         visit: Visit,
     },
+    /// A deliberation.
+    Deliberation {
+        /// The deliberation.
+        deliberation: Deliberation,
+    },
 }
 
 /// A new record to create.
@@ -100,6 +108,11 @@ pub enum NewRecord {
         /// The visit.
         visit: NewVisit,
     },
+    /// A resident or a grid leader raises a deliberation.
+    Deliberation {
+        /// The deliberation.
+        deliberation: NewDeliberation,
+    },
 }
 
 /// Runs `$body` with `$r` bound to the typed record inside `$record` (a `&Record`), whatever
@@ -112,6 +125,7 @@ macro_rules! on_record {
             $crate::model::Record::MediationCase { mediation_case: $r } => $body,
             $crate::model::Record::Bulletin { bulletin: $r } => $body,
             $crate::model::Record::Visit { visit: $r } => $body,
+            $crate::model::Record::Deliberation { deliberation: $r } => $body,
         }
     };
 }
@@ -141,6 +155,10 @@ macro_rules! on_new {
                 type $K = $crate::model::Visit;
                 $body
             }
+            $crate::model::NewRecord::Deliberation { deliberation: $n } => {
+                type $K = $crate::model::Deliberation;
+                $body
+            }
         }
     };
 }
@@ -167,6 +185,10 @@ macro_rules! on_kind {
             }
             $crate::model::Kind::Visit => {
                 type $K = $crate::model::Visit;
+                $body
+            }
+            $crate::model::Kind::Deliberation => {
+                type $K = $crate::model::Deliberation;
                 $body
             }
         }
@@ -366,6 +388,12 @@ impl From<Bulletin> for Record {
 impl From<Visit> for Record {
     fn from(visit: Visit) -> Record {
         Record::Visit { visit }
+    }
+}
+
+impl From<Deliberation> for Record {
+    fn from(deliberation: Deliberation) -> Record {
+        Record::Deliberation { deliberation }
     }
 }
 

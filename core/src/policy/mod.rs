@@ -7,6 +7,7 @@
 mod bulletin;
 mod businesses;
 mod case;
+mod deliberation;
 mod diff;
 mod now;
 mod patrol;

@@ -159,6 +159,10 @@ pub struct AwardRequest {
     pub amount: i64,
     /// Why (a deliberation attended, volunteer work; 1–200 characters).
     pub reason: String,
+    /// The deliberation the resident attended, when the award is for one: the ledger entry
+    /// names it as its source (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<DocId>,
 }
 
 /// The answer to an award: the entry written.

@@ -8,14 +8,17 @@
 //! every record the new user may not read and every record holding the first user's unsynced
 //! changes, and starts the feed over (the next sync catches up with what the new user reads).
 
+use std::collections::HashMap;
+
 use automerge::ActorId;
 use rusqlite::Connection;
 
 use super::account::put_enrollment;
+use super::projection::Projects;
 use super::{Enrollment, Origin, RecordChanged, Store};
 use crate::error::Result;
 use crate::id::DocId;
-use crate::model::Kind;
+use crate::model::{Kind, on_kind};
 use crate::policy::{Audience, Profile, can_read};
 
 /// A stored record and who may read it, from the projection tables.
@@ -27,47 +30,46 @@ struct Held {
     unsynced: bool,
 }
 
+/// Every stored record with who may read it: each kind's audience from its own rows
+/// (`Projects::AUDIENCE`); a record of a kind this build does not know, or with no rows, is
+/// one the new user may not read.
 fn held(conn: &Connection) -> Result<Vec<Held>> {
+    let mut audiences: HashMap<i64, Audience> = HashMap::new();
+    for &kind in Kind::ALL {
+        let mut stmt = conn.prepare(on_kind!(kind, K => <K as Projects>::AUDIENCE))?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let lines = |i: usize| -> rusqlite::Result<Vec<String>> {
+                let list = r.get::<_, Option<String>>(i)?.unwrap_or_default();
+                Ok(list.lines().map(str::to_string).collect())
+            };
+            let audience = Audience {
+                kind,
+                scope: r.get(1)?,
+                created_by: r.get(2)?,
+                participants: lines(3)?,
+                // An addressee this build does not know addresses nobody it knows.
+                addressed: lines(4)?.iter().filter_map(|a| a.parse().ok()).collect(),
+                until: r.get(5)?,
+            };
+            audiences.insert(r.get(0)?, audience);
+        }
+    }
     let mut stmt = conn.prepare(
-        "SELECT d.id, d.doc_id, d.kind, \
-                coalesce(r.scope, p.scope, c.scope, b.scope, v.scope, ''), \
-                coalesce(r.created_by, p.created_by, c.created_by, b.created_by, v.created_by, ''), \
-                r.assignee, \
-                (SELECT group_concat(user, char(10)) FROM patrol_members WHERE doc = d.id), \
-                (SELECT group_concat(user, char(10)) FROM case_mediators WHERE doc = d.id), \
-                coalesce((SELECT pending FROM sync_docs WHERE doc = d.id), 0), \
-                b.audience, b.valid_until, \
-                (SELECT group_concat(user, char(10)) FROM visit_members WHERE doc = d.id) \
-         FROM docs d LEFT JOIN reports r ON r.doc = d.id LEFT JOIN patrols p ON p.doc = d.id \
-         LEFT JOIN cases c ON c.doc = d.id LEFT JOIN bulletins b ON b.doc = d.id \
-         LEFT JOIN visits v ON v.doc = d.id",
+        "SELECT d.id, d.doc_id, d.kind, coalesce((SELECT pending FROM sync_docs WHERE doc = d.id), 0) \
+         FROM docs d",
     )?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
+        let rowid: i64 = r.get(0)?;
         let bytes: Vec<u8> = r.get(1)?;
         let id = DocId::from_slice(&bytes)?;
         let code: i64 = r.get(2)?;
         // A kind this build does not know is not one the new user may read.
         let Some(kind) = Kind::from_code(code) else { continue };
-        let mut participants: Vec<String> = r.get::<_, Option<String>>(5)?.into_iter().collect();
-        for col in [6, 7, 11] {
-            if let Some(list) = r.get::<_, Option<String>>(col)? {
-                participants.extend(list.split('\n').map(str::to_string));
-            }
-        }
-        // An addressee this build does not know addresses nobody it knows.
-        let addressed = r.get::<_, Option<String>>(9)?.unwrap_or_default();
-        let addressed = addressed.lines().filter_map(|a| a.parse().ok()).collect();
-        let audience = Audience {
-            kind,
-            scope: r.get(3)?,
-            created_by: r.get(4)?,
-            participants,
-            addressed,
-            until: r.get(10)?,
-        };
-        out.push(Held { rowid: r.get(0)?, id, kind, audience, unsynced: r.get::<_, i64>(8)? == 1 });
+        let audience = audiences.remove(&rowid).unwrap_or_else(|| Audience::plain(kind, "", ""));
+        out.push(Held { rowid, id, kind, audience, unsynced: r.get::<_, i64>(3)? == 1 });
     }
     Ok(out)
 }

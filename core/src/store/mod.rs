@@ -11,6 +11,7 @@ mod blob_refs;
 mod blobs;
 mod bulletins;
 mod businesses;
+mod deliberations;
 mod docs;
 mod handover;
 mod inbox;
@@ -39,6 +40,7 @@ pub(crate) use blobs::Upload;
 pub use blobs::{PhotoInfo, PhotoState};
 pub use bulletins::{BulletinFilter, BulletinSummary};
 pub use businesses::Business;
+pub use deliberations::{DeliberationFilter, DeliberationSummary};
 pub use inbox::{DUE_SOON_DEFAULT, InboxFilter, InboxItem, InboxReason};
 pub use points::{PointsBalance, PointsEntry, Voucher};
 pub use query::{
@@ -475,6 +477,15 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<BulletinSummary>> {
         self.read(|c| bulletins::bulletins(c, filter, page))
+    }
+
+    /// A page of deliberations matching `filter`, newest first.
+    pub fn query_deliberations(
+        &self,
+        filter: &DeliberationFilter,
+        page: &PageRequest,
+    ) -> Result<Page<DeliberationSummary>> {
+        self.read(|c| deliberations::deliberations(c, filter, page))
     }
 
     /// A page of the inbox of this phone's user: the reports dispatched to them or escalated

@@ -23,6 +23,7 @@ const STEPS: &[&str] = &[
     include_str!("sql/v8.sql"),
     include_str!("sql/v9.sql"),
     include_str!("sql/v10.sql"),
+    include_str!("sql/v11.sql"),
 ];
 
 /// The store's settings and schema.
@@ -30,7 +31,7 @@ struct Schema;
 
 impl Initializer for Schema {
     const NAME: &'static str = "store";
-    const END_VERSION: u32 = 10;
+    const END_VERSION: u32 = 11;
 
     fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.busy_timeout(super::wal::BUSY)?;
@@ -56,8 +57,9 @@ impl Initializer for Schema {
 }
 
 /// The steps after which `docs` takes a new kind, and the kinds' codes it then takes: warning
-/// bulletins (`sql/v9.sql`, 4) and business visits (`sql/v10.sql`, 5).
-const WIDENINGS: &[(usize, u8)] = &[(8, 4), (9, 5)];
+/// bulletins (`sql/v9.sql`, 4), business visits (`sql/v10.sql`, 5) and deliberations
+/// (`sql/v11.sql`, 6).
+const WIDENINGS: &[(usize, u8)] = &[(8, 4), (9, 5), (10, 6)];
 
 /// Runs upgrade step `n`.
 fn step(tx: &Transaction<'_>, n: usize) -> rusqlite::Result<()> {
@@ -150,11 +152,14 @@ mod tests {
         for old in 1..VERSION {
             let path = dir.path().join(format!("v{old}.db"));
             {
-                // A database as version `old` left it, holding one document.
-                let conn = Connection::open(&path)?;
-                for sql in &STEPS[..old as usize] {
-                    conn.execute_batch(sql)?;
+                // A database as version `old` left it (its steps, each kind's code added to
+                // `docs` after its own), holding one document.
+                let mut conn = Connection::open(&path)?;
+                let tx = conn.transaction()?;
+                for n in 0..old as usize {
+                    step(&tx, n)?;
                 }
+                tx.commit()?;
                 conn.pragma_update(None, "user_version", old)?;
                 conn.execute(
                     "INSERT INTO docs (doc_id, kind, snapshot, updated_at) VALUES (?1, 1, x'00', 0)",
@@ -172,6 +177,10 @@ mod tests {
             upgraded.execute(
                 "INSERT INTO docs (doc_id, kind, snapshot, updated_at) VALUES (?1, 5, x'00', 0)",
                 [[9u8; 16]],
+            )?;
+            upgraded.execute(
+                "INSERT INTO docs (doc_id, kind, snapshot, updated_at) VALUES (?1, 6, x'00', 0)",
+                [[10u8; 16]],
             )?;
             if old < 2 {
                 let pending: i64 =

@@ -1,6 +1,6 @@
 //! Full-text search as Chinese users type: over report titles, descriptions, addresses and
-//! comments, patrol areas and entries, case places, parties and notes, and bulletin titles and
-//! texts.
+//! comments, patrol areas and entries, case places, parties and notes, bulletin titles and
+//! texts, and deliberation topics, backgrounds, options, comments, minutes and decisions.
 //!
 //! - Text is folded to NFKC on both sides, so the full-width digits and letters of a Chinese
 //!   input method (`１２号楼`) find their half-width forms (`12号楼`).
@@ -37,7 +37,8 @@ pub struct SearchHit {
     pub id: DocId,
     /// Its kind.
     pub kind: Kind,
-    /// Title (report title, patrol area, case place and parties, bulletin title).
+    /// Title (report title, patrol area, case place and parties, bulletin title, deliberation
+    /// topic).
     pub title: String,
     /// Text around the first match, each match in «».
     pub snippet: String,

@@ -8,6 +8,7 @@
 use super::client::{SyncClient, blocking};
 use super::transport::Transport;
 use crate::error::{CoreError, Result};
+use crate::id::DocId;
 use crate::protocol::{
     self, AwardRequest, AwardResponse, CollectRequest, CollectResponse, GoodMsg, GoodRequest,
     GoodResponse, GoodsList, GoodsRequest, PointsStatement, RedeemRequest, RedeemResponse,
@@ -133,11 +134,24 @@ impl<T: Transport> SyncClient<T> {
     /// A grid leader awards `amount` points to the resident `account` for `reason`; returns
     /// the resident's balance after it. Sent once, never retried.
     pub async fn award_points(&self, account: &str, amount: i64, reason: &str) -> Result<i64> {
+        self.award_points_for(account, amount, reason, None).await
+    }
+
+    /// [`award_points`](Self::award_points) for attending a meeting of deliberation `source`
+    /// (when given): the server checks the resident attended one, and the entry names it.
+    pub async fn award_points_for(
+        &self,
+        account: &str,
+        amount: i64,
+        reason: &str,
+        source: Option<DocId>,
+    ) -> Result<i64> {
         let req = AwardRequest {
             v: protocol::VERSION,
             account: account.to_string(),
             amount,
             reason: reason.to_string(),
+            source,
         };
         let made: AwardResponse = self.call("/v1/points/award", &req, false).await?;
         Ok(made.entry.balance_after)

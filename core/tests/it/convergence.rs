@@ -750,6 +750,12 @@ impl World {
                     v.findings.iter().any(|f| &f.id == key && &f.text == text && &f.by == by)
                         || v.results.iter().any(|r| &r.id == key && &r.by == by)
                 }
+                Record::Deliberation { deliberation: d } => {
+                    d.comments.iter().any(|c| &c.id == key && &c.text == text && &c.by == by)
+                        || d.options.iter().any(|o| &o.id == key && &o.by == by)
+                        || d.meetings.iter().any(|m| &m.id == key && &m.by == by)
+                        || d.actions.iter().any(|a| &a.id == key && &a.by == by)
+                }
             };
             assert!(found, "item {key} ({text}) by {by} is lost");
         }

@@ -257,11 +257,12 @@ fn a_version_5_store_gets_its_inbox_on_open() {
     let path = dir.path().join("me.db");
     {
         // What schema version 5 left: no inbox columns, no report_notified (nor the points of
-        // versions 7 and 8, the business registry, the bulletins of version 9 or the visits of
-        // version 10).
+        // versions 7 and 8, the business registry, the bulletins of version 9, the visits of
+        // version 10 or the deliberations of version 11).
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(
-            "DROP TABLE visit_rules; DROP TABLE visit_members; DROP TABLE visits; \
+            "DROP TABLE deliberation_attendees; DROP TABLE deliberations; \
+             DROP TABLE visit_rules; DROP TABLE visit_members; DROP TABLE visits; \
              DROP TABLE bulletin_acks; \
              DROP TABLE bulletins; \
              DROP TABLE businesses; \

@@ -8,6 +8,7 @@ mod bulletins;
 mod commands;
 mod common;
 mod convergence;
+mod deliberations;
 mod inbox;
 mod photos;
 mod store;

@@ -97,6 +97,7 @@ async fn measure(opts: &Options, report: &mut Report, server: &BenchServer) -> R
             account: user,
             amount: afford * PRICE,
             reason: "bench".into(),
+            source: None,
         };
         let _: AwardResponse = call(&leader, "/v1/points/award", &award).await?;
     }

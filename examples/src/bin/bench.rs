@@ -93,7 +93,7 @@ enum Suite {
 
 #[derive(Debug, Args)]
 struct SyncArgs {
-    /// Reports the phones sync.
+    /// Records the phones sync (reports, one in forty a warning bulletin).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     docs: u64,
     /// A server started elsewhere (e.g. http://127.0.0.1:8080); by default the suite starts one.
@@ -214,7 +214,8 @@ struct PointsArgs {
 
 #[derive(Debug, Args)]
 struct StoreArgs {
-    /// Records in the store (60% reports, 25% patrol logs, 15% mediation cases).
+    /// Records in the store (60% reports, 25% patrol logs, 7.5% mediation cases, 2.5% each of
+    /// bulletins, visits and deliberations).
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     docs: u64,
     /// Seed a new fixture even if a cached one exists.

@@ -7,8 +7,11 @@
 //! the area's patrols, residents and businesses; a cadre acknowledges it offline, and the police
 //! see it in the evening. The police visit a fishing lodge of the business registry offline
 //! (走访): a failed fire-safety check, a finding with a photo, a follow-up with a deadline; the
-//! lodge's operator reads that visit and the bulletin, and acknowledges it. Every phone is
-//! enrolled with its user's role and scope, so each
+//! lodge's operator reads that visit and the bulletin, and acknowledges it. The resident raises
+//! a deliberation (议事协商) on a lift for block 7; the grid leader holds its meeting, and at
+//! midday the leader and the resident, both offline, edit its minutes: both edits are in the
+//! minutes on both phones in the evening. Every phone is enrolled with its user's role and
+//! scope, so each
 //! receives only what that role may read (the resident never sees the mediation notes). Then
 //! everyone syncs through the server, and the example shows what each phone holds and that all
 //! copies converged. Then the resident's next report is handled and confirmed: it earns points,
@@ -187,6 +190,40 @@ async fn run() -> Res<bool> {
     li.sync().await?;
     wang.sync().await?;
     zhao.sync().await?;
+    let deliberation = sun.store.create(&NewRecord::Deliberation {
+        deliberation: NewDeliberation {
+            scope: GRID.into(),
+            topic: "7号楼加装电梯 a lift for block 7".into(),
+            background: "Many elderly residents; how is the cost shared?".into(),
+            options: vec!["by floor".into(), "evenly".into()],
+        },
+    })?;
+    sun.sync().await?;
+    zhou.sync().await?;
+    let meeting = zhou
+        .store
+        .execute(
+            deliberation,
+            &Command::ScheduleMeeting {
+                at: fieldsync_core::time::Timestamp::from_millis(fieldsync_core::time::now_ms()),
+                place: "community hall".into(),
+            },
+        )?
+        .item
+        .ok_or("no meeting key")?;
+    let attended =
+        Command::RecordMeeting { meeting: meeting.clone(), attendees: vec![sun.owner.into()] };
+    zhou.store.execute(deliberation, &attended)?;
+    let quorum = "28 households present.";
+    let minutes = |pos: usize, insert: &str| Command::EditMinutes {
+        meeting: meeting.clone(),
+        pos: pos as i64,
+        delete: 0,
+        insert: insert.into(),
+    };
+    zhou.store.execute(deliberation, &minutes(0, quorum))?;
+    zhou.sync().await?;
+    sun.sync().await?;
     let case = chen.store.create(&NewRecord::MediationCase {
         mediation_case: NewCase {
             scope: AREA_SCOPE.into(),
@@ -223,6 +260,10 @@ async fn run() -> Res<bool> {
     println!("== midday, no signal anywhere");
     wang.store.execute(bulletin, &Command::AcknowledgeBulletin)?;
     let visit = visit_lodge(li, &lodge.id)?;
+    // The grid leader and the resident edit the deliberation's minutes, each offline.
+    zhou.store.execute(deliberation, &minutes(0, "[Zhou] "))?;
+    let by_floor = " Most favour sharing the cost by floor.";
+    sun.store.execute(deliberation, &minutes(quorum.encode_utf16().count(), by_floor))?;
     li.store.execute(
         patrol,
         &entry(EntryKind::CheckpointReached, "north gate, all clear", Some("north gate")),
@@ -364,6 +405,12 @@ async fn run() -> Res<bool> {
                         .collect::<Vec<_>>(),
                     v.follow_up
                 ),
+                Record::Deliberation { deliberation: d } => println!(
+                    "   deliberation {:?} ({}): minutes {:?}",
+                    d.topic,
+                    d.status,
+                    d.meetings.first().map(|m| m.minutes.as_str()).unwrap_or("")
+                ),
             }
         }
     }
@@ -387,6 +434,18 @@ async fn run() -> Res<bool> {
     if li.store.overdue_businesses(now)?.iter().any(|o| o.business.id == lodge.id) {
         println!("the visited lodge is still listed overdue");
         converged = false;
+    }
+    // Both offline edits of the minutes are in both copies.
+    let expected = format!("[Zhou] {quorum}{by_floor}");
+    for p in [zhou, sun] {
+        match p.store.get(deliberation)? {
+            Record::Deliberation { deliberation: d }
+                if d.meetings.first().is_some_and(|m| m.minutes == expected) => {}
+            other => {
+                println!("{} does not hold both edits of the minutes: {other:?}", p.owner);
+                converged = false;
+            }
+        }
     }
     // Every phone holds exactly the records its user may read (the server sends nothing else),
     // and every copy of a record is the same.
@@ -415,7 +474,7 @@ async fn run() -> Res<bool> {
             "phones DIFFER"
         }
     );
-    let points = points_day(sun, zhou).await?;
+    let points = points_day(sun, zhou, deliberation).await?;
     server.shutdown().await?;
     Ok(converged && points)
 }
@@ -457,9 +516,10 @@ fn visit_lodge(li: &Phone, lodge: &str) -> Res<DocId> {
     Ok(visit)
 }
 
-/// The resident's confirmed report earns points; the grid leader awards some for a
-/// deliberation attended and lists a good; the resident redeems it and the leader hands it over.
-async fn points_day(sun: &Phone, zhou: &Phone) -> Res<bool> {
+/// The resident's confirmed report earns points; the grid leader awards some for the
+/// deliberation they attended (the award names it) and lists a good; the resident redeems it
+/// and the leader hands it over.
+async fn points_day(sun: &Phone, zhou: &Phone, deliberation: DocId) -> Res<bool> {
     println!("\n== next morning: a report handled, points earned and spent");
     let report = sun.store.create(&NewRecord::Report {
         report: NewReport {
@@ -489,8 +549,8 @@ async fn points_day(sun: &Phone, zhou: &Phone) -> Res<bool> {
     sun.sync().await?;
     let earned = sun.sync.refresh_points().await?;
     println!("   {} earned: balance {}", sun.owner, earned.balance);
-    let after_award =
-        zhou.sync.award_points(sun.owner, 5, "attended the block 7 deliberation").await?;
+    let reason = "attended the block 7 deliberation";
+    let after_award = zhou.sync.award_points_for(sun.owner, 5, reason, Some(deliberation)).await?;
     let good = zhou.sync.add_good(GRID, "洗衣液 laundry detergent", 15, 10).await?;
     println!(
         "   {} awards 5 (balance {after_award}) and lists {:?} for {} points",

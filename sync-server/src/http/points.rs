@@ -181,8 +181,8 @@ pub(crate) async fn award(
     let (_turn, req): (_, AwardRequest) = request(&app, &headers, body).await?;
     envelope::check_version(req.v)?;
     let now = app.clock.now_ms();
-    let entry =
-        app.points.award(&caller.profile, &req.account, req.amount, &req.reason, now).await?;
+    let (p, source) = (&caller.profile, req.source);
+    let entry = app.points.award(p, &req.account, req.amount, &req.reason, source, now).await?;
     envelope::answer(AwardResponse { v: VERSION, entry: entry_msg(entry) }, 0).await
 }
 

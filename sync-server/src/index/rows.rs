@@ -5,15 +5,15 @@
 use std::collections::HashSet;
 
 use fieldsync_core::model::{
-    Bulletin, CaseStatus, EntryKind, MediationCase, OverdueLimit, PatrolLog, Record, Report,
-    TimelineEvent, Visit, escalation_limit,
+    Bulletin, CaseStatus, Deliberation, EntryKind, MediationCase, OverdueLimit, PatrolLog, Record,
+    Report, TimelineEvent, Visit, escalation_limit,
 };
 use fieldsync_core::policy::SUPERVISE;
 use fieldsync_core::time::Timestamp;
 
 use crate::rules::Rules;
 use crate::storage::index::{
-    BulletinRow, CaseRow, IndexRow, Outcome, PatrolRow, ReportRow, VisitRow,
+    BulletinRow, CaseRow, DeliberationRow, IndexRow, Outcome, PatrolRow, ReportRow, VisitRow,
 };
 
 /// The timeline action of a report's submission (its creation).
@@ -30,6 +30,9 @@ pub fn row_of(record: &Record, rules: &Rules) -> IndexRow {
         }
         Record::Bulletin { bulletin } => IndexRow::Bulletin(bulletin_row(bulletin)),
         Record::Visit { visit } => IndexRow::Visit(visit_row(visit)),
+        Record::Deliberation { deliberation } => {
+            IndexRow::Deliberation(deliberation_row(deliberation))
+        }
     }
 }
 
@@ -197,5 +200,32 @@ fn visit_row(v: &Visit) -> VisitRow {
         follow_up: v.follow_up.clone(),
         follow_up_deadline: v.follow_up_deadline.map(ms),
         updated_at: updated(&v.timeline, last_item),
+    }
+}
+
+fn deliberation_row(d: &Deliberation) -> DeliberationRow {
+    let created_at = ms(d.header.created_at);
+    let mut attendees: Vec<String> = Vec::new();
+    for a in d.meetings.iter().flat_map(|m| &m.attendees) {
+        // Two phones may both have recorded one person offline: one person, once.
+        if !attendees.contains(a) {
+            attendees.push(a.clone());
+        }
+    }
+    let said = d.comments.iter().map(|c| ms(c.at)).chain(d.actions.iter().map(|a| ms(a.at)));
+    DeliberationRow {
+        doc: d.header.id,
+        scope: d.header.scope.clone(),
+        status: d.status,
+        topic: d.topic.clone(),
+        created_by: d.header.created_by.clone(),
+        created_at,
+        comments: len(d.comments.len()),
+        options: len(d.options.len()),
+        meetings: len(d.meetings.len()),
+        next_meeting_at: d.meetings.iter().filter(|m| !m.held).map(|m| ms(m.at)).min(),
+        attendees,
+        decided_at: d.decision.as_ref().map(|x| ms(x.at)),
+        updated_at: updated(&d.timeline, said.fold(created_at, i64::max)),
     }
 }

@@ -19,8 +19,9 @@
 
 use std::sync::Arc;
 
+use fieldsync_core::DocId;
 use fieldsync_core::model::ReportStatus;
-use fieldsync_core::policy::{Profile, Role};
+use fieldsync_core::policy::{Profile, Role, can_read};
 use rand::Rng as _;
 
 use crate::accounts::User;
@@ -211,13 +212,31 @@ impl Points {
         Ok(user)
     }
 
-    /// A grid leader's award of `amount` points to the resident `account`, for `reason`.
+    /// Checks that the resident `account` attended a meeting of `doc`, a deliberation `by`
+    /// may read: the source record an award names.
+    async fn attended(&self, by: &Profile, account: &str, doc: DocId) -> Result<(), PointsError> {
+        let row = self.storage.index_row(doc).await?.map(|c| c.row);
+        match row.filter(|r| can_read(by, &r.audience())) {
+            Some(IndexRow::Deliberation(d)) if d.attendees.iter().any(|a| a == account) => Ok(()),
+            Some(IndexRow::Deliberation(_)) => Err(PointsError::InvalidInput(format!(
+                "{account} attended no meeting of deliberation {doc}"
+            ))),
+            _ => Err(PointsError::InvalidInput(format!(
+                "no deliberation {doc} in your scopes: an award's source is a deliberation"
+            ))),
+        }
+    }
+
+    /// A grid leader's award of `amount` points to the resident `account`, for `reason`;
+    /// `source`, when given, is a deliberation whose meeting the resident attended (the ledger
+    /// entry names it).
     pub async fn award(
         &self,
         by: &Profile,
         account: &str,
         amount: i64,
         reason: &str,
+        source: Option<DocId>,
         at: i64,
     ) -> Result<PointsEntry, PointsError> {
         if !is_leader(by) {
@@ -226,8 +245,17 @@ impl Points {
         check_range("an award", amount, 1, MAX_AWARD)?;
         check_text("the reason", reason, MAX_TEXT)?;
         let user = self.resident_in_scope(by, account).await?;
-        let award =
-            Award { account: user.id, amount, reason: reason.to_string(), by: by.user.clone(), at };
+        if let Some(doc) = source {
+            self.attended(by, &user.id, doc).await?;
+        }
+        let award = Award {
+            account: user.id,
+            amount,
+            reason: reason.to_string(),
+            by: by.user.clone(),
+            at,
+            source,
+        };
         Ok(self.storage.award(award).await?)
     }
 

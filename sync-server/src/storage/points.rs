@@ -116,6 +116,8 @@ pub struct Award {
     pub by: String,
     /// When.
     pub at: i64,
+    /// The record it is for (a deliberation attended), checked by the domain.
+    pub source: Option<DocId>,
 }
 
 /// A good of a community's exchange.

@@ -12,6 +12,7 @@ mod businesses;
 mod child;
 mod common;
 mod crash_loop;
+mod deliberations;
 mod desk;
 mod fuzz_corpus;
 mod fuzz_findings;

@@ -28,7 +28,13 @@ async fn balance(ts: &TestServer, phone: &Phone) -> i64 {
 }
 
 fn award(account: &str, amount: i64, reason: &str) -> AwardRequest {
-    AwardRequest { v: VERSION, account: account.into(), amount, reason: reason.into() }
+    AwardRequest {
+        v: VERSION,
+        account: account.into(),
+        amount,
+        reason: reason.into(),
+        source: None,
+    }
 }
 
 fn redeem(request_id: &str, good: &str) -> RedeemRequest {

@@ -319,6 +319,40 @@ fn record_of(kind: Kind, scope: &str, user: &str) -> NewRecord {
                 photos: vec![],
             },
         },
+        Kind::Deliberation => NewRecord::Deliberation {
+            deliberation: NewDeliberation {
+                scope: scope.into(),
+                topic: "小区停车位划线".into(),
+                background: "晚上车位不够".into(),
+                options: vec!["划线".into(), "不划线".into()],
+            },
+        },
+    }
+}
+
+/// Who writes the records of the matrices: the command centre (`hq-1`, a dispatcher of the
+/// whole jurisdiction), and for deliberations, which residents and grid leaders raise, a grid
+/// leader of the whole jurisdiction (`gl-hq`), who also takes every step of theirs.
+struct Authors {
+    hq: Phone,
+    leader: Phone,
+}
+
+impl Authors {
+    fn enrolled(s: &fieldsync_server::Server) -> Authors {
+        let hq = Phone::new("hq-1");
+        enroll_as(s, &hq, Role::Dispatcher, None, &["jl"]);
+        let leader = Phone::new("gl-hq");
+        enroll_as(s, &leader, Role::GridLeader, None, &["jl"]);
+        Authors { hq, leader }
+    }
+
+    /// The author of records of `kind`, and their user id.
+    fn of(&self, kind: Kind) -> (&Phone, &'static str) {
+        match kind {
+            Kind::Deliberation => (&self.leader, "gl-hq"),
+            _ => (&self.hq, "hq-1"),
+        }
     }
 }
 
@@ -330,8 +364,14 @@ const ROLES: [(Role, &str); 6] = [
     (Role::Dispatcher, "dispatcher"),
     (Role::Admin, "admin"),
 ];
-const KINDS: [Kind; 5] =
-    [Kind::Report, Kind::PatrolLog, Kind::MediationCase, Kind::Bulletin, Kind::Visit];
+const KINDS: [Kind; 6] = [
+    Kind::Report,
+    Kind::PatrolLog,
+    Kind::MediationCase,
+    Kind::Bulletin,
+    Kind::Visit,
+    Kind::Deliberation,
+];
 
 /// The access matrix for creating and reading, as the issue states it, written out by hand
 /// (not computed by the policy under test): every role × kind × inside / outside the user's
@@ -349,6 +389,8 @@ async fn create_and_read_matrix() {
         Kind::Visit => {
             matches!(role, Role::Patrol | Role::GridLeader | Role::Dispatcher | Role::Admin)
         }
+        // A topic is raised by a resident or a grid leader.
+        Kind::Deliberation => matches!(role, Role::Resident | Role::GridLeader),
     };
     // Who may read a record of each kind made by someone else who does not name them, inside
     // their scope (outside it: nobody).
@@ -364,18 +406,20 @@ async fn create_and_read_matrix() {
         Kind::Visit => {
             matches!(role, Role::GridLeader | Role::Patrol | Role::Dispatcher | Role::Admin)
         }
+        // The residents and grid leaders of the grid, its dispatchers and admins.
+        Kind::Deliberation => !matches!(role, Role::Patrol | Role::Mediator),
     };
 
     let server = start().await;
     with_businesses(&server).await;
     let s = server.running.server();
-    let author = Phone::new("hq-1");
-    enroll_as(s, &author, Role::Dispatcher, None, &["jl"]);
+    let authors = Authors::enrolled(s);
     let mut made = Vec::new();
     for kind in KINDS {
         for scope in [GRID, OTHER_GRID] {
-            let id = author.store.create(&record_of(kind, scope, "hq-1")).unwrap();
-            acked(&server, &author, id).await;
+            let (author, user) = authors.of(kind);
+            let id = author.store.create(&record_of(kind, scope, user)).unwrap();
+            acked(&server, author, id).await;
             made.push((id, kind, scope == GRID));
         }
     }
@@ -416,7 +460,7 @@ async fn create_and_read_matrix() {
             cells += 1;
         }
     }
-    assert_eq!(cells, 120);
+    assert_eq!(cells, 144);
 }
 
 /// Changes to records made by someone else, as the issue states who may make them, written out
@@ -442,9 +486,14 @@ async fn change_matrix() {
         "record_check" => {
             matches!(role, Role::Patrol | Role::GridLeader | Role::Dispatcher | Role::Admin)
         }
+        // The residents, grid leaders and dispatchers who read a deliberation discuss it (an
+        // admin reads it only).
+        "comment_deliberation" => {
+            matches!(role, Role::Resident | Role::GridLeader | Role::Dispatcher)
+        }
         other => panic!("no expectation for {other}"),
     };
-    let commands: [(Kind, Command); 7] = [
+    let commands: [(Kind, Command); 8] = [
         (Kind::Report, Command::CommentReport { text: "看到了".into() }),
         (Kind::Report, Command::AcceptReport { note: String::new() }),
         (
@@ -473,13 +522,13 @@ async fn change_matrix() {
                 note: "护栏松动".into(),
             },
         ),
+        (Kind::Deliberation, Command::CommentDeliberation { text: "支持划线".into() }),
     ];
 
     let server = start().await;
     with_businesses(&server).await;
     let s = server.running.server();
-    let author = Phone::new("hq-1");
-    enroll_as(s, &author, Role::Dispatcher, None, &["jl"]);
+    let authors = Authors::enrolled(s);
     let mut cells = 0;
     for (role, name) in ROLES {
         let phone = Phone::new(&format!("{name}-1"));
@@ -487,8 +536,9 @@ async fn change_matrix() {
         enroll_as(s, &phone, role, patrol, &[GRID]);
         for (kind, command) in &commands {
             for (scope, inside) in [(GRID, true), (OTHER_GRID, false)] {
-                let id = author.store.create(&record_of(*kind, scope, "hq-1")).unwrap();
-                acked(&server, &author, id).await;
+                let (author, user) = authors.of(*kind);
+                let id = author.store.create(&record_of(*kind, scope, user)).unwrap();
+                acked(&server, author, id).await;
                 fetch(&server, &phone, id).await;
                 phone.store.execute(id, command).unwrap();
                 let what = format!("{name} {} on {kind} inside={inside}", command.name());
@@ -497,7 +547,7 @@ async fn change_matrix() {
             }
         }
     }
-    assert_eq!(cells, 84);
+    assert_eq!(cells, 96);
 }
 
 /// The workflow commands, each from the state it applies to (reached by the command centre,
@@ -595,12 +645,26 @@ async fn workflow_matrix() {
         // it or adds a photo; nobody else changes it.
         (Kind::Bulletin, vec![], Command::WithdrawBulletin { reason: "解除".into() }, dispatcher),
         (Kind::Bulletin, vec![], photo(), dispatcher),
+        // A deliberation (raised by a grid leader of the whole jurisdiction, who takes the
+        // steps before): the grid leaders and dispatchers of its scope schedule, record,
+        // decide, implement and drop; the meeting's minutes are theirs too (the tested user
+        // did not attend). A meeting is named after the steps.
+        (Kind::Deliberation, vec![], schedule(), centre),
+        (Kind::Deliberation, vec![schedule()], record_meeting(), centre),
+        (Kind::Deliberation, vec![schedule(), record_meeting()], decide(), centre),
+        (
+            Kind::Deliberation,
+            vec![schedule(), record_meeting(), decide()],
+            Command::MarkImplemented { note: text() },
+            centre,
+        ),
+        (Kind::Deliberation, vec![], Command::DropDeliberation { reason: "已解决".into() }, centre),
+        (Kind::Deliberation, vec![schedule(), record_meeting()], edit_minutes(), centre),
     ];
 
     let server = start().await;
     let s = server.running.server();
-    let author = Phone::new("hq-1");
-    enroll_as(s, &author, Dispatcher, None, &["jl"]);
+    let authors = Authors::enrolled(s);
     let mut cells = 0;
     for (role, name) in ROLES {
         let phone = Phone::new(&format!("{name}-1"));
@@ -608,11 +672,13 @@ async fn workflow_matrix() {
         enroll_as(s, &phone, role, patrol, &[GRID]);
         for (kind, steps, command, allowed) in &table {
             for (scope, inside) in [(GRID, true), (OTHER_GRID, false)] {
-                let id = author.store.create(&record_of(*kind, scope, "hq-1")).unwrap();
+                let (author, user) = authors.of(*kind);
+                let id = author.store.create(&record_of(*kind, scope, user)).unwrap();
                 for step in steps {
-                    author.store.execute(id, step).unwrap();
+                    let step = with_meeting(step, &author.store.get(id).unwrap());
+                    author.store.execute(id, &step).unwrap();
                 }
-                acked(&server, &author, id).await;
+                acked(&server, author, id).await;
                 fetch(&server, &phone, id).await;
                 let command = match (command, phone.store.get(id).unwrap()) {
                     (
@@ -631,7 +697,7 @@ async fn workflow_matrix() {
                         photo: photo.clone(),
                         entry: Some(l.entries[0].id.clone()),
                     },
-                    (other, _) => other.clone(),
+                    (other, record) => with_meeting(other, &record),
                 };
                 phone.store.execute(id, &command).unwrap();
                 let what = format!("{name} {} on {kind} inside={inside}", command.name());
@@ -640,7 +706,54 @@ async fn workflow_matrix() {
             }
         }
     }
-    assert_eq!(cells, 6 * 19 * 2);
+    assert_eq!(cells, 6 * 25 * 2);
+}
+
+fn schedule() -> Command {
+    Command::ScheduleMeeting {
+        at: fieldsync_core::time::Timestamp::from_millis(
+            fieldsync_core::time::now_ms() + 86_400_000,
+        ),
+        place: "社区活动室".into(),
+    }
+}
+
+/// Recording the first meeting; the meeting is filled in per record ([`with_meeting`]).
+fn record_meeting() -> Command {
+    Command::RecordMeeting { meeting: String::new(), attendees: vec!["someone-else".into()] }
+}
+
+/// An edit of the first meeting's minutes; the meeting is filled in per record.
+fn edit_minutes() -> Command {
+    Command::EditMinutes {
+        meeting: String::new(), pos: 0, delete: 0, insert: "【纪要】".into()
+    }
+}
+
+fn decide() -> Command {
+    Command::RecordDecision {
+        text: "划线".into(),
+        method: DecisionMethod::Consensus,
+        votes: vec![],
+    }
+}
+
+/// `command` naming the first meeting of `record` when it names a meeting.
+fn with_meeting(command: &Command, record: &Record) -> Command {
+    let Record::Deliberation { deliberation: d } = record else { return command.clone() };
+    let first = || d.meetings.first().map(|m| m.id.clone()).unwrap_or_default();
+    match command {
+        Command::RecordMeeting { attendees, .. } => {
+            Command::RecordMeeting { meeting: first(), attendees: attendees.clone() }
+        }
+        Command::EditMinutes { pos, delete, insert, .. } => Command::EditMinutes {
+            meeting: first(),
+            pos: *pos,
+            delete: *delete,
+            insert: insert.clone(),
+        },
+        other => other.clone(),
+    }
 }
 
 fn entry() -> Command {
@@ -771,10 +884,13 @@ async fn rights_changed_after_the_change_was_made_matrix() {
         Kind::MediationCase,
         Command::AddSession { attendees: vec!["马".into()], notes: "第一次调解".into() },
     );
+    let discuss = (Kind::Deliberation, Command::CommentDeliberation { text: "赞成".into() });
+    let meet = (Kind::Deliberation, schedule());
     // What each role may do to a record of its grid made by someone else (the change matrix).
     type Cells<'a> = Vec<(Role, &'a str, Vec<(Kind, Command)>)>;
     let cells: Cells<'_> = vec![
-        (Role::GridLeader, "grid_leader", vec![comment.clone(), accept.clone()]),
+        (Role::Resident, "resident", vec![discuss]),
+        (Role::GridLeader, "grid_leader", vec![comment.clone(), accept.clone(), meet]),
         (Role::Patrol, "patrol", vec![comment.clone(), add_entry.clone(), finish.clone()]),
         (Role::Mediator, "mediator", vec![session.clone()]),
         (Role::Dispatcher, "dispatcher", vec![comment.clone(), accept, add_entry, finish, session]),
@@ -782,8 +898,7 @@ async fn rights_changed_after_the_change_was_made_matrix() {
     ];
     let server = start().await;
     let s = server.running.server();
-    let author = Phone::new("hq-1");
-    enroll_as(s, &author, Role::Dispatcher, None, &["jl"]);
+    let authors = Authors::enrolled(s);
     let mut checked = 0;
     for (role, name, commands) in cells {
         for (i, (kind, command)) in commands.iter().enumerate() {
@@ -791,8 +906,9 @@ async fn rights_changed_after_the_change_was_made_matrix() {
             let phone = Phone::new(&user);
             let patrol = (role == Role::Patrol).then_some(PatrolKind::Police);
             enroll_as(s, &phone, role, patrol, &[GRID]);
-            let id = author.store.create(&record_of(*kind, GRID, "hq-1")).unwrap();
-            acked(&server, &author, id).await;
+            let (author, by) = authors.of(*kind);
+            let id = author.store.create(&record_of(*kind, GRID, by)).unwrap();
+            acked(&server, author, id).await;
             let cursor = caught_up(&server, &phone).await;
             fetch(&server, &phone, id).await;
             phone.store.execute(id, command).unwrap();
@@ -816,7 +932,7 @@ async fn rights_changed_after_the_change_was_made_matrix() {
             }
         }
     }
-    assert_eq!(checked, 24);
+    assert_eq!(checked, 28);
 }
 
 /// The bytes of a photo, lower-case hex SHA-256 and all (`n` bytes that differ with `seed`).
@@ -906,6 +1022,7 @@ async fn photo_read_matrix() {
         Kind::Visit => {
             matches!(role, Role::GridLeader | Role::Patrol | Role::Dispatcher | Role::Admin)
         }
+        Kind::Deliberation => !matches!(role, Role::Patrol | Role::Mediator),
     };
     let server = start().await;
     let s = server.running.server();
@@ -962,6 +1079,9 @@ async fn business_operator_matrix() {
     let s = server.running.server();
     let author = Phone::new("hq-1");
     enroll_as(s, &author, Role::Dispatcher, None, &["jl"]);
+    // Deliberations are raised by residents and grid leaders, not by dispatchers.
+    let leader = Phone::new("leader-9");
+    enroll_as(s, &leader, Role::GridLeader, None, &["jl"]);
     let own = business_scope(GRID, &business_in(GRID));
     let operator = Phone::new("operator-1");
     enroll_as(s, &operator, Role::BusinessOperator, None, &[own.as_str()]);
@@ -981,7 +1101,8 @@ async fn business_operator_matrix() {
     for kind in KINDS {
         for (scope, inside) in [(GRID, true), (OTHER_GRID, false)] {
             let read = inside && kind == Kind::Visit;
-            cases.push((record_of(kind, scope, "hq-1"), read, "a record of the grid or beside"));
+            let by = if kind == Kind::Deliberation { "leader-9" } else { "hq-1" };
+            cases.push((record_of(kind, scope, by), read, "a record of the grid or beside"));
         }
     }
     cases.push((to_businesses(GRID), true, "to businesses of the grid"));
@@ -989,8 +1110,9 @@ async fn business_operator_matrix() {
     cases.push((to_businesses("jl"), true, "to businesses of the whole city"));
     let mut made = Vec::new();
     for (new, read, what) in cases {
-        let id = author.store.create(&new).unwrap();
-        acked(&server, &author, id).await;
+        let by = if new.kind() == Kind::Deliberation { &leader } else { &author };
+        let id = by.store.create(&new).unwrap();
+        acked(&server, by, id).await;
         made.push((id, new.kind(), read, what));
     }
     let visible = pulled(&server, &operator, "").await;
@@ -1016,7 +1138,11 @@ async fn business_operator_matrix() {
     }
 
     // Acknowledges the bulletin to their businesses; records nothing on the visit.
-    let (ack, visit) = (made[10].0, made[8].0);
+    let first = |what: &str, kind: Kind| {
+        made.iter().find(|m| m.3 == what && m.1 == kind).map(|m| m.0).expect("made")
+    };
+    let ack = first("to businesses of the grid", Kind::Bulletin);
+    let visit = first("a record of the grid or beside", Kind::Visit);
     fetch(&server, &operator, ack).await;
     operator.store.execute(ack, &Command::AcknowledgeBulletin).unwrap();
     expect_push(&server, &operator, ack, true, "operator acknowledges").await;

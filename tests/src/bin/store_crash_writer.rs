@@ -51,8 +51,8 @@ fn main() {
             Kind::Report => w.reports.push(id),
             Kind::PatrolLog => w.patrols.push(id),
             Kind::MediationCase => w.cases.push(id),
-            // The writer issues no bulletins and records no visits; none is there to edit.
-            Kind::Bulletin | Kind::Visit => {}
+            // The writer makes records of no other kind; none is there to edit.
+            _ => {}
         }
     }
     loop {

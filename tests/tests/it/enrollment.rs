@@ -260,3 +260,54 @@ async fn a_phone_handed_to_another_user_keeps_nothing_of_the_first_and_loses_not
     assert_eq!(store.doc_ids().unwrap(), vec![mine]);
     assert!(server.server().storage().load(vec![synced]).await.unwrap()[0].is_some());
 }
+
+/// A phone handed to another resident of the grid keeps the deliberation the first raised there
+/// (the second may read it: it concerns their grid) and the one the first attended elsewhere
+/// goes (the second may not read it), as does the first's own report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handed_over_phone_keeps_the_deliberations_its_new_user_may_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let accounts = server.server().accounts();
+    accounts.add_user("res-1", Role::Resident, None, &[GRID.to_string()]).unwrap();
+    accounts.add_user("res-2", Role::Resident, None, &[GRID.to_string()]).unwrap();
+    accounts.add_user("gl-9", Role::GridLeader, None, &[OTHER_GRID.to_string()]).unwrap();
+    let code =
+        |user: &str| accounts.issue_code(user, &admin(), Duration::from_secs(600)).unwrap().code;
+    let http = HttpTransport::new(&server.url()).unwrap();
+    let raise = |scope: &str| NewRecord::Deliberation {
+        deliberation: NewDeliberation {
+            scope: scope.into(),
+            topic: "停车位划线".into(),
+            background: String::new(),
+            options: vec![],
+        },
+    };
+
+    // Elsewhere, a leader of the other grid holds a meeting res-1 attends.
+    let leader = std::sync::Arc::new(Store::open(dir.path().join("leader.db")).unwrap());
+    let led = enroll(&leader, &http, &code("gl-9"), "leader").await.unwrap();
+    let elsewhere = leader.create(&raise(OTHER_GRID)).unwrap();
+    let at = fieldsync_core::time::Timestamp::from_millis(fieldsync_core::time::now_ms());
+    let schedule = Command::ScheduleMeeting { at, place: "活动室".into() };
+    let meeting = leader.execute(elsewhere, &schedule).unwrap().item.unwrap();
+    let held = Command::RecordMeeting { meeting, attendees: vec!["res-1".into()] };
+    leader.execute(elsewhere, &held).unwrap();
+    let transport = HttpTransport::new(&server.url()).unwrap().with_token(led.token);
+    SyncClient::new(leader.clone(), transport).sync_now(None).await.unwrap();
+
+    let store = std::sync::Arc::new(Store::open(dir.path().join("shared.db")).unwrap());
+    let first = enroll(&store, &http, &code("res-1"), "shared phone").await.unwrap();
+    let here = store.create(&raise(GRID)).unwrap();
+    let own = store.create(&report(GRID)).unwrap();
+    let transport = HttpTransport::new(&server.url()).unwrap().with_token(first.token);
+    SyncClient::new(store.clone(), transport).sync_now(None).await.unwrap();
+    let mut held_first = store.doc_ids().unwrap();
+    held_first.sort();
+    let mut expected = vec![here, own, elsewhere];
+    expected.sort();
+    assert_eq!(held_first, expected, "res-1 reads the one attended elsewhere");
+
+    enroll(&store, &http, &code("res-2"), "shared phone").await.unwrap();
+    assert_eq!(store.doc_ids().unwrap(), vec![here]);
+}

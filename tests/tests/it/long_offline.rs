@@ -79,6 +79,10 @@ fn texts(record: &Record) -> String {
             b.acknowledgements.iter().map(|a| format!("[{}]", a.by)).collect()
         }
         Record::Visit { visit: v } => v.findings.iter().map(|f| f.text.clone()).collect(),
+        Record::Deliberation { deliberation: d } => {
+            let comments = d.comments.iter().map(|c| c.text.clone());
+            comments.chain(d.meetings.iter().map(|m| m.minutes.clone())).collect()
+        }
     }
 }
 

@@ -262,15 +262,10 @@ fn check_record(
             check_events(problems, id, &c.timeline, exp);
             (c.status.to_string(), None)
         }
-        Record::Bulletin { bulletin: b } => {
-            // The writer issues no bulletins: one here came from nowhere.
-            problems.push(format!("{id}: a bulletin, which the writer never issues"));
-            (b.status.to_string(), None)
-        }
-        Record::Visit { visit: v } => {
-            // The writer records no visits: one here came from nowhere.
-            problems.push(format!("{id}: a visit, which the writer never records"));
-            (v.status.to_string(), None)
+        other => {
+            // The writer makes records of no other kind: one here came from nowhere.
+            problems.push(format!("{id}: a {}, which the writer never makes", other.kind()));
+            (String::new(), None)
         }
     }
 }

@@ -139,6 +139,28 @@ class FieldStore private constructor(
     /** The mediation case [id]. */
     suspend fun getCase(id: String): MediationCase = onIo("id" to id) { ffi.getCase(id) }
 
+    /**
+     * A resident or a grid leader raises a deliberation (议事协商) in their scope; returns its id.
+     * Its other steps are [Command]s given to [execute] (e.g. [Command.EditMinutes]): a step out of
+     * order is [FieldException.InvalidTransition], bad votes [FieldException.InvalidInput], a step
+     * this user's role may not take [FieldException.Forbidden], and each changes nothing.
+     */
+    suspend fun raiseDeliberation(deliberation: NewDeliberation): String =
+        onIo("deliberation" to deliberation) { ffi.raiseDeliberation(deliberation) }
+
+    /** The deliberation [id]: its discussion, meetings and minutes, decision, follow-up actions. */
+    suspend fun getDeliberation(id: String): Deliberation = onIo("id" to id) { ffi.getDeliberation(id) }
+
+    /** A page of deliberations matching [filter], newest first. */
+    suspend fun queryDeliberations(
+        filter: DeliberationFilter = DeliberationFilter(),
+        page: PageRequest = PageRequest(),
+    ): DeliberationPage = onIo("filter" to filter, "page" to page) { ffi.queryDeliberations(filter, page) }
+
+    /** Deliberations matching [filter], now and after every change to deliberations (see [reports]). */
+    fun deliberations(filter: DeliberationFilter = DeliberationFilter(), limit: Int = 50): Flow<List<DeliberationSummary>> =
+        Observing.following(this, Kind.DELIBERATION) { queryDeliberations(filter, PageRequest(limit)).items }
+
     /** The warning bulletin [id]; its acknowledgements say who has read it. */
     suspend fun getBulletin(id: String): Bulletin = onIo("id" to id) { ffi.getBulletin(id) }
 
@@ -329,9 +351,15 @@ class FieldStore private constructor(
     suspend fun redeem(good: String, requestId: String): Voucher =
         Checked.suspending("good" to good, "requestId" to requestId) { ffi.redeem(good, requestId) }
 
-    /** A grid leader awards [amount] points to the resident [account] for [reason]; their balance after. Sent once. */
-    suspend fun awardPoints(account: String, amount: Long, reason: String): Long =
-        Checked.suspending("account" to account, "reason" to reason) { ffi.awardPoints(account, amount, reason) }
+    /**
+     * A grid leader awards [amount] points to the resident [account] for [reason]; their balance
+     * after. Sent once. [source], when given, is a deliberation one of whose meetings the resident
+     * attended (refused otherwise, [FieldException.InvalidInput]): the ledger entry names it.
+     */
+    suspend fun awardPoints(account: String, amount: Long, reason: String, source: String? = null): Long =
+        Checked.suspending("account" to account, "reason" to reason) {
+            ffi.awardPoints(account, amount, reason, source)
+        }
 
     /** A grid leader marks the good of voucher [code] handed over, once. */
     suspend fun collectVoucher(code: String): Voucher =

@@ -101,6 +101,23 @@ fn cpython_points() -> Result<()> {
     Ok(())
 }
 
+/// Deliberation from Kotlin: refusals of a resident's meeting, of a decision out of order and
+/// of bad votes change nothing; two phones co-edit a meeting's minutes offline and both edits
+/// survive.
+#[test]
+fn kotlin_deliberation() -> Result<()> {
+    runner::kotlin("tests/bindings/test_deliberation.kts", &[])?;
+    Ok(())
+}
+
+/// Deliberation from Python: the same steps and refusals; two phones co-edit a meeting's
+/// minutes offline and both edits survive.
+#[test]
+fn cpython_deliberation() -> Result<()> {
+    runner::python("tests/bindings/test_deliberation.py", &[])?;
+    Ok(())
+}
+
 /// Warning bulletins from Python: the observer hears one arrive; acknowledgements offline,
 /// refused twice or by someone it is not addressed to; the issuer sees who acknowledged.
 #[test]

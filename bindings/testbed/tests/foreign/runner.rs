@@ -107,13 +107,14 @@ static KOTLINC: Mutex<()> = Mutex::new(());
 /// start instead of a Kotlin compiler's for every script (the compiler's start and warm-up took
 /// most of each script's wall time). Any other script (the app developers' quickstart) runs as
 /// its readers run it, with `kotlinc -script`.
-const COMPILED_SCRIPTS: [&str; 6] = [
+const COMPILED_SCRIPTS: [&str; 7] = [
     "tests/bindings/test_field_store.kts",
     "tests/bindings/test_app_behaviour.kts",
     "tests/bindings/test_inbox.kts",
     "tests/bindings/test_points.kts",
     "tests/bindings/test_bulletin.kts",
     "tests/bindings/test_visit.kts",
+    "tests/bindings/test_deliberation.kts",
 ];
 
 /// The launcher of a compiled script: Kotlin compiles a script into a class whose constructor

@@ -20,6 +20,8 @@ struct BulletinRow {
 
 impl Projects for Bulletin {
     const TABLES: &'static [&'static str] = &["bulletins"];
+    const AUDIENCE: &'static str =
+        "SELECT doc, scope, created_by, NULL, audience, valid_until FROM bulletins";
 
     fn project(d: &AutoCommit, id: DocId, _header: &Header) -> Result<Projected> {
         let title = req_str(d, &ROOT, "title", id)?;

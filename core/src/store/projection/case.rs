@@ -18,6 +18,9 @@ struct CaseRow {
 
 impl Projects for MediationCase {
     const TABLES: &'static [&'static str] = &["cases"];
+    const AUDIENCE: &'static str = "SELECT c.doc, c.scope, c.created_by, \
+         (SELECT group_concat(user, char(10)) FROM case_mediators m WHERE m.doc = c.doc), \
+         NULL, NULL FROM cases c";
 
     fn project(d: &AutoCommit, id: DocId, _header: &Header) -> Result<Projected> {
         let place = req_str(d, &ROOT, "place", id)?;

@@ -6,6 +6,7 @@
 
 mod bulletin;
 mod case;
+mod deliberation;
 mod patrol;
 mod report;
 mod visit;
@@ -29,6 +30,12 @@ pub(crate) trait Projects: KindSpec {
     /// The tables that hold the kind's rows by `doc` (emptied of a document's rows before a
     /// rebuild or a deletion, in this order; tables below them go with them by cascade).
     const TABLES: &'static [&'static str];
+
+    /// Who may read each stored record of the kind, from its rows: a query answering, per
+    /// document, `doc` (its rowid), `scope`, `created_by`, the people it names and who it is
+    /// addressed to (each one a line, or null), and the end of its validity (or null); what a
+    /// phone handed to another user keeps is judged by it (`store::handover`).
+    const AUDIENCE: &'static str;
 
     /// Reads the kind's projected values from the document (targeted gets, no hydration).
     fn project(d: &AutoCommit, id: DocId, header: &Header) -> Result<Projected>;

@@ -19,6 +19,9 @@ struct PatrolRow {
 
 impl Projects for PatrolLog {
     const TABLES: &'static [&'static str] = &["patrols"];
+    const AUDIENCE: &'static str = "SELECT p.doc, p.scope, p.created_by, \
+         (SELECT group_concat(user, char(10)) FROM patrol_members m WHERE m.doc = p.doc), \
+         NULL, NULL FROM patrols p";
 
     fn project(d: &AutoCommit, id: DocId, header: &Header) -> Result<Projected> {
         let area = req_str(d, &ROOT, "area", id)?;

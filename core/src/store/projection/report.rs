@@ -22,6 +22,8 @@ struct ReportRow {
 
 impl Projects for Report {
     const TABLES: &'static [&'static str] = &["report_notified", "reports"];
+    const AUDIENCE: &'static str =
+        "SELECT doc, scope, created_by, assignee, NULL, NULL FROM reports";
 
     fn project(d: &AutoCommit, id: DocId, _header: &Header) -> Result<Projected> {
         let title = req_str(d, &ROOT, "title", id)?;

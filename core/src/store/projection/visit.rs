@@ -50,6 +50,9 @@ fn failed(d: &AutoCommit, id: DocId) -> Result<i64> {
 
 impl Projects for Visit {
     const TABLES: &'static [&'static str] = &["visits"];
+    const AUDIENCE: &'static str = "SELECT v.doc, v.scope, v.created_by, \
+         (SELECT group_concat(user, char(10)) FROM visit_members m WHERE m.doc = v.doc), \
+         NULL, NULL FROM visits v";
 
     fn project(d: &AutoCommit, id: DocId, _header: &Header) -> Result<Projected> {
         let business = req_str(d, &ROOT, "business", id)?;

@@ -11,8 +11,8 @@ mod text;
 
 use fieldsync_core::model::{
     Addressee, CheckOutcome, Checkpoint, Command, EntryKind, Kind, Location, NewBulletin, NewCase,
-    NewCheck, NewEntry, NewPatrol, NewRecord, NewReport, NewVisit, Party, PhotoRef, Severity,
-    TeamMember, business_scope,
+    NewCheck, NewDeliberation, NewEntry, NewPatrol, NewRecord, NewReport, NewVisit, Party,
+    PhotoRef, Severity, TeamMember, business_scope,
 };
 use fieldsync_core::time::now_ms;
 use rand::rngs::StdRng;
@@ -40,12 +40,16 @@ pub fn grid(n: usize) -> String {
     format!("jl/changchun/chaoyang/yongchang/xinhua/grid-{n:02}")
 }
 
-/// The kind of the `index`-th seeded record: 60% reports, 25% patrol logs, 15% mediation cases.
+/// The kind of the `index`-th seeded record: 60% reports, 25% patrol logs, 7.5% mediation
+/// cases, and 2.5% each of warning bulletins, business visits and deliberations.
 pub fn kind_of(index: usize) -> Kind {
-    match index % 20 {
-        0..12 => Kind::Report,
-        12..17 => Kind::PatrolLog,
-        _ => Kind::MediationCase,
+    match index % 40 {
+        0..24 => Kind::Report,
+        24..34 => Kind::PatrolLog,
+        34..37 => Kind::MediationCase,
+        37 => Kind::Bulletin,
+        38 => Kind::Visit,
+        _ => Kind::Deliberation,
     }
 }
 
@@ -135,6 +139,7 @@ impl Corpus {
             Kind::MediationCase => NewRecord::MediationCase { mediation_case: self.case() },
             Kind::Bulletin => NewRecord::Bulletin { bulletin: self.bulletin() },
             Kind::Visit => NewRecord::Visit { visit: self.visit() },
+            Kind::Deliberation => NewRecord::Deliberation { deliberation: self.deliberation() },
         }
     }
 
@@ -306,8 +311,19 @@ impl Corpus {
         }
     }
 
-    /// A warning bulletin to a grid's patrols and residents, in force for a day from the
-    /// fixture's clock.
+    /// A deliberation raised in a grid, with two options.
+    pub fn deliberation(&mut self) -> NewDeliberation {
+        let place = self.pick(PLACES).to_string();
+        NewDeliberation {
+            scope: self.scope(),
+            topic: format!("{place}停车位划线"),
+            background: format!("{place}晚上车位不够，居民提议划线管理。"),
+            options: vec!["划线".into(), "不划线".into()],
+        }
+    }
+
+    /// A warning bulletin to a grid's patrols and residents, in force for a year from the
+    /// fixture's clock (a cached fixture's bulletins still reach the phones a run enrolls).
     pub fn bulletin(&mut self) -> NewBulletin {
         let severity = Severity::ALL[self.rng.random_range(0..Severity::ALL.len())];
         let place = self.pick(PLACES).to_string();
@@ -317,7 +333,7 @@ impl Corpus {
             audience: vec![Addressee::Patrols, Addressee::Residents],
             title: format!("{place} 安全提示"),
             text: format!("{place}附近施工，请绕行并提醒游客注意安全。"),
-            valid_until: fieldsync_core::time::Timestamp::from_millis(now_ms() + 86_400_000),
+            valid_until: fieldsync_core::time::Timestamp::from_millis(now_ms() + 365 * 86_400_000),
             location: None,
             photos: vec![],
         }
@@ -341,6 +357,38 @@ impl Corpus {
             checklist,
             results: vec![NewCheck { item, result, note: String::new() }],
         }
+    }
+
+    /// What follows a visit: a finding for one visit in five, then a second checklist result.
+    pub fn visit_steps(&mut self) -> Vec<Command> {
+        let mut steps = Vec::new();
+        if self.rng.random_bool(0.2) {
+            let place = self.pick(PLACES);
+            steps.push(Command::AddFinding {
+                text: format!("{place}消防通道堆放杂物"),
+                photos: vec![],
+            });
+        }
+        steps.push(Command::RecordCheck {
+            item: "hazards".into(),
+            result: CheckOutcome::Pass,
+            note: String::new(),
+        });
+        steps
+    }
+
+    /// What follows the raising of a deliberation: comments, another option, and for half of
+    /// them a meeting scheduled.
+    pub fn deliberation_steps(&mut self) -> Vec<Command> {
+        let mut steps: Vec<Command> = (0..self.rng.random_range(1..4))
+            .map(|_| Command::CommentDeliberation { text: self.fill_one(DELIBERATION_COMMENTS) })
+            .collect();
+        steps.push(Command::ProposeOption { text: "按楼层分摊费用".into() });
+        if self.rng.random_bool(0.5) {
+            let at = fieldsync_core::time::Timestamp::from_millis(now_ms() + 7 * 86_400_000);
+            steps.push(Command::ScheduleMeeting { at, place: "社区议事厅".into() });
+        }
+        steps
     }
 
     /// A first session, then for a third of the cases an outcome (agreement, failure, escalation).
@@ -398,9 +446,12 @@ mod tests {
 
     #[test]
     fn kinds_are_mixed_as_documented() {
-        let reports = (0..1000).filter(|&i| kind_of(i) == Kind::Report).count();
-        let patrols = (0..1000).filter(|&i| kind_of(i) == Kind::PatrolLog).count();
-        assert_eq!((reports, patrols), (600, 250));
+        let count = |k: Kind| (0..1000).filter(|&i| kind_of(i) == k).count();
+        assert_eq!((count(Kind::Report), count(Kind::PatrolLog)), (600, 250));
+        assert_eq!(count(Kind::MediationCase), 75);
+        for k in [Kind::Bulletin, Kind::Visit, Kind::Deliberation] {
+            assert_eq!(count(k), 25, "{k}");
+        }
     }
 
     #[test]

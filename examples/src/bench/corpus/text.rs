@@ -243,3 +243,13 @@ pub(super) const AGREEMENTS: &[&str] = &[
     "退还船票{n}元，游客表示满意。",
     "双方达成协议，互相谅解，不再追究。",
 ];
+
+/// What residents say in a deliberation's discussion.
+pub(super) const DELIBERATION_COMMENTS: &[&str] = &[
+    "支持，晚上回来经常没地方停车",
+    "划线以后外来车辆怎么管？",
+    "建议先在{addr}试点一个月",
+    "费用怎么分摊要说清楚",
+    "老人多，电梯比车位更急",
+    "同意，但要留出消防通道",
+];

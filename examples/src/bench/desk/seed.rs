@@ -12,9 +12,7 @@
 use std::path::Path;
 
 use fieldsync_core::DocId;
-use fieldsync_core::model::{
-    CaseCategory, CaseStatus, Kind, PatrolStatus, ReportCategory, ReportStatus,
-};
+use fieldsync_core::model::{CaseCategory, CaseStatus, PatrolStatus, ReportCategory, ReportStatus};
 use fieldsync_server::Rules;
 use fieldsync_server::storage::index::{CaseRow, IndexRow, Outcome, PatrolRow, ReportRow};
 use fieldsync_server::storage::{DocBytes, DocWrite, DocumentStorage, NewChange, SqliteStorage};
@@ -243,41 +241,21 @@ fn case_row(rng: &mut StdRng, end: i64) -> CaseRow {
 
 /// The storage write of one seeded record: a placeholder document, one log entry, the row.
 fn write_of(row: IndexRow, rng: &mut StdRng) -> DocWrite {
-    let (doc, kind, scope, created_by, participants) = match &row {
-        IndexRow::Report(r) => (
-            r.doc,
-            Kind::Report,
-            r.scope.clone(),
-            r.created_by.clone(),
-            r.assignee.iter().cloned().collect(),
-        ),
-        IndexRow::PatrolLog(p) => {
-            (p.doc, Kind::PatrolLog, p.scope.clone(), p.members[0].clone(), p.members.clone())
-        }
-        IndexRow::MediationCase(c) => (
-            c.doc,
-            Kind::MediationCase,
-            c.scope.clone(),
-            c.mediators[0].clone(),
-            c.mediators.clone(),
-        ),
-        IndexRow::Bulletin(b) => {
-            (b.doc, Kind::Bulletin, b.scope.clone(), b.created_by.clone(), vec![])
-        }
-        IndexRow::Visit(v) => {
-            (v.doc, Kind::Visit, v.scope.clone(), v.created_by.clone(), v.visitors.clone())
-        }
-    };
     let audience = row.audience();
+    // Rows of patrol logs and cases keep no creator: their first member or mediator is.
+    let created_by = match audience.created_by.as_str() {
+        "" => audience.participants.first().cloned().unwrap_or_default(),
+        creator => creator.to_string(),
+    };
     let mut hash = [0u8; 32];
     rng.fill(&mut hash);
     DocWrite {
-        doc,
+        doc: row.doc(),
         base: None,
-        kind,
-        scope,
+        kind: audience.kind,
+        scope: audience.scope,
         created_by,
-        participants,
+        participants: audience.participants,
         addressed: audience.addressed,
         until: audience.until,
         bytes: DocBytes::Snapshot(b"bench-desk-seed".to_vec()),

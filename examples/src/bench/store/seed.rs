@@ -13,7 +13,7 @@ use crate::bench::corpus::Corpus;
 use crate::bench::{Result, progress};
 
 /// Bump when what the seeder writes changes, so stale cached fixtures are not reused.
-pub const SEED_FORMAT: u32 = 2;
+pub const SEED_FORMAT: u32 = 3;
 
 /// Seed of the generator that writes the fixture.
 const SEED: u64 = 0x5eed_f1e1d;
@@ -114,8 +114,10 @@ fn seed(path: &Path, docs: usize) -> Result<()> {
             NewRecord::Report { .. } => corpus.report_steps(),
             NewRecord::PatrolLog { patrol_log: p } => corpus.patrol_steps(p),
             NewRecord::MediationCase { mediation_case: c } => corpus.case_steps(c),
-            // Bulletins and visits are not in the seeded mix (`kind_of`); one would take no step.
-            NewRecord::Bulletin { .. } | NewRecord::Visit { .. } => Vec::new(),
+            NewRecord::Visit { .. } => corpus.visit_steps(),
+            NewRecord::Deliberation { .. } => corpus.deliberation_steps(),
+            // A bulletin is issued whole; acknowledging is for its readers, not its issuer.
+            NewRecord::Bulletin { .. } => Vec::new(),
         };
         let id = store.create(&new).map_err(|e| format!("seeding record {i}: {e}"))?;
         for cmd in &steps {

@@ -1,6 +1,7 @@
 //! The `sync` suite: phones and a server over HTTP on loopback.
 //!
-//! In order: a seeding phone pushes N reports (a cached store fixture) to the server; a fresh
+//! In order: a seeding phone pushes N records (a cached store fixture: reports, one in forty a
+//! warning bulletin) to the server; a fresh
 //! phone pulls them all (`sync.initial_*`); it syncs again with nothing changed (`sync.noop_*`);
 //! the seeding phone changes one report and the fresh phone syncs (`sync.one_change_*`); a
 //! thousand simulated devices each push one change to their own report and pull a page,
@@ -19,21 +20,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fieldsync_core::Store;
-use fieldsync_core::model::NewRecord;
+use fieldsync_core::model::{Kind, NewRecord};
 use fieldsync_core::store::{PageRequest, ReportFilter, schema};
 use fieldsync_core::sync::{HttpTransport, SyncClient, SyncSummary};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use self::bulk::BulkPusher;
-use super::corpus::Corpus;
+use super::corpus::{Corpus, kind_of};
 use super::server::BenchServer;
 use super::sim::{Exchange, Pulled, SimDevice};
 use super::store::seed::{copy, ensure_fixture};
 use super::{Report, Result, Samples, Unit, progress};
 
 /// Bump when what the report fixture holds changes.
-const SEED_FORMAT: u32 = 2;
+const SEED_FORMAT: u32 = 3;
 /// Seed of the fixture's generator.
 const SEED: u64 = 0x005e_ed5c;
 /// Seed of what a run draws.
@@ -333,13 +334,21 @@ fn per_s(n: i64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
 
-/// Writes the fixture: `docs` reports, each taken through a random point of its workflow.
+/// Writes the fixture: `docs` records, each report taken through a random point of its
+/// workflow; where the corpus's mix has a warning bulletin ([`kind_of`], one in forty), the
+/// hotline issues one (what a dispatcher of the whole jurisdiction may create; the mix's
+/// visits need a registry and its deliberations a resident, and stay reports here).
 fn seed_reports(path: &Path, docs: usize) -> Result<()> {
-    progress(format_args!("seeding {docs} reports into {}", path.display()));
+    progress(format_args!("seeding {docs} records into {}", path.display()));
     let store = Store::open(path)?;
     store.set_user(HOTLINE)?;
     let mut corpus = Corpus::new(SEED);
     for i in 0..docs {
+        if kind_of(i) == Kind::Bulletin {
+            let new = NewRecord::Bulletin { bulletin: corpus.bulletin() };
+            store.create(&new).map_err(|e| format!("seeding bulletin {i}: {e}"))?;
+            continue;
+        }
         let new = NewRecord::Report { report: corpus.report(i) };
         let id = store.create(&new).map_err(|e| format!("seeding report {i}: {e}"))?;
         for cmd in corpus.report_steps() {

@@ -113,6 +113,17 @@ pub(crate) enum Action {
         #[serde(default)]
         note: String,
     },
+    /// Add a follow-up action to a decided deliberation (named so as not to repeat the enum's
+    /// name; the action is `add_follow_up_action`).
+    #[serde(rename = "add_follow_up_action")]
+    AddFollowUpTask { text: String },
+    /// Mark what a deliberation decided as done.
+    MarkImplemented {
+        #[serde(default)]
+        note: String,
+    },
+    /// Drop a deliberation before it is implemented, with a reason.
+    DropDeliberation { reason: String },
 }
 
 impl Action {
@@ -150,6 +161,9 @@ impl Action {
                 deadline: Timestamp::from_millis(deadline),
             },
             Action::CloseVisit { note } => Command::CloseVisit { note },
+            Action::AddFollowUpTask { text } => Command::AddFollowUpAction { text },
+            Action::MarkImplemented { note } => Command::MarkImplemented { note },
+            Action::DropDeliberation { reason } => Command::DropDeliberation { reason },
         }
     }
 }

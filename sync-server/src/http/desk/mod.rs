@@ -9,6 +9,7 @@ mod bulletins;
 mod businesses;
 pub(crate) mod cookie;
 mod counts;
+mod deliberations;
 mod events;
 pub(crate) mod extract;
 mod grids;
@@ -54,6 +55,10 @@ pub(crate) fn router() -> Router<Arc<App>> {
         .route("/api/v1/cases", get(records::cases).fallback(method_not_allowed))
         .route("/api/v1/bulletins", get(bulletins::bulletins).fallback(method_not_allowed))
         .route("/api/v1/visits", get(visits::visits).fallback(method_not_allowed))
+        .route(
+            "/api/v1/deliberations",
+            get(deliberations::deliberations).fallback(method_not_allowed),
+        )
         .route("/api/v1/records/{id}", get(record::record).fallback(method_not_allowed))
         .route("/api/v1/records/{id}/actions", post(actions::run).fallback(method_not_allowed))
         .route("/api/v1/responders", get(responders::responders).fallback(method_not_allowed))

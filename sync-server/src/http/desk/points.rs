@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use fieldsync_core::DocId;
 use fieldsync_core::protocol::GoodMsg;
 use serde::Deserialize;
 
@@ -49,6 +50,9 @@ struct AwardBody {
     account: String,
     amount: i64,
     reason: String,
+    /// A deliberation the resident attended, the award's source record.
+    #[serde(default)]
+    source: Option<String>,
 }
 
 /// `POST /api/v1/points/awards`: a grid leader awards points to a resident of their scopes;
@@ -61,7 +65,14 @@ pub(crate) async fn award(
 ) -> Result<Response, ServerError> {
     let b: AwardBody = json::read(&headers, body, BODY_BYTES).await?;
     let now = app.clock.now_ms();
-    let entry = app.points.award(&session.profile, &b.account, b.amount, &b.reason, now).await?;
+    let source = match b.source.as_deref() {
+        Some(s) => Some(s.parse::<DocId>().map_err(|_| {
+            ServerError::InvalidRequest(format!("source: {s:?} is not a document id"))
+        })?),
+        None => None,
+    };
+    let p = &session.profile;
+    let entry = app.points.award(p, &b.account, b.amount, &b.reason, source, now).await?;
     json::answer(StatusCode::OK, &entry_msg(entry))
 }
 

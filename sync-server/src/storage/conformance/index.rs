@@ -7,16 +7,16 @@ use std::collections::HashSet;
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::{
-    Addressee, BulletinStatus, CaseCategory, CaseStatus, PatrolStatus, ReportCategory,
-    ReportStatus, Severity, VisitStatus,
+    Addressee, BulletinStatus, CaseCategory, CaseStatus, DeliberationStatus, PatrolStatus,
+    ReportCategory, ReportStatus, Severity, VisitStatus,
 };
 
 use super::documents::sample_write;
 use crate::rules::Priority;
 use crate::storage::index::{
-    BulletinFilter, BulletinRow, CaseFilter, CaseRow, IndexRow, Outcome, PageRequest, PatrolFilter,
-    PatrolRow, Readable, ReportFilter, ReportRow, Sort, StatsGroup, StatsQuery, VisitFilter,
-    VisitRow,
+    BulletinFilter, BulletinRow, CaseFilter, CaseRow, DeliberationFilter, DeliberationRow,
+    IndexRow, Outcome, PageRequest, PatrolFilter, PatrolRow, Readable, ReportFilter, ReportRow,
+    Sort, StatsGroup, StatsQuery, VisitFilter, VisitRow,
 };
 use crate::storage::{Storage, StorageError};
 
@@ -103,6 +103,24 @@ fn bulletin(scope: &str, created_at: i64, severity: Severity) -> BulletinRow {
         created_at,
         valid_until: created_at + 24 * HOUR,
         acknowledged: vec!["patrol-2".into(), "resident-3".into()],
+        updated_at: created_at + HOUR,
+    }
+}
+
+fn deliberation(scope: &str, created_at: i64, status: DeliberationStatus) -> DeliberationRow {
+    DeliberationRow {
+        doc: DocId::random(),
+        scope: scope.into(),
+        status,
+        topic: "加装电梯".into(),
+        created_by: "resident-1".into(),
+        created_at,
+        comments: 3,
+        options: 2,
+        meetings: 1,
+        next_meeting_at: Some(created_at + 24 * HOUR),
+        attendees: vec!["resident-1".into(), "resident-2".into()],
+        decided_at: None,
         updated_at: created_at + HOUR,
     }
 }
@@ -948,4 +966,61 @@ pub async fn visits_filter_page_and_last_visits(s: &dyn Storage) {
 
     let last = s.last_visits(vec!["b1".into(), "b7".into(), "b9".into()]).await.unwrap();
     assert_eq!(last, vec![Some(T0 + 24 * HOUR), Some(T0 + HOUR), None]);
+}
+
+/// Deliberation rows read back whole, listed by every filter, cut to the reader, paged.
+pub async fn deliberations_filter_and_page(s: &dyn Storage) {
+    let proposed = deliberation("jl/cc/grid-07", T0, DeliberationStatus::Proposed);
+    let mut decided = deliberation("jl/cc/grid-08", T0 + HOUR, DeliberationStatus::Decided);
+    decided.decided_at = Some(T0 + 2 * HOUR);
+    decided.next_meeting_at = None;
+    decided.attendees = vec!["resident-9".into()];
+    decided.created_by = "leader-1".into();
+    let elsewhere = deliberation("jl/other", T0 + 2 * HOUR, DeliberationStatus::Scheduled);
+    let seq = create(s, IndexRow::Deliberation(proposed.clone())).await;
+    create(s, IndexRow::Deliberation(decided.clone())).await;
+    create(s, IndexRow::Deliberation(elsewhere.clone())).await;
+    let got = s.index_row(proposed.doc).await.unwrap().unwrap();
+    assert_eq!((got.seq, got.row), (seq, IndexRow::Deliberation(proposed.clone())));
+    let got = s.index_row(decided.doc).await.unwrap().unwrap();
+    assert_eq!(got.row, IndexRow::Deliberation(decided.clone()));
+
+    let list = |f: DeliberationFilter| async move {
+        let page = PageRequest { sort: Sort::Created, size: 10, after: None };
+        let rows = s.list_deliberations(f, page).await.unwrap().rows;
+        rows.into_iter().map(|d| d.doc).collect::<Vec<DocId>>()
+    };
+    let all = DeliberationFilter::default();
+    assert_eq!(list(all.clone()).await, vec![elsewhere.doc, decided.doc, proposed.doc]);
+    let mine =
+        DeliberationFilter { readable: Readable::Scopes(vec!["jl/cc".into()]), ..all.clone() };
+    assert_eq!(list(mine.clone()).await, vec![decided.doc, proposed.doc]);
+    let statuses = vec![DeliberationStatus::Decided, DeliberationStatus::Scheduled];
+    let open = DeliberationFilter { statuses, ..mine.clone() };
+    assert_eq!(list(open).await, vec![decided.doc]);
+    let by = DeliberationFilter { created_by: Some("leader-1".into()), ..all.clone() };
+    assert_eq!(list(by).await, vec![decided.doc]);
+    let went = DeliberationFilter { attendee: Some("resident-2".into()), ..all.clone() };
+    assert_eq!(list(went).await, vec![elsewhere.doc, proposed.doc]);
+    let part = DeliberationFilter { attendee: Some("resident".into()), ..all.clone() };
+    assert!(list(part).await.is_empty(), "an attendee is a whole line");
+    let grid = DeliberationFilter { scope: Some("jl/cc/grid-08".into()), ..all.clone() };
+    assert_eq!(list(grid).await, vec![decided.doc]);
+    let range = DeliberationFilter {
+        created_from: Some(T0 + HOUR),
+        created_to: Some(T0 + 2 * HOUR),
+        ..all
+    };
+    assert_eq!(list(range).await, vec![decided.doc]);
+    let mut page = PageRequest { sort: Sort::Updated, size: 2, after: None };
+    let mut seen = Vec::new();
+    loop {
+        let p = s.list_deliberations(DeliberationFilter::default(), page).await.unwrap();
+        seen.extend(p.rows.iter().map(|d| d.doc));
+        match p.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![elsewhere.doc, decided.doc, proposed.doc]);
 }

@@ -81,6 +81,7 @@ where
         index::patrols_and_cases_filter_and_page,
         index::bulletins_filter_and_page,
         index::visits_filter_page_and_last_visits,
+        index::deliberations_filter_and_page,
         index::statistics_equal_figures_computed_by_hand,
         keys::keys_are_added_once_and_found_by_hash,
         keys::a_revoked_key_keeps_its_first_time,

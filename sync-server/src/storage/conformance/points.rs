@@ -46,6 +46,7 @@ fn award(account: &str, amount: i64, at: i64) -> Award {
         reason: "volunteer work".into(),
         by: "leader-1".into(),
         at,
+        source: None,
     }
 }
 

@@ -8,11 +8,13 @@ mod rows;
 mod stats;
 
 pub use query::{
-    BulletinFilter, CaseFilter, Cursor, MAX_PAGE, MAX_TEXT_CHARS, Page, PageRequest, PatrolFilter,
-    Readable, ReportCount, ReportFilter, Sort, VisitFilter, check_text, fold,
+    BulletinFilter, CaseFilter, Cursor, DeliberationFilter, MAX_PAGE, MAX_TEXT_CHARS, Page,
+    PageRequest, PatrolFilter, Readable, ReportCount, ReportFilter, Sort, VisitFilter, check_text,
+    fold,
 };
 pub use rows::{
-    BulletinRow, CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow, VisitRow,
+    BulletinRow, CaseRow, DeliberationRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow,
+    VisitRow,
 };
 pub use stats::{
     CHINA_UTC_OFFSET_MINUTES, CaseStats, PatrolDayStats, ReportStats, StatsGroup, StatsQuery,
@@ -87,6 +89,12 @@ pub trait IndexStorage: Send + Sync + 'static {
         &self,
         businesses: Vec<String>,
     ) -> BoxFuture<'_, StorageResult<Vec<Option<i64>>>>;
+    /// A page of deliberations (sorts: `Created` by raising, `Updated`).
+    fn list_deliberations(
+        &self,
+        filter: DeliberationFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<DeliberationRow>>>;
 
     /// Rows written after log seq `after`, in seq order, at most `limit`.
     fn index_changes_after(

@@ -6,8 +6,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use fieldsync_core::model::{
-    BulletinStatus, CaseCategory, CaseStatus, PatrolStatus, ReportCategory, ReportStatus, Severity,
-    VisitStatus,
+    BulletinStatus, CaseCategory, CaseStatus, DeliberationStatus, PatrolStatus, ReportCategory,
+    ReportStatus, Severity, VisitStatus,
 };
 
 use crate::storage::StorageError;
@@ -143,6 +143,25 @@ pub struct VisitFilter {
     /// Recorded at or after this time (ms).
     pub created_from: Option<i64>,
     /// Recorded before this time (ms).
+    pub created_to: Option<i64>,
+}
+
+/// Filters of a deliberation listing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeliberationFilter {
+    /// The reader's scope cut.
+    pub readable: Readable,
+    /// Inside this scope.
+    pub scope: Option<String>,
+    /// One of these statuses (empty: any).
+    pub statuses: Vec<DeliberationStatus>,
+    /// Raised by this user.
+    pub created_by: Option<String>,
+    /// Attended (one of its meetings) by this user.
+    pub attendee: Option<String>,
+    /// Raised at or after this time (ms).
+    pub created_from: Option<i64>,
+    /// Raised before this time (ms).
     pub created_to: Option<i64>,
 }
 

@@ -5,8 +5,8 @@
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::{
-    Addressee, BulletinStatus, CaseCategory, CaseStatus, Kind, OverdueLimit, PatrolStatus,
-    ReportCategory, ReportStatus, Severity, VisitStatus,
+    Addressee, BulletinStatus, CaseCategory, CaseStatus, DeliberationStatus, Kind, OverdueLimit,
+    PatrolStatus, ReportCategory, ReportStatus, Severity, VisitStatus,
 };
 use fieldsync_core::policy::Audience;
 use serde::Serialize;
@@ -252,6 +252,39 @@ pub struct VisitRow {
     pub updated_at: i64,
 }
 
+/// A deliberation as the index keeps it: where it is in its course, how much was said, its
+/// next meeting and who attended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliberationRow {
+    /// The document.
+    pub doc: DocId,
+    /// Its scope path (the grid or community it concerns).
+    pub scope: String,
+    /// Where it is in its course.
+    #[serde(serialize_with = "display")]
+    pub status: DeliberationStatus,
+    /// Its topic.
+    pub topic: String,
+    /// Who raised it.
+    pub created_by: String,
+    /// When it was raised.
+    pub created_at: i64,
+    /// How many comments it has.
+    pub comments: u32,
+    /// How many options were put to it.
+    pub options: u32,
+    /// How many meetings it has (held or not).
+    pub meetings: u32,
+    /// When the earliest of its meetings not held yet is.
+    pub next_meeting_at: Option<i64>,
+    /// User ids of those who attended one of its meetings, each once.
+    pub attendees: Vec<String>,
+    /// When its decision was recorded.
+    pub decided_at: Option<i64>,
+    /// The time of its last timeline event, comment or follow-up action.
+    pub updated_at: i64,
+}
+
 /// The index row of one record.
 // Reports are most rows: boxing them would allocate for nearly every row to save memory on
 // the few others, in batches of at most a few hundred.
@@ -269,6 +302,8 @@ pub enum IndexRow {
     Bulletin(BulletinRow),
     /// A business visit's.
     Visit(VisitRow),
+    /// A deliberation's.
+    Deliberation(DeliberationRow),
 }
 
 impl IndexRow {
@@ -280,6 +315,7 @@ impl IndexRow {
             IndexRow::MediationCase(c) => c.doc,
             IndexRow::Bulletin(b) => b.doc,
             IndexRow::Visit(v) => v.doc,
+            IndexRow::Deliberation(d) => d.doc,
         }
     }
 
@@ -291,6 +327,7 @@ impl IndexRow {
             IndexRow::MediationCase(c) => &c.scope,
             IndexRow::Bulletin(b) => &b.scope,
             IndexRow::Visit(v) => &v.scope,
+            IndexRow::Deliberation(d) => &d.scope,
         }
     }
 
@@ -302,6 +339,7 @@ impl IndexRow {
             IndexRow::MediationCase(_) => Kind::MediationCase,
             IndexRow::Bulletin(_) => Kind::Bulletin,
             IndexRow::Visit(_) => Kind::Visit,
+            IndexRow::Deliberation(_) => Kind::Deliberation,
         }
     }
 
@@ -324,6 +362,10 @@ impl IndexRow {
             IndexRow::Visit(v) => {
                 a.created_by = v.created_by.clone();
                 a.participants = v.visitors.clone();
+            }
+            IndexRow::Deliberation(d) => {
+                a.created_by = d.created_by.clone();
+                a.participants = d.attendees.clone();
             }
         }
         a

@@ -33,9 +33,10 @@ use self::read::Readers;
 use self::writer::Msg;
 use super::IndexStorage;
 use super::index::{
-    BulletinFilter, BulletinRow, CaseFilter, CaseRow, CaseStats, IndexChange, IndexRow, Page,
-    PageRequest, PatrolDayStats, PatrolFilter, PatrolRow, ReportCount, ReportFilter, ReportRow,
-    ReportStats, StatsQuery, VisitFilter, VisitRow,
+    BulletinFilter, BulletinRow, CaseFilter, CaseRow, CaseStats, DeliberationFilter,
+    DeliberationRow, IndexChange, IndexRow, Page, PageRequest, PatrolDayStats, PatrolFilter,
+    PatrolRow, ReportCount, ReportFilter, ReportRow, ReportStats, StatsQuery, VisitFilter,
+    VisitRow,
 };
 use super::{
     AccountStorage, Audience, Award, Balance, BlobRecord, BlobStorage, BoxFuture, Business,
@@ -477,6 +478,14 @@ impl IndexStorage for SqliteStorage {
         self.read(move |c| index::list::last_visits(c, &businesses))
     }
 
+    fn list_deliberations(
+        &self,
+        filter: DeliberationFilter,
+        page: PageRequest,
+    ) -> BoxFuture<'_, StorageResult<Page<DeliberationRow>>> {
+        self.read(move |c| index::list::deliberations(c, &filter, &page))
+    }
+
     fn index_changes_after(
         &self,
         after: u64,
@@ -654,6 +663,7 @@ mod tests {
             reason: "volunteer work".into(),
             by: "leader-1".into(),
             at: 1,
+            source: None,
         })
         .await
         .unwrap();

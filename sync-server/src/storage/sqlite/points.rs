@@ -188,7 +188,7 @@ pub(crate) fn award(conn: &Connection, a: &Award) -> StorageResult<PointsEntry> 
         account: &a.account,
         kind: EntryKind::Awarded,
         reason: &a.reason,
-        source: None,
+        source: a.source,
         redemption: None,
         by: &a.by,
         at: a.at,

@@ -14,6 +14,7 @@ mod bad_input;
 mod board_api;
 mod bulletins;
 mod csrf;
+mod deliberations;
 mod demo;
 mod escalation;
 mod events;

@@ -4,8 +4,8 @@
 //! for that path, method and status, and every route the server takes is in the document.
 
 use fieldsync_core::model::{
-    Addressee, CaseCategory, MemberKind, NewBulletin, NewCase, NewPatrol, NewRecord, Party,
-    Severity, TeamMember,
+    Addressee, CaseCategory, MemberKind, NewBulletin, NewCase, NewDeliberation, NewPatrol,
+    NewRecord, Party, Severity, TeamMember,
 };
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use fieldsync_core::time::now_ms;
@@ -121,6 +121,18 @@ async fn every_answer_the_desk_gets_is_what_the_document_says() {
         })
         .unwrap();
     acked(&ts, &maker, bulletin).await;
+    let deliberation = resident
+        .store
+        .create(&NewRecord::Deliberation {
+            deliberation: NewDeliberation {
+                scope: GRID.into(),
+                topic: "楼道堆物清理".into(),
+                background: String::new(),
+                options: vec!["统一清理".into()],
+            },
+        })
+        .unwrap();
+    acked(&ts, &resident, deliberation).await;
 
     // The session.
     let code = code_for(&ts, "disp-1", Role::Dispatcher);
@@ -140,7 +152,19 @@ async fn every_answer_the_desk_gets_is_what_the_document_says() {
     let page = got(&ts, &spec, &d, "/api/v1/bulletins?severity=red", bulletins, 200).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
     got(&ts, &spec, &d, "/api/v1/bulletins?severity=purple", bulletins, 400).await;
-    for id in [report.clone(), patrol.to_string(), case.to_string(), bulletin.to_string()] {
+    let deliberations = "/api/v1/deliberations";
+    let page =
+        got(&ts, &spec, &d, "/api/v1/deliberations?status=proposed", deliberations, 200).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    got(&ts, &spec, &d, "/api/v1/deliberations?status=argued", deliberations, 400).await;
+    got(&ts, &spec, &d, "/api/v1/deliberations?sort=priority", deliberations, 400).await;
+    for id in [
+        report.clone(),
+        patrol.to_string(),
+        case.to_string(),
+        bulletin.to_string(),
+        deliberation.to_string(),
+    ] {
         got(&ts, &spec, &d, &format!("/api/v1/records/{id}"), "/api/v1/records/{id}", 200).await;
     }
     got(&ts, &spec, &d, "/api/v1/responders", "/api/v1/responders", 200).await;
@@ -305,6 +329,7 @@ async fn the_document_names_every_route_and_method_the_server_takes() {
         ("/api/v1/cases", &["get"]),
         ("/api/v1/bulletins", &["get"]),
         ("/api/v1/visits", &["get"]),
+        ("/api/v1/deliberations", &["get"]),
         ("/api/v1/records/{id}", &["get"]),
         ("/api/v1/records/{id}/actions", &["post"]),
         ("/api/v1/responders", &["get"]),

@@ -120,13 +120,10 @@ pub(crate) fn check_record(
                 }
             }
         }
-        Record::Bulletin { .. } => {
-            // The editor issues no bulletins: one here came from nowhere.
-            problems.push(format!("{at}: {id}: a bulletin, which the editor never issues"));
-        }
-        Record::Visit { .. } => {
-            // The editor records no visits: one here came from nowhere.
-            problems.push(format!("{at}: {id}: a visit, which the editor never records"));
+        other => {
+            // The editor makes records of no other kind: one here came from nowhere.
+            let kind = other.kind();
+            problems.push(format!("{at}: {id}: a {kind}, which the editor never makes"));
         }
     }
 }

@@ -12,13 +12,13 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row};
 
 use super::rows::{
-    BULLETIN_COLUMNS, CASE_COLUMNS, PATROL_COLUMNS, REPORT_COLUMNS, Stored, VISIT_COLUMNS,
-    bulletin_at, case_at, patrol_at, report_at, visit_at,
+    BULLETIN_COLUMNS, CASE_COLUMNS, DELIBERATION_COLUMNS, PATROL_COLUMNS, REPORT_COLUMNS, Stored,
+    VISIT_COLUMNS, bulletin_at, case_at, deliberation_at, patrol_at, report_at, visit_at,
 };
 use crate::storage::index::{
-    BulletinFilter, BulletinRow, CaseFilter, CaseRow, Cursor, Page, PageRequest, PatrolFilter,
-    PatrolRow, Readable, ReportCount, ReportFilter, ReportRow, Sort, VisitFilter, VisitRow,
-    check_text, fold,
+    BulletinFilter, BulletinRow, CaseFilter, CaseRow, Cursor, DeliberationFilter, DeliberationRow,
+    Page, PageRequest, PatrolFilter, PatrolRow, Readable, ReportCount, ReportFilter, ReportRow,
+    Sort, VisitFilter, VisitRow, check_text, fold,
 };
 use crate::storage::{StorageError, StorageResult};
 
@@ -73,6 +73,22 @@ impl Where {
                 self.and(format!("({sql})"), scopes.iter().flat_map(|s| scope_range(s)));
             }
         }
+    }
+
+    /// What every kind's listing but the reports' starts with: the reader's cut, and the scope
+    /// asked for (judged on the sort's index).
+    pub(crate) fn listing(readable: &Readable, scope: Option<&str>) -> Where {
+        let mut w = Where::default();
+        w.readable(readable);
+        if let Some(scope) = scope {
+            w.inside(scope, ScopeIndex::Skip);
+        }
+        w
+    }
+
+    /// `column` is one of `values`, a closed set's values as stored (nothing added when empty).
+    pub(crate) fn one_of_set<T: std::fmt::Display>(&mut self, column: &str, values: &[T]) {
+        self.one_of(column, values.iter().map(|v| v.to_string()).collect());
     }
 
     /// `column` is one of `values` (nothing added when empty).
@@ -153,6 +169,7 @@ const PATROLS: Table = Table { name: "patrol_index", columns: PATROL_COLUMNS };
 const CASES: Table = Table { name: "case_index", columns: CASE_COLUMNS };
 const BULLETINS: Table = Table { name: "bulletin_index", columns: BULLETIN_COLUMNS };
 const VISITS: Table = Table { name: "visit_index", columns: VISIT_COLUMNS };
+const DELIBERATIONS: Table = Table { name: "deliberation_index", columns: DELIBERATION_COLUMNS };
 
 /// Runs a keyset page over `table`: rows matching `filter`, after the cursor, in the order.
 fn page<T>(
@@ -279,12 +296,8 @@ pub(crate) fn patrols(
     req: &PageRequest,
 ) -> StorageResult<Page<PatrolRow>> {
     let order = created_or_updated(req.sort, &["started_at"])?;
-    let mut w = Where::default();
-    w.readable(&f.readable);
-    if let Some(scope) = &f.scope {
-        w.inside(scope, ScopeIndex::Skip);
-    }
-    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
+    w.one_of_set("status", &f.statuses);
     if let Some(area) = &f.area {
         w.and("area = ?".into(), [Value::Text(area.clone())]);
     }
@@ -305,13 +318,9 @@ pub(crate) fn cases(
     req: &PageRequest,
 ) -> StorageResult<Page<CaseRow>> {
     let order = created_or_updated(req.sort, &["opened_at"])?;
-    let mut w = Where::default();
-    w.readable(&f.readable);
-    if let Some(scope) = &f.scope {
-        w.inside(scope, ScopeIndex::Skip);
-    }
-    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
-    w.one_of("category", f.categories.iter().map(|c| c.as_str().to_string()).collect());
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
+    w.one_of_set("status", &f.statuses);
+    w.one_of_set("category", &f.categories);
     if let Some(m) = &f.mediator {
         w.has_line("mediators", m);
     }
@@ -329,13 +338,9 @@ pub(crate) fn bulletins(
     req: &PageRequest,
 ) -> StorageResult<Page<BulletinRow>> {
     let order = created_or_updated(req.sort, &["created_at"])?;
-    let mut w = Where::default();
-    w.readable(&f.readable);
-    if let Some(scope) = &f.scope {
-        w.inside(scope, ScopeIndex::Skip);
-    }
-    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
-    w.one_of("severity", f.severities.iter().map(|s| s.as_str().to_string()).collect());
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
+    w.one_of_set("status", &f.statuses);
+    w.one_of_set("severity", &f.severities);
     if let Some(c) = &f.created_by {
         w.and("created_by = ?".into(), [Value::Text(c.clone())]);
     }
@@ -391,6 +396,30 @@ pub(crate) fn last_visits(
     let mut stmt =
         conn.prepare_cached("SELECT max(created_at) FROM visit_index WHERE business = ?1")?;
     businesses.iter().map(|b| Ok(stmt.query_row([b], |r| r.get::<_, Option<i64>>(0))?)).collect()
+}
+
+/// A page of deliberations.
+pub(crate) fn deliberations(
+    conn: &Connection,
+    f: &DeliberationFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<DeliberationRow>> {
+    let order = created_or_updated(req.sort, &["created_at"])?;
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
+    w.one_of_set("status", &f.statuses);
+    if let Some(c) = &f.created_by {
+        w.and("created_by = ?".into(), [Value::Text(c.clone())]);
+    }
+    if let Some(a) = &f.attendee {
+        w.has_line("attendees", a);
+    }
+    w.range("created_at", f.created_from, f.created_to);
+    page(conn, &DELIBERATIONS, w, &order, req, deliberation_at, |d: &DeliberationRow| {
+        match req.sort {
+            Sort::Updated => [d.updated_at, 0],
+            _ => [d.created_at, 0],
+        }
+    })
 }
 
 /// How many reports of each status a filter holds, and how many of them are overdue at `now`

@@ -8,7 +8,8 @@ use super::super::columns::{doc_id, to_u64};
 use super::upsert::upsert;
 use crate::rules::Priority;
 use crate::storage::index::{
-    BulletinRow, CaseRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow, VisitRow,
+    BulletinRow, CaseRow, DeliberationRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow,
+    VisitRow,
 };
 use crate::storage::{StorageError, StorageResult};
 
@@ -34,6 +35,11 @@ pub(crate) const BULLETIN_COLUMNS: &str = "doc, seq, doc_id, scope, status, seve
 /// The columns of `visit_index`, in [`visit_at`]'s order.
 pub(crate) const VISIT_COLUMNS: &str = "doc, seq, doc_id, scope, business, status, visitors, \
      created_by, created_at, failed, findings, follow_up, follow_up_deadline, updated_at";
+
+/// The columns of `deliberation_index`, in [`deliberation_at`]'s order.
+pub(crate) const DELIBERATION_COLUMNS: &str = "doc, seq, doc_id, scope, status, topic, \
+     created_by, created_at, comments, options, meetings, next_meeting_at, attendees, \
+     decided_at, updated_at";
 
 /// Each kind's index table, the columns its rows are read from and how one is read: what the
 /// maintenance below goes over, kind by kind.
@@ -72,6 +78,14 @@ const TABLES: &[Table] = &[
         name: "visit_index",
         columns: VISIT_COLUMNS,
         read: |r| visit_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::Visit(s.row) }),
+    },
+    Table {
+        name: "deliberation_index",
+        columns: DELIBERATION_COLUMNS,
+        read: |r| {
+            deliberation_at(r)
+                .map(|s| IndexChange { seq: s.seq, row: IndexRow::Deliberation(s.row) })
+        },
     },
 ];
 
@@ -222,6 +236,27 @@ pub(crate) fn visit_at(r: &Row<'_>) -> StorageResult<Stored<VisitRow>> {
         follow_up: r.get(11)?,
         follow_up_deadline: r.get(12)?,
         updated_at: r.get(13)?,
+    };
+    Ok(Stored { pos, seq, row })
+}
+
+/// A deliberation row from [`DELIBERATION_COLUMNS`].
+pub(crate) fn deliberation_at(r: &Row<'_>) -> StorageResult<Stored<DeliberationRow>> {
+    let (pos, seq) = head(r)?;
+    let row = DeliberationRow {
+        doc: doc_id(&r.get::<_, Vec<u8>>(2)?)?,
+        scope: r.get(3)?,
+        status: parsed(r, 4)?,
+        topic: r.get(5)?,
+        created_by: r.get(6)?,
+        created_at: r.get(7)?,
+        comments: count(r, 8)?,
+        options: count(r, 9)?,
+        meetings: count(r, 10)?,
+        next_meeting_at: r.get(11)?,
+        attendees: split_lines(&r.get::<_, String>(12)?),
+        decided_at: r.get(13)?,
+        updated_at: r.get(14)?,
     };
     Ok(Stored { pos, seq, row })
 }

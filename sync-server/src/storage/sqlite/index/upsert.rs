@@ -161,6 +161,23 @@ fn columns(seq: u64, row: &IndexRow) -> StorageResult<(&'static str, Vec<(&'stat
             ]);
             ("visit_index", c)
         }
+        IndexRow::Deliberation(d) => {
+            let mut c = head(&d.doc, &d.scope);
+            c.extend([
+                ("status", text(d.status.as_str())),
+                ("topic", text(&d.topic)),
+                ("created_by", text(&d.created_by)),
+                ("created_at", Value::Integer(d.created_at)),
+                ("comments", Value::Integer(i64::from(d.comments))),
+                ("options", Value::Integer(i64::from(d.options))),
+                ("meetings", Value::Integer(i64::from(d.meetings))),
+                ("next_meeting_at", int(d.next_meeting_at)),
+                ("attendees", Value::Text(lines(&d.attendees)?)),
+                ("decided_at", int(d.decided_at)),
+                ("updated_at", Value::Integer(d.updated_at)),
+            ]);
+            ("deliberation_index", c)
+        }
     })
 }
 
