@@ -361,15 +361,11 @@ pub(crate) fn visits(
     req: &PageRequest,
 ) -> StorageResult<Page<VisitRow>> {
     let order = created_or_updated(req.sort, &["created_at"])?;
-    let mut w = Where::default();
-    w.readable(&f.readable);
-    if let Some(scope) = &f.scope {
-        w.inside(scope, ScopeIndex::Skip);
-    }
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
     if let Some(b) = &f.business {
         w.and("+business = ?".into(), [Value::Text(b.clone())]);
     }
-    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    w.one_of_set("status", &f.statuses);
     match f.failed {
         Some(true) => w.and("failed <> ''".into(), []),
         Some(false) => w.and("failed = ''".into(), []),
