@@ -1,5 +1,5 @@
 //! Tools a test needs beyond a Rust toolchain (kotlinc, a JVM, JNA, python3, Chromium and its
-//! WebDriver; later PostgreSQL). A newcomer's `cargo test --workspace` must pass on a machine with only
+//! WebDriver, a PostgreSQL server). A newcomer's `cargo test --workspace` must pass on a machine with only
 //! rustup's toolchain: a test whose tool is missing is skipped with one line that names the
 //! tool and the script that installs it. CI sets `FIELDSYNC_REQUIRE_ALL_TESTS=1`, and there a
 //! missing tool fails the test instead: CI never skips.
@@ -7,12 +7,19 @@
 use std::env;
 use std::ffi::OsString;
 use std::io::Write as _;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The variable that turns a missing tool from a skip into a failure.
 pub const REQUIRE_ALL: &str = "FIELDSYNC_REQUIRE_ALL_TESTS";
 /// The script that installs every tool the tests use.
 pub const INSTALL: &str = "scripts/install-test-tools.sh";
+/// The variable that names the PostgreSQL server the tests use (a `postgres://` URL).
+pub const POSTGRES_URL: &str = "FIELDSYNC_POSTGRES_URL";
+/// The PostgreSQL server the tests use when [`POSTGRES_URL`] is not set: the project's
+/// machines run PostgreSQL 15 there, with trust authentication.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// A tool a test needs, and how to tell it is there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +38,8 @@ pub enum Tool {
     Chromium,
     /// ChromeDriver (Debian's `chromium-driver`), on `PATH`.
     Chromedriver,
+    /// A PostgreSQL server accepting connections at [`postgres_url`].
+    Postgres,
 }
 
 impl Tool {
@@ -44,6 +53,7 @@ impl Tool {
             Tool::Python3 => "python3",
             Tool::Chromium => "chromium",
             Tool::Chromedriver => "chromedriver",
+            Tool::Postgres => "PostgreSQL (a server at $FIELDSYNC_POSTGRES_URL or 127.0.0.1:5432)",
         }
     }
 
@@ -66,8 +76,35 @@ impl Tool {
             Tool::Python3 => on_path("python3"),
             Tool::Chromium => on_path("chromium"),
             Tool::Chromedriver => on_path("chromedriver"),
+            Tool::Postgres => postgres_listens(&postgres_url()),
         }
     }
+}
+
+/// The URL of the PostgreSQL server the tests use: [`POSTGRES_URL`], or
+/// [`DEFAULT_POSTGRES_URL`].
+pub fn postgres_url() -> String {
+    env::var(POSTGRES_URL).ok().filter(|u| !u.is_empty()).unwrap_or(DEFAULT_POSTGRES_URL.into())
+}
+
+/// The `host:port` of a `postgres://` URL (port 5432 when it names none), if it has one.
+fn postgres_addr(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://"))?;
+    let authority = rest.split(['/', '?']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    if host_port.is_empty() {
+        return None;
+    }
+    let has_port = host_port.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        && !host_port.ends_with(']');
+    Some(if has_port { host_port.to_string() } else { format!("{host_port}:5432") })
+}
+
+/// Whether something accepts TCP connections where `url` points, within a short wait.
+fn postgres_listens(url: &str) -> bool {
+    let Some(addr) = postgres_addr(url) else { return false };
+    let Ok(addrs) = addr.to_socket_addrs() else { return false };
+    addrs.into_iter().any(|a| TcpStream::connect_timeout(&a, Duration::from_millis(300)).is_ok())
 }
 
 /// Where `exe` is in the folders of `path` (a `PATH` value), the first one holding it.
@@ -172,6 +209,20 @@ mod tests {
             line,
             format!("skipped board: chromium, chromedriver missing; install with {INSTALL}")
         );
+        assert_eq!(
+            postgres_addr("postgres://postgres@127.0.0.1:5432/postgres").as_deref(),
+            Some("127.0.0.1:5432")
+        );
+        assert_eq!(
+            postgres_addr("postgresql://db.internal/fieldsync").as_deref(),
+            Some("db.internal:5432")
+        );
+        assert_eq!(
+            postgres_addr("postgres://u:p@[::1]:6543/x?sslmode=disable").as_deref(),
+            Some("[::1]:6543")
+        );
+        assert_eq!(postgres_addr("mysql://localhost"), None);
+        assert!(!postgres_listens("postgres://127.0.0.1:1/none"), "nothing listens on port 1");
         std::fs::write(bin.path().join("chromium"), b"").unwrap();
         std::fs::write(bin.path().join("chromedriver"), b"").unwrap();
         assert_eq!(verdict("board", &Tool::BROWSER, &python, "", true), Verdict::Run);

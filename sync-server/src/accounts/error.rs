@@ -96,7 +96,9 @@ impl AccountError {
             AccountError::SessionUnknown => "no_session",
             AccountError::SessionEnded(_) => "session_ended",
             AccountError::SessionExpired { .. } => "session_expired",
-            AccountError::Storage(StorageError::Closed) => "unavailable",
+            AccountError::Storage(StorageError::Closed | StorageError::Unavailable(_)) => {
+                "unavailable"
+            }
             AccountError::Storage(_) | AccountError::Internal(_) => "internal",
         }
     }

@@ -236,7 +236,9 @@ fn photo_status(e: &PhotoError) -> StatusCode {
         }
         PhotoError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
         PhotoError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        PhotoError::Storage(StorageError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
+        PhotoError::Storage(StorageError::Closed | StorageError::Unavailable(_)) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         PhotoError::Storage(_) | PhotoError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -265,7 +267,8 @@ impl ServerError {
             ServerError::Storage(StorageError::InvalidQuery(_)) => {
                 (StatusCode::BAD_REQUEST, "invalid_request")
             }
-            ServerError::Unavailable(_) | ServerError::Storage(StorageError::Closed) => {
+            ServerError::Unavailable(_)
+            | ServerError::Storage(StorageError::Closed | StorageError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
             ServerError::Internal(_) | ServerError::Storage(_) => {
@@ -316,7 +319,9 @@ pub(crate) fn open311_status(e: &Open311Error) -> StatusCode {
         | Open311Error::UnknownService(_)
         | Open311Error::UnknownRequest(_) => StatusCode::NOT_FOUND,
         Open311Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        Open311Error::Storage(StorageError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
+        Open311Error::Storage(StorageError::Closed | StorageError::Unavailable(_)) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Open311Error::Storage(StorageError::InvalidQuery(_)) => StatusCode::BAD_REQUEST,
         Open311Error::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -104,7 +104,9 @@ impl PhotoError {
             PhotoError::UnsupportedMediaType { .. } => codes::UNSUPPORTED_MEDIA_TYPE,
             PhotoError::BadProof(_) => "invalid_request",
             PhotoError::CutBeforeAnyByte => "malformed_body",
-            PhotoError::Storage(StorageError::Closed) => "unavailable",
+            PhotoError::Storage(StorageError::Closed | StorageError::Unavailable(_)) => {
+                "unavailable"
+            }
             PhotoError::Storage(_) | PhotoError::Task(_) => "internal",
         }
     }

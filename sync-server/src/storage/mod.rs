@@ -1,6 +1,7 @@
 //! Everything the server keeps, behind one trait so that a PostgreSQL backend can take
 //! SQLite's place; both must pass the conformance suite (`conformance`). Every SQL statement
-//! of the server is in a backend ([`sqlite`]); the domain above sees only [`Storage`].
+//! of the server is in a backend ([`sqlite`], [`postgres`]); the domain above sees only
+//! [`Storage`].
 //!
 //! [`Storage`] is seven parts, one per kind of data and per caller, each a trait of its own:
 //! [`DocumentStorage`] (documents, the change log, refusals: the sync path),
@@ -33,6 +34,7 @@ mod documents;
 pub mod index;
 mod keys;
 mod points;
+pub mod postgres;
 pub mod sqlite;
 
 pub use accounts::{
@@ -53,6 +55,7 @@ pub use points::{
     Award, Balance, Collected, EntryKind, Good, GoodChange, PointsEntry, PointsStorage,
     PointsTarget, Redeem, RedeemRefusal, Redeemed, Redemption,
 };
+pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
 /// A boxed, sendable future, as the storage methods return.
@@ -68,6 +71,16 @@ pub enum StorageError {
     /// SQLite failed.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed: a statement, the connection, or a transaction that could not be
+    /// serialised after the retries (the driver's error keeps the SQLSTATE).
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The storage's settings are wrong (a database URL its client does not read).
+    #[error("storage settings: {0}")]
+    Config(String),
+    /// The database could not be reached: no connection within the pool's wait.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// A file or directory could not be used.
     #[error("i/o on {path}: {source}")]
     Io {

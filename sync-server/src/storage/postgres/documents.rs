@@ -1,0 +1,252 @@
+//! Document commits: a batch of [`DocWrite`]s in one transaction, each in a savepoint of its
+//! own so that a failing write leaves the others of the batch untouched, with its log entries,
+//! blob references, index row and points in the same savepoint.
+//!
+//! # The log's order
+//!
+//! A reader must never see seq N before a smaller seq that commits later, or a device that
+//! pulled up to N would never be sent the smaller one. A PostgreSQL sequence gives numbers in
+//! the order they are asked for, not the order their transactions commit, so it cannot number
+//! the log. Two ways out: number freely and let readers stop below a watermark (the smallest
+//! seq of the transactions still in flight, kept with `pg_current_snapshot()` bookkeeping), or
+//! number in commit order. This backend numbers in commit order: every commit first locks the
+//! one row of `log_head` (the last seq and the last document position given) and holds the
+//! lock until it commits, taking its seqs from that row and writing the new head back. A
+//! transaction that numbered after another waited for that one's commit (PostgreSQL makes a
+//! commit visible before it releases its locks), so a snapshot that sees a seq sees every
+//! smaller one, the head row is the end of the log in every snapshot, and there are no gaps (a
+//! rolled back write gives its numbers back). Readers need no watermark and no bookkeeping, and
+//! hot-standby replicas, which apply commits in the same order, keep the rule too.
+//!
+//! The cost: document commits of all instances run one at a time from the head lock to their
+//! commit, as SQLite's one writer runs them. The lock is taken first (so that a conflict is
+//! judged on the latest committed version) and each commit is one round of statements per
+//! write; other writes (accounts, photos, points) do not take it.
+//!
+//! # Two writers of one document
+//!
+//! A write names the version it was built on, and the update is a compare-and-set on it
+//! (`UPDATE … WHERE version = base`): a write built on a version that is no longer the stored
+//! one fails with [`StorageError::Conflict`] and changes nothing, whichever instance made the
+//! other write. The head lock already serialises the two; the compare-and-set would catch the
+//! lost update even without it.
+
+use tokio_postgres::IsolationLevel;
+
+use super::columns::sql_size;
+use super::db::{Db, Tx, execute, query, query_one, query_opt};
+use crate::storage::{BlobRef, Committed, DocBytes, DocWrite, StorageError, StorageResult};
+
+/// The numbers a commit gives out, from the head row it holds locked.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    /// The last seq given.
+    seq: i64,
+    /// The last document position given.
+    docs: i64,
+}
+
+/// Commits `writes` in one transaction (see the module's documentation); one result per write.
+pub(crate) async fn commit(
+    db: &Db,
+    writes: &[DocWrite],
+) -> StorageResult<Vec<StorageResult<Committed>>> {
+    let mut client = db.client().await?;
+    let mut tx =
+        client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await?;
+    let now = fieldsync_core::time::now_ms();
+    let row = query_one(&tx, "SELECT seq, docs FROM log_head FOR UPDATE", &[]).await?;
+    let mut head = Head { seq: row.try_get(0)?, docs: row.try_get(1)? };
+    let mut results = Vec::with_capacity(writes.len());
+    for w in writes {
+        let before = head;
+        let sp = tx.savepoint("doc_write").await?;
+        match apply(&sp, w, now, &mut head).await {
+            Ok(c) => {
+                sp.commit().await?;
+                results.push(Ok(c));
+            }
+            Err(e) => {
+                sp.rollback().await?;
+                head = before;
+                results.push(Err(e));
+            }
+        }
+    }
+    execute(&tx, "UPDATE log_head SET seq = $1, docs = $2", &[&head.seq, &head.docs]).await?;
+    tx.commit().await.map_err(|e| StorageError::CommitFailed(e.to_string()))?;
+    Ok(results)
+}
+
+/// One document write, inside its savepoint.
+async fn apply(tx: &Tx<'_>, w: &DocWrite, now: i64, head: &mut Head) -> StorageResult<Committed> {
+    let id = w.doc.as_bytes().as_slice();
+    let found = query_opt(tx, "SELECT id FROM docs WHERE doc_id = $1", &[&id]).await?;
+    let conflict = || StorageError::Conflict { doc: w.doc, expected: w.base };
+    let participants = w.participants.join("\n");
+    let (row, version) = match (w.base, found) {
+        (None, None) => {
+            let DocBytes::Snapshot(snapshot) = &w.bytes else {
+                return Err(StorageError::Corrupt(format!(
+                    "document {} is created without a snapshot",
+                    w.doc
+                )));
+            };
+            let row = head.docs + 1;
+            let addressed = w.addressed.iter().map(|a| a.as_str()).collect::<Vec<_>>().join("\n");
+            execute(
+                tx,
+                "INSERT INTO docs (id, doc_id, kind, scope, snapshot_bytes, chunk_bytes, version, \
+                 created_at, updated_at, created_by, participants, addressed, valid_until) \
+                 VALUES ($1, $2, $3, $4, $5, 0, 1, $6, $6, $7, $8, $9, $10)",
+                &[
+                    &row,
+                    &id,
+                    &w.kind.as_str(),
+                    &w.scope,
+                    &sql_size(snapshot.len() as u64),
+                    &now,
+                    &w.created_by,
+                    &participants,
+                    &addressed,
+                    &w.until,
+                ],
+            )
+            .await?;
+            head.docs = row;
+            insert_bytes(tx, row, snapshot).await?;
+            (row, 1u64)
+        }
+        (Some(base), Some(found)) => {
+            let row: i64 = found.try_get(0)?;
+            let version = base + 1;
+            // Compare-and-set on the version: a write built on another version changes nothing.
+            let sql = match &w.bytes {
+                DocBytes::Snapshot(_) => {
+                    "UPDATE docs SET snapshot_bytes = $3, chunk_bytes = 0, version = $4, \
+                     updated_at = $5, participants = $6 WHERE id = $1 AND version = $2"
+                }
+                DocBytes::Chunk(_) => {
+                    "UPDATE docs SET chunk_bytes = chunk_bytes + $3, version = $4, \
+                     updated_at = $5, participants = $6 WHERE id = $1 AND version = $2"
+                }
+            };
+            let size = sql_size(w.bytes.len() as u64);
+            let changed = execute(
+                tx,
+                sql,
+                &[&row, &sql_size(base), &size, &sql_size(version), &now, &participants],
+            )
+            .await?;
+            if changed != 1 {
+                return Err(conflict());
+            }
+            match &w.bytes {
+                DocBytes::Snapshot(snapshot) => {
+                    execute(tx, "DELETE FROM doc_bytes WHERE doc = $1", &[&row]).await?;
+                    insert_bytes(tx, row, snapshot).await?;
+                }
+                DocBytes::Chunk(chunk) => insert_bytes(tx, row, chunk).await?,
+            }
+            (row, version)
+        }
+        _ => return Err(conflict()),
+    };
+    let last_seq = log(tx, w, row, now, head).await?;
+    if let Some(refs) = &w.blobs {
+        write_blob_refs(tx, row, refs).await?;
+    }
+    if let Some(index) = &w.index {
+        if index.doc() != w.doc {
+            return Err(StorageError::Corrupt(format!(
+                "the write of document {} carries the index row of {}",
+                w.doc,
+                index.doc()
+            )));
+        }
+        let seq =
+            if last_seq > 0 { last_seq } else { super::index::rows::last_seq(tx, row).await? };
+        super::index::upsert::upsert(tx, row, seq, index).await?;
+    }
+    if let Some(target) = &w.points {
+        if target.source != w.doc {
+            return Err(StorageError::Corrupt(format!(
+                "the write of document {} settles the points of {}",
+                w.doc, target.source
+            )));
+        }
+        super::points::settle(tx, target, now).await?;
+    }
+    Ok(Committed { version, last_seq: u64::try_from(last_seq).unwrap_or(0) })
+}
+
+/// Appends the write's changes to the log with the next seqs; the last seq given (0: none).
+async fn log(tx: &Tx<'_>, w: &DocWrite, row: i64, now: i64, head: &mut Head) -> StorageResult<i64> {
+    if w.changes.is_empty() {
+        return Ok(0);
+    }
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO log (seq, doc, hash, actor, device, received_at, bytes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .await?;
+    for c in &w.changes {
+        let seq = head.seq + 1;
+        tx.execute(&stmt, &[&seq, &row, &c.hash.as_slice(), &c.actor, &w.device, &now, &c.bytes])
+            .await?;
+        head.seq = seq;
+    }
+    Ok(head.seq)
+}
+
+/// Makes the recorded references of document `row` those of `refs`: references no longer
+/// listed go, new ones come with the device that added them, and who added a reference that
+/// stays is kept.
+async fn write_blob_refs(tx: &Tx<'_>, row: i64, refs: &[BlobRef]) -> StorageResult<()> {
+    let recorded =
+        query(tx, "SELECT DISTINCT hash, size FROM blob_refs WHERE doc = $1", &[&row]).await?;
+    for r in recorded {
+        let (hash, size): (String, i64) = (r.try_get(0)?, r.try_get(1)?);
+        if !refs.iter().any(|r| r.hash == hash && sql_size(r.size) == size) {
+            execute(
+                tx,
+                "DELETE FROM blob_refs WHERE doc = $1 AND hash = $2 AND size = $3",
+                &[&row, &hash, &size],
+            )
+            .await?;
+        }
+    }
+    for r in refs {
+        let size = sql_size(r.size);
+        match &r.added_by {
+            Some(device) => {
+                execute(
+                    tx,
+                    "INSERT INTO blob_refs (hash, size, media_type, doc, device) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                    &[&r.hash, &size, &r.media_type, &row, device],
+                )
+                .await?;
+            }
+            None => {
+                execute(
+                    tx,
+                    "INSERT INTO blob_refs (hash, size, media_type, doc, device) \
+                     SELECT $1, $2, $3, $4, '' WHERE NOT EXISTS \
+                     (SELECT 1 FROM blob_refs WHERE hash = $1 AND doc = $4 AND size = $2)",
+                    &[&r.hash, &size, &r.media_type, &row],
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn insert_bytes(tx: &Tx<'_>, row: i64, bytes: &[u8]) -> StorageResult<()> {
+    if !bytes.is_empty() {
+        execute(tx, "INSERT INTO doc_bytes (doc, bytes) VALUES ($1, $2)", &[&row, &bytes]).await?;
+    }
+    Ok(())
+}

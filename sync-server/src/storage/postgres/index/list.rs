@@ -1,0 +1,465 @@
+//! Listings of the index: the filters turned into one WHERE clause with numbered parameters,
+//! the reader's scope cut included, and keyset pages (`(keys, doc) < ($n, $m)` on the sort's
+//! index), so a page of 50 costs the same on the first page as on the thousandth. The same
+//! filters as SQLite's (`sqlite/index/list.rs`), in PostgreSQL's spelling.
+
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::super::db::{Tx, query};
+use super::rows::{
+    BULLETIN_COLUMNS, CASE_COLUMNS, DELIBERATION_COLUMNS, PATROL_COLUMNS, REPORT_COLUMNS, Stored,
+    VISIT_COLUMNS, bulletin_at, case_at, deliberation_at, patrol_at, report_at, visit_at,
+};
+use crate::storage::index::{
+    BulletinFilter, BulletinRow, CaseFilter, CaseRow, Cursor, DeliberationFilter, DeliberationRow,
+    Page, PageRequest, PatrolFilter, PatrolRow, Readable, ReportCount, ReportFilter, ReportRow,
+    Sort, VisitFilter, VisitRow, check_text, fold,
+};
+use crate::storage::{StorageError, StorageResult};
+
+/// A parameter of a WHERE clause.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    /// A BIGINT.
+    Integer(i64),
+    /// A TEXT.
+    Text(String),
+}
+
+impl Value {
+    fn as_sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Value::Integer(v) => v,
+            Value::Text(v) => v,
+        }
+    }
+}
+
+/// A WHERE clause under construction: conditions joined by AND, each `?` of a condition
+/// numbered (`$n`) as it is added, with the parameters in order.
+#[derive(Default)]
+pub(crate) struct Where {
+    conditions: Vec<String>,
+    params: Vec<Value>,
+}
+
+impl Where {
+    /// Adds a condition with its `?` parameters, numbering them after those added before.
+    pub(crate) fn and(&mut self, condition: String, params: impl IntoIterator<Item = Value>) {
+        let mut sql = String::with_capacity(condition.len() + 8);
+        let mut n = self.params.len();
+        for c in condition.chars() {
+            if c == '?' {
+                n += 1;
+                sql.push_str(&format!("${n}"));
+            } else {
+                sql.push(c);
+            }
+        }
+        self.params.extend(params);
+        debug_assert_eq!(n, self.params.len(), "one parameter per mark: {condition}");
+        self.conditions.push(sql);
+    }
+
+    /// The parameters, as the driver takes them, followed by `extra` (numbered after the
+    /// clause's: see [`Where::next_mark`]).
+    pub(crate) fn sql_params<'a>(
+        &'a self,
+        extra: &[&'a (dyn ToSql + Sync)],
+    ) -> Vec<&'a (dyn ToSql + Sync)> {
+        self.params.iter().map(Value::as_sql).chain(extra.iter().copied()).collect()
+    }
+
+    /// The number the first parameter after the clause's gets.
+    pub(crate) fn next_mark(&self) -> usize {
+        self.params.len() + 1
+    }
+
+    /// `scope` is `prefix` or below it (by path segment, as core's `scope_covers`): one range
+    /// on `scope_key`.
+    pub(crate) fn inside(&mut self, prefix: &str) {
+        self.and("(scope_key >= ? AND scope_key < ?)".into(), scope_range(prefix));
+    }
+
+    /// The reader's scope cut.
+    pub(crate) fn readable(&mut self, readable: &Readable) {
+        if let Readable::Scopes(scopes) = readable {
+            if scopes.is_empty() {
+                self.and("FALSE".into(), []);
+            } else {
+                let one = "(scope_key >= ? AND scope_key < ?)";
+                let sql = vec![one; scopes.len()].join(" OR ");
+                self.and(format!("({sql})"), scopes.iter().flat_map(|s| scope_range(s)));
+            }
+        }
+    }
+
+    /// What every kind's listing but the reports' starts with: the reader's cut, and the scope
+    /// asked for.
+    pub(crate) fn listing(readable: &Readable, scope: Option<&str>) -> Where {
+        let mut w = Where::default();
+        w.readable(readable);
+        if let Some(scope) = scope {
+            w.inside(scope);
+        }
+        w
+    }
+
+    /// `column` is one of `values`, a closed set's values as stored (nothing added when empty).
+    pub(crate) fn one_of_set<T: std::fmt::Display>(&mut self, column: &str, values: &[T]) {
+        self.one_of(column, values.iter().map(|v| v.to_string()).collect());
+    }
+
+    /// `column` is one of `values` (nothing added when empty).
+    pub(crate) fn one_of(&mut self, column: &str, values: Vec<String>) {
+        if !values.is_empty() {
+            let marks = vec!["?"; values.len()].join(", ");
+            self.and(format!("{column} IN ({marks})"), values.into_iter().map(Value::Text));
+        }
+    }
+
+    /// `column` is at or after `from` and before `to`, where given.
+    pub(crate) fn range(&mut self, column: &str, from: Option<i64>, to: Option<i64>) {
+        if let Some(from) = from {
+            self.and(format!("{column} >= ?"), [Value::Integer(from)]);
+        }
+        if let Some(to) = to {
+            self.and(format!("{column} < ?"), [Value::Integer(to)]);
+        }
+    }
+
+    /// A line of `column` (user ids one a line) is `user`.
+    pub(crate) fn has_line(&mut self, column: &str, user: &str) {
+        self.and(
+            format!("strpos(E'\\n' || {column} || E'\\n', E'\\n' || ? || E'\\n') > 0"),
+            [Value::Text(user.to_string())],
+        );
+    }
+
+    /// The clause, `TRUE` when there is no condition.
+    pub(crate) fn sql(&self) -> String {
+        if self.conditions.is_empty() { "TRUE".into() } else { self.conditions.join(" AND ") }
+    }
+}
+
+/// The parameters of one `(scope_key >= ? AND scope_key < ?)`: the range of the scope's
+/// `scope_key` (itself followed by `'/'`) and its descendants' (`'0'` is the character after
+/// `'/'`).
+fn scope_range(prefix: &str) -> [Value; 2] {
+    [Value::Text(format!("{prefix}/")), Value::Text(format!("{prefix}0"))]
+}
+
+/// How a sort orders one table: its key columns (all in one direction), and whether it
+/// ascends.
+struct Order {
+    keys: &'static [&'static str],
+    ascending: bool,
+}
+
+fn report_order(sort: Sort) -> Order {
+    match sort {
+        Sort::Created => Order { keys: &["created_at"], ascending: false },
+        Sort::Deadline => Order { keys: &["deadline_key"], ascending: true },
+        Sort::Priority => Order { keys: &["priority", "created_at"], ascending: false },
+        Sort::Updated => Order { keys: &["updated_at"], ascending: false },
+    }
+}
+
+/// A table of the index and the columns its rows are read from.
+struct Table {
+    name: &'static str,
+    columns: &'static str,
+}
+
+const REPORTS: Table = Table { name: "report_index", columns: REPORT_COLUMNS };
+const PATROLS: Table = Table { name: "patrol_index", columns: PATROL_COLUMNS };
+const CASES: Table = Table { name: "case_index", columns: CASE_COLUMNS };
+const BULLETINS: Table = Table { name: "bulletin_index", columns: BULLETIN_COLUMNS };
+const VISITS: Table = Table { name: "visit_index", columns: VISIT_COLUMNS };
+const DELIBERATIONS: Table = Table { name: "deliberation_index", columns: DELIBERATION_COLUMNS };
+
+/// Runs a keyset page over `table`: rows matching `filter`, after the cursor, in the order.
+async fn page<T>(
+    tx: &Tx<'_>,
+    table: &Table,
+    mut filter: Where,
+    order: &Order,
+    page: &PageRequest,
+    read: impl Fn(&Row) -> StorageResult<Stored<T>>,
+    keys_of: impl Fn(&T) -> [i64; 2],
+) -> StorageResult<Page<T>> {
+    let mut columns_and_pos: Vec<&str> = order.keys.to_vec();
+    columns_and_pos.push("doc");
+    let tuple = columns_and_pos.join(", ");
+    let (dir, cmp) = if order.ascending { ("ASC", ">") } else { ("DESC", "<") };
+    if let Some(after) = page.after {
+        if after.sort != page.sort {
+            return Err(StorageError::InvalidQuery(
+                "the cursor belongs to a listing in another order".into(),
+            ));
+        }
+        let marks = vec!["?"; columns_and_pos.len()].join(", ");
+        let mut values: Vec<Value> =
+            after.keys[..order.keys.len()].iter().map(|k| Value::Integer(*k)).collect();
+        values.push(Value::Integer(after.row));
+        filter.and(format!("({tuple}) {cmp} ({marks})"), values);
+    }
+    let limit = page.limit();
+    let order_by: Vec<String> = columns_and_pos.iter().map(|c| format!("{c} {dir}")).collect();
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT {}",
+        table.columns,
+        table.name,
+        filter.sql(),
+        order_by.join(", "),
+        limit + 1
+    );
+    let rows = query(tx, &sql, &filter.sql_params(&[])).await?;
+    let mut out: Vec<Stored<T>> = Vec::with_capacity(limit + 1);
+    for r in &rows {
+        out.push(read(r)?);
+    }
+    let more = out.len() > limit;
+    out.truncate(limit);
+    let next = match (more, out.last()) {
+        (true, Some(last)) => {
+            Some(Cursor { sort: page.sort, keys: keys_of(&last.row), row: last.pos })
+        }
+        _ => None,
+    };
+    Ok(Page { rows: out.into_iter().map(|s| s.row).collect(), next })
+}
+
+/// The WHERE clause of a report filter (listings and counts share it).
+fn report_where(f: &ReportFilter) -> StorageResult<Where> {
+    let mut w = Where::default();
+    w.readable(&f.readable);
+    if let Some(scope) = &f.scope {
+        w.inside(scope);
+    }
+    // Every sort has an index per status (v9.sql); none per category.
+    w.one_of("status", f.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    w.one_of("category", f.categories.iter().map(|c| c.as_str().to_string()).collect());
+    if let Some(a) = &f.assignee {
+        w.and("assignee = ?".into(), [Value::Text(a.clone())]);
+    }
+    if let Some(c) = &f.created_by {
+        w.and("created_by = ?".into(), [Value::Text(c.clone())]);
+    }
+    if let Some(now) = f.overdue_at {
+        // Only an open report can be overdue: said first, as the partial index
+        // `report_index_open` is defined.
+        w.and(
+            "status NOT IN ('resolved', 'confirmed', 'rejected') AND \
+             ((status IN ('submitted', 'reopened') AND accept_due < ?) OR resolve_due < ?)"
+                .into(),
+            [Value::Integer(now), Value::Integer(now)],
+        );
+    }
+    w.range("created_at", f.created_from, f.created_to);
+    if let Some(text) = &f.text {
+        check_text(text)?;
+        w.and("strpos(search, ?) > 0".into(), [Value::Text(fold(text))]);
+    }
+    Ok(w)
+}
+
+/// A page of reports.
+pub(crate) async fn reports(
+    tx: &Tx<'_>,
+    f: &ReportFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<ReportRow>> {
+    let w = report_where(f)?;
+    let order = report_order(req.sort);
+    page(tx, &REPORTS, w, &order, req, report_at, |r: &ReportRow| match req.sort {
+        Sort::Created => [r.created_at, 0],
+        Sort::Deadline => [r.deadline.unwrap_or(i64::MAX), 0],
+        Sort::Priority => [r.priority.rank(), r.created_at],
+        Sort::Updated => [r.updated_at, 0],
+    })
+    .await
+}
+
+/// `Created` and `Updated` only, over `created` (the kind's start) and `updated_at`.
+fn created_or_updated(sort: Sort, created: &'static [&'static str]) -> StorageResult<Order> {
+    match sort {
+        Sort::Created => Ok(Order { keys: created, ascending: false }),
+        Sort::Updated => Ok(Order { keys: &["updated_at"], ascending: false }),
+        other => Err(StorageError::InvalidQuery(format!(
+            "this listing sorts by creation or by update, not {other:?}"
+        ))),
+    }
+}
+
+/// A page of patrol logs.
+pub(crate) async fn patrols(
+    tx: &Tx<'_>,
+    f: &PatrolFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<PatrolRow>> {
+    let order = created_or_updated(req.sort, &["started_at"])?;
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
+    w.one_of_set("status", &f.statuses);
+    if let Some(area) = &f.area {
+        w.and("area = ?".into(), [Value::Text(area.clone())]);
+    }
+    if let Some(m) = &f.member {
+        w.has_line("members", m);
+    }
+    w.range("started_at", f.started_from, f.started_to);
+    page(tx, &PATROLS, w, &order, req, patrol_at, |p: &PatrolRow| match req.sort {
+        Sort::Updated => [p.updated_at, 0],
+        _ => [p.started_at, 0],
+    })
+    .await
+}
+
+/// A page of mediation cases.
+pub(crate) async fn cases(
+    tx: &Tx<'_>,
+    f: &CaseFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<CaseRow>> {
+    let order = created_or_updated(req.sort, &["opened_at"])?;
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
+    w.one_of_set("status", &f.statuses);
+    w.one_of_set("category", &f.categories);
+    if let Some(m) = &f.mediator {
+        w.has_line("mediators", m);
+    }
+    w.range("opened_at", f.opened_from, f.opened_to);
+    page(tx, &CASES, w, &order, req, case_at, |c: &CaseRow| match req.sort {
+        Sort::Updated => [c.updated_at, 0],
+        _ => [c.opened_at, 0],
+    })
+    .await
+}
+
+/// A page of warning bulletins.
+pub(crate) async fn bulletins(
+    tx: &Tx<'_>,
+    f: &BulletinFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<BulletinRow>> {
+    let order = created_or_updated(req.sort, &["created_at"])?;
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
+    w.one_of_set("status", &f.statuses);
+    w.one_of_set("severity", &f.severities);
+    if let Some(c) = &f.created_by {
+        w.and("created_by = ?".into(), [Value::Text(c.clone())]);
+    }
+    if let Some(at) = f.in_force_at {
+        w.and("status = 'issued' AND valid_until >= ?".into(), [Value::Integer(at)]);
+    }
+    w.range("created_at", f.created_from, f.created_to);
+    page(tx, &BULLETINS, w, &order, req, bulletin_at, |b: &BulletinRow| match req.sort {
+        Sort::Updated => [b.updated_at, 0],
+        _ => [b.created_at, 0],
+    })
+    .await
+}
+
+/// A page of business visits.
+pub(crate) async fn visits(
+    tx: &Tx<'_>,
+    f: &VisitFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<VisitRow>> {
+    let order = created_or_updated(req.sort, &["created_at"])?;
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
+    if let Some(b) = &f.business {
+        w.and("business = ?".into(), [Value::Text(b.clone())]);
+    }
+    w.one_of_set("status", &f.statuses);
+    match f.failed {
+        Some(true) => w.and("failed <> ''".into(), []),
+        Some(false) => w.and("failed = ''".into(), []),
+        None => {}
+    }
+    if let Some(before) = f.follow_up_before {
+        w.and(
+            "status = 'open' AND follow_up_deadline IS NOT NULL AND follow_up_deadline < ?".into(),
+            [Value::Integer(before)],
+        );
+    }
+    w.range("created_at", f.created_from, f.created_to);
+    page(tx, &VISITS, w, &order, req, visit_at, |v: &VisitRow| match req.sort {
+        Sort::Updated => [v.updated_at, 0],
+        _ => [v.created_at, 0],
+    })
+    .await
+}
+
+/// When each of `businesses` was last visited, from the business's own index.
+pub(crate) async fn last_visits(
+    tx: &Tx<'_>,
+    businesses: &[String],
+) -> StorageResult<Vec<Option<i64>>> {
+    let mut out = Vec::with_capacity(businesses.len());
+    for b in businesses {
+        let rows =
+            query(tx, "SELECT max(created_at) FROM visit_index WHERE business = $1", &[b]).await?;
+        out.push(match rows.first() {
+            Some(r) => r.try_get::<_, Option<i64>>(0)?,
+            None => None,
+        });
+    }
+    Ok(out)
+}
+
+/// A page of deliberations.
+pub(crate) async fn deliberations(
+    tx: &Tx<'_>,
+    f: &DeliberationFilter,
+    req: &PageRequest,
+) -> StorageResult<Page<DeliberationRow>> {
+    let order = created_or_updated(req.sort, &["created_at"])?;
+    let mut w = Where::listing(&f.readable, f.scope.as_deref());
+    w.one_of_set("status", &f.statuses);
+    if let Some(c) = &f.created_by {
+        w.and("created_by = ?".into(), [Value::Text(c.clone())]);
+    }
+    if let Some(a) = &f.attendee {
+        w.has_line("attendees", a);
+    }
+    w.range("created_at", f.created_from, f.created_to);
+    page(tx, &DELIBERATIONS, w, &order, req, deliberation_at, |d: &DeliberationRow| {
+        match req.sort {
+            Sort::Updated => [d.updated_at, 0],
+            _ => [d.created_at, 0],
+        }
+    })
+    .await
+}
+
+/// How many reports of each status a filter holds, and how many of them are overdue at `now`
+/// (the definition of `ReportRow::passed_limits`, in SQL as the overdue filter writes it).
+pub(crate) async fn count_reports(
+    tx: &Tx<'_>,
+    f: &ReportFilter,
+    now: i64,
+) -> StorageResult<Vec<ReportCount>> {
+    let w = report_where(f)?;
+    let now_mark = w.next_mark();
+    let sql = format!(
+        "SELECT status, count(*), \
+                sum((status NOT IN ('resolved', 'confirmed', 'rejected') AND \
+                    ((status IN ('submitted', 'reopened') AND accept_due < ${now_mark}) \
+                     OR resolve_due < ${now_mark}))::int) \
+         FROM report_index WHERE {} GROUP BY status ORDER BY status COLLATE \"C\"",
+        w.sql()
+    );
+    let rows = query(tx, &sql, &w.sql_params(&[&now])).await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let status = super::rows::parsed(r, 0)?;
+        let count = |i: usize| -> StorageResult<u64> {
+            let n: Option<i64> = r.try_get(i)?;
+            Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+        };
+        out.push(ReportCount { status, reports: count(1)?, overdue: count(2)? });
+    }
+    Ok(out)
+}

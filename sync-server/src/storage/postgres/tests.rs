@@ -1,0 +1,215 @@
+//! The PostgreSQL backend against the conformance suite, and what only several writers can get
+//! wrong: the log's order while an earlier commit is still in flight, and two instances writing
+//! one document. Each storage lives in a schema of its own in the server the tests use
+//! (`fieldsync_tests::tools::postgres_url`), dropped when its guard goes; without a server the
+//! tests skip with one line (the house rule; CI fails instead).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fieldsync_core::DocId;
+use fieldsync_tests::tools::{Tool, available, postgres_url};
+use tokio_postgres::NoTls;
+
+use super::PostgresStorage;
+use crate::storage::conformance::{self, sample_write};
+use crate::storage::{Award, DocumentStorage, PointsStorage, PointsTarget, Storage, StorageError};
+
+/// A schema of its own in the test server, dropped (with everything in it) when this goes.
+struct Schema {
+    name: String,
+}
+
+impl Schema {
+    /// Makes a fresh schema.
+    async fn new() -> Schema {
+        let name = format!("fieldsync_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+        let (client, conn) = tokio_postgres::connect(&postgres_url(), NoTls).await.unwrap();
+        let task = tokio::spawn(conn);
+        client
+            .batch_execute(&format!("SET synchronous_commit = off; CREATE SCHEMA {name}"))
+            .await
+            .unwrap();
+        drop(client);
+        let _ = task.await;
+        Schema { name }
+    }
+
+    /// A storage on this schema, as one server instance opens it.
+    async fn open(&self) -> PostgresStorage {
+        let mut config = super::parse_url(&postgres_url()).unwrap();
+        // The tests check behaviour, not durability: commits need not wait for the disk.
+        config.options(format!("-c search_path={} -c synchronous_commit=off", self.name));
+        PostgresStorage::open_with(config).await.unwrap()
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let sql =
+            format!("SET synchronous_commit = off; DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+        // Drop cannot await: a thread of its own with a runtime of its own, joined, so the
+        // schema is gone when the guard is.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&postgres_url(), NoTls).await.ok()?;
+                let task = tokio::spawn(conn);
+                let done = client.batch_execute(&sql).await.ok();
+                drop(client);
+                let _ = task.await;
+                done
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("could not drop the test schema: {}", self.name);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_conformance_suite() {
+    if !available("postgres::passes_the_conformance_suite", &[Tool::Postgres]) {
+        return;
+    }
+    conformance::run_all(|| async {
+        let schema = Schema::new().await;
+        let storage = schema.open().await;
+        (Box::new(schema) as conformance::Guard, Arc::new(storage) as Arc<dyn Storage>)
+    })
+    .await;
+}
+
+/// Whether `f` is still running after a while (it waits on a lock).
+async fn still_waiting<T>(f: &mut tokio::task::JoinHandle<T>) -> bool {
+    tokio::time::timeout(Duration::from_millis(300), f).await.is_err()
+}
+
+/// A commit in flight holds seqs that are not yet visible; a second instance's commit, which
+/// would take later seqs, must not become visible before it (nor may a reader see a gap): a
+/// device that pulled up to the second's seqs would never be sent the first's. The first
+/// commit is held in flight by a lock on the points account its write settles, taken outside
+/// the storage: the commit waits there after its log entries are written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seq_is_never_visible_before_a_smaller_one_that_commits_later() {
+    if !available("postgres::a_seq_is_never_visible_before…", &[Tool::Postgres]) {
+        return;
+    }
+    let schema = Schema::new().await;
+    let one = Arc::new(schema.open().await);
+    let two = Arc::new(schema.open().await);
+    let (a, b) = (DocId::random(), DocId::random());
+    one.commit(vec![sample_write(a, None, 1)]).await.unwrap().pop().unwrap().unwrap();
+    let award = Award {
+        account: "resident-1".into(),
+        amount: 3,
+        reason: "volunteer work".into(),
+        by: "leader-1".into(),
+        at: 1,
+        source: None,
+    };
+    one.award(award).await.unwrap();
+    let seen_before = one.log_page(0, vec![], 1 << 20).await.unwrap();
+    assert_eq!(seen_before.end, 1);
+
+    // Another session holds the account's row: the next commit of `a` stops at its points.
+    let (holder, conn) = tokio_postgres::connect(&postgres_url(), NoTls).await.unwrap();
+    tokio::spawn(conn);
+    holder.batch_execute(&format!("SET search_path = {}", schema.name)).await.unwrap();
+    holder.batch_execute("BEGIN").await.unwrap();
+    holder
+        .execute("SELECT 1 FROM points_accounts WHERE account = 'resident-1' FOR UPDATE", &[])
+        .await
+        .unwrap();
+    let mut first = sample_write(a, Some(1), 2);
+    first.points = Some(PointsTarget {
+        account: "resident-1".into(),
+        source: a,
+        target: 5,
+        earned_reason: "confirmed".into(),
+        reversed_reason: "reopened".into(),
+        by: "resident-1".into(),
+    });
+    let mut first = tokio::spawn({
+        let one = one.clone();
+        async move { one.commit(vec![first]).await }
+    });
+    assert!(still_waiting(&mut first).await, "the first commit waits on the account");
+    // The second instance commits another document meanwhile.
+    let mut second = tokio::spawn({
+        let two = two.clone();
+        async move { two.commit(vec![sample_write(b, None, 3)]).await }
+    });
+    let waited = still_waiting(&mut second).await;
+    // Whatever a reader sees now has no gap, and nothing after the first's seqs.
+    for s in [&one, &two] {
+        let page = s.log_page(0, vec![], 1 << 20).await.unwrap();
+        let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=page.end).collect::<Vec<_>>(), "no gap while a commit is in flight");
+        assert_eq!(page.end, 1, "nothing is visible past a commit in flight");
+    }
+    assert!(waited, "the second commit waits for the first");
+    holder.batch_execute("ROLLBACK").await.unwrap();
+    let first = first.await.unwrap().unwrap().pop().unwrap().unwrap();
+    let second = second.await.unwrap().unwrap().pop().unwrap().unwrap();
+    assert_eq!((first.last_seq, second.last_seq), (3, 6), "seqs in commit order");
+    // A device that pulled up to 1 before is sent every entry after it, in order.
+    let after = one.log_page(seen_before.end, vec![], 1 << 20).await.unwrap();
+    let seqs: Vec<u64> = after.entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![2, 3, 4, 5, 6]);
+    assert_eq!(one.points_of("resident-1".into(), 0, 10).await.unwrap().0.balance, 8);
+    one.close().await;
+    two.close().await;
+}
+
+/// Two instances write one document at once, each retrying on a conflict from the version it
+/// reads again: every write lands once, none replaces another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_writing_one_document_lose_no_update() {
+    if !available("postgres::two_instances_writing_one_document…", &[Tool::Postgres]) {
+        return;
+    }
+    let schema = Schema::new().await;
+    let instances = [Arc::new(schema.open().await), Arc::new(schema.open().await)];
+    let doc = DocId::random();
+    instances[0].commit(vec![sample_write(doc, None, 1)]).await.unwrap().pop().unwrap().unwrap();
+    const WRITES: u32 = 15;
+    let writers = instances.iter().enumerate().map(|(i, s)| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let mut conflicts = 0;
+            for n in 0..WRITES {
+                loop {
+                    let stored = s.load(vec![doc]).await.unwrap().pop().unwrap().unwrap();
+                    let mut w = sample_write(doc, Some(stored.meta.version), 1);
+                    // A change of this writer's own (the made-up hash names writer and write).
+                    w.changes =
+                        vec![conformance::documents::change(doc, 100_000 * (i as u32 + 1) + n, 1)];
+                    w.bytes = crate::storage::DocBytes::Chunk(w.changes[0].bytes.clone());
+                    match s.commit(vec![w]).await.unwrap().pop().unwrap() {
+                        Ok(_) => break,
+                        Err(StorageError::Conflict { .. }) => conflicts += 1,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+            conflicts
+        })
+    });
+    let mut conflicts = 0;
+    for w in writers {
+        conflicts += w.await.unwrap();
+    }
+    let stored = instances[1].load(vec![doc]).await.unwrap().pop().unwrap().unwrap();
+    assert_eq!(stored.meta.version, 1 + 2 * u64::from(WRITES));
+    let log = instances[1].audit(0, 1000).await.unwrap();
+    assert_eq!(log.len(), 1 + 2 * WRITES as usize, "every write logged once");
+    for e in &log {
+        assert!(stored.bytes.windows(e.bytes.len()).any(|w| w == e.bytes), "seq {} kept", e.seq);
+    }
+    tracing::info!(conflicts, "conflicts retried");
+    for s in &instances {
+        s.close().await;
+    }
+}
