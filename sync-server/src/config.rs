@@ -95,6 +95,48 @@ impl std::str::FromStr for TrustedProxy {
     }
 }
 
+/// Where a server keeps its data.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum StorageChoice {
+    /// One SQLite file in the data directory: zero set-up, one server instance (the default).
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database (a `postgres://` URL), shared by any number of server instances
+    /// (docs/storage-postgres.md).
+    Postgres(String),
+}
+
+impl std::str::FromStr for StorageChoice {
+    type Err = String;
+
+    /// `sqlite`, or a `postgres://` (or `postgresql://`) URL.
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "sqlite" {
+            Ok(StorageChoice::Sqlite)
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            crate::storage::postgres::parse_url(s).map_err(|e| e.to_string())?;
+            Ok(StorageChoice::Postgres(s.to_string()))
+        } else {
+            Err("the storage is `sqlite` or a `postgres://user@host:port/database` URL".into())
+        }
+    }
+}
+
+impl std::fmt::Debug for StorageChoice {
+    /// The URL's password, if it has one, is not shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageChoice::Sqlite => f.write_str("Sqlite"),
+            StorageChoice::Postgres(url) => match crate::storage::postgres::parse_url(url) {
+                Ok(c) if c.get_password().is_some() => {
+                    f.write_str("Postgres(<a URL with a password>)")
+                }
+                _ => write!(f, "Postgres({url:?})"),
+            },
+        }
+    }
+}
+
 /// How hard a commit works to survive a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -115,8 +157,10 @@ pub const DEFAULT_ESCALATE_EVERY: Duration = Duration::from_secs(60);
 pub struct ServerConfig {
     /// Where to listen (port 0 picks a free port).
     pub listen: SocketAddr,
-    /// Directory holding the database; created if missing.
+    /// Directory holding the database (with SQLite) and the photos' files; created if missing.
     pub data_dir: PathBuf,
+    /// Where the documents, accounts and everything else but the photos' bytes are kept.
+    pub storage: StorageChoice,
     /// Commit durability.
     pub durability: Durability,
     /// Most documents kept loaded in memory.
@@ -235,6 +279,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            storage: StorageChoice::Sqlite,
             durability: Durability::Normal,
             cache_docs: 20_000,
             cache_bytes: 48 * 1024 * 1024,

@@ -42,7 +42,7 @@ pub mod shutdown;
 pub mod storage;
 mod transport;
 
-pub use config::{Durability, ServerConfig};
+pub use config::{Durability, ServerConfig, StorageChoice};
 pub use feed::cursor;
 pub use http::error::{self, ServerError};
 pub use photos::{FsPhotoStore, PhotoStore};

@@ -20,7 +20,7 @@ use fieldsync_server::config::{
     DEFAULT_ENROLL_FAILURES_PER_MINUTE, DEFAULT_HEADER_TIMEOUT, DEFAULT_LISTEN,
     DEFAULT_MAX_BLOB_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
     DEFAULT_METRICS_LISTEN, DEFAULT_ROOT_SCOPE, DEFAULT_STALL_TIMEOUT, DEFAULT_VISIBLE_BODY_BYTES,
-    TrustedProxy,
+    StorageChoice, TrustedProxy,
 };
 use fieldsync_server::grids::GridOutlines;
 use fieldsync_server::{Durability, Listeners, Rules, Server, ServerConfig, SqliteStorage};
@@ -39,6 +39,12 @@ struct Cli {
     /// Directory of the server's database (created on first start).
     #[arg(long, env = "FIELDSYNC_DATA", default_value = DEFAULT_DATA_DIR, global = true)]
     data: PathBuf,
+    /// Where to keep the data: `sqlite` (a file in the data directory; the default) or a
+    /// PostgreSQL URL, `postgres://user@host:port/database`, which any number of server
+    /// instances may share (photos' files stay in the data directory, which they must share).
+    /// Serving only: the administration subcommands work on SQLite's file.
+    #[arg(long, env = "FIELDSYNC_STORAGE", default_value = "sqlite", global = true)]
+    storage: StorageChoice,
     /// How log lines are written to stderr: text (coloured only on a terminal, never with
     /// NO_COLOR set) or json, one object a line, for log shippers.
     #[arg(long, env = "FIELDSYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text,
@@ -305,8 +311,9 @@ fn parse_metrics_token(s: &str) -> Result<String, String> {
     }
 }
 
-fn config(data: PathBuf, args: &ServeArgs) -> ServerConfig {
+fn config(data: PathBuf, storage: StorageChoice, args: &ServeArgs) -> ServerConfig {
     let mut c = ServerConfig::new(data).with_listen(args.listen);
+    c.storage = storage;
     if args.sync_full {
         c.durability = Durability::Full;
     }
@@ -358,8 +365,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
     let result = match cli.command {
-        None => run(serve(config(cli.data, &cli.serve))),
-        Some(Command::Serve(args)) => run(serve(config(cli.data, &args))),
+        None => run(serve(config(cli.data, cli.storage, &cli.serve))),
+        Some(Command::Serve(args)) => run(serve(config(cli.data, cli.storage, &args))),
+        Some(_) if cli.storage != StorageChoice::Sqlite => {
+            Err("the administration subcommands work on the SQLite file of --data; against \
+             PostgreSQL they are not offered yet"
+                .to_string())
+        }
         Some(Command::User(c)) => admin::run(&cli.data, Admin::User(c)),
         Some(Command::EnrollCode { action, issue }) => {
             admin::run(&cli.data, Admin::EnrollCode(action, issue))
@@ -408,7 +420,7 @@ mod tests {
     fn the_document_limit_is_a_serve_option_within_what_phones_take() {
         let serve = |args: &[&str]| {
             let cli = Cli::try_parse_from([&["fieldsync-server"], args].concat())?;
-            Ok::<_, clap::Error>(config(cli.data, &cli.serve))
+            Ok::<_, clap::Error>(config(cli.data, cli.storage, &cli.serve))
         };
         assert_eq!(serve(&[]).unwrap().doc_bytes, limits::DOC_BYTES);
         assert_eq!(serve(&["--max-doc-kb", "64"]).unwrap().doc_bytes, 64 * 1024);
@@ -417,10 +429,31 @@ mod tests {
     }
 
     #[test]
+    fn the_storage_is_sqlite_unless_a_postgres_url_is_given() {
+        let serve = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["fieldsync-server"], args].concat())?;
+            Ok::<_, clap::Error>(config(cli.data, cli.storage, &cli.serve))
+        };
+        assert_eq!(serve(&[]).unwrap().storage, StorageChoice::Sqlite);
+        assert_eq!(serve(&["--storage", "sqlite"]).unwrap().storage, StorageChoice::Sqlite);
+        let url = "postgres://fieldsync@db.internal:5432/fieldsync";
+        assert_eq!(
+            serve(&["--storage", url]).unwrap().storage,
+            StorageChoice::Postgres(url.into())
+        );
+        for bad in ["mysql://db/x", "postgres://host:notaport/x", "", "fieldsync.db"] {
+            assert!(serve(&["--storage", bad]).is_err(), "{bad:?}");
+        }
+        // A password in the URL never reaches a log line through the configuration.
+        let secret = StorageChoice::Postgres("postgres://u:hunter2@db/x".into());
+        assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+
+    #[test]
     fn connection_and_enrollment_limits_are_serve_options() {
         let serve = |args: &[&str]| {
             let cli = Cli::try_parse_from([&["fieldsync-server"], args].concat())?;
-            Ok::<_, clap::Error>(config(cli.data, &cli.serve))
+            Ok::<_, clap::Error>(config(cli.data, cli.storage, &cli.serve))
         };
         let c = serve(&[]).unwrap();
         let defaults = ServerConfig::default();
@@ -474,7 +507,7 @@ mod tests {
     fn desk_sessions_are_serve_options() {
         let serve = |args: &[&str]| {
             let cli = Cli::try_parse_from([&["fieldsync-server"], args].concat())?;
-            Ok::<_, clap::Error>(config(cli.data, &cli.serve))
+            Ok::<_, clap::Error>(config(cli.data, cli.storage, &cli.serve))
         };
         let c = serve(&[]).unwrap();
         assert_eq!(c.desk_session_idle, std::time::Duration::from_secs(12 * 3600));
@@ -512,10 +545,10 @@ mod tests {
         std::fs::write(&bad, "[noise]\naccept_minutes = -5\n").unwrap();
         let cli = |args: &[&str]| Cli::try_parse_from([&["fieldsync-server"], args].concat());
         let parsed = cli(&["--rules", good.to_str().unwrap()]).unwrap();
-        let c = config(parsed.data, &parsed.serve);
+        let c = config(parsed.data, parsed.storage, &parsed.serve);
         assert_eq!(c.rules.of(fieldsync_core::model::ReportCategory::Noise).accept_ms, 300_000);
         assert_eq!(
-            config(cli(&[]).unwrap().data, &cli(&[]).unwrap().serve).rules,
+            config(cli(&[]).unwrap().data, StorageChoice::Sqlite, &cli(&[]).unwrap().serve).rules,
             Rules::default()
         );
         let e = cli(&["serve", "--rules", bad.to_str().unwrap()]).unwrap_err().to_string();
@@ -543,9 +576,13 @@ mod tests {
         std::fs::write(&bad, r#"{"type": "Point", "coordinates": [1, 2]}"#).unwrap();
         let cli = |args: &[&str]| Cli::try_parse_from([&["fieldsync-server"], args].concat());
         let parsed = cli(&["--grid-outlines", good.to_str().unwrap()]).unwrap();
-        let c = config(parsed.data, &parsed.serve);
+        let c = config(parsed.data, parsed.storage, &parsed.serve);
         assert_eq!(c.grid_outlines.unwrap().all()[0].name, "七网格");
-        assert!(config(cli(&[]).unwrap().data, &cli(&[]).unwrap().serve).grid_outlines.is_none());
+        assert!(
+            config(cli(&[]).unwrap().data, StorageChoice::Sqlite, &cli(&[]).unwrap().serve)
+                .grid_outlines
+                .is_none()
+        );
         let e = cli(&["--grid-outlines", bad.to_str().unwrap()]).unwrap_err().to_string();
         assert!(e.contains("not a GeoJSON"), "{e}");
     }
@@ -554,7 +591,7 @@ mod tests {
     fn blob_limits_are_serve_options() {
         let serve = |args: &[&str]| {
             let cli = Cli::try_parse_from([&["fieldsync-server"], args].concat())?;
-            Ok::<_, clap::Error>(config(cli.data, &cli.serve))
+            Ok::<_, clap::Error>(config(cli.data, cli.storage, &cli.serve))
         };
         let c = serve(&[]).unwrap();
         assert_eq!((c.max_blob_bytes, c.blob_quota_bytes), (20 << 20, 1 << 30));

@@ -12,12 +12,12 @@ use tokio::task::JoinHandle;
 
 use crate::accounts::{self, Accounts, IssuedCode};
 use crate::clock::Clock;
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, StorageChoice};
 use crate::escalation;
 use crate::http::error::ServerError;
 use crate::http::{self, App};
 use crate::photos::{FsPhotoStore, PhotoStore};
-use crate::storage::{SqliteStorage, Storage, StorageError};
+use crate::storage::{PostgresStorage, SqliteStorage, Storage, StorageError};
 use crate::transport::InProcessTransport;
 
 /// The sockets a server serves on: the API, and `/metrics` on its own socket if it has one.
@@ -68,18 +68,27 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Opens the SQLite storage in `config.data_dir` (created on first start).
+    /// Opens the storage `config.storage` names (SQLite in `config.data_dir`, created on first
+    /// start, or a PostgreSQL database); photos' files are in `config.data_dir`.
     pub async fn open(config: &ServerConfig) -> Result<Server, ServerError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StorageError::Io {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let path = config.db_path();
-        let durability = config.durability;
-        let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(path, durability))
-            .await
-            .map_err(|e| ServerError::Internal(format!("opening storage failed: {e}")))??;
-        let storage: Arc<dyn Storage> = Arc::new(storage);
+        let storage: Arc<dyn Storage> = match &config.storage {
+            StorageChoice::Sqlite => {
+                let path = config.db_path();
+                let durability = config.durability;
+                let storage =
+                    tokio::task::spawn_blocking(move || SqliteStorage::open(path, durability))
+                        .await
+                        .map_err(|e| {
+                            ServerError::Internal(format!("opening storage failed: {e}"))
+                        })??;
+                Arc::new(storage)
+            }
+            StorageChoice::Postgres(url) => Arc::new(PostgresStorage::open(url).await?),
+        };
         let photos = FsPhotoStore::open(&config.data_dir, storage.clone()).await?;
         Server::with_storage(storage, Arc::new(photos), config).await
     }
