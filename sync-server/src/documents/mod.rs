@@ -89,6 +89,26 @@ impl Documents {
     }
 }
 
+/// Follows the log's end as other server instances on the same storage move it
+/// (`DocumentStorage::log_watch`): the counter and the event stream's wake-up (`committed`)
+/// move with it, as with this instance's own commits. Ends when the storage closes.
+pub(crate) async fn follow_other_writers(
+    docs: Arc<Documents>,
+    mut end: tokio::sync::watch::Receiver<u64>,
+) {
+    while end.changed().await.is_ok() {
+        let seq = *end.borrow_and_update();
+        docs.log_seq.fetch_max(seq, Ordering::AcqRel);
+        docs.committed.send_if_modified(|at| {
+            let newer = seq > *at;
+            if newer {
+                *at = seq;
+            }
+            newer
+        });
+    }
+}
+
 /// What the work on documents counted, for `/metrics`.
 #[derive(Default)]
 pub(crate) struct Counters {

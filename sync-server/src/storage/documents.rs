@@ -274,6 +274,13 @@ pub trait DocumentStorage: Send + Sync + 'static {
     /// The epoch: a random id made when the storage was created, changed only by a restore.
     fn epoch(&self) -> &str;
 
+    /// The end of the log as other writers of the same storage move it (other server
+    /// instances on one database), to wake the event stream; `None` when nobody else writes
+    /// (SQLite: one server owns the file). Closed when the storage closes.
+    fn log_watch(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     /// Loads documents; `None` for the ones not stored.
     fn load(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<Option<StoredDoc>>>>;
 

@@ -56,7 +56,8 @@ pub(crate) async fn commit(
         client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await?;
     let now = fieldsync_core::time::now_ms();
     let row = query_one(&tx, "SELECT seq, docs FROM log_head FOR UPDATE", &[]).await?;
-    let mut head = Head { seq: row.try_get(0)?, docs: row.try_get(1)? };
+    let start = Head { seq: row.try_get(0)?, docs: row.try_get(1)? };
+    let mut head = start;
     let mut results = Vec::with_capacity(writes.len());
     for w in writes {
         let before = head;
@@ -74,6 +75,11 @@ pub(crate) async fn commit(
         }
     }
     execute(&tx, "UPDATE log_head SET seq = $1, docs = $2", &[&head.seq, &head.docs]).await?;
+    if head.seq > start.seq {
+        // Other instances hear of the new end when (and only if) this commits: see `listen`.
+        execute(&tx, "SELECT pg_notify($1, $2)", &[&super::listen::CHANNEL, &head.seq.to_string()])
+            .await?;
+    }
     tx.commit().await.map_err(|e| StorageError::CommitFailed(e.to_string()))?;
     Ok(results)
 }

@@ -17,6 +17,7 @@ mod db;
 mod documents;
 mod index;
 mod keys;
+mod listen;
 mod points;
 mod read;
 mod refusals;
@@ -30,6 +31,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use fieldsync_core::DocId;
+use fieldsync_core::poison::Recover;
 
 use self::db::Db;
 use super::IndexStorage;
@@ -55,6 +57,10 @@ pub struct PostgresStorage {
     db: Arc<Db>,
     epoch: String,
     name: String,
+    /// The log's end as any instance moved it (see `listen`).
+    log_end: listen::End,
+    /// Tells the listener to stop.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -78,10 +84,14 @@ impl PostgresStorage {
     /// tests, apart in one database).
     pub async fn open_with(config: tokio_postgres::Config) -> StorageResult<Self> {
         let name = describe(&config);
-        let db = Db::new(config)?;
+        let db = Arc::new(Db::new(config.clone())?);
         let epoch = schema::prepare(&db, &name).await?;
+        let log_end: listen::End =
+            Arc::new(std::sync::Mutex::new(Some(tokio::sync::watch::Sender::new(0))));
+        let (closing, closed) = tokio::sync::watch::channel(false);
+        tokio::spawn(listen::run(config, db.clone(), log_end.clone(), closed));
         tracing::info!(database = %name, epoch, "storage opened");
-        Ok(PostgresStorage { db: Arc::new(db), epoch, name })
+        Ok(PostgresStorage { db, epoch, name, log_end, closing: Arc::new(closing) })
     }
 
     /// The database, as logs name it (host, port and database; never a password).
@@ -94,7 +104,7 @@ impl PostgresStorage {
     pub async fn renew_epoch(url: &str) -> StorageResult<String> {
         let storage = Self::open(url).await?;
         let epoch = schema::renew_epoch(&storage.db).await;
-        storage.db.close();
+        storage.close().await;
         epoch
     }
 }
@@ -126,6 +136,10 @@ fn describe(config: &tokio_postgres::Config) -> String {
 impl DocumentStorage for PostgresStorage {
     fn epoch(&self) -> &str {
         &self.epoch
+    }
+
+    fn log_watch(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.log_end.lock().recover().as_ref().map(|end| end.subscribe())
     }
 
     fn load(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<Option<StoredDoc>>>> {
@@ -659,6 +673,10 @@ impl BusinessStorage for PostgresStorage {
 
 impl Storage for PostgresStorage {
     fn close(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move { self.db.close() })
+        Box::pin(async move {
+            let _ = self.closing.send(true);
+            self.log_end.lock().recover().take();
+            self.db.close();
+        })
     }
 }

@@ -213,3 +213,35 @@ async fn two_instances_writing_one_document_lose_no_update() {
         s.close().await;
     }
 }
+
+/// An instance hears of another instance's commits (LISTEN/NOTIFY), and of none that rolled
+/// back; closing ends what it publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_hears_of_the_commits_of_another() {
+    if !available("postgres::an_instance_hears_of_the_commits_of_another", &[Tool::Postgres]) {
+        return;
+    }
+    let schema = Schema::new().await;
+    let one = schema.open().await;
+    let two = schema.open().await;
+    let mut heard = one.log_watch().expect("PostgreSQL has other writers");
+    let wait = |heard: &mut tokio::sync::watch::Receiver<u64>, seq: u64| {
+        let mut heard = heard.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(5), heard.wait_for(|s| *s >= seq))
+                .await
+                .map(|r| r.map(|s| *s))
+        }
+    };
+    two.commit(vec![sample_write(DocId::random(), None, 2)]).await.unwrap();
+    assert_eq!(wait(&mut heard, 2).await.unwrap().unwrap(), 2);
+    // A conflict commits nothing of its write: no seq is announced for it.
+    let r = two.commit(vec![sample_write(DocId::random(), Some(4), 1)]).await.unwrap();
+    assert!(matches!(r[0], Err(StorageError::Conflict { .. })));
+    two.commit(vec![sample_write(DocId::random(), None, 1)]).await.unwrap();
+    assert_eq!(wait(&mut heard, 3).await.unwrap().unwrap(), 3);
+    assert_eq!(*heard.borrow_and_update(), 3);
+    one.close().await;
+    assert!(heard.changed().await.is_err(), "closing ends the channel");
+    two.close().await;
+}
