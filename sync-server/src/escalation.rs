@@ -140,6 +140,10 @@ pub(crate) async fn run(docs: Arc<Documents>, clock: Clock, every: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        // With several servers on one storage, one of them escalates.
+        if !docs.storage.try_lead().await {
+            continue;
+        }
         match pass(&docs, clock.now_ms()).await {
             Ok(p) if p.escalated > 0 || p.failed > 0 => {
                 tracing::info!(escalated = p.escalated, failed = p.failed, "overdue escalation")

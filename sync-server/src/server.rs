@@ -240,6 +240,7 @@ impl Server {
         });
         let sweeper = tokio::spawn(crate::photos::end_idle_uploads(
             self.app.photos.store.clone(),
+            self.app.docs.storage.clone(),
             self.app.photos.upload_idle,
         ));
         let escalator = self.escalate_every.map(|every| {

@@ -170,13 +170,22 @@ pub trait PhotoStore: Send + Sync + 'static {
 }
 
 /// Ends idle uploads now and then (every quarter of `idle`, between a second and an hour),
-/// for as long as the server runs.
-pub(crate) async fn end_idle_uploads(blobs: std::sync::Arc<dyn PhotoStore>, idle: Duration) {
+/// for as long as the server runs, when this server leads the storage's servers
+/// (`Storage::try_lead`).
+pub(crate) async fn end_idle_uploads(
+    blobs: std::sync::Arc<dyn PhotoStore>,
+    storage: std::sync::Arc<dyn crate::storage::Storage>,
+    idle: Duration,
+) {
     let every = (idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
+        // With several servers on one storage, one of them sweeps.
+        if !storage.try_lead().await {
+            continue;
+        }
         match blobs.end_idle_uploads(idle).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(ended = n, ?idle, "idle blob uploads ended"),

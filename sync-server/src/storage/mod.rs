@@ -154,4 +154,11 @@ pub trait Storage:
 {
     /// Finishes the writes under way and releases the storage; later calls fail with `Closed`.
     fn close(&self) -> BoxFuture<'_, ()>;
+
+    /// Whether this server runs, now, the jobs that must run once across every server on the
+    /// storage (overdue escalation, ending idle uploads); asked before each of their passes.
+    /// With SQLite always (one server owns the file); a shared backend elects one server.
+    fn try_lead(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async { true })
+    }
 }

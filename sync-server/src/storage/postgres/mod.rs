@@ -17,6 +17,7 @@ mod db;
 mod documents;
 mod index;
 mod keys;
+mod leader;
 mod listen;
 mod points;
 mod read;
@@ -61,6 +62,8 @@ pub struct PostgresStorage {
     log_end: listen::End,
     /// Tells the listener to stop.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
+    /// This instance's hold on the jobs that run once (see `leader`).
+    leader: Arc<leader::Leader>,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -89,9 +92,10 @@ impl PostgresStorage {
         let log_end: listen::End =
             Arc::new(std::sync::Mutex::new(Some(tokio::sync::watch::Sender::new(0))));
         let (closing, closed) = tokio::sync::watch::channel(false);
+        let leader = Arc::new(leader::Leader::new(config.clone()));
         tokio::spawn(listen::run(config, db.clone(), log_end.clone(), closed));
         tracing::info!(database = %name, epoch, "storage opened");
-        Ok(PostgresStorage { db, epoch, name, log_end, closing: Arc::new(closing) })
+        Ok(PostgresStorage { db, epoch, name, log_end, closing: Arc::new(closing), leader })
     }
 
     /// The database, as logs name it (host, port and database; never a password).
@@ -676,7 +680,12 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let _ = self.closing.send(true);
             self.log_end.lock().recover().take();
+            self.leader.resign().await;
             self.db.close();
         })
+    }
+
+    fn try_lead(&self) -> BoxFuture<'_, bool> {
+        Box::pin(self.leader.try_lead())
     }
 }

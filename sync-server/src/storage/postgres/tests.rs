@@ -245,3 +245,28 @@ async fn an_instance_hears_of_the_commits_of_another() {
     assert!(heard.changed().await.is_err(), "closing ends the channel");
     two.close().await;
 }
+
+/// One instance of those on a database leads the jobs that run once; when it goes, another
+/// takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_instance_leads_and_another_takes_over_when_it_goes() {
+    if !available("postgres::one_instance_leads…", &[Tool::Postgres]) {
+        return;
+    }
+    let schema = Schema::new().await;
+    let (one, two) = (schema.open().await, schema.open().await);
+    assert!(one.try_lead().await);
+    assert!(!two.try_lead().await, "the lock is held");
+    assert!(one.try_lead().await, "a leader stays the leader");
+    one.close().await;
+    let mut took_over = false;
+    for _ in 0..50 {
+        if two.try_lead().await {
+            took_over = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(took_over, "the lock went with the first instance");
+    two.close().await;
+}
