@@ -16,7 +16,7 @@ use super::params::Params;
 use super::records::{Listing, bad, list_of, page, readable};
 use crate::http::App;
 use crate::http::error::ServerError;
-use crate::storage::index::{BulletinFilter, BulletinRow, IndexRow, Sort};
+use crate::storage::index::{BulletinFilter, BulletinRow, IndexRow, Listings, Sort};
 
 /// The filters of `GET /api/v1/bulletins`.
 #[derive(Debug, Deserialize)]
@@ -54,7 +54,7 @@ pub(crate) async fn bulletins(
         created_from: q.from,
         created_to: q.to,
     };
-    let found = app.storage().list_bulletins(filter, page).await?;
+    let found = app.storage().list(filter, page).await?;
     let items: Vec<BulletinRow> = found
         .rows
         .into_iter()

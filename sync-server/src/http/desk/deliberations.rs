@@ -16,7 +16,7 @@ use super::params::Params;
 use super::records::{Listing, bad, list_of, page, readable};
 use crate::http::App;
 use crate::http::error::ServerError;
-use crate::storage::index::{DeliberationFilter, DeliberationRow, IndexRow, Sort};
+use crate::storage::index::{DeliberationFilter, DeliberationRow, IndexRow, Listings, Sort};
 
 /// The filters of `GET /api/v1/deliberations`.
 #[derive(Debug, Deserialize)]
@@ -53,7 +53,7 @@ pub(crate) async fn deliberations(
         created_from: q.from,
         created_to: q.to,
     };
-    let found = app.storage().list_deliberations(filter, page).await?;
+    let found = app.storage().list(filter, page).await?;
     let items: Vec<DeliberationRow> = found
         .rows
         .into_iter()

@@ -23,8 +23,8 @@ use super::params::Params;
 use crate::http::App;
 use crate::http::error::ServerError;
 use crate::storage::index::{
-    CaseFilter, CaseRow, Cursor, IndexRow, PageRequest, PatrolFilter, PatrolRow, Readable,
-    ReportFilter, ReportRow, Sort,
+    CaseFilter, CaseRow, Cursor, IndexRow, Listings, PageRequest, PatrolFilter, PatrolRow,
+    Readable, ReportFilter, ReportRow, Sort,
 };
 
 /// A document id from a path, or `404` as for a record that does not exist.
@@ -231,7 +231,7 @@ pub(crate) async fn patrols(
         started_from: q.from,
         started_to: q.to,
     };
-    let found = app.storage().list_patrols(filter, page).await?;
+    let found = app.storage().list(filter, page).await?;
     let items: Vec<PatrolRow> = found
         .rows
         .into_iter()
@@ -278,7 +278,7 @@ pub(crate) async fn cases(
     if !matches!(session.profile.role, Role::Dispatcher | Role::Supervisor | Role::Mediator) {
         return json::answer(StatusCode::OK, &Listing::<CaseRow> { items: Vec::new(), next: None });
     }
-    let found = app.storage().list_cases(filter, page).await?;
+    let found = app.storage().list(filter, page).await?;
     let items: Vec<CaseRow> = found
         .rows
         .into_iter()

@@ -20,7 +20,7 @@ use super::records::{Listing, bad, list_of, page, readable};
 use crate::http::App;
 use crate::http::businesses::business_msg;
 use crate::http::error::ServerError;
-use crate::storage::index::{IndexRow, Sort, VisitFilter, VisitRow};
+use crate::storage::index::{IndexRow, Listings, Sort, VisitFilter, VisitRow};
 
 /// The filters of `GET /api/v1/visits`.
 #[derive(Debug, Deserialize)]
@@ -58,7 +58,7 @@ pub(crate) async fn visits(
         created_from: q.from,
         created_to: q.to,
     };
-    let found = app.storage().list_visits(filter, page).await?;
+    let found = app.storage().list(filter, page).await?;
     let items: Vec<VisitRow> = found
         .rows
         .into_iter()

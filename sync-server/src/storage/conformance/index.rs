@@ -15,8 +15,8 @@ use super::documents::sample_write;
 use crate::rules::Priority;
 use crate::storage::index::{
     BulletinFilter, BulletinRow, CaseFilter, CaseRow, DeliberationFilter, DeliberationRow,
-    IndexRow, Outcome, PageRequest, PatrolFilter, PatrolRow, Readable, ReportFilter, ReportRow,
-    Sort, StatsGroup, StatsQuery, VisitFilter, VisitRow,
+    IndexRow, Listings, Outcome, PageRequest, PatrolFilter, PatrolRow, Readable, ReportFilter,
+    ReportRow, Sort, StatsGroup, StatsQuery, VisitFilter, VisitRow,
 };
 use crate::storage::{Storage, StorageError};
 
@@ -501,7 +501,7 @@ pub async fn the_reader_cut_keeps_only_rows_in_scope(s: &dyn Storage) {
     create(s, IndexRow::MediationCase(ca)).await;
     let readable = Readable::Scopes(vec!["jl/cc/grid-07".into()]);
     let p = s
-        .list_patrols(
+        .list(
             PatrolFilter { readable: readable.clone(), ..PatrolFilter::default() },
             PageRequest::default(),
         )
@@ -509,7 +509,7 @@ pub async fn the_reader_cut_keeps_only_rows_in_scope(s: &dyn Storage) {
         .unwrap();
     assert!(p.rows.is_empty());
     let c = s
-        .list_cases(CaseFilter { readable, ..CaseFilter::default() }, PageRequest::default())
+        .list(CaseFilter { readable, ..CaseFilter::default() }, PageRequest::default())
         .await
         .unwrap();
     assert!(c.rows.is_empty());
@@ -657,7 +657,7 @@ pub async fn patrols_and_cases_filter_and_page(s: &dyn Storage) {
         let mut out = Vec::new();
         let mut page = page;
         loop {
-            let p = s.list_patrols(f.clone(), page).await.unwrap();
+            let p = s.list(f.clone(), page).await.unwrap();
             out.extend(p.rows.iter().map(|r| r.doc));
             match p.next {
                 Some(n) => page.after = Some(n),
@@ -688,7 +688,7 @@ pub async fn patrols_and_cases_filter_and_page(s: &dyn Storage) {
         vec![d(1)]
     );
     let bad = PageRequest { sort: Sort::Deadline, ..PageRequest::default() };
-    assert!(matches!(s.list_patrols(f(), bad).await, Err(StorageError::InvalidQuery(_))));
+    assert!(matches!(s.list(f(), bad).await, Err(StorageError::InvalidQuery(_))));
 
     let mut agreed = case("jl/cc/grid-07", T0 + HOUR, Outcome::Agreed);
     agreed.status = CaseStatus::Agreed;
@@ -699,7 +699,7 @@ pub async fn patrols_and_cases_filter_and_page(s: &dyn Storage) {
         create(s, IndexRow::MediationCase(c.clone())).await;
     }
     let list = |f: CaseFilter| async move {
-        let rows = s.list_cases(f, PageRequest::default()).await.unwrap().rows;
+        let rows = s.list(f, PageRequest::default()).await.unwrap().rows;
         rows.iter().map(|r| r.doc).collect::<Vec<_>>()
     };
     let c = |i: usize| cases[i].doc;
@@ -878,7 +878,7 @@ pub async fn bulletins_filter_and_page(s: &dyn Storage) {
 
     let list = |f: BulletinFilter| async move {
         let page = PageRequest { sort: Sort::Created, size: 10, after: None };
-        let rows = s.list_bulletins(f, page).await.unwrap().rows;
+        let rows = s.list(f, page).await.unwrap().rows;
         rows.into_iter().map(|b| b.doc).collect::<Vec<DocId>>()
     };
     let all = BulletinFilter::default();
@@ -903,7 +903,7 @@ pub async fn bulletins_filter_and_page(s: &dyn Storage) {
     let mut page = PageRequest { sort: Sort::Updated, size: 2, after: None };
     let mut seen = Vec::new();
     loop {
-        let p = s.list_bulletins(BulletinFilter::default(), page).await.unwrap();
+        let p = s.list(BulletinFilter::default(), page).await.unwrap();
         seen.extend(p.rows.iter().map(|b| b.doc));
         match p.next {
             Some(next) => page.after = Some(next),
@@ -947,7 +947,7 @@ pub async fn visits_filter_page_and_last_visits(s: &dyn Storage) {
 
     let list = |f: VisitFilter| async move {
         let page = PageRequest { sort: Sort::Created, size: 10, after: None };
-        let rows = s.list_visits(f, page).await.unwrap().rows;
+        let rows = s.list(f, page).await.unwrap().rows;
         rows.into_iter().map(|v| v.doc).collect::<Vec<DocId>>()
     };
     let all = VisitFilter::default();
@@ -987,7 +987,7 @@ pub async fn deliberations_filter_and_page(s: &dyn Storage) {
 
     let list = |f: DeliberationFilter| async move {
         let page = PageRequest { sort: Sort::Created, size: 10, after: None };
-        let rows = s.list_deliberations(f, page).await.unwrap().rows;
+        let rows = s.list(f, page).await.unwrap().rows;
         rows.into_iter().map(|d| d.doc).collect::<Vec<DocId>>()
     };
     let all = DeliberationFilter::default();
@@ -1015,7 +1015,7 @@ pub async fn deliberations_filter_and_page(s: &dyn Storage) {
     let mut page = PageRequest { sort: Sort::Updated, size: 2, after: None };
     let mut seen = Vec::new();
     loop {
-        let p = s.list_deliberations(DeliberationFilter::default(), page).await.unwrap();
+        let p = s.list(DeliberationFilter::default(), page).await.unwrap();
         seen.extend(p.rows.iter().map(|d| d.doc));
         match p.next {
             Some(next) => page.after = Some(next),

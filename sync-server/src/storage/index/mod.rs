@@ -1,20 +1,23 @@
-//! The record index, the fourth part of the storage: one typed row per record (rows), written
-//! with the document write that produced it ([`DocWrite::index`](super::DocWrite::index)), and
-//! read as filtered keyset pages (query), single rows, the rows changed after a log seq (the
-//! live event stream) and assessment statistics (stats).
+//! The record index, the fourth part of the storage: one typed row per record (`kinds`: a
+//! module per kind with its row and the filter of its listing), written with the document
+//! write that produced it ([`DocWrite::index`](super::DocWrite::index)), and read as filtered
+//! keyset pages (query), single rows, the rows changed after a log seq (the live event stream)
+//! and assessment statistics (stats). What a backend needs of a kind is in its descriptor
+//! (`kind`: [`Indexed`], [`KindFilter`]), so backends hold no code per kind.
 
+mod kind;
+mod kinds;
 mod query;
-mod rows;
 mod stats;
 
-pub use query::{
-    BulletinFilter, CaseFilter, Cursor, DeliberationFilter, MAX_PAGE, MAX_TEXT_CHARS, Page,
-    PageRequest, PatrolFilter, Readable, ReportCount, ReportFilter, Sort, VisitFilter, check_text,
-    fold,
+pub use kind::{Cell, Cells, Indexed, KindFilter, Listing, Listings, Table, Term};
+pub use kinds::{
+    BulletinFilter, BulletinRow, CaseFilter, CaseRow, DeliberationFilter, DeliberationRow, InRow,
+    IndexChange, IndexRow, Outcome, PatrolFilter, PatrolRow, ReportCount, ReportFilter, ReportRow,
+    VisitFilter, VisitRow,
 };
-pub use rows::{
-    BulletinRow, CaseRow, DeliberationRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow,
-    VisitRow,
+pub use query::{
+    Cursor, MAX_PAGE, MAX_TEXT_CHARS, Page, PageRequest, Readable, Sort, check_text, fold,
 };
 pub use stats::{
     CHINA_UTC_OFFSET_MINUTES, CaseStats, PatrolDayStats, ReportStats, StatsGroup, StatsQuery,
@@ -56,45 +59,20 @@ pub trait IndexStorage: Send + Sync + 'static {
         now: i64,
     ) -> BoxFuture<'_, StorageResult<Vec<ReportCount>>>;
 
-    /// A page of patrol logs (sorts: `Created` by start, `Updated`).
-    fn list_patrols(
+    /// A page of one kind's rows (not reports': [`IndexStorage::list_reports`]), as its
+    /// filter's [`Listing`] says (sorts: `Created`, by the listing's `created` column, and
+    /// `Updated`); typed by [`Listings::list`].
+    fn list_rows(
         &self,
-        filter: PatrolFilter,
+        listing: Listing,
         page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<PatrolRow>>>;
-
-    /// A page of mediation cases (sorts: `Created` by opening, `Updated`).
-    fn list_cases(
-        &self,
-        filter: CaseFilter,
-        page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<CaseRow>>>;
-
-    /// A page of warning bulletins (sorts: `Created` by issue, `Updated`).
-    fn list_bulletins(
-        &self,
-        filter: BulletinFilter,
-        page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<BulletinRow>>>;
-
-    /// A page of business visits (sorts: `Created`, `Updated`).
-    fn list_visits(
-        &self,
-        filter: VisitFilter,
-        page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<VisitRow>>>;
+    ) -> BoxFuture<'_, StorageResult<Page<IndexRow>>>;
 
     /// When each of `businesses` was last visited (ms; `None`: never), in the order given.
     fn last_visits(
         &self,
         businesses: Vec<String>,
     ) -> BoxFuture<'_, StorageResult<Vec<Option<i64>>>>;
-    /// A page of deliberations (sorts: `Created` by raising, `Updated`).
-    fn list_deliberations(
-        &self,
-        filter: DeliberationFilter,
-        page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<DeliberationRow>>>;
 
     /// Rows written after log seq `after`, in seq order, at most `limit`.
     fn index_changes_after(

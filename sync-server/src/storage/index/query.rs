@@ -1,14 +1,9 @@
-//! What a listing of the index asks for: filters per kind, the sort, and keyset pages with an
+//! What every listing of the index asks for: the reader's cut, the sort, and keyset pages with an
 //! opaque cursor (the sort keys of the last row shown), so that a page is exact while rows
 //! arrive and costs the same wherever it starts.
 
 use std::fmt;
 use std::str::FromStr;
-
-use fieldsync_core::model::{
-    BulletinStatus, CaseCategory, CaseStatus, DeliberationStatus, PatrolStatus, ReportCategory,
-    ReportStatus, Severity, VisitStatus,
-};
 
 use crate::storage::StorageError;
 
@@ -27,142 +22,6 @@ pub enum Readable {
     All,
     /// Rows inside any of these scopes (none: no row).
     Scopes(Vec<String>),
-}
-
-/// Filters of a report listing; every one set must hold.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ReportFilter {
-    /// The reader's scope cut.
-    pub readable: Readable,
-    /// Inside this scope (the scope or below it, by path segment).
-    pub scope: Option<String>,
-    /// One of these statuses (empty: any).
-    pub statuses: Vec<ReportStatus>,
-    /// One of these categories (empty: any).
-    pub categories: Vec<ReportCategory>,
-    /// Dispatched to this user.
-    pub assignee: Option<String>,
-    /// Reported by this user.
-    pub created_by: Option<String>,
-    /// Overdue at this time (ms): the accept limit passed while still submitted or reopened,
-    /// or the resolve limit passed while not resolved, confirmed or rejected.
-    pub overdue_at: Option<i64>,
-    /// Created at or after this time (ms).
-    pub created_from: Option<i64>,
-    /// Created before this time (ms).
-    pub created_to: Option<i64>,
-    /// Title or description holds this text (case-folded; taken literally, whatever it holds).
-    pub text: Option<String>,
-}
-
-/// How many reports of one status a filter holds (`IndexStorage::count_reports`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct ReportCount {
-    /// The status.
-    pub status: ReportStatus,
-    /// Reports in it.
-    pub reports: u64,
-    /// Of those, the ones overdue at the time counted for.
-    pub overdue: u64,
-}
-
-/// Filters of a patrol log listing.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct PatrolFilter {
-    /// The reader's scope cut.
-    pub readable: Readable,
-    /// Inside this scope.
-    pub scope: Option<String>,
-    /// One of these statuses (empty: any).
-    pub statuses: Vec<PatrolStatus>,
-    /// In this area (exactly).
-    pub area: Option<String>,
-    /// With this user in the team.
-    pub member: Option<String>,
-    /// Started at or after this time (ms).
-    pub started_from: Option<i64>,
-    /// Started before this time (ms).
-    pub started_to: Option<i64>,
-}
-
-/// Filters of a mediation case listing.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct CaseFilter {
-    /// The reader's scope cut.
-    pub readable: Readable,
-    /// Inside this scope.
-    pub scope: Option<String>,
-    /// One of these statuses (empty: any).
-    pub statuses: Vec<CaseStatus>,
-    /// One of these categories (empty: any).
-    pub categories: Vec<CaseCategory>,
-    /// With this user among the mediators.
-    pub mediator: Option<String>,
-    /// Opened at or after this time (ms).
-    pub opened_from: Option<i64>,
-    /// Opened before this time (ms).
-    pub opened_to: Option<i64>,
-}
-
-/// Filters of a bulletin listing.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct BulletinFilter {
-    /// The reader's scope cut.
-    pub readable: Readable,
-    /// Inside this scope.
-    pub scope: Option<String>,
-    /// One of these statuses (empty: any).
-    pub statuses: Vec<BulletinStatus>,
-    /// One of these severities (empty: any).
-    pub severities: Vec<Severity>,
-    /// Issued by this user.
-    pub created_by: Option<String>,
-    /// In force at this time (ms): issued, its validity not ended.
-    pub in_force_at: Option<i64>,
-    /// Issued at or after this time (ms).
-    pub created_from: Option<i64>,
-    /// Issued before this time (ms).
-    pub created_to: Option<i64>,
-}
-
-/// What a listing of business visits asks for.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct VisitFilter {
-    /// The reader's scope cut.
-    pub readable: Readable,
-    /// Inside this scope.
-    pub scope: Option<String>,
-    /// Of this business.
-    pub business: Option<String>,
-    /// One of these statuses (empty: any).
-    pub statuses: Vec<VisitStatus>,
-    /// With a failed checklist item.
-    pub failed: Option<bool>,
-    /// Open with a follow-up due before this time (ms).
-    pub follow_up_before: Option<i64>,
-    /// Recorded at or after this time (ms).
-    pub created_from: Option<i64>,
-    /// Recorded before this time (ms).
-    pub created_to: Option<i64>,
-}
-
-/// Filters of a deliberation listing.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct DeliberationFilter {
-    /// The reader's scope cut.
-    pub readable: Readable,
-    /// Inside this scope.
-    pub scope: Option<String>,
-    /// One of these statuses (empty: any).
-    pub statuses: Vec<DeliberationStatus>,
-    /// Raised by this user.
-    pub created_by: Option<String>,
-    /// Attended (one of its meetings) by this user.
-    pub attendee: Option<String>,
-    /// Raised at or after this time (ms).
-    pub created_from: Option<i64>,
-    /// Raised before this time (ms).
-    pub created_to: Option<i64>,
 }
 
 /// The order of a listing. Reports take any; patrol logs and cases `Created` (newest start or

@@ -33,10 +33,8 @@ use self::read::Readers;
 use self::writer::Msg;
 use super::IndexStorage;
 use super::index::{
-    BulletinFilter, BulletinRow, CaseFilter, CaseRow, CaseStats, DeliberationFilter,
-    DeliberationRow, IndexChange, IndexRow, Page, PageRequest, PatrolDayStats, PatrolFilter,
-    PatrolRow, ReportCount, ReportFilter, ReportRow, ReportStats, StatsQuery, VisitFilter,
-    VisitRow,
+    CaseStats, IndexChange, IndexRow, Listing, Page, PageRequest, PatrolDayStats, ReportCount,
+    ReportFilter, ReportRow, ReportStats, StatsQuery,
 };
 use super::{
     AccountStorage, Audience, Award, Balance, BlobRecord, BlobStorage, BoxFuture, Business,
@@ -439,36 +437,12 @@ impl IndexStorage for SqliteStorage {
         self.read(move |c| index::list::count_reports(c, &filter, now))
     }
 
-    fn list_patrols(
+    fn list_rows(
         &self,
-        filter: PatrolFilter,
+        listing: Listing,
         page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<PatrolRow>>> {
-        self.read(move |c| index::list::patrols(c, &filter, &page))
-    }
-
-    fn list_cases(
-        &self,
-        filter: CaseFilter,
-        page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<CaseRow>>> {
-        self.read(move |c| index::list::cases(c, &filter, &page))
-    }
-
-    fn list_bulletins(
-        &self,
-        filter: BulletinFilter,
-        page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<BulletinRow>>> {
-        self.read(move |c| index::list::bulletins(c, &filter, &page))
-    }
-
-    fn list_visits(
-        &self,
-        filter: VisitFilter,
-        page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<VisitRow>>> {
-        self.read(move |c| index::list::visits(c, &filter, &page))
+    ) -> BoxFuture<'_, StorageResult<Page<IndexRow>>> {
+        self.read(move |c| index::list::rows(c, &listing, &page))
     }
 
     fn last_visits(
@@ -476,14 +450,6 @@ impl IndexStorage for SqliteStorage {
         businesses: Vec<String>,
     ) -> BoxFuture<'_, StorageResult<Vec<Option<i64>>>> {
         self.read(move |c| index::list::last_visits(c, &businesses))
-    }
-
-    fn list_deliberations(
-        &self,
-        filter: DeliberationFilter,
-        page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<DeliberationRow>>> {
-        self.read(move |c| index::list::deliberations(c, &filter, &page))
     }
 
     fn index_changes_after(

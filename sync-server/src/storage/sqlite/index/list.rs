@@ -11,14 +11,11 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row};
 
-use super::rows::{
-    BULLETIN_COLUMNS, CASE_COLUMNS, DELIBERATION_COLUMNS, PATROL_COLUMNS, REPORT_COLUMNS, Stored,
-    VISIT_COLUMNS, bulletin_at, case_at, deliberation_at, patrol_at, report_at, visit_at,
-};
+use super::rows::{Stored, select, stored};
+use super::upsert::value;
 use crate::storage::index::{
-    BulletinFilter, BulletinRow, CaseFilter, CaseRow, Cursor, DeliberationFilter, DeliberationRow,
-    Page, PageRequest, PatrolFilter, PatrolRow, Readable, ReportCount, ReportFilter, ReportRow,
-    Sort, VisitFilter, VisitRow, check_text, fold,
+    Cursor, InRow, IndexRow, Listing, Page, PageRequest, Readable, ReportCount, ReportFilter,
+    ReportRow, Sort, Table, Term, check_text, fold,
 };
 use crate::storage::{StorageError, StorageResult};
 
@@ -86,11 +83,6 @@ impl Where {
         w
     }
 
-    /// `column` is one of `values`, a closed set's values as stored (nothing added when empty).
-    pub(crate) fn one_of_set<T: std::fmt::Display>(&mut self, column: &str, values: &[T]) {
-        self.one_of(column, values.iter().map(|v| v.to_string()).collect());
-    }
-
     /// `column` is one of `values` (nothing added when empty).
     pub(crate) fn one_of(&mut self, column: &str, values: Vec<String>) {
         if !values.is_empty() {
@@ -129,6 +121,21 @@ impl Where {
         );
     }
 
+    /// A listing's term, as SQL.
+    pub(crate) fn term(&mut self, term: &Term) {
+        match term {
+            Term::OneOf(column, values) => self.one_of(column, values.clone()),
+            Term::Equals { column, value: v, leads } => {
+                let plus = if *leads { "" } else { "+" };
+                self.and(format!("{plus}{column} = ?"), [value(v.clone())]);
+            }
+            Term::HasLine(column, user) => self.has_line(column, user),
+            Term::Range(column, from, to) => self.range(column, *from, *to),
+            Term::Empty(column, true) => self.and(format!("{column} = ''"), []),
+            Term::Empty(column, false) => self.and(format!("{column} <> ''"), []),
+        }
+    }
+
     /// The clause, `1` when there is no condition.
     pub(crate) fn sql(&self) -> String {
         if self.conditions.is_empty() { "1".into() } else { self.conditions.join(" AND ") }
@@ -144,12 +151,12 @@ fn scope_range(prefix: &str) -> [Value; 2] {
 
 /// How a sort orders one table: its key columns (all in one direction), and whether it
 /// ascends.
-struct Order {
-    keys: &'static [&'static str],
+struct Order<'a> {
+    keys: &'a [&'a str],
     ascending: bool,
 }
 
-fn report_order(sort: Sort) -> Order {
+fn report_order(sort: Sort) -> Order<'static> {
     match sort {
         Sort::Created => Order { keys: &["created_at"], ascending: false },
         Sort::Deadline => Order { keys: &["deadline_key"], ascending: true },
@@ -158,25 +165,12 @@ fn report_order(sort: Sort) -> Order {
     }
 }
 
-/// A table of the index and the columns its rows are read from.
-struct Table {
-    name: &'static str,
-    columns: &'static str,
-}
-
-const REPORTS: Table = Table { name: "report_index", columns: REPORT_COLUMNS };
-const PATROLS: Table = Table { name: "patrol_index", columns: PATROL_COLUMNS };
-const CASES: Table = Table { name: "case_index", columns: CASE_COLUMNS };
-const BULLETINS: Table = Table { name: "bulletin_index", columns: BULLETIN_COLUMNS };
-const VISITS: Table = Table { name: "visit_index", columns: VISIT_COLUMNS };
-const DELIBERATIONS: Table = Table { name: "deliberation_index", columns: DELIBERATION_COLUMNS };
-
 /// Runs a keyset page over `table`: rows matching `filter`, after the cursor, in the order.
 fn page<T>(
     conn: &Connection,
     table: &Table,
     mut filter: Where,
-    order: &Order,
+    order: &Order<'_>,
     page: &PageRequest,
     read: impl Fn(&Row<'_>) -> StorageResult<Stored<T>>,
     keys_of: impl Fn(&T) -> [i64; 2],
@@ -201,7 +195,7 @@ fn page<T>(
     let order_by: Vec<String> = columns_and_pos.iter().map(|c| format!("{c} {dir}")).collect();
     let sql = format!(
         "SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT {}",
-        table.columns,
+        select(table),
         table.name,
         filter.sql(),
         order_by.join(", "),
@@ -270,7 +264,14 @@ pub(crate) fn reports(
 ) -> StorageResult<Page<ReportRow>> {
     let w = report_where(f)?;
     let order = report_order(req.sort);
-    page(conn, &REPORTS, w, &order, req, report_at, |r: &ReportRow| match req.sort {
+    let table = Table::of::<ReportRow>();
+    let read = |r: &Row<'_>| {
+        let s = stored(r, &table)?;
+        let row = ReportRow::take(s.row)
+            .ok_or_else(|| StorageError::Corrupt("report_index holds another kind".into()))?;
+        Ok(Stored { pos: s.pos, seq: s.seq, row })
+    };
+    page(conn, &table, w, &order, req, read, |r: &ReportRow| match req.sort {
         Sort::Created => [r.created_at, 0],
         Sort::Deadline => [r.deadline.unwrap_or(i64::MAX), 0],
         Sort::Priority => [r.priority.rank(), r.created_at],
@@ -279,7 +280,7 @@ pub(crate) fn reports(
 }
 
 /// `Created` and `Updated` only, over `created` (the kind's start) and `updated_at`.
-fn created_or_updated(sort: Sort, created: &'static [&'static str]) -> StorageResult<Order> {
+fn created_or_updated<'a>(sort: Sort, created: &'a [&'a str]) -> StorageResult<Order<'a>> {
     match sort {
         Sort::Created => Ok(Order { keys: created, ascending: false }),
         Sort::Updated => Ok(Order { keys: &["updated_at"], ascending: false }),
@@ -289,99 +290,20 @@ fn created_or_updated(sort: Sort, created: &'static [&'static str]) -> StorageRe
     }
 }
 
-/// A page of patrol logs.
-pub(crate) fn patrols(
+/// A page of one kind's rows, as its listing says.
+pub(crate) fn rows(
     conn: &Connection,
-    f: &PatrolFilter,
+    listing: &Listing,
     req: &PageRequest,
-) -> StorageResult<Page<PatrolRow>> {
-    let order = created_or_updated(req.sort, &["started_at"])?;
-    let mut w = Where::listing(&f.readable, f.scope.as_deref());
-    w.one_of_set("status", &f.statuses);
-    if let Some(area) = &f.area {
-        w.and("area = ?".into(), [Value::Text(area.clone())]);
+) -> StorageResult<Page<IndexRow>> {
+    let order = created_or_updated(req.sort, std::slice::from_ref(&listing.created))?;
+    let mut w = Where::listing(&listing.readable, listing.scope.as_deref());
+    for term in &listing.terms {
+        w.term(term);
     }
-    if let Some(m) = &f.member {
-        w.has_line("members", m);
-    }
-    w.range("started_at", f.started_from, f.started_to);
-    page(conn, &PATROLS, w, &order, req, patrol_at, |p: &PatrolRow| match req.sort {
-        Sort::Updated => [p.updated_at, 0],
-        _ => [p.started_at, 0],
-    })
-}
-
-/// A page of mediation cases.
-pub(crate) fn cases(
-    conn: &Connection,
-    f: &CaseFilter,
-    req: &PageRequest,
-) -> StorageResult<Page<CaseRow>> {
-    let order = created_or_updated(req.sort, &["opened_at"])?;
-    let mut w = Where::listing(&f.readable, f.scope.as_deref());
-    w.one_of_set("status", &f.statuses);
-    w.one_of_set("category", &f.categories);
-    if let Some(m) = &f.mediator {
-        w.has_line("mediators", m);
-    }
-    w.range("opened_at", f.opened_from, f.opened_to);
-    page(conn, &CASES, w, &order, req, case_at, |c: &CaseRow| match req.sort {
-        Sort::Updated => [c.updated_at, 0],
-        _ => [c.opened_at, 0],
-    })
-}
-
-/// A page of warning bulletins.
-pub(crate) fn bulletins(
-    conn: &Connection,
-    f: &BulletinFilter,
-    req: &PageRequest,
-) -> StorageResult<Page<BulletinRow>> {
-    let order = created_or_updated(req.sort, &["created_at"])?;
-    let mut w = Where::listing(&f.readable, f.scope.as_deref());
-    w.one_of_set("status", &f.statuses);
-    w.one_of_set("severity", &f.severities);
-    if let Some(c) = &f.created_by {
-        w.and("created_by = ?".into(), [Value::Text(c.clone())]);
-    }
-    if let Some(at) = f.in_force_at {
-        w.and("status = 'issued' AND valid_until >= ?".into(), [Value::Integer(at)]);
-    }
-    w.range("created_at", f.created_from, f.created_to);
-    page(conn, &BULLETINS, w, &order, req, bulletin_at, |b: &BulletinRow| match req.sort {
-        Sort::Updated => [b.updated_at, 0],
-        _ => [b.created_at, 0],
-    })
-}
-
-/// A page of business visits.
-pub(crate) fn visits(
-    conn: &Connection,
-    f: &VisitFilter,
-    req: &PageRequest,
-) -> StorageResult<Page<VisitRow>> {
-    let order = created_or_updated(req.sort, &["created_at"])?;
-    let mut w = Where::listing(&f.readable, f.scope.as_deref());
-    if let Some(b) = &f.business {
-        w.and("+business = ?".into(), [Value::Text(b.clone())]);
-    }
-    w.one_of_set("status", &f.statuses);
-    match f.failed {
-        Some(true) => w.and("failed <> ''".into(), []),
-        Some(false) => w.and("failed = ''".into(), []),
-        None => {}
-    }
-    if let Some(before) = f.follow_up_before {
-        w.and(
-            "status = 'open' AND follow_up_deadline IS NOT NULL AND follow_up_deadline < ?".into(),
-            [Value::Integer(before)],
-        );
-    }
-    w.range("created_at", f.created_from, f.created_to);
-    page(conn, &VISITS, w, &order, req, visit_at, |v: &VisitRow| match req.sort {
-        Sort::Updated => [v.updated_at, 0],
-        _ => [v.created_at, 0],
-    })
+    let table = &listing.table;
+    let keys = listing.keys;
+    page(conn, table, w, &order, req, |r| stored(r, table), |row| keys(row, req.sort))
 }
 
 /// When each of `businesses` was last visited, from the business's own index.
@@ -392,30 +314,6 @@ pub(crate) fn last_visits(
     let mut stmt =
         conn.prepare_cached("SELECT max(created_at) FROM visit_index WHERE business = ?1")?;
     businesses.iter().map(|b| Ok(stmt.query_row([b], |r| r.get::<_, Option<i64>>(0))?)).collect()
-}
-
-/// A page of deliberations.
-pub(crate) fn deliberations(
-    conn: &Connection,
-    f: &DeliberationFilter,
-    req: &PageRequest,
-) -> StorageResult<Page<DeliberationRow>> {
-    let order = created_or_updated(req.sort, &["created_at"])?;
-    let mut w = Where::listing(&f.readable, f.scope.as_deref());
-    w.one_of_set("status", &f.statuses);
-    if let Some(c) = &f.created_by {
-        w.and("created_by = ?".into(), [Value::Text(c.clone())]);
-    }
-    if let Some(a) = &f.attendee {
-        w.has_line("attendees", a);
-    }
-    w.range("created_at", f.created_from, f.created_to);
-    page(conn, &DELIBERATIONS, w, &order, req, deliberation_at, |d: &DeliberationRow| {
-        match req.sort {
-            Sort::Updated => [d.updated_at, 0],
-            _ => [d.created_at, 0],
-        }
-    })
 }
 
 /// How many reports of each status a filter holds, and how many of them are overdue at `now`

@@ -1,93 +1,13 @@
-//! The index rows read back from their tables (the column lists and each kind's row), and the
-//! maintenance around them; writing a row is [`super::upsert`].
+//! The index rows read back from their tables (each kind's columns and row from its descriptor,
+//! `IndexRow::TABLES`), and the maintenance around them; writing a row is [`super::upsert`].
 
-use rusqlite::types::FromSql;
+use rusqlite::types::{FromSql, Value};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::super::columns::{doc_id, to_u64};
 use super::upsert::upsert;
-use crate::rules::Priority;
-use crate::storage::index::{
-    BulletinRow, CaseRow, DeliberationRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow,
-    VisitRow,
-};
+use crate::storage::index::{Cell, Cells, IndexChange, IndexRow, Table};
 use crate::storage::{StorageError, StorageResult};
-
-/// The columns of `report_index` that rows are read from, in [`report_at`]'s order.
-pub(crate) const REPORT_COLUMNS: &str = "doc, seq, doc_id, scope, status, category, title, \
-     description, created_by, assignee, created_at, submitted_at, accepted_at, dispatched_at, \
-     resolved_at, confirmed_at, rejected_at, deadline, priority, lat, lon, address, points, \
-     supervisions, reopens, escalated_accept, escalated_resolve, accept_due, resolve_due, \
-     photos, comments, updated_at";
-
-/// The columns of `patrol_index`, in [`patrol_at`]'s order.
-pub(crate) const PATROL_COLUMNS: &str = "doc, seq, doc_id, scope, area, members, status, \
-     entries, checkpoints_reached, checkpoints_planned, started_at, ended_at, updated_at";
-
-/// The columns of `case_index`, in [`case_at`]'s order.
-pub(crate) const CASE_COLUMNS: &str = "doc, seq, doc_id, scope, status, category, mediators, \
-     sessions, outcome, opened_at, closed_at, updated_at";
-
-/// The columns of `bulletin_index`, in [`bulletin_at`]'s order.
-pub(crate) const BULLETIN_COLUMNS: &str = "doc, seq, doc_id, scope, status, severity, audience, \
-     title, created_by, created_at, valid_until, acknowledged, updated_at";
-
-/// The columns of `visit_index`, in [`visit_at`]'s order.
-pub(crate) const VISIT_COLUMNS: &str = "doc, seq, doc_id, scope, business, status, visitors, \
-     created_by, created_at, failed, findings, follow_up, follow_up_deadline, updated_at";
-
-/// The columns of `deliberation_index`, in [`deliberation_at`]'s order.
-pub(crate) const DELIBERATION_COLUMNS: &str = "doc, seq, doc_id, scope, status, topic, \
-     created_by, created_at, comments, options, meetings, next_meeting_at, attendees, \
-     decided_at, updated_at";
-
-/// Each kind's index table, the columns its rows are read from and how one is read: what the
-/// maintenance below goes over, kind by kind.
-struct Table {
-    name: &'static str,
-    columns: &'static str,
-    read: fn(&Row<'_>) -> StorageResult<IndexChange>,
-}
-
-const TABLES: &[Table] = &[
-    Table {
-        name: "report_index",
-        columns: REPORT_COLUMNS,
-        read: |r| report_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::Report(s.row) }),
-    },
-    Table {
-        name: "patrol_index",
-        columns: PATROL_COLUMNS,
-        read: |r| patrol_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::PatrolLog(s.row) }),
-    },
-    Table {
-        name: "case_index",
-        columns: CASE_COLUMNS,
-        read: |r| {
-            case_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::MediationCase(s.row) })
-        },
-    },
-    Table {
-        name: "bulletin_index",
-        columns: BULLETIN_COLUMNS,
-        read: |r| {
-            bulletin_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::Bulletin(s.row) })
-        },
-    },
-    Table {
-        name: "visit_index",
-        columns: VISIT_COLUMNS,
-        read: |r| visit_at(r).map(|s| IndexChange { seq: s.seq, row: IndexRow::Visit(s.row) }),
-    },
-    Table {
-        name: "deliberation_index",
-        columns: DELIBERATION_COLUMNS,
-        read: |r| {
-            deliberation_at(r)
-                .map(|s| IndexChange { seq: s.seq, row: IndexRow::Deliberation(s.row) })
-        },
-    },
-];
 
 /// A row as read: its position in storage (`doc`), its seq and the row.
 pub(crate) struct Stored<T> {
@@ -96,169 +16,35 @@ pub(crate) struct Stored<T> {
     pub(crate) row: T,
 }
 
-fn split_lines(s: &str) -> Vec<String> {
-    if s.is_empty() { Vec::new() } else { s.split('\n').map(str::to_string).collect() }
+/// The columns a row of `table` is read from, in [`stored`]'s order.
+pub(crate) fn select(table: &Table) -> String {
+    format!("doc, seq, doc_id, scope, {}", table.columns.join(", "))
+}
+
+/// A row of `table` from the columns of [`select`].
+pub(crate) fn stored(r: &Row<'_>, table: &Table) -> StorageResult<Stored<IndexRow>> {
+    let pos: i64 = r.get(0)?;
+    let seq = to_u64(r.get(1)?);
+    let doc = doc_id(&r.get::<_, Vec<u8>>(2)?)?;
+    let scope: String = r.get(3)?;
+    let cells = (4..4 + table.columns.len())
+        .map(|i| {
+            Ok(match r.get::<_, Value>(i)? {
+                Value::Null => Cell::Null,
+                Value::Integer(v) => Cell::Integer(v),
+                Value::Real(v) => Cell::Real(v),
+                Value::Text(s) => Cell::Text(s),
+                Value::Blob(b) => Cell::Blob(b),
+            })
+        })
+        .collect::<StorageResult<Vec<Cell>>>()?;
+    let row = (table.read)(doc, scope, &mut Cells::new(table.name, cells))?;
+    Ok(Stored { pos, seq, row })
 }
 
 /// A column holding one of a closed set of strings.
 pub(crate) fn parsed<T: FromSql>(r: &Row<'_>, i: usize) -> StorageResult<T> {
     r.get(i).map_err(|e| StorageError::Corrupt(format!("index column {i}: {e}")))
-}
-
-fn count(r: &Row<'_>, i: usize) -> StorageResult<u32> {
-    let v: i64 = r.get(i)?;
-    u32::try_from(v).map_err(|_| StorageError::Corrupt(format!("index count {v} out of range")))
-}
-
-fn head(r: &Row<'_>) -> StorageResult<(i64, u64)> {
-    Ok((r.get(0)?, to_u64(r.get(1)?)))
-}
-
-/// A report row from [`REPORT_COLUMNS`].
-pub(crate) fn report_at(r: &Row<'_>) -> StorageResult<Stored<ReportRow>> {
-    let (pos, seq) = head(r)?;
-    let rank: i64 = r.get(18)?;
-    let priority = Priority::from_rank(rank)
-        .ok_or_else(|| StorageError::Corrupt(format!("index priority {rank} is not one")))?;
-    let row = ReportRow {
-        doc: doc_id(&r.get::<_, Vec<u8>>(2)?)?,
-        scope: r.get(3)?,
-        status: parsed(r, 4)?,
-        category: parsed(r, 5)?,
-        title: r.get(6)?,
-        description: r.get(7)?,
-        created_by: r.get(8)?,
-        assignee: r.get(9)?,
-        created_at: r.get(10)?,
-        submitted_at: r.get(11)?,
-        accepted_at: r.get(12)?,
-        dispatched_at: r.get(13)?,
-        resolved_at: r.get(14)?,
-        confirmed_at: r.get(15)?,
-        rejected_at: r.get(16)?,
-        deadline: r.get(17)?,
-        priority,
-        lat: r.get(19)?,
-        lon: r.get(20)?,
-        address: r.get(21)?,
-        points: r.get(22)?,
-        supervisions: count(r, 23)?,
-        reopens: count(r, 24)?,
-        escalated_accept: r.get(25)?,
-        escalated_resolve: r.get(26)?,
-        accept_due: r.get(27)?,
-        resolve_due: r.get(28)?,
-        photos: count(r, 29)?,
-        comments: count(r, 30)?,
-        updated_at: r.get(31)?,
-    };
-    Ok(Stored { pos, seq, row })
-}
-
-/// A patrol row from [`PATROL_COLUMNS`].
-pub(crate) fn patrol_at(r: &Row<'_>) -> StorageResult<Stored<PatrolRow>> {
-    let (pos, seq) = head(r)?;
-    let row = PatrolRow {
-        doc: doc_id(&r.get::<_, Vec<u8>>(2)?)?,
-        scope: r.get(3)?,
-        area: r.get(4)?,
-        members: split_lines(&r.get::<_, String>(5)?),
-        status: parsed(r, 6)?,
-        entries: count(r, 7)?,
-        checkpoints_reached: count(r, 8)?,
-        checkpoints_planned: count(r, 9)?,
-        started_at: r.get(10)?,
-        ended_at: r.get(11)?,
-        updated_at: r.get(12)?,
-    };
-    Ok(Stored { pos, seq, row })
-}
-
-/// A case row from [`CASE_COLUMNS`].
-pub(crate) fn case_at(r: &Row<'_>) -> StorageResult<Stored<CaseRow>> {
-    let (pos, seq) = head(r)?;
-    let outcome: String = r.get(8)?;
-    let outcome = Outcome::ALL
-        .into_iter()
-        .find(|o| o.as_str() == outcome)
-        .ok_or_else(|| StorageError::Corrupt(format!("index outcome {outcome:?} is not one")))?;
-    let row = CaseRow {
-        doc: doc_id(&r.get::<_, Vec<u8>>(2)?)?,
-        scope: r.get(3)?,
-        status: parsed(r, 4)?,
-        category: parsed(r, 5)?,
-        mediators: split_lines(&r.get::<_, String>(6)?),
-        sessions: count(r, 7)?,
-        outcome,
-        opened_at: r.get(9)?,
-        closed_at: r.get(10)?,
-        updated_at: r.get(11)?,
-    };
-    Ok(Stored { pos, seq, row })
-}
-
-/// A bulletin row from [`BULLETIN_COLUMNS`].
-pub(crate) fn bulletin_at(r: &Row<'_>) -> StorageResult<Stored<BulletinRow>> {
-    let (pos, seq) = head(r)?;
-    let audience = split_lines(&r.get::<_, String>(6)?)
-        .iter()
-        .map(|a| a.parse().map_err(|_| StorageError::Corrupt(format!("index addressee {a:?}"))))
-        .collect::<StorageResult<_>>()?;
-    let row = BulletinRow {
-        doc: doc_id(&r.get::<_, Vec<u8>>(2)?)?,
-        scope: r.get(3)?,
-        status: parsed(r, 4)?,
-        severity: parsed(r, 5)?,
-        audience,
-        title: r.get(7)?,
-        created_by: r.get(8)?,
-        created_at: r.get(9)?,
-        valid_until: r.get(10)?,
-        acknowledged: split_lines(&r.get::<_, String>(11)?),
-        updated_at: r.get(12)?,
-    };
-    Ok(Stored { pos, seq, row })
-}
-
-/// A visit row from [`VISIT_COLUMNS`].
-pub(crate) fn visit_at(r: &Row<'_>) -> StorageResult<Stored<VisitRow>> {
-    let (pos, seq) = head(r)?;
-    let row = VisitRow {
-        doc: doc_id(&r.get::<_, Vec<u8>>(2)?)?,
-        scope: r.get(3)?,
-        business: r.get(4)?,
-        status: parsed(r, 5)?,
-        visitors: split_lines(&r.get::<_, String>(6)?),
-        created_by: r.get(7)?,
-        created_at: r.get(8)?,
-        failed: split_lines(&r.get::<_, String>(9)?),
-        findings: count(r, 10)?,
-        follow_up: r.get(11)?,
-        follow_up_deadline: r.get(12)?,
-        updated_at: r.get(13)?,
-    };
-    Ok(Stored { pos, seq, row })
-}
-
-/// A deliberation row from [`DELIBERATION_COLUMNS`].
-pub(crate) fn deliberation_at(r: &Row<'_>) -> StorageResult<Stored<DeliberationRow>> {
-    let (pos, seq) = head(r)?;
-    let row = DeliberationRow {
-        doc: doc_id(&r.get::<_, Vec<u8>>(2)?)?,
-        scope: r.get(3)?,
-        status: parsed(r, 4)?,
-        topic: r.get(5)?,
-        created_by: r.get(6)?,
-        created_at: r.get(7)?,
-        comments: count(r, 8)?,
-        options: count(r, 9)?,
-        meetings: count(r, 10)?,
-        next_meeting_at: r.get(11)?,
-        attendees: split_lines(&r.get::<_, String>(12)?),
-        decided_at: r.get(13)?,
-        updated_at: r.get(14)?,
-    };
-    Ok(Stored { pos, seq, row })
 }
 
 /// The rows of every kind written after `after`, in seq order, at most `limit`.
@@ -270,13 +56,14 @@ pub(crate) fn changes_after(
     let after = i64::try_from(after).unwrap_or(i64::MAX);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut all = Vec::new();
-    for t in TABLES {
+    for t in IndexRow::TABLES {
         let sql =
-            format!("SELECT {} FROM {} WHERE seq > ?1 ORDER BY seq LIMIT ?2", t.columns, t.name);
+            format!("SELECT {} FROM {} WHERE seq > ?1 ORDER BY seq LIMIT ?2", select(t), t.name);
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params![after, limit])?;
         while let Some(r) = rows.next()? {
-            all.push((t.read)(r)?);
+            let s = stored(r, t)?;
+            all.push(IndexChange { seq: s.seq, row: s.row });
         }
     }
     all.sort_by_key(|c| c.seq);
@@ -291,10 +78,11 @@ pub(crate) fn one(conn: &Connection, doc: &[u8]) -> StorageResult<Option<IndexCh
         .query_row([doc], |r| r.get(0))
         .optional()?;
     let Some(pos) = pos else { return Ok(None) };
-    for t in TABLES {
-        let sql = format!("SELECT {} FROM {} WHERE doc = ?1", t.columns, t.name);
+    for t in IndexRow::TABLES {
+        let sql = format!("SELECT {} FROM {} WHERE doc = ?1", select(t), t.name);
         if let Some(r) = conn.prepare_cached(&sql)?.query([pos])?.next()? {
-            return Ok(Some((t.read)(r)?));
+            let s = stored(r, t)?;
+            return Ok(Some(IndexChange { seq: s.seq, row: s.row }));
         }
     }
     Ok(None)
@@ -303,14 +91,14 @@ pub(crate) fn one(conn: &Connection, doc: &[u8]) -> StorageResult<Option<IndexCh
 /// Rows of all kinds.
 pub(crate) fn len(conn: &Connection) -> StorageResult<u64> {
     let counts: Vec<String> =
-        TABLES.iter().map(|t| format!("(SELECT count(*) FROM {})", t.name)).collect();
+        IndexRow::TABLES.iter().map(|t| format!("(SELECT count(*) FROM {})", t.name)).collect();
     let n: i64 = conn.query_row(&format!("SELECT {}", counts.join(" + ")), [], |r| r.get(0))?;
     Ok(to_u64(n))
 }
 
 /// Removes every row.
 pub(crate) fn clear(conn: &Connection) -> StorageResult<()> {
-    for t in TABLES {
+    for t in IndexRow::TABLES {
         conn.execute(&format!("DELETE FROM {}", t.name), [])?;
     }
     Ok(())
