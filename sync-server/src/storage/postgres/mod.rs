@@ -37,10 +37,8 @@ use fieldsync_core::poison::Recover;
 use self::db::Db;
 use super::IndexStorage;
 use super::index::{
-    BulletinFilter, BulletinRow, CaseFilter, CaseRow, CaseStats, DeliberationFilter,
-    DeliberationRow, IndexChange, IndexRow, Page, PageRequest, PatrolDayStats, PatrolFilter,
-    PatrolRow, ReportCount, ReportFilter, ReportRow, ReportStats, StatsQuery, VisitFilter,
-    VisitRow,
+    CaseStats, IndexChange, IndexRow, Listing, Page, PageRequest, PatrolDayStats, ReportCount,
+    ReportFilter, ReportRow, ReportStats, StatsQuery,
 };
 use super::{
     AccountStorage, Audience, Award, Balance, BlobRecord, BlobStorage, BoxFuture, Business,
@@ -484,43 +482,13 @@ impl IndexStorage for PostgresStorage {
         }))
     }
 
-    fn list_patrols(
+    fn list_rows(
         &self,
-        filter: PatrolFilter,
+        listing: Listing,
         page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<PatrolRow>>> {
-        Box::pin(self.db.read((filter, page), |tx, (filter, page)| {
-            Box::pin(index::list::patrols(tx, filter, page))
-        }))
-    }
-
-    fn list_cases(
-        &self,
-        filter: CaseFilter,
-        page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<CaseRow>>> {
-        Box::pin(self.db.read((filter, page), |tx, (filter, page)| {
-            Box::pin(index::list::cases(tx, filter, page))
-        }))
-    }
-
-    fn list_bulletins(
-        &self,
-        filter: BulletinFilter,
-        page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<BulletinRow>>> {
-        Box::pin(self.db.read((filter, page), |tx, (filter, page)| {
-            Box::pin(index::list::bulletins(tx, filter, page))
-        }))
-    }
-
-    fn list_visits(
-        &self,
-        filter: VisitFilter,
-        page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<VisitRow>>> {
-        Box::pin(self.db.read((filter, page), |tx, (filter, page)| {
-            Box::pin(index::list::visits(tx, filter, page))
+    ) -> BoxFuture<'_, StorageResult<Page<IndexRow>>> {
+        Box::pin(self.db.read((listing, page), |tx, (listing, page)| {
+            Box::pin(index::list::rows(tx, listing, page))
         }))
     }
 
@@ -533,16 +501,6 @@ impl IndexStorage for PostgresStorage {
                 Box::pin(index::list::last_visits(tx, businesses))
             }),
         )
-    }
-
-    fn list_deliberations(
-        &self,
-        filter: DeliberationFilter,
-        page: PageRequest,
-    ) -> BoxFuture<'_, StorageResult<Page<DeliberationRow>>> {
-        Box::pin(self.db.read((filter, page), |tx, (filter, page)| {
-            Box::pin(index::list::deliberations(tx, filter, page))
-        }))
     }
 
     fn index_changes_after(

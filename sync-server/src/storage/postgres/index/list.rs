@@ -7,14 +7,10 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::super::db::{Tx, query};
-use super::rows::{
-    BULLETIN_COLUMNS, CASE_COLUMNS, DELIBERATION_COLUMNS, PATROL_COLUMNS, REPORT_COLUMNS, Stored,
-    VISIT_COLUMNS, bulletin_at, case_at, deliberation_at, patrol_at, report_at, visit_at,
-};
+use super::rows::{REPORT_COLUMNS, Stored, report_at, select, stored};
 use crate::storage::index::{
-    BulletinFilter, BulletinRow, CaseFilter, CaseRow, Cursor, DeliberationFilter, DeliberationRow,
-    Page, PageRequest, PatrolFilter, PatrolRow, Readable, ReportCount, ReportFilter, ReportRow,
-    Sort, VisitFilter, VisitRow, check_text, fold,
+    Cell, Cursor, IndexRow, Listing, Page, PageRequest, Readable, ReportCount, ReportFilter,
+    ReportRow, Sort, Term, check_text, fold,
 };
 use crate::storage::{StorageError, StorageResult};
 
@@ -25,6 +21,10 @@ pub(crate) enum Value {
     Integer(i64),
     /// A TEXT.
     Text(String),
+    /// A DOUBLE PRECISION.
+    Real(f64),
+    /// A BYTEA.
+    Blob(Vec<u8>),
 }
 
 impl Value {
@@ -32,6 +32,8 @@ impl Value {
         match self {
             Value::Integer(v) => v,
             Value::Text(v) => v,
+            Value::Real(v) => v,
+            Value::Blob(v) => v,
         }
     }
 }
@@ -106,11 +108,6 @@ impl Where {
         w
     }
 
-    /// `column` is one of `values`, a closed set's values as stored (nothing added when empty).
-    pub(crate) fn one_of_set<T: std::fmt::Display>(&mut self, column: &str, values: &[T]) {
-        self.one_of(column, values.iter().map(|v| v.to_string()).collect());
-    }
-
     /// `column` is one of `values` (nothing added when empty).
     pub(crate) fn one_of(&mut self, column: &str, values: Vec<String>) {
         if !values.is_empty() {
@@ -137,6 +134,25 @@ impl Where {
         );
     }
 
+    /// A listing's term, as SQL (PostgreSQL's planner chooses its indexes itself: `leads` is a
+    /// hint for SQLite's).
+    pub(crate) fn term(&mut self, term: &Term) {
+        match term {
+            Term::OneOf(column, values) => self.one_of(column, values.clone()),
+            Term::Equals { column, value, .. } => match value {
+                Cell::Null => self.and(format!("{column} IS NULL"), []),
+                Cell::Integer(v) => self.and(format!("{column} = ?"), [Value::Integer(*v)]),
+                Cell::Real(v) => self.and(format!("{column} = ?"), [Value::Real(*v)]),
+                Cell::Text(v) => self.and(format!("{column} = ?"), [Value::Text(v.clone())]),
+                Cell::Blob(v) => self.and(format!("{column} = ?"), [Value::Blob(v.clone())]),
+            },
+            Term::HasLine(column, user) => self.has_line(column, user),
+            Term::Range(column, from, to) => self.range(column, *from, *to),
+            Term::Empty(column, true) => self.and(format!("{column} = ''"), []),
+            Term::Empty(column, false) => self.and(format!("{column} <> ''"), []),
+        }
+    }
+
     /// The clause, `TRUE` when there is no condition.
     pub(crate) fn sql(&self) -> String {
         if self.conditions.is_empty() { "TRUE".into() } else { self.conditions.join(" AND ") }
@@ -152,12 +168,12 @@ fn scope_range(prefix: &str) -> [Value; 2] {
 
 /// How a sort orders one table: its key columns (all in one direction), and whether it
 /// ascends.
-struct Order {
-    keys: &'static [&'static str],
+struct Order<'a> {
+    keys: &'a [&'a str],
     ascending: bool,
 }
 
-fn report_order(sort: Sort) -> Order {
+fn report_order(sort: Sort) -> Order<'static> {
     match sort {
         Sort::Created => Order { keys: &["created_at"], ascending: false },
         Sort::Deadline => Order { keys: &["deadline_key"], ascending: true },
@@ -167,24 +183,19 @@ fn report_order(sort: Sort) -> Order {
 }
 
 /// A table of the index and the columns its rows are read from.
-struct Table {
-    name: &'static str,
-    columns: &'static str,
+struct Table<'a> {
+    name: &'a str,
+    columns: &'a str,
 }
 
-const REPORTS: Table = Table { name: "report_index", columns: REPORT_COLUMNS };
-const PATROLS: Table = Table { name: "patrol_index", columns: PATROL_COLUMNS };
-const CASES: Table = Table { name: "case_index", columns: CASE_COLUMNS };
-const BULLETINS: Table = Table { name: "bulletin_index", columns: BULLETIN_COLUMNS };
-const VISITS: Table = Table { name: "visit_index", columns: VISIT_COLUMNS };
-const DELIBERATIONS: Table = Table { name: "deliberation_index", columns: DELIBERATION_COLUMNS };
+const REPORTS: Table<'static> = Table { name: "report_index", columns: REPORT_COLUMNS };
 
 /// Runs a keyset page over `table`: rows matching `filter`, after the cursor, in the order.
 async fn page<T>(
     tx: &Tx<'_>,
-    table: &Table,
+    table: &Table<'_>,
     mut filter: Where,
-    order: &Order,
+    order: &Order<'_>,
     page: &PageRequest,
     read: impl Fn(&Row) -> StorageResult<Stored<T>>,
     keys_of: impl Fn(&T) -> [i64; 2],
@@ -283,7 +294,7 @@ pub(crate) async fn reports(
 }
 
 /// `Created` and `Updated` only, over `created` (the kind's start) and `updated_at`.
-fn created_or_updated(sort: Sort, created: &'static [&'static str]) -> StorageResult<Order> {
+fn created_or_updated<'a>(sort: Sort, created: &'a [&'a str]) -> StorageResult<Order<'a>> {
     match sort {
         Sort::Created => Ok(Order { keys: created, ascending: false }),
         Sort::Updated => Ok(Order { keys: &["updated_at"], ascending: false }),
@@ -293,103 +304,21 @@ fn created_or_updated(sort: Sort, created: &'static [&'static str]) -> StorageRe
     }
 }
 
-/// A page of patrol logs.
-pub(crate) async fn patrols(
+/// A page of one kind's rows, as its listing says.
+pub(crate) async fn rows(
     tx: &Tx<'_>,
-    f: &PatrolFilter,
+    listing: &Listing,
     req: &PageRequest,
-) -> StorageResult<Page<PatrolRow>> {
-    let order = created_or_updated(req.sort, &["started_at"])?;
-    let mut w = Where::listing(&f.readable, f.scope.as_deref());
-    w.one_of_set("status", &f.statuses);
-    if let Some(area) = &f.area {
-        w.and("area = ?".into(), [Value::Text(area.clone())]);
+) -> StorageResult<Page<IndexRow>> {
+    let order = created_or_updated(req.sort, std::slice::from_ref(&listing.created))?;
+    let mut w = Where::listing(&listing.readable, listing.scope.as_deref());
+    for term in &listing.terms {
+        w.term(term);
     }
-    if let Some(m) = &f.member {
-        w.has_line("members", m);
-    }
-    w.range("started_at", f.started_from, f.started_to);
-    page(tx, &PATROLS, w, &order, req, patrol_at, |p: &PatrolRow| match req.sort {
-        Sort::Updated => [p.updated_at, 0],
-        _ => [p.started_at, 0],
-    })
-    .await
-}
-
-/// A page of mediation cases.
-pub(crate) async fn cases(
-    tx: &Tx<'_>,
-    f: &CaseFilter,
-    req: &PageRequest,
-) -> StorageResult<Page<CaseRow>> {
-    let order = created_or_updated(req.sort, &["opened_at"])?;
-    let mut w = Where::listing(&f.readable, f.scope.as_deref());
-    w.one_of_set("status", &f.statuses);
-    w.one_of_set("category", &f.categories);
-    if let Some(m) = &f.mediator {
-        w.has_line("mediators", m);
-    }
-    w.range("opened_at", f.opened_from, f.opened_to);
-    page(tx, &CASES, w, &order, req, case_at, |c: &CaseRow| match req.sort {
-        Sort::Updated => [c.updated_at, 0],
-        _ => [c.opened_at, 0],
-    })
-    .await
-}
-
-/// A page of warning bulletins.
-pub(crate) async fn bulletins(
-    tx: &Tx<'_>,
-    f: &BulletinFilter,
-    req: &PageRequest,
-) -> StorageResult<Page<BulletinRow>> {
-    let order = created_or_updated(req.sort, &["created_at"])?;
-    let mut w = Where::listing(&f.readable, f.scope.as_deref());
-    w.one_of_set("status", &f.statuses);
-    w.one_of_set("severity", &f.severities);
-    if let Some(c) = &f.created_by {
-        w.and("created_by = ?".into(), [Value::Text(c.clone())]);
-    }
-    if let Some(at) = f.in_force_at {
-        w.and("status = 'issued' AND valid_until >= ?".into(), [Value::Integer(at)]);
-    }
-    w.range("created_at", f.created_from, f.created_to);
-    page(tx, &BULLETINS, w, &order, req, bulletin_at, |b: &BulletinRow| match req.sort {
-        Sort::Updated => [b.updated_at, 0],
-        _ => [b.created_at, 0],
-    })
-    .await
-}
-
-/// A page of business visits.
-pub(crate) async fn visits(
-    tx: &Tx<'_>,
-    f: &VisitFilter,
-    req: &PageRequest,
-) -> StorageResult<Page<VisitRow>> {
-    let order = created_or_updated(req.sort, &["created_at"])?;
-    let mut w = Where::listing(&f.readable, f.scope.as_deref());
-    if let Some(b) = &f.business {
-        w.and("business = ?".into(), [Value::Text(b.clone())]);
-    }
-    w.one_of_set("status", &f.statuses);
-    match f.failed {
-        Some(true) => w.and("failed <> ''".into(), []),
-        Some(false) => w.and("failed = ''".into(), []),
-        None => {}
-    }
-    if let Some(before) = f.follow_up_before {
-        w.and(
-            "status = 'open' AND follow_up_deadline IS NOT NULL AND follow_up_deadline < ?".into(),
-            [Value::Integer(before)],
-        );
-    }
-    w.range("created_at", f.created_from, f.created_to);
-    page(tx, &VISITS, w, &order, req, visit_at, |v: &VisitRow| match req.sort {
-        Sort::Updated => [v.updated_at, 0],
-        _ => [v.created_at, 0],
-    })
-    .await
+    let columns = select(&listing.table);
+    let table = Table { name: listing.table.name, columns: &columns };
+    let keys = listing.keys;
+    page(tx, &table, w, &order, req, |r| stored(r, &listing.table), |row| keys(row, req.sort)).await
 }
 
 /// When each of `businesses` was last visited, from the business's own index.
@@ -407,31 +336,6 @@ pub(crate) async fn last_visits(
         });
     }
     Ok(out)
-}
-
-/// A page of deliberations.
-pub(crate) async fn deliberations(
-    tx: &Tx<'_>,
-    f: &DeliberationFilter,
-    req: &PageRequest,
-) -> StorageResult<Page<DeliberationRow>> {
-    let order = created_or_updated(req.sort, &["created_at"])?;
-    let mut w = Where::listing(&f.readable, f.scope.as_deref());
-    w.one_of_set("status", &f.statuses);
-    if let Some(c) = &f.created_by {
-        w.and("created_by = ?".into(), [Value::Text(c.clone())]);
-    }
-    if let Some(a) = &f.attendee {
-        w.has_line("attendees", a);
-    }
-    w.range("created_at", f.created_from, f.created_to);
-    page(tx, &DELIBERATIONS, w, &order, req, deliberation_at, |d: &DeliberationRow| {
-        match req.sort {
-            Sort::Updated => [d.updated_at, 0],
-            _ => [d.created_at, 0],
-        }
-    })
-    .await
 }
 
 /// How many reports of each status a filter holds, and how many of them are overdue at `now`

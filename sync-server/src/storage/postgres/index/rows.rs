@@ -4,14 +4,15 @@
 use std::str::FromStr;
 
 use tokio_postgres::Row;
+use tokio_postgres::types::Type;
 
 use super::super::columns::{doc_id, to_u64};
 use super::super::db::{Tx, query, query_one, query_opt};
 use super::upsert::upsert;
 use crate::rules::Priority;
 use crate::storage::index::{
-    BulletinRow, CaseRow, DeliberationRow, IndexChange, IndexRow, Outcome, PatrolRow, ReportRow,
-    VisitRow,
+    BulletinRow, CaseRow, Cell, Cells, DeliberationRow, IndexChange, IndexRow, Outcome, PatrolRow,
+    ReportRow, Table as KindTable, VisitRow,
 };
 use crate::storage::{StorageError, StorageResult};
 
@@ -96,6 +97,49 @@ pub(crate) struct Stored<T> {
     pub(crate) pos: i64,
     pub(crate) seq: u64,
     pub(crate) row: T,
+}
+
+/// The columns a row of a kind's table (its descriptor) is read from, in [`stored`]'s order.
+pub(crate) fn select(table: &KindTable) -> String {
+    format!("doc, seq, doc_id, scope, {}", table.columns.join(", "))
+}
+
+/// A row of a kind's table from the columns of [`select`], each column's cell taken by its
+/// PostgreSQL type.
+pub(crate) fn stored(r: &Row, table: &KindTable) -> StorageResult<Stored<IndexRow>> {
+    let (pos, seq) = head(r)?;
+    let doc = doc_id(r.try_get::<_, &[u8]>(2)?)?;
+    let scope: String = r.try_get(3)?;
+    let cells =
+        (4..4 + table.columns.len()).map(|i| cell(r, i)).collect::<StorageResult<Vec<Cell>>>()?;
+    let row = (table.read)(doc, scope, &mut Cells::new(table.name, cells))?;
+    Ok(Stored { pos, seq, row })
+}
+
+/// Column `i` as a cell.
+fn cell(r: &Row, i: usize) -> StorageResult<Cell> {
+    let ty = r.columns()[i].type_().clone();
+    let cell = if ty == Type::INT8 {
+        r.try_get::<_, Option<i64>>(i)?.map(Cell::Integer)
+    } else if ty == Type::INT4 {
+        r.try_get::<_, Option<i32>>(i)?.map(|v| Cell::Integer(i64::from(v)))
+    } else if ty == Type::INT2 {
+        r.try_get::<_, Option<i16>>(i)?.map(|v| Cell::Integer(i64::from(v)))
+    } else if ty == Type::BOOL {
+        r.try_get::<_, Option<bool>>(i)?.map(|v| Cell::Integer(i64::from(v)))
+    } else if ty == Type::FLOAT8 {
+        r.try_get::<_, Option<f64>>(i)?.map(Cell::Real)
+    } else if ty == Type::TEXT || ty == Type::VARCHAR {
+        r.try_get::<_, Option<String>>(i)?.map(Cell::Text)
+    } else if ty == Type::BYTEA {
+        r.try_get::<_, Option<Vec<u8>>>(i)?.map(Cell::Blob)
+    } else {
+        return Err(StorageError::Corrupt(format!(
+            "{} column {i} has the type {ty}, which the index does not use",
+            r.columns()[i].name()
+        )));
+    };
+    Ok(cell.unwrap_or(Cell::Null))
 }
 
 fn split_lines(s: &str) -> Vec<String> {
