@@ -7,10 +7,10 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::super::db::{Tx, query};
-use super::rows::{REPORT_COLUMNS, Stored, report_at, select, stored};
+use super::rows::{Stored, select, stored};
 use crate::storage::index::{
-    Cell, Cursor, IndexRow, Listing, Page, PageRequest, Readable, ReportCount, ReportFilter,
-    ReportRow, Sort, Term, check_text, fold,
+    Cell, Cursor, InRow, IndexRow, Listing, Page, PageRequest, Readable, ReportCount, ReportFilter,
+    ReportRow, Sort, Table as KindTable, Term, check_text, fold,
 };
 use crate::storage::{StorageError, StorageResult};
 
@@ -188,8 +188,6 @@ struct Table<'a> {
     columns: &'a str,
 }
 
-const REPORTS: Table<'static> = Table { name: "report_index", columns: REPORT_COLUMNS };
-
 /// Runs a keyset page over `table`: rows matching `filter`, after the cursor, in the order.
 async fn page<T>(
     tx: &Tx<'_>,
@@ -284,7 +282,16 @@ pub(crate) async fn reports(
 ) -> StorageResult<Page<ReportRow>> {
     let w = report_where(f)?;
     let order = report_order(req.sort);
-    page(tx, &REPORTS, w, &order, req, report_at, |r: &ReportRow| match req.sort {
+    let kind = KindTable::of::<ReportRow>();
+    let columns = select(&kind);
+    let table = Table { name: kind.name, columns: &columns };
+    let read = |r: &Row| {
+        let s = stored(r, &kind)?;
+        let row = ReportRow::take(s.row)
+            .ok_or_else(|| StorageError::Corrupt("report_index holds another kind".into()))?;
+        Ok(Stored { pos: s.pos, seq: s.seq, row })
+    };
+    page(tx, &table, w, &order, req, read, |r: &ReportRow| match req.sort {
         Sort::Created => [r.created_at, 0],
         Sort::Deadline => [r.deadline.unwrap_or(i64::MAX), 0],
         Sort::Priority => [r.priority.rank(), r.created_at],
