@@ -38,7 +38,7 @@ pub(crate) fn stored(r: &Row, table: &KindTable) -> StorageResult<Stored<IndexRo
 }
 
 /// Column `i` as a cell.
-fn cell(r: &Row, i: usize) -> StorageResult<Cell> {
+pub(crate) fn cell(r: &Row, i: usize) -> StorageResult<Cell> {
     let ty = r.columns()[i].type_().clone();
     let cell = if ty == Type::INT8 {
         r.try_get::<_, Option<i64>>(i)?.map(Cell::Integer)
