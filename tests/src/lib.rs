@@ -5,4 +5,5 @@ pub mod crash;
 pub mod link;
 pub mod phone;
 pub mod phone_crash;
+pub mod postgres;
 pub mod tools;

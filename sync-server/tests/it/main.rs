@@ -23,6 +23,7 @@ mod interop;
 mod open311;
 mod points;
 mod policy;
+mod postgres;
 mod probing;
 mod process;
 mod rights;

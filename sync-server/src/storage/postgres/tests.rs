@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fieldsync_core::DocId;
+use fieldsync_tests::postgres::Schema;
 use fieldsync_tests::tools::{Tool, available, postgres_url};
 use tokio_postgres::NoTls;
 
@@ -15,57 +16,9 @@ use super::PostgresStorage;
 use crate::storage::conformance::{self, sample_write};
 use crate::storage::{Award, DocumentStorage, PointsStorage, PointsTarget, Storage, StorageError};
 
-/// A schema of its own in the test server, dropped (with everything in it) when this goes.
-struct Schema {
-    name: String,
-}
-
-impl Schema {
-    /// Makes a fresh schema.
-    async fn new() -> Schema {
-        let name = format!("fieldsync_test_{}", hex::encode(rand::random::<[u8; 6]>()));
-        let (client, conn) = tokio_postgres::connect(&postgres_url(), NoTls).await.unwrap();
-        let task = tokio::spawn(conn);
-        client
-            .batch_execute(&format!("SET synchronous_commit = off; CREATE SCHEMA {name}"))
-            .await
-            .unwrap();
-        drop(client);
-        let _ = task.await;
-        Schema { name }
-    }
-
-    /// A storage on this schema, as one server instance opens it.
-    async fn open(&self) -> PostgresStorage {
-        let mut config = super::parse_url(&postgres_url()).unwrap();
-        // The tests check behaviour, not durability: commits need not wait for the disk.
-        config.options(format!("-c search_path={} -c synchronous_commit=off", self.name));
-        PostgresStorage::open_with(config).await.unwrap()
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let sql =
-            format!("SET synchronous_commit = off; DROP SCHEMA IF EXISTS {} CASCADE", self.name);
-        // Drop cannot await: a thread of its own with a runtime of its own, joined, so the
-        // schema is gone when the guard is.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let (client, conn) = tokio_postgres::connect(&postgres_url(), NoTls).await.ok()?;
-                let task = tokio::spawn(conn);
-                let done = client.batch_execute(&sql).await.ok();
-                drop(client);
-                let _ = task.await;
-                done
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(()))) {
-            eprintln!("could not drop the test schema: {}", self.name);
-        }
-    }
+/// A storage on `schema`, as one server instance opens it.
+async fn open(schema: &Schema) -> PostgresStorage {
+    PostgresStorage::open(&schema.url()).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,7 +28,7 @@ async fn passes_the_conformance_suite() {
     }
     conformance::run_all(|| async {
         let schema = Schema::new().await;
-        let storage = schema.open().await;
+        let storage = open(&schema).await;
         (Box::new(schema) as conformance::Guard, Arc::new(storage) as Arc<dyn Storage>)
     })
     .await;
@@ -97,8 +50,8 @@ async fn a_seq_is_never_visible_before_a_smaller_one_that_commits_later() {
         return;
     }
     let schema = Schema::new().await;
-    let one = Arc::new(schema.open().await);
-    let two = Arc::new(schema.open().await);
+    let one = Arc::new(open(&schema).await);
+    let two = Arc::new(open(&schema).await);
     let (a, b) = (DocId::random(), DocId::random());
     one.commit(vec![sample_write(a, None, 1)]).await.unwrap().pop().unwrap().unwrap();
     let award = Award {
@@ -116,7 +69,7 @@ async fn a_seq_is_never_visible_before_a_smaller_one_that_commits_later() {
     // Another session holds the account's row: the next commit of `a` stops at its points.
     let (holder, conn) = tokio_postgres::connect(&postgres_url(), NoTls).await.unwrap();
     tokio::spawn(conn);
-    holder.batch_execute(&format!("SET search_path = {}", schema.name)).await.unwrap();
+    holder.batch_execute(&format!("SET search_path = {}", schema.name())).await.unwrap();
     holder.batch_execute("BEGIN").await.unwrap();
     holder
         .execute("SELECT 1 FROM points_accounts WHERE account = 'resident-1' FOR UPDATE", &[])
@@ -171,7 +124,7 @@ async fn two_instances_writing_one_document_lose_no_update() {
         return;
     }
     let schema = Schema::new().await;
-    let instances = [Arc::new(schema.open().await), Arc::new(schema.open().await)];
+    let instances = [Arc::new(open(&schema).await), Arc::new(open(&schema).await)];
     let doc = DocId::random();
     instances[0].commit(vec![sample_write(doc, None, 1)]).await.unwrap().pop().unwrap().unwrap();
     const WRITES: u32 = 15;
@@ -222,8 +175,8 @@ async fn an_instance_hears_of_the_commits_of_another() {
         return;
     }
     let schema = Schema::new().await;
-    let one = schema.open().await;
-    let two = schema.open().await;
+    let one = open(&schema).await;
+    let two = open(&schema).await;
     let mut heard = one.log_watch().expect("PostgreSQL has other writers");
     let wait = |heard: &mut tokio::sync::watch::Receiver<u64>, seq: u64| {
         let mut heard = heard.clone();
@@ -254,7 +207,7 @@ async fn one_instance_leads_and_another_takes_over_when_it_goes() {
         return;
     }
     let schema = Schema::new().await;
-    let (one, two) = (schema.open().await, schema.open().await);
+    let (one, two) = (open(&schema).await, open(&schema).await);
     assert!(one.try_lead().await);
     assert!(!two.try_lead().await, "the lock is held");
     assert!(one.try_lead().await, "a leader stays the leader");
