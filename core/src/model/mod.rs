@@ -35,7 +35,9 @@ pub use patrol::{
     TeamMember,
 };
 pub use registry::{Kind, NewRecord, Record};
-pub(crate) use registry::{KindSpec, on_kind, on_record};
+pub(crate) use registry::{
+    KindSpec, kind_arms, new_arms, on_kind, on_record, record_arms, with_kinds,
+};
 pub use report::{
     Comment, NewReport, Report, ReportCategory, ReportStatus, escalation_limit, escalation_note,
 };

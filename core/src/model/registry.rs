@@ -6,7 +6,7 @@
 //! value, its code in the phone's SQLite, its variant of [`Record`] and of [`NewRecord`], and
 //! the dispatch macros ([`on_record!`], [`on_new!`], [`on_kind!`]) through which the rest of the
 //! code reaches a kind's module instead of matching on kinds itself. Adding a kind is a module
-//! of its own plus one line in each list below.
+//! of its own plus one entry in [`with_kinds!`], the list all of these are made from.
 
 use automerge::{AutoCommit, ObjId};
 
@@ -24,109 +24,131 @@ use super::visit::{NewVisit, Visit};
 use crate::error::Result;
 use crate::id::DocId;
 
-string_enum! {
-    /// The kind of a record; fixed at creation.
-    Kind as "kind" {
-        /// A resident's report of a problem.
-        Report => "report",
-        /// A patrol team's log.
-        PatrolLog => "patrol_log",
-        /// A dispute-mediation case.
-        MediationCase => "mediation_case",
-        /// A warning bulletin (预警通报).
-        Bulletin => "bulletin",
-        /// A visit to a business of the registry (走访).
-        Visit => "visit",
-        /// A deliberation (议事协商).
-        Deliberation => "deliberation",
-    }
+/// The one list of record kinds, each as `[variant, its name in documents, the field of its
+/// `Record` and `NewRecord` variants, its typed record, what creates one, then the documentation
+/// of its `Kind`, `Record` and `NewRecord` variants]`. It hands the list to the macro in
+/// brackets with the arguments after them: [`Kind`], [`Record`], [`NewRecord`] and the
+/// dispatch macros ([`on_record!`], [`on_new!`], [`on_kind!`]) are all made from it.
+macro_rules! with_kinds {
+    ([$($callback:tt)+] $args:tt) => {
+        $($callback)+! { $args
+            [Report, "report", report, Report, NewReport,
+                "A resident's report of a problem.", "A resident report.",
+                "A resident submits a report."],
+            [PatrolLog, "patrol_log", patrol_log, PatrolLog, NewPatrol,
+                "A patrol team's log.", "A patrol log.", "A team starts a patrol."],
+            [MediationCase, "mediation_case", mediation_case, MediationCase, NewCase,
+                "A dispute-mediation case.", "A mediation case.", "A mediator opens a case."],
+            [Bulletin, "bulletin", bulletin, Bulletin, NewBulletin,
+                "A warning bulletin (预警通报).", "A warning bulletin.",
+                "The police, a grid leader or a dispatcher issues a bulletin."],
+            [Visit, "visit", visit, Visit, NewVisit,
+                "A visit to a business of the registry (走访).", "A business visit.",
+                "A police patrol member, a grid leader or a dispatcher records a business visit."],
+            [Deliberation, "deliberation", deliberation, Deliberation, NewDeliberation,
+                "A deliberation (议事协商).", "A deliberation.",
+                "A resident or a grid leader raises a deliberation."],
+        }
+    };
 }
 
-/// A record of any kind, as read from its document.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
-#[serde(untagged)]
-pub enum Record {
-    /// A resident report.
-    Report {
-        /// The report.
-        report: Report,
-    },
-    /// A patrol log.
-    PatrolLog {
-        /// The patrol log.
-        patrol_log: PatrolLog,
-    },
-    /// A mediation case.
-    MediationCase {
-        /// The case.
-        mediation_case: MediationCase,
-    },
-    /// A warning bulletin.
-    Bulletin {
-        /// The bulletin.
-        bulletin: Bulletin,
-    },
-    /// A business visit.
-    Visit {
-        /// The visit.
-        visit: Visit,
-    },
-    /// A deliberation.
-    Deliberation {
-        /// The deliberation.
-        deliberation: Deliberation,
-    },
+/// Declares [`Kind`], [`Record`] and [`NewRecord`] from [`with_kinds!`]'s list.
+macro_rules! declare_kinds {
+    (() $([
+        $variant:ident, $name:literal, $field:ident, $record:ident, $new:ident,
+        $kind_doc:literal, $record_doc:literal, $new_doc:literal
+    ],)+) => {
+        string_enum! {
+            /// The kind of a record; fixed at creation.
+            Kind as "kind" {
+                $( #[doc = $kind_doc] $variant => $name, )+
+            }
+        }
+
+        /// A record of any kind, as read from its document.
+        #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+        #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+        #[serde(untagged)]
+        pub enum Record {
+            $(
+                #[doc = $record_doc]
+                $variant {
+                    /// The record.
+                    $field: $record,
+                },
+            )+
+        }
+
+        /// A new record to create.
+        #[derive(Debug, Clone, PartialEq)]
+        #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+        pub enum NewRecord {
+            $(
+                #[doc = $new_doc]
+                $variant {
+                    /// What the record is created with.
+                    $field: $new,
+                },
+            )+
+        }
+
+        $(
+            impl From<$record> for Record {
+                fn from($field: $record) -> Record {
+                    Record::$variant { $field }
+                }
+            }
+        )+
+    };
 }
 
-/// A new record to create.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
-pub enum NewRecord {
-    /// A resident submits a report.
-    Report {
-        /// The report.
-        report: NewReport,
-    },
-    /// A team starts a patrol.
-    PatrolLog {
-        /// The patrol.
-        patrol_log: NewPatrol,
-    },
-    /// A mediator opens a case.
-    MediationCase {
-        /// The case.
-        mediation_case: NewCase,
-    },
-    /// The police, a grid leader or a dispatcher issues a bulletin.
-    Bulletin {
-        /// The bulletin.
-        bulletin: NewBulletin,
-    },
-    /// A police patrol member, a grid leader or a dispatcher records a business visit.
-    Visit {
-        /// The visit.
-        visit: NewVisit,
-    },
-    /// A resident or a grid leader raises a deliberation.
-    Deliberation {
-        /// The deliberation.
-        deliberation: NewDeliberation,
-    },
+with_kinds!([declare_kinds]());
+
+/// The arms of [`on_record!`].
+macro_rules! record_arms {
+    (($record:expr, $r:ident, $body:expr) $([$variant:ident, $name:literal, $field:ident,
+        $($rest:tt)*],)+) => {
+        match $record {
+            $( $crate::model::Record::$variant { $field: $r } => $body, )+
+        }
+    };
+}
+
+/// The arms of [`on_new!`].
+macro_rules! new_arms {
+    (($new:expr, $n:ident, $K:ident, $body:expr) $([$variant:ident, $name:literal,
+        $field:ident, $record:ident, $($rest:tt)*],)+) => {
+        match $new {
+            $(
+                $crate::model::NewRecord::$variant { $field: $n } => {
+                    type $K = $crate::model::$record;
+                    $body
+                }
+            )+
+        }
+    };
+}
+
+/// The arms of [`on_kind!`].
+macro_rules! kind_arms {
+    (($kind:expr, $K:ident, $body:expr) $([$variant:ident, $name:literal, $field:ident,
+        $record:ident, $($rest:tt)*],)+) => {
+        match $kind {
+            $(
+                $crate::model::Kind::$variant => {
+                    type $K = $crate::model::$record;
+                    $body
+                }
+            )+
+        }
+    };
 }
 
 /// Runs `$body` with `$r` bound to the typed record inside `$record` (a `&Record`), whatever
 /// its kind: the body is compiled once per kind, so it calls the kind's [`KindSpec`].
 macro_rules! on_record {
     ($record:expr, $r:ident => $body:expr) => {
-        match $record {
-            $crate::model::Record::Report { report: $r } => $body,
-            $crate::model::Record::PatrolLog { patrol_log: $r } => $body,
-            $crate::model::Record::MediationCase { mediation_case: $r } => $body,
-            $crate::model::Record::Bulletin { bulletin: $r } => $body,
-            $crate::model::Record::Visit { visit: $r } => $body,
-            $crate::model::Record::Deliberation { deliberation: $r } => $body,
-        }
+        $crate::model::with_kinds!([$crate::model::record_arms]($record, $r, $body))
     };
 }
 
@@ -134,64 +156,14 @@ macro_rules! on_record {
 /// kind's typed record.
 macro_rules! on_new {
     ($new:expr, $n:ident, $K:ident => $body:expr) => {
-        match $new {
-            $crate::model::NewRecord::Report { report: $n } => {
-                type $K = $crate::model::Report;
-                $body
-            }
-            $crate::model::NewRecord::PatrolLog { patrol_log: $n } => {
-                type $K = $crate::model::PatrolLog;
-                $body
-            }
-            $crate::model::NewRecord::MediationCase { mediation_case: $n } => {
-                type $K = $crate::model::MediationCase;
-                $body
-            }
-            $crate::model::NewRecord::Bulletin { bulletin: $n } => {
-                type $K = $crate::model::Bulletin;
-                $body
-            }
-            $crate::model::NewRecord::Visit { visit: $n } => {
-                type $K = $crate::model::Visit;
-                $body
-            }
-            $crate::model::NewRecord::Deliberation { deliberation: $n } => {
-                type $K = $crate::model::Deliberation;
-                $body
-            }
-        }
+        $crate::model::with_kinds!([$crate::model::new_arms]($new, $n, $K, $body))
     };
 }
 
 /// Runs `$body` with `$K` naming the typed record of `$kind` (a [`Kind`]).
 macro_rules! on_kind {
     ($kind:expr, $K:ident => $body:expr) => {
-        match $kind {
-            $crate::model::Kind::Report => {
-                type $K = $crate::model::Report;
-                $body
-            }
-            $crate::model::Kind::PatrolLog => {
-                type $K = $crate::model::PatrolLog;
-                $body
-            }
-            $crate::model::Kind::MediationCase => {
-                type $K = $crate::model::MediationCase;
-                $body
-            }
-            $crate::model::Kind::Bulletin => {
-                type $K = $crate::model::Bulletin;
-                $body
-            }
-            $crate::model::Kind::Visit => {
-                type $K = $crate::model::Visit;
-                $body
-            }
-            $crate::model::Kind::Deliberation => {
-                type $K = $crate::model::Deliberation;
-                $body
-            }
-        }
+        $crate::model::with_kinds!([$crate::model::kind_arms]($kind, $K, $body))
     };
 }
 
@@ -231,7 +203,9 @@ macro_rules! common_spec {
     };
 }
 
-pub(crate) use {common_spec, on_kind, on_new, on_record};
+pub(crate) use {
+    common_spec, kind_arms, new_arms, on_kind, on_new, on_record, record_arms, with_kinds,
+};
 
 /// What a record kind is, in one place: implemented by each kind's typed record.
 pub(crate) trait KindSpec:
@@ -358,42 +332,6 @@ impl NewRecord {
     /// The photos the new record starts with.
     pub fn photos(&self) -> &[PhotoRef] {
         on_new!(self, n, K => K::new_photos(n))
-    }
-}
-
-impl From<Report> for Record {
-    fn from(report: Report) -> Record {
-        Record::Report { report }
-    }
-}
-
-impl From<PatrolLog> for Record {
-    fn from(patrol_log: PatrolLog) -> Record {
-        Record::PatrolLog { patrol_log }
-    }
-}
-
-impl From<MediationCase> for Record {
-    fn from(mediation_case: MediationCase) -> Record {
-        Record::MediationCase { mediation_case }
-    }
-}
-
-impl From<Bulletin> for Record {
-    fn from(bulletin: Bulletin) -> Record {
-        Record::Bulletin { bulletin }
-    }
-}
-
-impl From<Visit> for Record {
-    fn from(visit: Visit) -> Record {
-        Record::Visit { visit }
-    }
-}
-
-impl From<Deliberation> for Record {
-    fn from(deliberation: Deliberation) -> Record {
-        Record::Deliberation { deliberation }
     }
 }
 

@@ -11,11 +11,8 @@ mod query;
 mod stats;
 
 pub use kind::{Cell, Cells, Indexed, KindFilter, Listing, Listings, Table, Term};
-pub use kinds::{
-    BulletinFilter, BulletinRow, CaseFilter, CaseRow, DeliberationFilter, DeliberationRow, InRow,
-    IndexChange, IndexRow, Outcome, PatrolFilter, PatrolRow, ReportCount, ReportFilter, ReportRow,
-    VisitFilter, VisitRow,
-};
+// Every kind's row and filter, so that a new kind is named in `kinds/` alone.
+pub use kinds::*;
 pub use query::{
     Cursor, MAX_PAGE, MAX_TEXT_CHARS, Page, PageRequest, Readable, Sort, check_text, fold,
 };
