@@ -14,7 +14,7 @@ pub use kind::{Cell, Cells, Indexed, KindFilter, Listing, Listings, Table, Term}
 // Every kind's row and filter, so that a new kind is named in `kinds/` alone.
 pub use kinds::*;
 pub use query::{
-    Cursor, MAX_PAGE, MAX_TEXT_CHARS, Page, PageRequest, Readable, Sort, check_text, fold,
+    Cursor, MAX_PAGE, MAX_TEXT_CHARS, Order, Page, PageRequest, Readable, Sort, check_text, fold,
 };
 pub use stats::{
     CHINA_UTC_OFFSET_MINUTES, CaseStats, PatrolDayStats, ReportStats, StatsGroup, StatsQuery,

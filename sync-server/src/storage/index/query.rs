@@ -119,6 +119,71 @@ impl PageRequest {
     pub fn limit(&self) -> usize {
         self.size.clamp(1, MAX_PAGE)
     }
+
+    /// The cursor the page starts after, refused when it belongs to a listing in another order.
+    pub fn cursor(&self) -> Result<Option<Cursor>, StorageError> {
+        match self.after {
+            Some(after) if after.sort != self.sort => Err(StorageError::InvalidQuery(
+                "the cursor belongs to a listing in another order".into(),
+            )),
+            after => Ok(after),
+        }
+    }
+
+    /// The page from the rows a backend read (up to [`PageRequest::limit`] + 1, each with its
+    /// position in storage): one more than the limit says there is a next page, which starts
+    /// after the last row kept (its sort keys from `keys_of`).
+    pub fn page<T>(&self, mut rows: Vec<(i64, T)>, keys_of: impl Fn(&T) -> [i64; 2]) -> Page<T> {
+        let limit = self.limit();
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = match (more, rows.last()) {
+            (true, Some((pos, row))) => {
+                Some(Cursor { sort: self.sort, keys: keys_of(row), row: *pos })
+            }
+            _ => None,
+        };
+        Page { rows: rows.into_iter().map(|(_, row)| row).collect(), next }
+    }
+}
+
+/// How a sort orders one table: its key columns (all in one direction, the row's position in
+/// storage after them), and whether it ascends.
+#[derive(Debug, Clone, Copy)]
+pub struct Order<'a> {
+    /// The key columns.
+    pub keys: &'a [&'a str],
+    /// Whether the keys ascend.
+    pub ascending: bool,
+}
+
+impl Order<'static> {
+    /// The order of the reports' listing under `sort` (each has its indexes).
+    pub fn reports(sort: Sort) -> Order<'static> {
+        match sort {
+            Sort::Created => Order { keys: &["created_at"], ascending: false },
+            Sort::Deadline => Order { keys: &["deadline_key"], ascending: true },
+            Sort::Priority => Order { keys: &["priority", "created_at"], ascending: false },
+            Sort::Updated => Order { keys: &["updated_at"], ascending: false },
+        }
+    }
+}
+
+impl<'a> Order<'a> {
+    /// The order of another kind's listing: `Created` (over its `created` column) or `Updated`
+    /// only.
+    pub fn created_or_updated(
+        sort: Sort,
+        created: &'a [&'a str],
+    ) -> Result<Order<'a>, StorageError> {
+        match sort {
+            Sort::Created => Ok(Order { keys: created, ascending: false }),
+            Sort::Updated => Ok(Order { keys: &["updated_at"], ascending: false }),
+            other => Err(StorageError::InvalidQuery(format!(
+                "this listing sorts by creation or by update, not {other:?}"
+            ))),
+        }
+    }
 }
 
 /// One page of a listing.

@@ -9,7 +9,7 @@ use tokio_postgres::types::ToSql;
 use super::super::db::{Tx, query};
 use super::rows::{Stored, select, stored};
 use crate::storage::index::{
-    Cell, Cursor, InRow, IndexRow, Listing, Page, PageRequest, Readable, ReportCount, ReportFilter,
+    Cell, InRow, IndexRow, Listing, Order, Page, PageRequest, Readable, ReportCount, ReportFilter,
     ReportRow, Sort, Table as KindTable, Term, check_text, fold,
 };
 use crate::storage::{StorageError, StorageResult};
@@ -166,22 +166,6 @@ fn scope_range(prefix: &str) -> [Value; 2] {
     [Value::Text(format!("{prefix}/")), Value::Text(format!("{prefix}0"))]
 }
 
-/// How a sort orders one table: its key columns (all in one direction), and whether it
-/// ascends.
-struct Order<'a> {
-    keys: &'a [&'a str],
-    ascending: bool,
-}
-
-fn report_order(sort: Sort) -> Order<'static> {
-    match sort {
-        Sort::Created => Order { keys: &["created_at"], ascending: false },
-        Sort::Deadline => Order { keys: &["deadline_key"], ascending: true },
-        Sort::Priority => Order { keys: &["priority", "created_at"], ascending: false },
-        Sort::Updated => Order { keys: &["updated_at"], ascending: false },
-    }
-}
-
 /// A table of the index and the columns its rows are read from.
 struct Table<'a> {
     name: &'a str,
@@ -202,12 +186,7 @@ async fn page<T>(
     columns_and_pos.push("doc");
     let tuple = columns_and_pos.join(", ");
     let (dir, cmp) = if order.ascending { ("ASC", ">") } else { ("DESC", "<") };
-    if let Some(after) = page.after {
-        if after.sort != page.sort {
-            return Err(StorageError::InvalidQuery(
-                "the cursor belongs to a listing in another order".into(),
-            ));
-        }
+    if let Some(after) = page.cursor()? {
         let marks = vec!["?"; columns_and_pos.len()].join(", ");
         let mut values: Vec<Value> =
             after.keys[..order.keys.len()].iter().map(|k| Value::Integer(*k)).collect();
@@ -229,15 +208,7 @@ async fn page<T>(
     for r in &rows {
         out.push(read(r)?);
     }
-    let more = out.len() > limit;
-    out.truncate(limit);
-    let next = match (more, out.last()) {
-        (true, Some(last)) => {
-            Some(Cursor { sort: page.sort, keys: keys_of(&last.row), row: last.pos })
-        }
-        _ => None,
-    };
-    Ok(Page { rows: out.into_iter().map(|s| s.row).collect(), next })
+    Ok(page.page(out.into_iter().map(|s| (s.pos, s.row)).collect(), keys_of))
 }
 
 /// The WHERE clause of a report filter (listings and counts share it).
@@ -281,7 +252,7 @@ pub(crate) async fn reports(
     req: &PageRequest,
 ) -> StorageResult<Page<ReportRow>> {
     let w = report_where(f)?;
-    let order = report_order(req.sort);
+    let order = Order::reports(req.sort);
     let kind = KindTable::of::<ReportRow>();
     let columns = select(&kind);
     let table = Table { name: kind.name, columns: &columns };
@@ -300,24 +271,13 @@ pub(crate) async fn reports(
     .await
 }
 
-/// `Created` and `Updated` only, over `created` (the kind's start) and `updated_at`.
-fn created_or_updated<'a>(sort: Sort, created: &'a [&'a str]) -> StorageResult<Order<'a>> {
-    match sort {
-        Sort::Created => Ok(Order { keys: created, ascending: false }),
-        Sort::Updated => Ok(Order { keys: &["updated_at"], ascending: false }),
-        other => Err(StorageError::InvalidQuery(format!(
-            "this listing sorts by creation or by update, not {other:?}"
-        ))),
-    }
-}
-
 /// A page of one kind's rows, as its listing says.
 pub(crate) async fn rows(
     tx: &Tx<'_>,
     listing: &Listing,
     req: &PageRequest,
 ) -> StorageResult<Page<IndexRow>> {
-    let order = created_or_updated(req.sort, std::slice::from_ref(&listing.created))?;
+    let order = Order::created_or_updated(req.sort, std::slice::from_ref(&listing.created))?;
     let mut w = Where::listing(&listing.readable, listing.scope.as_deref());
     for term in &listing.terms {
         w.term(term);

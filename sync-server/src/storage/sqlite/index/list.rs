@@ -14,7 +14,7 @@ use rusqlite::{Connection, Row};
 use super::rows::{Stored, select, stored};
 use super::upsert::value;
 use crate::storage::index::{
-    Cursor, InRow, IndexRow, Listing, Page, PageRequest, Readable, ReportCount, ReportFilter,
+    InRow, IndexRow, Listing, Order, Page, PageRequest, Readable, ReportCount, ReportFilter,
     ReportRow, Sort, Table, Term, check_text, fold,
 };
 use crate::storage::{StorageError, StorageResult};
@@ -149,22 +149,6 @@ fn scope_range(prefix: &str) -> [Value; 2] {
     [Value::Text(format!("{prefix}/")), Value::Text(format!("{prefix}0"))]
 }
 
-/// How a sort orders one table: its key columns (all in one direction), and whether it
-/// ascends.
-struct Order<'a> {
-    keys: &'a [&'a str],
-    ascending: bool,
-}
-
-fn report_order(sort: Sort) -> Order<'static> {
-    match sort {
-        Sort::Created => Order { keys: &["created_at"], ascending: false },
-        Sort::Deadline => Order { keys: &["deadline_key"], ascending: true },
-        Sort::Priority => Order { keys: &["priority", "created_at"], ascending: false },
-        Sort::Updated => Order { keys: &["updated_at"], ascending: false },
-    }
-}
-
 /// Runs a keyset page over `table`: rows matching `filter`, after the cursor, in the order.
 fn page<T>(
     conn: &Connection,
@@ -179,12 +163,7 @@ fn page<T>(
     columns_and_pos.push("doc");
     let tuple = columns_and_pos.join(", ");
     let (dir, cmp) = if order.ascending { ("ASC", ">") } else { ("DESC", "<") };
-    if let Some(after) = page.after {
-        if after.sort != page.sort {
-            return Err(StorageError::InvalidQuery(
-                "the cursor belongs to a listing in another order".into(),
-            ));
-        }
+    if let Some(after) = page.cursor()? {
         let marks = vec!["?"; columns_and_pos.len()].join(", ");
         let mut values: Vec<Value> =
             after.keys[..order.keys.len()].iter().map(|k| Value::Integer(*k)).collect();
@@ -207,15 +186,7 @@ fn page<T>(
     while let Some(r) = rows.next()? {
         out.push(read(r)?);
     }
-    let more = out.len() > limit;
-    out.truncate(limit);
-    let next = match (more, out.last()) {
-        (true, Some(last)) => {
-            Some(Cursor { sort: page.sort, keys: keys_of(&last.row), row: last.pos })
-        }
-        _ => None,
-    };
-    Ok(Page { rows: out.into_iter().map(|s| s.row).collect(), next })
+    Ok(page.page(out.into_iter().map(|s| (s.pos, s.row)).collect(), keys_of))
 }
 
 /// The WHERE clause of a report filter (listings and counts share it).
@@ -263,7 +234,7 @@ pub(crate) fn reports(
     req: &PageRequest,
 ) -> StorageResult<Page<ReportRow>> {
     let w = report_where(f)?;
-    let order = report_order(req.sort);
+    let order = Order::reports(req.sort);
     let table = Table::of::<ReportRow>();
     let read = |r: &Row<'_>| {
         let s = stored(r, &table)?;
@@ -279,24 +250,13 @@ pub(crate) fn reports(
     })
 }
 
-/// `Created` and `Updated` only, over `created` (the kind's start) and `updated_at`.
-fn created_or_updated<'a>(sort: Sort, created: &'a [&'a str]) -> StorageResult<Order<'a>> {
-    match sort {
-        Sort::Created => Ok(Order { keys: created, ascending: false }),
-        Sort::Updated => Ok(Order { keys: &["updated_at"], ascending: false }),
-        other => Err(StorageError::InvalidQuery(format!(
-            "this listing sorts by creation or by update, not {other:?}"
-        ))),
-    }
-}
-
 /// A page of one kind's rows, as its listing says.
 pub(crate) fn rows(
     conn: &Connection,
     listing: &Listing,
     req: &PageRequest,
 ) -> StorageResult<Page<IndexRow>> {
-    let order = created_or_updated(req.sort, std::slice::from_ref(&listing.created))?;
+    let order = Order::created_or_updated(req.sort, std::slice::from_ref(&listing.created))?;
     let mut w = Where::listing(&listing.readable, listing.scope.as_deref());
     for term in &listing.terms {
         w.term(term);
