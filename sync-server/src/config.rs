@@ -152,11 +152,23 @@ pub enum Durability {
 /// How often overdue reports are looked for by default.
 pub const DEFAULT_ESCALATE_EVERY: Duration = Duration::from_secs(60);
 
+/// Where the server's certificate chain and private key are (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain: the server's certificate first, then the intermediates.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
 /// Everything a server is started with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// Where to listen (port 0 picks a free port).
     pub listen: SocketAddr,
+    /// Serve HTTPS with this certificate and key (read again on `Server::reload_tls`, which
+    /// the binary calls on SIGHUP); plain HTTP without.
+    pub tls: Option<TlsFiles>,
     /// Directory holding the database (with SQLite) and the photos' files; created if missing.
     pub data_dir: PathBuf,
     /// Where the documents, accounts and everything else but the photos' bytes are kept.
@@ -278,6 +290,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls: None,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             storage: StorageChoice::Sqlite,
             durability: Durability::Normal,

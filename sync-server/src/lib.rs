@@ -42,9 +42,10 @@ pub mod shutdown;
 pub mod storage;
 mod transport;
 
-pub use config::{Durability, ServerConfig, StorageChoice};
+pub use config::{Durability, ServerConfig, StorageChoice, TlsFiles};
 pub use feed::cursor;
 pub use http::error::{self, ServerError};
+pub use http::serve::tls::{Tls, TlsError};
 pub use photos::{FsPhotoStore, PhotoStore};
 pub use rules::Rules;
 pub use server::{Listeners, RunningServer, Server};

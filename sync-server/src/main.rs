@@ -89,7 +89,7 @@ fn init_logs(format: LogFormat) {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the sync protocol (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Give the database a new epoch; run it (server stopped) after restoring a backup, so
     /// phones reconcile what the backup lacks instead of trusting their cursors.
     NewEpoch,
@@ -251,9 +251,16 @@ struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=525_600))]
     desk_session_idle_mins: u64,
     /// The server is reached over TLS (itself or a reverse proxy): desk session cookies are
-    /// marked Secure, so browsers never send them in clear.
+    /// marked Secure, so browsers never send them in clear. Implied by `--tls-cert`.
     #[arg(long, env = "FIELDSYNC_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Serve HTTPS with this certificate chain (PEM: the server's certificate, then the
+    /// intermediates); read again on SIGHUP, without dropping open connections.
+    #[arg(long, env = "FIELDSYNC_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "FIELDSYNC_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// On an empty data folder, fill a demonstration street (grids, users of every role, a few
     /// days of reports, some overdue, a patrol and a mediation case) and show a dispatcher's
     /// one-time sign-in code.
@@ -342,7 +349,12 @@ fn config(data: PathBuf, storage: StorageChoice, args: &ServeArgs) -> ServerConf
     c.metrics_listen = args.metrics_listen.0;
     c.metrics_token = args.metrics_token.clone();
     c.desk_session_idle = std::time::Duration::from_secs(args.desk_session_idle_mins * 60);
-    c.secure_cookies = args.secure_cookies;
+    c.tls = args
+        .tls_cert
+        .clone()
+        .zip(args.tls_key.clone())
+        .map(|(cert, key)| fieldsync_server::TlsFiles { cert, key });
+    c.secure_cookies = args.secure_cookies || c.tls.is_some();
     c.root_scope = args.root_scope.clone();
     c.first_admin = true;
     c.demo = args.demo;
@@ -355,10 +367,29 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
     let server = Server::open(&config).await.map_err(|e| e.to_string())?;
     let listeners = Listeners::bind(&config).await.map_err(|e| format!("cannot listen: {e}"))?;
     tracing::info!(data = %config.data_dir.display(), "fieldsync-server");
+    if let Some(tls) = server.tls() {
+        tokio::spawn(reload_tls_on_hangup(tls.clone()));
+    }
     server
         .serve_on(listeners, fieldsync_server::shutdown::signal())
         .await
         .map_err(|e| format!("serving failed: {e}"))
+}
+
+/// Reads the certificate and key again at each SIGHUP (after a renewal); a pair that cannot
+/// be used is logged and the one in use kept.
+async fn reload_tls_on_hangup(tls: fieldsync_server::Tls) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => return tracing::error!("cannot listen for SIGHUP; no TLS reloads: {e}"),
+    };
+    while hangups.recv().await.is_some() {
+        match tls.reload() {
+            Ok(()) => tracing::info!("SIGHUP: TLS certificate and key read again"),
+            Err(e) => tracing::error!("SIGHUP: {e}; the certificate in use stays"),
+        }
+    }
 }
 
 fn main() -> ExitCode {

@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::config::{ServerConfig, StorageChoice};
 use crate::escalation;
 use crate::http::error::ServerError;
+use crate::http::serve::tls::Tls;
 use crate::http::{self, App};
 use crate::photos::{FsPhotoStore, PhotoStore};
 use crate::storage::{PostgresStorage, SqliteStorage, Storage, StorageError};
@@ -59,6 +60,8 @@ pub struct Server {
     escalate_every: Option<std::time::Duration>,
     /// The time overdue escalation goes by.
     clock: Clock,
+    /// The certificate the API's listener serves HTTPS with, if it does.
+    tls: Option<Tls>,
 }
 
 impl std::fmt::Debug for Server {
@@ -99,6 +102,8 @@ impl Server {
         photos: Arc<dyn PhotoStore>,
         config: &ServerConfig,
     ) -> Result<Server, ServerError> {
+        // A certificate that cannot be used stops the start before any request is served.
+        let tls = config.tls.as_ref().map(Tls::load).transpose()?;
         // A database upgraded from version 7 has documents and no index yet: it is built here,
         // at start, before any request is served (a rebuild at the upgrade itself would need
         // Automerge and the rules inside the schema step).
@@ -140,7 +145,18 @@ impl Server {
             demo,
             escalate_every: config.escalate_every,
             clock: config.clock.clone(),
+            tls,
         })
+    }
+
+    /// The certificate the API is served with over HTTPS, if it is.
+    pub fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
+    }
+
+    /// `https` when the API is served over TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// The first admin's one-time sign-in code, when this start made the first admin (an
@@ -220,13 +236,14 @@ impl Server {
             None => tracing::info!(%addr, epoch = self.epoch(), "serving"),
         }
         if let Some(code) = &self.first_admin {
-            eprintln!("{}", first_admin_notice(code, addr));
+            eprintln!("{}", first_admin_notice(code, self.scheme(), addr));
         }
         if let Some(code) = &self.demo {
             eprintln!(
                 "Demonstration street filled: sign in as the dispatcher disp-demo with the \
-                 one-time code {} at http://{addr}/ (POST /api/v1/session)",
-                code.code
+                 one-time code {} at {}://{addr}/ (POST /api/v1/session)",
+                code.code,
+                self.scheme()
             );
         }
         let (stop, stopped) = watch::channel(false);
@@ -251,7 +268,9 @@ impl Server {
             let limits = self.app.metrics_limits();
             tokio::spawn(http::serve::serve(listener, router, limits, stopped.clone()))
         });
-        let limits = self.app.serve_limits();
+        // The API's listener speaks TLS when configured; `/metrics` on its own listener stays
+        // plain (it is for the operator's network, and a scraper's token is its guard).
+        let limits = http::serve::Limits { tls: self.tls.clone(), ..self.app.serve_limits() };
         http::serve::serve(listeners.main, self.router.clone(), limits, stopped).await;
         if let Some(m) = metrics {
             let _ = m.await;
@@ -300,7 +319,7 @@ impl Server {
 }
 
 /// What an empty server says once on stderr: the first admin's code, and where to use it.
-fn first_admin_notice(code: &IssuedCode, addr: SocketAddr) -> String {
+fn first_admin_notice(code: &IssuedCode, scheme: &str, addr: SocketAddr) -> String {
     let until = fieldsync_core::time::format_ms(code.expires_at);
     let lines = [
         format!(
@@ -308,7 +327,7 @@ fn first_admin_notice(code: &IssuedCode, addr: SocketAddr) -> String {
             accounts::FIRST_ADMIN
         ),
         format!("    {}", code.code),
-        format!("at http://{addr}/ (the command centre), or with POST /api/v1/session"),
+        format!("at {scheme}://{addr}/ (the command centre), or with POST /api/v1/session"),
         format!("{{\"code\": \"{}\"}}. It works once, until {until}.", code.code),
         "It is shown only now; `fieldsync-server enroll-code admin` makes another.".to_string(),
     ];
@@ -334,9 +353,9 @@ impl RunningServer {
         self.addr
     }
 
-    /// Its base URL, e.g. `http://127.0.0.1:41234`.
+    /// Its base URL, e.g. `http://127.0.0.1:41234` (`https://` when it serves TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.server.scheme(), self.addr)
     }
 
     /// The base URL of its `/metrics` listener, if it has one.

@@ -6,4 +6,5 @@ pub mod link;
 pub mod phone;
 pub mod phone_crash;
 pub mod postgres;
+pub mod tls;
 pub mod tools;

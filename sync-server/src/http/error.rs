@@ -121,6 +121,9 @@ pub enum ServerError {
     /// A request about a photo refused (`docs/blobs.md`), or the photo store failed.
     #[error("{0}")]
     Photo(#[from] PhotoError),
+    /// The server's certificate or key cannot be used (at start; no request gets it).
+    #[error("{0}")]
+    Tls(#[from] crate::http::serve::tls::TlsError),
 }
 
 impl From<AccountError> for ServerError {
@@ -271,7 +274,7 @@ impl ServerError {
             | ServerError::Storage(StorageError::Closed | StorageError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
-            ServerError::Internal(_) | ServerError::Storage(_) => {
+            ServerError::Internal(_) | ServerError::Storage(_) | ServerError::Tls(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
             ServerError::Photo(e) => (photo_status(e), e.code()),

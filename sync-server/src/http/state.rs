@@ -171,6 +171,7 @@ impl App {
             trusted: self.trusted_proxies.clone(),
             header_timeout: self.header_timeout,
             stall_timeout: self.stall_timeout,
+            tls: None,
         }
     }
 

@@ -27,4 +27,5 @@ mod postgres;
 mod probing;
 mod process;
 mod rights;
+mod tls;
 mod visits;

@@ -6,10 +6,12 @@
 //! cut by the router's body timeout layer (`http::router`). Each connection's requests carry
 //! the peer address (`ConnectInfo<SocketAddr>`); answers go out with TCP_NODELAY; on shutdown
 //! no new connection is accepted, requests in flight finish, and kept-alive connections are
-//! closed.
+//! closed. With a certificate ([`tls`]) every connection of the API's listener is HTTPS, its
+//! handshake held to the header timeout.
 
 pub(crate) mod caps;
 mod stall;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -23,6 +25,7 @@ use axum::extract::ConnectInfo;
 use axum::http::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -30,6 +33,7 @@ use tower::ServiceExt;
 use crate::http::client_addr::TrustedProxies;
 use caps::{ConnectionCaps, Permit};
 use stall::StallGuard;
+use tls::Tls;
 
 /// How connections of one listener are served.
 #[derive(Debug, Clone)]
@@ -42,6 +46,8 @@ pub(crate) struct Limits {
     pub(crate) header_timeout: Duration,
     /// See [`crate::ServerConfig::stall_timeout`].
     pub(crate) stall_timeout: Duration,
+    /// HTTPS with this certificate, or plain HTTP.
+    pub(crate) tls: Option<Tls>,
 }
 
 /// Serves `router` on `listener` until `stop` turns true; then stops accepting, lets every
@@ -104,10 +110,35 @@ async fn connection(
     router: Router,
     limits: Limits,
     _permit: Permit,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     _open: watch::Receiver<()>,
 ) {
-    let io = TokioIo::new(StallGuard::new(tcp, limits.stall_timeout));
+    let io = StallGuard::new(tcp, limits.stall_timeout);
+    let Some(tls) = &limits.tls else {
+        return serve_connection(io, peer, router, &limits, stop).await;
+    };
+    // A client that opens a connection and never finishes the handshake holds it no longer
+    // than one that never finishes its request head.
+    let handshake = tls.acceptor().accept(io);
+    match tokio::time::timeout(limits.header_timeout, handshake).await {
+        Ok(Ok(stream)) => serve_connection(stream, peer, router, &limits, stop).await,
+        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake not finished within the header timeout"),
+    }
+}
+
+/// Serves the HTTP/1.1 requests of one connection (plain or inside TLS) until it ends or the
+/// server stops.
+async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    router: Router,
+    limits: &Limits,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(ConnectInfo(peer));

@@ -19,8 +19,14 @@ impl Proc {
     /// Starts the server on `data`, listening on `listen` (`127.0.0.1:0` picks a port), and
     /// waits until it logs that it serves.
     pub fn spawn(data: &Path, listen: &str) -> Proc {
+        Proc::spawn_with(data, listen, &[])
+    }
+
+    /// As [`Proc::spawn`], with more arguments to `serve`.
+    pub fn spawn_with(data: &Path, listen: &str, more: &[&str]) -> Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
             .args(["--data", data.to_str().unwrap(), "--listen", listen])
+            .args(more)
             // Several test servers run at once: each serves /metrics on a port of its own.
             .args(["--metrics-listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
