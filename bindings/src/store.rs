@@ -18,7 +18,7 @@ use fieldsync_core::store::{
     BulletinFilter, CaseFilter, DeliberationFilter, InboxFilter, MAX_HITS, PageRequest,
     PatrolFilter, ReportFilter, SearchHit, StoreStats, SyncStatus,
 };
-use fieldsync_core::sync::{HttpTransport, SyncClient, SyncOptions};
+use fieldsync_core::sync::{HttpTransport, ServerTrust, SyncClient, SyncOptions};
 
 use crate::dispatch::{ChangeObserver, Registration, Subscription, SubscriptionEnd};
 use crate::error::{FieldError, invalid};
@@ -29,7 +29,7 @@ use crate::pages::{
 };
 
 /// What a sync client is built for: the enrolled device, its server, the tunables.
-pub(crate) type ClientKey = (String, String, SyncOptions);
+pub(crate) type ClientKey = (String, String, SyncOptions, ServerTrust);
 
 /// What a phone knows of its enrollment (the token stays inside the library).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
@@ -53,6 +53,8 @@ pub struct FieldStore {
     shared: RwLock<Option<Arc<Shared>>>,
     /// Sync tunables, kept for the next sync.
     pub(crate) options: Mutex<SyncOptions>,
+    /// What the phone trusts of the server, for enrollment and the next sync.
+    pub(crate) trust: Mutex<ServerTrust>,
     /// The client of the last sync and what it was built for (device, server, tunables).
     pub(crate) client: Mutex<Option<(ClientKey, Arc<SyncClient<HttpTransport>>)>>,
     /// This handle's subscriptions, ended by `close`.
@@ -126,6 +128,7 @@ impl FieldStore {
             path,
             shared: RwLock::new(Some(shared)),
             options: Mutex::new(SyncOptions::default()),
+            trust: Mutex::new(ServerTrust::default()),
             client: Mutex::new(None),
             subscriptions: Mutex::new(Vec::new()),
         }))

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use fieldsync_core::policy::{Profile, Role};
-use fieldsync_core::sync::{self, HttpTransport, SyncClient, SyncOptions, SyncSummary};
+use fieldsync_core::sync::{
+    self, HttpTransport, ServerTrust, SyncClient, SyncOptions, SyncSummary,
+};
 
 use crate::error::{FieldError, invalid};
 use crate::input;
@@ -29,16 +31,15 @@ impl FieldStore {
             detail: "the enrollment does not name a server; enroll again".into(),
         })?;
         let options = self.options.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let key = (enrolled.device, server, options);
+        let trust = self.trust();
+        let key = (enrolled.device, server, options, trust);
         let mut cached = self.client.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((built_for, client)) = cached.as_ref()
             && *built_for == key
         {
             return Ok(client.clone());
         }
-        let transport = HttpTransport::new(&key.1)
-            .map_err(|e| invalid("server_url", e.to_string()))?
-            .with_token(enrolled.token);
+        let transport = HttpTransport::with_trust(&key.1, &key.3)?.with_token(enrolled.token);
         let client = Arc::new(SyncClient::new(store, transport).with_options(key.2.clone()));
         *cached = Some((key, client.clone()));
         Ok(client)
@@ -70,8 +71,7 @@ impl FieldStore {
         if device_name.trim().is_empty() || device_name.chars().count() > DEVICE_NAME_CHARS {
             return Err(invalid("device_name", format!("1..={DEVICE_NAME_CHARS} characters")));
         }
-        let transport =
-            HttpTransport::new(&url).map_err(|e| invalid("server_url", e.to_string()))?;
+        let transport = HttpTransport::with_trust(&url, &self.trust())?;
         let timeout =
             self.options.lock().unwrap_or_else(|e| e.into_inner()).request_timeout.as_duration();
         let _sync = shared.sync_lock.lock().await;
@@ -142,5 +142,34 @@ impl FieldStore {
         options.check()?;
         *self.options.lock().unwrap_or_else(|e| e.into_inner()) = options;
         Ok(())
+    }
+
+    /// What the phone trusts of the server: by default the platform's certificate
+    /// authorities, and plain `http://` to this device's loopback only.
+    pub fn server_trust(&self) -> Result<ServerTrust, FieldError> {
+        self.shared()?;
+        Ok(self.trust())
+    }
+
+    /// Trusts the certificates of `trust` (PEM: a street's own authority, or its server's
+    /// certificate) instead of the platform's, and allows plain `http://` beyond loopback only
+    /// if it says so (an emulator reaching its host at `10.0.2.2`; never in the field). Used
+    /// from the next enrollment or sync on; certificates that cannot be read are
+    /// `InvalidInput` on `certificates_pem`, and nothing changes.
+    pub fn set_server_trust(&self, trust: ServerTrust) -> Result<(), FieldError> {
+        self.shared()?;
+        if !trust.certificates_pem.is_empty() {
+            // Checked now, so a bad certificate is refused where it is given.
+            HttpTransport::with_trust("https://localhost", &trust)?;
+        }
+        *self.trust.lock().unwrap_or_else(|e| e.into_inner()) = trust;
+        Ok(())
+    }
+}
+
+impl FieldStore {
+    /// The trust set by `set_server_trust`.
+    fn trust(&self) -> ServerTrust {
+        self.trust.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

@@ -254,6 +254,19 @@ suspend fun failuresAreFieldExceptions() {
     expect(negative.field == "backoff") { "refused as ${negative.field}" }
     expect(store.syncOptions.backoff == Duration.ofMillis(200)) { "the options stayed: ${store.syncOptions}" }
 
+    // The token and the records never cross another network in clear unless the app says so.
+    val clear = expectThrows<FieldException.InvalidInput>("plain http:// to another device") {
+        store.enroll("http://sync.example.org", "ABCDE-FGHJK", "phone in the field")
+    }
+    expect(clear.field == "server_url" && clear.reason.contains("https://")) { "refused as ${clear.field}: ${clear.reason}" }
+    val notPem = expectThrows<FieldException.InvalidInput>("a trusted certificate that is not PEM") {
+        store.serverTrust = ServerTrust(certificatesPem = listOf("not a certificate"))
+    }
+    expect(notPem.field == "certificates_pem") { "refused as ${notPem.field}" }
+    expect(store.serverTrust == ServerTrust()) { "the trust stayed: ${store.serverTrust}" }
+    store.serverTrust = ServerTrust(allowPlainHttp = true)
+    expect(store.serverTrust.allowPlainHttp) { "plain HTTP allowed on a lab network" }
+
     store.close()
     expect(store.isClosed) { "closed" }
     val closed = expectThrows<FieldException.Closed>("a read after close") { store.getReport(id) }

@@ -22,7 +22,7 @@ from fieldsync import FieldError, FieldStore, SyncListener
 from fieldsync_testbed import Testbed
 from fieldsync_core import (
     CaseCategory, Command, NewCase, NewReport, PageRequest, Party, ReportCategory, ReportFilter,
-    Role,
+    Role, ServerTrust,
 )
 
 AREA = "jl/cc/xinhua"
@@ -242,12 +242,28 @@ def a_negative_backoff_is_refused_by_name(root):
     store.close()
 
 
+async def plain_http_stays_on_this_device(root):
+    store = FieldStore(os.path.join(root, "trust.db"))
+    refused = await expect_async(FieldError.InvalidInput, "plain http:// to another device",
+                                 store.enroll("http://sync.example.org", "ABCDE-FGHJK", "phone"))
+    assert refused.field == "server_url" and "https://" in refused.reason, refused
+    try:
+        store.set_server_trust(ServerTrust(certificates_pem=["not a certificate"],
+                                           allow_plain_http=False))
+        raise AssertionError("a certificate that is not PEM was taken")
+    except FieldError.InvalidInput as e:
+        assert e.field == "certificates_pem", e
+    assert store.server_trust() == ServerTrust(certificates_pem=[], allow_plain_http=False)
+    store.close()
+
+
 async def main(root):
     bed = Testbed.start(os.path.join(root, "server"))
     try:
         await a_sync_over_a_silent_link_ends(root, bed)
         await notes_at_utf16_positions(root)
         a_negative_backoff_is_refused_by_name(root)
+        await plain_http_stays_on_this_device(root)
     finally:
         bed.stop()
     print("python app behaviour: ok")

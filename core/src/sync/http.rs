@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::ServerTrust;
 use super::blob_transport::{BlobHead, BlobSink, BlobTransport};
 use super::transport::{Transport, TransportError};
 use crate::protocol::ContentRange;
@@ -17,6 +18,34 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// A rustls client configuration (ring) that trusts only the certificates in `pems`, or
+/// `InvalidInput` on `certificates_pem` when one cannot be read or none is given.
+pub(crate) fn tls_config(pems: &[String]) -> crate::Result<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let invalid =
+        |reason: String| crate::CoreError::InvalidInput { field: "certificates_pem", reason };
+    let mut roots = rustls::RootCertStore::empty();
+    for (i, pem) in pems.iter().enumerate() {
+        let mut found = 0;
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|e| invalid(format!("certificate {i}: {e}")))?;
+            roots.add(cert).map_err(|e| invalid(format!("certificate {i}: {e}")))?;
+            found += 1;
+        }
+        if found == 0 {
+            return Err(invalid(format!("certificate {i} holds no PEM CERTIFICATE block")));
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}
+
 /// HTTP(S) transport: reqwest with rustls.
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
@@ -26,20 +55,33 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// A transport to the server at `base_url` (e.g. `https://sync.example.org`).
+    /// A transport to the server at `base_url` (e.g. `https://sync.example.org`), verified by
+    /// the platform's trust store; plain `http://` only to loopback.
     pub fn new(base_url: &str) -> Result<Self, TransportError> {
-        let base = super::server_url(base_url).map_err(|e| {
-            TransportError::Network(format!("{base_url:?} is not a server URL: {e}"))
-        })?;
+        HttpTransport::with_trust(base_url, &ServerTrust::default())
+            .map_err(|e| TransportError::Network(e.to_string()))
+    }
+
+    /// A transport to the server at `base_url` trusting what `trust` says: `InvalidInput` on
+    /// `server_url` for a URL that is not a server's or plain HTTP `trust` does not allow, and
+    /// on `certificates_pem` for certificates that cannot be read.
+    pub fn with_trust(base_url: &str, trust: &ServerTrust) -> crate::Result<Self> {
+        let base = super::server_url(base_url)?;
+        super::trust::check_plain_http(&base, trust)?;
         install_tls_provider();
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             .timeout(Duration::from_secs(120))
             // The server closes a connection idle for its header timeout (20 s by default): a
             // connection is reused only well within it, not sent a request as it closes.
-            .pool_idle_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| TransportError::Network(e.to_string()))?;
+            .pool_idle_timeout(Duration::from_secs(10));
+        if !trust.certificates_pem.is_empty() {
+            builder = builder.tls_backend_preconfigured(tls_config(&trust.certificates_pem)?);
+        }
+        let client = builder.build().map_err(|e| crate::CoreError::InvalidInput {
+            field: "server_url",
+            reason: format!("no HTTP client for {base}: {e}"),
+        })?;
         Ok(HttpTransport { client, base, token: None })
     }
 
@@ -82,14 +124,14 @@ impl Transport for HttpTransport {
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
-        let resp = req.send().await.map_err(|e| TransportError::Network(e.to_string()))?;
+        let resp = req.send().await.map_err(network)?;
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let bytes = resp.bytes().await.map_err(|e| TransportError::Network(e.to_string()))?;
+        let bytes = resp.bytes().await.map_err(network)?;
         if status == 200 {
             Ok(bytes.to_vec())
         } else {
@@ -98,8 +140,24 @@ impl Transport for HttpTransport {
     }
 }
 
-fn network(e: impl std::fmt::Display) -> TransportError {
-    TransportError::Network(e.to_string())
+fn network(e: impl std::error::Error) -> TransportError {
+    TransportError::Network(chain(&e))
+}
+
+/// The error with its causes (`error sending request: … invalid peer certificate:
+/// UnknownIssuer`): reqwest's own message leaves out why, which is what a person needs.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 impl HttpTransport {
@@ -195,7 +253,9 @@ impl BlobTransport for HttpTransport {
                     .get("content-range")
                     .and_then(|v| v.to_str().ok())
                     .and_then(answered_range)
-                    .ok_or_else(|| network("a 206 answer without a valid Content-Range"))?;
+                    .ok_or_else(|| {
+                        TransportError::Network("a 206 answer without a valid Content-Range".into())
+                    })?;
                 BlobHead { first: range.0, total: Some(range.1) }
             }
             _ => {
@@ -211,7 +271,7 @@ impl BlobTransport for HttpTransport {
         }
         match length {
             Some(n) if n != got => {
-                Err(network(format!("the answer ended after {got} of {n} bytes")))
+                Err(TransportError::Network(format!("the answer ended after {got} of {n} bytes")))
             }
             _ => Ok(()),
         }

@@ -18,6 +18,7 @@ mod progress;
 mod reconcile;
 mod server_url;
 pub mod transport;
+mod trust;
 
 pub use blob_transport::{BlobHead, BlobSink, BlobTransport};
 pub use budget::{Budget, ChunkBudget};
@@ -34,3 +35,4 @@ pub use progress::{
 };
 pub use server_url::server_url;
 pub use transport::{Transport, TransportError};
+pub use trust::ServerTrust;

@@ -18,3 +18,4 @@ mod photos;
 mod points;
 mod store_crash;
 mod sync_e2e;
+mod tls;

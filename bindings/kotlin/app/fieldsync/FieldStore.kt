@@ -324,6 +324,18 @@ class FieldStore private constructor(
         get() = ffi.syncOptions()
         set(value) = ffi.setSyncOptions(value)
 
+    /**
+     * What the phone trusts of the server, from the next [enroll] or [syncNow] on: by default
+     * the platform's certificate authorities, and plain `http://` only to this device's loopback.
+     * A street with its own certificate authority gives its PEM
+     * (`store.serverTrust = ServerTrust(certificatesPem = listOf(caPem))`); an emulator reaching
+     * its host at `10.0.2.2` needs `allowPlainHttp = true` (never in the field). Certificates that
+     * cannot be read are [FieldException.InvalidInput] and change nothing.
+     */
+    var serverTrust: ServerTrust
+        get() = ffi.serverTrust()
+        set(value) = ffi.setServerTrust(value)
+
     // --- Points (积分) and the exchange ---
 
     /** The user's points as last fetched ([refreshPoints], a redemption); null before the first fetch. Readable offline. */
