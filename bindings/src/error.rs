@@ -81,12 +81,16 @@ pub enum FieldError {
         /// What is missing.
         detail: String,
     },
-    /// The server no longer accepts this device (revoked by an administrator). Data on the phone
-    /// stays; enroll again with a new code.
-    #[error("this device was revoked: {detail}")]
+    /// The server no longer accepts this device (revoked by an administrator). Unless `wiped`,
+    /// data on the phone stays; enroll again with a new code. With `wiped` the administrator
+    /// asked for a wipe (a lost phone) and the store was erased before this was thrown: every
+    /// record, photo and the enrollment are gone (observers heard each record as `WIPED`).
+    #[error("this device was revoked{}: {detail}", if *wiped { " and its store wiped" } else { "" })]
     DeviceRevoked {
         /// The server's explanation.
         detail: String,
+        /// The store was erased, as the administrator asked.
+        wiped: bool,
     },
     /// The server no longer accepts this user's devices (the user was disabled by an
     /// administrator); it may accept them again. Data on the phone stays; nothing needs to be
@@ -325,7 +329,9 @@ impl From<CoreError> for FieldError {
             CoreError::Timeout { after, message } => {
                 FieldError::Timeout { seconds: after.as_millis().div_euclid(1000), detail: message }
             }
-            CoreError::DeviceRevoked { message } => FieldError::DeviceRevoked { detail: message },
+            CoreError::DeviceRevoked { message, wiped } => {
+                FieldError::DeviceRevoked { detail: message, wiped }
+            }
             CoreError::UserDisabled { message } => FieldError::UserDisabled { detail: message },
             CoreError::CodeRefused { code, message } => {
                 FieldError::CodeRefused { code, detail: message }
@@ -378,7 +384,7 @@ mod tests {
     use super::*;
 
     fn server(status: u16, code: &str) -> FieldError {
-        FieldError::from(CoreError::from_server(status, code.into(), "why".into()))
+        FieldError::from(CoreError::from_server(status, code.into(), "why".into(), false))
     }
 
     #[test]

@@ -159,11 +159,15 @@ pub enum CoreError {
         message: String,
     },
     /// The server no longer accepts this device: an administrator revoked it
-    /// (`403 device_revoked`). Data on the phone stays; enroll again with a new code.
-    #[error("this device was revoked: {message}")]
+    /// (`403 device_revoked`). Without `wiped` the data on the phone stays; enroll again with a
+    /// new code. With it, the administrator asked for a wipe and the store was erased before
+    /// this error was returned (records, unsynced work, photos, enrollment).
+    #[error("this device was revoked{}: {message}", if *wiped { " and its store wiped" } else { "" })]
     DeviceRevoked {
         /// The server's message.
         message: String,
+        /// The store was erased, as the administrator asked.
+        wiped: bool,
     },
     /// The server no longer accepts this user's devices: an administrator disabled the user
     /// (`403 user_disabled`); enabled again, the same devices work.
@@ -300,9 +304,12 @@ impl From<crate::sql::OpenError> for CoreError {
 impl CoreError {
     /// The error for an answer the server refused with `status` and the protocol's `code`: the
     /// codes an app acts on have variants of their own, the rest are [`CoreError::Server`].
-    pub fn from_server(status: u16, code: String, message: String) -> Self {
+    /// `wipe` is the error body's flag; a `device_revoked` with it is returned as
+    /// `DeviceRevoked { wiped: true }` only once the caller erased the store (see
+    /// `sync::client::failed`).
+    pub fn from_server(status: u16, code: String, message: String, wipe: bool) -> Self {
         match code.as_str() {
-            "device_revoked" => CoreError::DeviceRevoked { message },
+            "device_revoked" => CoreError::DeviceRevoked { message, wiped: wipe },
             "user_disabled" => CoreError::UserDisabled { message },
             "code_unknown" | "code_used" | "code_expired" | "code_revoked" | "malformed_code" => {
                 CoreError::CodeRefused { code, message }

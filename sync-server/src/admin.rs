@@ -89,10 +89,15 @@ pub(crate) enum UserCommand {
 pub(crate) enum DeviceCommand {
     /// List devices.
     List,
-    /// Revoke a device: its token stops working at once; its local data stays on the phone.
+    /// Revoke a device: its token stops working at once; its local data stays on the phone,
+    /// unless `--wipe`.
     Revoke {
         /// The device id (from `device list`).
         id: String,
+        /// A lost or stolen phone: at its next contact it erases its store and files (records,
+        /// unsynced work, photos, enrollment) and tells the app.
+        #[arg(long)]
+        wipe: bool,
     },
 }
 
@@ -217,8 +222,11 @@ pub(crate) fn run(data: &std::path::Path, command: Admin) -> Result<(), String> 
         }
         Admin::Device(DeviceCommand::List) => {
             for d in accounts.devices().map_err(|e| e.to_string())? {
-                let state =
-                    d.revoked_at.map_or("active".to_string(), |t| format!("revoked {}", when(t)));
+                let state = match (d.revoked_at, d.wipe) {
+                    (None, _) => "active".to_string(),
+                    (Some(t), false) => format!("revoked {}", when(t)),
+                    (Some(t), true) => format!("revoked {} (wipe)", when(t)),
+                };
                 println!(
                     "{}\t{}\t{}\t{}\tenrolled {}\t{state}",
                     d.id,
@@ -229,9 +237,13 @@ pub(crate) fn run(data: &std::path::Path, command: Admin) -> Result<(), String> 
                 );
             }
         }
-        Admin::Device(DeviceCommand::Revoke { id }) => {
+        Admin::Device(DeviceCommand::Revoke { id, wipe: false }) => {
             accounts.revoke(&id).map_err(|e| e.to_string())?;
             println!("revoked {id}");
+        }
+        Admin::Device(DeviceCommand::Revoke { id, wipe: true }) => {
+            accounts.revoke_and_wipe(&id).map_err(|e| e.to_string())?;
+            println!("revoked {id}; it erases its store at its next contact");
         }
         Admin::Session(SessionCommand::List { all }) => {
             for s in accounts.sessions(all).map_err(|e| e.to_string())? {

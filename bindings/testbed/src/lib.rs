@@ -99,6 +99,11 @@ impl Testbed {
         self.with_server(|s| s.server().accounts().revoke(&device).map_err(failed))
     }
 
+    /// Revokes a device and asks for a wipe: at its next request the phone erases its store.
+    pub fn wipe_device(&self, device: String) -> Result<(), FieldError> {
+        self.with_server(|s| s.server().accounts().revoke_and_wipe(&device).map_err(failed))
+    }
+
     /// Stops the server (finishing requests in flight).
     pub fn stop(&self) -> Result<(), FieldError> {
         let taken = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();

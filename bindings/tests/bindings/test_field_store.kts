@@ -331,6 +331,12 @@ runBlocking {
     expectThrows<FieldException.DeviceRevoked>("syncing a revoked device") { dispatcher.syncNow() }
     expect(dispatcher.getReport(reportId).status == ReportStatus.DISPATCHED) { "the revoked phone keeps its data" }
 
+    // --- A lost phone revoked with a wipe erases its store at its next contact. ---
+    bed.wipeDevice(busy.device()!!.device)
+    val wiped = expectThrows<FieldException.DeviceRevoked>("syncing a device to wipe") { busy.syncNow() }
+    expect(wiped.wiped) { "the store was erased: $wiped" }
+    expect(reportsIn(busy) == 0 && busy.device() == null) { "left: ${reportsIn(busy)} reports, device ${busy.device()}" }
+
     println("kotlin: ok (${reads.get()} reads and ${created.get()} reports written during a sync)")
 }
 

@@ -347,6 +347,13 @@ async def main(root):
     await expect_async(FieldError.DeviceRevoked, "a revoked device", dispatcher.sync_now(None))
     assert dispatcher.get_report(report_id).status == ReportStatus.DISPATCHED
 
+    # --- A lost phone revoked with a wipe erases its store at its next contact. ---
+    bed.wipe_device(late.device().device)
+    wiped = await expect_async(FieldError.DeviceRevoked, "a device to wipe", late.sync_now(None))
+    assert wiped.wiped, wiped
+    assert count_reports(late) == 0 and late.device() is None
+    late.integrity_check()
+
     bed.stop()
     print(f"python: ok ({total} reports, cancelled sync had {partial})")
 

@@ -200,6 +200,10 @@ pub struct ErrorBody {
     pub code: String,
     /// For people.
     pub message: String,
+    /// With `device_revoked`: the administrator asked this device to erase its store and
+    /// files. Absent (false) otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wipe: bool,
 }
 
 /// `POST /v1/enroll`: a phone exchanges a single-use enrollment code for its credentials.

@@ -155,6 +155,16 @@ impl BlobDir {
         self.lock.lock().recover()
     }
 
+    /// Removes every photo file and partial download or upload (the whole folder); the
+    /// caller holds the files' lock.
+    pub(crate) fn erase_all(&self) -> Result<()> {
+        match fs::remove_dir_all(&self.root) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The whole blob `hash`.
     pub(crate) fn file(&self, hash: &str) -> PathBuf {
         self.root.join(&hash[..2]).join(hash)

@@ -25,6 +25,7 @@ mod sync_ops;
 mod sync_state;
 mod visits;
 mod wal;
+mod wipe;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -78,6 +79,9 @@ pub enum Origin {
     /// The record is gone from this phone: its user may no longer read it (their role or
     /// scopes changed).
     Removed,
+    /// The record is gone with everything else on this phone: an administrator revoked the
+    /// device and asked for a wipe (`Store::wipe`).
+    Wiped,
 }
 
 /// A record that was created or changed.

@@ -156,7 +156,7 @@ impl Writer {
 /// The user a store writes as before `set_user` or an enrollment names one.
 pub(crate) const DEFAULT_USER: &str = "local";
 
-fn load_identity(conn: &Connection) -> Result<Identity> {
+pub(crate) fn load_identity(conn: &Connection) -> Result<Identity> {
     let actor: Option<Vec<u8>> = conn
         .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
         .optional()?;

@@ -31,7 +31,9 @@ enum Sent {
 
 /// The typed core error for a failed blob request.
 pub(super) fn blob_error(hash: &str, e: TransportError, attempts: u32) -> CoreError {
-    let TransportError::Status { status, code, message } = e else { return failed(e, attempts) };
+    let TransportError::Status { status, code, message, wipe } = e else {
+        return failed(e, attempts);
+    };
     let hash = hash.to_string();
     match code.as_str() {
         blob_codes::NOT_FOUND => CoreError::PhotoNotFound { hash },
@@ -42,7 +44,7 @@ pub(super) fn blob_error(hash: &str, e: TransportError, attempts: u32) -> CoreEr
         blob_codes::INVALID_RANGE => CoreError::InvalidRange { hash, message },
         blob_codes::NO_THUMBNAIL => CoreError::NoThumbnail { hash },
         blob_codes::UNSUPPORTED_MEDIA_TYPE => unsupported(&hash, &message),
-        _ => CoreError::from_server(status, code, message),
+        _ => CoreError::from_server(status, code, message, wipe),
     }
 }
 

@@ -398,12 +398,39 @@ impl<T: Transport> SyncClient<T> {
         request: impl Future<Output = Result<R, TransportError>>,
     ) -> Result<R, TransportError> {
         let limit = self.config.request_timeout();
-        tokio::time::timeout(limit, request).await.unwrap_or_else(|_| {
+        let answer = tokio::time::timeout(limit, request).await.unwrap_or_else(|_| {
             Err(TransportError::Network(format!(
                 "no answer within {} (the request timeout)",
                 TimeSpan::from(limit)
             )))
-        })
+        });
+        self.honour_wipe(answer).await
+    }
+
+    /// Erases the store when `answer` is the server's `device_revoked` with `wipe` (the
+    /// administrator asked for it), before the error goes on to the app as
+    /// `DeviceRevoked { wiped: true }`. Should the erasing fail, the error says not wiped and
+    /// the next request, refused the same way, tries again.
+    pub(crate) async fn honour_wipe<R>(
+        &self,
+        answer: Result<R, TransportError>,
+    ) -> Result<R, TransportError> {
+        match answer {
+            Err(TransportError::Status { status, code, message, wipe: true })
+                if code == "device_revoked" =>
+            {
+                let store = self.store.clone();
+                let wiped = match blocking(move || store.wipe()).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::error!("the server asked for a wipe; erasing failed: {e}");
+                        false
+                    }
+                };
+                Err(TransportError::Status { status, code, message, wipe: wiped })
+            }
+            other => other,
+        }
     }
 }
 
@@ -419,8 +446,8 @@ pub(crate) fn failed(e: TransportError, attempts: u32) -> CoreError {
         TransportError::RateLimited { retry_after_secs, message } => {
             CoreError::RateLimited { retry_after_secs, message }
         }
-        TransportError::Status { status, code, message } => {
-            CoreError::from_server(status, code, message)
+        TransportError::Status { status, code, message, wipe } => {
+            CoreError::from_server(status, code, message, wipe)
         }
     }
 }

@@ -102,6 +102,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
             };
             let mut sink = Partial { file, at: have, total, hash, transfer, listener, error: None };
             let result = self.transport.get_blob(hash, variant, have, &mut sink).await;
+            let result = self.honour_wipe(result).await;
             let (at, total) = (sink.at, sink.total);
             received += at.saturating_sub(have);
             if let Some(e) = sink.error {

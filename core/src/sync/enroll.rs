@@ -77,8 +77,8 @@ pub async fn enroll_with<T: Transport>(
             TransportError::Status { code, message, .. } if code == "other_user" => {
                 CoreError::OtherUser { current: current.clone(), message }
             }
-            TransportError::Status { status, code, message } => {
-                CoreError::from_server(status, code, message)
+            TransportError::Status { status, code, message, wipe } => {
+                CoreError::from_server(status, code, message, wipe)
             }
         })?;
     let r: EnrollResponse =

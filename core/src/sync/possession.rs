@@ -83,6 +83,7 @@ mod tests {
             status,
             code: code.into(),
             message: String::new(),
+            wipe: false,
         };
         for e in
             [status(404, "not_found"), status(405, "http_error"), status(400, "invalid_request")]

@@ -29,6 +29,8 @@ pub enum TransportError {
         code: String,
         /// The error body's `message`.
         message: String,
+        /// The error body's `wipe` (with `device_revoked`: erase the store).
+        wipe: bool,
     },
 }
 
@@ -36,11 +38,14 @@ impl TransportError {
     /// Builds a `Status` error from a status and an error body (JSON), tolerating any body.
     pub fn from_status(status: u16, body: &[u8]) -> Self {
         match serde_json::from_slice::<ErrorBody>(body) {
-            Ok(e) => TransportError::Status { status, code: e.code, message: e.message },
+            Ok(e) => {
+                TransportError::Status { status, code: e.code, message: e.message, wipe: e.wipe }
+            }
             Err(_) => TransportError::Status {
                 status,
                 code: "http_error".into(),
                 message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+                wipe: false,
             },
         }
     }
@@ -97,7 +102,8 @@ mod tests {
             TransportError::Status {
                 status: 409,
                 code: "epoch_mismatch".into(),
-                message: "epoch \"b\" now".into()
+                message: "epoch \"b\" now".into(),
+                wipe: false,
             }
         );
         let body = br#"{"code":"rate_limited","message":"try again in 12 s"}"#;

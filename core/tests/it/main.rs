@@ -13,3 +13,4 @@ mod inbox;
 mod photos;
 mod store;
 mod visits;
+mod wipe;

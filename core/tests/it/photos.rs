@@ -12,33 +12,12 @@ use fieldsync_core::model::*;
 use fieldsync_core::store::*;
 use fieldsync_core::{CoreError, DocId, Store};
 
-/// Bytes that look like a JPEG and differ with `seed`.
-fn jpeg(seed: u8, len: usize) -> Vec<u8> {
-    let mut b: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
-    b[..3].copy_from_slice(&[0xff, 0xd8, 0xff]);
-    b
-}
-
 fn bytes(b: &[u8]) -> PhotoSource {
     PhotoSource::Bytes { bytes: b.to_vec() }
 }
 
 fn photos_of(s: &Store, id: DocId) -> Vec<PhotoRef> {
     s.get(id).unwrap().photos().into_iter().cloned().collect()
-}
-
-/// Every file under the store's blob folder (`<store>.blobs`).
-fn blob_files(s: &Store) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() { walk(&p, out) } else { out.push(p) }
-        }
-    }
-    let mut out = Vec::new();
-    walk(Path::new(&format!("{}.blobs", s.path().display())), &mut out);
-    out
 }
 
 #[test]

@@ -199,7 +199,13 @@ impl Accounts {
     /// Revokes a device: its token, or its desk session, stops working at once. Revoking
     /// twice is harmless.
     pub fn revoke(&self, device_id: &str) -> Result<(), AccountError> {
-        self.run(|s| devices::revoke(s, device_id))
+        self.run(|s| devices::revoke(s, device_id, false))
+    }
+
+    /// Revokes a device and asks the phone to erase its store and files at its next contact
+    /// (a lost phone).
+    pub fn revoke_and_wipe(&self, device_id: &str) -> Result<(), AccountError> {
+        self.run(|s| devices::revoke(s, device_id, true))
     }
 
     /// Signs a desk in with an enrollment code of a desk user: a new desk device and its

@@ -26,9 +26,15 @@ pub(crate) async fn devices(storage: &dyn Storage) -> Result<Vec<Device>, Accoun
     Ok(storage.devices().await?)
 }
 
-/// Revokes a device: its token stops working at once. Revoking twice is harmless.
-pub(crate) async fn revoke(storage: &dyn Storage, device_id: &str) -> Result<(), AccountError> {
-    if !storage.revoke_device(device_id.to_string(), now_ms()).await? {
+/// Revokes a device: its token stops working at once; with `wipe` the phone is also told, at
+/// its next contact, to erase its store and files. Revoking twice is harmless (a wipe asked
+/// once stays asked).
+pub(crate) async fn revoke(
+    storage: &dyn Storage,
+    device_id: &str,
+    wipe: bool,
+) -> Result<(), AccountError> {
+    if !storage.revoke_device(device_id.to_string(), now_ms(), wipe).await? {
         return Err(invalid(format!("no device {device_id:?}")));
     }
     Ok(())

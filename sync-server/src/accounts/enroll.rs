@@ -49,6 +49,7 @@ pub(crate) async fn enroll(
             enrolled_at: now,
             revoked_at: None,
             kind: DeviceKind::Phone,
+            wipe: false,
         };
         let token = secret::new_token();
         let enrollment = Enrollment {

@@ -123,6 +123,7 @@ pub(crate) async fn sign_in(
             enrolled_at: now,
             revoked_at: None,
             kind: DeviceKind::Desk,
+            wipe: false,
         };
         let token = secret::new_token();
         let session = secret::new_session_id();

@@ -97,13 +97,15 @@ pub(crate) async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, Ser
         unauthorized("unknown_token", "this token belongs to no device; enroll the phone again")
     })?;
     if let Some(at) = found.device.revoked_at {
-        return Err(ServerError::Forbidden {
-            code: "device_revoked",
-            message: format!(
-                "this device was revoked on {}; what it saved stays on the phone; enroll again",
-                fieldsync_core::time::format_ms(at)
-            ),
-        });
+        let at = fieldsync_core::time::format_ms(at);
+        let message = if found.device.wipe {
+            format!("this device was revoked on {at}, and its store is to be wiped")
+        } else {
+            format!(
+                "this device was revoked on {at}; what it saved stays on the phone; enroll again"
+            )
+        };
+        return Err(ServerError::DeviceRevoked { message, wipe: found.device.wipe });
     }
     // Read on every request, not cached: disabling a user stops their devices at once.
     if found.user_disabled_at.is_some() {

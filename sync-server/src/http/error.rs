@@ -98,6 +98,15 @@ pub enum ServerError {
         /// What is wrong, for people.
         message: String,
     },
+    /// The device's token was revoked (`403 device_revoked`); with `wipe`, the administrator
+    /// asked the phone to erase its store, which the answer's body says.
+    #[error("{message}")]
+    DeviceRevoked {
+        /// What happened, for people.
+        message: String,
+        /// Whether the phone is to erase its store and files.
+        wipe: bool,
+    },
     /// A body of another media type than the endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -262,6 +271,7 @@ impl ServerError {
             ServerError::Refused { status, code, .. } => (*status, code),
             ServerError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
             ServerError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            ServerError::DeviceRevoked { .. } => (StatusCode::FORBIDDEN, "device_revoked"),
             ServerError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ServerError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -284,7 +294,11 @@ impl ServerError {
 
 /// A JSON error answer.
 pub(crate) fn error_response(status: StatusCode, code: &str, message: String) -> Response {
-    let body = ErrorBody { code: code.to_string(), message };
+    body_response(status, &ErrorBody { code: code.to_string(), message, wipe: false })
+}
+
+/// The JSON answer of `body`.
+fn body_response(status: StatusCode, body: &ErrorBody) -> Response {
     let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"code\":\"internal\"}".to_vec());
     (status, [(header::CONTENT_TYPE, "application/json")], json).into_response()
 }
@@ -301,7 +315,9 @@ impl IntoResponse for ServerError {
             ServerError::RateLimited { retry_after, .. } => Some(*retry_after),
             _ => None,
         };
-        let mut response = error_response(status, code, self.to_string());
+        let wipe = matches!(self, ServerError::DeviceRevoked { wipe: true, .. });
+        let body = ErrorBody { code: code.to_string(), message: self.to_string(), wipe };
+        let mut response = body_response(status, &body);
         if let Some(secs) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }

@@ -82,6 +82,8 @@ pub struct Device {
     pub revoked_at: Option<i64>,
     /// A phone or a desk.
     pub kind: DeviceKind,
+    /// Revoked with a wipe: the phone erases its store and files at its next contact.
+    pub wipe: bool,
 }
 
 impl Device {
@@ -307,7 +309,7 @@ pub trait AccountStorage: Send + Sync + 'static {
 
     /// Revokes a device at `at` (a revoked device keeps its time) and ends its open desk
     /// sessions; `false` when there is no such device.
-    fn revoke_device(&self, id: String, at: i64) -> BoxFuture<'_, StorageResult<bool>>;
+    fn revoke_device(&self, id: String, at: i64, wipe: bool) -> BoxFuture<'_, StorageResult<bool>>;
 
     /// Enrolls a device (see the rules above).
     fn enroll(&self, enrollment: Enrollment) -> BoxFuture<'_, StorageResult<()>>;

@@ -57,7 +57,9 @@ async fn me(server: &TestServer, auth: Option<&str>) -> Result<DeviceInfo, (u16,
     } else {
         let e = error_body(&body);
         assert!(!e.message.is_empty());
-        Err((status, e.code))
+        // Only a revoked device is ever told to wipe itself.
+        assert!(!e.wipe || e.code == "device_revoked", "{e:?}");
+        Err((status, if e.wipe { format!("{}+wipe", e.code) } else { e.code }))
     }
 }
 
@@ -108,6 +110,22 @@ async fn the_cli_adds_users_and_issues_codes_that_enroll_once() {
     assert!(devices.contains("revoked"), "{devices}");
     let (ok, _, err) = cli(&dir, &["device", "revoke", "dev-nope"]);
     assert!(!ok && err.contains("dev-nope"), "{err}");
+
+    // A lost phone: revoked with a wipe, it is told so (the answer's `wipe`), and the flag
+    // stays when it is revoked again without one.
+    let code = code_for(&dir, "res-1", &[]);
+    let lost = enroll(&server, &code).await.unwrap();
+    let (ok, out, err) = cli(&dir, &["device", "revoke", &lost.device, "--wipe"]);
+    assert!(ok && out.contains("erases its store"), "{out}{err}");
+    let (ok, _, err) = cli(&dir, &["device", "revoke", &lost.device]);
+    assert!(ok, "{err}");
+    let refused = me(&server, Some(&format!("Bearer {}", lost.token))).await.unwrap_err();
+    assert_eq!(refused, (403, "device_revoked+wipe".into()));
+    let (_, devices, _) = cli(&dir, &["device", "list"]);
+    assert!(devices.contains("(wipe)"), "{devices}");
+    // The phone revoked without one is still not told to wipe.
+    let refused = me(&server, Some(&format!("Bearer {}", e.token))).await.unwrap_err();
+    assert_eq!(refused, (403, "device_revoked".into()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,8 @@
 //! Builders shared by the store tests.
 #![allow(dead_code, missing_docs)]
 
+use std::path::{Path, PathBuf};
+
 use fieldsync_core::Store;
 use fieldsync_core::model::*;
 
@@ -87,4 +89,25 @@ pub fn entry(text: &str) -> Command {
             checkpoint: None,
         },
     }
+}
+
+/// Bytes that look like a JPEG and differ with `seed`.
+pub fn jpeg(seed: u8, len: usize) -> Vec<u8> {
+    let mut b: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
+    b[..3].copy_from_slice(&[0xff, 0xd8, 0xff]);
+    b
+}
+
+/// Every file under the store's blob folder (`<store>.blobs`).
+pub fn blob_files(s: &Store) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() { walk(&p, out) } else { out.push(p) }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new(&format!("{}.blobs", s.path().display())), &mut out);
+    out
 }

@@ -46,6 +46,7 @@ fn device(id: &str, user: &str, actor: u8, at: i64) -> Device {
         enrolled_at: at,
         revoked_at: None,
         kind: DeviceKind::Phone,
+        wipe: false,
     }
 }
 
@@ -223,7 +224,7 @@ pub async fn disabling_a_user_withdraws_their_unused_codes(s: &dyn Storage) {
     s.add_code(code(5, "res-2", T0)).await.unwrap();
     s.enroll(enrollment(1, device("a", "res-1", 1, T0 + 1))).await.unwrap();
     s.enroll(enrollment(2, device("b", "res-1", 2, T0 + 1))).await.unwrap();
-    s.revoke_device("b".into(), T0 + 2).await.unwrap();
+    s.revoke_device("b".into(), T0 + 2, false).await.unwrap();
 
     let d = s.disable_user("res-1".into(), T0 + 10).await.unwrap().unwrap();
     assert_eq!((d.at, d.devices, d.codes_withdrawn), (T0 + 10, 1, 1));
@@ -258,11 +259,16 @@ pub async fn devices_are_listed_found_and_revoked(s: &dyn Storage) {
     assert_eq!((d.name.as_str(), d.actor, u.id.as_str()), ("phone c", vec![2; 16], "res-1"));
     assert!(s.device_by_token(b"nobody".to_vec()).await.unwrap().is_none());
 
-    assert!(s.revoke_device("c".into(), T0 + 5).await.unwrap());
-    assert!(s.revoke_device("c".into(), T0 + 6).await.unwrap(), "twice is harmless");
+    assert!(s.revoke_device("c".into(), T0 + 5, false).await.unwrap());
     let (d, _) = s.device_by_token(b"c".to_vec()).await.unwrap().unwrap();
-    assert_eq!(d.revoked_at, Some(T0 + 5), "the first time stays");
-    assert!(!s.revoke_device("nobody".into(), T0).await.unwrap());
+    assert!(!d.wipe, "revoked, not to be wiped");
+    // A wipe may be asked later; asked once, revoking again does not take it back.
+    assert!(s.revoke_device("c".into(), T0 + 6, true).await.unwrap(), "twice is harmless");
+    assert!(s.revoke_device("c".into(), T0 + 7, false).await.unwrap());
+    let (d, _) = s.device_by_token(b"c".to_vec()).await.unwrap().unwrap();
+    assert_eq!((d.revoked_at, d.wipe), (Some(T0 + 5), true), "the first time stays");
+    assert!(s.devices().await.unwrap().iter().any(|d| d.id == "c" && d.wipe));
+    assert!(!s.revoke_device("nobody".into(), T0, true).await.unwrap());
 }
 
 /// A desk sign-in of a desk device for `user` with code `n`, as session `ses-<id>` whose token
@@ -386,7 +392,7 @@ pub async fn sessions_end_when_revoked_by_id_device_or_user(s: &dyn Storage) {
     assert_eq!(a.revoked_at, Some(T0 + 1));
     assert!(!s.end_session("ses-nobody".into(), T0, SessionEnd::Revoked).await.unwrap());
 
-    assert!(s.revoke_device("b".into(), T0 + 3).await.unwrap());
+    assert!(s.revoke_device("b".into(), T0 + 3, false).await.unwrap());
     assert_eq!(session(s, "b").await.ended, Some((T0 + 3, SessionEnd::DeviceRevoked)));
 
     let d = s.disable_user("disp-1".into(), T0 + 4).await.unwrap().unwrap();

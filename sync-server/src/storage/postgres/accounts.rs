@@ -30,7 +30,7 @@ pub(super) fn user_at(r: &Row, at: usize) -> StorageResult<StoredUser> {
 
 /// The columns [`device_at`] reads.
 pub(super) const DEVICE_COLUMNS: &str =
-    "d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, d.kind";
+    "d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, d.kind, d.wipe";
 
 /// The device in the columns from `at` on ([`DEVICE_COLUMNS`]).
 pub(super) fn device_at(r: &Row, at: usize) -> StorageResult<Device> {
@@ -42,6 +42,7 @@ pub(super) fn device_at(r: &Row, at: usize) -> StorageResult<Device> {
         enrolled_at: r.try_get(at + 4)?,
         revoked_at: r.try_get(at + 5)?,
         kind: DeviceKind::from_stored(r.try_get(at + 6)?),
+        wipe: r.try_get(at + 7)?,
     })
 }
 
@@ -211,7 +212,7 @@ pub(crate) async fn device_by_token(
     );
     query_opt(tx, &sql, &[&token_hash])
         .await?
-        .map(|r| Ok((device_at(&r, 0)?, user_at(&r, 7)?)))
+        .map(|r| Ok((device_at(&r, 0)?, user_at(&r, 8)?)))
         .transpose()
 }
 
@@ -223,11 +224,17 @@ pub(crate) async fn devices(tx: &Tx<'_>) -> StorageResult<Vec<Device>> {
     query(tx, &sql, &[]).await?.iter().map(|r| device_at(r, 0)).collect()
 }
 
-pub(crate) async fn revoke_device(tx: &Tx<'_>, id: &str, at: i64) -> StorageResult<bool> {
+pub(crate) async fn revoke_device(
+    tx: &Tx<'_>,
+    id: &str,
+    at: i64,
+    wipe: bool,
+) -> StorageResult<bool> {
     let n = execute(
         tx,
-        "UPDATE devices SET revoked_at = coalesce(revoked_at, $2) WHERE device_id = $1",
-        &[&id, &at],
+        "UPDATE devices SET revoked_at = coalesce(revoked_at, $2), wipe = wipe OR $3 \
+         WHERE device_id = $1",
+        &[&id, &at, &wipe],
     )
     .await?;
     if n == 1 {

@@ -322,10 +322,10 @@ impl AccountStorage for PostgresStorage {
         Box::pin(self.db.read((), |tx, ()| Box::pin(accounts::devices(tx))))
     }
 
-    fn revoke_device(&self, id: String, at: i64) -> BoxFuture<'_, StorageResult<bool>> {
-        Box::pin(
-            self.db.write((id, at), |tx, (id, at)| Box::pin(accounts::revoke_device(tx, id, *at))),
-        )
+    fn revoke_device(&self, id: String, at: i64, wipe: bool) -> BoxFuture<'_, StorageResult<bool>> {
+        Box::pin(self.db.write((id, at, wipe), |tx, (id, at, wipe)| {
+            Box::pin(accounts::revoke_device(tx, id, *at, *wipe))
+        }))
     }
 
     fn enroll(&self, enrollment: Enrollment) -> BoxFuture<'_, StorageResult<()>> {

@@ -24,7 +24,7 @@ pub(crate) fn user_at(r: &Row<'_>, at: usize) -> rusqlite::Result<StoredUser> {
     })
 }
 
-const DEVICE_COLUMNS: &str = "device_id, user_id, name, actor, enrolled_at, revoked_at, kind";
+const DEVICE_COLUMNS: &str = "device_id, user_id, name, actor, enrolled_at, revoked_at, kind, wipe";
 
 pub(crate) fn device_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Device> {
     let kind: String = r.get(at + 6)?;
@@ -36,6 +36,7 @@ pub(crate) fn device_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Device> {
         enrolled_at: r.get(at + 4)?,
         revoked_at: r.get(at + 5)?,
         kind: DeviceKind::from_stored(&kind),
+        wipe: r.get(at + 7)?,
     })
 }
 
@@ -190,10 +191,10 @@ pub(crate) fn device_by_token(
     Ok(conn
         .prepare_cached(
             "SELECT d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, \
-                    d.kind, u.user_id, u.role, u.patrol, u.scopes, u.created_at, u.disabled_at \
+                    d.kind, d.wipe, u.user_id, u.role, u.patrol, u.scopes, u.created_at, u.disabled_at \
              FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.token_hash = ?1",
         )?
-        .query_row([token_hash], |r| Ok((device_at(r, 0)?, user_at(r, 7)?)))
+        .query_row([token_hash], |r| Ok((device_at(r, 0)?, user_at(r, 8)?)))
         .optional()?)
 }
 
@@ -205,12 +206,18 @@ pub(crate) fn devices(conn: &Connection) -> StorageResult<Vec<Device>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(crate) fn revoke_device(conn: &Connection, id: &str, at: i64) -> StorageResult<bool> {
+pub(crate) fn revoke_device(
+    conn: &Connection,
+    id: &str,
+    at: i64,
+    wipe: bool,
+) -> StorageResult<bool> {
     let n = conn
         .prepare_cached(
-            "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE device_id = ?1",
+            "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2), wipe = max(wipe, ?3) \
+             WHERE device_id = ?1",
         )?
-        .execute(params![id, at])?;
+        .execute(params![id, at, wipe])?;
     if n == 1 {
         session_ends::end_of_device(conn, id, at, SessionEnd::DeviceRevoked)?;
     }

@@ -309,8 +309,8 @@ impl AccountStorage for SqliteStorage {
         self.read(accounts::devices)
     }
 
-    fn revoke_device(&self, id: String, at: i64) -> BoxFuture<'_, StorageResult<bool>> {
-        self.write(move |c| accounts::revoke_device(c, &id, at))
+    fn revoke_device(&self, id: String, at: i64, wipe: bool) -> BoxFuture<'_, StorageResult<bool>> {
+        self.write(move |c| accounts::revoke_device(c, &id, at, wipe))
     }
 
     fn enroll(&self, enrollment: Enrollment) -> BoxFuture<'_, StorageResult<()>> {
