@@ -3,13 +3,15 @@
 //! a connection of its own. The lock lives as long as that connection: if the instance dies or
 //! loses the database, PostgreSQL ends the session, the lock goes, and another instance takes
 //! it at its next try. A leader checks its connection at every try, so an instance whose
-//! connection broke stops leading at once.
+//! connection broke stops leading at once. The lock is the deployment's own: keyed by the
+//! schema the instances use as well, so that several deployments on one database server (a
+//! province's cities, or tests) each have their leader.
 
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 
-/// The advisory lock key of the leader ("fslead").
-const LEADER_LOCK: i64 = 0x6673_6c65_6164;
+/// The advisory lock key of the leader ("fsld"), beside the hash of the schema's name.
+const LEADER_LOCK: i32 = 0x6673_6c64;
 
 /// This instance's hold on the leader's lock, if it has it.
 pub(crate) struct Leader {
@@ -48,7 +50,10 @@ impl Leader {
             }
         });
         let got = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
+            .query_one(
+                "SELECT pg_try_advisory_lock(hashtext(current_schema()), $1)",
+                &[&LEADER_LOCK],
+            )
             .await
             .and_then(|r| r.try_get::<_, bool>(0));
         match got {

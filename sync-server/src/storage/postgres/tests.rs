@@ -210,6 +210,11 @@ async fn one_instance_leads_and_another_takes_over_when_it_goes() {
     let (one, two) = (open(&schema).await, open(&schema).await);
     assert!(one.try_lead().await);
     assert!(!two.try_lead().await, "the lock is held");
+    // Another deployment on the same database server (its own schema) has its own leader.
+    let elsewhere = Schema::new().await;
+    let other = open(&elsewhere).await;
+    assert!(other.try_lead().await, "a deployment in another schema leads its own jobs");
+    other.close().await;
     assert!(one.try_lead().await, "a leader stays the leader");
     one.close().await;
     let mut took_over = false;
