@@ -107,6 +107,25 @@ impl Store {
         Ok(true)
     }
 
+    /// Keeps what a sync answer carried for peers. A credential or list that does not check
+    /// (a server that changed its key, say) is logged and left: the sync itself succeeded.
+    pub(crate) fn keep_for_peers(
+        &self,
+        credential: Option<&Credential>,
+        revocations: Option<&SignedRevocations>,
+    ) {
+        if let Some(c) = credential
+            && let Err(e) = self.save_credential(c)
+        {
+            tracing::warn!("the peer credential from the server is not kept: {e}");
+        }
+        if let Some(r) = revocations
+            && let Err(e) = self.save_revocations(r)
+        {
+            tracing::warn!("the revocation list from the server is not kept: {e}");
+        }
+    }
+
     /// The pinned key, this device's credential and the revocation list; `None` until the
     /// server handed out a credential.
     pub(crate) fn peer_trust(&self) -> Result<Option<PeerTrust>> {
