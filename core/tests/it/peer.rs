@@ -296,3 +296,56 @@ mod hostile {
         }
     }
 }
+
+/// A link that fails once it has received `left` frames: a session cut in the middle.
+struct CutAfter<L> {
+    inner: L,
+    left: usize,
+}
+
+impl<L: fieldsync_core::peer::PeerLink> fieldsync_core::peer::PeerLink for CutAfter<L> {
+    async fn send(&mut self, frame: Vec<u8>) -> Result<(), fieldsync_core::peer::LinkError> {
+        self.inner.send(frame).await
+    }
+
+    async fn receive(&mut self) -> Result<Vec<u8>, fieldsync_core::peer::LinkError> {
+        if self.left == 0 {
+            return Err(fieldsync_core::peer::LinkError::Closed);
+        }
+        self.left -= 1;
+        self.inner.receive().await
+    }
+}
+
+#[tokio::test]
+async fn a_session_cut_in_the_middle_resumes_without_resending_what_was_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Issuer::generate();
+    let li = phone(&dir, &server, "police-li", Role::Patrol, DEFAULT_VALIDITY_MS);
+    let wang = phone(&dir, &server, "cadre-wang", Role::Patrol, DEFAULT_VALIDITY_MS);
+    for _ in 0..12 {
+        li.create(&new_patrol()).unwrap();
+    }
+    // Small rounds: a few documents each.
+    let options = PeerOptions { round_bytes: 2_000, ..PeerOptions::default() };
+    let (a, b) = fieldsync_core::peer::memory_pair();
+    // Wang's side hears the hello, the offer and two rounds, then the link drops.
+    let cut = async {
+        let mut link = CutAfter { inner: b, left: 4 };
+        sync_with_peer(&wang, &mut link, &options).await
+    };
+    let whole = async {
+        let mut link = a;
+        sync_with_peer(&li, &mut link, &options).await
+    };
+    let (cut, _) = tokio::join!(cut, whole);
+    assert!(matches!(cut, Err(PeerError::Link(_))), "{cut:?}");
+    let applied = wang.doc_ids().unwrap().len();
+    assert!(applied > 0 && applied < 12, "{applied} documents applied before the cut");
+
+    let (sent, got) = meet_on_loopback(&li, &wang, &options).await;
+    let (sent, got) = (sent.unwrap(), got.unwrap());
+    assert_eq!(sent.sent_whole, 12 - applied, "what was applied is not sent again");
+    assert_eq!(got.received, 12 - applied);
+    assert_eq!(wang.doc_ids().unwrap().len(), 12);
+}
