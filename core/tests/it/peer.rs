@@ -277,7 +277,7 @@ mod hostile {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
         /// Hostile bytes after a valid hello end the session with a typed error or refusals,
         /// never a panic, and store nothing.
