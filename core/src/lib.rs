@@ -9,6 +9,7 @@ pub mod error;
 pub mod id;
 pub mod limits;
 pub mod model;
+pub mod peer;
 pub mod poison;
 pub mod policy;
 pub mod protocol;

@@ -340,6 +340,8 @@ fn main() -> Res<()> {
         more: true,
         remaining: 12,
         rescoped: false,
+        credential: None,
+        revocations: None,
     };
     envelope_seed(&mut s, "sync-response", &response)?;
     let whole = protocol::encode_sync_response(
@@ -377,6 +379,8 @@ fn main() -> Res<()> {
             role: profile_fields.1.clone(),
             patrol: None,
             scopes: profile_fields.2.clone(),
+            server_key: None,
+            credential: None,
         },
     )?;
     envelope_seed(

@@ -784,3 +784,30 @@ impl Phone {
         Ok(())
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// peer: the phone-to-phone frames (docs/peer.md).
+
+/// The `peer` target: the payload is one frame from a peer. It decodes to a message or a typed
+/// error; a message survives encoding again; every Automerge sync message it carries decodes or
+/// fails with an error (a panic in Automerge's decoder is caught, as the session catches it).
+pub fn peer(data: &[u8]) -> Result<(), String> {
+    use fieldsync_core::peer::wire::{self, Item, Message};
+    let Ok(msg) = wire::decode(data) else { return Ok(()) };
+    let again = wire::decode(&wire::encode(&msg)).map_err(|e| format!("re-encoded: {e}"))?;
+    if again != msg {
+        return Err(format!("{msg:?} re-encoded as {again:?}"));
+    }
+    if let Message::Round(items) = msg {
+        for item in items {
+            if let Item::Sync { msg, .. } = item {
+                let _ = fieldsync_core::changes::guarded(|| {
+                    automerge::sync::Message::decode(&msg)
+                        .map(drop)
+                        .map_err(|e| fieldsync_core::changes::ParseError(e.to_string()))
+                });
+            }
+        }
+    }
+    Ok(())
+}

@@ -56,6 +56,8 @@ pub const DEFAULT_ENROLL_FAILURES_PER_MINUTE: u32 = 20;
 
 /// How long a desk session may go unused before it ends (12 hours: a working day and more).
 pub const DEFAULT_DESK_SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
+/// How long a peer credential is valid (7 days: a week of patrols without signal).
+pub const DEFAULT_PEER_CREDENTIAL_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The scope of the first admin made on an empty server: the root of the jurisdiction tree.
 pub const DEFAULT_ROOT_SCOPE: &str = "jl";
 
@@ -233,6 +235,9 @@ pub struct ServerConfig {
     pub metrics_token: Option<String>,
     /// How long a desk session may go unused before it ends.
     pub desk_session_idle: Duration,
+    /// How long a peer credential (`docs/peer.md`) is valid: a phone that does not sync for
+    /// longer can no longer sync with other phones.
+    pub peer_credential_validity: Duration,
     /// Whether the server is reached over TLS, so desk cookies are marked `Secure` (browsers
     /// then never send them in clear).
     pub secure_cookies: bool,
@@ -317,6 +322,7 @@ impl Default for ServerConfig {
             metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             metrics_token: None,
             desk_session_idle: DEFAULT_DESK_SESSION_IDLE,
+            peer_credential_validity: DEFAULT_PEER_CREDENTIAL_VALIDITY,
             secure_cookies: false,
             root_scope: DEFAULT_ROOT_SCOPE.to_string(),
             first_admin: false,

@@ -250,6 +250,10 @@ struct ServeArgs {
           default_value_t = DEFAULT_DESK_SESSION_IDLE.as_secs() / 60,
           value_parser = clap::value_parser!(u64).range(1..=525_600))]
     desk_session_idle_mins: u64,
+    /// Days a peer credential is valid (phone-to-phone sync, docs/peer.md).
+    #[arg(long, env = "FIELDSYNC_PEER_CREDENTIAL_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u16).range(1..=365))]
+    peer_credential_days: u16,
     /// The server is reached over TLS (itself or a reverse proxy): desk session cookies are
     /// marked Secure, so browsers never send them in clear. Implied by `--tls-cert`.
     #[arg(long, env = "FIELDSYNC_SECURE_COOKIES")]
@@ -349,6 +353,8 @@ fn config(data: PathBuf, storage: StorageChoice, args: &ServeArgs) -> ServerConf
     c.metrics_listen = args.metrics_listen.0;
     c.metrics_token = args.metrics_token.clone();
     c.desk_session_idle = std::time::Duration::from_secs(args.desk_session_idle_mins * 60);
+    c.peer_credential_validity =
+        std::time::Duration::from_secs(u64::from(args.peer_credential_days) * 24 * 3600);
     c.tls = args
         .tls_cert
         .clone()

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::accounts::{self, Accounts, IssuedCode};
+use crate::accounts::{self, Accounts, IssuedCode, PeerCredentials};
 use crate::clock::Clock;
 use crate::config::{ServerConfig, StorageChoice};
 use crate::escalation;
@@ -116,7 +116,10 @@ impl Server {
             None
         };
         let accounts = Arc::new(Accounts::new(storage.clone())?);
-        let app = Arc::new(App::new(storage, photos, accounts, config, log_end));
+        let peers = Arc::new(
+            PeerCredentials::load(storage.as_ref(), config.peer_credential_validity).await?,
+        );
+        let app = Arc::new(App::new(storage, photos, accounts, peers, config, log_end));
         if let Some(end) = app.docs.storage.log_watch() {
             tokio::spawn(crate::documents::follow_other_writers(app.docs.clone(), end));
         }

@@ -83,8 +83,8 @@ pub enum DocsPart<'a> {
 pub fn encode_sync_response(head: &SyncResponse, parts: &[DocsPart<'_>]) -> Vec<u8> {
     let mut body = Vec::new();
     let mut cbor = Vec::with_capacity(256);
-    // A map of eight fields; `docs` last, as an array of unknown length (0x9f … 0xff).
-    cbor.push(0xa8);
+    // A map of ten fields; `docs` last, as an array of unknown length (0x9f … 0xff).
+    cbor.push(0xaa);
     cbor_into("v", &mut cbor);
     cbor_into(&head.v, &mut cbor);
     cbor_into("epoch", &mut cbor);
@@ -99,6 +99,10 @@ pub fn encode_sync_response(head: &SyncResponse, parts: &[DocsPart<'_>]) -> Vec<
     cbor_into(&head.remaining, &mut cbor);
     cbor_into("rescoped", &mut cbor);
     cbor_into(&head.rescoped, &mut cbor);
+    cbor_into("credential", &mut cbor);
+    cbor_into(&head.credential, &mut cbor);
+    cbor_into("revocations", &mut cbor);
+    cbor_into(&head.revocations, &mut cbor);
     cbor_into("docs", &mut cbor);
     cbor.push(0x9f);
     for d in &head.docs {
@@ -189,6 +193,8 @@ mod tests {
             more: false,
             remaining: 0,
             rescoped: false,
+            credential: None,
+            revocations: None,
         };
         let total = encode(&req).len() + encode(&resp).len();
         assert!(total < 300, "{total} bytes");
@@ -213,6 +219,8 @@ mod tests {
             more: true,
             remaining: 3,
             rescoped: true,
+            credential: None,
+            revocations: None,
         };
         let (a, b, c) = (vec![pulled(2), pulled(3)], vec![pulled(4)], vec![pulled(5), pulled(6)]);
         let seg = encode_docs_member(&b);

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::id::DocId;
+use crate::peer::{Credential, SignedRevocations};
 
 /// A change hash on the wire: 32 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -101,6 +102,12 @@ pub struct SyncResponse {
     /// of the documents it holds it may no longer read (`POST /v1/visible`).
     #[serde(default)]
     pub rescoped: bool,
+    /// A fresh peer credential for this device (`docs/peer.md`), from a server that issues them.
+    #[serde(default)]
+    pub credential: Option<Credential>,
+    /// The server's revocation list, signed, handed out with the credential.
+    #[serde(default)]
+    pub revocations: Option<SignedRevocations>,
 }
 
 /// What became of one pushed document.
@@ -248,6 +255,13 @@ pub struct EnrollResponse {
     pub patrol: Option<String>,
     /// The user's scopes.
     pub scopes: Vec<String>,
+    /// The server's ed25519 public key, which the phone pins to check peers' credentials
+    /// (`docs/peer.md`); absent from a server that issues none.
+    #[serde(default, with = "serde_bytes")]
+    pub server_key: Option<Vec<u8>>,
+    /// The device's first peer credential.
+    #[serde(default)]
+    pub credential: Option<Credential>,
 }
 
 /// `GET /v1/me`: the device and the profile it acts with now.

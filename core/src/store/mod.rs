@@ -16,6 +16,7 @@ mod docs;
 mod handover;
 mod inbox;
 mod merge;
+mod peer;
 mod points;
 mod projection;
 mod query;
@@ -43,6 +44,7 @@ pub use bulletins::{BulletinFilter, BulletinSummary};
 pub use businesses::Business;
 pub use deliberations::{DeliberationFilter, DeliberationSummary};
 pub use inbox::{DUE_SOON_DEFAULT, InboxFilter, InboxItem, InboxReason};
+pub(crate) use peer::MAX_KNOWN as MAX_KNOWN_CREDENTIALS;
 pub use points::{PointsBalance, PointsEntry, Voucher};
 pub use query::{
     CaseFilter, CaseSummary, MAX_PAGE, Page, PageRequest, PatrolFilter, PatrolSummary,

@@ -24,6 +24,7 @@ const STEPS: &[&str] = &[
     include_str!("sql/v9.sql"),
     include_str!("sql/v10.sql"),
     include_str!("sql/v11.sql"),
+    include_str!("sql/v12.sql"),
 ];
 
 /// The store's settings and schema.
@@ -31,7 +32,7 @@ struct Schema;
 
 impl Initializer for Schema {
     const NAME: &'static str = "store";
-    const END_VERSION: u32 = 11;
+    const END_VERSION: u32 = 12;
 
     fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.busy_timeout(super::wal::BUSY)?;

@@ -306,10 +306,23 @@ impl<T: Transport> SyncClient<T> {
         }
         let store = self.store.clone();
         let pushed = request.push.clone();
-        let SyncResponse { results, docs, epoch, cursor, more, remaining, rescoped, .. } = response;
+        let SyncResponse {
+            results,
+            docs,
+            epoch,
+            cursor,
+            more,
+            remaining,
+            rescoped,
+            credential,
+            revocations,
+            ..
+        } = response;
         let tally = blocking(move || {
             store.apply_push_results(&pushed, &results)?;
-            store.apply_pull(&docs, &epoch, &cursor, rescoped, &unwanted)
+            let tally = store.apply_pull(&docs, &epoch, &cursor, rescoped, &unwanted)?;
+            store.keep_for_peers(credential.as_ref(), revocations.as_ref());
+            Ok(tally)
         })
         .await?;
         t.summary.changes_pulled += pulled_changes;

@@ -90,6 +90,7 @@ pub async fn enroll_with<T: Transport>(
     let enrollment =
         Enrollment { device: r.device, token: r.token, profile, server: transport.server_url() };
     let actor = ActorId::from(r.actor);
+    let peer_trust = (r.server_key, r.credential);
     if enrollment.profile.user == current {
         store.save_enrollment(&enrollment, actor)?;
     } else if keep {
@@ -101,6 +102,13 @@ pub async fn enroll_with<T: Transport>(
         });
     } else {
         store.hand_over(&enrollment, actor)?;
+    }
+    // A server that issues peer credentials (docs/peer.md): its key is pinned now.
+    if let (Some(key), credential) = peer_trust {
+        store.pin_server_key(&key)?;
+        if let Some(c) = credential {
+            store.save_credential(&c)?;
+        }
     }
     Ok(enrollment)
 }

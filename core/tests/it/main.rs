@@ -10,6 +10,7 @@ mod common;
 mod convergence;
 mod deliberations;
 mod inbox;
+mod peer;
 mod photos;
 mod store;
 mod visits;

@@ -16,6 +16,7 @@
 
 mod blocking;
 mod codes;
+mod credentials;
 mod devices;
 mod enroll;
 mod error;
@@ -28,6 +29,7 @@ pub use crate::storage::{Device, DeviceKind, Disabled, SessionEnd};
 pub use blocking::Accounts;
 pub(crate) use codes::issue_code;
 pub use codes::{CodeInfo, CodeState};
+pub use credentials::PeerCredentials;
 pub(crate) use devices::authenticate;
 pub(crate) use enroll::enroll;
 pub use error::AccountError;

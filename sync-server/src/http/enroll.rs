@@ -50,6 +50,7 @@ pub(crate) async fn handle(
         }
     };
     tracing::info!(device = %enrolled.device.id, user = %enrolled.profile.user, "device enrolled");
+    let credential = app.peers.issue(&enrolled.device, &enrolled.profile, app.clock.now_ms());
     let answer = EnrollResponse {
         v: VERSION,
         device: enrolled.device.id,
@@ -59,6 +60,8 @@ pub(crate) async fn handle(
         role: enrolled.profile.role.as_str().to_string(),
         patrol: enrolled.profile.patrol.map(|p| p.as_str().to_string()),
         scopes: enrolled.profile.scopes,
+        server_key: Some(app.peers.public_key().to_vec()),
+        credential: Some(credential),
     };
     envelope::answer(answer, 0).await
 }

@@ -12,7 +12,7 @@ use super::client_addr::TrustedProxies;
 use super::error::ServerError;
 use super::metrics::{self, Metrics};
 use super::serve::{self, caps::ConnectionCaps};
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, PeerCredentials};
 use crate::config::ServerConfig;
 use crate::documents::Documents;
 use crate::documents::cache::DocCache;
@@ -30,6 +30,8 @@ pub(crate) struct App {
     pub(crate) feed: Feed,
     /// Users, devices, enrollment codes.
     pub(crate) accounts: Arc<Accounts>,
+    /// Peer credentials and the revocation list (`docs/peer.md`).
+    pub(crate) peers: Arc<PeerCredentials>,
     /// Photos: their bytes, uploads, thumbnails, who may use them.
     pub(crate) photos: Photos,
     /// Residents' points and the exchange.
@@ -80,6 +82,7 @@ impl App {
         storage: Arc<dyn Storage>,
         photos: Arc<dyn PhotoStore>,
         accounts: Arc<Accounts>,
+        peers: Arc<PeerCredentials>,
         config: &ServerConfig,
         log_end: u64,
     ) -> Self {
@@ -102,6 +105,7 @@ impl App {
             ),
             feed: Feed::new(config.feed_cache_bytes),
             accounts,
+            peers,
             enrollments: Budgets::new(
                 config.enroll_attempts_per_minute,
                 config.enroll_failures_per_minute,

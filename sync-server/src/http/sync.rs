@@ -112,6 +112,13 @@ pub(crate) async fn handle(
     let pulled = page.doc_count();
     app.metrics.docs_pulled.fetch_add(pulled as u64, Ordering::Relaxed);
     tracing::debug!(pushed, pulled, bytes, cursor = %page.cursor, more = page.more, "sync");
+    // Once per sync, on its last page: what the device shows other phones (docs/peer.md).
+    let peers = if page.more {
+        Default::default()
+    } else {
+        let now = app.clock.now_ms();
+        app.peers.for_sync(app.storage(), &caller.device, &caller.profile, now).await?
+    };
     let head = SyncResponse {
         v: VERSION,
         epoch: app.epoch().to_string(),
@@ -121,6 +128,8 @@ pub(crate) async fn handle(
         more: page.more,
         remaining: page.remaining,
         rescoped,
+        credential: peers.credential,
+        revocations: peers.revocations,
     };
     // Spliced segments cost a copy, not an encoding: only fresh data counts for the thread.
     let fresh = bytes.saturating_sub(

@@ -311,6 +311,15 @@ pub trait AccountStorage: Send + Sync + 'static {
     /// sessions; `false` when there is no such device.
     fn revoke_device(&self, id: String, at: i64, wipe: bool) -> BoxFuture<'_, StorageResult<bool>>;
 
+    /// The devices revoked at or after `since`, and those of users disabled at or after it,
+    /// by id: what peers must refuse while credentials issued before are still valid.
+    fn revoked_since(&self, since: i64) -> BoxFuture<'_, StorageResult<Vec<String>>>;
+
+    /// The seed of the key peer credentials are signed with (`docs/peer.md`), in hex:
+    /// `candidate` is kept when none is stored yet, and the stored one is returned either way,
+    /// so that every instance on one database signs with the same key.
+    fn peer_key(&self, candidate: String) -> BoxFuture<'_, StorageResult<String>>;
+
     /// Enrolls a device (see the rules above).
     fn enroll(&self, enrollment: Enrollment) -> BoxFuture<'_, StorageResult<()>>;
 

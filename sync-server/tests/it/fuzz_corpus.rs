@@ -45,6 +45,11 @@ fn envelope_corpus_is_refused_with_4xx_or_decoded() {
 }
 
 #[test]
+fn peer_corpus_decodes_or_gives_typed_errors() {
+    replay("peer", input::peer);
+}
+
+#[test]
 fn ingest_corpus_keeps_the_servers_promises() {
     let server = Server::new(fixture()).unwrap();
     replay("ingest", |data| server.ingest(data));

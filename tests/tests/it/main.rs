@@ -13,6 +13,7 @@ mod dropping_link;
 mod enrollment;
 mod link;
 mod long_offline;
+mod peer;
 mod phone_crash;
 mod photos;
 mod points;

@@ -271,6 +271,27 @@ pub async fn devices_are_listed_found_and_revoked(s: &dyn Storage) {
     assert!(!s.revoke_device("nobody".into(), T0, true).await.unwrap());
 }
 
+/// The peer key is kept once, whoever offers another; devices revoked, and those of disabled
+/// users, are listed from a time on.
+pub async fn the_peer_key_is_kept_once_and_revocations_listed(s: &dyn Storage) {
+    assert_eq!(s.peer_key("aa".into()).await.unwrap(), "aa");
+    assert_eq!(s.peer_key("bb".into()).await.unwrap(), "aa", "the first key stays");
+    s.add_user(user("res-1", "resident")).await.unwrap();
+    s.add_user(user("res-2", "resident")).await.unwrap();
+    for n in 1..=3 {
+        s.add_code(code(n, if n == 3 { "res-2" } else { "res-1" }, T0)).await.unwrap();
+    }
+    s.enroll(enrollment(1, device("b", "res-1", 1, T0 + 1))).await.unwrap();
+    s.enroll(enrollment(2, device("a", "res-1", 2, T0 + 1))).await.unwrap();
+    s.enroll(enrollment(3, device("c", "res-2", 3, T0 + 1))).await.unwrap();
+    assert!(s.revoked_since(T0).await.unwrap().is_empty());
+    s.revoke_device("a".into(), T0 + 5, false).await.unwrap();
+    s.disable_user("res-2".into(), T0 + 7).await.unwrap();
+    assert_eq!(s.revoked_since(T0).await.unwrap(), ["a", "c"]);
+    assert_eq!(s.revoked_since(T0 + 6).await.unwrap(), ["c"]);
+    assert!(s.revoked_since(T0 + 8).await.unwrap().is_empty());
+}
+
 /// A desk sign-in of a desk device for `user` with code `n`, as session `ses-<id>` whose token
 /// hash is the device id's bytes reversed.
 fn desk_sign_in(n: u8, id: &str, user: &str, actor: u8, at: i64) -> DeskSignIn {

@@ -58,6 +58,7 @@ where
         accounts::an_actor_moves_only_to_a_new_device_of_its_user,
         accounts::disabling_a_user_withdraws_their_unused_codes,
         accounts::devices_are_listed_found_and_revoked,
+        accounts::the_peer_key_is_kept_once_and_revocations_listed,
         accounts::a_desk_sign_in_uses_its_code_once_and_opens_one_session,
         accounts::a_session_is_touched_forward_only_while_open,
         accounts::idle_sessions_end_with_their_devices,

@@ -224,6 +224,27 @@ pub(crate) async fn devices(tx: &Tx<'_>) -> StorageResult<Vec<Device>> {
     query(tx, &sql, &[]).await?.iter().map(|r| device_at(r, 0)).collect()
 }
 
+pub(crate) async fn revoked_since(tx: &Tx<'_>, since: i64) -> StorageResult<Vec<String>> {
+    let rows = query(
+        tx,
+        "SELECT d.device_id FROM devices d JOIN users u ON u.user_id = d.user_id \
+         WHERE d.revoked_at >= $1 OR u.disabled_at >= $1 ORDER BY d.device_id COLLATE \"C\"",
+        &[&since],
+    )
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
+pub(crate) async fn peer_key(tx: &Tx<'_>, candidate: &str) -> StorageResult<String> {
+    execute(
+        tx,
+        "INSERT INTO meta (key, value) VALUES ('peer_key', $1) ON CONFLICT (key) DO NOTHING",
+        &[&candidate],
+    )
+    .await?;
+    Ok(query_one(tx, "SELECT value FROM meta WHERE key = 'peer_key'", &[]).await?.try_get(0)?)
+}
+
 pub(crate) async fn revoke_device(
     tx: &Tx<'_>,
     id: &str,

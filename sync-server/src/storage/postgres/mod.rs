@@ -328,6 +328,14 @@ impl AccountStorage for PostgresStorage {
         }))
     }
 
+    fn revoked_since(&self, since: i64) -> BoxFuture<'_, StorageResult<Vec<String>>> {
+        Box::pin(self.db.read(since, |tx, since| Box::pin(accounts::revoked_since(tx, *since))))
+    }
+
+    fn peer_key(&self, candidate: String) -> BoxFuture<'_, StorageResult<String>> {
+        Box::pin(self.db.write(candidate, |tx, c| Box::pin(accounts::peer_key(tx, c))))
+    }
+
     fn enroll(&self, enrollment: Enrollment) -> BoxFuture<'_, StorageResult<()>> {
         Box::pin(
             self.db.write(enrollment, |tx, enrollment| Box::pin(accounts::enroll(tx, enrollment))),

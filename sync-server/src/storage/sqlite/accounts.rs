@@ -198,6 +198,25 @@ pub(crate) fn device_by_token(
         .optional()?)
 }
 
+pub(crate) fn revoked_since(conn: &Connection, since: i64) -> StorageResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.device_id FROM devices d JOIN users u ON u.user_id = d.user_id \
+         WHERE d.revoked_at >= ?1 OR u.disabled_at >= ?1 ORDER BY d.device_id",
+    )?;
+    let rows = stmt.query_map([since], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+}
+
+pub(crate) fn peer_key(conn: &Connection, candidate: &str) -> StorageResult<String> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES ('peer_key', ?1) ON CONFLICT (key) DO NOTHING",
+    )?
+    .execute([candidate])?;
+    Ok(conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'peer_key'")?
+        .query_row([], |r| r.get(0))?)
+}
+
 pub(crate) fn devices(conn: &Connection) -> StorageResult<Vec<Device>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY enrolled_at DESC, device_id"

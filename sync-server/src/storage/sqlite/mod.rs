@@ -313,6 +313,14 @@ impl AccountStorage for SqliteStorage {
         self.write(move |c| accounts::revoke_device(c, &id, at, wipe))
     }
 
+    fn revoked_since(&self, since: i64) -> BoxFuture<'_, StorageResult<Vec<String>>> {
+        self.read(move |c| accounts::revoked_since(c, since))
+    }
+
+    fn peer_key(&self, candidate: String) -> BoxFuture<'_, StorageResult<String>> {
+        self.write(move |c| accounts::peer_key(c, &candidate))
+    }
+
     fn enroll(&self, enrollment: Enrollment) -> BoxFuture<'_, StorageResult<()>> {
         self.write(move |c| accounts::enroll(c, &enrollment))
     }
