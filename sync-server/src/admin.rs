@@ -1,7 +1,9 @@
 //! The binary's administration subcommands: users (add, list, scopes, disable, enable),
 //! enrollment codes (issue, list, revoke), devices (list, revoke), desk sessions (list,
-//! revoke) and Open311 API keys (issue, list, revoke), run on the server's database, also while
-//! it serves; and the rebuild of the record index (`reindex`), with the server stopped.
+//! revoke), Open311 API keys (issue, list, revoke) and the list of refusals, run on the
+//! server's storage (the SQLite file of `--data`, or the PostgreSQL database of `--storage`),
+//! also while it serves; and the rebuild of the record index (`reindex`), with the server
+//! stopped.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +12,10 @@ use clap::{Args, Subcommand};
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use fieldsync_server::accounts::{Accounts, CodeState};
 use fieldsync_server::open311::keys;
-use fieldsync_server::{Durability, Rules, ServerConfig, SqliteStorage, Storage, index};
+use fieldsync_server::storage::PostgresStorage;
+use fieldsync_server::{
+    Durability, Rules, ServerConfig, SqliteStorage, Storage, StorageChoice, index,
+};
 
 #[derive(Debug, Args)]
 pub(crate) struct IssueArgs {
@@ -150,16 +155,68 @@ pub(crate) enum Admin {
     Session(SessionCommand),
     /// `api-key …`
     ApiKey(KeyCommand),
+    /// `refusals`: the listed refusals inside any of these scopes (none: all), after this id.
+    Refusals(Vec<String>, i64),
 }
 
-/// Runs an administration command on the accounts of the database in `data`.
-pub(crate) fn run(data: &std::path::Path, command: Admin) -> Result<(), String> {
-    std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
-    let command = match command {
-        Admin::ApiKey(c) => return api_key(data, c),
-        other => other,
+/// The storage an administration command works on, with the runtime its operations run on.
+struct Opened {
+    runtime: tokio::runtime::Runtime,
+    storage: Arc<dyn Storage>,
+}
+
+impl Opened {
+    /// Opens `choice`: the SQLite file in `data` (created if new), or a PostgreSQL database.
+    fn open(data: &std::path::Path, choice: &StorageChoice) -> Result<Opened, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start a runtime: {e}"))?;
+        let storage: Arc<dyn Storage> = match choice {
+            StorageChoice::Sqlite => {
+                std::fs::create_dir_all(data)
+                    .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+                let path = ServerConfig::new(data).db_path();
+                Arc::new(SqliteStorage::open(&path, Durability::Normal).map_err(|e| e.to_string())?)
+            }
+            StorageChoice::Postgres(url) => {
+                Arc::new(runtime.block_on(PostgresStorage::open(url)).map_err(|e| e.to_string())?)
+            }
+        };
+        Ok(Opened { runtime, storage })
+    }
+
+    /// Closes the storage (its connections, or its writer thread).
+    fn close(self) {
+        self.runtime.block_on(self.storage.close());
+    }
+}
+
+/// Runs an administration command on the storage `choice` names (`data` holds SQLite's file).
+pub(crate) fn run(
+    data: &std::path::Path,
+    choice: &StorageChoice,
+    command: Admin,
+) -> Result<(), String> {
+    let opened = Opened::open(data, choice)?;
+    let done = match command {
+        Admin::ApiKey(c) => api_key(&opened, c),
+        Admin::Refusals(scopes, after) => list_refusals(&opened, scopes, after),
+        other => {
+            let accounts = {
+                let _on = opened.runtime.enter();
+                Accounts::new(opened.storage.clone()).map_err(|e| e.to_string())?
+            };
+            run_accounts(&accounts, other)
+        }
     };
-    let accounts = Accounts::open(&ServerConfig::new(data).db_path()).map_err(|e| e.to_string())?;
+    opened.close();
+    done
+}
+
+/// Runs an administration command on accounts.
+fn run_accounts(accounts: &Accounts, command: Admin) -> Result<(), String> {
     let when = |ms: i64| fieldsync_core::time::format_ms(ms);
     match command {
         Admin::User(UserCommand::Add { id, role, patrol, scopes }) => {
@@ -194,7 +251,7 @@ pub(crate) fn run(data: &std::path::Path, command: Admin) -> Result<(), String> 
             println!("{id} now works in {}", scopes.join(", "));
         }
         Admin::EnrollCode(Some(CodeCommand::Issue(args)), _) | Admin::EnrollCode(None, args) => {
-            issue_code(&accounts, args)?
+            issue_code(accounts, args)?
         }
         Admin::EnrollCode(Some(CodeCommand::List { user, all }), _) => {
             let now = fieldsync_core::time::now_ms();
@@ -264,7 +321,7 @@ pub(crate) fn run(data: &std::path::Path, command: Admin) -> Result<(), String> 
             accounts.revoke_session(&id).map_err(|e| e.to_string())?;
             println!("revoked desk session {id}: it ended at once, with its desk device");
         }
-        Admin::ApiKey(_) => {}
+        Admin::ApiKey(_) | Admin::Refusals(..) => {}
     }
     Ok(())
 }
@@ -296,19 +353,31 @@ fn issue_code(accounts: &Accounts, args: IssueArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `api-key …`, on a storage of its own over the database in `data`.
-fn api_key(data: &std::path::Path, command: KeyCommand) -> Result<(), String> {
-    let path = ServerConfig::new(data).db_path();
-    let storage = SqliteStorage::open(&path, Durability::Normal).map_err(|e| e.to_string())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+/// Prints the listed refusals, one per line.
+fn list_refusals(opened: &Opened, scopes: Vec<String>, after: i64) -> Result<(), String> {
+    let listed = opened
+        .runtime
+        .block_on(opened.storage.refusals(scopes, after, usize::MAX))
+        .map_err(|e| e.to_string())?;
+    for s in listed {
+        let r = &s.refused;
+        let when = fieldsync_core::time::format_ms(r.at);
+        println!(
+            "{}\t{}\t{} {}\t{}\t{}\t{when}\t{}×\t{}",
+            s.id, r.doc, r.kind, r.scope, r.user, r.device, s.times, r.message
+        );
+    }
+    Ok(())
+}
+
+/// `api-key …`.
+fn api_key(opened: &Opened, command: KeyCommand) -> Result<(), String> {
+    let storage = opened.storage.as_ref();
     let when = |ms: i64| fieldsync_core::time::format_ms(ms);
-    let result = runtime.block_on(async {
+    let result = opened.runtime.block_on(async {
         match command {
             KeyCommand::Issue { name, scopes } => {
-                let k = keys::issue(&storage, &name, &scopes).await?;
+                let k = keys::issue(storage, &name, &scopes).await?;
                 println!("{}", k.key);
                 eprintln!(
                     "API key {} for {:?}, reading and filing into {}; shown only now",
@@ -318,7 +387,7 @@ fn api_key(data: &std::path::Path, command: KeyCommand) -> Result<(), String> {
                 );
             }
             KeyCommand::List => {
-                for k in keys::list(&storage).await? {
+                for k in keys::list(storage).await? {
                     let state = k
                         .revoked_at
                         .map_or("active".to_string(), |t| format!("revoked {}", when(t)));
@@ -332,11 +401,10 @@ fn api_key(data: &std::path::Path, command: KeyCommand) -> Result<(), String> {
                 }
             }
             KeyCommand::Revoke { id } => {
-                keys::revoke(&storage, &id).await?;
+                keys::revoke(storage, &id).await?;
                 println!("revoked {id}");
             }
         }
-        storage.close().await;
         Ok::<(), fieldsync_server::open311::Open311Error>(())
     });
     result.map_err(|e| e.to_string())
@@ -349,27 +417,38 @@ fn role_label(p: &Profile) -> String {
     }
 }
 
-/// Rebuilds the record index of the database in `data` from its documents under `rules`.
-pub(crate) async fn reindex(data: PathBuf, rules: Rules) -> Result<(), String> {
-    let path = ServerConfig::new(data).db_path();
-    if !path.exists() {
-        return Err(format!("no database at {}", path.display()));
-    }
-    let opened = path.clone();
-    let storage =
-        tokio::task::spawn_blocking(move || SqliteStorage::open(opened, Durability::Full))
-            .await
-            .map_err(|e| format!("opening {} failed: {e}", path.display()))?
-            .map_err(|e| e.to_string())?;
-    let storage: Arc<dyn Storage> = Arc::new(storage);
+/// Rebuilds the record index of the storage `choice` names (`data` holds SQLite's file) from
+/// its documents under `rules`.
+pub(crate) async fn reindex(
+    data: PathBuf,
+    choice: &StorageChoice,
+    rules: Rules,
+) -> Result<(), String> {
+    let (storage, name): (Arc<dyn Storage>, String) = match choice {
+        StorageChoice::Sqlite => {
+            let path = ServerConfig::new(data).db_path();
+            if !path.exists() {
+                return Err(format!("no database at {}", path.display()));
+            }
+            let opened = path.clone();
+            let storage =
+                tokio::task::spawn_blocking(move || SqliteStorage::open(opened, Durability::Full))
+                    .await
+                    .map_err(|e| format!("opening {} failed: {e}", path.display()))?
+                    .map_err(|e| e.to_string())?;
+            (Arc::new(storage), path.display().to_string())
+        }
+        StorageChoice::Postgres(url) => {
+            let storage = PostgresStorage::open(url).await.map_err(|e| e.to_string())?;
+            (Arc::new(storage), "PostgreSQL".to_string())
+        }
+    };
     let done = index::reindex(&storage, &rules).await.map_err(|e| e.to_string());
     storage.close().await;
     let done = done?;
     println!(
-        "{}: index rebuilt, {} records ({} documents left out: see the log)",
-        path.display(),
-        done.rows,
-        done.skipped
+        "{name}: index rebuilt, {} records ({} documents left out: see the log)",
+        done.rows, done.skipped
     );
     Ok(())
 }

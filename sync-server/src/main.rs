@@ -42,7 +42,7 @@ struct Cli {
     /// Where to keep the data: `sqlite` (a file in the data directory; the default) or a
     /// PostgreSQL URL, `postgres://user@host:port/database`, which any number of server
     /// instances may share (photos' files stay in the data directory, which they must share).
-    /// Serving only: the administration subcommands work on SQLite's file.
+    /// The administration subcommands work on it too (all but `new-epoch`, SQLite's only).
     #[arg(long, env = "FIELDSYNC_STORAGE", default_value = "sqlite", global = true)]
     storage: StorageChoice,
     /// How log lines are written to stderr: text (coloured only on a terminal, never with
@@ -132,22 +132,6 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         after: i64,
     },
-}
-
-/// Prints the listed refusals of the database in `data`, one per line.
-fn list_refusals(data: &std::path::Path, scopes: Vec<String>, after: i64) -> Result<(), String> {
-    let path = ServerConfig::new(data).db_path();
-    let listed = SqliteStorage::list_refusals(&path, &scopes, after, usize::MAX)
-        .map_err(|e| e.to_string())?;
-    for s in listed {
-        let r = &s.refused;
-        let when = fieldsync_core::time::format_ms(r.at);
-        println!(
-            "{}\t{}\t{} {}\t{}\t{}\t{when}\t{}×\t{}",
-            s.id, r.doc, r.kind, r.scope, r.user, r.device, s.times, r.message
-        );
-    }
-    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -404,21 +388,24 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run(serve(config(cli.data, cli.storage, &cli.serve))),
         Some(Command::Serve(args)) => run(serve(config(cli.data, cli.storage, &args))),
-        Some(_) if cli.storage != StorageChoice::Sqlite => {
-            Err("the administration subcommands work on the SQLite file of --data; against \
-             PostgreSQL they are not offered yet"
-                .to_string())
+        Some(Command::NewEpoch) if cli.storage != StorageChoice::Sqlite => {
+            Err("new-epoch works on the SQLite file of --data; on PostgreSQL it is not offered \
+             yet"
+            .to_string())
         }
-        Some(Command::User(c)) => admin::run(&cli.data, Admin::User(c)),
+        Some(Command::User(c)) => admin::run(&cli.data, &cli.storage, Admin::User(c)),
         Some(Command::EnrollCode { action, issue }) => {
-            admin::run(&cli.data, Admin::EnrollCode(action, issue))
+            admin::run(&cli.data, &cli.storage, Admin::EnrollCode(action, issue))
         }
-        Some(Command::Device(c)) => admin::run(&cli.data, Admin::Device(c)),
-        Some(Command::Session(c)) => admin::run(&cli.data, Admin::Session(c)),
-        Some(Command::ApiKey(c)) => admin::run(&cli.data, Admin::ApiKey(c)),
-        Some(Command::Refusals { scopes, after }) => list_refusals(&cli.data, scopes, after),
+        Some(Command::Device(c)) => admin::run(&cli.data, &cli.storage, Admin::Device(c)),
+        Some(Command::Session(c)) => admin::run(&cli.data, &cli.storage, Admin::Session(c)),
+        Some(Command::ApiKey(c)) => admin::run(&cli.data, &cli.storage, Admin::ApiKey(c)),
+        Some(Command::Refusals { scopes, after }) => {
+            admin::run(&cli.data, &cli.storage, Admin::Refusals(scopes, after))
+        }
         Some(Command::Reindex { rules }) => {
-            run(admin::reindex(cli.data, rules.unwrap_or_default()))
+            let storage = cli.storage.clone();
+            run(async move { admin::reindex(cli.data, &storage, rules.unwrap_or_default()).await })
         }
         Some(Command::NewEpoch) => {
             let path = ServerConfig::new(&cli.data).db_path();

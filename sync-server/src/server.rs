@@ -121,7 +121,8 @@ impl Server {
         );
         let app = Arc::new(App::new(storage, photos, accounts, peers, config, log_end));
         if let Some(end) = app.docs.storage.log_watch() {
-            tokio::spawn(crate::documents::follow_other_writers(app.docs.clone(), end));
+            let docs = app.docs.clone();
+            tokio::spawn(crate::documents::follow_other_writers(docs, end, log_end));
         }
         let router = http::router(app.clone());
         let demo = if empty {

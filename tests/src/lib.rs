@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end tests.
 
+pub mod backend;
 pub mod browser;
 pub mod crash;
 pub mod link;

@@ -72,6 +72,33 @@ impl DocCache {
         drop(evicted);
     }
 
+    /// Drops the document if the version held is older than `version` (another instance
+    /// stored a newer one); whether it did.
+    pub(crate) fn drop_older(&self, id: DocId, version: u64) -> bool {
+        let dropped = {
+            let mut inner = self.inner();
+            if inner.lru.peek(&id).is_none_or(|l| l.meta.version >= version) {
+                return false;
+            }
+            let dropped = inner.lru.pop(&id);
+            let weight = dropped.as_ref().map_or(0, Loaded::weight);
+            inner.bytes = inner.bytes.saturating_sub(weight);
+            dropped
+        };
+        drop(dropped);
+        true
+    }
+
+    /// Drops every document (when what other instances replaced is not known).
+    pub(crate) fn clear(&self) -> usize {
+        let dropped: Vec<Loaded> = {
+            let mut inner = self.inner();
+            inner.bytes = 0;
+            std::iter::from_fn(|| inner.lru.pop_lru().map(|(_, l)| l)).collect()
+        };
+        dropped.len()
+    }
+
     /// Documents held, and their estimated memory.
     pub(crate) fn stats(&self) -> (usize, usize) {
         let inner = self.inner();
@@ -136,5 +163,24 @@ mod tests {
         // Nor one built from changes.
         cache.put(DocId::random(), Loaded { built: true, ..loaded(10) });
         assert_eq!(cache.stats().0, 2);
+    }
+
+    #[test]
+    fn only_versions_older_than_the_stored_one_are_dropped() {
+        let cache = DocCache::new(10, 1 << 30);
+        let (a, b) = (DocId::random(), DocId::random());
+        let at = |v: u64| Loaded { meta: DocMeta { version: v, ..loaded(10).meta }, ..loaded(10) };
+        cache.put(a, at(3));
+        cache.put(b, at(5));
+        assert!(!cache.drop_older(a, 3), "the version stored is the one held");
+        assert!(!cache.drop_older(b, 4), "held newer than what was read");
+        assert!(!cache.drop_older(DocId::random(), 9), "not held");
+        assert!(cache.drop_older(a, 4));
+        assert_eq!(cache.stats().0, 1);
+        assert!(cache.take(a).is_none() && cache.take(b).is_some());
+        cache.put(b, at(5));
+        cache.put(a, at(1));
+        assert_eq!(cache.clear(), 2);
+        assert_eq!(cache.stats(), (0, 0));
     }
 }

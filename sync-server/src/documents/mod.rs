@@ -89,15 +89,29 @@ impl Documents {
     }
 }
 
+/// At most this many documents are looked up for one move of the log's end; beyond it the
+/// whole cache is dropped (a long disconnection from the database, a burst of bulk writes).
+const DROP_AT_MOST: usize = 10_000;
+
 /// Follows the log's end as other server instances on the same storage move it
-/// (`DocumentStorage::log_watch`): the counter and the event stream's wake-up (`committed`)
-/// move with it, as with this instance's own commits. Ends when the storage closes.
+/// (`DocumentStorage::log_watch`), starting from the end at `from` (the log's end when the
+/// cache was empty): first the cached documents that another instance has since replaced are
+/// dropped (the log entries between the two ends name them), so that the next write to them
+/// is built on the stored version instead of failing its compare-and-set and costing the
+/// phone a retry; then the counter and the event stream's wake-up (`committed`) move with
+/// it, as with this instance's own commits. Ends when the storage closes.
 pub(crate) async fn follow_other_writers(
     docs: Arc<Documents>,
     mut end: tokio::sync::watch::Receiver<u64>,
+    from: u64,
 ) {
+    let mut checked = from;
     while end.changed().await.is_ok() {
         let seq = *end.borrow_and_update();
+        if seq > checked {
+            drop_replaced(&docs, checked, seq).await;
+            checked = seq;
+        }
         docs.log_seq.fetch_max(seq, Ordering::AcqRel);
         docs.committed.send_if_modified(|at| {
             let newer = seq > *at;
@@ -109,6 +123,23 @@ pub(crate) async fn follow_other_writers(
     }
 }
 
+/// Drops from the cache the documents written by the log entries after `after` up to `upto`
+/// whose stored version is newer than the one held (this instance's own writes are kept).
+/// When they cannot be known, the whole cache goes: a stale document must not stay.
+async fn drop_replaced(docs: &Documents, after: u64, upto: u64) {
+    let dropped = match docs.storage.logged_docs(after, upto, DROP_AT_MOST).await {
+        Ok(logged) if logged.len() < DROP_AT_MOST => {
+            logged.into_iter().filter(|(id, version)| docs.cache.drop_older(*id, *version)).count()
+        }
+        Ok(_) => docs.cache.clear(),
+        Err(e) => {
+            tracing::warn!("reading what other instances wrote failed, cache dropped: {e}");
+            docs.cache.clear()
+        }
+    };
+    docs.counters.replaced_dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+}
+
 /// What the work on documents counted, for `/metrics`.
 #[derive(Default)]
 pub(crate) struct Counters {
@@ -116,6 +147,8 @@ pub(crate) struct Counters {
     pub(crate) changes_accepted: AtomicU64,
     /// Documents loaded from storage because the cache did not hold them.
     pub(crate) cache_misses: AtomicU64,
+    /// Cached documents dropped because another instance stored a newer version.
+    pub(crate) replaced_dropped: AtomicU64,
     /// Pushed documents refused, by code.
     refused: Mutex<BTreeMap<&'static str, u64>>,
 }

@@ -178,6 +178,17 @@ fn render(app: &App) -> String {
         "fieldsync_cache_misses_total {}",
         counters.cache_misses.load(Ordering::Relaxed)
     );
+    family(
+        &mut out,
+        "fieldsync_cache_replaced_total",
+        "counter",
+        "Cached documents dropped because another instance stored a newer version.",
+    );
+    let _ = writeln!(
+        out,
+        "fieldsync_cache_replaced_total {}",
+        counters.replaced_dropped.load(Ordering::Relaxed)
+    );
     family(&mut out, "fieldsync_log_seq", "gauge", "The last seq of the change log.");
     let _ = writeln!(out, "fieldsync_log_seq {}", app.docs.log_seq.load(Ordering::Acquire));
     family(&mut out, "fieldsync_documents_locked", "gauge", "Documents locked by requests.");

@@ -338,6 +338,16 @@ pub trait DocumentStorage: Send + Sync + 'static {
     /// Every stored document id, in storage order.
     fn doc_ids(&self) -> BoxFuture<'_, StorageResult<Vec<DocId>>>;
 
+    /// The documents named by the log entries after seq `after` up to `upto`, each once, with
+    /// the version stored now, in storage order, at most `limit` (an instance drops from its
+    /// cache what another instance has replaced).
+    fn logged_docs(
+        &self,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> BoxFuture<'_, StorageResult<Vec<(DocId, u64)>>>;
+
     /// Lists refusals (see [`Refused`]): a repeat of one listed (same document, device and
     /// code) updates its message, last time and count.
     fn record_refusals(&self, refusals: Vec<Refused>) -> BoxFuture<'_, StorageResult<()>>;

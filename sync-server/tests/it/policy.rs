@@ -62,9 +62,8 @@ fn report_in(scope: &str) -> NewRecord {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it() {
-    let server = start().await;
+async fn the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it(backend: Backend) {
+    let server = start_on(backend).await;
     let s = server.running.server();
     let resident = Phone::new("resident-1");
     let neighbour = Phone::new("resident-2");
@@ -147,6 +146,7 @@ async fn the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it() {
     let by_mediator = mediator.store.create(&case).unwrap();
     acked(&server, &mediator, by_mediator).await;
 }
+on_both!(the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it);
 
 /// Every document `phone` pulls from an empty cursor to the end: the catch-up, then the log
 /// after `from` (a log cursor, to read the feed and its sealed segments).
@@ -169,9 +169,8 @@ pub(crate) async fn pulled(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_are_filtered_and_an_unreadable_document_looks_missing() {
-    let server = start().await;
+async fn reads_are_filtered_and_an_unreadable_document_looks_missing(backend: Backend) {
+    let server = start_on(backend).await;
     let s = server.running.server();
     let resident = Phone::new("resident-1");
     let neighbour = Phone::new("resident-2");
@@ -239,6 +238,7 @@ async fn reads_are_filtered_and_an_unreadable_document_looks_missing() {
     assert!(real.docs.is_empty() && made_up.docs.is_empty());
     assert_eq!((real.more, real.remaining), (made_up.more, made_up.remaining));
 }
+on_both!(reads_are_filtered_and_an_unreadable_document_looks_missing);
 
 /// The business of the registry each test scope holds (see [`with_businesses`]).
 fn business_in(scope: &str) -> String {
@@ -376,8 +376,7 @@ const KINDS: [Kind; 6] = [
 /// The access matrix for creating and reading, as the issue states it, written out by hand
 /// (not computed by the policy under test): every role × kind × inside / outside the user's
 /// grid, each cell checked against the real server.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn create_and_read_matrix() {
+async fn create_and_read_matrix(backend: Backend) {
     // Who may create each kind inside their scope (outside it: nobody).
     let may_create = |role: Role, kind: Kind| match kind {
         Kind::Report => !matches!(role, Role::Mediator),
@@ -410,7 +409,7 @@ async fn create_and_read_matrix() {
         Kind::Deliberation => !matches!(role, Role::Patrol | Role::Mediator),
     };
 
-    let server = start().await;
+    let server = start_on(backend).await;
     with_businesses(&server).await;
     let s = server.running.server();
     let authors = Authors::enrolled(s);
@@ -462,13 +461,13 @@ async fn create_and_read_matrix() {
     }
     assert_eq!(cells, 144);
 }
+on_both!(create_and_read_matrix);
 
 /// Changes to records made by someone else, as the issue states who may make them, written out
 /// by hand: every role × a command of each kind (an append and a workflow step) × inside /
 /// outside the user's grid. Each cell works on a fresh record the device got hold of directly
 /// (not through the feed), so what is tested is the server's check of the change.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn change_matrix() {
+async fn change_matrix(backend: Backend) {
     let readers_of_reports_and_patrols = |role: Role| {
         matches!(role, Role::GridLeader | Role::Patrol | Role::Dispatcher | Role::Admin)
     };
@@ -525,7 +524,7 @@ async fn change_matrix() {
         (Kind::Deliberation, Command::CommentDeliberation { text: "支持划线".into() }),
     ];
 
-    let server = start().await;
+    let server = start_on(backend).await;
     with_businesses(&server).await;
     let s = server.running.server();
     let authors = Authors::enrolled(s);
@@ -549,12 +548,12 @@ async fn change_matrix() {
     }
     assert_eq!(cells, 96);
 }
+on_both!(change_matrix);
 
 /// The workflow commands, each from the state it applies to (reached by the command centre,
 /// which may take every step), for every role × inside / outside the grid. The tested user is
 /// neither the record's creator nor its assignee: what they may do comes from their role alone.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn workflow_matrix() {
+async fn workflow_matrix(backend: Backend) {
     use Role::*;
     let text = || String::new();
     let accept = Command::AcceptReport { note: text() };
@@ -662,7 +661,7 @@ async fn workflow_matrix() {
         (Kind::Deliberation, vec![schedule(), record_meeting()], edit_minutes(), centre),
     ];
 
-    let server = start().await;
+    let server = start_on(backend).await;
     let s = server.running.server();
     let authors = Authors::enrolled(s);
     let mut cells = 0;
@@ -708,6 +707,7 @@ async fn workflow_matrix() {
     }
     assert_eq!(cells, 6 * 25 * 2);
 }
+on_both!(workflow_matrix);
 
 fn schedule() -> Command {
     Command::ScheduleMeeting {
@@ -791,9 +791,8 @@ fn edit_notes() -> Command {
 /// Settling a conflict: two dispatchers dispatched the same report concurrently to different
 /// people; choosing the other assignee is a dispatch, which only the command centre of the grid
 /// may make. Every role × inside / outside the grid.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn settling_a_conflict_matrix() {
-    let server = start().await;
+async fn settling_a_conflict_matrix(backend: Backend) {
+    let server = start_on(backend).await;
     let s = server.running.server();
     let first = Phone::new("hq-1");
     let second = Phone::new("hq-2");
@@ -847,6 +846,7 @@ async fn settling_a_conflict_matrix() {
     }
     assert_eq!(cells, 12);
 }
+on_both!(settling_a_conflict_matrix);
 
 /// The cursor a phone holds once it has read the whole feed: tagged with the rights it was
 /// issued under.
@@ -867,8 +867,7 @@ async fn caught_up(server: &TestServer, phone: &Phone) -> String {
 /// the cursor of its old rights it is `stale_rights` (honest offline work, listed); the same
 /// change once the device has heard of the new rights is `forbidden`. Nothing is stored either
 /// way. Every role × every command it may make, written out by hand.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rights_changed_after_the_change_was_made_matrix() {
+async fn rights_changed_after_the_change_was_made_matrix(backend: Backend) {
     let entry = NewEntry {
         kind: EntryKind::Observation,
         text: "桥下有积水".into(),
@@ -896,7 +895,7 @@ async fn rights_changed_after_the_change_was_made_matrix() {
         (Role::Dispatcher, "dispatcher", vec![comment.clone(), accept, add_entry, finish, session]),
         (Role::Admin, "admin", vec![comment]),
     ];
-    let server = start().await;
+    let server = start_on(backend).await;
     let s = server.running.server();
     let authors = Authors::enrolled(s);
     let mut checked = 0;
@@ -934,6 +933,7 @@ async fn rights_changed_after_the_change_was_made_matrix() {
     }
     assert_eq!(checked, 28);
 }
+on_both!(rights_changed_after_the_change_was_made_matrix);
 
 /// The bytes of a photo, lower-case hex SHA-256 and all (`n` bytes that differ with `seed`).
 fn photo_bytes(n: usize, seed: u8) -> (Vec<u8>, PhotoRef) {
@@ -1011,8 +1011,7 @@ async fn prove(
 /// (the issue's attack: a hash and a size are not the bytes) × the same after proving one holds
 /// the bytes. A photo is read through a record whose author's device holds it, by whoever may
 /// read that record; naming it in one's own record grants nothing until one proves it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn photo_read_matrix() {
+async fn photo_read_matrix(backend: Backend) {
     let may_read = |role: Role, kind: Kind| match kind {
         Kind::Report | Kind::PatrolLog => {
             matches!(role, Role::GridLeader | Role::Patrol | Role::Dispatcher | Role::Admin)
@@ -1024,7 +1023,7 @@ async fn photo_read_matrix() {
         }
         Kind::Deliberation => !matches!(role, Role::Patrol | Role::Mediator),
     };
-    let server = start().await;
+    let server = start_on(backend).await;
     let s = server.running.server();
     let hq = Phone::new("hq-1");
     enroll_as(s, &hq, Role::Dispatcher, None, &["jl"]);
@@ -1067,14 +1066,14 @@ async fn photo_read_matrix() {
     }
     assert_eq!(cells, 24);
 }
+on_both!(photo_read_matrix);
 
 /// The business operator's row of the matrices, written out by hand: an operator of the
 /// business of the test grid (their one scope is that business's own) reads the visits to it and
 /// the bulletins addressed to businesses whose scope covers it, and nothing else of any kind;
 /// creates nothing; acknowledges what is addressed to them and changes nothing else.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn business_operator_matrix() {
-    let server = start().await;
+async fn business_operator_matrix(backend: Backend) {
+    let server = start_on(backend).await;
     with_businesses(&server).await;
     let s = server.running.server();
     let author = Phone::new("hq-1");
@@ -1155,3 +1154,4 @@ async fn business_operator_matrix() {
     operator.store.execute(visit, &check).unwrap();
     expect_push(&server, &operator, visit, false, "operator records a check").await;
 }
+on_both!(business_operator_matrix);

@@ -1,8 +1,14 @@
 //! The server on PostgreSQL (docs/storage-postgres.md): two instances on one database, with the
-//! phones split between them, converge through the phones' own sync client. Runs in a schema
-//! of its own, dropped afterwards; skips with one line when no PostgreSQL server listens.
+//! phones split between them, converge through the phones' own sync client; a write through
+//! one instance after a write through the other costs no retry (the other's notification
+//! dropped the replaced document from the cache); the administration subcommands of the
+//! binary work on the database. Each runs in a schema of its own, dropped afterwards; skips
+//! with one line when no PostgreSQL server listens.
+
+use std::time::{Duration, Instant};
 
 use crate::common::*;
+use fieldsync_core::protocol::PushOutcome;
 use fieldsync_core::sync::SyncClient;
 use fieldsync_server::{InProcessTransport, Server, ServerConfig, StorageChoice};
 use fieldsync_tests::postgres::Schema;
@@ -73,4 +79,83 @@ async fn phones_split_between_two_instances_on_postgres_converge() {
     for s in &servers {
         s.close().await;
     }
+}
+
+/// The value of the metric `name` (no labels) on `ts`.
+async fn metric(ts: &TestServer, name: &str) -> u64 {
+    let (status, text) = ts.metrics().await;
+    assert_eq!(status, 200);
+    let line = text.lines().find(|l| l.split(' ').next() == Some(name));
+    line.and_then(|l| l.split(' ').nth(1)?.parse().ok()).unwrap_or_else(|| panic!("no {name}"))
+}
+
+/// Waits until `ts` has heard of the log's end `seq` (and so dropped what it replaced).
+async fn heard(ts: &TestServer, seq: u64) {
+    let started = Instant::now();
+    while metric(ts, "fieldsync_log_seq").await < seq {
+        assert!(started.elapsed() < Duration::from_secs(10), "no notification of seq {seq}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_after_another_instance_wrote_costs_no_retry() {
+    if !available("it::postgres::a_write_after_another_instance_wrote…", &[Tool::Postgres]) {
+        return;
+    }
+    let a = start_on(Backend::Postgres).await;
+    let b = start_beside(&a).await;
+    let phone = Phone::new("patrol-1");
+    let id = phone.report("one report, two instances");
+    // Created through A (which keeps it cached), then written through B, A, B in turn: each
+    // instance's cached copy was replaced by the other meanwhile.
+    assert!(matches!(push(&a, &phone, id).await, PushOutcome::Acked { .. }));
+    for (round, (writer, other)) in [(&b, &a), (&a, &b), (&b, &a)].into_iter().enumerate() {
+        phone.comment(id, &format!("round {round}"));
+        let outcome = push(writer, &phone, id).await;
+        assert!(matches!(outcome, PushOutcome::Acked { .. }), "round {round}: {outcome:?}");
+        heard(other, writer.running.server().storage().log_end().await.unwrap()).await;
+    }
+    assert_eq!(metric(&a, "fieldsync_cache_replaced_total").await, 2, "A dropped B's two");
+    assert_eq!(metric(&b, "fieldsync_cache_replaced_total").await, 1, "B dropped A's one");
+    // An instance's own writes stay cached when it hears of them (it hears in order: once it
+    // heard of a later write through A, it heard of its own).
+    phone.comment(id, "again through B");
+    assert!(matches!(push(&b, &phone, id).await, PushOutcome::Acked { .. }));
+    let other = phone.report("another report");
+    assert!(matches!(push(&a, &phone, other).await, PushOutcome::Acked { .. }));
+    heard(&b, a.running.server().storage().log_end().await.unwrap()).await;
+    assert_eq!(metric(&b, "fieldsync_cache_replaced_total").await, 1);
+    assert_eq!(metric(&b, "fieldsync_documents_cached").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_administration_subcommands_work_on_postgres() {
+    if !available("it::postgres::the_administration_subcommands…", &[Tool::Postgres]) {
+        return;
+    }
+    let schema = Schema::new().await;
+    let url = schema.url();
+    let dir = tempfile::tempdir().unwrap();
+    let storage = ["--storage", url.as_str()];
+    let mut config =
+        ServerConfig::new(dir.path().join("serving")).with_listen("127.0.0.1:0".parse().unwrap());
+    config.storage = StorageChoice::Postgres(url.clone());
+    let server = Server::start(&config).await.unwrap();
+    // The binary's data directory is another, empty one: everything is in the database.
+    let data = dir.path().join("admin");
+    let phone = Phone::new("disp-9");
+    let token =
+        crate::child::enroll_on(&server.url(), &data, &storage, "disp-9", phone.actor()).await;
+    assert!(!token.is_empty());
+    let run = |args: &[&str]| crate::child::admin(&data, &[&storage[..], args].concat());
+    let users = run(&["user", "list"]);
+    assert!(users.lines().any(|l| l.starts_with("disp-9\tdispatcher\tjl\tactive")), "{users}");
+    let devices = run(&["device", "list"]);
+    assert!(devices.contains("disp-9\ttest"), "{devices}");
+    let key = run(&["api-key", "issue", "--name", "Civic Reports", "--scope", "jl"]);
+    assert!(!key.is_empty());
+    assert!(run(&["api-key", "list"]).contains("Civic Reports\tjl\t"));
+    assert!(!data.join(fieldsync_server::config::DB_FILE).exists(), "no SQLite file made");
+    server.shutdown().await.unwrap();
 }

@@ -1,6 +1,7 @@
-//! Phones and a real server on a loopback port, real SQLite files on both sides: offline work
-//! converges, edits made during a sync survive, a server dying mid-sync loses nothing, repeated
-//! and replayed rounds are harmless, and the cost of a sync follows what changed.
+//! Phones and a real server on a loopback port, each test once on SQLite and once on
+//! PostgreSQL (`on_both!`), real SQLite files on the phones: offline work converges, edits made
+//! during a sync survive, a server dying mid-sync loses nothing, repeated and replayed rounds
+//! are harmless, and the cost of a sync follows what changed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -11,12 +12,17 @@ use fieldsync_core::model::*;
 use fieldsync_core::sync::{HttpTransport, SyncOptions, Transport, TransportError};
 use fieldsync_core::{DocId, Store};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
+use fieldsync_tests::backend::{Backend, TestStorage};
+use fieldsync_tests::on_both;
 use fieldsync_tests::phone::{Counting, Duplicating, Enrolled, Phone, Replaying, enroll_http};
 
 const GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-07";
 
-async fn server(dir: &std::path::Path) -> RunningServer {
-    let config = ServerConfig::new(dir.join("server")).with_listen("127.0.0.1:0".parse().unwrap());
+/// A server on a loopback port with its data in `dir` and on `storage`.
+async fn server(dir: &std::path::Path, storage: &TestStorage) -> RunningServer {
+    let mut config =
+        ServerConfig::new(dir.join("server")).with_listen("127.0.0.1:0".parse().unwrap());
+    config.storage = storage.choice();
     Server::start(&config).await.expect("server starts")
 }
 
@@ -78,10 +84,10 @@ fn state(store: &Store) -> BTreeSet<(DocId, Vec<String>)> {
         .collect()
 }
 
-#[tokio::test]
-async fn three_phones_converge_after_offline_work() {
+async fn three_phones_converge_after_offline_work(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let s = server(dir.path()).await;
+    let storage = TestStorage::new(backend).await;
+    let s = server(dir.path(), &storage).await;
     let team = ["police-li", "cadre-wang", "vol-zhao"];
     let phones: Vec<_> = team.iter().map(|n| Phone::new(dir.path(), n, http(&s, n))).collect();
     let resident = Phone::new(dir.path(), "resident-sun", http(&s, "resident-sun"));
@@ -116,11 +122,12 @@ async fn three_phones_converge_after_offline_work() {
     }
     s.shutdown().await.unwrap();
 }
+on_both!(three_phones_converge_after_offline_work);
 
-#[tokio::test]
-async fn edits_made_during_a_sync_are_kept_and_go_out_next_time() {
+async fn edits_made_during_a_sync_are_kept_and_go_out_next_time(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let s = server(dir.path()).await;
+    let storage = TestStorage::new(backend).await;
+    let s = server(dir.path(), &storage).await;
     let config = SyncOptions { push_docs: 10, push_bytes: 8 * 1024, ..SyncOptions::default() };
     let a = Arc::new(Phone::with_config(dir.path(), "grid-1", http(&s, "grid-1"), config));
     let ids: Vec<DocId> =
@@ -154,6 +161,7 @@ async fn edits_made_during_a_sync_are_kept_and_go_out_next_time() {
     }
     s.shutdown().await.unwrap();
 }
+on_both!(edits_made_during_a_sync_are_kept_and_go_out_next_time);
 
 /// A transport whose server can be swapped: the phone keeps its client across a server restart.
 struct Swappable(std::sync::Mutex<HttpTransport>);
@@ -165,10 +173,10 @@ impl Transport for Swappable {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_dying_mid_sync_loses_nothing() {
+async fn a_server_dying_mid_sync_loses_nothing(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let s = server(dir.path()).await;
+    let storage = TestStorage::new(backend).await;
+    let s = server(dir.path(), &storage).await;
     let a = Phone::new(dir.path(), "disp-1", http(&s, "disp-1"));
     for i in 0..300 {
         let mut r = report(&format!("report {i}"));
@@ -216,7 +224,7 @@ async fn a_server_dying_mid_sync_loses_nothing() {
     assert!(got_before > 0 && got_before < 300, "{got_before} documents before the crash");
 
     // Same data directory, new process state.
-    let s2 = server(dir.path()).await;
+    let s2 = server(dir.path(), &storage).await;
     *swap.0.lock().unwrap() = HttpTransport::new(&s2.url()).unwrap().with_token(token);
     let whole_before = counts.whole_docs.load(Ordering::SeqCst);
     b.sync().await;
@@ -229,6 +237,7 @@ async fn a_server_dying_mid_sync_loses_nothing() {
     );
     s2.shutdown().await.unwrap();
 }
+on_both!(a_server_dying_mid_sync_loses_nothing);
 
 /// Lets several owners share one transport.
 struct SharedT<T>(Arc<T>);
@@ -239,10 +248,10 @@ impl<T: Transport> Transport for SharedT<T> {
     }
 }
 
-#[tokio::test]
-async fn duplicated_and_replayed_rounds_are_harmless() {
+async fn duplicated_and_replayed_rounds_are_harmless(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let s = server(dir.path()).await;
+    let storage = TestStorage::new(backend).await;
+    let s = server(dir.path(), &storage).await;
     let a = Phone::new(dir.path(), "med-1", http(&s, "med-1").map(Duplicating));
     let b = Phone::new(dir.path(), "med-2", http(&s, "med-2").map(|t| Replaying::new(t, 7)));
     let log = a.store.create(&patrol(&["med-1", "med-2"])).unwrap();
@@ -267,11 +276,12 @@ async fn duplicated_and_replayed_rounds_are_harmless() {
     assert_eq!(ids.len(), 24);
     s.shutdown().await.unwrap();
 }
+on_both!(duplicated_and_replayed_rounds_are_harmless);
 
-#[tokio::test]
-async fn the_cost_of_a_sync_follows_what_changed() {
+async fn the_cost_of_a_sync_follows_what_changed(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let s = server(dir.path()).await;
+    let storage = TestStorage::new(backend).await;
+    let s = server(dir.path(), &storage).await;
     let a = Phone::new(dir.path(), "disp-1", http(&s, "disp-1"));
     let ids: Vec<DocId> =
         (0..500).map(|i| a.store.create(&report(&format!("r{i}"))).unwrap()).collect();
@@ -312,3 +322,4 @@ async fn the_cost_of_a_sync_follows_what_changed() {
     assert_eq!(b.store.heads(ids[123]).unwrap(), a.store.heads(ids[123]).unwrap());
     s.shutdown().await.unwrap();
 }
+on_both!(the_cost_of_a_sync_follows_what_changed);

@@ -96,6 +96,15 @@ pub async fn create_append_compact(s: &dyn Storage) {
     assert_eq!(s.audit(0, 100).await.unwrap().len(), 6);
     assert_eq!(s.log_end().await.unwrap(), 6);
     assert_eq!(s.doc_ids().await.unwrap(), vec![id]);
+
+    // The documents named by a stretch of the log: each once, with its version now.
+    let other = DocId::random();
+    s.commit(vec![sample_write(other, None, 1)]).await.unwrap().pop().unwrap().unwrap();
+    assert_eq!(s.logged_docs(0, 7, 10).await.unwrap(), vec![(id, 3), (other, 1)]);
+    assert_eq!(s.logged_docs(2, 5, 10).await.unwrap(), vec![(id, 3)]);
+    assert_eq!(s.logged_docs(6, 7, 10).await.unwrap(), vec![(other, 1)]);
+    assert_eq!(s.logged_docs(0, 7, 1).await.unwrap(), vec![(id, 3)]);
+    assert!(s.logged_docs(7, 100, 10).await.unwrap().is_empty());
 }
 
 pub async fn conflicts_change_nothing(s: &dyn Storage) {

@@ -49,6 +49,7 @@ struct Head {
 /// Commits `writes` in one transaction (see the module's documentation); one result per write.
 pub(crate) async fn commit(
     db: &Db,
+    channel: &str,
     writes: &[DocWrite],
 ) -> StorageResult<Vec<StorageResult<Committed>>> {
     let mut client = db.client().await?;
@@ -77,8 +78,7 @@ pub(crate) async fn commit(
     execute(&tx, "UPDATE log_head SET seq = $1, docs = $2", &[&head.seq, &head.docs]).await?;
     if head.seq > start.seq {
         // Other instances hear of the new end when (and only if) this commits: see `listen`.
-        execute(&tx, "SELECT pg_notify($1, $2)", &[&super::listen::CHANNEL, &head.seq.to_string()])
-            .await?;
+        execute(&tx, "SELECT pg_notify($1, $2)", &[&channel, &head.seq.to_string()]).await?;
     }
     tx.commit().await.map_err(|e| StorageError::CommitFailed(e.to_string()))?;
     Ok(results)

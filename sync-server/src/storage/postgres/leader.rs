@@ -3,26 +3,33 @@
 //! a connection of its own. The lock lives as long as that connection: if the instance dies or
 //! loses the database, PostgreSQL ends the session, the lock goes, and another instance takes
 //! it at its next try. A leader checks its connection at every try, so an instance whose
-//! connection broke stops leading at once. The lock is the deployment's own: keyed by the
-//! schema the instances use as well, so that several deployments on one database server (a
-//! province's cities, or tests) each have their leader.
+//! connection broke stops leading at once.
 
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 
-/// The advisory lock key of the leader ("fsld"), beside the hash of the schema's name.
-const LEADER_LOCK: i32 = 0x6673_6c64;
+/// The advisory lock key of the leader of the storage of epoch `epoch`. Advisory locks are
+/// the database's, whatever the schema: the epoch (random, one per storage) gives each storage
+/// of one database a leader of its own.
+fn lock_key(epoch: &str) -> i64 {
+    // FNV-1a of the epoch: stable across builds and machines, unlike std's hasher.
+    let hash = epoch
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
 
 /// This instance's hold on the leader's lock, if it has it.
 pub(crate) struct Leader {
     config: tokio_postgres::Config,
+    key: i64,
     held: Mutex<Option<Client>>,
 }
 
 impl Leader {
-    /// Not leading yet: the first [`Leader::try_lead`] tries.
-    pub(crate) fn new(config: tokio_postgres::Config) -> Leader {
-        Leader { config, held: Mutex::new(None) }
+    /// Not leading yet the storage of epoch `epoch`: the first [`Leader::try_lead`] tries.
+    pub(crate) fn new(config: tokio_postgres::Config, epoch: &str) -> Leader {
+        Leader { config, key: lock_key(epoch), held: Mutex::new(None) }
     }
 
     /// Whether this instance leads now: it keeps the lock it holds (its connection still
@@ -50,10 +57,7 @@ impl Leader {
             }
         });
         let got = client
-            .query_one(
-                "SELECT pg_try_advisory_lock(hashtext(current_schema()), $1)",
-                &[&LEADER_LOCK],
-            )
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&self.key])
             .await
             .and_then(|r| r.try_get::<_, bool>(0));
         match got {

@@ -1,5 +1,5 @@
 //! How an instance learns that other instances moved the log: every document commit sends
-//! `NOTIFY fieldsync_log, '<its last seq>'` (delivered when, and only if, it commits), and each
+//! `NOTIFY fieldsync_log_<epoch>, '<its last seq>'` (delivered when, and only if, it commits), and each
 //! storage keeps one connection of its own that LISTENs and publishes the largest seq heard in
 //! a `watch` channel (`DocumentStorage::log_watch`). The payload is a number, never data:
 //! PostgreSQL caps a payload at 8,000 bytes and queues notifications globally. A notification
@@ -18,8 +18,14 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::db::Db;
 
-/// The channel document commits notify.
-pub(crate) const CHANNEL: &str = "fieldsync_log";
+/// The channel the document commits of the storage of epoch `epoch` notify. Notifications go
+/// to every session of the database, whatever its schema: the epoch (random, one per storage)
+/// keeps apart the instances of several storages in one database (`search_path`), which would
+/// otherwise hear each other's seqs.
+pub(crate) fn channel(epoch: &str) -> String {
+    let id: String = epoch.chars().filter(char::is_ascii_alphanumeric).take(40).collect();
+    format!("fieldsync_log_{}", id.to_ascii_lowercase())
+}
 
 /// How long the listener waits before connecting again after its connection was lost.
 const RECONNECT: Duration = Duration::from_secs(1);
@@ -41,16 +47,17 @@ pub(crate) fn publish(end: &End, seq: u64) {
     }
 }
 
-/// Listens on [`CHANNEL`] until `closing` says so, publishing into `end`.
+/// Listens on `channel` until `closing` says so, publishing into `end`.
 pub(crate) async fn run(
     config: tokio_postgres::Config,
     db: Arc<Db>,
+    channel: String,
     end: End,
     mut closing: watch::Receiver<bool>,
 ) {
     while !*closing.borrow() {
         tokio::select! {
-            lost = listen(&config, &db, &end) => {
+            lost = listen(&config, &db, &channel, &end) => {
                 tracing::warn!("listening for other instances' commits stopped: {lost}");
             }
             _ = closing.changed() => break,
@@ -64,7 +71,7 @@ pub(crate) async fn run(
 
 /// One connection's life: LISTEN, catch up with the log's end, then publish every
 /// notification until the connection fails (the answer says why).
-async fn listen(config: &tokio_postgres::Config, db: &Db, end: &End) -> String {
+async fn listen(config: &tokio_postgres::Config, db: &Db, channel: &str, end: &End) -> String {
     let (client, mut connection) = match config.connect(NoTls).await {
         Ok(c) => c,
         Err(e) => return e.to_string(),
@@ -84,7 +91,7 @@ async fn listen(config: &tokio_postgres::Config, db: &Db, end: &End) -> String {
             }
         }
     });
-    if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+    if let Err(e) = client.batch_execute(&format!("LISTEN {channel}")).await {
         driver.abort();
         return e.to_string();
     }

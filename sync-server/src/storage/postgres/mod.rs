@@ -56,6 +56,8 @@ pub struct PostgresStorage {
     db: Arc<Db>,
     epoch: String,
     name: String,
+    /// The channel its document commits notify (see `listen`).
+    channel: String,
     /// The log's end as any instance moved it (see `listen`).
     log_end: listen::End,
     /// Tells the listener to stop.
@@ -90,10 +92,12 @@ impl PostgresStorage {
         let log_end: listen::End =
             Arc::new(std::sync::Mutex::new(Some(tokio::sync::watch::Sender::new(0))));
         let (closing, closed) = tokio::sync::watch::channel(false);
-        let leader = Arc::new(leader::Leader::new(config.clone()));
-        tokio::spawn(listen::run(config, db.clone(), log_end.clone(), closed));
+        let leader = Arc::new(leader::Leader::new(config.clone(), &epoch));
+        let channel = listen::channel(&epoch);
+        tokio::spawn(listen::run(config, db.clone(), channel.clone(), log_end.clone(), closed));
         tracing::info!(database = %name, epoch, "storage opened");
-        Ok(PostgresStorage { db, epoch, name, log_end, closing: Arc::new(closing), leader })
+        let closing = Arc::new(closing);
+        Ok(PostgresStorage { db, epoch, name, channel, log_end, closing, leader })
     }
 
     /// The database, as logs name it (host, port and database; never a password).
@@ -156,7 +160,7 @@ impl DocumentStorage for PostgresStorage {
             if writes.is_empty() {
                 return Ok(Vec::new());
             }
-            documents::commit(&self.db, &writes).await
+            documents::commit(&self.db, &self.channel, &writes).await
         })
     }
 
@@ -221,6 +225,17 @@ impl DocumentStorage for PostgresStorage {
 
     fn doc_ids(&self) -> BoxFuture<'_, StorageResult<Vec<DocId>>> {
         Box::pin(self.db.read((), |tx, ()| Box::pin(read::doc_ids(tx))))
+    }
+
+    fn logged_docs(
+        &self,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> BoxFuture<'_, StorageResult<Vec<(DocId, u64)>>> {
+        Box::pin(self.db.read((after, upto, limit), |tx, (after, upto, limit)| {
+            Box::pin(read::logged_docs(tx, *after, *upto, *limit))
+        }))
     }
 
     fn record_refusals(&self, refusals: Vec<Refused>) -> BoxFuture<'_, StorageResult<()>> {

@@ -255,3 +255,20 @@ pub(crate) async fn doc_ids(tx: &Tx<'_>) -> StorageResult<Vec<DocId>> {
     let rows = query(tx, "SELECT doc_id FROM docs ORDER BY id", &[]).await?;
     rows.iter().map(|r| doc_id_at(r, 0)).collect()
 }
+
+/// See `DocumentStorage::logged_docs`.
+pub(crate) async fn logged_docs(
+    tx: &Tx<'_>,
+    after: u64,
+    upto: u64,
+    limit: usize,
+) -> StorageResult<Vec<(DocId, u64)>> {
+    let rows = query(
+        tx,
+        "SELECT doc_id, version FROM docs WHERE id IN \
+         (SELECT doc FROM log WHERE seq > $1 AND seq <= $2) ORDER BY id LIMIT $3",
+        &[&sql_size(after), &sql_size(upto), &sql_size(limit as u64)],
+    )
+    .await?;
+    rows.iter().map(|r| Ok((doc_id_at(r, 0)?, to_u64(r.try_get(1)?)))).collect()
+}

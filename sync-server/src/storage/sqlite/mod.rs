@@ -227,6 +227,15 @@ impl DocumentStorage for SqliteStorage {
         self.read(read::doc_ids)
     }
 
+    fn logged_docs(
+        &self,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> BoxFuture<'_, StorageResult<Vec<(DocId, u64)>>> {
+        self.read(move |c| read::logged_docs(c, after, upto, limit))
+    }
+
     fn record_refusals(&self, refusals: Vec<Refused>) -> BoxFuture<'_, StorageResult<()>> {
         if refusals.is_empty() {
             return Box::pin(async { Ok(()) });

@@ -305,6 +305,30 @@ pub(crate) fn doc_ids(conn: &Connection) -> StorageResult<Vec<DocId>> {
     Ok(out)
 }
 
+/// See `DocumentStorage::logged_docs`.
+pub(crate) fn logged_docs(
+    conn: &Connection,
+    after: u64,
+    upto: u64,
+    limit: usize,
+) -> StorageResult<Vec<(DocId, u64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT doc_id, version FROM docs WHERE id IN \
+         (SELECT doc FROM log WHERE seq > ?1 AND seq <= ?2) ORDER BY id LIMIT ?3",
+    )?;
+    let mut rows = stmt.query(rusqlite::params![
+        i64::try_from(after).unwrap_or(i64::MAX),
+        i64::try_from(upto).unwrap_or(i64::MAX),
+        i64::try_from(limit).unwrap_or(i64::MAX)
+    ])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id = doc_id(r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?)?;
+        out.push((id, to_u64(r.get(1)?)));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Barrier;

@@ -22,11 +22,11 @@ impl Proc {
         Proc::spawn_with(data, listen, &[])
     }
 
-    /// As [`Proc::spawn`], with more arguments to `serve`.
-    pub fn spawn_with(data: &Path, listen: &str, more: &[&str]) -> Proc {
+    /// The same, with more arguments (e.g. `--storage postgres://…`).
+    pub fn spawn_with(data: &Path, listen: &str, args: &[&str]) -> Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
             .args(["--data", data.to_str().unwrap(), "--listen", listen])
-            .args(more)
+            .args(args)
             // Several test servers run at once: each serves /metrics on a port of its own.
             .args(["--metrics-listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
@@ -82,9 +82,21 @@ pub fn admin(data: &Path, args: &[&str]) -> String {
 /// `enroll-code` with the binary on the server's data directory, then `POST /v1/enroll` keeping
 /// the phone's actor. Returns the device's token.
 pub async fn enroll(url: &str, data: &Path, user: &str, actor: Vec<u8>) -> String {
+    enroll_on(url, data, &[], user, actor).await
+}
+
+/// The same, with the binary's storage named by `storage` (e.g. `["--storage", "postgres://…"]`).
+pub async fn enroll_on(
+    url: &str,
+    data: &Path,
+    storage: &[&str],
+    user: &str,
+    actor: Vec<u8>,
+) -> String {
     use fieldsync_core::protocol;
-    admin(data, &["user", "add", user, "--role", "dispatcher", "--scope", "jl"]);
-    let code = admin(data, &["enroll-code", user]);
+    let add = [storage, &["user", "add", user, "--role", "dispatcher", "--scope", "jl"]].concat();
+    admin(data, &add);
+    let code = admin(data, &[storage, &["enroll-code", user]].concat());
     let req = protocol::EnrollRequest {
         v: protocol::VERSION,
         code,

@@ -10,21 +10,38 @@ use fieldsync_core::protocol::{
 };
 use fieldsync_core::{DocId, Store};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
+pub use fieldsync_tests::backend::{Backend, TestStorage};
+pub use fieldsync_tests::on_both;
 use std::collections::HashMap;
 use std::time::Duration;
 
 pub const GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-07";
 
-/// A server on a free loopback port, with its data in a temporary directory.
+/// A server on a free loopback port, with its data in a temporary directory (and, on
+/// PostgreSQL, in a schema of its own, dropped after the server).
 pub struct TestServer {
-    pub dir: tempfile::TempDir,
     pub running: RunningServer,
+    pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
+    pub storage: TestStorage,
 }
 
 pub async fn start() -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    start_in(dir).await
+    start_on(Backend::Sqlite).await
+}
+
+/// A server on `backend`.
+pub async fn start_on(backend: Backend) -> TestServer {
+    start_on_with(backend, |c| c).await
+}
+
+/// A server on `backend` whose configuration `tune` adjusts.
+pub async fn start_on_with(
+    backend: Backend,
+    tune: impl FnOnce(ServerConfig) -> ServerConfig,
+) -> TestServer {
+    let storage = TestStorage::new(backend).await;
+    start_on_storage(tempfile::tempdir().unwrap(), storage, tune).await
 }
 
 pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
@@ -42,7 +59,40 @@ pub async fn start_configured(
     dir: tempfile::TempDir,
     tune: impl FnOnce(ServerConfig) -> ServerConfig,
 ) -> TestServer {
-    let config = tune(ServerConfig::new(dir.path()).with_listen("127.0.0.1:0".parse().unwrap()));
+    start_on_storage(dir, TestStorage::sqlite(), tune).await
+}
+
+/// Another instance on the storage of `first` (several instances share one PostgreSQL
+/// database), with a data directory of its own. `first` keeps the storage: drop this one first.
+pub async fn start_beside(first: &TestServer) -> TestServer {
+    let choice = first.storage.choice();
+    start_on_storage(tempfile::tempdir().unwrap(), TestStorage::sqlite(), move |c| ServerConfig {
+        storage: choice,
+        ..c
+    })
+    .await
+}
+
+/// The server of `ts` stopped and started again on the same data (directory and schema), with
+/// the configuration `tune` adjusts.
+pub async fn restart_with(
+    ts: TestServer,
+    tune: impl FnOnce(ServerConfig) -> ServerConfig,
+) -> TestServer {
+    let TestServer { running, dir, storage, .. } = ts;
+    running.shutdown().await.unwrap();
+    start_on_storage(dir, storage, tune).await
+}
+
+/// A server on the data of `dir` and `storage`.
+async fn start_on_storage(
+    dir: tempfile::TempDir,
+    storage: TestStorage,
+    tune: impl FnOnce(ServerConfig) -> ServerConfig,
+) -> TestServer {
+    let mut config = ServerConfig::new(dir.path()).with_listen("127.0.0.1:0".parse().unwrap());
+    config.storage = storage.choice();
+    let config = tune(config);
     let running = Server::start(&config).await.unwrap();
     // Like a phone's client: a pooled connection is reused only well within the server's
     // header timeout, after which the server closes it.
@@ -53,7 +103,7 @@ pub async fn start_configured(
     .pool_idle_timeout(config.header_timeout / 2)
     .build()
     .unwrap();
-    TestServer { dir, running, http }
+    TestServer { running, dir, http, storage }
 }
 
 /// Tokens of the devices enrolled by these tests, by server epoch and actor (a restarted server

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::events::Events;
 use super::*;
-use crate::common::{GRID, Phone, acked, start};
+use crate::common::{Backend, GRID, Phone, acked, on_both, start_on};
 
 const OTHER: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-08";
 
@@ -80,9 +80,8 @@ fn set(items: &[&String]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_desk_role_sees_and_does_what_its_scope_and_role_allow() {
-    let ts = start().await;
+async fn each_desk_role_sees_and_does_what_its_scope_and_role_allow(backend: Backend) {
+    let ts = start_on(backend).await;
     // The tests' default device: a dispatcher of the whole jurisdiction, who may create all.
     let maker = Phone::new("maker-1");
     let mine = three_in(&ts, &maker, GRID).await;
@@ -230,3 +229,4 @@ async fn each_desk_role_sees_and_does_what_its_scope_and_role_allow() {
         assert_eq!((status, err_code(&e)), (403, "forbidden"), "{e}");
     }
 }
+on_both!(each_desk_role_sees_and_does_what_its_scope_and_role_allow);

@@ -11,16 +11,15 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::*;
-use crate::common::{GRID, Phone, enroll_as, start};
+use crate::common::{Backend, GRID, Phone, enroll_as, on_both, start_on};
 
 fn assert_error(status: u16, body: &Value, want: (u16, &str), what: &str) {
     assert_eq!((status, err_code(body)), want, "{what}: {body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {body}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_actions_are_typed_refusals_that_change_nothing() {
-    let ts = start().await;
+async fn bad_actions_are_typed_refusals_that_change_nothing(backend: Backend) {
+    let ts = start_on(backend).await;
     let resident = Phone::new("resident-1");
     enroll_as(ts.running.server(), &resident, Role::Resident, None, &[GRID]);
     let id = resident.report("井盖缺失").to_string();
@@ -116,10 +115,10 @@ async fn bad_actions_are_typed_refusals_that_change_nothing() {
     assert_eq!(after["row"]["status"], "submitted");
     assert_eq!(after["record"]["report"]["comments"].as_array().unwrap().len(), 1);
 }
+on_both!(bad_actions_are_typed_refusals_that_change_nothing);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_queries_are_typed_refusals_and_search_text_is_taken_literally() {
-    let ts = start().await;
+async fn bad_queries_are_typed_refusals_and_search_text_is_taken_literally(backend: Backend) {
+    let ts = start_on(backend).await;
     let resident = Phone::new("resident-1");
     enroll_as(ts.running.server(), &resident, Role::Resident, None, &[GRID]);
     for title in ["屋顶违章搭建", "50% off_sale \"quoted\" NEAR(a b)", "路灯不亮 OR 井盖"]
@@ -236,6 +235,7 @@ async fn bad_queries_are_typed_refusals_and_search_text_is_taken_literally() {
     }
     assert_eq!(log_end(&ts).await, end, "reading changed nothing");
 }
+on_both!(bad_queries_are_typed_refusals_and_search_text_is_taken_literally);
 
 fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()

@@ -6,11 +6,10 @@ use fieldsync_core::policy::Role;
 use reqwest::Method;
 
 use super::*;
-use crate::common::start;
+use crate::common::{Backend, on_both, start_on};
 
-#[tokio::test]
-async fn bad_bodies_get_typed_json_errors_and_open_nothing() {
-    let ts = start().await;
+async fn bad_bodies_get_typed_json_errors_and_open_nothing(backend: Backend) {
+    let ts = start_on(backend).await;
     let good = code_for(&ts, "disp-1", Role::Dispatcher);
     let bodies: Vec<(String, u16, &str)> = vec![
         ("{".into(), 400, "malformed_body"),
@@ -44,10 +43,10 @@ async fn bad_bodies_get_typed_json_errors_and_open_nothing() {
     assert!(accounts.devices().unwrap().is_empty(), "nor made a device");
     sign_in(&ts, &good).await; // the code is still good
 }
+on_both!(bad_bodies_get_typed_json_errors_and_open_nothing);
 
-#[tokio::test]
-async fn requests_without_a_good_session_get_401_in_json() {
-    let ts = start().await;
+async fn requests_without_a_good_session_get_401_in_json(backend: Backend) {
+    let ts = start_on(backend).await;
     let forged = format!("fieldsync_session={}", "ab".repeat(32));
     for cookie in [None, Some("fieldsync_session=nope"), Some(forged.as_str()), Some("other=1")] {
         let (status, e) = call(&ts, Method::GET, cookie, None).await;
@@ -61,3 +60,4 @@ async fn requests_without_a_good_session_get_401_in_json() {
     assert_eq!((status, err_code(&e)), (405, "method_not_allowed"));
     assert_eq!(whoami(&ts, &s).await.0, 200);
 }
+on_both!(requests_without_a_good_session_get_401_in_json);

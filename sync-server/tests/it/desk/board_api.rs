@@ -9,7 +9,7 @@ use fieldsync_server::ServerConfig;
 use fieldsync_server::grids::GridOutlines;
 
 use super::*;
-use crate::common::{GRID, Phone, enroll_as, start_with};
+use crate::common::{Backend, GRID, Phone, enroll_as, on_both, start_on_with};
 
 const OTHER: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-08";
 const STREET: &str = "jl/changchun/chaoyang/yongchang/xinhua";
@@ -40,9 +40,9 @@ fn names(collection: &Value) -> Vec<&str> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlines_and_counters_are_cut_to_the_readers_scopes() {
-    let ts = start_with(|c| ServerConfig { grid_outlines: Some(outlines()), ..c }).await;
+async fn outlines_and_counters_are_cut_to_the_readers_scopes(backend: Backend) {
+    let ts =
+        start_on_with(backend, |c| ServerConfig { grid_outlines: Some(outlines()), ..c }).await;
     let server = ts.running.server();
 
     // A dispatcher of the street sees every outline; a grid leader their grid and the street.
@@ -102,3 +102,4 @@ async fn outlines_and_counters_are_cut_to_the_readers_scopes() {
     let (status, e) = get(&ts, &street, "/api/v1/reports/counts?after=x").await;
     assert_eq!((status, err_code(&e)), (400, "invalid_request"), "{e}");
 }
+on_both!(outlines_and_counters_are_cut_to_the_readers_scopes);

@@ -9,13 +9,12 @@ use serde_json::json;
 
 use super::events::Events;
 use super::*;
-use crate::common::{GRID, Phone, acked, enroll_as, fetch, start};
+use crate::common::{Backend, GRID, Phone, acked, enroll_as, fetch, on_both, start_on};
 
 const OTHER: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-08";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_desk_lists_a_bulletin_and_sees_who_has_not_acknowledged_it() {
-    let ts = start().await;
+async fn the_desk_lists_a_bulletin_and_sees_who_has_not_acknowledged_it(backend: Backend) {
+    let ts = start_on(backend).await;
     let s = ts.running.server();
     let maker = Phone::new("maker-1");
     let id = maker
@@ -77,3 +76,4 @@ async fn the_desk_lists_a_bulletin_and_sees_who_has_not_acknowledged_it() {
         act(&ts, &d, &id, json!({"action": "withdraw_bulletin", "reason": "x"})).await;
     assert_eq!((status, err_code(&e)), (409, "invalid_transition"), "{e}");
 }
+on_both!(the_desk_lists_a_bulletin_and_sees_who_has_not_acknowledged_it);

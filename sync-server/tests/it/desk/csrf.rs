@@ -5,11 +5,10 @@ use fieldsync_core::policy::Role;
 use reqwest::Method;
 
 use super::*;
-use crate::common::start;
+use crate::common::{Backend, on_both, start_on};
 
-#[tokio::test]
-async fn a_state_changing_request_needs_its_own_sessions_csrf_token() {
-    let ts = start().await;
+async fn a_state_changing_request_needs_its_own_sessions_csrf_token(backend: Backend) {
+    let ts = start_on(backend).await;
     let a = desk(&ts, "disp-1", Role::Dispatcher).await;
     let b = desk(&ts, "disp-2", Role::Dispatcher).await;
     let forged = "ab".repeat(32);
@@ -48,10 +47,10 @@ async fn a_state_changing_request_needs_its_own_sessions_csrf_token() {
     assert_eq!((status, err_code(&e)), (403, "csrf_mismatch"));
     assert_eq!(whoami(&ts, &again).await.0, 200);
 }
+on_both!(a_state_changing_request_needs_its_own_sessions_csrf_token);
 
-#[tokio::test]
-async fn the_guard_covers_every_desk_path_before_any_route() {
-    let ts = start().await;
+async fn the_guard_covers_every_desk_path_before_any_route(backend: Backend) {
+    let ts = start_on(backend).await;
     let s = desk(&ts, "disp-1", Role::Dispatcher).await;
     let post = |cookie: Option<&str>, csrf: Option<&str>| {
         let mut req = ts.http.post(ts.url("/api/v1/reports/x/dispatch"));
@@ -70,3 +69,4 @@ async fn the_guard_covers_every_desk_path_before_any_route() {
     let (status, e) = post(Some(&s.cookie), Some(&s.csrf)).await;
     assert_eq!((status, err_code(&e)), (404, "not_found"), "past the guard: no such route");
 }
+on_both!(the_guard_covers_every_desk_path_before_any_route);

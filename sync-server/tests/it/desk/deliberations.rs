@@ -9,13 +9,12 @@ use serde_json::json;
 
 use super::events::Events;
 use super::*;
-use crate::common::{GRID, Phone, acked, enroll_as, fetch, start};
+use crate::common::{Backend, GRID, Phone, acked, enroll_as, fetch, on_both, start_on};
 
 const OTHER: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-08";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_desk_lists_deliberations_of_its_scope_with_their_meetings() {
-    let ts = start().await;
+async fn the_desk_lists_deliberations_of_its_scope_with_their_meetings(backend: Backend) {
+    let ts = start_on(backend).await;
     let s = ts.running.server();
     let resident = Phone::new("res-1");
     enroll_as(s, &resident, Role::Resident, None, &[GRID]);
@@ -100,13 +99,13 @@ async fn the_desk_lists_deliberations_of_its_scope_with_their_meetings() {
     let (status, body) = act(&ts, &d, &id, drop()).await;
     assert_eq!((status, err_code(&body)), (409, "invalid_transition"), "{body}");
 }
+on_both!(the_desk_lists_deliberations_of_its_scope_with_their_meetings);
 
 /// A grid leader awards points for a deliberation attended: the award names the deliberation
 /// as its source; one for a resident who attended none of its meetings, or naming a record that
 /// is not a readable deliberation, is refused and writes nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_award_names_the_deliberation_attended_and_only_that() {
-    let ts = start().await;
+async fn an_award_names_the_deliberation_attended_and_only_that(backend: Backend) {
+    let ts = start_on(backend).await;
     let s = ts.running.server();
     let leader = Phone::new("leader-1");
     enroll_as(s, &leader, Role::GridLeader, None, &[GRID]);
@@ -156,3 +155,4 @@ async fn an_award_names_the_deliberation_attended_and_only_that() {
         assert_eq!(statement["balance"], balance, "{account}: {statement}");
     }
 }
+on_both!(an_award_names_the_deliberation_attended_and_only_that);

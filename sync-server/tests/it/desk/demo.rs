@@ -4,11 +4,10 @@
 use std::collections::HashSet;
 
 use super::{get, sign_in};
-use crate::common::start_with;
+use crate::common::{Backend, on_both, start_on_with};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_demo_server_opens_a_working_command_centre() {
-    let ts = start_with(|c| fieldsync_server::ServerConfig { demo: true, ..c }).await;
+async fn a_demo_server_opens_a_working_command_centre(backend: Backend) {
+    let ts = start_on_with(backend, |c| fieldsync_server::ServerConfig { demo: true, ..c }).await;
     let code = ts.running.server().demo_code().expect("a demo code").code.clone();
     let desk = sign_in(&ts, &code).await;
     let (status, page) = get(&ts, &desk, "/api/v1/reports?limit=50").await;
@@ -26,3 +25,4 @@ async fn a_demo_server_opens_a_working_command_centre() {
     let (_, cases) = get(&ts, &desk, "/api/v1/cases").await;
     assert_eq!(cases["items"].as_array().map(Vec::len), Some(1), "{cases}");
 }
+on_both!(a_demo_server_opens_a_working_command_centre);

@@ -15,7 +15,7 @@ use fieldsync_server::escalation::{Clock, Pass};
 
 use super::events::Events;
 use super::*;
-use crate::common::{GRID, Phone, enroll_as, start_configured};
+use crate::common::{Backend, GRID, Phone, enroll_as, on_both, restart_with, start_on_with};
 
 const HOUR: i64 = 3_600_000;
 
@@ -54,10 +54,9 @@ async fn pass(ts: &TestServer) -> Pass {
     ts.running.server().escalate().await.unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_overdue_report_is_escalated_once_even_across_a_restart() {
+async fn an_overdue_report_is_escalated_once_even_across_a_restart(backend: Backend) {
     let clock = Arc::new(AtomicI64::new(now_ms()));
-    let ts = start_configured(tempfile::tempdir().unwrap(), manual(&clock)).await;
+    let ts = start_on_with(backend, manual(&clock)).await;
     let server = ts.running.server();
     let accounts = server.accounts();
     accounts.add_user("lead-1", Role::GridLeader, None, &[GRID.to_string()]).unwrap();
@@ -119,9 +118,7 @@ async fn an_overdue_report_is_escalated_once_even_across_a_restart() {
     assert_eq!(log_end(&ts).await, end);
 
     // A restart on the same data, then a pass: still once.
-    let TestServer { dir, running, .. } = ts;
-    running.shutdown().await.unwrap();
-    let ts = start_configured(dir, manual(&clock)).await;
+    let ts = restart_with(ts, manual(&clock)).await;
     assert_eq!(pass(&ts).await, Pass::default());
     assert_eq!(log_end(&ts).await, end);
     let d = desk(&ts, "disp-1", Role::Dispatcher).await;
@@ -138,11 +135,11 @@ async fn an_overdue_report_is_escalated_once_even_across_a_restart() {
     assert!(notes[1].starts_with("resolve: "), "{notes:?}");
     assert_eq!(view["row"]["escalated_resolve"], true);
 }
+on_both!(an_overdue_report_is_escalated_once_even_across_a_restart);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_accepted_report_is_not_escalated_on_its_accept_limit() {
+async fn an_accepted_report_is_not_escalated_on_its_accept_limit(backend: Backend) {
     let clock = Arc::new(AtomicI64::new(now_ms()));
-    let ts = start_configured(tempfile::tempdir().unwrap(), manual(&clock)).await;
+    let ts = start_on_with(backend, manual(&clock)).await;
     let resident = Phone::new("resident-1");
     enroll_as(ts.running.server(), &resident, Role::Resident, None, &[GRID]);
     let d = desk(&ts, "disp-1", Role::Dispatcher).await;
@@ -156,6 +153,7 @@ async fn an_accepted_report_is_not_escalated_on_its_accept_limit() {
     assert_eq!(pass(&ts).await, Pass::default());
     assert!(escalations(&row_view(&ts, &d, &id.to_string()).await).is_empty());
 }
+on_both!(an_accepted_report_is_not_escalated_on_its_accept_limit);
 
 async fn row_view(ts: &TestServer, d: &Signed, doc: &str) -> Value {
     let (status, view) = get(ts, d, &format!("/api/v1/records/{doc}")).await;

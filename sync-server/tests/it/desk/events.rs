@@ -8,7 +8,7 @@ use fieldsync_core::policy::Role;
 use serde_json::Value;
 
 use super::*;
-use crate::common::{GRID, Phone, enroll_as, start};
+use crate::common::{Backend, GRID, Phone, enroll_as, on_both, start_on};
 
 /// How long a test waits for an event it expects.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -117,9 +117,8 @@ impl Events {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stream_resumes_after_the_last_event_it_had() {
-    let ts = start().await;
+async fn a_stream_resumes_after_the_last_event_it_had(backend: Backend) {
+    let ts = start_on(backend).await;
     let resident = Phone::new("resident-1");
     enroll_as(ts.running.server(), &resident, Role::Resident, None, &[GRID]);
     let d = desk(&ts, "disp-1", Role::Dispatcher).await;
@@ -166,3 +165,4 @@ async fn a_stream_resumes_after_the_last_event_it_had() {
     let (status, e) = get(&ts, &d, "/api/v1/events?since=1").await;
     assert_eq!((status, err_code(&e)), (400, "invalid_request"), "{e}");
 }
+on_both!(a_stream_resumes_after_the_last_event_it_had);

@@ -7,12 +7,11 @@ use fieldsync_core::policy::Role;
 use fieldsync_server::ServerConfig;
 
 use super::*;
-use crate::common::{start, start_with};
+use crate::common::{Backend, on_both, start_on, start_on_with};
 
-#[tokio::test]
-async fn an_idle_session_expires_and_one_in_use_does_not() {
+async fn an_idle_session_expires_and_one_in_use_does_not(backend: Backend) {
     let idle = Duration::from_secs(3);
-    let ts = start_with(|c| ServerConfig { desk_session_idle: idle, ..c }).await;
+    let ts = start_on_with(backend, |c| ServerConfig { desk_session_idle: idle, ..c }).await;
     let busy = desk(&ts, "disp-1", Role::Dispatcher).await;
     let quiet = desk(&ts, "disp-2", Role::Dispatcher).await;
     assert_eq!(busy.body["expires_idle_after_secs"], 3);
@@ -35,10 +34,10 @@ async fn an_idle_session_expires_and_one_in_use_does_not() {
     let desk_devices = accounts.devices().unwrap();
     assert!(desk_devices.iter().all(|d| d.revoked_at.is_some()), "their desk devices ended");
 }
+on_both!(an_idle_session_expires_and_one_in_use_does_not);
 
-#[tokio::test]
-async fn revoked_sessions_end_at_once() {
-    let ts = start().await;
+async fn revoked_sessions_end_at_once(backend: Backend) {
+    let ts = start_on(backend).await;
     let accounts = ts.running.server().accounts();
     let by_id = desk(&ts, "disp-1", Role::Dispatcher).await;
     let by_device = desk(&ts, "disp-1", Role::Dispatcher).await;
@@ -68,3 +67,4 @@ async fn revoked_sessions_end_at_once() {
     let open: Vec<String> = accounts.sessions(false).unwrap().into_iter().map(|s| s.user).collect();
     assert_eq!(open, ["lead-1"]);
 }
+on_both!(revoked_sessions_end_at_once);

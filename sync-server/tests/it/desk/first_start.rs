@@ -18,7 +18,12 @@ fn config(dir: &std::path::Path) -> ServerConfig {
 async fn test_server(dir: tempfile::TempDir, config: &ServerConfig) -> TestServer {
     let running = Server::start(config).await.unwrap();
     fieldsync_core::sync::install_tls_provider();
-    TestServer { dir, running, http: reqwest::Client::new() }
+    TestServer {
+        running,
+        dir,
+        http: reqwest::Client::new(),
+        storage: fieldsync_tests::backend::TestStorage::sqlite(),
+    }
 }
 
 #[tokio::test]

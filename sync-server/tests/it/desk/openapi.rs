@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::schema;
 use super::*;
-use crate::common::{GRID, Phone, acked, enroll_as, start};
+use crate::common::{Backend, GRID, Phone, acked, enroll_as, on_both, start_on};
 
 /// The served document, and a validator per answer.
 pub struct Spec {
@@ -60,9 +60,8 @@ async fn got(ts: &TestServer, spec: &Spec, s: &Signed, url: &str, path: &str, wa
     body
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_answer_the_desk_gets_is_what_the_document_says() {
-    let ts = start().await;
+async fn every_answer_the_desk_gets_is_what_the_document_says(backend: Backend) {
+    let ts = start_on(backend).await;
     let spec = Spec::served(&ts).await;
     let server = ts.running.server();
     let resident = Phone::new("resident-1");
@@ -314,10 +313,10 @@ async fn every_answer_the_desk_gets_is_what_the_document_says() {
     let (status, body) = json_of(resp).await;
     spec.check("/api/v1/session", "post", status, &body);
 }
+on_both!(every_answer_the_desk_gets_is_what_the_document_says);
 
-#[tokio::test]
-async fn the_document_names_every_route_and_method_the_server_takes() {
-    let ts = start().await;
+async fn the_document_names_every_route_and_method_the_server_takes(backend: Backend) {
+    let ts = start_on(backend).await;
     let spec = Spec::served(&ts).await;
     let paths = spec.doc["paths"].as_object().unwrap();
     let routes = [
@@ -359,3 +358,4 @@ async fn the_document_names_every_route_and_method_the_server_takes() {
         schema::compile(&schema, &schema);
     }
 }
+on_both!(the_document_names_every_route_and_method_the_server_takes);

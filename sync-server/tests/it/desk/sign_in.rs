@@ -7,11 +7,10 @@ use fieldsync_server::accounts::DeviceKind;
 use reqwest::Method;
 
 use super::*;
-use crate::common::{GRID, start, start_with};
+use crate::common::{Backend, GRID, on_both, start_on, start_on_with};
 
-#[tokio::test]
-async fn a_desk_user_signs_in_with_a_code_and_gets_a_strict_cookie() {
-    let ts = start().await;
+async fn a_desk_user_signs_in_with_a_code_and_gets_a_strict_cookie(backend: Backend) {
+    let ts = start_on(backend).await;
     let code = code_for(&ts, "disp-1", Role::Dispatcher);
     let s = sign_in(&ts, &code).await;
 
@@ -50,10 +49,10 @@ async fn a_desk_user_signs_in_with_a_code_and_gets_a_strict_cookie() {
     assert_ne!(other.body["actor"], b["actor"]);
     assert_ne!(other.csrf, s.csrf);
 }
+on_both!(a_desk_user_signs_in_with_a_code_and_gets_a_strict_cookie);
 
-#[tokio::test]
-async fn cookies_are_secure_when_the_server_is_served_over_tls() {
-    let ts = start_with(|c| ServerConfig { secure_cookies: true, ..c }).await;
+async fn cookies_are_secure_when_the_server_is_served_over_tls(backend: Backend) {
+    let ts = start_on_with(backend, |c| ServerConfig { secure_cookies: true, ..c }).await;
     let s = desk(&ts, "disp-1", Role::Dispatcher).await;
     let flags: Vec<&str> = s.set_cookie.split(';').skip(1).map(str::trim).collect();
     assert_eq!(flags, ["HttpOnly", "SameSite=Strict", "Path=/", "Secure"]);
@@ -71,10 +70,10 @@ async fn cookies_are_secure_when_the_server_is_served_over_tls() {
     assert!(cleared.starts_with("fieldsync_session=;"), "{cleared}");
     assert!(cleared.contains("Max-Age=0") && cleared.contains("Secure"), "{cleared}");
 }
+on_both!(cookies_are_secure_when_the_server_is_served_over_tls);
 
-#[tokio::test]
-async fn only_desk_roles_open_a_session_and_a_refused_code_stays_good() {
-    let ts = start().await;
+async fn only_desk_roles_open_a_session_and_a_refused_code_stays_good(backend: Backend) {
+    let ts = start_on(backend).await;
     for (user, role) in
         [("res-1", Role::Resident), ("cop-1", Role::Patrol), ("med-1", Role::Mediator)]
     {
@@ -95,10 +94,10 @@ async fn only_desk_roles_open_a_session_and_a_refused_code_stays_good() {
         assert_eq!(whoami(&ts, &s).await.0, 200);
     }
 }
+on_both!(only_desk_roles_open_a_session_and_a_refused_code_stays_good);
 
-#[tokio::test]
-async fn sign_in_attempts_are_rate_limited_per_address() {
-    let ts = start_with(|c| ServerConfig { enroll_failures_per_minute: 3, ..c }).await;
+async fn sign_in_attempts_are_rate_limited_per_address(backend: Backend) {
+    let ts = start_on_with(backend, |c| ServerConfig { enroll_failures_per_minute: 3, ..c }).await;
     let good = code_for(&ts, "disp-1", Role::Dispatcher);
     for _ in 0..3 {
         let resp = post_session(&ts, r#"{"code": "00000-00000"}"#).await;
@@ -119,3 +118,4 @@ async fn sign_in_attempts_are_rate_limited_per_address() {
     let (status, _) = call(&ts, Method::GET, None, None).await;
     assert_eq!(status, 401, "reading is not rate-limited, and needs a session");
 }
+on_both!(sign_in_attempts_are_rate_limited_per_address);

@@ -11,7 +11,7 @@ use fieldsync_core::time::now_ms;
 use serde_json::json;
 
 use super::*;
-use crate::common::{GRID, Phone, enroll_as, start};
+use crate::common::{Backend, GRID, Phone, enroll_as, on_both, start_on};
 
 /// What the desk does to one report, in order.
 struct Plan {
@@ -97,9 +97,8 @@ fn check(group: &Value, f: &mut Figures, what: &str) {
     assert_eq!(group, &want, "{what}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn report_figures_equal_those_counted_by_hand() {
-    let ts = start().await;
+async fn report_figures_equal_those_counted_by_hand(backend: Backend) {
+    let ts = start_on(backend).await;
     let server = ts.running.server();
     let resident = Phone::new("resident-1");
     enroll_as(server, &resident, Role::Resident, None, &[GRID]);
@@ -231,3 +230,4 @@ async fn report_figures_equal_those_counted_by_hand() {
         assert_eq!(cells[14], f.supervisions.to_string());
     }
 }
+on_both!(report_figures_equal_those_counted_by_hand);

@@ -10,11 +10,10 @@ use serde_json::json;
 
 use super::events::Events;
 use super::*;
-use crate::common::{GRID, Phone, enroll_as, start};
+use crate::common::{Backend, GRID, Phone, enroll_as, on_both, start_on};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_report_goes_from_a_phone_to_the_desk_and_on_to_the_officer() {
-    let ts = start().await;
+async fn a_report_goes_from_a_phone_to_the_desk_and_on_to_the_officer(backend: Backend) {
+    let ts = start_on(backend).await;
     let server = ts.running.server();
     let resident = Phone::new("resident-1");
     enroll_as(server, &resident, Role::Resident, None, &[GRID]);
@@ -81,3 +80,4 @@ async fn a_report_goes_from_a_phone_to_the_desk_and_on_to_the_officer() {
     sync(&ts, &resident).await;
     assert_eq!(report_on(&resident, id).timeline.len(), 4);
 }
+on_both!(a_report_goes_from_a_phone_to_the_desk_and_on_to_the_officer);

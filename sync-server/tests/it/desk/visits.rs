@@ -10,7 +10,7 @@ use serde_json::json;
 use super::events::Events;
 use super::openapi::Spec;
 use super::*;
-use crate::common::{GRID, Phone, acked, enroll_as, start};
+use crate::common::{Backend, GRID, Phone, acked, enroll_as, on_both, start_on};
 
 const OTHER: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-08";
 const DAY_MS: i64 = 86_400_000;
@@ -32,9 +32,8 @@ fn business(id: &str, scope: &str, name: &str) -> Business {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_desk_lists_visits_and_the_businesses_overdue_one() {
-    let ts = start().await;
+async fn the_desk_lists_visits_and_the_businesses_overdue_one(backend: Backend) {
+    let ts = start_on(backend).await;
     let spec = Spec::served(&ts).await;
     let s = ts.running.server();
     for b in [
@@ -160,3 +159,4 @@ async fn the_desk_lists_visits_and_the_businesses_overdue_one() {
     let (_, due) = get(&ts, &elsewhere, overdue).await;
     assert_eq!(names(&due), ["b-far"]);
 }
+on_both!(the_desk_lists_visits_and_the_businesses_overdue_one);

@@ -143,9 +143,8 @@ async fn push_fault(server: &TestServer, resident: &Phone, fault: Fault, n: usiz
     assert_eq!(stored(server, id).await, before, "{what}: nothing stored");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_fault_the_probe_found_is_refused_pushed_any_way() {
-    let server = start().await;
+async fn each_fault_the_probe_found_is_refused_pushed_any_way(backend: Backend) {
+    let server = start_on(backend).await;
     let resident = Phone::new("resident-1");
     enroll_as(server.running.server(), &resident, Role::Resident, None, &[GRID]);
     for fault in FAULTS {
@@ -158,6 +157,7 @@ async fn each_fault_the_probe_found_is_refused_pushed_any_way() {
     push_fault(&server, &resident, Fault::LongTitle, 49_799, Way::Changes).await;
     push_fault(&server, &resident, Fault::UnknownField, 200, Way::Creation).await;
 }
+on_both!(each_fault_the_probe_found_is_refused_pushed_any_way);
 
 /// A patrol log of one member, `patrol-li`, pushed and acknowledged.
 async fn patrol(server: &TestServer, li: &Phone) -> DocId {
@@ -192,9 +192,8 @@ fn raw_entry(doc: &mut AutoCommit, at: i64) {
     doc.commit();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn patrol_entries_dated_1970_or_added_to_a_finished_patrol_are_refused() {
-    let server = start().await;
+async fn patrol_entries_dated_1970_or_added_to_a_finished_patrol_are_refused(backend: Backend) {
+    let server = start_on(backend).await;
     let li = Phone::new("patrol-li");
     enroll_as(server.running.server(), &li, Role::Patrol, Some(PatrolKind::Police), &[ELSEWHERE]);
     let id = patrol(&server, &li).await;
@@ -243,6 +242,7 @@ async fn patrol_entries_dated_1970_or_added_to_a_finished_patrol_are_refused() {
     };
     assert!(li.store.execute(id, &Command::AddPatrolEntry { entry }).is_err());
 }
+on_both!(patrol_entries_dated_1970_or_added_to_a_finished_patrol_are_refused);
 
 proptest! {
     #![proptest_config(ProptestConfig {

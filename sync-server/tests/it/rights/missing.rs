@@ -42,9 +42,8 @@ fn shown(outcome: &PushOutcome, id: DocId) -> String {
     format!("{outcome:?}").replace(&id.to_string(), "<id>")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_document_one_may_not_read_is_answered_for_like_a_made_up_id() {
-    let server = start().await;
+async fn a_document_one_may_not_read_is_answered_for_like_a_made_up_id(backend: Backend) {
+    let server = start_on(backend).await;
     let s = server.running.server();
     let mediator = Phone::new("mediator-1");
     let prober = Phone::new("resident-9");
@@ -165,3 +164,4 @@ async fn a_document_one_may_not_read_is_answered_for_like_a_made_up_id() {
     let visible: VisibleResponse = protocol::decode(&body).unwrap();
     assert_eq!(visible.hidden, vec![case, made_up]);
 }
+on_both!(a_document_one_may_not_read_is_answered_for_like_a_made_up_id);

@@ -10,9 +10,8 @@ use fieldsync_core::protocol::PushOutcome;
 
 use super::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_responder_taken_off_a_report_is_refused_stale_and_listed() {
-    let server = start().await;
+async fn a_responder_taken_off_a_report_is_refused_stale_and_listed(backend: Backend) {
+    let server = start_on(backend).await;
     let s = server.running.server();
     let (resident, disp, other_disp) =
         (Phone::new("resident-1"), Phone::new("disp-1"), Phone::new("disp-9"));
@@ -71,10 +70,10 @@ async fn a_responder_taken_off_a_report_is_refused_stale_and_listed() {
     neighbour.comment(id, "我在附近");
     acked(&server, &neighbour, id).await;
 }
+on_both!(a_responder_taken_off_a_report_is_refused_stale_and_listed);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_resolution_padded_to_win_leaves_a_confirmed_report_confirmed() {
-    let server = start().await;
+async fn a_stale_resolution_padded_to_win_leaves_a_confirmed_report_confirmed(backend: Backend) {
+    let server = start_on(backend).await;
     let s = server.running.server();
     let (resident, disp, qian) =
         (Phone::new("resident-1"), Phone::new("disp-1"), Phone::new("officer-qian"));
@@ -123,10 +122,10 @@ async fn a_stale_resolution_padded_to_win_leaves_a_confirmed_report_confirmed() 
     assert_eq!(r.status, ReportStatus::Confirmed);
     assert!(r.conflicts.iter().all(|c| c.field != "status"), "{:?}", r.conflicts);
 }
+on_both!(a_stale_resolution_padded_to_win_leaves_a_confirmed_report_confirmed);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn honest_work_merely_concurrent_with_a_change_of_state_stays() {
-    let server = start().await;
+async fn honest_work_merely_concurrent_with_a_change_of_state_stays(backend: Backend) {
+    let server = start_on(backend).await;
     let s = server.running.server();
     let (li, wang) = (Phone::new("patrol-li"), Phone::new("patrol-wang"));
     for p in [&li, &wang] {
@@ -206,10 +205,10 @@ async fn honest_work_merely_concurrent_with_a_change_of_state_stays() {
     let Record::Report { report: r } = other.store.get(id).unwrap() else { panic!("a report") };
     assert!(r.conflicts.iter().any(|c| c.field == "assignee"), "{:?}", r.conflicts);
 }
+on_both!(honest_work_merely_concurrent_with_a_change_of_state_stays);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_device_that_had_not_heard_of_its_scope_change_is_refused_stale() {
-    let server = start().await;
+async fn a_device_that_had_not_heard_of_its_scope_change_is_refused_stale(backend: Backend) {
+    let server = start_on(backend).await;
     let s = server.running.server();
     let (resident, lead, disp) =
         (Phone::new("resident-1"), Phone::new("lead-zhou"), Phone::new("disp-1"));
@@ -253,3 +252,4 @@ async fn a_device_that_had_not_heard_of_its_scope_change_is_refused_stale() {
     );
     assert_eq!(listed(&server, &disp).await.unwrap().len(), 1);
 }
+on_both!(a_device_that_had_not_heard_of_its_scope_change_is_refused_stale);
