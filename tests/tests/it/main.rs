@@ -17,4 +17,5 @@ mod phone_crash;
 mod photos;
 mod points;
 mod store_crash;
+mod store_key_crash;
 mod sync_e2e;
