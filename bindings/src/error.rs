@@ -155,6 +155,15 @@ pub enum FieldError {
         /// The server's explanation.
         detail: String,
     },
+    /// The store file does not open with the key given (a wrong key, or not a fieldsync
+    /// store); nothing was changed. Open it with the key it was encrypted with.
+    #[error("the store {path} does not open with this key: {detail}")]
+    WrongKey {
+        /// The database file.
+        path: String,
+        /// What is known of why.
+        detail: String,
+    },
     /// The store was closed (`close`): this call and every later one on this handle fail so.
     /// Open the file again for a new handle.
     #[error("the store {path} is closed")]
@@ -304,6 +313,9 @@ impl From<CoreError> for FieldError {
             }
             CoreError::MissingDependencies { id, .. } => {
                 FieldError::Corrupt { id: id.to_string(), reason: text }
+            }
+            CoreError::WrongKey { path, reason } => {
+                FieldError::WrongKey { path, detail: reason.into() }
             }
             CoreError::DocumentTooNew { .. } | CoreError::DatabaseTooNew { .. } => {
                 FieldError::TooNew { detail: text }

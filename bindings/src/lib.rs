@@ -33,4 +33,4 @@ pub use error::FieldError;
 pub use log::{LogHook, LogLevel, set_log_hook};
 pub use observe::{PhotoListener, SyncListener};
 pub use pages::{CasePage, PatrolPage, ReportPage, SearchPage};
-pub use store::{DeviceInfo, FieldStore};
+pub use store::{DeviceInfo, FieldStore, new_store_key};

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
 use fieldsync_core::Store;
+use fieldsync_core::store::StoreKey;
 
 use crate::dispatch::Dispatcher;
 use crate::error::FieldError;
@@ -27,22 +28,29 @@ pub(crate) struct Shared {
 /// The files open in this process.
 static OPEN: Mutex<Vec<(PathBuf, Weak<Shared>)>> = Mutex::new(Vec::new());
 
-/// The open store of `path`, opening it if no one holds it.
-pub(crate) fn shared(path: &Path) -> Result<Arc<Shared>, FieldError> {
-    let key = canonical(path);
+/// The open store of `path`, opening it with `key` if no one holds it. A store open already is
+/// shared only with a caller that gives its key.
+pub(crate) fn shared(path: &Path, key: StoreKey) -> Result<Arc<Shared>, FieldError> {
+    let file = canonical(path);
     let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
     open.retain(|(_, held)| held.strong_count() > 0);
-    if let Some(shared) = open.iter().filter(|(p, _)| *p == key).find_map(|(_, w)| w.upgrade()) {
+    if let Some(shared) = open.iter().filter(|(p, _)| *p == file).find_map(|(_, w)| w.upgrade()) {
+        if !shared.store.has_key(&key) {
+            return Err(FieldError::WrongKey {
+                path: path.display().to_string(),
+                detail: "the store is open in this app with another key".into(),
+            });
+        }
         return Ok(shared);
     }
-    let store = Arc::new(Store::open(path)?);
+    let store = Arc::new(Store::open_encrypted(path, key)?);
     let shared = Arc::new(Shared {
         dispatcher: Dispatcher::start(&store)?,
         store,
         sync_lock: tokio::sync::Mutex::new(()),
         upload_lock: tokio::sync::Mutex::new(()),
     });
-    open.push((key, Arc::downgrade(&shared)));
+    open.push((file, Arc::downgrade(&shared)));
     Ok(shared)
 }
 

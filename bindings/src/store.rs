@@ -16,7 +16,7 @@ use fieldsync_core::model::{
 use fieldsync_core::policy::Profile;
 use fieldsync_core::store::{
     BulletinFilter, CaseFilter, DeliberationFilter, InboxFilter, MAX_HITS, PageRequest,
-    PatrolFilter, ReportFilter, SearchHit, StoreStats, SyncStatus,
+    PatrolFilter, ReportFilter, SearchHit, StoreKey, StoreStats, SyncStatus,
 };
 use fieldsync_core::sync::{HttpTransport, ServerTrust, SyncClient, SyncOptions};
 
@@ -59,6 +59,14 @@ pub struct FieldStore {
     pub(crate) client: Mutex<Option<(ClientKey, Arc<SyncClient<HttpTransport>>)>>,
     /// This handle's subscriptions, ended by `close`.
     subscriptions: Mutex<Vec<Arc<Registration>>>,
+}
+
+/// A new store key: 32 random bytes from the operating system's generator, for the app to keep
+/// in the Android Keystore or the iOS Keychain and to give to every open of its store
+/// (`bindings/README.md`, "The store's key").
+#[uniffi::export]
+pub fn new_store_key() -> Vec<u8> {
+    StoreKey::generate().as_bytes().to_vec()
 }
 
 impl FieldStore {
@@ -115,15 +123,21 @@ impl Drop for FieldStore {
 #[uniffi::export]
 impl FieldStore {
     /// Opens the store in the database file at `path` (created on first use; its folder must
-    /// exist): `FieldStore(path)` in Swift and Python (the Kotlin layer's is `FieldStore.open`).
-    /// Nothing is lost between runs: every call that returned has reached the disk. Opening a
-    /// file that is open already in this process shares that store.
+    /// exist), encrypted with `key`: the 32 random bytes the app keeps in the Android Keystore
+    /// or the iOS Keychain (`newStoreKey()` makes one). `FieldStore(path, key)` in Swift and
+    /// Python (the Kotlin layer's is `FieldStore.open`). A store written before encryption is
+    /// encrypted in place at its first open with a key. A key that does not open the file is
+    /// `WrongKey` (nothing is changed), as is another key than the one a store open already in
+    /// this process has; a key of another length is `InvalidInput`. Nothing is lost between
+    /// runs: every call that returned has reached the disk. Opening a file that is open already
+    /// in this process shares that store.
     ///
     /// (The primary constructor, so that the Kotlin class the layer wraps can be renamed: uniffi
     /// 0.32 leaves the name of a named constructor's result as it was.)
     #[uniffi::constructor]
-    pub fn new(path: String) -> Result<Arc<FieldStore>, FieldError> {
-        let shared = open::shared(&input::store_path(&path)?)?;
+    pub fn new(path: String, key: Vec<u8>) -> Result<Arc<FieldStore>, FieldError> {
+        let key = StoreKey::from_bytes(&key)?;
+        let shared = open::shared(&input::store_path(&path)?, key)?;
         Ok(Arc::new(FieldStore {
             path,
             shared: RwLock::new(Some(shared)),
@@ -132,6 +146,15 @@ impl FieldStore {
             client: Mutex::new(None),
             subscriptions: Mutex::new(Vec::new()),
         }))
+    }
+
+    /// Encrypts the store with `new_key` from now on (every page written again, in one
+    /// transaction: killed meanwhile, the store opens with the old key or the new one). Save
+    /// the new key where the app keeps it before calling, and keep the old one until this
+    /// returns. Calls on the store wait meanwhile (about a second for 100 MB).
+    pub fn rekey(&self, new_key: Vec<u8>) -> Result<(), FieldError> {
+        let key = StoreKey::from_bytes(&new_key)?;
+        Ok(self.store()?.rekey(key)?)
     }
 
     /// Closes this handle: its subscriptions end (`isActive` becomes false and each observer

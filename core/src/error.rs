@@ -93,6 +93,15 @@ pub enum CoreError {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// The store file does not open with the key given: a wrong key, no key for an encrypted
+    /// store, or a file that is not a store. Nothing was changed.
+    #[error("store {path} does not open: {reason}")]
+    WrongKey {
+        /// The database file.
+        path: String,
+        /// Which of those it is, as far as can be told.
+        reason: &'static str,
+    },
     #[error(
         "no business {id} in this phone's copy of the registry (unknown, or outside your scopes)"
     )]

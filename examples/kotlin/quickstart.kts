@@ -25,7 +25,9 @@ val folder = kotlin.io.path.createTempDirectory("fieldsync-quickstart").toFile()
 
 runBlocking {
     // 1. Open the phone's store: one SQLite file that works offline for days. Keep one per app.
-    val store = FieldStore.open(folder.resolve("fieldsync.db").path)
+    // It is encrypted with a key of 32 random bytes: an app keeps one in the Android Keystore
+    // (bindings/README.md, "The store's key"); a new one serves here.
+    val store = FieldStore.open(folder.resolve("fieldsync.db").path, FieldStore.newKey())
 
     // 2. Enroll once with the code the grid leader gave the resident.
     val profile = store.enroll(serverUrl, code, "Sun's phone")

@@ -30,6 +30,9 @@ object {}.javaClass.classLoader.getResource("libfieldsync_bindings.so")?.let {
     System.setProperty("jna.library.path", java.io.File(it.toURI()).parent)
 }
 
+// The store key an app keeps in the Android Keystore: one for every store of the test.
+val KEY = FieldStore.newKey()
+
 val AREA = "jl/cc/xinhua"
 val GRID = "jl/cc/xinhua/grid-07"
 
@@ -67,7 +70,7 @@ fun folder(name: String): String {
 }
 
 suspend fun enrolled(user: String, role: Role, patrol: PatrolKind?, scopes: List<String>): FieldStore {
-    val store = FieldStore.open(folder(user))
+    val store = FieldStore.open(folder(user), KEY)
     store.enroll(url, bed.addUser(user, role, patrol, scopes), "$user's phone")
     return store
 }
@@ -172,7 +175,7 @@ suspend fun workflowConflictOnTwoPhones() {
 
 /** Search as a Chinese user types: several words, full-width digits, a page at a time. */
 suspend fun searchAsPeopleType() {
-    val store = FieldStore.open(folder("searcher"))
+    val store = FieldStore.open(folder("searcher"), KEY)
     store.setUser("resident-dai")
     val building = store.submitReport(report("12号楼楼顶违章建筑", "钢架结构，已经三层"))
     val parking = store.submitReport(report("违章停车堵住消防通道"))
@@ -202,7 +205,7 @@ suspend fun searchAsPeopleType() {
 
 /** Kotlin string indices are UTF-16: an emoji before the cursor must not shift the edit. */
 suspend fun notesAfterAnEmoji() {
-    val store = FieldStore.open(folder("mediator"))
+    val store = FieldStore.open(folder("mediator"), KEY)
     store.setUser("mediator-he")
     val case = store.openCase(NewCase(GRID, CaseCategory.NEIGHBOUR, "Courtyard", listOf(Party("Zhang", "", "")), listOf()))
     val session = store.execute(case, Command.AddSession(listOf("Zhang"), "😀双方同意见面")).item!!
@@ -234,7 +237,7 @@ suspend fun notesAfterAnEmoji() {
 /** What the generated code would throw untyped reaches the app as FieldException. */
 suspend fun failuresAreFieldExceptions() {
     val path = folder("typed")
-    val store = FieldStore.open(path)
+    val store = FieldStore.open(path, KEY)
     store.setUser("resident-fan")
     // A length filter cut the emoji of a title in two: its first half is left.
     val title = "Lamp broken 😀".take(13)
@@ -275,9 +278,18 @@ suspend fun failuresAreFieldExceptions() {
     expectThrows<FieldException.Closed>("the user after close") { store.user }
     expectThrows<FieldException.Closed>("a sync after close") { store.syncNow() }
     store.close() // twice is harmless
-    val again = FieldStore.open(path)
+    // The key: another one opens nothing and changes nothing; a new one replaces it.
+    val other = FieldStore.newKey()
+    expectThrows<FieldException.WrongKey>("another key") { FieldStore.open(path, other) }
+    expectThrows<FieldException.InvalidInput>("a key of 16 bytes") { FieldStore.open(path, ByteArray(16)) }
+    val again = FieldStore.open(path, KEY)
     expect(again.getReport(id).title == "Lamp broken") { "reopened" }
+    again.rekey(other)
     again.close()
+    expectThrows<FieldException.WrongKey>("the key before rekey") { FieldStore.open(path, KEY) }
+    val rekeyed = FieldStore.open(path, other)
+    expect(rekeyed.getReport(id).title == "Lamp broken") { "reopened with the new key" }
+    rekeyed.close()
 }
 
 /** Observers run off the writer's thread; failures are logged; close() ends subscriptions. */
@@ -285,7 +297,7 @@ suspend fun observersThatBehave() {
     val logged = Collections.synchronizedList(mutableListOf<String>())
     FieldStore.setLogHook { level, tag, message -> logged.add("$level $tag $message") }
     val path = folder("observed")
-    val store = FieldStore.open(path)
+    val store = FieldStore.open(path, KEY)
     store.setUser("resident-gao")
 
     // The "my reports" screen: the list now, and again after every change to it.
@@ -346,7 +358,7 @@ suspend fun observersThatBehave() {
     expectThrows<FieldException.Closed>("observing a closed store") { store.observe { } }
 
     // A fresh open is a fresh store: its observers hear it; the old subscriptions hear nothing.
-    val reopened = FieldStore.open(path)
+    val reopened = FieldStore.open(path, KEY)
     val heardBefore = thrown.get()
     val newcomer = Collections.synchronizedList(mutableListOf<RecordChanged>())
     reopened.observe { newcomer.addAll(it) }
@@ -363,7 +375,7 @@ suspend fun observersThatBehave() {
 
 /** Too many failed codes from one address: a typed answer with the seconds to wait. */
 suspend fun tooManyEnrollmentAttempts() {
-    val store = FieldStore.open(folder("guesser"))
+    val store = FieldStore.open(folder("guesser"), KEY)
     var limited: FieldException.RateLimited? = null
     for (attempt in 1..40) {
         try {

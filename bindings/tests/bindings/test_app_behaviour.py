@@ -18,12 +18,15 @@ import tempfile
 import threading
 import time
 
-from fieldsync import FieldError, FieldStore, SyncListener
+from fieldsync import FieldError, FieldStore, SyncListener, new_store_key
 from fieldsync_testbed import Testbed
 from fieldsync_core import (
     CaseCategory, Command, NewCase, NewReport, PageRequest, Party, ReportCategory, ReportFilter,
     Role, ServerTrust,
 )
+
+# The store key an app keeps in the Keystore / Keychain: one for every store of the test.
+KEY = new_store_key()
 
 AREA = "jl/cc/xinhua"
 GRID = "jl/cc/xinhua/grid-07"
@@ -149,7 +152,7 @@ async def expect_async(kind, what, coroutine):
 
 async def a_sync_over_a_silent_link_ends(root, bed):
     """A fresh phone catching up over a link that goes silent after the first page."""
-    author = FieldStore(os.path.join(root, "author.db"))
+    author = FieldStore(os.path.join(root, "author.db"), KEY)
     await author.enroll(bed.url(), bed.add_user("dispatch-lu", Role.DISPATCHER, None, [AREA]), "desk")
     for i in range(150):
         author.submit_report(report(f"Overflowing bin #{i}", f"Bin {i} by the lake path. " * 20))
@@ -157,7 +160,7 @@ async def a_sync_over_a_silent_link_ends(root, bed):
     total = count_reports(author)
 
     link = Link(bed.url())
-    phone = FieldStore(os.path.join(root, "phone.db"))
+    phone = FieldStore(os.path.join(root, "phone.db"), KEY)
     code = bed.add_user("dispatch-ma", Role.DISPATCHER, None, [AREA])
     await phone.enroll(link.url, code, "phone behind a weak link")
     options = phone.sync_options()
@@ -202,7 +205,7 @@ async def a_sync_over_a_silent_link_ends(root, bed):
 
 
 async def notes_at_utf16_positions(root):
-    store = FieldStore(os.path.join(root, "mediator.db"))
+    store = FieldStore(os.path.join(root, "mediator.db"), KEY)
     store.set_user("mediator-he")
     case = store.open_case(NewCase(scope=GRID, category=CaseCategory.NEIGHBOUR, place="Courtyard",
                                    parties=[Party(name="Zhang", role="", contact="")], mediators=[]))
@@ -230,7 +233,7 @@ async def notes_at_utf16_positions(root):
 
 
 def a_negative_backoff_is_refused_by_name(root):
-    store = FieldStore(os.path.join(root, "options.db"))
+    store = FieldStore(os.path.join(root, "options.db"), KEY)
     options = store.sync_options()
     options.backoff = datetime.timedelta(milliseconds=-200)
     try:

@@ -26,6 +26,9 @@ object {}.javaClass.classLoader.getResource("libfieldsync_bindings.so")?.let {
     System.setProperty("jna.library.path", java.io.File(it.toURI()).parent)
 }
 
+// The store key an app keeps in the Android Keystore: one for every store of the test.
+val KEY = FieldStore.newKey()
+
 val AREA = "jl/cc/xinhua"
 val GRID = "jl/cc/xinhua/grid-07"
 
@@ -50,7 +53,7 @@ val url = bed.url()
 fun phone(name: String): FieldStore {
     val dir = root.resolve(name)
     expect(dir.mkdirs()) { "$dir exists already" }
-    return FieldStore.open(dir.resolve("fieldsync.db").path)
+    return FieldStore.open(dir.resolve("fieldsync.db").path, KEY)
 }
 
 suspend fun enrolled(user: String, role: Role, patrol: PatrolKind?, scopes: List<String>): FieldStore {
@@ -151,7 +154,7 @@ runBlocking {
         police.openCase(NewCase(GRID, CaseCategory.FAMILY, "Here", listOf(Party("Sun", "", "")), listOf()))
     }
     expectThrows<FieldException.InvalidInput>("a folder that does not exist") {
-        FieldStore.open(root.resolve("no/such/folder/x.db").path)
+        FieldStore.open(root.resolve("no/such/folder/x.db").path, KEY)
     }
     expectThrows<FieldException.InvalidInput>("a URL that is not http(s)") {
         phone("bad-url").enroll("ftp://example.org", "ABCDE-FGHJK", "phone")

@@ -18,7 +18,7 @@ import time
 import zlib
 
 from fieldsync import (
-    ChangeObserver, FieldError, FieldStore, PhotoListener, SubscriptionEnd, SyncListener,
+    ChangeObserver, FieldError, FieldStore, PhotoListener, SubscriptionEnd, SyncListener, new_store_key,
 )
 from fieldsync_testbed import Testbed
 from fieldsync_core import (
@@ -26,6 +26,9 @@ from fieldsync_core import (
     Origin, PageRequest, Party, PatrolKind, PhotoSource, PhotoState, PhotoTransfer, PhotoVariant,
     ReportCategory, ReportFilter, ReportStatus, Role, TeamMember,
 )
+
+# The store key an app keeps in the Keystore / Keychain: one for every store of the test.
+KEY = new_store_key()
 
 AREA = "jl/cc/xinhua"
 GRID = "jl/cc/xinhua/grid-07"
@@ -190,7 +193,7 @@ async def main(root):
     def phone(name):
         folder = os.path.join(root, name)
         os.makedirs(folder)
-        return FieldStore(os.path.join(folder, "fieldsync.db"))
+        return FieldStore(os.path.join(folder, "fieldsync.db"), KEY)
 
     async def enrolled(user, role, patrol, scopes):
         store = phone(user)
@@ -236,7 +239,27 @@ async def main(root):
     expect_error(FieldError.InvalidInput, "a blank title", lambda: police.submit_report(report("  ")))
     expect_error(FieldError.InvalidInput, "a zero search limit", lambda: police.search("x", None, 0))
     expect_error(FieldError.InvalidInput, "a folder that does not exist",
-                 lambda: FieldStore(os.path.join(root, "no", "such", "x.db")))
+                 lambda: FieldStore(os.path.join(root, "no", "such", "x.db"), KEY))
+    # The key: another one opens nothing and changes nothing; a new one replaces it.
+    scratch_path = os.path.join(root, "scratch", "fieldsync.db")
+    expect_error(FieldError.WrongKey, "another key than the open store's",
+                 lambda: FieldStore(scratch_path, new_store_key()))
+    expect_error(FieldError.InvalidInput, "a key of 16 bytes",
+                 lambda: FieldStore(scratch_path, bytes(16)))
+    locked_path = os.path.join(root, "locked.db")
+    locked = FieldStore(locked_path, KEY)
+    locked.set_user("someone")
+    kept = locked.submit_report(report("Kept under the key"))
+    locked.close()
+    expect_error(FieldError.WrongKey, "another key", lambda: FieldStore(locked_path, new_store_key()))
+    new_key = new_store_key()
+    locked = FieldStore(locked_path, KEY)
+    locked.rekey(new_key)
+    locked.close()
+    expect_error(FieldError.WrongKey, "the key before rekey", lambda: FieldStore(locked_path, KEY))
+    locked = FieldStore(locked_path, new_key)
+    assert locked.get_report(kept).title == "Kept under the key"
+    locked.close()
     await expect_async(FieldError.InvalidInput, "a URL that is not http(s)",
                        phone("bad-url").enroll("ftp://example.org", "ABCDE-FGHJK", "p"))
     refused = await expect_async(FieldError.CodeRefused, "an unknown code",

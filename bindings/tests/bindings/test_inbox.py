@@ -14,12 +14,15 @@ import tempfile
 import threading
 import time
 
-from fieldsync import ChangeObserver, FieldError, FieldStore
+from fieldsync import ChangeObserver, FieldError, FieldStore, new_store_key
 from fieldsync_testbed import Testbed
 from fieldsync_core import (
     Command, InboxFilter, InboxReason, NewReport, Origin, PageRequest, PatrolKind,
     ReportCategory, Role,
 )
+
+# The store key an app keeps in the Keystore / Keychain: one for every store of the test.
+KEY = new_store_key()
 
 AREA = "jl/cc/xinhua"
 GRID = "jl/cc/xinhua/grid-07"
@@ -60,7 +63,7 @@ async def main(root):
     async def enrolled(user, role, patrol, scopes):
         folder = os.path.join(root, user)
         os.makedirs(folder)
-        store = FieldStore(os.path.join(folder, "fieldsync.db"))
+        store = FieldStore(os.path.join(folder, "fieldsync.db"), KEY)
         await store.enroll(url, bed.add_user(user, role, patrol, scopes), f"{user} phone")
         return store
 

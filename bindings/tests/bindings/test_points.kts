@@ -16,6 +16,9 @@ object {}.javaClass.classLoader.getResource("libfieldsync_bindings.so")?.let {
     System.setProperty("jna.library.path", java.io.File(it.toURI()).parent)
 }
 
+// The store key an app keeps in the Android Keystore: one for every store of the test.
+val KEY = FieldStore.newKey()
+
 val GRID = "jl/cc/xinhua/grid-07"
 
 inline fun expect(condition: Boolean, message: () -> String) {
@@ -29,7 +32,7 @@ val url = bed.url()
 suspend fun enrolled(user: String, role: Role): FieldStore {
     val dir = root.resolve(user)
     expect(dir.mkdirs()) { "$dir exists already" }
-    val store = FieldStore.open(dir.resolve("fieldsync.db").path)
+    val store = FieldStore.open(dir.resolve("fieldsync.db").path, KEY)
     store.enroll(url, bed.addUser(user, role, null, listOf(GRID)), "$user's phone")
     return store
 }

@@ -10,9 +10,12 @@ import os
 import shutil
 import tempfile
 
-from fieldsync import FieldError, FieldStore
+from fieldsync import FieldError, FieldStore, new_store_key
 from fieldsync_testbed import Testbed
 from fieldsync_core import GoodUpdate, Role
+
+# The store key an app keeps in the Keystore / Keychain: one for every store of the test.
+KEY = new_store_key()
 
 GRID = "jl/cc/xinhua/grid-07"
 
@@ -24,7 +27,7 @@ async def main(root):
     async def enrolled(user, role):
         folder = os.path.join(root, user)
         os.makedirs(folder)
-        store = FieldStore(os.path.join(folder, "fieldsync.db"))
+        store = FieldStore(os.path.join(folder, "fieldsync.db"), KEY)
         await store.enroll(url, bed.add_user(user, role, None, [GRID]), f"{user} phone")
         return store
 

@@ -20,6 +20,9 @@ object {}.javaClass.classLoader.getResource("libfieldsync_bindings.so")?.let {
     System.setProperty("jna.library.path", java.io.File(it.toURI()).parent)
 }
 
+// The store key an app keeps in the Android Keystore: one for every store of the test.
+val KEY = FieldStore.newKey()
+
 val AREA = "jl/cc/scenic-1"
 val CHECKLIST = listOf("fire_safety", "guest_registration", "food_safety", "hazards")
 
@@ -44,7 +47,7 @@ val url = bed.url()
 suspend fun enrolled(user: String, role: Role, patrol: PatrolKind?, scopes: List<String>): FieldStore {
     val dir = root.resolve(user)
     expect(dir.mkdirs()) { "$dir exists already" }
-    val store = FieldStore.open(dir.resolve("fieldsync.db").path)
+    val store = FieldStore.open(dir.resolve("fieldsync.db").path, KEY)
     store.enroll(url, bed.addUser(user, role, patrol, scopes), "$user's phone")
     return store
 }

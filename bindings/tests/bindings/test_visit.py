@@ -13,12 +13,15 @@ import os
 import shutil
 import tempfile
 
-from fieldsync import FieldError, FieldStore
+from fieldsync import FieldError, FieldStore, new_store_key
 from fieldsync_testbed import Testbed
 from fieldsync_core import (
     Addressee, BulletinFilter, BusinessFields, CheckOutcome, Command, NewBulletin, NewCheck,
     PageRequest, PatrolKind, Role, Severity, VisitFilter,
 )
+
+# The store key an app keeps in the Keystore / Keychain: one for every store of the test.
+KEY = new_store_key()
 
 AREA = "jl/cc/scenic-1"
 FIRST = PageRequest(limit=50, after=None)
@@ -47,7 +50,7 @@ async def main(root):
     async def enrolled(user, role, patrol, scopes):
         folder = os.path.join(root, user)
         os.makedirs(folder)
-        store = FieldStore(os.path.join(folder, "fieldsync.db"))
+        store = FieldStore(os.path.join(folder, "fieldsync.db"), KEY)
         await store.enroll(url, bed.add_user(user, role, patrol, scopes), f"{user} phone")
         return store
 

@@ -3,6 +3,7 @@
 //! the app as an internal error) and nothing already saved changes. These call the exported Rust functions
 //! directly: the same code the generated bindings call.
 
+use crate::KEY;
 use std::sync::Arc;
 
 use fieldsync_bindings::{FieldError, FieldStore};
@@ -16,7 +17,7 @@ use fieldsync_core::time::TimeSpan;
 const GRID: &str = "jl/cc/xinhua/grid-07";
 
 fn store(dir: &tempfile::TempDir) -> Arc<FieldStore> {
-    let store = FieldStore::new(dir.path().join("phone.db").display().to_string())
+    let store = FieldStore::new(dir.path().join("phone.db").display().to_string(), KEY.to_vec())
         .unwrap_or_else(|e| panic!("open: {e}"));
     store.set_user("resident-sun".into()).unwrap_or_else(|e| panic!("set_user: {e}"));
     store
@@ -74,7 +75,10 @@ fn paths_and_urls() {
         dir.path().join("missing/folder/x.db").display().to_string(),
         "x".repeat(5000),
     ] {
-        invalid_input(&format!("open {bad:?}"), FieldStore::new(bad.clone()).map(|_| ()));
+        invalid_input(
+            &format!("open {bad:?}"),
+            FieldStore::new(bad.clone(), KEY.to_vec()).map(|_| ()),
+        );
     }
     let store = store(&dir);
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -4,6 +4,7 @@
 //! cancelled or its store closed, whatever happens to its handle; two handles on one file
 //! sharing one store; a closed store answering `Closed` and released for a fresh open.
 
+use crate::KEY;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
@@ -82,7 +83,7 @@ fn report(title: &str) -> NewReport {
 
 fn phone(dir: &tempfile::TempDir) -> (Arc<FieldStore>, String) {
     let path = dir.path().join("phone.db").display().to_string();
-    let store = FieldStore::new(path.clone()).unwrap_or_else(|e| panic!("open: {e}"));
+    let store = FieldStore::new(path.clone(), KEY.to_vec()).unwrap_or_else(|e| panic!("open: {e}"));
     store.set_user("resident-sun".into()).unwrap_or_else(|e| panic!("set_user: {e}"));
     (store, path)
 }
@@ -191,7 +192,7 @@ fn close_ends_subscriptions_and_releases_the_file_for_a_fresh_open() {
     ));
 
     // A fresh handle on the file: the record is there, the old subscription hears nothing.
-    let reopened = FieldStore::new(path).unwrap();
+    let reopened = FieldStore::new(path, KEY.to_vec()).unwrap();
     assert_eq!(reopened.get_report(id).unwrap().title, "Blocked fire lane");
     reopened.submit_report(report("After the reopen")).unwrap();
     assert!(heard.recv_timeout(Duration::from_millis(300)).is_err());
@@ -204,9 +205,14 @@ fn one_file_opened_twice_is_one_store() {
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("phone.db");
     let other_spelling = dir.path().join(".").join("phone.db");
-    let screen = FieldStore::new(plain.display().to_string()).unwrap();
-    let job = FieldStore::new(other_spelling.display().to_string()).unwrap();
+    let screen = FieldStore::new(plain.display().to_string(), KEY.to_vec()).unwrap();
+    let job = FieldStore::new(other_spelling.display().to_string(), KEY.to_vec()).unwrap();
     screen.set_user("resident-sun".into()).unwrap();
+    // Shared only with a caller that has its key.
+    assert!(matches!(
+        FieldStore::new(plain.display().to_string(), vec![8; 32]),
+        Err(FieldError::WrongKey { .. })
+    ));
 
     let (recorder, heard) = Recorder::new(Duration::ZERO, false);
     let subscription = job.observe(recorder).unwrap();
@@ -222,7 +228,7 @@ fn one_file_opened_twice_is_one_store() {
     assert_eq!(changed_ids(&heard, 1), vec![later]);
     drop(job);
     assert!(!subscription.is_active(), "a handle let go of is closed");
-    let reopened = FieldStore::new(plain.display().to_string()).unwrap();
+    let reopened = FieldStore::new(plain.display().to_string(), KEY.to_vec()).unwrap();
     assert_eq!(reopened.stats().unwrap().documents, 2);
     reopened.integrity_check().unwrap();
 }

@@ -13,8 +13,10 @@ mod bulletins;
 mod businesses;
 mod deliberations;
 mod docs;
+mod encryption;
 mod handover;
 mod inbox;
+mod key;
 mod merge;
 mod peer;
 mod points;
@@ -44,6 +46,7 @@ pub use bulletins::{BulletinFilter, BulletinSummary};
 pub use businesses::Business;
 pub use deliberations::{DeliberationFilter, DeliberationSummary};
 pub use inbox::{DUE_SOON_DEFAULT, InboxFilter, InboxItem, InboxReason};
+pub use key::StoreKey;
 pub(crate) use peer::MAX_KNOWN as MAX_KNOWN_CREDENTIALS;
 pub use points::{PointsBalance, PointsEntry, Voucher};
 pub use query::{
@@ -145,6 +148,9 @@ pub struct Store {
     /// The photos' files, beside the database.
     blobs: BlobDir,
     writer: Mutex<Writer>,
+    /// The key the store is encrypted with (`None`: a plaintext store). Every read holds it
+    /// for reading, so a change of key waits for the reads in flight.
+    key: RwLock<Option<Arc<StoreKey>>>,
     readers: Mutex<Vec<Connection>>,
     observers: RwLock<Vec<Arc<dyn StoreObserver>>>,
 }
@@ -156,10 +162,29 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens the store at `path`, creating or upgrading it. Opening does not load documents.
+    /// Opens the plaintext store at `path`, creating or upgrading it. Opening does not load
+    /// documents. An encrypted store does not open without its key (`WrongKey`): see
+    /// [`Store::open_encrypted`], which a phone uses.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
-        let path = path.as_ref().to_path_buf();
-        let mut writer = Writer::new(schema::open_writer(&path)?, &path)?;
+        Store::open_with(path.as_ref(), None)
+    }
+
+    /// Opens the store at `path` encrypted with `key` (SQLCipher, the key used as a raw key),
+    /// creating or upgrading it. A plaintext store there is encrypted first, in place and
+    /// atomically (killed meanwhile, the plaintext store or the encrypted one is there whole).
+    /// A key that does not open the store is `WrongKey`, and nothing is changed.
+    pub fn open_encrypted(path: impl AsRef<Path>, key: StoreKey) -> Result<Store> {
+        let path = path.as_ref();
+        if key::is_plaintext(path)? {
+            encryption::encrypt_in_place(path, &key)?;
+        }
+        Store::open_with(path, Some(Arc::new(key)))
+    }
+
+    fn open_with(path: &Path, key: Option<Arc<StoreKey>>) -> Result<Store> {
+        let path = path.to_path_buf();
+        let conn = schema::open_writer(&path, key.as_deref())?;
+        let mut writer = Writer::new(conn, &path, key.clone())?;
         if blob_refs::rebuild_pending(&writer.conn)? {
             let docs = writer.in_tx(blob_refs::rebuild)?;
             tracing::info!(docs, "projected the photo references of stored documents");
@@ -182,6 +207,7 @@ impl Store {
             path,
             blobs,
             writer: Mutex::new(writer),
+            key: RwLock::new(key),
             readers: Mutex::new(Vec::new()),
             observers: RwLock::new(Vec::new()),
         };
@@ -219,6 +245,43 @@ impl Store {
             [],
         )?;
         tracing::info!(docs = ids.len(), skipped, "rebuilt the projections");
+        Ok(())
+    }
+
+    /// Whether the store is encrypted (opened with [`Store::open_encrypted`]).
+    pub fn is_encrypted(&self) -> bool {
+        self.key.read().recover().is_some()
+    }
+
+    /// Whether the store is encrypted with `key`.
+    pub fn has_key(&self, key: &StoreKey) -> bool {
+        self.key.read().recover().as_deref() == Some(key)
+    }
+
+    /// Re-encrypts the store with `new` (SQLCipher's `rekey`: every page written again in one
+    /// transaction, so killed meanwhile, the store opens with the old key or the new one, whole).
+    /// Writes and reads wait meanwhile. A plaintext store is refused (`InvalidInput`): open it
+    /// with [`Store::open_encrypted`] to encrypt it.
+    pub fn rekey(&self, new: StoreKey) -> Result<()> {
+        let mut w = self.writer();
+        let mut key = self.key.write().recover();
+        if key.is_none() {
+            return Err(CoreError::invalid(
+                "key",
+                "this store is not encrypted: open it with a key to encrypt it",
+            ));
+        }
+        // Readers and the checkpoint thread hold connections unlocked with the old key.
+        self.readers.lock().recover().clear();
+        w.stop_wal();
+        let pragma = zeroize::Zeroizing::new(format!("PRAGMA rekey = \"{}\";", *new.raw_literal()));
+        let done = w.conn.execute_batch(&pragma);
+        if done.is_ok() {
+            *key = Some(Arc::new(new));
+        }
+        w.start_wal(&self.path, key.clone());
+        done?;
+        tracing::info!(path = %self.path.display(), "store key changed");
         Ok(())
     }
 
@@ -586,10 +649,11 @@ impl Store {
 
     /// Runs `f` in a read transaction on a pooled read-only connection.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let key = self.key.read().recover();
         let pooled = self.readers.lock().recover().pop();
         let conn = match pooled {
             Some(c) => c,
-            None => schema::open_reader(&self.path)?,
+            None => schema::open_reader(&self.path, key.as_deref())?,
         };
         let result = {
             let tx = conn.unchecked_transaction()?;

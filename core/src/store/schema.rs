@@ -5,11 +5,12 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 
+use super::key::StoreKey;
 use crate::error::Result;
-use crate::sql::{Initializer, open_database};
+use crate::sql::{Initializer, OpenError, open_database};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = Schema::END_VERSION as i64;
+pub const VERSION: i64 = Schema::<'static>::END_VERSION as i64;
 
 /// Upgrade steps: `STEPS[n]` takes a database from version `n` to `n + 1`.
 const STEPS: &[&str] = &[
@@ -27,14 +28,20 @@ const STEPS: &[&str] = &[
     include_str!("sql/v12.sql"),
 ];
 
-/// The store's settings and schema.
-struct Schema;
+/// The store's settings and schema, and the key it is encrypted with.
+struct Schema<'k> {
+    key: Option<&'k StoreKey>,
+}
 
-impl Initializer for Schema {
+impl Initializer for Schema<'_> {
     const NAME: &'static str = "store";
     const END_VERSION: u32 = 12;
 
     fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
+        // The key before anything reads the file; a wrong one fails the first pragma below.
+        if let Some(key) = self.key {
+            conn.execute_batch(&super::key::key_pragma(key))?;
+        }
         conn.busy_timeout(super::wal::BUSY)?;
         // WAL before the first transaction; NORMAL is durable against process death in WAL mode.
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -98,13 +105,18 @@ fn widen_kinds(tx: &Transaction<'_>, last: u8) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Opens (creating if needed) the writer connection and brings the schema up to date.
-pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
-    Ok(open_database(path, &Schema)?)
+/// Opens (creating if needed) the writer connection, unlocked with `key` (none: a plaintext
+/// store), and brings the schema up to date. A key that does not open the file is `WrongKey`,
+/// and nothing is written.
+pub(crate) fn open_writer(path: &Path, key: Option<&StoreKey>) -> Result<Connection> {
+    open_database(path, &Schema { key }).map_err(|e| match e {
+        OpenError::Sqlite(e) => super::key::wrong_key_or(e, path, key.is_some()),
+        other => other.into(),
+    })
 }
 
-/// Opens a read-only connection beside the writer.
-pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
+/// Opens a read-only connection beside the writer, unlocked with `key`.
+pub(crate) fn open_reader(path: &Path, key: Option<&StoreKey>) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -112,6 +124,7 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_URI,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    super::key::unlock(&conn, path, key)?;
     conn.pragma_update(None, "query_only", true)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
@@ -126,14 +139,14 @@ mod tests {
     fn fresh_database_gets_current_version() -> Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("s.db");
-        let conn = open_writer(&path)?;
+        let conn = open_writer(&path, None)?;
         let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         assert_eq!(v, VERSION);
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
         assert_eq!(mode, "wal");
         drop(conn);
         // Reopening a current database changes nothing.
-        open_writer(&path)?;
+        open_writer(&path, None)?;
         Ok(())
     }
 
@@ -149,7 +162,7 @@ mod tests {
     #[test]
     fn every_old_version_upgrades_to_the_fresh_schema() -> Result<()> {
         let dir = tempfile::tempdir()?;
-        let fresh = open_writer(&dir.path().join("fresh.db"))?;
+        let fresh = open_writer(&dir.path().join("fresh.db"), None)?;
         for old in 1..VERSION {
             let path = dir.path().join(format!("v{old}.db"));
             {
@@ -167,7 +180,7 @@ mod tests {
                     [[7u8; 16]],
                 )?;
             }
-            let upgraded = open_writer(&path)?;
+            let upgraded = open_writer(&path, None)?;
             assert_eq!(schema_of(&upgraded)?, schema_of(&fresh)?, "upgrade from v{old}");
             let kept: i64 = upgraded.query_row("SELECT count(*) FROM docs", [], |r| r.get(0))?;
             assert_eq!(kept, 1, "upgrade from v{old} keeps the documents");
@@ -213,7 +226,7 @@ mod tests {
                 )?;
             }
         }
-        let upgraded = open_writer(&path)?;
+        let upgraded = open_writer(&path, None)?;
         let states: Vec<(String, i64)> = upgraded
             .prepare("SELECT state, received FROM blobs ORDER BY hash")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -227,9 +240,9 @@ mod tests {
     fn newer_database_is_refused() -> Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("s.db");
-        drop(open_writer(&path)?);
+        drop(open_writer(&path, None)?);
         Connection::open(&path)?.pragma_update(None, "user_version", VERSION + 1)?;
-        match open_writer(&path) {
+        match open_writer(&path, None) {
             Err(CoreError::DatabaseTooNew { found, supported, .. }) => {
                 assert_eq!((found, supported), (VERSION + 1, VERSION));
             }

@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::key::StoreKey;
+use crate::error::CoreError;
+
 /// How long the thread waits after a write before a passive checkpoint.
 const DELAY: Duration = Duration::from_millis(250);
 /// After this long without writes, the WAL is truncated.
@@ -66,7 +69,8 @@ pub(crate) struct WalKeeper {
 }
 
 impl WalKeeper {
-    pub(crate) fn start(path: PathBuf) -> WalKeeper {
+    /// Starts the thread, its connection unlocked with `key` (none: a plaintext store).
+    pub(crate) fn start(path: PathBuf, key: Option<Arc<StoreKey>>) -> WalKeeper {
         let writes = Arc::new(AtomicU64::new(0));
         let (stop, stopped) = mpsc::channel::<()>();
         let seen_writes = writes.clone();
@@ -74,15 +78,19 @@ impl WalKeeper {
         let thread = std::thread::Builder::new()
             .name("fieldsync-wal".into())
             .spawn(move || {
-                let conn = match Connection::open(&path) {
+                let quick = Duration::from_millis(50);
+                let opened = Connection::open(&path).map_err(CoreError::from).and_then(|c| {
+                    c.busy_timeout(quick)?;
+                    super::key::unlock(&c, &path, key.as_deref())?;
+                    Ok(c)
+                });
+                let conn = match opened {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::warn!("WAL thread cannot open {}: {e}", path.display());
                         return;
                     }
                 };
-                let quick = Duration::from_millis(50);
-                let _ = conn.busy_timeout(quick);
                 let mut done = 0u64;
                 let mut last_write = Instant::now();
                 let mut truncated = true;

@@ -3,6 +3,7 @@
 //! simply not put back, so the next use reloads it from disk and nothing half-done survives.
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use lru::LruCache;
@@ -10,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::Identity;
 use super::docs::{self, DocRow};
+use super::key::StoreKey;
 use super::wal::WalKeeper;
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
@@ -79,16 +81,31 @@ pub(crate) struct Writer {
     pub(crate) identity: Identity,
     /// The enrolled profile commands are checked against (`None`: not enrolled).
     pub(crate) profile: Option<crate::policy::Profile>,
-    wal: WalKeeper,
+    /// The checkpoint thread (`None` only while the key changes).
+    wal: Option<WalKeeper>,
 }
 
 impl Writer {
-    pub(crate) fn new(conn: Connection, path: &std::path::Path) -> Result<Writer> {
+    pub(crate) fn new(
+        conn: Connection,
+        path: &std::path::Path,
+        key: Option<Arc<StoreKey>>,
+    ) -> Result<Writer> {
         let identity = load_identity(&conn)?;
         let profile = super::account::load_profile(&conn)?;
         let cache = LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
-        let wal = WalKeeper::start(path.to_path_buf());
+        let wal = Some(WalKeeper::start(path.to_path_buf(), key));
         Ok(Writer { conn, cache, identity, profile, wal })
+    }
+
+    /// Stops the checkpoint thread (it truncates the WAL), for a change of key.
+    pub(crate) fn stop_wal(&mut self) {
+        self.wal = None;
+    }
+
+    /// Starts the checkpoint thread again, with the store's key now.
+    pub(crate) fn start_wal(&mut self, path: &std::path::Path, key: Option<Arc<StoreKey>>) {
+        self.wal = Some(WalKeeper::start(path.to_path_buf(), key));
     }
 
     /// Whether `id` is loaded in the cache.
@@ -148,7 +165,9 @@ impl Writer {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
-        self.wal.wrote(&self.conn);
+        if let Some(wal) = &self.wal {
+            wal.wrote(&self.conn);
+        }
         Ok(out)
     }
 }

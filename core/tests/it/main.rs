@@ -9,6 +9,7 @@ mod commands;
 mod common;
 mod convergence;
 mod deliberations;
+mod encryption;
 mod inbox;
 mod peer;
 mod photos;

@@ -18,5 +18,6 @@ mod phone_crash;
 mod photos;
 mod points;
 mod store_crash;
+mod store_key_crash;
 mod sync_e2e;
 mod tls;

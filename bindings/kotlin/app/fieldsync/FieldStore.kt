@@ -38,13 +38,21 @@ class FieldStore private constructor(
 
         /**
          * Opens the store in the database file at [path] (created on first use; its folder
-         * must exist). This reads the disk (and upgrades an old file): call it off the main
-         * thread, e.g. where the app builds its dependencies. Calls of the store run on [io].
+         * must exist), encrypted with [key]: the 32 random bytes the app keeps in the Android
+         * Keystore ([newKey] makes them; `bindings/README.md` shows how to keep them). A store
+         * written before encryption is encrypted in place at its first open with a key. A key
+         * that does not open the file throws [FieldException.WrongKey] and changes nothing.
+         * This reads the disk (and upgrades an old file): call it off the main thread, e.g.
+         * where the app builds its dependencies. Calls of the store run on [io].
          */
         @JvmStatic
         @JvmOverloads
-        fun open(path: String, io: CoroutineDispatcher = Dispatchers.IO): FieldStore =
-            Checked.call("path" to path) { FieldStore(FieldStoreFfi(path), path, io) }
+        fun open(path: String, key: ByteArray, io: CoroutineDispatcher = Dispatchers.IO): FieldStore =
+            Checked.call("path" to path) { FieldStore(FieldStoreFfi(path, key), path, io) }
+
+        /** A new store key: 32 random bytes, to keep in the Android Keystore (see [open]). */
+        @JvmStatic
+        fun newKey(): ByteArray = newStoreKey()
 
         /**
          * Sends the library's log messages (an observer or a listener that threw, a sync
@@ -74,6 +82,13 @@ class FieldStore private constructor(
 
     /** Whether [close] was called. */
     val isClosed: Boolean get() = ffi.isClosed()
+
+    /**
+     * Encrypts the store with [newKey] from now on (killed meanwhile, it opens with the old key
+     * or the new one). Keep the new key where the app keeps keys before calling, and the old
+     * one until this returns.
+     */
+    suspend fun rekey(newKey: ByteArray) = onIo { ffi.rekey(newKey) }
 
     /** Sets the user of a phone that works without a server (an enrolled phone writes as its enrolled user). */
     suspend fun setUser(user: String) = onIo("user" to user) { ffi.setUser(user) }

@@ -191,8 +191,9 @@ fn session_of(store: &Store, id: DocId) -> Result<(String, i64)> {
     }
 }
 
-/// Measures `store.edit_*`.
-pub fn measure(store: &Store, corpus: &mut Corpus, report: &mut Report) -> Result<()> {
+/// Measures `store.edit_*`; with `tag` (`"_encrypted"`), `store.edit{tag}_*`, without the
+/// enrolled figures.
+pub fn measure(store: &Store, corpus: &mut Corpus, tag: &str, report: &mut Report) -> Result<()> {
     let mut pools = Pools::discover(store, corpus)?;
     let mut planner = Planner { store, corpus, used: HashSet::new(), notes: HashMap::new() };
     let mut hot: Vec<(DocId, Vec<Op>)> = Vec::new();
@@ -259,20 +260,23 @@ pub fn measure(store: &Store, corpus: &mut Corpus, report: &mut Report) -> Resul
     // The headline: a record the user just opened, edited (change + save + chunk + projection,
     // committed). Cold: a record nobody read for a while (as a sync might touch it). Hot: the
     // same few records edited again and again (a patrol log during a patrol).
-    report.record("store.edit_p50_ms", opened.median(), Unit::Ms);
-    report.record("store.edit_p99_ms", opened.percentile(99.0), Unit::Ms);
-    report.record("store.edit_cold_p50_ms", cold.median(), Unit::Ms);
-    report.record("store.edit_cold_p99_ms", cold.percentile(99.0), Unit::Ms);
-    report.record("store.edit_hot_p50_ms", hot_samples.median(), Unit::Ms);
-    report.record("store.edit_hot_p99_ms", hot_samples.percentile(99.0), Unit::Ms);
-    report.record("store.edit_mixed_p50_ms", all.median(), Unit::Ms);
-    report.record("store.edit_mixed_p99_ms", all.percentile(99.0), Unit::Ms);
+    report.record(format!("store.edit{tag}_p50_ms"), opened.median(), Unit::Ms);
+    report.record(format!("store.edit{tag}_p99_ms"), opened.percentile(99.0), Unit::Ms);
+    report.record(format!("store.edit{tag}_cold_p50_ms"), cold.median(), Unit::Ms);
+    report.record(format!("store.edit{tag}_cold_p99_ms"), cold.percentile(99.0), Unit::Ms);
+    report.record(format!("store.edit{tag}_hot_p50_ms"), hot_samples.median(), Unit::Ms);
+    report.record(format!("store.edit{tag}_hot_p99_ms"), hot_samples.percentile(99.0), Unit::Ms);
+    report.record(format!("store.edit{tag}_mixed_p50_ms"), all.median(), Unit::Ms);
+    report.record(format!("store.edit{tag}_mixed_p99_ms"), all.percentile(99.0), Unit::Ms);
     for op in Op::ALL {
         if let Some(s) = by_op.get_mut(&op) {
-            report.record(format!("store.edit_{}_p50_ms", op.name()), s.median(), Unit::Ms);
+            report.record(format!("store.edit{tag}_{}_p50_ms", op.name()), s.median(), Unit::Ms);
         }
     }
-    measure_enrolled(store, &mut pools, &mut planner, report)
+    if tag.is_empty() {
+        measure_enrolled(store, &mut pools, &mut planner, report)?;
+    }
+    Ok(())
 }
 
 /// `store.edit_enrolled_*`: opened edits of records not edited so far, with the store enrolled

@@ -5,9 +5,12 @@
 //! reports, editing records (mostly cold, some hot), reading a filtered page of reports, full-text
 //! search, and the bytes stored per record. A few diagnostic figures follow (loading and reading a
 //! record outside a command) that show where an edit's time goes; last, the files on disk while
-//! 10,000 reports are written back to back (`store.wal_mb`, `store.files_mb`).
+//! 10,000 reports are written back to back (`store.wal_mb`, `store.files_mb`). Then the same
+//! fixture again, encrypted (`encrypted`): encrypting it, opening it with its key, and the same
+//! creates and edits as the plaintext run (`store.*_encrypted_*`), to compare within one run.
 
 mod edits;
+mod encrypted;
 mod files;
 pub mod seed;
 
@@ -90,9 +93,9 @@ pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
     }
     let mut corpus = Corpus::new(RUN_SEED);
     progress("measuring create");
-    measure_create(&store, &mut corpus, opts.docs, report)?;
+    measure_create(&store, &mut corpus, opts.docs, "", report)?;
     progress("measuring edits");
-    edits::measure(&store, &mut corpus, report)?;
+    edits::measure(&store, &mut corpus, "", report)?;
     progress("measuring queries");
     measure_query(&store, &mut corpus, report)?;
     progress("measuring search");
@@ -108,6 +111,8 @@ pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
     progress("measuring the files under writes without pause");
     files::measure(&store, &db, &mut corpus, opts.docs, report)?;
     drop(store);
+    progress("measuring the encrypted store");
+    encrypted::measure(&fixture, work.path(), opts.docs, report)?;
     work.close()?;
     Ok(())
 }
@@ -124,11 +129,12 @@ fn measure_open(db: &std::path::Path, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// `store.create_*`: new reports, each committed on its own.
+/// `store.create{tag}_*`: new reports, each committed on its own.
 fn measure_create(
     store: &Store,
     corpus: &mut Corpus,
     docs: usize,
+    tag: &str,
     report: &mut Report,
 ) -> Result<()> {
     store.set_user("resident-bench")?;
@@ -139,8 +145,8 @@ fn measure_create(
         id?;
         samples.push(took);
     }
-    report.record("store.create_p50_ms", samples.median(), Unit::Ms);
-    report.record("store.create_p99_ms", samples.percentile(99.0), Unit::Ms);
+    report.record(format!("store.create{tag}_p50_ms"), samples.median(), Unit::Ms);
+    report.record(format!("store.create{tag}_p99_ms"), samples.percentile(99.0), Unit::Ms);
     Ok(())
 }
 

@@ -1,0 +1,137 @@
+//! The store's key (docs/design.md, "Secrets"): 32 random bytes the app keeps in the Android
+//! Keystore or the iOS Keychain, handed to SQLCipher as a raw key (`PRAGMA key = "x'…'"`), so
+//! no key derivation runs on every open.
+//!
+//! A connection is unlocked before anything else reads the file, and the unlock is checked with
+//! a read of the schema: a wrong key (or none for an encrypted store) is [`CoreError::WrongKey`]
+//! before anything is written.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use rusqlite::{Connection, ErrorCode};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::{CoreError, Result};
+
+/// The first 16 bytes of every plaintext SQLite file; an encrypted one starts with its salt.
+const PLAINTEXT_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// The key of an encrypted store: 32 bytes, wiped from memory when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreKey([u8; StoreKey::LEN]);
+
+impl StoreKey {
+    /// The length of a key in bytes.
+    pub const LEN: usize = 32;
+
+    /// A key from the bytes the app keeps; anything but [`StoreKey::LEN`] bytes is
+    /// `InvalidInput`.
+    pub fn from_bytes(bytes: &[u8]) -> Result<StoreKey> {
+        let bytes: [u8; Self::LEN] = bytes.try_into().map_err(|_| {
+            CoreError::invalid(
+                "key",
+                format!("{} bytes; a store key is {} random bytes", bytes.len(), Self::LEN),
+            )
+        })?;
+        Ok(StoreKey(bytes))
+    }
+
+    /// A new random key (from the operating system's generator).
+    pub fn generate() -> StoreKey {
+        StoreKey(rand::random())
+    }
+
+    /// The key's bytes.
+    pub fn as_bytes(&self) -> &[u8; Self::LEN] {
+        &self.0
+    }
+
+    /// The key as SQLCipher's raw-key literal (`x'…'`, no key derivation), wiped when dropped.
+    pub(crate) fn raw_literal(&self) -> Zeroizing<String> {
+        Zeroizing::new(format!("x'{}'", hex::encode(self.0)))
+    }
+}
+
+impl Drop for StoreKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StoreKey(…)")
+    }
+}
+
+/// Unlocks `conn` with `key` (none: a plaintext database) and checks that the file reads with
+/// it; a file that does not is `WrongKey`. Runs before any other statement on the connection.
+pub(crate) fn unlock(conn: &Connection, path: &Path, key: Option<&StoreKey>) -> Result<()> {
+    if let Some(key) = key {
+        conn.execute_batch(&key_pragma(key))?;
+    }
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+        .map(drop)
+        .map_err(|e| wrong_key_or(e, path, key.is_some()))
+}
+
+/// The statements that unlock a connection with `key`: SQLCipher's log off first (a wrong key
+/// is a typed error here, not lines on the app's stderr or logcat), then the raw key.
+pub(crate) fn key_pragma(key: &StoreKey) -> Zeroizing<String> {
+    Zeroizing::new(format!(
+        "PRAGMA cipher_log_level = NONE; PRAGMA key = \"{}\";",
+        *key.raw_literal()
+    ))
+}
+
+/// `WrongKey` for SQLite's "file is not a database" (what a wrong key reads as), the error
+/// itself otherwise.
+pub(crate) fn wrong_key_or(e: rusqlite::Error, path: &Path, keyed: bool) -> CoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => CoreError::WrongKey {
+            path: path.display().to_string(),
+            reason: if keyed {
+                "the key does not open it (a wrong key, or not a fieldsync store)"
+            } else {
+                "it is encrypted: open it with its key"
+            },
+        },
+        _ => CoreError::Storage(e),
+    }
+}
+
+/// Whether the file at `path` is a plaintext SQLite database (`false` when it is absent, empty
+/// or anything else).
+pub(crate) fn is_plaintext(path: &Path) -> io::Result<bool> {
+    let mut header = [0u8; PLAINTEXT_HEADER.len()];
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match file.read_exact(&mut header) {
+        Ok(()) => Ok(&header == PLAINTEXT_HEADER),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_32_bytes_and_never_printed() {
+        assert!(matches!(
+            StoreKey::from_bytes(&[7; 31]),
+            Err(CoreError::InvalidInput { field: "key", .. })
+        ));
+        let key = StoreKey::from_bytes(&[0xab; 32]).unwrap();
+        assert_eq!(format!("{key:?}"), "StoreKey(…)");
+        assert_eq!(*key.raw_literal(), format!("x'{}'", "ab".repeat(32)));
+        assert_ne!(StoreKey::generate(), StoreKey::generate());
+    }
+}
