@@ -15,6 +15,7 @@ mod businesses;
 mod columns;
 mod db;
 mod documents;
+mod group;
 mod index;
 mod keys;
 mod leader;
@@ -62,6 +63,8 @@ pub struct PostgresStorage {
     closing: Arc<tokio::sync::watch::Sender<bool>>,
     /// This instance's hold on the jobs that run once (see `leader`).
     leader: Arc<leader::Leader>,
+    /// This instance's document commits, grouped (see `group`).
+    group: Arc<group::GroupCommit>,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -92,8 +95,9 @@ impl PostgresStorage {
         let (closing, closed) = tokio::sync::watch::channel(false);
         let leader = Arc::new(leader::Leader::new(config.clone()));
         tokio::spawn(listen::run(config, db.clone(), log_end.clone(), closed));
+        let group = Arc::new(group::GroupCommit::start(db.clone()));
         tracing::info!(database = %name, epoch, "storage opened");
-        Ok(PostgresStorage { db, epoch, name, log_end, closing: Arc::new(closing), leader })
+        Ok(PostgresStorage { db, epoch, name, log_end, closing: Arc::new(closing), leader, group })
     }
 
     /// The database, as logs name it (host, port and database; never a password).
@@ -156,7 +160,7 @@ impl DocumentStorage for PostgresStorage {
             if writes.is_empty() {
                 return Ok(Vec::new());
             }
-            documents::commit(&self.db, &writes).await
+            self.group.commit(writes).await
         })
     }
 
