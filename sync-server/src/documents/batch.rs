@@ -34,6 +34,10 @@ pub(crate) struct WorkingSet {
     guards: Vec<DocGuard>,
     /// The documents, by id.
     pub(crate) slots: HashMap<DocId, Slot>,
+    /// The documents whose write failed because another writer (another server instance on
+    /// the same storage) stored a newer version meanwhile: run again on the stored version,
+    /// the write may well succeed.
+    pub(crate) conflicted: Vec<DocId>,
 }
 
 /// Requests with at most this many documents keep the documents they create in the cache;
@@ -86,7 +90,7 @@ impl WorkingSet {
                 slots.insert(id, s.map_or(Slot::Ready(None), Slot::Stored));
             }
         }
-        Ok(WorkingSet { guards, slots })
+        Ok(WorkingSet { guards, slots, conflicted: Vec::new() })
     }
 
     /// Commits the pending writes (in one storage batch) and records in each slot what became
@@ -139,6 +143,9 @@ impl WorkingSet {
                     out.push(Ok(()));
                 }
                 Err(e) => {
+                    if matches!(e, StorageError::Conflict { .. }) {
+                        self.conflicted.push(id);
+                    }
                     let refusal = match &e {
                         StorageError::Conflict { .. } => Refusal::retry(
                             code::INTERNAL_ERROR,
