@@ -77,8 +77,7 @@ pub(crate) async fn commit(
     execute(&tx, "UPDATE log_head SET seq = $1, docs = $2", &[&head.seq, &head.docs]).await?;
     if head.seq > start.seq {
         // Other instances hear of the new end when (and only if) this commits: see `listen`.
-        execute(&tx, "SELECT pg_notify($1, $2)", &[&super::listen::CHANNEL, &head.seq.to_string()])
-            .await?;
+        execute(&tx, super::listen::NOTIFY, &[&head.seq.to_string()]).await?;
     }
     tx.commit().await.map_err(|e| StorageError::CommitFailed(e.to_string()))?;
     Ok(results)

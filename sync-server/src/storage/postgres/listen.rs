@@ -18,8 +18,13 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::db::Db;
 
-/// The channel document commits notify.
-pub(crate) const CHANNEL: &str = "fieldsync_log";
+/// The channel document commits notify, one per schema: notifications go to every session
+/// of the database, and several deployments (or tests) may share one database in schemas of
+/// their own. A hash keeps the name within PostgreSQL's 63 bytes and of safe characters.
+const CHANNEL: &str = "SELECT 'fieldsync_log_' || md5(current_schema())";
+
+/// The statement a document commit notifies with, the new log end as the payload (`$1`).
+pub(crate) const NOTIFY: &str = "SELECT pg_notify('fieldsync_log_' || md5(current_schema()), $1)";
 
 /// How long the listener waits before connecting again after its connection was lost.
 const RECONNECT: Duration = Duration::from_secs(1);
@@ -41,7 +46,7 @@ pub(crate) fn publish(end: &End, seq: u64) {
     }
 }
 
-/// Listens on [`CHANNEL`] until `closing` says so, publishing into `end`.
+/// Listens on this schema's channel ([`CHANNEL`]) until `closing` says so, publishing into `end`.
 pub(crate) async fn run(
     config: tokio_postgres::Config,
     db: Arc<Db>,
@@ -84,7 +89,14 @@ async fn listen(config: &tokio_postgres::Config, db: &Db, end: &End) -> String {
             }
         }
     });
-    if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+    let channel: String = match client.query_one(CHANNEL, &[]).await.and_then(|r| r.try_get(0)) {
+        Ok(c) => c,
+        Err(e) => {
+            driver.abort();
+            return e.to_string();
+        }
+    };
+    if let Err(e) = client.batch_execute(&format!("LISTEN {channel}")).await {
         driver.abort();
         return e.to_string();
     }
