@@ -38,6 +38,9 @@ pub(crate) struct WorkingSet {
     /// the same storage) stored a newer version meanwhile: run again on the stored version,
     /// the write may well succeed.
     pub(crate) conflicted: Vec<DocId>,
+    /// The documents taken from the cache rather than loaded from storage: with several
+    /// instances on one storage, possibly older than the stored version.
+    pub(crate) cached: Vec<DocId>,
 }
 
 /// Requests with at most this many documents keep the documents they create in the cache;
@@ -75,10 +78,12 @@ impl WorkingSet {
         let guards = docs.locks.lock_all(&ids).await;
         let mut slots = HashMap::with_capacity(ids.len());
         let mut misses = Vec::new();
+        let mut cached = Vec::new();
         for id in ids {
             match docs.cache.take(id) {
                 Some(l) => {
                     slots.insert(id, Slot::Ready(Some(l)));
+                    cached.push(id);
                 }
                 None => misses.push(id),
             }
@@ -90,7 +95,7 @@ impl WorkingSet {
                 slots.insert(id, s.map_or(Slot::Ready(None), Slot::Stored));
             }
         }
-        Ok(WorkingSet { guards, slots, conflicted: Vec::new() })
+        Ok(WorkingSet { guards, slots, conflicted: Vec::new(), cached })
     }
 
     /// Commits the pending writes (in one storage batch) and records in each slot what became

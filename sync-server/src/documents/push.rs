@@ -27,9 +27,10 @@ const ATTEMPTS: usize = 3;
 
 /// Applies a push; one result per pushed document, in push order. `push` holds no document
 /// twice (checked with the request). A document whose write lost the compare-and-set to
-/// another writer is applied again here on the stored version (its cached copy is gone), as
-/// the device's own retry would, so that several instances on one database cost the device
-/// no round trip.
+/// another writer, or whose cached copy lacked changes its new ones depend on (another
+/// instance stored them), is applied again here on the stored version (its cached copy is
+/// gone), as the device's own retry would, so that several instances on one database cost the
+/// device no round trip.
 pub(crate) async fn push(
     docs: &Documents,
     push: Vec<PushDoc>,
@@ -55,9 +56,10 @@ pub(crate) async fn push(
     Ok(results)
 }
 
-/// Applies a push once; one result per pushed document, and the pushed documents whose write
-/// lost the compare-and-set to another writer (their result says retry, and they are not
-/// counted as refused yet).
+/// Applies a push once; one result per pushed document, and the pushed documents to apply
+/// again on their stored version (their result says retry, and they are not counted as
+/// refused yet): those whose write lost the compare-and-set to another writer, and those whose
+/// cached copy lacked what their changes depend on.
 async fn push_once(
     docs: &Documents,
     push: Vec<PushDoc>,
@@ -136,7 +138,21 @@ async fn push_once(
             return Err(e);
         }
     };
-    let conflicted = std::mem::take(&mut ws.conflicted);
+    // Run again on the stored version: a document whose write lost the compare-and-set, and
+    // a cached one that lacks what the changes depend on (another instance stored it, and the
+    // device pulled it from the log); the latter is not put back in the cache.
+    let mut again_ids = std::mem::take(&mut ws.conflicted);
+    for (p, step) in push.iter().zip(&steps) {
+        let lacking = match step {
+            Step::Done(PushOutcome::Retry { code, .. }) => *code == code::MISSING_DEPENDENCIES,
+            Step::Wait { held: false, .. } => true,
+            _ => false,
+        };
+        if lacking && ws.cached.contains(&p.doc) {
+            ws.slots.remove(&p.doc);
+            again_ids.push(p.doc);
+        }
+    }
     ws.finish(docs);
     refusals::record(docs, stale).await;
 
@@ -160,7 +176,7 @@ async fn push_once(
         };
         let doc = p.doc;
         match &outcome {
-            PushOutcome::Retry { .. } if conflicted.contains(&doc) => again.push(p),
+            PushOutcome::Retry { .. } if again_ids.contains(&doc) => again.push(p),
             PushOutcome::Rejected { code, .. } | PushOutcome::Retry { code, .. } => {
                 tracing::info!(%doc, code, "push refused");
                 docs.counters.refused(code);

@@ -83,7 +83,8 @@ async fn phones_split_between_two_instances_on_postgres_converge() {
 }
 
 /// An instance whose cached copy of a document is older than the stored one (another instance
-/// wrote it meanwhile) applies a push to it again on the stored version: the phone's change is
+/// wrote it meanwhile) applies a push to it again on the stored version, whether the push
+/// lost the compare-and-set or builds on changes the cached copy lacks: the phone's change is
 /// acknowledged in the same sync, not sent back as a retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_onto_a_stale_cached_copy_is_applied_again_not_refused() {
@@ -112,6 +113,16 @@ async fn a_push_onto_a_stale_cached_copy_is_applied_again_not_refused() {
     let pushed = clients[0].sync_now(None).await.unwrap();
     assert_eq!(pushed.docs_pushed, 1, "acknowledged at once: {pushed:?}");
     assert_eq!(pushed.docs_rejected, 0);
+    clients[1].sync_now(None).await.unwrap();
+    assert_eq!(phones[0].heads(shared), phones[1].heads(shared));
+    // The second instance stores a newer version again; the first phone pulls it from the
+    // log (the database) and builds on it, while the first instance's cached copy lacks it.
+    phones[1].comment(shared, "again from the second instance");
+    assert_eq!(clients[1].sync_now(None).await.unwrap().docs_pushed, 1);
+    clients[0].sync_now(None).await.unwrap();
+    phones[0].comment(shared, "on top of it, from the first instance");
+    let pushed = clients[0].sync_now(None).await.unwrap();
+    assert_eq!(pushed.docs_pushed, 1, "changes on top of another instance's: {pushed:?}");
     clients[1].sync_now(None).await.unwrap();
     assert_eq!(phones[0].heads(shared), phones[1].heads(shared));
     for s in &servers {
