@@ -246,7 +246,7 @@ def a_negative_backoff_is_refused_by_name(root):
 
 
 async def plain_http_stays_on_this_device(root):
-    store = FieldStore(os.path.join(root, "trust.db"))
+    store = FieldStore(os.path.join(root, "trust.db"), KEY)
     refused = await expect_async(FieldError.InvalidInput, "plain http:// to another device",
                                  store.enroll("http://sync.example.org", "ABCDE-FGHJK", "phone"))
     assert refused.field == "server_url" and "https://" in refused.reason, refused
