@@ -46,6 +46,17 @@ pub(crate) fn tls_config(pems: &[String]) -> crate::Result<rustls::ClientConfig>
     Ok(config)
 }
 
+impl ServerTrust {
+    /// `InvalidInput` on `certificates_pem` for certificates that cannot be read, as
+    /// [`HttpTransport::with_trust`] would refuse them, without building a client.
+    pub fn check(&self) -> crate::Result<()> {
+        if !self.certificates_pem.is_empty() {
+            tls_config(&self.certificates_pem)?;
+        }
+        Ok(())
+    }
+}
+
 /// HTTP(S) transport: reqwest with rustls.
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
