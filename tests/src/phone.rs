@@ -206,3 +206,16 @@ impl<T: Transport> Transport for Replaying<T> {
         self.inner.post(path, body).await
     }
 }
+
+/// Every file under `store`'s photo folder (`<store>.blobs`), at any depth.
+pub fn blob_files(store: &Store) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() { walk(&path, out) } else { out.push(path) }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new(&format!("{}.blobs", store.path().display())), &mut out);
+    out
+}

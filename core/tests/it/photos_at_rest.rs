@@ -60,7 +60,7 @@ fn an_encrypted_stores_photos_are_sealed_and_read_back_whole() {
     assert_eq!(c.size, small.len() as i64);
     nothing_in_clear(&s);
     assert_eq!(s.photo_bytes(&b.hash, PhotoVariant::Original).unwrap(), Some(big.clone()));
-    assert_eq!(s.photo_bytes(&c.hash, PhotoVariant::Original).unwrap(), Some(small.clone()));
+    assert_eq!(s.photo_bytes(&c.hash, PhotoVariant::Original).unwrap(), Some(small));
     assert_eq!(s.photo_bytes(&b.hash, PhotoVariant::Thumbnail).unwrap(), None);
     drop(s);
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use fieldsync_core::store::{PhotoSource, PhotoVariant, StoreKey, sha256_hex};
 use fieldsync_core::sync::{PhotoProgress, PhotoTransfer, SyncOptions};
 use fieldsync_core::{CoreError, Store};
-use fieldsync_tests::phone::{Phone, enroll_http};
+use fieldsync_tests::phone::{Phone, blob_files, enroll_http};
 
 use crate::photos::{faulty_on, jpeg, report, start};
 
@@ -33,23 +33,9 @@ fn encrypted(dir: &Path, name: &str) -> Arc<Store> {
     Arc::new(Store::open_encrypted(dir.join(format!("{name}.db")), StoreKey::generate()).unwrap())
 }
 
-/// Every file under `store`'s blob folder.
-fn files_of(store: &Store) -> Vec<std::path::PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() { walk(&p, out) } else { out.push(p) }
-        }
-    }
-    let mut out = Vec::new();
-    walk(Path::new(&format!("{}.blobs", store.path().display())), &mut out);
-    out
-}
-
 /// No file of `store` starts with the JPEG magic or shows the marker or a run of the photo.
 fn nothing_in_clear(store: &Store, photo: &[u8]) {
-    let files = files_of(store);
+    let files = blob_files(store);
     assert!(!files.is_empty(), "no file at all");
     let runs: Vec<&[u8]> =
         [100, photo.len() / 2, photo.len() - 40].map(|at| &photo[at..at + 32]).into();

@@ -53,8 +53,11 @@ fn open(path: &Path, lock: Lock) -> Result<Store, CoreError> {
     }
 }
 
-/// The plaintext store every round starts from, its records and its photos (hash, bytes).
-fn fixture(dir: &Path, rng: &mut StdRng) -> (PathBuf, Vec<DocId>, Vec<(String, Vec<u8>)>) {
+/// Photos of the fixture: hash and bytes.
+type Photos = Vec<(String, Vec<u8>)>;
+
+/// The plaintext store every round starts from, its records and its photos.
+fn fixture(dir: &Path, rng: &mut StdRng) -> (PathBuf, Vec<DocId>, Photos) {
     let path = dir.join("fixture.db");
     let store = Store::open(&path).unwrap();
     store.set_user("resident-1").unwrap();
