@@ -261,6 +261,16 @@ pub enum FieldError {
         /// What was found.
         detail: String,
     },
+    /// A file of the store (a photo, a thumbnail) does not read back whole: an encrypted
+    /// store's file whose bytes were changed or cut on disk. Nothing of it is shown; download
+    /// the photo again.
+    #[error("file {path} is damaged: {detail}")]
+    DamagedFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// A transfer did not continue what the other side holds; the next attempt starts from
     /// what is held.
     #[error("photo {hash}: invalid range: {detail}")]
@@ -372,6 +382,9 @@ impl From<CoreError> for FieldError {
             }
             CoreError::HashMismatch { hash, message } => {
                 FieldError::HashMismatch { hash, detail: message }
+            }
+            CoreError::DamagedFile { path, reason } => {
+                FieldError::DamagedFile { path, detail: reason }
             }
             CoreError::InvalidRange { hash, message } => {
                 FieldError::InvalidRange { hash, detail: message }

@@ -265,6 +265,17 @@ pub enum CoreError {
         /// What was found.
         message: String,
     },
+    /// A file of this phone's store (a photo, a thumbnail) that does not read back whole: a
+    /// sealed file (an encrypted store's) whose chunk does not authenticate — flipped bytes, a
+    /// chunk cut off, chunks out of order — or a plaintext file where the store keeps sealed
+    /// ones. None of its bytes are given out.
+    #[error("file {path} is damaged: {reason}")]
+    DamagedFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A range that does not continue what the server holds, or does not fit the blob
     /// (`416 invalid_range`, or `400` for an empty blob).
     #[error("photo {hash}: invalid range ({message})")]

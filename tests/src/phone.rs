@@ -77,10 +77,18 @@ impl<T: Transport> Phone<T> {
         device: Enrolled<T>,
         config: SyncOptions,
     ) -> Phone<T> {
-        let store = Arc::new(
-            Store::open(dir.join(format!("{name}.db")))
-                .unwrap_or_else(|e| panic!("open {name}: {e}")),
-        );
+        let store = Store::open(dir.join(format!("{name}.db")))
+            .unwrap_or_else(|e| panic!("open {name}: {e}"));
+        Phone::with_store(Arc::new(store), name, device, config)
+    }
+
+    /// Like `with_config`, on a store the caller opened (an encrypted one, say).
+    pub fn with_store(
+        store: Arc<Store>,
+        name: &str,
+        device: Enrolled<T>,
+        config: SyncOptions,
+    ) -> Phone<T> {
         store.set_user(name).unwrap_or_else(|e| panic!("user {name}: {e}"));
         store.set_actor(device.actor).unwrap_or_else(|e| panic!("actor {name}: {e}"));
         let client = SyncClient::new(store.clone(), device.transport).with_options(config);
@@ -197,4 +205,17 @@ impl<T: Transport> Transport for Replaying<T> {
         }
         self.inner.post(path, body).await
     }
+}
+
+/// Every file under `store`'s photo folder (`<store>.blobs`), at any depth.
+pub fn blob_files(store: &Store) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() { walk(&path, out) } else { out.push(path) }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new(&format!("{}.blobs", store.path().display())), &mut out);
+    out
 }

@@ -11,16 +11,20 @@
 //! file before it commits the reference; the marker `tmp/<hash>.adding`, made before the rename
 //! and removed after the commit, lets the next open remove a file whose reference never
 //! committed ([`BlobDir::sweep`]).
+//!
+//! In an encrypted store every one of these files is sealed (`sealed`, docs/blobs.md, "Files
+//! at rest"); `blob_io` reads and writes both forms.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use super::blob_io::{BlobReader, BlobWriter, FileKeys};
 use crate::error::{CoreError, Result};
 use crate::limits;
 use crate::poison::Recover;
@@ -77,22 +81,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     h.finish()
 }
 
-/// The SHA-256 and length of a file's bytes.
-pub(crate) fn hash_file(path: &Path) -> io::Result<(String, u64)> {
-    let mut file = File::open(path)?;
-    let mut h = BlobHasher::default();
-    let mut buf = vec![0u8; BUF];
-    let mut len = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            return Ok((h.finish(), len));
-        }
-        h.update(&buf[..n]);
-        len += n as u64;
-    }
-}
-
 /// A photo written to a temporary file, hashed and synced; removed if dropped unplaced.
 pub(crate) struct Staged {
     tmp: Option<PathBuf>,
@@ -139,6 +127,8 @@ pub(crate) struct BlobDir {
     /// Held while a file is put in place or removed, and until the metadata that goes with it
     /// commits; shared by every `Store` open on the same file in this process.
     lock: Arc<Mutex<()>>,
+    /// How the files are kept (sealed in an encrypted store).
+    keys: RwLock<FileKeys>,
 }
 
 impl BlobDir {
@@ -147,7 +137,27 @@ impl BlobDir {
         let mut name = db.as_os_str().to_os_string();
         name.push(".blobs");
         let root = PathBuf::from(name);
-        BlobDir { lock: shared_lock(&root), root }
+        BlobDir { lock: shared_lock(&root), root, keys: RwLock::default() }
+    }
+
+    /// The folder itself.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// How the files are kept now.
+    pub(crate) fn keys(&self) -> FileKeys {
+        self.keys.read().recover().clone()
+    }
+
+    /// Sets how the files are kept (an encrypted store's secret, once read from the store).
+    pub(crate) fn set_keys(&self, keys: FileKeys) {
+        *self.keys.write().recover() = keys;
+    }
+
+    /// Opens the file at `path` (one of this folder's) to read its plaintext.
+    pub(crate) fn reader(&self, path: &Path) -> Result<BlobReader> {
+        BlobReader::open(path, &self.keys())
     }
 
     /// Serialises adds, downloads and removals of files with their metadata.
@@ -184,7 +194,7 @@ impl BlobDir {
         self.root.join("partial").join(name)
     }
 
-    fn tmp(&self) -> PathBuf {
+    pub(crate) fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
     }
 
@@ -212,7 +222,7 @@ impl BlobDir {
         fs::create_dir_all(self.tmp())?;
         let tmp = self.tmp().join(format!("{:016x}.tmp", rand::random::<u64>()));
         let mut staged = Staged { tmp: Some(tmp.clone()), hash: String::new(), size: 0 };
-        let mut out = File::create(&tmp)?;
+        let mut out = BlobWriter::create(File::create(&tmp)?, &self.keys())?;
         let mut h = BlobHasher::default();
         let mut buf = vec![0u8; BUF];
         loop {
@@ -231,7 +241,7 @@ impl BlobDir {
             out.write_all(&buf[..n])?;
         }
         check_size(staged.size)?;
-        out.sync_all()?;
+        out.finish()?;
         staged.hash = h.finish();
         Ok(staged)
     }
@@ -313,15 +323,29 @@ impl BlobDir {
         lock
     }
 
-    /// Opens the partial download of `variant` for appending; returns it with its length.
-    pub(crate) fn open_partial(&self, hash: &str, variant: PhotoVariant) -> Result<(File, u64)> {
+    /// Opens the partial download of `variant` to continue it; returns it with the bytes it
+    /// keeps. With the blob's `size` (an original), a file that holds it whole already (a
+    /// download finished but not yet verified) is `None` with `size`.
+    pub(crate) fn open_partial(
+        &self,
+        hash: &str,
+        variant: PhotoVariant,
+        size: Option<u64>,
+    ) -> Result<(Option<BlobWriter>, u64)> {
         let path = self.partial(hash, variant);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)?;
         }
-        let mut file = OpenOptions::new().create(true).append(true).read(true).open(&path)?;
-        let len = file.seek(SeekFrom::End(0))?;
-        Ok((file, len))
+        let keys = self.keys();
+        let file =
+            OpenOptions::new().create(true).truncate(false).write(true).read(true).open(&path)?;
+        if let (Some(size), Some(_)) = (size, &keys.secret)
+            && file.metadata()?.len() == super::sealed::sealed_len(size)
+        {
+            return Ok((None, size));
+        }
+        let (writer, kept) = BlobWriter::resume(file, &keys)?;
+        Ok((Some(writer), kept))
     }
 
     /// Verifies the partial original of `hash` and moves it to its final name (the caller
@@ -329,7 +353,16 @@ impl BlobDir {
     /// `HashMismatch`.
     pub(crate) fn finish_original(&self, hash: &str) -> Result<PathBuf> {
         let partial = self.partial(hash, PhotoVariant::Original);
-        let (found, size) = hash_file(&partial)?;
+        let (found, size) = match self.reader(&partial).and_then(BlobReader::hash) {
+            Err(CoreError::DamagedFile { reason, .. }) => {
+                fs::remove_file(&partial)?;
+                return Err(CoreError::HashMismatch {
+                    hash: hash.to_string(),
+                    message: format!("the bytes received were damaged on this phone: {reason}"),
+                });
+            }
+            other => other?,
+        };
         if found != hash {
             fs::remove_file(&partial)?;
             return Err(CoreError::HashMismatch {
@@ -386,7 +419,7 @@ fn check_size(size: u64) -> Result<()> {
 
 /// Syncs `from`, renames it to `to` (creating the folder), and syncs the folder, so the new
 /// name survives a crash.
-fn install(from: &Path, to: &Path) -> io::Result<()> {
+pub(super) fn install(from: &Path, to: &Path) -> io::Result<()> {
     File::open(from)?.sync_all()?;
     let dir = to.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;

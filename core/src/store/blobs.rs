@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Store;
 use super::blob_files::{PhotoSource, PhotoVariant};
+use super::blob_io::{BlobReader, BlobWriter, FileKeys};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::limits;
@@ -80,12 +81,21 @@ pub struct PhotoInfo {
 }
 
 /// A photo the upload queue is to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Upload {
     pub(crate) hash: String,
     pub(crate) size: u64,
     pub(crate) media_type: String,
     pub(crate) file: PathBuf,
+    /// How the file is kept.
+    pub(crate) keys: FileKeys,
+}
+
+impl Upload {
+    /// Opens the photo's file to read its plaintext.
+    pub(crate) fn open(&self) -> Result<BlobReader> {
+        BlobReader::open(&self.file, &self.keys)
+    }
 }
 
 const INFO_COLUMNS: &str = "b.hash, b.size, b.media_type, b.state, b.received, b.added_at, \
@@ -186,11 +196,24 @@ impl Store {
     }
 
     /// The file holding blob `hash`, when its whole bytes are on this phone (added here, or
-    /// downloaded and verified); `None` otherwise.
+    /// downloaded and verified); `None` otherwise. In an encrypted store the file is sealed:
+    /// read its bytes with [`Store::photo_bytes`].
     pub fn photo_file(&self, hash: &str) -> Result<Option<PathBuf>> {
         let Some(info) = self.photo(hash)? else { return Ok(None) };
         let file = self.blobs.file(hash);
         Ok((info.state.is_here() && file.is_file()).then_some(file))
+    }
+
+    /// The bytes of blob `hash` in `variant` (the original, or the server's thumbnail), when
+    /// they are on this phone; `None` otherwise. This is how an encrypted store's photos are
+    /// read: its files are sealed (docs/blobs.md, "Files at rest"). A file whose bytes were
+    /// changed or cut on disk is `DamagedFile`, and none of it is given out.
+    pub fn photo_bytes(&self, hash: &str, variant: PhotoVariant) -> Result<Option<Vec<u8>>> {
+        let file = match variant {
+            PhotoVariant::Original => self.photo_file(hash)?,
+            PhotoVariant::Thumbnail => self.thumbnail_file(hash)?,
+        };
+        file.map(|f| self.blobs.reader(&f)?.read_all()).transpose()
     }
 
     /// The server's thumbnail of blob `hash`, once downloaded.
@@ -254,10 +277,12 @@ impl Store {
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<_>>()?)
         })?;
+        let keys = self.blobs.keys();
         Ok(rows
             .into_iter()
             .map(|(hash, size, media_type)| Upload {
                 file: self.blobs.file(&hash),
+                keys: keys.clone(),
                 size: size.max(0) as u64,
                 hash,
                 media_type,
@@ -336,13 +361,15 @@ impl Store {
         self.blobs.transfer_lock(hash, variant)
     }
 
-    /// The partial download of `variant` of `hash`, opened for appending, with its length.
+    /// The partial download of `variant` of `hash`, opened to continue, with the bytes it
+    /// keeps; `None` with `size` when it holds the original of `size` bytes whole already.
     pub(crate) fn open_photo_partial(
         &self,
         hash: &str,
         variant: PhotoVariant,
-    ) -> Result<(std::fs::File, u64)> {
-        self.blobs.open_partial(hash, variant)
+        size: Option<u64>,
+    ) -> Result<(Option<BlobWriter>, u64)> {
+        self.blobs.open_partial(hash, variant, size)
     }
 
     /// Removes the partial download of `variant` of `hash` (its bytes cannot be resumed).

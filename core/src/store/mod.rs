@@ -7,6 +7,7 @@
 
 mod account;
 mod blob_files;
+mod blob_io;
 mod blob_refs;
 mod blobs;
 mod bulletins;
@@ -14,6 +15,7 @@ mod businesses;
 mod deliberations;
 mod docs;
 mod encryption;
+mod files_at_rest;
 mod handover;
 mod inbox;
 mod key;
@@ -23,6 +25,7 @@ mod points;
 mod projection;
 mod query;
 pub mod schema;
+mod sealed;
 mod search;
 mod sync_ops;
 mod sync_state;
@@ -38,8 +41,8 @@ use automerge::{ActorId, AutoCommit, ChangeHash};
 use rusqlite::{Connection, OptionalExtension};
 
 pub use account::Enrollment;
-pub(crate) use blob_files::hash_file;
 pub use blob_files::{PhotoSource, PhotoVariant, sha256_hex};
+pub(crate) use blob_io::{BlobCursor, BlobReader, BlobWriter};
 pub(crate) use blobs::Upload;
 pub use blobs::{PhotoInfo, PhotoState};
 pub use bulletins::{BulletinFilter, BulletinSummary};
@@ -190,6 +193,17 @@ impl Store {
             tracing::info!(docs, "projected the photo references of stored documents");
         }
         let blobs = BlobDir::for_store(&path);
+        if key.is_some() {
+            let keys = writer.in_tx(|tx| files_at_rest::load_or_create(tx, &path))?;
+            let sealing = keys.plaintext_too;
+            blobs.set_keys(keys);
+            if sealing {
+                let sealed = blobs.seal_plaintext_files()?;
+                writer.in_tx(files_at_rest::mark_sealed)?;
+                blobs.set_keys(blob_io::FileKeys { plaintext_too: false, ..blobs.keys() });
+                tracing::info!(sealed, "sealed the photo files of the encrypted store");
+            }
+        }
         let removed = blobs.sweep(|hash| {
             Ok(writer.conn.prepare_cached("SELECT 1 FROM blobs WHERE hash = ?1")?.exists([hash])?)
         })?;

@@ -5,11 +5,12 @@
 //! points, the business registry, the enrollment and token, the user and the device's actor.
 //! Deleted rows are overwritten in the database file (`secure_delete`), the write-ahead log is
 //! truncated, and the file is rebuilt (`VACUUM`), so the old pages do not linger in free space;
-//! the photo folder is removed. The store stays open, empty and unenrolled, as if new: the app
+//! the photo folder is removed. An encrypted store's file secret is replaced too. The store stays open, empty and unenrolled, as if new: the app
 //! may enroll it again with a new code.
 
 use rusqlite::Connection;
 
+use super::files_at_rest;
 use super::writer::load_identity;
 use super::{Origin, RecordChanged, Store};
 use crate::error::Result;
@@ -31,7 +32,7 @@ impl Store {
     /// unenrolled, with a new actor.
     pub fn wipe(&self) -> Result<()> {
         let _files = self.blobs.lock();
-        let gone = {
+        let (gone, keys) = {
             let mut w = self.writer();
             let gone: Vec<RecordChanged> = w
                 .conn
@@ -46,22 +47,27 @@ impl Store {
                 .collect();
             w.conn.pragma_update(None, "secure_delete", true)?;
             let names = tables(&w.conn)?;
-            w.in_tx(|tx| {
+            let encrypted = self.is_encrypted();
+            let keys = w.in_tx(|tx| {
                 // Rows referencing each other go in one transaction, checked at its end.
                 tx.pragma_update(None, "defer_foreign_keys", true)?;
                 for name in &names {
                     tx.execute(&format!("DELETE FROM \"{name}\""), [])?;
                 }
-                Ok(())
+                // The old secret goes with the rows: nothing left of the files can be read.
+                encrypted.then(|| files_at_rest::renew(tx)).transpose()
             })?;
             w.clear_cache();
             w.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
             w.conn.execute_batch("VACUUM")?;
             w.identity = load_identity(&w.conn)?;
             w.profile = None;
-            gone
+            (gone, keys)
         };
         self.blobs.erase_all()?;
+        if let Some(keys) = keys {
+            self.blobs.set_keys(keys);
+        }
         tracing::warn!(records = gone.len(), "the store was wiped, as the administrator asked");
         if !gone.is_empty() {
             self.notify(&gone);

@@ -8,7 +8,6 @@
 //! and `upload_photos` run side by side on one store and a pending photo never delays a record.
 
 use std::future::Future;
-use std::io::{Read, Seek, SeekFrom};
 use std::time::Instant;
 
 use super::blob_transport::BlobTransport;
@@ -214,8 +213,9 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
             ));
         }
         // A damaged file would cross the link whole before the server's check refused it.
-        let path = up.file.clone();
-        let found = blocking(move || Ok(crate::store::hash_file(&path))).await?;
+        let photo = up.clone();
+        let found =
+            blocking(move || Ok(photo.open().and_then(crate::store::BlobReader::hash))).await?;
         match found {
             Ok((h, n)) if h == up.hash && n == up.size => {}
             Ok((h, n)) => {
@@ -241,7 +241,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
             // Complete if the server held the photo already; else the same status: upload.
             status = proven;
         }
-        let mut file = std::fs::File::open(&up.file)?;
+        let mut file = up.open()?;
         let mut sent_any = false;
         // The file here was verified above: a mismatch at the server is damage on the way, and
         // the server starts the upload again from 0. Once more, then it is a refusal.
@@ -278,8 +278,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
                 .ok_or_else(|| CoreError::Protocol(format!("empty range at {offset}")))?;
             // A local read of at most 1 MiB: not worth a thread hop.
             let mut chunk = vec![0u8; len as usize];
-            file.seek(SeekFrom::Start(offset))?;
-            file.read_exact(&mut chunk)?;
+            file.read_at(offset, &mut chunk)?;
             sum.bytes_up += signed(len);
             sent_any = true;
             let sent = Instant::now();

@@ -3,7 +3,7 @@
 //! where an interrupted one stopped; and the fetch of small photos after a sync. Lazy: nothing
 //! here runs inside a records sync.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -14,7 +14,7 @@ use super::progress::{DownloadSummary, PhotoProgressListener, PhotoTransfer};
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
 use crate::limits;
-use crate::store::PhotoVariant;
+use crate::store::{BlobWriter, PhotoVariant};
 
 impl<T: Transport + BlobTransport> SyncClient<T> {
     /// The original or the thumbnail of photo `hash` (one that a record in this store
@@ -88,14 +88,23 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         let mut received = 0u64;
         let mut failures = 0u32;
         let mut backoff = self.backoff();
+        let whole = (variant == PhotoVariant::Original).then_some(size);
         loop {
-            let (file, have) = self.store.open_photo_partial(hash, variant)?;
-            if variant == PhotoVariant::Original && have >= size {
+            let (file, have) = self.store.open_photo_partial(hash, variant, whole)?;
+            let file = match file {
+                Some(file) if variant == PhotoVariant::Thumbnail || have < size => Some(file),
+                Some(file) => {
+                    file.finish()?;
+                    None
+                }
+                None => None,
+            };
+            let Some(file) = file else {
                 let (store, h) = (self.store.clone(), hash.to_string());
                 let file = blocking(move || store.finish_photo_download(&h)).await?;
                 tell(listener, hash, transfer, size, size);
                 return Ok((file, received));
-            }
+            };
             let total = match variant {
                 PhotoVariant::Original => size,
                 PhotoVariant::Thumbnail => 0,
@@ -103,10 +112,15 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
             let mut sink = Partial { file, at: have, total, hash, transfer, listener, error: None };
             let result = self.transport.get_blob(hash, variant, have, &mut sink).await;
             let result = self.honour_wipe(result).await;
-            let (at, total) = (sink.at, sink.total);
+            let Partial { file, at, total, error, .. } = sink;
+            // What survives this attempt: a sealed file keeps whole chunks only.
+            let kept = file.kept();
             received += at.saturating_sub(have);
-            if let Some(e) = sink.error {
+            if let Some(e) = error {
                 return Err(e.into());
+            }
+            if result.is_ok() && (variant == PhotoVariant::Thumbnail || at >= size) {
+                file.finish()?;
             }
             if variant == PhotoVariant::Original && at != have {
                 let (store, h) = (self.store.clone(), hash.to_string());
@@ -137,9 +151,10 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
                     self.store.drop_photo_partial(hash, variant)?;
                 }
                 Err(e)
-                    if e.is_transient() && (at > have || failures + 1 < self.config.attempts()) =>
+                    if e.is_transient()
+                        && (kept > have || failures + 1 < self.config.attempts()) =>
                 {
-                    if at > have {
+                    if kept > have {
                         // Progress: a cut link, not a dead one.
                         failures = 0;
                         backoff.reset();
@@ -157,7 +172,7 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
 
 /// A download's partial file, taking an answer's bytes.
 struct Partial<'a> {
-    file: std::fs::File,
+    file: BlobWriter,
     /// Bytes in the file.
     at: u64,
     /// The whole size; 0 while unknown.
@@ -188,7 +203,7 @@ impl BlobSink for Partial<'_> {
                 )));
             }
             // The server sent the whole blob instead of the range: start the file again.
-            if let Err(e) = self.file.set_len(0) {
+            if let Err(e) = self.file.restart() {
                 return Err(self.fail(e));
             }
             self.at = 0;

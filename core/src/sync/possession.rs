@@ -8,8 +8,6 @@
 //! server would give anyway, and the photo is uploaded as before. An older server, without the
 //! endpoints, answers `404`: the photo is uploaded.
 
-use std::fs::File;
-
 use super::blob_transport::BlobTransport;
 use super::blobs::{blob_error, decode_status};
 use super::client::{SyncClient, blocking};
@@ -17,7 +15,7 @@ use super::progress::UploadSummary;
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
 use crate::protocol::{self, BlobChallenge, BlobProof, BlobStatus, possession_digest};
-use crate::store::Upload;
+use crate::store::{BlobCursor, Upload};
 
 /// Whether a failed challenge or proof only means "upload it instead": an endpoint the server
 /// does not have (`404`, `405`, `501`), or a proof it did not take (`400`: a nonce that
@@ -53,9 +51,9 @@ impl<T: Transport + BlobTransport> SyncClient<T> {
         let challenge: BlobChallenge =
             protocol::decode(&body).map_err(|e| protocol_error(&up.hash, e))?;
         challenge.check(&up.hash, up.size).map_err(|e| protocol_error(&up.hash, e))?;
-        let (file, nonce, ranges) = (up.file.clone(), challenge.nonce.clone(), challenge.ranges);
+        let (file, nonce, ranges) = (up.clone(), challenge.nonce.clone(), challenge.ranges);
         let digest = blocking(move || {
-            let mut source = File::open(&file)?;
+            let mut source = BlobCursor::new(file.open()?);
             Ok(possession_digest(&nonce, &ranges, &mut source)?)
         })
         .await?;

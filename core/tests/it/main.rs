@@ -13,6 +13,7 @@ mod encryption;
 mod inbox;
 mod peer;
 mod photos;
+mod photos_at_rest;
 mod store;
 mod visits;
 mod wipe;

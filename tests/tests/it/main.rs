@@ -16,6 +16,7 @@ mod long_offline;
 mod peer;
 mod phone_crash;
 mod photos;
+mod photos_at_rest;
 mod points;
 mod store_crash;
 mod store_key_crash;

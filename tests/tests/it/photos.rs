@@ -34,7 +34,7 @@ use rand::{Rng, SeedableRng};
 const GRID: &str = "jl/changchun/chaoyang/yongchang/xinhua/grid-07";
 
 /// A JPEG of noise (noise does not compress: the file is large for its pixels).
-fn jpeg(width: u32, height: u32, seed: u64) -> Vec<u8> {
+pub(crate) fn jpeg(width: u32, height: u32, seed: u64) -> Vec<u8> {
     let mut rng = StdRng::seed_from_u64(seed);
     let img = image::RgbImage::from_fn(width, height, |_, _| image::Rgb(rng.random()));
     let mut out = Vec::new();
@@ -42,7 +42,7 @@ fn jpeg(width: u32, height: u32, seed: u64) -> Vec<u8> {
     out
 }
 
-fn report(title: &str) -> NewRecord {
+pub(crate) fn report(title: &str) -> NewRecord {
     NewRecord::Report {
         report: NewReport {
             scope: GRID.into(),
@@ -55,7 +55,10 @@ fn report(title: &str) -> NewRecord {
     }
 }
 
-async fn start(dir: &std::path::Path, tune: impl FnOnce(&mut ServerConfig)) -> RunningServer {
+pub(crate) async fn start(
+    dir: &std::path::Path,
+    tune: impl FnOnce(&mut ServerConfig),
+) -> RunningServer {
     let mut config =
         ServerConfig::new(dir.join("server")).with_listen("127.0.0.1:0".parse().unwrap());
     tune(&mut config);
@@ -406,21 +409,21 @@ async fn the_servers_limits_are_typed_refusals_kept_until_retried() {
 
 /// Knobs of a [`Faulty`] transport, shared with the test.
 #[derive(Default)]
-struct Faults {
+pub(crate) struct Faults {
     /// Flip a byte in this many more uploaded chunks.
     corrupt_puts: AtomicU32,
     /// Flip a byte in the next download.
     corrupt_get: AtomicBool,
     /// Cut the next download after this many bytes.
-    cut_get_after: Mutex<Option<u64>>,
+    pub(crate) cut_get_after: Mutex<Option<u64>>,
     /// The offset each download asked from.
-    froms: Mutex<Vec<u64>>,
+    pub(crate) froms: Mutex<Vec<u64>>,
     /// Answer the possession challenge as a server from before it would: `404 not_found`.
     no_challenges: AtomicBool,
 }
 
 /// HTTP with damage on the blob endpoints, as a broken proxy or a bad link would do it.
-struct Faulty {
+pub(crate) struct Faulty {
     inner: HttpTransport,
     faults: Arc<Faults>,
 }
@@ -516,12 +519,22 @@ fn faulty(
     server: &RunningServer,
     name: &str,
 ) -> (Phone<Faulty>, Arc<Faults>) {
+    let store = fieldsync_core::Store::open(dir.join(format!("{name}.db"))).unwrap();
+    faulty_on(Arc::new(store), server, name)
+}
+
+/// A phone on `store` whose blob requests the test can damage or cut.
+pub(crate) fn faulty_on(
+    store: Arc<fieldsync_core::Store>,
+    server: &RunningServer,
+    name: &str,
+) -> (Phone<Faulty>, Arc<Faults>) {
     let faults = Arc::new(Faults::default());
     let f = faults.clone();
     let device = enroll_http(server, name).map(|inner| Faulty { inner, faults: f });
     let config =
         SyncOptions { backoff: Duration::from_millis(50).into(), ..SyncOptions::default() };
-    (Phone::with_config(dir, name, device, config), faults)
+    (Phone::with_store(store, name, device, config), faults)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,8 @@
 //! store in place and then changes its key again and again; it is SIGKILLed at moments spread
 //! over the encryption and the changes of key, and after every kill the store must open with
 //! exactly one key (none, the first or the second), one the worker's last promise allows, with
-//! every record and an intact database.
+//! every record and an intact database — and with every photo reading back whole, as the
+//! encryption seals the photo files after the database (docs/blobs.md, "Files at rest").
 //!
 //! The kill times are spread evenly over a window measured on this machine in a first round
 //! that is not killed (from `start` to the second change of key), so that some kills land in
@@ -18,7 +19,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use fieldsync_core::model::{NewRecord, NewReport, ReportCategory};
-use fieldsync_core::store::StoreKey;
+use fieldsync_core::store::{PhotoSource, PhotoVariant, StoreKey};
 use fieldsync_core::{CoreError, DocId, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -27,6 +28,9 @@ const SEED_VAR: &str = "FIELDSYNC_CRASH_SEED";
 const ROUNDS: usize = 24;
 /// Reports in the store: enough pages that encrypting and rekeying take tens of milliseconds.
 const REPORTS: usize = 300;
+/// Photos in the store, of [`PHOTO_BYTES`] each: their sealing takes milliseconds too.
+const PHOTOS: usize = 12;
+const PHOTO_BYTES: usize = 150_000;
 /// The worker's two keys, as the bytes every byte of the key equals.
 const A: u8 = 1;
 const B: u8 = 2;
@@ -49,8 +53,11 @@ fn open(path: &Path, lock: Lock) -> Result<Store, CoreError> {
     }
 }
 
-/// The plaintext store every round starts from, and its records.
-fn fixture(dir: &Path, rng: &mut StdRng) -> (PathBuf, Vec<DocId>) {
+/// Photos of the fixture: hash and bytes.
+type Photos = Vec<(String, Vec<u8>)>;
+
+/// The plaintext store every round starts from, its records and its photos.
+fn fixture(dir: &Path, rng: &mut StdRng) -> (PathBuf, Vec<DocId>, Photos) {
     let path = dir.join("fixture.db");
     let store = Store::open(&path).unwrap();
     store.set_user("resident-1").unwrap();
@@ -70,9 +77,36 @@ fn fixture(dir: &Path, rng: &mut StdRng) -> (PathBuf, Vec<DocId>) {
                 })
                 .unwrap()
         })
+        .collect::<Vec<_>>();
+    let photos = (0..PHOTOS)
+        .map(|_| {
+            let mut bytes = vec![0u8; PHOTO_BYTES];
+            rng.fill(&mut bytes[..]);
+            bytes[..3].copy_from_slice(&[0xff, 0xd8, 0xff]);
+            let source = PhotoSource::Bytes { bytes: bytes.clone() };
+            (store.add_photo(ids[0], &source, "image/jpeg", None).unwrap().hash, bytes)
+        })
         .collect();
     drop(store);
-    (path, ids)
+    (path, ids, photos)
+}
+
+/// `path`'s photo folder (`<path>.blobs`).
+fn blobs_of(path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.blobs", path.display()))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap().path();
+        let dest = to.join(entry.file_name().unwrap());
+        if entry.is_dir() {
+            copy_dir(&entry, &dest);
+        } else {
+            std::fs::copy(&entry, dest).unwrap();
+        }
+    }
 }
 
 /// Puts a fresh copy of the fixture at `path`, with nothing of the last round beside it.
@@ -81,10 +115,15 @@ fn reset(fixture: &Path, path: &Path) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap().path();
         if entry.file_name().unwrap().to_string_lossy().starts_with("phone.db") {
-            std::fs::remove_file(entry).unwrap();
+            if entry.is_dir() {
+                std::fs::remove_dir_all(entry).unwrap();
+            } else {
+                std::fs::remove_file(entry).unwrap();
+            }
         }
     }
     std::fs::copy(fixture, path).unwrap();
+    copy_dir(&blobs_of(fixture), &blobs_of(path));
 }
 
 fn spawn(path: &Path) -> (Child, Receiver<String>) {
@@ -153,7 +192,7 @@ fn encryption_and_rekey_survive_sigkill() {
     let replay = format!("replay with {SEED_VAR}={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
-    let (fixture, ids) = fixture(dir.path(), &mut rng);
+    let (fixture, ids, photos) = fixture(dir.path(), &mut rng);
     let path = dir.path().join("phone.db");
     let (encrypting, window) = measure(&fixture, &path, &replay);
     println!("store_key_crash: seed {seed}; encrypting took {encrypting:?}, window {window:?}");
@@ -182,6 +221,11 @@ fn encryption_and_rekey_survive_sigkill() {
         let check = |store: Store, lock: Lock| {
             assert_eq!(store.doc_ids().unwrap(), ids, "round {round}, {lock:?}; {replay}");
             store.integrity_check().unwrap();
+            for (hash, bytes) in &photos {
+                let back = store.photo_bytes(hash, PhotoVariant::Original);
+                let back = back.unwrap_or_else(|e| panic!("round {round}: photo {hash}: {e}"));
+                assert!(back.as_ref() == Some(bytes), "round {round}: photo {hash}; {replay}");
+            }
         };
         // Opening a plaintext store with a key would encrypt it: the plain open first.
         let opened: Vec<Lock> = match open(&path, Lock::Plain) {

@@ -3,7 +3,7 @@
 //! (`store.encrypt_fixture_ms`), opened with its key (`store.open_encrypted_ms`, the median of
 //! several opens), then the creates and edits the plaintext store had, drawn from the same seed
 //! (`store.create_encrypted_*`, `store.edit_encrypted_*`), to hold against `store.create_*` and
-//! `store.edit_*`.
+//! `store.edit_*`; and the photos (`store.photo_add_encrypted_ms`, `store.photo_read_encrypted_ms`).
 
 use std::path::Path;
 
@@ -11,7 +11,7 @@ use fieldsync_core::Store;
 use fieldsync_core::store::StoreKey;
 
 use super::corpus::Corpus;
-use super::{OPENS, RUN_SEED, edits, measure_create, seed};
+use super::{OPENS, RUN_SEED, edits, measure_create, photos, seed};
 use crate::bench::{Report, Result, Samples, Unit, timed};
 
 /// Measures the encrypted copy of `fixture`, made in `dir`.
@@ -34,5 +34,6 @@ pub(super) fn measure(fixture: &Path, dir: &Path, docs: usize, report: &mut Repo
     let store = Store::open_encrypted(&db, key)?;
     let mut corpus = Corpus::new(RUN_SEED);
     measure_create(&store, &mut corpus, docs, "_encrypted", report)?;
-    edits::measure(&store, &mut corpus, "_encrypted", report)
+    edits::measure(&store, &mut corpus, "_encrypted", report)?;
+    photos::measure(&store, &mut corpus, docs, "_encrypted", report)
 }

@@ -8,10 +8,13 @@
 //! 10,000 reports are written back to back (`store.wal_mb`, `store.files_mb`). Then the same
 //! fixture again, encrypted (`encrypted`): encrypting it, opening it with its key, and the same
 //! creates and edits as the plaintext run (`store.*_encrypted_*`), to compare within one run.
+//! Photos (`photos`) are added and read in both runs: `store.photo_add_ms` and
+//! `store.photo_read_ms` beside `store.photo_add_encrypted_ms` and `store.photo_read_encrypted_ms`.
 
 mod edits;
 mod encrypted;
 mod files;
+mod photos;
 pub mod seed;
 
 use std::path::PathBuf;
@@ -100,6 +103,8 @@ pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
     measure_query(&store, &mut corpus, report)?;
     progress("measuring search");
     measure_search(&store, &mut corpus, opts.docs, report)?;
+    progress("measuring photos");
+    photos::measure(&store, &mut corpus, opts.docs, "", report)?;
 
     let stats = store.stats()?;
     let docs = stats.documents.max(1) as f64;
