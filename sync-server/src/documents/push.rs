@@ -28,9 +28,10 @@ const ATTEMPTS: usize = 3;
 /// Applies a push; one result per pushed document, in push order. `push` holds no document
 /// twice (checked with the request). A document whose write lost the compare-and-set to
 /// another writer, or whose cached copy lacked changes its new ones depend on (another
-/// instance stored them), is applied again here on the stored version (its cached copy is
-/// gone), as the device's own retry would, so that several instances on one database cost the
-/// device no round trip.
+/// instance stored them: only where several instances share the storage), is applied again
+/// here on the stored version (its cached copy is gone), as the device's own retry would, so
+/// that several instances on one database cost the device no round trip. A document still
+/// refused after [`ATTEMPTS`] is answered `retry`: the device sends it again later.
 pub(crate) async fn push(
     docs: &Documents,
     push: Vec<PushDoc>,
@@ -138,9 +139,12 @@ async fn push_once(
             return Err(e);
         }
     };
-    // Run again on the stored version: a document whose write lost the compare-and-set, and
-    // a cached one that lacks what the changes depend on (another instance stored it, and the
-    // device pulled it from the log); the latter is not put back in the cache.
+    // Run again on the stored version: a document whose write lost the compare-and-set, and,
+    // where other instances write too, a cached one that lacks what the changes depend on
+    // (another instance stored it, and the device pulled it from the log); the latter is not
+    // put back in the cache. With one writer the cached copy is the stored version: changes
+    // that lack what they depend on (orphans) would find it missing there too, and the cache
+    // stays as it was.
     let mut again_ids = std::mem::take(&mut ws.conflicted);
     for (p, step) in push.iter().zip(&steps) {
         let lacking = match step {
@@ -148,7 +152,7 @@ async fn push_once(
             Step::Wait { held: false, .. } => true,
             _ => false,
         };
-        if lacking && ws.cached.contains(&p.doc) {
+        if lacking && docs.shared && ws.cached.contains(&p.doc) {
             ws.slots.remove(&p.doc);
             again_ids.push(p.doc);
         }
