@@ -7,11 +7,11 @@
 //! moments (a seeded draw, printed) and restarted on the same database and port. After each kill,
 //! with the server down, the test checks the SQLite file with `PRAGMA integrity_check` (on
 //! SQLite) and that every change a phone had seen acknowledged (its heads after a sync that
-//! returned `Ok`) is in the stored document. After the last restart every phone syncs until
+//! returned `Ok` and left no document pending) is in the stored document. After the last restart every phone syncs until
 //! quiet; then all of them and a fresh phone hold the same documents with the same heads, and
 //! every report a phone created is there once.
 //!
-//! CI runs 20 kills on SQLite (PostgreSQL's 5 only with `FIELDSYNC_CRASH_LOOP_POSTGRES=1`). The longer run: `FIELDSYNC_SERVER_KILLS=200
+//! CI runs 20 kills on SQLite and 5 on PostgreSQL. The longer run: `FIELDSYNC_SERVER_KILLS=200
 //! cargo test --release -p fieldsync-server --test it crash_loop -- --nocapture`
 //! (`FIELDSYNC_SEED` replays a run).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -372,9 +372,6 @@ async fn acknowledged_changes_survive_repeated_sigkill_and_phones_converge(backe
     check_acknowledged(&site, &acked).await;
 }
 
-// On PostgreSQL the loop does not finish yet: after the first kill and restart the phones'
-// syncs through the new process stall (see docs/storage-postgres.md, "Not done yet"), so only
-// SQLite's runs in CI. `FIELDSYNC_CRASH_LOOP_POSTGRES=1` runs PostgreSQL's too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_changes_survive_repeated_sigkill_on_sqlite() {
     acknowledged_changes_survive_repeated_sigkill_and_phones_converge(Backend::Sqlite).await
@@ -382,9 +379,7 @@ async fn acknowledged_changes_survive_repeated_sigkill_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_changes_survive_repeated_sigkill_on_postgres() {
-    if std::env::var("FIELDSYNC_CRASH_LOOP_POSTGRES").is_ok_and(|v| v == "1")
-        && Backend::Postgres.available("it::crash_loop::…_on_postgres")
-    {
+    if Backend::Postgres.available("it::crash_loop::…_on_postgres") {
         acknowledged_changes_survive_repeated_sigkill_and_phones_converge(Backend::Postgres).await
     }
 }
