@@ -93,6 +93,9 @@ pub struct Report {
     figures: Vec<Figure>,
     /// For one run of several: which, of how many.
     run: Option<(usize, usize)>,
+    /// Put before every name recorded from now on (`postgres.`), so that the figures of a
+    /// second backend measured in the same run stand beside the first's.
+    prefix: String,
 }
 
 impl Report {
@@ -103,12 +106,18 @@ impl Report {
 
     /// An empty report of run `run` (from 1) of `of`, whose figures are progress, not results.
     pub fn run(run: usize, of: usize) -> Self {
-        Report { figures: Vec::new(), run: Some((run, of)) }
+        Report { figures: Vec::new(), run: Some((run, of)), prefix: String::new() }
+    }
+
+    /// Puts `prefix` before the name of every figure recorded from now on (`""`: none).
+    pub fn set_prefix(&mut self, prefix: &str) {
+        self.prefix = prefix.to_string();
     }
 
     /// Records a figure and prints its line.
     pub fn record(&mut self, name: impl Into<String>, value: f64, unit: Unit) {
-        let figure = Figure { name: name.into(), value: unit.round(value), unit };
+        let name = format!("{}{}", self.prefix, name.into());
+        let figure = Figure { name, value: unit.round(value), unit };
         match self.run {
             Some((run, of)) => eprintln!("[bench] run {run}/{of}: {figure}"),
             None => {
@@ -185,6 +194,9 @@ mod tests {
         assert_eq!(json[0]["name"], "store.edit_p50_ms");
         assert_eq!(json[0]["value"], 0.142);
         assert_eq!(json[1]["unit"], "bytes");
+        r.set_prefix("postgres.");
+        r.record("server.p99_ms", 12.0, Unit::Ms);
+        assert_eq!(r.figures()[2].to_string(), "postgres.server.p99_ms 12.000 ms");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! cargo run --release -p fieldsync-examples --bin bench -- store [--docs N] [--json FILE]
 //! cargo run --release -p fieldsync-examples --bin bench -- sync [--docs N] [--server URL]
 //! cargo run --release -p fieldsync-examples --bin bench -- load [--devices N] [--rounds N] [--concurrency N]
+//! cargo run --release -p fieldsync-examples --bin bench -- sync --storage postgres://postgres@127.0.0.1/postgres --instances 2
 //! cargo run --release -p fieldsync-examples --bin bench -- blobs [--photos N] [--min-kib N] [--max-kib N]
 //! cargo run --release -p fieldsync-examples --bin bench -- desk [--reports N] [--desks N] [--pushes N]
 //! cargo run --release -p fieldsync-examples --bin bench -- board [--open N] [--pushes N]
@@ -22,12 +23,18 @@
 //!
 //! `load` exits non-zero if any request failed or was refused (`load.errors`) or the devices did
 //! not end up holding what the server holds.
+//!
+//! `sync` and `load` with `--storage postgres://…` run twice: on SQLite, then on `--instances`
+//! servers sharing that PostgreSQL database (in a schema of the run's own, dropped after), the
+//! devices spread over the instances; the PostgreSQL figures are named `postgres.…`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use fieldsync_examples::bench::server::Backend;
 use fieldsync_examples::bench::{self, Report};
+use fieldsync_server::StorageChoice;
 
 // The same allocator as the server binary, so the server this harness starts in a child process
 // (`bench serve`) behaves, and measures, like the real one.
@@ -85,6 +92,9 @@ enum Suite {
         /// Leave the record index as it is on every write (to measure what it costs).
         #[arg(long)]
         no_index_writes: bool,
+        /// `sqlite` (in `--data`) or a `postgres://…` URL.
+        #[arg(long, default_value = "sqlite")]
+        storage: StorageChoice,
     },
     /// The command centre's desk API on a server whose index holds a large jurisdiction:
     /// pages, statistics, live events, and what the index costs the server's throughput.
@@ -125,6 +135,36 @@ struct SyncArgs {
     /// costs these figures; the desk answers wrongly on such a server).
     #[arg(long, conflicts_with = "server")]
     no_index_writes: bool,
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
+/// Where the `sync` and `load` suites' servers keep their data.
+#[derive(Debug, Args)]
+struct StorageArgs {
+    /// Also run the suite on PostgreSQL (`postgres://user@host:port/database`), after SQLite:
+    /// in a schema made for the run and dropped after, its figures named `postgres.…`.
+    #[arg(long, value_name = "URL")]
+    storage: Option<String>,
+    /// Server processes sharing the PostgreSQL database; the devices are spread over them in
+    /// turn, as a load balancer would.
+    #[arg(long, default_value_t = 2, requires = "storage", value_parser = clap::value_parser!(u64).range(1..=64))]
+    instances: u64,
+    /// Run on PostgreSQL only (no SQLite run before it).
+    #[arg(long, requires = "storage")]
+    postgres_only: bool,
+}
+
+impl StorageArgs {
+    /// The backends to run on, in order.
+    fn backends(&self) -> bench::Result<Vec<Backend>> {
+        let Some(url) = &self.storage else { return Ok(vec![Backend::Sqlite]) };
+        if !matches!(url.parse::<StorageChoice>()?, StorageChoice::Postgres(_)) {
+            return Ok(vec![Backend::Sqlite]);
+        }
+        let postgres = Backend::Postgres { url: url.clone(), instances: self.instances as usize };
+        Ok(if self.postgres_only { vec![postgres] } else { vec![Backend::Sqlite, postgres] })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +181,8 @@ struct LoadArgs {
     /// Page size (bytes) the devices ask for.
     #[arg(long, default_value_t = 32 * 1024, value_parser = clap::value_parser!(u32).range(1..))]
     page_bytes: u32,
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -290,8 +332,13 @@ fn run_suite(cli: &Cli, cache_dir: PathBuf, report: &mut Report) -> bench::Resul
                     report,
                 )
             }),
+        Suite::Sync(args) if args.server.is_some() && args.storage.storage.is_some() => {
+            Err("--server measures a server started elsewhere; --storage is for the suite's own"
+                .into())
+        }
         Suite::Sync(args) => bench::sync::run(
             &bench::sync::Options {
+                backends: args.storage.backends()?,
                 docs: args.docs as usize,
                 devices: args.devices as usize,
                 concurrency: args.concurrency as usize,
@@ -308,6 +355,7 @@ fn run_suite(cli: &Cli, cache_dir: PathBuf, report: &mut Report) -> bench::Resul
         ),
         Suite::Load(args) => bench::load::run(
             &bench::load::Options {
+                backends: args.storage.backends()?,
                 devices: args.devices as usize,
                 rounds: args.rounds as usize,
                 concurrency: args.concurrency as usize,
@@ -352,13 +400,16 @@ fn run_suite(cli: &Cli, cache_dir: PathBuf, report: &mut Report) -> bench::Resul
             },
             report,
         ),
-        Suite::Serve { data, no_escalation, no_index_writes } => bench::server::serve_child(
-            data.clone(),
-            bench::server::ServeOptions {
-                no_escalation: *no_escalation,
-                no_index_writes: *no_index_writes,
-            },
-        ),
+        Suite::Serve { data, no_escalation, no_index_writes, storage } => {
+            bench::server::serve_child(
+                data.clone(),
+                storage.clone(),
+                bench::server::ServeOptions {
+                    no_escalation: *no_escalation,
+                    no_index_writes: *no_index_writes,
+                },
+            )
+        }
         Suite::Compare(_) => Err("compare runs suites; it is not one".into()),
     }
 }

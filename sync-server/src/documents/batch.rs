@@ -34,6 +34,13 @@ pub(crate) struct WorkingSet {
     guards: Vec<DocGuard>,
     /// The documents, by id.
     pub(crate) slots: HashMap<DocId, Slot>,
+    /// The documents whose write failed because another writer (another server instance on
+    /// the same storage) stored a newer version meanwhile: run again on the stored version,
+    /// the write may well succeed.
+    pub(crate) conflicted: Vec<DocId>,
+    /// The documents taken from the cache rather than loaded from storage: with several
+    /// instances on one storage, possibly older than the stored version.
+    pub(crate) cached: Vec<DocId>,
 }
 
 /// Requests with at most this many documents keep the documents they create in the cache;
@@ -71,10 +78,12 @@ impl WorkingSet {
         let guards = docs.locks.lock_all(&ids).await;
         let mut slots = HashMap::with_capacity(ids.len());
         let mut misses = Vec::new();
+        let mut cached = Vec::new();
         for id in ids {
             match docs.cache.take(id) {
                 Some(l) => {
                     slots.insert(id, Slot::Ready(Some(l)));
+                    cached.push(id);
                 }
                 None => misses.push(id),
             }
@@ -86,7 +95,7 @@ impl WorkingSet {
                 slots.insert(id, s.map_or(Slot::Ready(None), Slot::Stored));
             }
         }
-        Ok(WorkingSet { guards, slots })
+        Ok(WorkingSet { guards, slots, conflicted: Vec::new(), cached })
     }
 
     /// Commits the pending writes (in one storage batch) and records in each slot what became
@@ -139,6 +148,9 @@ impl WorkingSet {
                     out.push(Ok(()));
                 }
                 Err(e) => {
+                    if matches!(e, StorageError::Conflict { .. }) {
+                        self.conflicted.push(id);
+                    }
                     let refusal = match &e {
                         StorageError::Conflict { .. } => Refusal::retry(
                             code::INTERNAL_ERROR,

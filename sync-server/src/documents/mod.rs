@@ -45,6 +45,11 @@ pub(crate) struct Documents {
     pub(crate) counters: Counters,
     /// Whether writes carry their index rows to storage (see `ServerConfig::index_writes`).
     pub(crate) index_writes: bool,
+    /// Whether other writers store documents too (other server instances on one database,
+    /// `DocumentStorage::log_watch`): only then can a cached copy be older than the stored
+    /// version, and a push that lacks what it depends on be worth applying again on the stored
+    /// one (see `push`).
+    pub(crate) shared: bool,
 }
 
 impl Documents {
@@ -56,8 +61,10 @@ impl Documents {
         rules: Arc<Rules>,
         log_end: u64,
     ) -> Self {
+        let shared = storage.log_watch().is_some();
         Documents {
             storage,
+            shared,
             cache,
             locks: Arc::new(DocLocks::default()),
             log_seq: AtomicU64::new(log_end),

@@ -20,15 +20,54 @@ enum Step {
     Wait { write: Option<usize>, held: bool },
 }
 
+/// How many times in all a pushed document is applied when another writer keeps storing a
+/// newer version of it first (another server instance on the same storage, whose write this
+/// instance's cached copy does not hold yet) before the device is told to retry.
+const ATTEMPTS: usize = 3;
+
 /// Applies a push; one result per pushed document, in push order. `push` holds no document
-/// twice (checked with the request).
+/// twice (checked with the request). A document whose write lost the compare-and-set to
+/// another writer, or whose cached copy lacked changes its new ones depend on (another
+/// instance stored them: only where several instances share the storage), is applied again
+/// here on the stored version (its cached copy is gone), as the device's own retry would, so
+/// that several instances on one database cost the device no round trip. A document still
+/// refused after [`ATTEMPTS`] is answered `retry`: the device sends it again later.
 pub(crate) async fn push(
     docs: &Documents,
     push: Vec<PushDoc>,
     author: Option<Author>,
 ) -> Result<Vec<PushResult>, DocumentsError> {
+    let (mut results, mut again) = push_once(docs, push, author.clone()).await?;
+    for _ in 1..ATTEMPTS {
+        if again.is_empty() {
+            break;
+        }
+        tracing::debug!(docs = again.len(), "pushed again after another writer's commit");
+        let (retried, more) = push_once(docs, again, author.clone()).await?;
+        for r in retried {
+            if let Some(earlier) = results.iter_mut().find(|e| e.doc == r.doc) {
+                *earlier = r;
+            }
+        }
+        again = more;
+    }
+    for _ in &again {
+        docs.counters.refused(code::INTERNAL_ERROR);
+    }
+    Ok(results)
+}
+
+/// Applies a push once; one result per pushed document, and the pushed documents to apply
+/// again on their stored version (their result says retry, and they are not counted as
+/// refused yet): those whose write lost the compare-and-set to another writer, and those whose
+/// cached copy lacked what their changes depend on.
+async fn push_once(
+    docs: &Documents,
+    push: Vec<PushDoc>,
+    author: Option<Author>,
+) -> Result<(Vec<PushResult>, Vec<PushDoc>), DocumentsError> {
     if push.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let mut ids: Vec<DocId> = push.iter().map(|p| p.doc).collect();
     ids.sort();
@@ -100,10 +139,29 @@ pub(crate) async fn push(
             return Err(e);
         }
     };
+    // Run again on the stored version: a document whose write lost the compare-and-set, and,
+    // where other instances write too, a cached one that lacks what the changes depend on
+    // (another instance stored it, and the device pulled it from the log); the latter is not
+    // put back in the cache. With one writer the cached copy is the stored version: changes
+    // that lack what they depend on (orphans) would find it missing there too, and the cache
+    // stays as it was.
+    let mut again_ids = std::mem::take(&mut ws.conflicted);
+    for (p, step) in push.iter().zip(&steps) {
+        let lacking = match step {
+            Step::Done(PushOutcome::Retry { code, .. }) => *code == code::MISSING_DEPENDENCIES,
+            Step::Wait { held: false, .. } => true,
+            _ => false,
+        };
+        if lacking && docs.shared && ws.cached.contains(&p.doc) {
+            ws.slots.remove(&p.doc);
+            again_ids.push(p.doc);
+        }
+    }
     ws.finish(docs);
     refusals::record(docs, stale).await;
 
     let mut results = Vec::with_capacity(push.len());
+    let mut again = Vec::new();
     for (p, step) in push.into_iter().zip(steps) {
         let outcome = match step {
             Step::Done(o) => o,
@@ -113,24 +171,26 @@ pub(crate) async fn push(
                     _ => Refusal::retry(code::INTERNAL_ERROR, "write lost").outcome(),
                 }
             }
-            Step::Wait { held: true, .. } => PushOutcome::Acked { heads: p.heads },
+            Step::Wait { held: true, .. } => PushOutcome::Acked { heads: p.heads.clone() },
             Step::Wait { held: false, .. } => Refusal::retry(
                 code::MISSING_DEPENDENCIES,
                 format!("the server does not hold every head pushed for {}", p.doc),
             )
             .outcome(),
         };
+        let doc = p.doc;
         match &outcome {
+            PushOutcome::Retry { .. } if again_ids.contains(&doc) => again.push(p),
             PushOutcome::Rejected { code, .. } | PushOutcome::Retry { code, .. } => {
-                tracing::info!(doc = %p.doc, code, "push refused");
+                tracing::info!(%doc, code, "push refused");
                 docs.counters.refused(code);
             }
             PushOutcome::Acked { .. } => {}
         }
-        results.push(PushResult { doc: p.doc, outcome });
+        results.push(PushResult { doc, outcome });
     }
     tracing::debug!(docs = results.len(), seq = docs.log_seq.load(Ordering::Relaxed), "push done");
-    Ok(results)
+    Ok((results, again))
 }
 
 /// The new visits of a push that name no business of the registry are refused

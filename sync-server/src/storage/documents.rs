@@ -127,6 +127,17 @@ pub struct DocWrite {
     pub points: Option<super::PointsTarget>,
 }
 
+impl DocWrite {
+    /// Bytes of document data the writes of `writes` carry (their new bytes and changes): what
+    /// bounds a group commit.
+    pub(crate) fn data_len(writes: &[DocWrite]) -> usize {
+        writes
+            .iter()
+            .map(|w| w.bytes.len() + w.changes.iter().map(|c| c.bytes.len()).sum::<usize>())
+            .sum()
+    }
+}
+
 /// A blob a document references (a photo), as a write records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobRef {

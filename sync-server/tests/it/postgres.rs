@@ -14,12 +14,9 @@ use fieldsync_server::{InProcessTransport, Server, ServerConfig, StorageChoice};
 use fieldsync_tests::postgres::Schema;
 use fieldsync_tests::tools::{Tool, available};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn phones_split_between_two_instances_on_postgres_converge() {
-    if !available("it::postgres::phones_split_between_two_instances…", &[Tool::Postgres]) {
-        return;
-    }
-    let schema = Schema::new().await;
+/// Two server instances on `schema`, each with a data directory of its own (kept while the
+/// directories are).
+async fn two_instances(schema: &Schema) -> ([tempfile::TempDir; 2], Vec<Server>) {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let mut servers = Vec::new();
     for dir in &dirs {
@@ -27,6 +24,16 @@ async fn phones_split_between_two_instances_on_postgres_converge() {
         config.storage = StorageChoice::Postgres(schema.url());
         servers.push(Server::open(&config).await.unwrap());
     }
+    (dirs, servers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phones_split_between_two_instances_on_postgres_converge() {
+    if !available("it::postgres::phones_split_between_two_instances…", &[Tool::Postgres]) {
+        return;
+    }
+    let schema = Schema::new().await;
+    let (_dirs, servers) = two_instances(&schema).await;
     assert_eq!(servers[0].epoch(), servers[1].epoch(), "one database, one epoch");
     let phones: Vec<Phone> = (0..4).map(|i| Phone::new(&format!("patrol-{i}"))).collect();
     let clients: Vec<SyncClient<InProcessTransport>> = phones
@@ -158,4 +165,52 @@ async fn the_administration_subcommands_work_on_postgres() {
     assert!(run(&["api-key", "list"]).contains("Civic Reports\tjl\t"));
     assert!(!data.join(fieldsync_server::config::DB_FILE).exists(), "no SQLite file made");
     server.shutdown().await.unwrap();
+}
+
+/// An instance whose cached copy of a document is older than the stored one (another instance
+/// wrote it meanwhile) applies a push to it again on the stored version, whether the push
+/// lost the compare-and-set or builds on changes the cached copy lacks: the phone's change is
+/// acknowledged in the same sync, not sent back as a retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_onto_a_stale_cached_copy_is_applied_again_not_refused() {
+    if !available("it::postgres::a_push_onto_a_stale_cached_copy…", &[Tool::Postgres]) {
+        return;
+    }
+    let schema = Schema::new().await;
+    let (_dirs, servers) = two_instances(&schema).await;
+    let phones = [Phone::new("patrol-a"), Phone::new("patrol-b")];
+    let clients: Vec<SyncClient<InProcessTransport>> = phones
+        .iter()
+        .zip(&servers)
+        .map(|(p, server)| {
+            let transport = server.transport().with_token(token_for(server, &p.actor()));
+            SyncClient::new(p.store.clone(), transport)
+        })
+        .collect();
+    // The first instance writes the report and keeps it cached; the second then stores a
+    // newer version of it.
+    let shared = phones[0].report("shared report");
+    clients[0].sync_now(None).await.unwrap();
+    clients[1].sync_now(None).await.unwrap();
+    phones[1].comment(shared, "from the second instance");
+    assert_eq!(clients[1].sync_now(None).await.unwrap().docs_pushed, 1);
+    phones[0].comment(shared, "from the first instance");
+    let pushed = clients[0].sync_now(None).await.unwrap();
+    assert_eq!(pushed.docs_pushed, 1, "acknowledged at once: {pushed:?}");
+    assert_eq!(pushed.docs_rejected, 0);
+    clients[1].sync_now(None).await.unwrap();
+    assert_eq!(phones[0].heads(shared), phones[1].heads(shared));
+    // The second instance stores a newer version again; the first phone pulls it from the
+    // log (the database) and builds on it, while the first instance's cached copy lacks it.
+    phones[1].comment(shared, "again from the second instance");
+    assert_eq!(clients[1].sync_now(None).await.unwrap().docs_pushed, 1);
+    clients[0].sync_now(None).await.unwrap();
+    phones[0].comment(shared, "on top of it, from the first instance");
+    let pushed = clients[0].sync_now(None).await.unwrap();
+    assert_eq!(pushed.docs_pushed, 1, "changes on top of another instance's: {pushed:?}");
+    clients[1].sync_now(None).await.unwrap();
+    assert_eq!(phones[0].heads(shared), phones[1].heads(shared));
+    for s in &servers {
+        s.close().await;
+    }
 }

@@ -30,13 +30,22 @@
 //! and the read-style requests, `load.errors` (failed requests and refusals an honest device
 //! never meets: must be 0), the server child's CPU time over the rounds (`load.server_cpu_s`,
 //! and per request: on a shared machine, what the server cost rather than how long it waited),
-//! and its resident memory at the end
+//! on PostgreSQL the CPU time of the database's backends serving the run (`load.db_cpu_s`,
+//! `load.db_cpu_ms_per_request`), the database's size at the end (`load.stored_mb`: SQLite's
+//! file and log, or the schema's tables and indexes) and per change made
+//! (`load.stored_bytes_per_change`), and the server's resident memory at the end
 //! (`load.server_rss_mb`, VmRSS) and at its peak (`load.server_peak_rss_mb`, VmHWM).
 //!
 //! Then every device syncs to the end and the convergence check runs ([`verify`]): every
 //! document every device holds must have the server's heads, no device may lack a document it
 //! may read, and the server must have accepted exactly as many changes as the devices made. The
 //! suite fails (after recording every figure) if any of that does not hold or errors > 0.
+//!
+//! With `--storage postgres://…` the suite runs twice in one run: first on SQLite, then on
+//! `--instances` servers sharing one PostgreSQL database (a schema made for the run), the
+//! devices spread over the instances in turn as behind a load balancer; the second run's
+//! figures are named `postgres.…`. The server figures (CPU, memory) are then those of all
+//! instances together.
 
 mod drive;
 mod population;
@@ -50,7 +59,7 @@ use automerge::ActorId;
 
 use self::drive::Tally;
 use self::workload::Agent;
-use super::server::BenchServer;
+use super::server::{Backend, BenchServer};
 use super::sim::{Pulled, SimDevice};
 use super::{Report, Result, Unit, progress};
 
@@ -68,13 +77,32 @@ pub struct Options {
     pub concurrency: usize,
     /// Page size the devices ask for.
     pub page_bytes: u32,
+    /// The backends the suite runs on, one after the other, each with its figures' prefix
+    /// ([`Backend::prefix`]).
+    pub backends: Vec<Backend>,
 }
 
-/// Runs the suite against a server it starts, recording each figure in `report`; fails if any
-/// request failed unexpectedly or the devices did not converge.
+/// Runs the suite against servers it starts on each of `opts.backends` in turn, recording each
+/// figure in `report`; fails if any request failed unexpectedly or the devices did not
+/// converge (on any backend: every backend still runs).
 pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
+    let mut failed = Vec::new();
+    for backend in &opts.backends {
+        progress(format_args!("the load suite on {backend}"));
+        report.set_prefix(backend.prefix());
+        let done = run_on(opts, backend, report);
+        report.set_prefix("");
+        if let Err(e) = done {
+            failed.push(format!("{backend}: {e}"));
+        }
+    }
+    if failed.is_empty() { Ok(()) } else { Err(failed.join("; ").into()) }
+}
+
+/// Runs the suite once, on servers of `backend`.
+fn run_on(opts: &Options, backend: &Backend, report: &mut Report) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let server = BenchServer::start(&dir.path().join("server"))?;
+    let server = BenchServer::start_on(backend, &dir.path().join("server"), &[])?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(phases(opts, report, &server))
 }
@@ -96,6 +124,7 @@ async fn phases(opts: &Options, report: &mut Report, server: &BenchServer) -> Re
     report.record("load.concurrency", opts.concurrency as f64, Unit::Count);
     let accepted_before = server.metric("fieldsync_changes_accepted_total").await?;
     let cpu_before = server.child_cpu()?;
+    let db_cpu_before = server.database_cpu()?;
 
     progress(format_args!(
         "{} devices, {} rounds each, {} at a time",
@@ -103,11 +132,21 @@ async fn phases(opts: &Options, report: &mut Report, server: &BenchServer) -> Re
     ));
     let (agents, mut rounds, wall) = drive::rounds(agents, opts.concurrency, opts.rounds).await?;
     let cpu = server.child_cpu()?.zip(cpu_before).map(|(after, before)| after - before);
+    let db_cpu = server.database_cpu()?.zip(db_cpu_before).map(|(a, b)| a.saturating_sub(b));
     record_rounds(report, &mut rounds, wall);
+    let requests = rounds.all.len().max(1) as f64;
     if let Some(cpu) = cpu {
         report.record("load.server_cpu_s", cpu.as_secs_f64(), Unit::Seconds);
-        let per = cpu.as_secs_f64() * 1000.0 / rounds.all.len().max(1) as f64;
+        let per = cpu.as_secs_f64() * 1000.0 / requests;
         report.record("load.server_cpu_ms_per_request", per, Unit::Ms);
+    }
+    if let Some(cpu) = db_cpu {
+        report.record("load.db_cpu_s", cpu.as_secs_f64(), Unit::Seconds);
+        report.record(
+            "load.db_cpu_ms_per_request",
+            cpu.as_secs_f64() * 1000.0 / requests,
+            Unit::Ms,
+        );
     }
 
     progress("every device syncs to the end; then each compares its heads with the server's");
@@ -123,6 +162,9 @@ async fn phases(opts: &Options, report: &mut Report, server: &BenchServer) -> Re
     report.record("load.docs_created", created as f64, Unit::Count);
     report.record("load.changes_made", made as f64, Unit::Count);
     report.record("load.changes_accepted", accepted as f64, Unit::Count);
+    let stored = server.stored_bytes()?;
+    report.record("load.stored_mb", mib(stored), Unit::Mb);
+    report.record("load.stored_bytes_per_change", stored as f64 / made.max(1) as f64, Unit::Bytes);
     report.record("load.docs_shared", shared_docs(&mut agents) as f64, Unit::Count);
     report.record("load.docs_checked", convergence.checked as f64, Unit::Count);
     report.record("load.diverged", convergence.diverged as f64, Unit::Count);

@@ -5,12 +5,21 @@
 //! phone pulls them all (`sync.initial_*`); it syncs again with nothing changed (`sync.noop_*`);
 //! the seeding phone changes one report and the fresh phone syncs (`sync.one_change_*`); a
 //! thousand simulated devices each push one change to their own report and pull a page,
-//! concurrently with a bound (`server.changes_per_s`, `server.p99_ms`); finally the server is
+//! concurrently with a bound (`server.changes_per_s`, `server.p99_ms`, and the CPU time the
+//! servers spent per change, `server.cpu_ms_per_change`, with PostgreSQL's own beside it,
+//! `server.db_cpu_ms_per_change`: its backends serving the run, read from `/proc`, the
+//! database on this machine); finally the server is
 //! filled up to 100,000 documents and its resident memory read (`server.rss_mb`).
 //!
 //! The phones are real stores and the real sync client; the simulated devices speak the
 //! protocol directly, holding one document each in memory. The server is a child process, so
 //! its memory is its own, unless `--server URL` names one started elsewhere.
+//!
+//! With `--storage postgres://…` the whole suite runs twice in one run: first on SQLite, then
+//! on `--instances` servers sharing one PostgreSQL database (a schema made for the run), the
+//! phones and devices spread over the instances in turn; the second run's figures are named
+//! `postgres.…`, so each stands beside its SQLite twin. `server.rss_mb` and the CPU figures
+//! are then those of all instances together.
 
 mod bulk;
 mod privacy;
@@ -28,7 +37,7 @@ use tokio::task::JoinSet;
 
 use self::bulk::BulkPusher;
 use super::corpus::{Corpus, kind_of};
-use super::server::BenchServer;
+use super::server::{Backend, BenchServer};
 use super::sim::{Exchange, Pulled, SimDevice};
 use super::store::seed::{copy, ensure_fixture};
 use super::{Report, Result, Samples, Unit, progress};
@@ -73,9 +82,13 @@ pub struct Options {
     /// The server started by the suite leaves the record index as it is on every write: what
     /// the index costs these figures (against a run without it).
     pub no_index_writes: bool,
+    /// The backends the suite runs on, one after the other, each with its figures' prefix
+    /// ([`Backend::prefix`]); a server started elsewhere is measured once, whatever this says.
+    pub backends: Vec<Backend>,
 }
 
-/// Runs the suite, recording each figure in `report` as it is measured.
+/// Runs the suite on each of `opts.backends` in turn, recording each figure in `report` as it
+/// is measured.
 pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
     let fixture = opts.cache_dir.join(format!(
         "reports-{}-s{}-v{SEED_FORMAT}.db",
@@ -84,6 +97,21 @@ pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
     ));
     let docs = opts.docs;
     ensure_fixture(&fixture, opts.fresh, |path| seed_reports(path, docs))?;
+    if opts.server.is_some() {
+        return run_on(opts, &Backend::Sqlite, &fixture, report);
+    }
+    for backend in &opts.backends {
+        progress(format_args!("the sync suite on {backend}"));
+        report.set_prefix(backend.prefix());
+        let done = run_on(opts, backend, &fixture, report);
+        report.set_prefix("");
+        done?;
+    }
+    Ok(())
+}
+
+/// Runs the suite once, on servers of `backend` (or the one started elsewhere).
+fn run_on(opts: &Options, backend: &Backend, fixture: &Path, report: &mut Report) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let server = match &opts.server {
         Some(url) => {
@@ -92,13 +120,13 @@ pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
             )?;
             BenchServer::remote(url, &opts.server_metrics, data)?
         }
-        None if opts.no_index_writes => {
-            BenchServer::start_with(&dir.path().join("server"), &["--no-index-writes"])?
+        None => {
+            let options: &[&str] = if opts.no_index_writes { &["--no-index-writes"] } else { &[] };
+            BenchServer::start_on(backend, &dir.path().join("server"), options)?
         }
-        None => BenchServer::start(&dir.path().join("server"))?,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    rt.block_on(phases(opts, report, &server, &fixture, dir.path()))
+    rt.block_on(phases(opts, report, &server, fixture, dir.path()))
 }
 
 async fn phases(
@@ -225,11 +253,13 @@ async fn load(
         ready.push(d);
     }
     let before = server.metric("fieldsync_changes_accepted_total").await?;
+    let cpu_before = (server.child_cpu()?, server.database_cpu()?);
     progress(format_args!(
         "{} devices push one change each and pull, {} at a time",
         opts.devices, opts.concurrency
     ));
     let (_, mut latencies, moved, wall) = rounds(ready, opts.concurrency).await?;
+    let cpu_after = (server.child_cpu()?, server.database_cpu()?);
     let after = server.metric("fieldsync_changes_accepted_total").await?;
     if let (Some(b), Some(a)) = (before, after)
         && (a - b) < opts.devices as f64
@@ -242,6 +272,15 @@ async fn load(
     let n = opts.devices.max(1) as f64;
     report.record("server.bytes_up_per_round", moved.bytes_up as f64 / n, Unit::Bytes);
     report.record("server.bytes_down_per_round", moved.bytes_down as f64 / n, Unit::Bytes);
+    let per_change = |after: Option<Duration>, before: Option<Duration>| {
+        after.zip(before).map(|(a, b)| a.saturating_sub(b).as_secs_f64() * 1000.0 / n)
+    };
+    if let Some(ms) = per_change(cpu_after.0, cpu_before.0) {
+        report.record("server.cpu_ms_per_change", ms, Unit::Ms);
+    }
+    if let Some(ms) = per_change(cpu_after.1, cpu_before.1) {
+        report.record("server.db_cpu_ms_per_change", ms, Unit::Ms);
+    }
     Ok(())
 }
 

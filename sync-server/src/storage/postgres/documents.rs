@@ -87,11 +87,13 @@ pub(crate) async fn commit(
 /// One document write, inside its savepoint.
 async fn apply(tx: &Tx<'_>, w: &DocWrite, now: i64, head: &mut Head) -> StorageResult<Committed> {
     let id = w.doc.as_bytes().as_slice();
-    let found = query_opt(tx, "SELECT id FROM docs WHERE doc_id = $1", &[&id]).await?;
     let conflict = || StorageError::Conflict { doc: w.doc, expected: w.base };
     let participants = w.participants.join("\n");
-    let (row, version) = match (w.base, found) {
-        (None, None) => {
+    // One statement decides and writes: a creation of a document that exists, or an update of
+    // one whose stored version is not the one the write was built on (or that does not
+    // exist), changes no row and is a conflict.
+    let (row, version) = match w.base {
+        None => {
             let DocBytes::Snapshot(snapshot) = &w.bytes else {
                 return Err(StorageError::Corrupt(format!(
                     "document {} is created without a snapshot",
@@ -100,11 +102,12 @@ async fn apply(tx: &Tx<'_>, w: &DocWrite, now: i64, head: &mut Head) -> StorageR
             };
             let row = head.docs + 1;
             let addressed = w.addressed.iter().map(|a| a.as_str()).collect::<Vec<_>>().join("\n");
-            execute(
+            let created = execute(
                 tx,
                 "INSERT INTO docs (id, doc_id, kind, scope, snapshot_bytes, chunk_bytes, version, \
                  created_at, updated_at, created_by, participants, addressed, valid_until) \
-                 VALUES ($1, $2, $3, $4, $5, 0, 1, $6, $6, $7, $8, $9, $10)",
+                 VALUES ($1, $2, $3, $4, $5, 0, 1, $6, $6, $7, $8, $9, $10) \
+                 ON CONFLICT (doc_id) DO NOTHING",
                 &[
                     &row,
                     &id,
@@ -119,34 +122,39 @@ async fn apply(tx: &Tx<'_>, w: &DocWrite, now: i64, head: &mut Head) -> StorageR
                 ],
             )
             .await?;
+            if created != 1 {
+                return Err(conflict());
+            }
             head.docs = row;
             insert_bytes(tx, row, snapshot).await?;
             (row, 1u64)
         }
-        (Some(base), Some(found)) => {
-            let row: i64 = found.try_get(0)?;
+        Some(base) => {
             let version = base + 1;
             // Compare-and-set on the version: a write built on another version changes nothing.
             let sql = match &w.bytes {
                 DocBytes::Snapshot(_) => {
                     "UPDATE docs SET snapshot_bytes = $3, chunk_bytes = 0, version = $4, \
-                     updated_at = $5, participants = $6 WHERE id = $1 AND version = $2"
+                     updated_at = $5, participants = $6 WHERE doc_id = $1 AND version = $2 \
+                     RETURNING id"
                 }
                 DocBytes::Chunk(_) => {
                     "UPDATE docs SET chunk_bytes = chunk_bytes + $3, version = $4, \
-                     updated_at = $5, participants = $6 WHERE id = $1 AND version = $2"
+                     updated_at = $5, participants = $6 WHERE doc_id = $1 AND version = $2 \
+                     RETURNING id"
                 }
             };
             let size = sql_size(w.bytes.len() as u64);
-            let changed = execute(
+            let updated = query_opt(
                 tx,
                 sql,
-                &[&row, &sql_size(base), &size, &sql_size(version), &now, &participants],
+                &[&id, &sql_size(base), &size, &sql_size(version), &now, &participants],
             )
             .await?;
-            if changed != 1 {
+            let Some(updated) = updated else {
                 return Err(conflict());
-            }
+            };
+            let row: i64 = updated.try_get(0)?;
             match &w.bytes {
                 DocBytes::Snapshot(snapshot) => {
                     execute(tx, "DELETE FROM doc_bytes WHERE doc = $1", &[&row]).await?;
@@ -156,7 +164,6 @@ async fn apply(tx: &Tx<'_>, w: &DocWrite, now: i64, head: &mut Head) -> StorageR
             }
             (row, version)
         }
-        _ => return Err(conflict()),
     };
     let last_seq = log(tx, w, row, now, head).await?;
     if let Some(refs) = &w.blobs {

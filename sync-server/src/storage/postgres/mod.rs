@@ -15,6 +15,7 @@ mod businesses;
 mod columns;
 mod db;
 mod documents;
+mod group;
 mod index;
 mod keys;
 mod leader;
@@ -56,14 +57,14 @@ pub struct PostgresStorage {
     db: Arc<Db>,
     epoch: String,
     name: String,
-    /// The channel its document commits notify (see `listen`).
-    channel: String,
     /// The log's end as any instance moved it (see `listen`).
     log_end: listen::End,
     /// Tells the listener to stop.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
     /// This instance's hold on the jobs that run once (see `leader`).
     leader: Arc<leader::Leader>,
+    /// This instance's document commits, grouped (see `group`).
+    group: Arc<group::GroupCommit>,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -95,9 +96,10 @@ impl PostgresStorage {
         let leader = Arc::new(leader::Leader::new(config.clone(), &epoch));
         let channel = listen::channel(&epoch);
         tokio::spawn(listen::run(config, db.clone(), channel.clone(), log_end.clone(), closed));
+        let group = Arc::new(group::GroupCommit::start(db.clone(), channel));
         tracing::info!(database = %name, epoch, "storage opened");
         let closing = Arc::new(closing);
-        Ok(PostgresStorage { db, epoch, name, channel, log_end, closing, leader })
+        Ok(PostgresStorage { db, epoch, name, log_end, closing, leader, group })
     }
 
     /// The database, as logs name it (host, port and database; never a password).
@@ -160,7 +162,7 @@ impl DocumentStorage for PostgresStorage {
             if writes.is_empty() {
                 return Ok(Vec::new());
             }
-            documents::commit(&self.db, &self.channel, &writes).await
+            self.group.commit(writes).await
         })
     }
 

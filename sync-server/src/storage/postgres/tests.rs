@@ -228,3 +228,49 @@ async fn one_instance_leads_and_another_takes_over_when_it_goes() {
     assert!(took_over, "the lock went with the first instance");
     two.close().await;
 }
+
+/// Concurrent commits of one instance share transactions (fewer transactions than requests),
+/// and each request still gets the results of its own writes: a write built on a stale version
+/// fails alone, the others of its group commit, and the log has no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_of_one_instance_are_grouped_and_answered_apart() {
+    if !available("postgres::concurrent_commits_of_one_instance…", &[Tool::Postgres]) {
+        return;
+    }
+    const REQUESTS: usize = 20;
+    let schema = Schema::new().await;
+    let storage = Arc::new(open(&schema).await);
+    let stale = DocId::random();
+    storage.commit(vec![sample_write(stale, None, 1)]).await.unwrap().pop().unwrap().unwrap();
+    storage.commit(vec![sample_write(stale, Some(1), 1)]).await.unwrap().pop().unwrap().unwrap();
+    let before = storage.group.batches();
+    let requests = (0..REQUESTS).map(|i| {
+        let storage = storage.clone();
+        async move {
+            // Request 7 writes on version 1 of a document stored at version 2.
+            let write = if i == 7 {
+                sample_write(stale, Some(1), 1)
+            } else {
+                sample_write(DocId::random(), None, 2)
+            };
+            storage.commit(vec![write]).await
+        }
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    let batches = storage.group.batches() - before;
+    assert!(batches <= REQUESTS as u64 / 2, "{batches} transactions for {REQUESTS} requests");
+    for (i, answer) in answers.into_iter().enumerate() {
+        let mut results = answer.unwrap();
+        assert_eq!(results.len(), 1);
+        match (i, results.pop().unwrap()) {
+            (7, Err(StorageError::Conflict { doc, .. })) => assert_eq!(doc, stale),
+            (7, other) => panic!("the stale write came back {other:?}"),
+            (_, Ok(c)) => assert_eq!(c.version, 1),
+            (_, Err(e)) => panic!("request {i} failed: {e}"),
+        }
+    }
+    let page = storage.log_page(0, vec![], 1 << 20).await.unwrap();
+    let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
+    let expected: Vec<u64> = (1..=(2 + 2 * (REQUESTS as u64 - 1))).collect();
+    assert_eq!(seqs, expected, "every change logged once, no gap");
+}

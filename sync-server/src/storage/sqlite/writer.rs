@@ -64,7 +64,7 @@ pub(crate) fn run(conn: Connection, rx: Receiver<Msg>) {
         let mut bytes = 0usize;
         match first {
             Msg::Commit { writes, reply } => {
-                bytes += size(&writes);
+                bytes += DocWrite::data_len(&writes);
                 jobs.push((writes, reply));
             }
             Msg::Run(job) => job(&conn),
@@ -73,7 +73,7 @@ pub(crate) fn run(conn: Connection, rx: Receiver<Msg>) {
         while jobs.len() < MAX_JOBS && bytes < MAX_BYTES {
             match rx.try_recv() {
                 Ok(Msg::Commit { writes, reply }) => {
-                    bytes += size(&writes);
+                    bytes += DocWrite::data_len(&writes);
                     jobs.push((writes, reply));
                 }
                 Ok(Msg::Run(job)) => job(&conn),
@@ -113,13 +113,6 @@ pub(crate) fn run(conn: Connection, rx: Receiver<Msg>) {
     if let Some(done) = closing {
         let _ = done.send(());
     }
-}
-
-fn size(writes: &[DocWrite]) -> usize {
-    writes
-        .iter()
-        .map(|w| w.bytes.len() + w.changes.iter().map(|c| c.bytes.len()).sum::<usize>())
-        .sum()
 }
 
 fn commit_batch(conn: &Connection, jobs: Vec<(Vec<DocWrite>, oneshot::Sender<Reply>)>) {
