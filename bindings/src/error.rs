@@ -5,6 +5,7 @@
 
 use fieldsync_core::CoreError;
 use fieldsync_core::model::Kind;
+use fieldsync_core::peer::{CredentialRefusal, LinkError, PeerError};
 
 /// Everything a call into fieldsync can fail with.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
@@ -287,6 +288,42 @@ pub enum FieldError {
         /// The photo.
         hash: String,
     },
+    /// A peer session shared nothing: a credential was refused, this phone's by the peer
+    /// (`byPeer`) or the peer's by this phone. A phone whose credential expired or whose device
+    /// was revoked syncs with the server again.
+    #[error("peer credential refused ({reason:?}{}): {detail}", if *by_peer { ", by the peer" } else { "" })]
+    PeerRefused {
+        /// Why.
+        reason: PeerRefusal,
+        /// The peer refused this phone's credential (else this phone refused the peer's).
+        by_peer: bool,
+        /// The reason in words, with the device and times it names.
+        detail: String,
+    },
+    /// The peer session was cancelled (`PeerSession.cancel`); what it stored stays.
+    #[error("the peer session was cancelled")]
+    PeerCancelled,
+    /// The link to the peer closed before the session ended (the other phone went away); what
+    /// was stored stays, and meeting again goes on from there. An app's transport throws it
+    /// when its link ends.
+    #[error("the peer link closed: {detail}")]
+    PeerLinkClosed {
+        /// What is known of why.
+        detail: String,
+    },
+    /// The link to the peer failed otherwise (a socket error; an app's transport that threw).
+    #[error("peer link failed: {detail}")]
+    PeerLink {
+        /// The link's error.
+        detail: String,
+    },
+    /// The peer sent what the peer protocol does not allow (another version, a damaged frame,
+    /// a message out of turn), or the session did not settle; what was stored stays.
+    #[error("peer protocol: {detail}")]
+    PeerProtocol {
+        /// What was wrong.
+        detail: String,
+    },
     /// A callback of the app (listener, observer, log hook) threw. It reaches the app only
     /// through the log hook (`setLogHook`): the call the callback reported on goes on.
     #[error("a callback failed: {detail}")]
@@ -294,6 +331,65 @@ pub enum FieldError {
         /// What the callback threw.
         detail: String,
     },
+}
+
+/// Why a peer's credential was refused (`docs/peer.md`, "Credentials").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum PeerRefusal {
+    /// Its validity ended.
+    Expired,
+    /// The server revoked the device (as of the refusing phone's last sync).
+    Revoked,
+    /// It is not signed by the server this phone enrolled with.
+    Forged,
+    /// It does not read as a credential.
+    Malformed,
+    /// A side holds no credential yet: it must sync with the server first.
+    NotEnrolled,
+    /// A reason this version does not know (a newer peer's).
+    Other,
+}
+
+impl PeerRefusal {
+    /// The reason the wire code names.
+    fn from_code(code: &str) -> PeerRefusal {
+        match code {
+            "expired" => PeerRefusal::Expired,
+            "revoked" => PeerRefusal::Revoked,
+            "forged" => PeerRefusal::Forged,
+            "malformed" => PeerRefusal::Malformed,
+            "not_enrolled" => PeerRefusal::NotEnrolled,
+            _ => PeerRefusal::Other,
+        }
+    }
+}
+
+impl From<PeerError> for FieldError {
+    fn from(e: PeerError) -> Self {
+        let detail = e.to_string();
+        match e {
+            PeerError::Link(LinkError::Closed) => FieldError::PeerLinkClosed { detail },
+            PeerError::Link(_) => FieldError::PeerLink { detail },
+            PeerError::Decode(_)
+            | PeerError::Unexpected { .. }
+            | PeerError::Malformed(_)
+            | PeerError::TooManyRounds(_) => FieldError::PeerProtocol { detail },
+            PeerError::Refused(CredentialRefusal::NotEnrolled) | PeerError::NotEnrolled => {
+                FieldError::NotEnrolled { detail }
+            }
+            PeerError::Refused(why) => FieldError::PeerRefused {
+                reason: PeerRefusal::from_code(why.code()),
+                by_peer: false,
+                detail: why.to_string(),
+            },
+            PeerError::RefusedByPeer { code, message } => FieldError::PeerRefused {
+                reason: PeerRefusal::from_code(&code),
+                by_peer: true,
+                detail: message,
+            },
+            PeerError::Store(e) => e.into(),
+        }
+    }
 }
 
 /// The `FieldError::InvalidInput` for `field`.

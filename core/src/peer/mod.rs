@@ -12,6 +12,7 @@ pub mod credential;
 mod judge;
 pub mod link;
 mod loopback;
+mod progress;
 mod session;
 pub mod wire;
 
@@ -21,7 +22,8 @@ pub use credential::{
 };
 pub use link::{LinkError, PeerLink, StreamLink, TcpLink, memory_pair};
 pub use loopback::meet_on_loopback;
-pub use session::{DocRefusal, PeerOptions, PeerOutcome, sync_with_peer};
+pub use progress::{PeerProgress, PeerProgressListener, PeerStage};
+pub use session::{DocRefusal, PeerOptions, PeerOutcome, sync_with_peer, sync_with_peer_reporting};
 pub use wire::DecodeError;
 
 use crate::error::CoreError;

@@ -11,6 +11,7 @@ use serde_bytes::ByteBuf;
 
 use super::judge::{Authors, judge};
 use super::link::PeerLink;
+use super::progress::{PeerProgress, PeerProgressListener, PeerStage};
 use super::wire::{self, Hello, Item, Message, Offer, Offered, Refusal};
 use super::{Credential, CredentialRefusal, PeerError, Verified};
 use crate::changes::{self, ParseError};
@@ -46,6 +47,7 @@ impl Default for PeerOptions {
 
 /// A document whose changes were refused in a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DocRefusal {
     /// The document.
     pub doc: DocId,
@@ -92,6 +94,9 @@ struct Session<'a, L> {
     store: &'a Store,
     link: &'a mut L,
     out: PeerOutcome,
+    listener: Option<&'a dyn PeerProgressListener>,
+    /// Documents the peer offered that differ from this phone's copy.
+    expected: usize,
 }
 
 fn name(msg: &Message) -> &'static str {
@@ -121,6 +126,24 @@ impl<L: PeerLink> Session<'_, L> {
         Ok(msg)
     }
 
+    /// Tells the listener, if any, where the session is.
+    fn report(&self, stage: PeerStage, received: usize) {
+        let Some(listener) = self.listener else { return };
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let bytes = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        listener.peer_progress(&PeerProgress {
+            stage,
+            peer_device: self.out.peer_device.clone(),
+            peer_user: self.out.peer_user.clone(),
+            rounds: self.out.rounds.into(),
+            docs_expected: count(self.expected),
+            docs_received: count(received),
+            docs_sent_whole: count(self.out.sent_whole),
+            bytes_sent: bytes(self.out.bytes_sent),
+            bytes_received: bytes(self.out.bytes_received),
+        });
+    }
+
     async fn refuse(&mut self, why: CredentialRefusal) -> PeerError {
         let msg = Message::Refuse(Refusal { code: why.code().into(), message: why.to_string() });
         // The session ends with the refusal whether or not the peer hears of it.
@@ -135,8 +158,18 @@ pub async fn sync_with_peer<L: PeerLink>(
     link: &mut L,
     options: &PeerOptions,
 ) -> Result<PeerOutcome, PeerError> {
+    sync_with_peer_reporting(store, link, options, None).await
+}
+
+/// [`sync_with_peer`], telling `listener` after the hellos, the offers and every round.
+pub async fn sync_with_peer_reporting<L: PeerLink>(
+    store: &Store,
+    link: &mut L,
+    options: &PeerOptions,
+    listener: Option<&dyn PeerProgressListener>,
+) -> Result<PeerOutcome, PeerError> {
     let trust = store.peer_trust()?.ok_or(PeerError::NotEnrolled)?;
-    let mut s = Session { store, link, out: PeerOutcome::default() };
+    let mut s = Session { store, link, out: PeerOutcome::default(), listener, expected: 0 };
     let me = trust.credential.open(&trust.server_key).map_err(PeerError::Refused)?;
 
     // Hellos.
@@ -160,6 +193,7 @@ pub async fn sync_with_peer<L: PeerLink>(
     };
     s.out.peer_device = peer.device.clone();
     s.out.peer_user = peer.profile.user.clone();
+    s.report(PeerStage::Greeted, 0);
 
     // Offers.
     let mine = offer(store, &peer.profile)?;
@@ -180,6 +214,8 @@ pub async fn sync_with_peer<L: PeerLink>(
     let authors = authors(store, &trust.server_key, &revoked, [&me, &peer], &their_offer)?;
     let theirs = read_offer(&their_offer.docs)?;
     s.out.peer_offered = theirs.len();
+    s.expected = theirs.iter().filter(|(id, heads)| mine.get(id) != Some(heads)).count();
+    s.report(PeerStage::Offered, 0);
 
     // The plan: documents both hold and differ on are synced; what only this side offered is
     // sent whole.
@@ -387,6 +423,7 @@ async fn rounds<L: PeerLink>(
                 }
             }
         }
+        s.report(PeerStage::Round, changed.len());
     }
     s.out.received = changed.len();
     Ok(())

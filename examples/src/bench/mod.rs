@@ -12,6 +12,7 @@ pub mod compare;
 pub mod corpus;
 pub mod desk;
 pub mod load;
+pub mod peer;
 pub mod points;
 pub mod report;
 pub mod server;

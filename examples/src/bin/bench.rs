@@ -18,6 +18,7 @@
 //! cargo run --release -p fieldsync-examples --bin bench -- desk [--reports N] [--desks N] [--pushes N]
 //! cargo run --release -p fieldsync-examples --bin bench -- board [--open N] [--pushes N]
 //! cargo run --release -p fieldsync-examples --bin bench -- points [--redeemers N] [--each N]
+//! cargo run --release -p fieldsync-examples --bin bench -- peer [--docs N] [--skip-2g]
 //! cargo run --release -p fieldsync-examples --bin bench -- compare main HEAD store --docs 10000
 //! ```
 //!
@@ -77,6 +78,9 @@ enum Suite {
     /// Residents redeem points at once against a server on loopback: redemptions per second,
     /// their latency, and that nothing is overspent or oversold.
     Points(PointsArgs),
+    /// Two phones meet with no server over loopback TCP: a session that brings N patrol logs
+    /// across, its bytes over the changes' own, and the same session over a 2G link.
+    Peer(PeerArgs),
     /// Two revisions (commits, branches, tags) built and measured in turn on one suite: each
     /// figure's medians and their ratio B/A.
     Compare(CompareArgs),
@@ -255,6 +259,16 @@ struct PointsArgs {
 }
 
 #[derive(Debug, Args)]
+struct PeerArgs {
+    /// Patrol logs the session brings across.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    docs: u64,
+    /// Leave out the session over the 2G link emulator (it takes a minute or two).
+    #[arg(long)]
+    skip_2g: bool,
+}
+
+#[derive(Debug, Args)]
 struct StoreArgs {
     /// Records in the store (60% reports, 25% patrol logs, 7.5% mediation cases, 2.5% each of
     /// bulletins, visits and deliberations).
@@ -389,6 +403,10 @@ fn run_suite(cli: &Cli, cache_dir: PathBuf, report: &mut Report) -> bench::Resul
                 redeemers: args.redeemers as usize,
                 each: args.each as usize,
             },
+            report,
+        ),
+        Suite::Peer(args) => bench::peer::run(
+            &bench::peer::Options { docs: args.docs as usize, two_g: !args.skip_2g },
             report,
         ),
         Suite::Board(args) => bench::board::run(

@@ -96,6 +96,10 @@ internal object Listeners {
         override fun onPhotoProgress(progress: PhotoProgress) = reporting { f(progress) }
     }
 
+    fun peer(f: (PeerProgress) -> Unit): PeerListener = object : PeerListener {
+        override fun onPeerProgress(progress: PeerProgress) = reporting { f(progress) }
+    }
+
     /**
      * Runs an app's callback; whatever it throws goes back to the library as
      * [FieldException.Callback] with its stack trace, which the library reports through the

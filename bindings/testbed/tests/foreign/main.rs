@@ -132,3 +132,20 @@ fn cpython_visit() -> Result<()> {
     runner::python("tests/bindings/test_visit.py", &[])?;
     Ok(())
 }
+
+/// Phone to phone from Kotlin, with no server: the patrol log crosses over a transport written in
+/// Kotlin, entries added offline converge over the loopback TCP transport with progress heard,
+/// a session whose peer never answers is cancelled, and a closed link is typed.
+#[test]
+fn kotlin_peer() -> Result<()> {
+    runner::kotlin("tests/bindings/test_peer.kts", &[])?;
+    Ok(())
+}
+
+/// Phone to phone from Python: the same steps, over a transport of asyncio queues and the
+/// loopback TCP one.
+#[test]
+fn cpython_peer() -> Result<()> {
+    runner::python("tests/bindings/test_peer.py", &[])?;
+    Ok(())
+}

@@ -107,7 +107,7 @@ static KOTLINC: Mutex<()> = Mutex::new(());
 /// start instead of a Kotlin compiler's for every script (the compiler's start and warm-up took
 /// most of each script's wall time). Any other script (the app developers' quickstart) runs as
 /// its readers run it, with `kotlinc -script`.
-const COMPILED_SCRIPTS: [&str; 7] = [
+const COMPILED_SCRIPTS: [&str; 8] = [
     "tests/bindings/test_field_store.kts",
     "tests/bindings/test_app_behaviour.kts",
     "tests/bindings/test_inbox.kts",
@@ -115,6 +115,7 @@ const COMPILED_SCRIPTS: [&str; 7] = [
     "tests/bindings/test_bulletin.kts",
     "tests/bindings/test_visit.kts",
     "tests/bindings/test_deliberation.kts",
+    "tests/bindings/test_peer.kts",
 ];
 
 /// JVM options for the Kotlin compiler and the scripts' runs: the client compiler only (C1) and

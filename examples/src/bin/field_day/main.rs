@@ -16,6 +16,9 @@
 //! everyone syncs through the server, and the example shows what each phone holds and that all
 //! copies converged. Then the resident's next report is handled and confirmed: it earns points,
 //! which the resident redeems at the community's exchange and the grid leader marks collected.
+//! The next day the patrol walks into a valley with no signal: its three phones keep a
+//! second log and sync with each other directly, phone to phone, until all three hold the same
+//! log; then one of them finds signal and syncs with the server (`valley.rs`).
 //! It exits non-zero if the phones did not converge or the points did not add up.
 
 use std::collections::BTreeMap;
@@ -30,6 +33,8 @@ use fieldsync_core::store::PhotoSource;
 use fieldsync_core::sync::{BusinessFields, HttpTransport, SyncClient, enroll};
 use fieldsync_core::{DocId, Store};
 use fieldsync_server::{RunningServer, Server, ServerConfig};
+
+mod valley;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -474,9 +479,10 @@ async fn run() -> Res<bool> {
             "phones DIFFER"
         }
     );
+    let valley = valley::scene(li, wang, zhao).await?;
     let points = points_day(sun, zhou, deliberation).await?;
     server.shutdown().await?;
-    Ok(converged && points)
+    Ok(converged && valley && points)
 }
 
 /// The police visit the lodge offline: the rules' checklist, a failed fire-safety check, a
