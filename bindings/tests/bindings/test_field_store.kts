@@ -218,7 +218,9 @@ runBlocking {
     val photoReport = police.submitReport(NewReport(GRID, ReportCategory.ILLEGAL_CONSTRUCTION, "Extension on building 14", ""))
     val photo = police.addPhoto(photoReport, PhotoSource.Bytes(jpeg), "image/jpeg")
     expect(photo.size == jpeg.size.toLong() && police.getReport(photoReport).photos == listOf(photo)) { "added $photo" }
-    expect(java.io.File(police.photoFile(photo.hash)!!).readBytes().contentEquals(jpeg)) { "the photo is stored intact" }
+    // The store is encrypted: its files are sealed, and photos are read through it.
+    expect(!java.io.File(police.photoFile(photo.hash)!!).readBytes().contentEquals(jpeg)) { "the photo's file is sealed" }
+    expect(police.photoBytes(photo.hash, PhotoVariant.ORIGINAL)!!.contentEquals(jpeg)) { "the photo is stored intact" }
     expect(police.photosPending().map { it.hash } == listOf(photo.hash)) { "pending: ${police.photosPending()}" }
     expectThrows<FieldException.InvalidInput>("an empty photo") {
         police.addPhoto(photoReport, PhotoSource.Bytes(ByteArray(0)), "image/jpeg")
@@ -266,10 +268,12 @@ runBlocking {
     }
     val fetched = Collections.synchronizedList(mutableListOf<PhotoProgress>())
     val path = desk.downloadPhoto(photo.hash) { fetched.add(it) }
-    expect(java.io.File(path).readBytes().contentEquals(jpeg)) { "the downloaded photo differs" }
+    expect(desk.photoFile(photo.hash) == path) { "downloaded to $path" }
+    expect(desk.photoBytes(photo.hash, PhotoVariant.ORIGINAL)!!.contentEquals(jpeg)) { "the downloaded photo differs" }
     val got = fetched.filter { it.transfer == PhotoTransfer.ORIGINAL }.map { it.done }
     expect(got.size >= 2 && got == got.sorted() && got.last() == jpeg.size.toLong()) { "download progress $got" }
-    val thumbnail = javax.imageio.ImageIO.read(java.io.File(desk.downloadPhoto(photo.hash, PhotoVariant.THUMBNAIL)))
+    desk.downloadPhoto(photo.hash, PhotoVariant.THUMBNAIL)
+    val thumbnail = javax.imageio.ImageIO.read(java.io.ByteArrayInputStream(desk.photoBytes(photo.hash, PhotoVariant.THUMBNAIL)!!))
     expect(thumbnail.width == 320 && thumbnail.height == 240) { "thumbnail ${thumbnail.width}x${thumbnail.height}" }
     val unknown = "0".repeat(64)
     val missing = expectThrows<FieldException.PhotoNotFound>("a hash no record names") { desk.downloadPhoto(unknown) }

@@ -358,7 +358,10 @@ fn photos_bad_input_is_typed_and_stores_nothing() {
     let added = store.add_photo(id.clone(), bytes(&photo), jpeg, None).unwrap();
     assert_eq!(store.get_report(id).unwrap().photos, vec![added.clone()]);
     let file = store.photo_file(added.hash.clone()).unwrap().unwrap();
-    assert_eq!(std::fs::read(&file).unwrap(), photo);
+    // The store is encrypted: its file is sealed, and the photo is read through the store.
+    assert_ne!(std::fs::read(&file).unwrap(), photo);
+    let read = store.photo_bytes(added.hash.clone(), PhotoVariant::Original).unwrap();
+    assert_eq!(read, Some(photo.clone()));
     let again = store.download_photo(added.hash, PhotoVariant::Original, None);
     assert_eq!(runtime.block_on(again).unwrap(), file);
     assert_eq!(store.photos_pending().unwrap().len(), 1);
