@@ -361,7 +361,7 @@ fn photos_bad_input_is_typed_and_stores_nothing() {
     // The store is encrypted: its file is sealed, and the photo is read through the store.
     assert_ne!(std::fs::read(&file).unwrap(), photo);
     let read = store.photo_bytes(added.hash.clone(), PhotoVariant::Original).unwrap();
-    assert_eq!(read, Some(photo.clone()));
+    assert_eq!(read, Some(photo));
     let again = store.download_photo(added.hash, PhotoVariant::Original, None);
     assert_eq!(runtime.block_on(again).unwrap(), file);
     assert_eq!(store.photos_pending().unwrap().len(), 1);

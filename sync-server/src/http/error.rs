@@ -294,7 +294,10 @@ impl ServerError {
 
 /// A JSON error answer.
 pub(crate) fn error_response(status: StatusCode, code: &str, message: String) -> Response {
-    body_response(status, &ErrorBody { code: code.to_string(), message, wipe: false })
+    close_if_unread(body_response(
+        status,
+        &ErrorBody { code: code.to_string(), message, wipe: false },
+    ))
 }
 
 /// The JSON answer of `body`.
@@ -321,8 +324,20 @@ impl IntoResponse for ServerError {
         if let Some(secs) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
-        response
+        close_if_unread(response)
     }
+}
+
+/// A body refused as too large was not read to its end, so the connection cannot carry another
+/// request: the answer says so (`Connection: close`). Without it a client that reused the
+/// connection raced the server's closing it, and its next request failed unsent.
+fn close_if_unread(mut response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// The status of an Open311 refusal: the spec's 400 (a bad parameter), 403 (a missing, unknown

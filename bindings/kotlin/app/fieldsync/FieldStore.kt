@@ -468,11 +468,22 @@ class FieldStore private constructor(
     /** What this phone knows of photo [hash]; `null` if no record here references it. */
     suspend fun photo(hash: String): PhotoInfo? = onIo("hash" to hash) { ffi.photo(hash) }
 
-    /** The file of photo [hash] when its bytes are here; `null` otherwise ([downloadPhoto] fetches it). */
+    /**
+     * The file of photo [hash] when its bytes are here; `null` otherwise ([downloadPhoto] fetches it).
+     * In an encrypted store the file is sealed: show the photo with [photoBytes].
+     */
     suspend fun photoFile(hash: String): String? = onIo("hash" to hash) { ffi.photoFile(hash) }
 
-    /** The server's thumbnail of photo [hash] once downloaded; `null` otherwise. */
+    /** The server's thumbnail of photo [hash] once downloaded; `null` otherwise. Sealed like [photoFile]. */
     suspend fun thumbnailFile(hash: String): String? = onIo("hash" to hash) { ffi.thumbnailFile(hash) }
+
+    /**
+     * The bytes of photo [hash] in [variant] (the original or the server's thumbnail) when they are
+     * here; `null` otherwise ([downloadPhoto] fetches them). How an app shows a photo of an encrypted
+     * store; a file changed on disk is [FieldException.DamagedFile] and gives nothing.
+     */
+    suspend fun photoBytes(hash: String, variant: PhotoVariant = PhotoVariant.ORIGINAL): ByteArray? =
+        onIo("hash" to hash) { ffi.photoBytes(hash, variant) }
 
     /** Photos added here that the server does not hold yet, oldest first. */
     suspend fun photosPending(): List<PhotoInfo> = onIo { ffi.photosPending() }
