@@ -16,7 +16,7 @@ use super::report::{validate_location, validate_photos};
 use super::shape::{EVENTS, HEADER_MAP, LOCATION, Node, PHOTOS};
 use super::validate::Violations;
 use crate::error::{CoreError, Result};
-use crate::id::{DocId, item_key};
+use crate::id::DocId;
 use crate::limits;
 use crate::time::Timestamp;
 
@@ -204,16 +204,12 @@ pub(crate) fn apply(
                     return Err(refuse(format!("{} acknowledged it already", stamp.by)));
                 }
             }
-            limits::room_in_list("acknowledgements", doc.length(&list), limits::LIST_ITEMS)?;
-            let key = item_key();
-            doc::append_map(
+            let (key, _) = doc::append_item(
                 doc,
                 &list,
-                vec![
-                    ("id", key.as_str().into()),
-                    ("at", ScalarValue::Timestamp(stamp.at)),
-                    ("by", stamp.by.as_str().into()),
-                ],
+                "acknowledgements",
+                limits::LIST_ITEMS,
+                vec![("at", ScalarValue::Timestamp(stamp.at)), ("by", stamp.by.as_str().into())],
             )?;
             Ok(Some(key))
         }

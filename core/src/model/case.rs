@@ -15,7 +15,7 @@ use super::registry::{Kind, KindSpec, Record, common_spec};
 use super::shape::{EVENTS, HEADER_MAP, Node, PHOTOS};
 use super::validate::Violations;
 use crate::error::{CoreError, Result};
-use crate::id::{DocId, item_key};
+use crate::id::DocId;
 use crate::limits;
 use crate::time::Timestamp;
 
@@ -217,16 +217,12 @@ pub(crate) fn apply(
             }
             limits::optional_text("notes", notes, limits::NOTES_CHARS)?;
             let list = doc::root_list(doc, "sessions", id)?;
-            limits::room_in_list("sessions", doc.length(&list), limits::SHORT_LIST_ITEMS)?;
-            let key = item_key();
-            let item = doc::append_map(
+            let (key, item) = doc::append_item(
                 doc,
                 &list,
-                vec![
-                    ("id", key.as_str().into()),
-                    ("at", ScalarValue::Timestamp(stamp.at)),
-                    ("by", stamp.by.as_str().into()),
-                ],
+                "sessions",
+                limits::SHORT_LIST_ITEMS,
+                vec![("at", ScalarValue::Timestamp(stamp.at)), ("by", stamp.by.as_str().into())],
             )?;
             doc::put_str_list(doc, &item, "attendees", attendees)?;
             doc::put_text(doc, &item, "notes", notes)?;
@@ -289,20 +285,8 @@ pub(crate) fn apply(
         Command::AddFollowUp { note } => {
             require(id, cmd, status, &[S::Agreed, S::Closed])?;
             limits::text("note", note, limits::NOTE_CHARS)?;
-            let list = doc::root_list(doc, "follow_ups", id)?;
-            limits::room_in_list("follow_ups", doc.length(&list), limits::SHORT_LIST_ITEMS)?;
-            let key = item_key();
-            doc::append_map(
-                doc,
-                &list,
-                vec![
-                    ("id", key.as_str().into()),
-                    ("at", ScalarValue::Timestamp(stamp.at)),
-                    ("by", stamp.by.as_str().into()),
-                    ("note", note.as_str().into()),
-                ],
-            )?;
-            Ok(Some(key))
+            let list = ("follow_ups", limits::SHORT_LIST_ITEMS);
+            Ok(Some(super::command::append_signed(doc, id, stamp, list, ("note", note))?))
         }
         Command::AddPhoto { photo, entry } => {
             super::command::add_root_photo(doc, id, photo, entry.as_ref(), "a mediation case")?;

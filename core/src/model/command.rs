@@ -496,19 +496,12 @@ pub(crate) fn append_signed(
     (field, text): (&'static str, &str),
 ) -> Result<String> {
     let obj = doc::root_list(doc, list, id)?;
-    limits::room_in_list(list, automerge::ReadDoc::length(doc, &obj), max)?;
-    let key = crate::id::item_key();
-    doc::append_map(
-        doc,
-        &obj,
-        vec![
-            ("id", key.as_str().into()),
-            ("at", automerge::ScalarValue::Timestamp(stamp.at)),
-            ("by", stamp.by.as_str().into()),
-            (field, text.into()),
-        ],
-    )?;
-    Ok(key)
+    let fields = vec![
+        ("at", automerge::ScalarValue::Timestamp(stamp.at)),
+        ("by", stamp.by.as_str().into()),
+        (field, text.into()),
+    ];
+    Ok(doc::append_item(doc, &obj, list, max, fields)?.0)
 }
 
 /// `AddPhoto` to the root `photos` list of a record (`what`: `a report`, ...). An `entry` is

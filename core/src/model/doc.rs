@@ -84,6 +84,24 @@ pub(crate) fn append_map(
     Ok(item)
 }
 
+/// Appends an addressable item to `list` (field `field`, at most `max` items): a map whose `id`
+/// is a fresh [`item_key`](crate::id::item_key), then `fields`. Returns the key and the map.
+pub(crate) fn append_item(
+    doc: &mut AutoCommit,
+    list: &ObjId,
+    field: &'static str,
+    max: usize,
+    fields: Vec<(&str, ScalarValue)>,
+) -> Result<(String, ObjId)> {
+    crate::limits::room_in_list(field, doc.length(list), max)?;
+    let key = crate::id::item_key();
+    let mut all = Vec::with_capacity(fields.len() + 1);
+    all.push(("id", ScalarValue::from(key.as_str())));
+    all.extend(fields);
+    let item = append_map(doc, list, all)?;
+    Ok((key, item))
+}
+
 /// Appends `{at, by, action, note}` to the root timeline.
 pub(crate) fn append_timeline(
     doc: &mut AutoCommit,

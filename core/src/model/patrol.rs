@@ -2,7 +2,7 @@
 //! member's phone appends entries to the same log, offline, and the log merges when they meet signal.
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue};
+use automerge::{AutoCommit, ObjType, ROOT, ScalarValue};
 use autosurgeon::Hydrate;
 
 use super::command::Command;
@@ -16,7 +16,7 @@ use super::report::{validate_location, validate_photos};
 use super::shape::{EVENTS, HEADER_MAP, LOCATION, Node, PHOTOS};
 use super::validate::Violations;
 use crate::error::{CoreError, Result};
-use crate::id::{DocId, item_key};
+use crate::id::DocId;
 use crate::limits;
 use crate::time::Timestamp;
 
@@ -246,13 +246,12 @@ pub(crate) fn apply(
                 limits::text("entry.checkpoint", cp, limits::NAME_CHARS)?;
             }
             let list = doc::root_list(doc, "entries", id)?;
-            limits::room_in_list("entries", doc.length(&list), limits::LIST_ITEMS)?;
-            let key = item_key();
-            let item = doc::append_map(
+            let (key, item) = doc::append_item(
                 doc,
                 &list,
+                "entries",
+                limits::LIST_ITEMS,
                 vec![
-                    ("id", key.as_str().into()),
                     ("at", ScalarValue::Timestamp(stamp.at)),
                     ("by", stamp.by.as_str().into()),
                     ("kind", entry.kind.into()),

@@ -15,7 +15,7 @@ use super::registry::{Kind, KindSpec, Record, common_spec};
 use super::shape::{EVENTS, HEADER_MAP, LOCATION, Node, PHOTOS};
 use super::validate::Violations;
 use crate::error::{CoreError, Result};
-use crate::id::{DocId, item_key};
+use crate::id::DocId;
 use crate::limits;
 use crate::time::Timestamp;
 
@@ -345,20 +345,8 @@ pub(crate) fn apply(
         }
         Command::CommentReport { text } => {
             limits::text("comment", text, limits::NOTE_CHARS)?;
-            let list = doc::root_list(doc, "comments", id)?;
-            limits::room_in_list("comments", doc.length(&list), limits::LIST_ITEMS)?;
-            let key = item_key();
-            doc::append_map(
-                doc,
-                &list,
-                vec![
-                    ("id", key.as_str().into()),
-                    ("at", ScalarValue::Timestamp(stamp.at)),
-                    ("by", stamp.by.as_str().into()),
-                    ("text", text.as_str().into()),
-                ],
-            )?;
-            Ok(Some(key))
+            let list = ("comments", limits::LIST_ITEMS);
+            Ok(Some(super::command::append_signed(doc, id, stamp, list, ("text", text))?))
         }
         Command::AddPhoto { photo, entry } => {
             super::command::add_root_photo(doc, id, photo, entry.as_ref(), "a report")?;

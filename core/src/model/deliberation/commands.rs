@@ -4,7 +4,7 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue};
 
 use crate::error::{CoreError, Result};
-use crate::id::{DocId, item_key};
+use crate::id::DocId;
 use crate::limits;
 use crate::model::case::TextField;
 use crate::model::command::{Command, append_signed};
@@ -31,12 +31,12 @@ fn append_option(
     text: &str,
 ) -> Result<String> {
     limits::text("option", text, limits::NOTE_CHARS)?;
-    limits::room_in_list("options", doc.length(list), limits::SHORT_LIST_ITEMS)?;
-    let key = item_key();
-    doc::append_map(
+    let (key, _) = doc::append_item(
         doc,
         list,
-        vec![("id", key.as_str().into()), ("by", by.into()), ("text", text.into())],
+        "options",
+        limits::SHORT_LIST_ITEMS,
+        vec![("by", by.into()), ("text", text.into())],
     )?;
     Ok(key)
 }
@@ -151,13 +151,12 @@ pub(crate) fn apply(
             limits::time("at", at.as_millis())?;
             limits::text("place", place, limits::NAME_CHARS)?;
             let list = doc::root_list(doc, "meetings", id)?;
-            limits::room_in_list("meetings", doc.length(&list), limits::SHORT_LIST_ITEMS)?;
-            let key = item_key();
-            let item = doc::append_map(
+            let (key, item) = doc::append_item(
                 doc,
                 &list,
+                "meetings",
+                limits::SHORT_LIST_ITEMS,
                 vec![
-                    ("id", key.as_str().into()),
                     ("at", ScalarValue::Timestamp(at.as_millis())),
                     ("place", place.as_str().into()),
                     ("by", stamp.by.as_str().into()),

@@ -4,7 +4,7 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue};
 
 use crate::error::{CoreError, Result};
-use crate::id::{DocId, item_key};
+use crate::id::DocId;
 use crate::limits;
 use crate::model::command::Command;
 use crate::model::common::Stamp;
@@ -56,13 +56,12 @@ fn append_result(
     stamp: &Stamp,
     check: &NewCheck,
 ) -> Result<String> {
-    limits::room_in_list("results", doc.length(list), limits::LIST_ITEMS)?;
-    let key = item_key();
-    doc::append_map(
+    let (key, _) = doc::append_item(
         doc,
         list,
+        "results",
+        limits::LIST_ITEMS,
         vec![
-            ("id", key.as_str().into()),
             ("item", check.item.as_str().into()),
             ("result", check.result.into()),
             ("note", check.note.as_str().into()),
@@ -164,13 +163,12 @@ pub(crate) fn apply(
             limits::text("finding.text", text, limits::NOTE_CHARS)?;
             validate_photos(photos)?;
             let list = doc::root_list(doc, "findings", id)?;
-            limits::room_in_list("findings", doc.length(&list), limits::LIST_ITEMS)?;
-            let key = item_key();
-            let item = doc::append_map(
+            let (key, item) = doc::append_item(
                 doc,
                 &list,
+                "findings",
+                limits::LIST_ITEMS,
                 vec![
-                    ("id", key.as_str().into()),
                     ("text", text.as_str().into()),
                     ("at", ScalarValue::Timestamp(stamp.at)),
                     ("by", stamp.by.as_str().into()),
