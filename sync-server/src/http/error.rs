@@ -365,6 +365,19 @@ pub(crate) fn open311_status(e: &Open311Error) -> StatusCode {
 mod tests {
     use super::*;
 
+    /// A body refused as too large was left unread: the answer closes its connection, and
+    /// only that answer does.
+    #[test]
+    fn only_a_too_large_answer_closes_its_connection() {
+        let big = ServerError::TooLarge("over".into()).into_response();
+        assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(big.headers()[header::CONNECTION], "close");
+        let also = error_response(StatusCode::PAYLOAD_TOO_LARGE, "too_large", String::new());
+        assert_eq!(also.headers()[header::CONNECTION], "close");
+        let bad = ServerError::MalformedBody("{".into()).into_response();
+        assert!(bad.headers().get(header::CONNECTION).is_none());
+    }
+
     #[tokio::test]
     async fn answers_json_with_the_protocol_code() {
         let resp =
