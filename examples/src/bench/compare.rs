@@ -7,8 +7,11 @@
 //! later comparison of the same commit builds nothing. Its `bench SUITE ARGS…` runs `--repeat`
 //! times, A and B taking turns, the order flipped every round (A B, B A, A B, …). Fixtures are
 //! shared through the cache directory. For each figure the median of each side is printed with
-//! the ratio B/A: `store.edit_p50_ms 0.142 → 0.130 ms ×0.915`; with `--json FILE` the same as an
-//! array of `{"name", "unit", "a", "b", "ratio"}`.
+//! the ratio B/A, then each side's range over its runs and whether the ranges overlap (a ratio
+//! whose ranges overlap is within the machine's noise for that many rounds):
+//! `store.edit_p50_ms 0.142 → 0.130 ms ×0.915 a 0.139–0.150 b 0.127–0.133 apart`; with
+//! `--json FILE` the same as an array of `{"name", "unit", "a", "b", "ratio", "a_min", "a_max",
+//! "b_min", "b_max", "overlap"}`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -90,10 +93,26 @@ fn run_once(side: &Side, cache: &Path, suite: &[String], json: &Path) -> Result<
     Ok(serde_json::from_slice(&std::fs::read(json)?)?)
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.retain(|x| !x.is_nan());
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied()
+/// One side's runs of one figure: their median and range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Runs {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Runs {
+    /// The median and range of `v`, NaNs left out; `None` when nothing is left.
+    fn of(mut v: Vec<f64>) -> Option<Runs> {
+        v.retain(|x| !x.is_nan());
+        v.sort_by(f64::total_cmp);
+        Some(Runs { median: *v.get(v.len() / 2)?, min: v[0], max: v[v.len() - 1] })
+    }
+
+    /// Whether the two ranges share a value.
+    fn overlaps(&self, other: &Runs) -> bool {
+        self.min <= other.max && other.min <= self.max
+    }
 }
 
 /// The suite's arguments without a `--repeat N` given among them, and that N: written after the
@@ -151,14 +170,25 @@ pub fn run(
     let mut rows = Vec::new();
     for (name, unit) in names {
         let of = |i: usize| {
-            median(figures[i].iter().filter(|f| f.name == name).map(|f| f.value).collect())
+            Runs::of(figures[i].iter().filter(|f| f.name == name).map(|f| f.value).collect())
         };
-        let (Some(va), Some(vb)) = (of(0), of(1)) else { continue };
-        let ratio = if va == 0.0 { f64::NAN } else { vb / va };
-        println!("{name} {va} → {vb} {unit} ×{ratio:.3}");
-        rows.push(
-            serde_json::json!({ "name": name, "unit": unit, "a": va, "b": vb, "ratio": ratio }),
+        let (Some(a), Some(b)) = (of(0), of(1)) else { continue };
+        let ratio = if a.median == 0.0 { f64::NAN } else { b.median / a.median };
+        let overlap = a.overlaps(&b);
+        println!(
+            "{name} {} → {} {unit} ×{ratio:.3} a {}–{} b {}–{} {}",
+            a.median,
+            b.median,
+            a.min,
+            a.max,
+            b.min,
+            b.max,
+            if overlap { "overlap" } else { "apart" }
         );
+        rows.push(serde_json::json!({
+            "name": name, "unit": unit, "a": a.median, "b": b.median, "ratio": ratio,
+            "a_min": a.min, "a_max": a.max, "b_min": b.min, "b_max": b.max, "overlap": overlap,
+        }));
     }
     if let Some(path) = json {
         std::fs::write(path, serde_json::to_string_pretty(&rows)? + "\n")?;
@@ -184,5 +214,16 @@ mod tests {
         assert_eq!(rounds_among(&strings(&["load"])).unwrap().1, None);
         assert!(rounds_among(&strings(&["load", "--repeat"])).is_err());
         assert!(rounds_among(&strings(&["load", "--repeat", "0"])).is_err());
+    }
+
+    #[test]
+    fn each_side_gives_its_median_and_range() {
+        let a = Runs::of(vec![0.3, f64::NAN, 0.1, 0.2]).unwrap();
+        assert_eq!(a, Runs { median: 0.2, min: 0.1, max: 0.3 });
+        let b = Runs::of(vec![0.5, 0.4, 0.35]).unwrap();
+        let c = Runs::of(vec![0.25]).unwrap();
+        assert!(!a.overlaps(&b) && !b.overlaps(&a));
+        assert!(a.overlaps(&c) && c.overlaps(&a));
+        assert_eq!(Runs::of(vec![f64::NAN]), None);
     }
 }
