@@ -9,6 +9,7 @@ use automerge::ChangeHash;
 use rusqlite::OptionalExtension;
 
 use super::merge::{self, Prepared};
+use super::writer::PushedAt;
 use super::{Origin, RecordChanged, Store, sync_state};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
@@ -85,6 +86,7 @@ impl Store {
         skip: &HashSet<DocId>,
     ) -> Result<(Vec<PushDoc>, bool)> {
         let mut w = self.writer();
+        w.pushed.clear();
         let mut out = Vec::new();
         let mut bytes = 0usize;
         let mut after = 0i64;
@@ -102,6 +104,7 @@ impl Store {
                 let mut loaded = w.take(p.id)?;
                 let heads = loaded.doc.get_heads();
                 let changes = loaded.doc.get_changes(&p.acked);
+                let (rowid, version) = (loaded.row.rowid, loaded.row.version);
                 w.put_back(p.id, loaded);
                 if changes.is_empty() {
                     // Nothing the server lacks: it holds the document as it is.
@@ -123,6 +126,8 @@ impl Store {
                 for c in prefix {
                     doc_bytes.extend_from_slice(c.raw_bytes());
                 }
+                let at = PushedAt { rowid, version, heads: heads.clone() };
+                w.pushed.insert(p.id, at);
                 let pushed_heads = if taken == changes.len() {
                     heads
                 } else {
@@ -160,9 +165,15 @@ impl Store {
             let Some(row) = super::docs::find(&w.conn, r.doc)? else { continue };
             match &r.outcome {
                 PushOutcome::Acked { heads } => {
-                    let mut loaded = w.take(r.doc)?;
-                    let current = loaded.doc.get_heads();
-                    w.put_back(r.doc, loaded);
+                    let current = match w.pushed.remove(&r.doc) {
+                        Some(at) if at.rowid == row.rowid && at.version == row.version => at.heads,
+                        _ => {
+                            let mut loaded = w.take(r.doc)?;
+                            let current = loaded.doc.get_heads();
+                            w.put_back(r.doc, loaded);
+                            current
+                        }
+                    };
                     acked.push((row.rowid, protocol::from_wire(heads), current));
                     tally.acked += 1;
                 }
@@ -485,3 +496,7 @@ fn group_by_doc(docs: &[PullDoc]) -> Vec<(DocId, Cow<'_, [u8]>)> {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "sync_ops_tests.rs"]
+mod tests;

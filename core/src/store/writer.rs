@@ -2,6 +2,7 @@
 //! documents. A document is taken out of the cache while it is being changed; on any error it is
 //! simply not put back, so the next use reloads it from disk and nothing half-done survives.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
@@ -83,6 +84,17 @@ pub(crate) struct Writer {
     pub(crate) profile: Option<crate::policy::Profile>,
     /// The checkpoint thread (`None` only while the key changes).
     wal: Option<WalKeeper>,
+    /// The heads of the documents of the last push, with the row and version they were read
+    /// at: the push's answer needs each acknowledged document's current heads, and one not
+    /// written since (same row, same version: same bytes) need not be loaded again for them.
+    pub(crate) pushed: HashMap<DocId, PushedAt>,
+}
+
+/// A document as a push sent it: see [`Writer::pushed`].
+pub(crate) struct PushedAt {
+    pub(crate) rowid: i64,
+    pub(crate) version: i64,
+    pub(crate) heads: Vec<ChangeHash>,
 }
 
 impl Writer {
@@ -95,7 +107,7 @@ impl Writer {
         let profile = super::account::load_profile(&conn)?;
         let cache = LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
         let wal = Some(WalKeeper::start(path.to_path_buf(), key));
-        Ok(Writer { conn, cache, identity, profile, wal })
+        Ok(Writer { conn, cache, identity, profile, wal, pushed: HashMap::new() })
     }
 
     /// Stops the checkpoint thread (it truncates the WAL), for a change of key.
