@@ -154,6 +154,10 @@ impl DocumentStorage for PostgresStorage {
         Box::pin(self.db.read(ids, |tx, ids| Box::pin(read::load(tx, ids))))
     }
 
+    fn versions(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<Option<u64>>>> {
+        Box::pin(self.db.read_one(ids, |c, ids| Box::pin(read::versions(c, ids))))
+    }
+
     fn commit(
         &self,
         writes: Vec<DocWrite>,
