@@ -33,6 +33,7 @@
 
 use tokio_postgres::IsolationLevel;
 
+use super::bulk::Outcome;
 use super::columns::sql_size;
 use super::db::{Db, Tx, execute, query, query_one, query_opt};
 use crate::storage::{BlobRef, Committed, DocBytes, DocWrite, StorageError, StorageResult};
@@ -53,6 +54,14 @@ pub(crate) async fn commit(
     writes: &[DocWrite],
 ) -> StorageResult<Vec<StorageResult<Committed>>> {
     let mut client = db.client().await?;
+    if super::bulk::fits(writes) {
+        match super::bulk::commit(&client, channel, writes).await? {
+            Outcome::Done(results) => return Ok(results),
+            Outcome::WriteByWrite(e) => {
+                tracing::debug!("a bulk commit failed, committed write by write: {e}");
+            }
+        }
+    }
     let mut tx =
         client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await?;
     let now = fieldsync_core::time::now_ms();
