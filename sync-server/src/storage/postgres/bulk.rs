@@ -1,12 +1,13 @@
-//! The document commit of a whole batch in three round trips, whatever its size: the
+//! The document commit of a whole batch in four round trips, whatever its size: the
 //! statements of one round are pipelined on the connection (sent together, answered in
 //! order), and each statement writes the rows of every write of the batch at once (arrays
 //! unnested into rows) instead of one statement per write and per change.
 //!
-//! 1. `BEGIN`, the log head's lock (`SELECT … FOR UPDATE`) and the stored versions of the
-//!    batch's documents, read once the lock is held: under the lock no other commit can change
-//!    a version, so each write's compare-and-set is decided here, and a write built on another
-//!    version is answered [`StorageError::Conflict`] without being sent.
+//! 1. `BEGIN` and the log head's lock (`SELECT … FOR UPDATE`, [`lock`]); then (once the
+//!    group has taken in the requests that queued while it waited for the lock) the stored
+//!    versions of the batch's documents: under the lock no other commit can change a version,
+//!    so each write's compare-and-set is decided here, and a write built on another version is
+//!    answered [`StorageError::Conflict`] without being sent.
 //! 2. The documents created and updated, their bytes, their log entries, their index rows, the
 //!    new head and the notification; each statement's row count is checked against what the
 //!    batch holds.
@@ -24,7 +25,7 @@ use std::pin::Pin;
 
 use deadpool_postgres::Object;
 use fieldsync_core::DocId;
-use futures_util::future::{join_all, join3};
+use futures_util::future::{join, join_all};
 use tokio_postgres::types::ToSql;
 
 use super::columns::{doc_id_at, sql_size};
@@ -117,42 +118,64 @@ const LOG: &str = "INSERT INTO log (seq, doc, hash, actor, device, received_at, 
 const MOVE_HEAD: &str = "UPDATE log_head SET seq = $1, docs = $2";
 const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 
-/// Commits `writes` (which [`fits`]) on `client`, outside any transaction; see the module's
-/// documentation. An `Err` means the outcome is not known to be a rollback (the connection
-/// failed, or the commit itself did).
-pub(super) async fn commit(
+/// Round 1's first half: `BEGIN` and the head's lock, pipelined. Once this returns, every
+/// other instance's document commit waits until this transaction ends; the caller then takes
+/// the requests that queued meanwhile into it (`group`) and goes on with [`commit_locked`].
+pub(super) async fn lock(client: &Object) -> StorageResult<Head> {
+    let head = client.prepare_cached(HEAD).await?;
+    let (begun, locked) = join(
+        client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED"),
+        client.query_one(&head, &[]),
+    )
+    .await;
+    begun?;
+    match locked {
+        Ok(row) => Ok((row.try_get(0)?, row.try_get(1)?)),
+        Err(e) => {
+            rollback(client).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Commits `writes` (which [`fits`]) in the transaction [`lock`] began on `client`, whose head
+/// was `start`; see the module's documentation. The transaction is over when this returns. An
+/// `Err` means the outcome is not known to be a rollback (the connection failed, or the commit
+/// itself did).
+pub(super) async fn commit_locked(
     client: &Object,
     channel: &str,
+    start: Head,
     writes: &[DocWrite],
 ) -> StorageResult<Outcome> {
     let prepared = join_all(
-        [HEAD, VERSIONS, CREATE, UPDATE, REPLACE, BYTES, LOG, MOVE_HEAD, NOTIFY]
+        [VERSIONS, CREATE, UPDATE, REPLACE, BYTES, LOG, MOVE_HEAD, NOTIFY]
             .map(|sql| client.prepare_cached(sql)),
     )
     .await
     .into_iter()
-    .collect::<Result<Vec<_>, _>>()?;
-    let [head, versions, create, update, replace, bytes, log, move_head, notify] =
-        <[_; 9]>::try_from(prepared).map_err(|_| StorageError::Corrupt("statements".into()))?;
-
-    // Round 1.
-    let keys: Vec<&[u8]> = writes.iter().map(|w| w.doc.as_bytes().as_slice()).collect();
-    let (begun, locked, found) = join3(
-        client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED"),
-        client.query_one(&head, &[]),
-        client.query(&versions, &[&keys]),
-    )
-    .await;
-    begun?;
-    let (locked, found) = match (locked, found) {
-        (Ok(l), Ok(f)) => (l, f),
-        (Err(e), _) | (_, Err(e)) => {
+    .collect::<Result<Vec<_>, _>>();
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => {
             rollback(client).await;
             return Err(e.into());
         }
     };
-    let decided = decide(writes, &locked, &found);
-    let (start, end, cols, results) = match decided {
+    let [versions, create, update, replace, bytes, log, move_head, notify] =
+        <[_; 8]>::try_from(prepared).map_err(|_| StorageError::Corrupt("statements".into()))?;
+
+    // Round 1's second half: the stored versions, read under the lock.
+    let keys: Vec<&[u8]> = writes.iter().map(|w| w.doc.as_bytes().as_slice()).collect();
+    let found = match client.query(&versions, &[&keys]).await {
+        Ok(f) => f,
+        Err(e) => {
+            rollback(client).await;
+            return Err(e.into());
+        }
+    };
+    let decided = decide(writes, start, &found);
+    let (end, cols, results) = match decided {
         Ok(d) => d,
         Err(e) => {
             rollback(client).await;
@@ -287,24 +310,23 @@ pub(super) async fn commit(
 
 /// Ends the transaction without keeping anything; a failure here means the connection is
 /// gone, which the pool notices when it is given back.
-async fn rollback(client: &Object) {
+pub(super) async fn rollback(client: &Object) {
     if let Err(e) = client.batch_execute("ROLLBACK").await {
         tracing::debug!("rollback of a bulk commit: {e}");
     }
 }
 
-/// (last seq, last document position)
-type Head = (i64, i64);
+/// The log head: the last seq and the last document position given.
+pub(super) type Head = (i64, i64);
 
 /// Decides each write against the stored versions read under the lock, numbering the
-/// documents created and the changes logged from the head: the head before and after, the
+/// documents created and the changes logged from the head `start`: the head after, the
 /// columns to send, and each write's result.
 fn decide<'a>(
     writes: &'a [DocWrite],
-    locked: &tokio_postgres::Row,
+    start: Head,
     found: &[tokio_postgres::Row],
-) -> StorageResult<(Head, Head, Columns<'a>, Vec<StorageResult<Committed>>)> {
-    let start: Head = (locked.try_get(0)?, locked.try_get(1)?);
+) -> StorageResult<(Head, Columns<'a>, Vec<StorageResult<Committed>>)> {
     let mut stored: HashMap<DocId, (i64, i64)> = HashMap::with_capacity(found.len());
     for r in found {
         stored.insert(doc_id_at(r, 0)?, (r.try_get(1)?, r.try_get(2)?));
@@ -375,5 +397,5 @@ fn decide<'a>(
         }
         results.push(Ok(Committed { version, last_seq: u64::try_from(head.0).unwrap_or(0) }));
     }
-    Ok((start, head, c, results))
+    Ok((head, c, results))
 }

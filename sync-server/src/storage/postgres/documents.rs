@@ -33,9 +33,8 @@
 
 use tokio_postgres::IsolationLevel;
 
-use super::bulk::Outcome;
 use super::columns::sql_size;
-use super::db::{Db, Tx, execute, query, query_one, query_opt};
+use super::db::{Tx, execute, query, query_one, query_opt};
 use crate::storage::{BlobRef, Committed, DocBytes, DocWrite, StorageError, StorageResult};
 
 /// The numbers a commit gives out, from the head row it holds locked.
@@ -47,21 +46,14 @@ struct Head {
     docs: i64,
 }
 
-/// Commits `writes` in one transaction (see the module's documentation); one result per write.
-pub(crate) async fn commit(
-    db: &Db,
+/// Commits `writes` in one transaction on `client`, each write in a savepoint of its own (see
+/// the module's documentation); one result per write. `group` sends a batch this way when
+/// `bulk` does not take it, or failed on it.
+pub(crate) async fn commit_write_by_write(
+    client: &mut deadpool_postgres::Object,
     channel: &str,
     writes: &[DocWrite],
 ) -> StorageResult<Vec<StorageResult<Committed>>> {
-    let mut client = db.client().await?;
-    if super::bulk::fits(writes) {
-        match super::bulk::commit(&client, channel, writes).await? {
-            Outcome::Done(results) => return Ok(results),
-            Outcome::WriteByWrite(e) => {
-                tracing::debug!("a bulk commit failed, committed write by write: {e}");
-            }
-        }
-    }
     let mut tx =
         client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await?;
     let now = fieldsync_core::time::now_ms();
