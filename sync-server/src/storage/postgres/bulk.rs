@@ -16,8 +16,13 @@
 //! Any failure in round 2 (a change hash already logged for its document, say) rolls the whole
 //! transaction back, and the caller commits the batch write by write in savepoints instead
 //! (`documents`), so that the failing write fails alone, as before. Writes this path does not
-//! cover (points settled, blob references, a creation without a snapshot, a write without
-//! changes, one document twice) send the batch that way from the start.
+//! cover (points settled, a creation without a snapshot, a write without changes, one document
+//! twice) send the batch that way from the start.
+//!
+//! A write's blob references (`DocWrite::blobs`) are three statements for the whole batch:
+//! the references no longer listed go, those a device added go in with it, and those known
+//! without their adder go in unless recorded already (as `documents::write_blob_refs` does
+//! one write at a time).
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -46,7 +51,6 @@ pub(super) fn fits(writes: &[DocWrite]) -> bool {
     writes.iter().all(|w| {
         !w.changes.is_empty()
             && w.points.is_none()
-            && w.blobs.is_none()
             && (w.base.is_some() || matches!(w.bytes, DocBytes::Snapshot(_)))
             && w.index.as_ref().is_none_or(|i| i.doc() == w.doc)
             && seen.insert(w.doc)
@@ -91,6 +95,14 @@ struct Columns<'a> {
     log_bytes: Vec<&'a [u8]>,
     /// Index rows: the document's row, its last seq, the row.
     index: Vec<(i64, i64, &'a crate::storage::index::IndexRow)>,
+    /// Rows whose blob references the batch sets.
+    ref_docs: Vec<i64>,
+    /// Their references: row, hash, size, media type, the device that added it (if known).
+    ref_rows: Vec<i64>,
+    ref_hashes: Vec<&'a str>,
+    ref_sizes: Vec<i64>,
+    ref_media: Vec<&'a str>,
+    ref_devices: Vec<Option<&'a str>>,
 }
 
 const HEAD: &str = "SELECT seq, docs FROM log_head FOR UPDATE";
@@ -115,6 +127,14 @@ const LOG: &str = "INSERT INTO log (seq, doc, hash, actor, device, received_at, 
      SELECT t.seq, t.doc, t.hash, t.actor, t.device, $7, t.bytes FROM unnest($1::bigint[], \
      $2::bigint[], $3::bytea[], $4::bytea[], $5::text[], $6::bytea[]) \
      AS t(seq, doc, hash, actor, device, bytes)";
+const UNREF: &str = "DELETE FROM blob_refs b WHERE b.doc = ANY($1) AND NOT EXISTS \
+     (SELECT 1 FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS t(doc, hash, size) \
+     WHERE t.doc = b.doc AND t.hash = b.hash AND t.size = b.size)";
+const REF: &str = "INSERT INTO blob_refs (hash, size, media_type, doc, device) \
+     SELECT t.hash, t.size, t.media, t.doc, coalesce(t.device, '') FROM unnest($1::bigint[], \
+     $2::text[], $3::bigint[], $4::text[], $5::text[]) AS t(doc, hash, size, media, device) \
+     WHERE t.device IS NOT NULL OR NOT EXISTS (SELECT 1 FROM blob_refs b \
+     WHERE b.hash = t.hash AND b.doc = t.doc AND b.size = t.size) ON CONFLICT DO NOTHING";
 const MOVE_HEAD: &str = "UPDATE log_head SET seq = $1, docs = $2";
 const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 
@@ -149,7 +169,7 @@ pub(super) async fn commit_locked(
     writes: &[DocWrite],
 ) -> StorageResult<Outcome> {
     let prepared = join_all(
-        [VERSIONS, CREATE, UPDATE, REPLACE, BYTES, LOG, MOVE_HEAD, NOTIFY]
+        [VERSIONS, CREATE, UPDATE, REPLACE, BYTES, LOG, UNREF, REF, MOVE_HEAD, NOTIFY]
             .map(|sql| client.prepare_cached(sql)),
     )
     .await
@@ -162,8 +182,8 @@ pub(super) async fn commit_locked(
             return Err(e.into());
         }
     };
-    let [versions, create, update, replace, bytes, log, move_head, notify] =
-        <[_; 8]>::try_from(prepared).map_err(|_| StorageError::Corrupt("statements".into()))?;
+    let [versions, create, update, replace, bytes, log, unref, add_ref, move_head, notify] =
+        <[_; 10]>::try_from(prepared).map_err(|_| StorageError::Corrupt("statements".into()))?;
 
     // Round 1's second half: the stored versions, read under the lock.
     let keys: Vec<&[u8]> = writes.iter().map(|w| w.doc.as_bytes().as_slice()).collect();
@@ -276,6 +296,23 @@ pub(super) async fn commit_locked(
         ];
         (client.execute(&log, &params).await, n)
     }));
+    if !c.ref_docs.is_empty() {
+        // How many references go or come depends on what was recorded: no count to check.
+        sent.push(Box::pin(async move {
+            let params: [&(dyn ToSql + Sync); 4] =
+                [&c.ref_docs, &c.ref_rows, &c.ref_hashes, &c.ref_sizes];
+            let r = client.execute(&unref, &params).await;
+            let n = r.as_ref().map_or(0, |n| *n);
+            (r, n)
+        }));
+        sent.push(Box::pin(async move {
+            let params: [&(dyn ToSql + Sync); 5] =
+                [&c.ref_rows, &c.ref_hashes, &c.ref_sizes, &c.ref_media, &c.ref_devices];
+            let r = client.execute(&add_ref, &params).await;
+            let n = r.as_ref().map_or(0, |n| *n);
+            (r, n)
+        }));
+    }
     for (stmt, params) in index_stmts.iter().zip(&index_params) {
         sent.push(Box::pin(async move { (client.execute(stmt, params).await, 1) }));
     }
@@ -394,6 +431,16 @@ fn decide<'a>(
         }
         if let Some(index) = &w.index {
             c.index.push((row, head.0, index));
+        }
+        if let Some(refs) = &w.blobs {
+            c.ref_docs.push(row);
+            for r in refs {
+                c.ref_rows.push(row);
+                c.ref_hashes.push(&r.hash);
+                c.ref_sizes.push(sql_size(r.size));
+                c.ref_media.push(&r.media_type);
+                c.ref_devices.push(r.added_by.as_deref());
+            }
         }
         results.push(Ok(Committed { version, last_seq: u64::try_from(head.0).unwrap_or(0) }));
     }
