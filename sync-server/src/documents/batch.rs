@@ -71,6 +71,14 @@ impl Pending {
 
 impl WorkingSet {
     /// Locks `ids` (sorted, no repeats) and gathers them: from the cache, else from storage.
+    ///
+    /// Where other instances write to the same storage (`Documents::shared`), a cached copy
+    /// is used only if it is still the stored version: its version is checked against
+    /// storage first (one read for all of them), and a replaced copy is dropped and loaded
+    /// again. The notifications of other instances' commits (`follow_other_writers`) drop
+    /// replaced copies too, but they arrive a few milliseconds after the commit, and a copy
+    /// taken out of the cache while one arrives goes back in unchecked; without this check a
+    /// reconcile would answer a phone with heads another instance has already moved past.
     pub(crate) async fn open(
         docs: &Documents,
         ids: Vec<DocId>,
@@ -87,6 +95,24 @@ impl WorkingSet {
                 }
                 None => misses.push(id),
             }
+        }
+        if docs.shared && !cached.is_empty() {
+            let stored = docs.storage.versions(cached.clone()).await?;
+            let mut fresh = Vec::with_capacity(cached.len());
+            for (id, version) in cached.into_iter().zip(stored) {
+                let held = match slots.get(&id) {
+                    Some(Slot::Ready(Some(l))) => l.meta.version,
+                    _ => continue,
+                };
+                if version == Some(held) {
+                    fresh.push(id);
+                } else {
+                    slots.remove(&id);
+                    misses.push(id);
+                    docs.counters.replaced_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            cached = fresh;
         }
         if !misses.is_empty() {
             docs.counters.cache_misses.fetch_add(misses.len() as u64, Ordering::Relaxed);

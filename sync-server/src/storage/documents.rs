@@ -295,6 +295,12 @@ pub trait DocumentStorage: Send + Sync + 'static {
     /// Loads documents; `None` for the ones not stored.
     fn load(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<Option<StoredDoc>>>>;
 
+    /// The stored version of each document, in the order asked (`None`: not stored), read in
+    /// one snapshot: what an instance checks its cached copies against when other writers
+    /// share the storage (`log_watch`), so that no request works on, or answers from, a
+    /// version another instance has replaced.
+    fn versions(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<Option<u64>>>>;
+
     /// Commits writes, each all-or-nothing; the answer has one result per write, in order.
     /// The outer error means nothing of the batch is known to be stored.
     fn commit(

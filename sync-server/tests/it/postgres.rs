@@ -8,11 +8,16 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use fieldsync_core::protocol::PushOutcome;
+use automerge::ChangeHash;
+use automerge::sync::{Message, State, SyncDoc};
+use fieldsync_core::DocId;
+use fieldsync_core::protocol::{
+    self, PushOutcome, ReconcileRequest, ReconcileResponse, SyncMessage, VERSION,
+};
 use fieldsync_core::sync::SyncClient;
 use fieldsync_server::{InProcessTransport, Server, ServerConfig, StorageChoice};
 use fieldsync_tests::postgres::Schema;
-use fieldsync_tests::tools::{Tool, available};
+use fieldsync_tests::tools::{Tool, available, postgres_url};
 
 /// Two server instances on `schema`, each with a data directory of its own (kept while the
 /// directories are).
@@ -212,5 +217,81 @@ async fn a_push_onto_a_stale_cached_copy_is_applied_again_not_refused() {
     assert_eq!(phones[0].heads(shared), phones[1].heads(shared));
     for s in &servers {
         s.close().await;
+    }
+}
+
+/// The heads `ts` answers a reconcile about `id` with, asked by `phone` from a fresh state
+/// (the answer's first message carries the server's heads), sorted.
+async fn reconciled_heads(ts: &TestServer, phone: &Phone, id: DocId) -> Vec<ChangeHash> {
+    let mut doc = phone.store.load(id).unwrap();
+    let message = doc.sync().generate_sync_message(&mut State::new()).unwrap().encode();
+    let req = ReconcileRequest {
+        v: VERSION,
+        actor: phone.actor(),
+        docs: vec![SyncMessage { doc: id, message }],
+        have: None,
+    };
+    let (status, body) = ts.post_raw("/v1/reconcile", protocol::encode(&req)).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let resp: ReconcileResponse = protocol::decode(&body).unwrap();
+    assert!(resp.results.is_empty(), "{:?}", resp.results);
+    let mut heads = Message::decode(&resp.docs[0].message).unwrap().heads;
+    heads.sort();
+    heads
+}
+
+/// Cuts the connections on which the instances of the storage of epoch `epoch` listen for
+/// each other's commits (as a network fault would): until they connect again (a second later),
+/// notifications of commits are lost.
+async fn cut_listeners(epoch: &str) {
+    let id: String = epoch.chars().filter(char::is_ascii_alphanumeric).take(40).collect();
+    let listen = format!("LISTEN fieldsync_log_{}", id.to_ascii_lowercase());
+    let (client, conn) =
+        tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls).await.unwrap();
+    let task = tokio::spawn(conn);
+    let cut = client
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1",
+            &[&listen],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cut.len(), 2, "both instances listen");
+    drop(client);
+    let _ = task.await;
+}
+
+/// A phone is never told stale heads, whatever instance it asks. The second instance holds a
+/// document cached (a reconcile loaded it); the first writes it; a reconcile through the second
+/// at once must answer the new heads: both when the second's notification of the write has
+/// not arrived yet, and when it is lost (its listening connection was cut).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconcile_through_one_instance_answers_what_another_just_wrote() {
+    if !available("it::postgres::a_reconcile_through_one_instance_answers…", &[Tool::Postgres]) {
+        return;
+    }
+    let a = start_on(Backend::Postgres).await;
+    let b = start_beside(&a).await;
+    let phone = Phone::new("patrol-1");
+    let id = phone.report("written through one, read through the other");
+    assert!(matches!(push(&a, &phone, id).await, PushOutcome::Acked { .. }));
+    let sorted = |mut h: Vec<ChangeHash>| {
+        h.sort();
+        h
+    };
+    for round in 0..6 {
+        // Notifications lost in the second half.
+        if round == 3 {
+            cut_listeners(&a.epoch()).await;
+        }
+        // The second instance loads the document and keeps it cached.
+        assert_eq!(reconciled_heads(&b, &phone, id).await, sorted(phone.heads(id)));
+        phone.comment(id, &format!("round {round}"));
+        assert!(matches!(push(&a, &phone, id).await, PushOutcome::Acked { .. }));
+        assert_eq!(
+            reconciled_heads(&b, &phone, id).await,
+            sorted(phone.heads(id)),
+            "round {round}: the second instance answered stale heads"
+        );
     }
 }

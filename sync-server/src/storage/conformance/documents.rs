@@ -105,6 +105,12 @@ pub async fn create_append_compact(s: &dyn Storage) {
     assert_eq!(s.logged_docs(6, 7, 10).await.unwrap(), vec![(other, 1)]);
     assert_eq!(s.logged_docs(0, 7, 1).await.unwrap(), vec![(id, 3)]);
     assert!(s.logged_docs(7, 100, 10).await.unwrap().is_empty());
+
+    // The stored versions, in the order asked; `None` for a document not stored.
+    let absent = DocId::random();
+    let versions = s.versions(vec![other, absent, id, other]).await.unwrap();
+    assert_eq!(versions, vec![Some(1), None, Some(3), Some(1)]);
+    assert!(s.versions(Vec::new()).await.unwrap().is_empty());
 }
 
 pub async fn conflicts_change_nothing(s: &dyn Storage) {

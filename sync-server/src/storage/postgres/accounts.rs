@@ -203,7 +203,7 @@ pub(crate) async fn device_by_actor(tx: &Tx<'_>, actor: &[u8]) -> StorageResult<
 }
 
 pub(crate) async fn device_by_token(
-    tx: &Tx<'_>,
+    tx: &impl deadpool_postgres::GenericClient,
     token_hash: &[u8],
 ) -> StorageResult<Option<(Device, StoredUser)>> {
     let sql = format!(

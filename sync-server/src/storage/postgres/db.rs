@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
@@ -17,6 +17,9 @@ use crate::storage::{BoxFuture, StorageError, StorageResult};
 
 /// A transaction of the pool's connections.
 pub(crate) type Tx<'a> = deadpool_postgres::Transaction<'a>;
+
+/// A connection of the pool, outside any explicit transaction (see [`Db::read_one`]).
+pub(crate) type Client = deadpool_postgres::Client;
 
 /// Parameters of a statement.
 pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
@@ -88,6 +91,19 @@ impl Db {
         result
     }
 
+    /// Runs `f`, which sends exactly one statement, on a connection outside any explicit
+    /// transaction: one statement reads one snapshot of its own, so the `BEGIN` and `ROLLBACK`
+    /// that [`Db::read`] wraps it in would be two round trips for nothing (on the hot paths:
+    /// every request's token, every pull's log entries).
+    pub(crate) async fn read_one<D, R, F>(&self, data: D, f: F) -> StorageResult<R>
+    where
+        D: Send + Sync,
+        F: for<'a> Fn(&'a Client, &'a D) -> BoxFuture<'a, StorageResult<R>> + Send + Sync,
+    {
+        let client = self.client().await?;
+        f(&client, &data).await
+    }
+
     /// Runs `f` in one SERIALIZABLE transaction, committed when it returns `Ok`; a transaction
     /// PostgreSQL could not serialise with others (or chose as a deadlock's victim) is rolled
     /// back and run again, up to [`ATTEMPTS`] times.
@@ -148,14 +164,18 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// Runs a statement (prepared once per connection) and returns its rows.
-pub(crate) async fn query(tx: &Tx<'_>, sql: &str, params: &Params<'_>) -> StorageResult<Vec<Row>> {
+pub(crate) async fn query(
+    tx: &impl GenericClient,
+    sql: &str,
+    params: &Params<'_>,
+) -> StorageResult<Vec<Row>> {
     let stmt = tx.prepare_cached(sql).await?;
     Ok(tx.query(&stmt, params).await?)
 }
 
 /// Runs a statement that returns at most one row.
 pub(crate) async fn query_opt(
-    tx: &Tx<'_>,
+    tx: &impl GenericClient,
     sql: &str,
     params: &Params<'_>,
 ) -> StorageResult<Option<Row>> {
@@ -164,7 +184,11 @@ pub(crate) async fn query_opt(
 }
 
 /// Runs a statement that returns exactly one row.
-pub(crate) async fn query_one(tx: &Tx<'_>, sql: &str, params: &Params<'_>) -> StorageResult<Row> {
+pub(crate) async fn query_one(
+    tx: &impl GenericClient,
+    sql: &str,
+    params: &Params<'_>,
+) -> StorageResult<Row> {
     let stmt = tx.prepare_cached(sql).await?;
     Ok(tx.query_one(&stmt, params).await?)
 }

@@ -34,7 +34,7 @@
 use tokio_postgres::IsolationLevel;
 
 use super::columns::sql_size;
-use super::db::{Db, Tx, execute, query, query_one, query_opt};
+use super::db::{Tx, execute, query, query_one, query_opt};
 use crate::storage::{BlobRef, Committed, DocBytes, DocWrite, StorageError, StorageResult};
 
 /// The numbers a commit gives out, from the head row it holds locked.
@@ -46,13 +46,14 @@ struct Head {
     docs: i64,
 }
 
-/// Commits `writes` in one transaction (see the module's documentation); one result per write.
-pub(crate) async fn commit(
-    db: &Db,
+/// Commits `writes` in one transaction on `client`, each write in a savepoint of its own (see
+/// the module's documentation); one result per write. `group` sends a batch this way when
+/// `bulk` does not take it, or failed on it.
+pub(crate) async fn commit_write_by_write(
+    client: &mut deadpool_postgres::Object,
     channel: &str,
     writes: &[DocWrite],
 ) -> StorageResult<Vec<StorageResult<Committed>>> {
-    let mut client = db.client().await?;
     let mut tx =
         client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await?;
     let now = fieldsync_core::time::now_ms();

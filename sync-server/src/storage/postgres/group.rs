@@ -3,8 +3,12 @@
 //! SQLite's writer thread merges them. Every document commit of every instance holds the log
 //! head's lock from its first statement to its commit (`documents`), so one instance's
 //! requests would otherwise take that lock, and pay a commit (a WAL flush), one after the
-//! other; together they pay one. Each write keeps its own savepoint, so a failing write still
-//! leaves the others of the batch untouched, and its caller gets its own results back.
+//! other; together they pay one. A batch that `bulk` commits takes the head's lock first and
+//! only then takes in the requests that queued while it waited (another instance held the
+//! lock, through its commit's WAL flush): the flush that every commit pays while holding the
+//! lock is then shared by as many requests as arrived. A failing write still leaves the
+//! others of the batch untouched (`bulk` falls back to one savepoint per write), and each
+//! caller gets its own results back.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 use super::db::Db;
-use super::documents;
+use super::{bulk, documents};
 use crate::storage::{Committed, DocWrite, StorageError, StorageResult};
 
 /// Most requests committed in one transaction.
@@ -26,6 +30,8 @@ type Reply = StorageResult<Vec<StorageResult<Committed>>>;
 /// One request's writes and where their results go.
 struct Job {
     writes: Vec<DocWrite>,
+    /// How many writes it brought (its writes are taken out to be committed).
+    count: usize,
     reply: oneshot::Sender<Reply>,
 }
 
@@ -60,10 +66,12 @@ impl GroupCommit {
     }
 
     /// Commits `writes` (in a transaction shared with other requests' writes); one result per
-    /// write, as [`documents::commit`] gives them.
+    /// write, as [`documents::commit_write_by_write`] gives them.
     pub(crate) async fn commit(&self, writes: Vec<DocWrite>) -> Reply {
         let (reply, answer) = oneshot::channel();
-        self.queue.send(Job { writes, reply }).map_err(|_| StorageError::Closed)?;
+        self.queue
+            .send(Job { count: writes.len(), writes, reply })
+            .map_err(|_| StorageError::Closed)?;
         answer.await.map_err(|_| StorageError::Closed)?
     }
 }
@@ -78,29 +86,70 @@ async fn run(
     while let Some(first) = jobs.recv().await {
         let mut bytes = DocWrite::data_len(&first.writes);
         let mut batch = vec![first];
-        while batch.len() < MAX_JOBS && bytes < MAX_BYTES {
-            match jobs.try_recv() {
-                Ok(job) => {
-                    bytes += DocWrite::data_len(&job.writes);
-                    batch.push(job);
-                }
-                Err(_) => break,
-            }
-        }
+        take_queued(&mut jobs, &mut batch, &mut bytes);
         batches.fetch_add(1, Ordering::Relaxed);
-        commit_batch(&db, &channel, batch).await;
+        let outcome = commit_batch(&db, &channel, &mut jobs, &mut batch, &mut bytes).await;
+        answer(batch, outcome);
     }
 }
 
-async fn commit_batch(db: &Db, channel: &str, mut batch: Vec<Job>) {
-    let counts: Vec<usize> = batch.iter().map(|j| j.writes.len()).collect();
-    let writes: Vec<DocWrite> =
-        batch.iter_mut().flat_map(|j| std::mem::take(&mut j.writes)).collect();
-    tracing::trace!(jobs = batch.len(), writes = writes.len(), "group commit");
-    match documents::commit(db, channel, &writes).await {
+/// Moves the requests queued now into `batch`, within the bounds of one transaction.
+fn take_queued(jobs: &mut mpsc::UnboundedReceiver<Job>, batch: &mut Vec<Job>, bytes: &mut usize) {
+    while batch.len() < MAX_JOBS && *bytes < MAX_BYTES {
+        match jobs.try_recv() {
+            Ok(job) => {
+                *bytes += DocWrite::data_len(&job.writes);
+                batch.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+}
+
+/// Commits `batch` in one transaction. A batch `bulk` takes waits for the log head's lock
+/// first and then takes in the requests that queued meanwhile (while another instance
+/// committed, say): they share this transaction's commit instead of waiting for the next.
+async fn commit_batch(
+    db: &Db,
+    channel: &str,
+    jobs: &mut mpsc::UnboundedReceiver<Job>,
+    batch: &mut Vec<Job>,
+    bytes: &mut usize,
+) -> StorageResult<Vec<StorageResult<Committed>>> {
+    let mut client = db.client().await?;
+    let fits = |batch: &[Job]| batch.iter().all(|j| bulk::fits(&j.writes));
+    if fits(batch) {
+        let head = bulk::lock(&client).await?;
+        take_queued(jobs, batch, bytes);
+        let writes = writes_of(batch);
+        if bulk::fits(&writes) {
+            match bulk::commit_locked(&client, channel, head, &writes).await? {
+                bulk::Outcome::Done(results) => return Ok(results),
+                bulk::Outcome::WriteByWrite(e) => {
+                    tracing::debug!("a bulk commit failed, committed write by write: {e}");
+                }
+            }
+        } else {
+            bulk::rollback(&client).await;
+        }
+        return documents::commit_write_by_write(&mut client, channel, &writes).await;
+    }
+    let writes = writes_of(batch);
+    documents::commit_write_by_write(&mut client, channel, &writes).await
+}
+
+/// Takes the writes of every request of `batch`, in order.
+fn writes_of(batch: &mut [Job]) -> Vec<DocWrite> {
+    batch.iter_mut().flat_map(|j| std::mem::take(&mut j.writes)).collect()
+}
+
+/// Gives each request of `batch` its own writes' results, or the batch's error.
+fn answer(batch: Vec<Job>, outcome: StorageResult<Vec<StorageResult<Committed>>>) {
+    match outcome {
         Ok(results) => {
             let mut results = results.into_iter();
-            for (job, n) in batch.into_iter().zip(counts) {
+            for job in batch {
+                let n = job.count;
                 let _ = job.reply.send(Ok(results.by_ref().take(n).collect()));
             }
         }

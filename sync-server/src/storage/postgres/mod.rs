@@ -11,6 +11,7 @@
 
 mod accounts;
 mod blobs;
+mod bulk;
 mod businesses;
 mod columns;
 mod db;
@@ -154,6 +155,10 @@ impl DocumentStorage for PostgresStorage {
         Box::pin(self.db.read(ids, |tx, ids| Box::pin(read::load(tx, ids))))
     }
 
+    fn versions(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<Option<u64>>>> {
+        Box::pin(self.db.read_one(ids, |c, ids| Box::pin(read::versions(c, ids))))
+    }
+
     fn commit(
         &self,
         writes: Vec<DocWrite>,
@@ -210,7 +215,7 @@ impl DocumentStorage for PostgresStorage {
     }
 
     fn log_end(&self) -> BoxFuture<'_, StorageResult<u64>> {
-        Box::pin(self.db.read((), |tx, ()| Box::pin(read::log_end(tx))))
+        Box::pin(self.db.read_one((), |c, ()| Box::pin(read::log_end(c))))
     }
 
     fn docs_end(&self) -> BoxFuture<'_, StorageResult<i64>> {
@@ -219,8 +224,8 @@ impl DocumentStorage for PostgresStorage {
 
     fn audit(&self, after: u64, limit: usize) -> BoxFuture<'_, StorageResult<Vec<LogRecord>>> {
         Box::pin(
-            self.db.read((after, limit), |tx, (after, limit)| {
-                Box::pin(read::audit(tx, *after, *limit))
+            self.db.read_one((after, limit), |c, (after, limit)| {
+                Box::pin(read::audit(c, *after, *limit))
             }),
         )
     }
@@ -328,11 +333,9 @@ impl AccountStorage for PostgresStorage {
         &self,
         token_hash: Vec<u8>,
     ) -> BoxFuture<'_, StorageResult<Option<(Device, StoredUser)>>> {
-        Box::pin(
-            self.db.read(token_hash, |tx, token_hash| {
-                Box::pin(accounts::device_by_token(tx, token_hash))
-            }),
-        )
+        Box::pin(self.db.read_one(token_hash, |c, token_hash| {
+            Box::pin(accounts::device_by_token(c, token_hash))
+        }))
     }
 
     fn devices(&self) -> BoxFuture<'_, StorageResult<Vec<Device>>> {

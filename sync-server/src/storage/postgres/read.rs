@@ -10,6 +10,8 @@ use fieldsync_core::model::Kind;
 use fieldsync_core::policy::Profile;
 
 use super::columns::{AUDIENCE, audience_at, doc_id_at, sql_size, to_u64};
+use deadpool_postgres::GenericClient;
+
 use super::db::{Tx, query, query_one, query_opt};
 use crate::storage::{
     Audience, CatchUpPage, DocMeta, LogItem, LogPage, LogRecord, StorageError, StorageResult,
@@ -68,6 +70,21 @@ pub(crate) async fn load(tx: &Tx<'_>, ids: &[DocId]) -> StorageResult<Vec<Option
     Ok(out)
 }
 
+/// See `DocumentStorage::versions`: one statement for all of them.
+pub(crate) async fn versions(
+    tx: &impl GenericClient,
+    ids: &[DocId],
+) -> StorageResult<Vec<Option<u64>>> {
+    let keys: Vec<&[u8]> = ids.iter().map(|id| id.as_bytes().as_slice()).collect();
+    let rows =
+        query(tx, "SELECT doc_id, version FROM docs WHERE doc_id = ANY($1)", &[&keys]).await?;
+    let mut found = std::collections::HashMap::with_capacity(rows.len());
+    for r in &rows {
+        found.insert(doc_id_at(r, 0)?, to_u64(r.try_get(1)?));
+    }
+    Ok(ids.iter().map(|id| found.get(id).copied()).collect())
+}
+
 /// The audience of the document in row `row`.
 async fn audience_of(tx: &Tx<'_>, row: i64) -> StorageResult<Audience> {
     let r =
@@ -96,7 +113,7 @@ pub(crate) async fn whole(
     Ok((out, ids.len()))
 }
 
-pub(crate) async fn log_end(tx: &Tx<'_>) -> StorageResult<u64> {
+pub(crate) async fn log_end(tx: &impl GenericClient) -> StorageResult<u64> {
     let seq: i64 = query_one(tx, "SELECT seq FROM log_head", &[]).await?.try_get(0)?;
     Ok(to_u64(seq))
 }
@@ -203,7 +220,11 @@ pub(crate) async fn log_page(
     Ok(LogPage { entries, next, end })
 }
 
-pub(crate) async fn audit(tx: &Tx<'_>, after: u64, limit: usize) -> StorageResult<Vec<LogRecord>> {
+pub(crate) async fn audit(
+    tx: &impl GenericClient,
+    after: u64,
+    limit: usize,
+) -> StorageResult<Vec<LogRecord>> {
     let rows = query(
         tx,
         &format!(

@@ -159,6 +159,10 @@ impl DocumentStorage for SqliteStorage {
         self.read(move |c| read::load(c, &ids))
     }
 
+    fn versions(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<Option<u64>>>> {
+        self.read(move |c| read::versions(c, &ids))
+    }
+
     fn commit(
         &self,
         writes: Vec<DocWrite>,

@@ -305,6 +305,18 @@ pub(crate) fn doc_ids(conn: &Connection) -> StorageResult<Vec<DocId>> {
     Ok(out)
 }
 
+/// See `DocumentStorage::versions`.
+pub(crate) fn versions(conn: &Connection, ids: &[DocId]) -> StorageResult<Vec<Option<u64>>> {
+    let mut stmt = conn.prepare_cached("SELECT version FROM docs WHERE doc_id = ?1")?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let version: Option<i64> =
+            stmt.query_row([id.as_bytes().as_slice()], |r| r.get(0)).optional()?;
+        out.push(version.map(to_u64));
+    }
+    Ok(out)
+}
+
 /// See `DocumentStorage::logged_docs`.
 pub(crate) fn logged_docs(
     conn: &Connection,

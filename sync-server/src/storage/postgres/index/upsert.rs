@@ -13,7 +13,7 @@ use crate::storage::index::{Cell, IndexRow};
 
 /// A cell as a parameter of a statement (the column's type decides how it is sent).
 #[derive(Debug)]
-struct Param(Cell);
+pub(crate) struct Param(Cell);
 
 impl ToSql for Param {
     fn to_sql(
@@ -79,6 +79,27 @@ pub(crate) async fn upsert(tx: &Tx<'_>, pos: i64, seq: i64, row: &IndexRow) -> S
     let params: &Params<'_> = &params;
     execute(tx, &sql, params).await?;
     Ok(())
+}
+
+/// One statement that writes `row` for the document at `pos`, with `seq`, whether a row is
+/// there or not (`INSERT … ON CONFLICT (doc) DO UPDATE` of every column), and its parameters,
+/// `pos` first: what a bulk commit sends without reading the row first (each write's seq is
+/// new, so the row changes anyway).
+pub(crate) fn statement(pos: i64, seq: i64, row: &IndexRow) -> StorageResult<(String, Vec<Param>)> {
+    let (table, new) = columns(seq, row)?;
+    let names: Vec<&str> = new.iter().map(|(name, _)| *name).collect();
+    let marks: Vec<String> = (2..names.len() + 2).map(|i| format!("${i}")).collect();
+    let set: Vec<String> = names.iter().map(|n| format!("{n} = EXCLUDED.{n}")).collect();
+    let sql = format!(
+        "INSERT INTO {table} (doc, {}) VALUES ($1, {}) ON CONFLICT (doc) DO UPDATE SET {}",
+        names.join(", "),
+        marks.join(", "),
+        set.join(", ")
+    );
+    let values = std::iter::once(Param(Cell::Integer(pos)))
+        .chain(new.into_iter().map(|(_, cell)| Param(cell)))
+        .collect();
+    Ok((sql, values))
 }
 
 /// The table of `row` and its columns after `doc`, each with the cell to store.

@@ -1,0 +1,448 @@
+//! The document commit of a whole batch in four round trips, whatever its size: the
+//! statements of one round are pipelined on the connection (sent together, answered in
+//! order), and each statement writes the rows of every write of the batch at once (arrays
+//! unnested into rows) instead of one statement per write and per change.
+//!
+//! 1. `BEGIN` and the log head's lock (`SELECT … FOR UPDATE`, [`lock`]); then (once the
+//!    group has taken in the requests that queued while it waited for the lock) the stored
+//!    versions of the batch's documents: under the lock no other commit can change a version,
+//!    so each write's compare-and-set is decided here, and a write built on another version is
+//!    answered [`StorageError::Conflict`] without being sent.
+//! 2. The documents created and updated, their bytes, their log entries, their index rows, the
+//!    new head and the notification; each statement's row count is checked against what the
+//!    batch holds.
+//! 3. `COMMIT`, sent only once every statement of round 2 succeeded with the counts expected.
+//!
+//! Any failure in round 2 (a change hash already logged for its document, say) rolls the whole
+//! transaction back, and the caller commits the batch write by write in savepoints instead
+//! (`documents`), so that the failing write fails alone, as before. Writes this path does not
+//! cover (points settled, a creation without a snapshot, a write without changes, one document
+//! twice) send the batch that way from the start.
+//!
+//! A write's blob references (`DocWrite::blobs`) are three statements for the whole batch:
+//! the references no longer listed go, those a device added go in with it, and those known
+//! without their adder go in unless recorded already (as `documents::write_blob_refs` does
+//! one write at a time).
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+
+use deadpool_postgres::Object;
+use fieldsync_core::DocId;
+use futures_util::future::{join, join_all};
+use tokio_postgres::types::ToSql;
+
+use super::columns::{doc_id_at, sql_size};
+use super::index::upsert;
+use crate::storage::{Committed, DocBytes, DocWrite, StorageError, StorageResult};
+
+/// What a bulk commit came to.
+pub(super) enum Outcome {
+    /// Committed; one result per write, in order.
+    Done(Vec<StorageResult<Committed>>),
+    /// Nothing is stored (the transaction was rolled back): commit the batch write by write.
+    WriteByWrite(StorageError),
+}
+
+/// Whether every write of the batch is one this path commits.
+pub(super) fn fits(writes: &[DocWrite]) -> bool {
+    let mut seen = HashSet::with_capacity(writes.len());
+    writes.iter().all(|w| {
+        !w.changes.is_empty()
+            && w.points.is_none()
+            && (w.base.is_some() || matches!(w.bytes, DocBytes::Snapshot(_)))
+            && w.index.as_ref().is_none_or(|i| i.doc() == w.doc)
+            && seen.insert(w.doc)
+    })
+}
+
+/// A statement of round 2 and the rows it must change.
+type Sent<'a> =
+    Pin<Box<dyn Future<Output = (Result<u64, tokio_postgres::Error>, u64)> + Send + 'a>>;
+
+/// The rows of the batch, column by column, as round 2 sends them.
+#[derive(Default)]
+struct Columns<'a> {
+    /// Creations: row, id, kind, scope, snapshot size, creator, participants, addressed, until.
+    new_rows: Vec<i64>,
+    new_ids: Vec<&'a [u8]>,
+    new_kinds: Vec<&'static str>,
+    new_scopes: Vec<&'a str>,
+    new_sizes: Vec<i64>,
+    new_creators: Vec<&'a str>,
+    new_participants: Vec<String>,
+    new_addressed: Vec<String>,
+    new_until: Vec<Option<i64>>,
+    /// Updates: row, size of the new bytes, whether they replace the rest, new version,
+    /// participants.
+    upd_rows: Vec<i64>,
+    upd_sizes: Vec<i64>,
+    upd_whole: Vec<bool>,
+    upd_versions: Vec<i64>,
+    upd_participants: Vec<String>,
+    /// Rows whose bytes a snapshot replaces.
+    replaced: Vec<i64>,
+    /// Bytes appended: row, bytes.
+    byte_rows: Vec<i64>,
+    byte_values: Vec<&'a [u8]>,
+    /// Log entries: seq, row, hash, actor, device, bytes.
+    log_seqs: Vec<i64>,
+    log_rows: Vec<i64>,
+    log_hashes: Vec<&'a [u8]>,
+    log_actors: Vec<&'a [u8]>,
+    log_devices: Vec<Option<&'a str>>,
+    log_bytes: Vec<&'a [u8]>,
+    /// Index rows: the document's row, its last seq, the row.
+    index: Vec<(i64, i64, &'a crate::storage::index::IndexRow)>,
+    /// Rows whose blob references the batch sets.
+    ref_docs: Vec<i64>,
+    /// Their references: row, hash, size, media type, the device that added it (if known).
+    ref_rows: Vec<i64>,
+    ref_hashes: Vec<&'a str>,
+    ref_sizes: Vec<i64>,
+    ref_media: Vec<&'a str>,
+    ref_devices: Vec<Option<&'a str>>,
+}
+
+const HEAD: &str = "SELECT seq, docs FROM log_head FOR UPDATE";
+const VERSIONS: &str = "SELECT doc_id, id, version FROM docs WHERE doc_id = ANY($1)";
+const CREATE: &str = "INSERT INTO docs (id, doc_id, kind, scope, snapshot_bytes, chunk_bytes, \
+     version, created_at, updated_at, created_by, participants, addressed, valid_until) \
+     SELECT t.id, t.doc_id, t.kind, t.scope, t.size, 0, 1, $10, $10, t.created_by, \
+     t.participants, t.addressed, t.valid_until FROM unnest($1::bigint[], $2::bytea[], \
+     $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[]) \
+     AS t(id, doc_id, kind, scope, size, created_by, participants, addressed, valid_until)";
+const UPDATE: &str = "UPDATE docs AS d SET \
+     snapshot_bytes = CASE WHEN t.whole THEN t.size ELSE d.snapshot_bytes END, \
+     chunk_bytes = CASE WHEN t.whole THEN 0 ELSE d.chunk_bytes + t.size END, \
+     version = t.version, updated_at = $6, participants = t.participants \
+     FROM unnest($1::bigint[], $2::bigint[], $3::boolean[], $4::bigint[], $5::text[]) \
+     AS t(id, size, whole, version, participants) \
+     WHERE d.id = t.id AND d.version = t.version - 1";
+const REPLACE: &str = "DELETE FROM doc_bytes WHERE doc = ANY($1)";
+const BYTES: &str = "INSERT INTO doc_bytes (doc, bytes) SELECT t.doc, t.bytes \
+     FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS t(doc, bytes, n) ORDER BY t.n";
+const LOG: &str = "INSERT INTO log (seq, doc, hash, actor, device, received_at, bytes) \
+     SELECT t.seq, t.doc, t.hash, t.actor, t.device, $7, t.bytes FROM unnest($1::bigint[], \
+     $2::bigint[], $3::bytea[], $4::bytea[], $5::text[], $6::bytea[]) \
+     AS t(seq, doc, hash, actor, device, bytes)";
+const UNREF: &str = "DELETE FROM blob_refs b WHERE b.doc = ANY($1) AND NOT EXISTS \
+     (SELECT 1 FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS t(doc, hash, size) \
+     WHERE t.doc = b.doc AND t.hash = b.hash AND t.size = b.size)";
+const REF: &str = "INSERT INTO blob_refs (hash, size, media_type, doc, device) \
+     SELECT t.hash, t.size, t.media, t.doc, coalesce(t.device, '') FROM unnest($1::bigint[], \
+     $2::text[], $3::bigint[], $4::text[], $5::text[]) AS t(doc, hash, size, media, device) \
+     WHERE t.device IS NOT NULL OR NOT EXISTS (SELECT 1 FROM blob_refs b \
+     WHERE b.hash = t.hash AND b.doc = t.doc AND b.size = t.size) ON CONFLICT DO NOTHING";
+const MOVE_HEAD: &str = "UPDATE log_head SET seq = $1, docs = $2";
+const NOTIFY: &str = "SELECT pg_notify($1, $2)";
+
+/// Round 1's first half: `BEGIN` and the head's lock, pipelined. Once this returns, every
+/// other instance's document commit waits until this transaction ends; the caller then takes
+/// the requests that queued meanwhile into it (`group`) and goes on with [`commit_locked`].
+pub(super) async fn lock(client: &Object) -> StorageResult<Head> {
+    let head = client.prepare_cached(HEAD).await?;
+    let (begun, locked) = join(
+        client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED"),
+        client.query_one(&head, &[]),
+    )
+    .await;
+    begun?;
+    match locked {
+        Ok(row) => Ok((row.try_get(0)?, row.try_get(1)?)),
+        Err(e) => {
+            rollback(client).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Commits `writes` (which [`fits`]) in the transaction [`lock`] began on `client`, whose head
+/// was `start`; see the module's documentation. The transaction is over when this returns. An
+/// `Err` means the outcome is not known to be a rollback (the connection failed, or the commit
+/// itself did).
+pub(super) async fn commit_locked(
+    client: &Object,
+    channel: &str,
+    start: Head,
+    writes: &[DocWrite],
+) -> StorageResult<Outcome> {
+    let prepared = join_all(
+        [VERSIONS, CREATE, UPDATE, REPLACE, BYTES, LOG, UNREF, REF, MOVE_HEAD, NOTIFY]
+            .map(|sql| client.prepare_cached(sql)),
+    )
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>();
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            rollback(client).await;
+            return Err(e.into());
+        }
+    };
+    let [versions, create, update, replace, bytes, log, unref, add_ref, move_head, notify] =
+        <[_; 10]>::try_from(prepared).map_err(|_| StorageError::Corrupt("statements".into()))?;
+
+    // Round 1's second half: the stored versions, read under the lock.
+    let keys: Vec<&[u8]> = writes.iter().map(|w| w.doc.as_bytes().as_slice()).collect();
+    let found = match client.query(&versions, &[&keys]).await {
+        Ok(f) => f,
+        Err(e) => {
+            rollback(client).await;
+            return Err(e.into());
+        }
+    };
+    let decided = decide(writes, start, &found);
+    let (end, cols, results) = match decided {
+        Ok(d) => d,
+        Err(e) => {
+            rollback(client).await;
+            return Err(e);
+        }
+    };
+    if end.0 == start.0 {
+        // Every write was a conflict: nothing to write.
+        rollback(client).await;
+        return Ok(Outcome::Done(results));
+    }
+
+    // Round 2.
+    let now = fieldsync_core::time::now_ms();
+    let index: Vec<(String, Vec<upsert::Param>)> = match cols
+        .index
+        .iter()
+        .map(|(pos, seq, row)| upsert::statement(*pos, *seq, row))
+        .collect::<StorageResult<Vec<_>>>()
+    {
+        Ok(i) => i,
+        Err(e) => {
+            rollback(client).await;
+            return Err(e);
+        }
+    };
+    let index_prepared = join_all(index.iter().map(|(sql, _)| client.prepare_cached(sql))).await;
+    let index_stmts = match index_prepared.into_iter().collect::<Result<Vec<_>, _>>() {
+        Ok(s) => s,
+        Err(e) => {
+            rollback(client).await;
+            return Ok(Outcome::WriteByWrite(e.into()));
+        }
+    };
+    let index_params: Vec<Vec<&(dyn ToSql + Sync)>> = index
+        .iter()
+        .map(|(_, values)| values.iter().map(|v| v as &(dyn ToSql + Sync)).collect())
+        .collect();
+    let seq_text = end.0.to_string();
+    let mut sent: Vec<Sent<'_>> = Vec::new();
+    let c = &cols;
+    if !c.new_rows.is_empty() {
+        let n = c.new_rows.len() as u64;
+        sent.push(Box::pin(async move {
+            let params: [&(dyn ToSql + Sync); 10] = [
+                &c.new_rows,
+                &c.new_ids,
+                &c.new_kinds,
+                &c.new_scopes,
+                &c.new_sizes,
+                &c.new_creators,
+                &c.new_participants,
+                &c.new_addressed,
+                &c.new_until,
+                &now,
+            ];
+            (client.execute(&create, &params).await, n)
+        }));
+    }
+    if !c.upd_rows.is_empty() {
+        let n = c.upd_rows.len() as u64;
+        sent.push(Box::pin(async move {
+            let params: [&(dyn ToSql + Sync); 6] = [
+                &c.upd_rows,
+                &c.upd_sizes,
+                &c.upd_whole,
+                &c.upd_versions,
+                &c.upd_participants,
+                &now,
+            ];
+            (client.execute(&update, &params).await, n)
+        }));
+    }
+    if !c.replaced.is_empty() {
+        // Whatever was stored goes: no count to check.
+        sent.push(Box::pin(async move {
+            let r = client.execute(&replace, &[&c.replaced]).await;
+            let n = r.as_ref().map_or(0, |n| *n);
+            (r, n)
+        }));
+    }
+    if !c.byte_rows.is_empty() {
+        let n = c.byte_rows.len() as u64;
+        sent.push(Box::pin(async move {
+            (client.execute(&bytes, &[&c.byte_rows, &c.byte_values]).await, n)
+        }));
+    }
+    let n = c.log_seqs.len() as u64;
+    sent.push(Box::pin(async move {
+        let params: [&(dyn ToSql + Sync); 7] = [
+            &c.log_seqs,
+            &c.log_rows,
+            &c.log_hashes,
+            &c.log_actors,
+            &c.log_devices,
+            &c.log_bytes,
+            &now,
+        ];
+        (client.execute(&log, &params).await, n)
+    }));
+    if !c.ref_docs.is_empty() {
+        // How many references go or come depends on what was recorded: no count to check.
+        sent.push(Box::pin(async move {
+            let params: [&(dyn ToSql + Sync); 4] =
+                [&c.ref_docs, &c.ref_rows, &c.ref_hashes, &c.ref_sizes];
+            let r = client.execute(&unref, &params).await;
+            let n = r.as_ref().map_or(0, |n| *n);
+            (r, n)
+        }));
+        sent.push(Box::pin(async move {
+            let params: [&(dyn ToSql + Sync); 5] =
+                [&c.ref_rows, &c.ref_hashes, &c.ref_sizes, &c.ref_media, &c.ref_devices];
+            let r = client.execute(&add_ref, &params).await;
+            let n = r.as_ref().map_or(0, |n| *n);
+            (r, n)
+        }));
+    }
+    for (stmt, params) in index_stmts.iter().zip(&index_params) {
+        sent.push(Box::pin(async move { (client.execute(stmt, params).await, 1) }));
+    }
+    sent.push(Box::pin(async move { (client.execute(&move_head, &[&end.0, &end.1]).await, 1) }));
+    sent.push(Box::pin(async move {
+        (client.query(&notify, &[&channel, &seq_text]).await.map(|r| r.len() as u64), 1)
+    }));
+    let answers = join_all(sent).await;
+    let mut failed = None;
+    for (answer, expected) in answers {
+        match answer {
+            Ok(n) if n == expected => {}
+            Ok(n) => {
+                failed.get_or_insert(StorageError::Corrupt(format!(
+                    "a statement of a bulk commit changed {n} rows, not {expected}"
+                )));
+            }
+            Err(e) => {
+                failed.get_or_insert(e.into());
+            }
+        }
+    }
+    if let Some(e) = failed {
+        rollback(client).await;
+        return Ok(Outcome::WriteByWrite(e));
+    }
+
+    // Round 3.
+    client.batch_execute("COMMIT").await.map_err(|e| StorageError::CommitFailed(e.to_string()))?;
+    Ok(Outcome::Done(results))
+}
+
+/// Ends the transaction without keeping anything; a failure here means the connection is
+/// gone, which the pool notices when it is given back.
+pub(super) async fn rollback(client: &Object) {
+    if let Err(e) = client.batch_execute("ROLLBACK").await {
+        tracing::debug!("rollback of a bulk commit: {e}");
+    }
+}
+
+/// The log head: the last seq and the last document position given.
+pub(super) type Head = (i64, i64);
+
+/// Decides each write against the stored versions read under the lock, numbering the
+/// documents created and the changes logged from the head `start`: the head after, the
+/// columns to send, and each write's result.
+fn decide<'a>(
+    writes: &'a [DocWrite],
+    start: Head,
+    found: &[tokio_postgres::Row],
+) -> StorageResult<(Head, Columns<'a>, Vec<StorageResult<Committed>>)> {
+    let mut stored: HashMap<DocId, (i64, i64)> = HashMap::with_capacity(found.len());
+    for r in found {
+        stored.insert(doc_id_at(r, 0)?, (r.try_get(1)?, r.try_get(2)?));
+    }
+    let mut head = start;
+    let mut c = Columns::default();
+    let mut results = Vec::with_capacity(writes.len());
+    for w in writes {
+        let conflict = StorageError::Conflict { doc: w.doc, expected: w.base };
+        let (row, version) = match (w.base, stored.get(&w.doc)) {
+            (None, None) => {
+                let DocBytes::Snapshot(snapshot) = &w.bytes else {
+                    return Err(StorageError::Corrupt(format!(
+                        "document {} is created without a snapshot",
+                        w.doc
+                    )));
+                };
+                let row = head.1 + 1;
+                head.1 = row;
+                c.new_rows.push(row);
+                c.new_ids.push(w.doc.as_bytes().as_slice());
+                c.new_kinds.push(w.kind.as_str());
+                c.new_scopes.push(&w.scope);
+                c.new_sizes.push(sql_size(snapshot.len() as u64));
+                c.new_creators.push(&w.created_by);
+                c.new_participants.push(w.participants.join("\n"));
+                c.new_addressed
+                    .push(w.addressed.iter().map(|a| a.as_str()).collect::<Vec<_>>().join("\n"));
+                c.new_until.push(w.until);
+                (row, 1u64)
+            }
+            (Some(base), Some(&(row, v))) if v == sql_size(base) => {
+                let version = base + 1;
+                let whole = matches!(w.bytes, DocBytes::Snapshot(_));
+                c.upd_rows.push(row);
+                c.upd_sizes.push(sql_size(w.bytes.len() as u64));
+                c.upd_whole.push(whole);
+                c.upd_versions.push(sql_size(version));
+                c.upd_participants.push(w.participants.join("\n"));
+                if whole {
+                    c.replaced.push(row);
+                }
+                (row, version)
+            }
+            _ => {
+                results.push(Err(conflict));
+                continue;
+            }
+        };
+        let new_bytes = match &w.bytes {
+            DocBytes::Snapshot(b) | DocBytes::Chunk(b) => b,
+        };
+        if !new_bytes.is_empty() {
+            c.byte_rows.push(row);
+            c.byte_values.push(new_bytes);
+        }
+        for change in &w.changes {
+            head.0 += 1;
+            c.log_seqs.push(head.0);
+            c.log_rows.push(row);
+            c.log_hashes.push(change.hash.as_slice());
+            c.log_actors.push(&change.actor);
+            c.log_devices.push(w.device.as_deref());
+            c.log_bytes.push(&change.bytes);
+        }
+        if let Some(index) = &w.index {
+            c.index.push((row, head.0, index));
+        }
+        if let Some(refs) = &w.blobs {
+            c.ref_docs.push(row);
+            for r in refs {
+                c.ref_rows.push(row);
+                c.ref_hashes.push(&r.hash);
+                c.ref_sizes.push(sql_size(r.size));
+                c.ref_media.push(&r.media_type);
+                c.ref_devices.push(r.added_by.as_deref());
+            }
+        }
+        results.push(Ok(Committed { version, last_seq: u64::try_from(head.0).unwrap_or(0) }));
+    }
+    Ok((head, c, results))
+}
