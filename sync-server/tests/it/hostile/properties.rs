@@ -102,7 +102,7 @@ fn mutated_automerge_bytes_are_refused_per_document() {
             };
             (Endpoint::Reconcile, protocol::encode(&req))
         } else {
-            let push = PushDoc { doc, changes: bytes, heads: m.heads.clone() };
+            let push = PushDoc { doc, changes: bytes, heads: m.heads.clone(), signed: vec![] };
             let req = fx.author.request(Some(fx.epoch.clone()), &fx.cursor, vec![push]);
             (Endpoint::Sync, protocol::encode(&req))
         };
@@ -157,7 +157,7 @@ fn resealed_mutated_changes_are_refused_or_stored_whole() {
             };
             (Endpoint::Reconcile, protocol::encode(&req))
         } else {
-            let push = PushDoc { doc: *doc, changes: bytes, heads: vec![] };
+            let push = PushDoc { doc: *doc, changes: bytes, heads: vec![], signed: vec![] };
             let req = fx.author.request(Some(fx.epoch.clone()), &fx.cursor, vec![push]);
             (Endpoint::Sync, protocol::encode(&req))
         };
