@@ -249,6 +249,49 @@ mod tests {
         assert!(matches!(decode(&garbage), Err(DecodeError::Cbor(_))));
     }
 
+    /// A round whose one signature is `len` bytes, encoded as a peer of another shape might.
+    fn round_with_signature_of(len: usize) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Sig {
+            hash: ByteBuf,
+            sig: ByteBuf,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum LooseItem {
+            Whole { doc: ByteBuf, bytes: ByteBuf, sigs: Vec<Sig> },
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Loose {
+            Round(Vec<LooseItem>),
+        }
+        let sig = Sig { hash: ByteBuf::from(vec![1; 32]), sig: ByteBuf::from(vec![2; len]) };
+        let item = LooseItem::Whole {
+            doc: ByteBuf::from(vec![3; 16]),
+            bytes: ByteBuf::new(),
+            sigs: vec![sig],
+        };
+        let mut body = Vec::new();
+        ciborium::into_writer(&Loose::Round(vec![item]), &mut body).unwrap();
+        let mut frame = MAGIC.to_vec();
+        frame.push(VERSION);
+        frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&body);
+        frame
+    }
+
+    #[test]
+    fn signatures_of_another_length_are_typed_errors() {
+        assert!(matches!(decode(&round_with_signature_of(64)), Ok(Message::Round(_))));
+        for len in [0, 1, 32, 63, 65, 1024, 70_000] {
+            assert!(
+                matches!(decode(&round_with_signature_of(len)), Err(DecodeError::Cbor(_))),
+                "{len} bytes"
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn hostile_frames_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {

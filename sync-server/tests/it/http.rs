@@ -311,10 +311,20 @@ async fn bad_bodies_get_typed_errors_and_the_server_keeps_serving() {
         assert_eq!((s, error_body(&b).code.as_str()), (status, code), "reconcile: {what}");
     }
 
+    // Sync versions 1 and 2 are served, each answered in its own; 3 is not.
     let mut v2 = a.request(None, "", vec![]);
-    v2.v = 2;
-    let (status, body) = server.sync(&v2).await.unwrap_err();
+    v2.v = protocol::SYNC_VERSION;
+    assert_eq!(server.sync(&v2).await.unwrap().v, protocol::SYNC_VERSION);
+    assert_eq!(server.sync(&a.request(None, "", vec![])).await.unwrap().v, VERSION);
+    let mut v3 = a.request(None, "", vec![]);
+    v3.v = protocol::SYNC_VERSION + 1;
+    let (status, body) = server.sync(&v3).await.unwrap_err();
     assert_eq!((status, body.code.as_str()), (400, "unsupported_version"));
+    // Signatures come with version 2 only.
+    let mut signed = a.push_saved(a.report("signed in version 1"));
+    signed.signed = vec![protocol::SignedBy { actor: a.actor(), sigs: vec![] }];
+    let (status, body) = server.sync(&a.request(None, "", vec![signed])).await.unwrap_err();
+    assert_eq!((status, body.code.as_str()), (400, "invalid_request"));
     // A message of another version with another shape is still named as such.
     #[derive(serde::Serialize)]
     struct Future {
