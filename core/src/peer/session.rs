@@ -29,6 +29,9 @@ const MAX_OFFERED: usize = 200_000;
 const MAX_HEADS: usize = 64;
 /// What a signature adds to a round, about (its hash, the signature, CBOR's framing).
 const SIG_BYTES: usize = 32 + SIGNATURE_BYTES + 8;
+/// Most signatures a session keeps for one synced document: a peer cannot make this phone hold
+/// more than that, round after round.
+const MAX_SIGNATURES: usize = 65_536;
 /// Most credentials an offer may carry.
 const MAX_CREDENTIALS: usize = 2 * crate::store::MAX_KNOWN_CREDENTIALS;
 
@@ -397,6 +400,12 @@ async fn rounds<L: PeerLink>(
                         continue;
                     }
                     let took = match syncing.get_mut(&id) {
+                        Some(d) if d.sigs_in.len() + sigs.len() > MAX_SIGNATURES => {
+                            Err(Denied::new(
+                                "peer.signature",
+                                format!("more than {MAX_SIGNATURES} signatures for one document"),
+                            ))
+                        }
                         Some(d) => {
                             d.sigs_in.extend(authorship::by_hash(&sigs));
                             take_sync(s.store, id, d, &msg, authors, me)
