@@ -4,6 +4,7 @@
 //! through domain commands ([`model`]); the phone keeps them in a SQLite store that works offline
 //! for days ([`store`]).
 
+pub mod authorship;
 pub mod changes;
 pub mod error;
 pub mod id;

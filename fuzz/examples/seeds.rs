@@ -283,8 +283,8 @@ fn main() -> Res<()> {
         cursor: "l42~5f3a".into(),
         actor: f.dispatcher.actor.clone(),
         push: vec![
-            PushDoc { doc: id, changes: dispatched.clone(), heads: heads.clone() },
-            PushDoc { doc: f.new_id, changes: new_doc.clone(), heads: vec![] },
+            PushDoc { doc: id, changes: dispatched.clone(), heads: heads.clone(), signed: vec![] },
+            PushDoc { doc: f.new_id, changes: new_doc.clone(), heads: vec![], signed: vec![] },
         ],
         want: vec![f.new_id],
         page_bytes: 65536,
@@ -321,7 +321,7 @@ fn main() -> Res<()> {
         code: "7KQ2M-XW9PA".into(),
         device_name: "Redmi Note 12".into(),
         actor: Some(f.resident.actor.clone()),
-        keep_user: None,
+        keep_user: None, device_key: None,
     };
     envelope_seed(&mut s, "enroll", &enroll)?;
     envelope_seed(&mut s, "enroll-no-actor", &EnrollRequest { actor: None, ..enroll })?;

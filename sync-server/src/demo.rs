@@ -44,6 +44,7 @@ fn author(user: &str, role: Role, scope: &str) -> Author {
         actor: ActorId::random().to_bytes().to_vec(),
         profile: Profile { user: user.into(), role, patrol, scopes: vec![scope.into()] },
         rights_changed: false,
+        key: None,
     }
 }
 
@@ -57,10 +58,12 @@ async fn create(
     let stamp = Stamp { by: by.profile.user.clone(), at };
     let (id, mut doc) = command::create(&new, &stamp, ActorId::from(by.actor.as_slice()))
         .map_err(|e| DemoError::Record(e.to_string()))?;
-    let push = PushDoc { doc: id, changes: doc.save(), heads: to_wire(&doc.get_heads()) };
-    let results = crate::documents::push::push(docs, vec![push], Some(by.clone()))
-        .await
-        .map_err(|e| DemoError::Record(e.to_string()))?;
+    let push =
+        PushDoc { doc: id, changes: doc.save(), heads: to_wire(&doc.get_heads()), signed: vec![] };
+    let results =
+        crate::documents::push::push(docs, vec![push], Some(by.clone()), Default::default())
+            .await
+            .map_err(|e| DemoError::Record(e.to_string()))?;
     match results.first().map(|r| &r.outcome) {
         Some(PushOutcome::Acked { .. }) => Ok(id),
         other => Err(DemoError::Record(format!("{id} was not stored: {other:?}"))),

@@ -43,6 +43,7 @@ pub(crate) fn system_author(epoch: &str) -> Author {
             scopes: Vec::new(),
         },
         rights_changed: false,
+        key: None,
     }
 }
 

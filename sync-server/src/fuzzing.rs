@@ -130,6 +130,7 @@ impl Author {
             actor: self.actor.clone(),
             profile: self.profile.clone(),
             rights_changed: false,
+            key: None,
         }
     }
 }
@@ -226,8 +227,16 @@ pub fn ingest(
 ) -> Result<Outcome, Violation> {
     let author = author.map(Author::to_ingest);
     let mut slot = stored.map(Stored::copy);
-    match ingest::ingest(id, &mut slot, bytes, author.as_ref(), true, DOC_BYTES, &Rules::default())
-    {
+    match ingest::ingest(
+        id,
+        &mut slot,
+        bytes,
+        author.as_ref(),
+        Default::default(),
+        true,
+        DOC_BYTES,
+        &Rules::default(),
+    ) {
         Ok(None) => Ok(Outcome::Unchanged),
         Ok(Some(write)) => check_write(id, stored, &mut slot, &write, author.as_ref()),
         Err(r) => Ok(refused(&r)),
@@ -315,6 +324,7 @@ pub fn reconcile(
                 id,
                 &changes,
                 Some(&ingest_author),
+                Default::default(),
                 true,
                 DOC_BYTES,
                 &Rules::default(),

@@ -6,11 +6,11 @@
 //! add no code to it, and the server builds it too.
 
 use automerge::ActorId;
-use ring::rand::SystemRandom;
-use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use ring::signature::{ED25519, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
+use crate::authorship::DeviceKey;
 use crate::policy::Profile;
 
 /// What a signature over a credential's body starts with, so no other signed bytes pass as one.
@@ -41,6 +41,11 @@ pub struct CredentialBody {
     pub issued_at: i64,
     /// When it stops being valid, ms since the epoch.
     pub expires_at: i64,
+    /// The device's own public key (ed25519, 32 bytes), which its changes are signed with
+    /// (`crate::authorship`); absent for a device enrolled before devices had keys, whose
+    /// changes no peer takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<ByteBuf>,
 }
 
 /// A credential as it travels: the CBOR body and the server's signature over it.
@@ -124,6 +129,8 @@ pub struct Verified {
     pub actor: ActorId,
     /// When it stops being valid, ms.
     pub expires_at: i64,
+    /// The device's public key, which its changes are signed with.
+    pub key: Option<[u8; 32]>,
 }
 
 fn to_cbor<T: Serialize>(value: &T) -> Vec<u8> {
@@ -146,10 +153,9 @@ fn signed(context: &[u8], body: &[u8]) -> Vec<u8> {
     [context, body].concat()
 }
 
-/// The server's signing key.
+/// The server's signing key: an ed25519 key kept by its seed, as a device's is.
 pub struct Issuer {
-    pair: Ed25519KeyPair,
-    seed: [u8; 32],
+    key: DeviceKey,
 }
 
 impl std::fmt::Debug for Issuer {
@@ -161,46 +167,36 @@ impl std::fmt::Debug for Issuer {
 impl Issuer {
     /// A new random key.
     pub fn generate() -> Issuer {
-        let mut seed = [0u8; 32];
-        // The system's random source failing is not something a key can be made without.
-        if ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut seed).is_err() {
-            rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
-        }
-        Self::from_seed(&seed)
+        Issuer { key: DeviceKey::generate() }
     }
 
     /// The key with this 32-byte seed (as [`Issuer::seed`] gives it).
     pub fn from_seed(seed: &[u8; 32]) -> Issuer {
-        // Any 32 bytes are a valid ed25519 seed, so this cannot fail.
-        let pair = Ed25519KeyPair::from_seed_unchecked(seed)
-            .unwrap_or_else(|_| unreachable!("every 32-byte seed is an ed25519 key"));
-        Issuer { pair, seed: *seed }
+        Issuer { key: DeviceKey::from_seed(seed) }
     }
 
     /// The seed to keep the key with.
     pub fn seed(&self) -> &[u8; 32] {
-        &self.seed
+        self.key.seed()
     }
 
     /// The public key phones pin.
     pub fn public_key(&self) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        out.copy_from_slice(self.pair.public_key().as_ref());
-        out
+        self.key.public_key()
     }
 
     /// Signs a credential.
     pub fn credential(&self, body: &CredentialBody) -> Credential {
         let body = to_cbor(body);
-        let sig = self.pair.sign(&signed(CREDENTIAL_CONTEXT, &body));
-        Credential { body: ByteBuf::from(body), sig: ByteBuf::from(sig.as_ref().to_vec()) }
+        let sig = self.key.sign_bytes(&signed(CREDENTIAL_CONTEXT, &body));
+        Credential { body: ByteBuf::from(body), sig: ByteBuf::from(sig) }
     }
 
     /// Signs a revocation list.
     pub fn revocations(&self, list: &Revocations) -> SignedRevocations {
         let body = to_cbor(list);
-        let sig = self.pair.sign(&signed(REVOCATIONS_CONTEXT, &body));
-        SignedRevocations { body: ByteBuf::from(body), sig: ByteBuf::from(sig.as_ref().to_vec()) }
+        let sig = self.key.sign_bytes(&signed(REVOCATIONS_CONTEXT, &body));
+        SignedRevocations { body: ByteBuf::from(body), sig: ByteBuf::from(sig) }
     }
 }
 
@@ -223,11 +219,18 @@ impl Credential {
         let b: CredentialBody = from_cbor(&self.body)?;
         let profile = Profile::parse(b.user, &b.role, b.patrol.as_deref(), b.scopes)
             .map_err(|e| CredentialRefusal::Malformed(e.to_string()))?;
+        let key = match &b.key {
+            None => None,
+            Some(k) => Some(<[u8; 32]>::try_from(k.as_slice()).map_err(|_| {
+                CredentialRefusal::Malformed(format!("a device key of {} bytes", k.len()))
+            })?),
+        };
         Ok(Verified {
             device: b.device,
             profile,
             actor: ActorId::from(b.actor.as_slice()),
             expires_at: b.expires_at,
+            key,
         })
     }
 
@@ -277,7 +280,20 @@ mod tests {
             actor: ByteBuf::from(vec![7; 16]),
             issued_at: 0,
             expires_at,
+            key: Some(ByteBuf::from(vec![5; 32])),
         }
+    }
+
+    #[test]
+    fn the_device_key_travels_signed_and_a_bad_one_is_malformed() {
+        let server = Issuer::generate();
+        let v = server.credential(&body(1_000)).open(&server.public_key()).unwrap();
+        assert_eq!(v.key, Some([5; 32]));
+        let keyless = server.credential(&CredentialBody { key: None, ..body(1_000) });
+        assert_eq!(keyless.open(&server.public_key()).unwrap().key, None);
+        let short = CredentialBody { key: Some(ByteBuf::from(vec![1; 31])), ..body(1_000) };
+        let r = server.credential(&short).open(&server.public_key());
+        assert_eq!(r.unwrap_err().code(), "malformed");
     }
 
     #[test]

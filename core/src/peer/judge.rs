@@ -1,92 +1,81 @@
-//! The write policy on changes that came from a peer: every change is judged under its own
-//! author's rights (the credential that names its actor), as that author saw the record, with
-//! the same `policy::check_change` the server runs; then the document as it would be stored
-//! must keep its layout and limits, and this phone's user must be allowed to read it.
+//! The write policy on changes that came from a peer: every change must be signed by its
+//! author's device key (named in the credential that names its actor), and is judged under that
+//! author's rights, as that author saw the record, with the same `policy::check_change` the
+//! server runs (`policy::check_each_change`); then the document as it would be stored must keep
+//! its layout and limits, and this phone's user must be allowed to read it.
 
 use std::collections::HashMap;
 
-use automerge::{ActorId, AutoCommit, Change};
+use automerge::{ActorId, AutoCommit, Change, ChangeHash};
 
+use crate::authorship::{self, Signature};
 use crate::id::DocId;
-use crate::model::{self, Record, validate};
+use crate::model::{self, validate};
 use crate::policy::{self, Audience, Denied, Profile};
+
+/// An author met in a session: their rights and their device's key.
+#[derive(Debug)]
+struct Author {
+    profile: Profile,
+    key: Option<[u8; 32]>,
+}
 
 /// Who wrote with which actor, from credentials that checked.
 #[derive(Debug, Default)]
-pub(crate) struct Authors(HashMap<ActorId, Profile>);
+pub(crate) struct Authors(HashMap<ActorId, Author>);
 
 impl Authors {
-    /// Adds the author of `actor`.
-    pub(crate) fn insert(&mut self, actor: ActorId, profile: Profile) {
-        self.0.insert(actor, profile);
+    /// Adds the author of `actor`, whose device signs with `key`.
+    pub(crate) fn insert(&mut self, actor: ActorId, profile: Profile, key: Option<[u8; 32]>) {
+        self.0.insert(actor, Author { profile, key });
     }
 
-    fn of(&self, actor: &ActorId) -> Result<&Profile, Denied> {
+    fn of(&self, actor: &ActorId) -> Result<&Author, Denied> {
         self.0
             .get(actor)
             .ok_or_else(|| Denied::new("peer.author", format!("no credential names actor {actor}")))
     }
-}
 
-fn read(id: DocId, doc: &AutoCommit) -> Result<Record, Denied> {
-    model::read_record(doc, id).map_err(|e| Denied::new("peer.record", e.to_string()))
-}
-
-fn applied(doc: &mut AutoCommit, change: &Change) -> Result<(), Denied> {
-    crate::changes::guarded(|| {
-        doc.apply_changes([change.clone()]).map_err(|e| crate::changes::ParseError(e.to_string()))
-    })
-    .map_err(|e| Denied::new("peer.changes", e.0))
+    /// The author of `change`, once its signature checks with their key.
+    fn signed(
+        &self,
+        change: &Change,
+        sigs: &HashMap<ChangeHash, Signature>,
+    ) -> Result<(&Profile, Signature), Denied> {
+        let author = self.of(change.actor_id())?;
+        let sig =
+            authorship::check(author.key.as_ref().map(|k| k.as_slice()), &change.hash(), sigs)
+                .map_err(|e| Denied::new("peer.signature", e.to_string()))?;
+        Ok((&author.profile, sig))
+    }
 }
 
 /// Judges `fresh` (in causal order), the changes that take `base` (the stored document; `None`
-/// if it is new here) to `merged`, for `me`, who will hold the result.
+/// if it is new here) to `merged`, for `me`, who will hold the result; `sigs` are the
+/// signatures that came with them. Returns the signatures of `fresh`, checked, to keep.
 pub(crate) fn judge(
     id: DocId,
     base: Option<&AutoCommit>,
     merged: &mut AutoCommit,
     fresh: &[Change],
     authors: &Authors,
+    sigs: &HashMap<ChangeHash, Signature>,
     me: &Profile,
-) -> Result<(), Denied> {
-    let mut cursor = base.cloned().unwrap_or_default();
-    let mut cursor_record = match base {
-        Some(b) => Some(read(id, b)?),
+) -> Result<Vec<(ChangeHash, Signature)>, Denied> {
+    let mut checked = Vec::with_capacity(fresh.len());
+    policy::check_each_change(id, base, merged, fresh, |change| {
+        let (profile, sig) = authors.signed(change, sigs)?;
+        checked.push((change.hash(), sig));
+        Ok(profile)
+    })?;
+    let now =
+        model::read_record(merged, id).map_err(|e| Denied::new("peer.record", e.to_string()))?;
+    let current = match base {
+        Some(b) => {
+            Some(model::read_record(b, id).map_err(|e| Denied::new("peer.record", e.to_string()))?)
+        }
         None => None,
     };
-    let current = cursor_record.clone();
-    for change in fresh {
-        let author = authors.of(change.actor_id())?;
-        let mut deps = change.deps().to_vec();
-        deps.sort();
-        let mut heads = cursor.get_heads();
-        heads.sort();
-        let (before, after) = if deps == heads {
-            // The common case: the change follows what is judged so far.
-            let before = match cursor_record.take() {
-                Some(r) => Some(r),
-                None if heads.is_empty() => None,
-                None => Some(read(id, &cursor)?),
-            };
-            applied(&mut cursor, change)?;
-            let after = read(id, &cursor)?;
-            cursor_record = Some(after.clone());
-            (before, after)
-        } else {
-            // A change made beside others: judged on the record as its author saw it.
-            let mut seen = crate::changes::guarded(|| {
-                merged.fork_at(&deps).map_err(|e| crate::changes::ParseError(e.to_string()))
-            })
-            .map_err(|e| Denied::new("peer.changes", e.0))?;
-            let before = if deps.is_empty() { None } else { Some(read(id, &seen)?) };
-            applied(&mut seen, change)?;
-            applied(&mut cursor, change)?;
-            cursor_record = None;
-            (before, read(id, &seen)?)
-        };
-        policy::check_change(author, before.as_ref(), &after)?;
-    }
-    let now = read(id, merged)?;
     let kind = now.header().kind;
     let faults = model::layout_faults(merged, kind);
     if !faults.is_empty() {
@@ -102,5 +91,5 @@ pub(crate) fn judge(
     if !policy::can_read(me, &Audience::of(&now)) {
         return Err(Denied::new("read", format!("{} may not read {id}", me.user)));
     }
-    Ok(())
+    Ok(checked)
 }

@@ -14,6 +14,7 @@ pub mod link;
 mod loopback;
 mod progress;
 mod session;
+mod take;
 pub mod wire;
 
 pub use credential::{

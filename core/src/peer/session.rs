@@ -6,18 +6,18 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use automerge::sync::{self, SyncDoc};
-use automerge::{AutoCommit, Change, ChangeHash};
+use automerge::{AutoCommit, ChangeHash};
 use serde_bytes::ByteBuf;
 
-use super::judge::{Authors, judge};
+use super::judge::Authors;
 use super::link::PeerLink;
 use super::progress::{PeerProgress, PeerProgressListener, PeerStage};
+use super::take::{Took, take_sync, take_whole};
 use super::wire::{self, Hello, Item, Message, Offer, Offered, Refusal};
 use super::{Credential, CredentialRefusal, PeerError, Verified};
-use crate::changes::{self, ParseError};
+use crate::authorship::{self, ChangeSig, SIGNATURE_BYTES, Signature};
 use crate::error::CoreError;
 use crate::id::DocId;
-use crate::limits;
 use crate::model;
 use crate::policy::{self, Audience, Denied, Profile};
 use crate::store::Store;
@@ -27,6 +27,11 @@ use crate::time::now_ms;
 const MAX_OFFERED: usize = 200_000;
 /// Most heads an offered document may have.
 const MAX_HEADS: usize = 64;
+/// What a signature adds to a round, about (its hash, the signature, CBOR's framing).
+const SIG_BYTES: usize = 32 + SIGNATURE_BYTES + 8;
+/// Most signatures a session keeps for one synced document: a peer cannot make this phone hold
+/// more than that, round after round.
+const MAX_SIGNATURES: usize = 65_536;
 /// Most credentials an offer may carry.
 const MAX_CREDENTIALS: usize = 2 * crate::store::MAX_KNOWN_CREDENTIALS;
 
@@ -85,9 +90,13 @@ pub struct PeerOutcome {
 }
 
 /// A document being synced with Automerge's protocol.
-struct Syncing {
-    doc: AutoCommit,
-    state: sync::State,
+pub(super) struct Syncing {
+    pub(super) doc: AutoCommit,
+    pub(super) state: sync::State,
+    /// Signatures of the changes the peer may lack, sent with the first message.
+    sigs_out: Vec<ChangeSig>,
+    /// Signatures the peer sent for this document so far.
+    pub(super) sigs_in: HashMap<ChangeHash, Signature>,
 }
 
 struct Session<'a, L> {
@@ -224,9 +233,17 @@ pub async fn sync_with_peer_reporting<L: PeerLink>(
     for (id, heads) in &mine {
         match theirs.get(id) {
             Some(their_heads) if their_heads == heads => {}
-            Some(_) => {
-                let doc = store.load(*id)?;
-                syncing.insert(*id, Syncing { doc, state: sync::State::new() });
+            Some(their_heads) => {
+                let mut doc = store.load(*id)?;
+                // What the peer lacks is at most what follows the heads of theirs known here.
+                let known: Vec<ChangeHash> = their_heads
+                    .iter()
+                    .copied()
+                    .filter(|h| doc.get_change_by_hash(h).is_some())
+                    .collect();
+                let sigs_out = store.signatures_for(&doc.get_changes(&known))?;
+                let state = sync::State::new();
+                syncing.insert(*id, Syncing { doc, state, sigs_out, sigs_in: HashMap::new() });
             }
             None => wholes.push_back(*id),
         }
@@ -269,13 +286,13 @@ fn authors<'v>(
     }
     let mut authors = Authors::default();
     for v in sides {
-        authors.insert(v.actor.clone(), v.profile.clone());
+        authors.insert(v.actor.clone(), v.profile.clone(), v.key);
     }
     let mut kept: Vec<(Verified, Credential)> = Vec::new();
     for c in &offer.credentials {
         match c.open(server_key) {
             Ok(v) if !revoked.devices.contains(&v.device) => {
-                authors.insert(v.actor.clone(), v.profile.clone());
+                authors.insert(v.actor.clone(), v.profile.clone(), v.key);
                 kept.push((v, c.clone()));
             }
             Ok(v) => tracing::info!(device = v.device, "a relayed credential is revoked"),
@@ -313,12 +330,6 @@ fn read_offer(docs: &[Offered]) -> Result<HashMap<DocId, Vec<ChangeHash>>, PeerE
     Ok(out)
 }
 
-/// What one round brought for a document: changes stored, nothing new, or a refusal.
-enum Took {
-    Stored,
-    Nothing,
-}
-
 async fn rounds<L: PeerLink>(
     s: &mut Session<'_, L>,
     options: &PeerOptions,
@@ -341,11 +352,13 @@ async fn rounds<L: PeerLink>(
             && let Some(id) = wholes.pop_front()
         {
             let bytes = s.store.saved_bytes(id)?;
-            size += bytes.len();
+            let sigs = s.store.signatures_for(&s.store.load(id)?.get_changes(&[]))?;
+            size += bytes.len() + sigs.len() * SIG_BYTES;
             s.out.sent_whole += 1;
             items.push(Item::Whole {
                 doc: ByteBuf::from(id.as_bytes().to_vec()),
                 bytes: ByteBuf::from(bytes),
+                sigs,
             });
         }
         for (id, d) in syncing.iter_mut() {
@@ -354,10 +367,12 @@ async fn rounds<L: PeerLink>(
             }
             if let Some(m) = d.doc.sync().generate_sync_message(&mut d.state) {
                 let msg = m.encode();
-                size += msg.len();
+                let sigs = std::mem::take(&mut d.sigs_out);
+                size += msg.len() + sigs.len() * SIG_BYTES;
                 items.push(Item::Sync {
                     doc: ByteBuf::from(id.as_bytes().to_vec()),
                     msg: ByteBuf::from(msg),
+                    sigs,
                 });
             }
         }
@@ -379,25 +394,37 @@ async fn rounds<L: PeerLink>(
                     s.out.refused.push(DocRefusal { doc: id, rule, message, by_peer: true });
                     continue;
                 }
-                Item::Sync { doc, msg } => {
+                Item::Sync { doc, msg, sigs } => {
                     let id = doc_id(&doc)?;
                     if closed.contains(&id) {
                         continue;
                     }
                     let took = match syncing.get_mut(&id) {
-                        Some(d) => take_sync(s.store, id, d, &msg, authors, me),
+                        Some(d) if d.sigs_in.len() + sigs.len() > MAX_SIGNATURES => {
+                            Err(Denied::new(
+                                "peer.signature",
+                                format!("more than {MAX_SIGNATURES} signatures for one document"),
+                            ))
+                        }
+                        Some(d) => {
+                            d.sigs_in.extend(authorship::by_hash(&sigs));
+                            take_sync(s.store, id, d, &msg, authors, me)
+                        }
                         None => {
                             Err(Denied::new("peer.unexpected", "not a document of this session"))
                         }
                     };
                     (id, took)
                 }
-                Item::Whole { doc, bytes } => {
+                Item::Whole { doc, bytes, sigs } => {
                     let id = doc_id(&doc)?;
                     if closed.contains(&id) {
                         continue;
                     }
-                    (id, take_whole(s.store, id, &bytes, syncing.get_mut(&id), authors, me))
+                    let sigs = authorship::by_hash(&sigs);
+                    let took =
+                        take_whole(s.store, id, &bytes, &sigs, syncing.get_mut(&id), authors, me);
+                    (id, took)
                 }
             };
             match took {
@@ -427,110 +454,4 @@ async fn rounds<L: PeerLink>(
     }
     s.out.received = changed.len();
     Ok(())
-}
-
-fn malformed(e: ParseError) -> Denied {
-    Denied::new("peer.changes", e.0)
-}
-
-/// The bytes of `fresh` changes, as a merge takes them.
-fn bytes_of(fresh: &[Change]) -> Vec<u8> {
-    fresh.iter().flat_map(|c| c.raw_bytes().iter().copied()).collect()
-}
-
-/// Stores what was judged; a store failure other than the database's is this document's
-/// refusal (a database failure is too, but is logged as one).
-fn store_merge(store: &Store, id: DocId, bytes: &[u8]) -> Result<Took, Denied> {
-    match store.merge_remote(id, bytes) {
-        Ok(o) if o.changed => Ok(Took::Stored),
-        Ok(_) => Ok(Took::Nothing),
-        Err(e) => {
-            if matches!(e, CoreError::Storage(_) | CoreError::Io(_)) {
-                tracing::error!(doc = %id, "storing a peer's changes failed: {e}");
-            }
-            Err(Denied::new("peer.store", e.to_string()))
-        }
-    }
-}
-
-/// Takes one Automerge sync message for a document being synced: the changes it carries are
-/// parsed strictly, applied to a copy, judged, and only then stored.
-fn take_sync(
-    store: &Store,
-    id: DocId,
-    d: &mut Syncing,
-    msg: &[u8],
-    authors: &Authors,
-    me: &Profile,
-) -> Result<Took, Denied> {
-    let msg = changes::guarded(|| {
-        sync::Message::decode(msg).map_err(|e| ParseError(format!("sync message: {e}")))
-    })
-    .map_err(malformed)?;
-    let mut carried = 0;
-    for chunk in msg.changes.iter() {
-        carried += chunk.len();
-        if carried > limits::MERGE_BYTES {
-            return Err(Denied::new("peer.changes", "a sync message over the merge limit"));
-        }
-        changes::parse_changes(chunk, limits::MERGE_BYTES).map_err(malformed)?;
-    }
-    let before = d.doc.get_heads();
-    let mut trial = d.doc.clone();
-    let mut state = d.state.clone();
-    changes::guarded(|| {
-        trial
-            .sync()
-            .receive_sync_message(&mut state, msg)
-            .map_err(|e| ParseError(format!("sync message: {e}")))
-    })
-    .map_err(malformed)?;
-    let fresh = trial.get_changes(&before);
-    let took = if fresh.is_empty() {
-        Took::Nothing
-    } else {
-        judge(id, Some(&d.doc), &mut trial, &fresh, authors, me)?;
-        store_merge(store, id, &bytes_of(&fresh))?
-    };
-    d.doc = trial;
-    d.state = state;
-    Ok(took)
-}
-
-/// Takes a whole document the peer sent (new here, or one this phone did not offer).
-fn take_whole(
-    store: &Store,
-    id: DocId,
-    bytes: &[u8],
-    syncing: Option<&mut Syncing>,
-    authors: &Authors,
-    me: &Profile,
-) -> Result<Took, Denied> {
-    let incoming = changes::parse_changes(bytes, limits::MERGE_BYTES).map_err(malformed)?;
-    let base = match store.load(id) {
-        Ok(doc) => Some(doc),
-        Err(CoreError::NotFound { .. }) => None,
-        Err(e) => return Err(Denied::new("peer.store", e.to_string())),
-    };
-    let mut merged = base.clone().unwrap_or_default();
-    let before = merged.get_heads();
-    changes::guarded(|| merged.apply_changes(incoming).map_err(|e| ParseError(e.to_string())))
-        .map_err(malformed)?;
-    if !merged.get_missing_deps(&[]).is_empty() {
-        return Err(Denied::new("peer.changes", "changes whose dependencies are missing"));
-    }
-    let fresh = merged.get_changes(&before);
-    if fresh.is_empty() {
-        return Ok(Took::Nothing);
-    }
-    judge(id, base.as_ref(), &mut merged, &fresh, authors, me)?;
-    let took = match base {
-        // A new document is stored as its sender saved it.
-        None => store_merge(store, id, bytes)?,
-        Some(_) => store_merge(store, id, &bytes_of(&fresh))?,
-    };
-    if let Some(d) = syncing {
-        d.doc = merged;
-    }
-    Ok(took)
 }

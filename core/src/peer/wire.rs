@@ -6,11 +6,13 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use super::credential::{Credential, SignedRevocations};
+use crate::authorship::ChangeSig;
 
 /// The bytes every frame starts with.
 pub const MAGIC: [u8; 4] = *b"FSPR";
-/// The envelope version this build speaks.
-pub const VERSION: u8 = 1;
+/// The envelope version this build speaks: 2, whose rounds carry change signatures (version 1
+/// had none, and its changes cannot be checked as their authors').
+pub const VERSION: u8 = 2;
 /// Bytes before the message: magic, version, length (u32, big-endian).
 pub const HEADER_BYTES: usize = 9;
 /// The largest message a frame may carry.
@@ -116,6 +118,9 @@ pub enum Item {
         doc: ByteBuf,
         /// The encoded sync message.
         msg: ByteBuf,
+        /// Signatures of changes the other side may lack, by their authors' device keys.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sigs: Vec<ChangeSig>,
     },
     /// A document the other side did not offer: its saved bytes, loadable as one.
     Whole {
@@ -123,6 +128,9 @@ pub enum Item {
         doc: ByteBuf,
         /// Snapshot and chunks.
         bytes: ByteBuf,
+        /// Signatures of its changes, by their authors' device keys.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sigs: Vec<ChangeSig>,
     },
     /// The changes received for this document were refused: neither side sends more of it.
     Refused {
@@ -195,7 +203,14 @@ mod tests {
 
     fn round() -> Message {
         Message::Round(vec![
-            Item::Sync { doc: ByteBuf::from(vec![1; 16]), msg: ByteBuf::from(vec![2; 40]) },
+            Item::Sync {
+                doc: ByteBuf::from(vec![1; 16]),
+                msg: ByteBuf::from(vec![2; 40]),
+                sigs: vec![ChangeSig {
+                    hash: crate::protocol::Hash([4; 32]),
+                    sig: crate::authorship::Signature([5; 64]),
+                }],
+            },
             Item::Refused {
                 doc: ByteBuf::from(vec![3; 16]),
                 rule: "read".into(),
@@ -221,9 +236,9 @@ mod tests {
         let mut padded = frame.clone();
         padded.push(0);
         assert_eq!(decode(&padded), Err(DecodeError::Trailing { extra: 1 }));
-        let mut v2 = frame.clone();
-        v2[4] = 2;
-        assert_eq!(decode(&v2), Err(DecodeError::Version { found: 2 }));
+        let mut v1 = frame.clone();
+        v1[4] = 1;
+        assert_eq!(decode(&v1), Err(DecodeError::Version { found: 1 }));
         assert_eq!(decode(b"GET / HTTP/1.1"), Err(DecodeError::NotAFrame));
         let mut huge = frame.clone();
         huge[5..9].copy_from_slice(&u32::MAX.to_be_bytes());
@@ -232,6 +247,49 @@ mod tests {
         garbage[5..9].copy_from_slice(&3u32.to_be_bytes());
         garbage.extend_from_slice(&[0xff, 0x00, 0x13]);
         assert!(matches!(decode(&garbage), Err(DecodeError::Cbor(_))));
+    }
+
+    /// A round whose one signature is `len` bytes, encoded as a peer of another shape might.
+    fn round_with_signature_of(len: usize) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Sig {
+            hash: ByteBuf,
+            sig: ByteBuf,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum LooseItem {
+            Whole { doc: ByteBuf, bytes: ByteBuf, sigs: Vec<Sig> },
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Loose {
+            Round(Vec<LooseItem>),
+        }
+        let sig = Sig { hash: ByteBuf::from(vec![1; 32]), sig: ByteBuf::from(vec![2; len]) };
+        let item = LooseItem::Whole {
+            doc: ByteBuf::from(vec![3; 16]),
+            bytes: ByteBuf::new(),
+            sigs: vec![sig],
+        };
+        let mut body = Vec::new();
+        ciborium::into_writer(&Loose::Round(vec![item]), &mut body).unwrap();
+        let mut frame = MAGIC.to_vec();
+        frame.push(VERSION);
+        frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&body);
+        frame
+    }
+
+    #[test]
+    fn signatures_of_another_length_are_typed_errors() {
+        assert!(matches!(decode(&round_with_signature_of(64)), Ok(Message::Round(_))));
+        for len in [0, 1, 32, 63, 65, 1024, 70_000] {
+            assert!(
+                matches!(decode(&round_with_signature_of(len)), Err(DecodeError::Cbor(_))),
+                "{len} bytes"
+            );
+        }
     }
 
     proptest! {

@@ -9,6 +9,7 @@ mod businesses;
 mod case;
 mod deliberation;
 mod diff;
+mod each;
 mod now;
 mod patrol;
 mod report;
@@ -18,6 +19,7 @@ mod visit;
 pub use bulletin::is_addressed;
 pub use businesses::{keeps_businesses, reads_businesses};
 pub use diff::check_change;
+pub use each::check_each_change;
 pub use now::check_now;
 pub use rules::{Audience, ESCALATE, SUPERVISE, can_create, can_read, delivered};
 

@@ -207,7 +207,12 @@ mod tests {
             epoch: Some("e1".into()),
             cursor: "l.42".into(),
             actor: vec![1; 16],
-            push: vec![PushDoc { doc: DocId::random(), changes: vec![1, 2, 3], heads: vec![] }],
+            push: vec![PushDoc {
+                doc: DocId::random(),
+                changes: vec![1, 2, 3],
+                heads: vec![],
+                signed: vec![],
+            }],
             want: vec![DocId::random()],
             page_bytes: 65536,
         }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::authorship::ChangeSig;
 use crate::id::DocId;
 use crate::peer::{Credential, SignedRevocations};
 
@@ -78,6 +79,22 @@ pub struct PushDoc {
     pub changes: Vec<u8>,
     /// The document's heads once these changes are applied (what the server acknowledges).
     pub heads: Vec<Hash>,
+    /// Version 2: signatures of the pushed changes, grouped by their authors' actors: this
+    /// device's own, and those of other devices' changes that reached it from peers (relayed).
+    /// A relayed change is taken only with its author's signature (docs/protocol.md, "Relayed
+    /// changes"). Absent in version 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed: Vec<SignedBy>,
+}
+
+/// Signatures of one author's changes in a push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedBy {
+    /// The Automerge actor of the changes (the server finds the device it belongs to).
+    #[serde(with = "serde_bytes")]
+    pub actor: Vec<u8>,
+    /// A signature per change, by that device's key.
+    pub sigs: Vec<ChangeSig>,
 }
 
 /// The answer to a [`SyncRequest`].
@@ -232,6 +249,12 @@ pub struct EnrollRequest {
     /// app did not ask for.
     #[serde(default)]
     pub keep_user: Option<String>,
+    /// The public key (ed25519, 32 bytes) of the key the phone made for this device: the
+    /// server records it, signs it into the device's peer credentials, and checks the device's
+    /// changes relayed by others against it (docs/peer.md, "Signed changes"). Absent from
+    /// phones that do not sign; their changes reach the server only from themselves.
+    #[serde(default, with = "serde_bytes", skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<Vec<u8>>,
 }
 
 /// The answer to an [`EnrollRequest`]: who the device is and acts for.

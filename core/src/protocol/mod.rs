@@ -30,12 +30,23 @@ pub use possession::{BlobChallenge, BlobProof, possession_digest};
 /// The protocol version this build speaks; requests with another `v` get `unsupported_version`.
 pub const VERSION: u32 = 1;
 
+/// The version of the sync messages (`POST /v1/sync`) this build speaks: 2 carries the
+/// signatures of pushed changes (`PushDoc::signed`), so that changes relayed by peers are
+/// taken as their authors'. A server serves versions 1 and 2 and answers in the request's; a
+/// phone that meets a server of version 1 (`unsupported_version`) syncs as version 1, without
+/// signatures (docs/protocol.md, "Versions").
+pub const SYNC_VERSION: u32 = 2;
+
 /// Limits both sides enforce. A request or answer over them is refused, not truncated.
 pub mod limits {
     /// Largest request or response body on the wire (compressed), in bytes.
     pub const BODY_BYTES: usize = 8 * 1024 * 1024;
     /// Largest body once decompressed, in bytes (a gzip bomb stops here).
     pub const INFLATED_BYTES: usize = 32 * 1024 * 1024;
+    /// Change signatures in one sync request (`PushDoc::signed`, all documents together).
+    pub const SIGNATURES: usize = 50_000;
+    /// Authors besides the pushing device whose changes one sync request may relay.
+    pub const RELAYED_AUTHORS: usize = 64;
     /// Documents pushed in one request.
     pub const PUSH_DOCS: usize = 1_000;
     /// Change bytes pushed in one request, all documents together.

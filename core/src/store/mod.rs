@@ -27,6 +27,7 @@ mod query;
 pub mod schema;
 mod sealed;
 mod search;
+mod signatures;
 mod sync_ops;
 mod sync_state;
 mod visits;

@@ -139,10 +139,12 @@ impl Store {
                     h
                 };
                 bytes += doc_bytes.len();
+                let signed = super::signatures::signed_by(&w.conn, &w.identity.actor, prefix)?;
                 out.push(PushDoc {
                     doc: p.id,
                     changes: doc_bytes,
                     heads: protocol::to_wire(&pushed_heads),
+                    signed,
                 });
             }
         }

@@ -144,6 +144,8 @@ impl<T: Transport> SyncClient<T> {
         // Rounds in a row that failed on the way; reset by every answer.
         let mut failures = 0u32;
         let mut backoff = self.backoff();
+        // Lowered to 1 for a server that does not speak the signed pushes of version 2.
+        let mut version = protocol::SYNC_VERSION;
         loop {
             if t.summary.requests >= self.config.max_requests {
                 return Err(CoreError::Protocol(format!(
@@ -166,8 +168,8 @@ impl<T: Transport> SyncClient<T> {
             if answered_once && !t.last_more && push.is_empty() && want.is_empty() {
                 break;
             }
-            let request = SyncRequest {
-                v: protocol::VERSION,
+            let mut request = SyncRequest {
+                v: version,
                 epoch,
                 cursor,
                 actor: actor.clone(),
@@ -175,6 +177,9 @@ impl<T: Transport> SyncClient<T> {
                 want,
                 page_bytes: budget.page_bytes,
             };
+            if version < 2 {
+                request.push.iter_mut().for_each(|p| p.signed.clear());
+            }
             // One attempt per round: a round that fails is built again, smaller, from what is
             // still unacknowledged, rather than the same bytes sent again.
             let body = protocol::encode(&request);
@@ -182,6 +187,13 @@ impl<T: Transport> SyncClient<T> {
             let sent = Instant::now();
             let answer = match self.post_once(t, "/v1/sync", body).await {
                 Ok(answer) => answer,
+                Err(TransportError::Status { status: 400, code, .. })
+                    if code == "unsupported_version" && version > protocol::VERSION =>
+                {
+                    tracing::info!("the server speaks sync version 1: pushes go unsigned");
+                    version = protocol::VERSION;
+                    continue;
+                }
                 Err(TransportError::Status { status: 409, code, .. })
                     if code == "epoch_mismatch" =>
                 {
@@ -208,7 +220,7 @@ impl<T: Transport> SyncClient<T> {
             backoff.reset();
             let response: SyncResponse =
                 protocol::decode(&answer).map_err(|e| CoreError::Protocol(e.to_string()))?;
-            if response.v != protocol::VERSION {
+            if response.v != request.v {
                 return Err(CoreError::Protocol(format!("answer speaks version {}", response.v)));
             }
             answered_once = true;

@@ -67,6 +67,7 @@ pub async fn enroll_with<T: Transport>(
         device_name: device_name.to_string(),
         actor: Some(store.identity().actor.to_bytes().to_vec()),
         keep_user: keep.then(|| current.clone()),
+        device_key: Some(store.device_key()?.public_key().to_vec()),
     };
     let answer =
         transport.post("/v1/enroll", protocol::encode(&request)).await.map_err(|e| match e {

@@ -5,8 +5,8 @@ use automerge::ActorId;
 use fieldsync_core::Store;
 use fieldsync_core::model::{Kind, Record};
 use fieldsync_core::peer::{
-    CredentialBody, DEFAULT_VALIDITY_MS, Issuer, PeerError, PeerOptions, PeerOutcome, Revocations,
-    meet_on_loopback, sync_with_peer,
+    Credential, CredentialBody, DEFAULT_VALIDITY_MS, Issuer, PeerError, PeerOptions, PeerOutcome,
+    Revocations, meet_on_loopback, sync_with_peer,
 };
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use fieldsync_core::store::Enrollment;
@@ -24,21 +24,29 @@ fn phone(dir: &tempfile::TempDir, issuer: &Issuer, user: &str, role: Role, valid
     let profile = Profile { user: user.into(), role, patrol, scopes: vec![GRID.to_string()] };
     let enrollment =
         Enrollment { device: format!("dev-{user}"), token: "token".into(), profile, server: None };
-    store.save_enrollment(&enrollment, actor.clone()).unwrap();
+    store.save_enrollment(&enrollment, actor).unwrap();
     store.pin_server_key(&issuer.public_key()).unwrap();
+    store.save_credential(&credential_of(issuer, &store, role, valid_ms)).unwrap();
+    store
+}
+
+/// The credential `issuer` signs for the phone `store` (its user, actor and device key) as a
+/// member with `role`, expiring `valid_ms` from now.
+fn credential_of(issuer: &Issuer, store: &Store, role: Role, valid_ms: i64) -> Credential {
+    let user = store.identity().user;
+    let patrol = (role == Role::Patrol).then_some(PatrolKind::Police);
     let now = now_ms();
-    let credential = issuer.credential(&CredentialBody {
+    issuer.credential(&CredentialBody {
         device: format!("dev-{user}"),
-        user: user.into(),
+        user,
         role: role.as_str().into(),
         patrol: patrol.map(|p| p.as_str().to_string()),
         scopes: vec![GRID.to_string()],
-        actor: ByteBuf::from(actor.to_bytes().to_vec()),
+        actor: ByteBuf::from(store.identity().actor.to_bytes().to_vec()),
         issued_at: now,
         expires_at: now + valid_ms,
-    });
-    store.save_credential(&credential).unwrap();
-    store
+        key: Some(ByteBuf::from(store.device_key().unwrap().public_key().to_vec())),
+    })
 }
 
 /// Runs a session between `a` and `b` over loopback TCP.
@@ -163,12 +171,13 @@ async fn expired_forged_and_revoked_credentials_get_nothing() {
 async fn hostile_peer(
     mut link: impl fieldsync_core::peer::PeerLink,
     hello: fieldsync_core::peer::wire::Message,
+    credentials: Vec<Credential>,
     frames: Vec<Vec<u8>>,
 ) -> Result<(), fieldsync_core::peer::LinkError> {
     use fieldsync_core::peer::wire::{self, Message, Offer};
     link.send(wire::encode(&hello)).await?;
     link.receive().await?;
-    link.send(wire::encode(&Message::Offer(Offer { docs: vec![], credentials: vec![] }))).await?;
+    link.send(wire::encode(&Message::Offer(Offer { docs: vec![], credentials }))).await?;
     link.receive().await?;
     for f in frames {
         link.send(f).await?;
@@ -186,6 +195,16 @@ async fn against_hostile(
     hello: fieldsync_core::peer::wire::Message,
     frames: Vec<Vec<u8>>,
 ) -> Result<PeerOutcome, PeerError> {
+    against_hostile_relaying(store, hello, vec![], frames).await
+}
+
+/// [`against_hostile`], the hostile peer passing on `credentials` in its offer.
+async fn against_hostile_relaying(
+    store: &Store,
+    hello: fieldsync_core::peer::wire::Message,
+    credentials: Vec<Credential>,
+    frames: Vec<Vec<u8>>,
+) -> Result<PeerOutcome, PeerError> {
     let (mine, theirs) = fieldsync_core::peer::memory_pair();
     let options = PeerOptions { max_rounds: 8, ..PeerOptions::default() };
     // The session owns its end, so the hostile peer hears it close when the session ends.
@@ -193,11 +212,12 @@ async fn against_hostile(
         let mut mine = mine;
         sync_with_peer(store, &mut mine, &options).await
     };
-    let (outcome, _) = tokio::join!(session, hostile_peer(theirs, hello, frames));
+    let (outcome, _) = tokio::join!(session, hostile_peer(theirs, hello, credentials, frames));
     outcome
 }
 
-/// The hello of a patrol member `user` of `server`, without a store behind it.
+/// The hello of a patrol member `user` of `server`, without a store behind it (nor a device
+/// key).
 fn patrol_hello(
     server: &Issuer,
     user: &str,
@@ -215,6 +235,7 @@ fn patrol_hello(
             actor: ByteBuf::from(actor.to_bytes().to_vec()),
             issued_at: now,
             expires_at: now + DEFAULT_VALIDITY_MS,
+            key: None,
         }),
         revocations: None,
     })
@@ -231,8 +252,12 @@ async fn a_document_pushed_at_a_resident_is_refused_and_not_stored() {
     let push = Message::Round(vec![Item::Whole {
         doc: ByteBuf::from(log.as_bytes().to_vec()),
         bytes: ByteBuf::from(li.saved_bytes(log).unwrap()),
+        sigs: li.signatures_for(&li.load(log).unwrap().get_changes(&[])).unwrap(),
     }]);
-    let hello = patrol_hello(&server, "police-li", &li.identity().actor);
+    let hello = Message::Hello(wire::Hello {
+        credential: credential_of(&server, &li, Role::Patrol, DEFAULT_VALIDITY_MS),
+        revocations: None,
+    });
     let outcome = against_hostile(&resident, hello, vec![wire::encode(&push)]).await.unwrap();
     assert_eq!(outcome.refused.len(), 1, "{outcome:?}");
     assert_eq!(outcome.refused[0].rule, "read");
@@ -246,20 +271,109 @@ async fn a_document_pushed_at_a_resident_is_refused_and_not_stored() {
     assert!(wang.doc_ids().unwrap().is_empty());
 }
 
+#[tokio::test]
+async fn a_change_forged_in_another_members_name_is_refused_but_a_true_relay_is_taken() {
+    use fieldsync_core::peer::wire::{self, Hello, Item, Message};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Issuer::generate();
+    let li = phone(&dir, &server, "police-li", Role::Patrol, DEFAULT_VALIDITY_MS);
+    let wang = phone(&dir, &server, "cadre-wang", Role::Patrol, DEFAULT_VALIDITY_MS);
+    let zhao = phone(&dir, &server, "vol-zhao", Role::Patrol, DEFAULT_VALIDITY_MS);
+    let log = li.create(&new_patrol()).unwrap();
+    met(&li, &zhao).await;
+
+    // Wang writes an entry with Li's actor and user on a phone of his own (it holds Wang's
+    // device key, not Li's), and relays it with Li's credential, which any phone Li met holds.
+    let forger = Store::open(dir.path().join("forger.db")).unwrap();
+    let profile = Profile {
+        user: "police-li".into(),
+        role: Role::Patrol,
+        patrol: Some(PatrolKind::Police),
+        scopes: vec![GRID.to_string()],
+    };
+    let enrollment =
+        Enrollment { device: "dev-forger".into(), token: "t".into(), profile, server: None };
+    forger.save_enrollment(&enrollment, li.identity().actor).unwrap();
+    forger.merge_remote(log, &li.saved_bytes(log).unwrap()).unwrap();
+    let before = forger.heads(log).unwrap();
+    forger.execute(log, &entry("the east path is closed (not true)")).unwrap();
+    let forged = forger.load(log).unwrap().get_changes(&before);
+    assert_eq!(forged[0].actor_id(), &li.identity().actor, "the change claims to be Li's");
+    let round = |sigs| {
+        wire::encode(&Message::Round(vec![Item::Whole {
+            doc: ByteBuf::from(log.as_bytes().to_vec()),
+            bytes: ByteBuf::from(forger.saved_bytes(log).unwrap()),
+            sigs,
+        }]))
+    };
+    let hello = || {
+        Message::Hello(Hello {
+            credential: credential_of(&server, &wang, Role::Patrol, DEFAULT_VALIDITY_MS),
+            revocations: None,
+        })
+    };
+    let li_credential = credential_of(&server, &li, Role::Patrol, DEFAULT_VALIDITY_MS);
+    // Signed with the forger's key, and not signed at all: both refused, nothing stored.
+    for sigs in [forger.signatures_for(&forged).unwrap(), vec![]] {
+        let outcome = against_hostile_relaying(
+            &zhao,
+            hello(),
+            vec![li_credential.clone()],
+            vec![round(sigs)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome.refused.len(), 1, "{outcome:?}");
+        assert_eq!(outcome.refused[0].rule, "peer.signature", "{outcome:?}");
+        assert_eq!(zhao.heads(log).unwrap(), before, "nothing of the forged change is stored");
+    }
+
+    // Li's true entry, relayed by Wang, is taken as Li's, and Zhao can pass it on signed.
+    met(&li, &wang).await;
+    li.execute(log, &entry("north gate clear")).unwrap();
+    met(&li, &wang).await;
+    let (b, c) = met(&wang, &zhao).await;
+    assert!(b.refused.is_empty() && c.refused.is_empty(), "{b:?} {c:?}");
+    assert!(entries(&zhao, log).contains(&("police-li".into(), "north gate clear".into())));
+    let relayed = zhao.load(log).unwrap().get_changes(&before);
+    let sigs = zhao.signatures_for(&relayed).unwrap();
+    assert_eq!(sigs.len(), relayed.len(), "Zhao holds Li's signatures to pass on");
+}
+
 mod hostile {
+    use fieldsync_core::authorship::{ChangeSig, Signature};
     use fieldsync_core::peer::wire::{self, Item, Message};
     use proptest::prelude::*;
 
     use super::*;
 
+    /// Signatures of random changes: random bytes where a signature goes.
+    fn sigs() -> impl Strategy<Value = Vec<ChangeSig>> {
+        proptest::collection::vec(
+            (any::<[u8; 32]>(), proptest::collection::vec(any::<u8>(), 64..=64)).prop_map(
+                |(h, s)| ChangeSig {
+                    hash: fieldsync_core::protocol::Hash(h),
+                    sig: Signature(s.try_into().unwrap()),
+                },
+            ),
+            0..3,
+        )
+    }
+
     fn item() -> impl Strategy<Value = Item> {
         let bytes = proptest::collection::vec(any::<u8>(), 0..300);
         let id = proptest::collection::vec(any::<u8>(), 15..18);
         prop_oneof![
-            (id.clone(), bytes.clone())
-                .prop_map(|(d, m)| Item::Sync { doc: ByteBuf::from(d), msg: ByteBuf::from(m) }),
-            (id.clone(), bytes)
-                .prop_map(|(d, b)| Item::Whole { doc: ByteBuf::from(d), bytes: ByteBuf::from(b) }),
+            (id.clone(), bytes.clone(), sigs()).prop_map(|(d, m, sigs)| Item::Sync {
+                doc: ByteBuf::from(d),
+                msg: ByteBuf::from(m),
+                sigs
+            }),
+            (id.clone(), bytes, sigs()).prop_map(|(d, b, sigs)| Item::Whole {
+                doc: ByteBuf::from(d),
+                bytes: ByteBuf::from(b),
+                sigs
+            }),
             id.prop_map(|d| Item::Refused {
                 doc: ByteBuf::from(d),
                 rule: "x".into(),

@@ -128,6 +128,7 @@ fn phone(dir: &Path, issuer: &Issuer, user: &str) -> Result<Store> {
         actor: ByteBuf::from(actor.to_bytes().to_vec()),
         issued_at: now,
         expires_at: now + DEFAULT_VALIDITY_MS,
+        key: Some(ByteBuf::from(store.device_key()?.public_key().to_vec())),
     }))?;
     Ok(store)
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use tokio::runtime::{Handle, Runtime};
 
-use super::enroll::enroll;
+use super::enroll::{EnrollAsk, enroll};
 use super::{
     AccountError, Authenticated, CodeInfo, DeskSession, Device, Disabled, Enrolled, IssuedCode,
     SessionEnd, SessionInfo, SignedIn, User, codes, devices, first_admin, sessions, users,
@@ -182,7 +182,9 @@ impl Accounts {
         proposed_actor: Option<&[u8]>,
         keep_user: Option<&str>,
     ) -> Result<Enrolled, AccountError> {
-        self.run(|s| enroll(s, code, device_name, proposed_actor, keep_user))
+        let ask =
+            EnrollAsk { code, device_name, actor: proposed_actor, keep_user, device_key: None };
+        self.run(|s| enroll(s, ask))
     }
 
     /// The device a bearer token belongs to, with its user's current profile; `None` for a

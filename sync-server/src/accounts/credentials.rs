@@ -97,6 +97,7 @@ impl PeerCredentials {
             actor: ByteBuf::from(device.actor.clone()),
             issued_at: now,
             expires_at,
+            key: device.key.clone().map(ByteBuf::from),
         });
         let mut given = self.given.lock().recover();
         let list = given.get(&device.id).map_or([0; 32], |g| g.list);

@@ -16,17 +16,39 @@ use crate::storage::{
 /// How many times an enrollment is decided again when what it was decided on changed.
 const ATTEMPTS: usize = 3;
 
-/// Exchanges `code` for a new device named `device_name`. The device keeps the actor it
+/// What a phone asks for when it enrolls.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EnrollAsk<'a> {
+    /// The code.
+    pub(crate) code: &'a str,
+    /// A name for the device.
+    pub(crate) device_name: &'a str,
+    /// The actor the phone writes with.
+    pub(crate) actor: Option<&'a [u8]>,
+    /// The user whose unsynced work the phone holds.
+    pub(crate) keep_user: Option<&'a str>,
+    /// The public key of the phone's device key (ed25519, 32 bytes).
+    pub(crate) device_key: Option<&'a [u8]>,
+}
+
+/// Exchanges the code for a new device with the name asked. The device keeps the actor it
 /// proposes when that is 1 to 32 bytes and no other user's device has it; otherwise it gets a
 /// new one. For a phone that holds unsynced work of `keep_user`, a good code of another user
-/// is refused (`other_user`) and stays unused.
+/// is refused (`other_user`) and stays unused. The device key is recorded with the device; one
+/// that is not 32 bytes is refused before the code is looked at.
 pub(crate) async fn enroll(
     storage: &dyn Storage,
-    code: &str,
-    device_name: &str,
-    proposed_actor: Option<&[u8]>,
-    keep_user: Option<&str>,
+    ask: EnrollAsk<'_>,
 ) -> Result<Enrolled, AccountError> {
+    let EnrollAsk { code, device_name, actor: proposed_actor, keep_user, device_key } = ask;
+    if let Some(k) = device_key
+        && k.len() != fieldsync_core::authorship::PUBLIC_KEY_BYTES
+    {
+        return Err(AccountError::Invalid(format!(
+            "a device key is an ed25519 public key of 32 bytes, not {}",
+            k.len()
+        )));
+    }
     let canonical = secret::normalize_code(code).map_err(AccountError::MalformedCode)?;
     let name: String = device_name.chars().filter(|c| !c.is_control()).take(64).collect();
     let hash = secret::hash(&canonical);
@@ -50,6 +72,7 @@ pub(crate) async fn enroll(
             revoked_at: None,
             kind: DeviceKind::Phone,
             wipe: false,
+            key: device_key.map(<[u8]>::to_vec),
         };
         let token = secret::new_token();
         let enrollment = Enrollment {

@@ -124,6 +124,7 @@ pub(crate) async fn sign_in(
             revoked_at: None,
             kind: DeviceKind::Desk,
             wipe: false,
+            key: None,
         };
         let token = secret::new_token();
         let session = secret::new_session_id();

@@ -153,13 +153,12 @@ fn run(
     command::apply(&mut fork, id, &stamp, cmd)?;
     let change = fork.save_after(&before);
     let heads = fork.get_heads();
-    let pending =
-        slot.ingest(id, &change, Some(author), true, max_bytes, rules)?.ok_or_else(|| {
-            ActError::Refused {
-                code: "internal_error".into(),
-                message: "the command made no change".into(),
-                retry: false,
-            }
+    let pending = slot
+        .ingest(id, &change, Some(author), Default::default(), true, max_bytes, rules)?
+        .ok_or_else(|| ActError::Refused {
+            code: "internal_error".into(),
+            message: "the command made no change".into(),
+            retry: false,
         })?;
     Ok((pending, heads))
 }

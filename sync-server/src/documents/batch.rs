@@ -230,18 +230,20 @@ impl Slot {
 
     /// Ingests changes into this slot (see [`ingest::ingest`]); a refusal that emptied the
     /// document in memory breaks the slot.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn ingest(
         &mut self,
         id: DocId,
         bytes: &[u8],
         author: Option<&Author>,
+        signed: ingest::Signed<'_>,
         keep_new: bool,
         max_bytes: usize,
         rules: &Rules,
     ) -> Result<Option<Pending>, Refusal> {
         let was_there = matches!(self, Slot::Stored(_) | Slot::Ready(Some(_)));
         let slot = self.ready(id)?;
-        match ingest::ingest(id, slot, bytes, author, keep_new, max_bytes, rules) {
+        match ingest::ingest(id, slot, bytes, author, signed, keep_new, max_bytes, rules) {
             Ok(None) => Ok(None),
             Ok(Some(write)) => Ok(Some(Pending::new(write, slot))),
             Err(refusal) => {

@@ -2,6 +2,7 @@
 //! (a failing document does not stop the others), one commit for all of them, and an answer per
 //! document: `acked` with the pushed heads once the server holds them all, or a refusal.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use fieldsync_core::DocId;
@@ -9,7 +10,7 @@ use fieldsync_core::protocol::{self, PushDoc, PushOutcome, PushResult};
 
 use super::batch::{KEEP_NEW_DOCS, Pending, WorkingSet};
 use super::{Documents, DocumentsError, refusals};
-use crate::ingest::{self, Author, Refusal, code, holds};
+use crate::ingest::{self, Author, Refusal, RelayedAuthors, Signed, code, holds};
 
 /// What became of one pushed document before the commit.
 enum Step {
@@ -36,14 +37,15 @@ pub(crate) async fn push(
     docs: &Documents,
     push: Vec<PushDoc>,
     author: Option<Author>,
+    relayed: Arc<RelayedAuthors>,
 ) -> Result<Vec<PushResult>, DocumentsError> {
-    let (mut results, mut again) = push_once(docs, push, author.clone()).await?;
+    let (mut results, mut again) = push_once(docs, push, author.clone(), relayed.clone()).await?;
     for _ in 1..ATTEMPTS {
         if again.is_empty() {
             break;
         }
         tracing::debug!(docs = again.len(), "pushed again after another writer's commit");
-        let (retried, more) = push_once(docs, again, author.clone()).await?;
+        let (retried, more) = push_once(docs, again, author.clone(), relayed.clone()).await?;
         for r in retried {
             if let Some(earlier) = results.iter_mut().find(|e| e.doc == r.doc) {
                 *earlier = r;
@@ -65,6 +67,7 @@ async fn push_once(
     docs: &Documents,
     push: Vec<PushDoc>,
     author: Option<Author>,
+    relayed: Arc<RelayedAuthors>,
 ) -> Result<(Vec<PushResult>, Vec<PushDoc>), DocumentsError> {
     if push.is_empty() {
         return Ok((Vec::new(), Vec::new()));
@@ -93,7 +96,17 @@ async fn push_once(
                 ));
                 continue;
             };
-            match slot.ingest(p.doc, &p.changes, author.as_ref(), keep_new, max_bytes, &rules) {
+            let sigs = ingest::sigs_of(&p.signed);
+            let signed = Signed { sigs: Some(&sigs), authors: Some(&relayed) };
+            match slot.ingest(
+                p.doc,
+                &p.changes,
+                author.as_ref(),
+                signed,
+                keep_new,
+                max_bytes,
+                &rules,
+            ) {
                 Err(refusal) => {
                     stale.extend(refusals::listed(p.doc, &refusal, author.as_ref()));
                     steps.push(Step::Done(refusal.outcome()));

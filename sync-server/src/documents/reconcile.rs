@@ -142,7 +142,15 @@ pub(crate) async fn reconcile(
                 {
                     let ingested = ingest::reserve_inflation(m.doc, &changes, &mut inflation)
                         .and_then(|()| {
-                            slot.ingest(m.doc, &changes, Some(&author), keep_new, max_bytes, &rules)
+                            slot.ingest(
+                                m.doc,
+                                &changes,
+                                Some(&author),
+                                Default::default(),
+                                keep_new,
+                                max_bytes,
+                                &rules,
+                            )
                         });
                     match ingested {
                         Ok(Some(p)) => {

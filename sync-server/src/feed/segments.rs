@@ -188,6 +188,7 @@ mod tests {
             device: None,
             received_at: 0,
             bytes: vec![seq as u8; 10],
+            sig: None,
             audience: Audience::plain(fieldsync_core::model::Kind::Report, "jl/a", "u"),
         }
     }

@@ -44,6 +44,7 @@ impl Caller {
             actor: self.device.actor.clone(),
             profile: self.profile.clone(),
             rights_changed: false,
+            key: self.device.key.clone(),
         })
     }
 }

@@ -32,14 +32,14 @@ pub(crate) async fn handle(
     let body = envelope::read_body_within(&parts.headers, body, app.enroll_body_bytes).await?;
     let req: EnrollRequest = envelope::decode_small(&body)?;
     envelope::check_version(req.v)?;
-    let enrolled = accounts::enroll(
-        app.storage(),
-        &req.code,
-        &req.device_name,
-        req.actor.as_deref(),
-        req.keep_user.as_deref(),
-    )
-    .await;
+    let ask = accounts::EnrollAsk {
+        code: &req.code,
+        device_name: &req.device_name,
+        actor: req.actor.as_deref(),
+        keep_user: req.keep_user.as_deref(),
+        device_key: req.device_key.as_deref(),
+    };
+    let enrolled = accounts::enroll(app.storage(), ask).await;
     let enrolled = match enrolled {
         Ok(e) => e,
         Err(e) => {

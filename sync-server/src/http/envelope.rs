@@ -106,7 +106,7 @@ fn decode_limited<T: DeserializeOwned>(body: &[u8], inflated: usize) -> Result<T
         Err(DecodeError::Cbor(e)) => {
             // A message of another version may not have this version's shape: say so.
             if let Ok(Probe { v }) = protocol::decode::<Probe>(body)
-                && v != VERSION
+                && !(VERSION..=protocol::SYNC_VERSION).contains(&v)
             {
                 return Err(ServerError::UnsupportedVersion(v));
             }
@@ -166,6 +166,16 @@ pub(crate) fn check_actor(actor: &[u8]) -> Result<(), ServerError> {
 /// Checks the protocol version of a decoded message.
 pub(crate) fn check_version(v: u32) -> Result<(), ServerError> {
     if v == VERSION { Ok(()) } else { Err(ServerError::UnsupportedVersion(v)) }
+}
+
+/// Refuses a sync request of a version this server does not serve: version 1 (unsigned
+/// pushes) and [`protocol::SYNC_VERSION`] (signed) are served, each answered in its own.
+pub(crate) fn check_sync_version(v: u32) -> Result<(), ServerError> {
+    if (VERSION..=protocol::SYNC_VERSION).contains(&v) {
+        Ok(())
+    } else {
+        Err(ServerError::UnsupportedVersion(v))
+    }
 }
 
 /// Encodes a sync answer whose feed data is `parts` (after `head.docs`), splicing cached

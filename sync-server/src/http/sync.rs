@@ -9,19 +9,42 @@ use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use fieldsync_core::protocol::{SyncRequest, SyncResponse, VERSION, limits};
+use fieldsync_core::protocol::{SYNC_VERSION, SyncRequest, SyncResponse, limits};
 
 use super::App;
 use super::auth::{self, Caller};
 use super::envelope::{self, check_actor};
 use super::error::ServerError;
+use crate::accounts;
 use crate::documents::push;
 use crate::feed::cursor::Cursor;
 use crate::feed::{self, Reader};
 
 /// Checks the fields of a request against the protocol's rules and limits.
 pub(crate) fn check(req: &SyncRequest) -> Result<(), ServerError> {
-    envelope::check_version(req.v)?;
+    envelope::check_sync_version(req.v)?;
+    if req.v < SYNC_VERSION && req.push.iter().any(|p| !p.signed.is_empty()) {
+        return Err(ServerError::InvalidRequest(format!(
+            "signatures come with sync version {SYNC_VERSION}, not {}",
+            req.v
+        )));
+    }
+    let sigs: usize = req.push.iter().flat_map(|p| &p.signed).map(|g| g.sigs.len()).sum();
+    if sigs > limits::SIGNATURES {
+        return Err(ServerError::TooLarge(format!(
+            "{sigs} change signatures pushed; at most {}",
+            limits::SIGNATURES
+        )));
+    }
+    let authors: HashSet<&[u8]> =
+        req.push.iter().flat_map(|p| &p.signed).map(|g| g.actor.as_slice()).collect();
+    if authors.len() > limits::RELAYED_AUTHORS + 1 {
+        return Err(ServerError::TooLarge(format!(
+            "{} authors' changes pushed; at most {} besides this device's",
+            authors.len() - 1,
+            limits::RELAYED_AUTHORS
+        )));
+    }
     check_actor(&req.actor)?;
     if let Some(e) = &req.epoch
         && e.chars().count() > limits::TOKEN_CHARS
@@ -100,7 +123,8 @@ pub(crate) async fn handle(
     author.rights_changed = rescoped;
 
     let pushed = req.push.len();
-    let results = push::push(&app.docs, req.push, Some(author)).await?;
+    let relayed = accounts::relayed_authors(app.storage(), &req.actor, &req.push).await?;
+    let results = push::push(&app.docs, req.push, Some(author), Arc::new(relayed)).await?;
     let reader = Reader {
         actor: &req.actor,
         profile: &caller.profile,
@@ -120,7 +144,7 @@ pub(crate) async fn handle(
         app.peers.for_sync(app.storage(), &caller.device, &caller.profile, now).await?
     };
     let head = SyncResponse {
-        v: VERSION,
+        v: req.v,
         epoch: app.epoch().to_string(),
         results,
         docs: page.docs,

@@ -22,7 +22,7 @@ use crate::storage::{SqliteStorage, Storage};
 fn push_of(store: &Store, id: DocId, after: &[ChangeHash]) -> PushDoc {
     let mut doc = store.load(id).unwrap();
     let changes = doc.get_changes(after).iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
-    PushDoc { doc: id, changes, heads: protocol::to_wire(&doc.get_heads()) }
+    PushDoc { doc: id, changes, heads: protocol::to_wire(&doc.get_heads()), signed: vec![] }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,7 +77,9 @@ async fn rows_kept_by_pushes_equal_rebuilt_rows() {
             store.execute(id, cmd).unwrap();
         }
         let push = push_of(&store, id, &pushed);
-        let results = crate::documents::push::push(&docs, vec![push], None).await.unwrap();
+        let results = crate::documents::push::push(&docs, vec![push], None, Default::default())
+            .await
+            .unwrap();
         assert!(matches!(results[0].outcome, PushOutcome::Acked { .. }), "{:?}", results[0]);
         pushed = store.heads(id).unwrap();
     }

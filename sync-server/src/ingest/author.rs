@@ -15,4 +15,7 @@ pub(crate) struct Author {
     /// The device has not yet heard that its user's rights changed (its cursor was issued
     /// under other rights): what it pushes was made under the rights it had.
     pub(crate) rights_changed: bool,
+    /// The device's public key: a signature it sends with its own changes is checked with it
+    /// and stored with them.
+    pub(crate) key: Option<Vec<u8>>,
 }

@@ -12,6 +12,7 @@ use fieldsync_core::protocol::limits;
 use super::author::Author;
 use super::loaded::Loaded;
 use super::refusal::{Refusal, code};
+use super::relay::{self, Authorship, Signed};
 
 /// Parses and verifies `bytes`, chunk by chunk, bounding what they inflate to, all together, by
 /// `max_bytes` (the largest a document may be).
@@ -85,6 +86,8 @@ pub(crate) struct Fresh {
     /// The changes they depend on outside themselves, sorted: what their author built on
     /// (empty for the creation of a document).
     pub(crate) deps: Vec<ChangeHash>,
+    /// Who made them, when not the pusher, and their signatures.
+    pub(crate) who: Authorship,
 }
 
 /// Admits `incoming` for the document `current` (`None`: not stored): the changes it lacks,
@@ -95,6 +98,7 @@ pub(crate) fn admit(
     mut current: Option<&mut Loaded>,
     incoming: Vec<Change>,
     author: Option<&Author>,
+    signed: Signed<'_>,
 ) -> Result<Option<Fresh>, Refusal> {
     let mut seen = HashSet::new();
     let incoming: Vec<Change> = incoming.into_iter().filter(|c| seen.insert(c.hash())).collect();
@@ -109,19 +113,12 @@ pub(crate) fn admit(
         return Ok(None);
     }
     // Changes the server holds already may come from anyone (a phone passes on what it got);
-    // a new change must be the sending device's own, so authorship in the history holds.
-    if let Some(a) = author
-        && let Some(forged) = fresh.iter().find(|c| c.actor_id().to_bytes() != a.actor.as_slice())
-    {
-        return Err(Refusal::rejected(
-            code::FORGED_ACTOR,
-            format!(
-                "a change for {id} carries actor {}, not this device's {}; nothing of it was stored",
-                forged.actor_id(),
-                automerge::ActorId::from(a.actor.as_slice())
-            ),
-        ));
-    }
+    // a new change must be the sending device's own, or another device's that it relays with
+    // that device's signature, so authorship in the history holds.
+    let who = match author {
+        Some(a) => relay::authorship(id, &fresh, a, signed)?,
+        None => Authorship::default(),
+    };
     let mut deps: Vec<ChangeHash> = fresh
         .iter()
         .flat_map(|c| c.deps().iter().copied())
@@ -139,7 +136,7 @@ pub(crate) fn admit(
             format!("{missing} changes that the changes for {id} depend on are not on the server"),
         ));
     }
-    Ok(Some(Fresh { changes: causal_order(fresh), deps }))
+    Ok(Some(Fresh { changes: causal_order(fresh), deps, who }))
 }
 
 /// Orders changes so that each comes after the ones it depends on (Kahn, stable).

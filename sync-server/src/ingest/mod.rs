@@ -24,6 +24,7 @@ mod judge;
 mod loaded;
 mod read;
 mod refusal;
+mod relay;
 mod view;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub(crate) use decode::{REQUEST_INFLATED_BYTES, parse, reserve_inflation};
 pub(crate) use loaded::Loaded;
 pub(crate) use read::{holds, load, read_checked};
 pub(crate) use refusal::{Refusal, code};
+pub(crate) use relay::{RelayedAuthor, RelayedAuthors, Signed, sigs_of};
 use view::AuthorView;
 
 use crate::index;
@@ -55,11 +57,13 @@ use crate::storage::{DocBytes, DocMeta, DocWrite, NewChange};
 /// uploads, which would only push the documents in use out of the cache. `max_bytes`: the
 /// largest saved size the document may reach (`too_large` past it). `rules`: what the
 /// record's index row is computed under.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn ingest(
     id: DocId,
     slot: &mut Option<Loaded>,
     bytes: &[u8],
     author: Option<&Author>,
+    signed: Signed<'_>,
     keep_new: bool,
     max_bytes: usize,
     rules: &Rules,
@@ -68,25 +72,47 @@ pub(crate) fn ingest(
         return Ok(None);
     }
     let incoming = parse(id, bytes, max_bytes)?;
-    let Some(fresh) = decode::admit(id, slot.as_mut(), incoming, author)? else {
+    let Some(fresh) = decode::admit(id, slot.as_mut(), incoming, author, signed)? else {
         return Ok(None);
     };
     if let (Some(a), Some(l)) = (author, slot.as_mut())
         && fresh.deps.is_empty()
         && !policy::can_read(&a.profile, &Audience::of(view::current(id, l)?.as_ref()))
     {
-        return as_if_missing(id, bytes, a, max_bytes, rules);
+        return as_if_missing(id, bytes, a, signed, max_bytes, rules);
     }
-    let view = match author {
-        Some(_) => view::author_view(id, slot.as_mut(), &fresh.deps, &fresh.changes)?,
-        None => AuthorView::default(),
+    let relayed = fresh.who.relays();
+    // Changes of several authors are judged change by change (see `relay`): that needs the
+    // stored document as it was, and each author's own view, not the pusher's.
+    let (view, base, judged) = match author {
+        Some(_) if relayed => {
+            let current = match slot.as_mut() {
+                Some(l) => Some(view::current(id, l)?),
+                None => None,
+            };
+            let view = AuthorView { before: current.clone(), current, after: None };
+            (view, slot.as_ref().map(|l| l.doc.clone()), fresh.changes.clone())
+        }
+        Some(_) => {
+            let view = view::author_view(id, slot.as_mut(), &fresh.deps, &fresh.changes)?;
+            (view, None, Vec::new())
+        }
+        None => (AuthorView::default(), None, Vec::new()),
     };
     let old_heads = slot.as_mut().map(|l| l.doc.get_heads());
-    let (mut loaded, fresh) = apply(id, slot, fresh.changes)?;
+    let who = fresh.who;
+    let (mut loaded, mut log) = apply(id, slot, fresh.changes)?;
+    for c in &mut log {
+        (c.device, c.sig) = who.of(&automerge::ChangeHash(c.hash));
+    }
     let record = read_checked(id, &loaded.doc)?;
     judge::valid(id, &mut loaded.doc, &record, view.current.as_deref(), old_heads.as_deref())?;
-    if let Some(a) = author {
-        judge::allowed(id, a, &view, &record)?;
+    match author {
+        Some(a) if relayed => {
+            relay::judge_each(id, base.as_ref(), &mut loaded.doc, &judged, a, &who)?;
+        }
+        Some(a) => judge::allowed(id, a, &view, &record)?,
+        None => {}
     }
     let is_new = old_heads.is_none();
     if !is_new && *record.header() != loaded.header {
@@ -99,7 +125,7 @@ pub(crate) fn ingest(
         judge::by_the_rules(id, &record, rules)?;
     }
     let limits = WriteLimits { keep_new, max_bytes, rules };
-    let write = record_write(id, &mut loaded, fresh, record, &view, author, is_new, &limits)?;
+    let write = record_write(id, &mut loaded, log, record, &view, author, is_new, &limits)?;
     *slot = Some(loaded);
     Ok(Some(write))
 }
@@ -112,11 +138,12 @@ fn as_if_missing(
     id: DocId,
     bytes: &[u8],
     author: &Author,
+    signed: Signed<'_>,
     max_bytes: usize,
     rules: &Rules,
 ) -> Result<Option<DocWrite>, Refusal> {
     let mut nothing = None;
-    ingest(id, &mut nothing, bytes, Some(author), false, max_bytes, rules)?;
+    ingest(id, &mut nothing, bytes, Some(author), signed, false, max_bytes, rules)?;
     Err(Refusal::rejected(
         code::FORBIDDEN,
         format!(
@@ -140,6 +167,8 @@ fn apply(
             hash: c.hash().0,
             actor: c.actor_id().to_bytes().to_vec(),
             bytes: c.raw_bytes().to_vec(),
+            device: None,
+            sig: None,
         })
         .collect();
     let mut loaded = slot.take().unwrap_or_else(|| Loaded {
@@ -317,6 +346,17 @@ mod tests {
         (dir, store, id)
     }
 
+    /// Ingests with the defaults of a push: no signatures, a new document kept, the
+    /// protocol's document limit and the default rules.
+    fn ingest_plain(
+        id: DocId,
+        slot: &mut Option<Loaded>,
+        bytes: &[u8],
+        author: Option<&Author>,
+    ) -> Result<Option<DocWrite>, Refusal> {
+        ingest(id, slot, bytes, author, Signed::default(), true, DOC_BYTES, &Rules::default())
+    }
+
     fn changes_of(doc: &mut AutoCommit, after: &[ChangeHash]) -> Vec<u8> {
         doc.get_changes(after).iter().flat_map(|c| c.raw_bytes().to_vec()).collect()
     }
@@ -327,18 +367,14 @@ mod tests {
         let mut doc = store.load(id).unwrap();
         let all = changes_of(&mut doc, &[]);
         let mut slot = None;
-        let w =
-            ingest(id, &mut slot, &all, None, true, DOC_BYTES, &Rules::default()).unwrap().unwrap();
+        let w = ingest_plain(id, &mut slot, &all, None).unwrap().unwrap();
         assert_eq!(w.base, None);
         assert!(matches!(w.bytes, DocBytes::Snapshot(_)));
         assert_eq!(w.changes.len(), doc.get_changes(&[]).len());
         assert_eq!(w.scope, "jl/changchun/grid-07");
         assert!(slot.is_some());
         // Pushing the same changes again: nothing to write.
-        assert_eq!(
-            ingest(id, &mut slot, &all, None, true, DOC_BYTES, &Rules::default()).unwrap(),
-            None
-        );
+        assert_eq!(ingest_plain(id, &mut slot, &all, None).unwrap(), None);
 
         slot.as_mut().unwrap().meta = slot.as_ref().unwrap().meta.after(&w.bytes, 1);
         let heads = doc.get_heads();
@@ -356,10 +392,9 @@ mod tests {
                 scopes: vec!["jl".into()],
             },
             rights_changed: false,
+            key: None,
         };
-        let w = ingest(id, &mut slot, &more, Some(&dev), true, DOC_BYTES, &Rules::default())
-            .unwrap()
-            .unwrap();
+        let w = ingest_plain(id, &mut slot, &more, Some(&dev)).unwrap().unwrap();
         assert_eq!(w.base, Some(1));
         assert_eq!(w.changes.len(), 1);
         assert_eq!(w.device.as_deref(), Some("dev"));
@@ -372,17 +407,7 @@ mod tests {
         let mut doc = store.load(id).unwrap();
         let created = doc.get_heads();
         let mut slot = None;
-        let w = ingest(
-            id,
-            &mut slot,
-            &changes_of(&mut doc, &[]),
-            None,
-            true,
-            DOC_BYTES,
-            &Rules::default(),
-        )
-        .unwrap()
-        .unwrap();
+        let w = ingest_plain(id, &mut slot, &changes_of(&mut doc, &[]), None).unwrap().unwrap();
         slot.as_mut().unwrap().meta = slot.as_ref().unwrap().meta.after(&w.bytes, 1);
         store.execute(id, &model::Command::AcceptReport { note: String::new() }).unwrap();
         store
@@ -400,13 +425,13 @@ mod tests {
         let after = latest.get_changes(&created);
         assert_eq!(after.len(), 2);
         let last = after[1].raw_bytes().to_vec();
-        let r = ingest(id, &mut slot, &last, None, true, DOC_BYTES, &Rules::default());
+        let r = ingest_plain(id, &mut slot, &last, None);
         assert!(matches!(r, Err(Refusal::Retry { code: code::MISSING_DEPENDENCIES, .. })), "{r:?}");
         let kept = slot.as_mut().expect("the document stays loaded");
         assert_eq!(kept.doc.get_heads(), created);
         // For a document the server lacks, changes after its creation miss their dependencies.
         let mut none = None;
-        let r = ingest(id, &mut none, &last, None, true, DOC_BYTES, &Rules::default());
+        let r = ingest_plain(id, &mut none, &last, None);
         assert!(matches!(r, Err(Refusal::Retry { .. })));
         assert!(none.is_none());
     }
@@ -415,30 +440,21 @@ mod tests {
     fn refuses_garbage_non_records_and_header_changes() {
         let (_d, store, id) = fixture();
         let mut slot = None;
-        let r = ingest(
-            id,
-            &mut slot,
-            b"definitely not automerge",
-            None,
-            true,
-            DOC_BYTES,
-            &Rules::default(),
-        );
+        let r = ingest_plain(id, &mut slot, b"definitely not automerge", None);
         assert!(matches!(r, Err(Refusal::Rejected { code: code::MALFORMED_CHANGES, .. })));
 
         // A valid Automerge document that is not a record.
         let mut plain = AutoCommit::new();
         plain.put(automerge::ROOT, "hello", "world").unwrap();
         let bytes = changes_of(&mut plain, &[]);
-        let r = ingest(id, &mut slot, &bytes, None, true, DOC_BYTES, &Rules::default());
+        let r = ingest_plain(id, &mut slot, &bytes, None);
         assert!(matches!(r, Err(Refusal::Rejected { code: code::INVALID_DOCUMENT, .. })), "{r:?}");
         assert!(slot.is_none());
 
         // A change to the header of a stored record.
         let mut doc = store.load(id).unwrap();
         let all = changes_of(&mut doc, &[]);
-        let w =
-            ingest(id, &mut slot, &all, None, true, DOC_BYTES, &Rules::default()).unwrap().unwrap();
+        let w = ingest_plain(id, &mut slot, &all, None).unwrap().unwrap();
         slot.as_mut().unwrap().meta = slot.as_ref().unwrap().meta.after(&w.bytes, 1);
         let heads = doc.get_heads();
         let mut fork = doc.fork();
@@ -448,7 +464,7 @@ mod tests {
         };
         fork.put(&header, "scope", "somewhere/else").unwrap();
         let bad = changes_of(&mut fork, &heads);
-        let r = ingest(id, &mut slot, &bad, None, true, DOC_BYTES, &Rules::default());
+        let r = ingest_plain(id, &mut slot, &bad, None);
         assert!(matches!(r, Err(Refusal::Rejected { code: code::HEADER_CHANGED, .. })), "{r:?}");
         assert!(slot.is_none(), "a document changed in memory is dropped");
     }

@@ -67,6 +67,10 @@ pub(crate) mod code {
     pub(crate) const TOO_LARGE: &str = "too_large";
     pub(crate) const INTERNAL_ERROR: &str = "internal_error";
     pub(crate) const FORGED_ACTOR: &str = "forged_actor";
+    /// A relayed change without its author's signature, or with one that does not check.
+    pub(crate) const BAD_SIGNATURE: &str = "bad_signature";
+    /// A relayed change made by a device that is revoked (or whose user is disabled).
+    pub(crate) const REVOKED_AUTHOR: &str = "revoked_author";
     pub(crate) const FORBIDDEN: &str = "forbidden";
     pub(crate) const STALE_RIGHTS: &str = "stale_rights";
     /// A new visit names no business of the registry (in the scope the visit claims).
@@ -81,6 +85,8 @@ pub(crate) mod code {
         TOO_LARGE,
         INTERNAL_ERROR,
         FORGED_ACTOR,
+        BAD_SIGNATURE,
+        REVOKED_AUTHOR,
         FORBIDDEN,
         STALE_RIGHTS,
         UNKNOWN_BUSINESS,

@@ -153,9 +153,10 @@ pub(crate) async fn file(
             scopes: key.scopes.clone(),
         },
         rights_changed: false,
+        key: None,
     };
-    let pushed = PushDoc { doc: id, changes, heads };
-    let results = push::push(docs, vec![pushed], Some(author))
+    let pushed = PushDoc { doc: id, changes, heads, signed: vec![] };
+    let results = push::push(docs, vec![pushed], Some(author), Default::default())
         .await
         .map_err(|e| Open311Error::Unavailable(e.to_string()))?;
     match results.into_iter().next().map(|r| r.outcome) {

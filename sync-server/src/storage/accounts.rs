@@ -84,6 +84,10 @@ pub struct Device {
     pub kind: DeviceKind,
     /// Revoked with a wipe: the phone erases its store and files at its next contact.
     pub wipe: bool,
+    /// The public key (ed25519) the phone made at enrolment: its changes relayed by other
+    /// devices are taken only signed with it. `None` for desks, and phones enrolled before
+    /// devices had keys.
+    pub key: Option<Vec<u8>>,
 }
 
 impl Device {

@@ -85,6 +85,11 @@ pub struct NewChange {
     pub actor: Vec<u8>,
     /// The change chunk.
     pub bytes: Vec<u8>,
+    /// The device that made it, when not the one whose write stores it (a change relayed by
+    /// another phone: `DocWrite::device` names the pusher); `None`: the write's device.
+    pub device: Option<String>,
+    /// Its author's signature (`fieldsync_core::authorship`), when it came with one.
+    pub sig: Option<Vec<u8>>,
 }
 
 /// Everything one document write stores, in one transaction: the document's new bytes, the
@@ -266,6 +271,9 @@ pub struct LogRecord {
     pub received_at: i64,
     /// The change chunk.
     pub bytes: Vec<u8>,
+    /// Its author's signature, when it came with one (docs/peer.md, "Signed changes"): kept
+    /// so that the change can be passed on as its author's.
+    pub sig: Option<Vec<u8>>,
     /// Who may read its document now.
     pub audience: Audience,
 }

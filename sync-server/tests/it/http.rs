@@ -92,8 +92,12 @@ async fn malformed_changes_fail_their_document_only() {
     let mut flipped = a.push_after(bad, &[]);
     let at = flipped.changes.len() / 2;
     flipped.changes[at] ^= 0x5a;
-    let garbage =
-        PushDoc { doc: DocId::random(), changes: b"not automerge at all".to_vec(), heads: vec![] };
+    let garbage = PushDoc {
+        doc: DocId::random(),
+        changes: b"not automerge at all".to_vec(),
+        heads: vec![],
+        signed: vec![],
+    };
     let resp = server
         .sync(&a.request(None, "", vec![truncated, a.push_after(good, &[]), garbage]))
         .await
@@ -122,6 +126,7 @@ async fn documents_that_are_not_records_are_rejected() {
         doc: DocId::random(),
         changes: doc.save(),
         heads: protocol::to_wire(&doc.get_heads()),
+        signed: vec![],
     };
     let resp = server.sync(&a.request(None, "", vec![push])).await.unwrap();
     assert_eq!(outcome_code(&resp.results[0].outcome), Some("invalid_document"));
@@ -306,10 +311,20 @@ async fn bad_bodies_get_typed_errors_and_the_server_keeps_serving() {
         assert_eq!((s, error_body(&b).code.as_str()), (status, code), "reconcile: {what}");
     }
 
+    // Sync versions 1 and 2 are served, each answered in its own; 3 is not.
     let mut v2 = a.request(None, "", vec![]);
-    v2.v = 2;
-    let (status, body) = server.sync(&v2).await.unwrap_err();
+    v2.v = protocol::SYNC_VERSION;
+    assert_eq!(server.sync(&v2).await.unwrap().v, protocol::SYNC_VERSION);
+    assert_eq!(server.sync(&a.request(None, "", vec![])).await.unwrap().v, VERSION);
+    let mut v3 = a.request(None, "", vec![]);
+    v3.v = protocol::SYNC_VERSION + 1;
+    let (status, body) = server.sync(&v3).await.unwrap_err();
     assert_eq!((status, body.code.as_str()), (400, "unsupported_version"));
+    // Signatures come with version 2 only.
+    let mut signed = a.push_saved(a.report("signed in version 1"));
+    signed.signed = vec![protocol::SignedBy { actor: a.actor(), sigs: vec![] }];
+    let (status, body) = server.sync(&a.request(None, "", vec![signed])).await.unwrap_err();
+    assert_eq!((status, body.code.as_str()), (400, "invalid_request"));
     // A message of another version with another shape is still named as such.
     #[derive(serde::Serialize)]
     struct Future {
@@ -323,20 +338,25 @@ async fn bad_bodies_get_typed_errors_and_the_server_keeps_serving() {
 
     // Limits on counts and sizes.
     let many: Vec<PushDoc> = (0..=limits::PUSH_DOCS)
-        .map(|_| PushDoc { doc: DocId::random(), changes: vec![], heads: vec![] })
+        .map(|_| PushDoc { doc: DocId::random(), changes: vec![], heads: vec![], signed: vec![] })
         .collect();
     let (status, body) = server.sync(&a.request(None, "", many)).await.unwrap_err();
     assert_eq!((status, body.code.as_str()), (413, "too_large"));
     let mut want = a.request(None, "", vec![]);
     want.want = (0..=limits::WANT_DOCS).map(|_| DocId::random()).collect();
     assert_eq!(server.sync(&want).await.unwrap_err().0, 413);
-    let heavy =
-        PushDoc { doc: DocId::random(), changes: vec![7; limits::PUSH_BYTES + 1], heads: vec![] };
+    let heavy = PushDoc {
+        doc: DocId::random(),
+        changes: vec![7; limits::PUSH_BYTES + 1],
+        heads: vec![],
+        signed: vec![],
+    };
     assert_eq!(server.sync(&a.request(None, "", vec![heavy])).await.unwrap_err().0, 413);
     let heads = PushDoc {
         doc: DocId::random(),
         changes: vec![],
         heads: vec![protocol::Hash([1; 32]); limits::HEADS + 1],
+        signed: vec![],
     };
     let (status, body) = server.sync(&a.request(None, "", vec![heads])).await.unwrap_err();
     assert_eq!((status, body.code.as_str()), (400, "invalid_request"));

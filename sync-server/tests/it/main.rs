@@ -26,6 +26,7 @@ mod policy;
 mod postgres;
 mod probing;
 mod process;
+mod relay;
 mod rights;
 mod tls;
 mod visits;

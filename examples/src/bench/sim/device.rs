@@ -216,7 +216,12 @@ impl SimDevice {
                 .copied()
                 .collect();
             let heads = held.doc.get_heads();
-            push.push(PushDoc { doc: *id, changes, heads: protocol::to_wire(&heads) });
+            push.push(PushDoc {
+                doc: *id,
+                changes,
+                heads: protocol::to_wire(&heads),
+                signed: vec![],
+            });
             pushed.push((*id, heads));
         }
         let request = SyncRequest {

@@ -39,7 +39,12 @@ impl BulkPusher {
             }
             let changes =
                 doc.get_changes(&[]).iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
-            out.push(PushDoc { doc: id, changes, heads: protocol::to_wire(&doc.get_heads()) });
+            out.push(PushDoc {
+                doc: id,
+                changes,
+                heads: protocol::to_wire(&doc.get_heads()),
+                signed: vec![],
+            });
         }
         Ok(out)
     }

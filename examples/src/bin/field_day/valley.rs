@@ -3,17 +3,15 @@
 //! they sync directly (phone to phone, `docs/peer.md`, over loopback TCP here as over Wi-Fi
 //! Direct in the field), each checking the other's credential and judging every change with
 //! the server's rules. After three pairwise meetings all three hold the same log. Then one
-//! climbs to the ridge, finds signal, and syncs with the server for the others.
+//! climbs to the ridge, finds signal, and syncs with the server for the others: each phone
+//! signed its own entries, so the server takes them from the one that relays them as their
+//! authors', and the others, syncing later, find everything there.
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::{EntryKind, NewPatrol, NewRecord, PatrolLog, Record};
 use fieldsync_core::peer::{PeerOptions, meet_on_loopback};
 
 use super::{AREA_SCOPE, Phone, Res, entry};
-
-/// The server's refusal of changes a device did not make itself, from a server that does not
-/// take relayed changes yet (it needs the authors' signatures, issue 21's step 4).
-const RELAY_REFUSED: &str = "forged_actor";
 
 /// Runs the scene with the patrol's phones; whether the three converged and the server's
 /// answer was a sound one.
@@ -59,31 +57,32 @@ pub(crate) async fn scene(li: &Phone, wang: &Phone, zhao: &Phone) -> Res<bool> {
     wang.sync().await?;
     let status = wang.store.sync_status()?;
     let refused: Vec<_> = status.rejected.iter().filter(|r| r.id == log).collect();
-    let sound = match refused.as_slice() {
-        [] if status.pending_docs == 0 => {
-            println!(
-                "   the server took the valley log from {}'s phone, every entry under its author",
-                wang.owner
-            );
-            true
-        }
-        [r] if r.code == RELAY_REFUSED => {
-            // Nothing is lost: the log stays on the three phones, whole, for a server that
-            // checks the authors' signatures.
-            println!(
-                "   the server refused the entries {} relays for others ({}): {}; the log stays on the phones",
-                wang.owner, r.code, r.message
-            );
-            valley_log(wang, log)? == a
-        }
-        other => {
-            println!(
-                "   unexpected answer for the valley log: {other:?}, {} pending",
-                status.pending_docs
-            );
-            false
-        }
-    };
+    // Each phone signed its own changes (docs/peer.md, "Signed changes"): the server takes
+    // Li's and Zhao's entries from Wang's phone as theirs, not as Wang's.
+    let mut sound = refused.is_empty() && status.pending_docs == 0;
+    if sound {
+        println!(
+            "   the server took the valley log from {}'s phone, every entry under its author's \
+             signature",
+            wang.owner
+        );
+    } else {
+        println!(
+            "   unexpected answer for the valley log: {refused:?}, {} pending",
+            status.pending_docs
+        );
+    }
+    for p in [li, zhao] {
+        println!("== {} reaches signal later", p.owner);
+        p.sync().await?;
+        let status = p.store.sync_status()?;
+        sound &= status.rejected.iter().all(|r| r.id != log) && status.pending_docs == 0;
+        sound &= p.store.heads(log)? == wang.store.heads(log)?;
+    }
+    println!(
+        "   {}: the server holds the valley log as the three phones do, nothing refused",
+        if sound { "agreed" } else { "DIFFER" }
+    );
     Ok(converged && sound)
 }
 

@@ -184,6 +184,7 @@ pub(crate) async fn run(
         actor: session.device.actor.clone(),
         profile: session.profile.clone(),
         rights_changed: false,
+        key: None,
     };
     act::act(&app.docs, id, author, app.clock.now_ms(), action.command()).await?;
     let view = record::view(&app, &session.profile, id).await?;

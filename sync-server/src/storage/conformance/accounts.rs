@@ -47,6 +47,7 @@ fn device(id: &str, user: &str, actor: u8, at: i64) -> Device {
         revoked_at: None,
         kind: DeviceKind::Phone,
         wipe: false,
+        key: None,
     }
 }
 
@@ -210,6 +211,23 @@ pub async fn an_actor_moves_only_to_a_new_device_of_its_user(s: &dyn Storage) {
     assert_eq!(s.device_by_actor(vec![7; 16]).await.unwrap().unwrap().id, "new");
     let (old, _) = s.device_by_token(b"old".to_vec()).await.unwrap().unwrap();
     assert_eq!((old.actor, old.revoked_at), (vec![0; 32], Some(T0 + 3)));
+}
+
+/// A device's public key is kept as enrolled and read back by every way a device is found:
+/// by actor (how the server finds the author of a relayed change), by token, in the list.
+pub async fn a_device_key_is_kept_and_found_with_the_device(s: &dyn Storage) {
+    s.add_user(user("pat-1", "patrol")).await.unwrap();
+    s.add_code(code(1, "pat-1", T0)).await.unwrap();
+    s.add_code(code(2, "pat-1", T0)).await.unwrap();
+    let keyed = Device { key: Some(vec![9; 32]), ..device("keyed", "pat-1", 7, T0 + 1) };
+    s.enroll(enrollment(1, keyed.clone())).await.unwrap();
+    s.enroll(enrollment(2, device("keyless", "pat-1", 8, T0 + 2))).await.unwrap();
+    assert_eq!(s.device_by_actor(vec![7; 16]).await.unwrap(), Some(keyed.clone()));
+    assert_eq!(s.device_by_actor(vec![8; 16]).await.unwrap().unwrap().key, None);
+    let (by_token, _) = s.device_by_token(b"keyed".to_vec()).await.unwrap().unwrap();
+    assert_eq!(by_token.key, Some(vec![9; 32]));
+    let listed = s.devices().await.unwrap();
+    assert_eq!(listed.iter().find(|d| d.id == "keyed").and_then(|d| d.key.clone()), keyed.key);
 }
 
 /// Disabling a user withdraws their unused, unexpired codes in the same transaction and counts

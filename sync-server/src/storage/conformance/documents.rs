@@ -15,7 +15,13 @@ pub fn change(doc: DocId, n: u32, actor: u8) -> NewChange {
     let mut hash = [0u8; 32];
     hash[..16].copy_from_slice(doc.as_bytes());
     hash[16..20].copy_from_slice(&n.to_be_bytes());
-    NewChange { hash, actor: vec![actor; 16], bytes: format!("change {doc} #{n}").into_bytes() }
+    NewChange {
+        hash,
+        actor: vec![actor; 16],
+        bytes: format!("change {doc} #{n}").into_bytes(),
+        device: None,
+        sig: None,
+    }
 }
 
 /// A write of `doc` with `changes` made-up changes: a snapshot when `base` is `None`.
@@ -310,6 +316,27 @@ pub async fn audiences_follow_the_writes(s: &dyn Storage) {
     assert!(
         log.iter().all(|e| e.audience == whole[0].audience),
         "the log reads the current audience"
+    );
+}
+
+/// Each change is logged with its own device when it names one (a change another phone
+/// relayed), else with the write's, and with the signature it came with.
+pub async fn changes_are_logged_with_their_authors_and_signatures(s: &dyn Storage) {
+    let id = DocId::random();
+    let mut write = sample_write(id, None, 3);
+    write.changes[1].device = Some("author-a".into());
+    write.changes[1].sig = Some(vec![5; 64]);
+    write.changes[2].sig = Some(vec![6; 64]);
+    s.commit(vec![write]).await.unwrap().pop().unwrap().unwrap();
+    let log = s.audit(0, 10).await.unwrap();
+    let got: Vec<_> = log.iter().map(|e| (e.device.as_deref(), e.sig.clone())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some("device-1"), None),
+            (Some("author-a"), Some(vec![5; 64])),
+            (Some("device-1"), Some(vec![6; 64])),
+        ]
     );
 }
 

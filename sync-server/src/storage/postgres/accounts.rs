@@ -29,8 +29,8 @@ pub(super) fn user_at(r: &Row, at: usize) -> StorageResult<StoredUser> {
 }
 
 /// The columns [`device_at`] reads.
-pub(super) const DEVICE_COLUMNS: &str =
-    "d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, d.kind, d.wipe";
+pub(super) const DEVICE_COLUMNS: &str = "d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, d.kind, d.wipe, \
+     d.device_key";
 
 /// The device in the columns from `at` on ([`DEVICE_COLUMNS`]).
 pub(super) fn device_at(r: &Row, at: usize) -> StorageResult<Device> {
@@ -43,6 +43,7 @@ pub(super) fn device_at(r: &Row, at: usize) -> StorageResult<Device> {
         revoked_at: r.try_get(at + 5)?,
         kind: DeviceKind::from_stored(r.try_get(at + 6)?),
         wipe: r.try_get(at + 7)?,
+        key: r.try_get(at + 8)?,
     })
 }
 
@@ -212,7 +213,7 @@ pub(crate) async fn device_by_token(
     );
     query_opt(tx, &sql, &[&token_hash])
         .await?
-        .map(|r| Ok((device_at(&r, 0)?, user_at(&r, 8)?)))
+        .map(|r| Ok((device_at(&r, 0)?, user_at(&r, 9)?)))
         .transpose()
 }
 
@@ -306,9 +307,19 @@ pub(crate) async fn enroll(tx: &Tx<'_>, e: &Enrollment) -> StorageResult<()> {
     }
     let inserted = execute(
         tx,
-        "INSERT INTO devices (device_id, user_id, name, token_hash, actor, enrolled_at, kind) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[&d.id, &d.user, &d.name, &e.token_hash, &d.actor, &d.enrolled_at, &d.kind.as_str()],
+        "INSERT INTO devices \
+         (device_id, user_id, name, token_hash, actor, enrolled_at, kind, device_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &d.id,
+            &d.user,
+            &d.name,
+            &e.token_hash,
+            &d.actor,
+            &d.enrolled_at,
+            &d.kind.as_str(),
+            &d.key,
+        ],
     )
     .await;
     match inserted {

@@ -201,14 +201,18 @@ async fn log(tx: &Tx<'_>, w: &DocWrite, row: i64, now: i64, head: &mut Head) -> 
     }
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO log (seq, doc, hash, actor, device, received_at, bytes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO log (seq, doc, hash, actor, device, received_at, bytes, sig) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .await?;
     for c in &w.changes {
         let seq = head.seq + 1;
-        tx.execute(&stmt, &[&seq, &row, &c.hash.as_slice(), &c.actor, &w.device, &now, &c.bytes])
-            .await?;
+        let device = c.device.as_ref().or(w.device.as_ref());
+        tx.execute(
+            &stmt,
+            &[&seq, &row, &c.hash.as_slice(), &c.actor, &device, &now, &c.bytes, &c.sig],
+        )
+        .await?;
         head.seq = seq;
     }
     Ok(head.seq)

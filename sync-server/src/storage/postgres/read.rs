@@ -228,7 +228,7 @@ pub(crate) async fn audit(
     let rows = query(
         tx,
         &format!(
-            "SELECT l.seq, d.doc_id, l.hash, l.actor, l.device, l.received_at, l.bytes, \
+            "SELECT l.seq, d.doc_id, l.hash, l.actor, l.device, l.received_at, l.bytes, l.sig, \
              {AUDIENCE} FROM log l JOIN docs d ON d.id = l.doc WHERE l.seq > $1 \
              ORDER BY l.seq LIMIT $2"
         ),
@@ -249,7 +249,8 @@ pub(crate) async fn audit(
                 device: r.try_get(4)?,
                 received_at: r.try_get(5)?,
                 bytes: r.try_get(6)?,
-                audience: audience_at(r, 7)?,
+                sig: r.try_get(7)?,
+                audience: audience_at(r, 8)?,
             })
         })
         .collect()

@@ -9,10 +9,11 @@ use crate::storage::{StorageError, StorageResult};
 use super::db::{Db, execute, query_one, query_opt};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 2;
+pub(crate) const VERSION: i64 = 3;
 
 /// Upgrade steps: `UPGRADES[n]` takes a database from version `n` to `n + 1`.
-const UPGRADES: &[&str] = &[include_str!("sql/v1.sql"), include_str!("sql/v2.sql")];
+const UPGRADES: &[&str] =
+    &[include_str!("sql/v1.sql"), include_str!("sql/v2.sql"), include_str!("sql/v3.sql")];
 
 /// The advisory lock key under which the schema is created or upgraded ("fsschema").
 const SCHEMA_LOCK: i64 = 0x6673_7363_6865_6d61;

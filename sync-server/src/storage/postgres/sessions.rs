@@ -51,7 +51,7 @@ pub(crate) async fn session_by_token(
     );
     query_opt(tx, &sql, &[&token_hash])
         .await?
-        .map(|r| Ok((session_at(&r, 0)?, device_at(&r, 7)?, user_at(&r, 15)?)))
+        .map(|r| Ok((session_at(&r, 0)?, device_at(&r, 7)?, user_at(&r, 16)?)))
         .transpose()
 }
 

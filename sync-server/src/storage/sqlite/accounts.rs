@@ -24,7 +24,8 @@ pub(crate) fn user_at(r: &Row<'_>, at: usize) -> rusqlite::Result<StoredUser> {
     })
 }
 
-const DEVICE_COLUMNS: &str = "device_id, user_id, name, actor, enrolled_at, revoked_at, kind, wipe";
+const DEVICE_COLUMNS: &str =
+    "device_id, user_id, name, actor, enrolled_at, revoked_at, kind, wipe, device_key";
 
 pub(crate) fn device_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Device> {
     let kind: String = r.get(at + 6)?;
@@ -37,6 +38,7 @@ pub(crate) fn device_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Device> {
         revoked_at: r.get(at + 5)?,
         kind: DeviceKind::from_stored(&kind),
         wipe: r.get(at + 7)?,
+        key: r.get(at + 8)?,
     })
 }
 
@@ -191,10 +193,11 @@ pub(crate) fn device_by_token(
     Ok(conn
         .prepare_cached(
             "SELECT d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, \
-                    d.kind, d.wipe, u.user_id, u.role, u.patrol, u.scopes, u.created_at, u.disabled_at \
+                    d.kind, d.wipe, d.device_key, u.user_id, u.role, u.patrol, u.scopes, \
+                    u.created_at, u.disabled_at \
              FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.token_hash = ?1",
         )?
-        .query_row([token_hash], |r| Ok((device_at(r, 0)?, user_at(r, 8)?)))
+        .query_row([token_hash], |r| Ok((device_at(r, 0)?, user_at(r, 9)?)))
         .optional()?)
 }
 
@@ -278,8 +281,9 @@ pub(crate) fn enroll(conn: &Connection, e: &Enrollment) -> StorageResult<()> {
     }
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO devices (device_id, user_id, name, token_hash, actor, enrolled_at, kind) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO devices \
+             (device_id, user_id, name, token_hash, actor, enrolled_at, kind, device_key) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
         .execute(params![
             d.id,
@@ -288,7 +292,8 @@ pub(crate) fn enroll(conn: &Connection, e: &Enrollment) -> StorageResult<()> {
             e.token_hash,
             d.actor,
             d.enrolled_at,
-            d.kind.as_str()
+            d.kind.as_str(),
+            d.key
         ]);
     match inserted {
         Ok(_) => Ok(()),

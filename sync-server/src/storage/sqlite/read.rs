@@ -237,7 +237,7 @@ pub(crate) fn log_page(
 
 pub(crate) fn audit(conn: &Connection, after: u64, limit: usize) -> StorageResult<Vec<LogRecord>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT l.seq, d.doc_id, l.hash, l.actor, l.device, l.received_at, l.bytes, \
+        "SELECT l.seq, d.doc_id, l.hash, l.actor, l.device, l.received_at, l.bytes, l.sig, \
          d.kind, d.scope, d.created_by, d.participants, d.addressed, d.valid_until \
          FROM log l JOIN docs d ON d.id = l.doc WHERE l.seq > ?1 ORDER BY l.seq LIMIT ?2",
     )?;
@@ -259,7 +259,8 @@ pub(crate) fn audit(conn: &Connection, after: u64, limit: usize) -> StorageResul
             device: r.get(4)?,
             received_at: r.get(5)?,
             bytes: r.get(6)?,
-            audience: audience_at(r, 7)?,
+            sig: r.get(7)?,
+            audience: audience_at(r, 8)?,
         });
     }
     Ok(out)

@@ -11,7 +11,7 @@ use crate::config::Durability;
 use crate::storage::{StorageError, StorageResult};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 16;
+pub(crate) const VERSION: i64 = 17;
 
 /// Upgrade steps: `UPGRADES[n]` takes a database from version `n` to `n + 1`.
 const UPGRADES: &[&str] = &[
@@ -31,6 +31,7 @@ const UPGRADES: &[&str] = &[
     include_str!("sql/v14.sql"),
     include_str!("sql/v15.sql"),
     include_str!("sql/v16.sql"),
+    include_str!("sql/v17.sql"),
 ];
 
 /// Page cache of one reader connection, in KiB.

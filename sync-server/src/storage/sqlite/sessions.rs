@@ -45,11 +45,12 @@ pub(crate) fn session_by_token(
         .prepare_cached(&format!(
             "SELECT {SESSION_COLUMNS}, \
                     d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, \
-                    d.kind, d.wipe, u.user_id, u.role, u.patrol, u.scopes, u.created_at, u.disabled_at \
+                    d.kind, d.wipe, d.device_key, u.user_id, u.role, u.patrol, u.scopes, \
+                    u.created_at, u.disabled_at \
              FROM desk_sessions s JOIN devices d ON d.device_id = s.device_id \
              JOIN users u ON u.user_id = s.user_id WHERE s.token_hash = ?1"
         ))?
-        .query_row([token_hash], |r| Ok((session_at(r, 0)?, device_at(r, 7)?, user_at(r, 15)?)))
+        .query_row([token_hash], |r| Ok((session_at(r, 0)?, device_at(r, 7)?, user_at(r, 16)?)))
         .optional()?)
 }
 

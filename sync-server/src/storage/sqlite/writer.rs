@@ -243,17 +243,18 @@ fn apply(conn: &Connection, w: &DocWrite, now: i64) -> StorageResult<Committed> 
     };
     let mut last_seq = 0u64;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO log (doc, hash, actor, device, received_at, bytes) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO log (doc, hash, actor, device, received_at, bytes, sig) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     for c in &w.changes {
         insert.execute(params![
             row,
             c.hash.as_slice(),
             c.actor.as_slice(),
-            w.device.as_deref(),
+            c.device.as_deref().or(w.device.as_deref()),
             now,
-            c.bytes.as_slice()
+            c.bytes.as_slice(),
+            c.sig.as_deref()
         ])?;
         last_seq = u64::try_from(conn.last_insert_rowid()).unwrap_or(0);
     }

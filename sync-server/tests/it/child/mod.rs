@@ -103,6 +103,7 @@ pub async fn enroll_on(
         device_name: "test".into(),
         actor: Some(actor.clone()),
         keep_user: None,
+        device_key: None,
     };
     let body = {
         fieldsync_core::sync::install_tls_provider();

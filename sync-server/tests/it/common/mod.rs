@@ -342,6 +342,7 @@ impl Phone {
             doc: id,
             changes: self.changes_after(id, after),
             heads: protocol::to_wire(&self.heads(id)),
+            signed: vec![],
         }
     }
 
@@ -351,6 +352,7 @@ impl Phone {
             doc: id,
             changes: self.store.saved_bytes(id).unwrap(),
             heads: protocol::to_wire(&self.heads(id)),
+            signed: vec![],
         }
     }
 

@@ -90,6 +90,7 @@ impl Fixture {
             doc,
             changes: m.bytes.clone(),
             heads: m.heads.clone(),
+            signed: vec![],
         };
         let reconcile = |actor: Vec<u8>, docs: Vec<SyncMessage>| {
             protocol::encode(&ReconcileRequest { v: VERSION, actor, docs, have: None })
@@ -136,6 +137,7 @@ impl Fixture {
                         device_name: "phone".into(),
                         actor: None,
                         keep_user: None,
+                        device_key: None,
                     }),
                 };
                 (Sender::Author, *endpoint, body, Some("unsupported_version"))
@@ -146,7 +148,12 @@ impl Fixture {
             }
             Attack::ManyPushed(n) => {
                 let push = (0..*n)
-                    .map(|_| PushDoc { doc: DocId::random(), changes: vec![], heads: vec![] })
+                    .map(|_| PushDoc {
+                        doc: DocId::random(),
+                        changes: vec![],
+                        heads: vec![],
+                        signed: vec![],
+                    })
                     .collect();
                 (
                     Sender::Author,
@@ -167,6 +174,7 @@ impl Fixture {
                     doc: self.stored[0],
                     changes: vec![],
                     heads: (0..*n).map(|i| Hash([i as u8; 32])).collect(),
+                    signed: vec![],
                 };
                 (
                     Sender::Author,
@@ -221,7 +229,7 @@ impl Fixture {
                 let end = (from + count).min(self.orphans.len());
                 let changes: Vec<u8> = self.orphans[*from..end].concat();
                 let doc = if *unknown_doc { DocId::random() } else { self.stored[0] };
-                let push = PushDoc { doc, changes, heads: vec![] };
+                let push = PushDoc { doc, changes, heads: vec![], signed: vec![] };
                 (
                     Sender::Author,
                     Endpoint::Sync,
@@ -235,6 +243,7 @@ impl Fixture {
                     doc: m.doc,
                     changes: m.bytes.clone(),
                     heads: heads.iter().map(|h| Hash(*h)).collect(),
+                    signed: vec![],
                 };
                 (
                     Sender::Author,

@@ -112,7 +112,7 @@ async fn a_saved_document_whose_columns_inflate_past_the_limit_is_refused_before
     assert!(bomb.len() < 600 * 1024, "{} bytes", bomb.len());
     let before = peak_rss();
     let started = Instant::now();
-    let push = PushDoc { doc: id, changes: bomb.clone(), heads: vec![] };
+    let push = PushDoc { doc: id, changes: bomb.clone(), heads: vec![], signed: vec![] };
     let resp = server.sync(&a.request(None, "", vec![push])).await.unwrap();
     let PushOutcome::Rejected { code, message } = &resp.results[0].outcome else {
         panic!("{:?}", resp.results[0].outcome)
@@ -137,7 +137,8 @@ async fn a_saved_document_whose_columns_inflate_past_the_limit_is_refused_before
     assert!(grew < 128 << 20, "peak memory grew by {} MiB", grew >> 20);
     assert!(server.running.server().storage().doc_ids().await.unwrap().is_empty());
     // The document itself, saved as it is, is taken.
-    let push = PushDoc { doc: id, changes: saved, heads: protocol::to_wire(&a.heads(id)) };
+    let push =
+        PushDoc { doc: id, changes: saved, heads: protocol::to_wire(&a.heads(id)), signed: vec![] };
     assert_acked(&server.sync(&a.request(None, "", vec![push])).await.unwrap());
 }
 
@@ -155,7 +156,12 @@ async fn compressed_changes_of_one_request_inflate_within_one_budget() {
     let n = limits::PUSH_BYTES / bomb.len();
     assert!(n >= 100, "{n} bombs");
     let push: Vec<PushDoc> = (0..n)
-        .map(|_| PushDoc { doc: DocId::random(), changes: bomb.clone(), heads: vec![] })
+        .map(|_| PushDoc {
+            doc: DocId::random(),
+            changes: bomb.clone(),
+            heads: vec![],
+            signed: vec![],
+        })
         .collect();
     let started = Instant::now();
     let resp = server.sync(&a.request(None, "", push)).await.unwrap();
@@ -180,7 +186,7 @@ async fn compressed_changes_of_one_request_inflate_within_one_budget() {
             let mut doc = a.store.load(*id).unwrap();
             let changes: Vec<u8> =
                 doc.get_changes(&[]).iter_mut().flat_map(|c| c.bytes().to_vec()).collect();
-            PushDoc { doc: *id, changes, heads: protocol::to_wire(&a.heads(*id)) }
+            PushDoc { doc: *id, changes, heads: protocol::to_wire(&a.heads(*id)), signed: vec![] }
         })
         .collect();
     assert!(push.iter().all(|p| split_chunks(&p.changes).unwrap().iter().any(|c| c.0 == 2)));

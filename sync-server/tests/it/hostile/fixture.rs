@@ -218,7 +218,12 @@ impl Fixture {
             .iter()
             .filter(|m| m.held)
             .step_by(2)
-            .map(|m| PushDoc { doc: m.doc, changes: m.bytes.clone(), heads: m.heads.clone() })
+            .map(|m| PushDoc {
+                doc: m.doc,
+                changes: m.bytes.clone(),
+                heads: m.heads.clone(),
+                signed: vec![],
+            })
             .collect();
         let mut resync = author.request(Some(epoch.clone()), &cursor, held_push);
         resync.want = vec![stored[1], DocId::random()];
@@ -232,6 +237,7 @@ impl Fixture {
                 doc: stored[2],
                 changes: materials[5].bytes.clone(),
                 heads: materials[5].heads.clone(),
+                signed: vec![],
             }],
         );
         base(Endpoint::Sync, Sender::Other, protocol::encode(&relay));
@@ -256,6 +262,7 @@ impl Fixture {
             device_name: "a stolen phone".into(),
             actor: Some(author.actor()),
             keep_user: None,
+            device_key: None,
         };
         base(Endpoint::Enroll, Sender::NoToken, protocol::encode(&enroll));
 

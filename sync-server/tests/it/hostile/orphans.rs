@@ -53,11 +53,13 @@ async fn changes_whose_dependencies_never_arrive_are_refused_and_kept_nowhere() 
     let rounds = 5;
     let started = Instant::now();
     for round in 0..rounds {
-        let mut push = vec![PushDoc { doc: id, changes: orphans.concat(), heads: vec![] }];
+        let mut push =
+            vec![PushDoc { doc: id, changes: orphans.concat(), heads: vec![], signed: vec![] }];
         push.extend(unknown.iter().enumerate().map(|(i, doc)| PushDoc {
             doc: *doc,
             changes: orphans[(i * 15) % 2985..][..15].concat(),
             heads: vec![],
+            signed: vec![],
         }));
         let resp = server.sync(&a.request(None, "", push)).await.unwrap();
         assert_eq!(resp.results.len(), 201);
@@ -86,7 +88,7 @@ async fn changes_whose_dependencies_never_arrive_are_refused_and_kept_nowhere() 
     );
 
     // The missing change alone: it is all that is stored.
-    let mut push = PushDoc { doc: id, changes: missing, heads: vec![] };
+    let mut push = PushDoc { doc: id, changes: missing, heads: vec![], signed: vec![] };
     let mut on_phone = a.store.load(id).unwrap();
     let comment_hash = split_chunks(&push.changes)
         .map(|c| automerge::Change::try_from(c[0].1).unwrap().hash())

@@ -102,7 +102,7 @@ fn mutated_automerge_bytes_are_refused_per_document() {
             };
             (Endpoint::Reconcile, protocol::encode(&req))
         } else {
-            let push = PushDoc { doc, changes: bytes, heads: m.heads.clone() };
+            let push = PushDoc { doc, changes: bytes, heads: m.heads.clone(), signed: vec![] };
             let req = fx.author.request(Some(fx.epoch.clone()), &fx.cursor, vec![push]);
             (Endpoint::Sync, protocol::encode(&req))
         };
@@ -157,7 +157,7 @@ fn resealed_mutated_changes_are_refused_or_stored_whole() {
             };
             (Endpoint::Reconcile, protocol::encode(&req))
         } else {
-            let push = PushDoc { doc: *doc, changes: bytes, heads: vec![] };
+            let push = PushDoc { doc: *doc, changes: bytes, heads: vec![], signed: vec![] };
             let req = fx.author.request(Some(fx.epoch.clone()), &fx.cursor, vec![push]);
             (Endpoint::Sync, protocol::encode(&req))
         };
@@ -205,4 +205,62 @@ fn wrong_ids_actors_versions_and_counts_get_typed_refusals() {
             })
         },
     );
+}
+
+/// Hostile signatures in a version-2 push: the author's new changes pushed by the other
+/// device, with random signature groups (the author's actor, the pusher's, or one no device
+/// has; random hashes or the changes' own; random signatures). Never taken, always refused
+/// for their document with a protocol code, and nothing is stored.
+#[test]
+fn random_signatures_never_make_a_relayed_change_the_authors() {
+    use fieldsync_core::authorship::{ChangeSig, Signature};
+    use fieldsync_core::protocol::{SYNC_VERSION, SignedBy};
+    let fx = Fixture::new();
+    let fresh: Vec<usize> = (0..fx.materials.len()).filter(|&i| !fx.materials[i].held).collect();
+    assert!(!fresh.is_empty(), "the fixture has changes the server lacks");
+    let actor = prop_oneof![Just(0u8), Just(1u8), Just(2u8)];
+    let sig = (any::<bool>(), any::<[u8; 32]>(), prop::collection::vec(any::<u8>(), 64..=64));
+    let group = (actor, prop::collection::vec(sig, 0..4));
+    let strategy = (prop::sample::select(fresh), prop::collection::vec(group, 0..3));
+    fx.run("random signatures", 60, strategy, |fx, (i, groups)| {
+        let m = &fx.materials[i];
+        let hashes: Vec<Hash> = fieldsync_core::changes::parse_changes(&m.bytes, usize::MAX)
+            .map(|cs| cs.iter().map(|c| c.hash().into()).collect())
+            .unwrap_or_default();
+        let signed = groups
+            .into_iter()
+            .map(|(who, sigs)| SignedBy {
+                actor: match who {
+                    0 => fx.author.actor(),
+                    1 => fx.other.actor(),
+                    _ => vec![0xee; 16],
+                },
+                sigs: sigs
+                    .into_iter()
+                    .map(|(real, h, s)| ChangeSig {
+                        hash: match hashes.first() {
+                            Some(own) if real => *own,
+                            _ => Hash(h),
+                        },
+                        sig: Signature(s.try_into().unwrap()),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let push = PushDoc { doc: m.doc, changes: m.bytes.clone(), heads: m.heads.clone(), signed };
+        let mut req = fx.other.request(Some(fx.epoch.clone()), "", vec![push]);
+        req.v = SYNC_VERSION;
+        fx.rt.block_on(async {
+            let answer = fx.exchange(Sender::Other, Endpoint::Sync, protocol::encode(&req)).await?;
+            prop_assert!(answer.code().is_none(), "the envelope is valid: {:?}", answer);
+            prop_assert_eq!(answer.results().len(), 1, "{:?}", answer);
+            match &answer.results()[0].outcome {
+                PushOutcome::Rejected { code, .. } | PushOutcome::Retry { code, .. } => {
+                    prop_assert!(code != "internal_error", "{:?}", answer);
+                }
+                PushOutcome::Acked { .. } => prop_assert!(false, "taken: {:?}", answer),
+            }
+            Ok(())
+        })
+    });
 }

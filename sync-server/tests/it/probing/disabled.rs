@@ -30,6 +30,7 @@ async fn enroll(server: &TestServer, code: &str) -> Result<EnrollResponse, (u16,
         device_name: "phone".into(),
         actor: None,
         keep_user: None,
+        device_key: None,
     };
     let (status, body) = server.post_with(None, "/v1/enroll", protocol::encode(&req)).await;
     if status == 200 {

@@ -32,6 +32,7 @@ async fn enroll(
         device_name: "phone".into(),
         actor: None,
         keep_user: None,
+        device_key: None,
     };
     post(server, client, protocol::encode(&req), headers).await
 }

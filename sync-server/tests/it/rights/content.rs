@@ -122,13 +122,17 @@ async fn push_fault(server: &TestServer, resident: &Phone, fault: Fault, n: usiz
     let mut doc = resident.store.load(id).unwrap().with_actor(ActorId::from(resident.actor()));
     fault.apply(&mut doc, n);
     let push = match way {
-        Way::Saved => {
-            PushDoc { doc: id, changes: doc.save(), heads: protocol::to_wire(&doc.get_heads()) }
-        }
+        Way::Saved => PushDoc {
+            doc: id,
+            changes: doc.save(),
+            heads: protocol::to_wire(&doc.get_heads()),
+            signed: vec![],
+        },
         _ => PushDoc {
             doc: id,
             changes: doc.get_changes(&base).iter().flat_map(|c| c.raw_bytes().to_vec()).collect(),
             heads: protocol::to_wire(&doc.get_heads()),
+            signed: vec![],
         },
     };
     let before = stored(server, id).await;
@@ -204,6 +208,7 @@ async fn patrol_entries_dated_1970_or_added_to_a_finished_patrol_are_refused(bac
         doc: id,
         changes: doc.get_changes(&base).iter().flat_map(|c| c.raw_bytes().to_vec()).collect(),
         heads: protocol::to_wire(&doc.get_heads()),
+        signed: vec![],
     };
     let before = stored(&server, id).await;
     let resp = server.sync(&li.request(None, "", vec![push])).await.unwrap();
@@ -224,6 +229,7 @@ async fn patrol_entries_dated_1970_or_added_to_a_finished_patrol_are_refused(bac
         doc: id,
         changes: doc.get_changes(&base).iter().flat_map(|c| c.raw_bytes().to_vec()).collect(),
         heads: protocol::to_wire(&doc.get_heads()),
+        signed: vec![],
     };
     let resp = server.sync(&li.request(None, "", vec![push])).await.unwrap();
     assert!(

@@ -84,6 +84,7 @@ async fn a_document_one_may_not_read_is_answered_for_like_a_made_up_id(backend: 
                 doc: id,
                 changes: creation_as(id, &actor, by, scope, title),
                 heads: vec![],
+                signed: vec![],
             };
             let before = stored(&server, case).await;
             let resp = server.sync(&prober.request(None, "", vec![push])).await.unwrap();
