@@ -86,13 +86,14 @@ struct Columns<'a> {
     /// Bytes appended: row, bytes.
     byte_rows: Vec<i64>,
     byte_values: Vec<&'a [u8]>,
-    /// Log entries: seq, row, hash, actor, device, bytes.
+    /// Log entries: seq, row, hash, actor, device, bytes, the author's signature.
     log_seqs: Vec<i64>,
     log_rows: Vec<i64>,
     log_hashes: Vec<&'a [u8]>,
     log_actors: Vec<&'a [u8]>,
     log_devices: Vec<Option<&'a str>>,
     log_bytes: Vec<&'a [u8]>,
+    log_sigs: Vec<Option<&'a [u8]>>,
     /// Index rows: the document's row, its last seq, the row.
     index: Vec<(i64, i64, &'a crate::storage::index::IndexRow)>,
     /// Rows whose blob references the batch sets.
@@ -123,10 +124,10 @@ const UPDATE: &str = "UPDATE docs AS d SET \
 const REPLACE: &str = "DELETE FROM doc_bytes WHERE doc = ANY($1)";
 const BYTES: &str = "INSERT INTO doc_bytes (doc, bytes) SELECT t.doc, t.bytes \
      FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS t(doc, bytes, n) ORDER BY t.n";
-const LOG: &str = "INSERT INTO log (seq, doc, hash, actor, device, received_at, bytes) \
-     SELECT t.seq, t.doc, t.hash, t.actor, t.device, $7, t.bytes FROM unnest($1::bigint[], \
-     $2::bigint[], $3::bytea[], $4::bytea[], $5::text[], $6::bytea[]) \
-     AS t(seq, doc, hash, actor, device, bytes)";
+const LOG: &str = "INSERT INTO log (seq, doc, hash, actor, device, received_at, bytes, sig) \
+     SELECT t.seq, t.doc, t.hash, t.actor, t.device, $7, t.bytes, t.sig FROM unnest($1::bigint[], \
+     $2::bigint[], $3::bytea[], $4::bytea[], $5::text[], $6::bytea[], $8::bytea[]) \
+     AS t(seq, doc, hash, actor, device, bytes, sig)";
 const UNREF: &str = "DELETE FROM blob_refs b WHERE b.doc = ANY($1) AND NOT EXISTS \
      (SELECT 1 FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS t(doc, hash, size) \
      WHERE t.doc = b.doc AND t.hash = b.hash AND t.size = b.size)";
@@ -285,7 +286,7 @@ pub(super) async fn commit_locked(
     }
     let n = c.log_seqs.len() as u64;
     sent.push(Box::pin(async move {
-        let params: [&(dyn ToSql + Sync); 7] = [
+        let params: [&(dyn ToSql + Sync); 8] = [
             &c.log_seqs,
             &c.log_rows,
             &c.log_hashes,
@@ -293,6 +294,7 @@ pub(super) async fn commit_locked(
             &c.log_devices,
             &c.log_bytes,
             &now,
+            &c.log_sigs,
         ];
         (client.execute(&log, &params).await, n)
     }));
@@ -426,8 +428,10 @@ fn decide<'a>(
             c.log_rows.push(row);
             c.log_hashes.push(change.hash.as_slice());
             c.log_actors.push(&change.actor);
-            c.log_devices.push(w.device.as_deref());
+            // A relayed change names its author's device; the rest are the pusher's.
+            c.log_devices.push(change.device.as_deref().or(w.device.as_deref()));
             c.log_bytes.push(&change.bytes);
+            c.log_sigs.push(change.sig.as_deref());
         }
         if let Some(index) = &w.index {
             c.index.push((row, head.0, index));
