@@ -381,18 +381,24 @@ impl SealedReader {
     }
 
     /// The whole plaintext, checked to its last chunk, in one allocation: each chunk is read
-    /// straight to its place and opened there (its tag read apart), with no copy between.
+    /// straight to its place (never zeroed first) and opened there, its tag read apart, with
+    /// no copy between.
     pub(crate) fn read_all(mut self) -> Result<Vec<u8>> {
         let len = usize::try_from(self.len)
             .map_err(|_| damaged(&self.path, format!("{} bytes do not fit memory", self.len)))?;
-        let mut out = vec![0u8; len];
+        let mut out = Vec::with_capacity(len);
         self.file.seek(SeekFrom::Start(HEADER))?;
-        for (index, piece) in (0..self.chunks).zip(out.chunks_mut(CHUNK).chain([&mut [][..]])) {
+        for index in 0..self.chunks {
+            let start = out.len();
+            let body = (len - start).min(CHUNK);
+            (&mut self.file).take(body as u64).read_to_end(&mut out)?;
+            if out.len() - start != body {
+                return Err(damaged(&self.path, format!("chunk {index} is cut")));
+            }
             let mut tag = [0u8; TAG];
-            self.file.read_exact(piece)?;
             self.file.read_exact(&mut tag)?;
             let (_, last) = self.place(index);
-            self.open_chunk(index, last, piece, Some(tag))?;
+            self.open_chunk(index, last, &mut out[start..], Some(tag))?;
         }
         Ok(out)
     }
