@@ -117,11 +117,17 @@ impl BlobReader {
         Ok((h.finish(), len))
     }
 
-    /// The whole plaintext.
-    pub(crate) fn read_all(mut self) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(usize::try_from(self.len()).unwrap_or(0));
-        self.for_each(|piece| out.extend_from_slice(piece))?;
-        Ok(out)
+    /// The whole plaintext, read in one allocation (a sealed file's chunks opened in place).
+    pub(crate) fn read_all(self) -> Result<Vec<u8>> {
+        match self {
+            BlobReader::Plain { mut file, len } => {
+                file.seek(SeekFrom::Start(0))?;
+                let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+                file.read_to_end(&mut out)?;
+                Ok(out)
+            }
+            BlobReader::Sealed(r) => r.read_all(),
+        }
     }
 }
 
