@@ -108,7 +108,7 @@ fn decode_limited<T: DeserializeOwned>(body: &[u8], inflated: usize) -> Result<T
             if let Ok(Probe { v }) = protocol::decode::<Probe>(body)
                 && !(VERSION..=protocol::SYNC_VERSION).contains(&v)
             {
-                return Err(ServerError::UnsupportedVersion(v));
+                return Err(ServerError::UnsupportedVersion { v, speaks: "1 (and 2 for sync)" });
             }
             Err(ServerError::MalformedBody(format!("not the expected message: {e}")))
         }
@@ -165,7 +165,7 @@ pub(crate) fn check_actor(actor: &[u8]) -> Result<(), ServerError> {
 
 /// Checks the protocol version of a decoded message.
 pub(crate) fn check_version(v: u32) -> Result<(), ServerError> {
-    if v == VERSION { Ok(()) } else { Err(ServerError::UnsupportedVersion(v)) }
+    if v == VERSION { Ok(()) } else { Err(ServerError::UnsupportedVersion { v, speaks: "1" }) }
 }
 
 /// Refuses a sync request of a version this server does not serve: version 1 (unsigned
@@ -174,9 +174,12 @@ pub(crate) fn check_sync_version(v: u32) -> Result<(), ServerError> {
     if (VERSION..=protocol::SYNC_VERSION).contains(&v) {
         Ok(())
     } else {
-        Err(ServerError::UnsupportedVersion(v))
+        Err(ServerError::UnsupportedVersion { v, speaks: SPEAKS_SYNC })
     }
 }
+
+/// The versions `POST /v1/sync` serves, as an error says them.
+const SPEAKS_SYNC: &str = "1 and 2";
 
 /// Encodes a sync answer whose feed data is `parts` (after `head.docs`), splicing cached
 /// segments as they are.

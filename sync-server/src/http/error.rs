@@ -26,9 +26,14 @@ pub enum ServerError {
     /// Not gzip, not CBOR, or not the expected message.
     #[error("{0}")]
     MalformedBody(String),
-    /// `v` is not a version this server speaks.
-    #[error("protocol version {0} is not supported; this server speaks 1")]
-    UnsupportedVersion(u32),
+    /// `v` is not a version this endpoint speaks (`speaks` says which it does).
+    #[error("protocol version {v} is not supported; this endpoint speaks {speaks}")]
+    UnsupportedVersion {
+        /// The version sent.
+        v: u32,
+        /// The versions served, said.
+        speaks: &'static str,
+    },
     /// A field breaks a rule.
     #[error("{0}")]
     InvalidRequest(String),
@@ -260,7 +265,9 @@ impl ServerError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ServerError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
-            ServerError::UnsupportedVersion(_) => (StatusCode::BAD_REQUEST, "unsupported_version"),
+            ServerError::UnsupportedVersion { .. } => {
+                (StatusCode::BAD_REQUEST, "unsupported_version")
+            }
             ServerError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             ServerError::InvalidCursor(_) => (StatusCode::BAD_REQUEST, "invalid_cursor"),
             ServerError::CursorAhead { .. } => (StatusCode::BAD_REQUEST, "cursor_ahead"),

@@ -36,12 +36,18 @@ pub(crate) fn check(req: &SyncRequest) -> Result<(), ServerError> {
             limits::SIGNATURES
         )));
     }
-    let authors: HashSet<&[u8]> =
-        req.push.iter().flat_map(|p| &p.signed).map(|g| g.actor.as_slice()).collect();
-    if authors.len() > limits::RELAYED_AUTHORS + 1 {
+    // Other devices' signatures only: this device's own do not count against the limit.
+    let authors: HashSet<&[u8]> = req
+        .push
+        .iter()
+        .flat_map(|p| &p.signed)
+        .map(|g| g.actor.as_slice())
+        .filter(|a| *a != req.actor.as_slice())
+        .collect();
+    if authors.len() > limits::RELAYED_AUTHORS {
         return Err(ServerError::TooLarge(format!(
             "{} authors' changes pushed; at most {} besides this device's",
-            authors.len() - 1,
+            authors.len(),
             limits::RELAYED_AUTHORS
         )));
     }

@@ -320,6 +320,7 @@ async fn bad_bodies_get_typed_errors_and_the_server_keeps_serving() {
     v3.v = protocol::SYNC_VERSION + 1;
     let (status, body) = server.sync(&v3).await.unwrap_err();
     assert_eq!((status, body.code.as_str()), (400, "unsupported_version"));
+    assert!(body.message.contains("speaks 1 and 2"), "{}", body.message);
     // Signatures come with version 2 only.
     let mut signed = a.push_saved(a.report("signed in version 1"));
     signed.signed = vec![protocol::SignedBy { actor: a.actor(), sigs: vec![] }];
@@ -342,6 +343,24 @@ async fn bad_bodies_get_typed_errors_and_the_server_keeps_serving() {
         .collect();
     let (status, body) = server.sync(&a.request(None, "", many)).await.unwrap_err();
     assert_eq!((status, body.code.as_str()), (413, "too_large"));
+    // At most RELAYED_AUTHORS other devices' signatures; this device's own do not count.
+    let authors = |n: usize, own: bool| {
+        let mut signed: Vec<protocol::SignedBy> = (0..n)
+            .map(|i| protocol::SignedBy { actor: vec![0xa0, i as u8, 7], sigs: vec![] })
+            .collect();
+        if own {
+            signed.push(protocol::SignedBy { actor: a.actor(), sigs: vec![] });
+        }
+        let doc = PushDoc { doc: DocId::random(), changes: vec![], heads: vec![], signed };
+        let mut req = a.request(None, "", vec![doc]);
+        req.v = protocol::SYNC_VERSION;
+        req
+    };
+    let most = authors(limits::RELAYED_AUTHORS, true);
+    assert!(server.sync(&most).await.is_ok(), "64 others and this device");
+    let (status, body) =
+        server.sync(&authors(limits::RELAYED_AUTHORS + 1, false)).await.unwrap_err();
+    assert_eq!((status, body.code.as_str()), (413, "too_large"), "{}", body.message);
     let mut want = a.request(None, "", vec![]);
     want.want = (0..=limits::WANT_DOCS).map(|_| DocId::random()).collect();
     assert_eq!(server.sync(&want).await.unwrap_err().0, 413);
