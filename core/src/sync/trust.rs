@@ -7,6 +7,7 @@
 //! platform's trust store verifies the server, or, for a deployment with its own certificate
 //! authority, only the certificates the app gives.
 
+#[cfg(feature = "client")]
 use crate::error::{CoreError, Result};
 
 /// What the phone trusts of a server; the default trusts the platform's authorities and speaks
@@ -26,6 +27,7 @@ pub struct ServerTrust {
 }
 
 /// Whether the host of `url` is this device: a loopback address or `localhost`.
+#[cfg(feature = "client")]
 fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -36,7 +38,9 @@ fn is_loopback(url: &url::Url) -> bool {
 }
 
 /// `InvalidInput` on `server_url` when the base URL `base` (as [`super::server_url`] gives it)
-/// is plain `http://` to another host than loopback and `trust` does not allow that.
+/// is plain `http://` to another host than loopback and `trust` does not allow that. Only the
+/// phone's HTTP transport (feature `client`) connects anywhere.
+#[cfg(feature = "client")]
 pub(crate) fn check_plain_http(base: &str, trust: &ServerTrust) -> Result<()> {
     let url = url::Url::parse(base).map_err(|e| CoreError::InvalidInput {
         field: "server_url",
@@ -55,7 +59,7 @@ pub(crate) fn check_plain_http(base: &str, trust: &ServerTrust) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "client"))]
 mod tests {
     use super::*;
 
