@@ -59,7 +59,8 @@ impl Store {
         changes: impl IntoIterator<Item = &'c Change>,
     ) -> Result<Vec<ChangeSig>> {
         let w = self.writer();
-        signatures_for(&w.conn, &w.identity.actor, changes)
+        let key = held_key(&w.conn)?;
+        signatures_for(&w.conn, &w.identity.actor, key.as_ref(), changes)
     }
 }
 
@@ -77,21 +78,22 @@ pub(crate) fn held_key(conn: &Connection) -> Result<Option<DeviceKey>> {
 }
 
 /// The signatures that go with `changes` when they leave this phone: its own (of `actor`,
-/// signed now, once it has a key) and those kept for others'. A change whose signature this
+/// signed now with `key`, the device's key once it has one: [`held_key`]) and those kept for
+/// others'. A change whose signature this
 /// phone never got (an author's device without a key, a change pulled whole from the server)
 /// goes without one; its receiver decides.
 pub(crate) fn signatures_for<'c>(
     conn: &Connection,
     actor: &ActorId,
+    key: Option<&DeviceKey>,
     changes: impl IntoIterator<Item = &'c Change>,
 ) -> Result<Vec<ChangeSig>> {
-    let key = held_key(conn)?;
     let mut out = Vec::new();
     let mut kept = conn.prepare_cached("SELECT sig FROM change_sigs WHERE hash = ?1")?;
     for c in changes {
         let hash = c.hash();
         let sig = if c.actor_id() == actor {
-            key.as_ref().map(|k| k.sign(&hash))
+            key.map(|k| k.sign(&hash))
         } else {
             let sig: Option<Vec<u8>> =
                 kept.query_row([hash.0.as_slice()], |r| r.get(0)).optional()?;
@@ -108,9 +110,10 @@ pub(crate) fn signatures_for<'c>(
 pub(crate) fn signed_by(
     conn: &Connection,
     actor: &ActorId,
+    key: Option<&DeviceKey>,
     changes: &[Change],
 ) -> Result<Vec<SignedBy>> {
-    let sigs = signatures_for(conn, actor, changes)?;
+    let sigs = signatures_for(conn, actor, key, changes)?;
     let actor_of: HashMap<ChangeHash, &ActorId> =
         changes.iter().map(|c| (c.hash(), c.actor_id())).collect();
     let mut groups: Vec<SignedBy> = Vec::new();

@@ -87,6 +87,8 @@ impl Store {
     ) -> Result<(Vec<PushDoc>, bool)> {
         let mut w = self.writer();
         w.pushed.clear();
+        // Read (and its key pair derived) once per batch, not once per document.
+        let key = super::signatures::held_key(&w.conn)?;
         let mut out = Vec::new();
         let mut bytes = 0usize;
         let mut after = 0i64;
@@ -139,7 +141,8 @@ impl Store {
                     h
                 };
                 bytes += doc_bytes.len();
-                let signed = super::signatures::signed_by(&w.conn, &w.identity.actor, prefix)?;
+                let signed =
+                    super::signatures::signed_by(&w.conn, &w.identity.actor, key.as_ref(), prefix)?;
                 out.push(PushDoc {
                     doc: p.id,
                     changes: doc_bytes,
