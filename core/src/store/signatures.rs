@@ -6,11 +6,13 @@
 //! slowed on the write path.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use automerge::{ActorId, Change, ChangeHash};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Store;
+use super::writer::Writer;
 use crate::authorship::{ChangeSig, DeviceKey, Signature};
 use crate::error::{CoreError, Result};
 use crate::protocol::SignedBy;
@@ -20,9 +22,12 @@ const DEVICE_KEY: &str = "device_key";
 impl Store {
     /// This device's signing key, made (and kept) on first use: enrolment sends its public key
     /// to the server.
-    pub fn device_key(&self) -> Result<DeviceKey> {
+    pub fn device_key(&self) -> Result<Arc<DeviceKey>> {
         let mut w = self.writer();
-        w.in_tx(|tx| {
+        if let Some(key) = cached_key(&mut w)? {
+            return Ok(key);
+        }
+        let key = Arc::new(w.in_tx(|tx| {
             if let Some(key) = held_key(tx)? {
                 return Ok(key);
             }
@@ -32,7 +37,9 @@ impl Store {
                 params![DEVICE_KEY, key.seed().as_slice()],
             )?;
             Ok(key)
-        })
+        })?);
+        w.device_key = Some(key.clone());
+        Ok(key)
     }
 
     /// Keeps the signatures of changes that came from elsewhere (checked by the caller), to
@@ -58,13 +65,21 @@ impl Store {
         &self,
         changes: impl IntoIterator<Item = &'c Change>,
     ) -> Result<Vec<ChangeSig>> {
-        let w = self.writer();
-        let key = held_key(&w.conn)?;
-        signatures_for(&w.conn, &w.identity.actor, key.as_ref(), changes)
+        let mut w = self.writer();
+        let key = cached_key(&mut w)?;
+        signatures_for(&w.conn, &w.identity.actor, key.as_deref(), changes)
     }
 }
 
-/// This device's key, if it has one yet.
+/// This device's key, if it has one yet, read once per writer (it never changes once made).
+pub(crate) fn cached_key(w: &mut Writer) -> Result<Option<Arc<DeviceKey>>> {
+    if w.device_key.is_none() {
+        w.device_key = held_key(&w.conn)?.map(Arc::new);
+    }
+    Ok(w.device_key.clone())
+}
+
+/// This device's key as stored, if it has one yet.
 pub(crate) fn held_key(conn: &Connection) -> Result<Option<DeviceKey>> {
     let held: Option<Vec<u8>> = conn
         .query_row("SELECT value FROM meta WHERE key = ?1", [DEVICE_KEY], |r| r.get(0))

@@ -87,8 +87,7 @@ impl Store {
     ) -> Result<(Vec<PushDoc>, bool)> {
         let mut w = self.writer();
         w.pushed.clear();
-        // Read (and its key pair derived) once per batch, not once per document.
-        let key = super::signatures::held_key(&w.conn)?;
+        let key = super::signatures::cached_key(&mut w)?;
         let mut out = Vec::new();
         let mut bytes = 0usize;
         let mut after = 0i64;
@@ -141,8 +140,12 @@ impl Store {
                     h
                 };
                 bytes += doc_bytes.len();
-                let signed =
-                    super::signatures::signed_by(&w.conn, &w.identity.actor, key.as_ref(), prefix)?;
+                let signed = super::signatures::signed_by(
+                    &w.conn,
+                    &w.identity.actor,
+                    key.as_deref(),
+                    prefix,
+                )?;
                 out.push(PushDoc {
                     doc: p.id,
                     changes: doc_bytes,

@@ -88,6 +88,9 @@ pub(crate) struct Writer {
     /// at: the push's answer needs each acknowledged document's current heads, and one not
     /// written since (same row, same version: same bytes) need not be loaded again for them.
     pub(crate) pushed: HashMap<DocId, PushedAt>,
+    /// This device's signing key once read: it is made once and never changes, and deriving
+    /// it from its seed costs a scalar multiplication (see [`super::signatures::held_key`]).
+    pub(crate) device_key: Option<Arc<crate::authorship::DeviceKey>>,
 }
 
 /// A document as a push sent it: see [`Writer::pushed`].
@@ -107,7 +110,7 @@ impl Writer {
         let profile = super::account::load_profile(&conn)?;
         let cache = LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
         let wal = Some(WalKeeper::start(path.to_path_buf(), key));
-        Ok(Writer { conn, cache, identity, profile, wal, pushed: HashMap::new() })
+        Ok(Writer { conn, cache, identity, profile, wal, pushed: HashMap::new(), device_key: None })
     }
 
     /// Stops the checkpoint thread (it truncates the WAL), for a change of key.
