@@ -18,6 +18,7 @@
 //! ```
 
 pub mod accounts;
+pub mod allocator;
 pub mod businesses;
 pub mod clock;
 pub mod config;

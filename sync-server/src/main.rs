@@ -31,6 +31,7 @@ use tracing_subscriber::EnvFilter;
 // jemalloc gives freed pages back to the system.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+fieldsync_server::export_jemalloc_conf!();
 
 /// The fieldsync sync server.
 #[derive(Debug, Parser)]

@@ -37,10 +37,11 @@ use fieldsync_examples::bench::server::Backend;
 use fieldsync_examples::bench::{self, Report};
 use fieldsync_server::StorageChoice;
 
-// The same allocator as the server binary, so the server this harness starts in a child process
+// The same allocator as the server binary, with the same options, so the server this harness starts in a child process
 // (`bench serve`) behaves, and measures, like the real one.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+fieldsync_server::export_jemalloc_conf!();
 
 /// Measures fieldsync on realistic data.
 #[derive(Debug, Parser)]
