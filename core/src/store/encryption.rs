@@ -45,6 +45,7 @@ pub(crate) fn encrypt_in_place(path: &Path, key: &StoreKey) -> Result<()> {
     }
     let plain = Connection::open(path)?;
     key::unlock(&plain, path, None)?;
+    key::require_cipher(&plain)?;
     let version: i64 = plain.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let staging_name = staging
         .to_str()

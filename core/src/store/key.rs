@@ -5,6 +5,10 @@
 //! A connection is unlocked before anything else reads the file, and the unlock is checked with
 //! a read of the schema: a wrong key (or none for an encrypted store) is [`CoreError::WrongKey`]
 //! before anything is written.
+//!
+//! Only a build with SQLCipher can do either (core's `encryption` feature; plain SQLite would
+//! take `PRAGMA key` as a no-op and write the store in the clear): anywhere else a key is refused
+//! before it is used ([`require_cipher`]).
 
 use std::fmt;
 use std::fs::File;
@@ -71,11 +75,27 @@ impl fmt::Debug for StoreKey {
 /// it; a file that does not is `WrongKey`. Runs before any other statement on the connection.
 pub(crate) fn unlock(conn: &Connection, path: &Path, key: Option<&StoreKey>) -> Result<()> {
     if let Some(key) = key {
+        require_cipher(conn)?;
         conn.execute_batch(&key_pragma(key))?;
     }
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
         .map(drop)
         .map_err(|e| wrong_key_or(e, path, key.is_some()))
+}
+
+/// Refuses a key on a connection whose SQLite is not SQLCipher (a build of core without its
+/// `encryption` feature), which would store everything in the clear. SQLCipher alone answers
+/// `PRAGMA cipher_version`.
+pub(crate) fn require_cipher(conn: &Connection) -> Result<()> {
+    let mut pragma = conn.prepare("PRAGMA cipher_version")?;
+    if pragma.exists([])? {
+        return Ok(());
+    }
+    Err(CoreError::invalid(
+        "key",
+        "this build of fieldsync has no encryption (SQLCipher): build core with its `encryption` \
+         feature to open or make an encrypted store",
+    ))
 }
 
 /// The statements that unlock a connection with `key`: SQLCipher's log off first (a wrong key
@@ -133,5 +153,16 @@ mod tests {
         assert_eq!(format!("{key:?}"), "StoreKey(…)");
         assert_eq!(*key.raw_literal(), format!("x'{}'", "ab".repeat(32)));
         assert_ne!(StoreKey::generate(), StoreKey::generate());
+    }
+
+    #[test]
+    fn a_key_is_taken_only_where_sqlite_is_sqlcipher() {
+        let conn = Connection::open_in_memory().unwrap();
+        let refused = require_cipher(&conn);
+        if cfg!(feature = "encryption") {
+            refused.unwrap();
+        } else {
+            assert!(matches!(refused, Err(CoreError::InvalidInput { field: "key", .. })));
+        }
     }
 }
