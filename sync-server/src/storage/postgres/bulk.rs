@@ -209,13 +209,13 @@ pub(super) async fn commit(
         }
     };
     if end.0 == start.0 {
-        // Every write is a conflict now: the numbers go with the transaction.
-        rollback(client).await;
+        // Every write is a conflict now: only the mark is committed (see `keep_mark`).
+        keep_mark(client).await?;
         return Ok(Outcome::Done(results));
     }
     if end.0 > given.0 || end.1 > given.1 {
         // A document went away between the two reads: more to number than was given.
-        rollback(client).await;
+        keep_mark(client).await?;
         return Ok(Outcome::WriteByWrite(StorageError::CommitFailed(
             "a document went away while the batch was numbered".into(),
         )));
@@ -250,6 +250,10 @@ pub(super) async fn commit(
     let seq_text = end.0.to_string();
     let mut sent: Vec<Sent<'_>> = Vec::new();
     let c = &cols;
+    // Sent first: what round 3 writes can be undone without undoing the numbering.
+    sent.push(Box::pin(async move {
+        (client.batch_execute("SAVEPOINT numbered").await.map(|()| 0), 0)
+    }));
     if !c.new_rows.is_empty() {
         let n = c.new_rows.len() as u64;
         sent.push(Box::pin(async move {
@@ -349,12 +353,22 @@ pub(super) async fn commit(
         }
     }
     if let Some(e) = failed {
-        rollback(client).await;
+        match client.batch_execute("ROLLBACK TO SAVEPOINT numbered").await {
+            Ok(()) => keep_mark(client).await?,
+            Err(_) => rollback(client).await,
+        }
         return Ok(Outcome::WriteByWrite(e));
     }
 
     client.batch_execute("COMMIT").await.map_err(|e| StorageError::CommitFailed(e.to_string()))?;
     Ok(Outcome::Done(results))
+}
+
+/// Commits the transaction with nothing in it but its numbering's mark (its seqs and
+/// positions then a gap readers know of): rolled back, the numbers it was given would be a gap
+/// readers must wait out until every transaction older than it has ended (`log_visible`).
+async fn keep_mark(client: &Object) -> StorageResult<()> {
+    client.batch_execute("COMMIT").await.map_err(|e| StorageError::CommitFailed(e.to_string()))
 }
 
 /// Ends the transaction without keeping anything; a failure here means the connection is

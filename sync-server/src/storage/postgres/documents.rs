@@ -108,11 +108,8 @@ pub(crate) async fn commit_write_by_write(
             }
         }
     }
-    if results.iter().all(|r| r.is_err()) {
-        // Nothing written: the numbers (and the mark) go with the transaction.
-        tx.rollback().await?;
-        return Ok(results);
-    }
+    // Committed even when every write failed: its mark closes the range it was given, which
+    // readers would otherwise wait out (`bulk::keep_mark`).
     if head.seq > start.seq {
         // Other instances hear of the new end when (and only if) this commits: see `listen`.
         execute(&tx, "SELECT pg_notify($1, $2)", &[&channel, &head.seq.to_string()]).await?;

@@ -88,7 +88,7 @@ async fn run(
         let n = batches.fetch_add(1, Ordering::Relaxed) + 1;
         let outcome = commit_batch(&db, &channel, &mut batch).await;
         answer(batch, outcome);
-        if n % PRUNE_EVERY == 0 {
+        if n.is_multiple_of(PRUNE_EVERY) {
             let db = db.clone();
             tokio::spawn(async move {
                 if let Err(e) = prune(&db).await {

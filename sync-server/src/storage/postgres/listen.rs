@@ -110,8 +110,9 @@ async fn listen(config: &tokio_postgres::Config, db: &Db, channel: &str, end: &E
         Ok(seq) => publish(end, seq),
         Err(e) => tracing::debug!("log end after LISTEN: {e}"),
     }
-    // The largest seq heard of, and whether the end read is still below it (a transaction
-    // that is no document commit, and so sends no notification, held the watermark back).
+    // The largest seq heard of, and whether the end read is still below it (a rolled back
+    // commit's gap holds the watermark until older transactions end, and they may send no
+    // notification).
     let mut heard = 0u64;
     let mut behind = false;
     loop {

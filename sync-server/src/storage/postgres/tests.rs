@@ -318,9 +318,10 @@ async fn concurrent_commits_of_one_instance_are_grouped_and_answered_apart() {
 }
 
 /// A database restored into another cluster carries marks whose transaction ids may lie ahead
-/// of the new cluster's: the watermark ignores them (they are not below any snapshot's xmin)
-/// and the log's end would stay behind. The epoch step (`renew_epoch`, run with every instance
-/// stopped) folds them into the head, so the whole restored log is read again at once.
+/// of the new cluster's: they are read only as a chain without gaps above the head, and would
+/// never be pruned until the new cluster's ids caught up. The epoch step (`renew_epoch`, run
+/// with every instance stopped) folds them into the head; the whole log is read, and commits
+/// go on from the sequences.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_epoch_step_reads_a_restored_log_whole() {
     if !available("postgres::the_epoch_step_reads_a_restored_log_whole", &[Tool::Postgres]) {
@@ -338,13 +339,13 @@ async fn the_epoch_step_reads_a_restored_log_whole() {
     tokio::spawn(conn);
     sql.batch_execute(
         "UPDATE log_head SET seq = 0, docs = 0; DELETE FROM log_marks; \
-         INSERT INTO log_marks (xid, seq, docs) \
-         VALUES (((pg_current_xact_id()::text)::bigint + 1000000)::text::xid8, 3, 1)",
+         INSERT INTO log_marks (xid, seq, docs, changes, created) \
+         VALUES (((pg_current_xact_id()::text)::bigint + 1000000)::text::xid8, 3, 1, 3, 1)",
     )
     .await
     .unwrap();
     let restored = open(&schema).await;
-    assert_eq!(restored.log_end().await.unwrap(), 0, "the foreign mark is not read");
+    assert_eq!(restored.log_end().await.unwrap(), 3, "the marks' chain is read");
     restored.close().await;
     let renewed = PostgresStorage::renew_epoch(&schema.url()).await.unwrap();
     assert_ne!(renewed, epoch);

@@ -20,9 +20,12 @@ SELECT setval('doc_pos', (SELECT docs FROM log_head), true);
 
 CREATE TABLE log_marks (
     xid  XID8 PRIMARY KEY,
-    -- The last seq and the last document position given when this transaction was numbered.
-    seq  BIGINT NOT NULL,
-    docs BIGINT NOT NULL
+    -- The last seq and the last document position given when this transaction was numbered,
+    -- and how many of each it was given (its ranges end at `seq` and `docs`).
+    seq     BIGINT NOT NULL,
+    docs    BIGINT NOT NULL,
+    changes BIGINT NOT NULL,
+    created BIGINT NOT NULL
 );
 
 -- Numbers `changes` log entries and `created` documents for the calling transaction, which
@@ -54,15 +57,35 @@ BEGIN
         -- The subtransaction is gone, and the lock with it; the variables keep their values.
         NULL;
     END;
-    INSERT INTO log_marks (xid, seq, docs) VALUES (me, last_seq, last_doc);
+    INSERT INTO log_marks (xid, seq, docs, changes, created)
+    VALUES (me, last_seq, last_doc, changes, created);
 END
 $$;
 
--- The end of the log and of the document positions a reader's snapshot may read up to.
+-- The end of the log and of the document positions a reader's snapshot may read up to: the
+-- mark below xmin (`below`), then on through the marks at or above xmin (committed after the
+-- oldest transaction still running began: any transaction of the cluster holds xmin, not only
+-- this log's commits) as long as their ranges follow each other without a gap. A gap is a
+-- numbering transaction the snapshot does not see (in flight, or rolled back: the chain waits
+-- until xmin passes it); past the first gap the numbers given and the numbers seen differ for
+-- good, so the marks that close no gap are a prefix of them.
 CREATE VIEW log_visible AS
-SELECT greatest(h.seq, m.seq) AS seq, greatest(h.docs, m.docs) AS docs
-FROM log_head h LEFT JOIN LATERAL (
-    SELECT seq, docs FROM log_marks
-    WHERE xid < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
-    ORDER BY xid DESC LIMIT 1
-) m ON TRUE;
+WITH x AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+below AS (
+    SELECT greatest(h.seq, m.seq) AS seq, greatest(h.docs, m.docs) AS docs
+    FROM log_head h LEFT JOIN LATERAL (
+        SELECT seq, docs FROM log_marks WHERE xid < (SELECT xmin FROM x)
+        ORDER BY xid DESC LIMIT 1
+    ) m ON TRUE
+),
+above AS (
+    SELECT seq, docs,
+           sum(changes) OVER w AS changes_before,
+           sum(created) OVER w AS created_before
+    FROM log_marks WHERE xid >= (SELECT xmin FROM x)
+    WINDOW w AS (ORDER BY xid ROWS UNBOUNDED PRECEDING)
+)
+SELECT greatest(b.seq, max(a.seq)) AS seq, greatest(b.docs, max(a.docs)) AS docs
+FROM below b LEFT JOIN above a
+  ON a.seq - b.seq = a.changes_before AND a.docs - b.docs = a.created_before
+GROUP BY b.seq, b.docs;
