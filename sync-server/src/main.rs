@@ -23,6 +23,7 @@ use fieldsync_server::config::{
     StorageChoice, TrustedProxy,
 };
 use fieldsync_server::grids::GridOutlines;
+use fieldsync_server::storage::postgres::{self, PostgresStorage};
 use fieldsync_server::{Durability, Listeners, Rules, Server, ServerConfig, SqliteStorage};
 use tracing_subscriber::EnvFilter;
 
@@ -43,7 +44,7 @@ struct Cli {
     /// Where to keep the data: `sqlite` (a file in the data directory; the default) or a
     /// PostgreSQL URL, `postgres://user@host:port/database`, which any number of server
     /// instances may share (photos' files stay in the data directory, which they must share).
-    /// The administration subcommands work on it too (all but `new-epoch`, SQLite's only).
+    /// The administration subcommands work on it too.
     #[arg(long, env = "FIELDSYNC_STORAGE", default_value = "sqlite", global = true)]
     storage: StorageChoice,
     /// How log lines are written to stderr: text (coloured only on a terminal, never with
@@ -389,11 +390,6 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run(serve(config(cli.data, cli.storage, &cli.serve))),
         Some(Command::Serve(args)) => run(serve(config(cli.data, cli.storage, &args))),
-        Some(Command::NewEpoch) if cli.storage != StorageChoice::Sqlite => {
-            Err("new-epoch works on the SQLite file of --data; on PostgreSQL it is not offered \
-             yet"
-            .to_string())
-        }
         Some(Command::User(c)) => admin::run(&cli.data, &cli.storage, Admin::User(c)),
         Some(Command::EnrollCode { action, issue }) => {
             admin::run(&cli.data, &cli.storage, Admin::EnrollCode(action, issue))
@@ -408,12 +404,23 @@ fn main() -> ExitCode {
             let storage = cli.storage.clone();
             run(async move { admin::reindex(cli.data, &storage, rules.unwrap_or_default()).await })
         }
-        Some(Command::NewEpoch) => {
-            let path = ServerConfig::new(&cli.data).db_path();
-            SqliteStorage::renew_epoch(&path)
-                .map(|epoch| println!("{}: new epoch {epoch}", path.display()))
-                .map_err(|e| e.to_string())
-        }
+        Some(Command::NewEpoch) => match &cli.storage {
+            StorageChoice::Sqlite => {
+                let path = ServerConfig::new(&cli.data).db_path();
+                SqliteStorage::renew_epoch(&path)
+                    .map(|epoch| println!("{}: new epoch {epoch}", path.display()))
+                    .map_err(|e| e.to_string())
+            }
+            StorageChoice::Postgres(url) => {
+                let url = url.clone();
+                run(async move {
+                    let epoch =
+                        PostgresStorage::renew_epoch(&url).await.map_err(|e| e.to_string())?;
+                    println!("{}: new epoch {epoch}", postgres::describe_url(&url));
+                    Ok(())
+                })
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

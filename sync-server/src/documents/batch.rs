@@ -163,14 +163,19 @@ impl WorkingSet {
                         l.meta = meta;
                     }
                     docs.counters.changes_accepted.fetch_add(changes as u64, Ordering::Relaxed);
-                    docs.log_seq.fetch_max(c.last_seq, Ordering::AcqRel);
-                    docs.committed.send_if_modified(|seq| {
-                        let newer = c.last_seq > *seq;
-                        if newer {
-                            *seq = c.last_seq;
-                        }
-                        newer
-                    });
+                    // On a storage with other writers a commit's seqs may be visible before a
+                    // smaller one of another commit still in flight: readers go up to the
+                    // storage's watermark, which its `log_watch` publishes, never past it.
+                    if !docs.shared {
+                        docs.log_seq.fetch_max(c.last_seq, Ordering::AcqRel);
+                        docs.committed.send_if_modified(|seq| {
+                            let newer = c.last_seq > *seq;
+                            if newer {
+                                *seq = c.last_seq;
+                            }
+                            newer
+                        });
+                    }
                     out.push(Ok(()));
                 }
                 Err(e) => {

@@ -2,7 +2,7 @@
 //! phones split between them, converge through the phones' own sync client; a write through
 //! one instance after a write through the other costs no retry (the other's notification
 //! dropped the replaced document from the cache); the administration subcommands of the
-//! binary work on the database. Each runs in a schema of its own, dropped afterwards; skips
+//! binary, `new-epoch` included, work on the database. Each runs in a schema of its own, dropped afterwards; skips
 //! with one line when no PostgreSQL server listens.
 
 use std::time::{Duration, Instant};
@@ -15,7 +15,10 @@ use fieldsync_core::protocol::{
     self, PushOutcome, ReconcileRequest, ReconcileResponse, SyncMessage, VERSION,
 };
 use fieldsync_core::sync::SyncClient;
-use fieldsync_server::{InProcessTransport, Server, ServerConfig, StorageChoice};
+use fieldsync_server::storage::postgres::PostgresStorage;
+use fieldsync_server::{
+    DocumentStorage, InProcessTransport, Server, ServerConfig, Storage, StorageChoice,
+};
 use fieldsync_tests::postgres::Schema;
 use fieldsync_tests::tools::{Tool, available, postgres_url};
 
@@ -169,7 +172,20 @@ async fn the_administration_subcommands_work_on_postgres() {
     assert!(!key.is_empty());
     assert!(run(&["api-key", "list"]).contains("Civic Reports\tjl\t"));
     assert!(!data.join(fieldsync_server::config::DB_FILE).exists(), "no SQLite file made");
+    let epoch = |url: String| async move {
+        let storage = PostgresStorage::open(&url).await.unwrap();
+        let epoch = storage.epoch().to_string();
+        storage.close().await;
+        epoch
+    };
+    let before = epoch(url.clone()).await;
     server.shutdown().await.unwrap();
+    // The step after a restore: a new epoch, in the database, said on stdout.
+    let said = run(&["new-epoch"]);
+    let after = epoch(url.clone()).await;
+    assert_ne!(after, before);
+    assert!(said.ends_with(&format!("new epoch {after}")), "{said}");
+    assert!(!said.contains("postgres://postgres@"), "no user or password in {said}");
 }
 
 /// An instance whose cached copy of a document is older than the stored one (another instance

@@ -3,17 +3,19 @@
 //! order), and each statement writes the rows of every write of the batch at once (arrays
 //! unnested into rows) instead of one statement per write and per change.
 //!
-//! 1. `BEGIN` and the log head's lock (`SELECT … FOR UPDATE`, [`lock`]); then (once the
-//!    group has taken in the requests that queued while it waited for the lock) the stored
-//!    versions of the batch's documents: under the lock no other commit can change a version,
-//!    so each write's compare-and-set is decided here, and a write built on another version is
-//!    answered [`StorageError::Conflict`] without being sent.
-//! 2. The documents created and updated, their bytes, their log entries, their index rows, the
-//!    new head and the notification; each statement's row count is checked against what the
-//!    batch holds.
-//! 3. `COMMIT`, sent only once every statement of round 2 succeeded with the counts expected.
+//! 1. `BEGIN` and the stored versions of the batch's documents, read without a lock: a write
+//!    built on another version is a conflict for good (versions only grow), and the others
+//!    say how many seqs and positions the batch needs.
+//! 2. The numbering (`documents::number`: the transaction's id, seqs and positions under the
+//!    short lock of `log_number`, released before the commit) and the documents' rows locked
+//!    in position order, with their versions: under those locks no other commit can change a
+//!    version, so each write's compare-and-set is decided here, and a write built on another
+//!    version is answered [`StorageError::Conflict`] without being sent.
+//! 3. The documents created and updated, their bytes, their log entries, their index rows and
+//!    the notification; each statement's row count is checked against what the batch holds;
+//!    then `COMMIT`, sent only once every statement succeeded with the counts expected.
 //!
-//! Any failure in round 2 (a change hash already logged for its document, say) rolls the whole
+//! Any failure in round 3 (a change hash already logged for its document, say) rolls the whole
 //! transaction back, and the caller commits the batch write by write in savepoints instead
 //! (`documents`), so that the failing write fails alone, as before. Writes this path does not
 //! cover (points settled, a creation without a snapshot, a write without changes, one document
@@ -34,6 +36,7 @@ use futures_util::future::{join, join_all};
 use tokio_postgres::types::ToSql;
 
 use super::columns::{doc_id_at, sql_size};
+use super::documents;
 use super::index::upsert;
 use crate::storage::{Committed, DocBytes, DocWrite, StorageError, StorageResult};
 
@@ -106,7 +109,6 @@ struct Columns<'a> {
     ref_devices: Vec<Option<&'a str>>,
 }
 
-const HEAD: &str = "SELECT seq, docs FROM log_head FOR UPDATE";
 const VERSIONS: &str = "SELECT doc_id, id, version FROM docs WHERE doc_id = ANY($1)";
 const CREATE: &str = "INSERT INTO docs (id, doc_id, kind, scope, snapshot_bytes, chunk_bytes, \
      version, created_at, updated_at, created_by, participants, addressed, valid_until) \
@@ -136,67 +138,70 @@ const REF: &str = "INSERT INTO blob_refs (hash, size, media_type, doc, device) \
      $2::text[], $3::bigint[], $4::text[], $5::text[]) AS t(doc, hash, size, media, device) \
      WHERE t.device IS NOT NULL OR NOT EXISTS (SELECT 1 FROM blob_refs b \
      WHERE b.hash = t.hash AND b.doc = t.doc AND b.size = t.size) ON CONFLICT DO NOTHING";
-const MOVE_HEAD: &str = "UPDATE log_head SET seq = $1, docs = $2";
 const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 
-/// Round 1's first half: `BEGIN` and the head's lock, pipelined. Once this returns, every
-/// other instance's document commit waits until this transaction ends; the caller then takes
-/// the requests that queued meanwhile into it (`group`) and goes on with [`commit_locked`].
-pub(super) async fn lock(client: &Object) -> StorageResult<Head> {
-    let head = client.prepare_cached(HEAD).await?;
-    let (begun, locked) = join(
-        client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED"),
-        client.query_one(&head, &[]),
-    )
-    .await;
-    begun?;
-    match locked {
-        Ok(row) => Ok((row.try_get(0)?, row.try_get(1)?)),
-        Err(e) => {
-            rollback(client).await;
-            Err(e.into())
-        }
-    }
-}
-
-/// Commits `writes` (which [`fits`]) in the transaction [`lock`] began on `client`, whose head
-/// was `start`; see the module's documentation. The transaction is over when this returns. An
-/// `Err` means the outcome is not known to be a rollback (the connection failed, or the commit
-/// itself did).
-pub(super) async fn commit_locked(
+/// Commits `writes` (which [`fits`]) in one transaction on `client`; see the module's
+/// documentation. The transaction is over when this returns. An `Err` means the outcome is not
+/// known to be a rollback (the connection failed, or the commit itself did).
+pub(super) async fn commit(
     client: &Object,
     channel: &str,
-    start: Head,
     writes: &[DocWrite],
 ) -> StorageResult<Outcome> {
     let prepared = join_all(
-        [VERSIONS, CREATE, UPDATE, REPLACE, BYTES, LOG, UNREF, REF, MOVE_HEAD, NOTIFY]
+        [VERSIONS, CREATE, UPDATE, REPLACE, BYTES, LOG, UNREF, REF, NOTIFY]
             .map(|sql| client.prepare_cached(sql)),
     )
     .await
     .into_iter()
-    .collect::<Result<Vec<_>, _>>();
-    let prepared = match prepared {
-        Ok(p) => p,
-        Err(e) => {
-            rollback(client).await;
-            return Err(e.into());
-        }
-    };
-    let [versions, create, update, replace, bytes, log, unref, add_ref, move_head, notify] =
-        <[_; 10]>::try_from(prepared).map_err(|_| StorageError::Corrupt("statements".into()))?;
+    .collect::<Result<Vec<_>, _>>()?;
+    let [versions, create, update, replace, bytes, log, unref, add_ref, notify] =
+        <[_; 9]>::try_from(prepared).map_err(|_| StorageError::Corrupt("statements".into()))?;
 
-    // Round 1's second half: the stored versions, read under the lock.
+    // Round 1: the stored versions, read without a lock, say what the batch needs numbered.
     let keys: Vec<&[u8]> = writes.iter().map(|w| w.doc.as_bytes().as_slice()).collect();
-    let found = match client.query(&versions, &[&keys]).await {
+    let (begun, found) = join(
+        client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED"),
+        client.query(&versions, &[&keys]),
+    )
+    .await;
+    begun?;
+    let found = match found {
         Ok(f) => f,
         Err(e) => {
             rollback(client).await;
             return Err(e.into());
         }
     };
-    let decided = decide(writes, start, &found);
-    let (end, cols, results) = match decided {
+    let (needed, _, results) = match decide(writes, (0, 0), &found) {
+        Ok(d) => d,
+        Err(e) => {
+            rollback(client).await;
+            return Err(e);
+        }
+    };
+    if needed == (0, 0) {
+        // Every write was a conflict: nothing to number or write.
+        rollback(client).await;
+        return Ok(Outcome::Done(results));
+    }
+
+    // Round 2: numbers, then the rows locked and their versions read again under the locks.
+    let numbered = documents::number(
+        client,
+        usize::try_from(needed.0).unwrap_or(0),
+        usize::try_from(needed.1).unwrap_or(0),
+        &keys,
+    )
+    .await;
+    let (start, given, locked) = match numbered {
+        Ok(n) => n,
+        Err(e) => {
+            rollback(client).await;
+            return Err(e);
+        }
+    };
+    let (end, cols, results) = match decide(writes, start, &locked) {
         Ok(d) => d,
         Err(e) => {
             rollback(client).await;
@@ -204,12 +209,19 @@ pub(super) async fn commit_locked(
         }
     };
     if end.0 == start.0 {
-        // Every write was a conflict: nothing to write.
-        rollback(client).await;
+        // Every write is a conflict now: only the mark is committed (see `keep_mark`).
+        keep_mark(client).await?;
         return Ok(Outcome::Done(results));
     }
+    if end.0 > given.0 || end.1 > given.1 {
+        // A document went away between the two reads: more to number than was given.
+        keep_mark(client).await?;
+        return Ok(Outcome::WriteByWrite(StorageError::CommitFailed(
+            "a document went away while the batch was numbered".into(),
+        )));
+    }
 
-    // Round 2.
+    // Round 3.
     let now = fieldsync_core::time::now_ms();
     let index: Vec<(String, Vec<upsert::Param>)> = match cols
         .index
@@ -238,6 +250,10 @@ pub(super) async fn commit_locked(
     let seq_text = end.0.to_string();
     let mut sent: Vec<Sent<'_>> = Vec::new();
     let c = &cols;
+    // Sent first: what round 3 writes can be undone without undoing the numbering.
+    sent.push(Box::pin(async move {
+        (client.batch_execute("SAVEPOINT numbered").await.map(|()| 0), 0)
+    }));
     if !c.new_rows.is_empty() {
         let n = c.new_rows.len() as u64;
         sent.push(Box::pin(async move {
@@ -318,7 +334,6 @@ pub(super) async fn commit_locked(
     for (stmt, params) in index_stmts.iter().zip(&index_params) {
         sent.push(Box::pin(async move { (client.execute(stmt, params).await, 1) }));
     }
-    sent.push(Box::pin(async move { (client.execute(&move_head, &[&end.0, &end.1]).await, 1) }));
     sent.push(Box::pin(async move {
         (client.query(&notify, &[&channel, &seq_text]).await.map(|r| r.len() as u64), 1)
     }));
@@ -338,13 +353,22 @@ pub(super) async fn commit_locked(
         }
     }
     if let Some(e) = failed {
-        rollback(client).await;
+        match client.batch_execute("ROLLBACK TO SAVEPOINT numbered").await {
+            Ok(()) => keep_mark(client).await?,
+            Err(_) => rollback(client).await,
+        }
         return Ok(Outcome::WriteByWrite(e));
     }
 
-    // Round 3.
     client.batch_execute("COMMIT").await.map_err(|e| StorageError::CommitFailed(e.to_string()))?;
     Ok(Outcome::Done(results))
+}
+
+/// Commits the transaction with nothing in it but its numbering's mark (its seqs and
+/// positions then a gap readers know of): rolled back, the numbers it was given would be a gap
+/// readers must wait out until every transaction older than it has ended (`log_visible`).
+async fn keep_mark(client: &Object) -> StorageResult<()> {
+    client.batch_execute("COMMIT").await.map_err(|e| StorageError::CommitFailed(e.to_string()))
 }
 
 /// Ends the transaction without keeping anything; a failure here means the connection is
@@ -355,7 +379,7 @@ pub(super) async fn rollback(client: &Object) {
     }
 }
 
-/// The log head: the last seq and the last document position given.
+/// A point in the numbering: the last seq and the last document position given.
 pub(super) type Head = (i64, i64);
 
 /// Decides each write against the stored versions read under the lock, numbering the

@@ -4,46 +4,73 @@
 //!
 //! # The log's order
 //!
-//! A reader must never see seq N before a smaller seq that commits later, or a device that
-//! pulled up to N would never be sent the smaller one. A PostgreSQL sequence gives numbers in
-//! the order they are asked for, not the order their transactions commit, so it cannot number
-//! the log. Two ways out: number freely and let readers stop below a watermark (the smallest
-//! seq of the transactions still in flight, kept with `pg_current_snapshot()` bookkeeping), or
-//! number in commit order. This backend numbers in commit order: every commit first locks the
-//! one row of `log_head` (the last seq and the last document position given) and holds the
-//! lock until it commits, taking its seqs from that row and writing the new head back. A
-//! transaction that numbered after another waited for that one's commit (PostgreSQL makes a
-//! commit visible before it releases its locks), so a snapshot that sees a seq sees every
-//! smaller one, the head row is the end of the log in every snapshot, and there are no gaps (a
-//! rolled back write gives its numbers back). Readers need no watermark and no bookkeeping, and
-//! hot-standby replicas, which apply commits in the same order, keep the rule too.
+//! A reader must never read past seq N while a smaller seq is still to commit, or a device
+//! that pulled up to N would never be sent the smaller one. Seqs and document positions come
+//! from sequences, which give numbers in the order they are asked for, not the order their
+//! transactions commit; so a transaction takes its numbers and its transaction id together,
+//! under a short advisory lock released before its commit (`log_number`, schema v4), and
+//! records them in `log_marks`. Ids and numbers are then given in the same order, and a
+//! reader's end of the log (`log_visible`) is the mark of the latest numbering transaction
+//! below its snapshot's xmin: all of those have finished, every transaction still running was
+//! numbered after them, so every seq up to that mark is visible or never will be (a rolled back
+//! transaction leaves a gap, which no reader waits for). Commits of several transactions, and
+//! of several instances, overlap and share the WAL flush; the lock covers the numbering only.
+//! The transaction takes its id there, so nothing before it may write or lock a row.
 //!
-//! The cost: document commits of all instances run one at a time from the head lock to their
-//! commit, as SQLite's one writer runs them. The lock is taken first (so that a conflict is
-//! judged on the latest committed version) and each commit is one round of statements per
-//! write; other writes (accounts, photos, points) do not take it.
+//! Rows are locked in one order (the documents' positions) right after the numbering, so two
+//! commits that write the same documents wait for each other instead of deadlocking.
 //!
 //! # Two writers of one document
 //!
 //! A write names the version it was built on, and the update is a compare-and-set on it
 //! (`UPDATE … WHERE version = base`): a write built on a version that is no longer the stored
 //! one fails with [`StorageError::Conflict`] and changes nothing, whichever instance made the
-//! other write. The head lock already serialises the two; the compare-and-set would catch the
-//! lost update even without it.
+//! other write.
 
 use tokio_postgres::IsolationLevel;
 
 use super::columns::sql_size;
-use super::db::{Tx, execute, query, query_one, query_opt};
+use super::db::{Tx, execute, query, query_opt};
 use crate::storage::{BlobRef, Committed, DocBytes, DocWrite, StorageError, StorageResult};
 
-/// The numbers a commit gives out, from the head row it holds locked.
+/// The numbers a commit gives out, from the range `log_number` gave it.
 #[derive(Debug, Clone, Copy)]
 struct Head {
     /// The last seq given.
     seq: i64,
     /// The last document position given.
     docs: i64,
+}
+
+/// Numbers the transaction on `client` (which must not have a transaction id yet: see the
+/// module's documentation) for `changes` log entries and `created` documents, and locks the
+/// rows of the documents `ids` that exist, in position order. Returns the head before the
+/// numbers given (the first seq given is its `seq + 1`, the first position its `docs + 1`),
+/// the head after them, and the locked rows (`doc_id`, `id`, `version`).
+pub(super) async fn number(
+    client: &impl deadpool_postgres::GenericClient,
+    changes: usize,
+    created: usize,
+    ids: &[&[u8]],
+) -> StorageResult<((i64, i64), (i64, i64), Vec<tokio_postgres::Row>)> {
+    let changes = i64::try_from(changes).unwrap_or(i64::MAX);
+    let created = i64::try_from(created).unwrap_or(i64::MAX);
+    let numbered = client.prepare_cached("SELECT last_seq, last_doc FROM log_number($1, $2)");
+    let lock = client.prepare_cached(
+        "SELECT doc_id, id, version FROM docs WHERE doc_id = ANY($1) ORDER BY id FOR UPDATE",
+    );
+    let (numbered, lock) = futures_util::future::join(numbered, lock).await;
+    let (numbered, lock) = (numbered?, lock?);
+    // Pipelined: the numbering runs first, so the row locks come after the transaction's id.
+    let (row, locked) = futures_util::future::join(
+        client.query_one(&numbered, &[&changes, &created]),
+        client.query(&lock, &[&ids]),
+    )
+    .await;
+    let row = row?;
+    let locked = locked?;
+    let (last_seq, last_doc): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+    Ok(((last_seq - changes, last_doc - created), (last_seq, last_doc), locked))
 }
 
 /// Commits `writes` in one transaction on `client`, each write in a savepoint of its own (see
@@ -57,8 +84,12 @@ pub(crate) async fn commit_write_by_write(
     let mut tx =
         client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await?;
     let now = fieldsync_core::time::now_ms();
-    let row = query_one(&tx, "SELECT seq, docs FROM log_head FOR UPDATE", &[]).await?;
-    let start = Head { seq: row.try_get(0)?, docs: row.try_get(1)? };
+    // Numbers for every change and creation of the batch; a failing write leaves a gap.
+    let changes = writes.iter().map(|w| w.changes.len()).sum();
+    let created = writes.iter().filter(|w| w.base.is_none()).count();
+    let ids: Vec<&[u8]> = writes.iter().map(|w| w.doc.as_bytes().as_slice()).collect();
+    let ((seq, docs), _, _) = number(&tx, changes, created, &ids).await?;
+    let start = Head { seq, docs };
     let mut head = start;
     let mut results = Vec::with_capacity(writes.len());
     for w in writes {
@@ -71,18 +102,26 @@ pub(crate) async fn commit_write_by_write(
             }
             Err(e) => {
                 sp.rollback().await?;
-                head = before;
+                // Its numbers stay given (a gap), so that the next write's follow them.
+                head = skip(before, w);
                 results.push(Err(e));
             }
         }
     }
-    execute(&tx, "UPDATE log_head SET seq = $1, docs = $2", &[&head.seq, &head.docs]).await?;
+    // Committed even when every write failed: its mark closes the range it was given, which
+    // readers would otherwise wait out (`bulk::keep_mark`).
     if head.seq > start.seq {
         // Other instances hear of the new end when (and only if) this commits: see `listen`.
         execute(&tx, "SELECT pg_notify($1, $2)", &[&channel, &head.seq.to_string()]).await?;
     }
     tx.commit().await.map_err(|e| StorageError::CommitFailed(e.to_string()))?;
     Ok(results)
+}
+
+/// The head after `w`'s numbers when `w` failed: they stay given, unused.
+fn skip(before: Head, w: &DocWrite) -> Head {
+    let changes = i64::try_from(w.changes.len()).unwrap_or(i64::MAX);
+    Head { seq: before.seq + changes, docs: before.docs + i64::from(w.base.is_none()) }
 }
 
 /// One document write, inside its savepoint.

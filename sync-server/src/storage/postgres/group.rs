@@ -1,14 +1,12 @@
 //! Group commit inside one instance: the document commits of concurrent requests that arrive
 //! while a transaction is committing wait, and go into the next transaction together, as
-//! SQLite's writer thread merges them. Every document commit of every instance holds the log
-//! head's lock from its first statement to its commit (`documents`), so one instance's
-//! requests would otherwise take that lock, and pay a commit (a WAL flush), one after the
-//! other; together they pay one. A batch that `bulk` commits takes the head's lock first and
-//! only then takes in the requests that queued while it waited (another instance held the
-//! lock, through its commit's WAL flush): the flush that every commit pays while holding the
-//! lock is then shared by as many requests as arrived. A failing write still leaves the
-//! others of the batch untouched (`bulk` falls back to one savepoint per write), and each
-//! caller gets its own results back.
+//! SQLite's writer thread merges them: one instance's requests would otherwise pay a commit
+//! (a WAL flush) one after the other; together they pay one. Other instances' commits run at
+//! the same time (the log's numbering holds its lock only for an instant, `documents`), and
+//! PostgreSQL flushes the WAL of commits that wait together once. A failing write still leaves
+//! the others of the batch untouched (`bulk` falls back to one savepoint per write), and each
+//! caller gets its own results back. Every `PRUNE_EVERY` transactions, the marks the log's
+//! readers no longer need are pruned (`prune`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,9 +85,17 @@ async fn run(
         let mut bytes = DocWrite::data_len(&first.writes);
         let mut batch = vec![first];
         take_queued(&mut jobs, &mut batch, &mut bytes);
-        batches.fetch_add(1, Ordering::Relaxed);
-        let outcome = commit_batch(&db, &channel, &mut jobs, &mut batch, &mut bytes).await;
+        let n = batches.fetch_add(1, Ordering::Relaxed) + 1;
+        let outcome = commit_batch(&db, &channel, &mut batch).await;
         answer(batch, outcome);
+        if n.is_multiple_of(PRUNE_EVERY) {
+            let db = db.clone();
+            tokio::spawn(async move {
+                if let Err(e) = prune(&db).await {
+                    tracing::debug!("pruning the log's marks: {e}");
+                }
+            });
+        }
     }
 }
 
@@ -106,36 +112,52 @@ fn take_queued(jobs: &mut mpsc::UnboundedReceiver<Job>, batch: &mut Vec<Job>, by
     }
 }
 
-/// Commits `batch` in one transaction. A batch `bulk` takes waits for the log head's lock
-/// first and then takes in the requests that queued meanwhile (while another instance
-/// committed, say): they share this transaction's commit instead of waiting for the next.
+/// Commits `batch` in one transaction: in bulk when every write fits (`bulk`), else, or when
+/// the bulk commit failed, write by write.
 async fn commit_batch(
     db: &Db,
     channel: &str,
-    jobs: &mut mpsc::UnboundedReceiver<Job>,
-    batch: &mut Vec<Job>,
-    bytes: &mut usize,
+    batch: &mut [Job],
 ) -> StorageResult<Vec<StorageResult<Committed>>> {
     let mut client = db.client().await?;
-    let fits = |batch: &[Job]| batch.iter().all(|j| bulk::fits(&j.writes));
-    if fits(batch) {
-        let head = bulk::lock(&client).await?;
-        take_queued(jobs, batch, bytes);
-        let writes = writes_of(batch);
-        if bulk::fits(&writes) {
-            match bulk::commit_locked(&client, channel, head, &writes).await? {
-                bulk::Outcome::Done(results) => return Ok(results),
-                bulk::Outcome::WriteByWrite(e) => {
-                    tracing::debug!("a bulk commit failed, committed write by write: {e}");
-                }
-            }
-        } else {
-            bulk::rollback(&client).await;
-        }
-        return documents::commit_write_by_write(&mut client, channel, &writes).await;
-    }
     let writes = writes_of(batch);
+    if bulk::fits(&writes) {
+        match bulk::commit(&client, channel, &writes).await? {
+            bulk::Outcome::Done(results) => return Ok(results),
+            bulk::Outcome::WriteByWrite(e) => {
+                tracing::debug!("a bulk commit failed, committed write by write: {e}");
+            }
+        }
+    }
     documents::commit_write_by_write(&mut client, channel, &writes).await
+}
+
+/// Transactions between two prunings of the log's marks.
+const PRUNE_EVERY: u64 = 64;
+
+/// Folds the marks every reader is past into `log_head` and deletes them (see
+/// `documents`): the latest mark below this snapshot's xmin is below every later snapshot's
+/// xmin too, so no reader needs an earlier one. One pruner at a time (the head's row lock,
+/// skipped when another holds it); readers and writers do not wait for it.
+pub(crate) async fn prune(db: &Db) -> StorageResult<u64> {
+    let mut client = db.client().await?;
+    let tx = client.transaction().await?;
+    if tx.query_opt("SELECT 1 FROM log_head FOR UPDATE SKIP LOCKED", &[]).await?.is_none() {
+        return Ok(0);
+    }
+    let pruned = tx
+        .execute(
+            "WITH w AS (SELECT xid, seq, docs FROM log_marks \
+             WHERE xid < (SELECT pg_snapshot_xmin(pg_current_snapshot())) \
+             ORDER BY xid DESC LIMIT 1), \
+             h AS (UPDATE log_head SET seq = w.seq, docs = w.docs FROM w \
+             WHERE log_head.seq <= w.seq RETURNING w.xid) \
+             DELETE FROM log_marks WHERE xid <= (SELECT xid FROM h)",
+            &[],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(pruned)
 }
 
 /// Takes the writes of every request of `batch`, in order.

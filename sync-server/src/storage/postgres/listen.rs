@@ -1,12 +1,18 @@
-//! How an instance learns that other instances moved the log: every document commit sends
-//! `NOTIFY fieldsync_log_<epoch>, '<its last seq>'` (delivered when, and only if, it commits), and each
-//! storage keeps one connection of its own that LISTENs and publishes the largest seq heard in
-//! a `watch` channel (`DocumentStorage::log_watch`). The payload is a number, never data:
-//! PostgreSQL caps a payload at 8,000 bytes and queues notifications globally. A notification
-//! lost while the connection was down is made up for on reconnecting, by reading the log's end.
+//! How an instance learns that the log moved, by other instances' commits or its own: every
+//! document commit sends `NOTIFY fieldsync_log_<epoch>, '<its last seq>'` (delivered when, and
+//! only if, it commits), and each storage keeps one connection of its own that LISTENs. On
+//! each notification (or burst of them) it reads the log's end that readers may read up to
+//! (the watermark, see `documents`) and publishes it in a `watch` channel
+//! (`DocumentStorage::log_watch`): not the payload, since a commit's seqs may be visible while
+//! a smaller one is still in flight, and whoever is woken reads up to what is published. The
+//! in-flight commit's own notification comes when it commits, and moves the end past both.
+//! The payload is a number, never data: PostgreSQL caps a payload at 8,000 bytes and queues
+//! notifications globally. A notification lost while the connection was down is made up for
+//! on reconnecting, by reading the log's end.
 //!
-//! The cost: one idle connection per instance, and one queue entry per commit (the commits
-//! already run one at a time under the head lock, so NOTIFY's commit-time lock adds no wait).
+//! The cost: one idle connection per instance, one queue entry per commit (NOTIFY takes a
+//! database-wide lock at commit, held for an instant), and one one-row read per burst of
+//! notifications per instance.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,6 +35,10 @@ pub(crate) fn channel(epoch: &str) -> String {
 
 /// How long the listener waits before connecting again after its connection was lost.
 const RECONNECT: Duration = Duration::from_secs(1);
+
+/// How long the listener waits before reading the log's end again while it is below a seq
+/// heard of.
+const RECHECK: Duration = Duration::from_millis(20);
 
 /// Where the log's end is published: taken (and so closed for its receivers) when the
 /// storage closes.
@@ -100,10 +110,38 @@ async fn listen(config: &tokio_postgres::Config, db: &Db, channel: &str, end: &E
         Ok(seq) => publish(end, seq),
         Err(e) => tracing::debug!("log end after LISTEN: {e}"),
     }
-    while let Some(payload) = rx.recv().await {
-        match payload.parse::<u64>() {
-            Ok(seq) => publish(end, seq),
-            Err(_) => tracing::debug!(payload, "a notification that is no seq"),
+    // The largest seq heard of, and whether the end read is still below it (a rolled back
+    // commit's gap holds the watermark until older transactions end, and they may send no
+    // notification).
+    let mut heard = 0u64;
+    let mut behind = false;
+    loop {
+        let payload = if behind {
+            tokio::select! {
+                p = rx.recv() => p,
+                () = tokio::time::sleep(RECHECK) => Some(String::new()),
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(payload) = payload else { break };
+        // Those that arrived meanwhile are answered by the same read.
+        for p in std::iter::once(payload).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+            match p.parse::<u64>() {
+                Ok(seq) => heard = heard.max(seq),
+                Err(_) if p.is_empty() => {}
+                Err(_) => tracing::debug!(payload = p, "a notification that is no seq"),
+            }
+        }
+        match db.read_one((), |c, ()| Box::pin(super::read::log_end(c))).await {
+            Ok(seq) => {
+                publish(end, seq);
+                behind = seq < heard;
+            }
+            Err(e) => {
+                tracing::debug!("log end after a notification: {e}");
+                behind = true;
+            }
         }
     }
     drop(client);

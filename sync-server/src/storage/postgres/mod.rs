@@ -3,8 +3,8 @@
 //! (deadpool-postgres over tokio-postgres, no TLS: the database is on loopback or a private
 //! network); reads in REPEATABLE READ, READ ONLY transactions (one snapshot each), writes in
 //! SERIALIZABLE transactions run again when PostgreSQL could not serialise them (`db`), and
-//! document commits numbered in commit order under the log head's lock (`documents`, where
-//! the rule readers rely on is explained). The SQL is in one module per part of the trait, as
+//! document commits numbered under a short lock released before the commit, read up to a
+//! watermark (`documents`, where the rule readers rely on is explained). The SQL is in one module per part of the trait, as
 //! SQLite's: `documents` and `read` (documents and the log), `refusals`, `accounts`,
 //! `sessions`, `blobs`, `index`, `keys`, `points`, `businesses`; the schema and its upgrades in
 //! `schema`.
@@ -126,6 +126,12 @@ pub fn parse_url(url: &str) -> StorageResult<tokio_postgres::Config> {
             "the PostgreSQL URL is not one PostgreSQL's client reads: {e}"
         ))
     })
+}
+
+/// Host, port and database of the PostgreSQL URL `url` (never a password), for messages; the
+/// word "PostgreSQL" when its client does not read the URL.
+pub fn describe_url(url: &str) -> String {
+    parse_url(url).map_or_else(|_| "PostgreSQL".to_string(), |c| describe(&c))
 }
 
 /// Host, port and database of `config`, for logs and errors.

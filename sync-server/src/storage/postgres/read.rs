@@ -1,7 +1,9 @@
 //! Reads of documents and the log, each in the caller's one REPEATABLE READ transaction (see
-//! `db::Db::read`), so that what a read returns comes from one snapshot. The end of the log is
-//! the head row's seq (see `documents`): commits number the log in commit order, so a
-//! snapshot holds every seq up to it and none after.
+//! `db::Db::read`), so that what a read returns comes from one snapshot. The end of the log,
+//! and of the document positions, is the watermark of that snapshot (the view `log_visible`,
+//! see `documents`): every seq up to it is visible or never will be, while a seq after it may
+//! be visible before a smaller one that commits later. Every read of the log, of document
+//! positions and of index rows by seq stops there.
 
 use std::str::FromStr;
 
@@ -114,12 +116,12 @@ pub(crate) async fn whole(
 }
 
 pub(crate) async fn log_end(tx: &impl GenericClient) -> StorageResult<u64> {
-    let seq: i64 = query_one(tx, "SELECT seq FROM log_head", &[]).await?.try_get(0)?;
+    let seq: i64 = query_one(tx, "SELECT seq FROM log_visible", &[]).await?.try_get(0)?;
     Ok(to_u64(seq))
 }
 
 pub(crate) async fn docs_end(tx: &Tx<'_>) -> StorageResult<i64> {
-    Ok(query_one(tx, "SELECT docs FROM log_head", &[]).await?.try_get(0)?)
+    Ok(query_one(tx, "SELECT docs FROM log_visible", &[]).await?.try_get(0)?)
 }
 
 /// Rows of `docs` read per statement while paging through the catch-up.
@@ -139,10 +141,10 @@ pub(crate) async fn catch_up(
     let mut scanned_to = after;
     let sql = format!(
         "SELECT d.id, d.doc_id, d.snapshot_bytes + d.chunk_bytes, {AUDIENCE} FROM docs d \
-         WHERE d.id > $1 ORDER BY d.id LIMIT $2"
+         WHERE d.id > $1 AND d.id <= $3 ORDER BY d.id LIMIT $2"
     );
     'pages: loop {
-        let rows = query(tx, &sql, &[&scanned_to, &CATCH_UP_BATCH]).await?;
+        let rows = query(tx, &sql, &[&scanned_to, &CATCH_UP_BATCH, &docs_end]).await?;
         let last_batch = rows.len() < CATCH_UP_BATCH as usize;
         for r in rows {
             let row: i64 = r.try_get(0)?;
@@ -230,7 +232,7 @@ pub(crate) async fn audit(
         &format!(
             "SELECT l.seq, d.doc_id, l.hash, l.actor, l.device, l.received_at, l.bytes, l.sig, \
              {AUDIENCE} FROM log l JOIN docs d ON d.id = l.doc WHERE l.seq > $1 \
-             ORDER BY l.seq LIMIT $2"
+             AND l.seq <= (SELECT seq FROM log_visible) ORDER BY l.seq LIMIT $2"
         ),
         &[&sql_size(after), &sql_size(limit as u64)],
     )
@@ -288,7 +290,8 @@ pub(crate) async fn logged_docs(
     let rows = query(
         tx,
         "SELECT doc_id, version FROM docs WHERE id IN \
-         (SELECT doc FROM log WHERE seq > $1 AND seq <= $2) ORDER BY id LIMIT $3",
+         (SELECT doc FROM log WHERE seq > $1 AND seq <= $2 \
+         AND seq <= (SELECT seq FROM log_visible)) ORDER BY id LIMIT $3",
         &[&sql_size(after), &sql_size(upto), &sql_size(limit as u64)],
     )
     .await?;

@@ -9,11 +9,15 @@ use crate::storage::{StorageError, StorageResult};
 use super::db::{Db, execute, query_one, query_opt};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 3;
+pub(crate) const VERSION: i64 = 4;
 
 /// Upgrade steps: `UPGRADES[n]` takes a database from version `n` to `n + 1`.
-const UPGRADES: &[&str] =
-    &[include_str!("sql/v1.sql"), include_str!("sql/v2.sql"), include_str!("sql/v3.sql")];
+const UPGRADES: &[&str] = &[
+    include_str!("sql/v1.sql"),
+    include_str!("sql/v2.sql"),
+    include_str!("sql/v3.sql"),
+    include_str!("sql/v4.sql"),
+];
 
 /// The advisory lock key under which the schema is created or upgraded ("fsschema").
 const SCHEMA_LOCK: i64 = 0x6673_7363_6865_6d61;
@@ -71,12 +75,24 @@ pub(crate) fn new_epoch() -> String {
     super::super::sqlite::schema::new_epoch()
 }
 
-/// Gives the database a new epoch (after a restore from a backup); returns it.
+/// Gives the database a new epoch (after a restore from a backup); returns it. Every server
+/// instance is stopped (no document commit is in flight), so the log's marks are folded into
+/// its head at the sequences' last numbers: a database restored into another cluster carries
+/// marks with that cluster's transaction ids, which may lie ahead of this one's and would hold
+/// the watermark (`log_visible`) back until its ids caught up.
 pub(crate) async fn renew_epoch(db: &Db) -> StorageResult<String> {
     let epoch = new_epoch();
     db.write(epoch, |tx, epoch| {
         Box::pin(async move {
             execute(tx, "UPDATE meta SET value = $1 WHERE key = 'epoch'", &[epoch]).await?;
+            execute(
+                tx,
+                "UPDATE log_head SET seq = (SELECT last_value FROM log_seq), \
+                 docs = (SELECT last_value FROM doc_pos)",
+                &[],
+            )
+            .await?;
+            execute(tx, "DELETE FROM log_marks", &[]).await?;
             Ok(epoch.clone())
         })
     })

@@ -14,7 +14,10 @@ use tokio_postgres::NoTls;
 
 use super::PostgresStorage;
 use crate::storage::conformance::{self, sample_write};
-use crate::storage::{Award, DocumentStorage, PointsStorage, PointsTarget, Storage, StorageError};
+use crate::storage::index::IndexRow;
+use crate::storage::{
+    Award, DocumentStorage, IndexStorage, PointsStorage, PointsTarget, Storage, StorageError,
+};
 
 /// A storage on `schema`, as one server instance opens it.
 async fn open(schema: &Schema) -> PostgresStorage {
@@ -40,10 +43,14 @@ async fn still_waiting<T>(f: &mut tokio::task::JoinHandle<T>) -> bool {
 }
 
 /// A commit in flight holds seqs that are not yet visible; a second instance's commit, which
-/// would take later seqs, must not become visible before it (nor may a reader see a gap): a
-/// device that pulled up to the second's seqs would never be sent the first's. The first
+/// took later seqs, commits meanwhile (it no longer waits for the first: the numbering's lock
+/// is released before the commit) but must not be read before it, nor may a reader see a gap:
+/// a device that pulled up to the second's seqs would never be sent the first's. Every reader
+/// stops at the watermark: the log's end, its pages and audit view, the catch-up's document
+/// positions, the index rows by seq, the documents a stretch of the log names, and the end an
+/// instance publishes to its waiters (`log_watch`); pruning the marks keeps it. The first
 /// commit is held in flight by a lock on the points account its write settles, taken outside
-/// the storage: the commit waits there after its log entries are written.
+/// the storage: the commit waits there after it was numbered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seq_is_never_visible_before_a_smaller_one_that_commits_later() {
     if !available("postgres::a_seq_is_never_visible_before…", &[Tool::Postgres]) {
@@ -52,7 +59,7 @@ async fn a_seq_is_never_visible_before_a_smaller_one_that_commits_later() {
     let schema = Schema::new().await;
     let one = Arc::new(open(&schema).await);
     let two = Arc::new(open(&schema).await);
-    let (a, b) = (DocId::random(), DocId::random());
+    let a = DocId::random();
     one.commit(vec![sample_write(a, None, 1)]).await.unwrap().pop().unwrap().unwrap();
     let award = Award {
         account: "resident-1".into(),
@@ -65,6 +72,7 @@ async fn a_seq_is_never_visible_before_a_smaller_one_that_commits_later() {
     one.award(award).await.unwrap();
     let seen_before = one.log_page(0, vec![], 1 << 20).await.unwrap();
     assert_eq!(seen_before.end, 1);
+    let mut watch = one.log_watch().unwrap();
 
     // Another session holds the account's row: the next commit of `a` stops at its points.
     let (holder, conn) = tokio_postgres::connect(&postgres_url(), NoTls).await.unwrap();
@@ -89,29 +97,63 @@ async fn a_seq_is_never_visible_before_a_smaller_one_that_commits_later() {
         async move { one.commit(vec![first]).await }
     });
     assert!(still_waiting(&mut first).await, "the first commit waits on the account");
-    // The second instance commits another document meanwhile.
-    let mut second = tokio::spawn({
-        let two = two.clone();
-        async move { two.commit(vec![sample_write(b, None, 3)]).await }
-    });
-    let waited = still_waiting(&mut second).await;
+    // The second instance creates another document, with its index row, meanwhile.
+    let row = conformance::index::report("jl/changchun/grid-07", 1);
+    let b = row.doc;
+    let mut w = sample_write(b, None, 3);
+    w.index = Some(IndexRow::Report(row));
+    let second = tokio::time::timeout(Duration::from_secs(10), two.commit(vec![w]))
+        .await
+        .expect("the second commit does not wait for the first")
+        .unwrap()
+        .pop()
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.last_seq, 6, "numbered after the first");
     // Whatever a reader sees now has no gap, and nothing after the first's seqs.
-    for s in [&one, &two] {
-        let page = s.log_page(0, vec![], 1 << 20).await.unwrap();
-        let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, (1..=page.end).collect::<Vec<_>>(), "no gap while a commit is in flight");
-        assert_eq!(page.end, 1, "nothing is visible past a commit in flight");
+    for _ in 0..2 {
+        for s in [&one, &two] {
+            let page = s.log_page(0, vec![], 1 << 20).await.unwrap();
+            let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
+            assert_eq!(seqs, vec![1], "nothing is read past a commit in flight");
+            assert_eq!(page.end, 1);
+            assert_eq!(s.log_end().await.unwrap(), 1);
+            let audit: Vec<u64> = s.audit(0, 100).await.unwrap().iter().map(|r| r.seq).collect();
+            assert_eq!(audit, vec![1]);
+            assert_eq!(s.docs_end().await.unwrap(), 1);
+            let page = s.catch_up(0, 1 << 20, None).await.unwrap();
+            let docs: Vec<DocId> = page.docs.iter().map(|d| d.doc).collect();
+            assert_eq!((docs, page.log_end, page.done), (vec![a], 1, true));
+            assert!(s.index_changes_after(0, 10).await.unwrap().is_empty());
+            assert_eq!(s.logged_docs(0, 6, 10).await.unwrap(), vec![(a, 1)]);
+        }
+        // Pruning the marks keeps the watermark where it is.
+        super::group::prune(&one.db).await.unwrap();
     }
-    assert!(waited, "the second commit waits for the first");
+    // The commit's notification is heard, and the end published stays below the first.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(*watch.borrow_and_update() <= 1, "no waiter is woken past a commit in flight");
     holder.batch_execute("ROLLBACK").await.unwrap();
     let first = first.await.unwrap().unwrap().pop().unwrap().unwrap();
-    let second = second.await.unwrap().unwrap().pop().unwrap().unwrap();
-    assert_eq!((first.last_seq, second.last_seq), (3, 6), "seqs in commit order");
+    assert_eq!(first.last_seq, 3, "seqs in numbering order");
     // A device that pulled up to 1 before is sent every entry after it, in order.
     let after = one.log_page(seen_before.end, vec![], 1 << 20).await.unwrap();
     let seqs: Vec<u64> = after.entries.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, vec![2, 3, 4, 5, 6]);
+    let changes = two.index_changes_after(0, 10).await.unwrap();
+    assert_eq!(changes.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![6]);
     assert_eq!(one.points_of("resident-1".into(), 0, 10).await.unwrap().0.balance, 8);
+    // Both instances publish the new end to their waiters.
+    for s in [&one, &two] {
+        let mut watch = s.log_watch().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), watch.wait_for(|end| *end == 6))
+            .await
+            .expect("the end is published")
+            .unwrap();
+    }
+    // Pruned, the marks are folded into the head, which readers read then.
+    super::group::prune(&one.db).await.unwrap();
+    assert_eq!((one.log_end().await.unwrap(), one.docs_end().await.unwrap()), (6, 2));
     one.close().await;
     two.close().await;
 }
@@ -273,4 +315,49 @@ async fn concurrent_commits_of_one_instance_are_grouped_and_answered_apart() {
     let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
     let expected: Vec<u64> = (1..=(2 + 2 * (REQUESTS as u64 - 1))).collect();
     assert_eq!(seqs, expected, "every change logged once, no gap");
+}
+
+/// A database restored into another cluster carries marks whose transaction ids may lie ahead
+/// of the new cluster's: they are read only as a chain without gaps above the head, and would
+/// never be pruned until the new cluster's ids caught up. The epoch step (`renew_epoch`, run
+/// with every instance stopped) folds them into the head; the whole log is read, and commits
+/// go on from the sequences.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_epoch_step_reads_a_restored_log_whole() {
+    if !available("postgres::the_epoch_step_reads_a_restored_log_whole", &[Tool::Postgres]) {
+        return;
+    }
+    let schema = Schema::new().await;
+    let storage = open(&schema).await;
+    let a = DocId::random();
+    storage.commit(vec![sample_write(a, None, 3)]).await.unwrap();
+    assert_eq!(storage.log_end().await.unwrap(), 3);
+    let epoch = storage.epoch().to_string();
+    storage.close().await;
+    // The marks as another cluster, whose transaction ids ran far ahead, left them.
+    let (sql, conn) = tokio_postgres::connect(&schema.url(), NoTls).await.unwrap();
+    tokio::spawn(conn);
+    sql.batch_execute(
+        "UPDATE log_head SET seq = 0, docs = 0; DELETE FROM log_marks; \
+         INSERT INTO log_marks (xid, seq, docs, changes, created) \
+         VALUES (((pg_current_xact_id()::text)::bigint + 1000000)::text::xid8, 3, 1, 3, 1)",
+    )
+    .await
+    .unwrap();
+    let restored = open(&schema).await;
+    assert_eq!(restored.log_end().await.unwrap(), 3, "the marks' chain is read");
+    restored.close().await;
+    let renewed = PostgresStorage::renew_epoch(&schema.url()).await.unwrap();
+    assert_ne!(renewed, epoch);
+    let storage = open(&schema).await;
+    assert_eq!((storage.log_end().await.unwrap(), storage.docs_end().await.unwrap()), (3, 1));
+    let log = storage.log_page(0, vec![], 1 << 20).await.unwrap();
+    assert_eq!(log.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    let marks: i64 = sql.query_one("SELECT count(*) FROM log_marks", &[]).await.unwrap().get(0);
+    assert_eq!(marks, 0);
+    // Commits go on from the sequences.
+    let c = storage.commit(vec![sample_write(a, Some(1), 1)]).await.unwrap().pop().unwrap();
+    assert_eq!(c.unwrap().last_seq, 4);
+    assert_eq!(storage.log_end().await.unwrap(), 4);
+    storage.close().await;
 }

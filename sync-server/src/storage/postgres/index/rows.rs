@@ -73,7 +73,9 @@ fn head(r: &Row) -> StorageResult<(i64, u64)> {
     Ok((r.try_get(0)?, to_u64(r.try_get(1)?)))
 }
 
-/// The rows of every kind written after `after`, in seq order, at most `limit`.
+/// The rows of every kind written after `after`, in seq order, at most `limit`; none after the
+/// snapshot's watermark (`log_visible`, see `read`), so that a row is never passed over by a
+/// reader that went on past it while the smaller seq of another row was still in flight.
 pub(crate) async fn changes_after(
     tx: &Tx<'_>,
     after: u64,
@@ -83,8 +85,12 @@ pub(crate) async fn changes_after(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut all = Vec::new();
     for t in IndexRow::TABLES {
-        let sql =
-            format!("SELECT {} FROM {} WHERE seq > $1 ORDER BY seq LIMIT $2", select(t), t.name);
+        let sql = format!(
+            "SELECT {} FROM {} WHERE seq > $1 AND seq <= (SELECT seq FROM log_visible) \
+                 ORDER BY seq LIMIT $2",
+            select(t),
+            t.name
+        );
         for r in query(tx, &sql, &[&after, &limit]).await? {
             let s = stored(&r, t)?;
             all.push(IndexChange { seq: s.seq, row: s.row });
