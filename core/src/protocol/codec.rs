@@ -304,7 +304,7 @@ mod tests {
         });
         let signed = SyncResponse { authors: vec![author], ..head.clone() };
         let body = encode_sync_response(&signed, &[DocsPart::Member(&seg)]);
-        let mut want = signed.clone();
+        let mut want = signed;
         want.docs.extend(b.iter().cloned());
         assert_eq!(decode::<SyncResponse>(&body).expect("decodes"), want);
         // With nothing spliced it is one member, as small as the plain encoding.

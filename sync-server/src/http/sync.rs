@@ -135,7 +135,7 @@ pub(crate) async fn handle(
         actor: &req.actor,
         profile: &caller.profile,
         enrolled_at: caller.device.enrolled_at,
-        signed: req.v >= fieldsync_core::protocol::SYNC_VERSION,
+        signed: req.v >= SYNC_VERSION,
     };
     let page =
         app.feed.pull(&app.docs, cursor, reader, &req.want, feed::budget(req.page_bytes)).await?;
