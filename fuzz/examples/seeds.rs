@@ -335,13 +335,14 @@ fn main() -> Res<()> {
                 outcome: PushOutcome::Rejected { code: "forbidden".into(), message: "no".into() },
             },
         ],
-        docs: vec![PullDoc { doc: id, bytes: commented.clone(), whole: false }],
+        docs: vec![PullDoc { doc: id, bytes: commented.clone(), whole: false, sigs: Vec::new() }],
         cursor: "l43~5f3a".into(),
         more: true,
         remaining: 12,
         rescoped: false,
         credential: None,
         revocations: None,
+        authors: vec![],
     };
     envelope_seed(&mut s, "sync-response", &response)?;
     let whole = protocol::encode_sync_response(

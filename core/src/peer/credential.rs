@@ -103,6 +103,15 @@ pub enum CredentialRefusal {
     /// This side has no credential to show, or no server key to check the other's with.
     #[error("this phone holds no peer credential; sync with the server first")]
     NotEnrolled,
+    /// The peer did not prove that it holds the device key its credential names (no key in
+    /// the credential, no proof, or a proof that does not check): the credential may be stolen.
+    #[error("the peer did not prove it holds device {device}'s key: {why}")]
+    Unproven {
+        /// The device the credential names.
+        device: String,
+        /// What was wrong.
+        why: String,
+    },
 }
 
 impl CredentialRefusal {
@@ -114,6 +123,7 @@ impl CredentialRefusal {
             CredentialRefusal::Revoked { .. } => "revoked",
             CredentialRefusal::Malformed(_) => "malformed",
             CredentialRefusal::NotEnrolled => "not_enrolled",
+            CredentialRefusal::Unproven { .. } => "unproven",
         }
     }
 }

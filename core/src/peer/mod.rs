@@ -13,6 +13,7 @@ mod judge;
 pub mod link;
 mod loopback;
 mod progress;
+pub mod proof;
 mod session;
 mod take;
 pub mod wire;

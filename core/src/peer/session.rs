@@ -12,8 +12,9 @@ use serde_bytes::ByteBuf;
 use super::judge::Authors;
 use super::link::PeerLink;
 use super::progress::{PeerProgress, PeerProgressListener, PeerStage};
+use super::proof::{self, Nonce};
 use super::take::{Took, take_sync, take_whole};
-use super::wire::{self, Hello, Item, Message, Offer, Offered, Refusal};
+use super::wire::{self, Hello, Item, Message, Offer, Offered, Proof, Refusal};
 use super::{Credential, CredentialRefusal, PeerError, Verified};
 use crate::authorship::{self, ChangeSig, SIGNATURE_BYTES, Signature};
 use crate::error::CoreError;
@@ -111,6 +112,7 @@ struct Session<'a, L> {
 fn name(msg: &Message) -> &'static str {
     match msg {
         Message::Hello(_) => "hello",
+        Message::Proof(_) => "proof",
         Message::Refuse(_) => "refuse",
         Message::Offer(_) => "offer",
         Message::Round(_) => "round",
@@ -180,9 +182,17 @@ pub async fn sync_with_peer_reporting<L: PeerLink>(
     let trust = store.peer_trust()?.ok_or(PeerError::NotEnrolled)?;
     let mut s = Session { store, link, out: PeerOutcome::default(), listener, expected: 0 };
     let me = trust.credential.open(&trust.server_key).map_err(PeerError::Refused)?;
+    // This phone proves the key its credential names; a credential naming none (or another
+    // key than the one held) proves nothing, and a new one comes with the next sync.
+    let key = store.device_key()?;
+    if me.key != Some(key.public_key()) {
+        return Err(PeerError::NotEnrolled);
+    }
 
     // Hellos.
-    let hello = Hello { credential: trust.credential.clone(), revocations: trust.revocations };
+    let nonce = Nonce::random();
+    let hello =
+        Hello { credential: trust.credential.clone(), revocations: trust.revocations, nonce };
     s.send(&Message::Hello(hello)).await?;
     let theirs = match s.receive().await? {
         Message::Hello(h) => h,
@@ -200,6 +210,35 @@ pub async fn sync_with_peer_reporting<L: PeerLink>(
         Ok(v) => v,
         Err(why) => return Err(s.refuse(why).await),
     };
+    // Proofs: each side shows it holds its credential's key before anything is shared.
+    if theirs.nonce == nonce || peer.device == me.device {
+        let why = "the peer answered with this phone's own nonce or credential".to_string();
+        return Err(s.refuse(CredentialRefusal::Unproven { device: peer.device, why }).await);
+    }
+    let sig = proof::prove(&key, &theirs.nonce, &nonce, &trust.credential, &theirs.credential);
+    s.send(&Message::Proof(Proof { sig })).await?;
+    let their_proof = match s.receive().await? {
+        Message::Proof(p) => p,
+        other => return Err(PeerError::Unexpected { expected: "proof", got: name(&other) }),
+    };
+    let proven = peer.key.is_some_and(|k| {
+        proof::check(
+            &k,
+            &their_proof.sig,
+            &nonce,
+            &theirs.nonce,
+            &theirs.credential,
+            &trust.credential,
+        )
+    });
+    if !proven {
+        let why = match peer.key {
+            None => "its credential names no device key",
+            Some(_) => "the proof is not by its credential's key over this session",
+        };
+        let why = why.to_string();
+        return Err(s.refuse(CredentialRefusal::Unproven { device: peer.device, why }).await);
+    }
     s.out.peer_device = peer.device.clone();
     s.out.peer_user = peer.profile.user.clone();
     s.report(PeerStage::Greeted, 0);

@@ -6,13 +6,14 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use super::credential::{Credential, SignedRevocations};
-use crate::authorship::ChangeSig;
+use super::proof::Nonce;
+use crate::authorship::{ChangeSig, Signature};
 
 /// The bytes every frame starts with.
 pub const MAGIC: [u8; 4] = *b"FSPR";
-/// The envelope version this build speaks: 2, whose rounds carry change signatures (version 1
-/// had none, and its changes cannot be checked as their authors').
-pub const VERSION: u8 = 2;
+/// The envelope version this build speaks: 3, whose hellos carry a nonce that each side answers
+/// with a proof of its device key (version 2 had no proof; version 1 no change signatures).
+pub const VERSION: u8 = 3;
 /// Bytes before the message: magic, version, length (u32, big-endian).
 pub const HEADER_BYTES: usize = 9;
 /// The largest message a frame may carry.
@@ -61,6 +62,8 @@ pub enum DecodeError {
 pub enum Message {
     /// Who this peer is: its credential, and the revocation list as of its last sync.
     Hello(Hello),
+    /// The proof that this side holds the device key its credential names.
+    Proof(Proof),
     /// The peer's credential is refused: nothing is shared.
     Refuse(Refusal),
     /// The documents this side may share with the other, and the credentials of the authors
@@ -79,6 +82,16 @@ pub struct Hello {
     pub credential: Credential,
     /// The revocation list this device holds, if it has one.
     pub revocations: Option<SignedRevocations>,
+    /// A fresh random nonce: the challenge the other side's proof answers.
+    pub nonce: Nonce,
+}
+
+/// The second message each side sends: its device key's signature of the session's
+/// transcript (`super::proof::transcript`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proof {
+    /// ed25519, by the key in this side's credential.
+    pub sig: Signature,
 }
 
 /// Why a credential was refused, on the wire.
@@ -208,7 +221,7 @@ mod tests {
                 msg: ByteBuf::from(vec![2; 40]),
                 sigs: vec![ChangeSig {
                     hash: crate::protocol::Hash([4; 32]),
-                    sig: crate::authorship::Signature([5; 64]),
+                    sig: Signature([5; 64]),
                 }],
             },
             Item::Refused {
@@ -221,7 +234,8 @@ mod tests {
 
     #[test]
     fn frames_round_trip() {
-        for msg in [Message::Done, round()] {
+        let proof = Message::Proof(Proof { sig: Signature([9; 64]) });
+        for msg in [Message::Done, round(), proof] {
             assert_eq!(decode(&encode(&msg)), Ok(msg));
         }
     }

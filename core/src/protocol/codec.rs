@@ -122,8 +122,9 @@ pub enum DocsPart<'a> {
 pub fn encode_sync_response(head: &SyncResponse, parts: &[DocsPart<'_>]) -> Vec<u8> {
     let mut body = Vec::new();
     let mut cbor = Vec::with_capacity(256);
-    // A map of ten fields; `docs` last, as an array of unknown length (0x9f … 0xff).
-    cbor.push(0xaa);
+    // A map of ten fields (eleven with `authors`, which is left out when empty); `docs` last,
+    // as an array of unknown length (0x9f … 0xff).
+    cbor.push(if head.authors.is_empty() { 0xaa } else { 0xab });
     cbor_into("v", &mut cbor);
     cbor_into(&head.v, &mut cbor);
     cbor_into("epoch", &mut cbor);
@@ -142,6 +143,10 @@ pub fn encode_sync_response(head: &SyncResponse, parts: &[DocsPart<'_>]) -> Vec<
     cbor_into(&head.credential, &mut cbor);
     cbor_into("revocations", &mut cbor);
     cbor_into(&head.revocations, &mut cbor);
+    if !head.authors.is_empty() {
+        cbor_into("authors", &mut cbor);
+        cbor_into(&head.authors, &mut cbor);
+    }
     cbor_into("docs", &mut cbor);
     cbor.push(0x9f);
     for d in &head.docs {
@@ -239,6 +244,7 @@ mod tests {
             rescoped: false,
             credential: None,
             revocations: None,
+            authors: vec![],
         };
         let total = encode(&req).len() + encode(&resp).len();
         assert!(total < 300, "{total} bytes");
@@ -249,6 +255,12 @@ mod tests {
             doc: DocId::random(),
             bytes: vec![n; 40 + n as usize],
             whole: n.is_multiple_of(2),
+            sigs: (0..n % 3)
+                .map(|i| crate::authorship::ChangeSig {
+                    hash: crate::protocol::Hash([n.wrapping_add(i); 32]),
+                    sig: crate::authorship::Signature([i; 64]),
+                })
+                .collect(),
         }
     }
 
@@ -265,6 +277,7 @@ mod tests {
             rescoped: true,
             credential: None,
             revocations: None,
+            authors: vec![],
         };
         let (a, b, c) = (vec![pulled(2), pulled(3)], vec![pulled(4)], vec![pulled(5), pulled(6)]);
         let seg = encode_docs_member(&b);
@@ -276,6 +289,24 @@ mod tests {
         let mut want = head.clone();
         want.docs.extend(a.iter().chain(&b).chain(&c).cloned());
         assert_eq!(back, want);
+        // With the authors' credentials, an eleventh field.
+        let issuer = crate::peer::Issuer::generate();
+        let author = issuer.credential(&crate::peer::CredentialBody {
+            device: "d".into(),
+            user: "u".into(),
+            role: "patrol".into(),
+            patrol: None,
+            scopes: vec![],
+            actor: serde_bytes::ByteBuf::from(vec![1; 16]),
+            issued_at: 0,
+            expires_at: 1,
+            key: None,
+        });
+        let signed = SyncResponse { authors: vec![author], ..head.clone() };
+        let body = encode_sync_response(&signed, &[DocsPart::Member(&seg)]);
+        let mut want = signed;
+        want.docs.extend(b.iter().cloned());
+        assert_eq!(decode::<SyncResponse>(&body).expect("decodes"), want);
         // With nothing spliced it is one member, as small as the plain encoding.
         let plain = SyncResponse { docs: vec![], ..head };
         let one = encode_sync_response(&plain, &[]);

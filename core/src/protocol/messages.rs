@@ -125,6 +125,12 @@ pub struct SyncResponse {
     /// The server's revocation list, signed, handed out with the credential.
     #[serde(default)]
     pub revocations: Option<SignedRevocations>,
+    /// Version 2: peer credentials of the other authors whose signed changes this page carries
+    /// (their devices' keys and their users' rights now), so that the phone can pass those
+    /// changes on to peers as their authors' (`docs/peer.md`, "Signed changes"). Absent when
+    /// none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authors: Vec<Credential>,
 }
 
 /// What became of one pushed document.
@@ -171,6 +177,11 @@ pub struct PullDoc {
     pub bytes: Vec<u8>,
     /// `bytes` is the whole stored document (snapshot and chunks), not just new changes.
     pub whole: bool,
+    /// Version 2: the signatures the server holds of the changes in `bytes`, by their authors'
+    /// device keys, as they were pushed (`docs/protocol.md`, "PullDoc"), so that the phone can
+    /// pass the changes on as their authors'. Absent when none, and always in version 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sigs: Vec<ChangeSig>,
 }
 
 /// `POST /v1/reconcile`: after an epoch change, Automerge sync messages for a batch of documents.

@@ -113,6 +113,7 @@ impl Store {
         &self,
         credential: Option<&Credential>,
         revocations: Option<&SignedRevocations>,
+        authors: &[Credential],
     ) {
         if let Some(c) = credential
             && let Err(e) = self.save_credential(c)
@@ -124,6 +125,37 @@ impl Store {
         {
             tracing::warn!("the revocation list from the server is not kept: {e}");
         }
+        if let Err(e) = self.keep_authors(authors) {
+            tracing::warn!("the authors' credentials from the server are not kept: {e}");
+        }
+    }
+
+    /// Keeps the credentials of other authors a pull named (signed by the pinned key, not
+    /// revoked by the list held, not this device's), to offer them to peers with those
+    /// authors' changes; one that does not check is left out.
+    fn keep_authors(&self, authors: &[Credential]) -> Result<()> {
+        if authors.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.writer();
+        let Some(key) = get_blob(&w.conn, SERVER_KEY)? else { return Ok(()) };
+        let revoked = match get_blob(&w.conn, REVOCATIONS)? {
+            Some(b) => uncbor::<SignedRevocations>(REVOCATIONS, &b)?.open(&key).unwrap_or_default(),
+            None => Revocations::default(),
+        };
+        let me = w.identity.actor.clone();
+        let kept: Vec<(Verified, &Credential)> = authors
+            .iter()
+            .filter_map(|c| match c.open(&key) {
+                Ok(v) if v.actor != me && !revoked.devices.contains(&v.device) => Some((v, c)),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!("an author's credential from the server does not check: {e}");
+                    None
+                }
+            })
+            .collect();
+        w.in_tx(|tx| kept.iter().try_for_each(|(v, c)| remember(tx, v, c)))
     }
 
     /// The pinned key, this device's credential and the revocation list; `None` until the

@@ -48,15 +48,7 @@ impl Store {
         if sigs.is_empty() {
             return Ok(());
         }
-        self.writer().in_tx(|tx| {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO change_sigs (hash, sig) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            )?;
-            for (hash, sig) in sigs {
-                insert.execute(params![hash.0.as_slice(), sig.0.as_slice()])?;
-            }
-            Ok(())
-        })
+        self.writer().in_tx(|tx| keep(tx, sigs.iter().map(|(h, s)| (h.0, s))))
     }
 
     /// The signatures that go with `changes` when they leave this phone (see
@@ -69,6 +61,21 @@ impl Store {
         let key = cached_key(&mut w)?;
         signatures_for(&w.conn, &w.identity.actor, key.as_deref(), changes)
     }
+}
+
+/// Keeps signatures of changes that came from elsewhere (a peer's, checked; the server's, as it
+/// stored them), by change hash; signatures held already are kept as they are.
+pub(crate) fn keep<'s>(
+    conn: &Connection,
+    sigs: impl IntoIterator<Item = ([u8; 32], &'s Signature)>,
+) -> Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO change_sigs (hash, sig) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?;
+    for (hash, sig) in sigs {
+        insert.execute(params![hash.as_slice(), sig.0.as_slice()])?;
+    }
+    Ok(())
 }
 
 /// This device's key, if it has one yet, read once per writer (it never changes once made).
@@ -95,8 +102,11 @@ pub(crate) fn held_key(conn: &Connection) -> Result<Option<DeviceKey>> {
 /// The signatures that go with `changes` when they leave this phone: its own (of `actor`,
 /// signed now with `key`, the device's key once it has one: [`held_key`]) and those kept for
 /// others'. A change whose signature this
-/// phone never got (an author's device without a key, a change pulled whole from the server)
+/// phone never got (an author's device without a key, a change the server took unsigned)
 /// goes without one; its receiver decides.
+///
+/// A change pulled from the server comes with the signature the server stored for it (version
+/// 2 of the sync protocol), kept by [`keep`] as it is applied.
 pub(crate) fn signatures_for<'c>(
     conn: &Connection,
     actor: &ActorId,

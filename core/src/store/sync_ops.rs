@@ -10,7 +10,8 @@ use rusqlite::OptionalExtension;
 
 use super::merge::{self, Prepared};
 use super::writer::PushedAt;
-use super::{Origin, RecordChanged, Store, sync_state};
+use super::{Origin, RecordChanged, Store, signatures, sync_state};
+use crate::authorship::ChangeSig;
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::protocol::{self, PullDoc, PushDoc, PushOutcome, PushResult};
@@ -87,7 +88,7 @@ impl Store {
     ) -> Result<(Vec<PushDoc>, bool)> {
         let mut w = self.writer();
         w.pushed.clear();
-        let key = super::signatures::cached_key(&mut w)?;
+        let key = signatures::cached_key(&mut w)?;
         let mut out = Vec::new();
         let mut bytes = 0usize;
         let mut after = 0i64;
@@ -140,12 +141,8 @@ impl Store {
                     h
                 };
                 bytes += doc_bytes.len();
-                let signed = super::signatures::signed_by(
-                    &w.conn,
-                    &w.identity.actor,
-                    key.as_deref(),
-                    prefix,
-                )?;
+                let signed =
+                    signatures::signed_by(&w.conn, &w.identity.actor, key.as_deref(), prefix)?;
                 out.push(PushDoc {
                     doc: p.id,
                     changes: doc_bytes,
@@ -235,9 +232,15 @@ impl Store {
             }
             let now = now_ms();
             let me = w.identity.user.clone();
+            let sigs = sigs_by_doc(docs);
             let result = w.in_tx(|tx| {
                 for p in prepared.iter_mut() {
                     let rowid = p.write(tx, now, &me)?;
+                    // The server's copies of its authors' signatures, to pass the changes on to
+                    // peers (docs/peer.md): kept with the data they sign, in its transaction.
+                    if let Some(s) = sigs.get(&p.id) {
+                        signatures::keep(tx, s.iter().map(|c| (c.hash.0, &c.sig)))?;
+                    }
                     let heads = p.heads();
                     sync_state::after_pull(tx, rowid, &p.incoming_heads, &heads)?;
                     sync_state::set_wanted(tx, p.id, false)?;
@@ -501,6 +504,15 @@ fn group_by_doc(docs: &[PullDoc]) -> Vec<(DocId, Cow<'_, [u8]>)> {
                 out.push((d.doc, Cow::Borrowed(&d.bytes[..])));
             }
         }
+    }
+    out
+}
+
+/// The signatures a page carries, by document.
+fn sigs_by_doc(docs: &[PullDoc]) -> HashMap<DocId, Vec<&ChangeSig>> {
+    let mut out: HashMap<DocId, Vec<&ChangeSig>> = HashMap::new();
+    for d in docs.iter().filter(|d| !d.sigs.is_empty()) {
+        out.entry(d.doc).or_default().extend(&d.sigs);
     }
     out
 }

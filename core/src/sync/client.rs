@@ -328,12 +328,13 @@ impl<T: Transport> SyncClient<T> {
             rescoped,
             credential,
             revocations,
+            authors,
             ..
         } = response;
         let tally = blocking(move || {
             store.apply_push_results(&pushed, &results)?;
             let tally = store.apply_pull(&docs, &epoch, &cursor, rescoped, &unwanted)?;
-            store.keep_for_peers(credential.as_ref(), revocations.as_ref());
+            store.keep_for_peers(credential.as_ref(), revocations.as_ref(), &authors);
             Ok(tally)
         })
         .await?;

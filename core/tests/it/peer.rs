@@ -2,11 +2,15 @@
 //! signed by a test issuer standing in for the server.
 
 use automerge::ActorId;
+use std::sync::Arc;
+
 use fieldsync_core::Store;
+use fieldsync_core::authorship::{DeviceKey, Signature};
 use fieldsync_core::model::{Kind, Record};
+use fieldsync_core::peer::proof::Nonce;
 use fieldsync_core::peer::{
     Credential, CredentialBody, DEFAULT_VALIDITY_MS, Issuer, PeerError, PeerOptions, PeerOutcome,
-    Revocations, meet_on_loopback, sync_with_peer,
+    Revocations, meet_on_loopback, proof, sync_with_peer,
 };
 use fieldsync_core::policy::{PatrolKind, Profile, Role};
 use fieldsync_core::store::Enrollment;
@@ -166,17 +170,75 @@ async fn expired_forged_and_revoked_credentials_get_nothing() {
     assert!(matches!(checker, Err(PeerError::Refused(ref r)) if r.code() == "revoked"));
 }
 
-/// A peer driven by hand: it says `hello`, offers nothing, then sends `frames` as its rounds,
-/// and then nothing until the other side ends.
+#[tokio::test]
+async fn a_stolen_credential_without_its_device_key_gets_nothing() {
+    use fieldsync_core::peer::wire::{self, Message};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Issuer::generate();
+    let li = phone(&dir, &server, "police-li", Role::Patrol, DEFAULT_VALIDITY_MS);
+    let wang = phone(&dir, &server, "cadre-wang", Role::Patrol, DEFAULT_VALIDITY_MS);
+    wang.create(&new_patrol()).unwrap();
+    // A thief holds Li's credential (any phone Li met does, and it travels in offers) but not
+    // Li's device key: it proves with a key of its own, or with nothing.
+    let stolen = credential_of(&server, &li, Role::Patrol, DEFAULT_VALIDITY_MS);
+    for key in [Some(Arc::new(DeviceKey::generate())), None] {
+        let thief = Shown { credential: stolen.clone(), key };
+        let (mine, mut theirs) = fieldsync_core::peer::memory_pair();
+        let checker = &wang;
+        let session = async move {
+            let mut mine = mine;
+            sync_with_peer(checker, &mut mine, &PeerOptions::default()).await
+        };
+        let thief = async move {
+            // What comes after Wang's hello: Wang's proof, then the refusal, then nothing.
+            let mut got = vec![greet(&mut theirs, &thief).await.unwrap()];
+            while let Ok(frame) = fieldsync_core::peer::PeerLink::receive(&mut theirs).await {
+                got.push(wire::decode(&frame).unwrap());
+            }
+            got
+        };
+        let (outcome, got) = tokio::join!(session, thief);
+        assert!(
+            matches!(outcome, Err(PeerError::Refused(ref r)) if r.code() == "unproven"),
+            "{outcome:?}"
+        );
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(matches!(got[0], Message::Proof(_)), "{got:?}");
+        assert!(matches!(got[1], Message::Refuse(ref r) if r.code == "unproven"), "{got:?}");
+    }
+    // Li itself, with its key, is let in.
+    let (a, b) = met(&li, &wang).await;
+    assert_eq!((a.received, b.sent_whole), (1, 1));
+}
+
+/// Who a hand-driven peer says it is: a credential, and the device key it proves it with
+/// (`None`: it does not hold one, and its proof is zeros).
+struct Shown {
+    credential: Credential,
+    key: Option<Arc<DeviceKey>>,
+}
+
+impl Shown {
+    /// The patrol phone `store`'s credential from `issuer`, proven with its own key.
+    fn of(issuer: &Issuer, store: &Store) -> Shown {
+        let role = Role::Patrol;
+        Shown {
+            credential: credential_of(issuer, store, role, DEFAULT_VALIDITY_MS),
+            key: Some(store.device_key().unwrap()),
+        }
+    }
+}
+
+/// A peer driven by hand: it says hello as `shown`, proves its key, offers nothing, then sends
+/// `frames` as its rounds, and then nothing until the other side ends.
 async fn hostile_peer(
     mut link: impl fieldsync_core::peer::PeerLink,
-    hello: fieldsync_core::peer::wire::Message,
+    shown: Shown,
     credentials: Vec<Credential>,
     frames: Vec<Vec<u8>>,
 ) -> Result<(), fieldsync_core::peer::LinkError> {
     use fieldsync_core::peer::wire::{self, Message, Offer};
-    link.send(wire::encode(&hello)).await?;
-    link.receive().await?;
+    greet(&mut link, &shown).await?;
     link.send(wire::encode(&Message::Offer(Offer { docs: vec![], credentials }))).await?;
     link.receive().await?;
     for f in frames {
@@ -189,19 +251,40 @@ async fn hostile_peer(
     }
 }
 
+/// Says hello as `shown` and answers the other side's challenge with `shown`'s key (zeros
+/// without one); returns what came after the other's hello.
+async fn greet(
+    link: &mut impl fieldsync_core::peer::PeerLink,
+    shown: &Shown,
+) -> Result<fieldsync_core::peer::wire::Message, fieldsync_core::peer::LinkError> {
+    use fieldsync_core::peer::wire::{self, Hello, Message, Proof};
+    let nonce = Nonce::random();
+    let hello = Hello { credential: shown.credential.clone(), revocations: None, nonce };
+    link.send(wire::encode(&Message::Hello(hello))).await?;
+    let Ok(Message::Hello(theirs)) = wire::decode(&link.receive().await?) else {
+        return Err(fieldsync_core::peer::LinkError::Closed);
+    };
+    let sig = match &shown.key {
+        Some(k) => proof::prove(k, &theirs.nonce, &nonce, &shown.credential, &theirs.credential),
+        None => Signature([0; 64]),
+    };
+    link.send(wire::encode(&Message::Proof(Proof { sig }))).await?;
+    wire::decode(&link.receive().await?).map_err(|_| fieldsync_core::peer::LinkError::Closed)
+}
+
 /// The session of `store` against [`hostile_peer`].
 async fn against_hostile(
     store: &Store,
-    hello: fieldsync_core::peer::wire::Message,
+    shown: Shown,
     frames: Vec<Vec<u8>>,
 ) -> Result<PeerOutcome, PeerError> {
-    against_hostile_relaying(store, hello, vec![], frames).await
+    against_hostile_relaying(store, shown, vec![], frames).await
 }
 
 /// [`against_hostile`], the hostile peer passing on `credentials` in its offer.
 async fn against_hostile_relaying(
     store: &Store,
-    hello: fieldsync_core::peer::wire::Message,
+    shown: Shown,
     credentials: Vec<Credential>,
     frames: Vec<Vec<u8>>,
 ) -> Result<PeerOutcome, PeerError> {
@@ -212,20 +295,15 @@ async fn against_hostile_relaying(
         let mut mine = mine;
         sync_with_peer(store, &mut mine, &options).await
     };
-    let (outcome, _) = tokio::join!(session, hostile_peer(theirs, hello, credentials, frames));
+    let (outcome, _) = tokio::join!(session, hostile_peer(theirs, shown, credentials, frames));
     outcome
 }
 
-/// The hello of a patrol member `user` of `server`, without a store behind it (nor a device
-/// key).
-fn patrol_hello(
-    server: &Issuer,
-    user: &str,
-    actor: &ActorId,
-) -> fieldsync_core::peer::wire::Message {
-    use fieldsync_core::peer::wire::{Hello, Message};
+/// A patrol member `user` of `server` without a store behind it, with a device key of its own.
+fn patrol_hello(server: &Issuer, user: &str, actor: &ActorId) -> Shown {
+    let key = Arc::new(DeviceKey::generate());
     let now = now_ms();
-    Message::Hello(Hello {
+    Shown {
         credential: server.credential(&CredentialBody {
             device: format!("dev-{user}"),
             user: user.into(),
@@ -235,10 +313,10 @@ fn patrol_hello(
             actor: ByteBuf::from(actor.to_bytes().to_vec()),
             issued_at: now,
             expires_at: now + DEFAULT_VALIDITY_MS,
-            key: None,
+            key: Some(ByteBuf::from(key.public_key().to_vec())),
         }),
-        revocations: None,
-    })
+        key: Some(key),
+    }
 }
 
 #[tokio::test]
@@ -254,11 +332,9 @@ async fn a_document_pushed_at_a_resident_is_refused_and_not_stored() {
         bytes: ByteBuf::from(li.saved_bytes(log).unwrap()),
         sigs: li.signatures_for(&li.load(log).unwrap().get_changes(&[])).unwrap(),
     }]);
-    let hello = Message::Hello(wire::Hello {
-        credential: credential_of(&server, &li, Role::Patrol, DEFAULT_VALIDITY_MS),
-        revocations: None,
-    });
-    let outcome = against_hostile(&resident, hello, vec![wire::encode(&push)]).await.unwrap();
+    let outcome = against_hostile(&resident, Shown::of(&server, &li), vec![wire::encode(&push)])
+        .await
+        .unwrap();
     assert_eq!(outcome.refused.len(), 1, "{outcome:?}");
     assert_eq!(outcome.refused[0].rule, "read");
     assert!(resident.doc_ids().unwrap().is_empty());
@@ -273,7 +349,7 @@ async fn a_document_pushed_at_a_resident_is_refused_and_not_stored() {
 
 #[tokio::test]
 async fn a_change_forged_in_another_members_name_is_refused_but_a_true_relay_is_taken() {
-    use fieldsync_core::peer::wire::{self, Hello, Item, Message};
+    use fieldsync_core::peer::wire::{self, Item, Message};
     let dir = tempfile::tempdir().unwrap();
     let server = Issuer::generate();
     let li = phone(&dir, &server, "police-li", Role::Patrol, DEFAULT_VALIDITY_MS);
@@ -306,12 +382,7 @@ async fn a_change_forged_in_another_members_name_is_refused_but_a_true_relay_is_
             sigs,
         }]))
     };
-    let hello = || {
-        Message::Hello(Hello {
-            credential: credential_of(&server, &wang, Role::Patrol, DEFAULT_VALIDITY_MS),
-            revocations: None,
-        })
-    };
+    let hello = || Shown::of(&server, &wang);
     let li_credential = credential_of(&server, &li, Role::Patrol, DEFAULT_VALIDITY_MS);
     // Signed with the forger's key, and not signed at all: both refused, nothing stored.
     for sigs in [forger.signatures_for(&forged).unwrap(), vec![]] {
@@ -341,7 +412,7 @@ async fn a_change_forged_in_another_members_name_is_refused_but_a_true_relay_is_
 }
 
 mod hostile {
-    use fieldsync_core::authorship::{ChangeSig, Signature};
+    use fieldsync_core::authorship::ChangeSig;
     use fieldsync_core::peer::wire::{self, Item, Message};
     use proptest::prelude::*;
 
@@ -443,9 +514,9 @@ async fn a_session_cut_in_the_middle_resumes_without_resending_what_was_applied(
     // Small rounds: a few documents each.
     let options = PeerOptions { round_bytes: 2_000, ..PeerOptions::default() };
     let (a, b) = fieldsync_core::peer::memory_pair();
-    // Wang's side hears the hello, the offer and two rounds, then the link drops.
+    // Wang's side hears the hello, the proof, the offer and two rounds, then the link drops.
     let cut = async {
-        let mut link = CutAfter { inner: b, left: 4 };
+        let mut link = CutAfter { inner: b, left: 5 };
         sync_with_peer(&wang, &mut link, &options).await
     };
     let whole = async {

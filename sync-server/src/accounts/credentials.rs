@@ -88,7 +88,19 @@ impl PeerCredentials {
     /// A credential for `device` acting for `profile`, valid from `now` (ms).
     pub fn issue(&self, device: &Device, profile: &Profile, now: i64) -> Credential {
         let expires_at = now.saturating_add(self.validity_ms);
-        let credential = self.issuer.credential(&CredentialBody {
+        let credential = self.credential_for(device, profile, now);
+        let mut given = self.given.lock().recover();
+        let list = given.get(&device.id).map_or([0; 32], |g| g.list);
+        given.put(device.id.clone(), Given { credential_expires: expires_at, list });
+        credential
+    }
+
+    /// A credential for `device` acting for `profile`, valid from `now` (ms), handed to
+    /// another device (the author of changes it pulls): what the device itself was last given
+    /// is not touched.
+    pub fn credential_for(&self, device: &Device, profile: &Profile, now: i64) -> Credential {
+        let expires_at = now.saturating_add(self.validity_ms);
+        self.issuer.credential(&CredentialBody {
             device: device.id.clone(),
             user: profile.user.clone(),
             role: profile.role.as_str().to_string(),
@@ -98,11 +110,7 @@ impl PeerCredentials {
             issued_at: now,
             expires_at,
             key: device.key.clone().map(ByteBuf::from),
-        });
-        let mut given = self.given.lock().recover();
-        let list = given.get(&device.id).map_or([0; 32], |g| g.list);
-        given.put(device.id.clone(), Given { credential_expires: expires_at, list });
-        credential
+        })
     }
 
     /// The revocation list as of `now`: devices revoked (or whose users were disabled) within

@@ -36,7 +36,7 @@ pub(crate) use enroll::{EnrollAsk, enroll};
 pub use error::AccountError;
 pub(crate) use first_admin::first_admin;
 pub use first_admin::{FIRST_ADMIN, FIRST_CODE_VALID};
-pub(crate) use relayed::relayed_authors;
+pub(crate) use relayed::{author_credentials, relayed_authors};
 pub use sessions::{DeskSession, SessionInfo, SignedIn, is_desk_role, touch_interval};
 pub(crate) use sessions::{end_session, session, sign_in};
 pub(crate) use users::{add_user, users};

@@ -6,9 +6,10 @@
 
 use std::collections::HashSet;
 
+use fieldsync_core::peer::Credential;
 use fieldsync_core::protocol::PushDoc;
 
-use super::{AccountError, profile_of};
+use super::{AccountError, PeerCredentials, profile_of};
 use crate::ingest::{Author, RelayedAuthor, RelayedAuthors};
 use crate::storage::{DeviceKind, Storage};
 
@@ -48,6 +49,38 @@ pub(crate) async fn relayed_authors(
             _ => RelayedAuthor::Revoked { device: device.id },
         };
         out.insert(actor.to_vec(), found);
+    }
+    Ok(out)
+}
+
+/// Most authors' credentials one sync answer hands out (as many as a phone keeps).
+pub(crate) const MAX_AUTHOR_CREDENTIALS: usize = 256;
+
+/// Peer credentials of the authors of the signed changes a pulled page carries (`signers`,
+/// their actors), issued now with their users' rights now, so that the phone can pass their
+/// changes on to peers as theirs (`docs/protocol.md`, "SyncResponse"). A revoked device, a
+/// disabled user's, a device without a key or not a phone gets none: peers take none of its
+/// changes from a relayer, as the server does not.
+pub(crate) async fn author_credentials(
+    storage: &dyn Storage,
+    peers: &PeerCredentials,
+    signers: &HashSet<Vec<u8>>,
+    now: i64,
+) -> Result<Vec<Credential>, AccountError> {
+    let mut actors: Vec<&Vec<u8>> = signers.iter().collect();
+    actors.sort();
+    let mut out = Vec::new();
+    for actor in actors.into_iter().take(MAX_AUTHOR_CREDENTIALS) {
+        let Some(device) = storage.device_by_actor(actor.clone()).await? else { continue };
+        if device.kind != DeviceKind::Phone || device.revoked_at.is_some() || device.key.is_none() {
+            continue;
+        }
+        match storage.user(device.user.clone()).await? {
+            Some(u) if u.disabled_at.is_none() => {
+                out.push(peers.credential_for(&device, &profile_of(&u), now));
+            }
+            _ => {}
+        }
     }
     Ok(out)
 }

@@ -10,18 +10,19 @@
 pub mod cursor;
 pub(crate) mod segments;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use fieldsync_core::DocId;
+use fieldsync_core::authorship::ChangeSig;
 use fieldsync_core::policy::{Audience, Profile, can_read, delivered};
 use fieldsync_core::protocol::{PullDoc, limits};
 
 use self::cursor::{Cursor, InvalidCursor};
 use self::segments::{FeedCache, Readable, SEGMENT_ENTRIES, Segment};
 use crate::documents::Documents;
-use crate::storage::{CatchUpPage, StorageError};
+use crate::storage::{CatchUpPage, DocSignatures, StorageError};
 
 /// Why a page could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,8 @@ pub(crate) struct Reader<'a> {
     pub(crate) profile: &'a Profile,
     /// When the device enrolled (ms): a bulletin whose validity ended before is not sent.
     pub(crate) enrolled_at: i64,
+    /// The answer carries the changes' signatures (protocol version 2).
+    pub(crate) signed: bool,
 }
 
 impl Reader<'_> {
@@ -109,6 +112,8 @@ pub(crate) struct Page {
     pub(crate) more: bool,
     /// Estimate of the feed entries (or catch-up documents) still waiting.
     pub(crate) remaining: u64,
+    /// Version 2: the actors of the other devices whose signed changes the page carries.
+    pub(crate) signers: HashSet<Vec<u8>>,
 }
 
 /// The page size a client asked for, clamped to the protocol's bounds.
@@ -171,8 +176,9 @@ impl Feed {
 
     /// The log after `after`, within what is left of the budget: segments spliced from the cache
     /// where they can be, the rest read and encoded now (leaving out the device's own changes and
-    /// those of documents in `whole`). Returns the parts, the new position and
-    /// the log's end.
+    /// those of documents in `whole`), adding the actors of the signed changes it takes to
+    /// `signers` (version 2). Returns the parts, the new position and the log's end.
+    #[allow(clippy::too_many_arguments)]
     async fn log_parts(
         &self,
         docs: &Documents,
@@ -181,16 +187,19 @@ impl Feed {
         whole: &HashSet<DocId>,
         budget: usize,
         used: &mut usize,
+        signers: &mut HashSet<Vec<u8>>,
     ) -> Result<(Vec<Part>, u64, u64), FeedError> {
         let actor = reader.actor;
         // Every commit raises the counter once it is durable; a commit finishing this instant is
         // simply left for the next page.
         let end = docs.log_seq.load(Ordering::Acquire).max(after);
         let mut parts: Vec<Part> = Vec::new();
-        let mut fresh: Vec<(DocId, Vec<u8>)> = Vec::new();
-        let flush = |fresh: &mut Vec<(DocId, Vec<u8>)>, parts: &mut Vec<Part>| {
+        let mut fresh: Vec<(DocId, Vec<u8>, Option<ChangeSig>)> = Vec::new();
+        let flush = |fresh: &mut Vec<(DocId, Vec<u8>, Option<ChangeSig>)>,
+                     parts: &mut Vec<Part>| {
             if !fresh.is_empty() {
-                parts.push(Part::Fresh(segments::group(fresh.iter().map(|(d, b)| (*d, &b[..])))));
+                let docs = segments::group(fresh.iter().map(|(d, b, s)| (*d, &b[..], *s)));
+                parts.push(Part::Fresh(docs));
                 fresh.clear();
             }
         };
@@ -218,17 +227,28 @@ impl Feed {
                                 break;
                             }
                             *used += segment.data_bytes;
+                            if reader.signed {
+                                signers.extend(segment.signers(None).cloned());
+                            }
                             flush(&mut fresh, &mut parts);
                             parts.push(Part::Segment(segment));
                         }
                         Readable::Nothing => {}
-                        Readable::Some(docs) => {
+                        Readable::Some(indices) => {
+                            let docs: Vec<PullDoc> =
+                                indices.iter().map(|i| segment.readers[*i].0.clone()).collect();
                             let bytes: usize = docs.iter().map(|d| d.bytes.len()).sum();
                             if *used > 0 && *used + bytes > budget {
                                 break;
                             }
                             *used += bytes;
                             flush(&mut fresh, &mut parts);
+                            let docs = if reader.signed {
+                                signers.extend(segment.signers(Some(&indices)).cloned());
+                                docs
+                            } else {
+                                segments::unsigned(docs)
+                            };
                             parts.push(Part::Fresh(docs));
                         }
                     }
@@ -250,7 +270,11 @@ impl Feed {
                     }
                     *used += r.bytes.len();
                     entries += 1;
-                    fresh.push((r.doc, r.bytes));
+                    let sig = if reader.signed { segments::change_sig(&r) } else { None };
+                    if sig.is_some() {
+                        signers.insert(r.actor.clone());
+                    }
+                    fresh.push((r.doc, r.bytes, sig));
                 }
                 pos = r.seq;
             }
@@ -306,6 +330,7 @@ impl Feed {
         };
 
         let mut docs: Vec<PullDoc> = Vec::new();
+        let mut signers: HashSet<Vec<u8>> = HashSet::new();
         let mut used = 0usize;
         let mut more = looked < want.len();
         let mut whole: HashSet<DocId> = HashSet::new();
@@ -317,15 +342,16 @@ impl Feed {
             }
             used += w.bytes.len();
             whole.insert(w.doc);
-            docs.push(PullDoc { doc: w.doc, bytes: w.bytes, whole: true });
+            docs.push(PullDoc { doc: w.doc, bytes: w.bytes, whole: true, sigs: Vec::new() });
         }
 
         let fits =
             |docs: &Vec<PullDoc>, used: usize, len: usize| docs.is_empty() || used + len <= budget;
         let (cursor, remaining) = match feed {
             Source::Log { after } => {
-                let (log, at, end) =
-                    self.log_parts(documents, after, reader, &whole, budget, &mut used).await?;
+                let (log, at, end) = self
+                    .log_parts(documents, after, reader, &whole, budget, &mut used, &mut signers)
+                    .await?;
                 parts = log;
                 more |= at < end;
                 (Cursor::Log { seq: at }, end.saturating_sub(at))
@@ -344,7 +370,12 @@ impl Feed {
                     }
                     if whole.insert(d.doc) {
                         used += d.bytes.len();
-                        docs.push(PullDoc { doc: d.doc, bytes: d.bytes, whole: true });
+                        docs.push(PullDoc {
+                            doc: d.doc,
+                            bytes: d.bytes,
+                            whole: true,
+                            sigs: Vec::new(),
+                        });
                     }
                 }
                 if left == 0 {
@@ -362,7 +393,21 @@ impl Feed {
                 }
             }
         };
-        Ok(Page { docs, parts, cursor, more, remaining })
+        if reader.signed && !docs.is_empty() {
+            // Whole documents carry the signatures of every logged change they hold.
+            let ids: Vec<DocId> = docs.iter().map(|d| d.doc).collect();
+            let mut sigs: HashMap<DocId, DocSignatures> =
+                documents.storage.signatures(ids).await?.into_iter().map(|s| (s.doc, s)).collect();
+            for d in &mut docs {
+                if let Some(s) = sigs.remove(&d.doc) {
+                    d.sigs = s.sigs;
+                    signers.extend(s.signers);
+                }
+            }
+        }
+        // The requesting device's credential comes on its own.
+        signers.remove(reader.actor);
+        Ok(Page { docs, parts, cursor, more, remaining, signers })
     }
 }
 

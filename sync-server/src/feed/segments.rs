@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use fieldsync_core::DocId;
-use fieldsync_core::protocol::{PullDoc, encode_docs_member};
+use fieldsync_core::authorship::{ChangeSig, Signature};
+use fieldsync_core::protocol::{Hash, PullDoc, encode_docs_member};
 use lru::LruCache;
 
 use crate::storage::{Audience, LogRecord};
@@ -24,11 +25,18 @@ pub(crate) const SEGMENT_ENTRIES: u64 = 64;
 /// One sealed segment, ready to splice.
 #[derive(Debug)]
 pub(crate) struct Segment {
-    /// The segment's documents as a gzip member of CBOR items.
-    pub(crate) member: Vec<u8>,
-    /// The same documents, each with who may read it (as when the segment was built), for a
-    /// device that may read only some of them.
+    /// The segment's documents as a gzip member of CBOR items, with their changes' signatures
+    /// (protocol version 2).
+    member: Vec<u8>,
+    /// The same without signatures, for a version-1 answer; `None` when the segment holds no
+    /// signature (then `member` serves both).
+    member_v1: Option<Vec<u8>>,
+    /// The same documents (with signatures), each with who may read it (as when the segment
+    /// was built), for a device that may read only some of them.
     pub(crate) readers: Vec<(PullDoc, Audience)>,
+    /// Beside each of `readers`, the actors of its signed changes (whose credentials a
+    /// version-2 answer hands out with them).
+    signers: Vec<Vec<Vec<u8>>>,
     /// Bytes of change data in it (what the page budget counts).
     pub(crate) data_bytes: usize,
     /// The actors whose changes it holds.
@@ -38,13 +46,29 @@ pub(crate) struct Segment {
 impl Segment {
     /// Encodes the entries of one segment (in seq order).
     pub(crate) fn build(entries: &[LogRecord]) -> Segment {
-        let docs = group(entries.iter().map(|e| (e.doc, &e.bytes[..])));
+        let docs = group(entries.iter().map(|e| (e.doc, &e.bytes[..], change_sig(e))));
+        let member_v1 = docs
+            .iter()
+            .any(|d| !d.sigs.is_empty())
+            .then(|| encode_docs_member(&unsigned(docs.clone())));
         // Each document's audience as its latest entry in the segment read it.
         let audiences: HashMap<DocId, &Audience> =
             entries.iter().map(|e| (e.doc, &e.audience)).collect();
         let readers: Vec<(PullDoc, Audience)> = docs
             .iter()
             .filter_map(|d| audiences.get(&d.doc).map(|a| (d.clone(), (*a).clone())))
+            .collect();
+        let signers = readers
+            .iter()
+            .map(|(d, _)| {
+                let mut actors: Vec<Vec<u8>> = Vec::new();
+                for e in entries.iter().filter(|e| e.doc == d.doc && e.sig.is_some()) {
+                    if !actors.contains(&e.actor) {
+                        actors.push(e.actor.clone());
+                    }
+                }
+                actors
+            })
             .collect();
         let mut actors: Vec<Vec<u8>> = Vec::new();
         for e in entries {
@@ -54,9 +78,19 @@ impl Segment {
         }
         Segment {
             member: encode_docs_member(&docs),
+            member_v1,
             readers,
+            signers,
             data_bytes: entries.iter().map(|e| e.bytes.len()).sum(),
             actors,
+        }
+    }
+
+    /// The member to splice into an answer with signatures (`signed`, version 2) or without.
+    pub(crate) fn member(&self, signed: bool) -> &[u8] {
+        match &self.member_v1 {
+            Some(v1) if !signed => v1,
+            _ => &self.member,
         }
     }
 
@@ -68,7 +102,26 @@ impl Segment {
     /// Memory it holds, compressed and not.
     pub(crate) fn size(&self) -> usize {
         self.member.len()
-            + self.readers.iter().map(|(d, a)| d.bytes.len() + a.scope.len() + 64).sum::<usize>()
+            + self.member_v1.as_ref().map_or(0, Vec::len)
+            + self
+                .readers
+                .iter()
+                .map(|(d, a)| d.bytes.len() + d.sigs.len() * SIG_BYTES + a.scope.len() + 64)
+                .sum::<usize>()
+    }
+
+    /// The actors of the signed changes of its documents at `indices` (of `readers`), or of
+    /// all of them.
+    pub(crate) fn signers(&self, indices: Option<&[usize]>) -> impl Iterator<Item = &Vec<u8>> {
+        let all: Vec<usize>;
+        let indices = match indices {
+            Some(i) => i,
+            None => {
+                all = (0..self.signers.len()).collect();
+                &all
+            }
+        };
+        indices.iter().flat_map(|i| self.signers.get(*i)).flatten().collect::<Vec<_>>().into_iter()
     }
 
     /// What `profile` may read of it: `All` (splice the member), `None`, or some documents.
@@ -82,12 +135,7 @@ impl Segment {
         } else {
             // Only a partly readable segment is copied, and only what may be read.
             Readable::Some(
-                self.readers
-                    .iter()
-                    .zip(readable)
-                    .filter(|(_, r)| *r)
-                    .map(|((d, _), _)| d.clone())
-                    .collect(),
+                readable.iter().enumerate().filter(|(_, r)| **r).map(|(i, _)| i).collect(),
             )
         }
     }
@@ -105,23 +153,42 @@ pub(crate) enum Readable {
     All,
     /// None of them.
     Nothing,
-    /// These documents only.
-    Some(Vec<PullDoc>),
+    /// These documents only (indices into `readers`).
+    Some(Vec<usize>),
+}
+
+/// Memory a signature takes beside its change (hash and signature).
+const SIG_BYTES: usize = 32 + 64;
+
+/// A log entry's signature as a pull carries it; `None` when the change came unsigned (or the
+/// stored signature is not 64 bytes, which the server never writes).
+pub(crate) fn change_sig(e: &LogRecord) -> Option<ChangeSig> {
+    let sig: [u8; 64] = e.sig.as_deref()?.try_into().ok()?;
+    Some(ChangeSig { hash: Hash(e.hash), sig: Signature(sig) })
+}
+
+/// `docs` without their signatures, as a version-1 answer carries them.
+pub(crate) fn unsigned(mut docs: Vec<PullDoc>) -> Vec<PullDoc> {
+    for d in &mut docs {
+        d.sigs = Vec::new();
+    }
+    docs
 }
 
 /// Groups log entries by document, in order of first appearance, each document's changes in
-/// seq (hence causal) order.
-pub(crate) fn group<'a>(entries: impl Iterator<Item = (DocId, &'a [u8])>) -> Vec<PullDoc> {
+/// seq (hence causal) order, with the signatures of those that have one.
+pub(crate) fn group<'a>(
+    entries: impl Iterator<Item = (DocId, &'a [u8], Option<ChangeSig>)>,
+) -> Vec<PullDoc> {
     let mut at: HashMap<DocId, usize> = HashMap::new();
     let mut docs: Vec<PullDoc> = Vec::new();
-    for (doc, bytes) in entries {
-        match at.get(&doc) {
-            Some(&i) => docs[i].bytes.extend_from_slice(bytes),
-            None => {
-                at.insert(doc, docs.len());
-                docs.push(PullDoc { doc, bytes: bytes.to_vec(), whole: false });
-            }
-        }
+    for (doc, bytes, sig) in entries {
+        let i = *at.entry(doc).or_insert_with(|| {
+            docs.push(PullDoc { doc, bytes: Vec::new(), whole: false, sigs: Vec::new() });
+            docs.len() - 1
+        });
+        docs[i].bytes.extend_from_slice(bytes);
+        docs[i].sigs.extend(sig);
     }
     docs
 }
@@ -200,9 +267,45 @@ mod tests {
         assert_eq!(seg.docs(), 2);
         assert_eq!(seg.data_bytes, 30);
         assert!(seg.has_actor(&[1; 16]) && seg.has_actor(&[2; 16]) && !seg.has_actor(&[3; 16]));
-        let docs = group([(a, &[1u8][..]), (b, &[2][..]), (a, &[3][..])].into_iter());
+        let docs =
+            group([(a, &[1u8][..], None), (b, &[2][..], None), (a, &[3][..], None)].into_iter());
         assert_eq!(docs[0].bytes, vec![1, 3]);
         assert_eq!(docs[1].bytes, vec![2]);
+    }
+
+    #[test]
+    fn signed_entries_give_a_member_for_each_version() {
+        let a = DocId::random();
+        let unsigned_seg = Segment::build(&[record(1, a, 1)]);
+        assert_eq!(unsigned_seg.member(true), unsigned_seg.member(false), "one member serves");
+        let mut signed = record(2, a, 2);
+        signed.sig = Some(vec![7; 64]);
+        let seg = Segment::build(&[record(1, a, 1), signed]);
+        assert_eq!(
+            seg.readers[0].0.sigs,
+            vec![ChangeSig { hash: Hash([2; 32]), sig: Signature([7; 64]) }]
+        );
+        let decode = |member: &[u8]| -> Vec<PullDoc> {
+            use fieldsync_core::protocol::{self, DocsPart, SyncResponse};
+            let head = SyncResponse {
+                v: 2,
+                epoch: "e".into(),
+                results: vec![],
+                docs: vec![],
+                cursor: String::new(),
+                more: false,
+                remaining: 0,
+                rescoped: false,
+                credential: None,
+                revocations: None,
+                authors: vec![],
+            };
+            let body = protocol::encode_sync_response(&head, &[DocsPart::Member(member)]);
+            protocol::decode::<SyncResponse>(&body).unwrap().docs
+        };
+        assert_eq!(decode(seg.member(true))[0].sigs.len(), 1, "version 2 carries it");
+        assert!(decode(seg.member(false))[0].sigs.is_empty(), "version 1 does not");
+        assert_eq!(decode(seg.member(false))[0].bytes, decode(seg.member(true))[0].bytes);
     }
 
     #[test]

@@ -188,12 +188,13 @@ pub(crate) async fn answer_sync(
     parts: Vec<crate::feed::Part>,
     approx_bytes: usize,
 ) -> Result<Response, ServerError> {
+    let signed = head.v >= protocol::SYNC_VERSION;
     let encode = move || {
         let parts: Vec<protocol::DocsPart<'_>> = parts
             .iter()
             .map(|p| match p {
                 crate::feed::Part::Fresh(docs) => protocol::DocsPart::Fresh(docs),
-                crate::feed::Part::Segment(s) => protocol::DocsPart::Member(&s.member),
+                crate::feed::Part::Segment(s) => protocol::DocsPart::Member(s.member(signed)),
             })
             .collect();
         protocol::encode_sync_response(&head, &parts)

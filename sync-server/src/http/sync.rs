@@ -135,6 +135,7 @@ pub(crate) async fn handle(
         actor: &req.actor,
         profile: &caller.profile,
         enrolled_at: caller.device.enrolled_at,
+        signed: req.v >= SYNC_VERSION,
     };
     let page =
         app.feed.pull(&app.docs, cursor, reader, &req.want, feed::budget(req.page_bytes)).await?;
@@ -149,6 +150,13 @@ pub(crate) async fn handle(
         let now = app.clock.now_ms();
         app.peers.for_sync(app.storage(), &caller.device, &caller.profile, now).await?
     };
+    // Version 2: the credentials of the other authors whose signed changes the page carries.
+    let authors = if page.signers.is_empty() {
+        Vec::new()
+    } else {
+        let now = app.clock.now_ms();
+        accounts::author_credentials(app.storage(), &app.peers, &page.signers, now).await?
+    };
     let head = SyncResponse {
         v: req.v,
         epoch: app.epoch().to_string(),
@@ -160,6 +168,7 @@ pub(crate) async fn handle(
         rescoped,
         credential: peers.credential,
         revocations: peers.revocations,
+        authors,
     };
     // Spliced segments cost a copy, not an encoding: only fresh data counts for the thread.
     let fresh = bytes.saturating_sub(

@@ -3,6 +3,7 @@
 //! catch-up, documents whole), and the [`DocumentStorage`] part of the storage trait.
 
 use fieldsync_core::DocId;
+use fieldsync_core::authorship::ChangeSig;
 use fieldsync_core::model::{Addressee, Kind};
 use fieldsync_core::policy::{Audience, Profile};
 
@@ -325,6 +326,10 @@ pub trait DocumentStorage: Send + Sync + 'static {
         max_bytes: usize,
     ) -> BoxFuture<'_, StorageResult<(Vec<WholeDoc>, usize)>>;
 
+    /// The signatures the log holds of each document's changes (those that came signed), for
+    /// a pull that carries them with whole documents; documents without any are left out.
+    fn signatures(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<DocSignatures>>>;
+
     /// Who may read each of these documents; ids not stored are left out.
     fn readers(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<(DocId, Audience)>>>;
 
@@ -386,4 +391,40 @@ pub trait DocumentStorage: Send + Sync + 'static {
         after: i64,
         limit: usize,
     ) -> BoxFuture<'_, StorageResult<Vec<StoredRefusal>>>;
+}
+
+/// The signatures the log holds of one document's changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocSignatures {
+    /// The document.
+    pub doc: DocId,
+    /// Its signed changes' signatures, in log order.
+    pub sigs: Vec<ChangeSig>,
+    /// The actors of those changes, each once.
+    pub signers: Vec<Vec<u8>>,
+}
+
+impl DocSignatures {
+    /// Adds one logged change's signature, read back as stored.
+    pub(crate) fn push(&mut self, hash: &[u8], sig: &[u8], actor: &[u8]) -> StorageResult<()> {
+        self.sigs.push(change_sig(hash, sig)?);
+        if !self.signers.iter().any(|a| a == actor) {
+            self.signers.push(actor.to_vec());
+        }
+        Ok(())
+    }
+}
+
+/// A logged change's hash and signature as read back, checked for their lengths.
+pub(crate) fn change_sig(hash: &[u8], sig: &[u8]) -> StorageResult<ChangeSig> {
+    let hash: [u8; 32] = hash.try_into().map_err(|_| {
+        super::StorageError::Corrupt(format!("log entry with a {}-byte hash", hash.len()))
+    })?;
+    let sig: [u8; 64] = sig.try_into().map_err(|_| {
+        super::StorageError::Corrupt(format!("log entry with a {}-byte signature", sig.len()))
+    })?;
+    Ok(ChangeSig {
+        hash: fieldsync_core::protocol::Hash(hash),
+        sig: fieldsync_core::authorship::Signature(sig),
+    })
 }

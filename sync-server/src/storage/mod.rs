@@ -46,8 +46,8 @@ pub use blobs::{
 };
 pub use businesses::{Business, BusinessChange, BusinessStorage};
 pub use documents::{
-    BlobRef, CatchUpPage, Committed, DocBytes, DocMeta, DocWrite, DocumentStorage, LogItem,
-    LogPage, LogRecord, NewChange, Refused, StoredDoc, StoredRefusal, WholeDoc,
+    BlobRef, CatchUpPage, Committed, DocBytes, DocMeta, DocSignatures, DocWrite, DocumentStorage,
+    LogItem, LogPage, LogRecord, NewChange, Refused, StoredDoc, StoredRefusal, WholeDoc,
 };
 pub use index::IndexStorage;
 pub use keys::{KeyStorage, NewKey, StoredKey};

@@ -254,3 +254,68 @@ async fn a_relay_forged_unsigned_or_of_a_revoked_device_is_refused_and_nothing_i
 async fn storage_len(server: &TestServer) -> usize {
     server.running.server().storage().audit(0, 10_000).await.unwrap().len()
 }
+
+/// One pull from the start of the feed as `phone`'s device, in protocol version `v`.
+async fn pull_as(server: &TestServer, phone: &SyncClient<HttpTransport>, v: u32) -> SyncResponse {
+    let token = phone.store().enrollment().unwrap().unwrap().token;
+    let http = HttpTransport::new(&server.running.url()).unwrap().with_token(token);
+    let req = SyncRequest {
+        v,
+        epoch: None,
+        cursor: String::new(),
+        actor: phone.store().identity().actor.to_bytes().to_vec(),
+        push: vec![],
+        want: vec![],
+        page_bytes: 1 << 20,
+    };
+    let answer = http.post("/v1/sync", protocol::encode(&req)).await.unwrap();
+    protocol::decode(&answer).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_pulled_from_the_server_travel_on_to_phones_as_their_authors() {
+    let server = start().await;
+    let [li, wang, zhao] = team(&server).await;
+    let log = li.store().create(&new_log()).unwrap();
+    li.sync_now(None).await.unwrap();
+    // Wang pulls the log whole (the catch-up), then Li's entry from the log after it.
+    wang.sync_now(None).await.unwrap();
+    li.store().execute(log, &entry("north gate clear")).unwrap();
+    li.sync_now(None).await.unwrap();
+    wang.sync_now(None).await.unwrap();
+    assert_eq!(entries(wang.store(), log), entries(li.store(), log));
+
+    // Wang holds Li's signature of every change of the log, as the server stored them.
+    let changes = wang.store().load(log).unwrap().get_changes(&[]).into_iter().collect::<Vec<_>>();
+    let sigs = wang.store().signatures_for(&changes).unwrap();
+    assert_eq!(sigs.len(), changes.len(), "{sigs:?}");
+    let li_key = li.store().device_key().unwrap().public_key();
+    for s in &sigs {
+        fieldsync_core::authorship::verify(&li_key, &ChangeHash::from(s.hash), &s.sig).unwrap();
+    }
+
+    // Offline, Wang meets Zhao, who never synced: Zhao takes Li's changes, each checked as Li's.
+    let (_, got) = met(wang.store(), zhao.store()).await;
+    assert_eq!(got.received, 1);
+    assert_eq!(entries(zhao.store(), log), entries(li.store(), log));
+
+    // Zhao relays them to the server in turn, signed as Li's, and they are Li's there.
+    let push = push_of(zhao.store(), log, &[], true);
+    let li_actor = li.store().identity().actor.to_bytes().to_vec();
+    assert_eq!(push.signed.len(), 1, "one author");
+    assert_eq!((&push.signed[0].actor, push.signed[0].sigs.len()), (&li_actor, changes.len()));
+    let outcome = push_as(&server, &zhao, push).await;
+    assert!(matches!(outcome, PushOutcome::Acked { .. }), "{outcome:?}");
+    let logged = server.running.server().storage().audit(0, 1000).await.unwrap();
+    assert_eq!(logged.len(), changes.len(), "nothing logged twice");
+    assert!(logged.iter().all(|e| e.device.as_deref() == Some(device_of(&li).as_str())));
+
+    // A phone of version 1 is served as before: the same documents, no signatures.
+    let v2 = pull_as(&server, &zhao, SYNC_VERSION).await;
+    let v1 = pull_as(&server, &zhao, 1).await;
+    assert_eq!(v1.v, 1);
+    assert_eq!(v2.docs.iter().map(|d| d.sigs.len()).sum::<usize>(), changes.len(), "{v2:?}");
+    assert!(v1.docs.iter().all(|d| d.sigs.is_empty()), "{v1:?}");
+    let bytes = |r: &SyncResponse| r.docs.iter().map(|d| d.bytes.clone()).collect::<Vec<_>>();
+    assert_eq!(bytes(&v1), bytes(&v2));
+}

@@ -45,11 +45,11 @@ use super::index::{
 use super::{
     AccountStorage, Audience, Award, Balance, BlobRecord, BlobStorage, BoxFuture, Business,
     BusinessChange, BusinessStorage, CatchUpPage, Collected, Committed, DeskSignIn, Device,
-    Disabled, DocWrite, DocumentStorage, Enrollment, Good, GoodChange, KeyStorage, LogPage,
-    LogRecord, NewCode, NewKey, NewUpload, NewUser, PointsEntry, PointsStorage, Proof, Redeem,
-    Redeemed, Redemption, Refused, SessionEnd, Started, Storage, StorageError, StorageResult,
-    StoredBlob, StoredBlobRef, StoredCode, StoredDoc, StoredKey, StoredRefusal, StoredSession,
-    StoredUser, Upload, WholeDoc,
+    Disabled, DocSignatures, DocWrite, DocumentStorage, Enrollment, Good, GoodChange, KeyStorage,
+    LogPage, LogRecord, NewCode, NewKey, NewUpload, NewUser, PointsEntry, PointsStorage, Proof,
+    Redeem, Redeemed, Redemption, Refused, SessionEnd, Started, Storage, StorageError,
+    StorageResult, StoredBlob, StoredBlobRef, StoredCode, StoredDoc, StoredKey, StoredRefusal,
+    StoredSession, StoredUser, Upload, WholeDoc,
 };
 
 /// The server's storage in a PostgreSQL database, shared by any number of server instances.
@@ -185,6 +185,10 @@ impl DocumentStorage for PostgresStorage {
         Box::pin(self.db.read((ids, max_bytes), |tx, (ids, max_bytes)| {
             Box::pin(read::whole(tx, ids, *max_bytes))
         }))
+    }
+
+    fn signatures(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<DocSignatures>>> {
+        Box::pin(self.db.read(ids, |tx, ids| Box::pin(read::signatures(tx, ids))))
     }
 
     fn readers(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<(DocId, Audience)>>> {

@@ -16,8 +16,8 @@ use deadpool_postgres::GenericClient;
 
 use super::db::{Tx, query, query_one, query_opt};
 use crate::storage::{
-    Audience, CatchUpPage, DocMeta, LogItem, LogPage, LogRecord, StorageError, StorageResult,
-    StoredDoc, WholeDoc,
+    Audience, CatchUpPage, DocMeta, DocSignatures, LogItem, LogPage, LogRecord, StorageError,
+    StorageResult, StoredDoc, WholeDoc,
 };
 
 /// Most entries in one log page, whatever their size.
@@ -256,6 +256,24 @@ pub(crate) async fn audit(
             })
         })
         .collect()
+}
+
+/// See `DocumentStorage::signatures`.
+pub(crate) async fn signatures(tx: &Tx<'_>, ids: &[DocId]) -> StorageResult<Vec<DocSignatures>> {
+    let sql = "SELECT l.hash, l.sig, l.actor FROM log l JOIN docs d ON d.id = l.doc \
+               WHERE d.doc_id = $1 AND l.sig IS NOT NULL ORDER BY l.seq";
+    let mut out = Vec::new();
+    for id in ids {
+        let rows = query(tx, sql, &[&id.as_bytes().as_slice()]).await?;
+        let mut doc = DocSignatures { doc: *id, sigs: Vec::new(), signers: Vec::new() };
+        for r in &rows {
+            doc.push(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)?;
+        }
+        if !doc.sigs.is_empty() {
+            out.push(doc);
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) async fn readers(tx: &Tx<'_>, ids: &[DocId]) -> StorageResult<Vec<(DocId, Audience)>> {

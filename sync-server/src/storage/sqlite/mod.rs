@@ -39,11 +39,11 @@ use super::index::{
 use super::{
     AccountStorage, Audience, Award, Balance, BlobRecord, BlobStorage, BoxFuture, Business,
     BusinessChange, BusinessStorage, CatchUpPage, Collected, Committed, DeskSignIn, Device,
-    Disabled, DocWrite, DocumentStorage, Enrollment, Good, GoodChange, KeyStorage, LogPage,
-    LogRecord, NewCode, NewKey, NewUpload, NewUser, PointsEntry, PointsStorage, Proof, Redeem,
-    Redeemed, Redemption, Refused, SessionEnd, Started, Storage, StorageError, StorageResult,
-    StoredBlob, StoredBlobRef, StoredCode, StoredDoc, StoredKey, StoredRefusal, StoredSession,
-    StoredUser, Upload, WholeDoc,
+    Disabled, DocSignatures, DocWrite, DocumentStorage, Enrollment, Good, GoodChange, KeyStorage,
+    LogPage, LogRecord, NewCode, NewKey, NewUpload, NewUser, PointsEntry, PointsStorage, Proof,
+    Redeem, Redeemed, Redemption, Refused, SessionEnd, Started, Storage, StorageError,
+    StorageResult, StoredBlob, StoredBlobRef, StoredCode, StoredDoc, StoredKey, StoredRefusal,
+    StoredSession, StoredUser, Upload, WholeDoc,
 };
 use crate::config::Durability;
 
@@ -187,6 +187,10 @@ impl DocumentStorage for SqliteStorage {
         max_bytes: usize,
     ) -> BoxFuture<'_, StorageResult<(Vec<WholeDoc>, usize)>> {
         self.read(move |c| read::whole(c, &ids, max_bytes))
+    }
+
+    fn signatures(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<DocSignatures>>> {
+        self.read(move |c| read::signatures(c, &ids))
     }
 
     fn readers(&self, ids: Vec<DocId>) -> BoxFuture<'_, StorageResult<Vec<(DocId, Audience)>>> {

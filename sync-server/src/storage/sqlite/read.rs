@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension};
 use super::columns::{audience_at, doc_id, to_u64};
 use super::schema;
 use crate::storage::{
-    Audience, CatchUpPage, DocMeta, LogItem, LogPage, LogRecord, StorageError, StorageResult,
-    StoredDoc, WholeDoc,
+    Audience, CatchUpPage, DocMeta, DocSignatures, LogItem, LogPage, LogRecord, StorageError,
+    StorageResult, StoredDoc, WholeDoc,
 };
 
 /// Idle reader connections kept open: as many as can be in use at once (the server's runtime
@@ -262,6 +262,27 @@ pub(crate) fn audit(conn: &Connection, after: u64, limit: usize) -> StorageResul
             sig: r.get(7)?,
             audience: audience_at(r, 8)?,
         });
+    }
+    Ok(out)
+}
+
+/// See `DocumentStorage::signatures`.
+pub(crate) fn signatures(conn: &Connection, ids: &[DocId]) -> StorageResult<Vec<DocSignatures>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT l.hash, l.sig, l.actor FROM log l JOIN docs d ON d.id = l.doc \
+         WHERE d.doc_id = ?1 AND l.sig IS NOT NULL ORDER BY l.seq",
+    )?;
+    let mut out = Vec::new();
+    for id in ids {
+        let mut rows = stmt.query([id.as_bytes().as_slice()])?;
+        let mut doc = DocSignatures { doc: *id, sigs: Vec::new(), signers: Vec::new() };
+        while let Some(r) = rows.next()? {
+            let blob = |i| r.get_ref(i).and_then(|v| v.as_blob().map_err(rusqlite::Error::from));
+            doc.push(blob(0)?, blob(1)?, blob(2)?)?;
+        }
+        if !doc.sigs.is_empty() {
+            out.push(doc);
+        }
     }
     Ok(out)
 }

@@ -203,9 +203,10 @@ async fn a_sync_client_that_cannot_apply_what_it_pulls_asks_once_and_finishes() 
     let once = std::sync::atomic::AtomicBool::new(false);
     let injected: Vec<PullDoc> = unknown
         .iter()
-        .map(|doc| PullDoc { doc: *doc, bytes: orphans[5].clone(), whole: false })
+        .map(|doc| PullDoc { doc: *doc, bytes: orphans[5].clone(), whole: false, sigs: Vec::new() })
         .collect();
-    let for_held = PullDoc { doc: id, bytes: orphans[3..].concat(), whole: false };
+    let for_held =
+        PullDoc { doc: id, bytes: orphans[3..].concat(), whole: false, sigs: Vec::new() };
     // Every answer that does not bring the held document whole brings orphans for it; the
     // first answer brings orphans for the unknown documents as well.
     let inject = move |resp: &mut SyncResponse| {
