@@ -480,12 +480,14 @@ mod tests {
             let (id, mut doc) = create(&new, &stamp(0), ActorId::random()).expect("create");
             let mut other = doc.fork();
             for (n, cmd) in steps.iter().enumerate() {
-                apply(&mut doc, id, &stamp(n + 1), cmd).expect(cmd.name());
+                apply(&mut doc, id, &stamp(n + 1), cmd)
+                    .unwrap_or_else(|e| panic!("{i} {}: {e}", cmd.name()));
                 let fast = read_record(&doc, id).expect("read");
                 assert_eq!(fast, read_record_per_key(&doc, id).expect("read per key"), "{i}");
             }
             if let Some(first) = steps.first() {
-                apply(&mut other, id, &stamp(1), first).expect(first.name());
+                apply(&mut other, id, &stamp(1), first)
+                    .unwrap_or_else(|e| panic!("{i} {}: {e}", first.name()));
                 doc.merge(&mut other).expect("merge");
             }
             let fast = read_record(&doc, id).expect("read merged");
