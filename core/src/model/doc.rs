@@ -28,7 +28,7 @@ pub(crate) fn put_header(doc: &mut AutoCommit, h: &Header) -> Result<()> {
 }
 
 /// Reads the header, or says why the document has none.
-pub(crate) fn read_header(doc: &AutoCommit, id: DocId) -> Result<Header> {
+pub(crate) fn read_header<D: autosurgeon::ReadDoc>(doc: &D, id: DocId) -> Result<Header> {
     autosurgeon::hydrate_prop(doc, ROOT, HEADER)
         .map_err(|e| CoreError::malformed(id, format!("header: {e}")))
 }
@@ -221,10 +221,18 @@ pub(crate) fn render(value: &Value<'_>) -> String {
     }
 }
 
-/// Every register among `fields` that holds more than one concurrent value.
-pub(crate) fn conflicts(doc: &AutoCommit, fields: &[&str]) -> Result<Vec<FieldConflict>> {
+/// Every register among `fields` that holds more than one concurrent value; only the fields
+/// `maybe_conflicted` names are read whole (the others are known to hold one value).
+pub(crate) fn conflicts(
+    doc: &AutoCommit,
+    fields: &[&str],
+    maybe_conflicted: &dyn Fn(&str) -> bool,
+) -> Result<Vec<FieldConflict>> {
     let mut out = Vec::new();
     for field in fields {
+        if !maybe_conflicted(field) {
+            continue;
+        }
         let all = doc.get_all(ROOT, *field)?;
         if all.len() > 1 {
             let winner = doc.get(ROOT, *field)?.map(|(v, _)| render(&v)).unwrap_or_default();

@@ -14,6 +14,9 @@ pub mod common;
 pub mod deliberation;
 pub(crate) mod doc;
 pub mod patrol;
+mod read;
+#[cfg(test)]
+mod read_tests;
 mod registry;
 pub mod report;
 mod shape;
@@ -63,7 +66,7 @@ pub fn read_header(doc: &AutoCommit, id: DocId) -> Result<Header> {
 }
 
 /// The header of document `id`, checked: it names `id`, and its schema is one this build reads.
-pub(crate) fn checked_header(doc: &AutoCommit, id: DocId) -> Result<Header> {
+pub(crate) fn checked_header<D: autosurgeon::ReadDoc>(doc: &D, id: DocId) -> Result<Header> {
     let header = doc::read_header(doc, id)?;
     if header.id != id {
         return Err(CoreError::malformed(id, format!("its header names {}", header.id)));
@@ -82,15 +85,43 @@ pub(crate) fn checked_header(doc: &AutoCommit, id: DocId) -> Result<Header> {
 ///
 /// Fails with `Malformed` when the document is not a valid record of the kind its header names,
 /// and with `DocumentTooNew` when a newer schema wrote it.
+///
+/// Each map and list of the document is read in one pass (see [`read::ReadOnce`]): the header
+/// checked first and the record hydrated after it share those reads, and only registers that
+/// hold concurrent values are read whole. The record is the one [`read_record_per_key`] reads.
 pub fn read_record(doc: &AutoCommit, id: DocId) -> Result<Record> {
-    let header = checked_header(doc, id)?;
-    on_kind!(header.kind, K => read_as::<K>(doc, id))
+    let view = read::ReadOnce::new(doc);
+    read_via(&view, doc, id, &|field| view.root_conflict(field))
 }
 
-fn read_as<K: KindSpec>(doc: &AutoCommit, id: DocId) -> Result<Record> {
+/// Reads a document into its typed record asking the document for one key at a time: the
+/// reference [`read_record`] must equal (tests compare the two), several times slower.
+#[doc(hidden)]
+pub fn read_record_per_key(doc: &AutoCommit, id: DocId) -> Result<Record> {
+    read_via(doc, doc, id, &|_| true)
+}
+
+/// Reads `doc` through `view`; `maybe_conflicted` says which root registers may hold
+/// concurrent values (the others are not read whole).
+fn read_via<D: autosurgeon::ReadDoc>(
+    view: &D,
+    doc: &AutoCommit,
+    id: DocId,
+    maybe_conflicted: &dyn Fn(&str) -> bool,
+) -> Result<Record> {
+    let header = checked_header(view, id)?;
+    on_kind!(header.kind, K => read_as::<K, D>(view, doc, id, maybe_conflicted))
+}
+
+fn read_as<K: KindSpec, D: autosurgeon::ReadDoc>(
+    view: &D,
+    doc: &AutoCommit,
+    id: DocId,
+    maybe_conflicted: &dyn Fn(&str) -> bool,
+) -> Result<Record> {
     let mut record: K =
-        autosurgeon::hydrate(doc).map_err(|e| CoreError::malformed(id, e.to_string()))?;
-    record.set_conflicts(doc::conflicts(doc, K::REGISTERS)?);
+        autosurgeon::hydrate(view).map_err(|e| CoreError::malformed(id, e.to_string()))?;
+    record.set_conflicts(doc::conflicts(doc, K::REGISTERS, maybe_conflicted)?);
     Ok(record.into())
 }
 

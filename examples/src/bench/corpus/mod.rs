@@ -454,6 +454,51 @@ mod tests {
         }
     }
 
+    /// The one-pass record read equals the per-key reference on every kind the corpus makes,
+    /// taken through its workflow, and after two devices took the same step concurrently.
+    #[test]
+    fn the_one_pass_read_equals_the_per_key_read_on_every_kind() {
+        use automerge::ActorId;
+        use fieldsync_core::model::command::{apply, create};
+        use fieldsync_core::model::{NewRecord, Stamp, read_record, read_record_per_key};
+
+        let mut c = Corpus::new(11);
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut conflicted = 0;
+        for i in 0..80 {
+            let new = c.record(i);
+            let steps = match &new {
+                NewRecord::Report { .. } => c.report_steps(),
+                NewRecord::PatrolLog { patrol_log: p } => c.patrol_steps(p),
+                NewRecord::MediationCase { mediation_case: m } => c.case_steps(m),
+                NewRecord::Visit { .. } => c.visit_steps(),
+                NewRecord::Deliberation { .. } => c.deliberation_steps(),
+                NewRecord::Bulletin { .. } => Vec::new(),
+            };
+            let at = now_ms();
+            let stamp = |n: usize| Stamp { by: "user-0001".into(), at: at + n as i64 };
+            let (id, mut doc) = create(&new, &stamp(0), ActorId::random()).expect("create");
+            let mut other = doc.fork();
+            for (n, cmd) in steps.iter().enumerate() {
+                apply(&mut doc, id, &stamp(n + 1), cmd)
+                    .unwrap_or_else(|e| panic!("{i} {}: {e}", cmd.name()));
+                let fast = read_record(&doc, id).expect("read");
+                assert_eq!(fast, read_record_per_key(&doc, id).expect("read per key"), "{i}");
+            }
+            if let Some(first) = steps.first() {
+                apply(&mut other, id, &stamp(1), first)
+                    .unwrap_or_else(|e| panic!("{i} {}: {e}", first.name()));
+                doc.merge(&mut other).expect("merge");
+            }
+            let fast = read_record(&doc, id).expect("read merged");
+            assert_eq!(fast, read_record_per_key(&doc, id).expect("read merged per key"), "{i}");
+            conflicted += usize::from(!fast.conflicts().is_empty());
+            kinds.insert(kind_of(i));
+        }
+        assert_eq!(kinds.len(), Kind::ALL.len(), "every kind was read");
+        assert!(conflicted > 0, "some merged records hold concurrent values");
+    }
+
     #[test]
     fn reports_carry_their_ticket() {
         let mut c = Corpus::new(1);
