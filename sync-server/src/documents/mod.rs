@@ -94,6 +94,15 @@ impl Documents {
         self.log_seq.fetch_max(end, Ordering::AcqRel);
         Ok(end)
     }
+
+    /// Where a pull that starts now reads the log up to. Alone on the storage, the counter: every
+    /// commit raises it once durable. On a storage other instances write to, the counter follows
+    /// their commits only as their notifications arrive, so the storage's watermark is asked
+    /// (one query): a change another instance acknowledged before the pull began is in it, and a
+    /// phone that syncs through another instance right after is not left a sync behind.
+    pub(crate) async fn pull_end(&self) -> Result<u64, StorageError> {
+        if self.shared { self.log_end().await } else { Ok(self.log_seq.load(Ordering::Acquire)) }
+    }
 }
 
 /// At most this many documents are looked up for one move of the log's end; beyond it the

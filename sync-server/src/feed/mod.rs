@@ -190,17 +190,8 @@ impl Feed {
         signers: &mut HashSet<Vec<u8>>,
     ) -> Result<(Vec<Part>, u64, u64), FeedError> {
         let actor = reader.actor;
-        // Every commit raises the counter once it is durable; a commit finishing this instant is
-        // simply left for the next page. On a storage other instances write to, the counter
-        // follows their commits only as their notifications arrive: the storage's watermark is
-        // asked instead, so that a change another instance acknowledged before this pull began
-        // is in it (a phone that syncs through another instance right after is not left a sync
-        // behind).
-        let end = if docs.shared {
-            docs.log_end().await?.max(after)
-        } else {
-            docs.log_seq.load(Ordering::Acquire).max(after)
-        };
+        // A commit finishing this instant is simply left for the next page.
+        let end = docs.pull_end().await?.max(after);
         let mut parts: Vec<Part> = Vec::new();
         let mut fresh: Vec<(DocId, Vec<u8>, Option<ChangeSig>)> = Vec::new();
         let flush = |fresh: &mut Vec<(DocId, Vec<u8>, Option<ChangeSig>)>,
