@@ -4,19 +4,38 @@
 
 use super::*;
 
+/// The phones both tests drive, each enrolled on the server: two residents of the grid, a
+/// dispatcher of the whole jurisdiction, a police patroller and a mediator of the grid.
+struct Cast {
+    resident: Phone,
+    neighbour: Phone,
+    dispatcher: Phone,
+    officer: Phone,
+    mediator: Phone,
+}
+
+impl Cast {
+    fn enrolled(s: &fieldsync_server::Server) -> Cast {
+        let cast = Cast {
+            resident: Phone::new("resident-1"),
+            neighbour: Phone::new("resident-2"),
+            dispatcher: Phone::new("dispatcher-1"),
+            officer: Phone::new("officer-qian"),
+            mediator: Phone::new("mediator-1"),
+        };
+        enroll_as(s, &cast.resident, Role::Resident, None, &[GRID]);
+        enroll_as(s, &cast.neighbour, Role::Resident, None, &[GRID]);
+        enroll_as(s, &cast.dispatcher, Role::Dispatcher, None, &["jl"]);
+        enroll_as(s, &cast.officer, Role::Patrol, Some(PatrolKind::Police), &[GRID]);
+        enroll_as(s, &cast.mediator, Role::Mediator, None, &[GRID]);
+        cast
+    }
+}
+
 async fn the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it(backend: Backend) {
     let server = start_on(backend).await;
     let s = server.running.server();
-    let resident = Phone::new("resident-1");
-    let neighbour = Phone::new("resident-2");
-    let dispatcher = Phone::new("dispatcher-1");
-    let officer = Phone::new("officer-qian");
-    let mediator = Phone::new("mediator-1");
-    enroll_as(s, &resident, Role::Resident, None, &[GRID]);
-    enroll_as(s, &neighbour, Role::Resident, None, &[GRID]);
-    enroll_as(s, &dispatcher, Role::Dispatcher, None, &["jl"]);
-    enroll_as(s, &officer, Role::Patrol, Some(PatrolKind::Police), &[GRID]);
-    enroll_as(s, &mediator, Role::Mediator, None, &[GRID]);
+    let Cast { resident, neighbour, dispatcher, officer, mediator } = Cast::enrolled(s);
 
     // A resident reports in their grid, not outside it.
     let id = resident.store.create(&report_in(GRID)).unwrap();
@@ -93,16 +112,7 @@ on_both!(the_server_refuses_what_a_role_may_not_do_and_stores_nothing_of_it);
 async fn reads_are_filtered_and_an_unreadable_document_looks_missing(backend: Backend) {
     let server = start_on(backend).await;
     let s = server.running.server();
-    let resident = Phone::new("resident-1");
-    let neighbour = Phone::new("resident-2");
-    let dispatcher = Phone::new("dispatcher-1");
-    let officer = Phone::new("officer-qian");
-    let mediator = Phone::new("mediator-1");
-    enroll_as(s, &resident, Role::Resident, None, &[GRID]);
-    enroll_as(s, &neighbour, Role::Resident, None, &[GRID]);
-    enroll_as(s, &dispatcher, Role::Dispatcher, None, &["jl"]);
-    enroll_as(s, &officer, Role::Patrol, Some(PatrolKind::Police), &[GRID]);
-    enroll_as(s, &mediator, Role::Mediator, None, &[GRID]);
+    let Cast { resident, neighbour, dispatcher, officer, mediator } = Cast::enrolled(s);
 
     // 70 reports (more than a sealed feed segment) and a mediation case.
     let mut reports = std::collections::BTreeSet::new();
