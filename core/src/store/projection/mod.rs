@@ -191,10 +191,9 @@ impl Projection {
             != Some((self.search_title.as_str(), self.search_body.as_str()))
         {
             if stored.is_some() {
-                conn.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
+                search::unindex(conn, rowid)?;
             }
-            conn.prepare_cached("INSERT INTO search (rowid, title, body) VALUES (?1, ?2, ?3)")?
-                .execute(params![rowid, self.search_title, self.search_body])?;
+            search::index(conn, rowid, &self.search_title, &self.search_body)?;
         }
         Ok(())
     }
@@ -234,6 +233,5 @@ pub(crate) fn delete(conn: &Connection, rowid: i64) -> Result<()> {
                 .execute([rowid])?;
         }
     }
-    conn.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
-    Ok(())
+    search::unindex(conn, rowid)
 }
