@@ -99,7 +99,7 @@ impl Store {
                 .collect();
             w.in_tx(|tx| {
                 for h in &doomed {
-                    super::search::unindex(tx, h.rowid)?;
+                    tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([h.rowid])?;
                     tx.prepare_cached("DELETE FROM docs WHERE id = ?1")?.execute([h.rowid])?;
                 }
                 // The feed starts over: the new user's catch-up brings what they may read.

@@ -211,7 +211,7 @@ impl Store {
         if removed > 0 {
             tracing::info!(removed, "removed photo files whose add did not commit");
         }
-        // Set by the upgrades to versions 4 and 14 (search) and 6 (the inbox's columns).
+        // Set by the upgrades to versions 4 (search) and 6 (the inbox's columns).
         let rebuild = writer
             .conn
             .prepare_cached(
@@ -232,8 +232,8 @@ impl Store {
         Ok(store)
     }
 
-    /// Projects the documents again (the search indexes of a store from before version 4 or 14,
-    /// the inbox's columns of one from before version 6). A document that does not load is left
+    /// Projects the documents again (the search index of a store from before version 4, the
+    /// inbox's columns of one from before version 6). A document that does not load is left
     /// out, as of every query: the record reader reports it when it is opened.
     fn rebuild_on_open(&self) -> Result<()> {
         let ids = self.doc_ids()?;

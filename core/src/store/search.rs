@@ -6,18 +6,13 @@
 //!   input method (`１２号楼`) find their half-width forms (`12号楼`).
 //! - Words separated by spaces must all match (`违章 建筑`).
 //! - The trigram tokenizer matches substrings, so Chinese needs no word segmenter; a word of
-//!   three characters or more uses that index. A query whose words are all shorter runs along
-//!   a second index instead, of each record's pairs of adjacent letters or digits ([`grams`]),
-//!   which narrows the records to check. Every short word is checked in the text (`instr`); a
-//!   short word with other characters (`a,`) is matched by that check alone.
+//!   three characters or more uses the index, a shorter one is matched by a scan (`instr`).
 //! - The user's text is matched literally, never parsed as FTS syntax.
 //! - Hits come newest first (by arrival in this store), paged with a cursor like the queries;
 //!   the snippet marks each match in «», whatever its length.
 
-use std::collections::BTreeSet;
-
+use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, params};
 use unicode_normalization::UnicodeNormalization;
 
 use super::query::{Page, PageRequest};
@@ -53,65 +48,6 @@ pub struct SearchHit {
 /// full-width space a space).
 pub(crate) fn fold(text: &str) -> String {
     text.nfkc().collect()
-}
-
-/// Whether `c` is a character of a gram: a letter or digit. The grams' tokenizer
-/// (`sql/v14.sql`) keeps every such character in a token, so that a gram is one token.
-fn gram_char(c: char) -> bool {
-    c.is_alphanumeric()
-}
-
-/// The grams of a record's folded search text, as the text `search_grams` indexes: within
-/// each run of letters and digits, every pair of adjacent characters and the run's last
-/// character, each once, separated by spaces. A text that holds a word of one or two letters
-/// or digits holds the gram the word is looked up by ([`gram_query`]).
-pub(crate) fn grams(title: &str, body: &str) -> String {
-    let mut grams = BTreeSet::new();
-    for text in [title, body] {
-        let chars: Vec<char> = text.chars().collect();
-        for run in chars.split(|c| !gram_char(*c)).filter(|r| !r.is_empty()) {
-            grams.extend(run.windows(2).map(|w| w.iter().collect::<String>()));
-            grams.insert(run[run.len() - 1].to_string());
-        }
-    }
-    let mut out = String::new();
-    for g in grams {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(&g);
-    }
-    out
-}
-
-/// The `search_grams` query that finds the records holding `word`, a word of one or two
-/// characters: the gram itself, or, for one character, any gram it begins. None where the word
-/// has a character no gram holds.
-fn gram_query(word: &str) -> Option<String> {
-    if !word.chars().all(gram_char) {
-        return None;
-    }
-    Some(match word.chars().count() {
-        1 => format!("\"{word}\"*"),
-        _ => format!("\"{word}\""),
-    })
-}
-
-/// Indexes document `rowid`'s folded search text, in both indexes. Any old entry must have been
-/// removed first ([`unindex`]).
-pub(crate) fn index(conn: &Connection, rowid: i64, title: &str, body: &str) -> Result<()> {
-    conn.prepare_cached("INSERT INTO search (rowid, title, body) VALUES (?1, ?2, ?3)")?
-        .execute(params![rowid, title, body])?;
-    conn.prepare_cached("INSERT INTO search_grams (rowid, grams) VALUES (?1, ?2)")?
-        .execute(params![rowid, grams(title, body)])?;
-    Ok(())
-}
-
-/// Removes document `rowid` from both search indexes (nothing where it is in neither).
-pub(crate) fn unindex(conn: &Connection, rowid: i64) -> Result<()> {
-    conn.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
-    conn.prepare_cached("DELETE FROM search_grams WHERE rowid = ?1")?.execute([rowid])?;
-    Ok(())
 }
 
 /// The words of a query, folded; empty words and repeats are dropped.
@@ -160,16 +96,6 @@ pub(crate) fn search(
         clauses.push("search MATCH ?".to_string());
         params.push(SqlValue::Text(expr.join(" AND ")));
     }
-    // Without a long word to drive it, the search runs along the grams of the short ones (in
-    // the grams' rowid order, which is the records'); with one, the trigram index narrows more.
-    let grams: Vec<String> = short.iter().filter_map(|w| gram_query(w)).collect();
-    let (from, key) = if long.is_empty() && !grams.is_empty() {
-        clauses.push("search_grams MATCH ?".into());
-        params.push(SqlValue::Text(grams.join(" AND ")));
-        ("search_grams g JOIN search s ON s.rowid = g.rowid", "g.rowid")
-    } else {
-        ("search s", "s.rowid")
-    };
     for w in &short {
         clauses.push(
             "(instr(lower(s.title), lower(?)) > 0 OR instr(lower(s.body), lower(?)) > 0)".into(),
@@ -182,12 +108,12 @@ pub(crate) fn search(
         params.push(SqlValue::Integer(k.code()));
     }
     if let Some(after) = &page.after {
-        clauses.push(format!("{key} < ?"));
+        clauses.push("s.rowid < ?".into());
         params.push(SqlValue::Integer(parse_cursor(after)?));
     }
     let sql = format!(
-        "SELECT d.doc_id, d.kind, s.title, s.body, s.rowid FROM {from} JOIN docs d ON d.id = s.rowid \
-         WHERE {} ORDER BY {key} DESC LIMIT {}",
+        "SELECT d.doc_id, d.kind, s.title, s.body, s.rowid FROM search s JOIN docs d ON d.id = s.rowid \
+         WHERE {} ORDER BY s.rowid DESC LIMIT {}",
         clauses.join(" AND "),
         page.limit + 1
     );
@@ -277,16 +203,6 @@ mod tests {
         let nine: Vec<String> = (0..9).map(|i| format!("w{i}")).collect();
         assert!(words(&nine.join(" ")).is_err());
         assert_eq!(words(&nine[..8].join(" ")).unwrap().len(), 8);
-    }
-
-    #[test]
-    fn grams_are_the_pairs_and_last_characters_of_each_run() {
-        assert_eq!(grams("违章a", "b, 违章"), "a b 章 章a 违章");
-        assert_eq!(grams("", "!? "), "");
-        assert_eq!(gram_query("违章").as_deref(), Some("\"违章\""));
-        assert_eq!(gram_query("楼").as_deref(), Some("\"楼\"*"));
-        assert_eq!(gram_query("a,"), None, "a character no gram holds");
-        assert_eq!(gram_query("\"*"), None);
     }
 
     #[test]

@@ -315,7 +315,7 @@ impl Store {
             }
             w.in_tx(|tx| {
                 for (_, rowid, _) in &doomed {
-                    super::search::unindex(tx, *rowid)?;
+                    tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
                     tx.prepare_cached("DELETE FROM docs WHERE id = ?1")?.execute([rowid])?;
                 }
                 tx.execute("DELETE FROM meta WHERE key = 'rescope'", [])?;

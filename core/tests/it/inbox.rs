@@ -258,11 +258,11 @@ fn a_version_5_store_gets_its_inbox_on_open() {
     {
         // What schema version 5 left: no inbox columns, no report_notified (nor the points of
         // versions 7 and 8, the business registry, the bulletins of version 9, the visits of
-        // version 10, the deliberations of version 11, the peer credentials of version 12, the
-        // change signatures of version 13 or the search grams of version 14).
+        // version 10, the deliberations of version 11, the peer credentials of version 12 or the
+        // change signatures of version 13).
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(
-            "DROP TABLE search_grams; DROP TABLE change_sigs; DROP TABLE peer_credentials; DROP TABLE deliberation_attendees; DROP TABLE deliberations; \
+            "DROP TABLE change_sigs; DROP TABLE peer_credentials; DROP TABLE deliberation_attendees; DROP TABLE deliberations; \
              DROP TABLE visit_rules; DROP TABLE visit_members; DROP TABLE visits; \
              DROP TABLE bulletin_acks; \
              DROP TABLE bulletins; \

@@ -359,59 +359,6 @@ fn chunks_are_compacted_and_survive_reopen() {
     assert!(chunks < 400, "one comment appended {chunks} bytes");
 }
 
-/// Words of one or two characters, found through the grams index: at a run's end, beside
-/// punctuation, in ASCII of either case, after the text that held them changed, and in a store
-/// from before the index (version 13), whose open fills it.
-#[test]
-fn short_words_are_found_through_the_grams_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.db");
-    let (pipe, sign, wide) = {
-        let s = Store::open(&path).unwrap();
-        s.set_user("resident-1").unwrap();
-        let pipe = s.create(&new_report("楼道水管漏水")).unwrap();
-        let sign = s.create(&new_report("Stop sign down, a car hit it")).unwrap();
-        let wide = s.create(&new_report("１２号楼Ａ座漏水")).unwrap();
-        (pipe, sign, wide)
-    };
-    // The store as version 13 left it: no grams index, the trigram index filled.
-    let c = rusqlite::Connection::open(&path).unwrap();
-    c.execute_batch("DROP TABLE search_grams; PRAGMA user_version = 13;").unwrap();
-    drop(c);
-    let s = Store::open(&path).unwrap();
-    s.set_user("resident-1").unwrap();
-    let ids = |q: &str| -> Vec<DocId> {
-        let mut ids: Vec<DocId> = s.search(q, None, 50).unwrap().iter().map(|h| h.id).collect();
-        ids.sort();
-        ids
-    };
-    let both = {
-        let mut v = vec![pipe, wide];
-        v.sort();
-        v
-    };
-    assert_eq!(ids("漏水"), both);
-    assert_eq!(ids("水"), both, "a run's last character");
-    assert_eq!(ids("道 管"), vec![pipe]);
-    assert_eq!(ids("A座"), vec![wide]);
-    assert_eq!(ids("a 座"), vec![wide]);
-    assert_eq!(ids("12"), vec![wide], "full-width digits, folded");
-    assert_eq!(ids("it"), vec![sign], "ASCII words of two letters");
-    assert_eq!(ids("n,"), vec![sign], "punctuation: found by the scan alone");
-    assert_eq!(ids("STOP a"), vec![sign]);
-    assert!(ids("水 it").is_empty(), "every word must match one record");
-    assert!(ids("漏雨").is_empty(), "a pair that is not adjacent in any record");
-    // A comment adds words; the record is found by them, and still by the old ones.
-    s.execute(pipe, &Command::CommentReport { text: "物业已修好".into() }).unwrap();
-    assert_eq!(ids("修好"), vec![pipe]);
-    assert_eq!(ids("漏水"), both);
-    let flag: i64 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("SELECT count(*) FROM meta WHERE key = 'search_rebuild'", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(flag, 0, "indexed once");
-}
-
 #[test]
 fn newer_schema_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -191,9 +191,10 @@ impl Projection {
             != Some((self.search_title.as_str(), self.search_body.as_str()))
         {
             if stored.is_some() {
-                search::unindex(conn, rowid)?;
+                conn.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
             }
-            search::index(conn, rowid, &self.search_title, &self.search_body)?;
+            conn.prepare_cached("INSERT INTO search (rowid, title, body) VALUES (?1, ?2, ?3)")?
+                .execute(params![rowid, self.search_title, self.search_body])?;
         }
         Ok(())
     }
@@ -233,5 +234,6 @@ pub(crate) fn delete(conn: &Connection, rowid: i64) -> Result<()> {
                 .execute([rowid])?;
         }
     }
-    search::unindex(conn, rowid)
+    conn.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
+    Ok(())
 }
