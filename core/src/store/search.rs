@@ -97,9 +97,13 @@ pub(crate) fn search(
         params.push(SqlValue::Text(expr.join(" AND ")));
     }
     for w in &short {
-        clauses.push(
-            "(instr(lower(s.title), lower(?)) > 0 OR instr(lower(s.body), lower(?)) > 0)".into(),
-        );
+        // SQLite's lower() folds ASCII letters only, so a word without any is found as it is,
+        // with no lower-cased copy of each record's text.
+        clauses.push(if w.bytes().any(|b| b.is_ascii_alphabetic()) {
+            "(instr(lower(s.title), lower(?)) > 0 OR instr(lower(s.body), lower(?)) > 0)".into()
+        } else {
+            "(instr(s.title, ?) > 0 OR instr(s.body, ?) > 0)".into()
+        });
         params.push(SqlValue::Text((*w).clone()));
         params.push(SqlValue::Text((*w).clone()));
     }

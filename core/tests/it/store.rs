@@ -359,6 +359,38 @@ fn chunks_are_compacted_and_survive_reopen() {
     assert!(chunks < 400, "one comment appended {chunks} bytes");
 }
 
+/// Words of one or two characters, matched in the text: at a run's end, beside punctuation,
+/// in ASCII of either case, CJK as typed, and after the text that held them grew.
+#[test]
+fn short_words_are_found_in_any_case_and_beside_punctuation() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir, "s", "resident-1");
+    let pipe = s.create(&new_report("楼道水管漏水")).unwrap();
+    let sign = s.create(&new_report("Stop sign down, a car hit it")).unwrap();
+    let wide = s.create(&new_report("１２号楼Ａ座漏水")).unwrap();
+    let ids = |q: &str| -> Vec<DocId> {
+        let mut ids: Vec<DocId> = s.search(q, None, 50).unwrap().iter().map(|h| h.id).collect();
+        ids.sort();
+        ids
+    };
+    let mut both = vec![pipe, wide];
+    both.sort();
+    assert_eq!(ids("漏水"), both);
+    assert_eq!(ids("水"), both, "a text's last character");
+    assert_eq!(ids("道 管"), vec![pipe]);
+    assert_eq!(ids("A座"), vec![wide]);
+    assert_eq!(ids("a 座"), vec![wide]);
+    assert_eq!(ids("12"), vec![wide], "full-width digits, folded");
+    assert_eq!(ids("IT"), vec![sign], "ASCII words of two letters, any case");
+    assert_eq!(ids("n,"), vec![sign], "punctuation in a word");
+    assert_eq!(ids("STOP a"), vec![sign]);
+    assert!(ids("水 it").is_empty(), "every word must match one record");
+    assert!(ids("漏雨").is_empty());
+    s.execute(pipe, &Command::CommentReport { text: "物业已修好".into() }).unwrap();
+    assert_eq!(ids("修好"), vec![pipe]);
+    assert_eq!(ids("漏水"), both);
+}
+
 #[test]
 fn newer_schema_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
