@@ -10,6 +10,7 @@ use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::{Automerge, Change, LoadOptions, OnPartialLoad, VerificationMode};
+use sha2::Digest;
 
 /// Magic bytes that start every Automerge chunk.
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
@@ -103,6 +104,74 @@ pub fn heads_of(changes: &[Change]) -> Vec<automerge::ChangeHash> {
     heads.sort();
     heads.dedup();
     heads
+}
+
+/// The heads of Automerge bytes (a saved document, optionally followed by change chunks, or
+/// change chunks alone), read from their layout without loading them: the heads a document
+/// chunk records, moved on by each change chunk after it (a change replaces the heads it depends
+/// on). Each chunk's checksum is checked; `max_inflated` bounds what a compressed change may
+/// inflate to.
+///
+/// What a merge needs to know before paying for one: a whole document pulled back that holds
+/// nothing beyond the heads this store has is a document it holds already. Every hash returned
+/// is a change the bytes hold, so a set of heads all among them is held by whoever holds the
+/// bytes.
+pub fn heads_of_saved(
+    bytes: &[u8],
+    max_inflated: usize,
+) -> Result<Vec<automerge::ChangeHash>, ParseError> {
+    let mut heads = std::collections::BTreeSet::new();
+    for (chunk_type, chunk) in split_chunks(bytes)? {
+        match chunk_type {
+            DOCUMENT => {
+                let hash = automerge::ChangeHash(sha2::Sha256::digest(&chunk[8..]).into());
+                if hash.0[..4] != chunk[4..8] {
+                    return Err(err("a document chunk fails its checksum"));
+                }
+                heads.extend(document_heads(chunk_data(chunk)?)?);
+            }
+            CHANGE | COMPRESSED => {
+                if chunk_type == COMPRESSED {
+                    check_inflated_size(chunk, max_inflated)?;
+                }
+                let change = parse_change(chunk)?;
+                for dep in change.deps() {
+                    heads.remove(dep);
+                }
+                heads.insert(change.hash());
+            }
+            other => return Err(err(format!("chunk type {other} is not accepted"))),
+        }
+    }
+    Ok(heads.into_iter().collect())
+}
+
+/// The heads a document chunk's data records (after its actors).
+fn document_heads(data: &[u8]) -> Result<Vec<automerge::ChangeHash>, ParseError> {
+    let mut at = 0usize;
+    let uleb = |at: &mut usize| -> Result<u64, ParseError> {
+        let (value, n) = read_uleb(data.get(*at..).unwrap_or_default())
+            .ok_or_else(|| err(format!("bad number at byte {at} of a document")))?;
+        *at += n;
+        Ok(value)
+    };
+    let past_end = || err("a document runs past its end");
+    for _ in 0..uleb(&mut at)? {
+        let len = usize::try_from(uleb(&mut at)?).map_err(|_| past_end())?;
+        at = at.checked_add(len).filter(|end| *end <= data.len()).ok_or_else(past_end)?;
+    }
+    let count = usize::try_from(uleb(&mut at)?).map_err(|_| past_end())?;
+    // Each head takes 32 bytes: the count cannot outrun the data.
+    let end = count
+        .checked_mul(32)
+        .and_then(|n| at.checked_add(n))
+        .filter(|end| *end <= data.len())
+        .ok_or_else(past_end)?;
+    Ok(data[at..end]
+        .chunks_exact(32)
+        .filter_map(|h| <[u8; 32]>::try_from(h).ok())
+        .map(automerge::ChangeHash)
+        .collect())
 }
 
 /// Whether `bytes` start with a whole saved document (rather than bare changes).
@@ -285,6 +354,35 @@ mod tests {
         let changes = parse_changes(&all, 1 << 20).expect("parses");
         assert_eq!(changes.len(), doc.get_changes(&[]).len());
         assert_eq!(parse_changes(&incremental, 1 << 20).expect("parses").len(), 1);
+    }
+
+    #[test]
+    fn reads_heads_from_the_layout() {
+        let (mut doc, snapshot, incremental) = sample();
+        let mut all = snapshot.clone();
+        all.extend(&incremental);
+        assert_eq!(heads_of_saved(&all, 1 << 20).expect("reads"), doc.get_heads());
+        let mut earlier = AutoCommit::load(&snapshot).expect("loads");
+        assert_eq!(heads_of_saved(&snapshot, 1 << 20).expect("reads"), earlier.get_heads());
+        // Changes alone: the last one's hash.
+        assert_eq!(heads_of_saved(&incremental, 1 << 20).expect("reads"), doc.get_heads());
+        // Two concurrent changes after the snapshot: both are heads.
+        let mut a = earlier.fork();
+        let mut b = earlier.fork();
+        a.put(ROOT, "x", 1i64).expect("put");
+        b.put(ROOT, "y", 2i64).expect("put");
+        let mut both = snapshot.clone();
+        both.extend(a.save_incremental());
+        both.extend(b.save_incremental());
+        let mut expected = vec![a.get_heads()[0], b.get_heads()[0]];
+        expected.sort();
+        assert_eq!(heads_of_saved(&both, 1 << 20).expect("reads"), expected);
+        // A flipped bit in a document's body fails its checksum.
+        let mut bad = snapshot;
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(heads_of_saved(&bad, 1 << 20).is_err());
+        assert!(heads_of_saved(b"nothing", 1 << 20).is_err());
     }
 
     /// A document chunk whose op columns are stored deflated (`save` deflates columns over

@@ -4,6 +4,7 @@
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
 
+use super::docs::DocRow;
 use super::inbox::InboxReason;
 use super::projection::Projection;
 use super::writer::{Loaded, Source, Writer};
@@ -79,6 +80,34 @@ fn check_size(id: DocId, bytes: &[u8]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A whole document from elsewhere that this store holds every change of (see [`held`]).
+pub(crate) struct Held {
+    /// Where it is stored.
+    pub(crate) row: DocRow,
+    /// The store's heads of it.
+    pub(crate) heads: Vec<ChangeHash>,
+    /// The heads of the bytes that came (all among `heads`).
+    pub(crate) incoming: Vec<ChangeHash>,
+}
+
+/// A whole document from elsewhere that this store holds every change of (one this phone
+/// pushed, sent back by a catch-up).
+/// Found from the chunks' layout, with nothing loaded: a merge would load both documents and
+/// rebuild every incoming change to change nothing. `None` when that is not known this way
+/// (bare changes, a document not stored, heads the store lacks, bytes whose layout does not
+/// read): those go through [`prepare`], which verifies them.
+pub(crate) fn held(w: &mut Writer, id: DocId, bytes: &[u8]) -> Result<Option<Held>> {
+    if !changes::starts_with_document(bytes) || bytes.len() > limits::MERGE_BYTES {
+        return Ok(None);
+    }
+    let Ok(incoming) = changes::heads_of_saved(bytes, limits::MERGE_BYTES) else {
+        return Ok(None);
+    };
+    let Some((row, local)) = w.stored_heads(id)? else { return Ok(None) };
+    let held = incoming.iter().all(|h| local.contains(h));
+    Ok(held.then_some(Held { row, heads: local, incoming }))
 }
 
 /// Verifies `bytes` and merges them into the document in memory.

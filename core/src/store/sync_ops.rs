@@ -219,8 +219,17 @@ impl Store {
             let mut w = self.writer();
             let mut prepared: Vec<Prepared> = Vec::new();
             let grouped = group_by_doc(docs);
-            let items: Vec<(DocId, &[u8])> = grouped.iter().map(|(id, b)| (*id, &b[..])).collect();
-            for ((id, _), result) in grouped.iter().zip(merge::prepare_many(&mut w, &items)?) {
+            // Documents held already (a catch-up sends back what this phone pushed) are not
+            // merged: each would cost two loads and a rebuild of every change, to change nothing.
+            let mut held = Vec::new();
+            let mut items: Vec<(DocId, &[u8])> = Vec::with_capacity(grouped.len());
+            for (id, b) in &grouped {
+                match merge::held(&mut w, *id, b)? {
+                    Some(h) => held.push((*id, h)),
+                    None => items.push((*id, &b[..])),
+                }
+            }
+            for ((id, _), result) in items.iter().zip(merge::prepare_many(&mut w, &items)?) {
                 match result {
                     Ok(p) => prepared.push(p),
                     Err(e @ (CoreError::Storage(_) | CoreError::Io(_))) => return Err(e),
@@ -244,6 +253,13 @@ impl Store {
                     let heads = p.heads();
                     sync_state::after_pull(tx, rowid, &p.incoming_heads, &heads)?;
                     sync_state::set_wanted(tx, p.id, false)?;
+                }
+                for (id, h) in &held {
+                    if let Some(s) = sigs.get(id) {
+                        signatures::keep(tx, s.iter().map(|c| (c.hash.0, &c.sig)))?;
+                    }
+                    sync_state::after_pull(tx, h.row.rowid, &h.incoming, &h.heads)?;
+                    sync_state::set_wanted(tx, *id, false)?;
                 }
                 for id in unwanted {
                     sync_state::set_wanted(tx, *id, false)?;

@@ -55,3 +55,53 @@ fn an_edit_made_while_a_push_was_on_the_way_stays_pending() {
     let (rest, _) = store.push_batch(1000, usize::MAX, &none).unwrap();
     assert!(rest.is_empty(), "nothing left to push: {:?}", rest.len());
 }
+
+/// A catch-up sends back, whole, the documents this phone pushed. Those it holds every change
+/// of are found so without loading them, on disk or loaded, and change nothing: no merge, no
+/// news, a local edit made meanwhile still pending. A whole document with a change made
+/// elsewhere is merged as before.
+#[test]
+fn whole_documents_held_already_are_not_merged_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("phone.db")).unwrap();
+    // More documents than the writer keeps loaded: the first ones are on disk only.
+    let ids: Vec<DocId> =
+        (0..80).map(|i| store.create(&report(&format!("路灯不亮 {i}"))).unwrap()).collect();
+    let comment = |text: &str| Command::CommentReport { text: text.into() };
+    // Snapshot and an incremental chunk on disk.
+    store.execute(ids[0], &comment("还亮着")).unwrap();
+    let none = HashSet::new();
+    let (pushed, _) = store.push_batch(1000, usize::MAX, &none).unwrap();
+    store.apply_push_results(&pushed, &acked(&pushed)).unwrap();
+    let whole = |s: &Store, id: DocId| PullDoc {
+        doc: id,
+        bytes: s.load(id).unwrap().save(),
+        whole: true,
+        sigs: vec![],
+    };
+    let mut page: Vec<PullDoc> = ids.iter().map(|id| whole(&store, *id)).collect();
+
+    // Another phone comments on the last document; the server sends it whole with that.
+    let other = Store::open(dir.path().join("other.db")).unwrap();
+    other.merge_remote(ids[79], &page[79].bytes).unwrap();
+    other.execute(ids[79], &comment("修好了")).unwrap();
+    page[79] = whole(&other, ids[79]);
+    // This phone edits the second document before the page comes.
+    store.execute(ids[1], &comment("又坏了")).unwrap();
+
+    {
+        let mut w = store.writer();
+        for (i, p) in page.iter().enumerate() {
+            let held = merge::held(&mut w, p.doc, &p.bytes).unwrap();
+            // The one edited here has moved past what came: found by merging, as the rest.
+            assert_eq!(held.is_some(), i != 1 && i != 79, "document {i}");
+        }
+    }
+    let tally = store.apply_pull(&page, "epoch", "cursor", false, &[]).unwrap();
+    assert_eq!(tally.changed, vec![ids[79]]);
+    assert!(tally.failed.is_empty(), "{:?}", tally.failed);
+    assert_eq!(store.load(ids[79]).unwrap().get_heads(), other.load(ids[79]).unwrap().get_heads());
+    let (left, _) = store.push_batch(1000, usize::MAX, &none).unwrap();
+    let left: Vec<DocId> = left.iter().map(|p| p.doc).collect();
+    assert_eq!(left, vec![ids[1]], "only the document edited here waits to be pushed");
+}

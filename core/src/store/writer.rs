@@ -148,6 +148,20 @@ impl Writer {
         }
     }
 
+    /// The row and heads of the stored document `id`, without loading it: from the cached copy,
+    /// else read from the layout of its stored bytes. `None` when this store does not hold it,
+    /// or its bytes do not read that way (a load would then say why).
+    pub(crate) fn stored_heads(&mut self, id: DocId) -> Result<Option<(DocRow, Vec<ChangeHash>)>> {
+        if let Some(l) = self.cache.peek_mut(&id) {
+            return Ok(Some((l.row, l.doc.get_heads())));
+        }
+        let Some(row) = docs::find(&self.conn, id)? else { return Ok(None) };
+        let bytes = docs::read_bytes(&self.conn, &row)?;
+        Ok(crate::changes::heads_of_saved(&bytes, crate::limits::MERGE_BYTES)
+            .ok()
+            .map(|heads| (row, heads)))
+    }
+
     /// What a merge starts from, without the CPU work of loading: the cached document, the
     /// stored bytes (loaded later, possibly on another thread, by [`Source::load`]), or nothing.
     pub(crate) fn take_source(&mut self, id: DocId) -> Result<Source> {
