@@ -95,6 +95,12 @@ pub struct SignedBy {
     pub actor: Vec<u8>,
     /// A signature per change, by that device's key.
     pub sigs: Vec<ChangeSig>,
+    /// A relayed author's peer credential as the pushing phone holds it (docs/protocol.md,
+    /// "Relayed changes"): the rights the server last told the phones the author had, so that
+    /// a change its author was entitled to then but is not now is `stale_rights`, not
+    /// `forbidden`. Absent for the pusher's own changes and when the phone holds none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<Credential>,
 }
 
 /// The answer to a [`SyncRequest`].

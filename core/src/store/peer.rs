@@ -203,6 +203,16 @@ impl Store {
     }
 }
 
+/// The credential this phone holds of the author whose actor is `actor` (one a peer passed on,
+/// or the server handed out with the author's changes), as a push carries it with the author's
+/// relayed changes.
+pub(crate) fn held_credential(conn: &Connection, actor: &[u8]) -> Result<Option<Credential>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT credential FROM peer_credentials WHERE actor = ?1")?;
+    let bytes: Option<Vec<u8>> = stmt.query_row([actor], |r| r.get(0)).optional()?;
+    bytes.map(|b| uncbor("peer_credentials", &b)).transpose()
+}
+
 fn remember(tx: &Connection, v: &Verified, c: &Credential) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO peer_credentials (actor, device, expires_at, credential)

@@ -147,8 +147,12 @@ pub(crate) fn signed_by(
         let a = a.to_bytes();
         match groups.iter_mut().find(|g| g.actor == a) {
             Some(g) => g.sigs.push(s),
-            None => groups.push(SignedBy { actor: a.to_vec(), sigs: vec![s] }),
+            None => groups.push(SignedBy { actor: a.to_vec(), sigs: vec![s], credential: None }),
         }
+    }
+    let own = actor.to_bytes();
+    for g in groups.iter_mut().filter(|g| g.actor != own) {
+        g.credential = super::peer::held_credential(conn, &g.actor)?;
     }
     Ok(groups)
 }

@@ -2,20 +2,25 @@
 //! push names beside the pusher's own, the enrolled device it is bound to, that device's
 //! recorded key and its user's profile now; a revoked device, or a disabled user's, is named as
 //! such so that nothing relayed of it is taken. An actor bound to no device is left out: its
-//! changes are refused as `forged_actor`.
+//! changes are refused as `forged_actor`. A credential of the author that came with the push,
+//! signed by this server for that device, says what rights the author had when the server
+//! issued it: a change those rights allow but the author's rights now do not is `stale_rights`.
 
 use std::collections::HashSet;
 
 use fieldsync_core::peer::Credential;
+use fieldsync_core::policy::Profile;
 use fieldsync_core::protocol::PushDoc;
 
 use super::{AccountError, PeerCredentials, profile_of};
 use crate::ingest::{Author, RelayedAuthor, RelayedAuthors};
-use crate::storage::{DeviceKind, Storage};
+use crate::storage::{Device, DeviceKind, Storage};
 
-/// The other authors `push` names, found in `storage`; `pusher` is the pushing device's actor.
+/// The other authors `push` names, found in `storage`; `pusher` is the pushing device's actor,
+/// `peers` the issuer of the credentials that may come with them.
 pub(crate) async fn relayed_authors(
     storage: &dyn Storage,
+    peers: &PeerCredentials,
     pusher: &[u8],
     push: &[PushDoc],
 ) -> Result<RelayedAuthors, AccountError> {
@@ -25,6 +30,7 @@ pub(crate) async fn relayed_authors(
         .map(|g| g.actor.as_slice())
         .filter(|a| *a != pusher)
         .collect();
+    let server_key = peers.public_key();
     let mut out = RelayedAuthors::new();
     for actor in actors {
         let Some(device) = storage.device_by_actor(actor.to_vec()).await? else { continue };
@@ -43,6 +49,7 @@ pub(crate) async fn relayed_authors(
                         rights_changed: false,
                         key: device.key.clone(),
                     },
+                    granted: granted(&server_key, &device, push),
                     key: device.key,
                 }
             }
@@ -51,6 +58,23 @@ pub(crate) async fn relayed_authors(
         out.insert(actor.to_vec(), found);
     }
     Ok(out)
+}
+
+/// The rights named by a credential of `device` that came with `push` (with its changes'
+/// signatures): the first one this server signed (`server_key`) for that device, its actor and
+/// its user, expired or not (the change was made while it was valid, or before its device heard
+/// of another). One that does not check names nothing.
+fn granted(server_key: &[u8], device: &Device, push: &[PushDoc]) -> Option<Profile> {
+    push.iter()
+        .flat_map(|p| p.signed.iter())
+        .filter(|g| g.actor == device.actor)
+        .filter_map(|g| g.credential.as_ref()?.open(server_key).ok())
+        .find(|v| {
+            v.device == device.id
+                && v.actor.to_bytes() == device.actor.as_slice()
+                && v.profile.user == device.user
+        })
+        .map(|v| v.profile)
 }
 
 /// Most authors' credentials one sync answer hands out (as many as a phone keeps).

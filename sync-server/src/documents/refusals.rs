@@ -9,17 +9,23 @@ use super::Documents;
 use crate::ingest::{Author, Refusal, code};
 use crate::storage::Refused;
 
-/// The listing of `refusal` of a push to `doc` by `author`, when it is one to list.
+/// The listing of `refusal` of a push to `doc` by `author`, when it is one to list: under the
+/// pusher, or under the author of a relayed change the refusal names.
 pub(crate) fn listed(doc: DocId, refusal: &Refusal, author: Option<&Author>) -> Option<Refused> {
-    let (Refusal::Stale { message, kind, scope }, Some(a)) = (refusal, author) else {
+    let (Refusal::Stale { message, kind, scope, author: relayed }, Some(a)) = (refusal, author)
+    else {
         return None;
+    };
+    let (device, user) = match relayed {
+        Some(r) => (r.device.clone(), r.user.clone()),
+        None => (a.device.clone(), a.profile.user.clone()),
     };
     Some(Refused {
         doc,
         kind: *kind,
         scope: scope.clone(),
-        device: a.device.clone(),
-        user: a.profile.user.clone(),
+        device,
+        user,
         code: code::STALE_RIGHTS.to_string(),
         message: message.clone(),
         at: fieldsync_core::time::now_ms(),

@@ -129,7 +129,8 @@ pub(crate) async fn handle(
     author.rights_changed = rescoped;
 
     let pushed = req.push.len();
-    let relayed = accounts::relayed_authors(app.storage(), &req.actor, &req.push).await?;
+    let relayed =
+        accounts::relayed_authors(app.storage(), &app.peers, &req.actor, &req.push).await?;
     let results = push::push(&app.docs, req.push, Some(author), Arc::new(relayed)).await?;
     let reader = Reader {
         actor: &req.actor,

@@ -76,6 +76,7 @@ pub(crate) fn allowed(
             ),
             kind: h.kind,
             scope: h.scope.clone(),
+            author: None,
         }
     };
     if let Err(d) = policy::check_change(p, view.before.as_deref(), after) {

@@ -109,7 +109,7 @@ pub(crate) fn ingest(
     judge::valid(id, &mut loaded.doc, &record, view.current.as_deref(), old_heads.as_deref())?;
     match author {
         Some(a) if relayed => {
-            relay::judge_each(id, base.as_ref(), &mut loaded.doc, &judged, a, &who)?;
+            relay::judge_each(id, base.as_ref(), &mut loaded.doc, &judged, a, &who, &record)?;
         }
         Some(a) => judge::allowed(id, a, &view, &record)?,
         None => {}

@@ -30,7 +30,20 @@ pub(crate) enum Refusal {
         kind: Kind,
         /// The record's scope.
         scope: String,
+        /// The change's author when not the pusher (a change another phone relayed), under
+        /// whom the refusal is listed; `None`: the pusher's own.
+        author: Option<StaleAuthor>,
     },
+}
+
+/// The author of a change refused `stale_rights` that another phone relayed: the refusal is
+/// listed under them, as if they had pushed it themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StaleAuthor {
+    /// Their device.
+    pub(crate) device: String,
+    /// Their user.
+    pub(crate) user: String,
 }
 
 impl Refusal {

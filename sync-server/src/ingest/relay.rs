@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use automerge::{ActorId, AutoCommit, Change, ChangeHash};
 use fieldsync_core::DocId;
 use fieldsync_core::authorship::{self, ChangeSig, Signature, SignatureError};
+use fieldsync_core::model::Record;
 use fieldsync_core::policy::{self, Denied, Profile};
 
 use super::author::Author;
-use super::refusal::{Refusal, code};
+use super::refusal::{Refusal, StaleAuthor, code};
 
 /// An author a push names (`PushDoc::signed`) besides the pusher, as the server found them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,9 @@ pub(crate) enum RelayedAuthor {
         author: Author,
         /// The device's public key.
         key: Option<Vec<u8>>,
+        /// The rights the author's credential that came with the push names (the server's own
+        /// word of what the author could do when it issued it), when one came and checked.
+        granted: Option<Profile>,
     },
     /// A revoked device, or one whose user is disabled: nothing relayed of it is taken.
     Revoked {
@@ -53,11 +57,18 @@ pub(crate) fn sigs_of(
     signed.iter().flat_map(|g| g.sigs.iter()).map(|s: &ChangeSig| (s.hash.into(), s.sig)).collect()
 }
 
+/// The author of relayed changes: their rights now, and those their credential granted.
+#[derive(Debug)]
+struct Relayed {
+    author: Author,
+    granted: Option<Profile>,
+}
+
 /// Who made each fresh change, when not the pusher, and the signature each came with.
 #[derive(Debug, Default)]
 pub(crate) struct Authorship {
     /// The authors of relayed changes, by actor.
-    relayed: HashMap<ActorId, Author>,
+    relayed: HashMap<ActorId, Relayed>,
     /// Per change: the device that made it (relayed only) and its checked signature.
     per_change: HashMap<ChangeHash, (Option<String>, Option<Vec<u8>>)>,
 }
@@ -133,10 +144,11 @@ pub(crate) fn authorship(
                     ),
                 ));
             }
-            Some(RelayedAuthor::Known { author, key }) => {
+            Some(RelayedAuthor::Known { author, key, granted }) => {
                 let sig = authorship::check(key.as_deref(), &hash, sigs)
                     .map_err(|e| signature_refusal(id, e))?;
-                out.relayed.insert(c.actor_id().clone(), author.clone());
+                let relayed = Relayed { author: author.clone(), granted: granted.clone() };
+                out.relayed.insert(c.actor_id().clone(), relayed);
                 out.per_change.insert(hash, (Some(author.device.clone()), Some(sig.0.to_vec())));
             }
         }
@@ -145,7 +157,11 @@ pub(crate) fn authorship(
 }
 
 /// Judges `fresh` (in causal order), which take `base` (`None`: a new document) to `merged`,
-/// change by change under each author's rights: the pusher's or a relayed author's.
+/// whose record is `record`, change by change under each author's rights: the pusher's or a
+/// relayed author's. A refused change is `stale_rights` when its author was entitled to it then
+/// and is not now, as for a direct push: the pusher's when its device has not heard of its
+/// rights change; a relayed author's when the rights their credential granted allow it (listed
+/// under that author). Otherwise it is `forbidden`.
 pub(crate) fn judge_each(
     id: DocId,
     base: Option<&AutoCommit>,
@@ -153,26 +169,58 @@ pub(crate) fn judge_each(
     fresh: &[Change],
     pusher: &Author,
     who: &Authorship,
+    record: &Record,
 ) -> Result<(), Refusal> {
-    let profile_of = |c: &Change| -> Result<&Profile, Denied> {
-        match who.relayed.get(c.actor_id()) {
-            Some(author) => Ok(&author.profile),
-            None => Ok(&pusher.profile),
+    let now = |c: &Change| {
+        Some(who.relayed.get(c.actor_id()).map_or(&pusher.profile, |r| &r.author.profile))
+    };
+    let Err((d, culprit)) = check_each(id, base, merged, fresh, now) else {
+        return Ok(());
+    };
+    let (user, stale) = match culprit.as_ref().and_then(|a| who.relayed.get(a).map(|r| (a, r))) {
+        None => (pusher.profile.user.clone(), pusher.rights_changed.then_some(None)),
+        Some((actor, r)) => {
+            let then = |c: &Change| match who.relayed.get(c.actor_id()) {
+                Some(x) if c.actor_id() == actor => x.granted.as_ref(),
+                Some(x) => Some(&x.author.profile),
+                None => Some(&pusher.profile),
+            };
+            let entitled = r.granted.is_some() && check_each(id, base, merged, fresh, then).is_ok();
+            let author = StaleAuthor {
+                device: r.author.device.clone(),
+                user: r.author.profile.user.clone(),
+            };
+            (author.user.clone(), entitled.then_some(Some(author)))
         }
     };
-    let mut refused_author = String::new();
+    let message = format!("{user} may not make these changes to {id} ({}): {}", d.rule, d.message);
+    Err(match stale {
+        Some(author) => Refusal::Stale {
+            message: format!("{message} (the author's rights changed since the change was made)"),
+            kind: record.header().kind,
+            scope: record.header().scope.clone(),
+            author,
+        },
+        None => Refusal::rejected(code::FORBIDDEN, message),
+    })
+}
+
+/// Core's check of each change (`policy::check_each_change`), each under the profile
+/// `profile_of` gives it; when one is refused, the actor of that change with the reason.
+fn check_each<'p>(
+    id: DocId,
+    base: Option<&AutoCommit>,
+    merged: &mut AutoCommit,
+    fresh: &[Change],
+    profile_of: impl Fn(&Change) -> Option<&'p Profile>,
+) -> Result<(), (Denied, Option<ActorId>)> {
+    let mut judged = None;
     policy::check_each_change(id, base, merged, fresh, |c| {
-        let p = profile_of(c)?;
-        refused_author.clone_from(&p.user);
-        Ok(p)
+        judged = Some(c.actor_id().clone());
+        profile_of(c).ok_or_else(|| {
+            let message = format!("no rights are known for actor {}", c.actor_id());
+            Denied { rule: "peer.author", message }
+        })
     })
-    .map_err(|d| {
-        Refusal::rejected(
-            code::FORBIDDEN,
-            format!(
-                "{refused_author} may not make these changes to {id} ({}): {}",
-                d.rule, d.message
-            ),
-        )
-    })
+    .map_err(|d| (d, judged))
 }

@@ -323,7 +323,7 @@ async fn bad_bodies_get_typed_errors_and_the_server_keeps_serving() {
     assert!(body.message.contains("speaks 1 and 2"), "{}", body.message);
     // Signatures come with version 2 only.
     let mut signed = a.push_saved(a.report("signed in version 1"));
-    signed.signed = vec![protocol::SignedBy { actor: a.actor(), sigs: vec![] }];
+    signed.signed = vec![protocol::SignedBy { actor: a.actor(), sigs: vec![], credential: None }];
     let (status, body) = server.sync(&a.request(None, "", vec![signed])).await.unwrap_err();
     assert_eq!((status, body.code.as_str()), (400, "invalid_request"));
     // A message of another version with another shape is still named as such.
@@ -346,10 +346,14 @@ async fn bad_bodies_get_typed_errors_and_the_server_keeps_serving() {
     // At most RELAYED_AUTHORS other devices' signatures; this device's own do not count.
     let authors = |n: usize, own: bool| {
         let mut signed: Vec<protocol::SignedBy> = (0..n)
-            .map(|i| protocol::SignedBy { actor: vec![0xa0, i as u8, 7], sigs: vec![] })
+            .map(|i| protocol::SignedBy {
+                actor: vec![0xa0, i as u8, 7],
+                sigs: vec![],
+                credential: None,
+            })
             .collect();
         if own {
-            signed.push(protocol::SignedBy { actor: a.actor(), sigs: vec![] });
+            signed.push(protocol::SignedBy { actor: a.actor(), sigs: vec![], credential: None });
         }
         let doc = PushDoc { doc: DocId::random(), changes: vec![], heads: vec![], signed };
         let mut req = a.request(None, "", vec![doc]);

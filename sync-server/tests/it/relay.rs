@@ -127,7 +127,7 @@ fn push_of(store: &Store, id: DocId, after: &[ChangeHash], sign: bool) -> PushDo
                 .unwrap();
             match signed.iter_mut().find(|g| g.actor == actor) {
                 Some(g) => g.sigs.push(s),
-                None => signed.push(SignedBy { actor, sigs: vec![s] }),
+                None => signed.push(SignedBy { actor, sigs: vec![s], credential: None }),
             }
         }
     }
@@ -318,4 +318,123 @@ async fn changes_pulled_from_the_server_travel_on_to_phones_as_their_authors() {
     assert!(v1.docs.iter().all(|d| d.sigs.is_empty()), "{v1:?}");
     let bytes = |r: &SyncResponse| r.docs.iter().map(|d| d.bytes.clone()).collect::<Vec<_>>();
     assert_eq!(bytes(&v1), bytes(&v2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_relayed_before_its_author_ever_synced_is_theirs_and_a_forged_one_is_not() {
+    let server = start().await;
+    let [li, wang, _] = team(&server).await;
+    // Li makes the log and an entry offline and never reaches the server; Wang takes them.
+    let log = li.store().create(&new_log()).unwrap();
+    li.store().execute(log, &entry("north gate clear")).unwrap();
+    let (_, got) = met(li.store(), wang.store()).await;
+    assert_eq!(got.received, 1);
+    assert_eq!(storage_len(&server).await, 0, "the server holds nothing of Li's yet");
+
+    // Wang alters one of Li's signatures on the way: refused, nothing stored.
+    let mut altered = push_of(wang.store(), log, &[], true);
+    assert_eq!(altered.signed.len(), 1, "Li's changes only");
+    altered.signed[0].sigs[0].sig.0[0] ^= 1;
+    let outcome = push_as(&server, &wang, altered).await;
+    assert_eq!(outcome_code(&outcome), Some("bad_signature"), "{outcome:?}");
+    // A log made in Li's name on another phone (Li's actor, the forger's own key), never seen
+    // by the server either: refused, nothing stored.
+    let forger = Store::open(server.dir.path().join("forger.db")).unwrap();
+    let profile = Profile {
+        user: TEAM[0].into(),
+        role: Role::Patrol,
+        patrol: Some(PatrolKind::Police),
+        scopes: vec![AREA.into()],
+    };
+    let enrollment =
+        Enrollment { device: "forger".into(), token: "none".into(), profile, server: None };
+    forger.save_enrollment(&enrollment, li.store().identity().actor).unwrap();
+    forger.device_key().unwrap();
+    let forged = forger.create(&new_log()).unwrap();
+    forger.execute(forged, &entry("the east path is closed (not true)")).unwrap();
+    let outcome = push_as(&server, &wang, push_of(&forger, forged, &[], true)).await;
+    assert_eq!(outcome_code(&outcome), Some("bad_signature"), "{outcome:?}");
+    assert_eq!(storage_len(&server).await, 0, "nothing of the forged relays is stored");
+
+    // Wang's own sync relays Li's log as it is: taken as Li's, each signature Li's.
+    let s = wang.sync_now(None).await.unwrap();
+    assert_eq!((s.docs_rejected, s.docs_failed), (0, 0), "{s:?}");
+    let logged = server.running.server().storage().audit(0, 1000).await.unwrap();
+    let mut doc = li.store().load(log).unwrap();
+    assert_eq!(logged.len(), doc.get_changes(&[]).len(), "every change of Li's log");
+    let li_key = li.store().device_key().unwrap().public_key();
+    for e in &logged {
+        assert_eq!(e.actor, li.store().identity().actor.to_bytes());
+        assert_eq!(e.device.as_deref(), Some(device_of(&li).as_str()), "logged as Li's");
+        let sig = fieldsync_core::authorship::Signature(e.sig.clone().unwrap().try_into().unwrap());
+        fieldsync_core::authorship::verify(&li_key, &ChangeHash(e.hash), &sig).unwrap();
+    }
+    // When Li reaches the server at last, everything is known: nothing refused, nothing twice.
+    let s = li.sync_now(None).await.unwrap();
+    assert_eq!((s.docs_rejected, s.docs_failed), (0, 0), "{s:?}");
+    assert_eq!(storage_len(&server).await, logged.len());
+    assert_eq!(entries(li.store(), log), entries(wang.store(), log));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_change_its_author_may_no_longer_make_is_listed_stale_under_them() {
+    let server = start().await;
+    let [li, wang, _] = team(&server).await;
+    // Sun patrols the area but is not on the log's team: the area is what lets Sun write to it.
+    let sun = patrol_phone(&server, "police-sun").await;
+    let log = li.store().create(&new_log()).unwrap();
+    li.sync_now(None).await.unwrap();
+    for p in [&wang, &sun] {
+        p.sync_now(None).await.unwrap();
+    }
+    let created = wang.store().heads(log).unwrap();
+    // Offline, Sun adds an entry under the rights Sun's credential names; Wang takes it.
+    sun.store().execute(log, &entry("rockfall at the east bend")).unwrap();
+    met(sun.store(), wang.store()).await;
+    // Meanwhile the server moves Sun to another area: the entry is no longer Sun's to make.
+    let accounts = server.running.server().accounts();
+    accounts.set_scopes("police-sun", &["jl/valley/area-02".to_string()]).unwrap();
+    let storage = server.running.server().storage();
+    let before = storage_len(&server).await;
+
+    // Without Sun's credential the server cannot tell when Sun was entitled: forbidden.
+    let bare = push_of(wang.store(), log, &created, true);
+    let sun_actor = sun.store().identity().actor.to_bytes().to_vec();
+    assert_eq!(bare.signed.iter().map(|g| &g.actor).collect::<Vec<_>>(), vec![&sun_actor]);
+    let outcome = push_as(&server, &wang, bare.clone()).await;
+    assert_eq!(outcome_code(&outcome), Some("forbidden"), "{outcome:?}");
+    // Nor with a credential this server did not sign.
+    let now = fieldsync_core::time::now_ms();
+    let counterfeit = fieldsync_core::peer::Issuer::generate().credential(
+        &fieldsync_core::peer::CredentialBody {
+            device: device_of(&sun),
+            user: "police-sun".into(),
+            role: Role::Patrol.as_str().into(),
+            patrol: Some(PatrolKind::Police.as_str().into()),
+            scopes: vec![AREA.into()],
+            actor: serde_bytes::ByteBuf::from(sun_actor.clone()),
+            issued_at: now,
+            expires_at: now + 60_000,
+            key: Some(serde_bytes::ByteBuf::from(
+                sun.store().device_key().unwrap().public_key().to_vec(),
+            )),
+        },
+    );
+    let mut forged = bare;
+    forged.signed[0].credential = Some(counterfeit);
+    let outcome = push_as(&server, &wang, forged).await;
+    assert_eq!(outcome_code(&outcome), Some("forbidden"), "{outcome:?}");
+    assert!(storage.refusals(vec![], 0, 100).await.unwrap().is_empty(), "forbidden is not listed");
+
+    // Wang's phone pushes Sun's change with the credential Sun showed it: the server's own word
+    // that Sun could write there then. Refused as stale, and listed under Sun, not Wang.
+    let s = wang.sync_now(None).await.unwrap();
+    assert_eq!(s.docs_rejected, 1, "{s:?}");
+    let listed = storage.refusals(vec![], 0, 100).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let r = &listed[0].refused;
+    assert_eq!((r.doc, r.code.as_str()), (log, "stale_rights"));
+    assert_eq!((r.device.as_str(), r.user.as_str()), (device_of(&sun).as_str(), "police-sun"));
+    assert_eq!(r.scope, AREA);
+    assert_eq!(storage_len(&server).await, before, "nothing of the refused change is stored");
 }

@@ -340,6 +340,39 @@ pub async fn changes_are_logged_with_their_authors_and_signatures(s: &dyn Storag
     );
 }
 
+/// The signatures a pull carries are read back per document, in log order, with their signers
+/// each once: unsigned changes are passed over, a document with none is left out, and so is
+/// one not stored.
+pub async fn stored_signatures_are_read_back_per_document(s: &dyn Storage) {
+    let (signed, unsigned, missing) = (DocId::random(), DocId::random(), DocId::random());
+    let mut created = sample_write(signed, None, 3);
+    created.changes[0].sig = Some(vec![1; 64]);
+    created.changes[2].actor = vec![2; 16];
+    created.changes[2].device = Some("author-b".into());
+    created.changes[2].sig = Some(vec![3; 64]);
+    s.commit(vec![created.clone(), sample_write(unsigned, None, 2)]).await.unwrap();
+    let mut appended = sample_write(signed, Some(1), 2);
+    appended.changes[1].sig = Some(vec![4; 64]);
+    s.commit(vec![appended.clone()]).await.unwrap().pop().unwrap().unwrap();
+
+    let got = s.signatures(vec![missing, unsigned, signed]).await.unwrap();
+    assert_eq!(got.len(), 1, "only the document with signed changes: {got:?}");
+    assert_eq!(got[0].doc, signed);
+    let pairs: Vec<([u8; 32], [u8; 64])> =
+        got[0].sigs.iter().map(|c| (c.hash.0, c.sig.0)).collect();
+    assert_eq!(
+        pairs,
+        vec![
+            (created.changes[0].hash, [1; 64]),
+            (created.changes[2].hash, [3; 64]),
+            (appended.changes[1].hash, [4; 64]),
+        ],
+        "in log order, across writes"
+    );
+    assert_eq!(got[0].signers, vec![vec![1; 16], vec![2; 16]], "each signer once");
+    assert!(s.signatures(vec![unsigned, missing]).await.unwrap().is_empty());
+}
+
 pub async fn close_refuses_writes(s: &dyn Storage) {
     let id = DocId::random();
     s.commit(vec![sample_write(id, None, 1)]).await.unwrap();

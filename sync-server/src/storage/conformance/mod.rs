@@ -64,6 +64,7 @@ where
         documents::whole_reads_in_order_within_budget,
         documents::audiences_follow_the_writes,
         documents::changes_are_logged_with_their_authors_and_signatures,
+        documents::stored_signatures_are_read_back_per_document,
         documents::close_refuses_writes,
         accounts::users_are_added_once_and_changed_in_place,
         accounts::codes_are_found_by_hash_or_prefix_and_listed_newest_first,

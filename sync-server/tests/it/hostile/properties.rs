@@ -245,6 +245,7 @@ fn random_signatures_never_make_a_relayed_change_the_authors() {
                         sig: Signature(s.try_into().unwrap()),
                     })
                     .collect(),
+                credential: None,
             })
             .collect();
         let push = PushDoc { doc: m.doc, changes: m.bytes.clone(), heads: m.heads.clone(), signed };
