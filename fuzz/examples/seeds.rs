@@ -20,6 +20,9 @@ use fieldsync_core::protocol::{
 };
 use fieldsync_fuzz::input::{Fixture, GRID};
 
+#[path = "seeds/signed.rs"]
+mod signed;
+
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn new_report(title: &str) -> NewRecord {
@@ -91,6 +94,13 @@ impl Seeds {
         let mut data = Vec::with_capacity(payload.len() + 1);
         data.push(mode);
         data.extend_from_slice(payload);
+        std::fs::write(self.dir.join(format!("seed-{name}")), data)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// A seed with no mode byte (a target that takes its input as it comes, `peer`).
+    fn add_raw(&mut self, name: &str, data: &[u8]) -> Res<()> {
         std::fs::write(self.dir.join(format!("seed-{name}")), data)?;
         self.count += 1;
         Ok(())
@@ -321,7 +331,8 @@ fn main() -> Res<()> {
         code: "7KQ2M-XW9PA".into(),
         device_name: "Redmi Note 12".into(),
         actor: Some(f.resident.actor.clone()),
-        keep_user: None, device_key: None,
+        keep_user: None,
+        device_key: None,
     };
     envelope_seed(&mut s, "enroll", &enroll)?;
     envelope_seed(&mut s, "enroll-no-actor", &EnrollRequest { actor: None, ..enroll })?;
@@ -351,6 +362,7 @@ fn main() -> Res<()> {
             doc: f.new_id,
             bytes: new_doc.clone(),
             whole: true,
+            sigs: Vec::new(),
         }]))],
     );
     s.add("sync-response-spliced-body", 0, &whole)?;
@@ -410,7 +422,12 @@ fn main() -> Res<()> {
         },
     )?;
     // Another version's message: answered `unsupported_version`.
-    envelope_seed(&mut s, "sync-v2", &SyncRequest { v: 2, ..first })?;
+    let next = protocol::SYNC_VERSION + 1;
+    envelope_seed(&mut s, &format!("sync-v{next}"), &SyncRequest { v: next, ..first })?;
     println!("envelope: {} seeds", s.count);
+    signed::write(
+        &corpus,
+        &signed::Made { f: &f, base: &base, dispatcher: &dispatcher, resident: &resident },
+    )?;
     Ok(())
 }
