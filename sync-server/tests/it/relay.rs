@@ -203,17 +203,7 @@ async fn a_relay_forged_unsigned_or_of_a_revoked_device_is_refused_and_nothing_i
 
     // Wang writes an entry in Li's name (Li's actor, Li's user) on a phone of his own, which
     // holds Wang's device key, not Li's, and pushes it as a relay of Li's change.
-    let forger = Store::open(server.dir.path().join("forger.db")).unwrap();
-    let profile = Profile {
-        user: TEAM[0].into(),
-        role: Role::Patrol,
-        patrol: Some(PatrolKind::Police),
-        scopes: vec![AREA.into()],
-    };
-    let enrollment =
-        Enrollment { device: "forger".into(), token: "none".into(), profile, server: None };
-    forger.save_enrollment(&enrollment, li.store().identity().actor).unwrap();
-    forger.device_key().unwrap();
+    let forger = forger_of(&server, li.store());
     forger.merge_remote(log, &wang.store().saved_bytes(log).unwrap()).unwrap();
     forger.execute(log, &entry("the east path is closed (not true)")).unwrap();
     let before = storage_len(&server).await;
@@ -339,17 +329,7 @@ async fn a_change_relayed_before_its_author_ever_synced_is_theirs_and_a_forged_o
     assert_eq!(outcome_code(&outcome), Some("bad_signature"), "{outcome:?}");
     // A log made in Li's name on another phone (Li's actor, the forger's own key), never seen
     // by the server either: refused, nothing stored.
-    let forger = Store::open(server.dir.path().join("forger.db")).unwrap();
-    let profile = Profile {
-        user: TEAM[0].into(),
-        role: Role::Patrol,
-        patrol: Some(PatrolKind::Police),
-        scopes: vec![AREA.into()],
-    };
-    let enrollment =
-        Enrollment { device: "forger".into(), token: "none".into(), profile, server: None };
-    forger.save_enrollment(&enrollment, li.store().identity().actor).unwrap();
-    forger.device_key().unwrap();
+    let forger = forger_of(&server, li.store());
     let forged = forger.create(&new_log()).unwrap();
     forger.execute(forged, &entry("the east path is closed (not true)")).unwrap();
     let outcome = push_as(&server, &wang, push_of(&forger, forged, &[], true)).await;
@@ -437,4 +417,21 @@ async fn a_relayed_change_its_author_may_no_longer_make_is_listed_stale_under_th
     assert_eq!((r.device.as_str(), r.user.as_str()), (device_of(&sun).as_str(), "police-sun"));
     assert_eq!(r.scope, AREA);
     assert_eq!(storage_len(&server).await, before, "nothing of the refused change is stored");
+}
+
+/// A phone of the forger's own, enrolled in Li's name (Li's user and actor) but holding a
+/// device key of its own, not Li's: what it signs is not Li's.
+fn forger_of(server: &TestServer, li: &Store) -> Store {
+    let forger = Store::open(server.dir.path().join("forger.db")).unwrap();
+    let profile = Profile {
+        user: TEAM[0].into(),
+        role: Role::Patrol,
+        patrol: Some(PatrolKind::Police),
+        scopes: vec![AREA.into()],
+    };
+    let enrollment =
+        Enrollment { device: "forger".into(), token: "none".into(), profile, server: None };
+    forger.save_enrollment(&enrollment, li.identity().actor).unwrap();
+    forger.device_key().unwrap();
+    forger
 }
