@@ -68,16 +68,9 @@ pub(crate) fn allowed(
         format!("{} may not make these changes to {id} ({}): {}", p.user, d.rule, d.message)
     };
     let stale = |d: Denied| {
-        let h = merged.header();
-        Refusal::Stale {
-            message: format!(
-                "{} (the record or the rights changed since the change was made)",
-                message(&d)
-            ),
-            kind: h.kind,
-            scope: h.scope.clone(),
-            author: None,
-        }
+        let message =
+            format!("{} (the record or the rights changed since the change was made)", message(&d));
+        Refusal::stale(message, merged, None)
     };
     if let Err(d) = policy::check_change(p, view.before.as_deref(), after) {
         // A device that has not yet heard of its rights change acted under the rights it had.

@@ -1,6 +1,6 @@
 //! Why a document's changes were not taken, as the per-document `results` of a push carry it.
 
-use fieldsync_core::model::Kind;
+use fieldsync_core::model::{Kind, Record};
 use fieldsync_core::protocol::PushOutcome;
 
 /// Why a document's changes were not taken; travels in the per-document `results`.
@@ -47,6 +47,14 @@ pub(crate) struct StaleAuthor {
 }
 
 impl Refusal {
+    /// Refused as `stale_rights`: `message` is why, `record` the record as merged (its kind and
+    /// scope list the refusal), `author` the relayed author it is listed under (`None`: the
+    /// pusher).
+    pub(crate) fn stale(message: String, record: &Record, author: Option<StaleAuthor>) -> Self {
+        let h = record.header();
+        Refusal::Stale { message, kind: h.kind, scope: h.scope.clone(), author }
+    }
+
     pub(crate) fn rejected(code: &'static str, message: impl Into<String>) -> Self {
         Refusal::Rejected { code, message: message.into() }
     }

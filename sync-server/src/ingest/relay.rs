@@ -195,12 +195,11 @@ pub(crate) fn judge_each(
     };
     let message = format!("{user} may not make these changes to {id} ({}): {}", d.rule, d.message);
     Err(match stale {
-        Some(author) => Refusal::Stale {
-            message: format!("{message} (the author's rights changed since the change was made)"),
-            kind: record.header().kind,
-            scope: record.header().scope.clone(),
+        Some(author) => Refusal::stale(
+            format!("{message} (the author's rights changed since the change was made)"),
+            record,
             author,
-        },
+        ),
         None => Refusal::rejected(code::FORBIDDEN, message),
     })
 }
