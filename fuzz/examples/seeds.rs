@@ -351,6 +351,7 @@ fn main() -> Res<()> {
         more: true,
         remaining: 12,
         rescoped: false,
+        widened: false,
         credential: None,
         revocations: None,
         authors: vec![],

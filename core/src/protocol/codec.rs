@@ -122,9 +122,10 @@ pub enum DocsPart<'a> {
 pub fn encode_sync_response(head: &SyncResponse, parts: &[DocsPart<'_>]) -> Vec<u8> {
     let mut body = Vec::new();
     let mut cbor = Vec::with_capacity(256);
-    // A map of ten fields (eleven with `authors`, which is left out when empty); `docs` last,
-    // as an array of unknown length (0x9f … 0xff).
-    cbor.push(if head.authors.is_empty() { 0xaa } else { 0xab });
+    // A map of ten fields, and `authors` when not empty and `widened` when true (both left out
+    // otherwise); `docs` last, as an array of unknown length (0x9f … 0xff).
+    let fields = 10 + u8::from(!head.authors.is_empty()) + u8::from(head.widened);
+    cbor.push(0xa0 + fields);
     cbor_into("v", &mut cbor);
     cbor_into(&head.v, &mut cbor);
     cbor_into("epoch", &mut cbor);
@@ -139,6 +140,10 @@ pub fn encode_sync_response(head: &SyncResponse, parts: &[DocsPart<'_>]) -> Vec<
     cbor_into(&head.remaining, &mut cbor);
     cbor_into("rescoped", &mut cbor);
     cbor_into(&head.rescoped, &mut cbor);
+    if head.widened {
+        cbor_into("widened", &mut cbor);
+        cbor_into(&head.widened, &mut cbor);
+    }
     cbor_into("credential", &mut cbor);
     cbor_into(&head.credential, &mut cbor);
     cbor_into("revocations", &mut cbor);
@@ -242,6 +247,7 @@ mod tests {
             more: false,
             remaining: 0,
             rescoped: false,
+            widened: false,
             credential: None,
             revocations: None,
             authors: vec![],
@@ -275,6 +281,7 @@ mod tests {
             more: true,
             remaining: 3,
             rescoped: true,
+            widened: false,
             credential: None,
             revocations: None,
             authors: vec![],
@@ -304,7 +311,13 @@ mod tests {
         });
         let signed = SyncResponse { authors: vec![author], ..head.clone() };
         let body = encode_sync_response(&signed, &[DocsPart::Member(&seg)]);
-        let mut want = signed;
+        let mut want = signed.clone();
+        want.docs.extend(b.iter().cloned());
+        assert_eq!(decode::<SyncResponse>(&body).expect("decodes"), want);
+        // With `widened` too, a twelfth.
+        let widened = SyncResponse { widened: true, ..signed };
+        let body = encode_sync_response(&widened, &[DocsPart::Member(&seg)]);
+        let mut want = widened;
         want.docs.extend(b.iter().cloned());
         assert_eq!(decode::<SyncResponse>(&body).expect("decodes"), want);
         // With nothing spliced it is one member, as small as the plain encoding.

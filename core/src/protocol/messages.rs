@@ -125,6 +125,12 @@ pub struct SyncResponse {
     /// of the documents it holds it may no longer read (`POST /v1/visible`).
     #[serde(default)]
     pub rescoped: bool,
+    /// With `rescoped`: the rights only grew (the same role, every former scope kept), so
+    /// everything the device holds it may still read, and the restarted catch-up left out what
+    /// it held already. Once the catch-up is done the device asks `POST /v1/visible` for its
+    /// new profile alone, with no ids. Absent means false: ask about every document held.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub widened: bool,
     /// A fresh peer credential for this device (`docs/peer.md`), from a server that issues them.
     #[serde(default)]
     pub credential: Option<Credential>,

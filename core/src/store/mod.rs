@@ -30,6 +30,7 @@ mod search;
 mod signatures;
 mod sync_ops;
 mod sync_state;
+pub(crate) use sync_state::Rescope;
 mod visits;
 mod wal;
 mod wipe;

@@ -9,6 +9,7 @@ use automerge::ChangeHash;
 use rusqlite::OptionalExtension;
 
 use super::merge::{self, Prepared};
+use super::sync_state::Rescope;
 use super::writer::PushedAt;
 use super::{Origin, RecordChanged, Store, signatures, sync_state};
 use crate::authorship::ChangeSig;
@@ -205,12 +206,13 @@ impl Store {
     /// Applies one pulled page and stores the new feed position, in one transaction. A document
     /// whose data does not apply is skipped and asked for whole next time; the documents in
     /// `unwanted` are no longer asked for (the server has none of them for this device).
+    /// `rescoped`: the page said the user's rights changed, and how.
     pub(crate) fn apply_pull(
         &self,
         docs: &[PullDoc],
         epoch: &str,
         cursor: &str,
-        rescoped: bool,
+        rescoped: Option<Rescope>,
         unwanted: &[DocId],
     ) -> Result<PullTally> {
         let mut tally = PullTally::default();
@@ -267,8 +269,8 @@ impl Store {
                 for (id, _) in &tally.failed {
                     sync_state::set_wanted(tx, *id, true)?;
                 }
-                if rescoped {
-                    sync_state::mark_rescope(tx)?;
+                if let Some(how) = rescoped {
+                    sync_state::mark_rescope(tx, how)?;
                 }
                 sync_state::set_position(tx, epoch, cursor, now)
             });
@@ -300,8 +302,9 @@ impl Store {
         Ok(tally)
     }
 
-    /// Whether the user's rights changed and the documents no longer visible wait to be dropped.
-    pub(crate) fn rescope_pending(&self) -> Result<bool> {
+    /// Whether the user's rights changed and the documents no longer visible wait to be
+    /// dropped, and of which kind the change was.
+    pub(crate) fn rescope_pending(&self) -> Result<Option<Rescope>> {
         self.read(sync_state::rescope_pending)
     }
 

@@ -97,7 +97,7 @@ fn whole_documents_held_already_are_not_merged_again() {
             assert_eq!(held.is_some(), i != 1 && i != 79, "document {i}");
         }
     }
-    let tally = store.apply_pull(&page, "epoch", "cursor", false, &[]).unwrap();
+    let tally = store.apply_pull(&page, "epoch", "cursor", None, &[]).unwrap();
     assert_eq!(tally.changed, vec![ids[79]]);
     assert!(tally.failed.is_empty(), "{:?}", tally.failed);
     assert_eq!(store.load(ids[79]).unwrap().get_heads(), other.load(ids[79]).unwrap().get_heads());

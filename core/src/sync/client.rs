@@ -21,7 +21,7 @@ use crate::policy::Profile;
 use crate::protocol::{
     self, PushOutcome, SyncRequest, SyncResponse, VisibleRequest, VisibleResponse, limits,
 };
-use crate::store::Store;
+use crate::store::{Rescope, Store};
 use crate::time::TimeSpan;
 
 /// Syncs one store with one server.
@@ -233,18 +233,24 @@ impl<T: Transport> SyncClient<T> {
             }
         }
         let store = self.store.clone();
-        if blocking(move || store.rescope_pending()).await? {
-            self.prune(t).await?;
+        if let Some(how) = blocking(move || store.rescope_pending()).await? {
+            self.prune(t, how).await?;
         }
         Ok(())
     }
 
     /// After the user's rights changed and the new catch-up is done: asks the server which held
     /// documents the user may no longer read, drops them (unless they hold changes the server
-    /// did not take), and takes the new profile for the phone's own checks.
-    async fn prune(&self, t: &mut Totals) -> Result<()> {
-        let store = self.store.clone();
-        let ids = blocking(move || store.doc_ids()).await?;
+    /// did not take), and takes the new profile for the phone's own checks. When the rights
+    /// only grew, nothing held is asked about: only the new profile.
+    async fn prune(&self, t: &mut Totals, how: Rescope) -> Result<()> {
+        let ids = match how {
+            Rescope::Changed => {
+                let store = self.store.clone();
+                blocking(move || store.doc_ids()).await?
+            }
+            Rescope::Widened => Vec::new(),
+        };
         let mut hidden = Vec::new();
         let mut profile = None;
         for chunk in ids.chunks(limits::WANT_DOCS).chain(ids.is_empty().then_some(&[][..])) {
@@ -326,11 +332,14 @@ impl<T: Transport> SyncClient<T> {
             more,
             remaining,
             rescoped,
+            widened,
             credential,
             revocations,
             authors,
             ..
         } = response;
+        let rescoped =
+            rescoped.then_some(if widened { Rescope::Widened } else { Rescope::Changed });
         let tally = blocking(move || {
             store.apply_push_results(&pushed, &results)?;
             let tally = store.apply_pull(&docs, &epoch, &cursor, rescoped, &unwanted)?;

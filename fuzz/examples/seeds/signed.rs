@@ -116,6 +116,7 @@ pub fn write(corpus: &Path, m: &Made<'_>) -> Res<()> {
         more: false,
         remaining: 0,
         rescoped: false,
+        widened: false,
         credential: Some(d_cred.clone()),
         revocations: Some(
             issuer

@@ -1,6 +1,8 @@
 //! Feed positions as this server writes them: `c<seq>.<row>` during a catch-up (documents whole,
-//! in storage order, after position `row`; the log resumes at `seq` when the catch-up ends) and
-//! `l<seq>` in the log, each followed by `~<view>`, the tag of the rights it was issued under
+//! in storage order, after position `row`; the log resumes at `seq` when the catch-up ends),
+//! `r<seq>.<row>.<held>` during the catch-up after a change of rights (the same, leaving out
+//! what the rights tagged `held` let the device read; see [`super::rescope`]) and `l<seq>` in
+//! the log, each followed by `~<view>`, the tag of the rights it was issued under
 //! ([`Cursor::parse_tagged`], [`Cursor::tagged`]). Clients treat them as opaque.
 
 use std::fmt;
@@ -18,6 +20,17 @@ pub enum Cursor {
         seq: u64,
         /// The last document sent, in storage order.
         row: i64,
+    },
+    /// Catching up after the device's rights changed: documents after `row` that it could
+    /// not read under the rights tagged `held`, then the log after `seq` (where its feed was
+    /// when the rights changed).
+    Rescope {
+        /// Where the log resumes once the catch-up ends.
+        seq: u64,
+        /// The last document sent, in storage order.
+        row: i64,
+        /// The tag of the rights the device's feed was read under before ([`super::rescope`]).
+        held: u64,
     },
     /// In the log, after `seq`.
     Log {
@@ -57,6 +70,18 @@ impl Cursor {
             let row = number::<i64>(row).ok_or_else(bad)?;
             return Ok(Cursor::CatchUp { seq, row });
         }
+        if let Some(rest) = s.strip_prefix('r') {
+            let mut parts = rest.split('.');
+            let (Some(seq), Some(row), Some(held), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(bad());
+            };
+            let seq = number(seq).ok_or_else(bad)?;
+            let row = number::<i64>(row).ok_or_else(bad)?;
+            let held = super::rescope::tag_number(held).ok_or_else(bad)?;
+            return Ok(Cursor::Rescope { seq, row, held });
+        }
         Err(bad())
     }
 
@@ -64,7 +89,7 @@ impl Cursor {
     pub fn seq(&self) -> u64 {
         match self {
             Cursor::Start => 0,
-            Cursor::CatchUp { seq, .. } | Cursor::Log { seq } => *seq,
+            Cursor::CatchUp { seq, .. } | Cursor::Rescope { seq, .. } | Cursor::Log { seq } => *seq,
         }
     }
 }
@@ -90,6 +115,7 @@ impl fmt::Display for Cursor {
         match self {
             Cursor::Start => Ok(()),
             Cursor::CatchUp { seq, row } => write!(f, "c{seq}.{row}"),
+            Cursor::Rescope { seq, row, held } => write!(f, "r{seq}.{row}.{held:016x}"),
             Cursor::Log { seq } => write!(f, "l{seq}"),
         }
     }
@@ -101,7 +127,12 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_the_rest() {
-        for c in [Cursor::Start, Cursor::CatchUp { seq: 42, row: 7 }, Cursor::Log { seq: 0 }] {
+        for c in [
+            Cursor::Start,
+            Cursor::CatchUp { seq: 42, row: 7 },
+            Cursor::Rescope { seq: 42, row: 7, held: 0x00ab_cdef_0123_4567 },
+            Cursor::Log { seq: 0 },
+        ] {
             assert_eq!(Cursor::parse(&c.to_string()).unwrap(), c);
         }
         assert_eq!(Cursor::parse("l123").unwrap(), Cursor::Log { seq: 123 });
@@ -119,6 +150,11 @@ mod tests {
             "l 1",
             "l99999999999999999999",
             "L1",
+            "r1.2",
+            "r1.2.00abcdef01234567.3",
+            "r1.2.abcdef01234567",
+            "r1.2.00abcdef0123456x",
+            "r1.-2.00abcdef01234567",
         ] {
             assert!(matches!(Cursor::parse(bad), Err(InvalidCursor(_))), "{bad}");
         }

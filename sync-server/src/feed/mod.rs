@@ -8,6 +8,7 @@
 //! and then in the feed); its pieces come in causal order.
 
 pub mod cursor;
+pub(crate) mod rescope;
 pub(crate) mod segments;
 
 use std::collections::{HashMap, HashSet};
@@ -22,7 +23,7 @@ use fieldsync_core::protocol::{PullDoc, limits};
 use self::cursor::{Cursor, InvalidCursor};
 use self::segments::{FeedCache, Readable, SEGMENT_ENTRIES, Segment};
 use crate::documents::Documents;
-use crate::storage::{CatchUpPage, DocSignatures, StorageError};
+use crate::storage::{CatchUpPage, CatchUpReader, DocSignatures, StorageError};
 
 /// Why a page could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -128,8 +129,17 @@ pub(crate) fn budget(page_bytes: u32) -> usize {
 
 /// Where a page's feed data comes from.
 enum Source {
-    Log { after: u64 },
-    CatchUp { seq: u64, after: i64, page: CatchUpPage },
+    Log {
+        after: u64,
+    },
+    /// `held`: the tag of the rights whose documents the catch-up leaves out
+    /// ([`Cursor::Rescope`]).
+    CatchUp {
+        seq: u64,
+        after: i64,
+        page: CatchUpPage,
+        held: Option<u64>,
+    },
 }
 
 impl Page {
@@ -294,15 +304,29 @@ impl Feed {
         budget: usize,
     ) -> Result<Page, FeedError> {
         let profile = reader.profile;
-        let feed = match cursor {
-            Cursor::Log { seq } => Source::Log { after: seq },
-            Cursor::Start => {
-                let page = documents.storage.catch_up(0, budget, Some(profile.clone())).await?;
-                Source::CatchUp { seq: page.log_end, after: 0, page }
+        let whole = |held: Option<Profile>| CatchUpReader { profile: profile.clone(), held };
+        let storage = &documents.storage;
+        let held = match cursor {
+            Cursor::Rescope { held, .. } => {
+                rescope::former_rights(storage.as_ref(), profile, held).await?.map(|p| (held, p))
             }
-            Cursor::CatchUp { seq, row } => {
-                let page = documents.storage.catch_up(row, budget, Some(profile.clone())).await?;
-                Source::CatchUp { seq, after: row, page }
+            _ => None,
+        };
+        let feed = match (cursor, held) {
+            (Cursor::Log { seq }, _) => Source::Log { after: seq },
+            (Cursor::CatchUp { seq, row }, _) => {
+                let page = storage.catch_up(row, budget, Some(whole(None))).await?;
+                Source::CatchUp { seq, after: row, page, held: None }
+            }
+            (Cursor::Rescope { seq, row, .. }, Some((tag, former))) => {
+                let page = storage.catch_up(row, budget, Some(whole(Some(former)))).await?;
+                Source::CatchUp { seq, after: row, page, held: Some(tag) }
+            }
+            // A catch-up from the start, also when the former rights of a rescoped catch-up
+            // are no longer kept.
+            (Cursor::Start | Cursor::Rescope { .. }, _) => {
+                let page = storage.catch_up(0, budget, Some(whole(None))).await?;
+                Source::CatchUp { seq: page.log_end, after: 0, page, held: None }
             }
         };
         let mut seen = HashSet::new();
@@ -355,7 +379,7 @@ impl Feed {
                 more |= at < end;
                 (Cursor::Log { seq: at }, end.saturating_sub(at))
             }
-            Source::CatchUp { seq, after, page } => {
+            Source::CatchUp { seq, after, page, held } => {
                 let mut row = after;
                 let mut left = 0u64;
                 for d in page.docs {
@@ -388,7 +412,11 @@ impl Feed {
                     (Cursor::Log { seq }, log_waiting)
                 } else {
                     more = true;
-                    (Cursor::CatchUp { seq, row }, page.docs_after + left + log_waiting)
+                    let cursor = match held {
+                        Some(held) => Cursor::Rescope { seq, row, held },
+                        None => Cursor::CatchUp { seq, row },
+                    };
+                    (cursor, page.docs_after + left + log_waiting)
                 }
             }
         };

@@ -296,6 +296,7 @@ mod tests {
                 more: false,
                 remaining: 0,
                 rescoped: false,
+                widened: false,
                 credential: None,
                 revocations: None,
                 authors: vec![],

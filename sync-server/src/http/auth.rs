@@ -49,16 +49,6 @@ impl Caller {
     }
 }
 
-/// A short tag of what `p` may see (role, patrol kind, scopes): cursors carry it, so a feed
-/// read under other rights is noticed.
-pub(crate) fn view_tag(p: &Profile) -> String {
-    let mut scopes = p.scopes.clone();
-    scopes.sort();
-    let patrol = p.patrol.map_or("", |k| k.as_str());
-    let text = format!("{}\n{patrol}\n{}", p.role.as_str(), scopes.join("\n"));
-    hex::encode(&secret::hash(&text)[..8])
-}
-
 fn unauthorized(code: &'static str, message: impl Into<String>) -> ServerError {
     ServerError::Unauthorized { code, message: message.into() }
 }

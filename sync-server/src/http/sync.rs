@@ -12,13 +12,13 @@ use axum::response::Response;
 use fieldsync_core::protocol::{SYNC_VERSION, SyncRequest, SyncResponse, limits};
 
 use super::App;
-use super::auth::{self, Caller};
+use super::auth::Caller;
 use super::envelope::{self, check_actor};
 use super::error::ServerError;
 use crate::accounts;
 use crate::documents::push;
 use crate::feed::cursor::Cursor;
-use crate::feed::{self, Reader};
+use crate::feed::{self, Reader, rescope};
 
 /// Checks the fields of a request against the protocol's rules and limits.
 pub(crate) fn check(req: &SyncRequest) -> Result<(), ServerError> {
@@ -110,7 +110,7 @@ pub(crate) async fn handle(
     let mut author = caller.author(&req.actor)?;
     // A cursor carries the view it was issued for (`<position>~<view>`); when the user's role
     // or scopes changed since, the feed restarts with a catch-up of what they may read now.
-    let view = auth::view_tag(&caller.profile);
+    let view = rescope::view_tag(&caller.profile);
     let (mut cursor, issued_for) = Cursor::parse_tagged(&req.cursor)?;
     if let Some(epoch) = &req.epoch
         && !req.cursor.is_empty()
@@ -123,8 +123,10 @@ pub(crate) async fn handle(
     }
     feed::check_not_ahead(&app.docs, &cursor, &req.cursor).await?;
     let rescoped = issued_for.is_some_and(|v| v != view);
-    if rescoped {
-        cursor = Cursor::Start;
+    let mut widened = false;
+    if let Some(former) = issued_for.filter(|_| rescoped) {
+        (cursor, widened) =
+            rescope::restart(app.storage(), &caller.profile, cursor, former).await?;
     }
     author.rights_changed = rescoped;
 
@@ -167,6 +169,7 @@ pub(crate) async fn handle(
         more: page.more,
         remaining: page.remaining,
         rescoped,
+        widened,
         credential: peers.credential,
         revocations: peers.revocations,
         authors,

@@ -6,6 +6,9 @@
 
 use super::{BoxFuture, StorageResult};
 
+/// How many of a user's former scope sets are kept ([`AccountStorage::former_scopes`]).
+pub const FORMER_SCOPES_KEPT: i64 = 8;
+
 /// A user as stored; the role and patrol kind are their names, which the accounts domain
 /// reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,13 +265,19 @@ pub trait AccountStorage: Send + Sync + 'static {
     /// Adds a user; `false` when the id is taken (nothing changes).
     fn add_user(&self, user: NewUser) -> BoxFuture<'_, StorageResult<bool>>;
 
-    /// Replaces a user's scopes; `false` when there is no such user.
+    /// Replaces a user's scopes; `false` when there is no such user. The scopes replaced, when
+    /// they differ, become the newest of the user's [former scopes](Self::former_scopes), in
+    /// the same transaction; only the newest [`FORMER_SCOPES_KEPT`] are kept.
     fn set_scopes(
         &self,
         user: String,
         scopes: Vec<String>,
         at: i64,
     ) -> BoxFuture<'_, StorageResult<bool>>;
+
+    /// The scopes a user had before, newest first: a device whose feed was read under one of
+    /// them already holds what that set let it read.
+    fn former_scopes(&self, user: String) -> BoxFuture<'_, StorageResult<Vec<Vec<String>>>>;
 
     /// Every user, by id.
     fn users(&self) -> BoxFuture<'_, StorageResult<Vec<StoredUser>>>;

@@ -215,6 +215,24 @@ pub struct WholeDoc {
     pub audience: Audience,
 }
 
+/// Whom a catch-up is read for: the documents `profile` may read, except those `held` may
+/// read too (a device whose rights changed from `held` to `profile` holds those already).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatchUpReader {
+    /// The rights the device reads under now.
+    pub profile: Profile,
+    /// The rights its feed was read under before, if what they let it read is left out.
+    pub held: Option<Profile>,
+}
+
+impl CatchUpReader {
+    /// Whether a document with audience `a` goes into the catch-up.
+    pub fn takes(&self, a: &Audience) -> bool {
+        fieldsync_core::policy::can_read(&self.profile, a)
+            && !self.held.as_ref().is_some_and(|h| fieldsync_core::policy::can_read(h, a))
+    }
+}
+
 /// One page of the catch-up (documents whole, in storage order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatchUpPage {
@@ -339,13 +357,13 @@ pub trait DocumentStorage: Send + Sync + 'static {
 
     /// The documents after position `after`, whole, in storage order.
     ///
-    /// With `reader`, only documents that profile may read are returned, and the others cost
-    /// neither bytes read nor budget.
+    /// With `reader`, only documents it [takes](CatchUpReader::takes) are returned, and the
+    /// others cost neither bytes read nor budget.
     fn catch_up(
         &self,
         after: i64,
         max_bytes: usize,
-        reader: Option<Profile>,
+        reader: Option<CatchUpReader>,
     ) -> BoxFuture<'_, StorageResult<CatchUpPage>>;
 
     /// The log after `after`, leaving out the changes of actor `skip_actor`.

@@ -38,16 +38,17 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use accounts::{
-    AccountStorage, DeskSignIn, Device, DeviceKind, Disabled, Enrollment, NewCode, NewUser,
-    SessionEnd, StoredCode, StoredSession, StoredUser, Takeover,
+    AccountStorage, DeskSignIn, Device, DeviceKind, Disabled, Enrollment, FORMER_SCOPES_KEPT,
+    NewCode, NewUser, SessionEnd, StoredCode, StoredSession, StoredUser, Takeover,
 };
 pub use blobs::{
     BlobRecord, BlobStorage, NewUpload, Proof, Started, StoredBlob, StoredBlobRef, Upload,
 };
 pub use businesses::{Business, BusinessChange, BusinessStorage};
 pub use documents::{
-    BlobRef, CatchUpPage, Committed, DocBytes, DocMeta, DocSignatures, DocWrite, DocumentStorage,
-    LogItem, LogPage, LogRecord, NewChange, Refused, StoredDoc, StoredRefusal, WholeDoc,
+    BlobRef, CatchUpPage, CatchUpReader, Committed, DocBytes, DocMeta, DocSignatures, DocWrite,
+    DocumentStorage, LogItem, LogPage, LogRecord, NewChange, Refused, StoredDoc, StoredRefusal,
+    WholeDoc,
 };
 pub use index::IndexStorage;
 pub use keys::{KeyStorage, NewKey, StoredKey};

@@ -192,6 +192,18 @@ async fn a_scope_change_brings_new_documents_and_drops_hidden_ones_without_a_wip
     assert!(lead2.search("违建", None, 10).unwrap().iter().all(|h| h.id == in_08));
     let again = lead2_sync.sync_now(None).await.unwrap();
     assert_eq!((again.requests, again.docs_dropped), (1, 0), "settled: {again:?}");
+
+    // Given grid 07 again beside 08: its report comes, nothing held is dropped, and the phone
+    // takes the wider scopes for its own checks (the rights only grew: it asks for its profile
+    // alone, not about what it holds).
+    accounts.set_scopes("lead-2", &[OTHER_GRID.to_string(), GRID.to_string()]).unwrap();
+    let s = lead2_sync.sync_now(None).await.unwrap();
+    assert_eq!((s.docs_pulled, s.docs_dropped), (1, 0), "{s:?}");
+    let mut held = lead2.doc_ids().unwrap();
+    held.sort();
+    assert_eq!(held, both);
+    assert_eq!(lead2.profile().unwrap().scopes, vec![OTHER_GRID.to_string(), GRID.to_string()]);
+    lead2.execute(in_07, &Command::CommentReport { text: "回来了".into() }).unwrap();
 }
 
 /// A phone handed to another user: while it holds the first user's unsynced work, a code of

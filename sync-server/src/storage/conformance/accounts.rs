@@ -5,8 +5,8 @@
 
 use super::join::futures_join;
 use crate::storage::{
-    DeskSignIn, Device, DeviceKind, Enrollment, NewCode, NewUser, SessionEnd, Storage,
-    StorageError, StoredCode, StoredSession, Takeover,
+    DeskSignIn, Device, DeviceKind, Enrollment, FORMER_SCOPES_KEPT, NewCode, NewUser, SessionEnd,
+    Storage, StorageError, StoredCode, StoredSession, Takeover,
 };
 
 const HOUR: i64 = 3_600_000;
@@ -87,6 +87,36 @@ pub async fn users_are_added_once_and_changed_in_place(s: &dyn Storage) {
     assert!(s.set_scopes("res-2".into(), vec!["jl/bs".into()], T0 + 1).await.unwrap());
     assert_eq!(s.user("res-2".into()).await.unwrap().unwrap().scopes, ["jl/bs"]);
     assert!(!s.set_scopes("nobody".into(), vec!["jl".into()], T0).await.unwrap());
+}
+
+/// Replacing a user's scopes keeps the ones replaced, newest first, once each and only the
+/// newest [`FORMER_SCOPES_KEPT`]; setting the same scopes again keeps nothing.
+pub async fn former_scopes_are_kept_newest_first(s: &dyn Storage) {
+    s.add_user(user("lead-1", "grid_leader")).await.unwrap();
+    assert!(s.former_scopes("lead-1".into()).await.unwrap().is_empty());
+    assert!(s.former_scopes("nobody".into()).await.unwrap().is_empty());
+    let first = user("lead-1", "grid_leader").scopes;
+    let sets: Vec<Vec<String>> =
+        (0..12).map(|n| vec![format!("jl/grid-{n:02}"), "jl/scenic".into()]).collect();
+    s.set_scopes("lead-1".into(), sets[0].clone(), T0 + 1).await.unwrap();
+    s.set_scopes("lead-1".into(), sets[0].clone(), T0 + 2).await.unwrap();
+    assert_eq!(s.former_scopes("lead-1".into()).await.unwrap(), vec![first.clone()]);
+    s.set_scopes("lead-1".into(), sets[1].clone(), T0 + 3).await.unwrap();
+    // Back to the first set: it is the newest former one once more, and kept once.
+    s.set_scopes("lead-1".into(), first.clone(), T0 + 4).await.unwrap();
+    s.set_scopes("lead-1".into(), sets[2].clone(), T0 + 5).await.unwrap();
+    assert_eq!(
+        s.former_scopes("lead-1".into()).await.unwrap(),
+        vec![first.clone(), sets[1].clone(), sets[0].clone()]
+    );
+    for (n, set) in sets.iter().enumerate().skip(3) {
+        s.set_scopes("lead-1".into(), set.clone(), T0 + 10 + n as i64).await.unwrap();
+    }
+    let kept = s.former_scopes("lead-1".into()).await.unwrap();
+    assert_eq!(kept.len(), FORMER_SCOPES_KEPT as usize);
+    let newest: Vec<Vec<String>> = sets[2..11].iter().rev().take(8).cloned().collect();
+    assert_eq!(kept, newest);
+    assert_eq!(s.user("lead-1".into()).await.unwrap().unwrap().scopes, sets[11]);
 }
 
 /// Codes are found by their hash or by the first bytes of it, listed newest first (of one user

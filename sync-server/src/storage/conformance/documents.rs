@@ -2,13 +2,16 @@
 //! refusals, closing.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::Kind;
+use fieldsync_core::policy::{Profile, Role};
 
 use super::join::futures_join;
-use crate::storage::{DocBytes, DocWrite, NewChange, Refused, Storage, StorageError};
+use crate::storage::{
+    CatchUpReader, DocBytes, DocWrite, NewChange, Refused, Storage, StorageError,
+};
 
 /// A made-up change of `doc` number `n`.
 pub fn change(doc: DocId, n: u32, actor: u8) -> NewChange {
@@ -279,6 +282,54 @@ pub async fn catch_up_pages_documents_in_order(s: &dyn Storage) {
     let p = s.catch_up(0, 1, None).await.unwrap();
     assert_eq!(p.docs.len(), 1);
     assert!(!p.done);
+}
+
+/// A catch-up for a device whose rights changed leaves out what its former rights let it read,
+/// passing over it without spending the budget, and takes only what the rights now allow.
+pub async fn catch_up_leaves_out_what_former_rights_read(s: &dyn Storage) {
+    let in_scope = |scope: &str| {
+        let mut w = sample_write(DocId::random(), None, 1);
+        w.scope = scope.into();
+        w
+    };
+    let mut ids: HashMap<&str, Vec<DocId>> = HashMap::new();
+    for scope in ["jl/changchun/grid-07", "jl/changchun/grid-08", "jl/jilin/grid-01"] {
+        for _ in 0..3 {
+            let w = in_scope(scope);
+            ids.entry(scope).or_default().push(w.doc);
+            s.commit(vec![w]).await.unwrap();
+        }
+    }
+    let leader = |scopes: &[&str]| Profile {
+        user: "lead-1".into(),
+        role: Role::GridLeader,
+        patrol: None,
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+    };
+    let now = leader(&["jl/changchun/grid-07", "jl/changchun/grid-08"]);
+    let rescoped =
+        CatchUpReader { profile: now.clone(), held: Some(leader(&["jl/changchun/grid-07"])) };
+    let page = s.catch_up(0, 1 << 20, Some(rescoped.clone())).await.unwrap();
+    assert_eq!(page.docs.iter().map(|d| d.doc).collect::<Vec<_>>(), ids["jl/changchun/grid-08"]);
+    assert!(page.done);
+    assert_eq!(page.scanned_to, s.docs_end().await.unwrap());
+    let whole = s.catch_up(0, 1 << 20, Some(CatchUpReader { profile: now, held: None })).await;
+    let expected = [&ids["jl/changchun/grid-07"][..], &ids["jl/changchun/grid-08"][..]].concat();
+    assert_eq!(whole.unwrap().docs.iter().map(|d| d.doc).collect::<Vec<_>>(), expected);
+
+    // Page by page, what is left out costs no budget: one document a page.
+    let mut got = Vec::new();
+    let mut at = 0;
+    loop {
+        let p = s.catch_up(at, 1, Some(rescoped.clone())).await.unwrap();
+        got.extend(p.docs.iter().map(|d| d.doc));
+        if p.done {
+            break;
+        }
+        assert_eq!(p.docs.len(), 1);
+        at = p.docs.last().unwrap().pos;
+    }
+    assert_eq!(got, ids["jl/changchun/grid-08"]);
 }
 
 pub async fn whole_reads_in_order_within_budget(s: &dyn Storage) {

@@ -8,8 +8,8 @@ use tokio_postgres::Row;
 use super::db::{Tx, execute, is_unique_violation, query, query_one, query_opt};
 use super::session_ends;
 use crate::storage::{
-    Device, DeviceKind, Disabled, Enrollment, NewCode, NewUser, SessionEnd, StorageError,
-    StorageResult, StoredCode, StoredUser,
+    Device, DeviceKind, Disabled, Enrollment, FORMER_SCOPES_KEPT, NewCode, NewUser, SessionEnd,
+    StorageError, StorageResult, StoredCode, StoredUser,
 };
 
 /// The columns [`user_at`] reads.
@@ -84,13 +84,50 @@ pub(crate) async fn set_scopes(
     scopes: &[String],
     at: i64,
 ) -> StorageResult<bool> {
-    let n = execute(
+    // The row is locked until the commit, so that two changes at once both keep what each
+    // replaced.
+    let Some(former) =
+        query_opt(tx, "SELECT scopes FROM users WHERE user_id = $1 FOR UPDATE", &[&user]).await?
+    else {
+        return Ok(false);
+    };
+    let former: String = former.try_get(0)?;
+    let scopes = scopes.join("\n");
+    execute(
         tx,
         "UPDATE users SET scopes = $2, updated_at = $3 WHERE user_id = $1",
-        &[&user, &scopes.join("\n"), &at],
+        &[&user, &scopes, &at],
     )
     .await?;
-    Ok(n == 1)
+    if former != scopes {
+        execute(
+            tx,
+            "INSERT INTO former_scopes (user_id, scopes, replaced_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, scopes) DO UPDATE SET replaced_at = excluded.replaced_at",
+            &[&user, &former, &at],
+        )
+        .await?;
+        execute(
+            tx,
+            "DELETE FROM former_scopes WHERE user_id = $1 AND scopes NOT IN (SELECT scopes \
+             FROM former_scopes WHERE user_id = $1 \
+             ORDER BY replaced_at DESC, scopes COLLATE \"C\" LIMIT $2)",
+            &[&user, &FORMER_SCOPES_KEPT],
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+pub(crate) async fn former_scopes(tx: &Tx<'_>, user: &str) -> StorageResult<Vec<Vec<String>>> {
+    let rows = query(
+        tx,
+        "SELECT scopes FROM former_scopes WHERE user_id = $1 \
+         ORDER BY replaced_at DESC, scopes COLLATE \"C\"",
+        &[&user],
+    )
+    .await?;
+    rows.iter().map(|r| super::columns::lines_at(r, 0)).collect()
 }
 
 pub(crate) async fn users(tx: &Tx<'_>) -> StorageResult<Vec<StoredUser>> {

@@ -44,12 +44,12 @@ use super::index::{
 };
 use super::{
     AccountStorage, Audience, Award, Balance, BlobRecord, BlobStorage, BoxFuture, Business,
-    BusinessChange, BusinessStorage, CatchUpPage, Collected, Committed, DeskSignIn, Device,
-    Disabled, DocSignatures, DocWrite, DocumentStorage, Enrollment, Good, GoodChange, KeyStorage,
-    LogPage, LogRecord, NewCode, NewKey, NewUpload, NewUser, PointsEntry, PointsStorage, Proof,
-    Redeem, Redeemed, Redemption, Refused, SessionEnd, Started, Storage, StorageError,
-    StorageResult, StoredBlob, StoredBlobRef, StoredCode, StoredDoc, StoredKey, StoredRefusal,
-    StoredSession, StoredUser, Upload, WholeDoc,
+    BusinessChange, BusinessStorage, CatchUpPage, CatchUpReader, Collected, Committed, DeskSignIn,
+    Device, Disabled, DocSignatures, DocWrite, DocumentStorage, Enrollment, Good, GoodChange,
+    KeyStorage, LogPage, LogRecord, NewCode, NewKey, NewUpload, NewUser, PointsEntry,
+    PointsStorage, Proof, Redeem, Redeemed, Redemption, Refused, SessionEnd, Started, Storage,
+    StorageError, StorageResult, StoredBlob, StoredBlobRef, StoredCode, StoredDoc, StoredKey,
+    StoredRefusal, StoredSession, StoredUser, Upload, WholeDoc,
 };
 
 /// The server's storage in a PostgreSQL database, shared by any number of server instances.
@@ -203,7 +203,7 @@ impl DocumentStorage for PostgresStorage {
         &self,
         after: i64,
         max_bytes: usize,
-        reader: Option<fieldsync_core::policy::Profile>,
+        reader: Option<CatchUpReader>,
     ) -> BoxFuture<'_, StorageResult<CatchUpPage>> {
         Box::pin(self.db.read((after, max_bytes, reader), |tx, (after, max_bytes, reader)| {
             Box::pin(read::catch_up(tx, *after, *max_bytes, reader.as_ref()))
@@ -288,6 +288,10 @@ impl AccountStorage for PostgresStorage {
         Box::pin(self.db.write((user, scopes, at), |tx, (user, scopes, at)| {
             Box::pin(accounts::set_scopes(tx, user, scopes, *at))
         }))
+    }
+
+    fn former_scopes(&self, user: String) -> BoxFuture<'_, StorageResult<Vec<Vec<String>>>> {
+        Box::pin(self.db.read(user, |tx, user| Box::pin(accounts::former_scopes(tx, user))))
     }
 
     fn users(&self) -> BoxFuture<'_, StorageResult<Vec<StoredUser>>> {

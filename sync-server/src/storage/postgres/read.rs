@@ -9,15 +9,14 @@ use std::str::FromStr;
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::Kind;
-use fieldsync_core::policy::Profile;
 
 use super::columns::{AUDIENCE, audience_at, doc_id_at, sql_size, to_u64};
 use deadpool_postgres::GenericClient;
 
 use super::db::{Tx, query, query_one, query_opt};
 use crate::storage::{
-    Audience, CatchUpPage, DocMeta, DocSignatures, LogItem, LogPage, LogRecord, StorageError,
-    StorageResult, StoredDoc, WholeDoc,
+    Audience, CatchUpPage, CatchUpReader, DocMeta, DocSignatures, LogItem, LogPage, LogRecord,
+    StorageError, StorageResult, StoredDoc, WholeDoc,
 };
 
 /// Most entries in one log page, whatever their size.
@@ -131,7 +130,7 @@ pub(crate) async fn catch_up(
     tx: &Tx<'_>,
     after: i64,
     max_bytes: usize,
-    reader: Option<&Profile>,
+    reader: Option<&CatchUpReader>,
 ) -> StorageResult<CatchUpPage> {
     let log_end = log_end(tx).await?;
     let docs_end = docs_end(tx).await?;
@@ -149,7 +148,7 @@ pub(crate) async fn catch_up(
         for r in rows {
             let row: i64 = r.try_get(0)?;
             let audience = audience_at(&r, 3)?;
-            if reader.is_some_and(|p| !fieldsync_core::policy::can_read(p, &audience)) {
+            if reader.is_some_and(|r| !r.takes(&audience)) {
                 scanned_to = row;
                 continue;
             }

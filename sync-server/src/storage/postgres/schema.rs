@@ -9,7 +9,7 @@ use crate::storage::{StorageError, StorageResult};
 use super::db::{Db, execute, query_one, query_opt};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 4;
+pub(crate) const VERSION: i64 = 5;
 
 /// Upgrade steps: `UPGRADES[n]` takes a database from version `n` to `n + 1`.
 const UPGRADES: &[&str] = &[
@@ -17,6 +17,7 @@ const UPGRADES: &[&str] = &[
     include_str!("sql/v2.sql"),
     include_str!("sql/v3.sql"),
     include_str!("sql/v4.sql"),
+    include_str!("sql/v5.sql"),
 ];
 
 /// The advisory lock key under which the schema is created or upgraded ("fsschema").

@@ -6,8 +6,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
 use super::session_ends;
 use crate::storage::{
-    Device, DeviceKind, Disabled, Enrollment, NewCode, NewUser, SessionEnd, StorageError,
-    StorageResult, StoredCode, StoredUser,
+    Device, DeviceKind, Disabled, Enrollment, FORMER_SCOPES_KEPT, NewCode, NewUser, SessionEnd,
+    StorageError, StorageResult, StoredCode, StoredUser,
 };
 
 const USER_COLUMNS: &str = "user_id, role, patrol, scopes, created_at, disabled_at";
@@ -74,10 +74,37 @@ pub(crate) fn set_scopes(
     scopes: &[String],
     at: i64,
 ) -> StorageResult<bool> {
-    let n = conn
-        .prepare_cached("UPDATE users SET scopes = ?2, updated_at = ?3 WHERE user_id = ?1")?
-        .execute(params![user, scopes.join("\n"), at])?;
-    Ok(n == 1)
+    let former: Option<String> = conn
+        .prepare_cached("SELECT scopes FROM users WHERE user_id = ?1")?
+        .query_row([user], |r| r.get(0))
+        .optional()?;
+    let Some(former) = former else {
+        return Ok(false);
+    };
+    let scopes = scopes.join("\n");
+    conn.prepare_cached("UPDATE users SET scopes = ?2, updated_at = ?3 WHERE user_id = ?1")?
+        .execute(params![user, scopes, at])?;
+    if former != scopes {
+        conn.prepare_cached(
+            "INSERT INTO former_scopes (user_id, scopes, replaced_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (user_id, scopes) DO UPDATE SET replaced_at = excluded.replaced_at",
+        )?
+        .execute(params![user, former, at])?;
+        conn.prepare_cached(
+            "DELETE FROM former_scopes WHERE user_id = ?1 AND scopes NOT IN (SELECT scopes \
+             FROM former_scopes WHERE user_id = ?1 ORDER BY replaced_at DESC, scopes LIMIT ?2)",
+        )?
+        .execute(params![user, FORMER_SCOPES_KEPT])?;
+    }
+    Ok(true)
+}
+
+pub(crate) fn former_scopes(conn: &Connection, user: &str) -> StorageResult<Vec<Vec<String>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT scopes FROM former_scopes WHERE user_id = ?1 ORDER BY replaced_at DESC, scopes",
+    )?;
+    let rows = stmt.query_map([user], |r| r.get::<_, String>(0))?;
+    rows.map(|s| Ok(s?.lines().map(str::to_string).collect())).collect()
 }
 
 pub(crate) fn users(conn: &Connection) -> StorageResult<Vec<StoredUser>> {

@@ -38,12 +38,12 @@ use super::index::{
 };
 use super::{
     AccountStorage, Audience, Award, Balance, BlobRecord, BlobStorage, BoxFuture, Business,
-    BusinessChange, BusinessStorage, CatchUpPage, Collected, Committed, DeskSignIn, Device,
-    Disabled, DocSignatures, DocWrite, DocumentStorage, Enrollment, Good, GoodChange, KeyStorage,
-    LogPage, LogRecord, NewCode, NewKey, NewUpload, NewUser, PointsEntry, PointsStorage, Proof,
-    Redeem, Redeemed, Redemption, Refused, SessionEnd, Started, Storage, StorageError,
-    StorageResult, StoredBlob, StoredBlobRef, StoredCode, StoredDoc, StoredKey, StoredRefusal,
-    StoredSession, StoredUser, Upload, WholeDoc,
+    BusinessChange, BusinessStorage, CatchUpPage, CatchUpReader, Collected, Committed, DeskSignIn,
+    Device, Disabled, DocSignatures, DocWrite, DocumentStorage, Enrollment, Good, GoodChange,
+    KeyStorage, LogPage, LogRecord, NewCode, NewKey, NewUpload, NewUser, PointsEntry,
+    PointsStorage, Proof, Redeem, Redeemed, Redemption, Refused, SessionEnd, Started, Storage,
+    StorageError, StorageResult, StoredBlob, StoredBlobRef, StoredCode, StoredDoc, StoredKey,
+    StoredRefusal, StoredSession, StoredUser, Upload, WholeDoc,
 };
 use crate::config::Durability;
 
@@ -205,7 +205,7 @@ impl DocumentStorage for SqliteStorage {
         &self,
         after: i64,
         max_bytes: usize,
-        reader: Option<fieldsync_core::policy::Profile>,
+        reader: Option<CatchUpReader>,
     ) -> BoxFuture<'_, StorageResult<CatchUpPage>> {
         self.read(move |c| read::catch_up(c, after, max_bytes, reader.as_ref()))
     }
@@ -273,6 +273,10 @@ impl AccountStorage for SqliteStorage {
         at: i64,
     ) -> BoxFuture<'_, StorageResult<bool>> {
         self.write(move |c| accounts::set_scopes(c, &user, &scopes, at))
+    }
+
+    fn former_scopes(&self, user: String) -> BoxFuture<'_, StorageResult<Vec<Vec<String>>>> {
+        self.read(move |c| accounts::former_scopes(c, &user))
     }
 
     fn users(&self) -> BoxFuture<'_, StorageResult<Vec<StoredUser>>> {

@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension};
 use super::columns::{audience_at, doc_id, to_u64};
 use super::schema;
 use crate::storage::{
-    Audience, CatchUpPage, DocMeta, DocSignatures, LogItem, LogPage, LogRecord, StorageError,
-    StorageResult, StoredDoc, WholeDoc,
+    Audience, CatchUpPage, CatchUpReader, DocMeta, DocSignatures, LogItem, LogPage, LogRecord,
+    StorageError, StorageResult, StoredDoc, WholeDoc,
 };
 
 /// Idle reader connections kept open: as many as can be in use at once (the server's runtime
@@ -165,7 +165,7 @@ pub(crate) fn catch_up(
     conn: &Connection,
     after: i64,
     max_bytes: usize,
-    reader: Option<&fieldsync_core::policy::Profile>,
+    reader: Option<&CatchUpReader>,
 ) -> StorageResult<CatchUpPage> {
     let log_end = log_end(conn)?;
     let docs_end = docs_end(conn)?;
@@ -181,7 +181,7 @@ pub(crate) fn catch_up(
     while let Some(r) = rows.next()? {
         let row: i64 = r.get(0)?;
         let audience = audience_at(r, 3)?;
-        if reader.is_some_and(|p| !fieldsync_core::policy::can_read(p, &audience)) {
+        if reader.is_some_and(|r| !r.takes(&audience)) {
             scanned_to = row;
             continue;
         }

@@ -11,7 +11,7 @@ use crate::config::Durability;
 use crate::storage::{StorageError, StorageResult};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 17;
+pub(crate) const VERSION: i64 = 18;
 
 /// Upgrade steps: `UPGRADES[n]` takes a database from version `n` to `n + 1`.
 const UPGRADES: &[&str] = &[
@@ -32,6 +32,7 @@ const UPGRADES: &[&str] = &[
     include_str!("sql/v15.sql"),
     include_str!("sql/v16.sql"),
     include_str!("sql/v17.sql"),
+    include_str!("sql/v18.sql"),
 ];
 
 /// Page cache of one reader connection, in KiB.

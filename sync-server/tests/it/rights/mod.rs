@@ -6,6 +6,7 @@
 
 mod content;
 mod missing;
+mod rescope;
 mod stale;
 mod stale_property;
 
