@@ -133,7 +133,13 @@ struct SyncArgs {
     /// Documents stored on the server when its memory is read; 0 skips that phase.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
     rss_docs: u64,
-    /// Seed a new phone fixture even if a cached one exists.
+    /// Reports in the grid a leader's phone holds before the scope change (`sync.rescope_*`).
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    rescope_held: u64,
+    /// Reports in the grid the scope change adds; 0 skips that phase.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    rescope_added: u64,
+    /// Seed new phone fixtures even if cached ones exist.
     #[arg(long)]
     fresh: bool,
     /// The suite's server leaves the record index as it is on every write (what the index
@@ -365,6 +371,10 @@ fn run_suite(cli: &Cli, cache_dir: PathBuf, report: &mut Report) -> bench::Resul
                 cache_dir,
                 fresh: args.fresh,
                 no_index_writes: args.no_index_writes,
+                rescope: (args.rescope_added > 0).then_some(bench::sync::rescope::Sizes {
+                    held: args.rescope_held as usize,
+                    added: args.rescope_added as usize,
+                }),
             },
             report,
         ),

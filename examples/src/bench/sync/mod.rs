@@ -8,7 +8,11 @@
 //! concurrently with a bound (`server.changes_per_s`, `server.p99_ms`, and the CPU time the
 //! servers spent per change, `server.cpu_ms_per_change`, with PostgreSQL's own beside it,
 //! `server.db_cpu_ms_per_change`: its backends serving the run, read from `/proc`, the
-//! database on this machine); finally the server is
+//! database on this machine); a resident asks for a document it may not read and for one that
+//! does not exist (`server.want_*`, [`privacy`]); an admin gives a grid leader whose phone
+//! holds one grid's reports (5,000 by default) a second grid (100 more) and the phone syncs
+//! (`sync.rescope_*`, [`rescope`]: the bytes over the link against the new reports' saved size;
+//! the two grids are a fixture of their own, whatever `--docs` says); finally the server is
 //! filled up to 100,000 documents and its resident memory read (`server.rss_mb`).
 //!
 //! The phones are real stores and the real sync client; the simulated devices speak the
@@ -22,7 +26,9 @@
 //! are then those of all instances together.
 
 mod bulk;
+mod metered;
 mod privacy;
+pub mod rescope;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -85,6 +91,8 @@ pub struct Options {
     /// The backends the suite runs on, one after the other, each with its figures' prefix
     /// ([`Backend::prefix`]); a server started elsewhere is measured once, whatever this says.
     pub backends: Vec<Backend>,
+    /// The grids of the scope-change phase (`None` skips it).
+    pub rescope: Option<rescope::Sizes>,
 }
 
 /// Runs the suite on each of `opts.backends` in turn, recording each figure in `report` as it
@@ -97,21 +105,41 @@ pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
     ));
     let docs = opts.docs;
     ensure_fixture(&fixture, opts.fresh, |path| seed_reports(path, docs))?;
+    let fixtures = Fixtures {
+        reports: fixture,
+        rescope: match opts.rescope {
+            Some(sizes) => Some((rescope::ensure(&opts.cache_dir, sizes, opts.fresh)?, sizes)),
+            None => None,
+        },
+    };
     if opts.server.is_some() {
-        return run_on(opts, &Backend::Sqlite, &fixture, report);
+        return run_on(opts, &Backend::Sqlite, &fixtures, report);
     }
     for backend in &opts.backends {
         progress(format_args!("the sync suite on {backend}"));
         report.set_prefix(backend.prefix());
-        let done = run_on(opts, backend, &fixture, report);
+        let done = run_on(opts, backend, &fixtures, report);
         report.set_prefix("");
         done?;
     }
     Ok(())
 }
 
+/// The cached phone stores the suite's phases start from.
+struct Fixtures {
+    /// The seeding phone's records.
+    reports: PathBuf,
+    /// The scope-change phase's two grids, and their sizes (`None`: no such phase).
+    rescope: Option<(PathBuf, rescope::Sizes)>,
+}
+
 /// Runs the suite once, on servers of `backend` (or the one started elsewhere).
-fn run_on(opts: &Options, backend: &Backend, fixture: &Path, report: &mut Report) -> Result<()> {
+fn run_on(
+    opts: &Options,
+    backend: &Backend,
+    fixtures: &Fixtures,
+    report: &mut Report,
+) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let server = match &opts.server {
         Some(url) => {
@@ -126,18 +154,18 @@ fn run_on(opts: &Options, backend: &Backend, fixture: &Path, report: &mut Report
         }
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    rt.block_on(phases(opts, report, &server, fixture, dir.path()))
+    rt.block_on(phases(opts, report, &server, fixtures, dir.path()))
 }
 
 async fn phases(
     opts: &Options,
     report: &mut Report,
     server: &BenchServer,
-    fixture: &Path,
+    fixtures: &Fixtures,
     dir: &Path,
 ) -> Result<()> {
     // The seeding phone pushes everything.
-    copy(fixture, &dir.join("seeder.db"))?;
+    copy(&fixtures.reports, &dir.join("seeder.db"))?;
     let seeder = client(server, HOTLINE, &dir.join("seeder.db"))?;
     progress(format_args!("pushing {} reports from the seeding phone", opts.docs));
     let push = seeder.sync_now(None).await?;
@@ -199,8 +227,14 @@ async fn phases(
 
     load(opts, report, server, &fresh, &mut corpus).await?;
     privacy::hidden_vs_missing(report, server, &fresh, id).await?;
+    let rescoped = match &fixtures.rescope {
+        Some((fixture, sizes)) => {
+            rescope::scope_change(report, server, fixture, dir, *sizes).await?
+        }
+        None => 0,
+    };
     if opts.rss_docs > 0 {
-        fill_and_measure(opts, report, server, &fresh, &mut corpus).await?;
+        fill_and_measure(opts, report, server, &fresh, rescoped, &mut corpus).await?;
     }
     Ok(())
 }
@@ -315,15 +349,18 @@ pub(crate) async fn rounds(
     Ok((out, samples, total, start.elapsed()))
 }
 
-/// `server.rss_mb`: fills the server up to `opts.rss_docs` documents, then reads its memory.
+/// `server.rss_mb`: fills the server up to `opts.rss_docs` documents (of which `phone` holds
+/// all but the devices' reports and the `elsewhere` that phases after its last sync stored),
+/// then reads its memory.
 async fn fill_and_measure(
     opts: &Options,
     report: &mut Report,
     server: &BenchServer,
     phone: &SyncClient<HttpTransport>,
+    elsewhere: usize,
     corpus: &mut Corpus,
 ) -> Result<()> {
-    let stored = phone.store().stats()?.documents as usize + opts.devices;
+    let stored = phone.store().stats()?.documents as usize + opts.devices + elsewhere;
     let missing = opts.rss_docs.saturating_sub(stored);
     progress(format_args!("filling the server with {missing} more reports"));
     let actor = automerge::ActorId::random();
