@@ -88,7 +88,6 @@ impl Store {
         skip: &HashSet<DocId>,
     ) -> Result<(Vec<PushDoc>, bool)> {
         let mut w = self.writer();
-        w.pushed.clear();
         let key = signatures::cached_key(&mut w)?;
         let mut out = Vec::new();
         let mut bytes = 0usize;
@@ -168,10 +167,12 @@ impl Store {
             if !pushed.iter().any(|p| p.doc == r.doc) {
                 continue; // not ours to record: the server answered about something we did not push
             }
+            // The next batch may be read while this one is answered: only this one's entries go.
+            let at = w.pushed.remove(&r.doc);
             let Some(row) = super::docs::find(&w.conn, r.doc)? else { continue };
             match &r.outcome {
                 PushOutcome::Acked { heads } => {
-                    let current = match w.pushed.remove(&r.doc) {
+                    let current = match at {
                         Some(at) if at.rowid == row.rowid && at.version == row.version => at.heads,
                         _ => {
                             let mut loaded = w.take(r.doc)?;

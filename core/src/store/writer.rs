@@ -84,9 +84,12 @@ pub(crate) struct Writer {
     pub(crate) profile: Option<crate::policy::Profile>,
     /// The checkpoint thread (`None` only while the key changes).
     wal: Option<WalKeeper>,
-    /// The heads of the documents of the last push, with the row and version they were read
-    /// at: the push's answer needs each acknowledged document's current heads, and one not
-    /// written since (same row, same version: same bytes) need not be loaded again for them.
+    /// The heads of the documents of the pushes not yet answered (the one on the wire and the
+    /// next, read ahead), with the row and version they were read at: a push's answer needs
+    /// each acknowledged document's current heads, and one not written since (same row, same
+    /// version: same bytes) need not be loaded again for them. An answer takes out its
+    /// documents; one whose answer never came stays until it is pushed again (checked by row
+    /// and version before use, so never wrong; at most one entry per unacknowledged document).
     pub(crate) pushed: HashMap<DocId, PushedAt>,
     /// This device's signing key once read: it is made once and never changes, and deriving
     /// it from its seed costs a scalar multiplication (see [`super::signatures::held_key`]).

@@ -19,7 +19,7 @@ use crate::error::{CoreError, Result};
 use crate::poison::Recover;
 use crate::policy::Profile;
 use crate::protocol::{
-    self, PushOutcome, SyncRequest, SyncResponse, VisibleRequest, VisibleResponse, limits,
+    self, PushDoc, PushOutcome, SyncRequest, SyncResponse, VisibleRequest, VisibleResponse, limits,
 };
 use crate::store::{Rescope, Store};
 use crate::time::TimeSpan;
@@ -146,6 +146,10 @@ impl<T: Transport> SyncClient<T> {
         let mut backoff = self.backoff();
         // Lowered to 1 for a server that does not speak the signed pushes of version 2.
         let mut version = protocol::SYNC_VERSION;
+        // The next round's push, read from the store while this round is on the wire (its
+        // documents left out), so that the phone reading changes and the server taking them
+        // overlap; dropped when the round fails (the next one is built again, smaller).
+        let mut next_push: Option<tokio::task::JoinHandle<Result<PushBatch>>> = None;
         loop {
             if t.summary.requests >= self.config.max_requests {
                 return Err(CoreError::Protocol(format!(
@@ -156,10 +160,21 @@ impl<T: Transport> SyncClient<T> {
             let store = self.store.clone();
             let budget = self.budget();
             let (push_docs, push_bytes, skipped, asked_already) =
-                (self.config.push_docs(), budget.push_bytes, skip.clone(), asked.clone());
+                (self.config.push_docs(), budget.push_bytes as usize, skip.clone(), asked.clone());
+            let read_ahead = match next_push.take() {
+                Some(task) => Some(
+                    task.await
+                        .map_err(|e| CoreError::Protocol(format!("store task failed: {e}")))??,
+                ),
+                None => None,
+            };
             let ((push, more_push), want, (epoch, cursor)) = blocking(move || {
+                let push = match read_ahead {
+                    Some(batch) => batch,
+                    None => store.push_batch(push_docs, push_bytes, &skipped)?,
+                };
                 Ok((
-                    store.push_batch(push_docs, push_bytes as usize, &skipped)?,
+                    push,
                     store.sync_wanted(limits::WANT_DOCS, &asked_already)?,
                     store.sync_position()?,
                 ))
@@ -184,8 +199,20 @@ impl<T: Transport> SyncClient<T> {
             // still unacknowledged, rather than the same bytes sent again.
             let body = protocol::encode(&request);
             let body_len = body.len() as u64;
+            if more_push {
+                let mut in_flight = skip.clone();
+                in_flight.extend(request.push.iter().map(|p| p.doc));
+                let store = self.store.clone();
+                next_push = Some(tokio::task::spawn_blocking(move || {
+                    store.push_batch(push_docs, push_bytes, &in_flight)
+                }));
+            }
             let sent = Instant::now();
-            let answer = match self.post_once(t, "/v1/sync", body).await {
+            let answer = self.post_once(t, "/v1/sync", body).await;
+            if answer.is_err() {
+                next_push = None;
+            }
+            let answer = match answer {
                 Ok(answer) => answer,
                 Err(TransportError::Status { status: 400, code, .. })
                     if code == "unsupported_version" && version > protocol::VERSION =>
@@ -486,6 +513,9 @@ pub(crate) fn failed(e: TransportError, attempts: u32) -> CoreError {
         }
     }
 }
+
+/// A batch of documents to push, and whether more wait after it.
+type PushBatch = (Vec<PushDoc>, bool);
 
 /// Runs blocking store work off the async runtime's worker threads.
 pub(crate) async fn blocking<R: Send + 'static>(
