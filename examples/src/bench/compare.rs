@@ -54,6 +54,7 @@ fn prepare(repo: &Path, cache: &Path, rev: &str) -> Result<Side> {
     if !bench.exists() {
         let target = cache.join("compare").join("target");
         progress(format_args!("building {rev} ({}) in release", &commit[..12]));
+        touch_sources(&dir)?;
         let status = Command::new("cargo")
             .current_dir(&dir)
             .env("CARGO_TARGET_DIR", &target)
@@ -68,6 +69,33 @@ fn prepare(repo: &Path, cache: &Path, rev: &str) -> Result<Side> {
     let help = Command::new(&bench).arg("--help").output()?;
     let repeats = String::from_utf8_lossy(&help.stdout).contains("--repeat");
     Ok(Side { rev: rev.to_string(), commit, bench, repeats })
+}
+
+/// Gives every file of the worktree `dir` (but `.git` and `target`) the time now.
+///
+/// Both revisions build in one target directory, where a workspace crate's artifacts have the
+/// same names whichever worktree they came from, and cargo rebuilds a crate only when one of
+/// its sources is newer than its artifacts. A worktree checked out before the other revision's
+/// build (one left from an earlier, interrupted comparison) would look up to date, and its
+/// harness would be the other revision's code.
+fn touch_sources(dir: &Path) -> Result<()> {
+    let now = std::time::SystemTime::now();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            if entry.file_name() == ".git" || entry.file_name() == "target" {
+                continue;
+            }
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file() {
+                std::fs::File::options().write(true).open(entry.path())?.set_modified(now)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A figure as a run's JSON file gives it.
@@ -202,6 +230,26 @@ mod tests {
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_worktree_is_made_newer_than_any_build_but_its_git_and_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        let files = ["Cargo.toml", "core/src/lib.rs", ".git", "target/release/bench"];
+        for f in files {
+            let path = dir.path().join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, f).unwrap();
+            std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+        }
+        let before = std::time::SystemTime::now();
+        touch_sources(dir.path()).unwrap();
+        let modified = |f: &str| std::fs::metadata(dir.path().join(f)).unwrap().modified().unwrap();
+        assert!(modified("Cargo.toml") >= before && modified("core/src/lib.rs") >= before);
+        assert_eq!(modified("target/release/bench"), old, "the build's own files stay");
+        // A worktree's `.git` is a file (a checkout's a folder): left alone either way.
+        assert_eq!(modified(".git"), old);
     }
 
     #[test]
