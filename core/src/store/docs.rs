@@ -44,6 +44,14 @@ pub(crate) fn find(conn: &Connection, id: DocId) -> Result<Option<DocRow>> {
     .transpose()
 }
 
+/// Removes a stored document: its row and its search entry (its chunks, projections and
+/// sync bookkeeping go with the row, by their foreign keys).
+pub(crate) fn remove(tx: &Connection, rowid: i64) -> Result<()> {
+    tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
+    tx.prepare_cached("DELETE FROM docs WHERE id = ?1")?.execute([rowid])?;
+    Ok(())
+}
+
 /// The stored bytes of a document (snapshot followed by its chunks), which Automerge loads as one.
 pub(crate) fn read_bytes(conn: &Connection, row: &DocRow) -> Result<Vec<u8>> {
     let mut out: Vec<u8> = conn

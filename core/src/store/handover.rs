@@ -99,13 +99,12 @@ impl Store {
                 .collect();
             w.in_tx(|tx| {
                 for h in &doomed {
-                    tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([h.rowid])?;
-                    tx.prepare_cached("DELETE FROM docs WHERE id = ?1")?.execute([h.rowid])?;
+                    super::docs::remove(tx, h.rowid)?;
                 }
                 // The feed starts over: the new user's catch-up brings what they may read.
                 tx.execute("DELETE FROM sync_server", [])?;
                 tx.execute("DELETE FROM sync_wanted", [])?;
-                tx.execute("DELETE FROM meta WHERE key = 'rescope'", [])?;
+                super::rescope::clear(tx)?;
                 // The first user's points are theirs; the registry is fetched again for the new
                 // user's scopes.
                 super::points::forget(tx)?;

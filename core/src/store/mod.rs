@@ -24,13 +24,13 @@ mod peer;
 mod points;
 mod projection;
 mod query;
+mod rescope;
 pub mod schema;
 mod sealed;
 mod search;
 mod signatures;
 mod sync_ops;
 mod sync_state;
-pub(crate) use sync_state::Rescope;
 mod visits;
 mod wal;
 mod wipe;
@@ -58,6 +58,7 @@ pub use query::{
     CaseFilter, CaseSummary, MAX_PAGE, Page, PageRequest, PatrolFilter, PatrolSummary,
     ReportFilter, ReportSummary,
 };
+pub(crate) use rescope::Rescope;
 pub use search::{MAX_HITS, SearchHit};
 pub use sync_ops::{PullTally, PushTally, Rejection, SyncStatus};
 pub use visits::{OverdueBusiness, VisitFilter, VisitRules, VisitSummary};

@@ -9,7 +9,7 @@ use automerge::ChangeHash;
 use rusqlite::OptionalExtension;
 
 use super::merge::{self, Prepared};
-use super::sync_state::Rescope;
+use super::rescope::{self, Rescope};
 use super::writer::PushedAt;
 use super::{Origin, RecordChanged, Store, signatures, sync_state};
 use crate::authorship::ChangeSig;
@@ -246,23 +246,24 @@ impl Store {
             let me = w.identity.user.clone();
             let sigs = sigs_by_doc(docs);
             let result = w.in_tx(|tx| {
+                // What a pulled document leaves besides its data: the server's copies of its
+                // authors' signatures, to pass the changes on to peers (docs/peer.md), and the
+                // heads the server is known to hold; kept with the data, in its transaction.
+                let pulled =
+                    |id: DocId, rowid: i64, incoming: &[ChangeHash], heads: &[ChangeHash]| {
+                        if let Some(s) = sigs.get(&id) {
+                            signatures::keep(tx, s.iter().map(|c| (c.hash.0, &c.sig)))?;
+                        }
+                        sync_state::after_pull(tx, rowid, incoming, heads)?;
+                        sync_state::set_wanted(tx, id, false)
+                    };
                 for p in prepared.iter_mut() {
                     let rowid = p.write(tx, now, &me)?;
-                    // The server's copies of its authors' signatures, to pass the changes on to
-                    // peers (docs/peer.md): kept with the data they sign, in its transaction.
-                    if let Some(s) = sigs.get(&p.id) {
-                        signatures::keep(tx, s.iter().map(|c| (c.hash.0, &c.sig)))?;
-                    }
                     let heads = p.heads();
-                    sync_state::after_pull(tx, rowid, &p.incoming_heads, &heads)?;
-                    sync_state::set_wanted(tx, p.id, false)?;
+                    pulled(p.id, rowid, &p.incoming_heads, &heads)?;
                 }
                 for (id, h) in &held {
-                    if let Some(s) = sigs.get(id) {
-                        signatures::keep(tx, s.iter().map(|c| (c.hash.0, &c.sig)))?;
-                    }
-                    sync_state::after_pull(tx, h.row.rowid, &h.incoming, &h.heads)?;
-                    sync_state::set_wanted(tx, *id, false)?;
+                    pulled(*id, h.row.rowid, &h.incoming, &h.heads)?;
                 }
                 for id in unwanted {
                     sync_state::set_wanted(tx, *id, false)?;
@@ -271,7 +272,7 @@ impl Store {
                     sync_state::set_wanted(tx, *id, true)?;
                 }
                 if let Some(how) = rescoped {
-                    sync_state::mark_rescope(tx, how)?;
+                    rescope::mark(tx, how)?;
                 }
                 sync_state::set_position(tx, epoch, cursor, now)
             });
@@ -301,57 +302,6 @@ impl Store {
             self.notify(&notes);
         }
         Ok(tally)
-    }
-
-    /// Whether the user's rights changed and the documents no longer visible wait to be
-    /// dropped, and of which kind the change was.
-    pub(crate) fn rescope_pending(&self) -> Result<Option<Rescope>> {
-        self.read(sync_state::rescope_pending)
-    }
-
-    /// After a scope change: drops the documents in `hidden` (the server says this user may no
-    /// longer read them) unless they hold local changes the server has not taken (those stay,
-    /// listed as refused); then clears the mark. Returns the documents dropped.
-    pub(crate) fn drop_hidden(&self, hidden: &[DocId]) -> Result<Vec<DocId>> {
-        let mut dropped = Vec::new();
-        let mut notes = Vec::new();
-        {
-            let mut w = self.writer();
-            let mut doomed = Vec::new();
-            for id in hidden {
-                let Some(row) = super::docs::find(&w.conn, *id)? else { continue };
-                let unsynced: bool = w
-                    .conn
-                    .query_row(
-                        "SELECT pending = 1 FROM sync_docs WHERE doc = ?1",
-                        [row.rowid],
-                        |r| r.get(0),
-                    )
-                    .optional()?
-                    .unwrap_or(false);
-                if !unsynced {
-                    doomed.push((*id, row.rowid, row.kind));
-                }
-            }
-            w.in_tx(|tx| {
-                for (_, rowid, _) in &doomed {
-                    tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
-                    tx.prepare_cached("DELETE FROM docs WHERE id = ?1")?.execute([rowid])?;
-                }
-                tx.execute("DELETE FROM meta WHERE key = 'rescope'", [])?;
-                Ok(())
-            })?;
-            for (id, _, kind) in doomed {
-                w.forget(id);
-                dropped.push(id);
-                notes.push(RecordChanged { id, kind, origin: Origin::Removed, inbox: Vec::new() });
-            }
-        }
-        if !notes.is_empty() {
-            self.forget_unreferenced_photos()?;
-            self.notify(&notes);
-        }
-        Ok(dropped)
     }
 
     /// Clears the server's refusal of a document's changes, so that the next sync offers them

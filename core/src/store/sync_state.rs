@@ -148,39 +148,6 @@ pub(crate) fn set_position(tx: &Connection, epoch: &str, cursor: &str, now: i64)
     Ok(())
 }
 
-/// What a page said of the user's rights, and what is left to do once the catch-up it
-/// restarted is done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Rescope {
-    /// The rights changed: ask which held documents may no longer be read, and drop them.
-    Changed,
-    /// The rights only grew: everything held may still be read; only the new profile is asked.
-    Widened,
-}
-
-/// Notes that the user's rights changed: once the feed's new catch-up is done, the documents
-/// no longer visible are dropped. Kept in `meta`, in the transaction of the page that said so;
-/// a change of any kind noted earlier and not yet handled outweighs a widening.
-pub(crate) fn mark_rescope(tx: &Connection, how: Rescope) -> Result<()> {
-    match how {
-        Rescope::Changed => {
-            tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('rescope', '1')", [])?
-        }
-        Rescope::Widened => {
-            tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('rescope', 'widened')", [])?
-        }
-    };
-    Ok(())
-}
-
-/// Whether a scope change waits for its documents to be pruned, and of which kind.
-pub(crate) fn rescope_pending(conn: &Connection) -> Result<Option<Rescope>> {
-    let value: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'rescope'", [], |r| r.get(0))
-        .optional()?;
-    Ok(value.map(|v| if v == "widened" { Rescope::Widened } else { Rescope::Changed }))
-}
-
 /// Documents to ask for whole: at most `limit`, leaving out those in `skip`.
 pub(crate) fn wanted(conn: &Connection, limit: usize, skip: &HashSet<DocId>) -> Result<Vec<DocId>> {
     let mut stmt = conn.prepare_cached("SELECT doc_id FROM sync_wanted")?;
