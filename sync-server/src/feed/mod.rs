@@ -294,11 +294,13 @@ impl Feed {
     }
 
     /// Reads one page for `reader`: only documents its profile may read; any other is left out
-    /// exactly as if it did not exist.
+    /// exactly as if it did not exist. `held`: with a [`Cursor::Rescope`], the former rights
+    /// whose documents its catch-up leaves out ([`rescope::resume`]).
     pub(crate) async fn pull(
         &self,
         documents: &Documents,
         cursor: Cursor,
+        held: Option<Profile>,
         reader: Reader<'_>,
         want: &[DocId],
         budget: usize,
@@ -306,24 +308,17 @@ impl Feed {
         let profile = reader.profile;
         let whole = |held: Option<Profile>| CatchUpReader { profile: profile.clone(), held };
         let storage = &documents.storage;
-        let held = match cursor {
-            Cursor::Rescope { held, .. } => {
-                rescope::former_rights(storage.as_ref(), profile, held).await?.map(|p| (held, p))
-            }
-            _ => None,
-        };
         let feed = match (cursor, held) {
             (Cursor::Log { seq }, _) => Source::Log { after: seq },
             (Cursor::CatchUp { seq, row }, _) => {
                 let page = storage.catch_up(row, budget, Some(whole(None))).await?;
                 Source::CatchUp { seq, after: row, page, held: None }
             }
-            (Cursor::Rescope { seq, row, .. }, Some((tag, former))) => {
+            (Cursor::Rescope { seq, row, held: tag }, Some(former)) => {
                 let page = storage.catch_up(row, budget, Some(whole(Some(former)))).await?;
                 Source::CatchUp { seq, after: row, page, held: Some(tag) }
             }
-            // A catch-up from the start, also when the former rights of a rescoped catch-up
-            // are no longer kept.
+            // A catch-up from the start; also of a rescoped one without its former rights.
             (Cursor::Start | Cursor::Rescope { .. }, _) => {
                 let page = storage.catch_up(0, budget, Some(whole(None))).await?;
                 Source::CatchUp { seq: page.log_end, after: 0, page, held: None }

@@ -41,7 +41,7 @@ pub(crate) fn tag_number(tag: &str) -> Option<u64> {
 
 /// The rights of `user` (with their role and patrol kind now) that a feed tagged `tag` was read
 /// under, when they are one of the user's former scope sets.
-pub(crate) async fn former_rights(
+async fn former_rights(
     storage: &dyn Storage,
     user: &Profile,
     tag: u64,
@@ -53,26 +53,60 @@ pub(crate) async fn former_rights(
         .find(|p| tag_number(&view_tag(p)) == Some(tag)))
 }
 
-/// Where the feed of a device whose rights changed restarts: a catch-up that leaves out what
-/// its former rights let it read, when its cursor was in the log and those rights are known;
-/// otherwise a whole catch-up. Also whether the rights only grew (every former scope kept):
-/// then everything the device holds it may still read.
-pub(crate) async fn restart(
+/// Where a device's feed goes on, read once per request.
+#[derive(Debug)]
+pub(crate) struct Resume {
+    /// The position to read from.
+    pub(crate) cursor: Cursor,
+    /// With a [`Cursor::Rescope`]: the former rights whose documents the catch-up leaves out.
+    pub(crate) held: Option<Profile>,
+    /// The user's rights changed since the device's cursor was issued.
+    pub(crate) rescoped: bool,
+    /// With `rescoped`: the rights only grew (every former scope kept), so everything the
+    /// device holds it may still read.
+    pub(crate) widened: bool,
+}
+
+/// Where the feed of a device whose cursor is `cursor`, issued under the rights tagged
+/// `issued_for`, goes on for `user`, whose rights are tagged `view` now.
+///
+/// When the rights changed, the feed restarts: with a catch-up that leaves out what the former
+/// rights let the device read, when its cursor was in the log and those rights are known;
+/// otherwise with a whole catch-up. A catch-up of that kind already under way goes on while its
+/// former rights are still known, and starts over whole when they are not.
+pub(crate) async fn resume(
     storage: &dyn Storage,
     user: &Profile,
     cursor: Cursor,
-    issued_for: &str,
-) -> Result<(Cursor, bool), StorageError> {
-    let (Cursor::Log { seq }, Some(held)) = (cursor, tag_number(issued_for)) else {
-        return Ok((Cursor::Start, false));
+    issued_for: Option<&str>,
+    view: &str,
+) -> Result<Resume, StorageError> {
+    let rescoped = issued_for.is_some_and(|v| v != view);
+    let (seq, row, tag) = match (cursor, rescoped) {
+        (Cursor::Log { seq }, true) => match issued_for.and_then(tag_number) {
+            Some(tag) => (seq, 0, tag),
+            None => return Ok(Resume::start(true)),
+        },
+        (Cursor::Rescope { seq, row, held }, false) => (seq, row, held),
+        (_, true) => return Ok(Resume::start(true)),
+        (cursor, false) => return Ok(Resume { cursor, held: None, rescoped, widened: false }),
     };
-    Ok(match former_rights(storage, user, held).await? {
-        Some(former) => {
-            let widened = former.scopes.iter().all(|s| user.scopes.contains(s));
-            (Cursor::Rescope { seq, row: 0, held }, widened)
-        }
-        None => (Cursor::Start, false),
+    Ok(match former_rights(storage, user, tag).await? {
+        Some(former) => Resume {
+            cursor: Cursor::Rescope { seq, row, held: tag },
+            widened: rescoped && former.scopes.iter().all(|s| user.scopes.contains(s)),
+            held: Some(former),
+            rescoped,
+        },
+        None => Resume::start(rescoped),
     })
+}
+
+impl Resume {
+    /// A whole catch-up from the start.
+    fn start(rescoped: bool) -> Resume {
+        Resume { cursor: Cursor::Start, held: None, rescoped, widened: false }
+    }
 }
 
 #[cfg(test)]

@@ -111,7 +111,7 @@ pub(crate) async fn handle(
     // A cursor carries the view it was issued for (`<position>~<view>`); when the user's role
     // or scopes changed since, the feed restarts with a catch-up of what they may read now.
     let view = rescope::view_tag(&caller.profile);
-    let (mut cursor, issued_for) = Cursor::parse_tagged(&req.cursor)?;
+    let (cursor, issued_for) = Cursor::parse_tagged(&req.cursor)?;
     if let Some(epoch) = &req.epoch
         && !req.cursor.is_empty()
         && epoch != app.epoch()
@@ -122,13 +122,8 @@ pub(crate) async fn handle(
         });
     }
     feed::check_not_ahead(&app.docs, &cursor, &req.cursor).await?;
-    let rescoped = issued_for.is_some_and(|v| v != view);
-    let mut widened = false;
-    if let Some(former) = issued_for.filter(|_| rescoped) {
-        (cursor, widened) =
-            rescope::restart(app.storage(), &caller.profile, cursor, former).await?;
-    }
-    author.rights_changed = rescoped;
+    let resume = rescope::resume(app.storage(), &caller.profile, cursor, issued_for, &view).await?;
+    author.rights_changed = resume.rescoped;
 
     let pushed = req.push.len();
     let relayed =
@@ -140,8 +135,9 @@ pub(crate) async fn handle(
         enrolled_at: caller.device.enrolled_at,
         signed: req.v >= SYNC_VERSION,
     };
+    let budget = feed::budget(req.page_bytes);
     let page =
-        app.feed.pull(&app.docs, cursor, reader, &req.want, feed::budget(req.page_bytes)).await?;
+        app.feed.pull(&app.docs, resume.cursor, resume.held, reader, &req.want, budget).await?;
     let bytes = page.data_bytes();
     let pulled = page.doc_count();
     app.metrics.docs_pulled.fetch_add(pulled as u64, Ordering::Relaxed);
@@ -168,8 +164,8 @@ pub(crate) async fn handle(
         cursor: page.cursor.tagged(&view),
         more: page.more,
         remaining: page.remaining,
-        rescoped,
-        widened,
+        rescoped: resume.rescoped,
+        widened: resume.widened,
         credential: peers.credential,
         revocations: peers.revocations,
         authors,

@@ -79,6 +79,13 @@ async fn residents(server: &TestServer, n: usize) -> [(Phone, Vec<DocId>); 3] {
     out.try_into().ok().unwrap()
 }
 
+/// The phone of `lead-zhou`, a grid leader of [`GRID`].
+fn leader(server: &TestServer) -> Phone {
+    let lead = Phone::new("lead-zhou");
+    enroll_as(server.running.server(), &lead, Role::GridLeader, None, &[GRID]);
+    lead
+}
+
 fn set(ids: &[DocId]) -> BTreeSet<DocId> {
     ids.iter().copied().collect()
 }
@@ -87,8 +94,7 @@ async fn a_scope_added_sends_whole_only_what_the_phone_could_not_read(backend: B
     let server = start_on(backend).await;
     let s = server.running.server();
     let [(res_a, held), (res_b, new), _] = residents(&server, 3).await;
-    let lead = Phone::new("lead-zhou");
-    enroll_as(s, &lead, Role::GridLeader, None, &[GRID]);
+    let lead = leader(&server);
     let first = pull_all(&server, &lead, "", 0).await;
     assert_eq!(first.whole, set(&held));
 
@@ -123,8 +129,7 @@ async fn scopes_replaced_twice_still_count_what_the_phone_held(backend: Backend)
     let server = start_on(backend).await;
     let s = server.running.server();
     let [(_, held), (_, new), _] = residents(&server, 2).await;
-    let lead = Phone::new("lead-zhou");
-    enroll_as(s, &lead, Role::GridLeader, None, &[GRID]);
+    let lead = leader(&server);
     let first = pull_all(&server, &lead, "", 0).await;
     assert_eq!(first.whole, set(&held));
     // Moved to the next grid, then given both, before the phone synced again.
@@ -148,8 +153,7 @@ async fn a_catch_up_cut_short_restarts_whole(backend: Backend) {
     let s = server.running.server();
     // More reports than one page of the smallest size holds.
     let [(_, held), (_, new), _] = residents(&server, 30).await;
-    let lead = Phone::new("lead-zhou");
-    enroll_as(s, &lead, Role::GridLeader, None, &[GRID]);
+    let lead = leader(&server);
     // One page of the smallest size: the catch-up is not over.
     let mut req = lead.request(Some(server.epoch()), "", vec![]);
     req.page_bytes = 1;
@@ -166,8 +170,7 @@ async fn a_forged_rescope_cursor_gets_nothing_unreadable(backend: Backend) {
     let server = start_on(backend).await;
     let s = server.running.server();
     let [(_, held), (_, new), _] = residents(&server, 2).await;
-    let lead = Phone::new("lead-zhou");
-    enroll_as(s, &lead, Role::GridLeader, None, &[GRID]);
+    let lead = leader(&server);
     s.accounts().set_scopes("lead-zhou", &[GRID.into(), NEXT.into()]).unwrap();
     let first = pull_all(&server, &lead, "", 0).await;
     assert_eq!(first.whole, &set(&held) | &set(&new));
