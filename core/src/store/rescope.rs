@@ -98,3 +98,23 @@ impl Store {
         Ok(dropped)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_not_yet_handled_outweighs_a_later_widening() -> Result<()> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")?;
+        assert_eq!(pending(&conn)?, None);
+        mark(&conn, Rescope::Widened)?;
+        assert_eq!(pending(&conn)?, Some(Rescope::Widened));
+        mark(&conn, Rescope::Changed)?;
+        mark(&conn, Rescope::Widened)?;
+        assert_eq!(pending(&conn)?, Some(Rescope::Changed), "the phone still asks about all");
+        clear(&conn)?;
+        assert_eq!(pending(&conn)?, None);
+        Ok(())
+    }
+}
