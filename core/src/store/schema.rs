@@ -27,6 +27,7 @@ const STEPS: &[&str] = &[
     include_str!("sql/v11.sql"),
     include_str!("sql/v12.sql"),
     include_str!("sql/v13.sql"),
+    include_str!("sql/v14.sql"),
 ];
 
 /// The store's settings and schema, and the key it is encrypted with.
@@ -36,7 +37,7 @@ struct Schema<'k> {
 
 impl Initializer for Schema<'_> {
     const NAME: &'static str = "store";
-    const END_VERSION: u32 = 13;
+    const END_VERSION: u32 = 14;
 
     fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
         // The key before anything reads the file; a wrong one fails the first pragma below.

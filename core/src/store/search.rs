@@ -44,6 +44,43 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
+/// Pages of merge work per search row written in a transaction: about one page per record's
+/// text, rewritten once per level of the index (six at 10,000 records, eight at a million).
+const MERGE_PAGES_PER_ROW: i64 = 8;
+/// The least merge work after a transaction that wrote the index.
+const MERGE_PAGES_MIN: i64 = 16;
+/// The most merge work after one transaction (a page of a catch-up can write thousands of rows;
+/// FTS5's crisis merge still bounds the segments of a level at 16).
+const MERGE_PAGES_MAX: i64 = 4_096;
+
+thread_local! {
+    /// Search rows written or removed on this thread since [`take_written`] last ran: the writer
+    /// runs its transactions on the caller's thread and merges after them (see [`merge`]).
+    static WRITTEN: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts `rows` search rows written or removed in the current transaction.
+pub(crate) fn note_written(rows: i64) {
+    WRITTEN.with(|w| w.set(w.get() + rows));
+}
+
+/// The search rows written on this thread since the last call, and starts counting again.
+pub(crate) fn take_written() -> i64 {
+    WRITTEN.with(|w| w.replace(0))
+}
+
+/// Merges the index's segments a little, in the transaction that wrote `rows` rows, in
+/// proportion to them. FTS5's own automatic merge is off (store version 14): it did its work
+/// in lumps of hundreds of pages inside one write in a hundred, and let the newest level grow
+/// to 15 segments, each one read by every search. This keeps each level under 4 segments
+/// (FTS5's `usermerge`) with a bounded cost per write.
+pub(crate) fn merge(conn: &Connection, rows: i64) -> Result<()> {
+    let pages = (rows * MERGE_PAGES_PER_ROW).clamp(MERGE_PAGES_MIN, MERGE_PAGES_MAX);
+    conn.prepare_cached("INSERT INTO search (search, rank) VALUES ('merge', ?1)")?
+        .execute([pages])?;
+    Ok(())
+}
+
 /// Text as it is indexed and searched: NFKC (full-width forms become half-width ones, a
 /// full-width space a space).
 pub(crate) fn fold(text: &str) -> String {
@@ -198,6 +235,59 @@ pub(crate) fn snippet(title: &str, body: &str, words: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The segments of the search index, read from FTS5's structure record (its format is
+    /// part of FTS5's stable file format): a 4-byte cookie, then varints: levels, segments.
+    fn segments(conn: &Connection) -> u64 {
+        let block: Vec<u8> = conn
+            .query_row("SELECT block FROM search_data WHERE id = 10", [], |r| r.get(0))
+            .unwrap();
+        let mut varints = block[4..].iter().scan(0u64, |acc, &b| {
+            *acc = (*acc << 7) | u64::from(b & 0x7f);
+            let v = *acc;
+            if b & 0x80 == 0 {
+                *acc = 0;
+                Some(Some(v))
+            } else {
+                Some(None)
+            }
+        });
+        let mut next = || varints.by_ref().flatten().next().unwrap();
+        let _levels = next();
+        next()
+    }
+
+    /// Records written one a transaction, as a user edits, leave few segments for a search to
+    /// read: FTS5's own merge let the newest level grow to 15 one-page segments, and then
+    /// merged it inside one edit.
+    #[test]
+    fn writes_one_at_a_time_keep_the_index_in_few_segments() {
+        use crate::model::{NewRecord, NewReport, ReportCategory};
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(dir.path().join("s.db")).unwrap();
+        let mut most = 0;
+        for i in 0..600 {
+            let report = NewReport {
+                scope: "jl/cc/grid-7".into(),
+                category: ReportCategory::SafetyHazard,
+                title: format!("违章搭建 {i}"),
+                description: format!("新华小区{i}号楼顶有彩钢房，约{i}平方米"),
+                location: None,
+                photos: vec![],
+            };
+            store.create(&NewRecord::Report { report }).unwrap();
+            most = most.max(segments(&store.writer().conn));
+        }
+        // Six levels of at most three segments, where FTS5's own merge reached 20 and more.
+        assert!(most <= 12, "{most} segments");
+        assert_eq!(store.search("违章搭建", None, 50).unwrap().len(), 50);
+        let automerge: i64 = store
+            .writer()
+            .conn
+            .query_row("SELECT v FROM search_config WHERE k = 'automerge'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(automerge, 0);
+    }
 
     #[test]
     fn folds_full_width_forms_and_splits_words() {

@@ -195,7 +195,12 @@ impl Writer {
     /// Runs `f` in an IMMEDIATE transaction and commits when it returns Ok.
     pub(crate) fn in_tx<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        super::search::take_written();
         let out = f(&tx)?;
+        let searched = super::search::take_written();
+        if searched > 0 {
+            super::search::merge(&tx, searched)?;
+        }
         tx.commit()?;
         if let Some(wal) = &self.wal {
             wal.wrote(&self.conn);

@@ -195,6 +195,7 @@ impl Projection {
             }
             conn.prepare_cached("INSERT INTO search (rowid, title, body) VALUES (?1, ?2, ?3)")?
                 .execute(params![rowid, self.search_title, self.search_body])?;
+            search::note_written(1);
         }
         Ok(())
     }
@@ -234,6 +235,7 @@ pub(crate) fn delete(conn: &Connection, rowid: i64) -> Result<()> {
                 .execute([rowid])?;
         }
     }
-    conn.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
+    let removed = conn.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
+    search::note_written(removed as i64);
     Ok(())
 }
