@@ -11,19 +11,18 @@
 //! thread copies the log into the database with PASSIVE checkpoints beside the writes, each
 //! copying what was written during the one before, until one copies the log whole (the next
 //! commit then writes the log from its start, and SQLite cuts the file back to
-//! [`LIMIT_BYTES`]). Only if the writes stay ahead for [`PASSES`] checkpoints does it run a
-//! RESTART checkpoint, which holds them back while it copies the rest; it waits at most
+//! [`LIMIT_BYTES`]). Only if the writes stay ahead for [`PASSES`] checkpoints does the writer
+//! run a RESTART checkpoint after its next commit, which copies what is left; it waits at most
 //! [`RESTART_WAIT`] for readers to leave the old frames, and the writer asks again after a later
-//! commit if they had not. Readers that never pause can keep the thread from ever getting the
-//! log to start over; past [`WRITER_RESTART_BYTES`] the writer runs the RESTART itself after
-//! its commit, so that no new frames come while it waits for them. (The writer ran the
+//! commit if they had not. Past [`WRITER_RESTART_BYTES`] (a thread still at work), the writer
+//! runs the RESTART after its commit without waiting for the thread. (The writer ran the
 //! RESTART itself before: copying the whole log inside one commit put 17–25 ms into one edit
 //! in about two hundred.) After [`IDLE`] without writes, and when the store is dropped, the
 //! thread truncates the WAL to nothing.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -39,9 +38,16 @@ const DELAY: Duration = Duration::from_millis(250);
 const IDLE: Duration = Duration::from_secs(2);
 /// The WAL file size past which the writer restarts the log after its commit.
 pub(crate) const RESTART_BYTES: u64 = 12 * 1024 * 1024;
-/// The WAL file size past which the writer restarts the log itself, after its commit: readers
-/// that never pause kept the thread from doing it.
+/// The WAL file size past which the writer restarts the log after its commit without waiting
+/// for the thread.
 pub(crate) const WRITER_RESTART_BYTES: u64 = 20 * 1024 * 1024;
+/// No restart of the log under way.
+const IDLE_LOG: u8 = 0;
+/// The writer asked the thread to get the log to start over.
+const ASKED: u8 = 1;
+/// The thread's checkpoints did not catch up with the writes: the writer restarts the log
+/// after its next commit, with little left to copy.
+const LEFT_TO_WRITER: u8 = 2;
 /// What SQLite cuts the WAL file back to when the log starts over (`journal_size_limit`).
 pub(crate) const LIMIT_BYTES: u64 = 4 * 1024 * 1024;
 /// PASSIVE checkpoints tried, each copying what the writes added during the one before,
@@ -80,8 +86,8 @@ fn checkpoint(conn: &Connection, mode: &str, wait: Duration, then: Duration) -> 
 pub(crate) struct WalKeeper {
     wal: PathBuf,
     writes: Arc<AtomicU64>,
-    /// Set while a restart asked of the thread is not done yet.
-    restarting: Arc<AtomicBool>,
+    /// Where a restart of the log stands: [`IDLE_LOG`], [`ASKED`] or [`LEFT_TO_WRITER`].
+    restarting: Arc<AtomicU8>,
     /// A message asks the thread to start the log over; dropping it stops the thread.
     restart: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -91,7 +97,7 @@ impl WalKeeper {
     /// Starts the thread, its connection unlocked with `key` (none: a plaintext store).
     pub(crate) fn start(path: PathBuf, key: Option<Arc<StoreKey>>) -> WalKeeper {
         let writes = Arc::new(AtomicU64::new(0));
-        let restarting = Arc::new(AtomicBool::new(false));
+        let restarting = Arc::new(AtomicU8::new(IDLE_LOG));
         let (restart, requests) = mpsc::channel::<()>();
         let (seen_writes, asked) = (writes.clone(), restarting.clone());
         let wal = wal_path(&path);
@@ -119,13 +125,11 @@ impl WalKeeper {
                         Ok(()) => {
                             // Copy the log beside the writes, again while they added to it: a
                             // log copied whole starts over at the next commit. Only if the
-                            // writes keep ahead, a RESTART holds them back for the rest.
+                            // writes keep ahead, the writer copies the rest (a RESTART).
                             let copied =
                                 (0..PASSES).any(|_| checkpoint(&conn, "PASSIVE", quick, quick));
-                            if !copied {
-                                checkpoint(&conn, "RESTART", RESTART_WAIT, quick);
-                            }
-                            asked.store(false, Ordering::Release);
+                            let next = if copied { IDLE_LOG } else { LEFT_TO_WRITER };
+                            asked.store(next, Ordering::Release);
                             continue;
                         }
                         Err(RecvTimeoutError::Disconnected) => break,
@@ -155,18 +159,28 @@ impl WalKeeper {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let len = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
         if len > WRITER_RESTART_BYTES {
-            // Readers kept the thread from starting the log over: the writer waits for them.
+            // The thread is still at work: the writer copies the rest, waiting for readers.
             checkpoint(conn, "RESTART", RESTART_WAIT, BUSY);
             return;
         }
-        if self.restarting.load(Ordering::Acquire) || len <= RESTART_BYTES {
-            return;
+        match self.restarting.load(Ordering::Acquire) {
+            LEFT_TO_WRITER => {
+                // The thread copied most of the log; the writer copies the rest and restarts.
+                self.restarting.store(IDLE_LOG, Ordering::Release);
+                if len > RESTART_BYTES {
+                    checkpoint(conn, "RESTART", RESTART_WAIT, BUSY);
+                }
+                return;
+            }
+            ASKED => return,
+            _ if len <= RESTART_BYTES => return,
+            _ => {}
         }
-        self.restarting.store(true, Ordering::Release);
+        self.restarting.store(ASKED, Ordering::Release);
         let asked =
             self.thread.is_some() && self.restart.as_ref().is_some_and(|r| r.send(()).is_ok());
         if !asked {
-            self.restarting.store(false, Ordering::Release);
+            self.restarting.store(IDLE_LOG, Ordering::Release);
             checkpoint(conn, "RESTART", RESTART_WAIT, BUSY);
         }
     }
