@@ -44,11 +44,12 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
-/// Pages of merge work per search row written in a transaction: about one page per record's
-/// text, rewritten once per level of the index (six at 10,000 records, eight at a million).
+/// Pages of merge work per search row written: about one page per record's text, rewritten
+/// once per level of the index (six at 10,000 records, eight at a million).
 const MERGE_PAGES_PER_ROW: i64 = 8;
-/// The least merge work after a transaction that wrote the index.
-const MERGE_PAGES_MIN: i64 = 16;
+/// Search rows written before the writer merges (see [`merge`]): three writes in four then do
+/// no merging at all, and a call's own cost is paid once for several.
+pub(crate) const MERGE_EVERY_ROWS: i64 = 4;
 /// The most merge work after one transaction (a page of a catch-up can write thousands of rows;
 /// FTS5's crisis merge still bounds the segments of a level at 16).
 const MERGE_PAGES_MAX: i64 = 4_096;
@@ -69,13 +70,13 @@ pub(crate) fn take_written() -> i64 {
     WRITTEN.with(|w| w.replace(0))
 }
 
-/// Merges the index's segments a little, in the transaction that wrote `rows` rows, in
-/// proportion to them. FTS5's own automatic merge is off (store version 14): it did its work
-/// in lumps of hundreds of pages inside one write in a hundred, and let the newest level grow
-/// to 15 segments, each one read by every search. This keeps each level at 3 segments at most
-/// (FTS5's `usermerge`) with a bounded cost per write.
+/// Merges the index's segments a little, in proportion to the `rows` rows written since the
+/// last merge, in the transaction that wrote the last of them. FTS5's own automatic merge is
+/// off (store version 14): it did its work in lumps of hundreds of pages inside one write in a
+/// hundred, and let the newest level grow to 15 segments, each one read by every search. This
+/// keeps each level at 3 segments at most (FTS5's `usermerge`) with a bounded cost per write.
 pub(crate) fn merge(conn: &Connection, rows: i64) -> Result<()> {
-    let pages = (rows * MERGE_PAGES_PER_ROW).clamp(MERGE_PAGES_MIN, MERGE_PAGES_MAX);
+    let pages = (rows * MERGE_PAGES_PER_ROW).clamp(1, MERGE_PAGES_MAX);
     conn.prepare_cached("INSERT INTO search (search, rank) VALUES ('merge', ?1)")?
         .execute([pages])?;
     Ok(())

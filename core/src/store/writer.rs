@@ -94,6 +94,8 @@ pub(crate) struct Writer {
     /// This device's signing key once read: it is made once and never changes, and deriving
     /// it from its seed costs a scalar multiplication (see [`super::signatures::held_key`]).
     pub(crate) device_key: Option<Arc<crate::authorship::DeviceKey>>,
+    /// Search rows written since the index was last merged (see [`super::search::merge`]).
+    unmerged_search_rows: i64,
 }
 
 /// A document as a push sent it: see [`Writer::pushed`].
@@ -113,7 +115,16 @@ impl Writer {
         let profile = super::account::load_profile(&conn)?;
         let cache = LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
         let wal = Some(WalKeeper::start(path.to_path_buf(), key));
-        Ok(Writer { conn, cache, identity, profile, wal, pushed: HashMap::new(), device_key: None })
+        Ok(Writer {
+            conn,
+            cache,
+            identity,
+            profile,
+            wal,
+            pushed: HashMap::new(),
+            device_key: None,
+            unmerged_search_rows: 0,
+        })
     }
 
     /// Stops the checkpoint thread (it truncates the WAL), for a change of key.
@@ -197,11 +208,13 @@ impl Writer {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         super::search::take_written();
         let out = f(&tx)?;
-        let searched = super::search::take_written();
-        if searched > 0 {
-            super::search::merge(&tx, searched)?;
+        let unmerged = self.unmerged_search_rows + super::search::take_written();
+        let merging = unmerged >= super::search::MERGE_EVERY_ROWS;
+        if merging {
+            super::search::merge(&tx, unmerged)?;
         }
         tx.commit()?;
+        self.unmerged_search_rows = if merging { 0 } else { unmerged };
         if let Some(wal) = &self.wal {
             wal.wrote(&self.conn);
         }

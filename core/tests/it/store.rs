@@ -505,8 +505,8 @@ fn the_wal_stays_bounded_under_writes_without_pause_and_goes_at_close() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(reader.join().unwrap() > 10, "the reader read all along");
-    // The log starts over past 12 MiB, past 20 MiB at the latest (with this reader).
-    assert!(largest <= 24 * 1024 * 1024, "the WAL reached {largest} bytes");
+    // The log starts over past 12 MiB, past 14 MiB at the latest, and grows while it does.
+    assert!(largest <= 16 * 1024 * 1024, "the WAL reached {largest} bytes");
     // Idle, the WAL shrinks to nothing within a few seconds.
     let idle = std::time::Instant::now();
     while wal_bytes(&path) > 0 && idle.elapsed() < std::time::Duration::from_secs(10) {
