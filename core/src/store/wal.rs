@@ -36,7 +36,7 @@ use crate::error::CoreError;
 const DELAY: Duration = Duration::from_millis(250);
 /// After this long without writes, the WAL is truncated.
 const IDLE: Duration = Duration::from_secs(2);
-/// The WAL file size past which the writer restarts the log after its commit.
+/// The WAL file size past which the writer asks the thread to get the log to start over.
 pub(crate) const RESTART_BYTES: u64 = 12 * 1024 * 1024;
 /// The WAL file size past which the writer restarts the log after its commit without waiting
 /// for the thread.
@@ -51,7 +51,7 @@ const LEFT_TO_WRITER: u8 = 2;
 /// What SQLite cuts the WAL file back to when the log starts over (`journal_size_limit`).
 pub(crate) const LIMIT_BYTES: u64 = 4 * 1024 * 1024;
 /// PASSIVE checkpoints tried, each copying what the writes added during the one before,
-/// before a restart of the log holds the writes back.
+/// before the thread leaves the restart to the writer.
 const PASSES: usize = 8;
 /// How long a restart or truncation waits for readers (and the thread, for the writer).
 const RESTART_WAIT: Duration = Duration::from_millis(50);
