@@ -47,8 +47,7 @@ pub(crate) fn find(conn: &Connection, id: DocId) -> Result<Option<DocRow>> {
 /// Removes a stored document: its row and its search entry (its chunks, projections and
 /// sync bookkeeping go with the row, by their foreign keys).
 pub(crate) fn remove(tx: &Connection, rowid: i64) -> Result<()> {
-    let removed = tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
-    super::search::note_written(removed as i64);
+    super::search::remove(tx, rowid)?;
     tx.prepare_cached("DELETE FROM docs WHERE id = ?1")?.execute([rowid])?;
     Ok(())
 }

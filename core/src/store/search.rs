@@ -65,6 +65,13 @@ pub(crate) fn note_written(rows: i64) {
     WRITTEN.with(|w| w.set(w.get() + rows));
 }
 
+/// Removes the search row of document `rowid`, if it has one, counting it for the merge.
+pub(crate) fn remove(conn: &Connection, rowid: i64) -> Result<()> {
+    let removed = conn.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
+    note_written(removed as i64);
+    Ok(())
+}
+
 /// The search rows written on this thread since the last call, and starts counting again.
 pub(crate) fn take_written() -> i64 {
     WRITTEN.with(|w| w.replace(0))

@@ -153,35 +153,41 @@ impl WalKeeper {
     }
 
     /// A write committed on the writer connection `conn`: a checkpoint is due soon, and the log
-    /// is to start over if it has grown past [`RESTART_BYTES`] (by the thread; by the writer
-    /// itself, now, if there is no thread).
+    /// is to start over if it has grown past [`RESTART_BYTES`] (see the module's doc for who
+    /// restarts it).
     pub(crate) fn wrote(&self, conn: &Connection) {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let len = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
+        if self.writer_restarts(len) {
+            checkpoint(conn, "RESTART", RESTART_WAIT, BUSY);
+        }
+    }
+
+    /// Whether the writer restarts the log now, after a commit that left `len` bytes of WAL;
+    /// asks the thread to when a restart is due and the thread can take it.
+    fn writer_restarts(&self, len: u64) -> bool {
         if len > WRITER_RESTART_BYTES {
             // The thread is still at work: the writer copies the rest, waiting for readers.
-            checkpoint(conn, "RESTART", RESTART_WAIT, BUSY);
-            return;
+            return true;
         }
         match self.restarting.load(Ordering::Acquire) {
             LEFT_TO_WRITER => {
                 // The thread copied most of the log; the writer copies the rest and restarts.
                 self.restarting.store(IDLE_LOG, Ordering::Release);
-                if len > RESTART_BYTES {
-                    checkpoint(conn, "RESTART", RESTART_WAIT, BUSY);
-                }
-                return;
+                len > RESTART_BYTES
             }
-            ASKED => return,
-            _ if len <= RESTART_BYTES => return,
-            _ => {}
-        }
-        self.restarting.store(ASKED, Ordering::Release);
-        let asked =
-            self.thread.is_some() && self.restart.as_ref().is_some_and(|r| r.send(()).is_ok());
-        if !asked {
-            self.restarting.store(IDLE_LOG, Ordering::Release);
-            checkpoint(conn, "RESTART", RESTART_WAIT, BUSY);
+            ASKED => false,
+            _ if len <= RESTART_BYTES => false,
+            _ => {
+                // Marked before the request, so that the thread's answer is not overwritten.
+                self.restarting.store(ASKED, Ordering::Release);
+                let asked = self.thread.is_some()
+                    && self.restart.as_ref().is_some_and(|r| r.send(()).is_ok());
+                if !asked {
+                    self.restarting.store(IDLE_LOG, Ordering::Release);
+                }
+                !asked
+            }
         }
     }
 }

@@ -191,6 +191,7 @@ impl Projection {
             != Some((self.search_title.as_str(), self.search_body.as_str()))
         {
             if stored.is_some() {
+                // Not counted apart: a replaced row is one row of merge work.
                 conn.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
             }
             conn.prepare_cached("INSERT INTO search (rowid, title, body) VALUES (?1, ?2, ?3)")?
@@ -235,7 +236,6 @@ pub(crate) fn delete(conn: &Connection, rowid: i64) -> Result<()> {
                 .execute([rowid])?;
         }
     }
-    let removed = conn.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([rowid])?;
-    search::note_written(removed as i64);
+    search::remove(conn, rowid)?;
     Ok(())
 }
