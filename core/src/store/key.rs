@@ -74,13 +74,22 @@ impl fmt::Debug for StoreKey {
 /// Unlocks `conn` with `key` (none: a plaintext database) and checks that the file reads with
 /// it; a file that does not is `WrongKey`. Runs before any other statement on the connection.
 pub(crate) fn unlock(conn: &Connection, path: &Path, key: Option<&StoreKey>) -> Result<()> {
+    set_key(conn, key)?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+        .map(drop)
+        .map_err(|e| wrong_key_or(e, path, key.is_some()))
+}
+
+/// Gives `conn` the key to read and write the file with (none: a plaintext database), without
+/// reading the file: for a connection beside one that [`unlock`] checked already, and that
+/// needs no schema (the checkpoint thread's). The check parses the whole schema, a second time
+/// on each open of the store.
+pub(crate) fn set_key(conn: &Connection, key: Option<&StoreKey>) -> Result<()> {
     if let Some(key) = key {
         require_cipher(conn)?;
         conn.execute_batch(&key_pragma(key))?;
     }
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
-        .map(drop)
-        .map_err(|e| wrong_key_or(e, path, key.is_some()))
+    Ok(())
 }
 
 /// Refuses a key on a connection whose SQLite is not SQLCipher (a build of core without its
