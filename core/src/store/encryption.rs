@@ -1,5 +1,6 @@
 //! A plaintext store made encrypted in place, atomically: killed at any moment, either the old
-//! plaintext file or the new encrypted one is at the store's path, whole.
+//! plaintext file or the new encrypted one is at the store's path, whole. A store encrypted
+//! under SQLCipher's default settings (before [`key::HMAC`]) is written again the same way.
 //!
 //! SQLCipher's `sqlcipher_export` copies every table, index and row into a new file
 //! (`<store>.encrypting`) under the key; that file is synced, the plaintext database is
@@ -39,13 +40,38 @@ fn remove_if_there(path: &Path) -> io::Result<()> {
 /// Encrypts the plaintext store at `path` with `key`, replacing it atomically. The caller holds
 /// no connection to it (nor may anyone else: a plaintext WAL still in use is refused).
 pub(crate) fn encrypt_in_place(path: &Path, key: &StoreKey) -> Result<()> {
+    export_in_place(path, None, key)?;
+    tracing::info!(path = %path.display(), "encrypted the plaintext store");
+    Ok(())
+}
+
+/// Writes the store at `path`, encrypted with `key` under SQLCipher's default settings
+/// ([`key::Settings::Legacy`]), again under this build's ([`key::HMAC`]), replacing it
+/// atomically as [`encrypt_in_place`] does.
+pub(crate) fn reencrypt_legacy_in_place(path: &Path, key: &StoreKey) -> Result<()> {
+    export_in_place(path, Some(key), key)?;
+    tracing::info!(path = %path.display(), "re-encrypted the store with the current settings");
+    Ok(())
+}
+
+/// Exports the store at `path` (plaintext, or encrypted with `from` under the legacy settings)
+/// into a copy encrypted with `key` under the current settings, and renames it over the store.
+fn export_in_place(path: &Path, from: Option<&StoreKey>, key: &StoreKey) -> Result<()> {
     let staging = staging_path(path);
     for leftover in ["", "-journal", "-wal", "-shm"] {
         remove_if_there(&with_suffix(&staging, leftover))?;
     }
     let plain = Connection::open(path)?;
-    key::unlock(&plain, path, None)?;
     key::require_cipher(&plain)?;
+    match from {
+        None => key::unlock(&plain, path, None)?,
+        Some(old) => {
+            plain.execute_batch(&key::settings_pragma(old, key::Settings::Legacy))?;
+            plain
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+                .map_err(|e| key::wrong_key_or(e, path, true))?;
+        }
+    }
     let version: i64 = plain.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let staging_name = staging
         .to_str()
@@ -56,9 +82,12 @@ pub(crate) fn encrypt_in_place(path: &Path, key: &StoreKey) -> Result<()> {
     )?;
     // The copy is a scratch file until it is synced and renamed: no journal, no syncs of its
     // own, and one transaction (export commits a statement per table otherwise: 4 syncs each).
-    plain.execute_batch(
-        "PRAGMA encrypted.journal_mode = OFF; PRAGMA encrypted.synchronous = OFF; BEGIN;",
-    )?;
+    // Its page HMAC is set before anything is written to it.
+    plain.execute_batch(&format!(
+        "PRAGMA encrypted.cipher_hmac_algorithm = {}; PRAGMA encrypted.journal_mode = OFF; \
+         PRAGMA encrypted.synchronous = OFF; BEGIN;",
+        key::HMAC
+    ))?;
     plain.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
     plain.execute_batch(&format!("PRAGMA encrypted.user_version = {version}; COMMIT;"))?;
     plain.execute_batch("DETACH DATABASE encrypted")?;
@@ -84,6 +113,5 @@ pub(crate) fn encrypt_in_place(path: &Path, key: &StoreKey) -> Result<()> {
     }
     remove_if_there(&wal)?;
     remove_if_there(&with_suffix(path, "-shm"))?;
-    tracing::info!(path = %path.display(), "encrypted the plaintext store");
     Ok(())
 }

@@ -107,13 +107,55 @@ pub(crate) fn require_cipher(conn: &Connection) -> Result<()> {
     ))
 }
 
+/// The page HMAC a store is written with. SQLCipher 4's default is SHA-512; ARMv8 phones (and
+/// x86 since SHA-NI) compute SHA-256 in hardware and SHA-512 in software, and with SHA-256 an
+/// encrypted edit took 0.796 ms against 0.889 (median of 4 runs each, 10,000 records).
+pub(crate) const HMAC: &str = "HMAC_SHA256";
+
 /// The statements that unlock a connection with `key`: SQLCipher's log off first (a wrong key
-/// is a typed error here, not lines on the app's stderr or logcat), then the raw key.
+/// is a typed error here, not lines on the app's stderr or logcat), then the raw key, then the
+/// page HMAC ([`HMAC`]; [`Settings::Legacy`] keeps SQLCipher's default, which stores
+/// encrypted before it were written with).
 pub(crate) fn key_pragma(key: &StoreKey) -> Zeroizing<String> {
+    settings_pragma(key, Settings::Current)
+}
+
+/// The cipher settings a store was encrypted with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settings {
+    /// This build's: [`HMAC`].
+    Current,
+    /// SQLCipher 4's defaults (HMAC-SHA512), which stores encrypted before [`HMAC`] have.
+    Legacy,
+}
+
+/// [`key_pragma`] for the settings `settings`.
+pub(crate) fn settings_pragma(key: &StoreKey, settings: Settings) -> Zeroizing<String> {
+    let hmac = match settings {
+        Settings::Current => format!(" PRAGMA cipher_hmac_algorithm = {HMAC};"),
+        Settings::Legacy => String::new(),
+    };
     Zeroizing::new(format!(
-        "PRAGMA cipher_log_level = NONE; PRAGMA key = \"{}\";",
+        "PRAGMA cipher_log_level = NONE; PRAGMA key = \"{}\";{hmac}",
         *key.raw_literal()
     ))
+}
+
+/// Whether `key` opens the store at `path` with SQLCipher's default settings
+/// ([`Settings::Legacy`]): a store encrypted before this build's [`HMAC`], to be exported
+/// into the current settings.
+pub(crate) fn opens_as_legacy(path: &Path, key: &StoreKey) -> Result<bool> {
+    if !path.exists() {
+        return Ok(false);
+    }
+    let conn = Connection::open(path)?;
+    require_cipher(&conn)?;
+    conn.execute_batch(&settings_pragma(key, Settings::Legacy))?;
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+        Ok(_) => Ok(true),
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `WrongKey` for SQLite's "file is not a database" (what a wrong key reads as), the error

@@ -177,14 +177,23 @@ impl Store {
 
     /// Opens the store at `path` encrypted with `key` (SQLCipher, the key used as a raw key),
     /// creating or upgrading it. A plaintext store there is encrypted first, in place and
-    /// atomically (killed meanwhile, the plaintext store or the encrypted one is there whole).
-    /// A key that does not open the store is `WrongKey`, and nothing is changed.
+    /// atomically (killed meanwhile, the plaintext store or the encrypted one is there whole);
+    /// so is a store encrypted under SQLCipher's default page HMAC (SHA-512) before this build
+    /// wrote SHA-256 ones. A key that does not open the store is `WrongKey`, and nothing is
+    /// changed.
     pub fn open_encrypted(path: impl AsRef<Path>, key: StoreKey) -> Result<Store> {
         let path = path.as_ref();
         if key::is_plaintext(path)? {
             encryption::encrypt_in_place(path, &key)?;
         }
-        Store::open_with(path, Some(Arc::new(key)))
+        match Store::open_with(path, Some(Arc::new(key.clone()))) {
+            // Encrypted before the current settings (key::HMAC): written again under them.
+            Err(CoreError::WrongKey { .. }) if key::opens_as_legacy(path, &key)? => {
+                encryption::reencrypt_legacy_in_place(path, &key)?;
+                Store::open_with(path, Some(Arc::new(key)))
+            }
+            opened => opened,
+        }
     }
 
     fn open_with(path: &Path, key: Option<Arc<StoreKey>>) -> Result<Store> {

@@ -110,3 +110,52 @@ fn rekey_changes_the_key_and_keeps_everything() {
     let plain = Store::open(dir.path().join("plain.db")).unwrap();
     assert!(matches!(plain.rekey(key(6)), Err(CoreError::InvalidInput { field: "key", .. })));
 }
+
+#[test]
+fn a_store_encrypted_with_sqlcipher_defaults_is_written_again_with_sha256_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    let plain = Store::open(&path).unwrap();
+    plain.set_user("resident-1").unwrap();
+    let ids: Vec<_> = (0..12).map(|_| plain.create(&new_report(SECRET)).unwrap()).collect();
+    drop(plain);
+    // Encrypted as stores were before: SQLCipher's default page HMAC (SHA-512).
+    let legacy = dir.path().join("legacy.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "ATTACH DATABASE ?1 AS enc KEY ?2",
+            [legacy.to_str().unwrap(), &format!("x'{}'", "05".repeat(32))],
+        )
+        .unwrap();
+        conn.query_row("SELECT sqlcipher_export('enc')", [], |_| Ok(())).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        conn.execute_batch(&format!("PRAGMA enc.user_version = {version}; DETACH DATABASE enc"))
+            .unwrap();
+    }
+    std::fs::rename(&legacy, &path).unwrap();
+    let reads_with = |hmac: Option<&str>| {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut sql = format!("PRAGMA key = \"x'{}'\";", "05".repeat(32));
+        if let Some(h) = hmac {
+            sql += &format!(" PRAGMA cipher_hmac_algorithm = {h};");
+        }
+        conn.execute_batch(&sql).unwrap();
+        conn.query_row("SELECT count(*) FROM docs", [], |r| r.get::<_, i64>(0)).is_ok()
+    };
+    assert!(reads_with(None) && !reads_with(Some("HMAC_SHA256")));
+
+    // A wrong key opens neither way, and changes nothing.
+    let before = file_bytes(&path);
+    assert!(wrong_key(Store::open_encrypted(&path, key(6))).contains("key does not open it"));
+    assert_eq!(file_bytes(&path), before);
+
+    let store = Store::open_encrypted(&path, key(5)).unwrap();
+    assert_eq!(store.doc_ids().unwrap(), ids);
+    assert_eq!(titles(&store), 10);
+    store.integrity_check().unwrap();
+    drop(store);
+    assert!(reads_with(Some("HMAC_SHA256")) && !reads_with(None));
+    assert!(!shows(&file_bytes(&path), SECRET));
+    assert_eq!(Store::open_encrypted(&path, key(5)).unwrap().doc_ids().unwrap(), ids);
+}
