@@ -63,15 +63,7 @@ fn export_in_place(path: &Path, from: Option<&StoreKey>, key: &StoreKey) -> Resu
     }
     let plain = Connection::open(path)?;
     key::require_cipher(&plain)?;
-    match from {
-        None => key::unlock(&plain, path, None)?,
-        Some(old) => {
-            plain.execute_batch(&key::settings_pragma(old, key::Settings::Legacy))?;
-            plain
-                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
-                .map_err(|e| key::wrong_key_or(e, path, true))?;
-        }
-    }
+    key::unlock_as(&plain, path, from, key::Settings::Legacy)?;
     let version: i64 = plain.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let staging_name = staging
         .to_str()

@@ -74,7 +74,20 @@ impl fmt::Debug for StoreKey {
 /// Unlocks `conn` with `key` (none: a plaintext database) and checks that the file reads with
 /// it; a file that does not is `WrongKey`. Runs before any other statement on the connection.
 pub(crate) fn unlock(conn: &Connection, path: &Path, key: Option<&StoreKey>) -> Result<()> {
-    set_key(conn, key)?;
+    unlock_as(conn, path, key, Settings::Current)
+}
+
+/// [`unlock`] under the cipher settings `settings`.
+pub(crate) fn unlock_as(
+    conn: &Connection,
+    path: &Path,
+    key: Option<&StoreKey>,
+    settings: Settings,
+) -> Result<()> {
+    if let Some(key) = key {
+        require_cipher(conn)?;
+        conn.execute_batch(&settings_pragma(key, settings))?;
+    }
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
         .map(drop)
         .map_err(|e| wrong_key_or(e, path, key.is_some()))
@@ -149,12 +162,10 @@ pub(crate) fn opens_as_legacy(path: &Path, key: &StoreKey) -> Result<bool> {
         return Ok(false);
     }
     let conn = Connection::open(path)?;
-    require_cipher(&conn)?;
-    conn.execute_batch(&settings_pragma(key, Settings::Legacy))?;
-    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
-        Ok(_) => Ok(true),
-        Err(e) if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) => Ok(false),
-        Err(e) => Err(e.into()),
+    match unlock_as(&conn, path, Some(key), Settings::Legacy) {
+        Ok(()) => Ok(true),
+        Err(CoreError::WrongKey { .. }) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
