@@ -29,11 +29,6 @@ pub trait Initializer {
 
     /// Takes the schema from `version` to `version + 1`.
     fn upgrade_from(&self, tx: &Transaction<'_>, version: u32) -> rusqlite::Result<()>;
-
-    /// Runs last, inside the same transaction, on every open (created, upgraded or current).
-    fn finish(&self, _tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        Ok(())
-    }
 }
 
 /// Why a database could not be opened.
@@ -71,19 +66,18 @@ pub fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
 /// Opens the database at `path` for writing (creating the file if needed), sets it up with
 /// `init`'s settings and brings its schema to `I::END_VERSION` in one IMMEDIATE transaction:
 /// nothing of a failed upgrade stays, and a second connection opening at the same moment
-/// waits instead of upgrading twice.
+/// waits instead of upgrading twice. A database at `I::END_VERSION` already takes no
+/// transaction (its version is read, and that is all): most opens.
 pub fn open_database<I: Initializer>(path: &Path, init: &I) -> Result<Connection, OpenError> {
     let mut conn = Connection::open(path)?;
     init.prepare(&conn)?;
+    if checked_version::<I>(path, &conn)? == i64::from(I::END_VERSION) {
+        return Ok(conn);
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found = schema_version(&tx)?;
+    // Read again under the lock: another connection may have upgraded it meanwhile.
+    let found = checked_version::<I>(path, &tx)?;
     let end = i64::from(I::END_VERSION);
-    if found < 0 {
-        return Err(OpenError::InvalidVersion { path: path.display().to_string(), found });
-    }
-    if found > end {
-        return Err(OpenError::TooNew { path: path.display().to_string(), found, supported: end });
-    }
     if found == 0 {
         init.init(&tx)?;
         tracing::debug!(db = I::NAME, version = end, "database created");
@@ -94,12 +88,25 @@ pub fn open_database<I: Initializer>(path: &Path, init: &I) -> Result<Connection
             tracing::info!(db = I::NAME, to = version + 1, "database upgraded");
         }
     }
-    init.finish(&tx)?;
     if found != end {
         tx.pragma_update(None, "user_version", end)?;
     }
     tx.commit()?;
     Ok(conn)
+}
+
+/// The `user_version` of the database at `path`, refused when no build writes it or this one
+/// cannot read it.
+fn checked_version<I: Initializer>(path: &Path, conn: &Connection) -> Result<i64, OpenError> {
+    let found = schema_version(conn)?;
+    let end = i64::from(I::END_VERSION);
+    if found < 0 {
+        return Err(OpenError::InvalidVersion { path: path.display().to_string(), found });
+    }
+    if found > end {
+        return Err(OpenError::TooNew { path: path.display().to_string(), found, supported: end });
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -136,11 +143,6 @@ mod tests {
             }
             Ok(())
         }
-
-        fn finish(&self, _tx: &Transaction<'_>) -> rusqlite::Result<()> {
-            self.calls.borrow_mut().push("finish".into());
-            Ok(())
-        }
     }
 
     fn steps(fail_at: Option<u32>) -> Steps {
@@ -154,15 +156,15 @@ mod tests {
         let s = steps(None);
         let conn = open_database(&path, &s).unwrap();
         assert_eq!(schema_version(&conn).unwrap(), 2);
-        assert_eq!(*s.calls.borrow(), ["prepare", "init", "finish"]);
+        assert_eq!(*s.calls.borrow(), ["prepare", "init"]);
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
         drop(conn);
 
-        // A current database: settings and finish only.
+        // A current database: settings only.
         let s = steps(None);
         drop(open_database(&path, &s).unwrap());
-        assert_eq!(*s.calls.borrow(), ["prepare", "finish"]);
+        assert_eq!(*s.calls.borrow(), ["prepare"]);
 
         // A version-1 database takes the one step it lacks.
         let old = dir.path().join("old.db");
@@ -172,7 +174,7 @@ mod tests {
         drop(conn);
         let s = steps(None);
         let conn = open_database(&old, &s).unwrap();
-        assert_eq!(*s.calls.borrow(), ["prepare", "upgrade 1", "finish"]);
+        assert_eq!(*s.calls.borrow(), ["prepare", "upgrade 1"]);
         conn.execute("INSERT INTO a (x, y) VALUES (1, 2)", []).unwrap();
         drop(conn);
 

@@ -7,6 +7,7 @@ use automerge::ActorId;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Store;
+use super::meta::Meta;
 use crate::error::Result;
 use crate::policy::Profile;
 
@@ -34,11 +35,17 @@ fn put(conn: &Connection, key: &str, value: &str) -> Result<()> {
 
 /// The profile stored in `meta`, if the device is enrolled.
 pub(crate) fn load_profile(conn: &Connection) -> Result<Option<Profile>> {
-    let (Some(user), Some(role)) = (get(conn, "user")?, get(conn, "role")?) else {
+    profile_from(&Meta::read(conn)?)
+}
+
+/// The profile in `meta` as read, if the device is enrolled.
+pub(crate) fn profile_from(meta: &Meta) -> Result<Option<Profile>> {
+    let get = |key| meta.get::<String>(key);
+    let (Some(user), Some(role)) = (get("user")?, get("role")?) else {
         return Ok(None);
     };
-    let scopes = get(conn, "scopes")?.unwrap_or_default().lines().map(str::to_string).collect();
-    Ok(Some(Profile::parse(user, &role, get(conn, "patrol")?.as_deref(), scopes)?))
+    let scopes = get("scopes")?.unwrap_or_default().lines().map(str::to_string).collect();
+    Ok(Some(Profile::parse(user, &role, get("patrol")?.as_deref(), scopes)?))
 }
 
 fn put_profile(conn: &Connection, p: &Profile) -> Result<()> {

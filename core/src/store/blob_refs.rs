@@ -101,11 +101,10 @@ pub(crate) fn rebuild(tx: &Connection) -> Result<usize> {
         let Ok(d) = docs::load(tx, id, &row) else { continue };
         register(tx, row.rowid, &scan(&d, row.kind, id).unwrap_or_default())?;
     }
-    tx.execute("DELETE FROM meta WHERE key = 'blob_refs_rebuild'", [])?;
+    tx.execute("DELETE FROM meta WHERE key = ?1", [REBUILD_FLAG])?;
     Ok(ids.len())
 }
 
-/// Whether documents wait for their references to be projected (see `sql/v3.sql`).
-pub(crate) fn rebuild_pending(conn: &Connection) -> Result<bool> {
-    Ok(conn.prepare_cached("SELECT 1 FROM meta WHERE key = 'blob_refs_rebuild'")?.exists([])?)
-}
+/// The `meta` key that says documents wait for their references to be projected (see
+/// `sql/v3.sql`).
+pub(crate) const REBUILD_FLAG: &str = "blob_refs_rebuild";

@@ -20,6 +20,7 @@ mod handover;
 mod inbox;
 mod key;
 mod merge;
+mod meta;
 mod peer;
 mod points;
 mod projection;
@@ -199,8 +200,9 @@ impl Store {
     fn open_with(path: &Path, key: Option<Arc<StoreKey>>) -> Result<Store> {
         let path = path.to_path_buf();
         let conn = schema::open_writer(&path, key.as_deref())?;
-        let mut writer = Writer::new(conn, &path, key.clone())?;
-        if blob_refs::rebuild_pending(&writer.conn)? {
+        let meta = meta::Meta::read(&conn)?;
+        let mut writer = Writer::new(conn, &meta, &path, key.clone())?;
+        if meta.has(blob_refs::REBUILD_FLAG) {
             let docs = writer.in_tx(blob_refs::rebuild)?;
             tracing::info!(docs, "projected the photo references of stored documents");
         }
@@ -223,12 +225,7 @@ impl Store {
             tracing::info!(removed, "removed photo files whose add did not commit");
         }
         // Set by the upgrades to versions 4 (search) and 6 (the inbox's columns).
-        let rebuild = writer
-            .conn
-            .prepare_cached(
-                "SELECT 1 FROM meta WHERE key IN ('search_rebuild', 'projection_rebuild')",
-            )?
-            .exists([])?;
+        let rebuild = meta.has("search_rebuild") || meta.has("projection_rebuild");
         let store = Store {
             path,
             blobs,

@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use lru::LruCache;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::Identity;
 use super::docs::{self, DocRow};
 use super::key::StoreKey;
+use super::meta::Meta;
 use super::wal::WalKeeper;
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
@@ -106,13 +107,15 @@ pub(crate) struct PushedAt {
 }
 
 impl Writer {
+    /// The writer of the store at `path` on `conn`, its identity and profile taken from `meta`.
     pub(crate) fn new(
         conn: Connection,
+        meta: &Meta,
         path: &std::path::Path,
         key: Option<Arc<StoreKey>>,
     ) -> Result<Writer> {
-        let identity = load_identity(&conn)?;
-        let profile = super::account::load_profile(&conn)?;
+        let identity = identity_from(&conn, meta)?;
+        let profile = super::account::profile_from(meta)?;
         let cache = LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
         let wal = Some(WalKeeper::start(path.to_path_buf(), key));
         Ok(Writer {
@@ -225,11 +228,14 @@ impl Writer {
 /// The user a store writes as before `set_user` or an enrollment names one.
 pub(crate) const DEFAULT_USER: &str = "local";
 
+/// The device's identity as `meta` holds it, its actor made and stored on first use.
 pub(crate) fn load_identity(conn: &Connection) -> Result<Identity> {
-    let actor: Option<Vec<u8>> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
-        .optional()?;
-    let actor = match actor {
+    identity_from(conn, &Meta::read(conn)?)
+}
+
+/// The device's identity from `meta` as read (`conn` stores a new actor if there is none).
+fn identity_from(conn: &Connection, meta: &Meta) -> Result<Identity> {
+    let actor = match meta.get::<Vec<u8>>("actor")? {
         Some(bytes) => ActorId::from(bytes),
         None => {
             let actor = ActorId::random();
@@ -240,8 +246,7 @@ pub(crate) fn load_identity(conn: &Connection) -> Result<Identity> {
             actor
         }
     };
-    let user: Option<String> =
-        conn.query_row("SELECT value FROM meta WHERE key = 'user'", [], |r| r.get(0)).optional()?;
+    let user = meta.get::<String>("user")?;
     Ok(Identity { user: user.unwrap_or_else(|| DEFAULT_USER.to_string()), actor })
 }
 
