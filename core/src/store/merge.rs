@@ -102,10 +102,12 @@ pub(crate) fn held(w: &mut Writer, id: DocId, bytes: &[u8]) -> Result<Option<Hel
     if !changes::starts_with_document(bytes) || bytes.len() > limits::MERGE_BYTES {
         return Ok(None);
     }
+    // The store's copy first: a catch-up to a new phone brings documents it does not hold, and
+    // the incoming heads would be read (the chunk hashed whole) for nothing.
+    let Some((row, local)) = w.stored_heads(id)? else { return Ok(None) };
     let Ok(incoming) = changes::heads_of_saved(bytes, limits::MERGE_BYTES) else {
         return Ok(None);
     };
-    let Some((row, local)) = w.stored_heads(id)? else { return Ok(None) };
     let held = incoming.iter().all(|h| local.contains(h));
     Ok(held.then_some(Held { row, heads: local, incoming }))
 }
