@@ -186,6 +186,28 @@ mod tests {
     }
 
     #[test]
+    fn connections_creating_one_database_at_once_create_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let start = std::sync::Barrier::new(6);
+        let inits: usize = std::thread::scope(|scope| {
+            let opens: Vec<_> = (0..6)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let s = steps(None);
+                        start.wait();
+                        let conn = open_database(&path, &s).unwrap();
+                        assert_eq!(schema_version(&conn).unwrap(), 2);
+                        s.calls.borrow().iter().filter(|c| *c == "init").count()
+                    })
+                })
+                .collect();
+            opens.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(inits, 1, "the schema was created once");
+    }
+
+    #[test]
     fn a_failed_upgrade_leaves_the_database_as_it_was() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
