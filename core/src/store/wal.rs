@@ -37,10 +37,10 @@ const DELAY: Duration = Duration::from_millis(250);
 /// After this long without writes, the WAL is truncated.
 const IDLE: Duration = Duration::from_secs(2);
 /// The WAL file size past which the writer asks the thread to get the log to start over.
-pub(crate) const RESTART_BYTES: u64 = 11 * 1024 * 1024;
+pub(crate) const RESTART_BYTES: u64 = 10 * 1024 * 1024;
 /// The WAL file size past which the writer restarts the log after its commit without waiting
 /// for the thread.
-pub(crate) const WRITER_RESTART_BYTES: u64 = 13 * 1024 * 1024;
+pub(crate) const WRITER_RESTART_BYTES: u64 = 12 * 1024 * 1024;
 /// No restart of the log under way.
 const IDLE_LOG: u8 = 0;
 /// The writer asked the thread to get the log to start over.
