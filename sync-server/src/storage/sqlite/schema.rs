@@ -56,6 +56,9 @@ impl Initializer for Schema {
     const END_VERSION: u32 = VERSION as u32;
 
     fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
+        // First, so that the statements below wait for another connection's lock (a CLI
+        // command run beside the server) instead of failing at once.
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
         // WAL must be set before the first transaction. NORMAL survives the death of the
         // process (the WAL is written before COMMIT returns); FULL also survives power loss.
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -68,7 +71,6 @@ impl Initializer for Schema {
         // After a checkpoint the WAL file is cut back to this size instead of staying as large
         // as its largest burst.
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
         // Room for the index's updates too: one statement per set of changed columns.
         conn.set_prepared_statement_cache_capacity(128);
         plans_fixed(conn)?;
