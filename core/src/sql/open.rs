@@ -214,6 +214,26 @@ mod tests {
         }
     }
 
+    /// Opens `path` from six threads released together, each checking it is at version 2;
+    /// the calls of all of them that `counted` picks.
+    fn opened_at_once(path: &Path, counted: fn(&str) -> bool) -> usize {
+        let start = std::sync::Barrier::new(6);
+        std::thread::scope(|scope| {
+            let opens: Vec<_> = (0..6)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let s = steps(None);
+                        start.wait();
+                        let conn = open_database(path, &s).unwrap();
+                        assert_eq!(schema_version(&conn).unwrap(), 2);
+                        s.calls.borrow().iter().filter(|c| counted(c)).count()
+                    })
+                })
+                .collect();
+            opens.into_iter().map(|h| h.join().unwrap()).sum()
+        })
+    }
+
     #[test]
     fn connections_upgrading_one_database_at_once_upgrade_it_once() {
         let dir = tempfile::tempdir().unwrap();
@@ -224,21 +244,7 @@ mod tests {
         conn.execute_batch(STEPS[0]).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
         drop(conn);
-        let start = std::sync::Barrier::new(6);
-        let upgrades: usize = std::thread::scope(|scope| {
-            let opens: Vec<_> = (0..6)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let s = steps(None);
-                        start.wait();
-                        let conn = open_database(&path, &s).unwrap();
-                        assert_eq!(schema_version(&conn).unwrap(), 2);
-                        s.calls.borrow().iter().filter(|c| c.starts_with("upgrade")).count()
-                    })
-                })
-                .collect();
-            opens.into_iter().map(|h| h.join().unwrap()).sum()
-        });
+        let upgrades = opened_at_once(&path, |call| call.starts_with("upgrade"));
         assert_eq!(upgrades, 1, "the database was upgraded once");
     }
 
@@ -246,21 +252,7 @@ mod tests {
     fn connections_creating_one_database_at_once_all_open_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let start = std::sync::Barrier::new(6);
-        let inits: usize = std::thread::scope(|scope| {
-            let opens: Vec<_> = (0..6)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let s = steps(None);
-                        start.wait();
-                        let conn = open_database(&path, &s).unwrap();
-                        assert_eq!(schema_version(&conn).unwrap(), 2);
-                        s.calls.borrow().iter().filter(|c| *c == "init").count()
-                    })
-                })
-                .collect();
-            opens.into_iter().map(|h| h.join().unwrap()).sum()
-        });
+        let inits = opened_at_once(&path, |call| call == "init");
         assert_eq!(inits, 1, "the schema was created once");
     }
 

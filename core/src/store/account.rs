@@ -4,7 +4,7 @@
 //! to refuse an honest user's change.
 
 use automerge::ActorId;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::Store;
 use super::meta::Meta;
@@ -24,18 +24,9 @@ pub struct Enrollment {
     pub server: Option<String>,
 }
 
-fn get(conn: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
-}
-
 fn put(conn: &Connection, key: &str, value: &str) -> Result<()> {
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![key, value])?;
     Ok(())
-}
-
-/// The profile stored in `meta`, if the device is enrolled.
-pub(crate) fn load_profile(conn: &Connection) -> Result<Option<Profile>> {
-    profile_from(&Meta::read(conn)?)
 }
 
 /// The profile in `meta` as read, if the device is enrolled.
@@ -85,12 +76,12 @@ pub(crate) fn put_enrollment(
 impl Store {
     /// The enrollment of this device, if it has one.
     pub fn enrollment(&self) -> Result<Option<Enrollment>> {
-        let w = self.writer();
-        let (Some(device), Some(token)) = (get(&w.conn, "device")?, get(&w.conn, "token")?) else {
+        let meta = Meta::read(&self.writer().conn)?;
+        let (Some(device), Some(token)) = (meta.get("device")?, meta.get("token")?) else {
             return Ok(None);
         };
-        let Some(profile) = load_profile(&w.conn)? else { return Ok(None) };
-        let server = get(&w.conn, "server")?;
+        let Some(profile) = profile_from(&meta)? else { return Ok(None) };
+        let server = meta.get("server")?;
         Ok(Some(Enrollment { device, token, profile, server }))
     }
 

@@ -1,7 +1,7 @@
-//! The `meta` table as a store reads it when it opens: the device's identity, its enrolled
-//! profile and the flags upgrades leave, in one statement. A query per key cost a prepare and
-//! a read transaction each (a key list, `IN (…)`, builds a temporary table besides): a third
-//! of an open's time beside the schema.
+//! The `meta` table as a store reads it when it opens (the device's identity, its enrolled
+//! profile, the flags upgrades leave) and for its enrollment: in one statement. A query per key
+//! cost a prepare and a read transaction each (a key list, `IN (…)`, builds a temporary table
+//! besides): a sixth of an open's time, in `perf` over 1,000 opens.
 
 use std::collections::HashMap;
 

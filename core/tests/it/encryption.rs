@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use fieldsync_core::Store;
 use fieldsync_core::error::CoreError;
 use fieldsync_core::model::Kind;
 use fieldsync_core::store::StoreKey;
+use fieldsync_core::{DocId, Store};
 
 use crate::common::new_report;
 
@@ -40,6 +40,14 @@ fn titles(store: &Store) -> usize {
     store.search(SECRET, Some(Kind::Report), 10).unwrap().len()
 }
 
+/// A plaintext store at `path` holding `n` reports with [`SECRET`] in their titles, written by
+/// `resident-1` and closed; their ids.
+fn plaintext_store(path: &Path, n: usize) -> Vec<DocId> {
+    let plain = Store::open(path).unwrap();
+    plain.set_user("resident-1").unwrap();
+    (0..n).map(|_| plain.create(&new_report(SECRET)).unwrap()).collect()
+}
+
 #[test]
 fn an_encrypted_store_opens_with_its_key_only() {
     let dir = tempfile::tempdir().unwrap();
@@ -66,10 +74,7 @@ fn an_encrypted_store_opens_with_its_key_only() {
 fn a_plaintext_store_is_encrypted_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("phone.db");
-    let plain = Store::open(&path).unwrap();
-    plain.set_user("resident-1").unwrap();
-    let ids: Vec<_> = (0..20).map(|_| plain.create(&new_report(SECRET)).unwrap()).collect();
-    drop(plain);
+    let ids = plaintext_store(&path, 20);
     assert!(shows(&file_bytes(&path), SECRET));
 
     let store = Store::open_encrypted(&path, key(3)).unwrap();
@@ -115,10 +120,7 @@ fn rekey_changes_the_key_and_keeps_everything() {
 fn a_store_encrypted_with_sqlcipher_defaults_is_written_again_with_sha256_pages() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("phone.db");
-    let plain = Store::open(&path).unwrap();
-    plain.set_user("resident-1").unwrap();
-    let ids: Vec<_> = (0..12).map(|_| plain.create(&new_report(SECRET)).unwrap()).collect();
-    drop(plain);
+    let ids = plaintext_store(&path, 12);
     // Encrypted as stores were before: SQLCipher's default page HMAC (SHA-512).
     let legacy = dir.path().join("legacy.db");
     {

@@ -113,8 +113,9 @@ pub fn run(opts: &Options, report: &mut Report) -> Result<()> {
     measure_loads(&store, &mut corpus, opts.docs, report)?;
     progress("measuring the files under writes without pause");
     files::measure(&store, &db, &mut corpus, opts.docs, report)?;
-    // Last, as in the encrypted run: the photos' 27 MB of files written before the phases
-    // above changed what they measure (the loads read ×1.1 slower behind them).
+    // Last, as in the encrypted run, so that the phases a build without photos has too run in
+    // the order they had (27 MB of photo files written before the loads, they read x1.107
+    // slower in one alternated run).
     progress("measuring photos");
     photos::measure(&store, &mut corpus, opts.docs, "", report)?;
     drop(store);
