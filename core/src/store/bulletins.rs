@@ -67,13 +67,17 @@ pub(crate) fn bulletins(
     if let Some(at) = f.in_force_at {
         w.push("t.status = 'issued' AND t.valid_until >= ?", [SqlValue::Integer(at.as_millis())]);
     }
-    w.text("t.doc NOT IN (SELECT doc FROM bulletin_acks WHERE user = ?)", &f.unacknowledged_by);
+    w.text(
+        "t.doc NOT IN (SELECT doc FROM doc_users WHERE role = 'bulletin_ack' AND user = ?)",
+        &f.unacknowledged_by,
+    );
     w.text("t.created_by = ?", &f.created_by);
     w.after("t.created_at", page)?;
     let sql = format!(
         "SELECT d.doc_id, t.scope, t.status, t.severity, t.audience, t.title, t.valid_until, \
          t.created_at, t.created_by, \
-         (SELECT count(*) FROM bulletin_acks a WHERE a.doc = t.doc), t.conflicted, t.doc \
+         (SELECT count(*) FROM doc_users a WHERE a.doc = t.doc AND a.role = 'bulletin_ack'), \
+         t.conflicted, t.doc \
          FROM bulletins t JOIN docs d ON d.id = t.doc \
          {} ORDER BY t.created_at DESC, t.doc DESC LIMIT {}",
         w.sql(),

@@ -63,7 +63,10 @@ pub(crate) fn deliberations(
     w.scope("t.scope", &f.scope)?;
     w.any_of("t.status", f.statuses.iter().map(|s| s.as_str()));
     w.text("t.created_by = ?", &f.created_by);
-    w.text("t.doc IN (SELECT doc FROM deliberation_attendees WHERE user = ?)", &f.attended_by);
+    w.text(
+        "t.doc IN (SELECT doc FROM doc_users WHERE role = 'deliberation_attendee' AND user = ?)",
+        &f.attended_by,
+    );
     w.after("t.created_at", page)?;
     let sql = format!(
         "SELECT d.doc_id, t.scope, t.status, t.topic, t.created_at, t.created_by, t.comments, \

@@ -358,7 +358,10 @@ pub(crate) fn patrols(
     check_limit(page)?;
     let mut w = Where::default();
     w.scope("t.scope", &f.scope)?;
-    w.text("t.doc IN (SELECT doc FROM patrol_members WHERE user = ?)", &f.member);
+    w.text(
+        "t.doc IN (SELECT doc FROM doc_users WHERE role = 'patrol_member' AND user = ?)",
+        &f.member,
+    );
     w.text("t.area = ?", &f.area);
     if let Some(s) = f.status {
         w.push("t.status = ?", [SqlValue::Text(s.as_str().into())]);
@@ -401,7 +404,10 @@ pub(crate) fn cases(
     let mut w = Where::default();
     w.scope("t.scope", &f.scope)?;
     w.any_of("t.status", f.statuses.iter().map(|s| s.as_str()));
-    w.text("t.doc IN (SELECT doc FROM case_mediators WHERE user = ?)", &f.mediator);
+    w.text(
+        "t.doc IN (SELECT doc FROM doc_users WHERE role = 'case_mediator' AND user = ?)",
+        &f.mediator,
+    );
     if let Some(c) = f.category {
         w.push("t.category = ?", [SqlValue::Text(c.as_str().into())]);
     }

@@ -28,6 +28,7 @@ const STEPS: &[&str] = &[
     include_str!("sql/v12.sql"),
     include_str!("sql/v13.sql"),
     include_str!("sql/v14.sql"),
+    include_str!("sql/v15.sql"),
 ];
 
 /// The store's settings and schema, and the key it is encrypted with.
@@ -37,7 +38,7 @@ struct Schema<'k> {
 
 impl Initializer for Schema<'_> {
     const NAME: &'static str = "store";
-    const END_VERSION: u32 = 14;
+    const END_VERSION: u32 = 15;
 
     fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
         // The key before anything reads the file; a wrong one fails the first pragma below.

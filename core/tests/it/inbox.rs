@@ -256,15 +256,24 @@ fn a_version_5_store_gets_its_inbox_on_open() {
     drop(me);
     let path = dir.path().join("me.db");
     {
-        // What schema version 5 left: no inbox columns, no report_notified (nor the points of
+        // What schema version 5 left: the people of patrols and cases in tables of their own
+        // (merged in version 15), no inbox columns, no report_notified (nor the points of
         // versions 7 and 8, the business registry, the bulletins of version 9, the visits of
         // version 10, the deliberations of version 11, the peer credentials of version 12 or the
         // change signatures of version 13).
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(
-            "DROP TABLE change_sigs; DROP TABLE peer_credentials; DROP TABLE deliberation_attendees; DROP TABLE deliberations; \
-             DROP TABLE visit_rules; DROP TABLE visit_members; DROP TABLE visits; \
-             DROP TABLE bulletin_acks; \
+            "CREATE TABLE patrol_members (user TEXT NOT NULL, \
+             doc INTEGER NOT NULL REFERENCES patrols(doc) ON DELETE CASCADE, \
+             PRIMARY KEY (user, doc)) WITHOUT ROWID; \
+             CREATE TABLE case_mediators (user TEXT NOT NULL, \
+             doc INTEGER NOT NULL REFERENCES cases(doc) ON DELETE CASCADE, \
+             PRIMARY KEY (user, doc)) WITHOUT ROWID; \
+             INSERT INTO patrol_members SELECT user, doc FROM doc_users WHERE role = 'patrol_member'; \
+             INSERT INTO case_mediators SELECT user, doc FROM doc_users WHERE role = 'case_mediator'; \
+             DROP TABLE doc_users; \
+             DROP TABLE change_sigs; DROP TABLE peer_credentials; DROP TABLE deliberations; \
+             DROP TABLE visit_rules; DROP TABLE visits; \
              DROP TABLE bulletins; \
              DROP TABLE businesses; \
              DROP TABLE points_statement; DROP TABLE points_entries; DROP TABLE points_vouchers; \

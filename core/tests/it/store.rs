@@ -268,6 +268,83 @@ fn search_finds_chinese_and_ascii() {
     assert!(matches!(s.search("", None, 10), Err(CoreError::InvalidInput { .. })));
 }
 
+/// The people tables of versions 1 to 14, one per kind, as version 14 left them.
+const PEOPLE_TABLES_V14: [(&str, &str, &str); 5] = [
+    ("patrol_members", "patrols", "patrol_member"),
+    ("case_mediators", "cases", "case_mediator"),
+    ("bulletin_acks", "bulletins", "bulletin_ack"),
+    ("visit_members", "visits", "visit_member"),
+    ("deliberation_attendees", "deliberations", "deliberation_attendee"),
+];
+
+#[test]
+fn a_version_14_store_keeps_the_people_of_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir, "me", "police-li");
+    let p = s.create(&new_patrol()).unwrap();
+    let c = s.create(&new_case()).unwrap();
+    let b = s
+        .create(&NewRecord::Bulletin {
+            bulletin: NewBulletin {
+                scope: GRID.into(),
+                severity: Severity::Red,
+                audience: vec![Addressee::Patrols],
+                title: "燃气泄漏预警".into(),
+                text: "7号楼附近燃气管道泄漏".into(),
+                valid_until: fieldsync_core::time::Timestamp::from_millis(
+                    fieldsync_core::time::now_ms() + 3_600_000,
+                ),
+                location: None,
+                photos: vec![],
+            },
+        })
+        .unwrap();
+    s.execute(b, &Command::AcknowledgeBulletin).unwrap();
+    let path = s.path().to_path_buf();
+    drop(s);
+    {
+        // What version 14 held: a table per kind of the people on a record.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for (table, parent, role) in PEOPLE_TABLES_V14 {
+            conn.execute_batch(&format!(
+                "CREATE TABLE {table} (user TEXT NOT NULL, \
+                 doc INTEGER NOT NULL REFERENCES {parent}(doc) ON DELETE CASCADE, \
+                 PRIMARY KEY (user, doc)) WITHOUT ROWID; \
+                 CREATE INDEX {table}_by_doc ON {table}(doc); \
+                 INSERT INTO {table} (user, doc) SELECT user, doc FROM doc_users \
+                 WHERE role = '{role}';"
+            ))
+            .unwrap();
+        }
+        conn.execute_batch("DROP TABLE doc_users; PRAGMA user_version = 14;").unwrap();
+    }
+
+    let s = Store::open(&path).unwrap();
+    let first = PageRequest::first(5);
+    let member = PatrolFilter { member: Some("police-li".into()), ..Default::default() };
+    let patrols = s.query_patrols(&member, &first).unwrap().items;
+    assert_eq!(patrols.iter().map(|r| r.id).collect::<Vec<_>>(), vec![p]);
+    let mediator = CaseFilter { mediator: Some("med-liu".into()), ..Default::default() };
+    let cases = s.query_cases(&mediator, &first).unwrap().items;
+    assert_eq!(cases.iter().map(|r| r.id).collect::<Vec<_>>(), vec![c]);
+    let bulletins = s.query_bulletins(&BulletinFilter::default(), &first).unwrap().items;
+    assert_eq!(bulletins.iter().map(|r| (r.id, r.acknowledgements)).collect::<Vec<_>>(), [(b, 1)]);
+    let todo = BulletinFilter { unacknowledged_by: Some("police-li".into()), ..Default::default() };
+    assert!(s.query_bulletins(&todo, &first).unwrap().items.is_empty());
+    drop(s);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for (table, _, _) in PEOPLE_TABLES_V14 {
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE tbl_name = ?1", [table], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(left, 0, "{table} is still there");
+    }
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, schema::VERSION);
+}
+
 #[test]
 fn projections_rebuild_from_documents() {
     let dir = tempfile::tempdir().unwrap();
@@ -286,7 +363,7 @@ fn projections_rebuild_from_documents() {
         // Damage the projections behind the store's back.
         let conn = rusqlite::Connection::open(s.path()).unwrap();
         conn.execute_batch(
-            "UPDATE reports SET status = 'bogus'; DELETE FROM patrols; DELETE FROM patrol_members; \
+            "UPDATE reports SET status = 'bogus'; DELETE FROM patrols; DELETE FROM doc_users; \
              DELETE FROM cases; DELETE FROM search;",
         )
         .unwrap();

@@ -1,5 +1,5 @@
-//! A bulletin's rows: `bulletins` and `bulletin_acks` (who acknowledged it); searched by its
-//! title and text.
+//! A bulletin's rows: `bulletins`, and who acknowledged it in `doc_users`; searched by its title
+//! and text.
 
 use automerge::{AutoCommit, ROOT};
 use rusqlite::{Connection, params};
@@ -68,6 +68,6 @@ impl KindRow for BulletinRow {
                 c.conflicted
             ])?;
         }
-        replace_users(conn, "bulletin_acks", rowid, &self.acknowledged)
+        replace_users(conn, "bulletin_ack", rowid, &self.acknowledged)
     }
 }

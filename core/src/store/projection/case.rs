@@ -1,5 +1,5 @@
-//! A mediation case's rows: `cases` and `case_mediators`; searched by its place, parties,
-//! session notes and agreement.
+//! A mediation case's rows: `cases`, and its mediators in `doc_users`; searched by its place,
+//! parties, session notes and agreement.
 
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, Value};
 use rusqlite::{Connection, params};
@@ -19,7 +19,8 @@ struct CaseRow {
 impl Projects for MediationCase {
     const TABLES: &'static [&'static str] = &["cases"];
     const AUDIENCE: &'static str = "SELECT c.doc, c.scope, c.created_by, \
-         (SELECT group_concat(user, char(10)) FROM case_mediators m WHERE m.doc = c.doc), \
+         (SELECT group_concat(user, char(10)) FROM doc_users m \
+          WHERE m.doc = c.doc AND m.role = 'case_mediator'), \
          NULL, NULL FROM cases c";
 
     fn project(d: &AutoCommit, id: DocId, _header: &Header) -> Result<Projected> {
@@ -70,6 +71,6 @@ impl KindRow for CaseRow {
                 c.conflicted
             ])?;
         }
-        replace_users(conn, "case_mediators", rowid, &self.mediators)
+        replace_users(conn, "case_mediator", rowid, &self.mediators)
     }
 }

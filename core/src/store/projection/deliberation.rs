@@ -1,5 +1,5 @@
 //! A deliberation's rows: `deliberations` (its status, how much was said, its next meeting) and
-//! `deliberation_attendees` (who attended one of its meetings); searched by its topic,
+//! its attendees in `doc_users` (who attended one of its meetings); searched by its topic,
 //! background, options, comments, minutes and decision.
 
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, Value};
@@ -34,7 +34,8 @@ fn lines_of(d: &AutoCommit, list: &str, field: &str, id: DocId, out: &mut String
 impl Projects for Deliberation {
     const TABLES: &'static [&'static str] = &["deliberations"];
     const AUDIENCE: &'static str = "SELECT l.doc, l.scope, l.created_by, \
-         (SELECT group_concat(user, char(10)) FROM deliberation_attendees a WHERE a.doc = l.doc), \
+         (SELECT group_concat(user, char(10)) FROM doc_users a \
+          WHERE a.doc = l.doc AND a.role = 'deliberation_attendee'), \
          NULL, NULL FROM deliberations l";
 
     fn project(d: &AutoCommit, id: DocId, _header: &Header) -> Result<Projected> {
@@ -123,6 +124,6 @@ impl KindRow for DeliberationRow {
                 c.conflicted
             ])?;
         }
-        replace_users(conn, "deliberation_attendees", rowid, &self.attendees)
+        replace_users(conn, "deliberation_attendee", rowid, &self.attendees)
     }
 }

@@ -202,10 +202,12 @@ impl Projection {
     }
 }
 
-/// Makes `table` hold exactly `users` for document `rowid` (a row per user).
+/// Makes `doc_users` hold exactly `users` in `role` for document `rowid` (a row per user). The
+/// roles: `patrol_member`, `case_mediator`, `bulletin_ack`, `visit_member` and
+/// `deliberation_attendee`, as the queries of each kind name them.
 pub(super) fn replace_users(
     conn: &Connection,
-    table: &str,
+    role: &str,
     rowid: i64,
     users: &[String],
 ) -> Result<()> {
@@ -213,17 +215,18 @@ pub(super) fn replace_users(
     wanted.sort_unstable();
     wanted.dedup();
     let stored: Vec<String> = conn
-        .prepare_cached(&format!("SELECT user FROM {table} WHERE doc = ?1 ORDER BY user"))?
-        .query_map([rowid], |r| r.get(0))?
+        .prepare_cached("SELECT user FROM doc_users WHERE doc = ?1 AND role = ?2 ORDER BY user")?
+        .query_map(params![rowid, role], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     if stored.iter().map(String::as_str).eq(wanted.iter().copied()) {
         return Ok(());
     }
-    conn.prepare_cached(&format!("DELETE FROM {table} WHERE doc = ?1"))?.execute([rowid])?;
+    conn.prepare_cached("DELETE FROM doc_users WHERE doc = ?1 AND role = ?2")?
+        .execute(params![rowid, role])?;
     let mut insert =
-        conn.prepare_cached(&format!("INSERT INTO {table} (user, doc) VALUES (?1, ?2)"))?;
+        conn.prepare_cached("INSERT INTO doc_users (role, user, doc) VALUES (?1, ?2, ?3)")?;
     for u in wanted {
-        insert.execute(params![u, rowid])?;
+        insert.execute(params![role, u, rowid])?;
     }
     Ok(())
 }
@@ -236,6 +239,7 @@ pub(crate) fn delete(conn: &Connection, rowid: i64) -> Result<()> {
                 .execute([rowid])?;
         }
     }
+    conn.prepare_cached("DELETE FROM doc_users WHERE doc = ?1")?.execute([rowid])?;
     search::remove(conn, rowid)?;
     Ok(())
 }

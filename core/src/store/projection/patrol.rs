@@ -1,4 +1,4 @@
-//! A patrol log's rows: `patrols` and `patrol_members`; searched by its area and entries.
+//! A patrol log's rows: `patrols` and its members in `doc_users`; searched by its area and entries.
 
 use automerge::{AutoCommit, ROOT, ReadDoc};
 use rusqlite::{Connection, params};
@@ -20,7 +20,8 @@ struct PatrolRow {
 impl Projects for PatrolLog {
     const TABLES: &'static [&'static str] = &["patrols"];
     const AUDIENCE: &'static str = "SELECT p.doc, p.scope, p.created_by, \
-         (SELECT group_concat(user, char(10)) FROM patrol_members m WHERE m.doc = p.doc), \
+         (SELECT group_concat(user, char(10)) FROM doc_users m \
+          WHERE m.doc = p.doc AND m.role = 'patrol_member'), \
          NULL, NULL FROM patrols p";
 
     fn project(d: &AutoCommit, id: DocId, header: &Header) -> Result<Projected> {
@@ -68,6 +69,6 @@ impl KindRow for PatrolRow {
                 c.conflicted
             ])?;
         }
-        replace_users(conn, "patrol_members", rowid, &self.members)
+        replace_users(conn, "patrol_member", rowid, &self.members)
     }
 }

@@ -1,5 +1,5 @@
-//! A business visit's rows: `visits` and `visit_members` (its visitors); searched by its
-//! business, findings, notes and follow-up. What `Store::overdue_businesses` reads.
+//! A business visit's rows: `visits`, and its visitors in `doc_users`; searched by its business,
+//! findings, notes and follow-up. What `Store::overdue_businesses` reads.
 
 use std::collections::HashMap;
 
@@ -51,7 +51,8 @@ fn failed(d: &AutoCommit, id: DocId) -> Result<i64> {
 impl Projects for Visit {
     const TABLES: &'static [&'static str] = &["visits"];
     const AUDIENCE: &'static str = "SELECT v.doc, v.scope, v.created_by, \
-         (SELECT group_concat(user, char(10)) FROM visit_members m WHERE m.doc = v.doc), \
+         (SELECT group_concat(user, char(10)) FROM doc_users m \
+          WHERE m.doc = v.doc AND m.role = 'visit_member'), \
          NULL, NULL FROM visits v";
 
     fn project(d: &AutoCommit, id: DocId, _header: &Header) -> Result<Projected> {
@@ -114,6 +115,6 @@ impl KindRow for VisitRow {
                 c.conflicted
             ])?;
         }
-        replace_users(conn, "visit_members", rowid, &self.visitors)
+        replace_users(conn, "visit_member", rowid, &self.visitors)
     }
 }
