@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 
-use super::query::{Page, PageRequest, Where, check_limit, doc_id, run};
+use super::query::{Page, PageRequest, Where, check_limit, doc_id, page_sql, run};
 use crate::error::Result;
 use crate::id::DocId;
 use crate::model::{Addressee, BulletinStatus, Severity};
@@ -73,15 +73,15 @@ pub(crate) fn bulletins(
     );
     w.text("t.created_by = ?", &f.created_by);
     w.after("t.created_at", page)?;
-    let sql = format!(
-        "SELECT d.doc_id, t.scope, t.status, t.severity, t.audience, t.title, t.valid_until, \
+    let sql = page_sql(
+        "d.doc_id, t.scope, t.status, t.severity, t.audience, t.title, t.valid_until, \
          t.created_at, t.created_by, \
          (SELECT count(*) FROM doc_users a WHERE a.doc = t.doc AND a.role = 'bulletin_ack'), \
-         t.conflicted, t.doc \
-         FROM bulletins t JOIN docs d ON d.id = t.doc \
-         {} ORDER BY t.created_at DESC, t.doc DESC LIMIT {}",
-        w.sql(),
-        page.limit + 1
+         t.conflicted, t.doc",
+        "bulletins",
+        &w,
+        "t.created_at",
+        page,
     );
     run(conn, &sql, w.params, page, |r| {
         let audience: String = r.get(4)?;

@@ -3,7 +3,7 @@
 
 use rusqlite::Connection;
 
-use super::query::{Page, PageRequest, Where, check_limit, doc_id, run};
+use super::query::{Page, PageRequest, Where, check_limit, doc_id, page_sql, run};
 use crate::error::Result;
 use crate::id::DocId;
 use crate::model::DeliberationStatus;
@@ -68,13 +68,13 @@ pub(crate) fn deliberations(
         &f.attended_by,
     );
     w.after("t.created_at", page)?;
-    let sql = format!(
-        "SELECT d.doc_id, t.scope, t.status, t.topic, t.created_at, t.created_by, t.comments, \
-         t.meetings, t.next_meeting_at, t.conflicted, t.doc \
-         FROM deliberations t JOIN docs d ON d.id = t.doc \
-         {} ORDER BY t.created_at DESC, t.doc DESC LIMIT {}",
-        w.sql(),
-        page.limit + 1
+    let sql = page_sql(
+        "d.doc_id, t.scope, t.status, t.topic, t.created_at, t.created_by, t.comments, \
+         t.meetings, t.next_meeting_at, t.conflicted, t.doc",
+        "deliberations",
+        &w,
+        "t.created_at",
+        page,
     );
     run(conn, &sql, w.params, page, |r| {
         let s = DeliberationSummary {

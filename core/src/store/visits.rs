@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Store;
 use super::businesses::Business;
-use super::query::{Page, PageRequest, Where, check_limit, doc_id, run};
+use super::query::{Page, PageRequest, Where, check_limit, doc_id, page_sql, run};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::model::{NewRecord, NewVisit, VisitStatus, business_scope};
@@ -163,13 +163,13 @@ fn visits(conn: &Connection, f: &VisitFilter, page: &PageRequest) -> Result<Page
         );
     }
     w.after("t.created_at", page)?;
-    let sql = format!(
-        "SELECT d.doc_id, t.scope, t.business, t.status, t.created_at, t.created_by, t.failed, \
-         t.findings, t.follow_up_deadline, t.conflicted, t.doc \
-         FROM visits t JOIN docs d ON d.id = t.doc \
-         {} ORDER BY t.created_at DESC, t.doc DESC LIMIT {}",
-        w.sql(),
-        page.limit + 1
+    let sql = page_sql(
+        "d.doc_id, t.scope, t.business, t.status, t.created_at, t.created_by, t.failed, \
+         t.findings, t.follow_up_deadline, t.conflicted, t.doc",
+        "visits",
+        &w,
+        "t.created_at",
+        page,
     );
     run(conn, &sql, w.params, page, |r| {
         let s = VisitSummary {

@@ -154,7 +154,7 @@ fn queries_filter_and_page() {
         _ => unreachable!(),
     };
     other.scope = "jl/cc/street-1/grid-1x".into();
-    s.create(&NewRecord::Report { report: other }).unwrap();
+    let neighbour = s.create(&NewRecord::Report { report: other }).unwrap();
 
     for id in &ids[..6] {
         s.execute(*id, &Command::AcceptReport { note: String::new() }).unwrap();
@@ -180,13 +180,19 @@ fn queries_filter_and_page() {
 
     let all = all_report_ids(&s, &ReportFilter::default(), 5);
     assert_eq!(all.len(), 24);
+    // Newest first across pages (reports made in the same millisecond: the later one first).
+    let newest_first: Vec<DocId> =
+        std::iter::once(neighbour).chain(ids.iter().rev().copied()).collect();
+    assert_eq!(all, newest_first);
     let mut dedup = all;
     dedup.sort();
     dedup.dedup();
     assert_eq!(dedup.len(), 24, "paging neither repeats nor skips");
 
     let grid1 = ReportFilter { scope: Some("jl/cc/street-1/grid-1".into()), ..Default::default() };
-    assert_eq!(all_report_ids(&s, &grid1, 3).len(), 8);
+    let grid1_ids: Vec<DocId> =
+        ids.iter().enumerate().rev().filter(|(i, _)| i % 3 == 1).map(|(_, id)| *id).collect();
+    assert_eq!(all_report_ids(&s, &grid1, 3), grid1_ids);
     let street = ReportFilter { scope: Some("jl/cc/street-1".into()), ..Default::default() };
     assert_eq!(all_report_ids(&s, &street, 50).len(), 24);
 
