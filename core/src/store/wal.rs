@@ -13,8 +13,8 @@
 //! commit then writes the log from its start, and SQLite cuts the file back to
 //! [`LIMIT_BYTES`]). Only if the writes stay ahead for [`PASSES`] checkpoints does the writer
 //! run a RESTART checkpoint after its next commit, which copies what is left; it waits at most
-//! [`RESTART_WAIT`] for readers to leave the old frames, and the writer asks again after a later
-//! commit if they had not. Past [`WRITER_RESTART_BYTES`] (a thread still at work), the writer
+//! [`RESTART_WAIT`] for readers to leave the old frames, and the writer tries again after a
+//! later commit if they had not, waiting twice as long each time, up to [`RESTART_WAIT_MAX`]. Past [`WRITER_RESTART_BYTES`] (a thread still at work), the writer
 //! runs the RESTART after its commit without waiting for the thread. (The writer ran the
 //! RESTART itself before: copying the whole log inside one commit put 17–25 ms into one edit
 //! in about two hundred.) After [`IDLE`] without writes, and when the store is dropped, the
@@ -22,7 +22,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -55,6 +55,10 @@ pub(crate) const LIMIT_BYTES: u64 = 4 * 1024 * 1024;
 const PASSES: usize = 8;
 /// How long a restart or truncation waits for readers (and the thread, for the writer).
 const RESTART_WAIT: Duration = Duration::from_millis(50);
+/// The most the writer's restart waits for readers after restarts that found them still in the
+/// old log: the wait doubles from [`RESTART_WAIT`] with each one. A reader descheduled inside
+/// a read on a loaded machine held the log past 16 MiB through dozens of 50 ms waits.
+const RESTART_WAIT_MAX: Duration = Duration::from_millis(800);
 /// How long the writer connection waits for a lock otherwise.
 pub(crate) const BUSY: Duration = Duration::from_secs(10);
 
@@ -90,6 +94,8 @@ pub(crate) struct WalKeeper {
     restarting: Arc<AtomicU8>,
     /// A message asks the thread to start the log over; dropping it stops the thread.
     restart: Option<Sender<()>>,
+    /// The writer's restarts in a row that did not complete (readers still in the old log).
+    failed_restarts: AtomicU32,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -150,7 +156,14 @@ impl WalKeeper {
             })
             .map_err(|e| tracing::warn!("no WAL thread: {e}"))
             .ok();
-        WalKeeper { wal, writes, restarting, restart: Some(restart), thread }
+        WalKeeper {
+            wal,
+            writes,
+            restarting,
+            restart: Some(restart),
+            failed_restarts: AtomicU32::new(0),
+            thread,
+        }
     }
 
     /// A write committed on the writer connection `conn`: a checkpoint is due soon, and the log
@@ -160,7 +173,11 @@ impl WalKeeper {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let len = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
         if self.writer_restarts(len) {
-            checkpoint(conn, "RESTART", RESTART_WAIT, BUSY);
+            let failed = self.failed_restarts.load(Ordering::Relaxed);
+            let wait = RESTART_WAIT.saturating_mul(1 << failed.min(8)).min(RESTART_WAIT_MAX);
+            let restarted = checkpoint(conn, "RESTART", wait, BUSY);
+            let failed = if restarted { 0 } else { failed.saturating_add(1) };
+            self.failed_restarts.store(failed, Ordering::Relaxed);
         }
     }
 
