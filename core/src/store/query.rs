@@ -336,20 +336,24 @@ pub(crate) fn reports(
     page: &PageRequest,
 ) -> Result<Page<ReportSummary>> {
     let (sql, params) = reports_sql(f, page)?;
-    run(conn, &sql, params, page, |r| {
-        let s = ReportSummary {
-            id: doc_id(r, 0)?,
-            scope: r.get(1)?,
-            status: r.get(2)?,
-            category: r.get(3)?,
-            title: r.get(4)?,
-            assignee: r.get(5)?,
-            deadline: r.get(6)?,
-            created_at: r.get(7)?,
-            created_by: r.get(8)?,
-            conflicted: r.get(9)?,
-        };
-        Ok((s, r.get(7)?, r.get(10)?))
+    run(conn, &sql, params, page, |r| Ok((report_summary(r)?, r.get(7)?, r.get(10)?)))
+}
+
+/// A report's summary from a row whose first ten columns are, in order, `d.doc_id`, `scope`,
+/// `status`, `category`, `title`, `assignee`, `deadline`, `created_at`, `created_by` and
+/// `conflicted` (the page of reports and the inbox select them so).
+pub(super) fn report_summary(r: &Row<'_>) -> rusqlite::Result<ReportSummary> {
+    Ok(ReportSummary {
+        id: doc_id(r, 0)?,
+        scope: r.get(1)?,
+        status: r.get(2)?,
+        category: r.get(3)?,
+        title: r.get(4)?,
+        assignee: r.get(5)?,
+        deadline: r.get(6)?,
+        created_at: r.get(7)?,
+        created_by: r.get(8)?,
+        conflicted: r.get(9)?,
     })
 }
 

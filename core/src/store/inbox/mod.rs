@@ -14,7 +14,7 @@ pub(crate) mod news;
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 
-use super::query::{check_limit, doc_id, parse_cursor, run};
+use super::query::{check_limit, parse_cursor, report_summary, run};
 use super::{Page, PageRequest, ReportSummary};
 use crate::error::{CoreError, Result};
 use crate::time::{TimeSpan, Timestamp};
@@ -171,18 +171,7 @@ pub(crate) fn inbox(
         let reasons =
             InboxReason::ALL.iter().zip(flags).filter(|(_, on)| *on).map(|(r, _)| *r).collect();
         let item = InboxItem {
-            report: ReportSummary {
-                id: doc_id(r, 0)?,
-                scope: r.get(1)?,
-                status: r.get(2)?,
-                category: r.get(3)?,
-                title: r.get(4)?,
-                assignee: r.get(5)?,
-                deadline: r.get(6)?,
-                created_at: r.get(7)?,
-                created_by: r.get(8)?,
-                conflicted: r.get(9)?,
-            },
+            report: report_summary(r)?,
             reasons,
             at: r.get(13)?,
             supervisions: r.get(10)?,
