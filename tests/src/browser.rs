@@ -242,6 +242,33 @@ impl Chromium {
         }
     }
 
+    /// Sends `text` to the first element of a CSS selector, found again if the page replaced
+    /// it between the find and the keys (`stale element reference`: nothing was sent), until
+    /// `within`. A page that re-renders a list (the board does on every new row) replaces the
+    /// element a test found a moment before.
+    pub async fn send_keys_to(
+        &self,
+        css: &str,
+        text: &str,
+        within: Duration,
+    ) -> Result<(), BrowserError> {
+        let started = Instant::now();
+        loop {
+            let sent = match self.wait_for(css, within).await {
+                Ok(element) => element.send_keys(text).await,
+                Err(e) => Err(e),
+            };
+            match sent {
+                Err(BrowserError::Driver { error, .. })
+                    if error == "stale element reference" && started.elapsed() < within =>
+                {
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// A PNG of the window.
     pub async fn screenshot(&self) -> Result<Vec<u8>, BrowserError> {
         let encoded = self.session.get("/screenshot").await?;

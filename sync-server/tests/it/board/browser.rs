@@ -96,6 +96,15 @@ impl Browser {
         }
     }
 
+    /// Sends keys to the element of a CSS selector, found again if the board re-rendered it
+    /// in between.
+    pub async fn keys_to(&self, css: &str, keys: &str) {
+        if let Err(e) = self.client.send_keys_to(css, keys, WAIT).await {
+            self.screenshot(&format!("failed-keys-{}", slug(css))).await;
+            panic!("keys to {css}: {e}")
+        }
+    }
+
     /// The text of the first element of a selector.
     pub async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.unwrap()

@@ -169,11 +169,13 @@ async fn the_board_signs_in_goes_live_and_dispatches_to_the_phone() {
 
     // From the keyboard: to the rows, down to the second, open it.
     const DOWN: &str = "\u{E015}";
-    b.find("#rows").await.send_keys(DOWN).await.unwrap(); // to the first row
+    b.keys_to("#rows", DOWN).await; // to the first row
     // The next key goes to the row once it holds the focus: sent as the focus moved, under
-    // load, the browser once refused it ("element not interactable").
+    // load, the browser once refused it ("element not interactable"). The board renders its
+    // rows anew (a page of rows arriving), keeping the focus on the same row but in a new
+    // element: the one found may be gone when the key is sent ("stale element reference").
     b.until("the first row focused", "return document.activeElement?.dataset.index === '0';").await;
-    b.find("#rows .row:focus").await.send_keys(DOWN).await.unwrap();
+    b.keys_to("#rows .row:focus", DOWN).await;
     let focused = b.js("return document.activeElement.dataset.index;", vec![]).await;
     assert_eq!(focused, "1", "the arrows move through the rows");
 
