@@ -6,7 +6,8 @@
 //! build compiles only what differs); its harness is kept as `compare/bench-<commit>`, so a
 //! later comparison of the same commit builds nothing. Its `bench SUITE ARGS…` runs `--repeat`
 //! times, A and B taking turns, the order flipped every round (A B, B A, A B, …). Fixtures are
-//! shared through the cache directory. For each figure the median of each side is printed with
+//! shared through the cache directory. `--repeat`, `--json` and `--cache-dir` are the
+//! comparison's wherever they are written, after the suite's name too. For each figure the median of each side is printed with
 //! the ratio B/A, then each side's range over its runs and whether the ranges overlap (a ratio
 //! whose ranges overlap is within the machine's noise for that many rounds):
 //! `store.edit_p50_ms 0.142 → 0.130 ms ×0.915 a 0.139–0.150 b 0.127–0.133 apart`; with
@@ -143,25 +144,41 @@ impl Runs {
     }
 }
 
+/// `args` without the harness's flag `--name VALUE` (or `--name=VALUE`) given among them, and
+/// its value (the last given): written after the suite's name, a flag of the harness's own is
+/// still the comparison's, not each side's suite's (which is given its own `--json` and
+/// `--cache-dir`, and would refuse a second).
+fn take_flag(args: &[String], name: &str) -> Result<(Vec<String>, Option<String>)> {
+    let flag = format!("--{name}");
+    let mut rest = Vec::with_capacity(args.len());
+    let mut value = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.strip_prefix(flag.as_str()) {
+            Some("") => {
+                let v = args.next().ok_or_else(|| format!("{flag} takes a value"))?;
+                value = Some(v.clone());
+            }
+            Some(v) if v.starts_with('=') => value = Some(v[1..].to_string()),
+            _ => rest.push(arg.clone()),
+        }
+    }
+    Ok((rest, value))
+}
+
 /// The suite's arguments without a `--repeat N` given among them, and that N: written after the
 /// suite's name it is still the comparison's rounds, not the suite's.
 fn rounds_among(suite: &[String]) -> Result<(Vec<String>, Option<usize>)> {
-    let mut rest = Vec::with_capacity(suite.len());
-    let mut rounds = None;
-    let mut args = suite.iter();
-    while let Some(arg) = args.next() {
-        let value = match arg.strip_prefix("--repeat") {
-            Some("") => args.next().cloned(),
-            Some(v) if v.starts_with('=') => Some(v[1..].to_string()),
-            _ => {
-                rest.push(arg.clone());
-                continue;
-            }
-        };
-        let n = value.as_deref().and_then(|v| v.parse::<usize>().ok()).filter(|n| *n >= 1);
-        rounds =
-            Some(n.ok_or_else(|| format!("--repeat takes a count of 1 or more, not {value:?}"))?);
-    }
+    let (rest, value) = take_flag(suite, "repeat")?;
+    let rounds = match value {
+        None => None,
+        Some(v) => Some(
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| format!("--repeat takes a count of 1 or more, not {v:?}"))?,
+        ),
+    };
     Ok((rest, rounds))
 }
 
@@ -176,6 +193,10 @@ pub fn run(
 ) -> Result<()> {
     let (suite, rounds) = rounds_among(suite)?;
     let repeat = rounds.unwrap_or(repeat);
+    let (suite, json_among) = take_flag(&suite, "json")?;
+    let json = json_among.map(PathBuf::from).or(json.map(Path::to_path_buf));
+    let (suite, cache_among) = take_flag(&suite, "cache-dir")?;
+    let cache = cache_among.map(PathBuf::from).unwrap_or_else(|| cache.to_path_buf());
     let repo = PathBuf::from(git(Path::new("."), &["rev-parse", "--show-toplevel"])?);
     let cache = std::path::absolute(cache)?;
     let sides = [prepare(&repo, &cache, a)?, prepare(&repo, &cache, b)?];
@@ -262,6 +283,21 @@ mod tests {
         assert_eq!(rounds_among(&strings(&["load"])).unwrap().1, None);
         assert!(rounds_among(&strings(&["load", "--repeat"])).is_err());
         assert!(rounds_among(&strings(&["load", "--repeat", "0"])).is_err());
+    }
+
+    #[test]
+    fn the_harnesss_own_flags_among_the_suites_arguments_are_taken_out() {
+        let args = strings(&["store", "--json", "out.json", "--docs", "5000"]);
+        let (rest, json) = take_flag(&args, "json").unwrap();
+        assert_eq!(rest, strings(&["store", "--docs", "5000"]));
+        assert_eq!(json.as_deref(), Some("out.json"));
+        let (rest, dir) =
+            take_flag(&strings(&["sync", "--cache-dir=/tmp/c"]), "cache-dir").unwrap();
+        assert_eq!((rest, dir.as_deref()), (strings(&["sync"]), Some("/tmp/c")));
+        // A flag that only begins the same is the suite's.
+        let (rest, json) = take_flag(&strings(&["store", "--jsonl", "x"]), "json").unwrap();
+        assert_eq!((rest, json), (strings(&["store", "--jsonl", "x"]), None));
+        assert!(take_flag(&strings(&["store", "--json"]), "json").is_err());
     }
 
     #[test]
