@@ -254,7 +254,7 @@ impl Chromium {
     ) -> Result<(), BrowserError> {
         let started = Instant::now();
         loop {
-            let sent = match self.wait_for(css, within).await {
+            let sent = match self.wait_for(css, within.saturating_sub(started.elapsed())).await {
                 Ok(element) => element.send_keys(text).await,
                 Err(e) => Err(e),
             };

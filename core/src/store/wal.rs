@@ -14,8 +14,9 @@
 //! [`LIMIT_BYTES`]). Only if the writes stay ahead for [`PASSES`] checkpoints does the writer
 //! run a RESTART checkpoint after its next commit, which copies what is left; it waits at most
 //! [`RESTART_WAIT`] for readers to leave the old frames, and the writer tries again after a
-//! later commit if they had not; past [`HARD_BYTES`] it waits as long as for any lock. Past [`WRITER_RESTART_BYTES`] (a thread still at work), the writer
-//! runs the RESTART after its commit without waiting for the thread. (The writer ran the
+//! later commit if they had not; past [`HARD_BYTES`] it waits as long as for any lock. Past
+//! [`WRITER_RESTART_BYTES`] (a thread still at work), the writer runs the RESTART after its
+//! commit without waiting for the thread. (The writer ran the
 //! RESTART itself before: copying the whole log inside one commit put 17–25 ms into one edit
 //! in about two hundred.) After [`IDLE`] without writes, and when the store is dropped, the
 //! thread truncates the WAL to nothing.
@@ -59,7 +60,7 @@ const RESTART_WAIT: Duration = Duration::from_millis(50);
 /// checkpoint as long as for any lock ([`BUSY`]), not [`RESTART_WAIT`]: the bound of the WAL.
 /// Commits do not fsync (`synchronous=NORMAL`), so while a checkpoint's fsync stalls on a busy
 /// disk the writer kept committing: a test's WAL reached 23 MB on a loaded CI machine.
-pub(crate) const HARD_BYTES: u64 = 14 * 1024 * 1024;
+const HARD_BYTES: u64 = 14 * 1024 * 1024;
 /// How long the writer connection waits for a lock otherwise.
 pub(crate) const BUSY: Duration = Duration::from_secs(10);
 

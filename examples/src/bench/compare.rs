@@ -7,9 +7,10 @@
 //! later comparison of the same commit builds nothing. Its `bench SUITE ARGS…` runs `--repeat`
 //! times, A and B taking turns, the order flipped every round (A B, B A, A B, …). Fixtures are
 //! shared through the cache directory. `--repeat`, `--json` and `--cache-dir` are the
-//! comparison's wherever they are written, after the suite's name too. For each figure the median of each side is printed with
-//! the ratio B/A, then each side's range over its runs and whether the ranges overlap (a ratio
-//! whose ranges overlap is within the machine's noise for that many rounds):
+//! comparison's wherever they are written, after the suite's name too. For each figure the
+//! median of each side is printed with the ratio B/A, then each side's range over its runs and
+//! whether the ranges overlap (a ratio whose ranges overlap is within the machine's noise for
+//! that many rounds):
 //! `store.edit_p50_ms 0.142 → 0.130 ms ×0.915 a 0.139–0.150 b 0.127–0.133 apart`; with
 //! `--json FILE` the same as an array of `{"name", "unit", "a", "b", "ratio", "a_min", "a_max",
 //! "b_min", "b_max", "overlap"}`.
@@ -170,15 +171,14 @@ fn take_flag(args: &[String], name: &str) -> Result<(Vec<String>, Option<String>
 /// suite's name it is still the comparison's rounds, not the suite's.
 fn rounds_among(suite: &[String]) -> Result<(Vec<String>, Option<usize>)> {
     let (rest, value) = take_flag(suite, "repeat")?;
-    let rounds = match value {
-        None => None,
-        Some(v) => Some(
+    let rounds = value
+        .map(|v| {
             v.parse::<usize>()
                 .ok()
                 .filter(|n| *n >= 1)
-                .ok_or_else(|| format!("--repeat takes a count of 1 or more, not {v:?}"))?,
-        ),
-    };
+                .ok_or_else(|| format!("--repeat takes a count of 1 or more, not {v:?}"))
+        })
+        .transpose()?;
     Ok((rest, rounds))
 }
 
