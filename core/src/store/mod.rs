@@ -302,8 +302,9 @@ impl Store {
         if done.is_ok() {
             *key = Some(Arc::new(new));
         }
-        w.start_wal(&self.path, key.clone());
+        let started = w.start_wal(&self.path, key.clone());
         done?;
+        started?;
         tracing::info!(path = %self.path.display(), "store key changed");
         Ok(())
     }

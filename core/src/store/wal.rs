@@ -6,22 +6,22 @@
 //! connection turns it off. A thread with its own connection runs a PASSIVE checkpoint (it never
 //! waits for readers or the writer) shortly after writes. But under writes without pause a
 //! passive checkpoint never catches up with the last commit, so the log never starts over: 10,000
-//! reports written back to back left a 742 MB WAL beside an 8 MB database. So once the WAL file
-//! passes [`RESTART_BYTES`], the writer asks the thread to start the log over, and goes on. The
-//! thread copies the log into the database with PASSIVE checkpoints beside the writes, each
-//! copying what was written during the one before, until one copies the log whole (the next
-//! commit then writes the log from its start, and SQLite cuts the file back to
-//! [`LIMIT_BYTES`]). Only if the writes stay ahead for [`PASSES`] checkpoints does the writer
-//! run a RESTART checkpoint after its next commit, which copies what is left; it waits at most
-//! [`RESTART_WAIT`] for readers to leave the old frames, and the writer tries again after a
-//! later commit if they had not; past [`HARD_BYTES`] it waits as long as for any lock. Past
-//! [`WRITER_RESTART_BYTES`] (a thread still at work), the writer runs the RESTART after its
-//! commit without waiting for the thread. (The writer ran the
+//! reports written back to back left a 742 MB WAL beside an 8 MB database. So once the log
+//! passes [`RESTART_BYTES`] (its frames, as SQLite's commit hook counts them), the writer asks
+//! the thread to start the log over, and goes on. The thread copies the log into the database
+//! with PASSIVE checkpoints beside the writes, each copying what was written during the one
+//! before, until one copies the log whole (the next commit then writes the log from its start,
+//! in the blocks the file already has: see [`LIMIT_BYTES`]). Only if the writes stay ahead for
+//! [`PASSES`] checkpoints does the writer run a RESTART checkpoint after its next commit, which
+//! copies what is left; it waits at most [`RESTART_WAIT`] for readers to leave the old frames,
+//! and the writer tries again after a later commit if they had not; past [`HARD_BYTES`] it
+//! waits as long as for any lock. Past [`WRITER_RESTART_BYTES`] (a thread still at work), the
+//! writer runs the RESTART after its commit without waiting for the thread. (The writer ran the
 //! RESTART itself before: copying the whole log inside one commit put 17–25 ms into one edit
 //! in about two hundred.) After [`IDLE`] without writes, and when the store is dropped, the
 //! thread truncates the WAL to nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -29,6 +29,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
+use rusqlite::hooks::Wal;
 
 use super::key::StoreKey;
 use crate::error::CoreError;
@@ -37,9 +38,9 @@ use crate::error::CoreError;
 const DELAY: Duration = Duration::from_millis(250);
 /// After this long without writes, the WAL is truncated.
 const IDLE: Duration = Duration::from_secs(2);
-/// The WAL file size past which the writer asks the thread to get the log to start over.
+/// The size of the log past which the writer asks the thread to get the log to start over.
 pub(crate) const RESTART_BYTES: u64 = 10 * 1024 * 1024;
-/// The WAL file size past which the writer restarts the log after its commit without waiting
+/// The size of the log past which the writer restarts the log after its commit without waiting
 /// for the thread.
 pub(crate) const WRITER_RESTART_BYTES: u64 = 12 * 1024 * 1024;
 /// No restart of the log under way.
@@ -49,14 +50,17 @@ const ASKED: u8 = 1;
 /// The thread's checkpoints did not catch up with the writes: the writer restarts the log
 /// after its next commit, with little left to copy.
 const LEFT_TO_WRITER: u8 = 2;
-/// What SQLite cuts the WAL file back to when the log starts over (`journal_size_limit`).
-pub(crate) const LIMIT_BYTES: u64 = 4 * 1024 * 1024;
+/// What SQLite cuts the WAL file back to when the log starts over (`journal_size_limit`): past
+/// the log's own bound, so that under writes the log starts over in the blocks the file already
+/// has. Cut back to 4 MiB, the commit that started the log over freed 8 MiB of file, and the
+/// file took them back a commit at a time. Idle or closed, the thread truncates it to nothing.
+pub(crate) const LIMIT_BYTES: u64 = 16 * 1024 * 1024;
 /// PASSIVE checkpoints tried, each copying what the writes added during the one before,
 /// before the thread leaves the restart to the writer.
 const PASSES: usize = 8;
 /// How long a restart or truncation waits for readers (and the thread, for the writer).
 const RESTART_WAIT: Duration = Duration::from_millis(50);
-/// The WAL file size past which the writer's restart waits for readers and the thread's
+/// The size of the log past which the writer's restart waits for readers and the thread's
 /// checkpoint as long as for any lock ([`BUSY`]), not [`RESTART_WAIT`]: the bound of the WAL.
 /// Commits do not fsync (`synchronous=NORMAL`), so while a checkpoint's fsync stalls on a busy
 /// disk the writer kept committing: a test's WAL reached 23 MB on a loaded CI machine.
@@ -64,12 +68,10 @@ const HARD_BYTES: u64 = 14 * 1024 * 1024;
 /// How long the writer connection waits for a lock otherwise.
 pub(crate) const BUSY: Duration = Duration::from_secs(10);
 
-/// The WAL file of the database at `path`.
-pub(crate) fn wal_path(path: &Path) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push("-wal");
-    PathBuf::from(p)
-}
+/// Bytes of a WAL frame's header, before its page.
+const WAL_FRAME_HEADER: u64 = 24;
+/// SQLite's page size, for a page size the connection does not say.
+const DEFAULT_PAGE: u64 = 4096;
 
 /// Runs a checkpoint of `mode` on `conn`, waiting at most `wait` for locks; whether it
 /// completed (every frame of the log checkpointed).
@@ -90,8 +92,12 @@ fn checkpoint(conn: &Connection, mode: &str, wait: Duration, then: Duration) -> 
 
 /// Handle to the checkpoint thread; dropping it stops the thread, which truncates the WAL.
 pub(crate) struct WalKeeper {
-    wal: PathBuf,
     writes: Arc<AtomicU64>,
+    /// Frames in the log after the writer's last commit, as SQLite's commit hook gives them:
+    /// the log's size, which the file's is not once the log has started over in it.
+    log_frames: Arc<AtomicU64>,
+    /// Bytes of one frame: a page and its header.
+    frame_bytes: u64,
     /// Where a restart of the log stands: [`IDLE_LOG`], [`ASKED`] or [`LEFT_TO_WRITER`].
     restarting: Arc<AtomicU8>,
     /// A message asks the thread to start the log over; dropping it stops the thread.
@@ -100,13 +106,31 @@ pub(crate) struct WalKeeper {
 }
 
 impl WalKeeper {
-    /// Starts the thread, its connection unlocked with `key` (none: a plaintext store).
-    pub(crate) fn start(path: PathBuf, key: Option<Arc<StoreKey>>) -> WalKeeper {
+    /// Starts the thread, its connection unlocked with `key` (none: a plaintext store), and
+    /// hooks the commits of the writer connection `writer` to count the log's frames.
+    pub(crate) fn start(
+        path: PathBuf,
+        key: Option<Arc<StoreKey>>,
+        writer: &mut Connection,
+    ) -> Result<WalKeeper, CoreError> {
+        // SQLCipher answers as text, under the name `cipher_page_size`.
+        let page: rusqlite::types::Value =
+            writer.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        let page = match page {
+            rusqlite::types::Value::Integer(n) => n.unsigned_abs(),
+            rusqlite::types::Value::Text(t) => t.trim().parse().unwrap_or(DEFAULT_PAGE),
+            _ => DEFAULT_PAGE,
+        };
+        let log_frames = Arc::new(AtomicU64::new(0));
+        let counted = log_frames.clone();
+        writer.wal_hook(Some(move |_: &mut Wal, frames: std::ffi::c_int| {
+            counted.store(u64::try_from(frames).unwrap_or(0), Ordering::Relaxed);
+            Ok(())
+        }))?;
         let writes = Arc::new(AtomicU64::new(0));
         let restarting = Arc::new(AtomicU8::new(IDLE_LOG));
         let (restart, requests) = mpsc::channel::<()>();
         let (seen_writes, asked) = (writes.clone(), restarting.clone());
-        let wal = wal_path(&path);
         let thread = std::thread::Builder::new()
             .name("fieldsync-wal".into())
             .spawn(move || {
@@ -156,7 +180,14 @@ impl WalKeeper {
             })
             .map_err(|e| tracing::warn!("no WAL thread: {e}"))
             .ok();
-        WalKeeper { wal, writes, restarting, restart: Some(restart), thread }
+        Ok(WalKeeper {
+            writes,
+            log_frames,
+            frame_bytes: page + WAL_FRAME_HEADER,
+            restarting,
+            restart: Some(restart),
+            thread,
+        })
     }
 
     /// A write committed on the writer connection `conn`: a checkpoint is due soon, and the log
@@ -164,7 +195,7 @@ impl WalKeeper {
     /// restarts it).
     pub(crate) fn wrote(&self, conn: &Connection) {
         self.writes.fetch_add(1, Ordering::Relaxed);
-        let len = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
+        let len = self.log_frames.load(Ordering::Relaxed) * self.frame_bytes;
         if self.writer_restarts(len) {
             let wait = if len > HARD_BYTES { BUSY } else { RESTART_WAIT };
             checkpoint(conn, "RESTART", wait, BUSY);

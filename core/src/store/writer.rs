@@ -109,7 +109,7 @@ pub(crate) struct PushedAt {
 impl Writer {
     /// The writer of the store at `path` on `conn`, its identity and profile taken from `meta`.
     pub(crate) fn new(
-        conn: Connection,
+        mut conn: Connection,
         meta: &Meta,
         path: &std::path::Path,
         key: Option<Arc<StoreKey>>,
@@ -117,7 +117,7 @@ impl Writer {
         let identity = identity_from(&conn, meta)?;
         let profile = super::account::profile_from(meta)?;
         let cache = LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
-        let wal = Some(WalKeeper::start(path.to_path_buf(), key));
+        let wal = Some(WalKeeper::start(path.to_path_buf(), key, &mut conn)?);
         Ok(Writer {
             conn,
             cache,
@@ -136,8 +136,13 @@ impl Writer {
     }
 
     /// Starts the checkpoint thread again, with the store's key now.
-    pub(crate) fn start_wal(&mut self, path: &std::path::Path, key: Option<Arc<StoreKey>>) {
-        self.wal = Some(WalKeeper::start(path.to_path_buf(), key));
+    pub(crate) fn start_wal(
+        &mut self,
+        path: &std::path::Path,
+        key: Option<Arc<StoreKey>>,
+    ) -> Result<()> {
+        self.wal = Some(WalKeeper::start(path.to_path_buf(), key, &mut self.conn)?);
+        Ok(())
     }
 
     /// Whether `id` is loaded in the cache.
