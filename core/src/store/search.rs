@@ -47,11 +47,12 @@ pub struct SearchHit {
 /// Pages of merge work per search row written: about one page per record's text, rewritten
 /// once per level of the index (six at 10,000 records, eight at a million).
 const MERGE_PAGES_PER_ROW: i64 = 8;
-/// Search rows written before the writer merges (see [`merge`]): seven writes in eight then do
-/// no merging at all, and a call's own cost is paid once for several. With four, a merge fell
-/// in one edit in four and `store.edit_notes_p50_ms` read ×1.12 of FTS5's own merge at
-/// 100,000 records (×1.05 with eight, searches still no slower than with FTS5's).
-pub(crate) const MERGE_EVERY_ROWS: i64 = 8;
+/// Search rows written before the writer merges (see [`merge`]): three writes in four then do
+/// no merging at all, and a call's own cost is paid once for several. With eight, each merge
+/// was twice the work, and the edits that merged (about 3 ms) set `store.edit_p99_ms` at
+/// 100,000 records: 2.7–3.2 ms against 1.88–1.90 ms with four, for `store.edit_notes_p50_ms`
+/// 3–8% higher (one edit of a case's notes in four merges).
+pub(crate) const MERGE_EVERY_ROWS: i64 = 4;
 /// The most merge work after one transaction (a page of a catch-up can write thousands of rows;
 /// FTS5's crisis merge still bounds the segments of a level at 16).
 const MERGE_PAGES_MAX: i64 = 4_096;
