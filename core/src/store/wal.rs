@@ -76,18 +76,36 @@ const DEFAULT_PAGE: u64 = 4096;
 /// Runs a checkpoint of `mode` on `conn`, waiting at most `wait` for locks; whether it
 /// completed (every frame of the log checkpointed).
 fn checkpoint(conn: &Connection, mode: &str, wait: Duration, then: Duration) -> bool {
+    try_checkpoint(conn, mode, wait, then).unwrap_or(false)
+}
+
+/// [`checkpoint`], or `None` where SQLite failed (logged) rather than found the log busy.
+fn try_checkpoint(conn: &Connection, mode: &str, wait: Duration, then: Duration) -> Option<bool> {
     let _ = conn.busy_timeout(wait);
     let done = conn
         .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         })
         .map(|(busy, log, copied)| busy == 0 && log == copied)
-        .unwrap_or_else(|e| {
-            tracing::debug!("{mode} checkpoint: {e}");
-            false
-        });
+        .map_err(|e| tracing::debug!("{mode} checkpoint: {e}"))
+        .ok();
     let _ = conn.busy_timeout(then);
     done
+}
+
+/// The writer's RESTART past [`HARD_BYTES`], the bound of the log. SQLite's busy handler waits
+/// for readers to leave the log, but while the thread's own checkpoint runs, SQLite refuses
+/// another at once, without waiting (the log reached 17 MiB so, past a 14 MiB bound): the
+/// writer then tries again every millisecond, for at most [`BUSY`] in all.
+fn restart_within_bound(conn: &Connection) {
+    let until = Instant::now() + BUSY;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if try_checkpoint(conn, "RESTART", left, BUSY) != Some(false) || left.is_zero() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Handle to the checkpoint thread; dropping it stops the thread, which truncates the WAL.
@@ -197,8 +215,11 @@ impl WalKeeper {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let len = self.log_frames.load(Ordering::Relaxed) * self.frame_bytes;
         if self.writer_restarts(len) {
-            let wait = if len > HARD_BYTES { BUSY } else { RESTART_WAIT };
-            checkpoint(conn, "RESTART", wait, BUSY);
+            if len > HARD_BYTES {
+                restart_within_bound(conn);
+            } else {
+                checkpoint(conn, "RESTART", RESTART_WAIT, BUSY);
+            }
         }
     }
 
@@ -237,5 +258,47 @@ impl Drop for WalKeeper {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(path: &std::path::Path) -> Connection {
+        let c = Connection::open(path).unwrap();
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        c.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        c
+    }
+
+    /// Past the bound, a checkpoint already running (the thread's) does not make the writer's
+    /// restart give up at once: the writer waits for it, and its next commit starts the log over.
+    #[test]
+    fn past_the_bound_the_writers_restart_waits_out_a_checkpoint_under_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let writer = open(&path);
+        // 40 MB of log, which the thread's PASSIVE checkpoint takes a while to copy, holding
+        // SQLite's checkpoint lock all the while.
+        writer
+            .execute_batch(
+                "CREATE TABLE t (x BLOB);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+                 INSERT INTO t SELECT zeroblob(4000) FROM n;",
+            )
+            .unwrap();
+        let thread = std::thread::spawn(move || checkpoint(&open(&path), "PASSIVE", BUSY, BUSY));
+        std::thread::sleep(Duration::from_millis(5));
+
+        restart_within_bound(&writer);
+        writer.execute("INSERT INTO t VALUES (zeroblob(4000))", []).unwrap();
+        thread.join().unwrap();
+        // The log's frames, read once no checkpoint holds the lock.
+        let (busy, frames): (i64, i64) = writer
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!(busy, 0);
+        assert!(frames <= 4, "the log went on after the restart: {frames} frames");
     }
 }
