@@ -15,7 +15,8 @@
 //! [`PASSES`] checkpoints does the writer run a RESTART checkpoint after its next commit, which
 //! copies what is left; it waits at most [`RESTART_WAIT`] for readers to leave the old frames,
 //! and the writer tries again after a later commit if they had not; past [`HARD_BYTES`] it
-//! waits as long as for any lock. Past [`WRITER_RESTART_BYTES`] (a thread still at work), the
+//! waits as long as for any lock, for readers and for a checkpoint of the thread's under way
+//! (see [`restart_within_bound`]). Past [`WRITER_RESTART_BYTES`] (a thread still at work), the
 //! writer runs the RESTART after its commit without waiting for the thread. (The writer ran the
 //! RESTART itself before: copying the whole log inside one commit put 17–25 ms into one edit
 //! in about two hundred.) After [`IDLE`] without writes, and when the store is dropped, the
