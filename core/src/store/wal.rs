@@ -59,7 +59,8 @@ pub(crate) const LIMIT_BYTES: u64 = 16 * 1024 * 1024;
 /// PASSIVE checkpoints tried, each copying what the writes added during the one before,
 /// before the thread leaves the restart to the writer.
 const PASSES: usize = 8;
-/// How long a restart or truncation waits for readers (and the thread, for the writer).
+/// How long a restart or truncation waits for readers. (A checkpoint of the thread's under way
+/// refuses another at once, whatever the wait: see [`restart_within_bound`].)
 const RESTART_WAIT: Duration = Duration::from_millis(50);
 /// The size of the log past which the writer's restart waits for readers and the thread's
 /// checkpoint as long as for any lock ([`BUSY`]), not [`RESTART_WAIT`]: the bound of the WAL.
@@ -73,6 +74,18 @@ pub(crate) const BUSY: Duration = Duration::from_secs(10);
 const WAL_FRAME_HEADER: u64 = 24;
 /// SQLite's page size, for a page size the connection does not say.
 const DEFAULT_PAGE: u64 = 4096;
+
+/// Bytes of one frame of `conn`'s log: its page and the frame's header.
+fn frame_bytes(conn: &Connection) -> Result<u64, CoreError> {
+    use rusqlite::types::Value;
+    // SQLCipher answers as text, under the name `cipher_page_size`.
+    let page = match conn.pragma_query_value(None, "page_size", |r| r.get(0))? {
+        Value::Integer(n) => n.unsigned_abs(),
+        Value::Text(t) => t.trim().parse().unwrap_or(DEFAULT_PAGE),
+        _ => DEFAULT_PAGE,
+    };
+    Ok(page + WAL_FRAME_HEADER)
+}
 
 /// Runs a checkpoint of `mode` on `conn`, waiting at most `wait` for locks; whether it
 /// completed (every frame of the log checkpointed).
@@ -132,14 +145,7 @@ impl WalKeeper {
         key: Option<Arc<StoreKey>>,
         writer: &mut Connection,
     ) -> Result<WalKeeper, CoreError> {
-        // SQLCipher answers as text, under the name `cipher_page_size`.
-        let page: rusqlite::types::Value =
-            writer.pragma_query_value(None, "page_size", |r| r.get(0))?;
-        let page = match page {
-            rusqlite::types::Value::Integer(n) => n.unsigned_abs(),
-            rusqlite::types::Value::Text(t) => t.trim().parse().unwrap_or(DEFAULT_PAGE),
-            _ => DEFAULT_PAGE,
-        };
+        let frame_bytes = frame_bytes(writer)?;
         let log_frames = Arc::new(AtomicU64::new(0));
         let counted = log_frames.clone();
         writer.wal_hook(Some(move |_: &mut Wal, frames: std::ffi::c_int| {
@@ -202,7 +208,7 @@ impl WalKeeper {
         Ok(WalKeeper {
             writes,
             log_frames,
-            frame_bytes: page + WAL_FRAME_HEADER,
+            frame_bytes,
             restarting,
             restart: Some(restart),
             thread,
