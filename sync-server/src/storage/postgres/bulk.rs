@@ -133,11 +133,15 @@ const LOG: &str = "INSERT INTO log (seq, doc, hash, actor, device, received_at, 
 const UNREF: &str = "DELETE FROM blob_refs b WHERE b.doc = ANY($1) AND NOT EXISTS \
      (SELECT 1 FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS t(doc, hash, size) \
      WHERE t.doc = b.doc AND t.hash = b.hash AND t.size = b.size)";
+/// A reference without its adder is looked up by the key's prefix, one probe per reference: a
+/// lateral subquery with a LIMIT is never flattened nor hashed (a `NOT EXISTS` was run as a
+/// hashed subplan over the whole table, once per commit).
 const REF: &str = "INSERT INTO blob_refs (hash, size, media_type, doc, device) \
      SELECT t.hash, t.size, t.media, t.doc, coalesce(t.device, '') FROM unnest($1::bigint[], \
      $2::text[], $3::bigint[], $4::text[], $5::text[]) AS t(doc, hash, size, media, device) \
-     WHERE t.device IS NOT NULL OR NOT EXISTS (SELECT 1 FROM blob_refs b \
-     WHERE b.hash = t.hash AND b.doc = t.doc AND b.size = t.size) ON CONFLICT DO NOTHING";
+     LEFT JOIN LATERAL (SELECT true AS held FROM blob_refs b WHERE b.hash = t.hash \
+     AND b.doc = t.doc AND b.size = t.size LIMIT 1) h ON t.device IS NULL \
+     WHERE t.device IS NOT NULL OR h.held IS NULL ON CONFLICT DO NOTHING";
 const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 
 /// Commits `writes` (which [`fits`]) in one transaction on `client`; see the module's

@@ -306,9 +306,13 @@ pub(crate) async fn logged_docs(
 ) -> StorageResult<Vec<(DocId, u64)>> {
     let rows = query(
         tx,
-        "SELECT doc_id, version FROM docs WHERE id IN \
-         (SELECT doc FROM log WHERE seq > $1 AND seq <= $2 \
-         AND seq <= (SELECT seq FROM log_visible)) ORDER BY id LIMIT $3",
+        // Driven from the log's stretch, each document looked up by its key: a subquery with
+        // a LIMIT is never flattened, so the planner cannot walk every document in key order
+        // instead (it did, with a generic plan: a whole index per call).
+        "SELECT d.doc_id, d.version FROM (SELECT DISTINCT doc FROM log \
+         WHERE seq > $1 AND seq <= $2 AND seq <= (SELECT seq FROM log_visible)) l, \
+         LATERAL (SELECT doc_id, version FROM docs WHERE id = l.doc LIMIT 1) d \
+         ORDER BY l.doc LIMIT $3",
         &[&sql_size(after), &sql_size(upto), &sql_size(limit as u64)],
     )
     .await?;
