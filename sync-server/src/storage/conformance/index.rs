@@ -210,6 +210,31 @@ pub async fn rows_round_trip_with_their_seq(s: &dyn Storage) {
     let w = sample_write(p.doc, Some(1), 1);
     s.commit(vec![w]).await.unwrap().pop().unwrap().unwrap();
     assert_eq!(s.index_row(p.doc).await.unwrap().unwrap().row, IndexRow::PatrolLog(p));
+
+    // Rows of several tables in one commit (PostgreSQL writes each table's in one statement):
+    // each with its own write's seq, a new row and a replaced one alike.
+    let rows = [
+        IndexRow::Report(report("jl/cc/grid-08", T0 + 2 * HOUR)),
+        IndexRow::PatrolLog(patrol("jl/cc/scenic", "south gate", T0 + HOUR, &["pol-3"])),
+        IndexRow::Report(report("jl/cc/grid-07", T0 + 3 * HOUR)),
+        IndexRow::Report(ReportRow { updated_at: T0 + 4 * HOUR, ..r.clone() }),
+    ];
+    let writes = rows
+        .iter()
+        .map(|row| {
+            let base = (row.doc() == r.doc).then_some(2);
+            let mut w = sample_write(row.doc(), base, 1);
+            w.index = Some(row.clone());
+            w
+        })
+        .collect();
+    let committed = s.commit(writes).await.unwrap();
+    for (row, c) in rows.iter().zip(committed) {
+        let seq = c.unwrap().last_seq;
+        let got = s.index_row(row.doc()).await.unwrap().unwrap();
+        assert_eq!((got.seq, &got.row), (seq, row));
+    }
+    assert_eq!(s.index_len().await.unwrap(), 6);
 }
 
 /// A row changed by later writes reads back exactly as last written, whatever columns changed
