@@ -91,20 +91,86 @@ pub(crate) async fn author_credentials(
     signers: &HashSet<Vec<u8>>,
     now: i64,
 ) -> Result<Vec<Credential>, AccountError> {
-    let mut actors: Vec<&Vec<u8>> = signers.iter().collect();
+    let mut actors: Vec<Vec<u8>> = signers.iter().cloned().collect();
     actors.sort();
-    let mut out = Vec::new();
-    for actor in actors.into_iter().take(MAX_AUTHOR_CREDENTIALS) {
-        let Some(device) = storage.device_by_actor(actor.clone()).await? else { continue };
-        if device.kind != DeviceKind::Phone || device.revoked_at.is_some() || device.key.is_none() {
-            continue;
-        }
-        match storage.user(device.user.clone()).await? {
-            Some(u) if u.disabled_at.is_none() => {
-                out.push(peers.credential_for(&device, &profile_of(&u), now));
-            }
-            _ => {}
-        }
+    actors.truncate(MAX_AUTHOR_CREDENTIALS);
+    // One read for the page, not two per author.
+    let mut found = storage.devices_by_actors(actors).await?;
+    found.sort_by(|(a, _), (b, _)| a.actor.cmp(&b.actor));
+    Ok(found
+        .into_iter()
+        .filter(|(device, user)| {
+            device.kind == DeviceKind::Phone
+                && device.revoked_at.is_none()
+                && device.key.is_some()
+                && user.disabled_at.is_none()
+        })
+        .map(|(device, user)| peers.credential_for(&device, &profile_of(&user), now))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use super::*;
+    use crate::Durability;
+    use crate::storage::{AccountStorage, Enrollment, NewCode, NewUser, SqliteStorage};
+
+    const T0: i64 = 1_800_000_000_000;
+
+    /// Enrolls device `id` of `user` with actor byte `actor`, of `kind`, with a key or not.
+    async fn enroll(s: &dyn Storage, n: u8, id: &str, user: &str, kind: DeviceKind, key: bool) {
+        let code = NewCode {
+            hash: vec![n; 32],
+            user: user.into(),
+            issued_by: "admin".into(),
+            issued_at: T0,
+            expires_at: T0 + 3_600_000,
+        };
+        s.add_code(code).await.unwrap();
+        let device = Device {
+            id: id.into(),
+            user: user.into(),
+            name: format!("device {id}"),
+            actor: vec![n; 16],
+            enrolled_at: T0 + 1,
+            revoked_at: None,
+            kind,
+            wipe: false,
+            key: key.then(|| vec![n; 32]),
+        };
+        let token_hash = id.as_bytes().to_vec();
+        s.enroll(Enrollment { code: vec![n; 32], token_hash, device, takeover: None })
+            .await
+            .unwrap();
     }
-    Ok(out)
+
+    #[tokio::test]
+    async fn authors_get_credentials_unless_revoked_disabled_keyless_or_no_phone() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStorage::open(dir.path().join("t.db"), Durability::Normal).unwrap();
+        for u in ["li", "wang"] {
+            let scopes = vec!["jl/cc/grid-07".to_string()];
+            let user =
+                NewUser { id: u.into(), role: "patrol".into(), patrol: None, scopes, at: T0 };
+            s.add_user(user).await.unwrap();
+        }
+        enroll(&s, 1, "good", "li", DeviceKind::Phone, true).await;
+        enroll(&s, 2, "revoked", "li", DeviceKind::Phone, true).await;
+        enroll(&s, 3, "keyless", "li", DeviceKind::Phone, false).await;
+        enroll(&s, 4, "desk", "li", DeviceKind::Desk, true).await;
+        enroll(&s, 5, "disabled", "wang", DeviceKind::Phone, true).await;
+        assert!(s.revoke_device("revoked".into(), T0 + 2, false).await.unwrap());
+        assert!(s.disable_user("wang".into(), T0 + 2).await.unwrap().is_some());
+
+        let peers = PeerCredentials::load(&s, Duration::from_secs(3600)).await.unwrap();
+        let signers: HashSet<Vec<u8>> = (1..=6).map(|n| vec![n; 16]).collect();
+        let given = author_credentials(&s, &peers, &signers, T0 + 3).await.unwrap();
+        let devices: Vec<String> =
+            given.iter().map(|c| c.open(&peers.public_key()).unwrap().device).collect();
+        assert_eq!(devices, ["good"]);
+    }
 }

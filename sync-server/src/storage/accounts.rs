@@ -311,6 +311,13 @@ pub trait AccountStorage: Send + Sync + 'static {
     /// The device whose changes carry `actor`, revoked or not.
     fn device_by_actor(&self, actor: Vec<u8>) -> BoxFuture<'_, StorageResult<Option<Device>>>;
 
+    /// The devices whose changes carry `actors`, each with its user, revoked or disabled or
+    /// not, in one read (the authors a pulled page names); actors of no device are left out.
+    fn devices_by_actors(
+        &self,
+        actors: Vec<Vec<u8>>,
+    ) -> BoxFuture<'_, StorageResult<Vec<(Device, StoredUser)>>>;
+
     /// The device whose bearer token hashes to `token_hash`, with its user.
     fn device_by_token(
         &self,

@@ -317,6 +317,14 @@ pub async fn devices_are_listed_found_and_revoked(s: &dyn Storage) {
     assert_eq!((d.revoked_at, d.wipe), (Some(T0 + 5), true), "the first time stays");
     assert!(s.devices().await.unwrap().iter().any(|d| d.id == "c" && d.wipe));
     assert!(!s.revoke_device("nobody".into(), T0, true).await.unwrap());
+
+    // The authors of a page, in one read: revoked ones too, unknown actors left out.
+    let mut found = s.devices_by_actors(vec![vec![3; 16], vec![9; 16], vec![2; 16]]).await.unwrap();
+    found.sort_by(|(a, _), (b, _)| a.id.cmp(&b.id));
+    let found: Vec<(&str, Option<i64>, &str)> =
+        found.iter().map(|(d, u)| (d.id.as_str(), d.revoked_at, u.id.as_str())).collect();
+    assert_eq!(found, [("a", None, "res-1"), ("c", Some(T0 + 5), "res-1")]);
+    assert!(s.devices_by_actors(vec![]).await.unwrap().is_empty());
 }
 
 /// The peer key is kept once, whoever offers another; devices revoked, and those of disabled

@@ -254,6 +254,21 @@ pub(crate) async fn device_by_token(
         .transpose()
 }
 
+pub(crate) async fn devices_by_actors(
+    c: &impl deadpool_postgres::GenericClient,
+    actors: &[Vec<u8>],
+) -> StorageResult<Vec<(Device, StoredUser)>> {
+    let sql = format!(
+        "SELECT {DEVICE_COLUMNS}, {USER_COLUMNS} FROM devices d \
+         JOIN users u ON u.user_id = d.user_id WHERE d.actor = ANY($1)"
+    );
+    query(c, &sql, &[&actors])
+        .await?
+        .iter()
+        .map(|r| Ok((device_at(r, 0)?, user_at(r, 9)?)))
+        .collect()
+}
+
 pub(crate) async fn devices(tx: &Tx<'_>) -> StorageResult<Vec<Device>> {
     let sql = format!(
         "SELECT {DEVICE_COLUMNS} FROM devices d \

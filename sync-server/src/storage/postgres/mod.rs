@@ -352,6 +352,15 @@ impl AccountStorage for PostgresStorage {
         }))
     }
 
+    fn devices_by_actors(
+        &self,
+        actors: Vec<Vec<u8>>,
+    ) -> BoxFuture<'_, StorageResult<Vec<(Device, StoredUser)>>> {
+        Box::pin(
+            self.db.read_one(actors, |c, actors| Box::pin(accounts::devices_by_actors(c, actors))),
+        )
+    }
+
     fn devices(&self) -> BoxFuture<'_, StorageResult<Vec<Device>>> {
         Box::pin(self.db.read((), |tx, ()| Box::pin(accounts::devices(tx))))
     }

@@ -228,6 +228,27 @@ pub(crate) fn device_by_token(
         .optional()?)
 }
 
+pub(crate) fn devices_by_actors(
+    conn: &Connection,
+    actors: &[Vec<u8>],
+) -> StorageResult<Vec<(Device, StoredUser)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, \
+                d.kind, d.wipe, d.device_key, u.user_id, u.role, u.patrol, u.scopes, \
+                u.created_at, u.disabled_at \
+         FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.actor = ?1",
+    )?;
+    let mut out = Vec::with_capacity(actors.len());
+    for actor in actors {
+        if let Some(found) =
+            stmt.query_row([actor], |r| Ok((device_at(r, 0)?, user_at(r, 9)?))).optional()?
+        {
+            out.push(found);
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn revoked_since(conn: &Connection, since: i64) -> StorageResult<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "SELECT d.device_id FROM devices d JOIN users u ON u.user_id = d.user_id \

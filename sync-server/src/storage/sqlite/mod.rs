@@ -326,6 +326,13 @@ impl AccountStorage for SqliteStorage {
         self.read(move |c| accounts::device_by_token(c, &token_hash))
     }
 
+    fn devices_by_actors(
+        &self,
+        actors: Vec<Vec<u8>>,
+    ) -> BoxFuture<'_, StorageResult<Vec<(Device, StoredUser)>>> {
+        self.read(move |c| accounts::devices_by_actors(c, &actors))
+    }
+
     fn devices(&self) -> BoxFuture<'_, StorageResult<Vec<Device>>> {
         self.read(accounts::devices)
     }
