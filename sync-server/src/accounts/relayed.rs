@@ -121,7 +121,8 @@ mod tests {
 
     const T0: i64 = 1_800_000_000_000;
 
-    /// Enrolls device `id` of `user` with actor byte `actor`, of `kind`, with a key or not.
+    /// Enrolls device `id` of `user`, of `kind`, with a key or not; its actor, key and code
+    /// are byte `n` repeated.
     async fn enroll(s: &dyn Storage, n: u8, id: &str, user: &str, kind: DeviceKind, key: bool) {
         let code = NewCode {
             hash: vec![n; 32],

@@ -211,8 +211,8 @@ pub async fn rows_round_trip_with_their_seq(s: &dyn Storage) {
     s.commit(vec![w]).await.unwrap().pop().unwrap().unwrap();
     assert_eq!(s.index_row(p.doc).await.unwrap().unwrap().row, IndexRow::PatrolLog(p));
 
-    // Rows of several tables in one commit (PostgreSQL writes each table's in one statement):
-    // each with its own write's seq, a new row and a replaced one alike.
+    // Rows of several tables in one commit (one bulk commit on PostgreSQL): each with its own
+    // write's seq, a new row and a replaced one alike.
     let rows = [
         IndexRow::Report(report("jl/cc/grid-08", T0 + 2 * HOUR)),
         IndexRow::PatrolLog(patrol("jl/cc/scenic", "south gate", T0 + HOUR, &["pol-3"])),
