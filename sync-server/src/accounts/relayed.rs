@@ -117,48 +117,22 @@ mod tests {
 
     use super::*;
     use crate::Durability;
-    use crate::storage::{AccountStorage, Enrollment, NewCode, NewUser, SqliteStorage};
+    use crate::storage::conformance::accounts::{T0, code, device, enrollment, user};
+    use crate::storage::{AccountStorage, SqliteStorage};
 
-    const T0: i64 = 1_800_000_000_000;
-
-    /// Enrolls device `id` of `user`, of `kind`, with a key or not; its actor, key and code
-    /// are byte `n` repeated.
+    /// Enrolls device `id` of `user` (actor and code byte `n`), of `kind`, with a key or not.
     async fn enroll(s: &dyn Storage, n: u8, id: &str, user: &str, kind: DeviceKind, key: bool) {
-        let code = NewCode {
-            hash: vec![n; 32],
-            user: user.into(),
-            issued_by: "admin".into(),
-            issued_at: T0,
-            expires_at: T0 + 3_600_000,
-        };
-        s.add_code(code).await.unwrap();
-        let device = Device {
-            id: id.into(),
-            user: user.into(),
-            name: format!("device {id}"),
-            actor: vec![n; 16],
-            enrolled_at: T0 + 1,
-            revoked_at: None,
-            kind,
-            wipe: false,
-            key: key.then(|| vec![n; 32]),
-        };
-        let token_hash = id.as_bytes().to_vec();
-        s.enroll(Enrollment { code: vec![n; 32], token_hash, device, takeover: None })
-            .await
-            .unwrap();
+        s.add_code(code(n, user, T0)).await.unwrap();
+        let device = Device { kind, key: key.then(|| vec![n; 32]), ..device(id, user, n, T0 + 1) };
+        s.enroll(enrollment(n, device)).await.unwrap();
     }
 
     #[tokio::test]
     async fn authors_get_credentials_unless_revoked_disabled_keyless_or_no_phone() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStorage::open(dir.path().join("t.db"), Durability::Normal).unwrap();
-        for u in ["li", "wang"] {
-            let scopes = vec!["jl/cc/grid-07".to_string()];
-            let user =
-                NewUser { id: u.into(), role: "patrol".into(), patrol: None, scopes, at: T0 };
-            s.add_user(user).await.unwrap();
-        }
+        s.add_user(user("li", "patrol")).await.unwrap();
+        s.add_user(user("wang", "patrol")).await.unwrap();
         enroll(&s, 1, "good", "li", DeviceKind::Phone, true).await;
         enroll(&s, 2, "revoked", "li", DeviceKind::Phone, true).await;
         enroll(&s, 3, "keyless", "li", DeviceKind::Phone, false).await;

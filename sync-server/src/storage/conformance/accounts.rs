@@ -10,9 +10,11 @@ use crate::storage::{
 };
 
 const HOUR: i64 = 3_600_000;
-const T0: i64 = 1_800_000_000_000;
+/// When the suite's accounts begin.
+pub const T0: i64 = 1_800_000_000_000;
 
-fn user(id: &str, role: &str) -> NewUser {
+/// A user of `role` in two grids, added at `T0`.
+pub fn user(id: &str, role: &str) -> NewUser {
     NewUser {
         id: id.into(),
         role: role.into(),
@@ -27,7 +29,8 @@ fn hash(n: u8) -> Vec<u8> {
     vec![n; 32]
 }
 
-fn code(n: u8, user: &str, issued_at: i64) -> NewCode {
+/// Code `n` for `user`, valid for an hour from `issued_at`.
+pub fn code(n: u8, user: &str, issued_at: i64) -> NewCode {
     NewCode {
         hash: hash(n),
         user: user.into(),
@@ -37,7 +40,8 @@ fn code(n: u8, user: &str, issued_at: i64) -> NewCode {
     }
 }
 
-fn device(id: &str, user: &str, actor: u8, at: i64) -> Device {
+/// A keyless phone of `user`, its actor byte `actor` repeated, enrolled at `at`.
+pub fn device(id: &str, user: &str, actor: u8, at: i64) -> Device {
     Device {
         id: id.into(),
         user: user.into(),
@@ -52,7 +56,7 @@ fn device(id: &str, user: &str, actor: u8, at: i64) -> Device {
 }
 
 /// An enrollment of `device` with code `n` (token hash: the device id's bytes).
-fn enrollment(n: u8, device: Device) -> Enrollment {
+pub fn enrollment(n: u8, device: Device) -> Enrollment {
     Enrollment { code: hash(n), token_hash: device.id.as_bytes().to_vec(), device, takeover: None }
 }
 

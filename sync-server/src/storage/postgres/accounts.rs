@@ -240,33 +240,34 @@ pub(crate) async fn device_by_actor(tx: &Tx<'_>, actor: &[u8]) -> StorageResult<
     query_opt(tx, &sql, &[&actor]).await?.map(|r| device_at(&r, 0)).transpose()
 }
 
+/// The devices, each with its user, that `filter` (on `d`) selects; read by
+/// [`device_and_user_at`].
+fn devices_and_users(filter: &str) -> String {
+    format!(
+        "SELECT {DEVICE_COLUMNS}, {USER_COLUMNS} FROM devices d \
+         JOIN users u ON u.user_id = d.user_id WHERE {filter}"
+    )
+}
+
+/// A row of [`devices_and_users`].
+fn device_and_user_at(r: &Row) -> StorageResult<(Device, StoredUser)> {
+    Ok((device_at(r, 0)?, user_at(r, 9)?))
+}
+
 pub(crate) async fn device_by_token(
     tx: &impl deadpool_postgres::GenericClient,
     token_hash: &[u8],
 ) -> StorageResult<Option<(Device, StoredUser)>> {
-    let sql = format!(
-        "SELECT {DEVICE_COLUMNS}, {USER_COLUMNS} FROM devices d \
-         JOIN users u ON u.user_id = d.user_id WHERE d.token_hash = $1"
-    );
-    query_opt(tx, &sql, &[&token_hash])
-        .await?
-        .map(|r| Ok((device_at(&r, 0)?, user_at(&r, 9)?)))
-        .transpose()
+    let sql = devices_and_users("d.token_hash = $1");
+    query_opt(tx, &sql, &[&token_hash]).await?.as_ref().map(device_and_user_at).transpose()
 }
 
 pub(crate) async fn devices_by_actors(
     c: &impl deadpool_postgres::GenericClient,
     actors: &[Vec<u8>],
 ) -> StorageResult<Vec<(Device, StoredUser)>> {
-    let sql = format!(
-        "SELECT {DEVICE_COLUMNS}, {USER_COLUMNS} FROM devices d \
-         JOIN users u ON u.user_id = d.user_id WHERE d.actor = ANY($1)"
-    );
-    query(c, &sql, &[&actors])
-        .await?
-        .iter()
-        .map(|r| Ok((device_at(r, 0)?, user_at(r, 9)?)))
-        .collect()
+    let sql = devices_and_users("d.actor = ANY($1)");
+    query(c, &sql, &[&actors]).await?.iter().map(device_and_user_at).collect()
 }
 
 pub(crate) async fn devices(tx: &Tx<'_>) -> StorageResult<Vec<Device>> {

@@ -213,18 +213,29 @@ pub(crate) fn device_by_actor(conn: &Connection, actor: &[u8]) -> StorageResult<
         .optional()?)
 }
 
+/// The devices, each with its user, that `filter` (on `d`) selects; read by
+/// [`device_and_user_at`].
+fn devices_and_users(filter: &str) -> String {
+    format!(
+        "SELECT d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, d.kind, \
+                d.wipe, d.device_key, u.user_id, u.role, u.patrol, u.scopes, u.created_at, \
+                u.disabled_at \
+         FROM devices d JOIN users u ON u.user_id = d.user_id WHERE {filter}"
+    )
+}
+
+/// A row of [`devices_and_users`].
+fn device_and_user_at(r: &Row<'_>) -> rusqlite::Result<(Device, StoredUser)> {
+    Ok((device_at(r, 0)?, user_at(r, 9)?))
+}
+
 pub(crate) fn device_by_token(
     conn: &Connection,
     token_hash: &[u8],
 ) -> StorageResult<Option<(Device, StoredUser)>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, \
-                    d.kind, d.wipe, d.device_key, u.user_id, u.role, u.patrol, u.scopes, \
-                    u.created_at, u.disabled_at \
-             FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.token_hash = ?1",
-        )?
-        .query_row([token_hash], |r| Ok((device_at(r, 0)?, user_at(r, 9)?)))
+        .prepare_cached(&devices_and_users("d.token_hash = ?1"))?
+        .query_row([token_hash], device_and_user_at)
         .optional()?)
 }
 
@@ -232,19 +243,10 @@ pub(crate) fn devices_by_actors(
     conn: &Connection,
     actors: &[Vec<u8>],
 ) -> StorageResult<Vec<(Device, StoredUser)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT d.device_id, d.user_id, d.name, d.actor, d.enrolled_at, d.revoked_at, \
-                d.kind, d.wipe, d.device_key, u.user_id, u.role, u.patrol, u.scopes, \
-                u.created_at, u.disabled_at \
-         FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.actor = ?1",
-    )?;
+    let mut stmt = conn.prepare_cached(&devices_and_users("d.actor = ?1"))?;
     let mut out = Vec::with_capacity(actors.len());
     for actor in actors {
-        if let Some(found) =
-            stmt.query_row([actor], |r| Ok((device_at(r, 0)?, user_at(r, 9)?))).optional()?
-        {
-            out.push(found);
-        }
+        out.extend(stmt.query_row([actor], device_and_user_at).optional()?);
     }
     Ok(out)
 }
