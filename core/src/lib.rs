@@ -19,6 +19,11 @@ pub mod store;
 pub mod sync;
 pub mod time;
 
+// SQLCipher's crypto provider, which SQLCipher (not Rust) calls: linked into everything that links
+// SQLCipher (`.cargo/config.toml`, `LIBSQLITE3_FLAGS`).
+#[cfg(feature = "encryption")]
+use fieldsync_cipher as _;
+
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!("fieldsync_core");
 

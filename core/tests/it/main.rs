@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bulletins;
+mod cipher_provider;
 mod commands;
 mod common;
 mod convergence;
