@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use aes::Aes256;
 use cbc::cipher::consts::U16;
 use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, InOutBuf, KeyIvInit};
-use ring::rand::{SecureRandom, SystemRandom};
+use rand::RngCore;
 use ring::{hmac as ring_hmac, pbkdf2};
 
 /// What `PRAGMA cipher_provider` answers when this provider is SQLCipher's.
@@ -163,9 +163,11 @@ pub fn kdf(
     Ok(())
 }
 
-/// Fills `out` from the operating system's random generator.
-pub fn random(out: &mut [u8]) -> Result<(), Refused> {
-    SystemRandom::new().fill(out).map_err(|_| Refused)
+/// Fills `out` from the thread's cryptographically secure generator (rand's `ThreadRng`:
+/// ChaCha12, seeded and periodically reseeded from the operating system's generator). SQLCipher
+/// asks for a page's IV with every page it writes.
+pub fn random(out: &mut [u8]) {
+    rand::rng().fill_bytes(out);
 }
 
 #[cfg(test)]

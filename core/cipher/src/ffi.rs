@@ -170,7 +170,8 @@ unsafe extern "C" fn random(_ctx: *mut c_void, buffer: *mut c_void, len: c_int) 
         let len = usize::try_from(len).map_err(|_| Refused)?;
         // SAFETY: SQLCipher hands a buffer of `len` bytes that it does not touch meanwhile.
         let out = unsafe { output(buffer.cast(), len) }?;
-        crypto::random(out)
+        crypto::random(out);
+        Ok(())
     })
 }
 

@@ -4,9 +4,9 @@
 //! HMAC key (and passphrase keys) with PBKDF2; a *provider* does that work for it. By default
 //! SQLCipher builds its OpenSSL provider, which links much of OpenSSL (3.7 MB of the phone
 //! library) and sets up OpenSSL's method tables on every page it reads or writes. This crate is
-//! the same provider over RustCrypto's AES and CBC and ring's HMAC, PBKDF2 and random
-//! generator, writing and reading the same file format: a store written through either opens
-//! through the other.
+//! the same provider over RustCrypto's AES and CBC, ring's HMAC and PBKDF2, and rand's
+//! thread-local CSPRNG, writing and reading the same file format: a store written through
+//! either opens through the other.
 //!
 //! SQLCipher calls [`fieldsync_sqlcipher_setup`] when SQLite initialises, if it was compiled
 //! with `-DSQLCIPHER_CRYPTO_CUSTOM=fieldsync_sqlcipher_setup` (the workspace's
