@@ -7,6 +7,7 @@
 pub(crate) mod act;
 pub(crate) mod batch;
 pub(crate) mod cache;
+pub(crate) mod ingest_many;
 pub(crate) mod push;
 pub(crate) mod reconcile;
 pub(crate) mod refusals;

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use fieldsync_core::DocId;
-use fieldsync_core::protocol::{self, PushDoc, PushOutcome, PushResult};
+use fieldsync_core::protocol::{PushDoc, PushOutcome, PushResult};
 
 use super::batch::{KEEP_NEW_DOCS, Pending, WorkingSet};
+use super::ingest_many::{self, Context, Job};
 use super::{Documents, DocumentsError, refusals};
-use crate::ingest::{self, Author, Refusal, RelayedAuthors, Signed, code, holds};
+use crate::ingest::{self, Author, Refusal, RelayedAuthors, code};
 
 /// What became of one pushed document before the commit.
 enum Step {
@@ -81,58 +82,57 @@ async fn push_once(
     let max_bytes = docs.doc_bytes;
     let rules = docs.rules.clone();
     let (slots, push, mut steps, pending, stale) = tokio::task::spawn_blocking(move || {
-        let mut steps = Vec::with_capacity(push.len());
+        let mut steps: Vec<Option<Step>> = Vec::with_capacity(push.len());
         let mut pending: Vec<Pending> = Vec::new();
         let mut stale = Vec::new();
+        let mut jobs = Vec::with_capacity(push.len());
         let mut inflation = ingest::REQUEST_INFLATED_BYTES;
-        for p in &push {
+        for (index, p) in push.iter().enumerate() {
             if let Err(refusal) = ingest::reserve_inflation(p.doc, &p.changes, &mut inflation) {
-                steps.push(Step::Done(refusal.outcome()));
+                steps.push(Some(Step::Done(refusal.outcome())));
                 continue;
             }
-            let Some(slot) = slots.get_mut(&p.doc) else {
-                steps.push(Step::Done(
+            let Some(slot) = slots.remove(&p.doc) else {
+                steps.push(Some(Step::Done(
                     Refusal::retry(code::INTERNAL_ERROR, "document not gathered").outcome(),
-                ));
+                )));
                 continue;
             };
-            let sigs = ingest::sigs_of(&p.signed);
-            let signed = Signed { sigs: Some(&sigs), authors: Some(&relayed) };
-            match slot.ingest(
-                p.doc,
-                &p.changes,
-                author.as_ref(),
-                signed,
-                keep_new,
-                max_bytes,
-                &rules,
-            ) {
+            steps.push(None);
+            jobs.push(Job { index, push: p, slot });
+        }
+        let ctx = Context {
+            author: author.as_ref(),
+            relayed: &relayed,
+            keep_new,
+            max_bytes,
+            rules: &rules,
+        };
+        for done in ingest_many::ingest_all(jobs, &ctx) {
+            let doc = done.push.doc;
+            slots.insert(doc, done.slot);
+            steps[done.index] = Some(match done.outcome {
                 Err(refusal) => {
-                    stale.extend(refusals::listed(p.doc, &refusal, author.as_ref()));
-                    steps.push(Step::Done(refusal.outcome()));
+                    stale.extend(refusals::listed(doc, &refusal, author.as_ref()));
+                    Step::Done(refusal.outcome())
                 }
-                Ok(write) => {
-                    let heads = protocol::from_wire(&p.heads);
-                    let held = match slot.ready(p.doc) {
-                        Ok(Some(l)) => holds(&mut l.doc, &heads),
-                        Ok(None) => heads.is_empty(),
-                        Err(_) => false,
-                    };
-                    // A document built from changes is not cached, and nothing else of this
-                    // push needs it: free it now rather than holding a bulk upload in memory.
-                    if let Ok(l @ Some(_)) = slot.ready(p.doc)
-                        && l.as_ref().is_some_and(|l| l.built)
-                    {
-                        *l = None;
-                    }
+                Ok((write, held)) => {
                     let write = write.map(|w| {
                         pending.push(w);
                         pending.len() - 1
                     });
-                    steps.push(Step::Wait { write, held });
+                    Step::Wait { write, held }
                 }
-            }
+            });
         }
+        let steps: Vec<Step> = steps
+            .into_iter()
+            .map(|s| {
+                s.unwrap_or_else(|| {
+                    Step::Done(Refusal::retry(code::INTERNAL_ERROR, "not ingested").outcome())
+                })
+            })
+            .collect();
         (slots, push, steps, pending, stale)
     })
     .await

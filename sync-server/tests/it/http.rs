@@ -116,6 +116,47 @@ async fn malformed_changes_fail_their_document_only() {
     assert_acked(&resp);
 }
 
+/// A bulk upload (a week offline) is ingested on several threads: each answer is still the
+/// one of its own document, in push order, and a bad document among the good fails alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_push_is_answered_in_order_and_bad_documents_fail_alone() {
+    let server = start().await;
+    let a = Phone::new("resident-1");
+    let mut push = Vec::new();
+    let mut good = Vec::new();
+    for i in 0..120 {
+        if i % 10 == 3 {
+            push.push(PushDoc {
+                doc: DocId::random(),
+                changes: format!("not automerge {i}").into_bytes(),
+                heads: vec![],
+                signed: vec![],
+            });
+        } else {
+            let id = a.report(&format!("bulk {i}"));
+            good.push(id);
+            push.push(a.push_after(id, &[]));
+        }
+    }
+    let sent: Vec<DocId> = push.iter().map(|p| p.doc).collect();
+    let resp = server.sync(&a.request(None, "", push)).await.unwrap();
+    let answered: Vec<DocId> = resp.results.iter().map(|r| r.doc).collect();
+    assert_eq!(answered, sent, "one answer per document, in push order");
+    for (i, r) in resp.results.iter().enumerate() {
+        if i % 10 == 3 {
+            assert_eq!(outcome_code(&r.outcome), Some("malformed_changes"), "document {i}");
+        } else {
+            assert!(matches!(r.outcome, PushOutcome::Acked { .. }), "document {i}: {r:?}");
+        }
+    }
+    let storage = server.running.server().storage();
+    let mut stored = storage.doc_ids().await.unwrap();
+    stored.sort();
+    good.sort();
+    assert_eq!(stored, good);
+    assert!(storage.audit(0, 1000).await.unwrap().iter().all(|e| good.contains(&e.doc)));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_that_are_not_records_are_rejected() {
     let server = start().await;
