@@ -5,6 +5,7 @@
 //! order a single thread would have produced them.
 
 use std::num::NonZeroUsize;
+use std::sync::OnceLock;
 use std::thread;
 
 use fieldsync_core::protocol::{self, PushDoc};
@@ -47,8 +48,8 @@ pub(super) struct Context<'a> {
 /// [`PARALLEL_FROM`] or more; one result per job, in the jobs' order. A panic on a thread is
 /// raised again on the caller's, as a single thread's would have been.
 pub(super) fn ingest_all<'a>(jobs: Vec<Job<'a>>, ctx: &Context<'_>) -> Vec<Ingested<'a>> {
-    let threads = thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    if jobs.len() < PARALLEL_FROM || threads < 2 {
+    let threads = if jobs.len() < PARALLEL_FROM { 1 } else { cores() };
+    if threads < 2 {
         return jobs.into_iter().map(|job| one(job, ctx)).collect();
     }
     let per_thread = jobs.len().div_ceil(threads);
@@ -72,6 +73,13 @@ pub(super) fn ingest_all<'a>(jobs: Vec<Job<'a>>, ctx: &Context<'_>) -> Vec<Inges
         }
         out
     })
+}
+
+/// The machine's cores, read once: `available_parallelism` reads the cgroup's CPU quota from
+/// files on Linux, which is not for every push.
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| thread::available_parallelism().map_or(1, NonZeroUsize::get))
 }
 
 /// Ingests one pushed document into its slot.
