@@ -18,7 +18,7 @@ pub(crate) const BLOCK_SIZE: usize = 16;
 
 /// Which way [`cipher`] runs (SQLCipher's `CIPHER_ENCRYPT` is 1, `CIPHER_DECRYPT` 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Plaintext to ciphertext.
     Encrypt,
     /// Ciphertext to plaintext.
@@ -27,7 +27,7 @@ pub enum Mode {
 
 /// The HMACs SQLCipher authenticates pages with (its `SQLCIPHER_HMAC_*`, in their order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hmac {
+pub(crate) enum Hmac {
     /// HMAC-SHA1 (SQLCipher 3's pages).
     Sha1,
     /// HMAC-SHA256 (the store's pages, `store::key::HMAC` in fieldsync-core).
@@ -38,7 +38,7 @@ pub enum Hmac {
 
 impl Hmac {
     /// The algorithm SQLCipher numbers `n`.
-    pub fn from_sqlcipher(n: i32) -> Option<Hmac> {
+    pub(crate) fn from_sqlcipher(n: i32) -> Option<Hmac> {
         match n {
             0 => Some(Hmac::Sha1),
             1 => Some(Hmac::Sha256),
@@ -48,7 +48,7 @@ impl Hmac {
     }
 
     /// The size of its tag in bytes.
-    pub fn size(self) -> usize {
+    pub(crate) fn size(self) -> usize {
         self.ring().digest_algorithm().output_len()
     }
 
@@ -63,7 +63,7 @@ impl Hmac {
 
 /// The key derivations SQLCipher uses (its `SQLCIPHER_PBKDF2_HMAC_*`, in their order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kdf {
+pub(crate) enum Kdf {
     /// PBKDF2 with HMAC-SHA1.
     Sha1,
     /// PBKDF2 with HMAC-SHA256.
@@ -74,7 +74,7 @@ pub enum Kdf {
 
 impl Kdf {
     /// The derivation SQLCipher numbers `n`.
-    pub fn from_sqlcipher(n: i32) -> Option<Kdf> {
+    pub(crate) fn from_sqlcipher(n: i32) -> Option<Kdf> {
         match n {
             0 => Some(Kdf::Sha1),
             1 => Some(Kdf::Sha256),
@@ -94,11 +94,11 @@ impl Kdf {
 
 /// Why the provider refused a request; SQLCipher sees `SQLITE_ERROR` and fails the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refused;
+pub(crate) struct Refused;
 
 /// AES-256-CBC without padding from `input` into `output` (same length, a whole number of
 /// blocks), with a 32-byte `key` and 16-byte `iv`.
-pub fn cipher(
+pub(crate) fn cipher(
     mode: Mode,
     key: &[u8],
     iv: &[u8],
@@ -109,7 +109,12 @@ pub fn cipher(
 }
 
 /// [`cipher`] in place: `data` becomes its encryption or decryption.
-pub fn cipher_in_place(mode: Mode, key: &[u8], iv: &[u8], data: &mut [u8]) -> Result<(), Refused> {
+pub(crate) fn cipher_in_place(
+    mode: Mode,
+    key: &[u8],
+    iv: &[u8],
+    data: &mut [u8],
+) -> Result<(), Refused> {
     run_cbc(mode, key, iv, InOutBuf::from(data))
 }
 
@@ -131,7 +136,7 @@ fn run_cbc(mode: Mode, key: &[u8], iv: &[u8], buf: InOutBuf<'_, '_, u8>) -> Resu
 
 /// The HMAC of `input` followed by `more` under `key`, written to the start of `out` (which
 /// must hold [`Hmac::size`] bytes).
-pub fn hmac(
+pub(crate) fn hmac(
     algorithm: Hmac,
     key: &[u8],
     input: &[u8],
@@ -148,7 +153,7 @@ pub fn hmac(
 }
 
 /// PBKDF2 of `secret` with `salt` and `iterations`, filling `out`.
-pub fn kdf(
+pub(crate) fn kdf(
     algorithm: Kdf,
     secret: &[u8],
     salt: &[u8],
@@ -166,7 +171,7 @@ pub fn kdf(
 /// Fills `out` from the thread's cryptographically secure generator (rand's `ThreadRng`:
 /// ChaCha12, seeded and periodically reseeded from the operating system's generator). SQLCipher
 /// asks for a page's IV with every page it writes.
-pub fn random(out: &mut [u8]) {
+pub(crate) fn random(out: &mut [u8]) {
     rand::rng().fill_bytes(out);
 }
 

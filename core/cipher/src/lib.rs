@@ -17,7 +17,5 @@
 mod crypto;
 mod ffi;
 
-pub use crypto::{
-    Hmac, Kdf, Mode, PROVIDER_NAME, Refused, cipher, cipher_in_place, hmac, kdf, random,
-};
+pub use crypto::PROVIDER_NAME;
 pub use ffi::fieldsync_sqlcipher_setup;
