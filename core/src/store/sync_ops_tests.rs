@@ -105,3 +105,45 @@ fn whole_documents_held_already_are_not_merged_again() {
     let left: Vec<DocId> = left.iter().map(|p| p.doc).collect();
     assert_eq!(left, vec![ids[1]], "only the document edited here waits to be pushed");
 }
+
+/// A page of many new documents is prepared on several threads while the calling thread
+/// writes them: each is written in page order, a document whose bytes do not apply fails
+/// alone (asked for whole next time), and the rest, the cursor with them, are stored.
+#[test]
+fn a_page_prepared_on_several_threads_is_written_in_order_and_a_bad_document_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Store::open(dir.path().join("source.db")).unwrap();
+    let ids: Vec<DocId> =
+        (0..120).map(|i| source.create(&report(&format!("占道经营 {i}"))).unwrap()).collect();
+    let mut page: Vec<PullDoc> = ids
+        .iter()
+        .map(|id| PullDoc {
+            doc: *id,
+            bytes: source.load(*id).unwrap().save(),
+            whole: true,
+            sigs: vec![],
+        })
+        .collect();
+    // A document cut short on the way, and one whose bytes are not Automerge at all.
+    let cut = page[37].bytes.len() / 2;
+    page[37].bytes.truncate(cut);
+    page[70].bytes = b"not automerge".to_vec();
+
+    let phone = Store::open(dir.path().join("phone.db")).unwrap();
+    let tally = phone.apply_pull(&page, "epoch", "cursor-1", None, &[]).unwrap();
+    let bad = [ids[37], ids[70]];
+    let good: Vec<DocId> = ids.iter().copied().filter(|id| !bad.contains(id)).collect();
+    assert_eq!(tally.changed, good, "written in page order");
+    let failed: Vec<DocId> = tally.failed.iter().map(|(id, _)| *id).collect();
+    assert_eq!(failed, bad);
+    for id in &good {
+        assert_eq!(phone.load(*id).unwrap().get_heads(), source.load(*id).unwrap().get_heads());
+    }
+    assert!(phone.load(ids[37]).is_err(), "the cut document is not stored");
+    assert_eq!(phone.sync_position().unwrap(), (Some("epoch".into()), "cursor-1".into()));
+    let mut wanted = phone.sync_wanted(100, &HashSet::new()).unwrap();
+    wanted.sort();
+    let mut expected = bad.to_vec();
+    expected.sort();
+    assert_eq!(wanted, expected, "the failed documents are asked for whole next time");
+}
