@@ -103,11 +103,26 @@ impl Store {
                 if out.len() >= max_docs || (bytes >= max_bytes && !out.is_empty()) {
                     return Ok((out, true));
                 }
-                let mut loaded = w.take(p.id)?;
-                let heads = loaded.doc.get_heads();
-                let changes = loaded.doc.get_changes(&p.acked);
-                let (rowid, version) = (loaded.row.rowid, loaded.row.version);
-                w.put_back(p.id, loaded);
+                // A document the server has none of: its stored changes as they are, unless
+                // it is loaded already.
+                let stored = match p.acked.is_empty() {
+                    true => w.stored_changes(p.id)?,
+                    false => None,
+                };
+                let (changes, heads, rowid, version) = match stored {
+                    Some((row, changes)) => {
+                        let heads = crate::changes::heads_of(&changes);
+                        (changes, heads, row.rowid, row.version)
+                    }
+                    None => {
+                        let mut loaded = w.take(p.id)?;
+                        let heads = loaded.doc.get_heads();
+                        let changes = loaded.doc.get_changes(&p.acked);
+                        let (rowid, version) = (loaded.row.rowid, loaded.row.version);
+                        w.put_back(p.id, loaded);
+                        (changes, heads, rowid, version)
+                    }
+                };
                 if changes.is_empty() {
                     // Nothing the server lacks: it holds the document as it is.
                     w.in_tx(|tx| sync_state::acknowledged(tx, p.rowid, &heads, &heads))?;

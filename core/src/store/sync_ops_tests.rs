@@ -147,3 +147,47 @@ fn a_page_prepared_on_several_threads_is_written_in_order_and_a_bad_document_fai
     expected.sort();
     assert_eq!(wanted, expected, "the failed documents are asked for whole next time");
 }
+
+/// A document the server has none of is pushed from its stored bytes, not loaded: the changes
+/// of its snapshot and of the chunks stored after it, every one of them once, in an order the
+/// server can apply, with the document's heads. The same push as from the loaded document.
+#[test]
+fn a_document_not_pushed_yet_is_pushed_whole_from_its_stored_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    let store = Store::open(&path).unwrap();
+    let id = store.create(&report("违章搭建")).unwrap();
+    // Two chunks stored after the snapshot.
+    store.execute(id, &Command::CommentReport { text: "三楼顶上".into() }).unwrap();
+    store.execute(id, &Command::CommentReport { text: "还在施工".into() }).unwrap();
+    let mut doc = store.load(id).unwrap();
+    drop(store);
+    // A new store: nothing loaded.
+    let store = Store::open(&path).unwrap();
+    assert!(!store.writer().is_cached(id));
+    let (pushed, more) = store.push_batch(10, usize::MAX, &HashSet::new()).unwrap();
+    assert!(!more);
+    let [p] = &pushed[..] else { panic!("one document pushed: {}", pushed.len()) };
+    assert_eq!(p.doc, id);
+    assert!(!store.writer().is_cached(id), "pushed without loading it");
+    assert_eq!(protocol::from_wire(&p.heads), doc.get_heads());
+    let sent = crate::changes::parse_changes(&p.changes, usize::MAX).unwrap();
+    let mut sent_hashes: Vec<ChangeHash> = sent.iter().map(|c| c.hash()).collect();
+    let mut all: Vec<ChangeHash> = doc.get_changes(&[]).iter().map(|c| c.hash()).collect();
+    sent_hashes.sort();
+    all.sort();
+    assert_eq!(sent_hashes, all, "every change, once");
+    // Applied one by one in the order sent, nothing waits for a dependency.
+    let mut rebuilt = automerge::AutoCommit::new();
+    for c in sent {
+        rebuilt.apply_changes([c]).unwrap();
+        assert!(rebuilt.get_missing_deps(&[]).is_empty(), "sent after what it depends on");
+    }
+    assert_eq!(rebuilt.get_heads(), doc.get_heads());
+    // Acknowledged, it is done with; an edit after that is pushed from the loaded document.
+    store.apply_push_results(&pushed, &acked(&pushed)).unwrap();
+    store.execute(id, &Command::CommentReport { text: "已拆除".into() }).unwrap();
+    let (again, _) = store.push_batch(10, usize::MAX, &HashSet::new()).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(crate::changes::parse_changes(&again[0].changes, usize::MAX).unwrap().len(), 1);
+}

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use automerge::{ActorId, AutoCommit, ChangeHash};
+use automerge::{ActorId, AutoCommit, Change, ChangeHash};
 use lru::LruCache;
 use rusqlite::{Connection, TransactionBehavior, params};
 
@@ -182,6 +182,28 @@ impl Writer {
         Ok(crate::changes::heads_of_saved(&bytes, crate::limits::MERGE_BYTES)
             .ok()
             .map(|heads| (row, heads)))
+    }
+
+    /// Every change of the stored document `id`, in causal order, with its row, read from its
+    /// stored bytes without building the document: the changes a saved snapshot holds, then the
+    /// change chunks stored after it as they are. What a push needs of a document the server
+    /// has none of: loading it would apply those chunks to the snapshot and then rebuild every
+    /// change from the result. `None` when the document is loaded already (its loaded copy is
+    /// the cheaper source), when this store does not hold it, or when its bytes do not read
+    /// this way (a load would then say why).
+    pub(crate) fn stored_changes(&mut self, id: DocId) -> Result<Option<(DocRow, Vec<Change>)>> {
+        if self.cache.contains(&id) {
+            return Ok(None);
+        }
+        let Some(row) = docs::find(&self.conn, id)? else { return Ok(None) };
+        let bytes = docs::read_bytes(&self.conn, &row)?;
+        let Ok(changes) = crate::changes::parse_changes(&bytes, super::merge::INFLATED_BYTES)
+        else {
+            return Ok(None);
+        };
+        let mut seen = std::collections::HashSet::with_capacity(changes.len());
+        let changes = changes.into_iter().filter(|c| seen.insert(c.hash())).collect();
+        Ok(Some((row, changes)))
     }
 
     /// What a merge starts from, without the CPU work of loading: the cached document, the
