@@ -2,10 +2,6 @@
 //! (nothing on disk changes, and on error the document is dropped from the cache), `write` puts
 //! the result into an open transaction. A sync applies a whole page this way in one transaction.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, mpsc};
-
 use automerge::{ActorId, AutoCommit, ChangeHash};
 
 use super::docs::DocRow;
@@ -48,7 +44,7 @@ fn malformed(id: DocId) -> impl Fn(ParseError) -> CoreError {
 }
 
 /// One document of a page to prepare: its id, where it starts from, and the bytes to merge.
-pub(crate) type Item<'a> = (DocId, Result<Source>, &'a [u8]);
+type Item<'a> = (DocId, Result<Source>, &'a [u8]);
 
 /// Below this many documents a page is prepared on the calling thread alone.
 const PARALLEL_FROM: usize = 16;
@@ -132,40 +128,26 @@ fn prepare_from(id: DocId, source: Source, bytes: &[u8], actor: &ActorId) -> Res
     }
 }
 
-/// The documents of a page, each with what it starts from, read on the writer's thread: the
-/// first half of preparing a page ([`prepare_each`] does the rest). An oversized merge is
-/// refused before anything is read for it; only a database error fails the whole page.
-pub(crate) fn gather<'a>(w: &mut Writer, items: &[(DocId, &'a [u8])]) -> Result<Vec<Item<'a>>> {
-    let mut work: Vec<Item<'a>> = Vec::with_capacity(items.len());
+/// [`prepare`] for a page of documents: what is on disk is read on the writer's thread, and the
+/// loading and merging (the CPU work) is spread over up to [`MAX_THREADS`] threads. Returns one
+/// result per document, in order; only a database error fails the whole page.
+pub(crate) fn prepare_many(
+    w: &mut Writer,
+    items: &[(DocId, &[u8])],
+) -> Result<Vec<Result<Prepared>>> {
+    let actor = w.identity.actor.clone();
+    let mut work: Vec<Item<'_>> = Vec::with_capacity(items.len());
     for &(id, bytes) in items {
+        // An oversized merge is refused before anything is read for it.
         let source = match check_size(id, bytes) {
             Ok(()) => Ok(w.take_source(id)?),
             Err(e) => Err(e),
         };
         work.push((id, source, bytes));
     }
-    Ok(work)
-}
-
-/// [`prepare`] for a page of documents gathered by [`gather`]: each document's result goes to
-/// `sink` in page order, on the calling thread, as soon as it and every one before it are
-/// ready. The loading and merging (the CPU work) of a page of [`PARALLEL_FROM`] documents or
-/// more runs on up to [`MAX_THREADS`] threads while the calling thread takes what is ready, so
-/// that writing a page (one thread: SQLite) overlaps preparing the rest of it instead of
-/// following it. An error from `sink` stops the work and is returned; a panic while preparing
-/// fails that document only.
-pub(crate) fn prepare_each(
-    work: Vec<Item<'_>>,
-    actor: &ActorId,
-    mut sink: impl FnMut(DocId, Result<Prepared>) -> Result<()>,
-) -> Result<()> {
-    let many = work.len() > 1;
-    let run = |(id, source, bytes): Item<'_>| -> Result<Prepared> {
-        let guarded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            source.and_then(|source| prepare_from(id, source, bytes, actor))
-        }));
-        // A panic outside the guarded Automerge calls fails this document only.
-        let p = guarded.unwrap_or_else(|_| Err(CoreError::malformed(id, "merging panicked")))?;
+    let many = items.len() > 1;
+    let run = |(id, source, bytes): Item<'_>| {
+        let p = source.and_then(|source| prepare_from(id, source, bytes, &actor))?;
         Ok(if many { p.forget_new() } else { p })
     };
     let threads = std::thread::available_parallelism()
@@ -174,58 +156,35 @@ pub(crate) fn prepare_each(
         .min(work.len() / PARALLEL_FROM)
         .max(1);
     if threads == 1 {
-        for item in work {
-            let id = item.0;
-            sink(id, run(item))?;
-        }
-        return Ok(());
+        return Ok(work.into_iter().map(run).collect());
     }
-    let ids: Vec<DocId> = work.iter().map(|(id, _, _)| *id).collect();
-    // Each document is taken once, by the worker that draws its index.
-    let slots: Vec<Mutex<Option<Item<'_>>>> =
-        work.into_iter().map(|item| Mutex::new(Some(item))).collect();
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let (run, slots, next, stop) = (&run, &slots, &next, &stop);
-    std::thread::scope(|scope| {
-        let (done, ready) = mpsc::channel::<(usize, Result<Prepared>)>();
-        for _ in 0..threads {
-            let done = done.clone();
-            scope.spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(slot) = slots.get(i) else { break };
-                    let taken =
-                        slot.lock().map(|mut s| s.take()).unwrap_or_else(|p| p.into_inner().take());
-                    let Some(item) = taken else { continue };
-                    if done.send((i, run(item))).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(done);
-        // Results arrive about in order; the few that overtake wait here for their turn.
-        let mut early: BTreeMap<usize, Result<Prepared>> = BTreeMap::new();
-        let mut due = 0;
-        for (i, result) in ready {
-            early.insert(i, result);
-            while let Some(result) = early.remove(&due) {
-                if let Err(e) = sink(ids[due], result) {
-                    stop.store(true, Ordering::Relaxed);
-                    return Err(e);
-                }
-                due += 1;
-            }
-        }
-        // Every document is sent (a panic is caught per document): nothing is left unless a
-        // worker died outside that guard, and then its document fails alone.
-        for (i, id) in ids.iter().enumerate().skip(due) {
-            let result = early.remove(&i);
-            sink(*id, result.unwrap_or_else(|| Err(CoreError::malformed(*id, "not prepared"))))?;
-        }
-        Ok(())
-    })
+    let per = work.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<Item<'_>>> = Vec::with_capacity(threads);
+    let mut it = work.into_iter().peekable();
+    while it.peek().is_some() {
+        chunks.push(it.by_ref().take(per).collect());
+    }
+    let run = &run;
+    Ok(std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                let ids: Vec<DocId> = chunk.iter().map(|(id, _, _)| *id).collect();
+                (ids, scope.spawn(move || chunk.into_iter().map(run).collect::<Vec<_>>()))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(ids, h)| match h.join() {
+                Ok(results) => results,
+                // A panic outside the guarded Automerge calls fails that chunk's documents only.
+                Err(_) => ids
+                    .into_iter()
+                    .map(|id| Err(CoreError::malformed(id, "merging panicked")))
+                    .collect(),
+            })
+            .collect()
+    }))
 }
 
 fn prepare_existing(id: DocId, mut loaded: Loaded, bytes: &[u8]) -> Result<Prepared> {

@@ -247,12 +247,19 @@ impl Store {
                     None => items.push((*id, &b[..])),
                 }
             }
-            let work = merge::gather(&mut w, &items)?;
-            let actor = w.identity.actor.clone();
+            for ((id, _), result) in items.iter().zip(merge::prepare_many(&mut w, &items)?) {
+                match result {
+                    Ok(p) => prepared.push(p),
+                    Err(e @ (CoreError::Storage(_) | CoreError::Io(_))) => return Err(e),
+                    Err(e) => {
+                        tracing::warn!(doc = %id, "pulled data did not apply: {e}");
+                        tally.failed.push((*id, e.to_string()));
+                    }
+                }
+            }
             let now = now_ms();
             let me = w.identity.user.clone();
             let sigs = sigs_by_doc(docs);
-            let failed = &mut tally.failed;
             let result = w.in_tx(|tx| {
                 // What a pulled document leaves besides its data: the server's copies of its
                 // authors' signatures, to pass the changes on to peers (docs/peer.md), and the
@@ -265,31 +272,18 @@ impl Store {
                         sync_state::after_pull(tx, rowid, incoming, heads)?;
                         sync_state::set_wanted(tx, id, false)
                     };
-                // Each document is written as soon as it is prepared, while the rest of the
-                // page is still being prepared on other threads.
-                merge::prepare_each(work, &actor, |id, result| {
-                    match result {
-                        Ok(mut p) => {
-                            let rowid = p.write(tx, now, &me)?;
-                            let heads = p.heads();
-                            pulled(p.id, rowid, &p.incoming_heads, &heads)?;
-                            prepared.push(p);
-                        }
-                        Err(e @ (CoreError::Storage(_) | CoreError::Io(_))) => return Err(e),
-                        Err(e) => {
-                            tracing::warn!(doc = %id, "pulled data did not apply: {e}");
-                            failed.push((id, e.to_string()));
-                        }
-                    }
-                    Ok(())
-                })?;
+                for p in prepared.iter_mut() {
+                    let rowid = p.write(tx, now, &me)?;
+                    let heads = p.heads();
+                    pulled(p.id, rowid, &p.incoming_heads, &heads)?;
+                }
                 for (id, h) in &held {
                     pulled(*id, h.row.rowid, &h.incoming, &h.heads)?;
                 }
                 for id in unwanted {
                     sync_state::set_wanted(tx, *id, false)?;
                 }
-                for (id, _) in failed.iter() {
+                for (id, _) in &tally.failed {
                     sync_state::set_wanted(tx, *id, true)?;
                 }
                 if let Some(how) = rescoped {

@@ -106,9 +106,9 @@ fn whole_documents_held_already_are_not_merged_again() {
     assert_eq!(left, vec![ids[1]], "only the document edited here waits to be pushed");
 }
 
-/// A page of many new documents is prepared on several threads while the calling thread
-/// writes them: each is written in page order, a document whose bytes do not apply fails
-/// alone (asked for whole next time), and the rest, the cursor with them, are stored.
+/// A page of many new documents is prepared on several threads: each is written in page
+/// order, a document whose bytes do not apply fails alone (asked for whole next time), and the
+/// rest, the cursor with them, are stored.
 #[test]
 fn a_page_prepared_on_several_threads_is_written_in_order_and_a_bad_document_fails_alone() {
     let dir = tempfile::tempdir().unwrap();
