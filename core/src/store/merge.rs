@@ -56,7 +56,7 @@ const MAX_THREADS: usize = 4;
 /// text and barely more for the rest, so this leaves legitimate data ample room and stops a
 /// deflate bomb (a thousand times its size) before Automerge, which inflates without a bound,
 /// asks for gigabytes.
-pub(crate) const INFLATED_BYTES: usize = 8 * limits::MERGE_BYTES;
+pub(crate) const MERGE_INFLATED_BYTES: usize = 8 * limits::MERGE_BYTES;
 
 fn check_size(id: DocId, bytes: &[u8]) -> Result<()> {
     if bytes.len() > limits::MERGE_BYTES {
@@ -67,14 +67,14 @@ fn check_size(id: DocId, bytes: &[u8]) -> Result<()> {
     }
     // Bytes that do not split into chunks are refused when parsed, before anything inflates.
     let Ok(chunks) = changes::split_chunks(bytes) else { return Ok(()) };
-    let mut left = INFLATED_BYTES;
+    let mut left = MERGE_INFLATED_BYTES;
     for (_, chunk) in chunks {
         match changes::inflated_size(chunk, left).map_err(malformed(id))? {
             n if n <= left => left -= n,
             _ => {
                 return Err(CoreError::invalid(
                     "bytes",
-                    format!("they inflate past {INFLATED_BYTES} bytes"),
+                    format!("they inflate past {MERGE_INFLATED_BYTES} bytes"),
                 ));
             }
         }

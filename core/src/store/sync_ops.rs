@@ -105,10 +105,7 @@ impl Store {
                 }
                 // A document the server has none of: its stored changes as they are, unless
                 // it is loaded already.
-                let stored = match p.acked.is_empty() {
-                    true => w.stored_changes(p.id)?,
-                    false => None,
-                };
+                let stored = if p.acked.is_empty() { w.stored_changes(p.id)? } else { None };
                 let (changes, heads, rowid, version) = match stored {
                     Some((row, changes)) => {
                         let heads = crate::changes::heads_of(&changes);

@@ -1,4 +1,5 @@
-//! The push half of a sync as the store keeps it: what an acknowledgement leaves pending.
+//! A sync as the store keeps it: what a push sends and an acknowledgement leaves pending, and
+//! how a pulled page is applied.
 
 use super::*;
 use crate::model::{Command, NewRecord, NewReport, ReportCategory};
@@ -22,6 +23,11 @@ fn acked(pushed: &[PushDoc]) -> Vec<PushResult> {
         .iter()
         .map(|p| PushResult { doc: p.doc, outcome: PushOutcome::Acked { heads: p.heads.clone() } })
         .collect()
+}
+
+/// `id` as a catch-up sends it: the whole document as `store` holds it.
+fn whole(store: &Store, id: DocId) -> PullDoc {
+    PullDoc { doc: id, bytes: store.load(id).unwrap().save(), whole: true, sigs: vec![] }
 }
 
 /// An acknowledged document is done with unless it was written after it was pushed: an edit
@@ -73,12 +79,6 @@ fn whole_documents_held_already_are_not_merged_again() {
     let none = HashSet::new();
     let (pushed, _) = store.push_batch(1000, usize::MAX, &none).unwrap();
     store.apply_push_results(&pushed, &acked(&pushed)).unwrap();
-    let whole = |s: &Store, id: DocId| PullDoc {
-        doc: id,
-        bytes: s.load(id).unwrap().save(),
-        whole: true,
-        sigs: vec![],
-    };
     let mut page: Vec<PullDoc> = ids.iter().map(|id| whole(&store, *id)).collect();
 
     // Another phone comments on the last document; the server sends it whole with that.
@@ -115,15 +115,7 @@ fn a_page_prepared_on_several_threads_is_written_in_order_and_a_bad_document_fai
     let source = Store::open(dir.path().join("source.db")).unwrap();
     let ids: Vec<DocId> =
         (0..120).map(|i| source.create(&report(&format!("占道经营 {i}"))).unwrap()).collect();
-    let mut page: Vec<PullDoc> = ids
-        .iter()
-        .map(|id| PullDoc {
-            doc: *id,
-            bytes: source.load(*id).unwrap().save(),
-            whole: true,
-            sigs: vec![],
-        })
-        .collect();
+    let mut page: Vec<PullDoc> = ids.iter().map(|id| whole(&source, *id)).collect();
     // A document cut short on the way, and one whose bytes are not Automerge at all.
     let cut = page[37].bytes.len() / 2;
     page[37].bytes.truncate(cut);

@@ -197,7 +197,7 @@ impl Writer {
         }
         let Some(row) = docs::find(&self.conn, id)? else { return Ok(None) };
         let bytes = docs::read_bytes(&self.conn, &row)?;
-        let Ok(changes) = crate::changes::parse_changes(&bytes, super::merge::INFLATED_BYTES)
+        let Ok(changes) = crate::changes::parse_changes(&bytes, super::merge::MERGE_INFLATED_BYTES)
         else {
             return Ok(None);
         };
