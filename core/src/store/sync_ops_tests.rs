@@ -183,3 +183,41 @@ fn a_document_not_pushed_yet_is_pushed_whole_from_its_stored_bytes() {
     assert_eq!(again.len(), 1);
     assert_eq!(crate::changes::parse_changes(&again[0].changes, usize::MAX).unwrap().len(), 1);
 }
+
+/// Stored bytes that load but do not read as changes (here a change dated past the year 9999,
+/// which Automerge keeps and the change parser refuses) are pushed from the loaded document:
+/// every change still goes out, and judging it is the server's part.
+#[test]
+fn a_document_whose_stored_changes_do_not_parse_is_pushed_from_its_loaded_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    let store = Store::open(&path).unwrap();
+    let id = store.create(&report("井盖缺失")).unwrap();
+    let mut doc = store.load(id).unwrap();
+    automerge::transaction::Transactable::put(&mut doc, automerge::ROOT, "late", 1i64).unwrap();
+    let late = crate::changes::MAX_CHANGE_TIME + 1;
+    doc.commit_with(automerge::transaction::CommitOptions::default().with_time(late));
+    let saved = doc.save();
+    assert!(crate::changes::parse_changes(&saved, usize::MAX).is_err());
+    {
+        let w = store.writer();
+        let n = w
+            .conn
+            .execute(
+                "UPDATE docs SET snapshot = ?1, chunk_bytes = 0 WHERE doc_id = ?2",
+                rusqlite::params![saved, id.as_bytes()],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+        w.conn.execute("DELETE FROM doc_chunks", []).unwrap();
+    }
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert!(!store.writer().is_cached(id));
+    let (pushed, _) = store.push_batch(10, usize::MAX, &HashSet::new()).unwrap();
+    let [p] = &pushed[..] else { panic!("one document pushed: {}", pushed.len()) };
+    assert!(store.writer().is_cached(id), "pushed from the loaded document");
+    assert_eq!(protocol::from_wire(&p.heads), doc.get_heads());
+    let mut sent = automerge::AutoCommit::load(&p.changes).unwrap();
+    assert_eq!(sent.get_heads(), doc.get_heads(), "every change, the late one too");
+}
