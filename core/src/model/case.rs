@@ -395,7 +395,7 @@ impl KindSpec for MediationCase {
         self.photos.iter().collect()
     }
 
-    fn photo_lists(doc: &AutoCommit, _id: DocId) -> Result<Vec<automerge::ObjId>> {
+    fn photo_lists<D: autosurgeon::ReadDoc>(doc: &D, _id: DocId) -> Result<Vec<automerge::ObjId>> {
         doc::root_photo_list(doc)
     }
 }

@@ -559,12 +559,12 @@ pub(crate) fn add_item_photo(
 
 /// The `photos` lists of the maps of the root list `list` (a patrol's entries, a visit's
 /// findings).
-pub(crate) fn item_photo_lists(
-    doc: &AutoCommit,
+pub(crate) fn item_photo_lists<D: autosurgeon::ReadDoc>(
+    doc: &D,
     id: DocId,
     list: &str,
 ) -> Result<Vec<automerge::ObjId>> {
-    use automerge::{ObjType, ReadDoc, Value};
+    use automerge::{ObjType, Value};
     let items = doc::root_list(doc, list, id)?;
     let mut lists = Vec::new();
     for i in 0..doc.length(&items) {

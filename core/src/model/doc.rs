@@ -34,8 +34,11 @@ pub(crate) fn read_header<D: autosurgeon::ReadDoc>(doc: &D, id: DocId) -> Result
 }
 
 /// The object at `key` of `obj`, if it is an object of type `ty`.
-pub(crate) fn object(
-    doc: &AutoCommit,
+///
+/// The readers here take any [`autosurgeon::ReadDoc`]: the document itself, or a
+/// [`ReadOnce`](super::read::ReadOnce) view that reads each map and list in one pass.
+pub(crate) fn object<D: autosurgeon::ReadDoc>(
+    doc: &D,
     obj: &ObjId,
     key: &str,
     ty: ObjType,
@@ -48,12 +51,16 @@ pub(crate) fn object(
 }
 
 /// The list at a root key.
-pub(crate) fn root_list(doc: &AutoCommit, key: &str, id: DocId) -> Result<ObjId> {
+pub(crate) fn root_list<D: autosurgeon::ReadDoc>(doc: &D, key: &str, id: DocId) -> Result<ObjId> {
     object(doc, &ROOT, key, ObjType::List, id)
 }
 
 /// A string at `key` of `obj`, if there is one.
-pub(crate) fn get_str(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<String>> {
+pub(crate) fn get_str<D: autosurgeon::ReadDoc>(
+    doc: &D,
+    obj: &ObjId,
+    key: &str,
+) -> Result<Option<String>> {
     Ok(match doc.get(obj, key)? {
         Some((Value::Scalar(v), _)) => match v.as_ref() {
             ScalarValue::Str(s) => Some(s.to_string()),
@@ -163,8 +170,8 @@ pub(crate) fn append_photos(doc: &mut AutoCommit, list: &ObjId, photos: &[PhotoR
 }
 
 /// The root `photos` list, when the document has one (a report's, a case's).
-pub(crate) fn root_photo_list(doc: &AutoCommit) -> Result<Vec<ObjId>> {
-    Ok(match doc.get(ROOT, "photos")? {
+pub(crate) fn root_photo_list<D: autosurgeon::ReadDoc>(doc: &D) -> Result<Vec<ObjId>> {
+    Ok(match doc.get(&ROOT, "photos")? {
         Some((Value::Object(ObjType::List), list)) => vec![list],
         _ => Vec::new(),
     })

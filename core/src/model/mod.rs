@@ -15,8 +15,9 @@ pub mod deliberation;
 pub(crate) mod doc;
 pub mod patrol;
 mod read;
+pub(crate) use read::{DocReader, ReadOnce};
 #[cfg(test)]
-mod read_tests;
+pub(crate) mod read_tests;
 mod registry;
 pub mod report;
 mod shape;
@@ -90,8 +91,12 @@ pub(crate) fn checked_header<D: autosurgeon::ReadDoc>(doc: &D, id: DocId) -> Res
 /// checked first and the record hydrated after it share those reads, and only registers that
 /// hold concurrent values are read whole. The record is the one [`read_record_per_key`] reads.
 pub fn read_record(doc: &AutoCommit, id: DocId) -> Result<Record> {
-    let view = read::ReadOnce::new(doc);
-    read_via(&view, doc, id, &|field| view.root_conflict(field))
+    read_record_in(&ReadOnce::new(doc), id)
+}
+
+/// [`read_record`] through a view that other reads of the same document share.
+pub(crate) fn read_record_in(view: &ReadOnce<'_>, id: DocId) -> Result<Record> {
+    read_via(view, view.doc(), id, &|field| view.root_conflict(field))
 }
 
 /// Reads a document into its typed record asking the document for one key at a time: the

@@ -383,7 +383,7 @@ impl KindSpec for PatrolLog {
         self.entries.iter().flat_map(|e| e.photos.iter()).collect()
     }
 
-    fn photo_lists(doc: &AutoCommit, id: DocId) -> Result<Vec<automerge::ObjId>> {
+    fn photo_lists<D: autosurgeon::ReadDoc>(doc: &D, id: DocId) -> Result<Vec<automerge::ObjId>> {
         super::command::item_photo_lists(doc, id, "entries")
     }
 }

@@ -57,6 +57,11 @@ impl<'a> ReadOnce<'a> {
         Self { doc, known: RefCell::new(known) }
     }
 
+    /// The document this view reads.
+    pub(crate) fn doc(&self) -> &'a AutoCommit {
+        self.doc
+    }
+
     /// Whether the root key `key` holds more than one concurrent value.
     pub(crate) fn root_conflict(&self, key: &str) -> bool {
         match self.map(&ROOT) {
@@ -109,6 +114,26 @@ impl<'a> ReadOnce<'a> {
         let list = Rc::new(list);
         known.insert(obj.clone(), Known::List(list.clone()));
         Some(list)
+    }
+}
+
+/// What the phone's projection reads a document through: autosurgeon's reads, and whether a
+/// root register holds concurrent values. A [`ReadOnce`] view answers from one pass per object;
+/// the document itself answers each read on its own (the reference the view must equal).
+pub(crate) trait DocReader: autosurgeon::ReadDoc {
+    /// Whether the root key `key` holds more than one concurrent value.
+    fn root_conflict(&self, key: &str) -> bool;
+}
+
+impl DocReader for ReadOnce<'_> {
+    fn root_conflict(&self, key: &str) -> bool {
+        ReadOnce::root_conflict(self, key)
+    }
+}
+
+impl DocReader for AutoCommit {
+    fn root_conflict(&self, key: &str) -> bool {
+        ReadDoc::get_all(self, ROOT, key).is_ok_and(|all| all.len() > 1)
     }
 }
 

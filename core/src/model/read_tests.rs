@@ -11,13 +11,14 @@ use crate::model::{
     read_record_per_key,
 };
 
-const AT: i64 = 1_700_000_000_000;
+pub(crate) const AT: i64 = 1_700_000_000_000;
 
-fn stamp(by: &str, at: i64) -> Stamp {
+pub(crate) fn stamp(by: &str, at: i64) -> Stamp {
     Stamp { by: by.into(), at }
 }
 
-fn report() -> (DocId, AutoCommit) {
+/// A report with a location and a photo, as created.
+pub(crate) fn report() -> (DocId, AutoCommit) {
     let new = NewRecord::Report {
         report: NewReport {
             scope: "jl/cc/grid-7".into(),
@@ -62,8 +63,9 @@ fn a_record_with_comments_location_and_photos_reads_the_same() {
     assert!(record.conflicts().is_empty());
 }
 
-#[test]
-fn concurrent_registers_and_appends_read_the_same_conflicts() {
+/// [`report`] accepted on one phone and rejected (and commented) on another, merged: its
+/// status holds two concurrent values.
+pub(crate) fn conflicted_report() -> (DocId, AutoCommit) {
     let (id, mut doc) = report();
     let mut a = doc.fork().with_actor(ActorId::from([1u8; 16]));
     let mut b = doc.fork().with_actor(ActorId::from([2u8; 16]));
@@ -74,6 +76,12 @@ fn concurrent_registers_and_appends_read_the_same_conflicts() {
     apply(&mut b, id, &stamp("res-1", AT + 2), &Command::CommentReport { text: "b".into() })
         .expect("comment");
     a.merge(&mut b).expect("merge");
+    (id, a)
+}
+
+#[test]
+fn concurrent_registers_and_appends_read_the_same_conflicts() {
+    let (id, a) = conflicted_report();
     same(&a, id);
     let record = read_record(&a, id).expect("read");
     assert!(

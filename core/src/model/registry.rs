@@ -260,7 +260,7 @@ pub(crate) trait KindSpec:
     fn photos(&self) -> Vec<&PhotoRef>;
     /// The lists of photo references the document holds, found without reading it whole (the
     /// phone's store projects them on every write).
-    fn photo_lists(doc: &AutoCommit, id: DocId) -> Result<Vec<ObjId>>;
+    fn photo_lists<D: autosurgeon::ReadDoc>(doc: &D, id: DocId) -> Result<Vec<ObjId>>;
 }
 
 impl Kind {

@@ -6,7 +6,7 @@
 //! Photo lists only grow (no command removes a photo), so a write adds references and never
 //! takes one away; a document that leaves the store takes its references with it (cascade).
 
-use automerge::{AutoCommit, ReadDoc};
+use autosurgeon::ReadDoc;
 use rusqlite::{Connection, params};
 
 use super::docs;
@@ -32,7 +32,7 @@ pub(crate) fn of_new(new: &NewRecord) -> &[PhotoRef] {
 /// Every photo reference in a document: those of every photo list its kind has (the root
 /// `photos` of a report or a case, the `photos` of each patrol entry). Items that are not
 /// valid references are left out (the record reader reports them).
-pub(crate) fn scan(d: &AutoCommit, kind: Kind, id: DocId) -> Result<Vec<PhotoRef>> {
+pub(crate) fn scan<D: ReadDoc>(d: &D, kind: Kind, id: DocId) -> Result<Vec<PhotoRef>> {
     let mut out = Vec::new();
     for list in on_kind!(kind, K => K::photo_lists(d, id))? {
         photos_in(d, &list, &mut out)?;
@@ -40,7 +40,7 @@ pub(crate) fn scan(d: &AutoCommit, kind: Kind, id: DocId) -> Result<Vec<PhotoRef
     Ok(out)
 }
 
-fn photos_in(d: &AutoCommit, list: &automerge::ObjId, out: &mut Vec<PhotoRef>) -> Result<()> {
+fn photos_in<D: ReadDoc>(d: &D, list: &automerge::ObjId, out: &mut Vec<PhotoRef>) -> Result<()> {
     for i in 0..d.length(list) {
         if let Ok(p) = autosurgeon::hydrate_prop::<_, PhotoRef, _, _>(d, list, i)
             && crate::protocol::is_blob_hash(&p.hash)

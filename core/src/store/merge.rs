@@ -13,7 +13,7 @@ use crate::changes::{self, ParseError};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::limits;
-use crate::model::{self, Kind, PhotoRef};
+use crate::model::{self, Kind, PhotoRef, ReadOnce};
 
 /// A merge done in memory, waiting to be written.
 pub(crate) struct Prepared {
@@ -192,7 +192,7 @@ fn prepare_existing(id: DocId, mut loaded: Loaded, bytes: &[u8]) -> Result<Prepa
     let incoming = changes::parse_changes(bytes, limits::MERGE_BYTES).map_err(malformed(id))?;
     let incoming_heads = changes::heads_of(&incoming);
     let before = loaded.doc.get_heads();
-    let header_before = model::doc::read_header(&loaded.doc, id)?;
+    let header_before = model::doc::read_header(&ReadOnce::new(&loaded.doc), id)?;
     changes::guarded(|| loaded.doc.apply_changes(incoming).map_err(|e| ParseError(e.to_string())))
         .map_err(malformed(id))?;
     let missing = loaded.doc.get_missing_deps(&[]);
@@ -203,19 +203,21 @@ fn prepare_existing(id: DocId, mut loaded: Loaded, bytes: &[u8]) -> Result<Prepa
     let (write, proj, photos) = if unchanged {
         (Write::Nothing, None, Vec::new())
     } else {
-        model::read_record(&loaded.doc, id)?;
-        if model::doc::read_header(&loaded.doc, id)? != header_before {
+        let chunk = loaded.doc.save_after(&before);
+        // One view for every read below: each map and list is read once.
+        let view = ReadOnce::new(&loaded.doc);
+        model::read_record_in(&view, id)?;
+        if model::doc::read_header(&view, id)? != header_before {
             return Err(CoreError::malformed(id, "the incoming changes alter its header"));
         }
-        let chunk = loaded.doc.save_after(&before);
         if loaded.row.stored_bytes() + chunk.len() as i64 > limits::DOC_BYTES as i64 {
             return Err(CoreError::invalid(
                 "document",
                 format!("{id} would exceed {} bytes", limits::DOC_BYTES),
             ));
         }
-        let photos = blob_refs::scan(&loaded.doc, kind, id)?;
-        (Write::Append(chunk), Some(Projection::of(&loaded.doc, id)?), photos)
+        let photos = blob_refs::scan(&view, kind, id)?;
+        (Write::Append(chunk), Some(Projection::read(&view, id)?), photos)
     };
     Ok(Prepared {
         id,
@@ -262,9 +264,13 @@ fn prepare_new(id: DocId, bytes: &[u8], actor: ActorId) -> Result<Prepared> {
     }
     // The projection reads the header and every field the lists and search use, so a document
     // that lacks them is refused here; the rest is read (and checked) when the record is opened.
-    let proj = Projection::of(&doc, id)?;
+    let (proj, photos) = {
+        let view = ReadOnce::new(&doc);
+        let proj = Projection::read(&view, id)?;
+        let photos = blob_refs::scan(&view, proj.kind(), id)?;
+        (proj, photos)
+    };
     let kind = proj.kind();
-    let photos = blob_refs::scan(&doc, kind, id)?;
     // A saved document is stored as given (it loaded strictly as it is); bare changes are saved
     // as a compact snapshot.
     let snapshot = if whole { bytes.to_vec() } else { doc.save() };

@@ -621,8 +621,9 @@ impl Store {
                     let row = docs::find(tx, id)?.ok_or(CoreError::NotFound { id })?;
                     let doc = docs::load(tx, id, &row)?;
                     projection::delete(tx, row.rowid)?;
-                    Projection::of(&doc, id)?.write(tx, row.rowid)?;
-                    blob_refs::register(tx, row.rowid, &blob_refs::scan(&doc, row.kind, id)?)?;
+                    let view = model::ReadOnce::new(&doc);
+                    Projection::read(&view, id)?.write(tx, row.rowid)?;
+                    blob_refs::register(tx, row.rowid, &blob_refs::scan(&view, row.kind, id)?)?;
                 }
                 Ok(())
             })?;

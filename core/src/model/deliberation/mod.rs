@@ -314,7 +314,7 @@ impl KindSpec for Deliberation {
         Vec::new()
     }
 
-    fn photo_lists(_doc: &AutoCommit, _id: DocId) -> Result<Vec<automerge::ObjId>> {
+    fn photo_lists<D: autosurgeon::ReadDoc>(_doc: &D, _id: DocId) -> Result<Vec<automerge::ObjId>> {
         Ok(Vec::new())
     }
 }

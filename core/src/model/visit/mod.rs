@@ -294,7 +294,7 @@ impl KindSpec for Visit {
         self.findings.iter().flat_map(|f| f.photos.iter()).collect()
     }
 
-    fn photo_lists(doc: &AutoCommit, id: DocId) -> Result<Vec<automerge::ObjId>> {
+    fn photo_lists<D: autosurgeon::ReadDoc>(doc: &D, id: DocId) -> Result<Vec<automerge::ObjId>> {
         super::command::item_photo_lists(doc, id, "findings")
     }
 }

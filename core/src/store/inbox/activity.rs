@@ -3,7 +3,8 @@
 //! `supervised_at`, `escalations`, `escalated_at` of `reports` and the rows of
 //! `report_notified`.
 
-use automerge::{AutoCommit, ObjType, ReadDoc, ScalarValue, Value};
+use automerge::{ObjType, ScalarValue, Value};
+use autosurgeon::ReadDoc;
 use rusqlite::{Connection, params};
 
 use crate::error::Result;
@@ -49,7 +50,7 @@ fn named_in(note: &str) -> impl Iterator<Item = &str> {
 impl Activity {
     /// Reads the timeline of report `id`. Events that are not maps, or lack an action or a
     /// time, are passed over: the record's own validation is where they are refused.
-    pub(crate) fn of(d: &AutoCommit, id: DocId) -> Result<Activity> {
+    pub(crate) fn of<D: ReadDoc>(d: &D, id: DocId) -> Result<Activity> {
         let list = doc::root_list(d, TIMELINE, id)?;
         let mut a = Activity::default();
         for i in 0..d.length(&list) {

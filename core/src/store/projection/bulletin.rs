@@ -1,13 +1,13 @@
 //! A bulletin's rows: `bulletins`, and who acknowledged it in `doc_users`; searched by its title
 //! and text.
 
-use automerge::{AutoCommit, ROOT};
+use automerge::ROOT;
 use rusqlite::{Connection, params};
 
 use super::{Common, KindRow, Projected, Projects, opt_i64, replace_users, req_str, strings_of};
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
-use crate::model::{Bulletin, Header};
+use crate::model::{Bulletin, DocReader, Header};
 
 #[derive(Debug)]
 struct BulletinRow {
@@ -23,7 +23,7 @@ impl Projects for Bulletin {
     const AUDIENCE: &'static str =
         "SELECT doc, scope, created_by, NULL, audience, valid_until FROM bulletins";
 
-    fn project(d: &AutoCommit, id: DocId, _header: &Header) -> Result<Projected> {
+    fn project<D: DocReader>(d: &D, id: DocId, _header: &Header) -> Result<Projected> {
         let title = req_str(d, &ROOT, "title", id)?;
         let body = req_str(d, &ROOT, "text", id)?;
         let valid_until = opt_i64(d, "valid_until")?

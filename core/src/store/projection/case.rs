@@ -1,13 +1,13 @@
 //! A mediation case's rows: `cases`, and its mediators in `doc_users`; searched by its place,
 //! parties, session notes and agreement.
 
-use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, Value};
+use automerge::{ObjType, ROOT, Value};
 use rusqlite::{Connection, params};
 
 use super::{Common, KindRow, Projected, Projects, replace_users, req_str, strings_of, text_at};
 use crate::error::Result;
 use crate::id::DocId;
-use crate::model::{Header, MediationCase, doc};
+use crate::model::{DocReader, Header, MediationCase, doc};
 
 #[derive(Debug)]
 struct CaseRow {
@@ -23,7 +23,7 @@ impl Projects for MediationCase {
           WHERE m.doc = c.doc AND m.role = 'case_mediator'), \
          NULL, NULL FROM cases c";
 
-    fn project(d: &AutoCommit, id: DocId, _header: &Header) -> Result<Projected> {
+    fn project<D: DocReader>(d: &D, id: DocId, _header: &Header) -> Result<Projected> {
         let place = req_str(d, &ROOT, "place", id)?;
         let parties = strings_of(d, "parties", Some("name"), id)?;
         let sessions = doc::root_list(d, "sessions", id)?;

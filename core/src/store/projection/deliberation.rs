@@ -2,13 +2,13 @@
 //! its attendees in `doc_users` (who attended one of its meetings); searched by its topic,
 //! background, options, comments, minutes and decision.
 
-use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{ObjType, ROOT, ScalarValue, Value};
 use rusqlite::{Connection, params};
 
 use super::{Common, KindRow, Projected, Projects, replace_users, req_str, text_at};
 use crate::error::Result;
 use crate::id::DocId;
-use crate::model::{Deliberation, Header, doc};
+use crate::model::{Deliberation, DocReader, Header, doc};
 
 #[derive(Debug)]
 struct DeliberationRow {
@@ -20,7 +20,13 @@ struct DeliberationRow {
 }
 
 /// The strings at `field` of each map in the root list `list`, each on a line of `out`.
-fn lines_of(d: &AutoCommit, list: &str, field: &str, id: DocId, out: &mut String) -> Result<()> {
+fn lines_of<D: DocReader>(
+    d: &D,
+    list: &str,
+    field: &str,
+    id: DocId,
+    out: &mut String,
+) -> Result<()> {
     let obj = doc::root_list(d, list, id)?;
     for i in 0..d.length(&obj) {
         if let Some((Value::Object(ObjType::Map), item)) = d.get(&obj, i)? {
@@ -38,14 +44,14 @@ impl Projects for Deliberation {
           WHERE a.doc = l.doc AND a.role = 'deliberation_attendee'), \
          NULL, NULL FROM deliberations l";
 
-    fn project(d: &AutoCommit, id: DocId, _header: &Header) -> Result<Projected> {
+    fn project<D: DocReader>(d: &D, id: DocId, _header: &Header) -> Result<Projected> {
         let topic = req_str(d, &ROOT, "topic", id)?;
         let mut body = text_at(d, &ROOT, "background")?;
         body.push('\n');
         lines_of(d, "options", "text", id, &mut body)?;
         lines_of(d, "comments", "text", id, &mut body)?;
         lines_of(d, "meetings", "minutes", id, &mut body)?;
-        if let Some((Value::Object(ObjType::Map), decision)) = d.get(ROOT, "decision")? {
+        if let Some((Value::Object(ObjType::Map), decision)) = d.get(&ROOT, "decision")? {
             body.push_str(&text_at(d, &decision, "text")?);
         }
         let comments = doc::root_list(d, "comments", id)?;

@@ -2,7 +2,10 @@
 //! and rebuildable from the documents at any time.
 //!
 //! Values are read from the document with targeted gets rather than a full hydration, so the cost
-//! of projecting does not grow with the length of a patrol's entry list.
+//! of projecting does not grow with the length of a patrol's entry list; the gets go through a
+//! [`ReadOnce`] view, which reads each map and list it is asked about in one pass (a get of its
+//! own costs Automerge a seek through the object's ops: a report's projection asks for some
+//! forty values).
 
 mod bulletin;
 mod case;
@@ -11,7 +14,7 @@ mod patrol;
 mod report;
 mod visit;
 
-use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{AutoCommit, ObjId, ObjType, ROOT, ScalarValue, Value};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::inbox::InboxReason;
@@ -22,7 +25,7 @@ use super::search;
 use crate::error::{CoreError, Result};
 use crate::id::DocId;
 use crate::model::doc::{self, STATUS};
-use crate::model::{Header, Kind, KindSpec, on_kind};
+use crate::model::{DocReader, Header, Kind, KindSpec, ReadOnce, on_kind};
 
 /// What a kind projects: implemented by each kind's typed record, in the module of this one
 /// named after the kind, beside the SQL of its tables.
@@ -38,7 +41,7 @@ pub(crate) trait Projects: KindSpec {
     const AUDIENCE: &'static str;
 
     /// Reads the kind's projected values from the document (targeted gets, no hydration).
-    fn project(d: &AutoCommit, id: DocId, header: &Header) -> Result<Projected>;
+    fn project<D: DocReader>(d: &D, id: DocId, header: &Header) -> Result<Projected>;
 }
 
 /// What one kind projects of a document: its row, and the text searched for it.
@@ -79,14 +82,14 @@ pub(crate) struct Projection {
 }
 
 /// The string at `key` of `obj`, which the kind's layout requires.
-pub(super) fn req_str(d: &AutoCommit, obj: &ObjId, key: &str, id: DocId) -> Result<String> {
+pub(super) fn req_str<D: DocReader>(d: &D, obj: &ObjId, key: &str, id: DocId) -> Result<String> {
     doc::get_str(d, obj, key)?
         .ok_or_else(|| CoreError::malformed(id, format!("{key} is not a string")))
 }
 
 /// A time or integer at a root key, if there is one.
-pub(super) fn opt_i64(d: &AutoCommit, key: &str) -> Result<Option<i64>> {
-    Ok(match d.get(ROOT, key)? {
+pub(super) fn opt_i64<D: DocReader>(d: &D, key: &str) -> Result<Option<i64>> {
+    Ok(match d.get(&ROOT, key)? {
         Some((Value::Scalar(v), _)) => match v.as_ref() {
             ScalarValue::Timestamp(t) | ScalarValue::Int(t) => Some(*t),
             _ => None,
@@ -96,7 +99,7 @@ pub(super) fn opt_i64(d: &AutoCommit, key: &str) -> Result<Option<i64>> {
 }
 
 /// The Text (or string) at `key` of `obj`; empty when there is none.
-pub(super) fn text_at(d: &AutoCommit, obj: &ObjId, key: &str) -> Result<String> {
+pub(super) fn text_at<D: DocReader>(d: &D, obj: &ObjId, key: &str) -> Result<String> {
     Ok(match d.get(obj, key)? {
         Some((Value::Object(ObjType::Text), t)) => d.text(&t)?,
         Some((Value::Scalar(v), _)) => v.as_str().unwrap_or_default().to_string(),
@@ -105,8 +108,8 @@ pub(super) fn text_at(d: &AutoCommit, obj: &ObjId, key: &str) -> Result<String> 
 }
 
 /// Strings found at `field` of each map in the root list `list` (or the list's own strings).
-pub(super) fn strings_of(
-    d: &AutoCommit,
+pub(super) fn strings_of<D: DocReader>(
+    d: &D,
     list: &str,
     field: Option<&str>,
     id: DocId,
@@ -131,13 +134,8 @@ pub(super) fn strings_of(
     Ok(out)
 }
 
-fn any_conflict(d: &AutoCommit, registers: &[&str]) -> Result<bool> {
-    for r in registers {
-        if d.get_all(ROOT, *r)?.len() > 1 {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+fn any_conflict<D: DocReader>(d: &D, registers: &[&str]) -> bool {
+    registers.iter().any(|r| d.root_conflict(r))
 }
 
 impl Projection {
@@ -148,11 +146,17 @@ impl Projection {
 
     /// Reads the projected values of a document.
     pub(crate) fn of(d: &AutoCommit, id: DocId) -> Result<Projection> {
+        Projection::read(&ReadOnce::new(d), id)
+    }
+
+    /// Reads the projected values of a document through `d`: a view of it (which other reads
+    /// of the same document, its photo references say, can share), or the document itself.
+    pub(crate) fn read<D: DocReader>(d: &D, id: DocId) -> Result<Projection> {
         let header = crate::model::checked_header(d, id)?;
         let status = req_str(d, &ROOT, STATUS, id)?;
         let Projected { row, title, body } =
             on_kind!(header.kind, K => K::project(d, id, &header))?;
-        let conflicted = any_conflict(d, header.kind.registers())?;
+        let conflicted = any_conflict(d, header.kind.registers());
         // Indexed as searched: NFKC (full-width forms as half-width ones).
         let (search_title, search_body) = (search::fold(&title), search::fold(&body));
         Ok(Projection { header, status, conflicted, body: row, search_title, search_body })
@@ -243,3 +247,6 @@ pub(crate) fn delete(conn: &Connection, rowid: i64) -> Result<()> {
     search::remove(conn, rowid)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,12 +1,12 @@
 //! A patrol log's rows: `patrols` and its members in `doc_users`; searched by its area and entries.
 
-use automerge::{AutoCommit, ROOT, ReadDoc};
+use automerge::ROOT;
 use rusqlite::{Connection, params};
 
 use super::{Common, KindRow, Projected, Projects, opt_i64, replace_users, req_str, strings_of};
 use crate::error::Result;
 use crate::id::DocId;
-use crate::model::{Header, PatrolLog, doc};
+use crate::model::{DocReader, Header, PatrolLog, doc};
 
 #[derive(Debug)]
 struct PatrolRow {
@@ -24,7 +24,7 @@ impl Projects for PatrolLog {
           WHERE m.doc = p.doc AND m.role = 'patrol_member'), \
          NULL, NULL FROM patrols p";
 
-    fn project(d: &AutoCommit, id: DocId, header: &Header) -> Result<Projected> {
+    fn project<D: DocReader>(d: &D, id: DocId, header: &Header) -> Result<Projected> {
         let area = req_str(d, &ROOT, "area", id)?;
         let entries = doc::root_list(d, "entries", id)?;
         let body = strings_of(d, "entries", Some("text"), id)?.join("\n");

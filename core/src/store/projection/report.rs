@@ -1,13 +1,13 @@
 //! A report's rows: `reports` (with what the timeline says for the inbox) and
 //! `report_notified`; searched by its title, description, address and comments.
 
-use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, Value};
+use automerge::{ObjType, ROOT, Value};
 use rusqlite::{Connection, params};
 
 use super::{Common, KindRow, Projected, Projects, opt_i64, req_str, strings_of, text_at};
 use crate::error::Result;
 use crate::id::DocId;
-use crate::model::{Header, Report, doc};
+use crate::model::{DocReader, Header, Report, doc};
 use crate::store::inbox::activity::Activity;
 
 #[derive(Debug)]
@@ -25,7 +25,7 @@ impl Projects for Report {
     const AUDIENCE: &'static str =
         "SELECT doc, scope, created_by, assignee, NULL, NULL FROM reports";
 
-    fn project(d: &AutoCommit, id: DocId, _header: &Header) -> Result<Projected> {
+    fn project<D: DocReader>(d: &D, id: DocId, _header: &Header) -> Result<Projected> {
         let title = req_str(d, &ROOT, "title", id)?;
         // The description, the address and every comment, one per line.
         let mut body = text_at(d, &ROOT, "description")?;

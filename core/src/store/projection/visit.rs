@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{ObjType, ROOT, ScalarValue, Value};
 use rusqlite::{Connection, params};
 
 use super::{Common, KindRow, Projected, Projects, opt_i64, replace_users, req_str, strings_of};
 use crate::error::Result;
 use crate::id::DocId;
-use crate::model::{CheckOutcome, Header, Visit, doc};
+use crate::model::{CheckOutcome, DocReader, Header, Visit, doc};
 
 #[derive(Debug)]
 struct VisitRow {
@@ -21,7 +21,7 @@ struct VisitRow {
 }
 
 /// How many checklist items' results, as they stand (the latest of each item), are failures.
-fn failed(d: &AutoCommit, id: DocId) -> Result<i64> {
+fn failed<D: DocReader>(d: &D, id: DocId) -> Result<i64> {
     let list = doc::root_list(d, "results", id)?;
     // Per item: when its standing result was recorded, and whether it is a failure.
     let mut latest: HashMap<String, (i64, bool)> = HashMap::new();
@@ -55,7 +55,7 @@ impl Projects for Visit {
           WHERE m.doc = v.doc AND m.role = 'visit_member'), \
          NULL, NULL FROM visits v";
 
-    fn project(d: &AutoCommit, id: DocId, _header: &Header) -> Result<Projected> {
+    fn project<D: DocReader>(d: &D, id: DocId, _header: &Header) -> Result<Projected> {
         let business = req_str(d, &ROOT, "business", id)?;
         let findings = strings_of(d, "findings", Some("text"), id)?;
         let notes = strings_of(d, "results", Some("note"), id)?;
