@@ -131,6 +131,8 @@ impl DocReader for ReadOnce<'_> {
     }
 }
 
+/// The reference: only tests read a document key by key (the view must answer the same).
+#[cfg(test)]
 impl DocReader for AutoCommit {
     fn root_conflict(&self, key: &str) -> bool {
         ReadDoc::get_all(self, ROOT, key).is_ok_and(|all| all.len() > 1)

@@ -206,8 +206,7 @@ fn prepare_existing(id: DocId, mut loaded: Loaded, bytes: &[u8]) -> Result<Prepa
         let chunk = loaded.doc.save_after(&before);
         // One view for every read below: each map and list is read once.
         let view = ReadOnce::new(&loaded.doc);
-        model::read_record_in(&view, id)?;
-        if model::doc::read_header(&view, id)? != header_before {
+        if *model::read_record_in(&view, id)?.header() != header_before {
             return Err(CoreError::malformed(id, "the incoming changes alter its header"));
         }
         if loaded.row.stored_bytes() + chunk.len() as i64 > limits::DOC_BYTES as i64 {
