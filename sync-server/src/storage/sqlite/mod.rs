@@ -9,6 +9,7 @@
 mod accounts;
 mod blobs;
 mod businesses;
+mod checkpoint;
 pub(crate) mod columns;
 mod index;
 mod keys;
@@ -74,11 +75,12 @@ impl SqliteStorage {
     /// Opens (creating or upgrading) the database at `path`, whose directory must exist.
     pub fn open(path: impl AsRef<Path>, durability: Durability) -> StorageResult<Self> {
         let path = path.as_ref().to_path_buf();
-        let (conn, epoch) = schema::open_writer(&path, durability)?;
+        let (mut conn, epoch) = schema::open_writer(&path, durability)?;
+        let checkpoints = checkpoint::Checkpointer::start(&path, &mut conn)?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("fieldsync-sqlite-writer".into())
-            .spawn(move || writer::run(conn, rx))
+            .spawn(move || writer::run(conn, rx, checkpoints))
             .map_err(|source| StorageError::Io { path: path.display().to_string(), source })?;
         tracing::info!(path = %path.display(), epoch, "storage opened");
         Ok(SqliteStorage {

@@ -35,6 +35,11 @@ const UPGRADES: &[&str] = &[
     include_str!("sql/v18.sql"),
 ];
 
+/// Page cache of the writer connection, in KiB. One commit of a bulk upload writes several
+/// MiB of pages (documents, the log, the index, each document's savepoint); with SQLite's
+/// default of 2 MiB the writer spilled dirty pages into the log in the middle of the
+/// transaction and read index pages back from the file, on the thread every push waits on.
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
 /// Page cache of one reader connection, in KiB.
 const READER_CACHE_KIB: i64 = 512;
 
@@ -97,6 +102,7 @@ pub(crate) fn open_writer(
     durability: Durability,
 ) -> StorageResult<(Connection, String)> {
     let conn = open_database(path, &Schema { durability })?;
+    conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     let epoch = read_epoch(&conn)?;
     Ok((conn, epoch))
 }

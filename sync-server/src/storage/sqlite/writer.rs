@@ -11,6 +11,7 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use super::checkpoint::Checkpointer;
 use super::columns::sql_size;
 use crate::storage::{BlobRef, Committed, DocBytes, DocWrite, StorageError, StorageResult};
 
@@ -55,8 +56,9 @@ pub(crate) enum Msg {
     Close(oneshot::Sender<()>),
 }
 
-/// Runs the writer until it is told to close or every sender is gone.
-pub(crate) fn run(conn: Connection, rx: Receiver<Msg>) {
+/// Runs the writer until it is told to close or every sender is gone; then closes the
+/// connection and waits for its checkpoint thread to stop.
+pub(crate) fn run(conn: Connection, rx: Receiver<Msg>, checkpoints: Checkpointer) {
     let mut closing: Option<oneshot::Sender<()>> = None;
     while closing.is_none() {
         let Ok(first) = rx.recv() else { break };
@@ -110,6 +112,7 @@ pub(crate) fn run(conn: Connection, rx: Receiver<Msg>) {
         tracing::debug!("PRAGMA optimize failed: {e}");
     }
     drop(conn);
+    checkpoints.join();
     if let Some(done) = closing {
         let _ = done.send(());
     }
