@@ -1,5 +1,6 @@
-//! Automerge bytes on disk: one snapshot per document plus the incremental chunks appended since,
-//! compacted into a new snapshot when the chunks outgrow it.
+//! Automerge bytes on disk: one base per document plus the incremental chunks appended since,
+//! compacted into a new snapshot when the chunks outgrow the base. The base is a snapshot, but a
+//! record made on this phone starts as its changes (see [`first_bytes`]).
 
 use automerge::AutoCommit;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -13,6 +14,7 @@ use crate::model::Kind;
 pub(crate) struct DocRow {
     pub(crate) rowid: i64,
     pub(crate) kind: Kind,
+    /// Bytes of the base: a snapshot, or the changes of a record made here (never compacted).
     pub(crate) snapshot_len: i64,
     pub(crate) chunk_bytes: i64,
     /// Bumped by every write of the document's bytes: equal versions mean equal bytes.
@@ -82,7 +84,21 @@ pub(crate) fn load_bytes(id: DocId, bytes: &[u8]) -> Result<AutoCommit> {
     .map_err(|e| CoreError::malformed(id, format!("stored bytes do not load: {e}")))
 }
 
-/// Inserts a new document with its first snapshot.
+/// Largest change form a record made on this phone is stored in (see [`first_bytes`]).
+pub(crate) const CHANGE_FORM_BYTES: usize = 16 * 1024;
+
+/// The base to store a record made on this phone with: its changes as they are, up to
+/// [`CHANGE_FORM_BYTES`]; a snapshot past that. Its first push sends every change, which the
+/// change form gives by splitting the bytes, where a snapshot is loaded and each change rebuilt
+/// from it (about ten times the CPU for a report of a few changes); Automerge loads either in
+/// about the same time, and saving the changes costs no compression. A snapshot's compressed
+/// columns pay for a large record, and keep it far from the document size limit.
+pub(crate) fn first_bytes(doc: &mut AutoCommit) -> Vec<u8> {
+    let changes = doc.save_after(&[]);
+    if changes.len() <= CHANGE_FORM_BYTES { changes } else { doc.save() }
+}
+
+/// Inserts a new document with its base: a snapshot, or its changes ([`first_bytes`]).
 pub(crate) fn insert(
     conn: &Connection,
     id: DocId,

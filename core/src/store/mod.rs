@@ -379,10 +379,10 @@ impl Store {
                 // and the rules' checklist.
                 visits::check_new(&w.conn, new)?;
             }
-            let snapshot = doc.save();
+            let first = docs::first_bytes(&mut doc);
             let proj = Projection::of(&doc, id)?;
             let row = w.in_tx(|tx| {
-                let row = docs::insert(tx, id, kind, &snapshot, stamp.at)?;
+                let row = docs::insert(tx, id, kind, &first, stamp.at)?;
                 proj.write(tx, row.rowid)?;
                 blob_refs::register(tx, row.rowid, blob_refs::of_new(new))?;
                 blob_refs::claim(tx, blob_refs::of_new(new))?;

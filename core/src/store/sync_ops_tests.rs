@@ -221,3 +221,51 @@ fn a_document_whose_stored_changes_do_not_parse_is_pushed_from_its_loaded_form()
     let mut sent = automerge::AutoCommit::load(&p.changes).unwrap();
     assert_eq!(sent.get_heads(), doc.get_heads(), "every change, the late one too");
 }
+
+/// A record made on this phone is stored as its changes, so that its first push splits them off
+/// its bytes instead of loading a snapshot and rebuilding each change; it reads back as made,
+/// and is pushed whole without being loaded. One whose changes pass `CHANGE_FORM_BYTES` (a
+/// description at its limit) is stored as a snapshot, its columns compressed.
+#[test]
+fn a_record_made_here_is_stored_as_its_changes_and_a_large_one_as_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    let store = Store::open(&path).unwrap();
+    let small = store.create(&report("楼顶违建")).unwrap();
+    let NewRecord::Report { report: mut long } = report("楼顶违建") else { unreachable!() };
+    long.description = "违".repeat(crate::limits::DESCRIPTION_CHARS);
+    let large = store.create(&NewRecord::Report { report: long.clone() }).unwrap();
+    let base = |store: &Store, id: DocId| -> Vec<u8> {
+        store
+            .writer()
+            .conn
+            .query_row("SELECT snapshot FROM docs WHERE doc_id = ?1", [id.as_bytes()], |r| r.get(0))
+            .unwrap()
+    };
+    let small_base = base(&store, small);
+    assert!(!crate::changes::starts_with_document(&small_base), "the small one as its changes");
+    assert!(small_base.len() <= crate::store::docs::CHANGE_FORM_BYTES);
+    let large_base = base(&store, large);
+    assert!(crate::changes::starts_with_document(&large_base), "the large one as a snapshot");
+    assert!(large_base.len() < crate::store::docs::CHANGE_FORM_BYTES, "{} bytes", large_base.len());
+    let made = [store.get(small).unwrap(), store.get(large).unwrap()];
+    drop(store);
+
+    let store = Store::open(&path).unwrap();
+    let (pushed, _) = store.push_batch(10, usize::MAX, &HashSet::new()).unwrap();
+    assert_eq!(pushed.len(), 2);
+    let p = pushed.iter().find(|p| p.doc == small).unwrap();
+    assert_eq!(p.changes, small_base, "its stored changes, as they are");
+    assert!(!store.writer().is_cached(small), "pushed without loading it");
+    assert_eq!([store.get(small).unwrap(), store.get(large).unwrap()], made, "read back as made");
+    let crate::model::Record::Report { report: r } = &made[1] else { panic!("a report") };
+    assert_eq!(r.description, long.description);
+    // An edit appends a chunk to the changes; the record loads from both.
+    store.execute(small, &Command::CommentReport { text: "三楼顶上".into() }).unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    let crate::model::Record::Report { report: r } = store.get(small).unwrap() else {
+        panic!("a report")
+    };
+    assert_eq!(r.comments.len(), 1);
+}
