@@ -14,7 +14,8 @@ use crate::model::Kind;
 pub(crate) struct DocRow {
     pub(crate) rowid: i64,
     pub(crate) kind: Kind,
-    /// Bytes of the base: a snapshot, or the changes of a record made here (never compacted).
+    /// Bytes of the base: a snapshot, or the changes of a record made here (until its first
+    /// compaction).
     pub(crate) snapshot_len: i64,
     pub(crate) chunk_bytes: i64,
     /// Bumped by every write of the document's bytes: equal versions mean equal bytes.

@@ -23,9 +23,9 @@ use rusqlite::wal::CheckpointMode;
 use crate::storage::{StorageError, StorageResult};
 
 /// Pages in the log from which this thread is woken: SQLite's own automatic checkpoint size.
-pub(crate) const WAKE_PAGES: i32 = 1000;
+const WAKE_PAGES: i32 = 1000;
 /// Pages in the log from which the writer checkpoints itself (PASSIVE) after a commit.
-pub(crate) const WRITER_PAGES: i32 = 4 * WAKE_PAGES;
+const WRITER_PAGES: i32 = 4 * WAKE_PAGES;
 
 /// The checkpointing thread. It stops once the writer connection whose hook wakes it is
 /// closed; [`Checkpointer::join`] waits for that.
