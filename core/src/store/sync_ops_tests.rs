@@ -141,15 +141,16 @@ fn a_page_prepared_on_several_threads_is_written_in_order_and_a_bad_document_fai
 }
 
 /// A document the server has none of is pushed from its stored bytes, not loaded: the changes
-/// of its snapshot and of the chunks stored after it, every one of them once, in an order the
-/// server can apply, with the document's heads. The same push as from the loaded document.
+/// of its base (here its changes, a record made on this phone) and of the chunks stored after
+/// it, every one of them once, in an order the server can apply, with the document's heads.
+/// The same push as from the loaded document. (A snapshot base: the next test but one.)
 #[test]
 fn a_document_not_pushed_yet_is_pushed_whole_from_its_stored_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("phone.db");
     let store = Store::open(&path).unwrap();
     let id = store.create(&report("违章搭建")).unwrap();
-    // Two chunks stored after the snapshot.
+    // Two chunks stored after the base.
     store.execute(id, &Command::CommentReport { text: "三楼顶上".into() }).unwrap();
     store.execute(id, &Command::CommentReport { text: "还在施工".into() }).unwrap();
     let mut doc = store.load(id).unwrap();
@@ -257,6 +258,13 @@ fn a_record_made_here_is_stored_as_its_changes_and_a_large_one_as_a_snapshot() {
     let p = pushed.iter().find(|p| p.doc == small).unwrap();
     assert_eq!(p.changes, small_base, "its stored changes, as they are");
     assert!(!store.writer().is_cached(small), "pushed without loading it");
+    // The snapshot's changes are read off its layout too, every one of them.
+    let p = pushed.iter().find(|p| p.doc == large).unwrap();
+    assert!(!store.writer().is_cached(large), "pushed without loading it");
+    let sent = crate::changes::parse_changes(&p.changes, usize::MAX).unwrap();
+    let stored = crate::changes::parse_changes(&large_base, usize::MAX).unwrap();
+    let hashes = |c: &[automerge::Change]| c.iter().map(|c| c.hash()).collect::<Vec<_>>();
+    assert_eq!(hashes(&sent), hashes(&stored));
     assert_eq!([store.get(small).unwrap(), store.get(large).unwrap()], made, "read back as made");
     let crate::model::Record::Report { report: r } = &made[1] else { panic!("a report") };
     assert_eq!(r.description, long.description);

@@ -175,6 +175,19 @@ mod tests {
     }
 
     #[test]
+    fn a_database_not_in_wal_mode_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (b BLOB)").unwrap();
+        match Checkpointer::start(&path, &mut conn) {
+            Err(StorageError::Corrupt(m)) => assert!(m.contains("not WAL"), "{m}"),
+            Err(e) => panic!("refused for another reason: {e}"),
+            Ok(_) => panic!("a database in rollback-journal mode was taken"),
+        }
+    }
+
+    #[test]
     fn the_thread_stops_when_the_writer_closes() {
         let (_dir, path, mut conn) = database();
         let ckpt = Checkpointer::start_at(&path, &mut conn, 1, i32::MAX).unwrap();
