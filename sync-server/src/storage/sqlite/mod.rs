@@ -631,6 +631,7 @@ impl BusinessStorage for SqliteStorage {
 impl Storage for SqliteStorage {
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            self.inner.readers.close();
             let sender = self.inner.writer.lock().recover().take();
             if let Some(sender) = sender {
                 let (done, finished) = oneshot::channel();
@@ -693,6 +694,39 @@ mod tests {
         }
         let e = conn.execute("UPDATE points_accounts SET balance = -1", []).unwrap_err();
         assert!(e.to_string().contains("CHECK"), "{e}");
+    }
+
+    /// Once closed, the database file alone holds everything written: the log was copied into
+    /// it and removed, though readers had been open beside the writer. A copy of the file,
+    /// without the log beside it, reads every entry.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_closed_storage_leaves_everything_in_the_database_file() {
+        let (dir, s) = open();
+        for amount in 1..=20 {
+            let by = "leader-1".to_string();
+            let award = Award {
+                account: "resident-1".into(),
+                amount,
+                reason: "patrol".into(),
+                by,
+                at: amount,
+                source: None,
+            };
+            s.award(award).await.unwrap();
+            // Reads between the writes keep reader connections open beside the writer.
+            s.points_of("resident-1".into(), 0, 100).await.unwrap();
+        }
+        let wal = dir.path().join("t.db-wal");
+        assert!(wal.exists(), "the writes went to the log first");
+        s.close().await;
+        assert!(!wal.exists(), "the log is gone once the storage is closed");
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::copy(dir.path().join("t.db"), copy.path().join("t.db")).unwrap();
+        let conn = Connection::open(copy.path().join("t.db")).unwrap();
+        let entries: i64 =
+            conn.query_row("SELECT count(*) FROM points_ledger", [], |r| r.get(0)).unwrap();
+        assert_eq!(entries, 20);
+        drop(s);
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use fieldsync_core::DocId;
 use fieldsync_core::model::Kind;
@@ -31,11 +32,21 @@ const MAX_PAGE_ENTRIES: usize = 50_000;
 pub(crate) struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Set by [`Readers::close`]: connections are no longer kept once their read ends.
+    closed: AtomicBool,
 }
 
 impl Readers {
     pub(crate) fn new(path: PathBuf) -> Self {
-        Readers { path, idle: Mutex::new(Vec::new()) }
+        Readers { path, idle: Mutex::new(Vec::new()), closed: AtomicBool::new(false) }
+    }
+
+    /// Closes the idle connections, and every other one as its read ends. When the storage
+    /// closes, the writer's side is then the last to close, and SQLite copies the log into the
+    /// database file and removes it: the file alone holds everything (a backup of it, say).
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.idle.lock().recover().clear();
     }
 
     /// Runs `f` in a read transaction on an idle connection (or a new one).
@@ -59,7 +70,7 @@ impl Readers {
             return result;
         }
         let mut idle = self.idle.lock().recover();
-        if idle.len() < IDLE_READERS {
+        if idle.len() < IDLE_READERS && !self.closed.load(Ordering::Acquire) {
             idle.push(conn);
         }
         result
