@@ -27,8 +27,8 @@ const WAKE_PAGES: i32 = 1000;
 /// Pages in the log from which the writer checkpoints itself (PASSIVE) after a commit.
 const WRITER_PAGES: i32 = 4 * WAKE_PAGES;
 
-/// The checkpointing thread. It stops once the writer connection whose hook wakes it is
-/// closed; [`Checkpointer::join`] waits for that.
+/// The checkpointing thread. It stops once the writer connection's hook that wakes it is gone
+/// ([`Checkpointer::stop`]).
 pub(crate) struct Checkpointer {
     thread: JoinHandle<()>,
     /// Log pages this thread has copied into the database file.
@@ -96,8 +96,19 @@ impl Checkpointer {
         self.copied.load(Ordering::Relaxed)
     }
 
-    /// Waits for the thread to stop: call it after the writer connection is closed.
-    pub(crate) fn join(self) {
+    /// Stops the thread and waits for it: unhooks `writer` (which drops the thread's wake-up,
+    /// so it ends after its checkpoint under way) and joins it. Call it just before closing the
+    /// writer: its connection is then the last open, and SQLite copies the whole log into the
+    /// database file when it closes and removes the log. Were both connections closed at once,
+    /// each could see the other still open, and neither would.
+    pub(crate) fn stop(self, writer: &mut Connection) {
+        if let Err(e) = writer.wal_hook(None::<fn(&mut Wal, i32) -> rusqlite::Result<()>>) {
+            tracing::error!("the writer's WAL hook could not be removed: {e}");
+        }
+        self.join();
+    }
+
+    fn join(self) {
         if self.thread.join().is_err() {
             tracing::error!("the checkpoint thread panicked");
         }
@@ -158,8 +169,7 @@ mod tests {
         assert!(wal_bytes(&path) < 2 * 1024 * 1024, "the log grew to {} bytes", wal_bytes(&path));
         let count: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(count, written, "every commit kept");
-        drop(conn);
-        ckpt.join();
+        ckpt.stop(&mut conn);
     }
 
     #[test]
@@ -170,8 +180,7 @@ mod tests {
         commit(&conn, 400);
         assert_eq!(ckpt.copied(), 0);
         assert!(wal_bytes(&path) < 1024 * 1024, "the log grew to {} bytes", wal_bytes(&path));
-        drop(conn);
-        ckpt.join();
+        ckpt.stop(&mut conn);
     }
 
     #[test]
@@ -187,17 +196,25 @@ mod tests {
         }
     }
 
+    /// Stopped, the thread ends, and the writer then closes last: the log is copied into the
+    /// database file and removed.
     #[test]
-    fn the_thread_stops_when_the_writer_closes() {
+    fn the_thread_stops_and_the_writer_closing_last_removes_the_log() {
         let (_dir, path, mut conn) = database();
         let ckpt = Checkpointer::start_at(&path, &mut conn, 1, i32::MAX).unwrap();
-        commit(&conn, 3);
-        drop(conn);
+        commit(&conn, 30);
         let (done, stopped) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            ckpt.join();
+            ckpt.stop(&mut conn);
+            drop(conn);
             let _ = done.send(());
         });
         stopped.recv_timeout(Duration::from_secs(10)).expect("the checkpoint thread stopped");
+        assert!(!path.with_extension("db-wal").exists(), "the log is removed");
+        let count: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 30);
     }
 }

@@ -58,7 +58,7 @@ pub(crate) enum Msg {
 
 /// Runs the writer until it is told to close or every sender is gone; then closes the
 /// connection and waits for its checkpoint thread to stop.
-pub(crate) fn run(conn: Connection, rx: Receiver<Msg>, checkpoints: Checkpointer) {
+pub(crate) fn run(mut conn: Connection, rx: Receiver<Msg>, checkpoints: Checkpointer) {
     let mut closing: Option<oneshot::Sender<()>> = None;
     while closing.is_none() {
         let Ok(first) = rx.recv() else { break };
@@ -111,8 +111,10 @@ pub(crate) fn run(conn: Connection, rx: Receiver<Msg>, checkpoints: Checkpointer
     if let Err(e) = conn.execute_batch("PRAGMA optimize") {
         tracing::debug!("PRAGMA optimize failed: {e}");
     }
+    // The checkpoint thread's connection closes first, so that this one, closing last, copies
+    // the whole log into the database file and removes it.
+    checkpoints.stop(&mut conn);
     drop(conn);
-    checkpoints.join();
     if let Some(done) = closing {
         let _ = done.send(());
     }
