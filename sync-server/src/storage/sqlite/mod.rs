@@ -703,12 +703,11 @@ mod tests {
     async fn a_closed_storage_leaves_everything_in_the_database_file() {
         let (dir, s) = open();
         for amount in 1..=20 {
-            let by = "leader-1".to_string();
             let award = Award {
                 account: "resident-1".into(),
                 amount,
                 reason: "patrol".into(),
-                by,
+                by: "leader-1".into(),
                 at: amount,
                 source: None,
             };

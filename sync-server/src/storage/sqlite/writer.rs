@@ -56,8 +56,8 @@ pub(crate) enum Msg {
     Close(oneshot::Sender<()>),
 }
 
-/// Runs the writer until it is told to close or every sender is gone; then closes the
-/// connection and waits for its checkpoint thread to stop.
+/// Runs the writer until it is told to close or every sender is gone; then stops its checkpoint
+/// thread and closes the connection.
 pub(crate) fn run(mut conn: Connection, rx: Receiver<Msg>, checkpoints: Checkpointer) {
     let mut closing: Option<oneshot::Sender<()>> = None;
     while closing.is_none() {
