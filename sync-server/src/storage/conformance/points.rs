@@ -112,6 +112,43 @@ pub async fn a_report_settles_to_its_target_once(s: &dyn Storage) {
     assert_eq!(balance(s, "resident-1").await, (20, 0));
 }
 
+/// A batch of many reports of two residents, each with its points, settles every one of them
+/// in the one commit (a phone's backlog: PostgreSQL commits such a batch in bulk); a second
+/// batch moving some targets up and some to nothing settles the differences.
+pub async fn a_batch_of_reports_settles_each_ones_points(s: &dyn Storage) {
+    let accounts = ["resident-7", "resident-8"];
+    let docs: Vec<DocId> = (0..40).map(|_| DocId::random()).collect();
+    let batch = |base: Option<u64>, points: &dyn Fn(usize) -> i64| {
+        docs.iter()
+            .enumerate()
+            .map(|(i, doc)| {
+                let mut w = sample_write(*doc, base, 1);
+                w.points = Some(PointsTarget {
+                    account: accounts[i % 2].into(),
+                    by: accounts[i % 2].into(),
+                    ..target(*doc, points(i))
+                });
+                w
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = s.commit(batch(None, &|i| 10 + i as i64)).await.unwrap();
+    assert!(first.iter().all(Result::is_ok), "{first:?}");
+    // resident-7 holds the even reports (10, 12, ..., 48), resident-8 the odd (11, ..., 49).
+    assert_eq!(balance(s, "resident-7").await, (580, 0));
+    assert_eq!(balance(s, "resident-8").await, (600, 0));
+    let second = s.commit(batch(Some(1), &|i| if i < 20 { 10 + i as i64 + 5 } else { 0 })).await;
+    assert!(second.unwrap().iter().all(Result::is_ok));
+    // The first 20 earn 5 more each (10 a resident); the last 20 are reversed whole.
+    let reversed =
+        |parity: usize| (20..40).filter(|i| i % 2 == parity).map(|i| 10 + i as i64).sum::<i64>();
+    assert_eq!(balance(s, "resident-7").await, (580 + 50 - reversed(0), 0));
+    assert_eq!(balance(s, "resident-8").await, (600 + 50 - reversed(1), 0));
+    let (_, entries) = s.points_of("resident-7".into(), 0, 1000).await.unwrap();
+    assert_eq!(entries.len(), 20 + 10 + 10, "one entry per report and per move");
+    assert!(entries.windows(2).all(|w| w[0].seq < w[1].seq));
+}
+
 pub async fn a_reversal_past_the_balance_is_owed_and_paid_from_the_next_credit(s: &dyn Storage) {
     let doc = DocId::random();
     let v = write(s, doc, None, Some(30)).await;

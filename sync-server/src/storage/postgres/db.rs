@@ -194,7 +194,11 @@ pub(crate) async fn query_one(
 }
 
 /// Runs a statement and returns how many rows it changed.
-pub(crate) async fn execute(tx: &Tx<'_>, sql: &str, params: &Params<'_>) -> StorageResult<u64> {
+pub(crate) async fn execute(
+    tx: &impl GenericClient,
+    sql: &str,
+    params: &Params<'_>,
+) -> StorageResult<u64> {
     let stmt = tx.prepare_cached(sql).await?;
     Ok(tx.execute(&stmt, params).await?)
 }

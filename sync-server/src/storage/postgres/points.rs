@@ -9,6 +9,8 @@ use fieldsync_core::DocId;
 use fieldsync_core::policy::scope_covers;
 use tokio_postgres::Row;
 
+use deadpool_postgres::GenericClient;
+
 use super::db::{Tx, execute, query, query_one, query_opt};
 use crate::storage::{
     Award, Balance, Collected, EntryKind, Good, GoodChange, PointsEntry, PointsTarget, Redeem,
@@ -71,7 +73,7 @@ fn redemption(r: &Row) -> StorageResult<Redemption> {
 }
 
 /// An account's balance and what it owes (both 0 before its first entry), not locked.
-async fn standing(tx: &Tx<'_>, account: &str) -> StorageResult<(i64, i64)> {
+async fn standing(tx: &impl GenericClient, account: &str) -> StorageResult<(i64, i64)> {
     let row =
         query_opt(tx, "SELECT balance, owed FROM points_accounts WHERE account = $1", &[&account])
             .await?;
@@ -82,7 +84,7 @@ async fn standing(tx: &Tx<'_>, account: &str) -> StorageResult<(i64, i64)> {
 }
 
 /// Locks an account's row (making it if it is new) and returns its balance and what it owes.
-async fn lock_account(tx: &Tx<'_>, account: &str) -> StorageResult<(i64, i64)> {
+async fn lock_account(tx: &impl GenericClient, account: &str) -> StorageResult<(i64, i64)> {
     execute(
         tx,
         "INSERT INTO points_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING",
@@ -111,7 +113,7 @@ struct Posting<'a> {
 
 /// Moves an account's points by `wanted` and writes the entry. A credit pays what the account
 /// owes first; a debit takes what the balance has and records the rest as owed.
-async fn post(tx: &Tx<'_>, p: &Posting<'_>, wanted: i64) -> StorageResult<PointsEntry> {
+async fn post(tx: &impl GenericClient, p: &Posting<'_>, wanted: i64) -> StorageResult<PointsEntry> {
     let (balance, owed) = lock_account(tx, p.account).await?;
     let (amount, owed_change) = if wanted >= 0 {
         let pay = wanted.min(owed);
@@ -171,7 +173,11 @@ fn overflow(account: &str) -> StorageError {
 
 /// Writes the entry that brings a report's entries to its target (none when they net to it
 /// already); runs inside the document write that carries the target.
-pub(crate) async fn settle(tx: &Tx<'_>, t: &PointsTarget, at: i64) -> StorageResult<()> {
+pub(crate) async fn settle(
+    tx: &impl GenericClient,
+    t: &PointsTarget,
+    at: i64,
+) -> StorageResult<()> {
     // The account's lock first: the net is then read with no other writer of it in between.
     lock_account(tx, &t.account).await?;
     let net: i64 = query_one(
