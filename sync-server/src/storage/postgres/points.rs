@@ -2,14 +2,14 @@
 //! first locks the account's row (`FOR UPDATE`, made if it is new), so that two writers of one
 //! account, on any instance and in any isolation, run one after the other: the balance is read
 //! and written back with nothing in between, and the account's ledger seqs become visible in
-//! order. A report's points are settled inside the document write that indexes it ([`settle`],
-//! called by `documents`). A redemption locks the account, then the good: always in that order.
+//! order. A report's points are settled in the transaction of the document write that indexes
+//! it ([`settle`], called by `documents` and by `bulk`). A redemption locks the account, then
+//! the good: always in that order.
 
+use deadpool_postgres::GenericClient;
 use fieldsync_core::DocId;
 use fieldsync_core::policy::scope_covers;
 use tokio_postgres::Row;
-
-use deadpool_postgres::GenericClient;
 
 use super::db::{Tx, execute, query, query_one, query_opt};
 use crate::storage::{
@@ -172,7 +172,8 @@ fn overflow(account: &str) -> StorageError {
 }
 
 /// Writes the entry that brings a report's entries to its target (none when they net to it
-/// already); runs inside the document write that carries the target.
+/// already); runs in the transaction of the document write that carries the target (in the
+/// bulk commit, after all of the batch's rows).
 pub(crate) async fn settle(
     tx: &impl GenericClient,
     t: &PointsTarget,
