@@ -106,6 +106,7 @@ where
         keys::a_revoked_key_keeps_its_first_time,
         points::a_report_settles_to_its_target_once,
         points::a_batch_of_reports_settles_each_ones_points,
+        points::a_write_whose_points_cannot_settle_fails_alone_in_its_batch,
         points::a_reversal_past_the_balance_is_owed_and_paid_from_the_next_credit,
         points::redemptions_are_idempotent_and_refused_with_reasons,
         points::many_redeemers_at_once_never_overspend_nor_oversell,

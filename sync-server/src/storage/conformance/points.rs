@@ -149,6 +149,31 @@ pub async fn a_batch_of_reports_settles_each_ones_points(s: &dyn Storage) {
     assert!(entries.windows(2).all(|w| w[0].seq < w[1].seq));
 }
 
+/// In a batch, a write whose points cannot be settled (the account's balance would overflow)
+/// fails alone: the others are stored and their points settled (PostgreSQL falls back from its
+/// bulk commit to committing write by write).
+pub async fn a_write_whose_points_cannot_settle_fails_alone_in_its_batch(s: &dyn Storage) {
+    s.award(award("resident-9", i64::MAX - 5, T0)).await.unwrap();
+    let docs: Vec<DocId> = (0..3).map(|_| DocId::random()).collect();
+    let writes = docs
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            let account = if i == 1 { "resident-9" } else { "resident-10" };
+            let mut w = sample_write(*doc, None, 1);
+            w.points = Some(PointsTarget { account: account.into(), ..target(*doc, 10) });
+            w
+        })
+        .collect();
+    let results = s.commit(writes).await.unwrap();
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert!(results[1].is_err(), "the overflowing write is refused");
+    assert_eq!(balance(s, "resident-10").await, (20, 0));
+    assert_eq!(balance(s, "resident-9").await, (i64::MAX - 5, 0));
+    let stored = s.load(docs.clone()).await.unwrap();
+    assert!(stored[0].is_some() && stored[1].is_none() && stored[2].is_some());
+}
+
 pub async fn a_reversal_past_the_balance_is_owed_and_paid_from_the_next_credit(s: &dyn Storage) {
     let doc = DocId::random();
     let v = write(s, doc, None, Some(30)).await;
