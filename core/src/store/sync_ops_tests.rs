@@ -25,6 +25,14 @@ fn acked(pushed: &[PushDoc]) -> Vec<PushResult> {
         .collect()
 }
 
+/// A phone's store in a folder of its own, with its path (for a test that opens it again).
+fn phone() -> (tempfile::TempDir, std::path::PathBuf, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    let store = Store::open(&path).unwrap();
+    (dir, path, store)
+}
+
 /// `id` as a catch-up sends it: the whole document as `store` holds it.
 fn whole(store: &Store, id: DocId) -> PullDoc {
     PullDoc { doc: id, bytes: store.load(id).unwrap().save(), whole: true, sigs: vec![] }
@@ -146,9 +154,7 @@ fn a_page_prepared_on_several_threads_is_written_in_order_and_a_bad_document_fai
 /// The same push as from the loaded document. (A snapshot base: the next test but one.)
 #[test]
 fn a_document_not_pushed_yet_is_pushed_whole_from_its_stored_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("phone.db");
-    let store = Store::open(&path).unwrap();
+    let (_dir, path, store) = phone();
     let id = store.create(&report("违章搭建")).unwrap();
     // Two chunks stored after the base.
     store.execute(id, &Command::CommentReport { text: "三楼顶上".into() }).unwrap();
@@ -190,9 +196,7 @@ fn a_document_not_pushed_yet_is_pushed_whole_from_its_stored_bytes() {
 /// every change still goes out, and judging it is the server's part.
 #[test]
 fn a_document_whose_stored_changes_do_not_parse_is_pushed_from_its_loaded_form() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("phone.db");
-    let store = Store::open(&path).unwrap();
+    let (_dir, path, store) = phone();
     let id = store.create(&report("井盖缺失")).unwrap();
     let mut doc = store.load(id).unwrap();
     automerge::transaction::Transactable::put(&mut doc, automerge::ROOT, "late", 1i64).unwrap();
@@ -229,9 +233,7 @@ fn a_document_whose_stored_changes_do_not_parse_is_pushed_from_its_loaded_form()
 /// description at its limit) is stored as a snapshot, its columns compressed.
 #[test]
 fn a_record_made_here_is_stored_as_its_changes_and_a_large_one_as_a_snapshot() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("phone.db");
-    let store = Store::open(&path).unwrap();
+    let (_dir, path, store) = phone();
     let small = store.create(&report("楼顶违建")).unwrap();
     let NewRecord::Report { report: mut long } = report("楼顶违建") else { unreachable!() };
     long.description = "违".repeat(crate::limits::DESCRIPTION_CHARS);

@@ -73,7 +73,7 @@ fn redemption(r: &Row) -> StorageResult<Redemption> {
 }
 
 /// An account's balance and what it owes (both 0 before its first entry), not locked.
-async fn standing(tx: &impl GenericClient, account: &str) -> StorageResult<(i64, i64)> {
+async fn standing(tx: &Tx<'_>, account: &str) -> StorageResult<(i64, i64)> {
     let row =
         query_opt(tx, "SELECT balance, owed FROM points_accounts WHERE account = $1", &[&account])
             .await?;

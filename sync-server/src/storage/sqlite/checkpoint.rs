@@ -103,12 +103,11 @@ impl Checkpointer {
     /// each could see the other still open, and neither would.
     pub(crate) fn stop(self, writer: &mut Connection) {
         if let Err(e) = writer.wal_hook(None::<fn(&mut Wal, i32) -> rusqlite::Result<()>>) {
+            // The thread's wake-up is still hooked: waiting would never end. It stops when the
+            // writer closes.
             tracing::error!("the writer's WAL hook could not be removed: {e}");
+            return;
         }
-        self.join();
-    }
-
-    fn join(self) {
         if self.thread.join().is_err() {
             tracing::error!("the checkpoint thread panicked");
         }
