@@ -16,6 +16,8 @@
 
 mod crypto;
 mod ffi;
+mod init;
 
 pub use crypto::PROVIDER_NAME;
 pub use ffi::fieldsync_sqlcipher_setup;
+pub use init::ready;

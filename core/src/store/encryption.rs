@@ -68,6 +68,7 @@ fn export_in_place(path: &Path, from: Option<&StoreKey>, key: &StoreKey) -> Resu
     let staging_name = staging
         .to_str()
         .ok_or_else(|| CoreError::invalid("path", format!("{} is not UTF-8", path.display())))?;
+    key::cipher_ready()?;
     plain.execute(
         "ATTACH DATABASE ?1 AS encrypted KEY ?2",
         rusqlite::params![staging_name, key.raw_literal().as_str()],

@@ -86,7 +86,7 @@ pub(crate) fn unlock_as(
 ) -> Result<()> {
     if let Some(key) = key {
         require_cipher(conn)?;
-        conn.execute_batch(&settings_pragma(key, settings))?;
+        give_key(conn, key, settings)?;
     }
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
         .map(drop)
@@ -100,7 +100,7 @@ pub(crate) fn unlock_as(
 pub(crate) fn set_key(conn: &Connection, key: Option<&StoreKey>) -> Result<()> {
     if let Some(key) = key {
         require_cipher(conn)?;
-        conn.execute_batch(&key_pragma(key))?;
+        give_key(conn, key, Settings::Current)?;
     }
     Ok(())
 }
@@ -125,12 +125,32 @@ pub(crate) fn require_cipher(conn: &Connection) -> Result<()> {
 /// encrypted edit took 0.796 ms against 0.889 (median of 4 runs each, 10,000 records).
 pub(crate) const HMAC: &str = "HMAC_SHA256";
 
-/// The statements that unlock a connection with `key`: SQLCipher's log off first (a wrong key
-/// is a typed error here, not lines on the app's stderr or logcat), then the raw key, then the
-/// page HMAC ([`HMAC`]; [`Settings::Legacy`] keeps SQLCipher's default, which stores
+/// Waits until SQLCipher is set up in this process (`fieldsync_cipher::ready`). The first
+/// connection's thread runs that set-up after SQLite already counts as initialised, so a
+/// connection opened on another thread meanwhile would be refused its key. Every key a
+/// connection is given goes after it.
+pub(crate) fn cipher_ready() -> rusqlite::Result<()> {
+    #[cfg(feature = "encryption")]
+    if !fieldsync_cipher::ready() {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some("SQLCipher could not be set up".into()),
+        ));
+    }
+    Ok(())
+}
+
+/// Unlocks `conn` with `key` under `settings`, reading nothing: SQLCipher's log off first (a
+/// wrong key is a typed error here, not lines on the app's stderr or logcat), then the raw key,
+/// then the page HMAC ([`HMAC`]; [`Settings::Legacy`] keeps SQLCipher's default, which stores
 /// encrypted before it were written with).
-pub(crate) fn key_pragma(key: &StoreKey) -> Zeroizing<String> {
-    settings_pragma(key, Settings::Current)
+pub(crate) fn give_key(
+    conn: &Connection,
+    key: &StoreKey,
+    settings: Settings,
+) -> rusqlite::Result<()> {
+    cipher_ready()?;
+    conn.execute_batch(&settings_pragma(key, settings))
 }
 
 /// The cipher settings a store was encrypted with.
@@ -142,8 +162,8 @@ pub(crate) enum Settings {
     Legacy,
 }
 
-/// [`key_pragma`] for the settings `settings`.
-pub(crate) fn settings_pragma(key: &StoreKey, settings: Settings) -> Zeroizing<String> {
+/// The statements of [`give_key`].
+fn settings_pragma(key: &StoreKey, settings: Settings) -> Zeroizing<String> {
     let hmac = match settings {
         Settings::Current => format!(" PRAGMA cipher_hmac_algorithm = {HMAC};"),
         Settings::Legacy => String::new(),

@@ -43,7 +43,7 @@ impl Initializer for Schema<'_> {
     fn prepare(&self, conn: &Connection) -> rusqlite::Result<()> {
         // The key before anything reads the file; a wrong one fails the first pragma below.
         if let Some(key) = self.key {
-            conn.execute_batch(&super::key::key_pragma(key))?;
+            super::key::give_key(conn, key, super::key::Settings::Current)?;
         }
         conn.busy_timeout(super::wal::BUSY)?;
         // WAL before the first transaction; NORMAL is durable against process death in WAL mode.

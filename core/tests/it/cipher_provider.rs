@@ -23,8 +23,11 @@ fn raw_key() -> String {
     (0u8..32).map(|b| format!("{b:02x}")).collect()
 }
 
+/// A connection to `path` keyed with [`raw_key`]: SQLCipher's set-up finished first, as the
+/// store does (`fieldsync_cipher::ready`; the tests here open connections at once).
 fn open(path: &Path, settings: &str) -> Connection {
     let conn = Connection::open(path).unwrap();
+    assert!(fieldsync_cipher::ready());
     conn.execute_batch(&format!(
         "PRAGMA cipher_log_level = NONE; PRAGMA key = \"x'{}'\"; {settings}",
         raw_key()
@@ -98,6 +101,7 @@ fn a_wrong_key_and_a_damaged_page_are_refused() {
     std::fs::copy(fixture(name), &path).unwrap();
 
     let wrong = Connection::open(&path).unwrap();
+    assert!(fieldsync_cipher::ready());
     wrong
         .execute_batch(&format!(
             "PRAGMA cipher_log_level = NONE; PRAGMA key = \"x'{}'\"; {settings}",

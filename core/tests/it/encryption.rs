@@ -161,3 +161,56 @@ fn a_store_encrypted_with_sqlcipher_defaults_is_written_again_with_sha256_pages(
     assert!(!shows(&file_bytes(&path), SECRET));
     assert_eq!(Store::open_encrypted(&path, key(5)).unwrap().doc_ids().unwrap(), ids);
 }
+
+/// Set in the child processes of [`encrypted_stores_opened_at_once_in_a_new_process_open`].
+const AT_ONCE_CHILD: &str = "FIELDSYNC_TEST_OPENS_AT_ONCE";
+/// New processes that each open stores at once, one after another: before the fix, about one
+/// in eight failed, so forty pass by chance about once in two hundred runs.
+const AT_ONCE_PROCESSES: usize = 40;
+/// Stores each of them opens at once.
+const AT_ONCE_STORES: usize = 4;
+
+/// An app opening two encrypted stores on two threads as it starts (its user's and a second
+/// account's, say) gets both. SQLite marks itself initialised before SQLCipher's own set-up has
+/// run, so a second thread could key its connection before SQLCipher was ready and fail with
+/// "An error occurred with PRAGMA key". Only the first opens of a process meet it, so each try
+/// is a new process: this test binary, running [`opens_at_once_in_this_process`] alone.
+#[test]
+fn encrypted_stores_opened_at_once_in_a_new_process_open() {
+    let exe = std::env::current_exe().unwrap();
+    for run in 0..AT_ONCE_PROCESSES {
+        let out = std::process::Command::new(&exe)
+            .args(["--exact", "encryption::opens_at_once_in_this_process", "--ignored"])
+            .env(AT_ONCE_CHILD, "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "process {run} of {AT_ONCE_PROCESSES}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// [`AT_ONCE_STORES`] threads each open an encrypted store of their own at the same moment, as
+/// the first SQLite use of this process.
+#[test]
+#[ignore = "run in a new process by encrypted_stores_opened_at_once_in_a_new_process_open"]
+fn opens_at_once_in_this_process() {
+    assert!(std::env::var_os(AT_ONCE_CHILD).is_some(), "run only as a child process");
+    let dir = tempfile::tempdir().unwrap();
+    let start = std::sync::Arc::new(std::sync::Barrier::new(AT_ONCE_STORES));
+    let threads: Vec<_> = (0..AT_ONCE_STORES)
+        .map(|i| {
+            let path = dir.path().join(format!("phone-{i}.db"));
+            let start = start.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                Store::open_encrypted(&path, key(i as u8 + 1)).map(|s| s.is_encrypted())
+            })
+        })
+        .collect();
+    for t in threads {
+        assert!(t.join().unwrap().unwrap());
+    }
+}
