@@ -5,8 +5,8 @@
 //! `sqlite3_initialize` marks SQLite initialised *before* it runs that set-up, outside its own
 //! mutex. A second thread opening its first connection meanwhile goes straight on, and its
 //! `PRAGMA key` fails ("An error occurred with PRAGMA key or rekey"): SQLCipher is not ready.
-//! An app opening two encrypted stores on two threads as it starts met it about one process in
-//! eight here. [`ready`] waits for the set-up (or runs it) before a key is used.
+//! Two encrypted stores opened through core on two threads as a process starts met it in about
+//! one process in eight here. [`ready`] waits for the set-up (or runs it) before a key is used.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int};

@@ -170,8 +170,8 @@ const AT_ONCE_PROCESSES: usize = 40;
 /// Stores each of them opens at once.
 const AT_ONCE_STORES: usize = 4;
 
-/// An app opening two encrypted stores on two threads as it starts (its user's and a second
-/// account's, say) gets both. SQLite marks itself initialised before SQLCipher's own set-up has
+/// Two encrypted stores opened through core on two threads as a process starts (its user's and
+/// a second account's, say) both open. SQLite marks itself initialised before SQLCipher's own set-up has
 /// run, so a second thread could key its connection before SQLCipher was ready and fail with
 /// "An error occurred with PRAGMA key". Only the first opens of a process meet it, so each try
 /// is a new process: this test binary, running [`opens_at_once_in_this_process`] alone.
