@@ -216,12 +216,13 @@ impl Feed {
         let mut entries = 0usize;
         'segments: while pos < end && entries < MAX_PAGE_ENTRIES {
             let index = pos / SEGMENT_ENTRIES;
-            let seg_end = (index + 1) * SEGMENT_ENTRIES;
-            if pos == index * SEGMENT_ENTRIES && seg_end <= end {
+            let (seg_start, seg_end) = (index * SEGMENT_ENTRIES, (index + 1) * SEGMENT_ENTRIES);
+            if seg_end <= end {
                 let segment = match self.segments.get(index) {
                     Some(s) => s,
                     None => {
-                        let records = docs.storage.audit(pos, SEGMENT_ENTRIES as usize).await?;
+                        let records =
+                            docs.storage.audit(seg_start, SEGMENT_ENTRIES as usize).await?;
                         let records: Vec<_> =
                             records.into_iter().filter(|r| r.seq <= seg_end).collect();
                         let s = Arc::new(Segment::build(&records));
@@ -229,8 +230,16 @@ impl Feed {
                         s
                     }
                 };
-                if !segment.has_actor(actor) {
-                    match segment.readable_by(|a| reader.reads(a)) {
+                // Spliced whole from its start without this device's changes; from inside it
+                // or with them, its documents that this device gets, unless one straddles the
+                // position or mixes its changes with others' (then read and encoded below).
+                let readable = if pos == seg_start && !segment.has_actor(actor) {
+                    Some(segment.readable_by(|a| reader.reads(a)))
+                } else {
+                    segment.after(pos, actor, |a| reader.reads(a))
+                };
+                if let Some(readable) = readable {
+                    match readable {
                         Readable::All => {
                             if *used > 0 && *used + segment.data_bytes > budget {
                                 break;
@@ -261,13 +270,14 @@ impl Feed {
                             parts.push(Part::Fresh(docs));
                         }
                     }
-                    entries += SEGMENT_ENTRIES as usize;
+                    entries += (seg_end - pos) as usize;
                     pos = seg_end;
                     continue;
                 }
             }
-            // The head of a segment, the open tail of the log, or a segment with this device's
-            // own changes: read and encode for this answer.
+            // The open tail of the log, or a sealed segment with a document that straddles the
+            // position or holds this device's changes beside others': read and encode for
+            // this answer.
             let upto = seg_end.min(end);
             let records = docs.storage.audit(pos, (upto - pos) as usize).await?;
             for r in records.into_iter().take_while(|r| r.seq <= upto) {

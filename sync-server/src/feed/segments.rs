@@ -6,7 +6,10 @@
 //! bytes: the segment is encoded as one gzip member ([`encode_docs_member`]) and kept in a cache
 //! bounded by bytes. An answer is then mostly copies of cached members, so the cost of a pull no
 //! longer grows with how many devices read the same changes. Entries written by the device that
-//! asks are never echoed back: a segment holding some is encoded afresh for it.
+//! asks are never echoed back. A page that starts inside a sealed segment, or meets one holding
+//! the asking device's own changes, takes the cached documents it should get
+//! ([`Segment::after`]), encoded for it; only a document with changes on both sides of its
+//! cursor, or its own beside others', sends it to the log, to be read and encoded afresh.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,6 +40,8 @@ pub(crate) struct Segment {
     /// Beside each of `readers`, the actors of its signed changes (whose credentials a
     /// version-2 answer hands out with them).
     signers: Vec<Vec<Vec<u8>>>,
+    /// Beside each of `readers`, what [`Segment::after`] needs of its changes.
+    spans: Vec<Span>,
     /// Bytes of change data in it (what the page budget counts).
     pub(crate) data_bytes: usize,
     /// The actors whose changes it holds.
@@ -58,31 +63,36 @@ impl Segment {
             .iter()
             .filter_map(|d| audiences.get(&d.doc).map(|a| (d.clone(), (*a).clone())))
             .collect();
-        let signers = readers
+        let actors_of = |doc: Option<DocId>, signed_only: bool| {
+            let mut actors: Vec<Vec<u8>> = Vec::new();
+            let of_doc = |e: &&LogRecord| doc.is_none_or(|d| e.doc == d);
+            for e in entries.iter().filter(of_doc).filter(|e| !signed_only || e.sig.is_some()) {
+                if !actors.contains(&e.actor) {
+                    actors.push(e.actor.clone());
+                }
+            }
+            actors
+        };
+        let signers = readers.iter().map(|(d, _)| actors_of(Some(d.doc), true)).collect();
+        let spans = readers
             .iter()
             .map(|(d, _)| {
-                let mut actors: Vec<Vec<u8>> = Vec::new();
-                for e in entries.iter().filter(|e| e.doc == d.doc && e.sig.is_some()) {
-                    if !actors.contains(&e.actor) {
-                        actors.push(e.actor.clone());
-                    }
+                let seqs = entries.iter().filter(|e| e.doc == d.doc).map(|e| e.seq);
+                Span {
+                    first: seqs.clone().min().unwrap_or(0),
+                    last: seqs.max().unwrap_or(0),
+                    writers: actors_of(Some(d.doc), false),
                 }
-                actors
             })
             .collect();
-        let mut actors: Vec<Vec<u8>> = Vec::new();
-        for e in entries {
-            if !actors.contains(&e.actor) {
-                actors.push(e.actor.clone());
-            }
-        }
         Segment {
             member: encode_docs_member(&docs),
             member_v1,
             readers,
             signers,
+            spans,
             data_bytes: entries.iter().map(|e| e.bytes.len()).sum(),
-            actors,
+            actors: actors_of(None, false),
         }
     }
 
@@ -108,6 +118,7 @@ impl Segment {
                 .iter()
                 .map(|(d, a)| d.bytes.len() + d.sigs.len() * SIG_BYTES + a.scope.len() + 64)
                 .sum::<usize>()
+            + self.spans.iter().map(Span::size).sum::<usize>()
     }
 
     /// The actors of the signed changes of its documents at `indices` (of `readers`), or of
@@ -143,6 +154,53 @@ impl Segment {
     /// Whether it holds changes written by `actor`.
     pub(crate) fn has_actor(&self, actor: &[u8]) -> bool {
         self.actors.iter().any(|a| a == actor)
+    }
+
+    /// What the device writing as `actor` gets of the segment's entries after seq `after`, its
+    /// own changes left out (as [`Segment::readable_by`] says it of a whole segment): the
+    /// documents it may read whose changes here all come after `after` and hold none of its
+    /// own; a document holding only its own changes has nothing left for it. `None` when a
+    /// document it may read has changes on both sides of `after`, or its own beside others':
+    /// those entries are read from the log and encoded apart.
+    pub(crate) fn after(
+        &self,
+        after: u64,
+        actor: &[u8],
+        reads: impl Fn(&Audience) -> bool,
+    ) -> Option<Readable> {
+        let mut indices = Vec::with_capacity(self.readers.len());
+        for (i, ((_, audience), span)) in self.readers.iter().zip(&self.spans).enumerate() {
+            if span.last <= after || !reads(audience) {
+                continue;
+            }
+            if span.first <= after {
+                return None;
+            }
+            match span.writers.iter().any(|w| w == actor) {
+                false => indices.push(i),
+                true if span.writers.len() == 1 => {}
+                true => return None,
+            }
+        }
+        Some(if indices.is_empty() { Readable::Nothing } else { Readable::Some(indices) })
+    }
+}
+
+/// Where one document's changes in a segment lie, and who wrote them.
+#[derive(Debug)]
+struct Span {
+    /// The seq of its first change in the segment.
+    first: u64,
+    /// The seq of its last.
+    last: u64,
+    /// The actors of all its changes there, signed or not.
+    writers: Vec<Vec<u8>>,
+}
+
+impl Span {
+    /// Memory it holds.
+    fn size(&self) -> usize {
+        16 + self.writers.iter().map(Vec::len).sum::<usize>()
     }
 }
 
@@ -271,6 +329,36 @@ mod tests {
             group([(a, &[1u8][..], None), (b, &[2][..], None), (a, &[3][..], None)].into_iter());
         assert_eq!(docs[0].bytes, vec![1, 3]);
         assert_eq!(docs[1].bytes, vec![2]);
+    }
+
+    #[test]
+    fn after_a_position_it_gives_what_lies_past_it_without_the_askers_changes() {
+        let [a, b, c, d, e] = [(); 5].map(|_| DocId::random());
+        let seg = Segment::build(&[
+            record(1, a, 1),
+            record(2, b, 2),
+            record(3, a, 1),
+            record(4, c, 1),
+            record(5, d, 2),
+            record(6, e, 3),
+        ]);
+        let all = |_: &Audience| true;
+        let docs = |r: Option<Readable>| match r {
+            Some(Readable::Some(i)) => Some(i.iter().map(|i| seg.readers[*i].0.doc).collect()),
+            Some(Readable::Nothing) => Some(Vec::new()),
+            Some(Readable::All) => panic!("a part is never all of it"),
+            None => None,
+        };
+        assert_eq!(docs(seg.after(3, &[9; 16], all)), Some(vec![c, d, e]), "a and b lie before");
+        assert_eq!(docs(seg.after(2, &[9; 16], all)), None, "a has changes on both sides");
+        assert_eq!(docs(seg.after(0, &[1; 16], all)), Some(vec![b, d, e]), "its own a and c left");
+        assert_eq!(docs(seg.after(6, &[9; 16], all)), Some(Vec::new()));
+        assert_eq!(docs(seg.after(0, &[9; 16], |_: &Audience| false)), Some(Vec::new()));
+
+        let f = DocId::random();
+        let mixed = Segment::build(&[record(7, f, 1), record(8, f, 2)]);
+        assert!(mixed.after(6, &[1; 16], all).is_none(), "its change beside another's");
+        assert!(matches!(mixed.after(6, &[3; 16], all), Some(Readable::Some(i)) if i == [0]));
     }
 
     #[test]

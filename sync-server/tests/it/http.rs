@@ -705,6 +705,17 @@ async fn sealed_segments_are_spliced_the_same_for_every_reader_without_echoes() 
     let (to_b, _) = follow(&server, &b, &epoch, &start_cursor, 4 << 20).await;
     let to_b: HashSet<DocId> = to_b.into_iter().map(|(d, _)| d).collect();
     assert_eq!(to_b, a_ids.iter().copied().collect::<HashSet<_>>());
+    // In small pages, each starting inside a sealed segment that holds the reader's own
+    // changes: the same, and C's small pages above gave what its big ones did.
+    let (to_a_small, _) = follow(&server, &a, &epoch, &start_cursor, 1024).await;
+    let to_a_small: HashSet<DocId> = to_a_small.into_iter().map(|(d, _)| d).collect();
+    assert_eq!(to_a_small, b_ids.iter().copied().collect::<HashSet<_>>());
+    let (to_b_small, _) = follow(&server, &b, &epoch, &start_cursor, 1024).await;
+    assert_eq!(joined(&to_b_small).len(), 150);
+    assert_eq!(
+        joined(&to_b_small),
+        joined(&all).into_iter().filter(|(d, _)| a_ids.contains(d)).collect()
+    );
 
     // What C pulled rebuilds A's documents exactly.
     let dir = tempfile::tempdir().unwrap();
