@@ -171,10 +171,11 @@ const AT_ONCE_PROCESSES: usize = 40;
 const AT_ONCE_STORES: usize = 4;
 
 /// Two encrypted stores opened through core on two threads as a process starts (its user's and
-/// a second account's, say) both open. SQLite marks itself initialised before SQLCipher's own set-up has
-/// run, so a second thread could key its connection before SQLCipher was ready and fail with
-/// "An error occurred with PRAGMA key". Only the first opens of a process meet it, so each try
-/// is a new process: this test binary, running [`opens_at_once_in_this_process`] alone.
+/// a second account's, say) both open. SQLite marks itself initialised before SQLCipher's own
+/// set-up has run, so a second thread could key its connection before SQLCipher was ready and
+/// fail with "An error occurred with PRAGMA key". Only the first opens of a process meet it, so
+/// each try is a new process: this test binary, running [`opens_at_once_in_this_process`]
+/// alone.
 #[test]
 fn encrypted_stores_opened_at_once_in_a_new_process_open() {
     let exe = std::env::current_exe().unwrap();

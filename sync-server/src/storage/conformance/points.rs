@@ -39,7 +39,8 @@ async fn balance(s: &dyn Storage, account: &str) -> (i64, i64) {
     (b.balance, b.owed)
 }
 
-fn award(account: &str, amount: i64, at: i64) -> Award {
+/// An award of `amount` to `account` at `at`, by a grid leader.
+pub(crate) fn award(account: &str, amount: i64, at: i64) -> Award {
     Award {
         account: account.into(),
         amount,

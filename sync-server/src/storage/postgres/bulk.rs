@@ -363,11 +363,7 @@ pub(super) async fn commit(
         }
     }
     if let Some(e) = failed {
-        match client.batch_execute("ROLLBACK TO SAVEPOINT numbered").await {
-            Ok(()) => keep_mark(client).await?,
-            Err(_) => rollback(client).await,
-        }
-        return Ok(Outcome::WriteByWrite(e));
+        return write_by_write(client, e).await;
     }
 
     // The points the committed writes settle, one account at a time in the accounts' order (a
@@ -381,16 +377,22 @@ pub(super) async fn commit(
     settled.sort_by(|a, b| a.account.cmp(&b.account));
     for target in settled {
         if let Err(e) = points::settle(client, target, now).await {
-            match client.batch_execute("ROLLBACK TO SAVEPOINT numbered").await {
-                Ok(()) => keep_mark(client).await?,
-                Err(_) => rollback(client).await,
-            }
-            return Ok(Outcome::WriteByWrite(e));
+            return write_by_write(client, e).await;
         }
     }
 
     client.batch_execute("COMMIT").await.map_err(|e| StorageError::CommitFailed(e.to_string()))?;
     Ok(Outcome::Done(results))
+}
+
+/// A failure in round 3 (`e`): back to the savepoint after the numbering, whose mark is kept
+/// ([`keep_mark`]), and the batch goes write by write.
+async fn write_by_write(client: &Object, e: StorageError) -> StorageResult<Outcome> {
+    match client.batch_execute("ROLLBACK TO SAVEPOINT numbered").await {
+        Ok(()) => keep_mark(client).await?,
+        Err(_) => rollback(client).await,
+    }
+    Ok(Outcome::WriteByWrite(e))
 }
 
 /// Commits the transaction with nothing in it but its numbering's mark (its seqs and

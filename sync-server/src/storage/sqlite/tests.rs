@@ -3,6 +3,7 @@
 //! storage leaves.
 
 use super::*;
+use crate::storage::conformance::points::award;
 
 fn open() -> (tempfile::TempDir, SqliteStorage) {
     let dir = tempfile::tempdir().unwrap();
@@ -22,16 +23,7 @@ async fn passes_the_conformance_suite() {
 #[tokio::test]
 async fn the_points_ledger_refuses_updates_and_deletes() {
     let (dir, s) = open();
-    s.award(Award {
-        account: "resident-1".into(),
-        amount: 5,
-        reason: "volunteer work".into(),
-        by: "leader-1".into(),
-        at: 1,
-        source: None,
-    })
-    .await
-    .unwrap();
+    s.award(award("resident-1", 5, 1)).await.unwrap();
     s.close().await;
     let conn = Connection::open(dir.path().join("t.db")).unwrap();
     for sql in ["UPDATE points_ledger SET amount = 500", "DELETE FROM points_ledger"] {
@@ -49,15 +41,7 @@ async fn the_points_ledger_refuses_updates_and_deletes() {
 async fn a_closed_storage_leaves_everything_in_the_database_file() {
     let (dir, s) = open();
     for amount in 1..=20 {
-        let award = Award {
-            account: "resident-1".into(),
-            amount,
-            reason: "patrol".into(),
-            by: "leader-1".into(),
-            at: amount,
-            source: None,
-        };
-        s.award(award).await.unwrap();
+        s.award(award("resident-1", amount, amount)).await.unwrap();
         // Reads between the writes keep reader connections open beside the writer.
         s.points_of("resident-1".into(), 0, 100).await.unwrap();
     }
@@ -71,7 +55,6 @@ async fn a_closed_storage_leaves_everything_in_the_database_file() {
     let entries: i64 =
         conn.query_row("SELECT count(*) FROM points_ledger", [], |r| r.get(0)).unwrap();
     assert_eq!(entries, 20);
-    drop(s);
 }
 
 #[tokio::test]
